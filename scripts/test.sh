@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# test.sh is `make test`: it installs what is missing, builds and installs the
+# extension, starts a throwaway private cluster and runs every test:
+#   1. pg_regress   sql/*.sql against expected/*.out       (deterministic output)
+#   2. pg_prove     test/*.sql, pgTAP                       (properties, bad input, permissions)
+#   3. prove        test/scenario/*.t, TAP from shell       (live cluster: workers, concurrency, crashes)
+# The cluster is stopped however the run ends.  The last line is "N passed, N failed"
+# and the exit code is non-zero when anything failed.
+set -uo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+
+as_root=()
+[ "$(id -u)" -ne 0 ] && as_root=(sudo)
+
+bash scripts/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+make -s >/dev/null || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+"${as_root[@]}" make -s install >/dev/null || { echo "install failed"; echo "0 passed, 1 failed"; exit 1; }
+
+work=$(mktemp -d /tmp/workorder-test.XXXXXX)
+chmod 755 "$work"
+port=${WORKORDER_TEST_PORT:-54329}
+stop_cluster() {
+  bash "$repo/scripts/cluster.sh" stop "$work/cluster" || true
+  if [ -n "${WORKORDER_KEEP_TEST_DIR:-}" ]; then
+    echo "test cluster kept in $work"
+  else
+    rm -rf "$work"
+  fi
+}
+trap stop_cluster EXIT
+trap 'exit 130' INT TERM
+
+bash scripts/cluster.sh start "$work/cluster" "$port" workorder_cron ||
+  { echo "0 passed, 1 failed"; exit 1; }
+
+export PGHOST="$work/cluster/socket" PGPORT="$port" PGUSER=postgres PGDATABASE=postgres
+export WORKORDER_CLUSTER="$work/cluster" WORKORDER_REPO="$repo"
+
+passed=0
+failed=0
+
+# 1. pg_regress
+echo "== pg_regress"
+make -s installcheck >"$work/regress.log" 2>&1
+regress_rc=$?
+cat "$work/regress.log" | grep -E '^(test|ok|not ok| +[0-9]+ |[[:space:]]*[a-z_0-9]+ +\.\.\.)' || true
+r_ok=$(grep -cE '\.\.\. ok' "$work/regress.log")
+r_bad=$(grep -cE '\.\.\. FAILED|\.\.\. failed' "$work/regress.log")
+if [ "$regress_rc" -ne 0 ] && [ "$r_bad" -eq 0 ]; then
+  r_bad=1
+  tail -n 20 "$work/regress.log"
+fi
+if [ -f regression.diffs ] && [ "$r_bad" -gt 0 ]; then
+  head -n 200 regression.diffs
+fi
+passed=$((passed + r_ok)); failed=$((failed + r_bad))
+
+# 2. pgTAP, in a database of its own with the extension installed.
+echo "== pgTAP"
+PGOPTIONS="-c client_min_messages=warning" psql -qX -v ON_ERROR_STOP=1 -d postgres -c "DROP DATABASE IF EXISTS workorder_tap" \
+  -c "CREATE DATABASE workorder_tap" >/dev/null &&
+PGOPTIONS="-c client_min_messages=warning" psql -qX -v ON_ERROR_STOP=1 -d workorder_tap \
+  -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION workorder CASCADE" >/dev/null
+tap_files=$(ls test/*.sql 2>/dev/null)
+if [ -n "$tap_files" ]; then
+  pg_prove --verbose -d workorder_tap $tap_files >"$work/pgtap.log" 2>&1
+  tap_rc=$?
+  grep -vE '^ok [0-9]+' "$work/pgtap.log" | grep -vE '^\s*$' | head -n 300
+  t_ok=$(grep -cE '^\s*ok [0-9]+' "$work/pgtap.log")
+  t_bad=$(grep -cE '^\s*not ok [0-9]+' "$work/pgtap.log")
+  # A file that died or ran a different number of tests than it planned fails once.
+  t_died=$(grep -E '^\S.*\(Wstat: [0-9]+ Tests: [0-9]+ Failed: 0\)' "$work/pgtap.log" | wc -l)
+  if [ "$tap_rc" -ne 0 ] && [ $((t_bad + t_died)) -eq 0 ]; then t_died=1; fi
+  passed=$((passed + t_ok)); failed=$((failed + t_bad + t_died))
+fi
+
+# 3. Scenario tests: executables that speak TAP and use the cluster above.
+echo "== scenarios"
+scenario_files=$(ls test/scenario/*.t 2>/dev/null)
+if [ -n "$scenario_files" ]; then
+  prove --verbose $scenario_files >"$work/scenario.log" 2>&1
+  s_rc=$?
+  grep -vE '^ok [0-9]+' "$work/scenario.log" | grep -vE '^\s*$' | head -n 300
+  s_ok=$(grep -cE '^\s*ok [0-9]+' "$work/scenario.log")
+  s_bad=$(grep -cE '^\s*not ok [0-9]+' "$work/scenario.log")
+  s_died=$(grep -E '^\S.*\(Wstat: [0-9]+ Tests: [0-9]+ Failed: 0\)' "$work/scenario.log" | wc -l)
+  if [ "$s_rc" -ne 0 ] && [ $((s_bad + s_died)) -eq 0 ]; then s_died=1; fi
+  passed=$((passed + s_ok)); failed=$((failed + s_bad + s_died))
+fi
+
+echo "${passed} passed, ${failed} failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
