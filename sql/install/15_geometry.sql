@@ -1,0 +1,88 @@
+-- workorder install script, part 15: geometry input checks shared by every entry
+-- point that takes a place (area loaders, locate, submit).
+
+-- wgs84 returns a geometry given by a caller in SRID 4326, or raises a clear error
+-- when it cannot be one: NULL, empty, no SRID, unknown SRID, NaN or infinite
+-- coordinates, or coordinates that are not on the earth once transformed.
+-- subject names the thing being checked in the error, e.g. 'location of report X'.
+CREATE FUNCTION workorder.wgs84(given geometry, subject text)
+RETURNS geometry
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $$
+DECLARE
+    result geometry;
+BEGIN
+    IF given IS NULL THEN
+        PERFORM workorder.raise_error('WO101',
+            pg_catalog.format('%s is missing', subject), 'The geometry is NULL.',
+            'Pass a geometry with its SRID, e.g. ST_SetSRID(ST_MakePoint(lon, lat), 4326).');
+    END IF;
+    IF ST_IsEmpty(given) THEN
+        PERFORM workorder.raise_error('WO101',
+            pg_catalog.format('%s is empty', subject),
+            pg_catalog.format('The geometry is %s.', ST_AsText(given)),
+            'Pass a geometry with coordinates.');
+    END IF;
+    IF NOT (ST_XMin(given) OPERATOR(pg_catalog.>) '-Infinity'::float8 AND ST_XMax(given) OPERATOR(pg_catalog.<) 'Infinity'::float8
+        AND ST_YMin(given) OPERATOR(pg_catalog.>) '-Infinity'::float8 AND ST_YMax(given) OPERATOR(pg_catalog.<) 'Infinity'::float8
+        AND ST_XMin(given) OPERATOR(pg_catalog.<) 'Infinity'::float8 AND ST_YMin(given) OPERATOR(pg_catalog.<) 'Infinity'::float8
+        AND ST_XMax(given) OPERATOR(pg_catalog.>) '-Infinity'::float8 AND ST_YMax(given) OPERATOR(pg_catalog.>) '-Infinity'::float8)
+       OR (GeometryType(given) OPERATOR(pg_catalog.<>) 'POINT'
+           AND (ST_IsValidDetail(given)).reason OPERATOR(pg_catalog.~~) 'Invalid Coordinate%') THEN
+        PERFORM workorder.raise_error('WO101',
+            pg_catalog.format('%s has non-finite coordinates', subject),
+            pg_catalog.format('The geometry is %s.', pg_catalog.left(ST_AsText(given), 200)),
+            'Coordinates must be finite numbers; a connector that sends NaN has lost the position.');
+    END IF;
+    IF ST_SRID(given) OPERATOR(pg_catalog.=) 0 THEN
+        PERFORM workorder.raise_error('WO102',
+            pg_catalog.format('%s has no SRID', subject),
+            pg_catalog.format('The geometry is %s with SRID 0 (unknown).', pg_catalog.left(ST_AsText(given), 200)),
+            'Set the SRID the coordinates are in, e.g. ST_SetSRID(geom, 4326) for longitude/latitude.');
+    END IF;
+    IF ST_SRID(given) OPERATOR(pg_catalog.=) 4326 THEN
+        result := given;
+    ELSE
+        IF NOT EXISTS (SELECT 1 FROM spatial_ref_sys s WHERE s.srid OPERATOR(pg_catalog.=) ST_SRID(given)) THEN
+            PERFORM workorder.raise_error('WO102',
+                pg_catalog.format('%s has an unknown SRID', subject),
+                pg_catalog.format('The SRID is %s, which is not in spatial_ref_sys.', ST_SRID(given)),
+                'Use a known SRID, e.g. 4326 for longitude/latitude or 4547 for CGCS2000 / 3-degree Gauss-Kruger CM 114E.');
+        END IF;
+        BEGIN
+            result := ST_Transform(given, 4326);
+        EXCEPTION WHEN others THEN
+            PERFORM workorder.raise_error('WO102',
+                pg_catalog.format('%s cannot be transformed to longitude/latitude', subject),
+                pg_catalog.format('SRID %s: %s', ST_SRID(given), SQLERRM),
+                'Check that the coordinates are in the SRID they claim.');
+        END;
+    END IF;
+    IF ST_XMin(result) OPERATOR(pg_catalog.<) -180 OR ST_XMax(result) OPERATOR(pg_catalog.>) 180
+       OR ST_YMin(result) OPERATOR(pg_catalog.<) -90 OR ST_YMax(result) OPERATOR(pg_catalog.>) 90
+       OR NOT (ST_XMax(result) OPERATOR(pg_catalog.<=) 180 AND ST_YMax(result) OPERATOR(pg_catalog.<=) 90) THEN
+        PERFORM workorder.raise_error('WO101',
+            pg_catalog.format('%s is not on the earth', subject),
+            pg_catalog.format('In longitude/latitude its extent is %s.', Box2D(result)::text),
+            'Longitude must be within -180..180 and latitude within -90..90; check the SRID and the order of the axes.');
+    END IF;
+    RETURN result;
+END
+$$;
+
+-- location_point returns a report's location as a point in SRID 4326, or raises a
+-- clear error when it is not a usable point (see wgs84 for the common checks).
+CREATE FUNCTION workorder.location_point(location geometry, subject text DEFAULT 'location')
+RETURNS geometry
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $$
+BEGIN
+    IF location IS NOT NULL AND GeometryType(location) OPERATOR(pg_catalog.<>) 'POINT' THEN
+        PERFORM workorder.raise_error('WO101',
+            pg_catalog.format('%s is not a point', subject),
+            pg_catalog.format('The geometry is a %s: %s.', GeometryType(location), pg_catalog.left(ST_AsText(location), 200)),
+            'Pass the point where the event is; for an area or a line use ST_PointOnSurface(geom).');
+    END IF;
+    RETURN workorder.wgs84(location, subject);
+END
+$$;

@@ -1,0 +1,179 @@
+-- workorder install script, part 25: jurisdiction lookup and the area check.
+
+-- location is what locate() answers for a point.
+--   area_code ... level   the area the point belongs to (NULL when none is near)
+--   chain, chain_names    the codes and names from the root area down to it
+--   in_jurisdiction       false for a neighbouring district or no area at all
+--   approximate           true when the point is in no area at the answered
+--                         depth and the nearest area within the tolerance was taken
+--   distance_m            metres from the point to the answered area (0 inside)
+--   match                 'contained', 'nearest' or 'outside'
+CREATE TYPE workorder.location AS (
+    area_code       text,
+    area_name       text,
+    level           workorder.area_level,
+    chain           text[],
+    chain_names     text[],
+    in_jurisdiction boolean,
+    approximate     boolean,
+    distance_m      double precision,
+    match           text
+);
+
+-- nearest_area returns the area nearest to a point among the children of parent
+-- (or among all areas, when parent is NULL), if one lies within tolerance_m metres.
+-- It orders the GiST index by planar distance to find a few close pieces, then
+-- measures them on the spheroid.  Ties go to the deeper area, then the smaller code.
+CREATE FUNCTION workorder.nearest_area(point geometry, parent text, tolerance_m double precision,
+                                       OUT area_code text, OUT distance_m double precision)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT c.area_code, c.distance_m
+      FROM (SELECT p.area_code, p.depth,
+                   ST_Distance(p.geom::geography, point::geography) AS distance_m
+              FROM workorder.area_pieces p
+              JOIN workorder.areas a ON a.code OPERATOR(pg_catalog.=) p.area_code
+             WHERE parent IS NULL OR a.parent_code OPERATOR(pg_catalog.=) parent
+             ORDER BY p.geom <-> point
+             LIMIT 8) c
+     WHERE c.distance_m OPERATOR(pg_catalog.<=) tolerance_m
+     ORDER BY c.distance_m, c.depth DESC, c.area_code
+     LIMIT 1
+$$;
+
+-- locate returns the deepest area that contains a point, and the chain of its
+-- ancestors.  The rules, in order:
+--   1. A point on the boundary shared by two areas of the same depth belongs to
+--      the one with the smaller code (boundaries count as inside).
+--   2. A point inside an area but in a gap between its children, or in a sliver
+--      between top-level areas, goes to the nearest area within tolerance_m
+--      metres (default: setting locate_tolerance_m, 200), and the answer is
+--      flagged approximate.  This repeats down the tree.
+--   3. A point in or near no area is 'outside', out of jurisdiction; a point in a
+--      neighbouring district is out of jurisdiction too, with that district named.
+-- A location that is not a usable point raises WO101 or WO102; any SRID that
+-- PostGIS knows is transformed to 4326 first.
+CREATE FUNCTION workorder.locate(location geometry, tolerance_m double precision DEFAULT NULL)
+RETURNS workorder.location
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $$
+DECLARE
+    point geometry := workorder.location_point(location);
+    tolerance double precision := COALESCE(tolerance_m,
+        workorder.setting('locate_tolerance_m', '200')::double precision);
+    found_code text;
+    found_path text[];
+    child_code text;
+    distance double precision := 0;
+    child_distance double precision;
+    answer workorder.location;
+BEGIN
+    IF NOT tolerance OPERATOR(pg_catalog.>=) 0 THEN
+        PERFORM workorder.raise_error('WO103',
+            'invalid tolerance for locate', pg_catalog.format('tolerance_m is %s.', tolerance),
+            'Give a tolerance of zero or more metres.');
+    END IF;
+
+    SELECT p.area_code INTO found_code
+      FROM workorder.area_pieces p
+     WHERE ST_Intersects(p.geom, point)
+     ORDER BY p.depth DESC, p.area_code
+     LIMIT 1;
+
+    answer.approximate := false;
+    IF found_code IS NULL THEN
+        SELECT n.area_code, n.distance_m INTO found_code, distance
+          FROM workorder.nearest_area(point, NULL, tolerance) n;
+        answer.approximate := found_code IS NOT NULL;
+    END IF;
+
+    -- Inside (or near) an area whose children do not cover the point: take the
+    -- nearest child within the tolerance, and so on down.
+    WHILE found_code IS NOT NULL LOOP
+        SELECT n.area_code, n.distance_m INTO child_code, child_distance
+          FROM workorder.nearest_area(point, found_code, tolerance) n;
+        EXIT WHEN child_code IS NULL;
+        found_code := child_code;
+        distance := child_distance;
+        answer.approximate := true;
+    END LOOP;
+
+    IF found_code IS NULL THEN
+        answer.in_jurisdiction := false;
+        answer.match := 'outside';
+        RETURN answer;
+    END IF;
+
+    SELECT a.code, a.name, a.level, a.in_jurisdiction, a.path
+      INTO answer.area_code, answer.area_name, answer.level, answer.in_jurisdiction, found_path
+      FROM workorder.areas a WHERE a.code OPERATOR(pg_catalog.=) found_code;
+    SELECT pg_catalog.array_agg(a.code ORDER BY pg_catalog.cardinality(a.path)),
+           pg_catalog.array_agg(a.name ORDER BY pg_catalog.cardinality(a.path))
+      INTO answer.chain, answer.chain_names
+      FROM workorder.areas a
+     WHERE a.code OPERATOR(pg_catalog.=) ANY (found_path);
+    answer.distance_m := distance;
+    answer.match := CASE WHEN answer.approximate THEN 'nearest' ELSE 'contained' END;
+    RETURN answer;
+END
+$$;
+
+-- locate(lon, lat) is locate() for a longitude and latitude in WGS84.
+CREATE FUNCTION workorder.locate(lon double precision, lat double precision,
+                                 tolerance_m double precision DEFAULT NULL)
+RETURNS workorder.location
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT workorder.locate(ST_SetSRID(ST_MakePoint(lon, lat), 4326), tolerance_m)
+$$;
+
+-- check_areas lists every overlap and gap between sibling areas, and every part
+-- of a child that lies outside its parent, with the size of each in m².
+--   kind 'overlap'        area_a and area_b, siblings, share this part
+--   kind 'gap'            a part of parent covered by none of its children
+--                         (for root areas: a hole enclosed by their union)
+--   kind 'outside_parent' a part of area_a that is not inside its parent
+-- Parts smaller than min_area_m2 (default 1 m²) are floating-point noise from
+-- clipping and are left out unless asked for.
+CREATE FUNCTION workorder.check_areas(min_area_m2 double precision DEFAULT 1.0)
+RETURNS TABLE (kind text, parent_code text, area_a text, area_b text,
+               area_m2 double precision, geom geometry)
+LANGUAGE sql STABLE
+AS $$
+    WITH sibling_overlaps AS (
+        SELECT 'overlap'::text AS kind, a.parent_code, a.code AS area_a, b.code AS area_b,
+               (ST_Dump(ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 3))).geom AS geom
+          FROM workorder.areas a
+          JOIN workorder.areas b
+            ON a.parent_code IS NOT DISTINCT FROM b.parent_code
+           AND a.level OPERATOR(pg_catalog.=) b.level
+           AND a.code OPERATOR(pg_catalog.<) b.code
+           AND ST_Intersects(a.geom, b.geom)
+    ), child_gaps AS (
+        SELECT 'gap'::text AS kind, p.code AS parent_code, NULL::text AS area_a, NULL::text AS area_b,
+               (ST_Dump(ST_CollectionExtract(ST_Difference(p.geom, c.covered), 3))).geom AS geom
+          FROM workorder.areas p
+          JOIN LATERAL (SELECT ST_Union(c.geom) AS covered FROM workorder.areas c
+                         WHERE c.parent_code OPERATOR(pg_catalog.=) p.code) c ON c.covered IS NOT NULL
+    ), root_gaps AS (
+        SELECT 'gap'::text AS kind, NULL::text AS parent_code, NULL::text AS area_a, NULL::text AS area_b,
+               r.geom AS geom
+          FROM (SELECT (ST_DumpRings((ST_Dump(ST_Union(a.geom))).geom)).*
+                  FROM workorder.areas a WHERE a.parent_code IS NULL) r
+         WHERE r.path[1] OPERATOR(pg_catalog.>) 0
+    ), outside AS (
+        SELECT 'outside_parent'::text AS kind, c.parent_code, c.code AS area_a, NULL::text AS area_b,
+               (ST_Dump(ST_CollectionExtract(ST_Difference(c.geom, p.geom), 3))).geom AS geom
+          FROM workorder.areas c
+          JOIN workorder.areas p ON p.code OPERATOR(pg_catalog.=) c.parent_code
+         WHERE NOT ST_CoveredBy(c.geom, p.geom)
+    ), found AS (
+        SELECT * FROM sibling_overlaps UNION ALL SELECT * FROM child_gaps
+        UNION ALL SELECT * FROM root_gaps UNION ALL SELECT * FROM outside
+    )
+    SELECT f.kind, f.parent_code, f.area_a, f.area_b, ST_Area(f.geom::geography) AS area_m2, f.geom
+      FROM found f
+     WHERE ST_Area(f.geom::geography) OPERATOR(pg_catalog.>=) min_area_m2
+     ORDER BY f.kind, f.parent_code NULLS FIRST, f.area_a NULLS FIRST, f.area_b NULLS FIRST,
+              ST_Area(f.geom::geography) DESC
+$$;

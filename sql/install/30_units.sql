@@ -1,0 +1,100 @@
+-- workorder install script, part 30: handling units.
+--
+-- A unit is an organisation that receives orders:
+--   center      the district, town or village command center of one area
+--   department  a district department of one department kind (urban management,
+--               water affairs, ...), serving the whole district
+--   branch      a department's branch in one town (e.g. a town's urban-management
+--               squadron), under its department
+-- Every unit serves one area.  Routing resolves "the unit of kind K that serves
+-- this area at level L" from this table.
+
+CREATE TYPE workorder.unit_kind AS ENUM ('center', 'department', 'branch');
+
+-- department_kinds lists the lines of work departments are organised by.
+CREATE TABLE workorder.department_kinds (
+    code text PRIMARY KEY,
+    name text NOT NULL,
+    CONSTRAINT department_kinds_code_format CHECK (code OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_]{0,39}$')
+);
+SELECT pg_catalog.pg_extension_config_dump('workorder.department_kinds', '');
+
+CREATE TABLE workorder.units (
+    code            text PRIMARY KEY,
+    name            text NOT NULL,
+    kind            workorder.unit_kind NOT NULL,
+    level           workorder.area_level NOT NULL,
+    department_kind text REFERENCES workorder.department_kinds (code),
+    parent_code     text REFERENCES workorder.units (code) DEFERRABLE INITIALLY DEFERRED,
+    area_code       text NOT NULL REFERENCES workorder.areas (code) ON UPDATE CASCADE,
+    phone           text,
+    active          boolean NOT NULL DEFAULT true,
+    CONSTRAINT units_code_format CHECK (code OPERATOR(pg_catalog.~) '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$'),
+    CONSTRAINT units_name_length CHECK (pg_catalog.length(name) OPERATOR(pg_catalog.>=) 1
+                                        AND pg_catalog.length(name) OPERATOR(pg_catalog.<=) 100),
+    CONSTRAINT units_level_not_grid CHECK (level OPERATOR(pg_catalog.<>) 'grid'),
+    CONSTRAINT units_department_kind CHECK ((kind OPERATOR(pg_catalog.=) 'center') = (department_kind IS NULL)),
+    CONSTRAINT units_department_is_district CHECK (kind OPERATOR(pg_catalog.<>) 'department' OR level OPERATOR(pg_catalog.=) 'district'),
+    CONSTRAINT units_branch_is_town CHECK (kind OPERATOR(pg_catalog.<>) 'branch' OR level OPERATOR(pg_catalog.=) 'town')
+);
+CREATE UNIQUE INDEX units_one_center_per_area ON workorder.units (area_code)
+    WHERE kind OPERATOR(pg_catalog.=) 'center' AND active;
+CREATE UNIQUE INDEX units_one_per_kind_and_area ON workorder.units (department_kind, area_code)
+    WHERE kind OPERATOR(pg_catalog.<>) 'center' AND active;
+CREATE INDEX units_parent_idx ON workorder.units (parent_code);
+SELECT pg_catalog.pg_extension_config_dump('workorder.units', '');
+COMMENT ON TABLE workorder.units IS
+    'Handling units: centers (district, town, village), district departments and their town branches. Load with workorder.load_units().';
+
+-- units_before_write checks that a unit fits its area and its parent.
+CREATE FUNCTION workorder.units_before_write()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    area workorder.areas;
+    parent workorder.units;
+BEGIN
+    SELECT * INTO area FROM workorder.areas a WHERE a.code OPERATOR(pg_catalog.=) NEW.area_code;
+    IF NOT FOUND THEN
+        PERFORM workorder.raise_error('WO211',
+            pg_catalog.format('unit %s (%s) serves an unknown area', NEW.code, NEW.name),
+            pg_catalog.format('area_code is %s.', COALESCE(NEW.area_code, 'NULL')),
+            'Load the area first, or correct area_code.');
+    END IF;
+    IF area.level OPERATOR(pg_catalog.<>) NEW.level THEN
+        PERFORM workorder.raise_error('WO211',
+            pg_catalog.format('unit %s (%s) is at a different level from its area', NEW.code, NEW.name),
+            pg_catalog.format('The unit''s level is %s; area %s (%s) is a %s.', NEW.level, area.code, area.name, area.level),
+            'A unit serves an area of its own level: a town center serves a town.');
+    END IF;
+    IF NEW.parent_code IS NOT NULL THEN
+        SELECT * INTO parent FROM workorder.units u WHERE u.code OPERATOR(pg_catalog.=) NEW.parent_code;
+        IF NOT FOUND THEN
+            PERFORM workorder.raise_error('WO211',
+                pg_catalog.format('unit %s (%s) has an unknown parent', NEW.code, NEW.name),
+                pg_catalog.format('parent_code is %s.', NEW.parent_code),
+                'Load the parent unit first, or correct parent_code.');
+        END IF;
+        IF NEW.kind OPERATOR(pg_catalog.=) 'branch'
+           AND (parent.kind OPERATOR(pg_catalog.<>) 'department'
+                OR parent.department_kind IS DISTINCT FROM NEW.department_kind) THEN
+            PERFORM workorder.raise_error('WO211',
+                pg_catalog.format('branch %s (%s) is not under a department of its kind', NEW.code, NEW.name),
+                pg_catalog.format('The branch is of kind %s; its parent %s is a %s of kind %s.',
+                                  NEW.department_kind, parent.code, parent.kind, COALESCE(parent.department_kind, 'none')),
+                'A town branch belongs to the district department of the same department kind.');
+        END IF;
+    ELSIF NEW.kind OPERATOR(pg_catalog.=) 'branch' THEN
+        PERFORM workorder.raise_error('WO211',
+            pg_catalog.format('branch %s (%s) has no department', NEW.code, NEW.name),
+            'parent_code is NULL.',
+            'Give the branch its district department as parent_code.');
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER units_before_write
+    BEFORE INSERT OR UPDATE ON workorder.units
+    FOR EACH ROW EXECUTE FUNCTION workorder.units_before_write();

@@ -1,0 +1,132 @@
+-- workorder install script, part 40: the event catalogue and the channels.
+--
+-- A category is a node in the hierarchical event catalogue.  Its defaults (the
+-- handling level, the department kind, the SLA policy, the dedup radius and time
+-- window) may be left NULL, in which case the nearest ancestor's value applies;
+-- workorder.category_defaults shows the values in force.
+--
+-- A channel is where reports come from and where results go back to.  Each channel
+-- has its own category codes, mapped onto the catalogue by channel_categories.
+
+CREATE TABLE workorder.categories (
+    code            text PRIMARY KEY,
+    name            text NOT NULL,
+    parent_code     text REFERENCES workorder.categories (code) DEFERRABLE INITIALLY DEFERRED,
+    handling_level  workorder.area_level,
+    department_kind text REFERENCES workorder.department_kinds (code),
+    sla_policy      text,
+    dedup_radius_m  double precision,
+    dedup_window    interval,
+    description     text,
+    active          boolean NOT NULL DEFAULT true,
+    CONSTRAINT categories_code_format CHECK (code OPERATOR(pg_catalog.~) '^[A-Z][A-Z0-9_]{0,31}$'),
+    CONSTRAINT categories_name_length CHECK (pg_catalog.length(name) OPERATOR(pg_catalog.>=) 1
+                                             AND pg_catalog.length(name) OPERATOR(pg_catalog.<=) 100),
+    CONSTRAINT categories_parent_not_self CHECK (parent_code OPERATOR(pg_catalog.<>) code),
+    CONSTRAINT categories_level CHECK (handling_level OPERATOR(pg_catalog.<>) 'grid'),
+    CONSTRAINT categories_dedup_radius CHECK (dedup_radius_m OPERATOR(pg_catalog.>) 0
+                                              AND dedup_radius_m OPERATOR(pg_catalog.<=) 5000),
+    CONSTRAINT categories_dedup_window CHECK (dedup_window OPERATOR(pg_catalog.>) '0'::interval
+                                              AND dedup_window OPERATOR(pg_catalog.<=) '90 days'::interval)
+);
+CREATE INDEX categories_parent_idx ON workorder.categories (parent_code);
+SELECT pg_catalog.pg_extension_config_dump('workorder.categories', '');
+COMMENT ON TABLE workorder.categories IS
+    'The event catalogue. NULL defaults inherit from the parent; see workorder.category_defaults. Load with workorder.load_categories().';
+
+-- categories_before_write refuses a parent that would make the catalogue a cycle.
+CREATE FUNCTION workorder.categories_before_write()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF NEW.parent_code IS NOT NULL AND EXISTS (
+        WITH RECURSIVE up AS (
+            SELECT c.code, c.parent_code FROM workorder.categories c
+             WHERE c.code OPERATOR(pg_catalog.=) NEW.parent_code
+            UNION
+            SELECT c.code, c.parent_code FROM workorder.categories c
+              JOIN up ON c.code OPERATOR(pg_catalog.=) up.parent_code)
+        SELECT 1 FROM up WHERE up.code OPERATOR(pg_catalog.=) NEW.code) THEN
+        PERFORM workorder.raise_error('WO221',
+            pg_catalog.format('category %s cannot be placed under %s', NEW.code, NEW.parent_code),
+            pg_catalog.format('%s is %s itself or one of its descendants.', NEW.parent_code, NEW.code),
+            'Choose a parent outside the category''s own subtree.');
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER categories_before_write
+    BEFORE INSERT OR UPDATE OF parent_code ON workorder.categories
+    FOR EACH ROW EXECUTE FUNCTION workorder.categories_before_write();
+
+-- category_defaults shows, for every category, its root family, its path and the
+-- defaults in force: its own value or else its nearest ancestor's.
+CREATE VIEW workorder.category_defaults AS
+WITH RECURSIVE tree AS (
+    SELECT c.code, c.name, c.code AS family, ARRAY[c.code] AS path,
+           c.handling_level, c.department_kind, c.sla_policy, c.dedup_radius_m, c.dedup_window, c.active
+      FROM workorder.categories c
+     WHERE c.parent_code IS NULL
+    UNION ALL
+    SELECT c.code, c.name, t.family, t.path OPERATOR(pg_catalog.||) c.code,
+           COALESCE(c.handling_level, t.handling_level),
+           COALESCE(c.department_kind, t.department_kind),
+           COALESCE(c.sla_policy, t.sla_policy),
+           COALESCE(c.dedup_radius_m, t.dedup_radius_m),
+           COALESCE(c.dedup_window, t.dedup_window),
+           c.active AND t.active
+      FROM workorder.categories c
+      JOIN tree t ON c.parent_code OPERATOR(pg_catalog.=) t.code
+)
+SELECT code, name, family, path, handling_level, department_kind, sla_policy,
+       dedup_radius_m, dedup_window, active
+  FROM tree;
+COMMENT ON VIEW workorder.category_defaults IS
+    'Every category with its family (root), path and the defaults in force after inheritance.';
+
+CREATE TYPE workorder.channel_kind AS ENUM
+    ('hotline', 'mailbox', 'inspection', 'platform', 'opinion', 'video_ai', 'department', 'open311', 'other');
+
+CREATE TABLE workorder.channels (
+    code        text PRIMARY KEY,
+    name        text NOT NULL,
+    kind        workorder.channel_kind NOT NULL,
+    -- replies: whether results go back to the reporter through this channel.
+    replies     boolean NOT NULL DEFAULT true,
+    active      boolean NOT NULL DEFAULT true,
+    CONSTRAINT channels_code_format CHECK (code OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_]{0,31}$'),
+    CONSTRAINT channels_name_length CHECK (pg_catalog.length(name) OPERATOR(pg_catalog.>=) 1
+                                           AND pg_catalog.length(name) OPERATOR(pg_catalog.<=) 100)
+);
+SELECT pg_catalog.pg_extension_config_dump('workorder.channels', '');
+COMMENT ON TABLE workorder.channels IS 'Where reports come from and results go back to. Load with workorder.load_channels().';
+
+CREATE TABLE workorder.channel_categories (
+    channel_code          text NOT NULL REFERENCES workorder.channels (code) ON DELETE CASCADE ON UPDATE CASCADE,
+    channel_category_code text NOT NULL,
+    channel_category_name text,
+    category_code         text NOT NULL REFERENCES workorder.categories (code) ON UPDATE CASCADE,
+    PRIMARY KEY (channel_code, channel_category_code),
+    CONSTRAINT channel_categories_code_length CHECK (
+        pg_catalog.length(channel_category_code) OPERATOR(pg_catalog.>=) 1
+        AND pg_catalog.length(channel_category_code) OPERATOR(pg_catalog.<=) 64)
+);
+CREATE INDEX channel_categories_category_idx ON workorder.channel_categories (category_code);
+SELECT pg_catalog.pg_extension_config_dump('workorder.channel_categories', '');
+COMMENT ON TABLE workorder.channel_categories IS 'Each channel''s own category codes, mapped onto the catalogue.';
+
+-- map_category returns the catalogue code for a channel's category code: the
+-- channel's own mapping first, then the code itself if it is a catalogue code.
+-- NULL means the code is unknown; intake sends such a report to a dispatcher.
+CREATE FUNCTION workorder.map_category(channel text, category text)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT COALESCE(
+        (SELECT m.category_code FROM workorder.channel_categories m
+          WHERE m.channel_code OPERATOR(pg_catalog.=) channel
+            AND m.channel_category_code OPERATOR(pg_catalog.=) category),
+        (SELECT c.code FROM workorder.categories c WHERE c.code OPERATOR(pg_catalog.=) category))
+$$;

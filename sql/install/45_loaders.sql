@@ -1,0 +1,223 @@
+-- workorder install script, part 45: loaders for the reference data.
+--
+-- Each loader takes a JSON array of objects, one per row, inserts new rows and
+-- updates existing ones (by code), and returns how many it loaded.  A batch
+-- loads whole or not at all, and an error names the element that failed.  From a
+-- CSV file, the usual path is \copy into a temporary table, then
+--     SELECT workorder.load_units(jsonb_agg(t)) FROM staged_units t;
+
+-- batch_depths numbers the elements of a batch and gives each its depth below the
+-- elements whose parent is not in the batch.  Elements on a cycle of parents are
+-- never reached from such a root, so they are missing from the answer.
+CREATE FUNCTION workorder.batch_depths(batch jsonb, parent_key text)
+RETURNS TABLE (element_number integer, item jsonb, depth integer)
+LANGUAGE sql IMMUTABLE
+AS $$
+    WITH RECURSIVE elements AS (
+        SELECT e.ordinality::integer AS element_number, e.value AS item
+          FROM pg_catalog.jsonb_array_elements(batch) WITH ORDINALITY AS e
+    ), tree AS (
+        SELECT el.element_number, el.item, 0 AS depth
+          FROM elements el
+         WHERE NOT EXISTS (SELECT 1 FROM elements p
+                            WHERE (p.item OPERATOR(pg_catalog.->>) 'code')
+                                  OPERATOR(pg_catalog.=) (el.item OPERATOR(pg_catalog.->>) parent_key))
+        UNION ALL
+        SELECT el.element_number, el.item, tree.depth OPERATOR(pg_catalog.+) 1
+          FROM elements el
+          JOIN tree ON (el.item OPERATOR(pg_catalog.->>) parent_key)
+                       OPERATOR(pg_catalog.=) (tree.item OPERATOR(pg_catalog.->>) 'code')
+         WHERE tree.depth OPERATOR(pg_catalog.<) 100
+    )
+    SELECT t.element_number, t.item, pg_catalog.max(t.depth)::integer
+      FROM tree t
+     GROUP BY t.element_number, t.item
+$$;
+
+-- batch_in_order returns the elements of a batch so that an element whose parent
+-- is in the same batch comes after that parent.  A cycle inside the batch is an
+-- error, since no order could load it.
+CREATE FUNCTION workorder.batch_in_order(batch jsonb, what text, parent_key text)
+RETURNS TABLE (element_number integer, item jsonb)
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+    reached integer;
+    total integer;
+BEGIN
+    IF batch IS NULL OR pg_catalog.jsonb_typeof(batch) OPERATOR(pg_catalog.<>) 'array' THEN
+        PERFORM workorder.raise_error('WO210',
+            pg_catalog.format('%s batch is not a JSON array', what),
+            pg_catalog.format('It begins %s.', pg_catalog.left(COALESCE(batch::text, 'NULL'), 80)),
+            'Pass a JSON array with one object per row, e.g. SELECT jsonb_agg(t) FROM staged t.');
+    END IF;
+    total := pg_catalog.jsonb_array_length(batch);
+    SELECT pg_catalog.count(*) INTO reached FROM workorder.batch_depths(batch, parent_key) d
+     WHERE d.depth OPERATOR(pg_catalog.<) 100;
+    IF reached OPERATOR(pg_catalog.<>) total THEN
+        PERFORM workorder.raise_error('WO210',
+            pg_catalog.format('%s batch has a cycle of parents', what),
+            pg_catalog.format('%s of its %s elements are not below an element without a parent in the batch.',
+                              total OPERATOR(pg_catalog.-) reached, total),
+            pg_catalog.format('Check %s: following it upwards must end.', parent_key));
+    END IF;
+    RETURN QUERY SELECT d.element_number, d.item FROM workorder.batch_depths(batch, parent_key) d
+                  ORDER BY d.depth, d.element_number;
+END
+$$;
+
+-- batch_error re-raises an error met while loading one element of a batch, so that
+-- it names the element.  A workorder SQLSTATE is kept; any other becomes WO210.
+CREATE FUNCTION workorder.batch_error(what text, element_number integer, item jsonb,
+                                      sqlstate text, message text, detail text, hint text)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM workorder.raise_error(
+        CASE WHEN sqlstate OPERATOR(pg_catalog.~~) 'WO%' THEN sqlstate ELSE 'WO210' END,
+        pg_catalog.format('%s %s (element %s of the batch) was not loaded: %s',
+                          what, COALESCE(item OPERATOR(pg_catalog.->>) 'code', '(no code)'), element_number, message),
+        COALESCE(NULLIF(detail, ''), pg_catalog.format('The element is %s.', pg_catalog.left(item::text, 300))),
+        COALESCE(NULLIF(hint, ''), 'Correct the element and load the batch again; nothing of it was loaded.'));
+END
+$$;
+
+-- load_department_kinds loads [{"code": "urban_management", "name": "城市管理"}, ...].
+CREATE FUNCTION workorder.load_department_kinds(kinds jsonb)
+RETURNS integer
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    element record;
+    loaded integer := 0;
+    err_state text; err_message text; err_detail text; err_hint text;
+BEGIN
+    FOR element IN SELECT * FROM workorder.batch_in_order(kinds, 'department kind', 'no parent') LOOP
+        BEGIN
+            INSERT INTO workorder.department_kinds AS d (code, name)
+            VALUES (element.item OPERATOR(pg_catalog.->>) 'code', element.item OPERATOR(pg_catalog.->>) 'name')
+            ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name;
+        EXCEPTION WHEN others THEN
+            GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
+                                    err_detail = PG_EXCEPTION_DETAIL, err_hint = PG_EXCEPTION_HINT;
+            PERFORM workorder.batch_error('department kind', element.element_number, element.item,
+                                          err_state, err_message, err_detail, err_hint);
+        END;
+        loaded := loaded OPERATOR(pg_catalog.+) 1;
+    END LOOP;
+    RETURN loaded;
+END
+$$;
+
+-- load_units loads units: [{"code", "name", "kind": center|department|branch,
+-- "level": district|town|village, "department_kind", "parent_code", "area_code",
+-- "phone", "active"}, ...].  Parents in the same batch may come in any order.
+CREATE FUNCTION workorder.load_units(units jsonb)
+RETURNS integer
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    element record;
+    u workorder.units;
+    loaded integer := 0;
+    err_state text; err_message text; err_detail text; err_hint text;
+BEGIN
+    FOR element IN SELECT * FROM workorder.batch_in_order(units, 'unit', 'parent_code') LOOP
+        BEGIN
+            u := pg_catalog.jsonb_populate_record(NULL::workorder.units, element.item);
+            u.active := COALESCE(u.active, true);
+            INSERT INTO workorder.units AS t VALUES (u.*)
+            ON CONFLICT (code) DO UPDATE
+               SET name = EXCLUDED.name, kind = EXCLUDED.kind, level = EXCLUDED.level,
+                   department_kind = EXCLUDED.department_kind, parent_code = EXCLUDED.parent_code,
+                   area_code = EXCLUDED.area_code, phone = EXCLUDED.phone, active = EXCLUDED.active;
+        EXCEPTION WHEN others THEN
+            GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
+                                    err_detail = PG_EXCEPTION_DETAIL, err_hint = PG_EXCEPTION_HINT;
+            PERFORM workorder.batch_error('unit', element.element_number, element.item,
+                                          err_state, err_message, err_detail, err_hint);
+        END;
+        loaded := loaded OPERATOR(pg_catalog.+) 1;
+    END LOOP;
+    RETURN loaded;
+END
+$$;
+
+-- load_categories loads catalogue nodes: [{"code", "name", "parent_code",
+-- "handling_level", "department_kind", "sla_policy", "dedup_radius_m",
+-- "dedup_window", "description", "active"}, ...].
+CREATE FUNCTION workorder.load_categories(categories jsonb)
+RETURNS integer
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    element record;
+    c workorder.categories;
+    loaded integer := 0;
+    err_state text; err_message text; err_detail text; err_hint text;
+BEGIN
+    FOR element IN SELECT * FROM workorder.batch_in_order(categories, 'category', 'parent_code') LOOP
+        BEGIN
+            c := pg_catalog.jsonb_populate_record(NULL::workorder.categories, element.item);
+            c.active := COALESCE(c.active, true);
+            INSERT INTO workorder.categories AS t VALUES (c.*)
+            ON CONFLICT (code) DO UPDATE
+               SET name = EXCLUDED.name, parent_code = EXCLUDED.parent_code,
+                   handling_level = EXCLUDED.handling_level, department_kind = EXCLUDED.department_kind,
+                   sla_policy = EXCLUDED.sla_policy, dedup_radius_m = EXCLUDED.dedup_radius_m,
+                   dedup_window = EXCLUDED.dedup_window, description = EXCLUDED.description,
+                   active = EXCLUDED.active;
+        EXCEPTION WHEN others THEN
+            GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
+                                    err_detail = PG_EXCEPTION_DETAIL, err_hint = PG_EXCEPTION_HINT;
+            PERFORM workorder.batch_error('category', element.element_number, element.item,
+                                          err_state, err_message, err_detail, err_hint);
+        END;
+        loaded := loaded OPERATOR(pg_catalog.+) 1;
+    END LOOP;
+    RETURN loaded;
+END
+$$;
+
+-- load_channels loads channels with their category mappings: [{"code", "name",
+-- "kind", "replies", "active", "categories": [{"code": their code, "name": their
+-- name, "category": catalogue code}, ...]}, ...].  A channel's mappings are
+-- replaced by the ones given.
+CREATE FUNCTION workorder.load_channels(channels jsonb)
+RETURNS integer
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    element record;
+    ch workorder.channels;
+    loaded integer := 0;
+    err_state text; err_message text; err_detail text; err_hint text;
+BEGIN
+    FOR element IN SELECT * FROM workorder.batch_in_order(channels, 'channel', 'no parent') LOOP
+        BEGIN
+            ch := pg_catalog.jsonb_populate_record(NULL::workorder.channels, element.item);
+            ch.replies := COALESCE(ch.replies, true);
+            ch.active := COALESCE(ch.active, true);
+            INSERT INTO workorder.channels AS t VALUES (ch.*)
+            ON CONFLICT (code) DO UPDATE
+               SET name = EXCLUDED.name, kind = EXCLUDED.kind, replies = EXCLUDED.replies,
+                   active = EXCLUDED.active;
+            IF element.item OPERATOR(pg_catalog.?) 'categories' THEN
+                DELETE FROM workorder.channel_categories m WHERE m.channel_code OPERATOR(pg_catalog.=) ch.code;
+                INSERT INTO workorder.channel_categories (channel_code, channel_category_code, channel_category_name, category_code)
+                SELECT ch.code, m OPERATOR(pg_catalog.->>) 'code', m OPERATOR(pg_catalog.->>) 'name',
+                       m OPERATOR(pg_catalog.->>) 'category'
+                  FROM pg_catalog.jsonb_array_elements(element.item OPERATOR(pg_catalog.->) 'categories') AS m;
+            END IF;
+        EXCEPTION WHEN others THEN
+            GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
+                                    err_detail = PG_EXCEPTION_DETAIL, err_hint = PG_EXCEPTION_HINT;
+            PERFORM workorder.batch_error('channel', element.element_number, element.item,
+                                          err_state, err_message, err_detail, err_hint);
+        END;
+        loaded := loaded OPERATOR(pg_catalog.+) 1;
+    END LOOP;
+    RETURN loaded;
+END
+$$;

@@ -1,0 +1,149 @@
+-- Jurisdictions: properties of the loader, the area check and locate(), every bad
+-- input with its SQLSTATE, and the repair of the real (broken) Foshan boundaries.
+\set QUIET 1
+SET client_min_messages = warning;
+\set fs `cat data/foshan-districts.geojson`
+BEGIN;
+SELECT plan(47);
+
+-- The real Foshan file: every ring crosses itself, and all five load repaired.
+CREATE TEMP TABLE loaded AS
+SELECT * FROM workorder.load_areas_geojson(:'fs'::jsonb, 'district', in_jurisdiction => false);
+SELECT is((SELECT count(*) FROM loaded WHERE repaired), 5::bigint,
+          'all five Foshan districts are repaired on load');
+SELECT is((SELECT count(*) FROM workorder.area_repairs WHERE area_code IN (SELECT code FROM loaded)), 5::bigint,
+          'each repair leaves a row in area_repairs');
+SELECT ok((SELECT bool_and(ST_IsValid(geom, 0)) FROM workorder.areas), 'every stored polygon is valid');
+SELECT ok((SELECT abs(ST_Area(geom::geography) / 1e6 - 1073) < 11 FROM workorder.areas WHERE code = '440605'),
+          'Nanhai keeps its published area of about 1073 km² (within 1%)');
+
+-- Nothing with area is dropped: the repaired polygon covers what either GEOS
+-- repair keeps, and only spike vertices (no area) lie outside it, within 150 m.
+WITH f AS (
+    SELECT e->'properties'->>'code' AS code, ST_SetSRID(ST_GeomFromGeoJSON(e->'geometry'), 4326) AS drawn
+      FROM jsonb_array_elements((:'fs'::jsonb)->'features') e)
+SELECT ok(bool_and(ST_Area(ST_Difference(
+              ST_Union(ST_CollectionExtract(ST_MakeValid(f.drawn, 'method=linework'), 3),
+                       ST_CollectionExtract(ST_MakeValid(f.drawn, 'method=structure'), 3)),
+              a.geom)) < 1e-12),
+          'the repair keeps every area that either GEOS repair keeps')
+  FROM f JOIN workorder.areas a USING (code);
+SELECT ok((SELECT bool_and(spike_reach_m < 150) FROM workorder.area_repairs),
+          'only spike vertices are dropped, none farther than 150 m');
+
+-- The subdivided copy is in step with the areas.
+SELECT ok((SELECT bool_and(ST_Area(ST_SymDifference(a.geom, p.geom)) < 1e-12)
+             FROM workorder.areas a
+             JOIN (SELECT area_code, ST_Union(geom) AS geom FROM workorder.area_pieces GROUP BY area_code) p
+               ON p.area_code = a.code),
+          'the union of an area''s pieces equals its polygon');
+SELECT ok((SELECT max(ST_NPoints(geom)) <= 128 FROM workorder.area_pieces),
+          'no piece has more vertices than area_piece_vertices');
+
+UPDATE workorder.areas SET geom = ST_Multi(ST_Buffer(ST_Centroid(geom), 0.01)) WHERE code = '440604';
+SELECT ok((SELECT ST_Area(ST_SymDifference(a.geom, (SELECT ST_Union(p.geom) FROM workorder.area_pieces p
+                                                       WHERE p.area_code = a.code))) < 1e-12
+             FROM workorder.areas a WHERE a.code = '440604'),
+          'changing a polygon rebuilds its pieces');
+DELETE FROM workorder.areas WHERE code = '440604';
+SELECT is((SELECT count(*) FROM workorder.area_pieces WHERE area_code = '440604'), 0::bigint,
+          'deleting an area deletes its pieces');
+
+-- locate() agrees with the naive answer (the deepest containing polygon) for
+-- random points strictly inside the real districts.
+SELECT setseed(0.42);
+CREATE TEMP TABLE pts AS
+SELECT ST_SetSRID(ST_MakePoint(112.6 + random() * 0.8, 22.6 + random() * 0.8), 4326) AS p
+  FROM generate_series(1, 300);
+SELECT is((SELECT count(*) FROM pts
+            WHERE (workorder.locate(p)).area_code IS DISTINCT FROM
+                  (SELECT a.code FROM workorder.areas a WHERE ST_Contains(a.geom, p)
+                    ORDER BY a.level DESC, a.code LIMIT 1)
+              AND (workorder.locate(p)).match = 'contained'),
+          0::bigint, 'locate() matches the deepest polygon that contains the point');
+SELECT ok((SELECT bool_and(CASE (workorder.locate(p)).match
+                               WHEN 'contained' THEN (workorder.locate(p)).distance_m = 0
+                               WHEN 'nearest' THEN (workorder.locate(p)).distance_m <= 200
+                               ELSE (workorder.locate(p)).area_code IS NULL END)
+             FROM pts),
+          'contained answers are at distance 0, nearest ones within the tolerance, outside ones name no area');
+
+-- A synthetic map with shared boundaries, a gap and an overlap.
+SELECT lives_ok($$SELECT workorder.load_area('990301', '属性区', 'district', NULL, ST_MakeEnvelope(120, 30, 120.2, 30.2, 4326))$$,
+                'a district loads');
+SELECT lives_ok($$SELECT workorder.load_area('990301001', '甲', 'town', '990301', ST_MakeEnvelope(120, 30, 120.1, 30.2, 4326))$$,
+                'a town loads');
+SELECT lives_ok($$SELECT workorder.load_area('990301002', '乙', 'town', '990301', ST_MakeEnvelope(120.1, 30, 120.2, 30.15, 4326))$$,
+                'a neighbouring town loads');
+SELECT lives_ok($$SELECT workorder.load_area('990301003', '丙', 'town', '990301', ST_MakeEnvelope(120.15, 30.1, 120.2, 30.2, 4326))$$,
+                'an overlapping town loads');
+
+-- Boundaries are deterministic: every point on the shared edge x = 120.1 goes to the smaller code.
+SELECT is((SELECT count(*) FROM generate_series(1, 50) i
+            WHERE (workorder.locate(120.1, 30.0 + i * 0.0029)).area_code <> '990301001'),
+          0::bigint, 'a point on a shared boundary goes to the area with the smaller code');
+SELECT is((SELECT count(DISTINCT (workorder.locate(120.1, 30.1)).area_code) FROM generate_series(1, 20)),
+          1::bigint, 'the same boundary point always gets the same answer');
+
+SELECT results_eq($$SELECT kind, area_a, area_b, round(area_m2 / 1e6)::integer FROM workorder.check_areas()
+                     WHERE parent_code = '990301' ORDER BY kind$$,
+                  $$VALUES ('gap'::text, NULL::text, NULL::text, 27::integer), ('overlap', '990301002', '990301003', 27)$$,
+                  'check_areas reports the overlap of two towns and the corner no town covers, with their sizes');
+SELECT ok((SELECT area_m2 BETWEEN 26.5e6 AND 27.5e6 FROM workorder.check_areas()
+            WHERE kind = 'overlap' AND area_a = '990301002'),
+          'the overlap is measured in m² on the spheroid');
+
+-- Bad locations: each refused with its own SQLSTATE.
+SELECT throws_ok($$SELECT workorder.locate(NULL::geometry)$$, 'WO101', 'location is missing', 'a NULL location is refused');
+SELECT throws_ok($$SELECT workorder.locate('SRID=4326;POINT EMPTY'::geometry)$$, 'WO101', 'location is empty', 'an empty point is refused');
+SELECT throws_ok($$SELECT workorder.locate('NaN'::float8, 23)$$, 'WO101', 'location has non-finite coordinates', 'a NaN longitude is refused');
+SELECT throws_ok($$SELECT workorder.locate(113, 'Infinity'::float8)$$, 'WO101', 'location has non-finite coordinates', 'an infinite latitude is refused');
+SELECT throws_ok($$SELECT workorder.locate(ST_MakePoint(113, 23))$$, 'WO102', 'location has no SRID', 'a point without SRID is refused');
+SELECT throws_ok($$SELECT workorder.locate(ST_SetSRID(ST_MakePoint(113, 23), 123456))$$, 'WO102', 'location has an unknown SRID', 'an unknown SRID is refused');
+SELECT throws_ok($$SELECT workorder.locate('SRID=4326;MULTIPOINT((113 23),(113.1 23))'::geometry)$$, 'WO101', 'location is not a point', 'a multipoint is refused');
+SELECT throws_ok($$SELECT workorder.locate('SRID=4326;POLYGON((113 23,113.1 23,113.1 23.1,113 23))'::geometry)$$, 'WO101', 'location is not a point', 'a polygon is refused');
+SELECT throws_ok($$SELECT workorder.locate(113, 95)$$, 'WO101', 'location is not on the earth', 'a latitude beyond 90 is refused');
+SELECT throws_ok($$SELECT workorder.locate(113, 23, -1)$$, 'WO103', 'invalid tolerance for locate', 'a negative tolerance is refused');
+SELECT is((workorder.locate(ST_Transform(ST_SetSRID(ST_MakePoint(120.05, 30.05), 4326), 4547))).area_code, '990301001',
+          'a point in CGCS2000 / Gauss-Kruger is transformed and located');
+
+-- Bad areas.
+SELECT throws_ok($$SELECT workorder.load_area('990302', '线', 'district', NULL, 'SRID=4326;LINESTRING(1 1,2 2)'::geometry)$$,
+                 'WO202', 'area 990302 is not a polygon', 'a line is not an area');
+SELECT throws_ok($$SELECT workorder.load_area('990302', '空', 'district', NULL, NULL)$$,
+                 'WO101', 'polygon of area 990302 is missing', 'an area needs a polygon');
+SELECT throws_ok($$SELECT workorder.load_area('990302', '空', 'district', NULL, 'SRID=4326;POLYGON EMPTY'::geometry)$$,
+                 'WO101', 'polygon of area 990302 is empty', 'an empty polygon is refused');
+SELECT throws_ok($$SELECT workorder.load_area('990302', '无', 'district', NULL, ST_MakeEnvelope(1, 1, 2, 2))$$,
+                 'WO102', 'polygon of area 990302 has no SRID', 'a polygon without SRID is refused');
+SELECT throws_ok($$SELECT workorder.load_area('990302', '平', 'district', NULL, 'SRID=4326;POLYGON((1 1,2 2,3 3,1 1))'::geometry)$$,
+                 'WO202', 'polygon of area 990302 cannot be repaired', 'a polygon with no area is refused');
+SELECT throws_ok($$SELECT workorder.load_area('9903', '短', 'district', NULL, ST_MakeEnvelope(1, 1, 2, 2, 4326))$$,
+                 'WO201', 'invalid area code', 'a code of the wrong length is refused');
+SELECT throws_ok($$SELECT workorder.load_area('990302', NULL, 'district', NULL, ST_MakeEnvelope(1, 1, 2, 2, 4326))$$,
+                 'WO201', 'invalid name for area 990302', 'an area needs a name');
+SELECT throws_ok($$SELECT workorder.load_area('990302', repeat('长', 101), 'district', NULL, ST_MakeEnvelope(1, 1, 2, 2, 4326))$$,
+                 'WO201', 'invalid name for area 990302', 'an oversized name is refused');
+SELECT throws_ok($$SELECT workorder.load_area('990302001', '孤', 'town', NULL, ST_MakeEnvelope(1, 1, 2, 2, 4326))$$,
+                 'WO201', 'area 990302001 (孤) has no parent', 'only a district may be a root');
+SELECT throws_ok($$SELECT workorder.load_area('990301004', '错层', 'district', '990301', ST_MakeEnvelope(1, 1, 2, 2, 4326))$$,
+                 'WO201', NULL, 'a code that does not match its level is refused');
+SELECT throws_ok($$SELECT workorder.load_area('990301001001', '越级', 'village', '990301', ST_MakeEnvelope(1, 1, 2, 2, 4326))$$,
+                 'WO201', 'area 990301001001 (越级) is not one level below its parent 990301', 'a village cannot skip its town');
+SELECT throws_ok($$SELECT workorder.load_area('990399001', '外', 'town', '990301', ST_MakeEnvelope(1, 1, 2, 2, 4326))$$,
+                 'WO201', 'area code 990399001 does not extend its parent''s code 990301', 'a child''s code extends its parent''s');
+SELECT throws_ok($$SELECT * FROM workorder.load_areas_geojson('{"type": "Feature"}', 'district')$$,
+                 'WO203', 'area file is not a GeoJSON FeatureCollection', 'a single feature is not a collection');
+SELECT throws_ok($$SELECT * FROM workorder.load_areas_geojson('{"type": "FeatureCollection", "features": [{"properties": {"name": "x"}, "geometry": null}]}', 'district')$$,
+                 'WO203', 'feature 1 of the area file has no code or no name', 'a feature needs its code');
+
+-- A batch with one bad feature loads nothing.
+SELECT throws_ok($$SELECT * FROM workorder.load_areas_geojson('{"type": "FeatureCollection", "features": [
+      {"properties": {"code": "990303", "name": "好"}, "geometry": {"type": "Polygon", "coordinates": [[[1,1],[2,1],[2,2],[1,1]]]}},
+      {"properties": {"code": "990304", "name": "坏"}, "geometry": {"type": "Point", "coordinates": [1,1]}}]}', 'district')$$,
+                 'WO202', NULL, 'a bad feature fails the batch');
+SELECT is((SELECT count(*) FROM workorder.areas WHERE code IN ('990303', '990304')), 0::bigint,
+          'and nothing of the batch is left behind');
+
+SELECT * FROM finish();
+ROLLBACK;
