@@ -7,7 +7,7 @@ EXTVERSION = 0.1
 
 MODULE_big = workorder
 OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
-PG_CFLAGS  = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+PG_CFLAGS  = -Wall -Wextra -Werror
 PG_CPPFLAGS = -I$(srcdir)/src
 
 # The install script of the current version is assembled from sql/install/*.sql, in

@@ -22,6 +22,8 @@
 #define ERRCODE_WO_INVALID_TICKET			MAKE_SQLSTATE('W','O','0','0','1')
 /* WO002: a ticket's check digit does not match: probably mistyped. */
 #define ERRCODE_WO_TICKET_CHECK_DIGIT		MAKE_SQLSTATE('W','O','0','0','2')
+/* WO003: a day has run out of ticket numbers (sequence number over 999999). */
+#define ERRCODE_WO_TICKETS_EXHAUSTED		MAKE_SQLSTATE('W','O','0','0','3')
 
 extern void _PG_init(void);
 

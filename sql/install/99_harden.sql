@@ -21,6 +21,7 @@ BEGIN
            AND d.deptype OPERATOR(pg_catalog.=) 'e'
           JOIN pg_catalog.pg_extension e ON e.oid OPERATOR(pg_catalog.=) d.refobjid
          WHERE e.extname OPERATOR(pg_catalog.=) 'workorder'
+           AND p.prokind OPERATOR(pg_catalog.=) 'f'
            AND p.prolang OPERATOR(pg_catalog.<>) (SELECT l.oid FROM pg_catalog.pg_language l
                                                    WHERE l.lanname OPERATOR(pg_catalog.=) 'c')
     LOOP

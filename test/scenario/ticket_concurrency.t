@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# ticket_concurrency.t: workorder.next_ticket under real parallel sessions.
+#
+# pgbench runs 8 clients that each issue tickets into one table, first all for
+# today, then spread over many days so that the first tickets of a day race each
+# other.  Every ticket must be unique, none may be lost, and each day must have
+# exactly one ticket 000001 (the one of the session that created the day's row).
+# A last check shows that an open transaction holding a ticket does not make
+# other sessions wait.  (Only the first ticket of a day waits, for the commit of
+# the session creating the day's row; that is not tested here.)
+#
+# Needs PGHOST/PGPORT/PGUSER of a running cluster (scripts/test.sh sets them).
+# Prints TAP.  The scratch database is dropped however the script ends.
+set -uo pipefail
+
+db="workorder_ticket_conc_$$"
+clients=8
+per_client=500
+rollover_per_client=250
+bindir=$(pg_config --bindir)
+pgbench="$bindir/pgbench"
+work=$(mktemp -d /tmp/workorder-ticket-conc.XXXXXX)
+
+export PGOPTIONS="-c client_min_messages=warning"
+
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
+
+cleanup() {
+  psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+n=0
+failed=0
+check() { # check DESCRIPTION EXPECTED ACTUAL
+  n=$((n + 1))
+  if [ "$2" = "$3" ]; then
+    echo "ok $n - $1"
+  else
+    echo "not ok $n - $1"
+    echo "#   expected: $2"
+    echo "#        got: $3"
+    failed=$((failed + 1))
+  fi
+}
+
+echo "1..12"
+
+psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $db" >/dev/null 2>"$work/setup.err" &&
+  q "CREATE EXTENSION workorder CASCADE" >/dev/null 2>>"$work/setup.err" &&
+  q "CREATE TABLE issued (t workorder.ticket NOT NULL, phase text NOT NULL)" 2>>"$work/setup.err"
+setup_rc=$?
+check "scratch database with the extension is set up" 0 "$setup_rc"
+if [ "$setup_rc" -ne 0 ]; then
+  sed 's/^/# /' "$work/setup.err"
+  exit 1
+fi
+
+# Phase 1: everybody issues today's tickets.
+cat >"$work/today.sql" <<'SQL'
+INSERT INTO issued VALUES (workorder.next_ticket(), 'today');
+SQL
+"$pgbench" -n -c "$clients" -j "$clients" -t "$per_client" -f "$work/today.sql" "$db" \
+  >"$work/today.log" 2>&1
+rc=$?
+check "pgbench: $clients clients x $per_client next_ticket() calls all succeed" 0 "$rc"
+[ "$rc" -ne 0 ] && sed 's/^/# /' "$work/today.log" | tail -n 20
+
+total=$((clients * per_client))
+check "every transaction left its ticket" "$total" "$(q "SELECT count(*) FROM issued WHERE phase = 'today'")"
+check "no ticket was issued twice" "$total" "$(q "SELECT count(DISTINCT t) FROM issued WHERE phase = 'today'")"
+check "every ticket is of today (in Beijing) or, across midnight, of the day before" 0 \
+  "$(q "SELECT count(*) FROM issued WHERE phase = 'today'
+          AND workorder.ticket_day(t) NOT IN ((now() AT TIME ZONE 'Asia/Shanghai')::date,
+                                             (now() AT TIME ZONE 'Asia/Shanghai')::date - 1)")"
+check "sequence numbers are 1 up to at most the numbers drawn" 0 \
+  "$(q "SELECT count(*) FROM issued WHERE phase = 'today'
+          AND workorder.ticket_seq(t) NOT BETWEEN 1 AND (SELECT last_value FROM workorder.ticket_number_seq)")"
+
+# Phase 2: a clock shared by the clients moves on to a fresh day every 40 tickets, so
+# that all clients roll over together and the first tickets of each day race.
+q "CREATE SEQUENCE rollover_clock"
+cat >"$work/rollover.sql" <<'SQL'
+INSERT INTO issued
+VALUES (workorder.next_ticket(date '2097-01-01' + (nextval('rollover_clock') / 40)::integer), 'rollover');
+SQL
+before=$(q "SELECT last_value FROM workorder.ticket_number_seq")
+"$pgbench" -n -c "$clients" -j "$clients" -t "$rollover_per_client" -f "$work/rollover.sql" "$db" \
+  >"$work/rollover.log" 2>&1
+rc=$?
+check "pgbench: $clients clients x $rollover_per_client tickets over 50 rolling days all succeed" 0 "$rc"
+[ "$rc" -ne 0 ] && sed 's/^/# /' "$work/rollover.log" | tail -n 20
+
+total=$((clients * rollover_per_client))
+check "every transaction left its ticket" "$total" "$(q "SELECT count(*) FROM issued WHERE phase = 'rollover'")"
+check "no ticket was issued twice" "$total" "$(q "SELECT count(DISTINCT t) FROM issued WHERE phase = 'rollover'")"
+check "each day has exactly one ticket 000001" 0 \
+  "$(q "SELECT count(*) FROM (SELECT workorder.ticket_day(t) AS day,
+                                     count(*) FILTER (WHERE workorder.ticket_seq(t) = 1) AS firsts
+                                FROM issued WHERE phase = 'rollover' GROUP BY 1) x
+         WHERE firsts <> 1")"
+after=$(q "SELECT last_value FROM workorder.ticket_number_seq")
+echo "# numbers drawn: $((after - before)) for $total tickets; second draws at day rollover: $((after - before - total))"
+
+# Phase 3: an open transaction that has issued a ticket does not block others.
+q "SELECT workorder.next_ticket('2097-12-31')" >/dev/null
+psql -X -q -d "$db" -c "BEGIN" -c "SELECT workorder.next_ticket('2097-12-31')" \
+  -c "SELECT pg_sleep(3)" -c "COMMIT" >/dev/null 2>&1 &
+holder=$!
+sleep 1
+start=$(date +%s)
+other=$(psql -X -q -At -d "$db" -c "SET statement_timeout = '1s'" \
+  -c "SELECT workorder.ticket_seq(workorder.next_ticket('2097-12-31'))" 2>&1)
+took=$(( $(date +%s) - start ))
+wait "$holder"
+check "a second session issues a ticket while the first still holds one open" 3 "$other"
+check "without waiting for the first to commit" 1 "$([ "$took" -le 1 ] && echo 1 || echo "0 (took ${took}s)")"
+
+[ "$failed" -eq 0 ]
