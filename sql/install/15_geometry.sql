@@ -86,3 +86,21 @@ BEGIN
     RETURN workorder.wgs84(location, subject);
 END
 $$;
+
+-- area_m2 returns the area of a polygon in SRID 4326, in m², measured in the same
+-- longitude/latitude plane the polygons are cut in, scaled by the length of a degree
+-- at the polygon's latitude.  ST_Area(geography) would follow geodesic edges
+-- instead, and so give a sliver that is zero in the plane, between two edges cut
+-- along the same straight line, an area of square metres per kilometre of edge.
+CREATE FUNCTION workorder.area_m2(polygon geometry)
+RETURNS double precision
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+    -- All OPERATOR() forms share one precedence, so every product is parenthesised.
+    SELECT (ST_Area(polygon)
+            OPERATOR(pg_catalog.*) ((111412.84 OPERATOR(pg_catalog.*) pg_catalog.cos(c.phi))
+                                    OPERATOR(pg_catalog.-) (93.5 OPERATOR(pg_catalog.*) pg_catalog.cos(3 OPERATOR(pg_catalog.*) c.phi))))
+           OPERATOR(pg_catalog.*) ((111132.954 OPERATOR(pg_catalog.-) (559.822 OPERATOR(pg_catalog.*) pg_catalog.cos(2 OPERATOR(pg_catalog.*) c.phi)))
+                                   OPERATOR(pg_catalog.+) (1.175 OPERATOR(pg_catalog.*) pg_catalog.cos(4 OPERATOR(pg_catalog.*) c.phi)))
+      FROM (SELECT pg_catalog.radians((ST_YMin(polygon) OPERATOR(pg_catalog.+) ST_YMax(polygon)) OPERATOR(pg_catalog./) 2) AS phi) c
+$$;

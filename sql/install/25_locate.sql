@@ -90,6 +90,9 @@ BEGIN
     -- Inside (or near) an area whose children do not cover the point: take the
     -- nearest child within the tolerance, and so on down.
     WHILE found_code IS NOT NULL LOOP
+        -- Most answers are leaves: look for children by index before searching by distance.
+        EXIT WHEN NOT EXISTS (SELECT 1 FROM workorder.areas c
+                               WHERE c.parent_code OPERATOR(pg_catalog.=) found_code);
         SELECT n.area_code, n.distance_m INTO child_code, child_distance
           FROM workorder.nearest_area(point, found_code, tolerance) n;
         EXIT WHEN child_code IS NULL;
@@ -171,9 +174,9 @@ AS $$
         SELECT * FROM sibling_overlaps UNION ALL SELECT * FROM child_gaps
         UNION ALL SELECT * FROM root_gaps UNION ALL SELECT * FROM outside
     )
-    SELECT f.kind, f.parent_code, f.area_a, f.area_b, ST_Area(f.geom::geography) AS area_m2, f.geom
+    SELECT f.kind, f.parent_code, f.area_a, f.area_b, workorder.area_m2(f.geom) AS area_m2, f.geom
       FROM found f
-     WHERE ST_Area(f.geom::geography) OPERATOR(pg_catalog.>=) min_area_m2
+     WHERE workorder.area_m2(f.geom) OPERATOR(pg_catalog.>=) min_area_m2
      ORDER BY f.kind, f.parent_code NULLS FIRST, f.area_a NULLS FIRST, f.area_b NULLS FIRST,
-              ST_Area(f.geom::geography) DESC
+              workorder.area_m2(f.geom) DESC
 $$;
