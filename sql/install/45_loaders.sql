@@ -66,158 +66,143 @@ BEGIN
 END
 $$;
 
--- batch_error re-raises an error met while loading one element of a batch, so that
--- it names the element.  A workorder SQLSTATE is kept; any other becomes WO210.
-CREATE FUNCTION workorder.batch_error(what text, element_number integer, item jsonb,
-                                      sqlstate text, message text, detail text, hint text)
-RETURNS void
+-- load_batch loads every element of a batch with load_one, a function that loads
+-- one element (a JSON object) and is called parents first.  An error met on one
+-- element is raised again naming that element: a workorder SQLSTATE is kept, any
+-- other becomes WO210.  The batch runs in the caller's transaction, so an error
+-- leaves nothing of it behind.
+CREATE FUNCTION workorder.load_batch(batch jsonb, what text, parent_key text, load_one regprocedure)
+RETURNS integer
 LANGUAGE plpgsql
 AS $$
+DECLARE
+    element record;
+    loaded integer := 0;
+    err_state text; err_message text; err_detail text; err_hint text;
 BEGIN
-    PERFORM workorder.raise_error(
-        CASE WHEN sqlstate OPERATOR(pg_catalog.~~) 'WO%' THEN sqlstate ELSE 'WO210' END,
-        pg_catalog.format('%s %s (element %s of the batch) was not loaded: %s',
-                          what, COALESCE(item OPERATOR(pg_catalog.->>) 'code', '(no code)'), element_number, message),
-        COALESCE(NULLIF(detail, ''), pg_catalog.format('The element is %s.', pg_catalog.left(item::text, 300))),
-        COALESCE(NULLIF(hint, ''), 'Correct the element and load the batch again; nothing of it was loaded.'));
+    FOR element IN SELECT * FROM workorder.batch_in_order(batch, what, parent_key) LOOP
+        BEGIN
+            EXECUTE pg_catalog.format('SELECT %s($1)', load_one::regproc) USING element.item;
+        EXCEPTION WHEN others THEN
+            GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
+                                    err_detail = PG_EXCEPTION_DETAIL, err_hint = PG_EXCEPTION_HINT;
+            PERFORM workorder.raise_error(
+                CASE WHEN err_state OPERATOR(pg_catalog.~~) 'WO%' THEN err_state ELSE 'WO210' END,
+                pg_catalog.format('%s %s (element %s of the batch) was not loaded: %s', what,
+                                  COALESCE(element.item OPERATOR(pg_catalog.->>) 'code', '(no code)'),
+                                  element.element_number, err_message),
+                COALESCE(NULLIF(err_detail, ''),
+                         pg_catalog.format('The element is %s.', pg_catalog.left(element.item::text, 300))),
+                COALESCE(NULLIF(err_hint, ''), 'Correct the element and load the batch again; nothing of it was loaded.'));
+        END;
+        loaded := loaded OPERATOR(pg_catalog.+) 1;
+    END LOOP;
+    RETURN loaded;
 END
+$$;
+
+-- load_department_kind inserts or updates one department kind: {"code", "name"}.
+CREATE FUNCTION workorder.load_department_kind(item jsonb)
+RETURNS void
+LANGUAGE sql
+AS $$
+    INSERT INTO workorder.department_kinds AS d (code, name)
+    VALUES (item OPERATOR(pg_catalog.->>) 'code', item OPERATOR(pg_catalog.->>) 'name')
+    ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name
 $$;
 
 -- load_department_kinds loads [{"code": "urban_management", "name": "城市管理"}, ...].
 CREATE FUNCTION workorder.load_department_kinds(kinds jsonb)
 RETURNS integer
-LANGUAGE plpgsql
+LANGUAGE sql
 AS $$
-DECLARE
-    element record;
-    loaded integer := 0;
-    err_state text; err_message text; err_detail text; err_hint text;
-BEGIN
-    FOR element IN SELECT * FROM workorder.batch_in_order(kinds, 'department kind', 'no parent') LOOP
-        BEGIN
-            INSERT INTO workorder.department_kinds AS d (code, name)
-            VALUES (element.item OPERATOR(pg_catalog.->>) 'code', element.item OPERATOR(pg_catalog.->>) 'name')
-            ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name;
-        EXCEPTION WHEN others THEN
-            GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
-                                    err_detail = PG_EXCEPTION_DETAIL, err_hint = PG_EXCEPTION_HINT;
-            PERFORM workorder.batch_error('department kind', element.element_number, element.item,
-                                          err_state, err_message, err_detail, err_hint);
-        END;
-        loaded := loaded OPERATOR(pg_catalog.+) 1;
-    END LOOP;
-    RETURN loaded;
-END
+    SELECT workorder.load_batch(kinds, 'department kind', 'no parent',
+                                'workorder.load_department_kind(jsonb)'::regprocedure)
 $$;
 
--- load_units loads units: [{"code", "name", "kind": center|department|branch,
--- "level": district|town|village, "department_kind", "parent_code", "area_code",
--- "phone", "active"}, ...].  Parents in the same batch may come in any order.
+-- load_unit inserts or updates one unit: {"code", "name", "kind": center|department|
+-- branch, "level": district|town|village, "department_kind", "parent_code",
+-- "area_code", "phone", "active"}.  The trigger on units checks that it fits.
+CREATE FUNCTION workorder.load_unit(item jsonb)
+RETURNS void
+LANGUAGE sql
+AS $$
+    INSERT INTO workorder.units AS t
+    SELECT u.code, u.name, u.kind, u.level, u.department_kind, u.parent_code, u.area_code,
+           u.phone, COALESCE(u.active, true)
+      FROM pg_catalog.jsonb_populate_record(NULL::workorder.units, item) u
+    ON CONFLICT (code) DO UPDATE
+       SET name = EXCLUDED.name, kind = EXCLUDED.kind, level = EXCLUDED.level,
+           department_kind = EXCLUDED.department_kind, parent_code = EXCLUDED.parent_code,
+           area_code = EXCLUDED.area_code, phone = EXCLUDED.phone, active = EXCLUDED.active
+$$;
+
+-- load_units loads a batch of units; parents in the same batch may come in any order.
 CREATE FUNCTION workorder.load_units(units jsonb)
 RETURNS integer
-LANGUAGE plpgsql
+LANGUAGE sql
 AS $$
-DECLARE
-    element record;
-    u workorder.units;
-    loaded integer := 0;
-    err_state text; err_message text; err_detail text; err_hint text;
-BEGIN
-    FOR element IN SELECT * FROM workorder.batch_in_order(units, 'unit', 'parent_code') LOOP
-        BEGIN
-            u := pg_catalog.jsonb_populate_record(NULL::workorder.units, element.item);
-            u.active := COALESCE(u.active, true);
-            INSERT INTO workorder.units AS t VALUES (u.*)
-            ON CONFLICT (code) DO UPDATE
-               SET name = EXCLUDED.name, kind = EXCLUDED.kind, level = EXCLUDED.level,
-                   department_kind = EXCLUDED.department_kind, parent_code = EXCLUDED.parent_code,
-                   area_code = EXCLUDED.area_code, phone = EXCLUDED.phone, active = EXCLUDED.active;
-        EXCEPTION WHEN others THEN
-            GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
-                                    err_detail = PG_EXCEPTION_DETAIL, err_hint = PG_EXCEPTION_HINT;
-            PERFORM workorder.batch_error('unit', element.element_number, element.item,
-                                          err_state, err_message, err_detail, err_hint);
-        END;
-        loaded := loaded OPERATOR(pg_catalog.+) 1;
-    END LOOP;
-    RETURN loaded;
-END
+    SELECT workorder.load_batch(units, 'unit', 'parent_code', 'workorder.load_unit(jsonb)'::regprocedure)
 $$;
 
--- load_categories loads catalogue nodes: [{"code", "name", "parent_code",
--- "handling_level", "department_kind", "sla_policy", "dedup_radius_m",
--- "dedup_window", "description", "active"}, ...].
+-- load_category inserts or updates one catalogue node: {"code", "name",
+-- "parent_code", "handling_level", "department_kind", "sla_policy",
+-- "dedup_radius_m", "dedup_window", "description", "active"}.
+CREATE FUNCTION workorder.load_category(item jsonb)
+RETURNS void
+LANGUAGE sql
+AS $$
+    INSERT INTO workorder.categories AS t
+    SELECT c.code, c.name, c.parent_code, c.handling_level, c.department_kind, c.sla_policy,
+           c.dedup_radius_m, c.dedup_window, c.description, COALESCE(c.active, true)
+      FROM pg_catalog.jsonb_populate_record(NULL::workorder.categories, item) c
+    ON CONFLICT (code) DO UPDATE
+       SET name = EXCLUDED.name, parent_code = EXCLUDED.parent_code,
+           handling_level = EXCLUDED.handling_level, department_kind = EXCLUDED.department_kind,
+           sla_policy = EXCLUDED.sla_policy, dedup_radius_m = EXCLUDED.dedup_radius_m,
+           dedup_window = EXCLUDED.dedup_window, description = EXCLUDED.description,
+           active = EXCLUDED.active
+$$;
+
+-- load_categories loads a batch of catalogue nodes, parents in any order.
 CREATE FUNCTION workorder.load_categories(categories jsonb)
 RETURNS integer
+LANGUAGE sql
+AS $$
+    SELECT workorder.load_batch(categories, 'category', 'parent_code',
+                                'workorder.load_category(jsonb)'::regprocedure)
+$$;
+
+-- load_channel inserts or updates one channel: {"code", "name", "kind", "replies",
+-- "active", "categories": [{"code": its own code, "name": its own name,
+-- "category": catalogue code}, ...]}.  When "categories" is given, it replaces the
+-- channel's mappings.
+CREATE FUNCTION workorder.load_channel(item jsonb)
+RETURNS void
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    element record;
-    c workorder.categories;
-    loaded integer := 0;
-    err_state text; err_message text; err_detail text; err_hint text;
+    ch workorder.channels := pg_catalog.jsonb_populate_record(NULL::workorder.channels, item);
 BEGIN
-    FOR element IN SELECT * FROM workorder.batch_in_order(categories, 'category', 'parent_code') LOOP
-        BEGIN
-            c := pg_catalog.jsonb_populate_record(NULL::workorder.categories, element.item);
-            c.active := COALESCE(c.active, true);
-            INSERT INTO workorder.categories AS t VALUES (c.*)
-            ON CONFLICT (code) DO UPDATE
-               SET name = EXCLUDED.name, parent_code = EXCLUDED.parent_code,
-                   handling_level = EXCLUDED.handling_level, department_kind = EXCLUDED.department_kind,
-                   sla_policy = EXCLUDED.sla_policy, dedup_radius_m = EXCLUDED.dedup_radius_m,
-                   dedup_window = EXCLUDED.dedup_window, description = EXCLUDED.description,
-                   active = EXCLUDED.active;
-        EXCEPTION WHEN others THEN
-            GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
-                                    err_detail = PG_EXCEPTION_DETAIL, err_hint = PG_EXCEPTION_HINT;
-            PERFORM workorder.batch_error('category', element.element_number, element.item,
-                                          err_state, err_message, err_detail, err_hint);
-        END;
-        loaded := loaded OPERATOR(pg_catalog.+) 1;
-    END LOOP;
-    RETURN loaded;
+    INSERT INTO workorder.channels AS t (code, name, kind, replies, active)
+    VALUES (ch.code, ch.name, ch.kind, COALESCE(ch.replies, true), COALESCE(ch.active, true))
+    ON CONFLICT (code) DO UPDATE
+       SET name = EXCLUDED.name, kind = EXCLUDED.kind, replies = EXCLUDED.replies,
+           active = EXCLUDED.active;
+    IF item OPERATOR(pg_catalog.?) 'categories' THEN
+        DELETE FROM workorder.channel_categories m WHERE m.channel_code OPERATOR(pg_catalog.=) ch.code;
+        INSERT INTO workorder.channel_categories (channel_code, channel_category_code, channel_category_name, category_code)
+        SELECT ch.code, m OPERATOR(pg_catalog.->>) 'code', m OPERATOR(pg_catalog.->>) 'name',
+               m OPERATOR(pg_catalog.->>) 'category'
+          FROM pg_catalog.jsonb_array_elements(item OPERATOR(pg_catalog.->) 'categories') AS m;
+    END IF;
 END
 $$;
 
--- load_channels loads channels with their category mappings: [{"code", "name",
--- "kind", "replies", "active", "categories": [{"code": their code, "name": their
--- name, "category": catalogue code}, ...]}, ...].  A channel's mappings are
--- replaced by the ones given.
+-- load_channels loads a batch of channels with their category mappings.
 CREATE FUNCTION workorder.load_channels(channels jsonb)
 RETURNS integer
-LANGUAGE plpgsql
+LANGUAGE sql
 AS $$
-DECLARE
-    element record;
-    ch workorder.channels;
-    loaded integer := 0;
-    err_state text; err_message text; err_detail text; err_hint text;
-BEGIN
-    FOR element IN SELECT * FROM workorder.batch_in_order(channels, 'channel', 'no parent') LOOP
-        BEGIN
-            ch := pg_catalog.jsonb_populate_record(NULL::workorder.channels, element.item);
-            ch.replies := COALESCE(ch.replies, true);
-            ch.active := COALESCE(ch.active, true);
-            INSERT INTO workorder.channels AS t VALUES (ch.*)
-            ON CONFLICT (code) DO UPDATE
-               SET name = EXCLUDED.name, kind = EXCLUDED.kind, replies = EXCLUDED.replies,
-                   active = EXCLUDED.active;
-            IF element.item OPERATOR(pg_catalog.?) 'categories' THEN
-                DELETE FROM workorder.channel_categories m WHERE m.channel_code OPERATOR(pg_catalog.=) ch.code;
-                INSERT INTO workorder.channel_categories (channel_code, channel_category_code, channel_category_name, category_code)
-                SELECT ch.code, m OPERATOR(pg_catalog.->>) 'code', m OPERATOR(pg_catalog.->>) 'name',
-                       m OPERATOR(pg_catalog.->>) 'category'
-                  FROM pg_catalog.jsonb_array_elements(element.item OPERATOR(pg_catalog.->) 'categories') AS m;
-            END IF;
-        EXCEPTION WHEN others THEN
-            GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
-                                    err_detail = PG_EXCEPTION_DETAIL, err_hint = PG_EXCEPTION_HINT;
-            PERFORM workorder.batch_error('channel', element.element_number, element.item,
-                                          err_state, err_message, err_detail, err_hint);
-        END;
-        loaded := loaded OPERATOR(pg_catalog.+) 1;
-    END LOOP;
-    RETURN loaded;
-END
+    SELECT workorder.load_batch(channels, 'channel', 'no parent', 'workorder.load_channel(jsonb)'::regprocedure)
 $$;
