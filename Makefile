@@ -37,4 +37,4 @@ demo-stop:
 test:
 	@bash scripts/test.sh
 bench:
-	@bash scripts/bench.sh
+	@for b in bench/*; do [ -x "$$b" ] && "$$b"; done

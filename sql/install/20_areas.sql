@@ -18,8 +18,10 @@ CREATE TABLE workorder.areas (
     parent_code     text REFERENCES workorder.areas (code) DEFERRABLE INITIALLY DEFERRED,
     in_jurisdiction boolean NOT NULL DEFAULT true,
     geom            geometry(MultiPolygon, 4326) NOT NULL,
-    -- path lists the codes from the root down to this area; the trigger keeps it.
+    -- path and path_names list the codes and names from the root down to this
+    -- area; the trigger keeps them.
     path            text[] NOT NULL,
+    path_names      text[] NOT NULL,
     loaded_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
     CONSTRAINT areas_code_format CHECK (
         code OPERATOR(pg_catalog.~) '^[0-9]{6}([0-9]{3}([0-9]{3}([0-9]{3,6})?)?)?$'),
@@ -43,6 +45,7 @@ SELECT pg_catalog.pg_extension_config_dump('workorder.areas', '');
 COMMENT ON TABLE workorder.areas IS
     'Jurisdictions: district, town/street, village/community and grid cell, in SRID 4326. Load with workorder.load_area() or load_areas_geojson().';
 COMMENT ON COLUMN workorder.areas.path IS 'Codes from the root area down to this one (kept by trigger).';
+COMMENT ON COLUMN workorder.areas.path_names IS 'Names from the root area down to this one (kept by trigger).';
 
 -- area_pieces is the subdivided copy of every area's polygon, with a GiST index:
 -- point lookups test a few small pieces instead of one polygon of thousands of
@@ -97,6 +100,7 @@ BEGIN
                 'Give the area the code of the area that contains it as parent_code.');
         END IF;
         NEW.path := ARRAY[NEW.code];
+        NEW.path_names := ARRAY[NEW.name];
         RETURN NEW;
     END IF;
 
@@ -124,6 +128,7 @@ BEGIN
         NEW.in_jurisdiction := false;
     END IF;
     NEW.path := parent.path OPERATOR(pg_catalog.||) NEW.code;
+    NEW.path_names := parent.path_names OPERATOR(pg_catalog.||) NEW.name;
     RETURN NEW;
 END
 $$;
@@ -132,8 +137,8 @@ CREATE TRIGGER areas_before_write
     BEFORE INSERT OR UPDATE ON workorder.areas
     FOR EACH ROW EXECUTE FUNCTION workorder.areas_before_write();
 
--- areas_after_write keeps area_pieces in step with a changed polygon and the
--- paths of the descendants in step with a moved area.
+-- areas_after_write keeps area_pieces in step with a changed polygon, and the
+-- paths of the descendants in step with a moved or renamed area.
 CREATE FUNCTION workorder.areas_after_write()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -147,7 +152,8 @@ BEGIN
         SELECT NEW.code, pg_catalog.cardinality(NEW.path), piece
           FROM ST_Subdivide(NEW.geom, workorder.setting('area_piece_vertices', '128')::integer) AS piece;
     END IF;
-    IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.path OPERATOR(pg_catalog.<>) OLD.path THEN
+    IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
+       AND (NEW.path OPERATOR(pg_catalog.<>) OLD.path OR NEW.path_names OPERATOR(pg_catalog.<>) OLD.path_names) THEN
         -- Touching each child makes its before-trigger recompute its path, and so on down.
         UPDATE workorder.areas c SET parent_code = c.parent_code
          WHERE c.parent_code OPERATOR(pg_catalog.=) NEW.code;
@@ -257,9 +263,9 @@ BEGIN
             'Use one of district, town, village, grid.');
     END IF;
 
-    INSERT INTO workorder.areas AS a (code, name, level, parent_code, in_jurisdiction, geom, path)
+    INSERT INTO workorder.areas AS a (code, name, level, parent_code, in_jurisdiction, geom, path, path_names)
     VALUES (code, pg_catalog.btrim(name), level, parent_code, COALESCE(in_jurisdiction, true),
-            workorder.area_polygon(code, polygon), '{}')
+            workorder.area_polygon(code, polygon), '{}', '{}')
     ON CONFLICT ON CONSTRAINT areas_pkey DO UPDATE
        SET name = EXCLUDED.name, level = EXCLUDED.level, parent_code = EXCLUDED.parent_code,
            in_jurisdiction = EXCLUDED.in_jurisdiction, geom = EXCLUDED.geom,

@@ -22,23 +22,46 @@ CREATE TYPE workorder.location AS (
 
 -- nearest_area returns the area nearest to a point among the children of parent
 -- (or among all areas, when parent is NULL), if one lies within tolerance_m metres.
--- It orders the GiST index by planar distance to find a few close pieces, then
--- measures them on the spheroid.  Ties go to the deeper area, then the smaller code.
+-- A planar ST_DWithin bounds the search first (a degree is at least 100 km of
+-- latitude, and at least 100 km times cos(latitude) of longitude, so the bound
+-- never excludes a piece within the tolerance); then the GiST index orders the
+-- few close pieces by planar distance and they are measured on the spheroid.
+-- Ties go to the deeper area, then the smaller code.  It is plpgsql, not SQL, so
+-- that its plan is cached across calls from locate().
 CREATE FUNCTION workorder.nearest_area(point geometry, parent text, tolerance_m double precision,
                                        OUT area_code text, OUT distance_m double precision)
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
-    SELECT c.area_code, c.distance_m
+BEGIN
+    SELECT c.area_code, c.distance_m INTO area_code, distance_m
       FROM (SELECT p.area_code, p.depth,
                    ST_Distance(p.geom::geography, point::geography) AS distance_m
               FROM workorder.area_pieces p
               JOIN workorder.areas a ON a.code OPERATOR(pg_catalog.=) p.area_code
-             WHERE parent IS NULL OR a.parent_code OPERATOR(pg_catalog.=) parent
+             WHERE ST_DWithin(p.geom, point,
+                              (tolerance_m OPERATOR(pg_catalog./) 100000)
+                              OPERATOR(pg_catalog./) GREATEST(pg_catalog.cos(pg_catalog.radians(ST_Y(point))), 0.01))
+               AND (parent IS NULL OR a.parent_code OPERATOR(pg_catalog.=) parent)
              ORDER BY p.geom <-> point
              LIMIT 8) c
      WHERE c.distance_m OPERATOR(pg_catalog.<=) tolerance_m
      ORDER BY c.distance_m, c.depth DESC, c.area_code
-     LIMIT 1
+     LIMIT 1;
+END
+$$;
+
+-- area_summary returns what locate() needs to know of one area.
+CREATE FUNCTION workorder.area_summary(area_code text,
+    OUT code text, OUT name text, OUT level workorder.area_level, OUT in_jurisdiction boolean,
+    OUT path text[], OUT path_names text[], OUT has_children boolean)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $$
+BEGIN
+    SELECT a.code, a.name, a.level, a.in_jurisdiction, a.path, a.path_names,
+           EXISTS (SELECT 1 FROM workorder.areas c WHERE c.parent_code OPERATOR(pg_catalog.=) a.code)
+      INTO code, name, level, in_jurisdiction, path, path_names, has_children
+      FROM workorder.areas a WHERE a.code OPERATOR(pg_catalog.=) area_code;
+END
 $$;
 
 -- locate returns the deepest area that contains a point, and the chain of its
@@ -61,11 +84,8 @@ DECLARE
     point geometry := workorder.location_point(location);
     tolerance double precision := COALESCE(tolerance_m,
         workorder.setting('locate_tolerance_m', '200')::double precision);
-    found_code text;
-    found_path text[];
-    child_code text;
-    distance double precision := 0;
-    child_distance double precision;
+    found record;
+    nearest record;
     answer workorder.location;
 BEGIN
     IF NOT tolerance OPERATOR(pg_catalog.>=) 0 THEN
@@ -73,49 +93,48 @@ BEGIN
             'invalid tolerance for locate', pg_catalog.format('tolerance_m is %s.', tolerance),
             'Give a tolerance of zero or more metres.');
     END IF;
+    answer.approximate := false;
+    answer.distance_m := 0;
 
-    SELECT p.area_code INTO found_code
+    -- The common case, a point inside a leaf area, is this one query.
+    SELECT a.code, a.name, a.level, a.in_jurisdiction, a.path, a.path_names,
+           EXISTS (SELECT 1 FROM workorder.areas c WHERE c.parent_code OPERATOR(pg_catalog.=) a.code) AS has_children
+      INTO found
       FROM workorder.area_pieces p
+      JOIN workorder.areas a ON a.code OPERATOR(pg_catalog.=) p.area_code
      WHERE ST_Intersects(p.geom, point)
      ORDER BY p.depth DESC, p.area_code
      LIMIT 1;
 
-    answer.approximate := false;
-    IF found_code IS NULL THEN
-        SELECT n.area_code, n.distance_m INTO found_code, distance
-          FROM workorder.nearest_area(point, NULL, tolerance) n;
-        answer.approximate := found_code IS NOT NULL;
+    IF found.code IS NULL THEN
+        nearest := workorder.nearest_area(point, NULL, tolerance);
+        IF nearest.area_code IS NULL THEN
+            answer.in_jurisdiction := false;
+            answer.distance_m := NULL;
+            answer.match := 'outside';
+            RETURN answer;
+        END IF;
+        answer.approximate := true;
+        answer.distance_m := nearest.distance_m;
+        found := workorder.area_summary(nearest.area_code);
     END IF;
 
     -- Inside (or near) an area whose children do not cover the point: take the
     -- nearest child within the tolerance, and so on down.
-    WHILE found_code IS NOT NULL LOOP
-        -- Most answers are leaves: look for children by index before searching by distance.
-        EXIT WHEN NOT EXISTS (SELECT 1 FROM workorder.areas c
-                               WHERE c.parent_code OPERATOR(pg_catalog.=) found_code);
-        SELECT n.area_code, n.distance_m INTO child_code, child_distance
-          FROM workorder.nearest_area(point, found_code, tolerance) n;
-        EXIT WHEN child_code IS NULL;
-        found_code := child_code;
-        distance := child_distance;
+    WHILE found.has_children LOOP
+        nearest := workorder.nearest_area(point, found.code, tolerance);
+        EXIT WHEN nearest.area_code IS NULL;
         answer.approximate := true;
+        answer.distance_m := nearest.distance_m;
+        found := workorder.area_summary(nearest.area_code);
     END LOOP;
 
-    IF found_code IS NULL THEN
-        answer.in_jurisdiction := false;
-        answer.match := 'outside';
-        RETURN answer;
-    END IF;
-
-    SELECT a.code, a.name, a.level, a.in_jurisdiction, a.path
-      INTO answer.area_code, answer.area_name, answer.level, answer.in_jurisdiction, found_path
-      FROM workorder.areas a WHERE a.code OPERATOR(pg_catalog.=) found_code;
-    SELECT pg_catalog.array_agg(a.code ORDER BY pg_catalog.cardinality(a.path)),
-           pg_catalog.array_agg(a.name ORDER BY pg_catalog.cardinality(a.path))
-      INTO answer.chain, answer.chain_names
-      FROM workorder.areas a
-     WHERE a.code OPERATOR(pg_catalog.=) ANY (found_path);
-    answer.distance_m := distance;
+    answer.area_code := found.code;
+    answer.area_name := found.name;
+    answer.level := found.level;
+    answer.in_jurisdiction := found.in_jurisdiction;
+    answer.chain := found.path;
+    answer.chain_names := found.path_names;
     answer.match := CASE WHEN answer.approximate THEN 'nearest' ELSE 'contained' END;
     RETURN answer;
 END
