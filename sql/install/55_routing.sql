@@ -1,0 +1,222 @@
+-- workorder install script, part 55: routing.
+--
+-- Routing rules are checked in order (position, then id).  A rule matches on any of
+-- a category subtree, a channel, an area subtree, a priority and keywords in the
+-- description (a NULL condition matches anything).  A matching rule sets the
+-- handling level, the unit (a unit kind resolved to the unit that serves the
+-- order's area at that level, or one fixed unit), assisting units and optionally
+-- an SLA policy.  The first matching rule whose unit can be resolved wins.  When no
+-- rule does, the category's default level and department kind apply: small matters
+-- stay in the village, medium ones go to the town, big ones to the district.  When
+-- nothing can be resolved, the order stays 'new' for a dispatcher.
+
+-- route_target says how a rule names its unit:
+--   center      the command center of the order's area at the handling level
+--   department  the department (or its town branch) of the rule's department kind,
+--               or else the category's, serving the order's area at that level
+--   unit        one fixed unit
+CREATE TYPE workorder.route_target AS ENUM ('center', 'department', 'unit');
+
+CREATE TABLE workorder.routing_rules (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    position        integer NOT NULL DEFAULT 100,
+    name            text NOT NULL,
+    active          boolean NOT NULL DEFAULT true,
+    category_code   text REFERENCES workorder.categories (code) ON UPDATE CASCADE,
+    channel_code    text REFERENCES workorder.channels (code) ON UPDATE CASCADE,
+    area_code       text REFERENCES workorder.areas (code) ON UPDATE CASCADE,
+    priority        workorder.order_priority,
+    keywords        text[],
+    handling_level  workorder.area_level,
+    target          workorder.route_target NOT NULL DEFAULT 'department',
+    department_kind text REFERENCES workorder.department_kinds (code),
+    unit_code       text REFERENCES workorder.units (code) ON UPDATE CASCADE,
+    assisting_units text[] NOT NULL DEFAULT '{}',
+    sla_policy      text,
+    CONSTRAINT routing_rules_name_length CHECK (pg_catalog.length(name) OPERATOR(pg_catalog.>=) 1
+                                                AND pg_catalog.length(name) OPERATOR(pg_catalog.<=) 100),
+    CONSTRAINT routing_rules_unit_target CHECK ((target OPERATOR(pg_catalog.=) 'unit') = (unit_code IS NOT NULL)),
+    CONSTRAINT routing_rules_level CHECK (handling_level OPERATOR(pg_catalog.<>) 'grid'),
+    CONSTRAINT routing_rules_keywords CHECK (keywords IS NULL OR pg_catalog.cardinality(keywords) OPERATOR(pg_catalog.>) 0)
+);
+CREATE INDEX routing_rules_order_idx ON workorder.routing_rules (position, id) WHERE active;
+SELECT pg_catalog.pg_extension_config_dump('workorder.routing_rules', '');
+SELECT pg_catalog.pg_extension_config_dump('workorder.routing_rules_id_seq', '');
+COMMENT ON TABLE workorder.routing_rules IS
+    'Routing rules, checked in (position, id) order; NULL conditions match anything. See workorder.explain_route().';
+
+-- category_settings returns a category's family (root), its path from the root,
+-- and the defaults in force for it: its own or its nearest ancestor's.  NULL
+-- columns when the category does not exist.
+CREATE FUNCTION workorder.category_settings(category text,
+    OUT code text, OUT family text, OUT path text[], OUT handling_level workorder.area_level,
+    OUT department_kind text, OUT sla_policy text, OUT dedup_radius_m double precision,
+    OUT dedup_window interval)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $$
+BEGIN
+    WITH RECURSIVE up AS (
+        SELECT c.*, 0 AS height FROM workorder.categories c WHERE c.code OPERATOR(pg_catalog.=) category
+        UNION ALL
+        SELECT p.*, up.height OPERATOR(pg_catalog.+) 1 FROM workorder.categories p
+          JOIN up ON p.code OPERATOR(pg_catalog.=) up.parent_code
+         WHERE up.height OPERATOR(pg_catalog.<) 50)
+    SELECT category,
+           (SELECT u.code FROM up u ORDER BY u.height DESC LIMIT 1),
+           ARRAY(SELECT u.code FROM up u ORDER BY u.height DESC),
+           (SELECT u.handling_level FROM up u WHERE u.handling_level IS NOT NULL ORDER BY u.height LIMIT 1),
+           (SELECT u.department_kind FROM up u WHERE u.department_kind IS NOT NULL ORDER BY u.height LIMIT 1),
+           (SELECT u.sla_policy FROM up u WHERE u.sla_policy IS NOT NULL ORDER BY u.height LIMIT 1),
+           (SELECT u.dedup_radius_m FROM up u WHERE u.dedup_radius_m IS NOT NULL ORDER BY u.height LIMIT 1),
+           (SELECT u.dedup_window FROM up u WHERE u.dedup_window IS NOT NULL ORDER BY u.height LIMIT 1)
+      INTO code, family, path, handling_level, department_kind, sla_policy, dedup_radius_m, dedup_window
+     WHERE EXISTS (SELECT 1 FROM up);
+END
+$$;
+
+-- resolve_unit returns the active unit that serves an area chain at a level, for a
+-- route target, or NULL when there is none.  The area at the level is the chain's
+-- element at that depth (district 1, town 2, village 3); a chain that stops above
+-- the level is served at its deepest area.  A department target at town level is
+-- the department kind's branch in that town; at district level, the district
+-- department itself; villages have no departments.
+CREATE FUNCTION workorder.resolve_unit(target workorder.route_target, department_kind text,
+                                       level workorder.area_level, area_chain text[], fixed_unit text)
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $$
+DECLARE
+    depth integer := LEAST(pg_catalog.array_position(pg_catalog.enum_range(NULL::workorder.area_level), level),
+                           pg_catalog.cardinality(area_chain));
+    unit text;
+BEGIN
+    IF target OPERATOR(pg_catalog.=) 'unit' THEN
+        SELECT u.code INTO unit FROM workorder.units u
+         WHERE u.code OPERATOR(pg_catalog.=) fixed_unit AND u.active;
+        RETURN unit;
+    END IF;
+    IF depth IS NULL OR depth OPERATOR(pg_catalog.<) 1 THEN
+        RETURN NULL;
+    END IF;
+    IF target OPERATOR(pg_catalog.=) 'center' THEN
+        SELECT u.code INTO unit FROM workorder.units u
+         WHERE u.kind OPERATOR(pg_catalog.=) 'center' AND u.active
+           AND u.area_code OPERATOR(pg_catalog.=) area_chain[depth];
+        RETURN unit;
+    END IF;
+    SELECT u.code INTO unit FROM workorder.units u
+     WHERE u.kind OPERATOR(pg_catalog.<>) 'center' AND u.active
+       AND u.department_kind OPERATOR(pg_catalog.=) resolve_unit.department_kind
+       AND u.area_code OPERATOR(pg_catalog.=) area_chain[depth];
+    RETURN unit;
+END
+$$;
+
+-- route_steps evaluates every routing rule, in order, for an order's facts, and then
+-- the category's default.  Each row says whether the step matched, which unit it
+-- resolved to, and why; the first row with chosen = true is the decision.  It is
+-- the one implementation behind both routing at intake and explain_route().
+CREATE FUNCTION workorder.route_steps(category text, channel text, area_chain text[],
+                                      priority workorder.order_priority, description text)
+RETURNS TABLE (step integer, rule_id bigint, rule_name text, matched boolean, chosen boolean,
+               reason text, handling_level workorder.area_level, unit_code text,
+               assisting_units text[], sla_policy text)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $$
+DECLARE
+    cat record := workorder.category_settings(category);
+    r workorder.routing_rules;
+    decided boolean := false;
+    level workorder.area_level;
+    kind text;
+BEGIN
+    step := 0;
+    FOR r IN SELECT * FROM workorder.routing_rules x WHERE x.active ORDER BY x.position, x.id LOOP
+        step := step OPERATOR(pg_catalog.+) 1;
+        rule_id := r.id;
+        rule_name := r.name;
+        matched := false;
+        chosen := false;
+        unit_code := NULL;
+        assisting_units := NULL;
+        sla_policy := NULL;
+        handling_level := NULL;
+        IF r.category_code IS NOT NULL AND NOT (r.category_code OPERATOR(pg_catalog.=) ANY (COALESCE(cat.path, '{}'))) THEN
+            reason := pg_catalog.format('category %s is not under %s', COALESCE(category, 'NULL'), r.category_code);
+        ELSIF r.channel_code IS NOT NULL AND r.channel_code IS DISTINCT FROM channel THEN
+            reason := pg_catalog.format('channel %s is not %s', channel, r.channel_code);
+        ELSIF r.area_code IS NOT NULL AND NOT (r.area_code OPERATOR(pg_catalog.=) ANY (COALESCE(area_chain, '{}'))) THEN
+            reason := pg_catalog.format('area %s is not within %s',
+                                        COALESCE(area_chain[pg_catalog.cardinality(area_chain)], 'NULL'), r.area_code);
+        ELSIF r.priority IS NOT NULL AND r.priority IS DISTINCT FROM route_steps.priority THEN
+            reason := pg_catalog.format('priority %s is not %s', priority, r.priority);
+        ELSIF r.keywords IS NOT NULL AND NOT EXISTS (
+                SELECT 1 FROM pg_catalog.unnest(r.keywords) k
+                 WHERE pg_catalog.strpos(pg_catalog.lower(description), pg_catalog.lower(k)) OPERATOR(pg_catalog.>) 0) THEN
+            reason := pg_catalog.format('the description contains none of %s', pg_catalog.array_to_string(r.keywords, ', '));
+        ELSE
+            matched := true;
+            level := COALESCE(r.handling_level, cat.handling_level);
+            kind := COALESCE(r.department_kind, cat.department_kind);
+            handling_level := level;
+            sla_policy := COALESCE(r.sla_policy, cat.sla_policy);
+            assisting_units := r.assisting_units;
+            IF r.target OPERATOR(pg_catalog.<>) 'unit' AND level IS NULL THEN
+                reason := 'matched, but neither the rule nor the category sets a handling level';
+            ELSE
+                unit_code := workorder.resolve_unit(r.target, kind, level, area_chain, r.unit_code);
+                IF unit_code IS NULL THEN
+                    reason := pg_catalog.format('matched, but no active %s%s serves area %s at %s level',
+                                                r.target, CASE WHEN r.target OPERATOR(pg_catalog.=) 'department'
+                                                               THEN ' of kind ' OPERATOR(pg_catalog.||) COALESCE(kind, 'NULL') ELSE '' END,
+                                                COALESCE(area_chain[pg_catalog.cardinality(area_chain)], 'NULL'), level);
+                ELSE
+                    chosen := NOT decided;
+                    decided := true;
+                    reason := CASE WHEN chosen THEN 'matched' ELSE 'matched, but an earlier rule was chosen' END;
+                END IF;
+            END IF;
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+
+    -- The category's default: its level, and at that level the department of its
+    -- kind (none at village level) or else the center.
+    step := step OPERATOR(pg_catalog.+) 1;
+    kind := NULL;
+    rule_id := NULL;
+    rule_name := 'category default';
+    matched := cat.code IS NOT NULL;
+    chosen := false;
+    assisting_units := '{}';
+    handling_level := cat.handling_level;
+    sla_policy := cat.sla_policy;
+    unit_code := NULL;
+    IF cat.code IS NULL THEN
+        reason := pg_catalog.format('category %s is not in the catalogue', COALESCE(category, 'NULL'));
+    ELSIF cat.handling_level IS NULL THEN
+        reason := pg_catalog.format('category %s has no handling level', category);
+    ELSE
+        IF cat.handling_level OPERATOR(pg_catalog.<>) 'village' AND cat.department_kind IS NOT NULL THEN
+            unit_code := workorder.resolve_unit('department', cat.department_kind, cat.handling_level, area_chain, NULL);
+            kind := CASE WHEN unit_code IS NULL
+                         THEN pg_catalog.format('center (no %s unit serves it)', cat.department_kind)
+                         ELSE 'department kind ' OPERATOR(pg_catalog.||) cat.department_kind END;
+        END IF;
+        IF unit_code IS NULL THEN
+            unit_code := workorder.resolve_unit('center', NULL, cat.handling_level, area_chain, NULL);
+            kind := COALESCE(kind, 'center');
+        END IF;
+        IF unit_code IS NULL THEN
+            reason := pg_catalog.format('no active unit serves area %s at %s level',
+                                        COALESCE(area_chain[pg_catalog.cardinality(area_chain)], 'NULL'), cat.handling_level);
+        ELSE
+            chosen := NOT decided;
+            decided := true;
+            reason := CASE WHEN chosen THEN pg_catalog.format('%s level, %s', cat.handling_level, kind)
+                           ELSE 'not needed: a rule was chosen' END;
+        END IF;
+    END IF;
+    RETURN NEXT;
+END
+$$;
