@@ -130,7 +130,7 @@ BEGIN
        OR occurred_at OPERATOR(pg_catalog.<) '2000-01-01'::timestamptz THEN
         PERFORM workorder.raise_error('WO304',
             'the report''s event time is not plausible',
-            pg_catalog.format('occurred_at is %s; the report was received at %s.', occurred_at, received),
+            pg_catalog.format('occurred_at is %s; it must be after 2000-01-01 and no later than an hour from now.', occurred_at),
             'Pass when the event happened, in the past; leave it NULL when unknown.');
     END IF;
     IF priority IS NULL THEN

@@ -1,0 +1,114 @@
+-- Intake: every bad input refused with its SQLSTATE and nothing written; retries
+-- idempotent; routing properties on random reports; the out-of-jurisdiction path.
+\set QUIET 1
+SET client_min_messages = warning;
+BEGIN;
+SELECT plan(47);
+\i test/fixtures/intake_map.sql
+
+-- nothing_written_after runs a call that must fail with a SQLSTATE, and checks that
+-- it wrote no order and no event.
+CREATE FUNCTION pg_temp.refused(call text, sqlstate text, description text)
+RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+    orders_before bigint := (SELECT count(*) FROM workorder.orders);
+    events_before bigint := (SELECT count(*) FROM workorder.order_events);
+BEGIN
+    RETURN NEXT throws_ok(call, sqlstate, NULL, description);
+    RETURN NEXT ok((SELECT count(*) FROM workorder.orders) = orders_before
+                   AND (SELECT count(*) FROM workorder.order_events) = events_before,
+                   description || ': nothing written');
+END
+$$;
+
+SELECT * FROM pg_temp.refused($$SELECT workorder.submit('fax', 'F-1', '0301', '传真', lon => 121.02, lat => 31.05)$$,
+                              'WO301', 'an unknown channel is refused');
+SELECT * FROM pg_temp.refused($$SELECT workorder.submit(NULL, 'F-1', '0301', '无渠道', lon => 121.02, lat => 31.05)$$,
+                              'WO301', 'a NULL channel is refused');
+SELECT * FROM pg_temp.refused($$SELECT workorder.submit('hotline', NULL, '0301', '无引用', lon => 121.02, lat => 31.05)$$,
+                              'WO302', 'a NULL channel reference is refused');
+SELECT * FROM pg_temp.refused($$SELECT workorder.submit('hotline', repeat('r', 129), '0301', '长引用', lon => 121.02, lat => 31.05)$$,
+                              'WO302', 'an oversized channel reference is refused');
+SELECT * FROM pg_temp.refused($$SELECT workorder.submit('hotline', 'B-1', '0301', NULL, lon => 121.02, lat => 31.05)$$,
+                              'WO303', 'a NULL description is refused');
+SELECT * FROM pg_temp.refused($$SELECT workorder.submit('hotline', 'B-2', '0301', repeat('长', 4001), lon => 121.02, lat => 31.05)$$,
+                              'WO303', 'an oversized description is refused');
+SELECT * FROM pg_temp.refused($$SELECT workorder.submit('hotline', 'B-3', '0301', '地址', lon => 121.02, lat => 31.05, address => repeat('址', 501))$$,
+                              'WO303', 'an oversized address is refused');
+SELECT * FROM pg_temp.refused($$SELECT workorder.submit('hotline', 'B-4', '0301', '电话', lon => 121.02, lat => 31.05, reporter_phone => repeat('1', 41))$$,
+                              'WO303', 'an oversized phone number is refused');
+SELECT * FROM pg_temp.refused($$SELECT workorder.submit('hotline', 'B-5', '0301', '无位置')$$,
+                              'WO101', 'a report without a location is refused');
+SELECT * FROM pg_temp.refused($$SELECT workorder.submit('hotline', 'B-6', '0301', '空点', 'SRID=4326;POINT EMPTY'::geometry)$$,
+                              'WO101', 'an empty point is refused');
+SELECT * FROM pg_temp.refused($$SELECT workorder.submit('hotline', 'B-7', '0301', 'NaN', lon => 121.02, lat => 'NaN')$$,
+                              'WO101', 'a NaN latitude is refused');
+SELECT * FROM pg_temp.refused($$SELECT workorder.submit('hotline', 'B-8', '0301', '线', 'SRID=4326;LINESTRING(121 31, 121.1 31.1)'::geometry)$$,
+                              'WO101', 'a line is refused');
+SELECT * FROM pg_temp.refused($$SELECT workorder.submit('hotline', 'B-9', '0301', '无SRID', ST_MakePoint(121.02, 31.05))$$,
+                              'WO102', 'a point without SRID is refused');
+SELECT * FROM pg_temp.refused($$SELECT workorder.submit('hotline', 'B-10', '0301', '两个位置', ST_SetSRID(ST_MakePoint(121.02, 31.05), 4326), lon => 121.02)$$,
+                              'WO304', 'a location given twice is refused');
+SELECT * FROM pg_temp.refused($$SELECT workorder.submit('hotline', 'B-11', '0301', '数组', lon => 121.02, lat => 31.05, attributes => '"text"')$$,
+                              'WO304', 'attributes that are not an object are refused');
+SELECT * FROM pg_temp.refused($$SELECT workorder.submit('hotline', 'B-12', '0301', '过去', lon => 121.02, lat => 31.05, occurred_at => '1999-12-31')$$,
+                              'WO304', 'an implausible event time is refused');
+
+-- A point in another SRID is transformed and routed like any other.
+SELECT is((SELECT ST_SRID(location) || ' ' || area_code
+             FROM workorder.submit('hotline', 'S-1', '0301', '投影坐标',
+                  ST_Transform(ST_SetSRID(ST_MakePoint(121.02, 31.05), 4326), 3857))),
+          '4326 990401001001', 'a point in EPSG:3857 is stored in 4326 and located');
+
+-- Idempotency: the same (channel, channel_ref) always returns the same order.
+CREATE TEMP TABLE first_try AS
+SELECT * FROM workorder.submit('hotline', 'I-1', '0301', '第一次', lon => 121.02, lat => 31.05);
+SELECT is((SELECT id FROM workorder.submit('hotline', 'I-1', '0301', '第一次', lon => 121.02, lat => 31.05)),
+          (SELECT id FROM first_try), 'a retry returns the same order');
+SELECT is((SELECT description FROM workorder.submit('hotline', 'I-1', '0701', '不同内容', lon => 121.15, lat => 31.15)),
+          '第一次', 'a retry with other content returns the first order unchanged');
+SELECT is((SELECT count(*) FROM workorder.orders WHERE channel_code = 'hotline' AND channel_ref = 'I-1'), 1::bigint,
+          'retries never make a second order');
+SELECT is((SELECT count(*) FROM workorder.order_events WHERE order_id = (SELECT id FROM first_try)), 2::bigint,
+          'retries log no events');
+SELECT isnt((SELECT id FROM workorder.submit('camera', 'I-1', 'vendor', '另一渠道同号', lon => 121.02, lat => 31.05)),
+            (SELECT id FROM first_try), 'the same reference from another channel is another report');
+
+-- Properties of routing on 300 random reports over the whole map and beyond.
+INSERT INTO workorder.settings VALUES ('fallback_unit', 'C-990401', 'out-of-jurisdiction reports');
+SELECT setseed(0.7);
+CREATE TEMP TABLE random_facts AS
+SELECT i, (ARRAY['0301','0302','0701','0901','9999'])[1 + floor(random() * 5)::int] AS code,
+       121.0 + random() * 0.5 AS lon, 31.0 + random() * 0.2 AS lat,
+       (ARRAY['normal','urgent'])[1 + floor(random() * 2)::int]::workorder.order_priority AS priority
+  FROM generate_series(1, 300) i;
+CREATE TEMP TABLE random_reports AS
+SELECT o.*
+  FROM random_facts r,
+       LATERAL workorder.submit('hotline', 'R-' || r.i, r.code, '随机报告 ' || r.i, lon => r.lon, lat => r.lat,
+                                priority => r.priority) o;
+SELECT ok((SELECT count(DISTINCT code) = 5 AND count(*) FILTER (WHERE lon > 121.2) > 50 FROM random_facts),
+          'the random reports cover every category code and both sides of the border');
+SELECT is((SELECT count(*) FROM random_reports), 300::bigint, '300 random reports make 300 orders');
+SELECT is((SELECT count(*) FROM random_reports WHERE area_code IS DISTINCT FROM (workorder.locate(location)).area_code),
+          0::bigint, 'every order is filed under the area locate() gives');
+SELECT ok((SELECT bool_and(CASE WHEN status = 'dispatched' THEN main_unit IS NOT NULL AND event_count = 2
+                                ELSE main_unit IS NULL AND event_count = 1 AND status_reason IS NOT NULL END)
+             FROM random_reports),
+          'a dispatched order has a unit and two events; a new one has neither unit nor second event, and says why');
+SELECT is((SELECT count(*) FROM random_reports WHERE in_jurisdiction AND category_code IS NOT NULL AND status <> 'dispatched'),
+          0::bigint, 'every in-jurisdiction report of a known category is dispatched on this map');
+SELECT ok((SELECT bool_and(status = 'dispatched' AND main_unit = 'C-990401')
+             FROM random_reports WHERE NOT in_jurisdiction AND category_code IS NOT NULL),
+          'every out-of-jurisdiction report goes to the fallback unit once one is set');
+SELECT ok((SELECT bool_and(status = 'new' AND status_reason LIKE 'unknown category 9999%')
+             FROM random_reports WHERE category_code IS NULL),
+          'every unknown category waits for a dispatcher, with the reason');
+SELECT is((SELECT count(*) FROM random_reports r
+            WHERE r.status = 'dispatched' AND r.in_jurisdiction AND r.main_unit IS DISTINCT FROM
+                  (SELECT s.unit_code FROM workorder.explain_route(r.id) s WHERE s.chosen)),
+          0::bigint, 'explain_route names the unit routing chose, for every routed order');
+SELECT is((SELECT count(DISTINCT ticket) FROM random_reports), 300::bigint, 'every order has its own ticket');
+
+SELECT * FROM finish();
+ROLLBACK;
