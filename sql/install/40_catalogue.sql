@@ -120,13 +120,20 @@ COMMENT ON TABLE workorder.channel_categories IS 'Each channel''s own category c
 -- map_category returns the catalogue code for a channel's category code: the
 -- channel's own mapping first, then the code itself if it is a catalogue code.
 -- NULL means the code is unknown; intake sends such a report to a dispatcher.
+-- (plpgsql, so that its plan is cached: it runs on every submit.)
 CREATE FUNCTION workorder.map_category(channel text, category text)
 RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
-    SELECT COALESCE(
-        (SELECT m.category_code FROM workorder.channel_categories m
-          WHERE m.channel_code OPERATOR(pg_catalog.=) channel
-            AND m.channel_category_code OPERATOR(pg_catalog.=) category),
-        (SELECT c.code FROM workorder.categories c WHERE c.code OPERATOR(pg_catalog.=) category))
+DECLARE
+    mapped text;
+BEGIN
+    SELECT m.category_code INTO mapped FROM workorder.channel_categories m
+     WHERE m.channel_code OPERATOR(pg_catalog.=) channel
+       AND m.channel_category_code OPERATOR(pg_catalog.=) category;
+    IF mapped IS NULL THEN
+        SELECT c.code INTO mapped FROM workorder.categories c WHERE c.code OPERATOR(pg_catalog.=) category;
+    END IF;
+    RETURN mapped;
+END
 $$;
