@@ -4,7 +4,9 @@
 SET client_min_messages = warning;
 BEGIN;
 SELECT plan(47);
+\o /dev/null
 \i test/fixtures/intake_map.sql
+\o
 
 -- nothing_written_after runs a call that must fail with a SQLSTATE, and checks that
 -- it wrote no order and no event.
