@@ -245,14 +245,19 @@ CREATE FUNCTION workorder.check_actor(actor text)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
+DECLARE
+    trimmed text;
 BEGIN
-    IF actor IS NULL OR pg_catalog.btrim(actor) OPERATOR(pg_catalog.=) ''
-       OR pg_catalog.length(actor) OPERATOR(pg_catalog.>) 200 THEN
+    -- The same blanks as action texts: spaces, tabs, line breaks, no-break and
+    -- ideographic (U+3000) spaces.
+    trimmed := pg_catalog.btrim(actor, E' \t\n\r\f\x0b\u00a0\u3000');
+    IF trimmed IS NULL OR trimmed OPERATOR(pg_catalog.=) ''
+       OR pg_catalog.length(trimmed) OPERATOR(pg_catalog.>) 200 THEN
         PERFORM workorder.raise_error('WO404',
             'an action needs an actor',
             pg_catalog.format('The actor is %s.', COALESCE(pg_catalog.quote_literal(pg_catalog.left(actor, 50)), 'NULL')),
             'Pass the acting unit''s code or the user''s name, 1 to 200 characters.');
     END IF;
-    RETURN pg_catalog.btrim(actor);
+    RETURN trimmed;
 END
 $$;

@@ -1,0 +1,788 @@
+-- workorder install script, part 65: the lifecycle actions.
+--
+-- One function per action of the lifecycle (DESIGN.md, "Order lifecycle").  Each
+-- one locks the order (workorder.order_for_action: WO402 for an unknown order, WO401
+-- when its status does not allow the action), checks its arguments, changes the
+-- order, appends exactly one event to workorder.order_events (merge and unmerge
+-- append one to each of the two orders), and returns the order as it left it.
+-- workorder.order_actions decides which statuses allow an action and which status
+-- it leads to.  The actions run as the tables' owner (SECURITY DEFINER): they are
+-- the only way, besides submit(), that an order changes.
+--
+-- The arguments every action takes:
+--   order_id  the order's id
+--   actor     who acts: the acting unit's code or a user's name (1 to 200 characters)
+--   note / reason / result
+--             free text, at most 2000 characters; a reason (and a comment's note,
+--             and a resolve's result) is required.  It becomes the event's note.
+--
+-- status_reason says why an order is in its status when the status alone does not
+-- say it: an action that changes the status sets it to its reason (returned,
+-- suspended, cancelled, reopened, failed verification, unmerged) or clears it.
+--
+-- An extension request is pending only while the order is accepted or suspended:
+-- an action that leaves those statuses drops it, and its event records the dropped
+-- extension.  Intervals in event details are ISO 8601 text ("P5D"), whatever the
+-- session's IntervalStyle.
+
+-- action_error raises an error about an action on an order: the message names the
+-- order by ticket and id, and the action.
+CREATE FUNCTION workorder.action_error(o workorder.orders, action text, sqlstate text,
+                                       problem text, detail text, hint text)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM workorder.raise_error(sqlstate,
+        pg_catalog.format('order %s (id %s): %s: %s', o.ticket, o.id, action, problem),
+        detail, hint);
+END
+$$;
+
+-- action_text checks the free text of an action (a note, a reason, a result) and
+-- returns it without surrounding blanks (spaces, tabs, line breaks, and the
+-- ideographic space U+3000 that Chinese input methods type); blank is NULL.  A
+-- required text that is missing, and any text over 2000 characters, is WO404.
+CREATE FUNCTION workorder.action_text(o workorder.orders, action text, what text,
+                                      value text, required boolean)
+RETURNS text
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    trimmed text := pg_catalog.btrim(value, E' \t\n\r\f\x0b\u00a0\u3000');
+BEGIN
+    IF trimmed OPERATOR(pg_catalog.=) '' THEN
+        trimmed := NULL;
+    END IF;
+    IF trimmed IS NULL AND required THEN
+        PERFORM workorder.action_error(o, action, 'WO404',
+            pg_catalog.format('a %s is required', what),
+            pg_catalog.format('The %s is %s.', what, COALESCE(pg_catalog.quote_literal(pg_catalog.left(value, 40)), 'NULL')),
+            pg_catalog.format('Write the %s: 1 to 2000 characters.', what));
+    END IF;
+    IF pg_catalog.length(trimmed) OPERATOR(pg_catalog.>) 2000 THEN
+        PERFORM workorder.action_error(o, action, 'WO404',
+            pg_catalog.format('the %s is too long', what),
+            pg_catalog.format('The %s has %s characters; it begins %s.', what, pg_catalog.length(trimmed),
+                              pg_catalog.quote_literal(pg_catalog.left(trimmed, 40))),
+            pg_catalog.format('Keep the %s to 2000 characters; put longer material in an attachment.', what));
+    END IF;
+    RETURN trimmed;
+END
+$$;
+
+-- action_unit returns the unit an action names, or raises WO404 when none is named
+-- and WO403 when it does not exist or is inactive.  what says which unit it is in
+-- the action ("unit", "assisting unit").
+CREATE FUNCTION workorder.action_unit(o workorder.orders, action text, what text, code text)
+RETURNS workorder.units
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    u workorder.units;
+BEGIN
+    IF code IS NULL OR pg_catalog.btrim(code) OPERATOR(pg_catalog.=) '' THEN
+        PERFORM workorder.action_error(o, action, 'WO404',
+            pg_catalog.format('no %s given', what),
+            pg_catalog.format('The %s is %s.', what, COALESCE(pg_catalog.quote_literal(code), 'NULL')),
+            'Pass the code of an active unit from workorder.units.');
+    END IF;
+    SELECT * INTO u FROM workorder.units x WHERE x.code OPERATOR(pg_catalog.=) action_unit.code;
+    IF NOT FOUND THEN
+        PERFORM workorder.action_error(o, action, 'WO403',
+            pg_catalog.format('%s %s does not exist', what, code),
+            pg_catalog.format('There is no unit with code %s.', pg_catalog.quote_literal(code)),
+            'Check the code against workorder.units (codes are case-sensitive).');
+    END IF;
+    IF NOT u.active THEN
+        PERFORM workorder.action_error(o, action, 'WO403',
+            pg_catalog.format('%s %s (%s) is inactive', what, u.code, u.name),
+            pg_catalog.format('Unit %s has active = false.', u.code),
+            'Choose an active unit; a unit that was merged or dissolved has a successor.');
+    END IF;
+    RETURN u;
+END
+$$;
+
+-- action_status returns the status an action leads to from a status: the matrix's
+-- to_status, or the same status when that is NULL.
+CREATE FUNCTION workorder.action_status(action text, from_status workorder.order_status)
+RETURNS workorder.order_status
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $$
+DECLARE
+    to_status workorder.order_status;
+BEGIN
+    SELECT COALESCE(a.to_status, a.from_status) INTO to_status FROM workorder.order_actions a
+     WHERE a.action OPERATOR(pg_catalog.=) action_status.action
+       AND a.from_status OPERATOR(pg_catalog.=) action_status.from_status;
+    RETURN to_status;
+END
+$$;
+
+-- interval_iso writes an interval in ISO 8601 ("P5DT2H"), which reads back with
+-- ::interval under any IntervalStyle: the event log must not depend on a session.
+CREATE FUNCTION workorder.interval_iso(i interval)
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET IntervalStyle = 'iso_8601'
+AS $$
+BEGIN
+    RETURN i::text;
+END
+$$;
+
+-- dropped_extension is the event detail of a pending extension request that an
+-- action drops by leaving accepted/suspended: {"dropped_extension": "P5D"}, or {}.
+CREATE FUNCTION workorder.dropped_extension(o workorder.orders)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $$
+BEGIN
+    IF o.pending_extension IS NULL THEN
+        RETURN '{}';
+    END IF;
+    RETURN pg_catalog.jsonb_build_object('dropped_extension', workorder.interval_iso(o.pending_extension));
+END
+$$;
+
+-- dispatcher returns the unit that becomes the order's dispatching unit when actor
+-- dispatches it: the actor when it is an active center's code, else the current one.
+CREATE FUNCTION workorder.dispatcher(actor text, current_unit text)
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM workorder.units u
+                WHERE u.code OPERATOR(pg_catalog.=) actor
+                  AND u.kind OPERATOR(pg_catalog.=) 'center' AND u.active) THEN
+        RETURN actor;
+    END IF;
+    RETURN current_unit;
+END
+$$;
+
+-- action_done logs the event of an action (after is the order as the action left
+-- it) and returns the order read again, so that event_count counts the event.
+CREATE FUNCTION workorder.action_done(after workorder.orders, action text, actor text,
+                                      old_status workorder.order_status, note text,
+                                      details jsonb DEFAULT '{}', old_unit text DEFAULT NULL)
+RETURNS workorder.orders
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    o workorder.orders;
+BEGIN
+    PERFORM workorder.log_event(after, action, actor, old_status, note, details, old_unit);
+    SELECT * INTO o FROM workorder.orders x WHERE x.id OPERATOR(pg_catalog.=) after.id;
+    RETURN o;
+END
+$$;
+
+-- dispatch sends a new order to its main unit, with optional assisting units (each
+-- active, listed once, not the main unit).  An actor that is a center's code
+-- becomes the dispatching unit, to which a return goes back.
+CREATE FUNCTION workorder.dispatch(order_id bigint, actor text, unit text, note text DEFAULT NULL,
+                                   assisting_units text[] DEFAULT NULL)
+RETURNS workorder.orders
+LANGUAGE plpgsql SECURITY DEFINER
+AS $$
+DECLARE
+    o workorder.orders := workorder.order_for_action(order_id, 'dispatch');
+    who text := workorder.check_actor(actor);
+    said text := workorder.action_text(o, 'dispatch', 'note', note, false);
+    main workorder.units := workorder.action_unit(o, 'dispatch', 'unit', unit);
+    helpers text[] := '{}';
+    helper text;
+    after workorder.orders;
+BEGIN
+    FOREACH helper IN ARRAY COALESCE(dispatch.assisting_units, '{}') LOOP
+        PERFORM workorder.action_unit(o, 'dispatch', 'assisting unit', helper);
+        IF helper OPERATOR(pg_catalog.=) main.code THEN
+            PERFORM workorder.action_error(o, 'dispatch', 'WO403',
+                pg_catalog.format('assisting unit %s is the main unit', helper),
+                pg_catalog.format('assisting_units is %s.', dispatch.assisting_units),
+                'Leave the main unit out of the assisting units.');
+        END IF;
+        IF helper OPERATOR(pg_catalog.=) ANY (helpers) THEN
+            PERFORM workorder.action_error(o, 'dispatch', 'WO403',
+                pg_catalog.format('assisting unit %s is listed twice', helper),
+                pg_catalog.format('assisting_units is %s.', dispatch.assisting_units),
+                'List each assisting unit once.');
+        END IF;
+        helpers := helpers OPERATOR(pg_catalog.||) helper;
+    END LOOP;
+    UPDATE workorder.orders x
+       SET status = workorder.action_status('dispatch', o.status), status_reason = NULL,
+           main_unit = main.code, assisting_units = helpers,
+           dispatching_unit = workorder.dispatcher(who, o.dispatching_unit),
+           updated_at = pg_catalog.now()
+     WHERE x.id OPERATOR(pg_catalog.=) o.id
+    RETURNING * INTO after;
+    RETURN workorder.action_done(after, 'dispatch', who, o.status, said,
+        pg_catalog.jsonb_build_object('assisting_units', helpers,
+                                      'dispatching_unit', after.dispatching_unit),
+        o.main_unit);
+END
+$$;
+
+-- accept: the main unit signs for a dispatched order.
+CREATE FUNCTION workorder.accept(order_id bigint, actor text, note text DEFAULT NULL)
+RETURNS workorder.orders
+LANGUAGE plpgsql SECURITY DEFINER
+AS $$
+DECLARE
+    o workorder.orders := workorder.order_for_action(order_id, 'accept');
+    who text := workorder.check_actor(actor);
+    said text := workorder.action_text(o, 'accept', 'note', note, false);
+    after workorder.orders;
+BEGIN
+    UPDATE workorder.orders x
+       SET status = workorder.action_status('accept', o.status), status_reason = NULL,
+           updated_at = pg_catalog.now()
+     WHERE x.id OPERATOR(pg_catalog.=) o.id
+    RETURNING * INTO after;
+    RETURN workorder.action_done(after, 'accept', who, o.status, said);
+END
+$$;
+
+-- return_order (退单): the main unit hands the order back, with a reason, to the
+-- dispatching center; it is new again, with no unit, and return_count counts it.
+-- The event's old_unit is the unit that returned it.
+CREATE FUNCTION workorder.return_order(order_id bigint, actor text, reason text)
+RETURNS workorder.orders
+LANGUAGE plpgsql SECURITY DEFINER
+AS $$
+DECLARE
+    o workorder.orders := workorder.order_for_action(order_id, 'return');
+    who text := workorder.check_actor(actor);
+    why text := workorder.action_text(o, 'return', 'reason', reason, true);
+    after workorder.orders;
+BEGIN
+    UPDATE workorder.orders x
+       SET status = workorder.action_status('return', o.status),
+           status_reason = pg_catalog.format('returned by %s: %s', COALESCE(o.main_unit, who), why),
+           main_unit = NULL, assisting_units = '{}', pending_extension = NULL,
+           return_count = x.return_count OPERATOR(pg_catalog.+) 1,
+           updated_at = pg_catalog.now()
+     WHERE x.id OPERATOR(pg_catalog.=) o.id
+    RETURNING * INTO after;
+    RETURN workorder.action_done(after, 'return', who, o.status, why,
+        pg_catalog.jsonb_build_object('return_count', after.return_count,
+                                      'assisting_units', o.assisting_units)
+            OPERATOR(pg_catalog.||) workorder.dropped_extension(o),
+        o.main_unit);
+END
+$$;
+
+-- reassign: a dispatched or accepted order goes to another main unit and waits for
+-- it to sign.  The event has the old unit and the new one.  The new unit leaves the
+-- assisting units if it was one; an actor that is a center's code becomes the
+-- dispatching unit, as in dispatch.
+CREATE FUNCTION workorder.reassign(order_id bigint, actor text, unit text, note text DEFAULT NULL)
+RETURNS workorder.orders
+LANGUAGE plpgsql SECURITY DEFINER
+AS $$
+DECLARE
+    o workorder.orders := workorder.order_for_action(order_id, 'reassign');
+    who text := workorder.check_actor(actor);
+    said text := workorder.action_text(o, 'reassign', 'note', note, false);
+    main workorder.units := workorder.action_unit(o, 'reassign', 'unit', unit);
+    after workorder.orders;
+BEGIN
+    IF main.code OPERATOR(pg_catalog.=) o.main_unit THEN
+        PERFORM workorder.action_error(o, 'reassign', 'WO403',
+            pg_catalog.format('unit %s is already the main unit', main.code),
+            pg_catalog.format('The order is %s with %s.', o.status, o.main_unit),
+            'Reassign to a different unit.');
+    END IF;
+    UPDATE workorder.orders x
+       SET status = workorder.action_status('reassign', o.status), status_reason = NULL,
+           main_unit = main.code,
+           assisting_units = pg_catalog.array_remove(x.assisting_units, main.code),
+           dispatching_unit = workorder.dispatcher(who, o.dispatching_unit),
+           pending_extension = NULL,
+           updated_at = pg_catalog.now()
+     WHERE x.id OPERATOR(pg_catalog.=) o.id
+    RETURNING * INTO after;
+    RETURN workorder.action_done(after, 'reassign', who, o.status, said,
+        workorder.dropped_extension(o), o.main_unit);
+END
+$$;
+
+-- suspend: the clock stops while the order waits on something outside the unit's
+-- hands.  The reason is the event's note and the order's status_reason.
+CREATE FUNCTION workorder.suspend(order_id bigint, actor text, reason text)
+RETURNS workorder.orders
+LANGUAGE plpgsql SECURITY DEFINER
+AS $$
+DECLARE
+    o workorder.orders := workorder.order_for_action(order_id, 'suspend');
+    who text := workorder.check_actor(actor);
+    why text := workorder.action_text(o, 'suspend', 'reason', reason, true);
+    after workorder.orders;
+BEGIN
+    UPDATE workorder.orders x
+       SET status = workorder.action_status('suspend', o.status), status_reason = why,
+           updated_at = pg_catalog.now()
+     WHERE x.id OPERATOR(pg_catalog.=) o.id
+    RETURNING * INTO after;
+    RETURN workorder.action_done(after, 'suspend', who, o.status, why);
+END
+$$;
+
+-- resume: the clock runs again.  The event records the suspension it ends (when it
+-- began, its event's seq, and how long it lasted), so that deadlines can be moved
+-- by it.
+CREATE FUNCTION workorder.resume(order_id bigint, actor text, note text DEFAULT NULL)
+RETURNS workorder.orders
+LANGUAGE plpgsql SECURITY DEFINER
+AS $$
+DECLARE
+    o workorder.orders := workorder.order_for_action(order_id, 'resume');
+    who text := workorder.check_actor(actor);
+    said text := workorder.action_text(o, 'resume', 'note', note, false);
+    began workorder.order_events;
+    after workorder.orders;
+BEGIN
+    SELECT * INTO began FROM workorder.order_events e
+     WHERE e.order_id OPERATOR(pg_catalog.=) o.id AND e.action OPERATOR(pg_catalog.=) 'suspend'
+     ORDER BY e.seq DESC LIMIT 1;
+    UPDATE workorder.orders x
+       SET status = workorder.action_status('resume', o.status), status_reason = NULL,
+           updated_at = pg_catalog.now()
+     WHERE x.id OPERATOR(pg_catalog.=) o.id
+    RETURNING * INTO after;
+    RETURN workorder.action_done(after, 'resume', who, o.status, said,
+        pg_catalog.jsonb_build_object(
+            'suspended_seq', began.seq,
+            'suspended_at', began.at,
+            'suspended_for', workorder.interval_iso(pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) began.at)));
+END
+$$;
+
+-- request_extension asks for more time to resolve: more than 0 and at most 90 days,
+-- one request at a time.
+CREATE FUNCTION workorder.request_extension(order_id bigint, actor text, extension interval, reason text)
+RETURNS workorder.orders
+LANGUAGE plpgsql SECURITY DEFINER
+AS $$
+DECLARE
+    o workorder.orders := workorder.order_for_action(order_id, 'request_extension');
+    who text := workorder.check_actor(actor);
+    why text := workorder.action_text(o, 'request_extension', 'reason', reason, true);
+    after workorder.orders;
+BEGIN
+    IF extension IS NULL
+       OR extension OPERATOR(pg_catalog.<=) '0'::interval
+       OR extension OPERATOR(pg_catalog.>) '90 days'::interval THEN
+        PERFORM workorder.action_error(o, 'request_extension', 'WO404',
+            'the extension must be more than 0 and at most 90 days',
+            pg_catalog.format('The extension is %s.', COALESCE(extension::text, 'NULL')),
+            'Ask for a positive interval of at most 90 days, e.g. interval ''5 days''.');
+    END IF;
+    IF o.pending_extension IS NOT NULL THEN
+        PERFORM workorder.action_error(o, 'request_extension', 'WO404',
+            'an extension request is already pending',
+            pg_catalog.format('The pending request is for %s.', o.pending_extension),
+            'Approve or reject the pending request first.');
+    END IF;
+    UPDATE workorder.orders x
+       SET pending_extension = extension, updated_at = pg_catalog.now()
+     WHERE x.id OPERATOR(pg_catalog.=) o.id
+    RETURNING * INTO after;
+    RETURN workorder.action_done(after, 'request_extension', who, o.status, why,
+        pg_catalog.jsonb_build_object('extension', workorder.interval_iso(extension)));
+END
+$$;
+
+-- approve_extension grants the pending request: the resolve deadline, when there is
+-- one, moves by the extension.  The event has the extension and both deadlines.
+CREATE FUNCTION workorder.approve_extension(order_id bigint, actor text, note text DEFAULT NULL)
+RETURNS workorder.orders
+LANGUAGE plpgsql SECURITY DEFINER
+AS $$
+DECLARE
+    o workorder.orders := workorder.order_for_action(order_id, 'approve_extension');
+    who text := workorder.check_actor(actor);
+    said text := workorder.action_text(o, 'approve_extension', 'note', note, false);
+    after workorder.orders;
+BEGIN
+    IF o.pending_extension IS NULL THEN
+        PERFORM workorder.action_error(o, 'approve_extension', 'WO404',
+            'no extension request is pending', 'pending_extension is NULL.',
+            'The unit asks first, with workorder.request_extension().');
+    END IF;
+    UPDATE workorder.orders x
+       SET resolve_due_at = x.resolve_due_at OPERATOR(pg_catalog.+) o.pending_extension,
+           pending_extension = NULL, updated_at = pg_catalog.now()
+     WHERE x.id OPERATOR(pg_catalog.=) o.id
+    RETURNING * INTO after;
+    RETURN workorder.action_done(after, 'approve_extension', who, o.status, said,
+        pg_catalog.jsonb_build_object('extension', workorder.interval_iso(o.pending_extension),
+                                      'old_resolve_due_at', o.resolve_due_at,
+                                      'new_resolve_due_at', after.resolve_due_at));
+END
+$$;
+
+-- reject_extension refuses the pending request; the deadline stays.
+CREATE FUNCTION workorder.reject_extension(order_id bigint, actor text, reason text)
+RETURNS workorder.orders
+LANGUAGE plpgsql SECURITY DEFINER
+AS $$
+DECLARE
+    o workorder.orders := workorder.order_for_action(order_id, 'reject_extension');
+    who text := workorder.check_actor(actor);
+    why text := workorder.action_text(o, 'reject_extension', 'reason', reason, true);
+    after workorder.orders;
+BEGIN
+    IF o.pending_extension IS NULL THEN
+        PERFORM workorder.action_error(o, 'reject_extension', 'WO404',
+            'no extension request is pending', 'pending_extension is NULL.',
+            'There is nothing to reject.');
+    END IF;
+    UPDATE workorder.orders x
+       SET pending_extension = NULL, updated_at = pg_catalog.now()
+     WHERE x.id OPERATOR(pg_catalog.=) o.id
+    RETURNING * INTO after;
+    RETURN workorder.action_done(after, 'reject_extension', who, o.status, why,
+        pg_catalog.jsonb_build_object('extension', workorder.interval_iso(o.pending_extension)));
+END
+$$;
+
+-- resolve: the unit reports the order handled.  The result (what was done) is kept
+-- in orders.result and is the event's note.
+CREATE FUNCTION workorder.resolve(order_id bigint, actor text, result text)
+RETURNS workorder.orders
+LANGUAGE plpgsql SECURITY DEFINER
+AS $$
+DECLARE
+    o workorder.orders := workorder.order_for_action(order_id, 'resolve');
+    who text := workorder.check_actor(actor);
+    outcome text := workorder.action_text(o, 'resolve', 'result', result, true);
+    after workorder.orders;
+BEGIN
+    UPDATE workorder.orders x
+       SET status = workorder.action_status('resolve', o.status), status_reason = NULL,
+           result = outcome, pending_extension = NULL, updated_at = pg_catalog.now()
+     WHERE x.id OPERATOR(pg_catalog.=) o.id
+    RETURNING * INTO after;
+    RETURN workorder.action_done(after, 'resolve', who, o.status, outcome,
+        workorder.dropped_extension(o));
+END
+$$;
+
+-- verify: the center checks the result.  Passed, the order stays resolved; failed,
+-- it goes back to the unit (accepted) with the failure as its status_reason.
+CREATE FUNCTION workorder.verify(order_id bigint, actor text, passed boolean, note text DEFAULT NULL)
+RETURNS workorder.orders
+LANGUAGE plpgsql SECURITY DEFINER
+AS $$
+DECLARE
+    o workorder.orders := workorder.order_for_action(order_id, 'verify');
+    who text := workorder.check_actor(actor);
+    said text := workorder.action_text(o, 'verify', 'note', note, false);
+    after workorder.orders;
+BEGIN
+    IF passed IS NULL THEN
+        PERFORM workorder.action_error(o, 'verify', 'WO404',
+            'passed must be true or false', 'passed is NULL.',
+            'Pass true when the result holds, false to send the order back to the unit.');
+    END IF;
+    UPDATE workorder.orders x
+       SET status = CASE WHEN passed THEN workorder.action_status('verify', o.status)
+                         ELSE 'accepted'::workorder.order_status END,
+           status_reason = CASE WHEN passed THEN x.status_reason
+                                ELSE 'verification failed' OPERATOR(pg_catalog.||)
+                                     COALESCE(': ' OPERATOR(pg_catalog.||) said, '') END,
+           updated_at = pg_catalog.now()
+     WHERE x.id OPERATOR(pg_catalog.=) o.id
+    RETURNING * INTO after;
+    RETURN workorder.action_done(after, 'verify', who, o.status, said,
+        pg_catalog.jsonb_build_object('passed', passed));
+END
+$$;
+
+-- callback (回访): the citizen's satisfaction, asked after the order is resolved.
+CREATE FUNCTION workorder.callback(order_id bigint, actor text, satisfaction text, note text DEFAULT NULL)
+RETURNS workorder.orders
+LANGUAGE plpgsql SECURITY DEFINER
+AS $$
+DECLARE
+    o workorder.orders := workorder.order_for_action(order_id, 'callback');
+    who text := workorder.check_actor(actor);
+    said text := workorder.action_text(o, 'callback', 'note', note, false);
+    after workorder.orders;
+BEGIN
+    IF satisfaction IS NULL
+       OR NOT satisfaction OPERATOR(pg_catalog.=) ANY ('{satisfied,basically_satisfied,unsatisfied}'::text[]) THEN
+        PERFORM workorder.action_error(o, 'callback', 'WO404',
+            'satisfaction is not one of satisfied, basically_satisfied, unsatisfied',
+            pg_catalog.format('satisfaction is %s.', COALESCE(pg_catalog.quote_literal(satisfaction), 'NULL')),
+            'Record what the citizen said: satisfied (满意), basically_satisfied (基本满意) or unsatisfied (不满意).');
+    END IF;
+    UPDATE workorder.orders x
+       SET satisfaction = callback.satisfaction, updated_at = pg_catalog.now()
+     WHERE x.id OPERATOR(pg_catalog.=) o.id
+    RETURNING * INTO after;
+    RETURN workorder.action_done(after, 'callback', who, o.status, said,
+        pg_catalog.jsonb_build_object('satisfaction', satisfaction));
+END
+$$;
+
+-- close: the order is done.
+CREATE FUNCTION workorder.close(order_id bigint, actor text, note text DEFAULT NULL)
+RETURNS workorder.orders
+LANGUAGE plpgsql SECURITY DEFINER
+AS $$
+DECLARE
+    o workorder.orders := workorder.order_for_action(order_id, 'close');
+    who text := workorder.check_actor(actor);
+    said text := workorder.action_text(o, 'close', 'note', note, false);
+    after workorder.orders;
+BEGIN
+    UPDATE workorder.orders x
+       SET status = workorder.action_status('close', o.status), status_reason = NULL,
+           updated_at = pg_catalog.now()
+     WHERE x.id OPERATOR(pg_catalog.=) o.id
+    RETURNING * INTO after;
+    RETURN workorder.action_done(after, 'close', who, o.status, said);
+END
+$$;
+
+-- reopen (重办): a resolved or closed order is sent back to the same main unit to be
+-- done again.  redo_count counts it; the result and the satisfaction are cleared
+-- and kept in the event.
+CREATE FUNCTION workorder.reopen(order_id bigint, actor text, reason text)
+RETURNS workorder.orders
+LANGUAGE plpgsql SECURITY DEFINER
+AS $$
+DECLARE
+    o workorder.orders := workorder.order_for_action(order_id, 'reopen');
+    who text := workorder.check_actor(actor);
+    why text := workorder.action_text(o, 'reopen', 'reason', reason, true);
+    after workorder.orders;
+BEGIN
+    UPDATE workorder.orders x
+       SET status = workorder.action_status('reopen', o.status),
+           status_reason = 'reopened: ' OPERATOR(pg_catalog.||) why,
+           redo_count = x.redo_count OPERATOR(pg_catalog.+) 1,
+           result = NULL, satisfaction = NULL, updated_at = pg_catalog.now()
+     WHERE x.id OPERATOR(pg_catalog.=) o.id
+    RETURNING * INTO after;
+    RETURN workorder.action_done(after, 'reopen', who, o.status, why,
+        pg_catalog.jsonb_build_object('redo_count', after.redo_count,
+                                      'result', o.result, 'satisfaction', o.satisfaction));
+END
+$$;
+
+-- merge: a duplicate follows its master, which counts its reports.  The master must
+-- exist, differ, and be neither merged (no chains) nor cancelled; an order that
+-- has duplicates merged into it cannot itself be merged.  Both rows are locked in
+-- id order, so two merges of the same pair cannot deadlock.  The master gets a
+-- 'merged_in' event.
+CREATE FUNCTION workorder.merge(order_id bigint, master_id bigint, actor text, note text DEFAULT NULL)
+RETURNS workorder.orders
+LANGUAGE plpgsql SECURITY DEFINER
+AS $$
+DECLARE
+    o workorder.orders;
+    m workorder.orders;
+    who text;
+    said text;
+    after workorder.orders;
+    master_after workorder.orders;
+BEGIN
+    PERFORM 1 FROM workorder.orders x
+     WHERE x.id OPERATOR(pg_catalog.=) ANY (ARRAY[merge.order_id, merge.master_id])
+     ORDER BY x.id FOR UPDATE;
+    o := workorder.order_for_action(order_id, 'merge');
+    who := workorder.check_actor(actor);
+    said := workorder.action_text(o, 'merge', 'note', note, false);
+    IF merge.master_id IS NULL THEN
+        PERFORM workorder.action_error(o, 'merge', 'WO404', 'a master order is required',
+            'master_id is NULL.', 'Pass the id of the order this one duplicates.');
+    END IF;
+    IF merge.master_id OPERATOR(pg_catalog.=) o.id THEN
+        PERFORM workorder.action_error(o, 'merge', 'WO404', 'an order cannot be merged into itself',
+            pg_catalog.format('master_id is %s.', merge.master_id),
+            'Pass the id of the order this one duplicates.');
+    END IF;
+    SELECT * INTO m FROM workorder.orders x WHERE x.id OPERATOR(pg_catalog.=) merge.master_id;
+    IF NOT FOUND THEN
+        PERFORM workorder.action_error(o, 'merge', 'WO404',
+            pg_catalog.format('master order %s does not exist', merge.master_id),
+            pg_catalog.format('master_id is %s.', merge.master_id),
+            'Check the master''s id; find it by ticket in workorder.orders.');
+    END IF;
+    IF m.status OPERATOR(pg_catalog.=) 'merged' THEN
+        PERFORM workorder.action_error(o, 'merge', 'WO404',
+            pg_catalog.format('master order %s (id %s) is itself merged', m.ticket, m.id),
+            pg_catalog.format('It is merged into order %s (id %s).',
+                              (SELECT x.ticket FROM workorder.orders x WHERE x.id OPERATOR(pg_catalog.=) m.master_id),
+                              m.master_id),
+            'Merge into the master''s master instead: duplicates of one event share one master.');
+    END IF;
+    IF m.status OPERATOR(pg_catalog.=) 'cancelled' THEN
+        PERFORM workorder.action_error(o, 'merge', 'WO404',
+            pg_catalog.format('master order %s (id %s) is cancelled', m.ticket, m.id),
+            pg_catalog.format('Its status_reason is %s.', COALESCE(pg_catalog.quote_literal(m.status_reason), 'NULL')),
+            'Merge into an order that is being handled, or cancel this one too.');
+    END IF;
+    IF EXISTS (SELECT 1 FROM workorder.orders x WHERE x.master_id OPERATOR(pg_catalog.=) o.id) THEN
+        PERFORM workorder.action_error(o, 'merge', 'WO404',
+            'other orders are merged into this one',
+            pg_catalog.format('Merged into it: %s.',
+                              (SELECT pg_catalog.string_agg(x.ticket::text, ', ' ORDER BY x.id) FROM workorder.orders x
+                                WHERE x.master_id OPERATOR(pg_catalog.=) o.id)),
+            'Unmerge them first, or merge them and this one into the same master one by one.');
+    END IF;
+    UPDATE workorder.orders x
+       SET status = workorder.action_status('merge', o.status), status_reason = NULL,
+           master_id = m.id, pending_extension = NULL, updated_at = pg_catalog.now()
+     WHERE x.id OPERATOR(pg_catalog.=) o.id
+    RETURNING * INTO after;
+    UPDATE workorder.orders x
+       SET report_count = x.report_count OPERATOR(pg_catalog.+) o.report_count,
+           updated_at = pg_catalog.now()
+     WHERE x.id OPERATOR(pg_catalog.=) m.id
+    RETURNING * INTO master_after;
+    after := workorder.action_done(after, 'merge', who, o.status, said,
+        pg_catalog.jsonb_build_object('master_id', m.id, 'master_ticket', m.ticket::text,
+                                      'report_count', o.report_count)
+            OPERATOR(pg_catalog.||) workorder.dropped_extension(o));
+    PERFORM workorder.log_event(master_after, 'merged_in', who, m.status, said,
+        pg_catalog.jsonb_build_object('order_id', o.id, 'ticket', o.ticket::text,
+                                      'report_count', o.report_count));
+    RETURN after;
+END
+$$;
+
+-- unmerge: a merged order was not a duplicate after all.  It leaves its master
+-- (which stops counting its reports) and is new again, with no unit, for a
+-- dispatcher.  The master gets an 'unmerged_out' event.
+CREATE FUNCTION workorder.unmerge(order_id bigint, actor text, note text DEFAULT NULL)
+RETURNS workorder.orders
+LANGUAGE plpgsql SECURITY DEFINER
+AS $$
+DECLARE
+    seen_master bigint;
+    o workorder.orders;
+    m workorder.orders;
+    who text;
+    said text;
+    after workorder.orders;
+    master_after workorder.orders;
+BEGIN
+    -- Lock both rows in id order; the master is read before the lock, so it is
+    -- locked again below in case a concurrent unmerge and merge moved the order.
+    SELECT x.master_id INTO seen_master FROM workorder.orders x
+     WHERE x.id OPERATOR(pg_catalog.=) unmerge.order_id;
+    PERFORM 1 FROM workorder.orders x
+     WHERE x.id OPERATOR(pg_catalog.=) ANY (ARRAY[unmerge.order_id, seen_master])
+     ORDER BY x.id FOR UPDATE;
+    o := workorder.order_for_action(order_id, 'unmerge');
+    who := workorder.check_actor(actor);
+    said := workorder.action_text(o, 'unmerge', 'note', note, false);
+    SELECT * INTO m FROM workorder.orders x WHERE x.id OPERATOR(pg_catalog.=) o.master_id FOR UPDATE;
+    UPDATE workorder.orders x
+       SET status = workorder.action_status('unmerge', o.status),
+           status_reason = pg_catalog.format('unmerged from %s', m.ticket),
+           master_id = NULL, main_unit = NULL, assisting_units = '{}',
+           updated_at = pg_catalog.now()
+     WHERE x.id OPERATOR(pg_catalog.=) o.id
+    RETURNING * INTO after;
+    UPDATE workorder.orders x
+       SET report_count = x.report_count OPERATOR(pg_catalog.-) o.report_count,
+           updated_at = pg_catalog.now()
+     WHERE x.id OPERATOR(pg_catalog.=) m.id
+    RETURNING * INTO master_after;
+    after := workorder.action_done(after, 'unmerge', who, o.status, said,
+        pg_catalog.jsonb_build_object('master_id', m.id, 'master_ticket', m.ticket::text,
+                                      'report_count', o.report_count),
+        o.main_unit);
+    PERFORM workorder.log_event(master_after, 'unmerged_out', who, m.status, said,
+        pg_catalog.jsonb_build_object('order_id', o.id, 'ticket', o.ticket::text,
+                                      'report_count', o.report_count));
+    RETURN after;
+END
+$$;
+
+-- cancel: the order is invalid (spam, a test call, not a matter for the center).
+CREATE FUNCTION workorder.cancel(order_id bigint, actor text, reason text)
+RETURNS workorder.orders
+LANGUAGE plpgsql SECURITY DEFINER
+AS $$
+DECLARE
+    o workorder.orders := workorder.order_for_action(order_id, 'cancel');
+    who text := workorder.check_actor(actor);
+    why text := workorder.action_text(o, 'cancel', 'reason', reason, true);
+    after workorder.orders;
+BEGIN
+    UPDATE workorder.orders x
+       SET status = workorder.action_status('cancel', o.status), status_reason = why,
+           updated_at = pg_catalog.now()
+     WHERE x.id OPERATOR(pg_catalog.=) o.id
+    RETURNING * INTO after;
+    RETURN workorder.action_done(after, 'cancel', who, o.status, why);
+END
+$$;
+
+-- supervise (督办): a leader flags the order for attention.  The status stays.
+CREATE FUNCTION workorder.supervise(order_id bigint, actor text, note text DEFAULT NULL)
+RETURNS workorder.orders
+LANGUAGE plpgsql SECURITY DEFINER
+AS $$
+DECLARE
+    o workorder.orders := workorder.order_for_action(order_id, 'supervise');
+    who text := workorder.check_actor(actor);
+    said text := workorder.action_text(o, 'supervise', 'note', note, false);
+    after workorder.orders;
+BEGIN
+    UPDATE workorder.orders x
+       SET status = workorder.action_status('supervise', o.status), supervised = true,
+           updated_at = pg_catalog.now()
+     WHERE x.id OPERATOR(pg_catalog.=) o.id
+    RETURNING * INTO after;
+    RETURN workorder.action_done(after, 'supervise', who, o.status, said,
+        pg_catalog.jsonb_build_object('already_supervised', o.supervised));
+END
+$$;
+
+-- comment: a note on the order, in any status.
+CREATE FUNCTION workorder.comment(order_id bigint, actor text, note text)
+RETURNS workorder.orders
+LANGUAGE plpgsql SECURITY DEFINER
+AS $$
+DECLARE
+    o workorder.orders := workorder.order_for_action(order_id, 'comment');
+    who text := workorder.check_actor(actor);
+    said text := workorder.action_text(o, 'comment', 'note', note, true);
+    after workorder.orders;
+BEGIN
+    UPDATE workorder.orders x
+       SET status = workorder.action_status('comment', o.status), updated_at = pg_catalog.now()
+     WHERE x.id OPERATOR(pg_catalog.=) o.id
+    RETURNING * INTO after;
+    RETURN workorder.action_done(after, 'comment', who, o.status, said);
+END
+$$;
+
+-- order_history returns the events of an order, in order (seq 1, 2, ...); WO402 when
+-- there is no such order.  It reads with the caller's privileges.
+CREATE FUNCTION workorder.order_history(order_id bigint)
+RETURNS SETOF workorder.order_events
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM workorder.orders x WHERE x.id OPERATOR(pg_catalog.=) order_history.order_id) THEN
+        PERFORM workorder.raise_error('WO402',
+            pg_catalog.format('order %s does not exist', COALESCE(order_history.order_id::text, 'NULL')),
+            'There is no order with that id.',
+            'Check the order id; find an order by its ticket with SELECT id FROM workorder.orders WHERE ticket = ''...''.');
+    END IF;
+    RETURN QUERY SELECT * FROM workorder.order_events e
+                  WHERE e.order_id OPERATOR(pg_catalog.=) order_history.order_id
+                  ORDER BY e.seq;
+END
+$$;
