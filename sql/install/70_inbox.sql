@@ -1,0 +1,210 @@
+-- workorder install script, part 70: the bulk inbox.
+--
+-- A connector that has many reports at once COPYs them into workorder.inbox, and
+-- workorder.drain_inbox() turns each pending row into an order through submit().
+-- The report columns are text, so that COPY itself never rejects a row for its
+-- type: a longitude 'abc' becomes a rejected row with a reason, not a failed COPY
+-- that loses the whole batch.  Every row ends 'accepted' (with its order's id) or
+-- 'rejected' (with the SQLSTATE and the reason); no row is ever deleted.
+--
+-- Privileges: the table and drain_inbox() belong to the extension's owner only.
+-- Connectors get INSERT on the table (and the intake worker EXECUTE on the drain)
+-- through the intake role of the roles issue (issue 7); nothing is granted to PUBLIC.
+
+CREATE TABLE workorder.inbox (
+    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    received_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- The report, as the connector has it: the arguments of submit(), as text.
+    channel        text,
+    channel_ref    text,
+    category       text,
+    description    text,
+    lon            text,
+    lat            text,
+    address        text,
+    reporter_name  text,
+    reporter_phone text,
+    occurred_at    text,
+    attributes     text,
+    priority       text,
+    -- What became of it.
+    state          text NOT NULL DEFAULT 'pending',
+    order_id       bigint,
+    error_code     text,
+    error_message  text,
+    processed_at   timestamptz,
+    CONSTRAINT inbox_state CHECK (state IN ('pending', 'accepted', 'rejected')),
+    CONSTRAINT inbox_accepted_has_order CHECK ((state OPERATOR(pg_catalog.=) 'accepted') OPERATOR(pg_catalog.=) (order_id IS NOT NULL)),
+    CONSTRAINT inbox_rejected_has_reason CHECK (state OPERATOR(pg_catalog.<>) 'rejected'
+                                                OR (error_code IS NOT NULL AND error_message IS NOT NULL))
+);
+-- drain_inbox() claims the pending rows in id order through this index, which
+-- stays as small as the backlog however long the history grows.
+CREATE INDEX inbox_pending_idx ON workorder.inbox (id) WHERE state OPERATOR(pg_catalog.=) 'pending';
+-- A connector reads its results back by its own reference.
+CREATE INDEX inbox_channel_ref_idx ON workorder.inbox (channel, channel_ref);
+SELECT pg_catalog.pg_extension_config_dump('workorder.inbox', '');
+SELECT pg_catalog.pg_extension_config_dump('workorder.inbox_id_seq', '');
+REVOKE ALL ON workorder.inbox FROM PUBLIC;
+COMMENT ON TABLE workorder.inbox IS
+    'Bulk intake: connectors COPY reports in (text columns), workorder.drain_inbox() makes them orders; rows are kept with their outcome.';
+COMMENT ON COLUMN workorder.inbox.lon IS 'WGS84 longitude in degrees, as text; converted to double precision by drain_inbox()';
+COMMENT ON COLUMN workorder.inbox.lat IS 'WGS84 latitude in degrees, as text; converted to double precision by drain_inbox()';
+COMMENT ON COLUMN workorder.inbox.occurred_at IS
+    'when the event happened, as text; converted to timestamptz by drain_inbox(), Beijing time (Asia/Shanghai) when it has no UTC offset';
+COMMENT ON COLUMN workorder.inbox.attributes IS 'free attributes, a JSON object as text';
+COMMENT ON COLUMN workorder.inbox.priority IS 'low, normal, high or urgent (case and surrounding blanks ignored); empty means normal';
+COMMENT ON COLUMN workorder.inbox.state IS 'pending until drained, then accepted (order_id is set) or rejected (error_code and error_message say why)';
+COMMENT ON COLUMN workorder.inbox.error_code IS
+    'the SQLSTATE of the rejection: WO1xx/WO3xx from submit(), 22xxx for a column that does not convert; on a row still pending, the transient error (40xxx, 55P03) of its last attempt';
+
+-- inbox_timestamptz converts the text of an event time.  A time without a UTC
+-- offset is Beijing time, as the ticket's day is, whatever the session's TimeZone
+-- (a connector's session and the background worker's may differ); dates are read
+-- year first.  The settings are the function's own and end with the call.
+CREATE FUNCTION workorder.inbox_timestamptz(value text)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET TimeZone = 'Asia/Shanghai'
+SET DateStyle = 'ISO, YMD'
+AS $$
+BEGIN
+    RETURN value::timestamptz;
+END
+$$;
+
+-- drain_inbox makes orders of up to max_rows pending inbox rows and returns how
+-- many it accepted and rejected.
+--
+-- It claims the rows in id order with FOR UPDATE SKIP LOCKED, so several sessions
+-- (and the background worker) may drain at once: each row is claimed by one.  Each
+-- row is converted and submitted in a subtransaction of its own, so one bad row
+-- never aborts the batch: it is rejected, with the SQLSTATE and the message and
+-- detail of the error.  A conversion error names the column and the value.  A
+-- retry of a report (same channel and channel_ref as an order that exists, or as
+-- an earlier row) is accepted with the existing order's id, because submit() is
+-- idempotent.
+--
+-- The claimed rows are submitted in (channel, channel_ref, id) order, not in id
+-- order.  Two drains that meet on the same reference (one waits for the other's
+-- uncommitted order) then always wait in the same direction and never deadlock,
+-- and the earliest row of a reference is the one that makes its order.
+--
+-- A row whose submit fails for a reason that is not the row's (a deadlock or a
+-- serialization failure with another transaction, class 40, or a lock timeout,
+-- 55P03) is not rejected: it stays pending, with the error recorded, and the next
+-- drain tries it again.
+CREATE FUNCTION workorder.drain_inbox(max_rows integer DEFAULT 1000)
+RETURNS TABLE (accepted integer, rejected integer)
+LANGUAGE plpgsql
+SECURITY DEFINER
+AS $$
+DECLARE
+    claimed bigint[];
+    r workorder.inbox;
+    o workorder.orders;
+    v_lon double precision;
+    v_lat double precision;
+    v_occurred_at timestamptz;
+    v_attributes jsonb;
+    v_priority workorder.order_priority;
+    converting text;    -- the column being converted, NULL once they all are
+    converted_to text;  -- what it is converted to, for the message
+    value text;         -- its value
+    err_code text;
+    err_message text;
+    err_detail text;
+BEGIN
+    IF max_rows IS NULL OR max_rows OPERATOR(pg_catalog.<) 1 OR max_rows OPERATOR(pg_catalog.>) 100000 THEN
+        PERFORM workorder.raise_error('WO306',
+            'invalid batch size for drain_inbox',
+            pg_catalog.format('max_rows is %s.', COALESCE(max_rows::text, 'NULL')),
+            'Pass max_rows from 1 to 100000; call drain_inbox() again for the rest of the backlog.');
+    END IF;
+    accepted := 0;
+    rejected := 0;
+
+    SELECT pg_catalog.array_agg(c.id) INTO claimed
+      FROM (SELECT i.id FROM workorder.inbox i
+             WHERE i.state OPERATOR(pg_catalog.=) 'pending'
+             ORDER BY i.id
+             LIMIT max_rows
+               FOR UPDATE SKIP LOCKED) c;
+    IF claimed IS NULL THEN
+        RETURN NEXT;
+        RETURN;
+    END IF;
+
+    FOR r IN SELECT * FROM workorder.inbox i
+              WHERE i.id OPERATOR(pg_catalog.=) ANY (claimed)
+              ORDER BY i.channel COLLATE pg_catalog."C", i.channel_ref COLLATE pg_catalog."C", i.id
+    LOOP
+        BEGIN
+            converting := 'lon';
+            converted_to := 'a number (degrees of longitude)';
+            value := r.lon;
+            v_lon := NULLIF(pg_catalog.btrim(r.lon), '')::double precision;
+            converting := 'lat';
+            converted_to := 'a number (degrees of latitude)';
+            value := r.lat;
+            v_lat := NULLIF(pg_catalog.btrim(r.lat), '')::double precision;
+            converting := 'occurred_at';
+            converted_to := 'a timestamp';
+            value := r.occurred_at;
+            v_occurred_at := workorder.inbox_timestamptz(NULLIF(pg_catalog.btrim(r.occurred_at), ''));
+            converting := 'attributes';
+            converted_to := 'JSON';
+            value := r.attributes;
+            v_attributes := NULLIF(pg_catalog.btrim(r.attributes), '')::jsonb;
+            converting := 'priority';
+            converted_to := 'a priority (low, normal, high, urgent)';
+            value := r.priority;
+            v_priority := NULLIF(pg_catalog.lower(pg_catalog.btrim(r.priority)), '')::workorder.order_priority;
+            converting := NULL;
+
+            o := workorder.submit(
+                channel => r.channel, channel_ref => r.channel_ref, category => r.category,
+                description => r.description, lon => v_lon, lat => v_lat, address => r.address,
+                reporter_name => r.reporter_name, reporter_phone => r.reporter_phone,
+                occurred_at => v_occurred_at, attributes => v_attributes, priority => v_priority);
+
+            UPDATE workorder.inbox i
+               SET state = 'accepted', order_id = o.id, error_code = NULL, error_message = NULL,
+                   processed_at = pg_catalog.clock_timestamp()
+             WHERE i.id OPERATOR(pg_catalog.=) r.id;
+            accepted := accepted OPERATOR(pg_catalog.+) 1;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS err_code = RETURNED_SQLSTATE,
+                                    err_message = MESSAGE_TEXT,
+                                    err_detail = PG_EXCEPTION_DETAIL;
+            IF converting IS NOT NULL THEN
+                err_detail := pg_catalog.format('The value does not convert: %s%s.', err_message,
+                                                COALESCE(' (' OPERATOR(pg_catalog.||)
+                                                         pg_catalog.rtrim(NULLIF(err_detail, ''), '.')
+                                                         OPERATOR(pg_catalog.||) ')', ''));
+                err_message := pg_catalog.format('inbox column %s is not %s: %s', converting, converted_to,
+                                                 pg_catalog.quote_literal(pg_catalog.left(value, 60)));
+            END IF;
+            err_message := err_message OPERATOR(pg_catalog.||)
+                           COALESCE('. ' OPERATOR(pg_catalog.||) NULLIF(err_detail, ''), '');
+            IF pg_catalog.left(err_code, 2) OPERATOR(pg_catalog.=) '40' OR err_code OPERATOR(pg_catalog.=) '55P03' THEN
+                -- Not the row's fault: it stays pending for the next drain.
+                UPDATE workorder.inbox i
+                   SET error_code = err_code,
+                       error_message = 'not processed, to be retried: ' OPERATOR(pg_catalog.||) err_message
+                 WHERE i.id OPERATOR(pg_catalog.=) r.id;
+            ELSE
+                UPDATE workorder.inbox i
+                   SET state = 'rejected', order_id = NULL, error_code = err_code, error_message = err_message,
+                       processed_at = pg_catalog.clock_timestamp()
+                 WHERE i.id OPERATOR(pg_catalog.=) r.id;
+                rejected := rejected OPERATOR(pg_catalog.+) 1;
+            END IF;
+        END;
+    END LOOP;
+    RETURN NEXT;
+END
+$$;
+REVOKE ALL ON FUNCTION workorder.drain_inbox(integer) FROM PUBLIC;
+COMMENT ON FUNCTION workorder.drain_inbox(integer) IS
+    'Makes orders of up to max_rows pending workorder.inbox rows through submit(); returns how many were accepted and rejected.';

@@ -1,0 +1,190 @@
+-- Bulk intake: properties of drain_inbox() on a random batch of good, bad and
+-- retried rows (every row ends accepted or rejected, none is lost, every accepted
+-- row has its order, every rejection has a reason), the batch limit, rows that
+-- fail for a transient reason, and who may drain.
+\set QUIET 1
+SET client_min_messages = warning;
+BEGIN;
+SELECT plan(34);
+
+\o /dev/null
+-- A small map of our own: district 990601 (122.0..122.2 x 30.0..30.2), one town,
+-- two villages; a neighbour district east of it.
+SELECT count(*) FROM (
+    SELECT workorder.load_area('990601', '收件区', 'district', NULL, ST_MakeEnvelope(122.0, 30.0, 122.2, 30.2, 4326))
+    UNION ALL SELECT workorder.load_area('990601001', '中街道', 'town', '990601', ST_MakeEnvelope(122.0, 30.0, 122.2, 30.2, 4326))
+    UNION ALL SELECT workorder.load_area('990601001001', '南村', 'village', '990601001', ST_MakeEnvelope(122.0, 30.0, 122.2, 30.1, 4326))
+    UNION ALL SELECT workorder.load_area('990601001002', '北村', 'village', '990601001', ST_MakeEnvelope(122.0, 30.1, 122.2, 30.2, 4326))
+    UNION ALL SELECT workorder.load_area('990602', '邻区', 'district', NULL, ST_MakeEnvelope(122.2, 30.0, 122.4, 30.2, 4326), false)) loaded;
+SELECT workorder.load_department_kinds('[{"code": "urban_management", "name": "城市管理"}]');
+SELECT workorder.load_units('[
+  {"code": "C-990601", "name": "收件区指挥中心", "kind": "center", "level": "district", "area_code": "990601"},
+  {"code": "C-990601001", "name": "中街道指挥中心", "kind": "center", "level": "town", "area_code": "990601001", "parent_code": "C-990601"},
+  {"code": "C-990601001001", "name": "南村工作站", "kind": "center", "level": "village", "area_code": "990601001001", "parent_code": "C-990601001"},
+  {"code": "C-990601001002", "name": "北村工作站", "kind": "center", "level": "village", "area_code": "990601001002", "parent_code": "C-990601001"}]');
+SELECT workorder.load_categories('[
+  {"code": "CITY", "name": "城市管理", "handling_level": "town", "department_kind": "urban_management"},
+  {"code": "CITY_VENDOR", "name": "占道经营", "parent_code": "CITY", "handling_level": "village"}]');
+SELECT workorder.load_channels('[
+  {"code": "hotline", "name": "12345热线", "kind": "hotline", "categories": [{"code": "0301", "category": "CITY_VENDOR"}]},
+  {"code": "grid", "name": "网格巡查", "kind": "inspection", "categories": [{"code": "vendor", "category": "CITY_VENDOR"}]}]');
+DELETE FROM workorder.routing_rules;
+DELETE FROM workorder.inbox;
+\o
+
+-- Two orders exist before the batch: rows retrying them must come back with them.
+CREATE TEMP TABLE direct AS
+SELECT o.id, o.channel_code, o.channel_ref
+  FROM (VALUES ('hotline', 'P-1'), ('grid', 'P-2')) v(channel, ref),
+       workorder.submit(v.channel, v.ref, CASE v.channel WHEN 'grid' THEN 'vendor' ELSE '0301' END,
+                        '已经直接提交', lon => 122.05, lat => 30.05) o;
+CREATE TEMP TABLE orders_before AS SELECT id FROM workorder.orders;
+
+-- The batch: 600 rows over 400 references (so many are retries).  Every field is
+-- drawn from good values (some of them odd but acceptable: out of jurisdiction,
+-- an unknown category, blanks around a number, a priority in capitals); about half
+-- of the rows then get one field spoilt, in one of 17 ways.
+SELECT setseed(0.27);
+CREATE TEMP TABLE batch AS
+SELECT i,
+       CASE WHEN bad = 1 THEN 'fax' ELSE channel END AS channel,
+       CASE WHEN bad = 2 THEN NULL ELSE channel_ref END AS channel_ref,
+       CASE channel WHEN 'grid' THEN 'vendor' ELSE category END AS category,
+       CASE bad WHEN 3 THEN '  ' WHEN 4 THEN NULL WHEN 5 THEN repeat('长', 4001) ELSE description END AS description,
+       CASE bad WHEN 6 THEN 'NaN' WHEN 7 THEN 'abc' WHEN 8 THEN '' WHEN 9 THEN 'Infinity' WHEN 10 THEN '1e400' ELSE lon END AS lon,
+       CASE WHEN bad = 11 THEN 'x' ELSE lat END AS lat,
+       CASE bad WHEN 12 THEN 'yesterday noon' WHEN 13 THEN '2024-13-45 08:00' WHEN 14 THEN '2999-01-01' ELSE occurred_at END AS occurred_at,
+       CASE bad WHEN 15 THEN '[1]' WHEN 16 THEN '{"a":' ELSE attributes END AS attributes,
+       CASE WHEN bad = 17 THEN 'top' ELSE priority END AS priority
+  FROM (SELECT i,
+               CASE WHEN random() < 0.5 THEN 1 + floor(random() * 17)::int ELSE 0 END AS bad,
+               (ARRAY['hotline', 'hotline', 'grid'])[1 + floor(random() * 3)::int] AS channel,
+               'P-' || (1 + floor(random() * 400)::int) AS channel_ref,
+               (ARRAY['0301', '0301', 'CITY_VENDOR', '0999', NULL])[1 + floor(random() * 5)::int] AS category,
+               (ARRAY['路口有流动摊贩', '店外经营占道', '夜市摊档', ' 桥下卖水果 '])[1 + floor(random() * 4)::int] AS description,
+               (ARRAY['122.05', '122.15', '122.1', ' 122.11 ', '122.3', '130'])[1 + floor(random() * 6)::int] AS lon,
+               (ARRAY['30.05', '30.15', '30.12', '30.1'])[1 + floor(random() * 4)::int] AS lat,
+               (ARRAY[NULL, NULL, '', '2024-05-01 08:30', '2024-05-01T08:30:00+08:00'])[1 + floor(random() * 5)::int] AS occurred_at,
+               (ARRAY[NULL, NULL, '', '{"photos": 1}', '{"plate": "粤E12345"}'])[1 + floor(random() * 5)::int] AS attributes,
+               (ARRAY[NULL, NULL, '', 'normal', 'HIGH', ' urgent', 'low'])[1 + floor(random() * 7)::int] AS priority
+          FROM generate_series(1, 600) i) g;
+INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat, occurred_at, attributes, priority)
+SELECT channel, channel_ref, category, description, lon, lat, occurred_at, attributes, priority FROM batch ORDER BY i;
+
+SELECT is((SELECT count(*) FROM workorder.inbox WHERE state = 'pending'), 600::bigint,
+          'the 600 rows arrive pending');
+
+CREATE TEMP TABLE drained AS SELECT * FROM workorder.drain_inbox(100000);
+SELECT is((SELECT accepted + rejected FROM drained), 600, 'drain_inbox(): accepted + rejected = the rows inserted');
+SELECT is((SELECT count(*) FROM workorder.inbox), 600::bigint, 'no row is lost');
+SELECT is((SELECT count(*) FROM workorder.inbox WHERE state = 'pending'), 0::bigint, 'no row is left pending');
+SELECT is((SELECT count(*) FROM workorder.inbox WHERE state = 'accepted'), (SELECT accepted::bigint FROM drained),
+          'the accepted count is the number of accepted rows');
+SELECT is((SELECT count(*) FROM workorder.inbox WHERE state = 'rejected'), (SELECT rejected::bigint FROM drained),
+          'the rejected count is the number of rejected rows');
+SELECT cmp_ok((SELECT accepted FROM drained), '>=', 200, 'a fair share of the random rows is accepted');
+SELECT cmp_ok((SELECT rejected FROM drained), '>=', 200, 'a fair share of the random rows is rejected');
+SELECT is((SELECT count(*) FROM workorder.inbox WHERE processed_at IS NULL), 0::bigint,
+          'every row has its processed_at');
+
+-- Accepted rows.
+SELECT is((SELECT count(*) FROM workorder.inbox i
+            WHERE i.state = 'accepted'
+              AND NOT EXISTS (SELECT 1 FROM workorder.orders o
+                               WHERE o.id = i.order_id AND o.channel_code = i.channel
+                                 AND o.channel_ref = btrim(i.channel_ref))),
+          0::bigint, 'every accepted row''s order exists, with the row''s channel and channel_ref');
+SELECT is((SELECT count(*) FROM workorder.inbox WHERE state = 'accepted' AND (error_code IS NOT NULL OR error_message IS NOT NULL)),
+          0::bigint, 'accepted rows carry no error');
+SELECT is((SELECT count(*) FROM (SELECT channel, channel_ref FROM workorder.inbox WHERE state = 'accepted'
+                                  GROUP BY 1, 2 HAVING count(DISTINCT order_id) > 1) x),
+          0::bigint, 'all accepted rows of one (channel, channel_ref) have the same order');
+SELECT is((SELECT count(*) FROM workorder.orders WHERE id NOT IN (SELECT id FROM orders_before)),
+          (SELECT count(*) FROM (SELECT DISTINCT i.channel, i.channel_ref FROM workorder.inbox i
+                                   WHERE i.state = 'accepted'
+                                     AND NOT EXISTS (SELECT 1 FROM direct d
+                                                      WHERE d.channel_code = i.channel AND d.channel_ref = i.channel_ref)) x),
+          'one new order per distinct accepted (channel, channel_ref), none for retries of existing orders');
+SELECT is((SELECT count(*) FROM workorder.inbox i JOIN direct d ON d.channel_code = i.channel AND d.channel_ref = i.channel_ref
+            WHERE i.state = 'accepted' AND i.order_id <> d.id),
+          0::bigint, 'a row retrying an existing order is accepted with that order''s id');
+SELECT is((SELECT count(*) FROM workorder.inbox i JOIN workorder.orders o ON o.id = i.order_id
+            WHERE o.id NOT IN (SELECT id FROM orders_before)
+              AND i.id = (SELECT min(j.id) FROM workorder.inbox j
+                           WHERE j.channel = i.channel AND j.channel_ref = i.channel_ref AND j.state = 'accepted')
+              AND o.description IS DISTINCT FROM btrim(i.description)),
+          0::bigint, 'a new order has the content of the earliest accepted row of its reference');
+SELECT is((SELECT count(*) FROM workorder.orders o
+            WHERE o.id NOT IN (SELECT id FROM orders_before)
+              AND (SELECT count(*) FROM workorder.order_events e WHERE e.order_id = o.id)
+                  <> CASE o.status WHEN 'new' THEN 1 WHEN 'dispatched' THEN 2 END),
+          0::bigint, 'every new order has the events its status implies (1 for new, 2 for dispatched)');
+
+-- Rejected rows.
+SELECT is((SELECT count(*) FROM workorder.inbox
+            WHERE state = 'rejected' AND NOT (error_code ~ '^(WO|22)[0-9A-Z]{3}$')),
+          0::bigint, 'every rejected row has a WO-class or 22xxx error_code');
+SELECT is((SELECT count(*) FROM workorder.inbox
+            WHERE state = 'rejected' AND (error_message IS NULL OR length(error_message) < 10 OR order_id IS NOT NULL)),
+          0::bigint, 'every rejected row has a message, and no order');
+SELECT is((SELECT count(*) FROM workorder.inbox
+            WHERE state = 'rejected' AND error_code LIKE '22%'
+              AND error_message !~ '^inbox column (lon|lat|occurred_at|attributes|priority) is not '),
+          0::bigint, 'a conversion error names the column');
+SELECT ok((SELECT bool_and(position(quote_literal(left(lon, 60)) IN error_message) > 0)
+             FROM workorder.inbox WHERE error_message LIKE 'inbox column lon %'),
+          '... and its value');
+SELECT set_eq($$SELECT DISTINCT error_code FROM workorder.inbox WHERE state = 'rejected'$$,
+              $$VALUES ('WO101'), ('WO301'), ('WO302'), ('WO303'), ('WO304'), ('22P02'), ('22003'), ('22007'), ('22008')$$,
+              'the batch met every kind of rejection it was built with');
+
+-- A second drain changes nothing.
+CREATE TEMP TABLE snapshot AS SELECT * FROM workorder.inbox;
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (0, 0)$$,
+                  'a second drain finds nothing to do');
+SELECT set_eq($$SELECT * FROM workorder.inbox$$, $$SELECT * FROM snapshot$$, '... and changes no row');
+
+-- max_rows: the oldest pending rows, no more.
+INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
+SELECT 'hotline', 'M-' || i, '0301', '摊贩', '122.05', '30.05' FROM generate_series(1, 5) i;
+SELECT results_eq($$SELECT accepted + rejected FROM workorder.drain_inbox(3)$$, $$VALUES (3)$$,
+                  'drain_inbox(3) processes 3 rows');
+SELECT results_eq($$SELECT channel_ref FROM workorder.inbox WHERE state = 'pending' ORDER BY id$$,
+                  $$VALUES ('M-4'), ('M-5')$$, '... the oldest three: the two newest are still pending');
+SELECT throws_ok($$SELECT * FROM workorder.drain_inbox(0)$$, 'WO306', NULL, 'max_rows 0 is refused with WO306');
+SELECT throws_ok($$SELECT * FROM workorder.drain_inbox(-5)$$, 'WO306', NULL, 'a negative max_rows is refused with WO306');
+SELECT throws_ok($$SELECT * FROM workorder.drain_inbox(100001)$$, 'WO306', NULL, 'max_rows over 100000 is refused with WO306');
+SELECT throws_ok($$SELECT * FROM workorder.drain_inbox(NULL)$$, 'WO306', NULL, 'a NULL max_rows is refused with WO306');
+
+-- A transient failure (here a serialization failure, raised by a trigger) is not
+-- the row's fault: the row stays pending with the error, the batch goes on, and
+-- the next drain accepts it.
+CREATE FUNCTION pg_temp.fail_once() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.channel_ref = 'M-4' THEN
+        RAISE EXCEPTION 'could not serialize access' USING ERRCODE = '40001';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER inbox_test_fail_once BEFORE INSERT ON workorder.orders
+    FOR EACH ROW EXECUTE FUNCTION pg_temp.fail_once();
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (1, 0)$$,
+                  'a row that fails with a serialization failure is neither accepted nor rejected; the next row is accepted');
+SELECT results_eq($$SELECT state, error_code, error_message LIKE 'not processed, to be retried: could not serialize%'
+                      FROM workorder.inbox WHERE channel_ref = 'M-4'$$,
+                  $$VALUES ('pending', '40001', true)$$, '... it stays pending, with the error recorded');
+DROP TRIGGER inbox_test_fail_once ON workorder.orders;
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (1, 0)$$,
+                  '... and the next drain accepts it');
+
+-- Only the owner drains; PUBLIC gets nothing.
+CREATE ROLE inbox_test_nobody;
+SET LOCAL ROLE inbox_test_nobody;
+SELECT throws_ok($$SELECT * FROM workorder.drain_inbox()$$, '42501', NULL, 'a role without a grant may not drain the inbox');
+SELECT throws_ok($$INSERT INTO workorder.inbox (channel) VALUES ('hotline')$$, '42501', NULL,
+                 '... nor write to it (connectors get INSERT through the intake role)');
+RESET ROLE;
+
+SELECT * FROM finish();
+ROLLBACK;
