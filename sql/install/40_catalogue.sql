@@ -86,6 +86,45 @@ SELECT code, name, family, path, handling_level, department_kind, sla_policy,
 COMMENT ON VIEW workorder.category_defaults IS
     'Every category with its family (root), path and the defaults in force after inheritance.';
 
+-- category_effective holds category_defaults as a table, so that intake reads a
+-- category's defaults with one primary-key lookup instead of walking the tree.  A
+-- statement trigger on categories rebuilds it; it is derived, so pg_dump leaves it
+-- out and a restore rebuilds it.
+CREATE TABLE workorder.category_effective (
+    code            text PRIMARY KEY,
+    name            text NOT NULL,
+    family          text NOT NULL,
+    path            text[] NOT NULL,
+    handling_level  workorder.area_level,
+    department_kind text,
+    sla_policy      text,
+    dedup_radius_m  double precision,
+    dedup_window    interval,
+    active          boolean NOT NULL
+);
+COMMENT ON TABLE workorder.category_effective IS
+    'workorder.category_defaults kept as a table for intake (derived from categories, kept by trigger).';
+
+-- categories_after_change rebuilds category_effective.  The catalogue has tens of
+-- nodes and changes rarely, so a full rebuild is simplest and cheap.
+CREATE FUNCTION workorder.categories_after_change()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    DELETE FROM workorder.category_effective;
+    INSERT INTO workorder.category_effective
+    SELECT d.code, d.name, d.family, d.path, d.handling_level, d.department_kind, d.sla_policy,
+           d.dedup_radius_m, d.dedup_window, d.active
+      FROM workorder.category_defaults d;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER categories_after_change
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON workorder.categories
+    FOR EACH STATEMENT EXECUTE FUNCTION workorder.categories_after_change();
+
 CREATE TYPE workorder.channel_kind AS ENUM
     ('hotline', 'mailbox', 'inspection', 'platform', 'opinion', 'video_ai', 'department', 'open311', 'other');
 

@@ -55,22 +55,11 @@ CREATE FUNCTION workorder.category_settings(category text,
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
 BEGIN
-    WITH RECURSIVE up AS (
-        SELECT c.*, 0 AS height FROM workorder.categories c WHERE c.code OPERATOR(pg_catalog.=) category
-        UNION ALL
-        SELECT p.*, up.height OPERATOR(pg_catalog.+) 1 FROM workorder.categories p
-          JOIN up ON p.code OPERATOR(pg_catalog.=) up.parent_code
-         WHERE up.height OPERATOR(pg_catalog.<) 50)
-    SELECT category,
-           (SELECT u.code FROM up u ORDER BY u.height DESC LIMIT 1),
-           ARRAY(SELECT u.code FROM up u ORDER BY u.height DESC),
-           (SELECT u.handling_level FROM up u WHERE u.handling_level IS NOT NULL ORDER BY u.height LIMIT 1),
-           (SELECT u.department_kind FROM up u WHERE u.department_kind IS NOT NULL ORDER BY u.height LIMIT 1),
-           (SELECT u.sla_policy FROM up u WHERE u.sla_policy IS NOT NULL ORDER BY u.height LIMIT 1),
-           (SELECT u.dedup_radius_m FROM up u WHERE u.dedup_radius_m IS NOT NULL ORDER BY u.height LIMIT 1),
-           (SELECT u.dedup_window FROM up u WHERE u.dedup_window IS NOT NULL ORDER BY u.height LIMIT 1)
+    SELECT e.code, e.family, e.path, e.handling_level, e.department_kind, e.sla_policy,
+           e.dedup_radius_m, e.dedup_window
       INTO code, family, path, handling_level, department_kind, sla_policy, dedup_radius_m, dedup_window
-     WHERE EXISTS (SELECT 1 FROM up);
+      FROM workorder.category_effective e
+     WHERE e.code OPERATOR(pg_catalog.=) category;
 END
 $$;
 

@@ -15,11 +15,13 @@ DECLARE
     unit text := workorder.setting('dispatch_unit', NULL);
 BEGIN
     IF unit IS NULL THEN
+        -- The root areas first (a handful), then their centers by index: without
+        -- statistics a join would scan every center.
         SELECT u.code INTO unit
           FROM workorder.units u
-          JOIN workorder.areas a ON a.code OPERATOR(pg_catalog.=) u.area_code
          WHERE u.kind OPERATOR(pg_catalog.=) 'center' AND u.active
-           AND a.parent_code IS NULL AND a.in_jurisdiction
+           AND u.area_code OPERATOR(pg_catalog.=) ANY (ARRAY(
+                   SELECT a.code FROM workorder.areas a WHERE a.parent_code IS NULL AND a.in_jurisdiction))
          ORDER BY u.code
          LIMIT 1;
     END IF;
@@ -146,7 +148,8 @@ BEGIN
     IF location IS NULL AND (lon IS NOT NULL OR lat IS NOT NULL) THEN
         IF lon IS NULL OR lat IS NULL THEN
             PERFORM workorder.raise_error('WO101',
-                'the report''s location is incomplete', pg_catalog.format('lon is %s and lat is %s.', lon, lat),
+                'the report''s location is incomplete',
+                pg_catalog.format('lon is %s and lat is %s.', COALESCE(lon::text, 'NULL'), COALESCE(lat::text, 'NULL')),
                 'Pass both lon and lat, in WGS84 degrees.');
         END IF;
         location := ST_SetSRID(ST_MakePoint(lon, lat), 4326);
@@ -185,40 +188,44 @@ BEGIN
         END IF;
     END IF;
 
-    INSERT INTO workorder.orders AS x
-        (ticket, channel_code, channel_ref, channel_category, category_code, priority, description, address,
-         location, area_code, area_chain, location_match, in_jurisdiction, reporter_name, reporter_phone,
-         occurred_at, received_at, attributes, status, status_reason, handling_level, dispatching_unit,
-         main_unit, assisting_units, route_rule_id, sla_policy, event_count, updated_at)
-    VALUES (workorder.next_ticket((received AT TIME ZONE 'Asia/Shanghai')::date), channel, channel_ref, category,
-            category_code, priority, description, address, point, place.area_code, COALESCE(place.chain, '{}'),
-            place.match, place.in_jurisdiction, reporter_name, reporter_phone, occurred_at, received,
-            COALESCE(attributes, '{}'), status, reason, route_level, workorder.dispatch_center(),
-            route_unit, COALESCE(route_assisting, '{}'), route_rule_id, route_sla,
-            CASE WHEN status OPERATOR(pg_catalog.=) 'new' THEN 1 ELSE 2 END, received)
-    ON CONFLICT ON CONSTRAINT orders_channel_ref_unique DO NOTHING
-    RETURNING * INTO o;
+    -- The order and the events of its intake (the report arrives; it is dispatched
+    -- if it was routed) in one statement.
+    WITH made AS (
+        INSERT INTO workorder.orders AS x
+            (ticket, channel_code, channel_ref, channel_category, category_code, priority, description, address,
+             location, area_code, area_chain, location_match, in_jurisdiction, reporter_name, reporter_phone,
+             occurred_at, received_at, attributes, status, status_reason, handling_level, dispatching_unit,
+             main_unit, assisting_units, route_rule_id, sla_policy, event_count, updated_at)
+        VALUES (workorder.next_ticket((received AT TIME ZONE 'Asia/Shanghai')::date), channel, channel_ref, category,
+                category_code, priority, description, address, point, place.area_code, COALESCE(place.chain, '{}'),
+                place.match, place.in_jurisdiction, reporter_name, reporter_phone, occurred_at, received,
+                COALESCE(attributes, '{}'), status, reason, route_level, workorder.dispatch_center(),
+                route_unit, COALESCE(route_assisting, '{}'), route_rule_id, route_sla,
+                CASE WHEN status OPERATOR(pg_catalog.=) 'new' THEN 1 ELSE 2 END, received)
+        ON CONFLICT ON CONSTRAINT orders_channel_ref_unique DO NOTHING
+        RETURNING *
+    ), logged AS (
+        INSERT INTO workorder.order_events
+            (order_id, seq, at, action, actor, old_status, new_status, unit_code, note, details)
+        SELECT made.id, e.seq, received, e.action, e.actor, e.old_status, e.new_status, e.unit_code, e.note, e.details
+          FROM made,
+               (VALUES (1, 'submit', channel, NULL::workorder.order_status, 'new'::workorder.order_status, NULL::text,
+                        CASE WHEN status OPERATOR(pg_catalog.=) 'new' THEN reason END,
+                        pg_catalog.jsonb_build_object('channel_category', category, 'category', category_code,
+                                                      'area', place.area_code, 'location_match', place.match)),
+                       (2, 'dispatch', 'system', 'new', 'dispatched', route_unit, reason,
+                        pg_catalog.jsonb_build_object('rule_id', route_rule_id, 'rule', route_rule_name,
+                                                      'handling_level', route_level))) AS
+               e(seq, action, actor, old_status, new_status, unit_code, note, details)
+         WHERE e.seq OPERATOR(pg_catalog.<=) made.event_count
+    )
+    SELECT * INTO o FROM made;
     IF NOT FOUND THEN
         -- A concurrent retry of the same report committed first: return its order.
         SELECT * INTO STRICT o FROM workorder.orders x
          WHERE x.channel_code OPERATOR(pg_catalog.=) submit.channel
            AND x.channel_ref OPERATOR(pg_catalog.=) submit.channel_ref;
-        RETURN o;
     END IF;
-
-    -- The events of intake: the report arrives, and is dispatched if it was routed.
-    INSERT INTO workorder.order_events
-        (order_id, seq, at, action, actor, old_status, new_status, unit_code, note, details)
-    SELECT o.id, e.seq, received, e.action, e.actor, e.old_status, e.new_status, e.unit_code, e.note, e.details
-      FROM (VALUES (1, 'submit', channel, NULL::workorder.order_status, 'new'::workorder.order_status, NULL::text,
-                    CASE WHEN status OPERATOR(pg_catalog.=) 'new' THEN reason END,
-                    pg_catalog.jsonb_build_object('channel_category', category, 'category', category_code,
-                                                  'area', place.area_code, 'location_match', place.match)),
-                   (2, 'dispatch', 'system', 'new', 'dispatched', route_unit, reason,
-                    pg_catalog.jsonb_build_object('rule_id', route_rule_id, 'rule', route_rule_name,
-                                                  'handling_level', route_level))) AS
-           e(seq, action, actor, old_status, new_status, unit_code, note, details)
-     WHERE e.seq OPERATOR(pg_catalog.<=) o.event_count;
     RETURN o;
 END
 $$;
