@@ -25,6 +25,15 @@
 /* WO003: a day has run out of ticket numbers (sequence number over 999999). */
 #define ERRCODE_WO_TICKETS_EXHAUSTED		MAKE_SQLSTATE('W','O','0','0','3')
 
+/* WO501: an unknown (or NULL) calendar code. */
+#define ERRCODE_WO_UNKNOWN_CALENDAR			MAKE_SQLSTATE('W','O','5','0','1')
+/* WO502: an invalid calendar definition: a bad row, no working hours, an unknown time zone. */
+#define ERRCODE_WO_INVALID_CALENDAR			MAKE_SQLSTATE('W','O','5','0','2')
+/* WO503: an invalid argument of a calendar function: a duration with days, an infinite time, ... */
+#define ERRCODE_WO_INVALID_WORKING_TIME		MAKE_SQLSTATE('W','O','5','0','3')
+/* WO504: calendar data that cannot be loaded (raised in SQL by the loaders). */
+#define ERRCODE_WO_CALENDAR_LOAD			MAKE_SQLSTATE('W','O','5','0','4')
+
 extern void _PG_init(void);
 
 #endif							/* WORKORDER_H */

@@ -1,0 +1,248 @@
+-- pgTAP tests of the working calendars: the promises of add_working_time,
+-- working_time_between and add_working_days as properties over random starts and
+-- durations, checked against a second reading of the calendar in SQL
+-- (calendar_spans), on cn and on calendars across daylight-saving switches; the
+-- cache seeing changes; the loaders' bad input, with nothing written.
+BEGIN;
+SELECT plan(48);
+
+SET LOCAL search_path = workorder, public;
+-- The results must not depend on the session's time zone: run in another one.
+SET LOCAL TimeZone = 'America/Los_Angeles';
+
+-- The fixture's output stays out of the TAP stream.
+\o /dev/null
+-- Calendars besides cn: offices in Berlin and New York (09:00-17:00, DST), and a
+-- Berlin calendar that works around the clock, on which working time is real time.
+INSERT INTO workorder.calendars (code, name, time_zone) VALUES
+    ('t-berlin', 'Berlin office', 'Europe/Berlin'),
+    ('t-ny', 'New York office', 'America/New_York'),
+    ('t-always', 'around the clock', 'Europe/Berlin');
+INSERT INTO workorder.calendar_hours (calendar_code, isodow, starts, ends)
+SELECT c, d, time '09:00', time '17:00' FROM unnest(ARRAY['t-berlin', 't-ny']) c, generate_series(1, 5) d
+UNION ALL SELECT 't-always', d, '00:00', '24:00' FROM generate_series(1, 7) d;
+SELECT workorder.load_calendar_days('t-berlin', '[{"day": "2026-04-03", "kind": "holiday", "name": "Karfreitag"},
+    {"day": "2026-04-06", "kind": "holiday", "name": "Ostermontag"}, {"day": "2026-10-24", "kind": "workday"}]');
+
+-- A fixed sample: setseed makes random() repeatable.  A quarter of the starts fall
+-- exactly on a span boundary of cn; durations run up to 300 working hours, some
+-- whole hours, some down to the microsecond.
+SELECT setseed(0.2026);
+CREATE TEMP TABLE sample ON COMMIT DROP AS
+SELECT i, c AS calendar, t, d
+  FROM (SELECT i,
+               (ARRAY['cn', 'cn', 'cn', 't-berlin', 't-ny'])[1 + i % 5] AS c,
+               CASE WHEN i % 4 = 0
+                    THEN (date '2024-01-01' + floor(random() * 1000)::integer
+                          + (ARRAY[time '09:00', '12:00', '14:00', '18:00'])[1 + floor(random() * 4)::integer])
+                         AT TIME ZONE 'Asia/Shanghai'
+                    ELSE timestamptz '2024-01-01 00:00+08' + floor(random() * 1000 * 86400e6) * interval '1 microsecond'
+               END AS t,
+               CASE WHEN i % 3 = 0 THEN make_interval(hours => 1 + floor(random() * 60)::integer)
+                    ELSE floor(1 + random() * 300 * 3600e6) * interval '1 microsecond'
+               END AS d
+          FROM generate_series(1, 1500) i) s;
+CREATE TEMP TABLE results ON COMMIT DROP AS
+SELECT s.*, workorder.add_working_time(t, d, calendar) AS r, workorder.add_working_time(t, -d, calendar) AS back
+  FROM sample s;
+
+-- zone_of gives a calendar's time zone; spans_near lists its spans around an instant.
+CREATE FUNCTION pg_temp.zone_of(calendar text) RETURNS text
+LANGUAGE sql STABLE AS $$ SELECT time_zone FROM workorder.calendars WHERE code = calendar $$;
+CREATE FUNCTION pg_temp.spans_near(calendar text, at timestamptz)
+RETURNS TABLE (day date, starts timestamptz, ends timestamptz)
+LANGUAGE sql STABLE AS $$
+    SELECT s.day, s.starts, s.ends
+      FROM workorder.calendar_spans(calendar, (at AT TIME ZONE pg_temp.zone_of(calendar))::date - 1,
+                                    (at AT TIME ZONE pg_temp.zone_of(calendar))::date + 1) s
+$$;
+-- reference_between counts working time in [a, b) from calendar_spans, in SQL.
+CREATE FUNCTION pg_temp.reference_between(calendar text, a timestamptz, b timestamptz) RETURNS interval
+LANGUAGE sql STABLE AS $$
+    SELECT COALESCE(sum(least(s.ends, b) - greatest(s.starts, a)), interval '0')
+      FROM workorder.calendar_spans(calendar, (a AT TIME ZONE pg_temp.zone_of(calendar))::date - 1,
+                                    (b AT TIME ZONE pg_temp.zone_of(calendar))::date + 1) s
+     WHERE s.ends > a AND s.starts < b
+$$;
+-- reference_add finds the end of d of working time after t from calendar_spans, in SQL.
+CREATE FUNCTION pg_temp.reference_add(calendar text, t timestamptz, d interval) RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+    WITH spans AS (
+        SELECT greatest(s.starts, t) AS starts, s.ends
+          FROM workorder.calendar_spans(calendar, (t AT TIME ZONE pg_temp.zone_of(calendar))::date - 1,
+                                        (t AT TIME ZONE pg_temp.zone_of(calendar))::date + 120) s
+         WHERE s.ends > t),
+    running AS (
+        SELECT starts, ends, sum(ends - starts) OVER (ORDER BY starts) AS upto FROM spans)
+    SELECT ends - (upto - d) FROM running WHERE upto >= d ORDER BY starts LIMIT 1
+$$;
+\o
+
+SELECT is((SELECT count(*) FROM sample WHERE d > '0'), 1500::bigint, 'the sample has 1500 positive durations');
+
+-- The inverse: the working time from t to add_working_time(t, d) is d.
+SELECT is((SELECT count(*) FROM results WHERE workorder.working_time_between(t, r, calendar) <> d), 0::bigint,
+          'working_time_between(t, add_working_time(t, d)) = d');
+SELECT is((SELECT count(*) FROM results WHERE workorder.working_time_between(back, t, calendar) <> d), 0::bigint,
+          'working_time_between(add_working_time(t, -d), t) = d');
+SELECT is((SELECT count(*) FROM results WHERE workorder.working_time_between(r, t, calendar)
+                                               <> -workorder.working_time_between(t, r, calendar)), 0::bigint,
+          'working_time_between(b, a) = -working_time_between(a, b)');
+SELECT is((SELECT count(*) FROM results WHERE r <= t OR back >= t), 0::bigint,
+          'a positive duration ends after the start, a negative one before');
+SELECT is((SELECT count(*) FROM results WHERE workorder.add_working_time(t, interval '0', calendar) <> t), 0::bigint,
+          'a zero duration returns the start unmoved');
+
+-- Monotonic in the duration and in the start.
+SELECT is((SELECT count(*) FROM results
+            WHERE workorder.add_working_time(t, d + interval '1 microsecond', calendar) <= r
+               OR workorder.add_working_time(t, d / 2, calendar) >= r), 0::bigint,
+          'd1 < d2 gives add_working_time(t, d1) < add_working_time(t, d2)');
+SELECT is((SELECT count(*) FROM results
+            WHERE workorder.add_working_time(t + interval '1 second', d, calendar) < r
+               OR workorder.add_working_time(t + interval '7 hours 1 second', d, calendar) < r
+               OR workorder.add_working_time(t - interval '3 days', d, calendar) > r), 0::bigint,
+          't1 < t2 gives add_working_time(t1, d) <= add_working_time(t2, d)');
+SELECT is((SELECT count(*) FROM (SELECT calendar, t, r, lead(t) OVER w AS t2, lead(r) OVER w AS r2
+                                   FROM results WHERE d = interval '8 hours' WINDOW w AS (PARTITION BY calendar ORDER BY t)) x
+            WHERE r2 < r), 0::bigint,
+          'over the whole sample, a later start never ends earlier for the same duration');
+
+-- Where the result lies, by the SQL reading of the calendar.
+SELECT is((SELECT count(*) FROM results
+            WHERE NOT EXISTS (SELECT 1 FROM pg_temp.spans_near(calendar, r) s WHERE s.starts < r AND r <= s.ends)),
+          0::bigint, 'add_working_time(t, d > 0) is inside a working span or at its end');
+SELECT is((SELECT count(*) FROM results
+            WHERE NOT EXISTS (SELECT 1 FROM pg_temp.spans_near(calendar, back) s WHERE s.starts <= back AND back < s.ends)),
+          0::bigint, 'add_working_time(t, d < 0) is inside a working span or at its start');
+SELECT is((SELECT count(*) FROM results WHERE r <> pg_temp.reference_add(calendar, t, d) AND i % 5 = 0), 0::bigint,
+          'add_working_time agrees with the SQL reference on a fifth of the sample');
+SELECT is((SELECT count(*) FROM results
+            WHERE workorder.working_time_between(t, t + (i % 97) * interval '37 hours 11 minutes', calendar)
+                  <> pg_temp.reference_between(calendar, t, t + (i % 97) * interval '37 hours 11 minutes')
+              AND i % 3 = 0), 0::bigint,
+          'working_time_between agrees with the SQL reference');
+SELECT is((SELECT count(*) FROM results
+            WHERE workorder.working_time_between(t, r, calendar) + workorder.working_time_between(r, back, calendar)
+                  <> workorder.working_time_between(t, back, calendar)), 0::bigint,
+          'working_time_between is additive: (a, b) + (b, c) = (a, c)');
+
+-- The session's time zone does not matter.
+SET LOCAL TimeZone = 'Asia/Kathmandu';
+SELECT is((SELECT count(*) FROM results WHERE workorder.add_working_time(t, d, calendar) <> r), 0::bigint,
+          'the same results in another session time zone');
+SET LOCAL TimeZone = 'America/Los_Angeles';
+
+-- add_working_days: at the end of the last span of a working day, the N-th after
+-- the day of the start.
+CREATE TEMP TABLE due ON COMMIT DROP AS
+SELECT i, calendar, t, n, workorder.add_working_days(t, n, calendar) AS r,
+       (t AT TIME ZONE pg_temp.zone_of(calendar))::date AS start_day
+  FROM (SELECT i, calendar, t, i % 12 AS n FROM sample) s;
+SELECT is((SELECT count(*) FROM due
+            WHERE r <> (SELECT max(s.ends) FROM pg_temp.spans_near(calendar, r - interval '1 microsecond') s
+                         WHERE s.day = (r AT TIME ZONE pg_temp.zone_of(calendar) - interval '1 microsecond')::date)),
+          0::bigint, 'add_working_days ends at the end of the last span of a working day');
+SELECT is((SELECT count(*) FROM due
+            WHERE n > 0 AND (SELECT count(DISTINCT s.day)
+                               FROM workorder.calendar_spans(calendar, start_day + 1,
+                                        (r AT TIME ZONE pg_temp.zone_of(calendar) - interval '1 microsecond')::date) s) <> n),
+          0::bigint, 'add_working_days(t, n > 0) is the n-th working day after the day of t');
+SELECT is((SELECT count(*) FROM due WHERE r <= t), 0::bigint, 'add_working_days ends after the start');
+SELECT is((SELECT count(*) FROM due
+            WHERE workorder.add_working_days(t, 0, calendar) > workorder.add_working_days(t, 1, calendar)), 0::bigint,
+          '0 working days never ends after 1');
+SELECT is((SELECT count(*) FROM due
+            WHERE n > 0 AND workorder.add_working_days(t, n, calendar) >= workorder.add_working_days(t, n + 1, calendar)),
+          0::bigint, 'add_working_days is increasing in the number of days');
+
+-- Around the clock in a DST zone, working time is real time, across the switches.
+SELECT is((SELECT count(*) FROM sample
+            WHERE workorder.working_time_between(t, t + d * 7, 't-always') <> d * 7
+               OR workorder.add_working_time(t, d * 7, 't-always') <> t + d * 7), 0::bigint,
+          'on a 24/7 calendar in Europe/Berlin, working time is elapsed time');
+SELECT is(workorder.working_time_between('2026-03-28 23:00Z', '2026-03-29 23:00Z', 't-always'), interval '24 hours',
+          'the day of the spring switch is 24 hours of instants');
+-- A Berlin working week of the switch is 40 hours, and its days keep 09:00-17:00.
+SELECT is(workorder.working_time_between('2026-03-23 00:00+01', '2026-03-30 00:00+02', 't-berlin'), interval '40 hours',
+          'the week before the spring switch has 40 working hours in Berlin');
+SELECT is(workorder.add_working_time('2026-03-27 16:00+01', '2 hours', 't-berlin'), timestamptz '2026-03-30 10:00+02',
+          'Friday 16:00 CET + 2 working hours is Monday 10:00 CEST');
+SELECT is(workorder.add_working_time('2026-10-23 16:00+02', '2 hours', 't-berlin'), timestamptz '2026-10-24 10:00+02',
+          'a make-up Saturday before the autumn switch counts (Monday hours)');
+SELECT is(workorder.add_working_days('2026-04-02 12:00+02', 1, 't-berlin'), timestamptz '2026-04-07 17:00+02',
+          'holidays of another calendar: Good Friday and Easter Monday are skipped');
+
+-- The cache sees changes at once, and forgets them on rollback.
+SELECT is(workorder.add_working_time('2026-12-01 17:00+08', '2 hours'), timestamptz '2026-12-02 10:00+08',
+          'cn before a change: Tuesday 17:00 + 2 h is Wednesday 10:00');
+SAVEPOINT change;
+UPDATE workorder.calendar_hours SET ends = '20:00' WHERE calendar_code = 'cn' AND isodow = 2 AND starts = '14:00';
+SELECT is(workorder.add_working_time('2026-12-01 17:00+08', '2 hours'), timestamptz '2026-12-01 19:00+08',
+          'a longer Tuesday is seen by the next statement');
+INSERT INTO workorder.calendar_days (calendar_code, day, kind, name) VALUES ('cn', '2026-12-02', 'holiday', 'test');
+SELECT is(workorder.add_working_time('2026-12-01 19:00+08', '2 hours'), timestamptz '2026-12-03 10:00+08',
+          'a new holiday is seen by the next statement');
+UPDATE workorder.calendars SET time_zone = 'UTC' WHERE code = 'cn';
+SELECT is(workorder.add_working_time('2026-12-03 10:00Z', '1 hour'), timestamptz '2026-12-03 11:00Z',
+          'a new time zone is seen by the next statement');
+SELECT is((SELECT array_agg(what ORDER BY id) FROM workorder.calendar_changes WHERE calendar_code = 'cn'),
+          ARRAY['hours', 'days', 'calendar'], 'each change left its hook row in calendar_changes');
+SELECT is((SELECT shipped FROM workorder.calendars WHERE code = 'cn'), false, 'a changed cn is no longer as shipped');
+ROLLBACK TO SAVEPOINT change;
+SELECT is(workorder.add_working_time('2026-12-01 17:00+08', '2 hours'), timestamptz '2026-12-02 10:00+08',
+          'after a rollback the old calendar is back');
+SELECT is((SELECT shipped FROM workorder.calendars WHERE code = 'cn'), true, 'and cn is as shipped again');
+
+-- Restoring a dump of a changed cn: inserting a calendar over a still shipped one
+-- replaces it, hours and days too.
+SAVEPOINT restore;
+INSERT INTO workorder.calendars (code, name, time_zone) VALUES ('cn', '中国大陆 (restored)', 'Asia/Shanghai');
+SELECT is((SELECT count(*) FROM workorder.calendar_hours WHERE calendar_code = 'cn')
+          + (SELECT count(*) FROM workorder.calendar_days WHERE calendar_code = 'cn'), 0::bigint,
+          'a calendar inserted over the shipped cn replaces it');
+ROLLBACK TO SAVEPOINT restore;
+SELECT throws_ok($$INSERT INTO workorder.calendars (code, name, time_zone) VALUES ('t-berlin', 'again', 'UTC')$$,
+                 '23505', NULL, 'a calendar that is not shipped is not replaced');
+
+-- Definitions that are refused.
+SELECT throws_ok($$INSERT INTO workorder.calendar_hours VALUES ('t-berlin', 1, '16:00', '18:00')$$,
+                 'WO502', 'working hours of calendar t-berlin overlap on weekday 1', 'overlapping spans are refused');
+SELECT throws_ok($$UPDATE workorder.calendars SET time_zone = 'Europe/Berlín' WHERE code = 't-berlin'$$,
+                 'WO502', 'calendar t-berlin has an unknown time zone', 'an unknown time zone is refused');
+SAVEPOINT move;
+SELECT lives_ok($$UPDATE workorder.calendar_hours SET starts = starts + interval '3 hours', ends = ends + interval '3 hours'
+                   WHERE calendar_code = 'cn' AND isodow = 1$$,
+                'moving every span of a day at once is judged on where they end up (12-15 and 17-21)');
+ROLLBACK TO SAVEPOINT move;
+
+-- The loaders: bad input names the line or element, and nothing is written.
+CREATE TEMP TABLE before_load ON COMMIT DROP AS SELECT * FROM workorder.calendar_days;
+SELECT throws_ok($$SELECT workorder.load_calendar_csv('cn', E'day,kind,name_en,name_zh\n2027-01-01,holiday,New Year''s Day,元旦\n2027-01-02,holiday,New Year''s Day,元旦\n2027-02-29,holiday,Spring Festival,春节')$$,
+                 'WO504', 'line 4 of the days for calendar cn: the day ''2027-02-29'' is not a date written YYYY-MM-DD',
+                 'a CSV with a bad last line is refused, naming the line');
+SELECT throws_ok($$SELECT workorder.load_calendar_csv('cn', E'\n\nday,kind,name_en,name_zh\n\n2027-01-01,holiday,x,y\n2027-01-02,off,x,y\n')$$,
+                 'WO504', 'line 6 of the days for calendar cn: the kind ''off'' is neither holiday nor workday',
+                 'line numbers count blank lines');
+SELECT throws_ok($$SELECT workorder.load_calendar_days('cn', '[{"day": "2027-01-01", "kind": "holiday"}, {"day": "2027-01-02", "kind": "holiday", "name": 5}, {"day": "2027-01-01", "kind": "workday"}]')$$,
+                 'WO504', 'element 3 of the days for calendar cn: the day 2027-01-01 is listed again (first at element 1)',
+                 'a day listed twice in JSON is refused');
+SELECT throws_ok($$SELECT workorder.load_calendar_days('nowhere', '[]')$$,
+                 'WO501', 'unknown calendar "nowhere"', 'loading into an unknown calendar is refused');
+SELECT throws_ok($$SELECT workorder.load_calendar_csv('cn', NULL)$$,
+                 'WO504', 'the CSV for calendar cn is empty', 'a NULL CSV is refused');
+SELECT is((SELECT count(*) FROM ((TABLE before_load EXCEPT TABLE workorder.calendar_days)
+                                 UNION ALL (TABLE workorder.calendar_days EXCEPT TABLE before_load)) x),
+          0::bigint, 'refused loads wrote nothing');
+SELECT is((SELECT count(*) FROM workorder.calendar_changes c WHERE c.calendar_code = 'cn'), 0::bigint,
+          'and left no hook rows');
+
+-- A good load is one call and returns the range that changed.
+SELECT is((SELECT row(inserted, updated, unchanged, first_day, last_day)::text
+             FROM workorder.load_calendar_csv('cn', E'day,kind,name_en,name_zh\n2027-01-01,holiday,New Year''s Day,元旦\n2026-10-10,workday,National Day,国庆节\n')),
+          '(1,0,1,2027-01-01,2027-01-01)', 'a load returns inserted, updated, unchanged and the changed range');
+SELECT is((SELECT row(calendar_code, first_day, last_day, what)::text FROM workorder.calendar_changes ORDER BY id DESC LIMIT 1),
+          '(cn,2027-01-01,2027-01-01,days)', 'and records the changed range for the deadline job');
+
+SELECT * FROM finish();
+ROLLBACK;
