@@ -8,7 +8,9 @@ EXTVERSION = 0.1
 MODULE_big = workorder
 OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 PG_CFLAGS  = -Wall -Wextra -Werror
-PG_CPPFLAGS = -I$(srcdir)/src
+# The server headers are included as system headers, so that -Wextra judges our
+# code and not theirs (some of their inline functions leave parameters unused).
+PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
 
 # The install script of the current version is assembled from sql/install/*.sql, in
 # name order; scripts of earlier versions and upgrade scripts are kept as they shipped.

@@ -63,8 +63,6 @@
  * PostgreSQL's headers are not written for -Wextra: some inline functions
  * (bufpage.h, ilist.h, pulled in by executor/spi.h) leave parameters unused.
  */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-parameter"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -84,7 +82,6 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
-#pragma GCC diagnostic pop
 
 #include "workorder.h"
 

@@ -63,6 +63,12 @@ echo "1..21"
   q "CREATE EXTENSION workorder CASCADE" &&
   psql -X -q -v ON_ERROR_STOP=1 -v demo_no_summary=1 -d "$db" -f data/demo.sql &&
   psql -X -q -v ON_ERROR_STOP=1 -d "$db" <<'SQL'
+-- The database's background worker would drain the inbox too: here the drains are
+-- the test's own, so the worker idles (it reads the setting at its next pass, which
+-- wake_worker() makes happen at once).
+INSERT INTO workorder.settings (name, value, description)
+VALUES ('worker_enabled', 'off', 'submit_concurrency: the drains are the test''s own');
+SELECT workorder.wake_worker();
 -- Each channel with its own category codes, numbered for a random pick.
 CREATE TABLE channel_codes AS
 SELECT row_number() OVER (ORDER BY channel_code, channel_category_code) AS n, channel_code, channel_category_code AS code
@@ -143,6 +149,12 @@ echo "# (b) $(q "SELECT string_agg(status || ' ' || n, ', ' ORDER BY status) FRO
                (SELECT status, count(*) AS n FROM workorder.orders WHERE channel_ref LIKE 'D-%' GROUP BY status) x")"
 
 # -- (c) two drains over 2000 pending inbox rows --------------------------------
+# The worker has gone idle (it did at its pass after the setup; wait for it anyway).
+for _ in $(seq 1 100); do
+  [ "$(q "SELECT count(*) FROM workorder.worker_status
+           WHERE datname = current_database() AND pid IS NOT NULL AND state <> 'disabled'")" = 0 ] && break
+  sleep 0.1
+done
 psql -X -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null 2>"$work/inbox.err" <<SQL
 SELECT setseed(0.5);
 -- Rows: a random channel and one of its codes, a point around Nanhai; about a

@@ -1,0 +1,275 @@
+-- workorder install script, part 90: the background work.
+--
+-- The periodic work of a database is a list of tasks, workorder.worker_tasks, run
+-- in order.  Each task is a function returning a workorder.task_outcome: how many
+-- rows it handled, a line for the run log, and the instant it is next due (NULL
+-- when it has nothing scheduled).  workorder.run_task(task) runs one task; the
+-- background worker of the database (src/worker.c, started by the launcher when the
+-- module is in shared_preload_libraries) calls it once per task, each in its own
+-- transaction, and sleeps until the earliest instant returned, at most
+-- workorder.worker_naptime.  Without preloading, workorder.run_due_work() runs all
+-- the tasks in the caller's transaction (a pg_cron job can call it every minute);
+-- it is safe to run while a worker runs.
+--
+-- Either way, a task runs in a subtransaction of its own inside run_task(): one task
+-- that fails is rolled back, written to the run log with ok = false and the error,
+-- and the others still run.  Each task takes a transaction-level advisory lock
+-- first, with pg_try_advisory_xact_lock: two sessions never run the same task at
+-- once, and neither waits for the other (the one that does not get the lock skips
+-- the task).
+--
+-- Later issues plug their tasks in by adding a row to workorder.worker_tasks
+-- (deadline warnings, overdue marking, escalation, outbox retries, ...).
+--
+-- Settings (workorder.settings rows, per database):
+--   worker_enabled     'off' makes this database's worker idle (default 'on'); the
+--                      setting workorder.worker_enabled (postgresql.conf) does the
+--                      same for every database
+--   drain_batch_rows   inbox rows one drain takes (default 1000)
+--   run_log_retention  run log rows older than this are deleted (default '7 days')
+--   run_log_max_rows   the run log keeps at most this many rows (default 10000)
+--
+-- Notifications: a later issue will NOTIFY the channel 'workorder' with a JSON
+-- payload when background work changes an order (a deadline warning, an order
+-- overdue), for connectors that LISTEN.  Waking a worker is not done by NOTIFY,
+-- which a background worker cannot receive, but by workorder.wake_worker().
+
+-- worker_runs is the run log: one row per task run that handled rows or failed.
+CREATE TABLE workorder.worker_runs (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    started_at  timestamptz NOT NULL,
+    finished_at timestamptz NOT NULL,
+    task        text NOT NULL,
+    ok          boolean NOT NULL,
+    detail      text,
+    rows        integer NOT NULL DEFAULT 0,
+    backend_pid integer NOT NULL DEFAULT pg_catalog.pg_backend_pid()
+);
+REVOKE ALL ON workorder.worker_runs FROM PUBLIC;
+COMMENT ON TABLE workorder.worker_runs IS
+    'Run log of the background tasks: one row per run that handled rows or failed; trimmed by the task trim_run_log.';
+COMMENT ON COLUMN workorder.worker_runs.detail IS 'what the task did, or the error (message and SQLSTATE) when ok is false';
+COMMENT ON COLUMN workorder.worker_runs.rows IS 'rows the task handled';
+COMMENT ON COLUMN workorder.worker_runs.backend_pid IS 'the process that ran the task: a worker, or a session calling run_due_work()';
+
+-- task_outcome is what a task function returns.
+CREATE TYPE workorder.task_outcome AS (
+    rows     integer,      -- rows handled; a run with 0 rows that did not fail is not logged
+    detail   text,         -- a line for the run log
+    next_due timestamptz   -- when the task wants to run again; NULL: nothing scheduled
+);
+
+-- worker_tasks lists the tasks, in the order a pass runs them.  Its rows belong to
+-- the extension's scripts: they are not kept by pg_dump, CREATE EXTENSION makes them.
+CREATE TABLE workorder.worker_tasks (
+    task        text PRIMARY KEY,
+    position    integer NOT NULL UNIQUE,
+    function    regproc NOT NULL,
+    description text NOT NULL
+);
+REVOKE ALL ON workorder.worker_tasks FROM PUBLIC;
+COMMENT ON TABLE workorder.worker_tasks IS
+    'The background tasks, run in position order by the worker and by run_due_work(); function returns workorder.task_outcome.';
+
+-- task_drain_inbox makes orders of pending inbox rows, one batch per run.  A full
+-- batch means there may be more: it is due again at once.  Rows still pending after
+-- a partial batch are held by another drain or wait for a retry: due in a second.
+CREATE FUNCTION workorder.task_drain_inbox()
+RETURNS workorder.task_outcome
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    batch integer := workorder.setting('drain_batch_rows', '1000')::integer;
+    drained record;
+    outcome workorder.task_outcome;
+BEGIN
+    outcome.rows := 0;
+    IF pg_catalog.to_regprocedure('workorder.drain_inbox(integer)') IS NULL THEN
+        RETURN outcome;
+    END IF;
+    SELECT d.accepted, d.rejected INTO drained FROM workorder.drain_inbox(batch) d;
+    outcome.rows := drained.accepted OPERATOR(pg_catalog.+) drained.rejected;
+    outcome.detail := pg_catalog.format('%s accepted, %s rejected', drained.accepted, drained.rejected);
+    IF outcome.rows OPERATOR(pg_catalog.>=) batch THEN
+        outcome.next_due := pg_catalog.now();
+    ELSIF EXISTS (SELECT FROM workorder.inbox i WHERE i.state OPERATOR(pg_catalog.=) 'pending') THEN
+        outcome.next_due := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) interval '1 second';
+    END IF;
+    RETURN outcome;
+END
+$$;
+REVOKE ALL ON FUNCTION workorder.task_drain_inbox() FROM PUBLIC;
+
+-- task_trim_run_log deletes run log rows older than run_log_retention and keeps at
+-- most run_log_max_rows - 1 of the rest, the newest, leaving the last place to its
+-- own line.  It is the last task of a pass, so after a pass the log never holds more
+-- than run_log_max_rows rows.
+CREATE FUNCTION workorder.task_trim_run_log()
+RETURNS workorder.task_outcome
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    retention_text text := workorder.setting('run_log_retention', '7 days');
+    retention interval := retention_text::interval;
+    max_rows integer := GREATEST(workorder.setting('run_log_max_rows', '10000')::integer, 1);
+    expired bigint;
+    surplus bigint := 0;
+    last_dropped bigint;
+    outcome workorder.task_outcome;
+BEGIN
+    DELETE FROM workorder.worker_runs r
+     WHERE r.started_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) retention);
+    GET DIAGNOSTICS expired = ROW_COUNT;
+    SELECT r.id INTO last_dropped FROM workorder.worker_runs r
+     ORDER BY r.id DESC OFFSET (max_rows OPERATOR(pg_catalog.-) 1) LIMIT 1;
+    IF last_dropped IS NOT NULL THEN
+        DELETE FROM workorder.worker_runs r WHERE r.id OPERATOR(pg_catalog.<=) last_dropped;
+        GET DIAGNOSTICS surplus = ROW_COUNT;
+    END IF;
+    outcome.rows := expired OPERATOR(pg_catalog.+) surplus;
+    outcome.detail := pg_catalog.format('%s rows older than %s and %s rows over %s deleted',
+                                        expired, retention_text, surplus, max_rows);
+    RETURN outcome;
+END
+$$;
+REVOKE ALL ON FUNCTION workorder.task_trim_run_log() FROM PUBLIC;
+
+INSERT INTO workorder.worker_tasks (task, position, function, description) VALUES
+    ('drain_inbox', 100, 'workorder.task_drain_inbox', 'make orders of pending workorder.inbox rows'),
+    ('trim_run_log', 1000, 'workorder.task_trim_run_log', 'keep workorder.worker_runs within its retention and size');
+
+-- due_tasks lists the tasks a pass runs, in order.
+CREATE FUNCTION workorder.due_tasks()
+RETURNS SETOF text
+LANGUAGE sql STABLE
+SECURITY DEFINER
+AS $$
+    SELECT t.task FROM workorder.worker_tasks t ORDER BY t.position
+$$;
+REVOKE ALL ON FUNCTION workorder.due_tasks() FROM PUBLIC;
+
+-- run_task runs one task and returns how it went: ok, the rows it handled, the line
+-- it wrote to the run log (or the error) and the instant it is next due (NULL: nothing
+-- scheduled).  When another session is running the task it returns at once, with ok
+-- NULL, due again in a second.  An error of the task rolls back the task alone, is logged with ok = false,
+-- and is returned with ok = false, after a WARNING.  An unknown task is an error
+-- (WO901).
+CREATE FUNCTION workorder.run_task(task text,
+                                   OUT ok boolean, OUT rows integer, OUT detail text,
+                                   OUT next_due timestamptz)
+RETURNS record
+LANGUAGE plpgsql
+SECURITY DEFINER
+AS $$
+DECLARE
+    task_function regproc;
+    started timestamptz := pg_catalog.clock_timestamp();
+    outcome workorder.task_outcome;
+    err_code text;
+    err_message text;
+    err_detail text;
+BEGIN
+    SELECT t.function INTO task_function FROM workorder.worker_tasks t
+     WHERE t.task OPERATOR(pg_catalog.=) run_task.task;
+    IF NOT FOUND THEN
+        PERFORM workorder.raise_error('WO901', 'unknown background task',
+            pg_catalog.format('The task is %s.', COALESCE(pg_catalog.quote_literal(task), 'NULL')),
+            'workorder.due_tasks() lists the tasks.');
+    END IF;
+    rows := 0;
+    IF NOT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('workorder.worker_tasks'),
+                                                pg_catalog.hashtext(task)) THEN
+        detail := 'skipped: another session is running it';
+        next_due := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) interval '1 second';
+        RETURN;
+    END IF;
+    BEGIN
+        EXECUTE pg_catalog.format('SELECT * FROM %s()', task_function) INTO outcome;
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS err_code = RETURNED_SQLSTATE,
+                                err_message = MESSAGE_TEXT,
+                                err_detail = PG_EXCEPTION_DETAIL;
+        ok := false;
+        detail := pg_catalog.format('%s%s (SQLSTATE %s)', err_message,
+                                    COALESCE('. ' OPERATOR(pg_catalog.||) NULLIF(err_detail, ''), ''), err_code);
+        INSERT INTO workorder.worker_runs (started_at, finished_at, task, ok, detail)
+        VALUES (started, pg_catalog.clock_timestamp(), task, false, run_task.detail);
+        RAISE WARNING USING MESSAGE = pg_catalog.format('background task %s failed: %s', task, detail);
+        RETURN;
+    END;
+    ok := true;
+    rows := COALESCE(outcome.rows, 0);
+    detail := outcome.detail;
+    next_due := outcome.next_due;
+    IF rows OPERATOR(pg_catalog.>) 0 THEN
+        INSERT INTO workorder.worker_runs (started_at, finished_at, task, ok, detail, rows)
+        VALUES (started, pg_catalog.clock_timestamp(), task, true, run_task.detail, run_task.rows);
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION workorder.run_task(text) FROM PUBLIC;
+COMMENT ON FUNCTION workorder.run_task(text) IS
+    'Runs one background task (see workorder.worker_tasks); returns whether it went well, its rows and detail, and when it is next due.';
+
+-- run_due_work runs every task, in order, and returns the earliest instant one of
+-- them is next due, or NULL.  It is what a pg_cron job calls when the module is not
+-- preloaded, e.g. SELECT cron.schedule('workorder', '* * * * *',
+-- 'SELECT workorder.run_due_work()').
+CREATE FUNCTION workorder.run_due_work()
+RETURNS timestamptz
+LANGUAGE plpgsql
+SECURITY DEFINER
+AS $$
+DECLARE
+    t text;
+    next_due timestamptz;
+BEGIN
+    FOR t IN SELECT d.task FROM workorder.due_tasks() d(task) LOOP
+        next_due := LEAST(next_due, (SELECT r.next_due FROM workorder.run_task(t) r));
+    END LOOP;
+    RETURN next_due;
+END
+$$;
+REVOKE ALL ON FUNCTION workorder.run_due_work() FROM PUBLIC;
+COMMENT ON FUNCTION workorder.run_due_work() IS
+    'Runs every background task of this database now; safe beside a running worker; returns the next due instant, or NULL.';
+
+-- wake_launcher makes the launcher look at every database when the transaction
+-- commits; wake_worker makes this database's worker make a pass when it commits.
+-- Each returns whether there is a launcher (a worker) to wake; without the module in
+-- shared_preload_libraries there is none, and they do nothing.
+CREATE FUNCTION workorder.wake_launcher()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'workorder_wake_launcher'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION workorder.wake_launcher() FROM PUBLIC;
+
+CREATE FUNCTION workorder.wake_worker()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'workorder_wake_worker'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION workorder.wake_worker() FROM PUBLIC;
+
+-- worker_slots reads the launcher's table of worker slots in shared memory: one row
+-- per database that has a worker, or is held by a DROP DATABASE.
+CREATE FUNCTION workorder.worker_slots(
+    OUT datid oid, OUT datname name, OUT pid integer, OUT state text,
+    OUT started_at timestamptz, OUT last_pass_at timestamptz,
+    OUT passes bigint, OUT failures bigint,
+    OUT last_error text, OUT last_error_at timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'workorder_worker_slots'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION workorder.worker_slots() FROM PUBLIC;
+
+-- worker_status shows the workers of every database of the cluster.
+CREATE VIEW workorder.worker_status AS
+SELECT s.datid, s.datname, s.pid, s.state, s.started_at, s.last_pass_at,
+       s.passes, s.failures, s.last_error, s.last_error_at
+  FROM workorder.worker_slots() s;
+REVOKE ALL ON workorder.worker_status FROM PUBLIC;
+COMMENT ON VIEW workorder.worker_status IS
+    'The background workers of the cluster: state (starting, checking, running, disabled, no extension, exited, held), passes and last error.';
+
+-- The launcher starts this database's worker as soon as this CREATE EXTENSION commits.
+SELECT workorder.wake_launcher();

@@ -1,0 +1,106 @@
+-- Background work: the task list, run_task() and run_due_work(), the run log and
+-- its trimming, a failing task, bad input and privileges.  The database's own worker
+-- is first made idle (the settings row worker_enabled), so that it never runs a task
+-- at the moment this test does; the rest runs in one transaction that is rolled back.
+-- What the workers do is tested live in test/scenario/worker_*.t.
+SET client_min_messages = warning;
+INSERT INTO workorder.settings (name, value, description)
+VALUES ('worker_enabled', 'off', 'worker test: the worker idles while run_task() is tested');
+SELECT workorder.wake_worker() IS NOT NULL AS asked;
+-- Wait (up to 10 s) until the worker idles.  Without preloading there is no worker.
+DO $$
+BEGIN
+    FOR i IN 1..200 LOOP
+        EXIT WHEN NOT EXISTS (SELECT FROM workorder.worker_status s
+                               WHERE s.datname = current_database()
+                                 AND s.pid IS NOT NULL AND s.state <> 'disabled');
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+END
+$$;
+SELECT count(*) AS busy_workers FROM workorder.worker_status s
+ WHERE s.datname = current_database() AND s.pid IS NOT NULL AND s.state <> 'disabled';
+
+\set ON_ERROR_ROLLBACK on
+BEGIN;
+DELETE FROM workorder.worker_runs;
+
+-- The tasks, in the order a pass runs them.
+SELECT task, position, function, description FROM workorder.worker_tasks ORDER BY position;
+SELECT * FROM workorder.due_tasks();
+
+-- Nothing to do: no rows handled, nothing logged, nothing scheduled.
+SELECT * FROM workorder.run_task('drain_inbox');
+SELECT * FROM workorder.run_task('trim_run_log');
+SELECT workorder.run_due_work() AS next_due;
+SELECT count(*) AS logged FROM workorder.worker_runs;
+
+-- A backlog larger than a batch: a full batch is due again at once, the rest is
+-- drained by the next run, which schedules nothing.  (The channel is unknown, so the
+-- rows are rejected: processed all the same.)
+INSERT INTO workorder.settings (name, value, description) VALUES ('drain_batch_rows', '2', 'worker test');
+INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
+SELECT 'no-such-channel', 'WK-' || i, '0301', '测试', '122.05', '30.05' FROM generate_series(1, 3) i;
+SELECT ok, rows, detail, next_due = now() AS due_at_once FROM workorder.run_task('drain_inbox');
+SELECT ok, rows, detail, next_due FROM workorder.run_task('drain_inbox');
+SELECT state, error_code, count(*) FROM workorder.inbox WHERE channel_ref LIKE 'WK-%' GROUP BY 1, 2;
+SELECT task, ok, rows, detail, backend_pid = pg_backend_pid() AS by_me
+  FROM workorder.worker_runs ORDER BY id;
+
+-- A task that fails is rolled back alone, logged with ok = false and reported with a
+-- WARNING; the tasks after it still run.
+CREATE FUNCTION public.worker_test_broken() RETURNS workorder.task_outcome
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM workorder.settings WHERE name = 'drain_batch_rows';
+    RETURN (1 / 0, 'never', NULL)::workorder.task_outcome;
+END
+$$;
+INSERT INTO workorder.worker_tasks (task, position, function, description)
+VALUES ('broken', 150, 'public.worker_test_broken', 'worker test: always fails');
+SELECT * FROM workorder.due_tasks();
+SELECT * FROM workorder.run_task('broken');
+INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
+VALUES ('no-such-channel', 'WK-4', '0301', '测试', '122.05', '30.05');
+SELECT workorder.run_due_work() AS next_due;
+SELECT value AS batch_setting_kept FROM workorder.settings WHERE name = 'drain_batch_rows';
+SELECT task, ok, rows, detail FROM workorder.worker_runs ORDER BY id;
+DELETE FROM workorder.worker_tasks WHERE task = 'broken';
+
+-- Trimming: rows past the retention go, and of the rest the newest are kept, with
+-- the last place left for the trim's own line.
+INSERT INTO workorder.settings (name, value, description)
+VALUES ('run_log_max_rows', '3', 'worker test'), ('run_log_retention', '1 day', 'worker test');
+INSERT INTO workorder.worker_runs (started_at, finished_at, task, ok, detail, rows)
+SELECT now() - i * interval '1 hour', now() - i * interval '1 hour', 'filler', true, i || ' hours ago', 1
+  FROM generate_series(30, 1, -1) i;
+SELECT ok, rows, detail, next_due FROM workorder.run_task('trim_run_log');
+SELECT task, detail, rows FROM workorder.worker_runs ORDER BY id;
+
+-- Bad input: an unknown task.
+\set SHOW_CONTEXT never
+SELECT * FROM workorder.run_task('no_such_task');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM workorder.run_task(NULL);
+\echo :LAST_ERROR_SQLSTATE
+\set SHOW_CONTEXT errors
+
+-- The wake functions answer whether there is something to wake, and never fail.
+SELECT workorder.wake_launcher() IS NOT NULL AS launcher_asked,
+       workorder.wake_worker() IS NOT NULL AS worker_asked;
+
+-- Nothing is granted to PUBLIC; the run log's rows are not kept by pg_dump.
+SELECT p AS function, has_function_privilege('public', p, 'EXECUTE') AS public_may_execute
+  FROM unnest(ARRAY['workorder.run_due_work()', 'workorder.run_task(text)', 'workorder.due_tasks()',
+                    'workorder.wake_launcher()', 'workorder.wake_worker()', 'workorder.worker_slots()',
+                    'workorder.task_drain_inbox()', 'workorder.task_trim_run_log()']::regprocedure[]) p;
+SELECT c AS relation, has_table_privilege('public', c, 'SELECT') AS public_may_select
+  FROM unnest(ARRAY['workorder.worker_runs', 'workorder.worker_tasks', 'workorder.worker_status']::regclass[]) c;
+SELECT count(*) AS dumped_worker_tables
+  FROM pg_extension e, unnest(e.extconfig) cfg(oid)
+ WHERE e.extname = 'workorder' AND cfg.oid IN ('workorder.worker_runs'::regclass, 'workorder.worker_tasks'::regclass);
+ROLLBACK;
+
+-- The worker works again.
+DELETE FROM workorder.settings WHERE name = 'worker_enabled';
+SELECT workorder.wake_worker() IS NOT NULL AS asked;

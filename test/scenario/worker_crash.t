@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# worker_crash.t: a worker killed with SIGKILL comes back and catches up, and does
+# nothing twice.
+#
+# A process that dies by SIGKILL makes the postmaster reset the whole cluster (crash
+# recovery: every session is cut off), so this test never does it to the shared test
+# cluster: it starts a private cluster of its own (scripts/cluster.sh, its own port
+# and directory) and stops it however the test ends.
+#
+# There, with workorder.worker_naptime at one hour (so the worker makes a pass only
+# when it starts or is woken), a first inbox row is drained by a woken worker, then
+# a second row is left pending, and the worker is killed with SIGKILL.  After crash
+# recovery the launcher starts a new worker within seconds, whose first pass drains
+# the pending row: each row made one order, and moved out of 'pending' once (a
+# trigger logs each move), the first by the old worker and the second by the new.
+#
+# Needs scripts/cluster.sh and a PostgreSQL 15 with workorder installed.  Prints TAP.
+set -uo pipefail
+
+repo=${WORKORDER_REPO:-$(cd "$(dirname "$0")/../.." && pwd)}
+db="worker_test_crash"
+work=$(mktemp -d /tmp/workorder-worker-crash.XXXXXX)
+chmod 755 "$work"
+cluster="$work/cluster"
+port=$((55000 + $$ % 1000))
+
+export PGHOST="$cluster/socket" PGPORT="$port" PGUSER=postgres
+export PGOPTIONS="-c client_min_messages=warning"
+
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+cleanup() {
+  bash "$repo/scripts/cluster.sh" stop "$cluster" >/dev/null 2>&1
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+n=0
+failed=0
+check() { # check DESCRIPTION EXPECTED ACTUAL
+  n=$((n + 1))
+  if [ "$2" = "$3" ]; then
+    echo "ok $n - $1"
+  else
+    echo "not ok $n - $1"
+    echo "#   expected: $2"
+    echo "#        got: $3"
+    failed=$((failed + 1))
+  fi
+}
+
+# wait_until SECONDS QUERY: polls QUERY every 50 ms until it returns t (connection
+# errors included, as during crash recovery), and prints the milliseconds that took,
+# or "timeout".
+wait_until() {
+  local start deadline
+  start=$(ms)
+  deadline=$((start + $1 * 1000))
+  while :; do
+    if [ "$(psql -X -q -At -d "$db" -c "$2" 2>/dev/null)" = t ]; then
+      echo $(( $(ms) - start ))
+      return 0
+    fi
+    if [ "$(ms)" -ge "$deadline" ]; then
+      echo timeout
+      return 1
+    fi
+    sleep 0.05
+  done
+}
+within() { # within LIMIT_MS MEASURED: "ok" when MEASURED is a number under LIMIT_MS
+  if [ "$2" != timeout ] && [ "$2" -lt "$1" ]; then echo ok; else echo "$2"; fi
+}
+worker_pid() {
+  psql -X -q -At -d "$db" -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'workorder worker $db'" 2>/dev/null
+}
+
+echo "1..9"
+
+{ bash "$repo/scripts/cluster.sh" start "$cluster" "$port" &&
+  psql -X -q -v ON_ERROR_STOP=1 -d postgres \
+    -c "ALTER SYSTEM SET workorder.worker_naptime = '1h'" -c "SELECT pg_reload_conf()" \
+    -c "CREATE DATABASE $db" &&
+  psql -X -q -v ON_ERROR_STOP=1 -d "$db" <<'SQL'
+CREATE EXTENSION workorder CASCADE;
+SELECT workorder.load_area('990501', '收件区', 'district', NULL, ST_MakeEnvelope(122.0, 30.0, 122.2, 30.2, 4326));
+SELECT workorder.load_area('990501001', '中街道', 'town', '990501', ST_MakeEnvelope(122.0, 30.0, 122.2, 30.2, 4326));
+SELECT workorder.load_department_kinds('[{"code": "urban_management", "name": "城市管理"}]');
+SELECT workorder.load_units('[
+  {"code": "C-990501", "name": "收件区指挥中心", "kind": "center", "level": "district", "area_code": "990501"},
+  {"code": "C-990501001", "name": "中街道指挥中心", "kind": "center", "level": "town", "area_code": "990501001", "parent_code": "C-990501"}]');
+SELECT workorder.load_categories('[{"code": "CITY", "name": "城市管理", "handling_level": "town", "department_kind": "urban_management"}]');
+SELECT workorder.load_channels('[{"code": "hotline", "name": "12345热线", "kind": "hotline",
+                                  "categories": [{"code": "0301", "category": "CITY"}]}]');
+CREATE TABLE processed_log (inbox_id bigint NOT NULL, pid integer NOT NULL, state text NOT NULL);
+CREATE FUNCTION log_processed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO processed_log VALUES (NEW.id, pg_backend_pid(), NEW.state);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER inbox_log_processed AFTER UPDATE ON workorder.inbox
+    FOR EACH ROW WHEN (OLD.state = 'pending' AND NEW.state <> 'pending') EXECUTE FUNCTION log_processed();
+SQL
+} >"$work/setup.log" 2>&1
+rc=$?
+check "a private cluster with the extension and a map is up" 0 "$rc"
+if [ "$rc" -ne 0 ]; then
+  sed 's/^/# /' "$work/setup.log" | tail -n 20
+  exit 1
+fi
+
+took=$(wait_until 10 "SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'workorder worker $db'")
+old_pid=$(worker_pid)
+check "the database has its worker within 10 s" ok "$(within 10000 "$took")"
+
+# The first row: the worker, woken, drains it.
+q "INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
+   VALUES ('hotline', 'K-1', '0301', '路口有流动摊贩', '122.05', '30.05')" >/dev/null
+q "SELECT workorder.wake_worker()" >/dev/null
+took=$(wait_until 10 "SELECT state = 'accepted' FROM workorder.inbox WHERE channel_ref = 'K-1'")
+check "a woken worker drains a first row" ok "$(within 10000 "$took")"
+
+# The second row stays pending: the worker sleeps for an hour.
+q "INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
+   VALUES ('hotline', 'K-2', '0301', '井盖松动', '122.06', '30.06')" >/dev/null
+sleep 0.5
+check "a second row waits, pending" pending "$(q "SELECT state FROM workorder.inbox WHERE channel_ref = 'K-2'")"
+
+# SIGKILL: the postmaster resets the cluster; a new worker must come and catch up.
+kill -9 "$old_pid"
+start=$(ms)
+took=$(wait_until 20 "SELECT count(*) = 1 FROM pg_stat_activity
+                       WHERE application_name = 'workorder worker $db' AND pid <> $old_pid")
+echo "# a new worker was running $(( $(ms) - start )) ms after SIGKILL (crash recovery included)"
+check "after SIGKILL a new worker runs within 15 s" ok "$(within 15000 "$took")"
+grep -q "terminated by signal 9" "$cluster/server.log"
+check "... the postmaster did reset the cluster (server.log)" 0 "$?"
+new_pid=$(worker_pid)
+
+took=$(wait_until 10 "SELECT state = 'accepted' FROM workorder.inbox WHERE channel_ref = 'K-2'")
+echo "# the pending row was drained $(( $(ms) - start )) ms after SIGKILL"
+check "the new worker catches up: the pending row is accepted, by the new worker" "ok $new_pid" \
+  "$(within 10000 "$took") $(q "SELECT string_agg(l.pid::text, ',') FROM processed_log l JOIN workorder.inbox i ON i.id = l.inbox_id
+                                 WHERE i.channel_ref = 'K-2'")"
+check "nothing was done twice: each row left 'pending' once, the first by the old worker" "K-1:$old_pid K-2:$new_pid" \
+  "$(q "SELECT string_agg(i.channel_ref || ':' || l.pid, ' ' ORDER BY i.channel_ref)
+          FROM processed_log l JOIN workorder.inbox i ON i.id = l.inbox_id")"
+check "... and made one order each" "2 2 2" \
+  "$(q "SELECT count(*) || ' ' || count(DISTINCT order_id) || ' ' || (SELECT count(*) FROM workorder.orders)
+          FROM workorder.inbox WHERE state = 'accepted'")"
+
+[ "$failed" -eq 0 ]

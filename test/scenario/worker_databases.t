@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# worker_databases.t: the background launcher serves every database that has the
+# extension, and only those, and never stands in the way of DROP DATABASE.
+#
+#   (a) Two databases with the extension each get a worker of their own, named
+#       "workorder worker <database>" in pg_stat_activity, and each worker drains a
+#       pending inbox row of its own database, on its own (no call, no wake).
+#   (b) CREATE EXTENSION in a database that had none is picked up within a few
+#       seconds (the install script wakes the launcher at commit); DROP EXTENSION
+#       makes the worker exit, and no worker serves the database afterwards.
+#   (c) DROP DATABASE of a served database succeeds, promptly; ALTER DATABASE ...
+#       RENAME of a served database succeeds, and the worker comes back under the
+#       new name; a worker ended by pg_terminate_backend() is started again.
+#
+# The delays measured are printed as TAP comments.  Needs PGHOST/PGPORT/PGUSER of a
+# running cluster with workorder in shared_preload_libraries (scripts/test.sh sets
+# them).  Prints TAP.  The scratch databases are dropped however the script ends.
+set -uo pipefail
+
+dba="worker_test_a_$$"
+dbb="worker_test_b_$$"
+dbc="worker_test_c_$$"
+dbd="worker_test_d_$$"
+renamed="worker_test_renamed_$$"
+
+export PGOPTIONS="-c client_min_messages=warning"
+
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+cleanup() {
+  for db in "$dba" "$dbb" "$dbc" "$dbd" "$renamed"; do
+    psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
+  done
+}
+trap cleanup EXIT
+
+n=0
+failed=0
+check() { # check DESCRIPTION EXPECTED ACTUAL
+  n=$((n + 1))
+  if [ "$2" = "$3" ]; then
+    echo "ok $n - $1"
+  else
+    echo "not ok $n - $1"
+    echo "#   expected: $2"
+    echo "#        got: $3"
+    failed=$((failed + 1))
+  fi
+}
+
+# wait_until SECONDS DATABASE QUERY: polls QUERY every 50 ms until it returns t, and
+# prints the milliseconds that took, or "timeout".
+wait_until() {
+  local start deadline
+  start=$(ms)
+  deadline=$((start + $1 * 1000))
+  while :; do
+    if [ "$(psql -X -q -At -d "$2" -c "$3" 2>/dev/null)" = t ]; then
+      echo $(( $(ms) - start ))
+      return 0
+    fi
+    if [ "$(ms)" -ge "$deadline" ]; then
+      echo timeout
+      return 1
+    fi
+    sleep 0.05
+  done
+}
+within() { # within LIMIT_MS MEASURED: "ok" when MEASURED is a number under LIMIT_MS
+  if [ "$2" != timeout ] && [ "$2" -lt "$1" ]; then echo ok; else echo "$2"; fi
+}
+
+# The query that is true when DATABASE has its worker in pg_stat_activity.
+served() {
+  echo "SELECT count(*) = 1 FROM pg_stat_activity
+         WHERE backend_type = 'workorder worker' AND datname = '$1'
+           AND application_name = 'workorder worker $1'"
+}
+worker_pid() {
+  q postgres "SELECT pid FROM pg_stat_activity
+               WHERE backend_type = 'workorder worker' AND application_name = 'workorder worker $1'"
+}
+
+# A small map of our own, with one channel whose reports are accepted.
+fixture() {
+  psql -X -q -v ON_ERROR_STOP=1 -d "$1" >/dev/null <<'SQL'
+SELECT workorder.load_area('990501', '收件区', 'district', NULL, ST_MakeEnvelope(122.0, 30.0, 122.2, 30.2, 4326));
+SELECT workorder.load_area('990501001', '中街道', 'town', '990501', ST_MakeEnvelope(122.0, 30.0, 122.2, 30.2, 4326));
+SELECT workorder.load_department_kinds('[{"code": "urban_management", "name": "城市管理"}]');
+SELECT workorder.load_units('[
+  {"code": "C-990501", "name": "收件区指挥中心", "kind": "center", "level": "district", "area_code": "990501"},
+  {"code": "C-990501001", "name": "中街道指挥中心", "kind": "center", "level": "town", "area_code": "990501001", "parent_code": "C-990501"}]');
+SELECT workorder.load_categories('[{"code": "CITY", "name": "城市管理", "handling_level": "town", "department_kind": "urban_management"}]');
+SELECT workorder.load_channels('[{"code": "hotline", "name": "12345热线", "kind": "hotline",
+                                  "categories": [{"code": "0301", "category": "CITY"}]}]');
+SQL
+}
+inbox_row() { # inbox_row DATABASE REFERENCE
+  q "$1" "INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
+          VALUES ('hotline', '$2', '0301', '路口有流动摊贩', '122.05', '30.05')"
+}
+inbox_state() { # inbox_state DATABASE REFERENCE
+  q "$1" "SELECT state FROM workorder.inbox WHERE channel_ref = '$2'"
+}
+
+echo "1..18"
+
+# -- (a) two databases, each served by a worker of its own -----------------------
+setup_ok=0
+for db in "$dba" "$dbb"; do
+  { q postgres "CREATE DATABASE $db" && q "$db" "CREATE EXTENSION workorder CASCADE" && fixture "$db"; } \
+    >/dev/null 2>/tmp/worker_databases_$$.err || setup_ok=1
+done
+check "(a) two scratch databases with the extension and a map are set up" 0 "$setup_ok"
+if [ "$setup_ok" -ne 0 ]; then
+  sed 's/^/# /' /tmp/worker_databases_$$.err
+  rm -f /tmp/worker_databases_$$.err
+  exit 1
+fi
+rm -f /tmp/worker_databases_$$.err
+
+took_a=$(wait_until 10 postgres "$(served "$dba")")
+check "(a) database A has its worker in pg_stat_activity within 10 s" ok "$(within 10000 "$took_a")"
+took_b=$(wait_until 10 postgres "$(served "$dbb")")
+check "(a) database B has its worker in pg_stat_activity within 10 s" ok "$(within 10000 "$took_b")"
+echo "# workers seen ${took_a} ms and ${took_b} ms after the databases' CREATE EXTENSION"
+pid_a=$(worker_pid "$dba")
+pid_b=$(worker_pid "$dbb")
+check "(a) the two workers are two processes" 1 "$([ -n "$pid_a" ] && [ -n "$pid_b" ] && [ "$pid_a" != "$pid_b" ] && echo 1 || echo "'$pid_a' '$pid_b'")"
+
+# A pending row in each inbox: each worker drains its own within its naptime (10 s).
+inbox_row "$dba" "WA-1"
+inbox_row "$dbb" "WB-1"
+start=$(ms)
+took_a=$(wait_until 15 "$dba" "SELECT state <> 'pending' FROM workorder.inbox WHERE channel_ref = 'WA-1'")
+took_b=$(wait_until 15 "$dbb" "SELECT state <> 'pending' FROM workorder.inbox WHERE channel_ref = 'WB-1'")
+echo "# inbox rows drained ${took_a} ms (A) and $(( $(ms) - start )) ms (B) after they were inserted"
+check "(a) database A's inbox row is accepted by the worker" accepted "$(inbox_state "$dba" WA-1)"
+check "(a) database B's inbox row is accepted by the worker" accepted "$(inbox_state "$dbb" WB-1)"
+check "(a) ... by A's own worker" "$pid_a" \
+  "$(q "$dba" "SELECT string_agg(DISTINCT backend_pid::text, ',') FROM workorder.worker_runs WHERE task = 'drain_inbox' AND ok")"
+check "(a) ... and B's by B's own worker" "$pid_b" \
+  "$(q "$dbb" "SELECT string_agg(DISTINCT backend_pid::text, ',') FROM workorder.worker_runs WHERE task = 'drain_inbox' AND ok")"
+check "(a) workorder.worker_status shows both workers running" "running running" \
+  "$(q "$dba" "SELECT string_agg(state, ' ' ORDER BY datname) FROM workorder.worker_status
+                WHERE datname IN ('$dba', '$dbb') AND pid IS NOT NULL")"
+
+# -- (b) CREATE EXTENSION is picked up, DROP EXTENSION lets the worker go --------
+q postgres "CREATE DATABASE $dbc" >/dev/null
+q "$dbc" "CREATE EXTENSION postgis" >/dev/null
+sleep 0.5
+check "(b) a database without the extension has no worker" f \
+  "$(q postgres "$(served "$dbc")")"
+start=$(ms)
+q "$dbc" "CREATE EXTENSION workorder" >/dev/null
+took=$(wait_until 10 postgres "$(served "$dbc")")
+took=$(( $(ms) - start ))
+echo "# worker seen ${took} ms after CREATE EXTENSION began (the statement included)"
+check "(b) CREATE EXTENSION is picked up within 5 s" ok "$(within 5000 "$took")"
+
+start=$(ms)
+q "$dbc" "DROP EXTENSION workorder" >/dev/null
+took=$(wait_until 10 postgres "SELECT NOT ($(served "$dbc"))")
+echo "# worker gone ${took} ms after DROP EXTENSION"
+check "(b) DROP EXTENSION makes the worker exit within 5 s" ok "$(within 5000 "$took")"
+
+# -- (c) DROP DATABASE, RENAME, pg_terminate_backend ------------------------------
+start=$(ms)
+q postgres "DROP DATABASE $dbb"
+rc=$?
+took=$(( $(ms) - start ))
+echo "# DROP DATABASE of a served database took ${took} ms"
+check "(c) DROP DATABASE of a served database succeeds" 0 "$rc"
+check "(c) ... within 15 s" ok "$(within 15000 "$took")"
+check "(c) ... and its worker is gone" 0 \
+  "$(q postgres "SELECT count(*) FROM pg_stat_activity WHERE pid = ${pid_b:-0}")"
+
+q postgres "CREATE DATABASE $dbd" >/dev/null && q "$dbd" "CREATE EXTENSION workorder CASCADE" >/dev/null
+wait_until 10 postgres "$(served "$dbd")" >/dev/null
+start=$(ms)
+q postgres "ALTER DATABASE $dbd RENAME TO $renamed"
+rc=$?
+took=$(wait_until 10 postgres "$(served "$renamed")")
+echo "# RENAME of a served database: worker back under the new name after ${took} ms"
+check "(c) ALTER DATABASE RENAME of a served database succeeds, and the worker comes back renamed" "0 ok" \
+  "$rc $(within 10000 "$took")"
+
+pid=$(worker_pid "$dba")
+q postgres "SELECT pg_terminate_backend($pid)" >/dev/null
+took=$(wait_until 15 postgres "SELECT count(*) = 1 FROM pg_stat_activity
+                                WHERE application_name = 'workorder worker $dba' AND pid <> $pid")
+echo "# a terminated worker was back after ${took} ms (the launcher waits launcher_naptime after a start)"
+check "(c) a worker ended by pg_terminate_backend() is started again" ok "$(within 15000 "$took")"
+
+# Since (b), the launcher has looked at database C again (launcher_naptime is 5 s).
+check "(b) no worker serves the database whose extension was dropped" f \
+  "$(q postgres "$(served "$dbc")")"
+
+[ "$failed" -eq 0 ]
