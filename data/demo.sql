@@ -362,8 +362,8 @@ SELECT s.place, s.lon, s.lat, l.area_code, l.area_name, l.level, l.in_jurisdicti
        LATERAL workorder.locate(s.lon, s.lat) l;
 \endif
 
-\set QUIET :demo_saved_quiet
-
 -- Fresh tables have no statistics; give the planner some before the first reports.
 ANALYZE workorder.areas, workorder.area_pieces, workorder.units, workorder.categories,
         workorder.category_effective, workorder.channels, workorder.channel_categories;
+
+\set QUIET :demo_saved_quiet
