@@ -428,6 +428,8 @@ worker_step(const char *activity, const char *task, WorkerStepFunction fn, void 
 		EmitErrorReport();
 		FlushErrorState();
 		AbortCurrentTransaction();
+		/* The abort leaves TopMemoryContext current: build the message in the pass's. */
+		MemoryContextSwitchTo(pass_cxt);
 		RESUME_INTERRUPTS();
 		message = psprintf("%s (SQLSTATE %s)", edata->message,
 						   unpack_sql_state(edata->sqlerrcode));

@@ -1,7 +1,7 @@
 -- pgTAP tests of workorder.ticket: the check digit's promises as properties over
 -- random tickets, bad input with its SQLSTATEs, and issuing with next_ticket.
 BEGIN;
-SELECT plan(47);
+SELECT plan(48);
 
 SET LOCAL search_path = workorder, public;
 
@@ -174,12 +174,18 @@ UPDATE workorder.ticket_days SET first_number = first_number - 999999 WHERE day 
 SELECT throws_ok($$SELECT workorder.next_ticket('2098-06-03')$$, 'WO003', NULL,
                  'a day that has used up 999999 numbers raises WO003');
 
--- Callers need no rights on ticket_days: next_ticket runs as the extension owner.
+-- Issuing tickets needs EXECUTE on next_ticket, which PUBLIC does not have; with it,
+-- callers need no rights on ticket_days: next_ticket runs as the extension owner.
 CREATE ROLE workorder_ticket_tap_clerk;
 GRANT USAGE ON SCHEMA workorder TO workorder_ticket_tap_clerk;
 SET LOCAL ROLE workorder_ticket_tap_clerk;
+SELECT throws_ok($$SELECT workorder.next_ticket('2098-06-05')$$, '42501', NULL,
+                 'a role without EXECUTE on next_ticket cannot issue tickets');
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION workorder.next_ticket(date) TO workorder_ticket_tap_clerk;
+SET LOCAL ROLE workorder_ticket_tap_clerk;
 SELECT lives_ok($$SELECT workorder.next_ticket('2098-06-05')$$,
-                'a role without rights on ticket_days can issue tickets');
+                'a role granted EXECUTE, without rights on ticket_days, can issue tickets');
 SELECT throws_ok($$UPDATE workorder.ticket_days SET first_number = 1$$, '42501', NULL,
                  'but cannot tamper with ticket_days');
 RESET ROLE;

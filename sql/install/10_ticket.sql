@@ -313,5 +313,8 @@ BEGIN
     RETURN workorder.make_ticket(next_ticket.day, seq::integer);
 END
 $$;
+-- Issuing numbers is intake's business: a role that could call this freely could
+-- use up a day's 999999 numbers and stop all intake.  submit() calls it as the owner.
+REVOKE ALL ON FUNCTION workorder.next_ticket(date) FROM PUBLIC;
 COMMENT ON FUNCTION workorder.next_ticket(date) IS
     'issue the next ticket of a day (default: today in Asia/Shanghai); unique, safe under concurrency';

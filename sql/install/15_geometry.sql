@@ -83,7 +83,8 @@ BEGIN
             pg_catalog.format('The geometry is a %s: %s.', GeometryType(location), pg_catalog.left(ST_AsText(location), 200)),
             'Pass the point where the event is; for an area or a line use ST_PointOnSurface(geom).');
     END IF;
-    RETURN workorder.wgs84(location, subject);
+    -- A GPS fix may carry a height (POINT Z) or a measure: the place is its x and y.
+    RETURN workorder.wgs84(ST_Force2D(location), subject);
 END
 $$;
 

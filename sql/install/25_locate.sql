@@ -88,10 +88,10 @@ DECLARE
     nearest record;
     answer workorder.location;
 BEGIN
-    IF NOT tolerance OPERATOR(pg_catalog.>=) 0 THEN
+    IF NOT (tolerance OPERATOR(pg_catalog.>=) 0 AND tolerance OPERATOR(pg_catalog.<) 'Infinity'::float8) THEN
         PERFORM workorder.raise_error('WO103',
             'invalid tolerance for locate', pg_catalog.format('tolerance_m is %s.', tolerance),
-            'Give a tolerance of zero or more metres.');
+            'Give a finite tolerance of zero or more metres.');
     END IF;
     answer.approximate := false;
     answer.distance_m := 0;

@@ -105,8 +105,9 @@ LANGUAGE plpgsql
 AS $$
 BEGIN
     IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'order_events'
-       OR CURRENT_USER OPERATOR(pg_catalog.<>) (SELECT c.relowner::regrole::text FROM pg_catalog.pg_class c
-                                                 WHERE c.oid OPERATOR(pg_catalog.=) TG_RELID) THEN
+       OR (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) TG_RELID)
+          OPERATOR(pg_catalog.<>) (SELECT r.oid FROM pg_catalog.pg_roles r
+                                    WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER) THEN
         PERFORM workorder.raise_error('WO405',
             pg_catalog.format('%s on workorder.%s is not allowed', TG_OP, TG_TABLE_NAME),
             pg_catalog.format('The statement was run by %s.', CURRENT_USER),
@@ -127,6 +128,12 @@ CREATE TRIGGER order_events_refuse_change
 CREATE TRIGGER order_events_refuse_truncate
     BEFORE TRUNCATE ON workorder.order_events
     FOR EACH STATEMENT EXECUTE FUNCTION workorder.refuse_direct_change();
+
+-- ALWAYS: the triggers fire under session_replication_role = replica too, which a
+-- superuser could otherwise set to slip past them.
+ALTER TABLE workorder.orders ENABLE ALWAYS TRIGGER orders_refuse_direct_change;
+ALTER TABLE workorder.order_events ENABLE ALWAYS TRIGGER order_events_refuse_change;
+ALTER TABLE workorder.order_events ENABLE ALWAYS TRIGGER order_events_refuse_truncate;
 
 REVOKE ALL ON workorder.orders, workorder.order_events FROM PUBLIC;
 

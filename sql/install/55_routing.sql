@@ -37,7 +37,10 @@ CREATE TABLE workorder.routing_rules (
                                                 AND pg_catalog.length(name) OPERATOR(pg_catalog.<=) 100),
     CONSTRAINT routing_rules_unit_target CHECK ((target OPERATOR(pg_catalog.=) 'unit') = (unit_code IS NOT NULL)),
     CONSTRAINT routing_rules_level CHECK (handling_level OPERATOR(pg_catalog.<>) 'grid'),
-    CONSTRAINT routing_rules_keywords CHECK (keywords IS NULL OR pg_catalog.cardinality(keywords) OPERATOR(pg_catalog.>) 0)
+    -- An empty keyword would match every description, and a NULL one nothing.
+    CONSTRAINT routing_rules_keywords CHECK (keywords IS NULL OR (pg_catalog.cardinality(keywords) OPERATOR(pg_catalog.>) 0
+        AND pg_catalog.array_position(keywords, NULL) IS NULL
+        AND pg_catalog.array_position(keywords, '') IS NULL))
 );
 CREATE INDEX routing_rules_order_idx ON workorder.routing_rules (position, id) WHERE active;
 SELECT pg_catalog.pg_extension_config_dump('workorder.routing_rules', '');

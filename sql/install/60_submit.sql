@@ -36,7 +36,8 @@ RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
 BEGIN
-    value := NULLIF(pg_catalog.btrim(value), '');
+    -- The blanks of action texts too: tabs, line breaks, no-break and ideographic spaces.
+    value := NULLIF(pg_catalog.btrim(value, E' \t\n\r\f\x0b\u00a0\u3000'), '');
     IF value IS NULL AND required THEN
         PERFORM workorder.raise_error('WO303',
             pg_catalog.format('the report has no %s', what), pg_catalog.format('The %s is NULL or blank.', what),
@@ -95,8 +96,11 @@ BEGIN
             'No active channel has this code.',
             'Use the code of a channel in workorder.channels; a new channel is loaded with workorder.load_channels().');
     END IF;
-    channel_ref := pg_catalog.btrim(channel_ref);
-    IF channel_ref IS NULL OR channel_ref OPERATOR(pg_catalog.=) '' OR pg_catalog.length(channel_ref) OPERATOR(pg_catalog.>) 128 THEN
+    -- Trimmed of every blank, so that a retry with a trailing CR is the same report;
+    -- control characters inside are refused.
+    channel_ref := pg_catalog.btrim(channel_ref, E' \t\n\r\f\x0b\u00a0\u3000');
+    IF channel_ref IS NULL OR channel_ref OPERATOR(pg_catalog.=) '' OR pg_catalog.length(channel_ref) OPERATOR(pg_catalog.>) 128
+       OR channel_ref OPERATOR(pg_catalog.~) '[[:cntrl:]]' THEN
         PERFORM workorder.raise_error('WO302',
             pg_catalog.format('invalid reference for a report from channel %s', channel),
             pg_catalog.format('channel_ref is %s.', COALESCE(pg_catalog.quote_literal(pg_catalog.left(channel_ref, 40)), 'NULL')),

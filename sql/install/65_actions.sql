@@ -719,6 +719,16 @@ DECLARE
     why text := workorder.action_text(o, 'cancel', 'reason', reason, true);
     after workorder.orders;
 BEGIN
+    -- A master cannot be cancelled under its duplicates: they are real reports of a
+    -- real event, and would be left merged into an order nobody handles.
+    IF EXISTS (SELECT 1 FROM workorder.orders x WHERE x.master_id OPERATOR(pg_catalog.=) o.id) THEN
+        PERFORM workorder.action_error(o, 'cancel', 'WO404',
+            'other orders are merged into this one',
+            pg_catalog.format('Merged into it: %s.',
+                              (SELECT pg_catalog.string_agg(x.ticket::text, ', ' ORDER BY x.id) FROM workorder.orders x
+                                WHERE x.master_id OPERATOR(pg_catalog.=) o.id)),
+            'Unmerge them first (each may then be cancelled or handled on its own).');
+    END IF;
     UPDATE workorder.orders x
        SET status = workorder.action_status('cancel', o.status), status_reason = why,
            updated_at = pg_catalog.now()

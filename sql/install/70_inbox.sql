@@ -187,8 +187,11 @@ BEGIN
             END IF;
             err_message := err_message OPERATOR(pg_catalog.||)
                            COALESCE('. ' OPERATOR(pg_catalog.||) NULLIF(err_detail, ''), '');
-            IF pg_catalog.left(err_code, 2) OPERATOR(pg_catalog.=) '40' OR err_code OPERATOR(pg_catalog.=) '55P03' THEN
-                -- Not the row's fault: it stays pending for the next drain.
+            IF converting IS NULL
+               AND pg_catalog.left(err_code, 3) NOT IN ('WO1', 'WO3') THEN
+                -- Not the row's fault (a deadlock, a lock timeout, a broken setting or
+                -- unit, ...): rejecting it would lose a good report, so it stays
+                -- pending, with the error, for the next drain.
                 UPDATE workorder.inbox i
                    SET error_code = err_code,
                        error_message = 'not processed, to be retried: ' OPERATOR(pg_catalog.||) err_message

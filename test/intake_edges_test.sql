@@ -1,0 +1,63 @@
+-- Edge cases found in review: the event log under replica mode, cancelling a master,
+-- 3D points, blanks and control characters in references, empty routing keywords,
+-- an infinite locate tolerance, and inbox rows that fail for reasons not their own.
+\set QUIET 1
+SET client_min_messages = warning;
+BEGIN;
+SELECT plan(12);
+\o /dev/null
+\i test/fixtures/intake_map.sql
+\o
+
+CREATE TEMP TABLE o AS
+SELECT * FROM workorder.submit('hotline', 'E-1', '0301', '摊贩', lon => 121.02, lat => 31.05);
+
+-- The append-only log holds even when a superuser turns triggers off for replication.
+SET LOCAL session_replication_role = replica;
+SELECT throws_ok($$UPDATE workorder.order_events SET note = 'edited' WHERE order_id = (SELECT id FROM o)$$,
+                 'WO405', NULL, 'the event log refuses UPDATE under session_replication_role = replica');
+SELECT throws_ok($$DELETE FROM workorder.order_events WHERE order_id = (SELECT id FROM o)$$,
+                 'WO405', NULL, 'and DELETE');
+SET LOCAL session_replication_role = origin;
+
+-- A master cannot be cancelled while reports are merged into it.
+CREATE TEMP TABLE dup AS
+SELECT * FROM workorder.submit('hotline', 'E-2', '0301', '同一个摊贩', lon => 121.02, lat => 31.05);
+SELECT lives_ok($$SELECT workorder.merge((SELECT id FROM dup), (SELECT id FROM o), 'C-990401', '重复')$$,
+                'a duplicate is merged into its master');
+SELECT throws_ok($$SELECT workorder.cancel((SELECT id FROM o), 'C-990401', '无效')$$,
+                 'WO404', NULL, 'its master cannot then be cancelled');
+
+-- A GPS fix with a height is a place like any other.
+SELECT is((SELECT ST_AsText(location) FROM workorder.submit('hotline', 'E-3', '0301', '带高程',
+              'SRID=4326;POINT Z(121.02 31.05 12.5)'::geometry)),
+          'POINT(121.02 31.05)', 'a POINT Z is accepted, and stored without its height');
+
+-- A retry whose reference carries a trailing CR or an ideographic space is the same report.
+SELECT is((SELECT id FROM workorder.submit('hotline', E'E-1\r', '0301', '重试', lon => 121.02, lat => 31.05)),
+          (SELECT id FROM o), 'a reference with a trailing CR is the same report');
+SELECT is((SELECT id FROM workorder.submit('hotline', E'\u3000E-1', '0301', '重试', lon => 121.02, lat => 31.05)),
+          (SELECT id FROM o), 'a reference with an ideographic space is the same report');
+SELECT throws_ok($$SELECT workorder.submit('hotline', E'E-\u0001-4', '0301', '控制符', lon => 121.02, lat => 31.05)$$,
+                 'WO302', NULL, 'a reference with a control character is refused');
+SELECT throws_ok($$SELECT workorder.submit('hotline', 'E-5', '0301', E'\t\u3000\n', lon => 121.02, lat => 31.05)$$,
+                 'WO303', NULL, 'a description of blanks only is refused');
+
+-- An empty keyword would match everything.
+SELECT throws_ok($$INSERT INTO workorder.routing_rules (name, keywords) VALUES ('空', '{""}')$$,
+                 '23514', NULL, 'a routing rule with an empty keyword is refused');
+
+SELECT throws_ok($$SELECT workorder.locate(121.02, 31.05, 'Infinity')$$,
+                 'WO103', NULL, 'an infinite locate tolerance is refused');
+
+-- A row that fails for a reason not its own (here, a dispatch unit that does not
+-- exist) is not rejected: it stays pending, with the error, for the next drain.
+UPDATE workorder.settings SET value = 'C-NOPE' WHERE name = 'dispatch_unit';
+INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
+VALUES ('hotline', 'E-6', '0301', '好报告', '121.02', '31.05');
+SELECT workorder.drain_inbox(10);
+SELECT ok((SELECT state = 'pending' AND error_code = '23503' FROM workorder.inbox WHERE channel_ref = 'E-6'),
+          'a good report that meets a broken setting stays pending, with the error');
+
+SELECT * FROM finish();
+ROLLBACK;
