@@ -1,0 +1,352 @@
+-- workorder install script, part 75: the outbox, the one way out to the channels.
+--
+-- Every status change a channel should hear about becomes one message in
+-- workorder.outbox, addressed to the channel of the report (channel_code and the
+-- channel's own channel_ref).  A statement trigger on workorder.order_events makes
+-- the messages, so they are written in the transaction of the action itself: a
+-- committed action always has its messages, even across a crash, and a rolled-back
+-- action has none.  Connectors take them with workorder.claim_outbox(), and confirm
+-- each with workorder.ack_outbox() or give it back with workorder.fail_outbox().
+-- Delivery is at least once: a claim is a lease, and a message whose lease runs out
+-- (a connector that crashed) is claimable again, so a connector must treat a
+-- message it has seen before (same id) as a duplicate.
+--
+-- What makes a message (kind is the action of the event):
+--   dispatch, reassign   the order went to a unit (at intake too, when routed)
+--   accept               the unit signed for it
+--   return               the unit handed it back (the reason is in the payload)
+--   resolve              the result
+--   verify               only a failed verification: the result is not accepted
+--                        and the order is handled again
+--   close                closed, with the result
+--   reopen               sent back to be redone (the reason)
+--   cancel               invalid or spam (the reason)
+--   merge, unmerge       the report follows a master (its ticket), or no longer
+-- Not: submit (the connector has the answer of submit() already), suspend and
+-- resume, extensions, callback, supervise and comment (internal to the center), and
+-- the master's merged_in / unmerged_out (the merged report's own message says it).
+-- Only channels with replies = true get messages.
+--
+-- A merged report follows its master: when the master is resolved, closed, reopened
+-- or cancelled, every report merged into it gets a message of its own, on its own
+-- channel and with its own channel_ref and ticket, carrying master_ticket.  The
+-- master's progress before that (dispatch, accept, ...) is not copied to them.
+--
+-- Settings (workorder.settings rows; the defaults apply when there is no row):
+--   outbox_backoff_base  the wait after the first failure (default '30 seconds'); it
+--                        doubles with each further failure ...
+--   outbox_backoff_max   ... up to this (default '1 hour')
+--   outbox_max_attempts  after this many claims the message is dead (default 8)
+--
+-- Privileges: the table and the functions belong to the extension's owner; the
+-- connector role of the roles issue (issue 7) gets EXECUTE on claim/ack/fail.
+
+CREATE TABLE workorder.outbox (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    -- The report the message is addressed to (for a merged report reached through
+    -- its master, the merged report, not the master).
+    order_id        bigint NOT NULL REFERENCES workorder.orders (id),
+    -- The event it came from.  No foreign key: the log is append-only, the trigger
+    -- takes the id from the row it sees inserted, and a key would cost a check per
+    -- message on the intake path (and turn TRUNCATE of the log into a key error
+    -- instead of its own WO405).
+    event_id        bigint NOT NULL,
+    channel_code    text NOT NULL,
+    channel_ref     text NOT NULL,
+    kind            text NOT NULL,
+    payload         jsonb NOT NULL,
+    state           text NOT NULL DEFAULT 'pending',
+    attempts        integer NOT NULL DEFAULT 0,
+    -- When a pending message may be claimed; for a claimed one, when its lease ends
+    -- (equal to claimed_until), so that one index finds every claimable message.
+    next_attempt_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    claimed_by      text,
+    claimed_until   timestamptz,
+    last_error      text,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    delivered_at    timestamptz,
+    -- One event makes at most one message per report.  (Per report rather than per
+    -- channel: a master's result goes to each merged report, and two of those may
+    -- have come through the same channel.)
+    CONSTRAINT outbox_event_order_unique UNIQUE (event_id, order_id),
+    CONSTRAINT outbox_state CHECK (state IN ('pending', 'claimed', 'delivered', 'dead')),
+    CONSTRAINT outbox_claimed_has_lease CHECK ((state OPERATOR(pg_catalog.=) 'claimed') OPERATOR(pg_catalog.=) (claimed_until IS NOT NULL)),
+    CONSTRAINT outbox_delivered_at CHECK ((state OPERATOR(pg_catalog.=) 'delivered') OPERATOR(pg_catalog.=) (delivered_at IS NOT NULL))
+);
+-- A claim reads only the claimable messages of its channel, due first: the index
+-- stays as small as the backlog however long the history grows.
+CREATE INDEX outbox_due_idx ON workorder.outbox (channel_code, next_attempt_at)
+    WHERE state IN ('pending', 'claimed');
+-- outbox_expire finds the earliest lease to run out.
+CREATE INDEX outbox_lease_idx ON workorder.outbox (claimed_until) WHERE state OPERATOR(pg_catalog.=) 'claimed';
+CREATE INDEX outbox_order_idx ON workorder.outbox (order_id);
+SELECT pg_catalog.pg_extension_config_dump('workorder.outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('workorder.outbox_id_seq', '');
+REVOKE ALL ON workorder.outbox FROM PUBLIC;
+COMMENT ON TABLE workorder.outbox IS
+    'Messages to the channels (status changes, results), made by a trigger on order_events; connectors use claim_outbox/ack_outbox/fail_outbox.';
+COMMENT ON COLUMN workorder.outbox.state IS
+    'pending (waits for next_attempt_at), claimed (leased until claimed_until), delivered (acknowledged), dead (max attempts reached)';
+COMMENT ON COLUMN workorder.outbox.payload IS
+    'ticket, kind, status, previous_status, unit, unit_name, result (resolve, close), reason, master_ticket (merged reports), occurred_at';
+
+-- outbox_from_events makes the messages of the events one statement inserted.  It
+-- is a statement trigger with a transition table: submit() writes the events of an
+-- intake (submit, dispatch) in one statement, which then costs one call of this
+-- function, not one per event.  The orders it reads are as the statement left them.
+CREATE FUNCTION workorder.outbox_from_events()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    INSERT INTO workorder.outbox (order_id, event_id, channel_code, channel_ref, kind, payload)
+    SELECT r.id, e.id, r.channel_code, r.channel_ref, e.action,
+           pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+               'ticket', r.ticket::text,
+               'kind', e.action,
+               'status', e.new_status,
+               'previous_status', e.old_status,
+               'unit', e.unit_code,
+               'unit_name', u.name,
+               'result', CASE WHEN e.action IN ('resolve', 'close') THEN o.result END,
+               'reason', CASE WHEN e.action IN ('return', 'verify', 'reopen', 'cancel') THEN e.note END,
+               'master_ticket', CASE WHEN r.id OPERATOR(pg_catalog.<>) o.id THEN o.ticket::text
+                                     WHEN e.action IN ('merge', 'unmerge') THEN e.details OPERATOR(pg_catalog.->>) 'master_ticket' END,
+               'occurred_at', e.at))
+      FROM new_events e
+      JOIN workorder.orders o ON o.id OPERATOR(pg_catalog.=) e.order_id
+      CROSS JOIN LATERAL (
+          SELECT o.id, o.channel_code, o.channel_ref, o.ticket
+          UNION ALL
+          -- The reports merged into this one hear its outcome.
+          SELECT d.id, d.channel_code, d.channel_ref, d.ticket
+            FROM workorder.orders d
+           WHERE e.action IN ('resolve', 'close', 'reopen', 'cancel')
+             AND d.master_id OPERATOR(pg_catalog.=) o.id) r
+      JOIN workorder.channels c ON c.code OPERATOR(pg_catalog.=) r.channel_code AND c.replies
+      LEFT JOIN workorder.units u ON u.code OPERATOR(pg_catalog.=) e.unit_code
+     WHERE e.action IN ('dispatch', 'reassign', 'accept', 'return', 'resolve', 'verify', 'close',
+                        'reopen', 'cancel', 'merge', 'unmerge')
+       AND (e.action OPERATOR(pg_catalog.<>) 'verify' OR e.new_status OPERATOR(pg_catalog.<>) e.old_status)
+     ORDER BY e.id, r.id;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER order_events_outbox
+    AFTER INSERT ON workorder.order_events
+    REFERENCING NEW TABLE AS new_events
+    FOR EACH STATEMENT EXECUTE FUNCTION workorder.outbox_from_events();
+
+-- outbox_bad_argument raises WO603, a bad argument of a connector function.
+CREATE FUNCTION workorder.outbox_bad_argument(what text, detail text, hint text)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM workorder.raise_error('WO603', pg_catalog.format('invalid %s for the outbox', what), detail, hint);
+END
+$$;
+
+-- outbox_claimer checks a claimer's name: NULL (anonymous) or 1 to 200 characters.
+CREATE FUNCTION workorder.outbox_claimer(claimer text)
+RETURNS text
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF claimer IS NOT NULL AND (pg_catalog.btrim(claimer) OPERATOR(pg_catalog.=) ''
+                                OR pg_catalog.length(claimer) OPERATOR(pg_catalog.>) 200) THEN
+        PERFORM workorder.outbox_bad_argument('claimer',
+            pg_catalog.format('claimer is %s (%s characters).', pg_catalog.quote_literal(pg_catalog.left(claimer, 40)),
+                              pg_catalog.length(claimer)),
+            'Name the connector instance in 1 to 200 characters, or pass NULL.');
+    END IF;
+    RETURN claimer;
+END
+$$;
+
+-- claim_outbox claims up to max_messages due messages of a channel, in id order,
+-- for lease: each becomes 'claimed' until now() + lease, and its attempts count
+-- the claim.  Due means pending and past next_attempt_at, or claimed with a lease
+-- that ran out (the connector that had it is presumed dead).  Rows another claim
+-- holds locked are skipped, so two connectors never get the same message.  A
+-- message claimed outbox_max_attempts times is left to outbox_expire, which makes it
+-- dead.  WO603: an unknown channel, max_messages outside 1..10000, a lease outside
+-- 1 second..1 day, a bad claimer.
+CREATE FUNCTION workorder.claim_outbox(channel text, max_messages integer DEFAULT 100,
+                                       lease interval DEFAULT '5 minutes', claimer text DEFAULT NULL)
+RETURNS SETOF workorder.outbox
+LANGUAGE plpgsql
+SECURITY DEFINER
+AS $$
+DECLARE
+    max_attempts integer := workorder.setting('outbox_max_attempts', '8')::integer;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM workorder.channels c WHERE c.code OPERATOR(pg_catalog.=) claim_outbox.channel) THEN
+        PERFORM workorder.outbox_bad_argument('channel',
+            pg_catalog.format('There is no channel %s.', COALESCE(pg_catalog.quote_literal(channel), 'NULL')),
+            'Pass the code of a channel in workorder.channels.');
+    END IF;
+    IF max_messages IS NULL OR max_messages OPERATOR(pg_catalog.<) 1
+       OR max_messages OPERATOR(pg_catalog.>) 10000 THEN
+        PERFORM workorder.outbox_bad_argument('batch size',
+            pg_catalog.format('max_messages is %s.', COALESCE(max_messages::text, 'NULL')),
+            'Claim 1 to 10000 messages at a time.');
+    END IF;
+    IF lease IS NULL OR lease OPERATOR(pg_catalog.<) '1 second'::interval
+       OR lease OPERATOR(pg_catalog.>) '1 day'::interval THEN
+        PERFORM workorder.outbox_bad_argument('lease',
+            pg_catalog.format('lease is %s.', COALESCE(lease::text, 'NULL')),
+            'Pass how long the connector needs to deliver the batch, from 1 second to 1 day.');
+    END IF;
+    claimer := workorder.outbox_claimer(claimer);
+    RETURN QUERY
+    WITH due AS (
+        SELECT m.id FROM workorder.outbox m
+         WHERE m.channel_code OPERATOR(pg_catalog.=) claim_outbox.channel
+           AND m.state IN ('pending', 'claimed')
+           AND m.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()
+           AND (m.state OPERATOR(pg_catalog.=) 'pending' OR m.attempts OPERATOR(pg_catalog.<) max_attempts)
+         ORDER BY m.id
+         LIMIT max_messages
+           FOR UPDATE SKIP LOCKED
+    )
+    UPDATE workorder.outbox m
+       SET state = 'claimed', claimed_by = claim_outbox.claimer,
+           claimed_until = pg_catalog.now() OPERATOR(pg_catalog.+) lease,
+           next_attempt_at = pg_catalog.now() OPERATOR(pg_catalog.+) lease,
+           attempts = m.attempts OPERATOR(pg_catalog.+) 1
+      FROM due
+     WHERE m.id OPERATOR(pg_catalog.=) due.id
+    RETURNING m.*;
+END
+$$;
+
+-- outbox_claimed returns a message that ack or fail may settle, locked: WO603 for a
+-- NULL id, WO601 for an unknown message, WO602 for a message that is not claimed or
+-- is claimed by another claimer (a NULL claimer does not check who claimed it).  A
+-- delivered message is returned as it is, for ack to be idempotent.
+CREATE FUNCTION workorder.outbox_claimed(message_id bigint, claimer text, action text)
+RETURNS workorder.outbox
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    m workorder.outbox;
+BEGIN
+    IF message_id IS NULL THEN
+        PERFORM workorder.outbox_bad_argument('message id', 'message_id is NULL.',
+            'Pass the id of a message that claim_outbox() returned.');
+    END IF;
+    claimer := workorder.outbox_claimer(claimer);
+    SELECT * INTO m FROM workorder.outbox x WHERE x.id OPERATOR(pg_catalog.=) message_id FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM workorder.raise_error('WO601',
+            pg_catalog.format('outbox message %s does not exist', message_id),
+            pg_catalog.format('The action was %s.', action),
+            'Pass the id of a message that claim_outbox() returned.');
+    END IF;
+    IF m.state OPERATOR(pg_catalog.=) 'delivered' THEN
+        RETURN m;
+    END IF;
+    IF m.state OPERATOR(pg_catalog.<>) 'claimed' THEN
+        PERFORM workorder.raise_error('WO602',
+            pg_catalog.format('outbox message %s is not claimed: %s is not allowed', m.id, action),
+            pg_catalog.format('It is %s after %s attempts.', m.state, m.attempts),
+            CASE m.state WHEN 'dead' THEN 'A dead message is not delivered any more; look at its last_error.'
+                         ELSE 'Its lease ran out and it was given back: claim it again with claim_outbox().' END);
+    END IF;
+    IF claimer IS NOT NULL AND m.claimed_by IS DISTINCT FROM claimer THEN
+        PERFORM workorder.raise_error('WO602',
+            pg_catalog.format('outbox message %s is not claimed by %s: %s is not allowed', m.id, claimer, action),
+            pg_catalog.format('It is claimed by %s until %s.', COALESCE(m.claimed_by, 'an anonymous claimer'), m.claimed_until),
+            'Settle only the messages your own claim returned; your lease may have run out and another connector taken it.');
+    END IF;
+    RETURN m;
+END
+$$;
+
+-- ack_outbox marks a claimed message delivered and returns it.  Acknowledging a
+-- delivered message again changes nothing (a connector may retry its ack).  An ack
+-- after the lease ran out is still accepted while nobody else claimed the message.
+CREATE FUNCTION workorder.ack_outbox(message_id bigint, claimer text DEFAULT NULL)
+RETURNS workorder.outbox
+LANGUAGE plpgsql
+SECURITY DEFINER
+AS $$
+DECLARE
+    m workorder.outbox := workorder.outbox_claimed(message_id, claimer, 'ack');
+BEGIN
+    IF m.state OPERATOR(pg_catalog.=) 'delivered' THEN
+        RETURN m;
+    END IF;
+    UPDATE workorder.outbox x
+       SET state = 'delivered', delivered_at = pg_catalog.now(), claimed_until = NULL
+     WHERE x.id OPERATOR(pg_catalog.=) m.id
+    RETURNING * INTO m;
+    RETURN m;
+END
+$$;
+
+-- outbox_backoff is the wait before the next attempt after attempts failed ones:
+-- outbox_backoff_base doubled for each failure after the first, at most
+-- outbox_backoff_max.
+CREATE FUNCTION workorder.outbox_backoff(attempts integer)
+RETURNS interval
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    base interval := workorder.setting('outbox_backoff_base', '30 seconds')::interval;
+    cap interval := workorder.setting('outbox_backoff_max', '1 hour')::interval;
+BEGIN
+    -- Capping the exponent first keeps 2^n finite for any attempts.
+    RETURN LEAST(base OPERATOR(pg_catalog.*)
+                 pg_catalog.power(2::double precision, LEAST(GREATEST(attempts OPERATOR(pg_catalog.-) 1, 0), 30)::double precision),
+                 cap);
+END
+$$;
+
+-- fail_outbox gives a claimed message back after a failed delivery, with the error:
+-- pending again after the backoff, or dead once it was claimed outbox_max_attempts
+-- times.  WO603 for a NULL or blank error or one over 2000 characters.
+CREATE FUNCTION workorder.fail_outbox(message_id bigint, error text, claimer text DEFAULT NULL)
+RETURNS workorder.outbox
+LANGUAGE plpgsql
+SECURITY DEFINER
+AS $$
+DECLARE
+    m workorder.outbox;
+    max_attempts integer := workorder.setting('outbox_max_attempts', '8')::integer;
+BEGIN
+    IF error IS NULL OR pg_catalog.btrim(error) OPERATOR(pg_catalog.=) ''
+       OR pg_catalog.length(error) OPERATOR(pg_catalog.>) 2000 THEN
+        PERFORM workorder.outbox_bad_argument('error',
+            pg_catalog.format('error is %s (%s characters).',
+                              COALESCE(pg_catalog.quote_literal(pg_catalog.left(error, 40)), 'NULL'),
+                              COALESCE(pg_catalog.length(error), 0)),
+            'Say why the delivery failed, in 1 to 2000 characters.');
+    END IF;
+    m := workorder.outbox_claimed(message_id, claimer, 'fail');
+    IF m.state OPERATOR(pg_catalog.=) 'delivered' THEN
+        PERFORM workorder.raise_error('WO602',
+            pg_catalog.format('outbox message %s is delivered: fail is not allowed', m.id),
+            pg_catalog.format('It was acknowledged at %s.', m.delivered_at),
+            'A delivered message stays delivered; a connector must not fail a message it acknowledged.');
+    END IF;
+    UPDATE workorder.outbox x
+       SET state = CASE WHEN x.attempts OPERATOR(pg_catalog.>=) max_attempts THEN 'dead' ELSE 'pending' END,
+           next_attempt_at = pg_catalog.now() OPERATOR(pg_catalog.+) workorder.outbox_backoff(x.attempts),
+           claimed_by = NULL, claimed_until = NULL, last_error = error
+     WHERE x.id OPERATOR(pg_catalog.=) m.id
+    RETURNING * INTO m;
+    RETURN m;
+END
+$$;
+
+REVOKE ALL ON FUNCTION workorder.claim_outbox(text, integer, interval, text),
+                       workorder.ack_outbox(bigint, text),
+                       workorder.fail_outbox(bigint, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION workorder.claim_outbox(text, integer, interval, text) IS
+    'Claims due outbox messages of a channel for a lease (at least once; two claims never share a message).';
+COMMENT ON FUNCTION workorder.ack_outbox(bigint, text) IS 'Marks a claimed outbox message delivered (idempotent).';
+COMMENT ON FUNCTION workorder.fail_outbox(bigint, text, text) IS
+    'Gives a claimed outbox message back after a failed delivery: pending after a backoff, or dead after outbox_max_attempts.';

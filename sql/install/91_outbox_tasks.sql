@@ -1,0 +1,47 @@
+-- workorder install script, part 91: the outbox's background task.
+--
+-- It comes after part 90, which makes workorder.task_outcome and worker_tasks.
+
+-- task_outbox_expire (a background task, registered below) gives back the
+-- messages whose lease ran out, so that a crashed connector's messages come back
+-- even before a claim finds them; one claimed outbox_max_attempts times is dead.
+-- It is next due when the earliest lease runs out, and never for pending messages:
+-- the task does nothing for them, and a backlog that no connector claims would
+-- otherwise keep the worker busy.
+CREATE FUNCTION workorder.task_outbox_expire()
+RETURNS workorder.task_outcome
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    max_attempts integer := workorder.setting('outbox_max_attempts', '8')::integer;
+    outcome workorder.task_outcome;
+    dead integer;
+BEGIN
+    WITH expired AS (
+        UPDATE workorder.outbox x
+           SET state = CASE WHEN x.attempts OPERATOR(pg_catalog.>=) max_attempts THEN 'dead' ELSE 'pending' END,
+               last_error = CASE WHEN x.attempts OPERATOR(pg_catalog.>=) max_attempts
+                                 THEN pg_catalog.format('lease of %s expired after %s attempts',
+                                                        COALESCE(x.claimed_by, 'an anonymous claimer'), x.attempts)
+                                 ELSE x.last_error END,
+               claimed_by = NULL, claimed_until = NULL
+         WHERE x.state OPERATOR(pg_catalog.=) 'claimed'
+           AND x.claimed_until OPERATOR(pg_catalog.<=) pg_catalog.now()
+        RETURNING x.state
+    )
+    SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE expired.state OPERATOR(pg_catalog.=) 'dead')
+      INTO outcome.rows, dead
+      FROM expired;
+    outcome.detail := pg_catalog.format('%s expired claims given back, %s of them dead', outcome.rows, dead);
+    SELECT pg_catalog.min(x.claimed_until) INTO outcome.next_due
+      FROM workorder.outbox x WHERE x.state OPERATOR(pg_catalog.=) 'claimed';
+    RETURN outcome;
+END
+$$;
+
+REVOKE ALL ON FUNCTION workorder.task_outbox_expire() FROM PUBLIC;
+
+-- Between the inbox drain (100) and the run log trim (1000, which must stay last).
+INSERT INTO workorder.worker_tasks (task, position, function, description) VALUES
+    ('outbox_expire', 500, 'workorder.task_outbox_expire',
+     'give back outbox messages whose lease ran out (dead after outbox_max_attempts)');

@@ -1,0 +1,195 @@
+-- The outbox: exactly one message per relevant event and report, none for a
+-- rolled-back action or a channel without replies; claims never overlap; the
+-- backoff grows and caps; dead after the maximum attempts; expired leases come
+-- back; every bad input raises its SQLSTATE and writes nothing.
+\set QUIET 1
+SET client_min_messages = warning;
+BEGIN;
+SELECT plan(41);
+\o /dev/null
+\i test/fixtures/intake_map.sql
+SELECT workorder.load_channels('[{"code": "mailbox", "name": "区长信箱", "kind": "mailbox"}]');
+\o
+
+CREATE FUNCTION pg_temp.id_of(ref text) RETURNS bigint LANGUAGE sql AS $$
+    SELECT o.id FROM workorder.orders o WHERE o.channel_ref = ref
+$$;
+
+-- A random lifecycle for 60 reports on three channels (camera has no replies), with
+-- some merged into the first hotline report, which is then resolved and closed.
+DO $$
+DECLARE
+    ch text;
+    oid_ bigint;
+    master bigint;
+BEGIN
+    PERFORM setseed(0.42);
+    FOR i IN 1..60 LOOP
+        ch := (ARRAY['hotline', 'mailbox', 'camera'])[1 + i % 3];
+        oid_ := (workorder.submit(ch, 'P-' || i, CASE ch WHEN 'camera' THEN 'vendor' ELSE '0301' END, '摊贩 ' || i,
+                                lon => 121.0001 + i * 0.0001, lat => 31.0002)).id;
+        IF i = 3 THEN
+            master := oid_;
+            CONTINUE;
+        END IF;
+        IF i % 5 = 0 THEN
+            PERFORM workorder.merge(oid_, master, 'C-990401');
+            CONTINUE;
+        END IF;
+        IF (SELECT o.status FROM workorder.orders o WHERE o.id = oid_) = 'new' THEN
+            PERFORM workorder.dispatch(oid_, 'C-990401', 'C-990401001');
+        END IF;
+        PERFORM workorder.accept(oid_, 'x');
+        IF random() < 0.3 THEN
+            PERFORM workorder.return_order(oid_, 'x', '不归我管');
+            CONTINUE;
+        END IF;
+        PERFORM workorder.suspend(oid_, 'x', '等待');
+        PERFORM workorder.resume(oid_, 'x');
+        PERFORM workorder.resolve(oid_, 'x', '已处理');
+        IF random() < 0.3 THEN
+            PERFORM workorder.verify(oid_, 'C-990401', false, '没有处理好');
+        ELSE
+            PERFORM workorder.close(oid_, 'C-990401');
+        END IF;
+    END LOOP;
+    PERFORM workorder.accept(master, 'x');
+    PERFORM workorder.resolve(master, 'x', '主单已处理');
+    PERFORM workorder.close(master, 'C-990401');
+END
+$$;
+
+-- expected_messages: one per relevant event of a replying report, and one per
+-- resolve/close/reopen/cancel of a master for each replying report merged into it.
+CREATE TEMP VIEW expected_messages AS
+SELECT e.id AS event_id, o.id AS order_id
+  FROM workorder.order_events e JOIN workorder.orders o ON o.id = e.order_id
+  JOIN workorder.channels c ON c.code = o.channel_code AND c.replies
+ WHERE e.action IN ('dispatch', 'reassign', 'accept', 'return', 'resolve', 'close', 'reopen', 'cancel', 'merge', 'unmerge')
+    OR (e.action = 'verify' AND e.new_status <> e.old_status)
+UNION ALL
+SELECT e.id, d.id
+  FROM workorder.order_events e JOIN workorder.orders d ON d.master_id = e.order_id
+  JOIN workorder.channels c ON c.code = d.channel_code AND c.replies
+ WHERE e.action IN ('resolve', 'close', 'reopen', 'cancel');
+
+SELECT set_eq('SELECT event_id, order_id FROM workorder.outbox', 'SELECT * FROM expected_messages',
+              'exactly one message per relevant event and report');
+SELECT ok((SELECT count(*) FROM workorder.outbox) > 100, 'the lifecycle made many messages');
+SELECT is((SELECT count(*) FROM workorder.outbox WHERE channel_code = 'camera'), 0::bigint,
+          'a channel without replies gets no message');
+SELECT is((SELECT count(*) FROM workorder.outbox m JOIN workorder.orders o ON o.id = m.order_id
+            WHERE m.channel_code <> o.channel_code OR m.channel_ref <> o.channel_ref
+               OR m.payload ->> 'ticket' <> o.ticket::text), 0::bigint,
+          'every message is addressed to its report''s channel, reference and ticket');
+SELECT is((SELECT count(*) FROM workorder.outbox m JOIN workorder.orders o ON o.id = m.order_id
+            WHERE o.master_id IS NOT NULL AND m.kind IN ('resolve', 'close')
+              AND m.payload ->> 'result' = '主单已处理'),
+          (SELECT 2 * count(*) FROM workorder.orders o JOIN workorder.channels c ON c.code = o.channel_code
+            WHERE o.master_id IS NOT NULL AND c.replies),
+          'each replying merged report hears its master''s resolve and close, with the result');
+SELECT is((SELECT count(*) FROM workorder.outbox WHERE state <> 'pending' OR attempts <> 0), 0::bigint,
+          'new messages are pending, never attempted');
+
+-- Never for a rolled-back action.
+SAVEPOINT s;
+SELECT workorder.reopen(pg_temp.id_of('P-3'), 'C-990401', '复发') IS NOT NULL AS reopened \gset
+ROLLBACK TO SAVEPOINT s;
+SELECT set_eq('SELECT event_id, order_id FROM workorder.outbox', 'SELECT * FROM expected_messages',
+              'a rolled-back action leaves no message');
+SELECT is((SELECT count(*) FROM workorder.outbox WHERE kind = 'reopen'), 0::bigint, '... no reopen message');
+
+-- Claims: sequential claims by two claimers, with leases, never overlap, and cover
+-- every due message of the channel in id order.
+CREATE TEMP TABLE claims AS
+SELECT 'a'::text AS who, c.id FROM workorder.claim_outbox('hotline', 7, '10 minutes', 'a') c;
+INSERT INTO claims SELECT 'b', c.id FROM workorder.claim_outbox('hotline', 7, '10 minutes', 'b') c;
+INSERT INTO claims SELECT 'a', c.id FROM workorder.claim_outbox('hotline', 10000, '10 minutes', 'a') c;
+SELECT is((SELECT count(DISTINCT id) FROM claims), (SELECT count(*) FROM claims), 'no message is claimed twice');
+SELECT set_eq('SELECT id FROM claims', $$SELECT id FROM workorder.outbox WHERE channel_code = 'hotline'$$,
+              'the claims cover every message of the channel');
+SELECT ok((SELECT max(id) FROM claims WHERE who = 'a' AND id < (SELECT min(id) FROM claims WHERE who = 'b'))
+          < (SELECT min(id) FROM claims WHERE who = 'b'), 'claims take messages in id order');
+SELECT is((SELECT count(*) FROM workorder.claim_outbox('hotline', 10000, '10 minutes', 'c')), 0::bigint,
+          'a claim while the leases hold gets nothing');
+SELECT is((SELECT count(*) FROM workorder.outbox WHERE channel_code = 'mailbox' AND state <> 'pending'), 0::bigint,
+          'a claim takes only its own channel''s messages');
+
+-- Backoff: 30 s, 1 min, 2 min, ... capped at outbox_backoff_max; dead after
+-- outbox_max_attempts claims.
+INSERT INTO workorder.settings VALUES ('outbox_backoff_max', '5 minutes', 'test'), ('outbox_max_attempts', '6', 'test');
+CREATE TEMP TABLE backoffs (attempts integer, state text, wait interval);
+DO $$
+DECLARE
+    target bigint := (SELECT min(id) FROM claims WHERE who = 'b');
+    m workorder.outbox;
+BEGIN
+    m := workorder.fail_outbox(target, 'timeout', 'b');
+    INSERT INTO backoffs VALUES (m.attempts, m.state, m.next_attempt_at - now());
+    FOR i IN 2..8 LOOP
+        UPDATE workorder.outbox x SET next_attempt_at = now() WHERE x.id = target AND x.state = 'pending';
+        PERFORM 1 FROM workorder.claim_outbox('hotline', 10000, '10 minutes', 'b') c WHERE c.id = target;
+        EXIT WHEN NOT FOUND;
+        m := workorder.fail_outbox(target, 'timeout ' || i, 'b');
+        INSERT INTO backoffs VALUES (m.attempts, m.state, CASE WHEN m.state = 'pending' THEN m.next_attempt_at - now() END);
+    END LOOP;
+END
+$$;
+SELECT results_eq('SELECT attempts, state, wait FROM backoffs ORDER BY attempts',
+    $$VALUES (1, 'pending', '30 seconds'::interval), (2, 'pending', '1 minute'), (3, 'pending', '2 minutes'),
+             (4, 'pending', '4 minutes'), (5, 'pending', '5 minutes'), (6, 'dead', NULL)$$,
+    'the backoff doubles up to its cap, and the message is dead after the maximum attempts');
+SELECT is((SELECT last_error FROM workorder.outbox WHERE state = 'dead'), 'timeout 6', 'a dead message keeps its last error');
+SELECT is((SELECT count(*) FROM workorder.claim_outbox('hotline', 10000, '10 minutes', 'b') c WHERE c.state = 'dead'),
+          0::bigint, 'a dead message is never claimed');
+
+-- Expired leases: the task gives them back, and a claim takes them again.
+UPDATE workorder.outbox SET claimed_until = now() - interval '1 second', next_attempt_at = now() - interval '1 second'
+ WHERE id IN (SELECT id FROM claims WHERE who = 'a');
+SELECT is((SELECT rows FROM workorder.run_task('outbox_expire')), (SELECT count(*)::integer FROM claims WHERE who = 'a'),
+          'outbox_expire gives back every expired claim');
+SELECT is((SELECT count(*) FROM workorder.outbox WHERE id IN (SELECT id FROM claims WHERE who = 'a') AND state = 'pending'),
+          (SELECT count(*) FROM claims WHERE who = 'a'), '... as pending');
+SELECT set_eq($$SELECT c.id FROM workorder.claim_outbox('hotline', 10000, '10 minutes', 'c') c$$,
+              $$SELECT id FROM claims WHERE who = 'a'$$, 'expired claims are claimable again');
+-- Expired without the task: a claim takes them directly.
+UPDATE workorder.outbox SET claimed_until = now() - interval '1 second', next_attempt_at = now() - interval '1 second'
+ WHERE claimed_by = 'c';
+SELECT is((SELECT count(*) FROM workorder.claim_outbox('hotline', 10000, '10 minutes', 'd')),
+          (SELECT count(*) FROM claims WHERE who = 'a'), 'an expired lease is claimable before the task runs');
+
+-- Bad input: its SQLSTATE, and nothing written.
+CREATE FUNCTION pg_temp.refused(call text, sqlstate text, description text)
+RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+    before text := (SELECT md5(string_agg(x::text, ',' ORDER BY x.id)) FROM workorder.outbox x);
+BEGIN
+    RETURN NEXT throws_ok(call, sqlstate, NULL, description);
+    RETURN NEXT is((SELECT md5(string_agg(x::text, ',' ORDER BY x.id)) FROM workorder.outbox x), before,
+                   description || ': nothing written');
+END
+$$;
+SELECT * FROM pg_temp.refused($$SELECT workorder.claim_outbox('fax')$$, 'WO603', 'an unknown channel');
+SELECT * FROM pg_temp.refused($$SELECT workorder.claim_outbox('hotline', 0)$$, 'WO603', 'max_messages 0');
+SELECT * FROM pg_temp.refused($$SELECT workorder.claim_outbox('hotline', 10001)$$, 'WO603', 'max_messages 10001');
+SELECT * FROM pg_temp.refused($$SELECT workorder.claim_outbox('hotline', 10, NULL)$$, 'WO603', 'a NULL lease');
+SELECT * FROM pg_temp.refused($$SELECT workorder.ack_outbox(NULL)$$, 'WO603', 'a NULL message id');
+SELECT * FROM pg_temp.refused($$SELECT workorder.ack_outbox(-1)$$, 'WO601', 'an unknown message');
+SELECT * FROM pg_temp.refused($$SELECT workorder.fail_outbox((SELECT min(id) FROM workorder.outbox WHERE claimed_by = 'd'), repeat('e', 2001), 'd')$$,
+                              'WO603', 'an oversized error');
+SELECT * FROM pg_temp.refused($$SELECT workorder.ack_outbox((SELECT min(id) FROM workorder.outbox WHERE claimed_by = 'd'), 'other')$$,
+                              'WO602', 'an ack by another claimer');
+SELECT * FROM pg_temp.refused($$SELECT workorder.ack_outbox((SELECT min(id) FROM workorder.outbox WHERE state = 'pending'))$$,
+                              'WO602', 'an ack of a message not claimed');
+SELECT * FROM pg_temp.refused($$SELECT workorder.fail_outbox((SELECT min(id) FROM workorder.outbox WHERE state = 'dead'), 'x')$$,
+                              'WO602', 'a fail of a dead message');
+
+-- Ack is idempotent.
+SELECT is((SELECT string_agg(state, ',') FROM (
+              SELECT (workorder.ack_outbox(m.id, 'd')).state FROM (SELECT min(id) AS id FROM workorder.outbox WHERE claimed_by = 'd') m
+              UNION ALL
+              SELECT (workorder.ack_outbox(m.id, 'd')).state FROM (SELECT min(id) AS id FROM workorder.outbox WHERE claimed_by = 'd') m) x),
+          'delivered,delivered', 'acking twice is delivered, then a no-op');
+
+SELECT * FROM finish();
+ROLLBACK;
