@@ -97,10 +97,14 @@ RETURNS TABLE (seq integer, action text, actor text, old_status workorder.order_
                new_status workorder.order_status, unit_code text, old_unit text, note text, details jsonb)
 LANGUAGE sql AS $$
     SELECT e.seq, e.action, e.actor, e.old_status, e.new_status, e.unit_code, e.old_unit, e.note,
-           pg_temp.unlabel((e.details - '{suspended_at,suspended_for}'::text[])::text)::jsonb
+           pg_temp.unlabel((e.details - '{suspended_at,suspended_for,old_resolve_due_at,new_resolve_due_at}'::text[])::text)::jsonb
            || CASE WHEN e.details ? 'suspended_at'
                    THEN jsonb_build_object('suspension_timed', e.details ->> 'suspended_at' IS NOT NULL
                                                                AND e.details ->> 'suspended_for' IS NOT NULL)
+                   ELSE '{}' END
+           || CASE WHEN e.details ? 'new_resolve_due_at'
+                   THEN jsonb_build_object('deadlines_recorded', e.details ->> 'old_resolve_due_at' IS NOT NULL
+                                                                 AND e.details ->> 'new_resolve_due_at' IS NOT NULL)
                    ELSE '{}' END
       FROM label l, workorder.order_history(l.id) e
      WHERE l.name = history.name AND e.seq > l.intake
@@ -160,14 +164,18 @@ SELECT status, main_unit, event_count FROM workorder.accept(:b, 'D-um');
 -- Suspend and resume; the resume event records the suspension it ends.
 SELECT status, status_reason, event_count FROM workorder.suspend(:b, 'D-um', '等待业主提供材料');
 SELECT status, status_reason, event_count FROM workorder.resume(:b, 'D-um', '材料已到');
--- Extensions: one pending at a time; approving moves the deadline, which is NULL
--- until deadlines are computed, and records the extension; rejecting keeps it.
-SELECT status, pending_extension, resolve_due_at, event_count
+-- Extensions: one pending at a time; approving moves the deadline on the order's
+-- SLA clock (sla_extend, part 85) and records the extension; rejecting keeps it.
+SELECT to_json(resolve_due_at) #>> '{}' AS b_due, p.resolve_clock AS b_clock
+  FROM workorder.orders o JOIN workorder.sla_policies p ON p.name = o.sla_policy WHERE o.id = :b \gset
+SELECT status, pending_extension, resolve_due_at = :'b_due' AS deadline_kept, event_count
   FROM workorder.request_extension(:b, 'D-um', '5 days', '需要协调三个部门');
-SELECT status, pending_extension, resolve_due_at, event_count FROM workorder.approve_extension(:b, 'C-990801', '同意');
+SELECT status, pending_extension, resolve_due_at = workorder.sla_extend(:'b_due', :'b_clock', '5 days') AS deadline_moved,
+       event_count FROM workorder.approve_extension(:b, 'C-990801', '同意');
 SELECT status, pending_extension, event_count FROM workorder.suspend(:b, 'D-um', '等待天气');
 SELECT status, pending_extension, event_count FROM workorder.request_extension(:b, 'D-um', '2 weeks', '雨季');
-SELECT status, pending_extension, resolve_due_at, event_count FROM workorder.reject_extension(:b, 'C-990801', '时限已延长过一次');
+SELECT status, pending_extension, resolve_due_at = workorder.sla_extend(:'b_due', :'b_clock', '5 days') AS deadline_kept,
+       event_count FROM workorder.reject_extension(:b, 'C-990801', '时限已延长过一次');
 SELECT status, pending_extension, event_count FROM workorder.resume(:b, 'D-um');
 -- Supervision (督办) flags the order; comments go anywhere.
 SELECT status, supervised, event_count FROM workorder.supervise(:b, '区领导王某', '请加快办理');

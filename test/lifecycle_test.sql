@@ -284,23 +284,26 @@ UPDATE workorder.orders SET resolve_due_at = '2026-01-10 18:00+08' WHERE id = :c
 SELECT is((workorder.request_extension(:c, 'D-water', '5 days', '需要协调')).pending_extension, '5 days'::interval,
           'request_extension sets the pending extension');
 SELECT is((SELECT ROW(resolve_due_at, pending_extension)::text FROM workorder.approve_extension(:c, 'C-990801')),
-          ROW('2026-01-15 18:00+08'::timestamptz, NULL::interval)::text,
-          'approve_extension moves the resolve deadline by the extension and clears the request');
+          ROW('2026-01-16 18:00+08'::timestamptz, NULL::interval)::text,
+          'approve_extension moves the resolve deadline by the extension (5 working days on c''s working-days policy) and clears the request');
 SELECT is((SELECT details FROM workorder.order_history(:c) ORDER BY seq DESC LIMIT 1),
           jsonb_build_object('extension', 'P5D', 'old_resolve_due_at', '2026-01-10 18:00+08'::timestamptz,
-                             'new_resolve_due_at', '2026-01-15 18:00+08'::timestamptz),
+                             'new_resolve_due_at', '2026-01-16 18:00+08'::timestamptz),
           'the approve event has the extension and both deadlines');
 SELECT is((workorder.request_extension(:c, 'D-water', '1 day', '再要一天')).pending_extension, '1 day'::interval,
           'a second request after the first was decided is taken');
 SELECT is((SELECT ROW(resolve_due_at, pending_extension)::text FROM workorder.reject_extension(:c, 'C-990801', '不同意')),
-          ROW('2026-01-15 18:00+08'::timestamptz, NULL::interval)::text,
+          ROW('2026-01-16 18:00+08'::timestamptz, NULL::interval)::text,
           'reject_extension clears the request and keeps the deadline');
 -- suspend/resume: the resume event records the suspension it ends.
 SELECT is((SELECT ROW(status, status_reason)::text FROM workorder.suspend(:c, 'D-water', '等待审批')),
           ROW('suspended'::workorder.order_status, '等待审批')::text, 'suspend keeps the reason as status_reason');
-SELECT is((SELECT ROW(status, status_reason, accept_due_at, resolve_due_at)::text FROM workorder.resume(:c, 'D-water')),
-          ROW('accepted'::workorder.order_status, NULL::text, NULL::timestamptz, '2026-01-15 18:00+08'::timestamptz)::text,
-          'resume clears status_reason and leaves the deadlines alone');
+SELECT is((SELECT ROW(status, status_reason, accept_due_at IS NOT NULL,
+                      resolve_due_at >= '2026-01-16 18:00+08'
+                      AND workorder.working_time_between('2026-01-16 18:00+08', resolve_due_at) < interval '1 minute')::text
+             FROM workorder.resume(:c, 'D-water')),
+          ROW('accepted'::workorder.order_status, NULL::text, true, true)::text,
+          'resume clears status_reason, keeps the accept deadline, and moves the resolve deadline by the paused working time');
 SELECT ok((SELECT (details ->> 'suspended_seq')::integer = seq - 1
                   AND (details ->> 'suspended_at')::timestamptz <= at
                   AND (details ->> 'suspended_for')::interval >= '0'::interval

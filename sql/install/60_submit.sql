@@ -88,6 +88,9 @@ DECLARE
     reason text;
     status workorder.order_status := 'new';
     received timestamptz := pg_catalog.now();
+    sla_accept timestamptz;
+    sla_resolve timestamptz;
+    sla_warn timestamptz;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM workorder.channels c
                     WHERE c.code OPERATOR(pg_catalog.=) submit.channel AND c.active) THEN
@@ -192,6 +195,13 @@ BEGIN
         END IF;
     END IF;
 
+    -- An order dispatched at intake gets its SLA policy and deadlines (part 85).
+    IF status OPERATOR(pg_catalog.=) 'dispatched' THEN
+        SELECT s.policy, s.accept_due_at, s.resolve_due_at, s.warn_at
+          INTO route_sla, sla_accept, sla_resolve, sla_warn
+          FROM workorder.sla_intake(route_rule_id, priority, category_code, received) s;
+    END IF;
+
     -- The order and the events of its intake (the report arrives; it is dispatched
     -- if it was routed) in one statement.
     WITH made AS (
@@ -199,12 +209,14 @@ BEGIN
             (ticket, channel_code, channel_ref, channel_category, category_code, priority, description, address,
              location, area_code, area_chain, location_match, in_jurisdiction, reporter_name, reporter_phone,
              occurred_at, received_at, attributes, status, status_reason, handling_level, dispatching_unit,
-             main_unit, assisting_units, route_rule_id, sla_policy, event_count, updated_at)
+             main_unit, assisting_units, route_rule_id, sla_policy, accept_due_at, resolve_due_at, warn_at,
+             event_count, updated_at)
         VALUES (workorder.next_ticket((received AT TIME ZONE 'Asia/Shanghai')::date), channel, channel_ref, category,
                 category_code, priority, description, address, point, place.area_code, COALESCE(place.chain, '{}'),
                 place.match, place.in_jurisdiction, reporter_name, reporter_phone, occurred_at, received,
                 COALESCE(attributes, '{}'), status, reason, route_level, workorder.dispatch_center(),
                 route_unit, COALESCE(route_assisting, '{}'), route_rule_id, route_sla,
+                sla_accept, sla_resolve, sla_warn,
                 CASE WHEN status OPERATOR(pg_catalog.=) 'new' THEN 1 ELSE 2 END, received)
         ON CONFLICT ON CONSTRAINT orders_channel_ref_unique DO NOTHING
         RETURNING *

@@ -219,6 +219,7 @@ BEGIN
            updated_at = pg_catalog.now()
      WHERE x.id OPERATOR(pg_catalog.=) o.id
     RETURNING * INTO after;
+    after := workorder.sla_dispatched(after, pg_catalog.now());   -- deadlines: part 85
     RETURN workorder.action_done(after, 'dispatch', who, o.status, said,
         pg_catalog.jsonb_build_object('assisting_units', helpers,
                                       'dispatching_unit', after.dispatching_unit),
@@ -305,6 +306,7 @@ BEGIN
            updated_at = pg_catalog.now()
      WHERE x.id OPERATOR(pg_catalog.=) o.id
     RETURNING * INTO after;
+    after := workorder.sla_dispatched(after, pg_catalog.now());   -- a fresh accept deadline: part 85
     RETURN workorder.action_done(after, 'reassign', who, o.status, said,
         workorder.dropped_extension(o), o.main_unit);
 END
@@ -353,6 +355,7 @@ BEGIN
            updated_at = pg_catalog.now()
      WHERE x.id OPERATOR(pg_catalog.=) o.id
     RETURNING * INTO after;
+    after := workorder.sla_resumed(after, began.at, pg_catalog.clock_timestamp());   -- part 85
     RETURN workorder.action_done(after, 'resume', who, o.status, said,
         pg_catalog.jsonb_build_object(
             'suspended_seq', began.seq,
@@ -373,6 +376,15 @@ DECLARE
     why text := workorder.action_text(o, 'request_extension', 'reason', reason, true);
     after workorder.orders;
 BEGIN
+    -- A month has no fixed number of working days: refused (the days of an
+    -- extension are working days on a working-time policy, part 85).
+    IF pg_catalog.date_part('month', extension) OPERATOR(pg_catalog.<>) 0
+       OR pg_catalog.date_part('year', extension) OPERATOR(pg_catalog.<>) 0 THEN
+        PERFORM workorder.action_error(o, 'request_extension', 'WO404',
+            'the extension has a months part',
+            pg_catalog.format('The extension is %s.', extension),
+            'Ask in days and hours, e.g. interval ''30 days''; on a working-time policy the days are working days.');
+    END IF;
     IF extension IS NULL
        OR extension OPERATOR(pg_catalog.<=) '0'::interval
        OR extension OPERATOR(pg_catalog.>) '90 days'::interval THEN
@@ -413,8 +425,10 @@ BEGIN
             'no extension request is pending', 'pending_extension is NULL.',
             'The unit asks first, with workorder.request_extension().');
     END IF;
+    -- On the policy's clock (part 85).
     UPDATE workorder.orders x
-       SET resolve_due_at = x.resolve_due_at OPERATOR(pg_catalog.+) o.pending_extension,
+       SET (resolve_due_at, warn_at) = (SELECT e.resolve_due_at, e.warn_at
+                                          FROM workorder.sla_extended(o, o.pending_extension) e),
            pending_extension = NULL, updated_at = pg_catalog.now()
      WHERE x.id OPERATOR(pg_catalog.=) o.id
     RETURNING * INTO after;
@@ -570,6 +584,7 @@ BEGIN
            result = NULL, satisfaction = NULL, updated_at = pg_catalog.now()
      WHERE x.id OPERATOR(pg_catalog.=) o.id
     RETURNING * INTO after;
+    after := workorder.sla_dispatched(after, pg_catalog.now(), true);   -- fresh deadlines: part 85
     RETURN workorder.action_done(after, 'reopen', who, o.status, why,
         pg_catalog.jsonb_build_object('redo_count', after.redo_count,
                                       'result', o.result, 'satisfaction', o.satisfaction));

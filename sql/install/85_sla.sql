@@ -1,0 +1,488 @@
+-- workorder install script, part 85: SLA policies and deadlines (issue 4, SLA part).
+--
+-- A policy says how long a unit has to accept (sign for) an order and to resolve
+-- it, each on one of three clocks:
+--   calendar_hours  plain elapsed time: deadline = start + amount (any positive
+--                   amount of hours, minutes and seconds, even '1 second')
+--   working_hours   working time on the policy's calendar: add_working_time
+--   working_days    "n working days, counted from the next working day":
+--                   add_working_days; the amount is a whole number of days ('5 days',
+--                   '0 days' = by the end of the working day)
+-- Amounts are intervals: hours/minutes/seconds (no days, no months) on the two hours
+-- clocks, whole days (no months, no time) on working_days.  warn_fraction (0 < x < 1)
+-- places the warning: start + warn_fraction x the resolve span, measured on the
+-- policy's clock (working time for the working clocks).
+--
+-- Shipped policies (kept out of pg_dump while unchanged, as calendars are):
+--   standard  accept 2 working hours,     resolve 5 working days,   warn at 80 %
+--   urgent    accept 30 calendar minutes, resolve 24 calendar hours, warn at 80 %
+--   complex   accept 1 working day,       resolve 15 working days,  warn at 80 %
+-- Changing a shipped policy clears its shipped flag, and from then on it is dumped;
+-- inserting a policy whose name is that of a still-shipped one replaces it (this is
+-- how pg_restore brings back a changed copy).  The calendar is checked by a trigger
+-- (WO501), not a foreign key: restoring a changed copy of a shipped calendar
+-- replaces (deletes) the shipped one, which a foreign key would refuse.
+--
+-- Which policy an order gets, first that names an existing policy: the routing
+-- rule's sla_policy > the priority's (workorder.sla_priority_policies; without a
+-- row for the priority, 'urgent' priority maps to the policy 'urgent'; a row with a
+-- NULL policy means no override) > the category's (category_settings) > 'standard'.
+--
+-- Deadlines:
+--   * When an order is dispatched (at intake, by dispatch(), by reassign()),
+--     accept_due_at counts from that instant; resolve_due_at counts from
+--     received_at and is computed once: a later dispatch or reassign keeps it (and
+--     the shifts and extensions it got).  reopen() starts both afresh from the
+--     reopen instant, and clears the warned/accept_overdue/overdue marks.
+--   * accept clears nothing: accept_due_at stays, for on-time rates.
+--   * suspend pauses the resolve clock; resume moves resolve_due_at (and warn_at,
+--     if the warning has not been given) by the paused time: the working time of
+--     the suspension re-added with add_working_time on the working clocks, the
+--     elapsed time on calendar_hours.
+--   * approve_extension moves resolve_due_at (and an unreached warn_at) by the
+--     extension on the policy's clock: calendar_hours adds it as is; the working
+--     clocks count its days part as working days (add_working_days) and its time
+--     part as working time (add_working_time).  request_extension refuses months.
+--   * next_check_at (kept by the trigger orders_sla_next_check) is the earliest of
+--     warn_at (not yet warned), accept_due_at (while dispatched, not yet marked) and
+--     resolve_due_at (not yet overdue), while the order is new, dispatched or
+--     accepted; NULL otherwise (a suspended order's clock is paused).  The task
+--     deadline_check (part 92) reads only the rows whose next_check_at has come.
+--
+-- SQLSTATEs: WO511 invalid SLA policy (a row of sla_policies or
+-- sla_priority_policies); WO512 unknown SLA policy; WO513 invalid argument of a
+-- deadline function (unknown clock, an amount of the wrong shape).
+
+CREATE TABLE workorder.sla_policies (
+    name           text PRIMARY KEY,
+    calendar_code  text NOT NULL DEFAULT 'cn',
+    accept_clock   text NOT NULL,
+    accept_amount  interval NOT NULL,
+    resolve_clock  text NOT NULL,
+    resolve_amount interval NOT NULL,
+    warn_fraction  numeric NOT NULL DEFAULT 0.8,
+    description    text,
+    shipped        boolean NOT NULL DEFAULT false,
+    CONSTRAINT sla_policies_warn_fraction CHECK (warn_fraction OPERATOR(pg_catalog.>) 0
+                                                 AND warn_fraction OPERATOR(pg_catalog.<) 1),
+    CONSTRAINT sla_policies_accept_clock CHECK (accept_clock IN ('calendar_hours', 'working_hours', 'working_days')),
+    CONSTRAINT sla_policies_resolve_clock CHECK (resolve_clock IN ('calendar_hours', 'working_hours', 'working_days'))
+);
+SELECT pg_catalog.pg_extension_config_dump('workorder.sla_policies', 'WHERE NOT shipped');
+COMMENT ON TABLE workorder.sla_policies IS
+    'SLA policies: accept and resolve durations on a clock (calendar_hours, working_hours, working_days) and the warning fraction.';
+COMMENT ON COLUMN workorder.sla_policies.shipped IS
+    'True while the policy is exactly as the extension shipped it; pg_dump leaves such a policy out.';
+
+CREATE TABLE workorder.sla_priority_policies (
+    priority workorder.order_priority PRIMARY KEY,
+    policy   text REFERENCES workorder.sla_policies (name) ON UPDATE CASCADE
+);
+SELECT pg_catalog.pg_extension_config_dump('workorder.sla_priority_policies', '');
+COMMENT ON TABLE workorder.sla_priority_policies IS
+    'A priority''s SLA policy, over the category''s.  Without a row, urgent maps to the policy urgent; a NULL policy means no override.';
+
+-- sla_amount_error returns why an amount does not fit a clock, or NULL when it does.
+CREATE FUNCTION workorder.sla_amount_error(clock text, amount interval)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+DECLARE
+    months double precision := (pg_catalog.date_part('year', amount) OPERATOR(pg_catalog.*) 12)
+                               OPERATOR(pg_catalog.+) pg_catalog.date_part('month', amount);
+    days double precision := pg_catalog.date_part('day', amount);
+    secs double precision := pg_catalog.date_part('epoch', amount)
+                             OPERATOR(pg_catalog.-) (months OPERATOR(pg_catalog.*) 2592000)
+                             OPERATOR(pg_catalog.-) (days OPERATOR(pg_catalog.*) 86400);
+BEGIN
+    IF clock IS NULL OR clock NOT IN ('calendar_hours', 'working_hours', 'working_days') THEN
+        RETURN pg_catalog.format('the clock %s is not calendar_hours, working_hours or working_days',
+                                 COALESCE(pg_catalog.quote_literal(clock), 'NULL'));
+    END IF;
+    IF amount IS NULL THEN
+        RETURN 'the amount is NULL';
+    END IF;
+    IF months OPERATOR(pg_catalog.<>) 0 THEN
+        RETURN pg_catalog.format('the amount %s has a months part', amount);
+    END IF;
+    IF clock OPERATOR(pg_catalog.=) 'working_days' THEN
+        IF secs OPERATOR(pg_catalog.<>) 0 OR days OPERATOR(pg_catalog.<) 0 THEN
+            RETURN pg_catalog.format('the amount %s is not a whole number (0 or more) of days', amount);
+        END IF;
+    ELSIF days OPERATOR(pg_catalog.<>) 0 OR secs OPERATOR(pg_catalog.<=) 0 THEN
+        RETURN pg_catalog.format('the amount %s is not a positive time of hours, minutes and seconds', amount);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- sla_policies_before_write checks a policy (WO511, WO501) and keeps the shipped flag.
+CREATE FUNCTION workorder.sla_policies_before_write()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    why text;
+BEGIN
+    IF NEW.name IS NULL OR NEW.name OPERATOR(pg_catalog.!~) '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' THEN
+        PERFORM workorder.raise_error('WO511', 'invalid SLA policy name',
+            pg_catalog.format('The name is %s.', COALESCE(pg_catalog.quote_literal(NEW.name), 'NULL')),
+            'A policy name is 1 to 64 letters, digits, dots, dashes and underscores, e.g. standard.');
+    END IF;
+    PERFORM workorder.calendar_must_exist(NEW.calendar_code);
+    why := COALESCE(workorder.sla_amount_error(NEW.accept_clock, NEW.accept_amount),
+                    workorder.sla_amount_error(NEW.resolve_clock, NEW.resolve_amount));
+    IF why IS NOT NULL THEN
+        PERFORM workorder.raise_error('WO511',
+            pg_catalog.format('SLA policy %s is invalid', NEW.name),
+            pg_catalog.format('In accept (%s %s) or resolve (%s %s): %s.', NEW.accept_clock, NEW.accept_amount,
+                              NEW.resolve_clock, NEW.resolve_amount, why),
+            'Hours clocks take hours, minutes and seconds, e.g. interval ''2 hours''; working_days takes whole days, e.g. interval ''5 days''.');
+    END IF;
+    IF NEW.warn_fraction IS NULL OR NEW.warn_fraction OPERATOR(pg_catalog.<=) 0
+       OR NEW.warn_fraction OPERATOR(pg_catalog.>=) 1 THEN
+        PERFORM workorder.raise_error('WO511',
+            pg_catalog.format('SLA policy %s has an invalid warn_fraction', NEW.name),
+            pg_catalog.format('warn_fraction is %s.', COALESCE(NEW.warn_fraction::text, 'NULL')),
+            'warn_fraction is strictly between 0 and 1, e.g. 0.8.');
+    END IF;
+    IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+        IF (NEW.name, NEW.calendar_code, NEW.accept_clock, NEW.accept_amount, NEW.resolve_clock,
+            NEW.resolve_amount, NEW.warn_fraction, NEW.description)
+           IS DISTINCT FROM (OLD.name, OLD.calendar_code, OLD.accept_clock, OLD.accept_amount, OLD.resolve_clock,
+                             OLD.resolve_amount, OLD.warn_fraction, OLD.description) THEN
+            NEW.shipped := false;
+        END IF;
+    ELSIF EXISTS (SELECT 1 FROM workorder.sla_policies p
+                   WHERE p.name OPERATOR(pg_catalog.=) NEW.name AND p.shipped) THEN
+        -- A policy inserted over a still-shipped one replaces it, in place, so that
+        -- the priority mappings that name it stay valid.
+        UPDATE workorder.sla_policies p
+           SET calendar_code = NEW.calendar_code, accept_clock = NEW.accept_clock,
+               accept_amount = NEW.accept_amount, resolve_clock = NEW.resolve_clock,
+               resolve_amount = NEW.resolve_amount, warn_fraction = NEW.warn_fraction,
+               description = NEW.description, shipped = NEW.shipped
+         WHERE p.name OPERATOR(pg_catalog.=) NEW.name;
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER sla_policies_before_write
+    BEFORE INSERT OR UPDATE ON workorder.sla_policies
+    FOR EACH ROW EXECUTE FUNCTION workorder.sla_policies_before_write();
+
+INSERT INTO workorder.sla_policies
+    (name, calendar_code, accept_clock, accept_amount, resolve_clock, resolve_amount, warn_fraction, description, shipped)
+VALUES
+    ('standard', 'cn', 'working_hours', '2 hours', 'working_days', '5 days', 0.8,
+     'accept within 2 working hours, resolve within 5 working days', true),
+    ('urgent', 'cn', 'calendar_hours', '30 minutes', 'calendar_hours', '24 hours', 0.8,
+     'accept within 30 minutes, resolve within 24 hours, day and night', true),
+    ('complex', 'cn', 'working_days', '1 day', 'working_days', '15 days', 0.8,
+     'accept by the end of the next working day, resolve within 15 working days', true);
+
+-- The order's SLA state, besides sla_policy, accept_due_at and resolve_due_at of part 50.
+ALTER TABLE workorder.orders
+    ADD COLUMN warn_at        timestamptz,
+    ADD COLUMN warned         boolean NOT NULL DEFAULT false,
+    ADD COLUMN accept_overdue boolean NOT NULL DEFAULT false,
+    ADD COLUMN overdue        boolean NOT NULL DEFAULT false,
+    ADD COLUMN next_check_at  timestamptz;
+CREATE INDEX orders_next_check_idx ON workorder.orders (next_check_at) WHERE next_check_at IS NOT NULL;
+COMMENT ON COLUMN workorder.orders.warn_at IS 'when the resolve deadline warning is due (start + warn_fraction of the span)';
+COMMENT ON COLUMN workorder.orders.warned IS 'the deadline_warning event has been logged for the current deadline';
+COMMENT ON COLUMN workorder.orders.accept_overdue IS 'the accept_overdue event has been logged for the current accept deadline';
+COMMENT ON COLUMN workorder.orders.overdue IS 'the resolve deadline passed while the order was open';
+COMMENT ON COLUMN workorder.orders.next_check_at IS 'when the deadline_check task must next look at the order; NULL: never';
+
+-- policy_for returns the policy row of a name, or raises WO512.
+CREATE FUNCTION workorder.sla_policy(policy text)
+RETURNS workorder.sla_policies
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    p workorder.sla_policies;
+BEGIN
+    SELECT * INTO p FROM workorder.sla_policies x WHERE x.name OPERATOR(pg_catalog.=) policy;
+    IF NOT FOUND THEN
+        PERFORM workorder.raise_error('WO512',
+            pg_catalog.format('unknown SLA policy %s', COALESCE(pg_catalog.quote_literal(policy), 'NULL')),
+            'No row of workorder.sla_policies has this name.',
+            'Use the name of a policy in workorder.sla_policies (standard, urgent, complex, or your own).');
+    END IF;
+    RETURN p;
+END
+$$;
+
+-- choose_sla_policy returns the policy an order gets (see the top of this part).
+CREATE FUNCTION workorder.choose_sla_policy(rule_id bigint, priority workorder.order_priority, category text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    candidate text;
+    mapped boolean;
+BEGIN
+    SELECT r.sla_policy INTO candidate FROM workorder.routing_rules r WHERE r.id OPERATOR(pg_catalog.=) rule_id;
+    IF candidate IS NOT NULL
+       AND EXISTS (SELECT 1 FROM workorder.sla_policies p WHERE p.name OPERATOR(pg_catalog.=) candidate) THEN
+        RETURN candidate;
+    END IF;
+    SELECT true, m.policy INTO mapped, candidate FROM workorder.sla_priority_policies m
+     WHERE m.priority OPERATOR(pg_catalog.=) choose_sla_policy.priority;
+    IF mapped IS NULL AND priority OPERATOR(pg_catalog.=) 'urgent' THEN
+        candidate := 'urgent';
+    END IF;
+    IF candidate IS NOT NULL
+       AND EXISTS (SELECT 1 FROM workorder.sla_policies p WHERE p.name OPERATOR(pg_catalog.=) candidate) THEN
+        RETURN candidate;
+    END IF;
+    candidate := (workorder.category_settings(category)).sla_policy;
+    IF candidate IS NOT NULL
+       AND EXISTS (SELECT 1 FROM workorder.sla_policies p WHERE p.name OPERATOR(pg_catalog.=) candidate) THEN
+        RETURN candidate;
+    END IF;
+    IF EXISTS (SELECT 1 FROM workorder.sla_policies p WHERE p.name OPERATOR(pg_catalog.=) 'standard') THEN
+        RETURN 'standard';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- deadline_after returns the instant amount after start on a clock (see the top of
+-- this part).  NULL start gives NULL; a bad clock or amount is WO513.
+CREATE FUNCTION workorder.deadline_after(start timestamptz, clock text, amount interval, calendar text DEFAULT 'cn')
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    why text := workorder.sla_amount_error(clock, amount);
+BEGIN
+    IF why IS NOT NULL THEN
+        PERFORM workorder.raise_error('WO513', 'invalid deadline arguments',
+            why OPERATOR(pg_catalog.||) '.',
+            'Hours clocks take hours, minutes and seconds, e.g. interval ''2 hours''; working_days takes whole days, e.g. interval ''5 days''.');
+    END IF;
+    IF start IS NULL THEN
+        RETURN NULL;
+    END IF;
+    RETURN CASE clock
+        WHEN 'calendar_hours' THEN start OPERATOR(pg_catalog.+) amount
+        WHEN 'working_hours' THEN workorder.add_working_time(start, amount, calendar)
+        ELSE workorder.add_working_days(start, pg_catalog.date_part('day', amount)::integer, calendar) END;
+END
+$$;
+
+-- sla_warn_at returns start + fraction of the span [start, due) on the clock: elapsed
+-- time on calendar_hours, working time on the working clocks.
+CREATE FUNCTION workorder.sla_warn_at(start timestamptz, due timestamptz, clock text, fraction numeric,
+                                      calendar text DEFAULT 'cn')
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    span interval;
+BEGIN
+    IF start IS NULL OR due IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF clock OPERATOR(pg_catalog.=) 'calendar_hours' THEN
+        RETURN start OPERATOR(pg_catalog.+) ((due OPERATOR(pg_catalog.-) start) OPERATOR(pg_catalog.*) fraction::double precision);
+    END IF;
+    span := workorder.working_time_between(start, due, calendar);
+    IF span OPERATOR(pg_catalog.<=) '0'::interval THEN
+        RETURN due;
+    END IF;
+    RETURN LEAST(due, workorder.add_working_time(start, span OPERATOR(pg_catalog.*) fraction::double precision, calendar));
+END
+$$;
+
+-- sla_shift returns due moved by the time paused in [paused_from, paused_to): the
+-- working time of the pause re-added on the working clocks, the elapsed time on
+-- calendar_hours.
+CREATE FUNCTION workorder.sla_shift(due timestamptz, clock text, paused_from timestamptz, paused_to timestamptz,
+                                    calendar text DEFAULT 'cn')
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    paused interval;
+BEGIN
+    IF due IS NULL OR paused_from IS NULL OR paused_to IS NULL OR paused_to OPERATOR(pg_catalog.<=) paused_from THEN
+        RETURN due;
+    END IF;
+    IF clock OPERATOR(pg_catalog.=) 'calendar_hours' THEN
+        RETURN due OPERATOR(pg_catalog.+) (paused_to OPERATOR(pg_catalog.-) paused_from);
+    END IF;
+    paused := workorder.working_time_between(paused_from, paused_to, calendar);
+    IF paused OPERATOR(pg_catalog.<=) '0'::interval THEN
+        RETURN due;
+    END IF;
+    RETURN workorder.add_working_time(due, paused, calendar);
+END
+$$;
+
+-- sla_extend returns due moved by an extension on the clock: as is on calendar_hours;
+-- on the working clocks its days as working days, then its time as working time.
+CREATE FUNCTION workorder.sla_extend(due timestamptz, clock text, extension interval, calendar text DEFAULT 'cn')
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    days integer := pg_catalog.date_part('day', extension)::integer;
+    rest interval := extension OPERATOR(pg_catalog.-) pg_catalog.make_interval(days => days);
+BEGIN
+    IF due IS NULL OR extension IS NULL THEN
+        RETURN due;
+    END IF;
+    IF clock OPERATOR(pg_catalog.=) 'calendar_hours' THEN
+        RETURN due OPERATOR(pg_catalog.+) extension;
+    END IF;
+    IF days OPERATOR(pg_catalog.>) 0 THEN
+        due := workorder.add_working_days(due, days, calendar);
+    END IF;
+    IF rest OPERATOR(pg_catalog.>) '0'::interval THEN
+        due := workorder.add_working_time(due, rest, calendar);
+    END IF;
+    RETURN due;
+END
+$$;
+
+-- sla_dispatched sets an order's deadlines when it is dispatched at the instant at:
+-- accept_due_at from at; resolve_due_at from received_at when it has none, or, when
+-- fresh (reopen), from at, with the marks cleared.  It returns the order as it left it.
+CREATE FUNCTION workorder.sla_dispatched(o workorder.orders, at timestamptz, fresh boolean DEFAULT false)
+RETURNS workorder.orders
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    policy_name text := COALESCE(o.sla_policy, workorder.choose_sla_policy(o.route_rule_id, o.priority, o.category_code));
+    p workorder.sla_policies;
+    resolve_start timestamptz;
+    resolve_due timestamptz := o.resolve_due_at;
+    warn timestamptz := o.warn_at;
+    after workorder.orders;
+BEGIN
+    SELECT * INTO p FROM workorder.sla_policies x WHERE x.name OPERATOR(pg_catalog.=) policy_name;
+    IF NOT FOUND THEN
+        RETURN o;   -- no policy (even 'standard' was dropped): no deadlines
+    END IF;
+    IF fresh OR resolve_due IS NULL THEN
+        resolve_start := CASE WHEN fresh THEN at ELSE o.received_at END;
+        resolve_due := workorder.deadline_after(resolve_start, p.resolve_clock, p.resolve_amount, p.calendar_code);
+        warn := workorder.sla_warn_at(resolve_start, resolve_due, p.resolve_clock, p.warn_fraction, p.calendar_code);
+    END IF;
+    UPDATE workorder.orders x
+       SET sla_policy = policy_name,
+           accept_due_at = workorder.deadline_after(at, p.accept_clock, p.accept_amount, p.calendar_code),
+           resolve_due_at = resolve_due, warn_at = warn, accept_overdue = false,
+           warned = CASE WHEN fresh THEN false ELSE x.warned END,
+           overdue = CASE WHEN fresh THEN false ELSE x.overdue END
+     WHERE x.id OPERATOR(pg_catalog.=) o.id
+    RETURNING * INTO after;
+    RETURN after;
+END
+$$;
+
+-- sla_intake returns the policy and deadlines of an order dispatched at intake.
+CREATE FUNCTION workorder.sla_intake(rule_id bigint, priority workorder.order_priority, category text,
+                                     received timestamptz,
+                                     OUT policy text, OUT accept_due_at timestamptz,
+                                     OUT resolve_due_at timestamptz, OUT warn_at timestamptz)
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    p workorder.sla_policies;
+BEGIN
+    policy := workorder.choose_sla_policy(rule_id, priority, category);
+    SELECT * INTO p FROM workorder.sla_policies x WHERE x.name OPERATOR(pg_catalog.=) policy;
+    IF FOUND THEN
+        accept_due_at := workorder.deadline_after(received, p.accept_clock, p.accept_amount, p.calendar_code);
+        resolve_due_at := workorder.deadline_after(received, p.resolve_clock, p.resolve_amount, p.calendar_code);
+        warn_at := workorder.sla_warn_at(received, resolve_due_at, p.resolve_clock, p.warn_fraction, p.calendar_code);
+    END IF;
+END
+$$;
+
+-- sla_resumed moves the resolve deadline (and an unreached warning) of an order
+-- resumed at resumed_at by the suspension that began at suspended_at.
+CREATE FUNCTION workorder.sla_resumed(o workorder.orders, suspended_at timestamptz, resumed_at timestamptz)
+RETURNS workorder.orders
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    p workorder.sla_policies;
+    after workorder.orders;
+BEGIN
+    SELECT * INTO p FROM workorder.sla_policies x WHERE x.name OPERATOR(pg_catalog.=) o.sla_policy;
+    IF NOT FOUND OR o.resolve_due_at IS NULL THEN
+        RETURN o;
+    END IF;
+    UPDATE workorder.orders x
+       SET resolve_due_at = workorder.sla_shift(x.resolve_due_at, p.resolve_clock, suspended_at, resumed_at, p.calendar_code),
+           warn_at = CASE WHEN x.warned THEN x.warn_at
+                          ELSE workorder.sla_shift(x.warn_at, p.resolve_clock, suspended_at, resumed_at, p.calendar_code) END
+     WHERE x.id OPERATOR(pg_catalog.=) o.id
+    RETURNING * INTO after;
+    RETURN after;
+END
+$$;
+
+-- sla_extended returns the order's resolve deadline and warning instant moved by an
+-- approved extension, on its policy's clock (calendar time when it has no policy).
+CREATE FUNCTION workorder.sla_extended(o workorder.orders, extension interval,
+                                       OUT resolve_due_at timestamptz, OUT warn_at timestamptz)
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    p workorder.sla_policies;
+BEGIN
+    SELECT * INTO p FROM workorder.sla_policies x WHERE x.name OPERATOR(pg_catalog.=) o.sla_policy;
+    IF NOT FOUND THEN
+        p.resolve_clock := 'calendar_hours';
+        p.calendar_code := 'cn';
+    END IF;
+    resolve_due_at := workorder.sla_extend(o.resolve_due_at, p.resolve_clock, extension, p.calendar_code);
+    warn_at := CASE WHEN o.warned THEN o.warn_at
+                    ELSE workorder.sla_extend(o.warn_at, p.resolve_clock, extension, p.calendar_code) END;
+END
+$$;
+
+-- sla_next_check is when the deadline task must next look at an order.
+CREATE FUNCTION workorder.sla_next_check(o workorder.orders)
+RETURNS timestamptz
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT CASE WHEN o.status IN ('new', 'dispatched', 'accepted') THEN
+        LEAST(CASE WHEN NOT o.warned AND NOT o.overdue THEN o.warn_at END,
+              CASE WHEN o.status OPERATOR(pg_catalog.=) 'dispatched' AND NOT o.accept_overdue THEN o.accept_due_at END,
+              CASE WHEN NOT o.overdue THEN o.resolve_due_at END)
+    END
+$$;
+
+-- orders_sla_next_check keeps next_check_at, and wakes the worker (at commit) when
+-- it is set within the worker's naptime, so that no deadline waits for a long sleep.
+CREATE FUNCTION workorder.orders_sla_next_check()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    NEW.next_check_at := workorder.sla_next_check(NEW);
+    IF NEW.next_check_at IS NOT NULL
+       AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.next_check_at IS DISTINCT FROM OLD.next_check_at)
+       AND NEW.next_check_at OPERATOR(pg_catalog.<) (pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+)
+            COALESCE(pg_catalog.current_setting('workorder.worker_naptime', true), '10s')::interval)
+    THEN
+        PERFORM workorder.wake_worker();
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER orders_sla_next_check
+    BEFORE INSERT OR UPDATE OF status, accept_due_at, resolve_due_at, warn_at, warned, accept_overdue, overdue
+    ON workorder.orders
+    FOR EACH ROW EXECUTE FUNCTION workorder.orders_sla_next_check();
+ALTER TABLE workorder.orders ENABLE ALWAYS TRIGGER orders_sla_next_check;

@@ -1,0 +1,130 @@
+-- workorder install script, part 92: the deadline task (issue 4, SLA part).
+--
+-- It comes after part 90 (worker_tasks) and part 85 (the SLA columns of orders).
+--
+-- deadline_check reads the orders whose next_check_at has come (the partial index
+-- orders_next_check_idx: its cost does not grow with the number of open orders),
+-- oldest first, at most deadline_batch_rows (a workorder.settings row; default
+-- 1000) per run, skipping rows locked by an action, and for each:
+--   * warn_at passed (not yet warned): event 'deadline_warning', warned = true;
+--     when the resolve deadline has passed too, no warning is logged (the order is
+--     overdue instead), but warned is set;
+--   * accept_due_at passed while still dispatched: event 'accept_overdue',
+--     accept_overdue = true;
+--   * resolve_due_at passed while new, dispatched or accepted: overdue = true and
+--     event 'overdue'.
+-- Each is logged once (the marks are on the row, which the task locks), through
+-- workorder.log_event with actor 'system', so the event log and the outbox trigger
+-- see it.  Each is also written to workorder.notifications and sent with
+--   NOTIFY workorder, '{"kind": "overdue", "order_id": 42, "ticket": "...",
+--                      "due_at": "...", "at": "..."}'
+-- (kind is deadline_warning, accept_overdue or overdue; due_at the instant crossed:
+-- warn_at, accept_due_at or resolve_due_at), delivered when the task commits.
+-- The task is next due at the earliest next_check_at (one row of the index), or at
+-- once after a full batch.  The orders trigger orders_sla_next_check wakes the
+-- worker when an action sets a next_check_at within the worker's naptime, so an
+-- order is marked within about the length of one pass after its deadline.
+
+-- notifications keeps what the deadline task announced, for clients that were not
+-- listening.  Trimming is left to a later task; the index on at serves it.
+CREATE TABLE workorder.notifications (
+    id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    order_id bigint NOT NULL REFERENCES workorder.orders (id),
+    kind     text NOT NULL,
+    at       timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    payload  jsonb NOT NULL
+);
+CREATE INDEX notifications_at_idx ON workorder.notifications (at);
+SELECT pg_catalog.pg_extension_config_dump('workorder.notifications', '');
+SELECT pg_catalog.pg_extension_config_dump('workorder.notifications_id_seq', '');
+REVOKE ALL ON workorder.notifications FROM PUBLIC;
+COMMENT ON TABLE workorder.notifications IS
+    'Deadline warnings and overdue marks, as sent on NOTIFY channel workorder (payload: kind, order_id, ticket, due_at, at).';
+
+-- deadline_event logs one deadline event of an order and announces it.
+CREATE FUNCTION workorder.deadline_event(o workorder.orders, kind text, due_at timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    payload jsonb := pg_catalog.jsonb_build_object('kind', kind, 'order_id', o.id, 'ticket', o.ticket::text,
+                                                   'due_at', due_at, 'at', pg_catalog.clock_timestamp());
+BEGIN
+    PERFORM workorder.log_event(o, kind, 'system', o.status,
+        pg_catalog.format('%s: due at %s', kind, due_at),
+        pg_catalog.jsonb_build_object('due_at', due_at, 'sla_policy', o.sla_policy));
+    INSERT INTO workorder.notifications (order_id, kind, payload) VALUES (o.id, kind, payload);
+    PERFORM pg_catalog.pg_notify('workorder', payload::text);
+END
+$$;
+REVOKE ALL ON FUNCTION workorder.deadline_event(workorder.orders, text, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION workorder.task_deadline_check()
+RETURNS workorder.task_outcome
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    batch integer := GREATEST(workorder.setting('deadline_batch_rows', '1000')::integer, 1);
+    o workorder.orders;
+    t timestamptz;
+    open boolean;
+    warn boolean;
+    late_accept boolean;
+    late boolean;
+    seen integer := 0;
+    warnings integer := 0;
+    late_accepts integer := 0;
+    lates integer := 0;
+    outcome workorder.task_outcome;
+BEGIN
+    FOR o IN SELECT * FROM workorder.orders x
+              WHERE x.next_check_at OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp()
+              ORDER BY x.next_check_at
+              LIMIT batch
+                FOR UPDATE SKIP LOCKED LOOP
+        seen := seen OPERATOR(pg_catalog.+) 1;
+        t := pg_catalog.clock_timestamp();
+        open := o.status IN ('new', 'dispatched', 'accepted');
+        late := open AND NOT o.overdue AND o.resolve_due_at OPERATOR(pg_catalog.<=) t;
+        warn := open AND NOT o.warned AND NOT o.overdue AND o.warn_at OPERATOR(pg_catalog.<=) t;
+        late_accept := o.status OPERATOR(pg_catalog.=) 'dispatched' AND NOT o.accept_overdue
+                       AND o.accept_due_at OPERATOR(pg_catalog.<=) t;
+        UPDATE workorder.orders x
+           SET warned = x.warned OR warn OR late,
+               accept_overdue = x.accept_overdue OR late_accept,
+               overdue = x.overdue OR late,
+               next_check_at = NULL   -- recomputed by the trigger orders_sla_next_check
+         WHERE x.id OPERATOR(pg_catalog.=) o.id
+        RETURNING * INTO o;
+        IF warn AND NOT late THEN
+            PERFORM workorder.deadline_event(o, 'deadline_warning', o.warn_at);
+            warnings := warnings OPERATOR(pg_catalog.+) 1;
+        END IF;
+        IF late_accept THEN
+            PERFORM workorder.deadline_event(o, 'accept_overdue', o.accept_due_at);
+            late_accepts := late_accepts OPERATOR(pg_catalog.+) 1;
+        END IF;
+        IF late THEN
+            PERFORM workorder.deadline_event(o, 'overdue', o.resolve_due_at);
+            lates := lates OPERATOR(pg_catalog.+) 1;
+        END IF;
+    END LOOP;
+    outcome.rows := warnings OPERATOR(pg_catalog.+) late_accepts OPERATOR(pg_catalog.+) lates;
+    outcome.detail := pg_catalog.format('%s orders checked: %s warnings, %s accept overdue, %s overdue',
+                                        seen, warnings, late_accepts, lates);
+    IF seen OPERATOR(pg_catalog.>=) batch THEN
+        outcome.next_due := pg_catalog.now();
+    ELSE
+        SELECT x.next_check_at INTO outcome.next_due FROM workorder.orders x
+         WHERE x.next_check_at IS NOT NULL ORDER BY x.next_check_at LIMIT 1;
+    END IF;
+    RETURN outcome;
+END
+$$;
+REVOKE ALL ON FUNCTION workorder.task_deadline_check() FROM PUBLIC;
+
+-- After the inbox drain (100), so that orders it made are checked in the same pass;
+-- before outbox_expire (500) and the run log trim (1000, which must stay last).
+INSERT INTO workorder.worker_tasks (task, position, function, description) VALUES
+    ('deadline_check', 200, 'workorder.task_deadline_check',
+     'log deadline warnings, accept overdue and overdue marks of orders whose next_check_at has come');

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# deadline_timing.t: the worker marks an order overdue within 1 s of its resolve
+# deadline, and each deadline event is logged exactly once while another session
+# calls run_due_work() over and over at the same time.
+#
+# In a scratch database (dropped however the script ends): a policy 'instant'
+# (accept 1 s, resolve 3 s, calendar clock, warning at 50 %) given to priority
+# high; 5 orders submitted; a second session runs run_due_work() every 20 ms for
+# 6 s.  A watcher polls every 50 ms and records, for each order, when it first saw
+# the overdue flag; the lags (flag seen, and the overdue event's time, minus
+# resolve_due_at) are printed as comments.  Only "within 1 s" is asserted.
+#
+# Needs PGHOST/PGPORT/PGUSER of a running cluster with workorder in
+# shared_preload_libraries (scripts/test.sh sets them).  Prints TAP.
+set -uo pipefail
+
+db="deadline_timing_$$"
+work=$(mktemp -d /tmp/workorder-deadline-timing.XXXXXX)
+export PGOPTIONS="-c client_min_messages=warning"
+
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+loop_pid=
+cleanup() {
+  [ -n "$loop_pid" ] && kill "$loop_pid" 2>/dev/null
+  wait 2>/dev/null
+  psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+n=0
+check() { # check DESCRIPTION EXPECTED ACTUAL
+  n=$((n + 1))
+  if [ "$2" = "$3" ]; then
+    echo "ok $n - $1"
+  else
+    echo "not ok $n - $1"
+    echo "#   expected: $2"
+    echo "#        got: $3"
+  fi
+}
+
+wait_until() { # wait_until SECONDS DATABASE QUERY: ms until QUERY returns t, or timeout
+  local start deadline
+  start=$(ms)
+  deadline=$((start + $1 * 1000))
+  while :; do
+    if [ "$(psql -X -q -At -d "$2" -c "$3" 2>/dev/null)" = t ]; then
+      echo $(( $(ms) - start ))
+      return 0
+    fi
+    if [ "$(ms)" -ge "$deadline" ]; then
+      echo timeout
+      return 1
+    fi
+    sleep 0.05
+  done
+}
+
+echo "1..10"
+
+{ q postgres "CREATE DATABASE $db" && q "$db" "CREATE EXTENSION workorder CASCADE" &&
+  psql -X -q -v ON_ERROR_STOP=1 -d "$db" <<'SQL'
+SELECT workorder.load_area('990601', '时限区', 'district', NULL, ST_MakeEnvelope(123.0, 30.0, 123.2, 30.2, 4326));
+SELECT workorder.load_department_kinds('[{"code": "urban_management", "name": "城市管理"}]');
+SELECT workorder.load_units('[
+  {"code": "C-990601", "name": "时限区指挥中心", "kind": "center", "level": "district", "area_code": "990601"},
+  {"code": "D-um", "name": "城管局", "kind": "department", "level": "district", "department_kind": "urban_management", "area_code": "990601"}]');
+SELECT workorder.load_categories('[{"code": "CITY", "name": "城市管理", "handling_level": "district", "department_kind": "urban_management"}]');
+SELECT workorder.load_channels('[{"code": "hotline", "name": "12345热线", "kind": "hotline",
+                                  "categories": [{"code": "0301", "category": "CITY"}]}]');
+INSERT INTO workorder.sla_policies (name, accept_clock, accept_amount, resolve_clock, resolve_amount, warn_fraction)
+VALUES ('instant', 'calendar_hours', '1 second', 'calendar_hours', '3 seconds', 0.5);
+INSERT INTO workorder.sla_priority_policies VALUES ('high', 'instant');
+SQL
+} >/dev/null 2>"$work/setup.err"
+rc=$?
+check "scratch database with a map and the policy 'instant' is set up" 0 "$rc"
+if [ "$rc" -ne 0 ]; then
+  sed 's/^/# /' "$work/setup.err"
+  exit 1
+fi
+took=$(wait_until 20 "$db" "SELECT EXISTS (SELECT FROM workorder.worker_status
+                                            WHERE datname = current_database() AND state = 'running')")
+check "the database's worker runs" t "$([ "$took" != timeout ] && echo t || echo f)"
+
+# -- The worker alone: 3 orders, nobody else runs the tasks. -----------------------
+q "$db" "CREATE TABLE alone AS
+         SELECT (workorder.submit('hotline', 'A-' || i, '0301', '时限测试' || i,
+                                  lon => 123.1, lat => 30.1, priority => 'high')).id
+           FROM generate_series(1, 3) i" >/dev/null
+took=$(wait_until 10 "$db" "SELECT bool_and(o.overdue) FROM alone a JOIN workorder.orders o USING (id)")
+alone_lags=$(q "$db" "SELECT string_agg(round(extract(epoch FROM e.at - o.resolve_due_at) * 1000)::text, ' ' ORDER BY o.id)
+                        FROM alone a JOIN workorder.orders o USING (id)
+                        JOIN workorder.order_events e ON e.order_id = o.id AND e.action = 'overdue'")
+echo "# worker alone: overdue event logged, ms after resolve_due_at: $alone_lags"
+check "the worker alone marks each order overdue (once) within 1 s of its deadline" "3 3" \
+  "$(q "$db" "SELECT count(*) FILTER (WHERE e.at - o.resolve_due_at BETWEEN interval '0' AND interval '1 second') || ' ' || count(*)
+                FROM alone a JOIN workorder.orders o USING (id)
+                JOIN workorder.order_events e ON e.order_id = o.id AND e.action = 'overdue'")"
+check "... by the worker's own process" t \
+  "$(q "$db" "SELECT bool_and(r.backend_pid = s.pid) FROM workorder.worker_runs r, workorder.worker_status s
+               WHERE s.datname = current_database() AND r.task = 'deadline_check'")"
+
+# -- With another session calling run_due_work() at the same time. ----------------
+# The concurrent caller: run_due_work() every 20 ms for about 6 s, in one session.
+# A DO block would run every call in one transaction, which would hold its locks
+# and hide the worker's commits: the calls are separate statements instead.
+{
+  for i in $(seq 1 300); do
+    echo "SELECT workorder.run_due_work();"
+    echo "SELECT pg_sleep(0.02);"
+  done
+} > "$work/loop.sql"
+psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -f "$work/loop.sql" >"$work/loop.out" 2>"$work/loop.err" &
+loop_pid=$!
+
+q "$db" "CREATE TABLE watched AS
+         SELECT (workorder.submit('hotline', 'T-' || i, '0301', '时限测试' || i,
+                                  lon => 123.1, lat => 30.1, priority => 'high')).id
+           FROM generate_series(1, 5) i" >/dev/null
+check "the 5 orders are dispatched with the policy 'instant'" "5" \
+  "$(q "$db" "SELECT count(*) FROM watched JOIN workorder.orders o USING (id)
+               WHERE o.status = 'dispatched' AND o.sla_policy = 'instant'
+                 AND o.resolve_due_at = o.received_at + interval '3 seconds'")"
+
+# The watcher: polls every 50 ms, in its own statements, until every order is seen
+# overdue or 5 s have passed since the last deadline.
+q "$db" "CREATE TABLE seen (id bigint PRIMARY KEY, seen_at timestamptz NOT NULL)" >/dev/null
+{
+  for i in $(seq 1 200); do
+    echo "INSERT INTO seen SELECT o.id, clock_timestamp() FROM watched w JOIN workorder.orders o USING (id)
+           WHERE o.overdue ON CONFLICT (id) DO NOTHING;"
+    echo "SELECT (SELECT count(*) FROM seen) = 5 OR clock_timestamp() > (SELECT max(o.resolve_due_at) + interval '5 seconds'
+            FROM watched w JOIN workorder.orders o USING (id)) AS done \\gset"
+    echo "\\if :done"
+    echo "\\q"
+    echo "\\endif"
+    echo "SELECT pg_sleep(0.05);"
+  done
+} > "$work/watch.sql"
+psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -f "$work/watch.sql" >/dev/null 2>"$work/watch.err"
+
+lags=$(q "$db" "SELECT string_agg(round(extract(epoch FROM s.seen_at - o.resolve_due_at) * 1000)::text, ' ' ORDER BY o.id)
+                  FROM watched w JOIN workorder.orders o USING (id) LEFT JOIN seen s USING (id)")
+event_lags=$(q "$db" "SELECT string_agg(round(extract(epoch FROM e.at - o.resolve_due_at) * 1000)::text, ' ' ORDER BY o.id)
+                        FROM watched w JOIN workorder.orders o USING (id)
+                        JOIN workorder.order_events e ON e.order_id = o.id AND e.action = 'overdue'")
+echo "# overdue flag seen by the 50 ms poll, ms after resolve_due_at: $lags"
+echo "# overdue event logged, ms after resolve_due_at: $event_lags"
+check "every order is seen overdue within 1 s of its resolve deadline" 5 \
+  "$(q "$db" "SELECT count(*) FROM watched w JOIN workorder.orders o USING (id) JOIN seen s USING (id)
+               WHERE s.seen_at - o.resolve_due_at BETWEEN interval '0' AND interval '1 second'")"
+check "every overdue event is logged at or after the deadline, within 1 s" 5 \
+  "$(q "$db" "SELECT count(*) FROM watched w JOIN workorder.orders o USING (id)
+               JOIN workorder.order_events e ON e.order_id = o.id AND e.action = 'overdue'
+               WHERE e.at - o.resolve_due_at BETWEEN interval '0' AND interval '1 second'")"
+
+wait "$loop_pid"
+loop_rc=$?
+loop_pid=
+check "the concurrent run_due_work() session had no error" "0 " "$loop_rc $(head -c 300 "$work/loop.err" | tr '\n' ' ')"
+check "exactly one overdue and one accept_overdue event per order, at most one warning" "5 5 true" \
+  "$(q "$db" "SELECT count(*) FILTER (WHERE e.action = 'overdue') || ' ' ||
+                     count(*) FILTER (WHERE e.action = 'accept_overdue') || ' ' ||
+                     (SELECT bool_and(c <= 1) FROM (SELECT count(*) FILTER (WHERE x.action = 'deadline_warning') c
+                                                       FROM watched w2 LEFT JOIN workorder.order_events x ON x.order_id = w2.id
+                                                      GROUP BY w2.id) per_order)
+                FROM watched w JOIN workorder.order_events e ON e.order_id = w.id")"
+check "each deadline event has one notification, and nothing is left to check" "true 0" \
+  "$(q "$db" "SELECT ((SELECT count(*) FROM watched w JOIN workorder.notifications n ON n.order_id = w.id)
+                     = (SELECT count(*) FROM watched w JOIN workorder.order_events e ON e.order_id = w.id
+                         WHERE e.action IN ('overdue', 'accept_overdue', 'deadline_warning')))::text || ' ' ||
+                     (SELECT count(*) FROM watched w JOIN workorder.orders o USING (id) WHERE o.next_check_at IS NOT NULL)")"

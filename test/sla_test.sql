@@ -1,0 +1,119 @@
+-- SLA policies and deadlines: properties of the deadline functions on random
+-- instants, the policy choice, the deadline task's marks, and bad input with its
+-- SQLSTATE (WO511 invalid policy, WO512 unknown policy, WO513 invalid deadline
+-- argument; WO501 unknown calendar; WO404 an extension with months).
+\set QUIET 1
+SET client_min_messages = warning;
+BEGIN;
+SELECT plan(30);
+\o /dev/null
+\i test/fixtures/intake_map.sql
+\o
+
+-- Random instants over 2025-2026, and the shipped policies' amounts on each clock.
+CREATE TEMP TABLE starts AS
+SELECT '2025-01-01 00:00+08'::timestamptz + random() * interval '700 days' AS start
+  FROM generate_series(1, 200);
+CREATE TEMP TABLE clocks (clock text, amount interval);
+INSERT INTO clocks VALUES ('calendar_hours', '30 minutes'), ('calendar_hours', '24 hours'),
+    ('calendar_hours', '1 second'), ('working_hours', '2 hours'), ('working_hours', '40 hours'),
+    ('working_days', '1 day'), ('working_days', '5 days'), ('working_days', '15 days');
+
+SELECT is((SELECT count(*) FROM starts, clocks
+            WHERE workorder.deadline_after(start, clock, amount) <= start), 0::bigint,
+          'a deadline is after its start, on every clock');
+SELECT is((SELECT count(*) FROM starts, clocks
+            WHERE clock = 'working_hours'
+              AND workorder.working_time_between(start, workorder.deadline_after(start, clock, amount)) <> amount), 0::bigint,
+          'a working_hours deadline is its amount of working time after the start');
+SELECT is((SELECT count(*) FROM starts, clocks
+            WHERE clock = 'calendar_hours' AND workorder.deadline_after(start, clock, amount) - start <> amount), 0::bigint,
+          'a calendar_hours deadline is its amount of elapsed time after the start');
+SELECT is((SELECT count(*) FROM starts, clocks
+            WHERE clock = 'working_days'
+              AND workorder.deadline_after(start, clock, amount) <> workorder.add_working_days(start, extract(day FROM amount)::integer)),
+          0::bigint, 'a working_days deadline is add_working_days');
+SELECT is((SELECT count(*) FROM starts, clocks, (VALUES (0.5), (0.8), (0.99)) f(fraction),
+                  LATERAL (SELECT workorder.deadline_after(start, clock, amount) AS due) d
+            WHERE NOT workorder.sla_warn_at(start, d.due, clock, f.fraction) BETWEEN start AND d.due), 0::bigint,
+          'the warning instant lies between the start and the deadline');
+SELECT is((SELECT count(*) FROM starts, clocks,
+                  LATERAL (SELECT workorder.deadline_after(start, clock, amount) AS due) d
+            WHERE clock = 'calendar_hours'
+              AND workorder.sla_warn_at(start, d.due, clock, 0.8) <> start + (d.due - start) * 0.8), 0::bigint,
+          'a calendar warning is at 80 % of the span');
+
+-- Resume: the shift equals the paused working time.
+CREATE TEMP TABLE pauses AS
+SELECT s.start AS paused_from, s.start + random() * interval '5 days' AS paused_to,
+       s.start + interval '3 days' + random() * interval '10 days' AS due
+  FROM starts s;
+SELECT is((SELECT count(*) FROM pauses
+            WHERE workorder.working_time_between(paused_from, paused_to) > '0'::interval
+              AND workorder.working_time_between(due, workorder.sla_shift(due, 'working_days', paused_from, paused_to))
+                  <> workorder.working_time_between(paused_from, paused_to)), 0::bigint,
+          'resume moves a working deadline by exactly the paused working time');
+SELECT is((SELECT count(*) FROM pauses
+            WHERE workorder.sla_shift(due, 'calendar_hours', paused_from, paused_to) - due <> paused_to - paused_from),
+          0::bigint, 'resume moves a calendar deadline by the elapsed pause');
+SELECT is((SELECT count(*) FROM pauses
+            WHERE workorder.working_time_between(paused_from, paused_to) = '0'::interval
+              AND workorder.sla_shift(due, 'working_days', paused_from, paused_to) <> due), 0::bigint,
+          'a pause outside working hours does not move a working deadline');
+SELECT is((SELECT count(*) FROM pauses
+            WHERE workorder.sla_extend(due, 'working_hours', '3 hours') <= due
+               OR workorder.sla_extend(due, 'working_days', '2 days') <= due), 0::bigint,
+          'an extension moves a deadline later');
+
+-- The policy choice: rule > priority > category > standard.
+INSERT INTO workorder.sla_priority_policies VALUES ('low', 'complex');
+SELECT is(workorder.choose_sla_policy(NULL, 'normal', 'CITY_VENDOR'), 'standard', 'the category''s (inherited) policy');
+SELECT is(workorder.choose_sla_policy(NULL, 'normal', 'CITY_BUILDING'), 'complex', 'the category''s own policy');
+SELECT is(workorder.choose_sla_policy(NULL, 'urgent', 'CITY_BUILDING'), 'urgent', 'urgent priority over the category');
+SELECT is(workorder.choose_sla_policy(NULL, 'low', 'CITY_VENDOR'), 'complex', 'a mapped priority over the category');
+SELECT is(workorder.choose_sla_policy((SELECT id FROM workorder.routing_rules WHERE position = 20), 'low', 'MARKET_FOOD'),
+          'urgent', 'the rule''s policy over the priority');
+SELECT is(workorder.choose_sla_policy(NULL, 'normal', NULL), 'standard', 'no category: standard');
+UPDATE workorder.categories SET sla_policy = 'nosuch' WHERE code = 'CITY_BUILDING';
+SELECT is(workorder.choose_sla_policy(NULL, 'normal', 'CITY_BUILDING'), 'standard', 'a category naming no policy: standard');
+
+-- The deadline task marks each crossing once.
+INSERT INTO workorder.sla_policies (name, accept_clock, accept_amount, resolve_clock, resolve_amount)
+VALUES ('gone', 'calendar_hours', '1 second', 'calendar_hours', '2 seconds');
+INSERT INTO workorder.sla_priority_policies VALUES ('high', 'gone');
+CREATE TEMP TABLE late AS
+SELECT (workorder.submit('hotline', 'T-' || i, '0301', '摊贩' || i, lon => 121.02, lat => 31.05, priority => 'high')).id
+  FROM generate_series(1, 5) i;
+SELECT is((SELECT count(*) FROM late JOIN workorder.orders o USING (id) WHERE o.next_check_at = o.accept_due_at), 5::bigint,
+          'the first check of a dispatched order is at its earliest deadline');
+SELECT pg_sleep(greatest(0, extract(epoch FROM now() + interval '2.2 seconds' - clock_timestamp())));
+SELECT is((SELECT rows FROM workorder.task_deadline_check()), 10, 'one pass marks every order accept overdue and overdue');
+SELECT is((SELECT rows FROM workorder.task_deadline_check()), 0, 'a second pass marks nothing');
+SELECT is((SELECT count(*) FROM late JOIN workorder.orders o USING (id)
+            WHERE o.overdue AND o.accept_overdue AND o.warned AND o.next_check_at IS NULL), 5::bigint,
+          'the marks are set and nothing is left to check');
+SELECT is((SELECT count(*) FROM late JOIN workorder.order_events e ON e.order_id = late.id
+            WHERE e.action IN ('overdue', 'accept_overdue', 'deadline_warning')), 10::bigint,
+          'one overdue and one accept_overdue event each, no warning after the deadline');
+SELECT is((SELECT count(*) FROM late JOIN workorder.notifications n ON n.order_id = late.id), 10::bigint,
+          'each event has its notification');
+
+-- Bad input.
+SELECT throws_ok($$SELECT workorder.deadline_after(now(), 'working_hours', '1 day')$$, 'WO513', NULL,
+                 'a days part on an hours clock is WO513');
+SELECT throws_ok($$SELECT workorder.deadline_after(now(), 'working_days', '1 day 2 hours')$$, 'WO513', NULL,
+                 'a time part on working_days is WO513');
+SELECT throws_ok($$SELECT workorder.deadline_after(now(), 'lunar', '1 hour')$$, 'WO513', NULL, 'an unknown clock is WO513');
+SELECT throws_ok($$SELECT workorder.sla_policy('nosuch')$$, 'WO512', NULL, 'an unknown policy is WO512');
+SELECT throws_ok($$INSERT INTO workorder.sla_policies (name, accept_clock, accept_amount, resolve_clock, resolve_amount, warn_fraction)
+                   VALUES ('x', 'working_hours', '1 hour', 'working_days', '5 days', 0)$$, 'WO511', NULL,
+                 'a warn_fraction of 0 is WO511');
+SELECT throws_ok($$INSERT INTO workorder.sla_policies (name, calendar_code, accept_clock, accept_amount, resolve_clock, resolve_amount)
+                   VALUES ('x', 'nosuch', 'working_hours', '1 hour', 'working_days', '5 days')$$, 'WO501', NULL,
+                 'an unknown calendar is WO501');
+SELECT throws_ok($$SELECT workorder.request_extension(o.id, 'x', '1 month', 'r')
+                     FROM workorder.accept((SELECT id FROM late ORDER BY id LIMIT 1), 'x') o$$, 'WO404', NULL,
+                 'an extension with months is WO404');
+
+SELECT * FROM finish();
+ROLLBACK;
