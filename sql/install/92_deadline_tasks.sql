@@ -71,14 +71,18 @@ DECLARE
     warn boolean;
     late_accept boolean;
     late boolean;
+    checked_until timestamptz;
     seen integer := 0;
     warnings integer := 0;
     late_accepts integer := 0;
     lates integer := 0;
     outcome workorder.task_outcome;
 BEGIN
+    -- The instant is taken once, into a variable: a comparison with clock_timestamp()
+    -- (volatile) would be a filter over every row of the index, not an index bound.
+    checked_until := pg_catalog.clock_timestamp();
     FOR o IN SELECT * FROM workorder.orders x
-              WHERE x.next_check_at OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp()
+              WHERE x.next_check_at OPERATOR(pg_catalog.<=) checked_until
               ORDER BY x.next_check_at
               LIMIT batch
                 FOR UPDATE SKIP LOCKED LOOP

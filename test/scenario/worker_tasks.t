@@ -37,19 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-n=0
-failed=0
-check() { # check DESCRIPTION EXPECTED ACTUAL
-  n=$((n + 1))
-  if [ "$2" = "$3" ]; then
-    echo "ok $n - $1"
-  else
-    echo "not ok $n - $1"
-    echo "#   expected: $2"
-    echo "#        got: $3"
-    failed=$((failed + 1))
-  fi
-}
+. "$(dirname "$0")/tap.sh"
 
 # wait_until SECONDS DATABASE QUERY: polls QUERY every 50 ms until it returns t, and
 # prints the milliseconds that took, or "timeout".

@@ -1,0 +1,223 @@
+-- workorder install script, part 86: the escalation chain (issue 4, escalation).
+--
+-- A policy's escalation chain is a list of steps, each done once, in step order,
+-- when its instant has come:  resolve_due_at + after, measured on the policy's
+-- resolve clock with workorder.sla_extend:
+--   calendar_hours  after is plain elapsed time ('2 hours' = 2 hours later);
+--   working_hours,
+--   working_days    after's days part counts working days (add_working_days) and
+--                   its time part working time (add_working_time) on the
+--                   policy's calendar; '0' is the resolve deadline itself.
+-- Actions:
+--   remind           an event only;
+--   supervise        sets orders.supervised = true (督办);
+--   escalate_parent  sets orders.escalated_to to the parent unit of the main unit
+--                    (main_unit is not changed); no parent: NULL in the event and
+--                    escalated_to unchanged;
+--   escalate_leader  sets orders.escalated_to to the setting district_leader (a
+--                    name), or 'district leader' without it.
+-- Each step done is a row of workorder.order_escalations, whose primary key
+-- (order_id, step) makes it happen at most once, also across a crash and with
+-- run_due_work() beside the worker, and an event 'escalate' (actor 'system',
+-- details {step, action, to}).  orders.escalation_step is the last step done;
+-- orders.next_escalation_at (kept by the trigger orders_escalation_next, partial
+-- index orders_next_escalation_idx) is the instant of the next step while the order
+-- is new, dispatched or accepted, NULL otherwise (a suspended order waits; resume
+-- moves resolve_due_at and with it the remaining steps).  The task escalate (part
+-- 93) reads only the rows whose next_escalation_at has come.
+--
+-- A new deadline does not undo steps done: resume and approved extensions move the
+-- instants of the steps not yet done.  reopen starts a new chain: when an order
+-- leaves resolved/closed for an open status its order_escalations rows are deleted
+-- (the 'escalate' events stay in the event log), escalation_step goes back to 0 and
+-- escalated_to to NULL; the new chain counts from the fresh resolve deadline.
+--
+-- Shipped chains (kept out of pg_dump while unchanged, as the shipped policies are):
+--   standard, complex  0 remind, 1 day supervise, 2 days escalate_parent,
+--                      3 days escalate_leader (working days after the deadline)
+--   urgent             0 remind, 2 hours supervise, 4 hours escalate_parent,
+--                      8 hours escalate_leader (elapsed time)
+-- Changing a shipped step clears its shipped flag; inserting a step over a
+-- still-shipped one replaces it.  A change of a chain recomputes next_escalation_at
+-- of the open orders of that policy.
+--
+-- SQLSTATE: WO521 invalid escalation step.
+
+CREATE TABLE workorder.sla_escalation_steps (
+    policy  text NOT NULL REFERENCES workorder.sla_policies (name) ON UPDATE CASCADE ON DELETE CASCADE,
+    step    integer NOT NULL,
+    after   interval NOT NULL,
+    action  text NOT NULL,
+    shipped boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (policy, step),
+    CONSTRAINT sla_escalation_steps_action
+        CHECK (action IN ('remind', 'supervise', 'escalate_parent', 'escalate_leader'))
+);
+SELECT pg_catalog.pg_extension_config_dump('workorder.sla_escalation_steps', 'WHERE NOT shipped');
+COMMENT ON TABLE workorder.sla_escalation_steps IS
+    'Escalation chain of an SLA policy: step n is done once, in order, at resolve_due_at + after on the policy''s resolve clock.';
+COMMENT ON COLUMN workorder.sla_escalation_steps.after IS
+    'Time after the resolve deadline: elapsed time on calendar_hours; working days (days part) and working time (time part) on the working clocks.';
+
+CREATE TABLE workorder.order_escalations (
+    order_id bigint NOT NULL REFERENCES workorder.orders (id),
+    step     integer NOT NULL,
+    done_at  timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    action   text NOT NULL,
+    PRIMARY KEY (order_id, step)
+);
+SELECT pg_catalog.pg_extension_config_dump('workorder.order_escalations', '');
+REVOKE ALL ON workorder.order_escalations FROM PUBLIC;
+COMMENT ON TABLE workorder.order_escalations IS
+    'Escalation steps done, one row per order and step (at most once); reopen deletes the rows of the order.';
+
+ALTER TABLE workorder.orders
+    ADD COLUMN escalation_step    integer NOT NULL DEFAULT 0,
+    ADD COLUMN escalated_to       text,
+    ADD COLUMN next_escalation_at timestamptz;
+CREATE INDEX orders_next_escalation_idx ON workorder.orders (next_escalation_at)
+    WHERE next_escalation_at IS NOT NULL;
+COMMENT ON COLUMN workorder.orders.escalation_step IS 'the last escalation step done for the current deadline (0: none)';
+COMMENT ON COLUMN workorder.orders.escalated_to IS 'the parent unit or district leader the order was last escalated to';
+COMMENT ON COLUMN workorder.orders.next_escalation_at IS 'when the escalate task must next look at the order; NULL: never';
+
+-- sla_escalation_steps_before_write checks a step (WO521) and keeps the shipped flag.
+CREATE FUNCTION workorder.sla_escalation_steps_before_write()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    months double precision;
+BEGIN
+    months := (pg_catalog.date_part('year', NEW.after) OPERATOR(pg_catalog.*) 12)
+              OPERATOR(pg_catalog.+) pg_catalog.date_part('month', NEW.after);
+    IF NEW.step IS NULL OR NEW.step OPERATOR(pg_catalog.<) 1 OR NEW.after IS NULL
+       OR months OPERATOR(pg_catalog.<>) 0 OR NEW.after OPERATOR(pg_catalog.<) '0'::interval
+       OR pg_catalog.date_part('day', NEW.after) OPERATOR(pg_catalog.<) 0 THEN
+        PERFORM workorder.raise_error('WO521',
+            pg_catalog.format('invalid escalation step %s of policy %s', NEW.step, NEW.policy),
+            pg_catalog.format('step is %s, after is %s.', COALESCE(NEW.step::text, 'NULL'),
+                              COALESCE(NEW.after::text, 'NULL')),
+            'Steps are numbered from 1; after is 0 or more days, hours, minutes and seconds (no months), e.g. interval ''1 day''.');
+    END IF;
+    IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+        IF (NEW.policy, NEW.step, NEW.after, NEW.action) IS DISTINCT FROM (OLD.policy, OLD.step, OLD.after, OLD.action) THEN
+            NEW.shipped := false;
+        END IF;
+    ELSIF EXISTS (SELECT 1 FROM workorder.sla_escalation_steps s
+                   WHERE s.policy OPERATOR(pg_catalog.=) NEW.policy AND s.step OPERATOR(pg_catalog.=) NEW.step
+                     AND s.shipped) THEN
+        UPDATE workorder.sla_escalation_steps s
+           SET after = NEW.after, action = NEW.action, shipped = NEW.shipped
+         WHERE s.policy OPERATOR(pg_catalog.=) NEW.policy AND s.step OPERATOR(pg_catalog.=) NEW.step;
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER sla_escalation_steps_before_write
+    BEFORE INSERT OR UPDATE ON workorder.sla_escalation_steps
+    FOR EACH ROW EXECUTE FUNCTION workorder.sla_escalation_steps_before_write();
+
+INSERT INTO workorder.sla_escalation_steps (policy, step, after, action, shipped) VALUES
+    ('standard', 1, '0', 'remind', true),
+    ('standard', 2, '1 day', 'supervise', true),
+    ('standard', 3, '2 days', 'escalate_parent', true),
+    ('standard', 4, '3 days', 'escalate_leader', true),
+    ('complex', 1, '0', 'remind', true),
+    ('complex', 2, '1 day', 'supervise', true),
+    ('complex', 3, '2 days', 'escalate_parent', true),
+    ('complex', 4, '3 days', 'escalate_leader', true),
+    ('urgent', 1, '0', 'remind', true),
+    ('urgent', 2, '2 hours', 'supervise', true),
+    ('urgent', 3, '4 hours', 'escalate_parent', true),
+    ('urgent', 4, '8 hours', 'escalate_leader', true);
+
+-- escalation_at returns the instant of a step after a resolve deadline, on the
+-- policy's resolve clock (see the top of this part).
+CREATE FUNCTION workorder.escalation_at(policy text, resolve_due timestamptz, after interval)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    p workorder.sla_policies;
+BEGIN
+    SELECT * INTO p FROM workorder.sla_policies x WHERE x.name OPERATOR(pg_catalog.=) policy;
+    IF NOT FOUND THEN
+        p.resolve_clock := 'calendar_hours';
+        p.calendar_code := 'cn';
+    END IF;
+    RETURN workorder.sla_extend(resolve_due, p.resolve_clock, after, p.calendar_code);
+END
+$$;
+
+-- escalation_next returns the instant of an order's next escalation step, or NULL.
+CREATE FUNCTION workorder.escalation_next(o workorder.orders)
+RETURNS timestamptz
+LANGUAGE sql STABLE
+AS $$
+    SELECT CASE WHEN o.status IN ('new', 'dispatched', 'accepted') AND o.resolve_due_at IS NOT NULL THEN
+        (SELECT workorder.escalation_at(o.sla_policy, o.resolve_due_at, s.after)
+           FROM workorder.sla_escalation_steps s
+          WHERE s.policy OPERATOR(pg_catalog.=) o.sla_policy AND s.step OPERATOR(pg_catalog.>) o.escalation_step
+          ORDER BY s.step LIMIT 1)
+    END
+$$;
+
+-- orders_escalation_next keeps next_escalation_at, starts a new chain on reopen and
+-- wakes the worker when the next step is within the worker's naptime.
+CREATE FUNCTION workorder.orders_escalation_next()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND OLD.status IN ('resolved', 'closed')
+       AND NEW.status IN ('new', 'dispatched', 'accepted') THEN
+        DELETE FROM workorder.order_escalations e WHERE e.order_id OPERATOR(pg_catalog.=) NEW.id;
+        NEW.escalation_step := 0;
+        NEW.escalated_to := NULL;
+    END IF;
+    IF NEW.resolve_due_at IS NULL OR NEW.status NOT IN ('new', 'dispatched', 'accepted') THEN
+        NEW.next_escalation_at := NULL;
+    ELSE
+        NEW.next_escalation_at := workorder.escalation_next(NEW);
+    END IF;
+    IF NEW.next_escalation_at IS NOT NULL
+       AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.next_escalation_at IS DISTINCT FROM OLD.next_escalation_at)
+       AND NEW.next_escalation_at OPERATOR(pg_catalog.<) (pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+)
+            COALESCE(pg_catalog.current_setting('workorder.worker_naptime', true), '10s')::interval)
+    THEN
+        PERFORM workorder.wake_worker();
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER orders_escalation_next
+    BEFORE INSERT OR UPDATE OF status, sla_policy, resolve_due_at, escalation_step
+    ON workorder.orders
+    FOR EACH ROW EXECUTE FUNCTION workorder.orders_escalation_next();
+ALTER TABLE workorder.orders ENABLE ALWAYS TRIGGER orders_escalation_next;
+
+-- A change of a chain recomputes next_escalation_at of the open orders of the policy.
+CREATE FUNCTION workorder.sla_escalation_steps_after_write()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    UPDATE workorder.orders o SET escalation_step = o.escalation_step
+     WHERE o.sla_policy IN (SELECT c.policy FROM changed c)
+       AND o.status IN ('new', 'dispatched', 'accepted') AND o.resolve_due_at IS NOT NULL;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER sla_escalation_steps_after_insert AFTER INSERT ON workorder.sla_escalation_steps
+    REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION workorder.sla_escalation_steps_after_write();
+CREATE TRIGGER sla_escalation_steps_after_update AFTER UPDATE ON workorder.sla_escalation_steps
+    REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION workorder.sla_escalation_steps_after_write();
+CREATE TRIGGER sla_escalation_steps_after_delete AFTER DELETE ON workorder.sla_escalation_steps
+    REFERENCING OLD TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION workorder.sla_escalation_steps_after_write();

@@ -1,0 +1,112 @@
+-- The escalation chain: each step once, in order, none skipped when several are due
+-- at once, none repeated when the task runs twice; the partial index; suspended and
+-- resolved orders wait; bad steps (WO521).
+\set QUIET 1
+SET client_min_messages = warning;
+BEGIN;
+SELECT plan(21);
+\o /dev/null
+\i test/fixtures/intake_map.sql
+\o
+
+SELECT is((SELECT count(*) FROM workorder.sla_escalation_steps WHERE shipped AND policy IN ('standard', 'urgent', 'complex')),
+          12::bigint, 'the shipped chains have four steps for each shipped policy');
+SELECT is((SELECT array_agg(action ORDER BY step) FROM workorder.sla_escalation_steps WHERE policy = 'standard'),
+          ARRAY['remind', 'supervise', 'escalate_parent', 'escalate_leader'], 'the standard chain, in order');
+
+INSERT INTO workorder.sla_policies (name, accept_clock, accept_amount, resolve_clock, resolve_amount)
+VALUES ('tiny', 'calendar_hours', '5 seconds', 'calendar_hours', '10 seconds');
+INSERT INTO workorder.sla_escalation_steps (policy, step, after, action) VALUES
+    ('tiny', 1, '0', 'remind'), ('tiny', 2, '1 second', 'supervise'),
+    ('tiny', 3, '2 seconds', 'escalate_parent'), ('tiny', 4, '3 seconds', 'escalate_leader'),
+    ('tiny', 5, '4 seconds', 'remind');
+INSERT INTO workorder.sla_priority_policies VALUES ('low', 'tiny');
+CREATE TEMP TABLE t AS
+SELECT o.id FROM generate_series(1, 20) g,
+       LATERAL workorder.submit('hotline', 'ESC-' || g, '0301', '西南村路口有流动摊贩占道', lon => 121.02, lat => 31.05,
+                                priority => 'low') o;
+
+SELECT is((SELECT count(*) FROM workorder.orders o JOIN t USING (id)
+            WHERE o.next_escalation_at = o.resolve_due_at), 20::bigint,
+          'the first step of a new order is at its resolve deadline');
+SELECT is((SELECT rows FROM workorder.task_escalate(now() + interval '9 seconds')), 0,
+          'nothing is done before the deadline');
+SELECT is((SELECT rows FROM workorder.task_escalate(now() + interval '11.5 seconds')), 40,
+          'two steps of each order are due 1.5 s after the deadline');
+SELECT is((SELECT count(*) FROM workorder.order_escalations e JOIN t ON t.id = e.order_id WHERE e.step > 2), 0::bigint,
+          'no step is done before its instant');
+-- A worker down for an hour: the remaining three steps of every order at once.
+SELECT is((SELECT rows FROM workorder.task_escalate(now() + interval '1 hour')), 60,
+          'all steps due at once are done in one run');
+SELECT is((SELECT rows FROM workorder.task_escalate(now() + interval '1 hour')), 0,
+          'a second run does nothing');
+SELECT is((SELECT rows FROM workorder.task_escalate(now() + interval '2 days')), 0,
+          'a later run does nothing: the chain is done');
+SELECT is((SELECT count(*) FROM (SELECT v.order_id, count(*) AS n,
+                                        array_agg((v.details->>'step')::int ORDER BY v.seq) AS steps
+                                   FROM workorder.order_events v JOIN t ON t.id = v.order_id
+                                  WHERE v.action = 'escalate' GROUP BY v.order_id) x
+            WHERE x.n = 5 AND x.steps = ARRAY[1, 2, 3, 4, 5]), 20::bigint,
+          'every order has one escalate event per step, in step order');
+SELECT is((SELECT count(*) FROM workorder.order_escalations e JOIN t ON t.id = e.order_id), 100::bigint,
+          'one order_escalations row per order and step');
+SELECT is((SELECT count(*) FROM workorder.orders o JOIN t USING (id)
+            WHERE o.supervised AND o.escalated_to = 'district leader' AND o.escalation_step = 5
+              AND o.next_escalation_at IS NULL), 20::bigint,
+          'supervised, escalated to the district leader, chain done, nothing next');
+SELECT throws_ok($$INSERT INTO workorder.order_escalations (order_id, step, action)
+                   SELECT id, 1, 'remind' FROM t LIMIT 1$$, '23505', NULL,
+                 'the primary key refuses a second row of a step');
+
+-- A suspended order waits; resolving ends the chain.
+CREATE TEMP TABLE u AS
+SELECT o.id FROM generate_series(1, 2) g,
+       LATERAL workorder.submit('hotline', 'ESC-U' || g, '0301', '西南村路口有流动摊贩占道', lon => 121.02, lat => 31.05,
+                                priority => 'low') o;
+\o /dev/null
+SELECT workorder.accept(id, 'tester') FROM u;
+SELECT workorder.suspend(min(id), 'tester', '等待配件') FROM u;
+SELECT workorder.resolve(max(id), 'tester', '已处理') FROM u;
+\o
+SELECT is((SELECT count(*) FROM workorder.orders o JOIN u USING (id) WHERE o.next_escalation_at IS NOT NULL), 0::bigint,
+          'suspended and resolved orders have no next escalation');
+SELECT is((SELECT rows FROM workorder.task_escalate(now() + interval '1 day')), 0,
+          'nor are they escalated');
+
+-- calendar_recompute: an order with a suspension and an approved extension is
+-- computed again from its events without a false change; a holiday inside its
+-- window moves it, with one event.
+CREATE TEMP TABLE w AS
+SELECT o.id FROM workorder.submit('hotline', 'ESC-W', '0301', '西南村路口有流动摊贩占道', lon => 121.02, lat => 31.05) o;
+\o /dev/null
+SELECT workorder.accept(id, 'tester') FROM w;
+SELECT workorder.suspend(id, 'tester', '等待配件') FROM w;
+SELECT workorder.resume(id, 'tester') FROM w;
+SELECT workorder.request_extension(id, 'tester', interval '2 days', '工程量大') FROM w;
+SELECT workorder.approve_extension(id, 'leader') FROM w;
+\o
+DELETE FROM workorder.calendar_changes;
+INSERT INTO workorder.calendar_changes (calendar_code, first_day, last_day, what) VALUES ('cn', NULL, NULL, 'hours');
+SELECT is((SELECT rows FROM workorder.run_task('calendar_recompute')), 0,
+          'a change that moves nothing gives no new deadline');
+SELECT is((SELECT count(*) FROM workorder.order_events v WHERE v.action = 'deadline_recomputed'), 0::bigint,
+          '... and no deadline_recomputed event');
+\o /dev/null
+SELECT workorder.load_calendar_days('cn', jsonb_build_array(jsonb_build_object(
+           'day', workorder.add_working_days(now(), 1)::date, 'kind', 'holiday', 'name', '测试假日')));
+\o
+SELECT is((SELECT rows FROM workorder.run_task('calendar_recompute')), 1, 'a holiday in the window moves one order');
+SELECT is((SELECT count(*) FROM w
+            WHERE (SELECT abs(extract(epoch FROM o.resolve_due_at
+                      - workorder.sla_extend(workorder.deadline_after(o.received_at, 'working_days', '5 days'),
+                                             'working_days', '2 days'))) < 1
+                     FROM workorder.orders o WHERE o.id = w.id)), 1::bigint,
+          'a holiday in the window: the deadline is the new 5 working days plus the 2-day extension');
+SELECT is((SELECT count(*) FROM workorder.order_events v JOIN w ON v.order_id = w.id
+            WHERE v.action = 'deadline_recomputed'), 1::bigint, 'one deadline_recomputed event');
+
+SELECT throws_ok($$INSERT INTO workorder.sla_escalation_steps (policy, step, after, action) VALUES ('tiny', 6, '1 month', 'remind')$$,
+                 'WO521', NULL, 'an escalation step with months is WO521');
+
+SELECT * FROM finish();
+ROLLBACK;
