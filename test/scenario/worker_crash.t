@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # worker_crash.t: a worker killed with SIGKILL comes back and catches up, and does
-# nothing twice.
+# nothing twice; and SIGHUP (ALTER SYSTEM + pg_reload_conf) changes its settings.
 #
 # A process that dies by SIGKILL makes the postmaster reset the whole cluster (crash
 # recovery: every session is cut off), so this test never does it to the shared test
@@ -13,6 +13,8 @@
 # recovery the launcher starts a new worker within seconds, whose first pass drains
 # the pending row: each row made one order, and moved out of 'pending' once (a
 # trigger logs each move), the first by the old worker and the second by the new.
+# Then workorder.worker_enabled is switched off and on, and worker_naptime cut to
+# 1 s, each by a reload alone, and the worker is seen to follow.
 #
 # Needs scripts/cluster.sh and a PostgreSQL 15 with workorder installed.  Prints TAP.
 set -uo pipefail
@@ -64,7 +66,7 @@ worker_pid() {
   psql -X -q -At -d "$db" -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'workorder worker $db'" 2>/dev/null
 }
 
-echo "1..9"
+echo "1..13"
 
 { bash "$repo/scripts/cluster.sh" start "$cluster" "$port" &&
   psql -X -q -v ON_ERROR_STOP=1 -d postgres \
@@ -137,5 +139,30 @@ check "nothing was done twice: each row left 'pending' once, the first by the ol
 check "... and made one order each" "2 2 2" \
   "$(q "SELECT count(*) || ' ' || count(DISTINCT order_id) || ' ' || (SELECT count(*) FROM workorder.orders)
           FROM workorder.inbox WHERE state = 'accepted'")"
+
+# SIGHUP reloads the worker's settings: switched off, it leaves a woken row alone;
+# switched on again, it drains it; a shorter naptime replaces the hour it slept.
+q "ALTER SYSTEM SET workorder.worker_enabled = off" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+took=$(wait_until 10 "SELECT state = 'disabled' FROM workorder.worker_status WHERE datname = current_database()")
+check "after ALTER SYSTEM ... worker_enabled = off and a reload, the worker says it is disabled" ok "$(within 10000 "$took")"
+q "INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
+   VALUES ('hotline', 'K-3', '0301', '停用期间的报告', '122.07', '30.07')" >/dev/null
+q "SELECT workorder.wake_worker()" >/dev/null
+sleep 1
+check "... and a woken, disabled worker leaves a row pending" pending "$(q "SELECT state FROM workorder.inbox WHERE channel_ref = 'K-3'")"
+q "ALTER SYSTEM SET workorder.worker_enabled = on" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+q "SELECT workorder.wake_worker()" >/dev/null
+took=$(wait_until 10 "SELECT state = 'accepted' FROM workorder.inbox WHERE channel_ref = 'K-3'")
+check "switched on again by a reload, it drains the row" ok "$(within 10000 "$took")"
+q "ALTER SYSTEM SET workorder.worker_naptime = '1s'" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+q "SELECT workorder.wake_worker()" >/dev/null
+sleep 0.5
+q "INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
+   VALUES ('hotline', 'K-4', '0301', '无人唤醒的报告', '122.08', '30.08')" >/dev/null
+took=$(wait_until 10 "SELECT state = 'accepted' FROM workorder.inbox WHERE channel_ref = 'K-4'")
+check "a naptime of 1 s set by a reload replaces the hour: an unwoken row is drained within 5 s" ok "$(within 5000 "$took")"
 
 [ "$failed" -eq 0 ]
