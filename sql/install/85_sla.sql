@@ -450,16 +450,21 @@ BEGIN
 END
 $$;
 
--- sla_next_check is when the deadline task must next look at an order.
+-- sla_next_check is when the deadline task must next look at an order.  (plpgsql,
+-- not SQL: a SQL function with a pinned search_path is planned again on every call,
+-- and this one runs on every write of an order.)
 CREATE FUNCTION workorder.sla_next_check(o workorder.orders)
 RETURNS timestamptz
-LANGUAGE sql IMMUTABLE
+LANGUAGE plpgsql IMMUTABLE
 AS $$
-    SELECT CASE WHEN o.status IN ('new', 'dispatched', 'accepted') THEN
-        LEAST(CASE WHEN NOT o.warned AND NOT o.overdue THEN o.warn_at END,
-              CASE WHEN o.status OPERATOR(pg_catalog.=) 'dispatched' AND NOT o.accept_overdue THEN o.accept_due_at END,
-              CASE WHEN NOT o.overdue THEN o.resolve_due_at END)
-    END
+BEGIN
+    IF o.status NOT IN ('new', 'dispatched', 'accepted') THEN
+        RETURN NULL;
+    END IF;
+    RETURN LEAST(CASE WHEN NOT o.warned AND NOT o.overdue THEN o.warn_at END,
+                 CASE WHEN o.status OPERATOR(pg_catalog.=) 'dispatched' AND NOT o.accept_overdue THEN o.accept_due_at END,
+                 CASE WHEN NOT o.overdue THEN o.resolve_due_at END);
+END
 $$;
 
 -- orders_sla_next_check keeps next_check_at, and wakes the worker (at commit) when

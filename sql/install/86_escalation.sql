@@ -153,16 +153,26 @@ END
 $$;
 
 -- escalation_next returns the instant of an order's next escalation step, or NULL.
+-- (plpgsql, so that its plan is cached: it runs on every write of an order.)
 CREATE FUNCTION workorder.escalation_next(o workorder.orders)
 RETURNS timestamptz
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
-    SELECT CASE WHEN o.status IN ('new', 'dispatched', 'accepted') AND o.resolve_due_at IS NOT NULL THEN
-        (SELECT workorder.escalation_at(o.sla_policy, o.resolve_due_at, s.after)
-           FROM workorder.sla_escalation_steps s
-          WHERE s.policy OPERATOR(pg_catalog.=) o.sla_policy AND s.step OPERATOR(pg_catalog.>) o.escalation_step
-          ORDER BY s.step LIMIT 1)
-    END
+DECLARE
+    next_after interval;
+BEGIN
+    IF o.status NOT IN ('new', 'dispatched', 'accepted') OR o.resolve_due_at IS NULL THEN
+        RETURN NULL;
+    END IF;
+    SELECT s.after INTO next_after
+      FROM workorder.sla_escalation_steps s
+     WHERE s.policy OPERATOR(pg_catalog.=) o.sla_policy AND s.step OPERATOR(pg_catalog.>) o.escalation_step
+     ORDER BY s.step LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    RETURN workorder.escalation_at(o.sla_policy, o.resolve_due_at, next_after);
+END
 $$;
 
 -- orders_escalation_next keeps next_escalation_at, starts a new chain on reopen and
