@@ -6,39 +6,7 @@ BEGIN;
 SET client_min_messages = warning;
 SET IntervalStyle = postgres;  -- pg_regress sets postgres_verbose; this reads better
 
--- The map, far from the other tests' maps:
---   district 990801  116.0..116.2 x 25.0..25.2, towns 甲 (west) and 乙 (east),
---   one village in each.  The district's urban-management department has a branch
---   in each town; the environment department is inactive.
-SELECT count(*) AS areas FROM (
-    SELECT workorder.load_area('990801', '周期区', 'district', NULL, ST_MakeEnvelope(116.0, 25.0, 116.2, 25.2, 4326))
-    UNION ALL SELECT workorder.load_area('990801001', '甲街道', 'town', '990801', ST_MakeEnvelope(116.0, 25.0, 116.1, 25.2, 4326))
-    UNION ALL SELECT workorder.load_area('990801002', '乙镇', 'town', '990801', ST_MakeEnvelope(116.1, 25.0, 116.2, 25.2, 4326))
-    UNION ALL SELECT workorder.load_area('990801001001', '甲一村', 'village', '990801001', ST_MakeEnvelope(116.0, 25.0, 116.1, 25.2, 4326))
-    UNION ALL SELECT workorder.load_area('990801002001', '乙一村', 'village', '990801002', ST_MakeEnvelope(116.1, 25.0, 116.2, 25.2, 4326))) loaded;
-SELECT workorder.load_department_kinds('[{"code": "urban_management", "name": "城市管理"},
-    {"code": "water", "name": "水务"}, {"code": "environment", "name": "环保"}]');
-SELECT workorder.load_units('[
-  {"code": "C-990801", "name": "周期区指挥中心", "kind": "center", "level": "district", "area_code": "990801"},
-  {"code": "C-990801001", "name": "甲街道指挥中心", "kind": "center", "level": "town", "area_code": "990801001", "parent_code": "C-990801"},
-  {"code": "C-990801002", "name": "乙镇指挥中心", "kind": "center", "level": "town", "area_code": "990801002", "parent_code": "C-990801"},
-  {"code": "C-990801001001", "name": "甲一村工作站", "kind": "center", "level": "village", "area_code": "990801001001", "parent_code": "C-990801001"},
-  {"code": "D-um", "name": "城管局", "kind": "department", "level": "district", "department_kind": "urban_management", "area_code": "990801"},
-  {"code": "B-um-990801001", "name": "甲街道城管中队", "kind": "branch", "level": "town", "department_kind": "urban_management",
-   "parent_code": "D-um", "area_code": "990801001"},
-  {"code": "B-um-990801002", "name": "乙镇城管中队", "kind": "branch", "level": "town", "department_kind": "urban_management",
-   "parent_code": "D-um", "area_code": "990801002"},
-  {"code": "D-water", "name": "水务局", "kind": "department", "level": "district", "department_kind": "water", "area_code": "990801"},
-  {"code": "D-env", "name": "环保局", "kind": "department", "level": "district", "department_kind": "environment",
-   "area_code": "990801", "active": false}]');
-SELECT workorder.load_categories('[
-  {"code": "CITY", "name": "城市管理", "handling_level": "town", "department_kind": "urban_management"},
-  {"code": "CITY_VENDOR", "name": "占道经营", "parent_code": "CITY"},
-  {"code": "WATER", "name": "水务", "handling_level": "district", "department_kind": "water"}]');
-SELECT workorder.load_channels('[{"code": "hotline", "name": "12345热线", "kind": "hotline", "categories": [
-     {"code": "0301", "category": "CITY_VENDOR"}, {"code": "0701", "category": "WATER"}]}]');
-INSERT INTO workorder.settings VALUES ('dispatch_unit', 'C-990801', 'the district center takes what cannot be routed');
-DELETE FROM workorder.routing_rules;
+\i test/fixtures/lifecycle_map.sql
 
 -- Orders are named by a letter here: tickets and ids depend on the day and on
 -- other tests.  intake is the number of events submit() logged.

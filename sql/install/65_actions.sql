@@ -227,23 +227,34 @@ BEGIN
 END
 $$;
 
+-- plain_action takes an action that only moves the order to the status the matrix
+-- gives, with an optional note: accept and close.
+CREATE FUNCTION workorder.plain_action(order_id bigint, actor text, note text, action text)
+RETURNS workorder.orders
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    o workorder.orders := workorder.order_for_action(order_id, action);
+    who text := workorder.check_actor(actor);
+    said text := workorder.action_text(o, action, 'note', note, false);
+    after workorder.orders;
+BEGIN
+    UPDATE workorder.orders x
+       SET status = workorder.action_status(action, o.status), status_reason = NULL,
+           updated_at = pg_catalog.now()
+     WHERE x.id OPERATOR(pg_catalog.=) o.id
+    RETURNING * INTO after;
+    RETURN workorder.action_done(after, action, who, o.status, said);
+END
+$$;
+
 -- accept: the main unit signs for a dispatched order.
 CREATE FUNCTION workorder.accept(order_id bigint, actor text, note text DEFAULT NULL)
 RETURNS workorder.orders
 LANGUAGE plpgsql SECURITY DEFINER
 AS $$
-DECLARE
-    o workorder.orders := workorder.order_for_action(order_id, 'accept');
-    who text := workorder.check_actor(actor);
-    said text := workorder.action_text(o, 'accept', 'note', note, false);
-    after workorder.orders;
 BEGIN
-    UPDATE workorder.orders x
-       SET status = workorder.action_status('accept', o.status), status_reason = NULL,
-           updated_at = pg_catalog.now()
-     WHERE x.id OPERATOR(pg_catalog.=) o.id
-    RETURNING * INTO after;
-    RETURN workorder.action_done(after, 'accept', who, o.status, said);
+    RETURN workorder.plain_action(order_id, actor, note, 'accept');
 END
 $$;
 
@@ -549,18 +560,8 @@ CREATE FUNCTION workorder.close(order_id bigint, actor text, note text DEFAULT N
 RETURNS workorder.orders
 LANGUAGE plpgsql SECURITY DEFINER
 AS $$
-DECLARE
-    o workorder.orders := workorder.order_for_action(order_id, 'close');
-    who text := workorder.check_actor(actor);
-    said text := workorder.action_text(o, 'close', 'note', note, false);
-    after workorder.orders;
 BEGIN
-    UPDATE workorder.orders x
-       SET status = workorder.action_status('close', o.status), status_reason = NULL,
-           updated_at = pg_catalog.now()
-     WHERE x.id OPERATOR(pg_catalog.=) o.id
-    RETURNING * INTO after;
-    RETURN workorder.action_done(after, 'close', who, o.status, said);
+    RETURN workorder.plain_action(order_id, actor, note, 'close');
 END
 $$;
 
