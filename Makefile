@@ -3,7 +3,7 @@
 #   make test   installs what is missing, builds, runs every test on a throwaway cluster
 
 EXTENSION  = workorder
-EXTVERSION = 0.1
+EXTVERSION = 0.2
 
 MODULE_big = workorder
 OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
@@ -13,9 +13,22 @@ PG_CFLAGS  = -Wall -Wextra -Werror
 PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
 
 # The install script of the current version is assembled from sql/install/*.sql, in
-# name order; scripts of earlier versions and upgrade scripts are kept as they shipped.
+# name order.  Install scripts of earlier versions are kept in git as they shipped
+# (sql/workorder--0.1.sql); they are never edited again.
+#
+# The upgrade script from the previous version is assembled from the files named,
+# one per line, in sql/upgrade/<from>--<to>.parts (paths relative to sql/): a part
+# written for the upgrade (sql/upgrade/<from>--<to>/*.sql: ALTER TABLE, CREATE OR
+# REPLACE) or a whole install part that is new in this version.  Its last line is
+# install/99_harden.sql, so that every function the upgrade adds gets its
+# search_path pinned.  test/scenario/upgrade.t proves that an upgraded database has
+# the same schema as a fresh install.
+PREVIOUS_VERSION = 0.1
+UPGRADE_LIST  = sql/upgrade/$(PREVIOUS_VERSION)--$(EXTVERSION).parts
+UPGRADE_PARTS = $(addprefix sql/,$(shell grep -v '^\s*\(#\|$$\)' $(UPGRADE_LIST)))
 INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
-DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql \
+             sql/$(EXTENSION)--$(PREVIOUS_VERSION)--$(EXTVERSION).sql
 DATA       = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
 
 # Every sql/<name>.sql other than the install scripts is a pg_regress test.
@@ -28,8 +41,11 @@ ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
 endif
 
-$(DATA_built): $(INSTALL_PARTS)
+sql/$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_PARTS)
 	cat $^ > $@
+
+sql/$(EXTENSION)--$(PREVIOUS_VERSION)--$(EXTVERSION).sql: $(UPGRADE_LIST) $(UPGRADE_PARTS)
+	cat $(UPGRADE_PARTS) > $@
 
 .PHONY: demo demo-stop test bench
 demo:

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# upgrade.t: ALTER EXTENSION workorder UPDATE takes a database of the previous
+# version, with its data, to the current one, and the result is the same as a
+# fresh install.
+#
+#   (a) A database made with the previous version (its install script is kept in
+#       git as it shipped) and filled through that version's API: the small intake
+#       map, orders submitted and acted on, an inbox row.  After the update its
+#       version is the current one, every order and event row that was there is
+#       unchanged, old orders can still be acted on, new ones submitted, and the
+#       worker serves it (it drains an inbox row on its own).
+#   (b) An empty database updated from the previous version and an empty fresh
+#       install have the same schema, line for line of schema_fingerprint.sql:
+#       tables, columns, constraints, indexes, triggers, policies, functions with
+#       their bodies, settings and privileges, enums, configuration tables, and
+#       the rows each table ships with.  Any difference is printed.
+#
+# Needs PGHOST/PGPORT/PGUSER of a running cluster with workorder preloaded
+# (scripts/test.sh sets them).  Prints TAP.  Its databases are dropped at the end.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+filled="upgrade_filled_$$"
+updated="upgrade_updated_$$"
+fresh="upgrade_fresh_$$"
+export PGOPTIONS="-c client_min_messages=warning"
+
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
+cleanup() {
+  for db in "$filled" "$updated" "$fresh"; do
+    psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
+  done
+}
+trap cleanup EXIT
+
+. "$here/tap.sh"
+
+current=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$repo/workorder.control")
+previous=$(sed -n 's/^PREVIOUS_VERSION = //p' "$repo/Makefile")
+echo "# from $previous to $current"
+
+for db in "$filled" "$updated" "$fresh"; do
+  q postgres "CREATE DATABASE $db" >/dev/null
+  q "$db" "CREATE EXTENSION postgis" >/dev/null
+done
+
+# -- (a) a filled database -----------------------------------------------------
+q "$filled" "CREATE EXTENSION workorder VERSION '$previous'" >/dev/null
+check "the previous version installs" "$previous" \
+  "$(q "$filled" "SELECT extversion FROM pg_extension WHERE extname = 'workorder'")"
+psql -X -q -v ON_ERROR_STOP=1 -d "$filled" -f "$repo/test/fixtures/intake_map.sql" >/dev/null
+q "$filled" "
+  SELECT (workorder.submit('hotline', 'UP-' || g, '0301', '升级前的占道经营 ' || g,
+                           lon => 121.03, lat => 31.05)).id FROM generate_series(1, 5) g;
+  SELECT workorder.accept(id, main_unit, '升级前受理') FROM workorder.orders
+   WHERE channel_ref IN ('UP-1', 'UP-2');
+  INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
+  VALUES ('hotline', 'UP-INBOX-1', '0301', '升级前收件箱', '121.03', '31.05');" >/dev/null
+
+# The rows are compared on the columns the previous version had.
+columns_of() { # columns_of DB TABLE
+  q "$1" "SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute
+           WHERE attrelid = 'workorder.$2'::regclass AND attnum > 0 AND NOT attisdropped"
+}
+order_columns=$(columns_of "$filled" orders)
+event_columns=$(columns_of "$filled" order_events)
+digest() { # digest DB: one md5 over every order and event row, on the old columns
+  q "$1" "SELECT md5(string_agg(r, E'\n' ORDER BY r)) FROM (
+            SELECT format('o %s', row($order_columns)) AS r FROM workorder.orders
+            UNION ALL SELECT format('e %s', row($event_columns)) FROM workorder.order_events) rows"
+}
+before=$(digest "$filled")
+order_count=$(q "$filled" "SELECT count(*) FROM workorder.orders")
+
+q "$filled" "ALTER EXTENSION workorder UPDATE" >/dev/null
+check "the filled database is at the current version after ALTER EXTENSION ... UPDATE" "$current" \
+  "$(q "$filled" "SELECT extversion FROM pg_extension WHERE extname = 'workorder'")"
+check "every order and event row is unchanged ($order_count orders)" "$before" "$(digest "$filled")"
+check "an order accepted before the update can be resolved after it" "resolved" \
+  "$(q "$filled" "SELECT (workorder.resolve(id, main_unit, '升级后办结')).status FROM workorder.orders
+                   WHERE channel_ref = 'UP-1'")"
+check "an order submitted again before the update is still found, not made twice" "t" \
+  "$(q "$filled" "SELECT (workorder.submit('hotline', 'UP-3', '0301', '重复提交', lon => 121.03, lat => 31.05)).id
+                         = (SELECT id FROM workorder.orders WHERE channel_ref = 'UP-3')")"
+check "a new order can be submitted after the update" "1" \
+  "$(q "$filled" "SELECT count(*) FROM (SELECT workorder.submit('hotline', 'UP-AFTER', '0301', '升级后提交',
+                                                                lon => 121.03, lat => 31.05)) s")"
+
+# The worker picks the inbox row up on its own, within 20 s.
+drained=timeout
+for _ in $(seq 1 200); do
+  state=$(q "$filled" "SELECT state FROM workorder.inbox WHERE channel_ref = 'UP-INBOX-1'")
+  if [ "$state" = accepted ]; then drained=accepted; break; fi
+  sleep 0.1
+done
+check "the worker serves the updated database (drains its inbox row)" "accepted" "$drained"
+
+# -- (b) updated schema = fresh schema -------------------------------------------
+q "$updated" "CREATE EXTENSION workorder VERSION '$previous'" >/dev/null
+q "$updated" "ALTER EXTENSION workorder UPDATE" >/dev/null
+q "$fresh" "CREATE EXTENSION workorder" >/dev/null
+fingerprint() { psql -X -q -v ON_ERROR_STOP=1 -d "$1" -f "$here/schema_fingerprint.sql" || echo "fingerprint of $1 failed"; }
+fingerprint "$updated" >"${TMPDIR:-/tmp}/upgrade_updated_$$.txt"
+fingerprint "$fresh" >"${TMPDIR:-/tmp}/upgrade_fresh_$$.txt"
+lines=$(wc -l <"${TMPDIR:-/tmp}/upgrade_fresh_$$.txt")
+difference=$(diff "${TMPDIR:-/tmp}/upgrade_updated_$$.txt" "${TMPDIR:-/tmp}/upgrade_fresh_$$.txt")
+check "an updated database and a fresh install have the same schema ($lines lines compared)" "" "$difference"
+[ -n "$difference" ] && echo "$difference" | head -n 60 | sed 's/^/# /'
+check "the fingerprint is not empty (it sees the extension's objects)" "t" "$([ "$lines" -gt 500 ] && echo t || echo f)"
+rm -f "${TMPDIR:-/tmp}/upgrade_updated_$$.txt" "${TMPDIR:-/tmp}/upgrade_fresh_$$.txt"
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
