@@ -16,16 +16,17 @@ PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
 # name order.  Install scripts of earlier versions are kept in git as they shipped
 # (sql/workorder--0.1.sql); they are never edited again.
 #
-# The upgrade script from the previous version is assembled from the files named,
-# one per line, in sql/upgrade/<from>--<to>.parts (paths relative to sql/): a part
-# written for the upgrade (sql/upgrade/<from>--<to>/*.sql: ALTER TABLE, CREATE OR
-# REPLACE) or a whole install part that is new in this version.  Its last line is
-# install/99_harden.sql, so that every function the upgrade adds gets its
-# search_path pinned.  test/scenario/upgrade.t proves that an upgraded database has
-# the same schema as a fresh install.
+# The upgrade script from the previous version is assembled by scripts/upgrade-script
+# from the files named, one per line, in sql/upgrade/<from>--<to>.parts (paths
+# relative to sql/): parts written for the upgrade (sql/upgrade/<from>--<to>/*.sql:
+# ALTER TABLE, new triggers, dropped functions) and whole install parts that are new
+# in this version.  The line @functions re-creates every function of the older
+# install parts from its current text, so no body is ever copied by hand.  The last
+# line is install/99_harden.sql.  test/scenario/upgrade.t proves that an updated
+# database has the same schema as a fresh install.
 PREVIOUS_VERSION = 0.1
 UPGRADE_LIST  = sql/upgrade/$(PREVIOUS_VERSION)--$(EXTVERSION).parts
-UPGRADE_PARTS = $(addprefix sql/,$(shell grep -v '^\s*\(#\|$$\)' $(UPGRADE_LIST)))
+UPGRADE_PARTS = $(addprefix sql/,$(shell grep -v '^\s*\(#\|$$\|@\)' $(UPGRADE_LIST)))
 INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql \
              sql/$(EXTENSION)--$(PREVIOUS_VERSION)--$(EXTVERSION).sql
@@ -44,8 +45,8 @@ endif
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_PARTS)
 	cat $^ > $@
 
-sql/$(EXTENSION)--$(PREVIOUS_VERSION)--$(EXTVERSION).sql: $(UPGRADE_LIST) $(UPGRADE_PARTS)
-	cat $(UPGRADE_PARTS) > $@
+sql/$(EXTENSION)--$(PREVIOUS_VERSION)--$(EXTVERSION).sql: $(UPGRADE_LIST) $(UPGRADE_PARTS) $(INSTALL_PARTS) scripts/upgrade-script
+	perl scripts/upgrade-script $(UPGRADE_LIST) > $@
 
 .PHONY: demo demo-stop test bench
 demo:
