@@ -32,25 +32,12 @@ set -uo pipefail
 
 repo=${WORKORDER_REPO:-$(cd "$(dirname "$0")/../.." && pwd)}
 db="crash_under_load"
-work=$(mktemp -d /tmp/workorder-crash-load.XXXXXX)
-chmod 755 "$work"
-cluster="$work/cluster"
+prefix="workorder-crash-load"
 port=${WORKORDER_CRASH_PORT:-$((57000 + $$ % 1000))}
 per_client=40
 clients=8
 
-export PGHOST="$cluster/socket" PGPORT="$port" PGUSER=postgres
-export PGOPTIONS="-c client_min_messages=warning"
-
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
-
-cleanup() {
-  jobs -p | xargs -r kill 2>/dev/null
-  bash "$repo/scripts/cluster.sh" stop "$cluster" >/dev/null 2>&1
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
+. "$(dirname "$0")/private_cluster.sh"
 . "$(dirname "$0")/tap.sh"
 
 echo "1..10"
@@ -134,18 +121,8 @@ for _ in $(seq 1 600); do
   sleep 0.1
 done
 at_crash=$(acknowledged)
-pid=$(head -n 1 "$cluster/pg/postmaster.pid")
-kill -9 "$pid"
-for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-rm -f "$cluster/pg/postmaster.pid"
-restarted=1
-for _ in $(seq 1 20); do
-  if bash "$repo/scripts/cluster.sh" start "$cluster" "$port" >>"$work/setup.log" 2>&1; then
-    restarted=0
-    break
-  fi
-  sleep 0.5
-done
+crash_postmaster
+restarted=$?
 check "the postmaster killed with SIGKILL mid-load ($at_crash of $total acknowledged) restarts" 0 "$restarted"
 
 client_rc=0
