@@ -58,6 +58,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/portal.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -74,6 +75,28 @@ static const char *const event_hashed_columns[] = {
 
 #define EVENT_HASHED_COLUMNS	lengthof(event_hashed_columns)
 
+/*
+ * Where the hashed columns are in the event log's row type, and how each is
+ * written as text: found once per backend, and again when the row type is not
+ * the one it was found for (another table, a column added or renamed).
+ */
+typedef struct EventLayout
+{
+	Oid			rowtype;		/* InvalidOid until found */
+	int			natts;
+	int			attnums[EVENT_HASHED_COLUMNS];
+	Oid			typids[EVENT_HASHED_COLUMNS];
+	FmgrInfo	output[EVENT_HASHED_COLUMNS];	/* for types other than text and timestamptz */
+	int			prev_hash_attnum;
+	int			hash_attnum;
+} EventLayout;
+
+/* Indexes into EventLayout.attnums of the columns that find a predecessor. */
+#define EVENT_ORDER_ID			1
+#define EVENT_SEQ				2
+
+static EventLayout event_layout;
+
 /* The unique index on (order_id, seq) by which a predecessor is found. */
 #define EVENT_SEQ_INDEX			"order_events_seq_unique"
 
@@ -82,11 +105,12 @@ PG_FUNCTION_INFO_V1(eventlog_event_hash);
 PG_FUNCTION_INFO_V1(eventlog_loaded_by_copy);
 
 static int	eventlog_attnum(TupleDesc tupdesc, const char *column);
+static EventLayout *eventlog_layout(TupleDesc tupdesc);
 static void eventlog_append_field(StringInfo buf, const char *bytes, int len);
 static void eventlog_hash(HeapTuple tuple, TupleDesc tupdesc, const uint8 *prev,
 						  uint8 *result);
 static bytea *eventlog_bytea(const uint8 *hash);
-static bool eventlog_predecessor_hash(Relation rel, TupleDesc tupdesc, int64 order_id,
+static bool eventlog_predecessor_hash(Relation rel, EventLayout *layout, int64 order_id,
 									  int32 seq, uint8 *prev);
 
 /*
@@ -104,6 +128,56 @@ eventlog_attnum(TupleDesc tupdesc, const char *column)
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("the event log has no column \"%s\"", column)));
 	return attnum;
+}
+
+/*
+ * eventlog_layout returns the layout of the hashed columns in tupdesc, from
+ * the backend's cache when it still fits (same row type, same names and types
+ * at the same places).
+ */
+static EventLayout *
+eventlog_layout(TupleDesc tupdesc)
+{
+	EventLayout *layout = &event_layout;
+	bool		fits = OidIsValid(layout->rowtype)
+		&& layout->rowtype == tupdesc->tdtypeid
+		&& layout->natts == tupdesc->natts
+		&& strcmp(NameStr(TupleDescAttr(tupdesc, layout->prev_hash_attnum - 1)->attname), "prev_hash") == 0
+		&& strcmp(NameStr(TupleDescAttr(tupdesc, layout->hash_attnum - 1)->attname), "hash") == 0;
+	int			i;
+
+	for (i = 0; fits && i < (int) EVENT_HASHED_COLUMNS; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, layout->attnums[i] - 1);
+
+		fits = !att->attisdropped && att->atttypid == layout->typids[i]
+			&& strcmp(NameStr(att->attname), event_hashed_columns[i]) == 0;
+	}
+	if (fits)
+		return layout;
+
+	layout->rowtype = InvalidOid;
+	for (i = 0; i < (int) EVENT_HASHED_COLUMNS; i++)
+	{
+		int			attnum = eventlog_attnum(tupdesc, event_hashed_columns[i]);
+		Oid			typid = TupleDescAttr(tupdesc, attnum - 1)->atttypid;
+
+		layout->attnums[i] = attnum;
+		layout->typids[i] = typid;
+		if (typid != TEXTOID && typid != TIMESTAMPTZOID)
+		{
+			Oid			output;
+			bool		varlena;
+
+			getTypeOutputInfo(typid, &output, &varlena);
+			fmgr_info_cxt(output, &layout->output[i], TopMemoryContext);
+		}
+	}
+	layout->prev_hash_attnum = eventlog_attnum(tupdesc, "prev_hash");
+	layout->hash_attnum = eventlog_attnum(tupdesc, "hash");
+	layout->natts = tupdesc->natts;
+	layout->rowtype = tupdesc->tdtypeid;
+	return layout;
 }
 
 /*
@@ -137,6 +211,7 @@ eventlog_append_field(StringInfo buf, const char *bytes, int len)
 static void
 eventlog_hash(HeapTuple tuple, TupleDesc tupdesc, const uint8 *prev, uint8 *result)
 {
+	EventLayout *layout = eventlog_layout(tupdesc);
 	StringInfoData buf;
 	pg_cryptohash_ctx *ctx;
 	int			i;
@@ -144,31 +219,31 @@ eventlog_hash(HeapTuple tuple, TupleDesc tupdesc, const uint8 *prev, uint8 *resu
 	initStringInfo(&buf);
 	for (i = 0; i < (int) EVENT_HASHED_COLUMNS; i++)
 	{
-		int			attnum = eventlog_attnum(tupdesc, event_hashed_columns[i]);
-		Oid			typid = TupleDescAttr(tupdesc, attnum - 1)->atttypid;
 		bool		isnull;
-		Datum		value = heap_getattr(tuple, attnum, tupdesc, &isnull);
-		char	   *field;
+		Datum		value = heap_getattr(tuple, layout->attnums[i], tupdesc, &isnull);
 
 		if (isnull)
-		{
 			eventlog_append_field(&buf, NULL, 0);
-			continue;
+		else if (layout->typids[i] == TEXTOID)
+		{
+			text	   *t = DatumGetTextPP(value);
+
+			eventlog_append_field(&buf, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 		}
-		if (typid == TIMESTAMPTZOID)
-			field = psprintf(INT64_FORMAT, DatumGetTimestampTz(value));
-		else if (typid == TEXTOID)
-			field = TextDatumGetCString(value);
+		else if (layout->typids[i] == TIMESTAMPTZOID)
+		{
+			char		micros[32];
+
+			snprintf(micros, sizeof(micros), INT64_FORMAT, DatumGetTimestampTz(value));
+			eventlog_append_field(&buf, micros, strlen(micros));
+		}
 		else
 		{
-			Oid			output;
-			bool		varlena;
+			char	   *field = OutputFunctionCall(&layout->output[i], value);
 
-			getTypeOutputInfo(typid, &output, &varlena);
-			field = OidOutputFunctionCall(output, value);
+			eventlog_append_field(&buf, field, strlen(field));
+			pfree(field);
 		}
-		eventlog_append_field(&buf, field, strlen(field));
-		pfree(field);
 	}
 
 	ctx = pg_cryptohash_create(PG_SHA256);
@@ -200,9 +275,10 @@ eventlog_bytea(const uint8 *hash)
  * has no usable hash.
  */
 static bool
-eventlog_predecessor_hash(Relation rel, TupleDesc tupdesc, int64 order_id, int32 seq,
+eventlog_predecessor_hash(Relation rel, EventLayout *layout, int64 order_id, int32 seq,
 						  uint8 *prev)
 {
+	TupleDesc	tupdesc = RelationGetDescr(rel);
 	Oid			indexid = get_relname_relid(EVENT_SEQ_INDEX, RelationGetNamespace(rel));
 	ScanKeyData keys[2];
 	SysScanDesc scan;
@@ -211,16 +287,16 @@ eventlog_predecessor_hash(Relation rel, TupleDesc tupdesc, int64 order_id, int32
 
 	if (!OidIsValid(indexid))
 		elog(ERROR, "index workorder.%s is missing", EVENT_SEQ_INDEX);
-	ScanKeyInit(&keys[0], eventlog_attnum(tupdesc, "order_id"), BTEqualStrategyNumber,
+	ScanKeyInit(&keys[0], layout->attnums[EVENT_ORDER_ID], BTEqualStrategyNumber,
 				F_INT8EQ, Int64GetDatum(order_id));
-	ScanKeyInit(&keys[1], eventlog_attnum(tupdesc, "seq"), BTEqualStrategyNumber,
+	ScanKeyInit(&keys[1], layout->attnums[EVENT_SEQ], BTEqualStrategyNumber,
 				F_INT4EQ, Int32GetDatum(seq - 1));
 	scan = systable_beginscan(rel, indexid, true, SnapshotSelf, 2, keys);
 	found = systable_getnext(scan);
 	if (HeapTupleIsValid(found))
 	{
 		bool		isnull;
-		Datum		hash = heap_getattr(found, eventlog_attnum(tupdesc, "hash"), tupdesc, &isnull);
+		Datum		hash = heap_getattr(found, layout->hash_attnum, tupdesc, &isnull);
 
 		if (!isnull && VARSIZE_ANY_EXHDR(DatumGetPointer(hash)) == PG_SHA256_DIGEST_LENGTH)
 		{
@@ -246,7 +322,7 @@ order_events_chain(PG_FUNCTION_ARGS)
 	Relation	rel;
 	TupleDesc	tupdesc;
 	HeapTuple	tuple;
-	int			hash_attnum;
+	EventLayout *layout;
 	int			columns[2];
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
@@ -267,21 +343,21 @@ order_events_chain(PG_FUNCTION_ARGS)
 	tupdesc = RelationGetDescr(rel);
 	tuple = trigdata->tg_trigtuple;
 
-	hash_attnum = eventlog_attnum(tupdesc, "hash");
-	(void) heap_getattr(tuple, hash_attnum, tupdesc, &isnull);
+	layout = eventlog_layout(tupdesc);
+	(void) heap_getattr(tuple, layout->hash_attnum, tupdesc, &isnull);
 	if (!isnull)
 		return PointerGetDatum(tuple);
 
-	order_id = DatumGetInt64(heap_getattr(tuple, eventlog_attnum(tupdesc, "order_id"), tupdesc, &isnull));
+	order_id = DatumGetInt64(heap_getattr(tuple, layout->attnums[EVENT_ORDER_ID], tupdesc, &isnull));
 	if (isnull)
 		return PointerGetDatum(tuple);	/* NOT NULL refuses it */
-	seq = DatumGetInt32(heap_getattr(tuple, eventlog_attnum(tupdesc, "seq"), tupdesc, &isnull));
+	seq = DatumGetInt32(heap_getattr(tuple, layout->attnums[EVENT_SEQ], tupdesc, &isnull));
 	if (isnull)
 		return PointerGetDatum(tuple);
 
 	if (seq == 1)
 		memset(prev, 0, sizeof(prev));
-	else if (!eventlog_predecessor_hash(rel, tupdesc, order_id, seq, prev))
+	else if (!eventlog_predecessor_hash(rel, layout, order_id, seq, prev))
 		ereport(ERROR,
 				(errcode(ERRCODE_WO_EVENT_CHAIN),
 				 errmsg("event %d of order %lld has no predecessor in the event log",
@@ -291,8 +367,8 @@ order_events_chain(PG_FUNCTION_ARGS)
 				 errhint("Events are numbered from 1 without gaps; write them through the action functions.")));
 
 	eventlog_hash(tuple, tupdesc, prev, hash);
-	columns[0] = eventlog_attnum(tupdesc, "prev_hash");
-	columns[1] = hash_attnum;
+	columns[0] = layout->prev_hash_attnum;
+	columns[1] = layout->hash_attnum;
 	values[0] = PointerGetDatum(eventlog_bytea(prev));
 	values[1] = PointerGetDatum(eventlog_bytea(hash));
 	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, tupdesc, 2, columns, values, nulls));
