@@ -113,6 +113,11 @@ sequences() { # sequences DB: each sequence pg_dump keeps, and its last value
 check "the source has orders in every status" "accepted cancelled closed dispatched merged new resolved suspended" \
   "$(q "$source_db" "SELECT string_agg(DISTINCT status::text, ' ' ORDER BY status::text) FROM workorder.orders")"
 check "the source's log verifies" "0" "$(q "$source_db" "SELECT count(*) FROM workorder.verify_log()")"
+# pg_dump copies a table's rows in their physical order: a merged report stored
+# before its master makes the restore load a row before the row it refers to.
+check "the source stores a merged report before its master" "t" \
+  "$(q "$source_db" "SELECT EXISTS (SELECT FROM workorder.orders d JOIN workorder.orders m ON m.id = d.master_id
+                                    WHERE d.ctid < m.ctid)")"
 
 # -- dump and restore -------------------------------------------------------------
 # pg_dump warns of the self-referencing foreign keys (areas, units, categories
