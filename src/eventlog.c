@@ -115,8 +115,8 @@ static bool eventlog_predecessor_hash(Relation rel, EventLayout *layout, int64 o
 
 /*
  * eventlog_attnum returns the attribute number of a column of the event log,
- * by name (an upgraded table has its columns in another order than a fresh
- * one), or raises an error when the column is missing.
+ * by name (nothing relies on the order of the columns, which ALTER TABLE may
+ * change), or raises an error when the column is missing.
  */
 static int
 eventlog_attnum(TupleDesc tupdesc, const char *column)
