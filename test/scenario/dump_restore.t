@@ -203,5 +203,16 @@ for _ in $(seq 1 200); do
 done
 check "the worker serves the restored database (drains an inbox row on its own)" "accepted" "$drained"
 
+# Loading the calendars queues their recompute (calendar_changes is a work queue
+# that pg_dump leaves out); applied to deadlines computed on the same calendars, it
+# moves none.
+applied=timeout
+for _ in $(seq 1 300); do
+  if [ "$(q "$restored_db" "SELECT count(*) FROM workorder.calendar_changes")" = 0 ]; then applied=done; break; fi
+  sleep 0.1
+done
+check "the worker applies the calendar changes the restore queued, and no deadline moves" "done 0" \
+  "$applied $(q "$restored_db" "SELECT count(*) FROM workorder.order_events WHERE action = 'deadline_recomputed'")"
+
 echo "1..$n"
 [ "$failed" -eq 0 ]
