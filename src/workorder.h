@@ -34,6 +34,9 @@
 /* WO504: calendar data that cannot be loaded (raised in SQL by the loaders). */
 #define ERRCODE_WO_CALENDAR_LOAD			MAKE_SQLSTATE('W','O','5','0','4')
 
+/* WO971: an event whose predecessor in its order's hash chain is missing. */
+#define ERRCODE_WO_EVENT_CHAIN				MAKE_SQLSTATE('W','O','9','7','1')
+
 extern void _PG_init(void);
 
 #endif							/* WORKORDER_H */

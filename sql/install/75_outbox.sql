@@ -133,10 +133,14 @@ BEGIN
 END
 $$;
 
+-- Events loaded by COPY (pg_restore, a migration) are history, not actions: they
+-- make no messages (a restore brings back the outbox as it was, from the dump).
 CREATE TRIGGER order_events_outbox
     AFTER INSERT ON workorder.order_events
     REFERENCING NEW TABLE AS new_events
-    FOR EACH STATEMENT EXECUTE FUNCTION workorder.outbox_from_events();
+    FOR EACH STATEMENT
+    WHEN (NOT workorder.loaded_by_copy('workorder.order_events'))
+    EXECUTE FUNCTION workorder.outbox_from_events();
 
 -- outbox_bad_argument raises WO603, a bad argument of a connector function.
 CREATE FUNCTION workorder.outbox_bad_argument(what text, detail text, hint text)

@@ -138,13 +138,21 @@ INSERT INTO workorder.worker_tasks (task, position, function, description) VALUE
     ('drain_inbox', 100, 'workorder.task_drain_inbox', 'make orders of pending workorder.inbox rows'),
     ('trim_run_log', 1000, 'workorder.task_trim_run_log', 'keep workorder.worker_runs within its retention and size');
 
--- due_tasks lists the tasks a pass runs, in order.
+-- due_tasks lists the tasks a pass runs, in order; none while pg_restore is
+-- connected to this database.  A restore that is not one transaction creates the
+-- extension (which starts the worker) before it loads the data: no task may act on
+-- a half-restored database (drain restored inbox rows before the orders and the
+-- sequences are back, log events that the restore then brings again).
 CREATE FUNCTION workorder.due_tasks()
 RETURNS SETOF text
 LANGUAGE sql STABLE
 SECURITY DEFINER
 AS $$
-    SELECT t.task FROM workorder.worker_tasks t ORDER BY t.position
+    SELECT t.task FROM workorder.worker_tasks t
+     WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a
+                        WHERE a.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()
+                          AND a.application_name OPERATOR(pg_catalog.=) 'pg_restore')
+     ORDER BY t.position
 $$;
 REVOKE ALL ON FUNCTION workorder.due_tasks() FROM PUBLIC;
 

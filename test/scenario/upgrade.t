@@ -77,6 +77,9 @@ q "$filled" "ALTER EXTENSION workorder UPDATE" >/dev/null
 check "the filled database is at the current version after ALTER EXTENSION ... UPDATE" "$current" \
   "$(q "$filled" "SELECT extversion FROM pg_extension WHERE extname = 'workorder'")"
 check "every order and event row is unchanged ($order_count orders)" "$before" "$(digest "$filled")"
+check "the events made before the update are hash-chained, and the chain verifies" "0 0" \
+  "$(q "$filled" "SELECT (SELECT count(*) FROM workorder.order_events WHERE hash IS NULL OR prev_hash IS NULL)
+                         || ' ' || (SELECT count(*) FROM workorder.verify_log())")"
 check "an order accepted before the update can be resolved after it" "resolved" \
   "$(q "$filled" "SELECT (workorder.resolve(id, main_unit, '升级后办结')).status FROM workorder.orders
                    WHERE channel_ref = 'UP-1'")"
@@ -86,6 +89,8 @@ check "an order submitted again before the update is still found, not made twice
 check "a new order can be submitted after the update" "1" \
   "$(q "$filled" "SELECT count(*) FROM (SELECT workorder.submit('hotline', 'UP-AFTER', '0301', '升级后提交',
                                                                 lon => 121.03, lat => 31.05)) s")"
+check "events written after the update continue the backfilled chains" "0" \
+  "$(q "$filled" "SELECT count(*) FROM workorder.verify_log()")"
 
 # The worker picks the inbox row up on its own, within 20 s.
 drained=timeout

@@ -1,0 +1,234 @@
+-- Tamper evidence: every event is hash-chained to the one before it in its order,
+-- exactly as README.md defines the hash; an untouched log verifies clean whatever
+-- the session's DateStyle and TimeZone; and when a superuser sets the append-only
+-- guard aside and edits a note, deletes an event, forges one, rewrites one with a
+-- matching hash, or reorders times or numbers, verify_log() names each tampered
+-- row.  Rows loaded by COPY keep their hash and make no outbox messages.
+\set QUIET 1
+SET client_min_messages = warning;
+BEGIN;
+SELECT plan(34);
+\o /dev/null
+\i test/fixtures/intake_map.sql
+\o
+
+CREATE FUNCTION pg_temp.id_of(ref text) RETURNS bigint LANGUAGE sql AS $$
+    SELECT o.id FROM workorder.orders o WHERE o.channel_ref = ref
+$$;
+CREATE FUNCTION pg_temp.event_id(ref text, n integer) RETURNS bigint LANGUAGE sql AS $$
+    SELECT e.id FROM workorder.order_events e WHERE e.order_id = pg_temp.id_of(ref) AND e.seq = n
+$$;
+-- problems(ref): what verify_log() says of one order, as 'kind seq event' lines.
+CREATE FUNCTION pg_temp.problems(ref text) RETURNS SETOF text LANGUAGE sql AS $$
+    SELECT v.kind || ' ' || v.seq || ' ' || COALESCE(v.event_id::text, '-')
+      FROM workorder.verify_log(pg_temp.id_of(ref)) v
+$$;
+-- field(t): one field of the documented serialisation, computed in SQL.
+CREATE FUNCTION pg_temp.field(t text) RETURNS bytea LANGUAGE sql AS $$
+    SELECT CASE WHEN t IS NULL THEN '\x00'::bytea
+                ELSE '\x01'::bytea || int4send(octet_length(convert_to(t, 'UTF8'))) || convert_to(t, 'UTF8') END
+$$;
+
+-- Nine orders with a lifecycle of six events each (submit, dispatch, accept,
+-- suspend, resume, resolve), and one merged into another.
+DO $$
+DECLARE
+    id_ bigint;
+BEGIN
+    FOR i IN 1..9 LOOP
+        id_ := (workorder.submit('hotline', 'H-' || i, '0301', '占道经营 ' || i,
+                                 lon => 121.0001 + i * 0.0001, lat => 31.0002)).id;
+        PERFORM workorder.accept(id_, 'x');
+        PERFORM workorder.suspend(id_, 'x', '等待');
+        PERFORM workorder.resume(id_, 'x');
+        PERFORM workorder.resolve(id_, 'x', '已处理');
+    END LOOP;
+    id_ := (workorder.submit('hotline', 'H-dup', '0301', '重复', lon => 121.0002, lat => 31.0002)).id;
+    PERFORM workorder.merge(id_, pg_temp.id_of('H-1'), 'C-990401');
+END
+$$;
+
+-- The chain as written.
+SELECT is((SELECT count(*) FROM workorder.order_events
+            WHERE octet_length(hash) <> 32 OR octet_length(prev_hash) <> 32), 0::bigint,
+          'every event carries a 32-byte hash and the 32-byte hash it is chained to');
+SELECT is((SELECT count(*) FROM workorder.order_events e
+            WHERE e.seq = 1 AND e.prev_hash <> decode(repeat('00', 32), 'hex')), 0::bigint,
+          'the first event of each order is chained to 32 zero bytes');
+SELECT is((SELECT count(*) FROM workorder.order_events e
+             JOIN workorder.order_events p ON p.order_id = e.order_id AND p.seq = e.seq - 1
+            WHERE e.prev_hash <> p.hash), 0::bigint,
+          'every later event is chained to the hash of the event before it in its order');
+SELECT is((SELECT count(*) FROM workorder.order_events e
+            WHERE e.hash <> workorder.event_hash(e.prev_hash, e)), 0::bigint,
+          'the hash written at insert is the hash event_hash() computes from the row');
+SELECT is((SELECT count(DISTINCT hash) FROM workorder.order_events),
+          (SELECT count(*) FROM workorder.order_events),
+          'no two events share a hash');
+
+-- The definition in README.md, computed in SQL, gives the same hash.
+SELECT is((SELECT count(*) FROM workorder.order_events e
+            WHERE e.hash <> sha256(e.prev_hash
+                     || pg_temp.field(e.id::text) || pg_temp.field(e.order_id::text) || pg_temp.field(e.seq::text)
+                     || pg_temp.field((((extract(epoch FROM e.at) - 946684800) * 1000000)::bigint)::text)
+                     || pg_temp.field(e.action) || pg_temp.field(e.actor) || pg_temp.field(e.db_user)
+                     || pg_temp.field(e.old_status::text) || pg_temp.field(e.new_status::text)
+                     || pg_temp.field(e.unit_code) || pg_temp.field(e.old_unit) || pg_temp.field(e.note)
+                     || pg_temp.field(e.details::text))), 0::bigint,
+          'each hash is SHA-256(prev_hash || the fields as README.md defines them)');
+
+SELECT is_empty('SELECT * FROM workorder.verify_log()', 'an untouched log verifies clean');
+SELECT is_empty($$SELECT * FROM workorder.verify_log(pg_temp.id_of('H-1'))$$,
+                'an untouched order verifies clean');
+SET LOCAL TimeZone = 'America/St_Johns';
+SET LOCAL DateStyle = 'SQL, DMY';
+SET LOCAL extra_float_digits = -3;
+SELECT is_empty('SELECT * FROM workorder.verify_log()',
+                'the hashes do not depend on the session''s TimeZone, DateStyle or float output');
+RESET TimeZone;
+RESET DateStyle;
+RESET extra_float_digits;
+
+-- The guard still holds for everyone, in replica mode too.
+SET LOCAL session_replication_role = replica;
+SELECT throws_ok($$UPDATE workorder.order_events SET note = 'x' WHERE order_id = pg_temp.id_of('H-1')$$,
+                 'WO405', NULL, 'in replica mode an UPDATE of the log is still refused');
+RESET session_replication_role;
+
+-- Now the superuser sets the guard aside, as an attacker with full rights would.
+ALTER TABLE workorder.order_events DISABLE TRIGGER order_events_refuse_change;
+
+-- H-1: a note edited.
+UPDATE workorder.order_events SET note = '没有等待' WHERE order_id = pg_temp.id_of('H-1') AND seq = 4;
+SELECT results_eq($$SELECT * FROM pg_temp.problems('H-1')$$,
+                  ARRAY['edited 4 ' || pg_temp.event_id('H-1', 4)],
+                  'an edited note: verify_log names the event as edited');
+
+-- H-2: an event in the middle deleted.
+DELETE FROM workorder.order_events WHERE order_id = pg_temp.id_of('H-2') AND seq = 3;
+SELECT results_eq($$SELECT * FROM pg_temp.problems('H-2')$$, ARRAY['missing 3 -'],
+                  'a deleted middle event: verify_log names its number as missing');
+
+-- H-3: the last event deleted (the chain alone cannot see it; the order's count can).
+DELETE FROM workorder.order_events WHERE order_id = pg_temp.id_of('H-3') AND seq = 6;
+SELECT results_eq($$SELECT * FROM pg_temp.problems('H-3')$$, ARRAY['missing 6 -'],
+                  'a deleted last event: verify_log names its number as missing');
+
+-- H-4: a forged event appended with a made-up hash.
+INSERT INTO workorder.order_events (order_id, seq, action, actor, old_status, new_status, note, prev_hash, hash)
+SELECT e.order_id, 7, 'close', 'mallory', 'resolved', 'closed', '伪造', e.hash, sha256('forged')
+  FROM workorder.order_events e WHERE e.order_id = pg_temp.id_of('H-4') AND e.seq = 6;
+SELECT results_eq($$SELECT * FROM pg_temp.problems('H-4')$$,
+                  ARRAY['edited 7 ' || pg_temp.event_id('H-4', 7), 'inserted 7 ' || pg_temp.event_id('H-4', 7)],
+                  'a forged event with a made-up hash: verify_log names it as edited and inserted');
+
+-- H-5: a forged event appended with a correct hash (the chain trigger computes it).
+INSERT INTO workorder.order_events (order_id, seq, action, actor, old_status, new_status, note)
+VALUES (pg_temp.id_of('H-5'), 7, 'close', 'mallory', 'resolved', 'closed', '伪造');
+SELECT results_eq($$SELECT * FROM pg_temp.problems('H-5')$$,
+                  ARRAY['inserted 7 ' || pg_temp.event_id('H-5', 7)],
+                  'a forged event with a matching hash: verify_log names it as inserted (the order never counted it)');
+
+-- H-6: an event rewritten, and its hash recomputed to match.
+UPDATE workorder.order_events SET actor = 'mallory' WHERE order_id = pg_temp.id_of('H-6') AND seq = 3;
+UPDATE workorder.order_events e SET hash = workorder.event_hash(e.prev_hash, e)
+ WHERE order_id = pg_temp.id_of('H-6') AND seq = 3;
+SELECT results_eq($$SELECT * FROM pg_temp.problems('H-6')$$,
+                  ARRAY['chain broken 3 ' || pg_temp.event_id('H-6', 3)],
+                  'an event rewritten with a matching hash: verify_log names it, its successor was chained to the old hash');
+
+-- H-7: an event's time moved before the event before it.
+UPDATE workorder.order_events e SET at = p.at - interval '1 minute'
+  FROM workorder.order_events p
+ WHERE e.order_id = pg_temp.id_of('H-7') AND e.seq = 5 AND p.order_id = e.order_id AND p.seq = 4;
+SELECT results_eq($$SELECT * FROM pg_temp.problems('H-7')$$,
+                  ARRAY['edited 5 ' || pg_temp.event_id('H-7', 5), 'out of order 5 ' || pg_temp.event_id('H-7', 5)],
+                  'a time moved back: verify_log names the event as edited and out of order');
+
+-- H-8: two events' numbers swapped.
+UPDATE workorder.order_events SET seq = -seq WHERE order_id = pg_temp.id_of('H-8') AND seq IN (4, 5);
+UPDATE workorder.order_events SET seq = 9 + seq WHERE order_id = pg_temp.id_of('H-8') AND seq IN (-4, -5);
+SELECT results_eq($$SELECT * FROM pg_temp.problems('H-8')$$,
+                  ARRAY['edited 4 ' || pg_temp.event_id('H-8', 4), 'chain broken 5 ' || pg_temp.event_id('H-8', 5),
+                        'edited 5 ' || pg_temp.event_id('H-8', 5), 'out of order 5 ' || pg_temp.event_id('H-8', 5)],
+                  'two events'' numbers swapped: verify_log names both as edited, the second also as out of order and off the chain');
+
+-- H-9: a whole event replaced by another with the same number and a fresh hash.
+DELETE FROM workorder.order_events WHERE order_id = pg_temp.id_of('H-9') AND seq = 2;
+INSERT INTO workorder.order_events (order_id, seq, at, action, actor, old_status, new_status, unit_code)
+SELECT e.order_id, 2, e.at, 'dispatch', 'system', 'new', 'dispatched', 'D-um'
+  FROM workorder.order_events e WHERE e.order_id = pg_temp.id_of('H-9') AND e.seq = 1;
+SELECT results_eq($$SELECT * FROM pg_temp.problems('H-9')$$,
+                  ARRAY['chain broken 2 ' || pg_temp.event_id('H-9', 2), 'out of order 3 ' || pg_temp.event_id('H-9', 3)],
+                  'an event replaced: verify_log names the replacement (chain broken) and its successor (an older id after a newer one)');
+
+-- The merged report and the orders not touched are still clean, and the whole-log
+-- check reports exactly the sum of the per-order checks.
+SELECT is_empty($$SELECT * FROM pg_temp.problems('H-dup')$$, 'an order not tampered with stays clean');
+SELECT is((SELECT count(*) FROM workorder.verify_log()), 15::bigint,
+          'verify_log() over the whole log reports every problem of every order, and nothing else');
+SELECT is((SELECT count(DISTINCT v.ticket) FROM workorder.verify_log() v
+             JOIN workorder.orders o ON o.id = v.order_id AND o.ticket OPERATOR(workorder.=) v.ticket), 9::bigint,
+          'each problem names its order by id and ticket');
+
+-- An action taken in replica mode is chained too (the trigger is ALWAYS).
+SET LOCAL session_replication_role = replica;
+SELECT lives_ok($$SELECT workorder.comment(pg_temp.id_of('H-dup'), 'x', '复制模式')$$,
+                'an action can be taken in replica mode');
+RESET session_replication_role;
+SELECT is_empty($$SELECT * FROM pg_temp.problems('H-dup')$$, 'and its event is chained');
+
+ALTER TABLE workorder.order_events ENABLE ALWAYS TRIGGER order_events_refuse_change;
+
+-- Writing an event whose predecessor is missing is refused.
+SELECT throws_ok($$INSERT INTO workorder.order_events (order_id, seq, action, actor, old_status, new_status)
+                   VALUES (pg_temp.id_of('H-dup'), 9, 'comment', 'x', 'merged', 'merged')$$,
+                 'WO971', NULL, 'an event with no predecessor is refused (WO971)');
+SELECT throws_ok($$INSERT INTO workorder.order_events (order_id, seq, action, actor, old_status, new_status)
+                   VALUES (pg_temp.id_of('H-dup'), 0, 'comment', 'x', 'merged', 'merged')$$,
+                 'WO971', NULL, 'an event numbered 0 is refused (WO971)');
+
+-- Loaded rows (COPY, as pg_restore loads them) keep the hash they come with and
+-- make no outbox messages; an INSERT of the same kind of event makes one.
+CREATE TEMP TABLE outbox_before AS SELECT count(*) AS n FROM workorder.outbox;
+\o /dev/null
+SELECT workorder.reopen(pg_temp.id_of('H-2'), 'x', '未解决');
+\o
+SELECT is((SELECT count(*) FROM workorder.outbox) - (SELECT n FROM outbox_before), 1::bigint,
+          'an action makes its outbox message');
+CREATE TEMP TABLE copied AS
+SELECT e.* FROM workorder.order_events e WHERE e.order_id = pg_temp.id_of('H-dup') AND e.seq = 1;
+SELECT is(workorder.loaded_by_copy('workorder.order_events'), false, 'a SELECT is not a COPY');
+DO $$ BEGIN
+    -- Free the event's slot so that its copy can be loaded back.
+    ALTER TABLE workorder.order_events DISABLE TRIGGER order_events_refuse_change;
+    DELETE FROM workorder.order_events e WHERE e.order_id = pg_temp.id_of('H-dup') AND e.seq = 1;
+    ALTER TABLE workorder.order_events ENABLE ALWAYS TRIGGER order_events_refuse_change;
+END $$;
+UPDATE pg_temp.copied SET action = 'accept', new_status = 'accepted', hash = sha256('made up');
+-- Through a server-side file named after this backend, removed as it is read.
+SELECT format('/tmp/workorder_eventlog_test_%s.copy', pg_backend_pid()) AS copy_file \gset
+COPY pg_temp.copied (id, order_id, seq, at, action, actor, db_user, old_status, new_status,
+                     unit_code, old_unit, note, details, prev_hash, hash) TO :'copy_file';
+SELECT format('cat %s && rm -f %s', :'copy_file', :'copy_file') AS copy_program \gset
+COPY workorder.order_events (id, order_id, seq, at, action, actor, db_user, old_status, new_status,
+                             unit_code, old_unit, note, details, prev_hash, hash) FROM PROGRAM :'copy_program';
+SELECT is((SELECT encode(hash, 'hex') FROM workorder.order_events
+            WHERE order_id = pg_temp.id_of('H-dup') AND seq = 1), encode(sha256('made up'), 'hex'),
+          'a row loaded by COPY keeps the hash it comes with');
+SELECT is((SELECT count(*) FROM workorder.outbox) - (SELECT n FROM outbox_before), 1::bigint,
+          'an accept event loaded by COPY makes no outbox message');
+SELECT results_eq($$SELECT * FROM pg_temp.problems('H-dup')$$,
+                  ARRAY['chain broken 1 ' || pg_temp.event_id('H-dup', 1), 'edited 1 ' || pg_temp.event_id('H-dup', 1)],
+                  'and verify_log checks it like any other row');
+
+-- Bad arguments.
+SELECT throws_ok('SELECT * FROM workorder.verify_log(-1)', 'WO402', NULL,
+                 'verify_log of an order that does not exist raises WO402');
+SELECT throws_ok($$SELECT workorder.event_hash('\x00'::bytea, e) FROM workorder.order_events e LIMIT 1$$,
+                 '22023', NULL, 'event_hash refuses a previous hash that is not 32 bytes');
+SELECT is((SELECT workorder.event_hash(NULL, e) FROM workorder.order_events e LIMIT 1), NULL,
+          'event_hash of a NULL previous hash is NULL');
+
+SELECT * FROM finish();
+ROLLBACK;
