@@ -182,6 +182,7 @@ AS $$
 DECLARE
     max_attempts integer := workorder.setting('outbox_max_attempts', '8')::integer;
 BEGIN
+    PERFORM workorder.check_channel_access(channel, 'claim the outbox');   -- an intake login: its own channel only (part 96)
     IF NOT EXISTS (SELECT 1 FROM workorder.channels c WHERE c.code OPERATOR(pg_catalog.=) claim_outbox.channel) THEN
         PERFORM workorder.outbox_bad_argument('channel',
             pg_catalog.format('There is no channel %s.', COALESCE(pg_catalog.quote_literal(channel), 'NULL')),
@@ -245,6 +246,7 @@ BEGIN
             pg_catalog.format('The action was %s.', action),
             'Pass the id of a message that claim_outbox() returned.');
     END IF;
+    PERFORM workorder.check_channel_access(m.channel_code, pg_catalog.format('%s outbox messages', action));   -- its own channel only (part 96)
     IF m.state OPERATOR(pg_catalog.=) 'delivered' THEN
         RETURN m;
     END IF;
