@@ -57,7 +57,7 @@ CREATE TABLE workorder.orders (
     updated_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
     CONSTRAINT orders_channel_ref_unique UNIQUE (channel_code, channel_ref),
     CONSTRAINT orders_master_not_self CHECK (master_id OPERATOR(pg_catalog.<>) id),
-    CONSTRAINT orders_merged_has_master CHECK ((status OPERATOR(pg_catalog.=) 'merged') = (master_id IS NOT NULL)),
+    CONSTRAINT orders_merged_has_master CHECK ((status OPERATOR(pg_catalog.=) 'merged') OPERATOR(pg_catalog.=) (master_id IS NOT NULL)),
     CONSTRAINT orders_location_match CHECK (location_match IN ('contained', 'nearest', 'outside'))
 );
 CREATE INDEX orders_status_idx ON workorder.orders (status);

@@ -1,8 +1,7 @@
--- workorder 0.1 -> 0.2: the functions that check the caller's access (part 96)
--- before anything else: order_for_action (every action), submit, explain_route and
--- the outbox's claim and settle.  Their bodies are copied from the install parts
--- (50_orders, 60_submit, 75_outbox) as they are in 0.2, and must stay identical:
--- test/scenario/upgrade.t compares them.
+-- workorder 0.1 -> 0.2: the functions that check the caller's access (part 96) before
+-- anything else: order_for_action (every action), submit, explain_route, and the
+-- outbox's claim and settle.  Copies of the install parts' definitions, made by
+-- scripts/upgrade-function-copies; they must stay identical (upgrade.t compares).
 
 CREATE OR REPLACE FUNCTION workorder.order_for_action(order_id bigint, action text)
 RETURNS workorder.orders
