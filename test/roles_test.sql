@@ -16,7 +16,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
      {"code": "V", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(92);
+SELECT plan(95);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -216,10 +216,16 @@ SELECT is((rt.run_as('wo_rt_intake_app', format('SELECT (workorder.ack_outbox(%s
           'delivered', 'it acknowledges its own message');
 SELECT is((rt.run_as('wo_rt_intake_app', 'SELECT string_agg(DISTINCT channel_code, '','') FROM workorder.outbox')).result,
           'rt_app', 'it reads only its own channel''s outbox rows');
-SELECT is((rt.run_as('wo_rt_intake_app', 'INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat) VALUES (''rt_app'', ''RT-I1'', ''V'', ''批量'', ''116.05'', ''25.05'') RETURNING channel')).result,
-          'rt_app', 'an intake connector fills the inbox for its own channel');
-SELECT is((rt.run_as('wo_rt_intake_app', 'INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat) VALUES (''hotline'', ''RT-I2'', ''0301'', ''批量'', ''116.05'', ''25.05'')')).state,
-          '42501', 'but not for another channel (row-level security)');
+SELECT is((rt.run_as('wo_rt_intake_app', 'WITH i AS (INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat) VALUES (''rt_app'', ''RT-I1'', ''V'', ''批量'', ''116.05'', ''25.05'') RETURNING 1) SELECT count(*)::text FROM i')).result,
+          '1', 'an intake connector fills the inbox for its own channel');
+SELECT is((rt.run_as('wo_rt_intake_app', 'INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat) VALUES (''rt_app'', ''RT-I4'', ''V'', ''批量'', ''116.05'', ''25.05''), (''hotline'', ''RT-I2'', ''0301'', ''批量'', ''116.05'', ''25.05'')')).state,
+          'WO952', 'but not for another channel: a batch with one such row is refused (WO952)');
+SELECT is((SELECT string_agg(channel_ref, ',' ORDER BY id) FROM workorder.inbox WHERE channel_ref LIKE 'RT-I%'), 'RT-I1',
+          'and nothing of that batch was written');
+SELECT is((rt.run_as('wo_rt_intake_app', 'SELECT string_agg(DISTINCT channel, '','') FROM workorder.inbox_mine')).result,
+          'rt_app', 'it reads back only its own channel''s inbox rows (inbox_mine)');
+SELECT is((rt.run_as('wo_rt_intake_app', 'SELECT count(*)::text FROM workorder.inbox')).state,
+          '42501', 'and not the inbox table itself');
 SELECT is((rt.run_as('wo_rt_intake_app', 'INSERT INTO workorder.inbox (channel, channel_ref, description, state, order_id) VALUES (''rt_app'', ''RT-I3'', ''x'', ''accepted'', 1)')).state,
           '42501', 'and it cannot write an outcome into the inbox');
 SELECT is((rt.run_as('wo_rt_intake_app', 'SELECT workorder.drain_inbox()')).state,
@@ -289,8 +295,8 @@ SELECT is_empty($$SELECT p.oid::regprocedure::text FROM pg_proc p
 SELECT is_empty($$SELECT p.oid::regprocedure::text FROM pg_proc p
                    WHERE p.pronamespace = 'workorder'::regnamespace
                      AND has_function_privilege('wo_rt_nobody', p.oid, 'EXECUTE')
-                     AND p.proname !~ '^ticket_' AND p.proname <> 'make_ticket'$$,
-                'no function but the ticket type''s is executable by PUBLIC');
+                     AND p.proname !~ '^ticket_' AND p.proname NOT IN ('make_ticket', 'raise_error')$$,
+                'no function but the ticket type''s and raise_error is executable by PUBLIC');
 SELECT is_empty($$SELECT c.oid::regclass::text FROM pg_class c
                    WHERE c.relnamespace = 'workorder'::regnamespace AND c.relkind IN ('r', 'v', 'm')
                      AND (has_table_privilege('wo_rt_nobody', c.oid, 'SELECT')

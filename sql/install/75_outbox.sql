@@ -38,8 +38,9 @@
 --   outbox_backoff_max   ... up to this (default '1 hour')
 --   outbox_max_attempts  after this many claims the message is dead (default 8)
 --
--- Privileges: the table and the functions belong to the extension's owner; the
--- connector role of the roles issue (issue 7) gets EXECUTE on claim/ack/fail.
+-- Privileges (part 98): intake connectors (workorder_intake) run claim/ack/fail, for
+-- their own channel only (check_channel_access, part 96), and read their channel's
+-- rows; nothing for PUBLIC.
 
 CREATE TABLE workorder.outbox (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -13,10 +13,10 @@
 -- The installer makes login roles members of these groups and maps each login to
 -- its unit or channel in workorder.logins.  A superuser is not restricted.
 --
--- Reading is enforced by row-level security on orders, order_events, outbox and
--- inbox; acting by one check, check_order_access(), which order_for_action() (the
--- gate of every action) calls, and by check_channel_access() at the top of submit()
--- and the outbox API.  The privileges themselves are granted in part 98.
+-- Reading is enforced by row-level security on orders, order_events and outbox;
+-- acting by one check, check_order_access(), which order_for_action() (the gate of
+-- every action) calls, and by check_channel_access() at the top of submit(), in the
+-- outbox API and on inbox inserts.  The privileges themselves are granted in part 98.
 
 DO $roles$
 DECLARE
@@ -369,20 +369,48 @@ CREATE POLICY order_events_with_order ON workorder.order_events FOR SELECT
     TO workorder_admin, workorder_dispatcher, workorder_handler, workorder_supervisor, workorder_intake
     USING (order_id IN (SELECT o.id FROM workorder.orders o));
 
--- The outbox and the inbox: a connector sees (and inserts into the inbox) only the
--- rows of its channel.
+-- The outbox: a connector sees only the messages of its channel.
 ALTER TABLE workorder.outbox ENABLE ROW LEVEL SECURITY;
 CREATE POLICY outbox_admin ON workorder.outbox FOR SELECT TO workorder_admin USING (true);
 CREATE POLICY outbox_intake ON workorder.outbox FOR SELECT TO workorder_intake
     USING (channel_code OPERATOR(pg_catalog.=) (SELECT workorder.caller_channel()));
 
-ALTER TABLE workorder.inbox ENABLE ROW LEVEL SECURITY;
-CREATE POLICY inbox_admin ON workorder.inbox FOR SELECT TO workorder_admin USING (true);
-CREATE POLICY inbox_intake_read ON workorder.inbox FOR SELECT TO workorder_intake
-    USING (channel OPERATOR(pg_catalog.=) (SELECT workorder.caller_channel()));
-CREATE POLICY inbox_intake_write ON workorder.inbox FOR INSERT TO workorder_intake
-    WITH CHECK (channel OPERATOR(pg_catalog.=) (SELECT workorder.caller_channel())
-                AND state OPERATOR(pg_catalog.=) 'pending');
+-- The inbox has no row-level security, because PostgreSQL refuses COPY FROM into a
+-- table with it, and COPY is what the inbox is for.  Instead a connector inserts
+-- only the report columns (part 98), a statement trigger refuses a batch with a row
+-- of another channel (WO952: the whole batch, nothing is written), and it reads its
+-- rows back through the view inbox_mine.
+CREATE FUNCTION workorder.inbox_check_channels()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    stray text;
+BEGIN
+    IF workorder.caller_unrestricted()
+       OR NOT pg_catalog.pg_has_role(workorder.calling_role(), 'workorder_intake', 'USAGE') THEN
+        RETURN NULL;
+    END IF;
+    SELECT n.channel INTO stray FROM inserted n
+     WHERE n.channel IS DISTINCT FROM workorder.caller_channel() LIMIT 1;
+    IF FOUND THEN
+        PERFORM workorder.check_channel_access(stray, 'fill the inbox');
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER inbox_check_channels
+    AFTER INSERT ON workorder.inbox REFERENCING NEW TABLE AS inserted
+    FOR EACH STATEMENT EXECUTE FUNCTION workorder.inbox_check_channels();
+
+-- inbox_mine is the inbox as the caller may read it: a connector's own channel's
+-- rows (an admin's or superuser's: all).
+CREATE VIEW workorder.inbox_mine WITH (security_barrier) AS
+SELECT i.* FROM workorder.inbox i
+ WHERE (SELECT workorder.caller_unrestricted())
+    OR i.channel OPERATOR(pg_catalog.=) (SELECT workorder.caller_channel());
+COMMENT ON VIEW workorder.inbox_mine IS
+    'The inbox rows of the caller''s channel (all of them for an admin): how a connector reads its results back.';
 
 -- Masking, for analysts.  mask_phone keeps the first three and the last four digits
 -- of a number (a mobile 13812341234 reads 138****1234; a leading +86 or 86 of a

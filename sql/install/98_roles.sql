@@ -1,7 +1,9 @@
 -- workorder install script, part 98: privileges, granted per group role.
 --
 -- Nothing is PUBLIC but the ticket type's own functions (its operators and casts
--- check EXECUTE on them, and a ticket is no secret).  Every other function and
+-- check EXECUTE on them, and a ticket is no secret) and raise_error (the triggers
+-- that refuse a change call it as whoever made the change, so that anyone refused
+-- gets the project's SQLSTATE, not a permission error).  Every other function and
 -- every table is revoked from PUBLIC and granted to the group roles of part 96
 -- explicitly.  The part is re-runnable, and the upgrade script runs it again
 -- (just before part 99), so that a function added by a later part or version is
@@ -34,7 +36,8 @@ BEGIN
     END LOOP;
 
     -- Then, by function name, to whom else:
-    --   the ticket type's I/O, operator and support functions and helpers: PUBLIC;
+    --   the ticket type's I/O, operator and support functions and helpers, and
+    --     raise_error, which triggers call as whoever fires them: PUBLIC;
     --   who is calling (the row-level security policies call these as the reader),
     --     and what the functions below call with the caller's privileges: everyone;
     --   what the staff read with;
@@ -45,8 +48,8 @@ BEGIN
     FOR fn, grantees IN
         SELECT p.oid::regprocedure, g.grantees
           FROM pg_catalog.pg_proc p
-          JOIN (VALUES ('^(ticket_.*|make_ticket)$', 'PUBLIC'),
-                       ('^(calling_role|caller_(unrestricted|unit|channel|units|area)|raise_error|setting'
+          JOIN (VALUES ('^(ticket_.*|make_ticket|raise_error)$', 'PUBLIC'),
+                       ('^(calling_role|caller_(unrestricted|unit|channel|units|area)|check_channel_access|setting'
                         '|wgs84|location_point|nearest_area|area_summary)$', everyone),
                        ('^(explain_route|order_history|allowed_actions|locate'
                         '|add_working_time|working_time_between|add_working_days)$', staff),
@@ -107,7 +110,7 @@ BEGIN
     -- Orders and their log: read under row-level security (part 96), changed only
     -- through the functions.  The outbox and the inbox: the connectors' own rows.
     EXECUTE pg_catalog.format('GRANT SELECT ON TABLE workorder.orders, workorder.order_events TO %s, workorder_intake', staff);
-    GRANT SELECT ON TABLE workorder.outbox, workorder.inbox TO workorder_intake;
+    GRANT SELECT ON TABLE workorder.outbox, workorder.inbox_mine TO workorder_intake;
     GRANT INSERT (channel, channel_ref, category, description, lon, lat, address, reporter_name, reporter_phone,
                   occurred_at, attributes, priority)
        ON TABLE workorder.inbox TO workorder_intake, workorder_admin;
