@@ -169,6 +169,44 @@ BEGIN
 END
 $$;
 
+-- caller_context is who is calling, as the checks need it: the role; whether it is
+-- unrestricted (a superuser or an admin); its unit, that unit's area and its
+-- channel (from logins); and the workorder group roles it has the privileges of.
+CREATE TYPE workorder.caller_context AS (
+    role_name    name,
+    unrestricted boolean,
+    unit_code    text,
+    area_code    text,
+    channel_code text,
+    groups       name[]
+);
+
+-- caller returns the caller_context of the calling role, in one call: the checks
+-- run on every submit and every action, and each call of a function with a pinned
+-- search_path has a cost of its own.
+CREATE FUNCTION workorder.caller()
+RETURNS workorder.caller_context
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+AS $$
+DECLARE
+    c workorder.caller_context;
+BEGIN
+    c.role_name := workorder.calling_role();
+    c.unrestricted := (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) c.role_name)
+                      OR pg_catalog.pg_has_role(c.role_name, 'workorder_admin', 'USAGE');
+    IF c.unrestricted THEN
+        RETURN c;
+    END IF;
+    SELECT l.unit_code, u.area_code, l.channel_code INTO c.unit_code, c.area_code, c.channel_code
+      FROM workorder.logins l LEFT JOIN workorder.units u ON u.code OPERATOR(pg_catalog.=) l.unit_code
+     WHERE l.role_name OPERATOR(pg_catalog.=) c.role_name;
+    c.groups := ARRAY(SELECT g.name FROM pg_catalog.unnest(ARRAY['workorder_dispatcher', 'workorder_handler',
+                                                                 'workorder_supervisor', 'workorder_intake']::name[]) AS g(name)
+                       WHERE pg_catalog.pg_has_role(c.role_name, g.name, 'USAGE'));
+    RETURN c;
+END
+$$;
+
 -- caller_unrestricted is true when the calling role is a superuser or an admin.
 CREATE FUNCTION workorder.caller_unrestricted()
 RETURNS boolean
@@ -242,17 +280,15 @@ $$;
 --               or holds it
 --   supervisor  either of the two, for its unit
 --   intake      the order came through its channel
-CREATE FUNCTION workorder.order_in_scope(o workorder.orders, group_role name)
+CREATE FUNCTION workorder.order_in_scope(o workorder.orders, group_role name, who workorder.caller_context)
 RETURNS boolean
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
     units text[];
-    area text;
-    unit text;
 BEGIN
     IF group_role OPERATOR(pg_catalog.=) 'workorder_intake' THEN
-        RETURN COALESCE(o.channel_code OPERATOR(pg_catalog.=) workorder.caller_channel(), false);
+        RETURN COALESCE(o.channel_code OPERATOR(pg_catalog.=) who.channel_code, false);
     END IF;
     IF group_role IN ('workorder_handler', 'workorder_supervisor') THEN
         units := workorder.caller_units();
@@ -262,11 +298,9 @@ BEGIN
         END IF;
     END IF;
     IF group_role IN ('workorder_dispatcher', 'workorder_supervisor') THEN
-        area := workorder.caller_area();
-        unit := workorder.caller_unit();
-        RETURN COALESCE(area OPERATOR(pg_catalog.=) ANY (o.area_chain)
-                        OR o.dispatching_unit OPERATOR(pg_catalog.=) unit
-                        OR o.main_unit OPERATOR(pg_catalog.=) unit, false);
+        RETURN COALESCE(who.area_code OPERATOR(pg_catalog.=) ANY (o.area_chain)
+                        OR o.dispatching_unit OPERATOR(pg_catalog.=) who.unit_code
+                        OR o.main_unit OPERATOR(pg_catalog.=) who.unit_code, false);
     END IF;
     RETURN false;
 END
@@ -282,34 +316,27 @@ RETURNS void
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
-    who name;
+    who workorder.caller_context := workorder.caller();
     grp name;
-    groups text[] := '{}';
 BEGIN
-    IF workorder.caller_unrestricted() THEN
+    IF who.unrestricted THEN
         RETURN;
     END IF;
-    who := workorder.calling_role();
-    FOR grp IN
-        SELECT g.name FROM pg_catalog.unnest(ARRAY['workorder_dispatcher', 'workorder_handler',
-                                                   'workorder_supervisor', 'workorder_intake']::name[]) AS g(name)
-         WHERE pg_catalog.pg_has_role(who, g.name, 'USAGE')
-    LOOP
-        groups := groups OPERATOR(pg_catalog.||) grp::text;
+    FOREACH grp IN ARRAY who.groups LOOP
         IF (action IS NULL
             OR EXISTS (SELECT 1 FROM workorder.role_actions ra
                         WHERE ra.group_role OPERATOR(pg_catalog.=) grp
                           AND ra.action IN (check_order_access.action, '*')))
-           AND workorder.order_in_scope(o, grp) THEN
+           AND workorder.order_in_scope(o, grp, who) THEN
             RETURN;
         END IF;
     END LOOP;
     PERFORM workorder.raise_error('WO951',
-        pg_catalog.format('role %s (unit %s) may not %s order %s (id %s)', who,
-                          COALESCE(workorder.caller_unit(), 'none'), COALESCE(action, 'read'), o.ticket, o.id),
+        pg_catalog.format('role %s (unit %s) may not %s order %s (id %s)', who.role_name,
+                          COALESCE(who.unit_code, 'none'), COALESCE(action, 'read'), o.ticket, o.id),
         pg_catalog.format('The role''s workorder groups are %s; the order''s main unit is %s, its assisting units %s, its area %s.',
-                          CASE WHEN groups OPERATOR(pg_catalog.=) '{}' THEN 'none'
-                               ELSE pg_catalog.array_to_string(groups, ', ') END,
+                          CASE WHEN who.groups OPERATOR(pg_catalog.=) '{}' THEN 'none'
+                               ELSE pg_catalog.array_to_string(who.groups, ', ') END,
                           COALESCE(o.main_unit, 'none'), o.assisting_units, COALESCE(o.area_code, 'none')),
         'Act only on the orders of your own unit or area, and only with the actions of your role (workorder.role_actions); ask a dispatcher or an admin otherwise.');
 END
@@ -324,20 +351,15 @@ RETURNS void
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
-    who name;
-    own text;
+    who workorder.caller_context := workorder.caller();
+    own text := who.channel_code;
 BEGIN
-    IF workorder.caller_unrestricted() THEN
+    IF who.unrestricted OR NOT 'workorder_intake' OPERATOR(pg_catalog.=) ANY (who.groups) THEN
         RETURN;
     END IF;
-    who := workorder.calling_role();
-    IF NOT pg_catalog.pg_has_role(who, 'workorder_intake', 'USAGE') THEN
-        RETURN;
-    END IF;
-    own := workorder.caller_channel();
     IF own IS NULL OR channel IS DISTINCT FROM own THEN
         PERFORM workorder.raise_error('WO952',
-            pg_catalog.format('intake role %s may not %s for channel %s', who, what,
+            pg_catalog.format('intake role %s may not %s for channel %s', who.role_name, what,
                               COALESCE(pg_catalog.quote_literal(channel), 'NULL')),
             pg_catalog.format('The role is mapped to channel %s.', COALESCE(own, 'none')),
             CASE WHEN own IS NULL THEN 'Map the login to its channel with workorder.map_login(role_name, channel_code => ...).'
@@ -385,14 +407,14 @@ RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 DECLARE
+    who workorder.caller_context := workorder.caller();
     stray text;
 BEGIN
-    IF workorder.caller_unrestricted()
-       OR NOT pg_catalog.pg_has_role(workorder.calling_role(), 'workorder_intake', 'USAGE') THEN
+    IF who.unrestricted OR NOT 'workorder_intake' OPERATOR(pg_catalog.=) ANY (who.groups) THEN
         RETURN NULL;
     END IF;
     SELECT n.channel INTO stray FROM inserted n
-     WHERE n.channel IS DISTINCT FROM workorder.caller_channel() LIMIT 1;
+     WHERE n.channel IS DISTINCT FROM who.channel_code LIMIT 1;
     IF FOUND THEN
         PERFORM workorder.check_channel_access(stray, 'fill the inbox');
     END IF;
