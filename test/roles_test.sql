@@ -16,7 +16,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
      {"code": "V", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(95);
+SELECT plan(98);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -264,6 +264,14 @@ SELECT is((rt.run_as('wo_rt_admin', :'mine')).result, format('{%s,%s,%s,%s}', :v
           'an admin sees every order');
 SELECT is((rt.run_as('wo_rt_admin', format('SELECT (workorder.supervise(%s, ''管理员'')).supervised::text', :vendor_b))).result,
           'true', 'and acts on any');
+SELECT is((rt.run_as('wo_rt_admin', $$SELECT workorder.load_units('[{"code": "B-water-990801001", "name": "甲水务所", "kind": "branch",
+              "level": "town", "department_kind": "water", "parent_code": "D-water", "area_code": "990801001"}]')::text$$)).result,
+          '1', 'an admin loads reference data (the loaders run with its privileges)');
+SELECT is((rt.run_as('wo_rt_admin', 'SELECT (workorder.map_login(''wo_rt_nobody'', ''B-water-990801001'')).unit_code')).result,
+          'B-water-990801001', 'an admin maps logins');
+SELECT is((rt.run_as('wo_rt_handler_a', $$SELECT workorder.load_units('[]')$$)).state,
+          '42501', 'a handler does not load reference data');
+DELETE FROM workorder.logins WHERE role_name = 'wo_rt_nobody';
 SELECT is((rt.run_as('wo_rt_nobody', :'mine')).state, '42501', 'a login with no workorder role reads no order');
 SELECT is((rt.run_as('wo_rt_nobody', format('SELECT workorder.comment(%s, ''x'', ''y'')', :vendor_a))).state,
           '42501', 'and takes no action');
