@@ -371,7 +371,7 @@ $$;
 -- Row-level security: what each group role reads.  The extension's functions run
 -- as the tables' owner, to whom the policies do not apply; so do superusers.  The
 -- caller_* calls are wrapped in scalar subqueries so that each runs once per
--- statement, not once per row, and the indexes on main_unit and channel serve.
+-- statement (an initplan), not once per row.
 ALTER TABLE workorder.orders ENABLE ROW LEVEL SECURITY;
 CREATE POLICY orders_admin ON workorder.orders FOR SELECT TO workorder_admin USING (true);
 CREATE POLICY orders_handler ON workorder.orders FOR SELECT TO workorder_handler, workorder_supervisor
