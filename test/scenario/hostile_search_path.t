@@ -15,7 +15,8 @@
 # security, the masked view.  Nothing may say HIJACKED (client output, the
 # worker's run log, the inbox's error column, the server log), and the results
 # must be right.  Two controls prove the planted objects are live: plain
-# queries of the test's own that do call them.
+# queries of the test's own that do call them.  Last, a database of the previous
+# version is updated (ALTER EXTENSION UPDATE) under the same conditions.
 #
 # Needs PGHOST/PGPORT/PGUSER of a running cluster with workorder preloaded
 # (scripts/test.sh sets them).  Prints TAP.  Its database is dropped at the end.
@@ -24,12 +25,14 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 db="hostile_$$"
+updated="hostile_updated_$$"
 work=$(mktemp -d /tmp/workorder-hostile.XXXXXX)
 export PGOPTIONS="-c client_min_messages=warning"
 
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
 cleanup() {
   psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
+  psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $updated WITH (FORCE)" >/dev/null 2>&1
   psql -X -q -d postgres -c "DROP ROLE IF EXISTS wo_hostile_handler_$$" >/dev/null 2>&1
   rm -rf "$work"
 }
@@ -183,6 +186,21 @@ check "the handler saw only its unit's orders and acted on one" "handler sees 2|
   "$(grep -E '^handler (sees|events)' "$work/out" | paste -sd '|')"
 check "the masked view masks" "138****1234 张*" \
   "$(q "SELECT reporter_phone || ' ' || reporter_name FROM workorder.bi_orders WHERE reporter_phone IS NOT NULL")"
+
+# The upgrade script, too: a database of the previous version (installed before
+# anything is planted: that script is frozen as it shipped) is updated under the
+# hostile search_path, with the same objects planted.
+previous=$(sed -n 's/^PREVIOUS_VERSION = //p' "$repo/Makefile")
+psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $updated" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d "$updated" -c "CREATE EXTENSION postgis" -c "CREATE EXTENSION workorder VERSION '$previous'" >/dev/null
+psql -X -q -At -v ON_ERROR_STOP=1 -d "$updated" -v phase=before -v functions="$functions" \
+  -v operators="$operators" -f "$here/hostile_objects.sql" >/dev/null 2>&1
+update_out=$(PGOPTIONS="-c client_min_messages=warning -c search_path=public,pg_catalog" \
+  psql -X -q -At -d "$updated" -c "ALTER EXTENSION workorder UPDATE" 2>&1)
+check "ALTER EXTENSION workorder UPDATE from $previous under the hostile search_path: nothing hijacked, no error" "" "$update_out"
+check "and the database is at the current version" \
+  "$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$repo/workorder.control")" \
+  "$(psql -X -q -At -d "$updated" -c "SELECT extversion FROM pg_extension WHERE extname = 'workorder'")"
 
 echo "1..$n"
 [ "$failed" -eq 0 ]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# qualified_sql.t: the install parts write every operator with its schema.
+# qualified_sql.t: the install and upgrade parts write every operator with its
+# schema.
 #
-# A mechanical reading of sql/install/*.sql (comments and string literals left
+# A mechanical reading of sql/install/*.sql and sql/upgrade/*/*.sql (comments and string literals left
 # out): every operator symbol must be inside OPERATOR(schema.op), or be one of the
 # few places where the symbol is syntax and not an operator: plpgsql's := and =>
 # (named arguments), UPDATE's SET column = value, GET DIAGNOSTICS x = ..., option
@@ -38,8 +39,8 @@ offending=$(perl -ne '
   s/<->/ /g;                                   # PostGIS distance: its schema is known only at install
   if (/(?<![\w\x27])$ops/) { print "$ARGV:$.: $line"; }
   close ARGV if eof;
-' "$repo"/sql/install/*.sql)
-check "every operator in sql/install is written OPERATOR(schema.op) (lines that are not)" 0 \
+' "$repo"/sql/install/*.sql "$repo"/sql/upgrade/*/*.sql)
+check "every operator in sql/install and sql/upgrade is written OPERATOR(schema.op) (lines that are not)" 0 \
   "$(printf '%s' "$offending" | grep -c .)"
 [ -z "$offending" ] || echo "$offending" | head -n 40 | sed 's/^/#   /'
 echo "1..$n"
