@@ -112,7 +112,7 @@ BEGIN
             pg_catalog.format('parent_code is %s, which is not a loaded area.', NEW.parent_code),
             'Load the parent area first.');
     END IF;
-    IF NEW.level IS DISTINCT FROM (pg_catalog.enum_range(parent.level, NULL))[2] THEN
+    IF NEW.level::pg_catalog.text IS DISTINCT FROM ((pg_catalog.enum_range(parent.level, NULL))[2])::pg_catalog.text THEN
         PERFORM workorder.raise_error('WO201',
             pg_catalog.format('area %s (%s) is not one level below its parent %s', NEW.code, NEW.name, parent.code),
             pg_catalog.format('The area''s level is %s and its parent''s is %s.', NEW.level, parent.level),

@@ -33,7 +33,7 @@ CREATE TABLE workorder.units (
     CONSTRAINT units_name_length CHECK (pg_catalog.length(name) OPERATOR(pg_catalog.>=) 1
                                         AND pg_catalog.length(name) OPERATOR(pg_catalog.<=) 100),
     CONSTRAINT units_level_not_grid CHECK (level OPERATOR(pg_catalog.<>) 'grid'),
-    CONSTRAINT units_department_kind CHECK ((kind OPERATOR(pg_catalog.=) 'center') = (department_kind IS NULL)),
+    CONSTRAINT units_department_kind CHECK ((kind OPERATOR(pg_catalog.=) 'center') OPERATOR(pg_catalog.=) (department_kind IS NULL)),
     CONSTRAINT units_department_is_district CHECK (kind OPERATOR(pg_catalog.<>) 'department' OR level OPERATOR(pg_catalog.=) 'district'),
     CONSTRAINT units_branch_is_town CHECK (kind OPERATOR(pg_catalog.<>) 'branch' OR level OPERATOR(pg_catalog.=) 'town')
 );

@@ -57,7 +57,7 @@ CREATE TABLE workorder.orders (
     updated_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
     CONSTRAINT orders_channel_ref_unique UNIQUE (channel_code, channel_ref),
     CONSTRAINT orders_master_not_self CHECK (master_id OPERATOR(pg_catalog.<>) id),
-    CONSTRAINT orders_merged_has_master CHECK ((status OPERATOR(pg_catalog.=) 'merged') = (master_id IS NOT NULL)),
+    CONSTRAINT orders_merged_has_master CHECK ((status OPERATOR(pg_catalog.=) 'merged') OPERATOR(pg_catalog.=) (master_id IS NOT NULL)),
     CONSTRAINT orders_location_match CHECK (location_match IN ('contained', 'nearest', 'outside'))
 );
 CREATE INDEX orders_status_idx ON workorder.orders (status);
@@ -196,8 +196,10 @@ END
 $$;
 
 -- order_for_action locks an order for an action and returns it, or raises WO402
--- when there is no such order and WO401 when its status does not allow the action.
--- The message names the order by ticket and id, its status, and what is allowed.
+-- when there is no such order, WO951 when the calling role may not take the action
+-- on it (check_order_access, part 96), and WO401 when its status does not allow
+-- the action.  The message names the order by ticket and id, its status, and what
+-- is allowed.  Every action goes through here, so every action is checked.
 CREATE FUNCTION workorder.order_for_action(order_id bigint, action text)
 RETURNS workorder.orders
 LANGUAGE plpgsql
@@ -212,6 +214,7 @@ BEGIN
             pg_catalog.format('The action was %s.', action),
             'Check the order id; find an order by its ticket with SELECT id FROM workorder.orders WHERE ticket = ''...''.');
     END IF;
+    PERFORM workorder.check_order_access(o, action);
     IF NOT EXISTS (SELECT 1 FROM workorder.order_actions a
                     WHERE a.action OPERATOR(pg_catalog.=) order_for_action.action
                       AND a.from_status OPERATOR(pg_catalog.=) o.status) THEN

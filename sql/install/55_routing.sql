@@ -35,7 +35,7 @@ CREATE TABLE workorder.routing_rules (
     sla_policy      text,
     CONSTRAINT routing_rules_name_length CHECK (pg_catalog.length(name) OPERATOR(pg_catalog.>=) 1
                                                 AND pg_catalog.length(name) OPERATOR(pg_catalog.<=) 100),
-    CONSTRAINT routing_rules_unit_target CHECK ((target OPERATOR(pg_catalog.=) 'unit') = (unit_code IS NOT NULL)),
+    CONSTRAINT routing_rules_unit_target CHECK ((target OPERATOR(pg_catalog.=) 'unit') OPERATOR(pg_catalog.=) (unit_code IS NOT NULL)),
     CONSTRAINT routing_rules_level CHECK (handling_level OPERATOR(pg_catalog.<>) 'grid'),
     -- An empty keyword would match every description, and a NULL one nothing.
     CONSTRAINT routing_rules_keywords CHECK (keywords IS NULL OR (pg_catalog.cardinality(keywords) OPERATOR(pg_catalog.>) 0
@@ -140,7 +140,7 @@ BEGIN
         ELSIF r.area_code IS NOT NULL AND NOT (r.area_code OPERATOR(pg_catalog.=) ANY (COALESCE(area_chain, '{}'))) THEN
             reason := pg_catalog.format('area %s is not within %s',
                                         COALESCE(area_chain[pg_catalog.cardinality(area_chain)], 'NULL'), r.area_code);
-        ELSIF r.priority IS NOT NULL AND r.priority IS DISTINCT FROM route_steps.priority THEN
+        ELSIF r.priority IS NOT NULL AND r.priority::pg_catalog.text IS DISTINCT FROM route_steps.priority::pg_catalog.text THEN
             reason := pg_catalog.format('priority %s is not %s', priority, r.priority);
         ELSIF r.keywords IS NOT NULL AND NOT EXISTS (
                 SELECT 1 FROM pg_catalog.unnest(r.keywords) k

@@ -92,6 +92,7 @@ DECLARE
     sla_resolve timestamptz;
     sla_warn timestamptz;
 BEGIN
+    PERFORM workorder.check_channel_access(channel, 'submit');   -- an intake login: its own channel only (part 96)
     IF NOT EXISTS (SELECT 1 FROM workorder.channels c
                     WHERE c.code OPERATOR(pg_catalog.=) submit.channel AND c.active) THEN
         PERFORM workorder.raise_error('WO301',
@@ -264,6 +265,7 @@ BEGIN
             pg_catalog.format('order %s does not exist', COALESCE(order_id::text, 'NULL')),
             'explain_route needs an existing order.', 'Check the order id.');
     END IF;
+    PERFORM workorder.check_order_access(o, NULL);   -- only an order the caller may read (part 96)
     IF o.category_code IS NULL THEN
         RETURN QUERY SELECT 0, NULL::bigint, 'intake'::text, false, false,
             pg_catalog.format('category %s of channel %s is not mapped onto the catalogue: no rule is considered',

@@ -7,9 +7,10 @@
 -- that loses the whole batch.  Every row ends 'accepted' (with its order's id) or
 -- 'rejected' (with the SQLSTATE and the reason); no row is ever deleted.
 --
--- Privileges: the table and drain_inbox() belong to the extension's owner only.
--- Connectors get INSERT on the table (and the intake worker EXECUTE on the drain)
--- through the intake role of the roles issue (issue 7); nothing is granted to PUBLIC.
+-- Privileges (part 98): nothing for PUBLIC.  Intake connectors (workorder_intake)
+-- INSERT the report columns, for their own channel only (a trigger, part 96), and
+-- read their rows back through workorder.inbox_mine; drain_inbox() is the worker's
+-- and the admins'.
 
 CREATE TABLE workorder.inbox (
     id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

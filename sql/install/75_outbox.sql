@@ -38,8 +38,9 @@
 --   outbox_backoff_max   ... up to this (default '1 hour')
 --   outbox_max_attempts  after this many claims the message is dead (default 8)
 --
--- Privileges: the table and the functions belong to the extension's owner; the
--- connector role of the roles issue (issue 7) gets EXECUTE on claim/ack/fail.
+-- Privileges (part 98): intake connectors (workorder_intake) run claim/ack/fail, for
+-- their own channel only (check_channel_access, part 96), and read their channel's
+-- rows; nothing for PUBLIC.
 
 CREATE TABLE workorder.outbox (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -186,6 +187,7 @@ AS $$
 DECLARE
     max_attempts integer := workorder.setting('outbox_max_attempts', '8')::integer;
 BEGIN
+    PERFORM workorder.check_channel_access(channel, 'claim the outbox');   -- an intake login: its own channel only (part 96)
     IF NOT EXISTS (SELECT 1 FROM workorder.channels c WHERE c.code OPERATOR(pg_catalog.=) claim_outbox.channel) THEN
         PERFORM workorder.outbox_bad_argument('channel',
             pg_catalog.format('There is no channel %s.', COALESCE(pg_catalog.quote_literal(channel), 'NULL')),
@@ -249,6 +251,7 @@ BEGIN
             pg_catalog.format('The action was %s.', action),
             'Pass the id of a message that claim_outbox() returned.');
     END IF;
+    PERFORM workorder.check_channel_access(m.channel_code, pg_catalog.format('%s outbox messages', action));   -- its own channel only (part 96)
     IF m.state OPERATOR(pg_catalog.=) 'delivered' THEN
         RETURN m;
     END IF;

@@ -458,7 +458,7 @@ RETURNS timestamptz
 LANGUAGE plpgsql IMMUTABLE
 AS $$
 BEGIN
-    IF o.status NOT IN ('new', 'dispatched', 'accepted') THEN
+    IF NOT (o.status OPERATOR(pg_catalog.=) ANY ('{new,dispatched,accepted}'::workorder.order_status[])) THEN
         RETURN NULL;
     END IF;
     RETURN LEAST(CASE WHEN NOT o.warned AND NOT o.overdue THEN o.warn_at END,

@@ -161,7 +161,7 @@ AS $$
 DECLARE
     next_after interval;
 BEGIN
-    IF o.status NOT IN ('new', 'dispatched', 'accepted') OR o.resolve_due_at IS NULL THEN
+    IF NOT (o.status OPERATOR(pg_catalog.=) ANY ('{new,dispatched,accepted}'::workorder.order_status[])) OR o.resolve_due_at IS NULL THEN
         RETURN NULL;
     END IF;
     SELECT s.after INTO next_after
@@ -182,13 +182,13 @@ RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
-    IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND OLD.status IN ('resolved', 'closed')
-       AND NEW.status IN ('new', 'dispatched', 'accepted') THEN
+    IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND OLD.status OPERATOR(pg_catalog.=) ANY ('{resolved,closed}'::workorder.order_status[])
+       AND NEW.status OPERATOR(pg_catalog.=) ANY ('{new,dispatched,accepted}'::workorder.order_status[]) THEN
         DELETE FROM workorder.order_escalations e WHERE e.order_id OPERATOR(pg_catalog.=) NEW.id;
         NEW.escalation_step := 0;
         NEW.escalated_to := NULL;
     END IF;
-    IF NEW.resolve_due_at IS NULL OR NEW.status NOT IN ('new', 'dispatched', 'accepted') THEN
+    IF NEW.resolve_due_at IS NULL OR NOT (NEW.status OPERATOR(pg_catalog.=) ANY ('{new,dispatched,accepted}'::workorder.order_status[])) THEN
         NEW.next_escalation_at := NULL;
     ELSE
         NEW.next_escalation_at := workorder.escalation_next(NEW);
@@ -218,7 +218,7 @@ AS $$
 BEGIN
     UPDATE workorder.orders o SET escalation_step = o.escalation_step
      WHERE o.sla_policy IN (SELECT c.policy FROM changed c)
-       AND o.status IN ('new', 'dispatched', 'accepted') AND o.resolve_due_at IS NOT NULL;
+       AND o.status OPERATOR(pg_catalog.=) ANY ('{new,dispatched,accepted}'::workorder.order_status[]) AND o.resolve_due_at IS NOT NULL;
     RETURN NULL;
 END
 $$;

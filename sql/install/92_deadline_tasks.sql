@@ -88,7 +88,7 @@ BEGIN
                 FOR UPDATE SKIP LOCKED LOOP
         seen := seen OPERATOR(pg_catalog.+) 1;
         t := pg_catalog.clock_timestamp();
-        open := o.status IN ('new', 'dispatched', 'accepted');
+        open := o.status OPERATOR(pg_catalog.=) ANY ('{new,dispatched,accepted}'::workorder.order_status[]);
         late := open AND NOT o.overdue AND o.resolve_due_at OPERATOR(pg_catalog.<=) t;
         warn := open AND NOT o.warned AND NOT o.overdue AND o.warn_at OPERATOR(pg_catalog.<=) t;
         late_accept := o.status OPERATOR(pg_catalog.=) 'dispatched' AND NOT o.accept_overdue

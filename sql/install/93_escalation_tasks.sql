@@ -236,7 +236,7 @@ BEGIN
         SELECT x.* FROM workorder.orders x
           JOIN workorder.sla_policies p ON p.name OPERATOR(pg_catalog.=) x.sla_policy
           JOIN workorder.calendars k ON k.code OPERATOR(pg_catalog.=) p.calendar_code
-         WHERE x.status IN ('new', 'dispatched', 'accepted', 'suspended') AND x.resolve_due_at IS NOT NULL
+         WHERE x.status OPERATOR(pg_catalog.=) ANY ('{new,dispatched,accepted,suspended}'::workorder.order_status[]) AND x.resolve_due_at IS NOT NULL
            AND EXISTS (
                SELECT 1 FROM workorder.calendar_changes c
                 WHERE c.id OPERATOR(pg_catalog.=) ANY (changes)

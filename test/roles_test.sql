@@ -1,0 +1,317 @@
+-- Roles and row-level security: each group role sees and does what README's
+-- Security section says, and nothing more.  Real roles, made members of the
+-- group roles and mapped to units and channels, run each statement (SET ROLE,
+-- inside rt.run_as); the refused attempts are proven refused with their SQLSTATE:
+-- a handler acting on another unit's order, a dispatcher outside its area, an
+-- intake connector submitting or claiming for another channel, an analyst reading
+-- base tables, direct UPDATE and DELETE.  Everything, roles included, is rolled
+-- back.  Run from the repository root.
+\set QUIET 1
+SET client_min_messages = warning;
+BEGIN;
+
+\o /dev/null
+\i test/fixtures/lifecycle_map.sql
+SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind": "platform", "categories": [
+     {"code": "V", "category": "CITY_VENDOR"}]}]');
+\o
+
+SELECT plan(98);
+
+-- The login roles (roles are cluster-wide: the names are this test's own, and the
+-- transaction rolls them back).
+CREATE ROLE wo_rt_handler_a LOGIN IN ROLE workorder_handler;      -- 甲街道城管中队
+CREATE ROLE wo_rt_handler_um LOGIN IN ROLE workorder_handler;     -- 城管局, above both town squadrons
+CREATE ROLE wo_rt_handler_unmapped LOGIN IN ROLE workorder_handler;
+CREATE ROLE wo_rt_dispatcher_a LOGIN IN ROLE workorder_dispatcher; -- 甲街道指挥中心
+CREATE ROLE wo_rt_dispatcher_d LOGIN IN ROLE workorder_dispatcher; -- the district center
+CREATE ROLE wo_rt_supervisor_a LOGIN IN ROLE workorder_supervisor; -- a leader of 甲街道
+CREATE ROLE wo_rt_analyst LOGIN IN ROLE workorder_analyst;
+CREATE ROLE wo_rt_intake_hotline LOGIN IN ROLE workorder_intake;
+CREATE ROLE wo_rt_intake_app LOGIN IN ROLE workorder_intake;
+CREATE ROLE wo_rt_admin LOGIN IN ROLE workorder_admin;
+CREATE ROLE wo_rt_nobody LOGIN;
+\o /dev/null
+SELECT workorder.map_login('wo_rt_handler_a', 'B-um-990801001');
+SELECT workorder.map_login('wo_rt_handler_um', 'D-um');
+SELECT workorder.map_login('wo_rt_dispatcher_a', 'C-990801001');
+SELECT workorder.map_login('wo_rt_dispatcher_d', 'C-990801');
+SELECT workorder.map_login('wo_rt_supervisor_a', 'C-990801001');
+SELECT workorder.map_login('wo_rt_intake_hotline', channel_code => 'hotline');
+SELECT workorder.map_login('wo_rt_intake_app', channel_code => 'rt_app');
+\o
+
+-- run_as runs one statement as role r and returns its SQLSTATE ('00000' when it
+-- succeeded) and its first value as text (or the error message).
+CREATE SCHEMA rt;
+GRANT USAGE ON SCHEMA rt TO PUBLIC;
+CREATE FUNCTION rt.run_as(r name, q text, OUT state text, OUT result text) LANGUAGE plpgsql AS $$
+BEGIN
+    BEGIN
+        EXECUTE format('SET LOCAL ROLE %I', r);
+        EXECUTE q INTO result;
+        state := '00000';
+        RESET ROLE;
+    EXCEPTION WHEN OTHERS THEN
+        state := SQLSTATE;
+        result := SQLERRM;
+    END;
+END
+$$;
+-- Definer functions owned by the superuser, one calling the other: inside them
+-- current_user is the owner, but calling_role() is still the caller.
+CREATE FUNCTION rt.who_definer() RETURNS text LANGUAGE sql SECURITY DEFINER
+    AS $$ SELECT workorder.calling_role() || ' as ' || current_user $$;
+CREATE FUNCTION rt.who_nested() RETURNS text LANGUAGE plpgsql SECURITY DEFINER
+    AS $$ BEGIN RETURN rt.who_definer(); END $$;
+
+-- The orders: each is named in a psql variable.
+--   vendor_a  hotline, town 甲: routed to 甲's squadron B-um-990801001
+--   vendor_b  rt_app, town 乙: routed to 乙's squadron B-um-990801002
+--   water_a   hotline, town 甲: routed to the district water department
+--   helped_a  hotline, town 甲: dispatched to the water department, 甲's squadron assisting
+SELECT (workorder.submit('hotline', 'RT-1', '0301', '占道经营 甲', lon => 116.05, lat => 25.05,
+                         reporter_name => '张三', reporter_phone => '13812341234')).id AS vendor_a \gset
+SELECT (workorder.submit('rt_app', 'RT-2', 'V', '占道经营 乙', lon => 116.15, lat => 25.05)).id AS vendor_b \gset
+SELECT (workorder.submit('hotline', 'RT-3', '0701', '积水 甲', lon => 116.05, lat => 25.06)).id AS water_a \gset
+SELECT (workorder.submit('hotline', 'RT-4', '9999', '未分类 甲', lon => 116.05, lat => 25.07)).id AS helped_a \gset
+\o /dev/null
+SELECT workorder.dispatch(:helped_a, 'C-990801', 'D-water', assisting_units => ARRAY['B-um-990801001']);
+\o
+SELECT format('SELECT coalesce(array_agg(id ORDER BY id), ''{}'')::text FROM workorder.orders WHERE id IN (%s, %s, %s, %s)',
+              :vendor_a, :vendor_b, :water_a, :helped_a) AS mine \gset
+SELECT format('SELECT coalesce(array_agg(DISTINCT order_id ORDER BY order_id), ''{}'')::text FROM workorder.order_events WHERE order_id IN (%s, %s, %s, %s)',
+              :vendor_a, :vendor_b, :water_a, :helped_a) AS mine_events \gset
+
+SELECT results_eq(
+    format('SELECT main_unit, status::text FROM workorder.orders WHERE id IN (%s, %s, %s, %s) ORDER BY id',
+           :vendor_a, :vendor_b, :water_a, :helped_a),
+    $$VALUES ('B-um-990801001', 'dispatched'), ('B-um-990801002', 'dispatched'),
+             ('D-water', 'dispatched'), ('D-water', 'dispatched')$$,
+    'the fixture: four orders dispatched to the units the test expects');
+
+-- == Who is calling
+SELECT is((rt.run_as('wo_rt_handler_a', 'SELECT workorder.calling_role()::text')).result, 'wo_rt_handler_a',
+          'calling_role() is the role taken with SET ROLE, not the session user');
+SELECT is((rt.run_as('wo_rt_handler_a', 'SELECT rt.who_definer()')).result, 'wo_rt_handler_a as postgres',
+          'inside a SECURITY DEFINER function calling_role() is still the caller, while current_user is the owner');
+SELECT is((rt.run_as('wo_rt_handler_a', 'SELECT rt.who_nested()')).result, 'wo_rt_handler_a as postgres',
+          'and inside nested definer functions too');
+SELECT is(workorder.calling_role()::text, current_user::text, 'without SET ROLE it is the session user');
+
+-- == Handlers: their unit and the units below it, as main or assisting unit
+SELECT is((rt.run_as('wo_rt_handler_a', :'mine')).result, format('{%s,%s}', :vendor_a, :helped_a),
+          'a handler sees the orders its unit holds and those it assists, nothing else');
+SELECT is((rt.run_as('wo_rt_handler_um', :'mine')).result, format('{%s,%s,%s}', :vendor_a, :vendor_b, :helped_a),
+          'a department''s handler sees the orders of the branches below it, as main or assisting unit');
+SELECT is((rt.run_as('wo_rt_handler_a', :'mine_events')).result, format('{%s,%s}', :vendor_a, :helped_a),
+          'a handler sees the events of its orders only');
+SELECT is((rt.run_as('wo_rt_handler_unmapped', :'mine')).result, '{}',
+          'a handler mapped to no unit sees no order');
+SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT (workorder.accept(%s, ''B-um-990801001'')).status::text', :vendor_a))).result,
+          'accepted', 'a handler accepts an order of its own unit');
+SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT (workorder.comment(%s, ''B-um-990801001'', ''协办意见'')).status::text', :helped_a))).result,
+          'dispatched', 'a handler comments on an order it assists');
+SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT workorder.accept(%s, ''B-um-990801001'')', :vendor_b))).state,
+          'WO951', 'a handler may not accept another unit''s order (WO951)');
+SELECT matches((rt.run_as('wo_rt_handler_a', format('SELECT workorder.accept(%s, ''x'')', :vendor_b))).result,
+          '^role wo_rt_handler_a \(unit B-um-990801001\) may not accept order \d{8}-\d{6}-\d \(id \d+\)$',
+          'the refusal names the role, its unit, the action and the order');
+SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT workorder.resolve(%s, ''x'', ''done'')', :water_a))).state,
+          'WO951', 'a handler may not resolve an order of a unit outside its subtree');
+SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT workorder.reassign(%s, ''x'', ''B-um-990801002'')', :vendor_a))).state,
+          'WO951', 'a handler may not reassign even its own order: reassigning is a dispatcher''s action');
+SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT workorder.supervise(%s, ''x'')', :vendor_a))).state,
+          'WO951', 'a handler may not supervise');
+SELECT is((rt.run_as('wo_rt_handler_unmapped', format('SELECT workorder.accept(%s, ''x'')', :vendor_a))).state,
+          'WO951', 'a handler mapped to no unit may not act');
+SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT count(*) FROM workorder.explain_route(%s)', :vendor_a))).state,
+          '00000', 'a handler explains the route of its own order');
+SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT count(*) FROM workorder.explain_route(%s)', :vendor_b))).state,
+          'WO951', 'but not of another unit''s order');
+SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT count(*) FROM workorder.order_history(%s)', :vendor_b))).state,
+          'WO402', 'order_history of an order the handler cannot see: as if it did not exist');
+SELECT is((rt.run_as('wo_rt_handler_a', 'SELECT workorder.submit(''hotline'', ''RT-H'', ''0301'', ''x'', lon => 116.05, lat => 25.05)')).state,
+          '42501', 'a handler may not submit');
+SELECT is((rt.run_as('wo_rt_handler_a', format('UPDATE workorder.orders SET status = ''closed'' WHERE id = %s', :vendor_a))).state,
+          '42501', 'a handler may not UPDATE an order directly, even its own');
+SELECT is((rt.run_as('wo_rt_handler_a', format('DELETE FROM workorder.orders WHERE id = %s', :vendor_a))).state,
+          '42501', 'nor DELETE it');
+SELECT is((rt.run_as('wo_rt_handler_a', format('DELETE FROM workorder.order_events WHERE order_id = %s', :vendor_a))).state,
+          '42501', 'nor DELETE its events');
+SELECT is((rt.run_as('wo_rt_handler_a', format('INSERT INTO workorder.order_events (order_id, seq, action, actor, new_status) VALUES (%s, 99, ''x'', ''x'', ''closed'')', :vendor_a))).state,
+          '42501', 'nor forge an event');
+SELECT is((rt.run_as('wo_rt_handler_a', 'SELECT count(*)::text FROM workorder.outbox')).state,
+          '42501', 'a handler does not read the outbox');
+SELECT is((rt.run_as('wo_rt_handler_a', 'SELECT count(*)::text FROM workorder.logins')).state,
+          '42501', 'nor the login mapping');
+SELECT is((rt.run_as('wo_rt_handler_a', 'SELECT count(*)::text FROM workorder.units')).state,
+          '00000', 'it reads the reference data (units)');
+SELECT is((rt.run_as('wo_rt_handler_a', 'SELECT (workorder.locate(116.15, 25.05)).area_code')).result,
+          '990801002001', 'it locates a point');
+SELECT is((rt.run_as('wo_rt_handler_a', 'SELECT workorder.add_working_days(''2026-11-27 16:00+08'', 1)::text')).state,
+          '00000', 'and counts working days');
+
+-- Granting UPDATE does not help: no policy lets a role update a row (and the
+-- trigger of part 50 would refuse it with WO405 anyway).
+GRANT UPDATE, DELETE ON workorder.orders TO wo_rt_handler_a;
+SELECT is((rt.run_as('wo_rt_handler_a', format('WITH u AS (UPDATE workorder.orders SET supervised = true WHERE id = %s RETURNING 1) SELECT count(*)::text FROM u', :vendor_a))).result,
+          '0', 'a granted UPDATE reaches not even the handler''s own order');
+SELECT is((rt.run_as('wo_rt_handler_a', format('WITH d AS (DELETE FROM workorder.orders WHERE id = %s RETURNING 1) SELECT count(*)::text FROM d', :vendor_a))).result,
+          '0', 'nor a granted DELETE');
+REVOKE UPDATE, DELETE ON workorder.orders FROM wo_rt_handler_a;
+
+-- == Dispatchers: the orders of their center's area
+SELECT is((rt.run_as('wo_rt_dispatcher_a', :'mine')).result, format('{%s,%s,%s}', :vendor_a, :water_a, :helped_a),
+          'a town dispatcher sees the orders in its town, whoever handles them');
+SELECT is((rt.run_as('wo_rt_dispatcher_d', :'mine')).result, format('{%s,%s,%s,%s}', :vendor_a, :vendor_b, :water_a, :helped_a),
+          'the district dispatcher sees every order of the district');
+SELECT is((rt.run_as('wo_rt_dispatcher_a', format('SELECT (workorder.reassign(%s, ''C-990801001'', ''B-um-990801001'')).main_unit', :water_a))).result,
+          'B-um-990801001', 'a dispatcher reassigns an order of its area');
+SELECT is((rt.run_as('wo_rt_dispatcher_a', format('SELECT workorder.reassign(%s, ''C-990801001'', ''D-water'')', :vendor_b))).state,
+          'WO951', 'a dispatcher may not reassign an order outside its area');
+SELECT is((rt.run_as('wo_rt_dispatcher_a', format('SELECT workorder.cancel(%s, ''C-990801001'', ''spam'')', :vendor_b))).state,
+          'WO951', 'nor cancel one');
+SELECT is((rt.run_as('wo_rt_dispatcher_a', format('SELECT count(*) FROM workorder.explain_route(%s)', :vendor_b))).state,
+          'WO951', 'nor explain its route');
+SELECT is((rt.run_as('wo_rt_dispatcher_a', 'SELECT (workorder.submit(''rt_app'', ''RT-D'', ''V'', ''电话转录'', lon => 116.05, lat => 25.05)).status::text')).result,
+          'dispatched', 'a dispatcher takes a report for any channel (by phone)');
+SELECT is((rt.run_as('wo_rt_dispatcher_a', 'SELECT count(*)::text FROM workorder.bi_orders')).state,
+          '42501', 'a dispatcher does not read the analysts'' views');
+
+-- == Supervisors: what their unit's handlers and dispatchers see; supervise, comment
+SELECT is((rt.run_as('wo_rt_supervisor_a', :'mine')).result, format('{%s,%s,%s}', :vendor_a, :water_a, :helped_a),
+          'a town supervisor sees the orders of its town');
+SELECT is((rt.run_as('wo_rt_supervisor_a', format('SELECT (workorder.supervise(%s, ''甲街道领导'')).supervised::text', :vendor_a))).result,
+          'true', 'a supervisor supervises (督办) an order of its town');
+SELECT is((rt.run_as('wo_rt_supervisor_a', format('SELECT workorder.supervise(%s, ''甲街道领导'')', :vendor_b))).state,
+          'WO951', 'but not one of another town');
+SELECT is((rt.run_as('wo_rt_supervisor_a', format('SELECT workorder.resolve(%s, ''x'', ''done'')', :vendor_a))).state,
+          'WO951', 'a supervisor does not handle orders itself');
+
+-- == Intake connectors: their own channel only
+SELECT is((rt.run_as('wo_rt_intake_hotline', 'SELECT (workorder.submit(''hotline'', ''RT-5'', ''0301'', ''占道'', lon => 116.05, lat => 25.05)).channel_code')).result,
+          'hotline', 'an intake connector submits for its own channel');
+SELECT is((rt.run_as('wo_rt_intake_hotline', 'SELECT workorder.submit(''rt_app'', ''RT-6'', ''V'', ''占道'', lon => 116.05, lat => 25.05)')).state,
+          'WO952', 'but not for another channel (WO952)');
+SELECT is((rt.run_as('wo_rt_intake_hotline', 'SELECT workorder.submit(''rt_app'', ''RT-2'', ''V'', ''重复提交'', lon => 116.05, lat => 25.05)')).state,
+          'WO952', 'not even a retry of another channel''s reference, which would return that order');
+SELECT matches((rt.run_as('wo_rt_intake_hotline', 'SELECT workorder.submit(''rt_app'', ''RT-6'', ''V'', ''x'', lon => 116.05, lat => 25.05)')).result,
+          '^intake role wo_rt_intake_hotline may not submit for channel ''rt_app''$', 'the refusal names the role and the channel');
+SELECT is((rt.run_as('wo_rt_intake_app', :'mine')).result, format('{%s}', :vendor_b),
+          'an intake connector sees only its own channel''s orders');
+SELECT is((rt.run_as('wo_rt_intake_app', format('SELECT workorder.accept(%s, ''x'')', :vendor_b))).state,
+          '42501', 'and takes no action on them');
+SELECT cmp_ok((rt.run_as('wo_rt_intake_app', 'SELECT count(*)::text FROM workorder.claim_outbox(''rt_app'', 100, ''1 minute'', ''app-1'')')).result::integer,
+              '>', 0, 'an intake connector claims its own channel''s outbox');
+SELECT id AS app_message FROM workorder.outbox WHERE channel_code = 'rt_app' AND state = 'claimed' ORDER BY id LIMIT 1 \gset
+SELECT id AS hotline_message FROM workorder.outbox WHERE channel_code = 'hotline' ORDER BY id LIMIT 1 \gset
+SELECT is((rt.run_as('wo_rt_intake_hotline', 'SELECT count(*) FROM workorder.claim_outbox(''rt_app'')')).state,
+          'WO952', 'an intake connector may not claim another channel''s outbox');
+SELECT is((rt.run_as('wo_rt_intake_hotline', format('SELECT workorder.ack_outbox(%s)', :app_message))).state,
+          'WO952', 'nor acknowledge another channel''s message');
+SELECT is((rt.run_as('wo_rt_intake_hotline', format('SELECT workorder.fail_outbox(%s, ''HTTP 500'')', :app_message))).state,
+          'WO952', 'nor fail one');
+SELECT is((rt.run_as('wo_rt_intake_app', format('SELECT (workorder.ack_outbox(%s, ''app-1'')).state', :app_message))).result,
+          'delivered', 'it acknowledges its own message');
+SELECT is((rt.run_as('wo_rt_intake_app', 'SELECT string_agg(DISTINCT channel_code, '','') FROM workorder.outbox')).result,
+          'rt_app', 'it reads only its own channel''s outbox rows');
+SELECT is((rt.run_as('wo_rt_intake_app', 'WITH i AS (INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat) VALUES (''rt_app'', ''RT-I1'', ''V'', ''批量'', ''116.05'', ''25.05'') RETURNING 1) SELECT count(*)::text FROM i')).result,
+          '1', 'an intake connector fills the inbox for its own channel');
+SELECT is((rt.run_as('wo_rt_intake_app', 'INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat) VALUES (''rt_app'', ''RT-I4'', ''V'', ''批量'', ''116.05'', ''25.05''), (''hotline'', ''RT-I2'', ''0301'', ''批量'', ''116.05'', ''25.05'')')).state,
+          'WO952', 'but not for another channel: a batch with one such row is refused (WO952)');
+SELECT is((SELECT string_agg(channel_ref, ',' ORDER BY id) FROM workorder.inbox WHERE channel_ref LIKE 'RT-I%'), 'RT-I1',
+          'and nothing of that batch was written');
+SELECT is((rt.run_as('wo_rt_intake_app', 'SELECT string_agg(DISTINCT channel, '','') FROM workorder.inbox_mine')).result,
+          'rt_app', 'it reads back only its own channel''s inbox rows (inbox_mine)');
+SELECT is((rt.run_as('wo_rt_intake_app', 'SELECT count(*)::text FROM workorder.inbox')).state,
+          '42501', 'and not the inbox table itself');
+SELECT is((rt.run_as('wo_rt_intake_app', 'INSERT INTO workorder.inbox (channel, channel_ref, description, state, order_id) VALUES (''rt_app'', ''RT-I3'', ''x'', ''accepted'', 1)')).state,
+          '42501', 'and it cannot write an outcome into the inbox');
+SELECT is((rt.run_as('wo_rt_intake_app', 'SELECT workorder.drain_inbox()')).state,
+          '42501', 'draining the inbox is the worker''s (and admins'') business');
+
+-- == Analysts: the masked views only
+SELECT is((rt.run_as('wo_rt_analyst', 'SELECT count(*)::text FROM workorder.orders')).state,
+          '42501', 'an analyst does not read orders');
+SELECT is((rt.run_as('wo_rt_analyst', 'SELECT count(*)::text FROM workorder.order_events')).state,
+          '42501', 'nor the event log');
+SELECT is((rt.run_as('wo_rt_analyst', 'SELECT count(*)::text FROM workorder.inbox')).state,
+          '42501', 'nor the inbox');
+SELECT is((rt.run_as('wo_rt_analyst', format('SELECT reporter_name || '' '' || reporter_phone FROM workorder.bi_orders WHERE id = %s', :vendor_a))).result,
+          '张* 138****1234', 'bi_orders masks the reporter''s name and phone');
+SELECT is((rt.run_as('wo_rt_analyst', format('SELECT round(ST_X(location)::numeric, 6) || '' '' || round(ST_Y(location)::numeric, 6) FROM workorder.bi_orders WHERE id = %s', :vendor_a))).result,
+          '116.052500 25.052500', 'and moves the location to the centre of its 0.005 degree cell');
+SELECT is((rt.run_as('wo_rt_analyst', format('SELECT count(*)::text FROM workorder.bi_orders WHERE id IN (%s, %s, %s, %s)', :vendor_a, :vendor_b, :water_a, :helped_a))).result,
+          '4', 'an analyst sees every order, masked');
+SELECT is((SELECT count(*)::integer FROM information_schema.columns
+            WHERE table_schema = 'workorder' AND table_name = 'bi_orders'
+              AND column_name IN ('description', 'address', 'channel_ref', 'attributes', 'result', 'status_reason')),
+          0, 'bi_orders has no free-text column');
+SELECT is((rt.run_as('wo_rt_analyst', 'SELECT workorder.submit(''hotline'', ''RT-7'', ''0301'', ''x'', lon => 116.05, lat => 25.05)')).state,
+          '42501', 'an analyst may not submit');
+
+-- == Masking functions
+SELECT is(workorder.mask_phone('13812341234'), '138****1234', 'mask_phone: a mobile number');
+SELECT is(workorder.mask_phone('+86 138-1234-1234'), '138****1234', 'mask_phone: +86 and separators dropped');
+SELECT is(workorder.mask_phone('0757-86281234'), '075*****1234', 'mask_phone: a landline with its area code');
+SELECT is(workorder.mask_phone('110'), '*10', 'mask_phone: a short number keeps its last two digits');
+SELECT is(workorder.mask_name('欧阳娜娜'), '欧***', 'mask_name keeps the family name''s first character');
+SELECT is(workorder.mask_name('李'), '*', 'mask_name: a one-character name is a star');
+
+-- == Admins and those with no role
+SELECT is((rt.run_as('wo_rt_admin', :'mine')).result, format('{%s,%s,%s,%s}', :vendor_a, :vendor_b, :water_a, :helped_a),
+          'an admin sees every order');
+SELECT is((rt.run_as('wo_rt_admin', format('SELECT (workorder.supervise(%s, ''管理员'')).supervised::text', :vendor_b))).result,
+          'true', 'and acts on any');
+SELECT is((rt.run_as('wo_rt_admin', $$SELECT workorder.load_units('[{"code": "B-water-990801001", "name": "甲水务所", "kind": "branch",
+              "level": "town", "department_kind": "water", "parent_code": "D-water", "area_code": "990801001"}]')::text$$)).result,
+          '1', 'an admin loads reference data (the loaders run with its privileges)');
+SELECT is((rt.run_as('wo_rt_admin', 'SELECT (workorder.map_login(''wo_rt_nobody'', ''B-water-990801001'')).unit_code')).result,
+          'B-water-990801001', 'an admin maps logins');
+SELECT is((rt.run_as('wo_rt_handler_a', $$SELECT workorder.load_units('[]')$$)).state,
+          '42501', 'a handler does not load reference data');
+DELETE FROM workorder.logins WHERE role_name = 'wo_rt_nobody';
+SELECT is((rt.run_as('wo_rt_nobody', :'mine')).state, '42501', 'a login with no workorder role reads no order');
+SELECT is((rt.run_as('wo_rt_nobody', format('SELECT workorder.comment(%s, ''x'', ''y'')', :vendor_a))).state,
+          '42501', 'and takes no action');
+SELECT is((rt.run_as('wo_rt_nobody', 'SELECT workorder.locate(116.05, 25.05)')).state,
+          '42501', 'and calls no function but the ticket type''s');
+SELECT is((rt.run_as('wo_rt_analyst', 'SELECT (workorder.make_ticket(''2026-11-26'', 1) OPERATOR(workorder.=) workorder.make_ticket(''2026-11-26'', 1))::text')).result,
+          'true', 'the ticket type''s operators stay usable by every role (its functions are PUBLIC)');
+
+-- == The login mapping
+SELECT throws_ok($$SELECT workorder.map_login('wo_rt_no_such_role', 'C-990801')$$, 'WO954', NULL,
+                 'map_login refuses an unknown role (WO954)');
+SELECT throws_ok($$SELECT workorder.map_login('wo_rt_nobody', 'NO-SUCH-UNIT')$$, 'WO954', NULL, 'an unknown unit');
+SELECT throws_ok($$SELECT workorder.map_login('wo_rt_nobody', 'D-env')$$, 'WO954', NULL, 'an inactive unit');
+SELECT throws_ok($$SELECT workorder.map_login('wo_rt_nobody', channel_code => 'no_such_channel')$$, 'WO954', NULL, 'an unknown channel');
+SELECT throws_ok($$SELECT workorder.map_login('wo_rt_nobody')$$, 'WO954', NULL, 'a mapping to nothing');
+SELECT is((SELECT string_agg(role_name || ': ' || problem, '; ') FROM workorder.check_logins() WHERE role_name::text LIKE 'wo\_rt\_%'),
+          'wo_rt_handler_unmapped: member of workorder_handler but mapped to no unit',
+          'check_logins lists the handler mapped to no unit');
+SELECT is((SELECT workorder.map_login('wo_rt_handler_unmapped', 'B-um-990801002')).unit_code, 'B-um-990801002',
+          'map_login maps a login');
+SELECT is((rt.run_as('wo_rt_handler_unmapped', :'mine')).result, format('{%s}', :vendor_b),
+          'and the login sees its unit''s orders from the next statement on');
+
+-- == Hardening, checked on the catalogue
+SELECT is_empty($$SELECT p.oid::regprocedure::text FROM pg_proc p
+                   WHERE p.pronamespace = 'workorder'::regnamespace AND p.prosecdef
+                     AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search\_path=pg\_catalog,%')$$,
+                'every SECURITY DEFINER function pins its search_path, pg_catalog first');
+SELECT is_empty($$SELECT p.oid::regprocedure::text FROM pg_proc p
+                   WHERE p.pronamespace = 'workorder'::regnamespace
+                     AND has_function_privilege('wo_rt_nobody', p.oid, 'EXECUTE')
+                     AND p.proname !~ '^ticket_' AND p.proname NOT IN ('make_ticket', 'raise_error')$$,
+                'no function but the ticket type''s and raise_error is executable by PUBLIC');
+SELECT is_empty($$SELECT c.oid::regclass::text FROM pg_class c
+                   WHERE c.relnamespace = 'workorder'::regnamespace AND c.relkind IN ('r', 'v', 'm')
+                     AND (has_table_privilege('wo_rt_nobody', c.oid, 'SELECT')
+                          OR has_table_privilege('wo_rt_nobody', c.oid, 'INSERT'))$$,
+                'no table or view is readable or writable by PUBLIC');
+SELECT is((SELECT trusted FROM pg_available_extension_versions WHERE name = 'workorder' AND version = '0.2'),
+          false, 'the extension is not trusted');
+
+SELECT * FROM finish();
+ROLLBACK;

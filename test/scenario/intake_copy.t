@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# intake_copy.t: a channel connector fills the inbox with COPY, for its own
+# channel only.
+#
+# A login of workorder_intake mapped to channel hotline: \copy of its own rows
+# works; a \copy batch with one row of another channel is refused whole (WO952)
+# and writes nothing; it reads its rows back through workorder.inbox_mine, which
+# shows no other channel's rows; it cannot read the inbox table or set a row's
+# outcome.  (Row-level security would make PostgreSQL refuse COPY FROM; this is
+# why the inbox is guarded by a trigger instead, and why this needs a live psql.)
+#
+# Needs PGHOST/PGPORT/PGUSER of a running cluster (scripts/test.sh sets them).
+# Prints TAP.  Its database and role are dropped at the end.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+db="intake_copy_$$"
+role="wo_copy_intake_$$"
+export PGOPTIONS="-c client_min_messages=warning"
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
+cleanup() {
+  psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
+  psql -X -q -d postgres -c "DROP ROLE IF EXISTS $role" >/dev/null 2>&1
+}
+trap cleanup EXIT
+. "$here/tap.sh"
+
+psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $db" >/dev/null
+q "CREATE EXTENSION workorder CASCADE" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f "$repo/test/fixtures/lifecycle_map.sql" >/dev/null
+q "SELECT workorder.load_channels('[{\"code\": \"app\", \"name\": \"随手拍\", \"kind\": \"platform\"}]')" >/dev/null
+q "INSERT INTO workorder.inbox (channel, channel_ref, description) VALUES ('app', 'APP-1', '别的渠道')"
+q "CREATE ROLE $role IN ROLE workorder_intake" >/dev/null
+q "SELECT workorder.map_login('$role', channel_code => 'hotline')" >/dev/null
+
+# as_intake runs psql as the connector, the SQL on stdin; prints output and errors.
+as_intake() { PGOPTIONS="-c client_min_messages=warning -c role=$role" psql -X -q -At -d "$db" 2>&1; }
+
+out=$(printf '%s\n' "\\copy workorder.inbox (channel, channel_ref, category, description, lon, lat) FROM STDIN WITH (FORMAT csv)" \
+  'hotline,C-1,0301,占道一,116.05,25.05' 'hotline,C-2,0301,占道二,116.05,25.05' '\.' | as_intake)
+check "a connector COPYs its own channel's rows into the inbox" "" "$out"
+check "both rows are there, pending" "C-1 pending|C-2 pending" \
+  "$(q "SELECT string_agg(channel_ref || ' ' || state, '|' ORDER BY id) FROM workorder.inbox WHERE channel_ref LIKE 'C-%'")"
+
+out=$(printf '%s\n' "\\set VERBOSITY verbose" "\\copy workorder.inbox (channel, channel_ref, description) FROM STDIN WITH (FORMAT csv)" \
+  'hotline,C-3,自己的' 'app,C-4,别人的' '\.' | as_intake)
+check "a COPY batch with a row of another channel is refused: WO952" 1 "$(echo "$out" | grep -c 'ERROR:  WO952: intake role')"
+check "and writes nothing" 0 "$(q "SELECT count(*) FROM workorder.inbox WHERE channel_ref IN ('C-3', 'C-4')")"
+
+check "the connector reads back its own rows through inbox_mine, and no other channel's" "C-1|C-2" \
+  "$(echo "SELECT string_agg(channel_ref, '|' ORDER BY id) FROM workorder.inbox_mine" | as_intake)"
+check "it cannot read the inbox table" 1 \
+  "$(echo "SELECT count(*) FROM workorder.inbox" | as_intake | grep -c 'permission denied')"
+check "nor write a row's outcome" 1 \
+  "$(echo "INSERT INTO workorder.inbox (channel, channel_ref, description, state) VALUES ('hotline', 'C-5', 'x', 'rejected')" | as_intake | grep -c 'permission denied')"
+
+echo "1..$n"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# qualified_sql.t: the install and upgrade parts write every operator with its
+# schema.
+#
+# A mechanical reading of sql/install/*.sql and sql/upgrade/*/*.sql (comments and string literals left
+# out): every operator symbol must be inside OPERATOR(schema.op), or be one of the
+# few places where the symbol is syntax and not an operator: plpgsql's := and =>
+# (named arguments), UPDATE's SET column = value, GET DIAGNOSTICS x = ..., option
+# lists (CREATE TYPE/OPERATOR, RAISE ... USING, SET search_path = ...), * in
+# count(*) and SELECT *, a minus sign on a number; and PostGIS's <->, whose
+# schema is only known at install time (the pinned search_path finds it).  Each offending line is
+# printed.  What no reading of the text can judge (the implicit = of IN lists,
+# IS DISTINCT FROM and CASE x WHEN) relies on the pinned search_path, and is
+# proven safe by test/scenario/hostile_search_path.t.
+#
+# Needs no cluster.  Prints TAP.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+. "$here/tap.sh"
+
+offending=$(perl -ne '
+  BEGIN { $ops = qr{(?:<>|!=|<=|>=|\|\||->>|->|#>>|#>|\?\||\?&|~~\*?|!~~\*?|!~\*?|~\*|&&|@>|<@|[=<>+\-*/~?%^])}; }
+  my $line = $_;
+  s/--.*$//;                                   # comments
+  s/E?\x27(?:[^\x27]|\x27\x27)*\x27/\x27\x27/g;  # string literals
+  s/OPERATOR\s*\(\s*\w+\.[^)\s]+\s*\)/ OP /g;  # qualified operators
+  s/\bworkorder\.[=<>]+/ OP /g;                # the ticket type'"'"'s own, named with its schema
+  s/:=|=>/ /g;                                 # plpgsql assignment, named arguments
+  s/\b\d+(?:\.\d+)?e[+-]\d+\b/0/gi;            # 1e-9
+  s/(^|[(,\s]|OP\s)-\s*\d/$1 0/g;              # a negative number
+  s/\(\s*\*\s*\)|\bSELECT\s+\*|\.\*|RETURNING\s+\*/ /gi;  # count(*), SELECT *, x.*
+  s/^\s*(?:SET\s+)?[\w.]+\s*=(?!=)/ /i;        # SET column = (UPDATE, options), column = on a continued line
+  s/(,\s*)[\w.]+\s*=(?!=)/$1 /g;               # , column = (UPDATE)
+  s/\bSET\s*\([\w\s,]+\)\s*=/ /gi;             # SET (a, b) =
+  s/\bSET\s+[\w.]+\s*=/ /gi;                   # SET search_path = / UPDATE ... SET x =
+  s/\bDIAGNOSTICS\s+\w+\s*=/ /gi;              # GET DIAGNOSTICS x = ROW_COUNT
+  s/\bUSING\s+(?:ERRCODE|MESSAGE)\s*=/ /gi;     # RAISE ... USING ERRCODE = / MESSAGE =
+  s/<->/ /g;                                   # PostGIS distance: its schema is known only at install
+  if (/(?<![\w\x27])$ops/) { print "$ARGV:$.: $line"; }
+  close ARGV if eof;
+' "$repo"/sql/install/*.sql "$repo"/sql/upgrade/*/*.sql)
+check "every operator in sql/install and sql/upgrade is written OPERATOR(schema.op) (lines that are not)" 0 \
+  "$(printf '%s' "$offending" | grep -c .)"
+[ -z "$offending" ] || echo "$offending" | head -n 40 | sed 's/^/#   /'
+echo "1..$n"
+[ "$failed" -eq 0 ]
