@@ -230,6 +230,7 @@ BEGIN
       INTO earliest
       FROM workorder.hotspot_settings s WHERE s.enabled;
 
+    -- Without an enabled policy there is nothing to look at (earliest is NULL).
     FOR found_place IN
         WITH counted AS MATERIALIZED (
             SELECT s.group_code, s.radius_m, o.id, o.location, ST_Transform(o.location, srid) AS p,
@@ -239,6 +240,7 @@ BEGIN
               JOIN workorder.orders o ON o.category_code OPERATOR(pg_catalog.=) s.code
              WHERE s.enabled
                -- occurred_at is at most an hour after receipt (submit() checks it).
+               AND earliest IS NOT NULL
                AND o.received_at OPERATOR(pg_catalog.>=) (earliest OPERATOR(pg_catalog.-) '1 hour'::interval)
                AND COALESCE(o.occurred_at, o.received_at) OPERATOR(pg_catalog.<) as_of
                AND COALESCE(o.occurred_at, o.received_at) OPERATOR(pg_catalog.>=)
@@ -275,8 +277,7 @@ BEGIN
                      ON b.group_code OPERATOR(pg_catalog.=) k.group_code AND b.cluster OPERATOR(pg_catalog.=) k.cluster
         )
         SELECT j.* FROM judged j
-         WHERE earliest IS NOT NULL
-           AND j.n OPERATOR(pg_catalog.>=) j.min_count
+         WHERE j.n OPERATOR(pg_catalog.>=) j.min_count
            AND j.n::double precision OPERATOR(pg_catalog.>) (j.mean OPERATOR(pg_catalog.+) (j.k OPERATOR(pg_catalog.*) j.sd))
            AND j.n::double precision OPERATOR(pg_catalog.>=) (j.min_ratio OPERATOR(pg_catalog.*) j.mean)
          ORDER BY j.group_code, j.n DESC, j.ids[1]

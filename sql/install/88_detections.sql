@@ -396,7 +396,9 @@ BEGIN
                 channel_ref => pg_catalog.format('%s:%s:%s:%s:%s', a.kind, a.cell_m, a.cell_x, a.cell_y,
                                                  pg_catalog.date_part('epoch', a.bucket_start)::bigint),
                 category => a.kind,
-                description => pg_catalog.format('视频AI: %s 在 %s 分钟内识别 %s 次 (%s 起)', a.kind,
+                description => pg_catalog.format('视频AI: %s 在 %s 分钟内识别 %s 次 (%s 起)',
+                    COALESCE((SELECT c.name FROM workorder.categories c
+                               WHERE c.code OPERATOR(pg_catalog.=) workorder.map_category(own_channel, a.kind)), a.kind),
                     pg_catalog.round(pg_catalog.date_part('epoch', a."window")::numeric OPERATOR(pg_catalog./) 60),
                     a.detections,
                     pg_catalog.to_char(a.bucket_start AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI')),
