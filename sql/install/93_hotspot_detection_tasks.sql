@@ -26,7 +26,8 @@ END
 $$;
 REVOKE ALL ON FUNCTION workorder.task_ingest_detections() FROM PUBLIC;
 
--- task_detect_hotspots runs detect_hotspots(now()) once every hotspot_interval.
+-- task_detect_hotspots runs detect_hotspots(now()) once every hotspot_interval,
+-- when there is a policy.
 CREATE FUNCTION workorder.task_detect_hotspots()
 RETURNS workorder.task_outcome
 LANGUAGE plpgsql
@@ -38,6 +39,10 @@ DECLARE
     outcome workorder.task_outcome;
 BEGIN
     outcome.rows := 0;
+    -- Without a policy there is nothing to detect, and no run to record.
+    IF NOT EXISTS (SELECT FROM workorder.hotspot_policies p WHERE p.enabled IS DISTINCT FROM false) THEN
+        RETURN outcome;
+    END IF;
     SELECT pg_catalog.max(x.as_of) INTO last_run FROM workorder.hotspot_runs x;
     IF last_run IS NOT NULL AND pg_catalog.now() OPERATOR(pg_catalog.<) (last_run OPERATOR(pg_catalog.+) every) THEN
         outcome.next_due := last_run OPERATOR(pg_catalog.+) every;
