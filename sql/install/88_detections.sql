@@ -2,8 +2,8 @@
 --
 -- Cameras report detections ("e-bike rider without helmet", "wrong-way riding")
 -- in bulk and at high volume.  A detection is not an order: detections are stored
--- and counted by kind, place (a cell of the metric grid of the setting grid_srid,
--- as hotspots use) and time bucket; only when one place's count in one bucket
+-- and counted by kind, place (a cell of a grid of cell_m x cell_m metres on the
+-- earth, below) and time bucket; only when one place's count in one bucket
 -- crosses its kind's threshold does ONE order go to the responsible unit, and that
 -- order refers back to its detections.
 --
@@ -37,6 +37,13 @@
 -- confidence >= min_confidence are counted (all are stored).  Buckets are
 -- consecutive windows of the kind's length from the epoch; a cluster that straddles
 -- a bucket border is counted in two buckets.
+--
+-- The grid: rows of cell_m metres of latitude (111195 m a degree), each row cut
+-- into cells of cell_m metres of longitude at the row's middle latitude:
+--     cell_y = floor(lat * 111195 / cell_m)
+--     cell_x = floor(lon * 111195 * cos(middle latitude of row cell_y) / cell_m)
+-- Plain arithmetic, so that a million detections are placed without a projection
+-- call each; cells are squares of cell_m to within a fraction of a percent.
 --
 -- Orders.  An aggregate whose count reaches its threshold gets ONE order through
 -- submit(): channel detection_channel (the operator creates that channel, kind
@@ -125,7 +132,6 @@ CREATE TRIGGER detection_rules_before_write
 CREATE TABLE workorder.detection_aggregates (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     kind         text NOT NULL,
-    grid_srid    integer NOT NULL,
     cell_m       double precision NOT NULL,
     cell_x       bigint NOT NULL,
     cell_y       bigint NOT NULL,
@@ -139,7 +145,7 @@ CREATE TABLE workorder.detection_aggregates (
     last_at      timestamptz NOT NULL,
     order_id     bigint REFERENCES workorder.orders (id),
     order_error  text,
-    CONSTRAINT detection_aggregates_key UNIQUE (kind, grid_srid, cell_m, cell_x, cell_y, bucket_start)
+    CONSTRAINT detection_aggregates_key UNIQUE (kind, cell_m, cell_x, cell_y, bucket_start)
 );
 -- The aggregates that have crossed their threshold and still wait for their order.
 CREATE INDEX detection_aggregates_due_idx ON workorder.detection_aggregates (id)
@@ -249,7 +255,7 @@ $$;
 -- into their aggregates, in one statement; when that fails on a bad row, it splits
 -- the rows in halves and tries each, down to single rows, which are rejected.  It
 -- returns the number of rows ingested.  (Called by ingest_detections.)
-CREATE FUNCTION workorder.ingest_detection_rows(ids bigint[], srid integer, default_count integer,
+CREATE FUNCTION workorder.ingest_detection_rows(ids bigint[], default_count integer,
                                                 default_window interval, default_cell double precision,
                                                 default_confidence real)
 RETURNS integer
@@ -292,7 +298,8 @@ BEGIN
                    CASE WHEN v.attributes IS NOT NULL AND pg_catalog.jsonb_typeof(v.attributes) OPERATOR(pg_catalog.<>) 'object'
                         THEN workorder.detection_refuse('attributes', i.attributes, 'Attributes are empty or a JSON object.')::jsonb
                         ELSE COALESCE(v.attributes, '{}'::jsonb) END AS attributes
-              FROM workorder.detection_inbox i
+              FROM pg_catalog.unnest(ids) AS claimed(id)
+              JOIN workorder.detection_inbox i ON i.id OPERATOR(pg_catalog.=) claimed.id
              CROSS JOIN LATERAL (
                    SELECT NULLIF(pg_catalog.btrim(i.camera_id), '') AS camera_id,
                           NULLIF(pg_catalog.btrim(i.kind), '') AS kind,
@@ -302,10 +309,8 @@ BEGIN
                           NULLIF(pg_catalog.btrim(i.confidence), '')::real AS confidence,
                           NULLIF(pg_catalog.btrim(i.attributes), '')::jsonb AS attributes
                    OFFSET 0) v
-             WHERE i.id OPERATOR(pg_catalog.=) ANY (ids)
         ), placed AS MATERIALIZED (
             SELECT c.*, ST_SetSRID(ST_MakePoint(c.lon, c.lat), 4326) AS location,
-                   ST_Transform(ST_SetSRID(ST_MakePoint(c.lon, c.lat), 4326), srid) AS projected,
                    COALESCE(r.min_count, default_count) AS threshold,
                    COALESCE(r."window", default_window) AS "window",
                    COALESCE(r.cell_m, default_cell) AS cell_m,
@@ -314,17 +319,20 @@ BEGIN
               LEFT JOIN workorder.detection_rules r ON r.kind OPERATOR(pg_catalog.=) c.kind
         ), keyed AS MATERIALIZED (
             SELECT p.*,
-                   pg_catalog.floor(ST_X(p.projected) OPERATOR(pg_catalog./) p.cell_m)::bigint AS cell_x,
-                   pg_catalog.floor(ST_Y(p.projected) OPERATOR(pg_catalog./) p.cell_m)::bigint AS cell_y,
+                   pg_catalog.floor((p.lon OPERATOR(pg_catalog.*) 111195
+                                     OPERATOR(pg_catalog.*) pg_catalog.cosd(((pg_catalog.floor((p.lat OPERATOR(pg_catalog.*) 111195) OPERATOR(pg_catalog./) p.cell_m)
+                                                                           OPERATOR(pg_catalog.+) 0.5) OPERATOR(pg_catalog.*) p.cell_m) OPERATOR(pg_catalog./) 111195))
+                                    OPERATOR(pg_catalog./) p.cell_m)::bigint AS cell_x,
+                   pg_catalog.floor((p.lat OPERATOR(pg_catalog.*) 111195) OPERATOR(pg_catalog./) p.cell_m)::bigint AS cell_y,
                    pg_catalog.to_timestamp(pg_catalog.floor(pg_catalog.date_part('epoch', p.detected_at)
                                                              OPERATOR(pg_catalog./) pg_catalog.date_part('epoch', p."window"))
                                            OPERATOR(pg_catalog.*) pg_catalog.date_part('epoch', p."window")) AS bucket_start
               FROM placed p
         ), counted AS (
             INSERT INTO workorder.detection_aggregates AS a
-                (kind, grid_srid, cell_m, cell_x, cell_y, bucket_start, "window", threshold,
+                (kind, cell_m, cell_x, cell_y, bucket_start, "window", threshold,
                  detections, sum_lon, sum_lat, first_at, last_at)
-            SELECT k.kind, srid, k.cell_m, k.cell_x, k.cell_y, k.bucket_start, k."window", k.threshold,
+            SELECT k.kind, k.cell_m, k.cell_x, k.cell_y, k.bucket_start, k."window", k.threshold,
                    pg_catalog.count(*), pg_catalog.sum(k.lon), pg_catalog.sum(k.lat),
                    pg_catalog.min(k.detected_at), pg_catalog.max(k.detected_at)
               FROM keyed k
@@ -350,9 +358,9 @@ BEGIN
     EXCEPTION WHEN data_exception OR integrity_constraint_violation OR SQLSTATE 'WO851' THEN
         IF n OPERATOR(pg_catalog.>) 1 THEN
             half := n OPERATOR(pg_catalog./) 2;
-            RETURN workorder.ingest_detection_rows(ids[1:half], srid, default_count, default_window, default_cell, default_confidence)
+            RETURN workorder.ingest_detection_rows(ids[1:half], default_count, default_window, default_cell, default_confidence)
                    OPERATOR(pg_catalog.+)
-                   workorder.ingest_detection_rows(ids[half OPERATOR(pg_catalog.+) 1:n], srid, default_count, default_window,
+                   workorder.ingest_detection_rows(ids[half OPERATOR(pg_catalog.+) 1:n], default_count, default_window,
                                                    default_cell, default_confidence);
         END IF;
         GET STACKED DIAGNOSTICS err_code = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT, err_detail = PG_EXCEPTION_DETAIL;
@@ -369,7 +377,7 @@ BEGIN
     END;
 END
 $$;
-REVOKE ALL ON FUNCTION workorder.ingest_detection_rows(bigint[], integer, integer, interval, double precision, real) FROM PUBLIC;
+REVOKE ALL ON FUNCTION workorder.ingest_detection_rows(bigint[], integer, interval, double precision, real) FROM PUBLIC;
 
 -- raise_detection_orders makes the one order of each aggregate that has crossed its
 -- threshold and has none yet (at most max_orders), and returns how many it made.
@@ -437,6 +445,9 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET TimeZone = 'Asia/Shanghai'
 SET DateStyle = 'ISO, YMD'
+-- PostGIS's costs make the batch look expensive enough to JIT-compile, which costs
+-- more than the batch.
+SET jit = off
 AS $$
 DECLARE
     ids bigint[];
@@ -450,13 +461,13 @@ BEGIN
     SELECT pg_catalog.array_agg(c.id ORDER BY c.id) INTO ids
       FROM (SELECT i.id FROM workorder.detection_inbox i ORDER BY i.id LIMIT max_rows FOR UPDATE SKIP LOCKED) c;
     ingested := workorder.ingest_detection_rows(COALESCE(ids, '{}'),
-        workorder.setting('grid_srid', '4547')::integer,
         workorder.setting('detection_min_count', '10')::integer,
         workorder.setting('detection_window', '1 hour')::interval,
         workorder.setting('detection_cell_m', '200')::double precision,
         workorder.setting('detection_min_confidence', '0.5')::real);
     rejected := COALESCE(pg_catalog.cardinality(ids), 0) OPERATOR(pg_catalog.-) ingested;
-    DELETE FROM workorder.detection_inbox i WHERE i.id OPERATOR(pg_catalog.=) ANY (ids);
+    DELETE FROM workorder.detection_inbox i USING pg_catalog.unnest(ids) AS claimed(id)
+     WHERE i.id OPERATOR(pg_catalog.=) claimed.id;
     orders := workorder.raise_detection_orders(100);
 END
 $$;
