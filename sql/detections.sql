@@ -18,23 +18,23 @@ VALUES ('no_helmet', 5, '10 minutes', 100, 0.6);
 INSERT INTO workorder.settings VALUES ('detection_min_count', '3', 'wrong-way riding: 3 an hour');
 
 -- The first batch, as a camera platform COPYs it: 4 riders without helmet at the
--- crossing (113.0495, 23.05), two unsure detections there, and rows that are bad.
+-- crossing (115.0495, 24.05), two unsure detections there, and rows that are bad.
 COPY workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence, attributes) FROM stdin WITH (FORMAT csv);
-cam-1,no_helmet,2026-10-16 08:01:00,113.0494,23.0500,0.91,"{""plate"": ""粤E12345""}"
-cam-1,no_helmet,2026-10-16 08:02:00,113.0495,23.0500,0.88,
-cam-2,no_helmet,2026-10-16 08:03:30+08,113.0496,23.0501,0.95,
-cam-2,no_helmet,2026-10-16T00:04:00Z,113.0494,23.0501,0.80,
-cam-1,no_helmet,2026-10-16 08:05:00,113.0495,23.0501,0.40,
-cam-2,no_helmet,2026-10-16 08:05:10,113.0495,23.0501,0.55,
-cam-3,no_helmet,2026-10-16 08:06:00,east,23.0500,0.9,
-cam-3,no_helmet,2026-10-16 08:06:00,113.05,95,0.9,
-cam-3,no_helmet,yesterday morning,113.05,23.05,0.9,
-cam-3,no_helmet,2099-01-01 08:00:00,113.05,23.05,0.9,
-cam-3,,2026-10-16 08:06:00,113.05,23.05,0.9,
-,no_helmet,2026-10-16 08:06:00,113.05,23.05,0.9,
-cam-3,no_helmet,2026-10-16 08:06:00,113.05,23.05,1.5,
-cam-3,no_helmet,2026-10-16 08:06:00,113.05,23.05,0.9,[1]
-cam-3,no_helmet,2026-10-16 08:06:00,113.05,23.05,0.9,{not json
+cam-1,no_helmet,2026-10-16 08:01:00,115.0494,24.0500,0.91,"{""plate"": ""粤E12345""}"
+cam-1,no_helmet,2026-10-16 08:02:00,115.0495,24.0500,0.88,
+cam-2,no_helmet,2026-10-16 08:03:30+08,115.0496,24.0501,0.95,
+cam-2,no_helmet,2026-10-16T00:04:00Z,115.0494,24.0501,0.80,
+cam-1,no_helmet,2026-10-16 08:05:00,115.0495,24.0501,0.40,
+cam-2,no_helmet,2026-10-16 08:05:10,115.0495,24.0501,0.55,
+cam-3,no_helmet,2026-10-16 08:06:00,east,24.0500,0.9,
+cam-3,no_helmet,2026-10-16 08:06:00,115.05,95,0.9,
+cam-3,no_helmet,yesterday morning,115.05,24.05,0.9,
+cam-3,no_helmet,2099-01-01 08:00:00,115.05,24.05,0.9,
+cam-3,,2026-10-16 08:06:00,115.05,24.05,0.9,
+,no_helmet,2026-10-16 08:06:00,115.05,24.05,0.9,
+cam-3,no_helmet,2026-10-16 08:06:00,115.05,24.05,1.5,
+cam-3,no_helmet,2026-10-16 08:06:00,115.05,24.05,0.9,[1]
+cam-3,no_helmet,2026-10-16 08:06:00,115.05,24.05,0.9,{not json
 \.
 SELECT * FROM workorder.ingest_detections();
 -- Every bad row is kept, as it came, with the reason; the inbox is empty.
@@ -50,7 +50,7 @@ SELECT count(*) AS stored, count(aggregate_id) AS counted FROM workorder.detecti
 -- A fifth rider crosses the threshold: one order, to the traffic department,
 -- located at the detections' mean position, when the first was seen.
 COPY workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence) FROM stdin WITH (FORMAT csv);
-cam-1,no_helmet,2026-10-16 08:07:00,113.0496,23.0501,0.99
+cam-1,no_helmet,2026-10-16 08:07:00,115.0496,24.0501,0.99
 \.
 SELECT * FROM workorder.ingest_detections();
 SELECT o.channel_code, o.category_code, o.status, o.main_unit, o.description, o.occurred_at,
@@ -64,8 +64,8 @@ SELECT camera_id, detected_at, confidence FROM workorder.order_detections ORDER 
 -- Late detections of the same place and bucket count, but make no second order;
 -- running the task again with nothing new makes nothing.
 COPY workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence) FROM stdin WITH (FORMAT csv);
-cam-1,no_helmet,2026-10-16 08:08:00,113.0496,23.0501,0.99
-cam-2,no_helmet,2026-10-16 08:09:59,113.0495,23.0501,0.97
+cam-1,no_helmet,2026-10-16 08:08:00,115.0496,24.0501,0.99
+cam-2,no_helmet,2026-10-16 08:09:59,115.0495,24.0501,0.97
 \.
 SELECT * FROM workorder.ingest_detections();
 SELECT * FROM workorder.ingest_detections();
@@ -86,11 +86,11 @@ SELECT count(*) AS video_orders, count(DISTINCT a.order_id) AS linked
 -- it is fixed.
 INSERT INTO workorder.settings VALUES ('detection_channel', 'no_such_channel', 'misconfigured on purpose');
 COPY workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence) FROM stdin WITH (FORMAT csv);
-cam-1,no_helmet,2026-10-16 08:10:00,113.0496,23.0501,0.99
-cam-4,no_helmet,2026-10-16 08:03:00,113.0530,23.0500,0.99
-cam-5,wrong_way,2026-10-16 08:10:00,113.1500,23.1500,0.70
-cam-5,wrong_way,2026-10-16 08:20:00,113.1501,23.1500,0.70
-cam-5,wrong_way,2026-10-16 08:59:59,113.1502,23.1500,0.70
+cam-1,no_helmet,2026-10-16 08:10:00,115.0496,24.0501,0.99
+cam-4,no_helmet,2026-10-16 08:03:00,115.0530,24.0500,0.99
+cam-5,wrong_way,2026-10-16 08:10:00,115.1500,24.1500,0.70
+cam-5,wrong_way,2026-10-16 08:20:00,115.1501,24.1500,0.70
+cam-5,wrong_way,2026-10-16 08:59:59,115.1502,24.1500,0.70
 \.
 SELECT * FROM workorder.ingest_detections();
 SELECT kind, bucket_start, detections, threshold, order_id IS NOT NULL AS has_order, order_error
@@ -102,7 +102,7 @@ SELECT o.category_code, o.main_unit, o.attributes->'detections' AS detections
 
 -- The worker task does the same, one batch per run.
 COPY workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence) FROM stdin WITH (FORMAT csv);
-cam-1,no_helmet,2026-10-16 09:00:00,113.0496,23.0501,0.99
+cam-1,no_helmet,2026-10-16 09:00:00,115.0496,24.0501,0.99
 \.
 SELECT ok, rows, detail FROM workorder.run_task('ingest_detections');
 

@@ -29,7 +29,7 @@ SELECT workorder.open311_service_definition('CITY_NOISE');
 -- POST requests: a citizen's app reports night noise at the market, with her name,
 -- phone, e-mail and a photo.  The answer is the ticket and when to expect a result.
 CREATE TEMP TABLE posted AS
-SELECT workorder.open311_post_request('{"service_code": "CITY_NOISE", "lat": "23.15", "long": 113.15,
+SELECT workorder.open311_post_request('{"service_code": "CITY_NOISE", "lat": "24.15", "long": 115.15,
           "address_string": "桂城市场东门", "description": "市场夜间噪音扰民，请回电 13800138000",
           "first_name": "女士", "last_name": "陈", "phone": "13800138000", "email": "chen@example.com",
           "device_id": "d-42", "account_id": "acc-7", "media_url": "https://img.example.com/1.jpg",
@@ -43,12 +43,12 @@ SELECT jsonb_array_length(r) AS answers,
 SELECT channel_code, category_code, status, main_unit, address, reporter_name, reporter_phone, attributes
   FROM workorder.orders WHERE channel_ref = 'app-0001';
 -- A retried POST with the same idempotency key is the same request.
-SELECT workorder.open311_post_request('{"service_code": "CITY_NOISE", "lat": 23.15, "long": 113.15, "idempotency_key": "app-0001"}')->0->'service_request_id'
+SELECT workorder.open311_post_request('{"service_code": "CITY_NOISE", "lat": 24.15, "long": 115.15, "idempotency_key": "app-0001"}')->0->'service_request_id'
        = r->0->'service_request_id' AS same_request,
        (SELECT count(*) FROM workorder.orders WHERE channel_code = 'open311') AS open311_orders
   FROM posted;
 -- Without a description, the service's name describes it.
-SELECT jsonb_array_length(workorder.open311_post_request('{"service_code": "WATER_FLOOD", "lat": 23.12, "long": 113.12,
+SELECT jsonb_array_length(workorder.open311_post_request('{"service_code": "WATER_FLOOD", "lat": 24.12, "long": 115.12,
                                                              "idempotency_key": "app-0002"}')) AS answers;
 SELECT description FROM workorder.orders WHERE channel_ref = 'app-0002';
 
@@ -59,7 +59,7 @@ SELECT jsonb_pretty(pg_temp.shown(workorder.open311_request(o.ticket::text)))
 
 -- The status follows the order: accepted, resolved (closed, with the result),
 -- and a duplicate merged into it shows its master's progress.
-SELECT (workorder.submit('hotline', 'H-1', '0305', '市场晚上很吵', lon => 113.1501, lat => 23.15)).status;
+SELECT (workorder.submit('hotline', 'H-1', '0305', '市场晚上很吵', lon => 115.1501, lat => 24.15)).status;
 SELECT (workorder.merge(d.id, m.id, 'C-990801', '同一事件')).status
   FROM workorder.orders d, workorder.orders m WHERE d.channel_ref = 'H-1' AND m.channel_ref = 'app-0001';
 SELECT (workorder.accept(id, 'D-um', '已签收')).status FROM workorder.orders WHERE channel_ref = 'app-0001';

@@ -39,8 +39,8 @@ INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, c
 SELECT 'cam-' || (g % 20),
        CASE WHEN g % 97 = 0 THEN '' WHEN g % 3 = 0 THEN 'wrong_way' ELSE 'no_helmet' END,
        CASE WHEN g % 89 = 0 THEN 'soon' ELSE to_char(timestamp '2026-10-16 08:00' + random() * interval '2 hours', 'YYYY-MM-DD HH24:MI:SS') END,
-       CASE WHEN g % 83 = 0 THEN '113,05' ELSE (113.01 + (g % 20) * 0.008 + random() * 0.0003)::text END,
-       CASE WHEN g % 79 = 0 THEN '-91' ELSE (23.01 + (g % 20) * 0.008 + random() * 0.0003)::text END,
+       CASE WHEN g % 83 = 0 THEN '113,05' ELSE (115.01 + (g % 20) * 0.008 + random() * 0.0003)::text END,
+       CASE WHEN g % 79 = 0 THEN '-91' ELSE (24.01 + (g % 20) * 0.008 + random() * 0.0003)::text END,
        CASE WHEN g % 73 = 0 THEN 'high' ELSE round((0.3 + random() * 0.7)::numeric, 2)::text END,
        CASE WHEN g % 71 = 0 THEN '"text"' WHEN g % 2 = 0 THEN '{"speed": 25}' END
   FROM generate_series(1, 2000) g;
@@ -79,7 +79,7 @@ SELECT results_eq($$SELECT count(*) FILTER (WHERE detections >= threshold), coun
 -- A time without a UTC offset is Beijing time, whatever the session's TimeZone.
 SET LOCAL TimeZone = 'America/New_York';
 INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence)
-VALUES ('cam-tz', 'no_helmet', '2026-10-16 08:00:00', '113.05', '23.05', '0.9');
+VALUES ('cam-tz', 'no_helmet', '2026-10-16 08:00:00', '115.05', '24.05', '0.9');
 \o /dev/null
 SELECT * FROM workorder.ingest_detections();
 \o

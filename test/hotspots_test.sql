@@ -53,7 +53,7 @@ CREATE FUNCTION pg_temp.report(ref text, code text, lon float8, lat float8, at t
 RETURNS integer LANGUAGE sql AS $$
     SELECT 1 FROM workorder.submit('hotline', ref, code, '测试', lon => lon, lat => lat, occurred_at => at)
 $$;
-SELECT pg_temp.report('A-' || i, '0301', 113.03 + i * 0.0005, 23.03, '2026-10-15 10:00+08') FROM generate_series(1, 3) i;
+SELECT pg_temp.report('A-' || i, '0301', 115.03 + i * 0.0005, 24.03, '2026-10-15 10:00+08') FROM generate_series(1, 3) i;
 SELECT results_eq($$SELECT category_code, order_count, baseline_mean, ratio FROM workorder.detect_hotspots('2026-10-16 12:00+08')$$,
                   $$VALUES ('CITY', 3, 0::float8, NULL::float8)$$, 'a new place with min_count orders is a hotspot; ratio NULL');
 UPDATE workorder.hotspot_policies SET min_count = 4 WHERE category_code = 'CITY';
@@ -70,19 +70,19 @@ UPDATE workorder.hotspot_policies SET enabled = NULL WHERE category_code = 'CITY
 
 -- A busy place: 6 a window, every window.  k holds it back (6 is not above
 -- 6 + 2 * 0); with a surge to 9 (ratio 1.5) min_ratio 2 still does; min_ratio 1.5 lets it through.
-SELECT count(pg_temp.report('B-' || w || '-' || i, '0301', 113.07 + i * 0.0001, 23.07,
+SELECT count(pg_temp.report('B-' || w || '-' || i, '0301', 115.07 + i * 0.0001, 24.07,
                             timestamptz '2026-10-16 12:00+08' - w * interval '3 days' - interval '1 day'))
   FROM generate_series(0, 8) w, generate_series(1, 6) i;
 SELECT is((SELECT count(*) FROM workorder.detect_hotspots('2026-10-16 12:20+08') h
-            WHERE ST_DWithin(h.center, ST_SetSRID(ST_MakePoint(113.0703, 23.07), 4326), 0.001))::integer, 0,
+            WHERE ST_DWithin(h.center, ST_SetSRID(ST_MakePoint(115.0703, 24.07), 4326), 0.001))::integer, 0,
           'a place as busy as always is not a hotspot');
-SELECT pg_temp.report('B-0-' || i, '0301', 113.07 + i * 0.0001, 23.07, '2026-10-15 12:00+08') FROM generate_series(7, 9) i;
+SELECT pg_temp.report('B-0-' || i, '0301', 115.07 + i * 0.0001, 24.07, '2026-10-15 12:00+08') FROM generate_series(7, 9) i;
 SELECT is((SELECT count(*) FROM workorder.detect_hotspots('2026-10-16 12:25+08') h
-            WHERE ST_DWithin(h.center, ST_SetSRID(ST_MakePoint(113.0703, 23.07), 4326), 0.001))::integer, 0,
+            WHERE ST_DWithin(h.center, ST_SetSRID(ST_MakePoint(115.0703, 24.07), 4326), 0.001))::integer, 0,
           '... nor at 1.5 times its rate, under min_ratio 2');
 UPDATE workorder.hotspot_policies SET min_ratio = 1.5 WHERE category_code = 'CITY';
 SELECT is((SELECT order_count FROM workorder.detect_hotspots('2026-10-16 12:30+08') h
-            WHERE ST_DWithin(h.center, ST_SetSRID(ST_MakePoint(113.0703, 23.07), 4326), 0.001)), 9,
+            WHERE ST_DWithin(h.center, ST_SetSRID(ST_MakePoint(115.0703, 24.07), 4326), 0.001)), 9,
           '... but is with min_ratio 1.5');
 
 -- The task: runs detect_hotspots once per hotspot_interval (the runs of this

@@ -60,6 +60,6 @@ REVOKE ALL ON FUNCTION workorder.task_detect_hotspots() FROM PUBLIC;
 
 INSERT INTO workorder.worker_tasks (task, position, function, description) VALUES
     ('ingest_detections', 120, 'workorder.task_ingest_detections',
-     'move video-AI detections from the inbox, count them by place and time, raise orders over thresholds'),
+     'move video-AI detections out of their inbox, count them by place and time, raise orders'),
     ('detect_hotspots', 600, 'workorder.task_detect_hotspots',
-     'record places where a category''s orders cluster beyond their baseline, every hotspot_interval');
+     'record places where a category''s orders cluster beyond their baseline');

@@ -37,7 +37,7 @@ wait_until() {
 # rows N SECOND: N detections of no_helmet at one crossing, at 08:SECOND..
 rows() {
   for i in $(seq 1 "$1"); do
-    printf 'cam-%s,no_helmet,2026-10-16 08:03:%02d,113.0495,23.0500,0.9\n' "$i" "$(( ($2 + i) % 60 ))"
+    printf 'cam-%s,no_helmet,2026-10-16 08:03:%02d,115.0495,24.0500,0.9\n' "$i" "$(( ($2 + i) % 60 ))"
   done
 }
 
@@ -49,7 +49,7 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f "$repo/test/fixtures/issue6_map.sql" >
 q "INSERT INTO workorder.detection_rules (kind, min_count, \"window\", cell_m) VALUES ('no_helmet', 5, '10 minutes', 100)" >/dev/null
 
 # (a)
-{ rows 6 0; echo 'cam-x,no_helmet,2026-10-16 08:03:00,113.0495,north,0.9'; } |
+{ rows 6 0; echo 'cam-x,no_helmet,2026-10-16 08:03:00,115.0495,north,0.9'; } |
   psql -X -q -v ON_ERROR_STOP=1 -d "$db" \
     -c "\\copy workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence) FROM stdin WITH (FORMAT csv)"
 q "SELECT workorder.wake_worker()" >/dev/null
