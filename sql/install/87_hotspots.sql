@@ -226,16 +226,15 @@ BEGIN
             'Pass the end of the window to examine: now() or an instant in the past.');
     END IF;
     PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('workorder.detect_hotspots'));
-    SELECT pg_catalog.min(as_of OPERATOR(pg_catalog.-) (s."window" OPERATOR(pg_catalog.*) (s.baseline_windows OPERATOR(pg_catalog.+) 1)))
+    SELECT pg_catalog.min(as_of OPERATOR(pg_catalog.-) s."window")
       INTO earliest
       FROM workorder.hotspot_settings s WHERE s.enabled;
 
     -- Without an enabled policy there is nothing to look at (earliest is NULL).
     FOR found_place IN
         WITH counted AS MATERIALIZED (
-            SELECT s.group_code, s.radius_m, o.id, o.location, ST_Transform(o.location, srid) AS p,
-                   pg_catalog.floor(pg_catalog.date_part('epoch', as_of OPERATOR(pg_catalog.-) COALESCE(o.occurred_at, o.received_at))
-                                    OPERATOR(pg_catalog./) pg_catalog.date_part('epoch', s."window"))::integer AS w
+            -- The orders of the current window, projected.
+            SELECT s.group_code, s.radius_m, o.id, o.location, ST_Transform(o.location, srid) AS p
               FROM workorder.hotspot_settings s
               JOIN workorder.orders o ON o.category_code OPERATOR(pg_catalog.=) s.code
              WHERE s.enabled
@@ -243,28 +242,42 @@ BEGIN
                AND earliest IS NOT NULL
                AND o.received_at OPERATOR(pg_catalog.>=) (earliest OPERATOR(pg_catalog.-) '1 hour'::interval)
                AND COALESCE(o.occurred_at, o.received_at) OPERATOR(pg_catalog.<) as_of
-               AND COALESCE(o.occurred_at, o.received_at) OPERATOR(pg_catalog.>=)
-                   (as_of OPERATOR(pg_catalog.-) (s."window" OPERATOR(pg_catalog.*) (s.baseline_windows OPERATOR(pg_catalog.+) 1)))
+               AND COALESCE(o.occurred_at, o.received_at) OPERATOR(pg_catalog.>=) (as_of OPERATOR(pg_catalog.-) s."window")
                AND o.status NOT IN ('merged', 'cancelled')
                AND o.channel_code OPERATOR(pg_catalog.<>) own_channel
         ), clustered AS (
             SELECT c.*, ST_ClusterDBSCAN(c.p, c.radius_m, 3) OVER (PARTITION BY c.group_code) AS cluster
               FROM counted c
-             WHERE c.w OPERATOR(pg_catalog.=) 0
-        ), clusters AS (
+        ), clusters AS MATERIALIZED (
             SELECT k.group_code, k.cluster, pg_catalog.count(*)::integer AS n,
                    pg_catalog.array_agg(k.id ORDER BY k.id) AS ids,
                    ST_Buffer(ST_ConvexHull(ST_Collect(k.p)), pg_catalog.max(k.radius_m)) AS area,
+                   ST_Transform(ST_Buffer(ST_ConvexHull(ST_Collect(k.p)), pg_catalog.max(k.radius_m)), 4326) AS area_wgs,
                    ST_Centroid(ST_Collect(k.location)) AS center
               FROM clustered k
              WHERE k.cluster IS NOT NULL
              GROUP BY k.group_code, k.cluster
         ), baseline AS (
-            SELECT k.group_code, k.cluster, b.w, pg_catalog.count(*)::double precision AS c
+            -- The group's orders inside each cluster's place in each preceding window
+            -- (w = 1 .. baseline_windows), found through the GiST index on location.
+            SELECT k.group_code, k.cluster,
+                   pg_catalog.floor(pg_catalog.date_part('epoch', as_of OPERATOR(pg_catalog.-) COALESCE(o.occurred_at, o.received_at))
+                                    OPERATOR(pg_catalog./) pg_catalog.date_part('epoch', g."window"))::integer AS w,
+                   pg_catalog.count(*)::double precision AS c
               FROM clusters k
-              JOIN counted b ON b.group_code OPERATOR(pg_catalog.=) k.group_code AND b.w OPERATOR(pg_catalog.>) 0
-                            AND ST_Intersects(k.area, b.p)
-             GROUP BY k.group_code, k.cluster, b.w
+              JOIN workorder.hotspot_settings g ON g.code OPERATOR(pg_catalog.=) k.group_code
+              JOIN workorder.orders o ON ST_Intersects(o.location, k.area_wgs)
+              JOIN workorder.hotspot_settings s ON s.code OPERATOR(pg_catalog.=) o.category_code
+                                               AND s.group_code OPERATOR(pg_catalog.=) k.group_code
+             WHERE o.received_at OPERATOR(pg_catalog.>=)
+                   (as_of OPERATOR(pg_catalog.-) (g."window" OPERATOR(pg_catalog.*) (g.baseline_windows OPERATOR(pg_catalog.+) 1))
+                    OPERATOR(pg_catalog.-) '1 hour'::interval)
+               AND COALESCE(o.occurred_at, o.received_at) OPERATOR(pg_catalog.<) (as_of OPERATOR(pg_catalog.-) g."window")
+               AND COALESCE(o.occurred_at, o.received_at) OPERATOR(pg_catalog.>=)
+                   (as_of OPERATOR(pg_catalog.-) (g."window" OPERATOR(pg_catalog.*) (g.baseline_windows OPERATOR(pg_catalog.+) 1)))
+               AND o.status NOT IN ('merged', 'cancelled')
+               AND o.channel_code OPERATOR(pg_catalog.<>) own_channel
+             GROUP BY k.group_code, k.cluster, 3
         ), judged AS (
             SELECT k.group_code, k.n, k.ids, k.area, k.center, g."window", g.k, g.min_count, g.min_ratio, g.radius_m,
                    COALESCE(b.s1, 0) OPERATOR(pg_catalog./) g.baseline_windows AS mean,
