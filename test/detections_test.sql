@@ -34,7 +34,11 @@ SELECT throws_ok($$SELECT * FROM workorder.ingest_detections(1000001)$$, 'WO853'
 INSERT INTO workorder.detection_rules (kind, min_count, "window", cell_m, min_confidence)
 VALUES ('no_helmet', 8, '30 minutes', 100, 0.6);
 SELECT setseed(0.25);
+-- (Inside this transaction only: what the database already holds is set aside.)
 DELETE FROM workorder.detection_inbox;
+DELETE FROM workorder.detections;
+DELETE FROM workorder.detection_rejects;
+DELETE FROM workorder.detection_aggregates;
 INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence, attributes)
 SELECT 'cam-' || (g % 20),
        CASE WHEN g % 97 = 0 THEN '' WHEN g % 3 = 0 THEN 'wrong_way' ELSE 'no_helmet' END,
