@@ -77,7 +77,7 @@ SELECT is_empty($$SELECT 1 FROM workorder.detections d JOIN workorder.detection_
                    WHERE a.kind <> d.kind OR d.detected_at < a.bucket_start OR d.detected_at >= a.bucket_start + a."window"$$,
                 'each counted detection is in its aggregate''s kind and bucket');
 SELECT results_eq($$SELECT count(*) FILTER (WHERE detections >= threshold), count(order_id) FROM workorder.detection_aggregates$$,
-                  $$SELECT count(*), count(DISTINCT o.id) FROM workorder.orders o WHERE o.channel_code = 'video_ai'$$,
+                  $$SELECT count(*), count(DISTINCT o.id) FROM workorder.orders o WHERE o.channel_code = 'video_ai' AND o.received_at = now()$$,
                   'one order for each aggregate over its threshold, and no other');
 
 -- A time without a UTC offset is Beijing time, whatever the session's TimeZone.
