@@ -16,7 +16,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
      {"code": "V", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(98);
+SELECT plan(101);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -310,6 +310,17 @@ SELECT is_empty($$SELECT c.oid::regclass::text FROM pg_class c
                      AND (has_table_privilege('wo_rt_nobody', c.oid, 'SELECT')
                           OR has_table_privilege('wo_rt_nobody', c.oid, 'INSERT'))$$,
                 'no table or view is readable or writable by PUBLIC');
+-- == Open311, hotspots and detections
+SELECT ok(has_function_privilege('workorder_intake', 'workorder.open311_post_request(jsonb)', 'EXECUTE')
+          AND has_function_privilege('workorder_intake', 'workorder.open311_requests(text, text, text, text, text, integer, text)', 'EXECUTE'),
+          'a connector may serve Open311 (a POST is a submit on its own channel)');
+SELECT ok(has_column_privilege('workorder_intake', 'workorder.detection_inbox', 'kind', 'INSERT')
+          AND NOT has_table_privilege('workorder_intake', 'workorder.detections', 'SELECT'),
+          'a camera connector may COPY into the detection inbox, and reads no detections');
+SELECT ok(has_table_privilege('workorder_handler', 'workorder.hotspots', 'SELECT')
+          AND NOT has_table_privilege('workorder_analyst', 'workorder.detections', 'SELECT')
+          AND NOT has_function_privilege('workorder_handler', 'workorder.detect_hotspots(timestamptz)', 'EXECUTE'),
+          'staff read hotspots; analysts read no base table; only admins run the hotspot search');
 SELECT is((SELECT trusted FROM pg_available_extension_versions WHERE name = 'workorder' AND version = '0.2'),
           false, 'the extension is not trusted');
 

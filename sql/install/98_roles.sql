@@ -55,6 +55,10 @@ BEGIN
                         '|add_working_time|working_time_between|add_working_days)$', staff),
                        ('^submit$', 'workorder_dispatcher, workorder_intake'),
                        ('^(claim_outbox|ack_outbox|fail_outbox|locate)$', 'workorder_intake'),
+                       -- Open311: what a GeoReport front end calls, as a connector
+                       -- (a POST is a submit on the connector's own channel).
+                       ('^open311_(services|service_definition|requests|request|post_request|error)$',
+                        'workorder_intake, ' || staff),
                        ('^(mask_phone|mask_name|coarsen_location)$', 'workorder_analyst'))
                AS g (pattern, grantees) ON p.proname OPERATOR(pg_catalog.~) g.pattern
          WHERE p.pronamespace OPERATOR(pg_catalog.=) 'workorder'::regnamespace
@@ -96,7 +100,7 @@ BEGIN
                              'categories', 'category_effective', 'category_defaults', 'channels', 'channel_categories',
                              'routing_rules', 'order_actions', 'role_actions', 'calendars', 'calendar_hours',
                              'calendar_days', 'calendar_changes', 'sla_policies', 'sla_priority_policies',
-                             'sla_escalation_steps')
+                             'sla_escalation_steps', 'hotspot_policies', 'hotspot_settings', 'detection_rules')
          ORDER BY c.oid
     LOOP
         EXECUTE pg_catalog.format('GRANT SELECT ON TABLE %s TO %s, workorder_intake', rel, staff);
@@ -111,6 +115,13 @@ BEGIN
     -- through the functions.  The outbox and the inbox: the connectors' own rows.
     EXECUTE pg_catalog.format('GRANT SELECT ON TABLE workorder.orders, workorder.order_events TO %s, workorder_intake', staff);
     GRANT SELECT ON TABLE workorder.outbox, workorder.inbox_mine TO workorder_intake;
+    -- What the worker finds (no personal data): the staff read it.  Cameras' connectors
+    -- COPY their detections into the detection inbox.
+    EXECUTE pg_catalog.format('GRANT SELECT ON TABLE workorder.hotspots, workorder.hotspot_runs, '
+                              'workorder.detections, workorder.detection_aggregates, workorder.detection_rejects, '
+                              'workorder.order_detections TO %s', staff);
+    GRANT INSERT (camera_id, kind, detected_at, lon, lat, confidence, attributes)
+       ON TABLE workorder.detection_inbox TO workorder_intake, workorder_admin;
     GRANT INSERT (channel, channel_ref, category, description, lon, lat, address, reporter_name, reporter_phone,
                   occurred_at, attributes, priority)
        ON TABLE workorder.inbox TO workorder_intake, workorder_admin;

@@ -1,0 +1,486 @@
+-- workorder install script, part 88: video-AI detections (issue 6).
+--
+-- Cameras report detections ("e-bike rider without helmet", "wrong-way riding")
+-- in bulk and at high volume.  A detection is not an order: detections are stored
+-- and counted by kind, place (a cell of a grid of cell_m x cell_m metres on the
+-- earth, below) and time bucket; only when one place's count in one bucket
+-- crosses its kind's threshold does ONE order go to the responsible unit, and that
+-- order refers back to its detections.
+--
+-- Ingest.  A connector COPYs detections into workorder.detection_inbox, whose
+-- columns are all text and which has no index but its primary key and no trigger:
+-- COPY never fails on a bad value (a bad value would otherwise abort the whole COPY
+-- and lose the batch) and costs about what a COPY into a bare table costs (see
+-- bench/detections).  ingest_detections() (the worker task ingest_detections) then
+-- moves the rows, in batches, into workorder.detections with one set-based INSERT
+-- per batch that converts and checks every column and counts the batch into
+-- workorder.detection_aggregates.  When a batch holds a bad row, the INSERT fails
+-- and the batch is split in halves, recursively, until the bad rows are alone: they
+-- go to workorder.detection_rejects with the SQLSTATE and the reason, everything
+-- else is ingested.  A clean batch costs one statement; each bad row costs about
+-- log2(batch) small statements.  Moved and rejected rows leave the inbox.
+--
+-- What a row must be (otherwise it is rejected):
+--   camera_id    1..128 characters
+--   kind         1..64 characters: the camera's detection kind, mapped onto the
+--                catalogue by workorder.channel_categories of the detection channel
+--                (setting detection_channel, default 'video_ai')
+--   detected_at  a timestamp after 2000-01-01 and at most an hour from now; without
+--                a UTC offset it is Beijing time
+--   lon, lat     WGS84 degrees, -180..180 and -90..90
+--   confidence   0..1
+--   attributes   empty, or a JSON object
+--
+-- Thresholds per kind: workorder.detection_rules (NULL columns, and kinds without a
+-- row, take the settings detection_min_count (10), detection_window ('1 hour'),
+-- detection_cell_m (200) and detection_min_confidence (0.5)).  Only detections with
+-- confidence >= min_confidence are counted (all are stored).  Buckets are
+-- consecutive windows of the kind's length from the epoch; a cluster that straddles
+-- a bucket border is counted in two buckets.
+--
+-- The grid: rows of cell_m metres of latitude (111195 m a degree), each row cut
+-- into cells of cell_m metres of longitude at the row's middle latitude:
+--     cell_y = floor(lat * 111195 / cell_m)
+--     cell_x = floor(lon * 111195 * cos(middle latitude of row cell_y) / cell_m)
+-- Plain arithmetic, so that a million detections are placed without a projection
+-- call each; cells are squares of cell_m to within a fraction of a percent.
+--
+-- Orders.  An aggregate whose count reaches its threshold gets ONE order through
+-- submit(): channel detection_channel (the operator creates that channel, kind
+-- video_ai; without it the error is kept on the aggregate and retried), channel_ref
+-- derived from the aggregate's key (kind, cell, bucket), so that a retry or a restart
+-- can never make a second one; category = the kind (mapped by the channel's
+-- categories); location = the mean position of the counted detections; occurred_at
+-- = the first of them; attributes name the aggregate, the count and the first 100
+-- detection ids.  Detections that arrive after the order count on the aggregate
+-- but make no second order.  workorder.order_detections lists an order's detections.
+--
+-- SQLSTATEs: WO851 a detection row that is not valid (the reason of a reject);
+-- WO852 an invalid detection rule; WO853 an invalid ingest_detections() argument.
+
+CREATE TABLE workorder.detection_inbox (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    received_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    camera_id   text,
+    kind        text,
+    detected_at text,
+    lon         text,
+    lat         text,
+    confidence  text,
+    attributes  text
+);
+SELECT pg_catalog.pg_extension_config_dump('workorder.detection_inbox', '');
+SELECT pg_catalog.pg_extension_config_dump('workorder.detection_inbox_id_seq', '');
+REVOKE ALL ON workorder.detection_inbox FROM PUBLIC;
+COMMENT ON TABLE workorder.detection_inbox IS
+    'Video-AI detections as COPYed by connectors (text columns); workorder.ingest_detections() moves them into workorder.detections.';
+
+CREATE TABLE workorder.detection_rules (
+    kind           text PRIMARY KEY,
+    min_count      integer,
+    "window"       interval,
+    cell_m         double precision,
+    min_confidence real,
+    description    text
+);
+SELECT pg_catalog.pg_extension_config_dump('workorder.detection_rules', '');
+REVOKE ALL ON workorder.detection_rules FROM PUBLIC;
+COMMENT ON TABLE workorder.detection_rules IS
+    'Per detection kind: how many confident detections in one cell and one window make an order. NULL columns take the detection_* settings.';
+
+-- detection_rules_before_write checks a rule (WO852).
+CREATE FUNCTION workorder.detection_rules_before_write()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    why text;
+BEGIN
+    why := CASE
+        WHEN NEW.kind IS NULL OR pg_catalog.length(NEW.kind) OPERATOR(pg_catalog.<) 1 OR pg_catalog.length(NEW.kind) OPERATOR(pg_catalog.>) 64
+            THEN pg_catalog.format('the kind %s is not 1 to 64 characters', COALESCE(pg_catalog.quote_literal(NEW.kind), 'NULL'))
+        WHEN NEW.min_count IS NOT NULL AND NOT (NEW.min_count OPERATOR(pg_catalog.>=) 1 AND NEW.min_count OPERATOR(pg_catalog.<=) 1000000)
+            THEN pg_catalog.format('min_count is %s; it must be from 1 to 1000000', NEW.min_count)
+        WHEN NEW."window" IS NOT NULL AND (pg_catalog.date_part('month', NEW."window") OPERATOR(pg_catalog.<>) 0
+                                           OR pg_catalog.date_part('year', NEW."window") OPERATOR(pg_catalog.<>) 0
+                                           OR NEW."window" OPERATOR(pg_catalog.<) '1 minute'::interval
+                                           OR NEW."window" OPERATOR(pg_catalog.>) '31 days'::interval)
+            THEN pg_catalog.format('window is %s; it must be from 1 minute to 31 days, without months', NEW."window")
+        WHEN NEW.cell_m IS NOT NULL AND NOT (NEW.cell_m OPERATOR(pg_catalog.>=) 10 AND NEW.cell_m OPERATOR(pg_catalog.<=) 10000
+                                             AND NEW.cell_m OPERATOR(pg_catalog.=) pg_catalog.round(NEW.cell_m))
+            THEN pg_catalog.format('cell_m is %s; it must be a whole number of metres from 10 to 10000', NEW.cell_m)
+        WHEN NEW.min_confidence IS NOT NULL AND NOT (NEW.min_confidence OPERATOR(pg_catalog.>=) 0
+                                                     AND NEW.min_confidence OPERATOR(pg_catalog.<=) 1)
+            THEN pg_catalog.format('min_confidence is %s; it must be from 0 to 1', NEW.min_confidence)
+    END;
+    IF why IS NOT NULL THEN
+        PERFORM workorder.raise_error('WO852',
+            pg_catalog.format('invalid detection rule for kind %s', COALESCE(NEW.kind, 'NULL')),
+            why OPERATOR(pg_catalog.||) '.',
+            'Leave a column NULL to use the detection_* setting.');
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER detection_rules_before_write
+    BEFORE INSERT OR UPDATE ON workorder.detection_rules
+    FOR EACH ROW EXECUTE FUNCTION workorder.detection_rules_before_write();
+
+-- detection_aggregates counts the confident detections of one kind in one cell and
+-- one time bucket.
+CREATE TABLE workorder.detection_aggregates (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind         text NOT NULL,
+    cell_m       double precision NOT NULL,
+    cell_x       bigint NOT NULL,
+    cell_y       bigint NOT NULL,
+    bucket_start timestamptz NOT NULL,
+    "window"     interval NOT NULL,
+    threshold    integer NOT NULL,
+    detections   integer NOT NULL,
+    sum_lon      double precision NOT NULL,
+    sum_lat      double precision NOT NULL,
+    first_at     timestamptz NOT NULL,
+    last_at      timestamptz NOT NULL,
+    order_id     bigint REFERENCES workorder.orders (id),
+    order_error  text,
+    CONSTRAINT detection_aggregates_key UNIQUE (kind, cell_m, cell_x, cell_y, bucket_start)
+);
+-- The aggregates that have crossed their threshold and still wait for their order.
+CREATE INDEX detection_aggregates_due_idx ON workorder.detection_aggregates (id)
+    WHERE order_id IS NULL AND detections OPERATOR(pg_catalog.>=) threshold;
+CREATE INDEX detection_aggregates_order_idx ON workorder.detection_aggregates (order_id) WHERE order_id IS NOT NULL;
+SELECT pg_catalog.pg_extension_config_dump('workorder.detection_aggregates', '');
+SELECT pg_catalog.pg_extension_config_dump('workorder.detection_aggregates_id_seq', '');
+REVOKE ALL ON workorder.detection_aggregates FROM PUBLIC;
+COMMENT ON TABLE workorder.detection_aggregates IS
+    'Confident detections counted by kind, grid cell and time bucket; order_id is the one order an aggregate over its threshold made.';
+
+-- detections: the ingested detections.  Written only by ingest_detections(), in
+-- batches; id is the inbox row's id.  BRIN on the time (rows arrive roughly in time
+-- order), a btree on the aggregate (an order's detections).
+CREATE TABLE workorder.detections (
+    id           bigint PRIMARY KEY,
+    camera_id    text NOT NULL,
+    kind         text NOT NULL,
+    detected_at  timestamptz NOT NULL,
+    location     geometry(Point, 4326) NOT NULL,
+    confidence   real NOT NULL,
+    attributes   jsonb NOT NULL,
+    received_at  timestamptz NOT NULL,
+    aggregate_id bigint
+);
+CREATE INDEX detections_detected_at_idx ON workorder.detections USING brin (detected_at);
+CREATE INDEX detections_aggregate_idx ON workorder.detections (aggregate_id);
+SELECT pg_catalog.pg_extension_config_dump('workorder.detections', '');
+REVOKE ALL ON workorder.detections FROM PUBLIC;
+COMMENT ON TABLE workorder.detections IS
+    'Video-AI detections (not orders), moved from workorder.detection_inbox; aggregate_id is NULL below the kind''s min_confidence.';
+
+-- detection_rejects keeps the inbox rows that could not be ingested, as they came.
+CREATE TABLE workorder.detection_rejects (
+    id            bigint PRIMARY KEY,
+    received_at   timestamptz NOT NULL,
+    rejected_at   timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    raw           jsonb NOT NULL,
+    error_code    text NOT NULL,
+    error_message text NOT NULL
+);
+SELECT pg_catalog.pg_extension_config_dump('workorder.detection_rejects', '');
+REVOKE ALL ON workorder.detection_rejects FROM PUBLIC;
+COMMENT ON TABLE workorder.detection_rejects IS
+    'Detection inbox rows that could not be ingested: the row as text (raw), the SQLSTATE and the reason.';
+
+-- order_detections lists the detections behind each order made from detections.
+CREATE VIEW workorder.order_detections AS
+SELECT a.order_id, a.id AS aggregate_id, d.id AS detection_id, d.camera_id, d.kind, d.detected_at,
+       d.location, d.confidence
+  FROM workorder.detection_aggregates a
+  JOIN workorder.detections d ON d.aggregate_id OPERATOR(pg_catalog.=) a.id
+ WHERE a.order_id IS NOT NULL;
+REVOKE ALL ON workorder.order_detections FROM PUBLIC;
+COMMENT ON VIEW workorder.order_detections IS 'The detections counted into each order made from video-AI detections.';
+
+-- detection_refuse raises WO851 for a column of a detection inbox row.  It is called
+-- only for a bad value (inside a CASE), so a good row never pays for it.
+CREATE FUNCTION workorder.detection_refuse(column_name text, value text, why text)
+RETURNS text
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM workorder.raise_error('WO851',
+        pg_catalog.format('detection column %s is not valid: %s', column_name,
+                          COALESCE(pg_catalog.quote_literal(pg_catalog.left(value, 60)), 'NULL')),
+        why,
+        'Fix the row at its source and COPY it again; rejected rows are kept in workorder.detection_rejects.');
+    RETURN NULL;
+END
+$$;
+
+-- detection_unconvertible names the first column of an inbox row whose text does
+-- not convert to its type, with the value and the reason, or returns NULL.  It is
+-- called only for a row already known to be bad.
+CREATE FUNCTION workorder.detection_unconvertible(inbox_id bigint)
+RETURNS text
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    i workorder.detection_inbox;
+    col text;
+    val text;
+    dummy text;
+BEGIN
+    SELECT * INTO i FROM workorder.detection_inbox x WHERE x.id OPERATOR(pg_catalog.=) inbox_id;
+    FOREACH col IN ARRAY ARRAY['detected_at', 'lon', 'lat', 'confidence', 'attributes'] LOOP
+        val := NULLIF(pg_catalog.btrim(CASE col WHEN 'detected_at' THEN i.detected_at WHEN 'lon' THEN i.lon
+                                                WHEN 'lat' THEN i.lat WHEN 'confidence' THEN i.confidence
+                                                ELSE i.attributes END), '');
+        BEGIN
+            dummy := CASE col WHEN 'detected_at' THEN val::timestamptz::text
+                              WHEN 'lon' THEN val::double precision::text
+                              WHEN 'lat' THEN val::double precision::text
+                              WHEN 'confidence' THEN val::real::text
+                              ELSE val::jsonb::text END;
+        EXCEPTION WHEN data_exception THEN
+            RETURN pg_catalog.format('detection column %s does not convert: %s. %s', col,
+                                     pg_catalog.quote_literal(pg_catalog.left(val, 60)), SQLERRM);
+        END;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+
+-- ingest_detection_rows moves the given inbox rows into detections and counts them
+-- into their aggregates, in one statement; when that fails on a bad row, it splits
+-- the rows in halves and tries each, down to single rows, which are rejected.  It
+-- returns the number of rows ingested.  (Called by ingest_detections.)
+CREATE FUNCTION workorder.ingest_detection_rows(ids bigint[], default_count integer,
+                                                default_window interval, default_cell double precision,
+                                                default_confidence real)
+RETURNS integer
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    n integer := pg_catalog.cardinality(ids);
+    half integer;
+    moved integer;
+    err_code text;
+    err_message text;
+    err_detail text;
+BEGIN
+    IF n OPERATOR(pg_catalog.=) 0 THEN
+        RETURN 0;
+    END IF;
+    BEGIN
+        WITH raw AS MATERIALIZED (
+            -- Each text converted once; the checks below read the converted values.
+            SELECT i.id, i.received_at, i.camera_id AS camera_text, i.kind AS kind_text, i.detected_at AS detected_at_text,
+                   i.lon AS lon_text, i.lat AS lat_text, i.confidence AS confidence_text, i.attributes AS attributes_text,
+                   NULLIF(pg_catalog.btrim(i.camera_id), '') AS camera_id,
+                   NULLIF(pg_catalog.btrim(i.kind), '') AS kind,
+                   NULLIF(pg_catalog.btrim(i.detected_at), '')::timestamptz AS detected_at,
+                   NULLIF(pg_catalog.btrim(i.lon), '')::double precision AS lon,
+                   NULLIF(pg_catalog.btrim(i.lat), '')::double precision AS lat,
+                   NULLIF(pg_catalog.btrim(i.confidence), '')::real AS confidence,
+                   NULLIF(pg_catalog.btrim(i.attributes), '')::jsonb AS attributes
+              FROM pg_catalog.unnest(ids) AS claimed(id)
+              -- ids is sorted: the range lets the primary key find the rows in a
+              -- large inbox instead of hashing all of it.
+              JOIN workorder.detection_inbox i ON i.id OPERATOR(pg_catalog.=) claimed.id
+                                              AND i.id OPERATOR(pg_catalog.>=) ids[1]
+                                              AND i.id OPERATOR(pg_catalog.<=) ids[n]
+        ), conv AS MATERIALIZED (
+            SELECT v.id, v.received_at,
+                   CASE WHEN v.camera_id IS NULL OR pg_catalog.length(v.camera_id) OPERATOR(pg_catalog.>) 128
+                        THEN workorder.detection_refuse('camera_id', v.camera_text, 'A camera id is 1 to 128 characters.')
+                        ELSE v.camera_id END AS camera_id,
+                   CASE WHEN v.kind IS NULL OR pg_catalog.length(v.kind) OPERATOR(pg_catalog.>) 64
+                        THEN workorder.detection_refuse('kind', v.kind_text, 'A detection kind is 1 to 64 characters.')
+                        ELSE v.kind END AS kind,
+                   CASE WHEN v.detected_at IS NULL OR v.detected_at OPERATOR(pg_catalog.<) '2000-01-01'::timestamptz
+                             OR v.detected_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) '1 hour'::interval)
+                        THEN workorder.detection_refuse('detected_at', v.detected_at_text,
+                                 'The detection time is required, after 2000-01-01 and at most an hour from now.')::timestamptz
+                        ELSE v.detected_at END AS detected_at,
+                   CASE WHEN v.lon IS NULL OR NOT (v.lon OPERATOR(pg_catalog.>=) -180 AND v.lon OPERATOR(pg_catalog.<=) 180)
+                        THEN workorder.detection_refuse('lon', v.lon_text, 'The longitude is required, in degrees from -180 to 180.')::double precision
+                        ELSE v.lon END AS lon,
+                   CASE WHEN v.lat IS NULL OR NOT (v.lat OPERATOR(pg_catalog.>=) -90 AND v.lat OPERATOR(pg_catalog.<=) 90)
+                        THEN workorder.detection_refuse('lat', v.lat_text, 'The latitude is required, in degrees from -90 to 90.')::double precision
+                        ELSE v.lat END AS lat,
+                   CASE WHEN v.confidence IS NULL OR NOT (v.confidence OPERATOR(pg_catalog.>=) 0 AND v.confidence OPERATOR(pg_catalog.<=) 1)
+                        THEN workorder.detection_refuse('confidence', v.confidence_text, 'The confidence is required, from 0 to 1.')::real
+                        ELSE v.confidence END AS confidence,
+                   CASE WHEN v.attributes IS NOT NULL AND pg_catalog.jsonb_typeof(v.attributes) OPERATOR(pg_catalog.<>) 'object'
+                        THEN workorder.detection_refuse('attributes', v.attributes_text, 'Attributes are empty or a JSON object.')::jsonb
+                        ELSE COALESCE(v.attributes, '{}'::jsonb) END AS attributes
+              FROM raw v
+        ), placed AS MATERIALIZED (
+            SELECT c.*, ST_SetSRID(ST_MakePoint(c.lon, c.lat), 4326) AS location,
+                   COALESCE(r.min_count, default_count) AS threshold,
+                   COALESCE(r."window", default_window) AS "window",
+                   COALESCE(r.cell_m, default_cell) AS cell_m,
+                   c.confidence OPERATOR(pg_catalog.>=) COALESCE(r.min_confidence, default_confidence) AS counted
+              FROM conv c
+              LEFT JOIN workorder.detection_rules r ON r.kind OPERATOR(pg_catalog.=) c.kind
+        ), keyed AS MATERIALIZED (
+            SELECT p.*,
+                   pg_catalog.floor((p.lon OPERATOR(pg_catalog.*) 111195
+                                     OPERATOR(pg_catalog.*) pg_catalog.cosd(((pg_catalog.floor((p.lat OPERATOR(pg_catalog.*) 111195) OPERATOR(pg_catalog./) p.cell_m)
+                                                                           OPERATOR(pg_catalog.+) 0.5) OPERATOR(pg_catalog.*) p.cell_m) OPERATOR(pg_catalog./) 111195))
+                                    OPERATOR(pg_catalog./) p.cell_m)::bigint AS cell_x,
+                   pg_catalog.floor((p.lat OPERATOR(pg_catalog.*) 111195) OPERATOR(pg_catalog./) p.cell_m)::bigint AS cell_y,
+                   pg_catalog.to_timestamp(pg_catalog.floor(pg_catalog.date_part('epoch', p.detected_at)
+                                                             OPERATOR(pg_catalog./) pg_catalog.date_part('epoch', p."window"))
+                                           OPERATOR(pg_catalog.*) pg_catalog.date_part('epoch', p."window")) AS bucket_start
+              FROM placed p
+        ), counted AS (
+            INSERT INTO workorder.detection_aggregates AS a
+                (kind, cell_m, cell_x, cell_y, bucket_start, "window", threshold,
+                 detections, sum_lon, sum_lat, first_at, last_at)
+            SELECT k.kind, k.cell_m, k.cell_x, k.cell_y, k.bucket_start, k."window", k.threshold,
+                   pg_catalog.count(*), pg_catalog.sum(k.lon), pg_catalog.sum(k.lat),
+                   pg_catalog.min(k.detected_at), pg_catalog.max(k.detected_at)
+              FROM keyed k
+             WHERE k.counted
+             GROUP BY k.kind, k.cell_m, k.cell_x, k.cell_y, k.bucket_start, k."window", k.threshold
+            ON CONFLICT ON CONSTRAINT detection_aggregates_key DO UPDATE
+               SET detections = a.detections OPERATOR(pg_catalog.+) EXCLUDED.detections,
+                   sum_lon = a.sum_lon OPERATOR(pg_catalog.+) EXCLUDED.sum_lon,
+                   sum_lat = a.sum_lat OPERATOR(pg_catalog.+) EXCLUDED.sum_lat,
+                   first_at = LEAST(a.first_at, EXCLUDED.first_at),
+                   last_at = GREATEST(a.last_at, EXCLUDED.last_at)
+            RETURNING a.id, a.kind, a.cell_m, a.cell_x, a.cell_y, a.bucket_start
+        )
+        INSERT INTO workorder.detections
+            (id, camera_id, kind, detected_at, location, confidence, attributes, received_at, aggregate_id)
+        SELECT k.id, k.camera_id, k.kind, k.detected_at, k.location, k.confidence, k.attributes, k.received_at, c.id
+          FROM keyed k
+          LEFT JOIN counted c ON k.counted AND c.kind OPERATOR(pg_catalog.=) k.kind
+                             AND c.cell_m OPERATOR(pg_catalog.=) k.cell_m AND c.cell_x OPERATOR(pg_catalog.=) k.cell_x
+                             AND c.cell_y OPERATOR(pg_catalog.=) k.cell_y AND c.bucket_start OPERATOR(pg_catalog.=) k.bucket_start;
+        GET DIAGNOSTICS moved = ROW_COUNT;
+        RETURN moved;
+    EXCEPTION WHEN data_exception OR integrity_constraint_violation OR SQLSTATE 'WO851' THEN
+        IF n OPERATOR(pg_catalog.>) 1 THEN
+            half := n OPERATOR(pg_catalog./) 2;
+            RETURN workorder.ingest_detection_rows(ids[1:half], default_count, default_window, default_cell, default_confidence)
+                   OPERATOR(pg_catalog.+)
+                   workorder.ingest_detection_rows(ids[half OPERATOR(pg_catalog.+) 1:n], default_count, default_window,
+                                                   default_cell, default_confidence);
+        END IF;
+        GET STACKED DIAGNOSTICS err_code = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT, err_detail = PG_EXCEPTION_DETAIL;
+        IF err_code OPERATOR(pg_catalog.<>) 'WO851' THEN
+            -- A value that does not convert: name its column.
+            err_message := COALESCE(workorder.detection_unconvertible(ids[1]), err_message);
+        END IF;
+        INSERT INTO workorder.detection_rejects (id, received_at, raw, error_code, error_message)
+        SELECT i.id, i.received_at, pg_catalog.to_jsonb(i) OPERATOR(pg_catalog.-) 'id' OPERATOR(pg_catalog.-) 'received_at',
+               err_code, err_message OPERATOR(pg_catalog.||) COALESCE('. ' OPERATOR(pg_catalog.||) NULLIF(err_detail, ''), '')
+          FROM workorder.detection_inbox i
+         WHERE i.id OPERATOR(pg_catalog.=) ids[1];
+        RETURN 0;
+    END;
+END
+$$;
+REVOKE ALL ON FUNCTION workorder.ingest_detection_rows(bigint[], integer, interval, double precision, real) FROM PUBLIC;
+
+-- raise_detection_orders makes the one order of each aggregate that has crossed its
+-- threshold and has none yet (at most max_orders), and returns how many it made.
+-- A failure (no detection channel, ...) is kept on the aggregate, to be retried.
+CREATE FUNCTION workorder.raise_detection_orders(max_orders integer DEFAULT 100)
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+AS $$
+DECLARE
+    own_channel text := workorder.setting('detection_channel', 'video_ai');
+    a workorder.detection_aggregates;
+    o workorder.orders;
+    made integer := 0;
+BEGIN
+    FOR a IN SELECT * FROM workorder.detection_aggregates x
+              WHERE x.order_id IS NULL AND x.detections OPERATOR(pg_catalog.>=) x.threshold
+              ORDER BY x.id LIMIT max_orders
+                FOR UPDATE SKIP LOCKED
+    LOOP
+        BEGIN
+            o := workorder.submit(
+                channel => own_channel,
+                channel_ref => pg_catalog.format('%s:%s:%s:%s:%s', a.kind, a.cell_m, a.cell_x, a.cell_y,
+                                                 pg_catalog.date_part('epoch', a.bucket_start)::bigint),
+                category => a.kind,
+                description => pg_catalog.format('视频AI: %s 在 %s 分钟内识别 %s 次 (%s 起)',
+                    COALESCE((SELECT c.name FROM workorder.categories c
+                               WHERE c.code OPERATOR(pg_catalog.=) workorder.map_category(own_channel, a.kind)), a.kind),
+                    pg_catalog.round(pg_catalog.date_part('epoch', a."window")::numeric OPERATOR(pg_catalog./) 60),
+                    a.detections,
+                    pg_catalog.to_char(a.bucket_start AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI')),
+                lon => a.sum_lon OPERATOR(pg_catalog./) a.detections,
+                lat => a.sum_lat OPERATOR(pg_catalog./) a.detections,
+                occurred_at => a.first_at,
+                attributes => pg_catalog.jsonb_build_object(
+                    'detection_aggregate_id', a.id, 'kind', a.kind, 'detections', a.detections,
+                    'bucket_start', a.bucket_start, 'window', a."window", 'first_at', a.first_at, 'last_at', a.last_at,
+                    'detection_ids', (SELECT pg_catalog.jsonb_agg(d.id ORDER BY d.id) FROM (
+                                          SELECT y.id FROM workorder.detections y
+                                           WHERE y.aggregate_id OPERATOR(pg_catalog.=) a.id ORDER BY y.id LIMIT 100) d)));
+            UPDATE workorder.detection_aggregates x SET order_id = o.id, order_error = NULL
+             WHERE x.id OPERATOR(pg_catalog.=) a.id;
+            made := made OPERATOR(pg_catalog.+) 1;
+        EXCEPTION WHEN OTHERS THEN
+            UPDATE workorder.detection_aggregates x
+               SET order_error = pg_catalog.format('%s (SQLSTATE %s)', SQLERRM, SQLSTATE)
+             WHERE x.id OPERATOR(pg_catalog.=) a.id;
+        END;
+    END LOOP;
+    RETURN made;
+END
+$$;
+REVOKE ALL ON FUNCTION workorder.raise_detection_orders(integer) FROM PUBLIC;
+
+-- ingest_detections moves up to max_rows inbox rows (oldest first, skipping rows
+-- another ingest holds) into detections, rejecting the bad ones, and then raises
+-- the orders of the aggregates that crossed their thresholds.  Returns how many
+-- rows it ingested and rejected and how many orders it made.  A detection time
+-- without a UTC offset is Beijing time, whatever the session's TimeZone.
+CREATE FUNCTION workorder.ingest_detections(max_rows integer DEFAULT 10000,
+                                            OUT ingested integer, OUT rejected integer, OUT orders integer)
+RETURNS record
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET TimeZone = 'Asia/Shanghai'
+SET DateStyle = 'ISO, YMD'
+-- PostGIS's costs make the batch look expensive enough to JIT-compile, which costs
+-- more than the batch.  A generic plan, blind to the claimed id range, would hash
+-- the whole inbox for every batch: each batch is planned for its own ids.
+SET jit = off
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+    ids bigint[];
+BEGIN
+    IF max_rows IS NULL OR max_rows OPERATOR(pg_catalog.<) 1 OR max_rows OPERATOR(pg_catalog.>) 1000000 THEN
+        PERFORM workorder.raise_error('WO853',
+            'invalid batch size for ingest_detections',
+            pg_catalog.format('max_rows is %s.', COALESCE(max_rows::text, 'NULL')),
+            'Pass max_rows from 1 to 1000000; call ingest_detections() again for the rest.');
+    END IF;
+    SELECT pg_catalog.array_agg(c.id ORDER BY c.id) INTO ids
+      FROM (SELECT i.id FROM workorder.detection_inbox i ORDER BY i.id LIMIT max_rows FOR UPDATE SKIP LOCKED) c;
+    ingested := workorder.ingest_detection_rows(COALESCE(ids, '{}'),
+        workorder.setting('detection_min_count', '10')::integer,
+        workorder.setting('detection_window', '1 hour')::interval,
+        workorder.setting('detection_cell_m', '200')::double precision,
+        workorder.setting('detection_min_confidence', '0.5')::real);
+    rejected := COALESCE(pg_catalog.cardinality(ids), 0) OPERATOR(pg_catalog.-) ingested;
+    DELETE FROM workorder.detection_inbox i USING pg_catalog.unnest(ids) AS claimed(id)
+     WHERE i.id OPERATOR(pg_catalog.=) claimed.id
+       AND i.id OPERATOR(pg_catalog.>=) ids[1] AND i.id OPERATOR(pg_catalog.<=) ids[pg_catalog.cardinality(ids)];
+    orders := workorder.raise_detection_orders(100);
+END
+$$;
+REVOKE ALL ON FUNCTION workorder.ingest_detections(integer) FROM PUBLIC;
+COMMENT ON FUNCTION workorder.ingest_detections(integer) IS
+    'Moves up to max_rows rows of workorder.detection_inbox into workorder.detections (bad rows to detection_rejects), counts them, and raises the orders of aggregates over their threshold.';

@@ -1,0 +1,426 @@
+-- workorder install script, part 89: Open311 GeoReport v2 (issue 6).
+--
+-- SQL functions that return the JSON of GeoReport v2, so that a thin HTTP layer
+-- (GET /services.json, GET /services/{code}.json, GET /requests.json,
+-- GET /requests/{id}.json, POST /requests.json) can put an existing Open311 client
+-- in front of the center.  They take the request's parameters as text, as a query
+-- string carries them, and check them: bad input raises a project SQLSTATE
+-- (WO871..WO875), which open311_error() turns into GeoReport's error shape
+-- [{"code": <HTTP status>, "description": "..."}] for the HTTP layer to send.
+--
+--   services       every active category of the catalogue: service_code = the
+--                  category code, group = the name of its family (root); metadata
+--                  is false (categories define no extra attributes) and type is
+--                  realtime
+--   requests       service_request_id is the ticket (the number a citizen reads out);
+--                  status is open (new, dispatched, accepted, suspended) or closed
+--                  (resolved, closed, cancelled), a merged report shows its master's;
+--                  status_notes says what happened in words; agency_responsible is
+--                  the main unit's name; expected_datetime the resolve deadline (SLA)
+--   POST           maps onto submit() on the channel of the setting open311_channel
+--                  (default 'open311', kind open311: the operator creates it)
+--
+-- Requests are public.  Their output never carries the reporter's name, phone,
+-- e-mail or device, nor the order's attributes, and mobile-phone and ID-card numbers
+-- written into a description are masked.  Times are W3C (ISO 8601) in Beijing time.
+-- A jurisdiction_id is accepted everywhere; when the setting open311_jurisdiction
+-- is set, another value is refused (WO875).
+
+-- open311_time formats an instant as GeoReport does: W3C, here in Beijing time.
+CREATE FUNCTION workorder.open311_time(t timestamptz)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+BEGIN
+    RETURN pg_catalog.to_char(t AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD"T"HH24:MI:SS') OPERATOR(pg_catalog.||) '+08:00';
+END
+$$;
+
+-- open311_public_text masks what looks like a mobile phone number (11 digits from
+-- 1[3-9]) or a resident ID number (17 digits and a digit or X) in a public text.
+CREATE FUNCTION workorder.open311_public_text(value text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+BEGIN
+    value := pg_catalog.regexp_replace(value, '(?<![0-9])[1-9][0-9]{5}(19|20)[0-9]{9}[0-9Xx](?![0-9])', '******************', 'g');
+    RETURN pg_catalog.regexp_replace(value, '(?<![0-9])(1[3-9][0-9])[0-9]{4}([0-9]{4})(?![0-9])', '\1****\2', 'g');
+END
+$$;
+
+-- open311_jurisdiction checks a jurisdiction_id against the setting
+-- open311_jurisdiction (WO875).  NULL is always accepted.
+CREATE FUNCTION workorder.open311_jurisdiction(jurisdiction_id text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    ours text := workorder.setting('open311_jurisdiction', NULL);
+BEGIN
+    IF jurisdiction_id IS NOT NULL AND ours IS NOT NULL AND jurisdiction_id OPERATOR(pg_catalog.<>) ours THEN
+        PERFORM workorder.raise_error('WO875', 'unknown jurisdiction',
+            pg_catalog.format('jurisdiction_id is %s.', pg_catalog.quote_literal(pg_catalog.left(jurisdiction_id, 60))),
+            pg_catalog.format('This endpoint serves jurisdiction %s; omit jurisdiction_id or pass that.', ours));
+    END IF;
+END
+$$;
+
+-- open311_service_category returns the active category of a service_code, or
+-- raises WO871.
+CREATE FUNCTION workorder.open311_service_category(service_code text)
+RETURNS workorder.category_effective
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    e workorder.category_effective;
+BEGIN
+    SELECT * INTO e FROM workorder.category_effective x
+     WHERE x.code OPERATOR(pg_catalog.=) service_code AND x.active;
+    IF NOT FOUND THEN
+        PERFORM workorder.raise_error('WO871', 'unknown service_code',
+            pg_catalog.format('service_code is %s.', COALESCE(pg_catalog.quote_literal(pg_catalog.left(service_code, 60)), 'NULL')),
+            'GET services lists the service codes.');
+    END IF;
+    RETURN e;
+END
+$$;
+
+-- open311_services returns the services list (GET services).
+CREATE FUNCTION workorder.open311_services(jurisdiction_id text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+AS $$
+DECLARE
+    result jsonb;
+BEGIN
+    PERFORM workorder.open311_jurisdiction(jurisdiction_id);
+    SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+               'service_code', e.code,
+               'service_name', e.name,
+               'description', c.description,
+               'metadata', false,
+               'type', 'realtime',
+               'keywords', '',
+               'group', f.name) ORDER BY e.path), '[]')
+      INTO result
+      FROM workorder.category_effective e
+      JOIN workorder.categories c ON c.code OPERATOR(pg_catalog.=) e.code
+      JOIN workorder.categories f ON f.code OPERATOR(pg_catalog.=) e.family
+     WHERE e.active;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION workorder.open311_services(text) IS 'GeoReport v2 GET services: the active categories of the catalogue.';
+
+-- open311_service_definition returns a service definition (GET services/{code}).
+CREATE FUNCTION workorder.open311_service_definition(service_code text, jurisdiction_id text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+AS $$
+DECLARE
+    e workorder.category_effective;
+BEGIN
+    PERFORM workorder.open311_jurisdiction(jurisdiction_id);
+    e := workorder.open311_service_category(service_code);
+    RETURN pg_catalog.jsonb_build_object('service_code', e.code, 'attributes', '[]'::jsonb);
+END
+$$;
+COMMENT ON FUNCTION workorder.open311_service_definition(text, text) IS
+    'GeoReport v2 GET services/{service_code}: the definition (categories define no extra attributes).';
+
+-- open311_request_json is the public GeoReport shape of one order.
+CREATE FUNCTION workorder.open311_request_json(o workorder.orders)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    m workorder.orders;
+    shown workorder.orders;
+    unit_name text;
+    notes text;
+    media text := o.attributes OPERATOR(pg_catalog.->>) 'media_url';
+BEGIN
+    shown := o;
+    IF o.master_id IS NOT NULL THEN
+        SELECT * INTO m FROM workorder.orders x WHERE x.id OPERATOR(pg_catalog.=) o.master_id;
+        shown := m;
+    END IF;
+    SELECT u.name INTO unit_name FROM workorder.units u WHERE u.code OPERATOR(pg_catalog.=) shown.main_unit;
+    notes := CASE shown.status
+        WHEN 'new' THEN 'Received; waiting to be dispatched.'
+        WHEN 'dispatched' THEN pg_catalog.format('Dispatched to %s.', unit_name)
+        WHEN 'accepted' THEN pg_catalog.format('Being handled by %s.', unit_name)
+        WHEN 'suspended' THEN pg_catalog.format('Handling by %s is suspended for now.', unit_name)
+        WHEN 'resolved' THEN pg_catalog.format('Resolved by %s: %s', unit_name, workorder.open311_public_text(shown.result))
+        WHEN 'closed' THEN pg_catalog.format('Closed: %s', workorder.open311_public_text(COALESCE(shown.result, 'done.')))
+        WHEN 'cancelled' THEN 'Cancelled.'
+        ELSE shown.status::text END;
+    IF o.master_id IS NOT NULL THEN
+        notes := pg_catalog.format('Merged into request %s, which reports the same event. %s', m.ticket, notes);
+    END IF;
+    IF media OPERATOR(pg_catalog.!~) '^https?://[^[:space:]]+$' THEN
+        media := NULL;
+    END IF;
+    RETURN pg_catalog.jsonb_build_object(
+        'service_request_id', o.ticket::text,
+        'status', CASE WHEN shown.status IN ('resolved', 'closed', 'cancelled') THEN 'closed' ELSE 'open' END,
+        'status_notes', notes,
+        'service_name', (SELECT c.name FROM workorder.categories c WHERE c.code OPERATOR(pg_catalog.=) o.category_code),
+        'service_code', o.category_code,
+        'description', workorder.open311_public_text(o.description),
+        'agency_responsible', unit_name,
+        'service_notice', NULL,
+        'requested_datetime', workorder.open311_time(o.received_at),
+        'updated_datetime', workorder.open311_time(GREATEST(o.updated_at, shown.updated_at)),
+        'expected_datetime', workorder.open311_time(shown.resolve_due_at),
+        'address', o.address,
+        'address_id', NULL,
+        'zipcode', NULL,
+        'lat', ST_Y(o.location),
+        'long', ST_X(o.location),
+        'media_url', media);
+END
+$$;
+
+-- open311_requests returns requests (GET requests).  service_request_id is a comma
+-- separated list of tickets and overrides every other filter.  Otherwise:
+-- service_code (a category: its whole subtree), status ('open', 'closed' or both,
+-- comma separated), start_date and end_date (W3C) bound requested_datetime; the
+-- range is at most 90 days and defaults to the 90 days up to now (or from
+-- start_date, or up to end_date).  At most max_results (1..1000) requests, newest
+-- first.
+CREATE FUNCTION workorder.open311_requests(service_request_id text DEFAULT NULL, service_code text DEFAULT NULL,
+                                           start_date text DEFAULT NULL, end_date text DEFAULT NULL,
+                                           status text DEFAULT NULL, max_results integer DEFAULT 100,
+                                           jurisdiction_id text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET TimeZone = 'Asia/Shanghai'
+SET DateStyle = 'ISO, YMD'
+AS $$
+DECLARE
+    tickets workorder.ticket[];
+    item text;
+    statuses text[];
+    want_open boolean := true;
+    want_closed boolean := true;
+    t0 timestamptz;
+    t1 timestamptz;
+    category workorder.category_effective;
+    result jsonb;
+BEGIN
+    PERFORM workorder.open311_jurisdiction(jurisdiction_id);
+    IF max_results IS NULL OR max_results OPERATOR(pg_catalog.<) 1 OR max_results OPERATOR(pg_catalog.>) 1000 THEN
+        PERFORM workorder.raise_error('WO873', 'invalid max_results for requests',
+            pg_catalog.format('max_results is %s.', COALESCE(max_results::text, 'NULL')),
+            'Ask for 1 to 1000 requests; narrow the date range to page through more.');
+    END IF;
+
+    IF NULLIF(pg_catalog.btrim(service_request_id), '') IS NOT NULL THEN
+        FOREACH item IN ARRAY pg_catalog.string_to_array(service_request_id, ',') LOOP
+            BEGIN
+                tickets := tickets OPERATOR(pg_catalog.||) pg_catalog.btrim(item)::workorder.ticket;
+            EXCEPTION WHEN SQLSTATE 'WO001' OR SQLSTATE 'WO002' THEN
+                PERFORM workorder.raise_error('WO872', 'unknown service_request_id',
+                    pg_catalog.format('%s is not a request number: %s', pg_catalog.quote_literal(pg_catalog.left(pg_catalog.btrim(item), 40)), SQLERRM),
+                    'A service_request_id is a ticket such as 20261125-000123-4.');
+            END;
+        END LOOP;
+        IF pg_catalog.cardinality(tickets) OPERATOR(pg_catalog.>) max_results THEN
+            PERFORM workorder.raise_error('WO873', 'too many service_request_id values',
+                pg_catalog.format('%s were given; max_results is %s.', pg_catalog.cardinality(tickets), max_results),
+                'Ask for fewer requests at once.');
+        END IF;
+        SELECT COALESCE(pg_catalog.jsonb_agg(workorder.open311_request_json(o) ORDER BY o.received_at DESC, o.id DESC), '[]')
+          INTO result
+          FROM workorder.orders o
+         WHERE o.ticket OPERATOR(workorder.=) ANY (tickets);
+        RETURN result;
+    END IF;
+
+    IF NULLIF(pg_catalog.btrim(status), '') IS NOT NULL THEN
+        statuses := pg_catalog.string_to_array(pg_catalog.lower(pg_catalog.regexp_replace(status, '[[:space:]]', '', 'g')), ',');
+        IF NOT statuses OPERATOR(pg_catalog.<@) ARRAY['open', 'closed'] THEN
+            PERFORM workorder.raise_error('WO873', 'invalid status filter for requests',
+                pg_catalog.format('status is %s.', pg_catalog.quote_literal(pg_catalog.left(status, 60))),
+                'Pass open, closed, or open,closed.');
+        END IF;
+        want_open := 'open' OPERATOR(pg_catalog.=) ANY (statuses);
+        want_closed := 'closed' OPERATOR(pg_catalog.=) ANY (statuses);
+    END IF;
+    IF NULLIF(pg_catalog.btrim(service_code), '') IS NOT NULL THEN
+        category := workorder.open311_service_category(pg_catalog.btrim(service_code));
+    END IF;
+    BEGIN
+        item := 'start_date';
+        t0 := NULLIF(pg_catalog.btrim(start_date), '')::timestamptz;
+        item := 'end_date';
+        t1 := NULLIF(pg_catalog.btrim(end_date), '')::timestamptz;
+    EXCEPTION WHEN data_exception THEN
+        PERFORM workorder.raise_error('WO873', pg_catalog.format('invalid %s for requests', item),
+            pg_catalog.format('%s is %s: %s', item,
+                              pg_catalog.quote_literal(pg_catalog.left(CASE item WHEN 'start_date' THEN start_date ELSE end_date END, 60)),
+                              SQLERRM),
+            'Pass a W3C date-time, e.g. 2026-11-25T08:00:00+08:00.');
+    END;
+    IF NOT pg_catalog.isfinite(t0) OR NOT pg_catalog.isfinite(t1) THEN
+        PERFORM workorder.raise_error('WO873', 'invalid date range for requests',
+            pg_catalog.format('start_date is %s and end_date is %s.', start_date, end_date),
+            'Pass finite W3C date-times.');
+    END IF;
+    IF t0 IS NULL AND t1 IS NULL THEN
+        t1 := pg_catalog.now();
+    END IF;
+    t0 := COALESCE(t0, t1 OPERATOR(pg_catalog.-) '90 days'::interval);
+    t1 := COALESCE(t1, t0 OPERATOR(pg_catalog.+) '90 days'::interval);
+    IF t1 OPERATOR(pg_catalog.<) t0 OR (t1 OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.>) '90 days'::interval THEN
+        PERFORM workorder.raise_error('WO873', 'invalid date range for requests',
+            pg_catalog.format('start_date is %s and end_date is %s.', workorder.open311_time(t0), workorder.open311_time(t1)),
+            'end_date must not be before start_date, and the range may span at most 90 days.');
+    END IF;
+
+    SELECT COALESCE(pg_catalog.jsonb_agg(r.j ORDER BY r.received_at DESC, r.id DESC), '[]')
+      INTO result
+      FROM (SELECT o.id, o.received_at, workorder.open311_request_json(o) AS j
+              FROM workorder.orders o
+              LEFT JOIN workorder.orders m ON m.id OPERATOR(pg_catalog.=) o.master_id
+             WHERE o.received_at OPERATOR(pg_catalog.>=) t0 AND o.received_at OPERATOR(pg_catalog.<=) t1
+               AND (category.code IS NULL OR o.category_code IN (
+                        SELECT e.code FROM workorder.category_effective e
+                         WHERE category.code OPERATOR(pg_catalog.=) ANY (e.path)))
+               AND (CASE WHEN COALESCE(m.status, o.status) IN ('resolved', 'closed', 'cancelled') THEN want_closed ELSE want_open END)
+             ORDER BY o.received_at DESC, o.id DESC
+             LIMIT max_results) r;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION workorder.open311_requests(text, text, text, text, text, integer, text) IS
+    'GeoReport v2 GET requests: by ids, or by service_code, status and date range (at most 90 days, max_results 1..1000); no personal data.';
+
+-- open311_request returns one request (GET requests/{id}): an array of one.
+CREATE FUNCTION workorder.open311_request(service_request_id text, jurisdiction_id text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+AS $$
+DECLARE
+    result jsonb;
+BEGIN
+    IF pg_catalog.strpos(COALESCE(service_request_id, ''), ',') OPERATOR(pg_catalog.>) 0
+       OR NULLIF(pg_catalog.btrim(service_request_id), '') IS NULL THEN
+        PERFORM workorder.raise_error('WO872', 'unknown service_request_id',
+            pg_catalog.format('service_request_id is %s.', COALESCE(pg_catalog.quote_literal(pg_catalog.left(service_request_id, 60)), 'NULL')),
+            'Pass one ticket, such as 20261125-000123-4.');
+    END IF;
+    result := workorder.open311_requests(service_request_id => service_request_id, jurisdiction_id => jurisdiction_id);
+    IF pg_catalog.jsonb_array_length(result) OPERATOR(pg_catalog.=) 0 THEN
+        PERFORM workorder.raise_error('WO872', 'unknown service_request_id',
+            pg_catalog.format('No request has the number %s.', pg_catalog.btrim(service_request_id)),
+            'Check the number; it is the ticket given when the request was made.');
+    END IF;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION workorder.open311_request(text, text) IS 'GeoReport v2 GET requests/{id}: one request, as an array of one.';
+
+-- open311_post_request makes an order of a GeoReport POST (its parameters as a JSON
+-- object, values as strings or numbers) through submit(), and returns
+-- [{"service_request_id", "service_notice", "account_id"}].  lat and long are
+-- required (there is no geocoder for address_string or address_id).  A missing
+-- description becomes the service's name.  first_name/last_name and phone become the
+-- reporter; email, device_id, account_id, address_id and attribute go into the
+-- order's attributes (never shown in requests).  The idempotency_key, when the HTTP
+-- layer passes one (e.g. from an Idempotency-Key header), is the channel_ref, so a
+-- retried POST returns the same request; without it every POST is a new request.
+CREATE FUNCTION workorder.open311_post_request(request jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+AS $$
+DECLARE
+    e workorder.category_effective;
+    v_lat double precision;
+    v_lon double precision;
+    field text;
+    o workorder.orders;
+    extra jsonb;
+BEGIN
+    IF request IS NULL OR pg_catalog.jsonb_typeof(request) OPERATOR(pg_catalog.<>) 'object' THEN
+        PERFORM workorder.raise_error('WO874', 'invalid Open311 request',
+            pg_catalog.format('The request is %s.', COALESCE(pg_catalog.left(request::text, 60), 'NULL')),
+            'Pass the POST parameters as a JSON object, e.g. {"service_code": "...", "lat": 23.03, "long": 113.15}.');
+    END IF;
+    PERFORM workorder.open311_jurisdiction(request OPERATOR(pg_catalog.->>) 'jurisdiction_id');
+    e := workorder.open311_service_category(request OPERATOR(pg_catalog.->>) 'service_code');
+    BEGIN
+        field := 'lat';
+        v_lat := NULLIF(pg_catalog.btrim(request OPERATOR(pg_catalog.->>) 'lat'), '')::double precision;
+        field := 'long';
+        v_lon := NULLIF(pg_catalog.btrim(request OPERATOR(pg_catalog.->>) 'long'), '')::double precision;
+    EXCEPTION WHEN data_exception THEN
+        PERFORM workorder.raise_error('WO874', pg_catalog.format('invalid %s in the Open311 request', field),
+            pg_catalog.format('%s is %s.', field, pg_catalog.quote_literal(pg_catalog.left(request OPERATOR(pg_catalog.->>) field, 40))),
+            'Pass lat and long as WGS84 decimal degrees.');
+    END;
+    IF v_lat IS NULL OR v_lon IS NULL THEN
+        PERFORM workorder.raise_error('WO874', 'the Open311 request has no location',
+            pg_catalog.format('lat is %s and long is %s.', COALESCE(v_lat::text, 'missing'), COALESCE(v_lon::text, 'missing')),
+            'Pass lat and long; requests located only by address_string or address_id are not accepted (no geocoder).');
+    END IF;
+    IF (request OPERATOR(pg_catalog.->) 'attribute') IS NOT NULL
+       AND pg_catalog.jsonb_typeof(request OPERATOR(pg_catalog.->) 'attribute') OPERATOR(pg_catalog.<>) 'object' THEN
+        PERFORM workorder.raise_error('WO874', 'invalid attribute in the Open311 request',
+            pg_catalog.format('attribute is %s.', pg_catalog.left((request OPERATOR(pg_catalog.->) 'attribute')::text, 60)),
+            'Pass attribute as an object of code: value.');
+    END IF;
+    extra := pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+        'email', request OPERATOR(pg_catalog.->>) 'email',
+        'device_id', request OPERATOR(pg_catalog.->>) 'device_id',
+        'account_id', request OPERATOR(pg_catalog.->>) 'account_id',
+        'address_id', request OPERATOR(pg_catalog.->>) 'address_id',
+        'attribute', request OPERATOR(pg_catalog.->) 'attribute'));
+    o := workorder.submit(
+        channel => workorder.setting('open311_channel', 'open311'),
+        channel_ref => COALESCE(NULLIF(pg_catalog.btrim(request OPERATOR(pg_catalog.->>) 'idempotency_key'), ''),
+                                'open311-' OPERATOR(pg_catalog.||) pg_catalog.gen_random_uuid()::text),
+        category => e.code,
+        description => COALESCE(NULLIF(pg_catalog.btrim(request OPERATOR(pg_catalog.->>) 'description'), ''), e.name),
+        lon => v_lon, lat => v_lat,
+        address => request OPERATOR(pg_catalog.->>) 'address_string',
+        reporter_name => NULLIF(pg_catalog.concat_ws(' ', NULLIF(pg_catalog.btrim(request OPERATOR(pg_catalog.->>) 'first_name'), ''),
+                                                          NULLIF(pg_catalog.btrim(request OPERATOR(pg_catalog.->>) 'last_name'), '')), ''),
+        reporter_phone => request OPERATOR(pg_catalog.->>) 'phone',
+        attributes => pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                          'open311', NULLIF(extra, '{}'::jsonb),
+                          'media_url', request OPERATOR(pg_catalog.->>) 'media_url')));
+    RETURN pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+        'service_request_id', o.ticket::text,
+        'service_notice', CASE WHEN o.resolve_due_at IS NOT NULL
+                               THEN 'Expected by ' OPERATOR(pg_catalog.||) workorder.open311_time(o.resolve_due_at) END,
+        'account_id', request OPERATOR(pg_catalog.->>) 'account_id'));
+END
+$$;
+COMMENT ON FUNCTION workorder.open311_post_request(jsonb) IS
+    'GeoReport v2 POST requests: makes an order through submit() on the open311 channel; returns [{service_request_id, service_notice, account_id}].';
+
+-- open311_error turns an error (its SQLSTATE and message) into GeoReport's error
+-- shape, [{"code": <HTTP status>, "description": message}]: 404 for an unknown
+-- service, request or jurisdiction, 400 for other bad input (WO1xx, WO3xx, WO87x),
+-- 500 for anything else.
+CREATE FUNCTION workorder.open311_error(sqlstate text, message text)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+BEGIN
+    RETURN pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+        'code', CASE WHEN sqlstate IN ('WO871', 'WO872', 'WO875') THEN 404
+                     WHEN sqlstate OPERATOR(pg_catalog.~) '^(WO1|WO3|WO87|22)' THEN 400
+                     ELSE 500 END,
+        'description', message));
+END
+$$;
+COMMENT ON FUNCTION workorder.open311_error(text, text) IS
+    'GeoReport v2 error shape for an error raised by the open311_* functions: [{code: HTTP status, description}].';

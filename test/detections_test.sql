@@ -1,0 +1,103 @@
+-- Video-AI detections: properties of ingest on a random batch of good and bad rows
+-- (every inbox row ends either ingested or rejected, exactly once; the aggregates
+-- count exactly the confident detections; one order per aggregate over its
+-- threshold), bad rules (WO852) and batch sizes (WO853), a time without a UTC
+-- offset is Beijing time whatever the session's TimeZone, and permissions.
+\set QUIET 1
+SET client_min_messages = warning;
+BEGIN;
+SELECT plan(20);
+
+\o /dev/null
+\i test/fixtures/issue6_map.sql
+\o
+
+-- Bad rules.
+SELECT throws_ok($$INSERT INTO workorder.detection_rules (kind, min_count) VALUES ('no_helmet', 0)$$,
+                 'WO852', NULL, 'a min_count of 0 is refused with WO852');
+SELECT throws_ok($$INSERT INTO workorder.detection_rules (kind, "window") VALUES ('no_helmet', '10 seconds')$$,
+                 'WO852', NULL, 'a window under a minute is refused');
+SELECT throws_ok($$INSERT INTO workorder.detection_rules (kind, cell_m) VALUES ('no_helmet', 55.5)$$,
+                 'WO852', NULL, 'a cell size that is not whole metres is refused');
+SELECT throws_ok($$INSERT INTO workorder.detection_rules (kind, min_confidence) VALUES ('no_helmet', 2)$$,
+                 'WO852', NULL, 'a min_confidence over 1 is refused');
+SELECT throws_ok($$INSERT INTO workorder.detection_rules (kind) VALUES ('')$$,
+                 'WO852', NULL, 'an empty kind is refused');
+
+-- Bad batch sizes.
+SELECT throws_ok($$SELECT * FROM workorder.ingest_detections(0)$$, 'WO853', NULL, 'max_rows 0 is refused with WO853');
+SELECT throws_ok($$SELECT * FROM workorder.ingest_detections(NULL)$$, 'WO853', NULL, 'a NULL max_rows is refused');
+SELECT throws_ok($$SELECT * FROM workorder.ingest_detections(1000001)$$, 'WO853', NULL, 'max_rows over 1000000 is refused');
+
+-- A random batch of 2000 rows: riders at 20 crossings over two hours, one row in
+-- about 25 bad in one of several ways, confidences from 0.3 to 1.
+INSERT INTO workorder.detection_rules (kind, min_count, "window", cell_m, min_confidence)
+VALUES ('no_helmet', 8, '30 minutes', 100, 0.6);
+SELECT setseed(0.25);
+-- (Inside this transaction only: what the database already holds is set aside.)
+DELETE FROM workorder.detection_inbox;
+DELETE FROM workorder.detections;
+DELETE FROM workorder.detection_rejects;
+DELETE FROM workorder.detection_aggregates;
+INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence, attributes)
+SELECT 'cam-' || (g % 20),
+       CASE WHEN g % 97 = 0 THEN '' WHEN g % 3 = 0 THEN 'wrong_way' ELSE 'no_helmet' END,
+       CASE WHEN g % 89 = 0 THEN 'soon' ELSE to_char(timestamp '2026-10-16 08:00' + random() * interval '2 hours', 'YYYY-MM-DD HH24:MI:SS') END,
+       CASE WHEN g % 83 = 0 THEN '113,05' ELSE (115.01 + (g % 20) * 0.008 + random() * 0.0003)::text END,
+       CASE WHEN g % 79 = 0 THEN '-91' ELSE (24.01 + (g % 20) * 0.008 + random() * 0.0003)::text END,
+       CASE WHEN g % 73 = 0 THEN 'high' ELSE round((0.3 + random() * 0.7)::numeric, 2)::text END,
+       CASE WHEN g % 71 = 0 THEN '"text"' WHEN g % 2 = 0 THEN '{"speed": 25}' END
+  FROM generate_series(1, 2000) g;
+CREATE TEMP TABLE batch AS SELECT * FROM workorder.detection_inbox;
+-- In batches of 300, as the task would take them.
+CREATE TEMP TABLE runs AS SELECT * FROM workorder.ingest_detections(300);
+INSERT INTO runs SELECT * FROM workorder.ingest_detections(300) UNION ALL SELECT * FROM workorder.ingest_detections(300)
+                 UNION ALL SELECT * FROM workorder.ingest_detections(300) UNION ALL SELECT * FROM workorder.ingest_detections(300)
+                 UNION ALL SELECT * FROM workorder.ingest_detections(300) UNION ALL SELECT * FROM workorder.ingest_detections(300);
+
+SELECT is_empty($$SELECT 1 FROM workorder.detection_inbox$$, 'every inbox row has left the inbox');
+SELECT is((SELECT count(*) FROM batch),
+          (SELECT count(*) FROM workorder.detections) + (SELECT count(*) FROM workorder.detection_rejects),
+          'every row is either ingested or rejected ...');
+SELECT is_empty($$SELECT id FROM workorder.detections INTERSECT SELECT id FROM workorder.detection_rejects$$, '... never both');
+SELECT is((SELECT sum(ingested + rejected)::bigint FROM runs), (SELECT count(*) FROM batch), '... and the returned counts say so');
+SELECT set_eq($$SELECT id FROM workorder.detection_rejects$$,
+              $$SELECT id FROM batch WHERE ((id - (SELECT min(id) FROM batch) + 1) % 97 = 0 OR (id - (SELECT min(id) FROM batch) + 1) % 89 = 0
+                       OR (id - (SELECT min(id) FROM batch) + 1) % 83 = 0 OR (id - (SELECT min(id) FROM batch) + 1) % 79 = 0
+                       OR (id - (SELECT min(id) FROM batch) + 1) % 73 = 0 OR (id - (SELECT min(id) FROM batch) + 1) % 71 = 0)$$,
+              'exactly the bad rows are rejected');
+SELECT is_empty($$SELECT 1 FROM workorder.detection_rejects WHERE error_code IS NULL OR error_message NOT LIKE 'detection column %'$$,
+                'every rejection names the column');
+SELECT is((SELECT sum(detections)::bigint FROM workorder.detection_aggregates),
+          (SELECT count(*) FROM workorder.detections d
+             LEFT JOIN workorder.detection_rules r ON r.kind = d.kind
+            WHERE d.confidence >= COALESCE(r.min_confidence, 0.5)),
+          'the aggregates count exactly the confident detections');
+SELECT is_empty($$SELECT 1 FROM workorder.detections d JOIN workorder.detection_aggregates a ON a.id = d.aggregate_id
+                   WHERE a.kind <> d.kind OR d.detected_at < a.bucket_start OR d.detected_at >= a.bucket_start + a."window"$$,
+                'each counted detection is in its aggregate''s kind and bucket');
+SELECT results_eq($$SELECT count(*) FILTER (WHERE detections >= threshold), count(order_id) FROM workorder.detection_aggregates$$,
+                  $$SELECT count(*), count(DISTINCT o.id) FROM workorder.orders o WHERE o.channel_code = 'video_ai' AND o.received_at = now()$$,
+                  'one order for each aggregate over its threshold, and no other');
+
+-- A time without a UTC offset is Beijing time, whatever the session's TimeZone.
+SET LOCAL TimeZone = 'America/New_York';
+INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence)
+VALUES ('cam-tz', 'no_helmet', '2026-10-16 08:00:00', '115.05', '24.05', '0.9');
+\o /dev/null
+SELECT * FROM workorder.ingest_detections();
+\o
+SELECT is((SELECT detected_at FROM workorder.detections WHERE camera_id = 'cam-tz'), timestamptz '2026-10-16 08:00:00+08',
+          'a detection time without an offset is read as Beijing time');
+RESET TimeZone;
+
+-- Only the owner ingests; PUBLIC may neither COPY into the inbox nor read detections.
+CREATE ROLE detections_test_nobody;
+SET LOCAL ROLE detections_test_nobody;
+SELECT throws_ok($$INSERT INTO workorder.detection_inbox (camera_id) VALUES ('x')$$, '42501', NULL,
+                 'a role without a grant may not write to the detection inbox');
+SELECT throws_ok($$SELECT * FROM workorder.ingest_detections()$$, '42501', NULL, '... nor ingest');
+RESET ROLE;
+
+SELECT * FROM finish();
+ROLLBACK;

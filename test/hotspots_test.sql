@@ -1,0 +1,102 @@
+-- Hotspots: the policy table refuses bad values (WO861) and inherits down the
+-- catalogue; detect_hotspots() refuses a bad as_of (WO862); properties of the rule
+-- (a place with no baseline needs min_count; k and min_ratio both hold back a busy
+-- place; only enabled groups are looked at; a child with its own row is its own
+-- group); the worker task runs once per interval; permissions.
+\set QUIET 1
+SET client_min_messages = warning;
+BEGIN;
+SELECT plan(24);
+
+\o /dev/null
+\i test/fixtures/issue6_map.sql
+\o
+
+-- Bad policies.
+SELECT throws_ok($$INSERT INTO workorder.hotspot_policies (category_code, radius_m) VALUES ('CITY', 1)$$,
+                 'WO861', NULL, 'a radius under 5 m is refused with WO861');
+SELECT throws_ok($$INSERT INTO workorder.hotspot_policies (category_code, "window") VALUES ('CITY', '1 month')$$,
+                 'WO861', NULL, 'a window with months is refused');
+SELECT throws_ok($$INSERT INTO workorder.hotspot_policies (category_code, "window") VALUES ('CITY', '10 minutes')$$,
+                 'WO861', NULL, 'a window under an hour is refused');
+SELECT throws_ok($$INSERT INTO workorder.hotspot_policies (category_code, baseline_windows) VALUES ('CITY', 0)$$,
+                 'WO861', NULL, 'no baseline window is refused');
+SELECT throws_ok($$INSERT INTO workorder.hotspot_policies (category_code, k) VALUES ('CITY', -1)$$,
+                 'WO861', NULL, 'a negative k is refused');
+SELECT throws_ok($$INSERT INTO workorder.hotspot_policies (category_code, min_count) VALUES ('CITY', 1)$$,
+                 'WO861', NULL, 'a min_count of 1 is refused (one order is no cluster)');
+SELECT throws_ok($$INSERT INTO workorder.hotspot_policies (category_code, min_ratio) VALUES ('CITY', 0.5)$$,
+                 'WO861', NULL, 'a min_ratio under 1 is refused');
+SELECT throws_ok($$INSERT INTO workorder.hotspot_policies (category_code) VALUES ('NO_SUCH')$$,
+                 '23503', NULL, 'a policy for an unknown category is refused');
+
+-- Inheritance: CITY sets the window, CITY_NOISE its own k; CITY_VENDOR inherits all
+-- of CITY's and belongs to CITY's group; CITY_NOISE is a group of its own.
+INSERT INTO workorder.hotspot_policies (category_code, "window", min_count) VALUES ('CITY', '3 days', 3);
+INSERT INTO workorder.hotspot_policies (category_code, k) VALUES ('CITY_NOISE', 3);
+SELECT results_eq($$SELECT code, group_code, "window", k, min_count FROM workorder.hotspot_settings ORDER BY code$$,
+                  $$VALUES ('CITY', 'CITY', interval '3 days', 2::float8, 3), ('CITY_NOISE', 'CITY_NOISE', interval '3 days', 3::float8, 3),
+                           ('CITY_VENDOR', 'CITY', interval '3 days', 2::float8, 3)$$,
+                  'NULL columns inherit from the nearest ancestor row; a row makes its category a group');
+SELECT is_empty($$SELECT 1 FROM workorder.hotspot_settings WHERE code LIKE 'WATER%'$$,
+                'categories under no policy row are not looked at');
+
+-- Bad as_of.
+SELECT throws_ok($$SELECT * FROM workorder.detect_hotspots(NULL)$$, 'WO862', NULL, 'a NULL as_of is refused with WO862');
+SELECT throws_ok($$SELECT * FROM workorder.detect_hotspots('infinity')$$, 'WO862', NULL, 'an infinite as_of is refused');
+SELECT throws_ok($$SELECT * FROM workorder.detect_hotspots(now() + interval '2 days')$$, 'WO862', NULL,
+                 'an as_of in the future is refused');
+
+-- A new place (no baseline): min_count decides.  3 vendor reports in 3 days, 100 m
+-- apart, none before: a hotspot at min_count 3; not at min_count 4.
+CREATE FUNCTION pg_temp.report(ref text, code text, lon float8, lat float8, at timestamptz)
+RETURNS integer LANGUAGE sql AS $$
+    SELECT 1 FROM workorder.submit('hotline', ref, code, '测试', lon => lon, lat => lat, occurred_at => at)
+$$;
+SELECT pg_temp.report('A-' || i, '0301', 115.03 + i * 0.0005, 24.03, '2026-10-15 10:00+08') FROM generate_series(1, 3) i;
+SELECT results_eq($$SELECT category_code, order_count, baseline_mean, ratio FROM workorder.detect_hotspots('2026-10-16 12:00+08')$$,
+                  $$VALUES ('CITY', 3, 0::float8, NULL::float8)$$, 'a new place with min_count orders is a hotspot; ratio NULL');
+UPDATE workorder.hotspot_policies SET min_count = 4 WHERE category_code = 'CITY';
+SELECT is_empty($$SELECT * FROM workorder.detect_hotspots('2026-10-16 12:05+08')$$, '... with one order too few it is not');
+SELECT is((SELECT status FROM workorder.hotspots), 'ended', '... and the hotspot of the previous run is ended');
+-- Too far apart for the radius (100 m): no cluster at all.
+UPDATE workorder.hotspot_policies SET min_count = 3, radius_m = 20 WHERE category_code = 'CITY';
+SELECT is_empty($$SELECT * FROM workorder.detect_hotspots('2026-10-16 12:10+08')$$,
+                'orders farther apart than radius_m do not cluster');
+-- A disabled group is not looked at.
+UPDATE workorder.hotspot_policies SET radius_m = NULL, enabled = false WHERE category_code = 'CITY';
+SELECT is_empty($$SELECT * FROM workorder.detect_hotspots('2026-10-16 12:15+08')$$, 'a disabled group is not looked at');
+UPDATE workorder.hotspot_policies SET enabled = NULL WHERE category_code = 'CITY';
+
+-- A busy place: 6 a window, every window.  k holds it back (6 is not above
+-- 6 + 2 * 0); with a surge to 9 (ratio 1.5) min_ratio 2 still does; min_ratio 1.5 lets it through.
+SELECT count(pg_temp.report('B-' || w || '-' || i, '0301', 115.07 + i * 0.0001, 24.07,
+                            timestamptz '2026-10-16 12:00+08' - w * interval '3 days' - interval '1 day'))
+  FROM generate_series(0, 8) w, generate_series(1, 6) i;
+SELECT is((SELECT count(*) FROM workorder.detect_hotspots('2026-10-16 12:20+08') h
+            WHERE ST_DWithin(h.center, ST_SetSRID(ST_MakePoint(115.0703, 24.07), 4326), 0.001))::integer, 0,
+          'a place as busy as always is not a hotspot');
+SELECT pg_temp.report('B-0-' || i, '0301', 115.07 + i * 0.0001, 24.07, '2026-10-15 12:00+08') FROM generate_series(7, 9) i;
+SELECT is((SELECT count(*) FROM workorder.detect_hotspots('2026-10-16 12:25+08') h
+            WHERE ST_DWithin(h.center, ST_SetSRID(ST_MakePoint(115.0703, 24.07), 4326), 0.001))::integer, 0,
+          '... nor at 1.5 times its rate, under min_ratio 2');
+UPDATE workorder.hotspot_policies SET min_ratio = 1.5 WHERE category_code = 'CITY';
+SELECT is((SELECT order_count FROM workorder.detect_hotspots('2026-10-16 12:30+08') h
+            WHERE ST_DWithin(h.center, ST_SetSRID(ST_MakePoint(115.0703, 24.07), 4326), 0.001)), 9,
+          '... but is with min_ratio 1.5');
+
+-- The task: runs detect_hotspots once per hotspot_interval (the runs of this
+-- database's worker, if it made any, are forgotten first).
+DELETE FROM workorder.hotspot_runs;
+SELECT ok((SELECT ok FROM workorder.run_task('detect_hotspots')), 'the task detect_hotspots runs');
+SELECT ok((SELECT next_due = now() + interval '1 hour' AND rows = 0 FROM workorder.run_task('detect_hotspots')),
+          '... and a second run within the hour does nothing and says when it is next due');
+
+-- Only the owner runs detection or reads hotspots.
+CREATE ROLE hotspots_test_nobody;
+SET LOCAL ROLE hotspots_test_nobody;
+SELECT throws_ok($$SELECT * FROM workorder.detect_hotspots()$$, '42501', NULL, 'a role without a grant may not run detection');
+RESET ROLE;
+
+SELECT * FROM finish();
+ROLLBACK;

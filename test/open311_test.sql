@@ -1,0 +1,85 @@
+-- Open311 GeoReport v2: filters of GET requests (ids, service subtree, status, date
+-- range, max_results) and bad input of every function (WO871..WO875), no personal
+-- data in any request output, and the error shape.
+\set QUIET 1
+SET client_min_messages = warning;
+BEGIN;
+SELECT plan(32);
+
+\o /dev/null
+\i test/fixtures/issue6_map.sql
+\o
+
+-- Three requests: noise (open), vendor (closed: resolved), flood (open), with
+-- personal data on each.
+CREATE TEMP TABLE made AS
+SELECT v.ref, workorder.open311_post_request(jsonb_build_object(
+           'service_code', v.code, 'lat', 24.1, 'long', 115.1, 'description', v.what,
+           'first_name', '女士', 'last_name', '陈', 'phone', '13912345678', 'email', 'chen@example.com',
+           'device_id', 'device-secret', 'account_id', 'acc-secret', 'idempotency_key', v.ref))->0->>'service_request_id' AS ticket
+  FROM (VALUES ('r1', 'CITY_NOISE', '噪音'), ('r2', 'CITY_VENDOR', '摊贩'), ('r3', 'WATER_FLOOD', '积水')) v(ref, code, what);
+\o /dev/null
+SELECT workorder.accept(id, 'D-um', '签收'), workorder.resolve(id, 'D-um', '已处理') FROM workorder.orders WHERE channel_ref = 'r2';
+\o
+
+CREATE FUNCTION pg_temp.codes(j jsonb) RETURNS text[] LANGUAGE sql AS $$
+    SELECT COALESCE(array_agg(e->>'service_code' ORDER BY e->>'service_code'), '{}') FROM jsonb_array_elements(j) e
+$$;
+
+-- Filters.
+SELECT is(pg_temp.codes(workorder.open311_requests()), ARRAY['CITY_NOISE', 'CITY_VENDOR', 'WATER_FLOOD'],
+          'without filters: every request of the last 90 days');
+SELECT is(pg_temp.codes(workorder.open311_requests(service_code => 'CITY')), ARRAY['CITY_NOISE', 'CITY_VENDOR'],
+          'a service_code takes its whole subtree');
+SELECT is(pg_temp.codes(workorder.open311_requests(service_code => 'WATER_FLOOD')), ARRAY['WATER_FLOOD'], '... or a leaf');
+SELECT is(pg_temp.codes(workorder.open311_requests(status => 'closed')), ARRAY['CITY_VENDOR'], 'status closed: the resolved one');
+SELECT is(pg_temp.codes(workorder.open311_requests(status => 'open')), ARRAY['CITY_NOISE', 'WATER_FLOOD'], 'status open: the others');
+SELECT is(pg_temp.codes(workorder.open311_requests(status => ' Open , CLOSED ')), ARRAY['CITY_NOISE', 'CITY_VENDOR', 'WATER_FLOOD'],
+          'both statuses, case and blanks ignored');
+SELECT is(pg_temp.codes(workorder.open311_requests(service_request_id => (SELECT string_agg(ticket, ', ') FROM made WHERE ref <> 'r2'),
+                                                   status => 'closed')),
+          ARRAY['CITY_NOISE', 'WATER_FLOOD'], 'service_request_id overrides every other filter');
+SELECT is(pg_temp.codes(workorder.open311_requests(start_date => to_char(now() + interval '1 day', 'YYYY-MM-DD'))), '{}',
+          'a range starting tomorrow: nothing');
+SELECT is(pg_temp.codes(workorder.open311_requests(end_date => to_char(now() - interval '1 day', 'YYYY-MM-DD"T"HH24:MI:SSOF'))), '{}',
+          'a range ending yesterday: nothing');
+SELECT is(jsonb_array_length(workorder.open311_requests(max_results => 1)), 1, 'max_results limits the answer');
+SELECT is(jsonb_array_length(workorder.open311_request((SELECT ticket FROM made WHERE ref = 'r1'))), 1,
+          'GET requests/{id} answers an array of one');
+
+-- Never personal data.
+SELECT ok(NOT (workorder.open311_requests()::text ~ '(陈|女士|1391234|chen@|device-secret|acc-secret)'),
+          'requests carry no reporter name, phone, e-mail, device or account');
+
+-- Bad input.
+SELECT throws_ok($$SELECT workorder.open311_service_definition('NO_SUCH')$$, 'WO871', NULL, 'an unknown service_code is WO871');
+SELECT throws_ok($$SELECT workorder.open311_service_definition(NULL)$$, 'WO871', NULL, '... so is NULL');
+SELECT throws_ok($$SELECT workorder.open311_requests(service_code => 'NO_SUCH')$$, 'WO871', NULL, '... also as a filter');
+SELECT throws_ok($$SELECT workorder.open311_request('20260101-000001-9')$$, 'WO872', NULL,
+                 'a ticket with a wrong check digit is an unknown request, WO872');
+SELECT throws_ok($$SELECT workorder.open311_request('20200101-000001-' || (SELECT right(workorder.make_ticket('2020-01-01', 1)::text, 1)))$$,
+                 'WO872', NULL, 'a valid ticket of no order is WO872');
+SELECT throws_ok($$SELECT workorder.open311_request('abc,def')$$, 'WO872', NULL, 'a list is not one request');
+SELECT throws_ok($$SELECT workorder.open311_requests(status => 'pending')$$, 'WO873', NULL, 'an unknown status is WO873');
+SELECT throws_ok($$SELECT workorder.open311_requests(start_date => 'last tuesday')$$, 'WO873', NULL, 'an unreadable date is WO873');
+SELECT throws_ok($$SELECT workorder.open311_requests(start_date => '2026-02-30')$$, 'WO873', NULL, 'an impossible date is WO873');
+SELECT throws_ok($$SELECT workorder.open311_requests(start_date => '2026-03-01', end_date => '2026-02-01')$$, 'WO873', NULL,
+                 'an end before the start is WO873');
+SELECT throws_ok($$SELECT workorder.open311_requests(start_date => '2026-01-01', end_date => '2026-06-01')$$, 'WO873', NULL,
+                 'a range over 90 days is WO873');
+SELECT throws_ok($$SELECT workorder.open311_requests(start_date => 'infinity')$$, 'WO873', NULL, 'an infinite date is WO873');
+SELECT throws_ok($$SELECT workorder.open311_requests(max_results => 1000000)$$, 'WO873', NULL, 'a huge max_results is WO873');
+SELECT throws_ok($$SELECT workorder.open311_requests(max_results => 0)$$, 'WO873', NULL, 'max_results 0 is WO873');
+SELECT throws_ok($$SELECT workorder.open311_post_request('[1]')$$, 'WO874', NULL, 'a POST that is not an object is WO874');
+SELECT throws_ok($$SELECT workorder.open311_post_request('{"service_code": "CITY_NOISE", "address_string": "桂城"}')$$, 'WO874', NULL,
+                 'a POST without lat/long is WO874 (no geocoder)');
+SELECT throws_ok($$SELECT workorder.open311_post_request('{"service_code": "CITY_NOISE", "lat": "north", "long": 115.1}')$$, 'WO874', NULL,
+                 'a lat that is not a number is WO874');
+SELECT throws_ok($$SELECT workorder.open311_post_request('{"lat": 24.1, "long": 115.1}')$$, 'WO871', NULL,
+                 'a POST without service_code is WO871');
+INSERT INTO workorder.settings VALUES ('open311_jurisdiction', 'nanhai.foshan.gov.cn', 'test');
+SELECT throws_ok($$SELECT workorder.open311_services('shunde.foshan.gov.cn')$$, 'WO875', NULL, 'another jurisdiction is WO875');
+SELECT is(jsonb_array_length(workorder.open311_services('nanhai.foshan.gov.cn')), 8, '... ours is served');
+
+SELECT * FROM finish();
+ROLLBACK;
