@@ -1,0 +1,511 @@
+/*-------------------------------------------------------------------------
+ *
+ * similarity.c
+ *	  Text similarity for dedup: how alike two reports' descriptions, or two
+ *	  addresses, are, for Chinese, English and mixed text.
+ *
+ * Chinese is not split into words: both texts are normalised and then
+ * compared as multisets of characters and of character bigrams.
+ *
+ * Normalisation, in one pass over the code points (the text is read as
+ * UTF-8; a database in another encoding is converted first):
+ *   - full-width forms (U+FF01..U+FF5E) become their ASCII counterparts and
+ *     the ideographic space U+3000 a space;
+ *   - ASCII letters are folded to lower case (so are full-width ones, after
+ *     the step above);
+ *   - whitespace, control characters, ASCII punctuation and symbols, Latin-1
+ *     punctuation, General Punctuation (U+2000..U+206F), CJK symbols and
+ *     punctuation (U+3000..U+303F), CJK compatibility forms (U+FE30..U+FE4F),
+ *     small forms (U+FE50..U+FE6F) and the half-width CJK punctuation
+ *     (U+FF5F..U+FF65) are dropped;
+ *   - a run of ASCII digits becomes one symbol.  For descriptions every run is
+ *     the same symbol ("#"): times, phone numbers and counts differ between
+ *     reports of one event.  For addresses a run keeps its value (leading
+ *     zeros dropped): "12号" and "15号" are different doors;
+ *   - for descriptions only, common fillers are dropped: words that say how a
+ *     report was made rather than what it is about (您好, 请问, 市民来电反映,
+ *     巡查发现, 检测到, 告警, ...; the list is filler_words below, longest
+ *     first).  They would otherwise make every hotline call look like every
+ *     other, and a camera's alert unlike a citizen's words for the same thing.
+ *
+ * The score is in [0, 1]:
+ *   text_similarity     the mean of the Dice coefficients of the two
+ *                       character multisets and of the two bigram multisets.
+ *                       Characters alone catch reordered phrasings (井盖缺失 /
+ *                       缺了井盖); bigrams reward the same wording.
+ *   address_similarity  the mean of that score and the overlap coefficient
+ *                       (|A∩B| / min(|A|, |B|)) of the bigram multisets: one
+ *                       address is often a shorter form of the other
+ *                       (桂城东二社区 / 南海区桂城街道东二社区).
+ * Two texts that are equal after normalisation score 1, also when both
+ * normalise to nothing (e.g. two greetings); an empty one against a non-empty
+ * one scores 0.  Both functions are symmetric.  Only the first
+ * SIMILARITY_MAX_SYMBOLS normalised symbols of each text are compared, which
+ * bounds the cost of a huge input (a description has at most 4000
+ * characters).
+ *
+ * workorder.similarity_normalize() shows the normalised form, to explain a
+ * score.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "lib/stringinfo.h"
+#include "utils/memutils.h"
+
+#include "workorder.h"
+
+/* The most normalised symbols of one text that are compared. */
+#define SIMILARITY_MAX_SYMBOLS	10000
+
+/*
+ * Symbols above the Unicode range stand for digit runs: DIGITS_SYMBOL for any
+ * run (descriptions), DIGITS_SYMBOL + 1 + value for an address's run whose
+ * value fits in DIGITS_VALUE_MASK, and a hash of the digits beyond that.
+ */
+#define DIGITS_SYMBOL			((uint32) 0x200000)
+#define DIGITS_VALUE_MASK		((uint32) 0x0FFFFF)
+
+/* What a text is normalised for. */
+typedef enum SimilarityMode
+{
+	SIMILARITY_TEXT,			/* a description: fillers out, digit runs alike */
+	SIMILARITY_ADDRESS			/* an address: digit runs keep their value */
+} SimilarityMode;
+
+/* A normalised text: its symbols (code points, or digit-run symbols). */
+typedef struct Symbols
+{
+	uint32	   *symbol;
+	int			count;
+} Symbols;
+
+/*
+ * filler_words are dropped from descriptions, longest first so that the
+ * longest filler at a position wins.  They are how hotline operators, grid
+ * inspectors and video-AI platforms frame a report, and polite words: none of
+ * them says what or where the problem is.
+ */
+static const char *const filler_words[] = {
+	"市民来电反映", "市民来电反应", "来电人反映", "市民来电", "来电反映", "群众反映", "市民反映",
+	"经巡查发现", "网格员巡查", "巡查中发现", "巡查发现", "现场发现", "网格员", "视频监控",
+	"智能识别", "系统检测", "检测到", "识别到", "监测到", "抓拍到", "告警", "报警信息",
+	"您好", "你好", "请问", "麻烦", "谢谢", "希望", "尽快", "有关部门", "相关部门",
+	"反映", "反应", "来电", "市民", "那个", "这个", "就是", "然后", "一下", "我要", "我想",
+	"处理", "解决", "存在", "情况", "目前", "现在",
+	"的", "了", "啊", "吧", "呢", "吗", "呀", "哦", "嗯",
+};
+#define FILLER_COUNT lengthof(filler_words)
+
+/* The fillers decoded to code points, once per backend. */
+static pg_wchar *filler_symbols[FILLER_COUNT];
+static int	filler_length[FILLER_COUNT];
+static bool filler_ready = false;
+
+static void filler_prepare(void);
+static pg_wchar *utf8_code_points(const char *utf8, int bytes, int *count);
+static bool is_dropped(pg_wchar c);
+static pg_wchar fold(pg_wchar c);
+static uint32 digit_run_symbol(const pg_wchar *cp, int start, int end, SimilarityMode mode);
+static Symbols normalize_text(text *t, SimilarityMode mode);
+static int	compare_uint64(const void *a, const void *b);
+static int	common_count(uint64 *a, int na, uint64 *b, int nb);
+static uint64 *grams(const Symbols *s, int n, int *count);
+static double dice(int common, int na, int nb);
+static double text_score(const Symbols *a, const Symbols *b, double *bigram_overlap);
+
+PG_FUNCTION_INFO_V1(workorder_text_similarity);
+PG_FUNCTION_INFO_V1(workorder_address_similarity);
+PG_FUNCTION_INFO_V1(workorder_similarity_normalize);
+
+/*
+ * utf8_code_points decodes bytes of UTF-8 into a palloc'd array of code
+ * points.  The input has passed the server's encoding check.
+ */
+static pg_wchar *
+utf8_code_points(const char *utf8, int bytes, int *count)
+{
+	pg_wchar   *cp = palloc(sizeof(pg_wchar) * (bytes + 1));
+	int			n = 0;
+	int			i = 0;
+
+	while (i < bytes)
+	{
+		int			len = pg_utf_mblen((const unsigned char *) utf8 + i);
+
+		if (len < 1 || i + len > bytes)
+			break;
+		cp[n++] = utf8_to_unicode((const unsigned char *) utf8 + i);
+		i += len;
+	}
+	*count = n;
+	return cp;
+}
+
+/* filler_prepare decodes filler_words into code points, once per backend. */
+static void
+filler_prepare(void)
+{
+	int			i;
+
+	if (filler_ready)
+		return;
+	for (i = 0; i < (int) FILLER_COUNT; i++)
+	{
+		pg_wchar   *cp;
+		int			n;
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		cp = utf8_code_points(filler_words[i], strlen(filler_words[i]), &n);
+		MemoryContextSwitchTo(old);
+		filler_symbols[i] = cp;
+		filler_length[i] = n;
+	}
+	filler_ready = true;
+}
+
+/*
+ * is_dropped says whether a code point (after folding) is whitespace, a
+ * control character, punctuation or a symbol that normalisation drops.
+ */
+static bool
+is_dropped(pg_wchar c)
+{
+	if (c < 0x80)
+		return !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z'));
+	return (c >= 0x80 && c <= 0xBF) ||	/* Latin-1 controls, punctuation, symbols */
+		c == 0xD7 || c == 0xF7 ||	/* × ÷ */
+		(c >= 0x2000 && c <= 0x206F) || /* General Punctuation */
+		(c >= 0x2190 && c <= 0x21FF) || /* arrows */
+		(c >= 0x2460 && c <= 0x24FF) || /* enclosed alphanumerics ①② */
+		(c >= 0x2500 && c <= 0x27BF) || /* box drawing, shapes, dingbats */
+		(c >= 0x3000 && c <= 0x303F) || /* CJK symbols and punctuation */
+		(c >= 0xFE10 && c <= 0xFE1F) || /* vertical forms */
+		(c >= 0xFE30 && c <= 0xFE6F) || /* CJK compatibility and small forms */
+		(c >= 0xFF5F && c <= 0xFF65) || /* half-width CJK punctuation */
+		c == 0xFEFF ||			/* zero-width no-break space */
+		(c >= 0xFFF0 && c <= 0xFFFF);	/* specials */
+}
+
+/*
+ * fold maps a code point to its normalised form: full-width ASCII to ASCII,
+ * the ideographic space to a space, ASCII upper case to lower case.
+ */
+static pg_wchar
+fold(pg_wchar c)
+{
+	if (c >= 0xFF01 && c <= 0xFF5E)
+		c -= 0xFEE0;
+	else if (c == 0x3000)
+		c = ' ';
+	if (c >= 'A' && c <= 'Z')
+		c += 'a' - 'A';
+	return c;
+}
+
+/*
+ * digit_run_symbol returns the symbol of the digits cp[start..end): one
+ * symbol for every run in a description, the run's value in an address.
+ */
+static uint32
+digit_run_symbol(const pg_wchar *cp, int start, int end, SimilarityMode mode)
+{
+	uint32		value = 0;
+	bool		fits = true;
+	int			i;
+
+	if (mode == SIMILARITY_TEXT)
+		return DIGITS_SYMBOL;
+	for (i = start; i < end; i++)
+	{
+		value = value * 10 + (cp[i] - '0');
+		if (value > DIGITS_VALUE_MASK - 1)
+			fits = false;
+		value &= 0x0FFFFFFF;
+	}
+	if (!fits)
+	{
+		/* A long number (a phone number in an address): hash its digits. */
+		uint32		h = 2166136261u;
+
+		for (i = start; i < end; i++)
+			h = (h ^ (cp[i] - '0')) * 16777619u;
+		value = h % (DIGITS_VALUE_MASK - 1);
+	}
+	return DIGITS_SYMBOL + 1 + value;
+}
+
+/*
+ * normalize_text normalises a text for a mode (see the header) into a
+ * palloc'd array of at most SIMILARITY_MAX_SYMBOLS symbols.
+ */
+static Symbols
+normalize_text(text *t, SimilarityMode mode)
+{
+	char	   *raw = VARDATA_ANY(t);
+	int			bytes = VARSIZE_ANY_EXHDR(t);
+	char	   *utf8 = raw;
+	pg_wchar   *cp;
+	int			ncp;
+	int			i;
+	int			kept = 0;
+	Symbols		s;
+
+	if (GetDatabaseEncoding() != PG_UTF8)
+	{
+		utf8 = (char *) pg_do_encoding_conversion((unsigned char *) raw, bytes,
+												  GetDatabaseEncoding(), PG_UTF8);
+		if (utf8 != raw)
+			bytes = strlen(utf8);
+	}
+	cp = utf8_code_points(utf8, bytes, &ncp);
+
+	/* Fold, and drop what is dropped everywhere. */
+	for (i = 0; i < ncp; i++)
+	{
+		pg_wchar	c = fold(cp[i]);
+
+		if (!is_dropped(c))
+			cp[kept++] = c;
+	}
+	ncp = kept;
+
+	s.symbol = palloc(sizeof(uint32) * (Min(ncp, SIMILARITY_MAX_SYMBOLS) + 1));
+	s.count = 0;
+	if (mode == SIMILARITY_TEXT)
+		filler_prepare();
+	i = 0;
+	while (i < ncp && s.count < SIMILARITY_MAX_SYMBOLS)
+	{
+		if (cp[i] >= '0' && cp[i] <= '9')
+		{
+			int			start = i;
+			int			first;
+
+			while (i < ncp && cp[i] >= '0' && cp[i] <= '9')
+				i++;
+			/* Leading zeros say nothing: 007 is 7. */
+			first = start;
+			while (first < i - 1 && cp[first] == '0')
+				first++;
+			s.symbol[s.count++] = digit_run_symbol(cp, first, i, mode);
+			continue;
+		}
+		if (mode == SIMILARITY_TEXT)
+		{
+			int			f;
+			bool		skipped = false;
+
+			for (f = 0; f < (int) FILLER_COUNT; f++)
+			{
+				int			len = filler_length[f];
+
+				if (len > 0 && i + len <= ncp && cp[i] == filler_symbols[f][0] &&
+					memcmp(cp + i, filler_symbols[f], sizeof(pg_wchar) * len) == 0)
+				{
+					i += len;
+					skipped = true;
+					break;
+				}
+			}
+			if (skipped)
+				continue;
+		}
+		s.symbol[s.count++] = cp[i++];
+	}
+	pfree(cp);
+	if (utf8 != raw)
+		pfree(utf8);
+	return s;
+}
+
+/* compare_uint64 orders uint64s for qsort. */
+static int
+compare_uint64(const void *a, const void *b)
+{
+	uint64		x = *(const uint64 *) a;
+	uint64		y = *(const uint64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * grams returns the sorted n-grams (n is 1 or 2) of a normalised text, each
+ * packed into a uint64; a text shorter than n has none.
+ */
+static uint64 *
+grams(const Symbols *s, int n, int *count)
+{
+	int			total = s->count - n + 1;
+	uint64	   *g;
+	int			i;
+
+	if (total < 0)
+		total = 0;
+	g = palloc(sizeof(uint64) * (total + 1));
+	for (i = 0; i < total; i++)
+		g[i] = n == 1 ? (uint64) s->symbol[i]
+			: ((uint64) s->symbol[i] << 32) | (uint64) s->symbol[i + 1];
+	qsort(g, total, sizeof(uint64), compare_uint64);
+	*count = total;
+	return g;
+}
+
+/* common_count returns the size of the multiset intersection of two sorted arrays. */
+static int
+common_count(uint64 *a, int na, uint64 *b, int nb)
+{
+	int			i = 0;
+	int			j = 0;
+	int			common = 0;
+
+	while (i < na && j < nb)
+	{
+		if (a[i] == b[j])
+		{
+			common++;
+			i++;
+			j++;
+		}
+		else if (a[i] < b[j])
+			i++;
+		else
+			j++;
+	}
+	return common;
+}
+
+/* dice is the Dice coefficient of two multisets, 1 when both are empty. */
+static double
+dice(int common, int na, int nb)
+{
+	if (na + nb == 0)
+		return 1.0;
+	return 2.0 * common / (na + nb);
+}
+
+/*
+ * text_score compares two normalised texts: the mean of the character and
+ * bigram Dice coefficients (1 for equal texts, 0 when one is empty and the
+ * other not).  bigram_overlap, when not NULL, receives the overlap
+ * coefficient of the bigrams (of the characters when either text is one
+ * symbol long).
+ */
+static double
+text_score(const Symbols *a, const Symbols *b, double *bigram_overlap)
+{
+	uint64	   *ua,
+			   *ub,
+			   *ba,
+			   *bb;
+	int			nua,
+				nub,
+				nba,
+				nbb;
+	int			common1,
+				common2;
+	double		score;
+
+	if (a->count == 0 || b->count == 0)
+	{
+		score = (a->count == b->count) ? 1.0 : 0.0;
+		if (bigram_overlap)
+			*bigram_overlap = score;
+		return score;
+	}
+	ua = grams(a, 1, &nua);
+	ub = grams(b, 1, &nub);
+	ba = grams(a, 2, &nba);
+	bb = grams(b, 2, &nbb);
+	common1 = common_count(ua, nua, ub, nub);
+	common2 = common_count(ba, nba, bb, nbb);
+	if (nba == 0 || nbb == 0)
+	{
+		/* A one-symbol text has no bigrams: its characters decide. */
+		score = dice(common1, nua, nub);
+		if (bigram_overlap)
+			*bigram_overlap = (double) common1 / Min(nua, nub);
+	}
+	else
+	{
+		score = (dice(common1, nua, nub) + dice(common2, nba, nbb)) / 2.0;
+		if (bigram_overlap)
+			*bigram_overlap = (double) common2 / Min(nba, nbb);
+	}
+	pfree(ua);
+	pfree(ub);
+	pfree(ba);
+	pfree(bb);
+	/* Guard the bounds against rounding. */
+	return Max(0.0, Min(1.0, score));
+}
+
+/*
+ * workorder_text_similarity is workorder.text_similarity(a, b): how alike two
+ * descriptions are, in [0, 1].
+ */
+Datum
+workorder_text_similarity(PG_FUNCTION_ARGS)
+{
+	Symbols		a = normalize_text(PG_GETARG_TEXT_PP(0), SIMILARITY_TEXT);
+	Symbols		b = normalize_text(PG_GETARG_TEXT_PP(1), SIMILARITY_TEXT);
+
+	PG_RETURN_FLOAT8(text_score(&a, &b, NULL));
+}
+
+/*
+ * workorder_address_similarity is workorder.address_similarity(a, b): how
+ * alike two addresses are, in [0, 1].
+ */
+Datum
+workorder_address_similarity(PG_FUNCTION_ARGS)
+{
+	Symbols		a = normalize_text(PG_GETARG_TEXT_PP(0), SIMILARITY_ADDRESS);
+	Symbols		b = normalize_text(PG_GETARG_TEXT_PP(1), SIMILARITY_ADDRESS);
+	double		overlap;
+	double		score = text_score(&a, &b, &overlap);
+
+	PG_RETURN_FLOAT8(Max(0.0, Min(1.0, (score + overlap) / 2.0)));
+}
+
+/*
+ * workorder_similarity_normalize is workorder.similarity_normalize(t,
+ * for_address): the normalised form of a text, to explain a score.  A digit
+ * run reads "#" in a description and "#value" in an address (a run too long
+ * for its value reads "#~").
+ */
+Datum
+workorder_similarity_normalize(PG_FUNCTION_ARGS)
+{
+	bool		for_address = PG_GETARG_BOOL(1);
+	Symbols		s = normalize_text(PG_GETARG_TEXT_PP(0),
+								   for_address ? SIMILARITY_ADDRESS : SIMILARITY_TEXT);
+	StringInfoData out;
+	int			i;
+
+	initStringInfo(&out);
+	for (i = 0; i < s.count; i++)
+	{
+		uint32		c = s.symbol[i];
+
+		if (c == DIGITS_SYMBOL)
+			appendStringInfoChar(&out, '#');
+		else if (c > DIGITS_SYMBOL)
+			appendStringInfo(&out, "#%u", c - DIGITS_SYMBOL - 1);
+		else
+		{
+			unsigned char buf[8];
+
+			memset(buf, 0, sizeof(buf));
+			unicode_to_utf8(c, buf);
+			appendBinaryStringInfo(&out, (char *) buf, pg_utf_mblen(buf));
+		}
+	}
+	if (GetDatabaseEncoding() != PG_UTF8)
+		PG_RETURN_TEXT_P(cstring_to_text(pg_any_to_server(out.data, out.len, PG_UTF8)));
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(out.data, out.len));
+}
