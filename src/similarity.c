@@ -106,6 +106,34 @@ static pg_wchar *filler_symbols[FILLER_COUNT];
 static int	filler_length[FILLER_COUNT];
 static bool filler_ready = false;
 
+/* Which code points of the BMP begin a filler: most characters skip the list. */
+static uint8 filler_starts[0x10000 / 8];
+#define FILLER_MAY_START(c) \
+	((c) < 0x10000 && (filler_starts[(c) >> 3] & (1 << ((c) & 7))) != 0)
+
+/*
+ * A text compared: its character and bigram multisets, each sorted.  The first
+ * argument's profile is kept across calls of one call site (fn_extra), since
+ * dedup scores one new report against each candidate in turn.
+ */
+typedef struct Profile
+{
+	int			count;			/* normalised symbols */
+	uint64	   *unigrams;
+	int			nunigrams;
+	uint64	   *bigrams;
+	int			nbigrams;
+} Profile;
+
+/* The first argument's profile, cached for its call site. */
+typedef struct ProfileCache
+{
+	SimilarityMode mode;
+	char	   *raw;			/* the argument's bytes, NULL until filled */
+	int			rawlen;
+	Profile		profile;
+} ProfileCache;
+
 static void filler_prepare(void);
 static pg_wchar *utf8_code_points(const char *utf8, int bytes, int *count);
 static bool is_dropped(pg_wchar c);
@@ -113,13 +141,19 @@ static pg_wchar fold(pg_wchar c);
 static uint32 digit_run_symbol(const pg_wchar *cp, int start, int end, SimilarityMode mode);
 static Symbols normalize_text(text *t, SimilarityMode mode);
 static int	compare_uint64(const void *a, const void *b);
+static void sort_grams(uint64 *g, int n);
 static int	common_count(uint64 *a, int na, uint64 *b, int nb);
 static uint64 *grams(const Symbols *s, int n, int *count);
 static double dice(int common, int na, int nb);
-static double text_score(const Symbols *a, const Symbols *b, double *bigram_overlap);
+static Profile profile_make(text *t, SimilarityMode mode);
+static Profile profile_first(FunctionCallInfo fcinfo, SimilarityMode mode);
+static double profile_score(const Profile *a, const Profile *b, double *bigram_overlap);
+static uint64 *grams_without(const uint64 *g, int n, const uint64 *ignore, int nignore, int *count);
+static Profile profile_without(const Profile *p, const Profile *ignore);
 
 PG_FUNCTION_INFO_V1(workorder_text_similarity);
 PG_FUNCTION_INFO_V1(workorder_address_similarity);
+PG_FUNCTION_INFO_V1(workorder_text_similarity_ignoring);
 PG_FUNCTION_INFO_V1(workorder_similarity_normalize);
 
 /*
@@ -164,6 +198,8 @@ filler_prepare(void)
 		MemoryContextSwitchTo(old);
 		filler_symbols[i] = cp;
 		filler_length[i] = n;
+		if (n > 0 && cp[0] < 0x10000)
+			filler_starts[cp[0] >> 3] |= (uint8) (1 << (cp[0] & 7));
 	}
 	filler_ready = true;
 }
@@ -295,7 +331,7 @@ normalize_text(text *t, SimilarityMode mode)
 			s.symbol[s.count++] = digit_run_symbol(cp, first, i, mode);
 			continue;
 		}
-		if (mode == SIMILARITY_TEXT)
+		if (mode == SIMILARITY_TEXT && FILLER_MAY_START(cp[i]))
 		{
 			int			f;
 			bool		skipped = false;
@@ -321,6 +357,34 @@ normalize_text(text *t, SimilarityMode mode)
 	if (utf8 != raw)
 		pfree(utf8);
 	return s;
+}
+
+/*
+ * sort_grams sorts n-grams: by insertion for the short texts dedup mostly
+ * compares (no call per comparison), by qsort beyond.
+ */
+static void
+sort_grams(uint64 *g, int n)
+{
+	int			i;
+
+	if (n > 48)
+	{
+		qsort(g, n, sizeof(uint64), compare_uint64);
+		return;
+	}
+	for (i = 1; i < n; i++)
+	{
+		uint64		x = g[i];
+		int			j = i - 1;
+
+		while (j >= 0 && g[j] > x)
+		{
+			g[j + 1] = g[j];
+			j--;
+		}
+		g[j + 1] = x;
+	}
 }
 
 /* compare_uint64 orders uint64s for qsort. */
@@ -350,7 +414,7 @@ grams(const Symbols *s, int n, int *count)
 	for (i = 0; i < total; i++)
 		g[i] = n == 1 ? (uint64) s->symbol[i]
 			: ((uint64) s->symbol[i] << 32) | (uint64) s->symbol[i + 1];
-	qsort(g, total, sizeof(uint64), compare_uint64);
+	sort_grams(g, total);
 	*count = total;
 	return g;
 }
@@ -388,27 +452,70 @@ dice(int common, int na, int nb)
 	return 2.0 * common / (na + nb);
 }
 
+/* profile_make returns the sorted character and bigram multisets of a text. */
+static Profile
+profile_make(text *t, SimilarityMode mode)
+{
+	Symbols		s = normalize_text(t, mode);
+	Profile		p;
+
+	p.count = s.count;
+	p.unigrams = grams(&s, 1, &p.nunigrams);
+	p.bigrams = grams(&s, 2, &p.nbigrams);
+	pfree(s.symbol);
+	return p;
+}
+
 /*
- * text_score compares two normalised texts: the mean of the character and
- * bigram Dice coefficients (1 for equal texts, 0 when one is empty and the
- * other not).  bigram_overlap, when not NULL, receives the overlap
- * coefficient of the bigrams (of the characters when either text is one
- * symbol long).
+ * profile_first returns the profile of a function's first argument, from the
+ * call site's cache when the argument is the same text as last time.
+ */
+static Profile
+profile_first(FunctionCallInfo fcinfo, SimilarityMode mode)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	int			len = VARSIZE_ANY_EXHDR(t);
+	ProfileCache *cache = (ProfileCache *) fcinfo->flinfo->fn_extra;
+	MemoryContext old;
+
+	if (cache == NULL)
+	{
+		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ProfileCache));
+		fcinfo->flinfo->fn_extra = cache;
+	}
+	if (cache->raw != NULL && cache->mode == mode && cache->rawlen == len &&
+		memcmp(cache->raw, VARDATA_ANY(t), len) == 0)
+		return cache->profile;
+	if (cache->raw != NULL)
+	{
+		pfree(cache->raw);
+		pfree(cache->profile.unigrams);
+		pfree(cache->profile.bigrams);
+		cache->raw = NULL;
+	}
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	cache->profile = profile_make(t, mode);
+	cache->raw = palloc(len + 1);
+	memcpy(cache->raw, VARDATA_ANY(t), len);
+	cache->rawlen = len;
+	cache->mode = mode;
+	MemoryContextSwitchTo(old);
+	return cache->profile;
+}
+
+/*
+ * profile_score compares two profiles: the mean of the character and bigram
+ * Dice coefficients (1 for equal texts, 0 when one is empty and the other
+ * not).  bigram_overlap, when not NULL, receives the overlap coefficient of
+ * the bigrams (of the characters when either text is one symbol long).
  */
 static double
-text_score(const Symbols *a, const Symbols *b, double *bigram_overlap)
+profile_score(const Profile *a, const Profile *b, double *bigram_overlap)
 {
-	uint64	   *ua,
-			   *ub,
-			   *ba,
-			   *bb;
-	int			nua,
-				nub,
-				nba,
-				nbb;
-	int			common1,
-				common2;
+	int			common1;
+	int			common2;
 	double		score;
+	double		overlap;
 
 	if (a->count == 0 || b->count == 0)
 	{
@@ -417,31 +524,81 @@ text_score(const Symbols *a, const Symbols *b, double *bigram_overlap)
 			*bigram_overlap = score;
 		return score;
 	}
-	ua = grams(a, 1, &nua);
-	ub = grams(b, 1, &nub);
-	ba = grams(a, 2, &nba);
-	bb = grams(b, 2, &nbb);
-	common1 = common_count(ua, nua, ub, nub);
-	common2 = common_count(ba, nba, bb, nbb);
-	if (nba == 0 || nbb == 0)
+	common1 = common_count(a->unigrams, a->nunigrams, b->unigrams, b->nunigrams);
+	if (a->nbigrams == 0 || b->nbigrams == 0)
 	{
 		/* A one-symbol text has no bigrams: its characters decide. */
-		score = dice(common1, nua, nub);
-		if (bigram_overlap)
-			*bigram_overlap = (double) common1 / Min(nua, nub);
+		score = dice(common1, a->nunigrams, b->nunigrams);
+		overlap = (double) common1 / Min(a->nunigrams, b->nunigrams);
 	}
 	else
 	{
-		score = (dice(common1, nua, nub) + dice(common2, nba, nbb)) / 2.0;
-		if (bigram_overlap)
-			*bigram_overlap = (double) common2 / Min(nba, nbb);
+		common2 = common_count(a->bigrams, a->nbigrams, b->bigrams, b->nbigrams);
+		score = (dice(common1, a->nunigrams, b->nunigrams) + dice(common2, a->nbigrams, b->nbigrams)) / 2.0;
+		overlap = (double) common2 / Min(a->nbigrams, b->nbigrams);
 	}
-	pfree(ua);
-	pfree(ub);
-	pfree(ba);
-	pfree(bb);
+	if (bigram_overlap)
+		*bigram_overlap = Max(0.0, Min(1.0, overlap));
 	/* Guard the bounds against rounding. */
 	return Max(0.0, Min(1.0, score));
+}
+
+/*
+ * grams_without returns the grams of g (sorted) that are not in ignore
+ * (sorted), in a new array.
+ */
+static uint64 *
+grams_without(const uint64 *g, int n, const uint64 *ignore, int nignore, int *count)
+{
+	uint64	   *kept = palloc(sizeof(uint64) * (n + 1));
+	int			i;
+	int			j = 0;
+	int			k = 0;
+
+	for (i = 0; i < n; i++)
+	{
+		while (j < nignore && ignore[j] < g[i])
+			j++;
+		if (j < nignore && ignore[j] == g[i])
+			continue;
+		kept[k++] = g[i];
+	}
+	*count = k;
+	return kept;
+}
+
+/*
+ * profile_without returns a profile with every character and bigram of
+ * ignore taken out (a text made only of ignored words becomes empty).
+ */
+static Profile
+profile_without(const Profile *p, const Profile *ignore)
+{
+	Profile		q;
+
+	q.unigrams = grams_without(p->unigrams, p->nunigrams, ignore->unigrams, ignore->nunigrams, &q.nunigrams);
+	q.bigrams = grams_without(p->bigrams, p->nbigrams, ignore->bigrams, ignore->nbigrams, &q.nbigrams);
+	q.count = q.nunigrams;
+	return q;
+}
+
+/*
+ * workorder_text_similarity_ignoring is workorder.text_similarity(a, b,
+ * ignore): text_similarity of a and b with the characters and bigrams of
+ * ignore left out of both.  Dedup passes the two reports' addresses, so that
+ * two reports of different problems at one place are not alike for naming the
+ * place alike, and the comparison is about what happened.
+ */
+Datum
+workorder_text_similarity_ignoring(PG_FUNCTION_ARGS)
+{
+	Profile		a = profile_first(fcinfo, SIMILARITY_TEXT);
+	Profile		b = profile_make(PG_GETARG_TEXT_PP(1), SIMILARITY_TEXT);
+	Profile		ignore = profile_make(PG_GETARG_TEXT_PP(2), SIMILARITY_TEXT);
+	Profile		a_rest = profile_without(&a, &ignore);
+	Profile		b_rest = profile_without(&b, &ignore);
+
+	PG_RETURN_FLOAT8(profile_score(&a_rest, &b_rest, NULL));
 }
 
 /*
@@ -451,10 +608,10 @@ text_score(const Symbols *a, const Symbols *b, double *bigram_overlap)
 Datum
 workorder_text_similarity(PG_FUNCTION_ARGS)
 {
-	Symbols		a = normalize_text(PG_GETARG_TEXT_PP(0), SIMILARITY_TEXT);
-	Symbols		b = normalize_text(PG_GETARG_TEXT_PP(1), SIMILARITY_TEXT);
+	Profile		a = profile_first(fcinfo, SIMILARITY_TEXT);
+	Profile		b = profile_make(PG_GETARG_TEXT_PP(1), SIMILARITY_TEXT);
 
-	PG_RETURN_FLOAT8(text_score(&a, &b, NULL));
+	PG_RETURN_FLOAT8(profile_score(&a, &b, NULL));
 }
 
 /*
@@ -464,10 +621,10 @@ workorder_text_similarity(PG_FUNCTION_ARGS)
 Datum
 workorder_address_similarity(PG_FUNCTION_ARGS)
 {
-	Symbols		a = normalize_text(PG_GETARG_TEXT_PP(0), SIMILARITY_ADDRESS);
-	Symbols		b = normalize_text(PG_GETARG_TEXT_PP(1), SIMILARITY_ADDRESS);
+	Profile		a = profile_first(fcinfo, SIMILARITY_ADDRESS);
+	Profile		b = profile_make(PG_GETARG_TEXT_PP(1), SIMILARITY_ADDRESS);
 	double		overlap;
-	double		score = text_score(&a, &b, &overlap);
+	double		score = profile_score(&a, &b, &overlap);
 
 	PG_RETURN_FLOAT8(Max(0.0, Min(1.0, (score + overlap) / 2.0)));
 }
