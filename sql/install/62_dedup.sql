@@ -22,6 +22,10 @@
 -- the candidates and their scores in workorder.dedup_checks, which
 -- workorder.explain_dedup() shows.
 --
+-- Only a candidate of the same category as the report (or of an ancestor or a
+-- descendant of it) is merged automatically: a report of a sibling category at the
+-- same spot (a broken lamp beside a missing cover) is at most suspected.
+--
 -- Scoring: each candidate gets components in [0, 1]
 --   distance  1 - metres / radius
 --   time      1 - |gap| / time window
@@ -52,6 +56,8 @@
 --                               how long after its resolution an order still
 --                               takes reports (the reopen window)
 --   late-report policy          dedup_rules.late_policy; setting dedup_late_policy ('link')
+--   dedup_enabled               a setting only ('on'): 'off' turns dedup off (every report
+--                               becomes an order of its own), e.g. for a test of routing
 -- No rows are shipped: the defaults are the functions' own, so that pg_dump keeps
 -- only what a district changed.  When inherited thresholds cross (review above
 -- merge), review is taken to be merge: there is no review band.
@@ -148,6 +154,7 @@ COMMENT ON TABLE workorder.dedup_rules IS
 CREATE TYPE workorder.dedup_policy AS (
     category_code    text,
     family           text,
+    path             text[],
     radius_m         double precision,
     time_window      interval,
     closed_window    interval,
@@ -158,7 +165,8 @@ CREATE TYPE workorder.dedup_policy AS (
     weight_reporter  double precision,
     merge_threshold  double precision,
     review_threshold double precision,
-    late_policy      text
+    late_policy      text,
+    enabled          boolean
 );
 
 -- dedup_setting reads one district-wide dedup setting from the settings given as
@@ -181,6 +189,10 @@ BEGIN
         ELSIF kind OPERATOR(pg_catalog.=) 'interval' THEN
             span := value::interval;
             number := EXTRACT(epoch FROM span) OPERATOR(pg_catalog./) 86400.0;
+        ELSIF kind OPERATOR(pg_catalog.=) 'switch' THEN
+            IF NOT value OPERATOR(pg_catalog.=) ANY ('{on,off}'::text[]) THEN
+                number := 'NaN';
+            END IF;
         ELSIF NOT value OPERATOR(pg_catalog.=) ANY ('{reopen,link}'::text[]) THEN
             number := 'NaN';
         END IF;
@@ -194,6 +206,7 @@ BEGIN
             pg_catalog.format('The value is %s.', pg_catalog.quote_literal(value)),
             CASE kind WHEN 'number' THEN pg_catalog.format('Set a number from %s to %s.', low, high)
                       WHEN 'interval' THEN pg_catalog.format('Set an interval from %s to %s days.', low, high)
+                      WHEN 'switch' THEN 'Set on or off.'
                       ELSE 'Set reopen or link.' END);
     END IF;
     RETURN value;
@@ -209,14 +222,13 @@ LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
     p workorder.dedup_policy;
-    path text[];
     own record;
     s jsonb;
 BEGIN
     SELECT COALESCE(pg_catalog.jsonb_object_agg(x.name, x.value), '{}') INTO s
       FROM workorder.settings x WHERE x.name OPERATOR(pg_catalog.~~) 'dedup\_%';
     SELECT e.code, e.family, e.path, e.dedup_radius_m, e.dedup_window
-      INTO p.category_code, p.family, path, p.radius_m, p.time_window
+      INTO p.category_code, p.family, p.path, p.radius_m, p.time_window
       FROM workorder.category_effective e WHERE e.code OPERATOR(pg_catalog.=) category;
     -- The deepest rule that sets each column.
     SELECT (pg_catalog.array_agg(r.weight_distance ORDER BY d.depth DESC) FILTER (WHERE r.weight_distance IS NOT NULL))[1] AS weight_distance,
@@ -230,8 +242,8 @@ BEGIN
            (pg_catalog.array_agg(r.late_policy ORDER BY d.depth DESC) FILTER (WHERE r.late_policy IS NOT NULL))[1] AS late_policy
       INTO own
       FROM workorder.dedup_rules r
-     CROSS JOIN LATERAL (SELECT pg_catalog.array_position(path, r.category_code) AS depth) d
-     WHERE r.category_code OPERATOR(pg_catalog.=) ANY (COALESCE(path, '{}'));
+     CROSS JOIN LATERAL (SELECT pg_catalog.array_position(p.path, r.category_code) AS depth) d
+     WHERE r.category_code OPERATOR(pg_catalog.=) ANY (COALESCE(p.path, '{}'));
     p.radius_m := COALESCE(p.radius_m, workorder.dedup_setting(s, 'dedup_radius_m', '100', 'number', 1, 5000)::double precision);
     p.time_window := COALESCE(p.time_window, workorder.dedup_setting(s, 'dedup_window', '3 days', 'interval', 0.0007, 90)::interval);
     p.closed_window := COALESCE(own.closed_window, workorder.dedup_setting(s, 'dedup_closed_window', '3 days', 'interval', 0, 90)::interval);
@@ -244,6 +256,7 @@ BEGIN
     p.review_threshold := LEAST(COALESCE(own.review_threshold, workorder.dedup_setting(s, 'dedup_review_threshold', '0.40', 'number', 0.01, 1)::double precision),
                                 p.merge_threshold);
     p.late_policy := COALESCE(own.late_policy, workorder.dedup_setting(s, 'dedup_late_policy', 'link', 'word', 0, 0));
+    p.enabled := workorder.dedup_setting(s, 'dedup_enabled', 'on', 'switch', 0, 0)::boolean;
     RETURN p;
 END
 $$;
@@ -316,6 +329,8 @@ CREATE TYPE workorder.dedup_candidate AS (
     order_id        bigint,
     ticket          workorder.ticket,
     status          workorder.order_status,
+    category_code   text,
+    same_category   boolean,        -- the same category, or one an ancestor of the other
     resolved_at     timestamptz,
     distance_m      double precision,
     time_gap        interval,
@@ -363,7 +378,12 @@ BEGIN
         ST_MakePoint(ST_X(point) OPERATOR(pg_catalog.+) dlon, ST_Y(point) OPERATOR(pg_catalog.+) dlat, day OPERATOR(pg_catalog.+) days));
     RETURN QUERY
     WITH near AS (
-        SELECT o.id, o.ticket, o.status, o.description AS c_text, o.address AS c_address, o.reporter_phone AS c_phone,
+        SELECT o.id, o.ticket, o.status, o.category_code AS c_category,
+               (o.category_code OPERATOR(pg_catalog.=) ANY (p.path)
+                OR p.category_code OPERATOR(pg_catalog.=) ANY (COALESCE(
+                       (SELECT ce.path FROM workorder.category_effective ce
+                         WHERE ce.code OPERATOR(pg_catalog.=) o.category_code), '{}'))) AS c_related,
+               o.description AS c_text, o.address AS c_address, o.reporter_phone AS c_phone,
                ST_Distance(o.location::geography, point::geography) AS metres,
                received OPERATOR(pg_catalog.-) o.received_at AS gap,
                EXTRACT(epoch FROM o.received_at OPERATOR(pg_catalog.-) received)::double precision AS gap_s,
@@ -379,6 +399,10 @@ BEGIN
            AND o.category_code OPERATOR(pg_catalog.=) ANY (family_codes)
            AND o.status NOT IN ('merged', 'cancelled')
            AND o.id IS DISTINCT FROM exclude_order
+           -- A suspected duplicate waiting for review is not a master.
+           AND NOT EXISTS (SELECT 1 FROM workorder.dedup_checks k
+                            WHERE k.order_id OPERATOR(pg_catalog.=) o.id
+                              AND k.decision OPERATOR(pg_catalog.=) 'review' AND k.review IS NULL)
     ), scored AS (
         SELECT n.*,
                GREATEST(0.0, 1.0 OPERATOR(pg_catalog.-) (n.metres OPERATOR(pg_catalog./) p.radius_m)) AS s_distance,
@@ -393,7 +417,7 @@ BEGIN
            AND (n.resolved IS NULL AND n.status NOT IN ('resolved', 'closed')
                 OR n.resolved OPERATOR(pg_catalog.>=) (received OPERATOR(pg_catalog.-) p.closed_window))
     )
-    SELECT s.id, s.ticket, s.status, s.resolved, s.metres, s.gap, s.s_distance, s.s_time, s.s_text, s.s_address, s.s_reporter,
+    SELECT s.id, s.ticket, s.status, s.c_category, s.c_related, s.resolved, s.metres, s.gap, s.s_distance, s.s_time, s.s_text, s.s_address, s.s_reporter,
            ((p.weight_distance OPERATOR(pg_catalog.*) s.s_distance)
             OPERATOR(pg_catalog.+) (p.weight_time OPERATOR(pg_catalog.*) s.s_time)
             OPERATOR(pg_catalog.+) (p.weight_text OPERATOR(pg_catalog.*) s.s_text)
@@ -433,6 +457,7 @@ DECLARE
     d workorder.dedup_decision;
     found workorder.dedup_candidate[];
     best workorder.dedup_candidate;
+    best_related workorder.dedup_candidate;
 BEGIN
     d.decision := 'new';
     d.holds := false;
@@ -440,7 +465,7 @@ BEGIN
         RETURN d;
     END IF;
     p := workorder.dedup_policy(category);
-    IF p.family IS NULL THEN
+    IF p.family IS NULL OR NOT p.enabled THEN
         RETURN d;
     END IF;
     PERFORM workorder.dedup_lock(p.family, point, p.radius_m);
@@ -452,10 +477,16 @@ BEGIN
         RETURN d;
     END IF;
     best := found[1];
+    -- Only a candidate of the same category (or of an ancestor or descendant) is
+    -- merged automatically; another category's is at most suspected.
+    SELECT * INTO best_related FROM pg_catalog.unnest(found) c WHERE c.same_category
+     ORDER BY c.score DESC, c.order_id LIMIT 1;
     d.candidates := pg_catalog.to_jsonb(found);
     d.policy := pg_catalog.to_jsonb(p);
     d.score := best.score;
-    IF best.score OPERATOR(pg_catalog.>=) p.merge_threshold THEN
+    IF best_related.score OPERATOR(pg_catalog.>=) p.merge_threshold THEN
+        best := best_related;
+        d.score := best.score;
         d.master_id := best.order_id;
         d.decision := CASE WHEN best.status NOT IN ('resolved', 'closed') THEN 'merge'
                            ELSE p.late_policy END;
@@ -533,7 +564,8 @@ $$;
 -- unknown order.
 CREATE FUNCTION workorder.explain_dedup(order_id bigint)
 RETURNS TABLE (rank integer, candidate_id bigint, candidate_ticket workorder.ticket,
-               candidate_status workorder.order_status, distance_m numeric, time_gap interval,
+               candidate_status workorder.order_status, candidate_category text, same_category boolean,
+               distance_m numeric, time_gap interval,
                distance_score numeric, time_score numeric, text_score numeric, address_score numeric,
                reporter_score numeric, score numeric, chosen boolean, decision text, reason text)
 LANGUAGE plpgsql STABLE
@@ -554,7 +586,7 @@ BEGIN
     IF NOT FOUND THEN
         p := workorder.dedup_policy(o.category_code);
         RETURN QUERY SELECT 0, NULL::bigint, NULL::workorder.ticket, NULL::workorder.order_status,
-            NULL::numeric, NULL::interval, NULL::numeric, NULL::numeric, NULL::numeric, NULL::numeric,
+            NULL::text, NULL::boolean, NULL::numeric, NULL::interval, NULL::numeric, NULL::numeric, NULL::numeric, NULL::numeric,
             NULL::numeric, NULL::numeric, false, 'new'::text,
             CASE WHEN o.category_code IS NULL THEN 'no catalogue category: not deduplicated'
                  ELSE pg_catalog.format('no open or recently resolved order of family %s within %s m and %s',
@@ -562,20 +594,25 @@ BEGIN
         RETURN;
     END IF;
     RETURN QUERY
-    SELECT c.n::integer, c.order_id, c.ticket, c.status,
+    SELECT c.n::integer, c.order_id, c.ticket, c.status, c.category_code, c.same_category,
            pg_catalog.round(c.distance_m::numeric, 1), c.time_gap,
            pg_catalog.round(c.distance_score::numeric, 3), pg_catalog.round(c.time_score::numeric, 3),
            pg_catalog.round(c.text_score::numeric, 3), pg_catalog.round(c.address_score::numeric, 3),
            pg_catalog.round(c.reporter_score::numeric, 3), pg_catalog.round(c.score::numeric, 3),
-           c.n OPERATOR(pg_catalog.=) 1 AND chk.master_id IS NOT NULL,
+           c.order_id IS NOT DISTINCT FROM chk.master_id,
            chk.decision,
-           CASE WHEN c.n OPERATOR(pg_catalog.<>) 1 THEN 'lower score'
+           CASE WHEN c.order_id IS DISTINCT FROM chk.master_id AND chk.master_id IS NOT NULL THEN
+                     CASE WHEN NOT c.same_category AND c.score OPERATOR(pg_catalog.>) chk.score
+                          THEN 'another category: not merged automatically' ELSE 'lower score' END
+                WHEN c.n OPERATOR(pg_catalog.<>) 1 THEN 'lower score'
                 WHEN chk.decision OPERATOR(pg_catalog.=) 'new' THEN
                      pg_catalog.format('score below review_threshold %s', chk.policy OPERATOR(pg_catalog.->>) 'review_threshold')
                 WHEN chk.decision OPERATOR(pg_catalog.=) 'review' THEN
-                     pg_catalog.format('score at least review_threshold %s, below merge_threshold %s%s',
+                     pg_catalog.format('score at least review_threshold %s, %s%s',
                                        chk.policy OPERATOR(pg_catalog.->>) 'review_threshold',
-                                       chk.policy OPERATOR(pg_catalog.->>) 'merge_threshold',
+                                       CASE WHEN c.same_category
+                                            THEN 'below merge_threshold ' OPERATOR(pg_catalog.||) (chk.policy OPERATOR(pg_catalog.->>) 'merge_threshold')
+                                            ELSE 'another category: suspected only' END,
                                        CASE WHEN chk.review IS NOT NULL
                                             THEN pg_catalog.format('; %s by %s', chk.review, chk.reviewed_by) ELSE '' END)
                 ELSE pg_catalog.format('score at least merge_threshold %s%s', chk.policy OPERATOR(pg_catalog.->>) 'merge_threshold',
@@ -583,7 +620,7 @@ BEGIN
                                                          WHEN 'link' THEN '; the master was resolved: linked (late_policy link)'
                                                          ELSE '' END) END
       FROM pg_catalog.jsonb_populate_recordset(NULL::workorder.dedup_candidate, chk.candidates)
-           WITH ORDINALITY AS c(order_id, ticket, status, resolved_at, distance_m, time_gap, distance_score, time_score,
+           WITH ORDINALITY AS c(order_id, ticket, status, category_code, same_category, resolved_at, distance_m, time_gap, distance_score, time_score,
                                 text_score, address_score, reporter_score, score, n)
      ORDER BY c.n;
 END
