@@ -667,8 +667,8 @@ BEGIN
         PERFORM workorder.action_error(o, 'review_duplicate', 'WO711',
             'the order is not a suspected duplicate waiting for review',
             CASE WHEN NOT FOUND THEN 'Dedup found no candidate for it at intake.'
-                 WHEN chk.review IS NOT NULL THEN pg_catalog.format('It was reviewed already: %s by %s at %s.',
-                                                                    chk.review, chk.reviewed_by, chk.reviewed_at)
+                 WHEN chk.review IS NOT NULL THEN pg_catalog.format('It was reviewed already: %s by %s.',
+                                                                    chk.review, chk.reviewed_by)
                  ELSE pg_catalog.format('Dedup decided %s at intake.', chk.decision) END,
             'Merge it by hand with workorder.merge() if it duplicates another order; see workorder.suspected_duplicates.');
     END IF;
@@ -686,10 +686,10 @@ BEGIN
     END IF;
     target := COALESCE(review_duplicate.master_id, chk.master_id);
     UPDATE workorder.dedup_checks c
-       SET review = decision, reviewed_by = who, reviewed_at = pg_catalog.now()
+       SET review = review_duplicate.decision, reviewed_by = who, reviewed_at = pg_catalog.now()
      WHERE c.order_id OPERATOR(pg_catalog.=) o.id;
     UPDATE workorder.orders x
-       SET status_reason = CASE WHEN decision OPERATOR(pg_catalog.=) 'reject'
+       SET status_reason = CASE WHEN review_duplicate.decision OPERATOR(pg_catalog.=) 'reject'
                                 THEN pg_catalog.format('not a duplicate of %s (reviewed by %s): to be dispatched',
                                                        (SELECT m.ticket FROM workorder.orders m WHERE m.id OPERATOR(pg_catalog.=) chk.master_id), who)
                                 ELSE x.status_reason END,
