@@ -51,7 +51,7 @@
 --                               dedup_weight_time (1), dedup_weight_text (4),
 --                               dedup_weight_address (1), dedup_weight_reporter (1)
 --   thresholds                  dedup_rules.merge_threshold / review_threshold; settings
---                               dedup_merge_threshold (0.55), dedup_review_threshold (0.40)
+--                               dedup_merge_threshold (0.50), dedup_review_threshold (0.40)
 --   recently closed             dedup_rules.closed_window; setting dedup_closed_window ('3 days'):
 --                               how long after its resolution an order still
 --                               takes reports (the reopen window)
@@ -252,7 +252,7 @@ BEGIN
     p.weight_text := COALESCE(own.weight_text, workorder.dedup_setting(s, 'dedup_weight_text', '4', 'number', 0, 100)::double precision);
     p.weight_address := COALESCE(own.weight_address, workorder.dedup_setting(s, 'dedup_weight_address', '1', 'number', 0, 100)::double precision);
     p.weight_reporter := COALESCE(own.weight_reporter, workorder.dedup_setting(s, 'dedup_weight_reporter', '1', 'number', 0, 100)::double precision);
-    p.merge_threshold := COALESCE(own.merge_threshold, workorder.dedup_setting(s, 'dedup_merge_threshold', '0.55', 'number', 0.01, 1)::double precision);
+    p.merge_threshold := COALESCE(own.merge_threshold, workorder.dedup_setting(s, 'dedup_merge_threshold', '0.50', 'number', 0.01, 1)::double precision);
     p.review_threshold := LEAST(COALESCE(own.review_threshold, workorder.dedup_setting(s, 'dedup_review_threshold', '0.40', 'number', 0.01, 1)::double precision),
                                 p.merge_threshold);
     p.late_policy := COALESCE(own.late_policy, workorder.dedup_setting(s, 'dedup_late_policy', 'link', 'word', 0, 0));
