@@ -654,13 +654,31 @@ RETURNS workorder.orders
 LANGUAGE plpgsql SECURITY DEFINER
 AS $$
 DECLARE
-    o workorder.orders := workorder.order_for_action(order_id, 'review_duplicate');
-    who text := workorder.check_actor(actor);
-    said text := workorder.action_text(o, 'review_duplicate', 'note', note, false);
+    o workorder.orders;
+    who text;
+    said text;
     chk workorder.dedup_checks;
     target bigint;
     after workorder.orders;
 BEGIN
+    -- Not in workorder.order_actions: a review is no transition of its own (a
+    -- rejection leaves the order new, a confirmation is a merge, which is), so the
+    -- order is locked and its status checked here, with the same errors.
+    SELECT * INTO o FROM workorder.orders x WHERE x.id OPERATOR(pg_catalog.=) review_duplicate.order_id FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM workorder.raise_error('WO402',
+            pg_catalog.format('order %s does not exist', COALESCE(review_duplicate.order_id::text, 'NULL')),
+            'The action was review_duplicate.',
+            'Check the order id; the orders waiting for review are in workorder.suspected_duplicates.');
+    END IF;
+    IF o.status OPERATOR(pg_catalog.<>) 'new' THEN
+        PERFORM workorder.raise_error('WO401',
+            pg_catalog.format('order %s (id %s) is %s: review_duplicate is not allowed', o.ticket, o.id, o.status),
+            'A suspected duplicate is reviewed while it is new.',
+            'Only orders in workorder.suspected_duplicates are reviewed; merge or unmerge others by hand.');
+    END IF;
+    who := workorder.check_actor(actor);
+    said := workorder.action_text(o, 'review_duplicate', 'note', note, false);
     SELECT * INTO chk FROM workorder.dedup_checks c
      WHERE c.order_id OPERATOR(pg_catalog.=) o.id FOR UPDATE;
     IF NOT FOUND OR chk.decision OPERATOR(pg_catalog.<>) 'review' OR chk.review IS NOT NULL THEN
@@ -720,7 +738,3 @@ SELECT o.channel_code,
  GROUP BY o.channel_code;
 COMMENT ON VIEW workorder.channel_reports IS
     'Reports per channel, merged duplicates included: merged (followed another order), masters (have duplicates), resolved.';
-
-INSERT INTO workorder.order_actions (action, from_status, to_status) VALUES
-    ('suspect_duplicate', 'new', NULL),
-    ('review_duplicate', 'new', NULL);
