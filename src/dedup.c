@@ -5,7 +5,7 @@
  *
  * Dedup looks for earlier reports near a new one in space and in time.  The
  * index that finds them (orders_dedup_idx, sql/install/62_dedup.sql) is an
- * n-dimensional GiST index on the point (lon, lat, day), so that one index
+ * n-dimensional GiST index on the point (lon, lat, time), so that one index
  * scan bounds all three at once and its cost follows the number of reports in
  * the searched box, not the length of the history.  The time coordinate must
  * be IMMUTABLE for an index expression; extract(epoch FROM timestamptz) is only

@@ -33,6 +33,10 @@
  *                       character multisets and of the two bigram multisets.
  *                       Characters alone catch reordered phrasings (井盖缺失 /
  *                       缺了井盖); bigrams reward the same wording.
+ *   text_similarity(a, b, ignore)
+ *                       the same with the characters and bigrams of ignore left
+ *                       out of both (dedup passes the addresses: what happened,
+ *                       not where).
  *   address_similarity  the mean of that score and the overlap coefficient
  *                       (|A∩B| / min(|A|, |B|)) of the bigram multisets: one
  *                       address is often a shorter form of the other
@@ -633,7 +637,7 @@ workorder_address_similarity(PG_FUNCTION_ARGS)
  * workorder_similarity_normalize is workorder.similarity_normalize(t,
  * for_address): the normalised form of a text, to explain a score.  A digit
  * run reads "#" in a description and "#value" in an address (a run too long
- * for its value reads "#~").
+ * for its value reads "#" and a hash of its digits).
  */
 Datum
 workorder_similarity_normalize(PG_FUNCTION_ARGS)
