@@ -11,7 +11,7 @@ BEGIN;
 \i test/fixtures/dedup_map.sql
 \o
 
-SELECT plan(45);
+SELECT plan(48);
 
 -- Random texts: Chinese, ASCII, full-width forms, digits, punctuation, spaces.
 SELECT setseed(0.25);
@@ -137,6 +137,25 @@ SELECT is((SELECT (status, event_count, report_count)::text FROM workorder.order
           || (SELECT (review IS NULL)::text FROM workorder.dedup_checks WHERE order_id = :s),
           '(new,2,1)true', 'failed reviews wrote nothing');
 SELECT throws_ok('SELECT * FROM workorder.explain_dedup(-1)', 'WO402', NULL, 'explaining an unknown order is WO402');
+
+-- A master cancelled between the search and the merge (by a dispatcher, whom the
+-- neighbourhood's locks do not stop): intake does not fail, the report stays new.
+\o /dev/null
+SELECT workorder.submit('hotline', 'TAP-C', '0401', '文华路8号井盖缺失', lon => 117.07, lat => 26.07);
+\o
+SELECT id AS c FROM workorder.orders WHERE channel_ref = 'TAP-C' \gset
+CREATE TEMP TABLE late AS SELECT workorder.dedup_decide('ROAD_MANHOLE', ST_SetSRID(ST_MakePoint(117.07, 26.07), 4326), now(),
+                                                        '文华路8号井盖缺失', NULL, NULL) AS d;
+SELECT is((SELECT (d).decision FROM late), 'merge', 'the fixture: a merge is decided');
+\o /dev/null
+SELECT workorder.cancel(:c, 'C-990901', '测试');
+SELECT workorder.submit('camera', 'TAP-C2', 'manhole', '文华路8号井盖缺失', lon => 117.18, lat => 26.18);
+\o
+SELECT lives_ok(format('SELECT workorder.dedup_apply(o, (SELECT d FROM late)) FROM workorder.orders o WHERE o.channel_ref = %L', 'TAP-C2'),
+                'applying a merge into a master cancelled meanwhile does not fail');
+SELECT is((SELECT status::text || ' ' || (SELECT decision FROM workorder.dedup_checks k WHERE k.order_id = o.id)
+             FROM workorder.orders o WHERE o.channel_ref = 'TAP-C2'), 'dispatched new',
+          '... the report is not merged, and the check says so');
 
 SELECT * FROM finish();
 ROLLBACK;

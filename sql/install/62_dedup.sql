@@ -539,6 +539,22 @@ BEGIN
     IF d.candidates IS NULL THEN
         RETURN o;
     END IF;
+    IF d.decision IN ('merge', 'reopen', 'link') THEN
+        -- The neighbourhood's locks keep other reports out, not a dispatcher: the
+        -- master may have been resolved, reopened, merged or cancelled since the
+        -- search.  Lock it and decide on what it is now; intake never fails for it.
+        SELECT * INTO master FROM workorder.orders x WHERE x.id OPERATOR(pg_catalog.=) d.master_id FOR UPDATE;
+        IF master.status IN ('merged', 'cancelled') THEN
+            d.reason := pg_catalog.format('duplicate of %s, which became %s before the merge: a dispatcher must dispatch it',
+                                          master.ticket, master.status);
+            UPDATE workorder.orders x SET status_reason = d.reason WHERE x.id OPERATOR(pg_catalog.=) o.id;
+            d.decision := 'new';
+        ELSIF master.status IN ('resolved', 'closed') THEN
+            d.decision := d.policy OPERATOR(pg_catalog.->>) 'late_policy';
+        ELSE
+            d.decision := 'merge';
+        END IF;
+    END IF;
     INSERT INTO workorder.dedup_checks (order_id, checked_at, decision, master_id, score, policy, candidates)
     VALUES (o.id, o.received_at, d.decision, d.master_id, d.score, d.policy, d.candidates);
     IF d.decision OPERATOR(pg_catalog.=) 'review' THEN
@@ -605,6 +621,8 @@ BEGIN
                      CASE WHEN NOT c.same_category AND c.score OPERATOR(pg_catalog.>) chk.score
                           THEN 'another category: not merged automatically' ELSE 'lower score' END
                 WHEN c.n OPERATOR(pg_catalog.<>) 1 THEN 'lower score'
+                WHEN chk.decision OPERATOR(pg_catalog.=) 'new' AND chk.master_id IS NOT NULL THEN
+                     'score at least merge_threshold, but the master was merged or cancelled before the merge: not merged'
                 WHEN chk.decision OPERATOR(pg_catalog.=) 'new' THEN
                      pg_catalog.format('score below review_threshold %s', chk.policy OPERATOR(pg_catalog.->>) 'review_threshold')
                 WHEN chk.decision OPERATOR(pg_catalog.=) 'review' THEN
