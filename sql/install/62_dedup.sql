@@ -352,9 +352,6 @@ CREATE FUNCTION workorder.dedup_candidates(p workorder.dedup_policy, point geome
                                            exclude_order bigint DEFAULT NULL)
 RETURNS SETOF workorder.dedup_candidate
 LANGUAGE plpgsql
--- A generic plan cannot see the search box and may scan by category alone, whose
--- cost grows with the history: every execution is planned for its own box.
-SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
     family_codes text[];
@@ -366,7 +363,7 @@ DECLARE
     days double precision := workorder.dedup_time_axis(received OPERATOR(pg_catalog.+) p.time_window) OPERATOR(pg_catalog.-) day;
     search_box geometry;
     new_phone text := workorder.dedup_phone(reporter_phone);
-    weight_sum double precision;
+    in_box bigint[];
 BEGIN
     IF p.family IS NULL THEN
         RETURN;
@@ -376,6 +373,19 @@ BEGIN
     search_box := ST_MakeLine(
         ST_MakePoint(ST_X(point) OPERATOR(pg_catalog.-) dlon, ST_Y(point) OPERATOR(pg_catalog.-) dlat, day OPERATOR(pg_catalog.-) days),
         ST_MakePoint(ST_X(point) OPERATOR(pg_catalog.+) dlon, ST_Y(point) OPERATOR(pg_catalog.+) dlat, day OPERATOR(pg_catalog.+) days));
+    -- The orders in the search box, by orders_dedup_idx.  A cached generic plan
+    -- cannot see the box and may choose a scan whose cost grows with the history,
+    -- so this short query is planned for each box (EXECUTE); the scoring query
+    -- below then reads these orders by primary key.
+    EXECUTE 'SELECT pg_catalog.array_agg(o.id) FROM workorder.orders o
+              WHERE ST_MakePoint(ST_X(o.location), ST_Y(o.location), workorder.dedup_time_axis(o.received_at)) &&& $1
+                AND o.received_at OPERATOR(pg_catalog.>=) $2 AND o.received_at OPERATOR(pg_catalog.<=) $3
+                AND o.category_code OPERATOR(pg_catalog.=) ANY ($4)'
+       INTO in_box
+      USING search_box, received OPERATOR(pg_catalog.-) p.time_window, received OPERATOR(pg_catalog.+) p.time_window, family_codes;
+    IF in_box IS NULL THEN
+        RETURN;
+    END IF;
     RETURN QUERY
     WITH near AS (
         SELECT o.id, o.ticket, o.status, o.category_code AS c_category,
@@ -391,12 +401,7 @@ BEGIN
                     (SELECT pg_catalog.max(e.at) FROM workorder.order_events e
                       WHERE e.order_id OPERATOR(pg_catalog.=) o.id AND e.action OPERATOR(pg_catalog.=) 'resolve') END AS resolved
           FROM workorder.orders o
-         WHERE ST_MakePoint(ST_X(o.location), ST_Y(o.location), workorder.dedup_time_axis(o.received_at)) &&& search_box
-           -- Also the window on received_at itself: should the planner prefer the
-           -- (category_code, received_at) index, its scan is bounded by the window too.
-           AND o.received_at OPERATOR(pg_catalog.>=) (received OPERATOR(pg_catalog.-) p.time_window)
-           AND o.received_at OPERATOR(pg_catalog.<=) (received OPERATOR(pg_catalog.+) p.time_window)
-           AND o.category_code OPERATOR(pg_catalog.=) ANY (family_codes)
+         WHERE o.id OPERATOR(pg_catalog.=) ANY (in_box)
            AND o.status NOT IN ('merged', 'cancelled')
            AND o.id IS DISTINCT FROM exclude_order
            -- A suspected duplicate waiting for review is not a master.
