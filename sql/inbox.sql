@@ -6,6 +6,8 @@
 \set ON_ERROR_ROLLBACK on
 BEGIN;
 SET client_min_messages = warning;
+-- Reports here are orders of their own: dedup is sql/dedup.sql's.
+INSERT INTO workorder.settings VALUES ('dedup_enabled', 'off', 'reports in these tests are orders of their own');
 
 -- The map, far from the other tests' maps: district 990501 (ours) 122.0..122.2 x
 -- 30.0..30.2 with one town and two villages; district 990502 (a neighbour) east of it.

@@ -6,6 +6,8 @@
 SET client_min_messages = warning;
 BEGIN;
 SELECT plan(34);
+-- Reports here are orders of their own: dedup is sql/dedup.sql's.
+INSERT INTO workorder.settings VALUES ('dedup_enabled', 'off', 'reports in these tests are orders of their own');
 
 \o /dev/null
 -- A small map of our own: district 990601 (122.0..122.2 x 30.0..30.2), one town,

@@ -16,7 +16,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
      {"code": "V", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(101);
+SELECT plan(103);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -125,6 +125,10 @@ SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT workorder.supervise(%s, '
           'WO951', 'a handler may not supervise');
 SELECT is((rt.run_as('wo_rt_handler_unmapped', format('SELECT workorder.accept(%s, ''x'')', :vendor_a))).state,
           'WO951', 'a handler mapped to no unit may not act');
+SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT workorder.review_duplicate(%s, ''x'', ''reject'')', :vendor_a))).state,
+          'WO951', 'a handler may not review a suspected duplicate, even of its own unit: that is a dispatcher''s call');
+SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT count(*) FROM workorder.explain_dedup(%s)', :water_a))).state,
+          'WO951', 'a handler may not read the dedup explanation of an order outside its subtree');
 SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT count(*) FROM workorder.explain_route(%s)', :vendor_a))).state,
           '00000', 'a handler explains the route of its own order');
 SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT count(*) FROM workorder.explain_route(%s)', :vendor_b))).state,

@@ -91,6 +91,7 @@ DECLARE
     sla_accept timestamptz;
     sla_resolve timestamptz;
     sla_warn timestamptz;
+    dup workorder.dedup_decision;
 BEGIN
     PERFORM workorder.check_channel_access(channel, 'submit');   -- an intake login: its own channel only (part 96)
     IF NOT EXISTS (SELECT 1 FROM workorder.channels c
@@ -165,10 +166,15 @@ BEGIN
     point := workorder.location_point(location, 'the report''s location');
     place := workorder.locate(point);
     category_code := workorder.map_category(channel, category);
+    -- Dedup (part 62): a duplicate is merged after the INSERT, a suspected one
+    -- waits for review; neither is routed.
+    dup := workorder.dedup_decide(category_code, point, received, description, address, reporter_phone);
 
     IF category_code IS NULL THEN
         reason := pg_catalog.format('unknown category %s of channel %s: a dispatcher must classify it',
                                     COALESCE(category, '(none)'), channel);
+    ELSIF dup.holds THEN
+        reason := dup.reason;
     ELSIF NOT place.in_jurisdiction THEN
         SELECT u.code INTO route_unit FROM workorder.units u
          WHERE u.code OPERATOR(pg_catalog.=) workorder.setting('fallback_unit', NULL) AND u.active;
@@ -242,8 +248,9 @@ BEGIN
         SELECT * INTO STRICT o FROM workorder.orders x
          WHERE x.channel_code OPERATOR(pg_catalog.=) submit.channel
            AND x.channel_ref OPERATOR(pg_catalog.=) submit.channel_ref;
+        RETURN o;
     END IF;
-    RETURN o;
+    RETURN workorder.dedup_apply(o, dup);
 END
 $$;
 

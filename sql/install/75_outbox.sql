@@ -21,7 +21,8 @@
 --   close                closed, with the result
 --   reopen               sent back to be redone (the reason)
 --   cancel               invalid or spam (the reason)
---   merge, unmerge       the report follows a master (its ticket), or no longer
+--   merge, unmerge       the report follows a master (its ticket), or no longer;
+--                        merged into a resolved master, it carries the result
 -- Not: submit (the connector has the answer of submit() already), suspend and
 -- resume, extensions, callback, supervise and comment (internal to the center), and
 -- the master's merged_in / unmerged_out (the merged report's own message says it).
@@ -109,7 +110,10 @@ BEGIN
                'previous_status', e.old_status,
                'unit', e.unit_code,
                'unit_name', u.name,
-               'result', CASE WHEN e.action IN ('resolve', 'close') THEN o.result END,
+               -- A report merged into a resolved master (late, linked) hears its result.
+               'result', CASE WHEN e.action IN ('resolve', 'close') THEN o.result
+                              WHEN e.action OPERATOR(pg_catalog.=) 'merge' THEN
+                                   (SELECT m.result FROM workorder.orders m WHERE m.id OPERATOR(pg_catalog.=) o.master_id) END,
                'reason', CASE WHEN e.action IN ('return', 'verify', 'reopen', 'cancel') THEN e.note END,
                'master_ticket', CASE WHEN r.id OPERATOR(pg_catalog.<>) o.id THEN o.ticket::text
                                      WHEN e.action IN ('merge', 'unmerge') THEN e.details OPERATOR(pg_catalog.->>) 'master_ticket' END,

@@ -52,7 +52,8 @@ BEGIN
                        ('^(calling_role|caller|caller_(unrestricted|unit|channel|units|area)|check_channel_access|setting'
                         '|wgs84|location_point|nearest_area|area_summary)$', everyone),
                        ('^(explain_route|order_history|allowed_actions|locate'
-                        '|add_working_time|working_time_between|add_working_days)$', staff),
+                        '|add_working_time|working_time_between|add_working_days'
+                        '|explain_dedup|text_similarity|address_similarity|similarity_normalize)$', staff),
                        ('^submit$', 'workorder_dispatcher, workorder_intake'),
                        ('^(claim_outbox|ack_outbox|fail_outbox|locate)$', 'workorder_intake'),
                        -- Open311: what a GeoReport front end calls, as a connector
@@ -100,7 +101,7 @@ BEGIN
                              'categories', 'category_effective', 'category_defaults', 'channels', 'channel_categories',
                              'routing_rules', 'order_actions', 'role_actions', 'calendars', 'calendar_hours',
                              'calendar_days', 'calendar_changes', 'sla_policies', 'sla_priority_policies',
-                             'sla_escalation_steps', 'hotspot_policies', 'hotspot_settings', 'detection_rules')
+                             'sla_escalation_steps', 'dedup_rules', 'dedup_policies', 'hotspot_policies', 'hotspot_settings', 'detection_rules')
          ORDER BY c.oid
     LOOP
         EXECUTE pg_catalog.format('GRANT SELECT ON TABLE %s TO %s, workorder_intake', rel, staff);

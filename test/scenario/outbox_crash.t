@@ -56,6 +56,8 @@ SELECT workorder.load_categories('[{"code": "CITY", "name": "城市管理", "han
 SELECT workorder.load_channels('[{"code": "hotline", "name": "12345热线", "kind": "hotline",
                                   "categories": [{"code": "0301", "category": "CITY"}]}]');
 INSERT INTO workorder.settings VALUES ('dispatch_unit', 'C-990501', 'outbox crash test');
+-- Each report here is an order of its own (dedup would merge them: same place, same words).
+INSERT INTO workorder.settings VALUES ('dedup_enabled', 'off', 'outbox crash test: every report is an order of its own');
 SELECT workorder.accept((workorder.submit('hotline', 'K-' || i, '0301', '路口摊贩 ' || i,
                                           lon => 122.05 + i * 0.0001, lat => 30.05)).id, 'C-990501001')
   FROM generate_series(1, 40) i;

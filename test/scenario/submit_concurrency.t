@@ -56,6 +56,10 @@ echo "1..21"
 -- wake_worker() makes happen at once).
 INSERT INTO workorder.settings (name, value, description)
 VALUES ('worker_enabled', 'off', 'submit_concurrency: the drains are the test''s own');
+-- Random reports near each other would be merged now and then: this test is about
+-- intake's idempotence and counts, dedup's is dedup_concurrency.t.
+INSERT INTO workorder.settings (name, value, description)
+VALUES ('dedup_enabled', 'off', 'submit_concurrency: every report is an order of its own');
 SELECT workorder.wake_worker();
 -- Each channel with its own category codes, numbered for a random pick.
 CREATE TABLE channel_codes AS

@@ -1,0 +1,161 @@
+-- Dedup: properties of the similarity functions (in [0, 1], symmetric, 1 for texts
+-- equal after normalisation, NULL in NULL out, empty and huge inputs), the checks
+-- on dedup rules and settings, and bad arguments and illegal states of
+-- review_duplicate() and explain_dedup(), which write nothing when they fail.
+-- Run from the repository root.
+\set QUIET 1
+SET client_min_messages = warning;
+BEGIN;
+
+\o /dev/null
+\i test/fixtures/dedup_map.sql
+\o
+
+SELECT plan(48);
+
+-- Random texts: Chinese, ASCII, full-width forms, digits, punctuation, spaces.
+SELECT setseed(0.25);
+CREATE TEMP TABLE texts AS
+SELECT n, (SELECT string_agg(substr('井盖缺失破损路灯不亮门口对面文华路号桂城街道社区垃圾噪音ABCabc０１２３ＡＢＣ0123456789，。！？ 　、:-()',
+                                    1 + floor(random() * 70)::int, 1 + floor(random() * 3)::int), '')
+             FROM generate_series(1, 1 + (n % 40)) g WHERE n > 0) AS t
+  FROM generate_series(1, 200) n;
+CREATE TEMP TABLE pairs AS
+SELECT a.n AS i, b.n AS j, a.t AS a, b.t AS b FROM texts a JOIN texts b ON b.n = (a.n * 37) % 200 + 1;
+
+SELECT is((SELECT count(*) FROM pairs WHERE workorder.text_similarity(a, b) NOT BETWEEN 0 AND 1), 0::bigint,
+          'text_similarity is in [0, 1] for 200 random pairs');
+SELECT is((SELECT count(*) FROM pairs WHERE workorder.address_similarity(a, b) NOT BETWEEN 0 AND 1), 0::bigint,
+          'address_similarity is in [0, 1] for 200 random pairs');
+SELECT is((SELECT count(*) FROM pairs WHERE workorder.text_similarity(a, b, 'ABC文华路') NOT BETWEEN 0 AND 1), 0::bigint,
+          'text_similarity ignoring words is in [0, 1] for 200 random pairs');
+SELECT is((SELECT count(*) FROM pairs WHERE workorder.text_similarity(a, b) <> workorder.text_similarity(b, a)), 0::bigint,
+          'text_similarity is symmetric');
+SELECT is((SELECT count(*) FROM pairs WHERE workorder.address_similarity(a, b) <> workorder.address_similarity(b, a)), 0::bigint,
+          'address_similarity is symmetric');
+SELECT is((SELECT count(*) FROM pairs WHERE workorder.text_similarity(a, b, '门口') <> workorder.text_similarity(b, a, '门口')), 0::bigint,
+          'text_similarity ignoring words is symmetric');
+SELECT is((SELECT count(*) FROM texts WHERE workorder.text_similarity(t, t) <> 1), 0::bigint,
+          'a text is 1 to itself');
+SELECT is((SELECT count(*) FROM texts WHERE workorder.address_similarity(t, t) <> 1), 0::bigint,
+          'an address is 1 to itself');
+SELECT is((SELECT count(*) FROM pairs
+            WHERE workorder.text_similarity(a, b) = 1
+              AND workorder.similarity_normalize(a) <> workorder.similarity_normalize(b)), 0::bigint,
+          'a score of 1 means the same text after normalisation');
+SELECT is((SELECT count(*) FROM texts
+            WHERE workorder.text_similarity(t, translate(t, '０１２３ＡＢＣ　，。！？', '0123abc ,.!?') || ' ！') <> 1), 0::bigint,
+          'full-width forms, case, punctuation and spaces do not count');
+SELECT is(workorder.text_similarity('您好，我要反映井盖缺失，谢谢', '井盖缺失'), 1::float8,
+          'fillers do not count');
+SELECT is(workorder.text_similarity('12号井盖', '345号井盖'), 1::float8,
+          'in a description, every run of digits is alike');
+SELECT cmp_ok(workorder.address_similarity('文华路12号', '文华路345号'), '<', 1::float8,
+          'in an address, runs of digits keep their value');
+SELECT is(workorder.address_similarity('文华路012号', '文华路12号'), 1::float8,
+          'leading zeros do not count');
+SELECT is(workorder.text_similarity('井盖缺失', '井盖缺失', ''), workorder.text_similarity('井盖缺失', '井盖缺失'),
+          'ignoring nothing is text_similarity');
+SELECT is(workorder.text_similarity('文华路', '文华路', '文华路'), 1::float8,
+          'two texts of only ignored words are equal');
+
+-- NULL, empty and huge inputs.
+SELECT ok(workorder.text_similarity(NULL, 'a') IS NULL AND workorder.text_similarity('a', NULL) IS NULL
+          AND workorder.address_similarity(NULL, 'a') IS NULL AND workorder.text_similarity('a', 'b', NULL) IS NULL
+          AND workorder.similarity_normalize(NULL) IS NULL,
+          'NULL in, NULL out');
+SELECT is(workorder.text_similarity('', ''), 1::float8, 'two empty texts are equal');
+SELECT is(workorder.text_similarity('，。！', '  '), 1::float8, 'two texts of punctuation only are equal (both empty)');
+SELECT is(workorder.text_similarity('', '井盖'), 0::float8, 'an empty text is 0 to a non-empty one');
+SELECT is(workorder.address_similarity('', '文华路'), 0::float8, 'an empty address is 0 to a non-empty one');
+SELECT is(workorder.text_similarity(repeat('井盖缺失很危险', 150000), repeat('井盖缺失很危险', 150000)), 1::float8,
+          'a text of a million characters is 1 to itself');
+SELECT cmp_ok(workorder.text_similarity(repeat('井盖缺失很危险', 150000), '井盖缺失'), '<', 1::float8,
+          'a huge text against a short one');
+SELECT is(length(workorder.similarity_normalize(repeat('路', 50000))), 10000,
+          'at most 10000 normalised characters are compared');
+
+-- Dedup rules: checked by constraints; a rule names an existing category.
+SELECT throws_ok($$INSERT INTO workorder.dedup_rules (category_code, weight_text) VALUES ('ROAD', -1)$$,
+                 '23514', NULL, 'a negative weight is refused');
+SELECT throws_ok($$INSERT INTO workorder.dedup_rules (category_code, merge_threshold, review_threshold) VALUES ('ROAD', 0.5, 0.6)$$,
+                 '23514', NULL, 'a review threshold above the merge threshold is refused');
+SELECT throws_ok($$INSERT INTO workorder.dedup_rules (category_code, merge_threshold) VALUES ('ROAD', 1.5)$$,
+                 '23514', NULL, 'a threshold above 1 is refused');
+SELECT throws_ok($$INSERT INTO workorder.dedup_rules (category_code, late_policy) VALUES ('ROAD', 'ignore')$$,
+                 '23514', NULL, 'a late policy other than reopen or link is refused');
+SELECT throws_ok($$INSERT INTO workorder.dedup_rules (category_code, closed_window) VALUES ('ROAD', '100 days')$$,
+                 '23514', NULL, 'a closed window over 90 days is refused');
+SELECT throws_ok($$INSERT INTO workorder.dedup_rules (category_code, weight_text) VALUES ('NOWHERE', 1)$$,
+                 '23503', NULL, 'a rule for an unknown category is refused');
+-- Inherited thresholds that cross leave no review band.
+INSERT INTO workorder.dedup_rules (category_code, review_threshold) VALUES ('ROAD', 0.7);
+INSERT INTO workorder.dedup_rules (category_code, merge_threshold) VALUES ('ROAD_MANHOLE', 0.6);
+SELECT is((SELECT review_threshold FROM workorder.dedup_policy('ROAD_MANHOLE')), 0.6::float8,
+          'an inherited review threshold above the merge threshold is taken to be the merge threshold');
+DELETE FROM workorder.dedup_rules;
+
+-- Settings: a bad value fails intake with WO701 naming the setting, and writes nothing.
+INSERT INTO workorder.settings VALUES ('dedup_enabled', 'maybe', 'test');
+SELECT throws_ok($$SELECT workorder.submit('hotline', 'TAP-S1', '0401', '井盖缺失', lon => 117.05, lat => 26.05)$$,
+                 'WO701', 'invalid dedup setting dedup_enabled', 'dedup_enabled must be on or off');
+UPDATE workorder.settings SET name = 'dedup_window', value = '-1 day' WHERE name = 'dedup_enabled';
+SELECT throws_ok($$SELECT workorder.dedup_policy('CITY')$$, 'WO701', 'invalid dedup setting dedup_window',
+                 'a negative window is refused');
+UPDATE workorder.settings SET name = 'dedup_weight_text', value = 'lots' WHERE name = 'dedup_window';
+SELECT throws_ok($$SELECT workorder.dedup_policy('CITY')$$, 'WO701', 'invalid dedup setting dedup_weight_text',
+                 'a weight that is not a number is refused');
+DELETE FROM workorder.settings WHERE name = 'dedup_weight_text';
+SELECT is((SELECT count(*) FROM workorder.orders WHERE channel_ref = 'TAP-S1'), 0::bigint, 'the failed intake wrote nothing');
+
+-- review_duplicate: bad arguments and illegal states; nothing written on failure.
+\o /dev/null
+SELECT workorder.submit('hotline', 'TAP-M', '0401', '文华路3号门口井盖缺失', lon => 117.05, lat => 26.05, address => '文华路3号');
+SELECT workorder.submit('hotline', 'TAP-S', '0401', '文华路3号对面人行道的井盖破损下陷', lon => 117.0504, lat => 26.0502, address => '文华路3号对面');
+SELECT workorder.submit('hotline', 'TAP-N', '0401', '井盖缺失', lon => 117.15, lat => 26.15);
+\o
+SELECT id AS m FROM workorder.orders WHERE channel_ref = 'TAP-M' \gset
+SELECT id AS s FROM workorder.orders WHERE channel_ref = 'TAP-S' \gset
+SELECT id AS n FROM workorder.orders WHERE channel_ref = 'TAP-N' \gset
+SELECT is((SELECT status::text || ' ' || (SELECT count(*) FROM workorder.suspected_duplicates WHERE order_id = :s)
+             FROM workorder.orders WHERE id = :s), 'new 1', 'the fixture: TAP-S is a suspected duplicate of TAP-M');
+SELECT throws_ok('SELECT workorder.review_duplicate(-1, ''C-990901'', ''confirm'')', 'WO402', NULL,
+                 'an unknown order is WO402');
+SELECT throws_ok(format('SELECT workorder.review_duplicate(%s, NULL, ''confirm'')', :s), 'WO404', NULL,
+                 'a review needs an actor');
+SELECT throws_ok(format('SELECT workorder.review_duplicate(%s, ''C-990901'', NULL)', :s), 'WO712', NULL,
+                 'a NULL decision is WO712');
+SELECT throws_ok(format('SELECT workorder.review_duplicate(%s, ''C-990901'', ''yes'')', :s), 'WO712', NULL,
+                 'a decision other than confirm or reject is WO712');
+SELECT throws_ok(format('SELECT workorder.review_duplicate(%s, ''C-990901'', ''confirm'', -5)', :s), 'WO404', NULL,
+                 'confirming with a master that does not exist is the merge''s WO404');
+SELECT throws_ok(format('SELECT workorder.review_duplicate(%s, ''C-990901'', ''confirm'')', :m), 'WO401', NULL,
+                 'reviewing a dispatched order is WO401');
+SELECT throws_ok(format('SELECT workorder.review_duplicate(%s, ''C-990901'', ''reject'')', :n), 'WO401', NULL,
+                 'reviewing an order that dedup did not suspect (dispatched) is WO401');
+SELECT is((SELECT (status, event_count, report_count)::text FROM workorder.orders WHERE id = :s)
+          || (SELECT (review IS NULL)::text FROM workorder.dedup_checks WHERE order_id = :s),
+          '(new,2,1)true', 'failed reviews wrote nothing');
+SELECT throws_ok('SELECT * FROM workorder.explain_dedup(-1)', 'WO402', NULL, 'explaining an unknown order is WO402');
+
+-- A master cancelled between the search and the merge (by a dispatcher, whom the
+-- neighbourhood's locks do not stop): intake does not fail, the report stays new.
+\o /dev/null
+SELECT workorder.submit('hotline', 'TAP-C', '0401', '文华路8号井盖缺失', lon => 117.07, lat => 26.07);
+\o
+SELECT id AS c FROM workorder.orders WHERE channel_ref = 'TAP-C' \gset
+CREATE TEMP TABLE late AS SELECT workorder.dedup_decide('ROAD_MANHOLE', ST_SetSRID(ST_MakePoint(117.07, 26.07), 4326), now(),
+                                                        '文华路8号井盖缺失', NULL, NULL) AS d;
+SELECT is((SELECT (d).decision FROM late), 'merge', 'the fixture: a merge is decided');
+\o /dev/null
+SELECT workorder.cancel(:c, 'C-990901', '测试');
+SELECT workorder.submit('camera', 'TAP-C2', 'manhole', '文华路8号井盖缺失', lon => 117.18, lat => 26.18);
+\o
+SELECT lives_ok(format('SELECT workorder.dedup_apply(o, (SELECT d FROM late)) FROM workorder.orders o WHERE o.channel_ref = %L', 'TAP-C2'),
+                'applying a merge into a master cancelled meanwhile does not fail');
+SELECT is((SELECT status::text || ' ' || (SELECT decision FROM workorder.dedup_checks k WHERE k.order_id = o.id)
+             FROM workorder.orders o WHERE o.channel_ref = 'TAP-C2'), 'dispatched new',
+          '... the report is not merged, and the check says so');
+
+SELECT * FROM finish();
+ROLLBACK;

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# dedup_concurrency.t: one event reported by 16 clients at the same moment makes
+# exactly one master, never two.
+#
+# Each round, 16 psql sessions (hotline calls, grid inspectors, a mailbox letter, a
+# platform post) report the same missing manhole cover at the same spot (a metre or
+# two apart) with the same words.  They are started together and held at a
+# barrier: each waits for a shared advisory lock that the test holds exclusively
+# until all 16 are waiting, then releases, so that all 16 submit() calls run at
+# once.  Afterwards exactly one of the 16 orders is a master (not merged), the 15
+# others are merged into it, its report_count is 16, and nobody failed.  Each round
+# is a new event at a new spot; the round is repeated 5 times.
+#
+# Needs PGHOST/PGPORT/PGUSER of a running cluster (scripts/test.sh sets them) and
+# data/demo.sql.  Prints TAP.  The scratch database is dropped however it ends.
+set -uo pipefail
+
+repo=${WORKORDER_REPO:-$(cd "$(dirname "$0")/../.." && pwd)}
+db="workorder_dedup_conc_$$"
+clients=16
+rounds=5
+barrier=727001
+work=$(mktemp -d /tmp/workorder-dedup-conc.XXXXXX)
+
+export PGOPTIONS="-c client_min_messages=warning"
+
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
+
+cleanup() {
+  psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+. "$(dirname "$0")/tap.sh"
+
+echo "1..$((rounds * 5 + 1))"
+
+(cd "$repo" &&
+  psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $db" &&
+  q "CREATE EXTENSION workorder CASCADE" &&
+  psql -X -q -v ON_ERROR_STOP=1 -v demo_no_summary=1 -d "$db" -f data/demo.sql) >/dev/null 2>"$work/setup.err"
+check "setup: extension and demo map" "0" "$?"
+
+# The channels that report a missing manhole cover, with their own codes.
+channels=(hotline_12345:0401 grid_inspection:B01 hotline_12345:0401 mayor_mailbox:ROAD_MANHOLE
+          minsheng_platform:ROAD_MANHOLE)
+
+for round in $(seq 1 $rounds); do
+  # A spot in Guicheng, a new one each round (about 1 km apart).
+  lon=$(echo "113.140 + $round * 0.01" | bc -l)
+  lat=23.030
+  # The test holds the barrier until every client waits for it.
+  psql -X -q -At -d "$db" >"$work/barrier.$round" 2>&1 <<SQL &
+SELECT pg_advisory_lock($barrier);
+DO \$\$
+BEGIN
+    FOR i IN 1..600 LOOP
+        EXIT WHEN (SELECT count(*) FROM pg_locks
+                    WHERE locktype = 'advisory' AND objid = $barrier AND NOT granted) >= $clients;
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END
+\$\$;
+SELECT pg_advisory_unlock($barrier);
+SQL
+  barrier_pid=$!
+  for c in $(seq 1 $clients); do
+    pick=${channels[$((c % ${#channels[@]}))]}
+    channel=${pick%%:*}
+    code=${pick#*:}
+    # A metre or two apart: the reporters stand at the same cover.
+    clon=$(echo "$lon + ($c % 3) * 0.00001" | bc -l)
+    clat=$(echo "$lat + ($c % 2) * 0.00001" | bc -l)
+    psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" >"$work/client.$round.$c" 2>&1 <<SQL &
+SELECT pg_advisory_lock_shared($barrier);
+SELECT pg_advisory_unlock_shared($barrier);
+SELECT id FROM workorder.submit('$channel', 'dedup-conc-$round-$c', '$code',
+                                '桂城街道南海大道北 路边井盖缺失，车辆经过很危险',
+                                lon => $clon, lat => $clat, address => '南海区桂城街道南海大道北88号');
+SQL
+    echo $! >>"$work/pids.$round"
+  done
+  client_failures=0
+  while read -r pid; do
+    wait "$pid" || client_failures=$((client_failures + 1))
+  done <"$work/pids.$round"
+  wait "$barrier_pid"
+  check "round $round: all $clients clients submitted without error" "0" "$client_failures"
+  refs="channel_ref LIKE 'dedup-conc-$round-%'"
+  check "round $round: $clients orders" "$clients" "$(q "SELECT count(*) FROM workorder.orders WHERE $refs")"
+  check "round $round: exactly one master" "1" \
+    "$(q "SELECT count(*) FROM workorder.orders WHERE $refs AND status <> 'merged'")"
+  check "round $round: the others are merged into it" "$((clients - 1))" \
+    "$(q "SELECT count(*) FROM workorder.orders d JOIN workorder.orders m ON m.id = d.master_id
+           WHERE d.$refs AND m.$refs AND d.status = 'merged' AND m.status <> 'merged'")"
+  check "round $round: the master counts $clients reports" "$clients" \
+    "$(q "SELECT report_count FROM workorder.orders WHERE $refs AND status <> 'merged'")"
+done
+
+[ "$failed" -eq 0 ] || { echo "# setup: $(head -c 2000 "$work/setup.err")"; for f in "$work"/client.*; do grep -l ERROR "$f" >/dev/null 2>&1 && { echo "# $f:"; sed 's/^/#   /' "$f" | head -n 5; }; done; }
+exit 0
