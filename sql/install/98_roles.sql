@@ -59,7 +59,7 @@ BEGIN
                        -- Open311: what a GeoReport front end calls, as a connector
                        -- (a POST is a submit on the connector's own channel).
                        ('^open311_(services|service_definition|requests|request|post_request|error)$',
-                        'workorder_intake, ' || staff),
+                        pg_catalog.concat('workorder_intake, ', staff)),
                        ('^(mask_phone|mask_name|coarsen_location)$', 'workorder_analyst'))
                AS g (pattern, grantees) ON p.proname OPERATOR(pg_catalog.~) g.pattern
          WHERE p.pronamespace OPERATOR(pg_catalog.=) 'workorder'::regnamespace

@@ -61,6 +61,7 @@ SELECT workorder.load_categories('[{"code": "CITY", "name": "城市管理", "han
 SELECT workorder.load_channels('[{"code": "hotline", "name": "12345热线", "kind": "hotline",
                                   "categories": [{"code": "0301", "category": "CITY"}]}]');
 INSERT INTO workorder.settings VALUES ('dispatch_unit', 'C-990601', 'crash under load test');
+INSERT INTO workorder.settings VALUES ('dedup_enabled', 'off', 'every report of this test is an event of its own');
 SQL
 } >"$work/setup.log" 2>&1
 rc=$?

@@ -7,7 +7,7 @@
 # few places where the symbol is syntax and not an operator: plpgsql's := and =>
 # (named arguments), UPDATE's SET column = value, GET DIAGNOSTICS x = ..., option
 # lists (CREATE TYPE/OPERATOR, RAISE ... USING, SET search_path = ...), * in
-# count(*) and SELECT *, a minus sign on a number; and PostGIS's <->, whose
+# count(*) and SELECT *, a minus sign on a number; and PostGIS's <-> and &&&, whose
 # schema is only known at install time (the pinned search_path finds it).  Each offending line is
 # printed.  What no reading of the text can judge (the implicit = of IN lists,
 # IS DISTINCT FROM and CASE x WHEN) relies on the pinned search_path, and is
@@ -36,7 +36,7 @@ offending=$(perl -ne '
   s/\bSET\s+[\w.]+\s*=/ /gi;                   # SET search_path = / UPDATE ... SET x =
   s/\bDIAGNOSTICS\s+\w+\s*=/ /gi;              # GET DIAGNOSTICS x = ROW_COUNT
   s/\bUSING\s+(?:ERRCODE|MESSAGE)\s*=/ /gi;     # RAISE ... USING ERRCODE = / MESSAGE =
-  s/<->/ /g;                                   # PostGIS distance: its schema is known only at install
+  s/<->|&&&/ /g;                               # PostGIS distance and n-D overlap: their schema is known only at install
   if (/(?<![\w\x27])$ops/) { print "$ARGV:$.: $line"; }
   close ARGV if eof;
 ' "$repo"/sql/install/*.sql "$repo"/sql/upgrade/*/*.sql)
