@@ -348,7 +348,7 @@ BEGIN
            satisfaction_rate = workorder.score_rate(s.callbacks_satisfied, s.callbacks),
            return_rate = workorder.score_rate(s.cohort_returned, s.orders_assigned),
            redo_rate = workorder.score_rate(s.redone, s.resolves)
-      FROM pg_catalog.unnest(kinds, starts) AS p(kind, start)
+      FROM ROWS FROM (pg_catalog.unnest(kinds), pg_catalog.unnest(starts)) AS p(kind, start)
      WHERE s.period_kind OPERATOR(pg_catalog.=) p.kind AND s.period_start OPERATOR(pg_catalog.=) p.start;
     UPDATE workorder.unit_scores s
        SET composite = (SELECT pg_catalog.round(pg_catalog.sum(w.weight OPERATOR(pg_catalog.*) r.rate)
@@ -361,7 +361,7 @@ BEGIN
                                        ('redo_rate', 1 OPERATOR(pg_catalog.-) s.redo_rate)) AS r(name, rate)
                          CROSS JOIN LATERAL (SELECT (weights OPERATOR(pg_catalog.->>) r.name)::numeric AS weight) w
                          WHERE r.rate IS NOT NULL AND w.weight OPERATOR(pg_catalog.>) 0)
-      FROM pg_catalog.unnest(kinds, starts) AS p(kind, start)
+      FROM ROWS FROM (pg_catalog.unnest(kinds), pg_catalog.unnest(starts)) AS p(kind, start)
      WHERE s.period_kind OPERATOR(pg_catalog.=) p.kind AND s.period_start OPERATOR(pg_catalog.=) p.start;
     UPDATE workorder.unit_scores s
        SET rank = r.rank,
@@ -373,7 +373,7 @@ BEGIN
                         pg_catalog.rank() OVER (PARTITION BY x.period_kind, x.period_start, x.unit_kind, x.composite IS NULL
                                                 ORDER BY x.composite DESC)::integer END AS rank
               FROM workorder.unit_scores x
-              JOIN pg_catalog.unnest(kinds, starts) AS p(kind, start)
+              JOIN ROWS FROM (pg_catalog.unnest(kinds), pg_catalog.unnest(starts)) AS p(kind, start)
                 ON x.period_kind OPERATOR(pg_catalog.=) p.kind AND x.period_start OPERATOR(pg_catalog.=) p.start) r
      WHERE s.period_kind OPERATOR(pg_catalog.=) r.period_kind AND s.period_start OPERATOR(pg_catalog.=) r.period_start
        AND s.unit_code OPERATOR(pg_catalog.=) r.unit_code;
@@ -451,7 +451,10 @@ BEGIN
     END IF;
     SELECT pg_catalog.max(m.last_event_id) INTO target FROM workorder.score_marks m
      WHERE m.snapshot_xmax OPERATOR(pg_catalog.<=) horizon;
-    target := LEAST(target, done OPERATOR(pg_catalog.+) batch);
+    -- (LEAST ignores a NULL: no final mark must mean no target.)
+    IF target IS NOT NULL THEN
+        target := LEAST(target, done OPERATOR(pg_catalog.+) batch);
+    END IF;
     IF target OPERATOR(pg_catalog.>) done THEN
         touched := workorder.score_apply(done, target);
         UPDATE workorder.score_progress p SET processed_through = target, updated_at = pg_catalog.clock_timestamp();
