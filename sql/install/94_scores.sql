@@ -134,7 +134,8 @@ CREATE TABLE workorder.score_marks (
     snapshot_xmax xid8 NOT NULL,
     taken_at      timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
 );
-SELECT pg_catalog.pg_extension_config_dump('workorder.score_marks', '');
+-- Not dumped: transaction ids mean nothing in another cluster, and after a restore
+-- every event is committed, so the first passes take fresh marks.
 REVOKE ALL ON workorder.score_marks FROM PUBLIC;
 COMMENT ON TABLE workorder.score_marks IS
     'Marks of score_update passes: events up to last_event_id are final once the snapshot xmin passes snapshot_xmax.';
