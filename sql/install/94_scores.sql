@@ -37,13 +37,16 @@
 -- The watermark.  Event ids are drawn in one order and committed in another: a
 -- transaction may hold id 100 uncommitted while id 101 commits.  So score_update
 -- never takes an event because it is visible; it takes the ids up to a mark that is
--- final.  Each pass records a mark: the event sequence's last value S (read first)
--- and the xmax of a snapshot taken after it.  Every transaction that drew an id <= S
--- had its xid before the snapshot (every writer of events writes the order row
--- first, so its xid exists before it draws an event id), so it is either finished
--- or below that xmax.  A later pass whose snapshot xmin has reached the mark's xmax
--- knows all of them finished: every event with id <= S that will ever exist is
--- visible, and the watermark moves to S.  A long-running writing transaction
+-- final.  Each pass records a mark: the event sequence's last value S (read first),
+-- then a transaction id assigned after that read (after_xid: the xid of a
+-- subtransaction that writes the mark, so it is fresh even when the calling
+-- transaction already has one).  Every transaction that drew an id <= S already had
+-- its xid (every writer of events writes the order row first, so its xid exists
+-- before it draws an event id), and so an xid below after_xid.  A later pass whose
+-- snapshot xmin is above after_xid knows all of them have finished: every event
+-- with id <= S that will ever exist is visible, and the watermark moves to S.  (A
+-- snapshot's xmax would not do: it is the latest completed xid + 1, and a running
+-- transaction may hold an xid above it.)  A long-running writing transaction
 -- anywhere in the cluster holds the marks back (and scores wait); the event id
 -- sequence must keep CACHE 1 (its default).
 --
@@ -128,17 +131,17 @@ COMMENT ON TABLE workorder.score_progress IS
     'The scores'' watermark: unit_scores counts exactly the events with id <= processed_through.';
 
 -- score_marks are the marks of the passes (see the top): every event with id <=
--- last_event_id is final once no transaction below snapshot_xmax is running.
+-- last_event_id is final once no transaction below after_xid is running.
 CREATE TABLE workorder.score_marks (
     last_event_id bigint NOT NULL,
-    snapshot_xmax xid8 NOT NULL,
+    after_xid     xid8,
     taken_at      timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
 );
 -- Not dumped: transaction ids mean nothing in another cluster, and after a restore
 -- every event is committed, so the first passes take fresh marks.
 REVOKE ALL ON workorder.score_marks FROM PUBLIC;
 COMMENT ON TABLE workorder.score_marks IS
-    'Marks of score_update passes: events up to last_event_id are final once the snapshot xmin passes snapshot_xmax.';
+    'Marks of score_update passes: events up to last_event_id are final once a snapshot''s xmin is above after_xid.';
 
 -- score_zone returns the district's time zone (the setting district_time_zone), or
 -- raises WO811 when it is not a zone PostgreSQL knows.
@@ -449,16 +452,26 @@ DECLARE
     done bigint;
     target bigint;
     newest bigint;
+    mark_xid bigint;
+    top_xid bigint;
     touched integer := 0;
     outcome workorder.task_outcome;
 BEGIN
+    -- Nothing new and no mark waiting: done without locking (or writing) anything.
+    newest := (SELECT s.last_value FROM workorder.order_events_id_seq s WHERE s.is_called);
+    IF NOT EXISTS (SELECT 1 FROM workorder.score_marks)
+       AND COALESCE(newest, 0) OPERATOR(pg_catalog.<=)
+           COALESCE((SELECT p.processed_through FROM workorder.score_progress p), 0) THEN
+        outcome.rows := 0;
+        RETURN outcome;
+    END IF;
     SELECT p.processed_through INTO done FROM workorder.score_progress p FOR UPDATE;
     IF NOT FOUND THEN
         INSERT INTO workorder.score_progress DEFAULT VALUES ON CONFLICT DO NOTHING;
         SELECT p.processed_through INTO done FROM workorder.score_progress p FOR UPDATE;
     END IF;
     SELECT pg_catalog.max(m.last_event_id) INTO target FROM workorder.score_marks m
-     WHERE m.snapshot_xmax OPERATOR(pg_catalog.<=) horizon;
+     WHERE m.after_xid OPERATOR(pg_catalog.<) horizon;
     -- (LEAST ignores a NULL: no final mark must mean no target.)
     IF target IS NOT NULL THEN
         target := LEAST(target, done OPERATOR(pg_catalog.+) batch);
@@ -471,17 +484,29 @@ BEGIN
                                             done OPERATOR(pg_catalog.+) 1, target, touched);
         done := target;
     END IF;
-    -- A new mark: the sequence's last value first, then the snapshot.
+    -- A new mark: the sequence's last value first, then a fresh xid: a
+    -- subtransaction's, which is assigned when it writes the mark row (its xmin).
     newest := (SELECT s.last_value FROM workorder.order_events_id_seq s WHERE s.is_called);
     IF newest OPERATOR(pg_catalog.>) done
        AND NOT EXISTS (SELECT 1 FROM workorder.score_marks m WHERE m.last_event_id OPERATOR(pg_catalog.>=) newest) THEN
-        INSERT INTO workorder.score_marks (last_event_id, snapshot_xmax)
-        VALUES (newest, pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot()));
+        BEGIN
+            INSERT INTO workorder.score_marks (last_event_id) VALUES (newest)
+            RETURNING xmin::text::bigint INTO mark_xid;
+        EXCEPTION WHEN OTHERS THEN
+            RAISE;   -- (the handler only makes the block a subtransaction)
+        END;
+        -- The 32-bit xmin made whole with the epoch of the (older) top-level xid.
+        top_xid := pg_catalog.pg_current_xact_id()::text::bigint;
+        UPDATE workorder.score_marks m
+           SET after_xid = (top_xid OPERATOR(pg_catalog.+)
+                            ((mark_xid OPERATOR(pg_catalog.-) (top_xid OPERATOR(pg_catalog.%) 4294967296)
+                              OPERATOR(pg_catalog.+) 4294967296) OPERATOR(pg_catalog.%) 4294967296))::text::xid8
+         WHERE m.last_event_id OPERATOR(pg_catalog.=) newest AND m.after_xid IS NULL;
     END IF;
     outcome.rows := touched;
     IF EXISTS (SELECT 1 FROM workorder.score_marks m
                 WHERE m.last_event_id OPERATOR(pg_catalog.>) done
-                  AND m.snapshot_xmax OPERATOR(pg_catalog.<=) horizon) THEN
+                  AND m.after_xid OPERATOR(pg_catalog.<) horizon) THEN
         outcome.next_due := pg_catalog.now();                    -- a batch was cut short
     ELSIF EXISTS (SELECT 1 FROM workorder.score_marks m WHERE m.last_event_id OPERATOR(pg_catalog.>) done) THEN
         outcome.next_due := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) interval '1 second';
