@@ -96,12 +96,20 @@ SELECT workorder.load_calendar_days('cn', jsonb_build_array(jsonb_build_object(
            'day', workorder.add_working_days(now(), 1)::date, 'kind', 'holiday', 'name', '测试假日')));
 \o
 SELECT is((SELECT rows FROM workorder.run_task('calendar_recompute')), 1, 'a holiday in the window moves one order');
+-- (The suspension lasted milliseconds; during working hours it moves the deadline
+-- too, as sla_shift does: to the next working instant after it, plus them.)
 SELECT is((SELECT count(*) FROM w
             WHERE (SELECT abs(extract(epoch FROM o.resolve_due_at
-                      - workorder.sla_extend(workorder.deadline_after(o.received_at, 'working_days', '5 days'),
-                                             'working_days', '2 days'))) < 1
-                     FROM workorder.orders o WHERE o.id = w.id)), 1::bigint,
-          'a holiday in the window: the deadline is the new 5 working days plus the 2-day extension');
+                      - workorder.sla_extend(
+                            workorder.sla_shift(workorder.deadline_after(o.received_at, 'working_days', '5 days'),
+                                                'working_days', (r.details ->> 'suspended_at')::timestamptz,
+                                                (r.details ->> 'suspended_at')::timestamptz
+                                                    + (r.details ->> 'suspended_for')::interval),
+                            'working_days', '2 days'))) < 1
+                     FROM workorder.orders o
+                     JOIN workorder.order_events r ON r.order_id = o.id AND r.action = 'resume'
+                    WHERE o.id = w.id)), 1::bigint,
+          'a holiday in the window: the deadline is the new 5 working days, shifted by the suspension, plus the 2-day extension');
 SELECT is((SELECT count(*) FROM workorder.order_events v JOIN w ON v.order_id = w.id
             WHERE v.action = 'deadline_recomputed'), 1::bigint, 'one deadline_recomputed event');
 
