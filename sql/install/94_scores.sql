@@ -440,8 +440,7 @@ $$;
 -- task_score_update is the background task score_update: it moves the watermark to
 -- the newest final mark (see the top), at most score_batch_events ids at a time,
 -- adds the facts of those events, and records a new mark.  Due again at once after
--- a full batch, in a second while events wait behind a mark, else at the worker's
--- next pass.
+-- a full batch, else at the worker's next pass.
 CREATE FUNCTION workorder.task_score_update()
 RETURNS workorder.task_outcome
 LANGUAGE plpgsql
@@ -504,12 +503,12 @@ BEGIN
          WHERE m.last_event_id OPERATOR(pg_catalog.=) newest AND m.after_xid IS NULL;
     END IF;
     outcome.rows := touched;
+    -- Due again at once when a batch was cut short; a mark that is not final yet
+    -- waits for the worker's next pass (at most worker_naptime).
     IF EXISTS (SELECT 1 FROM workorder.score_marks m
                 WHERE m.last_event_id OPERATOR(pg_catalog.>) done
                   AND m.after_xid OPERATOR(pg_catalog.<) horizon) THEN
-        outcome.next_due := pg_catalog.now();                    -- a batch was cut short
-    ELSIF EXISTS (SELECT 1 FROM workorder.score_marks m WHERE m.last_event_id OPERATOR(pg_catalog.>) done) THEN
-        outcome.next_due := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) interval '1 second';
+        outcome.next_due := pg_catalog.now();
     END IF;
     RETURN outcome;
 END
