@@ -16,7 +16,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
      {"code": "V", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(103);
+SELECT plan(105);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -206,6 +206,10 @@ SELECT is((rt.run_as('wo_rt_intake_app', :'mine')).result, format('{%s}', :vendo
           'an intake connector sees only its own channel''s orders');
 SELECT is((rt.run_as('wo_rt_intake_app', format('SELECT workorder.accept(%s, ''x'')', :vendor_b))).state,
           '42501', 'and takes no action on them');
+SELECT is((rt.run_as('wo_rt_intake_hotline', format('SELECT workorder.callback(%s, ''rt_app'', ''CB-1'', ''satisfied'', NULL, ''x'')', :vendor_b))).state,
+          'WO952', 'an intake connector may not record a callback through another channel');
+SELECT is((rt.run_as('wo_rt_intake_app', format('SELECT workorder.callback(%s, ''rt_app'', ''CB-1'', ''satisfied'', NULL, ''x'')', :vendor_b))).state,
+          'WO401', 'through its own, on its channel''s order, the callback passes the access check (and waits for the order to be resolved)');
 SELECT cmp_ok((rt.run_as('wo_rt_intake_app', 'SELECT count(*)::text FROM workorder.claim_outbox(''rt_app'', 100, ''1 minute'', ''app-1'')')).result::integer,
               '>', 0, 'an intake connector claims its own channel''s outbox');
 SELECT id AS app_message FROM workorder.outbox WHERE channel_code = 'rt_app' AND state = 'claimed' ORDER BY id LIMIT 1 \gset

@@ -227,8 +227,25 @@ BEGIN
 END
 $$;
 
+-- deadline_standing says how an action stands against a deadline, for the event's
+-- details and the scores (part 94): 'none' (no deadline), 'overdue' (already
+-- marked overdue by the deadline task, which logged that event), 'late' (past the
+-- deadline, not yet marked) or 'on_time'.
+CREATE FUNCTION workorder.deadline_standing(due_at timestamptz, marked_overdue boolean)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+    RETURN CASE WHEN due_at IS NULL THEN 'none'
+                WHEN marked_overdue THEN 'overdue'
+                WHEN pg_catalog.clock_timestamp() OPERATOR(pg_catalog.>) due_at THEN 'late'
+                ELSE 'on_time' END;
+END
+$$;
+
 -- plain_action takes an action that only moves the order to the status the matrix
--- gives, with an optional note: accept and close.
+-- gives, with an optional note: accept and close.  An accept's event says how it
+-- stood against the accept deadline ({"deadline": "on_time"}, see deadline_standing).
 CREATE FUNCTION workorder.plain_action(order_id bigint, actor text, note text, action text)
 RETURNS workorder.orders
 LANGUAGE plpgsql
@@ -244,7 +261,12 @@ BEGIN
            updated_at = pg_catalog.now()
      WHERE x.id OPERATOR(pg_catalog.=) o.id
     RETURNING * INTO after;
-    RETURN workorder.action_done(after, action, who, o.status, said);
+    -- An accept says how it stood against its deadline, for the scores (part 94).
+    RETURN workorder.action_done(after, action, who, o.status, said,
+        CASE WHEN action OPERATOR(pg_catalog.=) 'accept'
+             THEN pg_catalog.jsonb_build_object('deadline',
+                      workorder.deadline_standing(o.accept_due_at, o.accept_overdue))
+             ELSE '{}' END);
 END
 $$;
 
@@ -476,7 +498,8 @@ END
 $$;
 
 -- resolve: the unit reports the order handled.  The result (what was done) is kept
--- in orders.result and is the event's note.
+-- in orders.result and is the event's note; the event says how it stood against the
+-- resolve deadline ({"deadline": "late"}, see deadline_standing).
 CREATE FUNCTION workorder.resolve(order_id bigint, actor text, result text)
 RETURNS workorder.orders
 LANGUAGE plpgsql SECURITY DEFINER
@@ -493,7 +516,8 @@ BEGIN
      WHERE x.id OPERATOR(pg_catalog.=) o.id
     RETURNING * INTO after;
     RETURN workorder.action_done(after, 'resolve', who, o.status, outcome,
-        workorder.dropped_extension(o));
+        pg_catalog.jsonb_build_object('deadline', workorder.deadline_standing(o.resolve_due_at, o.overdue))
+            OPERATOR(pg_catalog.||) workorder.dropped_extension(o));
 END
 $$;
 
@@ -528,32 +552,7 @@ BEGIN
 END
 $$;
 
--- callback (回访): the citizen's satisfaction, asked after the order is resolved.
-CREATE FUNCTION workorder.callback(order_id bigint, actor text, satisfaction text, note text DEFAULT NULL)
-RETURNS workorder.orders
-LANGUAGE plpgsql SECURITY DEFINER
-AS $$
-DECLARE
-    o workorder.orders := workorder.order_for_action(order_id, 'callback');
-    who text := workorder.check_actor(actor);
-    said text := workorder.action_text(o, 'callback', 'note', note, false);
-    after workorder.orders;
-BEGIN
-    IF satisfaction IS NULL
-       OR NOT satisfaction OPERATOR(pg_catalog.=) ANY ('{satisfied,basically_satisfied,unsatisfied}'::text[]) THEN
-        PERFORM workorder.action_error(o, 'callback', 'WO404',
-            'satisfaction is not one of satisfied, basically_satisfied, unsatisfied',
-            pg_catalog.format('satisfaction is %s.', COALESCE(pg_catalog.quote_literal(satisfaction), 'NULL')),
-            'Record what the citizen said: satisfied (满意), basically_satisfied (基本满意) or unsatisfied (不满意).');
-    END IF;
-    UPDATE workorder.orders x
-       SET satisfaction = callback.satisfaction, updated_at = pg_catalog.now()
-     WHERE x.id OPERATOR(pg_catalog.=) o.id
-    RETURNING * INTO after;
-    RETURN workorder.action_done(after, 'callback', who, o.status, said,
-        pg_catalog.jsonb_build_object('satisfaction', satisfaction));
-END
-$$;
+-- callback (回访): part 66.
 
 -- close: the order is done.
 CREATE FUNCTION workorder.close(order_id bigint, actor text, note text DEFAULT NULL)

@@ -74,7 +74,9 @@ INSERT INTO workorder.role_actions (group_role, action) VALUES
     ('workorder_supervisor', 'supervise'),
     ('workorder_supervisor', 'comment'),
     ('workorder_supervisor', 'approve_extension'),
-    ('workorder_supervisor', 'reject_extension');
+    ('workorder_supervisor', 'reject_extension'),
+    -- a connector records the citizen's verdict (回访) on its channel's orders
+    ('workorder_intake', 'callback');
 COMMENT ON TABLE workorder.role_actions IS
     'The actions each workorder group role may take on the orders it sees (''*'': all).';
 

@@ -56,6 +56,8 @@ BEGIN
                         '|explain_dedup|text_similarity|address_similarity|similarity_normalize)$', staff),
                        ('^submit$', 'workorder_dispatcher, workorder_intake'),
                        ('^(claim_outbox|ack_outbox|fail_outbox|locate)$', 'workorder_intake'),
+                       -- callbacks (回访) come through a channel's connector, or the staff
+                       ('^callback$', pg_catalog.concat('workorder_intake, ', staff)),
                        -- Open311: what a GeoReport front end calls, as a connector
                        -- (a POST is a submit on the connector's own channel).
                        ('^open311_(services|service_definition|requests|request|post_request|error)$',
@@ -116,11 +118,13 @@ BEGIN
     -- through the functions.  The outbox and the inbox: the connectors' own rows.
     EXECUTE pg_catalog.format('GRANT SELECT ON TABLE workorder.orders, workorder.order_events TO %s, workorder_intake', staff);
     GRANT SELECT ON TABLE workorder.outbox, workorder.inbox_mine TO workorder_intake;
-    -- What the worker finds (no personal data): the staff read it.  Cameras' connectors
+    -- What the worker finds and the scores and reports (no personal data): the
+    -- staff read them.  Cameras' connectors
     -- COPY their detections into the detection inbox.
     EXECUTE pg_catalog.format('GRANT SELECT ON TABLE workorder.hotspots, workorder.hotspot_runs, '
                               'workorder.detections, workorder.detection_aggregates, workorder.detection_rejects, '
-                              'workorder.order_detections TO %s', staff);
+                              'workorder.order_detections, workorder.unit_scores, workorder.daily_briefings, '
+                              'workorder.monthly_assessments TO %s', staff);
     GRANT INSERT (camera_id, kind, detected_at, lon, lat, confidence, attributes)
        ON TABLE workorder.detection_inbox TO workorder_intake, workorder_admin;
     GRANT INSERT (channel, channel_ref, category, description, lon, lat, address, reporter_name, reporter_phone,

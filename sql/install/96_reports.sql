@@ -1,0 +1,183 @@
+-- workorder install script, part 96: scheduled reports, written as snapshot tables.
+--
+--   workorder.report_daily_briefing(day)      one row of workorder.daily_briefings
+--   workorder.report_monthly_assessment(month) one row per unit of workorder.monthly_assessments
+--
+-- Each replaces its own snapshot (the day's row, the month's rows) in one
+-- transaction, so rerunning a report is safe and a reader never sees half of one.
+-- Days and months are local to the district's zone (setting district_time_zone).
+-- The day's activity is counted from the event log; "open" and "overdue open" are
+-- the state when the report ran (generated_at).  pg_cron runs them, e.g.
+--   SELECT cron.schedule_in_database('workorder daily briefing', '0 23 * * *',
+--          'SELECT workorder.report_daily_briefing()', 'nanhai');
+-- (pg_cron 1.4 reads schedules in UTC: 23:00 UTC is 07:00 in Asia/Shanghai.)
+--
+-- SQLSTATE WO821: a report day or month that is infinite or in the future.
+
+CREATE TABLE workorder.daily_briefings (
+    day                  date PRIMARY KEY,
+    generated_at         timestamptz NOT NULL,
+    time_zone            text NOT NULL,
+    orders_received      integer NOT NULL,
+    orders_dispatched    integer NOT NULL,
+    orders_accepted      integer NOT NULL,
+    orders_resolved      integer NOT NULL,
+    orders_closed        integer NOT NULL,
+    orders_returned      integer NOT NULL,
+    orders_reopened      integer NOT NULL,
+    overdue_marked       integer NOT NULL,
+    escalation_steps     integer NOT NULL,
+    callbacks            integer NOT NULL,
+    callbacks_satisfied  integer NOT NULL,
+    satisfaction_rate    numeric,
+    open_orders          integer NOT NULL,
+    overdue_open_orders  integer NOT NULL,
+    received_by_channel  jsonb NOT NULL,
+    most_overdue_units   jsonb NOT NULL
+);
+SELECT pg_catalog.pg_extension_config_dump('workorder.daily_briefings', '');
+REVOKE ALL ON workorder.daily_briefings FROM PUBLIC;
+COMMENT ON TABLE workorder.daily_briefings IS
+    'Daily briefing snapshots (workorder.report_daily_briefing): the local day''s activity from the event log, and the open backlog when generated.';
+COMMENT ON COLUMN workorder.daily_briefings.received_by_channel IS 'orders received that day per channel: {"hotline_12345": 120, ...}';
+COMMENT ON COLUMN workorder.daily_briefings.most_overdue_units IS 'the ten units with the most overdue open orders when generated: [{"unit": ..., "name": ..., "overdue": n}, ...]';
+
+CREATE TABLE workorder.monthly_assessments (
+    month                   date NOT NULL,
+    unit_code               text NOT NULL,
+    unit_name               text NOT NULL,
+    unit_kind               text NOT NULL,
+    generated_at            timestamptz NOT NULL,
+    orders_assigned         integer NOT NULL,
+    on_time_accept_rate     numeric,
+    on_time_completion_rate numeric,
+    resolution_rate         numeric,
+    satisfaction_rate       numeric,
+    return_rate             numeric,
+    redo_rate               numeric,
+    extensions              integer NOT NULL,
+    overdue_orders          integer NOT NULL,
+    composite               numeric,
+    rank                    integer,
+    list                    text,
+    PRIMARY KEY (month, unit_code)
+);
+SELECT pg_catalog.pg_extension_config_dump('workorder.monthly_assessments', '');
+REVOKE ALL ON workorder.monthly_assessments FROM PUBLIC;
+COMMENT ON TABLE workorder.monthly_assessments IS
+    'Monthly assessment snapshots (workorder.report_monthly_assessment): each unit''s month scores, rank and list as published.';
+
+-- report_period_check raises WO821 for a day that is infinite or after today (in the zone).
+CREATE FUNCTION workorder.report_period_check(what text, day date, zone text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF day IS NULL OR NOT pg_catalog.isfinite(day)
+       OR day OPERATOR(pg_catalog.>) (pg_catalog.now() AT TIME ZONE zone)::date THEN
+        PERFORM workorder.raise_error('WO821', pg_catalog.format('invalid report %s', what),
+            pg_catalog.format('The %s is %s; today in %s is %s.', what, COALESCE(day::text, 'NULL'), zone,
+                              (pg_catalog.now() AT TIME ZONE zone)::date),
+            pg_catalog.format('Pass a past or current %s, or nothing for the last complete one.', what));
+    END IF;
+END
+$$;
+
+-- report_daily_briefing writes the briefing of a local day (default: yesterday in
+-- the district's zone), replacing that day's row, and returns it.
+CREATE FUNCTION workorder.report_daily_briefing(day date DEFAULT NULL)
+RETURNS workorder.daily_briefings
+LANGUAGE plpgsql
+SECURITY DEFINER
+AS $$
+DECLARE
+    zone text := workorder.score_zone();
+    the_day date := COALESCE(day, (pg_catalog.now() AT TIME ZONE zone)::date OPERATOR(pg_catalog.-) 1);
+    day_start timestamptz;
+    day_end timestamptz;
+    b workorder.daily_briefings;
+BEGIN
+    PERFORM workorder.report_period_check('day', the_day, zone);
+    day_start := the_day::timestamp AT TIME ZONE zone;
+    day_end := (the_day OPERATOR(pg_catalog.+) 1)::timestamp AT TIME ZONE zone;
+    b.day := the_day;
+    b.generated_at := pg_catalog.clock_timestamp();
+    b.time_zone := zone;
+    SELECT pg_catalog.count(*) FILTER (WHERE e.action OPERATOR(pg_catalog.=) 'submit'),
+           pg_catalog.count(*) FILTER (WHERE e.action IN ('dispatch', 'reassign')),
+           pg_catalog.count(*) FILTER (WHERE e.action OPERATOR(pg_catalog.=) 'accept'),
+           pg_catalog.count(*) FILTER (WHERE e.action OPERATOR(pg_catalog.=) 'resolve'),
+           pg_catalog.count(*) FILTER (WHERE e.action OPERATOR(pg_catalog.=) 'close'),
+           pg_catalog.count(*) FILTER (WHERE e.action OPERATOR(pg_catalog.=) 'return'),
+           pg_catalog.count(*) FILTER (WHERE e.action OPERATOR(pg_catalog.=) 'reopen'),
+           pg_catalog.count(*) FILTER (WHERE e.action OPERATOR(pg_catalog.=) 'overdue'),
+           pg_catalog.count(*) FILTER (WHERE e.action OPERATOR(pg_catalog.=) 'callback'),
+           pg_catalog.count(*) FILTER (WHERE e.action OPERATOR(pg_catalog.=) 'callback'
+                                         AND (e.details OPERATOR(pg_catalog.->>) 'satisfaction')
+                                             IN ('satisfied', 'basically_satisfied'))
+      INTO b.orders_received, b.orders_dispatched, b.orders_accepted, b.orders_resolved, b.orders_closed,
+           b.orders_returned, b.orders_reopened, b.overdue_marked, b.callbacks, b.callbacks_satisfied
+      FROM workorder.order_events e
+     WHERE e.at OPERATOR(pg_catalog.>=) day_start AND e.at OPERATOR(pg_catalog.<) day_end;
+    b.satisfaction_rate := workorder.score_rate(b.callbacks_satisfied, b.callbacks);
+    SELECT pg_catalog.count(*) INTO b.escalation_steps FROM workorder.order_escalations s
+     WHERE s.done_at OPERATOR(pg_catalog.>=) day_start AND s.done_at OPERATOR(pg_catalog.<) day_end;
+    SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE o.overdue)
+      INTO b.open_orders, b.overdue_open_orders
+      FROM workorder.orders o WHERE o.status IN ('new', 'dispatched', 'accepted', 'suspended');
+    SELECT COALESCE(pg_catalog.jsonb_object_agg(x.channel_code, x.n), '{}') INTO b.received_by_channel
+      FROM (SELECT o.channel_code, pg_catalog.count(*) AS n
+              FROM workorder.order_events e JOIN workorder.orders o ON o.id OPERATOR(pg_catalog.=) e.order_id
+             WHERE e.at OPERATOR(pg_catalog.>=) day_start AND e.at OPERATOR(pg_catalog.<) day_end
+               AND e.action OPERATOR(pg_catalog.=) 'submit'
+             GROUP BY 1) x;
+    SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('unit', x.unit_code, 'name', x.unit_name,
+                                                                       'overdue', x.n) ORDER BY x.n DESC, x.unit_code), '[]')
+      INTO b.most_overdue_units
+      FROM (SELECT o.main_unit AS unit_code, u.name AS unit_name, pg_catalog.count(*) AS n
+              FROM workorder.orders o JOIN workorder.units u ON u.code OPERATOR(pg_catalog.=) o.main_unit
+             WHERE o.status IN ('new', 'dispatched', 'accepted', 'suspended') AND o.overdue
+             GROUP BY 1, 2 ORDER BY 3 DESC, 1 LIMIT 10) x;
+    DELETE FROM workorder.daily_briefings d WHERE d.day OPERATOR(pg_catalog.=) the_day;
+    INSERT INTO workorder.daily_briefings SELECT b.*;
+    RETURN b;
+END
+$$;
+REVOKE ALL ON FUNCTION workorder.report_daily_briefing(date) FROM PUBLIC;
+COMMENT ON FUNCTION workorder.report_daily_briefing(date) IS
+    'Writes (replaces) the daily briefing of a local day, default yesterday in the district''s zone; for pg_cron.';
+
+-- report_monthly_assessment recomputes the month's scores from the event log (up to
+-- the watermark) and writes them, one row per unit, replacing the month's snapshot;
+-- returns the rows written.  month is any day of the month; default: last month.
+CREATE FUNCTION workorder.report_monthly_assessment(month date DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+AS $$
+DECLARE
+    zone text := workorder.score_zone();
+    first_day date := pg_catalog.date_trunc('month',
+        COALESCE(month, ((pg_catalog.now() AT TIME ZONE zone) OPERATOR(pg_catalog.-) interval '1 month')::date)::timestamp)::date;
+    written integer;
+BEGIN
+    PERFORM workorder.report_period_check('month', first_day, zone);
+    PERFORM workorder.recompute_scores(first_day,
+        (first_day OPERATOR(pg_catalog.+) interval '1 month' OPERATOR(pg_catalog.-) interval '1 day')::date);
+    DELETE FROM workorder.monthly_assessments a WHERE a.month OPERATOR(pg_catalog.=) first_day;
+    INSERT INTO workorder.monthly_assessments
+        (month, unit_code, unit_name, unit_kind, generated_at, orders_assigned, on_time_accept_rate,
+         on_time_completion_rate, resolution_rate, satisfaction_rate, return_rate, redo_rate, extensions,
+         overdue_orders, composite, rank, list)
+    SELECT first_day, s.unit_code, u.name, s.unit_kind::text, pg_catalog.clock_timestamp(), s.orders_assigned,
+           s.on_time_accept_rate, s.on_time_completion_rate, s.resolution_rate, s.satisfaction_rate,
+           s.return_rate, s.redo_rate, s.extensions, s.overdue, s.composite, s.rank, s.list
+      FROM workorder.unit_scores s JOIN workorder.units u ON u.code OPERATOR(pg_catalog.=) s.unit_code
+     WHERE s.period_kind OPERATOR(pg_catalog.=) 'month' AND s.period_start OPERATOR(pg_catalog.=) first_day;
+    GET DIAGNOSTICS written = ROW_COUNT;
+    RETURN written;
+END
+$$;
+REVOKE ALL ON FUNCTION workorder.report_monthly_assessment(date) FROM PUBLIC;
+COMMENT ON FUNCTION workorder.report_monthly_assessment(date) IS
+    'Recomputes a local month''s scores from the event log and writes (replaces) its snapshot in monthly_assessments; default last month; for pg_cron.';

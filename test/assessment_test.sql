@@ -1,0 +1,190 @@
+-- Assessment: the callback through a channel (idempotent; redo on an unsatisfied
+-- verdict when the policy says so, per category subtree; WO801, WO802, WO404,
+-- WO401, WO402), and the scores' definitions on a hand-written event log (an open
+-- order marked overdue counts as late; a late resolve after the mark counts once;
+-- only the first resolve after an assignment counts for the resolution rate; a redo
+-- counts at the resolve it undoes; local days in the district's zone; weights,
+-- ranks and lists), with WO811 and WO812 for bad settings and ranges.
+-- Run from the repository root.
+\set QUIET 1
+SET client_min_messages = warning;
+BEGIN;
+
+\o /dev/null
+\i test/fixtures/lifecycle_map.sql
+SELECT workorder.load_channels('[{"code": "sms", "name": "短信回访", "kind": "hotline"},
+                                 {"code": "gen", "name": "generated", "kind": "hotline", "replies": false}]');
+\o
+
+SELECT plan(40);
+
+CREATE TEMP SEQUENCE refs;
+-- resolved_order returns a new order of category CITY_VENDOR, resolved by B-um-990801001.
+CREATE FUNCTION pg_temp.resolved_order() RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    made bigint := (workorder.submit('hotline', 'TAP-' || nextval('pg_temp.refs'), '9999', '回访测试',
+                                     lon => 116.05, lat => 25.05)).id;
+BEGIN
+    PERFORM workorder.dispatch(made, 'C-990801', 'B-um-990801001');
+    PERFORM workorder.accept(made, 'B-um-990801001');
+    PERFORM workorder.resolve(made, 'B-um-990801001', '已处理');
+    RETURN made;
+END
+$$;
+
+-- ---------------------------------------------------------------- the callback
+SELECT pg_temp.resolved_order() AS a \gset
+SELECT is((workorder.callback(:a, 'sms', 'CB-1', 'satisfied', '很满意', 'agent-7')).verdict, 'satisfied',
+          'a callback through a channel returns its record');
+SELECT is((SELECT ROW(action, actor, details)::text FROM workorder.order_history(:a) ORDER BY seq DESC LIMIT 1),
+          ROW('callback', 'agent-7', '{"channel": "sms", "satisfaction": "satisfied", "callback_ref": "CB-1"}'::jsonb)::text,
+          'it is logged as a callback event with the verdict, channel and reference');
+SELECT is((SELECT satisfaction FROM workorder.orders WHERE id = :a), 'satisfied', 'the order keeps the verdict');
+SELECT is((SELECT event_count FROM workorder.orders WHERE id = :a), 5, 'five events so far');
+SELECT is((SELECT ROW(c.id, c.event_seq)::text FROM workorder.callback(:a, 'sms', 'CB-1', 'satisfied', '很满意', 'agent-7') c),
+          (SELECT ROW(c.id, c.event_seq)::text FROM workorder.callbacks c WHERE c.callback_ref = 'CB-1'),
+          'a retry returns the first record');
+SELECT is((SELECT event_count FROM workorder.orders WHERE id = :a), 5, 'and writes no second event');
+SELECT is((SELECT count(*)::integer FROM workorder.callbacks WHERE callback_ref = 'CB-1'), 1, 'nor a second record');
+SELECT throws_ok(format('SELECT workorder.callback(%s, %L, %L, %L, NULL, %L)', :a, 'sms', 'CB-1', 'unsatisfied', 'agent-7'),
+                 'WO802', NULL, 'the same reference with another verdict is WO802');
+SELECT throws_ok(format('SELECT workorder.callback(%s, %L, %L, %L, NULL, %L)', :a, 'nowhere', 'CB-9', 'satisfied', 'agent-7'),
+                 'WO801', NULL, 'an unknown channel is WO801');
+SELECT throws_ok(format('SELECT workorder.callback(%s, %L, %L, %L, NULL, %L)', :a, 'sms', '  ', 'satisfied', 'agent-7'),
+                 'WO801', NULL, 'a blank reference is WO801');
+SELECT throws_ok(format('SELECT workorder.callback(%s, %L, %L, %L, NULL, %L)', :a, 'sms', repeat('x', 129), 'satisfied', 'agent-7'),
+                 'WO801', NULL, 'a reference over 128 characters is WO801');
+SELECT throws_ok(format('SELECT workorder.callback(%s, %L, %L, %L, NULL, %L)', :a, 'sms', 'CB-2', '满意', 'agent-7'),
+                 'WO404', NULL, 'a verdict that is not one of the three is WO404');
+SELECT throws_ok(format('SELECT workorder.callback(%s, %L, %L, %L, NULL, %L)', -1, 'sms', 'CB-3', 'satisfied', 'agent-7'),
+                 'WO402', NULL, 'an unknown order is WO402');
+SELECT is((SELECT count(*)::integer FROM workorder.callbacks), 1, 'refused callbacks record nothing');
+
+-- Not yet resolved: WO401.
+SELECT (workorder.submit('hotline', 'TAP-open', '9999', '未处理', lon => 116.05, lat => 25.05)).id AS fresh \gset
+SELECT throws_ok(format('SELECT workorder.callback(%s, %L, %L, %L, NULL, %L)', :fresh, 'sms', 'CB-4', 'satisfied', 'agent-7'),
+                 'WO401', NULL, 'a callback on an order that is not resolved is WO401');
+
+-- Redo: off by default, on by the setting, off again for a category subtree.
+SELECT pg_temp.resolved_order() AS b \gset
+SELECT is((SELECT ROW(c.verdict, c.redo)::text FROM workorder.callback(:b, 'sms', 'CB-5', 'unsatisfied', '没解决', 'agent-7') c),
+          ROW('unsatisfied', false)::text, 'by default an unsatisfied verdict does not reopen');
+SELECT is((SELECT status::text FROM workorder.orders WHERE id = :b), 'resolved', 'the order stays resolved');
+INSERT INTO workorder.settings VALUES ('callback_redo_on_unsatisfied', 'on', 'redo on unsatisfied');
+SELECT pg_temp.resolved_order() AS c \gset
+SELECT is((workorder.callback(:c, 'sms', 'CB-6', 'unsatisfied', '没解决', 'agent-7')).redo, true,
+          'with the setting on, an unsatisfied verdict reopens (redo)');
+SELECT is((SELECT ROW(status, redo_count, satisfaction)::text FROM workorder.orders WHERE id = :c),
+          ROW('dispatched'::workorder.order_status, 1, NULL::text)::text,
+          'the order is dispatched again, redo_count 1, the verdict kept in the reopen event');
+SELECT is((SELECT array_agg(action ORDER BY seq)::text FROM workorder.order_history(:c) WHERE seq > 4),
+          '{callback,reopen}', 'the callback event, then the reopen event');
+SELECT is((workorder.callback(:c, 'sms', 'CB-6', 'unsatisfied', '没解决', 'agent-7')).redo, true,
+          'a retry after the redo returns the record, though the order is no longer resolved');
+SELECT is((SELECT event_count FROM workorder.orders WHERE id = :c), 6, 'and reopens nothing twice');
+SELECT pg_temp.resolved_order() AS d \gset
+SELECT is((workorder.callback(:d, 'sms', 'CB-7', 'basically_satisfied', NULL, 'agent-7')).redo, false,
+          'basically satisfied never reopens');
+INSERT INTO workorder.callback_redo_policies VALUES ('CITY', false);
+SELECT (workorder.submit('hotline', 'TAP-vendor', '0301', '占道经营', lon => 116.05, lat => 25.05)).id AS e \gset
+SELECT workorder.accept(:e, (SELECT main_unit FROM workorder.orders WHERE id = :e)) IS NOT NULL AS accepted \gset
+SELECT workorder.resolve(:e, (SELECT main_unit FROM workorder.orders WHERE id = :e), '已处理') IS NOT NULL AS resolved \gset
+SELECT is((workorder.callback(:e, 'sms', 'CB-8', 'unsatisfied', NULL, 'agent-7')).redo, false,
+          'a policy row on the parent category CITY turns redo off for CITY_VENDOR');
+SELECT is((workorder.callback(:e, 'C-990801', 'satisfied', '电话回访')).status::text, 'resolved',
+          'the center''s own callback(order, actor, satisfaction, note) still works');
+
+-- ---------------------------------------------------------------- the scores
+-- A hand-written log (the generator's shape), on units D-um and D-water, in
+-- Asia/Shanghai: order 1 is resolved on time on 2026-03-02, order 2 is marked
+-- overdue on 2026-03-02 and still open, order 3 is resolved late (unmarked) on
+-- 2026-03-03 and resolved again after a failed verification, then reopened on
+-- 2026-03-04; an event at 23:30 UTC on 2026-03-01 falls on the local 2026-03-02.
+CREATE FUNCTION pg_temp.log(ref text, steps jsonb) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    made bigint;
+BEGIN
+    INSERT INTO workorder.orders (ticket, channel_code, channel_ref, description, location, location_match,
+                                  in_jurisdiction, received_at, status, event_count)
+    VALUES (workorder.make_ticket('2026-03-01', nextval('pg_temp.refs')::integer + 500000), 'gen', ref, 'x',
+            ST_SetSRID(ST_MakePoint(116.1, 25.1), 4326), 'contained', true, '2026-03-01', 'new',
+            jsonb_array_length(steps))
+    RETURNING id INTO made;
+    INSERT INTO workorder.order_events (order_id, seq, at, action, actor, new_status, unit_code, details)
+    SELECT made, e.n, (e.s ->> 'at')::timestamptz, e.s ->> 'a', 'tap', 'new', e.s ->> 'u',
+           COALESCE(e.s -> 'x', '{}')
+      FROM jsonb_array_elements(steps) WITH ORDINALITY e(s, n);
+END
+$$;
+DELETE FROM workorder.unit_scores;
+SELECT pg_temp.log('S-1', '[{"a": "dispatch", "u": "D-um", "at": "2026-03-01 23:30Z"},
+    {"a": "accept", "u": "D-um", "at": "2026-03-02 01:00Z", "x": {"deadline": "on_time"}},
+    {"a": "resolve", "u": "D-um", "at": "2026-03-02 02:00Z", "x": {"deadline": "on_time"}},
+    {"a": "callback", "u": "D-um", "at": "2026-03-02 03:00Z", "x": {"satisfaction": "basically_satisfied"}}]');
+SELECT pg_temp.log('S-2', '[{"a": "dispatch", "u": "D-um", "at": "2026-03-02 01:00Z"},
+    {"a": "accept_overdue", "u": "D-um", "at": "2026-03-02 04:00Z"},
+    {"a": "accept", "u": "D-um", "at": "2026-03-02 05:00Z", "x": {"deadline": "overdue"}},
+    {"a": "overdue", "u": "D-um", "at": "2026-03-02 09:00Z"}]');
+SELECT pg_temp.log('S-3', '[{"a": "dispatch", "u": "D-um", "at": "2026-03-02 06:00Z"},
+    {"a": "accept", "u": "D-um", "at": "2026-03-02 07:00Z", "x": {"deadline": "late"}},
+    {"a": "resolve", "u": "D-um", "at": "2026-03-03 02:00Z", "x": {"deadline": "late"}},
+    {"a": "resolve", "u": "D-um", "at": "2026-03-03 03:00Z", "x": {"deadline": "late"}},
+    {"a": "callback", "u": "D-um", "at": "2026-03-03 04:00Z", "x": {"satisfaction": "unsatisfied"}},
+    {"a": "reopen", "u": "D-um", "at": "2026-03-04 02:00Z"}]');
+SELECT pg_temp.log('S-4', '[{"a": "dispatch", "u": "D-water", "at": "2026-03-02 02:00Z"},
+    {"a": "return", "u": null, "at": "2026-03-02 03:00Z"}]');
+-- The task takes committed ids only; inside this test's transaction, move the
+-- watermark by hand to where the task would put it after the commit.
+INSERT INTO workorder.score_progress (processed_through) SELECT max(id) FROM workorder.order_events
+    ON CONFLICT (singleton) DO UPDATE SET processed_through = EXCLUDED.processed_through;
+SELECT ok(workorder.recompute_scores('2026-03-01', '2026-03-31') > 0, 'recompute_scores writes rows');
+
+SELECT is((SELECT ROW(orders_assigned, accepts_on_time, accepts_judged, resolves_on_time, resolves_judged, overdue)::text
+             FROM workorder.unit_scores WHERE unit_code = 'D-um' AND period_kind = 'day' AND period_start = '2026-03-02'),
+          ROW(3, 1, 3, 1, 2, 1)::text,
+          '2026-03-02 (local): 3 assignments; accepts: 1 on time of 3 judged (a late one, an accept_overdue mark); resolves: 1 on time of 2 (the open order marked overdue is late)');
+SELECT is((SELECT on_time_completion_rate FROM workorder.unit_scores
+            WHERE unit_code = 'D-um' AND period_kind = 'day' AND period_start = '2026-03-02'),
+          0.5000, 'so the on-time completion rate is 0.5, not 1/1');
+SELECT is((SELECT ROW(resolves, resolves_on_time, resolves_judged, callbacks, callbacks_satisfied)::text
+             FROM workorder.unit_scores WHERE unit_code = 'D-um' AND period_kind = 'day' AND period_start = '2026-03-03'),
+          ROW(2, 0, 2, 1, 0)::text, '2026-03-03: two late resolves judged, one unsatisfied callback');
+SELECT is((SELECT ROW(orders_assigned, cohort_resolved, resolution_rate, redone)::text
+             FROM workorder.unit_scores WHERE unit_code = 'D-um' AND period_kind = 'month' AND period_start = '2026-03-01'),
+          ROW(4, 2, 0.5000, 1)::text,
+          'March: 4 assignments (the reopen is one), 2 resolved at their assignment (a second resolve counts once), 1 redo');
+SELECT is((SELECT redone FROM workorder.unit_scores
+            WHERE unit_code = 'D-um' AND period_kind = 'day' AND period_start = '2026-03-03'),
+          1, 'the redo counts on the day of the resolve it undoes');
+SELECT is((SELECT ROW(orders_assigned, cohort_returned, return_rate)::text FROM workorder.unit_scores
+            WHERE unit_code = 'D-water' AND period_kind = 'week' AND period_start = '2026-03-02'),
+          ROW(1, 1, 1.0000)::text, 'a return counts for the unit that returned it, at its assignment');
+SELECT is((SELECT satisfaction_rate FROM workorder.unit_scores
+            WHERE unit_code = 'D-um' AND period_kind = 'month' AND period_start = '2026-03-01'),
+          0.5000, 'satisfaction: basically satisfied counts as satisfied; 1 of 2');
+SELECT is((SELECT composite FROM workorder.unit_scores
+            WHERE unit_code = 'D-um' AND period_kind = 'month' AND period_start = '2026-03-01'),
+          round((0.3333 + 0.5000 + 0.5000) / 3, 4), 'the composite is the mean of the three rates by default');
+SELECT is((SELECT array_agg(unit_code || ':' || rank ORDER BY rank) FROM workorder.unit_scores
+            WHERE period_kind = 'month' AND period_start = '2026-03-01' AND unit_kind = 'department'),
+          '{D-um:1,D-water:2}', 'ranks among units of the same kind');
+INSERT INTO workorder.settings VALUES ('score_list_min_orders', '1', 'list every unit'),
+                                      ('score_weights', '{"satisfaction_rate": 1}', 'satisfaction only');
+SELECT workorder.recompute_scores('2026-03-01', '2026-03-31') IS NOT NULL AS again \gset
+SELECT is((SELECT ROW(composite, list)::text FROM workorder.unit_scores
+            WHERE unit_code = 'D-um' AND period_kind = 'month' AND period_start = '2026-03-01'),
+          ROW(0.5000, 'black')::text, 'weights are a setting; below score_black_below is the black list');
+INSERT INTO workorder.settings VALUES ('district_time_zone', 'UTC', 'another zone');
+SELECT workorder.recompute_scores() IS NOT NULL AS again \gset
+SELECT is((SELECT orders_assigned FROM workorder.unit_scores
+            WHERE unit_code = 'D-um' AND period_kind = 'day' AND period_start = '2026-03-01'),
+          1, 'periods are local days of district_time_zone');
+UPDATE workorder.settings SET value = '{"satisfaction": 1}' WHERE name = 'score_weights';
+SELECT throws_ok('SELECT workorder.recompute_scores()', 'WO811', NULL, 'an unknown rate in score_weights is WO811');
+UPDATE workorder.settings SET value = 'Mars/Olympus' WHERE name = 'district_time_zone';
+SELECT throws_ok('SELECT workorder.recompute_scores()', 'WO811', NULL, 'an unknown time zone is WO811');
+SELECT throws_ok($$SELECT workorder.recompute_scores('2026-03-31', '2026-03-01')$$, 'WO812', NULL,
+                 'a range that ends before it begins is WO812');
+
+SELECT * FROM finish();
+ROLLBACK;

@@ -1,0 +1,94 @@
+-- BI views and reports: every workorder.bi_* view of this part is documented, keeps
+-- personal data out (no reporter, phone, description, address or coordinates, and
+-- no value of them), and answers from the orders; the daily briefing and monthly
+-- assessment write their snapshot and replace it when rerun; WO821 for a future or
+-- infinite period.  Run from the repository root.
+\set QUIET 1
+SET client_min_messages = warning;
+BEGIN;
+
+\o /dev/null
+\i test/fixtures/lifecycle_map.sql
+\o
+
+SELECT plan(20);
+
+CREATE TEMP TABLE views (name text PRIMARY KEY);
+INSERT INTO views VALUES ('bi_open_orders'), ('bi_overdue_orders'), ('bi_backlog'), ('bi_escalations'),
+    ('bi_unit_scores'), ('bi_unit_rankings'), ('bi_channel_volumes'), ('bi_category_trends');
+
+SELECT is((SELECT count(*)::integer FROM views v
+            WHERE to_regclass('workorder.' || v.name) IS NOT NULL
+              AND obj_description(('workorder.' || v.name)::regclass, 'pg_class') IS NOT NULL),
+          8, 'the eight views exist and each has a comment');
+SELECT is((SELECT array_agg(v.name || '.' || a.attname ORDER BY 1)
+             FROM views v JOIN pg_attribute a ON a.attrelid = ('workorder.' || v.name)::regclass AND a.attnum > 0
+            WHERE a.attname ~ '^(reporter.*|.*phone.*|description|address|location|lon|lat|geom.*)$'),
+          NULL, 'no view has a column for the reporter, the phone, free text or coordinates');
+SELECT is((SELECT count(*)::integer FROM views v
+            WHERE has_table_privilege('public', 'workorder.' || v.name, 'SELECT')),
+          0, 'PUBLIC cannot read them (the roles issue grants the analyst role)');
+
+-- An order with personal data, dispatched, and its text nowhere in the views.
+SELECT (workorder.submit('hotline', 'BI-1', '0301', '张三在门口摆摊 13912345678', lon => 116.05, lat => 25.05,
+                         address => '幸福路8号', reporter_name => '李四', reporter_phone => '13800000000')).id AS a \gset
+SELECT is((SELECT count(*)::integer FROM workorder.bi_open_orders WHERE order_id = :a), 1, 'an open order is in bi_open_orders');
+SELECT is((SELECT ROW(town_code, town_name, unit_code, category_name)::text FROM workorder.bi_open_orders WHERE order_id = :a),
+          (SELECT ROW(area_chain[2], '甲街道', main_unit, '占道经营')::text FROM workorder.orders WHERE id = :a),
+          'with its town and unit and category by name');
+CREATE FUNCTION pg_temp.leaks() RETURNS text[] LANGUAGE plpgsql AS $$
+DECLARE
+    v text;
+    found text[] := '{}';
+    n integer;
+BEGIN
+    FOR v IN SELECT name FROM views LOOP
+        EXECUTE format('SELECT count(*) FROM workorder.%I t WHERE t::text ~ ''(13912345678|13800000000|李四|张三|幸福路)''', v)
+           INTO n;
+        IF n > 0 THEN
+            found := found || v;
+        END IF;
+    END LOOP;
+    RETURN found;
+END
+$$;
+SELECT is(pg_temp.leaks(), '{}', 'no value of the reporter, the phone, the description or the address shows in any view');
+SELECT is((SELECT orders_received FROM workorder.bi_channel_volumes
+            WHERE channel_code = 'hotline' AND day = (now() AT TIME ZONE 'Asia/Shanghai')::date), 1::bigint,
+          'bi_channel_volumes counts it on its local day');
+SELECT is((SELECT ROW(open_orders, awaiting_acceptance)::text FROM workorder.bi_backlog
+            WHERE unit_code = (SELECT main_unit FROM workorder.orders WHERE id = :a)),
+          ROW(1, 1)::text, 'bi_backlog counts it for its unit and town');
+SELECT is((SELECT orders_received FROM workorder.bi_category_trends WHERE category_code = 'CITY_VENDOR'), 1::bigint,
+          'bi_category_trends counts it in its category');
+SELECT is((SELECT count(*)::integer FROM workorder.bi_overdue_orders), 0, 'nothing is overdue yet');
+
+-- The daily briefing of today: one row, replaced when rerun.
+SELECT is((SELECT ROW(orders_received, orders_dispatched, received_by_channel)::text
+             FROM workorder.report_daily_briefing((now() AT TIME ZONE 'Asia/Shanghai')::date)),
+          ROW(1, 1, '{"hotline": 1}'::jsonb)::text, 'the briefing counts the day''s submit and dispatch events');
+SELECT workorder.accept(:a, (SELECT main_unit FROM workorder.orders WHERE id = :a)) IS NOT NULL AS accepted \gset
+SELECT is((SELECT orders_accepted FROM workorder.report_daily_briefing((now() AT TIME ZONE 'Asia/Shanghai')::date)), 1,
+          'rerun, it sees the accept');
+SELECT is((SELECT count(*)::integer FROM workorder.daily_briefings), 1, 'and replaced its row');
+SELECT is((SELECT day FROM workorder.report_daily_briefing()), (now() AT TIME ZONE 'Asia/Shanghai')::date - 1,
+          'by default it reports yesterday in the district''s zone');
+SELECT throws_ok($$SELECT workorder.report_daily_briefing((now() AT TIME ZONE 'Asia/Shanghai')::date + 1)$$, 'WO821', NULL,
+                 'a day in the future is WO821');
+SELECT throws_ok($$SELECT workorder.report_daily_briefing('infinity')$$, 'WO821', NULL, 'an infinite day is WO821');
+
+-- The monthly assessment recomputes the month from the log and snapshots it.
+INSERT INTO workorder.score_progress (processed_through) SELECT max(id) FROM workorder.order_events
+    ON CONFLICT (singleton) DO UPDATE SET processed_through = EXCLUDED.processed_through;
+SELECT is(workorder.report_monthly_assessment((now() AT TIME ZONE 'Asia/Shanghai')::date), 1,
+          'the current month: one unit had an assignment');
+SELECT is((SELECT ROW(unit_code, orders_assigned, on_time_accept_rate)::text FROM workorder.monthly_assessments),
+          (SELECT ROW(main_unit, 1, 1.0000)::text FROM workorder.orders WHERE id = :a),
+          'its row: the unit, one assignment, accepted on time');
+SELECT workorder.report_monthly_assessment((now() AT TIME ZONE 'Asia/Shanghai')::date) AS rerun \gset
+SELECT is((SELECT count(*)::integer FROM workorder.monthly_assessments), 1, 'rerun, it replaces the month''s rows');
+SELECT throws_ok($$SELECT workorder.report_monthly_assessment((now() AT TIME ZONE 'Asia/Shanghai')::date + 40)$$, 'WO821', NULL,
+                 'a month in the future is WO821');
+
+SELECT * FROM finish();
+ROLLBACK;
