@@ -49,60 +49,28 @@ COMMENT ON TABLE workorder.routing_rules IS
     'Routing rules, checked in (position, id) order; NULL conditions match anything. See workorder.explain_route().';
 
 -- category_settings returns a category's family (root), its path from the root,
--- and the defaults in force for it: its own or its nearest ancestor's.  NULL
--- columns when the category does not exist.
+-- and the defaults in force for it: its own or its nearest ancestor's (the row of
+-- category_effective).  NULL columns when the category does not exist.  C, from
+-- the per-backend reference cache (src/refcache.c).
 CREATE FUNCTION workorder.category_settings(category text,
     OUT code text, OUT family text, OUT path text[], OUT handling_level workorder.area_level,
     OUT department_kind text, OUT sla_policy text, OUT dedup_radius_m double precision,
     OUT dedup_window interval)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-AS $$
-BEGIN
-    SELECT e.code, e.family, e.path, e.handling_level, e.department_kind, e.sla_policy,
-           e.dedup_radius_m, e.dedup_window
-      INTO code, family, path, handling_level, department_kind, sla_policy, dedup_radius_m, dedup_window
-      FROM workorder.category_effective e
-     WHERE e.code OPERATOR(pg_catalog.=) category;
-END
-$$;
+AS 'MODULE_PATHNAME', 'reference_category_settings'
+LANGUAGE C STABLE PARALLEL SAFE;
 
 -- resolve_unit returns the active unit that serves an area chain at a level, for a
 -- route target, or NULL when there is none.  The area at the level is the chain's
 -- element at that depth (district 1, town 2, village 3); a chain that stops above
 -- the level is served at its deepest area.  A department target at town level is
 -- the department kind's branch in that town; at district level, the district
--- department itself; villages have no departments.
+-- department itself; villages have none.  A unit target is the fixed unit, if
+-- active.  C, from the per-backend reference cache (src/refcache.c).
 CREATE FUNCTION workorder.resolve_unit(target workorder.route_target, department_kind text,
                                        level workorder.area_level, area_chain text[], fixed_unit text)
 RETURNS text
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-AS $$
-DECLARE
-    depth integer := LEAST(pg_catalog.array_position(pg_catalog.enum_range(NULL::workorder.area_level), level),
-                           pg_catalog.cardinality(area_chain));
-    unit text;
-BEGIN
-    IF target OPERATOR(pg_catalog.=) 'unit' THEN
-        SELECT u.code INTO unit FROM workorder.units u
-         WHERE u.code OPERATOR(pg_catalog.=) fixed_unit AND u.active;
-        RETURN unit;
-    END IF;
-    IF depth IS NULL OR depth OPERATOR(pg_catalog.<) 1 THEN
-        RETURN NULL;
-    END IF;
-    IF target OPERATOR(pg_catalog.=) 'center' THEN
-        SELECT u.code INTO unit FROM workorder.units u
-         WHERE u.kind OPERATOR(pg_catalog.=) 'center' AND u.active
-           AND u.area_code OPERATOR(pg_catalog.=) area_chain[depth];
-        RETURN unit;
-    END IF;
-    SELECT u.code INTO unit FROM workorder.units u
-     WHERE u.kind OPERATOR(pg_catalog.<>) 'center' AND u.active
-       AND u.department_kind OPERATOR(pg_catalog.=) resolve_unit.department_kind
-       AND u.area_code OPERATOR(pg_catalog.=) area_chain[depth];
-    RETURN unit;
-END
-$$;
+AS 'MODULE_PATHNAME', 'reference_resolve_unit'
+LANGUAGE C STABLE PARALLEL SAFE;
 
 -- route_steps evaluates every routing rule, in order, for an order's facts, and then
 -- the category's default.  Each row says whether the step matched, which unit it

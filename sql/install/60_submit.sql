@@ -6,28 +6,13 @@
 -- returns the order already made, and never makes a second one.
 
 -- dispatch_center returns the unit that receives what cannot be routed: the
--- setting dispatch_unit, else the center of the in-jurisdiction district.
+-- setting dispatch_unit, else the first (by code) active center of an
+-- in-jurisdiction root area.  C, from the per-backend reference cache
+-- (src/refcache.c).
 CREATE FUNCTION workorder.dispatch_center()
 RETURNS text
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-AS $$
-DECLARE
-    unit text := workorder.setting('dispatch_unit', NULL);
-BEGIN
-    IF unit IS NULL THEN
-        -- The root areas first (a handful), then their centers by index: without
-        -- statistics a join would scan every center.
-        SELECT u.code INTO unit
-          FROM workorder.units u
-         WHERE u.kind OPERATOR(pg_catalog.=) 'center' AND u.active
-           AND u.area_code OPERATOR(pg_catalog.=) ANY (ARRAY(
-                   SELECT a.code FROM workorder.areas a WHERE a.parent_code IS NULL AND a.in_jurisdiction))
-         ORDER BY u.code
-         LIMIT 1;
-    END IF;
-    RETURN unit;
-END
-$$;
+AS 'MODULE_PATHNAME', 'reference_dispatch_center'
+LANGUAGE C STABLE PARALLEL SAFE;
 
 -- check_text returns a text argument of a report, trimmed, or raises WO303 when it
 -- is required and missing, or longer than its limit.
@@ -92,8 +77,7 @@ DECLARE
     sla_resolve timestamptz;
     sla_warn timestamptz;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM workorder.channels c
-                    WHERE c.code OPERATOR(pg_catalog.=) submit.channel AND c.active) THEN
+    IF NOT workorder.channel_is_active(channel) THEN
         PERFORM workorder.raise_error('WO301',
             pg_catalog.format('unknown channel %s', COALESCE(pg_catalog.quote_literal(channel), 'NULL')),
             'No active channel has this code.',

@@ -217,39 +217,12 @@ END
 $$;
 
 -- choose_sla_policy returns the policy an order gets (see the top of this part).
+-- C, from the per-backend reference cache (src/refcache.c): it runs at every
+-- intake and dispatch.
 CREATE FUNCTION workorder.choose_sla_policy(rule_id bigint, priority workorder.order_priority, category text)
 RETURNS text
-LANGUAGE plpgsql STABLE
-AS $$
-DECLARE
-    candidate text;
-    mapped boolean;
-BEGIN
-    SELECT r.sla_policy INTO candidate FROM workorder.routing_rules r WHERE r.id OPERATOR(pg_catalog.=) rule_id;
-    IF candidate IS NOT NULL
-       AND EXISTS (SELECT 1 FROM workorder.sla_policies p WHERE p.name OPERATOR(pg_catalog.=) candidate) THEN
-        RETURN candidate;
-    END IF;
-    SELECT true, m.policy INTO mapped, candidate FROM workorder.sla_priority_policies m
-     WHERE m.priority OPERATOR(pg_catalog.=) choose_sla_policy.priority;
-    IF mapped IS NULL AND priority OPERATOR(pg_catalog.=) 'urgent' THEN
-        candidate := 'urgent';
-    END IF;
-    IF candidate IS NOT NULL
-       AND EXISTS (SELECT 1 FROM workorder.sla_policies p WHERE p.name OPERATOR(pg_catalog.=) candidate) THEN
-        RETURN candidate;
-    END IF;
-    candidate := (workorder.category_settings(category)).sla_policy;
-    IF candidate IS NOT NULL
-       AND EXISTS (SELECT 1 FROM workorder.sla_policies p WHERE p.name OPERATOR(pg_catalog.=) candidate) THEN
-        RETURN candidate;
-    END IF;
-    IF EXISTS (SELECT 1 FROM workorder.sla_policies p WHERE p.name OPERATOR(pg_catalog.=) 'standard') THEN
-        RETURN 'standard';
-    END IF;
-    RETURN NULL;
-END
-$$;
+AS 'MODULE_PATHNAME', 'reference_choose_sla_policy'
+LANGUAGE C STABLE;
 
 -- deadline_after returns the instant amount after start on a clock (see the top of
 -- this part).  NULL start gives NULL; a bad clock or amount is WO513.

@@ -1,0 +1,261 @@
+-- workorder 0.1 -> 0.2: intake throughput (bench/submit).  The functions below
+-- are those of the install parts (sql/install/*.sql), replaced in place; see there
+-- for what each does.  Generated from the install parts, function by function.
+
+-- setting returns the value of a workorder setting, or the given default when the
+-- setting has no row.  It is C, answering from the per-backend reference cache
+-- (src/refcache.c; the cache's invalidation triggers are in part 87): it sits on
+-- the hot path of locate() and submit().
+CREATE OR REPLACE FUNCTION workorder.setting(setting_name text, default_value text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'reference_setting'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+-- map_category returns the catalogue code for a channel's category code: the
+-- channel's own mapping first, then the code itself if it is a catalogue code.
+-- NULL means the code is unknown; intake sends such a report to a dispatcher.
+-- (C, from the per-backend reference cache of src/refcache.c: it runs on every
+-- submit.)
+CREATE OR REPLACE FUNCTION workorder.map_category(channel text, category text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'reference_map_category'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+-- channel_is_active says whether an active channel has this code (from the
+-- reference cache: submit() asks it first on every report).
+CREATE OR REPLACE FUNCTION workorder.channel_is_active(channel text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'reference_channel_is_active'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+-- category_settings returns a category's family (root), its path from the root,
+-- and the defaults in force for it: its own or its nearest ancestor's (the row of
+-- category_effective).  NULL columns when the category does not exist.  C, from
+-- the per-backend reference cache (src/refcache.c).
+CREATE OR REPLACE FUNCTION workorder.category_settings(category text,
+    OUT code text, OUT family text, OUT path text[], OUT handling_level workorder.area_level,
+    OUT department_kind text, OUT sla_policy text, OUT dedup_radius_m double precision,
+    OUT dedup_window interval)
+AS 'MODULE_PATHNAME', 'reference_category_settings'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+-- resolve_unit returns the active unit that serves an area chain at a level, for a
+-- route target, or NULL when there is none.  The area at the level is the chain's
+-- element at that depth (district 1, town 2, village 3); a chain that stops above
+-- the level is served at its deepest area.  A department target at town level is
+-- the department kind's branch in that town; at district level, the district
+-- department itself; villages have none.  A unit target is the fixed unit, if
+-- active.  C, from the per-backend reference cache (src/refcache.c).
+CREATE OR REPLACE FUNCTION workorder.resolve_unit(target workorder.route_target, department_kind text,
+                                       level workorder.area_level, area_chain text[], fixed_unit text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'reference_resolve_unit'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+-- dispatch_center returns the unit that receives what cannot be routed: the
+-- setting dispatch_unit, else the first (by code) active center of an
+-- in-jurisdiction root area.  C, from the per-backend reference cache
+-- (src/refcache.c).
+CREATE OR REPLACE FUNCTION workorder.dispatch_center()
+RETURNS text
+AS 'MODULE_PATHNAME', 'reference_dispatch_center'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+-- choose_sla_policy returns the policy an order gets (see the top of this part).
+-- C, from the per-backend reference cache (src/refcache.c): it runs at every
+-- intake and dispatch.
+CREATE OR REPLACE FUNCTION workorder.choose_sla_policy(rule_id bigint, priority workorder.order_priority, category text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'reference_choose_sla_policy'
+LANGUAGE C STABLE;
+
+-- submit takes one report and returns its order.  See README.md for the rules.
+CREATE OR REPLACE FUNCTION workorder.submit(
+    channel        text,
+    channel_ref    text,
+    category       text,
+    description    text,
+    location       geometry DEFAULT NULL,
+    lon            double precision DEFAULT NULL,
+    lat            double precision DEFAULT NULL,
+    address        text DEFAULT NULL,
+    reporter_name  text DEFAULT NULL,
+    reporter_phone text DEFAULT NULL,
+    occurred_at    timestamptz DEFAULT NULL,
+    attributes     jsonb DEFAULT NULL,
+    priority       workorder.order_priority DEFAULT 'normal')
+RETURNS workorder.orders
+LANGUAGE plpgsql
+SECURITY DEFINER
+AS $$
+DECLARE
+    o workorder.orders;
+    point geometry;
+    place workorder.location;
+    category_code text;
+    route record;
+    route_unit text;
+    route_rule_id bigint;
+    route_rule_name text;
+    route_level workorder.area_level;
+    route_assisting text[] := '{}';
+    route_sla text;
+    reason text;
+    status workorder.order_status := 'new';
+    received timestamptz := pg_catalog.now();
+    sla_accept timestamptz;
+    sla_resolve timestamptz;
+    sla_warn timestamptz;
+BEGIN
+    IF NOT workorder.channel_is_active(channel) THEN
+        PERFORM workorder.raise_error('WO301',
+            pg_catalog.format('unknown channel %s', COALESCE(pg_catalog.quote_literal(channel), 'NULL')),
+            'No active channel has this code.',
+            'Use the code of a channel in workorder.channels; a new channel is loaded with workorder.load_channels().');
+    END IF;
+    -- Trimmed of every blank, so that a retry with a trailing CR is the same report;
+    -- control characters inside are refused.
+    channel_ref := pg_catalog.btrim(channel_ref, E' \t\n\r\f\x0b\u00a0\u3000');
+    IF channel_ref IS NULL OR channel_ref OPERATOR(pg_catalog.=) '' OR pg_catalog.length(channel_ref) OPERATOR(pg_catalog.>) 128
+       OR channel_ref OPERATOR(pg_catalog.~) '[[:cntrl:]]' THEN
+        PERFORM workorder.raise_error('WO302',
+            pg_catalog.format('invalid reference for a report from channel %s', channel),
+            pg_catalog.format('channel_ref is %s.', COALESCE(pg_catalog.quote_literal(pg_catalog.left(channel_ref, 40)), 'NULL')),
+            'Pass the channel''s own reference of the report, 1 to 128 characters; it makes retries safe.');
+    END IF;
+
+    -- A retry returns the order the first attempt made.
+    SELECT * INTO o FROM workorder.orders x
+     WHERE x.channel_code OPERATOR(pg_catalog.=) submit.channel
+       AND x.channel_ref OPERATOR(pg_catalog.=) submit.channel_ref;
+    IF FOUND THEN
+        RETURN o;
+    END IF;
+
+    description := workorder.check_text(description, 'description', 4000, true);
+    address := workorder.check_text(address, 'address', 500, false);
+    reporter_name := workorder.check_text(reporter_name, 'reporter name', 100, false);
+    reporter_phone := workorder.check_text(reporter_phone, 'reporter phone', 40, false);
+    category := workorder.check_text(category, 'category', 64, false);
+    IF attributes IS NOT NULL AND pg_catalog.jsonb_typeof(attributes) OPERATOR(pg_catalog.<>) 'object' THEN
+        PERFORM workorder.raise_error('WO304',
+            'the report''s attributes are not a JSON object',
+            pg_catalog.format('They are %s.', pg_catalog.left(attributes::text, 80)),
+            'Pass free attributes as a JSON object, e.g. {"plate": "粤E12345"}.');
+    END IF;
+    IF pg_catalog.octet_length(attributes::text) OPERATOR(pg_catalog.>) 65536 THEN
+        PERFORM workorder.raise_error('WO304',
+            'the report''s attributes are too large',
+            pg_catalog.format('They take %s bytes; at most 65536 are accepted.', pg_catalog.octet_length(attributes::text)),
+            'Keep large content (photos, recordings) outside the database and pass references to it.');
+    END IF;
+    IF occurred_at OPERATOR(pg_catalog.>) (received OPERATOR(pg_catalog.+) '1 hour'::interval)
+       OR occurred_at OPERATOR(pg_catalog.<) '2000-01-01'::timestamptz THEN
+        PERFORM workorder.raise_error('WO304',
+            'the report''s event time is not plausible',
+            pg_catalog.format('occurred_at is %s; it must be after 2000-01-01 and no later than an hour from now.', occurred_at),
+            'Pass when the event happened, in the past; leave it NULL when unknown.');
+    END IF;
+    IF priority IS NULL THEN
+        priority := 'normal';
+    END IF;
+
+    IF location IS NOT NULL AND (lon IS NOT NULL OR lat IS NOT NULL) THEN
+        PERFORM workorder.raise_error('WO304',
+            'the report gives its location twice',
+            pg_catalog.format('location is %s and lon/lat are %s/%s.', pg_catalog.left(ST_AsText(location), 60), lon, lat),
+            'Pass either a point geometry or lon and lat, not both.');
+    END IF;
+    IF location IS NULL AND (lon IS NOT NULL OR lat IS NOT NULL) THEN
+        IF lon IS NULL OR lat IS NULL THEN
+            PERFORM workorder.raise_error('WO101',
+                'the report''s location is incomplete',
+                pg_catalog.format('lon is %s and lat is %s.', COALESCE(lon::text, 'NULL'), COALESCE(lat::text, 'NULL')),
+                'Pass both lon and lat, in WGS84 degrees.');
+        END IF;
+        location := ST_SetSRID(ST_MakePoint(lon, lat), 4326);
+    END IF;
+    point := workorder.location_point(location, 'the report''s location');
+    place := workorder.locate(point);
+    category_code := workorder.map_category(channel, category);
+
+    IF category_code IS NULL THEN
+        reason := pg_catalog.format('unknown category %s of channel %s: a dispatcher must classify it',
+                                    COALESCE(category, '(none)'), channel);
+    ELSIF NOT place.in_jurisdiction THEN
+        SELECT u.code INTO route_unit FROM workorder.units u
+         WHERE u.code OPERATOR(pg_catalog.=) workorder.setting('fallback_unit', NULL) AND u.active;
+        route_rule_name := 'fallback unit';
+        reason := pg_catalog.format('out of jurisdiction (%s)',
+                                    COALESCE(place.area_name OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) place.area_code, 'in no known area'));
+        IF route_unit IS NOT NULL THEN
+            status := 'dispatched';
+        ELSE
+            reason := reason OPERATOR(pg_catalog.||) ', and no fallback_unit is configured';
+        END IF;
+    ELSE
+        SELECT s.* INTO route FROM workorder.route_steps(category_code, channel, place.chain, priority, description) s
+         WHERE s.chosen;
+        IF FOUND THEN
+            status := 'dispatched';
+            route_unit := route.unit_code;
+            route_rule_id := route.rule_id;
+            route_rule_name := route.rule_name;
+            route_level := route.handling_level;
+            route_assisting := route.assisting_units;
+            route_sla := route.sla_policy;
+        ELSE
+            reason := 'no routing rule or category default resolved to a unit: a dispatcher must dispatch it';
+        END IF;
+    END IF;
+
+    -- An order dispatched at intake gets its SLA policy and deadlines (part 85).
+    IF status OPERATOR(pg_catalog.=) 'dispatched' THEN
+        SELECT s.policy, s.accept_due_at, s.resolve_due_at, s.warn_at
+          INTO route_sla, sla_accept, sla_resolve, sla_warn
+          FROM workorder.sla_intake(route_rule_id, priority, category_code, received) s;
+    END IF;
+
+    -- The order and the events of its intake (the report arrives; it is dispatched
+    -- if it was routed) in one statement.
+    WITH made AS (
+        INSERT INTO workorder.orders AS x
+            (ticket, channel_code, channel_ref, channel_category, category_code, priority, description, address,
+             location, area_code, area_chain, location_match, in_jurisdiction, reporter_name, reporter_phone,
+             occurred_at, received_at, attributes, status, status_reason, handling_level, dispatching_unit,
+             main_unit, assisting_units, route_rule_id, sla_policy, accept_due_at, resolve_due_at, warn_at,
+             event_count, updated_at)
+        VALUES (workorder.next_ticket((received AT TIME ZONE 'Asia/Shanghai')::date), channel, channel_ref, category,
+                category_code, priority, description, address, point, place.area_code, COALESCE(place.chain, '{}'),
+                place.match, place.in_jurisdiction, reporter_name, reporter_phone, occurred_at, received,
+                COALESCE(attributes, '{}'), status, reason, route_level, workorder.dispatch_center(),
+                route_unit, COALESCE(route_assisting, '{}'), route_rule_id, route_sla,
+                sla_accept, sla_resolve, sla_warn,
+                CASE WHEN status OPERATOR(pg_catalog.=) 'new' THEN 1 ELSE 2 END, received)
+        ON CONFLICT ON CONSTRAINT orders_channel_ref_unique DO NOTHING
+        RETURNING *
+    ), logged AS (
+        INSERT INTO workorder.order_events
+            (order_id, seq, at, action, actor, old_status, new_status, unit_code, note, details)
+        SELECT made.id, e.seq, received, e.action, e.actor, e.old_status, e.new_status, e.unit_code, e.note, e.details
+          FROM made,
+               (VALUES (1, 'submit', channel, NULL::workorder.order_status, 'new'::workorder.order_status, NULL::text,
+                        CASE WHEN status OPERATOR(pg_catalog.=) 'new' THEN reason END,
+                        pg_catalog.jsonb_build_object('channel_category', category, 'category', category_code,
+                                                      'area', place.area_code, 'location_match', place.match)),
+                       (2, 'dispatch', 'system', 'new', 'dispatched', route_unit, reason,
+                        pg_catalog.jsonb_build_object('rule_id', route_rule_id, 'rule', route_rule_name,
+                                                      'handling_level', route_level))) AS
+               e(seq, action, actor, old_status, new_status, unit_code, note, details)
+         WHERE e.seq OPERATOR(pg_catalog.<=) made.event_count
+    )
+    SELECT * INTO o FROM made;
+    IF NOT FOUND THEN
+        -- A concurrent retry of the same report committed first: return its order.
+        SELECT * INTO STRICT o FROM workorder.orders x
+         WHERE x.channel_code OPERATOR(pg_catalog.=) submit.channel
+           AND x.channel_ref OPERATOR(pg_catalog.=) submit.channel_ref;
+    END IF;
+    RETURN o;
+END
+$$;
