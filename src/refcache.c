@@ -93,10 +93,11 @@ typedef struct CategoryInfo
  * RefEntry is one entry of the cache's hash table.  The first character of
  * the key says what it is:
  *   S<name>               a setting: value
- *   C<channel>            a channel: flag = active
+ *   C<channel>            a channel: flag = active, replies = replies
  *   M<channel>|<code>     a channel's category code: value = catalogue code
  *   K<code>               a category of the catalogue: category
  *   U<code>               an active unit: value = its code
+ *   N<code>               any unit: value = its name
  *   c<area>               the active center of an area: value = unit code
  *   d<kind>|<area>        the active department or branch of a kind in an area
  *   R<rule id>            a routing rule: value = its sla_policy (may be NULL)
@@ -108,6 +109,7 @@ typedef struct RefEntry
 	char		key[REF_KEY_LEN];	/* hash key; must be first */
 	char	   *value;
 	bool		flag;
+	bool		replies;
 	CategoryInfo *category;
 } RefEntry;
 
@@ -263,6 +265,7 @@ ref_put(const char *kind, const char *a, const char *b)
 	{
 		entry->value = NULL;
 		entry->flag = false;
+		entry->replies = false;
 		entry->category = NULL;
 	}
 	return entry;
@@ -360,14 +363,15 @@ ref_load(void)
 		}
 	}
 
-	n = ref_query("SELECT c.code, c.active FROM workorder.channels c", snapshot);
+	n = ref_query("SELECT c.code, c.active, c.replies FROM workorder.channels c", snapshot);
 	for (i = 0; i < n; i++)
 	{
 		HeapTuple	t = SPI_tuptable->vals[i];
+		RefEntry   *e = ref_put("C", ref_text(t, SPI_tuptable->tupdesc, 1), NULL);
 		bool		isnull;
 
-		ref_put("C", ref_text(t, SPI_tuptable->tupdesc, 1), NULL)->flag =
-			DatumGetBool(SPI_getbinval(t, SPI_tuptable->tupdesc, 2, &isnull));
+		e->flag = DatumGetBool(SPI_getbinval(t, SPI_tuptable->tupdesc, 2, &isnull));
+		e->replies = DatumGetBool(SPI_getbinval(t, SPI_tuptable->tupdesc, 3, &isnull));
 	}
 
 	n = ref_query("SELECT m.channel_code, m.channel_category_code, m.category_code "
@@ -413,8 +417,8 @@ ref_load(void)
 		ref_put("K", c->code, NULL)->category = c;
 	}
 
-	n = ref_query("SELECT u.code, u.kind OPERATOR(pg_catalog.=) 'center', u.department_kind, u.area_code "
-				  "FROM workorder.units u WHERE u.active", snapshot);
+	n = ref_query("SELECT u.code, u.kind OPERATOR(pg_catalog.=) 'center', u.department_kind, u.area_code, "
+				  "u.active, u.name FROM workorder.units u", snapshot);
 	for (i = 0; i < n; i++)
 	{
 		HeapTuple	t = SPI_tuptable->vals[i];
@@ -425,6 +429,9 @@ ref_load(void)
 		char	   *kind = ref_text(t, desc, 3);
 		char	   *area = ref_text(t, desc, 4);
 
+		ref_put("N", code, NULL)->value = ref_text(t, desc, 6);
+		if (!DatumGetBool(SPI_getbinval(t, desc, 5, &isnull)))
+			continue;
 		ref_put("U", code, NULL)->value = code;
 		if (center)
 			ref_put("c", area, NULL)->value = code;
@@ -441,7 +448,7 @@ ref_load(void)
 	if (n > 0)
 		ref_dispatch_center = ref_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 
-	n = ref_query("SELECT r.id::text, r.sla_policy FROM workorder.routing_rules r", snapshot);
+	n = ref_query("SELECT r.id::pg_catalog.text, r.sla_policy FROM workorder.routing_rules r", snapshot);
 	for (i = 0; i < n; i++)
 	{
 		HeapTuple	t = SPI_tuptable->vals[i];
@@ -529,6 +536,35 @@ static bool
 ref_policy_exists(const char *name)
 {
 	return ref_find('P', name, NULL) != NULL;
+}
+
+/*
+ * workorder_channel_replies says whether the channel of this code exists and
+ * hears back (channels.replies), for the outbox trigger (outbox.c).
+ */
+bool
+workorder_channel_replies(const char *code)
+{
+	RefEntry   *e;
+
+	ref_ensure();
+	e = ref_find('C', code, NULL);
+	return e != NULL && e->replies;
+}
+
+/*
+ * workorder_unit_name returns the name of the unit of this code, active or
+ * not, or NULL when there is none.  The string belongs to the cache: copy it
+ * before the next lookup.
+ */
+const char *
+workorder_unit_name(const char *code)
+{
+	RefEntry   *e;
+
+	ref_ensure();
+	e = ref_find('N', code, NULL);
+	return e ? e->value : NULL;
 }
 
 /*

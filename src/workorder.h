@@ -36,4 +36,8 @@
 
 extern void _PG_init(void);
 
+/* refcache.c: the per-backend cache of reference data. */
+extern bool workorder_channel_replies(const char *code);
+extern const char *workorder_unit_name(const char *code);
+
 #endif							/* WORKORDER_H */

@@ -259,3 +259,17 @@ BEGIN
     RETURN o;
 END
 $$;
+
+-- outbox_from_events makes the messages of the events one statement inserted.  It
+-- is a statement trigger with a transition table: submit() writes the events of an
+-- intake (submit, dispatch) in one statement, which then costs one call of this
+-- function, not one per event.  The orders it reads are as the statement left them.
+-- It is C (src/outbox.c): events that make no message cost no query, a message
+-- to the event's own order is one lookup of the order and one INSERT ... VALUES
+-- (none when its channel does not reply), and only resolve, close, reopen and
+-- cancel, whose messages also go to the reports merged into the order, run the
+-- join over the order's merged reports.
+CREATE OR REPLACE FUNCTION workorder.outbox_from_events()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'outbox_from_events'
+LANGUAGE C;
