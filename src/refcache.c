@@ -5,7 +5,7 @@
  *	  backend: settings, channels and their category mappings, the
  *	  catalogue's defaults in force (category_effective), units, the
  *	  dispatch center, routing rules' SLA policies, SLA policies and the
- *	  priorities' policies.  And the SQL functions that answer from it:
+ *	  priorities' policies (for deadlines.c and outbox.c too).  And the SQL functions that answer from it:
  *	  setting(), channel_is_active(), map_category(), category_settings(),
  *	  resolve_unit(), dispatch_center() and choose_sla_policy().
  *
@@ -68,11 +68,10 @@
 #define REF_KEY_LEN		160
 
 /* The cached tables, in the order of ref_table_names. */
-#define REF_NTABLES		10
+#define REF_NTABLES		9
 static const char *const ref_table_names[REF_NTABLES] = {
 	"settings", "channels", "channel_categories", "category_effective", "units",
 	"areas", "routing_rules", "sla_policies", "sla_priority_policies",
-	"sla_escalation_steps",
 };
 
 /* CategoryInfo is one row of category_effective. */
@@ -101,7 +100,7 @@ typedef struct CategoryInfo
  *   c<area>               the active center of an area: value = unit code
  *   d<kind>|<area>        the active department or branch of a kind in an area
  *   R<rule id>            a routing rule: value = its sla_policy (may be NULL)
- *   P<name>               an SLA policy: flag = true
+ *   P<name>               an SLA policy: policy
  *   Q<priority oid>       a priority's policy: value (may be NULL: no override)
  */
 typedef struct RefEntry
@@ -111,6 +110,7 @@ typedef struct RefEntry
 	bool		flag;
 	bool		replies;
 	CategoryInfo *category;
+	SlaPolicyInfo *policy;
 } RefEntry;
 
 /* The cache, its memory, and the generation it was built in. */
@@ -267,6 +267,7 @@ ref_put(const char *kind, const char *a, const char *b)
 		entry->flag = false;
 		entry->replies = false;
 		entry->category = NULL;
+		entry->policy = NULL;
 	}
 	return entry;
 }
@@ -457,9 +458,24 @@ ref_load(void)
 			ref_text(t, SPI_tuptable->tupdesc, 2);
 	}
 
-	n = ref_query("SELECT p.name FROM workorder.sla_policies p", snapshot);
+	n = ref_query("SELECT p.name, p.calendar_code, p.accept_clock, p.accept_amount, p.resolve_clock, "
+				  "p.resolve_amount, p.warn_fraction::pg_catalog.float8 FROM workorder.sla_policies p", snapshot);
 	for (i = 0; i < n; i++)
-		ref_put("P", ref_text(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1), NULL)->flag = true;
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		SlaPolicyInfo *p = MemoryContextAllocZero(ref_context, sizeof(SlaPolicyInfo));
+		bool		isnull;
+
+		p->name = ref_text(t, desc, 1);
+		p->calendar_code = ref_text(t, desc, 2);
+		p->accept_clock = ref_text(t, desc, 3);
+		memcpy(&p->accept_amount, DatumGetIntervalP(SPI_getbinval(t, desc, 4, &isnull)), sizeof(Interval));
+		p->resolve_clock = ref_text(t, desc, 5);
+		memcpy(&p->resolve_amount, DatumGetIntervalP(SPI_getbinval(t, desc, 6, &isnull)), sizeof(Interval));
+		p->warn_fraction = DatumGetFloat8(SPI_getbinval(t, desc, 7, &isnull));
+		ref_put("P", p->name, NULL)->policy = p;
+	}
 
 	n = ref_query("SELECT e.oid::pg_catalog.text, m.policy FROM workorder.sla_priority_policies m "
 				  "JOIN pg_catalog.pg_enum e ON e.enumtypid OPERATOR(pg_catalog.=) 'workorder.order_priority'::pg_catalog.regtype "
@@ -793,34 +809,34 @@ reference_dispatch_center(PG_FUNCTION_ARGS)
 }
 
 /*
- * reference_choose_sla_policy is workorder.choose_sla_policy(rule_id,
- * priority, category): the first of these that names an existing policy:
- * the routing rule's sla_policy; the priority's (its row in
- * sla_priority_policies, or without a row 'urgent' for urgent priority);
- * the category's; 'standard'.  NULL when none does.
+ * workorder_choose_sla_policy returns the SLA policy an order gets, or NULL:
+ * the first of these that names an existing policy: the routing rule's
+ * sla_policy; the priority's (its row in sla_priority_policies, or without a
+ * row 'urgent' for urgent priority); the category's; 'standard'.  NULL
+ * arguments are passed as a NULL rule_id / InvalidOid / NULL.  The string
+ * belongs to the cache.
  */
-Datum
-reference_choose_sla_policy(PG_FUNCTION_ARGS)
+const char *
+workorder_choose_sla_policy(const int64 *rule_id, Oid priority, const char *category)
 {
 	const char *candidate = NULL;
 	RefEntry   *e;
 	CategoryInfo *c;
 
 	ref_ensure();
-	if (!PG_ARGISNULL(0))
+	if (rule_id != NULL)
 	{
 		char		id[32];
 
-		snprintf(id, sizeof(id), INT64_FORMAT, PG_GETARG_INT64(0));
+		snprintf(id, sizeof(id), INT64_FORMAT, *rule_id);
 		e = ref_find('R', id, NULL);
 		candidate = e ? e->value : NULL;
 		if (candidate && ref_policy_exists(candidate))
-			PG_RETURN_TEXT_P(cstring_to_text(candidate));
+			return candidate;
 	}
 	candidate = NULL;
-	if (!PG_ARGISNULL(1))
+	if (OidIsValid(priority))
 	{
-		Oid			priority = PG_GETARG_OID(1);
 		char		key[16];
 
 		snprintf(key, sizeof(key), "%u", priority);
@@ -830,12 +846,43 @@ reference_choose_sla_policy(PG_FUNCTION_ARGS)
 		else if (priority == ref_priority_urgent)
 			candidate = "urgent";
 		if (candidate && ref_policy_exists(candidate))
-			PG_RETURN_TEXT_P(cstring_to_text(candidate));
+			return candidate;
 	}
-	c = ref_category(PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	c = ref_category(category);
 	if (c != NULL && c->sla_policy && ref_policy_exists(c->sla_policy))
-		PG_RETURN_TEXT_P(cstring_to_text(c->sla_policy));
+		return c->sla_policy;
 	if (ref_policy_exists("standard"))
-		PG_RETURN_TEXT_P(cstring_to_text("standard"));
-	PG_RETURN_NULL();
+		return "standard";
+	return NULL;
+}
+
+/*
+ * workorder_sla_policy_info returns the SLA policy of this name, or NULL.
+ * It belongs to the cache.
+ */
+const SlaPolicyInfo *
+workorder_sla_policy_info(const char *name)
+{
+	RefEntry   *e;
+
+	ref_ensure();
+	e = ref_find('P', name, NULL);
+	return e ? e->policy : NULL;
+}
+
+/*
+ * reference_choose_sla_policy is workorder.choose_sla_policy(rule_id,
+ * priority, category): see workorder_choose_sla_policy.
+ */
+Datum
+reference_choose_sla_policy(PG_FUNCTION_ARGS)
+{
+	int64		rule_id = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);
+	const char *policy = workorder_choose_sla_policy(PG_ARGISNULL(0) ? NULL : &rule_id,
+													 PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1),
+													 PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)));
+
+	if (policy == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(policy));
 }

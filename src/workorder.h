@@ -16,6 +16,8 @@
 
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
+
 /* Class WO: workorder input errors. */
 
 /* WO001: a ticket's text is not of the form YYYYMMDD-NNNNNN-C. */
@@ -36,8 +38,22 @@
 
 extern void _PG_init(void);
 
+/* SlaPolicyInfo is one row of workorder.sla_policies, as refcache.c keeps it. */
+typedef struct SlaPolicyInfo
+{
+	char	   *name;
+	char	   *calendar_code;
+	char	   *accept_clock;
+	Interval	accept_amount;
+	char	   *resolve_clock;
+	Interval	resolve_amount;
+	double		warn_fraction;
+} SlaPolicyInfo;
+
 /* refcache.c: the per-backend cache of reference data. */
 extern bool workorder_channel_replies(const char *code);
 extern const char *workorder_unit_name(const char *code);
+extern const char *workorder_choose_sla_policy(const int64 *rule_id, Oid priority, const char *category);
+extern const SlaPolicyInfo *workorder_sla_policy_info(const char *name);
 
 #endif							/* WORKORDER_H */

@@ -273,3 +273,34 @@ CREATE OR REPLACE FUNCTION workorder.outbox_from_events()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'outbox_from_events'
 LANGUAGE C;
+
+-- sla_intake returns the policy and deadlines of an order dispatched at intake:
+-- choose_sla_policy(), then, when the policy exists, accept_due_at and
+-- resolve_due_at are deadline_after(received, ...) on its clocks and warn_at is
+-- sla_warn_at(received, resolve_due_at, ...).  C (src/deadlines.c), with the same
+-- arithmetic as those plpgsql functions: it runs on every intake.
+CREATE OR REPLACE FUNCTION workorder.sla_intake(rule_id bigint, priority workorder.order_priority, category text,
+                                     received timestamptz,
+                                     OUT policy text, OUT accept_due_at timestamptz,
+                                     OUT resolve_due_at timestamptz, OUT warn_at timestamptz)
+AS 'MODULE_PATHNAME', 'deadlines_sla_intake'
+LANGUAGE C STABLE;
+
+-- orders_sla_next_check keeps next_check_at (= sla_next_check(NEW)), and wakes the
+-- worker (at commit) when a new value falls within the worker's naptime, so that
+-- no deadline waits for a long sleep.  C (src/deadlines.c): it runs on every write
+-- of an order.
+CREATE OR REPLACE FUNCTION workorder.orders_sla_next_check()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'deadlines_orders_sla_next_check'
+LANGUAGE C;
+
+-- orders_escalation_next keeps next_escalation_at (= escalation_next(NEW)), starts
+-- a new chain on reopen (from resolved or closed to an open status: the order's
+-- order_escalations rows go, escalation_step 0, escalated_to NULL) and wakes the
+-- worker when the next step is within the worker's naptime.  C (src/deadlines.c):
+-- it runs on every write of an order.
+CREATE OR REPLACE FUNCTION workorder.orders_escalation_next()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'deadlines_orders_escalation_next'
+LANGUAGE C;
