@@ -27,6 +27,9 @@
 /* WO003: a day has run out of ticket numbers (sequence number over 999999). */
 #define ERRCODE_WO_TICKETS_EXHAUSTED		MAKE_SQLSTATE('W','O','0','0','3')
 
+/* WO303: submit(): a blank or oversized text of a report. */
+#define ERRCODE_WO_INVALID_REPORT_TEXT		MAKE_SQLSTATE('W','O','3','0','3')
+
 /* WO501: an unknown (or NULL) calendar code. */
 #define ERRCODE_WO_UNKNOWN_CALENDAR			MAKE_SQLSTATE('W','O','5','0','1')
 /* WO502: an invalid calendar definition: a bad row, no working hours, an unknown time zone. */

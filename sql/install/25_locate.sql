@@ -80,8 +80,19 @@ CREATE FUNCTION workorder.locate(location geometry, tolerance_m double precision
 RETURNS workorder.location
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
+BEGIN
+    RETURN workorder.locate_point(workorder.location_point(location), tolerance_m);
+END
+$$;
+
+-- locate_point is locate() for a point that location_point() has checked
+-- already: submit() checks a report's location once, with its own wording, and
+-- locates the point it got.
+CREATE FUNCTION workorder.locate_point(point geometry, tolerance_m double precision DEFAULT NULL)
+RETURNS workorder.location
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $$
 DECLARE
-    point geometry := workorder.location_point(location);
     tolerance double precision := COALESCE(tolerance_m,
         workorder.setting('locate_tolerance_m', '200')::double precision);
     found record;

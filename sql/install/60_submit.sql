@@ -14,30 +14,14 @@ RETURNS text
 AS 'MODULE_PATHNAME', 'reference_dispatch_center'
 LANGUAGE C STABLE PARALLEL SAFE;
 
--- check_text returns a text argument of a report, trimmed, or raises WO303 when it
--- is required and missing, or longer than its limit.
+-- check_text returns a text argument of a report, trimmed (of spaces, tabs, line
+-- breaks, no-break and ideographic spaces, as action texts are), or raises WO303
+-- when it is required and missing, or longer than its limit.  C (src/intake.c):
+-- submit() calls it five times.
 CREATE FUNCTION workorder.check_text(value text, what text, max_length integer, required boolean)
 RETURNS text
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-AS $$
-BEGIN
-    -- The blanks of action texts too: tabs, line breaks, no-break and ideographic spaces.
-    value := NULLIF(pg_catalog.btrim(value, E' \t\n\r\f\x0b\u00a0\u3000'), '');
-    IF value IS NULL AND required THEN
-        PERFORM workorder.raise_error('WO303',
-            pg_catalog.format('the report has no %s', what), pg_catalog.format('The %s is NULL or blank.', what),
-            pg_catalog.format('Every report needs a %s.', what));
-    END IF;
-    IF pg_catalog.length(value) OPERATOR(pg_catalog.>) max_length THEN
-        PERFORM workorder.raise_error('WO303',
-            pg_catalog.format('the report''s %s is too long', what),
-            pg_catalog.format('It has %s characters; at most %s are accepted. It begins: %s',
-                              pg_catalog.length(value), max_length, pg_catalog.left(value, 40)),
-            pg_catalog.format('Shorten the %s, or put the rest in attributes.', what));
-    END IF;
-    RETURN value;
-END
-$$;
+AS 'MODULE_PATHNAME', 'intake_check_text'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 -- submit takes one report and returns its order.  See README.md for the rules.
 CREATE FUNCTION workorder.submit(
@@ -146,7 +130,7 @@ BEGIN
         location := ST_SetSRID(ST_MakePoint(lon, lat), 4326);
     END IF;
     point := workorder.location_point(location, 'the report''s location');
-    place := workorder.locate(point);
+    place := workorder.locate_point(point);
     category_code := workorder.map_category(channel, category);
 
     IF category_code IS NULL THEN

@@ -69,6 +69,111 @@ RETURNS text
 AS 'MODULE_PATHNAME', 'reference_choose_sla_policy'
 LANGUAGE C STABLE;
 
+-- check_text returns a text argument of a report, trimmed (of spaces, tabs, line
+-- breaks, no-break and ideographic spaces, as action texts are), or raises WO303
+-- when it is required and missing, or longer than its limit.  C (src/intake.c):
+-- submit() calls it five times.
+CREATE OR REPLACE FUNCTION workorder.check_text(value text, what text, max_length integer, required boolean)
+RETURNS text
+AS 'MODULE_PATHNAME', 'intake_check_text'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- locate returns the deepest area that contains a point, and the chain of its
+-- ancestors.  The rules, in order:
+--   1. A point on the boundary shared by two areas of the same depth belongs to
+--      the one with the smaller code (boundaries count as inside).
+--   2. A point inside an area but in a gap between its children, or in a sliver
+--      between top-level areas, goes to the nearest area within tolerance_m
+--      metres (default: setting locate_tolerance_m, 200), and the answer is
+--      flagged approximate.  This repeats down the tree.
+--   3. A point in or near no area is 'outside', out of jurisdiction; a point in a
+--      neighbouring district is out of jurisdiction too, with that district named.
+-- A location that is not a usable point raises WO101 or WO102; any SRID that
+-- PostGIS knows is transformed to 4326 first.
+CREATE OR REPLACE FUNCTION workorder.locate(location geometry, tolerance_m double precision DEFAULT NULL)
+RETURNS workorder.location
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $$
+BEGIN
+    RETURN workorder.locate_point(workorder.location_point(location), tolerance_m);
+END
+$$;
+
+-- locate(lon, lat) is locate() for a longitude and latitude in WGS84.
+CREATE OR REPLACE FUNCTION workorder.locate(lon double precision, lat double precision,
+                                 tolerance_m double precision DEFAULT NULL)
+RETURNS workorder.location
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT workorder.locate(ST_SetSRID(ST_MakePoint(lon, lat), 4326), tolerance_m)
+$$;
+
+-- locate_point is locate() for a point that location_point() has checked
+-- already: submit() checks a report's location once, with its own wording, and
+-- locates the point it got.
+CREATE OR REPLACE FUNCTION workorder.locate_point(point geometry, tolerance_m double precision DEFAULT NULL)
+RETURNS workorder.location
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $$
+DECLARE
+    tolerance double precision := COALESCE(tolerance_m,
+        workorder.setting('locate_tolerance_m', '200')::double precision);
+    found record;
+    nearest record;
+    answer workorder.location;
+BEGIN
+    IF NOT (tolerance OPERATOR(pg_catalog.>=) 0 AND tolerance OPERATOR(pg_catalog.<) 'Infinity'::float8) THEN
+        PERFORM workorder.raise_error('WO103',
+            'invalid tolerance for locate', pg_catalog.format('tolerance_m is %s.', tolerance),
+            'Give a finite tolerance of zero or more metres.');
+    END IF;
+    answer.approximate := false;
+    answer.distance_m := 0;
+
+    -- The common case, a point inside a leaf area, is this one query.
+    SELECT a.code, a.name, a.level, a.in_jurisdiction, a.path, a.path_names,
+           EXISTS (SELECT 1 FROM workorder.areas c WHERE c.parent_code OPERATOR(pg_catalog.=) a.code) AS has_children
+      INTO found
+      FROM workorder.area_pieces p
+      JOIN workorder.areas a ON a.code OPERATOR(pg_catalog.=) p.area_code
+     WHERE ST_Intersects(p.geom, point)
+     ORDER BY p.depth DESC, p.area_code
+     LIMIT 1;
+
+    IF found.code IS NULL THEN
+        nearest := workorder.nearest_area(point, NULL, tolerance);
+        IF nearest.area_code IS NULL THEN
+            answer.in_jurisdiction := false;
+            answer.distance_m := NULL;
+            answer.match := 'outside';
+            RETURN answer;
+        END IF;
+        answer.approximate := true;
+        answer.distance_m := nearest.distance_m;
+        found := workorder.area_summary(nearest.area_code);
+    END IF;
+
+    -- Inside (or near) an area whose children do not cover the point: take the
+    -- nearest child within the tolerance, and so on down.
+    WHILE found.has_children LOOP
+        nearest := workorder.nearest_area(point, found.code, tolerance);
+        EXIT WHEN nearest.area_code IS NULL;
+        answer.approximate := true;
+        answer.distance_m := nearest.distance_m;
+        found := workorder.area_summary(nearest.area_code);
+    END LOOP;
+
+    answer.area_code := found.code;
+    answer.area_name := found.name;
+    answer.level := found.level;
+    answer.in_jurisdiction := found.in_jurisdiction;
+    answer.chain := found.path;
+    answer.chain_names := found.path_names;
+    answer.match := CASE WHEN answer.approximate THEN 'nearest' ELSE 'contained' END;
+    RETURN answer;
+END
+$$;
+
 -- submit takes one report and returns its order.  See README.md for the rules.
 CREATE OR REPLACE FUNCTION workorder.submit(
     channel        text,
@@ -176,7 +281,7 @@ BEGIN
         location := ST_SetSRID(ST_MakePoint(lon, lat), 4326);
     END IF;
     point := workorder.location_point(location, 'the report''s location');
-    place := workorder.locate(point);
+    place := workorder.locate_point(point);
     category_code := workorder.map_category(channel, category);
 
     IF category_code IS NULL THEN
