@@ -40,6 +40,7 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/pg_collation.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -73,20 +74,6 @@ static const char *const ref_table_names[REF_NTABLES] = {
 	"settings", "channels", "channel_categories", "category_effective", "units",
 	"areas", "routing_rules", "sla_policies", "sla_priority_policies",
 };
-
-/* CategoryInfo is one row of category_effective. */
-typedef struct CategoryInfo
-{
-	char	   *code;
-	char	   *family;
-	Datum		path;			/* text[] */
-	Oid			handling_level; /* InvalidOid: NULL */
-	char	   *department_kind;
-	char	   *sla_policy;
-	bool		has_dedup_radius;
-	float8		dedup_radius_m;
-	Interval   *dedup_window;	/* NULL: NULL */
-} CategoryInfo;
 
 /*
  * RefEntry is one entry of the cache's hash table.  The first character of
@@ -125,6 +112,8 @@ static Oid	ref_relids[REF_NTABLES];
 
 /* Derived values kept with the cache. */
 static char *ref_dispatch_center = NULL;
+static RouteRule *ref_rules = NULL;	/* the active routing rules, in order */
+static int	ref_nrules = 0;
 static List *ref_long_settings = NIL;	/* (name, value) pairs too long for a key */
 static Oid	ref_levels[8];		/* workorder.area_level in sort order */
 static int	ref_nlevels = 0;
@@ -317,6 +306,8 @@ ref_load(void)
 	ref_cache = NULL;
 	ref_dispatch_center = NULL;
 	ref_long_settings = NIL;
+	ref_rules = NULL;
+	ref_nrules = 0;
 
 	nsp = get_namespace_oid("workorder", true);
 	for (i = 0; i < REF_NTABLES; i++)
@@ -401,6 +392,8 @@ ref_load(void)
 		v = SPI_getbinval(t, desc, 3, &isnull);
 		old = MemoryContextSwitchTo(ref_context);
 		c->path = datumCopy(v, false, -1);
+		deconstruct_array(DatumGetArrayTypeP(c->path), TEXTOID, -1, false, TYPALIGN_INT,
+						  &c->path_elems, NULL, &c->path_length);
 		MemoryContextSwitchTo(old);
 		v = SPI_getbinval(t, desc, 4, &isnull);
 		c->handling_level = isnull ? InvalidOid : DatumGetObjectId(v);
@@ -456,6 +449,56 @@ ref_load(void)
 
 		ref_put("R", ref_text(t, SPI_tuptable->tupdesc, 1), NULL)->value =
 			ref_text(t, SPI_tuptable->tupdesc, 2);
+	}
+
+	n = ref_query("SELECT r.id, r.name, r.category_code, r.channel_code, r.area_code, r.priority, "
+				  "r.keywords, pg_catalog.array_to_string(r.keywords, ', '), r.handling_level, "
+				  "r.target::pg_catalog.text, r.department_kind, r.unit_code, r.assisting_units, r.sla_policy "
+				  "FROM workorder.routing_rules r WHERE r.active ORDER BY r.position, r.id", snapshot);
+	ref_rules = MemoryContextAllocZero(ref_context, sizeof(RouteRule) * Max(n, 1));
+	ref_nrules = n;
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		RouteRule  *r = &ref_rules[i];
+		bool		isnull;
+		Datum		v;
+		MemoryContext old;
+
+		r->id = DatumGetInt64(SPI_getbinval(t, desc, 1, &isnull));
+		r->name = ref_text(t, desc, 2);
+		r->category_code = ref_text(t, desc, 3);
+		r->channel_code = ref_text(t, desc, 4);
+		r->area_code = ref_text(t, desc, 5);
+		v = SPI_getbinval(t, desc, 6, &isnull);
+		r->priority = isnull ? InvalidOid : DatumGetObjectId(v);
+		v = SPI_getbinval(t, desc, 7, &isnull);
+		r->nkeywords = -1;
+		old = MemoryContextSwitchTo(ref_context);
+		if (!isnull)
+		{
+			Datum	   *elems;
+			int			k;
+
+			deconstruct_array(DatumGetArrayTypeP(v), TEXTOID, -1, false, TYPALIGN_INT,
+							  &elems, NULL, &r->nkeywords);
+			r->keywords = palloc(sizeof(Datum) * Max(r->nkeywords, 1));
+			for (k = 0; k < r->nkeywords; k++)
+				r->keywords[k] = DirectFunctionCall1Coll(lower, DEFAULT_COLLATION_OID, elems[k]);
+		}
+		MemoryContextSwitchTo(old);
+		r->keywords_text = ref_text(t, desc, 8);
+		v = SPI_getbinval(t, desc, 9, &isnull);
+		r->handling_level = isnull ? InvalidOid : DatumGetObjectId(v);
+		r->target = ref_text(t, desc, 10);
+		r->department_kind = ref_text(t, desc, 11);
+		r->unit_code = ref_text(t, desc, 12);
+		v = SPI_getbinval(t, desc, 13, &isnull);
+		old = MemoryContextSwitchTo(ref_context);
+		r->assisting_units = datumCopy(v, false, -1);
+		MemoryContextSwitchTo(old);
+		r->sla_policy = ref_text(t, desc, 14);
 	}
 
 	n = ref_query("SELECT p.name, p.calendar_code, p.accept_clock, p.accept_amount, p.resolve_clock, "
@@ -719,73 +762,107 @@ reference_category_settings(PG_FUNCTION_ARGS)
 }
 
 /*
- * reference_resolve_unit is workorder.resolve_unit(target, department_kind,
- * level, area_chain, fixed_unit): the active unit that serves the area chain
- * at the level for the target, or NULL.  As in the SQL it replaces: the
- * depth is LEAST(the level's position, the chain's cardinality), NULLs
- * ignored; target unit is the active fixed unit; center is the active
- * center of chain[depth]; anything else is the active non-center unit of
- * the department kind in chain[depth].
+ * workorder_resolve_unit returns the active unit that serves an area chain
+ * at a level for a target, or NULL: what workorder.resolve_unit() returns
+ * (see reference_resolve_unit).  level is InvalidOid and chain NULL for
+ * SQL NULLs.  The string belongs to the cache.
  */
-Datum
-reference_resolve_unit(PG_FUNCTION_ARGS)
+const char *
+workorder_resolve_unit(RouteTarget target, const char *kind, Oid level, ArrayType *chain,
+					   const char *fixed_unit)
 {
-	Oid			target = PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0);
-	char	   *kind = ref_arg(fcinfo, 1);
 	int			position = -1;
 	int			cardinality = -1;
 	int			depth;
-	char	   *area = NULL;
+	char	   *area;
 	RefEntry   *e;
+	bool		isnull;
+	Datum		v;
 
 	ref_ensure();
-	if (OidIsValid(target) && target == ref_target_unit)
+	if (target == ROUTE_TARGET_UNIT)
 	{
-		e = ref_find('U', ref_arg(fcinfo, 4), NULL);
-		if (e == NULL)
-			PG_RETURN_NULL();
-		PG_RETURN_TEXT_P(cstring_to_text(e->value));
+		e = ref_find('U', fixed_unit, NULL);
+		return e ? e->value : NULL;
 	}
-	if (!PG_ARGISNULL(2))
+	if (OidIsValid(level))
 	{
-		Oid			level = PG_GETARG_OID(2);
 		int			i;
 
 		for (i = 0; i < ref_nlevels; i++)
 			if (ref_levels[i] == level)
 				position = i + 1;
 	}
-	if (!PG_ARGISNULL(3))
-	{
-		ArrayType  *chain = PG_GETARG_ARRAYTYPE_P(3);
-
+	if (chain != NULL)
 		cardinality = ArrayGetNItems(ARR_NDIM(chain), ARR_DIMS(chain));
-	}
+	/* LEAST(position, cardinality), NULLs ignored */
 	if (position < 0 && cardinality < 0)
-		PG_RETURN_NULL();
+		return NULL;
 	depth = (position < 0) ? cardinality : (cardinality < 0) ? position : Min(position, cardinality);
-	if (depth < 1 || PG_ARGISNULL(3))
-		PG_RETURN_NULL();
-	{
-		/* area_chain[depth], with the array's own subscripts */
-		ArrayType  *chain = PG_GETARG_ARRAYTYPE_P(3);
-		bool		isnull;
-		Datum		v;
-
-		if (ARR_NDIM(chain) != 1)
-			PG_RETURN_NULL();
-		v = array_get_element(PointerGetDatum(chain), 1, &depth, -1, -1, false, TYPALIGN_INT, &isnull);
-		if (isnull)
-			PG_RETURN_NULL();
-		area = TextDatumGetCString(v);
-	}
-	if (OidIsValid(target) && target == ref_target_center)
+	if (depth < 1 || chain == NULL || ARR_NDIM(chain) != 1)
+		return NULL;
+	/* area_chain[depth], with the array's own subscripts */
+	v = array_get_element(PointerGetDatum(chain), 1, &depth, -1, -1, false, TYPALIGN_INT, &isnull);
+	if (isnull)
+		return NULL;
+	area = TextDatumGetCString(v);
+	if (target == ROUTE_TARGET_CENTER)
 		e = ref_find('c', area, NULL);
 	else
 		e = kind ? ref_find('d', kind, area) : NULL;
-	if (e == NULL)
+	return e ? e->value : NULL;
+}
+
+/*
+ * workorder_route_rules returns the active routing rules in (position, id)
+ * order, and their number in *n.  They belong to the cache.
+ */
+const RouteRule *
+workorder_route_rules(int *n)
+{
+	ref_ensure();
+	*n = ref_nrules;
+	return ref_rules;
+}
+
+/*
+ * workorder_category returns the row of category_effective of a code, or
+ * NULL.  It belongs to the cache.
+ */
+const CategoryInfo *
+workorder_category(const char *code)
+{
+	ref_ensure();
+	return ref_category(code);
+}
+
+/*
+ * reference_resolve_unit is workorder.resolve_unit(target, department_kind,
+ * level, area_chain, fixed_unit): the active unit that serves the area chain
+ * at the level for the target, or NULL.  As in the SQL it replaces: the
+ * depth is LEAST(the level's position, the chain's cardinality), NULLs
+ * ignored; target unit is the active fixed unit; center is the active
+ * center of chain[depth]; anything else (a NULL target too) is the active
+ * non-center unit of the department kind in chain[depth].
+ */
+Datum
+reference_resolve_unit(PG_FUNCTION_ARGS)
+{
+	RouteTarget target = ROUTE_TARGET_DEPARTMENT;
+	const char *unit;
+
+	ref_ensure();
+	if (!PG_ARGISNULL(0) && PG_GETARG_OID(0) == ref_target_unit)
+		target = ROUTE_TARGET_UNIT;
+	else if (!PG_ARGISNULL(0) && PG_GETARG_OID(0) == ref_target_center)
+		target = ROUTE_TARGET_CENTER;
+	unit = workorder_resolve_unit(target, ref_arg(fcinfo, 1),
+								  PG_ARGISNULL(2) ? InvalidOid : PG_GETARG_OID(2),
+								  PG_ARGISNULL(3) ? NULL : PG_GETARG_ARRAYTYPE_P(3),
+								  ref_arg(fcinfo, 4));
+	if (unit == NULL)
 		PG_RETURN_NULL();
-	PG_RETURN_TEXT_P(cstring_to_text(e->value));
+	PG_RETURN_TEXT_P(cstring_to_text(unit));
 }
 
 /*

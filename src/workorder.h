@@ -17,6 +17,7 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
+#include "utils/array.h"
 
 /* Class WO: workorder input errors. */
 
@@ -53,10 +54,58 @@ typedef struct SlaPolicyInfo
 	double		warn_fraction;
 } SlaPolicyInfo;
 
+/* CategoryInfo is one row of workorder.category_effective, as refcache.c keeps it. */
+typedef struct CategoryInfo
+{
+	char	   *code;
+	char	   *family;
+	Datum		path;			/* text[] */
+	Datum	   *path_elems;		/* its elements */
+	int			path_length;
+	Oid			handling_level; /* InvalidOid: NULL */
+	char	   *department_kind;
+	char	   *sla_policy;
+	bool		has_dedup_radius;
+	double		dedup_radius_m;
+	Interval   *dedup_window;	/* NULL: NULL */
+} CategoryInfo;
+
+/* RouteTarget is workorder.route_target (a NULL target resolves as department). */
+typedef enum RouteTarget
+{
+	ROUTE_TARGET_CENTER,
+	ROUTE_TARGET_DEPARTMENT,
+	ROUTE_TARGET_UNIT
+} RouteTarget;
+
+/* RouteRule is one active row of workorder.routing_rules, as refcache.c keeps it. */
+typedef struct RouteRule
+{
+	int64		id;
+	char	   *name;
+	char	   *category_code;	/* NULL: any */
+	char	   *channel_code;	/* NULL: any */
+	char	   *area_code;		/* NULL: any */
+	Oid			priority;		/* InvalidOid: any */
+	int			nkeywords;		/* -1: NULL (any) */
+	Datum	   *keywords;		/* lower-cased */
+	char	   *keywords_text;	/* array_to_string(keywords, ', ') */
+	Oid			handling_level; /* InvalidOid: NULL */
+	char	   *target;			/* center, department, unit */
+	char	   *department_kind;
+	char	   *unit_code;
+	Datum		assisting_units;	/* text[] */
+	char	   *sla_policy;
+} RouteRule;
+
 /* refcache.c: the per-backend cache of reference data. */
 extern bool workorder_channel_replies(const char *code);
 extern const char *workorder_unit_name(const char *code);
 extern const char *workorder_choose_sla_policy(const int64 *rule_id, Oid priority, const char *category);
 extern const SlaPolicyInfo *workorder_sla_policy_info(const char *name);
+extern const CategoryInfo *workorder_category(const char *code);
+extern const RouteRule *workorder_route_rules(int *n);
+extern const char *workorder_resolve_unit(RouteTarget target, const char *kind, Oid level,
+										  ArrayType *chain, const char *fixed_unit);
 
 #endif							/* WORKORDER_H */

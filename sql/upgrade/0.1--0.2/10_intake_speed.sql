@@ -52,6 +52,20 @@ RETURNS text
 AS 'MODULE_PATHNAME', 'reference_resolve_unit'
 LANGUAGE C STABLE PARALLEL SAFE;
 
+-- route_steps evaluates every routing rule, in order, for an order's facts, and then
+-- the category's default.  Each row says whether the step matched, which unit it
+-- resolved to, and why; the first row with chosen = true is the decision.  It is
+-- the one implementation behind both routing at intake and explain_route().  C
+-- (src/routing.c), on the rules, catalogue and units of the per-backend reference
+-- cache: it runs on every submit.
+CREATE OR REPLACE FUNCTION workorder.route_steps(category text, channel text, area_chain text[],
+                                      priority workorder.order_priority, description text)
+RETURNS TABLE (step integer, rule_id bigint, rule_name text, matched boolean, chosen boolean,
+               reason text, handling_level workorder.area_level, unit_code text,
+               assisting_units text[], sla_policy text)
+AS 'MODULE_PATHNAME', 'routing_route_steps'
+LANGUAGE C STABLE PARALLEL SAFE;
+
 -- dispatch_center returns the unit that receives what cannot be routed: the
 -- setting dispatch_unit, else the first (by code) active center of an
 -- in-jurisdiction root area.  C, from the per-backend reference cache
