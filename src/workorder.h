@@ -17,6 +17,7 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
+#include "fmgr.h"
 #include "utils/array.h"
 
 /* Class WO: workorder input errors. */
@@ -27,6 +28,9 @@
 #define ERRCODE_WO_TICKET_CHECK_DIGIT		MAKE_SQLSTATE('W','O','0','0','2')
 /* WO003: a day has run out of ticket numbers (sequence number over 999999). */
 #define ERRCODE_WO_TICKETS_EXHAUSTED		MAKE_SQLSTATE('W','O','0','0','3')
+
+/* WO103: an invalid locate() tolerance. */
+#define ERRCODE_WO_INVALID_TOLERANCE		MAKE_SQLSTATE('W','O','1','0','3')
 
 /* WO303: submit(): a blank or oversized text of a report. */
 #define ERRCODE_WO_INVALID_REPORT_TEXT		MAKE_SQLSTATE('W','O','3','0','3')
@@ -103,6 +107,7 @@ extern bool workorder_channel_replies(const char *code);
 extern const char *workorder_unit_name(const char *code);
 extern const char *workorder_choose_sla_policy(const int64 *rule_id, Oid priority, const char *category);
 extern const SlaPolicyInfo *workorder_sla_policy_info(const char *name);
+extern Datum reference_setting(PG_FUNCTION_ARGS);
 extern const CategoryInfo *workorder_category(const char *code);
 extern const RouteRule *workorder_route_rules(int *n);
 extern const char *workorder_resolve_unit(RouteTarget target, const char *kind, Oid level,
