@@ -60,6 +60,7 @@ DECLARE
     sla_accept timestamptz;
     sla_resolve timestamptz;
     sla_warn timestamptz;
+    deadlines record;
 BEGIN
     IF NOT workorder.channel_is_active(channel) THEN
         PERFORM workorder.raise_error('WO301',
@@ -164,10 +165,14 @@ BEGIN
     END IF;
 
     -- An order dispatched at intake gets its SLA policy and deadlines (part 85).
+    -- (An assignment, not SELECT ... FROM: plpgsql evaluates it without starting
+    -- an executor.)
     IF status OPERATOR(pg_catalog.=) 'dispatched' THEN
-        SELECT s.policy, s.accept_due_at, s.resolve_due_at, s.warn_at
-          INTO route_sla, sla_accept, sla_resolve, sla_warn
-          FROM workorder.sla_intake(route_rule_id, priority, category_code, received) s;
+        deadlines := workorder.sla_intake(route_rule_id, priority, category_code, received);
+        route_sla := deadlines.policy;
+        sla_accept := deadlines.accept_due_at;
+        sla_resolve := deadlines.resolve_due_at;
+        sla_warn := deadlines.warn_at;
     END IF;
 
     -- The order and the events of its intake (the report arrives; it is dispatched
