@@ -191,12 +191,16 @@ deadline_extend(TimestampTz due, const char *clock, const Interval *extension, c
 	return due;
 }
 
-/* status_is_open says whether a status is new, dispatched or accepted. */
+/*
+ * status_is_open says whether a status is new, dispatched or accepted (a NULL
+ * one, which the NOT NULL constraint refuses after the triggers, is not).
+ */
 static bool
 status_is_open(const char *status)
 {
-	return strcmp(status, "new") == 0 || strcmp(status, "dispatched") == 0 ||
-		strcmp(status, "accepted") == 0;
+	return status != NULL &&
+		(strcmp(status, "new") == 0 || strcmp(status, "dispatched") == 0 ||
+		 strcmp(status, "accepted") == 0);
 }
 
 /*
@@ -404,7 +408,8 @@ deadlines_orders_escalation_next(PG_FUNCTION_ARGS)
 	{
 		char	   *old_status = column_enum(trigdata->tg_trigtuple, desc, "status", &isnull);
 
-		if ((strcmp(old_status, "resolved") == 0 || strcmp(old_status, "closed") == 0) &&
+		if (old_status != NULL &&
+			(strcmp(old_status, "resolved") == 0 || strcmp(old_status, "closed") == 0) &&
 			status_is_open(status))
 		{
 			Oid			types[1] = {INT8OID};
