@@ -16,6 +16,10 @@
 
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
+#include "fmgr.h"
+#include "utils/array.h"
+
 /* Class WO: workorder input errors. */
 
 /* WO001: a ticket's text is not of the form YYYYMMDD-NNNNNN-C. */
@@ -24,6 +28,12 @@
 #define ERRCODE_WO_TICKET_CHECK_DIGIT		MAKE_SQLSTATE('W','O','0','0','2')
 /* WO003: a day has run out of ticket numbers (sequence number over 999999). */
 #define ERRCODE_WO_TICKETS_EXHAUSTED		MAKE_SQLSTATE('W','O','0','0','3')
+
+/* WO103: an invalid locate() tolerance. */
+#define ERRCODE_WO_INVALID_TOLERANCE		MAKE_SQLSTATE('W','O','1','0','3')
+
+/* WO303: submit(): a blank or oversized text of a report. */
+#define ERRCODE_WO_INVALID_REPORT_TEXT		MAKE_SQLSTATE('W','O','3','0','3')
 
 /* WO501: an unknown (or NULL) calendar code. */
 #define ERRCODE_WO_UNKNOWN_CALENDAR			MAKE_SQLSTATE('W','O','5','0','1')
@@ -38,5 +48,72 @@
 #define ERRCODE_WO_EVENT_CHAIN				MAKE_SQLSTATE('W','O','9','7','1')
 
 extern void _PG_init(void);
+
+/* SlaPolicyInfo is one row of workorder.sla_policies, as refcache.c keeps it. */
+typedef struct SlaPolicyInfo
+{
+	char	   *name;
+	char	   *calendar_code;
+	char	   *accept_clock;
+	Interval	accept_amount;
+	char	   *resolve_clock;
+	Interval	resolve_amount;
+	double		warn_fraction;
+} SlaPolicyInfo;
+
+/* CategoryInfo is one row of workorder.category_effective, as refcache.c keeps it. */
+typedef struct CategoryInfo
+{
+	char	   *code;
+	char	   *family;
+	Datum		path;			/* text[] */
+	Datum	   *path_elems;		/* its elements */
+	int			path_length;
+	Oid			handling_level; /* InvalidOid: NULL */
+	char	   *department_kind;
+	char	   *sla_policy;
+	bool		has_dedup_radius;
+	double		dedup_radius_m;
+	Interval   *dedup_window;	/* NULL: NULL */
+} CategoryInfo;
+
+/* RouteTarget is workorder.route_target (a NULL target resolves as department). */
+typedef enum RouteTarget
+{
+	ROUTE_TARGET_CENTER,
+	ROUTE_TARGET_DEPARTMENT,
+	ROUTE_TARGET_UNIT
+} RouteTarget;
+
+/* RouteRule is one active row of workorder.routing_rules, as refcache.c keeps it. */
+typedef struct RouteRule
+{
+	int64		id;
+	char	   *name;
+	char	   *category_code;	/* NULL: any */
+	char	   *channel_code;	/* NULL: any */
+	char	   *area_code;		/* NULL: any */
+	Oid			priority;		/* InvalidOid: any */
+	int			nkeywords;		/* -1: NULL (any) */
+	Datum	   *keywords;		/* lower-cased */
+	char	   *keywords_text;	/* array_to_string(keywords, ', ') */
+	Oid			handling_level; /* InvalidOid: NULL */
+	char	   *target;			/* center, department, unit */
+	char	   *department_kind;
+	char	   *unit_code;
+	Datum		assisting_units;	/* text[] */
+	char	   *sla_policy;
+} RouteRule;
+
+/* refcache.c: the per-backend cache of reference data. */
+extern bool workorder_channel_replies(const char *code);
+extern const char *workorder_unit_name(const char *code);
+extern const char *workorder_choose_sla_policy(const int64 *rule_id, Oid priority, const char *category);
+extern const SlaPolicyInfo *workorder_sla_policy_info(const char *name);
+extern Datum reference_setting(PG_FUNCTION_ARGS);
+extern const CategoryInfo *workorder_category(const char *code);
+extern const RouteRule *workorder_route_rules(int *n);
+extern const char *workorder_resolve_unit(RouteTarget target, const char *kind, Oid level,
+										  ArrayType *chain, const char *fixed_unit);
 
 #endif							/* WORKORDER_H */

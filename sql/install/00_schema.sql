@@ -18,19 +18,10 @@ CREATE TABLE workorder.settings (
 SELECT pg_catalog.pg_extension_config_dump('workorder.settings', '');
 
 -- setting returns the value of a workorder setting, or the given default when the
--- setting has no row.  It is plpgsql rather than SQL because a SQL function with a
--- pinned search_path is never inlined and is planned again on every call, while
--- plpgsql keeps its plan: this sits on the hot path of locate() and submit().
+-- setting has no row.  It is C, answering from the per-backend reference cache
+-- (src/refcache.c; the cache's invalidation triggers are in part 87): it sits on
+-- the hot path of locate() and submit().
 CREATE FUNCTION workorder.setting(setting_name text, default_value text)
 RETURNS text
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    found_value text;
-BEGIN
-    SELECT s.value INTO found_value FROM workorder.settings s
-     WHERE s.name OPERATOR(pg_catalog.=) setting_name;
-    RETURN COALESCE(found_value, default_value);
-END
-$$;
+AS 'MODULE_PATHNAME', 'reference_setting'
+LANGUAGE C STABLE PARALLEL SAFE;

@@ -80,65 +80,19 @@ CREATE FUNCTION workorder.locate(location geometry, tolerance_m double precision
 RETURNS workorder.location
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
-DECLARE
-    point geometry := workorder.location_point(location);
-    tolerance double precision := COALESCE(tolerance_m,
-        workorder.setting('locate_tolerance_m', '200')::double precision);
-    found record;
-    nearest record;
-    answer workorder.location;
 BEGIN
-    IF NOT (tolerance OPERATOR(pg_catalog.>=) 0 AND tolerance OPERATOR(pg_catalog.<) 'Infinity'::float8) THEN
-        PERFORM workorder.raise_error('WO103',
-            'invalid tolerance for locate', pg_catalog.format('tolerance_m is %s.', tolerance),
-            'Give a finite tolerance of zero or more metres.');
-    END IF;
-    answer.approximate := false;
-    answer.distance_m := 0;
-
-    -- The common case, a point inside a leaf area, is this one query.
-    SELECT a.code, a.name, a.level, a.in_jurisdiction, a.path, a.path_names,
-           EXISTS (SELECT 1 FROM workorder.areas c WHERE c.parent_code OPERATOR(pg_catalog.=) a.code) AS has_children
-      INTO found
-      FROM workorder.area_pieces p
-      JOIN workorder.areas a ON a.code OPERATOR(pg_catalog.=) p.area_code
-     WHERE ST_Intersects(p.geom, point)
-     ORDER BY p.depth DESC, p.area_code
-     LIMIT 1;
-
-    IF found.code IS NULL THEN
-        nearest := workorder.nearest_area(point, NULL, tolerance);
-        IF nearest.area_code IS NULL THEN
-            answer.in_jurisdiction := false;
-            answer.distance_m := NULL;
-            answer.match := 'outside';
-            RETURN answer;
-        END IF;
-        answer.approximate := true;
-        answer.distance_m := nearest.distance_m;
-        found := workorder.area_summary(nearest.area_code);
-    END IF;
-
-    -- Inside (or near) an area whose children do not cover the point: take the
-    -- nearest child within the tolerance, and so on down.
-    WHILE found.has_children LOOP
-        nearest := workorder.nearest_area(point, found.code, tolerance);
-        EXIT WHEN nearest.area_code IS NULL;
-        answer.approximate := true;
-        answer.distance_m := nearest.distance_m;
-        found := workorder.area_summary(nearest.area_code);
-    END LOOP;
-
-    answer.area_code := found.code;
-    answer.area_name := found.name;
-    answer.level := found.level;
-    answer.in_jurisdiction := found.in_jurisdiction;
-    answer.chain := found.path;
-    answer.chain_names := found.path_names;
-    answer.match := CASE WHEN answer.approximate THEN 'nearest' ELSE 'contained' END;
-    RETURN answer;
+    RETURN workorder.locate_point(workorder.location_point(location), tolerance_m);
 END
 $$;
+
+-- locate_point is locate() for a point that location_point() has checked
+-- already: submit() checks a report's location once, with its own wording, and
+-- locates the point it got.  C (src/locate.c): the same queries, the common case
+-- (a point inside a leaf area) one query prepared once per backend.
+CREATE FUNCTION workorder.locate_point(point geometry, tolerance_m double precision DEFAULT NULL)
+RETURNS workorder.location
+AS 'MODULE_PATHNAME', 'locate_locate_point'
+LANGUAGE C STABLE PARALLEL SAFE;
 
 -- locate(lon, lat) is locate() for a longitude and latitude in WGS84.
 CREATE FUNCTION workorder.locate(lon double precision, lat double precision,

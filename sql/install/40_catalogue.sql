@@ -159,20 +159,16 @@ COMMENT ON TABLE workorder.channel_categories IS 'Each channel''s own category c
 -- map_category returns the catalogue code for a channel's category code: the
 -- channel's own mapping first, then the code itself if it is a catalogue code.
 -- NULL means the code is unknown; intake sends such a report to a dispatcher.
--- (plpgsql, so that its plan is cached: it runs on every submit.)
+-- (C, from the per-backend reference cache of src/refcache.c: it runs on every
+-- submit.)
 CREATE FUNCTION workorder.map_category(channel text, category text)
 RETURNS text
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-AS $$
-DECLARE
-    mapped text;
-BEGIN
-    SELECT m.category_code INTO mapped FROM workorder.channel_categories m
-     WHERE m.channel_code OPERATOR(pg_catalog.=) channel
-       AND m.channel_category_code OPERATOR(pg_catalog.=) category;
-    IF mapped IS NULL THEN
-        SELECT c.code INTO mapped FROM workorder.categories c WHERE c.code OPERATOR(pg_catalog.=) category;
-    END IF;
-    RETURN mapped;
-END
-$$;
+AS 'MODULE_PATHNAME', 'reference_map_category'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+-- channel_is_active says whether an active channel has this code (from the
+-- reference cache: submit() asks it first on every report).
+CREATE FUNCTION workorder.channel_is_active(channel text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'reference_channel_is_active'
+LANGUAGE C STABLE PARALLEL SAFE;

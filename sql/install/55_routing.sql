@@ -49,166 +49,39 @@ COMMENT ON TABLE workorder.routing_rules IS
     'Routing rules, checked in (position, id) order; NULL conditions match anything. See workorder.explain_route().';
 
 -- category_settings returns a category's family (root), its path from the root,
--- and the defaults in force for it: its own or its nearest ancestor's.  NULL
--- columns when the category does not exist.
+-- and the defaults in force for it: its own or its nearest ancestor's (the row of
+-- category_effective).  NULL columns when the category does not exist.  C, from
+-- the per-backend reference cache (src/refcache.c).
 CREATE FUNCTION workorder.category_settings(category text,
     OUT code text, OUT family text, OUT path text[], OUT handling_level workorder.area_level,
     OUT department_kind text, OUT sla_policy text, OUT dedup_radius_m double precision,
     OUT dedup_window interval)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-AS $$
-BEGIN
-    SELECT e.code, e.family, e.path, e.handling_level, e.department_kind, e.sla_policy,
-           e.dedup_radius_m, e.dedup_window
-      INTO code, family, path, handling_level, department_kind, sla_policy, dedup_radius_m, dedup_window
-      FROM workorder.category_effective e
-     WHERE e.code OPERATOR(pg_catalog.=) category;
-END
-$$;
+AS 'MODULE_PATHNAME', 'reference_category_settings'
+LANGUAGE C STABLE PARALLEL SAFE;
 
 -- resolve_unit returns the active unit that serves an area chain at a level, for a
 -- route target, or NULL when there is none.  The area at the level is the chain's
 -- element at that depth (district 1, town 2, village 3); a chain that stops above
 -- the level is served at its deepest area.  A department target at town level is
 -- the department kind's branch in that town; at district level, the district
--- department itself; villages have no departments.
+-- department itself; villages have none.  A unit target is the fixed unit, if
+-- active.  C, from the per-backend reference cache (src/refcache.c).
 CREATE FUNCTION workorder.resolve_unit(target workorder.route_target, department_kind text,
                                        level workorder.area_level, area_chain text[], fixed_unit text)
 RETURNS text
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-AS $$
-DECLARE
-    depth integer := LEAST(pg_catalog.array_position(pg_catalog.enum_range(NULL::workorder.area_level), level),
-                           pg_catalog.cardinality(area_chain));
-    unit text;
-BEGIN
-    IF target OPERATOR(pg_catalog.=) 'unit' THEN
-        SELECT u.code INTO unit FROM workorder.units u
-         WHERE u.code OPERATOR(pg_catalog.=) fixed_unit AND u.active;
-        RETURN unit;
-    END IF;
-    IF depth IS NULL OR depth OPERATOR(pg_catalog.<) 1 THEN
-        RETURN NULL;
-    END IF;
-    IF target OPERATOR(pg_catalog.=) 'center' THEN
-        SELECT u.code INTO unit FROM workorder.units u
-         WHERE u.kind OPERATOR(pg_catalog.=) 'center' AND u.active
-           AND u.area_code OPERATOR(pg_catalog.=) area_chain[depth];
-        RETURN unit;
-    END IF;
-    SELECT u.code INTO unit FROM workorder.units u
-     WHERE u.kind OPERATOR(pg_catalog.<>) 'center' AND u.active
-       AND u.department_kind OPERATOR(pg_catalog.=) resolve_unit.department_kind
-       AND u.area_code OPERATOR(pg_catalog.=) area_chain[depth];
-    RETURN unit;
-END
-$$;
+AS 'MODULE_PATHNAME', 'reference_resolve_unit'
+LANGUAGE C STABLE PARALLEL SAFE;
 
 -- route_steps evaluates every routing rule, in order, for an order's facts, and then
 -- the category's default.  Each row says whether the step matched, which unit it
 -- resolved to, and why; the first row with chosen = true is the decision.  It is
--- the one implementation behind both routing at intake and explain_route().
+-- the one implementation behind both routing at intake and explain_route().  C
+-- (src/routing.c), on the rules, catalogue and units of the per-backend reference
+-- cache: it runs on every submit.
 CREATE FUNCTION workorder.route_steps(category text, channel text, area_chain text[],
                                       priority workorder.order_priority, description text)
 RETURNS TABLE (step integer, rule_id bigint, rule_name text, matched boolean, chosen boolean,
                reason text, handling_level workorder.area_level, unit_code text,
                assisting_units text[], sla_policy text)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-AS $$
-DECLARE
-    cat record := workorder.category_settings(category);
-    r workorder.routing_rules;
-    decided boolean := false;
-    level workorder.area_level;
-    kind text;
-BEGIN
-    step := 0;
-    FOR r IN SELECT * FROM workorder.routing_rules x WHERE x.active ORDER BY x.position, x.id LOOP
-        step := step OPERATOR(pg_catalog.+) 1;
-        rule_id := r.id;
-        rule_name := r.name;
-        matched := false;
-        chosen := false;
-        unit_code := NULL;
-        assisting_units := NULL;
-        sla_policy := NULL;
-        handling_level := NULL;
-        IF r.category_code IS NOT NULL AND NOT (r.category_code OPERATOR(pg_catalog.=) ANY (COALESCE(cat.path, '{}'))) THEN
-            reason := pg_catalog.format('category %s is not under %s', COALESCE(category, 'NULL'), r.category_code);
-        ELSIF r.channel_code IS NOT NULL AND r.channel_code IS DISTINCT FROM channel THEN
-            reason := pg_catalog.format('channel %s is not %s', channel, r.channel_code);
-        ELSIF r.area_code IS NOT NULL AND NOT (r.area_code OPERATOR(pg_catalog.=) ANY (COALESCE(area_chain, '{}'))) THEN
-            reason := pg_catalog.format('area %s is not within %s',
-                                        COALESCE(area_chain[pg_catalog.cardinality(area_chain)], 'NULL'), r.area_code);
-        ELSIF r.priority IS NOT NULL AND r.priority::pg_catalog.text IS DISTINCT FROM route_steps.priority::pg_catalog.text THEN
-            reason := pg_catalog.format('priority %s is not %s', priority, r.priority);
-        ELSIF r.keywords IS NOT NULL AND NOT EXISTS (
-                SELECT 1 FROM pg_catalog.unnest(r.keywords) k
-                 WHERE pg_catalog.strpos(pg_catalog.lower(description), pg_catalog.lower(k)) OPERATOR(pg_catalog.>) 0) THEN
-            reason := pg_catalog.format('the description contains none of %s', pg_catalog.array_to_string(r.keywords, ', '));
-        ELSE
-            matched := true;
-            level := COALESCE(r.handling_level, cat.handling_level);
-            kind := COALESCE(r.department_kind, cat.department_kind);
-            handling_level := level;
-            sla_policy := COALESCE(r.sla_policy, cat.sla_policy);
-            assisting_units := r.assisting_units;
-            IF r.target OPERATOR(pg_catalog.<>) 'unit' AND level IS NULL THEN
-                reason := 'matched, but neither the rule nor the category sets a handling level';
-            ELSE
-                unit_code := workorder.resolve_unit(r.target, kind, level, area_chain, r.unit_code);
-                IF unit_code IS NULL THEN
-                    reason := pg_catalog.format('matched, but no active %s%s serves area %s at %s level',
-                                                r.target, CASE WHEN r.target OPERATOR(pg_catalog.=) 'department'
-                                                               THEN ' of kind ' OPERATOR(pg_catalog.||) COALESCE(kind, 'NULL') ELSE '' END,
-                                                COALESCE(area_chain[pg_catalog.cardinality(area_chain)], 'NULL'), level);
-                ELSE
-                    chosen := NOT decided;
-                    decided := true;
-                    reason := CASE WHEN chosen THEN 'matched' ELSE 'matched, but an earlier rule was chosen' END;
-                END IF;
-            END IF;
-        END IF;
-        RETURN NEXT;
-    END LOOP;
-
-    -- The category's default: its level, and at that level the department of its
-    -- kind (none at village level) or else the center.
-    step := step OPERATOR(pg_catalog.+) 1;
-    kind := NULL;
-    rule_id := NULL;
-    rule_name := 'category default';
-    matched := cat.code IS NOT NULL;
-    chosen := false;
-    assisting_units := '{}';
-    handling_level := cat.handling_level;
-    sla_policy := cat.sla_policy;
-    unit_code := NULL;
-    IF cat.code IS NULL THEN
-        reason := pg_catalog.format('category %s is not in the catalogue', COALESCE(category, 'NULL'));
-    ELSIF cat.handling_level IS NULL THEN
-        reason := pg_catalog.format('category %s has no handling level', category);
-    ELSE
-        IF cat.handling_level OPERATOR(pg_catalog.<>) 'village' AND cat.department_kind IS NOT NULL THEN
-            unit_code := workorder.resolve_unit('department', cat.department_kind, cat.handling_level, area_chain, NULL);
-            kind := CASE WHEN unit_code IS NULL
-                         THEN pg_catalog.format('center (no %s unit serves it)', cat.department_kind)
-                         ELSE 'department kind ' OPERATOR(pg_catalog.||) cat.department_kind END;
-        END IF;
-        IF unit_code IS NULL THEN
-            unit_code := workorder.resolve_unit('center', NULL, cat.handling_level, area_chain, NULL);
-            kind := COALESCE(kind, 'center');
-        END IF;
-        IF unit_code IS NULL THEN
-            reason := pg_catalog.format('no active unit serves area %s at %s level',
-                                        COALESCE(area_chain[pg_catalog.cardinality(area_chain)], 'NULL'), cat.handling_level);
-        ELSE
-            chosen := NOT decided;
-            decided := true;
-            reason := CASE WHEN chosen THEN pg_catalog.format('%s level, %s', cat.handling_level, kind)
-                           ELSE 'not needed: a rule was chosen' END;
-        END IF;
-    END IF;
-    RETURN NEXT;
-END
-$$;
+AS 'MODULE_PATHNAME', 'routing_route_steps'
+LANGUAGE C STABLE PARALLEL SAFE;

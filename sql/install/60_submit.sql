@@ -6,53 +6,22 @@
 -- returns the order already made, and never makes a second one.
 
 -- dispatch_center returns the unit that receives what cannot be routed: the
--- setting dispatch_unit, else the center of the in-jurisdiction district.
+-- setting dispatch_unit, else the first (by code) active center of an
+-- in-jurisdiction root area.  C, from the per-backend reference cache
+-- (src/refcache.c).
 CREATE FUNCTION workorder.dispatch_center()
 RETURNS text
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-AS $$
-DECLARE
-    unit text := workorder.setting('dispatch_unit', NULL);
-BEGIN
-    IF unit IS NULL THEN
-        -- The root areas first (a handful), then their centers by index: without
-        -- statistics a join would scan every center.
-        SELECT u.code INTO unit
-          FROM workorder.units u
-         WHERE u.kind OPERATOR(pg_catalog.=) 'center' AND u.active
-           AND u.area_code OPERATOR(pg_catalog.=) ANY (ARRAY(
-                   SELECT a.code FROM workorder.areas a WHERE a.parent_code IS NULL AND a.in_jurisdiction))
-         ORDER BY u.code
-         LIMIT 1;
-    END IF;
-    RETURN unit;
-END
-$$;
+AS 'MODULE_PATHNAME', 'reference_dispatch_center'
+LANGUAGE C STABLE PARALLEL SAFE;
 
--- check_text returns a text argument of a report, trimmed, or raises WO303 when it
--- is required and missing, or longer than its limit.
+-- check_text returns a text argument of a report, trimmed (of spaces, tabs, line
+-- breaks, no-break and ideographic spaces, as action texts are), or raises WO303
+-- when it is required and missing, or longer than its limit.  C (src/intake.c):
+-- submit() calls it five times.
 CREATE FUNCTION workorder.check_text(value text, what text, max_length integer, required boolean)
 RETURNS text
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-AS $$
-BEGIN
-    -- The blanks of action texts too: tabs, line breaks, no-break and ideographic spaces.
-    value := NULLIF(pg_catalog.btrim(value, E' \t\n\r\f\x0b\u00a0\u3000'), '');
-    IF value IS NULL AND required THEN
-        PERFORM workorder.raise_error('WO303',
-            pg_catalog.format('the report has no %s', what), pg_catalog.format('The %s is NULL or blank.', what),
-            pg_catalog.format('Every report needs a %s.', what));
-    END IF;
-    IF pg_catalog.length(value) OPERATOR(pg_catalog.>) max_length THEN
-        PERFORM workorder.raise_error('WO303',
-            pg_catalog.format('the report''s %s is too long', what),
-            pg_catalog.format('It has %s characters; at most %s are accepted. It begins: %s',
-                              pg_catalog.length(value), max_length, pg_catalog.left(value, 40)),
-            pg_catalog.format('Shorten the %s, or put the rest in attributes.', what));
-    END IF;
-    RETURN value;
-END
-$$;
+AS 'MODULE_PATHNAME', 'intake_check_text'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 -- submit takes one report and returns its order.  See README.md for the rules.
 CREATE FUNCTION workorder.submit(
@@ -92,10 +61,10 @@ DECLARE
     sla_resolve timestamptz;
     sla_warn timestamptz;
     dup workorder.dedup_decision;
+    deadlines record;
 BEGIN
     PERFORM workorder.check_channel_access(channel, 'submit');   -- an intake login: its own channel only (part 96)
-    IF NOT EXISTS (SELECT 1 FROM workorder.channels c
-                    WHERE c.code OPERATOR(pg_catalog.=) submit.channel AND c.active) THEN
+    IF NOT workorder.channel_is_active(channel) THEN
         PERFORM workorder.raise_error('WO301',
             pg_catalog.format('unknown channel %s', COALESCE(pg_catalog.quote_literal(channel), 'NULL')),
             'No active channel has this code.',
@@ -164,7 +133,7 @@ BEGIN
         location := ST_SetSRID(ST_MakePoint(lon, lat), 4326);
     END IF;
     point := workorder.location_point(location, 'the report''s location');
-    place := workorder.locate(point);
+    place := workorder.locate_point(point);
     category_code := workorder.map_category(channel, category);
     -- Dedup (part 62): a duplicate is merged after the INSERT, a suspected one
     -- waits for review; neither is routed.
@@ -203,10 +172,14 @@ BEGIN
     END IF;
 
     -- An order dispatched at intake gets its SLA policy and deadlines (part 85).
+    -- (An assignment, not SELECT ... FROM: plpgsql evaluates it without starting
+    -- an executor.)
     IF status OPERATOR(pg_catalog.=) 'dispatched' THEN
-        SELECT s.policy, s.accept_due_at, s.resolve_due_at, s.warn_at
-          INTO route_sla, sla_accept, sla_resolve, sla_warn
-          FROM workorder.sla_intake(route_rule_id, priority, category_code, received) s;
+        deadlines := workorder.sla_intake(route_rule_id, priority, category_code, received);
+        route_sla := deadlines.policy;
+        sla_accept := deadlines.accept_due_at;
+        sla_resolve := deadlines.resolve_due_at;
+        sla_warn := deadlines.warn_at;
     END IF;
 
     -- The order and the events of its intake (the report arrives; it is dispatched

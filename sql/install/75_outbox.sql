@@ -96,47 +96,15 @@ COMMENT ON COLUMN workorder.outbox.payload IS
 -- is a statement trigger with a transition table: submit() writes the events of an
 -- intake (submit, dispatch) in one statement, which then costs one call of this
 -- function, not one per event.  The orders it reads are as the statement left them.
+-- It is C (src/outbox.c): events that make no message cost no query, a message
+-- to the event's own order is one lookup of the order and one INSERT ... VALUES
+-- (none when its channel does not reply), and only resolve, close, reopen and
+-- cancel, whose messages also go to the reports merged into the order, run the
+-- join over the order's merged reports.
 CREATE FUNCTION workorder.outbox_from_events()
 RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    INSERT INTO workorder.outbox (order_id, event_id, channel_code, channel_ref, kind, payload)
-    SELECT r.id, e.id, r.channel_code, r.channel_ref, e.action,
-           pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
-               'ticket', r.ticket::text,
-               'kind', e.action,
-               'status', e.new_status,
-               'previous_status', e.old_status,
-               'unit', e.unit_code,
-               'unit_name', u.name,
-               -- A report merged into a resolved master (late, linked) hears its result.
-               'result', CASE WHEN e.action IN ('resolve', 'close') THEN o.result
-                              WHEN e.action OPERATOR(pg_catalog.=) 'merge' THEN
-                                   (SELECT m.result FROM workorder.orders m WHERE m.id OPERATOR(pg_catalog.=) o.master_id) END,
-               'reason', CASE WHEN e.action IN ('return', 'verify', 'reopen', 'cancel') THEN e.note END,
-               'master_ticket', CASE WHEN r.id OPERATOR(pg_catalog.<>) o.id THEN o.ticket::text
-                                     WHEN e.action IN ('merge', 'unmerge') THEN e.details OPERATOR(pg_catalog.->>) 'master_ticket' END,
-               'occurred_at', e.at))
-      FROM new_events e
-      JOIN workorder.orders o ON o.id OPERATOR(pg_catalog.=) e.order_id
-      CROSS JOIN LATERAL (
-          SELECT o.id, o.channel_code, o.channel_ref, o.ticket
-          UNION ALL
-          -- The reports merged into this one hear its outcome.
-          SELECT d.id, d.channel_code, d.channel_ref, d.ticket
-            FROM workorder.orders d
-           WHERE e.action IN ('resolve', 'close', 'reopen', 'cancel')
-             AND d.master_id OPERATOR(pg_catalog.=) o.id) r
-      JOIN workorder.channels c ON c.code OPERATOR(pg_catalog.=) r.channel_code AND c.replies
-      LEFT JOIN workorder.units u ON u.code OPERATOR(pg_catalog.=) e.unit_code
-     WHERE e.action IN ('dispatch', 'reassign', 'accept', 'return', 'resolve', 'verify', 'close',
-                        'reopen', 'cancel', 'merge', 'unmerge')
-       AND (e.action OPERATOR(pg_catalog.<>) 'verify' OR e.new_status OPERATOR(pg_catalog.<>) e.old_status)
-     ORDER BY e.id, r.id;
-    RETURN NULL;
-END
-$$;
+AS 'MODULE_PATHNAME', 'outbox_from_events'
+LANGUAGE C;
 
 -- Events loaded by COPY (pg_restore, a migration) are history, not actions: they
 -- make no messages (a restore brings back the outbox as it was, from the dump).

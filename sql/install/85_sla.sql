@@ -217,39 +217,12 @@ END
 $$;
 
 -- choose_sla_policy returns the policy an order gets (see the top of this part).
+-- C, from the per-backend reference cache (src/refcache.c): it runs at every
+-- intake and dispatch.
 CREATE FUNCTION workorder.choose_sla_policy(rule_id bigint, priority workorder.order_priority, category text)
 RETURNS text
-LANGUAGE plpgsql STABLE
-AS $$
-DECLARE
-    candidate text;
-    mapped boolean;
-BEGIN
-    SELECT r.sla_policy INTO candidate FROM workorder.routing_rules r WHERE r.id OPERATOR(pg_catalog.=) rule_id;
-    IF candidate IS NOT NULL
-       AND EXISTS (SELECT 1 FROM workorder.sla_policies p WHERE p.name OPERATOR(pg_catalog.=) candidate) THEN
-        RETURN candidate;
-    END IF;
-    SELECT true, m.policy INTO mapped, candidate FROM workorder.sla_priority_policies m
-     WHERE m.priority OPERATOR(pg_catalog.=) choose_sla_policy.priority;
-    IF mapped IS NULL AND priority OPERATOR(pg_catalog.=) 'urgent' THEN
-        candidate := 'urgent';
-    END IF;
-    IF candidate IS NOT NULL
-       AND EXISTS (SELECT 1 FROM workorder.sla_policies p WHERE p.name OPERATOR(pg_catalog.=) candidate) THEN
-        RETURN candidate;
-    END IF;
-    candidate := (workorder.category_settings(category)).sla_policy;
-    IF candidate IS NOT NULL
-       AND EXISTS (SELECT 1 FROM workorder.sla_policies p WHERE p.name OPERATOR(pg_catalog.=) candidate) THEN
-        RETURN candidate;
-    END IF;
-    IF EXISTS (SELECT 1 FROM workorder.sla_policies p WHERE p.name OPERATOR(pg_catalog.=) 'standard') THEN
-        RETURN 'standard';
-    END IF;
-    RETURN NULL;
-END
-$$;
+AS 'MODULE_PATHNAME', 'reference_choose_sla_policy'
+LANGUAGE C STABLE;
 
 -- deadline_after returns the instant amount after start on a clock (see the top of
 -- this part).  NULL start gives NULL; a bad clock or amount is WO513.
@@ -386,25 +359,17 @@ BEGIN
 END
 $$;
 
--- sla_intake returns the policy and deadlines of an order dispatched at intake.
+-- sla_intake returns the policy and deadlines of an order dispatched at intake:
+-- choose_sla_policy(), then, when the policy exists, accept_due_at and
+-- resolve_due_at are deadline_after(received, ...) on its clocks and warn_at is
+-- sla_warn_at(received, resolve_due_at, ...).  C (src/deadlines.c), with the same
+-- arithmetic as those plpgsql functions: it runs on every intake.
 CREATE FUNCTION workorder.sla_intake(rule_id bigint, priority workorder.order_priority, category text,
                                      received timestamptz,
                                      OUT policy text, OUT accept_due_at timestamptz,
                                      OUT resolve_due_at timestamptz, OUT warn_at timestamptz)
-LANGUAGE plpgsql STABLE
-AS $$
-DECLARE
-    p workorder.sla_policies;
-BEGIN
-    policy := workorder.choose_sla_policy(rule_id, priority, category);
-    SELECT * INTO p FROM workorder.sla_policies x WHERE x.name OPERATOR(pg_catalog.=) policy;
-    IF FOUND THEN
-        accept_due_at := workorder.deadline_after(received, p.accept_clock, p.accept_amount, p.calendar_code);
-        resolve_due_at := workorder.deadline_after(received, p.resolve_clock, p.resolve_amount, p.calendar_code);
-        warn_at := workorder.sla_warn_at(received, resolve_due_at, p.resolve_clock, p.warn_fraction, p.calendar_code);
-    END IF;
-END
-$$;
+AS 'MODULE_PATHNAME', 'deadlines_sla_intake'
+LANGUAGE C STABLE;
 
 -- sla_resumed moves the resolve deadline (and an unreached warning) of an order
 -- resumed at resumed_at by the suspension that began at suspended_at.
@@ -451,8 +416,8 @@ END
 $$;
 
 -- sla_next_check is when the deadline task must next look at an order.  (plpgsql,
--- not SQL: a SQL function with a pinned search_path is planned again on every call,
--- and this one runs on every write of an order.)
+-- not SQL: a SQL function with a pinned search_path is planned again on every call.)
+-- The trigger below computes the same in C; this is its statement in SQL.
 CREATE FUNCTION workorder.sla_next_check(o workorder.orders)
 RETURNS timestamptz
 LANGUAGE plpgsql IMMUTABLE
@@ -467,24 +432,14 @@ BEGIN
 END
 $$;
 
--- orders_sla_next_check keeps next_check_at, and wakes the worker (at commit) when
--- it is set within the worker's naptime, so that no deadline waits for a long sleep.
+-- orders_sla_next_check keeps next_check_at (= sla_next_check(NEW)), and wakes the
+-- worker (at commit) when a new value falls within the worker's naptime, so that
+-- no deadline waits for a long sleep.  C (src/deadlines.c): it runs on every write
+-- of an order.
 CREATE FUNCTION workorder.orders_sla_next_check()
 RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    NEW.next_check_at := workorder.sla_next_check(NEW);
-    IF NEW.next_check_at IS NOT NULL
-       AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.next_check_at IS DISTINCT FROM OLD.next_check_at)
-       AND NEW.next_check_at OPERATOR(pg_catalog.<) (pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+)
-            COALESCE(pg_catalog.current_setting('workorder.worker_naptime', true), '10s')::interval)
-    THEN
-        PERFORM workorder.wake_worker();
-    END IF;
-    RETURN NEW;
-END
-$$;
+AS 'MODULE_PATHNAME', 'deadlines_orders_sla_next_check'
+LANGUAGE C;
 
 CREATE TRIGGER orders_sla_next_check
     BEFORE INSERT OR UPDATE OF status, accept_due_at, resolve_due_at, warn_at, warned, accept_overdue, overdue

@@ -153,7 +153,7 @@ END
 $$;
 
 -- escalation_next returns the instant of an order's next escalation step, or NULL.
--- (plpgsql, so that its plan is cached: it runs on every write of an order.)
+-- The trigger below computes the same in C; this is its statement in SQL.
 CREATE FUNCTION workorder.escalation_next(o workorder.orders)
 RETURNS timestamptz
 LANGUAGE plpgsql STABLE
@@ -175,34 +175,15 @@ BEGIN
 END
 $$;
 
--- orders_escalation_next keeps next_escalation_at, starts a new chain on reopen and
--- wakes the worker when the next step is within the worker's naptime.
+-- orders_escalation_next keeps next_escalation_at (= escalation_next(NEW)), starts
+-- a new chain on reopen (from resolved or closed to an open status: the order's
+-- order_escalations rows go, escalation_step 0, escalated_to NULL) and wakes the
+-- worker when the next step is within the worker's naptime.  C (src/deadlines.c):
+-- it runs on every write of an order.
 CREATE FUNCTION workorder.orders_escalation_next()
 RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND OLD.status OPERATOR(pg_catalog.=) ANY ('{resolved,closed}'::workorder.order_status[])
-       AND NEW.status OPERATOR(pg_catalog.=) ANY ('{new,dispatched,accepted}'::workorder.order_status[]) THEN
-        DELETE FROM workorder.order_escalations e WHERE e.order_id OPERATOR(pg_catalog.=) NEW.id;
-        NEW.escalation_step := 0;
-        NEW.escalated_to := NULL;
-    END IF;
-    IF NEW.resolve_due_at IS NULL OR NOT (NEW.status OPERATOR(pg_catalog.=) ANY ('{new,dispatched,accepted}'::workorder.order_status[])) THEN
-        NEW.next_escalation_at := NULL;
-    ELSE
-        NEW.next_escalation_at := workorder.escalation_next(NEW);
-    END IF;
-    IF NEW.next_escalation_at IS NOT NULL
-       AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.next_escalation_at IS DISTINCT FROM OLD.next_escalation_at)
-       AND NEW.next_escalation_at OPERATOR(pg_catalog.<) (pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+)
-            COALESCE(pg_catalog.current_setting('workorder.worker_naptime', true), '10s')::interval)
-    THEN
-        PERFORM workorder.wake_worker();
-    END IF;
-    RETURN NEW;
-END
-$$;
+AS 'MODULE_PATHNAME', 'deadlines_orders_escalation_next'
+LANGUAGE C;
 
 CREATE TRIGGER orders_escalation_next
     BEFORE INSERT OR UPDATE OF status, sla_policy, resolve_due_at, escalation_step

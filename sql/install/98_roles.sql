@@ -53,9 +53,9 @@ BEGIN
                         '|wgs84|location_point|nearest_area|area_summary)$', everyone),
                        ('^(explain_route|order_history|allowed_actions|locate'
                         '|add_working_time|working_time_between|add_working_days'
-                        '|explain_dedup|text_similarity|address_similarity|similarity_normalize)$', staff),
+                        '|explain_dedup|text_similarity|address_similarity|similarity_normalize|locate_point)$', staff),
                        ('^submit$', 'workorder_dispatcher, workorder_intake'),
-                       ('^(claim_outbox|ack_outbox|fail_outbox|locate)$', 'workorder_intake'),
+                       ('^(claim_outbox|ack_outbox|fail_outbox|locate|locate_point)$', 'workorder_intake'),
                        -- callbacks (回访) come through a channel's connector, or the staff
                        ('^callback$', pg_catalog.concat('workorder_intake, ', staff)),
                        -- Open311: what a GeoReport front end calls, as a connector

@@ -1,0 +1,32 @@
+-- workorder install script, part 87: invalidation of the reference cache.
+--
+-- setting(), channel_is_active(), map_category(), category_settings(),
+-- resolve_unit(), dispatch_center(), choose_sla_policy(), sla_intake() and the
+-- C triggers of the order's deadlines and of the outbox answer from a
+-- per-backend cache of the tables below (src/refcache.c).  A statement trigger on
+-- each of them tells every backend that its copy is out of date: a relcache
+-- invalidation of the changed table, sent at commit (the backend that made the
+-- change sees it at its next command, and a rollback undoes it).  The triggers
+-- fire in every session_replication_role, so that a replica applying changes, or
+-- a restore, cannot leave stale copies behind.
+
+CREATE FUNCTION workorder.reference_cache_invalidate()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'reference_cache_invalidate'
+LANGUAGE C;
+
+DO $cache$
+DECLARE
+    cached text;
+BEGIN
+    FOREACH cached IN ARRAY ARRAY['settings', 'channels', 'channel_categories', 'category_effective', 'units',
+                                  'areas', 'routing_rules', 'sla_policies', 'sla_priority_policies'] LOOP
+        EXECUTE pg_catalog.format(
+            'CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON workorder.%I '
+            'FOR EACH STATEMENT EXECUTE FUNCTION workorder.reference_cache_invalidate()',
+            cached OPERATOR(pg_catalog.||) '_reference_cache', cached);
+        EXECUTE pg_catalog.format('ALTER TABLE workorder.%I ENABLE ALWAYS TRIGGER %I',
+                                  cached, cached OPERATOR(pg_catalog.||) '_reference_cache');
+    END LOOP;
+END
+$cache$;

@@ -1,0 +1,499 @@
+/*-------------------------------------------------------------------------
+ *
+ * deadlines.c
+ *	  The deadlines of an order on the intake path, in C: sla_intake() (the
+ *	  policy and deadlines of an order dispatched at intake) and the two row
+ *	  triggers on workorder.orders that keep next_check_at and
+ *	  next_escalation_at (orders_sla_next_check, orders_escalation_next).
+ *
+ * They were plpgsql (sql/install/85_sla.sql, 86_escalation.sql say what they
+ * compute, and the plpgsql functions deadline_after(), sla_warn_at(),
+ * sla_extend(), sla_next_check() and escalation_next() remain for the
+ * actions and the deadline tasks).  On the intake path they made about ten
+ * nested plpgsql calls and four queries per order (callgrind: 0.5 million
+ * instructions a submit).  Here the policies come from the reference cache
+ * (refcache.c), the working-time arithmetic from calendar.c through its SQL
+ * entry points, and the one query left (the next escalation step) is
+ * prepared once per backend.
+ *
+ * The arithmetic is the plpgsql's, operator for operator (interval
+ * subtraction, multiplication and addition through the same built-in
+ * functions), so that intake and the actions give the same instants.  A
+ * policy whose amounts do not fit their clocks (possible only if its
+ * checking trigger was bypassed) is handed to the plpgsql deadline_after(),
+ * which raises its WO513.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "bgworkers.h"
+#include "workorder.h"
+
+/* The calendar functions of calendar.c, called through their SQL entry points. */
+extern Datum calendar_add_working_time(PG_FUNCTION_ARGS);
+extern Datum calendar_working_time_between(PG_FUNCTION_ARGS);
+extern Datum calendar_add_working_days(PG_FUNCTION_ARGS);
+
+static SPIPlanPtr escalation_step_plan = NULL;
+static SPIPlanPtr escalation_reset_plan = NULL;
+static SPIPlanPtr deadline_after_plan = NULL;
+
+static SPIPlanPtr deadline_plan(SPIPlanPtr *plan, const char *query, int nargs, Oid *types);
+static bool amount_fits(const char *clock, const Interval *amount);
+static TimestampTz deadline_after(TimestampTz start, const char *clock, const Interval *amount,
+								  const char *calendar);
+static TimestampTz deadline_warn_at(TimestampTz start, TimestampTz due, const char *clock,
+									double fraction, const char *calendar);
+static TimestampTz deadline_extend(TimestampTz due, const char *clock, const Interval *extension,
+								   const char *calendar);
+static bool status_is_open(const char *status);
+static void wake_if_soon(TimestampTz at);
+static char *column_enum(HeapTuple tuple, TupleDesc desc, const char *name, bool *isnull);
+static Datum column_value(HeapTuple tuple, TupleDesc desc, const char *name, bool *isnull);
+
+PG_FUNCTION_INFO_V1(deadlines_sla_intake);
+PG_FUNCTION_INFO_V1(deadlines_orders_sla_next_check);
+PG_FUNCTION_INFO_V1(deadlines_orders_escalation_next);
+
+/*
+ * deadline_plan returns a statement prepared once per backend.  SPI must be
+ * connected.
+ */
+static SPIPlanPtr
+deadline_plan(SPIPlanPtr *plan, const char *query, int nargs, Oid *types)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(query, nargs, types);
+
+		if (p == NULL)
+			elog(ERROR, "could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(p) != 0)
+			elog(ERROR, "could not keep the plan of \"%s\"", query);
+		*plan = p;
+	}
+	return *plan;
+}
+
+/*
+ * amount_fits says whether an amount fits its clock, as sla_amount_error()
+ * does: no months; whole days (0 or more) on working_days; a positive time
+ * without days on the two hours clocks.
+ */
+static bool
+amount_fits(const char *clock, const Interval *amount)
+{
+	if (amount->month != 0)
+		return false;
+	if (strcmp(clock, "working_days") == 0)
+		return amount->time == 0 && amount->day >= 0;
+	if (strcmp(clock, "calendar_hours") == 0 || strcmp(clock, "working_hours") == 0)
+		return amount->day == 0 && amount->time > 0;
+	return false;
+}
+
+/*
+ * deadline_after is workorder.deadline_after(start, clock, amount, calendar)
+ * for a non-NULL start.
+ */
+static TimestampTz
+deadline_after(TimestampTz start, const char *clock, const Interval *amount, const char *calendar)
+{
+	Datum		cal = CStringGetTextDatum(calendar);
+
+	if (!amount_fits(clock, amount))
+	{
+		/* The plpgsql function raises the WO513 of the case. */
+		Oid			types[4] = {TIMESTAMPTZOID, TEXTOID, INTERVALOID, TEXTOID};
+		Datum		values[4] = {TimestampTzGetDatum(start), CStringGetTextDatum(clock),
+		IntervalPGetDatum(amount), cal};
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		SPI_execute_plan(deadline_plan(&deadline_after_plan,
+									   "SELECT workorder.deadline_after($1, $2, $3, $4)", 4, types),
+						 values, NULL, false, 1);
+		elog(ERROR, "SLA amount %s does not fit clock %s",
+			 DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(amount))), clock);
+	}
+	if (strcmp(clock, "calendar_hours") == 0)
+		return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(start),
+													   IntervalPGetDatum(amount)));
+	if (strcmp(clock, "working_hours") == 0)
+		return DatumGetTimestampTz(DirectFunctionCall3(calendar_add_working_time, TimestampTzGetDatum(start),
+													   IntervalPGetDatum(amount), cal));
+	return DatumGetTimestampTz(DirectFunctionCall3(calendar_add_working_days, TimestampTzGetDatum(start),
+												   Int32GetDatum(amount->day), cal));
+}
+
+/*
+ * deadline_warn_at is workorder.sla_warn_at(start, due, clock, fraction,
+ * calendar) for non-NULL start and due: start + fraction of [start, due) on
+ * the clock.
+ */
+static TimestampTz
+deadline_warn_at(TimestampTz start, TimestampTz due, const char *clock, double fraction,
+				 const char *calendar)
+{
+	Datum		cal = CStringGetTextDatum(calendar);
+	Datum		span;
+	Interval	zero;
+
+	if (strcmp(clock, "calendar_hours") == 0)
+	{
+		span = DirectFunctionCall2(timestamp_mi, TimestampTzGetDatum(due), TimestampTzGetDatum(start));
+		span = DirectFunctionCall2(interval_mul, span, Float8GetDatum(fraction));
+		return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(start), span));
+	}
+	span = DirectFunctionCall3(calendar_working_time_between, TimestampTzGetDatum(start),
+							   TimestampTzGetDatum(due), cal);
+	memset(&zero, 0, sizeof(zero));
+	if (DatumGetBool(DirectFunctionCall2(interval_le, span, IntervalPGetDatum(&zero))))
+		return due;
+	span = DirectFunctionCall2(interval_mul, span, Float8GetDatum(fraction));
+	return Min(due, DatumGetTimestampTz(DirectFunctionCall3(calendar_add_working_time,
+															 TimestampTzGetDatum(start), span, cal)));
+}
+
+/*
+ * deadline_extend is workorder.sla_extend(due, clock, extension, calendar)
+ * for non-NULL due and extension: as is on calendar_hours; on the working
+ * clocks its days as working days, then the rest as working time.
+ */
+static TimestampTz
+deadline_extend(TimestampTz due, const char *clock, const Interval *extension, const char *calendar)
+{
+	Datum		cal = CStringGetTextDatum(calendar);
+	Interval	rest = *extension;
+	Interval	zero;
+
+	if (strcmp(clock, "calendar_hours") == 0)
+		return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(due),
+													   IntervalPGetDatum(extension)));
+	rest.day = 0;
+	if (extension->day > 0)
+		due = DatumGetTimestampTz(DirectFunctionCall3(calendar_add_working_days, TimestampTzGetDatum(due),
+													  Int32GetDatum(extension->day), cal));
+	memset(&zero, 0, sizeof(zero));
+	if (DatumGetBool(DirectFunctionCall2(interval_gt, IntervalPGetDatum(&rest), IntervalPGetDatum(&zero))))
+		due = DatumGetTimestampTz(DirectFunctionCall3(calendar_add_working_time, TimestampTzGetDatum(due),
+													  IntervalPGetDatum(&rest), cal));
+	return due;
+}
+
+/*
+ * status_is_open says whether a status is new, dispatched or accepted (a NULL
+ * one, which the NOT NULL constraint refuses after the triggers, is not).
+ */
+static bool
+status_is_open(const char *status)
+{
+	return status != NULL &&
+		(strcmp(status, "new") == 0 || strcmp(status, "dispatched") == 0 ||
+		 strcmp(status, "accepted") == 0);
+}
+
+/*
+ * wake_if_soon wakes the worker at commit when at falls within its naptime
+ * from now, so that no deadline waits for a long sleep (workorder.wake_worker()).
+ */
+static void
+wake_if_soon(TimestampTz at)
+{
+	TimestampTz soon = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												   (int64) workorder_worker_naptime * 1000);
+
+	if (at < soon && WorkorderShared != NULL)
+		workorder_wake_at_commit(false, false, true);
+}
+
+/* column_value returns the value of a named column of a row. */
+static Datum
+column_value(HeapTuple tuple, TupleDesc desc, const char *name, bool *isnull)
+{
+	int			col = SPI_fnumber(desc, name);
+
+	if (col <= 0)
+		elog(ERROR, "workorder.orders has no column %s", name);
+	return heap_getattr(tuple, col, desc, isnull);
+}
+
+/* column_enum returns the label of a named enum column of a row, or NULL. */
+static char *
+column_enum(HeapTuple tuple, TupleDesc desc, const char *name, bool *isnull)
+{
+	Datum		v = column_value(tuple, desc, name, isnull);
+
+	return *isnull ? NULL : DatumGetCString(DirectFunctionCall1(enum_out, v));
+}
+
+/*
+ * deadlines_sla_intake is workorder.sla_intake(rule_id, priority, category,
+ * received, OUT policy, OUT accept_due_at, OUT resolve_due_at, OUT warn_at):
+ * the policy an order dispatched at intake gets (choose_sla_policy) and its
+ * deadlines counted from received; NULL deadlines when there is no policy.
+ */
+Datum
+deadlines_sla_intake(PG_FUNCTION_ARGS)
+{
+	int64		rule_id = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);
+	const char *policy = workorder_choose_sla_policy(PG_ARGISNULL(0) ? NULL : &rule_id,
+													 PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1),
+													 PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	const SlaPolicyInfo *p = policy ? workorder_sla_policy_info(policy) : NULL;
+	TupleDesc	desc;
+	Datum		values[4];
+	bool		nulls[4] = {true, true, true, true};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "sla_intake must return a row");
+	desc = BlessTupleDesc(desc);
+	if (policy != NULL)
+	{
+		values[0] = CStringGetTextDatum(policy);
+		nulls[0] = false;
+	}
+	if (p != NULL && !PG_ARGISNULL(3))
+	{
+		/* Copies: a cache reload (in a calendar load, say) frees the originals. */
+		SlaPolicyInfo q = *p;
+		TimestampTz received = PG_GETARG_TIMESTAMPTZ(3);
+		TimestampTz resolve_due;
+
+		q.calendar_code = pstrdup(p->calendar_code);
+		q.accept_clock = pstrdup(p->accept_clock);
+		q.resolve_clock = pstrdup(p->resolve_clock);
+		values[1] = TimestampTzGetDatum(deadline_after(received, q.accept_clock, &q.accept_amount,
+													   q.calendar_code));
+		resolve_due = deadline_after(received, q.resolve_clock, &q.resolve_amount, q.calendar_code);
+		values[2] = TimestampTzGetDatum(resolve_due);
+		values[3] = TimestampTzGetDatum(deadline_warn_at(received, resolve_due, q.resolve_clock,
+														 q.warn_fraction, q.calendar_code));
+		nulls[1] = nulls[2] = nulls[3] = false;
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+/*
+ * deadlines_orders_sla_next_check is the BEFORE INSERT OR UPDATE row trigger
+ * orders_sla_next_check: next_check_at is workorder.sla_next_check(NEW), the
+ * earliest of warn_at (not yet warned, not overdue), accept_due_at (while
+ * dispatched, not yet marked) and resolve_due_at (not yet overdue) while the
+ * order is new, dispatched or accepted, else NULL; and the worker is woken
+ * when a new value falls within its naptime.
+ */
+Datum
+deadlines_orders_sla_next_check(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+	HeapTuple	tuple;
+	bool		isnull;
+	char	   *status;
+	TimestampTz next = 0;
+	bool		has_next = false;
+	int			col;
+	Datum		value;
+	bool		null_value;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("orders_sla_next_check() must be a BEFORE row trigger")));
+	desc = RelationGetDescr(trigdata->tg_relation);
+	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
+
+	status = column_enum(tuple, desc, "status", &isnull);
+	if (!isnull && status_is_open(status))
+	{
+		bool		warned = DatumGetBool(column_value(tuple, desc, "warned", &isnull));
+		bool		overdue = DatumGetBool(column_value(tuple, desc, "overdue", &isnull));
+		bool		accept_overdue = DatumGetBool(column_value(tuple, desc, "accept_overdue", &isnull));
+		Datum		v;
+
+		/* LEAST ignores NULLs. */
+		if (!warned && !overdue)
+		{
+			v = column_value(tuple, desc, "warn_at", &isnull);
+			if (!isnull && (!has_next || DatumGetTimestampTz(v) < next))
+				next = DatumGetTimestampTz(v), has_next = true;
+		}
+		if (strcmp(status, "dispatched") == 0 && !accept_overdue)
+		{
+			v = column_value(tuple, desc, "accept_due_at", &isnull);
+			if (!isnull && (!has_next || DatumGetTimestampTz(v) < next))
+				next = DatumGetTimestampTz(v), has_next = true;
+		}
+		if (!overdue)
+		{
+			v = column_value(tuple, desc, "resolve_due_at", &isnull);
+			if (!isnull && (!has_next || DatumGetTimestampTz(v) < next))
+				next = DatumGetTimestampTz(v), has_next = true;
+		}
+	}
+
+	col = SPI_fnumber(desc, "next_check_at");
+	if (col <= 0)
+		elog(ERROR, "workorder.orders has no column next_check_at");
+	if (has_next)
+	{
+		bool		changed = true;
+
+		if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		{
+			Datum		old = heap_getattr(trigdata->tg_trigtuple, col, desc, &isnull);
+
+			changed = isnull || DatumGetTimestampTz(old) != next;
+		}
+		if (changed)
+			wake_if_soon(next);
+	}
+	value = TimestampTzGetDatum(next);
+	null_value = !has_next;
+	tuple = heap_modify_tuple_by_cols(tuple, desc, 1, &col, &value, &null_value);
+	return PointerGetDatum(tuple);
+}
+
+/*
+ * deadlines_orders_escalation_next is the BEFORE INSERT OR UPDATE row
+ * trigger orders_escalation_next: an order reopened (from resolved or closed
+ * to an open status) starts a new chain (its order_escalations rows go,
+ * escalation_step 0, escalated_to NULL); next_escalation_at is the instant of
+ * the next step of its policy's chain after escalation_step, counted from
+ * resolve_due_at on the policy's resolve clock (calendar_hours on cn when the
+ * policy is gone), or NULL when the order is not open, has no resolve
+ * deadline or no step is left; the worker is woken when a new value falls
+ * within its naptime.
+ */
+Datum
+deadlines_orders_escalation_next(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	bool		update;
+	TupleDesc	desc;
+	HeapTuple	tuple;
+	bool		isnull;
+	char	   *status;
+	Datum		resolve_due;
+	bool		resolve_due_null;
+	TimestampTz next = 0;
+	bool		has_next = false;
+	int			cols[3];
+	Datum		values[3];
+	bool		nulls[3];
+	int			ncols = 0;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("orders_escalation_next() must be a BEFORE row trigger")));
+	update = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event);
+	desc = RelationGetDescr(trigdata->tg_relation);
+	tuple = update ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	status = column_enum(tuple, desc, "status", &isnull);
+
+	if (update)
+	{
+		char	   *old_status = column_enum(trigdata->tg_trigtuple, desc, "status", &isnull);
+
+		if (old_status != NULL &&
+			(strcmp(old_status, "resolved") == 0 || strcmp(old_status, "closed") == 0) &&
+			status_is_open(status))
+		{
+			Oid			types[1] = {INT8OID};
+			Datum		id = column_value(tuple, desc, "id", &isnull);
+			int			col;
+
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			if (SPI_execute_plan(deadline_plan(&escalation_reset_plan,
+											   "DELETE FROM workorder.order_escalations e "
+											   "WHERE e.order_id OPERATOR(pg_catalog.=) $1", 1, types),
+								 &id, NULL, false, 0) != SPI_OK_DELETE)
+				elog(ERROR, "deleting the escalations of a reopened order failed");
+			SPI_finish();
+			col = SPI_fnumber(desc, "escalation_step");
+			values[0] = Int32GetDatum(0);
+			nulls[0] = false;
+			tuple = heap_modify_tuple_by_cols(tuple, desc, 1, &col, &values[0], &nulls[0]);
+			col = SPI_fnumber(desc, "escalated_to");
+			nulls[0] = true;
+			tuple = heap_modify_tuple_by_cols(tuple, desc, 1, &col, &values[0], &nulls[0]);
+		}
+	}
+
+	resolve_due = column_value(tuple, desc, "resolve_due_at", &resolve_due_null);
+	if (!resolve_due_null && status_is_open(status))
+	{
+		bool		policy_null;
+		Datum		policy = column_value(tuple, desc, "sla_policy", &policy_null);
+		Datum		step = column_value(tuple, desc, "escalation_step", &isnull);
+
+		if (!policy_null)
+		{
+			Oid			types[2] = {TEXTOID, INT4OID};
+			Datum		args[2] = {policy, step};
+			char		argnulls[2] = {' ', isnull ? 'n' : ' '};
+
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			if (SPI_execute_plan(deadline_plan(&escalation_step_plan,
+											   "SELECT s.after FROM workorder.sla_escalation_steps s "
+											   "WHERE s.policy OPERATOR(pg_catalog.=) $1 "
+											   "AND s.step OPERATOR(pg_catalog.>) $2 ORDER BY s.step LIMIT 1",
+											   2, types),
+								 args, argnulls, true, 1) != SPI_OK_SELECT)
+				elog(ERROR, "reading the next escalation step failed");
+			if (SPI_processed > 0)
+			{
+				bool		after_null;
+				Datum		after = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &after_null);
+
+				if (!after_null)
+				{
+					Interval	extension = *DatumGetIntervalP(after);
+					char	   *name = TextDatumGetCString(policy);
+					const SlaPolicyInfo *p = workorder_sla_policy_info(name);
+					char	   *clock = pstrdup(p ? p->resolve_clock : "calendar_hours");
+					char	   *calendar = pstrdup(p ? p->calendar_code : "cn");
+
+					next = deadline_extend(DatumGetTimestampTz(resolve_due), clock, &extension, calendar);
+					has_next = true;
+				}
+			}
+			SPI_finish();
+		}
+	}
+
+	cols[ncols] = SPI_fnumber(desc, "next_escalation_at");
+	values[ncols] = TimestampTzGetDatum(next);
+	nulls[ncols] = !has_next;
+	ncols++;
+	if (has_next)
+	{
+		bool		changed = true;
+
+		if (update)
+		{
+			Datum		old = heap_getattr(trigdata->tg_trigtuple, cols[0], desc, &isnull);
+
+			changed = isnull || DatumGetTimestampTz(old) != next;
+		}
+		if (changed)
+			wake_if_soon(next);
+	}
+	tuple = heap_modify_tuple_by_cols(tuple, desc, ncols, cols, values, nulls);
+	return PointerGetDatum(tuple);
+}

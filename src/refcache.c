@@ -1,0 +1,965 @@
+/*-------------------------------------------------------------------------
+ *
+ * refcache.c
+ *	  The reference data that intake reads on every report, cached per
+ *	  backend: settings, channels and their category mappings, the
+ *	  catalogue's defaults in force (category_effective), units, the
+ *	  dispatch center, routing rules' SLA policies, SLA policies and the
+ *	  priorities' policies (for deadlines.c and outbox.c too).  And the SQL functions that answer from it:
+ *	  setting(), channel_is_active(), map_category(), category_settings(),
+ *	  resolve_unit(), dispatch_center() and choose_sla_policy().
+ *
+ * Why.  Each of these was a plpgsql function running one or two queries;
+ * a submit() made about a dozen such calls, and each query paid for an
+ * executor start and end, a plan cache check and the pinned search_path of
+ * its function (measured with callgrind: 60 to 100 thousand instructions a
+ * call, about a quarter of a submit()).  From the cache a call is a hash
+ * lookup.
+ *
+ * Invalidation works as for the calendars (calendar.c).  A statement trigger
+ * on each cached table (reference_cache_invalidate, installed by
+ * sql/install/87_reference_cache.sql) registers a relcache invalidation of
+ * the table; it reaches every backend when the change commits and the
+ * changing backend at its next command, and is undone locally if the change
+ * rolls back.  A relcache callback bumps ref_generation when it sees one of
+ * the tables (or a reset of the whole relcache), and the next lookup
+ * reloads everything: the tables are small (hundreds of rows) and change
+ * rarely.  The data is read with the latest snapshot, as the system caches
+ * are: what an invalidation announced is committed before it is sent, and
+ * the transaction's own earlier changes are in it.  In parallel mode no new
+ * snapshot may be taken: the data is then read with the active snapshot and
+ * kept only until the end of the transaction.  While one of the tables does
+ * not exist yet (during CREATE EXTENSION), nothing is kept.
+ *
+ * The functions keep the semantics of the SQL they replace, NULLs included;
+ * the comment above each says what that was.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_collation.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "workorder.h"
+
+/*
+ * Keys are short codes joined with a separator; every code the cache holds
+ * is bounded by a CHECK constraint well under this (channel 32, channel
+ * category 64, unit 64, department kind 40, category 32, policy 64).
+ */
+#define REF_KEY_LEN		160
+
+/* The cached tables, in the order of ref_table_names. */
+#define REF_NTABLES		9
+static const char *const ref_table_names[REF_NTABLES] = {
+	"settings", "channels", "channel_categories", "category_effective", "units",
+	"areas", "routing_rules", "sla_policies", "sla_priority_policies",
+};
+
+/*
+ * RefEntry is one entry of the cache's hash table.  The first character of
+ * the key says what it is:
+ *   S<name>               a setting: value
+ *   C<channel>            a channel: flag = active, replies = replies
+ *   M<channel>|<code>     a channel's category code: value = catalogue code
+ *   K<code>               a category of the catalogue: category
+ *   U<code>               an active unit: value = its code
+ *   N<code>               any unit: value = its name
+ *   c<area>               the active center of an area: value = unit code
+ *   d<kind>|<area>        the active department or branch of a kind in an area
+ *   R<rule id>            a routing rule: value = its sla_policy (may be NULL)
+ *   P<name>               an SLA policy: policy
+ *   Q<priority oid>       a priority's policy: value (may be NULL: no override)
+ */
+typedef struct RefEntry
+{
+	char		key[REF_KEY_LEN];	/* hash key; must be first */
+	char	   *value;
+	bool		flag;
+	bool		replies;
+	CategoryInfo *category;
+	SlaPolicyInfo *policy;
+} RefEntry;
+
+/* The cache, its memory, and the generation it was built in. */
+static HTAB *ref_cache = NULL;
+static MemoryContext ref_context = NULL;
+static uint64 ref_generation = 0;
+static uint64 ref_cache_generation = 0;
+static bool ref_valid = false;
+static bool ref_callback_registered = false;
+static LocalTransactionId ref_provisional_lxid = InvalidLocalTransactionId;
+static Oid	ref_relids[REF_NTABLES];
+
+/* Derived values kept with the cache. */
+static char *ref_dispatch_center = NULL;
+static RouteRule *ref_rules = NULL;	/* the active routing rules, in order */
+static int	ref_nrules = 0;
+static List *ref_long_settings = NIL;	/* (name, value) pairs too long for a key */
+static Oid	ref_levels[8];		/* workorder.area_level in sort order */
+static int	ref_nlevels = 0;
+static Oid	ref_target_unit = InvalidOid;
+static Oid	ref_target_center = InvalidOid;
+static Oid	ref_priority_urgent = InvalidOid;
+
+static void ref_relcache_callback(Datum arg, Oid relid);
+static void ref_ensure(void);
+static void ref_load(void);
+static int	ref_query(const char *query, Snapshot snapshot);
+static char *ref_text(HeapTuple tuple, TupleDesc desc, int col);
+static Oid	ref_enum_oid(const char *type_name, const char *label);
+static RefEntry *ref_put(const char *kind, const char *a, const char *b);
+static RefEntry *ref_find(char kind, const char *a, const char *b);
+static char *ref_arg(FunctionCallInfo fcinfo, int argno);
+static const char *ref_setting(const char *name);
+static CategoryInfo *ref_category(const char *code);
+static bool ref_policy_exists(const char *name);
+
+PG_FUNCTION_INFO_V1(reference_cache_invalidate);
+PG_FUNCTION_INFO_V1(reference_setting);
+PG_FUNCTION_INFO_V1(reference_channel_is_active);
+PG_FUNCTION_INFO_V1(reference_map_category);
+PG_FUNCTION_INFO_V1(reference_category_settings);
+PG_FUNCTION_INFO_V1(reference_resolve_unit);
+PG_FUNCTION_INFO_V1(reference_dispatch_center);
+PG_FUNCTION_INFO_V1(reference_choose_sla_policy);
+
+/*
+ * ref_relcache_callback notes that the cache is out of date when the
+ * relcache entry of a cached table is invalidated, or all are.  It runs
+ * inside invalidation processing, so it only bumps a counter.
+ */
+static void
+ref_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
+{
+	int			i;
+
+	if (!OidIsValid(relid))
+	{
+		ref_generation++;
+		return;
+	}
+	for (i = 0; i < REF_NTABLES; i++)
+		if (relid == ref_relids[i])
+		{
+			ref_generation++;
+			return;
+		}
+}
+
+/*
+ * ref_ensure makes sure the cache holds the current data: it loads it when
+ * it was never loaded, was invalidated since, was loaded provisionally by
+ * another transaction, or was incomplete.
+ */
+static void
+ref_ensure(void)
+{
+	if (!ref_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(ref_relcache_callback, (Datum) 0);
+		ref_callback_registered = true;
+	}
+	if (ref_valid && ref_cache_generation == ref_generation &&
+		(ref_provisional_lxid == InvalidLocalTransactionId ||
+		 ref_provisional_lxid == MyProc->lxid))
+		return;
+	ref_load();
+}
+
+/*
+ * ref_query runs a query of the loader with the given snapshot and returns
+ * the number of rows (in SPI_tuptable).
+ */
+static int
+ref_query(const char *query, Snapshot snapshot)
+{
+	SPIPlanPtr	plan = SPI_prepare(query, 0, NULL);
+	int			ret;
+
+	if (plan == NULL)
+		elog(ERROR, "could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
+	ret = SPI_execute_snapshot(plan, NULL, NULL, snapshot, InvalidSnapshot, true, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "loading the reference cache failed: %s", SPI_result_code_string(ret));
+	return (int) SPI_processed;
+}
+
+/*
+ * ref_text returns column col of a loader row as a string in the cache's
+ * memory, or NULL.
+ */
+static char *
+ref_text(HeapTuple tuple, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		v = SPI_getbinval(tuple, desc, col, &isnull);
+
+	if (isnull)
+		return NULL;
+	return MemoryContextStrdup(ref_context, TextDatumGetCString(v));
+}
+
+/*
+ * ref_enum_oid returns the OID of a label of one of the extension's enums.
+ */
+static Oid
+ref_enum_oid(const char *type_name, const char *label)
+{
+	Oid			nsp = get_namespace_oid("workorder", false);
+	Oid			typid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+										CStringGetDatum(type_name), ObjectIdGetDatum(nsp));
+
+	if (!OidIsValid(typid))
+		elog(ERROR, "type workorder.%s does not exist", type_name);
+	return DatumGetObjectId(DirectFunctionCall2(enum_in, CStringGetDatum(label),
+												ObjectIdGetDatum(typid)));
+}
+
+/*
+ * ref_put adds (or finds) the entry of kind and one or two parts; parts too
+ * long for a key are an error, as no constraint admits them.
+ */
+static RefEntry *
+ref_put(const char *kind, const char *a, const char *b)
+{
+	char		key[REF_KEY_LEN];
+	int			len = snprintf(key, REF_KEY_LEN, "%s%s%s%s", kind, a, b ? "|" : "", b ? b : "");
+	bool		found;
+	RefEntry   *entry;
+
+	if (len >= REF_KEY_LEN)
+		elog(ERROR, "reference cache key \"%s%s\" is too long", kind, a);
+	entry = (RefEntry *) hash_search(ref_cache, key, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->value = NULL;
+		entry->flag = false;
+		entry->replies = false;
+		entry->category = NULL;
+		entry->policy = NULL;
+	}
+	return entry;
+}
+
+/*
+ * ref_find returns the entry of kind and one or two parts, or NULL.  A NULL
+ * part finds nothing (the SQL compared it with =).
+ */
+static RefEntry *
+ref_find(char kind, const char *a, const char *b)
+{
+	char		key[REF_KEY_LEN];
+	int			len;
+
+	/* The first part of a two-part key never holds the separator. */
+	if (a == NULL || (b != NULL && strchr(a, '|') != NULL))
+		return NULL;
+	len = snprintf(key, REF_KEY_LEN, "%c%s%s%s", kind, a, b ? "|" : "", b ? b : "");
+	if (len >= REF_KEY_LEN)
+		return NULL;
+	return (RefEntry *) hash_search(ref_cache, key, HASH_FIND, NULL);
+}
+
+/*
+ * ref_load reads every cached table into a fresh cache.
+ */
+static void
+ref_load(void)
+{
+	bool		provisional = IsInParallelMode();
+	Snapshot	snapshot;
+	HASHCTL		ctl;
+	Oid			nsp;
+	bool		complete = true;
+	uint64		generation = ref_generation;
+	int			i,
+				n;
+
+	/* Until the load is complete, the cache is not to be used. */
+	ref_valid = false;
+
+	if (ref_context == NULL)
+		ref_context = AllocSetContextCreate(CacheMemoryContext, "workorder reference cache",
+											ALLOCSET_DEFAULT_SIZES);
+	else
+		MemoryContextReset(ref_context);
+	ref_cache = NULL;
+	ref_dispatch_center = NULL;
+	ref_long_settings = NIL;
+	ref_rules = NULL;
+	ref_nrules = 0;
+
+	nsp = get_namespace_oid("workorder", true);
+	for (i = 0; i < REF_NTABLES; i++)
+	{
+		ref_relids[i] = OidIsValid(nsp) ? get_relname_relid(ref_table_names[i], nsp) : InvalidOid;
+		if (!OidIsValid(ref_relids[i]))
+			complete = false;
+	}
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = REF_KEY_LEN;
+	ctl.entrysize = sizeof(RefEntry);
+	ctl.hcxt = ref_context;
+	ref_cache = hash_create("workorder reference cache", 1024, &ctl,
+							HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	if (!complete)
+	{
+		/*
+		 * During CREATE EXTENSION: answer from the empty cache (the tables
+		 * that exist are still empty), and load again next time.
+		 */
+		return;
+	}
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	snapshot = RegisterSnapshot(provisional ? GetActiveSnapshot() : GetLatestSnapshot());
+
+	n = ref_query("SELECT s.name, s.value FROM workorder.settings s", snapshot);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		char	   *name = ref_text(t, SPI_tuptable->tupdesc, 1);
+
+		/* Setting names are not bounded: long ones are kept in a list. */
+		if (strlen(name) + 1 < REF_KEY_LEN)
+			ref_put("S", name, NULL)->value = ref_text(t, SPI_tuptable->tupdesc, 2);
+		else
+		{
+			MemoryContext old = MemoryContextSwitchTo(ref_context);
+
+			ref_long_settings = lappend(ref_long_settings, name);
+			ref_long_settings = lappend(ref_long_settings, ref_text(t, SPI_tuptable->tupdesc, 2));
+			MemoryContextSwitchTo(old);
+		}
+	}
+
+	n = ref_query("SELECT c.code, c.active, c.replies FROM workorder.channels c", snapshot);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		RefEntry   *e = ref_put("C", ref_text(t, SPI_tuptable->tupdesc, 1), NULL);
+		bool		isnull;
+
+		e->flag = DatumGetBool(SPI_getbinval(t, SPI_tuptable->tupdesc, 2, &isnull));
+		e->replies = DatumGetBool(SPI_getbinval(t, SPI_tuptable->tupdesc, 3, &isnull));
+	}
+
+	n = ref_query("SELECT m.channel_code, m.channel_category_code, m.category_code "
+				  "FROM workorder.channel_categories m", snapshot);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+
+		ref_put("M", ref_text(t, SPI_tuptable->tupdesc, 1), ref_text(t, SPI_tuptable->tupdesc, 2))->value =
+			ref_text(t, SPI_tuptable->tupdesc, 3);
+	}
+
+	n = ref_query("SELECT e.code, e.family, e.path, e.handling_level, e.department_kind, e.sla_policy, "
+				  "e.dedup_radius_m, e.dedup_window FROM workorder.category_effective e", snapshot);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		CategoryInfo *c = MemoryContextAllocZero(ref_context, sizeof(CategoryInfo));
+		bool		isnull;
+		Datum		v;
+		MemoryContext old;
+
+		c->code = ref_text(t, desc, 1);
+		c->family = ref_text(t, desc, 2);
+		v = SPI_getbinval(t, desc, 3, &isnull);
+		old = MemoryContextSwitchTo(ref_context);
+		c->path = datumCopy(v, false, -1);
+		deconstruct_array(DatumGetArrayTypeP(c->path), TEXTOID, -1, false, TYPALIGN_INT,
+						  &c->path_elems, NULL, &c->path_length);
+		MemoryContextSwitchTo(old);
+		v = SPI_getbinval(t, desc, 4, &isnull);
+		c->handling_level = isnull ? InvalidOid : DatumGetObjectId(v);
+		c->department_kind = ref_text(t, desc, 5);
+		c->sla_policy = ref_text(t, desc, 6);
+		v = SPI_getbinval(t, desc, 7, &isnull);
+		c->has_dedup_radius = !isnull;
+		c->dedup_radius_m = isnull ? 0 : DatumGetFloat8(v);
+		v = SPI_getbinval(t, desc, 8, &isnull);
+		if (!isnull)
+		{
+			c->dedup_window = MemoryContextAlloc(ref_context, sizeof(Interval));
+			memcpy(c->dedup_window, DatumGetIntervalP(v), sizeof(Interval));
+		}
+		ref_put("K", c->code, NULL)->category = c;
+	}
+
+	n = ref_query("SELECT u.code, u.kind OPERATOR(pg_catalog.=) 'center', u.department_kind, u.area_code, "
+				  "u.active, u.name FROM workorder.units u", snapshot);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *code = ref_text(t, desc, 1);
+		bool		isnull;
+		bool		center = DatumGetBool(SPI_getbinval(t, desc, 2, &isnull));
+		char	   *kind = ref_text(t, desc, 3);
+		char	   *area = ref_text(t, desc, 4);
+
+		ref_put("N", code, NULL)->value = ref_text(t, desc, 6);
+		if (!DatumGetBool(SPI_getbinval(t, desc, 5, &isnull)))
+			continue;
+		ref_put("U", code, NULL)->value = code;
+		if (center)
+			ref_put("c", area, NULL)->value = code;
+		else if (kind != NULL)
+			ref_put("d", kind, area)->value = code;
+	}
+
+	/* The query of the plpgsql dispatch_center() it replaces, once. */
+	n = ref_query("SELECT u.code FROM workorder.units u "
+				  "WHERE u.kind OPERATOR(pg_catalog.=) 'center' AND u.active "
+				  "AND u.area_code OPERATOR(pg_catalog.=) ANY (ARRAY("
+				  "SELECT a.code FROM workorder.areas a WHERE a.parent_code IS NULL AND a.in_jurisdiction)) "
+				  "ORDER BY u.code LIMIT 1", snapshot);
+	if (n > 0)
+		ref_dispatch_center = ref_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+	n = ref_query("SELECT r.id::pg_catalog.text, r.sla_policy FROM workorder.routing_rules r", snapshot);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+
+		ref_put("R", ref_text(t, SPI_tuptable->tupdesc, 1), NULL)->value =
+			ref_text(t, SPI_tuptable->tupdesc, 2);
+	}
+
+	n = ref_query("SELECT r.id, r.name, r.category_code, r.channel_code, r.area_code, r.priority, "
+				  "r.keywords, pg_catalog.array_to_string(r.keywords, ', '), r.handling_level, "
+				  "r.target::pg_catalog.text, r.department_kind, r.unit_code, r.assisting_units, r.sla_policy "
+				  "FROM workorder.routing_rules r WHERE r.active ORDER BY r.position, r.id", snapshot);
+	ref_rules = MemoryContextAllocZero(ref_context, sizeof(RouteRule) * Max(n, 1));
+	ref_nrules = n;
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		RouteRule  *r = &ref_rules[i];
+		bool		isnull;
+		Datum		v;
+		MemoryContext old;
+
+		r->id = DatumGetInt64(SPI_getbinval(t, desc, 1, &isnull));
+		r->name = ref_text(t, desc, 2);
+		r->category_code = ref_text(t, desc, 3);
+		r->channel_code = ref_text(t, desc, 4);
+		r->area_code = ref_text(t, desc, 5);
+		v = SPI_getbinval(t, desc, 6, &isnull);
+		r->priority = isnull ? InvalidOid : DatumGetObjectId(v);
+		v = SPI_getbinval(t, desc, 7, &isnull);
+		r->nkeywords = -1;
+		old = MemoryContextSwitchTo(ref_context);
+		if (!isnull)
+		{
+			Datum	   *elems;
+			int			k;
+
+			deconstruct_array(DatumGetArrayTypeP(v), TEXTOID, -1, false, TYPALIGN_INT,
+							  &elems, NULL, &r->nkeywords);
+			r->keywords = palloc(sizeof(Datum) * Max(r->nkeywords, 1));
+			for (k = 0; k < r->nkeywords; k++)
+				r->keywords[k] = DirectFunctionCall1Coll(lower, DEFAULT_COLLATION_OID, elems[k]);
+		}
+		MemoryContextSwitchTo(old);
+		r->keywords_text = ref_text(t, desc, 8);
+		v = SPI_getbinval(t, desc, 9, &isnull);
+		r->handling_level = isnull ? InvalidOid : DatumGetObjectId(v);
+		r->target = ref_text(t, desc, 10);
+		r->department_kind = ref_text(t, desc, 11);
+		r->unit_code = ref_text(t, desc, 12);
+		v = SPI_getbinval(t, desc, 13, &isnull);
+		old = MemoryContextSwitchTo(ref_context);
+		r->assisting_units = datumCopy(v, false, -1);
+		MemoryContextSwitchTo(old);
+		r->sla_policy = ref_text(t, desc, 14);
+	}
+
+	n = ref_query("SELECT p.name, p.calendar_code, p.accept_clock, p.accept_amount, p.resolve_clock, "
+				  "p.resolve_amount, p.warn_fraction::pg_catalog.float8 FROM workorder.sla_policies p", snapshot);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		SlaPolicyInfo *p = MemoryContextAllocZero(ref_context, sizeof(SlaPolicyInfo));
+		bool		isnull;
+
+		p->name = ref_text(t, desc, 1);
+		p->calendar_code = ref_text(t, desc, 2);
+		p->accept_clock = ref_text(t, desc, 3);
+		memcpy(&p->accept_amount, DatumGetIntervalP(SPI_getbinval(t, desc, 4, &isnull)), sizeof(Interval));
+		p->resolve_clock = ref_text(t, desc, 5);
+		memcpy(&p->resolve_amount, DatumGetIntervalP(SPI_getbinval(t, desc, 6, &isnull)), sizeof(Interval));
+		p->warn_fraction = DatumGetFloat8(SPI_getbinval(t, desc, 7, &isnull));
+		ref_put("P", p->name, NULL)->policy = p;
+	}
+
+	n = ref_query("SELECT e.oid::pg_catalog.text, m.policy FROM workorder.sla_priority_policies m "
+				  "JOIN pg_catalog.pg_enum e ON e.enumtypid OPERATOR(pg_catalog.=) 'workorder.order_priority'::pg_catalog.regtype "
+				  "AND e.enumlabel OPERATOR(pg_catalog.=) m.priority::pg_catalog.text", snapshot);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+
+		ref_put("Q", ref_text(t, SPI_tuptable->tupdesc, 1), NULL)->value =
+			ref_text(t, SPI_tuptable->tupdesc, 2);
+	}
+
+	n = ref_query("SELECT e.oid FROM pg_catalog.pg_enum e "
+				  "WHERE e.enumtypid OPERATOR(pg_catalog.=) 'workorder.area_level'::pg_catalog.regtype "
+				  "ORDER BY e.enumsortorder", snapshot);
+	ref_nlevels = Min(n, (int) lengthof(ref_levels));
+	for (i = 0; i < ref_nlevels; i++)
+	{
+		bool		isnull;
+
+		ref_levels[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	ref_target_unit = ref_enum_oid("route_target", "unit");
+	ref_target_center = ref_enum_oid("route_target", "center");
+	ref_priority_urgent = ref_enum_oid("order_priority", "urgent");
+
+	UnregisterSnapshot(snapshot);
+	SPI_finish();
+	ref_provisional_lxid = provisional ? MyProc->lxid : InvalidLocalTransactionId;
+	ref_cache_generation = generation;
+	ref_valid = true;
+}
+
+/*
+ * ref_arg returns text argument argno as a string, or NULL.
+ */
+static char *
+ref_arg(FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+/* ref_setting returns the value of a setting row, or NULL when it has none. */
+static const char *
+ref_setting(const char *name)
+{
+	RefEntry   *e;
+	ListCell   *lc;
+
+	if (strlen(name) + 1 < REF_KEY_LEN)
+	{
+		e = ref_find('S', name, NULL);
+		return e ? e->value : NULL;
+	}
+	for (lc = list_head(ref_long_settings); lc != NULL; lc = lnext(ref_long_settings, lnext(ref_long_settings, lc)))
+		if (strcmp((char *) lfirst(lc), name) == 0)
+			return (char *) lfirst(lnext(ref_long_settings, lc));
+	return NULL;
+}
+
+/* ref_category returns a category of category_effective, or NULL. */
+static CategoryInfo *
+ref_category(const char *code)
+{
+	RefEntry   *e = ref_find('K', code, NULL);
+
+	return e ? e->category : NULL;
+}
+
+/* ref_policy_exists says whether an SLA policy of that name exists. */
+static bool
+ref_policy_exists(const char *name)
+{
+	return ref_find('P', name, NULL) != NULL;
+}
+
+/*
+ * workorder_channel_replies says whether the channel of this code exists and
+ * hears back (channels.replies), for the outbox trigger (outbox.c).
+ */
+bool
+workorder_channel_replies(const char *code)
+{
+	RefEntry   *e;
+
+	ref_ensure();
+	e = ref_find('C', code, NULL);
+	return e != NULL && e->replies;
+}
+
+/*
+ * workorder_unit_name returns the name of the unit of this code, active or
+ * not, or NULL when there is none.  The string belongs to the cache: copy it
+ * before the next lookup.
+ */
+const char *
+workorder_unit_name(const char *code)
+{
+	RefEntry   *e;
+
+	ref_ensure();
+	e = ref_find('N', code, NULL);
+	return e ? e->value : NULL;
+}
+
+/*
+ * reference_cache_invalidate is the statement trigger on every cached table.
+ * It registers a relcache invalidation of the changed table, which every
+ * backend's ref_relcache_callback sees: at once in this backend (at the next
+ * command), at commit in the others.
+ */
+Datum
+reference_cache_invalidate(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("reference_cache_invalidate() was not called as a trigger")));
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	PG_RETURN_POINTER(NULL);
+}
+
+/*
+ * reference_setting is workorder.setting(setting_name, default_value): the
+ * value of the setting's row, or default_value when it has none.
+ */
+Datum
+reference_setting(PG_FUNCTION_ARGS)
+{
+	char	   *name = ref_arg(fcinfo, 0);
+	const char *value;
+
+	ref_ensure();
+	value = name ? ref_setting(name) : NULL;
+	if (value != NULL)
+		PG_RETURN_TEXT_P(cstring_to_text(value));
+	if (PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(PG_GETARG_DATUM(1));
+}
+
+/*
+ * reference_channel_is_active is workorder.channel_is_active(code): whether
+ * an active channel has this code.
+ */
+Datum
+reference_channel_is_active(PG_FUNCTION_ARGS)
+{
+	char	   *code = ref_arg(fcinfo, 0);
+	RefEntry   *e;
+
+	ref_ensure();
+	e = ref_find('C', code, NULL);
+	PG_RETURN_BOOL(e != NULL && e->flag);
+}
+
+/*
+ * reference_map_category is workorder.map_category(channel, category): the
+ * channel's own mapping of the code, else the code itself when it is a
+ * catalogue code, else NULL.
+ */
+Datum
+reference_map_category(PG_FUNCTION_ARGS)
+{
+	char	   *channel = ref_arg(fcinfo, 0);
+	char	   *category = ref_arg(fcinfo, 1);
+	RefEntry   *e;
+
+	ref_ensure();
+	e = (channel && category) ? ref_find('M', channel, category) : NULL;
+	if (e != NULL && e->value != NULL)
+		PG_RETURN_TEXT_P(cstring_to_text(e->value));
+	if (ref_category(category) != NULL)
+		PG_RETURN_TEXT_P(cstring_to_text(category));
+	PG_RETURN_NULL();
+}
+
+/*
+ * reference_category_settings is workorder.category_settings(category): the
+ * row of category_effective (code, family, path, handling_level,
+ * department_kind, sla_policy, dedup_radius_m, dedup_window), all NULL when
+ * the category does not exist.
+ */
+Datum
+reference_category_settings(PG_FUNCTION_ARGS)
+{
+	char	   *code = ref_arg(fcinfo, 0);
+	TupleDesc	desc;
+	Datum		values[8];
+	bool		nulls[8];
+	CategoryInfo *c;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "category_settings must return a row");
+	desc = BlessTupleDesc(desc);
+	ref_ensure();
+	c = ref_category(code);
+	memset(nulls, true, sizeof(nulls));
+	if (c != NULL)
+	{
+		values[0] = CStringGetTextDatum(c->code);
+		nulls[0] = false;
+		values[1] = CStringGetTextDatum(c->family);
+		nulls[1] = false;
+		values[2] = datumCopy(c->path, false, -1);
+		nulls[2] = false;
+		if (OidIsValid(c->handling_level))
+		{
+			values[3] = ObjectIdGetDatum(c->handling_level);
+			nulls[3] = false;
+		}
+		if (c->department_kind)
+		{
+			values[4] = CStringGetTextDatum(c->department_kind);
+			nulls[4] = false;
+		}
+		if (c->sla_policy)
+		{
+			values[5] = CStringGetTextDatum(c->sla_policy);
+			nulls[5] = false;
+		}
+		if (c->has_dedup_radius)
+		{
+			values[6] = Float8GetDatum(c->dedup_radius_m);
+			nulls[6] = false;
+		}
+		if (c->dedup_window)
+		{
+			Interval   *w = palloc(sizeof(Interval));
+
+			memcpy(w, c->dedup_window, sizeof(Interval));
+			values[7] = IntervalPGetDatum(w);
+			nulls[7] = false;
+		}
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+/*
+ * workorder_resolve_unit returns the active unit that serves an area chain
+ * at a level for a target, or NULL: what workorder.resolve_unit() returns
+ * (see reference_resolve_unit).  level is InvalidOid and chain NULL for
+ * SQL NULLs.  The string belongs to the cache.
+ */
+const char *
+workorder_resolve_unit(RouteTarget target, const char *kind, Oid level, ArrayType *chain,
+					   const char *fixed_unit)
+{
+	int			position = -1;
+	int			cardinality = -1;
+	int			depth;
+	char	   *area;
+	RefEntry   *e;
+	bool		isnull;
+	Datum		v;
+
+	ref_ensure();
+	if (target == ROUTE_TARGET_UNIT)
+	{
+		e = ref_find('U', fixed_unit, NULL);
+		return e ? e->value : NULL;
+	}
+	if (OidIsValid(level))
+	{
+		int			i;
+
+		for (i = 0; i < ref_nlevels; i++)
+			if (ref_levels[i] == level)
+				position = i + 1;
+	}
+	if (chain != NULL)
+		cardinality = ArrayGetNItems(ARR_NDIM(chain), ARR_DIMS(chain));
+	/* LEAST(position, cardinality), NULLs ignored */
+	if (position < 0 && cardinality < 0)
+		return NULL;
+	depth = (position < 0) ? cardinality : (cardinality < 0) ? position : Min(position, cardinality);
+	if (depth < 1 || chain == NULL || ARR_NDIM(chain) != 1)
+		return NULL;
+	/* area_chain[depth], with the array's own subscripts */
+	v = array_get_element(PointerGetDatum(chain), 1, &depth, -1, -1, false, TYPALIGN_INT, &isnull);
+	if (isnull)
+		return NULL;
+	area = TextDatumGetCString(v);
+	if (target == ROUTE_TARGET_CENTER)
+		e = ref_find('c', area, NULL);
+	else
+		e = kind ? ref_find('d', kind, area) : NULL;
+	return e ? e->value : NULL;
+}
+
+/*
+ * workorder_route_rules returns the active routing rules in (position, id)
+ * order, and their number in *n.  They belong to the cache.
+ */
+const RouteRule *
+workorder_route_rules(int *n)
+{
+	ref_ensure();
+	*n = ref_nrules;
+	return ref_rules;
+}
+
+/*
+ * workorder_category returns the row of category_effective of a code, or
+ * NULL.  It belongs to the cache.
+ */
+const CategoryInfo *
+workorder_category(const char *code)
+{
+	ref_ensure();
+	return ref_category(code);
+}
+
+/*
+ * reference_resolve_unit is workorder.resolve_unit(target, department_kind,
+ * level, area_chain, fixed_unit): the active unit that serves the area chain
+ * at the level for the target, or NULL.  As in the SQL it replaces: the
+ * depth is LEAST(the level's position, the chain's cardinality), NULLs
+ * ignored; target unit is the active fixed unit; center is the active
+ * center of chain[depth]; anything else (a NULL target too) is the active
+ * non-center unit of the department kind in chain[depth].
+ */
+Datum
+reference_resolve_unit(PG_FUNCTION_ARGS)
+{
+	RouteTarget target = ROUTE_TARGET_DEPARTMENT;
+	const char *unit;
+
+	ref_ensure();
+	if (!PG_ARGISNULL(0) && PG_GETARG_OID(0) == ref_target_unit)
+		target = ROUTE_TARGET_UNIT;
+	else if (!PG_ARGISNULL(0) && PG_GETARG_OID(0) == ref_target_center)
+		target = ROUTE_TARGET_CENTER;
+	unit = workorder_resolve_unit(target, ref_arg(fcinfo, 1),
+								  PG_ARGISNULL(2) ? InvalidOid : PG_GETARG_OID(2),
+								  PG_ARGISNULL(3) ? NULL : PG_GETARG_ARRAYTYPE_P(3),
+								  ref_arg(fcinfo, 4));
+	if (unit == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(unit));
+}
+
+/*
+ * reference_dispatch_center is workorder.dispatch_center(): the setting
+ * dispatch_unit, else the first (by code) active center of a root area in
+ * jurisdiction, else NULL.
+ */
+Datum
+reference_dispatch_center(PG_FUNCTION_ARGS)
+{
+	const char *unit;
+
+	(void) fcinfo;
+	ref_ensure();
+	unit = ref_setting("dispatch_unit");
+	if (unit == NULL)
+		unit = ref_dispatch_center;
+	if (unit == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(unit));
+}
+
+/*
+ * workorder_choose_sla_policy returns the SLA policy an order gets, or NULL:
+ * the first of these that names an existing policy: the routing rule's
+ * sla_policy; the priority's (its row in sla_priority_policies, or without a
+ * row 'urgent' for urgent priority); the category's; 'standard'.  NULL
+ * arguments are passed as a NULL rule_id / InvalidOid / NULL.  The string
+ * belongs to the cache.
+ */
+const char *
+workorder_choose_sla_policy(const int64 *rule_id, Oid priority, const char *category)
+{
+	const char *candidate = NULL;
+	RefEntry   *e;
+	CategoryInfo *c;
+
+	ref_ensure();
+	if (rule_id != NULL)
+	{
+		char		id[32];
+
+		snprintf(id, sizeof(id), INT64_FORMAT, *rule_id);
+		e = ref_find('R', id, NULL);
+		candidate = e ? e->value : NULL;
+		if (candidate && ref_policy_exists(candidate))
+			return candidate;
+	}
+	candidate = NULL;
+	if (OidIsValid(priority))
+	{
+		char		key[16];
+
+		snprintf(key, sizeof(key), "%u", priority);
+		e = ref_find('Q', key, NULL);
+		if (e != NULL)
+			candidate = e->value;
+		else if (priority == ref_priority_urgent)
+			candidate = "urgent";
+		if (candidate && ref_policy_exists(candidate))
+			return candidate;
+	}
+	c = ref_category(category);
+	if (c != NULL && c->sla_policy && ref_policy_exists(c->sla_policy))
+		return c->sla_policy;
+	if (ref_policy_exists("standard"))
+		return "standard";
+	return NULL;
+}
+
+/*
+ * workorder_sla_policy_info returns the SLA policy of this name, or NULL.
+ * It belongs to the cache.
+ */
+const SlaPolicyInfo *
+workorder_sla_policy_info(const char *name)
+{
+	RefEntry   *e;
+
+	ref_ensure();
+	e = ref_find('P', name, NULL);
+	return e ? e->policy : NULL;
+}
+
+/*
+ * reference_choose_sla_policy is workorder.choose_sla_policy(rule_id,
+ * priority, category): see workorder_choose_sla_policy.
+ */
+Datum
+reference_choose_sla_policy(PG_FUNCTION_ARGS)
+{
+	int64		rule_id = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);
+	const char *policy = workorder_choose_sla_policy(PG_ARGISNULL(0) ? NULL : &rule_id,
+													 PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1),
+													 PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)));
+
+	if (policy == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(policy));
+}
