@@ -2,7 +2,7 @@
 -- per fix: each input here once gave a crash-like failure, an internal error, a
 -- standard SQLSTATE where a project one belongs, or an error message of a megabyte.
 BEGIN;
-SELECT plan(25);
+SELECT plan(27);
 
 -- error_of runs a statement and returns its SQLSTATE and message length, or 'ok'.
 CREATE FUNCTION pg_temp.error_of(statement text, OUT state text, OUT message_length integer)
@@ -49,6 +49,16 @@ SELECT throws_ok($$SELECT workorder.wgs84('SRID=4326;TIN(((116 25 0, 116.1 25 0,
                  'WO101', NULL, 'a TIN is WO101');
 SELECT throws_ok($$SELECT workorder.wgs84('SRID=4326;TRIANGLE((116 25, 116.1 25, 116 25.1, 116 25))', 'the place')$$,
                  'WO101', NULL, 'a triangle is WO101');
+
+-- load_area: a code that does not fit the level is WO201 (was 23514 from the check
+-- constraint), also when the area names itself as its parent.
+\o /dev/null
+SELECT workorder.load_area('990701', '模糊区', 'district', NULL, ST_MakeEnvelope(117, 26, 117.1, 26.1, 4326));
+\o
+SELECT throws_ok($$SELECT workorder.load_area('990701', '模糊区', 'town', '990701', ST_MakeEnvelope(117, 26, 117.1, 26.1, 4326))$$,
+                 'WO201', 'area code 990701 does not fit level town', 'a 6-digit town is WO201');
+SELECT throws_ok($$SELECT workorder.load_area('990701001', 'x', 'grid', '990701', ST_MakeEnvelope(117, 26, 117.1, 26.1, 4326))$$,
+                 'WO201', NULL, 'a 9-digit grid cell is WO201');
 
 -- locate: a positive tolerance too small to divide no longer underflows (22003);
 -- nearest_area checks what it is given.

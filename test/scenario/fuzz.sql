@@ -43,6 +43,18 @@ CREATE TABLE fuzz.pool (
     PRIMARY KEY (typ, label)
 );
 
+-- hints: for an argument of this name, a value that gets past the first check half
+-- of the time (a real calendar, channel, unit ...), so that the code behind the
+-- check is fuzzed too, not only the check.
+CREATE TABLE fuzz.hints (arg text PRIMARY KEY, expr text NOT NULL);
+INSERT INTO fuzz.hints VALUES
+    ('calendar', $q$'cn'$q$), ('channel', $q$'hotline'$q$), ('category', $q$'0301'$q$),
+    ('actor', $q$'C-990801001'$q$), ('unit', $q$'B-um-990801001'$q$), ('unit_code', $q$'C-990801001'$q$),
+    ('policy', $q$'standard'$q$), ('policy_name', $q$'standard'$q$), ('clock', $q$'working_days'$q$),
+    ('what', $q$'unit'$q$), ('parent_key', $q$'parent_code'$q$), ('claimer', $q$'fuzz'$q$),
+    ('task', $q$'drain_inbox'$q$), ('name', $q$'drain_inbox'$q$), ('area_code', $q$'990801001'$q$),
+    ('parent_code', $q$'990801'$q$), ('level', $q$'town'$q$);
+
 -- caller_errors: pool expressions that did not evaluate (dropped before any call).
 CREATE TABLE fuzz.caller_errors (typ regtype, label text, sqlstate text, message text);
 
@@ -487,6 +499,8 @@ CREATE FUNCTION fuzz.fuzz_function(fn regprocedure, calls integer, seed integer,
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     types regtype[] := fuzz.arg_types(fn);
+    names text[] := (SELECT proargnames FROM pg_proc WHERE oid = fn);
+    hint text;
     target text := (SELECT format('%I.%I', n.nspname, p.proname) FROM pg_proc p
                       JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.oid = fn);
     api boolean := (SELECT f.api FROM fuzz.functions f WHERE f.fn = fuzz_function.fn);
@@ -502,9 +516,15 @@ BEGIN
         args := '{}';
         labels := '{}';
         FOR a IN 1 .. coalesce(array_length(types, 1), 0) LOOP
-            picked := fuzz.pick(types[a]);
-            args := args || picked.expr;
-            labels := labels || picked.label;
+            hint := (SELECT h.expr FROM fuzz.hints h WHERE h.arg = names[a]);
+            IF hint IS NOT NULL AND random() < 0.5 THEN
+                args := args || format('(%s)::%s', hint, types[a]);
+                labels := labels || ('hint ' || names[a]);
+            ELSE
+                picked := fuzz.pick(types[a]);
+                args := args || picked.expr;
+                labels := labels || picked.label;
+            END IF;
         END LOOP;
         PERFORM fuzz.call_once(fn::text, api, format('%s(%s)', target, array_to_string(args, ', ')),
                                array_to_string(labels, ' | '), trace);

@@ -3,6 +3,8 @@
 -- there for why.
 --   install/15_geometry.sql  wgs84: TRIANGLE, TIN and POLYHEDRALSURFACE are WO101,
 --                            not GEOS's internal error (XX000)
+--   install/20_areas.sql     load_area: a code of the wrong length for its level is
+--                            WO201, not 23514
 --   install/25_locate.sql    nearest_area: checks its point (WO101) and tolerance
 --                            (WO103); a tolerance under a millimetre no longer
 --                            underflows (22003)
@@ -82,6 +84,60 @@ BEGIN
             'Longitude must be within -180..180 and latitude within -90..90; check the SRID and the order of the axes.');
     END IF;
     RETURN result;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION workorder.load_area(
+    code text,
+    name text,
+    level workorder.area_level,
+    parent_code text,
+    polygon geometry,
+    in_jurisdiction boolean DEFAULT true)
+RETURNS workorder.areas
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    loaded workorder.areas;
+BEGIN
+    IF code IS NULL OR code OPERATOR(pg_catalog.!~) '^[0-9]{6}([0-9]{3}([0-9]{3}([0-9]{3,6})?)?)?$' THEN
+        PERFORM workorder.raise_error('WO201',
+            'invalid area code',
+            pg_catalog.format('The code is %s.', COALESCE(pg_catalog.quote_literal(code), 'NULL')),
+            'Use a GB/T 2260 code: 6 digits for a district, 9 for a town, 12 for a village, 15 to 18 for a grid cell.');
+    END IF;
+    IF name IS NULL OR pg_catalog.length(pg_catalog.btrim(name)) OPERATOR(pg_catalog.=) 0
+       OR pg_catalog.length(name) OPERATOR(pg_catalog.>) 100 THEN
+        PERFORM workorder.raise_error('WO201',
+            pg_catalog.format('invalid name for area %s', code),
+            pg_catalog.format('The name is %s.', COALESCE(pg_catalog.quote_literal(pg_catalog.left(name, 120)), 'NULL')),
+            'Give the area its official name, 1 to 100 characters.');
+    END IF;
+    IF level IS NULL THEN
+        PERFORM workorder.raise_error('WO201',
+            pg_catalog.format('area %s has no level', code), 'The level is NULL.',
+            'Use one of district, town, village, grid.');
+    END IF;
+    -- The same rule as the check constraint areas_code_matches_level, so that a
+    -- code of the wrong length is WO201, not 23514.
+    IF pg_catalog.length(code) OPERATOR(pg_catalog.<>) (CASE level WHEN 'district' THEN 6 WHEN 'town' THEN 9
+                                                                  WHEN 'village' THEN 12 ELSE pg_catalog.length(code) END)
+       OR (level OPERATOR(pg_catalog.=) 'grid' AND pg_catalog.length(code) OPERATOR(pg_catalog.<=) 12) THEN
+        PERFORM workorder.raise_error('WO201',
+            pg_catalog.format('area code %s does not fit level %s', code, level),
+            pg_catalog.format('The code has %s digits.', pg_catalog.length(code)),
+            'Use a GB/T 2260 code: 6 digits for a district, 9 for a town, 12 for a village, 15 to 18 for a grid cell.');
+    END IF;
+
+    INSERT INTO workorder.areas AS a (code, name, level, parent_code, in_jurisdiction, geom, path, path_names)
+    VALUES (code, pg_catalog.btrim(name), level, parent_code, COALESCE(in_jurisdiction, true),
+            workorder.area_polygon(code, polygon), '{}', '{}')
+    ON CONFLICT ON CONSTRAINT areas_pkey DO UPDATE
+       SET name = EXCLUDED.name, level = EXCLUDED.level, parent_code = EXCLUDED.parent_code,
+           in_jurisdiction = EXCLUDED.in_jurisdiction, geom = EXCLUDED.geom,
+           loaded_at = pg_catalog.now()
+    RETURNING * INTO loaded;
+    RETURN loaded;
 END
 $$;
 
