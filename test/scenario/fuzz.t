@@ -15,7 +15,7 @@
 # a crash names the function, and the seed reproduces it:
 #
 #   WORKORDER_FUZZ_SEED     the seed (default: 20261126; printed)
-#   WORKORDER_FUZZ_CALLS    calls per function (default 40)
+#   WORKORDER_FUZZ_CALLS    calls per function (default 30)
 #   WORKORDER_FUZZ_ONLY_C   1: only functions in LANGUAGE c, no action sequences
 #                           (the sanitizer job, test/scenario/sanitizer.t)
 #   WORKORDER_FUZZ_TRACE    1: a NOTICE before every call (to find a crashing call)
@@ -33,7 +33,7 @@ set -uo pipefail
 
 repo=${WORKORDER_REPO:-$(cd "$(dirname "$0")/../.." && pwd)}
 seed=${WORKORDER_FUZZ_SEED:-20261126}
-calls=${WORKORDER_FUZZ_CALLS:-40}
+calls=${WORKORDER_FUZZ_CALLS:-30}
 only_c=${WORKORDER_FUZZ_ONLY_C:-0}
 trace=false
 [ "${WORKORDER_FUZZ_TRACE:-0}" = 1 ] && trace=true
