@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # deps.sh installs what building and testing workorder needs, and nothing that is
-# already there: PostgreSQL 15 with its server headers, PostGIS 3, pgTAP, pg_prove
-# and pg_cron.  It is idempotent and uses sudo only where the user is not root.
+# already there: PostgreSQL 15 with its server headers, PostGIS 3, pgTAP, pg_prove,
+# pg_cron, and gcc's AddressSanitizer and UBSan runtimes.  It is idempotent and
+# uses sudo only where the user is not root.
 set -euo pipefail
 
 packages=(
@@ -12,6 +13,7 @@ packages=(
   postgresql-15-cron
   libtap-parser-sourcehandler-pgtap-perl   # pg_prove
   make gcc
+  libasan8 libubsan1                       # the sanitizer job (test/scenario/sanitizer.t)
 )
 
 missing=()

@@ -4,8 +4,10 @@
 #   1. pg_regress   sql/*.sql against expected/*.out       (deterministic output)
 #   2. pg_prove     test/*.sql, pgTAP                       (properties, bad input, permissions)
 #   3. prove        test/scenario/*.t, TAP from shell       (live cluster: workers, concurrency, crashes)
-# The cluster is stopped however the run ends.  The last line is "N passed, N failed"
-# and the exit code is non-zero when anything failed.
+# The cluster is stopped however the run ends.  Before the last line comes a summary,
+# one line per area, collected from the "# summary: <area>: ..." lines that the tests
+# print.  The last line is "N passed, N failed" and the exit code is non-zero when
+# anything failed.
 set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -89,6 +91,14 @@ if [ -n "$scenario_files" ]; then
   if [ "$s_rc" -ne 0 ] && [ $((s_bad + s_died)) -eq 0 ]; then s_died=1; fi
   passed=$((passed + s_ok)); failed=$((failed + s_bad + s_died))
 fi
+
+# The summary: every "# summary: <area>: ..." line that a test printed (the rules it
+# proved, the faults it injected, the inputs it fuzzed, what was lost), whatever test
+# printed it, in the order the tests ran.
+echo "== summary"
+echo "rules proved: pg_regress ${r_ok:-0} files, pgTAP ${t_ok:-0} assertions, scenarios ${s_ok:-0} checks; failed ${failed}"
+cat "$work/pgtap.log" "$work/scenario.log" 2>/dev/null | grep -E '^\s*# summary: ' | sed -E 's/^\s*# summary: //' ||
+  echo "(no test printed a summary line)"
 
 echo "${passed} passed, ${failed} failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -41,6 +41,7 @@
 #include "common/hashfn.h"
 #include "fmgr.h"
 #include "libpq/pqformat.h"
+#include "mb/pg_wchar.h"
 #include "parser/scansup.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -107,6 +108,7 @@ static void ticket_payload_digits(Ticket t, int *digits);
 static bool ticket_day_is_valid(int year, int month, int day);
 static const char *ticket_value_problem(Ticket t);
 static Ticket ticket_parse(const char *str);
+static const char *ticket_shown(const char *str, int len);
 
 PG_FUNCTION_INFO_V1(ticket_in);
 PG_FUNCTION_INFO_V1(ticket_out);
@@ -195,6 +197,25 @@ ticket_value_problem(Ticket t)
 }
 
 /*
+ * ticket_shown returns the first characters of an input of len bytes, as an
+ * error message shows it: whole up to TICKET_SHOWN_MAX bytes, else clipped on
+ * a character boundary with "..." appended, so that a megabyte of input does
+ * not become a megabyte of error message (and of server log).
+ */
+#define TICKET_SHOWN_MAX		80
+
+static const char *
+ticket_shown(const char *str, int len)
+{
+	int			clipped;
+
+	if (len <= TICKET_SHOWN_MAX)
+		return pnstrdup(str, len);
+	clipped = pg_mbcliplen(str, len, TICKET_SHOWN_MAX);
+	return psprintf("%s...", pnstrdup(str, clipped));
+}
+
+/*
  * ticket_parse turns the text form of a ticket into its internal value, or
  * raises WO001 (not a ticket) or WO002 (check digit mismatch).
  */
@@ -229,7 +250,7 @@ ticket_parse(const char *str)
 		strspn(start + TICKET_DASH1 + 1, "0123456789") == TICKET_DASH2 - TICKET_DASH1 - 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_WO_INVALID_TICKET),
-				 errmsg("invalid ticket number \"%s\"", str),
+				 errmsg("invalid ticket number \"%s\"", ticket_shown(str, strlen(str))),
 				 errdetail("The check digit, the last digit of YYYYMMDD-NNNNNN-C, is missing."),
 				 errhint("Ask for the whole number, including its last digit.")));
 
@@ -242,7 +263,7 @@ ticket_parse(const char *str)
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_WO_INVALID_TICKET),
-				 errmsg("invalid ticket number \"%s\"", str),
+				 errmsg("invalid ticket number \"%s\"", ticket_shown(str, strlen(str))),
 				 errdetail(TICKET_FORMAT_DETAIL),
 				 errhint(TICKET_FORMAT_HINT)));
 
@@ -253,7 +274,7 @@ ticket_parse(const char *str)
 		if (*p < '0' || *p > '9')
 			ereport(ERROR,
 					(errcode(ERRCODE_WO_INVALID_TICKET),
-					 errmsg("invalid ticket number \"%s\"", str),
+					 errmsg("invalid ticket number \"%s\"", ticket_shown(str, strlen(str))),
 					 errdetail("It holds a character other than a digit where a digit belongs. "
 							   TICKET_FORMAT_DETAIL),
 					 errhint(TICKET_FORMAT_HINT)));
@@ -270,7 +291,7 @@ ticket_parse(const char *str)
 	if (damm_digit(digits, TICKET_DIGITS) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_WO_TICKET_CHECK_DIGIT),
-				 errmsg("invalid ticket number \"%s\"", str),
+				 errmsg("invalid ticket number \"%s\"", ticket_shown(str, strlen(str))),
 				 errdetail("The check digit %d does not match the 14 digits before it, so the number was probably mistyped or misheard.",
 						   digits[TICKET_DIGITS - 1]),
 				 errhint("Read the number again, or ask the citizen to repeat it digit by digit.")));
@@ -285,21 +306,21 @@ ticket_parse(const char *str)
 	if (year < TICKET_YEAR_MIN || year > TICKET_YEAR_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_WO_INVALID_TICKET),
-				 errmsg("invalid ticket number \"%s\"", str),
+				 errmsg("invalid ticket number \"%s\"", ticket_shown(str, strlen(str))),
 				 errdetail("Its date part is in the year %04d; tickets are issued from 2000 to 2099.",
 						   year),
 				 errhint("The first eight digits are the issue date, YYYYMMDD; check them.")));
 	if (!ticket_day_is_valid(year, month, day))
 		ereport(ERROR,
 				(errcode(ERRCODE_WO_INVALID_TICKET),
-				 errmsg("invalid ticket number \"%s\"", str),
+				 errmsg("invalid ticket number \"%s\"", ticket_shown(str, strlen(str))),
 				 errdetail("Its date part %04d%02d%02d is not a calendar date.",
 						   year, month, day),
 				 errhint("The first eight digits are the issue date, YYYYMMDD; check them.")));
 	if (seq < TICKET_SEQ_MIN)
 		ereport(ERROR,
 				(errcode(ERRCODE_WO_INVALID_TICKET),
-				 errmsg("invalid ticket number \"%s\"", str),
+				 errmsg("invalid ticket number \"%s\"", ticket_shown(str, strlen(str))),
 				 errdetail("Its sequence number is 000000; sequence numbers run from 000001 to 999999."),
 				 errhint("Digits 9 to 14 are the sequence number within the day; check them.")));
 
@@ -559,7 +580,7 @@ ticket_check_digit(PG_FUNCTION_ARGS)
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_WO_INVALID_TICKET),
-				 errmsg("invalid ticket number prefix \"%s\"", text_to_cstring(arg)),
+				 errmsg("invalid ticket number prefix \"%s\"", ticket_shown(s, len)),
 				 errdetail("A check digit is computed over 14 digits, YYYYMMDDNNNNNN or YYYYMMDD-NNNNNN."),
 				 errhint("Pass the date and sequence number without the check digit.")));
 

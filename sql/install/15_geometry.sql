@@ -17,6 +17,13 @@ BEGIN
             pg_catalog.format('%s is missing', subject), 'The geometry is NULL.',
             'Pass a geometry with its SRID, e.g. ST_SetSRID(ST_MakePoint(lon, lat), 4326).');
     END IF;
+    -- GEOS, which the validity check below calls, cannot handle these types.
+    IF GeometryType(given) IN ('TRIANGLE', 'TIN', 'POLYHEDRALSURFACE') THEN
+        PERFORM workorder.raise_error('WO101',
+            pg_catalog.format('%s is a %s', subject, GeometryType(given)),
+            pg_catalog.format('The geometry is %s.', pg_catalog.left(ST_AsText(given), 200)),
+            'Pass a point for a place, or a polygon or multipolygon for an area.');
+    END IF;
     IF ST_IsEmpty(given) THEN
         PERFORM workorder.raise_error('WO101',
             pg_catalog.format('%s is empty', subject),

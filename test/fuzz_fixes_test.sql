@@ -1,0 +1,89 @@
+-- pgTAP tests of the defects that fuzzing found (test/scenario/fuzz.t), one group
+-- per fix: each input here once gave a crash-like failure, an internal error, a
+-- standard SQLSTATE where a project one belongs, or an error message of a megabyte.
+BEGIN;
+SELECT plan(27);
+
+-- error_of runs a statement and returns its SQLSTATE and message length, or 'ok'.
+CREATE FUNCTION pg_temp.error_of(statement text, OUT state text, OUT message_length integer)
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE statement;
+    state := 'ok';
+EXCEPTION WHEN OTHERS THEN
+    state := SQLSTATE;
+    message_length := length(SQLERRM);
+END
+$$;
+
+-- Ticket input of a megabyte: WO001, and the message shows only its beginning.
+SELECT is((pg_temp.error_of($$SELECT repeat('7', 1048576)::workorder.ticket$$)).state, 'WO001',
+          'a ticket of a million digits is WO001');
+SELECT cmp_ok((pg_temp.error_of($$SELECT repeat('7', 1048576)::workorder.ticket$$)).message_length, '<', 120,
+              '... and its message shows the first 80 bytes, not the megabyte');
+SELECT is((pg_temp.error_of($$SELECT (repeat(' ', 1048576) || '20210928-000132-7')::workorder.ticket$$)).message_length < 120,
+          true, 'a mistyped ticket padded with a megabyte of spaces: a short message too');
+SELECT throws_like($$SELECT repeat('长', 100)::workorder.ticket$$, 'invalid ticket number "长长%..."',
+                   'the input is cut on a character boundary, with "..."');
+SELECT is((pg_temp.error_of($$SELECT workorder.ticket_check_digit(repeat('9', 1048576))$$)).state, 'WO001',
+          'ticket_check_digit of a million digits is WO001');
+SELECT cmp_ok((pg_temp.error_of($$SELECT workorder.ticket_check_digit(repeat('9', 1048576))$$)).message_length, '<', 120,
+              '... with a short message');
+SELECT throws_ok($$SELECT '２０２１０９２８０００１２３７'::workorder.ticket$$, 'WO001',
+                 'invalid ticket number "２０２１０９２８０００１２３７"',
+                 'a full-width ticket (45 bytes) is still shown whole');
+
+-- csv_fields: NULL is NULL (it looped until it ran out of memory); a line without
+-- quotes splits in one pass, as before.
+SELECT is(workorder.csv_fields(NULL), NULL, 'csv_fields(NULL) is NULL');
+SELECT is(workorder.csv_fields(''), ARRAY[''], 'an empty line is one empty field');
+SELECT is(workorder.csv_fields('a,,b, c ,'), ARRAY['a', '', 'b', ' c ', ''], 'fields are split, kept untrimmed, trailing empty');
+SELECT is(workorder.csv_fields('"a,b",c'), ARRAY['a,b', 'c'], 'a quoted comma stays in its field');
+SELECT is(cardinality(workorder.csv_fields(repeat('2027-01-01,', 100000))), 100001,
+          'a line of 100000 fields splits (it took minutes, quadratic)');
+
+-- wgs84: geometry types GEOS cannot check are WO101, not XX000.
+SELECT throws_ok($$SELECT workorder.wgs84('SRID=4326;POLYHEDRALSURFACE(((116 25 0, 116.1 25 0, 116.1 25.1 0, 116 25 0)))', 'the place')$$,
+                 'WO101', 'the place is a POLYHEDRALSURFACE', 'a polyhedral surface is WO101');
+SELECT throws_ok($$SELECT workorder.wgs84('SRID=4326;TIN(((116 25 0, 116.1 25 0, 116 25.1 0, 116 25 0)))', 'the place')$$,
+                 'WO101', NULL, 'a TIN is WO101');
+SELECT throws_ok($$SELECT workorder.wgs84('SRID=4326;TRIANGLE((116 25, 116.1 25, 116 25.1, 116 25))', 'the place')$$,
+                 'WO101', NULL, 'a triangle is WO101');
+
+-- load_area: a code that does not fit the level is WO201 (was 23514 from the check
+-- constraint), also when the area names itself as its parent.
+\o /dev/null
+SELECT workorder.load_area('990701', '模糊区', 'district', NULL, ST_MakeEnvelope(117, 26, 117.1, 26.1, 4326));
+\o
+SELECT throws_ok($$SELECT workorder.load_area('990701', '模糊区', 'town', '990701', ST_MakeEnvelope(117, 26, 117.1, 26.1, 4326))$$,
+                 'WO201', 'area code 990701 does not fit level town', 'a 6-digit town is WO201');
+SELECT throws_ok($$SELECT workorder.load_area('990701001', 'x', 'grid', '990701', ST_MakeEnvelope(117, 26, 117.1, 26.1, 4326))$$,
+                 'WO201', NULL, 'a 9-digit grid cell is WO201');
+
+-- locate: a positive tolerance too small to divide no longer underflows (22003);
+-- nearest_area checks what it is given.
+SELECT is((workorder.locate(ST_SetSRID(ST_MakePoint(113.15, 23.03), 4326), 5e-324)).match, 'outside',
+          'locate with a tolerance of 5e-324 m answers');
+SELECT is((workorder.locate(1e-9, 5e-324)).match, 'outside',
+          'locate at latitude 5e-324 answers (radians() underflowed)');
+SELECT throws_ok($$SELECT workorder.nearest_area(ST_MakeEnvelope(116, 25, 116.1, 25.1, 4326), NULL, 10)$$,
+                 'WO101', NULL, 'nearest_area of a polygon is WO101 (was XX000 from ST_Y)');
+SELECT throws_ok($$SELECT workorder.nearest_area(ST_MakePoint(116, 25), NULL, 10)$$,
+                 'WO101', NULL, 'nearest_area of a point without SRID is WO101');
+SELECT throws_ok($$SELECT workorder.nearest_area(ST_SetSRID(ST_MakePoint(116, 25), 4326), NULL, -1)$$,
+                 'WO103', NULL, 'nearest_area with a negative tolerance is WO103 (was XX000 from ST_DWithin)');
+
+-- The single-row loaders refuse a bad object as a batch does: WO210, naming it.
+SELECT throws_ok($$SELECT workorder.load_unit('[{"code": "C-X"}]')$$, 'WO210', NULL,
+                 'load_unit of an array is WO210 (was 22023)');
+SELECT throws_ok($$SELECT workorder.load_category('"CITY"')$$, 'WO210', NULL,
+                 'load_category of a string is WO210 (was 22023)');
+SELECT throws_ok($$SELECT workorder.load_channel(NULL)$$, 'WO210', NULL,
+                 'load_channel(NULL) is WO210 (was 23502)');
+SELECT throws_ok($$SELECT workorder.load_department_kind('{"code": "x"}')$$, 'WO210', NULL,
+                 'load_department_kind without a name is WO210 (was 23502)');
+SELECT lives_ok($$SELECT workorder.load_department_kind('{"code": "fuzz_kind", "name": "模糊"}')$$,
+                'a good object still loads');
+
+SELECT * FROM finish();
+ROLLBACK;
