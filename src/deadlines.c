@@ -270,6 +270,13 @@ deadlines_sla_intake(PG_FUNCTION_ARGS)
 		TimestampTz received = PG_GETARG_TIMESTAMPTZ(3);
 		TimestampTz resolve_due;
 
+		if (TIMESTAMP_NOT_FINITE(received))
+			ereport(ERROR,
+					(errcode(ERRCODE_WO_INVALID_WORKING_TIME),
+					 errmsg("sla_intake needs a finite time of receipt"),
+					 errdetail("received is %s.", timestamptz_to_str(received)),
+					 errhint("Pass the time the report was received.")));
+
 		q.calendar_code = pstrdup(p->calendar_code);
 		q.accept_clock = pstrdup(p->accept_clock);
 		q.resolve_clock = pstrdup(p->resolve_clock);

@@ -30,6 +30,8 @@
 #define ERRCODE_WO_TICKETS_EXHAUSTED		MAKE_SQLSTATE('W','O','0','0','3')
 
 /* WO103: an invalid locate() tolerance. */
+#define ERRCODE_WO_INVALID_SRID			MAKE_SQLSTATE('W','O','1','0','2')
+/* an invalid locate() tolerance */
 #define ERRCODE_WO_INVALID_TOLERANCE		MAKE_SQLSTATE('W','O','1','0','3')
 
 /* WO303: submit(): a blank or oversized text of a report. */

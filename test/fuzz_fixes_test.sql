@@ -2,7 +2,7 @@
 -- per fix: each input here once gave a crash-like failure, an internal error, a
 -- standard SQLSTATE where a project one belongs, or an error message of a megabyte.
 BEGIN;
-SELECT plan(27);
+SELECT plan(33);
 
 -- error_of runs a statement and returns its SQLSTATE and message length, or 'ok'.
 CREATE FUNCTION pg_temp.error_of(statement text, OUT state text, OUT message_length integer)
@@ -84,6 +84,20 @@ SELECT throws_ok($$SELECT workorder.load_department_kind('{"code": "x"}')$$, 'WO
                  'load_department_kind without a name is WO210 (was 23502)');
 SELECT lives_ok($$SELECT workorder.load_department_kind('{"code": "fuzz_kind", "name": "模糊"}')$$,
                 'a good object still loads');
+
+-- Found by fuzzing the merged 0.2 (the masking, dedup, intake and report code):
+SELECT throws_ok($$SELECT workorder.coarsen_location(ST_MakeEnvelope(116.2, 25.0, 116.3, 25.2, 4326))$$,
+                 'WO101', NULL, 'coarsen_location refuses a polygon (was PostGIS''s XX000 from ST_X)');
+SELECT throws_ok($$SELECT workorder.locate_point(ST_MakePoint(116.05, 25.05))$$,
+                 'WO102', NULL, 'locate_point refuses a point without SRID 4326 (was XX000, mixed SRIDs)');
+SELECT throws_ok($$SELECT workorder.sla_intake(NULL, 'urgent', NULL, 'infinity')$$,
+                 'WO503', NULL, 'sla_intake refuses an infinite time of receipt (was 22008)');
+SELECT throws_ok($$SELECT workorder.report_monthly_assessment('5874897-12-31')$$,
+                 'WO821', NULL, 'a month beyond the range of timestamps is a future month (was 22008)');
+SELECT throws_ok($$SELECT workorder.dedup_lock('CITY', 'SRID=4326;MULTIPOINT((116.05 25.05), (116.15 25.15))'::geometry, 50)$$,
+                 'WO101', NULL, 'dedup_lock refuses a geometry that is not a point (was XX000)');
+SELECT throws_ok($$SELECT * FROM workorder.dedup_candidates(NULL, 'SRID=4326;LINESTRING(116 25, 116.2 25.2)'::geometry, now(), 'x', NULL, NULL)$$,
+                 'WO101', NULL, 'dedup_candidates refuses a geometry that is not a point (was XX000)');
 
 SELECT * FROM finish();
 ROLLBACK;

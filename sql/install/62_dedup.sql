@@ -301,6 +301,11 @@ DECLARE
     x0 bigint; x1 bigint; y0 bigint; y1 bigint;
     lock_key integer;
 BEGIN
+    IF ST_GeometryType(point) OPERATOR(pg_catalog.<>) 'ST_Point' OR ST_IsEmpty(point) THEN
+        PERFORM workorder.raise_error('WO101', 'dedup_lock needs a point',
+            pg_catalog.format('The geometry is %s.', pg_catalog.left(ST_AsText(point), 60)),
+            'Pass the report''s location as checked by workorder.location_point().');
+    END IF;
     SELECT pg_catalog.max(COALESCE(e.dedup_radius_m, radius_m)) INTO family_radius
       FROM workorder.category_effective e WHERE e.family OPERATOR(pg_catalog.=) dedup_lock.family;
     cell := 2.0 OPERATOR(pg_catalog.*) GREATEST(family_radius, radius_m) OPERATOR(pg_catalog./) 110000.0;
@@ -356,7 +361,7 @@ AS $$
 DECLARE
     family_codes text[];
     dlat double precision := p.radius_m OPERATOR(pg_catalog./) 110000.0;
-    dlon double precision := dlat OPERATOR(pg_catalog./) GREATEST(pg_catalog.cosd(LEAST(pg_catalog.abs(ST_Y(point)) OPERATOR(pg_catalog.+) dlat, 89.0)), 0.01);
+    dlon double precision;
     window_s double precision := EXTRACT(epoch FROM p.time_window)::double precision;
     day double precision := workorder.dedup_time_axis(received);
     -- The window on the time axis: the axis of received plus the window, minus it.
@@ -365,9 +370,15 @@ DECLARE
     new_phone text := workorder.dedup_phone(reporter_phone);
     in_box bigint[];
 BEGIN
+    IF ST_GeometryType(point) OPERATOR(pg_catalog.<>) 'ST_Point' OR ST_IsEmpty(point) THEN
+        PERFORM workorder.raise_error('WO101', 'dedup_candidates needs a point',
+            pg_catalog.format('The geometry is %s.', pg_catalog.left(ST_AsText(point), 60)),
+            'Pass the report''s location as checked by workorder.location_point().');
+    END IF;
     IF p.family IS NULL THEN
         RETURN;
     END IF;
+    dlon := dlat OPERATOR(pg_catalog./) GREATEST(pg_catalog.cosd(LEAST(pg_catalog.abs(ST_Y(point)) OPERATOR(pg_catalog.+) dlat, 89.0)), 0.01);
     family_codes := ARRAY(SELECT e.code FROM workorder.category_effective e
                            WHERE e.family OPERATOR(pg_catalog.=) p.family);
     search_box := ST_MakeLine(

@@ -483,11 +483,11 @@ $$;
 -- latitude): enough for a heat map of a district, too coarse to find a doorstep.
 CREATE FUNCTION workorder.coarsen_location(location geometry)
 RETURNS geometry
-LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 AS $$
 DECLARE
     cell constant double precision := 0.005;
-    p geometry := ST_Transform(location, 4326);
+    p geometry := workorder.location_point(location, 'the location to coarsen');   -- WO101/WO102 for a non-point
 BEGIN
     -- (All OPERATOR() forms share one precedence: the parentheses are needed.)
     RETURN ST_SetSRID(ST_MakePoint(

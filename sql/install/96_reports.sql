@@ -157,11 +157,14 @@ SECURITY DEFINER
 AS $$
 DECLARE
     zone text := workorder.score_zone();
-    first_day date := pg_catalog.date_trunc('month',
-        COALESCE(month, ((pg_catalog.now() AT TIME ZONE zone) OPERATOR(pg_catalog.-) interval '1 month')::date)::timestamp)::date;
+    first_day date;
     written integer;
 BEGIN
-    PERFORM workorder.report_period_check('month', first_day, zone);
+    -- Checked before any arithmetic: a date beyond timestamps' range is refused
+    -- as a future month, not with a date/time error.
+    month := COALESCE(month, ((pg_catalog.now() AT TIME ZONE zone) OPERATOR(pg_catalog.-) interval '1 month')::date);
+    PERFORM workorder.report_period_check('month', month, zone);
+    first_day := pg_catalog.date_trunc('month', month::timestamp)::date;
     PERFORM workorder.recompute_scores(first_day,
         (first_day OPERATOR(pg_catalog.+) interval '1 month' OPERATOR(pg_catalog.-) interval '1 day')::date);
     DELETE FROM workorder.monthly_assessments a WHERE a.month OPERATOR(pg_catalog.=) first_day;

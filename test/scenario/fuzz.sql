@@ -316,10 +316,12 @@ BEGIN
     END LOOP;
 
     -- Every table row type that an argument has: its first and last rows, and a row
-    -- of its first row with the key cleared.
+    -- of its first row with the key cleared.  (A composite type of its own, such as
+    -- dedup_policy, has no rows: its arguments get NULL.)
     FOR t IN SELECT DISTINCT a::regtype FROM pg_proc p, unnest(p.proargtypes::oid[]) a
               WHERE p.pronamespace = 'workorder'::regnamespace
-                AND (SELECT typtype FROM pg_type WHERE oid = a) = 'c' LOOP
+                AND (SELECT c.relkind FROM pg_type t JOIN pg_class c ON c.oid = t.typrelid
+                      WHERE t.oid = a) IN ('r', 'p', 'v', 'm') LOOP
         INSERT INTO fuzz.pool VALUES
             (t, 'first row', format('(SELECT r FROM %s r ORDER BY 1 LIMIT 1)', t)),
             (t, 'last row', format('(SELECT r FROM %s r ORDER BY 1 DESC LIMIT 1)', t))
