@@ -264,7 +264,7 @@ BEGIN
     END IF;
     -- The same rule as the check constraint areas_code_matches_level, so that a
     -- code of the wrong length is WO201, not 23514.
-    IF pg_catalog.length(code) OPERATOR(pg_catalog.<>) (CASE level WHEN 'district' THEN 6 WHEN 'town' THEN 9
+    IF pg_catalog.length(code) OPERATOR(pg_catalog.<>) (CASE level::pg_catalog.text WHEN 'district' THEN 6 WHEN 'town' THEN 9
                                                                   WHEN 'village' THEN 12 ELSE pg_catalog.length(code) END)
        OR (level OPERATOR(pg_catalog.=) 'grid' AND pg_catalog.length(code) OPERATOR(pg_catalog.<=) 12) THEN
         PERFORM workorder.raise_error('WO201',
