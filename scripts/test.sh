@@ -84,7 +84,7 @@ scenario_files=$(ls test/scenario/*.t 2>/dev/null)
 if [ -n "$scenario_files" ]; then
   prove --verbose $scenario_files >"$work/scenario.log" 2>&1
   s_rc=$?
-  grep -vE '^ok [0-9]+' "$work/scenario.log" | grep -vE '^\s*$' | head -n 300
+  grep -vE '^ok [0-9]+' "$work/scenario.log" | grep -vE '^\s*$' | head -n 3000
   s_ok=$(grep -cE '^\s*ok [0-9]+' "$work/scenario.log")
   s_bad=$(grep -cE '^\s*not ok [0-9]+' "$work/scenario.log")
   s_died=$(grep -E '^\S.*\(Wstat: [0-9]+ Tests: [0-9]+ Failed: 0\)' "$work/scenario.log" | wc -l)

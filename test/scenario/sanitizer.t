@@ -62,7 +62,7 @@ trap cleanup EXIT
 # 1. The sanitized build, in a copy of the sources.
 build="$work/build"
 mkdir -p "$build/test"
-cp -r "$repo/Makefile" "$repo/workorder.control" "$repo/README.md" "$repo/src" "$repo/sql" "$repo/expected" "$repo/data" "$build/"
+cp -r "$repo/Makefile" "$repo/workorder.control" "$repo/README.md" "$repo/src" "$repo/sql" "$repo/expected" "$repo/data" "$repo/scripts" "$build/"
 cp -r "$repo/test/fixtures" "$repo/test/scenario" "$build/test/"
 cp "$repo"/test/ticket_test.sql "$repo"/test/calendar_test.sql "$build/test/"
 rm -f "$build"/src/*.o "$build"/*.so "$build"/*.bc
