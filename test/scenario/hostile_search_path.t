@@ -70,7 +70,7 @@ check "control: under this search_path a plain lower() of the test's own is hija
   "$(PGOPTIONS="-c search_path=public,pg_catalog" psql -X -q -At -d "$db" -c "SELECT lower('X'::text)" 2>&1 | grep -c 'ERROR:  HIJACKED function lower(text)')"
 
 hostile -c "CREATE EXTENSION workorder"
-check "CREATE EXTENSION workorder under search_path = public, pg_catalog" 0.2 \
+check "CREATE EXTENSION workorder under search_path = public, pg_catalog" "$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$repo/workorder.control")" \
   "$(q "SELECT extversion FROM pg_extension WHERE extname = 'workorder'")"
 planted_after=$(psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -v phase=after -f "$here/hostile_objects.sql" 2>&1)
 echo "# planted on the extension's types: $(echo $planted_after)"
