@@ -12,17 +12,35 @@
  * (fmgr_security_definer only changes the current user), and which nested
  * definer calls leave alone too.  Only C can read it.
  *
+ * It also holds check_channel_access(), the check that an intake login
+ * acts only for its own channel, in C because submit() makes it for every
+ * report: as plpgsql (with caller()) it cost two pinned-search_path calls
+ * and three queries a report, where for a caller that is not an intake
+ * login it needs none.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/syscache.h"
 
 #include "workorder.h"
 
+/* The statement that reads a login's channel, prepared once per backend. */
+static SPIPlanPtr login_channel_plan = NULL;
+
+static bool role_has_privs_of(Oid role, const char *group);
+static char *login_channel(const char *role_name);
+
 PG_FUNCTION_INFO_V1(workorder_calling_role);
+PG_FUNCTION_INFO_V1(access_check_channel_access);
 
 /*
  * workorder_calling_role returns the name of the outer user: the role in
@@ -37,4 +55,96 @@ workorder_calling_role(PG_FUNCTION_ARGS)
 
 	namestrcpy(result, name);
 	PG_RETURN_NAME(result);
+}
+
+/*
+ * role_has_privs_of says whether a role has the privileges of a group role
+ * (pg_has_role(role, group, 'USAGE')); false when the group does not exist.
+ */
+static bool
+role_has_privs_of(Oid role, const char *group)
+{
+	Oid			group_oid = get_role_oid(group, true);
+
+	return OidIsValid(group_oid) && has_privs_of_role(role, group_oid);
+}
+
+/*
+ * login_channel returns the channel a login is mapped to (workorder.logins),
+ * or NULL.
+ */
+static char *
+login_channel(const char *role_name)
+{
+	Datum		arg = CStringGetTextDatum(role_name);
+	char	   *channel = NULL;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (login_channel_plan == NULL)
+	{
+		Oid			type = TEXTOID;
+		SPIPlanPtr	plan = SPI_prepare("SELECT l.channel_code FROM workorder.logins l "
+									   "WHERE l.role_name OPERATOR(pg_catalog.=) $1::pg_catalog.name",
+									   1, &type);
+
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "check_channel_access: could not prepare the login's query");
+		login_channel_plan = plan;
+	}
+	if (SPI_execute_plan(login_channel_plan, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "check_channel_access: the login's query failed");
+	if (SPI_processed == 1)
+	{
+		char	   *value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		if (value != NULL)
+		{
+			channel = SPI_palloc(strlen(value) + 1);
+			strcpy(channel, value);
+		}
+	}
+	SPI_finish();
+	return channel;
+}
+
+/*
+ * workorder_check_channel_access raises WO952 when the calling role is an
+ * intake login (a member of workorder_intake that is neither a superuser nor
+ * an admin) and channel is not the channel its login is mapped to; what
+ * names what it tried ("submit", "read the outbox", ...).
+ */
+void
+workorder_check_channel_access(const char *channel, const char *what)
+{
+	Oid			role = GetOuterUserId();
+	char	   *role_name;
+	char	   *own;
+
+	if (superuser_arg(role) || role_has_privs_of(role, "workorder_admin") ||
+		!role_has_privs_of(role, "workorder_intake"))
+		return;
+	role_name = GetUserNameFromId(role, false);
+	own = login_channel(role_name);
+	if (own == NULL || channel == NULL || strcmp(channel, own) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WO_CHANNEL_ACCESS),
+				 errmsg("intake role %s may not %s for channel %s", role_name, what,
+						channel ? quote_literal_cstr(channel) : "NULL"),
+				 errdetail("The role is mapped to channel %s.", own ? own : "none"),
+				 own == NULL ?
+				 errhint("Map the login to its channel with workorder.map_login(role_name, channel_code => ...).") :
+				 errhint("A connector works only for its own channel.")));
+}
+
+/*
+ * access_check_channel_access is workorder.check_channel_access(channel,
+ * what): workorder_check_channel_access.
+ */
+Datum
+access_check_channel_access(PG_FUNCTION_ARGS)
+{
+	workorder_check_channel_access(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)),
+								   PG_ARGISNULL(1) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	PG_RETURN_VOID();
 }

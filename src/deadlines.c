@@ -238,19 +238,54 @@ column_enum(HeapTuple tuple, TupleDesc desc, const char *name, bool *isnull)
 }
 
 /*
+ * workorder_sla_intake computes the policy an order dispatched at intake gets
+ * (choose_sla_policy) and, when the policy exists and received is given, its
+ * deadlines counted from received.  NULL arguments are passed as a NULL
+ * rule_id / InvalidOid / NULL.
+ */
+void
+workorder_sla_intake(const int64 *rule_id, Oid priority, const char *category,
+					 const TimestampTz *received, SlaIntake *result)
+{
+	const char *policy = workorder_choose_sla_policy(rule_id, priority, category);
+	const SlaPolicyInfo *p = policy ? workorder_sla_policy_info(policy) : NULL;
+
+	memset(result, 0, sizeof(SlaIntake));
+	result->policy = policy ? pstrdup(policy) : NULL;
+	if (p != NULL && received != NULL)
+	{
+		/* Copies: a cache reload (in a calendar load, say) frees the originals. */
+		SlaPolicyInfo q = *p;
+
+		if (TIMESTAMP_NOT_FINITE(*received))
+			ereport(ERROR,
+					(errcode(ERRCODE_WO_INVALID_WORKING_TIME),
+					 errmsg("sla_intake needs a finite time of receipt"),
+					 errdetail("received is %s.", timestamptz_to_str(*received)),
+					 errhint("Pass the time the report was received.")));
+
+		q.calendar_code = pstrdup(p->calendar_code);
+		q.accept_clock = pstrdup(p->accept_clock);
+		q.resolve_clock = pstrdup(p->resolve_clock);
+		result->accept_due_at = deadline_after(*received, q.accept_clock, &q.accept_amount, q.calendar_code);
+		result->resolve_due_at = deadline_after(*received, q.resolve_clock, &q.resolve_amount, q.calendar_code);
+		result->warn_at = deadline_warn_at(*received, result->resolve_due_at, q.resolve_clock,
+										   q.warn_fraction, q.calendar_code);
+		result->has_deadlines = true;
+	}
+}
+
+/*
  * deadlines_sla_intake is workorder.sla_intake(rule_id, priority, category,
  * received, OUT policy, OUT accept_due_at, OUT resolve_due_at, OUT warn_at):
- * the policy an order dispatched at intake gets (choose_sla_policy) and its
- * deadlines counted from received; NULL deadlines when there is no policy.
+ * workorder_sla_intake as a row; NULL deadlines when there is no policy.
  */
 Datum
 deadlines_sla_intake(PG_FUNCTION_ARGS)
 {
 	int64		rule_id = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);
-	const char *policy = workorder_choose_sla_policy(PG_ARGISNULL(0) ? NULL : &rule_id,
-													 PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1),
-													 PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)));
-	const SlaPolicyInfo *p = policy ? workorder_sla_policy_info(policy) : NULL;
+	TimestampTz received = PG_ARGISNULL(3) ? 0 : PG_GETARG_TIMESTAMPTZ(3);
+	SlaIntake	sla;
 	TupleDesc	desc;
 	Datum		values[4];
 	bool		nulls[4] = {true, true, true, true};
@@ -258,34 +293,20 @@ deadlines_sla_intake(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "sla_intake must return a row");
 	desc = BlessTupleDesc(desc);
-	if (policy != NULL)
+	workorder_sla_intake(PG_ARGISNULL(0) ? NULL : &rule_id,
+						 PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1),
+						 PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)),
+						 PG_ARGISNULL(3) ? NULL : &received, &sla);
+	if (sla.policy != NULL)
 	{
-		values[0] = CStringGetTextDatum(policy);
+		values[0] = CStringGetTextDatum(sla.policy);
 		nulls[0] = false;
 	}
-	if (p != NULL && !PG_ARGISNULL(3))
+	if (sla.has_deadlines)
 	{
-		/* Copies: a cache reload (in a calendar load, say) frees the originals. */
-		SlaPolicyInfo q = *p;
-		TimestampTz received = PG_GETARG_TIMESTAMPTZ(3);
-		TimestampTz resolve_due;
-
-		if (TIMESTAMP_NOT_FINITE(received))
-			ereport(ERROR,
-					(errcode(ERRCODE_WO_INVALID_WORKING_TIME),
-					 errmsg("sla_intake needs a finite time of receipt"),
-					 errdetail("received is %s.", timestamptz_to_str(received)),
-					 errhint("Pass the time the report was received.")));
-
-		q.calendar_code = pstrdup(p->calendar_code);
-		q.accept_clock = pstrdup(p->accept_clock);
-		q.resolve_clock = pstrdup(p->resolve_clock);
-		values[1] = TimestampTzGetDatum(deadline_after(received, q.accept_clock, &q.accept_amount,
-													   q.calendar_code));
-		resolve_due = deadline_after(received, q.resolve_clock, &q.resolve_amount, q.calendar_code);
-		values[2] = TimestampTzGetDatum(resolve_due);
-		values[3] = TimestampTzGetDatum(deadline_warn_at(received, resolve_due, q.resolve_clock,
-														 q.warn_fraction, q.calendar_code));
+		values[1] = TimestampTzGetDatum(sla.accept_due_at);
+		values[2] = TimestampTzGetDatum(sla.resolve_due_at);
+		values[3] = TimestampTzGetDatum(sla.warn_at);
 		nulls[1] = nulls[2] = nulls[3] = false;
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));

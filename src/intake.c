@@ -1,21 +1,52 @@
 /*-------------------------------------------------------------------------
  *
  * intake.c
- *	  Checks of a report's arguments on the intake path, in C:
- *	  check_text(), which submit() calls for each of a report's five texts.
+ *	  workorder.submit(), the one entry of every report, in C; and
+ *	  check_text(), the check of a report's texts.
  *
- * It was a plpgsql function; each call paid for a function call with a
- * pinned search_path and a few expressions (callgrind: about 25 thousand
- * instructions a call, five calls a submit).  The rules and the messages
- * are the plpgsql's (sql/install/60_submit.sql).
+ * submit() was plpgsql (sql/workorder--0.2.sql has it).  Every statement of
+ * it was an SPI call with its own plan check, and it called some twenty
+ * small functions; on the benchmark's mix its own statements cost about
+ * five plain INSERTs.  Here the checks are C, the reference data comes
+ * from the per-backend cache (refcache.c), routing and deadlines are called
+ * in C (routing.c, deadlines.c), locate() in C (locate.c), and the writes
+ * are two prepared statements: the order, and the events of its intake.
+ * What stays SQL is called through fmgr: location_point() for a geometry
+ * argument (the lon/lat form is checked here), dedup_decide(), and
+ * dedup_apply() when dedup found candidates.  The rules, the order of the checks and the
+ * messages are the plpgsql's; README.md documents them.
+ *
+ * The prepared statements and the looked-up functions and types are kept
+ * per backend for the submit() function they were made for (its OID): a
+ * dropped and re-created extension has new OIDs and starts afresh.  A
+ * change of any function (CREATE OR REPLACE in an update can change its
+ * language) drops the looked-up functions, through a syscache callback.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "mb/pg_wchar.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/float.h"
+#include "utils/inval.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+#include "utils/typcache.h"
 
 #include "workorder.h"
 
@@ -26,38 +57,123 @@
  */
 static const char intake_blanks_utf8[] = " \t\n\r\f\v\xc2\xa0\xe3\x80\x80";
 
-PG_FUNCTION_INFO_V1(intake_check_text);
+/* The arguments of submit(), in order. */
+enum
+{
+	ARG_CHANNEL,
+	ARG_CHANNEL_REF,
+	ARG_CATEGORY,
+	ARG_DESCRIPTION,
+	ARG_LOCATION,
+	ARG_LON,
+	ARG_LAT,
+	ARG_ADDRESS,
+	ARG_REPORTER_NAME,
+	ARG_REPORTER_PHONE,
+	ARG_OCCURRED_AT,
+	ARG_ATTRIBUTES,
+	ARG_PRIORITY,
+	SUBMIT_NARGS
+};
+
+/* The columns of the order the INSERT writes, in the order of its parameters. */
+#define ORDER_NPARAMS	31
+
+/* The parameters of the events' INSERT. */
+#define EVENT_NPARAMS	12
+
+/* The columns of workorder.location and workorder.dedup_decision submit() reads. */
+#define LOCATION_AREA_CODE		1
+#define LOCATION_AREA_NAME		2
+#define LOCATION_CHAIN			4
+#define LOCATION_IN_JURISDICTION 6
+#define LOCATION_MATCH			9
+#define DECISION_HOLDS			4
+#define DECISION_REASON			5
+#define DECISION_CANDIDATES		7
 
 /*
- * intake_check_text is workorder.check_text(value, what, max_length,
- * required): the value trimmed of blanks (NULL when blank), or WO303 when it
- * is required and blank, or longer than max_length characters.
+ * IntakeState is what submit() looks up once per backend: the types it
+ * passes and returns, the statements it runs and the SQL functions it calls.
  */
-Datum
-intake_check_text(PG_FUNCTION_ARGS)
+typedef struct IntakeState
 {
-	const char *what = PG_ARGISNULL(1) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	Oid			submit_oid;		/* the submit() these were made for */
+	Oid			geometry_type;
+	Oid			priority_type;
+	Oid			status_type;
+	Oid			level_type;
+	Oid			ticket_type;
+	Oid			location_type;
+	Datum		priority_normal;
+	Datum		status_new;
+	Datum		status_dispatched;
+	TimestampTz earliest_event; /* 2000-01-01 in the session's time zone when computed */
+	pg_tz	   *earliest_event_zone;
+	SPIPlanPtr	find_plan;		/* the order of a (channel, channel_ref) */
+	SPIPlanPtr	insert_plan;	/* the order */
+	SPIPlanPtr	submitted_plan; /* its submit event */
+	SPIPlanPtr	dispatched_plan;	/* its submit and dispatch events */
+	bool		functions_valid;
+	FmgrInfo	location_point;
+	FmgrInfo	dedup_decide;
+	FmgrInfo	dedup_apply;
+	FmgrInfo	make_point;		/* PostGIS ST_MakePoint(float8, float8) */
+	FmgrInfo	set_srid;		/* PostGIS ST_SetSRID(geometry, integer) */
+} IntakeState;
+
+static IntakeState intake = {InvalidOid};
+static bool intake_callback_registered = false;
+
+static Datum check_text(Datum value, bool isnull, const char *what, int max_length, bool required,
+						bool *result_isnull);
+static void intake_prepare(Oid submit_oid);
+static void intake_lookup_functions(void);
+static void intake_function_changed(Datum arg, int cacheid, uint32 hashvalue);
+static Oid	intake_type(const char *schema, const char *name);
+static Oid	type_namespace(Oid type);
+static void intake_function(FmgrInfo *finfo, const char *schema, const char *name, int nargs, const Oid *types);
+static SPIPlanPtr intake_plan(const char *query, int nargs, const Oid *types);
+static Datum call_function(FmgrInfo *finfo, int nargs, const Datum *args, const bool *nulls, bool *isnull);
+static char *text_or_null(Datum value, bool isnull);
+static Datum attribute(HeapTupleHeader row, int attnum, bool *isnull);
+static Datum intake_point(FunctionCallInfo fcinfo);
+static char *geometry_text(Datum geometry, int length);
+static Datum find_order(Datum channel, Datum channel_ref, bool *found);
+static TimestampTz earliest_event_time(void);
+
+PG_FUNCTION_INFO_V1(intake_check_text);
+PG_FUNCTION_INFO_V1(intake_submit);
+
+/*
+ * check_text returns a report's text trimmed of blanks (result_isnull when
+ * it is NULL or blank), or raises WO303 when it is required and blank, or
+ * longer than max_length characters (no limit when max_length < 0).
+ */
+static Datum
+check_text(Datum value, bool isnull, const char *what, int max_length, bool required, bool *result_isnull)
+{
 	Datum		trimmed = (Datum) 0;
 	bool		blank = true;
 
-	if (!PG_ARGISNULL(0))
+	if (!isnull)
 	{
 		char	   *blanks = pg_any_to_server(intake_blanks_utf8, strlen(intake_blanks_utf8), PG_UTF8);
 
-		trimmed = DirectFunctionCall2(btrim, PG_GETARG_DATUM(0), CStringGetTextDatum(blanks));
+		trimmed = DirectFunctionCall2(btrim, value, CStringGetTextDatum(blanks));
 		blank = (VARSIZE_ANY_EXHDR(DatumGetPointer(trimmed)) == 0);
 	}
-	if (blank && !PG_ARGISNULL(3) && PG_GETARG_BOOL(3))
+	if (blank && required)
 		ereport(ERROR,
 				(errcode(ERRCODE_WO_INVALID_REPORT_TEXT),
 				 errmsg("the report has no %s", what),
 				 errdetail("The %s is NULL or blank.", what),
 				 errhint("Every report needs a %s.", what)));
+	*result_isnull = blank;
 	if (blank)
-		PG_RETURN_NULL();
-	if (!PG_ARGISNULL(2))
+		return (Datum) 0;
+	if (max_length >= 0)
 	{
-		int32		max_length = PG_GETARG_INT32(2);
 		int32		length = DatumGetInt32(DirectFunctionCall1(textlen, trimmed));
 
 		if (length > max_length)
@@ -69,5 +185,738 @@ intake_check_text(PG_FUNCTION_ARGS)
 							   TextDatumGetCString(DirectFunctionCall2(text_left, trimmed, Int32GetDatum(40)))),
 					 errhint("Shorten the %s, or put the rest in attributes.", what)));
 	}
-	PG_RETURN_DATUM(trimmed);
+	return trimmed;
+}
+
+/*
+ * intake_check_text is workorder.check_text(value, what, max_length,
+ * required): the value trimmed of blanks (NULL when blank), or WO303 when it
+ * is required and blank, or longer than max_length characters.
+ */
+Datum
+intake_check_text(PG_FUNCTION_ARGS)
+{
+	const char *what = PG_ARGISNULL(1) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	bool		result_isnull;
+	Datum		result;
+
+	result = check_text(PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0), PG_ARGISNULL(0), what,
+						PG_ARGISNULL(2) ? -1 : PG_GETARG_INT32(2),
+						!PG_ARGISNULL(3) && PG_GETARG_BOOL(3), &result_isnull);
+	if (result_isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(result);
+}
+
+/*
+ * intake_type returns the OID of a type by schema and name, or raises an
+ * error: submit() cannot work without it.
+ */
+static Oid
+intake_type(const char *schema, const char *name)
+{
+	Oid			type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum(name),
+									   ObjectIdGetDatum(get_namespace_oid(schema, false)));
+
+	if (!OidIsValid(type))
+		elog(ERROR, "submit: type %s.%s does not exist", schema, name);
+	return type;
+}
+
+/* type_namespace returns the schema of a type. */
+static Oid
+type_namespace(Oid type)
+{
+	HeapTuple	tuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type));
+	Oid			nsp;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "submit: cache lookup failed for type %u", type);
+	nsp = ((Form_pg_type) GETSTRUCT(tuple))->typnamespace;
+	ReleaseSysCache(tuple);
+	return nsp;
+}
+
+/*
+ * intake_function looks a function up by schema, name and argument types and
+ * keeps its call information in finfo.
+ */
+static void
+intake_function(FmgrInfo *finfo, const char *schema, const char *name, int nargs, const Oid *types)
+{
+	Oid			fn = LookupFuncName(list_make2(makeString(pstrdup(schema)), makeString(pstrdup(name))),
+									nargs, types, false);
+
+	fmgr_info_cxt(fn, finfo, TopMemoryContext);
+}
+
+/* intake_plan prepares a statement and keeps it for the life of the backend. */
+static SPIPlanPtr
+intake_plan(const char *query, int nargs, const Oid *types)
+{
+	SPIPlanPtr	plan = SPI_prepare(query, nargs, (Oid *) types);
+
+	if (plan == NULL)
+		elog(ERROR, "submit: could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "submit: could not keep the plan of \"%s\"", query);
+	return plan;
+}
+
+/*
+ * intake_function_changed is the syscache callback on pg_proc: any changed
+ * function may be one submit() calls, so all are looked up again.
+ */
+static void
+intake_function_changed(Datum arg pg_attribute_unused(), int cacheid pg_attribute_unused(),
+						uint32 hashvalue pg_attribute_unused())
+{
+	intake.functions_valid = false;
+}
+
+/*
+ * intake_prepare makes the types and statements of the submit() of this OID,
+ * unless they are made already.  Called inside SPI.
+ */
+static void
+intake_prepare(Oid submit_oid)
+{
+	HeapTuple	proc;
+	Form_pg_proc form;
+	Oid			types[2];
+
+	if (intake.submit_oid == submit_oid && intake.insert_plan != NULL)
+		return;
+
+	if (!intake_callback_registered)
+	{
+		CacheRegisterSyscacheCallback(PROCOID, intake_function_changed, (Datum) 0);
+		intake_callback_registered = true;
+	}
+	if (intake.find_plan)
+		SPI_freeplan(intake.find_plan);
+	if (intake.insert_plan)
+		SPI_freeplan(intake.insert_plan);
+	if (intake.submitted_plan)
+		SPI_freeplan(intake.submitted_plan);
+	if (intake.dispatched_plan)
+		SPI_freeplan(intake.dispatched_plan);
+	memset(&intake, 0, sizeof(intake));
+
+	/* The geometry and priority types are those of submit()'s own arguments. */
+	proc = SearchSysCache1(PROCOID, ObjectIdGetDatum(submit_oid));
+	if (!HeapTupleIsValid(proc))
+		elog(ERROR, "submit: cache lookup failed for function %u", submit_oid);
+	form = (Form_pg_proc) GETSTRUCT(proc);
+	if (form->pronargs != SUBMIT_NARGS)
+		elog(ERROR, "submit: expected %d arguments, found %d", SUBMIT_NARGS, form->pronargs);
+	intake.geometry_type = form->proargtypes.values[ARG_LOCATION];
+	intake.priority_type = form->proargtypes.values[ARG_PRIORITY];
+	ReleaseSysCache(proc);
+
+	intake.status_type = intake_type("workorder", "order_status");
+	intake.level_type = intake_type("workorder", "area_level");
+	intake.ticket_type = intake_type("workorder", "ticket");
+	intake.location_type = intake_type("workorder", "location");
+	intake.priority_normal = DirectFunctionCall2(enum_in, CStringGetDatum("normal"),
+												 ObjectIdGetDatum(intake.priority_type));
+	intake.status_new = DirectFunctionCall2(enum_in, CStringGetDatum("new"), ObjectIdGetDatum(intake.status_type));
+	intake.status_dispatched = DirectFunctionCall2(enum_in, CStringGetDatum("dispatched"),
+												   ObjectIdGetDatum(intake.status_type));
+	types[0] = TEXTOID;
+	types[1] = TEXTOID;
+	intake.find_plan = intake_plan("SELECT x FROM workorder.orders x "
+								   "WHERE x.channel_code OPERATOR(pg_catalog.=) $1 "
+								   "AND x.channel_ref OPERATOR(pg_catalog.=) $2", 2, types);
+
+	/* The order: the ticket is issued in the statement, for Beijing's day. */
+	{
+		const Oid	order_types[ORDER_NPARAMS] = {
+			TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, intake.priority_type, TEXTOID, TEXTOID,
+			intake.geometry_type, TEXTOID, TEXTARRAYOID, TEXTOID, BOOLOID, TEXTOID, TEXTOID,
+			TIMESTAMPTZOID, TIMESTAMPTZOID, JSONBOID, intake.status_type, TEXTOID, intake.level_type,
+			TEXTOID, TEXTOID, TEXTARRAYOID, INT8OID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+			TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID
+		};
+
+		intake.insert_plan = intake_plan(
+			"INSERT INTO workorder.orders AS x "
+			"(ticket, channel_code, channel_ref, channel_category, category_code, priority, description, address, "
+			"location, area_code, area_chain, location_match, in_jurisdiction, reporter_name, reporter_phone, "
+			"occurred_at, received_at, attributes, status, status_reason, handling_level, dispatching_unit, "
+			"main_unit, assisting_units, route_rule_id, sla_policy, accept_due_at, resolve_due_at, warn_at, "
+			"event_count, updated_at) "
+			"VALUES (workorder.next_ticket(pg_catalog.timezone('Asia/Shanghai', $1)::pg_catalog.date), "
+			"$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, "
+			"$23, $24, $25, $26, $27, $28, $29, $30, $31) "
+			"ON CONFLICT ON CONSTRAINT orders_channel_ref_unique DO NOTHING "
+			"RETURNING x", ORDER_NPARAMS, order_types);
+	}
+
+	/*
+	 * The events of its intake: the report arrives (submit), and is
+	 * dispatched when it was routed.  $8 is the submit event's note, $13 the
+	 * dispatch event's.
+	 */
+	{
+		const Oid	event_types[EVENT_NPARAMS + 1] = {
+			INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+			TEXTOID, INT8OID, TEXTOID, intake.level_type, TEXTOID
+		};
+		const char *submit_event =
+			"INSERT INTO workorder.order_events "
+			"(order_id, seq, at, action, actor, old_status, new_status, unit_code, note, details) "
+			"VALUES ($1, 1, $2, 'submit', $3, NULL, 'new', NULL, $8, "
+			"pg_catalog.jsonb_build_object('channel_category', $4, 'category', $5, 'area', $6, "
+			"'location_match', $7))";
+
+		intake.submitted_plan = intake_plan(submit_event, 8, event_types);
+		intake.dispatched_plan = intake_plan(
+			psprintf("%s, ($1, 2, $2, 'dispatch', 'system', 'new', 'dispatched', $9, $13, "
+					 "pg_catalog.jsonb_build_object('rule_id', $10, 'rule', $11, 'handling_level', $12))",
+					 submit_event),
+			EVENT_NPARAMS + 1, event_types);
+	}
+	intake.submit_oid = submit_oid;
+}
+
+/*
+ * intake_lookup_functions looks up the SQL functions submit() calls, unless
+ * they are looked up already and none has changed since.
+ */
+static void
+intake_lookup_functions(void)
+{
+	Oid			types[7];
+	const char *postgis;
+
+	if (intake.functions_valid)
+		return;
+	postgis = get_namespace_name(type_namespace(intake.geometry_type));
+
+	types[0] = intake.geometry_type;
+	types[1] = TEXTOID;
+	intake_function(&intake.location_point, "workorder", "location_point", 2, types);
+	types[0] = TEXTOID;
+	types[1] = intake.geometry_type;
+	types[2] = TIMESTAMPTZOID;
+	types[3] = TEXTOID;
+	types[4] = TEXTOID;
+	types[5] = TEXTOID;
+	intake_function(&intake.dedup_decide, "workorder", "dedup_decide", 6, types);
+	types[0] = intake_type("workorder", "orders");
+	types[1] = intake_type("workorder", "dedup_decision");
+	intake_function(&intake.dedup_apply, "workorder", "dedup_apply", 2, types);
+	types[0] = FLOAT8OID;
+	types[1] = FLOAT8OID;
+	intake_function(&intake.make_point, postgis, "st_makepoint", 2, types);
+	types[0] = intake.geometry_type;
+	types[1] = INT4OID;
+	intake_function(&intake.set_srid, postgis, "st_setsrid", 2, types);
+	intake.functions_valid = true;
+}
+
+/*
+ * call_function calls a looked-up function with NULLs allowed, and returns
+ * its result (isnull says whether it is NULL).
+ */
+static Datum
+call_function(FmgrInfo *finfo, int nargs, const Datum *args, const bool *nulls, bool *isnull)
+{
+	LOCAL_FCINFO(fcinfo, FUNC_MAX_ARGS);
+	Datum		result;
+	int			i;
+
+	InitFunctionCallInfoData(*fcinfo, finfo, nargs, InvalidOid, NULL, NULL);
+	for (i = 0; i < nargs; i++)
+	{
+		fcinfo->args[i].value = args[i];
+		fcinfo->args[i].isnull = nulls[i];
+	}
+	result = FunctionCallInvoke(fcinfo);
+	*isnull = fcinfo->isnull;
+	return result;
+}
+
+/* text_or_null returns a text Datum as a string, or NULL. */
+static char *
+text_or_null(Datum value, bool isnull)
+{
+	return isnull ? NULL : TextDatumGetCString(value);
+}
+
+/* attribute returns a column of a composite value. */
+static Datum
+attribute(HeapTupleHeader row, int attnum, bool *isnull)
+{
+	return GetAttributeByNum(row, attnum, isnull);
+}
+
+/*
+ * geometry_text returns the WKT of a geometry, cut to length characters, for
+ * a message (an error path: it asks the database).
+ */
+static char *
+geometry_text(Datum geometry, int length)
+{
+	Datum		args[2] = {geometry, Int32GetDatum(length)};
+	Oid			types[2] = {intake.geometry_type, INT4OID};
+	char	   *result = NULL;
+
+	if (SPI_execute_with_args(psprintf("SELECT pg_catalog.left(%s.ST_AsText($1), $2)",
+									   quote_identifier(get_namespace_name(type_namespace(intake.geometry_type)))),
+							  2, types, args, NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+		result = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	return result ? result : "";
+}
+
+/*
+ * earliest_event_time returns '2000-01-01'::timestamptz, midnight in the
+ * session's time zone, as the plpgsql compared with it.
+ */
+static TimestampTz
+earliest_event_time(void)
+{
+	if (intake.earliest_event_zone != session_timezone)
+	{
+		intake.earliest_event = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum("2000-01-01"),
+																		ObjectIdGetDatum(InvalidOid),
+																		Int32GetDatum(-1)));
+		intake.earliest_event_zone = session_timezone;
+	}
+	return intake.earliest_event;
+}
+
+/*
+ * intake_point returns the report's location as a point in SRID 4326, or
+ * raises WO304/WO101/WO102: the location argument through location_point(),
+ * or lon and lat.  Lon and lat that are finite and on the earth make their
+ * point here; others go through location_point() too, for its message.
+ */
+static Datum
+intake_point(FunctionCallInfo fcinfo)
+{
+	bool		has_location = !PG_ARGISNULL(ARG_LOCATION);
+	bool		has_lon = !PG_ARGISNULL(ARG_LON);
+	bool		has_lat = !PG_ARGISNULL(ARG_LAT);
+	Datum		location = has_location ? PG_GETARG_DATUM(ARG_LOCATION) : (Datum) 0;
+	Datum		args[2];
+	bool		nulls[2] = {false, false};
+	bool		isnull;
+	Datum		point;
+
+	if (has_location && (has_lon || has_lat))
+		ereport(ERROR,
+				(errcode(ERRCODE_WO_INVALID_REPORT),
+				 errmsg("the report gives its location twice"),
+				 errdetail("location is %s and lon/lat are %s/%s.", geometry_text(location, 60),
+						   has_lon ? float8out_internal(PG_GETARG_FLOAT8(ARG_LON)) : "",
+						   has_lat ? float8out_internal(PG_GETARG_FLOAT8(ARG_LAT)) : ""),
+				 errhint("Pass either a point geometry or lon and lat, not both.")));
+	if (!has_location && (has_lon || has_lat))
+	{
+		float8		lon,
+					lat;
+
+		if (!has_lon || !has_lat)
+			ereport(ERROR,
+					(errcode(ERRCODE_WO_INVALID_LOCATION),
+					 errmsg("the report's location is incomplete"),
+					 errdetail("lon is %s and lat is %s.",
+							   has_lon ? float8out_internal(PG_GETARG_FLOAT8(ARG_LON)) : "NULL",
+							   has_lat ? float8out_internal(PG_GETARG_FLOAT8(ARG_LAT)) : "NULL"),
+					 errhint("Pass both lon and lat, in WGS84 degrees.")));
+		lon = PG_GETARG_FLOAT8(ARG_LON);
+		lat = PG_GETARG_FLOAT8(ARG_LAT);
+		args[0] = Float8GetDatum(lon);
+		args[1] = Float8GetDatum(lat);
+		point = call_function(&intake.make_point, 2, args, nulls, &isnull);
+		args[0] = point;
+		args[1] = Int32GetDatum(4326);
+		point = call_function(&intake.set_srid, 2, args, nulls, &isnull);
+		/* What location_point() would accept unchanged: a finite 2D point on the earth. */
+		if (lon >= -180 && lon <= 180 && lat >= -90 && lat <= 90)
+			return point;
+		location = point;
+		has_location = true;
+	}
+	args[0] = location;
+	args[1] = CStringGetTextDatum("the report's location");
+	nulls[0] = !has_location;
+	point = call_function(&intake.location_point, 2, args, nulls, &isnull);
+	if (isnull)
+		elog(ERROR, "submit: location_point returned NULL");
+	return point;
+}
+
+/*
+ * find_order returns the order of a (channel, channel_ref) as a
+ * workorder.orders value (found says whether there is one).  Called inside
+ * SPI; the value is copied out of it.
+ */
+static Datum
+find_order(Datum channel, Datum channel_ref, bool *found)
+{
+	Datum		args[2] = {channel, channel_ref};
+	bool		isnull;
+	Datum		row;
+
+	/* Not read-only: under READ COMMITTED it sees what committed until now. */
+	if (SPI_execute_plan(intake.find_plan, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "submit: the lookup of the order failed");
+	*found = (SPI_processed == 1);
+	if (!*found)
+		return (Datum) 0;
+	row = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return SPI_datumTransfer(row, false, -1);
+}
+
+/*
+ * intake_submit is workorder.submit(channel, channel_ref, category,
+ * description, location, lon, lat, address, reporter_name, reporter_phone,
+ * occurred_at, attributes, priority): see the top of this file and README.md.
+ */
+Datum
+intake_submit(PG_FUNCTION_ARGS)
+{
+	TimestampTz received = GetCurrentTransactionStartTimestamp();
+	char	   *channel = PG_ARGISNULL(ARG_CHANNEL) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(ARG_CHANNEL));
+	Datum		channel_ref;
+	bool		ref_isnull = PG_ARGISNULL(ARG_CHANNEL_REF);
+	Datum		description,
+				address,
+				reporter_name,
+				reporter_phone,
+				category;
+	bool		address_isnull,
+				reporter_name_isnull,
+				reporter_phone_isnull,
+				category_isnull,
+				isnull;
+	Datum		priority = PG_ARGISNULL(ARG_PRIORITY) ? (Datum) 0 : PG_GETARG_DATUM(ARG_PRIORITY);
+	Datum		point;
+	HeapTupleHeader place;
+	HeapTupleHeader dup;
+	Datum		dup_datum;
+	const char *category_code;
+	const char *reason = NULL;
+	bool		dispatched = false;
+	const char *route_unit = NULL;
+	int64		route_rule_id = 0;
+	bool		has_rule = false;
+	const char *route_rule_name = NULL;
+	Oid			route_level = InvalidOid;
+	Datum		route_assisting = (Datum) 0;
+	const char *route_sla = NULL;
+	SlaIntake	sla;
+	Datum		order;
+	bool		found;
+	Datum		area_code,
+				area_name,
+				chain,
+				match;
+	bool		area_code_isnull,
+				area_name_isnull,
+				chain_isnull,
+				in_jurisdiction_isnull;
+	bool		in_jurisdiction;
+	Datum		values[ORDER_NPARAMS];
+	char		nulls[ORDER_NPARAMS];
+	Datum		args[6];
+	bool		arg_nulls[6];
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	intake_prepare(fcinfo->flinfo->fn_oid);
+	intake_lookup_functions();
+
+	/* An intake login: its own channel only (part 96). */
+	workorder_check_channel_access(channel, "submit");
+	if (!workorder_channel_is_active(channel))
+		ereport(ERROR,
+				(errcode(ERRCODE_WO_UNKNOWN_CHANNEL),
+				 errmsg("unknown channel %s", channel ? quote_literal_cstr(channel) : "NULL"),
+				 errdetail("No active channel has this code."),
+				 errhint("Use the code of a channel in workorder.channels; a new channel is loaded with workorder.load_channels().")));
+
+	/*
+	 * Trimmed of every blank, so that a retry with a trailing CR is the same
+	 * report; control characters inside are refused.
+	 */
+	channel_ref = ref_isnull ? (Datum) 0 : check_text(PG_GETARG_DATUM(ARG_CHANNEL_REF), false, "reference", -1,
+													  false, &ref_isnull);
+	if (ref_isnull ||
+		DatumGetInt32(DirectFunctionCall1(textlen, channel_ref)) > 128 ||
+		DatumGetBool(DirectFunctionCall2Coll(textregexeq, DEFAULT_COLLATION_OID, channel_ref,
+											 CStringGetTextDatum("[[:cntrl:]]"))))
+		ereport(ERROR,
+				(errcode(ERRCODE_WO_INVALID_CHANNEL_REF),
+				 errmsg("invalid reference for a report from channel %s", channel),
+				 errdetail("channel_ref is %s.",
+						   PG_ARGISNULL(ARG_CHANNEL_REF) ? "NULL" :
+						   quote_literal_cstr(TextDatumGetCString(DirectFunctionCall2(text_left,
+																					  ref_isnull ? CStringGetTextDatum("") : channel_ref,
+																					  Int32GetDatum(40))))),
+				 errhint("Pass the channel's own reference of the report, 1 to 128 characters; it makes retries safe.")));
+
+	/* A retry returns the order the first attempt made. */
+	order = find_order(CStringGetTextDatum(channel), channel_ref, &found);
+	if (found)
+	{
+		SPI_finish();
+		PG_RETURN_DATUM(order);
+	}
+
+	description = check_text(PG_ARGISNULL(ARG_DESCRIPTION) ? (Datum) 0 : PG_GETARG_DATUM(ARG_DESCRIPTION),
+							 PG_ARGISNULL(ARG_DESCRIPTION), "description", 4000, true, &isnull);
+	address = check_text(PG_ARGISNULL(ARG_ADDRESS) ? (Datum) 0 : PG_GETARG_DATUM(ARG_ADDRESS),
+						 PG_ARGISNULL(ARG_ADDRESS), "address", 500, false, &address_isnull);
+	reporter_name = check_text(PG_ARGISNULL(ARG_REPORTER_NAME) ? (Datum) 0 : PG_GETARG_DATUM(ARG_REPORTER_NAME),
+							   PG_ARGISNULL(ARG_REPORTER_NAME), "reporter name", 100, false, &reporter_name_isnull);
+	reporter_phone = check_text(PG_ARGISNULL(ARG_REPORTER_PHONE) ? (Datum) 0 : PG_GETARG_DATUM(ARG_REPORTER_PHONE),
+								PG_ARGISNULL(ARG_REPORTER_PHONE), "reporter phone", 40, false, &reporter_phone_isnull);
+	category = check_text(PG_ARGISNULL(ARG_CATEGORY) ? (Datum) 0 : PG_GETARG_DATUM(ARG_CATEGORY),
+						  PG_ARGISNULL(ARG_CATEGORY), "category", 64, false, &category_isnull);
+	if (!PG_ARGISNULL(ARG_ATTRIBUTES))
+	{
+		Datum		attributes = PG_GETARG_DATUM(ARG_ATTRIBUTES);
+		char	   *kind = TextDatumGetCString(DirectFunctionCall1(jsonb_typeof, attributes));
+		char	   *as_text = DatumGetCString(DirectFunctionCall1(jsonb_out, attributes));
+
+		if (strcmp(kind, "object") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_WO_INVALID_REPORT),
+					 errmsg("the report's attributes are not a JSON object"),
+					 errdetail("They are %s.",
+							   TextDatumGetCString(DirectFunctionCall2(text_left, CStringGetTextDatum(as_text),
+																	   Int32GetDatum(80)))),
+					 errhint("Pass free attributes as a JSON object, e.g. {\"plate\": \"粤E12345\"}.")));
+		if (strlen(as_text) > 65536)
+			ereport(ERROR,
+					(errcode(ERRCODE_WO_INVALID_REPORT),
+					 errmsg("the report's attributes are too large"),
+					 errdetail("They take %zu bytes; at most 65536 are accepted.", strlen(as_text)),
+					 errhint("Keep large content (photos, recordings) outside the database and pass references to it.")));
+	}
+	if (!PG_ARGISNULL(ARG_OCCURRED_AT))
+	{
+		TimestampTz occurred_at = PG_GETARG_TIMESTAMPTZ(ARG_OCCURRED_AT);
+
+		if (occurred_at > received + USECS_PER_HOUR || occurred_at < earliest_event_time())
+			ereport(ERROR,
+					(errcode(ERRCODE_WO_INVALID_REPORT),
+					 errmsg("the report's event time is not plausible"),
+					 errdetail("occurred_at is %s; it must be after 2000-01-01 and no later than an hour from now.",
+							   DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(occurred_at)))),
+					 errhint("Pass when the event happened, in the past; leave it NULL when unknown.")));
+	}
+	if (PG_ARGISNULL(ARG_PRIORITY))
+		priority = intake.priority_normal;
+
+	point = intake_point(fcinfo);
+	{
+		TupleDesc	location_desc = lookup_rowtype_tupdesc(intake.location_type, -1);
+
+		place = workorder_locate_point(point, intake.geometry_type, location_desc);
+		ReleaseTupleDesc(location_desc);
+	}
+	area_code = attribute(place, LOCATION_AREA_CODE, &area_code_isnull);
+	area_name = attribute(place, LOCATION_AREA_NAME, &area_name_isnull);
+	chain = attribute(place, LOCATION_CHAIN, &chain_isnull);
+	in_jurisdiction = DatumGetBool(attribute(place, LOCATION_IN_JURISDICTION, &in_jurisdiction_isnull));
+	match = attribute(place, LOCATION_MATCH, &isnull);
+	category_code = workorder_map_category(channel, text_or_null(category, category_isnull));
+	category_code = category_code ? pstrdup(category_code) : NULL;
+
+	/*
+	 * Dedup (part 62): a duplicate is merged after the INSERT, a suspected
+	 * one waits for review; neither is routed.
+	 */
+	args[0] = category_code ? CStringGetTextDatum(category_code) : (Datum) 0;
+	args[1] = point;
+	args[2] = TimestampTzGetDatum(received);
+	args[3] = description;
+	args[4] = address;
+	args[5] = reporter_phone;
+	arg_nulls[0] = (category_code == NULL);
+	arg_nulls[1] = arg_nulls[2] = arg_nulls[3] = false;
+	arg_nulls[4] = address_isnull;
+	arg_nulls[5] = reporter_phone_isnull;
+	dup_datum = call_function(&intake.dedup_decide, 6, args, arg_nulls, &isnull);
+	if (isnull)
+		elog(ERROR, "submit: dedup_decide returned NULL");
+	dup = DatumGetHeapTupleHeader(dup_datum);
+
+	if (category_code == NULL)
+		reason = psprintf("unknown category %s of channel %s: a dispatcher must classify it",
+						  category_isnull ? "(none)" : TextDatumGetCString(category), channel);
+	else if (DatumGetBool(attribute(dup, DECISION_HOLDS, &isnull)) && !isnull)
+	{
+		Datum		dup_reason = attribute(dup, DECISION_REASON, &isnull);
+
+		reason = isnull ? NULL : TextDatumGetCString(dup_reason);
+	}
+	else if (!in_jurisdiction_isnull && !in_jurisdiction)
+	{
+		const char *fallback = workorder_setting("fallback_unit");
+
+		if (fallback != NULL && workorder_unit_is_active(fallback))
+			route_unit = pstrdup(fallback);
+		route_rule_name = "fallback unit";
+		reason = psprintf("out of jurisdiction (%s)",
+						  area_name_isnull || area_code_isnull ? "in no known area" :
+						  psprintf("%s %s", TextDatumGetCString(area_name), TextDatumGetCString(area_code)));
+		if (route_unit != NULL)
+			dispatched = true;
+		else
+			reason = psprintf("%s, and no fallback_unit is configured", reason);
+	}
+	else
+	{
+		List	   *chosen = workorder_route_steps(category_code, channel,
+												   chain_isnull ? NULL : DatumGetArrayTypeP(chain),
+												   DatumGetObjectId(priority), DatumGetTextPP(description), true);
+
+		if (chosen != NIL)
+		{
+			RouteStep  *step = (RouteStep *) linitial(chosen);
+
+			dispatched = true;
+			route_unit = step->unit_code;
+			has_rule = step->has_rule;
+			route_rule_id = step->rule_id;
+			route_rule_name = step->rule_name;
+			route_level = step->handling_level;
+			route_assisting = step->assisting_units;
+			route_sla = step->sla_policy;
+		}
+		else
+			reason = "no routing rule or category default resolved to a unit: a dispatcher must dispatch it";
+	}
+
+	/* An order dispatched at intake gets its SLA policy and deadlines (part 85). */
+	memset(&sla, 0, sizeof(sla));
+	if (dispatched)
+	{
+		workorder_sla_intake(has_rule ? &route_rule_id : NULL, DatumGetObjectId(priority), category_code,
+							 &received, &sla);
+		route_sla = sla.policy;
+	}
+
+	/* The order. */
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = TimestampTzGetDatum(received);
+	values[1] = CStringGetTextDatum(channel);
+	values[2] = channel_ref;
+	values[3] = category;
+	nulls[3] = category_isnull ? 'n' : ' ';
+	values[4] = category_code ? CStringGetTextDatum(category_code) : (Datum) 0;
+	nulls[4] = category_code ? ' ' : 'n';
+	values[5] = priority;
+	values[6] = description;
+	values[7] = address;
+	nulls[7] = address_isnull ? 'n' : ' ';
+	values[8] = point;
+	values[9] = area_code;
+	nulls[9] = area_code_isnull ? 'n' : ' ';
+	values[10] = chain_isnull ? PointerGetDatum(construct_empty_array(TEXTOID)) : chain;
+	values[11] = match;
+	values[12] = BoolGetDatum(in_jurisdiction);
+	nulls[12] = in_jurisdiction_isnull ? 'n' : ' ';
+	values[13] = reporter_name;
+	nulls[13] = reporter_name_isnull ? 'n' : ' ';
+	values[14] = reporter_phone;
+	nulls[14] = reporter_phone_isnull ? 'n' : ' ';
+	values[15] = PG_ARGISNULL(ARG_OCCURRED_AT) ? (Datum) 0 : PG_GETARG_DATUM(ARG_OCCURRED_AT);
+	nulls[15] = PG_ARGISNULL(ARG_OCCURRED_AT) ? 'n' : ' ';
+	values[16] = TimestampTzGetDatum(received);
+	values[17] = PG_ARGISNULL(ARG_ATTRIBUTES) ?
+		DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")) : PG_GETARG_DATUM(ARG_ATTRIBUTES);
+	values[18] = dispatched ? intake.status_dispatched : intake.status_new;
+	values[19] = reason ? CStringGetTextDatum(reason) : (Datum) 0;
+	nulls[19] = reason ? ' ' : 'n';
+	values[20] = ObjectIdGetDatum(route_level);
+	nulls[20] = OidIsValid(route_level) ? ' ' : 'n';
+	{
+		const char *center = workorder_dispatch_center();
+
+		values[21] = center ? CStringGetTextDatum(center) : (Datum) 0;
+		nulls[21] = center ? ' ' : 'n';
+	}
+	values[22] = route_unit ? CStringGetTextDatum(route_unit) : (Datum) 0;
+	nulls[22] = route_unit ? ' ' : 'n';
+	values[23] = route_assisting != (Datum) 0 ? route_assisting : PointerGetDatum(construct_empty_array(TEXTOID));
+	values[24] = Int64GetDatum(route_rule_id);
+	nulls[24] = has_rule ? ' ' : 'n';
+	values[25] = route_sla ? CStringGetTextDatum(route_sla) : (Datum) 0;
+	nulls[25] = route_sla ? ' ' : 'n';
+	values[26] = TimestampTzGetDatum(sla.accept_due_at);
+	values[27] = TimestampTzGetDatum(sla.resolve_due_at);
+	values[28] = TimestampTzGetDatum(sla.warn_at);
+	nulls[26] = nulls[27] = nulls[28] = sla.has_deadlines ? ' ' : 'n';
+	values[29] = Int32GetDatum(dispatched ? 2 : 1);
+	values[30] = TimestampTzGetDatum(received);
+	if (SPI_execute_plan(intake.insert_plan, values, nulls, false, 0) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "submit: the INSERT of the order failed");
+	if (SPI_processed == 0)
+	{
+		/* A concurrent retry of the same report committed first: return its order. */
+		order = find_order(CStringGetTextDatum(channel), channel_ref, &found);
+		if (!found)
+			elog(ERROR, "submit: the order of channel %s and reference %s is gone", channel,
+				 TextDatumGetCString(channel_ref));
+		SPI_finish();
+		PG_RETURN_DATUM(order);
+	}
+	order = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+	/* The events of its intake: the report arrives; it is dispatched if it was routed. */
+	{
+		Datum		event_values[EVENT_NPARAMS + 1];
+		char		event_nulls[EVENT_NPARAMS + 1];
+		Datum		order_id = attribute(DatumGetHeapTupleHeader(order), 1, &isnull);
+
+		memset(event_nulls, ' ', sizeof(event_nulls));
+		event_values[0] = order_id;
+		event_values[1] = TimestampTzGetDatum(received);
+		event_values[2] = CStringGetTextDatum(channel);
+		event_values[3] = category;
+		event_nulls[3] = category_isnull ? 'n' : ' ';
+		event_values[4] = values[4];
+		event_nulls[4] = nulls[4];
+		event_values[5] = area_code;
+		event_nulls[5] = area_code_isnull ? 'n' : ' ';
+		event_values[6] = match;
+		event_values[7] = dispatched ? (Datum) 0 : values[19];
+		event_nulls[7] = dispatched ? 'n' : nulls[19];
+		event_values[8] = values[22];
+		event_nulls[8] = nulls[22];
+		event_values[9] = Int64GetDatum(route_rule_id);
+		event_nulls[9] = nulls[24];
+		event_values[10] = route_rule_name ? CStringGetTextDatum(route_rule_name) : (Datum) 0;
+		event_nulls[10] = route_rule_name ? ' ' : 'n';
+		event_values[11] = values[20];
+		event_nulls[11] = nulls[20];
+		event_values[12] = values[19];
+		event_nulls[12] = nulls[19];
+		if (SPI_execute_plan(dispatched ? intake.dispatched_plan : intake.submitted_plan,
+							 event_values, event_nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "submit: the INSERT of the order's events failed");
+	}
+
+	/*
+	 * When dedup found candidates, it carries its decision out on the order
+	 * and records what it saw; the order leaves intake as it made it.
+	 */
+	(void) attribute(dup, DECISION_CANDIDATES, &isnull);
+	if (!isnull)
+	{
+		bool		apply_nulls[2] = {false, false};
+		Datum		apply_args[2] = {order, dup_datum};
+
+		order = call_function(&intake.dedup_apply, 2, apply_args, apply_nulls, &isnull);
+	}
+	order = SPI_datumTransfer(order, false, -1);
+	SPI_finish();
+	PG_RETURN_DATUM(order);
 }

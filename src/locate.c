@@ -77,6 +77,10 @@ static void locate_read_area(LocatedArea *area, MemoryContext caller);
 static bool locate_nearest(Datum point, Datum parent, bool no_parent, float8 tolerance, Oid geometry_type,
 						   Datum *code, float8 *distance, MemoryContext caller);
 
+static float8 locate_default_tolerance(void);
+static HeapTuple locate_point_tuple(TupleDesc desc, Datum point, bool point_is_null, Oid geometry_type,
+									 float8 tolerance);
+
 PG_FUNCTION_INFO_V1(locate_locate_point);
 
 /*
@@ -241,34 +245,58 @@ Datum
 locate_locate_point(PG_FUNCTION_ARGS)
 {
 	Oid			geometry_type = get_fn_expr_argtype(fcinfo->flinfo, 0);
-	MemoryContext caller = CurrentMemoryContext;
 	TupleDesc	desc;
-	Datum		values[LOC_COLUMNS];
-	bool		nulls[LOC_COLUMNS];
-	Datum		point;
 	float8		tolerance;
-	LocatedArea found;
-	bool		approximate = false;
-	float8		distance = 0;
-	Datum		nearest_code;
-	float8		nearest_distance;
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "locate_point must return a row");
 	desc = BlessTupleDesc(desc);
 	if (!OidIsValid(geometry_type))
 		elog(ERROR, "locate_point: cannot tell the type of its point");
+	tolerance = PG_ARGISNULL(1) ? locate_default_tolerance() : PG_GETARG_FLOAT8(1);
+	PG_RETURN_DATUM(HeapTupleGetDatum(locate_point_tuple(desc, PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0),
+														 PG_ARGISNULL(0), geometry_type, tolerance)));
+}
 
-	if (!PG_ARGISNULL(1))
-		tolerance = PG_GETARG_FLOAT8(1);
-	else
-	{
-		Datum		setting = DirectFunctionCall2(reference_setting, CStringGetTextDatum("locate_tolerance_m"),
-												  CStringGetTextDatum("200"));
+/*
+ * workorder_locate_point is locate_point(point) (the default tolerance) for
+ * C callers: submit() (intake.c).  location_desc is workorder.location's.
+ */
+HeapTupleHeader
+workorder_locate_point(Datum point, Oid geometry_type, TupleDesc location_desc)
+{
+	return locate_point_tuple(location_desc, point, false, geometry_type, locate_default_tolerance())->t_data;
+}
 
-		tolerance = DatumGetFloat8(DirectFunctionCall1(float8in,
-													   CStringGetDatum(TextDatumGetCString(setting))));
-	}
+/*
+ * locate_default_tolerance returns the setting locate_tolerance_m, else 200
+ * (the tolerance of a call that passes none).
+ */
+static float8
+locate_default_tolerance(void)
+{
+	const char *setting = workorder_setting("locate_tolerance_m");
+
+	return DatumGetFloat8(DirectFunctionCall1(float8in, CStringGetDatum(setting ? setting : "200")));
+}
+
+/*
+ * locate_point_tuple locates a point (see the top of this file) and returns
+ * the workorder.location row, of descriptor desc.  The tolerance must be
+ * finite and zero or more (WO103).
+ */
+static HeapTuple
+locate_point_tuple(TupleDesc desc, Datum point, bool point_is_null, Oid geometry_type, float8 tolerance)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	Datum		values[LOC_COLUMNS];
+	bool		nulls[LOC_COLUMNS];
+	LocatedArea found;
+	bool		approximate = false;
+	float8		distance = 0;
+	Datum		nearest_code;
+	float8		nearest_distance;
+
 	if (!(tolerance >= 0 && tolerance < get_float8_infinity()))
 		ereport(ERROR,
 				(errcode(ERRCODE_WO_INVALID_TOLERANCE),
@@ -279,16 +307,15 @@ locate_locate_point(PG_FUNCTION_ARGS)
 	memset(nulls, true, sizeof(nulls));
 	values[LOC_APPROXIMATE] = BoolGetDatum(false);
 	nulls[LOC_APPROXIMATE] = false;
-	if (PG_ARGISNULL(0))
+	if (point_is_null)
 	{
 		/* No point: no area contains or is near it (as ST_Intersects(NULL) finds none). */
 		values[LOC_IN_JURISDICTION] = BoolGetDatum(false);
 		nulls[LOC_IN_JURISDICTION] = false;
 		values[LOC_MATCH] = CStringGetTextDatum("outside");
 		nulls[LOC_MATCH] = false;
-		PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+		return heap_form_tuple(desc, values, nulls);
 	}
-	point = PG_GETARG_DATUM(0);
 	if (geometry_srid(point) != 4326)
 		ereport(ERROR,
 				(errcode(ERRCODE_WO_INVALID_SRID),
@@ -314,7 +341,7 @@ locate_locate_point(PG_FUNCTION_ARGS)
 			nulls[LOC_IN_JURISDICTION] = false;
 			values[LOC_MATCH] = CStringGetTextDatum("outside");
 			nulls[LOC_MATCH] = false;
-			PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+			return heap_form_tuple(desc, values, nulls);
 		}
 		approximate = true;
 		distance = nearest_distance;
@@ -356,5 +383,5 @@ locate_locate_point(PG_FUNCTION_ARGS)
 	nulls[LOC_DISTANCE_M] = false;
 	values[LOC_MATCH] = CStringGetTextDatum(approximate ? "nearest" : "contained");
 	nulls[LOC_MATCH] = false;
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+	return heap_form_tuple(desc, values, nulls);
 }

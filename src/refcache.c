@@ -627,6 +627,73 @@ workorder_unit_name(const char *code)
 }
 
 /*
+ * workorder_setting returns the value of a setting, or NULL when it has none
+ * (workorder.setting(name, NULL)), for submit() (intake.c).  The string
+ * belongs to the cache: copy it before the next lookup.
+ */
+const char *
+workorder_setting(const char *name)
+{
+	ref_ensure();
+	return ref_setting(name);
+}
+
+/*
+ * workorder_channel_is_active says whether an active channel has this code
+ * (workorder.channel_is_active()).
+ */
+bool
+workorder_channel_is_active(const char *code)
+{
+	RefEntry   *e;
+
+	ref_ensure();
+	e = code ? ref_find('C', code, NULL) : NULL;
+	return e != NULL && e->flag;
+}
+
+/*
+ * workorder_map_category returns the catalogue code of a channel's category
+ * code (workorder.map_category()), or NULL.  The string belongs to the cache.
+ */
+const char *
+workorder_map_category(const char *channel, const char *category)
+{
+	RefEntry   *e;
+	CategoryInfo *c;
+
+	ref_ensure();
+	e = (channel && category) ? ref_find('M', channel, category) : NULL;
+	if (e != NULL && e->value != NULL)
+		return e->value;
+	c = category ? ref_category(category) : NULL;
+	return c ? c->code : NULL;
+}
+
+/* workorder_unit_is_active says whether an active unit has this code. */
+bool
+workorder_unit_is_active(const char *code)
+{
+	ref_ensure();
+	return code != NULL && ref_find('U', code, NULL) != NULL;
+}
+
+/*
+ * workorder_dispatch_center returns the unit that receives what cannot be
+ * routed (workorder.dispatch_center()), or NULL.  The string belongs to the
+ * cache.
+ */
+const char *
+workorder_dispatch_center(void)
+{
+	const char *unit;
+
+	ref_ensure();
+	unit = ref_setting("dispatch_unit");
+	return unit ? unit : ref_dispatch_center;
+}
+
+/*
  * reference_cache_invalidate is the statement trigger on every cached table.
  * It registers a relcache invalidation of the changed table, which every
  * backend's ref_relcache_callback sees: at once in this backend (at the next
@@ -671,12 +738,7 @@ reference_setting(PG_FUNCTION_ARGS)
 Datum
 reference_channel_is_active(PG_FUNCTION_ARGS)
 {
-	char	   *code = ref_arg(fcinfo, 0);
-	RefEntry   *e;
-
-	ref_ensure();
-	e = ref_find('C', code, NULL);
-	PG_RETURN_BOOL(e != NULL && e->flag);
+	PG_RETURN_BOOL(workorder_channel_is_active(ref_arg(fcinfo, 0)));
 }
 
 /*
@@ -687,17 +749,11 @@ reference_channel_is_active(PG_FUNCTION_ARGS)
 Datum
 reference_map_category(PG_FUNCTION_ARGS)
 {
-	char	   *channel = ref_arg(fcinfo, 0);
-	char	   *category = ref_arg(fcinfo, 1);
-	RefEntry   *e;
+	const char *code = workorder_map_category(ref_arg(fcinfo, 0), ref_arg(fcinfo, 1));
 
-	ref_ensure();
-	e = (channel && category) ? ref_find('M', channel, category) : NULL;
-	if (e != NULL && e->value != NULL)
-		PG_RETURN_TEXT_P(cstring_to_text(e->value));
-	if (ref_category(category) != NULL)
-		PG_RETURN_TEXT_P(cstring_to_text(category));
-	PG_RETURN_NULL();
+	if (code == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(code));
 }
 
 /*
@@ -876,10 +932,7 @@ reference_dispatch_center(PG_FUNCTION_ARGS)
 	const char *unit;
 
 	(void) fcinfo;
-	ref_ensure();
-	unit = ref_setting("dispatch_unit");
-	if (unit == NULL)
-		unit = ref_dispatch_center;
+	unit = workorder_dispatch_center();
 	if (unit == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(unit));

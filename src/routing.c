@@ -201,19 +201,16 @@ copy_category(const CategoryInfo *cat)
 }
 
 /*
- * routing_route_steps is workorder.route_steps(category, channel,
- * area_chain, priority, description): the rows (step, rule_id, rule_name,
- * matched, chosen, reason, handling_level, unit_code, assisting_units,
- * sla_policy) of every active rule, in order, and of the category's default.
+ * workorder_route_steps evaluates the routing of a report: a RouteStep for
+ * every active rule, in order, and one for the category's default; the
+ * first step that resolves to a unit is chosen.  With stop_at_choice it
+ * stops at the chosen step and returns only that one (NIL when none is
+ * chosen): what submit() needs, without the reasons of the steps after it.
  */
-Datum
-routing_route_steps(PG_FUNCTION_ARGS)
+List *
+workorder_route_steps(const char *category, const char *channel, ArrayType *chain, Oid priority,
+					  text *description, bool stop_at_choice)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *category = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *channel = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
-	ArrayType  *chain = PG_ARGISNULL(2) ? NULL : PG_GETARG_ARRAYTYPE_P(2);
-	Oid			priority = PG_ARGISNULL(3) ? InvalidOid : PG_GETARG_OID(3);
 	Datum		description_lower = (Datum) 0;
 	const CategoryInfo *cat;
 	const RouteRule *rules;
@@ -221,31 +218,26 @@ routing_route_steps(PG_FUNCTION_ARGS)
 	bool		decided = false;
 	int			step = 0;
 	int			i;
-	Datum		values[ROUTE_STEP_COLUMNS];
-	bool		nulls[ROUTE_STEP_COLUMNS];
+	List	   *steps = NIL;
 	StringInfoData reason;
 
-	InitMaterializedSRF(fcinfo, 0);
-	if (!PG_ARGISNULL(4))
-		description_lower = DirectFunctionCall1Coll(lower, DEFAULT_COLLATION_OID, PG_GETARG_DATUM(4));
+	if (description != NULL)
+		description_lower = DirectFunctionCall1Coll(lower, DEFAULT_COLLATION_OID, PointerGetDatum(description));
 	cat = copy_category(workorder_category(category));
 	rules = workorder_route_rules(&nrules);
 	rules = copy_rules(rules, nrules);
-	initStringInfo(&reason);
 
 	for (i = 0; i < nrules; i++)
 	{
 		const RouteRule *r = &rules[i];
-		bool		matched = false;
-		bool		chosen = false;
-		Oid			level = InvalidOid;
-		const char *kind = NULL;
-		const char *unit = NULL;
-		const char *sla_policy = NULL;
-		bool		assisting = false;
+		RouteStep  *s = palloc0(sizeof(RouteStep));
 
 		step++;
-		resetStringInfo(&reason);
+		initStringInfo(&reason);
+		s->step = step;
+		s->rule_id = r->id;
+		s->has_rule = true;
+		s->rule_name = r->name;
 		if (r->category_code != NULL && !path_contains(cat, r->category_code))
 			appendStringInfo(&reason, "category %s is not under %s", category ? category : "NULL",
 							 r->category_code);
@@ -261,49 +253,44 @@ routing_route_steps(PG_FUNCTION_ARGS)
 		else
 		{
 			RouteTarget target = target_of(r->target);
+			const char *kind;
 
-			matched = true;
-			level = OidIsValid(r->handling_level) ? r->handling_level :
+			s->matched = true;
+			s->handling_level = OidIsValid(r->handling_level) ? r->handling_level :
 				(cat ? cat->handling_level : InvalidOid);
 			kind = r->department_kind ? r->department_kind : (cat ? cat->department_kind : NULL);
-			sla_policy = r->sla_policy ? r->sla_policy : (cat ? cat->sla_policy : NULL);
-			assisting = true;
-			if (target != ROUTE_TARGET_UNIT && !OidIsValid(level))
+			s->sla_policy = r->sla_policy ? r->sla_policy : (cat ? cat->sla_policy : NULL);
+			s->assisting_units = r->assisting_units;
+			if (target != ROUTE_TARGET_UNIT && !OidIsValid(s->handling_level))
 				appendStringInfoString(&reason, "matched, but neither the rule nor the category sets a handling level");
 			else
 			{
-				unit = copy_string(workorder_resolve_unit(target, kind, level, chain, r->unit_code));
-				if (unit == NULL)
+				s->unit_code = copy_string(workorder_resolve_unit(target, kind, s->handling_level, chain,
+																  r->unit_code));
+				if (s->unit_code == NULL)
 					appendStringInfo(&reason, "matched, but no active %s%s serves area %s at %s level",
 									 r->target,
 									 target == ROUTE_TARGET_DEPARTMENT ?
 									 psprintf(" of kind %s", kind ? kind : "NULL") : "",
-									 chain_last(chain), enum_label(level));
+									 chain_last(chain), enum_label(s->handling_level));
 				else
 				{
-					chosen = !decided;
+					s->chosen = !decided;
 					decided = true;
-					appendStringInfoString(&reason, chosen ? "matched" : "matched, but an earlier rule was chosen");
+					appendStringInfoString(&reason, s->chosen ? "matched" : "matched, but an earlier rule was chosen");
 				}
 			}
 		}
-
-		memset(nulls, false, sizeof(nulls));
-		values[0] = Int32GetDatum(step);
-		values[1] = Int64GetDatum(r->id);
-		values[2] = CStringGetTextDatum(r->name);
-		values[3] = BoolGetDatum(matched);
-		values[4] = BoolGetDatum(chosen);
-		values[5] = CStringGetTextDatum(reason.data);
-		values[6] = ObjectIdGetDatum(level);
-		nulls[6] = !OidIsValid(level);
-		values[7] = unit ? CStringGetTextDatum(unit) : (Datum) 0;
-		nulls[7] = (unit == NULL);
-		values[8] = r->assisting_units;
-		nulls[8] = !assisting;
-		values[9] = sla_policy ? CStringGetTextDatum(sla_policy) : (Datum) 0;
-		nulls[9] = (sla_policy == NULL);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		s->reason = reason.data;
+		if (stop_at_choice)
+		{
+			if (s->chosen)
+				return list_make1(s);
+			pfree(s->reason);
+			pfree(s);
+			continue;
+		}
+		steps = lappend(steps, s);
 	}
 
 	/*
@@ -311,12 +298,17 @@ routing_route_steps(PG_FUNCTION_ARGS)
 	 * its kind (none at village level) or else the center.
 	 */
 	{
-		const char *unit = NULL;
+		RouteStep  *s = palloc0(sizeof(RouteStep));
 		const char *kind = NULL;
-		bool		chosen = false;
 
 		step++;
-		resetStringInfo(&reason);
+		initStringInfo(&reason);
+		s->step = step;
+		s->rule_name = "category default";
+		s->matched = (cat != NULL);
+		s->handling_level = cat ? cat->handling_level : InvalidOid;
+		s->assisting_units = PointerGetDatum(construct_empty_array(TEXTOID));
+		s->sla_policy = cat ? cat->sla_policy : NULL;
 		if (cat == NULL)
 			appendStringInfo(&reason, "category %s is not in the catalogue", category ? category : "NULL");
 		else if (!OidIsValid(cat->handling_level))
@@ -327,45 +319,80 @@ routing_route_steps(PG_FUNCTION_ARGS)
 
 			if (strcmp(level, "village") != 0 && cat->department_kind != NULL)
 			{
-				unit = copy_string(workorder_resolve_unit(ROUTE_TARGET_DEPARTMENT, cat->department_kind,
-														  cat->handling_level, chain, NULL));
-				kind = unit == NULL ? psprintf("center (no %s unit serves it)", cat->department_kind)
+				s->unit_code = copy_string(workorder_resolve_unit(ROUTE_TARGET_DEPARTMENT, cat->department_kind,
+																  cat->handling_level, chain, NULL));
+				kind = s->unit_code == NULL ? psprintf("center (no %s unit serves it)", cat->department_kind)
 					: psprintf("department kind %s", cat->department_kind);
 			}
-			if (unit == NULL)
+			if (s->unit_code == NULL)
 			{
-				unit = copy_string(workorder_resolve_unit(ROUTE_TARGET_CENTER, NULL, cat->handling_level,
-														  chain, NULL));
+				s->unit_code = copy_string(workorder_resolve_unit(ROUTE_TARGET_CENTER, NULL, cat->handling_level,
+																  chain, NULL));
 				if (kind == NULL)
 					kind = "center";
 			}
-			if (unit == NULL)
+			if (s->unit_code == NULL)
 				appendStringInfo(&reason, "no active unit serves area %s at %s level", chain_last(chain), level);
 			else
 			{
-				chosen = !decided;
+				s->chosen = !decided;
 				decided = true;
-				if (chosen)
+				if (s->chosen)
 					appendStringInfo(&reason, "%s level, %s", level, kind);
 				else
 					appendStringInfoString(&reason, "not needed: a rule was chosen");
 			}
 		}
+		s->reason = reason.data;
+		if (stop_at_choice)
+			return s->chosen ? list_make1(s) : NIL;
+		steps = lappend(steps, s);
+	}
+	return steps;
+}
+
+/*
+ * routing_route_steps is workorder.route_steps(category, channel,
+ * area_chain, priority, description): the rows (step, rule_id, rule_name,
+ * matched, chosen, reason, handling_level, unit_code, assisting_units,
+ * sla_policy) of every active rule, in order, and of the category's default.
+ */
+Datum
+routing_route_steps(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	List	   *steps;
+	ListCell   *lc;
+
+	InitMaterializedSRF(fcinfo, 0);
+	steps = workorder_route_steps(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)),
+								  PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)),
+								  PG_ARGISNULL(2) ? NULL : PG_GETARG_ARRAYTYPE_P(2),
+								  PG_ARGISNULL(3) ? InvalidOid : PG_GETARG_OID(3),
+								  PG_ARGISNULL(4) ? NULL : PG_GETARG_TEXT_PP(4),
+								  false);
+	foreach(lc, steps)
+	{
+		RouteStep  *s = (RouteStep *) lfirst(lc);
+		Datum		values[ROUTE_STEP_COLUMNS];
+		bool		nulls[ROUTE_STEP_COLUMNS];
 
 		memset(nulls, false, sizeof(nulls));
-		values[0] = Int32GetDatum(step);
-		nulls[1] = true;
-		values[2] = CStringGetTextDatum("category default");
-		values[3] = BoolGetDatum(cat != NULL);
-		values[4] = BoolGetDatum(chosen);
-		values[5] = CStringGetTextDatum(reason.data);
-		values[6] = ObjectIdGetDatum(cat ? cat->handling_level : InvalidOid);
-		nulls[6] = (cat == NULL || !OidIsValid(cat->handling_level));
-		values[7] = unit ? CStringGetTextDatum(unit) : (Datum) 0;
-		nulls[7] = (unit == NULL);
-		values[8] = PointerGetDatum(construct_empty_array(TEXTOID));
-		values[9] = (cat && cat->sla_policy) ? CStringGetTextDatum(cat->sla_policy) : (Datum) 0;
-		nulls[9] = (cat == NULL || cat->sla_policy == NULL);
+		values[0] = Int32GetDatum(s->step);
+		values[1] = Int64GetDatum(s->rule_id);
+		nulls[1] = !s->has_rule;
+		values[2] = CStringGetTextDatum(s->rule_name);
+		values[3] = BoolGetDatum(s->matched);
+		values[4] = BoolGetDatum(s->chosen);
+		values[5] = CStringGetTextDatum(s->reason);
+		values[6] = ObjectIdGetDatum(s->handling_level);
+		nulls[6] = !OidIsValid(s->handling_level);
+		values[7] = s->unit_code ? CStringGetTextDatum(s->unit_code) : (Datum) 0;
+		nulls[7] = (s->unit_code == NULL);
+		values[8] = s->assisting_units;
+		nulls[8] = (s->assisting_units == (Datum) 0);
+		values[9] = s->sla_policy ? CStringGetTextDatum(s->sla_policy) : (Datum) 0;
+		nulls[9] = (s->sla_policy == NULL);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

@@ -18,6 +18,8 @@
 
 #include "datatype/timestamp.h"
 #include "fmgr.h"
+#include "nodes/pg_list.h"
+#include "access/tupdesc.h"
 #include "utils/array.h"
 
 /* Class WO: workorder input errors. */
@@ -34,6 +36,14 @@
 /* an invalid locate() tolerance */
 #define ERRCODE_WO_INVALID_TOLERANCE		MAKE_SQLSTATE('W','O','1','0','3')
 
+/* WO101: a location that is not a usable point (NULL, empty, incomplete, not on the earth). */
+#define ERRCODE_WO_INVALID_LOCATION		MAKE_SQLSTATE('W','O','1','0','1')
+/* WO301: submit(): an unknown or inactive channel. */
+#define ERRCODE_WO_UNKNOWN_CHANNEL			MAKE_SQLSTATE('W','O','3','0','1')
+/* WO302: submit(): a missing or malformed channel reference. */
+#define ERRCODE_WO_INVALID_CHANNEL_REF		MAKE_SQLSTATE('W','O','3','0','2')
+/* WO304: submit(): other bad arguments of a report (attributes, event time, location twice). */
+#define ERRCODE_WO_INVALID_REPORT			MAKE_SQLSTATE('W','O','3','0','4')
 /* WO303: submit(): a blank or oversized text of a report. */
 #define ERRCODE_WO_INVALID_REPORT_TEXT		MAKE_SQLSTATE('W','O','3','0','3')
 
@@ -45,6 +55,9 @@
 #define ERRCODE_WO_INVALID_WORKING_TIME		MAKE_SQLSTATE('W','O','5','0','3')
 /* WO504: calendar data that cannot be loaded (raised in SQL by the loaders). */
 #define ERRCODE_WO_CALENDAR_LOAD			MAKE_SQLSTATE('W','O','5','0','4')
+
+/* WO952: an intake login acting for a channel other than its own. */
+#define ERRCODE_WO_CHANNEL_ACCESS			MAKE_SQLSTATE('W','O','9','5','2')
 
 /* WO971: an event whose predecessor in its order's hash chain is missing. */
 #define ERRCODE_WO_EVENT_CHAIN				MAKE_SQLSTATE('W','O','9','7','1')
@@ -117,5 +130,50 @@ extern const CategoryInfo *workorder_category(const char *code);
 extern const RouteRule *workorder_route_rules(int *n);
 extern const char *workorder_resolve_unit(RouteTarget target, const char *kind, Oid level,
 										  ArrayType *chain, const char *fixed_unit);
+extern const char *workorder_setting(const char *name);
+extern bool workorder_channel_is_active(const char *code);
+extern const char *workorder_map_category(const char *channel, const char *category);
+extern bool workorder_unit_is_active(const char *code);
+extern const char *workorder_dispatch_center(void);
+
+/* RouteStep is one row of workorder.route_steps(): a rule, or the category's default. */
+typedef struct RouteStep
+{
+	int			step;
+	int64		rule_id;		/* 0 with has_rule false: the category's default */
+	bool		has_rule;
+	const char *rule_name;
+	bool		matched;
+	bool		chosen;
+	char	   *reason;
+	Oid			handling_level; /* InvalidOid: NULL */
+	const char *unit_code;		/* NULL: none */
+	Datum		assisting_units;	/* text[]; (Datum) 0: NULL */
+	const char *sla_policy;		/* NULL: none */
+} RouteStep;
+
+/* routing.c: the rules evaluated for a report, or only the step chosen. */
+extern List *workorder_route_steps(const char *category, const char *channel, ArrayType *chain,
+								   Oid priority, text *description, bool stop_at_choice);
+
+/* SlaIntake is what workorder.sla_intake() returns. */
+typedef struct SlaIntake
+{
+	const char *policy;			/* NULL: none */
+	bool		has_deadlines;
+	TimestampTz accept_due_at;
+	TimestampTz resolve_due_at;
+	TimestampTz warn_at;
+} SlaIntake;
+
+/* deadlines.c: the SLA policy and deadlines of an order dispatched at intake. */
+extern void workorder_sla_intake(const int64 *rule_id, Oid priority, const char *category,
+								 const TimestampTz *received, SlaIntake *result);
+
+/* access.c: an intake login acts only for its own channel (WO952). */
+extern void workorder_check_channel_access(const char *channel, const char *what);
+
+/* locate.c: locate_point() of a point in SRID 4326, as a workorder.location row. */
+extern HeapTupleHeader workorder_locate_point(Datum point, Oid geometry_type, TupleDesc location_desc);
 
 #endif							/* WORKORDER_H */
