@@ -84,13 +84,10 @@ login_channel(const char *role_name)
 	if (login_channel_plan == NULL)
 	{
 		Oid			type = TEXTOID;
-		SPIPlanPtr	plan = SPI_prepare("SELECT l.channel_code FROM workorder.logins l "
-									   "WHERE l.role_name OPERATOR(pg_catalog.=) $1::pg_catalog.name",
-									   1, &type);
 
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "check_channel_access: could not prepare the login's query");
-		login_channel_plan = plan;
+		login_channel_plan = workorder_keep_plan("SELECT l.channel_code FROM workorder.logins l "
+												 "WHERE l.role_name OPERATOR(pg_catalog.=) $1::pg_catalog.name",
+												 1, &type);
 	}
 	if (SPI_execute_plan(login_channel_plan, &arg, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "check_channel_access: the login's query failed");

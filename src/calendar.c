@@ -310,14 +310,7 @@ calendar_plan(int which)
 	if (calendar_plans[which] == NULL)
 	{
 		Oid			argtypes[1] = {TEXTOID};
-		SPIPlanPtr	plan = SPI_prepare(calendar_queries[which], 1, argtypes);
-
-		if (plan == NULL)
-			elog(ERROR, "could not prepare \"%s\": %s",
-				 calendar_queries[which], SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not keep the plan of \"%s\"", calendar_queries[which]);
-		calendar_plans[which] = plan;
+		calendar_plans[which] = workorder_keep_plan(calendar_queries[which], 1, argtypes);
 	}
 	return calendar_plans[which];
 }

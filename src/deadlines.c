@@ -74,13 +74,7 @@ deadline_plan(SPIPlanPtr *plan, const char *query, int nargs, Oid *types)
 {
 	if (*plan == NULL)
 	{
-		SPIPlanPtr	p = SPI_prepare(query, nargs, types);
-
-		if (p == NULL)
-			elog(ERROR, "could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(p) != 0)
-			elog(ERROR, "could not keep the plan of \"%s\"", query);
-		*plan = p;
+		*plan = workorder_keep_plan(query, nargs, types);
 	}
 	return *plan;
 }

@@ -38,6 +38,7 @@
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
 #include "utils/datetime.h"
 #include "utils/float.h"
 #include "utils/inval.h"
@@ -133,7 +134,6 @@ static void intake_function_changed(Datum arg, int cacheid, uint32 hashvalue);
 static Oid	intake_type(const char *schema, const char *name);
 static Oid	type_namespace(Oid type);
 static void intake_function(FmgrInfo *finfo, const char *schema, const char *name, int nargs, const Oid *types);
-static SPIPlanPtr intake_plan(const char *query, int nargs, const Oid *types);
 static Datum call_function(FmgrInfo *finfo, int nargs, const Datum *args, const bool *nulls, bool *isnull);
 static char *text_or_null(Datum value, bool isnull);
 static Datum attribute(HeapTupleHeader row, int attnum, bool *isnull);
@@ -250,19 +250,6 @@ intake_function(FmgrInfo *finfo, const char *schema, const char *name, int nargs
 	fmgr_info_cxt(fn, finfo, TopMemoryContext);
 }
 
-/* intake_plan prepares a statement and keeps it for the life of the backend. */
-static SPIPlanPtr
-intake_plan(const char *query, int nargs, const Oid *types)
-{
-	SPIPlanPtr	plan = SPI_prepare(query, nargs, (Oid *) types);
-
-	if (plan == NULL)
-		elog(ERROR, "submit: could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "submit: could not keep the plan of \"%s\"", query);
-	return plan;
-}
-
 /*
  * intake_function_changed is the syscache callback on pg_proc: any changed
  * function may be one submit() calls, so all are looked up again.
@@ -325,29 +312,28 @@ intake_prepare(Oid submit_oid)
 												   ObjectIdGetDatum(intake.status_type));
 	types[0] = TEXTOID;
 	types[1] = TEXTOID;
-	intake.find_plan = intake_plan("SELECT x FROM workorder.orders x "
+	intake.find_plan = workorder_keep_plan("SELECT x FROM workorder.orders x "
 								   "WHERE x.channel_code OPERATOR(pg_catalog.=) $1 "
 								   "AND x.channel_ref OPERATOR(pg_catalog.=) $2", 2, types);
 
-	/* The order: the ticket is issued in the statement, for Beijing's day. */
+	/* The order. */
 	{
 		const Oid	order_types[ORDER_NPARAMS] = {
-			TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, intake.priority_type, TEXTOID, TEXTOID,
+			intake.ticket_type, TEXTOID, TEXTOID, TEXTOID, TEXTOID, intake.priority_type, TEXTOID, TEXTOID,
 			intake.geometry_type, TEXTOID, TEXTARRAYOID, TEXTOID, BOOLOID, TEXTOID, TEXTOID,
 			TIMESTAMPTZOID, TIMESTAMPTZOID, JSONBOID, intake.status_type, TEXTOID, intake.level_type,
 			TEXTOID, TEXTOID, TEXTARRAYOID, INT8OID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
 			TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID
 		};
 
-		intake.insert_plan = intake_plan(
+		intake.insert_plan = workorder_keep_plan(
 			"INSERT INTO workorder.orders AS x "
 			"(ticket, channel_code, channel_ref, channel_category, category_code, priority, description, address, "
 			"location, area_code, area_chain, location_match, in_jurisdiction, reporter_name, reporter_phone, "
 			"occurred_at, received_at, attributes, status, status_reason, handling_level, dispatching_unit, "
 			"main_unit, assisting_units, route_rule_id, sla_policy, accept_due_at, resolve_due_at, warn_at, "
 			"event_count, updated_at) "
-			"VALUES (workorder.next_ticket(pg_catalog.timezone('Asia/Shanghai', $1)::pg_catalog.date), "
-			"$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, "
+			"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, "
 			"$23, $24, $25, $26, $27, $28, $29, $30, $31) "
 			"ON CONFLICT ON CONSTRAINT orders_channel_ref_unique DO NOTHING "
 			"RETURNING x", ORDER_NPARAMS, order_types);
@@ -370,8 +356,8 @@ intake_prepare(Oid submit_oid)
 			"pg_catalog.jsonb_build_object('channel_category', $4, 'category', $5, 'area', $6, "
 			"'location_match', $7))";
 
-		intake.submitted_plan = intake_plan(submit_event, 8, event_types);
-		intake.dispatched_plan = intake_plan(
+		intake.submitted_plan = workorder_keep_plan(submit_event, 8, event_types);
+		intake.dispatched_plan = workorder_keep_plan(
 			psprintf("%s, ($1, 2, $2, 'dispatch', 'system', 'new', 'dispatched', $9, $13, "
 					 "pg_catalog.jsonb_build_object('rule_id', $10, 'rule', $11, 'handling_level', $12))",
 					 submit_event),
@@ -803,9 +789,13 @@ intake_submit(PG_FUNCTION_ARGS)
 		route_sla = sla.policy;
 	}
 
-	/* The order. */
+	/* The order, with the next ticket of the day in Beijing. */
 	memset(nulls, ' ', sizeof(nulls));
-	values[0] = TimestampTzGetDatum(received);
+	values[0] = Int64GetDatum(workorder_next_ticket(
+		DatumGetDateADT(DirectFunctionCall1(timestamp_date,
+											DirectFunctionCall2(timestamptz_zone,
+																CStringGetTextDatum("Asia/Shanghai"),
+																TimestampTzGetDatum(received))))));
 	values[1] = CStringGetTextDatum(channel);
 	values[2] = channel_ref;
 	values[3] = category;

@@ -132,11 +132,7 @@ locate_plan(int which, Oid geometry_type)
 				ntypes = 1;
 				break;
 		}
-		plan = SPI_prepare(query, ntypes, types);
-		if (plan == NULL)
-			elog(ERROR, "could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not keep the plan of \"%s\"", query);
+		plan = workorder_keep_plan(query, ntypes, types);
 		locate_plans[which] = plan;
 	}
 	return locate_plans[which];

@@ -160,11 +160,7 @@ outbox_plan(int which)
 				ntypes = lengthof(outbox_merged_types);
 				break;
 		}
-		plan = SPI_prepare(query, ntypes, (Oid *) types);
-		if (plan == NULL)
-			elog(ERROR, "could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not keep the plan of \"%s\"", query);
+		plan = workorder_keep_plan(query, ntypes, types);
 		outbox_plans[which] = plan;
 	}
 	return outbox_plans[which];

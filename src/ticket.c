@@ -31,14 +31,20 @@
  *
  * This file also holds the support functions of the comparison operators,
  * the btree and hash operator classes, and the helpers make_ticket,
- * ticket_day, ticket_seq and ticket_check_digit.  Issuing the next ticket
- * of a day is done in SQL, in sql/install/10_ticket.sql.
+ * ticket_day, ticket_seq and ticket_check_digit, and next_ticket(), which
+ * issues the next ticket of a day (sql/install/10_ticket.sql says how; it
+ * was plpgsql there, and is C because submit() issues one for every
+ * report).
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/sequence.h"
 #include "common/hashfn.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "libpq/pqformat.h"
 #include "mb/pg_wchar.h"
@@ -46,6 +52,7 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
+#include "utils/lsyscache.h"
 #include "utils/sortsupport.h"
 
 #include "workorder.h"
@@ -125,6 +132,7 @@ PG_FUNCTION_INFO_V1(ticket_sortsupport);
 PG_FUNCTION_INFO_V1(ticket_hash);
 PG_FUNCTION_INFO_V1(ticket_hash_extended);
 PG_FUNCTION_INFO_V1(ticket_make);
+PG_FUNCTION_INFO_V1(ticket_next);
 PG_FUNCTION_INFO_V1(ticket_day);
 PG_FUNCTION_INFO_V1(ticket_seq);
 PG_FUNCTION_INFO_V1(ticket_check_digit);
@@ -585,4 +593,122 @@ ticket_check_digit(PG_FUNCTION_ARGS)
 				 errhint("Pass the date and sequence number without the check digit.")));
 
 	PG_RETURN_INT32(damm_digit(digits, TICKET_PAYLOAD_DIGITS));
+}
+
+/* ticket_day_text returns a finite day as YYYY-MM-DD, whatever the DateStyle. */
+static char *
+ticket_day_text(DateADT day)
+{
+	int			year,
+				month,
+				mday;
+
+	j2date(day + POSTGRES_EPOCH_JDATE, &year, &month, &mday);
+	return psprintf("%04d-%02d-%02d", year, month, mday);
+}
+
+/* The statements of next_ticket, prepared once per backend. */
+static SPIPlanPtr ticket_day_first_plan = NULL;
+static SPIPlanPtr ticket_day_insert_plan = NULL;
+
+/*
+ * ticket_day_first returns the first_number of a day's row in
+ * workorder.ticket_days: the one there, or, when there is none, n, which it
+ * inserts; a concurrent creator of the row may win, and then its number is
+ * returned (a new statement, so under READ COMMITTED it sees the row).
+ * SPI must be connected.
+ */
+static int64
+ticket_day_first(DateADT day, int64 n)
+{
+	Oid			types[2] = {DATEOID, INT8OID};
+	Datum		args[2] = {DateADTGetDatum(day), Int64GetDatum(n)};
+	bool		isnull;
+	int			attempt;
+
+	if (ticket_day_first_plan == NULL)
+		ticket_day_first_plan = workorder_keep_plan(
+			"SELECT d.first_number FROM workorder.ticket_days d WHERE d.day OPERATOR(pg_catalog.=) $1", 1, types);
+	if (ticket_day_insert_plan == NULL)
+		ticket_day_insert_plan = workorder_keep_plan(
+			"INSERT INTO workorder.ticket_days AS d (day, first_number) VALUES ($1, $2) "
+			"ON CONFLICT ON CONSTRAINT ticket_days_pkey DO NOTHING RETURNING d.first_number", 2, types);
+
+	for (attempt = 0; attempt < 2; attempt++)
+	{
+		if (SPI_execute_plan(ticket_day_first_plan, args, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "next_ticket: the day's query failed");
+		if (SPI_processed == 1)
+			return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		if (attempt == 0)
+		{
+			if (SPI_execute_plan(ticket_day_insert_plan, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING)
+				elog(ERROR, "next_ticket: the day's insert failed");
+			if (SPI_processed == 1)
+				return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		}
+	}
+	elog(ERROR, "next_ticket: the row of day %s is gone", ticket_day_text(day));
+	return 0;					/* not reached */
+}
+
+/*
+ * workorder_next_ticket issues the next ticket of a day: the next number of
+ * workorder.ticket_number_seq, counted from the day's first_number.  The
+ * first caller of a day creates the day's row; callers that race it wait for
+ * that one insert to commit, once a day.  A caller may have drawn its number
+ * before the row's creator drew the first_number; its sequence number would
+ * then be below 1, and it draws again: the sequence is increasing, so the
+ * second number is above first_number.  WO001 for a day outside the ticket
+ * range, WO003 when the day has no numbers left.
+ */
+Ticket
+workorder_next_ticket(DateADT day)
+{
+	Oid			seq_oid;
+	int64		n;
+	int64		first;
+	int64		seq;
+
+	/* Reject days outside the ticket range before touching anything. */
+	(void) DirectFunctionCall2(ticket_make, DateADTGetDatum(day), Int32GetDatum(1));
+
+	seq_oid = get_relname_relid("ticket_number_seq", get_namespace_oid("workorder", false));
+	if (!OidIsValid(seq_oid))
+		elog(ERROR, "next_ticket: workorder.ticket_number_seq does not exist");
+	n = nextval_internal(seq_oid, true);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	first = ticket_day_first(day, n);
+	SPI_finish();
+
+	seq = n - first + 1;
+	if (seq < 1)
+	{
+		n = nextval_internal(seq_oid, true);
+		seq = n - first + 1;
+	}
+	if (seq > TICKET_SEQ_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_WO_TICKETS_EXHAUSTED),
+				 errmsg("no ticket numbers left for %s", ticket_day_text(day)),
+				 errdetail("The next sequence number would be " INT64_FORMAT "; a day has at most 999999.", seq),
+				 errhint("Issue the ticket for another day, or widen the ticket format.")));
+	return DatumGetTicket(DirectFunctionCall2(ticket_make, DateADTGetDatum(day), Int32GetDatum((int32) seq)));
+}
+
+/*
+ * ticket_next implements workorder.next_ticket(day date): the next ticket of
+ * the day; WO001 for a NULL day.
+ */
+Datum
+ticket_next(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_WO_INVALID_TICKET),
+				 errmsg("cannot issue a ticket for a null day"),
+				 errdetail("workorder.next_ticket was called with day => NULL."),
+				 errhint("Pass the issue day, or omit it for today.")));
+	PG_RETURN_TICKET(workorder_next_ticket(PG_GETARG_DATEADT(0)));
 }

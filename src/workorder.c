@@ -8,6 +8,9 @@
  * is only loaded on demand by a function call; then no worker runs and
  * workorder.run_due_work() does the periodic work instead.
  *
+ * It also holds workorder_keep_plan(), how every C file prepares the
+ * statements it keeps for the life of a backend.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -16,7 +19,9 @@
  * Some of PostgreSQL's headers define inline functions with unused
  * parameters, which -Wextra would report.
  */
+#include "executor/spi.h"
 #include "fmgr.h"
+#include "nodes/parsenodes.h"
 #include "utils/guc.h"
 
 #include "bgworkers.h"
@@ -40,4 +45,26 @@ _PG_init(void)
 	workorder_hooks_init();
 
 	MarkGUCPrefixReserved("workorder");
+}
+
+/*
+ * workorder_keep_plan prepares a statement and keeps it for the life of the
+ * backend.  SPI must be connected.
+ *
+ * The plan is generic: these statements are short, their parameters are
+ * keys, and their best plan does not depend on the values.  Left to choose,
+ * the plan cache compares the custom plans of the first executions with the
+ * generic one and may keep planning every execution anew (the outbox
+ * trigger's statements did: about a third of its cost was the planner).
+ */
+SPIPlanPtr
+workorder_keep_plan(const char *query, int nargs, const Oid *types)
+{
+	SPIPlanPtr	plan = SPI_prepare_cursor(query, nargs, (Oid *) types, CURSOR_OPT_GENERIC_PLAN);
+
+	if (plan == NULL)
+		elog(ERROR, "could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "could not keep the plan of \"%s\"", query);
+	return plan;
 }

@@ -64,6 +64,10 @@
 
 extern void _PG_init(void);
 
+/* workorder.c: a statement prepared (generic plan) and kept for the backend's life. */
+struct _SPI_plan;
+extern struct _SPI_plan *workorder_keep_plan(const char *query, int nargs, const Oid *types);
+
 /* SlaPolicyInfo is one row of workorder.sla_policies, as refcache.c keeps it. */
 typedef struct SlaPolicyInfo
 {
@@ -169,6 +173,9 @@ typedef struct SlaIntake
 /* deadlines.c: the SLA policy and deadlines of an order dispatched at intake. */
 extern void workorder_sla_intake(const int64 *rule_id, Oid priority, const char *category,
 								 const TimestampTz *received, SlaIntake *result);
+
+/* ticket.c: the next ticket of a day (an int64 yyyymmdd * 1000000 + seq). */
+extern int64 workorder_next_ticket(int32 day);
 
 /* access.c: an intake login acts only for its own channel (WO952). */
 extern void workorder_check_channel_access(const char *channel, const char *what);

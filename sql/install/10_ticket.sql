@@ -242,6 +242,7 @@ SELECT pg_catalog.pg_extension_config_dump('workorder.ticket_days', '');
 SELECT pg_catalog.pg_extension_config_dump('workorder.ticket_number_seq', '');
 
 -- next_ticket issues the next ticket of a day (by default today in Beijing time).
+-- C (src/ticket.c): submit() issues one for every report.
 --
 -- It runs as the extension owner so that callers need no rights on ticket_days or
 -- the sequence, and cannot tamper with either.  The day's row is created by the
@@ -259,60 +260,10 @@ SELECT pg_catalog.pg_extension_config_dump('workorder.ticket_number_seq', '');
 CREATE FUNCTION workorder.next_ticket(
     day date DEFAULT (pg_catalog.now() AT TIME ZONE 'Asia/Shanghai')::date)
 RETURNS workorder.ticket
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'ticket_next'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
 SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    n     bigint;
-    day_first bigint;
-    seq   bigint;
-BEGIN
-    IF next_ticket.day IS NULL THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'WO001',
-            MESSAGE = 'cannot issue a ticket for a null day',
-            DETAIL  = 'workorder.next_ticket was called with day => NULL.',
-            HINT    = 'Pass the issue day, or omit it for today.';
-    END IF;
-    -- Reject days outside the ticket range before touching anything.
-    PERFORM workorder.make_ticket(next_ticket.day, 1);
-
-    n := pg_catalog.nextval('workorder.ticket_number_seq'::pg_catalog.regclass);
-
-    SELECT d.first_number INTO day_first
-      FROM workorder.ticket_days d
-     WHERE d.day OPERATOR(pg_catalog.=) next_ticket.day;
-    IF NOT FOUND THEN
-        INSERT INTO workorder.ticket_days AS d (day, first_number)
-        VALUES (next_ticket.day, n)
-        ON CONFLICT ON CONSTRAINT ticket_days_pkey DO NOTHING
-        RETURNING d.first_number INTO day_first;
-        IF NOT FOUND THEN
-            SELECT d.first_number INTO STRICT day_first
-              FROM workorder.ticket_days d
-             WHERE d.day OPERATOR(pg_catalog.=) next_ticket.day;
-        END IF;
-    END IF;
-
-    seq := n OPERATOR(pg_catalog.-) day_first OPERATOR(pg_catalog.+) 1;
-    IF seq OPERATOR(pg_catalog.<) 1 THEN
-        n := pg_catalog.nextval('workorder.ticket_number_seq'::pg_catalog.regclass);
-        seq := n OPERATOR(pg_catalog.-) day_first OPERATOR(pg_catalog.+) 1;
-    END IF;
-
-    IF seq OPERATOR(pg_catalog.>) 999999 THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'WO003',
-            MESSAGE = pg_catalog.format('no ticket numbers left for %s',
-                                        pg_catalog.to_char(next_ticket.day, 'YYYY-MM-DD')),
-            DETAIL  = pg_catalog.format('The next sequence number would be %s; a day has at most 999999.', seq),
-            HINT    = 'Issue the ticket for another day, or widen the ticket format.';
-    END IF;
-
-    RETURN workorder.make_ticket(next_ticket.day, seq::integer);
-END
-$$;
+SET search_path = pg_catalog, pg_temp;
 -- Issuing numbers is intake's business: a role that could call this freely could
 -- use up a day's 999999 numbers and stop all intake.  submit() calls it as the owner.
 REVOKE ALL ON FUNCTION workorder.next_ticket(date) FROM PUBLIC;
