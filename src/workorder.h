@@ -19,6 +19,7 @@
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "nodes/pg_list.h"
+#include "access/htup.h"
 #include "access/tupdesc.h"
 #include "utils/array.h"
 
