@@ -18,6 +18,7 @@
 
 #include "datatype/timestamp.h"
 #include "fmgr.h"
+#include "nodes/pg_list.h"
 #include "utils/array.h"
 
 /* Class WO: workorder input errors. */
@@ -28,6 +29,9 @@
 #define ERRCODE_WO_TICKET_CHECK_DIGIT		MAKE_SQLSTATE('W','O','0','0','2')
 /* WO003: a day has run out of ticket numbers (sequence number over 999999). */
 #define ERRCODE_WO_TICKETS_EXHAUSTED		MAKE_SQLSTATE('W','O','0','0','3')
+
+/* WO101: a location that is missing, empty or not a point. */
+#define ERRCODE_WO_INVALID_LOCATION		MAKE_SQLSTATE('W','O','1','0','1')
 
 /* WO103: an invalid locate() tolerance. */
 #define ERRCODE_WO_INVALID_SRID			MAKE_SQLSTATE('W','O','1','0','2')
@@ -45,6 +49,9 @@
 #define ERRCODE_WO_INVALID_WORKING_TIME		MAKE_SQLSTATE('W','O','5','0','3')
 /* WO504: calendar data that cannot be loaded (raised in SQL by the loaders). */
 #define ERRCODE_WO_CALENDAR_LOAD			MAKE_SQLSTATE('W','O','5','0','4')
+
+/* WO701: an invalid dedup setting. */
+#define ERRCODE_WO_INVALID_DEDUP_SETTING	MAKE_SQLSTATE('W','O','7','0','1')
 
 /* WO971: an event whose predecessor in its order's hash chain is missing. */
 #define ERRCODE_WO_EVENT_CHAIN				MAKE_SQLSTATE('W','O','9','7','1')
@@ -78,6 +85,22 @@ typedef struct CategoryInfo
 	double		dedup_radius_m;
 	Interval   *dedup_window;	/* NULL: NULL */
 } CategoryInfo;
+
+/*
+ * DedupRuleInfo is one row of workorder.dedup_rules, as refcache.c keeps it.
+ * The numbers are weight_distance, weight_time, weight_text, weight_address,
+ * weight_reporter, merge_threshold and review_threshold, in that order;
+ * has_number false, or a NULL pointer, is NULL.
+ */
+#define DEDUP_RULE_NUMBERS	7
+typedef struct DedupRuleInfo
+{
+	char	   *category_code;
+	bool		has_number[DEDUP_RULE_NUMBERS];
+	double		number[DEDUP_RULE_NUMBERS];
+	Interval   *closed_window;
+	char	   *late_policy;
+} DedupRuleInfo;
 
 /* RouteTarget is workorder.route_target (a NULL target resolves as department). */
 typedef enum RouteTarget
@@ -117,5 +140,18 @@ extern const CategoryInfo *workorder_category(const char *code);
 extern const RouteRule *workorder_route_rules(int *n);
 extern const char *workorder_resolve_unit(RouteTarget target, const char *kind, Oid level,
 										  ArrayType *chain, const char *fixed_unit);
+extern const char *workorder_setting_value(const char *name);
+extern List *workorder_family_categories(const char *family);
+extern const DedupRuleInfo *workorder_dedup_rule(const char *code);
+extern uint64 workorder_reference_version(void);
+
+/*
+ * similarity.c: the scores dedup computes, as text_similarity(a, b, ignore)
+ * and address_similarity(a, b) compute them.  *cache keeps the profile of a
+ * (start with NULL; it lives in cxt), since one report is compared with each
+ * candidate in turn.
+ */
+extern double similarity_text_ignoring(void **cache, MemoryContext cxt, text *a, text *b, text *ignore);
+extern double similarity_address(void **cache, MemoryContext cxt, text *a, text *b);
 
 #endif							/* WORKORDER_H */
