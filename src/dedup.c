@@ -29,7 +29,9 @@
  * lat, time axis) of the order overlaps the search box (&&&), written as
  * orders_dedup_idx's expression so that even a generic plan can only be a
  * scan of that index, whose cost follows the reports in the box and not the
- * history.  Family, time window, status, the excluded order and the check
+ * history.  It is planned once, generic, with sequential scans off (so that
+ * a plan made while the table is small is the index scan too);
+ * test/scenario/dedup_plan.t checks the plans.  Family, time window, status, the excluded order and the check
  * for a suspected duplicate waiting for review are applied here, to the
  * rows of the box; the two sub-queries (when the order was resolved,
  * whether it waits for review) run in the query, but only for rows of the
@@ -79,7 +81,9 @@
 #include "utils/datum.h"
 #include "utils/float.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
@@ -665,7 +669,10 @@ dedup_call(FmgrInfo *f, int nargs, Datum a0, Datum a1, Datum a2, bool *isnull)
  * expression and the only qual, so that every plan of it is a scan of that
  * index.  For the rows of the family $7 that may still be candidates it also
  * returns when the order was last resolved and whether it waits for review
- * as a suspected duplicate.
+ * as a suspected duplicate.  The plan is generic (made once, the box a
+ * runtime key of the index scan): a custom plan would be planned again for
+ * every report, and the planner's estimate of the box's selectivity reads
+ * the index column's statistics, whose size grows with the table.
  */
 static SPIPlanPtr
 dedup_search_plan(DedupPostgis *pg)
@@ -700,7 +707,7 @@ dedup_search_plan(DedupPostgis *pg)
 					 "workorder.dedup_time_axis(o.received_at)) "
 					 "OPERATOR(%s.&&&) %s.st_makeline(%s.st_makepoint($1, $2, $3), %s.st_makepoint($4, $5, $6))",
 					 postgis, postgis, postgis, postgis, postgis, postgis, postgis);
-	plan = SPI_prepare(query, 7, types);
+	plan = SPI_prepare_cursor(query, 7, types, CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
 		elog(ERROR, "could not prepare the dedup search: %s", SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
@@ -951,12 +958,19 @@ dedup_policy_resolve(const char *code, DedupPolicy *p)
 static const DedupPolicy *
 dedup_policy_for(const char *code)
 {
-	uint64		version = workorder_reference_version();
+	uint64		version;
 	char		key[DEDUP_KEY_LEN];
 	DedupPolicyEntry *entry;
 	DedupPolicy resolved;
 	MemoryContext old;
 	bool		found;
+
+	/*
+	 * A change another session committed is seen now, as the SQL's next
+	 * statement saw it, not only when this one next takes a lock.
+	 */
+	AcceptInvalidationMessages();
+	version = workorder_reference_version();
 
 	if (dedup_policy_cache == NULL || version != dedup_policy_version ||
 		DateStyle != dedup_policy_datestyle || DateOrder != dedup_policy_dateorder ||
@@ -1670,6 +1684,7 @@ dedup_search(DedupPostgis *pg, const DedupTypes *types, const DedupPolicy *p, co
 	Datum		family_codes;
 	DedupCandidate *candidates;
 	int			ncandidates = 0;
+	int			guc_level;
 	uint64		row;
 	int			k;
 
@@ -1719,9 +1734,18 @@ dedup_search(DedupPostgis *pg, const DedupTypes *types, const DedupPolicy *p, co
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	/* Not read-only: a new snapshot, which sees what the reports we waited for committed. */
+
+	/*
+	 * Not read-only: a new snapshot, which sees what the reports we waited
+	 * for committed.  Planned (when the plan cache plans it) without
+	 * sequential scans, so that on a table still small a plan is no scan
+	 * of the whole table either, and stays the index scan as it grows.
+	 */
+	guc_level = NewGUCNestLevel();
+	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	if (SPI_execute_plan(dedup_search_plan(pg), args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "the dedup search failed");
+	AtEOXact_GUC(true, guc_level);
 	candidates = MemoryContextAlloc(s.caller, sizeof(DedupCandidate) * Max(SPI_processed, 1));
 	row_context = AllocSetContextCreate(CurrentMemoryContext, "dedup candidate", ALLOCSET_DEFAULT_SIZES);
 	for (row = 0; row < SPI_processed; row++)
