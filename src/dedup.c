@@ -64,6 +64,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
+#include "access/transam.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "common/int.h"
@@ -83,6 +84,8 @@
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -290,6 +293,24 @@ typedef struct DedupSearch
 	void	   *address_cache;	/* the report's address's profile */
 } DedupSearch;
 
+/* How one column of a composite becomes JSON, as to_jsonb() makes it. */
+typedef enum DedupJsonKind
+{
+	DJ_BOOL,					/* true / false */
+	DJ_NUMBER,					/* the output text as a JSON number (NaN, Infinity: a string) */
+	DJ_TIMESTAMPTZ,				/* JsonEncodeDateTime() */
+	DJ_TEXT_ARRAY,				/* an array of strings */
+	DJ_STRING					/* the output text as a string */
+} DedupJsonKind;
+
+/* The columns of a composite type, as dedup_rows_to_jsonb() writes them. */
+typedef struct DedupJsonColumn
+{
+	char	   *name;
+	DedupJsonKind kind;
+	FmgrInfo	output;
+} DedupJsonColumn;
+
 /* A resolved policy in the cache, by category code ("" for no category). */
 typedef struct DedupPolicyEntry
 {
@@ -335,7 +356,7 @@ static Interval *dedup_interval(const char *value);
 static double dedup_number(const char *value);
 static void dedup_policy_resolve(const char *code, DedupPolicy *p);
 static const DedupPolicy *dedup_policy_for(const char *code);
-static Datum dedup_policy_datum(const DedupPolicy *p, TupleDesc desc);
+static Datum dedup_policy_datum(const DedupPolicy *p, TupleDesc desc, Datum *values, bool *nulls);
 static void dedup_policy_from_datum(HeapTupleHeader row, DedupPolicy *p);
 static void dedup_check_point(DedupPostgis *pg, Datum point, bool point_null, const char *message);
 static NDouble dedup_point_coordinate(FmgrInfo *f, Datum point, bool point_null);
@@ -357,6 +378,11 @@ static int	dedup_candidate_order(const void *a, const void *b);
 static int	dedup_candidate_order_decide(const void *a, const void *b);
 static void dedup_report_args(FunctionCallInfo fcinfo, int point_arg, DedupReport *r);
 static Datum dedup_to_jsonb(Datum value, Oid type);
+static bool dedup_json_columns(TupleDesc desc, DedupJsonColumn *columns);
+static void dedup_json_push(JsonbParseState **state, JsonbIteratorToken token, JsonbValue *value);
+static void dedup_json_value(JsonbParseState **state, DedupJsonColumn *column, Datum value, bool isnull);
+static Datum dedup_rows_to_jsonb(TupleDesc desc, int nrows, Datum **values, bool **nulls, bool as_array,
+								 Oid type, Datum *rows);
 static char *dedup_score_text(double score);
 
 PG_FUNCTION_INFO_V1(workorder_dedup_time_axis);
@@ -1012,16 +1038,17 @@ dedup_policy_for(const char *code)
 	return &entry->policy;
 }
 
-/* dedup_policy_datum makes the composite value of a policy. */
+/*
+ * dedup_policy_datum makes the composite value of a policy; its columns are
+ * left in values and nulls (PC_COLUMNS each).
+ */
 static Datum
-dedup_policy_datum(const DedupPolicy *p, TupleDesc desc)
+dedup_policy_datum(const DedupPolicy *p, TupleDesc desc, Datum *values, bool *nulls)
 {
-	Datum		values[PC_COLUMNS];
-	bool		nulls[PC_COLUMNS];
 	int			k;
 
-	memset(values, 0, sizeof(values));
-	memset(nulls, true, sizeof(nulls));
+	memset(values, 0, sizeof(Datum) * PC_COLUMNS);
+	memset(nulls, true, sizeof(bool) * PC_COLUMNS);
 	if (p->category_code)
 	{
 		values[PC_CATEGORY_CODE] = CStringGetTextDatum(p->category_code);
@@ -1803,6 +1830,214 @@ dedup_to_jsonb(Datum value, Oid type)
 	return FunctionCall1(&flinfo, value);
 }
 
+/*
+ * dedup_json_columns decides how each column of a composite type becomes
+ * JSON, as to_jsonb() decides it (jsonb_categorize_type): bool, the number
+ * types, timestamptz, text[], and any other type by its output function
+ * unless it has a cast to json or jsonb.  It returns false for a column of
+ * another kind (a domain, another array, a composite, json, a date, a type
+ * with such a cast), for which the caller uses to_jsonb() itself.
+ */
+static bool
+dedup_json_columns(TupleDesc desc, DedupJsonColumn *columns)
+{
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Oid			type = att->atttypid;
+		Oid			output;
+		Oid			cast;
+		bool		varlena;
+
+		if (att->attisdropped || getBaseType(type) != type)
+			return false;
+		columns[i].name = NameStr(att->attname);
+		switch (type)
+		{
+			case BOOLOID:
+				columns[i].kind = DJ_BOOL;
+				continue;
+			case INT2OID:
+			case INT4OID:
+			case INT8OID:
+			case FLOAT4OID:
+			case FLOAT8OID:
+			case NUMERICOID:
+				columns[i].kind = DJ_NUMBER;
+				break;
+			case TIMESTAMPTZOID:
+				columns[i].kind = DJ_TIMESTAMPTZ;
+				continue;
+			case TEXTARRAYOID:
+				columns[i].kind = DJ_TEXT_ARRAY;
+				type = TEXTOID;
+				break;
+			case DATEOID:
+			case TIMESTAMPOID:
+			case JSONOID:
+			case JSONBOID:
+				return false;
+			default:
+				if (OidIsValid(get_element_type(type)) || type_is_rowtype(type))
+					return false;
+				if (type >= FirstNormalObjectId &&
+					(find_coercion_pathway(JSONOID, type, COERCION_EXPLICIT, &cast) == COERCION_PATH_FUNC ||
+					 find_coercion_pathway(JSONBOID, type, COERCION_EXPLICIT, &cast) == COERCION_PATH_FUNC))
+					return false;
+				columns[i].kind = DJ_STRING;
+				break;
+		}
+		getTypeOutputInfo(type, &output, &varlena);
+		fmgr_info(output, &columns[i].output);
+	}
+	return true;
+}
+
+/* dedup_json_push adds a token to the JSONB being built. */
+static void
+dedup_json_push(JsonbParseState **state, JsonbIteratorToken token, JsonbValue *value)
+{
+	(void) pushJsonbValue(state, token, value);
+}
+
+/*
+ * dedup_json_value adds one column's value to the object being built, as
+ * to_jsonb()'s datum_to_jsonb() adds it.
+ */
+static void
+dedup_json_value(JsonbParseState **state, DedupJsonColumn *column, Datum value, bool isnull)
+{
+	JsonbValue	v;
+	char	   *text;
+
+	if (isnull)
+	{
+		v.type = jbvNull;
+		dedup_json_push(state, WJB_VALUE, &v);
+		return;
+	}
+	switch (column->kind)
+	{
+		case DJ_BOOL:
+			v.type = jbvBool;
+			v.val.boolean = DatumGetBool(value);
+			break;
+		case DJ_NUMBER:
+			text = OutputFunctionCall(&column->output, value);
+			/* As to_jsonb(): NaN and the infinities, not JSON numbers, are strings. */
+			if (strchr(text, 'N') == NULL && strchr(text, 'n') == NULL)
+			{
+				v.type = jbvNumeric;
+				v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(text),
+																	ObjectIdGetDatum(InvalidOid),
+																	Int32GetDatum(-1)));
+			}
+			else
+			{
+				v.type = jbvString;
+				v.val.string.val = text;
+				v.val.string.len = strlen(text);
+			}
+			break;
+		case DJ_TIMESTAMPTZ:
+			v.type = jbvString;
+			v.val.string.val = JsonEncodeDateTime(NULL, value, TIMESTAMPTZOID, NULL);
+			v.val.string.len = strlen(v.val.string.val);
+			break;
+		case DJ_TEXT_ARRAY:
+			{
+				ArrayType  *array = DatumGetArrayTypeP(value);
+				Datum	   *elems;
+				bool	   *elem_nulls;
+				int			n;
+				int			i;
+
+				deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elem_nulls, &n);
+				dedup_json_push(state, WJB_BEGIN_ARRAY, NULL);
+				for (i = 0; i < n; i++)
+				{
+					if (elem_nulls[i])
+						v.type = jbvNull;
+					else
+					{
+						v.type = jbvString;
+						v.val.string.val = OutputFunctionCall(&column->output, elems[i]);
+						v.val.string.len = strlen(v.val.string.val);
+					}
+					dedup_json_push(state, WJB_ELEM, &v);
+				}
+				dedup_json_push(state, WJB_END_ARRAY, NULL);
+				return;
+			}
+		default:
+			v.type = jbvString;
+			v.val.string.val = OutputFunctionCall(&column->output, value);
+			v.val.string.len = strlen(v.val.string.val);
+			if (v.val.string.len > JENTRY_OFFLENMASK)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("string too long to represent as jsonb string")));
+			break;
+	}
+	dedup_json_push(state, WJB_VALUE, &v);
+}
+
+/*
+ * dedup_rows_to_jsonb is to_jsonb() of nrows values of a composite type
+ * whose columns are in values and nulls: one object (as_array false, one
+ * row) or an array of them.  It builds what to_jsonb() builds, the same
+ * conversions in the same order, but decides how each column converts
+ * once, not for every row; a type whose columns it does not know is left
+ * to to_jsonb() (of rows, the composite values, or of their array).
+ */
+static Datum
+dedup_rows_to_jsonb(TupleDesc desc, int nrows, Datum **values, bool **nulls, bool as_array, Oid type, Datum *rows)
+{
+	DedupJsonColumn *columns = palloc(sizeof(DedupJsonColumn) * Max(desc->natts, 1));
+	JsonbParseState *state = NULL;
+	JsonbValue	key;
+	JsonbValue *result = NULL;
+	int			r;
+	int			i;
+
+	if (!dedup_json_columns(desc, columns))
+	{
+		if (!as_array)
+			return dedup_to_jsonb(rows[0], type);
+		return dedup_to_jsonb(PointerGetDatum(construct_array(rows, nrows, type, -1, false, TYPALIGN_DOUBLE)),
+							  get_array_type(type));
+	}
+	for (r = 0; r < desc->natts; r++)
+		if (columns[r].kind == DJ_TEXT_ARRAY)
+			for (i = 0; i < nrows; i++)
+				if (!nulls[i][r] && ARR_NDIM(DatumGetArrayTypeP(values[i][r])) > 1)
+					return as_array
+						? dedup_to_jsonb(PointerGetDatum(construct_array(rows, nrows, type, -1, false, TYPALIGN_DOUBLE)),
+										 get_array_type(type))
+						: dedup_to_jsonb(rows[0], type);
+
+	if (as_array)
+		dedup_json_push(&state, WJB_BEGIN_ARRAY, NULL);
+	for (r = 0; r < nrows; r++)
+	{
+		dedup_json_push(&state, WJB_BEGIN_OBJECT, NULL);
+		for (i = 0; i < desc->natts; i++)
+		{
+			key.type = jbvString;
+			key.val.string.val = columns[i].name;
+			key.val.string.len = strlen(columns[i].name);
+			dedup_json_push(&state, WJB_KEY, &key);
+			dedup_json_value(&state, &columns[i], values[r][i], nulls[r][i]);
+		}
+		result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	}
+	if (as_array)
+		result = pushJsonbValue(&state, WJB_END_ARRAY, NULL);
+	return JsonbPGetDatum(JsonbValueToJsonb(result));
+}
+
 /* dedup_score_text is round(score::numeric, 3)::text. */
 static char *
 dedup_score_text(double score)
@@ -1838,12 +2073,14 @@ workorder_dedup_policy(PG_FUNCTION_ARGS)
 {
 	TupleDesc	desc;
 	const DedupPolicy *p;
+	Datum		values[PC_COLUMNS];
+	bool		nulls[PC_COLUMNS];
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "dedup_policy must return a row");
 	desc = BlessTupleDesc(desc);
 	p = dedup_policy_for(dedup_arg_text(fcinfo, 0));
-	PG_RETURN_DATUM(dedup_policy_datum(p, desc));
+	PG_RETURN_DATUM(dedup_policy_datum(p, desc, values, nulls));
 }
 
 /*
@@ -1914,6 +2151,11 @@ workorder_dedup_decide(PG_FUNCTION_ARGS)
 	DedupCandidate *best;
 	DedupCandidate *best_related = NULL;
 	Datum	   *rows;
+	Datum	  **row_values;
+	bool	  **row_nulls;
+	Datum		policy_values[PC_COLUMNS];
+	bool		policy_nulls[PC_COLUMNS];
+	Datum		policy_row;
 	TupleDesc	candidate_desc;
 	TupleDesc	policy_desc;
 	char	   *category = dedup_arg_text(fcinfo, 0);
@@ -1949,20 +2191,25 @@ workorder_dedup_decide(PG_FUNCTION_ARGS)
 		if (found[i].same_category)
 			best_related = &found[i];
 
-	candidate_desc = lookup_rowtype_tupdesc(types->candidate_type, -1);
+	candidate_desc = lookup_rowtype_tupdesc_copy(types->candidate_type, -1);
 	rows = palloc(sizeof(Datum) * n);
+	row_values = palloc(sizeof(Datum *) * n);
+	row_nulls = palloc(sizeof(bool *) * n);
 	for (i = 0; i < n; i++)
+	{
 		rows[i] = HeapTupleGetDatum(heap_form_tuple(candidate_desc, found[i].values, found[i].nulls));
-	ReleaseTupleDesc(candidate_desc);
-	values[DC_CANDIDATES] = dedup_to_jsonb(PointerGetDatum(construct_array(rows, n, types->candidate_type,
-																			types->candidate_typlen,
-																			types->candidate_typbyval,
-																			types->candidate_typalign)),
-										   types->candidate_array_type);
+		row_values[i] = found[i].values;
+		row_nulls[i] = found[i].nulls;
+	}
+	values[DC_CANDIDATES] = dedup_rows_to_jsonb(candidate_desc, n, row_values, row_nulls, true,
+												types->candidate_type, rows);
 	nulls[DC_CANDIDATES] = false;
-	policy_desc = lookup_rowtype_tupdesc(types->policy_type, -1);
-	values[DC_POLICY] = dedup_to_jsonb(dedup_policy_datum(p, policy_desc), types->policy_type);
-	ReleaseTupleDesc(policy_desc);
+	policy_desc = lookup_rowtype_tupdesc_copy(types->policy_type, -1);
+	policy_row = dedup_policy_datum(p, policy_desc, policy_values, policy_nulls);
+	row_values[0] = policy_values;
+	row_nulls[0] = policy_nulls;
+	values[DC_POLICY] = dedup_rows_to_jsonb(policy_desc, 1, row_values, row_nulls, false, types->policy_type,
+											&policy_row);
 	nulls[DC_POLICY] = false;
 	values[DC_SCORE] = Float8GetDatum(best->score.v);
 	nulls[DC_SCORE] = best->score.null;
