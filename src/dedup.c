@@ -307,6 +307,7 @@ typedef enum DedupJsonKind
 typedef struct DedupJsonColumn
 {
 	char	   *name;
+	int			attno;			/* its index in the row */
 	DedupJsonKind kind;
 	FmgrInfo	output;
 } DedupJsonColumn;
@@ -379,10 +380,11 @@ static int	dedup_candidate_order_decide(const void *a, const void *b);
 static void dedup_report_args(FunctionCallInfo fcinfo, int point_arg, DedupReport *r);
 static Datum dedup_to_jsonb(Datum value, Oid type);
 static bool dedup_json_columns(TupleDesc desc, DedupJsonColumn *columns);
+static int	dedup_json_key_order(const void *a, const void *b);
 static void dedup_json_push(JsonbParseState **state, JsonbIteratorToken token, JsonbValue *value);
 static void dedup_json_value(JsonbParseState **state, DedupJsonColumn *column, Datum value, bool isnull);
 static Datum dedup_rows_to_jsonb(TupleDesc desc, int nrows, Datum **values, bool **nulls, bool as_array,
-								 Oid type, Datum *rows);
+								 Oid type);
 static char *dedup_score_text(double score);
 
 PG_FUNCTION_INFO_V1(workorder_dedup_time_axis);
@@ -1854,6 +1856,7 @@ dedup_json_columns(TupleDesc desc, DedupJsonColumn *columns)
 		if (att->attisdropped || getBaseType(type) != type)
 			return false;
 		columns[i].name = NameStr(att->attname);
+		columns[i].attno = i;
 		switch (type)
 		{
 			case BOOLOID:
@@ -1892,7 +1895,27 @@ dedup_json_columns(TupleDesc desc, DedupJsonColumn *columns)
 		getTypeOutputInfo(type, &output, &varlena);
 		fmgr_info(output, &columns[i].output);
 	}
+	qsort(columns, desc->natts, sizeof(DedupJsonColumn), dedup_json_key_order);
 	return true;
+}
+
+/*
+ * dedup_json_key_order is the order of the keys of a JSONB object: shorter
+ * first, then bytewise.  Pushed in that order, the keys of an object need no
+ * reordering when it ends (the sort finds them sorted), and the object is
+ * the same.
+ */
+static int
+dedup_json_key_order(const void *a, const void *b)
+{
+	const DedupJsonColumn *x = (const DedupJsonColumn *) a;
+	const DedupJsonColumn *y = (const DedupJsonColumn *) b;
+	size_t		xlen = strlen(x->name);
+	size_t		ylen = strlen(y->name);
+
+	if (xlen != ylen)
+		return xlen < ylen ? -1 : 1;
+	return memcmp(x->name, y->name, xlen);
 }
 
 /* dedup_json_push adds a token to the JSONB being built. */
@@ -1989,34 +2012,38 @@ dedup_json_value(JsonbParseState **state, DedupJsonColumn *column, Datum value, 
  * whose columns are in values and nulls: one object (as_array false, one
  * row) or an array of them.  It builds what to_jsonb() builds, the same
  * conversions in the same order, but decides how each column converts
- * once, not for every row; a type whose columns it does not know is left
- * to to_jsonb() (of rows, the composite values, or of their array).
+ * once, not for every row, and pushing the keys in the order a JSONB
+ * object keeps them; a type whose columns it does not know is left to
+ * to_jsonb() itself (of the row, or of the array of rows).
  */
 static Datum
-dedup_rows_to_jsonb(TupleDesc desc, int nrows, Datum **values, bool **nulls, bool as_array, Oid type, Datum *rows)
+dedup_rows_to_jsonb(TupleDesc desc, int nrows, Datum **values, bool **nulls, bool as_array, Oid type)
 {
 	DedupJsonColumn *columns = palloc(sizeof(DedupJsonColumn) * Max(desc->natts, 1));
 	JsonbParseState *state = NULL;
 	JsonbValue	key;
 	JsonbValue *result = NULL;
+	bool		known = dedup_json_columns(desc, columns);
 	int			r;
 	int			i;
 
-	if (!dedup_json_columns(desc, columns))
+	for (i = 0; known && i < desc->natts; i++)
+		if (columns[i].kind == DJ_TEXT_ARRAY)
+			for (r = 0; r < nrows; r++)
+				if (!nulls[r][columns[i].attno] &&
+					ARR_NDIM(DatumGetArrayTypeP(values[r][columns[i].attno])) > 1)
+					known = false;
+	if (!known)
 	{
+		Datum	   *rows = palloc(sizeof(Datum) * Max(nrows, 1));
+
+		for (r = 0; r < nrows; r++)
+			rows[r] = HeapTupleGetDatum(heap_form_tuple(desc, values[r], nulls[r]));
 		if (!as_array)
 			return dedup_to_jsonb(rows[0], type);
 		return dedup_to_jsonb(PointerGetDatum(construct_array(rows, nrows, type, -1, false, TYPALIGN_DOUBLE)),
 							  get_array_type(type));
 	}
-	for (r = 0; r < desc->natts; r++)
-		if (columns[r].kind == DJ_TEXT_ARRAY)
-			for (i = 0; i < nrows; i++)
-				if (!nulls[i][r] && ARR_NDIM(DatumGetArrayTypeP(values[i][r])) > 1)
-					return as_array
-						? dedup_to_jsonb(PointerGetDatum(construct_array(rows, nrows, type, -1, false, TYPALIGN_DOUBLE)),
-										 get_array_type(type))
-						: dedup_to_jsonb(rows[0], type);
 
 	if (as_array)
 		dedup_json_push(&state, WJB_BEGIN_ARRAY, NULL);
@@ -2029,7 +2056,7 @@ dedup_rows_to_jsonb(TupleDesc desc, int nrows, Datum **values, bool **nulls, boo
 			key.val.string.val = columns[i].name;
 			key.val.string.len = strlen(columns[i].name);
 			dedup_json_push(&state, WJB_KEY, &key);
-			dedup_json_value(&state, &columns[i], values[r][i], nulls[r][i]);
+			dedup_json_value(&state, &columns[i], values[r][columns[i].attno], nulls[r][columns[i].attno]);
 		}
 		result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 	}
@@ -2150,12 +2177,10 @@ workorder_dedup_decide(PG_FUNCTION_ARGS)
 	DedupCandidate *found;
 	DedupCandidate *best;
 	DedupCandidate *best_related = NULL;
-	Datum	   *rows;
 	Datum	  **row_values;
 	bool	  **row_nulls;
 	Datum		policy_values[PC_COLUMNS];
 	bool		policy_nulls[PC_COLUMNS];
-	Datum		policy_row;
 	TupleDesc	candidate_desc;
 	TupleDesc	policy_desc;
 	char	   *category = dedup_arg_text(fcinfo, 0);
@@ -2192,24 +2217,20 @@ workorder_dedup_decide(PG_FUNCTION_ARGS)
 			best_related = &found[i];
 
 	candidate_desc = lookup_rowtype_tupdesc_copy(types->candidate_type, -1);
-	rows = palloc(sizeof(Datum) * n);
 	row_values = palloc(sizeof(Datum *) * n);
 	row_nulls = palloc(sizeof(bool *) * n);
 	for (i = 0; i < n; i++)
 	{
-		rows[i] = HeapTupleGetDatum(heap_form_tuple(candidate_desc, found[i].values, found[i].nulls));
 		row_values[i] = found[i].values;
 		row_nulls[i] = found[i].nulls;
 	}
-	values[DC_CANDIDATES] = dedup_rows_to_jsonb(candidate_desc, n, row_values, row_nulls, true,
-												types->candidate_type, rows);
+	values[DC_CANDIDATES] = dedup_rows_to_jsonb(candidate_desc, n, row_values, row_nulls, true, types->candidate_type);
 	nulls[DC_CANDIDATES] = false;
 	policy_desc = lookup_rowtype_tupdesc_copy(types->policy_type, -1);
-	policy_row = dedup_policy_datum(p, policy_desc, policy_values, policy_nulls);
+	(void) dedup_policy_datum(p, policy_desc, policy_values, policy_nulls);
 	row_values[0] = policy_values;
 	row_nulls[0] = policy_nulls;
-	values[DC_POLICY] = dedup_rows_to_jsonb(policy_desc, 1, row_values, row_nulls, false, types->policy_type,
-											&policy_row);
+	values[DC_POLICY] = dedup_rows_to_jsonb(policy_desc, 1, row_values, row_nulls, false, types->policy_type);
 	nulls[DC_POLICY] = false;
 	values[DC_SCORE] = Float8GetDatum(best->score.v);
 	nulls[DC_SCORE] = best->score.null;
