@@ -1,53 +1,2265 @@
 /*-------------------------------------------------------------------------
  *
  * dedup.c
- *	  The time axis of the dedup index.
+ *	  Dedup on the intake path: the policy in force for a category, the
+ *	  neighbourhood's advisory locks, the candidate search and its scoring,
+ *	  and the decision; and the time axis of the dedup index.
  *
- * Dedup looks for earlier reports near a new one in space and in time.  The
- * index that finds them (orders_dedup_idx, sql/install/62_dedup.sql) is an
+ * The rules are sql/install/62_dedup.sql's header and README's ("Dedup: one
+ * event, one order").  These are the plpgsql functions they replace,
+ * statement for statement, NULLs, errors and the order in which errors are
+ * found included: dedup_policy(), dedup_lock(), dedup_candidates() and
+ * dedup_decide().  One core serves all four: dedup_policy_for() resolves a
+ * policy, dedup_lock_cells() takes the locks, dedup_search() finds and
+ * scores the candidates.  The arithmetic is done with the functions the SQL
+ * operators call (float.h's checked operations, the timestamp and interval
+ * functions), so that every score and every error is the one the SQL gave.
+ *
+ * Why.  The plpgsql cost about half of a submit(): a dozen dedup_setting()
+ * calls and three queries for the policy, a loop of queries for the locks,
+ * an EXECUTE planned for every report and a scoring query for the search.
+ * Here the policy comes from the reference cache (refcache.c, which holds
+ * the settings, category_effective and dedup_rules), resolved once per
+ * category until one of those tables changes; the locks are direct calls
+ * of the advisory lock functions with the same keys (so that sessions
+ * running the old and the new code interlock); and the search is one
+ * query, prepared once per backend.
+ *
+ * The search query has one qual only, the GiST index's: the point (lon,
+ * lat, time axis) of the order overlaps the search box (&&&), written as
+ * orders_dedup_idx's expression so that even a generic plan can only be a
+ * scan of that index, whose cost follows the reports in the box and not the
+ * history.  It is planned once, generic, with sequential scans off (so that
+ * a plan made while the table is small is the index scan too);
+ * test/scenario/dedup_plan.t checks the plans.  Family, time window, status, the excluded order and the check
+ * for a suspected duplicate waiting for review are applied here, to the
+ * rows of the box; the two sub-queries (when the order was resolved,
+ * whether it waits for review) run in the query, but only for rows of the
+ * family that are still candidates.  PostGIS is relocatable: the query and
+ * the PostGIS functions called here are those of the schema of the geometry
+ * type, found when they are first needed, so the caller's search_path does
+ * not matter.
+ *
+ * The time axis.  Dedup looks for earlier reports near a new one in space
+ * and in time.  The index that finds them (orders_dedup_idx) is an
  * n-dimensional GiST index on the point (lon, lat, time), so that one index
- * scan bounds all three at once and its cost follows the number of reports in
- * the searched box, not the length of the history.  The time coordinate must
- * be IMMUTABLE for an index expression; extract(epoch FROM timestamptz) is only
- * STABLE (other fields of it depend on the time zone), so it is computed here,
- * from the instant's microseconds since 2000-01-01 00:00 UTC.
- *
- * The scale matters: an R-tree splits its pages along the axis of largest
- * extent, so the three axes must be commensurate with the boxes searched (a
- * radius of tens to hundreds of metres, a window of days).  With days as the
- * unit, against degrees of longitude, the pages would be slabs of time that
- * each span the whole district, and a search would read every report of the
+ * scan bounds all three at once.  The time coordinate must be IMMUTABLE for
+ * an index expression; extract(epoch FROM timestamptz) is only STABLE
+ * (other fields of it depend on the time zone), so it is computed here,
+ * from the instant's microseconds since 2000-01-01 00:00 UTC.  The scale
+ * matters: an R-tree splits its pages along the axis of largest extent, so
+ * the three axes must be commensurate with the boxes searched (a radius of
+ * tens to hundreds of metres, a window of days).  With days as the unit,
+ * against degrees of longitude, the pages would be slabs of time that each
+ * span the whole district, and a search would read every report of the
  * window.  One day counts as DEDUP_DEGREES_PER_DAY, about 100 m of latitude.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "fmgr.h"
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
+#include "access/transam.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "common/int.h"
 #include "datatype/timestamp.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/value.h"
+#include "parser/parse_coerce.h"
+#include "parser/parse_func.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/datum.h"
 #include "utils/float.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+#include "utils/typcache.h"
 
 #include "workorder.h"
 
 /* What one day weighs on the time axis, in degrees of the spatial axes. */
 #define DEDUP_DEGREES_PER_DAY	0.001
 
-PG_FUNCTION_INFO_V1(workorder_dedup_time_axis);
+/* At most this many candidates (the LIMIT of the SQL). */
+#define DEDUP_MAX_CANDIDATES	50
+
+/* A category code longer than this is in no catalogue (codes are at most 32). */
+#define DEDUP_KEY_LEN			160
+
+/* A double precision value that may be NULL, as SQL computes with it. */
+typedef struct NDouble
+{
+	double		v;
+	bool		null;
+} NDouble;
+
+/* The numbers of a policy, in the order of the composite type's columns. */
+enum
+{
+	P_RADIUS,
+	P_WEIGHT_DISTANCE,
+	P_WEIGHT_TIME,
+	P_WEIGHT_TEXT,
+	P_WEIGHT_ADDRESS,
+	P_WEIGHT_REPORTER,
+	P_MERGE,
+	P_REVIEW,
+	P_NUMBERS
+};
+
+/* The columns of workorder.dedup_policy. */
+enum
+{
+	PC_CATEGORY_CODE,
+	PC_FAMILY,
+	PC_PATH,
+	PC_RADIUS_M,
+	PC_TIME_WINDOW,
+	PC_CLOSED_WINDOW,
+	PC_WEIGHT_DISTANCE,
+	PC_WEIGHT_TIME,
+	PC_WEIGHT_TEXT,
+	PC_WEIGHT_ADDRESS,
+	PC_WEIGHT_REPORTER,
+	PC_MERGE_THRESHOLD,
+	PC_REVIEW_THRESHOLD,
+	PC_LATE_POLICY,
+	PC_ENABLED,
+	PC_COLUMNS
+};
+
+/* The columns of workorder.dedup_candidate. */
+enum
+{
+	CC_ORDER_ID,
+	CC_TICKET,
+	CC_STATUS,
+	CC_CATEGORY_CODE,
+	CC_SAME_CATEGORY,
+	CC_RESOLVED_AT,
+	CC_DISTANCE_M,
+	CC_TIME_GAP,
+	CC_DISTANCE_SCORE,
+	CC_TIME_SCORE,
+	CC_TEXT_SCORE,
+	CC_ADDRESS_SCORE,
+	CC_REPORTER_SCORE,
+	CC_SCORE,
+	CC_COLUMNS
+};
+
+/* The columns of workorder.dedup_decision. */
+enum
+{
+	DC_DECISION,
+	DC_MASTER_ID,
+	DC_SCORE,
+	DC_HOLDS,
+	DC_REASON,
+	DC_POLICY,
+	DC_CANDIDATES,
+	DC_COLUMNS
+};
+
+/* The columns of the search query (dedup_search_plan). */
+enum
+{
+	SQ_ID = 1,
+	SQ_TICKET,
+	SQ_STATUS,
+	SQ_CATEGORY_CODE,
+	SQ_RECEIVED_AT,
+	SQ_DESCRIPTION,
+	SQ_ADDRESS,
+	SQ_PHONE,
+	SQ_LOCATION,
+	SQ_RESOLVED,
+	SQ_PENDING_REVIEW
+};
 
 /*
- * workorder_dedup_time_axis is workorder.dedup_time_axis(timestamptz): the
- * instant on the index's time axis, DEDUP_DEGREES_PER_DAY per day since
- * 2000-01-01 00:00 UTC; +-infinity stay infinite.
+ * DedupPolicy is a value of workorder.dedup_policy: a NULL pointer, or a
+ * NULL NDouble, is NULL.
+ */
+typedef struct DedupPolicy
+{
+	char	   *category_code;
+	char	   *family;
+	Datum		path;			/* text[]; (Datum) 0 is NULL */
+	Interval   *time_window;
+	Interval   *closed_window;
+	NDouble		number[P_NUMBERS];
+	char	   *late_policy;
+	bool		has_enabled;
+	bool		enabled;
+} DedupPolicy;
+
+/* A report as dedup_search() looks for its candidates; NULL pointers are NULL. */
+typedef struct DedupReport
+{
+	Datum		point;
+	bool		point_null;
+	TimestampTz received;
+	bool		received_null;
+	text	   *description;
+	text	   *address;
+	text	   *phone;
+	bool		has_exclude;
+	int64		exclude;
+} DedupReport;
+
+/* A candidate with its components: a row of workorder.dedup_candidate. */
+typedef struct DedupCandidate
+{
+	Datum		values[CC_COLUMNS];
+	bool		nulls[CC_COLUMNS];
+	int64		order_id;
+	NDouble		score;
+	bool		same_category;	/* true (not NULL, not false) */
+	bool		open;			/* its status is neither resolved nor closed */
+	Datum		ticket;
+} DedupCandidate;
+
+/* What the extension's catalogue gives dedup, found again when it changes. */
+typedef struct DedupTypes
+{
+	Oid			namespace;
+	Oid			policy_type;
+	Oid			candidate_type;
+	Oid			candidate_array_type;
+	int16		candidate_typlen;
+	bool		candidate_typbyval;
+	char		candidate_typalign;
+	Oid			merged;
+	Oid			cancelled;
+	Oid			resolved;
+	Oid			closed;
+	Oid			ticket_output;
+} DedupTypes;
+
+/* PostGIS as dedup calls it, found again when the geometry type changes. */
+typedef struct DedupPostgis
+{
+	Oid			geometry_type;
+	FmgrInfo	geometry_type_of;	/* ST_GeometryType(geometry) */
+	FmgrInfo	is_empty;		/* ST_IsEmpty(geometry) */
+	FmgrInfo	as_text;		/* ST_AsText(geometry) */
+	FmgrInfo	x;				/* ST_X(geometry) */
+	FmgrInfo	y;				/* ST_Y(geometry) */
+	FmgrInfo	to_geography;	/* the cast geometry -> geography */
+	FmgrInfo	distance;		/* ST_Distance(geography, geography, boolean) */
+	SPIPlanPtr	search_plan;
+} DedupPostgis;
+
+/* What dedup_search() keeps while it looks at the rows of the search box. */
+typedef struct DedupSearch
+{
+	DedupPostgis *pg;
+	const DedupTypes *types;
+	const DedupPolicy *p;
+	const DedupReport *r;
+	MemoryContext caller;		/* where the candidates go */
+	NDouble		window_s;		/* the time window in seconds */
+	TimestampTz lower;			/* received -+ the time window */
+	TimestampTz upper;
+	text	   *new_phone;		/* the report's phone, reduced */
+	bool		closed_bound_known; /* received - closed_window, computed when first needed */
+	bool		closed_bound_null;
+	TimestampTz closed_bound;
+	bool		report_geography_known; /* point::geography, computed when first needed */
+	bool		report_geography_null;
+	Datum		report_geography;
+	void	   *text_cache;		/* the report's description's profile */
+	void	   *address_cache;	/* the report's address's profile */
+} DedupSearch;
+
+/* How one column of a composite becomes JSON, as to_jsonb() makes it. */
+typedef enum DedupJsonKind
+{
+	DJ_BOOL,					/* true / false */
+	DJ_NUMBER,					/* the output text as a JSON number (NaN, Infinity: a string) */
+	DJ_TIMESTAMPTZ,				/* JsonEncodeDateTime() */
+	DJ_TEXT_ARRAY,				/* an array of strings */
+	DJ_STRING					/* the output text as a string */
+} DedupJsonKind;
+
+/* The columns of a composite type, as dedup_rows_to_jsonb() writes them. */
+typedef struct DedupJsonColumn
+{
+	char	   *name;
+	int			attno;			/* its index in the row */
+	DedupJsonKind kind;
+	FmgrInfo	output;
+} DedupJsonColumn;
+
+/* A resolved policy in the cache, by category code ("" for no category). */
+typedef struct DedupPolicyEntry
+{
+	char		key[DEDUP_KEY_LEN];	/* hash key; must be first */
+	DedupPolicy policy;
+} DedupPolicyEntry;
+
+static DedupTypes dedup_types;
+static DedupPostgis dedup_postgis;
+static bool dedup_postgis_ready = false;
+static HTAB *dedup_policy_cache = NULL;
+static MemoryContext dedup_policy_context = NULL;
+static uint64 dedup_policy_version = 0;
+static int	dedup_policy_datestyle = -1;
+static int	dedup_policy_dateorder = -1;
+static int	dedup_policy_intervalstyle = -1;
+
+static inline NDouble nd(double v);
+static NDouble nd_pl(NDouble a, NDouble b);
+static NDouble nd_mi(NDouble a, NDouble b);
+static NDouble nd_mul(NDouble a, NDouble b);
+static NDouble nd_div(NDouble a, NDouble b);
+static NDouble nd_greatest(NDouble a, NDouble b);
+static NDouble nd_least(NDouble a, NDouble b);
+static bool nd_le(NDouble a, NDouble b);
+static bool nd_ge(NDouble a, NDouble b);
+static int	nd_cmp(NDouble a, NDouble b, bool nulls_first);
+static double time_axis(TimestampTz t);
+static double interval_epoch(Interval *span);
+static const DedupTypes *dedup_catalog(void);
+static Oid	dedup_type_oid(Oid nsp, const char *name);
+static Oid	dedup_enum_oid(Oid type, const char *label);
+static Oid	dedup_geometry_type(FunctionCallInfo fcinfo, int argno);
+static DedupPostgis *dedup_postgis_for(Oid geometry_type);
+static void dedup_lookup(FmgrInfo *f, const char *schema, const char *name, int nargs, Oid *types);
+static Datum dedup_call(FmgrInfo *f, int nargs, Datum a0, Datum a1, Datum a2, bool *isnull);
+static SPIPlanPtr dedup_search_plan(DedupPostgis *pg);
+static char *dedup_arg_text(FunctionCallInfo fcinfo, int argno);
+static const char *dedup_setting(const char *name, const char *default_value, const char *kind,
+								 double low, double high);
+static bool dedup_parse_interval(const char *value, Interval *span);
+static Interval *dedup_interval(const char *value);
+static double dedup_number(const char *value);
+static void dedup_policy_resolve(const char *code, DedupPolicy *p);
+static const DedupPolicy *dedup_policy_for(const char *code);
+static Datum dedup_policy_datum(const DedupPolicy *p, TupleDesc desc, Datum *values, bool *nulls);
+static void dedup_policy_from_datum(HeapTupleHeader row, DedupPolicy *p);
+static void dedup_check_point(DedupPostgis *pg, Datum point, bool point_null, const char *message);
+static NDouble dedup_point_coordinate(FmgrInfo *f, Datum point, bool point_null);
+static NDouble dedup_half_width(NDouble dlat, NDouble y);
+static int64 dedup_cell(NDouble coordinate, NDouble cell);
+static void dedup_lock_cells(DedupPostgis *pg, const char *family, Datum point, bool point_null,
+							 NDouble radius_m);
+static int32 dedup_hashtext(const char *s);
+static int	dedup_int32_cmp(const void *a, const void *b);
+static text *dedup_phone_digits(text *phone);
+static bool dedup_text_eq(text *a, text *b);
+static text *dedup_concat_ws(text *a, text *b);
+static bool dedup_path_has(Datum path, const char *code, bool *null);
+static Datum dedup_family_codes(const char *family);
+static bool dedup_candidate_from_row(DedupSearch *s, HeapTuple t, TupleDesc desc, DedupCandidate *c);
+static int	dedup_search(DedupPostgis *pg, const DedupTypes *types, const DedupPolicy *p,
+						 const DedupReport *r, DedupCandidate **found);
+static int	dedup_candidate_order(const void *a, const void *b);
+static int	dedup_candidate_order_decide(const void *a, const void *b);
+static void dedup_report_args(FunctionCallInfo fcinfo, int point_arg, DedupReport *r);
+static Datum dedup_to_jsonb(Datum value, Oid type);
+static bool dedup_json_columns(TupleDesc desc, DedupJsonColumn *columns);
+static int	dedup_json_key_order(const void *a, const void *b);
+static void dedup_json_push(JsonbParseState **state, JsonbIteratorToken token, JsonbValue *value);
+static void dedup_json_value(JsonbParseState **state, DedupJsonColumn *column, Datum value, bool isnull);
+static Datum dedup_rows_to_jsonb(TupleDesc desc, int nrows, Datum **values, bool **nulls, bool as_array,
+								 Oid type);
+static char *dedup_score_text(double score);
+
+PG_FUNCTION_INFO_V1(workorder_dedup_time_axis);
+PG_FUNCTION_INFO_V1(workorder_dedup_phone);
+PG_FUNCTION_INFO_V1(workorder_dedup_policy);
+PG_FUNCTION_INFO_V1(workorder_dedup_lock);
+PG_FUNCTION_INFO_V1(workorder_dedup_candidates);
+PG_FUNCTION_INFO_V1(workorder_dedup_decide);
+
+/* nd makes a non-NULL NDouble. */
+static inline NDouble
+nd(double v)
+{
+	NDouble		r;
+
+	r.v = v;
+	r.null = false;
+	return r;
+}
+
+/* nd_null is the NULL NDouble. */
+static const NDouble nd_null = {0.0, true};
+
+/* nd_pl is float8 +: NULL in, NULL out; overflow is an error. */
+static NDouble
+nd_pl(NDouble a, NDouble b)
+{
+	return (a.null || b.null) ? nd_null : nd(float8_pl(a.v, b.v));
+}
+
+/* nd_mi is float8 -. */
+static NDouble
+nd_mi(NDouble a, NDouble b)
+{
+	return (a.null || b.null) ? nd_null : nd(float8_mi(a.v, b.v));
+}
+
+/* nd_mul is float8 *. */
+static NDouble
+nd_mul(NDouble a, NDouble b)
+{
+	return (a.null || b.null) ? nd_null : nd(float8_mul(a.v, b.v));
+}
+
+/* nd_div is float8 /: division by zero is an error, as in SQL. */
+static NDouble
+nd_div(NDouble a, NDouble b)
+{
+	return (a.null || b.null) ? nd_null : nd(float8_div(a.v, b.v));
+}
+
+/*
+ * nd_greatest is GREATEST(a, b): NULLs ignored, NaN above every number, the
+ * first of equal values.
+ */
+static NDouble
+nd_greatest(NDouble a, NDouble b)
+{
+	if (a.null)
+		return b;
+	if (b.null)
+		return a;
+	return float8_lt(a.v, b.v) ? b : a;
+}
+
+/* nd_least is LEAST(a, b), as nd_greatest. */
+static NDouble
+nd_least(NDouble a, NDouble b)
+{
+	if (a.null)
+		return b;
+	if (b.null)
+		return a;
+	return float8_gt(a.v, b.v) ? b : a;
+}
+
+/* nd_le is a <= b where NULL is false. */
+static bool
+nd_le(NDouble a, NDouble b)
+{
+	return !a.null && !b.null && float8_le(a.v, b.v);
+}
+
+/* nd_ge is a >= b where NULL is false. */
+static bool
+nd_ge(NDouble a, NDouble b)
+{
+	return !a.null && !b.null && float8_ge(a.v, b.v);
+}
+
+/*
+ * nd_cmp orders as ORDER BY x ASC: NaN above every number, NULL last unless
+ * nulls_first.
+ */
+static int
+nd_cmp(NDouble a, NDouble b, bool nulls_first)
+{
+	if (a.null || b.null)
+	{
+		if (a.null && b.null)
+			return 0;
+		return (a.null != nulls_first) ? 1 : -1;
+	}
+	return float8_cmp_internal(a.v, b.v);
+}
+
+/*
+ * time_axis is the instant on the index's time axis, DEDUP_DEGREES_PER_DAY
+ * per day since 2000-01-01 00:00 UTC; +-infinity stay infinite.
+ */
+static double
+time_axis(TimestampTz t)
+{
+	if (TIMESTAMP_IS_NOBEGIN(t))
+		return -get_float8_infinity();
+	if (TIMESTAMP_IS_NOEND(t))
+		return get_float8_infinity();
+	return (double) t / (double) USECS_PER_DAY * DEDUP_DEGREES_PER_DAY;
+}
+
+/*
+ * interval_epoch is EXTRACT(epoch FROM span)::double precision: exact in
+ * numeric, then rounded once.
+ */
+static double
+interval_epoch(Interval *span)
+{
+	Datum		epoch = DirectFunctionCall2(extract_interval, CStringGetTextDatum("epoch"),
+											IntervalPGetDatum(span));
+
+	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, epoch));
+}
+
+/*
+ * workorder_dedup_time_axis is workorder.dedup_time_axis(timestamptz): see
+ * time_axis.
  */
 Datum
 workorder_dedup_time_axis(PG_FUNCTION_ARGS)
 {
-	TimestampTz t = PG_GETARG_TIMESTAMPTZ(0);
+	PG_RETURN_FLOAT8(time_axis(PG_GETARG_TIMESTAMPTZ(0)));
+}
 
-	if (TIMESTAMP_IS_NOBEGIN(t))
-		PG_RETURN_FLOAT8(-get_float8_infinity());
-	if (TIMESTAMP_IS_NOEND(t))
-		PG_RETURN_FLOAT8(get_float8_infinity());
-	PG_RETURN_FLOAT8((double) t / (double) USECS_PER_DAY * DEDUP_DEGREES_PER_DAY);
+/* dedup_type_oid returns the OID of a type of the extension's schema. */
+static Oid
+dedup_type_oid(Oid nsp, const char *name)
+{
+	Oid			type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum(name),
+									   ObjectIdGetDatum(nsp));
+
+	if (!OidIsValid(type))
+		elog(ERROR, "type workorder.%s does not exist", name);
+	return type;
+}
+
+/* dedup_enum_oid returns the OID of a label of an enum. */
+static Oid
+dedup_enum_oid(Oid type, const char *label)
+{
+	return DatumGetObjectId(DirectFunctionCall2(enum_in, CStringGetDatum(label), ObjectIdGetDatum(type)));
+}
+
+/*
+ * dedup_catalog returns the types and labels dedup needs, looked up again
+ * when the schema workorder is another than last time (the extension was
+ * dropped and created again).
+ */
+static const DedupTypes *
+dedup_catalog(void)
+{
+	Oid			nsp = get_namespace_oid("workorder", false);
+	Oid			status;
+	Oid			ticket;
+	bool		varlena;
+
+	if (nsp == dedup_types.namespace)
+		return &dedup_types;
+	dedup_types.namespace = InvalidOid;
+	dedup_types.policy_type = dedup_type_oid(nsp, "dedup_policy");
+	dedup_types.candidate_type = dedup_type_oid(nsp, "dedup_candidate");
+	dedup_types.candidate_array_type = get_array_type(dedup_types.candidate_type);
+	if (!OidIsValid(dedup_types.candidate_array_type))
+		elog(ERROR, "type workorder.dedup_candidate has no array type");
+	get_typlenbyvalalign(dedup_types.candidate_type, &dedup_types.candidate_typlen,
+						 &dedup_types.candidate_typbyval, &dedup_types.candidate_typalign);
+	status = dedup_type_oid(nsp, "order_status");
+	dedup_types.merged = dedup_enum_oid(status, "merged");
+	dedup_types.cancelled = dedup_enum_oid(status, "cancelled");
+	dedup_types.resolved = dedup_enum_oid(status, "resolved");
+	dedup_types.closed = dedup_enum_oid(status, "closed");
+	ticket = dedup_type_oid(nsp, "ticket");
+	getTypeOutputInfo(ticket, &dedup_types.ticket_output, &varlena);
+	dedup_types.namespace = nsp;
+	return &dedup_types;
+}
+
+/*
+ * dedup_geometry_type returns the type of a geometry argument: from the
+ * call's expression, else (a call through fmgr without one) from the
+ * function's declaration.
+ */
+static Oid
+dedup_geometry_type(FunctionCallInfo fcinfo, int argno)
+{
+	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, argno);
+	HeapTuple	tuple;
+
+	if (OidIsValid(type))
+		return type;
+	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(fcinfo->flinfo->fn_oid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for function %u", fcinfo->flinfo->fn_oid);
+	type = ((Form_pg_proc) GETSTRUCT(tuple))->proargtypes.values[argno];
+	ReleaseSysCache(tuple);
+	return type;
+}
+
+/*
+ * dedup_lookup finds a PostGIS function by its schema, name and argument
+ * types, for calls through f.
+ */
+static void
+dedup_lookup(FmgrInfo *f, const char *schema, const char *name, int nargs, Oid *types)
+{
+	Oid			fn = LookupFuncName(list_make2(makeString(pstrdup(schema)), makeString(pstrdup(name))),
+									nargs, types, false);
+
+	fmgr_info_cxt(fn, f, TopMemoryContext);
+}
+
+/*
+ * dedup_postgis_for returns the PostGIS functions (and the search query) for
+ * this geometry type, finding them on first use and again when the type
+ * changed (PostGIS was dropped and created).
+ */
+static DedupPostgis *
+dedup_postgis_for(Oid geometry_type)
+{
+	HeapTuple	tuple;
+	char	   *schema;
+	Oid			geography_type;
+	Oid			types[3];
+	Oid			cast;
+	CoercionPathType path;
+
+	if (dedup_postgis_ready && dedup_postgis.geometry_type == geometry_type)
+		return &dedup_postgis;
+	if (dedup_postgis.search_plan != NULL)
+	{
+		SPI_freeplan(dedup_postgis.search_plan);
+		dedup_postgis.search_plan = NULL;
+	}
+	dedup_postgis_ready = false;
+
+	tuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(geometry_type));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for type %u", geometry_type);
+	schema = get_namespace_name(((Form_pg_type) GETSTRUCT(tuple))->typnamespace);
+	ReleaseSysCache(tuple);
+	geography_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("geography"),
+									 ObjectIdGetDatum(get_namespace_oid(schema, false)));
+	if (!OidIsValid(geography_type))
+		elog(ERROR, "type %s.geography does not exist", schema);
+
+	types[0] = geometry_type;
+	dedup_lookup(&dedup_postgis.geometry_type_of, schema, "st_geometrytype", 1, types);
+	dedup_lookup(&dedup_postgis.is_empty, schema, "st_isempty", 1, types);
+	dedup_lookup(&dedup_postgis.as_text, schema, "st_astext", 1, types);
+	dedup_lookup(&dedup_postgis.x, schema, "st_x", 1, types);
+	dedup_lookup(&dedup_postgis.y, schema, "st_y", 1, types);
+	path = find_coercion_pathway(geography_type, geometry_type, COERCION_EXPLICIT, &cast);
+	if (path != COERCION_PATH_FUNC)
+		elog(ERROR, "no cast function from geometry to geography");
+	fmgr_info_cxt(cast, &dedup_postgis.to_geography, TopMemoryContext);
+	types[0] = geography_type;
+	types[1] = geography_type;
+	types[2] = BOOLOID;
+	dedup_lookup(&dedup_postgis.distance, schema, "st_distance", 3, types);
+	dedup_postgis.geometry_type = geometry_type;
+	dedup_postgis_ready = true;
+	return &dedup_postgis;
+}
+
+/*
+ * dedup_call calls f with nargs (at most 3) non-NULL arguments and says
+ * whether it returned NULL (the fmgr macros would fail on that).
+ */
+static Datum
+dedup_call(FmgrInfo *f, int nargs, Datum a0, Datum a1, Datum a2, bool *isnull)
+{
+	LOCAL_FCINFO(fcinfo, 3);
+	Datum		result;
+
+	InitFunctionCallInfoData(*fcinfo, f, nargs, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = a0;
+	fcinfo->args[0].isnull = false;
+	fcinfo->args[1].value = a1;
+	fcinfo->args[1].isnull = false;
+	fcinfo->args[2].value = a2;
+	fcinfo->args[2].isnull = false;
+	result = FunctionCallInvoke(fcinfo);
+	*isnull = fcinfo->isnull;
+	return result;
+}
+
+/*
+ * dedup_search_plan returns the search query, prepared once per backend and
+ * PostGIS schema: the orders whose point (lon, lat, time axis) overlaps the
+ * box from ($1, $2, $3) to ($4, $5, $6), written as orders_dedup_idx's
+ * expression and the only qual, so that every plan of it is a scan of that
+ * index.  For the rows of the family $7 that may still be candidates it also
+ * returns when the order was last resolved and whether it waits for review
+ * as a suspected duplicate.  The plan is generic (made once, the box a
+ * runtime key of the index scan): a custom plan would be planned again for
+ * every report, and the planner's estimate of the box's selectivity reads
+ * the index column's statistics, whose size grows with the table.
+ */
+static SPIPlanPtr
+dedup_search_plan(DedupPostgis *pg)
+{
+	const char *postgis;
+	char	   *query;
+	Oid			types[7] = {FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, TEXTARRAYOID};
+	SPIPlanPtr	plan;
+	HeapTuple	tuple;
+
+	if (pg->search_plan != NULL)
+		return pg->search_plan;
+	tuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(pg->geometry_type));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for type %u", pg->geometry_type);
+	postgis = quote_identifier(get_namespace_name(((Form_pg_type) GETSTRUCT(tuple))->typnamespace));
+	ReleaseSysCache(tuple);
+	query = psprintf("SELECT o.id, o.ticket, o.status, o.category_code, o.received_at, o.description, "
+					 "o.address, o.reporter_phone, o.location, "
+					 "CASE WHEN o.category_code OPERATOR(pg_catalog.=) ANY ($7) "
+					 "AND o.status OPERATOR(pg_catalog.=) ANY ('{resolved,closed}'::workorder.order_status[]) "
+					 "THEN (SELECT pg_catalog.max(e.at) FROM workorder.order_events e "
+					 "WHERE e.order_id OPERATOR(pg_catalog.=) o.id "
+					 "AND e.action OPERATOR(pg_catalog.=) 'resolve') END, "
+					 "CASE WHEN o.category_code OPERATOR(pg_catalog.=) ANY ($7) "
+					 "AND o.status OPERATOR(pg_catalog.<>) ALL ('{merged,cancelled}'::workorder.order_status[]) "
+					 "THEN EXISTS (SELECT 1 FROM workorder.dedup_checks k "
+					 "WHERE k.order_id OPERATOR(pg_catalog.=) o.id "
+					 "AND k.decision OPERATOR(pg_catalog.=) 'review' AND k.review IS NULL) END "
+					 "FROM workorder.orders o "
+					 "WHERE %s.st_makepoint(%s.st_x(o.location), %s.st_y(o.location), "
+					 "workorder.dedup_time_axis(o.received_at)) "
+					 "OPERATOR(%s.&&&) %s.st_makeline(%s.st_makepoint($1, $2, $3), %s.st_makepoint($4, $5, $6))",
+					 postgis, postgis, postgis, postgis, postgis, postgis, postgis);
+	plan = workorder_keep_plan(query, 7, types);
+	pg->search_plan = plan;
+	return plan;
+}
+
+/* dedup_arg_text returns text argument argno as a string, or NULL. */
+static char *
+dedup_arg_text(FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+/*
+ * dedup_parse_interval is value::interval for a value that may be wrong:
+ * false when the input function fails with a data exception (class 22), as
+ * the SQL's EXCEPTION WHEN data_exception caught it.  Other errors are
+ * raised.  The parse runs in a subtransaction, as that handler's did.
+ */
+static bool
+dedup_parse_interval(const char *value, Interval *span)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(caller);
+	PG_TRY();
+	{
+		Datum		v = DirectFunctionCall3(interval_in, CStringGetDatum(value),
+											ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+
+		memcpy(span, DatumGetIntervalP(v), sizeof(Interval));
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *error;
+
+		MemoryContextSwitchTo(caller);
+		error = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller);
+		CurrentResourceOwner = owner;
+		if (ERRCODE_TO_CATEGORY(error->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
+			ReThrowError(error);
+		FreeErrorData(error);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/*
+ * dedup_setting is the SQL's dedup_setting(): the value of a district-wide
+ * dedup setting, or its default, checked.  kind is number (a number in
+ * [low, high]), interval (an interval of low to high days), switch (on or
+ * off) or word (reopen or link); anything else is WO701.
+ */
+static const char *
+dedup_setting(const char *name, const char *default_value, const char *kind, double low, double high)
+{
+	const char *row = workorder_setting(name);
+	const char *value = row ? row : default_value;
+	bool		bad = false;
+	double		number = 0;
+	const char *hint;
+
+	if (strcmp(kind, "number") == 0)
+	{
+		bool		have_error = false;
+
+		number = float8in_internal_opt_error(unconstify(char *, value), NULL, "double precision",
+											 value, &have_error);
+		bad = have_error;
+	}
+	else if (strcmp(kind, "interval") == 0)
+	{
+		Interval	span;
+
+		/* A default is well-formed: only a setting's row needs the handler. */
+		if (row == NULL)
+			memcpy(&span, DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(value),
+																ObjectIdGetDatum(InvalidOid),
+																Int32GetDatum(-1))), sizeof(Interval));
+		else if (!dedup_parse_interval(value, &span))
+			bad = true;
+		if (!bad)
+		{
+			/* EXTRACT(epoch FROM span) / 86400.0, in numeric, as the SQL divided. */
+			Datum		epoch = DirectFunctionCall2(extract_interval, CStringGetTextDatum("epoch"),
+													IntervalPGetDatum(&span));
+			Datum		day = DirectFunctionCall3(numeric_in, CStringGetDatum("86400.0"),
+												  ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+
+			number = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+														DirectFunctionCall2(numeric_div, epoch, day)));
+		}
+	}
+	else if (strcmp(kind, "switch") == 0)
+		bad = !(strcmp(value, "on") == 0 || strcmp(value, "off") == 0);
+	else
+		bad = !(strcmp(value, "reopen") == 0 || strcmp(value, "link") == 0);
+
+	if (!bad && (strcmp(kind, "number") == 0 || strcmp(kind, "interval") == 0))
+		bad = isnan(number) || float8_lt(number, low) || float8_gt(number, high);
+	if (!bad)
+		return value;
+
+	if (strcmp(kind, "number") == 0)
+		hint = psprintf("Set a number from %s to %s.",
+						DatumGetCString(DirectFunctionCall1(float8out, Float8GetDatum(low))),
+						DatumGetCString(DirectFunctionCall1(float8out, Float8GetDatum(high))));
+	else if (strcmp(kind, "interval") == 0)
+		hint = psprintf("Set an interval from %s to %s days.",
+						DatumGetCString(DirectFunctionCall1(float8out, Float8GetDatum(low))),
+						DatumGetCString(DirectFunctionCall1(float8out, Float8GetDatum(high))));
+	else if (strcmp(kind, "switch") == 0)
+		hint = "Set on or off.";
+	else
+		hint = "Set reopen or link.";
+	ereport(ERROR,
+			(errcode(ERRCODE_WO_INVALID_DEDUP_SETTING),
+			 errmsg("invalid dedup setting %s", name),
+			 errdetail("The value is %s.",
+					   TextDatumGetCString(DirectFunctionCall1(quote_literal, CStringGetTextDatum(value)))),
+			 errhint("%s", hint)));
+	return NULL;				/* not reached */
+}
+
+/* dedup_interval is value::interval for a value dedup_setting() checked. */
+static Interval *
+dedup_interval(const char *value)
+{
+	return DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(value),
+												 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+}
+
+/* dedup_number is value::double precision for a value dedup_setting() checked. */
+static double
+dedup_number(const char *value)
+{
+	return DatumGetFloat8(DirectFunctionCall1(float8in, CStringGetDatum(value)));
+}
+
+/*
+ * dedup_policy_resolve computes the policy in force for a category, into p
+ * (in the current memory context): the category's row of category_effective
+ * (none for a NULL or unknown code: no family), for each rule column the
+ * deepest rule along its path that sets it, and the district-wide settings
+ * for the rest, each checked only when it is needed, in the SQL's order.
+ */
+static void
+dedup_policy_resolve(const char *code, DedupPolicy *p)
+{
+	const CategoryInfo *c = code ? workorder_category(code) : NULL;
+	NDouble		own[DEDUP_RULE_NUMBERS];
+	Interval   *own_closed = NULL;
+	char	   *own_late = NULL;
+	char	  **path;
+	int			path_length;
+	int			i;
+	int			k;
+
+	memset(p, 0, sizeof(DedupPolicy));
+	for (k = 0; k < DEDUP_RULE_NUMBERS; k++)
+		own[k] = nd_null;
+	p->number[P_RADIUS] = nd_null;
+	if (c != NULL)
+	{
+		p->category_code = pstrdup(c->code);
+		p->family = pstrdup(c->family);
+		p->path = datumCopy(c->path, false, -1);
+		if (c->has_dedup_radius)
+			p->number[P_RADIUS] = nd(c->dedup_radius_m);
+		if (c->dedup_window)
+		{
+			p->time_window = palloc(sizeof(Interval));
+			memcpy(p->time_window, c->dedup_window, sizeof(Interval));
+		}
+		path_length = c->path_length;
+		path = palloc(sizeof(char *) * Max(path_length, 1));
+		for (i = 0; i < path_length; i++)
+			path[i] = TextDatumGetCString(c->path_elems[i]);
+		/* The deepest rule that sets each column. */
+		for (i = path_length - 1; i >= 0; i--)
+		{
+			const DedupRuleInfo *rule = workorder_dedup_rule(path[i]);
+
+			if (rule == NULL)
+				continue;
+			for (k = 0; k < DEDUP_RULE_NUMBERS; k++)
+				if (own[k].null && rule->has_number[k])
+					own[k] = nd(rule->number[k]);
+			if (own_closed == NULL && rule->closed_window != NULL)
+			{
+				own_closed = palloc(sizeof(Interval));
+				memcpy(own_closed, rule->closed_window, sizeof(Interval));
+			}
+			if (own_late == NULL && rule->late_policy != NULL)
+				own_late = pstrdup(rule->late_policy);
+		}
+	}
+	if (p->number[P_RADIUS].null)
+		p->number[P_RADIUS] = nd(dedup_number(dedup_setting("dedup_radius_m", "100", "number", 1, 5000)));
+	if (p->time_window == NULL)
+		p->time_window = dedup_interval(dedup_setting("dedup_window", "3 days", "interval", 0.0007, 90));
+	p->closed_window = own_closed ? own_closed
+		: dedup_interval(dedup_setting("dedup_closed_window", "3 days", "interval", 0, 90));
+	p->number[P_WEIGHT_DISTANCE] = !own[0].null ? own[0]
+		: nd(dedup_number(dedup_setting("dedup_weight_distance", "2", "number", 0, 100)));
+	p->number[P_WEIGHT_TIME] = !own[1].null ? own[1]
+		: nd(dedup_number(dedup_setting("dedup_weight_time", "1", "number", 0, 100)));
+	p->number[P_WEIGHT_TEXT] = !own[2].null ? own[2]
+		: nd(dedup_number(dedup_setting("dedup_weight_text", "4", "number", 0, 100)));
+	p->number[P_WEIGHT_ADDRESS] = !own[3].null ? own[3]
+		: nd(dedup_number(dedup_setting("dedup_weight_address", "1", "number", 0, 100)));
+	p->number[P_WEIGHT_REPORTER] = !own[4].null ? own[4]
+		: nd(dedup_number(dedup_setting("dedup_weight_reporter", "1", "number", 0, 100)));
+	p->number[P_MERGE] = !own[5].null ? own[5]
+		: nd(dedup_number(dedup_setting("dedup_merge_threshold", "0.50", "number", 0.01, 1)));
+	/* Thresholds that cross leave no review band. */
+	p->number[P_REVIEW] = nd_least(!own[6].null ? own[6]
+								   : nd(dedup_number(dedup_setting("dedup_review_threshold", "0.40", "number", 0.01, 1))),
+								   p->number[P_MERGE]);
+	p->late_policy = own_late ? own_late : pstrdup(dedup_setting("dedup_late_policy", "link", "word", 0, 0));
+	p->has_enabled = true;
+	p->enabled = DatumGetBool(DirectFunctionCall1(boolin,
+												  CStringGetDatum(dedup_setting("dedup_enabled", "on", "switch", 0, 0))));
+}
+
+/*
+ * dedup_policy_for returns the policy in force for a category code (NULL:
+ * none), from the cache of resolved policies.  The cache is emptied when the
+ * reference cache was loaded again (a setting, a category or a dedup rule
+ * changed) or the date and interval styles that parse the settings changed.
+ * A policy whose settings are invalid raises WO701 and is not kept, so it
+ * raises again next time.
+ */
+static const DedupPolicy *
+dedup_policy_for(const char *code)
+{
+	uint64		version;
+	char		key[DEDUP_KEY_LEN];
+	DedupPolicyEntry *entry;
+	DedupPolicy resolved;
+	MemoryContext old;
+	bool		found;
+
+	/*
+	 * A change another session committed is seen now, as the SQL's next
+	 * statement saw it, not only when this one next takes a lock.
+	 */
+	AcceptInvalidationMessages();
+	version = workorder_reference_version();
+
+	if (dedup_policy_cache == NULL || version != dedup_policy_version ||
+		DateStyle != dedup_policy_datestyle || DateOrder != dedup_policy_dateorder ||
+		IntervalStyle != dedup_policy_intervalstyle)
+	{
+		HASHCTL		ctl;
+
+		if (dedup_policy_context == NULL)
+			dedup_policy_context = AllocSetContextCreate(CacheMemoryContext, "workorder dedup policies",
+														 ALLOCSET_SMALL_SIZES);
+		else
+			MemoryContextReset(dedup_policy_context);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = DEDUP_KEY_LEN;
+		ctl.entrysize = sizeof(DedupPolicyEntry);
+		ctl.hcxt = dedup_policy_context;
+		dedup_policy_cache = hash_create("workorder dedup policies", 64, &ctl,
+										 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+		dedup_policy_version = version;
+		dedup_policy_datestyle = DateStyle;
+		dedup_policy_dateorder = DateOrder;
+		dedup_policy_intervalstyle = IntervalStyle;
+	}
+
+	/* Every code that is not a category has the district-wide policy: key "". */
+	if (code == NULL || strlen(code) >= DEDUP_KEY_LEN - 1 || workorder_category(code) == NULL)
+		strlcpy(key, "", sizeof(key));
+	else
+		snprintf(key, sizeof(key), "K%s", code);
+	entry = (DedupPolicyEntry *) hash_search(dedup_policy_cache, key, HASH_FIND, NULL);
+	if (entry != NULL)
+		return &entry->policy;
+
+	old = MemoryContextSwitchTo(dedup_policy_context);
+	dedup_policy_resolve(key[0] ? code : NULL, &resolved);
+	MemoryContextSwitchTo(old);
+	entry = (DedupPolicyEntry *) hash_search(dedup_policy_cache, key, HASH_ENTER, &found);
+	entry->policy = resolved;
+	return &entry->policy;
+}
+
+/*
+ * dedup_policy_datum makes the composite value of a policy; its columns are
+ * left in values and nulls (PC_COLUMNS each).
+ */
+static Datum
+dedup_policy_datum(const DedupPolicy *p, TupleDesc desc, Datum *values, bool *nulls)
+{
+	int			k;
+
+	memset(values, 0, sizeof(Datum) * PC_COLUMNS);
+	memset(nulls, true, sizeof(bool) * PC_COLUMNS);
+	if (p->category_code)
+	{
+		values[PC_CATEGORY_CODE] = CStringGetTextDatum(p->category_code);
+		nulls[PC_CATEGORY_CODE] = false;
+	}
+	if (p->family)
+	{
+		values[PC_FAMILY] = CStringGetTextDatum(p->family);
+		nulls[PC_FAMILY] = false;
+	}
+	if (p->path != (Datum) 0)
+	{
+		values[PC_PATH] = p->path;
+		nulls[PC_PATH] = false;
+	}
+	if (p->time_window)
+	{
+		values[PC_TIME_WINDOW] = IntervalPGetDatum(p->time_window);
+		nulls[PC_TIME_WINDOW] = false;
+	}
+	if (p->closed_window)
+	{
+		values[PC_CLOSED_WINDOW] = IntervalPGetDatum(p->closed_window);
+		nulls[PC_CLOSED_WINDOW] = false;
+	}
+	for (k = 0; k < P_NUMBERS; k++)
+	{
+		int			col = (k == P_RADIUS) ? PC_RADIUS_M : PC_WEIGHT_DISTANCE + (k - P_WEIGHT_DISTANCE);
+
+		if (!p->number[k].null)
+		{
+			values[col] = Float8GetDatum(p->number[k].v);
+			nulls[col] = false;
+		}
+	}
+	if (p->late_policy)
+	{
+		values[PC_LATE_POLICY] = CStringGetTextDatum(p->late_policy);
+		nulls[PC_LATE_POLICY] = false;
+	}
+	if (p->has_enabled)
+	{
+		values[PC_ENABLED] = BoolGetDatum(p->enabled);
+		nulls[PC_ENABLED] = false;
+	}
+	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+}
+
+/*
+ * dedup_policy_from_datum reads a composite workorder.dedup_policy (an
+ * argument of dedup_candidates; NULL for a NULL one) into p.
+ */
+static void
+dedup_policy_from_datum(HeapTupleHeader row, DedupPolicy *p)
+{
+	TupleDesc	desc;
+	HeapTupleData tuple;
+	Datum		values[PC_COLUMNS];
+	bool		nulls[PC_COLUMNS];
+	int			k;
+
+	memset(p, 0, sizeof(DedupPolicy));
+	for (k = 0; k < P_NUMBERS; k++)
+		p->number[k] = nd_null;
+	if (row == NULL)
+		return;
+	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(row), HeapTupleHeaderGetTypMod(row));
+	if (desc->natts != PC_COLUMNS)
+		elog(ERROR, "workorder.dedup_policy has %d columns, not %d", desc->natts, PC_COLUMNS);
+	tuple.t_len = HeapTupleHeaderGetDatumLength(row);
+	ItemPointerSetInvalid(&(tuple.t_self));
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = row;
+	heap_deform_tuple(&tuple, desc, values, nulls);
+	ReleaseTupleDesc(desc);
+	if (!nulls[PC_CATEGORY_CODE])
+		p->category_code = TextDatumGetCString(values[PC_CATEGORY_CODE]);
+	if (!nulls[PC_FAMILY])
+		p->family = TextDatumGetCString(values[PC_FAMILY]);
+	if (!nulls[PC_PATH])
+		p->path = PointerGetDatum(PG_DETOAST_DATUM_COPY(values[PC_PATH]));
+	if (!nulls[PC_TIME_WINDOW])
+	{
+		p->time_window = palloc(sizeof(Interval));
+		memcpy(p->time_window, DatumGetIntervalP(values[PC_TIME_WINDOW]), sizeof(Interval));
+	}
+	if (!nulls[PC_CLOSED_WINDOW])
+	{
+		p->closed_window = palloc(sizeof(Interval));
+		memcpy(p->closed_window, DatumGetIntervalP(values[PC_CLOSED_WINDOW]), sizeof(Interval));
+	}
+	for (k = 0; k < P_NUMBERS; k++)
+	{
+		int			col = (k == P_RADIUS) ? PC_RADIUS_M : PC_WEIGHT_DISTANCE + (k - P_WEIGHT_DISTANCE);
+
+		if (!nulls[col])
+			p->number[k] = nd(DatumGetFloat8(values[col]));
+	}
+	if (!nulls[PC_LATE_POLICY])
+		p->late_policy = TextDatumGetCString(values[PC_LATE_POLICY]);
+	if (!nulls[PC_ENABLED])
+	{
+		p->has_enabled = true;
+		p->enabled = DatumGetBool(values[PC_ENABLED]);
+	}
+}
+
+/*
+ * dedup_check_point is WO101 for a geometry that is not a point or is empty
+ * (ST_GeometryType(point) <> 'ST_Point' OR ST_IsEmpty(point)); a NULL one
+ * passes, as the SQL's test was NULL for it.
+ */
+static void
+dedup_check_point(DedupPostgis *pg, Datum point, bool point_null, const char *message)
+{
+	bool		isnull;
+	Datum		kind;
+	char	   *shown;
+
+	if (point_null)
+		return;
+	kind = dedup_call(&pg->geometry_type_of, 1, point, 0, 0, &isnull);
+	if (!isnull && strcmp(TextDatumGetCString(kind), "ST_Point") == 0)
+	{
+		Datum		empty = dedup_call(&pg->is_empty, 1, point, 0, 0, &isnull);
+
+		if (isnull || !DatumGetBool(empty))
+			return;
+	}
+	else if (isnull)
+	{
+		/* NULL <> 'ST_Point' OR ST_IsEmpty(point): raised only when empty. */
+		Datum		empty = dedup_call(&pg->is_empty, 1, point, 0, 0, &isnull);
+
+		if (isnull || !DatumGetBool(empty))
+			return;
+	}
+	kind = dedup_call(&pg->as_text, 1, point, 0, 0, &isnull);
+	shown = isnull ? "" : TextDatumGetCString(DirectFunctionCall2(text_left, kind, Int32GetDatum(60)));
+	ereport(ERROR,
+			(errcode(ERRCODE_WO_INVALID_LOCATION),
+			 errmsg("%s", message),
+			 errdetail("The geometry is %s.", shown),
+			 errhint("Pass the report's location as checked by workorder.location_point().")));
+}
+
+/* dedup_point_coordinate is ST_X(point) or ST_Y(point), NULL for a NULL point. */
+static NDouble
+dedup_point_coordinate(FmgrInfo *f, Datum point, bool point_null)
+{
+	bool		isnull;
+	Datum		v;
+
+	if (point_null)
+		return nd_null;
+	v = dedup_call(f, 1, point, 0, 0, &isnull);
+	return isnull ? nd_null : nd(DatumGetFloat8(v));
+}
+
+/*
+ * dedup_half_width is the search circle's half width in degrees of longitude
+ * at latitude y: dlat / GREATEST(cosd(LEAST(abs(y) + dlat, 89.0)), 0.01).
+ */
+static NDouble
+dedup_half_width(NDouble dlat, NDouble y)
+{
+	NDouble		lat = nd_least(y.null ? nd_null : nd_pl(nd(fabs(y.v)), dlat), nd(89.0));
+	NDouble		cosine = nd(DatumGetFloat8(DirectFunctionCall1(dcosd, Float8GetDatum(lat.v))));
+
+	return nd_div(dlat, nd_greatest(cosine, nd(0.01)));
+}
+
+/*
+ * dedup_cell is floor(coordinate / cell)::bigint: division by zero and a
+ * value out of bigint's range are errors.  The caller checks for NULLs.
+ */
+static int64
+dedup_cell(NDouble coordinate, NDouble cell)
+{
+	double		v = floor(nd_div(coordinate, cell).v);
+
+	return DatumGetInt64(DirectFunctionCall1(dtoi8, Float8GetDatum(v)));
+}
+
+/* dedup_hashtext is hashtext(s), as SQL computes it for a text of the default collation. */
+static int32
+dedup_hashtext(const char *s)
+{
+	return DatumGetInt32(DirectFunctionCall1Coll(hashtext, DEFAULT_COLLATION_OID, CStringGetTextDatum(s)));
+}
+
+/* dedup_int32_cmp orders int32 values ascending, for qsort. */
+static int
+dedup_int32_cmp(const void *a, const void *b)
+{
+	int32		x = *(const int32 *) a;
+	int32		y = *(const int32 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * dedup_lock_cells takes the advisory locks of the neighbourhood (see
+ * sql/install/62_dedup.sql): one per grid cell of the family (side: twice
+ * the family's largest radius, a category without one counting radius_m)
+ * that the circle of radius_m around point touches, in key order; or, when
+ * that is more than 16 cells, one for the whole family.  The keys are the
+ * SQL's: (hashtext('workorder.dedup'), hashtext(concat_ws('/', family, x,
+ * y))) and (hashtext('workorder.dedup'), hashtext(family)), so sessions
+ * running either interlock.  NULLs lock nothing, as in the SQL.
+ */
+static void
+dedup_lock_cells(DedupPostgis *pg, const char *family, Datum point, bool point_null, NDouble radius_m)
+{
+	NDouble		dlat = nd_div(radius_m, nd(110000.0));
+	NDouble		family_radius = nd_null;
+	NDouble		cell;
+	NDouble		dlon;
+	NDouble		x;
+	NDouble		y;
+	ListCell   *lc;
+	int64		x0,
+				x1,
+				y0,
+				y1,
+				width,
+				height,
+				cells;
+	int32		keys[16];
+	int			nkeys = 0;
+	int			i;
+	int64		cx,
+				cy;
+
+	dedup_check_point(pg, point, point_null, "dedup_lock needs a point");
+
+	/* max(COALESCE(e.dedup_radius_m, radius_m)) over the family's categories */
+	foreach(lc, workorder_family_categories(family))
+	{
+		const CategoryInfo *c = (const CategoryInfo *) lfirst(lc);
+		NDouble		r = c->has_dedup_radius ? nd(c->dedup_radius_m) : radius_m;
+
+		if (!r.null && (family_radius.null || float8_gt(r.v, family_radius.v)))
+			family_radius = r;
+	}
+	cell = nd_div(nd_mul(nd(2.0), nd_greatest(family_radius, radius_m)), nd(110000.0));
+	y = dedup_point_coordinate(&pg->y, point, point_null);
+	dlon = dedup_half_width(dlat, y);
+	x = dedup_point_coordinate(&pg->x, point, point_null);
+	if (x.null || dlon.null || cell.null)
+		return;
+	x0 = dedup_cell(nd_mi(x, dlon), cell);
+	x1 = dedup_cell(nd_pl(x, dlon), cell);
+	if (y.null || dlat.null)
+		return;
+	y0 = dedup_cell(nd_mi(y, dlat), cell);
+	y1 = dedup_cell(nd_pl(y, dlat), cell);
+	if (pg_sub_s64_overflow(x1, x0, &width) || pg_add_s64_overflow(width, 1, &width) ||
+		pg_sub_s64_overflow(y1, y0, &height) || pg_add_s64_overflow(height, 1, &height) ||
+		pg_mul_s64_overflow(width, height, &cells))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("bigint out of range")));
+	if (cells > 16)
+	{
+		if (family != NULL)
+			DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(dedup_hashtext("workorder.dedup")),
+								Int32GetDatum(dedup_hashtext(family)));
+		return;
+	}
+	if (x1 < x0 || y1 < y0)
+		return;
+	for (cx = x0; cx <= x1; cx++)
+		for (cy = y0; cy <= y1; cy++)
+		{
+			char	   *key = family ? psprintf("%s/" INT64_FORMAT "/" INT64_FORMAT, family, cx, cy)
+				: psprintf(INT64_FORMAT "/" INT64_FORMAT, cx, cy);
+
+			keys[nkeys++] = dedup_hashtext(key);
+			pfree(key);
+		}
+	qsort(keys, nkeys, sizeof(int32), dedup_int32_cmp);
+	for (i = 0; i < nkeys; i++)
+		if (i == 0 || keys[i] != keys[i - 1])
+			DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(dedup_hashtext("workorder.dedup")),
+								Int32GetDatum(keys[i]));
+}
+
+/*
+ * dedup_phone_digits is the SQL's dedup_phone(): the digits of a phone
+ * number (the last 11: a leading +86 or 0086 is the same phone), NULL for
+ * NULL or fewer than 5 digits.
+ */
+static text *
+dedup_phone_digits(text *phone)
+{
+	const char *s;
+	int			len;
+	char	   *digits;
+	int			n = 0;
+	int			i;
+
+	if (phone == NULL)
+		return NULL;
+	s = VARDATA_ANY(phone);
+	len = VARSIZE_ANY_EXHDR(phone);
+	digits = palloc(len + 1);
+	/* Server encodings are ASCII-safe: no byte of another character is a digit. */
+	for (i = 0; i < len; i++)
+		if (s[i] >= '0' && s[i] <= '9')
+			digits[n++] = s[i];
+	if (n < 5)
+		return NULL;
+	return n > 11 ? cstring_to_text_with_len(digits + n - 11, 11) : cstring_to_text_with_len(digits, n);
+}
+
+/* dedup_text_eq is a = b for texts (equality is bytewise: the default collation is deterministic). */
+static bool
+dedup_text_eq(text *a, text *b)
+{
+	return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
+		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
+}
+
+/* dedup_concat_ws is concat_ws(' ', a, b): NULLs left out. */
+static text *
+dedup_concat_ws(text *a, text *b)
+{
+	StringInfoData s;
+
+	initStringInfo(&s);
+	if (a)
+		appendBinaryStringInfo(&s, VARDATA_ANY(a), VARSIZE_ANY_EXHDR(a));
+	if (a && b)
+		appendStringInfoChar(&s, ' ');
+	if (b)
+		appendBinaryStringInfo(&s, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+	return cstring_to_text_with_len(s.data, s.len);
+}
+
+/*
+ * dedup_path_has is code = ANY (path): true when an element is code; else
+ * NULL (*null) when path is NULL or has a NULL element, else false.
+ */
+static bool
+dedup_path_has(Datum path, const char *code, bool *null)
+{
+	ArrayType  *array;
+	Datum	   *elems;
+	bool	   *elem_nulls;
+	int			n;
+	int			i;
+	size_t		len = strlen(code);
+
+	*null = false;
+	if (path == (Datum) 0)
+	{
+		*null = true;
+		return false;
+	}
+	array = DatumGetArrayTypeP(path);
+	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elem_nulls, &n);
+	for (i = 0; i < n; i++)
+	{
+		if (elem_nulls[i])
+		{
+			*null = true;
+			continue;
+		}
+		if (VARSIZE_ANY_EXHDR(DatumGetPointer(elems[i])) == len &&
+			memcmp(VARDATA_ANY(DatumGetPointer(elems[i])), code, len) == 0)
+		{
+			*null = false;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* dedup_family_codes is the codes of a family's categories, as text[]. */
+static Datum
+dedup_family_codes(const char *family)
+{
+	List	   *members = workorder_family_categories(family);
+	Datum	   *codes = palloc(sizeof(Datum) * Max(list_length(members), 1));
+	ListCell   *lc;
+	int			n = 0;
+
+	foreach(lc, members)
+		codes[n++] = CStringGetTextDatum(((const CategoryInfo *) lfirst(lc))->code);
+	return PointerGetDatum(construct_array(codes, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * dedup_candidate_order is the order of dedup_candidates(): the best score
+ * first, NULL scores last, ties to the earlier order.
+ */
+static int
+dedup_candidate_order(const void *a, const void *b)
+{
+	const DedupCandidate *x = (const DedupCandidate *) a;
+	const DedupCandidate *y = (const DedupCandidate *) b;
+	int			c = nd_cmp(y->score, x->score, true);
+
+	if (c != 0)
+		return c;
+	return (x->order_id > y->order_id) - (x->order_id < y->order_id);
+}
+
+/*
+ * dedup_candidate_order_decide is the order in which dedup_decide() looked
+ * at them (ORDER BY score DESC, order_id): NULL scores first.
+ */
+static int
+dedup_candidate_order_decide(const void *a, const void *b)
+{
+	const DedupCandidate *x = (const DedupCandidate *) a;
+	const DedupCandidate *y = (const DedupCandidate *) b;
+	int			c = nd_cmp(y->score, x->score, false);
+
+	if (c != 0)
+		return c;
+	return (x->order_id > y->order_id) - (x->order_id < y->order_id);
+}
+
+/*
+ * dedup_candidate_from_row looks at one order of the search box (row of the
+ * search query) and, when it is a candidate, scores it into *c (the values
+ * in memory of the search's caller) and returns true.  Its filters are the
+ * SQL's quals: the family and the window in time (the index query's), then
+ * neither merged nor cancelled, not the excluded order, not a suspected
+ * duplicate waiting for review, open or resolved no longer than
+ * closed_window before the report, within the window and the radius.
+ */
+static bool
+dedup_candidate_from_row(DedupSearch *s, HeapTuple t, TupleDesc desc, DedupCandidate *c)
+{
+	const DedupPolicy *p = s->p;
+	const DedupReport *r = s->r;
+	bool		isnull;
+	int64		id = DatumGetInt64(SPI_getbinval(t, desc, SQ_ID, &isnull));
+	Oid			status = DatumGetObjectId(SPI_getbinval(t, desc, SQ_STATUS, &isnull));
+	TimestampTz received_at = DatumGetTimestampTz(SPI_getbinval(t, desc, SQ_RECEIVED_AT, &isnull));
+	Datum		category = SPI_getbinval(t, desc, SQ_CATEGORY_CODE, &isnull);
+	const CategoryInfo *info;
+	char	   *code;
+	Datum		resolved;
+	bool		resolved_null;
+	Datum		pending;
+	bool		open;
+	Datum		location;
+	Datum		geography;
+	NDouble		metres;
+	Interval   *gap;
+	NDouble		gap_s;
+	int64		gap_us;
+	text	   *description;
+	text	   *address;
+	NDouble		s_distance;
+	NDouble		s_time;
+	NDouble		s_text = nd_null;
+	NDouble		s_address = nd_null;
+	NDouble		s_reporter = nd_null;
+	NDouble		sum;
+	NDouble		weights;
+	NDouble		part;
+	bool		related_null;
+	bool		related;
+	MemoryContext old;
+
+	if (isnull)
+		return false;
+	code = TextDatumGetCString(category);
+	info = workorder_category(code);
+	if (info == NULL || strcmp(info->family, p->family) != 0)
+		return false;
+	if (received_at < s->lower || received_at > s->upper)
+		return false;
+	if (status == s->types->merged || status == s->types->cancelled)
+		return false;
+	if (r->has_exclude && id == r->exclude)
+		return false;
+	pending = SPI_getbinval(t, desc, SQ_PENDING_REVIEW, &isnull);
+	if (isnull || DatumGetBool(pending))
+		return false;
+	resolved = SPI_getbinval(t, desc, SQ_RESOLVED, &resolved_null);
+	open = status != s->types->resolved && status != s->types->closed;
+	if (!open)
+	{
+		if (resolved_null)
+			return false;
+		if (!s->closed_bound_known)
+		{
+			s->closed_bound_known = true;
+			s->closed_bound_null = p->closed_window == NULL;
+			if (!s->closed_bound_null)
+				s->closed_bound = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+																		  TimestampTzGetDatum(r->received),
+																		  IntervalPGetDatum(p->closed_window)));
+		}
+		if (s->closed_bound_null || DatumGetTimestampTz(resolved) < s->closed_bound)
+			return false;
+	}
+
+	/* |gap| in seconds: EXTRACT(epoch ...) is exact, so is a double of it below 2^53 microseconds. */
+	gap = DatumGetIntervalP(DirectFunctionCall2(timestamp_mi, TimestampTzGetDatum(r->received),
+												TimestampTzGetDatum(received_at)));
+	if (!pg_sub_s64_overflow(received_at, r->received, &gap_us) &&
+		gap_us > -(INT64CONST(1) << 53) && gap_us < (INT64CONST(1) << 53))
+		gap_s = nd((double) gap_us / 1000000.0);
+	else
+		gap_s = nd(interval_epoch(DatumGetIntervalP(DirectFunctionCall2(timestamp_mi,
+																		TimestampTzGetDatum(received_at),
+																		TimestampTzGetDatum(r->received)))));
+	if (!nd_le(nd(fabs(gap_s.v)), s->window_s))
+		return false;
+
+	/* The distance on the spheroid: ST_Distance(location::geography, point::geography). */
+	location = SPI_getbinval(t, desc, SQ_LOCATION, &isnull);
+	if (isnull)
+		return false;
+	geography = dedup_call(&s->pg->to_geography, 1, location, 0, 0, &isnull);
+	if (isnull)
+		return false;
+	if (!s->report_geography_known)
+	{
+		old = MemoryContextSwitchTo(s->caller);
+		s->report_geography = dedup_call(&s->pg->to_geography, 1, r->point, 0, 0, &s->report_geography_null);
+		MemoryContextSwitchTo(old);
+		s->report_geography_known = true;
+	}
+	if (s->report_geography_null)
+		return false;
+	metres = nd(DatumGetFloat8(dedup_call(&s->pg->distance, 3, geography, s->report_geography,
+										  BoolGetDatum(true), &isnull)));
+	if (isnull)
+		metres = nd_null;
+	if (!nd_le(metres, p->number[P_RADIUS]))
+		return false;
+
+	/* The components. */
+	s_distance = nd_greatest(nd(0.0), nd_mi(nd(1.0), nd_div(metres, p->number[P_RADIUS])));
+	s_time = nd_greatest(nd(0.0), nd_mi(nd(1.0), nd_div(nd(fabs(gap_s.v)), s->window_s)));
+	description = (text *) SPI_getbinval(t, desc, SQ_DESCRIPTION, &isnull);
+	description = isnull ? NULL : (text *) PG_DETOAST_DATUM_PACKED(PointerGetDatum(description));
+	address = (text *) SPI_getbinval(t, desc, SQ_ADDRESS, &isnull);
+	address = isnull ? NULL : (text *) PG_DETOAST_DATUM_PACKED(PointerGetDatum(address));
+	if (r->description != NULL && description != NULL)
+		s_text = nd(sqrt(similarity_text_ignoring(&s->text_cache, s->caller, r->description, description,
+												  dedup_concat_ws(r->address, address))));
+	if (r->address != NULL && address != NULL)
+		s_address = nd(similarity_address(&s->address_cache, s->caller, r->address, address));
+	if (s->new_phone != NULL)
+	{
+		Datum		phone = SPI_getbinval(t, desc, SQ_PHONE, &isnull);
+		text	   *old_phone = isnull ? NULL : dedup_phone_digits(DatumGetTextPP(phone));
+
+		if (old_phone != NULL && dedup_text_eq(s->new_phone, old_phone))
+			s_reporter = nd(1.0);
+	}
+
+	/*
+	 * The weighted mean of the components it has, added up in the SQL's
+	 * order: an address or a reporter that does not count adds 0 to both.
+	 */
+	sum = nd_pl(nd_pl(nd_mul(p->number[P_WEIGHT_DISTANCE], s_distance),
+					  nd_mul(p->number[P_WEIGHT_TIME], s_time)),
+				nd_mul(p->number[P_WEIGHT_TEXT], s_text));
+	part = nd_mul(p->number[P_WEIGHT_ADDRESS], s_address);
+	sum = nd_pl(sum, part.null ? nd(0.0) : part);
+	part = nd_mul(p->number[P_WEIGHT_REPORTER], s_reporter);
+	sum = nd_pl(sum, part.null ? nd(0.0) : part);
+	weights = nd_pl(nd_pl(nd_pl(nd_pl(p->number[P_WEIGHT_DISTANCE], p->number[P_WEIGHT_TIME]),
+								p->number[P_WEIGHT_TEXT]),
+						  s_address.null ? nd(0.0) : p->number[P_WEIGHT_ADDRESS]),
+					s_reporter.null ? nd(0.0) : p->number[P_WEIGHT_REPORTER]);
+	if (!weights.null && weights.v == 0.0)
+		weights = nd_null;		/* NULLIF(weights, 0.0) */
+
+	/*
+	 * Related: its category on the report's path, or the report's category
+	 * on its path (code = ANY (p.path) OR p.category_code = ANY (its path)).
+	 */
+	related = dedup_path_has(p->path, code, &related_null);
+	if (!related)
+	{
+		bool		other = false;
+		int			i;
+
+		for (i = 0; p->category_code != NULL && i < info->path_length; i++)
+			if (strcmp(TextDatumGetCString(info->path_elems[i]), p->category_code) == 0)
+				other = true;
+		if (other)
+		{
+			related = true;
+			related_null = false;
+		}
+		else if (p->category_code == NULL)
+			related_null = true;
+	}
+
+	/* The row of dedup_candidate, in the caller's memory. */
+	old = MemoryContextSwitchTo(s->caller);
+	memset(c->nulls, false, sizeof(c->nulls));
+	c->order_id = id;
+	c->values[CC_ORDER_ID] = Int64GetDatum(id);
+	c->ticket = datumCopy(SPI_getbinval(t, desc, SQ_TICKET, &isnull), TupleDescAttr(desc, SQ_TICKET - 1)->attbyval,
+						  TupleDescAttr(desc, SQ_TICKET - 1)->attlen);
+	c->values[CC_TICKET] = c->ticket;
+	c->values[CC_STATUS] = ObjectIdGetDatum(status);
+	c->values[CC_CATEGORY_CODE] = datumCopy(category, false, -1);
+	c->values[CC_SAME_CATEGORY] = BoolGetDatum(related);
+	c->nulls[CC_SAME_CATEGORY] = related_null;
+	c->same_category = related && !related_null;
+	c->open = open;
+	c->values[CC_RESOLVED_AT] = resolved;
+	c->nulls[CC_RESOLVED_AT] = resolved_null;
+	c->values[CC_DISTANCE_M] = Float8GetDatum(metres.v);
+	c->values[CC_TIME_GAP] = datumCopy(IntervalPGetDatum(gap), false, sizeof(Interval));
+	c->values[CC_DISTANCE_SCORE] = Float8GetDatum(s_distance.v);
+	c->nulls[CC_DISTANCE_SCORE] = s_distance.null;
+	c->values[CC_TIME_SCORE] = Float8GetDatum(s_time.v);
+	c->nulls[CC_TIME_SCORE] = s_time.null;
+	c->values[CC_TEXT_SCORE] = Float8GetDatum(s_text.v);
+	c->nulls[CC_TEXT_SCORE] = s_text.null;
+	c->values[CC_ADDRESS_SCORE] = Float8GetDatum(s_address.v);
+	c->nulls[CC_ADDRESS_SCORE] = s_address.null;
+	c->values[CC_REPORTER_SCORE] = Float8GetDatum(s_reporter.v);
+	c->nulls[CC_REPORTER_SCORE] = s_reporter.null;
+	c->score = nd_div(sum, weights);
+	c->values[CC_SCORE] = Float8GetDatum(c->score.v);
+	c->nulls[CC_SCORE] = c->score.null;
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+/*
+ * dedup_search finds and scores the candidates of a report under a policy
+ * and returns their number (at most 50) and them in *found, best first (as
+ * dedup_candidate_order), in the caller's memory: see dedup_candidates in
+ * sql/install/62_dedup.sql for what a candidate is and how it is scored.
+ * The values are computed in the order and with the functions of that SQL,
+ * so that a hostile argument fails with the error it failed with there.
+ */
+static int
+dedup_search(DedupPostgis *pg, const DedupTypes *types, const DedupPolicy *p, const DedupReport *r,
+			 DedupCandidate **found)
+{
+	DedupSearch s;
+	MemoryContext row_context;
+	NDouble		dlat = nd_div(p->number[P_RADIUS], nd(110000.0));
+	NDouble		day;
+	NDouble		days = nd_null;
+	bool		has_window = !r->received_null && p->time_window != NULL;
+	NDouble		x;
+	NDouble		y;
+	NDouble		dlon;
+	NDouble		box[6];
+	Datum		args[7];
+	Datum		family_codes;
+	DedupCandidate *candidates;
+	int			ncandidates = 0;
+	int			guc_level;
+	uint64		row;
+	int			k;
+
+	memset(&s, 0, sizeof(s));
+	s.pg = pg;
+	s.types = types;
+	s.p = p;
+	s.r = r;
+	s.caller = CurrentMemoryContext;
+	s.window_s = p->time_window ? nd(interval_epoch(p->time_window)) : nd_null;
+	day = r->received_null ? nd_null : nd(time_axis(r->received));
+	if (has_window)
+	{
+		s.upper = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(r->received),
+														  IntervalPGetDatum(p->time_window)));
+		days = nd_mi(nd(time_axis(s.upper)), day);
+	}
+	s.new_phone = dedup_phone_digits(r->phone);
+	*found = NULL;
+
+	dedup_check_point(pg, r->point, r->point_null, "dedup_candidates needs a point");
+	if (p->family == NULL)
+		return 0;
+	y = dedup_point_coordinate(&pg->y, r->point, r->point_null);
+	dlon = dedup_half_width(dlat, y);
+	family_codes = dedup_family_codes(p->family);
+	x = dedup_point_coordinate(&pg->x, r->point, r->point_null);
+	box[0] = nd_mi(x, dlon);
+	box[1] = nd_mi(y, dlat);
+	box[2] = nd_mi(day, days);
+	box[3] = nd_pl(x, dlon);
+	box[4] = nd_pl(y, dlat);
+	box[5] = nd_pl(day, days);
+	if (has_window)
+		s.lower = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval, TimestampTzGetDatum(r->received),
+														  IntervalPGetDatum(p->time_window)));
+	for (k = 0; k < 6; k++)
+	{
+		if (box[k].null)
+			return 0;
+		args[k] = Float8GetDatum(box[k].v);
+	}
+	if (!has_window || ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(family_codes)),
+									  ARR_DIMS(DatumGetArrayTypeP(family_codes))) == 0)
+		return 0;
+	args[6] = family_codes;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	/*
+	 * Not read-only: a new snapshot, which sees what the reports we waited
+	 * for committed.  Planned (when the plan cache plans it) without
+	 * sequential scans, so that on a table still small a plan is no scan
+	 * of the whole table either, and stays the index scan as it grows.
+	 */
+	guc_level = NewGUCNestLevel();
+	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	if (SPI_execute_plan(dedup_search_plan(pg), args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "the dedup search failed");
+	AtEOXact_GUC(true, guc_level);
+	candidates = MemoryContextAlloc(s.caller, sizeof(DedupCandidate) * Max(SPI_processed, 1));
+	row_context = AllocSetContextCreate(CurrentMemoryContext, "dedup candidate", ALLOCSET_DEFAULT_SIZES);
+	for (row = 0; row < SPI_processed; row++)
+	{
+		MemoryContext old = MemoryContextSwitchTo(row_context);
+
+		if (dedup_candidate_from_row(&s, SPI_tuptable->vals[row], SPI_tuptable->tupdesc, &candidates[ncandidates]))
+			ncandidates++;
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(row_context);
+	}
+	MemoryContextDelete(row_context);
+	SPI_finish();
+
+	qsort(candidates, ncandidates, sizeof(DedupCandidate), dedup_candidate_order);
+	*found = candidates;
+	return Min(ncandidates, DEDUP_MAX_CANDIDATES);
+}
+
+/*
+ * dedup_report_args reads the report's arguments of dedup_candidates() and
+ * dedup_decide(): point, received, description, address, reporter_phone,
+ * from argument point_arg on.
+ */
+static void
+dedup_report_args(FunctionCallInfo fcinfo, int point_arg, DedupReport *r)
+{
+	memset(r, 0, sizeof(DedupReport));
+	r->point_null = PG_ARGISNULL(point_arg);
+	if (!r->point_null)
+		r->point = PG_GETARG_DATUM(point_arg);
+	r->received_null = PG_ARGISNULL(point_arg + 1);
+	if (!r->received_null)
+		r->received = PG_GETARG_TIMESTAMPTZ(point_arg + 1);
+	r->description = PG_ARGISNULL(point_arg + 2) ? NULL : PG_GETARG_TEXT_PP(point_arg + 2);
+	r->address = PG_ARGISNULL(point_arg + 3) ? NULL : PG_GETARG_TEXT_PP(point_arg + 3);
+	r->phone = PG_ARGISNULL(point_arg + 4) ? NULL : PG_GETARG_TEXT_PP(point_arg + 4);
+}
+
+/*
+ * dedup_to_jsonb is to_jsonb(value) for a value of a type: the function
+ * itself, told the argument's type as a call from SQL tells it, so that
+ * what dedup_checks stores is byte for byte what the SQL stored.
+ */
+static Datum
+dedup_to_jsonb(Datum value, Oid type)
+{
+	FmgrInfo	flinfo;
+	FuncExpr   *call;
+
+	fmgr_info(F_TO_JSONB, &flinfo);
+	call = makeFuncExpr(F_TO_JSONB, JSONBOID, list_make1(makeNullConst(type, -1, InvalidOid)),
+						InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	fmgr_info_set_expr((Node *) call, &flinfo);
+	return FunctionCall1(&flinfo, value);
+}
+
+/*
+ * dedup_json_columns decides how each column of a composite type becomes
+ * JSON, as to_jsonb() decides it (jsonb_categorize_type): bool, the number
+ * types, timestamptz, text[], and any other type by its output function
+ * unless it has a cast to json or jsonb.  It returns false for a column of
+ * another kind (a domain, another array, a composite, json, a date, a type
+ * with such a cast), for which the caller uses to_jsonb() itself.
+ */
+static bool
+dedup_json_columns(TupleDesc desc, DedupJsonColumn *columns)
+{
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Oid			type = att->atttypid;
+		Oid			output;
+		Oid			cast;
+		bool		varlena;
+
+		if (att->attisdropped || getBaseType(type) != type)
+			return false;
+		columns[i].name = NameStr(att->attname);
+		columns[i].attno = i;
+		switch (type)
+		{
+			case BOOLOID:
+				columns[i].kind = DJ_BOOL;
+				continue;
+			case INT2OID:
+			case INT4OID:
+			case INT8OID:
+			case FLOAT4OID:
+			case FLOAT8OID:
+			case NUMERICOID:
+				columns[i].kind = DJ_NUMBER;
+				break;
+			case TIMESTAMPTZOID:
+				columns[i].kind = DJ_TIMESTAMPTZ;
+				continue;
+			case TEXTARRAYOID:
+				columns[i].kind = DJ_TEXT_ARRAY;
+				type = TEXTOID;
+				break;
+			case DATEOID:
+			case TIMESTAMPOID:
+			case JSONOID:
+			case JSONBOID:
+				return false;
+			default:
+				if (OidIsValid(get_element_type(type)) || type_is_rowtype(type))
+					return false;
+				if (type >= FirstNormalObjectId &&
+					(find_coercion_pathway(JSONOID, type, COERCION_EXPLICIT, &cast) == COERCION_PATH_FUNC ||
+					 find_coercion_pathway(JSONBOID, type, COERCION_EXPLICIT, &cast) == COERCION_PATH_FUNC))
+					return false;
+				columns[i].kind = DJ_STRING;
+				break;
+		}
+		getTypeOutputInfo(type, &output, &varlena);
+		fmgr_info(output, &columns[i].output);
+	}
+	qsort(columns, desc->natts, sizeof(DedupJsonColumn), dedup_json_key_order);
+	return true;
+}
+
+/*
+ * dedup_json_key_order is the order of the keys of a JSONB object: shorter
+ * first, then bytewise.  Pushed in that order, the keys of an object need no
+ * reordering when it ends (the sort finds them sorted), and the object is
+ * the same.
+ */
+static int
+dedup_json_key_order(const void *a, const void *b)
+{
+	const DedupJsonColumn *x = (const DedupJsonColumn *) a;
+	const DedupJsonColumn *y = (const DedupJsonColumn *) b;
+	size_t		xlen = strlen(x->name);
+	size_t		ylen = strlen(y->name);
+
+	if (xlen != ylen)
+		return xlen < ylen ? -1 : 1;
+	return memcmp(x->name, y->name, xlen);
+}
+
+/* dedup_json_push adds a token to the JSONB being built. */
+static void
+dedup_json_push(JsonbParseState **state, JsonbIteratorToken token, JsonbValue *value)
+{
+	(void) pushJsonbValue(state, token, value);
+}
+
+/*
+ * dedup_json_value adds one column's value to the object being built, as
+ * to_jsonb()'s datum_to_jsonb() adds it.
+ */
+static void
+dedup_json_value(JsonbParseState **state, DedupJsonColumn *column, Datum value, bool isnull)
+{
+	JsonbValue	v;
+	char	   *text;
+
+	if (isnull)
+	{
+		v.type = jbvNull;
+		dedup_json_push(state, WJB_VALUE, &v);
+		return;
+	}
+	switch (column->kind)
+	{
+		case DJ_BOOL:
+			v.type = jbvBool;
+			v.val.boolean = DatumGetBool(value);
+			break;
+		case DJ_NUMBER:
+			text = OutputFunctionCall(&column->output, value);
+			/* As to_jsonb(): NaN and the infinities, not JSON numbers, are strings. */
+			if (strchr(text, 'N') == NULL && strchr(text, 'n') == NULL)
+			{
+				v.type = jbvNumeric;
+				v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(text),
+																	ObjectIdGetDatum(InvalidOid),
+																	Int32GetDatum(-1)));
+			}
+			else
+			{
+				v.type = jbvString;
+				v.val.string.val = text;
+				v.val.string.len = strlen(text);
+			}
+			break;
+		case DJ_TIMESTAMPTZ:
+			v.type = jbvString;
+			v.val.string.val = JsonEncodeDateTime(NULL, value, TIMESTAMPTZOID, NULL);
+			v.val.string.len = strlen(v.val.string.val);
+			break;
+		case DJ_TEXT_ARRAY:
+			{
+				ArrayType  *array = DatumGetArrayTypeP(value);
+				Datum	   *elems;
+				bool	   *elem_nulls;
+				int			n;
+				int			i;
+
+				deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elem_nulls, &n);
+				dedup_json_push(state, WJB_BEGIN_ARRAY, NULL);
+				for (i = 0; i < n; i++)
+				{
+					if (elem_nulls[i])
+						v.type = jbvNull;
+					else
+					{
+						v.type = jbvString;
+						v.val.string.val = OutputFunctionCall(&column->output, elems[i]);
+						v.val.string.len = strlen(v.val.string.val);
+					}
+					dedup_json_push(state, WJB_ELEM, &v);
+				}
+				dedup_json_push(state, WJB_END_ARRAY, NULL);
+				return;
+			}
+		default:
+			v.type = jbvString;
+			v.val.string.val = OutputFunctionCall(&column->output, value);
+			v.val.string.len = strlen(v.val.string.val);
+			if (v.val.string.len > JENTRY_OFFLENMASK)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("string too long to represent as jsonb string")));
+			break;
+	}
+	dedup_json_push(state, WJB_VALUE, &v);
+}
+
+/*
+ * dedup_rows_to_jsonb is to_jsonb() of nrows values of a composite type
+ * whose columns are in values and nulls: one object (as_array false, one
+ * row) or an array of them.  It builds what to_jsonb() builds, the same
+ * conversions in the same order, but decides how each column converts
+ * once, not for every row, and pushing the keys in the order a JSONB
+ * object keeps them; a type whose columns it does not know is left to
+ * to_jsonb() itself (of the row, or of the array of rows).
+ */
+static Datum
+dedup_rows_to_jsonb(TupleDesc desc, int nrows, Datum **values, bool **nulls, bool as_array, Oid type)
+{
+	DedupJsonColumn *columns = palloc(sizeof(DedupJsonColumn) * Max(desc->natts, 1));
+	JsonbParseState *state = NULL;
+	JsonbValue	key;
+	JsonbValue *result = NULL;
+	bool		known = dedup_json_columns(desc, columns);
+	int			r;
+	int			i;
+
+	for (i = 0; known && i < desc->natts; i++)
+		if (columns[i].kind == DJ_TEXT_ARRAY)
+			for (r = 0; r < nrows; r++)
+				if (!nulls[r][columns[i].attno] &&
+					ARR_NDIM(DatumGetArrayTypeP(values[r][columns[i].attno])) > 1)
+					known = false;
+	if (!known)
+	{
+		Datum	   *rows = palloc(sizeof(Datum) * Max(nrows, 1));
+
+		for (r = 0; r < nrows; r++)
+			rows[r] = HeapTupleGetDatum(heap_form_tuple(desc, values[r], nulls[r]));
+		if (!as_array)
+			return dedup_to_jsonb(rows[0], type);
+		return dedup_to_jsonb(PointerGetDatum(construct_array(rows, nrows, type, -1, false, TYPALIGN_DOUBLE)),
+							  get_array_type(type));
+	}
+
+	if (as_array)
+		dedup_json_push(&state, WJB_BEGIN_ARRAY, NULL);
+	for (r = 0; r < nrows; r++)
+	{
+		dedup_json_push(&state, WJB_BEGIN_OBJECT, NULL);
+		for (i = 0; i < desc->natts; i++)
+		{
+			key.type = jbvString;
+			key.val.string.val = columns[i].name;
+			key.val.string.len = strlen(columns[i].name);
+			dedup_json_push(&state, WJB_KEY, &key);
+			dedup_json_value(&state, &columns[i], values[r][columns[i].attno], nulls[r][columns[i].attno]);
+		}
+		result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	}
+	if (as_array)
+		result = pushJsonbValue(&state, WJB_END_ARRAY, NULL);
+	return JsonbPGetDatum(JsonbValueToJsonb(result));
+}
+
+/* dedup_score_text is round(score::numeric, 3)::text. */
+static char *
+dedup_score_text(double score)
+{
+	Datum		n = DirectFunctionCall1(float8_numeric, Float8GetDatum(score));
+
+	n = DirectFunctionCall2(numeric_round, n, Int32GetDatum(3));
+	return DatumGetCString(DirectFunctionCall1(numeric_out, n));
+}
+
+/*
+ * workorder_dedup_phone is workorder.dedup_phone(phone): see
+ * dedup_phone_digits.
+ */
+Datum
+workorder_dedup_phone(PG_FUNCTION_ARGS)
+{
+	text	   *digits = dedup_phone_digits(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0));
+
+	if (digits == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(digits);
+}
+
+/*
+ * workorder_dedup_policy is workorder.dedup_policy(category): the dedup
+ * configuration in force for a category; a NULL or unknown category gets the
+ * district-wide values, with no family.  WO701 for an invalid setting that
+ * it needs.
+ */
+Datum
+workorder_dedup_policy(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	const DedupPolicy *p;
+	Datum		values[PC_COLUMNS];
+	bool		nulls[PC_COLUMNS];
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "dedup_policy must return a row");
+	desc = BlessTupleDesc(desc);
+	p = dedup_policy_for(dedup_arg_text(fcinfo, 0));
+	PG_RETURN_DATUM(dedup_policy_datum(p, desc, values, nulls));
+}
+
+/*
+ * workorder_dedup_lock is workorder.dedup_lock(family, point, radius_m): see
+ * dedup_lock_cells.  WO101 for a geometry that is not a point.
+ */
+Datum
+workorder_dedup_lock(PG_FUNCTION_ARGS)
+{
+	DedupPostgis *pg = dedup_postgis_for(dedup_geometry_type(fcinfo, 1));
+
+	dedup_lock_cells(pg, dedup_arg_text(fcinfo, 0), PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1),
+					 PG_ARGISNULL(1), PG_ARGISNULL(2) ? nd_null : nd(PG_GETARG_FLOAT8(2)));
+	PG_RETURN_VOID();
+}
+
+/*
+ * workorder_dedup_candidates is workorder.dedup_candidates(p, point,
+ * received, description, address, reporter_phone, exclude_order): the
+ * candidates of a report under a policy, best first (NULL scores last, ties
+ * to the earlier order), at most 50.  WO101 for a geometry that is not a
+ * point.
+ */
+Datum
+workorder_dedup_candidates(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	DedupPostgis *pg = dedup_postgis_for(dedup_geometry_type(fcinfo, 1));
+	const DedupTypes *types = dedup_catalog();
+	DedupPolicy p;
+	DedupReport r;
+	DedupCandidate *found;
+	int			n;
+	int			i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	dedup_policy_from_datum(PG_ARGISNULL(0) ? NULL : PG_GETARG_HEAPTUPLEHEADER(0), &p);
+	dedup_report_args(fcinfo, 1, &r);
+	r.has_exclude = !PG_ARGISNULL(6);
+	if (r.has_exclude)
+		r.exclude = PG_GETARG_INT64(6);
+	n = dedup_search(pg, types, &p, &r, &found);
+	for (i = 0; i < n; i++)
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, found[i].values, found[i].nulls);
+	return (Datum) 0;
+}
+
+/*
+ * workorder_dedup_decide is workorder.dedup_decide(category, point,
+ * received, description, address, reporter_phone): it takes the
+ * neighbourhood's locks, finds and scores the candidates of a report, and
+ * decides (see sql/install/62_dedup.sql).  A report with no category, or of
+ * a category in no family, or with dedup_enabled off, is new without a
+ * look.  The policy and the candidates go into the decision as to_jsonb()
+ * made them in SQL (dedup_apply() stores them, explain_dedup() reads them).
+ */
+Datum
+workorder_dedup_decide(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	Datum		values[DC_COLUMNS];
+	bool		nulls[DC_COLUMNS];
+	DedupPostgis *pg;
+	const DedupTypes *types;
+	const DedupPolicy *p;
+	DedupReport r;
+	DedupCandidate *found;
+	DedupCandidate *best;
+	DedupCandidate *best_related = NULL;
+	Datum	  **row_values;
+	bool	  **row_nulls;
+	Datum		policy_values[PC_COLUMNS];
+	bool		policy_nulls[PC_COLUMNS];
+	TupleDesc	candidate_desc;
+	TupleDesc	policy_desc;
+	char	   *category = dedup_arg_text(fcinfo, 0);
+	int			n;
+	int			i;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "dedup_decide must return a row");
+	desc = BlessTupleDesc(desc);
+	memset(values, 0, sizeof(values));
+	memset(nulls, true, sizeof(nulls));
+	values[DC_DECISION] = CStringGetTextDatum("new");
+	nulls[DC_DECISION] = false;
+	values[DC_HOLDS] = BoolGetDatum(false);
+	nulls[DC_HOLDS] = false;
+	if (category == NULL)
+		PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+	p = dedup_policy_for(category);
+	if (p->family == NULL || !p->enabled)
+		PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+
+	pg = dedup_postgis_for(dedup_geometry_type(fcinfo, 1));
+	types = dedup_catalog();
+	dedup_report_args(fcinfo, 1, &r);
+	dedup_lock_cells(pg, p->family, r.point, r.point_null, p->number[P_RADIUS]);
+	n = dedup_search(pg, types, p, &r, &found);
+	if (n == 0)
+		PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+
+	qsort(found, n, sizeof(DedupCandidate), dedup_candidate_order_decide);
+	best = &found[0];
+	for (i = 0; i < n && best_related == NULL; i++)
+		if (found[i].same_category)
+			best_related = &found[i];
+
+	candidate_desc = lookup_rowtype_tupdesc_copy(types->candidate_type, -1);
+	row_values = palloc(sizeof(Datum *) * n);
+	row_nulls = palloc(sizeof(bool *) * n);
+	for (i = 0; i < n; i++)
+	{
+		row_values[i] = found[i].values;
+		row_nulls[i] = found[i].nulls;
+	}
+	values[DC_CANDIDATES] = dedup_rows_to_jsonb(candidate_desc, n, row_values, row_nulls, true, types->candidate_type);
+	nulls[DC_CANDIDATES] = false;
+	policy_desc = lookup_rowtype_tupdesc_copy(types->policy_type, -1);
+	(void) dedup_policy_datum(p, policy_desc, policy_values, policy_nulls);
+	row_values[0] = policy_values;
+	row_nulls[0] = policy_nulls;
+	values[DC_POLICY] = dedup_rows_to_jsonb(policy_desc, 1, row_values, row_nulls, false, types->policy_type);
+	nulls[DC_POLICY] = false;
+	values[DC_SCORE] = Float8GetDatum(best->score.v);
+	nulls[DC_SCORE] = best->score.null;
+
+	/*
+	 * Only a candidate of the same category (or of an ancestor or
+	 * descendant) is merged automatically; another category's is at most
+	 * suspected.
+	 */
+	if (best_related != NULL && nd_ge(best_related->score, p->number[P_MERGE]))
+	{
+		best = best_related;
+		values[DC_SCORE] = Float8GetDatum(best->score.v);
+		nulls[DC_SCORE] = false;
+		values[DC_MASTER_ID] = Int64GetDatum(best->order_id);
+		nulls[DC_MASTER_ID] = false;
+		values[DC_DECISION] = CStringGetTextDatum(best->open ? "merge" : p->late_policy);
+		values[DC_HOLDS] = BoolGetDatum(true);
+		values[DC_REASON] = CStringGetTextDatum(psprintf("duplicate of %s (score %s)",
+														 OidOutputFunctionCall(types->ticket_output, best->ticket),
+														 dedup_score_text(best->score.v)));
+		nulls[DC_REASON] = false;
+	}
+	else if (nd_ge(best->score, p->number[P_REVIEW]))
+	{
+		values[DC_MASTER_ID] = Int64GetDatum(best->order_id);
+		nulls[DC_MASTER_ID] = false;
+		values[DC_DECISION] = CStringGetTextDatum("review");
+		values[DC_HOLDS] = BoolGetDatum(true);
+		values[DC_REASON] = CStringGetTextDatum(psprintf("suspected duplicate of %s (score %s): confirm or reject it with workorder.review_duplicate()",
+														 OidOutputFunctionCall(types->ticket_output, best->ticket),
+														 dedup_score_text(best->score.v)));
+		nulls[DC_REASON] = false;
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }

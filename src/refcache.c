@@ -5,7 +5,8 @@
  *	  backend: settings, channels and their category mappings, the
  *	  catalogue's defaults in force (category_effective), units, the
  *	  dispatch center, routing rules' SLA policies, SLA policies and the
- *	  priorities' policies (for deadlines.c and outbox.c too).  And the SQL functions that answer from it:
+ *	  priorities' policies (for deadlines.c and outbox.c too), and the dedup
+ *	  rules (for dedup.c).  And the SQL functions that answer from it:
  *	  setting(), channel_is_active(), map_category(), category_settings(),
  *	  resolve_unit(), dispatch_center() and choose_sla_policy().
  *
@@ -69,10 +70,10 @@
 #define REF_KEY_LEN		160
 
 /* The cached tables, in the order of ref_table_names. */
-#define REF_NTABLES		9
+#define REF_NTABLES		10
 static const char *const ref_table_names[REF_NTABLES] = {
 	"settings", "channels", "channel_categories", "category_effective", "units",
-	"areas", "routing_rules", "sla_policies", "sla_priority_policies",
+	"areas", "routing_rules", "sla_policies", "sla_priority_policies", "dedup_rules",
 };
 
 /*
@@ -89,6 +90,8 @@ static const char *const ref_table_names[REF_NTABLES] = {
  *   R<rule id>            a routing rule: value = its sla_policy (may be NULL)
  *   P<name>               an SLA policy: policy
  *   Q<priority oid>       a priority's policy: value (may be NULL: no override)
+ *   F<family>             a category family: members = its categories (CategoryInfo *)
+ *   D<category>           a category's dedup rule: rule
  */
 typedef struct RefEntry
 {
@@ -98,6 +101,8 @@ typedef struct RefEntry
 	bool		replies;
 	CategoryInfo *category;
 	SlaPolicyInfo *policy;
+	List	   *members;
+	DedupRuleInfo *rule;
 } RefEntry;
 
 /* The cache, its memory, and the generation it was built in. */
@@ -105,6 +110,7 @@ static HTAB *ref_cache = NULL;
 static MemoryContext ref_context = NULL;
 static uint64 ref_generation = 0;
 static uint64 ref_cache_generation = 0;
+static uint64 ref_loads = 0;		/* counts the loads: what dedup.c's policies are built from */
 static bool ref_valid = false;
 static bool ref_callback_registered = false;
 static LocalTransactionId ref_provisional_lxid = InvalidLocalTransactionId;
@@ -257,6 +263,8 @@ ref_put(const char *kind, const char *a, const char *b)
 		entry->replies = false;
 		entry->category = NULL;
 		entry->policy = NULL;
+		entry->members = NIL;
+		entry->rule = NULL;
 	}
 	return entry;
 }
@@ -409,6 +417,42 @@ ref_load(void)
 			memcpy(c->dedup_window, DatumGetIntervalP(v), sizeof(Interval));
 		}
 		ref_put("K", c->code, NULL)->category = c;
+		{
+			RefEntry   *family = ref_put("F", c->family, NULL);
+
+			old = MemoryContextSwitchTo(ref_context);
+			family->members = lappend(family->members, c);
+			MemoryContextSwitchTo(old);
+		}
+	}
+
+	n = ref_query("SELECT r.category_code, r.weight_distance, r.weight_time, r.weight_text, r.weight_address, "
+				  "r.weight_reporter, r.merge_threshold, r.review_threshold, r.closed_window, r.late_policy "
+				  "FROM workorder.dedup_rules r", snapshot);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		DedupRuleInfo *r = MemoryContextAllocZero(ref_context, sizeof(DedupRuleInfo));
+		bool		isnull;
+		Datum		v;
+		int			k;
+
+		r->category_code = ref_text(t, desc, 1);
+		for (k = 0; k < DEDUP_RULE_NUMBERS; k++)
+		{
+			v = SPI_getbinval(t, desc, 2 + k, &isnull);
+			r->has_number[k] = !isnull;
+			r->number[k] = isnull ? 0 : DatumGetFloat8(v);
+		}
+		v = SPI_getbinval(t, desc, 2 + DEDUP_RULE_NUMBERS, &isnull);
+		if (!isnull)
+		{
+			r->closed_window = MemoryContextAlloc(ref_context, sizeof(Interval));
+			memcpy(r->closed_window, DatumGetIntervalP(v), sizeof(Interval));
+		}
+		r->late_policy = ref_text(t, desc, 3 + DEDUP_RULE_NUMBERS);
+		ref_put("D", r->category_code, NULL)->rule = r;
 	}
 
 	n = ref_query("SELECT u.code, u.kind OPERATOR(pg_catalog.=) 'center', u.department_kind, u.area_code, "
@@ -549,6 +593,7 @@ ref_load(void)
 	SPI_finish();
 	ref_provisional_lxid = provisional ? MyProc->lxid : InvalidLocalTransactionId;
 	ref_cache_generation = generation;
+	ref_loads++;
 	ref_valid = true;
 }
 
@@ -628,8 +673,9 @@ workorder_unit_name(const char *code)
 
 /*
  * workorder_setting returns the value of a setting, or NULL when it has none
- * (workorder.setting(name, NULL)), for submit() (intake.c).  The string
- * belongs to the cache: copy it before the next lookup.
+ * (workorder.setting(name, NULL)), for submit() (intake.c) and dedup
+ * (dedup.c).  The string belongs to the cache: copy it before the next
+ * lookup.
  */
 const char *
 workorder_setting(const char *name)
@@ -1015,4 +1061,46 @@ reference_choose_sla_policy(PG_FUNCTION_ARGS)
 	if (policy == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(policy));
+}
+
+/*
+ * workorder_family_categories returns the categories of category_effective
+ * whose family is this one (a list of CategoryInfo *), NIL for none or a NULL
+ * family.  They belong to the cache.
+ */
+List *
+workorder_family_categories(const char *family)
+{
+	RefEntry   *e;
+
+	ref_ensure();
+	e = ref_find('F', family, NULL);
+	return e ? e->members : NIL;
+}
+
+/*
+ * workorder_dedup_rule returns the row of dedup_rules of a category, or NULL.
+ * It belongs to the cache.
+ */
+const DedupRuleInfo *
+workorder_dedup_rule(const char *code)
+{
+	RefEntry   *e;
+
+	ref_ensure();
+	e = ref_find('D', code, NULL);
+	return e ? e->rule : NULL;
+}
+
+/*
+ * workorder_reference_version returns a number that changes whenever the
+ * cache is loaded again (after a change to one of its tables), so that what
+ * another file derives from the cache (dedup.c's policies) knows when to
+ * derive it again.  It makes sure the cache is current first.
+ */
+uint64
+workorder_reference_version(void)
+{
+	ref_ensure();
+	return ref_loads;
 }

@@ -49,7 +49,8 @@
  * characters).
  *
  * workorder.similarity_normalize() shows the normalised form, to explain a
- * score.
+ * score.  dedup.c calls similarity_text_ignoring() and similarity_address()
+ * directly, the same code as the SQL functions.
  *
  *-------------------------------------------------------------------------
  */
@@ -150,7 +151,10 @@ static int	common_count(uint64 *a, int na, uint64 *b, int nb);
 static uint64 *grams(const Symbols *s, int n, int *count);
 static double dice(int common, int na, int nb);
 static Profile profile_make(text *t, SimilarityMode mode);
+static Profile profile_cached(void **slot, MemoryContext cxt, text *t, SimilarityMode mode);
 static Profile profile_first(FunctionCallInfo fcinfo, SimilarityMode mode);
+static double text_score_ignoring(const Profile *a, text *b, text *ignore);
+static double address_score(const Profile *a, text *b);
 static double profile_score(const Profile *a, const Profile *b, double *bigram_overlap);
 static uint64 *grams_without(const uint64 *g, int n, const uint64 *ignore, int nignore, int *count);
 static Profile profile_without(const Profile *p, const Profile *ignore);
@@ -471,21 +475,20 @@ profile_make(text *t, SimilarityMode mode)
 }
 
 /*
- * profile_first returns the profile of a function's first argument, from the
- * call site's cache when the argument is the same text as last time.
+ * profile_cached returns the profile of t, from *slot when t is the same text
+ * as last time; else it computes it and keeps it in *slot (memory of cxt).
  */
 static Profile
-profile_first(FunctionCallInfo fcinfo, SimilarityMode mode)
+profile_cached(void **slot, MemoryContext cxt, text *t, SimilarityMode mode)
 {
-	text	   *t = PG_GETARG_TEXT_PP(0);
 	int			len = VARSIZE_ANY_EXHDR(t);
-	ProfileCache *cache = (ProfileCache *) fcinfo->flinfo->fn_extra;
+	ProfileCache *cache = (ProfileCache *) *slot;
 	MemoryContext old;
 
 	if (cache == NULL)
 	{
-		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ProfileCache));
-		fcinfo->flinfo->fn_extra = cache;
+		cache = MemoryContextAllocZero(cxt, sizeof(ProfileCache));
+		*slot = cache;
 	}
 	if (cache->raw != NULL && cache->mode == mode && cache->rawlen == len &&
 		memcmp(cache->raw, VARDATA_ANY(t), len) == 0)
@@ -497,7 +500,7 @@ profile_first(FunctionCallInfo fcinfo, SimilarityMode mode)
 		pfree(cache->profile.bigrams);
 		cache->raw = NULL;
 	}
-	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	old = MemoryContextSwitchTo(cxt);
 	cache->profile = profile_make(t, mode);
 	cache->raw = palloc(len + 1);
 	memcpy(cache->raw, VARDATA_ANY(t), len);
@@ -505,6 +508,16 @@ profile_first(FunctionCallInfo fcinfo, SimilarityMode mode)
 	cache->mode = mode;
 	MemoryContextSwitchTo(old);
 	return cache->profile;
+}
+
+/*
+ * profile_first returns the profile of a function's first argument, from the
+ * call site's cache when the argument is the same text as last time.
+ */
+static Profile
+profile_first(FunctionCallInfo fcinfo, SimilarityMode mode)
+{
+	return profile_cached(&fcinfo->flinfo->fn_extra, fcinfo->flinfo->fn_mcxt, PG_GETARG_TEXT_PP(0), mode);
 }
 
 /*
@@ -587,6 +600,60 @@ profile_without(const Profile *p, const Profile *ignore)
 }
 
 /*
+ * text_score_ignoring is text_similarity(a, b, ignore) for the profile of a:
+ * the characters and bigrams of ignore are left out of both.
+ */
+static double
+text_score_ignoring(const Profile *a, text *b, text *ignore)
+{
+	Profile		b_profile = profile_make(b, SIMILARITY_TEXT);
+	Profile		ignore_profile = profile_make(ignore, SIMILARITY_TEXT);
+	Profile		a_rest = profile_without(a, &ignore_profile);
+	Profile		b_rest = profile_without(&b_profile, &ignore_profile);
+
+	return profile_score(&a_rest, &b_rest, NULL);
+}
+
+/*
+ * address_score is address_similarity(a, b) for the profile of a: the mean of
+ * the score and the bigram overlap.
+ */
+static double
+address_score(const Profile *a, text *b)
+{
+	Profile		b_profile = profile_make(b, SIMILARITY_ADDRESS);
+	double		overlap;
+	double		score = profile_score(a, &b_profile, &overlap);
+
+	return Max(0.0, Min(1.0, (score + overlap) / 2.0));
+}
+
+/*
+ * similarity_text_ignoring is text_similarity(a, b, ignore) for dedup.c,
+ * which compares one report's description with each candidate's: the profile
+ * of a is kept in *cache (memory of cxt) between calls.
+ */
+double
+similarity_text_ignoring(void **cache, MemoryContext cxt, text *a, text *b, text *ignore)
+{
+	Profile		a_profile = profile_cached(cache, cxt, a, SIMILARITY_TEXT);
+
+	return text_score_ignoring(&a_profile, b, ignore);
+}
+
+/*
+ * similarity_address is address_similarity(a, b) for dedup.c, the profile of
+ * a kept in *cache as for similarity_text_ignoring.
+ */
+double
+similarity_address(void **cache, MemoryContext cxt, text *a, text *b)
+{
+	Profile		a_profile = profile_cached(cache, cxt, a, SIMILARITY_ADDRESS);
+
+	return address_score(&a_profile, b);
+}
+
+/*
  * workorder_text_similarity_ignoring is workorder.text_similarity(a, b,
  * ignore): text_similarity of a and b with the characters and bigrams of
  * ignore left out of both.  Dedup passes the two reports' addresses, so that
@@ -597,12 +664,8 @@ Datum
 workorder_text_similarity_ignoring(PG_FUNCTION_ARGS)
 {
 	Profile		a = profile_first(fcinfo, SIMILARITY_TEXT);
-	Profile		b = profile_make(PG_GETARG_TEXT_PP(1), SIMILARITY_TEXT);
-	Profile		ignore = profile_make(PG_GETARG_TEXT_PP(2), SIMILARITY_TEXT);
-	Profile		a_rest = profile_without(&a, &ignore);
-	Profile		b_rest = profile_without(&b, &ignore);
 
-	PG_RETURN_FLOAT8(profile_score(&a_rest, &b_rest, NULL));
+	PG_RETURN_FLOAT8(text_score_ignoring(&a, PG_GETARG_TEXT_PP(1), PG_GETARG_TEXT_PP(2)));
 }
 
 /*
@@ -626,11 +689,8 @@ Datum
 workorder_address_similarity(PG_FUNCTION_ARGS)
 {
 	Profile		a = profile_first(fcinfo, SIMILARITY_ADDRESS);
-	Profile		b = profile_make(PG_GETARG_TEXT_PP(1), SIMILARITY_ADDRESS);
-	double		overlap;
-	double		score = profile_score(&a, &b, &overlap);
 
-	PG_RETURN_FLOAT8(Max(0.0, Min(1.0, (score + overlap) / 2.0)));
+	PG_RETURN_FLOAT8(address_score(&a, PG_GETARG_TEXT_PP(1)));
 }
 
 /*

@@ -32,6 +32,9 @@
 /* WO003: a day has run out of ticket numbers (sequence number over 999999). */
 #define ERRCODE_WO_TICKETS_EXHAUSTED		MAKE_SQLSTATE('W','O','0','0','3')
 
+/* WO101: a location that is missing, empty or not a point. */
+#define ERRCODE_WO_INVALID_LOCATION		MAKE_SQLSTATE('W','O','1','0','1')
+
 /* WO103: an invalid locate() tolerance. */
 #define ERRCODE_WO_INVALID_SRID			MAKE_SQLSTATE('W','O','1','0','2')
 /* an invalid locate() tolerance */
@@ -59,6 +62,8 @@
 
 /* WO952: an intake login acting for a channel other than its own. */
 #define ERRCODE_WO_CHANNEL_ACCESS			MAKE_SQLSTATE('W','O','9','5','2')
+/* WO701: an invalid dedup setting. */
+#define ERRCODE_WO_INVALID_DEDUP_SETTING	MAKE_SQLSTATE('W','O','7','0','1')
 
 /* WO971: an event whose predecessor in its order's hash chain is missing. */
 #define ERRCODE_WO_EVENT_CHAIN				MAKE_SQLSTATE('W','O','9','7','1')
@@ -96,6 +101,22 @@ typedef struct CategoryInfo
 	double		dedup_radius_m;
 	Interval   *dedup_window;	/* NULL: NULL */
 } CategoryInfo;
+
+/*
+ * DedupRuleInfo is one row of workorder.dedup_rules, as refcache.c keeps it.
+ * The numbers are weight_distance, weight_time, weight_text, weight_address,
+ * weight_reporter, merge_threshold and review_threshold, in that order;
+ * has_number false, or a NULL pointer, is NULL.
+ */
+#define DEDUP_RULE_NUMBERS	7
+typedef struct DedupRuleInfo
+{
+	char	   *category_code;
+	bool		has_number[DEDUP_RULE_NUMBERS];
+	double		number[DEDUP_RULE_NUMBERS];
+	Interval   *closed_window;
+	char	   *late_policy;
+} DedupRuleInfo;
 
 /* RouteTarget is workorder.route_target (a NULL target resolves as department). */
 typedef enum RouteTarget
@@ -183,5 +204,17 @@ extern void workorder_check_channel_access(const char *channel, const char *what
 
 /* locate.c: locate_point() of a point in SRID 4326, as a workorder.location row. */
 extern HeapTupleHeader workorder_locate_point(Datum point, Oid geometry_type, TupleDesc location_desc);
+extern List *workorder_family_categories(const char *family);
+extern const DedupRuleInfo *workorder_dedup_rule(const char *code);
+extern uint64 workorder_reference_version(void);
+
+/*
+ * similarity.c: the scores dedup computes, as text_similarity(a, b, ignore)
+ * and address_similarity(a, b) compute them.  *cache keeps the profile of a
+ * (start with NULL; it lives in cxt), since one report is compared with each
+ * candidate in turn.
+ */
+extern double similarity_text_ignoring(void **cache, MemoryContext cxt, text *a, text *b, text *ignore);
+extern double similarity_address(void **cache, MemoryContext cxt, text *a, text *b);
 
 #endif							/* WORKORDER_H */

@@ -169,97 +169,17 @@ CREATE TYPE workorder.dedup_policy AS (
     enabled          boolean
 );
 
--- dedup_setting reads one district-wide dedup setting from the settings given as
--- jsonb (all dedup_* rows, read once), or its default, and checks it: WO701 for a
--- value that is not a number in [low, high] (or not an interval in [low, high]
--- days, or not one of the allowed words).
-CREATE FUNCTION workorder.dedup_setting(settings jsonb, name text, default_value text, kind text,
-                                        low double precision, high double precision)
-RETURNS text
-LANGUAGE plpgsql IMMUTABLE
-AS $$
-DECLARE
-    value text := COALESCE(settings OPERATOR(pg_catalog.->>) name, default_value);
-    number double precision;
-    span interval;
-BEGIN
-    BEGIN
-        IF kind OPERATOR(pg_catalog.=) 'number' THEN
-            number := value::double precision;
-        ELSIF kind OPERATOR(pg_catalog.=) 'interval' THEN
-            span := value::interval;
-            number := EXTRACT(epoch FROM span) OPERATOR(pg_catalog./) 86400.0;
-        ELSIF kind OPERATOR(pg_catalog.=) 'switch' THEN
-            IF NOT value OPERATOR(pg_catalog.=) ANY ('{on,off}'::text[]) THEN
-                number := 'NaN';
-            END IF;
-        ELSIF NOT value OPERATOR(pg_catalog.=) ANY ('{reopen,link}'::text[]) THEN
-            number := 'NaN';
-        END IF;
-    EXCEPTION WHEN data_exception THEN
-        number := 'NaN';
-    END;
-    IF number OPERATOR(pg_catalog.=) 'NaN'::double precision
-       OR number OPERATOR(pg_catalog.<) low OR number OPERATOR(pg_catalog.>) high THEN
-        PERFORM workorder.raise_error('WO701',
-            pg_catalog.format('invalid dedup setting %s', name),
-            pg_catalog.format('The value is %s.', pg_catalog.quote_literal(value)),
-            CASE kind WHEN 'number' THEN pg_catalog.format('Set a number from %s to %s.', low, high)
-                      WHEN 'interval' THEN pg_catalog.format('Set an interval from %s to %s days.', low, high)
-                      WHEN 'switch' THEN 'Set on or off.'
-                      ELSE 'Set reopen or link.' END);
-    END IF;
-    RETURN value;
-END
-$$;
-
 -- dedup_policy returns the dedup configuration in force for a category (see the
 -- header for the order of inheritance).  A NULL or unknown category gets the
--- district-wide values, with no family.
+-- district-wide values, with no family.  Each district-wide setting it needs is
+-- checked: WO701 for a value that is not a number in its range (or not an interval
+-- in its range of days, or not one of the allowed words).  C (src/dedup.c): from
+-- the reference cache (settings, category_effective, dedup_rules: src/refcache.c),
+-- resolved once per category until one of those tables changes.
 CREATE FUNCTION workorder.dedup_policy(category text)
 RETURNS workorder.dedup_policy
-LANGUAGE plpgsql STABLE
-AS $$
-DECLARE
-    p workorder.dedup_policy;
-    own record;
-    s jsonb;
-BEGIN
-    SELECT COALESCE(pg_catalog.jsonb_object_agg(x.name, x.value), '{}') INTO s
-      FROM workorder.settings x WHERE x.name OPERATOR(pg_catalog.~~) 'dedup\_%';
-    SELECT e.code, e.family, e.path, e.dedup_radius_m, e.dedup_window
-      INTO p.category_code, p.family, p.path, p.radius_m, p.time_window
-      FROM workorder.category_effective e WHERE e.code OPERATOR(pg_catalog.=) category;
-    -- The deepest rule that sets each column.
-    SELECT (pg_catalog.array_agg(r.weight_distance ORDER BY d.depth DESC) FILTER (WHERE r.weight_distance IS NOT NULL))[1] AS weight_distance,
-           (pg_catalog.array_agg(r.weight_time ORDER BY d.depth DESC) FILTER (WHERE r.weight_time IS NOT NULL))[1] AS weight_time,
-           (pg_catalog.array_agg(r.weight_text ORDER BY d.depth DESC) FILTER (WHERE r.weight_text IS NOT NULL))[1] AS weight_text,
-           (pg_catalog.array_agg(r.weight_address ORDER BY d.depth DESC) FILTER (WHERE r.weight_address IS NOT NULL))[1] AS weight_address,
-           (pg_catalog.array_agg(r.weight_reporter ORDER BY d.depth DESC) FILTER (WHERE r.weight_reporter IS NOT NULL))[1] AS weight_reporter,
-           (pg_catalog.array_agg(r.merge_threshold ORDER BY d.depth DESC) FILTER (WHERE r.merge_threshold IS NOT NULL))[1] AS merge_threshold,
-           (pg_catalog.array_agg(r.review_threshold ORDER BY d.depth DESC) FILTER (WHERE r.review_threshold IS NOT NULL))[1] AS review_threshold,
-           (pg_catalog.array_agg(r.closed_window ORDER BY d.depth DESC) FILTER (WHERE r.closed_window IS NOT NULL))[1] AS closed_window,
-           (pg_catalog.array_agg(r.late_policy ORDER BY d.depth DESC) FILTER (WHERE r.late_policy IS NOT NULL))[1] AS late_policy
-      INTO own
-      FROM workorder.dedup_rules r
-     CROSS JOIN LATERAL (SELECT pg_catalog.array_position(p.path, r.category_code) AS depth) d
-     WHERE r.category_code OPERATOR(pg_catalog.=) ANY (COALESCE(p.path, '{}'));
-    p.radius_m := COALESCE(p.radius_m, workorder.dedup_setting(s, 'dedup_radius_m', '100', 'number', 1, 5000)::double precision);
-    p.time_window := COALESCE(p.time_window, workorder.dedup_setting(s, 'dedup_window', '3 days', 'interval', 0.0007, 90)::interval);
-    p.closed_window := COALESCE(own.closed_window, workorder.dedup_setting(s, 'dedup_closed_window', '3 days', 'interval', 0, 90)::interval);
-    p.weight_distance := COALESCE(own.weight_distance, workorder.dedup_setting(s, 'dedup_weight_distance', '2', 'number', 0, 100)::double precision);
-    p.weight_time := COALESCE(own.weight_time, workorder.dedup_setting(s, 'dedup_weight_time', '1', 'number', 0, 100)::double precision);
-    p.weight_text := COALESCE(own.weight_text, workorder.dedup_setting(s, 'dedup_weight_text', '4', 'number', 0, 100)::double precision);
-    p.weight_address := COALESCE(own.weight_address, workorder.dedup_setting(s, 'dedup_weight_address', '1', 'number', 0, 100)::double precision);
-    p.weight_reporter := COALESCE(own.weight_reporter, workorder.dedup_setting(s, 'dedup_weight_reporter', '1', 'number', 0, 100)::double precision);
-    p.merge_threshold := COALESCE(own.merge_threshold, workorder.dedup_setting(s, 'dedup_merge_threshold', '0.50', 'number', 0.01, 1)::double precision);
-    p.review_threshold := LEAST(COALESCE(own.review_threshold, workorder.dedup_setting(s, 'dedup_review_threshold', '0.40', 'number', 0.01, 1)::double precision),
-                                p.merge_threshold);
-    p.late_policy := COALESCE(own.late_policy, workorder.dedup_setting(s, 'dedup_late_policy', 'link', 'word', 0, 0));
-    p.enabled := workorder.dedup_setting(s, 'dedup_enabled', 'on', 'switch', 0, 0)::boolean;
-    RETURN p;
-END
-$$;
+AS 'MODULE_PATHNAME', 'workorder_dedup_policy'
+LANGUAGE C STABLE;
 
 -- dedup_policies shows the dedup configuration in force for every category.
 CREATE VIEW workorder.dedup_policies AS
@@ -270,64 +190,24 @@ COMMENT ON VIEW workorder.dedup_policies IS
     'The dedup configuration in force for every category, after inheritance and the district-wide defaults.';
 
 -- dedup_phone reduces a phone number to its digits (the last 11: a leading +86 or
--- 0086 is the same phone); NULL when it has fewer than 5.
+-- 0086 is the same phone); NULL when it has fewer than 5.  C (src/dedup.c), which
+-- compares the reporters' phones with it.
 CREATE FUNCTION workorder.dedup_phone(phone text)
 RETURNS text
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-AS $$
-DECLARE
-    digits text := pg_catalog.regexp_replace(phone, '[^0-9]', '', 'g');
-BEGIN
-    IF pg_catalog.length(digits) OPERATOR(pg_catalog.<) 5 THEN
-        RETURN NULL;
-    END IF;
-    RETURN pg_catalog.right(digits, 11);
-END
-$$;
+AS 'MODULE_PATHNAME', 'workorder_dedup_phone'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 -- dedup_lock takes the advisory locks that serialise dedup in a neighbourhood (see
 -- the header): one per grid cell of the family that the circle of radius_m around
 -- point touches, in key order.  A circle that touches more than 16 cells (far from
--- the equator) locks the whole family instead.
+-- the equator) locks the whole family instead.  The keys are
+-- (hashtext('workorder.dedup'), hashtext(concat_ws('/', family, x, y))) for a cell
+-- and (hashtext('workorder.dedup'), hashtext(family)) for the family.  WO101 for a
+-- geometry that is not a point.  C (src/dedup.c).
 CREATE FUNCTION workorder.dedup_lock(family text, point geometry, radius_m double precision)
 RETURNS void
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    family_radius double precision;
-    cell double precision;
-    dlat double precision := radius_m OPERATOR(pg_catalog./) 110000.0;
-    dlon double precision;
-    x0 bigint; x1 bigint; y0 bigint; y1 bigint;
-    lock_key integer;
-BEGIN
-    IF ST_GeometryType(point) OPERATOR(pg_catalog.<>) 'ST_Point' OR ST_IsEmpty(point) THEN
-        PERFORM workorder.raise_error('WO101', 'dedup_lock needs a point',
-            pg_catalog.format('The geometry is %s.', pg_catalog.left(ST_AsText(point), 60)),
-            'Pass the report''s location as checked by workorder.location_point().');
-    END IF;
-    SELECT pg_catalog.max(COALESCE(e.dedup_radius_m, radius_m)) INTO family_radius
-      FROM workorder.category_effective e WHERE e.family OPERATOR(pg_catalog.=) dedup_lock.family;
-    cell := 2.0 OPERATOR(pg_catalog.*) GREATEST(family_radius, radius_m) OPERATOR(pg_catalog./) 110000.0;
-    dlon := dlat OPERATOR(pg_catalog./) GREATEST(pg_catalog.cosd(LEAST(pg_catalog.abs(ST_Y(point)) OPERATOR(pg_catalog.+) dlat, 89.0)), 0.01);
-    x0 := pg_catalog.floor((ST_X(point) OPERATOR(pg_catalog.-) dlon) OPERATOR(pg_catalog./) cell)::bigint;
-    x1 := pg_catalog.floor((ST_X(point) OPERATOR(pg_catalog.+) dlon) OPERATOR(pg_catalog./) cell)::bigint;
-    y0 := pg_catalog.floor((ST_Y(point) OPERATOR(pg_catalog.-) dlat) OPERATOR(pg_catalog./) cell)::bigint;
-    y1 := pg_catalog.floor((ST_Y(point) OPERATOR(pg_catalog.+) dlat) OPERATOR(pg_catalog./) cell)::bigint;
-    IF ((x1 OPERATOR(pg_catalog.-) x0 OPERATOR(pg_catalog.+) 1) OPERATOR(pg_catalog.*) (y1 OPERATOR(pg_catalog.-) y0 OPERATOR(pg_catalog.+) 1))
-       OPERATOR(pg_catalog.>) 16 THEN
-        PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('workorder.dedup'), pg_catalog.hashtext(family));
-        RETURN;
-    END IF;
-    FOR lock_key IN
-        SELECT DISTINCT pg_catalog.hashtext(pg_catalog.concat_ws('/', family, x, y)) AS k
-          FROM pg_catalog.generate_series(x0, x1) x, pg_catalog.generate_series(y0, y1) y
-         ORDER BY k
-    LOOP
-        PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('workorder.dedup'), lock_key);
-    END LOOP;
-END
-$$;
+AS 'MODULE_PATHNAME', 'workorder_dedup_lock'
+LANGUAGE C;
 
 -- dedup_candidate is one candidate with its score components (NULL: not counted).
 CREATE TYPE workorder.dedup_candidate AS (
@@ -348,106 +228,36 @@ CREATE TYPE workorder.dedup_candidate AS (
 );
 
 -- dedup_candidates returns the candidates of a report under a policy, best first
--- (ties: the earlier order): orders of the policy's family within radius_m and
--- time_window of the report (either side: a report that waited for a lock may be
--- older than the one it waited for), neither merged nor cancelled, open, or
--- resolved or closed no longer than closed_window before the report.  At most 50.
+-- (NULL scores last, ties: the earlier order): orders of the policy's family within
+-- radius_m and time_window of the report (either side: a report that waited for a
+-- lock may be older than the one it waited for), neither merged nor cancelled nor a
+-- suspected duplicate waiting for review, open, or resolved or closed no longer
+-- than closed_window before the report (its last resolve event).  At most 50.
+-- Each gets the components of the header:
+--   distance_score  GREATEST(0, 1 - distance_m / radius_m), distance_m by
+--                   ST_Distance(geography), on the spheroid
+--   time_score      GREATEST(0, 1 - |gap| / time_window), in seconds
+--   text_score      sqrt(text_similarity(description, its description,
+--                   concat_ws(' ', address, its address)))
+--   address_score   address_similarity(address, its address)
+--   reporter_score  1 when dedup_phone() of both is the same, else NULL
+--   score           (the sum of weight * component, a NULL address or reporter
+--                   counting 0) / NULLIF(the sum of the weights of the components
+--                   that are not NULL, 0)
+-- and same_category: its category is on the report's category path, or the
+-- report's category on its path.  WO101 for a geometry that is not a point.
+--
+-- C (src/dedup.c).  One scan of orders_dedup_idx finds the orders in the search
+-- box (the circle's bounding box, the window either side in time): a query
+-- prepared once per backend whose only qual is the index's, so that no plan of it
+-- can read more than the box; the rest is filtered and scored in C, with the
+-- functions the SQL used.
 CREATE FUNCTION workorder.dedup_candidates(p workorder.dedup_policy, point geometry, received timestamptz,
                                            description text, address text, reporter_phone text,
                                            exclude_order bigint DEFAULT NULL)
 RETURNS SETOF workorder.dedup_candidate
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    family_codes text[];
-    dlat double precision := p.radius_m OPERATOR(pg_catalog./) 110000.0;
-    dlon double precision;
-    window_s double precision := EXTRACT(epoch FROM p.time_window)::double precision;
-    day double precision := workorder.dedup_time_axis(received);
-    -- The window on the time axis: the axis of received plus the window, minus it.
-    days double precision := workorder.dedup_time_axis(received OPERATOR(pg_catalog.+) p.time_window) OPERATOR(pg_catalog.-) day;
-    search_box geometry;
-    new_phone text := workorder.dedup_phone(reporter_phone);
-    in_box bigint[];
-BEGIN
-    IF ST_GeometryType(point) OPERATOR(pg_catalog.<>) 'ST_Point' OR ST_IsEmpty(point) THEN
-        PERFORM workorder.raise_error('WO101', 'dedup_candidates needs a point',
-            pg_catalog.format('The geometry is %s.', pg_catalog.left(ST_AsText(point), 60)),
-            'Pass the report''s location as checked by workorder.location_point().');
-    END IF;
-    IF p.family IS NULL THEN
-        RETURN;
-    END IF;
-    dlon := dlat OPERATOR(pg_catalog./) GREATEST(pg_catalog.cosd(LEAST(pg_catalog.abs(ST_Y(point)) OPERATOR(pg_catalog.+) dlat, 89.0)), 0.01);
-    family_codes := ARRAY(SELECT e.code FROM workorder.category_effective e
-                           WHERE e.family OPERATOR(pg_catalog.=) p.family);
-    search_box := ST_MakeLine(
-        ST_MakePoint(ST_X(point) OPERATOR(pg_catalog.-) dlon, ST_Y(point) OPERATOR(pg_catalog.-) dlat, day OPERATOR(pg_catalog.-) days),
-        ST_MakePoint(ST_X(point) OPERATOR(pg_catalog.+) dlon, ST_Y(point) OPERATOR(pg_catalog.+) dlat, day OPERATOR(pg_catalog.+) days));
-    -- The orders in the search box, by orders_dedup_idx.  A cached generic plan
-    -- cannot see the box and may choose a scan whose cost grows with the history,
-    -- so this short query is planned for each box (EXECUTE); the scoring query
-    -- below then reads these orders by primary key.
-    EXECUTE 'SELECT pg_catalog.array_agg(o.id) FROM workorder.orders o
-              WHERE ST_MakePoint(ST_X(o.location), ST_Y(o.location), workorder.dedup_time_axis(o.received_at)) &&& $1
-                AND o.received_at OPERATOR(pg_catalog.>=) $2 AND o.received_at OPERATOR(pg_catalog.<=) $3
-                AND o.category_code OPERATOR(pg_catalog.=) ANY ($4)'
-       INTO in_box
-      USING search_box, received OPERATOR(pg_catalog.-) p.time_window, received OPERATOR(pg_catalog.+) p.time_window, family_codes;
-    IF in_box IS NULL THEN
-        RETURN;
-    END IF;
-    RETURN QUERY
-    WITH near AS (
-        SELECT o.id, o.ticket, o.status, o.category_code AS c_category,
-               (o.category_code OPERATOR(pg_catalog.=) ANY (p.path)
-                OR p.category_code OPERATOR(pg_catalog.=) ANY (COALESCE(
-                       (SELECT ce.path FROM workorder.category_effective ce
-                         WHERE ce.code OPERATOR(pg_catalog.=) o.category_code), '{}'))) AS c_related,
-               o.description AS c_text, o.address AS c_address, o.reporter_phone AS c_phone,
-               ST_Distance(o.location::geography, point::geography) AS metres,
-               received OPERATOR(pg_catalog.-) o.received_at AS gap,
-               EXTRACT(epoch FROM o.received_at OPERATOR(pg_catalog.-) received)::double precision AS gap_s,
-               CASE WHEN o.status IN ('resolved', 'closed') THEN
-                    (SELECT pg_catalog.max(e.at) FROM workorder.order_events e
-                      WHERE e.order_id OPERATOR(pg_catalog.=) o.id AND e.action OPERATOR(pg_catalog.=) 'resolve') END AS resolved
-          FROM workorder.orders o
-         WHERE o.id OPERATOR(pg_catalog.=) ANY (in_box)
-           AND o.status NOT IN ('merged', 'cancelled')
-           AND o.id IS DISTINCT FROM exclude_order
-           -- A suspected duplicate waiting for review is not a master.
-           AND NOT EXISTS (SELECT 1 FROM workorder.dedup_checks k
-                            WHERE k.order_id OPERATOR(pg_catalog.=) o.id
-                              AND k.decision OPERATOR(pg_catalog.=) 'review' AND k.review IS NULL)
-    ), scored AS (
-        SELECT n.*,
-               GREATEST(0.0, 1.0 OPERATOR(pg_catalog.-) (n.metres OPERATOR(pg_catalog./) p.radius_m)) AS s_distance,
-               GREATEST(0.0, 1.0 OPERATOR(pg_catalog.-) (pg_catalog.abs(n.gap_s) OPERATOR(pg_catalog./) window_s)) AS s_time,
-               pg_catalog.sqrt(workorder.text_similarity(description, n.c_text,
-                                                         pg_catalog.concat_ws(' ', address, n.c_address))) AS s_text,
-               workorder.address_similarity(address, n.c_address) AS s_address,
-               CASE WHEN new_phone OPERATOR(pg_catalog.=) workorder.dedup_phone(n.c_phone) THEN 1.0::double precision END AS s_reporter
-          FROM near n
-         WHERE n.metres OPERATOR(pg_catalog.<=) p.radius_m
-           AND pg_catalog.abs(n.gap_s) OPERATOR(pg_catalog.<=) window_s
-           AND (n.resolved IS NULL AND n.status NOT IN ('resolved', 'closed')
-                OR n.resolved OPERATOR(pg_catalog.>=) (received OPERATOR(pg_catalog.-) p.closed_window))
-    )
-    SELECT s.id, s.ticket, s.status, s.c_category, s.c_related, s.resolved, s.metres, s.gap, s.s_distance, s.s_time, s.s_text, s.s_address, s.s_reporter,
-           ((p.weight_distance OPERATOR(pg_catalog.*) s.s_distance)
-            OPERATOR(pg_catalog.+) (p.weight_time OPERATOR(pg_catalog.*) s.s_time)
-            OPERATOR(pg_catalog.+) (p.weight_text OPERATOR(pg_catalog.*) s.s_text)
-            OPERATOR(pg_catalog.+) COALESCE(p.weight_address OPERATOR(pg_catalog.*) s.s_address, 0.0)
-            OPERATOR(pg_catalog.+) COALESCE(p.weight_reporter OPERATOR(pg_catalog.*) s.s_reporter, 0.0))
-           OPERATOR(pg_catalog./)
-           NULLIF(p.weight_distance OPERATOR(pg_catalog.+) p.weight_time OPERATOR(pg_catalog.+) p.weight_text
-                  OPERATOR(pg_catalog.+) CASE WHEN s.s_address IS NULL THEN 0.0 ELSE p.weight_address END
-                  OPERATOR(pg_catalog.+) CASE WHEN s.s_reporter IS NULL THEN 0.0 ELSE p.weight_reporter END, 0.0) AS score
-      FROM scored s
-     ORDER BY score DESC NULLS LAST, s.id
-     LIMIT 50;
-END
-$$;
+AS 'MODULE_PATHNAME', 'workorder_dedup_candidates'
+LANGUAGE C;
 
 -- dedup_decision is what dedup_decide() decided for a report.
 CREATE TYPE workorder.dedup_decision AS (
@@ -460,64 +270,24 @@ CREATE TYPE workorder.dedup_decision AS (
     candidates  jsonb           -- every candidate with its components, best first
 );
 
--- dedup_decide takes the neighbourhood's locks, finds and scores the candidates of
--- a report, and decides (see the header).  submit() calls it once the report is
--- located and categorised; a report with no catalogue category is not deduplicated.
+-- dedup_decide takes the neighbourhood's locks (dedup_lock), finds and scores the
+-- candidates of a report (dedup_candidates under dedup_policy(category)), and
+-- decides (see the header).  submit() calls it once the report is located and
+-- categorised; a report with no catalogue category, or with dedup_enabled off, is
+-- not deduplicated (decision new, no candidates).  The candidates are looked at
+-- best first with NULL scores first (ORDER BY score DESC, order_id); the best of
+-- the same category (or an ancestor or descendant) at merge_threshold or above is
+-- merged into (reopen or link, per late_policy, when it was resolved or closed);
+-- else the best of all at review_threshold or above is suspected.  policy and
+-- candidates are to_jsonb() of the policy and of the candidates (dedup_apply()
+-- stores them, explain_dedup() reads them back).  C (src/dedup.c): the search is a
+-- new snapshot after the locks, so under READ COMMITTED it sees what the reports
+-- it waited for committed.
 CREATE FUNCTION workorder.dedup_decide(category text, point geometry, received timestamptz,
                                        description text, address text, reporter_phone text)
 RETURNS workorder.dedup_decision
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    p workorder.dedup_policy;
-    d workorder.dedup_decision;
-    found workorder.dedup_candidate[];
-    best workorder.dedup_candidate;
-    best_related workorder.dedup_candidate;
-BEGIN
-    d.decision := 'new';
-    d.holds := false;
-    IF category IS NULL THEN
-        RETURN d;
-    END IF;
-    p := workorder.dedup_policy(category);
-    IF p.family IS NULL OR NOT p.enabled THEN
-        RETURN d;
-    END IF;
-    PERFORM workorder.dedup_lock(p.family, point, p.radius_m);
-    -- A new statement after the locks: under READ COMMITTED it sees what the
-    -- reports we waited for committed.
-    found := ARRAY(SELECT c FROM workorder.dedup_candidates(p, point, received, description, address, reporter_phone) c
-                    ORDER BY c.score DESC, c.order_id);
-    IF pg_catalog.cardinality(found) OPERATOR(pg_catalog.=) 0 THEN
-        RETURN d;
-    END IF;
-    best := found[1];
-    -- Only a candidate of the same category (or of an ancestor or descendant) is
-    -- merged automatically; another category's is at most suspected.
-    SELECT * INTO best_related FROM pg_catalog.unnest(found) c WHERE c.same_category
-     ORDER BY c.score DESC, c.order_id LIMIT 1;
-    d.candidates := pg_catalog.to_jsonb(found);
-    d.policy := pg_catalog.to_jsonb(p);
-    d.score := best.score;
-    IF best_related.score OPERATOR(pg_catalog.>=) p.merge_threshold THEN
-        best := best_related;
-        d.score := best.score;
-        d.master_id := best.order_id;
-        d.decision := CASE WHEN best.status NOT IN ('resolved', 'closed') THEN 'merge'
-                           ELSE p.late_policy END;
-        d.holds := true;
-        d.reason := pg_catalog.format('duplicate of %s (score %s)', best.ticket, pg_catalog.round(best.score::numeric, 3));
-    ELSIF best.score OPERATOR(pg_catalog.>=) p.review_threshold THEN
-        d.master_id := best.order_id;
-        d.decision := 'review';
-        d.holds := true;
-        d.reason := pg_catalog.format('suspected duplicate of %s (score %s): confirm or reject it with workorder.review_duplicate()',
-                                      best.ticket, pg_catalog.round(best.score::numeric, 3));
-    END IF;
-    RETURN d;
-END
-$$;
+AS 'MODULE_PATHNAME', 'workorder_dedup_decide'
+LANGUAGE C;
 
 -- dedup_checks records, for every order whose intake found candidates, what dedup
 -- saw and decided, and the review of a suspected duplicate.

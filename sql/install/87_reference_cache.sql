@@ -1,8 +1,9 @@
 -- workorder install script, part 87: invalidation of the reference cache.
 --
 -- setting(), channel_is_active(), map_category(), category_settings(),
--- resolve_unit(), dispatch_center(), choose_sla_policy(), sla_intake() and the
--- C triggers of the order's deadlines and of the outbox answer from a
+-- resolve_unit(), dispatch_center(), choose_sla_policy(), sla_intake(), the dedup
+-- functions (dedup_policy(), dedup_lock(), dedup_candidates(), dedup_decide()) and
+-- the C triggers of the order's deadlines and of the outbox answer from a
 -- per-backend cache of the tables below (src/refcache.c).  A statement trigger on
 -- each of them tells every backend that its copy is out of date: a relcache
 -- invalidation of the changed table, sent at commit (the backend that made the
@@ -20,7 +21,8 @@ DECLARE
     cached text;
 BEGIN
     FOREACH cached IN ARRAY ARRAY['settings', 'channels', 'channel_categories', 'category_effective', 'units',
-                                  'areas', 'routing_rules', 'sla_policies', 'sla_priority_policies'] LOOP
+                                  'areas', 'routing_rules', 'sla_policies', 'sla_priority_policies',
+                                  'dedup_rules'] LOOP
         EXECUTE pg_catalog.format(
             'CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON workorder.%I '
             'FOR EACH STATEMENT EXECUTE FUNCTION workorder.reference_cache_invalidate()',
