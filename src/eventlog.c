@@ -32,6 +32,11 @@
  * COPY) keeps it: workorder.verify_log() checks every row the same way,
  * whoever wrote it.
  *
+ * refuse_direct_change, the trigger that keeps the log append-only and the
+ * orders changed only by the extension's functions, is here too: it fires on
+ * every UPDATE of an order (every action), and as plpgsql it read pg_class
+ * and pg_roles each time.
+ *
  * loaded_by_copy tells a statement trigger that the statement is a COPY
  * FROM into its table, i.e. rows being loaded (a restore), not actions being
  * taken, so that the outbox makes no messages for history.
@@ -52,6 +57,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "nodes/plannodes.h"
 #include "tcop/pquery.h"
@@ -103,6 +109,7 @@ static EventLayout event_layout;
 PG_FUNCTION_INFO_V1(order_events_chain);
 PG_FUNCTION_INFO_V1(eventlog_event_hash);
 PG_FUNCTION_INFO_V1(eventlog_loaded_by_copy);
+PG_FUNCTION_INFO_V1(eventlog_refuse_direct_change);
 
 static int	eventlog_attnum(TupleDesc tupdesc, const char *column);
 static EventLayout *eventlog_layout(TupleDesc tupdesc);
@@ -438,4 +445,50 @@ eventlog_loaded_by_copy(PG_FUNCTION_ARGS)
 			PG_RETURN_BOOL(true);
 	}
 	PG_RETURN_BOOL(false);
+}
+
+/*
+ * eventlog_refuse_direct_change is the trigger refuse_direct_change: on
+ * workorder.order_events it refuses every UPDATE, DELETE and TRUNCATE (the
+ * log is append-only); on workorder.orders it refuses an UPDATE or DELETE
+ * unless the current user owns the table, which is the case inside the
+ * extension's SECURITY DEFINER functions and for the owner.  WO405.
+ */
+Datum
+eventlog_refuse_direct_change(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	const char *table;
+	const char *operation;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("refuse_direct_change() was not called as a trigger")));
+	rel = trigdata->tg_relation;
+	table = RelationGetRelationName(rel);
+	if (strcmp(table, "order_events") == 0 || rel->rd_rel->relowner != GetUserId())
+	{
+		if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+			operation = "UPDATE";
+		else if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+			operation = "DELETE";
+		else if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+			operation = "TRUNCATE";
+		else
+			operation = "INSERT";
+		ereport(ERROR,
+				(errcode(ERRCODE_WO_DIRECT_CHANGE),
+				 errmsg("%s on workorder.%s is not allowed", operation, table),
+				 errdetail("The statement was run by %s.", GetUserNameFromId(GetUserId(), false)),
+				 strcmp(table, "order_events") == 0 ?
+				 errhint("The event log is append-only.") :
+				 errhint("Change orders through workorder.submit() and the action functions (accept, resolve, ...).")));
+	}
+	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		PG_RETURN_POINTER(NULL);
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		PG_RETURN_POINTER(trigdata->tg_newtuple);
+	PG_RETURN_POINTER(trigdata->tg_trigtuple);
 }

@@ -51,6 +51,9 @@
 /* WO303: submit(): a blank or oversized text of a report. */
 #define ERRCODE_WO_INVALID_REPORT_TEXT		MAKE_SQLSTATE('W','O','3','0','3')
 
+/* WO405: a direct UPDATE, DELETE or TRUNCATE of orders or of the event log. */
+#define ERRCODE_WO_DIRECT_CHANGE			MAKE_SQLSTATE('W','O','4','0','5')
+
 /* WO501: an unknown (or NULL) calendar code. */
 #define ERRCODE_WO_UNKNOWN_CALENDAR			MAKE_SQLSTATE('W','O','5','0','1')
 /* WO502: an invalid calendar definition: a bad row, no working hours, an unknown time zone. */

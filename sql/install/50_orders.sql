@@ -98,26 +98,12 @@ COMMENT ON TABLE workorder.order_events IS
 -- refuse_direct_change stops any change to orders or events that does not come
 -- through the extension's functions.  Those run as the tables' owner (SECURITY
 -- DEFINER); anyone else is refused, whatever privileges they were granted.  The
--- event log is append-only even for the owner.
+-- event log is append-only even for the owner.  WO405.  C (src/eventlog.c): it
+-- fires on every action's UPDATE of an order.
 CREATE FUNCTION workorder.refuse_direct_change()
 RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'order_events'
-       OR (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) TG_RELID)
-          OPERATOR(pg_catalog.<>) (SELECT r.oid FROM pg_catalog.pg_roles r
-                                    WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER) THEN
-        PERFORM workorder.raise_error('WO405',
-            pg_catalog.format('%s on workorder.%s is not allowed', TG_OP, TG_TABLE_NAME),
-            pg_catalog.format('The statement was run by %s.', CURRENT_USER),
-            CASE TG_TABLE_NAME
-                WHEN 'order_events' THEN 'The event log is append-only.'
-                ELSE 'Change orders through workorder.submit() and the action functions (accept, resolve, ...).' END);
-    END IF;
-    RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
-END
-$$;
+AS 'MODULE_PATHNAME', 'eventlog_refuse_direct_change'
+LANGUAGE C;
 
 CREATE TRIGGER orders_refuse_direct_change
     BEFORE UPDATE OR DELETE ON workorder.orders
