@@ -11,6 +11,11 @@
 # one with 20000.  Every plan of the search must read orders through
 # orders_dedup_idx, and none by another index or a sequential scan.
 #
+# The search also tells whether each candidate waits for review as a suspected
+# duplicate; in every plan that check reads dedup_checks by its primary key, never
+# by the partial index of pending reviews (a plan made while that index was small
+# read every pending review for every candidate).
+#
 # Needs PGHOST/PGPORT/PGUSER of a running cluster with workorder installed.  Prints
 # TAP.  Its database is dropped at the end.
 set -uo pipefail
@@ -46,12 +51,13 @@ ANALYZE workorder.orders;
 SQL
 }
 
-# plans MODE: the plans of the search in eight dedup_decide() calls of a fresh
-# session with plan_cache_mode MODE, one line per plan: the scans of orders in it.
+# plans MODE [TABLE]: the plans of the search in eight dedup_decide() calls of a
+# fresh session with plan_cache_mode MODE, one line per plan: the scans of TABLE
+# (orders unless given) in it.
 plans() {
-  q 2>&1 >/dev/null <<SQL | awk '
+  q 2>&1 >/dev/null <<SQL | awk -v table="${2:-orders}" '
     /Query Text:/ { if (inplan) print line; inplan = ($0 ~ /Query Text: SELECT o\.id, o\.ticket/); line = ""; next }
-    inplan && /Scan/ && /orders/ { sub(/^[ ->]*/, ""); sub(/ *\(cost.*/, ""); line = line (line == "" ? "" : "; ") $0 }
+    inplan && /Scan/ && index($0, " on " table) { sub(/^[ ->]*/, ""); sub(/ *\(cost.*/, ""); line = line (line == "" ? "" : "; ") $0 }
     END { if (inplan) print line }'
 LOAD 'auto_explain';
 SET auto_explain.log_min_duration = 0;
@@ -72,6 +78,9 @@ for size in 5 20000; do
     check "$size orders, plan_cache_mode $mode: eight plans of the search" 8 "$(printf '%s\n' "$found" | grep -c .)"
     check "$size orders, plan_cache_mode $mode: every one reads orders through orders_dedup_idx, and only through it" 0 \
       "$(printf '%s\n' "$found" | grep -vE '^(Index Scan using orders_dedup_idx on orders o|Bitmap Heap Scan on orders o; Bitmap Index Scan on orders_dedup_idx)$' | grep -c .)"
+    review=$(plans "$mode" dedup_checks)
+    check "$size orders, plan_cache_mode $mode: the review check reads dedup_checks by its key in every plan" 0 \
+      "$(printf '%s\n' "$review" | grep -vE '^(Index Scan using dedup_checks_pkey on dedup_checks k)$' | grep -c .)"
     [ "$mode" = auto ] && echo "#   $size orders, auto: $(printf '%s\n' "$found" | sort | uniq -c | sed 's/^ *//' | paste -sd '|' | sed 's/|/ | /g')"
   done
 done
