@@ -716,15 +716,10 @@ dedup_search_plan(DedupPostgis *pg)
 	char	   *query;
 	Oid			types[7] = {FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, TEXTARRAYOID};
 	SPIPlanPtr	plan;
-	HeapTuple	tuple;
 
 	if (pg->search_plan != NULL)
 		return pg->search_plan;
-	tuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(pg->geometry_type));
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for type %u", pg->geometry_type);
-	postgis = quote_identifier(get_namespace_name(((Form_pg_type) GETSTRUCT(tuple))->typnamespace));
-	ReleaseSysCache(tuple);
+	postgis = quote_identifier(get_namespace_name(workorder_type_namespace(pg->geometry_type)));
 	query = psprintf("SELECT o.id, o.ticket, o.status, o.category_code, o.received_at, o.description, "
 					 "o.address, o.reporter_phone, o.location, "
 					 "CASE WHEN o.category_code OPERATOR(pg_catalog.=) ANY ($7) "

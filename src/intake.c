@@ -132,7 +132,6 @@ static void intake_prepare(Oid submit_oid);
 static void intake_lookup_functions(void);
 static void intake_function_changed(Datum arg, int cacheid, uint32 hashvalue);
 static Oid	intake_type(const char *schema, const char *name);
-static Oid	type_namespace(Oid type);
 static void intake_function(FmgrInfo *finfo, const char *schema, const char *name, int nargs, const Oid *types);
 static Datum call_function(FmgrInfo *finfo, int nargs, const Datum *args, const bool *nulls, bool *isnull);
 static char *text_or_null(Datum value, bool isnull);
@@ -221,20 +220,6 @@ intake_type(const char *schema, const char *name)
 	if (!OidIsValid(type))
 		elog(ERROR, "submit: type %s.%s does not exist", schema, name);
 	return type;
-}
-
-/* type_namespace returns the schema of a type. */
-static Oid
-type_namespace(Oid type)
-{
-	HeapTuple	tuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type));
-	Oid			nsp;
-
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "submit: cache lookup failed for type %u", type);
-	nsp = ((Form_pg_type) GETSTRUCT(tuple))->typnamespace;
-	ReleaseSysCache(tuple);
-	return nsp;
 }
 
 /*
@@ -378,7 +363,7 @@ intake_lookup_functions(void)
 
 	if (intake.functions_valid)
 		return;
-	postgis = get_namespace_name(type_namespace(intake.geometry_type));
+	postgis = get_namespace_name(workorder_type_namespace(intake.geometry_type));
 
 	types[0] = intake.geometry_type;
 	types[1] = TEXTOID;
@@ -450,7 +435,7 @@ geometry_text(Datum geometry, int length)
 	char	   *result = NULL;
 
 	if (SPI_execute_with_args(psprintf("SELECT pg_catalog.left(%s.ST_AsText($1), $2)",
-									   quote_identifier(get_namespace_name(type_namespace(intake.geometry_type)))),
+									   quote_identifier(get_namespace_name(workorder_type_namespace(intake.geometry_type)))),
 							  2, types, args, NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
 		result = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	return result ? result : "";

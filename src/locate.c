@@ -72,7 +72,6 @@ static Oid	locate_geometry_type = InvalidOid;
 
 static SPIPlanPtr locate_plan(int which, Oid geometry_type);
 static int32 geometry_srid(Datum geometry);
-static Oid	locate_type_namespace(Oid type);
 static void locate_read_area(LocatedArea *area, MemoryContext caller);
 static bool locate_nearest(Datum point, Datum parent, bool no_parent, float8 tolerance, Oid geometry_type,
 						   Datum *code, float8 *distance, MemoryContext caller);
@@ -104,7 +103,7 @@ locate_plan(int which, Oid geometry_type)
 	}
 	if (locate_plans[which] == NULL)
 	{
-		const char *postgis = quote_identifier(get_namespace_name(locate_type_namespace(geometry_type)));
+		const char *postgis = quote_identifier(get_namespace_name(workorder_type_namespace(geometry_type)));
 		char	   *query;
 		Oid			types[3] = {geometry_type, TEXTOID, FLOAT8OID};
 		int			ntypes;
@@ -136,20 +135,6 @@ locate_plan(int which, Oid geometry_type)
 		locate_plans[which] = plan;
 	}
 	return locate_plans[which];
-}
-
-/* locate_type_namespace returns the schema of a type. */
-static Oid
-locate_type_namespace(Oid type)
-{
-	HeapTuple	tuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type));
-	Oid			nsp;
-
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for type %u", type);
-	nsp = ((Form_pg_type) GETSTRUCT(tuple))->typnamespace;
-	ReleaseSysCache(tuple);
-	return nsp;
 }
 
 /*

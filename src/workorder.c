@@ -9,7 +9,8 @@
  * workorder.run_due_work() does the periodic work instead.
  *
  * It also holds workorder_keep_plan(), how every C file prepares the
- * statements it keeps for the life of a backend.
+ * statements it keeps for the life of a backend, and
+ * workorder_type_namespace(), by which they find PostGIS's schema.
  *
  *-------------------------------------------------------------------------
  */
@@ -23,6 +24,9 @@
 #include "fmgr.h"
 #include "nodes/parsenodes.h"
 #include "utils/guc.h"
+#include "utils/syscache.h"
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
 
 #include "bgworkers.h"
 #include "workorder.h"
@@ -67,4 +71,22 @@ workorder_keep_plan(const char *query, int nargs, const Oid *types)
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "could not keep the plan of \"%s\"", query);
 	return plan;
+}
+
+/*
+ * workorder_type_namespace returns the schema of a type.  PostGIS is
+ * relocatable: the statements the C files prepare name its functions with
+ * the schema of the geometry type.
+ */
+Oid
+workorder_type_namespace(Oid type)
+{
+	HeapTuple	tuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type));
+	Oid			nsp;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for type %u", type);
+	nsp = ((Form_pg_type) GETSTRUCT(tuple))->typnamespace;
+	ReleaseSysCache(tuple);
+	return nsp;
 }

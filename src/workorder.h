@@ -76,6 +76,8 @@ extern void _PG_init(void);
 /* workorder.c: a statement prepared (generic plan) and kept for the backend's life. */
 struct _SPI_plan;
 extern struct _SPI_plan *workorder_keep_plan(const char *query, int nargs, const Oid *types);
+/* workorder.c: the schema of a type (of geometry: PostGIS's). */
+extern Oid	workorder_type_namespace(Oid type);
 
 /* SlaPolicyInfo is one row of workorder.sla_policies, as refcache.c keeps it. */
 typedef struct SlaPolicyInfo
