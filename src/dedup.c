@@ -342,11 +342,9 @@ static int	nd_cmp(NDouble a, NDouble b, bool nulls_first);
 static double time_axis(TimestampTz t);
 static double interval_epoch(Interval *span);
 static const DedupTypes *dedup_catalog(void);
-static Oid	dedup_type_oid(Oid nsp, const char *name);
 static Oid	dedup_enum_oid(Oid type, const char *label);
 static Oid	dedup_geometry_type(FunctionCallInfo fcinfo, int argno);
 static DedupPostgis *dedup_postgis_for(Oid geometry_type);
-static void dedup_lookup(FmgrInfo *f, const char *schema, const char *name, int nargs, Oid *types);
 static Datum dedup_call(FmgrInfo *f, int nargs, Datum a0, Datum a1, Datum a2, bool *isnull);
 static SPIPlanPtr dedup_search_plan(DedupPostgis *pg);
 static char *dedup_arg_text(FunctionCallInfo fcinfo, int argno);
@@ -528,18 +526,6 @@ workorder_dedup_time_axis(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(time_axis(PG_GETARG_TIMESTAMPTZ(0)));
 }
 
-/* dedup_type_oid returns the OID of a type of the extension's schema. */
-static Oid
-dedup_type_oid(Oid nsp, const char *name)
-{
-	Oid			type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum(name),
-									   ObjectIdGetDatum(nsp));
-
-	if (!OidIsValid(type))
-		elog(ERROR, "type workorder.%s does not exist", name);
-	return type;
-}
-
 /* dedup_enum_oid returns the OID of a label of an enum. */
 static Oid
 dedup_enum_oid(Oid type, const char *label)
@@ -563,19 +549,19 @@ dedup_catalog(void)
 	if (nsp == dedup_types.namespace)
 		return &dedup_types;
 	dedup_types.namespace = InvalidOid;
-	dedup_types.policy_type = dedup_type_oid(nsp, "dedup_policy");
-	dedup_types.candidate_type = dedup_type_oid(nsp, "dedup_candidate");
+	dedup_types.policy_type = workorder_type_oid("workorder", "dedup_policy");
+	dedup_types.candidate_type = workorder_type_oid("workorder", "dedup_candidate");
 	dedup_types.candidate_array_type = get_array_type(dedup_types.candidate_type);
 	if (!OidIsValid(dedup_types.candidate_array_type))
 		elog(ERROR, "type workorder.dedup_candidate has no array type");
 	get_typlenbyvalalign(dedup_types.candidate_type, &dedup_types.candidate_typlen,
 						 &dedup_types.candidate_typbyval, &dedup_types.candidate_typalign);
-	status = dedup_type_oid(nsp, "order_status");
+	status = workorder_type_oid("workorder", "order_status");
 	dedup_types.merged = dedup_enum_oid(status, "merged");
 	dedup_types.cancelled = dedup_enum_oid(status, "cancelled");
 	dedup_types.resolved = dedup_enum_oid(status, "resolved");
 	dedup_types.closed = dedup_enum_oid(status, "closed");
-	ticket = dedup_type_oid(nsp, "ticket");
+	ticket = workorder_type_oid("workorder", "ticket");
 	getTypeOutputInfo(ticket, &dedup_types.ticket_output, &varlena);
 	dedup_types.namespace = nsp;
 	return &dedup_types;
@@ -603,19 +589,6 @@ dedup_geometry_type(FunctionCallInfo fcinfo, int argno)
 }
 
 /*
- * dedup_lookup finds a PostGIS function by its schema, name and argument
- * types, for calls through f.
- */
-static void
-dedup_lookup(FmgrInfo *f, const char *schema, const char *name, int nargs, Oid *types)
-{
-	Oid			fn = LookupFuncName(list_make2(makeString(pstrdup(schema)), makeString(pstrdup(name))),
-									nargs, types, false);
-
-	fmgr_info_cxt(fn, f, TopMemoryContext);
-}
-
-/*
  * dedup_postgis_for returns the PostGIS functions (and the search query) for
  * this geometry type, finding them on first use and again when the type
  * changed (PostGIS was dropped and created).
@@ -623,7 +596,6 @@ dedup_lookup(FmgrInfo *f, const char *schema, const char *name, int nargs, Oid *
 static DedupPostgis *
 dedup_postgis_for(Oid geometry_type)
 {
-	HeapTuple	tuple;
 	char	   *schema;
 	Oid			geography_type;
 	Oid			types[3];
@@ -639,22 +611,15 @@ dedup_postgis_for(Oid geometry_type)
 	}
 	dedup_postgis_ready = false;
 
-	tuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(geometry_type));
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for type %u", geometry_type);
-	schema = get_namespace_name(((Form_pg_type) GETSTRUCT(tuple))->typnamespace);
-	ReleaseSysCache(tuple);
-	geography_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("geography"),
-									 ObjectIdGetDatum(get_namespace_oid(schema, false)));
-	if (!OidIsValid(geography_type))
-		elog(ERROR, "type %s.geography does not exist", schema);
+	schema = get_namespace_name(workorder_type_namespace(geometry_type));
+	geography_type = workorder_type_oid(schema, "geography");
 
 	types[0] = geometry_type;
-	dedup_lookup(&dedup_postgis.geometry_type_of, schema, "st_geometrytype", 1, types);
-	dedup_lookup(&dedup_postgis.is_empty, schema, "st_isempty", 1, types);
-	dedup_lookup(&dedup_postgis.as_text, schema, "st_astext", 1, types);
-	dedup_lookup(&dedup_postgis.x, schema, "st_x", 1, types);
-	dedup_lookup(&dedup_postgis.y, schema, "st_y", 1, types);
+	workorder_lookup_function(&dedup_postgis.geometry_type_of, schema, "st_geometrytype", 1, types);
+	workorder_lookup_function(&dedup_postgis.is_empty, schema, "st_isempty", 1, types);
+	workorder_lookup_function(&dedup_postgis.as_text, schema, "st_astext", 1, types);
+	workorder_lookup_function(&dedup_postgis.x, schema, "st_x", 1, types);
+	workorder_lookup_function(&dedup_postgis.y, schema, "st_y", 1, types);
 	path = find_coercion_pathway(geography_type, geometry_type, COERCION_EXPLICIT, &cast);
 	if (path != COERCION_PATH_FUNC)
 		elog(ERROR, "no cast function from geometry to geography");
@@ -662,7 +627,7 @@ dedup_postgis_for(Oid geometry_type)
 	types[0] = geography_type;
 	types[1] = geography_type;
 	types[2] = BOOLOID;
-	dedup_lookup(&dedup_postgis.distance, schema, "st_distance", 3, types);
+	workorder_lookup_function(&dedup_postgis.distance, schema, "st_distance", 3, types);
 	dedup_postgis.geometry_type = geometry_type;
 	dedup_postgis_ready = true;
 	return &dedup_postgis;
@@ -670,24 +635,16 @@ dedup_postgis_for(Oid geometry_type)
 
 /*
  * dedup_call calls f with nargs (at most 3) non-NULL arguments and says
- * whether it returned NULL (the fmgr macros would fail on that).
+ * whether it returned NULL: workorder_call_function with the arguments in
+ * line, as the scoring passes them.
  */
 static Datum
 dedup_call(FmgrInfo *f, int nargs, Datum a0, Datum a1, Datum a2, bool *isnull)
 {
-	LOCAL_FCINFO(fcinfo, 3);
-	Datum		result;
+	Datum		args[3] = {a0, a1, a2};
+	bool		nulls[3] = {false, false, false};
 
-	InitFunctionCallInfoData(*fcinfo, f, nargs, InvalidOid, NULL, NULL);
-	fcinfo->args[0].value = a0;
-	fcinfo->args[0].isnull = false;
-	fcinfo->args[1].value = a1;
-	fcinfo->args[1].isnull = false;
-	fcinfo->args[2].value = a2;
-	fcinfo->args[2].isnull = false;
-	result = FunctionCallInvoke(fcinfo);
-	*isnull = fcinfo->isnull;
-	return result;
+	return workorder_call_function(f, nargs, args, nulls, isnull);
 }
 
 /*

@@ -131,9 +131,6 @@ static Datum check_text(Datum value, bool isnull, const char *what, int max_leng
 static void intake_prepare(Oid submit_oid);
 static void intake_lookup_functions(void);
 static void intake_function_changed(Datum arg, int cacheid, uint32 hashvalue);
-static Oid	intake_type(const char *schema, const char *name);
-static void intake_function(FmgrInfo *finfo, const char *schema, const char *name, int nargs, const Oid *types);
-static Datum call_function(FmgrInfo *finfo, int nargs, const Datum *args, const bool *nulls, bool *isnull);
 static char *text_or_null(Datum value, bool isnull);
 static Datum attribute(HeapTupleHeader row, int attnum, bool *isnull);
 static Datum intake_point(FunctionCallInfo fcinfo);
@@ -208,34 +205,6 @@ intake_check_text(PG_FUNCTION_ARGS)
 }
 
 /*
- * intake_type returns the OID of a type by schema and name, or raises an
- * error: submit() cannot work without it.
- */
-static Oid
-intake_type(const char *schema, const char *name)
-{
-	Oid			type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum(name),
-									   ObjectIdGetDatum(get_namespace_oid(schema, false)));
-
-	if (!OidIsValid(type))
-		elog(ERROR, "submit: type %s.%s does not exist", schema, name);
-	return type;
-}
-
-/*
- * intake_function looks a function up by schema, name and argument types and
- * keeps its call information in finfo.
- */
-static void
-intake_function(FmgrInfo *finfo, const char *schema, const char *name, int nargs, const Oid *types)
-{
-	Oid			fn = LookupFuncName(list_make2(makeString(pstrdup(schema)), makeString(pstrdup(name))),
-									nargs, types, false);
-
-	fmgr_info_cxt(fn, finfo, TopMemoryContext);
-}
-
-/*
  * intake_function_changed is the syscache callback on pg_proc: any changed
  * function may be one submit() calls, so all are looked up again.
  */
@@ -286,10 +255,10 @@ intake_prepare(Oid submit_oid)
 	intake.priority_type = form->proargtypes.values[ARG_PRIORITY];
 	ReleaseSysCache(proc);
 
-	intake.status_type = intake_type("workorder", "order_status");
-	intake.level_type = intake_type("workorder", "area_level");
-	intake.ticket_type = intake_type("workorder", "ticket");
-	intake.location_type = intake_type("workorder", "location");
+	intake.status_type = workorder_type_oid("workorder", "order_status");
+	intake.level_type = workorder_type_oid("workorder", "area_level");
+	intake.ticket_type = workorder_type_oid("workorder", "ticket");
+	intake.location_type = workorder_type_oid("workorder", "location");
 	intake.priority_normal = DirectFunctionCall2(enum_in, CStringGetDatum("normal"),
 												 ObjectIdGetDatum(intake.priority_type));
 	intake.status_new = DirectFunctionCall2(enum_in, CStringGetDatum("new"), ObjectIdGetDatum(intake.status_type));
@@ -367,46 +336,24 @@ intake_lookup_functions(void)
 
 	types[0] = intake.geometry_type;
 	types[1] = TEXTOID;
-	intake_function(&intake.location_point, "workorder", "location_point", 2, types);
+	workorder_lookup_function(&intake.location_point, "workorder", "location_point", 2, types);
 	types[0] = TEXTOID;
 	types[1] = intake.geometry_type;
 	types[2] = TIMESTAMPTZOID;
 	types[3] = TEXTOID;
 	types[4] = TEXTOID;
 	types[5] = TEXTOID;
-	intake_function(&intake.dedup_decide, "workorder", "dedup_decide", 6, types);
-	types[0] = intake_type("workorder", "orders");
-	types[1] = intake_type("workorder", "dedup_decision");
-	intake_function(&intake.dedup_apply, "workorder", "dedup_apply", 2, types);
+	workorder_lookup_function(&intake.dedup_decide, "workorder", "dedup_decide", 6, types);
+	types[0] = workorder_type_oid("workorder", "orders");
+	types[1] = workorder_type_oid("workorder", "dedup_decision");
+	workorder_lookup_function(&intake.dedup_apply, "workorder", "dedup_apply", 2, types);
 	types[0] = FLOAT8OID;
 	types[1] = FLOAT8OID;
-	intake_function(&intake.make_point, postgis, "st_makepoint", 2, types);
+	workorder_lookup_function(&intake.make_point, postgis, "st_makepoint", 2, types);
 	types[0] = intake.geometry_type;
 	types[1] = INT4OID;
-	intake_function(&intake.set_srid, postgis, "st_setsrid", 2, types);
+	workorder_lookup_function(&intake.set_srid, postgis, "st_setsrid", 2, types);
 	intake.functions_valid = true;
-}
-
-/*
- * call_function calls a looked-up function with NULLs allowed, and returns
- * its result (isnull says whether it is NULL).
- */
-static Datum
-call_function(FmgrInfo *finfo, int nargs, const Datum *args, const bool *nulls, bool *isnull)
-{
-	LOCAL_FCINFO(fcinfo, FUNC_MAX_ARGS);
-	Datum		result;
-	int			i;
-
-	InitFunctionCallInfoData(*fcinfo, finfo, nargs, InvalidOid, NULL, NULL);
-	for (i = 0; i < nargs; i++)
-	{
-		fcinfo->args[i].value = args[i];
-		fcinfo->args[i].isnull = nulls[i];
-	}
-	result = FunctionCallInvoke(fcinfo);
-	*isnull = fcinfo->isnull;
-	return result;
 }
 
 /* text_or_null returns a text Datum as a string, or NULL. */
@@ -501,10 +448,10 @@ intake_point(FunctionCallInfo fcinfo)
 		lat = PG_GETARG_FLOAT8(ARG_LAT);
 		args[0] = Float8GetDatum(lon);
 		args[1] = Float8GetDatum(lat);
-		point = call_function(&intake.make_point, 2, args, nulls, &isnull);
+		point = workorder_call_function(&intake.make_point, 2, args, nulls, &isnull);
 		args[0] = point;
 		args[1] = Int32GetDatum(4326);
-		point = call_function(&intake.set_srid, 2, args, nulls, &isnull);
+		point = workorder_call_function(&intake.set_srid, 2, args, nulls, &isnull);
 		/* What location_point() would accept unchanged: a finite 2D point on the earth. */
 		if (lon >= -180 && lon <= 180 && lat >= -90 && lat <= 90)
 			return point;
@@ -514,7 +461,7 @@ intake_point(FunctionCallInfo fcinfo)
 	args[0] = location;
 	args[1] = CStringGetTextDatum("the report's location");
 	nulls[0] = !has_location;
-	point = call_function(&intake.location_point, 2, args, nulls, &isnull);
+	point = workorder_call_function(&intake.location_point, 2, args, nulls, &isnull);
 	if (isnull)
 		elog(ERROR, "submit: location_point returned NULL");
 	return point;
@@ -713,7 +660,7 @@ intake_submit(PG_FUNCTION_ARGS)
 	arg_nulls[1] = arg_nulls[2] = arg_nulls[3] = false;
 	arg_nulls[4] = address_isnull;
 	arg_nulls[5] = reporter_phone_isnull;
-	dup_datum = call_function(&intake.dedup_decide, 6, args, arg_nulls, &isnull);
+	dup_datum = workorder_call_function(&intake.dedup_decide, 6, args, arg_nulls, &isnull);
 	if (isnull)
 		elog(ERROR, "submit: dedup_decide returned NULL");
 	dup = DatumGetHeapTupleHeader(dup_datum);
@@ -889,7 +836,7 @@ intake_submit(PG_FUNCTION_ARGS)
 		bool		apply_nulls[2] = {false, false};
 		Datum		apply_args[2] = {order, dup_datum};
 
-		order = call_function(&intake.dedup_apply, 2, apply_args, apply_nulls, &isnull);
+		order = workorder_call_function(&intake.dedup_apply, 2, apply_args, apply_nulls, &isnull);
 	}
 	order = SPI_datumTransfer(order, false, -1);
 	SPI_finish();

@@ -231,12 +231,8 @@ ref_text(HeapTuple tuple, TupleDesc desc, int col)
 static Oid
 ref_enum_oid(const char *type_name, const char *label)
 {
-	Oid			nsp = get_namespace_oid("workorder", false);
-	Oid			typid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
-										CStringGetDatum(type_name), ObjectIdGetDatum(nsp));
+	Oid			typid = workorder_type_oid("workorder", type_name);
 
-	if (!OidIsValid(typid))
-		elog(ERROR, "type workorder.%s does not exist", type_name);
 	return DatumGetObjectId(DirectFunctionCall2(enum_in, CStringGetDatum(label),
 												ObjectIdGetDatum(typid)));
 }

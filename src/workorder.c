@@ -9,8 +9,10 @@
  * workorder.run_due_work() does the periodic work instead.
  *
  * It also holds workorder_keep_plan(), how every C file prepares the
- * statements it keeps for the life of a backend, and
- * workorder_type_namespace(), by which they find PostGIS's schema.
+ * statements it keeps for the life of a backend, and how they find and call
+ * the types and functions they use by name: workorder_type_namespace(),
+ * workorder_type_oid(), workorder_lookup_function(),
+ * workorder_call_function().
  *
  *-------------------------------------------------------------------------
  */
@@ -20,10 +22,14 @@
  * Some of PostgreSQL's headers define inline functions with unused
  * parameters, which -Wextra would report.
  */
+#include "catalog/namespace.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
+#include "parser/parse_func.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 #include "utils/syscache.h"
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
@@ -89,4 +95,56 @@ workorder_type_namespace(Oid type)
 	nsp = ((Form_pg_type) GETSTRUCT(tuple))->typnamespace;
 	ReleaseSysCache(tuple);
 	return nsp;
+}
+
+/*
+ * workorder_type_oid returns the OID of a type by schema and name, or raises
+ * an error: the caller cannot work without it.
+ */
+Oid
+workorder_type_oid(const char *schema, const char *name)
+{
+	Oid			type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum(name),
+									   ObjectIdGetDatum(get_namespace_oid(schema, false)));
+
+	if (!OidIsValid(type))
+		elog(ERROR, "type %s.%s does not exist", schema, name);
+	return type;
+}
+
+/*
+ * workorder_lookup_function finds a function by schema, name and argument
+ * types and keeps its call information in finfo, for the life of the
+ * backend.
+ */
+void
+workorder_lookup_function(FmgrInfo *finfo, const char *schema, const char *name, int nargs, const Oid *types)
+{
+	Oid			fn = LookupFuncName(list_make2(makeString(pstrdup(schema)), makeString(pstrdup(name))),
+									nargs, (Oid *) types, false);
+
+	fmgr_info_cxt(fn, finfo, TopMemoryContext);
+}
+
+/*
+ * workorder_call_function calls a looked-up function with NULL arguments
+ * allowed (the fmgr macros refuse them), and says whether its result is
+ * NULL.
+ */
+Datum
+workorder_call_function(FmgrInfo *finfo, int nargs, const Datum *args, const bool *nulls, bool *isnull)
+{
+	LOCAL_FCINFO(fcinfo, FUNC_MAX_ARGS);
+	Datum		result;
+	int			i;
+
+	InitFunctionCallInfoData(*fcinfo, finfo, nargs, InvalidOid, NULL, NULL);
+	for (i = 0; i < nargs; i++)
+	{
+		fcinfo->args[i].value = args[i];
+		fcinfo->args[i].isnull = nulls[i];
+	}
+	result = FunctionCallInvoke(fcinfo);
+	*isnull = fcinfo->isnull;
+	return result;
 }

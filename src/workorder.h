@@ -78,6 +78,12 @@ struct _SPI_plan;
 extern struct _SPI_plan *workorder_keep_plan(const char *query, int nargs, const Oid *types);
 /* workorder.c: the schema of a type (of geometry: PostGIS's). */
 extern Oid	workorder_type_namespace(Oid type);
+/* workorder.c: types and functions found by name, and called with NULLs allowed. */
+extern Oid	workorder_type_oid(const char *schema, const char *name);
+extern void workorder_lookup_function(FmgrInfo *finfo, const char *schema, const char *name, int nargs,
+									  const Oid *types);
+extern Datum workorder_call_function(FmgrInfo *finfo, int nargs, const Datum *args, const bool *nulls,
+									 bool *isnull);
 
 /* SlaPolicyInfo is one row of workorder.sla_policies, as refcache.c keeps it. */
 typedef struct SlaPolicyInfo
@@ -176,7 +182,7 @@ typedef struct RouteStep
 	const char *rule_name;
 	bool		matched;
 	bool		chosen;
-	char	   *reason;
+	char	   *reason;			/* NULL for a rule when only the choice was asked */
 	Oid			handling_level; /* InvalidOid: NULL */
 	const char *unit_code;		/* NULL: none */
 	Datum		assisting_units;	/* text[]; (Datum) 0: NULL */
