@@ -45,6 +45,8 @@ static bool path_contains(const CategoryInfo *cat, const char *code);
 static bool description_has_keyword(const RouteRule *r, Datum description_lower);
 static RouteTarget target_of(const char *label);
 static char *copy_string(const char *s);
+static bool rule_mismatch(const RouteRule *r, const CategoryInfo *cat, const char *category, const char *channel,
+						  ArrayType *chain, Oid priority, Datum description_lower, StringInfo why);
 static const RouteRule *copy_rules(const RouteRule *rules, int n);
 static const CategoryInfo *copy_category(const CategoryInfo *cat);
 
@@ -201,11 +203,55 @@ copy_category(const CategoryInfo *cat)
 }
 
 /*
+ * rule_mismatch says whether a rule does not match a report, and why (into
+ * why, unless it is NULL: formatting the reasons, with their enum labels, is
+ * for explain_route, not for routing at intake).
+ */
+static bool
+rule_mismatch(const RouteRule *r, const CategoryInfo *cat, const char *category, const char *channel,
+			  ArrayType *chain, Oid priority, Datum description_lower, StringInfo why)
+{
+	if (r->category_code != NULL && !path_contains(cat, r->category_code))
+	{
+		if (why != NULL)
+			appendStringInfo(why, "category %s is not under %s", category ? category : "NULL", r->category_code);
+		return true;
+	}
+	if (r->channel_code != NULL && (channel == NULL || strcmp(r->channel_code, channel) != 0))
+	{
+		if (why != NULL)
+			appendStringInfo(why, "channel %s is not %s", channel ? channel : "", r->channel_code);
+		return true;
+	}
+	if (r->area_code != NULL && !chain_contains(chain, r->area_code))
+	{
+		if (why != NULL)
+			appendStringInfo(why, "area %s is not within %s", chain_last(chain), r->area_code);
+		return true;
+	}
+	if (OidIsValid(r->priority) && r->priority != priority)
+	{
+		if (why != NULL)
+			appendStringInfo(why, "priority %s is not %s", enum_label(priority), enum_label(r->priority));
+		return true;
+	}
+	if (r->nkeywords >= 0 &&
+		(description_lower == (Datum) 0 || !description_has_keyword(r, description_lower)))
+	{
+		if (why != NULL)
+			appendStringInfo(why, "the description contains none of %s", r->keywords_text);
+		return true;
+	}
+	return false;
+}
+
+/*
  * workorder_route_steps evaluates the routing of a report: a RouteStep for
  * every active rule, in order, and one for the category's default; the
  * first step that resolves to a unit is chosen.  With stop_at_choice it
  * stops at the chosen step and returns only that one (NIL when none is
- * chosen): what submit() needs, without the reasons of the steps after it.
+ * chosen): what submit() needs, without the steps after it and without the
+ * rules' reasons (a rule's step then has reason NULL).
  */
 List *
 workorder_route_steps(const char *category, const char *channel, ArrayType *chain, Oid priority,
@@ -220,6 +266,7 @@ workorder_route_steps(const char *category, const char *channel, ArrayType *chai
 	int			i;
 	List	   *steps = NIL;
 	StringInfoData reason;
+	StringInfo	why = stop_at_choice ? NULL : &reason;	/* submit() reads no rule's reason */
 
 	if (description != NULL)
 		description_lower = DirectFunctionCall1Coll(lower, DEFAULT_COLLATION_OID, PointerGetDatum(description));
@@ -233,24 +280,13 @@ workorder_route_steps(const char *category, const char *channel, ArrayType *chai
 		RouteStep  *s = palloc0(sizeof(RouteStep));
 
 		step++;
-		initStringInfo(&reason);
+		if (why != NULL)
+			initStringInfo(why);
 		s->step = step;
 		s->rule_id = r->id;
 		s->has_rule = true;
 		s->rule_name = r->name;
-		if (r->category_code != NULL && !path_contains(cat, r->category_code))
-			appendStringInfo(&reason, "category %s is not under %s", category ? category : "NULL",
-							 r->category_code);
-		else if (r->channel_code != NULL && (channel == NULL || strcmp(r->channel_code, channel) != 0))
-			appendStringInfo(&reason, "channel %s is not %s", channel ? channel : "", r->channel_code);
-		else if (r->area_code != NULL && !chain_contains(chain, r->area_code))
-			appendStringInfo(&reason, "area %s is not within %s", chain_last(chain), r->area_code);
-		else if (OidIsValid(r->priority) && r->priority != priority)
-			appendStringInfo(&reason, "priority %s is not %s", enum_label(priority), enum_label(r->priority));
-		else if (r->nkeywords >= 0 &&
-				 (description_lower == (Datum) 0 || !description_has_keyword(r, description_lower)))
-			appendStringInfo(&reason, "the description contains none of %s", r->keywords_text);
-		else
+		if (!rule_mismatch(r, cat, category, channel, chain, priority, description_lower, why))
 		{
 			RouteTarget target = target_of(r->target);
 			const char *kind;
@@ -262,31 +298,37 @@ workorder_route_steps(const char *category, const char *channel, ArrayType *chai
 			s->sla_policy = r->sla_policy ? r->sla_policy : (cat ? cat->sla_policy : NULL);
 			s->assisting_units = r->assisting_units;
 			if (target != ROUTE_TARGET_UNIT && !OidIsValid(s->handling_level))
-				appendStringInfoString(&reason, "matched, but neither the rule nor the category sets a handling level");
+			{
+				if (why != NULL)
+					appendStringInfoString(why, "matched, but neither the rule nor the category sets a handling level");
+			}
 			else
 			{
 				s->unit_code = copy_string(workorder_resolve_unit(target, kind, s->handling_level, chain,
 																  r->unit_code));
 				if (s->unit_code == NULL)
-					appendStringInfo(&reason, "matched, but no active %s%s serves area %s at %s level",
-									 r->target,
-									 target == ROUTE_TARGET_DEPARTMENT ?
-									 psprintf(" of kind %s", kind ? kind : "NULL") : "",
-									 chain_last(chain), enum_label(s->handling_level));
+				{
+					if (why != NULL)
+						appendStringInfo(why, "matched, but no active %s%s serves area %s at %s level",
+										 r->target,
+										 target == ROUTE_TARGET_DEPARTMENT ?
+										 psprintf(" of kind %s", kind ? kind : "NULL") : "",
+										 chain_last(chain), enum_label(s->handling_level));
+				}
 				else
 				{
 					s->chosen = !decided;
 					decided = true;
-					appendStringInfoString(&reason, s->chosen ? "matched" : "matched, but an earlier rule was chosen");
+					if (why != NULL)
+						appendStringInfoString(why, s->chosen ? "matched" : "matched, but an earlier rule was chosen");
 				}
 			}
 		}
-		s->reason = reason.data;
+		s->reason = why != NULL ? why->data : NULL;
 		if (stop_at_choice)
 		{
 			if (s->chosen)
 				return list_make1(s);
-			pfree(s->reason);
 			pfree(s);
 			continue;
 		}
