@@ -30,6 +30,16 @@ SELECT round(workorder.address_similarity('南海区桂城街道东二社区', '
        round(workorder.address_similarity('文华路12号', '文华路15号')::numeric, 3) AS other_door,
        round(workorder.address_similarity('文华路12号', '文华路０１２号')::numeric, 3) AS same_door;
 
+-- Characters and bigrams are multisets: a repeated one matches as often as both
+-- texts have it, and every occurrence of an ignored one leaves both texts.  The
+-- scores are exact fractions (2|A∩B| / (|A| + |B|), averaged), so shown in full.
+SELECT workorder.text_similarity('井盖井盖井盖', '井盖') AS repeats_count_once_each,
+       workorder.text_similarity('井盖缺失井盖', '井盖井盖缺失') AS same_multiset_other_order,
+       workorder.text_similarity('井盖井盖缺失', '井盖缺失缺失', '井盖') AS ignored_every_time,
+       workorder.text_similarity('井', '井盖') AS one_symbol,
+       workorder.text_similarity('a', 'a') AS one_symbol_equal,
+       workorder.address_similarity('桂城东二社区', '南海区桂城街道东二社区东二社区') AS overlap_with_repeats;
+
 -- The configuration in force: the built-in defaults, the catalogue's radius and
 -- window (ROAD_MANHOLE its own 50 m, ROAD_LIGHT its parent's 100 m).
 SELECT category_code, family, path, radius_m, time_window, closed_window, weight_distance, weight_time,

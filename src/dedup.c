@@ -68,6 +68,7 @@
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "common/int.h"
+#include "common/shortest_dec.h"
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -297,6 +298,8 @@ typedef struct DedupSearch
 typedef enum DedupJsonKind
 {
 	DJ_BOOL,					/* true / false */
+	DJ_INTEGER,					/* an int2, int4 or int8: a JSON number */
+	DJ_FLOAT8,					/* as DJ_NUMBER, made without the text when it can be */
 	DJ_NUMBER,					/* the output text as a JSON number (NaN, Infinity: a string) */
 	DJ_TIMESTAMPTZ,				/* JsonEncodeDateTime() */
 	DJ_TEXT_ARRAY,				/* an array of strings */
@@ -309,6 +312,7 @@ typedef struct DedupJsonColumn
 	char	   *name;
 	int			attno;			/* its index in the row */
 	DedupJsonKind kind;
+	Oid			type;
 	FmgrInfo	output;
 } DedupJsonColumn;
 
@@ -372,11 +376,12 @@ static bool dedup_path_has(Datum path, const char *code, bool *null);
 static Datum dedup_family_codes(const char *family);
 static bool dedup_candidate_from_row(DedupSearch *s, HeapTuple t, TupleDesc desc, DedupCandidate *c);
 static int	dedup_search(DedupPostgis *pg, const DedupTypes *types, const DedupPolicy *p,
-						 const DedupReport *r, DedupCandidate **found);
+						 const DedupReport *r, DedupCandidate ***found);
 static int	dedup_candidate_order(const void *a, const void *b);
 static int	dedup_candidate_order_decide(const void *a, const void *b);
 static void dedup_report_args(FunctionCallInfo fcinfo, int point_arg, DedupReport *r);
 static Datum dedup_to_jsonb(Datum value, Oid type);
+static Numeric dedup_float8_numeric(double value);
 static bool dedup_json_columns(TupleDesc desc, DedupJsonColumn *columns);
 static int	dedup_json_key_order(const void *a, const void *b);
 static void dedup_json_push(JsonbParseState **state, JsonbIteratorToken token, JsonbValue *value);
@@ -1405,8 +1410,8 @@ dedup_family_codes(const char *family)
 static int
 dedup_candidate_order(const void *a, const void *b)
 {
-	const DedupCandidate *x = (const DedupCandidate *) a;
-	const DedupCandidate *y = (const DedupCandidate *) b;
+	const DedupCandidate *x = *(DedupCandidate *const *) a;
+	const DedupCandidate *y = *(DedupCandidate *const *) b;
 	int			c = nd_cmp(y->score, x->score, true);
 
 	if (c != 0)
@@ -1421,8 +1426,8 @@ dedup_candidate_order(const void *a, const void *b)
 static int
 dedup_candidate_order_decide(const void *a, const void *b)
 {
-	const DedupCandidate *x = (const DedupCandidate *) a;
-	const DedupCandidate *y = (const DedupCandidate *) b;
+	const DedupCandidate *x = *(DedupCandidate *const *) a;
+	const DedupCandidate *y = *(DedupCandidate *const *) b;
 	int			c = nd_cmp(y->score, x->score, false);
 
 	if (c != 0)
@@ -1643,15 +1648,15 @@ dedup_candidate_from_row(DedupSearch *s, HeapTuple t, TupleDesc desc, DedupCandi
 
 /*
  * dedup_search finds and scores the candidates of a report under a policy
- * and returns their number (at most 50) and them in *found, best first (as
- * dedup_candidate_order), in the caller's memory: see dedup_candidates in
+ * and returns their number (at most 50) and pointers to them in *found, best
+ * first (as dedup_candidate_order), in the caller's memory: see dedup_candidates in
  * sql/install/62_dedup.sql for what a candidate is and how it is scored.
  * The values are computed in the order and with the functions of that SQL,
  * so that a hostile argument fails with the error it failed with there.
  */
 static int
 dedup_search(DedupPostgis *pg, const DedupTypes *types, const DedupPolicy *p, const DedupReport *r,
-			 DedupCandidate **found)
+			 DedupCandidate ***found)
 {
 	DedupSearch s;
 	MemoryContext row_context;
@@ -1666,6 +1671,7 @@ dedup_search(DedupPostgis *pg, const DedupTypes *types, const DedupPolicy *p, co
 	Datum		args[7];
 	Datum		family_codes;
 	DedupCandidate *candidates;
+	DedupCandidate **ranked;
 	int			ncandidates = 0;
 	int			guc_level;
 	uint64		row;
@@ -1743,8 +1749,12 @@ dedup_search(DedupPostgis *pg, const DedupTypes *types, const DedupPolicy *p, co
 	MemoryContextDelete(row_context);
 	SPI_finish();
 
-	qsort(candidates, ncandidates, sizeof(DedupCandidate), dedup_candidate_order);
-	*found = candidates;
+	/* Sorted by pointer: a candidate's values are too many to move about. */
+	ranked = MemoryContextAlloc(s.caller, sizeof(DedupCandidate *) * Max(ncandidates, 1));
+	for (k = 0; k < ncandidates; k++)
+		ranked[k] = &candidates[k];
+	qsort(ranked, ncandidates, sizeof(DedupCandidate *), dedup_candidate_order);
+	*found = ranked;
 	return Min(ncandidates, DEDUP_MAX_CANDIDATES);
 }
 
@@ -1787,6 +1797,83 @@ dedup_to_jsonb(Datum value, Oid type)
 }
 
 /*
+ * dedup_float8_numeric is numeric_in(float8out(value)), the JSON number that
+ * to_jsonb() makes of a double, made from the digits of float8out without
+ * parsing them back as text: a candidate has seven doubles, and the text
+ * round trip was a tenth of a dedup check with 50 candidates.  It returns
+ * NULL when it cannot (extra_float_digits of 0 or less, which float8out
+ * answers with fewer digits; NaN or an infinity, which JSON cannot hold as a
+ * number; digits that do not fit in an int64): the caller then takes the
+ * text's way.  The numeric has the text's value and its scale, and so is the
+ * same datum.
+ */
+static Numeric
+dedup_float8_numeric(double value)
+{
+	char		digits[32];
+	const char *c = digits;
+	int64		mantissa = 0;
+	bool		negative = false;
+	int			fraction_digits = 0;
+	int			exponent = 0;
+	int			scale;
+
+	if (extra_float_digits <= 0 || isnan(value) || isinf(value))
+		return NULL;
+	(void) double_to_shortest_decimal_buf(value, digits);
+	if (*c == '-')
+	{
+		negative = true;
+		c++;
+	}
+	for (; isdigit((unsigned char) *c); c++)
+		if (pg_mul_s64_overflow(mantissa, 10, &mantissa) || pg_add_s64_overflow(mantissa, *c - '0', &mantissa))
+			return NULL;
+	if (*c == '.')
+		for (c++; isdigit((unsigned char) *c); c++, fraction_digits++)
+			if (pg_mul_s64_overflow(mantissa, 10, &mantissa) || pg_add_s64_overflow(mantissa, *c - '0', &mantissa))
+				return NULL;
+	if (*c == 'e' || *c == 'E')
+	{
+		char	   *end;
+		long		e = strtol(c + 1, &end, 10);
+
+		if (end == c + 1 || e < -400 || e > 400)
+			return NULL;
+		exponent = (int) e;
+		c = end;
+	}
+	if (*c != '\0')
+		return NULL;
+	if (negative)
+		mantissa = -mantissa;
+	scale = fraction_digits - exponent;
+	if (scale <= 0)
+	{
+		/* A whole number: mantissa * 10^-scale, scale 0. */
+		for (; scale < 0; scale++)
+			if (pg_mul_s64_overflow(mantissa, 10, &mantissa))
+				return NULL;
+		return int64_to_numeric(mantissa);
+	}
+	else
+	{
+		/*
+		 * mantissa / 10^scale.  int64_div_fast_to_numeric() first multiplies
+		 * by what brings the scale to a multiple of four; past int64 it takes
+		 * a slower way that is not the text's, so that case goes the text's
+		 * way here.
+		 */
+		int64		widened;
+		static const int64 pad[4] = {1, 1000, 100, 10};
+
+		if (pg_mul_s64_overflow(mantissa, pad[scale % 4], &widened))
+			return NULL;
+		return int64_div_fast_to_numeric(mantissa, scale);
+	}
+}
+
+/*
  * dedup_json_columns decides how each column of a composite type becomes
  * JSON, as to_jsonb() decides it (jsonb_categorize_type): bool, the number
  * types, timestamptz, text[], and any other type by its output function
@@ -1811,6 +1898,7 @@ dedup_json_columns(TupleDesc desc, DedupJsonColumn *columns)
 			return false;
 		columns[i].name = NameStr(att->attname);
 		columns[i].attno = i;
+		columns[i].type = type;
 		switch (type)
 		{
 			case BOOLOID:
@@ -1819,8 +1907,12 @@ dedup_json_columns(TupleDesc desc, DedupJsonColumn *columns)
 			case INT2OID:
 			case INT4OID:
 			case INT8OID:
-			case FLOAT4OID:
+				columns[i].kind = DJ_INTEGER;
+				continue;
 			case FLOAT8OID:
+				columns[i].kind = DJ_FLOAT8;
+				break;
+			case FLOAT4OID:
 			case NUMERICOID:
 				columns[i].kind = DJ_NUMBER;
 				break;
@@ -1901,6 +1993,18 @@ dedup_json_value(JsonbParseState **state, DedupJsonColumn *column, Datum value, 
 			v.type = jbvBool;
 			v.val.boolean = DatumGetBool(value);
 			break;
+		case DJ_INTEGER:
+			v.type = jbvNumeric;
+			v.val.numeric = int64_to_numeric(column->type == INT8OID ? DatumGetInt64(value)
+											 : column->type == INT4OID ? DatumGetInt32(value)
+											 : DatumGetInt16(value));
+			break;
+		case DJ_FLOAT8:
+			v.type = jbvNumeric;
+			v.val.numeric = dedup_float8_numeric(DatumGetFloat8(value));
+			if (v.val.numeric != NULL)
+				break;
+			/* FALLTHROUGH */
 		case DJ_NUMBER:
 			text = OutputFunctionCall(&column->output, value);
 			/* As to_jsonb(): NaN and the infinities, not JSON numbers, are strings. */
@@ -2093,7 +2197,7 @@ workorder_dedup_candidates(PG_FUNCTION_ARGS)
 	const DedupTypes *types = dedup_catalog();
 	DedupPolicy p;
 	DedupReport r;
-	DedupCandidate *found;
+	DedupCandidate **found;
 	int			n;
 	int			i;
 
@@ -2105,7 +2209,7 @@ workorder_dedup_candidates(PG_FUNCTION_ARGS)
 		r.exclude = PG_GETARG_INT64(6);
 	n = dedup_search(pg, types, &p, &r, &found);
 	for (i = 0; i < n; i++)
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, found[i].values, found[i].nulls);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, found[i]->values, found[i]->nulls);
 	return (Datum) 0;
 }
 
@@ -2128,7 +2232,7 @@ workorder_dedup_decide(PG_FUNCTION_ARGS)
 	const DedupTypes *types;
 	const DedupPolicy *p;
 	DedupReport r;
-	DedupCandidate *found;
+	DedupCandidate **found;
 	DedupCandidate *best;
 	DedupCandidate *best_related = NULL;
 	Datum	  **row_values;
@@ -2164,19 +2268,19 @@ workorder_dedup_decide(PG_FUNCTION_ARGS)
 	if (n == 0)
 		PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 
-	qsort(found, n, sizeof(DedupCandidate), dedup_candidate_order_decide);
-	best = &found[0];
+	qsort(found, n, sizeof(DedupCandidate *), dedup_candidate_order_decide);
+	best = found[0];
 	for (i = 0; i < n && best_related == NULL; i++)
-		if (found[i].same_category)
-			best_related = &found[i];
+		if (found[i]->same_category)
+			best_related = found[i];
 
 	candidate_desc = lookup_rowtype_tupdesc_copy(types->candidate_type, -1);
 	row_values = palloc(sizeof(Datum *) * n);
 	row_nulls = palloc(sizeof(bool *) * n);
 	for (i = 0; i < n; i++)
 	{
-		row_values[i] = found[i].values;
-		row_nulls[i] = found[i].nulls;
+		row_values[i] = found[i]->values;
+		row_nulls[i] = found[i]->nulls;
 	}
 	values[DC_CANDIDATES] = dedup_rows_to_jsonb(candidate_desc, n, row_values, row_nulls, true, types->candidate_type);
 	nulls[DC_CANDIDATES] = false;

@@ -48,6 +48,13 @@
  * bounds the cost of a huge input (a description has at most 4000
  * characters).
  *
+ * How.  Dedup scores one new report against up to 50 candidates, so the
+ * first argument is profiled once per call site (its grams counted in a hash
+ * table) and each other text is only normalised and streamed through that
+ * table: no sorting and no allocation per comparison (the buffers are kept
+ * with the profile).  The counts are exact: the scores are, bit for bit,
+ * those of sorting both multisets and merging them, as this file once did.
+ *
  * workorder.similarity_normalize() shows the normalised form, to explain a
  * score.  dedup.c calls similarity_text_ignoring() and similarity_address()
  * directly, the same code as the SQL functions.
@@ -111,53 +118,124 @@ static pg_wchar *filler_symbols[FILLER_COUNT];
 static int	filler_length[FILLER_COUNT];
 static bool filler_ready = false;
 
-/* Which code points of the BMP begin a filler: most characters skip the list. */
-static uint8 filler_starts[0x10000 / 8];
-#define FILLER_MAY_START(c) \
-	((c) < 0x10000 && (filler_starts[(c) >> 3] & (1 << ((c) & 7))) != 0)
+/*
+ * The fillers by their first code point: an open-addressing table from a
+ * first code point (0 in an empty slot: no filler begins with NUL) to the
+ * first filler of the list that begins with it, and filler_next[f], the next
+ * filler after f that begins with the same code point (-1 after the last).
+ * A character that begins no filler, most of them, costs one probe.
+ */
+#define FILLER_SLOTS 256
+static pg_wchar filler_slot_start[FILLER_SLOTS];
+static int16 filler_slot_first[FILLER_SLOTS];
+static int16 filler_next[FILLER_COUNT];
 
 /*
- * A text compared: its character and bigram multisets, each sorted.  The first
- * argument's profile is kept across calls of one call site (fn_extra), since
- * dedup scores one new report against each candidate in turn.
+ * Buffers that one call site reuses from one comparison to the next, so that
+ * scoring a report against 50 candidates allocates nothing per candidate:
+ * the decoded code points and the symbols of the text being normalised, and
+ * the set of grams left out of a comparison (text_similarity's ignore).  They
+ * live in the call site's memory and grow to the longest text seen there.
+ *
+ * The ignore set is an open-addressing hash table whose slots are stamped
+ * with the comparison they belong to: a slot is in use only while its stamp
+ * is the current one, so a new comparison empties the set by moving to the
+ * next stamp rather than by clearing the table.
+ */
+typedef struct Scratch
+{
+	MemoryContext cxt;
+	pg_wchar   *code_points;
+	int			code_points_capacity;
+	uint32	   *symbols;
+	int			symbols_capacity;
+	uint64	   *ignore_key;
+	uint32	   *ignore_stamp;
+	int			ignore_slots;	/* a power of two, or 0 */
+	uint32		ignore_current;
+	uint64	   *ignore_distinct;	/* the set's grams, each once */
+	int			ignore_count;
+} Scratch;
+
+/*
+ * A text that others are compared with: the multiset of its characters and
+ * bigrams, as an open-addressing hash table from gram to count.  A character
+ * is its symbol; a bigram packs its two symbols into a uint64, the first in
+ * the high half.  No symbol is 0 (the NUL character is dropped), so no gram
+ * is: 0 marks an empty slot; and a character (high half 0) is never equal to
+ * a bigram (high half a symbol).
+ *
+ * Another text is compared by streaming its grams through the table, each
+ * matching an occurrence not matched yet: matched[slot] counts the
+ * occurrences of the slot's gram matched in this comparison (stamped as the
+ * ignore set above).  The matches are the size of the multiset intersection,
+ * found without sorting either text.
  */
 typedef struct Profile
 {
-	int			count;			/* normalised symbols */
-	uint64	   *unigrams;
-	int			nunigrams;
-	uint64	   *bigrams;
-	int			nbigrams;
+	uint64	   *key;
+	int32	   *count;
+	int32	   *matched;
+	uint32	   *matched_stamp;
+	uint32		mask;			/* slots - 1 (slots a power of two) */
+	uint32		current;		/* the stamp of the current comparison */
+	int			nunigrams;		/* characters, repeats counted */
+	int			nbigrams;		/* bigrams, repeats counted */
 } Profile;
 
-/* The first argument's profile, cached for its call site. */
+/*
+ * What one comparison counts: the characters and bigrams of each text (those
+ * left out not counted) and the sizes of the two multiset intersections.
+ */
+typedef struct Overlap
+{
+	int			nunigrams_a;
+	int			nbigrams_a;
+	int			nunigrams_b;
+	int			nbigrams_b;
+	int			common_unigrams;
+	int			common_bigrams;
+} Overlap;
+
+/*
+ * The first argument's profile and the scratch buffers, kept for one call
+ * site (fn_extra, or dedup's pointer): the profile is made again only when
+ * the first argument changes.
+ */
 typedef struct ProfileCache
 {
 	SimilarityMode mode;
 	char	   *raw;			/* the argument's bytes, NULL until filled */
 	int			rawlen;
 	Profile		profile;
+	Scratch		scratch;
 } ProfileCache;
 
 static void filler_prepare(void);
-static pg_wchar *utf8_code_points(const char *utf8, int bytes, int *count);
+static inline uint32 filler_start_slot(pg_wchar c);
+static inline int filler_at(const pg_wchar *cp, int i, int ncp);
+static pg_wchar *utf8_code_points(const char *utf8, int bytes, pg_wchar *cp, int *count);
 static bool is_dropped(pg_wchar c);
 static pg_wchar fold(pg_wchar c);
 static uint32 digit_run_symbol(const pg_wchar *cp, int start, int end, SimilarityMode mode);
-static Symbols normalize_text(text *t, SimilarityMode mode);
-static int	compare_uint64(const void *a, const void *b);
-static void sort_grams(uint64 *g, int n);
-static int	common_count(uint64 *a, int na, uint64 *b, int nb);
-static uint64 *grams(const Symbols *s, int n, int *count);
+static void *scratch_reserve(Scratch *scratch, void *buffer, int *capacity, int needed, Size element);
+static Symbols normalize_text(text *t, SimilarityMode mode, Scratch *scratch);
+static inline uint32 gram_hash(uint64 gram);
+static inline uint64 bigram(uint32 first, uint32 second);
+static int	table_slots(int grams);
+static void profile_make(Profile *p, const Symbols *s, MemoryContext cxt);
+static void profile_free(Profile *p);
+static inline uint32 profile_slot(const Profile *p, uint64 gram);
+static inline bool profile_match(Profile *p, uint64 gram);
+static void ignore_make(Scratch *scratch, const Symbols *s);
+static void ignore_add(Scratch *scratch, uint64 gram);
+static inline bool ignore_has(const Scratch *scratch, uint64 gram);
+static void profile_compare(Profile *a, const Symbols *b, const Scratch *ignore, Overlap *o);
 static double dice(int common, int na, int nb);
-static Profile profile_make(text *t, SimilarityMode mode);
-static Profile profile_cached(void **slot, MemoryContext cxt, text *t, SimilarityMode mode);
-static Profile profile_first(FunctionCallInfo fcinfo, SimilarityMode mode);
-static double text_score_ignoring(const Profile *a, text *b, text *ignore);
-static double address_score(const Profile *a, text *b);
-static double profile_score(const Profile *a, const Profile *b, double *bigram_overlap);
-static uint64 *grams_without(const uint64 *g, int n, const uint64 *ignore, int nignore, int *count);
-static Profile profile_without(const Profile *p, const Profile *ignore);
+static double overlap_score(const Overlap *o, double *bigram_overlap);
+static ProfileCache *profile_cached(void **slot, MemoryContext cxt, text *t, SimilarityMode mode);
+static double text_score(ProfileCache *a, text *b, text *ignore);
+static double address_score(ProfileCache *a, text *b);
 
 PG_FUNCTION_INFO_V1(workorder_text_similarity);
 PG_FUNCTION_INFO_V1(workorder_address_similarity);
@@ -165,30 +243,55 @@ PG_FUNCTION_INFO_V1(workorder_text_similarity_ignoring);
 PG_FUNCTION_INFO_V1(workorder_similarity_normalize);
 
 /*
- * utf8_code_points decodes bytes of UTF-8 into a palloc'd array of code
- * points.  The input has passed the server's encoding check.
+ * utf8_code_points decodes bytes of UTF-8 into cp, which has room for bytes
+ * code points, and returns it.  The input has passed the server's encoding
+ * check, so each sequence is whole and well formed; the decoding is inline
+ * (pg_utf_mblen and utf8_to_unicode, a call each per character, were a
+ * tenth of a comparison).
  */
 static pg_wchar *
-utf8_code_points(const char *utf8, int bytes, int *count)
+utf8_code_points(const char *utf8, int bytes, pg_wchar *cp, int *count)
 {
-	pg_wchar   *cp = palloc(sizeof(pg_wchar) * (bytes + 1));
+	const unsigned char *s = (const unsigned char *) utf8;
 	int			n = 0;
 	int			i = 0;
 
 	while (i < bytes)
 	{
-		int			len = pg_utf_mblen((const unsigned char *) utf8 + i);
+		unsigned char c = s[i];
 
-		if (len < 1 || i + len > bytes)
-			break;
-		cp[n++] = utf8_to_unicode((const unsigned char *) utf8 + i);
-		i += len;
+		if (c < 0x80)
+		{
+			cp[n++] = c;
+			i++;
+		}
+		else if ((c & 0xE0) == 0xC0 && i + 2 <= bytes)
+		{
+			cp[n++] = ((pg_wchar) (c & 0x1F) << 6) | (s[i + 1] & 0x3F);
+			i += 2;
+		}
+		else if ((c & 0xF0) == 0xE0 && i + 3 <= bytes)
+		{
+			cp[n++] = ((pg_wchar) (c & 0x0F) << 12) | ((pg_wchar) (s[i + 1] & 0x3F) << 6) | (s[i + 2] & 0x3F);
+			i += 3;
+		}
+		else if ((c & 0xF8) == 0xF0 && i + 4 <= bytes)
+		{
+			cp[n++] = ((pg_wchar) (c & 0x07) << 18) | ((pg_wchar) (s[i + 1] & 0x3F) << 12) |
+				((pg_wchar) (s[i + 2] & 0x3F) << 6) | (s[i + 3] & 0x3F);
+			i += 4;
+		}
+		else
+			break;				/* not UTF-8 after all: compare what came before */
 	}
 	*count = n;
 	return cp;
 }
 
-/* filler_prepare decodes filler_words into code points, once per backend. */
+/*
+ * filler_prepare decodes filler_words into code points and indexes them by
+ * their first, once per backend.
+ */
 static void
 filler_prepare(void)
 {
@@ -198,18 +301,68 @@ filler_prepare(void)
 		return;
 	for (i = 0; i < (int) FILLER_COUNT; i++)
 	{
-		pg_wchar   *cp;
+		int			bytes = strlen(filler_words[i]);
+		pg_wchar   *cp = MemoryContextAlloc(TopMemoryContext, sizeof(pg_wchar) * (bytes + 1));
 		int			n;
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		uint32		slot;
 
-		cp = utf8_code_points(filler_words[i], strlen(filler_words[i]), &n);
-		MemoryContextSwitchTo(old);
+		utf8_code_points(filler_words[i], bytes, cp, &n);
+		Assert(n > 0 && cp[0] != 0);
 		filler_symbols[i] = cp;
 		filler_length[i] = n;
-		if (n > 0 && cp[0] < 0x10000)
-			filler_starts[cp[0] >> 3] |= (uint8) (1 << (cp[0] & 7));
+		filler_next[i] = -1;
+		slot = filler_start_slot(cp[0]);
+		if (filler_slot_start[slot] == 0)
+		{
+			filler_slot_start[slot] = cp[0];
+			filler_slot_first[slot] = i;
+		}
+		else
+		{
+			int			f = filler_slot_first[slot];
+
+			while (filler_next[f] >= 0)
+				f = filler_next[f];
+			filler_next[f] = i;
+		}
 	}
 	filler_ready = true;
+}
+
+/*
+ * filler_start_slot returns the slot of the filler index for a first code
+ * point: its own, or the empty one where it would go.
+ */
+static inline uint32
+filler_start_slot(pg_wchar c)
+{
+	uint32		slot = (c * 2654435761u) >> 24;
+
+	while (filler_slot_start[slot] != 0 && filler_slot_start[slot] != c)
+		slot = (slot + 1) % FILLER_SLOTS;
+	return slot;
+}
+
+/*
+ * filler_at returns the length of the filler that begins at cp[i] (of ncp
+ * code points), the first of the list when several do, or 0.
+ */
+static inline int
+filler_at(const pg_wchar *cp, int i, int ncp)
+{
+	uint32		slot = filler_start_slot(cp[i]);
+	int			f;
+
+	if (filler_slot_start[slot] == 0)
+		return 0;
+	for (f = filler_slot_first[slot]; f >= 0; f = filler_next[f])
+	{
+		int			len = filler_length[f];
+
+		if (i + len <= ncp && memcmp(cp + i, filler_symbols[f], sizeof(pg_wchar) * len) == 0)
+			return len;
+	}
+	return 0;
 }
 
 /*
@@ -284,11 +437,28 @@ digit_run_symbol(const pg_wchar *cp, int start, int end, SimilarityMode mode)
 }
 
 /*
- * normalize_text normalises a text for a mode (see the header) into a
- * palloc'd array of at most SIMILARITY_MAX_SYMBOLS symbols.
+ * scratch_reserve returns buffer, or a larger one in the scratch's memory
+ * when it has room for fewer than needed elements (*capacity is updated; the
+ * contents are not kept).
+ */
+static void *
+scratch_reserve(Scratch *scratch, void *buffer, int *capacity, int needed, Size element)
+{
+	if (buffer != NULL && *capacity >= needed)
+		return buffer;
+	if (buffer != NULL)
+		pfree(buffer);
+	*capacity = Max(needed, 64);
+	return MemoryContextAlloc(scratch->cxt, element * *capacity);
+}
+
+/*
+ * normalize_text normalises a text for a mode (see the header) into at most
+ * SIMILARITY_MAX_SYMBOLS symbols, in the scratch's symbol buffer: valid
+ * until the scratch normalises another text.
  */
 static Symbols
-normalize_text(text *t, SimilarityMode mode)
+normalize_text(text *t, SimilarityMode mode, Scratch *scratch)
 {
 	char	   *raw = VARDATA_ANY(t);
 	int			bytes = VARSIZE_ANY_EXHDR(t);
@@ -306,7 +476,9 @@ normalize_text(text *t, SimilarityMode mode)
 		if (utf8 != raw)
 			bytes = strlen(utf8);
 	}
-	cp = utf8_code_points(utf8, bytes, &ncp);
+	scratch->code_points = scratch_reserve(scratch, scratch->code_points, &scratch->code_points_capacity,
+										   bytes + 1, sizeof(pg_wchar));
+	cp = utf8_code_points(utf8, bytes, scratch->code_points, &ncp);
 
 	/* Fold, and drop what is dropped everywhere. */
 	for (i = 0; i < ncp; i++)
@@ -318,7 +490,9 @@ normalize_text(text *t, SimilarityMode mode)
 	}
 	ncp = kept;
 
-	s.symbol = palloc(sizeof(uint32) * (Min(ncp, SIMILARITY_MAX_SYMBOLS) + 1));
+	scratch->symbols = scratch_reserve(scratch, scratch->symbols, &scratch->symbols_capacity,
+									   Min(ncp, SIMILARITY_MAX_SYMBOLS) + 1, sizeof(uint32));
+	s.symbol = scratch->symbols;
 	s.count = 0;
 	if (mode == SIMILARITY_TEXT)
 		filler_prepare();
@@ -339,116 +513,261 @@ normalize_text(text *t, SimilarityMode mode)
 			s.symbol[s.count++] = digit_run_symbol(cp, first, i, mode);
 			continue;
 		}
-		if (mode == SIMILARITY_TEXT && FILLER_MAY_START(cp[i]))
+		if (mode == SIMILARITY_TEXT)
 		{
-			int			f;
-			bool		skipped = false;
+			int			skip = filler_at(cp, i, ncp);
 
-			for (f = 0; f < (int) FILLER_COUNT; f++)
+			if (skip > 0)
 			{
-				int			len = filler_length[f];
-
-				if (len > 0 && i + len <= ncp && cp[i] == filler_symbols[f][0] &&
-					memcmp(cp + i, filler_symbols[f], sizeof(pg_wchar) * len) == 0)
-				{
-					i += len;
-					skipped = true;
-					break;
-				}
-			}
-			if (skipped)
+				i += skip;
 				continue;
+			}
 		}
 		s.symbol[s.count++] = cp[i++];
 	}
-	pfree(cp);
 	if (utf8 != raw)
 		pfree(utf8);
 	return s;
 }
 
+/* gram_hash spreads a gram over the slots of a table (murmur3's finaliser). */
+static inline uint32
+gram_hash(uint64 gram)
+{
+	gram ^= gram >> 33;
+	gram *= UINT64CONST(0xff51afd7ed558ccd);
+	gram ^= gram >> 33;
+	gram *= UINT64CONST(0xc4ceb9fe1a85ec53);
+	gram ^= gram >> 33;
+	return (uint32) gram;
+}
+
+/* bigram packs two symbols into one gram. */
+static inline uint64
+bigram(uint32 first, uint32 second)
+{
+	return ((uint64) first << 32) | (uint64) second;
+}
+
 /*
- * sort_grams sorts n-grams: by insertion for the short texts dedup mostly
- * compares (no call per comparison), by qsort beyond.
+ * table_slots returns the slots of a table for at most grams distinct grams:
+ * a power of two, at least twice that, so that probes stay short.
+ */
+static int
+table_slots(int grams)
+{
+	int			slots = 64;
+
+	while (slots < 2 * grams)
+		slots <<= 1;
+	return slots;
+}
+
+/*
+ * profile_make counts the characters and bigrams of a normalised text into a
+ * profile, in memory of cxt.
  */
 static void
-sort_grams(uint64 *g, int n)
+profile_make(Profile *p, const Symbols *s, MemoryContext cxt)
 {
+	int			slots = table_slots(2 * s->count);
 	int			i;
 
-	if (n > 48)
+	p->key = MemoryContextAllocZero(cxt, sizeof(uint64) * slots);
+	p->count = MemoryContextAllocZero(cxt, sizeof(int32) * slots);
+	p->matched = MemoryContextAllocZero(cxt, sizeof(int32) * slots);
+	p->matched_stamp = MemoryContextAllocZero(cxt, sizeof(uint32) * slots);
+	p->mask = (uint32) slots - 1;
+	p->current = 0;
+	p->nunigrams = s->count;
+	p->nbigrams = Max(s->count - 1, 0);
+	for (i = 0; i < s->count; i++)
 	{
-		qsort(g, n, sizeof(uint64), compare_uint64);
-		return;
-	}
-	for (i = 1; i < n; i++)
-	{
-		uint64		x = g[i];
-		int			j = i - 1;
+		uint64		gram = s->symbol[i];
+		uint32		slot = profile_slot(p, gram);
 
-		while (j >= 0 && g[j] > x)
+		p->key[slot] = gram;
+		p->count[slot]++;
+		if (i + 1 < s->count)
 		{
-			g[j + 1] = g[j];
-			j--;
+			gram = bigram(s->symbol[i], s->symbol[i + 1]);
+			slot = profile_slot(p, gram);
+			p->key[slot] = gram;
+			p->count[slot]++;
 		}
-		g[j + 1] = x;
 	}
 }
 
-/* compare_uint64 orders uint64s for qsort. */
-static int
-compare_uint64(const void *a, const void *b)
+/* profile_free frees what profile_make allocated. */
+static void
+profile_free(Profile *p)
 {
-	uint64		x = *(const uint64 *) a;
-	uint64		y = *(const uint64 *) b;
+	pfree(p->key);
+	pfree(p->count);
+	pfree(p->matched);
+	pfree(p->matched_stamp);
+}
 
-	return (x > y) - (x < y);
+/* profile_slot returns the slot of a gram: its own, or the empty one where it would go. */
+static inline uint32
+profile_slot(const Profile *p, uint64 gram)
+{
+	uint32		slot = gram_hash(gram) & p->mask;
+
+	while (p->key[slot] != 0 && p->key[slot] != gram)
+		slot = (slot + 1) & p->mask;
+	return slot;
 }
 
 /*
- * grams returns the sorted n-grams (n is 1 or 2) of a normalised text, each
- * packed into a uint64; a text shorter than n has none.
+ * profile_match matches one occurrence of a gram of the other text against
+ * the profile: true when the profile has an occurrence of it not matched yet
+ * in this comparison (and counts it matched).
  */
-static uint64 *
-grams(const Symbols *s, int n, int *count)
+static inline bool
+profile_match(Profile *p, uint64 gram)
 {
-	int			total = s->count - n + 1;
-	uint64	   *g;
-	int			i;
+	uint32		slot = profile_slot(p, gram);
 
-	if (total < 0)
-		total = 0;
-	g = palloc(sizeof(uint64) * (total + 1));
-	for (i = 0; i < total; i++)
-		g[i] = n == 1 ? (uint64) s->symbol[i]
-			: ((uint64) s->symbol[i] << 32) | (uint64) s->symbol[i + 1];
-	sort_grams(g, total);
-	*count = total;
-	return g;
+	if (p->key[slot] == 0)
+		return false;
+	if (p->matched_stamp[slot] != p->current)
+	{
+		p->matched_stamp[slot] = p->current;
+		p->matched[slot] = 0;
+	}
+	if (p->matched[slot] >= p->count[slot])
+		return false;
+	p->matched[slot]++;
+	return true;
 }
 
-/* common_count returns the size of the multiset intersection of two sorted arrays. */
-static int
-common_count(uint64 *a, int na, uint64 *b, int nb)
+/*
+ * ignore_make makes the scratch's ignore set the characters and bigrams of a
+ * normalised text.
+ */
+static void
+ignore_make(Scratch *scratch, const Symbols *s)
 {
-	int			i = 0;
-	int			j = 0;
-	int			common = 0;
+	int			slots = table_slots(2 * s->count);
+	int			i;
 
-	while (i < na && j < nb)
+	if (slots > scratch->ignore_slots)
 	{
-		if (a[i] == b[j])
+		if (scratch->ignore_key != NULL)
 		{
-			common++;
-			i++;
-			j++;
+			pfree(scratch->ignore_key);
+			pfree(scratch->ignore_stamp);
+			pfree(scratch->ignore_distinct);
 		}
-		else if (a[i] < b[j])
-			i++;
-		else
-			j++;
+		scratch->ignore_key = MemoryContextAllocZero(scratch->cxt, sizeof(uint64) * slots);
+		scratch->ignore_stamp = MemoryContextAllocZero(scratch->cxt, sizeof(uint32) * slots);
+		scratch->ignore_distinct = MemoryContextAlloc(scratch->cxt, sizeof(uint64) * slots);
+		scratch->ignore_slots = slots;
+		scratch->ignore_current = 0;
 	}
-	return common;
+	/* A new stamp empties the set; when the stamps wrap, clear them. */
+	if (++scratch->ignore_current == 0)
+	{
+		memset(scratch->ignore_stamp, 0, sizeof(uint32) * scratch->ignore_slots);
+		scratch->ignore_current = 1;
+	}
+	scratch->ignore_count = 0;
+	for (i = 0; i < s->count; i++)
+	{
+		ignore_add(scratch, s->symbol[i]);
+		if (i + 1 < s->count)
+			ignore_add(scratch, bigram(s->symbol[i], s->symbol[i + 1]));
+	}
+}
+
+/* ignore_add puts a gram into the ignore set, once. */
+static void
+ignore_add(Scratch *scratch, uint64 gram)
+{
+	uint32		mask = (uint32) scratch->ignore_slots - 1;
+	uint32		slot = gram_hash(gram) & mask;
+
+	while (scratch->ignore_stamp[slot] == scratch->ignore_current)
+	{
+		if (scratch->ignore_key[slot] == gram)
+			return;
+		slot = (slot + 1) & mask;
+	}
+	scratch->ignore_stamp[slot] = scratch->ignore_current;
+	scratch->ignore_key[slot] = gram;
+	scratch->ignore_distinct[scratch->ignore_count++] = gram;
+}
+
+/* ignore_has says whether a gram is in the ignore set. */
+static inline bool
+ignore_has(const Scratch *scratch, uint64 gram)
+{
+	uint32		mask = (uint32) scratch->ignore_slots - 1;
+	uint32		slot = gram_hash(gram) & mask;
+
+	while (scratch->ignore_stamp[slot] == scratch->ignore_current)
+	{
+		if (scratch->ignore_key[slot] == gram)
+			return true;
+		slot = (slot + 1) & mask;
+	}
+	return false;
+}
+
+/*
+ * profile_compare counts what a text b has in common with the profile a,
+ * leaving out of both every gram of the ignore set when ignore is not NULL.
+ */
+static void
+profile_compare(Profile *a, const Symbols *b, const Scratch *ignore, Overlap *o)
+{
+	int			i;
+
+	memset(o, 0, sizeof(Overlap));
+	o->nunigrams_a = a->nunigrams;
+	o->nbigrams_a = a->nbigrams;
+	if (++a->current == 0)
+	{
+		memset(a->matched_stamp, 0, sizeof(uint32) * (a->mask + 1));
+		a->current = 1;
+	}
+
+	/* a without the ignored grams: each occurrence of one is left out. */
+	for (i = 0; ignore != NULL && i < ignore->ignore_count; i++)
+	{
+		uint64		gram = ignore->ignore_distinct[i];
+		uint32		slot = profile_slot(a, gram);
+
+		if (a->key[slot] == 0)
+			continue;
+		if ((gram >> 32) == 0)
+			o->nunigrams_a -= a->count[slot];
+		else
+			o->nbigrams_a -= a->count[slot];
+	}
+
+	for (i = 0; i < b->count; i++)
+	{
+		uint64		gram = b->symbol[i];
+
+		if (ignore == NULL || !ignore_has(ignore, gram))
+		{
+			o->nunigrams_b++;
+			if (profile_match(a, gram))
+				o->common_unigrams++;
+		}
+		if (i + 1 < b->count)
+		{
+			gram = bigram(b->symbol[i], b->symbol[i + 1]);
+			if (ignore == NULL || !ignore_has(ignore, gram))
+			{
+				o->nbigrams_b++;
+				if (profile_match(a, gram))
+					o->common_bigrams++;
+			}
+		}
+	}
 }
 
 /* dice is the Dice coefficient of two multisets, 1 when both are empty. */
@@ -460,99 +779,37 @@ dice(int common, int na, int nb)
 	return 2.0 * common / (na + nb);
 }
 
-/* profile_make returns the sorted character and bigram multisets of a text. */
-static Profile
-profile_make(text *t, SimilarityMode mode)
-{
-	Symbols		s = normalize_text(t, mode);
-	Profile		p;
-
-	p.count = s.count;
-	p.unigrams = grams(&s, 1, &p.nunigrams);
-	p.bigrams = grams(&s, 2, &p.nbigrams);
-	pfree(s.symbol);
-	return p;
-}
-
 /*
- * profile_cached returns the profile of t, from *slot when t is the same text
- * as last time; else it computes it and keeps it in *slot (memory of cxt).
- */
-static Profile
-profile_cached(void **slot, MemoryContext cxt, text *t, SimilarityMode mode)
-{
-	int			len = VARSIZE_ANY_EXHDR(t);
-	ProfileCache *cache = (ProfileCache *) *slot;
-	MemoryContext old;
-
-	if (cache == NULL)
-	{
-		cache = MemoryContextAllocZero(cxt, sizeof(ProfileCache));
-		*slot = cache;
-	}
-	if (cache->raw != NULL && cache->mode == mode && cache->rawlen == len &&
-		memcmp(cache->raw, VARDATA_ANY(t), len) == 0)
-		return cache->profile;
-	if (cache->raw != NULL)
-	{
-		pfree(cache->raw);
-		pfree(cache->profile.unigrams);
-		pfree(cache->profile.bigrams);
-		cache->raw = NULL;
-	}
-	old = MemoryContextSwitchTo(cxt);
-	cache->profile = profile_make(t, mode);
-	cache->raw = palloc(len + 1);
-	memcpy(cache->raw, VARDATA_ANY(t), len);
-	cache->rawlen = len;
-	cache->mode = mode;
-	MemoryContextSwitchTo(old);
-	return cache->profile;
-}
-
-/*
- * profile_first returns the profile of a function's first argument, from the
- * call site's cache when the argument is the same text as last time.
- */
-static Profile
-profile_first(FunctionCallInfo fcinfo, SimilarityMode mode)
-{
-	return profile_cached(&fcinfo->flinfo->fn_extra, fcinfo->flinfo->fn_mcxt, PG_GETARG_TEXT_PP(0), mode);
-}
-
-/*
- * profile_score compares two profiles: the mean of the character and bigram
- * Dice coefficients (1 for equal texts, 0 when one is empty and the other
- * not).  bigram_overlap, when not NULL, receives the overlap coefficient of
- * the bigrams (of the characters when either text is one symbol long).
+ * overlap_score is the score of a comparison: the mean of the character and
+ * bigram Dice coefficients (1 for equal texts, 0 when one is empty and the
+ * other not).  bigram_overlap, when not NULL, receives the overlap
+ * coefficient of the bigrams (of the characters when either text is one
+ * symbol long).
  */
 static double
-profile_score(const Profile *a, const Profile *b, double *bigram_overlap)
+overlap_score(const Overlap *o, double *bigram_overlap)
 {
-	int			common1;
-	int			common2;
 	double		score;
 	double		overlap;
 
-	if (a->count == 0 || b->count == 0)
+	if (o->nunigrams_a == 0 || o->nunigrams_b == 0)
 	{
-		score = (a->count == b->count) ? 1.0 : 0.0;
+		score = (o->nunigrams_a == o->nunigrams_b) ? 1.0 : 0.0;
 		if (bigram_overlap)
 			*bigram_overlap = score;
 		return score;
 	}
-	common1 = common_count(a->unigrams, a->nunigrams, b->unigrams, b->nunigrams);
-	if (a->nbigrams == 0 || b->nbigrams == 0)
+	if (o->nbigrams_a == 0 || o->nbigrams_b == 0)
 	{
 		/* A one-symbol text has no bigrams: its characters decide. */
-		score = dice(common1, a->nunigrams, b->nunigrams);
-		overlap = (double) common1 / Min(a->nunigrams, b->nunigrams);
+		score = dice(o->common_unigrams, o->nunigrams_a, o->nunigrams_b);
+		overlap = (double) o->common_unigrams / Min(o->nunigrams_a, o->nunigrams_b);
 	}
 	else
 	{
-		common2 = common_count(a->bigrams, a->nbigrams, b->bigrams, b->nbigrams);
-		score = (dice(common1, a->nunigrams, b->nunigrams) + dice(common2, a->nbigrams, b->nbigrams)) / 2.0;
-		overlap = (double) common2 / Min(a->nbigrams, b->nbigrams);
+		score = (dice(o->common_unigrams, o->nunigrams_a, o->nunigrams_b) +
+				 dice(o->common_bigrams, o->nbigrams_a, o->nbigrams_b)) / 2.0;
+		overlap = (double) o->common_bigrams / Min(o->nbigrams_a, o->nbigrams_b);
 	}
 	if (bigram_overlap)
 		*bigram_overlap = Max(0.0, Min(1.0, overlap));
@@ -561,84 +818,87 @@ profile_score(const Profile *a, const Profile *b, double *bigram_overlap)
 }
 
 /*
- * grams_without returns the grams of g (sorted) that are not in ignore
- * (sorted), in a new array.
+ * profile_cached returns the cache in *slot (memory of cxt), its profile that
+ * of t: kept when t is the same text as last time, else made again.
  */
-static uint64 *
-grams_without(const uint64 *g, int n, const uint64 *ignore, int nignore, int *count)
+static ProfileCache *
+profile_cached(void **slot, MemoryContext cxt, text *t, SimilarityMode mode)
 {
-	uint64	   *kept = palloc(sizeof(uint64) * (n + 1));
-	int			i;
-	int			j = 0;
-	int			k = 0;
+	int			len = VARSIZE_ANY_EXHDR(t);
+	ProfileCache *cache = (ProfileCache *) *slot;
+	Symbols		s;
 
-	for (i = 0; i < n; i++)
+	if (cache == NULL)
 	{
-		while (j < nignore && ignore[j] < g[i])
-			j++;
-		if (j < nignore && ignore[j] == g[i])
-			continue;
-		kept[k++] = g[i];
+		cache = MemoryContextAllocZero(cxt, sizeof(ProfileCache));
+		cache->scratch.cxt = cxt;
+		*slot = cache;
 	}
-	*count = k;
-	return kept;
+	if (cache->raw != NULL && cache->mode == mode && cache->rawlen == len &&
+		memcmp(cache->raw, VARDATA_ANY(t), len) == 0)
+		return cache;
+	if (cache->raw != NULL)
+	{
+		pfree(cache->raw);
+		profile_free(&cache->profile);
+		cache->raw = NULL;
+	}
+	s = normalize_text(t, mode, &cache->scratch);
+	profile_make(&cache->profile, &s, cxt);
+	cache->raw = MemoryContextAlloc(cxt, len + 1);
+	memcpy(cache->raw, VARDATA_ANY(t), len);
+	cache->rawlen = len;
+	cache->mode = mode;
+	return cache;
 }
 
 /*
- * profile_without returns a profile with every character and bigram of
- * ignore taken out (a text made only of ignored words becomes empty).
- */
-static Profile
-profile_without(const Profile *p, const Profile *ignore)
-{
-	Profile		q;
-
-	q.unigrams = grams_without(p->unigrams, p->nunigrams, ignore->unigrams, ignore->nunigrams, &q.nunigrams);
-	q.bigrams = grams_without(p->bigrams, p->nbigrams, ignore->bigrams, ignore->nbigrams, &q.nbigrams);
-	q.count = q.nunigrams;
-	return q;
-}
-
-/*
- * text_score_ignoring is text_similarity(a, b, ignore) for the profile of a:
- * the characters and bigrams of ignore are left out of both.
- */
-static double
-text_score_ignoring(const Profile *a, text *b, text *ignore)
-{
-	Profile		b_profile = profile_make(b, SIMILARITY_TEXT);
-	Profile		ignore_profile = profile_make(ignore, SIMILARITY_TEXT);
-	Profile		a_rest = profile_without(a, &ignore_profile);
-	Profile		b_rest = profile_without(&b_profile, &ignore_profile);
-
-	return profile_score(&a_rest, &b_rest, NULL);
-}
-
-/*
- * address_score is address_similarity(a, b) for the profile of a: the mean of
- * the score and the bigram overlap.
+ * text_score is text_similarity(a, b, ignore) for a's cached profile: with
+ * ignore NULL, text_similarity(a, b).
  */
 static double
-address_score(const Profile *a, text *b)
+text_score(ProfileCache *a, text *b, text *ignore)
 {
-	Profile		b_profile = profile_make(b, SIMILARITY_ADDRESS);
+	Symbols		s;
+	Overlap		o;
+
+	if (ignore != NULL)
+	{
+		s = normalize_text(ignore, SIMILARITY_TEXT, &a->scratch);
+		ignore_make(&a->scratch, &s);
+	}
+	s = normalize_text(b, SIMILARITY_TEXT, &a->scratch);
+	profile_compare(&a->profile, &s, ignore != NULL ? &a->scratch : NULL, &o);
+	return overlap_score(&o, NULL);
+}
+
+/*
+ * address_score is address_similarity(a, b) for a's cached profile: the mean
+ * of the score and the bigram overlap.
+ */
+static double
+address_score(ProfileCache *a, text *b)
+{
+	Symbols		s = normalize_text(b, SIMILARITY_ADDRESS, &a->scratch);
+	Overlap		o;
 	double		overlap;
-	double		score = profile_score(a, &b_profile, &overlap);
+	double		score;
 
+	profile_compare(&a->profile, &s, NULL, &o);
+	score = overlap_score(&o, &overlap);
 	return Max(0.0, Min(1.0, (score + overlap) / 2.0));
 }
 
 /*
  * similarity_text_ignoring is text_similarity(a, b, ignore) for dedup.c,
  * which compares one report's description with each candidate's: the profile
- * of a is kept in *cache (memory of cxt) between calls.
+ * of a and the scratch buffers are kept in *cache (memory of cxt) between
+ * calls.
  */
 double
 similarity_text_ignoring(void **cache, MemoryContext cxt, text *a, text *b, text *ignore)
 {
-	Profile		a_profile = profile_cached(cache, cxt, a, SIMILARITY_TEXT);
-
-	return text_score_ignoring(&a_profile, b, ignore);
+	return text_score(profile_cached(cache, cxt, a, SIMILARITY_TEXT), b, ignore);
 }
 
 /*
@@ -648,9 +908,7 @@ similarity_text_ignoring(void **cache, MemoryContext cxt, text *a, text *b, text
 double
 similarity_address(void **cache, MemoryContext cxt, text *a, text *b)
 {
-	Profile		a_profile = profile_cached(cache, cxt, a, SIMILARITY_ADDRESS);
-
-	return address_score(&a_profile, b);
+	return address_score(profile_cached(cache, cxt, a, SIMILARITY_ADDRESS), b);
 }
 
 /*
@@ -663,9 +921,10 @@ similarity_address(void **cache, MemoryContext cxt, text *a, text *b)
 Datum
 workorder_text_similarity_ignoring(PG_FUNCTION_ARGS)
 {
-	Profile		a = profile_first(fcinfo, SIMILARITY_TEXT);
+	ProfileCache *a = profile_cached(&fcinfo->flinfo->fn_extra, fcinfo->flinfo->fn_mcxt,
+									 PG_GETARG_TEXT_PP(0), SIMILARITY_TEXT);
 
-	PG_RETURN_FLOAT8(text_score_ignoring(&a, PG_GETARG_TEXT_PP(1), PG_GETARG_TEXT_PP(2)));
+	PG_RETURN_FLOAT8(text_score(a, PG_GETARG_TEXT_PP(1), PG_GETARG_TEXT_PP(2)));
 }
 
 /*
@@ -675,10 +934,10 @@ workorder_text_similarity_ignoring(PG_FUNCTION_ARGS)
 Datum
 workorder_text_similarity(PG_FUNCTION_ARGS)
 {
-	Profile		a = profile_first(fcinfo, SIMILARITY_TEXT);
-	Profile		b = profile_make(PG_GETARG_TEXT_PP(1), SIMILARITY_TEXT);
+	ProfileCache *a = profile_cached(&fcinfo->flinfo->fn_extra, fcinfo->flinfo->fn_mcxt,
+									 PG_GETARG_TEXT_PP(0), SIMILARITY_TEXT);
 
-	PG_RETURN_FLOAT8(profile_score(&a, &b, NULL));
+	PG_RETURN_FLOAT8(text_score(a, PG_GETARG_TEXT_PP(1), NULL));
 }
 
 /*
@@ -688,9 +947,10 @@ workorder_text_similarity(PG_FUNCTION_ARGS)
 Datum
 workorder_address_similarity(PG_FUNCTION_ARGS)
 {
-	Profile		a = profile_first(fcinfo, SIMILARITY_ADDRESS);
+	ProfileCache *a = profile_cached(&fcinfo->flinfo->fn_extra, fcinfo->flinfo->fn_mcxt,
+									 PG_GETARG_TEXT_PP(0), SIMILARITY_ADDRESS);
 
-	PG_RETURN_FLOAT8(address_score(&a, PG_GETARG_TEXT_PP(1)));
+	PG_RETURN_FLOAT8(address_score(a, PG_GETARG_TEXT_PP(1)));
 }
 
 /*
@@ -703,11 +963,14 @@ Datum
 workorder_similarity_normalize(PG_FUNCTION_ARGS)
 {
 	bool		for_address = PG_GETARG_BOOL(1);
-	Symbols		s = normalize_text(PG_GETARG_TEXT_PP(0),
-								   for_address ? SIMILARITY_ADDRESS : SIMILARITY_TEXT);
+	Scratch		scratch;
+	Symbols		s;
 	StringInfoData out;
 	int			i;
 
+	memset(&scratch, 0, sizeof(scratch));
+	scratch.cxt = CurrentMemoryContext;
+	s = normalize_text(PG_GETARG_TEXT_PP(0), for_address ? SIMILARITY_ADDRESS : SIMILARITY_TEXT, &scratch);
 	initStringInfo(&out);
 	for (i = 0; i < s.count; i++)
 	{

@@ -222,8 +222,8 @@ extern uint64 workorder_reference_version(void);
 /*
  * similarity.c: the scores dedup computes, as text_similarity(a, b, ignore)
  * and address_similarity(a, b) compute them.  *cache keeps the profile of a
- * (start with NULL; it lives in cxt), since one report is compared with each
- * candidate in turn.
+ * and the buffers that each b is normalised into (start with NULL; they live
+ * in cxt), since one report is compared with each candidate in turn.
  */
 extern double similarity_text_ignoring(void **cache, MemoryContext cxt, text *a, text *b, text *ignore);
 extern double similarity_address(void **cache, MemoryContext cxt, text *a, text *b);

@@ -11,7 +11,7 @@ BEGIN;
 \i test/fixtures/dedup_map.sql
 \o
 
-SELECT plan(48);
+SELECT plan(52);
 
 -- Random texts: Chinese, ASCII, full-width forms, digits, punctuation, spaces.
 SELECT setseed(0.25);
@@ -156,6 +156,45 @@ SELECT lives_ok(format('SELECT workorder.dedup_apply(o, (SELECT d FROM late)) FR
 SELECT is((SELECT status::text || ' ' || (SELECT decision FROM workorder.dedup_checks k WHERE k.order_id = o.id)
              FROM workorder.orders o WHERE o.channel_ref = 'TAP-C2'), 'dispatched new',
           '... the report is not merged, and the check says so');
+
+-- What dedup_decide() records of its candidates is what to_jsonb() makes of the rows
+-- of dedup_candidates(), byte for byte, in the order of the decision: the numbers
+-- are built from the doubles without a round trip through text, and must come out
+-- with the same value and the same scale, at any extra_float_digits.
+INSERT INTO workorder.orders (ticket, channel_code, channel_ref, category_code, description, address, location,
+                              location_match, in_jurisdiction, reporter_phone, received_at, status, event_count)
+SELECT workorder.make_ticket(current_date - 3, 990000 + i), 'hotline', 'TAP-J' || i, 'ROAD_MANHOLE',
+       (ARRAY['文华路9号井盖缺失', '井盖破损了，很危险', '路灯不亮', '文华路井盖松动有响声'])[1 + i % 4],
+       CASE WHEN i % 3 <> 0 THEN '文华路' || i || '号' END,
+       ST_SetSRID(ST_MakePoint(118.07 + i * 0.0000137, 27.07 + i * 0.0000071), 4326), 'contained', true,
+       '1380000' || lpad(i::text, 4, '0'), now() - make_interval(secs => i * 137.3), 'dispatched', 0
+  FROM generate_series(1, 30) i;
+CREATE TEMP TABLE json_case AS
+SELECT ST_SetSRID(ST_MakePoint(118.0701, 27.0701), 4326) AS point, '文华路9号井盖不见了'::text AS description,
+       '文华路12号'::text AS address, '13800000012'::text AS phone;
+CREATE FUNCTION pg_temp.recorded_equals_to_jsonb() RETURNS text LANGUAGE sql AS $$
+    SELECT CASE WHEN d.candidates IS NULL THEN 'no candidates'
+                WHEN d.candidates::text = (SELECT pg_catalog.to_jsonb(pg_catalog.array_agg(c ORDER BY c.score DESC NULLS FIRST, c.order_id))::text
+                                             FROM workorder.dedup_candidates((SELECT p FROM workorder.dedup_policy('ROAD_MANHOLE') p),
+                                                                             j.point, now(), j.description, j.address, j.phone, NULL) c)
+                THEN 'same, ' || pg_catalog.jsonb_array_length(d.candidates) || ' candidates'
+                ELSE 'differs: ' || d.candidates::text END
+      FROM json_case j,
+           LATERAL workorder.dedup_decide('ROAD_MANHOLE', j.point, now(), j.description, j.address, j.phone) d
+$$;
+SET LOCAL extra_float_digits = 1;
+SELECT is(pg_temp.recorded_equals_to_jsonb(), 'same, 30 candidates',
+          'dedup_decide records its candidates as to_jsonb(dedup_candidates) (extra_float_digits 1, the default)');
+SET LOCAL extra_float_digits = 3;
+SELECT is(pg_temp.recorded_equals_to_jsonb(), 'same, 30 candidates', '... and with extra_float_digits 3 (pg_dump''s)');
+SET LOCAL extra_float_digits = 0;
+SELECT is(pg_temp.recorded_equals_to_jsonb(), 'same, 30 candidates', '... and with extra_float_digits 0 (fewer digits)');
+RESET extra_float_digits;
+SELECT ok((SELECT bool_and(pg_catalog.jsonb_typeof(c->'distance_m') = 'number' AND pg_catalog.jsonb_typeof(c->'score') = 'number'
+                           AND pg_catalog.jsonb_typeof(c->'order_id') = 'number')
+             FROM json_case j, LATERAL workorder.dedup_decide('ROAD_MANHOLE', j.point, now(), j.description, j.address, j.phone) d,
+                  LATERAL pg_catalog.jsonb_array_elements(d.candidates) c),
+          '... where distances, scores and ids are JSON numbers');
 
 SELECT * FROM finish();
 ROLLBACK;
