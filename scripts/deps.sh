@@ -6,7 +6,7 @@
 set -euo pipefail
 
 packages=(
-  postgresql-15
+  postgresql-15                            # with its contrib: btree_gist (required), dblink, auto_explain (tests)
   postgresql-server-dev-15
   postgresql-15-postgis-3
   postgresql-15-pgtap

@@ -25,34 +25,34 @@
  * running the old and the new code interlock); and the search is one
  * query, prepared once per backend.
  *
- * The search query has one qual only, the GiST index's: the point (lon,
- * lat, time axis) of the order overlaps the search box (&&&), written as
- * orders_dedup_idx's expression so that even a generic plan can only be a
- * scan of that index, whose cost follows the reports in the box and not the
- * history.  It is planned once, generic, with sequential scans off (so that
- * a plan made while the table is small is the index scan too);
- * test/scenario/dedup_plan.t checks the plans.  Family, time window, status, the excluded order and the check
- * for a suspected duplicate waiting for review are applied here, to the
- * rows of the box; the two sub-queries (when the order was resolved,
- * whether it waits for review) run in the query, but only for rows of the
- * family that are still candidates.  PostGIS is relocatable: the query and
- * the PostGIS functions called here are those of the schema of the geometry
- * type, found when they are first needed, so the caller's search_path does
- * not matter.
+ * The search query has the quals of one index only, orders_location_idx, a
+ * GiST index on (location, received_at) (the time by btree_gist): the
+ * location overlaps the circle's bounding box (&&) and the time of receipt
+ * is within the window either side of the report's.  So even a generic plan
+ * can only be a scan of that index, and since the index checks the time
+ * before any row is read, its cost follows the reports in the box and the
+ * window, not the years of history at that place.  It is planned once,
+ * generic, with sequential scans off (so that a plan made while the table is
+ * small is the index scan too); test/scenario/dedup_plan.t checks the plans.
+ * Family, status, the excluded order and the check for a suspected duplicate
+ * waiting for review are applied here, to the rows of the box; the two
+ * sub-queries (when the order was resolved, whether it waits for review) run
+ * in the query, but only for rows of the family that are still candidates.
+ * PostGIS is relocatable: the query and the PostGIS functions called here
+ * are those of the schema of the geometry type, found when they are first
+ * needed, so the caller's search_path does not matter.
  *
- * The time axis.  Dedup looks for earlier reports near a new one in space
- * and in time.  The index that finds them (orders_dedup_idx) is an
- * n-dimensional GiST index on the point (lon, lat, time), so that one index
- * scan bounds all three at once.  The time coordinate must be IMMUTABLE for
- * an index expression; extract(epoch FROM timestamptz) is only STABLE
- * (other fields of it depend on the time zone), so it is computed here,
- * from the instant's microseconds since 2000-01-01 00:00 UTC.  The scale
- * matters: an R-tree splits its pages along the axis of largest extent, so
- * the three axes must be commensurate with the boxes searched (a radius of
- * tens to hundreds of metres, a window of days).  With days as the unit,
- * against degrees of longitude, the pages would be slabs of time that each
- * span the whole district, and a search would read every report of the
- * window.  One day counts as DEDUP_DEGREES_PER_DAY, about 100 m of latitude.
+ * The time axis.  Until 0.4 the search read orders_dedup_idx, an
+ * n-dimensional PostGIS index on the point (lon, lat, time), the time a
+ * coordinate computed by workorder.dedup_time_axis() (time_axis() here: a
+ * day weighing DEDUP_DEGREES_PER_DAY, about 100 m of latitude, so that the
+ * R-tree's pages were commensurate with the boxes searched).  It kept the
+ * cost flat as the history grew, but each search read two to three times the
+ * pages of a two-dimensional index and paid more for each entry: 90 us a
+ * search at a million orders against 19 us for the index on (location,
+ * received_at), whose pages are split by location and whose entries carry
+ * the time (bench/dedup).  The C function stays, because the install scripts
+ * of 0.2 and 0.3 still create dedup_time_axis() from it.
  *
  *-------------------------------------------------------------------------
  */
@@ -654,10 +654,10 @@ dedup_call(FmgrInfo *f, int nargs, Datum a0, Datum a1, Datum a2, bool *isnull)
 
 /*
  * dedup_search_plan returns the search query, prepared once per backend and
- * PostGIS schema: the orders whose point (lon, lat, time axis) overlaps the
- * box from ($1, $2, $3) to ($4, $5, $6), written as orders_dedup_idx's
- * expression and the only qual, so that every plan of it is a scan of that
- * index.  For the rows of the family $7 that may still be candidates it also
+ * PostGIS schema: the orders whose location overlaps the box from ($1, $2)
+ * to ($3, $4) and that were received from $5 to $6, the quals of
+ * orders_location_idx and the only ones, so that every plan of it is a scan
+ * of that index.  For the rows of the family $7 that may still be candidates it also
  * returns when the order was last resolved and whether it waits for review
  * as a suspected duplicate.  The plan is generic (made once, the box a
  * runtime key of the index scan): a custom plan would be planned again for
@@ -676,7 +676,7 @@ dedup_search_plan(DedupPostgis *pg)
 {
 	const char *postgis;
 	char	   *query;
-	Oid			types[7] = {FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, TEXTARRAYOID};
+	Oid			types[7] = {FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTARRAYOID};
 	SPIPlanPtr	plan;
 
 	if (pg->search_plan != NULL)
@@ -694,10 +694,9 @@ dedup_search_plan(DedupPostgis *pg)
 					 "THEN COALESCE((SELECT k.decision OPERATOR(pg_catalog.=) 'review' AND k.review IS NULL "
 					 "FROM workorder.dedup_checks k WHERE k.order_id OPERATOR(pg_catalog.=) o.id), false) END "
 					 "FROM workorder.orders o "
-					 "WHERE %s.st_makepoint(%s.st_x(o.location), %s.st_y(o.location), "
-					 "workorder.dedup_time_axis(o.received_at)) "
-					 "OPERATOR(%s.&&&) %s.st_makeline(%s.st_makepoint($1, $2, $3), %s.st_makepoint($4, $5, $6))",
-					 postgis, postgis, postgis, postgis, postgis, postgis, postgis);
+					 "WHERE o.location OPERATOR(%s.&&) %s.st_makeenvelope($1, $2, $3, $4, 4326) "
+					 "AND o.received_at OPERATOR(pg_catalog.>=) $5 AND o.received_at OPERATOR(pg_catalog.<=) $6",
+					 postgis, postgis);
 	plan = workorder_keep_plan(query, 7, types);
 	pg->search_plan = plan;
 	return plan;
@@ -1661,13 +1660,11 @@ dedup_search(DedupPostgis *pg, const DedupTypes *types, const DedupPolicy *p, co
 	DedupSearch s;
 	MemoryContext row_context;
 	NDouble		dlat = nd_div(p->number[P_RADIUS], nd(110000.0));
-	NDouble		day;
-	NDouble		days = nd_null;
 	bool		has_window = !r->received_null && p->time_window != NULL;
 	NDouble		x;
 	NDouble		y;
 	NDouble		dlon;
-	NDouble		box[6];
+	NDouble		box[4];
 	Datum		args[7];
 	Datum		family_codes;
 	DedupCandidate *candidates;
@@ -1684,13 +1681,9 @@ dedup_search(DedupPostgis *pg, const DedupTypes *types, const DedupPolicy *p, co
 	s.r = r;
 	s.caller = CurrentMemoryContext;
 	s.window_s = p->time_window ? nd(interval_epoch(p->time_window)) : nd_null;
-	day = r->received_null ? nd_null : nd(time_axis(r->received));
 	if (has_window)
-	{
 		s.upper = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(r->received),
 														  IntervalPGetDatum(p->time_window)));
-		days = nd_mi(nd(time_axis(s.upper)), day);
-	}
 	s.new_phone = dedup_phone_digits(r->phone);
 	*found = NULL;
 
@@ -1703,19 +1696,19 @@ dedup_search(DedupPostgis *pg, const DedupTypes *types, const DedupPolicy *p, co
 	x = dedup_point_coordinate(&pg->x, r->point, r->point_null);
 	box[0] = nd_mi(x, dlon);
 	box[1] = nd_mi(y, dlat);
-	box[2] = nd_mi(day, days);
-	box[3] = nd_pl(x, dlon);
-	box[4] = nd_pl(y, dlat);
-	box[5] = nd_pl(day, days);
+	box[2] = nd_pl(x, dlon);
+	box[3] = nd_pl(y, dlat);
 	if (has_window)
 		s.lower = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval, TimestampTzGetDatum(r->received),
 														  IntervalPGetDatum(p->time_window)));
-	for (k = 0; k < 6; k++)
+	for (k = 0; k < 4; k++)
 	{
 		if (box[k].null)
 			return 0;
 		args[k] = Float8GetDatum(box[k].v);
 	}
+	args[4] = TimestampTzGetDatum(s.lower);
+	args[5] = TimestampTzGetDatum(s.upper);
 	if (!has_window || ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(family_codes)),
 									  ARR_DIMS(DatumGetArrayTypeP(family_codes))) == 0)
 		return 0;

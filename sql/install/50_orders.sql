@@ -65,7 +65,13 @@ CREATE INDEX orders_main_unit_idx ON workorder.orders (main_unit, status);
 CREATE INDEX orders_area_idx ON workorder.orders (area_code);
 CREATE INDEX orders_category_received_idx ON workorder.orders (category_code, received_at);
 CREATE INDEX orders_master_idx ON workorder.orders (master_id) WHERE master_id IS NOT NULL;
-CREATE INDEX orders_location_idx ON workorder.orders USING gist (location);
+-- Where and when: a GiST index on (location, received_at) (the time by
+-- btree_gist).  It serves queries by place, and dedup's candidate search
+-- (src/dedup.c), which bounds both in one scan: the reports near a new one within
+-- its category's window, whatever the years of history at that place (the time is
+-- checked in the index, before any row is read).  Its pages are split by
+-- location, as a location-only index's would be.
+CREATE INDEX orders_location_idx ON workorder.orders USING gist (location, received_at);
 SELECT pg_catalog.pg_extension_config_dump('workorder.orders', '');
 SELECT pg_catalog.pg_extension_config_dump('workorder.orders_id_seq', '');
 COMMENT ON TABLE workorder.orders IS

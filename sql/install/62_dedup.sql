@@ -73,21 +73,9 @@
 -- before the wait: submit() is meant to run under READ COMMITTED, as the inbox
 -- does.
 --
--- Finding candidates uses orders_dedup_idx, an n-dimensional GiST index on
--- (lon, lat, time of receipt): one index scan bounds space and time, so its cost
+-- Finding candidates uses orders_location_idx (50_orders.sql), a GiST index on
+-- (location, received_at): one index scan bounds space and time, so its cost
 -- follows the reports in the searched box, not the history (bench/dedup).
-
--- dedup_time_axis (C, src/dedup.c) is the time axis of orders_dedup_idx: days
--- since 2000 scaled so that a day weighs about 100 m (see src/dedup.c for why).
-CREATE FUNCTION workorder.dedup_time_axis(timestamptz)
-RETURNS double precision
-AS 'MODULE_PATHNAME', 'workorder_dedup_time_axis'
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION workorder.dedup_time_axis(timestamptz) IS
-    'The time axis of the dedup index: days since 2000-01-01 00:00 UTC times 0.001 (a day weighs about 100 m).';
-
-CREATE INDEX orders_dedup_idx ON workorder.orders
-    USING gist ((ST_MakePoint(ST_X(location), ST_Y(location), workorder.dedup_time_axis(received_at))) gist_geometry_ops_nd);
 
 -- The text similarity functions (C, src/similarity.c).
 CREATE FUNCTION workorder.text_similarity(a text, b text)
@@ -247,10 +235,10 @@ CREATE TYPE workorder.dedup_candidate AS (
 -- and same_category: its category is on the report's category path, or the
 -- report's category on its path.  WO101 for a geometry that is not a point.
 --
--- C (src/dedup.c).  One scan of orders_dedup_idx finds the orders in the search
+-- C (src/dedup.c).  One scan of orders_location_idx finds the orders in the search
 -- box (the circle's bounding box, the window either side in time): a query
--- prepared once per backend whose only qual is the index's, so that no plan of it
--- can read more than the box; the rest is filtered and scored in C, with the
+-- prepared once per backend whose only quals are the index's, so that no plan of
+-- it can read more than the box; the rest is filtered and scored in C, with the
 -- functions the SQL used.
 CREATE FUNCTION workorder.dedup_candidates(p workorder.dedup_policy, point geometry, received timestamptz,
                                            description text, address text, reporter_phone text,

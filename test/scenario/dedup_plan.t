@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# dedup_plan.t: dedup's candidate search is a scan of orders_dedup_idx in every
-# plan the plan cache makes of it, so that its cost follows the reports in the
-# searched box and not the history.
+# dedup_plan.t: dedup's candidate search is a scan of orders_location_idx, the GiST
+# index on (location, received_at), bounded by both, in every plan the plan cache
+# makes of it, so that its cost follows the reports in the searched box and window
+# and not the history.
 #
 # The search (src/dedup.c) is one query prepared once per backend, whose only qual
 # is the index's.  In a fresh session, auto_explain (at NOTICE, nested statements)
@@ -9,7 +10,9 @@
 # plan_cache_mode auto (the plan cache turns to a generic plan after five), then
 # forced generic, then forced custom; on a table with a handful of orders and on
 # one with 20000.  Every plan of the search must read orders through
-# orders_dedup_idx, and none by another index or a sequential scan.
+# orders_location_idx, and none by another index or a sequential scan; and the
+# index condition must hold the time of receipt as well as the location (a
+# filter on the time would read every report ever made at the place).
 #
 # The search also tells whether each candidate waits for review as a suspected
 # duplicate; in every plan that check reads dedup_checks by its primary key, never
@@ -51,13 +54,15 @@ ANALYZE workorder.orders;
 SQL
 }
 
-# plans MODE [TABLE]: the plans of the search in eight dedup_decide() calls of a
-# fresh session with plan_cache_mode MODE, one line per plan: the scans of TABLE
-# (orders unless given) in it.
+# plans MODE [TABLE [COND]]: the plans of the search in eight dedup_decide() calls
+# of a fresh session with plan_cache_mode MODE, one line per plan: the scans of
+# TABLE (orders unless given) in it, or with COND set, their index conditions.
 plans() {
-  q 2>&1 >/dev/null <<SQL | awk -v table="${2:-orders}" '
-    /Query Text:/ { if (inplan) print line; inplan = ($0 ~ /Query Text: SELECT o\.id, o\.ticket/); line = ""; next }
-    inplan && /Scan/ && index($0, " on " table) { sub(/^[ ->]*/, ""); sub(/ *\(cost.*/, ""); line = line (line == "" ? "" : "; ") $0 }
+  q 2>&1 >/dev/null <<SQL | awk -v table="${2:-orders}" -v cond="${3:-}" '
+    /Query Text:/ { if (inplan) print line; inplan = ($0 ~ /Query Text: SELECT o\.id, o\.ticket/); line = ""; scan = 0; next }
+    inplan && /Scan/ { scan = index($0, " on " table) > 0 }
+    inplan && /Scan/ && index($0, " on " table) && cond == "" { sub(/^[ ->]*/, ""); sub(/ *\(cost.*/, ""); line = line (line == "" ? "" : "; ") $0 }
+    inplan && scan && /Index Cond:/ && cond != "" { sub(/^ *Index Cond: */, ""); line = line (line == "" ? "" : "; ") $0 }
     END { if (inplan) print line }'
 LOAD 'auto_explain';
 SET auto_explain.log_min_duration = 0;
@@ -76,8 +81,11 @@ for size in 5 20000; do
   for mode in auto force_generic_plan force_custom_plan; do
     found=$(plans "$mode")
     check "$size orders, plan_cache_mode $mode: eight plans of the search" 8 "$(printf '%s\n' "$found" | grep -c .)"
-    check "$size orders, plan_cache_mode $mode: every one reads orders through orders_dedup_idx, and only through it" 0 \
-      "$(printf '%s\n' "$found" | grep -vE '^(Index Scan using orders_dedup_idx on orders o|Bitmap Heap Scan on orders o; Bitmap Index Scan on orders_dedup_idx)$' | grep -c .)"
+    check "$size orders, plan_cache_mode $mode: every one reads orders through orders_location_idx, and only through it" 0 \
+      "$(printf '%s\n' "$found" | grep -vE '^(Index Scan using orders_location_idx on orders o|Bitmap Heap Scan on orders o; Bitmap Index Scan on orders_location_idx)$' | grep -c .)"
+    conditions=$(plans "$mode" orders cond)
+    check "$size orders, plan_cache_mode $mode: every index condition bounds the location and both ends of the time of receipt" 8 \
+      "$(printf '%s\n' "$conditions" | grep -F 'location &&' | grep -F 'received_at >=' | grep -c -F 'received_at <=')"
     review=$(plans "$mode" dedup_checks)
     check "$size orders, plan_cache_mode $mode: the review check reads dedup_checks by its key in every plan" 0 \
       "$(printf '%s\n' "$review" | grep -vE '^(Index Scan using dedup_checks_pkey on dedup_checks k)$' | grep -c .)"

@@ -42,7 +42,7 @@ trap cleanup EXIT
 
 # -- the source ------------------------------------------------------------------
 q postgres "CREATE DATABASE $source_db" >/dev/null
-q "$source_db" "CREATE EXTENSION postgis; CREATE EXTENSION workorder" >/dev/null
+q "$source_db" "CREATE EXTENSION postgis; CREATE EXTENSION btree_gist; CREATE EXTENSION workorder" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -d "$source_db" -f "$repo/test/fixtures/intake_map.sql" >/dev/null ||
   echo "# the fixture did not load"
 psql -X -q -v ON_ERROR_STOP=1 -d "$source_db" >/dev/null <<'SQL' || echo "# the source did not fill"

@@ -50,7 +50,7 @@ functions=$(echo $unqualified $qualified now clock_timestamp lower upper length 
 operators=$(sed 's/--.*$//' $parts | grep -oP "OPERATOR\(pg_catalog\.\K[^)]+(?=\))" | sort -u | tr '\n' ' ')
 
 psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $db" >/dev/null
-q "CREATE EXTENSION postgis" >/dev/null
+q "CREATE EXTENSION postgis" >/dev/null && q "CREATE EXTENSION btree_gist" >/dev/null
 planted=$(psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -v phase=before -v functions="$functions" \
   -v operators="$operators" -f "$here/hostile_objects.sql" 2>&1)
 echo "# planted before the install: $(echo $planted)"
@@ -192,7 +192,7 @@ check "the masked view masks" "138****1234 张*" \
 # hostile search_path, with the same objects planted.
 previous=$(sed -n 's/^PREVIOUS_VERSION = //p' "$repo/Makefile")
 psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $updated" >/dev/null
-psql -X -q -v ON_ERROR_STOP=1 -d "$updated" -c "CREATE EXTENSION postgis" -c "CREATE EXTENSION workorder VERSION '$previous'" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d "$updated" -c "CREATE EXTENSION postgis" -c "CREATE EXTENSION btree_gist" -c "CREATE EXTENSION workorder VERSION '$previous'" >/dev/null
 psql -X -q -At -v ON_ERROR_STOP=1 -d "$updated" -v phase=before -v functions="$functions" \
   -v operators="$operators" -f "$here/hostile_objects.sql" >/dev/null 2>&1
 update_out=$(PGOPTIONS="-c client_min_messages=warning -c search_path=public,pg_catalog" \

@@ -42,7 +42,7 @@ echo "# from $previous to $current"
 
 for db in "$filled" "$updated" "$fresh"; do
   q postgres "CREATE DATABASE $db" >/dev/null
-  q "$db" "CREATE EXTENSION postgis" >/dev/null
+  q "$db" "CREATE EXTENSION postgis; CREATE EXTENSION btree_gist" >/dev/null
 done
 
 # -- (a) a filled database -----------------------------------------------------

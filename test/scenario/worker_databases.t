@@ -136,7 +136,7 @@ check "(a) workorder.worker_status shows both workers running" "running running"
 
 # -- (b) CREATE EXTENSION is picked up, DROP EXTENSION lets the worker go --------
 q postgres "CREATE DATABASE $dbc" >/dev/null
-q "$dbc" "CREATE EXTENSION postgis" >/dev/null
+q "$dbc" "CREATE EXTENSION postgis" >/dev/null && q "$dbc" "CREATE EXTENSION btree_gist" >/dev/null
 sleep 0.5
 check "(b) a database without the extension has no worker" f \
   "$(q postgres "$(served "$dbc")")"

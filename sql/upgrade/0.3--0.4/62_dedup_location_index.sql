@@ -1,0 +1,12 @@
+-- 0.4: dedup's candidate search reads orders_location_idx, now a GiST index on
+-- (location, received_at) (btree_gist, which 0.4 requires: CREATE EXTENSION
+-- btree_gist before ALTER EXTENSION workorder UPDATE), instead of
+-- orders_dedup_idx, an n-dimensional PostGIS index on (lon, lat, a time axis).
+-- The new index answers the same search five times faster at a million orders
+-- (bench/dedup) and replaces two indexes with one, so every order writes one
+-- GiST entry less.  The update rebuilds the index: it holds a lock that blocks
+-- writes to workorder.orders while it builds.
+DROP INDEX workorder.orders_dedup_idx;
+DROP FUNCTION workorder.dedup_time_axis(timestamptz);
+DROP INDEX workorder.orders_location_idx;
+CREATE INDEX orders_location_idx ON workorder.orders USING gist (location, received_at);
