@@ -204,7 +204,8 @@ SELECT stmt, e.*
     ($$SELECT workorder.add_working_days('2026-11-30', -1)$$),
     ($$SELECT workorder.add_working_time('2026-11-30 10:00+08', '1000000 hours')$$),
     ($$SELECT workorder.working_time_between('1920-01-01', '2026-01-01')$$),
-    ($$SELECT workorder.calendar_spans('nowhere', '2026-01-01', '2026-01-02')$$)) s(stmt),
+    ($$SELECT workorder.calendar_spans('nowhere', '2026-01-01', '2026-01-02')$$),
+    ($$SELECT workorder.calendar_spans('cn', '0001-01-01', '9999-12-31')$$)) s(stmt),
        LATERAL pg_temp.error_of(stmt) e;
 
 -- A calendar without working hours cannot be used.

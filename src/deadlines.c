@@ -50,6 +50,7 @@ static SPIPlanPtr deadline_after_plan = NULL;
 
 static SPIPlanPtr deadline_plan(SPIPlanPtr *plan, const char *query, int nargs, Oid *types);
 static bool amount_fits(const char *clock, const Interval *amount);
+static void deadline_within_time(TimestampTz start, const Interval *amount);
 static TimestampTz deadline_after(TimestampTz start, const char *clock, const Interval *amount,
 								  const char *calendar);
 static TimestampTz deadline_warn_at(TimestampTz start, TimestampTz due, const char *clock,
@@ -97,6 +98,26 @@ amount_fits(const char *clock, const Interval *amount)
 }
 
 /*
+ * deadline_within_time is WO513 when start plus an amount of hours (what the
+ * calendar_hours clock takes: no days or months) passes the last instant a
+ * timestamptz holds, where the addition would fail with a standard 22008.
+ * deadline_after() in SQL checks the same.
+ */
+static void
+deadline_within_time(TimestampTz start, const Interval *amount)
+{
+	if (TIMESTAMP_NOT_FINITE(start) || amount->time <= 0 || start < END_TIMESTAMP - amount->time)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_WO_INVALID_DEADLINE),
+			 errmsg("invalid deadline arguments"),
+			 errdetail("%s plus %s is past the last time a timestamptz holds.",
+					   DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(start))),
+					   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(amount)))),
+			 errhint("Check the start time.")));
+}
+
+/*
  * deadline_after is workorder.deadline_after(start, clock, amount, calendar)
  * for a non-NULL start.
  */
@@ -121,8 +142,11 @@ deadline_after(TimestampTz start, const char *clock, const Interval *amount, con
 			 DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(amount))), clock);
 	}
 	if (strcmp(clock, "calendar_hours") == 0)
+	{
+		deadline_within_time(start, amount);
 		return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(start),
 													   IntervalPGetDatum(amount)));
+	}
 	if (strcmp(clock, "working_hours") == 0)
 		return DatumGetTimestampTz(DirectFunctionCall3(calendar_add_working_time, TimestampTzGetDatum(start),
 													   IntervalPGetDatum(amount), cal));

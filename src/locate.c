@@ -66,6 +66,11 @@ typedef struct LocatedArea
 static SPIPlanPtr locate_plans[3] = {NULL, NULL, NULL};
 static Oid	locate_geometry_type = InvalidOid;
 
+/* PostGIS's ST_GeometryType and ST_IsEmpty, for the type they were found for. */
+static FmgrInfo locate_kind_of;
+static FmgrInfo locate_is_empty;
+static Oid	locate_kind_type = InvalidOid;
+
 #define LOCATE_CONTAINING	0
 #define LOCATE_NEAREST		1
 #define LOCATE_SUMMARY		2
@@ -78,7 +83,8 @@ static bool locate_nearest(Datum point, Datum parent, bool no_parent, float8 tol
 
 static float8 locate_default_tolerance(void);
 static HeapTuple locate_point_tuple(TupleDesc desc, Datum point, bool point_is_null, Oid geometry_type,
-									 float8 tolerance);
+									 float8 tolerance, bool checked);
+static void locate_check_point(Datum point, Oid geometry_type);
 
 PG_FUNCTION_INFO_V1(locate_locate_point);
 
@@ -236,7 +242,7 @@ locate_locate_point(PG_FUNCTION_ARGS)
 		elog(ERROR, "locate_point: cannot tell the type of its point");
 	tolerance = PG_ARGISNULL(1) ? locate_default_tolerance() : PG_GETARG_FLOAT8(1);
 	PG_RETURN_DATUM(HeapTupleGetDatum(locate_point_tuple(desc, PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0),
-														 PG_ARGISNULL(0), geometry_type, tolerance)));
+														 PG_ARGISNULL(0), geometry_type, tolerance, false)));
 }
 
 /*
@@ -246,7 +252,7 @@ locate_locate_point(PG_FUNCTION_ARGS)
 HeapTupleHeader
 workorder_locate_point(Datum point, Oid geometry_type, TupleDesc location_desc)
 {
-	return locate_point_tuple(location_desc, point, false, geometry_type, locate_default_tolerance())->t_data;
+	return locate_point_tuple(location_desc, point, false, geometry_type, locate_default_tolerance(), true)->t_data;
 }
 
 /*
@@ -262,12 +268,50 @@ locate_default_tolerance(void)
 }
 
 /*
+ * locate_check_point is WO101 for a geometry that is not a point, or an
+ * empty one: what locate_point's queries cannot take (PostGIS fails on a
+ * polyhedral surface with an internal error).  submit() passes the point
+ * location_point() made, and skips it; a direct call of locate_point() gets
+ * it.
+ */
+static void
+locate_check_point(Datum point, Oid geometry_type)
+{
+	bool		arg_null = false;
+	bool		kind_null;
+	bool		empty_null;
+	Datum		kind;
+	bool		empty;
+
+	if (locate_kind_type != geometry_type)
+	{
+		const char *schema = get_namespace_name(workorder_type_namespace(geometry_type));
+
+		workorder_lookup_function(&locate_kind_of, schema, "st_geometrytype", 1, &geometry_type);
+		workorder_lookup_function(&locate_is_empty, schema, "st_isempty", 1, &geometry_type);
+		locate_kind_type = geometry_type;
+	}
+	kind = workorder_call_function(&locate_kind_of, 1, &point, &arg_null, &kind_null);
+	empty = DatumGetBool(workorder_call_function(&locate_is_empty, 1, &point, &arg_null, &empty_null));
+	if (!kind_null && strcmp(TextDatumGetCString(kind), "ST_Point") == 0 && !empty_null && !empty)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_WO_INVALID_LOCATION),
+			 errmsg("locate_point needs a point"),
+			 errdetail("The geometry is %s%s.", kind_null ? "of no type" : TextDatumGetCString(kind),
+					   !empty_null && empty ? ", empty" : ""),
+			 errhint("Call workorder.locate(), which checks a location and takes its point.")));
+}
+
+/*
  * locate_point_tuple locates a point (see the top of this file) and returns
  * the workorder.location row, of descriptor desc.  The tolerance must be
- * finite and zero or more (WO103).
+ * finite and zero or more (WO103).  Unless checked, the point must be a point
+ * (locate_check_point).
  */
 static HeapTuple
-locate_point_tuple(TupleDesc desc, Datum point, bool point_is_null, Oid geometry_type, float8 tolerance)
+locate_point_tuple(TupleDesc desc, Datum point, bool point_is_null, Oid geometry_type, float8 tolerance,
+				   bool checked)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	Datum		values[LOC_COLUMNS];
@@ -303,6 +347,8 @@ locate_point_tuple(TupleDesc desc, Datum point, bool point_is_null, Oid geometry
 				 errmsg("locate_point needs a point in SRID 4326"),
 				 errdetail("The point's SRID is %d.", geometry_srid(point)),
 				 errhint("Call workorder.locate(), which takes a point in any SRID and transforms it.")));
+	if (!checked)
+		locate_check_point(point, geometry_type);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

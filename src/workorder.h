@@ -32,16 +32,12 @@
 /* WO003: a day has run out of ticket numbers (sequence number over 999999). */
 #define ERRCODE_WO_TICKETS_EXHAUSTED		MAKE_SQLSTATE('W','O','0','0','3')
 
-/* WO101: a location that is missing, empty or not a point. */
+/* WO101: a location that is not a usable point (NULL, empty, incomplete, not a point, not on the earth). */
 #define ERRCODE_WO_INVALID_LOCATION		MAKE_SQLSTATE('W','O','1','0','1')
-
-/* WO103: an invalid locate() tolerance. */
+/* WO102: a geometry with no SRID, an unknown one, or (locate_point) not 4326. */
 #define ERRCODE_WO_INVALID_SRID			MAKE_SQLSTATE('W','O','1','0','2')
-/* an invalid locate() tolerance */
+/* WO103: an invalid locate() tolerance. */
 #define ERRCODE_WO_INVALID_TOLERANCE		MAKE_SQLSTATE('W','O','1','0','3')
-
-/* WO101: a location that is not a usable point (NULL, empty, incomplete, not on the earth). */
-#define ERRCODE_WO_INVALID_LOCATION		MAKE_SQLSTATE('W','O','1','0','1')
 /* WO301: submit(): an unknown or inactive channel. */
 #define ERRCODE_WO_UNKNOWN_CHANNEL			MAKE_SQLSTATE('W','O','3','0','1')
 /* WO302: submit(): a missing or malformed channel reference. */
@@ -62,6 +58,8 @@
 #define ERRCODE_WO_INVALID_WORKING_TIME		MAKE_SQLSTATE('W','O','5','0','3')
 /* WO504: calendar data that cannot be loaded (raised in SQL by the loaders). */
 #define ERRCODE_WO_CALENDAR_LOAD			MAKE_SQLSTATE('W','O','5','0','4')
+/* WO513: an invalid deadline_after() argument (also raised in SQL). */
+#define ERRCODE_WO_INVALID_DEADLINE			MAKE_SQLSTATE('W','O','5','1','3')
 
 /* WO952: an intake login acting for a channel other than its own. */
 #define ERRCODE_WO_CHANNEL_ACCESS			MAKE_SQLSTATE('W','O','9','5','2')

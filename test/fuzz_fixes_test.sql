@@ -2,7 +2,7 @@
 -- per fix: each input here once gave a crash-like failure, an internal error, a
 -- standard SQLSTATE where a project one belongs, or an error message of a megabyte.
 BEGIN;
-SELECT plan(33);
+SELECT plan(39);
 
 -- error_of runs a statement and returns its SQLSTATE and message length, or 'ok'.
 CREATE FUNCTION pg_temp.error_of(statement text, OUT state text, OUT message_length integer)
@@ -98,6 +98,20 @@ SELECT throws_ok($$SELECT workorder.dedup_lock('CITY', 'SRID=4326;MULTIPOINT((11
                  'WO101', NULL, 'dedup_lock refuses a geometry that is not a point (was XX000)');
 SELECT throws_ok($$SELECT * FROM workorder.dedup_candidates(NULL, 'SRID=4326;LINESTRING(116 25, 116.2 25.2)'::geometry, now(), 'x', NULL, NULL)$$,
                  'WO101', NULL, 'dedup_candidates refuses a geometry that is not a point (was XX000)');
+
+-- Found by fuzzing 0.4 with other seeds:
+SELECT throws_ok($$SELECT workorder.locate_point('SRID=4326;POLYHEDRALSURFACE(((116 25 0, 116.1 25 0, 116.1 25.1 0, 116 25 0)))'::geometry)$$,
+                 'WO101', 'locate_point needs a point', 'locate_point refuses a polyhedral surface (was PostGIS''s XX000)');
+SELECT throws_ok($$SELECT workorder.locate_point('SRID=4326;POINT EMPTY'::geometry)$$,
+                 'WO101', 'locate_point needs a point', '... and an empty point');
+SELECT throws_ok($$SELECT workorder.sla_intake(NULL, 'urgent', NULL, '294276-12-31 23:59:59+00')$$,
+                 'WO513', 'invalid deadline arguments', 'sla_intake refuses a time of receipt whose deadline is past the end of time (was 22008)');
+SELECT throws_ok($$SELECT workorder.deadline_after('294276-12-31 23:00:00+00', 'calendar_hours', '2 hours')$$,
+                 'WO513', 'invalid deadline arguments', 'deadline_after refuses a deadline past the end of time (was 22008)');
+SELECT is(workorder.deadline_after('294276-12-31 20:00:00+00', 'calendar_hours', '2 hours'),
+          '294276-12-31 22:00:00+00'::timestamptz, '... and still gives one that fits');
+SELECT throws_ok($$SELECT * FROM workorder.calendar_spans('cn', '0001-01-01', '9999-12-31')$$,
+                 'WO503', NULL, 'calendar_spans refuses days more than 100 years apart (a fuzzed range of millennia held a backend for minutes)');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -454,13 +454,21 @@ LANGUAGE C STABLE PARALLEL SAFE;
 -- calendar_spans lists a calendar's working spans from first_day to last_day (local
 -- days), as instants: what the C functions count.  It is written in SQL on purpose,
 -- as a second, independent reading of the three tables.  makeup is true on a
--- make-up workday.
+-- make-up workday.  Days more than 100 years apart are WO503, as for the C
+-- functions: the list is made in memory, and a range of millennia held a backend
+-- for minutes.
 CREATE FUNCTION workorder.calendar_spans(calendar text, first_day date, last_day date)
 RETURNS TABLE (day date, starts timestamptz, ends timestamptz, makeup boolean)
 LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
     PERFORM workorder.calendar_must_exist(calendar);
+    IF last_day OPERATOR(pg_catalog.-) first_day OPERATOR(pg_catalog.>) 36525 THEN
+        PERFORM workorder.raise_error('WO503',
+            pg_catalog.format('working spans of calendar "%s" from %s to %s are not listed', calendar, first_day, last_day),
+            'The days are more than 100 years apart.',
+            'List at most 100 years at a time.');
+    END IF;
     RETURN QUERY
     SELECT g.day, (g.day OPERATOR(pg_catalog.+) h.starts) AT TIME ZONE c.time_zone,
            (g.day OPERATOR(pg_catalog.+) h.ends) AT TIME ZONE c.time_zone,

@@ -241,6 +241,13 @@ BEGIN
     IF start IS NULL THEN
         RETURN NULL;
     END IF;
+    -- The last instant a timestamptz holds is 294276-12-31 23:59:59.999999 UTC.
+    IF clock OPERATOR(pg_catalog.=) 'calendar_hours' AND pg_catalog.isfinite(start)
+       AND start OPERATOR(pg_catalog.>) ('294276-12-31 23:59:59.999999+00'::timestamptz OPERATOR(pg_catalog.-) amount) THEN
+        PERFORM workorder.raise_error('WO513', 'invalid deadline arguments',
+            pg_catalog.format('%s plus %s is past the last time a timestamptz holds.', start, amount),
+            'Check the start time.');
+    END IF;
     RETURN CASE clock
         WHEN 'calendar_hours' THEN start OPERATOR(pg_catalog.+) amount
         WHEN 'working_hours' THEN workorder.add_working_time(start, amount, calendar)
