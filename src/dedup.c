@@ -51,8 +51,9 @@
  * pages of a two-dimensional index and paid more for each entry: 90 us a
  * search at a million orders against 19 us for the index on (location,
  * received_at), whose pages are split by location and whose entries carry
- * the time (bench/dedup).  The C function stays, because the install scripts
- * of 0.2 and 0.3 still create dedup_time_axis() from it.
+ * the time (bench/dedup).  The C function stays: the install scripts of 0.2
+ * and 0.3 create dedup_time_axis() from it, and 0.4 keeps that SQL function
+ * for backends that still run 0.3's library until the server restarts.
  *
  *-------------------------------------------------------------------------
  */

@@ -299,6 +299,8 @@ filler_prepare(void)
 
 	if (filler_ready)
 		return;
+	/* Afresh, should an earlier run have failed part-way (out of memory). */
+	memset(filler_slot_start, 0, sizeof(filler_slot_start));
 	for (i = 0; i < (int) FILLER_COUNT; i++)
 	{
 		int			bytes = strlen(filler_words[i]);

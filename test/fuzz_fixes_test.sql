@@ -2,7 +2,7 @@
 -- per fix: each input here once gave a crash-like failure, an internal error, a
 -- standard SQLSTATE where a project one belongs, or an error message of a megabyte.
 BEGIN;
-SELECT plan(41);
+SELECT plan(43);
 
 -- error_of runs a statement and returns its SQLSTATE and message length, or 'ok'.
 CREATE FUNCTION pg_temp.error_of(statement text, OUT state text, OUT message_length integer)
@@ -117,5 +117,10 @@ SELECT lives_ok($$SELECT workorder.load_area('990899', 'Z区', 'district', NULL,
                     'SRID=4326;POLYGON Z ((116 25 1, 116.1 25 1, 116.1 25.1 1, 116 25 1))'::geometry)$$,
                 'load_area takes a polygon with heights (was 22023: the column is 2D)');
 SELECT is((SELECT ST_NDims(geom)::integer FROM workorder.areas WHERE code = '990899'), 2, '... and stores its outline without them');
+SELECT lives_ok($$SELECT workorder.load_area('990898', 'M区', 'district', NULL,
+                    'SRID=4326;POLYGON M ((116 25 1, 116.1 25 1, 116.1 25.1 1, 116 25 1))'::geometry)$$,
+                '... and one with measures');
+SELECT throws_ok($$SELECT * FROM workorder.calendar_spans('cn', '2024-01-01', 'infinity')$$,
+                 'WO503', NULL, 'calendar_spans refuses an infinite day (was 22008)');
 SELECT * FROM finish();
 ROLLBACK;

@@ -186,15 +186,15 @@ DECLARE
     spikes integer;
     reach double precision;
 BEGIN
+    -- An area is an outline on the ground: heights and measures (GeoJSON from a GIS
+    -- often carries a Z of 0) say nothing about where it is, and the column is 2D.
+    polygon := ST_Force2D(polygon);
     IF polygon IS NOT NULL AND GeometryType(polygon) NOT IN ('POLYGON', 'MULTIPOLYGON') THEN
         PERFORM workorder.raise_error('WO202',
             pg_catalog.format('area %s is not a polygon', area_code),
             pg_catalog.format('The geometry is a %s.', GeometryType(polygon)),
             'An area needs a Polygon or MultiPolygon that outlines it.');
     END IF;
-    -- An area is an outline on the ground: heights and measures (GeoJSON from a GIS
-    -- often carries a Z of 0) say nothing about where it is, and the column is 2D.
-    polygon := ST_Force2D(polygon);
     polygon := workorder.wgs84(polygon, pg_catalog.format('polygon of area %s', area_code));
 
     IF ST_IsValid(polygon, 0) THEN

@@ -77,6 +77,18 @@
 -- (location, received_at): one index scan bounds space and time, so its cost
 -- follows the reports in the searched box, not the history (bench/dedup).
 
+-- dedup_time_axis (C, src/dedup.c) was the time axis of 0.3's dedup index, an
+-- n-dimensional index on (lon, lat, time).  No index uses it since 0.4; it stays
+-- because a server that preloads the library runs 0.3's search (which calls it)
+-- until it restarts, and an update to 0.4 before that restart must not break
+-- intake.  A later version drops it.
+CREATE FUNCTION workorder.dedup_time_axis(timestamptz)
+RETURNS double precision
+AS 'MODULE_PATHNAME', 'workorder_dedup_time_axis'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION workorder.dedup_time_axis(timestamptz) IS
+    'The time axis of 0.3''s dedup index: days since 2000-01-01 00:00 UTC times 0.001. Unused since 0.4.';
+
 -- The text similarity functions (C, src/similarity.c).
 CREATE FUNCTION workorder.text_similarity(a text, b text)
 RETURNS double precision

@@ -463,10 +463,11 @@ LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
     PERFORM workorder.calendar_must_exist(calendar);
-    IF last_day OPERATOR(pg_catalog.-) first_day OPERATOR(pg_catalog.>) 36525 THEN
+    IF NOT pg_catalog.isfinite(first_day) OR NOT pg_catalog.isfinite(last_day)
+       OR last_day OPERATOR(pg_catalog.-) first_day OPERATOR(pg_catalog.>) 36525 THEN
         PERFORM workorder.raise_error('WO503',
             pg_catalog.format('working spans of calendar "%s" from %s to %s are not listed', calendar, first_day, last_day),
-            'The days are more than 100 years apart.',
+            'The days are infinite or more than 100 years apart.',
             'List at most 100 years at a time.');
     END IF;
     RETURN QUERY

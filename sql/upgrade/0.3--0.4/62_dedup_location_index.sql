@@ -7,6 +7,7 @@
 -- indexes with one, so every order writes one GiST entry less.  The update rebuilds the index: it holds a lock that blocks
 -- writes to workorder.orders while it builds.
 DROP INDEX workorder.orders_dedup_idx;
-DROP FUNCTION workorder.dedup_time_axis(timestamptz);
+-- dedup_time_axis() stays (see 62_dedup.sql): a backend still running 0.3's
+-- library calls it until the server restarts.
 DROP INDEX workorder.orders_location_idx;
 CREATE INDEX orders_location_idx ON workorder.orders USING gist (location, received_at);
