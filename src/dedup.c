@@ -48,7 +48,7 @@
  * day weighing DEDUP_DEGREES_PER_DAY, about 100 m of latitude, so that the
  * R-tree's pages were commensurate with the boxes searched).  It kept the
  * cost flat as the history grew, but each search read two to three times the
- * pages of a two-dimensional index and paid more for each entry: 90 us a
+ * pages of a two-dimensional index and paid more for each entry: 92 us a
  * search at a million orders against 19 us for the index on (location,
  * received_at), whose pages are split by location and whose entries carry
  * the time (bench/dedup).  The C function stays: the install scripts of 0.2
