@@ -31,7 +31,9 @@ UPGRADE_PARTS = $(addprefix sql/,$(shell grep -v '^\s*\(#\|$$\|@\)' $(UPGRADE_LI
 INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql \
              sql/$(EXTENSION)--$(PREVIOUS_VERSION)--$(EXTVERSION).sql
-DATA       = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
+# Earlier versions' secondary control files: what each of them required.
+DATA       = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql)) \
+             $(wildcard $(EXTENSION)--*.control)
 
 # Every sql/<name>.sql other than the install scripts is a pg_regress test.
 REGRESS      = $(sort $(filter-out $(EXTENSION)--%,$(basename $(notdir $(wildcard sql/*.sql)))))

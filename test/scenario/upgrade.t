@@ -5,7 +5,9 @@
 #
 #   (a) A database made with the previous version (its install script is kept in
 #       git as it shipped) and filled through that version's API: the small intake
-#       map, orders submitted and acted on.  After the update its
+#       map, orders submitted and acted on.  Without btree_gist, which the
+#       current version requires and the previous did not, the update stops and
+#       says so; with it, after the update its
 #       version is the current one, every order and event row that was there is
 #       unchanged, old orders can still be acted on, new ones submitted, and the
 #       worker serves it (it drains a new inbox row on its own).
@@ -42,10 +44,12 @@ echo "# from $previous to $current"
 
 for db in "$filled" "$updated" "$fresh"; do
   q postgres "CREATE DATABASE $db" >/dev/null
-  q "$db" "CREATE EXTENSION postgis; CREATE EXTENSION btree_gist" >/dev/null
+  q "$db" "CREATE EXTENSION postgis" >/dev/null
 done
 
 # -- (a) a filled database -----------------------------------------------------
+# The previous version needs PostGIS only (its secondary control file); the current
+# one also needs btree_gist, which an update does not create.
 q "$filled" "CREATE EXTENSION workorder VERSION '$previous'" >/dev/null
 check "the previous version installs" "$previous" \
   "$(q "$filled" "SELECT extversion FROM pg_extension WHERE extname = 'workorder'")"
@@ -76,6 +80,12 @@ digest() { # digest DB: one md5 over those order and event rows, on the old colu
 before=$(digest "$filled")
 order_count=$(q "$filled" "SELECT count(*) FROM workorder.orders")
 
+without=$(psql -X -q -At -d "$filled" -c "ALTER EXTENSION workorder UPDATE" 2>&1)
+check "the update without btree_gist stops, naming it" 'ERROR:  required extension "btree_gist" is not installed' \
+  "$without"
+check "... and leaves the previous version in place" "$previous" \
+  "$(q "$filled" "SELECT extversion FROM pg_extension WHERE extname = 'workorder'")"
+q "$filled" "CREATE EXTENSION btree_gist" >/dev/null
 q "$filled" "ALTER EXTENSION workorder UPDATE" >/dev/null
 check "the filled database is at the current version after ALTER EXTENSION ... UPDATE" "$current" \
   "$(q "$filled" "SELECT extversion FROM pg_extension WHERE extname = 'workorder'")"
@@ -108,8 +118,9 @@ check "the worker serves the updated database (drains its inbox row)" "accepted"
 
 # -- (b) updated schema = fresh schema -------------------------------------------
 q "$updated" "CREATE EXTENSION workorder VERSION '$previous'" >/dev/null
+q "$updated" "CREATE EXTENSION btree_gist" >/dev/null
 q "$updated" "ALTER EXTENSION workorder UPDATE" >/dev/null
-q "$fresh" "CREATE EXTENSION workorder" >/dev/null
+q "$fresh" "CREATE EXTENSION workorder CASCADE" >/dev/null
 fingerprint() { psql -X -q -v ON_ERROR_STOP=1 -d "$1" -f "$here/schema_fingerprint.sql" || echo "fingerprint of $1 failed"; }
 fingerprint "$updated" >"${TMPDIR:-/tmp}/upgrade_updated_$$.txt"
 fingerprint "$fresh" >"${TMPDIR:-/tmp}/upgrade_fresh_$$.txt"
