@@ -263,8 +263,6 @@ typedef struct DedupTypes
 typedef struct DedupPostgis
 {
 	Oid			geometry_type;
-	FmgrInfo	geometry_type_of;	/* ST_GeometryType(geometry) */
-	FmgrInfo	is_empty;		/* ST_IsEmpty(geometry) */
 	FmgrInfo	as_text;		/* ST_AsText(geometry) */
 	FmgrInfo	x;				/* ST_X(geometry) */
 	FmgrInfo	y;				/* ST_Y(geometry) */
@@ -621,8 +619,6 @@ dedup_postgis_for(Oid geometry_type)
 	geography_type = workorder_type_oid(schema, "geography");
 
 	types[0] = geometry_type;
-	workorder_lookup_function(&dedup_postgis.geometry_type_of, schema, "st_geometrytype", 1, types);
-	workorder_lookup_function(&dedup_postgis.is_empty, schema, "st_isempty", 1, types);
 	workorder_lookup_function(&dedup_postgis.as_text, schema, "st_astext", 1, types);
 	workorder_lookup_function(&dedup_postgis.x, schema, "st_x", 1, types);
 	workorder_lookup_function(&dedup_postgis.y, schema, "st_y", 1, types);
@@ -1120,35 +1116,29 @@ dedup_policy_from_datum(HeapTupleHeader row, DedupPolicy *p)
 /*
  * dedup_check_point is WO101 for a geometry that is not a point or is empty
  * (ST_GeometryType(point) <> 'ST_Point' OR ST_IsEmpty(point)); a NULL one
- * passes, as the SQL's test was NULL for it.
+ * passes, as the SQL's test was NULL for it.  So does a point whose type is
+ * NULL unless it is empty, and a point whose emptiness is NULL.
  */
 static void
 dedup_check_point(DedupPostgis *pg, Datum point, bool point_null, const char *message)
 {
 	bool		isnull;
-	Datum		kind;
+	char	   *kind;
+	bool		empty;
+	bool		empty_null;
+	Datum		as_text;
 	char	   *shown;
 
 	if (point_null)
 		return;
-	kind = dedup_call(&pg->geometry_type_of, 1, point, 0, 0, &isnull);
-	if (!isnull && strcmp(TextDatumGetCString(kind), "ST_Point") == 0)
+	workorder_geometry_shape(point, pg->geometry_type, &kind, &empty, &empty_null);
+	if (kind == NULL || strcmp(kind, "ST_Point") == 0)
 	{
-		Datum		empty = dedup_call(&pg->is_empty, 1, point, 0, 0, &isnull);
-
-		if (isnull || !DatumGetBool(empty))
+		if (empty_null || !empty)
 			return;
 	}
-	else if (isnull)
-	{
-		/* NULL <> 'ST_Point' OR ST_IsEmpty(point): raised only when empty. */
-		Datum		empty = dedup_call(&pg->is_empty, 1, point, 0, 0, &isnull);
-
-		if (isnull || !DatumGetBool(empty))
-			return;
-	}
-	kind = dedup_call(&pg->as_text, 1, point, 0, 0, &isnull);
-	shown = isnull ? "" : TextDatumGetCString(DirectFunctionCall2(text_left, kind, Int32GetDatum(60)));
+	as_text = dedup_call(&pg->as_text, 1, point, 0, 0, &isnull);
+	shown = isnull ? "" : TextDatumGetCString(DirectFunctionCall2(text_left, as_text, Int32GetDatum(60)));
 	ereport(ERROR,
 			(errcode(ERRCODE_WO_INVALID_LOCATION),
 			 errmsg("%s", message),

@@ -66,11 +66,6 @@ typedef struct LocatedArea
 static SPIPlanPtr locate_plans[3] = {NULL, NULL, NULL};
 static Oid	locate_geometry_type = InvalidOid;
 
-/* PostGIS's ST_GeometryType and ST_IsEmpty, for the type they were found for. */
-static FmgrInfo locate_kind_of;
-static FmgrInfo locate_is_empty;
-static Oid	locate_kind_type = InvalidOid;
-
 #define LOCATE_CONTAINING	0
 #define LOCATE_NEAREST		1
 #define LOCATE_SUMMARY		2
@@ -277,29 +272,17 @@ locate_default_tolerance(void)
 static void
 locate_check_point(Datum point, Oid geometry_type)
 {
-	bool		arg_null = false;
-	bool		kind_null;
-	bool		empty_null;
-	Datum		kind;
+	char	   *kind;
 	bool		empty;
+	bool		empty_null;
 
-	if (locate_kind_type != geometry_type)
-	{
-		const char *schema = get_namespace_name(workorder_type_namespace(geometry_type));
-
-		workorder_lookup_function(&locate_kind_of, schema, "st_geometrytype", 1, &geometry_type);
-		workorder_lookup_function(&locate_is_empty, schema, "st_isempty", 1, &geometry_type);
-		locate_kind_type = geometry_type;
-	}
-	kind = workorder_call_function(&locate_kind_of, 1, &point, &arg_null, &kind_null);
-	empty = DatumGetBool(workorder_call_function(&locate_is_empty, 1, &point, &arg_null, &empty_null));
-	if (!kind_null && strcmp(TextDatumGetCString(kind), "ST_Point") == 0 && !empty_null && !empty)
+	workorder_geometry_shape(point, geometry_type, &kind, &empty, &empty_null);
+	if (kind != NULL && strcmp(kind, "ST_Point") == 0 && !empty_null && !empty)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_WO_INVALID_LOCATION),
 			 errmsg("locate_point needs a point"),
-			 errdetail("The geometry is %s%s.", kind_null ? "of no type" : TextDatumGetCString(kind),
-					   !empty_null && empty ? ", empty" : ""),
+			 errdetail("The geometry is %s%s.", kind ? kind : "of no type", !empty_null && empty ? ", empty" : ""),
 			 errhint("Call workorder.locate(), which checks a location and takes its point.")));
 }
 

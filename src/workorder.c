@@ -12,7 +12,8 @@
  * statements it keeps for the life of a backend, and how they find and call
  * the types and functions they use by name: workorder_type_namespace(),
  * workorder_type_oid(), workorder_lookup_function(),
- * workorder_call_function().
+ * workorder_call_function(); and workorder_geometry_shape(), what a PostGIS
+ * geometry is, for the C files that refuse what is not a point.
  *
  *-------------------------------------------------------------------------
  */
@@ -28,7 +29,9 @@
 #include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
 #include "parser/parse_func.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 #include "access/htup_details.h"
@@ -147,4 +150,35 @@ workorder_call_function(FmgrInfo *finfo, int nargs, const Datum *args, const boo
 	result = FunctionCallInvoke(fcinfo);
 	*isnull = fcinfo->isnull;
 	return result;
+}
+
+/*
+ * workorder_geometry_shape tells what a PostGIS geometry of geometry_type is:
+ * ST_GeometryType(geometry) into *kind (NULL when that is NULL) and
+ * ST_IsEmpty(geometry) into *empty and *empty_null.  dedup and locate_point
+ * refuse what is not a point with it.  The two functions are found in
+ * PostGIS's schema once per geometry type (again after PostGIS was dropped
+ * and created).
+ */
+void
+workorder_geometry_shape(Datum geometry, Oid geometry_type, char **kind, bool *empty, bool *empty_null)
+{
+	static FmgrInfo kind_of;
+	static FmgrInfo is_empty;
+	static Oid	found_for = InvalidOid;
+	bool		arg_null = false;
+	bool		kind_null;
+	Datum		value;
+
+	if (found_for != geometry_type)
+	{
+		const char *schema = get_namespace_name(workorder_type_namespace(geometry_type));
+
+		workorder_lookup_function(&kind_of, schema, "st_geometrytype", 1, &geometry_type);
+		workorder_lookup_function(&is_empty, schema, "st_isempty", 1, &geometry_type);
+		found_for = geometry_type;
+	}
+	value = workorder_call_function(&kind_of, 1, &geometry, &arg_null, &kind_null);
+	*kind = kind_null ? NULL : TextDatumGetCString(value);
+	*empty = DatumGetBool(workorder_call_function(&is_empty, 1, &geometry, &arg_null, empty_null));
 }
