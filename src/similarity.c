@@ -209,6 +209,18 @@ typedef struct ProfileCache
 	int			rawlen;
 	Profile		profile;
 	Scratch		scratch;
+
+	/*
+	 * The ignore text the scratch's ignore set was made of (dedup passes the
+	 * same addresses for candidate after candidate), and what the set takes
+	 * out of the profile: valid while neither changes.
+	 */
+	char	   *ignore_raw;		/* NULL: no set made yet */
+	int			ignore_rawlen;
+	int			ignore_rawcap;
+	bool		ignored_known;
+	int			ignored_unigrams;
+	int			ignored_bigrams;
 } ProfileCache;
 
 static void filler_prepare(void);
@@ -225,12 +237,15 @@ static inline uint64 bigram(uint32 first, uint32 second);
 static int	table_slots(int grams);
 static void profile_make(Profile *p, const Symbols *s, MemoryContext cxt);
 static void profile_free(Profile *p);
-static inline uint32 profile_slot(const Profile *p, uint64 gram);
-static inline bool profile_match(Profile *p, uint64 gram);
+static inline uint32 profile_slot(const Profile *p, uint64 gram, uint32 hash);
+static inline bool profile_match(Profile *p, uint64 gram, uint32 hash);
 static void ignore_make(Scratch *scratch, const Symbols *s);
 static void ignore_add(Scratch *scratch, uint64 gram);
-static inline bool ignore_has(const Scratch *scratch, uint64 gram);
-static void profile_compare(Profile *a, const Symbols *b, const Scratch *ignore, Overlap *o);
+static inline bool ignore_has(const Scratch *scratch, uint64 gram, uint32 hash);
+static void profile_ignored(ProfileCache *a, const Scratch *ignore);
+static void profile_compare(ProfileCache *a, const Symbols *b, const Scratch *ignore, Overlap *o);
+static bool ignore_current(const ProfileCache *a, text *ignore);
+static void ignore_remember(ProfileCache *a, text *ignore);
 static double dice(int common, int na, int nb);
 static double overlap_score(const Overlap *o, double *bigram_overlap);
 static ProfileCache *profile_cached(void **slot, MemoryContext cxt, text *t, SimilarityMode mode);
@@ -586,14 +601,14 @@ profile_make(Profile *p, const Symbols *s, MemoryContext cxt)
 	for (i = 0; i < s->count; i++)
 	{
 		uint64		gram = s->symbol[i];
-		uint32		slot = profile_slot(p, gram);
+		uint32		slot = profile_slot(p, gram, gram_hash(gram));
 
 		p->key[slot] = gram;
 		p->count[slot]++;
 		if (i + 1 < s->count)
 		{
 			gram = bigram(s->symbol[i], s->symbol[i + 1]);
-			slot = profile_slot(p, gram);
+			slot = profile_slot(p, gram, gram_hash(gram));
 			p->key[slot] = gram;
 			p->count[slot]++;
 		}
@@ -610,11 +625,14 @@ profile_free(Profile *p)
 	pfree(p->matched_stamp);
 }
 
-/* profile_slot returns the slot of a gram: its own, or the empty one where it would go. */
+/*
+ * profile_slot returns the slot of a gram (hash is gram_hash of it): its own,
+ * or the empty one where it would go.
+ */
 static inline uint32
-profile_slot(const Profile *p, uint64 gram)
+profile_slot(const Profile *p, uint64 gram, uint32 hash)
 {
-	uint32		slot = gram_hash(gram) & p->mask;
+	uint32		slot = hash & p->mask;
 
 	while (p->key[slot] != 0 && p->key[slot] != gram)
 		slot = (slot + 1) & p->mask;
@@ -627,9 +645,9 @@ profile_slot(const Profile *p, uint64 gram)
  * in this comparison (and counts it matched).
  */
 static inline bool
-profile_match(Profile *p, uint64 gram)
+profile_match(Profile *p, uint64 gram, uint32 hash)
 {
-	uint32		slot = profile_slot(p, gram);
+	uint32		slot = profile_slot(p, gram, hash);
 
 	if (p->key[slot] == 0)
 		return false;
@@ -701,12 +719,12 @@ ignore_add(Scratch *scratch, uint64 gram)
 	scratch->ignore_distinct[scratch->ignore_count++] = gram;
 }
 
-/* ignore_has says whether a gram is in the ignore set. */
+/* ignore_has says whether a gram (hash is gram_hash of it) is in the ignore set. */
 static inline bool
-ignore_has(const Scratch *scratch, uint64 gram)
+ignore_has(const Scratch *scratch, uint64 gram, uint32 hash)
 {
 	uint32		mask = (uint32) scratch->ignore_slots - 1;
-	uint32		slot = gram_hash(gram) & mask;
+	uint32		slot = hash & mask;
 
 	while (scratch->ignore_stamp[slot] == scratch->ignore_current)
 	{
@@ -718,54 +736,81 @@ ignore_has(const Scratch *scratch, uint64 gram)
 }
 
 /*
- * profile_compare counts what a text b has in common with the profile a,
- * leaving out of both every gram of the ignore set when ignore is not NULL.
+ * profile_ignored counts the occurrences of a's profile that the ignore set
+ * leaves out, once for each profile and set: dedup compares one report with
+ * each candidate under the same set.
  */
 static void
-profile_compare(Profile *a, const Symbols *b, const Scratch *ignore, Overlap *o)
+profile_ignored(ProfileCache *a, const Scratch *ignore)
 {
 	int			i;
 
-	memset(o, 0, sizeof(Overlap));
-	o->nunigrams_a = a->nunigrams;
-	o->nbigrams_a = a->nbigrams;
-	if (++a->current == 0)
+	if (a->ignored_known)
+		return;
+	a->ignored_unigrams = 0;
+	a->ignored_bigrams = 0;
+	for (i = 0; i < ignore->ignore_count; i++)
 	{
-		memset(a->matched_stamp, 0, sizeof(uint32) * (a->mask + 1));
-		a->current = 1;
+		uint64		gram = ignore->ignore_distinct[i];
+		uint32		slot = profile_slot(&a->profile, gram, gram_hash(gram));
+
+		if (a->profile.key[slot] == 0)
+			continue;
+		if ((gram >> 32) == 0)
+			a->ignored_unigrams += a->profile.count[slot];
+		else
+			a->ignored_bigrams += a->profile.count[slot];
+	}
+	a->ignored_known = true;
+}
+
+/*
+ * profile_compare counts what a text b has in common with the profile of a,
+ * leaving out of both every gram of the ignore set when ignore is not NULL.
+ * Each gram of b is hashed once, for the ignore set and the profile alike.
+ */
+static void
+profile_compare(ProfileCache *a, const Symbols *b, const Scratch *ignore, Overlap *o)
+{
+	Profile    *p = &a->profile;
+	int			i;
+
+	memset(o, 0, sizeof(Overlap));
+	o->nunigrams_a = p->nunigrams;
+	o->nbigrams_a = p->nbigrams;
+	if (++p->current == 0)
+	{
+		memset(p->matched_stamp, 0, sizeof(uint32) * (p->mask + 1));
+		p->current = 1;
 	}
 
 	/* a without the ignored grams: each occurrence of one is left out. */
-	for (i = 0; ignore != NULL && i < ignore->ignore_count; i++)
+	if (ignore != NULL)
 	{
-		uint64		gram = ignore->ignore_distinct[i];
-		uint32		slot = profile_slot(a, gram);
-
-		if (a->key[slot] == 0)
-			continue;
-		if ((gram >> 32) == 0)
-			o->nunigrams_a -= a->count[slot];
-		else
-			o->nbigrams_a -= a->count[slot];
+		profile_ignored(a, ignore);
+		o->nunigrams_a -= a->ignored_unigrams;
+		o->nbigrams_a -= a->ignored_bigrams;
 	}
 
 	for (i = 0; i < b->count; i++)
 	{
 		uint64		gram = b->symbol[i];
+		uint32		hash = gram_hash(gram);
 
-		if (ignore == NULL || !ignore_has(ignore, gram))
+		if (ignore == NULL || !ignore_has(ignore, gram, hash))
 		{
 			o->nunigrams_b++;
-			if (profile_match(a, gram))
+			if (profile_match(p, gram, hash))
 				o->common_unigrams++;
 		}
 		if (i + 1 < b->count)
 		{
 			gram = bigram(b->symbol[i], b->symbol[i + 1]);
-			if (ignore == NULL || !ignore_has(ignore, gram))
+			hash = gram_hash(gram);
+			if (ignore == NULL || !ignore_has(ignore, gram, hash))
 			{
 				o->nbigrams_b++;
-				if (profile_match(a, gram))
+				if (profile_match(p, gram, hash))
 					o->common_bigrams++;
 			}
 		}
@@ -847,11 +892,49 @@ profile_cached(void **slot, MemoryContext cxt, text *t, SimilarityMode mode)
 	}
 	s = normalize_text(t, mode, &cache->scratch);
 	profile_make(&cache->profile, &s, cxt);
+	cache->ignored_known = false;
 	cache->raw = MemoryContextAlloc(cxt, len + 1);
 	memcpy(cache->raw, VARDATA_ANY(t), len);
 	cache->rawlen = len;
 	cache->mode = mode;
 	return cache;
+}
+
+/*
+ * ignore_current says whether the scratch's ignore set is that of the text
+ * ignore already.
+ */
+static bool
+ignore_current(const ProfileCache *a, text *ignore)
+{
+	int			len = VARSIZE_ANY_EXHDR(ignore);
+
+	return a->ignore_raw != NULL && a->ignore_rawlen == len &&
+		memcmp(a->ignore_raw, VARDATA_ANY(ignore), len) == 0;
+}
+
+/*
+ * ignore_remember records that the scratch's ignore set is now that of the
+ * text ignore, and forgets what the old set took out of the profile.  It is
+ * called once the set is whole: a set left half made by an error is never
+ * taken for current.
+ */
+static void
+ignore_remember(ProfileCache *a, text *ignore)
+{
+	int			len = VARSIZE_ANY_EXHDR(ignore);
+
+	if (a->ignore_raw == NULL || a->ignore_rawcap < len + 1)
+	{
+		if (a->ignore_raw != NULL)
+			pfree(a->ignore_raw);
+		a->ignore_raw = NULL;
+		a->ignore_rawcap = Max(len + 1, 64);
+		a->ignore_raw = MemoryContextAlloc(a->scratch.cxt, a->ignore_rawcap);
+	}
+	memcpy(a->ignore_raw, VARDATA_ANY(ignore), len);
+	a->ignore_rawlen = len;
+	a->ignored_known = false;
 }
 
 /*
@@ -864,13 +947,15 @@ text_score(ProfileCache *a, text *b, text *ignore)
 	Symbols		s;
 	Overlap		o;
 
-	if (ignore != NULL)
+	if (ignore != NULL && !ignore_current(a, ignore))
 	{
+		a->ignore_rawlen = -1;	/* no set is current until this one is whole */
 		s = normalize_text(ignore, SIMILARITY_TEXT, &a->scratch);
 		ignore_make(&a->scratch, &s);
+		ignore_remember(a, ignore);
 	}
 	s = normalize_text(b, SIMILARITY_TEXT, &a->scratch);
-	profile_compare(&a->profile, &s, ignore != NULL ? &a->scratch : NULL, &o);
+	profile_compare(a, &s, ignore != NULL ? &a->scratch : NULL, &o);
 	return overlap_score(&o, NULL);
 }
 
@@ -886,7 +971,7 @@ address_score(ProfileCache *a, text *b)
 	double		overlap;
 	double		score;
 
-	profile_compare(&a->profile, &s, NULL, &o);
+	profile_compare(a, &s, NULL, &o);
 	score = overlap_score(&o, &overlap);
 	return Max(0.0, Min(1.0, (score + overlap) / 2.0));
 }
