@@ -273,14 +273,32 @@ static RefEntry *
 ref_find(char kind, const char *a, const char *b)
 {
 	char		key[REF_KEY_LEN];
-	int			len;
+	size_t		alen;
+	size_t		blen;
+	size_t		len;
 
 	/* The first part of a two-part key never holds the separator. */
 	if (a == NULL || (b != NULL && strchr(a, '|') != NULL))
 		return NULL;
-	len = snprintf(key, REF_KEY_LEN, "%c%s%s%s", kind, a, b ? "|" : "", b ? b : "");
+
+	/*
+	 * The key as ref_put's snprintf writes it, put together by hand: dedup
+	 * looks up the category of every candidate, and snprintf was most of
+	 * the lookup.
+	 */
+	alen = strlen(a);
+	blen = b ? strlen(b) : 0;
+	len = 1 + alen + (b ? 1 + blen : 0);
 	if (len >= REF_KEY_LEN)
 		return NULL;
+	key[0] = kind;
+	memcpy(key + 1, a, alen);
+	if (b)
+	{
+		key[1 + alen] = '|';
+		memcpy(key + 2 + alen, b, blen);
+	}
+	key[len] = '\0';
 	return (RefEntry *) hash_search(ref_cache, key, HASH_FIND, NULL);
 }
 
