@@ -3,7 +3,7 @@
 #   make test   installs what is missing, builds, runs every test on a throwaway cluster
 
 EXTENSION  = workorder
-EXTVERSION = 0.4
+EXTVERSION = 0.5
 
 MODULE_big = workorder
 OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
@@ -14,8 +14,8 @@ PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
 
 # The install script of the current version is assembled from sql/install/*.sql, in
 # name order.  Install scripts of earlier versions are kept in git as they shipped
-# (sql/workorder--0.1.sql, 0.2, 0.3), and so are the upgrade scripts between them
-# (sql/workorder--0.1--0.2.sql, 0.2--0.3); they are never edited again.
+# (sql/workorder--0.1.sql, 0.2, 0.3, 0.4), and so are the upgrade scripts between them
+# (sql/workorder--0.1--0.2.sql, 0.2--0.3, 0.3--0.4); they are never edited again.
 #
 # The upgrade script from the previous version is assembled by scripts/upgrade-script
 # from the files named, one per line, in sql/upgrade/<from>--<to>.parts (paths
@@ -25,7 +25,7 @@ PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
 # install parts from its current text, so no body is ever copied by hand.  The last
 # line is install/99_harden.sql.  test/scenario/upgrade.t proves that an updated
 # database has the same schema as a fresh install.
-PREVIOUS_VERSION = 0.3
+PREVIOUS_VERSION = 0.4
 UPGRADE_LIST  = sql/upgrade/$(PREVIOUS_VERSION)--$(EXTVERSION).parts
 UPGRADE_PARTS = $(addprefix sql/,$(shell grep -v '^\s*\(#\|$$\|@\)' $(UPGRADE_LIST)))
 INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))

@@ -228,4 +228,7 @@ extern uint64 workorder_reference_version(void);
 extern double similarity_text_ignoring(void **cache, MemoryContext cxt, text *a, text *b, text *ignore);
 extern double similarity_address(void **cache, MemoryContext cxt, text *a, text *b);
 
+/* geodesic.c: the length of the geodesic between two points of SRID 4326, on WGS 84. */
+extern bool workorder_geodesic_distance(double lon1, double lat1, double lon2, double lat2, double *metres);
+
 #endif							/* WORKORDER_H */

@@ -49,7 +49,7 @@ SELECT is((SELECT (policy).merge_threshold FROM seen WHERE step = 'parent rule')
           'a rule another session committed on the parent is seen by the next dedup_policy()');
 SELECT is((SELECT (decision).decision FROM seen WHERE step = 'parent rule'), 'new',
           '... and by the next dedup_decide(): no merge at a threshold of 1');
-SELECT is((SELECT (decision).policy ->> 'merge_threshold' FROM seen WHERE step = 'parent rule'), '1',
+SELECT is((SELECT ((decision).policy).merge_threshold FROM seen WHERE step = 'parent rule'), 1::float8,
           '... whose recorded policy carries the new threshold');
 
 -- The other session changes the rule and adds a district-wide setting.

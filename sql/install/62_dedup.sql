@@ -231,11 +231,13 @@ CREATE TYPE workorder.dedup_candidate AS (
 -- (NULL scores last, ties: the earlier order): orders of the policy's family within
 -- radius_m and time_window of the report (either side: a report that waited for a
 -- lock may be older than the one it waited for), neither merged nor cancelled nor a
--- suspected duplicate waiting for review, open, or resolved or closed no longer
--- than closed_window before the report (its last resolve event).  At most 50.
+-- suspected duplicate waiting for review (new, flagged review and not reviewed, as
+-- in suspected_duplicates), open, or resolved or closed no longer than
+-- closed_window before the report (its last resolve event).  At most 50.
 -- Each gets the components of the header:
---   distance_score  GREATEST(0, 1 - distance_m / radius_m), distance_m by
---                   ST_Distance(geography), on the spheroid
+--   distance_score  GREATEST(0, 1 - distance_m / radius_m), distance_m the geodesic
+--                   distance on WGS 84 that ST_Distance(geography) measures (in C,
+--                   src/geodesic.c, within 10 micrometres of it)
 --   time_score      GREATEST(0, 1 - |gap| / time_window), in seconds
 --   text_score      sqrt(text_similarity(description, its description,
 --                   concat_ws(' ', address, its address)))
@@ -266,8 +268,8 @@ CREATE TYPE workorder.dedup_decision AS (
     score       double precision,
     holds       boolean,        -- true: submit() must not route the order
     reason      text,           -- the order's status_reason while it is not routed
-    policy      jsonb,
-    candidates  jsonb           -- every candidate with its components, best first
+    policy      workorder.dedup_policy,
+    candidates  workorder.dedup_candidate[] -- every candidate with its components, best first
 );
 
 -- dedup_decide takes the neighbourhood's locks (dedup_lock), finds and scores the
@@ -279,14 +281,15 @@ CREATE TYPE workorder.dedup_decision AS (
 -- the same category (or an ancestor or descendant) at merge_threshold or above is
 -- merged into (reopen or link, per late_policy, when it was resolved or closed);
 -- else the best of all at review_threshold or above is suspected.  policy and
--- candidates are to_jsonb() of the policy and of the candidates (dedup_apply()
--- stores them, explain_dedup() reads them back).  C (src/dedup.c): the search is a
--- new snapshot after the locks, so under READ COMMITTED it sees what the reports
--- it waited for committed.
+-- candidates are the policy and the candidates as rows of their types
+-- (dedup_apply() stores them, explain_dedup() reads them back; until 0.4 they were
+-- to_jsonb() of them, whose making cost more than the scoring).  C (src/dedup.c):
+-- the search is a new snapshot after the locks, so under READ COMMITTED it sees
+-- what the reports it waited for committed.
 CREATE FUNCTION workorder.dedup_decide(category text, point geometry, received timestamptz,
                                        description text, address text, reporter_phone text)
 RETURNS workorder.dedup_decision
-AS 'MODULE_PATHNAME', 'workorder_dedup_decide'
+AS 'MODULE_PATHNAME', 'workorder_dedup_decide_0_5'
 LANGUAGE C;
 
 -- dedup_checks records, for every order whose intake found candidates, what dedup
@@ -297,8 +300,8 @@ CREATE TABLE workorder.dedup_checks (
     decision     text NOT NULL,
     master_id    bigint REFERENCES workorder.orders (id),
     score        double precision,
-    policy       jsonb NOT NULL,
-    candidates   jsonb NOT NULL,
+    policy       workorder.dedup_policy NOT NULL,
+    candidates   workorder.dedup_candidate[] NOT NULL,
     reviewed_at  timestamptz,
     reviewed_by  text,
     review       text,
@@ -336,7 +339,7 @@ BEGIN
             UPDATE workorder.orders x SET status_reason = d.reason WHERE x.id OPERATOR(pg_catalog.=) o.id;
             d.decision := 'new';
         ELSIF master.status IN ('resolved', 'closed') THEN
-            d.decision := d.policy OPERATOR(pg_catalog.->>) 'late_policy';
+            d.decision := (d.policy).late_policy;
         ELSE
             d.decision := 'merge';
         END IF;
@@ -411,20 +414,20 @@ BEGIN
                 WHEN chk.decision OPERATOR(pg_catalog.=) 'new' AND chk.master_id IS NOT NULL THEN
                      'score at least merge_threshold, but the master was merged or cancelled before the merge: not merged'
                 WHEN chk.decision OPERATOR(pg_catalog.=) 'new' THEN
-                     pg_catalog.format('score below review_threshold %s', chk.policy OPERATOR(pg_catalog.->>) 'review_threshold')
+                     pg_catalog.format('score below review_threshold %s', (chk.policy).review_threshold)
                 WHEN chk.decision OPERATOR(pg_catalog.=) 'review' THEN
                      pg_catalog.format('score at least review_threshold %s, %s%s',
-                                       chk.policy OPERATOR(pg_catalog.->>) 'review_threshold',
+                                       (chk.policy).review_threshold,
                                        CASE WHEN c.same_category
-                                            THEN 'below merge_threshold ' OPERATOR(pg_catalog.||) (chk.policy OPERATOR(pg_catalog.->>) 'merge_threshold')
+                                            THEN 'below merge_threshold ' OPERATOR(pg_catalog.||) (chk.policy).merge_threshold
                                             ELSE 'another category: suspected only' END,
                                        CASE WHEN chk.review IS NOT NULL
                                             THEN pg_catalog.format('; %s by %s', chk.review, chk.reviewed_by) ELSE '' END)
-                ELSE pg_catalog.format('score at least merge_threshold %s%s', chk.policy OPERATOR(pg_catalog.->>) 'merge_threshold',
+                ELSE pg_catalog.format('score at least merge_threshold %s%s', (chk.policy).merge_threshold,
                                        CASE chk.decision WHEN 'reopen' THEN '; the master was resolved: reopened (late_policy reopen)'
                                                          WHEN 'link' THEN '; the master was resolved: linked (late_policy link)'
                                                          ELSE '' END) END
-      FROM pg_catalog.jsonb_populate_recordset(NULL::workorder.dedup_candidate, chk.candidates)
+      FROM pg_catalog.unnest(chk.candidates)
            WITH ORDINALITY AS c(order_id, ticket, status, category_code, same_category, resolved_at, distance_m, time_gap, distance_score, time_score,
                                 text_score, address_score, reporter_score, score, n)
      ORDER BY c.n;

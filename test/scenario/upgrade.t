@@ -5,12 +5,17 @@
 #
 #   (a) A database made with the previous version (its install script is kept in
 #       git as it shipped) and filled through that version's API: the small intake
-#       map, orders submitted and acted on.  Without btree_gist, which the
-#       current version requires and the previous did not, the update stops and
-#       says so; with it, after the update its
-#       version is the current one, every order and event row that was there is
-#       unchanged, old orders can still be acted on, new ones submitted, and the
-#       worker serves it (it drains a new inbox row on its own).
+#       map, orders submitted (reports of one event among them, which dedup
+#       merged) and acted on.  After the update its version is the current one,
+#       every order and event row that was there is unchanged, explain_dedup()
+#       shows what dedup saw and decided for each of them exactly as before (0.5
+#       converted the record from jsonb to rows), old orders can still be acted on,
+#       new ones submitted, and the worker serves it (it drains a new inbox row on
+#       its own).
+#   (c) A database of the last version that did not require btree_gist (0.3,
+#       its secondary control file): without btree_gist the update stops and says
+#       so, leaving that version in place; with it, one ALTER EXTENSION ... UPDATE
+#       walks every version to the current one.
 #   (b) An empty database updated from the previous version and an empty fresh
 #       install have the same schema, line for line of schema_fingerprint.sql:
 #       tables, columns, constraints, indexes, triggers, policies, functions with
@@ -26,11 +31,12 @@ repo=$(cd "$here/../.." && pwd)
 filled="upgrade_filled_$$"
 updated="upgrade_updated_$$"
 fresh="upgrade_fresh_$$"
+chain="upgrade_chain_$$"
 export PGOPTIONS="-c client_min_messages=warning"
 
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
 cleanup() {
-  for db in "$filled" "$updated" "$fresh"; do
+  for db in "$filled" "$updated" "$fresh" "$chain"; do
     psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
   done
 }
@@ -42,14 +48,20 @@ current=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$repo/workorder.control")
 previous=$(sed -n 's/^PREVIOUS_VERSION = //p' "$repo/Makefile")
 echo "# from $previous to $current"
 
-for db in "$filled" "$updated" "$fresh"; do
+for db in "$filled" "$updated" "$fresh" "$chain"; do
   q postgres "CREATE DATABASE $db" >/dev/null
   q "$db" "CREATE EXTENSION postgis" >/dev/null
 done
+# requires_of VERSION: what a version required (its secondary control file, else
+# workorder.control).
+requires_of() {
+  local control="$repo/workorder--$1.control"
+  [ -f "$control" ] || control="$repo/workorder.control"
+  sed -n "s/^requires = '\(.*\)'/\1/p" "$control"
+}
 
 # -- (a) a filled database -----------------------------------------------------
-# The previous version needs PostGIS only (its secondary control file); the current
-# one also needs btree_gist, which an update does not create.
+case "$(requires_of "$previous")" in *btree_gist*) q "$filled" "CREATE EXTENSION btree_gist" >/dev/null ;; esac
 q "$filled" "CREATE EXTENSION workorder VERSION '$previous'" >/dev/null
 check "the previous version installs" "$previous" \
   "$(q "$filled" "SELECT extversion FROM pg_extension WHERE extname = 'workorder'")"
@@ -59,6 +71,13 @@ q "$filled" "
                            lon => 121.03, lat => 31.05)).id FROM generate_series(1, 5) g;
   SELECT workorder.accept(id, main_unit, '升级前受理') FROM workorder.orders
    WHERE channel_ref IN ('UP-1', 'UP-2');" >/dev/null
+# Three reports of one event, with dedup on (the map turns it off): one master, two
+# merged into it, each with the check dedup recorded.
+q "$filled" "
+  DELETE FROM workorder.settings WHERE name = 'dedup_enabled';
+  SELECT workorder.submit('hotline', 'UP-D' || g, '0301', '文华路3号门口有人占道摆摊卖水果',
+                          lon => 121.031 + g * 0.00001, lat => 31.051, address => '文华路3号')
+    FROM generate_series(1, 3) g;" >/dev/null
 
 # The rows are compared on the columns the previous version had.
 columns_of() { # columns_of DB TABLE
@@ -79,17 +98,22 @@ digest() { # digest DB: one md5 over those order and event rows, on the old colu
 }
 before=$(digest "$filled")
 order_count=$(q "$filled" "SELECT count(*) FROM workorder.orders")
+# explained DB: explain_dedup() of every order made before the update, one md5.
+explained() {
+  q "$1" "SELECT md5(string_agg(format('%s %s', o.id, e::text), E'\n' ORDER BY o.id, e.rank))
+            FROM workorder.orders o, LATERAL workorder.explain_dedup(o.id) e WHERE o.id <= $last_order"
+}
+explained_before=$(explained "$filled")
+checked=$(q "$filled" "SELECT count(*) FROM workorder.dedup_checks")
+check "the previous version recorded dedup checks to convert" "t" "$([ "$checked" -gt 0 ] && echo t || echo f)"
 
-without=$(psql -X -q -At -d "$filled" -c "ALTER EXTENSION workorder UPDATE" 2>&1)
-check "the update without btree_gist stops, naming it" 'ERROR:  required extension "btree_gist" is not installed' \
-  "$without"
-check "... and leaves the previous version in place" "$previous" \
-  "$(q "$filled" "SELECT extversion FROM pg_extension WHERE extname = 'workorder'")"
-q "$filled" "CREATE EXTENSION btree_gist" >/dev/null
+case "$(requires_of "$previous")" in *btree_gist*) ;; *) q "$filled" "CREATE EXTENSION btree_gist" >/dev/null ;; esac
 q "$filled" "ALTER EXTENSION workorder UPDATE" >/dev/null
 check "the filled database is at the current version after ALTER EXTENSION ... UPDATE" "$current" \
   "$(q "$filled" "SELECT extversion FROM pg_extension WHERE extname = 'workorder'")"
 check "every order and event row is unchanged ($order_count orders)" "$before" "$(digest "$filled")"
+check "explain_dedup shows the same for every order ($checked dedup checks converted)" "$explained_before" \
+  "$(explained "$filled")"
 check "the events made before the update are hash-chained, and the chain verifies" "0 0" \
   "$(q "$filled" "SELECT (SELECT count(*) FROM workorder.order_events WHERE hash IS NULL OR prev_hash IS NULL)
                          || ' ' || (SELECT count(*) FROM workorder.verify_log())")"
@@ -116,9 +140,25 @@ for _ in $(seq 1 200); do
 done
 check "the worker serves the updated database (drains its inbox row)" "accepted" "$drained"
 
+# -- (c) from before btree_gist, through every version ----------------------------
+without_btree_gist=$(for control in "$repo"/workorder--*.control; do
+                       version=${control##*/workorder--}; version=${version%.control}
+                       case "$(requires_of "$version")" in *btree_gist*) ;; *) echo "$version" ;; esac
+                     done | sort -V | tail -n 1)
+q "$chain" "CREATE EXTENSION workorder VERSION '$without_btree_gist'" >/dev/null
+without=$(psql -X -q -At -d "$chain" -c "ALTER EXTENSION workorder UPDATE" 2>&1)
+check "the update of $without_btree_gist without btree_gist stops, naming it" \
+  'ERROR:  required extension "btree_gist" is not installed' "$without"
+check "... and leaves $without_btree_gist in place" "$without_btree_gist" \
+  "$(q "$chain" "SELECT extversion FROM pg_extension WHERE extname = 'workorder'")"
+q "$chain" "CREATE EXTENSION btree_gist" >/dev/null
+q "$chain" "ALTER EXTENSION workorder UPDATE" >/dev/null
+check "with btree_gist one update takes $without_btree_gist to the current version" "$current" \
+  "$(q "$chain" "SELECT extversion FROM pg_extension WHERE extname = 'workorder'")"
+
 # -- (b) updated schema = fresh schema -------------------------------------------
-q "$updated" "CREATE EXTENSION workorder VERSION '$previous'" >/dev/null
 q "$updated" "CREATE EXTENSION btree_gist" >/dev/null
+q "$updated" "CREATE EXTENSION workorder VERSION '$previous'" >/dev/null
 q "$updated" "ALTER EXTENSION workorder UPDATE" >/dev/null
 q "$fresh" "CREATE EXTENSION workorder CASCADE" >/dev/null
 fingerprint() { psql -X -q -v ON_ERROR_STOP=1 -d "$1" -f "$here/schema_fingerprint.sql" || echo "fingerprint of $1 failed"; }
