@@ -254,7 +254,7 @@ typedef struct DedupCandidate
 /* What the extension's catalogue gives dedup, found again when it changes. */
 typedef struct DedupTypes
 {
-	Oid			namespace;
+	bool		valid;			/* looked up, for candidate_type */
 	Oid			policy_type;
 	Oid			candidate_type;
 	Oid			candidate_array_type;
@@ -299,7 +299,11 @@ typedef struct DedupSearch
 	bool		report_geography_known; /* point::geography, computed when first needed */
 	bool		report_geography_null;
 	Datum		report_geography;
-	bool		report_on_wgs84;	/* the report is a point of SRID 4326 (or 0) on the earth */
+	bool		path_known;		/* the policy's path, deconstructed when first needed */
+	Datum	   *path_elems;
+	bool	   *path_nulls;
+	int			path_length;
+	bool		report_on_wgs84;	/* the report's point (of SRID 4326 or 0) is on the earth */
 	double		report_x;		/* its longitude and latitude */
 	double		report_y;
 	void	   *text_cache;		/* the report's description's profile */
@@ -374,6 +378,7 @@ static const DedupPolicy *dedup_policy_for(const char *code);
 static Datum dedup_policy_datum(const DedupPolicy *p, TupleDesc desc, Datum *values, bool *nulls);
 static void dedup_policy_from_datum(HeapTupleHeader row, DedupPolicy *p);
 static void dedup_check_point(DedupPostgis *pg, Datum point, bool point_null, const char *message);
+static void dedup_check_srid(DedupPostgis *pg, Datum point, bool point_null);
 static NDouble dedup_point_coordinate(FmgrInfo *f, Datum point, bool point_null);
 static NDouble dedup_half_width(NDouble dlat, NDouble y);
 static int64 dedup_cell(NDouble coordinate, NDouble cell);
@@ -384,7 +389,7 @@ static int	dedup_int32_cmp(const void *a, const void *b);
 static text *dedup_phone_digits(text *phone);
 static bool dedup_text_eq(text *a, text *b);
 static text *dedup_concat_ws(text *a, text *b);
-static bool dedup_path_has(Datum path, const char *code, bool *null);
+static bool dedup_path_has(DedupSearch *s, const char *code, bool *null);
 static Datum dedup_family_codes(const char *family);
 static NDouble dedup_distance(DedupSearch *s, Datum location);
 static bool dedup_candidate_from_row(DedupSearch *s, HeapTuple t, TupleDesc desc, DedupCandidate *c);
@@ -394,7 +399,7 @@ static int	dedup_candidate_order(const void *a, const void *b);
 static int	dedup_candidate_order_decide(const void *a, const void *b);
 static void dedup_report_args(FunctionCallInfo fcinfo, int point_arg, DedupReport *r);
 static Datum dedup_decide(FunctionCallInfo fcinfo, bool as_json);
-static void dedup_check_column(TupleDesc desc, int column, Oid type);
+static void dedup_check_decision_type(TupleDesc desc, Oid policy_type, Oid candidates_type);
 static Datum dedup_to_jsonb(Datum value, Oid type);
 static Numeric dedup_float8_numeric(double value);
 static bool dedup_json_columns(TupleDesc desc, DedupJsonColumn *columns);
@@ -556,22 +561,24 @@ dedup_enum_oid(Oid type, const char *label)
 
 /*
  * dedup_catalog returns the types and labels dedup needs, looked up again
- * when the schema workorder is another than last time (the extension was
- * dropped and created again).
+ * when workorder.dedup_candidate is another type than last time (the
+ * extension was dropped and created again).  The schema is no key: it
+ * outlives the extension when it was there before it, and then the types
+ * are new in the same schema (test/submit_session_test.sql).
  */
 static const DedupTypes *
 dedup_catalog(void)
 {
-	Oid			nsp = get_namespace_oid("workorder", false);
+	Oid			candidate = workorder_type_oid("workorder", "dedup_candidate");
 	Oid			status;
 	Oid			ticket;
 	bool		varlena;
 
-	if (nsp == dedup_types.namespace)
+	if (dedup_types.valid && candidate == dedup_types.candidate_type)
 		return &dedup_types;
-	dedup_types.namespace = InvalidOid;
+	dedup_types.valid = false;
 	dedup_types.policy_type = workorder_type_oid("workorder", "dedup_policy");
-	dedup_types.candidate_type = workorder_type_oid("workorder", "dedup_candidate");
+	dedup_types.candidate_type = candidate;
 	dedup_types.candidate_array_type = get_array_type(dedup_types.candidate_type);
 	if (!OidIsValid(dedup_types.candidate_array_type))
 		elog(ERROR, "type workorder.dedup_candidate has no array type");
@@ -584,7 +591,7 @@ dedup_catalog(void)
 	dedup_types.closed = dedup_enum_oid(status, "closed");
 	ticket = workorder_type_oid("workorder", "ticket");
 	getTypeOutputInfo(ticket, &dedup_types.ticket_output, &varlena);
-	dedup_types.namespace = nsp;
+	dedup_types.valid = true;
 	return &dedup_types;
 }
 
@@ -1165,6 +1172,31 @@ dedup_check_point(DedupPostgis *pg, Datum point, bool point_null, const char *me
 			 errhint("Pass the report's location as checked by workorder.location_point().")));
 }
 
+/*
+ * dedup_check_srid is WO102 for a point of a SRID other than 4326 (or 0,
+ * which geography takes for 4326).  The orders' locations are of SRID 4326
+ * and the search box is made in it; a point of another SRID was searched
+ * as if it were of 4326, and then, only when the box held a candidate,
+ * refused by PostGIS (which does not measure between two SRIDs) with an
+ * internal error.  submit() transforms every location to 4326 first.
+ */
+static void
+dedup_check_srid(DedupPostgis *pg, Datum point, bool point_null)
+{
+	bool		isnull;
+	int32		srid;
+
+	if (point_null)
+		return;
+	srid = DatumGetInt32(dedup_call(&pg->srid, 1, point, 0, 0, &isnull));
+	if (!isnull && srid != 4326 && srid != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WO_INVALID_SRID),
+				 errmsg("dedup_candidates needs a point of SRID 4326"),
+				 errdetail("The point's SRID is %d.", srid),
+				 errhint("Transform it with ST_Transform(point, 4326), as submit() does.")));
+}
+
 /* dedup_point_coordinate is ST_X(point) or ST_Y(point), NULL for a NULL point. */
 static NDouble
 dedup_point_coordinate(FmgrInfo *f, Datum point, bool point_null)
@@ -1360,36 +1392,41 @@ dedup_concat_ws(text *a, text *b)
 }
 
 /*
- * dedup_path_has is code = ANY (path): true when an element is code; else
- * NULL (*null) when path is NULL or has a NULL element, else false.
+ * dedup_path_has is code = ANY (path) for the policy's path: true when an
+ * element is code; else false, with *null set when the path is NULL or has
+ * a NULL element.  The path is deconstructed once for a search, not for
+ * each candidate.
  */
 static bool
-dedup_path_has(Datum path, const char *code, bool *null)
+dedup_path_has(DedupSearch *s, const char *code, bool *null)
 {
-	ArrayType  *array;
-	Datum	   *elems;
-	bool	   *elem_nulls;
-	int			n;
-	int			i;
 	size_t		len = strlen(code);
+	int			i;
 
 	*null = false;
-	if (path == (Datum) 0)
+	if (s->p->path == (Datum) 0)
 	{
 		*null = true;
 		return false;
 	}
-	array = DatumGetArrayTypeP(path);
-	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elem_nulls, &n);
-	for (i = 0; i < n; i++)
+	if (!s->path_known)
 	{
-		if (elem_nulls[i])
+		MemoryContext old = MemoryContextSwitchTo(s->caller);
+
+		deconstruct_array(DatumGetArrayTypeP(s->p->path), TEXTOID, -1, false, TYPALIGN_INT,
+						  &s->path_elems, &s->path_nulls, &s->path_length);
+		MemoryContextSwitchTo(old);
+		s->path_known = true;
+	}
+	for (i = 0; i < s->path_length; i++)
+	{
+		if (s->path_nulls[i])
 		{
 			*null = true;
 			continue;
 		}
-		if (VARSIZE_ANY_EXHDR(DatumGetPointer(elems[i])) == len &&
-			memcmp(VARDATA_ANY(DatumGetPointer(elems[i])), code, len) == 0)
+		if (VARSIZE_ANY_EXHDR(DatumGetPointer(s->path_elems[i])) == len &&
+			memcmp(VARDATA_ANY(DatumGetPointer(s->path_elems[i])), code, len) == 0)
 		{
 			*null = false;
 			return true;
@@ -1508,8 +1545,10 @@ dedup_candidate_from_row(DedupSearch *s, HeapTuple t, TupleDesc desc, DedupCandi
 	bool		isnull;
 	int64		id = DatumGetInt64(SPI_getbinval(t, desc, SQ_ID, &isnull));
 	Oid			status = DatumGetObjectId(SPI_getbinval(t, desc, SQ_STATUS, &isnull));
-	TimestampTz received_at = DatumGetTimestampTz(SPI_getbinval(t, desc, SQ_RECEIVED_AT, &isnull));
 	Datum		category = SPI_getbinval(t, desc, SQ_CATEGORY_CODE, &isnull);
+	Datum		v[SQ_PENDING_REVIEW];	/* the row, SQ_x at v[SQ_x - 1] */
+	bool		n[SQ_PENDING_REVIEW];
+	TimestampTz received_at;
 	const CategoryInfo *info;
 	char	   *code;
 	Datum		resolved;
@@ -1541,16 +1580,26 @@ dedup_candidate_from_row(DedupSearch *s, HeapTuple t, TupleDesc desc, DedupCandi
 	info = workorder_category(code);
 	if (info == NULL || strcmp(info->family, p->family) != 0)
 		return false;
+
+	/*
+	 * A row of the family: its columns at once (the columns after the first
+	 * text have no cached offsets, and were found again for each).
+	 */
+	if (desc->natts != SQ_PENDING_REVIEW)
+		elog(ERROR, "the dedup search returned %d columns, not %d", desc->natts, SQ_PENDING_REVIEW);
+	heap_deform_tuple(t, desc, v, n);
+	received_at = DatumGetTimestampTz(v[SQ_RECEIVED_AT - 1]);
 	if (received_at < s->lower || received_at > s->upper)
 		return false;
 	if (status == s->types->merged || status == s->types->cancelled)
 		return false;
 	if (r->has_exclude && id == r->exclude)
 		return false;
-	pending = SPI_getbinval(t, desc, SQ_PENDING_REVIEW, &isnull);
-	if (isnull || DatumGetBool(pending))
+	pending = v[SQ_PENDING_REVIEW - 1];
+	if (n[SQ_PENDING_REVIEW - 1] || DatumGetBool(pending))
 		return false;
-	resolved = SPI_getbinval(t, desc, SQ_RESOLVED, &resolved_null);
+	resolved = v[SQ_RESOLVED - 1];
+	resolved_null = n[SQ_RESOLVED - 1];
 	open = status != s->types->resolved && status != s->types->closed;
 	if (!open)
 	{
@@ -1583,8 +1632,8 @@ dedup_candidate_from_row(DedupSearch *s, HeapTuple t, TupleDesc desc, DedupCandi
 		return false;
 
 	/* The distance on the spheroid: ST_Distance(location::geography, point::geography). */
-	location = SPI_getbinval(t, desc, SQ_LOCATION, &isnull);
-	if (isnull)
+	location = v[SQ_LOCATION - 1];
+	if (n[SQ_LOCATION - 1])
 		return false;
 	metres = dedup_distance(s, location);
 	if (!nd_le(metres, p->number[P_RADIUS]))
@@ -1593,10 +1642,8 @@ dedup_candidate_from_row(DedupSearch *s, HeapTuple t, TupleDesc desc, DedupCandi
 	/* The components. */
 	s_distance = nd_greatest(nd(0.0), nd_mi(nd(1.0), nd_div(metres, p->number[P_RADIUS])));
 	s_time = nd_greatest(nd(0.0), nd_mi(nd(1.0), nd_div(nd(fabs(gap_s.v)), s->window_s)));
-	description = (text *) SPI_getbinval(t, desc, SQ_DESCRIPTION, &isnull);
-	description = isnull ? NULL : (text *) PG_DETOAST_DATUM_PACKED(PointerGetDatum(description));
-	address = (text *) SPI_getbinval(t, desc, SQ_ADDRESS, &isnull);
-	address = isnull ? NULL : (text *) PG_DETOAST_DATUM_PACKED(PointerGetDatum(address));
+	description = n[SQ_DESCRIPTION - 1] ? NULL : (text *) PG_DETOAST_DATUM_PACKED(v[SQ_DESCRIPTION - 1]);
+	address = n[SQ_ADDRESS - 1] ? NULL : (text *) PG_DETOAST_DATUM_PACKED(v[SQ_ADDRESS - 1]);
 	if (r->description != NULL && description != NULL)
 		s_text = nd(sqrt(similarity_text_ignoring(&s->text_cache, s->caller, r->description, description,
 												  dedup_concat_ws(r->address, address))));
@@ -1604,8 +1651,7 @@ dedup_candidate_from_row(DedupSearch *s, HeapTuple t, TupleDesc desc, DedupCandi
 		s_address = nd(similarity_address(&s->address_cache, s->caller, r->address, address));
 	if (s->new_phone != NULL)
 	{
-		Datum		phone = SPI_getbinval(t, desc, SQ_PHONE, &isnull);
-		text	   *old_phone = isnull ? NULL : dedup_phone_digits(DatumGetTextPP(phone));
+		text	   *old_phone = n[SQ_PHONE - 1] ? NULL : dedup_phone_digits(DatumGetTextPP(v[SQ_PHONE - 1]));
 
 		if (old_phone != NULL && dedup_text_eq(s->new_phone, old_phone))
 			s_reporter = nd(1.0);
@@ -1633,14 +1679,16 @@ dedup_candidate_from_row(DedupSearch *s, HeapTuple t, TupleDesc desc, DedupCandi
 	 * Related: its category on the report's path, or the report's category
 	 * on its path (code = ANY (p.path) OR p.category_code = ANY (its path)).
 	 */
-	related = dedup_path_has(p->path, code, &related_null);
+	related = dedup_path_has(s, code, &related_null);
 	if (!related)
 	{
 		bool		other = false;
+		size_t		len = p->category_code ? strlen(p->category_code) : 0;
 		int			i;
 
 		for (i = 0; p->category_code != NULL && i < info->path_length; i++)
-			if (strcmp(TextDatumGetCString(info->path_elems[i]), p->category_code) == 0)
+			if (VARSIZE_ANY_EXHDR(DatumGetPointer(info->path_elems[i])) == len &&
+				memcmp(VARDATA_ANY(DatumGetPointer(info->path_elems[i])), p->category_code, len) == 0)
 				other = true;
 		if (other)
 		{
@@ -1656,7 +1704,7 @@ dedup_candidate_from_row(DedupSearch *s, HeapTuple t, TupleDesc desc, DedupCandi
 	memset(c->nulls, false, sizeof(c->nulls));
 	c->order_id = id;
 	c->values[CC_ORDER_ID] = Int64GetDatum(id);
-	c->ticket = datumCopy(SPI_getbinval(t, desc, SQ_TICKET, &isnull), TupleDescAttr(desc, SQ_TICKET - 1)->attbyval,
+	c->ticket = datumCopy(v[SQ_TICKET - 1], TupleDescAttr(desc, SQ_TICKET - 1)->attbyval,
 						  TupleDescAttr(desc, SQ_TICKET - 1)->attlen);
 	c->values[CC_TICKET] = c->ticket;
 	c->values[CC_STATUS] = ObjectIdGetDatum(status);
@@ -1729,6 +1777,7 @@ dedup_search(DedupPostgis *pg, const DedupTypes *types, const DedupPolicy *p, co
 	*found = NULL;
 
 	dedup_check_point(pg, r->point, r->point_null, "dedup_candidates needs a point");
+	dedup_check_srid(pg, r->point, r->point_null);
 	if (p->family == NULL)
 		return 0;
 	y = dedup_point_coordinate(&pg->y, r->point, r->point_null);
@@ -1737,10 +1786,7 @@ dedup_search(DedupPostgis *pg, const DedupTypes *types, const DedupPolicy *p, co
 	x = dedup_point_coordinate(&pg->x, r->point, r->point_null);
 	if (!x.null && !y.null && fabs(x.v) <= 180.0 && fabs(y.v) <= 90.0)
 	{
-		bool		isnull;
-		int32		srid = DatumGetInt32(dedup_call(&pg->srid, 1, r->point, 0, 0, &isnull));
-
-		s.report_on_wgs84 = !isnull && (srid == 4326 || srid == 0);
+		s.report_on_wgs84 = true;
 		s.report_x = x.v;
 		s.report_y = y.v;
 	}
@@ -1822,22 +1868,31 @@ dedup_report_args(FunctionCallInfo fcinfo, int point_arg, DedupReport *r)
 }
 
 /*
- * dedup_check_column makes sure that column of the decision's row type is of
- * type: the C and the SQL of a version go together, and a library newer than
- * the SQL must not put one type's value in another's column.
+ * dedup_check_decision_type makes sure that the decision's row type is the
+ * one this entry point fills: DC_COLUMNS columns, the policy and the
+ * candidates of the types given.  The C and the SQL of a version go
+ * together; a library newer (or older) than the SQL must not put one type's
+ * value in another's column.
  */
 static void
-dedup_check_column(TupleDesc desc, int column, Oid type)
+dedup_check_decision_type(TupleDesc desc, Oid policy_type, Oid candidates_type)
 {
-	Oid			declared = column < desc->natts ? TupleDescAttr(desc, column)->atttypid : InvalidOid;
+	Oid			policy = desc->natts == DC_COLUMNS ? TupleDescAttr(desc, DC_POLICY)->atttypid : InvalidOid;
+	Oid			candidates = desc->natts == DC_COLUMNS ? TupleDescAttr(desc, DC_CANDIDATES)->atttypid : InvalidOid;
 
-	if (declared != type)
+	if (desc->natts != DC_COLUMNS)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("workorder.dedup_decision does not match the library"),
-				 errdetail("Column %d is of type %s, not %s.", column + 1,
-						   OidIsValid(declared) ? format_type_be(declared) : "(missing)",
-						   format_type_be(type)),
+				 errdetail("It has %d columns, not %d.", desc->natts, DC_COLUMNS),
+				 errhint("Run ALTER EXTENSION workorder UPDATE.")));
+	if (policy != policy_type || candidates != candidates_type)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("workorder.dedup_decision does not match the library"),
+				 errdetail("Its policy and candidates are of types %s and %s, not %s and %s.",
+						   format_type_be(policy), format_type_be(candidates),
+						   format_type_be(policy_type), format_type_be(candidates_type)),
 				 errhint("Run ALTER EXTENSION workorder UPDATE.")));
 }
 
@@ -2335,6 +2390,9 @@ dedup_decide(FunctionCallInfo fcinfo, bool as_json)
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "dedup_decide must return a row");
 	desc = BlessTupleDesc(desc);
+	types = dedup_catalog();
+	dedup_check_decision_type(desc, as_json ? JSONBOID : types->policy_type,
+							  as_json ? JSONBOID : types->candidate_array_type);
 	memset(values, 0, sizeof(values));
 	memset(nulls, true, sizeof(nulls));
 	values[DC_DECISION] = CStringGetTextDatum("new");
@@ -2348,7 +2406,6 @@ dedup_decide(FunctionCallInfo fcinfo, bool as_json)
 		PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 
 	pg = dedup_postgis_for(dedup_geometry_type(fcinfo, 1));
-	types = dedup_catalog();
 	dedup_report_args(fcinfo, 1, &r);
 	dedup_lock_cells(pg, p->family, r.point, r.point_null, p->number[P_RADIUS]);
 	n = dedup_search(pg, types, p, &r, &found);
@@ -2384,8 +2441,6 @@ dedup_decide(FunctionCallInfo fcinfo, bool as_json)
 	{
 		Datum	   *rows = palloc(sizeof(Datum) * n);
 
-		dedup_check_column(desc, DC_CANDIDATES, types->candidate_array_type);
-		dedup_check_column(desc, DC_POLICY, types->policy_type);
 		for (i = 0; i < n; i++)
 			rows[i] = HeapTupleGetDatum(heap_form_tuple(candidate_desc, found[i]->values, found[i]->nulls));
 		values[DC_CANDIDATES] = PointerGetDatum(construct_array(rows, n, types->candidate_type, -1, false,

@@ -19,8 +19,9 @@
  * agrees with PostGIS's geodesic (Karney's, through PROJ) within 10
  * micrometres at the distances dedup compares (test/dedup_test.sql checks
  * it against ST_Distance on points from a metre to 50 km apart all over the
- * earth; 5 micrometres at most were measured).  Vincenty's iteration does
- * not converge for nearly antipodal points; the caller then asks PostGIS.
+ * earth; 0.6 micrometres at most were measured, on 2000 pairs).  Vincenty's
+ * iteration does not converge for nearly antipodal points; the caller then
+ * asks PostGIS.
  *
  *-------------------------------------------------------------------------
  */
@@ -35,8 +36,14 @@
 #define WGS84_F					(1.0 / 298.257223563)
 #define WGS84_B					(WGS84_A * (1.0 - WGS84_F))
 
-/* The iteration on lambda stops below this change (about 0.006 mm on the ground). */
-#define VINCENTY_EPSILON		1e-12
+/*
+ * The iteration on lambda stops below this change.  The distance is then
+ * computed from the lambda before the last step, so the step bounds its
+ * error: 1e-13 radians is 0.6 micrometres on the ground (1e-12, the usual
+ * choice, allowed 6 near the equator; the next step is some 300 times
+ * smaller, so this costs at most one more iteration).
+ */
+#define VINCENTY_EPSILON		1e-13
 #define VINCENTY_MAX_ITERATIONS 100
 
 /*

@@ -34,7 +34,7 @@
 
 /* WO101: a location that is not a usable point (NULL, empty, incomplete, not a point, not on the earth). */
 #define ERRCODE_WO_INVALID_LOCATION		MAKE_SQLSTATE('W','O','1','0','1')
-/* WO102: a geometry with no SRID, an unknown one, or (locate_point) not 4326. */
+/* WO102: a geometry with no SRID, an unknown one, or (locate_point, the dedup functions) not 4326. */
 #define ERRCODE_WO_INVALID_SRID			MAKE_SQLSTATE('W','O','1','0','2')
 /* WO103: an invalid locate() tolerance. */
 #define ERRCODE_WO_INVALID_TOLERANCE		MAKE_SQLSTATE('W','O','1','0','3')

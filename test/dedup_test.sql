@@ -11,7 +11,7 @@ BEGIN;
 \i test/fixtures/dedup_map.sql
 \o
 
-SELECT plan(59);
+SELECT plan(67);
 
 -- Random texts: Chinese, ASCII, full-width forms, digits, punctuation, spaces.
 SELECT setseed(0.25);
@@ -255,30 +255,73 @@ SELECT is((SELECT (o.status::text, (SELECT count(*) FROM workorder.suspected_dup
 
 -- The distance of each candidate is the geodesic on WGS 84 that ST_Distance(geography)
 -- measures, computed in C (src/geodesic.c): within 10 micrometres of PostGIS's, from a
--- metre to 50 km, anywhere on the earth (the poles' caps left out).
+-- metre to 50 km, anywhere on the earth (the poles' caps and the antimeridian's
+-- edge, where the search box does not wrap, left out).  PostGIS rounds its distance
+-- to 1e-8 m; the C's is not rounded, which shows which of the two measured.
 SELECT setseed(0.7);
 CREATE TEMP TABLE geodesic_centres AS
-SELECT g AS k, -179 + random() * 358 AS lon, -80 + random() * 160 AS lat FROM generate_series(1, 12) g;
+SELECT g AS k, -175 + random() * 350 AS lon, -80 + random() * 160 AS lat FROM generate_series(1, 12) g
+UNION ALL SELECT 13, 100, 0;        -- on the equator
 INSERT INTO workorder.orders (ticket, channel_code, channel_ref, category_code, description, location,
                               location_match, in_jurisdiction, received_at, status, event_count)
 SELECT workorder.make_ticket(current_date - 1, 980000 + c.k * 100 + i), 'hotline', 'TAP-GEO-' || c.k || '-' || i, 'ROAD_MANHOLE',
-       '测距', ST_Project(ST_SetSRID(ST_MakePoint(c.lon, c.lat), 4326)::geography,
-                        exp(random() * ln(50000)), random() * 2 * pi())::geometry,
+       '测距', CASE WHEN c.k = 13 AND i = 1 THEN ST_SetSRID(ST_MakePoint(c.lon, c.lat), 4326)     -- the same point
+                    WHEN c.k = 13 THEN ST_SetSRID(ST_MakePoint(c.lon + i * 0.0003, c.lat), 4326)  -- along the equator
+                    ELSE ST_Project(ST_SetSRID(ST_MakePoint(c.lon, c.lat), 4326)::geography,
+                                    exp(random() * ln(50000)), random() * 2 * pi())::geometry END,
        'contained', true, now() - interval '1 hour', 'dispatched', 0
   FROM geodesic_centres c, generate_series(1, 40) i;
+CREATE FUNCTION pg_temp.wide_policy() RETURNS workorder.dedup_policy LANGUAGE sql AS $$
+    SELECT ROW(x.category_code, x.family, x.path, 60000::float8, x.time_window, x.closed_window,
+               x.weight_distance, x.weight_time, x.weight_text, x.weight_address, x.weight_reporter,
+               x.merge_threshold, x.review_threshold, x.late_policy, x.enabled)::workorder.dedup_policy
+      FROM workorder.dedup_policy('ROAD_MANHOLE') x
+$$;
 CREATE TEMP TABLE geodesic_seen AS
-SELECT c.distance_m, ST_Distance(o.location::geography, ST_SetSRID(ST_MakePoint(ce.lon, ce.lat), 4326)::geography) AS postgis
+SELECT ce.k, c.distance_m, ST_Distance(o.location::geography, ST_SetSRID(ST_MakePoint(ce.lon, ce.lat), 4326)::geography) AS postgis
   FROM geodesic_centres ce,
-       LATERAL (SELECT ROW(x.category_code, x.family, x.path, 60000::float8, x.time_window, x.closed_window,
-                           x.weight_distance, x.weight_time, x.weight_text, x.weight_address, x.weight_reporter,
-                           x.merge_threshold, x.review_threshold, x.late_policy, x.enabled)::workorder.dedup_policy AS wide
-                  FROM workorder.dedup_policy('ROAD_MANHOLE') x) pol,
-       LATERAL workorder.dedup_candidates(pol.wide, ST_SetSRID(ST_MakePoint(ce.lon, ce.lat), 4326), now(), '测距', NULL, NULL) c
+       LATERAL workorder.dedup_candidates(pg_temp.wide_policy(), ST_SetSRID(ST_MakePoint(ce.lon, ce.lat), 4326), now(), '测距', NULL, NULL) c
   JOIN workorder.orders o ON o.id = c.order_id;
-SELECT is((SELECT (count(*), min(distance_m) < 2, max(distance_m) > 20000) FROM geodesic_seen)::text, '(480,t,t)',
+SELECT is((SELECT (count(*), min(distance_m) < 2, max(distance_m) > 20000) FROM geodesic_seen WHERE k < 13)::text, '(480,t,t)',
           'the fixture: 480 candidates, from under 2 m to over 20 km away');
 SELECT cmp_ok((SELECT max(abs(distance_m - postgis)) FROM geodesic_seen), '<', 1e-5::float8,
-              '... each within 10 micrometres of ST_Distance(geography)');
+              '... each within 10 micrometres of ST_Distance(geography), and 40 along the equator too');
+SELECT is((SELECT count(*) FILTER (WHERE distance_m <> round(distance_m * 1e8) / 1e8) > 450 FROM geodesic_seen), true,
+          '... measured in C, not by PostGIS (whose distances are multiples of 1e-8 m)');
+SELECT is((SELECT distance_m FROM geodesic_seen WHERE k = 13 ORDER BY distance_m LIMIT 1), 0::float8,
+          '... and 0 for the same point');
+-- Off the earth (a longitude past 180, which geography coerces into range) the
+-- distance is PostGIS's.
+SELECT is((SELECT c.distance_m = ST_Distance(o.location::geography, ST_SetSRID(ST_MakePoint(180.00005, 10), 4326)::geography)
+             FROM workorder.dedup_candidates(pg_temp.wide_policy(), ST_SetSRID(ST_MakePoint(180.00005, 10), 4326), now(), '测距', NULL, NULL) c
+             JOIN workorder.orders o ON o.id = c.order_id),
+          NULL::boolean, 'the fixture: no order near longitude 180');
+INSERT INTO workorder.orders (ticket, channel_code, channel_ref, category_code, description, location,
+                              location_match, in_jurisdiction, received_at, status, event_count)
+VALUES (workorder.make_ticket(current_date - 1, 989999), 'hotline', 'TAP-GEO-180', 'ROAD_MANHOLE', '测距',
+        ST_SetSRID(ST_MakePoint(179.99995, 10), 4326), 'contained', true, now() - interval '1 hour', 'dispatched', 0);
+SELECT is((SELECT c.distance_m = ST_Distance(o.location::geography, ST_SetSRID(ST_MakePoint(180.00005, 10), 4326)::geography)
+             FROM workorder.dedup_candidates(pg_temp.wide_policy(), ST_SetSRID(ST_MakePoint(180.00005, 10), 4326), now(), '测距', NULL, NULL) c
+             JOIN workorder.orders o ON o.id = c.order_id),
+          true, 'a report off the earth is measured by PostGIS');
+-- A point of another SRID was searched as if it were of 4326 and then refused by
+-- PostGIS, with an internal error, when the box held a candidate.
+SELECT throws_ok($$SELECT * FROM workorder.dedup_candidates(pg_temp.wide_policy(), ST_SetSRID(ST_MakePoint(100, 0), 4490), now(), '测距', NULL, NULL)$$,
+                 'WO102', 'dedup_candidates needs a point of SRID 4326',
+                 'a report point of another SRID (CGCS2000) is WO102');
+SELECT throws_ok($$SELECT workorder.dedup_decide('ROAD_MANHOLE', ST_SetSRID(ST_MakePoint(100, 0), 3857), now(), '测距', NULL, NULL)$$,
+                 'WO102', 'dedup_candidates needs a point of SRID 4326',
+                 '... in dedup_decide too');
+SELECT is((SELECT count(*) FROM workorder.dedup_candidates(pg_temp.wide_policy(), ST_SetSRID(ST_MakePoint(100.0001, 0), 0), now(), '测距', NULL, NULL)),
+          40::bigint, 'a point of SRID 0 is taken for 4326, as geography takes it');
+
+-- The dedup_decide of 0.4 refuses the decision type of 0.5 rather than put jsonb in its columns.
+CREATE FUNCTION pg_temp.dedup_decide_reversed(category text, point geometry, received timestamptz,
+                                              description text, address text, reporter_phone text)
+RETURNS workorder.dedup_decision AS '$libdir/workorder', 'workorder_dedup_decide' LANGUAGE C;
+SELECT throws_ok($$SELECT pg_temp.dedup_decide_reversed('ROAD_MANHOLE', point, now(), description, address, phone)
+                     FROM record_case$$, '42804', 'workorder.dedup_decision does not match the library',
+                 'the dedup_decide of 0.4 refuses a decision type whose candidates are rows');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -247,7 +247,10 @@ CREATE TYPE workorder.dedup_candidate AS (
 --                   counting 0) / NULLIF(the sum of the weights of the components
 --                   that are not NULL, 0)
 -- and same_category: its category is on the report's category path, or the
--- report's category on its path.  WO101 for a geometry that is not a point.
+-- report's category on its path.  WO101 for a geometry that is not a point, WO102
+-- for a point of a SRID other than 4326 (0 is taken for 4326, as geography does;
+-- until 0.5 such a point was searched as if it were of 4326, then refused by
+-- PostGIS when the box held a candidate).
 --
 -- C (src/dedup.c).  One scan of orders_location_idx finds the orders in the search
 -- box (the circle's bounding box, the window either side in time): a query

@@ -15,18 +15,23 @@ ALTER TYPE workorder.dedup_decision
 
 -- dedup_candidates_of_jsonb turns 0.4's candidates into 0.5's, for the ALTER below
 -- only (its USING takes no sub-query).
-CREATE FUNCTION workorder.dedup_candidates_of_jsonb(candidates jsonb)
+CREATE FUNCTION workorder.dedup_candidates_of_jsonb(candidates pg_catalog.jsonb)
 RETURNS workorder.dedup_candidate[]
-LANGUAGE sql IMMUTABLE STRICT
+LANGUAGE sql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT COALESCE(pg_catalog.array_agg(c ORDER BY e.n), '{}')
       FROM pg_catalog.jsonb_array_elements(candidates) WITH ORDINALITY AS e(v, n),
            pg_catalog.jsonb_populate_record(NULL::workorder.dedup_candidate, e.v) AS c
 $$;
+-- 0.4 wrote the intervals of the JSON (time_gap, the windows) in the session's
+-- IntervalStyle, which is postgres unless a district changed it; under
+-- sql_standard a negative gap would read back otherwise.  The setting lasts until
+-- the end of this script.
+SET LOCAL intervalstyle TO postgres;
 ALTER TABLE workorder.dedup_checks
     ALTER COLUMN policy TYPE workorder.dedup_policy
         USING pg_catalog.jsonb_populate_record(NULL::workorder.dedup_policy, policy),
     ALTER COLUMN candidates TYPE workorder.dedup_candidate[]
         USING workorder.dedup_candidates_of_jsonb(candidates);
-DROP FUNCTION workorder.dedup_candidates_of_jsonb(jsonb);
+DROP FUNCTION workorder.dedup_candidates_of_jsonb(pg_catalog.jsonb);
