@@ -20,8 +20,9 @@
  * subtraction, multiplication and addition through the same built-in
  * functions), so that intake and the actions give the same instants.  A
  * policy whose amounts do not fit their clocks (possible only if its
- * checking trigger was bypassed) is handed to the plpgsql deadline_after(),
- * which raises its WO513.
+ * checking trigger was bypassed), or a deadline past the last instant a
+ * timestamptz holds, is handed to the plpgsql deadline_after(), which
+ * raises its WO513.
  *
  *-------------------------------------------------------------------------
  */
@@ -50,7 +51,8 @@ static SPIPlanPtr deadline_after_plan = NULL;
 
 static SPIPlanPtr deadline_plan(SPIPlanPtr *plan, const char *query, int nargs, Oid *types);
 static bool amount_fits(const char *clock, const Interval *amount);
-static void deadline_within_time(TimestampTz start, const Interval *amount);
+static bool deadline_past_time(TimestampTz start, const Interval *amount);
+static void deadline_refused(TimestampTz start, const char *clock, const Interval *amount, Datum calendar);
 static TimestampTz deadline_after(TimestampTz start, const char *clock, const Interval *amount,
 								  const char *calendar);
 static TimestampTz deadline_warn_at(TimestampTz start, TimestampTz due, const char *clock,
@@ -98,23 +100,36 @@ amount_fits(const char *clock, const Interval *amount)
 }
 
 /*
- * deadline_within_time is WO513 when start plus an amount of hours (what the
+ * deadline_past_time says whether start plus an amount of hours (what the
  * calendar_hours clock takes: no days or months) passes the last instant a
  * timestamptz holds, where the addition would fail with a standard 22008.
- * deadline_after() in SQL checks the same.
+ */
+static bool
+deadline_past_time(TimestampTz start, const Interval *amount)
+{
+	return !TIMESTAMP_NOT_FINITE(start) && amount->time > 0 && start >= END_TIMESTAMP - amount->time;
+}
+
+/*
+ * deadline_refused hands arguments that deadline_after() refuses to the
+ * plpgsql function, which raises the WO513 of the case: its checks and
+ * messages stay in one place.
  */
 static void
-deadline_within_time(TimestampTz start, const Interval *amount)
+deadline_refused(TimestampTz start, const char *clock, const Interval *amount, Datum calendar)
 {
-	if (TIMESTAMP_NOT_FINITE(start) || amount->time <= 0 || start < END_TIMESTAMP - amount->time)
-		return;
-	ereport(ERROR,
-			(errcode(ERRCODE_WO_INVALID_DEADLINE),
-			 errmsg("invalid deadline arguments"),
-			 errdetail("%s plus %s is past the last time a timestamptz holds.",
-					   DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(start))),
-					   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(amount)))),
-			 errhint("Check the start time.")));
+	Oid			types[4] = {TIMESTAMPTZOID, TEXTOID, INTERVALOID, TEXTOID};
+	Datum		values[4] = {TimestampTzGetDatum(start), CStringGetTextDatum(clock),
+	IntervalPGetDatum(amount), calendar};
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	SPI_execute_plan(deadline_plan(&deadline_after_plan,
+								   "SELECT workorder.deadline_after($1, $2, $3, $4)", 4, types),
+					 values, NULL, false, 1);
+	elog(ERROR, "deadline_after did not refuse %s on clock %s from %s",
+		 DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(amount))), clock,
+		 DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(start))));
 }
 
 /*
@@ -125,28 +140,13 @@ static TimestampTz
 deadline_after(TimestampTz start, const char *clock, const Interval *amount, const char *calendar)
 {
 	Datum		cal = CStringGetTextDatum(calendar);
+	bool		calendar_hours = strcmp(clock, "calendar_hours") == 0;
 
-	if (!amount_fits(clock, amount))
-	{
-		/* The plpgsql function raises the WO513 of the case. */
-		Oid			types[4] = {TIMESTAMPTZOID, TEXTOID, INTERVALOID, TEXTOID};
-		Datum		values[4] = {TimestampTzGetDatum(start), CStringGetTextDatum(clock),
-		IntervalPGetDatum(amount), cal};
-
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		SPI_execute_plan(deadline_plan(&deadline_after_plan,
-									   "SELECT workorder.deadline_after($1, $2, $3, $4)", 4, types),
-						 values, NULL, false, 1);
-		elog(ERROR, "SLA amount %s does not fit clock %s",
-			 DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(amount))), clock);
-	}
-	if (strcmp(clock, "calendar_hours") == 0)
-	{
-		deadline_within_time(start, amount);
+	if (!amount_fits(clock, amount) || (calendar_hours && deadline_past_time(start, amount)))
+		deadline_refused(start, clock, amount, cal);
+	if (calendar_hours)
 		return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(start),
 													   IntervalPGetDatum(amount)));
-	}
 	if (strcmp(clock, "working_hours") == 0)
 		return DatumGetTimestampTz(DirectFunctionCall3(calendar_add_working_time, TimestampTzGetDatum(start),
 													   IntervalPGetDatum(amount), cal));

@@ -275,7 +275,6 @@ typedef struct DedupPostgis
 	FmgrInfo	as_text;		/* ST_AsText(geometry) */
 	FmgrInfo	x;				/* ST_X(geometry) */
 	FmgrInfo	y;				/* ST_Y(geometry) */
-	FmgrInfo	srid;			/* ST_SRID(geometry) */
 	FmgrInfo	to_geography;	/* the cast geometry -> geography */
 	FmgrInfo	distance;		/* ST_Distance(geography, geography, boolean) */
 	SPIPlanPtr	search_plan;
@@ -378,7 +377,7 @@ static const DedupPolicy *dedup_policy_for(const char *code);
 static Datum dedup_policy_datum(const DedupPolicy *p, TupleDesc desc, Datum *values, bool *nulls);
 static void dedup_policy_from_datum(HeapTupleHeader row, DedupPolicy *p);
 static void dedup_check_point(DedupPostgis *pg, Datum point, bool point_null, const char *message);
-static void dedup_check_srid(DedupPostgis *pg, Datum point, bool point_null);
+static void dedup_check_srid(Datum point, bool point_null);
 static NDouble dedup_point_coordinate(FmgrInfo *f, Datum point, bool point_null);
 static NDouble dedup_half_width(NDouble dlat, NDouble y);
 static int64 dedup_cell(NDouble coordinate, NDouble cell);
@@ -388,6 +387,7 @@ static int32 dedup_hashtext(const char *s);
 static int	dedup_int32_cmp(const void *a, const void *b);
 static text *dedup_phone_digits(text *phone);
 static bool dedup_text_eq(text *a, text *b);
+static bool dedup_text_is(Datum a, const char *b, size_t len);
 static text *dedup_concat_ws(text *a, text *b);
 static bool dedup_path_has(DedupSearch *s, const char *code, bool *null);
 static Datum dedup_family_codes(const char *family);
@@ -646,7 +646,6 @@ dedup_postgis_for(Oid geometry_type)
 	workorder_lookup_function(&dedup_postgis.as_text, schema, "st_astext", 1, types);
 	workorder_lookup_function(&dedup_postgis.x, schema, "st_x", 1, types);
 	workorder_lookup_function(&dedup_postgis.y, schema, "st_y", 1, types);
-	workorder_lookup_function(&dedup_postgis.srid, schema, "st_srid", 1, types);
 	path = find_coercion_pathway(geography_type, geometry_type, COERCION_EXPLICIT, &cast);
 	if (path != COERCION_PATH_FUNC)
 		elog(ERROR, "no cast function from geometry to geography");
@@ -1181,15 +1180,14 @@ dedup_check_point(DedupPostgis *pg, Datum point, bool point_null, const char *me
  * internal error.  submit() transforms every location to 4326 first.
  */
 static void
-dedup_check_srid(DedupPostgis *pg, Datum point, bool point_null)
+dedup_check_srid(Datum point, bool point_null)
 {
-	bool		isnull;
 	int32		srid;
 
 	if (point_null)
 		return;
-	srid = DatumGetInt32(dedup_call(&pg->srid, 1, point, 0, 0, &isnull));
-	if (!isnull && srid != 4326 && srid != 0)
+	srid = workorder_geometry_srid(point);
+	if (srid != 4326 && srid != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_WO_INVALID_SRID),
 				 errmsg("dedup_candidates needs a point of SRID 4326"),
@@ -1375,6 +1373,13 @@ dedup_text_eq(text *a, text *b)
 		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
 }
 
+/* dedup_text_is is a = b for a text and a string of len bytes, bytewise as dedup_text_eq. */
+static bool
+dedup_text_is(Datum a, const char *b, size_t len)
+{
+	return VARSIZE_ANY_EXHDR(DatumGetPointer(a)) == len && memcmp(VARDATA_ANY(DatumGetPointer(a)), b, len) == 0;
+}
+
 /* dedup_concat_ws is concat_ws(' ', a, b): NULLs left out. */
 static text *
 dedup_concat_ws(text *a, text *b)
@@ -1425,8 +1430,7 @@ dedup_path_has(DedupSearch *s, const char *code, bool *null)
 			*null = true;
 			continue;
 		}
-		if (VARSIZE_ANY_EXHDR(DatumGetPointer(s->path_elems[i])) == len &&
-			memcmp(VARDATA_ANY(DatumGetPointer(s->path_elems[i])), code, len) == 0)
+		if (dedup_text_is(s->path_elems[i], code, len))
 		{
 			*null = false;
 			return true;
@@ -1687,8 +1691,7 @@ dedup_candidate_from_row(DedupSearch *s, HeapTuple t, TupleDesc desc, DedupCandi
 		int			i;
 
 		for (i = 0; p->category_code != NULL && i < info->path_length; i++)
-			if (VARSIZE_ANY_EXHDR(DatumGetPointer(info->path_elems[i])) == len &&
-				memcmp(VARDATA_ANY(DatumGetPointer(info->path_elems[i])), p->category_code, len) == 0)
+			if (dedup_text_is(info->path_elems[i], p->category_code, len))
 				other = true;
 		if (other)
 		{
@@ -1777,7 +1780,7 @@ dedup_search(DedupPostgis *pg, const DedupTypes *types, const DedupPolicy *p, co
 	*found = NULL;
 
 	dedup_check_point(pg, r->point, r->point_null, "dedup_candidates needs a point");
-	dedup_check_srid(pg, r->point, r->point_null);
+	dedup_check_srid(r->point, r->point_null);
 	if (p->family == NULL)
 		return 0;
 	y = dedup_point_coordinate(&pg->y, r->point, r->point_null);
@@ -1869,8 +1872,8 @@ dedup_report_args(FunctionCallInfo fcinfo, int point_arg, DedupReport *r)
 
 /*
  * dedup_check_decision_type makes sure that the decision's row type is the
- * one this entry point fills: DC_COLUMNS columns, the policy and the
- * candidates of the types given.  The C and the SQL of a version go
+ * one this entry point fills: DC_COLUMNS columns, and (unless policy_type
+ * is InvalidOid) the policy and the candidates of the types given.  The C and the SQL of a version go
  * together; a library newer (or older) than the SQL must not put one type's
  * value in another's column.
  */
@@ -1886,7 +1889,7 @@ dedup_check_decision_type(TupleDesc desc, Oid policy_type, Oid candidates_type)
 				 errmsg("workorder.dedup_decision does not match the library"),
 				 errdetail("It has %d columns, not %d.", desc->natts, DC_COLUMNS),
 				 errhint("Run ALTER EXTENSION workorder UPDATE.")));
-	if (policy != policy_type || candidates != candidates_type)
+	if (OidIsValid(policy_type) && (policy != policy_type || candidates != candidates_type))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("workorder.dedup_decision does not match the library"),
@@ -2390,9 +2393,7 @@ dedup_decide(FunctionCallInfo fcinfo, bool as_json)
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "dedup_decide must return a row");
 	desc = BlessTupleDesc(desc);
-	types = dedup_catalog();
-	dedup_check_decision_type(desc, as_json ? JSONBOID : types->policy_type,
-							  as_json ? JSONBOID : types->candidate_array_type);
+	dedup_check_decision_type(desc, InvalidOid, InvalidOid);	/* the arrays below hold DC_COLUMNS */
 	memset(values, 0, sizeof(values));
 	memset(nulls, true, sizeof(nulls));
 	values[DC_DECISION] = CStringGetTextDatum("new");
@@ -2404,6 +2405,15 @@ dedup_decide(FunctionCallInfo fcinfo, bool as_json)
 	p = dedup_policy_for(category);
 	if (p->family == NULL || !p->enabled)
 		PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+
+	/*
+	 * From here on the policy and the candidates may be filled: checked
+	 * before the locks, not for a report that dedup does not look at (a
+	 * submit with dedup off pays nothing for it).
+	 */
+	types = dedup_catalog();
+	dedup_check_decision_type(desc, as_json ? JSONBOID : types->policy_type,
+							  as_json ? JSONBOID : types->candidate_array_type);
 
 	pg = dedup_postgis_for(dedup_geometry_type(fcinfo, 1));
 	dedup_report_args(fcinfo, 1, &r);

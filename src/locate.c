@@ -71,7 +71,6 @@ static Oid	locate_geometry_type = InvalidOid;
 #define LOCATE_SUMMARY		2
 
 static SPIPlanPtr locate_plan(int which, Oid geometry_type);
-static int32 geometry_srid(Datum geometry);
 static void locate_read_area(LocatedArea *area, MemoryContext caller);
 static bool locate_nearest(Datum point, Datum parent, bool no_parent, float8 tolerance, Oid geometry_type,
 						   Datum *code, float8 *distance, MemoryContext caller);
@@ -201,24 +200,6 @@ locate_nearest(Datum point, Datum parent, bool no_parent, float8 tolerance, Oid 
 }
 
 /*
- * geometry_srid reads the SRID of a PostGIS geometry from its serialized header
- * (the varlena length, then three bytes of SRID, in every serialization PostGIS
- * has used since 2.0), without a call into PostGIS.  The comparisons of
- * locate_point's queries would fail with PostGIS's internal error on a point
- * of another SRID; this lets locate_point refuse it cleanly first.
- */
-static int32
-geometry_srid(Datum geometry)
-{
-	struct varlena *g = PG_DETOAST_DATUM_SLICE(geometry, 0, 4);
-	const uint8 *srid = (const uint8 *) VARDATA(g);
-	int32		value = ((int32) srid[0] << 16) | ((int32) srid[1] << 8) | (int32) srid[2];
-
-	/* 21 bits, signed */
-	return (int32) ((uint32) value << 11) >> 11;
-}
-
-/*
  * locate_locate_point is workorder.locate_point(point, tolerance_m): see the
  * top of this file.  tolerance_m NULL is the setting locate_tolerance_m, else
  * 200; one that is not finite and zero or more is WO103.
@@ -324,11 +305,11 @@ locate_point_tuple(TupleDesc desc, Datum point, bool point_is_null, Oid geometry
 		nulls[LOC_MATCH] = false;
 		return heap_form_tuple(desc, values, nulls);
 	}
-	if (geometry_srid(point) != 4326)
+	if (workorder_geometry_srid(point) != 4326)
 		ereport(ERROR,
 				(errcode(ERRCODE_WO_INVALID_SRID),
 				 errmsg("locate_point needs a point in SRID 4326"),
-				 errdetail("The point's SRID is %d.", geometry_srid(point)),
+				 errdetail("The point's SRID is %d.", workorder_geometry_srid(point)),
 				 errhint("Call workorder.locate(), which takes a point in any SRID and transforms it.")));
 	if (!checked)
 		locate_check_point(point, geometry_type);

@@ -133,7 +133,8 @@ static void ref_load(void);
 static int	ref_query(const char *query, Snapshot snapshot);
 static char *ref_text(HeapTuple tuple, TupleDesc desc, int col);
 static Oid	ref_enum_oid(const char *type_name, const char *label);
-static RefEntry *ref_put(const char *kind, const char *a, const char *b);
+static bool ref_key(char *key, char kind, const char *a, const char *b);
+static RefEntry *ref_put(char kind, const char *a, const char *b);
 static RefEntry *ref_find(char kind, const char *a, const char *b);
 static char *ref_arg(FunctionCallInfo fcinfo, int argno);
 static const char *ref_setting(const char *name);
@@ -238,19 +239,45 @@ ref_enum_oid(const char *type_name, const char *label)
 }
 
 /*
+ * ref_key writes the hash key of kind and one or two parts into key (of
+ * REF_KEY_LEN bytes): the kind, the first part, and "|" and the second when
+ * there is one.  It returns false when the key does not fit.  Put together
+ * by hand, not with snprintf, which was most of a lookup (dedup looks up
+ * the category of every candidate).
+ */
+static bool
+ref_key(char *key, char kind, const char *a, const char *b)
+{
+	size_t		alen = strlen(a);
+	size_t		blen = b ? strlen(b) : 0;
+	size_t		len = 1 + alen + (b ? 1 + blen : 0);
+
+	if (len >= REF_KEY_LEN)
+		return false;
+	key[0] = kind;
+	memcpy(key + 1, a, alen);
+	if (b)
+	{
+		key[1 + alen] = '|';
+		memcpy(key + 2 + alen, b, blen);
+	}
+	key[len] = '\0';
+	return true;
+}
+
+/*
  * ref_put adds (or finds) the entry of kind and one or two parts; parts too
  * long for a key are an error, as no constraint admits them.
  */
 static RefEntry *
-ref_put(const char *kind, const char *a, const char *b)
+ref_put(char kind, const char *a, const char *b)
 {
 	char		key[REF_KEY_LEN];
-	int			len = snprintf(key, REF_KEY_LEN, "%s%s%s%s", kind, a, b ? "|" : "", b ? b : "");
 	bool		found;
 	RefEntry   *entry;
 
-	if (len >= REF_KEY_LEN)
-		elog(ERROR, "reference cache key \"%s%s\" is too long", kind, a);
+	if (!ref_key(key, kind, a, b))
+		elog(ERROR, "reference cache key \"%c%s\" is too long", kind, a);
 	entry = (RefEntry *) hash_search(ref_cache, key, HASH_ENTER, &found);
 	if (!found)
 	{
@@ -273,32 +300,12 @@ static RefEntry *
 ref_find(char kind, const char *a, const char *b)
 {
 	char		key[REF_KEY_LEN];
-	size_t		alen;
-	size_t		blen;
-	size_t		len;
 
 	/* The first part of a two-part key never holds the separator. */
 	if (a == NULL || (b != NULL && strchr(a, '|') != NULL))
 		return NULL;
-
-	/*
-	 * The key as ref_put's snprintf writes it, put together by hand: dedup
-	 * looks up the category of every candidate, and snprintf was most of
-	 * the lookup.
-	 */
-	alen = strlen(a);
-	blen = b ? strlen(b) : 0;
-	len = 1 + alen + (b ? 1 + blen : 0);
-	if (len >= REF_KEY_LEN)
+	if (!ref_key(key, kind, a, b))
 		return NULL;
-	key[0] = kind;
-	memcpy(key + 1, a, alen);
-	if (b)
-	{
-		key[1 + alen] = '|';
-		memcpy(key + 2 + alen, b, blen);
-	}
-	key[len] = '\0';
 	return (RefEntry *) hash_search(ref_cache, key, HASH_FIND, NULL);
 }
 
@@ -366,7 +373,7 @@ ref_load(void)
 
 		/* Setting names are not bounded: long ones are kept in a list. */
 		if (strlen(name) + 1 < REF_KEY_LEN)
-			ref_put("S", name, NULL)->value = ref_text(t, SPI_tuptable->tupdesc, 2);
+			ref_put('S', name, NULL)->value = ref_text(t, SPI_tuptable->tupdesc, 2);
 		else
 		{
 			MemoryContext old = MemoryContextSwitchTo(ref_context);
@@ -381,7 +388,7 @@ ref_load(void)
 	for (i = 0; i < n; i++)
 	{
 		HeapTuple	t = SPI_tuptable->vals[i];
-		RefEntry   *e = ref_put("C", ref_text(t, SPI_tuptable->tupdesc, 1), NULL);
+		RefEntry   *e = ref_put('C', ref_text(t, SPI_tuptable->tupdesc, 1), NULL);
 		bool		isnull;
 
 		e->flag = DatumGetBool(SPI_getbinval(t, SPI_tuptable->tupdesc, 2, &isnull));
@@ -394,7 +401,7 @@ ref_load(void)
 	{
 		HeapTuple	t = SPI_tuptable->vals[i];
 
-		ref_put("M", ref_text(t, SPI_tuptable->tupdesc, 1), ref_text(t, SPI_tuptable->tupdesc, 2))->value =
+		ref_put('M', ref_text(t, SPI_tuptable->tupdesc, 1), ref_text(t, SPI_tuptable->tupdesc, 2))->value =
 			ref_text(t, SPI_tuptable->tupdesc, 3);
 	}
 
@@ -430,9 +437,9 @@ ref_load(void)
 			c->dedup_window = MemoryContextAlloc(ref_context, sizeof(Interval));
 			memcpy(c->dedup_window, DatumGetIntervalP(v), sizeof(Interval));
 		}
-		ref_put("K", c->code, NULL)->category = c;
+		ref_put('K', c->code, NULL)->category = c;
 		{
-			RefEntry   *family = ref_put("F", c->family, NULL);
+			RefEntry   *family = ref_put('F', c->family, NULL);
 
 			old = MemoryContextSwitchTo(ref_context);
 			family->members = lappend(family->members, c);
@@ -466,7 +473,7 @@ ref_load(void)
 			memcpy(r->closed_window, DatumGetIntervalP(v), sizeof(Interval));
 		}
 		r->late_policy = ref_text(t, desc, 3 + DEDUP_RULE_NUMBERS);
-		ref_put("D", r->category_code, NULL)->rule = r;
+		ref_put('D', r->category_code, NULL)->rule = r;
 	}
 
 	n = ref_query("SELECT u.code, u.kind OPERATOR(pg_catalog.=) 'center', u.department_kind, u.area_code, "
@@ -481,14 +488,14 @@ ref_load(void)
 		char	   *kind = ref_text(t, desc, 3);
 		char	   *area = ref_text(t, desc, 4);
 
-		ref_put("N", code, NULL)->value = ref_text(t, desc, 6);
+		ref_put('N', code, NULL)->value = ref_text(t, desc, 6);
 		if (!DatumGetBool(SPI_getbinval(t, desc, 5, &isnull)))
 			continue;
-		ref_put("U", code, NULL)->value = code;
+		ref_put('U', code, NULL)->value = code;
 		if (center)
-			ref_put("c", area, NULL)->value = code;
+			ref_put('c', area, NULL)->value = code;
 		else if (kind != NULL)
-			ref_put("d", kind, area)->value = code;
+			ref_put('d', kind, area)->value = code;
 	}
 
 	/* The query of the plpgsql dispatch_center() it replaces, once. */
@@ -505,7 +512,7 @@ ref_load(void)
 	{
 		HeapTuple	t = SPI_tuptable->vals[i];
 
-		ref_put("R", ref_text(t, SPI_tuptable->tupdesc, 1), NULL)->value =
+		ref_put('R', ref_text(t, SPI_tuptable->tupdesc, 1), NULL)->value =
 			ref_text(t, SPI_tuptable->tupdesc, 2);
 	}
 
@@ -575,7 +582,7 @@ ref_load(void)
 		p->resolve_clock = ref_text(t, desc, 5);
 		memcpy(&p->resolve_amount, DatumGetIntervalP(SPI_getbinval(t, desc, 6, &isnull)), sizeof(Interval));
 		p->warn_fraction = DatumGetFloat8(SPI_getbinval(t, desc, 7, &isnull));
-		ref_put("P", p->name, NULL)->policy = p;
+		ref_put('P', p->name, NULL)->policy = p;
 	}
 
 	n = ref_query("SELECT e.oid::pg_catalog.text, m.policy FROM workorder.sla_priority_policies m "
@@ -585,7 +592,7 @@ ref_load(void)
 	{
 		HeapTuple	t = SPI_tuptable->vals[i];
 
-		ref_put("Q", ref_text(t, SPI_tuptable->tupdesc, 1), NULL)->value =
+		ref_put('Q', ref_text(t, SPI_tuptable->tupdesc, 1), NULL)->value =
 			ref_text(t, SPI_tuptable->tupdesc, 2);
 	}
 

@@ -198,6 +198,18 @@ typedef struct Overlap
 } Overlap;
 
 /*
+ * The bytes of the text something was made of, to tell whether it is still
+ * that text's: held only once what was made of it is whole, so that a thing
+ * left half made by an error is never taken for made.
+ */
+typedef struct TextKey
+{
+	char	   *bytes;			/* NULL: never held one */
+	int			len;			/* -1: holds none */
+	int			capacity;
+} TextKey;
+
+/*
  * The first argument's profile and the scratch buffers, kept for one call
  * site (fn_extra, or dedup's pointer): the profile is made again only when
  * the first argument changes.
@@ -205,8 +217,7 @@ typedef struct Overlap
 typedef struct ProfileCache
 {
 	SimilarityMode mode;
-	char	   *raw;			/* the argument's bytes, NULL until filled */
-	int			rawlen;
+	TextKey		source;			/* the text the profile is of */
 	Profile		profile;
 	Scratch		scratch;
 
@@ -215,9 +226,7 @@ typedef struct ProfileCache
 	 * same addresses for candidate after candidate), and what the set takes
 	 * out of the profile: valid while neither changes.
 	 */
-	char	   *ignore_raw;		/* NULL: no set made yet */
-	int			ignore_rawlen;
-	int			ignore_rawcap;
+	TextKey		ignore_source;
 	bool		ignored_known;
 	int			ignored_unigrams;
 	int			ignored_bigrams;
@@ -244,8 +253,9 @@ static void ignore_add(Scratch *scratch, uint64 gram);
 static inline bool ignore_has(const Scratch *scratch, uint64 gram, uint32 hash);
 static void profile_ignored(ProfileCache *a, const Scratch *ignore);
 static void profile_compare(ProfileCache *a, const Symbols *b, const Scratch *ignore, Overlap *o);
-static bool ignore_current(const ProfileCache *a, text *ignore);
-static void ignore_remember(ProfileCache *a, text *ignore);
+static bool text_key_is(const TextKey *key, text *t);
+static bool text_key_forget(TextKey *key);
+static void text_key_hold(TextKey *key, MemoryContext cxt, text *t);
 static double dice(int common, int na, int nb);
 static double overlap_score(const Overlap *o, double *bigram_overlap);
 static ProfileCache *profile_cached(void **slot, MemoryContext cxt, text *t, SimilarityMode mode);
@@ -867,6 +877,43 @@ overlap_score(const Overlap *o, double *bigram_overlap)
 	return Max(0.0, Min(1.0, score));
 }
 
+/* text_key_is says whether key holds the bytes of t. */
+static bool
+text_key_is(const TextKey *key, text *t)
+{
+	int			len = VARSIZE_ANY_EXHDR(t);
+
+	return key->bytes != NULL && key->len == len && memcmp(key->bytes, VARDATA_ANY(t), len) == 0;
+}
+
+/* text_key_forget makes key hold no text, and says whether it held one. */
+static bool
+text_key_forget(TextKey *key)
+{
+	bool		held = key->bytes != NULL && key->len >= 0;
+
+	key->len = -1;
+	return held;
+}
+
+/* text_key_hold makes key hold the bytes of t, in memory of cxt. */
+static void
+text_key_hold(TextKey *key, MemoryContext cxt, text *t)
+{
+	int			len = VARSIZE_ANY_EXHDR(t);
+
+	if (key->bytes == NULL || key->capacity < len + 1)
+	{
+		if (key->bytes != NULL)
+			pfree(key->bytes);
+		key->bytes = NULL;
+		key->capacity = Max(len + 1, 64);
+		key->bytes = MemoryContextAlloc(cxt, key->capacity);
+	}
+	memcpy(key->bytes, VARDATA_ANY(t), len);
+	key->len = len;
+}
+
 /*
  * profile_cached returns the cache in *slot (memory of cxt), its profile that
  * of t: kept when t is the same text as last time, else made again.
@@ -874,7 +921,6 @@ overlap_score(const Overlap *o, double *bigram_overlap)
 static ProfileCache *
 profile_cached(void **slot, MemoryContext cxt, text *t, SimilarityMode mode)
 {
-	int			len = VARSIZE_ANY_EXHDR(t);
 	ProfileCache *cache = (ProfileCache *) *slot;
 	Symbols		s;
 
@@ -884,60 +930,16 @@ profile_cached(void **slot, MemoryContext cxt, text *t, SimilarityMode mode)
 		cache->scratch.cxt = cxt;
 		*slot = cache;
 	}
-	if (cache->raw != NULL && cache->mode == mode && cache->rawlen == len &&
-		memcmp(cache->raw, VARDATA_ANY(t), len) == 0)
+	if (cache->mode == mode && text_key_is(&cache->source, t))
 		return cache;
-	if (cache->raw != NULL)
-	{
-		pfree(cache->raw);
+	if (text_key_forget(&cache->source))
 		profile_free(&cache->profile);
-		cache->raw = NULL;
-	}
 	s = normalize_text(t, mode, &cache->scratch);
 	profile_make(&cache->profile, &s, cxt);
 	cache->ignored_known = false;
-	cache->raw = MemoryContextAlloc(cxt, len + 1);
-	memcpy(cache->raw, VARDATA_ANY(t), len);
-	cache->rawlen = len;
 	cache->mode = mode;
+	text_key_hold(&cache->source, cxt, t);
 	return cache;
-}
-
-/*
- * ignore_current says whether the scratch's ignore set is that of the text
- * ignore already.
- */
-static bool
-ignore_current(const ProfileCache *a, text *ignore)
-{
-	int			len = VARSIZE_ANY_EXHDR(ignore);
-
-	return a->ignore_raw != NULL && a->ignore_rawlen == len &&
-		memcmp(a->ignore_raw, VARDATA_ANY(ignore), len) == 0;
-}
-
-/*
- * ignore_remember records that the scratch's ignore set is now that of the
- * text ignore, and forgets what the old set took out of the profile.  It is
- * called once the set is whole: a set left half made by an error is never
- * taken for current.
- */
-static void
-ignore_remember(ProfileCache *a, text *ignore)
-{
-	int			len = VARSIZE_ANY_EXHDR(ignore);
-
-	if (a->ignore_raw == NULL || a->ignore_rawcap < len + 1)
-	{
-		if (a->ignore_raw != NULL)
-			pfree(a->ignore_raw);
-		a->ignore_raw = NULL;
-		a->ignore_rawcap = Max(len + 1, 64);
-		a->ignore_raw = MemoryContextAlloc(a->scratch.cxt, a->ignore_rawcap);
-	}
-	memcpy(a->ignore_raw, VARDATA_ANY(ignore), len);
-	a->ignore_rawlen = len;
-	a->ignored_known = false;
 }
 
 /*
@@ -950,12 +952,13 @@ text_score(ProfileCache *a, text *b, text *ignore)
 	Symbols		s;
 	Overlap		o;
 
-	if (ignore != NULL && !ignore_current(a, ignore))
+	if (ignore != NULL && !text_key_is(&a->ignore_source, ignore))
 	{
-		a->ignore_rawlen = -1;	/* no set is current until this one is whole */
+		(void) text_key_forget(&a->ignore_source);
 		s = normalize_text(ignore, SIMILARITY_TEXT, &a->scratch);
 		ignore_make(&a->scratch, &s);
-		ignore_remember(a, ignore);
+		a->ignored_known = false;
+		text_key_hold(&a->ignore_source, a->scratch.cxt, ignore);
 	}
 	s = normalize_text(b, SIMILARITY_TEXT, &a->scratch);
 	profile_compare(a, &s, ignore != NULL ? &a->scratch : NULL, &o);

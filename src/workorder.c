@@ -12,8 +12,9 @@
  * statements it keeps for the life of a backend, and how they find and call
  * the types and functions they use by name: workorder_type_namespace(),
  * workorder_type_oid(), workorder_lookup_function(),
- * workorder_call_function(); and workorder_geometry_shape(), what a PostGIS
- * geometry is, for the C files that refuse what is not a point.
+ * workorder_call_function(); and workorder_geometry_srid() and
+ * workorder_geometry_shape(), what a PostGIS geometry is, for the C files
+ * that refuse what is not a point of SRID 4326.
  *
  *-------------------------------------------------------------------------
  */
@@ -150,6 +151,24 @@ workorder_call_function(FmgrInfo *finfo, int nargs, const Datum *args, const boo
 	result = FunctionCallInvoke(fcinfo);
 	*isnull = fcinfo->isnull;
 	return result;
+}
+
+/*
+ * workorder_geometry_srid reads the SRID of a PostGIS geometry from its
+ * serialized header (the varlena length, then three bytes of SRID, in every
+ * serialization PostGIS has used since 2.0), without a call into PostGIS.
+ * Queries that compare geometries fail with PostGIS's internal error on a
+ * point of another SRID; locate_point and dedup refuse it cleanly first.
+ */
+int32
+workorder_geometry_srid(Datum geometry)
+{
+	struct varlena *g = PG_DETOAST_DATUM_SLICE(geometry, 0, 4);
+	const uint8 *srid = (const uint8 *) VARDATA(g);
+	int32		value = ((int32) srid[0] << 16) | ((int32) srid[1] << 8) | (int32) srid[2];
+
+	/* 21 bits, signed */
+	return (int32) ((uint32) value << 11) >> 11;
 }
 
 /*

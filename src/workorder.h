@@ -82,6 +82,7 @@ extern void workorder_lookup_function(FmgrInfo *finfo, const char *schema, const
 									  const Oid *types);
 extern Datum workorder_call_function(FmgrInfo *finfo, int nargs, const Datum *args, const bool *nulls,
 									 bool *isnull);
+extern int32 workorder_geometry_srid(Datum geometry);
 extern void workorder_geometry_shape(Datum geometry, Oid geometry_type, char **kind, bool *empty,
 									 bool *empty_null);
 
