@@ -36,6 +36,13 @@
 /* The statement that reads a login's channel, prepared once per backend. */
 static SPIPlanPtr login_channel_plan = NULL;
 
+/*
+ * While intake takes an action itself (dedup reopening a resolved master for
+ * a late report), the action is the system's, not the caller's: the calling
+ * role is then the current user, the extension's owner inside submit().
+ */
+static bool acting_as_system = false;
+
 static bool role_has_privs_of(Oid role, const char *group);
 static char *login_channel(const char *role_name);
 
@@ -43,13 +50,25 @@ PG_FUNCTION_INFO_V1(workorder_calling_role);
 PG_FUNCTION_INFO_V1(access_check_channel_access);
 
 /*
+ * workorder_act_as_system makes the actions that follow the system's (on) or
+ * the caller's again (off).  The caller turns it off in PG_FINALLY, so that
+ * an error cannot leave it on.
+ */
+void
+workorder_act_as_system(bool on)
+{
+	acting_as_system = on;
+}
+
+/*
  * workorder_calling_role returns the name of the outer user: the role in
- * effect outside any SECURITY DEFINER function (SET ROLE respected).
+ * effect outside any SECURITY DEFINER function (SET ROLE respected); or,
+ * while intake acts as the system, the current user.
  */
 Datum
 workorder_calling_role(PG_FUNCTION_ARGS)
 {
-	Oid			outer_role = GetOuterUserId();
+	Oid			outer_role = acting_as_system ? GetUserId() : GetOuterUserId();
 	char	   *name = GetUserNameFromId(outer_role, false);
 	Name		result = (Name) palloc0(NAMEDATALEN);
 

@@ -12,9 +12,22 @@
  * in C (routing.c, deadlines.c), locate() in C (locate.c), and the writes
  * are two prepared statements: the order, and the events of its intake.
  * What stays SQL is called through fmgr: location_point() for a geometry
- * argument (the lon/lat form is checked here), dedup_decide(), and
- * dedup_apply() when dedup found candidates.  The rules, the order of the checks and the
- * messages are the plpgsql's; README.md documents them.
+ * argument (the lon/lat form is checked here) and dedup_decide().  The
+ * rules, the order of the checks and the messages are the plpgsql's;
+ * README.md documents them.
+ *
+ * Dedup's decision is carried out here too (it was the plpgsql
+ * dedup_apply(), which called the action merge(): some thirty statements
+ * for a merged report, three UPDATEs of its row among them).  A duplicate's
+ * master is locked before the order is made, and the decision settled on
+ * what the master is then; the order is inserted as it leaves intake
+ * (merged into its master, or new and suspected), with every event of its
+ * intake in one statement: submit, then dispatch, suspect_duplicate, or
+ * merge with the master's merged_in.  Merging at intake is the system's
+ * doing, not the caller's: an intake login may submit a duplicate of an
+ * order of another channel, which merge() would refuse it (WO951).  Only
+ * the rare reopen of a resolved master calls the action reopen(), as the
+ * system (workorder_act_as_system, access.c).
  *
  * The prepared statements and the looked-up functions and types are kept
  * per backend for the submit() function they were made for (its OID): a
@@ -78,10 +91,11 @@ enum
 };
 
 /* The columns of the order the INSERT writes, in the order of its parameters. */
-#define ORDER_NPARAMS	31
+#define ORDER_NPARAMS	32
 
-/* The parameters of the events' INSERT. */
+/* The parameters of the events' INSERTs: with a dispatch, and at most. */
 #define EVENT_NPARAMS	12
+#define EVENT_MAX_NPARAMS 14
 
 /* The columns of workorder.location and workorder.dedup_decision submit() reads. */
 #define LOCATION_AREA_CODE		1
@@ -89,9 +103,18 @@ enum
 #define LOCATION_CHAIN			4
 #define LOCATION_IN_JURISDICTION 6
 #define LOCATION_MATCH			9
+#define DECISION_DECISION		1
+#define DECISION_MASTER_ID		2
+#define DECISION_SCORE			3
 #define DECISION_HOLDS			4
 #define DECISION_REASON			5
+#define DECISION_POLICY			6
 #define DECISION_CANDIDATES		7
+#define CANDIDATE_ORDER_ID		1
+#define CANDIDATE_TICKET		2
+
+/* The parameters of dedup_checks' INSERT. */
+#define CHECK_NPARAMS	7
 
 /*
  * IntakeState is what submit() looks up once per backend: the types it
@@ -106,22 +129,50 @@ typedef struct IntakeState
 	Oid			level_type;
 	Oid			ticket_type;
 	Oid			location_type;
+	Oid			dedup_policy_type;
+	Oid			dedup_candidates_type;	/* dedup_candidate[] */
 	Datum		priority_normal;
 	Datum		status_new;
 	Datum		status_dispatched;
+	Datum		status_merged;
 	TimestampTz earliest_event; /* 2000-01-01 in the session's time zone when computed */
 	pg_tz	   *earliest_event_zone;
 	SPIPlanPtr	find_plan;		/* the order of a (channel, channel_ref) */
 	SPIPlanPtr	insert_plan;	/* the order */
 	SPIPlanPtr	submitted_plan; /* its submit event */
 	SPIPlanPtr	dispatched_plan;	/* its submit and dispatch events */
+	SPIPlanPtr	suspected_plan; /* its submit and suspect_duplicate events */
+	SPIPlanPtr	merged_plan;	/* its submit and merge events, the master's merged_in */
+	SPIPlanPtr	master_lock_plan;	/* a duplicate's master, locked */
+	SPIPlanPtr	master_update_plan; /* the master counts one report more */
+	SPIPlanPtr	reopen_plan;	/* a resolved master reopened by a late report */
+	SPIPlanPtr	check_plan;		/* what dedup saw and decided */
 	bool		functions_valid;
 	FmgrInfo	location_point;
 	FmgrInfo	dedup_decide;
-	FmgrInfo	dedup_apply;
 	FmgrInfo	make_point;		/* PostGIS ST_MakePoint(float8, float8) */
 	FmgrInfo	set_srid;		/* PostGIS ST_SetSRID(geometry, integer) */
 } IntakeState;
+
+/*
+ * DedupOutcome is dedup's decision on a report, settled on the master as it
+ * is once locked (dedup_settle), and what carrying it out needs.
+ */
+typedef struct DedupOutcome
+{
+	const char *decision;		/* new, merge, reopen, link, review; NULL: no
+								 * candidates, nothing to record */
+	bool		merging;		/* merge, reopen or link: the order is merged */
+	bool		has_master;
+	int64		master_id;
+	char	   *master_ticket;	/* its text */
+	Datum		score;
+	bool		score_isnull;
+	const char *reason;			/* the notes of the events; the order's
+								 * status_reason unless it is merged */
+	Datum		policy;
+	Datum		candidates;
+} DedupOutcome;
 
 static IntakeState intake = {InvalidOid};
 static bool intake_callback_registered = false;
@@ -136,6 +187,11 @@ static Datum attribute(HeapTupleHeader row, int attnum, bool *isnull);
 static Datum intake_point(FunctionCallInfo fcinfo);
 static char *geometry_text(Datum geometry, int length);
 static Datum find_order(Datum channel, Datum channel_ref, bool *found);
+static void dedup_settle(HeapTupleHeader dup, DedupOutcome *outcome);
+static char *candidate_ticket(Datum candidates, int64 order_id);
+static void reopen_master(Datum master_id, Datum ticket, Datum score, bool score_isnull);
+static void dedup_carry_out(const DedupOutcome *outcome, Datum order_id, Datum ticket, Datum *master_seq,
+							Datum *master_status, Datum *master_unit, bool *master_unit_isnull);
 static TimestampTz earliest_event_time(void);
 
 PG_FUNCTION_INFO_V1(intake_check_text);
@@ -234,14 +290,16 @@ intake_prepare(Oid submit_oid)
 		CacheRegisterSyscacheCallback(PROCOID, intake_function_changed, (Datum) 0);
 		intake_callback_registered = true;
 	}
-	if (intake.find_plan)
-		SPI_freeplan(intake.find_plan);
-	if (intake.insert_plan)
-		SPI_freeplan(intake.insert_plan);
-	if (intake.submitted_plan)
-		SPI_freeplan(intake.submitted_plan);
-	if (intake.dispatched_plan)
-		SPI_freeplan(intake.dispatched_plan);
+	{
+		SPIPlanPtr	plans[] = {intake.find_plan, intake.insert_plan, intake.submitted_plan,
+							   intake.dispatched_plan, intake.suspected_plan, intake.merged_plan,
+							   intake.master_lock_plan, intake.master_update_plan, intake.reopen_plan,
+		intake.check_plan};
+
+		for (size_t i = 0; i < lengthof(plans); i++)
+			if (plans[i] != NULL)
+				SPI_freeplan(plans[i]);
+	}
 	memset(&intake, 0, sizeof(intake));
 
 	/* The geometry and priority types are those of submit()'s own arguments. */
@@ -264,6 +322,10 @@ intake_prepare(Oid submit_oid)
 	intake.status_new = DirectFunctionCall2(enum_in, CStringGetDatum("new"), ObjectIdGetDatum(intake.status_type));
 	intake.status_dispatched = DirectFunctionCall2(enum_in, CStringGetDatum("dispatched"),
 												   ObjectIdGetDatum(intake.status_type));
+	intake.status_merged = DirectFunctionCall2(enum_in, CStringGetDatum("merged"),
+											   ObjectIdGetDatum(intake.status_type));
+	intake.dedup_policy_type = workorder_type_oid("workorder", "dedup_policy");
+	intake.dedup_candidates_type = get_array_type(workorder_type_oid("workorder", "dedup_candidate"));
 	types[0] = TEXTOID;
 	types[1] = TEXTOID;
 	intake.find_plan = workorder_keep_plan("SELECT x FROM workorder.orders x "
@@ -277,7 +339,7 @@ intake_prepare(Oid submit_oid)
 			intake.geometry_type, TEXTOID, TEXTARRAYOID, TEXTOID, BOOLOID, TEXTOID, TEXTOID,
 			TIMESTAMPTZOID, TIMESTAMPTZOID, JSONBOID, intake.status_type, TEXTOID, intake.level_type,
 			TEXTOID, TEXTOID, TEXTARRAYOID, INT8OID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-			TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID
+			TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID, INT8OID
 		};
 
 		intake.insert_plan = workorder_keep_plan(
@@ -286,9 +348,9 @@ intake_prepare(Oid submit_oid)
 			"location, area_code, area_chain, location_match, in_jurisdiction, reporter_name, reporter_phone, "
 			"occurred_at, received_at, attributes, status, status_reason, handling_level, dispatching_unit, "
 			"main_unit, assisting_units, route_rule_id, sla_policy, accept_due_at, resolve_due_at, warn_at, "
-			"event_count, updated_at) "
+			"event_count, updated_at, master_id) "
 			"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, "
-			"$23, $24, $25, $26, $27, $28, $29, $30, $31) "
+			"$23, $24, $25, $26, $27, $28, $29, $30, $31, $32) "
 			"ON CONFLICT ON CONSTRAINT orders_channel_ref_unique DO NOTHING "
 			"RETURNING x", ORDER_NPARAMS, order_types);
 	}
@@ -316,6 +378,70 @@ intake_prepare(Oid submit_oid)
 					 "pg_catalog.jsonb_build_object('rule_id', $10, 'rule', $11, 'handling_level', $12))",
 					 submit_event),
 			EVENT_NPARAMS + 1, event_types);
+
+		/*
+		 * A suspected duplicate: $9 its master, $10 the master's ticket, $11
+		 * the score.  The events after the first take the time they are
+		 * logged, as every action's event does.
+		 */
+		{
+			const Oid	suspected_types[11] = {
+				INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+				INT8OID, TEXTOID, FLOAT8OID
+			};
+
+			intake.suspected_plan = workorder_keep_plan(
+				psprintf("%s, ($1, 2, DEFAULT, 'suspect_duplicate', 'system', 'new', 'new', NULL, $8, "
+						 "pg_catalog.jsonb_build_object('master_id', $9, 'master_ticket', $10, "
+						 "'score', pg_catalog.round($11::pg_catalog.numeric, 3)))",
+						 submit_event),
+				11, suspected_types);
+		}
+
+		/*
+		 * A merged report: $9 its master, $10 the master's ticket, $11 the
+		 * seq of the master's merged_in event, $12 the master's status, $13
+		 * its main unit, $14 the report's ticket.
+		 */
+		{
+			const Oid	merged_types[EVENT_MAX_NPARAMS] = {
+				INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+				INT8OID, TEXTOID, INT4OID, intake.status_type, TEXTOID, intake.ticket_type
+			};
+
+			intake.merged_plan = workorder_keep_plan(
+				psprintf("%s, ($1, 2, DEFAULT, 'merge', 'system', 'new', 'merged', NULL, $8, "
+						 "pg_catalog.jsonb_build_object('master_id', $9, 'master_ticket', $10, 'report_count', 1)), "
+						 "($9, $11, DEFAULT, 'merged_in', 'system', $12, $12, $13, $8, "
+						 "pg_catalog.jsonb_build_object('order_id', $1, 'ticket', $14::pg_catalog.text, "
+						 "'report_count', 1))",
+						 submit_event),
+				EVENT_MAX_NPARAMS, merged_types);
+		}
+	}
+
+	/* A duplicate's master, and what dedup records. */
+	types[0] = INT8OID;
+	intake.master_lock_plan = workorder_keep_plan(
+		"SELECT x.status::pg_catalog.text, x.ticket::pg_catalog.text FROM workorder.orders x "
+		"WHERE x.id OPERATOR(pg_catalog.=) $1 FOR UPDATE", 1, types);
+	intake.master_update_plan = workorder_keep_plan(
+		"UPDATE workorder.orders x SET report_count = x.report_count OPERATOR(pg_catalog.+) 1, "
+		"event_count = x.event_count OPERATOR(pg_catalog.+) 1, updated_at = pg_catalog.now() "
+		"WHERE x.id OPERATOR(pg_catalog.=) $1 RETURNING x.event_count, x.status, x.main_unit", 1, types);
+	{
+		const Oid	reopen_types[3] = {INT8OID, intake.ticket_type, FLOAT8OID};
+		const Oid	check_types[CHECK_NPARAMS] = {
+			INT8OID, TIMESTAMPTZOID, TEXTOID, INT8OID, FLOAT8OID, intake.dedup_policy_type,
+			intake.dedup_candidates_type
+		};
+
+		intake.reopen_plan = workorder_keep_plan(
+			"SELECT workorder.reopen($1, 'system', pg_catalog.format('a new report after resolution: %s (score %s)', "
+			"$2::pg_catalog.text, pg_catalog.round($3::pg_catalog.numeric, 3)))", 3, reopen_types);
+		intake.check_plan = workorder_keep_plan(
+			"INSERT INTO workorder.dedup_checks (order_id, checked_at, decision, master_id, score, policy, candidates) "
+			"VALUES ($1, $2, $3, $4, $5, $6, $7)", CHECK_NPARAMS, check_types);
 	}
 	intake.submit_oid = submit_oid;
 }
@@ -344,9 +470,6 @@ intake_lookup_functions(void)
 	types[4] = TEXTOID;
 	types[5] = TEXTOID;
 	workorder_lookup_function(&intake.dedup_decide, "workorder", "dedup_decide", 6, types);
-	types[0] = workorder_type_oid("workorder", "orders");
-	types[1] = workorder_type_oid("workorder", "dedup_decision");
-	workorder_lookup_function(&intake.dedup_apply, "workorder", "dedup_apply", 2, types);
 	types[0] = FLOAT8OID;
 	types[1] = FLOAT8OID;
 	workorder_lookup_function(&intake.make_point, postgis, "st_makepoint", 2, types);
@@ -490,6 +613,158 @@ find_order(Datum channel, Datum channel_ref, bool *found)
 }
 
 /*
+ * dedup_settle reads dedup's decision on a report into outcome and settles
+ * it.  A merge (or a reopen or link of a resolved master) locks the master
+ * first, and decides on what it is now: the neighbourhood's locks keep other
+ * reports out, not a dispatcher, so the master may have been resolved,
+ * reopened, merged or cancelled since the search.  Intake never fails for
+ * that: a master merged or cancelled meanwhile leaves the report new, for a
+ * dispatcher, with the reason.  Called inside SPI, before the order's INSERT.
+ */
+static void
+dedup_settle(HeapTupleHeader dup, DedupOutcome *outcome)
+{
+	bool		isnull;
+	Datum		reason;
+
+	memset(outcome, 0, sizeof(*outcome));
+	reason = attribute(dup, DECISION_REASON, &isnull);
+	outcome->reason = isnull ? NULL : TextDatumGetCString(reason);
+	outcome->candidates = attribute(dup, DECISION_CANDIDATES, &isnull);
+	if (isnull)
+		return;
+	outcome->decision = TextDatumGetCString(attribute(dup, DECISION_DECISION, &isnull));
+	outcome->master_id = DatumGetInt64(attribute(dup, DECISION_MASTER_ID, &isnull));
+	outcome->has_master = !isnull;
+	outcome->score = attribute(dup, DECISION_SCORE, &outcome->score_isnull);
+	outcome->policy = attribute(dup, DECISION_POLICY, &isnull);
+
+	if (strcmp(outcome->decision, "merge") == 0 || strcmp(outcome->decision, "reopen") == 0 ||
+		strcmp(outcome->decision, "link") == 0)
+	{
+		Datum		master_id = Int64GetDatum(outcome->master_id);
+		char	   *status;
+
+		if (SPI_execute_plan(intake.master_lock_plan, &master_id, NULL, false, 1) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "submit: the master order " INT64_FORMAT " of a duplicate is gone", outcome->master_id);
+		status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		outcome->master_ticket = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		if (strcmp(status, "merged") == 0 || strcmp(status, "cancelled") == 0)
+		{
+			outcome->reason = psprintf("duplicate of %s, which became %s before the merge: "
+									   "a dispatcher must dispatch it", outcome->master_ticket, status);
+			outcome->decision = "new";
+		}
+		else if (strcmp(status, "resolved") == 0 || strcmp(status, "closed") == 0)
+			outcome->decision = TextDatumGetCString(GetAttributeByName(DatumGetHeapTupleHeader(outcome->policy),
+																	   "late_policy", &isnull));
+		else
+			outcome->decision = "merge";
+		outcome->merging = (strcmp(outcome->decision, "new") != 0);
+	}
+	else if (strcmp(outcome->decision, "review") == 0)
+		outcome->master_ticket = candidate_ticket(outcome->candidates, outcome->master_id);
+}
+
+/*
+ * candidate_ticket returns the text of the ticket of the candidate order_id
+ * among dedup's candidates.
+ */
+static char *
+candidate_ticket(Datum candidates, int64 order_id)
+{
+	ArrayIterator iterator = array_create_iterator(DatumGetArrayTypeP(candidates), 0, NULL);
+	Datum		candidate;
+	bool		isnull;
+	char	   *ticket = NULL;
+
+	while (ticket == NULL && array_iterate(iterator, &candidate, &isnull))
+	{
+		HeapTupleHeader row = DatumGetHeapTupleHeader(candidate);
+		bool		field_isnull;
+
+		if (!isnull && DatumGetInt64(attribute(row, CANDIDATE_ORDER_ID, &field_isnull)) == order_id)
+		{
+			Oid			output;
+			bool		varlena;
+
+			getTypeOutputInfo(intake.ticket_type, &output, &varlena);
+			ticket = OidOutputFunctionCall(output, attribute(row, CANDIDATE_TICKET, &field_isnull));
+		}
+	}
+	array_free_iterator(iterator);
+	if (ticket == NULL)
+		elog(ERROR, "submit: dedup's master " INT64_FORMAT " is not among its candidates", order_id);
+	return ticket;
+}
+
+/*
+ * reopen_master reopens a resolved master for a late report (ticket, score)
+ * as the system, whoever submitted the report: reopen() checks the caller's
+ * right to reopen the master, which intake's own decision needs not have.
+ */
+static void
+reopen_master(Datum master_id, Datum ticket, Datum score, bool score_isnull)
+{
+	Datum		reopen_args[3] = {master_id, ticket, score};
+	char		reopen_nulls[3] = {' ', ' ', score_isnull ? 'n' : ' '};
+
+	workorder_act_as_system(true);
+	PG_TRY();
+	{
+		if (SPI_execute_plan(intake.reopen_plan, reopen_args, reopen_nulls, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "submit: the reopen of the master order failed");
+	}
+	PG_FINALLY();
+	{
+		workorder_act_as_system(false);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * dedup_carry_out does what is left of dedup's decision once the order is
+ * inserted: a resolved master is reopened (late policy reopen), a master
+ * counts the merged report (its seq, status and main unit come back for its
+ * merged_in event), and what dedup saw and decided is recorded.  Called
+ * inside SPI.
+ */
+static void
+dedup_carry_out(const DedupOutcome *outcome, Datum order_id, Datum ticket, Datum *master_seq,
+				Datum *master_status, Datum *master_unit, bool *master_unit_isnull)
+{
+	Datum		master_id = Int64GetDatum(outcome->master_id);
+
+	if (outcome->merging)
+	{
+		bool		isnull;
+
+		if (strcmp(outcome->decision, "reopen") == 0)
+			reopen_master(master_id, ticket, outcome->score, outcome->score_isnull);
+		if (SPI_execute_plan(intake.master_update_plan, &master_id, NULL, false, 0) != SPI_OK_UPDATE_RETURNING ||
+			SPI_processed != 1)
+			elog(ERROR, "submit: the master order " INT64_FORMAT " of a duplicate is gone", outcome->master_id);
+		*master_seq = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		*master_status = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		*master_unit = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, master_unit_isnull);
+	}
+	{
+		Datum		check_values[CHECK_NPARAMS] = {
+			order_id, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+			CStringGetTextDatum(outcome->decision), master_id, outcome->score, outcome->policy,
+			outcome->candidates
+		};
+		char		check_nulls[CHECK_NPARAMS] = {
+			' ', ' ', ' ', outcome->has_master ? ' ' : 'n', outcome->score_isnull ? 'n' : ' ', ' ', ' '
+		};
+
+		if (SPI_execute_plan(intake.check_plan, check_values, check_nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "submit: the INSERT of the dedup check failed");
+	}
+}
+
+/*
  * intake_submit is workorder.submit(channel, channel_ref, category,
  * description, location, lon, lat, address, reporter_name, reporter_phone,
  * occurred_at, attributes, priority): see the top of this file and README.md.
@@ -516,6 +791,8 @@ intake_submit(PG_FUNCTION_ARGS)
 	HeapTupleHeader place;
 	HeapTupleHeader dup;
 	Datum		dup_datum;
+	DedupOutcome outcome;
+	bool		suspected;
 	const char *category_code;
 	const char *reason = NULL;
 	bool		dispatched = false;
@@ -664,16 +941,14 @@ intake_submit(PG_FUNCTION_ARGS)
 	if (isnull)
 		elog(ERROR, "submit: dedup_decide returned NULL");
 	dup = DatumGetHeapTupleHeader(dup_datum);
+	dedup_settle(dup, &outcome);
+	suspected = (outcome.decision != NULL && strcmp(outcome.decision, "review") == 0);
 
 	if (category_code == NULL)
 		reason = psprintf("unknown category %s of channel %s: a dispatcher must classify it",
 						  category_isnull ? "(none)" : TextDatumGetCString(category), channel);
 	else if (DatumGetBool(attribute(dup, DECISION_HOLDS, &isnull)) && !isnull)
-	{
-		Datum		dup_reason = attribute(dup, DECISION_REASON, &isnull);
-
-		reason = isnull ? NULL : TextDatumGetCString(dup_reason);
-	}
+		reason = outcome.reason;
 	else if (!in_jurisdiction_isnull && !in_jurisdiction)
 	{
 		const char *fallback = workorder_setting("fallback_unit");
@@ -754,9 +1029,9 @@ intake_submit(PG_FUNCTION_ARGS)
 	values[16] = TimestampTzGetDatum(received);
 	values[17] = PG_ARGISNULL(ARG_ATTRIBUTES) ?
 		DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")) : PG_GETARG_DATUM(ARG_ATTRIBUTES);
-	values[18] = dispatched ? intake.status_dispatched : intake.status_new;
+	values[18] = outcome.merging ? intake.status_merged : dispatched ? intake.status_dispatched : intake.status_new;
 	values[19] = reason ? CStringGetTextDatum(reason) : (Datum) 0;
-	nulls[19] = reason ? ' ' : 'n';
+	nulls[19] = reason && !outcome.merging ? ' ' : 'n';
 	values[20] = ObjectIdGetDatum(route_level);
 	nulls[20] = OidIsValid(route_level) ? ' ' : 'n';
 	{
@@ -776,8 +1051,10 @@ intake_submit(PG_FUNCTION_ARGS)
 	values[27] = TimestampTzGetDatum(sla.resolve_due_at);
 	values[28] = TimestampTzGetDatum(sla.warn_at);
 	nulls[26] = nulls[27] = nulls[28] = sla.has_deadlines ? ' ' : 'n';
-	values[29] = Int32GetDatum(dispatched ? 2 : 1);
+	values[29] = Int32GetDatum(dispatched || outcome.merging || suspected ? 2 : 1);
 	values[30] = TimestampTzGetDatum(received);
+	values[31] = Int64GetDatum(outcome.master_id);
+	nulls[31] = outcome.merging ? ' ' : 'n';
 	if (SPI_execute_plan(intake.insert_plan, values, nulls, false, 0) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "submit: the INSERT of the order failed");
 	if (SPI_processed == 0)
@@ -792,11 +1069,18 @@ intake_submit(PG_FUNCTION_ARGS)
 	}
 	order = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 
-	/* The events of its intake: the report arrives; it is dispatched if it was routed. */
+	/*
+	 * The events of its intake: the report arrives; it is dispatched if it
+	 * was routed, suspected, or merged into its master (which logs that it
+	 * was).  What dedup saw and decided is recorded first, and the master
+	 * counts the report.
+	 */
 	{
-		Datum		event_values[EVENT_NPARAMS + 1];
-		char		event_nulls[EVENT_NPARAMS + 1];
+		Datum		event_values[EVENT_MAX_NPARAMS];
+		char		event_nulls[EVENT_MAX_NPARAMS];
 		Datum		order_id = attribute(DatumGetHeapTupleHeader(order), 1, &isnull);
+		Datum		ticket = attribute(DatumGetHeapTupleHeader(order), 2, &isnull);
+		SPIPlanPtr	events_plan = intake.submitted_plan;
 
 		memset(event_nulls, ' ', sizeof(event_nulls));
 		event_values[0] = order_id;
@@ -809,34 +1093,44 @@ intake_submit(PG_FUNCTION_ARGS)
 		event_values[5] = area_code;
 		event_nulls[5] = area_code_isnull ? 'n' : ' ';
 		event_values[6] = match;
-		event_values[7] = dispatched ? (Datum) 0 : values[19];
-		event_nulls[7] = dispatched ? 'n' : nulls[19];
-		event_values[8] = values[22];
-		event_nulls[8] = nulls[22];
-		event_values[9] = Int64GetDatum(route_rule_id);
-		event_nulls[9] = nulls[24];
-		event_values[10] = route_rule_name ? CStringGetTextDatum(route_rule_name) : (Datum) 0;
-		event_nulls[10] = route_rule_name ? ' ' : 'n';
-		event_values[11] = values[20];
-		event_nulls[11] = nulls[20];
-		event_values[12] = values[19];
-		event_nulls[12] = nulls[19];
-		if (SPI_execute_plan(dispatched ? intake.dispatched_plan : intake.submitted_plan,
-							 event_values, event_nulls, false, 0) != SPI_OK_INSERT)
+		event_values[7] = reason && !dispatched ? CStringGetTextDatum(reason) : (Datum) 0;
+		event_nulls[7] = reason && !dispatched ? ' ' : 'n';
+		if (outcome.decision != NULL)
+			dedup_carry_out(&outcome, order_id, ticket, &event_values[10], &event_values[11],
+							&event_values[12], &isnull);
+		if (dispatched)
+		{
+			events_plan = intake.dispatched_plan;
+			event_values[8] = values[22];
+			event_nulls[8] = nulls[22];
+			event_values[9] = Int64GetDatum(route_rule_id);
+			event_nulls[9] = nulls[24];
+			event_values[10] = route_rule_name ? CStringGetTextDatum(route_rule_name) : (Datum) 0;
+			event_nulls[10] = route_rule_name ? ' ' : 'n';
+			event_values[11] = values[20];
+			event_nulls[11] = nulls[20];
+			event_values[12] = values[19];
+			event_nulls[12] = nulls[19];
+		}
+		else if (suspected || outcome.merging)
+		{
+			events_plan = suspected ? intake.suspected_plan : intake.merged_plan;
+			event_values[8] = Int64GetDatum(outcome.master_id);
+			event_values[9] = CStringGetTextDatum(outcome.master_ticket);
+			if (suspected)
+			{
+				event_values[10] = outcome.score;
+				event_nulls[10] = outcome.score_isnull ? 'n' : ' ';
+			}
+			else
+			{
+				/* $11 to $13 are the master's, from dedup_carry_out. */
+				event_nulls[12] = isnull ? 'n' : ' ';
+				event_values[13] = ticket;
+			}
+		}
+		if (SPI_execute_plan(events_plan, event_values, event_nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "submit: the INSERT of the order's events failed");
-	}
-
-	/*
-	 * When dedup found candidates, it carries its decision out on the order
-	 * and records what it saw; the order leaves intake as it made it.
-	 */
-	(void) attribute(dup, DECISION_CANDIDATES, &isnull);
-	if (!isnull)
-	{
-		bool		apply_nulls[2] = {false, false};
-		Datum		apply_args[2] = {order, dup_datum};
-
-		order = workorder_call_function(&intake.dedup_apply, 2, apply_args, apply_nulls, &isnull);
 	}
 	order = SPI_datumTransfer(order, false, -1);
 	SPI_finish();

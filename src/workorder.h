@@ -211,8 +211,9 @@ extern void workorder_sla_intake(const int64 *rule_id, Oid priority, const char 
 /* ticket.c: the next ticket of a day (an int64 yyyymmdd * 1000000 + seq). */
 extern int64 workorder_next_ticket(int32 day);
 
-/* access.c: an intake login acts only for its own channel (WO952). */
+/* access.c: an intake login acts only for its own channel (WO952); intake acting as the system. */
 extern void workorder_check_channel_access(const char *channel, const char *what);
+extern void workorder_act_as_system(bool on);
 
 /* locate.c: locate_point() of a point in SRID 4326, as a workorder.location row. */
 extern HeapTupleHeader workorder_locate_point(Datum point, Oid geometry_type, TupleDesc location_desc);

@@ -140,6 +140,8 @@ SELECT throws_ok('SELECT * FROM workorder.explain_dedup(-1)', 'WO402', NULL, 'ex
 
 -- A master cancelled between the search and the merge (by a dispatcher, whom the
 -- neighbourhood's locks do not stop): intake does not fail, the report stays new.
+-- This is dedup_apply(), the plpgsql that the library 0.5 first shipped with calls;
+-- submit()'s own C path is raced for real in test/scenario/dedup_master_race.t.
 \o /dev/null
 SELECT workorder.submit('hotline', 'TAP-C', '0401', '文华路8号井盖缺失', lon => 117.07, lat => 26.07);
 \o

@@ -16,7 +16,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
      {"code": "V", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(105);
+SELECT plan(108);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -238,6 +238,31 @@ SELECT is((rt.run_as('wo_rt_intake_app', 'INSERT INTO workorder.inbox (channel, 
           '42501', 'and it cannot write an outcome into the inbox');
 SELECT is((rt.run_as('wo_rt_intake_app', 'SELECT workorder.drain_inbox()')).state,
           '42501', 'draining the inbox is the worker''s (and admins'') business');
+
+-- A connector's report that duplicates another channel's order is merged into it:
+-- the merge is intake's own doing, not an action of the connector (which may
+-- neither merge nor see the master).  A late report under late policy reopen
+-- reopens the resolved master, as the system.  (The map's tests run without
+-- dedup; these turn it on.)
+UPDATE workorder.settings SET value = 'on' WHERE name = 'dedup_enabled';
+SELECT (workorder.submit('hotline', 'RT-M1', '0301', '北门菜市场门口流动摊贩占道经营，堵住路口',
+                         lon => 116.06, lat => 25.04)).id AS dup_master \gset
+SELECT is((rt.run_as('wo_rt_intake_app', 'SELECT (s.status, s.master_id)::text FROM workorder.submit(''rt_app'', ''RT-M2'', ''V'', ''北门菜市场门口流动摊贩占道经营，堵住路口'', lon => 116.06001, lat => 25.04) s')).result,
+          format('(merged,%s)', :dup_master), 'an intake connector''s duplicate of another channel''s order is merged into it');
+INSERT INTO workorder.settings (name, value, description) VALUES ('dedup_late_policy', 'reopen', 'roles_test');
+\o /dev/null
+SELECT workorder.accept(:dup_master, 'x');
+SELECT workorder.resolve(:dup_master, 'x', '已清理');
+\o
+SELECT is((rt.run_as('wo_rt_intake_app', 'SELECT (s.status, s.master_id)::text FROM workorder.submit(''rt_app'', ''RT-M3'', ''V'', ''北门菜市场门口流动摊贩占道经营，堵住路口'', lon => 116.06002, lat => 25.04) s')).result,
+          format('(merged,%s)', :dup_master), 'a connector''s late duplicate is merged into the resolved master');
+SELECT is((SELECT status::text || ' ' || report_count || ' ' ||
+                  (SELECT string_agg(e.action || ':' || e.actor, ',' ORDER BY e.seq) FROM workorder.order_events e
+                    WHERE e.order_id = o.id AND e.action IN ('reopen', 'merged_in'))
+             FROM workorder.orders o WHERE o.id = :dup_master),
+          'dispatched 3 merged_in:system,reopen:system,merged_in:system',
+          '... which the system reopened (late policy reopen) and which counts three reports');
+UPDATE workorder.settings SET value = 'off' WHERE name = 'dedup_enabled';
 
 -- == Analysts: the masked views only
 SELECT is((rt.run_as('wo_rt_analyst', 'SELECT count(*)::text FROM workorder.orders')).state,

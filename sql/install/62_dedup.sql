@@ -18,8 +18,9 @@
 --           unrouted, as a suspected duplicate for a dispatcher to confirm or
 --           reject with workorder.review_duplicate();
 --   new     otherwise (also with no candidates): a new order, routed as usual.
--- After the INSERT, workorder.dedup_apply() carries the decision out and records
--- the candidates and their scores in workorder.dedup_checks, which
+-- submit() carries the decision out (src/intake.c: the master is locked before the
+-- order is made, and the decision settled on what it is then) and records the
+-- candidates and their scores in workorder.dedup_checks, which
 -- workorder.explain_dedup() shows.
 --
 -- Only a candidate of the same category as the report (or of an ancestor or a
@@ -320,7 +321,11 @@ COMMENT ON TABLE workorder.dedup_checks IS
     'What dedup saw at intake (the candidates and their score components, the policy) and decided, for orders that had candidates; and reviews.';
 
 -- dedup_apply carries out a decision on the order submit() has just made, records
--- the check, and returns the order as it leaves intake.
+-- the check, and returns the order as it leaves intake.  submit() no longer calls
+-- it: it does the same in C (src/intake.c), without the action merge(), whose
+-- access check refused an intake login's duplicate of another channel's order.
+-- Kept because the library that 0.5 first shipped with calls it, and a server
+-- runs the library it preloaded until it restarts; to be dropped in 0.6.
 CREATE FUNCTION workorder.dedup_apply(o workorder.orders, d workorder.dedup_decision)
 RETURNS workorder.orders
 LANGUAGE plpgsql

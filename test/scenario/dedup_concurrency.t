@@ -36,10 +36,7 @@ trap cleanup EXIT
 
 echo "1..$((rounds * 5 + 1))"
 
-(cd "$repo" &&
-  psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $db" &&
-  q "CREATE EXTENSION workorder CASCADE" &&
-  psql -X -q -v ON_ERROR_STOP=1 -v demo_no_summary=1 -d "$db" -f data/demo.sql) >/dev/null 2>"$work/setup.err"
+demo_database "$db" "$work/setup.err"
 check "setup: extension and demo map" "0" "$?"
 
 # The channels that report a missing manhole cover, with their own codes.
