@@ -147,9 +147,11 @@ typedef struct IntakeState
 	SPIPlanPtr	master_update_plan; /* the master counts one report more */
 	SPIPlanPtr	reopen_plan;	/* a resolved master reopened by a late report */
 	SPIPlanPtr	check_plan;		/* what dedup saw and decided */
+	bool		dedup_applied_in_sql;	/* a 0.4 schema: dedup_apply() records */
 	bool		functions_valid;
 	FmgrInfo	location_point;
 	FmgrInfo	dedup_decide;
+	FmgrInfo	dedup_apply;	/* looked up for a 0.4 schema only */
 	FmgrInfo	make_point;		/* PostGIS ST_MakePoint(float8, float8) */
 	FmgrInfo	set_srid;		/* PostGIS ST_SetSRID(geometry, integer) */
 } IntakeState;
@@ -162,6 +164,7 @@ typedef struct DedupOutcome
 {
 	const char *decision;		/* new, merge, reopen, link, review; NULL: no
 								 * candidates, nothing to record */
+	bool		apply_in_sql;	/* a 0.4 schema's dedup_apply() carries it out */
 	bool		merging;		/* merge, reopen or link: the order is merged */
 	bool		has_master;
 	int64		master_id;
@@ -326,6 +329,21 @@ intake_prepare(Oid submit_oid)
 											   ObjectIdGetDatum(intake.status_type));
 	intake.dedup_policy_type = workorder_type_oid("workorder", "dedup_policy");
 	intake.dedup_candidates_type = get_array_type(workorder_type_oid("workorder", "dedup_candidate"));
+
+	/*
+	 * Until 0.5 the decision carried its policy and candidates as jsonb, and
+	 * the schema's dedup_apply() recorded them and merged through merge().
+	 * This library serves such a schema too, between the installation of its
+	 * files and ALTER EXTENSION ... UPDATE, the way it did: through
+	 * dedup_apply().
+	 */
+	{
+		TupleDesc	decision_desc = lookup_rowtype_tupdesc(workorder_type_oid("workorder", "dedup_decision"), -1);
+
+		intake.dedup_applied_in_sql =
+			(TupleDescAttr(decision_desc, DECISION_CANDIDATES - 1)->atttypid != intake.dedup_candidates_type);
+		ReleaseTupleDesc(decision_desc);
+	}
 	types[0] = TEXTOID;
 	types[1] = TEXTOID;
 	intake.find_plan = workorder_keep_plan("SELECT x FROM workorder.orders x "
@@ -439,9 +457,10 @@ intake_prepare(Oid submit_oid)
 		intake.reopen_plan = workorder_keep_plan(
 			"SELECT workorder.reopen($1, 'system', pg_catalog.format('a new report after resolution: %s (score %s)', "
 			"$2::pg_catalog.text, pg_catalog.round($3::pg_catalog.numeric, 3)))", 3, reopen_types);
-		intake.check_plan = workorder_keep_plan(
-			"INSERT INTO workorder.dedup_checks (order_id, checked_at, decision, master_id, score, policy, candidates) "
-			"VALUES ($1, $2, $3, $4, $5, $6, $7)", CHECK_NPARAMS, check_types);
+		if (!intake.dedup_applied_in_sql)
+			intake.check_plan = workorder_keep_plan(
+				"INSERT INTO workorder.dedup_checks (order_id, checked_at, decision, master_id, score, policy, candidates) "
+				"VALUES ($1, $2, $3, $4, $5, $6, $7)", CHECK_NPARAMS, check_types);
 	}
 	intake.submit_oid = submit_oid;
 }
@@ -470,6 +489,12 @@ intake_lookup_functions(void)
 	types[4] = TEXTOID;
 	types[5] = TEXTOID;
 	workorder_lookup_function(&intake.dedup_decide, "workorder", "dedup_decide", 6, types);
+	if (intake.dedup_applied_in_sql)
+	{
+		types[0] = workorder_type_oid("workorder", "orders");
+		types[1] = workorder_type_oid("workorder", "dedup_decision");
+		workorder_lookup_function(&intake.dedup_apply, "workorder", "dedup_apply", 2, types);
+	}
 	types[0] = FLOAT8OID;
 	types[1] = FLOAT8OID;
 	workorder_lookup_function(&intake.make_point, postgis, "st_makepoint", 2, types);
@@ -633,6 +658,11 @@ dedup_settle(HeapTupleHeader dup, DedupOutcome *outcome)
 	outcome->candidates = attribute(dup, DECISION_CANDIDATES, &isnull);
 	if (isnull)
 		return;
+	if (intake.dedup_applied_in_sql)
+	{
+		outcome->apply_in_sql = true;
+		return;
+	}
 	outcome->decision = TextDatumGetCString(attribute(dup, DECISION_DECISION, &isnull));
 	outcome->master_id = DatumGetInt64(attribute(dup, DECISION_MASTER_ID, &isnull));
 	outcome->has_master = !isnull;
@@ -1131,6 +1161,13 @@ intake_submit(PG_FUNCTION_ARGS)
 		}
 		if (SPI_execute_plan(events_plan, event_values, event_nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "submit: the INSERT of the order's events failed");
+	}
+	if (outcome.apply_in_sql)
+	{
+		bool		apply_nulls[2] = {false, false};
+		Datum		apply_args[2] = {order, dup_datum};
+
+		order = workorder_call_function(&intake.dedup_apply, 2, apply_args, apply_nulls, &isnull);
 	}
 	order = SPI_datumTransfer(order, false, -1);
 	SPI_finish();
