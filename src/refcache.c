@@ -130,7 +130,6 @@ static Oid	ref_priority_urgent = InvalidOid;
 static void ref_relcache_callback(Datum arg, Oid relid);
 static void ref_ensure(void);
 static void ref_load(void);
-static int	ref_query(const char *query, Snapshot snapshot);
 static char *ref_text(HeapTuple tuple, TupleDesc desc, int col);
 static Oid	ref_enum_oid(const char *type_name, const char *label);
 static bool ref_key(char *key, char kind, const char *a, const char *b);
@@ -194,11 +193,12 @@ ref_ensure(void)
 }
 
 /*
- * ref_query runs a query of the loader with the given snapshot and returns
- * the number of rows (in SPI_tuptable).
+ * workorder_cache_query runs a query of a cache's loader (this one's,
+ * areamap.c's) with the given snapshot and returns the number of rows (in
+ * SPI_tuptable).  SPI must be connected.
  */
-static int
-ref_query(const char *query, Snapshot snapshot)
+uint64
+workorder_cache_query(const char *query, Snapshot snapshot)
 {
 	SPIPlanPtr	plan = SPI_prepare(query, 0, NULL);
 	int			ret;
@@ -207,8 +207,9 @@ ref_query(const char *query, Snapshot snapshot)
 		elog(ERROR, "could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
 	ret = SPI_execute_snapshot(plan, NULL, NULL, snapshot, InvalidSnapshot, true, false, 0);
 	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "loading the reference cache failed: %s", SPI_result_code_string(ret));
-	return (int) SPI_processed;
+		elog(ERROR, "a cache's loading query failed: %s", SPI_result_code_string(ret));
+	SPI_freeplan(plan);
+	return SPI_processed;
 }
 
 /*
@@ -365,7 +366,7 @@ ref_load(void)
 		elog(ERROR, "SPI_connect failed");
 	snapshot = RegisterSnapshot(provisional ? GetActiveSnapshot() : GetLatestSnapshot());
 
-	n = ref_query("SELECT s.name, s.value FROM workorder.settings s", snapshot);
+	n = (int) workorder_cache_query("SELECT s.name, s.value FROM workorder.settings s", snapshot);
 	for (i = 0; i < n; i++)
 	{
 		HeapTuple	t = SPI_tuptable->vals[i];
@@ -384,7 +385,7 @@ ref_load(void)
 		}
 	}
 
-	n = ref_query("SELECT c.code, c.active, c.replies FROM workorder.channels c", snapshot);
+	n = (int) workorder_cache_query("SELECT c.code, c.active, c.replies FROM workorder.channels c", snapshot);
 	for (i = 0; i < n; i++)
 	{
 		HeapTuple	t = SPI_tuptable->vals[i];
@@ -395,7 +396,7 @@ ref_load(void)
 		e->replies = DatumGetBool(SPI_getbinval(t, SPI_tuptable->tupdesc, 3, &isnull));
 	}
 
-	n = ref_query("SELECT m.channel_code, m.channel_category_code, m.category_code "
+	n = (int) workorder_cache_query("SELECT m.channel_code, m.channel_category_code, m.category_code "
 				  "FROM workorder.channel_categories m", snapshot);
 	for (i = 0; i < n; i++)
 	{
@@ -405,7 +406,7 @@ ref_load(void)
 			ref_text(t, SPI_tuptable->tupdesc, 3);
 	}
 
-	n = ref_query("SELECT e.code, e.family, e.path, e.handling_level, e.department_kind, e.sla_policy, "
+	n = (int) workorder_cache_query("SELECT e.code, e.family, e.path, e.handling_level, e.department_kind, e.sla_policy, "
 				  "e.dedup_radius_m, e.dedup_window FROM workorder.category_effective e", snapshot);
 	for (i = 0; i < n; i++)
 	{
@@ -447,7 +448,7 @@ ref_load(void)
 		}
 	}
 
-	n = ref_query("SELECT r.category_code, r.weight_distance, r.weight_time, r.weight_text, r.weight_address, "
+	n = (int) workorder_cache_query("SELECT r.category_code, r.weight_distance, r.weight_time, r.weight_text, r.weight_address, "
 				  "r.weight_reporter, r.merge_threshold, r.review_threshold, r.closed_window, r.late_policy "
 				  "FROM workorder.dedup_rules r", snapshot);
 	for (i = 0; i < n; i++)
@@ -476,7 +477,7 @@ ref_load(void)
 		ref_put('D', r->category_code, NULL)->rule = r;
 	}
 
-	n = ref_query("SELECT u.code, u.kind OPERATOR(pg_catalog.=) 'center', u.department_kind, u.area_code, "
+	n = (int) workorder_cache_query("SELECT u.code, u.kind OPERATOR(pg_catalog.=) 'center', u.department_kind, u.area_code, "
 				  "u.active, u.name FROM workorder.units u", snapshot);
 	for (i = 0; i < n; i++)
 	{
@@ -499,7 +500,7 @@ ref_load(void)
 	}
 
 	/* The query of the plpgsql dispatch_center() it replaces, once. */
-	n = ref_query("SELECT u.code FROM workorder.units u "
+	n = (int) workorder_cache_query("SELECT u.code FROM workorder.units u "
 				  "WHERE u.kind OPERATOR(pg_catalog.=) 'center' AND u.active "
 				  "AND u.area_code OPERATOR(pg_catalog.=) ANY (ARRAY("
 				  "SELECT a.code FROM workorder.areas a WHERE a.parent_code IS NULL AND a.in_jurisdiction)) "
@@ -507,7 +508,7 @@ ref_load(void)
 	if (n > 0)
 		ref_dispatch_center = ref_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 
-	n = ref_query("SELECT r.id::pg_catalog.text, r.sla_policy FROM workorder.routing_rules r", snapshot);
+	n = (int) workorder_cache_query("SELECT r.id::pg_catalog.text, r.sla_policy FROM workorder.routing_rules r", snapshot);
 	for (i = 0; i < n; i++)
 	{
 		HeapTuple	t = SPI_tuptable->vals[i];
@@ -516,7 +517,7 @@ ref_load(void)
 			ref_text(t, SPI_tuptable->tupdesc, 2);
 	}
 
-	n = ref_query("SELECT r.id, r.name, r.category_code, r.channel_code, r.area_code, r.priority, "
+	n = (int) workorder_cache_query("SELECT r.id, r.name, r.category_code, r.channel_code, r.area_code, r.priority, "
 				  "r.keywords, pg_catalog.array_to_string(r.keywords, ', '), r.handling_level, "
 				  "r.target::pg_catalog.text, r.department_kind, r.unit_code, r.assisting_units, r.sla_policy "
 				  "FROM workorder.routing_rules r WHERE r.active ORDER BY r.position, r.id", snapshot);
@@ -566,7 +567,7 @@ ref_load(void)
 		r->sla_policy = ref_text(t, desc, 14);
 	}
 
-	n = ref_query("SELECT p.name, p.calendar_code, p.accept_clock, p.accept_amount, p.resolve_clock, "
+	n = (int) workorder_cache_query("SELECT p.name, p.calendar_code, p.accept_clock, p.accept_amount, p.resolve_clock, "
 				  "p.resolve_amount, p.warn_fraction::pg_catalog.float8 FROM workorder.sla_policies p", snapshot);
 	for (i = 0; i < n; i++)
 	{
@@ -585,7 +586,7 @@ ref_load(void)
 		ref_put('P', p->name, NULL)->policy = p;
 	}
 
-	n = ref_query("SELECT e.oid::pg_catalog.text, m.policy FROM workorder.sla_priority_policies m "
+	n = (int) workorder_cache_query("SELECT e.oid::pg_catalog.text, m.policy FROM workorder.sla_priority_policies m "
 				  "JOIN pg_catalog.pg_enum e ON e.enumtypid OPERATOR(pg_catalog.=) 'workorder.order_priority'::pg_catalog.regtype "
 				  "AND e.enumlabel OPERATOR(pg_catalog.=) m.priority::pg_catalog.text", snapshot);
 	for (i = 0; i < n; i++)
@@ -596,7 +597,7 @@ ref_load(void)
 			ref_text(t, SPI_tuptable->tupdesc, 2);
 	}
 
-	n = ref_query("SELECT e.oid FROM pg_catalog.pg_enum e "
+	n = (int) workorder_cache_query("SELECT e.oid FROM pg_catalog.pg_enum e "
 				  "WHERE e.enumtypid OPERATOR(pg_catalog.=) 'workorder.area_level'::pg_catalog.regtype "
 				  "ORDER BY e.enumsortorder", snapshot);
 	ref_nlevels = Min(n, (int) lengthof(ref_levels));

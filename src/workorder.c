@@ -57,6 +57,7 @@ _PG_init(void)
 	workorder_launcher_init();
 	workorder_worker_init();
 	workorder_hooks_init();
+	workorder_areamap_init();
 
 	MarkGUCPrefixReserved("workorder");
 }
@@ -172,32 +173,71 @@ workorder_geometry_srid(Datum geometry)
 }
 
 /*
+ * GeometryFunctions are the PostGIS functions that tell what a geometry is,
+ * found in PostGIS's schema once per geometry type (again after PostGIS was
+ * dropped and created).
+ */
+typedef struct GeometryFunctions
+{
+	Oid			geometry_type;
+	FmgrInfo	kind_of;		/* ST_GeometryType */
+	FmgrInfo	is_empty;		/* ST_IsEmpty */
+	FmgrInfo	x;				/* ST_X */
+	FmgrInfo	y;				/* ST_Y */
+} GeometryFunctions;
+
+/*
+ * geometry_functions returns the PostGIS functions for geometry_type.
+ */
+static GeometryFunctions *
+geometry_functions(Oid geometry_type)
+{
+	static GeometryFunctions functions = {InvalidOid};
+
+	if (functions.geometry_type != geometry_type)
+	{
+		const char *schema = get_namespace_name(workorder_type_namespace(geometry_type));
+
+		functions.geometry_type = InvalidOid;
+		workorder_lookup_function(&functions.kind_of, schema, "st_geometrytype", 1, &geometry_type);
+		workorder_lookup_function(&functions.is_empty, schema, "st_isempty", 1, &geometry_type);
+		workorder_lookup_function(&functions.x, schema, "st_x", 1, &geometry_type);
+		workorder_lookup_function(&functions.y, schema, "st_y", 1, &geometry_type);
+		functions.geometry_type = geometry_type;
+	}
+	return &functions;
+}
+
+/*
  * workorder_geometry_shape tells what a PostGIS geometry of geometry_type is:
  * ST_GeometryType(geometry) into *kind (NULL when that is NULL) and
  * ST_IsEmpty(geometry) into *empty and *empty_null.  dedup and locate_point
- * refuse what is not a point with it.  The two functions are found in
- * PostGIS's schema once per geometry type (again after PostGIS was dropped
- * and created).
+ * refuse what is not a point with it.
  */
 void
 workorder_geometry_shape(Datum geometry, Oid geometry_type, char **kind, bool *empty, bool *empty_null)
 {
-	static FmgrInfo kind_of;
-	static FmgrInfo is_empty;
-	static Oid	found_for = InvalidOid;
+	GeometryFunctions *functions = geometry_functions(geometry_type);
 	bool		arg_null = false;
 	bool		kind_null;
 	Datum		value;
 
-	if (found_for != geometry_type)
-	{
-		const char *schema = get_namespace_name(workorder_type_namespace(geometry_type));
-
-		workorder_lookup_function(&kind_of, schema, "st_geometrytype", 1, &geometry_type);
-		workorder_lookup_function(&is_empty, schema, "st_isempty", 1, &geometry_type);
-		found_for = geometry_type;
-	}
-	value = workorder_call_function(&kind_of, 1, &geometry, &arg_null, &kind_null);
+	value = workorder_call_function(&functions->kind_of, 1, &geometry, &arg_null, &kind_null);
 	*kind = kind_null ? NULL : TextDatumGetCString(value);
-	*empty = DatumGetBool(workorder_call_function(&is_empty, 1, &geometry, &arg_null, empty_null));
+	*empty = DatumGetBool(workorder_call_function(&functions->is_empty, 1, &geometry, &arg_null, empty_null));
+}
+
+/*
+ * workorder_point_xy returns the coordinates of a point that is known to be
+ * one (not NULL, not empty), with ST_X and ST_Y.
+ */
+void
+workorder_point_xy(Datum point, Oid geometry_type, double *x, double *y)
+{
+	GeometryFunctions *functions = geometry_functions(geometry_type);
+	bool		arg_null = false;
+	bool		isnull;
+
+	*x = DatumGetFloat8(workorder_call_function(&functions->x, 1, &point, &arg_null, &isnull));
+	*y = DatumGetFloat8(workorder_call_function(&functions->y, 1, &point, &arg_null, &isnull));
 }

@@ -85,6 +85,7 @@ extern Datum workorder_call_function(FmgrInfo *finfo, int nargs, const Datum *ar
 extern int32 workorder_geometry_srid(Datum geometry);
 extern void workorder_geometry_shape(Datum geometry, Oid geometry_type, char **kind, bool *empty,
 									 bool *empty_null);
+extern void workorder_point_xy(Datum point, Oid geometry_type, double *x, double *y);
 
 /* SlaPolicyInfo is one row of workorder.sla_policies, as refcache.c keeps it. */
 typedef struct SlaPolicyInfo
@@ -215,11 +216,27 @@ extern int64 workorder_next_ticket(int32 day);
 extern void workorder_check_channel_access(const char *channel, const char *what);
 extern void workorder_act_as_system(bool on);
 
+/* areamap.c: the jurisdiction map, per backend, for locate_point(). */
+typedef struct MapArea
+{
+	Datum		code;			/* text */
+	Datum		name;			/* text */
+	Datum		level;			/* workorder.area_level */
+	Datum		in_jurisdiction;	/* bool */
+	Datum		path;			/* text[] */
+	Datum		path_names;		/* text[] */
+	bool		has_children;
+} MapArea;
+extern void workorder_areamap_init(void);
+extern int	workorder_areamap_locate(double x, double y, const MapArea **area);
+
 /* locate.c: locate_point() of a point in SRID 4326, as a workorder.location row. */
 extern HeapTupleHeader workorder_locate_point(Datum point, Oid geometry_type, TupleDesc location_desc);
 extern List *workorder_family_categories(const char *family);
 extern const DedupRuleInfo *workorder_dedup_rule(const char *code);
 extern uint64 workorder_reference_version(void);
+struct SnapshotData;
+extern uint64 workorder_cache_query(const char *query, struct SnapshotData *snapshot);
 
 /*
  * similarity.c: the scores dedup computes, as text_similarity(a, b, ignore)

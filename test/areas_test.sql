@@ -4,7 +4,7 @@
 SET client_min_messages = warning;
 \set fs `cat data/foshan-districts.geojson`
 BEGIN;
-SELECT plan(47);
+SELECT plan(55);
 
 -- The real Foshan file: every ring crosses itself, and all five load repaired.
 CREATE TEMP TABLE loaded AS
@@ -84,6 +84,51 @@ SELECT is((SELECT count(*) FROM generate_series(1, 50) i
           0::bigint, 'a point on a shared boundary goes to the area with the smaller code');
 SELECT is((SELECT count(DISTINCT (workorder.locate(120.1, 30.1)).area_code) FROM generate_series(1, 20)),
           1::bigint, 'the same boundary point always gets the same answer');
+
+-- locate() answers from a per-backend copy of the map (src/areamap.c) and, with
+-- the setting workorder.locate_map off, from a query on area_pieces.  The answers
+-- are the same: on random points, and exactly on boundaries, where only the same
+-- arithmetic gives the same answer: on vertices of the pieces and on the
+-- midpoints of their edges (a sample of each, and every vertex of the small map).
+CREATE TEMP TABLE piece_vertices AS
+SELECT row_number() OVER () AS n, d.geom, lead(d.geom) OVER (PARTITION BY x.id, d.path[1] ORDER BY d.path[2]) AS next
+  FROM (SELECT row_number() OVER () AS id, geom FROM workorder.area_pieces) x, ST_DumpPoints(x.geom) d;
+CREATE TEMP TABLE map_points AS
+SELECT p FROM pts
+UNION ALL SELECT geom FROM piece_vertices WHERE n % 13 = 0 OR ST_X(geom) >= 120
+UNION ALL SELECT ST_SetSRID(ST_MakePoint((ST_X(geom) + ST_X(next)) / 2, (ST_Y(geom) + ST_Y(next)) / 2), 4326)
+            FROM piece_vertices WHERE next IS NOT NULL AND (n % 13 = 5 OR ST_X(geom) >= 120)
+UNION ALL SELECT ST_SetSRID(ST_MakePoint(119.99 + i * 0.0123, 29.99 + j * 0.0117), 4326)
+            FROM generate_series(0, 18) i, generate_series(0, 18) j;
+SET LOCAL workorder.locate_map = on;
+CREATE TEMP TABLE located_by_map AS SELECT p, (workorder.locate(p)).* FROM map_points;
+SET LOCAL workorder.locate_map = off;
+CREATE TEMP TABLE located_by_query AS SELECT p, (workorder.locate(p)).* FROM map_points;
+SET LOCAL workorder.locate_map = on;
+SELECT cmp_ok((SELECT count(*) FROM map_points), '>', 1000::bigint, 'the comparison has more than a thousand points');
+SELECT is((SELECT count(*) FROM located_by_map m JOIN located_by_query q USING (p)
+            WHERE (m.area_code, m.level, m.chain, m.chain_names, m.in_jurisdiction, m.approximate, m.distance_m, m.match)
+                  IS DISTINCT FROM
+                  (q.area_code, q.level, q.chain, q.chain_names, q.in_jurisdiction, q.approximate, q.distance_m, q.match)),
+          0::bigint, 'locate() gives the same answers from the map as from the query, boundaries included');
+SELECT cmp_ok((SELECT count(*) FROM located_by_map WHERE match = 'contained'), '>', 500::bigint,
+              '... most of them inside an area');
+
+-- The map follows the areas: an area loaded in this transaction is found at once.
+SELECT lives_ok($$SELECT workorder.load_area('990301001001', '甲一', 'village', '990301001', ST_MakeEnvelope(120.01, 30.01, 120.02, 30.02, 4326))$$,
+                'a village loads');
+SELECT is((workorder.locate(120.015, 30.015)).area_code, '990301001001', 'locate() finds the new village from the map');
+
+-- Proof that the map answered: with pieces deleted behind the areas' back (no
+-- change to areas, so no reload), the map still knows them and the query does not.
+DELETE FROM workorder.area_pieces WHERE area_code = '990301001001';
+SELECT is((workorder.locate(120.015, 30.015)).area_code, '990301001001', 'with the map on, the answer comes from the map');
+SET LOCAL workorder.locate_map = off;
+SELECT is((workorder.locate(120.015, 30.015)).area_code, '990301001', 'with it off, from area_pieces');
+SET LOCAL workorder.locate_map = on;
+UPDATE workorder.areas SET name = name WHERE code = '990301001001';
+SELECT is((workorder.locate(120.015, 30.015)).area_code, '990301001', 'a change to areas reloads the map');
+DELETE FROM workorder.areas WHERE code = '990301001001';
 
 SELECT results_eq($$SELECT kind, area_a, area_b, round(area_m2 / 1e6)::integer FROM workorder.check_areas()
                      WHERE parent_code = '990301' ORDER BY kind$$,
