@@ -413,7 +413,7 @@ areamap_cell(double v, double origin, double size)
 {
 	double		cell = floor((v - origin) / size);
 
-	if (cell < 0)
+	if (!(cell >= 0))			/* NaN too */
 		return 0;
 	if (cell > map.grid_side - 1)
 		return map.grid_side - 1;
@@ -571,7 +571,11 @@ workorder_areamap_locate(double x, double y, const MapArea **area)
 	const MapPiece *best = NULL;
 	int			cell;
 
-	if (!areamap_enabled)
+	/*
+	 * locate_point() may be called with a point nobody checked: what is not
+	 * finite is left to the query (and its errors), as before the map.
+	 */
+	if (!areamap_enabled || isnan(x) || isnan(y) || isinf(x) || isinf(y))
 		return -1;
 	areamap_ensure();
 	if (map.too_large)

@@ -154,7 +154,8 @@ locate_in_map(Datum point, Oid geometry_type, LocatedArea *area, MemoryContext c
 	int			result;
 	MemoryContext old;
 
-	workorder_point_xy(point, geometry_type, &x, &y);
+	if (!workorder_point_xy(point, geometry_type, &x, &y))
+		return -1;
 	result = workorder_areamap_locate(x, y, &found);
 	area->found = (result == 1);
 	if (result != 1)

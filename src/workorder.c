@@ -228,16 +228,19 @@ workorder_geometry_shape(Datum geometry, Oid geometry_type, char **kind, bool *e
 }
 
 /*
- * workorder_point_xy returns the coordinates of a point that is known to be
- * one (not NULL, not empty), with ST_X and ST_Y.
+ * workorder_point_xy returns the coordinates of a point with ST_X and ST_Y,
+ * or false when either is NULL (an empty point).  Not a point is PostGIS's
+ * error.
  */
-void
+bool
 workorder_point_xy(Datum point, Oid geometry_type, double *x, double *y)
 {
 	GeometryFunctions *functions = geometry_functions(geometry_type);
 	bool		arg_null = false;
-	bool		isnull;
+	bool		x_null;
+	bool		y_null;
 
-	*x = DatumGetFloat8(workorder_call_function(&functions->x, 1, &point, &arg_null, &isnull));
-	*y = DatumGetFloat8(workorder_call_function(&functions->y, 1, &point, &arg_null, &isnull));
+	*x = DatumGetFloat8(workorder_call_function(&functions->x, 1, &point, &arg_null, &x_null));
+	*y = DatumGetFloat8(workorder_call_function(&functions->y, 1, &point, &arg_null, &y_null));
+	return !x_null && !y_null;
 }

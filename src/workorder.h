@@ -85,7 +85,7 @@ extern Datum workorder_call_function(FmgrInfo *finfo, int nargs, const Datum *ar
 extern int32 workorder_geometry_srid(Datum geometry);
 extern void workorder_geometry_shape(Datum geometry, Oid geometry_type, char **kind, bool *empty,
 									 bool *empty_null);
-extern void workorder_point_xy(Datum point, Oid geometry_type, double *x, double *y);
+extern bool workorder_point_xy(Datum point, Oid geometry_type, double *x, double *y);
 
 /* SlaPolicyInfo is one row of workorder.sla_policies, as refcache.c keeps it. */
 typedef struct SlaPolicyInfo

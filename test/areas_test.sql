@@ -4,7 +4,7 @@
 SET client_min_messages = warning;
 \set fs `cat data/foshan-districts.geojson`
 BEGIN;
-SELECT plan(55);
+SELECT plan(57);
 
 -- The real Foshan file: every ring crosses itself, and all five load repaired.
 CREATE TEMP TABLE loaded AS
@@ -129,6 +129,14 @@ SET LOCAL workorder.locate_map = on;
 UPDATE workorder.areas SET name = name WHERE code = '990301001001';
 SELECT is((workorder.locate(120.015, 30.015)).area_code, '990301001', 'a change to areas reloads the map');
 DELETE FROM workorder.areas WHERE code = '990301001001';
+
+-- locate_point() trusts its caller to have checked the point; called directly with
+-- one that is not finite, it fails as before the map (the map leaves it to the
+-- query), and does not crash the backend (fuzz.t found that it did).
+SELECT throws_ok($$SELECT workorder.locate_point(ST_SetSRID(ST_MakePoint(120.05, 'NaN'), 4326), 10)$$, 'WO101',
+                 'nearest_area needs a longitude/latitude point', 'locate_point() of a NaN latitude fails cleanly');
+SELECT throws_ok($$SELECT workorder.locate_point(ST_SetSRID(ST_MakePoint('Infinity', 30.05), 4326), 10)$$, 'WO101',
+                 'nearest_area needs a longitude/latitude point', 'locate_point() of an infinite longitude fails cleanly');
 
 SELECT results_eq($$SELECT kind, area_a, area_b, round(area_m2 / 1e6)::integer FROM workorder.check_areas()
                      WHERE parent_code = '990301' ORDER BY kind$$,
