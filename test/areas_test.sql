@@ -4,7 +4,7 @@
 SET client_min_messages = warning;
 \set fs `cat data/foshan-districts.geojson`
 BEGIN;
-SELECT plan(57);
+SELECT plan(59);
 
 -- The real Foshan file: every ring crosses itself, and all five load repaired.
 CREATE TEMP TABLE loaded AS
@@ -90,6 +90,9 @@ SELECT is((SELECT count(DISTINCT (workorder.locate(120.1, 30.1)).area_code) FROM
 -- are the same: on random points, and exactly on boundaries, where only the same
 -- arithmetic gives the same answer: on vertices of the pieces and on the
 -- midpoints of their edges (a sample of each, and every vertex of the small map).
+SELECT lives_ok($$SELECT workorder.load_area('990302', '有洞区', 'district', NULL,
+                    ST_Difference(ST_MakeEnvelope(120.3, 30, 120.5, 30.2, 4326), ST_MakeEnvelope(120.35, 30.05, 120.45, 30.15, 4326)))$$,
+                'a district with a hole loads');
 CREATE TEMP TABLE piece_vertices AS
 SELECT row_number() OVER () AS n, d.geom, lead(d.geom) OVER (PARTITION BY x.id, d.path[1] ORDER BY d.path[2]) AS next
   FROM (SELECT row_number() OVER () AS id, geom FROM workorder.area_pieces) x, ST_DumpPoints(x.geom) d;
@@ -99,6 +102,8 @@ UNION ALL SELECT geom FROM piece_vertices WHERE n % 13 = 0 OR ST_X(geom) >= 120
 UNION ALL SELECT ST_SetSRID(ST_MakePoint((ST_X(geom) + ST_X(next)) / 2, (ST_Y(geom) + ST_Y(next)) / 2), 4326)
             FROM piece_vertices WHERE next IS NOT NULL AND (n % 13 = 5 OR ST_X(geom) >= 120)
 UNION ALL SELECT ST_SetSRID(ST_MakePoint(119.99 + i * 0.0123, 29.99 + j * 0.0117), 4326)
+            FROM generate_series(0, 18) i, generate_series(0, 18) j
+UNION ALL SELECT ST_SetSRID(ST_MakePoint(120.29 + i * 0.0125, 29.99 + j * 0.0125), 4326)
             FROM generate_series(0, 18) i, generate_series(0, 18) j;
 SET LOCAL workorder.locate_map = on;
 CREATE TEMP TABLE located_by_map AS SELECT p, (workorder.locate(p)).* FROM map_points;
@@ -113,6 +118,10 @@ SELECT is((SELECT count(*) FROM located_by_map m JOIN located_by_query q USING (
           0::bigint, 'locate() gives the same answers from the map as from the query, boundaries included');
 SELECT cmp_ok((SELECT count(*) FROM located_by_map WHERE match = 'contained'), '>', 500::bigint,
               '... most of them inside an area');
+SELECT is((SELECT string_agg(coalesce(area_code, '-') || ' ' || match, ', ' ORDER BY x)
+             FROM (SELECT x, (workorder.locate(x, 30.1, 0)).* FROM unnest(ARRAY[120.32, 120.35, 120.4, 120.45]) x) l),
+          '990302 contained, 990302 contained, - outside, 990302 contained',
+          'a point in the hole is in no area, one on the hole''s edge is in the district');
 
 -- The map follows the areas: an area loaded in this transaction is found at once.
 SELECT lives_ok($$SELECT workorder.load_area('990301001001', '甲一', 'village', '990301001', ST_MakeEnvelope(120.01, 30.01, 120.02, 30.02, 4326))$$,
