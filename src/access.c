@@ -18,6 +18,12 @@
  * and three queries a report, where for a caller that is not an intake
  * login it needs none.
  *
+ * One exception to "the outer user": while intake itself takes an action
+ * that dedup decided (reopening a resolved master for a late report), the
+ * caller is the system, and calling_role() answers the current user, the
+ * owner (workorder_act_as_system).  A connector may submit a late report;
+ * it may not reopen orders.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
