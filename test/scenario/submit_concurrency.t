@@ -46,11 +46,8 @@ trap cleanup EXIT
 echo "1..21"
 
 # -- setup: the extension, the demo map, the helpers -------------------------
-(cd "$repo" &&
-  psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $db" &&
-  q "CREATE EXTENSION workorder CASCADE" &&
-  psql -X -q -v ON_ERROR_STOP=1 -v demo_no_summary=1 -d "$db" -f data/demo.sql &&
-  psql -X -q -v ON_ERROR_STOP=1 -d "$db" <<'SQL'
+demo_database "$db" "$work/setup.err" &&
+  psql -X -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null 2>>"$work/setup.err" <<'SQL'
 -- The database's background worker would drain the inbox too: here the drains are
 -- the test's own, so the worker idles (it reads the setting at its next pass, which
 -- wake_worker() makes happen at once).
@@ -81,7 +78,6 @@ CREATE FUNCTION report(ref text, phase text) RETURNS void LANGUAGE sql AS $$
      WHERE c.n = (SELECT 1 + floor(random() * count(*))::int FROM channel_codes)
 $$;
 SQL
-) >/dev/null 2>"$work/setup.err"
 setup_rc=$?
 check "scratch database with the extension and the demo map is set up" 0 "$setup_rc"
 if [ "$setup_rc" -ne 0 ]; then
