@@ -4,8 +4,10 @@
 # makes of it, so that its cost follows the reports in the searched box and window
 # and not the history.
 #
-# The search (src/dedup.c) is one query prepared once per backend, whose only qual
-# is the index's.  In a fresh session, auto_explain (at NOTICE, nested statements)
+# The search (src/dedup.c) is one query prepared once per backend, whose only
+# indexable quals are the index's; the family and the statuses that can be
+# candidates are filters of that scan, so that a row of another family in the box
+# is dropped where it is read (checked below too).  In a fresh session, auto_explain (at NOTICE, nested statements)
 # shows the plan of each of its executions: eight dedup_decide() calls, first with
 # plan_cache_mode auto (the plan cache turns to a generic plan after five), then
 # forced generic, then forced custom; on a table with a handful of orders and on
@@ -56,13 +58,15 @@ SQL
 
 # plans MODE [TABLE [COND]]: the plans of the search in eight dedup_decide() calls
 # of a fresh session with plan_cache_mode MODE, one line per plan: the scans of
-# TABLE (orders unless given) in it, or with COND set, their index conditions.
+# TABLE (orders unless given) in it, or with COND "cond" their index conditions, with
+# COND "filter" their filters.
 plans() {
   q 2>&1 >/dev/null <<SQL | awk -v table="${2:-orders}" -v cond="${3:-}" '
     /Query Text:/ { if (inplan) print line; inplan = ($0 ~ /Query Text: SELECT o\.id, o\.ticket/); line = ""; scan = 0; next }
     inplan && /Scan/ { scan = index($0, " on " table) > 0 }
     inplan && /Scan/ && index($0, " on " table) && cond == "" { sub(/^[ ->]*/, ""); sub(/ *\(cost.*/, ""); line = line (line == "" ? "" : "; ") $0 }
-    inplan && scan && /Index Cond:/ && cond != "" { sub(/^ *Index Cond: */, ""); line = line (line == "" ? "" : "; ") $0 }
+    inplan && scan && /Index Cond:/ && cond == "cond" { sub(/^ *Index Cond: */, ""); line = line (line == "" ? "" : "; ") $0 }
+    inplan && scan && /Filter:/ && cond == "filter" { sub(/^ *Filter: */, ""); line = line (line == "" ? "" : "; ") $0 }
     END { if (inplan) print line }'
 LOAD 'auto_explain';
 SET auto_explain.log_min_duration = 0;
@@ -86,6 +90,9 @@ for size in 5 20000; do
     conditions=$(plans "$mode" orders cond)
     check "$size orders, plan_cache_mode $mode: every index condition bounds the location and both ends of the time of receipt" 8 \
       "$(printf '%s\n' "$conditions" | grep -F 'location &&' | grep -F 'received_at >=' | grep -c -F 'received_at <=')"
+    filters=$(plans "$mode" orders filter)
+    check "$size orders, plan_cache_mode $mode: every scan drops the rows of other families and the merged and cancelled where it reads them" 8 \
+      "$(printf '%s\n' "$filters" | grep -F 'category_code = ANY' | grep -c -F 'status <> ALL')"
     review=$(plans "$mode" dedup_checks)
     check "$size orders, plan_cache_mode $mode: the review check reads dedup_checks by its key in every plan" 0 \
       "$(printf '%s\n' "$review" | grep -vE '^(Index Scan using dedup_checks_pkey on dedup_checks k)$' | grep -c .)"
