@@ -16,7 +16,7 @@ SELECT workorder.load_channels('[{"code": "sms", "name": "短信回访", "kind":
                                  {"code": "gen", "name": "generated", "kind": "hotline", "replies": false}]');
 \o
 
-SELECT plan(40);
+SELECT plan(47);
 
 CREATE TEMP SEQUENCE refs;
 -- resolved_order returns a new order of category CITY_VENDOR, resolved by B-um-990801001.
@@ -179,6 +179,20 @@ SELECT workorder.recompute_scores() IS NOT NULL AS again \gset
 SELECT is((SELECT orders_assigned FROM workorder.unit_scores
             WHERE unit_code = 'D-um' AND period_kind = 'day' AND period_start = '2026-03-01'),
           1, 'periods are local days of district_time_zone');
+SELECT throws_ok($$SELECT workorder.recompute_scores('infinity', NULL)$$, 'WO812', NULL,
+                 'an infinite day is WO812');
+SELECT throws_ok($$SELECT workorder.recompute_scores('5874897-12-31', NULL)$$, 'WO812', NULL,
+                 'a day beyond the range of timestamps (the last date) is WO812, not 22008');
+SELECT throws_ok($$SELECT workorder.recompute_scores('294277-01-01', '294277-01-01')$$, 'WO812', NULL,
+                 'the first day after the last timestamp is WO812');
+SELECT throws_ok($$SELECT workorder.recompute_scores('4714-11-30 BC', NULL)$$, 'WO812', NULL,
+                 'a day whose month starts before the first timestamp is WO812');
+SELECT throws_ok($$SELECT workorder.recompute_scores(NULL, '4714-11-24 BC')$$, 'WO812', NULL,
+                 'the first date as to_day is WO812 too');
+SELECT lives_ok($$SELECT workorder.recompute_scores('294276-12-31', '294276-12-31')$$,
+                'the last day of the range of timestamps is a valid range');
+SELECT lives_ok($$SELECT workorder.recompute_scores('4714-12-01 BC', '4714-12-01 BC')$$,
+                'the first day whose month is within the range of timestamps is a valid range');
 UPDATE workorder.settings SET value = '{"satisfaction": 1}' WHERE name = 'score_weights';
 SELECT throws_ok('SELECT workorder.recompute_scores()', 'WO811', NULL, 'an unknown rate in score_weights is WO811');
 UPDATE workorder.settings SET value = 'Mars/Olympus' WHERE name = 'district_time_zone';

@@ -536,11 +536,14 @@ DECLARE
     kinds text[];
     starts date[];
 BEGIN
-    IF from_day OPERATOR(pg_catalog.>) to_day OR from_day OPERATOR(pg_catalog.=) '-infinity'::date
-       OR to_day OPERATOR(pg_catalog.=) 'infinity'::date THEN
+    -- The periods are computed as timestamps, whose range is narrower than a
+    -- date's: a day whose month starts before 4714-11-24 BC or after 294276 has none.
+    IF from_day OPERATOR(pg_catalog.>) to_day
+       OR from_day OPERATOR(pg_catalog.<) '4714-12-01 BC'::date OR from_day OPERATOR(pg_catalog.>) '294276-12-31'::date
+       OR to_day OPERATOR(pg_catalog.<) '4714-12-01 BC'::date OR to_day OPERATOR(pg_catalog.>) '294276-12-31'::date THEN
         PERFORM workorder.raise_error('WO812', 'invalid recompute_scores() range',
             pg_catalog.format('from_day is %s, to_day is %s.', from_day, to_day),
-            'Pass finite days with from_day <= to_day, or NULL for all of history.');
+            'Pass days from 4714-12-01 BC to 294276-12-31 with from_day <= to_day, or NULL for all of history.');
     END IF;
     INSERT INTO workorder.score_progress DEFAULT VALUES ON CONFLICT DO NOTHING;
     SELECT p.processed_through INTO done FROM workorder.score_progress p FOR UPDATE;
