@@ -28,8 +28,9 @@
  * reference data, and again whenever that data is loaded again: areas is
  * one of its tables, and area_pieces changes only with areas (by its
  * trigger, in the same statement).  A map of more than AREAMAP_MAX_POINTS
- * vertices is not kept, and the setting workorder.locate_map turns the map
- * off; locate_point() then runs the query.
+ * vertices, or whose grid would hold more than AREAMAP_MAX_ENTRIES entries,
+ * is not kept, and the setting workorder.locate_map turns the map off;
+ * locate_point() then runs the query.
  *
  *-------------------------------------------------------------------------
  */
@@ -55,6 +56,14 @@
 
 /* Larger maps stay in the database (16 bytes a vertex: 64 MB). */
 #define AREAMAP_MAX_POINTS	(4 * 1024 * 1024)
+
+/*
+ * So does a map whose grid would list more pieces than this in its cells (4
+ * bytes an entry: 64 MB).  Pieces whose boxes overlap many cells (areas that
+ * overlap, or long thin ones) make the entries grow with the square of their
+ * number, long before their vertices are many.
+ */
+#define AREAMAP_MAX_ENTRIES	(16 * 1024 * 1024)
 
 /* The grid has about this many pieces' boxes per cell, at most 1024 cells a side. */
 #define AREAMAP_PIECES_PER_CELL	2
@@ -176,6 +185,12 @@ areamap_load(void)
 	SPI_finish();
 	if (!map.too_large)
 		areamap_build_grid();
+	if (map.too_large)
+	{
+		/* Nothing of it is used: give its memory back. */
+		MemoryContextReset(map.context);
+		map.nareas = map.npieces = map.grid_side = 0;
+	}
 	map.provisional_lxid = provisional ? MyProc->lxid : InvalidLocalTransactionId;
 	map.valid = true;
 }
@@ -496,6 +511,17 @@ areamap_build_grid(void)
 					else
 						map.cell_pieces[fill[c]++] = i;
 				}
+			if (pass == 0)
+			{
+				/* Counted before any offset is summed, so no int32 can wrap. */
+				entries += (int64) (cx1 - cx0 + 1) * (cy1 - cy0 + 1);
+				if (entries > AREAMAP_MAX_ENTRIES)
+				{
+					map.too_large = true;
+					map.grid_side = 0;
+					return;
+				}
+			}
 		}
 	}
 }

@@ -4,7 +4,7 @@
 SET client_min_messages = warning;
 \set fs `cat data/foshan-districts.geojson`
 BEGIN;
-SELECT plan(59);
+SELECT plan(63);
 
 -- The real Foshan file: every ring crosses itself, and all five load repaired.
 CREATE TEMP TABLE loaded AS
@@ -138,6 +138,26 @@ SET LOCAL workorder.locate_map = on;
 UPDATE workorder.areas SET name = name WHERE code = '990301001001';
 SELECT is((workorder.locate(120.015, 30.015)).area_code, '990301001', 'a change to areas reloads the map');
 DELETE FROM workorder.areas WHERE code = '990301001001';
+
+-- A map whose grid would list too many pieces is not kept: 6000 pieces whose boxes
+-- cover the whole extent would put every one of them in every cell (18 million
+-- entries; 65,000 of them overflowed the grid's offsets and crashed the backend).
+-- locate() then answers from the query.  Proof: a village's pieces deleted behind
+-- the areas' back are gone for locate() at once, as they are for the query.
+SELECT lives_ok($$SELECT workorder.load_area('990301001002', '甲二', 'village', '990301001', ST_MakeEnvelope(120.03, 30.03, 120.04, 30.04, 4326))$$,
+                'another village loads');
+INSERT INTO workorder.area_pieces (area_code, depth, geom)
+SELECT '990301', 1, ST_MakeEnvelope(100, 10, 130, 40, 4326) FROM generate_series(1, 6000);
+UPDATE workorder.areas SET name = name WHERE code = '990301';
+SELECT is((workorder.locate(120.035, 30.035)).area_code, '990301001002', 'with 6000 pieces over the whole map, locate() still finds the village');
+DELETE FROM workorder.area_pieces WHERE area_code = '990301001002';
+SELECT isnt((workorder.locate(120.035, 30.035)).area_code, '990301001002',
+            'that map is not kept in memory: the village whose pieces were deleted behind its back is gone for locate() too');
+SET LOCAL workorder.locate_map = off;
+SELECT is((workorder.locate(120.035, 30.035)).area_code, '990301001', 'the query finds the town there');
+SET LOCAL workorder.locate_map = on;
+DELETE FROM workorder.area_pieces WHERE area_code = '990301' AND ST_Equals(geom, ST_MakeEnvelope(100, 10, 130, 40, 4326));
+DELETE FROM workorder.areas WHERE code = '990301001002';
 
 -- locate_point() trusts its caller to have checked the point; called directly with
 -- one that is not finite, it fails as before the map (the map leaves it to the
