@@ -219,6 +219,11 @@ SELECT * FROM pg_temp.report('hotline', 'H-7', '0401', '文华路3号的井盖�
 SELECT * FROM pg_temp.explain('H-7');
 SELECT status, report_count, pg_temp.refs(status_reason) AS status_reason FROM workorder.orders WHERE channel_ref = 'H-1';
 SELECT * FROM pg_temp.events('H-1') WHERE seq > 7;
+-- The late report's channel hears of its merge, not of the reopen it caused (as
+-- the report was already merged when the reopen was logged, that message would
+-- have said the report had been resolved).
+SELECT m.kind, m.payload ->> 'status' AS status, pg_temp.refs(m.payload ->> 'master_ticket') AS master
+  FROM workorder.outbox m WHERE m.channel_ref = 'H-7' ORDER BY m.id;
 -- Resolved again and closed.
 SELECT status FROM workorder.accept((SELECT id FROM workorder.orders WHERE channel_ref = 'H-1'), 'B-roads-990901001');
 SELECT status FROM workorder.resolve((SELECT id FROM workorder.orders WHERE channel_ref = 'H-1'), 'B-roads-990901001', '再次更换');

@@ -94,7 +94,11 @@ static const Oid outbox_insert_types[] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TE
  * The messages of one event to its order and the reports merged into it:
  * the query of the plpgsql trigger, for one event given as parameters ($1 id,
  * $2 order id, $3 action, $4 new status, $5 old status, $6 unit, $7 note,
- * $8 details, $9 when).
+ * $8 details, $9 when).  A merged report hears of its master's events once it
+ * has events of its own: a late report that reopens its master is already
+ * merged into it when the master's reopen is logged, before its own intake
+ * events, and is told of its merge, not of a reopen that says it was
+ * resolved.
  */
 static const char outbox_merged_query[] =
 "INSERT INTO workorder.outbox (order_id, event_id, channel_code, channel_ref, kind, payload) "
@@ -113,7 +117,8 @@ static const char outbox_merged_query[] =
 "      SELECT o.id, o.channel_code, o.channel_ref, o.ticket "
 "      UNION ALL "
 "      SELECT d.id, d.channel_code, d.channel_ref, d.ticket "
-"        FROM workorder.orders d WHERE d.master_id OPERATOR(pg_catalog.=) o.id) r "
+"        FROM workorder.orders d WHERE d.master_id OPERATOR(pg_catalog.=) o.id "
+"         AND EXISTS (SELECT FROM workorder.order_events x WHERE x.order_id OPERATOR(pg_catalog.=) d.id)) r "
 "  JOIN workorder.channels c ON c.code OPERATOR(pg_catalog.=) r.channel_code AND c.replies "
 "  LEFT JOIN workorder.units u ON u.code OPERATOR(pg_catalog.=) e.unit_code "
 " ORDER BY r.id";
