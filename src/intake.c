@@ -148,6 +148,7 @@ typedef struct IntakeState
 	SPIPlanPtr	reopen_plan;	/* a resolved master reopened by a late report */
 	SPIPlanPtr	check_plan;		/* what dedup saw and decided */
 	bool		dedup_applied_in_sql;	/* a 0.4 schema: dedup_apply() records */
+	Oid			decision_relid; /* the relation of the type dedup_decision */
 	bool		functions_valid;
 	FmgrInfo	location_point;
 	FmgrInfo	dedup_decide;
@@ -185,6 +186,7 @@ static Datum check_text(Datum value, bool isnull, const char *what, int max_leng
 static void intake_prepare(Oid submit_oid);
 static void intake_lookup_functions(void);
 static void intake_function_changed(Datum arg, int cacheid, uint32 hashvalue);
+static void intake_decision_changed(Datum arg, Oid relid);
 static char *text_or_null(Datum value, bool isnull);
 static Datum attribute(HeapTupleHeader row, int attnum, bool *isnull);
 static Datum intake_point(FunctionCallInfo fcinfo);
@@ -275,6 +277,20 @@ intake_function_changed(Datum arg pg_attribute_unused(), int cacheid pg_attribut
 }
 
 /*
+ * intake_decision_changed is the relcache callback: when the type
+ * dedup_decision changes (ALTER EXTENSION ... UPDATE from 0.4 alters its
+ * columns) everything is made again, so that a backend that submitted
+ * before the update serves the new schema the way it wants to be served,
+ * not through the old schema's dedup_apply().
+ */
+static void
+intake_decision_changed(Datum arg pg_attribute_unused(), Oid relid)
+{
+	if (!OidIsValid(relid) || relid == intake.decision_relid)
+		intake.submit_oid = InvalidOid;
+}
+
+/*
  * intake_prepare makes the types and statements of the submit() of this OID,
  * unless they are made already.  Called inside SPI.
  */
@@ -291,6 +307,7 @@ intake_prepare(Oid submit_oid)
 	if (!intake_callback_registered)
 	{
 		CacheRegisterSyscacheCallback(PROCOID, intake_function_changed, (Datum) 0);
+		CacheRegisterRelcacheCallback(intake_decision_changed, (Datum) 0);
 		intake_callback_registered = true;
 	}
 	{
@@ -338,7 +355,10 @@ intake_prepare(Oid submit_oid)
 	 * dedup_apply().
 	 */
 	{
-		TupleDesc	decision_desc = lookup_rowtype_tupdesc(workorder_type_oid("workorder", "dedup_decision"), -1);
+		Oid			decision_type = workorder_type_oid("workorder", "dedup_decision");
+		TupleDesc	decision_desc = lookup_rowtype_tupdesc(decision_type, -1);
+
+		intake.decision_relid = get_typ_typrelid(decision_type);
 
 		intake.dedup_applied_in_sql =
 			(TupleDescAttr(decision_desc, DECISION_CANDIDATES - 1)->atttypid != intake.dedup_candidates_type);

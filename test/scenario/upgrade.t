@@ -11,7 +11,11 @@
 #       shows what dedup saw and decided for each of them exactly as before (0.5
 #       converted the record from jsonb to rows), old orders can still be acted on,
 #       new ones submitted, and the worker serves it (it drains a new inbox row on
-#       its own).
+#       its own).  A connector's session that submitted before the update and
+#       stays connected across it is served as the new version wants after it:
+#       its duplicate of another channel's order is merged by intake, not through
+#       the old schema's dedup_apply() and merge() (which a connector may not
+#       call: WO951).
 #   (c) A database of the last version that did not require btree_gist (0.3,
 #       its secondary control file): without btree_gist the update stops and says
 #       so, leaving that version in place; with it, one ALTER EXTENSION ... UPDATE
@@ -35,10 +39,13 @@ chain="upgrade_chain_$$"
 export PGOPTIONS="-c client_min_messages=warning"
 
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
+connector="upgrade_camera_$$"
 cleanup() {
+  [ -n "${CAMERA_PID:-}" ] && kill "$CAMERA_PID" 2>/dev/null
   for db in "$filled" "$updated" "$fresh" "$chain"; do
     psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
   done
+  psql -X -q -d postgres -c "DROP ROLE IF EXISTS $connector" >/dev/null 2>&1
 }
 trap cleanup EXIT
 
@@ -78,6 +85,24 @@ q "$filled" "
   SELECT workorder.submit('hotline', 'UP-D' || g, '0301', '文华路3号门口有人占道摆摊卖水果',
                           lon => 121.031 + g * 0.00001, lat => 31.051, address => '文华路3号')
     FROM generate_series(1, 3) g;" >/dev/null
+
+# A camera connector's login, connected before the update and kept connected: its
+# first report (no duplicate) prepares intake in its backend under the previous
+# version.  camera SQL: runs SQL in that session and prints what it printed.
+q postgres "CREATE ROLE $connector LOGIN IN ROLE workorder_intake" >/dev/null
+q "$filled" "SELECT workorder.map_login('$connector', channel_code => 'camera')" >/dev/null
+coproc CAMERA { psql -X -q -At -U "$connector" -d "$filled" 2>&1; }
+camera() {
+  local line out=""
+  printf '%s\n\\echo __done__\n' "$1" >&"${CAMERA[1]}"
+  while IFS= read -r -t 60 line <&"${CAMERA[0]}"; do
+    [ "$line" = "__done__" ] && break
+    out="$out$line"
+  done
+  printf '%s' "$out"
+}
+check "a connector's session submits before the update" "dispatched" \
+  "$(camera "SELECT (workorder.submit('camera', 'UP-CAM-1', 'vendor', '检测到占道经营', lon => 121.035, lat => 31.055)).status;")"
 
 # The rows are compared on the columns the previous version had.
 columns_of() { # columns_of DB TABLE
@@ -126,6 +151,9 @@ check "an order submitted again before the update is still found, not made twice
 check "a new order can be submitted after the update" "1" \
   "$(q "$filled" "SELECT count(*) FROM (SELECT workorder.submit('hotline', 'UP-AFTER', '0301', '升级后提交',
                                                                 lon => 121.03, lat => 31.05)) s")"
+check "the connector's session, connected across the update, has its duplicate of a hotline order merged by intake" \
+  "merged $(q "$filled" "SELECT id FROM workorder.orders WHERE channel_ref = 'UP-D1'")" \
+  "$(camera "SELECT s.status || ' ' || s.master_id FROM workorder.submit('camera', 'UP-CAM-2', 'vendor', '文华路3号门口有人占道摆摊卖水果', lon => 121.03101, lat => 31.051, address => '文华路3号') s;")"
 check "events written after the update continue the backfilled chains" "0" \
   "$(q "$filled" "SELECT count(*) FROM workorder.verify_log()")"
 
