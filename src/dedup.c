@@ -101,7 +101,6 @@
 #include "utils/hsearch.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
-#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
@@ -977,11 +976,7 @@ dedup_policy_for(const char *code)
 	MemoryContext old;
 	bool		found;
 
-	/*
-	 * A change another session committed is seen now, as the SQL's next
-	 * statement saw it, not only when this one next takes a lock.
-	 */
-	AcceptInvalidationMessages();
+	/* The reference cache takes in other sessions' changes first. */
 	version = workorder_reference_version();
 
 	if (dedup_policy_cache == NULL || version != dedup_policy_version ||

@@ -25,7 +25,18 @@
  * rolls back.  A relcache callback bumps ref_generation when it sees one of
  * the tables (or a reset of the whole relcache), and the next lookup
  * reloads everything: the tables are small (hundreds of rows) and change
- * rarely.  The data is read with the latest snapshot, as the system caches
+ * rarely.  Each lookup first takes in the invalidations other sessions have
+ * sent (AcceptInvalidationMessages(), a read of one flag when there are
+ * none): a backend otherwise takes them in only when it locks a relation
+ * anew, and answering from the cache locks nothing, so a transaction would
+ * have kept answering from data another session had changed and committed,
+ * where the query the cache replaces, with the next statement's snapshot,
+ * saw the change.
+ *
+ * A reload does not free the cache it replaces until the transaction ends
+ * (ref_retire): a caller may hold what an earlier lookup returned (a
+ * category, a rule's name) across a call that reloads, since any lookup,
+ * and any new lock, can take in an invalidation.  The data is read with the latest snapshot, as the system caches
  * are: what an invalidation announced is committed before it is sent, and
  * the transaction's own earlier changes are in it.  In parallel mode no new
  * snapshot may be taken: the data is then read with the active snapshot and
@@ -116,6 +127,17 @@ static bool ref_callback_registered = false;
 static LocalTransactionId ref_provisional_lxid = InvalidLocalTransactionId;
 static Oid	ref_relids[REF_NTABLES];
 
+/*
+ * Caches replaced in this transaction, freed when it ends.  At most
+ * REF_MAX_RETIRED are kept, the oldest freed first: a transaction that
+ * changes the reference tables and looks them up by turns (a loader, row by
+ * row) must not keep a copy of every version; what a caller holds is from
+ * the last reload or two.
+ */
+#define REF_MAX_RETIRED 8
+static List *ref_retired = NIL;
+static bool ref_xact_callback_registered = false;
+
 /* Derived values kept with the cache. */
 static char *ref_dispatch_center = NULL;
 static RouteRule *ref_rules = NULL;	/* the active routing rules, in order */
@@ -128,6 +150,8 @@ static Oid	ref_target_center = InvalidOid;
 static Oid	ref_priority_urgent = InvalidOid;
 
 static void ref_relcache_callback(Datum arg, Oid relid);
+static void ref_retire(void);
+static void ref_xact_callback(XactEvent event, void *arg);
 static void ref_ensure(void);
 static void ref_load(void);
 static char *ref_text(HeapTuple tuple, TupleDesc desc, int col);
@@ -173,9 +197,56 @@ ref_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 }
 
 /*
- * ref_ensure makes sure the cache holds the current data: it loads it when
- * it was never loaded, was invalidated since, was loaded provisionally by
- * another transaction, or was incomplete.
+ * ref_retire keeps the current cache's memory until the end of the
+ * transaction, for what callers still hold of it, and leaves ref_context
+ * NULL for the load to make a new one.
+ */
+static void
+ref_retire(void)
+{
+	MemoryContext old;
+
+	if (ref_context == NULL)
+		return;
+	if (!ref_xact_callback_registered)
+	{
+		RegisterXactCallback(ref_xact_callback, NULL);
+		ref_xact_callback_registered = true;
+	}
+	if (list_length(ref_retired) >= REF_MAX_RETIRED)
+	{
+		MemoryContextDelete((MemoryContext) linitial(ref_retired));
+		ref_retired = list_delete_first(ref_retired);
+	}
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	ref_retired = lappend(ref_retired, ref_context);
+	MemoryContextSwitchTo(old);
+	ref_context = NULL;
+}
+
+/*
+ * ref_xact_callback frees the caches replaced during the transaction when
+ * it ends, whether it commits or aborts.
+ */
+static void
+ref_xact_callback(XactEvent event, void *arg pg_attribute_unused())
+{
+	ListCell   *lc;
+
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT && event != XACT_EVENT_PREPARE &&
+		event != XACT_EVENT_PARALLEL_COMMIT && event != XACT_EVENT_PARALLEL_ABORT)
+		return;
+	foreach(lc, ref_retired)
+		MemoryContextDelete((MemoryContext) lfirst(lc));
+	list_free(ref_retired);
+	ref_retired = NIL;
+}
+
+/*
+ * ref_ensure makes sure the cache holds the current data: it takes in the
+ * invalidations other sessions sent, and loads the data when it was never
+ * loaded, was invalidated since, was loaded provisionally by another
+ * transaction, or was incomplete.
  */
 static void
 ref_ensure(void)
@@ -185,6 +256,7 @@ ref_ensure(void)
 		CacheRegisterRelcacheCallback(ref_relcache_callback, (Datum) 0);
 		ref_callback_registered = true;
 	}
+	AcceptInvalidationMessages();
 	if (ref_valid && ref_cache_generation == ref_generation &&
 		(ref_provisional_lxid == InvalidLocalTransactionId ||
 		 ref_provisional_lxid == MyProc->lxid))
@@ -328,11 +400,9 @@ ref_load(void)
 	/* Until the load is complete, the cache is not to be used. */
 	ref_valid = false;
 
-	if (ref_context == NULL)
-		ref_context = AllocSetContextCreate(CacheMemoryContext, "workorder reference cache",
-											ALLOCSET_DEFAULT_SIZES);
-	else
-		MemoryContextReset(ref_context);
+	ref_retire();
+	ref_context = AllocSetContextCreate(CacheMemoryContext, "workorder reference cache",
+										ALLOCSET_DEFAULT_SIZES);
 	ref_cache = NULL;
 	ref_dispatch_center = NULL;
 	ref_long_settings = NIL;

@@ -1,4 +1,5 @@
-# tap.sh: what the scenario tests share for speaking TAP (and a demo database).  Source it; then
+# tap.sh: what the scenario tests share for speaking TAP (and a demo database, and a
+# psql session kept open).  Source it; then
 #   check DESCRIPTION EXPECTED ACTUAL
 # prints "ok N - DESCRIPTION" when EXPECTED equals ACTUAL, else "not ok N" with both,
 # and counts the tests in $n and the failures in $failed.
@@ -23,4 +24,18 @@ demo_database() {
     psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $1" &&
     psql -X -q -v ON_ERROR_STOP=1 -d "$1" -c "CREATE EXTENSION workorder CASCADE" &&
     psql -X -q -v ON_ERROR_STOP=1 -v demo_no_summary=1 -d "$1" -f data/demo.sql) >/dev/null 2>"$2"
+}
+
+# session_run READ_FD WRITE_FD SQL: runs SQL in a psql session that a test keeps open
+# as a coprocess (coproc NAME { psql -X -q -At -d DB 2>&1; }, then pass ${NAME[0]}
+# and ${NAME[1]}) and prints what the session printed, its lines joined.  Waits at
+# most a minute for each line.
+session_run() {
+  local line out=""
+  printf '%s\n\\echo __done__\n' "$3" >&"$2"
+  while IFS= read -r -t 60 line <&"$1"; do
+    [ "$line" = "__done__" ] && break
+    out="$out$line"
+  done
+  printf '%s' "$out"
 }

@@ -92,15 +92,7 @@ q "$filled" "
 q postgres "CREATE ROLE $connector LOGIN IN ROLE workorder_intake" >/dev/null
 q "$filled" "SELECT workorder.map_login('$connector', channel_code => 'camera')" >/dev/null
 coproc CAMERA { psql -X -q -At -U "$connector" -d "$filled" 2>&1; }
-camera() {
-  local line out=""
-  printf '%s\n\\echo __done__\n' "$1" >&"${CAMERA[1]}"
-  while IFS= read -r -t 60 line <&"${CAMERA[0]}"; do
-    [ "$line" = "__done__" ] && break
-    out="$out$line"
-  done
-  printf '%s' "$out"
-}
+camera() { session_run "${CAMERA[0]}" "${CAMERA[1]}" "$1"; }
 check "a connector's session submits before the update" "dispatched" \
   "$(camera "SELECT (workorder.submit('camera', 'UP-CAM-1', 'vendor', '检测到占道经营', lon => 121.035, lat => 31.055)).status;")"
 
