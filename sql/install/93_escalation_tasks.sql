@@ -95,6 +95,11 @@ BEGIN
     ELSE
         SELECT x.next_escalation_at INTO outcome.next_due FROM workorder.orders x
          WHERE x.next_escalation_at IS NOT NULL ORDER BY x.next_escalation_at LIMIT 1;
+        -- Still due: skipped, locked by a transaction still open.  Look again in
+        -- a second, as for the inbox, not at once (the worker would spin).
+        IF outcome.next_due OPERATOR(pg_catalog.<=) t THEN
+            outcome.next_due := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) interval '1 second';
+        END IF;
     END IF;
     RETURN outcome;
 END

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# locked_due.t: an order that is due for the deadline check or an escalation step
+# but locked by a transaction still open is skipped (SKIP LOCKED), and the task
+# asks to run again in a second, not at once.  It used to report the skipped
+# order's past due time as its next run, and the worker, which sleeps until the
+# earliest next run (at least 10 ms), ran a pass of every task a hundred times a
+# second for as long as the lock was held (a review measured 341 passes in 5 s).
+#
+# A session holds an overdue order's row (as a dispatcher's open transaction
+# would); task_deadline_check() and task_escalate() then skip it and name a next
+# run at least half a second ahead; once the row is free, one pass marks it.
+#
+# Needs PGHOST/PGPORT/PGUSER of a running cluster with workorder installed.  Prints
+# TAP.  Its database is dropped at the end.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+db="locked_due_$$"
+export PGOPTIONS="-c client_min_messages=warning"
+
+cleanup() {
+  [ -n "${HOLDER_PID:-}" ] && kill "$HOLDER_PID" 2>/dev/null
+  psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
+}
+trap cleanup EXIT
+
+. "$here/tap.sh"
+
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
+
+psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $db" >/dev/null &&
+  q "CREATE EXTENSION workorder CASCADE" >/dev/null &&
+  psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f "$repo/test/fixtures/intake_map.sql" >/dev/null
+check "a database with the extension and the intake map" 0 $?
+
+# An order whose deadlines pass within two seconds (the worker is kept off it:
+# worker_enabled is off here, the test runs the tasks).
+order=$(q "INSERT INTO workorder.settings (name, value, description) VALUES ('worker_enabled', 'off', 'locked_due.t');
+           INSERT INTO workorder.sla_policies (name, accept_clock, accept_amount, resolve_clock, resolve_amount)
+           VALUES ('gone', 'calendar_hours', '1 second', 'calendar_hours', '2 seconds');
+           INSERT INTO workorder.sla_escalation_steps (policy, step, after, action) VALUES ('gone', 1, '0', 'remind');
+           INSERT INTO workorder.sla_priority_policies VALUES ('high', 'gone');
+           SELECT (workorder.submit('hotline', 'LD-1', '0301', '摊贩', lon => 121.02, lat => 31.05, priority => 'high')).id;")
+q "SELECT pg_sleep(2.2)" >/dev/null
+check "the order is due for the deadline check" "t" \
+  "$(q "SELECT next_check_at <= clock_timestamp() FROM workorder.orders WHERE id = $order")"
+
+coproc HOLDER { psql -X -q -At -d "$db" 2>&1; }
+holder() { session_run "${HOLDER[0]}" "${HOLDER[1]}" "$1"; }
+check "another session holds the order's row" "$order" \
+  "$(holder "BEGIN; SELECT id FROM workorder.orders WHERE id = $order FOR UPDATE;")"
+
+check "the deadline check skips the locked order and asks to run again later, not at once" "0 true" \
+  "$(q "SELECT rows || ' ' || (next_due >= clock_timestamp() + interval '0.5 seconds') FROM workorder.task_deadline_check()")"
+check "so does the escalation task, for an order due for a step" "0 true" \
+  "$(q "SELECT rows || ' ' || (next_due >= clock_timestamp() + interval '0.5 seconds')
+          FROM workorder.task_escalate((SELECT next_escalation_at FROM workorder.orders WHERE id = $order) + interval '1 day')")"
+
+holder "ROLLBACK;" >/dev/null
+check "once the row is free, one pass marks the order accept overdue and overdue" "2" \
+  "$(q "SELECT rows FROM workorder.task_deadline_check()")"
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
