@@ -348,6 +348,11 @@ workorder_launcher_main(Datum main_arg pg_attribute_unused())
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
+	/*
+	 * Nothing the launcher runs is anyone's statement to cancel: a cancel
+	 * would only make it exit, to be started again 5 s later.
+	 */
+	pqsignal(SIGINT, SIG_IGN);
 	BackgroundWorkerUnblockSignals();
 
 	if (WorkorderShared == NULL)

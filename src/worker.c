@@ -200,6 +200,14 @@ workorder_worker_main(Datum main_arg)
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 timeout, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
+
+		/*
+		 * A cancel (pg_cancel_backend()) cancels the task running, whose
+		 * error worker_step() catches; one that finds the worker asleep has
+		 * nothing to cancel, and raised here, outside any step, it would end
+		 * the worker.
+		 */
+		QueryCancelPending = false;
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
