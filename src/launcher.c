@@ -130,6 +130,7 @@ static long launcher_scan(void);
 static List *launcher_read_databases(void);
 static LauncherDatabase *launcher_find_database(List *databases, Oid dboid);
 static void launcher_reap(List *databases, TimestampTz now);
+static void launcher_stop_unservable(List *databases);
 static void launcher_start_worker(LauncherDatabase *db, LauncherDbEntry *entry,
 								  TimestampTz now);
 static const char *slot_state_name(WorkerSlotState state);
@@ -519,6 +520,7 @@ launcher_scan(void)
 	recheck = (WorkorderShared->recheck_requests != launcher_recheck_seen);
 	launcher_recheck_seen = WorkorderShared->recheck_requests;
 	launcher_reap(databases, now);
+	launcher_stop_unservable(databases);
 	LWLockRelease(WorkorderShared->lock);
 
 	foreach(lc, databases)
@@ -615,6 +617,33 @@ launcher_find_database(List *databases, Oid dboid)
 			return db;
 	}
 	return NULL;
+}
+
+/*
+ * launcher_stop_unservable stops the workers of databases that no longer
+ * take a worker: made a template, or closed to connections (ALTER DATABASE).
+ * Only the start was checked before, so such a worker stayed connected: it
+ * kept a template busy for CREATE DATABASE ... TEMPLATE by anyone who is not
+ * its owner (the hook that stops the worker for the owner does not act for
+ * others), and a database closed to connections connected.  The worker ends
+ * as on SIGTERM and is reaped at a later pass; it is started again once the
+ * database takes one.  The caller holds the lock exclusively.
+ */
+static void
+launcher_stop_unservable(List *databases)
+{
+	for (int i = 0; i < WorkorderShared->nslots; i++)
+	{
+		WorkerSlot *slot = &WorkorderShared->slots[i];
+		LauncherDatabase *db;
+
+		if (slot->pid == 0 ||
+			(slot->state != WSLOT_RUNNING && slot->state != WSLOT_CHECKING && slot->state != WSLOT_DISABLED))
+			continue;
+		db = launcher_find_database(databases, slot->dboid);
+		if (db != NULL && !db->servable)
+			(void) kill(slot->pid, SIGTERM);
+	}
 }
 
 /*
