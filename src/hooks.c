@@ -279,8 +279,9 @@ hold_database(Oid dboid, const char *dbname)
 		if (slot != NULL)
 			slot->holder_pid = MyProcPid;
 	}
-	else if (slot->state != WSLOT_HELD)
+	else if (slot->state != WSLOT_HELD || slot->holder_pid == 0)
 	{
+		/* Also one left held by nobody, its worker still stopping. */
 		slot->state = WSLOT_HELD;
 		slot->holder_pid = MyProcPid;
 	}
@@ -325,8 +326,13 @@ hold_database(Oid dboid, const char *dbname)
 
 /*
  * release_database frees a database's slot if this backend holds it, and
- * wakes the launcher to start the database's worker again.  It never raises
- * an error, so it may be called while an error is being handled.
+ * wakes the launcher to start the database's worker again.  When the worker
+ * has not left the slot yet (the statement was cancelled, or timed out,
+ * while it waited for the worker to stop), the slot is left to the launcher,
+ * held by nobody, to free once the worker is gone: kept held by this
+ * backend, it stayed held, and the database without a worker, for as long
+ * as this session lasted.  It never raises an error, so it may be called
+ * while an error is being handled.
  */
 static void
 release_database(Oid dboid)
@@ -335,9 +341,13 @@ release_database(Oid dboid)
 
 	LWLockAcquire(WorkorderShared->lock, LW_EXCLUSIVE);
 	slot = workorder_find_slot(dboid);
-	if (slot != NULL && slot->state == WSLOT_HELD && slot->holder_pid == MyProcPid &&
-		slot->pid == 0)
-		workorder_free_slot(slot);
+	if (slot != NULL && slot->state == WSLOT_HELD && slot->holder_pid == MyProcPid)
+	{
+		if (slot->pid == 0)
+			workorder_free_slot(slot);
+		else
+			slot->holder_pid = 0;
+	}
 	LWLockRelease(WorkorderShared->lock);
 	workorder_wake_launcher_now(false);
 }
