@@ -56,6 +56,8 @@ BEGIN
     RETURN (1 / 0, 'never', NULL)::workorder.task_outcome;
 END
 $$;
+-- A task's function must be a member of the extension (run_task runs as the owner).
+ALTER EXTENSION workorder ADD FUNCTION public.worker_test_broken();
 INSERT INTO workorder.worker_tasks (task, position, function, description)
 VALUES ('broken', 150, 'public.worker_test_broken', 'worker test: always fails');
 SELECT * FROM workorder.due_tasks();

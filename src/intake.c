@@ -153,6 +153,7 @@ typedef struct IntakeState
 	FmgrInfo	location_point;
 	FmgrInfo	dedup_decide;
 	FmgrInfo	dedup_apply;	/* looked up for a 0.4 schema only */
+	FmgrInfo	check_order_access; /* check_order_access(orders, text) */
 	FmgrInfo	make_point;		/* PostGIS ST_MakePoint(float8, float8) */
 	FmgrInfo	set_srid;		/* PostGIS ST_SetSRID(geometry, integer) */
 } IntakeState;
@@ -192,6 +193,7 @@ static Datum attribute(HeapTupleHeader row, int attnum, bool *isnull);
 static Datum intake_point(FunctionCallInfo fcinfo);
 static char *geometry_text(Datum geometry, int length);
 static Datum find_order(Datum channel, Datum channel_ref, bool *found);
+static Datum existing_order(Datum order);
 static void dedup_settle(HeapTupleHeader dup, DedupOutcome *outcome);
 static char *candidate_ticket(Datum candidates, int64 order_id);
 static void reopen_master(Datum master_id, Datum ticket, Datum score, bool score_isnull);
@@ -515,6 +517,9 @@ intake_lookup_functions(void)
 		types[1] = workorder_type_oid("workorder", "dedup_decision");
 		workorder_lookup_function(&intake.dedup_apply, "workorder", "dedup_apply", 2, types);
 	}
+	types[0] = workorder_type_oid("workorder", "orders");
+	types[1] = TEXTOID;
+	workorder_lookup_function(&intake.check_order_access, "workorder", "check_order_access", 2, types);
 	types[0] = FLOAT8OID;
 	types[1] = FLOAT8OID;
 	workorder_lookup_function(&intake.make_point, postgis, "st_makepoint", 2, types);
@@ -655,6 +660,24 @@ find_order(Datum channel, Datum channel_ref, bool *found)
 		return (Datum) 0;
 	row = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	return SPI_datumTransfer(row, false, -1);
+}
+
+/*
+ * existing_order returns the order a retried report already made, once the
+ * caller may read it (check_order_access(), WO951 otherwise).  An intake
+ * login may (it is its own channel's); a dispatcher or handler may only if
+ * the order is in its scope: a retry used to hand anyone who could call
+ * submit() any order, personal data included, by its channel and reference.
+ */
+static Datum
+existing_order(Datum order)
+{
+	Datum		args[2] = {order, (Datum) 0};
+	bool		nulls[2] = {false, true};
+	bool		isnull;
+
+	(void) workorder_call_function(&intake.check_order_access, 2, args, nulls, &isnull);
+	return order;
 }
 
 /*
@@ -908,6 +931,7 @@ intake_submit(PG_FUNCTION_ARGS)
 	order = find_order(CStringGetTextDatum(channel), channel_ref, &found);
 	if (found)
 	{
+		order = existing_order(order);
 		SPI_finish();
 		PG_RETURN_DATUM(order);
 	}
@@ -1114,6 +1138,7 @@ intake_submit(PG_FUNCTION_ARGS)
 		if (!found)
 			elog(ERROR, "submit: the order of channel %s and reference %s is gone", channel,
 				 TextDatumGetCString(channel_ref));
+		order = existing_order(order);
 		SPI_finish();
 		PG_RETURN_DATUM(order);
 	}

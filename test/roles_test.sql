@@ -16,7 +16,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
      {"code": "V", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(108);
+SELECT plan(115);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -200,6 +200,15 @@ SELECT is((rt.run_as('wo_rt_intake_hotline', 'SELECT workorder.submit(''rt_app''
           'WO952', 'but not for another channel (WO952)');
 SELECT is((rt.run_as('wo_rt_intake_hotline', 'SELECT workorder.submit(''rt_app'', ''RT-2'', ''V'', ''重复提交'', lon => 116.05, lat => 25.05)')).state,
           'WO952', 'not even a retry of another channel''s reference, which would return that order');
+SELECT is((rt.run_as('wo_rt_intake_app', 'SELECT (workorder.submit(''rt_app'', ''RT-2'', ''V'', ''重复提交'', lon => 116.05, lat => 25.05)).id')).result,
+          :'vendor_b'::text, 'its own channel''s retry returns the order it made');
+-- A retry returns the existing order only to a caller who may read it: a
+-- dispatcher of another town used to get any order, with the reporter's data, by
+-- its channel and reference.
+SELECT is((rt.run_as('wo_rt_dispatcher_a', 'SELECT (workorder.submit(''rt_app'', ''RT-2'', ''V'', ''重复提交'', lon => 116.05, lat => 25.05)).reporter_phone')).state,
+          'WO951', 'a dispatcher retrying another area''s report is refused (WO951), not handed the order');
+SELECT is((rt.run_as('wo_rt_dispatcher_d', 'SELECT (workorder.submit(''rt_app'', ''RT-2'', ''V'', ''重复提交'', lon => 116.05, lat => 25.05)).id')).result,
+          :'vendor_b'::text, 'the district center, whose scope it is in, gets it');
 SELECT matches((rt.run_as('wo_rt_intake_hotline', 'SELECT workorder.submit(''rt_app'', ''RT-6'', ''V'', ''x'', lon => 116.05, lat => 25.05)')).result,
           '^intake role wo_rt_intake_hotline may not submit for channel ''rt_app''$', 'the refusal names the role and the channel');
 SELECT is((rt.run_as('wo_rt_intake_app', :'mine')).result, format('{%s}', :vendor_b),
@@ -263,6 +272,22 @@ SELECT is((SELECT status::text || ' ' || report_count || ' ' ||
           'dispatched 3 merged_in:system,reopen:system,merged_in:system',
           '... which the system reopened (late policy reopen) and which counts three reports');
 UPDATE workorder.settings SET value = 'off' WHERE name = 'dedup_enabled';
+
+-- An admin may edit worker_tasks, but a task runs with the owner's rights: one whose
+-- function is not the extension's is refused (it made an admin a superuser).
+CREATE TABLE rt.escalated (who text);
+GRANT INSERT ON rt.escalated TO PUBLIC;
+CREATE FUNCTION rt.own_task() RETURNS workorder.task_outcome LANGUAGE plpgsql AS
+$$BEGIN INSERT INTO rt.escalated VALUES (current_user); RETURN ROW(1, current_user::text, NULL::timestamptz)::workorder.task_outcome; END$$;
+GRANT EXECUTE ON FUNCTION rt.own_task() TO PUBLIC;
+SELECT is((rt.run_as('wo_rt_admin', $$INSERT INTO workorder.worker_tasks VALUES ('rt_own', 99999, 'rt.own_task', 'x') RETURNING task$$)).result,
+          'rt_own', 'an admin can add a row to worker_tasks');
+SELECT matches((rt.run_as('wo_rt_admin', $$SELECT (workorder.run_task('rt_own'))::text$$)).result,
+          '^\(f,0,"not run: function rt.own_task is not a member of extension workorder, .*WO902\)",\)$',
+          'but a task whose function is not a member of the extension does not run: a failed run naming WO902');
+SELECT is((SELECT count(*) FROM rt.escalated), 0::bigint, '... and its function was not called');
+SELECT is((SELECT (workorder.run_task('rt_own')).ok), false, 'the owner''s run_task() does not run it either');
+DELETE FROM workorder.worker_tasks WHERE task = 'rt_own';
 
 -- == Analysts: the masked views only
 SELECT is((rt.run_as('wo_rt_analyst', 'SELECT count(*)::text FROM workorder.orders')).state,

@@ -161,7 +161,11 @@ REVOKE ALL ON FUNCTION workorder.due_tasks() FROM PUBLIC;
 -- scheduled).  When another session is running the task it returns at once, with ok
 -- NULL, due again in a second.  An error of the task rolls back the task alone, is logged with ok = false,
 -- and is returned with ok = false, after a WARNING.  An unknown task is an error
--- (WO901).
+-- (WO901).  A task whose function is not a member of the extension is not run, and
+-- fails as a task does, its detail naming WO902: run_task runs as the extension's
+-- owner, and admins may edit worker_tasks, so a function of their own there would
+-- have run with the owner's rights (a superuser's).  Only the extension's owner can
+-- make a function a member (ALTER EXTENSION workorder ADD FUNCTION).
 CREATE FUNCTION workorder.run_task(task text,
                                    OUT ok boolean, OUT rows integer, OUT detail text,
                                    OUT next_due timestamptz)
@@ -185,6 +189,24 @@ BEGIN
             'workorder.due_tasks() lists the tasks.');
     END IF;
     rows := 0;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                    WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+                      AND d.objid OPERATOR(pg_catalog.=) task_function::pg_catalog.oid
+                      AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+                      AND d.refobjid OPERATOR(pg_catalog.=)
+                          (SELECT e.oid FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'workorder')
+                      AND d.deptype OPERATOR(pg_catalog.=) 'e') THEN
+        -- Not run, and a failure like a task's own (logged, a WARNING, ok = false),
+        -- so that one such row does not stop run_due_work()'s other tasks.
+        ok := false;
+        detail := pg_catalog.format('not run: function %s is not a member of extension workorder, '
+                                    'and a task runs with the rights of the extension''s owner (SQLSTATE WO902)',
+                                    task_function);
+        INSERT INTO workorder.worker_runs (started_at, finished_at, task, ok, detail)
+        VALUES (started, pg_catalog.clock_timestamp(), task, false, run_task.detail);
+        RAISE WARNING USING MESSAGE = pg_catalog.format('background task %s failed: %s', task, detail);
+        RETURN;
+    END IF;
     IF NOT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('workorder.worker_tasks'),
                                                 pg_catalog.hashtext(task)) THEN
         detail := 'skipped: another session is running it';

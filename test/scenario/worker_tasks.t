@@ -126,6 +126,7 @@ BEGIN
     INSERT INTO workorder.settings VALUES ('broken_task_was_here', 'yes', 'must be rolled back');
     RETURN (1 / 0, 'never', NULL)::workorder.task_outcome;
 END $$;
+ALTER EXTENSION workorder ADD FUNCTION public.broken_task();
 INSERT INTO workorder.worker_tasks VALUES ('broken', 50, 'public.broken_task', 'test: always fails');
 INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
 VALUES ('hotline', 'G-1', '0301', '井盖松动', '122.05', '30.05');
@@ -144,6 +145,7 @@ CREATE FUNCTION public.escaping_task() RETURNS workorder.task_outcome LANGUAGE p
 BEGIN
     RAISE EXCEPTION 'pretend the statement was cancelled' USING ERRCODE = 'query_canceled';
 END $$;
+ALTER EXTENSION workorder ADD FUNCTION public.escaping_task();
 INSERT INTO workorder.worker_tasks VALUES ('escaping', 60, 'public.escaping_task', 'test: error escapes run_task');
 INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
 VALUES ('hotline', 'G-2', '0301', '路灯不亮', '122.05', '30.05');
