@@ -194,6 +194,26 @@ SELECT * FROM pg_temp.refused('SELECT workorder.ack_outbox((SELECT id FROM worko
 \x off
 SELECT state, claimed_by FROM workorder.outbox WHERE claimed_by = 'conn-m';
 
+-- A COPY into another table named order_events (a temporary one here) is not the
+-- event log being restored: an action that a trigger of that table takes makes its
+-- messages as any action does (such a COPY used to silence them).
+SELECT status FROM workorder.submit('hotline', 'OB-COPY', '0301', '北门路口摊贩占道', lon => 121.02, lat => 31.05);
+CREATE TEMP TABLE order_events (order_id bigint);
+CREATE FUNCTION pg_temp.accept_ob_copy() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM workorder.accept(o.id, o.main_unit) FROM workorder.orders o WHERE o.channel_ref = 'OB-COPY';
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER accept_ob_copy BEFORE INSERT ON order_events FOR EACH ROW EXECUTE FUNCTION pg_temp.accept_ob_copy();
+COPY order_events FROM stdin;
+0
+\.
+SELECT o.status, string_agg(m.kind, ', ' ORDER BY m.id) AS messages
+  FROM workorder.orders o JOIN workorder.outbox m ON m.order_id = o.id
+ WHERE o.channel_ref = 'OB-COPY' GROUP BY o.status;
+DROP TABLE order_events;
+
 -- Privileges: the table and the connector functions are the owner's alone.
 SELECT has_table_privilege('public', 'workorder.outbox', 'SELECT') AS public_reads,
        has_function_privilege('public', 'workorder.claim_outbox(text, integer, interval, text)', 'EXECUTE') AS public_claims;

@@ -428,20 +428,23 @@ eventlog_loaded_by_copy(PG_FUNCTION_ARGS)
 	{
 		PlannedStmt *planned = lfirst_node(PlannedStmt, lc);
 		CopyStmt   *copy;
-		char	   *relname;
 
 		if (planned->commandType != CMD_UTILITY || !IsA(planned->utilityStmt, CopyStmt))
 			continue;
 		copy = (CopyStmt *) planned->utilityStmt;
 		if (!copy->is_from || copy->relation == NULL)
 			continue;
-		relname = get_rel_name(relid);
-		if (relname == NULL || strcmp(copy->relation->relname, relname) != 0)
-			continue;
-		/* An unqualified name was resolved by the caller's search_path. */
-		if (copy->relation->schemaname == NULL
-			|| strcmp(copy->relation->schemaname,
-					  get_namespace_name(get_rel_namespace(relid))) == 0)
+
+		/*
+		 * The COPY's target, resolved as here: by the search_path of whoever
+		 * inserts into relid now.  A COPY into relid itself resolves to it; a
+		 * COPY into another table of the same name (a temporary one, or one
+		 * in another schema) whose trigger takes an action is not the log
+		 * being loaded, and the action's events, inserted under the pinned
+		 * search_path of the action, must make their messages.  The names
+		 * used to be compared, and any such table passed.
+		 */
+		if (RangeVarGetRelid(copy->relation, NoLock, true) == relid)
 			PG_RETURN_BOOL(true);
 	}
 	PG_RETURN_BOOL(false);
