@@ -17,7 +17,15 @@ DECLARE
     outcome workorder.task_outcome;
     dead integer;
 BEGIN
-    WITH expired AS (
+    -- A message locked by a transaction still open (a connector acknowledging it,
+    -- or claiming it again) is skipped: waiting for it held up every task of the
+    -- worker for as long as that transaction lasted.
+    WITH due AS (
+        SELECT x.id FROM workorder.outbox x
+         WHERE x.state OPERATOR(pg_catalog.=) 'claimed'
+           AND x.claimed_until OPERATOR(pg_catalog.<=) pg_catalog.now()
+           FOR UPDATE SKIP LOCKED
+    ), expired AS (
         UPDATE workorder.outbox x
            SET state = CASE WHEN x.attempts OPERATOR(pg_catalog.>=) max_attempts THEN 'dead' ELSE 'pending' END,
                last_error = CASE WHEN x.attempts OPERATOR(pg_catalog.>=) max_attempts
@@ -25,7 +33,9 @@ BEGIN
                                                         COALESCE(x.claimed_by, 'an anonymous claimer'), x.attempts)
                                  ELSE x.last_error END,
                claimed_by = NULL, claimed_until = NULL
-         WHERE x.state OPERATOR(pg_catalog.=) 'claimed'
+          FROM due
+         WHERE x.id OPERATOR(pg_catalog.=) due.id
+           AND x.state OPERATOR(pg_catalog.=) 'claimed'
            AND x.claimed_until OPERATOR(pg_catalog.<=) pg_catalog.now()
         RETURNING x.state
     )
@@ -35,6 +45,10 @@ BEGIN
     outcome.detail := pg_catalog.format('%s expired claims given back, %s of them dead', outcome.rows, dead);
     SELECT pg_catalog.min(x.claimed_until) INTO outcome.next_due
       FROM workorder.outbox x WHERE x.state OPERATOR(pg_catalog.=) 'claimed';
+    -- A lease still run out is a skipped one: look again in a second, not at once.
+    IF outcome.next_due OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
+        outcome.next_due := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) interval '1 second';
+    END IF;
     RETURN outcome;
 END
 $$;

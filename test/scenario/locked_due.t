@@ -8,7 +8,9 @@
 #
 # A session holds an overdue order's row (as a dispatcher's open transaction
 # would); task_deadline_check() and task_escalate() then skip it and name a next
-# run at least half a second ahead; once the row is free, one pass marks it.
+# run at least half a second ahead; once the row is free, one pass marks it.  The
+# same for task_outbox_expire() and an outbox message whose lease ran out, which
+# it also used to wait for.
 #
 # Needs PGHOST/PGPORT/PGUSER of a running cluster with workorder installed.  Prints
 # TAP.  Its database is dropped at the end.
@@ -60,6 +62,20 @@ check "so does the escalation task, for an order due for a step" "0 true" \
 holder "ROLLBACK;" >/dev/null
 check "once the row is free, one pass marks the order accept overdue and overdue" "2" \
   "$(q "SELECT rows FROM workorder.task_deadline_check()")"
+
+# The outbox: a message whose lease ran out, locked by a transaction still open (a
+# connector's).  Giving leases back used to wait for that transaction, and held up
+# the worker's every task meanwhile.
+message=$(q "SELECT id FROM workorder.claim_outbox('hotline', 1, '1 second', 'A')")
+q "SELECT pg_sleep(1.2)" >/dev/null
+check "another session holds the message whose lease ran out" "$message" \
+  "$(holder "BEGIN; SELECT id FROM workorder.outbox WHERE id = $message FOR UPDATE;")"
+check "giving back run-out leases skips it at once, and asks to run again later, not at once" "0 true" \
+  "$(psql -X -q -At -d "$db" -c "SET statement_timeout = '5s'" \
+       -c "SELECT rows || ' ' || (next_due >= clock_timestamp() + interval '0.5 seconds') FROM workorder.task_outbox_expire()" 2>&1)"
+holder "ROLLBACK;" >/dev/null
+check "once the message is free, it is given back" "1 pending" \
+  "$(q "SELECT rows FROM workorder.task_outbox_expire()") $(q "SELECT state FROM workorder.outbox WHERE id = $message")"
 
 echo "1..$n"
 [ "$failed" -eq 0 ]
