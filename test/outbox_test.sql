@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(41);
+SELECT plan(43);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 SELECT workorder.load_channels('[{"code": "mailbox", "name": "区长信箱", "kind": "mailbox"}]');
@@ -142,6 +142,15 @@ SELECT results_eq('SELECT attempts, state, wait FROM backoffs ORDER BY attempts'
 SELECT is((SELECT last_error FROM workorder.outbox WHERE state = 'dead'), 'timeout 6', 'a dead message keeps its last error');
 SELECT is((SELECT count(*) FROM workorder.claim_outbox('hotline', 10000, '10 minutes', 'b') c WHERE c.state = 'dead'),
           0::bigint, 'a dead message is never claimed');
+
+-- A long base and many attempts: the doublings stop at the cap, before an interval
+-- would overflow (3 hours doubled 30 times did: 22008).
+UPDATE workorder.settings SET value = '1 day' WHERE name = 'outbox_backoff_max';
+INSERT INTO workorder.settings VALUES ('outbox_backoff_base', '3 hours', 'test');
+SELECT is(workorder.outbox_backoff(31), '1 day'::interval, 'a base of 3 hours after 30 failures waits the cap, 1 day');
+SELECT is(workorder.outbox_backoff(2), '6 hours'::interval, '... and after one failure, twice the base');
+DELETE FROM workorder.settings WHERE name = 'outbox_backoff_base';
+UPDATE workorder.settings SET value = '5 minutes' WHERE name = 'outbox_backoff_max';
 
 -- Expired leases: the task gives them back, and a claim takes them again.
 UPDATE workorder.outbox SET claimed_until = now() - interval '1 second', next_attempt_at = now() - interval '1 second'
