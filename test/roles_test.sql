@@ -16,7 +16,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
      {"code": "V", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(115);
+SELECT plan(117);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -178,6 +178,10 @@ SELECT is((rt.run_as('wo_rt_dispatcher_a', format('SELECT workorder.cancel(%s, '
           'WO951', 'nor cancel one');
 SELECT is((rt.run_as('wo_rt_dispatcher_a', format('SELECT count(*) FROM workorder.explain_route(%s)', :vendor_b))).state,
           'WO951', 'nor explain its route');
+SELECT is((rt.run_as('wo_rt_dispatcher_a', format('SELECT workorder.merge(%s, %s, ''C-990801001'', ''同一件事'')', :vendor_a, :vendor_b))).state,
+          'WO951', 'nor merge an order of its own into one outside its area (the master counts it and logs it)');
+SELECT is((SELECT report_count || ' ' || status FROM workorder.orders WHERE id = :vendor_b), '1 dispatched',
+          '... which is left as it was');
 SELECT is((rt.run_as('wo_rt_dispatcher_a', 'SELECT (workorder.submit(''rt_app'', ''RT-D'', ''V'', ''电话转录'', lon => 116.05, lat => 25.05)).status::text')).result,
           'dispatched', 'a dispatcher takes a report for any channel (by phone)');
 SELECT is((rt.run_as('wo_rt_dispatcher_a', 'SELECT count(*)::text FROM workorder.bi_orders')).state,

@@ -630,6 +630,9 @@ BEGIN
             pg_catalog.format('master_id is %s.', merge.master_id),
             'Check the master''s id; find it by ticket in workorder.orders.');
     END IF;
+    -- The master counts the report and logs it: the caller must be one who may read
+    -- it (WO951), as for any order it writes to, before anything of it is told.
+    PERFORM workorder.check_order_access(m, NULL);
     IF m.status OPERATOR(pg_catalog.=) 'merged' THEN
         PERFORM workorder.action_error(o, 'merge', 'WO404',
             pg_catalog.format('master order %s (id %s) is itself merged', m.ticket, m.id),
