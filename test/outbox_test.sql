@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(43);
+SELECT plan(45);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 SELECT workorder.load_channels('[{"code": "mailbox", "name": "区长信箱", "kind": "mailbox"}]');
@@ -151,6 +151,17 @@ SELECT is(workorder.outbox_backoff(31), '1 day'::interval, 'a base of 3 hours af
 SELECT is(workorder.outbox_backoff(2), '6 hours'::interval, '... and after one failure, twice the base');
 DELETE FROM workorder.settings WHERE name = 'outbox_backoff_base';
 UPDATE workorder.settings SET value = '5 minutes' WHERE name = 'outbox_backoff_max';
+
+-- A channel's code renamed: its messages follow it, as its orders do.
+UPDATE workorder.channels SET code = 'mailbox_renamed' WHERE code = 'mailbox';
+SELECT is((SELECT count(*) FROM workorder.outbox WHERE channel_code = 'mailbox'), 0::bigint,
+          'no message is left under a renamed channel''s old code');
+SELECT cmp_ok((SELECT count(*) FROM workorder.claim_outbox('mailbox_renamed', 10000, '1 minute', 'r')), '>', 0::bigint,
+              'a claim under the new code takes its messages');
+UPDATE workorder.channels SET code = 'mailbox' WHERE code = 'mailbox_renamed';
+UPDATE workorder.outbox SET state = 'pending', attempts = attempts - 1, claimed_by = NULL, claimed_until = NULL,
+       next_attempt_at = now()
+ WHERE claimed_by = 'r';
 
 -- Expired leases: the task gives them back, and a claim takes them again.
 UPDATE workorder.outbox SET claimed_until = now() - interval '1 second', next_attempt_at = now() - interval '1 second'

@@ -115,6 +115,27 @@ CREATE TRIGGER order_events_outbox
     WHEN (NOT workorder.loaded_by_copy('workorder.order_events'))
     EXECUTE FUNCTION workorder.outbox_from_events();
 
+-- outbox_follow_channel keeps the messages addressed to a channel whose code is
+-- renamed: channel_code has no foreign key (a check per message on the intake path),
+-- and the orders, logins and mappings follow a rename by ON UPDATE CASCADE, so the
+-- messages followed nothing: claim_outbox() under the new code found none of them,
+-- and under the old one the channel was unknown (WO603).
+CREATE FUNCTION workorder.outbox_follow_channel()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    UPDATE workorder.outbox x SET channel_code = NEW.code
+     WHERE x.channel_code OPERATOR(pg_catalog.=) OLD.code;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER channels_outbox_follow
+    AFTER UPDATE OF code ON workorder.channels
+    FOR EACH ROW
+    WHEN (OLD.code IS DISTINCT FROM NEW.code)
+    EXECUTE FUNCTION workorder.outbox_follow_channel();
+
 -- outbox_bad_argument raises WO603, a bad argument of a connector function.
 CREATE FUNCTION workorder.outbox_bad_argument(what text, detail text, hint text)
 RETURNS void
