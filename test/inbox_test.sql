@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(34);
+SELECT plan(36);
 -- Reports here are orders of their own: dedup is sql/dedup.sql's.
 INSERT INTO workorder.settings VALUES ('dedup_enabled', 'off', 'reports in these tests are orders of their own');
 
@@ -179,6 +179,16 @@ SELECT results_eq($$SELECT state, error_code, error_message LIKE 'not processed,
 DROP TRIGGER inbox_test_fail_once ON workorder.orders;
 SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (1, 0)$$,
                   '... and the next drain accepts it');
+
+-- A huge bad value: the row is rejected with a reason of at most 2000 characters
+-- (PostgreSQL's message quotes the value whole: it was megabytes long).
+INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
+VALUES ('hotline', 'M-HUGE', '0301', '摊贩', repeat('9', 1000000) || 'x', '30.05');
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (0, 1)$$,
+                  'a row with a megabyte of bad longitude is rejected');
+SELECT is((SELECT length(error_message) <= 2000 AND error_message LIKE 'inbox column lon is not %'
+             FROM workorder.inbox WHERE channel_ref = 'M-HUGE'), true,
+          '... with a reason of at most 2000 characters that names the column');
 
 -- Only the owner drains; PUBLIC gets nothing.
 CREATE ROLE inbox_test_nobody;

@@ -188,6 +188,11 @@ BEGIN
             END IF;
             err_message := err_message OPERATOR(pg_catalog.||)
                            COALESCE('. ' OPERATOR(pg_catalog.||) NULLIF(err_detail, ''), '');
+            -- PostgreSQL's own message quotes the whole bad value (a lon of megabytes):
+            -- the reason is kept readable, and the row keeps the value itself.
+            IF pg_catalog.length(err_message) OPERATOR(pg_catalog.>) 2000 THEN
+                err_message := pg_catalog.left(err_message, 1997) OPERATOR(pg_catalog.||) '...';
+            END IF;
             IF converting IS NULL
                AND pg_catalog.left(err_code, 3) NOT IN ('WO1', 'WO3') THEN
                 -- Not the row's fault (a deadlock, a lock timeout, a broken setting or
