@@ -36,7 +36,9 @@
  * A reload does not free the cache it replaces until the transaction ends
  * (ref_retire): a caller may hold what an earlier lookup returned (a
  * category, a rule's name) across a call that reloads, since any lookup,
- * and any new lock, can take in an invalidation.  The data is read with the latest snapshot, as the system caches
+ * and any new lock, can take in an invalidation.
+ *
+ * The data is read with the latest snapshot, as the system caches
  * are: what an invalidation announced is committed before it is sent, and
  * the transaction's own earlier changes are in it.  In parallel mode no new
  * snapshot may be taken: the data is then read with the active snapshot and
