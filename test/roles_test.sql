@@ -16,7 +16,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
      {"code": "V", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(117);
+SELECT plan(118);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -172,6 +172,9 @@ SELECT is((rt.run_as('wo_rt_dispatcher_d', :'mine')).result, format('{%s,%s,%s,%
           'the district dispatcher sees every order of the district');
 SELECT is((rt.run_as('wo_rt_dispatcher_a', format('SELECT (workorder.reassign(%s, ''C-990801001'', ''B-um-990801001'')).main_unit', :water_a))).result,
           'B-um-990801001', 'a dispatcher reassigns an order of its area');
+SELECT is((rt.run_as('wo_rt_dispatcher_a', format('SELECT (workorder.reassign(%s, ''C-990801002'', ''D-water'')).dispatching_unit', :water_a))).result,
+          'C-990801001',
+          'a dispatcher naming another center as the actor does not make it the dispatching unit (who sees the order)');
 SELECT is((rt.run_as('wo_rt_dispatcher_a', format('SELECT workorder.reassign(%s, ''C-990801001'', ''D-water'')', :vendor_b))).state,
           'WO951', 'a dispatcher may not reassign an order outside its area');
 SELECT is((rt.run_as('wo_rt_dispatcher_a', format('SELECT workorder.cancel(%s, ''C-990801001'', ''spam'')', :vendor_b))).state,

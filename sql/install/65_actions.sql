@@ -148,14 +148,21 @@ $$;
 
 -- dispatcher returns the unit that becomes the order's dispatching unit when actor
 -- dispatches it: the actor when it is an active center's code, else the current one.
+-- A caller whose rights are limited to its unit names only its own unit so: the
+-- dispatching unit decides who sees the order, and a town's dispatcher passing
+-- another center's code as the actor handed the order, reporter and all, to that
+-- center.
 CREATE FUNCTION workorder.dispatcher(actor text, current_unit text)
 RETURNS text
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE
 AS $$
+DECLARE
+    who workorder.caller_context := workorder.caller();
 BEGIN
     IF EXISTS (SELECT 1 FROM workorder.units u
                 WHERE u.code OPERATOR(pg_catalog.=) actor
-                  AND u.kind OPERATOR(pg_catalog.=) 'center' AND u.active) THEN
+                  AND u.kind OPERATOR(pg_catalog.=) 'center' AND u.active)
+       AND (who.unrestricted OR actor OPERATOR(pg_catalog.=) who.unit_code) THEN
         RETURN actor;
     END IF;
     RETURN current_unit;
