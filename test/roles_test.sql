@@ -16,7 +16,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
      {"code": "V", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(118);
+SELECT plan(121);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -295,6 +295,15 @@ SELECT matches((rt.run_as('wo_rt_admin', $$SELECT (workorder.run_task('rt_own'))
 SELECT is((SELECT count(*) FROM rt.escalated), 0::bigint, '... and its function was not called');
 SELECT is((SELECT (workorder.run_task('rt_own')).ok), false, 'the owner''s run_task() does not run it either');
 DELETE FROM workorder.worker_tasks WHERE task = 'rt_own';
+
+-- An admin renames a channel: its orders and its outbox messages follow.
+SELECT cmp_ok((SELECT count(*) FROM workorder.outbox WHERE channel_code = 'rt_app'), '>', 0::bigint,
+              'the app channel has outbox messages');
+SELECT is((rt.run_as('wo_rt_admin', $$UPDATE workorder.channels SET code = 'rt_app_2' WHERE code = 'rt_app' RETURNING code$$)).result,
+          'rt_app_2', 'an admin renames the channel');
+SELECT is((SELECT count(*) FROM workorder.outbox WHERE channel_code = 'rt_app'), 0::bigint,
+          '... and no message is left under the old code (they follow as the owner: the admin may not write the outbox)');
+UPDATE workorder.channels SET code = 'rt_app' WHERE code = 'rt_app_2';
 
 -- == Analysts: the masked views only
 SELECT is((rt.run_as('wo_rt_analyst', 'SELECT count(*)::text FROM workorder.orders')).state,

@@ -123,6 +123,9 @@ CREATE TRIGGER order_events_outbox
 CREATE FUNCTION workorder.outbox_follow_channel()
 RETURNS trigger
 LANGUAGE plpgsql
+-- As the owner: an admin renames channels, but only the owner writes the outbox
+-- (the foreign keys' cascades, too, run as the owner).
+SECURITY DEFINER
 AS $$
 BEGIN
     UPDATE workorder.outbox x SET channel_code = NEW.code
