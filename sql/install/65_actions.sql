@@ -157,12 +157,17 @@ RETURNS text
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
-    who workorder.caller_context := workorder.caller();
+    who workorder.caller_context;
 BEGIN
-    IF EXISTS (SELECT 1 FROM workorder.units u
-                WHERE u.code OPERATOR(pg_catalog.=) actor
-                  AND u.kind OPERATOR(pg_catalog.=) 'center' AND u.active)
-       AND (who.unrestricted OR actor OPERATOR(pg_catalog.=) who.unit_code) THEN
+    IF actor IS NOT DISTINCT FROM current_unit
+       OR NOT EXISTS (SELECT 1 FROM workorder.units u
+                       WHERE u.code OPERATOR(pg_catalog.=) actor
+                         AND u.kind OPERATOR(pg_catalog.=) 'center' AND u.active) THEN
+        RETURN current_unit;
+    END IF;
+    -- Who is calling is asked only when the actor would move the order.
+    who := workorder.caller();
+    IF who.unrestricted OR actor OPERATOR(pg_catalog.=) who.unit_code THEN
         RETURN actor;
     END IF;
     RETURN current_unit;

@@ -31,9 +31,7 @@ trap cleanup EXIT
 
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
 
-psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $db" >/dev/null &&
-  q "CREATE EXTENSION workorder CASCADE" >/dev/null &&
-  psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f "$repo/test/fixtures/intake_map.sql" >/dev/null
+fixture_database "$db" intake_map.sql
 check "a database with the extension and the intake map" 0 $?
 
 # An order whose deadlines pass within two seconds (the worker is kept off it:

@@ -26,6 +26,14 @@ demo_database() {
     psql -X -q -v ON_ERROR_STOP=1 -v demo_no_summary=1 -d "$1" -f data/demo.sql) >/dev/null 2>"$2"
 }
 
+# fixture_database DB FIXTURE: creates database DB with the extension and loads
+# test/fixtures/FIXTURE of $repo (e.g. intake_map.sql).  Its status is psql's.
+fixture_database() {
+  psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $1" >/dev/null &&
+    psql -X -q -v ON_ERROR_STOP=1 -d "$1" -c "CREATE EXTENSION workorder CASCADE" >/dev/null &&
+    psql -X -q -v ON_ERROR_STOP=1 -d "$1" -f "$repo/test/fixtures/$2" >/dev/null
+}
+
 # session_run READ_FD WRITE_FD SQL: runs SQL in a psql session that a test keeps open
 # as a coprocess (coproc NAME { psql -X -q -At -d DB 2>&1; }, then pass ${NAME[0]}
 # and ${NAME[1]}) and prints what the session printed, its lines joined.  Waits at
