@@ -16,7 +16,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
      {"code": "V", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(121);
+SELECT plan(124);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -42,10 +42,11 @@ SELECT workorder.map_login('wo_rt_intake_app', channel_code => 'rt_app');
 \o
 
 -- run_as runs one statement as role r and returns its SQLSTATE ('00000' when it
--- succeeded) and its first value as text (or the error message).
+-- succeeded) and its first value as text (or the error message, and the error's
+-- detail).
 CREATE SCHEMA rt;
 GRANT USAGE ON SCHEMA rt TO PUBLIC;
-CREATE FUNCTION rt.run_as(r name, q text, OUT state text, OUT result text) LANGUAGE plpgsql AS $$
+CREATE FUNCTION rt.run_as(r name, q text, OUT state text, OUT result text, OUT detail text) LANGUAGE plpgsql AS $$
 BEGIN
     BEGIN
         EXECUTE format('SET LOCAL ROLE %I', r);
@@ -55,6 +56,7 @@ BEGIN
     EXCEPTION WHEN OTHERS THEN
         state := SQLSTATE;
         result := SQLERRM;
+        GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
     END;
 END
 $$;
@@ -114,9 +116,20 @@ SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT (workorder.comment(%s, ''
           'dispatched', 'a handler comments on an order it assists');
 SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT workorder.accept(%s, ''B-um-990801001'')', :vendor_b))).state,
           'WO951', 'a handler may not accept another unit''s order (WO951)');
-SELECT matches((rt.run_as('wo_rt_handler_a', format('SELECT workorder.accept(%s, ''x'')', :vendor_b))).result,
-          '^role wo_rt_handler_a \(unit B-um-990801001\) may not accept order \d{8}-\d{6}-\d \(id \d+\)$',
-          'the refusal names the role, its unit, the action and the order');
+SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT workorder.accept(%s, ''x'')', :vendor_b))).result,
+          format('role wo_rt_handler_a (unit B-um-990801001) may not accept order id %s', :vendor_b),
+          'the refusal of an order the role does not see names the role, its unit, the action and the id passed');
+SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT workorder.accept(%s, ''x'')', :vendor_b))).detail,
+          'The order is not among those the role''s workorder groups (workorder_handler) see.',
+          'and tells nothing of the order: not its ticket, units or area (ids cannot be tried to read orders)');
+SELECT matches((rt.run_as('wo_rt_handler_a', format('SELECT workorder.reassign(%s, ''x'', ''B-um-990801002'')', :vendor_a))).result,
+          '^role wo_rt_handler_a \(unit B-um-990801001\) may not reassign order \d{8}-\d{6}-\d \(id \d+\)$',
+          'the refusal of an action on an order the role sees names the order by its ticket');
+SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT workorder.reassign(%s, ''x'', ''B-um-990801002'')', :vendor_a))).detail,
+          format('The role''s workorder groups are workorder_handler, none of which may reassign; the order''s main unit is %s, its assisting units %s, its area %s.',
+                 o.main_unit, o.assisting_units, o.area_code),
+          'and says which of its units and area the role is there for, and that the action is what is missing')
+  FROM workorder.orders o WHERE o.id = :vendor_a;
 SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT workorder.resolve(%s, ''x'', ''done'')', :water_a))).state,
           'WO951', 'a handler may not resolve an order of a unit outside its subtree');
 SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT workorder.reassign(%s, ''x'', ''B-um-990801002'')', :vendor_a))).state,

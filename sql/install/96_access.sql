@@ -309,10 +309,13 @@ END
 $$;
 
 -- check_order_access lets the calling role take action on order o (NULL action:
--- read it), or raises WO951 naming the order, the role and its unit.  A superuser
+-- read it), or raises WO951 naming the role, its unit and the action.  A superuser
 -- or admin may do anything; another role needs a group role that both sees the
 -- order and may take the action (role_actions).  Every action reaches it through
--- order_for_action().
+-- order_for_action().  What the refusal tells of the order depends on whether the
+-- caller may read it: the ticket, units and area of an order it sees (it may not
+-- take this action), and nothing but the id it passed of one it does not see, so
+-- that trying ids cannot read the orders of other units, towns or channels.
 CREATE FUNCTION workorder.check_order_access(o workorder.orders, action text)
 RETURNS void
 LANGUAGE plpgsql STABLE
@@ -320,27 +323,39 @@ AS $$
 DECLARE
     who workorder.caller_context := workorder.caller();
     grp name;
+    sees boolean := false;
+    groups_named text;
 BEGIN
     IF who.unrestricted THEN
         RETURN;
     END IF;
     FOREACH grp IN ARRAY who.groups LOOP
-        IF (action IS NULL
-            OR EXISTS (SELECT 1 FROM workorder.role_actions ra
-                        WHERE ra.group_role OPERATOR(pg_catalog.=) grp
-                          AND ra.action IN (check_order_access.action, '*')))
-           AND workorder.order_in_scope(o, grp, who) THEN
-            RETURN;
+        IF workorder.order_in_scope(o, grp, who) THEN
+            sees := true;
+            IF action IS NULL
+               OR EXISTS (SELECT 1 FROM workorder.role_actions ra
+                           WHERE ra.group_role OPERATOR(pg_catalog.=) grp
+                             AND ra.action IN (check_order_access.action, '*')) THEN
+                RETURN;
+            END IF;
         END IF;
     END LOOP;
+    groups_named := CASE WHEN who.groups OPERATOR(pg_catalog.=) '{}' THEN 'none'
+                         ELSE pg_catalog.array_to_string(who.groups, ', ') END;
+    IF sees THEN
+        PERFORM workorder.raise_error('WO951',
+            pg_catalog.format('role %s (unit %s) may not %s order %s (id %s)', who.role_name,
+                              COALESCE(who.unit_code, 'none'), COALESCE(action, 'read'), o.ticket, o.id),
+            pg_catalog.format('The role''s workorder groups are %s, none of which may %s; the order''s main unit is %s, its assisting units %s, its area %s.',
+                              groups_named, COALESCE(action, 'read'),
+                              COALESCE(o.main_unit, 'none'), o.assisting_units, COALESCE(o.area_code, 'none')),
+            'Take only the actions of your role (workorder.role_actions); ask a dispatcher or an admin otherwise.');
+    END IF;
     PERFORM workorder.raise_error('WO951',
-        pg_catalog.format('role %s (unit %s) may not %s order %s (id %s)', who.role_name,
-                          COALESCE(who.unit_code, 'none'), COALESCE(action, 'read'), o.ticket, o.id),
-        pg_catalog.format('The role''s workorder groups are %s; the order''s main unit is %s, its assisting units %s, its area %s.',
-                          CASE WHEN who.groups OPERATOR(pg_catalog.=) '{}' THEN 'none'
-                               ELSE pg_catalog.array_to_string(who.groups, ', ') END,
-                          COALESCE(o.main_unit, 'none'), o.assisting_units, COALESCE(o.area_code, 'none')),
-        'Act only on the orders of your own unit or area, and only with the actions of your role (workorder.role_actions); ask a dispatcher or an admin otherwise.');
+        pg_catalog.format('role %s (unit %s) may not %s order id %s', who.role_name,
+                          COALESCE(who.unit_code, 'none'), COALESCE(action, 'read'), o.id),
+        pg_catalog.format('The order is not among those the role''s workorder groups (%s) see.', groups_named),
+        'Act only on the orders of your own unit, area or channel; ask a dispatcher or an admin otherwise.');
 END
 $$;
 
