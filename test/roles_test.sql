@@ -13,10 +13,11 @@ BEGIN;
 \o /dev/null
 \i test/fixtures/lifecycle_map.sql
 SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind": "platform", "categories": [
-     {"code": "V", "category": "CITY_VENDOR"}]}]');
+     {"code": "V", "category": "CITY_VENDOR"}]},
+    {"code": "video_ai", "name": "视频AI", "kind": "video_ai", "categories": [{"code": "stall", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(124);
+SELECT plan(128);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -29,6 +30,7 @@ CREATE ROLE wo_rt_supervisor_a LOGIN IN ROLE workorder_supervisor; -- a leader o
 CREATE ROLE wo_rt_analyst LOGIN IN ROLE workorder_analyst;
 CREATE ROLE wo_rt_intake_hotline LOGIN IN ROLE workorder_intake;
 CREATE ROLE wo_rt_intake_app LOGIN IN ROLE workorder_intake;
+CREATE ROLE wo_rt_intake_camera LOGIN IN ROLE workorder_intake;
 CREATE ROLE wo_rt_admin LOGIN IN ROLE workorder_admin;
 CREATE ROLE wo_rt_nobody LOGIN;
 \o /dev/null
@@ -39,6 +41,7 @@ SELECT workorder.map_login('wo_rt_dispatcher_d', 'C-990801');
 SELECT workorder.map_login('wo_rt_supervisor_a', 'C-990801001');
 SELECT workorder.map_login('wo_rt_intake_hotline', channel_code => 'hotline');
 SELECT workorder.map_login('wo_rt_intake_app', channel_code => 'rt_app');
+SELECT workorder.map_login('wo_rt_intake_camera', channel_code => 'video_ai');
 \o
 
 -- run_as runs one statement as role r and returns its SQLSTATE ('00000' when it
@@ -267,6 +270,17 @@ SELECT is((rt.run_as('wo_rt_intake_app', 'INSERT INTO workorder.inbox (channel, 
           '42501', 'and it cannot write an outcome into the inbox');
 SELECT is((rt.run_as('wo_rt_intake_app', 'SELECT workorder.drain_inbox()')).state,
           '42501', 'draining the inbox is the worker''s (and admins'') business');
+
+-- The detection inbox is the camera connector's: detections make video-AI orders.
+SELECT is((rt.run_as('wo_rt_intake_camera', 'WITH d AS (INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence) VALUES (''cam-1'', ''stall'', ''2026-10-16 08:00:00'', ''116.05'', ''25.05'', ''0.9'') RETURNING 1) SELECT count(*)::text FROM d')).result,
+          '1', 'the detection channel''s connector fills the detection inbox');
+SELECT is((rt.run_as('wo_rt_intake_hotline', 'WITH d AS (INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence) VALUES (''cam-2'', ''stall'', ''2026-10-16 08:00:00'', ''116.05'', ''25.05'', ''0.9'') RETURNING 1) SELECT count(*)::text FROM d')).state,
+          'WO952', 'another channel''s connector may not (WO952): its detections would make video-AI orders');
+SELECT is((rt.run_as('wo_rt_intake_hotline', 'WITH d AS (INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence) VALUES (''cam-2'', ''stall'', ''2026-10-16 08:00:00'', ''116.05'', ''25.05'', ''0.9'') RETURNING 1) SELECT count(*)::text FROM d')).result,
+          'intake role wo_rt_intake_hotline may not fill the detection inbox for channel ''video_ai''',
+          'the refusal names the login, what it tried and the detection channel');
+SELECT is((SELECT string_agg(camera_id, ',' ORDER BY id) FROM workorder.detection_inbox), 'cam-1',
+          'and nothing of its statement was written');
 
 -- A connector's report that duplicates another channel's order is merged into it:
 -- the merge is intake's own doing, not an action of the connector (which may

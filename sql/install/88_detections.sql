@@ -8,8 +8,9 @@
 -- order refers back to its detections.
 --
 -- Ingest.  A connector COPYs detections into workorder.detection_inbox, whose
--- columns are all text and which has no index but its primary key and no trigger:
--- COPY never fails on a bad value (a bad value would otherwise abort the whole COPY
+-- columns are all text and which has no index but its primary key and no row
+-- trigger (one statement trigger checks who COPYs: the detection channel's
+-- connector, part 96): COPY never fails on a bad value (a bad value would otherwise abort the whole COPY
 -- and lose the batch) and costs about what a COPY into a bare table costs (see
 -- bench/detections).  ingest_detections() (the worker task ingest_detections) then
 -- moves the rows, in batches, into workorder.detections with one set-based INSERT

@@ -429,6 +429,26 @@ CREATE TRIGGER inbox_check_channels
     AFTER INSERT ON workorder.inbox REFERENCING NEW TABLE AS inserted
     FOR EACH STATEMENT EXECUTE FUNCTION workorder.inbox_check_channels();
 
+-- The detection inbox is a camera connector's: an intake login fills it only when
+-- it is mapped to the detection channel (setting detection_channel), whose orders
+-- the detections raise.  Without this any connector (the hotline's, a mailbox's)
+-- could COPY detections and so make video-AI orders.  A statement trigger, not a
+-- row trigger: the check is of the caller, not of the rows, and COPY keeps its
+-- multi-row inserts (bench/detections).
+CREATE FUNCTION workorder.detection_inbox_check_channel()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM workorder.check_channel_access(workorder.setting('detection_channel', 'video_ai'),
+                                           'fill the detection inbox');
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER detection_inbox_check_channel
+    BEFORE INSERT ON workorder.detection_inbox
+    FOR EACH STATEMENT EXECUTE FUNCTION workorder.detection_inbox_check_channel();
+
 -- inbox_mine is the inbox as the caller may read it: a connector's own channel's
 -- rows (an admin's or superuser's: all).
 CREATE VIEW workorder.inbox_mine WITH (security_barrier) AS
