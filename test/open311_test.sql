@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(32);
+SELECT plan(35);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -80,6 +80,20 @@ SELECT throws_ok($$SELECT workorder.open311_post_request('{"lat": 24.1, "long": 
 INSERT INTO workorder.settings VALUES ('open311_jurisdiction', 'nanhai.foshan.gov.cn', 'test');
 SELECT throws_ok($$SELECT workorder.open311_services('shunde.foshan.gov.cn')$$, 'WO875', NULL, 'another jurisdiction is WO875');
 SELECT is(jsonb_array_length(workorder.open311_services('nanhai.foshan.gov.cn')), 8, '... ours is served');
+
+-- What the public sees of a description: phone numbers of every usual form and ID
+-- numbers masked, and nothing else touched.
+SELECT is(workorder.open311_public_text(t.raw), t.shown, t.what)
+  FROM (VALUES
+    ('请回电13800138000，或138-1234-5678，或+86 139 1234 5678，或8613712345678',
+     '请回电138****8000，或138****5678，或139****5678，或137****5678',
+     'mobile numbers are masked however they are written: plain, with separators, with +86 or 86'),
+    ('座机0757-86281234，(020)87654321，075786281234，联系电话：86281234，tel 6281234',
+     '座机0757-****1234，(020)****4321，0757****1234，联系电话：****1234，tel ****1234',
+     'landlines are masked: with an area code anywhere, a bare local number after a word that announces it'),
+    ('身份证440602199001011234；工单20261127-000002-4，金额12345678元，门牌12号，编号0757，2026年11月26日',
+     '身份证******************；工单20261127-000002-4，金额12345678元，门牌12号，编号0757，2026年11月26日',
+     'an ID number is masked whole; tickets, amounts, house numbers and dates stay as written')) t(raw, shown, what);
 
 SELECT * FROM finish();
 ROLLBACK;
