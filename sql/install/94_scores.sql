@@ -182,6 +182,41 @@ BEGIN
 END
 $$;
 
+-- score_weights_problem says what is wrong with raw as a value of the setting
+-- score_weights (a JSON object of rate names and non-negative weights, one of them
+-- positive), or returns NULL when nothing is.  score_weights() and the check of a
+-- settings row (part 02) both ask it.
+CREATE FUNCTION workorder.score_weights_problem(raw text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+    weights jsonb;
+    bad text;
+BEGIN
+    BEGIN
+        weights := raw::jsonb;
+    EXCEPTION WHEN invalid_text_representation THEN
+        weights := NULL;
+    END;
+    IF weights IS NULL OR pg_catalog.jsonb_typeof(weights) OPERATOR(pg_catalog.<>) 'object' THEN
+        RETURN 'it is not a JSON object';
+    END IF;
+    SELECT pg_catalog.format('%s: %s', w.key, w.value) INTO bad
+      FROM pg_catalog.jsonb_each(weights) w
+     WHERE w.key NOT IN ('on_time_accept_rate', 'on_time_completion_rate', 'resolution_rate',
+                         'satisfaction_rate', 'return_rate', 'redo_rate')
+        OR pg_catalog.jsonb_typeof(w.value) OPERATOR(pg_catalog.<>) 'number'
+        OR (w.value)::text::numeric OPERATOR(pg_catalog.<) 0
+     LIMIT 1;
+    IF bad IS NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.jsonb_each(weights) w
+                                    WHERE (w.value)::text::numeric OPERATOR(pg_catalog.>) 0) THEN
+        bad := 'no weight is positive';
+    END IF;
+    RETURN bad;
+END
+$$;
+
 -- score_weights returns the setting score_weights as a jsonb object of rate names
 -- and weights, or raises WO811 when a name is not a rate or a weight is not a
 -- non-negative number, or no weight is positive.
@@ -192,35 +227,14 @@ AS $$
 DECLARE
     raw text := workorder.setting('score_weights',
                                   '{"on_time_accept_rate": 1, "resolution_rate": 1, "satisfaction_rate": 1}');
-    weights jsonb;
-    bad text;
+    bad text := workorder.score_weights_problem(raw);
 BEGIN
-    BEGIN
-        weights := raw::jsonb;
-    EXCEPTION WHEN invalid_text_representation THEN
-        weights := NULL;
-    END;
-    IF weights IS NULL OR pg_catalog.jsonb_typeof(weights) OPERATOR(pg_catalog.<>) 'object' THEN
-        bad := 'it is not a JSON object';
-    ELSE
-        SELECT pg_catalog.format('%s: %s', w.key, w.value) INTO bad
-          FROM pg_catalog.jsonb_each(weights) w
-         WHERE w.key NOT IN ('on_time_accept_rate', 'on_time_completion_rate', 'resolution_rate',
-                             'satisfaction_rate', 'return_rate', 'redo_rate')
-            OR pg_catalog.jsonb_typeof(w.value) OPERATOR(pg_catalog.<>) 'number'
-            OR (w.value)::text::numeric OPERATOR(pg_catalog.<) 0
-         LIMIT 1;
-        IF bad IS NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.jsonb_each(weights) w
-                                        WHERE (w.value)::text::numeric OPERATOR(pg_catalog.>) 0) THEN
-            bad := 'no weight is positive';
-        END IF;
-    END IF;
     IF bad IS NOT NULL THEN
         PERFORM workorder.raise_error('WO811', 'invalid setting score_weights',
             pg_catalog.format('score_weights is %s (%s).', pg_catalog.quote_literal(raw), bad),
             'Give a JSON object of rate names (on_time_accept_rate, on_time_completion_rate, resolution_rate, satisfaction_rate, return_rate, redo_rate) and non-negative weights, e.g. {"on_time_accept_rate": 1, "resolution_rate": 1, "satisfaction_rate": 1}.');
     END IF;
-    RETURN weights;
+    RETURN raw::jsonb;
 END
 $$;
 

@@ -125,7 +125,14 @@ checked=$(q "$filled" "SELECT count(*) FROM workorder.dedup_checks")
 check "the previous version recorded dedup checks to convert" "t" "$([ "$checked" -gt 0 ] && echo t || echo f)"
 
 case "$(requires_of "$previous")" in *btree_gist*) ;; *) q "$filled" "CREATE EXTENSION btree_gist" >/dev/null ;; esac
-q "$filled" "ALTER EXTENSION workorder UPDATE" >/dev/null
+# A settings row the check of the new version would refuse, written before it.
+q "$filled" "INSERT INTO workorder.settings VALUES ('outbox_max_attempts', 'eight', 'a typo from before the check')" >/dev/null
+update_messages=$(psql -X -q -v ON_ERROR_STOP=1 -d "$filled" -c "ALTER EXTENSION workorder UPDATE" 2>&1 >/dev/null)
+check "the update names each settings row the new check would refuse, and keeps it" "1 eight" \
+  "$(grep -c "WARNING:  settings row outbox_max_attempts = 'eight' would now be refused: invalid value of setting outbox_max_attempts" <<<"$update_messages") $(q "$filled" "SELECT value FROM workorder.settings WHERE name = 'outbox_max_attempts'")"
+check "... and from then on refuses such a row (WO010)" "WO010" \
+  "$(psql -X -q -d "$filled" -c "\\set VERBOSITY verbose" -c "UPDATE workorder.settings SET value = 'nine' WHERE name = 'outbox_max_attempts'" 2>&1 | grep -oE 'WO010' | head -1)"
+q "$filled" "DELETE FROM workorder.settings WHERE name = 'outbox_max_attempts'" >/dev/null
 check "the filled database is at the current version after ALTER EXTENSION ... UPDATE" "$current" \
   "$(q "$filled" "SELECT extversion FROM pg_extension WHERE extname = 'workorder'")"
 check "every order and event row is unchanged ($order_count orders)" "$before" "$(digest "$filled")"

@@ -123,7 +123,7 @@ q "$dbe" "DELETE FROM workorder.settings WHERE name = 'run_log_max_rows'" >/dev/
 psql -X -q -v ON_ERROR_STOP=1 -d "$dbe" >/dev/null 2>"$work/g.err" <<'SQL'
 CREATE FUNCTION public.broken_task() RETURNS workorder.task_outcome LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO workorder.settings VALUES ('broken_task_was_here', 'yes', 'must be rolled back');
+    INSERT INTO workorder.settings VALUES ('district_leader', 'broken_task_was_here', 'must be rolled back');
     RETURN (1 / 0, 'never', NULL)::workorder.task_outcome;
 END $$;
 ALTER EXTENSION workorder ADD FUNCTION public.broken_task();
@@ -137,7 +137,7 @@ check "(g) run_due_work() with a failing task returns, with a WARNING" "0 1" \
 check "(g) the failing task is logged with ok = false and its error" "false division by zero (SQLSTATE 22012)" \
   "$(q "$dbe" "SELECT ok || ' ' || detail FROM workorder.worker_runs WHERE task = 'broken' ORDER BY id DESC LIMIT 1")"
 check "(g) ... its work is rolled back, and the task after it ran" "0 accepted" \
-  "$(q "$dbe" "SELECT count(*) FROM workorder.settings WHERE name = 'broken_task_was_here'") $(q "$dbe" "SELECT state FROM workorder.inbox WHERE channel_ref = 'G-1'")"
+  "$(q "$dbe" "SELECT count(*) FROM workorder.settings WHERE value = 'broken_task_was_here'") $(q "$dbe" "SELECT state FROM workorder.inbox WHERE channel_ref = 'G-1'")"
 
 # Now in the worker, with a second task whose error escapes run_task().
 psql -X -q -v ON_ERROR_STOP=1 -d "$dbe" >/dev/null 2>>"$work/g.err" <<'SQL'
