@@ -6,7 +6,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(53);
+SELECT plan(54);
 
 -- refused(name, value) inserts a row and returns the error's SQLSTATE, message,
 -- detail and hint as one text ('taken' when the row was written, then removed).
@@ -42,7 +42,7 @@ SELECT is(pg_temp.refused(t.name, t.value), 'taken', format('%s = %s is taken (%
                ('dedup_enabled', 'off', 'switch'), ('dedup_late_policy', 'reopen', 'choice'),
                ('district_time_zone', 'Asia/Urumqi', 'time zone'), ('grid_srid', '4547', 'srid'),
                ('fallback_unit', 'C-NOPE', 'code: whether the unit exists is checked where it is used'),
-               ('district_leader', '王区长', 'text'),
+               ('district_leader', '王区长', 'text'), ('retention_outbox', '1 year', 'age: months and years allowed'),
                ('score_weights', '{"resolution_rate": 2, "satisfaction_rate": 0}', 'weights')) t(name, value, kind);
 
 SELECT is(pg_temp.refused('outbox_max_attempts', 'eight'),
@@ -126,8 +126,8 @@ SELECT is((SELECT string_agg(d.name, ', ') FROM workorder.setting_definitions d
               AND NOT EXISTS (SELECT 1 WHERE pg_temp.refused(d.name, d.default_value) = 'taken')),
           NULL, 'every default of setting_definitions passes the check of its own setting');
 SELECT is((SELECT count(*)::integer FROM workorder.setting_definitions d
-            WHERE d.kind NOT IN ('integer', 'number', 'interval', 'switch', 'choice', 'time zone', 'srid', 'code', 'text', 'weights')
-               OR (d.kind IN ('integer', 'number', 'interval') AND (d.min_value IS NULL OR d.max_value IS NULL OR d.min_value > d.max_value))
+            WHERE d.kind NOT IN ('integer', 'number', 'interval', 'age', 'switch', 'choice', 'time zone', 'srid', 'code', 'text', 'weights')
+               OR (d.kind IN ('integer', 'number', 'interval', 'age') AND (d.min_value IS NULL OR d.max_value IS NULL OR d.min_value > d.max_value))
                OR (d.kind = 'choice' AND cardinality(d.choices) IS NULL)
                OR d.meaning IS NULL),
           0, 'every definition has a known kind, a range or choices where its kind needs them, and a meaning');

@@ -18,6 +18,8 @@
 --   number     a finite number from min_value to max_value
 --   interval   an interval from min_value to max_value seconds, without months or
 --              years (whose length in seconds is not fixed)
+--   age        the same, with months and years (a retention: '6 months'), a month
+--              counted as 30 days against the range
 --   switch     on or off
 --   choice     one of choices
 --   time zone  a name in pg_timezone_names
@@ -86,9 +88,18 @@ SELECT d.name, d.kind, d.min_value, d.max_value, d.choices, d.default_value, d.m
     ('hotspot_interval', 'interval', 60, 2678400, NULL, '1 hour', 'how often the worker looks for hotspots'),
     ('open311_channel', 'code', NULL, NULL, NULL, 'open311', 'the channel of Open311 POSTs'),
     ('open311_jurisdiction', 'text', NULL, NULL, NULL, NULL, 'the jurisdiction_id Open311 serves (default: any)'),
-    ('run_log_retention', 'interval', 0, 315360000, NULL, '7 days', 'how long the worker keeps its run log'),
+    ('run_log_retention', 'age', 0, 315360000, NULL, '7 days', 'how long the worker keeps its run log'),
     ('run_log_max_rows', 'integer', 1, 100000000, NULL, '10000', 'the most rows the worker keeps in its run log'),
-    ('worker_enabled', 'switch', NULL, NULL, NULL, 'on', 'off makes this database''s background worker idle')
+    ('worker_enabled', 'switch', NULL, NULL, NULL, 'on', 'off makes this database''s background worker idle'),
+    ('retention_inbox', 'age', 86400, 3153600000, NULL, '30 days',
+     'how long accepted and rejected inbox rows are kept (purge_history)'),
+    ('retention_outbox', 'age', 86400, 3153600000, NULL, '30 days',
+     'how long delivered and dead outbox messages are kept (purge_history)'),
+    ('retention_notifications', 'age', 86400, 3153600000, NULL, '90 days',
+     'how long deadline notifications are kept (purge_history)'),
+    ('retention_detections', 'age', 86400, 3153600000, NULL, '90 days',
+     'how long detections not counted into an order, and detection rejects, are kept (purge_history)'),
+    ('retention_batch_rows', 'integer', 100, 1000000, NULL, '10000', 'rows of each table one purge_history pass deletes at most')
   ) AS d (name, kind, min_value, max_value, choices, default_value, meaning);
 COMMENT ON VIEW workorder.setting_definitions IS
     'Every workorder setting: kind, range or choices, default and meaning. A settings row is checked against it (WO010).';
@@ -130,21 +141,23 @@ BEGIN
         END IF;
         hint := pg_catalog.format('Set %s from %s to %s.', CASE d.kind WHEN 'integer' THEN 'a whole number' ELSE 'a number' END,
                                   d.min_value, d.max_value);
-    ELSIF d.kind OPERATOR(pg_catalog.=) 'interval' THEN
+    ELSIF d.kind IN ('interval', 'age') THEN
         BEGIN
             span := setting_value::interval;
         EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow
                        OR invalid_parameter_value OR numeric_value_out_of_range THEN
             why := 'not an interval';
         END;
-        IF why IS NULL AND (pg_catalog.date_part('month', span) OPERATOR(pg_catalog.<>) 0
-                            OR pg_catalog.date_part('year', span) OPERATOR(pg_catalog.<>) 0) THEN
+        IF why IS NULL AND d.kind OPERATOR(pg_catalog.=) 'interval'
+           AND (pg_catalog.date_part('month', span) OPERATOR(pg_catalog.<>) 0
+                OR pg_catalog.date_part('year', span) OPERATOR(pg_catalog.<>) 0) THEN
             why := 'an interval of months or years, whose length varies';
         ELSIF why IS NULL AND (pg_catalog.date_part('epoch', span) OPERATOR(pg_catalog.<) d.min_value
                                OR pg_catalog.date_part('epoch', span) OPERATOR(pg_catalog.>) d.max_value) THEN
             why := 'out of range';
         END IF;
-        hint := pg_catalog.format('Set an interval from %s to %s, in days, hours, minutes or seconds.',
+        hint := pg_catalog.format(CASE d.kind WHEN 'interval' THEN 'Set an interval from %s to %s, in days, hours, minutes or seconds.'
+                                              ELSE 'Set an interval from %s to %s.' END,
                                   pg_catalog.justify_hours(pg_catalog.make_interval(secs => d.min_value::double precision)),
                                   pg_catalog.justify_hours(pg_catalog.make_interval(secs => d.max_value::double precision)));
     ELSIF d.kind OPERATOR(pg_catalog.=) 'switch' THEN

@@ -44,11 +44,13 @@ CREATE TABLE workorder.inbox (
 CREATE INDEX inbox_pending_idx ON workorder.inbox (id) WHERE state OPERATOR(pg_catalog.=) 'pending';
 -- A connector reads its results back by its own reference.
 CREATE INDEX inbox_channel_ref_idx ON workorder.inbox (channel, channel_ref);
+-- purge_history (part 97) finds the settled rows past their retention, oldest first.
+CREATE INDEX inbox_settled_idx ON workorder.inbox (processed_at) WHERE state IN ('accepted', 'rejected');
 SELECT pg_catalog.pg_extension_config_dump('workorder.inbox', '');
 SELECT pg_catalog.pg_extension_config_dump('workorder.inbox_id_seq', '');
 REVOKE ALL ON workorder.inbox FROM PUBLIC;
 COMMENT ON TABLE workorder.inbox IS
-    'Bulk intake: connectors COPY reports in (text columns), workorder.drain_inbox() makes them orders; rows are kept with their outcome.';
+    'Bulk intake: connectors COPY reports in (text columns), workorder.drain_inbox() makes them orders; rows are kept with their outcome for retention_inbox (purge_history).';
 COMMENT ON COLUMN workorder.inbox.lon IS 'WGS84 longitude in degrees, as text; converted to double precision by drain_inbox()';
 COMMENT ON COLUMN workorder.inbox.lat IS 'WGS84 latitude in degrees, as text; converted to double precision by drain_inbox()';
 COMMENT ON COLUMN workorder.inbox.occurred_at IS

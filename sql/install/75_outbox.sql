@@ -82,6 +82,10 @@ CREATE INDEX outbox_due_idx ON workorder.outbox (channel_code, next_attempt_at)
 -- outbox_expire finds the earliest lease to run out.
 CREATE INDEX outbox_lease_idx ON workorder.outbox (claimed_until) WHERE state OPERATOR(pg_catalog.=) 'claimed';
 CREATE INDEX outbox_order_idx ON workorder.outbox (order_id);
+-- purge_history (part 97) finds the settled messages past their retention, oldest
+-- first.  A message enters this index when it is acknowledged or dies, not when
+-- intake writes it.
+CREATE INDEX outbox_settled_idx ON workorder.outbox (created_at) WHERE state IN ('delivered', 'dead');
 SELECT pg_catalog.pg_extension_config_dump('workorder.outbox', '');
 SELECT pg_catalog.pg_extension_config_dump('workorder.outbox_id_seq', '');
 REVOKE ALL ON workorder.outbox FROM PUBLIC;

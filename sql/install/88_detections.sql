@@ -188,6 +188,8 @@ CREATE TABLE workorder.detection_rejects (
     error_code    text NOT NULL,
     error_message text NOT NULL
 );
+-- purge_history (part 97) deletes by rejected_at; rows arrive in its order.
+CREATE INDEX detection_rejects_rejected_at_idx ON workorder.detection_rejects USING brin (rejected_at);
 SELECT pg_catalog.pg_extension_config_dump('workorder.detection_rejects', '');
 REVOKE ALL ON workorder.detection_rejects FROM PUBLIC;
 COMMENT ON TABLE workorder.detection_rejects IS

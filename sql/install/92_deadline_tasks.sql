@@ -26,7 +26,8 @@
 -- order is marked within about the length of one pass after its deadline.
 
 -- notifications keeps what the deadline task announced, for clients that were not
--- listening.  Trimming is left to a later task; the index on at serves it.
+-- listening, for retention_notifications (the task purge_history, part 97, which
+-- the index on at serves).
 CREATE TABLE workorder.notifications (
     id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     order_id bigint NOT NULL REFERENCES workorder.orders (id),
