@@ -6,7 +6,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(20);
+SELECT plan(26);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -90,6 +90,50 @@ SELECT * FROM workorder.ingest_detections();
 SELECT is((SELECT detected_at FROM workorder.detections WHERE camera_id = 'cam-tz'), timestamptz '2026-10-16 08:00:00+08',
           'a detection time without an offset is read as Beijing time');
 RESET TimeZone;
+
+-- A value too deep to convert (attributes nested 100000 levels: the stack depth) is
+-- that row's fault: it is rejected and the rows around it are ingested.  It used to
+-- fail every batch that held it, for good (54001).
+INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence, attributes)
+SELECT 'cam-deep', 'no_helmet', '2026-10-16 09:00:00', '115.05', '24.05', '0.9',
+       CASE WHEN g = 3 THEN '{"a": ' || repeat('[', 100000) || repeat(']', 100000) || '}' END
+  FROM generate_series(1, 5) g;
+\o /dev/null
+SELECT * FROM workorder.ingest_detections();
+\o
+SELECT is((SELECT count(*)::integer FROM workorder.detections WHERE camera_id = 'cam-deep'), 4,
+          'a row nested too deep to convert is set aside, and the four good rows around it are ingested');
+SELECT is((SELECT error_code FROM workorder.detection_rejects WHERE raw->>'camera_id' = 'cam-deep'), '54001',
+          '... and the deep row is rejected with its SQLSTATE');
+
+-- A kind with a control character would make an order no channel_ref can name: it
+-- is refused, in a rule and at ingest.
+SELECT throws_ok($$INSERT INTO workorder.detection_rules (kind) VALUES (E'lane\tblock')$$,
+                 'WO852', NULL, 'a rule''s kind with a control character is refused');
+INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence)
+VALUES ('cam-ctl', E'lane\tblock', '2026-10-16 09:00:00', '115.05', '24.05', '0.9');
+\o /dev/null
+SELECT * FROM workorder.ingest_detections();
+\o
+SELECT is((SELECT error_code FROM workorder.detection_rejects WHERE raw->>'camera_id' = 'cam-ctl'), 'WO851',
+          '... and so is a detection of such a kind');
+
+-- Aggregates whose order failed wait behind new ones: a hundred that fail for good
+-- (here an aggregate of a kind no channel_ref can hold, written before the check)
+-- used to take every batch of raise_detection_orders, and a new one never got its
+-- order.
+INSERT INTO workorder.detection_aggregates (kind, cell_m, cell_x, cell_y, bucket_start, "window", threshold, detections,
+                                            sum_lon, sum_lat, first_at, last_at, order_error)
+SELECT E'lane\tblock', 100, g, g, '2026-10-16 08:00+08', '1 hour', 1, 1, 115.05, 24.05,
+       '2026-10-16 08:00+08', '2026-10-16 08:00+08', 'failed before'
+  FROM generate_series(1, 100) g;
+INSERT INTO workorder.detection_aggregates (kind, cell_m, cell_x, cell_y, bucket_start, "window", threshold, detections,
+                                            sum_lon, sum_lat, first_at, last_at)
+VALUES ('no_helmet', 100, -7, -7, '2026-10-16 08:00+08', '30 minutes', 1, 1, 115.05, 24.05,
+        '2026-10-16 08:00+08', '2026-10-16 08:00+08');
+SELECT is(workorder.raise_detection_orders(100), 1,
+          'with a hundred failed aggregates ahead of it, a new aggregate over its threshold gets its order');
+SELECT isnt((SELECT order_id FROM workorder.detection_aggregates WHERE cell_x = -7), NULL, '... the new one');
 
 -- Only the owner ingests; PUBLIC may neither COPY into the inbox nor read detections.
 CREATE ROLE detections_test_nobody;

@@ -1,13 +1,15 @@
 -- Retention: the task purge_history deletes, from the tables that only pass things
 -- through, what is past its setting's retention, and nothing else: settled inbox
--- rows, delivered and dead outbox messages, notifications, detections not counted
--- into an order and detection rejects; never a pending inbox row, a pending
--- message, an order's own detections, an order or an event.  It works in batches
+-- rows, delivered and dead outbox messages, notifications, detections counted into
+-- no aggregate, aggregates that can make no order (under their threshold, bucket
+-- ended) with their detections, and detection rejects; never a pending inbox row, a
+-- pending message, a detection an order counted or may still count, an order or an
+-- event.  It works in batches
 -- and asks to run again at once while a batch was full.  Everything is rolled back.
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(22);
+SELECT plan(23);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -37,17 +39,25 @@ INSERT INTO workorder.notifications (order_id, kind, at, payload)
 SELECT :first_order, 'overdue', now() - interval '100 days' - g * interval '1 minute', '{}'::jsonb FROM generate_series(1, 150) g
 UNION ALL
 SELECT :second_order, 'warning', now() - g * interval '1 minute', '{}'::jsonb FROM generate_series(1, 2) g;
--- Detections 100 days old: one counted into an aggregate that made an order, one into
--- an aggregate that did not, one below the confidence (no aggregate); and one of today.
+-- Detections 100 days old, in aggregates (cells) of buckets 100 days old:
+--   -1 in cell 1, whose aggregate made an order (its evidence);
+--   -2 in cell 2, one of five needed, its hour long over: it can make no order;
+--   -5 in cell 3, five of five, whose order failed (it is retried);
+--   -6 in cell 4, one of five, in a bucket of 31 days that ended 69 days ago;
+--   -3 below the confidence (in no aggregate);
+-- and -4, of today, in no aggregate.
 INSERT INTO workorder.detection_aggregates (kind, cell_m, cell_x, cell_y, bucket_start, "window", threshold, detections,
-                                            sum_lon, sum_lat, first_at, last_at, order_id)
-VALUES ('no_helmet', 200, 1, 1, now() - interval '100 days', '1 hour', 1, 1, 121, 31, now() - interval '100 days', now() - interval '100 days', :second_order),
-       ('no_helmet', 200, 2, 2, now() - interval '100 days', '1 hour', 5, 1, 121, 31, now() - interval '100 days', now() - interval '100 days', NULL);
+                                            sum_lon, sum_lat, first_at, last_at, order_id, order_error)
+SELECT 'no_helmet', 200, v.cell, v.cell, now() - interval '100 days', v.span, 5, v.counted, 121, 31,
+       now() - interval '100 days', now() - interval '100 days', v.made, v.error
+  FROM (VALUES (1, interval '1 hour', 5, :second_order, NULL), (2, interval '1 hour', 1, NULL, NULL),
+               (3, interval '1 hour', 5, NULL, 'no channel video_ai'), (4, interval '31 days', 1, NULL, NULL))
+       v(cell, span, counted, made, error);
 INSERT INTO workorder.detections (id, camera_id, kind, detected_at, location, confidence, attributes, received_at, aggregate_id)
 SELECT v.id, 'cam', 'no_helmet', now() - v.age, ST_SetSRID(ST_MakePoint(121.03, 31.05), 4326), 0.9, '{}'::jsonb, now() - v.age,
        (SELECT a.id FROM workorder.detection_aggregates a WHERE a.cell_x = v.cell)
-  FROM (VALUES (-1, interval '100 days', 1), (-2, interval '100 days', 2), (-3, interval '100 days', NULL),
-               (-4, interval '1 hour', 2)) v(id, age, cell);
+  FROM (VALUES (-1, interval '100 days', 1), (-2, interval '100 days', 2), (-5, interval '100 days', 3),
+               (-6, interval '100 days', 4), (-3, interval '100 days', NULL), (-4, interval '1 hour', NULL)) v(id, age, cell);
 INSERT INTO workorder.detection_rejects (id, received_at, rejected_at, raw, error_code, error_message)
 VALUES (-1, now() - interval '100 days', now() - interval '100 days', '{}', 'WO851', 'bad'),
        (-2, now(), now(), '{}', 'WO851', 'bad');
@@ -56,7 +66,7 @@ INSERT INTO workorder.settings VALUES ('retention_batch_rows', '100', 'retention
 
 -- == The first pass: a batch of each table
 SELECT results_eq($$SELECT ok, rows, detail, next_due IS NOT NULL FROM workorder.run_task('purge_history')$$,
-    $$VALUES (true, 107, '2 inbox rows, 2 outbox messages, 100 notifications, 2 detections and 1 detection rejects past their retention deleted', true)$$,
+    $$VALUES (true, 107, '2 inbox rows, 2 outbox messages, 100 notifications, 1 uncounted detections, 1 aggregates without an order (with their detections) and 1 detection rejects past their retention deleted', true)$$,
     'a pass deletes one batch of each table; the notifications filled theirs, so the task is due again at once');
 SELECT is((SELECT string_agg(channel_ref, ',' ORDER BY channel_ref) FROM workorder.inbox), 'IN-old-pending,IN-recent',
           'the inbox keeps a row settled within the retention and a pending row, however old');
@@ -64,18 +74,20 @@ SELECT is((SELECT string_agg(kind || ':' || state, ',' ORDER BY event_id) FROM w
           'close:delivered,resolve:pending',
           'the outbox keeps a message delivered within the retention and a pending one, however old');
 SELECT is((SELECT count(*)::integer FROM workorder.notifications), 52, 'a hundred of the 150 old notifications went');
-SELECT is((SELECT string_agg(id::text, ',' ORDER BY id) FROM workorder.detections), '-4,-1',
-          'the old detections not counted into an order went; today''s, and the old one counted into an order (its evidence), remain');
+SELECT is((SELECT string_agg(id::text, ',' ORDER BY id) FROM workorder.detections), '-6,-5,-4,-1',
+          'detections: the old one in no aggregate went, and the one whose aggregate can make no order; an order''s evidence, one awaiting its order''s retry, one in a bucket still within the retention, and today''s remain');
+SELECT is((SELECT string_agg(cell_x::text, ',' ORDER BY cell_x) FROM workorder.detection_aggregates), '1,3,4',
+          'the aggregate that can make no order went with its detections; the others stay');
 
 -- == The second pass finishes, and asks for nothing more
 SELECT results_eq($$SELECT ok, rows, next_due IS NULL FROM workorder.run_task('purge_history')$$,
     $$VALUES (true, 50, true)$$, 'the next pass deletes the rest, and asks to run again only at the next pass');
 SELECT is((SELECT string_agg(kind, ',') FROM workorder.notifications), 'warning,warning', 'only today''s notifications remain');
-SELECT is((SELECT string_agg(id::text, ',' ORDER BY id) FROM workorder.detections), '-4,-1', 'and the detections stay as they were');
+SELECT is((SELECT string_agg(id::text, ',' ORDER BY id) FROM workorder.detections), '-6,-5,-4,-1', 'and the detections stay as they were');
 SELECT is((SELECT string_agg(d.detection_id::text, ',') FROM workorder.order_detections d WHERE d.order_id = :second_order), '-1',
           '... so the order''s detections are still listed');
 SELECT is((SELECT string_agg(id::text, ',') FROM workorder.detection_rejects), '-2', 'only today''s detection reject remains');
-SELECT is((SELECT count(*) FROM workorder.detection_aggregates), 2::bigint, 'aggregates stay');
+SELECT is((SELECT count(*) FROM workorder.detection_aggregates), 3::bigint, 'and so do the aggregates');
 SELECT results_eq($$SELECT ok, rows, next_due IS NULL FROM workorder.run_task('purge_history')$$,
     $$VALUES (true, 0, true)$$, 'a pass with nothing to delete deletes nothing');
 SELECT is((SELECT string_agg(rows::text, ',' ORDER BY id) FROM workorder.worker_runs WHERE task = 'purge_history'), '107,50',

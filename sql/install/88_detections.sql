@@ -99,7 +99,9 @@ DECLARE
 BEGIN
     why := CASE
         WHEN NEW.kind IS NULL OR pg_catalog.length(NEW.kind) OPERATOR(pg_catalog.<) 1 OR pg_catalog.length(NEW.kind) OPERATOR(pg_catalog.>) 64
-            THEN pg_catalog.format('the kind %s is not 1 to 64 characters', COALESCE(pg_catalog.quote_literal(NEW.kind), 'NULL'))
+             OR NEW.kind OPERATOR(pg_catalog.~) '[[:cntrl:]]'
+            THEN pg_catalog.format('the kind %s is not 1 to 64 characters without control characters',
+                                   COALESCE(pg_catalog.quote_literal(NEW.kind), 'NULL'))
         WHEN NEW.min_count IS NOT NULL AND NOT (NEW.min_count OPERATOR(pg_catalog.>=) 1 AND NEW.min_count OPERATOR(pg_catalog.<=) 1000000)
             THEN pg_catalog.format('min_count is %s; it must be from 1 to 1000000', NEW.min_count)
         WHEN NEW."window" IS NOT NULL AND (pg_catalog.date_part('month', NEW."window") OPERATOR(pg_catalog.<>) 0
@@ -152,6 +154,9 @@ CREATE TABLE workorder.detection_aggregates (
 CREATE INDEX detection_aggregates_due_idx ON workorder.detection_aggregates (id)
     WHERE order_id IS NULL AND detections OPERATOR(pg_catalog.>=) threshold;
 CREATE INDEX detection_aggregates_order_idx ON workorder.detection_aggregates (order_id) WHERE order_id IS NOT NULL;
+-- purge_history (part 97) finds the aggregates without an order whose bucket ended
+-- before the retention.
+CREATE INDEX detection_aggregates_unordered_idx ON workorder.detection_aggregates (bucket_start) WHERE order_id IS NULL;
 SELECT pg_catalog.pg_extension_config_dump('workorder.detection_aggregates', '');
 SELECT pg_catalog.pg_extension_config_dump('workorder.detection_aggregates_id_seq', '');
 REVOKE ALL ON workorder.detection_aggregates FROM PUBLIC;
@@ -174,6 +179,10 @@ CREATE TABLE workorder.detections (
 );
 CREATE INDEX detections_detected_at_idx ON workorder.detections USING brin (detected_at);
 CREATE INDEX detections_aggregate_idx ON workorder.detections (aggregate_id);
+-- purge_history (part 97) finds the old detections counted into no aggregate (below
+-- their kind's confidence) here: the BRIN would make it read, at every pass, the old
+-- detections that are kept as orders' evidence.
+CREATE INDEX detections_unaggregated_idx ON workorder.detections (detected_at) WHERE aggregate_id IS NULL;
 SELECT pg_catalog.pg_extension_config_dump('workorder.detections', '');
 REVOKE ALL ON workorder.detections FROM PUBLIC;
 COMMENT ON TABLE workorder.detections IS
@@ -245,7 +254,7 @@ BEGIN
                               WHEN 'lat' THEN val::double precision::text
                               WHEN 'confidence' THEN val::real::text
                               ELSE val::jsonb::text END;
-        EXCEPTION WHEN data_exception THEN
+        EXCEPTION WHEN data_exception OR program_limit_exceeded THEN
             RETURN pg_catalog.format('detection column %s does not convert: %s. %s', col,
                                      pg_catalog.quote_literal(pg_catalog.left(val, 60)), SQLERRM);
         END;
@@ -299,7 +308,9 @@ BEGIN
                         THEN workorder.detection_refuse('camera_id', v.camera_text, 'A camera id is 1 to 128 characters.')
                         ELSE v.camera_id END AS camera_id,
                    CASE WHEN v.kind IS NULL OR pg_catalog.length(v.kind) OPERATOR(pg_catalog.>) 64
-                        THEN workorder.detection_refuse('kind', v.kind_text, 'A detection kind is 1 to 64 characters.')
+                             OR v.kind OPERATOR(pg_catalog.~) '[[:cntrl:]]'
+                        THEN workorder.detection_refuse('kind', v.kind_text,
+                                 'A detection kind is 1 to 64 characters, without control characters.')
                         ELSE v.kind END AS kind,
                    CASE WHEN v.detected_at IS NULL OR v.detected_at OPERATOR(pg_catalog.<) '2000-01-01'::timestamptz
                              OR v.detected_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) '1 hour'::interval)
@@ -365,7 +376,10 @@ BEGIN
                              AND c.cell_y OPERATOR(pg_catalog.=) k.cell_y AND c.bucket_start OPERATOR(pg_catalog.=) k.bucket_start;
         GET DIAGNOSTICS moved = ROW_COUNT;
         RETURN moved;
-    EXCEPTION WHEN data_exception OR integrity_constraint_violation OR SQLSTATE 'WO851' THEN
+    -- program_limit_exceeded: a value too deep to convert (JSON nested a hundred
+    -- thousand levels exceeds the stack depth), which is the row's fault like any
+    -- other bad value; uncaught, it failed every batch that held the row, for good.
+    EXCEPTION WHEN data_exception OR integrity_constraint_violation OR program_limit_exceeded OR SQLSTATE 'WO851' THEN
         IF n OPERATOR(pg_catalog.>) 1 THEN
             half := n OPERATOR(pg_catalog./) 2;
             RETURN workorder.ingest_detection_rows(ids[1:half], default_count, default_window, default_cell, default_confidence)
@@ -403,9 +417,12 @@ DECLARE
     o workorder.orders;
     made integer := 0;
 BEGIN
+    -- Those whose order failed before (order_error) come last: a hundred that fail
+    -- for good would otherwise take every batch, and a new aggregate would never
+    -- get its order.
     FOR a IN SELECT * FROM workorder.detection_aggregates x
               WHERE x.order_id IS NULL AND x.detections OPERATOR(pg_catalog.>=) x.threshold
-              ORDER BY x.id LIMIT max_orders
+              ORDER BY x.order_error IS NOT NULL, x.id LIMIT max_orders
                 FOR UPDATE SKIP LOCKED
     LOOP
         BEGIN

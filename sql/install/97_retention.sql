@@ -12,10 +12,18 @@
 --   retention_outbox         delivered and dead outbox messages, by created_at
 --                            (default 30 days); pending and claimed ones stay
 --   retention_notifications  notifications, by at (default 90 days)
---   retention_detections     detections, by detected_at, except those counted into
---                            an aggregate that made an order (the order's evidence,
---                            workorder.order_detections); and detection_rejects, by
---                            rejected_at (default 90 days)
+--   retention_detections     detections below their kind's confidence (counted into
+--                            no aggregate), by detected_at; aggregates that made no
+--                            order and can make none (under their threshold), with
+--                            their detections, once their bucket ended that long ago;
+--                            and detection_rejects, by rejected_at (default 90 days).
+--                            An aggregate that made an order keeps its detections
+--                            (the order's evidence, workorder.order_detections), and
+--                            so does one over its threshold whose order failed (it is
+--                            retried) or one whose bucket is still open: an order
+--                            always has all the detections it counted.  A detection
+--                            that arrives for a bucket already purged starts a new
+--                            aggregate.
 -- Each table's rows go in batches of retention_batch_rows (default 10000), oldest
 -- first, through an index on the time they are judged by, skipping rows another
 -- session has locked; a full batch makes the task due again at once.  A pass with
@@ -40,6 +48,7 @@ DECLARE
     outbox_rows bigint;
     notification_rows bigint;
     detection_rows bigint;
+    aggregate_rows bigint;
     reject_rows bigint;
     outcome workorder.task_outcome;
 BEGIN
@@ -65,13 +74,28 @@ BEGIN
     GET DIAGNOSTICS notification_rows = ROW_COUNT;
     DELETE FROM workorder.detections d
      WHERE d.id IN (SELECT x.id FROM workorder.detections x
-                     WHERE x.detected_at OPERATOR(pg_catalog.<) detections_before
-                       AND NOT EXISTS (SELECT 1 FROM workorder.detection_aggregates a
-                                        WHERE a.id OPERATOR(pg_catalog.=) x.aggregate_id
-                                          AND a.order_id IS NOT NULL)
-                     LIMIT batch
+                     WHERE x.aggregate_id IS NULL
+                       AND x.detected_at OPERATOR(pg_catalog.<) detections_before
+                     ORDER BY x.detected_at LIMIT batch
                        FOR UPDATE SKIP LOCKED);
     GET DIAGNOSTICS detection_rows = ROW_COUNT;
+    -- The aggregate is locked before its detections go: an ingest that would count
+    -- into it waits, and then starts a new one; one that counted into it first has
+    -- changed it, and the lock's recheck of the conditions leaves it alone.
+    WITH doomed AS (
+        SELECT a.id FROM workorder.detection_aggregates a
+         WHERE a.order_id IS NULL
+           AND a.bucket_start OPERATOR(pg_catalog.<) detections_before
+           AND a.bucket_start OPERATOR(pg_catalog.+) a."window" OPERATOR(pg_catalog.<=) detections_before
+           AND a.detections OPERATOR(pg_catalog.<) a.threshold
+         ORDER BY a.bucket_start LIMIT batch
+           FOR UPDATE SKIP LOCKED
+    ), gone AS (
+        DELETE FROM workorder.detections d USING doomed WHERE d.aggregate_id OPERATOR(pg_catalog.=) doomed.id
+        RETURNING d.id
+    )
+    DELETE FROM workorder.detection_aggregates a USING doomed WHERE a.id OPERATOR(pg_catalog.=) doomed.id;
+    GET DIAGNOSTICS aggregate_rows = ROW_COUNT;
     DELETE FROM workorder.detection_rejects r
      WHERE r.id IN (SELECT x.id FROM workorder.detection_rejects x
                      WHERE x.rejected_at OPERATOR(pg_catalog.<) detections_before
@@ -79,11 +103,13 @@ BEGIN
                        FOR UPDATE SKIP LOCKED);
     GET DIAGNOSTICS reject_rows = ROW_COUNT;
     outcome.rows := inbox_rows OPERATOR(pg_catalog.+) outbox_rows OPERATOR(pg_catalog.+) notification_rows
-                    OPERATOR(pg_catalog.+) detection_rows OPERATOR(pg_catalog.+) reject_rows;
+                    OPERATOR(pg_catalog.+) detection_rows OPERATOR(pg_catalog.+) aggregate_rows
+                    OPERATOR(pg_catalog.+) reject_rows;
     outcome.detail := pg_catalog.format(
-        '%s inbox rows, %s outbox messages, %s notifications, %s detections and %s detection rejects past their retention deleted',
-        inbox_rows, outbox_rows, notification_rows, detection_rows, reject_rows);
-    IF GREATEST(inbox_rows, outbox_rows, notification_rows, detection_rows, reject_rows) OPERATOR(pg_catalog.>=) batch THEN
+        '%s inbox rows, %s outbox messages, %s notifications, %s uncounted detections, %s aggregates without an order (with their detections) and %s detection rejects past their retention deleted',
+        inbox_rows, outbox_rows, notification_rows, detection_rows, aggregate_rows, reject_rows);
+    IF GREATEST(inbox_rows, outbox_rows, notification_rows, detection_rows, aggregate_rows, reject_rows)
+       OPERATOR(pg_catalog.>=) batch THEN
         outcome.next_due := pg_catalog.now();
     END IF;
     RETURN outcome;
