@@ -16,7 +16,7 @@ SELECT workorder.load_channels('[{"code": "sms", "name": "短信回访", "kind":
                                  {"code": "gen", "name": "generated", "kind": "hotline", "replies": false}]');
 \o
 
-SELECT plan(47);
+SELECT plan(49);
 
 CREATE TEMP SEQUENCE refs;
 -- resolved_order returns a new order of category CITY_VENDOR, resolved by B-um-990801001.
@@ -82,6 +82,11 @@ SELECT is((SELECT array_agg(action ORDER BY seq)::text FROM workorder.order_hist
 SELECT is((workorder.callback(:c, 'sms', 'CB-6', 'unsatisfied', '没解决', 'agent-7')).redo, true,
           'a retry after the redo returns the record, though the order is no longer resolved');
 SELECT is((SELECT event_count FROM workorder.orders WHERE id = :c), 6, 'and reopens nothing twice');
+SELECT pg_temp.resolved_order() AS long_note \gset
+SELECT is((workorder.callback(:long_note, 'sms', 'CB-long', 'unsatisfied', repeat('差', 1990), 'agent-7')).redo, true,
+          'a note of 1990 characters, valid for a callback, still reopens (the reopen''s reason, over 2000 with its prefix, used to refuse it)');
+SELECT is((SELECT length(note) FROM workorder.order_history(:long_note) WHERE action = 'reopen'), 2000,
+          '... its reason quotes the note up to 2000 characters; the callback event has it whole');
 SELECT pg_temp.resolved_order() AS d \gset
 SELECT is((workorder.callback(:d, 'sms', 'CB-7', 'basically_satisfied', NULL, 'agent-7')).redo, false,
           'basically satisfied never reopens');

@@ -5,13 +5,18 @@
 -- infinite period.  Run from the repository root.
 \set QUIET 1
 SET client_min_messages = warning;
+-- The other session of the concurrent briefings below (a dblink connection).
+CREATE EXTENSION IF NOT EXISTS dblink;
+SELECT format('dbname=%s port=%s host=%s user=%s', current_database(), current_setting('port'),
+              split_part(current_setting('unix_socket_directories'), ',', 1), current_user) AS other \gset
+SELECT dblink_connect('other', :'other') \gset
 BEGIN;
 
 \o /dev/null
 \i test/fixtures/lifecycle_map.sql
 \o
 
-SELECT plan(20);
+SELECT plan(25);
 
 CREATE TEMP TABLE views (name text PRIMARY KEY);
 INSERT INTO views VALUES ('bi_open_orders'), ('bi_overdue_orders'), ('bi_backlog'), ('bi_escalations'),
@@ -76,6 +81,26 @@ SELECT is((SELECT day FROM workorder.report_daily_briefing()), (now() AT TIME ZO
 SELECT throws_ok($$SELECT workorder.report_daily_briefing((now() AT TIME ZONE 'Asia/Shanghai')::date + 1)$$, 'WO821', NULL,
                  'a day in the future is WO821');
 SELECT throws_ok($$SELECT workorder.report_daily_briefing('infinity')$$, 'WO821', NULL, 'an infinite day is WO821');
+SELECT throws_ok($$SELECT workorder.report_daily_briefing('4714-11-24 BC')$$, 'WO821', NULL,
+                 'the first day of the range of dates is WO821 (it has no start in the zone: 22008 before)');
+
+-- Two runs for one day at once: the second waits for the first, then replaces its
+-- row (it failed on the first's key).  The other run is a dblink session, which
+-- holds its briefing uncommitted while it sleeps; its row is removed at the end.
+SELECT set_config('rt.other_pid', pid::text, false) AS other_pid FROM dblink('other', 'SELECT pg_backend_pid()') AS t(pid integer) \gset
+SELECT dblink_send_query('other', $$SELECT (workorder.report_daily_briefing('2020-01-01')).day, pg_sleep(1)$$) \gset
+DO $$
+BEGIN
+    FOR i IN 1..600 LOOP   -- until the other run sleeps, its briefing written (at most 30 s)
+        EXIT WHEN EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = current_setting('rt.other_pid')::integer
+                                                             AND wait_event = 'PgSleep');
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+END
+$$;
+SELECT lives_ok($$SELECT workorder.report_daily_briefing('2020-01-01')$$,
+                'a second run for the same day, while the first is uncommitted, waits and then replaces its row');
+SELECT is((SELECT count(*)::integer FROM workorder.daily_briefings WHERE day = '2020-01-01'), 1, '... one row of the day');
 
 -- The monthly assessment recomputes the month from the log and snapshots it.
 INSERT INTO workorder.score_progress (processed_through) SELECT max(id) FROM workorder.order_events
@@ -89,6 +114,15 @@ SELECT workorder.report_monthly_assessment((now() AT TIME ZONE 'Asia/Shanghai'):
 SELECT is((SELECT count(*)::integer FROM workorder.monthly_assessments), 1, 'rerun, it replaces the month''s rows');
 SELECT throws_ok($$SELECT workorder.report_monthly_assessment((now() AT TIME ZONE 'Asia/Shanghai')::date + 40)$$, 'WO821', NULL,
                  'a month in the future is WO821');
+SELECT is(workorder.report_monthly_assessment((date_trunc('month', now() AT TIME ZONE 'Asia/Shanghai') + interval '1 month - 1 day')::date), 1,
+          'the last day of the current month names the current month, as any of its days (a later day than today was WO821)');
+SELECT throws_ok($$SELECT workorder.report_monthly_assessment('4714-11-24 BC')$$, 'WO821', NULL,
+                 'a month before the range of timestamps is WO821 (22008 before)');
 
 SELECT * FROM finish();
 ROLLBACK;
+SELECT count(*) AS drained FROM dblink_get_result('other') AS t(day date, slept text) \gset
+SELECT count(*) AS drained FROM dblink_get_result('other') AS t(day date, slept text) \gset
+SELECT dblink_exec('other', $$DELETE FROM workorder.daily_briefings WHERE day = '2020-01-01'$$) \gset
+SELECT dblink_disconnect('other') \gset
+DROP EXTENSION dblink;

@@ -17,7 +17,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
     {"code": "video_ai", "name": "视频AI", "kind": "video_ai", "categories": [{"code": "stall", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(128);
+SELECT plan(133);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -242,6 +242,18 @@ SELECT is((rt.run_as('wo_rt_intake_hotline', format('SELECT workorder.callback(%
           'WO952', 'an intake connector may not record a callback through another channel');
 SELECT is((rt.run_as('wo_rt_intake_app', format('SELECT workorder.callback(%s, ''rt_app'', ''CB-1'', ''satisfied'', NULL, ''x'')', :vendor_b))).state,
           'WO401', 'through its own, on its channel''s order, the callback passes the access check (and waits for the order to be resolved)');
+-- An unsatisfied verdict that the policy turns into a redo: the connector records
+-- the callback, and the reopen follows from it (the connector may not reopen orders
+-- itself; this used to fail with WO951, losing the verdict).
+SELECT (workorder.accept(:vendor_b, main_unit)).status AS accepted FROM workorder.orders WHERE id = :vendor_b \gset
+SELECT (workorder.resolve(:vendor_b, main_unit, '已处理')).status AS resolved FROM workorder.orders WHERE id = :vendor_b \gset
+INSERT INTO workorder.settings VALUES ('callback_redo_on_unsatisfied', 'on', 'roles_test');
+SELECT is((rt.run_as('wo_rt_intake_app', format('SELECT (workorder.callback(%s, ''rt_app'', ''CB-R'', ''unsatisfied'', ''没解决'', ''x'')).redo::text', :vendor_b))).result,
+          'true', 'a connector''s unsatisfied callback reopens the order when the policy says so');
+SELECT is((SELECT status::text FROM workorder.orders WHERE id = :vendor_b), 'dispatched', '... the order is handled again');
+SELECT is((rt.run_as('wo_rt_intake_app', format('SELECT workorder.reopen(%s, ''x'', ''again'')', :vendor_b))).state,
+          '42501', 'while the connector still may not reopen an order itself');
+DELETE FROM workorder.settings WHERE name = 'callback_redo_on_unsatisfied';
 SELECT cmp_ok((rt.run_as('wo_rt_intake_app', 'SELECT count(*)::text FROM workorder.claim_outbox(''rt_app'', 100, ''1 minute'', ''app-1'')')).result::integer,
               '>', 0, 'an intake connector claims its own channel''s outbox');
 SELECT id AS app_message FROM workorder.outbox WHERE channel_code = 'rt_app' AND state = 'claimed' ORDER BY id LIMIT 1 \gset
@@ -343,6 +355,12 @@ SELECT is((rt.run_as('wo_rt_analyst', format('SELECT reporter_name || '' '' || r
           '张* 138****1234', 'bi_orders masks the reporter''s name and phone');
 SELECT is((rt.run_as('wo_rt_analyst', format('SELECT round(ST_X(location)::numeric, 6) || '' '' || round(ST_Y(location)::numeric, 6) FROM workorder.bi_orders WHERE id = %s', :vendor_a))).result,
           '116.052500 25.052500', 'and moves the location to the centre of its 0.005 degree cell');
+SELECT is((SELECT string_agg(v.viewname || ': ' || r.result, '; ' ORDER BY v.viewname)
+             FROM pg_views v, LATERAL rt.run_as('wo_rt_analyst', format('SELECT count(x::text)::text FROM workorder.%I x', v.viewname)) r
+            WHERE v.schemaname = 'workorder' AND v.viewname LIKE 'bi\_%' AND r.state <> '00000'), NULL,
+          'an analyst reads every column of every bi_ view (four of them called score_zone, which analysts could not run)');
+SELECT cmp_ok((SELECT count(*)::integer FROM pg_views WHERE schemaname = 'workorder' AND viewname LIKE 'bi\_%'), '>=', 9,
+              'there are bi_ views to read');
 SELECT is((rt.run_as('wo_rt_analyst', format('SELECT count(*)::text FROM workorder.bi_orders WHERE id IN (%s, %s, %s, %s)', :vendor_a, :vendor_b, :water_a, :helped_a))).result,
           '4', 'an analyst sees every order, masked');
 SELECT is((SELECT count(*)::integer FROM information_schema.columns

@@ -585,7 +585,21 @@ LANGUAGE plpgsql SECURITY DEFINER
 AS $$
 DECLARE
     o workorder.orders := workorder.order_for_action(order_id, 'reopen');
-    who text := workorder.check_actor(actor);
+BEGIN
+    RETURN workorder.reopen_locked(o, workorder.check_actor(actor), reason);
+END
+$$;
+
+-- reopen_locked reopens order o, locked by its caller, whose status allows it
+-- (resolved or closed): the body of reopen(), also what an unsatisfied callback
+-- does when the policy says so (part 66).  That reopen follows from the callback,
+-- which the caller may record (a connector may), not from a right of the caller to
+-- reopen orders, so it does not pass the access check again.  Not granted to anyone.
+CREATE FUNCTION workorder.reopen_locked(o workorder.orders, who text, reason text)
+RETURNS workorder.orders
+LANGUAGE plpgsql
+AS $$
+DECLARE
     why text := workorder.action_text(o, 'reopen', 'reason', reason, true);
     after workorder.orders;
 BEGIN

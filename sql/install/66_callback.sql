@@ -106,8 +106,12 @@ BEGIN
     event_seq := after.event_count;
     redo := verdict OPERATOR(pg_catalog.=) 'unsatisfied' AND workorder.callback_redo(o.category_code);
     IF redo THEN
-        after := workorder.reopen(o.id, who,
-            pg_catalog.format('unsatisfied callback (回访不满意)%s', COALESCE(': ' OPERATOR(pg_catalog.||) said, '')));
+        -- The callback's consequence, not an action of the caller's own: a connector
+        -- records callbacks but may not reopen orders (reopen_locked, part 65).  The
+        -- reason quotes the note as far as a reason's 2000 characters go: the whole
+        -- note is in the callback's event.
+        after := workorder.reopen_locked(after, who, pg_catalog.left(
+            pg_catalog.format('unsatisfied callback (回访不满意)%s', COALESCE(': ' OPERATOR(pg_catalog.||) said, '')), 2000));
     END IF;
 END
 $$;

@@ -144,10 +144,13 @@ COMMENT ON TABLE workorder.score_marks IS
     'Marks of score_update passes: events up to last_event_id are final once a snapshot''s xmin is above after_xid.';
 
 -- score_zone returns the district's time zone (the setting district_time_zone), or
--- raises WO811 when it is not a zone PostgreSQL knows.
+-- raises WO811 when it is not a zone PostgreSQL knows.  As the owner: analysts call
+-- it through the bi_* views (part 95) and may read no table, and setting() may have
+-- to load the reference cache, with the caller's rights, to answer.
 CREATE FUNCTION workorder.score_zone()
 RETURNS text
 LANGUAGE plpgsql STABLE
+SECURITY DEFINER
 AS $$
 DECLARE
     zone text := workorder.setting('district_time_zone', 'Asia/Shanghai');

@@ -67,13 +67,16 @@ REVOKE ALL ON workorder.monthly_assessments FROM PUBLIC;
 COMMENT ON TABLE workorder.monthly_assessments IS
     'Monthly assessment snapshots (workorder.report_monthly_assessment): each unit''s month scores, rank and list as published.';
 
--- report_period_check raises WO821 for a day that is infinite or after today (in the zone).
+-- report_period_check raises WO821 for a day that is infinite, after today (in the
+-- zone), or before the first month within the range of timestamps (4714-12-01 BC:
+-- the days before it have no start in every zone, and no month start).
 CREATE FUNCTION workorder.report_period_check(what text, day date, zone text)
 RETURNS void
 LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
     IF day IS NULL OR NOT pg_catalog.isfinite(day)
+       OR day OPERATOR(pg_catalog.<) '4714-12-01 BC'::date
        OR day OPERATOR(pg_catalog.>) (pg_catalog.now() AT TIME ZONE zone)::date THEN
         PERFORM workorder.raise_error('WO821', pg_catalog.format('invalid report %s', what),
             pg_catalog.format('The %s is %s; today in %s is %s.', what, COALESCE(day::text, 'NULL'), zone,
@@ -98,6 +101,10 @@ DECLARE
     b workorder.daily_briefings;
 BEGIN
     PERFORM workorder.report_period_check('day', the_day, zone);
+    -- One briefing of a day at a time: two runs at once would both replace the row,
+    -- and the second INSERT would fail on the first's key.
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('workorder.daily_briefings'),
+                                             pg_catalog.hashtext(the_day::text));
     day_start := the_day::timestamp AT TIME ZONE zone;
     day_end := (the_day OPERATOR(pg_catalog.+) 1)::timestamp AT TIME ZONE zone;
     b.day := the_day;
@@ -157,12 +164,19 @@ SECURITY DEFINER
 AS $$
 DECLARE
     zone text := workorder.score_zone();
+    today date := (pg_catalog.now() AT TIME ZONE zone)::date;
     first_day date;
     written integer;
 BEGIN
     -- Checked before any arithmetic: a date beyond timestamps' range is refused
-    -- as a future month, not with a date/time error.
+    -- as a future month, not with a date/time error.  A later day of the current
+    -- month names the current month, as its first day does.
     month := COALESCE(month, ((pg_catalog.now() AT TIME ZONE zone) OPERATOR(pg_catalog.-) interval '1 month')::date);
+    IF pg_catalog.isfinite(month) AND month OPERATOR(pg_catalog.>) today
+       AND month OPERATOR(pg_catalog.<=) (today OPERATOR(pg_catalog.+) 31)
+       AND pg_catalog.date_trunc('month', month::timestamp) OPERATOR(pg_catalog.=) pg_catalog.date_trunc('month', today::timestamp) THEN
+        month := today;
+    END IF;
     PERFORM workorder.report_period_check('month', month, zone);
     first_day := pg_catalog.date_trunc('month', month::timestamp)::date;
     PERFORM workorder.recompute_scores(first_day,

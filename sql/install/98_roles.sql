@@ -43,8 +43,8 @@ BEGIN
     --   what the staff read with;
     --   submit: dispatchers (who take reports by phone) and connectors, who also
     --     settle their channel's outbox (check_channel_access holds them to it);
-    --   the masking functions the bi_* views call (a view checks EXECUTE on its
-    --     functions as the reader): analysts.
+    --   the functions the bi_* views call (a view checks EXECUTE on its functions
+    --     as the reader): the masking ones and score_zone, analysts.
     FOR fn, grantees IN
         SELECT p.oid::regprocedure, g.grantees
           FROM pg_catalog.pg_proc p
@@ -62,7 +62,7 @@ BEGIN
                        -- (a POST is a submit on the connector's own channel).
                        ('^open311_(services|service_definition|requests|request|post_request|error)$',
                         pg_catalog.concat('workorder_intake, ', staff)),
-                       ('^(mask_phone|mask_name|coarsen_location)$', 'workorder_analyst'))
+                       ('^(mask_phone|mask_name|coarsen_location|score_zone)$', 'workorder_analyst'))
                AS g (pattern, grantees) ON p.proname OPERATOR(pg_catalog.~) g.pattern
          WHERE p.pronamespace OPERATOR(pg_catalog.=) 'workorder'::regnamespace
          ORDER BY p.oid, g.pattern
