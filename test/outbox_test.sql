@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(45);
+SELECT plan(47);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 SELECT workorder.load_channels('[{"code": "mailbox", "name": "区长信箱", "kind": "mailbox"}]');
@@ -177,6 +177,15 @@ UPDATE workorder.outbox SET claimed_until = now() - interval '1 second', next_at
  WHERE claimed_by = 'c';
 SELECT is((SELECT count(*) FROM workorder.claim_outbox('hotline', 10000, '10 minutes', 'd')),
           (SELECT count(*) FROM claims WHERE who = 'a'), 'an expired lease is claimable before the task runs');
+-- Expired after its last attempt, and no task to run (no worker, no pg_cron job):
+-- the next claim of its channel makes it dead, instead of leaving it claimed.
+SELECT min(id) AS last_try FROM workorder.outbox WHERE claimed_by = 'd' \gset
+UPDATE workorder.outbox SET attempts = 6, claimed_until = now() - interval '1 second', next_attempt_at = now() - interval '1 second'
+ WHERE id = :last_try;
+SELECT is((SELECT count(*) FROM workorder.claim_outbox('hotline', 10000, '10 minutes', 'e') c WHERE c.id = :last_try), 0::bigint,
+          'a message whose lease ran out after its last attempt is not claimed again');
+SELECT is((SELECT state || ': ' || last_error FROM workorder.outbox WHERE id = :last_try), 'dead: lease of d expired after 6 attempts',
+          '... the claim of its channel made it dead, with why, as outbox_expire would have');
 
 -- Bad input: its SQLSTATE, and nothing written.
 CREATE FUNCTION pg_temp.refused(call text, sqlstate text, description text)

@@ -6,7 +6,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(54);
+SELECT plan(55);
 
 -- refused(name, value) inserts a row and returns the error's SQLSTATE, message,
 -- detail and hint as one text ('taken' when the row was written, then removed).
@@ -78,10 +78,10 @@ SELECT is(pg_temp.refused('district_time_zone', 'Mars/Olympus'),
           'WO010 | invalid value of setting district_time_zone | The value is ''Mars/Olympus'': not a time zone name. | Set a zone name from pg_timezone_names, e.g. Asia/Shanghai.',
           'a time zone must be one of pg_timezone_names');
 SELECT is(pg_temp.refused('grid_srid', t.value),
-          format('WO010 | invalid value of setting grid_srid | The value is %s: not an SRID of spatial_ref_sys. | Set the SRID of a metric projection that covers the district, e.g. 4547 (CGCS2000 / 3-degree Gauss-Kruger CM 114E).',
+          format('WO010 | invalid value of setting grid_srid | The value is %s: not the SRID of a projection in metres in spatial_ref_sys. | Set the SRID of a metric projection that covers the district, e.g. 4547 (CGCS2000 / 3-degree Gauss-Kruger CM 114E).',
                  quote_literal(t.value)),
-          format('an SRID must be in spatial_ref_sys: %s is not', t.value))
-  FROM (VALUES ('99999'), ('EPSG:4547'), ('99999999999')) t(value);
+          format('an SRID must be in spatial_ref_sys, in metres: %s is not', t.value))
+  FROM (VALUES ('99999'), ('EPSG:4547'), ('99999999999'), ('4326')) t(value);
 SELECT is(pg_temp.refused('fallback_unit', t.value),
           format('WO010 | invalid value of setting fallback_unit | The value is %s: not a code of 1 to 64 characters without blanks at its ends. | Set the code of a unit or channel, as it is in workorder.units or workorder.channels.',
                  quote_literal(left(t.value, 100))),

@@ -23,7 +23,7 @@
 --   switch     on or off
 --   choice     one of choices
 --   time zone  a name in pg_timezone_names
---   srid       an SRID in spatial_ref_sys
+--   srid       an SRID in spatial_ref_sys whose unit is the metre
 --   code       the code of a unit or channel: 1 to 64 characters, no blanks at the
 --              ends (whether it exists is checked where it is used, since a restore
 --              may load settings before units and channels)
@@ -176,9 +176,11 @@ BEGIN
         END IF;
         hint := 'Set a zone name from pg_timezone_names, e.g. Asia/Shanghai.';
     ELSIF d.kind OPERATOR(pg_catalog.=) 'srid' THEN
+        -- In metres: the hotspot search takes its radius_m in the SRID's units.
         IF setting_value OPERATOR(pg_catalog.!~) '^[0-9]{1,9}$'
-           OR NOT EXISTS (SELECT 1 FROM spatial_ref_sys r WHERE r.srid OPERATOR(pg_catalog.=) setting_value::integer) THEN
-            why := 'not an SRID of spatial_ref_sys';
+           OR NOT EXISTS (SELECT 1 FROM spatial_ref_sys r WHERE r.srid OPERATOR(pg_catalog.=) setting_value::integer
+                                                             AND r.proj4text OPERATOR(pg_catalog.~) '\+units=m( |$)') THEN
+            why := 'not the SRID of a projection in metres in spatial_ref_sys';
         END IF;
         hint := 'Set the SRID of a metric projection that covers the district, e.g. 4547 (CGCS2000 / 3-degree Gauss-Kruger CM 114E).';
     ELSIF d.kind OPERATOR(pg_catalog.=) 'code' THEN

@@ -175,8 +175,9 @@ $$;
 -- the claim.  Due means pending and past next_attempt_at, or claimed with a lease
 -- that ran out (the connector that had it is presumed dead).  Rows another claim
 -- holds locked are skipped, so two connectors never get the same message.  A
--- message claimed outbox_max_attempts times is left to outbox_expire, which makes it
--- dead.  WO603: an unknown channel, max_messages outside 1..10000, a lease outside
+-- message claimed outbox_max_attempts times is not claimed again: once its lease
+-- has run out, the claim (or outbox_expire, whichever comes first) makes it dead.
+-- WO603: an unknown channel, max_messages outside 1..10000, a lease outside
 -- 1 second..1 day, a bad claimer.
 CREATE FUNCTION workorder.claim_outbox(channel text, max_messages integer DEFAULT 100,
                                        lease interval DEFAULT '5 minutes', claimer text DEFAULT NULL)
@@ -206,6 +207,18 @@ BEGIN
             'Pass how long the connector needs to deliver the batch, from 1 second to 1 day.');
     END IF;
     claimer := workorder.outbox_claimer(claimer);
+    -- A message whose lease ran out after its last attempt is dead: the task
+    -- outbox_expire says so too, but without a worker or a pg_cron job nothing
+    -- else would, and it would stay claimed, neither claimable nor dead.
+    UPDATE workorder.outbox x
+       SET state = 'dead', last_error = workorder.outbox_lease_expired(x.claimed_by, x.attempts),
+           claimed_by = NULL, claimed_until = NULL
+     WHERE x.id IN (SELECT y.id FROM workorder.outbox y
+                     WHERE y.channel_code OPERATOR(pg_catalog.=) claim_outbox.channel
+                       AND y.state OPERATOR(pg_catalog.=) 'claimed'
+                       AND y.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()
+                       AND y.attempts OPERATOR(pg_catalog.>=) max_attempts
+                       FOR UPDATE SKIP LOCKED);
     RETURN QUERY
     WITH due AS (
         SELECT m.id FROM workorder.outbox m
@@ -225,6 +238,17 @@ BEGIN
       FROM due
      WHERE m.id OPERATOR(pg_catalog.=) due.id
     RETURNING m.*;
+END
+$$;
+
+-- outbox_lease_expired is the last error of a message whose lease ran out after its
+-- last attempt (claim_outbox and the task outbox_expire write it).
+CREATE FUNCTION workorder.outbox_lease_expired(claimer text, attempts integer)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+    RETURN pg_catalog.format('lease of %s expired after %s attempts', COALESCE(claimer, 'an anonymous claimer'), attempts);
 END
 $$;
 

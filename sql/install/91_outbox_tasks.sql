@@ -29,8 +29,7 @@ BEGIN
         UPDATE workorder.outbox x
            SET state = CASE WHEN x.attempts OPERATOR(pg_catalog.>=) max_attempts THEN 'dead' ELSE 'pending' END,
                last_error = CASE WHEN x.attempts OPERATOR(pg_catalog.>=) max_attempts
-                                 THEN pg_catalog.format('lease of %s expired after %s attempts',
-                                                        COALESCE(x.claimed_by, 'an anonymous claimer'), x.attempts)
+                                 THEN workorder.outbox_lease_expired(x.claimed_by, x.attempts)
                                  ELSE x.last_error END,
                claimed_by = NULL, claimed_until = NULL
           FROM due
