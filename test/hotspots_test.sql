@@ -6,7 +6,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(24);
+SELECT plan(29);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -46,6 +46,8 @@ SELECT throws_ok($$SELECT * FROM workorder.detect_hotspots(NULL)$$, 'WO862', NUL
 SELECT throws_ok($$SELECT * FROM workorder.detect_hotspots('infinity')$$, 'WO862', NULL, 'an infinite as_of is refused');
 SELECT throws_ok($$SELECT * FROM workorder.detect_hotspots(now() + interval '2 days')$$, 'WO862', NULL,
                  'an as_of in the future is refused');
+SELECT throws_ok($$SELECT * FROM workorder.detect_hotspots(now() + interval '30 minutes')$$, 'WO862', NULL,
+                 '... also within the hour (it was taken, and put the next run of the task off by that much)');
 
 -- A new place (no baseline): min_count decides.  3 vendor reports in 3 days, 100 m
 -- apart, none before: a hotspot at min_count 3; not at min_count 4.
@@ -84,6 +86,32 @@ UPDATE workorder.hotspot_policies SET min_ratio = 1.5 WHERE category_code = 'CIT
 SELECT is((SELECT order_count FROM workorder.detect_hotspots('2026-10-16 12:30+08') h
             WHERE ST_DWithin(h.center, ST_SetSRID(ST_MakePoint(115.0703, 24.07), 4326), 0.001)), 9,
           '... but is with min_ratio 1.5');
+
+-- A look at the past leaves the live hotspot alone: not ended, not rewritten, and
+-- the next run finds it again (no second hotspot, so no second order).
+SELECT id AS busy_spot, order_count AS busy_count FROM workorder.hotspots WHERE status = 'active'
+   AND ST_DWithin(center, ST_SetSRID(ST_MakePoint(115.0703, 24.07), 4326), 0.001) \gset
+SELECT is((SELECT count(*)::integer FROM workorder.detect_hotspots('2026-10-01 12:00+08') h WHERE h.id = :busy_spot), 1,
+          'a run ten days back still returns the live hotspot as active');
+SELECT is((SELECT ROW(status, order_count, window_end)::text FROM workorder.hotspots WHERE id = :busy_spot),
+          ROW('active', :busy_count, timestamptz '2026-10-16 12:30+08')::text, '... as the latest run left it');
+SELECT is((SELECT string_agg(h.id::text, ',') FROM workorder.detect_hotspots('2026-10-16 12:35+08') h
+            WHERE ST_DWithin(h.center, ST_SetSRID(ST_MakePoint(115.0703, 24.07), 4326), 0.001)), :'busy_spot',
+          '... and the next run finds the same hotspot, not a new one');
+
+-- The baseline windows are [as_of - (w + 1) window, as_of - w window): reports on
+-- the lower edge of one belong to it.  Water, one-day windows, two of them: 5
+-- reports in the day before as_of; 4 the day before that, two of them exactly at
+-- its start.  The baseline is 4 and 0 (mean 2, sd 2): 5 is not above 2 + 2 * 2.
+-- (Counted as 2 and 2, the two on the edge in a third window, sd was 0 and it was.)
+INSERT INTO workorder.hotspot_policies (category_code, "window", baseline_windows, k, min_count, min_ratio)
+VALUES ('WATER', '1 day', 2, 2, 5, 2);
+SELECT count(pg_temp.report('W-' || i, '0701', 115.09 + i * 0.0002, 24.09, t))
+  FROM (VALUES (1, timestamptz '2026-10-19 10:00+08'), (2, '2026-10-19 11:00+08'), (3, '2026-10-19 12:00+08'),
+               (4, '2026-10-19 13:00+08'), (5, '2026-10-19 14:00+08'),
+               (6, '2026-10-18 00:00+08'), (7, '2026-10-18 00:00+08'), (8, '2026-10-18 10:00+08'), (9, '2026-10-18 11:00+08')) r(i, t);
+SELECT is((SELECT count(*)::integer FROM workorder.detect_hotspots('2026-10-20 00:00+08') h WHERE h.category_code = 'WATER'), 0,
+          'reports on the lower edge of a baseline window count in that window');
 
 -- The task: runs detect_hotspots once per hotspot_interval (the runs of this
 -- database's worker, if it made any, are forgotten first).

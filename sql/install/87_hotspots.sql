@@ -220,7 +220,7 @@ DECLARE
     made workorder.orders;
 BEGIN
     IF as_of IS NULL OR NOT pg_catalog.isfinite(as_of)
-       OR as_of OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) '1 hour'::interval) THEN
+       OR as_of OPERATOR(pg_catalog.>) pg_catalog.now() THEN
         PERFORM workorder.raise_error('WO862', 'invalid as_of for detect_hotspots',
             pg_catalog.format('as_of is %s.', COALESCE(as_of::text, 'NULL')),
             'Pass the end of the window to examine: now() or an instant in the past.');
@@ -260,9 +260,11 @@ BEGIN
         ), baseline AS (
             -- The group's orders inside each cluster's place in each preceding window
             -- (w = 1 .. baseline_windows), found through the GiST index on location.
+            -- Window w is [as_of - (w + 1) * window, as_of - w * window): an order on
+            -- its lower edge belongs to it (floor would put it in w + 1, beyond the last).
             SELECT k.group_code, k.cluster,
-                   pg_catalog.floor(pg_catalog.date_part('epoch', as_of OPERATOR(pg_catalog.-) COALESCE(o.occurred_at, o.received_at))
-                                    OPERATOR(pg_catalog./) pg_catalog.date_part('epoch', g."window"))::integer AS w,
+                   (pg_catalog.ceil(pg_catalog.date_part('epoch', as_of OPERATOR(pg_catalog.-) COALESCE(o.occurred_at, o.received_at))
+                                    OPERATOR(pg_catalog./) pg_catalog.date_part('epoch', g."window")) OPERATOR(pg_catalog.-) 1)::integer AS w,
                    pg_catalog.count(*)::double precision AS c
               FROM clusters k
               JOIN workorder.hotspot_settings g ON g.code OPERATOR(pg_catalog.=) k.group_code
@@ -304,13 +306,15 @@ BEGIN
            AND ST_Intersects(x.geom, place) AND NOT (x.id OPERATOR(pg_catalog.=) ANY (seen))
          ORDER BY x.id LIMIT 1;
         IF match IS NOT NULL THEN
+            -- A look at the past (as_of before the hotspot was last seen) leaves the
+            -- hotspot as the later run found it.
             UPDATE workorder.hotspots x
                SET geom = place, center = found_place.center, radius_m = found_place.radius_m,
                    window_start = as_of OPERATOR(pg_catalog.-) found_place."window", window_end = as_of,
                    order_count = found_place.n, baseline_mean = found_place.mean, baseline_sd = found_place.sd,
                    ratio = found_place.n OPERATOR(pg_catalog./) NULLIF(found_place.mean, 0),
-                   order_ids = found_place.ids[1:100], last_seen_at = GREATEST(x.last_seen_at, as_of)
-             WHERE x.id OPERATOR(pg_catalog.=) match;
+                   order_ids = found_place.ids[1:100], last_seen_at = as_of
+             WHERE x.id OPERATOR(pg_catalog.=) match AND x.last_seen_at OPERATOR(pg_catalog.<=) as_of;
         ELSE
             INSERT INTO workorder.hotspots
                 (category_code, geom, center, radius_m, window_start, window_end, order_count, baseline_mean,
@@ -325,10 +329,13 @@ BEGIN
         seen := seen OPERATOR(pg_catalog.||) match;
     END LOOP;
 
-    -- End the active hotspots not found again.
+    -- End the active hotspots not found again; not those a later run saw (a look
+    -- at the past ended a live hotspot before its start, and the next run raised a
+    -- second order for the same place).
     UPDATE workorder.hotspots x
        SET status = 'ended', ended_at = as_of
-     WHERE x.status OPERATOR(pg_catalog.=) 'active' AND NOT (x.id OPERATOR(pg_catalog.=) ANY (seen));
+     WHERE x.status OPERATOR(pg_catalog.=) 'active' AND NOT (x.id OPERATOR(pg_catalog.=) ANY (seen))
+       AND x.last_seen_at OPERATOR(pg_catalog.<=) as_of;
     GET DIAGNOSTICS n_ended = ROW_COUNT;
 
     -- One proactive order per hotspot whose policy asks for it; a failure (no such
