@@ -16,7 +16,7 @@ SELECT workorder.load_channels('[{"code": "sms", "name": "短信回访", "kind":
                                  {"code": "gen", "name": "generated", "kind": "hotline", "replies": false}]');
 \o
 
-SELECT plan(49);
+SELECT plan(51);
 
 CREATE TEMP SEQUENCE refs;
 -- resolved_order returns a new order of category CITY_VENDOR, resolved by B-um-990801001.
@@ -64,6 +64,17 @@ SELECT is((SELECT count(*)::integer FROM workorder.callbacks), 1, 'refused callb
 SELECT (workorder.submit('hotline', 'TAP-open', '9999', '未处理', lon => 116.05, lat => 25.05)).id AS fresh \gset
 SELECT throws_ok(format('SELECT workorder.callback(%s, %L, %L, %L, NULL, %L)', :fresh, 'sms', 'CB-4', 'satisfied', 'agent-7'),
                  'WO401', NULL, 'a callback on an order that is not resolved is WO401');
+
+-- A unit the log names keeps its code (the log is not rewritten: recomputed scores
+-- and assessments lost a renamed unit); one the log does not name may change it.
+SELECT throws_ok($$UPDATE workorder.units SET code = 'B-um-990801001X' WHERE code = 'B-um-990801001'$$, 'WO211', NULL,
+                 'a unit named in the event log cannot change its code');
+SELECT code AS quiet_unit FROM workorder.units u
+ WHERE NOT EXISTS (SELECT 1 FROM workorder.order_events e WHERE e.unit_code = u.code)
+   AND NOT EXISTS (SELECT 1 FROM workorder.units c WHERE c.parent_code = u.code) ORDER BY code LIMIT 1 \gset
+SELECT lives_ok(format($$UPDATE workorder.units SET code = %L WHERE code = %L$$, :'quiet_unit' || '-new', :'quiet_unit'),
+                'a unit the log does not name may');
+UPDATE workorder.units SET code = :'quiet_unit' WHERE code = :'quiet_unit' || '-new';
 
 -- Redo: off by default, on by the setting, off again for a category subtree.
 SELECT pg_temp.resolved_order() AS b \gset

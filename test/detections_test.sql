@@ -6,7 +6,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(26);
+SELECT plan(28);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -134,6 +134,31 @@ VALUES ('no_helmet', 100, -7, -7, '2026-10-16 08:00+08', '30 minutes', 1, 1, 115
 SELECT is(workorder.raise_detection_orders(100), 1,
           'with a hundred failed aggregates ahead of it, a new aggregate over its threshold gets its order');
 SELECT isnt((SELECT order_id FROM workorder.detection_aggregates WHERE cell_x = -7), NULL, '... the new one');
+
+-- A rule's window changed: the buckets of the new length are aggregates of their
+-- own, even where one starts at the same instant as a bucket of the old length
+-- (they used to count into the old aggregate, outside its bucket, and could raise
+-- its order, which then named the wrong window).
+INSERT INTO workorder.detection_rules (kind, min_count, "window", cell_m) VALUES ('wrong_way', 5, '10 minutes', 100);
+INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence)
+VALUES ('cam-win', 'wrong_way', '2026-10-17 10:01:00', '116.5', '24.5', '0.9');
+\o /dev/null
+SELECT * FROM workorder.ingest_detections();
+\o
+UPDATE workorder.detection_rules SET "window" = '1 hour' WHERE kind = 'wrong_way';
+INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence)
+SELECT 'cam-win', 'wrong_way', '2026-10-17 10:' || m || ':00', '116.5', '24.5', '0.9' FROM unnest(ARRAY[15, 25, 35, 45]) m;
+\o /dev/null
+SELECT * FROM workorder.ingest_detections();
+\o
+SELECT results_eq($$SELECT a."window", a.detections, a.order_id IS NULL FROM workorder.detection_aggregates a
+                     WHERE a.id IN (SELECT d.aggregate_id FROM workorder.detections d WHERE d.camera_id = 'cam-win')
+                     ORDER BY a."window"$$,
+                  $$VALUES (interval '10 minutes', 1, true), (interval '1 hour', 4, true)$$,
+                  'after a window changes, the new buckets count apart from the old one, and neither reaches its threshold');
+SELECT is_empty($$SELECT 1 FROM workorder.detections d JOIN workorder.detection_aggregates a ON a.id = d.aggregate_id
+                   WHERE d.camera_id = 'cam-win' AND (d.detected_at < a.bucket_start OR d.detected_at >= a.bucket_start + a."window")$$,
+                '... and every detection lies in its aggregate''s bucket');
 
 -- Only the owner ingests; PUBLIC may neither COPY into the inbox nor read detections.
 CREATE ROLE detections_test_nobody;

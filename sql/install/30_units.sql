@@ -46,7 +46,10 @@ SELECT pg_catalog.pg_extension_config_dump('workorder.units', '');
 COMMENT ON TABLE workorder.units IS
     'Handling units: centers (district, town, village), district departments and their town branches. Load with workorder.load_units().';
 
--- units_before_write checks that a unit fits its area and its parent.
+-- units_before_write checks that a unit fits its area and its parent, and that a
+-- unit the event log names keeps its code: orders, logins and scores follow a new
+-- code (ON UPDATE CASCADE), but the log is never rewritten, so the scores recomputed
+-- from it, and the monthly assessments, lost the unit under its new code.
 CREATE FUNCTION workorder.units_before_write()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -55,6 +58,14 @@ DECLARE
     area workorder.areas;
     parent workorder.units;
 BEGIN
+    IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.code IS DISTINCT FROM OLD.code
+       AND EXISTS (SELECT 1 FROM workorder.order_events e WHERE e.unit_code OPERATOR(pg_catalog.=) OLD.code) THEN
+        PERFORM workorder.raise_error('WO211',
+            pg_catalog.format('unit %s (%s) is named in the event log and keeps its code', OLD.code, OLD.name),
+            pg_catalog.format('The new code would be %s; the log, which the scores and assessments are computed from, is never rewritten.',
+                              COALESCE(NEW.code, 'NULL')),
+            'Load a unit with the new code, reassign the open orders to it, and deactivate this one (active = false).');
+    END IF;
     SELECT * INTO area FROM workorder.areas a WHERE a.code OPERATOR(pg_catalog.=) NEW.area_code;
     IF NOT FOUND THEN
         PERFORM workorder.raise_error('WO211',

@@ -49,8 +49,8 @@
 -- Orders.  An aggregate whose count reaches its threshold gets ONE order through
 -- submit(): channel detection_channel (the operator creates that channel, kind
 -- video_ai; without it the error is kept on the aggregate and retried), channel_ref
--- derived from the aggregate's key (kind, cell, bucket), so that a retry or a restart
--- can never make a second one; category = the kind (mapped by the channel's
+-- derived from the aggregate's key (kind, cell, bucket, window), so that a retry or a
+-- restart can never make a second one; category = the kind (mapped by the channel's
 -- categories); location = the mean position of the counted detections; occurred_at
 -- = the first of them; attributes name the aggregate, the count and the first 100
 -- detection ids.  Detections that arrive after the order count on the aggregate
@@ -148,7 +148,10 @@ CREATE TABLE workorder.detection_aggregates (
     last_at      timestamptz NOT NULL,
     order_id     bigint REFERENCES workorder.orders (id),
     order_error  text,
-    CONSTRAINT detection_aggregates_key UNIQUE (kind, cell_m, cell_x, cell_y, bucket_start)
+    -- The window too: after a rule's window changes, a bucket of the new length that
+    -- starts where one of the old did is an aggregate of its own (it used to count
+    -- into the old one, outside that one's bucket).
+    CONSTRAINT detection_aggregates_key UNIQUE (kind, cell_m, cell_x, cell_y, bucket_start, "window")
 );
 -- The aggregates that have crossed their threshold and still wait for their order.
 CREATE INDEX detection_aggregates_due_idx ON workorder.detection_aggregates (id)
@@ -365,7 +368,7 @@ BEGIN
                    sum_lat = a.sum_lat OPERATOR(pg_catalog.+) EXCLUDED.sum_lat,
                    first_at = LEAST(a.first_at, EXCLUDED.first_at),
                    last_at = GREATEST(a.last_at, EXCLUDED.last_at)
-            RETURNING a.id, a.kind, a.cell_m, a.cell_x, a.cell_y, a.bucket_start
+            RETURNING a.id, a.kind, a.cell_m, a.cell_x, a.cell_y, a.bucket_start, a."window"
         )
         INSERT INTO workorder.detections
             (id, camera_id, kind, detected_at, location, confidence, attributes, received_at, aggregate_id)
@@ -373,7 +376,8 @@ BEGIN
           FROM keyed k
           LEFT JOIN counted c ON k.counted AND c.kind OPERATOR(pg_catalog.=) k.kind
                              AND c.cell_m OPERATOR(pg_catalog.=) k.cell_m AND c.cell_x OPERATOR(pg_catalog.=) k.cell_x
-                             AND c.cell_y OPERATOR(pg_catalog.=) k.cell_y AND c.bucket_start OPERATOR(pg_catalog.=) k.bucket_start;
+                             AND c.cell_y OPERATOR(pg_catalog.=) k.cell_y AND c.bucket_start OPERATOR(pg_catalog.=) k.bucket_start
+                             AND c."window" OPERATOR(pg_catalog.=) k."window";
         GET DIAGNOSTICS moved = ROW_COUNT;
         RETURN moved;
     -- program_limit_exceeded: a value too deep to convert (JSON nested a hundred
@@ -428,8 +432,9 @@ BEGIN
         BEGIN
             o := workorder.submit(
                 channel => own_channel,
-                channel_ref => pg_catalog.format('%s:%s:%s:%s:%s', a.kind, a.cell_m, a.cell_x, a.cell_y,
-                                                 pg_catalog.date_part('epoch', a.bucket_start)::bigint),
+                channel_ref => pg_catalog.format('%s:%s:%s:%s:%s:%s', a.kind, a.cell_m, a.cell_x, a.cell_y,
+                                                 pg_catalog.date_part('epoch', a.bucket_start)::bigint,
+                                                 pg_catalog.date_part('epoch', a."window")::bigint),
                 category => a.kind,
                 description => pg_catalog.format('视频AI: %s 在 %s 分钟内识别 %s 次 (%s 起)',
                     COALESCE((SELECT c.name FROM workorder.categories c
