@@ -84,8 +84,8 @@ deadline_plan(SPIPlanPtr *plan, const char *query, int nargs, Oid *types)
 
 /*
  * amount_fits says whether an amount fits its clock, as sla_amount_error()
- * does: no months; whole days (0 or more) on working_days; a positive time
- * without days on the two hours clocks.
+ * does: no months; whole days, 0 to 1000, on working_days; a positive time
+ * without days, at most 10000 hours, on the two hours clocks.
  */
 static bool
 amount_fits(const char *clock, const Interval *amount)
@@ -93,9 +93,9 @@ amount_fits(const char *clock, const Interval *amount)
 	if (amount->month != 0)
 		return false;
 	if (strcmp(clock, "working_days") == 0)
-		return amount->time == 0 && amount->day >= 0;
+		return amount->time == 0 && amount->day >= 0 && amount->day <= 1000;
 	if (strcmp(clock, "calendar_hours") == 0 || strcmp(clock, "working_hours") == 0)
-		return amount->day == 0 && amount->time > 0;
+		return amount->day == 0 && amount->time > 0 && amount->time <= INT64CONST(10000) * USECS_PER_HOUR;
 	return false;
 }
 
@@ -453,10 +453,20 @@ deadlines_orders_escalation_next(PG_FUNCTION_ARGS)
 	if (update)
 	{
 		char	   *old_status = column_enum(trigdata->tg_trigtuple, desc, "status", &isnull);
+		bool		old_redo_null;
+		bool		redo_null;
+		Datum		old_redo = column_value(trigdata->tg_trigtuple, desc, "redo_count", &old_redo_null);
+		Datum		redo = column_value(tuple, desc, "redo_count", &redo_null);
 
+		/*
+		 * A new chain only for a reopen, which counts the redo: a failed
+		 * verification also takes a resolved order back to work (accepted),
+		 * but under the same resolve deadline, whose steps are done.
+		 */
 		if (old_status != NULL &&
 			(strcmp(old_status, "resolved") == 0 || strcmp(old_status, "closed") == 0) &&
-			status_is_open(status))
+			status_is_open(status) &&
+			!old_redo_null && !redo_null && DatumGetInt32(redo) > DatumGetInt32(old_redo))
 		{
 			Oid			types[1] = {INT8OID};
 			Datum		id = column_value(tuple, desc, "id", &isnull);

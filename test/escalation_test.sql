@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(21);
+SELECT plan(26);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -57,6 +57,30 @@ SELECT is((SELECT count(*) FROM workorder.orders o JOIN t USING (id)
 SELECT throws_ok($$INSERT INTO workorder.order_escalations (order_id, step, action)
                    SELECT id, 1, 'remind' FROM t LIMIT 1$$, '23505', NULL,
                  'the primary key refuses a second row of a step');
+
+-- A step too long for the calendar is refused when it is written (it passed, and
+-- then every submit or dispatch of the policy failed, with 22008 or WO503).
+SELECT throws_ok($$INSERT INTO workorder.sla_escalation_steps (policy, step, after, action) VALUES ('tiny', 6, '107000000 days', 'remind')$$,
+                 'WO521', NULL, 'a step after 107 million days is refused (WO521)');
+SELECT throws_ok($$INSERT INTO workorder.sla_escalation_steps (policy, step, after, action) VALUES ('tiny', 6, '1001 days', 'remind')$$,
+                 'WO521', NULL, '... as is one after more than 1000 days');
+
+-- A failed verification sends the order back to work under the same deadline: its
+-- chain stays done (it used to start again, every step firing a second time); a
+-- reopen, which gives a new deadline, starts a new one.
+SELECT min(id) AS failed_check, max(id) AS redone FROM t \gset
+SELECT count(workorder.accept(o.id, o.main_unit)) AS accepted FROM workorder.orders o WHERE o.id IN (:failed_check, :redone) \gset
+SELECT count(workorder.resolve(o.id, o.main_unit, '已处理')) AS resolved FROM workorder.orders o WHERE o.id IN (:failed_check, :redone) \gset
+SELECT (workorder.verify(:failed_check, 'C-990401', false, '未处理好')).status AS sent_back \gset
+SELECT is((SELECT ROW(status, escalation_step, escalated_to)::text FROM workorder.orders WHERE id = :failed_check),
+          ROW('accepted', 5, 'district leader')::text, 'a failed verification keeps the chain done and whom it reached');
+SELECT is((SELECT rows FROM workorder.task_escalate(now() + interval '1 hour')), 0, '... and no step fires again');
+SELECT (workorder.reopen(:redone, 'C-990401', '群众不满意')).status AS reopened \gset
+SELECT is((SELECT ROW(status, escalation_step, escalated_to IS NULL)::text FROM workorder.orders WHERE id = :redone),
+          ROW('dispatched', 0, true)::text, 'a reopen starts a new chain');
+-- (Resolved again, so that its new chain does not run into the tests below.)
+SELECT (workorder.accept(:redone, main_unit)).status AS accepted_again FROM workorder.orders WHERE id = :redone \gset
+SELECT (workorder.resolve(:redone, main_unit, '已处理')).status AS resolved_again FROM workorder.orders WHERE id = :redone \gset
 
 -- A suspended order waits; resolving ends the chain.
 CREATE TEMP TABLE u AS

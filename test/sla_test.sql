@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(30);
+SELECT plan(32);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -111,6 +111,12 @@ SELECT throws_ok($$INSERT INTO workorder.sla_policies (name, accept_clock, accep
 SELECT throws_ok($$INSERT INTO workorder.sla_policies (name, calendar_code, accept_clock, accept_amount, resolve_clock, resolve_amount)
                    VALUES ('x', 'nosuch', 'working_hours', '1 hour', 'working_days', '5 days')$$, 'WO501', NULL,
                  'an unknown calendar is WO501');
+SELECT throws_ok($$INSERT INTO workorder.sla_policies (name, accept_clock, accept_amount, resolve_clock, resolve_amount)
+                   VALUES ('x', 'working_hours', '1 hour', 'working_days', '40000 days')$$, 'WO511', NULL,
+                 'a resolve amount of 40000 working days is WO511 (it passed, and every dispatch of the policy failed with WO503)');
+SELECT throws_ok($$INSERT INTO workorder.sla_policies (name, accept_clock, accept_amount, resolve_clock, resolve_amount)
+                   VALUES ('x', 'calendar_hours', '10001 hours', 'working_days', '5 days')$$, 'WO511', NULL,
+                 '... and an accept amount over 10000 hours');
 SELECT throws_ok($$SELECT workorder.request_extension(o.id, 'x', '1 month', 'r')
                      FROM workorder.accept((SELECT id FROM late ORDER BY id LIMIT 1), 'x') o$$, 'WO404', NULL,
                  'an extension with months is WO404');

@@ -83,6 +83,9 @@ COMMENT ON TABLE workorder.sla_priority_policies IS
     'A priority''s SLA policy, over the category''s.  Without a row, urgent maps to the policy urgent; a NULL policy means no override.';
 
 -- sla_amount_error returns why an amount does not fit a clock, or NULL when it does.
+-- At most 1000 working days, or 10000 hours: longer amounts passed here and failed
+-- every dispatch of the policy later (a deadline beyond the calendar's 100-year walk,
+-- WO503, or beyond the range of timestamps, 22008), far from the row that caused it.
 CREATE FUNCTION workorder.sla_amount_error(clock text, amount interval)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -109,8 +112,13 @@ BEGIN
         IF secs OPERATOR(pg_catalog.<>) 0 OR days OPERATOR(pg_catalog.<) 0 THEN
             RETURN pg_catalog.format('the amount %s is not a whole number (0 or more) of days', amount);
         END IF;
+        IF days OPERATOR(pg_catalog.>) 1000 THEN
+            RETURN pg_catalog.format('the amount %s is more than 1000 working days', amount);
+        END IF;
     ELSIF days OPERATOR(pg_catalog.<>) 0 OR secs OPERATOR(pg_catalog.<=) 0 THEN
         RETURN pg_catalog.format('the amount %s is not a positive time of hours, minutes and seconds', amount);
+    ELSIF secs OPERATOR(pg_catalog.>) 36000000 THEN
+        RETURN pg_catalog.format('the amount %s is more than 10000 hours', amount);
     END IF;
     RETURN NULL;
 END

@@ -93,12 +93,14 @@ BEGIN
               OPERATOR(pg_catalog.+) pg_catalog.date_part('month', NEW.after);
     IF NEW.step IS NULL OR NEW.step OPERATOR(pg_catalog.<) 1 OR NEW.after IS NULL
        OR months OPERATOR(pg_catalog.<>) 0 OR NEW.after OPERATOR(pg_catalog.<) '0'::interval
-       OR pg_catalog.date_part('day', NEW.after) OPERATOR(pg_catalog.<) 0 THEN
+       OR pg_catalog.date_part('day', NEW.after) OPERATOR(pg_catalog.<) 0
+       -- (Longer steps passed here and failed every dispatch of the policy later.)
+       OR NEW.after OPERATOR(pg_catalog.>) '1000 days'::interval THEN
         PERFORM workorder.raise_error('WO521',
             pg_catalog.format('invalid escalation step %s of policy %s', NEW.step, NEW.policy),
             pg_catalog.format('step is %s, after is %s.', COALESCE(NEW.step::text, 'NULL'),
                               COALESCE(NEW.after::text, 'NULL')),
-            'Steps are numbered from 1; after is 0 or more days, hours, minutes and seconds (no months), e.g. interval ''1 day''.');
+            'Steps are numbered from 1; after is 0 to 1000 days, hours, minutes and seconds (no months), e.g. interval ''1 day''.');
     END IF;
     IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
         IF (NEW.policy, NEW.step, NEW.after, NEW.action) IS DISTINCT FROM (OLD.policy, OLD.step, OLD.after, OLD.action) THEN
@@ -176,8 +178,9 @@ END
 $$;
 
 -- orders_escalation_next keeps next_escalation_at (= escalation_next(NEW)), starts
--- a new chain on reopen (from resolved or closed to an open status: the order's
--- order_escalations rows go, escalation_step 0, escalated_to NULL) and wakes the
+-- a new chain on reopen (from resolved or closed to an open status, counting the
+-- redo: the order's order_escalations rows go, escalation_step 0, escalated_to
+-- NULL; not for a failed verification, which keeps its deadline) and wakes the
 -- worker when the next step is within the worker's naptime.  C (src/deadlines.c):
 -- it runs on every write of an order.
 CREATE FUNCTION workorder.orders_escalation_next()
