@@ -821,7 +821,10 @@ workorder_unit_is_active(const char *code)
 /*
  * workorder_dispatch_center returns the unit that receives what cannot be
  * routed (workorder.dispatch_center()), or NULL.  The string belongs to the
- * cache.
+ * cache.  The setting dispatch_unit counts only when it names an active unit:
+ * every order records its dispatching unit, so a mistyped code failed every
+ * submit() on the foreign key, and an inactive one received orders; either
+ * way the district's own center takes them, as without the setting.
  */
 const char *
 workorder_dispatch_center(void)
@@ -830,7 +833,7 @@ workorder_dispatch_center(void)
 
 	ref_ensure();
 	unit = ref_setting("dispatch_unit");
-	return unit ? unit : ref_dispatch_center;
+	return unit && workorder_unit_is_active(unit) ? unit : ref_dispatch_center;
 }
 
 /*

@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(36);
+SELECT plan(38);
 -- Reports here are orders of their own: dedup is sql/dedup.sql's.
 INSERT INTO workorder.settings VALUES ('dedup_enabled', 'off', 'reports in these tests are orders of their own');
 
@@ -189,6 +189,18 @@ SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$
 SELECT is((SELECT length(error_message) <= 2000 AND error_message LIKE 'inbox column lon is not %'
              FROM workorder.inbox WHERE channel_ref = 'M-HUGE'), true,
           '... with a reason of at most 2000 characters that names the column');
+
+-- What a Chinese server writes: CST is China Standard Time (PostgreSQL reads it as
+-- US Central, 14 hours off), and priorities padded with any blank submit() trims.
+INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat, occurred_at, priority)
+VALUES ('hotline', 'M-CST', '0301', '摊贩', '121.05', '30.05', 'Thu Oct 15 23:21:26 CST 2026', E'urgent\u3000'),
+       ('hotline', 'M-TAB', '0301', '摊贩', '121.05', '30.05', NULL, E'\tHigh\r');
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (2, 0)$$,
+                  'a CST time and priorities with a tab, a CR or an ideographic space are accepted');
+SELECT results_eq($$SELECT o.occurred_at, o.priority::text FROM workorder.inbox i JOIN workorder.orders o ON o.id = i.order_id
+                     WHERE i.channel_ref IN ('M-CST', 'M-TAB') ORDER BY i.channel_ref$$,
+                  $$VALUES (timestamptz '2026-10-15 23:21:26+08', 'urgent'), (NULL, 'high')$$,
+                  '... as Beijing time and as the priority they name');
 
 -- Only the owner drains; PUBLIC gets nothing.
 CREATE ROLE inbox_test_nobody;

@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(12);
+SELECT plan(16);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -50,14 +50,36 @@ SELECT throws_ok($$INSERT INTO workorder.routing_rules (name, keywords) VALUES (
 SELECT throws_ok($$SELECT workorder.locate(121.02, 31.05, 'Infinity')$$,
                  'WO103', NULL, 'an infinite locate tolerance is refused');
 
--- A row that fails for a reason not its own (here, a dispatch unit that does not
--- exist) is not rejected: it stays pending, with the error, for the next drain.
+-- A dispatch_unit setting that names no active unit is not used: the district's own
+-- center takes what cannot be routed, as without the setting.  (A mistyped code
+-- failed every submit() on the dispatching unit's foreign key.)
 UPDATE workorder.settings SET value = 'C-NOPE' WHERE name = 'dispatch_unit';
+SELECT is((workorder.submit('hotline', 'E-7', '0301', '好报告', lon => 121.02, lat => 31.05)).dispatching_unit,
+          workorder.dispatch_center(), 'a dispatch_unit that does not exist is passed over: intake goes on');
+SELECT isnt(workorder.dispatch_center(), 'C-NOPE', '... dispatch_center() names the district''s center instead');
+UPDATE workorder.settings SET value = (SELECT code FROM workorder.units WHERE kind = 'center' AND code <> workorder.dispatch_center()
+                                        ORDER BY code LIMIT 1) WHERE name = 'dispatch_unit';
+SELECT value AS other_center FROM workorder.settings WHERE name = 'dispatch_unit' \gset
+SELECT is(workorder.dispatch_center(), :'other_center', 'an active unit named by dispatch_unit is the dispatch center');
+UPDATE workorder.units SET active = false WHERE code = :'other_center';
+SELECT isnt(workorder.dispatch_center(), :'other_center', '... but not once it is inactive');
+UPDATE workorder.units SET active = true WHERE code = :'other_center';
+
+-- A row that fails for a reason not its own (here, a trigger of the test's that
+-- refuses every order, as maintenance would) is not rejected: it stays pending, with
+-- the error, for the next drain.
+CREATE FUNCTION pg_temp.closed_for_maintenance() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'closed for maintenance' USING ERRCODE = '55000';
+END $$;
+CREATE TRIGGER closed_for_maintenance BEFORE INSERT ON workorder.orders
+    FOR EACH ROW EXECUTE FUNCTION pg_temp.closed_for_maintenance();
 INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
 VALUES ('hotline', 'E-6', '0301', '好报告', '121.02', '31.05');
 SELECT workorder.drain_inbox(10);
-SELECT ok((SELECT state = 'pending' AND error_code = '23503' FROM workorder.inbox WHERE channel_ref = 'E-6'),
-          'a good report that meets a broken setting stays pending, with the error');
+SELECT ok((SELECT state = 'pending' AND error_code = '55000' FROM workorder.inbox WHERE channel_ref = 'E-6'),
+          'a good report that meets a failure not its own stays pending, with the error');
+DROP TRIGGER closed_for_maintenance ON workorder.orders;
 
 SELECT * FROM finish();
 ROLLBACK;

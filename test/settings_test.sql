@@ -6,7 +6,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(55);
+SELECT plan(57);
 
 -- refused(name, value) inserts a row and returns the error's SQLSTATE, message,
 -- detail and hint as one text ('taken' when the row was written, then removed).
@@ -95,6 +95,9 @@ SELECT is(pg_temp.refused('district_leader', repeat('长', 201)),
 SELECT is(pg_temp.refused('score_weights', '{"satisfaction": 1}'),
           'WO010 | invalid value of setting score_weights | The value is ''{"satisfaction": 1}'': not score weights: satisfaction: 1. | Set a JSON object of rate names (on_time_accept_rate, on_time_completion_rate, resolution_rate, satisfaction_rate, return_rate, redo_rate) and non-negative weights, one of them positive.',
           'score weights are checked as score_weights() checks them: an unknown rate');
+SELECT is(split_part(pg_temp.refused('score_weights', t.value), ' | ', 1), 'WO010', t.what)
+  FROM (VALUES ('{"resolution_rate": "\u0000"}', 'JSON with a NUL escape is WO010 (it was 22P05)'),
+               ('{"resolution_rate": 1, "x": 1e999999}', 'JSON with a number past numeric is WO010 (it was 22003)')) t(value, what);
 SELECT is(split_part(pg_temp.refused('score_weights', '{"resolution_rate": 0}'), ' | ', 3),
           'The value is ''{"resolution_rate": 0}'': not score weights: no weight is positive.',
           '... no positive weight');

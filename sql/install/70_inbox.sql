@@ -64,7 +64,10 @@ COMMENT ON COLUMN workorder.inbox.error_code IS
 -- inbox_timestamptz converts the text of an event time.  A time without a UTC
 -- offset is Beijing time, as the ticket's day is, whatever the session's TimeZone
 -- (a connector's session and the background worker's may differ); dates are read
--- year first.  The settings are the function's own and end with the call.
+-- year first.  The abbreviation CST is China Standard Time (+08), as a Chinese
+-- server writes it (Java's Date.toString(): Thu Nov 26 23:21:26 CST 2026), not
+-- PostgreSQL's US Central Time, which put such a time 14 hours off.  The settings
+-- are the function's own and end with the call.
 CREATE FUNCTION workorder.inbox_timestamptz(value text)
 RETURNS timestamptz
 LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -72,7 +75,7 @@ SET TimeZone = 'Asia/Shanghai'
 SET DateStyle = 'ISO, YMD'
 AS $$
 BEGIN
-    RETURN value::timestamptz;
+    RETURN pg_catalog.regexp_replace(value, '\mCST\M', '+08', 'gi')::timestamptz;
 END
 $$;
 
@@ -162,7 +165,9 @@ BEGIN
             converting := 'priority';
             converted_to := 'a priority (low, normal, high, urgent)';
             value := r.priority;
-            v_priority := NULLIF(pg_catalog.lower(pg_catalog.btrim(r.priority)), '')::workorder.order_priority;
+            -- The blanks submit() trims from its texts (tab, CR, no-break and
+            -- ideographic spaces too), as the column's comment promises.
+            v_priority := NULLIF(pg_catalog.lower(pg_catalog.btrim(r.priority, E' \t\n\r\f\v\u00a0\u3000')), '')::workorder.order_priority;
             converting := NULL;
 
             o := workorder.submit(

@@ -197,20 +197,24 @@ DECLARE
     weights jsonb;
     bad text;
 BEGIN
+    -- Any JSON that does not parse (a \u0000, nesting past the stack) is not weights.
     BEGIN
         weights := raw::jsonb;
-    EXCEPTION WHEN invalid_text_representation THEN
+    EXCEPTION WHEN data_exception OR program_limit_exceeded THEN
         weights := NULL;
     END;
     IF weights IS NULL OR pg_catalog.jsonb_typeof(weights) OPERATOR(pg_catalog.<>) 'object' THEN
         RETURN 'it is not a JSON object';
     END IF;
+    -- The weight's sign is read only for a number (jsonb numbers are numeric: a
+    -- huge exponent parses, and compares).
     SELECT pg_catalog.format('%s: %s', w.key, w.value) INTO bad
       FROM pg_catalog.jsonb_each(weights) w
      WHERE w.key NOT IN ('on_time_accept_rate', 'on_time_completion_rate', 'resolution_rate',
                          'satisfaction_rate', 'return_rate', 'redo_rate')
         OR pg_catalog.jsonb_typeof(w.value) OPERATOR(pg_catalog.<>) 'number'
-        OR (w.value)::text::numeric OPERATOR(pg_catalog.<) 0
+        OR CASE WHEN pg_catalog.jsonb_typeof(w.value) OPERATOR(pg_catalog.=) 'number'
+                THEN (w.value)::text::numeric OPERATOR(pg_catalog.<) 0 END
      LIMIT 1;
     IF bad IS NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.jsonb_each(weights) w
                                     WHERE (w.value)::text::numeric OPERATOR(pg_catalog.>) 0) THEN
