@@ -3,7 +3,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(47);
+SELECT plan(48);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -61,6 +61,8 @@ SELECT is((SELECT ST_SRID(location) || ' ' || area_code
              FROM workorder.submit('hotline', 'S-1', '0301', '投影坐标',
                   ST_Transform(ST_SetSRID(ST_MakePoint(121.02, 31.05), 4326), 3857))),
           '4326 990401001001', 'a point in EPSG:3857 is stored in 4326 and located');
+SELECT throws_ok($$SELECT workorder.submit('hotline', 'S-2', '0301', '投影坐标', 'SRID=3857;POINT(1e20 1e20)'::geometry)$$,
+                 'WO101', NULL, 'a projected point far off the earth is refused (it was taken as a point on the pole)');
 
 -- Idempotency: the same (channel, channel_ref) always returns the same order.
 CREATE TEMP TABLE first_try AS

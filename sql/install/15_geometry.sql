@@ -11,6 +11,7 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
 DECLARE
     result geometry;
+    back geometry;
 BEGIN
     IF given IS NULL THEN
         PERFORM workorder.raise_error('WO101',
@@ -64,6 +65,26 @@ BEGIN
                 pg_catalog.format('SRID %s: %s', ST_SRID(given), SQLERRM),
                 'Check that the coordinates are in the SRID they claim.');
         END;
+        -- A point far outside its projection's area can come out clamped to a
+        -- pole (3857's POINT(1e20 1e20) did, as longitude 121 latitude 90): it
+        -- must come back to where it was, within a millionth of its size.
+        IF GeometryType(given) OPERATOR(pg_catalog.=) 'POINT' THEN
+            BEGIN
+                back := ST_Transform(result, ST_SRID(given));
+            EXCEPTION WHEN others THEN
+                back := NULL;   -- what cannot go back is not on the earth either
+            END;
+        END IF;
+        IF GeometryType(given) OPERATOR(pg_catalog.=) 'POINT'
+           AND NOT COALESCE(ST_DWithin(back, given,
+                                       1e-6 OPERATOR(pg_catalog.*) GREATEST(1, pg_catalog.abs(ST_X(given)), pg_catalog.abs(ST_Y(given)))),
+                            false) THEN
+            PERFORM workorder.raise_error('WO101',
+                pg_catalog.format('%s is not on the earth', subject),
+                pg_catalog.format('In SRID %s it is %s, which longitude/latitude cannot hold (it becomes %s).',
+                                  ST_SRID(given), pg_catalog.left(ST_AsText(given), 100), ST_AsText(result)),
+                'Check the SRID and the order of the axes.');
+        END IF;
     END IF;
     IF ST_XMin(result) OPERATOR(pg_catalog.<) -180 OR ST_XMax(result) OPERATOR(pg_catalog.>) 180
        OR ST_YMin(result) OPERATOR(pg_catalog.<) -90 OR ST_YMax(result) OPERATOR(pg_catalog.>) 90

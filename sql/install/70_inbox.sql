@@ -93,8 +93,11 @@ $$;
 --
 -- The claimed rows are submitted in (channel, channel_ref, id) order, not in id
 -- order.  Two drains that meet on the same reference (one waits for the other's
--- uncommitted order) then always wait in the same direction and never deadlock,
--- and the earliest row of a reference is the one that makes its order.
+-- uncommitted order) then mostly wait in the same direction, and the earliest row
+-- of a reference is the one that makes its order.  Not always: submit() trims the
+-- reference (' M5' is 'M5') and this order does not, and dedup's locks of its
+-- search cells are taken in the order of the reports, so two drains can still
+-- deadlock; the row that loses stays pending and is retried (see below).
 --
 -- A row whose submit fails for a reason that is not the row's (a deadlock or a
 -- serialization failure with another transaction, class 40, or a lock timeout,
