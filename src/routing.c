@@ -49,6 +49,7 @@ static bool rule_mismatch(const RouteRule *r, const CategoryInfo *cat, const cha
 						  ArrayType *chain, Oid priority, Datum description_lower, StringInfo why);
 static const RouteRule *copy_rules(const RouteRule *rules, int n);
 static const CategoryInfo *copy_category(const CategoryInfo *cat);
+static Datum active_units(Datum units);
 
 PG_FUNCTION_INFO_V1(routing_route_steps);
 
@@ -246,6 +247,32 @@ rule_mismatch(const RouteRule *r, const CategoryInfo *cat, const char *category,
 }
 
 /*
+ * active_units returns a rule's assisting units that are active units, in the
+ * rule's order.  routing_rules is not checked against units when it is
+ * written (a restore may load it before them), and an order must not be
+ * given to an unknown or deactivated unit to assist: dispatch() refuses both.
+ */
+static Datum
+active_units(Datum units)
+{
+	ArrayType  *array = DatumGetArrayTypeP(units);
+	Datum	   *codes;
+	bool	   *nulls;
+	int			n;
+	int			kept = 0;
+
+	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &codes, &nulls, &n);
+	for (int i = 0; i < n; i++)
+	{
+		if (!nulls[i] && workorder_unit_is_active(TextDatumGetCString(codes[i])))
+			codes[kept++] = codes[i];
+	}
+	if (kept == n)
+		return units;
+	return PointerGetDatum(construct_array(codes, kept, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
  * workorder_route_steps evaluates the routing of a report: a RouteStep for
  * every active rule, in order, and one for the category's default; the
  * first step that resolves to a unit is chosen.  With stop_at_choice it
@@ -296,7 +323,7 @@ workorder_route_steps(const char *category, const char *channel, ArrayType *chai
 				(cat ? cat->handling_level : InvalidOid);
 			kind = r->department_kind ? r->department_kind : (cat ? cat->department_kind : NULL);
 			s->sla_policy = r->sla_policy ? r->sla_policy : (cat ? cat->sla_policy : NULL);
-			s->assisting_units = r->assisting_units;
+			s->assisting_units = active_units(r->assisting_units);
 			if (target != ROUTE_TARGET_UNIT && !OidIsValid(s->handling_level))
 			{
 				if (why != NULL)

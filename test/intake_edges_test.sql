@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(16);
+SELECT plan(17);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -42,6 +42,16 @@ SELECT throws_ok($$SELECT workorder.submit('hotline', E'E-\u0001-4', '0301', '�
                  'WO302', NULL, 'a reference with a control character is refused');
 SELECT throws_ok($$SELECT workorder.submit('hotline', 'E-5', '0301', E'\t\u3000\n', lon => 121.02, lat => 31.05)$$,
                  'WO303', NULL, 'a description of blanks only is refused');
+
+-- A rule's assisting units that are unknown or inactive are left out: an order is
+-- never given to them to assist (they were copied onto it as the rule had them).
+INSERT INTO workorder.routing_rules (position, name, category_code, target, unit_code, assisting_units)
+VALUES (1, '协办测试', NULL, 'unit', 'C-990401', '{NOPE-UNIT,C-990401001,C-990401002}');
+UPDATE workorder.units SET active = false WHERE code = 'C-990401002';
+SELECT is((workorder.submit('hotline', 'E-A1', '0301', '协办', lon => 121.02, lat => 31.05)).assisting_units,
+          '{C-990401001}'::text[], 'an unknown and an inactive assisting unit of a rule are left out; the active one stays');
+UPDATE workorder.units SET active = true WHERE code = 'C-990401002';
+DELETE FROM workorder.routing_rules WHERE name = '协办测试';
 
 -- An empty keyword would match everything.
 SELECT throws_ok($$INSERT INTO workorder.routing_rules (name, keywords) VALUES ('空', '{""}')$$,
