@@ -11,7 +11,7 @@ BEGIN;
 \i test/fixtures/dedup_map.sql
 \o
 
-SELECT plan(67);
+SELECT plan(69);
 
 -- Random texts: Chinese, ASCII, full-width forms, digits, punctuation, spaces.
 SELECT setseed(0.25);
@@ -123,6 +123,10 @@ SELECT id AS s FROM workorder.orders WHERE channel_ref = 'TAP-S' \gset
 SELECT id AS n FROM workorder.orders WHERE channel_ref = 'TAP-N' \gset
 SELECT is((SELECT status::text || ' ' || (SELECT count(*) FROM workorder.suspected_duplicates WHERE order_id = :s)
              FROM workorder.orders WHERE id = :s), 'new 1', 'the fixture: TAP-S is a suspected duplicate of TAP-M');
+SELECT is((SELECT string_agg(rule_name || ': ' || reason || ' ' || chosen, '; ') FROM workorder.explain_route(:s)),
+          'intake: a suspected duplicate waiting for review (review_duplicate): not routed yet, no rule is considered false',
+          'explain_route says a suspected duplicate was not routed (it showed a rule chosen)');
+
 SELECT throws_ok('SELECT workorder.review_duplicate(-1, ''C-990901'', ''confirm'')', 'WO402', NULL,
                  'an unknown order is WO402');
 SELECT throws_ok(format('SELECT workorder.review_duplicate(%s, NULL, ''confirm'')', :s), 'WO404', NULL,
@@ -328,6 +332,15 @@ RETURNS workorder.dedup_decision AS '$libdir/workorder', 'workorder_dedup_decide
 SELECT throws_ok($$SELECT pg_temp.dedup_decide_reversed('ROAD_MANHOLE', point, now(), description, address, phone)
                      FROM record_case$$, '42804', 'workorder.dedup_decision does not match the library',
                  'the dedup_decide of 0.4 refuses a decision type whose candidates are rows');
+
+-- explain_route of a merged report: not routed.
+SELECT (workorder.submit('hotline', 'TAP-X1', '0401', '井盖缺失甲', lon => 117.25, lat => 26.25)).id AS x1 \gset
+SELECT (workorder.submit('hotline', 'TAP-X2', '0401', '井盖缺失乙', lon => 117.35, lat => 26.35)).id AS x2 \gset
+SELECT (workorder.merge(:x2, :x1, 'C-990901')).status AS merged_by_hand \gset
+SELECT is((SELECT string_agg(rule_name || ': ' || reason || ' ' || chosen, '; ')
+             FROM workorder.explain_route(:x2)),
+          'intake: merged into another order (dedup; explain_dedup shows why): not routed, no rule is considered false',
+          'explain_route says a merged report was not routed');
 
 SELECT * FROM finish();
 ROLLBACK;

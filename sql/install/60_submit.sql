@@ -64,6 +64,23 @@ BEGIN
             'explain_route needs an existing order.', 'Check the order id.');
     END IF;
     PERFORM workorder.check_order_access(o, NULL);   -- only an order the caller may read (part 96)
+    -- Dedup decided before routing: a merged report, or a suspected duplicate that
+    -- waits for review, was not routed (the rules would show one chosen).
+    IF o.status OPERATOR(pg_catalog.=) 'merged' THEN
+        RETURN QUERY SELECT 0, NULL::bigint, 'intake'::text, false, false,
+            'merged into another order (dedup; explain_dedup shows why): not routed, no rule is considered'::text,
+            NULL::workorder.area_level, NULL::text;
+        RETURN;
+    END IF;
+    IF EXISTS (SELECT 1 FROM workorder.dedup_checks c
+                WHERE c.order_id OPERATOR(pg_catalog.=) o.id AND c.decision OPERATOR(pg_catalog.=) 'review'
+                  AND c.review IS NULL)
+       AND o.status OPERATOR(pg_catalog.=) 'new' THEN
+        RETURN QUERY SELECT 0, NULL::bigint, 'intake'::text, false, false,
+            'a suspected duplicate waiting for review (review_duplicate): not routed yet, no rule is considered'::text,
+            NULL::workorder.area_level, NULL::text;
+        RETURN;
+    END IF;
     IF o.category_code IS NULL THEN
         RETURN QUERY SELECT 0, NULL::bigint, 'intake'::text, false, false,
             pg_catalog.format('category %s of channel %s is not mapped onto the catalogue: no rule is considered',
@@ -73,7 +90,9 @@ BEGIN
     END IF;
     IF NOT o.in_jurisdiction THEN
         RETURN QUERY SELECT 0, NULL::bigint, 'intake'::text, true, o.main_unit IS NOT NULL,
-            pg_catalog.format('out of jurisdiction (%s): sent to the fallback unit, no rule is considered',
+            pg_catalog.format(CASE WHEN o.main_unit IS NULL
+                                   THEN 'out of jurisdiction (%s): no active fallback_unit, so it stays new for a dispatcher; no rule is considered'
+                                   ELSE 'out of jurisdiction (%s): sent to the fallback unit, no rule is considered' END,
                               COALESCE(o.area_code, 'in no known area')),
             NULL::workorder.area_level, o.main_unit;
         RETURN;
