@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(38);
+SELECT plan(54);
 -- Reports here are orders of their own: dedup is sql/dedup.sql's.
 INSERT INTO workorder.settings VALUES ('dedup_enabled', 'off', 'reports in these tests are orders of their own');
 
@@ -176,9 +176,83 @@ SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$
 SELECT results_eq($$SELECT state, error_code, error_message LIKE 'not processed, to be retried: could not serialize%'
                       FROM workorder.inbox WHERE channel_ref = 'M-4'$$,
                   $$VALUES ('pending', '40001', true)$$, '... it stays pending, with the error recorded');
+SELECT results_eq($$SELECT attempts, retry_at - clock_timestamp() BETWEEN interval '9 seconds' AND interval '10 seconds'
+                      FROM workorder.inbox WHERE channel_ref = 'M-4'$$,
+                  $$VALUES (1, true)$$, '... with one attempt counted, to be tried again in inbox_retry_base (10 seconds)');
 DROP TRIGGER inbox_test_fail_once ON workorder.orders;
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (0, 0)$$,
+                  '... a drain before then leaves it alone');
+UPDATE workorder.inbox SET retry_at = clock_timestamp() - interval '1 second' WHERE channel_ref = 'M-4';
 SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (1, 0)$$,
-                  '... and the next drain accepts it');
+                  '... and the first drain after it accepts it');
+SELECT results_eq($$SELECT state, attempts, retry_at, error_code FROM workorder.inbox WHERE channel_ref = 'M-4'$$,
+                  $$VALUES ('accepted', 1, NULL::timestamptz, NULL::text)$$,
+                  '... keeping its count of failed attempts, with no retry time and no error left');
+
+-- Rows that keep failing for a reason not their own (a unit broken until an admin
+-- mends it) never stand in front of the rows behind them: a drain of max_rows
+-- claims the rows due again, then the rows never tried.  Before, the failing rows
+-- were the oldest pending ones, claimed first by every drain: max_rows of them
+-- stopped the drain for good.
+CREATE FUNCTION pg_temp.fail_broken() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.channel_ref LIKE 'BROKEN-%' THEN
+        RAISE EXCEPTION 'unit of the route is broken' USING ERRCODE = 'XX000';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER inbox_test_fail_broken BEFORE INSERT ON workorder.orders
+    FOR EACH ROW EXECUTE FUNCTION pg_temp.fail_broken();
+INSERT INTO workorder.settings (name, value, description)
+VALUES ('inbox_retry_base', '1 minute', 'test'), ('inbox_retry_max', '3 minutes', 'test');
+INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
+SELECT 'hotline', 'BROKEN-' || i, '0301', '摊贩', '122.05', '30.05' FROM generate_series(1, 3) i;
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox(3)$$, $$VALUES (0, 0)$$,
+                  'three rows that fail for a reason not their own are neither accepted nor rejected');
+INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
+SELECT 'hotline', 'AFTER-' || i, '0301', '摊贩', '122.05', '30.05' FROM generate_series(1, 3) i;
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox(3)$$, $$VALUES (3, 0)$$,
+                  '... and the next drain of three takes the three rows behind them');
+SELECT results_eq($$SELECT count(*)::integer FROM workorder.inbox WHERE channel_ref LIKE 'AFTER-%' AND state = 'accepted'$$,
+                  $$VALUES (3)$$, '... which are accepted');
+-- Each further failure doubles the wait, up to inbox_retry_max.
+UPDATE workorder.inbox SET retry_at = clock_timestamp() - interval '1 second' WHERE channel_ref LIKE 'BROKEN-%';
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox(3)$$, $$VALUES (0, 0)$$,
+                  'rows due again are tried again, and fail again');
+SELECT results_eq($$SELECT DISTINCT attempts, retry_at - clock_timestamp() BETWEEN interval '119 seconds' AND interval '120 seconds'
+                      FROM workorder.inbox WHERE channel_ref LIKE 'BROKEN-%'$$,
+                  $$VALUES (2, true)$$, '... each now with two attempts and twice inbox_retry_base to wait');
+UPDATE workorder.inbox SET retry_at = clock_timestamp() - interval '1 second' WHERE channel_ref LIKE 'BROKEN-%';
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox(3)$$, $$VALUES (0, 0)$$,
+                  '... and a third time');
+SELECT results_eq($$SELECT DISTINCT attempts, retry_at - clock_timestamp() BETWEEN interval '179 seconds' AND interval '180 seconds'
+                      FROM workorder.inbox WHERE channel_ref LIKE 'BROKEN-%'$$,
+                  $$VALUES (3, true)$$, '... then waiting inbox_retry_max, not four times the base');
+-- The rows due again come before the rows never tried, the earliest due first.
+UPDATE workorder.inbox SET retry_at = clock_timestamp() - interval '1 second' WHERE channel_ref = 'BROKEN-2';
+UPDATE workorder.inbox SET retry_at = clock_timestamp() - interval '1 minute' WHERE channel_ref = 'BROKEN-3';
+INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
+VALUES ('hotline', 'FRESH-1', '0301', '摊贩', '122.05', '30.05');
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox(1)$$, $$VALUES (0, 0)$$,
+                  'a drain of one takes a row due again before a row never tried');
+SELECT results_eq($$SELECT channel_ref, attempts FROM workorder.inbox WHERE channel_ref LIKE 'BROKEN-%' ORDER BY channel_ref$$,
+                  $$VALUES ('BROKEN-1', 3), ('BROKEN-2', 3), ('BROKEN-3', 4)$$,
+                  '... the one due the longest');
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox(2)$$, $$VALUES (1, 0)$$,
+                  '... then the other row due, and the row never tried');
+-- The worker's task is due again when the first retry is, not every second.
+SELECT results_eq($$SELECT (t).rows, (t).next_due = (SELECT min(retry_at) FROM workorder.inbox WHERE state = 'pending')
+                      FROM (SELECT workorder.task_drain_inbox() t) x$$,
+                  $$VALUES (0, true)$$,
+                  'with only rows waiting for a retry, the drain task is next due when the first of them is');
+DROP TRIGGER inbox_test_fail_broken ON workorder.orders;
+UPDATE workorder.inbox SET retry_at = clock_timestamp() - interval '1 second' WHERE channel_ref LIKE 'BROKEN-%';
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (3, 0)$$,
+                  'once the cause is mended, the rows are accepted when they are next due');
+SELECT is((SELECT (workorder.task_drain_inbox()).next_due), NULL,
+          'with nothing pending, the drain task has nothing scheduled');
+DELETE FROM workorder.settings WHERE name IN ('inbox_retry_base', 'inbox_retry_max');
 
 -- A huge bad value: the row is rejected with a reason of at most 2000 characters
 -- (PostgreSQL's message quotes the value whole: it was megabytes long).

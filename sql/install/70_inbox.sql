@@ -34,14 +34,22 @@ CREATE TABLE workorder.inbox (
     error_code     text,
     error_message  text,
     processed_at   timestamptz,
+    -- Attempts that failed for a reason not the row's (see drain_inbox), and when
+    -- a row still pending after one may be tried again.
+    attempts       integer NOT NULL DEFAULT 0,
+    retry_at       timestamptz,
     CONSTRAINT inbox_state CHECK (state IN ('pending', 'accepted', 'rejected')),
     CONSTRAINT inbox_accepted_has_order CHECK ((state OPERATOR(pg_catalog.=) 'accepted') OPERATOR(pg_catalog.=) (order_id IS NOT NULL)),
     CONSTRAINT inbox_rejected_has_reason CHECK (state OPERATOR(pg_catalog.<>) 'rejected'
                                                 OR (error_code IS NOT NULL AND error_message IS NOT NULL))
 );
--- drain_inbox() claims the pending rows in id order through this index, which
--- stays as small as the backlog however long the history grows.
-CREATE INDEX inbox_pending_idx ON workorder.inbox (id) WHERE state OPERATOR(pg_catalog.=) 'pending';
+-- drain_inbox() claims the pending rows through these two indexes, which stay as
+-- small as the backlog however long the history grows: the rows to try again, by
+-- when they are due, and the rows never tried, in id order.
+CREATE INDEX inbox_pending_idx ON workorder.inbox (id)
+    WHERE state OPERATOR(pg_catalog.=) 'pending' AND retry_at IS NULL;
+CREATE INDEX inbox_retry_idx ON workorder.inbox (retry_at, id)
+    WHERE state OPERATOR(pg_catalog.=) 'pending' AND retry_at IS NOT NULL;
 -- A connector reads its results back by its own reference.
 CREATE INDEX inbox_channel_ref_idx ON workorder.inbox (channel, channel_ref);
 -- purge_history (part 97) finds the settled rows past their retention, oldest first.
@@ -59,7 +67,11 @@ COMMENT ON COLUMN workorder.inbox.attributes IS 'free attributes, a JSON object 
 COMMENT ON COLUMN workorder.inbox.priority IS 'low, normal, high or urgent (case and surrounding blanks ignored); empty means normal';
 COMMENT ON COLUMN workorder.inbox.state IS 'pending until drained, then accepted (order_id is set) or rejected (error_code and error_message say why)';
 COMMENT ON COLUMN workorder.inbox.error_code IS
-    'the SQLSTATE of the rejection: WO1xx/WO3xx from submit(), 22xxx for a column that does not convert; on a row still pending, the transient error (40xxx, 55P03) of its last attempt';
+    'the SQLSTATE of the rejection: WO1xx/WO3xx from submit(), 22xxx for a column that does not convert; on a row still pending, the error of its last attempt (a deadlock, a lock timeout, a broken setting or unit: not the row''s fault)';
+COMMENT ON COLUMN workorder.inbox.attempts IS
+    'attempts that failed for a reason not the row''s own; the row stayed pending after each';
+COMMENT ON COLUMN workorder.inbox.retry_at IS
+    'on a pending row that failed: when drain_inbox() may try it again (inbox_retry_base, doubled for each further failure, at most inbox_retry_max); NULL on a row never tried';
 
 -- inbox_timestamptz converts the text of an event time.  A time without a UTC
 -- offset is Beijing time, as the ticket's day is, whatever the session's TimeZone
@@ -79,10 +91,33 @@ BEGIN
 END
 $$;
 
+-- retry_backoff is the wait before the next attempt after attempts failed ones:
+-- base, doubled for each failure after the first, at most cap.  The inbox and the
+-- outbox (outbox_backoff, part 75) back off this way, each with its own settings.
+CREATE FUNCTION workorder.retry_backoff(attempts integer, base interval, cap interval)
+RETURNS interval
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+    base_s double precision := pg_catalog.date_part('epoch', base);
+    cap_s double precision := pg_catalog.date_part('epoch', cap);
+    -- The doublings that reach the cap: more would only be capped, and a long base
+    -- doubled 30 times is past the range of an interval (22008).
+    doublings integer := CASE WHEN base_s OPERATOR(pg_catalog.>) 0 AND cap_s OPERATOR(pg_catalog.>) base_s
+                              THEN LEAST(pg_catalog.ceil(pg_catalog.log(2::numeric, (cap_s OPERATOR(pg_catalog./) base_s)::numeric)), 30)::integer
+                              ELSE 0 END;
+BEGIN
+    RETURN LEAST(base OPERATOR(pg_catalog.*)
+                 pg_catalog.power(2::double precision,
+                                  LEAST(GREATEST(attempts OPERATOR(pg_catalog.-) 1, 0), doublings)::double precision),
+                 cap);
+END
+$$;
+
 -- drain_inbox makes orders of up to max_rows pending inbox rows and returns how
 -- many it accepted and rejected.
 --
--- It claims the rows in id order with FOR UPDATE SKIP LOCKED, so several sessions
+-- It claims the rows with FOR UPDATE SKIP LOCKED, so several sessions
 -- (and the background worker) may drain at once: each row is claimed by one.  Each
 -- row is converted and submitted in a subtransaction of its own, so one bad row
 -- never aborts the batch: it is rejected, with the SQLSTATE and the message and
@@ -100,9 +135,16 @@ $$;
 -- deadlock; the row that loses stays pending and is retried (see below).
 --
 -- A row whose submit fails for a reason that is not the row's (a deadlock or a
--- serialization failure with another transaction, class 40, or a lock timeout,
--- 55P03) is not rejected: it stays pending, with the error recorded, and the next
--- drain tries it again.
+-- serialization failure with another transaction, class 40, a lock timeout, 55P03,
+-- or a broken setting or unit: any error but a conversion's or submit()'s WO1xx and
+-- WO3xx) is not rejected: that would lose a good report.  It stays pending, with
+-- the error and its count of attempts, and is tried again once retry_at comes:
+-- inbox_retry_base (default '10 seconds') after the first failure, doubled for each
+-- further one, at most inbox_retry_max (default '15 minutes').  The rows due again
+-- are claimed first, oldest due first, then the rows never tried, in id order.  So
+-- rows that keep failing (a unit broken until an admin mends it) are tried a few
+-- times an hour, and never stand in front of the rows behind them: before, they were
+-- claimed first by every drain, and max_rows of them stopped the drain for good.
 CREATE FUNCTION workorder.drain_inbox(max_rows integer DEFAULT 1000)
 RETURNS TABLE (accepted integer, rejected integer)
 LANGUAGE plpgsql
@@ -123,6 +165,8 @@ DECLARE
     err_code text;
     err_message text;
     err_detail text;
+    retry_base interval := workorder.setting('inbox_retry_base', '10 seconds')::interval;
+    retry_max interval := workorder.setting('inbox_retry_max', '15 minutes')::interval;
 BEGIN
     IF max_rows IS NULL OR max_rows OPERATOR(pg_catalog.<) 1 OR max_rows OPERATOR(pg_catalog.>) 100000 THEN
         PERFORM workorder.raise_error('WO306',
@@ -136,10 +180,21 @@ BEGIN
     SELECT pg_catalog.array_agg(c.id) INTO claimed
       FROM (SELECT i.id FROM workorder.inbox i
              WHERE i.state OPERATOR(pg_catalog.=) 'pending'
-             ORDER BY i.id
+               AND i.retry_at OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp()
+             ORDER BY i.retry_at, i.id
              LIMIT max_rows
                FOR UPDATE SKIP LOCKED) c;
-    IF claimed IS NULL THEN
+    claimed := COALESCE(claimed, '{}');
+    IF pg_catalog.cardinality(claimed) OPERATOR(pg_catalog.<) max_rows THEN
+        claimed := claimed OPERATOR(pg_catalog.||)
+                   (SELECT pg_catalog.array_agg(c.id)
+                      FROM (SELECT i.id FROM workorder.inbox i
+                             WHERE i.state OPERATOR(pg_catalog.=) 'pending' AND i.retry_at IS NULL
+                             ORDER BY i.id
+                             LIMIT max_rows OPERATOR(pg_catalog.-) pg_catalog.cardinality(claimed)
+                               FOR UPDATE SKIP LOCKED) c);
+    END IF;
+    IF pg_catalog.cardinality(claimed) OPERATOR(pg_catalog.=) 0 THEN
         RETURN NEXT;
         RETURN;
     END IF;
@@ -181,7 +236,7 @@ BEGIN
 
             UPDATE workorder.inbox i
                SET state = 'accepted', order_id = o.id, error_code = NULL, error_message = NULL,
-                   processed_at = pg_catalog.clock_timestamp()
+                   processed_at = pg_catalog.clock_timestamp(), retry_at = NULL
              WHERE i.id OPERATOR(pg_catalog.=) r.id;
             accepted := accepted OPERATOR(pg_catalog.+) 1;
         EXCEPTION WHEN OTHERS THEN
@@ -207,10 +262,13 @@ BEGIN
                AND pg_catalog.left(err_code, 3) NOT IN ('WO1', 'WO3') THEN
                 -- Not the row's fault (a deadlock, a lock timeout, a broken setting or
                 -- unit, ...): rejecting it would lose a good report, so it stays
-                -- pending, with the error, for the next drain.
+                -- pending, with the error, until its retry is due.
                 UPDATE workorder.inbox i
                    SET error_code = err_code,
-                       error_message = 'not processed, to be retried: ' OPERATOR(pg_catalog.||) err_message
+                       error_message = 'not processed, to be retried: ' OPERATOR(pg_catalog.||) err_message,
+                       attempts = i.attempts OPERATOR(pg_catalog.+) 1,
+                       retry_at = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+)
+                                  workorder.retry_backoff(i.attempts OPERATOR(pg_catalog.+) 1, retry_base, retry_max)
                  WHERE i.id OPERATOR(pg_catalog.=) r.id;
             ELSE
                 UPDATE workorder.inbox i

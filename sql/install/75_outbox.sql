@@ -320,27 +320,14 @@ $$;
 
 -- outbox_backoff is the wait before the next attempt after attempts failed ones:
 -- outbox_backoff_base doubled for each failure after the first, at most
--- outbox_backoff_max.
+-- outbox_backoff_max (retry_backoff, part 70, which the inbox uses too).
 CREATE FUNCTION workorder.outbox_backoff(attempts integer)
 RETURNS interval
-LANGUAGE plpgsql STABLE
+LANGUAGE sql STABLE
 AS $$
-DECLARE
-    base interval := workorder.setting('outbox_backoff_base', '30 seconds')::interval;
-    cap interval := workorder.setting('outbox_backoff_max', '1 hour')::interval;
-    base_s double precision := pg_catalog.date_part('epoch', base);
-    cap_s double precision := pg_catalog.date_part('epoch', cap);
-    -- The doublings that reach the cap: more would only be capped, and a long base
-    -- doubled 30 times is past the range of an interval (22008).
-    doublings integer := CASE WHEN base_s OPERATOR(pg_catalog.>) 0 AND cap_s OPERATOR(pg_catalog.>) base_s
-                              THEN LEAST(pg_catalog.ceil(pg_catalog.log(2::numeric, (cap_s OPERATOR(pg_catalog./) base_s)::numeric)), 30)::integer
-                              ELSE 0 END;
-BEGIN
-    RETURN LEAST(base OPERATOR(pg_catalog.*)
-                 pg_catalog.power(2::double precision,
-                                  LEAST(GREATEST(attempts OPERATOR(pg_catalog.-) 1, 0), doublings)::double precision),
-                 cap);
-END
+SELECT workorder.retry_backoff(attempts,
+                               workorder.setting('outbox_backoff_base', '30 seconds')::interval,
+                               workorder.setting('outbox_backoff_max', '1 hour')::interval)
 $$;
 
 -- fail_outbox gives a claimed message back after a failed delivery, with the error:

@@ -72,8 +72,10 @@ COMMENT ON TABLE workorder.worker_tasks IS
     'The background tasks, run in position order by the worker and by run_due_work(); function returns workorder.task_outcome.';
 
 -- task_drain_inbox makes orders of pending inbox rows, one batch per run.  A full
--- batch means there may be more: it is due again at once.  Rows still pending after
--- a partial batch are held by another drain or wait for a retry: due in a second.
+-- batch means there may be more: it is due again at once.  After a partial batch,
+-- rows never tried that are still pending are held by another drain: due in a
+-- second; otherwise the task is due when the first retry is (a second from now at
+-- the earliest, for a due retry that another drain holds).
 CREATE FUNCTION workorder.task_drain_inbox()
 RETURNS workorder.task_outcome
 LANGUAGE plpgsql
@@ -92,8 +94,16 @@ BEGIN
     outcome.detail := pg_catalog.format('%s accepted, %s rejected', drained.accepted, drained.rejected);
     IF outcome.rows OPERATOR(pg_catalog.>=) batch THEN
         outcome.next_due := pg_catalog.now();
-    ELSIF EXISTS (SELECT FROM workorder.inbox i WHERE i.state OPERATOR(pg_catalog.=) 'pending') THEN
+    ELSIF EXISTS (SELECT FROM workorder.inbox i
+                   WHERE i.state OPERATOR(pg_catalog.=) 'pending' AND i.retry_at IS NULL) THEN
         outcome.next_due := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) interval '1 second';
+    ELSE
+        -- NULL when no row waits for a retry (GREATEST would skip the NULL).
+        SELECT GREATEST(pg_catalog.min(i.retry_at), pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) interval '1 second')
+          INTO outcome.next_due
+          FROM workorder.inbox i
+         WHERE i.state OPERATOR(pg_catalog.=) 'pending' AND i.retry_at IS NOT NULL
+        HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0;
     END IF;
     RETURN outcome;
 END
