@@ -9,10 +9,14 @@
  * template and has no worker, it starts a dynamic background worker
  * (worker.c).  The worker connects to the database and looks for the
  * extension; where there is none it says so in its slot and exits, and the
- * launcher looks at that database again only after workorder.launcher_naptime
- * seconds.  CREATE EXTENSION ends with workorder.wake_launcher(), which wakes
- * the launcher at commit and makes it look at every database again at once,
- * so a new installation is served within moments.
+ * launcher looks at that database again after workorder.launcher_naptime
+ * seconds, then after twice that, and so on, at most every
+ * LAUNCHER_MAX_RECHECK_MS: a cluster of many databases without the extension
+ * would otherwise have a process started, connected and ended for each of
+ * them every few seconds, forever.  CREATE EXTENSION ends with
+ * workorder.wake_launcher(), which wakes the launcher at commit and makes it
+ * look at every database again at once, so a new installation is served
+ * within moments; the rechecks are the fallback for a wake that was lost.
  *
  * The launcher is the bgw_notify_pid of every worker it starts, so the
  * postmaster wakes it when one starts or ends.  A worker that ended (an
@@ -80,6 +84,13 @@
 /* The launcher never sleeps less than this, in milliseconds. */
 #define LAUNCHER_MIN_SLEEP_MS		100L
 
+/*
+ * The longest wait, in milliseconds, before the launcher looks again at a
+ * database where a worker found no extension (launcher_naptime, if that is
+ * longer).
+ */
+#define LAUNCHER_MAX_RECHECK_MS		(10 * 60 * 1000L)
+
 /* A database as pg_database lists it. */
 typedef struct LauncherDatabase
 {
@@ -93,6 +104,7 @@ typedef struct LauncherDbEntry
 {
 	Oid			dboid;			/* hash key */
 	TimestampTz no_extension_at;	/* when a worker last found no extension */
+	int			no_extension_checks;	/* checks in a row that found none */
 	TimestampTz last_start;		/* when the launcher last started a worker */
 	bool		ended;			/* the last worker ended without being asked */
 	bool		start_failure_logged;
@@ -127,6 +139,7 @@ static void launcher_attach(void);
 static void launcher_detach(int code, Datum arg);
 static long launcher_pass(void);
 static long launcher_scan(void);
+static long launcher_recheck_wait(const LauncherDbEntry *entry, long naptime_ms);
 static List *launcher_read_databases(void);
 static LauncherDatabase *launcher_find_database(List *databases, Oid dboid);
 static void launcher_reap(List *databases, TimestampTz now);
@@ -146,8 +159,8 @@ void
 workorder_launcher_init(void)
 {
 	DefineCustomIntVariable("workorder.launcher_naptime",
-							"How often the workorder launcher looks again at a database without the extension.",
-							"CREATE EXTENSION wakes the launcher at once; this is the fallback.",
+							"How soon the workorder launcher looks again at a database without the extension.",
+							"Each further look waits twice as long, at most ten minutes. CREATE EXTENSION wakes the launcher at once; this is the fallback.",
 							&workorder_launcher_naptime,
 							5, 1, 3600,
 							PGC_SIGHUP,
@@ -503,6 +516,7 @@ launcher_scan(void)
 		if (!found)
 		{
 			entry->no_extension_at = 0;
+			entry->no_extension_checks = 0;
 			entry->last_start = 0;
 			entry->ended = false;
 			entry->start_failure_logged = false;
@@ -527,23 +541,34 @@ launcher_scan(void)
 	{
 		LauncherDatabase *db = lfirst(lc);
 		TimestampTz due = 0;
+		WorkerSlot *slot;
 		bool		has_slot;
+		bool		serving;
 
 		if (!db->servable)
 			continue;
 		entry = hash_search(launcher_dbs, &db->dboid, HASH_FIND, NULL);
 		Assert(entry != NULL);
 		if (recheck)
+		{
 			entry->no_extension_at = 0;
+			entry->no_extension_checks = 0;
+		}
 
 		LWLockAcquire(WorkorderShared->lock, LW_SHARED);
-		has_slot = (workorder_find_slot(db->dboid) != NULL);
+		slot = workorder_find_slot(db->dboid);
+		has_slot = (slot != NULL);
+		serving = (slot != NULL && slot->state == WSLOT_RUNNING);
 		LWLockRelease(WorkorderShared->lock);
+		/* A database served again starts its rechecks afresh once it is not. */
+		if (serving)
+			entry->no_extension_checks = 0;
 		if (has_slot)
 			continue;
 
 		if (entry->no_extension_at != 0)
-			due = TimestampTzPlusMilliseconds(entry->no_extension_at, naptime_ms);
+			due = TimestampTzPlusMilliseconds(entry->no_extension_at,
+											  launcher_recheck_wait(entry, naptime_ms));
 		else if (entry->ended)
 			due = TimestampTzPlusMilliseconds(entry->last_start, naptime_ms);
 		if (due > now)
@@ -559,6 +584,24 @@ launcher_scan(void)
 		return naptime_ms;
 	return Max(LAUNCHER_MIN_SLEEP_MS,
 			   Min(naptime_ms, TimestampDifferenceMilliseconds(now, next_due)));
+}
+
+/*
+ * launcher_recheck_wait returns how long, in milliseconds, the launcher waits
+ * before it looks again at a database where no_extension_checks checks in a
+ * row found no extension: launcher_naptime, doubled for each check after the
+ * first, at most LAUNCHER_MAX_RECHECK_MS (or launcher_naptime, if longer).
+ */
+static long
+launcher_recheck_wait(const LauncherDbEntry *entry, long naptime_ms)
+{
+	long		cap_ms = Max(naptime_ms, LAUNCHER_MAX_RECHECK_MS);
+	long		wait_ms = naptime_ms;
+	int			doublings;
+
+	for (doublings = 1; doublings < entry->no_extension_checks && wait_ms < cap_ms; doublings++)
+		wait_ms *= 2;
+	return Min(wait_ms, cap_ms);
 }
 
 /*
@@ -694,6 +737,8 @@ launcher_reap(List *databases, TimestampTz now)
 				if (entry != NULL)
 				{
 					entry->no_extension_at = now;
+					if (entry->no_extension_checks < INT_MAX)
+						entry->no_extension_checks++;
 					entry->ended = false;
 				}
 				workorder_free_slot(slot);
