@@ -16,7 +16,7 @@ BEGIN;
 \i test/fixtures/lifecycle_map.sql
 \o
 
-SELECT plan(25);
+SELECT plan(28);
 
 CREATE TEMP TABLE views (name text PRIMARY KEY);
 INSERT INTO views VALUES ('bi_open_orders'), ('bi_overdue_orders'), ('bi_backlog'), ('bi_escalations'),
@@ -118,6 +118,22 @@ SELECT is(workorder.report_monthly_assessment((date_trunc('month', now() AT TIME
           'the last day of the current month names the current month, as any of its days (a later day than today was WO821)');
 SELECT throws_ok($$SELECT workorder.report_monthly_assessment('4714-11-24 BC')$$, 'WO821', NULL,
                  'a month before the range of timestamps is WO821 (22008 before)');
+
+-- "Overdue now" is an open order past its deadline: the flag the deadline machinery
+-- sets stays on an order resolved late, which counted as overdue now for ever.
+UPDATE workorder.orders SET overdue = true WHERE id = :a;
+INSERT INTO workorder.order_escalations (order_id, step, action) VALUES (:a, 1, 'remind');
+SELECT is((SELECT ROW(c.overdue_now, e.overdue_now)::text
+             FROM workorder.bi_category_trends c, workorder.bi_escalations e
+            WHERE c.category_code = 'CITY_VENDOR' AND e.order_id = :a),
+          ROW(1, true)::text, 'an accepted order past its deadline is overdue now in bi_category_trends and bi_escalations');
+SELECT workorder.resolve(:a, (SELECT main_unit FROM workorder.orders WHERE id = :a), 'done') IS NOT NULL AS resolved \gset
+SELECT is((SELECT ROW(c.overdue_now, e.overdue_now, e.status_now)::text
+             FROM workorder.bi_category_trends c, workorder.bi_escalations e
+            WHERE c.category_code = 'CITY_VENDOR' AND e.order_id = :a),
+          ROW(0, false, 'resolved')::text, '... and no longer once it is resolved, as in bi_overdue_orders');
+SELECT is((SELECT count(*)::integer FROM workorder.bi_overdue_orders WHERE order_id = :a), 0,
+          '... which does not list it either');
 
 SELECT * FROM finish();
 ROLLBACK;

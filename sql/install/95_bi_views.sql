@@ -80,7 +80,10 @@ SELECT o.id AS order_id, o.ticket::text AS ticket, s.step, s.action, s.done_at,
        o.main_unit AS unit_code, u.name AS unit_name, o.escalated_to, up.name AS escalated_to_name,
        o.category_code, c.name AS category_name, c.family AS category_family,
        o.area_chain[2] AS town_code, town.name AS town_name,
-       o.status::text AS status_now, o.overdue AS overdue_now, o.resolve_due_at
+       o.status::text AS status_now,
+       -- Open and past its deadline: the flag stays on an order resolved late.
+       (o.overdue AND o.status IN ('new', 'dispatched', 'accepted', 'suspended')) AS overdue_now,
+       o.resolve_due_at
   FROM workorder.order_escalations s
   JOIN workorder.orders o ON o.id OPERATOR(pg_catalog.=) s.order_id
  CROSS JOIN (SELECT workorder.score_zone() AS zone) z
@@ -91,6 +94,7 @@ SELECT o.id AS order_id, o.ticket::text AS ticket, s.step, s.action, s.done_at,
 COMMENT ON VIEW workorder.bi_escalations IS
     'Escalation steps done (remind, supervise, escalate_parent, escalate_leader), one row per order and step, with the unit, the category and the town.';
 COMMENT ON COLUMN workorder.bi_escalations.escalated_to IS 'whom the order is escalated to now (the main unit''s parent, or the district leader)';
+COMMENT ON COLUMN workorder.bi_escalations.overdue_now IS 'the order is open and past its deadline now';
 
 -- bi_unit_scores: the scores with the unit's name, level and parent.
 CREATE VIEW workorder.bi_unit_scores AS
@@ -139,7 +143,7 @@ SELECT pg_catalog.date_trunc('month', o.received_at AT TIME ZONE z.zone)::date A
        c.family AS category_family, o.category_code, c.name AS category_name,
        pg_catalog.count(*) AS orders_received,
        pg_catalog.count(*) FILTER (WHERE o.status IN ('new', 'dispatched', 'accepted', 'suspended')) AS still_open,
-       pg_catalog.count(*) FILTER (WHERE o.overdue) AS overdue_now,
+       pg_catalog.count(*) FILTER (WHERE o.overdue AND o.status IN ('new', 'dispatched', 'accepted', 'suspended')) AS overdue_now,
        pg_catalog.count(*) FILTER (WHERE o.status IN ('resolved', 'closed')) AS resolved_or_closed,
        pg_catalog.count(*) FILTER (WHERE o.redo_count OPERATOR(pg_catalog.>) 0) AS redone,
        pg_catalog.count(*) FILTER (WHERE o.satisfaction IS NOT NULL) AS with_verdict,
@@ -152,6 +156,7 @@ SELECT pg_catalog.date_trunc('month', o.received_at AT TIME ZONE z.zone)::date A
  GROUP BY 1, c.family, o.category_code, c.name;
 COMMENT ON VIEW workorder.bi_category_trends IS
     'Orders per local month and category (merged duplicates left out; reports counts them), with open, overdue, resolved, redone and satisfied counts; NULL category: not mapped.';
+COMMENT ON COLUMN workorder.bi_category_trends.overdue_now IS 'orders open and past their deadline now';
 
 REVOKE ALL ON workorder.bi_open_orders, workorder.bi_overdue_orders, workorder.bi_backlog,
               workorder.bi_escalations, workorder.bi_unit_scores, workorder.bi_unit_rankings,
