@@ -6,7 +6,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(29);
+SELECT plan(31);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -69,6 +69,20 @@ SELECT is_empty($$SELECT * FROM workorder.detect_hotspots('2026-10-16 12:10+08')
 UPDATE workorder.hotspot_policies SET radius_m = NULL, enabled = false WHERE category_code = 'CITY';
 SELECT is_empty($$SELECT * FROM workorder.detect_hotspots('2026-10-16 12:15+08')$$, 'a disabled group is not looked at');
 UPDATE workorder.hotspot_policies SET enabled = NULL WHERE category_code = 'CITY';
+-- min_count 2: two reports at one spot, none before, are a hotspot; a lone report
+-- is not.  (DBSCAN's minpoints was 3, so a pair was noise and min_count 2 acted as 3.)
+UPDATE workorder.hotspot_policies SET min_count = 2 WHERE category_code = 'CITY';
+SELECT pg_temp.report('P-' || i, '0301', 115.05 + i * 0.0003, 24.05, '2026-10-15 10:00+08') FROM generate_series(1, 2) i;
+SELECT pg_temp.report('L-1', '0301', 115.09, 24.09, '2026-10-15 10:00+08');
+SELECT results_eq($$SELECT order_count, ST_DWithin(center, ST_SetSRID(ST_MakePoint(115.05045, 24.05), 4326), 0.001)
+                      FROM workorder.detect_hotspots('2026-10-16 12:16+08') h
+                     WHERE NOT ST_DWithin(h.center, ST_SetSRID(ST_MakePoint(115.031, 24.03), 4326), 0.002)$$,
+                  $$VALUES (2, true)$$,
+                  'with min_count 2, two reports at a new place are a hotspot; a lone report is not');
+UPDATE workorder.hotspot_policies SET min_count = 3 WHERE category_code = 'CITY';
+SELECT is_empty($$SELECT * FROM workorder.detect_hotspots('2026-10-16 12:17+08') h
+                   WHERE ST_DWithin(h.center, ST_SetSRID(ST_MakePoint(115.05045, 24.05), 4326), 0.001)$$,
+                '... and with min_count 3 the pair is not');
 
 -- A busy place: 6 a window, every window.  k holds it back (6 is not above
 -- 6 + 2 * 0); with a surge to 9 (ratio 1.5) min_ratio 2 still does; min_ratio 1.5 lets it through.

@@ -234,7 +234,7 @@ BEGIN
     FOR found_place IN
         WITH counted AS MATERIALIZED (
             -- The orders of the current window, projected.
-            SELECT s.group_code, s.radius_m, o.id, o.location, ST_Transform(o.location, srid) AS p
+            SELECT s.group_code, s.radius_m, s.min_count, o.id, o.location, ST_Transform(o.location, srid) AS p
               FROM workorder.hotspot_settings s
               JOIN workorder.orders o ON o.category_code OPERATOR(pg_catalog.=) s.code
              WHERE s.enabled
@@ -246,7 +246,10 @@ BEGIN
                AND o.status NOT IN ('merged', 'cancelled')
                AND o.channel_code OPERATOR(pg_catalog.<>) own_channel
         ), clustered AS (
-            SELECT c.*, ST_ClusterDBSCAN(c.p, c.radius_m, 3) OVER (PARTITION BY c.group_code) AS cluster
+            -- A core point has two neighbours (minpoints 3), or one where the group's
+            -- min_count is 2: with 3, two reports at one spot were never a cluster,
+            -- and min_count 2 acted as 3.  min_count is the same across a group.
+            SELECT c.*, ST_ClusterDBSCAN(c.p, c.radius_m, LEAST(c.min_count, 3)) OVER (PARTITION BY c.group_code) AS cluster
               FROM counted c
         ), clusters AS MATERIALIZED (
             SELECT k.group_code, k.cluster, pg_catalog.count(*)::integer AS n,
