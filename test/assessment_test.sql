@@ -16,7 +16,7 @@ SELECT workorder.load_channels('[{"code": "sms", "name": "短信回访", "kind":
                                  {"code": "gen", "name": "generated", "kind": "hotline", "replies": false}]');
 \o
 
-SELECT plan(51);
+SELECT plan(53);
 
 CREATE TEMP SEQUENCE refs;
 -- resolved_order returns a new order of category CITY_VENDOR, resolved by B-um-990801001.
@@ -195,6 +195,23 @@ SELECT workorder.recompute_scores() IS NOT NULL AS again \gset
 SELECT is((SELECT orders_assigned FROM workorder.unit_scores
             WHERE unit_code = 'D-um' AND period_kind = 'day' AND period_start = '2026-03-01'),
           1, 'periods are local days of district_time_zone');
+-- An approved extension that withdrew an overdue mark takes the mark back, on the
+-- mark's day: the order is judged once, by its resolve within the new deadline.
+SELECT pg_temp.log('S-5', '[{"a": "dispatch", "u": "D-water", "at": "2026-04-05 01:00Z"},
+    {"a": "accept", "u": "D-water", "at": "2026-04-05 02:00Z", "x": {"deadline": "on_time"}},
+    {"a": "overdue", "u": "D-water", "at": "2026-04-05 09:00Z"},
+    {"a": "approve_extension", "u": "D-water", "at": "2026-04-06 02:00Z", "x": {"overdue_withdrawn": true}},
+    {"a": "resolve", "u": "D-water", "at": "2026-04-07 02:00Z", "x": {"deadline": "on_time"}}]');
+INSERT INTO workorder.score_progress (processed_through) SELECT max(id) FROM workorder.order_events
+    ON CONFLICT (singleton) DO UPDATE SET processed_through = EXCLUDED.processed_through;
+SELECT workorder.recompute_scores('2026-04-01', '2026-04-30') IS NOT NULL AS april \gset
+SELECT results_eq($$SELECT period_start, resolves_on_time, resolves_judged, overdue, extensions FROM workorder.unit_scores
+                     WHERE unit_code = 'D-water' AND period_kind = 'day' AND period_start >= '2026-04-05' ORDER BY 1$$,
+                  $$VALUES ('2026-04-05'::date, 0, 0, 0, 0), ('2026-04-06', 0, 0, 0, 1), ('2026-04-07', 1, 1, 0, 0)$$,
+                  'an overdue mark withdrawn by an approved extension is taken back on its own day; the resolve is judged on time');
+SELECT is((SELECT ROW(resolves_judged, on_time_completion_rate, overdue)::text FROM workorder.unit_scores
+            WHERE unit_code = 'D-water' AND period_kind = 'month' AND period_start = '2026-04-01'),
+          ROW(1, 1.0000, 0)::text, '... so April judges the order once, on time (it was 1 of 2)');
 SELECT throws_ok($$SELECT workorder.recompute_scores('infinity', NULL)$$, 'WO812', NULL,
                  'an infinite day is WO812');
 SELECT throws_ok($$SELECT workorder.recompute_scores('5874897-12-31', NULL)$$, 'WO812', NULL,

@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(26);
+SELECT plan(27);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -135,6 +135,9 @@ SELECT is((SELECT count(*) FROM workorder.order_events v JOIN w ON v.order_id = 
 
 SELECT throws_ok($$INSERT INTO workorder.sla_escalation_steps (policy, step, after, action) VALUES ('tiny', 6, '1 month', 'remind')$$,
                  'WO521', NULL, 'an escalation step with months is WO521');
+SELECT throws_ok($$INSERT INTO workorder.sla_escalation_steps (policy, step, after, action)
+                   VALUES ('tiny', 7, '1 day -20 hours', 'remind')$$,
+                 'WO521', NULL, 'an escalation step with a negative part is WO521 (''1 day -20 hours'' counted as 1 working day)');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(32);
+SELECT plan(42);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -120,6 +120,43 @@ SELECT throws_ok($$INSERT INTO workorder.sla_policies (name, accept_clock, accep
 SELECT throws_ok($$SELECT workorder.request_extension(o.id, 'x', '1 month', 'r')
                      FROM workorder.accept((SELECT id FROM late ORDER BY id LIMIT 1), 'x') o$$, 'WO404', NULL,
                  'an extension with months is WO404');
+
+
+-- Extensions with a negative part are refused (a working-time clock counts days and
+-- hours apart, and dropped the negative one: '-1 day 48 hours' added 48 hours).
+SELECT (SELECT id FROM late ORDER BY id LIMIT 1) AS lt \gset
+SELECT workorder.accept(:lt, 'x') IS NOT NULL AS accepted \gset
+SELECT throws_ok(format($$SELECT workorder.request_extension(%s, 'x', %L, 'r')$$, :lt, v), 'WO404',
+                 format('order %s (id %s): request_extension: the extension has a negative part',
+                        (SELECT ticket FROM workorder.orders WHERE id = :lt), :lt),
+                 format('an extension of %s is WO404', v))
+  FROM unnest(ARRAY['-1 day 48 hours', '1 day -23 hours', '-1000 days 24048 hours']) v;
+SELECT is((SELECT pending_extension FROM workorder.orders WHERE id = :lt), NULL, '... and none is left pending');
+
+-- An approved extension whose new deadline is ahead withdraws the overdue mark: the
+-- order is not overdue now, and the new deadline is watched.
+SELECT workorder.request_extension(:lt, 'x', '1 hour', 'waiting for parts') IS NOT NULL AS requested \gset
+SELECT is((SELECT ROW(overdue, warned, next_check_at IS NULL)::text FROM workorder.orders WHERE id = :lt),
+          ROW(true, true, true)::text, 'an overdue order is marked, warned, and not watched any more');
+SELECT workorder.approve_extension(:lt, 'x') IS NOT NULL AS approved \gset
+SELECT is((SELECT ROW(overdue, resolve_due_at > clock_timestamp(), next_check_at = resolve_due_at)::text
+             FROM workorder.orders WHERE id = :lt),
+          ROW(false, true, true)::text,
+          'approving an extension to a deadline ahead clears overdue, and the next check is the new deadline');
+SELECT is((SELECT details ->> 'overdue_withdrawn' FROM workorder.order_events
+            WHERE order_id = :lt AND action = 'approve_extension'), 'true', '... and its event says the mark was withdrawn');
+SELECT is((SELECT count(*)::integer FROM workorder.bi_overdue_orders WHERE order_id = :lt), 0,
+          '... so the order is not in bi_overdue_orders');
+-- An extension too short to reach past now leaves the mark.
+SELECT (SELECT id FROM late ORDER BY id OFFSET 1 LIMIT 1) AS lt2 \gset
+SELECT workorder.accept(:lt2, 'x') IS NOT NULL AS accepted \gset
+UPDATE workorder.orders SET resolve_due_at = clock_timestamp() - interval '1 hour' WHERE id = :lt2;
+SELECT workorder.request_extension(:lt2, 'x', '1 second', 'r') IS NOT NULL AS requested \gset
+SELECT workorder.approve_extension(:lt2, 'x') IS NOT NULL AS approved \gset
+SELECT is((SELECT ROW(overdue, resolve_due_at < clock_timestamp())::text FROM workorder.orders WHERE id = :lt2),
+          ROW(true, true)::text, 'an extension whose new deadline is past already leaves the order overdue');
+SELECT is((SELECT details ? 'overdue_withdrawn' FROM workorder.order_events
+            WHERE order_id = :lt2 AND action = 'approve_extension'), false, '... and withdraws nothing');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -132,6 +132,24 @@ BEGIN
 END
 $$;
 
+-- interval_has_negative_part says whether an interval's years, months, days or time
+-- (hours, minutes, seconds) are below zero, whatever its sum: a working-time clock counts
+-- each part on its own (days as working days, part 85), where '-1 day 48 hours' is
+-- not one day.  Extensions (request_extension) and escalation steps (part 86) are
+-- refused with one.
+CREATE FUNCTION workorder.interval_has_negative_part(i interval)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+SELECT pg_catalog.date_part('year', i) OPERATOR(pg_catalog.<) 0
+    OR pg_catalog.date_part('month', i) OPERATOR(pg_catalog.<) 0
+    OR pg_catalog.date_part('day', i) OPERATOR(pg_catalog.<) 0
+    OR (i OPERATOR(pg_catalog.-) pg_catalog.make_interval(days => pg_catalog.date_part('day', i)::integer,
+                                                          months => pg_catalog.date_part('month', i)::integer,
+                                                          years => pg_catalog.date_part('year', i)::integer))
+       OPERATOR(pg_catalog.<) '0'::interval
+$$;
+
 -- dropped_extension is the event detail of a pending extension request that an
 -- action drops by leaving accepted/suspended: {"dropped_extension": "P5D"}, or {}.
 CREATE FUNCTION workorder.dropped_extension(o workorder.orders)
@@ -438,6 +456,14 @@ BEGIN
             pg_catalog.format('The extension is %s.', COALESCE(extension::text, 'NULL')),
             'Ask for a positive interval of at most 90 days, e.g. interval ''5 days''.');
     END IF;
+    -- A negative part was dropped by a working-time clock: '-1 day 48 hours' passed
+    -- as 1 day and added 48 working hours, '-1000 days 24048 hours' 13 years.
+    IF workorder.interval_has_negative_part(extension) THEN
+        PERFORM workorder.action_error(o, 'request_extension', 'WO404',
+            'the extension has a negative part',
+            pg_catalog.format('The extension is %s.', extension),
+            'Ask in days and hours that are both positive or zero, e.g. interval ''2 days 4 hours''.');
+    END IF;
     IF o.pending_extension IS NOT NULL THEN
         PERFORM workorder.action_error(o, 'request_extension', 'WO404',
             'an extension request is already pending',
@@ -455,6 +481,13 @@ $$;
 
 -- approve_extension grants the pending request: the resolve deadline, when there is
 -- one, moves by the extension.  The event has the extension and both deadlines.
+-- An order marked overdue whose new deadline is still ahead is overdue no more: the
+-- center granted the time, so the deadline task watches the new deadline, and the
+-- scores take the mark back (part 94; the event says "overdue_withdrawn": true).
+-- Before, the mark stayed: the order was "overdue" against a deadline days ahead,
+-- and the task, which looks no further at an order marked overdue, never saw the
+-- new one missed.  A warning is given once (sla_extended, part 85), and escalation
+-- steps done stay done.
 CREATE FUNCTION workorder.approve_extension(order_id bigint, actor text, note text DEFAULT NULL)
 RETURNS workorder.orders
 LANGUAGE plpgsql SECURITY DEFINER
@@ -463,6 +496,9 @@ DECLARE
     o workorder.orders := workorder.order_for_action(order_id, 'approve_extension');
     who text := workorder.check_actor(actor);
     said text := workorder.action_text(o, 'approve_extension', 'note', note, false);
+    new_resolve_due_at timestamptz;
+    new_warn_at timestamptz;
+    withdrawn boolean;
     after workorder.orders;
 BEGIN
     IF o.pending_extension IS NULL THEN
@@ -471,16 +507,21 @@ BEGIN
             'The unit asks first, with workorder.request_extension().');
     END IF;
     -- On the policy's clock (part 85).
+    SELECT e.resolve_due_at, e.warn_at INTO new_resolve_due_at, new_warn_at
+      FROM workorder.sla_extended(o, o.pending_extension) e;
+    withdrawn := o.overdue AND COALESCE(new_resolve_due_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp(), false);
     UPDATE workorder.orders x
-       SET (resolve_due_at, warn_at) = (SELECT e.resolve_due_at, e.warn_at
-                                          FROM workorder.sla_extended(o, o.pending_extension) e),
+       SET resolve_due_at = new_resolve_due_at, warn_at = new_warn_at,
+           overdue = x.overdue AND NOT withdrawn,
            pending_extension = NULL, updated_at = pg_catalog.now()
      WHERE x.id OPERATOR(pg_catalog.=) o.id
     RETURNING * INTO after;
     RETURN workorder.action_done(after, 'approve_extension', who, o.status, said,
         pg_catalog.jsonb_build_object('extension', workorder.interval_iso(o.pending_extension),
                                       'old_resolve_due_at', o.resolve_due_at,
-                                      'new_resolve_due_at', after.resolve_due_at));
+                                      'new_resolve_due_at', after.resolve_due_at)
+            OPERATOR(pg_catalog.||) CASE WHEN withdrawn THEN '{"overdue_withdrawn": true}'::jsonb
+                                         ELSE '{}'::jsonb END);
 END
 $$;
 

@@ -93,7 +93,7 @@ BEGIN
               OPERATOR(pg_catalog.+) pg_catalog.date_part('month', NEW.after);
     IF NEW.step IS NULL OR NEW.step OPERATOR(pg_catalog.<) 1 OR NEW.after IS NULL
        OR months OPERATOR(pg_catalog.<>) 0 OR NEW.after OPERATOR(pg_catalog.<) '0'::interval
-       OR pg_catalog.date_part('day', NEW.after) OPERATOR(pg_catalog.<) 0
+       OR workorder.interval_has_negative_part(NEW.after)   -- '1 day -20 hours' counted as 1 day
        -- (Longer steps passed here and failed every dispatch of the policy later.)
        OR NEW.after OPERATOR(pg_catalog.>) '1000 days'::interval THEN
         PERFORM workorder.raise_error('WO521',

@@ -17,13 +17,16 @@
 --   resolves             resolve events
 --   callbacks, callbacks_satisfied   callback events; satisfied or basically satisfied
 --   extensions           approve_extension events
---   overdue              overdue events
+--   overdue              overdue events, but for those an approved extension
+--                        withdrew
 -- except the cohort facts, counted for the unit and on the day of an earlier event
 -- of the same order:
 --   cohort_resolved      the first resolve after an assignment counts at that
 --                        assignment (so resolution_rate <= 1)
 --   cohort_returned      a return counts at the assignment it ends
 --   redone               a reopen counts at the resolve it undoes
+--   (withdrawn marks)    an approve_extension that withdrew an overdue mark
+--                        takes back the mark's resolves_judged and overdue, at it
 --
 -- Incremental and full computation are one function, workorder.score_facts(): the
 -- task score_update adds the facts of new events to the rows they touch, and
@@ -267,7 +270,8 @@ BEGIN
     WITH ev AS MATERIALIZED (
         SELECT e.id, e.order_id, e.seq, e.at, e.action, e.unit_code, e.old_unit,
                e.details OPERATOR(pg_catalog.->>) 'deadline' AS deadline,
-               e.details OPERATOR(pg_catalog.->>) 'satisfaction' AS satisfaction
+               e.details OPERATOR(pg_catalog.->>) 'satisfaction' AS satisfaction,
+               e.details OPERATOR(pg_catalog.->>) 'overdue_withdrawn' AS overdue_withdrawn
           FROM workorder.order_events e
          WHERE e.id OPERATOR(pg_catalog.>) after_id AND e.id OPERATOR(pg_catalog.<=) through_id
            AND e.at OPERATOR(pg_catalog.>=) since
@@ -320,6 +324,18 @@ BEGIN
                   AND p.action OPERATOR(pg_catalog.=) 'resolve'
                 ORDER BY p.seq DESC LIMIT 1) r
          WHERE ev.action OPERATOR(pg_catalog.=) 'reopen' AND r.unit_code IS NOT NULL
+        UNION ALL
+        -- An approved extension that withdrew an overdue mark takes the mark's facts
+        -- back, at the mark: the order is judged once, by its next mark or resolve.
+        SELECT m.unit_code, m.at, 0, 0, 0, 0, -1, 0, 0, 0, 0, 0, 0, 0, -1
+          FROM ev
+         CROSS JOIN LATERAL (
+               SELECT p.unit_code, p.at FROM workorder.order_events p
+                WHERE p.order_id OPERATOR(pg_catalog.=) ev.order_id AND p.seq OPERATOR(pg_catalog.<) ev.seq
+                  AND p.action OPERATOR(pg_catalog.=) 'overdue'
+                ORDER BY p.seq DESC LIMIT 1) m
+         WHERE ev.action OPERATOR(pg_catalog.=) 'approve_extension'
+           AND ev.overdue_withdrawn OPERATOR(pg_catalog.=) 'true' AND m.unit_code IS NOT NULL
     ), daily AS (
         SELECT fact.unit, (fact.at AT TIME ZONE zone)::date AS day,
                pg_catalog.sum(fact.assigned) AS assigned, pg_catalog.sum(fact.acc_ok) AS acc_ok,
