@@ -16,7 +16,7 @@ SELECT workorder.load_channels('[{"code": "sms", "name": "短信回访", "kind":
                                  {"code": "gen", "name": "generated", "kind": "hotline", "replies": false}]');
 \o
 
-SELECT plan(53);
+SELECT plan(55);
 
 CREATE TEMP SEQUENCE refs;
 -- resolved_order returns a new order of category CITY_VENDOR, resolved by B-um-990801001.
@@ -212,6 +212,31 @@ SELECT results_eq($$SELECT period_start, resolves_on_time, resolves_judged, over
 SELECT is((SELECT ROW(resolves_judged, on_time_completion_rate, overdue)::text FROM workorder.unit_scores
             WHERE unit_code = 'D-water' AND period_kind = 'month' AND period_start = '2026-04-01'),
           ROW(1, 1.0000, 0)::text, '... so April judges the order once, on time (it was 1 of 2)');
+-- A merge or a cancel takes back the assignment it ends: a merged report is resolved
+-- with its master, a cancelled order by nobody.  A returned order that is cancelled
+-- later ended its assignment by the return, which counts.
+SELECT pg_temp.log('S-6', '[{"a": "dispatch", "u": "D-water", "at": "2026-05-05 01:00Z"},
+    {"a": "merge", "u": null, "at": "2026-05-05 02:00Z"}]');
+SELECT pg_temp.log('S-7', '[{"a": "dispatch", "u": "D-water", "at": "2026-05-05 01:00Z"},
+    {"a": "accept", "u": "D-water", "at": "2026-05-05 01:30Z", "x": {"deadline": "on_time"}},
+    {"a": "cancel", "u": null, "at": "2026-05-06 02:00Z"}]');
+SELECT pg_temp.log('S-8', '[{"a": "dispatch", "u": "D-water", "at": "2026-05-05 01:00Z"},
+    {"a": "return", "u": null, "at": "2026-05-05 03:00Z"},
+    {"a": "cancel", "u": null, "at": "2026-05-05 04:00Z"}]');
+SELECT pg_temp.log('S-9', '[{"a": "dispatch", "u": "D-water", "at": "2026-05-05 01:00Z"},
+    {"a": "accept", "u": "D-water", "at": "2026-05-05 01:30Z", "x": {"deadline": "on_time"}},
+    {"a": "resolve", "u": "D-water", "at": "2026-05-05 05:00Z", "x": {"deadline": "on_time"}}]');
+INSERT INTO workorder.score_progress (processed_through) SELECT max(id) FROM workorder.order_events
+    ON CONFLICT (singleton) DO UPDATE SET processed_through = EXCLUDED.processed_through;
+SELECT workorder.recompute_scores('2026-05-01', '2026-05-31') IS NOT NULL AS may \gset
+SELECT is((SELECT ROW(orders_assigned, cohort_resolved, cohort_returned, resolution_rate, return_rate)::text
+             FROM workorder.unit_scores
+            WHERE unit_code = 'D-water' AND period_kind = 'day' AND period_start = '2026-05-05'),
+          ROW(2, 1, 1, 0.5000, 0.5000)::text,
+          'a merged and a cancelled order leave their unit''s assignments (4 dispatches, 2 assignments: 1 resolved, 1 returned)');
+SELECT is((SELECT count(*)::integer FROM workorder.unit_scores
+            WHERE unit_code = 'D-water' AND period_kind = 'day' AND period_start = '2026-05-06'), 0,
+          '... counted at the assignment, not on the day of the cancel');
 SELECT throws_ok($$SELECT workorder.recompute_scores('infinity', NULL)$$, 'WO812', NULL,
                  'an infinite day is WO812');
 SELECT throws_ok($$SELECT workorder.recompute_scores('5874897-12-31', NULL)$$, 'WO812', NULL,

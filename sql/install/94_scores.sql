@@ -6,7 +6,8 @@
 -- 'Asia/Shanghai').  Every count is a count of facts taken from
 -- workorder.order_events alone; README.md ("Scores") defines each one.  In short,
 -- a fact is counted for the unit and on the local day of the event that carries it:
---   orders_assigned      dispatch, reassign and reopen events naming the unit
+--   orders_assigned      dispatch, reassign and reopen events naming the unit,
+--                        less the assignments a merge or a cancel ended (below)
 --   accepts_on_time      accept events with details.deadline = 'on_time'
 --   accepts_judged       those + accept events 'late' + accept_overdue events
 --   resolves_on_time     resolve events with details.deadline = 'on_time'
@@ -27,6 +28,8 @@
 --   redone               a reopen counts at the resolve it undoes
 --   (withdrawn marks)    an approve_extension that withdrew an overdue mark
 --                        takes back the mark's resolves_judged and overdue, at it
+--   (ended assignments)  a merge or a cancel that ends an assignment no resolve
+--                        or return ended takes back its orders_assigned, at it
 --
 -- Incremental and full computation are one function, workorder.score_facts(): the
 -- task score_update adds the facts of new events to the rows they touch, and
@@ -276,7 +279,7 @@ BEGIN
          WHERE e.id OPERATOR(pg_catalog.>) after_id AND e.id OPERATOR(pg_catalog.<=) through_id
            AND e.at OPERATOR(pg_catalog.>=) since
            AND e.action IN ('dispatch', 'reassign', 'reopen', 'accept', 'accept_overdue', 'resolve',
-                            'overdue', 'return', 'approve_extension', 'callback')
+                            'overdue', 'return', 'approve_extension', 'callback', 'merge', 'cancel')
     ), fact AS (
         -- The facts of an event itself: its unit, its day.
         SELECT ev.unit_code AS unit, ev.at,
@@ -295,25 +298,32 @@ BEGIN
                (ev.action OPERATOR(pg_catalog.=) 'approve_extension')::integer AS ext,
                (ev.action OPERATOR(pg_catalog.=) 'overdue')::integer AS late
           FROM ev
-         WHERE ev.action OPERATOR(pg_catalog.<>) 'return' AND ev.unit_code IS NOT NULL
+         WHERE ev.action NOT IN ('return', 'merge', 'cancel') AND ev.unit_code IS NOT NULL
         UNION ALL
-        -- A return, and the first resolve after an assignment, count at the assignment.
-        SELECT a.unit_code, a.at, 0, 0, 0, 0, 0, 0,
-               (ev.action OPERATOR(pg_catalog.=) 'resolve')::integer,
-               (ev.action OPERATOR(pg_catalog.=) 'return')::integer,
+        -- At the assignment they end: a return; the first resolve after it; and a
+        -- merge or a cancel that no resolve or return came before, which takes the
+        -- assignment back (a merged report is resolved with its master, a cancelled
+        -- order by nobody: neither is the unit's to resolve).
+        SELECT e.unit_code, e.at,
+               -(e.action IN ('merge', 'cancel'))::integer, 0, 0, 0, 0, 0,
+               (e.action OPERATOR(pg_catalog.=) 'resolve')::integer,
+               (e.action OPERATOR(pg_catalog.=) 'return')::integer,
                0, 0, 0, 0, 0
-          FROM ev
-         CROSS JOIN LATERAL (
-               SELECT p.unit_code, p.at, p.seq FROM workorder.order_events p
-                WHERE p.order_id OPERATOR(pg_catalog.=) ev.order_id AND p.seq OPERATOR(pg_catalog.<) ev.seq
-                  AND p.action IN ('dispatch', 'reassign', 'reopen')
-                ORDER BY p.seq DESC LIMIT 1) a
-         WHERE ev.action IN ('resolve', 'return') AND a.unit_code IS NOT NULL
-           AND (ev.action OPERATOR(pg_catalog.=) 'return'
-                OR NOT EXISTS (SELECT 1 FROM workorder.order_events q
-                                WHERE q.order_id OPERATOR(pg_catalog.=) ev.order_id
-                                  AND q.seq OPERATOR(pg_catalog.>) a.seq AND q.seq OPERATOR(pg_catalog.<) ev.seq
-                                  AND q.action OPERATOR(pg_catalog.=) 'resolve'))
+          FROM (SELECT ev.action, a.unit_code, a.at,
+                       (SELECT pg_catalog.array_agg(DISTINCT q.action) FROM workorder.order_events q
+                         WHERE q.order_id OPERATOR(pg_catalog.=) ev.order_id
+                           AND q.seq OPERATOR(pg_catalog.>) a.seq AND q.seq OPERATOR(pg_catalog.<) ev.seq
+                           AND q.action IN ('resolve', 'return')) AS ended_by
+                  FROM ev
+                 CROSS JOIN LATERAL (
+                       SELECT p.unit_code, p.at, p.seq FROM workorder.order_events p
+                        WHERE p.order_id OPERATOR(pg_catalog.=) ev.order_id AND p.seq OPERATOR(pg_catalog.<) ev.seq
+                          AND p.action IN ('dispatch', 'reassign', 'reopen')
+                        ORDER BY p.seq DESC LIMIT 1) a
+                 WHERE ev.action IN ('resolve', 'return', 'merge', 'cancel') AND a.unit_code IS NOT NULL) e
+         WHERE e.action OPERATOR(pg_catalog.=) 'return'
+            OR (e.action OPERATOR(pg_catalog.=) 'resolve' AND NOT 'resolve' OPERATOR(pg_catalog.=) ANY (COALESCE(e.ended_by, '{}')))
+            OR (e.action IN ('merge', 'cancel') AND e.ended_by IS NULL)
         UNION ALL
         -- A reopen counts at the resolve it undoes.
         SELECT r.unit_code, r.at, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0
