@@ -305,7 +305,7 @@ BEGIN
         -- assignment back (a merged report is resolved with its master, a cancelled
         -- order by nobody: neither is the unit's to resolve).
         SELECT e.unit_code, e.at,
-               -(e.action IN ('merge', 'cancel'))::integer, 0, 0, 0, 0, 0,
+               CASE WHEN e.action IN ('merge', 'cancel') THEN -1 ELSE 0 END, 0, 0, 0, 0, 0,
                (e.action OPERATOR(pg_catalog.=) 'resolve')::integer,
                (e.action OPERATOR(pg_catalog.=) 'return')::integer,
                0, 0, 0, 0, 0
