@@ -1035,8 +1035,10 @@ intake_submit(PG_FUNCTION_ARGS)
 						  psprintf("%s %s", TextDatumGetCString(area_name), TextDatumGetCString(area_code)));
 		if (route_unit != NULL)
 			dispatched = true;
-		else
+		else if (fallback == NULL)
 			reason = psprintf("%s, and no fallback_unit is configured", reason);
+		else
+			reason = psprintf("%s, and fallback_unit %s is not an active unit", reason, fallback);
 	}
 	else
 	{

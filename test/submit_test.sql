@@ -3,7 +3,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(48);
+SELECT plan(49);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -113,6 +113,14 @@ SELECT is((SELECT count(*) FROM random_reports r
                   (SELECT s.unit_code FROM workorder.explain_route(r.id) s WHERE s.chosen)),
           0::bigint, 'explain_route names the unit routing chose, for every routed order');
 SELECT is((SELECT count(DISTINCT ticket) FROM random_reports), 300::bigint, 'every order has its own ticket');
+
+-- A fallback_unit that names no active unit: the order waits for a dispatcher, and its
+-- reason says so (it said that no fallback_unit was configured).
+UPDATE workorder.units SET active = false WHERE code = 'C-990401';
+SELECT is((SELECT ROW(status, main_unit, status_reason)::text
+             FROM workorder.submit('hotline', 'FB-1', '0301', '界外', lon => 121.45, lat => 31.15)),
+          ROW('new', NULL, 'out of jurisdiction (in no known area), and fallback_unit C-990401 is not an active unit')::text,
+          'an out-of-jurisdiction report whose fallback_unit is inactive stays new, and the reason names the unit');
 
 SELECT * FROM finish();
 ROLLBACK;
