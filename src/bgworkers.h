@@ -120,6 +120,15 @@ extern PGDLLEXPORT void workorder_launcher_main(Datum main_arg);
 extern void workorder_worker_init(void);
 extern PGDLLEXPORT void workorder_worker_main(Datum main_arg);
 
+/* quarantine.c */
+extern void workorder_quarantine_start(Oid dboid);
+extern void workorder_quarantine_refresh(void);
+extern bool workorder_quarantine_holds(const char *task, char **detail);
+extern void workorder_quarantine_task_begins(const char *task);
+extern void workorder_quarantine_task_ends(const char *task);
+extern void workorder_quarantine_forget_marker(void);
+extern void workorder_quarantine_forget_database(Oid dboid);
+
 /* hooks.c */
 extern void workorder_hooks_init(void);
 extern void workorder_wake_at_commit(bool launcher, bool recheck, bool worker);

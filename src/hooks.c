@@ -191,7 +191,10 @@ process_holding_database(Oid dboid, const char *dbname, bool dropping,
 	PG_END_TRY();
 
 	if (dropping)
+	{
+		workorder_quarantine_forget_database(dboid);
 		workorder_wake_at_commit(true, false, false);
+	}
 	else
 		release_database(dboid);
 }

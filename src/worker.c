@@ -38,8 +38,14 @@
  * crashes and is restarted catches up at its first pass; the tasks
  * themselves make sure that nothing is done twice.
  *
+ * A task the worker keeps dying in (a crash resets the whole cluster, and
+ * the restarted worker would run the task again) is quarantined: see
+ * quarantine.c.
+ *
  * SIGTERM (die) ends the worker at the next interrupt check, also in the
- * middle of a task; SIGHUP reloads the configuration.
+ * middle of a task; SIGHUP reloads the configuration; SIGQUIT (the
+ * postmaster stopping everyone after another process crashed) removes the
+ * marker of the task running, which did not kill the worker.
  *
  *-------------------------------------------------------------------------
  */
@@ -124,6 +130,7 @@ static bool worker_step(const char *activity, const char *task,
 static void step_start_pass(void *arg);
 static void step_run_task(void *arg);
 static void step_record_failure(void *arg);
+static void worker_quit(SIGNAL_ARGS);
 
 /*
  * workorder_worker_init defines the workers' settings.  It is called from
@@ -166,6 +173,7 @@ workorder_worker_main(Datum main_arg)
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
+	pqsignal(SIGQUIT, worker_quit);
 	BackgroundWorkerUnblockSignals();
 
 	before_shmem_exit(worker_detach, (Datum) 0);
@@ -183,6 +191,9 @@ workorder_worker_main(Datum main_arg)
 	if (worker_step("checking for the extension", NULL, step_start_pass, &start) &&
 		!start.extension)
 		worker_exit_no_extension(false);
+
+	/* Did the worker before this one die in a task? */
+	workorder_quarantine_start(MyDatabaseId);
 
 	appname = psprintf("%s %s", WORKORDER_WORKER_TYPE,
 					   start.dbname ? start.dbname : NameStr(MySlot->dbname));
@@ -215,6 +226,19 @@ workorder_worker_main(Datum main_arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 	}
+}
+
+/*
+ * worker_quit is the SIGQUIT handler: the postmaster stops every process at
+ * once, because another one crashed or for an immediate shutdown.  The task
+ * running did not kill the worker, so its marker goes; then the process
+ * exits as every backend does on SIGQUIT.
+ */
+static void
+worker_quit(SIGNAL_ARGS)
+{
+	workorder_quarantine_forget_marker();
+	SignalHandlerForCrashExit(postgres_signal_arg);
 }
 
 /*
@@ -259,6 +283,8 @@ worker_detach(int code pg_attribute_unused(), Datum arg pg_attribute_unused())
 {
 	Latch	   *launcher_latch;
 
+	/* A task interrupted by SIGTERM or an error that ended the worker. */
+	workorder_quarantine_forget_marker();
 	if (MySlot == NULL)
 		return;
 	if (LWLockHeldByMe(WorkorderShared->lock))
@@ -365,17 +391,38 @@ worker_pass(void)
 		return naptime_ms;
 	}
 	worker_set_state(WSLOT_RUNNING);
+	workorder_quarantine_refresh();
 
 	foreach(lc, start.tasks)
 	{
 		TaskRun		run;
 		char	   *activity;
+		char	   *held;
+		bool		done;
 
 		memset(&run, 0, sizeof(run));
 		run.task = lfirst(lc);
 		run.extension = true;
+		if (workorder_quarantine_holds(run.task, &held))
+		{
+			if (held != NULL)
+			{
+				FailureRecord record;
+
+				worker_note_failure(run.task, held);
+				record.task = run.task;
+				record.started_at = GetCurrentTimestamp();
+				record.detail = held;
+				(void) worker_step("recording a quarantined task in workorder.worker_runs", NULL,
+								   step_record_failure, &record);
+			}
+			continue;
+		}
 		activity = psprintf("SELECT workorder.run_task(%s)", quote_literal_cstr(run.task));
-		if (!worker_step(activity, run.task, step_run_task, &run))
+		workorder_quarantine_task_begins(run.task);
+		done = worker_step(activity, run.task, step_run_task, &run);
+		workorder_quarantine_task_ends(run.task);
+		if (!done)
 			continue;
 		if (!run.extension)
 			worker_exit_no_extension(true);
