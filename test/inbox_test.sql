@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(54);
+SELECT plan(56);
 -- Reports here are orders of their own: dedup is sql/dedup.sql's.
 INSERT INTO workorder.settings VALUES ('dedup_enabled', 'off', 'reports in these tests are orders of their own');
 
@@ -263,6 +263,21 @@ SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$
 SELECT is((SELECT length(error_message) <= 2000 AND error_message LIKE 'inbox column lon is not %'
              FROM workorder.inbox WHERE channel_ref = 'M-HUGE'), true,
           '... with a reason of at most 2000 characters that names the column');
+
+-- A coordinate in C's hexadecimal form is no number of degrees (PostgreSQL's cast
+-- read '0x10' as 16, and the row became an order at longitude 16).
+INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
+VALUES ('hotline', 'M-HEX', '0301', '摊贩', '0x10', '30.05'), ('hotline', 'M-HEXF', '0301', '摊贩', '122.05', '0x1Ep0'),
+       ('hotline', 'M-EXP', '0301', '摊贩', ' 1.2205e2 ', '+30.05');
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (1, 2)$$,
+                  'coordinates in hexadecimal are rejected; one with an exponent and a sign is accepted');
+SELECT results_eq($$SELECT channel_ref, state, error_code, error_message FROM workorder.inbox
+                     WHERE channel_ref IN ('M-HEX', 'M-HEXF') ORDER BY channel_ref$$,
+                  $$VALUES ('M-HEX', 'rejected', '22P02',
+                            'inbox column lon is not a number (degrees of longitude): ''0x10''. The value does not convert: invalid input syntax for a decimal number: "0x10".'),
+                           ('M-HEXF', 'rejected', '22P02',
+                            'inbox column lat is not a number (degrees of latitude): ''0x1Ep0''. The value does not convert: invalid input syntax for a decimal number: "0x1Ep0".')$$,
+                  '... each with the column and the value');
 
 -- What a Chinese server writes: CST is China Standard Time (PostgreSQL reads it as
 -- US Central, 14 hours off), and priorities padded with any blank submit() trims.

@@ -91,6 +91,24 @@ BEGIN
 END
 $$;
 
+-- inbox_degrees converts the text of a coordinate: a decimal number, with an
+-- exponent or without (or NaN or Infinity, which submit() refuses with its own
+-- error), blanks around it ignored.  PostgreSQL's own cast reads C's hexadecimal
+-- forms too ('0x10' is 16, '0x1p4' 16), which no connector means: such a row was
+-- made an order at longitude 16.
+CREATE FUNCTION workorder.inbox_degrees(value text)
+RETURNS double precision
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+BEGIN
+    IF NOT (value OPERATOR(pg_catalog.~*) '^\s*[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)(e[+-]?[0-9]+)?|nan|inf|infinity)\s*$') THEN
+        RAISE EXCEPTION 'invalid input syntax for a decimal number: "%"', value
+              USING ERRCODE = 'invalid_text_representation';
+    END IF;
+    RETURN value::double precision;
+END
+$$;
+
 -- retry_backoff is the wait before the next attempt after attempts failed ones:
 -- base, doubled for each failure after the first, at most cap.  The inbox and the
 -- outbox (outbox_backoff, part 75) back off this way, each with its own settings.
@@ -207,11 +225,11 @@ BEGIN
             converting := 'lon';
             converted_to := 'a number (degrees of longitude)';
             value := r.lon;
-            v_lon := NULLIF(pg_catalog.btrim(r.lon), '')::double precision;
+            v_lon := workorder.inbox_degrees(NULLIF(pg_catalog.btrim(r.lon), ''));
             converting := 'lat';
             converted_to := 'a number (degrees of latitude)';
             value := r.lat;
-            v_lat := NULLIF(pg_catalog.btrim(r.lat), '')::double precision;
+            v_lat := workorder.inbox_degrees(NULLIF(pg_catalog.btrim(r.lat), ''));
             converting := 'occurred_at';
             converted_to := 'a timestamp';
             value := r.occurred_at;
