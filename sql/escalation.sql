@@ -57,18 +57,24 @@ SELECT kind, payload->>'step' AS step, payload->>'action' AS action FROM workord
 -- Reopen starts a new chain from the fresh deadline: E-2 is closed, then reopened.
 SELECT o.status FROM workorder.close((SELECT id FROM t WHERE channel_ref = 'E-2'), 'tester') o;
 SELECT o.status FROM workorder.reopen((SELECT id FROM t WHERE channel_ref = 'E-2'), 'tester', '群众不满意') o;
-SELECT o.status, o.escalation_step, o.escalated_to, o.next_escalation_at - now() AS next_escalation_in,
+-- The fresh deadline counts from the instant of the reopen (its event).
+SELECT v.at AS reopened_at FROM workorder.order_events v JOIN t ON t.id = v.order_id
+ WHERE t.channel_ref = 'E-2' AND v.action = 'reopen' \gset
+SELECT o.status, o.escalation_step, o.escalated_to,
+       make_interval(secs => round(extract(epoch FROM o.next_escalation_at - :'reopened_at'::timestamptz))) AS next_escalation_in,
        (SELECT count(*) FROM workorder.order_escalations e WHERE e.order_id = o.id) AS steps_kept
   FROM workorder.orders o JOIN t USING (id) WHERE t.channel_ref = 'E-2';
-SELECT rows, detail FROM workorder.task_escalate(now() + interval '11 seconds');
+SELECT rows, detail FROM workorder.task_escalate(:'reopened_at'::timestamptz + interval '11 seconds');
 SELECT count(*) AS escalate_events FROM workorder.order_events v JOIN t ON t.id = v.order_id
  WHERE t.channel_ref = 'E-2' AND v.action = 'escalate';
 
 -- A changed chain: a change clears the shipped flag, a no-op update keeps it, and
 -- the next step of open orders moves (E-2's next step, 3, moves by 1 hour).
-SELECT o.next_escalation_at - now() AS next_escalation_in FROM workorder.orders o JOIN t USING (id) WHERE t.channel_ref = 'E-2';
+SELECT make_interval(secs => round(extract(epoch FROM o.next_escalation_at - :'reopened_at'::timestamptz))) AS next_escalation_in
+  FROM workorder.orders o JOIN t USING (id) WHERE t.channel_ref = 'E-2';
 UPDATE workorder.sla_escalation_steps SET after = '1 hour 2 seconds' WHERE policy = 'tiny' AND step = 3;
-SELECT o.next_escalation_at - now() AS next_escalation_in FROM workorder.orders o JOIN t USING (id) WHERE t.channel_ref = 'E-2';
+SELECT make_interval(secs => round(extract(epoch FROM o.next_escalation_at - :'reopened_at'::timestamptz))) AS next_escalation_in
+  FROM workorder.orders o JOIN t USING (id) WHERE t.channel_ref = 'E-2';
 UPDATE workorder.sla_escalation_steps SET shipped = shipped WHERE policy = 'standard' AND step = 1;
 SELECT policy, step, shipped FROM workorder.sla_escalation_steps WHERE policy = 'standard' AND step = 1;
 UPDATE workorder.sla_escalation_steps SET after = '1 hour' WHERE policy = 'standard' AND step = 1;

@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(27);
+SELECT plan(29);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -115,6 +115,25 @@ SELECT is((SELECT rows FROM workorder.run_task('calendar_recompute')), 0,
           'a change that moves nothing gives no new deadline');
 SELECT is((SELECT count(*) FROM workorder.order_events v WHERE v.action = 'deadline_recomputed'), 0::bigint,
           '... and no deadline_recomputed event');
+-- A deadline is counted from the instant its action is logged, as the recompute
+-- counts it (it was counted from the start of the action's transaction, and a
+-- recompute moved it by the transaction's length, with a deadline_recomputed event).
+CREATE TEMP TABLE late_tx AS
+SELECT o.id FROM workorder.submit('hotline', 'ESC-TX', '0301', '西南村路口有流动摊贩占道', lon => 121.02, lat => 31.05,
+                                  priority => 'low') o;
+SELECT pg_sleep(greatest(0, extract(epoch FROM now() + interval '2 seconds' - clock_timestamp())));
+\o /dev/null
+SELECT workorder.reassign(t.id, 'tester', (SELECT u.code FROM workorder.units u
+                                            WHERE u.active AND u.kind = 'department' AND u.code <> o.main_unit
+                                            ORDER BY u.code LIMIT 1), '换单位')
+  FROM late_tx t JOIN workorder.orders o USING (id);
+\o
+SELECT is((SELECT abs(extract(epoch FROM o.accept_due_at - (e.at + interval '5 seconds'))) < 0.1
+             FROM late_tx t JOIN workorder.orders o USING (id)
+             JOIN workorder.order_events e ON e.order_id = o.id AND e.action = 'reassign'),
+          true, 'a reassignment late in a long transaction counts its accept deadline from its event');
+INSERT INTO workorder.calendar_changes (calendar_code, first_day, last_day, what) VALUES ('cn', NULL, NULL, 'hours');
+SELECT is((SELECT rows FROM workorder.run_task('calendar_recompute')), 0, '... so a recompute finds nothing to move');
 \o /dev/null
 SELECT workorder.load_calendar_days('cn', jsonb_build_array(jsonb_build_object(
            'day', workorder.add_working_days(now(), 1)::date, 'kind', 'holiday', 'name', '测试假日')));

@@ -249,7 +249,7 @@ BEGIN
            updated_at = pg_catalog.now()
      WHERE x.id OPERATOR(pg_catalog.=) o.id
     RETURNING * INTO after;
-    after := workorder.sla_dispatched(after, pg_catalog.now());   -- deadlines: part 85
+    after := workorder.sla_dispatched(after, pg_catalog.clock_timestamp());   -- deadlines: part 85
     RETURN workorder.action_done(after, 'dispatch', who, o.status, said,
         pg_catalog.jsonb_build_object('assisting_units', helpers,
                                       'dispatching_unit', after.dispatching_unit),
@@ -369,7 +369,7 @@ BEGIN
            updated_at = pg_catalog.now()
      WHERE x.id OPERATOR(pg_catalog.=) o.id
     RETURNING * INTO after;
-    after := workorder.sla_dispatched(after, pg_catalog.now());   -- a fresh accept deadline: part 85
+    after := workorder.sla_dispatched(after, pg_catalog.clock_timestamp());   -- a fresh accept deadline: part 85
     RETURN workorder.action_done(after, 'reassign', who, o.status, said,
         workorder.dropped_extension(o), o.main_unit);
 END
@@ -651,7 +651,7 @@ BEGIN
            result = NULL, satisfaction = NULL, updated_at = pg_catalog.now()
      WHERE x.id OPERATOR(pg_catalog.=) o.id
     RETURNING * INTO after;
-    after := workorder.sla_dispatched(after, pg_catalog.now(), true);   -- fresh deadlines: part 85
+    after := workorder.sla_dispatched(after, pg_catalog.clock_timestamp(), true);   -- fresh deadlines: part 85
     RETURN workorder.action_done(after, 'reopen', who, o.status, why,
         pg_catalog.jsonb_build_object('redo_count', after.redo_count,
                                       'result', o.result, 'satisfaction', o.satisfaction));

@@ -341,6 +341,10 @@ $$;
 -- sla_dispatched sets an order's deadlines when it is dispatched at the instant at:
 -- accept_due_at from at; resolve_due_at from received_at when it has none, or, when
 -- fresh (reopen), from at, with the marks cleared.  It returns the order as it left it.
+-- The actions pass clock_timestamp(), the instant their event is logged at, from
+-- which calendar_recompute (part 93) counts again: with now(), the start of the
+-- transaction, a long transaction's deadlines were that much earlier, and the
+-- recompute moved them, with a deadline_recomputed event.
 CREATE FUNCTION workorder.sla_dispatched(o workorder.orders, at timestamptz, fresh boolean DEFAULT false)
 RETURNS workorder.orders
 LANGUAGE plpgsql
