@@ -223,6 +223,12 @@ SELECT pg_temp.log('S-7', '[{"a": "dispatch", "u": "D-water", "at": "2026-05-05 
 SELECT pg_temp.log('S-8', '[{"a": "dispatch", "u": "D-water", "at": "2026-05-05 01:00Z"},
     {"a": "return", "u": null, "at": "2026-05-05 03:00Z"},
     {"a": "cancel", "u": null, "at": "2026-05-05 04:00Z"}]');
+SELECT pg_temp.log('S-10', '[{"a": "dispatch", "u": "D-water", "at": "2026-05-05 01:00Z"},
+    {"a": "merge", "u": null, "at": "2026-05-05 02:00Z"},
+    {"a": "unmerge", "u": null, "at": "2026-05-05 03:00Z"},
+    {"a": "merge", "u": null, "at": "2026-05-05 04:00Z"},
+    {"a": "unmerge", "u": null, "at": "2026-05-05 05:00Z"},
+    {"a": "cancel", "u": null, "at": "2026-05-05 06:00Z"}]');
 SELECT pg_temp.log('S-9', '[{"a": "dispatch", "u": "D-water", "at": "2026-05-05 01:00Z"},
     {"a": "accept", "u": "D-water", "at": "2026-05-05 01:30Z", "x": {"deadline": "on_time"}},
     {"a": "resolve", "u": "D-water", "at": "2026-05-05 05:00Z", "x": {"deadline": "on_time"}}]');
@@ -233,7 +239,7 @@ SELECT is((SELECT ROW(orders_assigned, cohort_resolved, cohort_returned, resolut
              FROM workorder.unit_scores
             WHERE unit_code = 'D-water' AND period_kind = 'day' AND period_start = '2026-05-05'),
           ROW(2, 1, 1, 0.5000, 0.5000)::text,
-          'a merged and a cancelled order leave their unit''s assignments (4 dispatches, 2 assignments: 1 resolved, 1 returned)');
+          'a merged and a cancelled order leave their unit''s assignments once, also merged, unmerged, merged again and cancelled (5 dispatches, 2 assignments: 1 resolved, 1 returned)');
 SELECT is((SELECT count(*)::integer FROM workorder.unit_scores
             WHERE unit_code = 'D-water' AND period_kind = 'day' AND period_start = '2026-05-06'), 0,
           '... counted at the assignment, not on the day of the cancel');

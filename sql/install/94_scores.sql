@@ -301,9 +301,10 @@ BEGIN
          WHERE ev.action NOT IN ('return', 'merge', 'cancel') AND ev.unit_code IS NOT NULL
         UNION ALL
         -- At the assignment they end: a return; the first resolve after it; and a
-        -- merge or a cancel that no resolve or return came before, which takes the
-        -- assignment back (a merged report is resolved with its master, a cancelled
-        -- order by nobody: neither is the unit's to resolve).
+        -- merge or a cancel that nothing came before to end it (a resolve, a return,
+        -- or a merge or cancel before an unmerge), which takes the assignment back
+        -- (a merged report is resolved with its master, a cancelled order by
+        -- nobody: neither is the unit's to resolve).
         SELECT e.unit_code, e.at,
                CASE WHEN e.action IN ('merge', 'cancel') THEN -1 ELSE 0 END, 0, 0, 0, 0, 0,
                (e.action OPERATOR(pg_catalog.=) 'resolve')::integer,
@@ -313,7 +314,7 @@ BEGIN
                        (SELECT pg_catalog.array_agg(DISTINCT q.action) FROM workorder.order_events q
                          WHERE q.order_id OPERATOR(pg_catalog.=) ev.order_id
                            AND q.seq OPERATOR(pg_catalog.>) a.seq AND q.seq OPERATOR(pg_catalog.<) ev.seq
-                           AND q.action IN ('resolve', 'return')) AS ended_by
+                           AND q.action IN ('resolve', 'return', 'merge', 'cancel')) AS ended_by
                   FROM ev
                  CROSS JOIN LATERAL (
                        SELECT p.unit_code, p.at, p.seq FROM workorder.order_events p
