@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(56);
+SELECT plan(59);
 -- Reports here are orders of their own: dedup is sql/dedup.sql's.
 INSERT INTO workorder.settings VALUES ('dedup_enabled', 'off', 'reports in these tests are orders of their own');
 
@@ -229,18 +229,27 @@ SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox(3)$$, $
 SELECT results_eq($$SELECT DISTINCT attempts, retry_at - clock_timestamp() BETWEEN interval '179 seconds' AND interval '180 seconds'
                       FROM workorder.inbox WHERE channel_ref LIKE 'BROKEN-%'$$,
                   $$VALUES (3, true)$$, '... then waiting inbox_retry_max, not four times the base');
--- The rows due again come before the rows never tried, the earliest due first.
+-- The rows due again take at most half a batch, the longest due first; the rows
+-- never tried take the rest (the rows due again came first, and max_rows of them
+-- starved the rows behind them again, each retried at once with a base of 0).
 UPDATE workorder.inbox SET retry_at = clock_timestamp() - interval '1 second' WHERE channel_ref = 'BROKEN-2';
 UPDATE workorder.inbox SET retry_at = clock_timestamp() - interval '1 minute' WHERE channel_ref = 'BROKEN-3';
 INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
-VALUES ('hotline', 'FRESH-1', '0301', '摊贩', '122.05', '30.05');
-SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox(1)$$, $$VALUES (0, 0)$$,
-                  'a drain of one takes a row due again before a row never tried');
-SELECT results_eq($$SELECT channel_ref, attempts FROM workorder.inbox WHERE channel_ref LIKE 'BROKEN-%' ORDER BY channel_ref$$,
-                  $$VALUES ('BROKEN-1', 3), ('BROKEN-2', 3), ('BROKEN-3', 4)$$,
-                  '... the one due the longest');
+VALUES ('hotline', 'FRESH-1', '0301', '摊贩', '122.05', '30.05'), ('hotline', 'FRESH-2', '0301', '摊贩', '122.05', '30.05');
 SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox(2)$$, $$VALUES (1, 0)$$,
-                  '... then the other row due, and the row never tried');
+                  'a drain of two takes one row due again and one never tried');
+SELECT results_eq($$SELECT channel_ref, attempts, state FROM workorder.inbox
+                     WHERE channel_ref LIKE 'BROKEN-%' OR channel_ref LIKE 'FRESH-%' ORDER BY channel_ref$$,
+                  $$VALUES ('BROKEN-1', 3, 'pending'), ('BROKEN-2', 3, 'pending'), ('BROKEN-3', 4, 'pending'),
+                           ('FRESH-1', 0, 'accepted'), ('FRESH-2', 0, 'pending')$$,
+                  '... the row due the longest, and the first row never tried');
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox(1)$$, $$VALUES (1, 0)$$,
+                  'a drain of one takes the row never tried, though a row is due again');
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox(3)$$, $$VALUES (0, 0)$$,
+                  'with no row never tried left, the rows due again fill the batch');
+SELECT is((SELECT attempts FROM workorder.inbox WHERE channel_ref = 'BROKEN-2'), 4, '... and are tried');
+SELECT throws_ok($$INSERT INTO workorder.settings VALUES ('inbox_retry_base', '0', 'no wait')$$, 'WO010', NULL,
+                 'an inbox_retry_base under a second is refused (failing rows were due again at once)');
 -- The worker's task is due again when the first retry is, not every second.
 SELECT results_eq($$SELECT (t).rows, (t).next_due = (SELECT min(retry_at) FROM workorder.inbox WHERE state = 'pending')
                       FROM (SELECT workorder.task_drain_inbox() t) x$$,

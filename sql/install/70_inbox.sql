@@ -158,9 +158,10 @@ $$;
 -- WO3xx) is not rejected: that would lose a good report.  It stays pending, with
 -- the error and its count of attempts, and is tried again once retry_at comes:
 -- inbox_retry_base (default '10 seconds') after the first failure, doubled for each
--- further one, at most inbox_retry_max (default '15 minutes').  The rows due again
--- are claimed first, oldest due first, then the rows never tried, in id order.  So
--- rows that keep failing (a unit broken until an admin mends it) are tried a few
+-- further one, at most inbox_retry_max (default '15 minutes').  A drain claims at
+-- most half of max_rows among the rows due again (the longest due first), then rows
+-- never tried (in id order), then, when there is room left, more rows due again.
+-- So rows that keep failing (a unit broken until an admin mends it) are tried a few
 -- times an hour, and never stand in front of the rows behind them: before, they were
 -- claimed first by every drain, and max_rows of them stopped the drain for good.
 CREATE FUNCTION workorder.drain_inbox(max_rows integer DEFAULT 1000)
@@ -183,8 +184,12 @@ DECLARE
     err_code text;
     err_message text;
     err_detail text;
-    retry_base interval := workorder.setting('inbox_retry_base', '10 seconds')::interval;
+    -- At least a second: a base of 0 made failing rows due again at once.
+    retry_base interval := GREATEST(workorder.setting('inbox_retry_base', '10 seconds')::interval, interval '1 second');
     retry_max interval := workorder.setting('inbox_retry_max', '15 minutes')::interval;
+    -- The instant in a variable: compared with clock_timestamp() (volatile), the
+    -- retry_at of every waiting row was a filter, not a bound of inbox_retry_idx.
+    claimed_at timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     IF max_rows IS NULL OR max_rows OPERATOR(pg_catalog.<) 1 OR max_rows OPERATOR(pg_catalog.>) 100000 THEN
         PERFORM workorder.raise_error('WO306',
@@ -195,20 +200,29 @@ BEGIN
     accepted := 0;
     rejected := 0;
 
-    SELECT pg_catalog.array_agg(c.id) INTO claimed
+    -- Half the batch at most for the rows due again, then the rows never tried,
+    -- then the rest for more rows due again (rows this drain holds are left out: a
+    -- row locked by this transaction is not skipped by SKIP LOCKED).
+    SELECT COALESCE(pg_catalog.array_agg(c.id), '{}') INTO claimed
       FROM (SELECT i.id FROM workorder.inbox i
-             WHERE i.state OPERATOR(pg_catalog.=) 'pending'
-               AND i.retry_at OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp()
+             WHERE i.state OPERATOR(pg_catalog.=) 'pending' AND i.retry_at OPERATOR(pg_catalog.<=) claimed_at
              ORDER BY i.retry_at, i.id
-             LIMIT max_rows
+             LIMIT max_rows OPERATOR(pg_catalog./) 2
                FOR UPDATE SKIP LOCKED) c;
-    claimed := COALESCE(claimed, '{}');
+    claimed := claimed OPERATOR(pg_catalog.||)
+               (SELECT pg_catalog.array_agg(c.id)
+                  FROM (SELECT i.id FROM workorder.inbox i
+                         WHERE i.state OPERATOR(pg_catalog.=) 'pending' AND i.retry_at IS NULL
+                         ORDER BY i.id
+                         LIMIT max_rows OPERATOR(pg_catalog.-) pg_catalog.cardinality(claimed)
+                           FOR UPDATE SKIP LOCKED) c);
     IF pg_catalog.cardinality(claimed) OPERATOR(pg_catalog.<) max_rows THEN
         claimed := claimed OPERATOR(pg_catalog.||)
                    (SELECT pg_catalog.array_agg(c.id)
                       FROM (SELECT i.id FROM workorder.inbox i
-                             WHERE i.state OPERATOR(pg_catalog.=) 'pending' AND i.retry_at IS NULL
-                             ORDER BY i.id
+                             WHERE i.state OPERATOR(pg_catalog.=) 'pending' AND i.retry_at OPERATOR(pg_catalog.<=) claimed_at
+                               AND i.id OPERATOR(pg_catalog.<>) ALL (claimed)
+                             ORDER BY i.retry_at, i.id
                              LIMIT max_rows OPERATOR(pg_catalog.-) pg_catalog.cardinality(claimed)
                                FOR UPDATE SKIP LOCKED) c);
     END IF;
@@ -291,7 +305,7 @@ BEGIN
             ELSE
                 UPDATE workorder.inbox i
                    SET state = 'rejected', order_id = NULL, error_code = err_code, error_message = err_message,
-                       processed_at = pg_catalog.clock_timestamp()
+                       processed_at = pg_catalog.clock_timestamp(), retry_at = NULL
                  WHERE i.id OPERATOR(pg_catalog.=) r.id;
                 rejected := rejected OPERATOR(pg_catalog.+) 1;
             END IF;
