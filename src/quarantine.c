@@ -81,6 +81,13 @@ static List *entries = NIL;
 static volatile sig_atomic_t marker_written = false;
 
 /*
+ * The marker could not be written (a read-only data directory): said once
+ * at WARNING, then at DEBUG1 until a write succeeds, not for every task of
+ * every pass.
+ */
+static bool marker_failure_reported = false;
+
+/*
  * quarantine_paths writes the names of a database's two files into running
  * and deaths (each MAXPGPATH long).
  */
@@ -313,20 +320,26 @@ void
 workorder_quarantine_task_begins(const char *task)
 {
 	FILE	   *f = AllocateFile(running_path, "w");
+	bool		written;
 
-	if (f == NULL)
+	if (f != NULL)
 	{
-		ereport(WARNING,
-				(errcode_for_file_access(),
-				 errmsg("could not create file \"%s\": %m", running_path)));
-		return;
+		fprintf(f, "%s\n", task);
+		written = (FreeFile(f) == 0);
+		marker_written = true;
 	}
-	fprintf(f, "%s\n", task);
-	if (FreeFile(f) != 0)
-		ereport(WARNING,
+	else
+		written = false;
+	if (written)
+		marker_failure_reported = false;
+	else
+	{
+		ereport(marker_failure_reported ? DEBUG1 : WARNING,
 				(errcode_for_file_access(),
-				 errmsg("could not write file \"%s\": %m", running_path)));
-	marker_written = true;
+				 errmsg("could not write file \"%s\": %m", running_path),
+				 errdetail("Without it a task that crashes the worker is not quarantined.")));
+		marker_failure_reported = true;
+	}
 }
 
 /*

@@ -45,7 +45,8 @@
  * SIGTERM (die) ends the worker at the next interrupt check, also in the
  * middle of a task; SIGHUP reloads the configuration; SIGQUIT (the
  * postmaster stopping everyone after another process crashed) removes the
- * marker of the task running, which did not kill the worker.
+ * marker of the task running, which did not kill the worker, unless the
+ * task had parallel workers (one of them may be the process that crashed).
  *
  *-------------------------------------------------------------------------
  */
@@ -56,6 +57,7 @@
  * parameters, which -Wextra would report.
  */
 #include "access/htup.h"
+#include "access/parallel.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
@@ -237,7 +239,13 @@ workorder_worker_main(Datum main_arg)
 static void
 worker_quit(SIGNAL_ARGS)
 {
-	workorder_quarantine_forget_marker();
+	/*
+	 * Unless the crash was one of the task's own parallel workers: then the
+	 * task killed the cluster as surely as if it had crashed this process.
+	 * ParallelContextActive() only reads a list head.
+	 */
+	if (!ParallelContextActive())
+		workorder_quarantine_forget_marker();
 	SignalHandlerForCrashExit(postgres_signal_arg);
 }
 

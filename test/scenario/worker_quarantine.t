@@ -14,7 +14,9 @@
 #       crashes the cluster twice, then is quarantined: a WARNING in the server log, a
 #       failed run in workorder.worker_runs, and no third crash while the worker goes
 #       on with its passes.
-#   (c) DROP DATABASE removes the database's files.
+#   (c) A task whose parallel worker crashes is counted as if it had crashed itself
+#       (the postmaster's SIGQUIT to the worker then says nothing of another process).
+#   (d) DROP DATABASE removes the database's files.
 #
 # Crashes reset every database, so the test runs a private cluster of its own,
 # stopped however the test ends.  Needs scripts/cluster.sh and a PostgreSQL 15 with
@@ -29,7 +31,7 @@ port=${WORKORDER_QUARANTINE_PORT:-$((58000 + $$ % 1000))}
 . "$(dirname "$0")/private_cluster.sh"
 . "$(dirname "$0")/tap.sh"
 
-echo "1..8"
+echo "1..10"
 
 crashes() { grep -c 'was terminated by signal 11' "$cluster/server.log"; }
 # wait_for SECONDS COMMAND...: runs COMMAND every 200 ms until it succeeds.
@@ -74,7 +76,7 @@ SQL
      }; then
   echo "# setup failed:"
   cat "$work/start.log" "$work/setup.err" 2>/dev/null | sed 's/^/#   /' | tail -n 20
-  for i in 1 2 3 4 5 6 7 8; do check "setup" ok failed; done
+  for i in 1 2 3 4 5 6 7 8 9 10; do check "setup" ok failed; done
   exit 1
 fi
 
@@ -127,7 +129,46 @@ check "the run log says why the task was not run" 1 \
   "$(psql -X -q -At -d "$db" -c "SELECT count(*) FROM workorder.worker_runs
                                   WHERE task = 'test_crash' AND NOT ok AND detail LIKE 'not run until %the worker died in this task 2 times in a row%'")"
 
-# (c) DROP DATABASE removes its files.
+# (c) A task whose parallel worker crashes, twice.
+psql -X -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null 2>"$work/par.err" <<'SQL'
+CREATE FUNCTION public.slow_par() RETURNS integer LANGUAGE sql PARALLEL SAFE AS 'SELECT 1 FROM pg_catalog.pg_sleep(3)';
+CREATE FUNCTION workorder.task_test_par() RETURNS workorder.task_outcome LANGUAGE plpgsql
+SET force_parallel_mode = on SET parallel_setup_cost = 0 SET parallel_tuple_cost = 0 AS $$
+DECLARE
+    outcome workorder.task_outcome;
+BEGIN
+    PERFORM public.slow_par();   -- (a SELECT ... INTO runs with a row limit: never in parallel)
+    outcome.rows := 0;
+    outcome.next_due := pg_catalog.clock_timestamp();
+    RETURN outcome;
+END
+$$;
+ALTER EXTENSION workorder ADD FUNCTION workorder.task_test_par();
+INSERT INTO workorder.worker_tasks (task, position, function, description)
+VALUES ('test_par', 60, 'workorder.task_test_par', 'a parallel query');
+SELECT workorder.wake_worker();
+SQL
+parallel_worker() {
+  psql -X -q -At -d "$db" -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'parallel worker' AND datname = '$db' LIMIT 1" 2>/dev/null |
+    grep -E '^[0-9]+$'
+}
+before=$(crashes)
+ok=yes
+for round in 1 2; do
+  if wait_for 40 parallel_worker; then
+    kill -SEGV "$(parallel_worker)" 2>/dev/null
+    wait_for 30 crashes_at_least $((before + round)) || ok="crash $round did not happen"
+  else
+    ok="no parallel worker of test_par before crash $round ($(cat "$work/par.err"))"
+  fi
+done
+wait_for 30 grep -q 'task "test_par" is not run until' "$cluster/server.log" || ok="$ok; test_par not quarantined"
+check "a task whose parallel worker crashed twice is quarantined" yes "$ok"
+wait_for 30 psql -X -q -At -d "$db" -c "SELECT 1" || true
+sleep 5
+check "... and the cluster crashes no more" $((before + 2)) "$(crashes)"
+
+# (d) DROP DATABASE removes its files.
 dboid=$(psql -X -q -At -d postgres -c "SELECT oid FROM pg_database WHERE datname = '$db'")
 had=$(ls "$cluster/pg/workorder_worker_${dboid}.deaths" 2>/dev/null | wc -l)
 psql -X -q -d postgres -c "DROP DATABASE $db WITH (FORCE)" >/dev/null 2>&1
