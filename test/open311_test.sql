@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(35);
+SELECT plan(38);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -80,6 +80,19 @@ SELECT throws_ok($$SELECT workorder.open311_post_request('{"lat": 24.1, "long": 
 INSERT INTO workorder.settings VALUES ('open311_jurisdiction', 'nanhai.foshan.gov.cn', 'test');
 SELECT throws_ok($$SELECT workorder.open311_services('shunde.foshan.gov.cn')$$, 'WO875', NULL, 'another jurisdiction is WO875');
 SELECT is(jsonb_array_length(workorder.open311_services('nanhai.foshan.gov.cn')), 8, '... ours is served');
+
+-- The address is masked as the description is (it was shown as written, a phone
+-- and an ID number in it).
+SELECT (workorder.open311_post_request('{"service_code": "CITY_VENDOR", "lat": 25.09, "long": 116.09,
+          "description": "摆摊", "address_string": "甲街道88号 张三 13812345678 身份证440602199001011234"}') -> 0
+        ->> 'service_request_id') AS masked_ticket \gset
+SELECT is(workorder.open311_request(:'masked_ticket') -> 0 ->> 'address', '甲街道88号 张三 138****5678 身份证******************',
+          'a request''s address shows phone and ID numbers masked');
+-- 90 days from a date at the edge of the range of timestamps is WO873 (it was 22008).
+SELECT throws_ok($$SELECT workorder.open311_requests(end_date => '4713-01-02 BC')$$, 'WO873', NULL,
+                 'an end_date whose 90 days before are out of range is WO873');
+SELECT throws_ok($$SELECT workorder.open311_requests(start_date => '294276-12-30')$$, 'WO873', NULL,
+                 '... as is a start_date whose 90 days after are');
 
 -- What the public sees of a description: phone numbers of every usual form and ID
 -- numbers masked, and nothing else touched.

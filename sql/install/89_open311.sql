@@ -188,7 +188,8 @@ BEGIN
         'requested_datetime', workorder.open311_time(o.received_at),
         'updated_datetime', workorder.open311_time(GREATEST(o.updated_at, shown.updated_at)),
         'expected_datetime', workorder.open311_time(shown.resolve_due_at),
-        'address', o.address,
+        -- Masked as the description is: citizens put their phone in the address too.
+        'address', workorder.open311_public_text(o.address),
         'address_id', NULL,
         'zipcode', NULL,
         'lat', ST_Y(o.location),
@@ -287,8 +288,16 @@ BEGIN
     IF t0 IS NULL AND t1 IS NULL THEN
         t1 := pg_catalog.now();
     END IF;
-    t0 := COALESCE(t0, t1 OPERATOR(pg_catalog.-) '90 days'::interval);
-    t1 := COALESCE(t1, t0 OPERATOR(pg_catalog.+) '90 days'::interval);
+    BEGIN
+        t0 := COALESCE(t0, t1 OPERATOR(pg_catalog.-) '90 days'::interval);
+        t1 := COALESCE(t1, t0 OPERATOR(pg_catalog.+) '90 days'::interval);
+    EXCEPTION WHEN data_exception THEN
+        -- 90 days from a date at the edge of the range of timestamps (22008).
+        PERFORM workorder.raise_error('WO873', 'invalid date range for requests',
+            pg_catalog.format('start_date is %s and end_date is %s: %s', COALESCE(start_date, 'NULL'),
+                              COALESCE(end_date, 'NULL'), SQLERRM),
+            'Pass dates within the range of timestamps, at most 90 days apart.');
+    END;
     IF t1 OPERATOR(pg_catalog.<) t0 OR (t1 OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.>) '90 days'::interval THEN
         PERFORM workorder.raise_error('WO873', 'invalid date range for requests',
             pg_catalog.format('start_date is %s and end_date is %s.', workorder.open311_time(t0), workorder.open311_time(t1)),
