@@ -6,7 +6,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(28);
+SELECT plan(29);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -159,6 +159,25 @@ SELECT results_eq($$SELECT a."window", a.detections, a.order_id IS NULL FROM wor
 SELECT is_empty($$SELECT 1 FROM workorder.detections d JOIN workorder.detection_aggregates a ON a.id = d.aggregate_id
                    WHERE d.camera_id = 'cam-win' AND (d.detected_at < a.bucket_start OR d.detected_at >= a.bucket_start + a."window")$$,
                 '... and every detection lies in its aggregate''s bucket');
+
+-- A rule's min_count changed: the next detection of an open bucket is judged by the
+-- new one (the bucket kept the count it was opened under: lowered, no order came).
+INSERT INTO workorder.detection_rules (kind, min_count, "window", cell_m) VALUES ('smoke', 10, '1 hour', 100);
+INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence)
+SELECT 'cam-th', 'smoke', '2026-10-18 10:0' || m || ':00', '116.6', '24.6', '0.9' FROM generate_series(1, 5) m;
+\o /dev/null
+SELECT * FROM workorder.ingest_detections();
+\o
+UPDATE workorder.detection_rules SET min_count = 3 WHERE kind = 'smoke';
+INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence)
+VALUES ('cam-th', 'smoke', '2026-10-18 10:07:00', '116.6', '24.6', '0.9');
+\o /dev/null
+SELECT * FROM workorder.ingest_detections();
+\o
+SELECT results_eq($$SELECT a.detections, a.threshold, a.order_id IS NOT NULL FROM workorder.detection_aggregates a
+                     WHERE a.kind = 'smoke'$$,
+                  $$VALUES (6, 3, true)$$,
+                  'a min_count lowered under an open bucket''s count raises its order at the bucket''s next detection');
 
 -- Only the owner ingests; PUBLIC may neither COPY into the inbox nor read detections.
 CREATE ROLE detections_test_nobody;

@@ -363,7 +363,10 @@ BEGIN
              WHERE k.counted
              GROUP BY k.kind, k.cell_m, k.cell_x, k.cell_y, k.bucket_start, k."window", k.threshold
             ON CONFLICT ON CONSTRAINT detection_aggregates_key DO UPDATE
-               SET detections = a.detections OPERATOR(pg_catalog.+) EXCLUDED.detections,
+               -- The rule's min_count as it is now: a bucket opened under an older
+               -- one kept it (lowered, it raised no order; raised, it did not hold one).
+               SET threshold = EXCLUDED.threshold,
+                   detections = a.detections OPERATOR(pg_catalog.+) EXCLUDED.detections,
                    sum_lon = a.sum_lon OPERATOR(pg_catalog.+) EXCLUDED.sum_lon,
                    sum_lat = a.sum_lat OPERATOR(pg_catalog.+) EXCLUDED.sum_lat,
                    first_at = LEAST(a.first_at, EXCLUDED.first_at),
