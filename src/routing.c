@@ -49,7 +49,7 @@ static bool rule_mismatch(const RouteRule *r, const CategoryInfo *cat, const cha
 						  ArrayType *chain, Oid priority, Datum description_lower, StringInfo why);
 static const RouteRule *copy_rules(const RouteRule *rules, int n);
 static const CategoryInfo *copy_category(const CategoryInfo *cat);
-static Datum active_units(Datum units);
+static Datum active_units(Datum units, const char *main_unit);
 
 PG_FUNCTION_INFO_V1(routing_route_steps);
 
@@ -248,12 +248,14 @@ rule_mismatch(const RouteRule *r, const CategoryInfo *cat, const char *category,
 
 /*
  * active_units returns a rule's assisting units that are active units, in the
- * rule's order.  routing_rules is not checked against units when it is
- * written (a restore may load it before them), and an order must not be
- * given to an unknown or deactivated unit to assist: dispatch() refuses both.
+ * rule's order, each once, and not the main unit (NULL: none yet).
+ * routing_rules is not checked against units when it is written (a restore
+ * may load it before them), and an order must not be given to an unknown or
+ * deactivated unit to assist, nor to its own main unit, nor to one unit
+ * twice: dispatch() refuses all of them.
  */
 static Datum
-active_units(Datum units)
+active_units(Datum units, const char *main_unit)
 {
 	ArrayType  *array = DatumGetArrayTypeP(units);
 	Datum	   *codes;
@@ -264,7 +266,17 @@ active_units(Datum units)
 	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &codes, &nulls, &n);
 	for (int i = 0; i < n; i++)
 	{
-		if (!nulls[i] && workorder_unit_is_active(TextDatumGetCString(codes[i])))
+		char	   *code;
+		bool		seen = false;
+
+		if (nulls[i])
+			continue;
+		code = TextDatumGetCString(codes[i]);
+		if ((main_unit != NULL && strcmp(code, main_unit) == 0) || !workorder_unit_is_active(code))
+			continue;
+		for (int j = 0; j < kept && !seen; j++)
+			seen = (strcmp(code, TextDatumGetCString(codes[j])) == 0);
+		if (!seen)
 			codes[kept++] = codes[i];
 	}
 	if (kept == n)
@@ -323,7 +335,6 @@ workorder_route_steps(const char *category, const char *channel, ArrayType *chai
 				(cat ? cat->handling_level : InvalidOid);
 			kind = r->department_kind ? r->department_kind : (cat ? cat->department_kind : NULL);
 			s->sla_policy = r->sla_policy ? r->sla_policy : (cat ? cat->sla_policy : NULL);
-			s->assisting_units = active_units(r->assisting_units);
 			if (target != ROUTE_TARGET_UNIT && !OidIsValid(s->handling_level))
 			{
 				if (why != NULL)
@@ -351,6 +362,8 @@ workorder_route_steps(const char *category, const char *channel, ArrayType *chai
 				}
 			}
 		}
+		if (s->matched)
+			s->assisting_units = active_units(r->assisting_units, s->unit_code);
 		s->reason = why != NULL ? why->data : NULL;
 		if (stop_at_choice)
 		{

@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(17);
+SELECT plan(18);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -51,6 +51,11 @@ UPDATE workorder.units SET active = false WHERE code = 'C-990401002';
 SELECT is((workorder.submit('hotline', 'E-A1', '0301', '协办', lon => 121.02, lat => 31.05)).assisting_units,
           '{C-990401001}'::text[], 'an unknown and an inactive assisting unit of a rule are left out; the active one stays');
 UPDATE workorder.units SET active = true WHERE code = 'C-990401002';
+-- Nor to its own main unit, nor to one unit twice (dispatch() refuses both).
+UPDATE workorder.routing_rules SET assisting_units = '{C-990401002,C-990401,C-990401002,C-990401001}'
+ WHERE name = '协办测试';
+SELECT is((workorder.submit('hotline', 'E-A2', '0301', '协办', lon => 121.02, lat => 31.05)).assisting_units,
+          '{C-990401002,C-990401001}'::text[], 'a rule''s assisting units lose the main unit and a repeated unit');
 DELETE FROM workorder.routing_rules WHERE name = '协办测试';
 
 -- An empty keyword would match everything.
