@@ -14,13 +14,13 @@
  *   - events whose action makes no message (submit, suspend, comment, ...,
  *     and a verification that passed) are skipped without a query;
  *   - an event whose message goes only to its own order (dispatch,
- *     reassign, accept, return, a failed verify, merge, unmerge) reads the
+ *     reassign, accept, return, merge, unmerge) reads the
  *     order's channel, reference and ticket by primary key, stops there when
  *     the channel does not reply (the reference cache of refcache.c says so),
  *     and inserts the one message with a VALUES statement;
  *   - an event whose message also goes to the reports merged into its order
- *     (resolve, close, reopen, cancel) runs the original query for that one
- *     event.
+ *     (resolve, close, reopen, cancel, a failed verify) runs the original
+ *     query for that one event.
  * The three statements are prepared once per backend.  Messages are
  * inserted in the order of the events' ids (and, for one event, of the
  * reports' ids), as the original ORDER BY did.
@@ -231,8 +231,14 @@ outbox_read_events(TriggerData *trigdata, OutboxEvent **events, int *nevents)
 			strcmp(action, "merge") == 0 || strcmp(action, "unmerge") == 0)
 			own = true;
 		else if (strcmp(action, "verify") == 0)
-			/* Only a failed verification: the status changes back. */
-			own = (old_status == NULL || strcmp(old_status, new_status) != 0);
+		{
+			/*
+			 * Only a failed verification: the status changes back, and the
+			 * result the merged reports were sent is withdrawn, so they hear
+			 * of it too (they kept "resolved" with a rejected result).
+			 */
+			to_merged = (old_status == NULL || strcmp(old_status, new_status) != 0);
+		}
 		else if (strcmp(action, "resolve") == 0 || strcmp(action, "close") == 0 ||
 				 strcmp(action, "reopen") == 0 || strcmp(action, "cancel") == 0)
 			to_merged = true;

@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(47);
+SELECT plan(48);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 SELECT workorder.load_channels('[{"code": "mailbox", "name": "区长信箱", "kind": "mailbox"}]');
@@ -16,7 +16,8 @@ CREATE FUNCTION pg_temp.id_of(ref text) RETURNS bigint LANGUAGE sql AS $$
 $$;
 
 -- A random lifecycle for 60 reports on three channels (camera has no replies), with
--- some merged into the first hotline report, which is then resolved and closed.
+-- some merged into the first hotline report, which is then resolved, fails its
+-- verification, is resolved again and closed.
 DO $$
 DECLARE
     ch text;
@@ -55,12 +56,15 @@ BEGIN
     END LOOP;
     PERFORM workorder.accept(master, 'x');
     PERFORM workorder.resolve(master, 'x', '主单已处理');
+    PERFORM workorder.verify(master, 'C-990401', false, '主单没有处理好');
+    PERFORM workorder.resolve(master, 'x', '主单已处理');
     PERFORM workorder.close(master, 'C-990401');
 END
 $$;
 
 -- expected_messages: one per relevant event of a replying report, and one per
--- resolve/close/reopen/cancel of a master for each replying report merged into it.
+-- resolve/close/reopen/cancel/failed verify of a master for each replying report
+-- merged into it.
 CREATE TEMP VIEW expected_messages AS
 SELECT e.id AS event_id, o.id AS order_id
   FROM workorder.order_events e JOIN workorder.orders o ON o.id = e.order_id
@@ -71,7 +75,8 @@ UNION ALL
 SELECT e.id, d.id
   FROM workorder.order_events e JOIN workorder.orders d ON d.master_id = e.order_id
   JOIN workorder.channels c ON c.code = d.channel_code AND c.replies
- WHERE e.action IN ('resolve', 'close', 'reopen', 'cancel');
+ WHERE e.action IN ('resolve', 'close', 'reopen', 'cancel')
+    OR (e.action = 'verify' AND e.new_status <> e.old_status);
 
 SELECT set_eq('SELECT event_id, order_id FROM workorder.outbox', 'SELECT * FROM expected_messages',
               'exactly one message per relevant event and report');
@@ -85,9 +90,15 @@ SELECT is((SELECT count(*) FROM workorder.outbox m JOIN workorder.orders o ON o.
 SELECT is((SELECT count(*) FROM workorder.outbox m JOIN workorder.orders o ON o.id = m.order_id
             WHERE o.master_id IS NOT NULL AND m.kind IN ('resolve', 'close')
               AND m.payload ->> 'result' = '主单已处理'),
-          (SELECT 2 * count(*) FROM workorder.orders o JOIN workorder.channels c ON c.code = o.channel_code
+          (SELECT 3 * count(*) FROM workorder.orders o JOIN workorder.channels c ON c.code = o.channel_code
             WHERE o.master_id IS NOT NULL AND c.replies),
-          'each replying merged report hears its master''s resolve and close, with the result');
+          'each replying merged report hears its master''s resolves and close, with the result');
+SELECT is((SELECT count(*) FROM workorder.outbox m JOIN workorder.orders o ON o.id = m.order_id
+            WHERE o.master_id IS NOT NULL AND m.kind = 'verify' AND m.payload ->> 'status' = 'accepted'
+              AND m.payload ->> 'reason' = '主单没有处理好' AND m.payload ->> 'master_ticket' IS NOT NULL),
+          (SELECT count(*) FROM workorder.orders o JOIN workorder.channels c ON c.code = o.channel_code
+            WHERE o.master_id IS NOT NULL AND c.replies),
+          '... and its failed verification, with the reason (the result it was sent is withdrawn)');
 SELECT is((SELECT count(*) FROM workorder.outbox WHERE state <> 'pending' OR attempts <> 0), 0::bigint,
           'new messages are pending, never attempted');
 

@@ -28,8 +28,9 @@
 -- the master's merged_in / unmerged_out (the merged report's own message says it).
 -- Only channels with replies = true get messages.
 --
--- A merged report follows its master: when the master is resolved, closed, reopened
--- or cancelled, every report merged into it gets a message of its own, on its own
+-- A merged report follows its master: when the master is resolved, closed, reopened,
+-- cancelled or fails its verification (the result the reports were sent is not
+-- accepted), every report merged into it gets a message of its own, on its own
 -- channel and with its own channel_ref and ticket, carrying master_ticket.  The
 -- master's progress before that (dispatch, accept, ...) is not copied to them.
 --
