@@ -6,7 +6,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(31);
+SELECT plan(35);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -126,6 +126,24 @@ SELECT count(pg_temp.report('W-' || i, '0701', 115.09 + i * 0.0002, 24.09, t))
                (6, '2026-10-18 00:00+08'), (7, '2026-10-18 00:00+08'), (8, '2026-10-18 10:00+08'), (9, '2026-10-18 11:00+08')) r(i, t);
 SELECT is((SELECT count(*)::integer FROM workorder.detect_hotspots('2026-10-20 00:00+08') h WHERE h.category_code = 'WATER'), 0,
           'reports on the lower edge of a baseline window count in that window');
+
+-- A look at the past where a hotspot was, and has ended since, finds that hotspot:
+-- no second hotspot for the place (and, with raise_order, no second order).
+UPDATE workorder.hotspot_policies SET baseline_windows = 1, k = 0, min_count = 3, min_ratio = 1
+ WHERE category_code = 'WATER';
+SELECT count(pg_temp.report('WP-' || i, '0701', 115.11 + i * 0.0002, 24.11, '2026-10-21 10:00+08')) FROM generate_series(1, 3) i;
+SELECT h.id AS first_spot FROM workorder.detect_hotspots('2026-10-21 12:00+08') h
+ WHERE ST_DWithin(h.center, ST_SetSRID(ST_MakePoint(115.1104, 24.11), 4326), 0.001) \gset
+SELECT is((SELECT status FROM workorder.detect_hotspots('2026-10-23 12:00+08') h WHERE h.id = :first_spot), NULL,
+          'a hotspot not found again is not returned ...');
+SELECT is((SELECT status FROM workorder.hotspots WHERE id = :first_spot), 'ended', '... and is ended');
+SELECT is((SELECT count(*)::integer FROM workorder.detect_hotspots('2026-10-21 13:00+08') h
+            WHERE ST_DWithin(h.center, ST_SetSRID(ST_MakePoint(115.1104, 24.11), 4326), 0.001)), 0,
+          'a look at the past, while it was active, starts no hotspot there ...');
+SELECT is((SELECT array_agg(ROW(id, status)::text) FROM workorder.hotspots
+            WHERE ST_DWithin(center, ST_SetSRID(ST_MakePoint(115.1104, 24.11), 4326), 0.001)),
+          ARRAY[ROW(:first_spot, 'ended')::text],
+          '... the place has its one hotspot, ended as it was');
 
 -- The task: runs detect_hotspots once per hotspot_interval (the runs of this
 -- database's worker, if it made any, are forgotten first).

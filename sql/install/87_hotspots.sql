@@ -303,11 +303,15 @@ BEGIN
         n_hot := n_hot OPERATOR(pg_catalog.+) 1;
         place := ST_Transform(found_place.area, 4326);
         -- The active hotspot of the group that lies there (the oldest, if several),
-        -- unless a bigger cluster of this run has taken it already.
+        -- unless a bigger cluster of this run has taken it already; else, for a
+        -- look at the past, the ended one that was active at as_of (a second
+        -- hotspot was made for the place, and a second proactive order).
         SELECT x.id INTO match FROM workorder.hotspots x
-         WHERE x.status OPERATOR(pg_catalog.=) 'active' AND x.category_code OPERATOR(pg_catalog.=) found_place.group_code
+         WHERE x.category_code OPERATOR(pg_catalog.=) found_place.group_code
+           AND (x.status OPERATOR(pg_catalog.=) 'active'
+                OR (x.first_seen_at OPERATOR(pg_catalog.<=) as_of AND x.ended_at OPERATOR(pg_catalog.>) as_of))
            AND ST_Intersects(x.geom, place) AND NOT (x.id OPERATOR(pg_catalog.=) ANY (seen))
-         ORDER BY x.id LIMIT 1;
+         ORDER BY x.status OPERATOR(pg_catalog.<>) 'active', x.id LIMIT 1;
         IF match IS NOT NULL THEN
             -- A look at the past (as_of before the hotspot was last seen) leaves the
             -- hotspot as the later run found it.
@@ -346,6 +350,7 @@ BEGIN
     FOR spot IN SELECT x.* FROM workorder.hotspots x
                   JOIN workorder.hotspot_settings g ON g.code OPERATOR(pg_catalog.=) x.category_code
                  WHERE x.id OPERATOR(pg_catalog.=) ANY (seen) AND x.order_id IS NULL AND g.raise_order
+                   AND x.status OPERATOR(pg_catalog.=) 'active'
                  ORDER BY x.id
     LOOP
         BEGIN
