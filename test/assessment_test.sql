@@ -16,7 +16,7 @@ SELECT workorder.load_channels('[{"code": "sms", "name": "短信回访", "kind":
                                  {"code": "gen", "name": "generated", "kind": "hotline", "replies": false}]');
 \o
 
-SELECT plan(55);
+SELECT plan(58);
 
 CREATE TEMP SEQUENCE refs;
 -- resolved_order returns a new order of category CITY_VENDOR, resolved by B-um-990801001.
@@ -64,6 +64,20 @@ SELECT is((SELECT count(*)::integer FROM workorder.callbacks), 1, 'refused callb
 SELECT (workorder.submit('hotline', 'TAP-open', '9999', '未处理', lon => 116.05, lat => 25.05)).id AS fresh \gset
 SELECT throws_ok(format('SELECT workorder.callback(%s, %L, %L, %L, NULL, %L)', :fresh, 'sms', 'CB-4', 'satisfied', 'agent-7'),
                  'WO401', NULL, 'a callback on an order that is not resolved is WO401');
+
+-- A unit's parent serves its area or one above it, and is not below it: a village
+-- center moved under another town's center gave that town's staff its orders.
+SELECT throws_ok($$UPDATE workorder.units SET parent_code = 'C-990801002' WHERE code = 'C-990801001001'$$, 'WO211',
+                 'unit C-990801001001 (甲一村工作站) has a parent that serves another place',
+                 'a village center under another town''s center is WO211');
+SELECT throws_ok($$SELECT workorder.load_unit('{"code": "D-um", "name": "城管局", "kind": "department", "level": "district",
+                     "department_kind": "urban_management", "area_code": "990801", "parent_code": "B-um-990801001"}')$$,
+                 'WO211', 'unit D-um (element 1 of the batch) was not loaded: unit D-um (城管局) has a parent that serves another place',
+                 '... so is a district department under a town branch, through the loader');
+UPDATE workorder.units SET parent_code = 'D-um' WHERE code = 'D-water';
+SELECT throws_ok($$UPDATE workorder.units SET parent_code = 'D-water' WHERE code = 'D-um'$$, 'WO211',
+                 'unit D-um (城管局) would be its own ancestor', 'a unit under one of its own units is WO211');
+UPDATE workorder.units SET parent_code = NULL WHERE code = 'D-water';
 
 -- A unit the log names keeps its code (the log is not rewritten: recomputed scores
 -- and assessments lost a renamed unit); one the log does not name may change it.

@@ -87,6 +87,29 @@ BEGIN
                 pg_catalog.format('parent_code is %s.', NEW.parent_code),
                 'Load the parent unit first, or correct parent_code.');
         END IF;
+        -- A parent serves the unit's area or one above it: a parent elsewhere (a
+        -- village center under another town's center) gave that unit's staff the
+        -- orders of this one (caller_units follows parent_code).
+        IF NOT parent.area_code OPERATOR(pg_catalog.=) ANY (area.path) THEN
+            PERFORM workorder.raise_error('WO211',
+                pg_catalog.format('unit %s (%s) has a parent that serves another place', NEW.code, NEW.name),
+                pg_catalog.format('The unit serves area %s (%s); its parent %s serves area %s, which is not on that area''s path %s.',
+                                  area.code, area.name, parent.code, parent.area_code, area.path),
+                'Give the unit the center or department of its own area or of an area above it as parent_code.');
+        END IF;
+        -- Nor is a unit its own ancestor.
+        IF EXISTS (WITH RECURSIVE up (code, depth) AS (
+                       SELECT parent.code, 1
+                       UNION ALL
+                       SELECT u.parent_code, up.depth OPERATOR(pg_catalog.+) 1
+                         FROM up JOIN workorder.units u ON u.code OPERATOR(pg_catalog.=) up.code
+                        WHERE u.parent_code IS NOT NULL AND up.depth OPERATOR(pg_catalog.<) 1000)
+                   SELECT 1 FROM up WHERE up.code OPERATOR(pg_catalog.=) NEW.code) THEN
+            PERFORM workorder.raise_error('WO211',
+                pg_catalog.format('unit %s (%s) would be its own ancestor', NEW.code, NEW.name),
+                pg_catalog.format('parent_code is %s, which is below %s.', NEW.parent_code, NEW.code),
+                'Give the unit a parent above it, not one of the units under it.');
+        END IF;
         IF NEW.kind OPERATOR(pg_catalog.=) 'branch'
            AND (parent.kind OPERATOR(pg_catalog.<>) 'department'
                 OR parent.department_kind IS DISTINCT FROM NEW.department_kind) THEN
