@@ -867,6 +867,7 @@ intake_submit(PG_FUNCTION_ARGS)
 	DedupOutcome outcome;
 	bool		suspected;
 	const char *category_code;
+	const char *inactive_category = NULL;
 	const char *reason = NULL;
 	bool		dispatched = false;
 	const char *route_unit = NULL;
@@ -998,6 +999,22 @@ intake_submit(PG_FUNCTION_ARGS)
 	category_code = category_code ? pstrdup(category_code) : NULL;
 
 	/*
+	 * A category taken out of the catalogue (it or an ancestor inactive) is
+	 * classified again by a dispatcher, as an unknown one is: it was routed
+	 * and dispatched as if still in use.
+	 */
+	if (category_code != NULL)
+	{
+		const CategoryInfo *info = workorder_category(category_code);
+
+		if (info != NULL && !info->active)
+		{
+			inactive_category = category_code;
+			category_code = NULL;
+		}
+	}
+
+	/*
 	 * Dedup (part 62): a duplicate is merged after the INSERT, a suspected
 	 * one waits for review; neither is routed.
 	 */
@@ -1018,7 +1035,10 @@ intake_submit(PG_FUNCTION_ARGS)
 	dedup_settle(dup, &outcome);
 	suspected = (outcome.decision != NULL && strcmp(outcome.decision, "review") == 0);
 
-	if (category_code == NULL)
+	if (category_code == NULL && inactive_category != NULL)
+		reason = psprintf("category %s (channel %s's %s) is not in use: a dispatcher must classify it",
+						  inactive_category, channel, TextDatumGetCString(category));
+	else if (category_code == NULL)
 		reason = psprintf("unknown category %s of channel %s: a dispatcher must classify it",
 						  category_isnull ? "(none)" : TextDatumGetCString(category), channel);
 	else if (DatumGetBool(attribute(dup, DECISION_HOLDS, &isnull)) && !isnull)

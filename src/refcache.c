@@ -479,7 +479,7 @@ ref_load(void)
 	}
 
 	n = (int) workorder_cache_query("SELECT e.code, e.family, e.path, e.handling_level, e.department_kind, e.sla_policy, "
-				  "e.dedup_radius_m, e.dedup_window FROM workorder.category_effective e", snapshot);
+				  "e.dedup_radius_m, e.dedup_window, e.active FROM workorder.category_effective e", snapshot);
 	for (i = 0; i < n; i++)
 	{
 		HeapTuple	t = SPI_tuptable->vals[i];
@@ -510,6 +510,8 @@ ref_load(void)
 			c->dedup_window = MemoryContextAlloc(ref_context, sizeof(Interval));
 			memcpy(c->dedup_window, DatumGetIntervalP(v), sizeof(Interval));
 		}
+		v = SPI_getbinval(t, desc, 9, &isnull);
+		c->active = !isnull && DatumGetBool(v);
 		ref_put('K', c->code, NULL)->category = c;
 		{
 			RefEntry   *family = ref_put('F', c->family, NULL);
@@ -623,7 +625,8 @@ ref_load(void)
 							  &elems, NULL, &r->nkeywords);
 			r->keywords = palloc(sizeof(Datum) * Max(r->nkeywords, 1));
 			for (k = 0; k < r->nkeywords; k++)
-				r->keywords[k] = DirectFunctionCall1Coll(lower, DEFAULT_COLLATION_OID, elems[k]);
+				r->keywords[k] = DirectFunctionCall1Coll(lower, DEFAULT_COLLATION_OID,
+														 PointerGetDatum(similarity_fold_width(DatumGetTextPP(elems[k]))));
 		}
 		MemoryContextSwitchTo(old);
 		r->keywords_text = ref_text(t, desc, 8);

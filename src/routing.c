@@ -113,8 +113,9 @@ path_contains(const CategoryInfo *cat, const char *code)
 }
 
 /*
- * description_has_keyword says whether lower(description) contains one of
- * the rule's lower-cased keywords (strpos(...) > 0).
+ * description_has_keyword says whether the description contains one of the
+ * rule's keywords (strpos(...) > 0), both lower-cased with their full-width
+ * letters and digits made ASCII (similarity_fold_width).
  */
 static bool
 description_has_keyword(const RouteRule *r, Datum description_lower)
@@ -308,7 +309,8 @@ workorder_route_steps(const char *category, const char *channel, ArrayType *chai
 	StringInfo	why = stop_at_choice ? NULL : &reason;	/* submit() reads no rule's reason */
 
 	if (description != NULL)
-		description_lower = DirectFunctionCall1Coll(lower, DEFAULT_COLLATION_OID, PointerGetDatum(description));
+		description_lower = DirectFunctionCall1Coll(lower, DEFAULT_COLLATION_OID,
+													PointerGetDatum(similarity_fold_width(description)));
 	cat = copy_category(workorder_category(category));
 	rules = workorder_route_rules(&nrules);
 	rules = copy_rules(rules, nrules);

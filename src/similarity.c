@@ -56,7 +56,8 @@
  * those of sorting both multisets and merging them, as this file once did.
  *
  * workorder.similarity_normalize() shows the normalised form, to explain a
- * score.  dedup.c calls similarity_text_ignoring() and similarity_address()
+ * score.  similarity_fold_width() folds only the width (full-width ASCII and
+ * the ideographic space), for routing's keywords.  dedup.c calls similarity_text_ignoring() and similarity_address()
  * directly, the same code as the SQL functions.
  *
  *-------------------------------------------------------------------------
@@ -1044,6 +1045,59 @@ workorder_address_similarity(PG_FUNCTION_ARGS)
 									 PG_GETARG_TEXT_PP(0), SIMILARITY_ADDRESS);
 
 	PG_RETURN_FLOAT8(address_score(a, PG_GETARG_TEXT_PP(1)));
+}
+
+/*
+ * similarity_fold_width returns t with full-width ASCII forms (U+FF01..U+FF5E)
+ * made ASCII and the ideographic space (U+3000) a space, as fold() does, and
+ * nothing else changed: routing matches keywords in it, so that a
+ * description typed on a Chinese keyboard in full width ('ＡＴＭ', '５Ｇ')
+ * meets the keywords 'ATM' and '5G'.  t itself when there is nothing to fold
+ * or the database is not UTF-8 (where those code points are other bytes).
+ */
+text *
+similarity_fold_width(text *t)
+{
+	const unsigned char *in = (const unsigned char *) VARDATA_ANY(t);
+	int			len = VARSIZE_ANY_EXHDR(t);
+	text	   *result;
+	unsigned char *out;
+	int			i;
+	int			n = 0;
+
+	if (GetDatabaseEncoding() != PG_UTF8)
+		return t;
+	for (i = 0; i + 2 < len; i++)
+		if ((in[i] == 0xEF && (in[i + 1] == 0xBC || in[i + 1] == 0xBD)) ||
+			(in[i] == 0xE3 && in[i + 1] == 0x80 && in[i + 2] == 0x80))
+			break;
+	if (i + 2 >= len)
+		return t;
+
+	result = (text *) palloc(VARHDRSZ + len);
+	out = (unsigned char *) VARDATA(result);
+	for (i = 0; i < len;)
+	{
+		if (i + 2 < len && in[i] == 0xEF && in[i + 1] == 0xBC && in[i + 2] >= 0x81 && in[i + 2] <= 0xBF)
+		{
+			out[n++] = (unsigned char) (in[i + 2] - 0x81 + 0x21);	/* U+FF01..U+FF3F */
+			i += 3;
+		}
+		else if (i + 2 < len && in[i] == 0xEF && in[i + 1] == 0xBD && in[i + 2] >= 0x80 && in[i + 2] <= 0x9E)
+		{
+			out[n++] = (unsigned char) (in[i + 2] - 0x80 + 0x60);	/* U+FF40..U+FF5E */
+			i += 3;
+		}
+		else if (i + 2 < len && in[i] == 0xE3 && in[i + 1] == 0x80 && in[i + 2] == 0x80)
+		{
+			out[n++] = ' ';
+			i += 3;
+		}
+		else
+			out[n++] = in[i++];
+	}
+	SET_VARSIZE(result, VARHDRSZ + n);
+	return result;
 }
 
 /*

@@ -113,6 +113,7 @@ typedef struct CategoryInfo
 	bool		has_dedup_radius;
 	double		dedup_radius_m;
 	Interval   *dedup_window;	/* NULL: NULL */
+	bool		active;			/* it and every ancestor are active */
 } CategoryInfo;
 
 /*
@@ -246,6 +247,7 @@ extern uint64 workorder_cache_query(const char *query, struct SnapshotData *snap
  */
 extern double similarity_text_ignoring(void **cache, MemoryContext cxt, text *a, text *b, text *ignore);
 extern double similarity_address(void **cache, MemoryContext cxt, text *a, text *b);
+extern text *similarity_fold_width(text *t);
 
 /* geodesic.c: the length of the geodesic between two points of SRID 4326, on WGS 84. */
 extern bool workorder_geodesic_distance(double lon1, double lat1, double lon2, double lat2, double *metres);

@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(18);
+SELECT plan(19);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -57,6 +57,17 @@ UPDATE workorder.routing_rules SET assisting_units = '{C-990401002,C-990401,C-99
 SELECT is((workorder.submit('hotline', 'E-A2', '0301', '协办', lon => 121.02, lat => 31.05)).assisting_units,
           '{C-990401002,C-990401001}'::text[], 'a rule''s assisting units lose the main unit and a repeated unit');
 DELETE FROM workorder.routing_rules WHERE name = '协办测试';
+
+-- Keywords match whatever the width of their letters and digits: a description typed
+-- in full width on a Chinese keyboard ('ＡＴＭ', '５ｇ') meets the keywords 'ATM' and
+-- '5G' (it missed them), and a keyword typed in full width meets a description in ASCII.
+INSERT INTO workorder.routing_rules (position, name, keywords, target, unit_code)
+VALUES (1, '宽度测试', '{ATM,5G,ＷＩＦＩ}', 'unit', 'C-990401001');
+SELECT is(array_agg((workorder.submit('hotline', 'E-W' || i, '0301', d, lon => 121.02, lat => 31.05)).main_unit ORDER BY i),
+          '{C-990401001,C-990401001,C-990401001,C-990401001}'::text[],
+          'keywords match in full and half width, either way round, in any case')
+  FROM unnest(ARRAY['银行ＡＴＭ机被撬', '５ｇ基站冒烟', '银行atm机', '公园wifi坏了']) WITH ORDINALITY v(d, i);
+DELETE FROM workorder.routing_rules WHERE name = '宽度测试';
 
 -- An empty keyword would match everything.
 SELECT throws_ok($$INSERT INTO workorder.routing_rules (name, keywords) VALUES ('空', '{""}')$$,

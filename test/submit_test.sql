@@ -3,7 +3,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(49);
+SELECT plan(51);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -121,6 +121,17 @@ SELECT is((SELECT ROW(status, main_unit, status_reason)::text
              FROM workorder.submit('hotline', 'FB-1', '0301', '界外', lon => 121.45, lat => 31.15)),
           ROW('new', NULL, 'out of jurisdiction (in no known area), and fallback_unit C-990401 is not an active unit')::text,
           'an out-of-jurisdiction report whose fallback_unit is inactive stays new, and the reason names the unit');
+
+-- A category taken out of use (here its parent) is classified again by a dispatcher,
+-- as an unknown one is: the report was routed and dispatched as if it were in use.
+UPDATE workorder.categories SET active = false WHERE code = 'CITY';
+SELECT is((SELECT ROW(status, category_code, main_unit, status_reason)::text
+             FROM workorder.submit('hotline', 'CAT-OFF', '0301', '占道', lon => 121.02, lat => 31.05)),
+          ROW('new', NULL, NULL, 'category CITY_VENDOR (channel hotline''s 0301) is not in use: a dispatcher must classify it')::text,
+          'a report of a category not in use waits for a dispatcher, and its reason says why');
+UPDATE workorder.categories SET active = true WHERE code = 'CITY';
+SELECT is((workorder.submit('hotline', 'CAT-ON', '0301', '占道', lon => 121.02, lat => 31.05)).status::text, 'dispatched',
+          '... and once it is in use again, is routed');
 
 SELECT * FROM finish();
 ROLLBACK;
