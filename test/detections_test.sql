@@ -6,7 +6,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(29);
+SELECT plan(36);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -178,6 +178,42 @@ SELECT results_eq($$SELECT a.detections, a.threshold, a.order_id IS NOT NULL FRO
                      WHERE a.kind = 'smoke'$$,
                   $$VALUES (6, 3, true)$$,
                   'a min_count lowered under an open bucket''s count raises its order at the bucket''s next detection');
+
+-- A retried COPY (its acknowledgement lost) is taken in, not counted again: with a
+-- detection_ref, three real detections are three however often they are sent (they
+-- counted twice, and raised an order meant for six).
+INSERT INTO workorder.detection_rules (kind, min_count, "window", cell_m) VALUES ('helmet_missing', 6, '10 minutes', 100);
+CREATE TEMP TABLE resent AS
+SELECT 'cam-r'::text AS camera_id, 'helmet_missing'::text AS kind, '2026-10-19 10:0' || g || ':00' AS detected_at,
+       '116.7'::text AS lon, '24.7'::text AS lat, '0.9'::text AS confidence, 'evt-' || g AS detection_ref
+  FROM generate_series(1, 3) g;
+INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence, detection_ref)
+SELECT * FROM resent;
+SELECT results_eq($$SELECT ingested, rejected, orders FROM workorder.ingest_detections()$$, $$VALUES (3, 0, 0)$$,
+                  'three detections with references are ingested');
+INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence, detection_ref)
+SELECT * FROM resent;
+SELECT results_eq($$SELECT ingested, rejected, orders FROM workorder.ingest_detections()$$, $$VALUES (3, 0, 0)$$,
+                  'sent again, they are taken in, and raise no order');
+SELECT results_eq($$SELECT (SELECT count(*)::integer FROM workorder.detections WHERE camera_id = 'cam-r'),
+                           (SELECT detections FROM workorder.detection_aggregates WHERE kind = 'helmet_missing')$$,
+                  $$VALUES (3, 3)$$, '... stored and counted once');
+-- Twice in one batch, and once more with a new one: each reference once.
+INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence, detection_ref)
+SELECT camera_id, kind, detected_at, lon, lat, confidence, 'evt-4' FROM resent
+UNION ALL SELECT camera_id, kind, detected_at, lon, lat, confidence, 'evt-4' FROM resent WHERE detection_ref = 'evt-1';
+SELECT results_eq($$SELECT ingested, rejected FROM workorder.ingest_detections()$$, $$VALUES (4, 0)$$,
+                  'one reference four times in one batch is taken in ...');
+SELECT is((SELECT count(*)::integer FROM workorder.detections WHERE camera_id = 'cam-r'), 4, '... and stored once');
+-- The same reference from another camera is another detection; a reference with a
+-- control character is rejected.
+INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence, detection_ref)
+VALUES ('cam-s', 'helmet_missing', '2026-10-19 10:05:00', '116.7', '24.7', '0.9', 'evt-1'),
+       ('cam-s', 'helmet_missing', '2026-10-19 10:05:00', '116.7', '24.7', '0.9', E'evt\u0001');
+SELECT results_eq($$SELECT ingested, rejected FROM workorder.ingest_detections()$$, $$VALUES (1, 1)$$,
+                  'another camera''s reference is its own; a control character in one is rejected');
+SELECT is((SELECT error_message LIKE 'detection column detection_ref %' FROM workorder.detection_rejects
+            WHERE raw ->> 'camera_id' = 'cam-s'), true, '... naming the column');
 
 -- Only the owner ingests; PUBLIC may neither COPY into the inbox nor read detections.
 CREATE ROLE detections_test_nobody;

@@ -31,6 +31,17 @@
 --   lon, lat     WGS84 degrees, -180..180 and -90..90
 --   confidence   0..1
 --   attributes   empty, or a JSON object
+--   detection_ref  empty, or the platform's own id of the detection, 1..128
+--                characters without control characters
+--
+-- Retries.  A connector whose COPY's acknowledgement was lost cannot read the
+-- inbox or the detections, so it sends the batch again.  A row whose
+-- (camera_id, detection_ref) is already in workorder.detections is taken in
+-- without being stored or counted again (it counted twice, and three real
+-- detections raised an order meant for six); detection_ref is what makes a retry
+-- safe, and a row without one is a detection of its own.  Two rows with one
+-- reference in one batch split the batch (the unique index), and the later finds
+-- the earlier stored.
 --
 -- Thresholds per kind: workorder.detection_rules (NULL columns, and kinds without a
 -- row, take the settings detection_min_count (10), detection_window ('1 hour'),
@@ -68,7 +79,8 @@ CREATE TABLE workorder.detection_inbox (
     lon         text,
     lat         text,
     confidence  text,
-    attributes  text
+    attributes  text,
+    detection_ref text
 );
 SELECT pg_catalog.pg_extension_config_dump('workorder.detection_inbox', '');
 SELECT pg_catalog.pg_extension_config_dump('workorder.detection_inbox_id_seq', '');
@@ -178,9 +190,14 @@ CREATE TABLE workorder.detections (
     confidence   real NOT NULL,
     attributes   jsonb NOT NULL,
     received_at  timestamptz NOT NULL,
-    aggregate_id bigint
+    aggregate_id bigint,
+    detection_ref text
 );
 CREATE INDEX detections_detected_at_idx ON workorder.detections USING brin (detected_at);
+-- A retried row (a camera's detection_ref already stored) is found here and not
+-- stored or counted again.
+CREATE UNIQUE INDEX detections_ref_idx ON workorder.detections (camera_id, detection_ref)
+    WHERE detection_ref IS NOT NULL;
 CREATE INDEX detections_aggregate_idx ON workorder.detections (aggregate_id);
 -- purge_history (part 97) finds the old detections counted into no aggregate (below
 -- their kind's confidence) here: the BRIN would make it read, at every pass, the old
@@ -269,7 +286,8 @@ $$;
 -- ingest_detection_rows moves the given inbox rows into detections and counts them
 -- into their aggregates, in one statement; when that fails on a bad row, it splits
 -- the rows in halves and tries each, down to single rows, which are rejected.  It
--- returns the number of rows ingested.  (Called by ingest_detections.)
+-- returns the number of rows taken in: stored, or retries of rows stored before.
+-- (Called by ingest_detections.)
 CREATE FUNCTION workorder.ingest_detection_rows(ids bigint[], default_count integer,
                                                 default_window interval, default_cell double precision,
                                                 default_confidence real)
@@ -279,7 +297,6 @@ AS $$
 DECLARE
     n integer := pg_catalog.cardinality(ids);
     half integer;
-    moved integer;
     err_code text;
     err_message text;
     err_detail text;
@@ -298,7 +315,9 @@ BEGIN
                    NULLIF(pg_catalog.btrim(i.lon), '')::double precision AS lon,
                    NULLIF(pg_catalog.btrim(i.lat), '')::double precision AS lat,
                    NULLIF(pg_catalog.btrim(i.confidence), '')::real AS confidence,
-                   NULLIF(pg_catalog.btrim(i.attributes), '')::jsonb AS attributes
+                   NULLIF(pg_catalog.btrim(i.attributes), '')::jsonb AS attributes,
+                   i.detection_ref AS detection_ref_text,
+                   NULLIF(pg_catalog.btrim(i.detection_ref), '') AS detection_ref
               FROM pg_catalog.unnest(ids) AS claimed(id)
               -- ids is sorted: the range lets the primary key find the rows in a
               -- large inbox instead of hashing all of it.
@@ -331,15 +350,27 @@ BEGIN
                         ELSE v.confidence END AS confidence,
                    CASE WHEN v.attributes IS NOT NULL AND pg_catalog.jsonb_typeof(v.attributes) OPERATOR(pg_catalog.<>) 'object'
                         THEN workorder.detection_refuse('attributes', v.attributes_text, 'Attributes are empty or a JSON object.')::jsonb
-                        ELSE COALESCE(v.attributes, '{}'::jsonb) END AS attributes
+                        ELSE COALESCE(v.attributes, '{}'::jsonb) END AS attributes,
+                   CASE WHEN pg_catalog.length(v.detection_ref) OPERATOR(pg_catalog.>) 128
+                             OR v.detection_ref OPERATOR(pg_catalog.~) '[[:cntrl:]]'
+                        THEN workorder.detection_refuse('detection_ref', v.detection_ref_text,
+                                 'A detection reference is empty, or 1 to 128 characters without control characters.')
+                        ELSE v.detection_ref END AS detection_ref
               FROM raw v
+        ), fresh AS MATERIALIZED (
+            -- Not a retry of a detection already stored.
+            SELECT c.* FROM conv c
+             WHERE c.detection_ref IS NULL
+                OR NOT EXISTS (SELECT 1 FROM workorder.detections d
+                                WHERE d.camera_id OPERATOR(pg_catalog.=) c.camera_id
+                                  AND d.detection_ref OPERATOR(pg_catalog.=) c.detection_ref)
         ), placed AS MATERIALIZED (
             SELECT c.*, ST_SetSRID(ST_MakePoint(c.lon, c.lat), 4326) AS location,
                    COALESCE(r.min_count, default_count) AS threshold,
                    COALESCE(r."window", default_window) AS "window",
                    COALESCE(r.cell_m, default_cell) AS cell_m,
                    c.confidence OPERATOR(pg_catalog.>=) COALESCE(r.min_confidence, default_confidence) AS counted
-              FROM conv c
+              FROM fresh c
               LEFT JOIN workorder.detection_rules r ON r.kind OPERATOR(pg_catalog.=) c.kind
         ), keyed AS MATERIALIZED (
             SELECT p.*,
@@ -374,15 +405,16 @@ BEGIN
             RETURNING a.id, a.kind, a.cell_m, a.cell_x, a.cell_y, a.bucket_start, a."window"
         )
         INSERT INTO workorder.detections
-            (id, camera_id, kind, detected_at, location, confidence, attributes, received_at, aggregate_id)
-        SELECT k.id, k.camera_id, k.kind, k.detected_at, k.location, k.confidence, k.attributes, k.received_at, c.id
+            (id, camera_id, kind, detected_at, location, confidence, attributes, received_at, aggregate_id, detection_ref)
+        SELECT k.id, k.camera_id, k.kind, k.detected_at, k.location, k.confidence, k.attributes, k.received_at, c.id,
+               k.detection_ref
           FROM keyed k
           LEFT JOIN counted c ON k.counted AND c.kind OPERATOR(pg_catalog.=) k.kind
                              AND c.cell_m OPERATOR(pg_catalog.=) k.cell_m AND c.cell_x OPERATOR(pg_catalog.=) k.cell_x
                              AND c.cell_y OPERATOR(pg_catalog.=) k.cell_y AND c.bucket_start OPERATOR(pg_catalog.=) k.bucket_start
                              AND c."window" OPERATOR(pg_catalog.=) k."window";
-        GET DIAGNOSTICS moved = ROW_COUNT;
-        RETURN moved;
+        -- Every row of the batch is taken in: stored, or a retry of one stored.
+        RETURN n;
     -- program_limit_exceeded: a value too deep to convert (JSON nested a hundred
     -- thousand levels exceeds the stack depth), which is the row's fault like any
     -- other bad value; uncaught, it failed every batch that held the row, for good.

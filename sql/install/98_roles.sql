@@ -125,7 +125,7 @@ BEGIN
                               'workorder.detections, workorder.detection_aggregates, workorder.detection_rejects, '
                               'workorder.order_detections, workorder.unit_scores, workorder.daily_briefings, '
                               'workorder.monthly_assessments TO %s', staff);
-    GRANT INSERT (camera_id, kind, detected_at, lon, lat, confidence, attributes)
+    GRANT INSERT (camera_id, kind, detected_at, lon, lat, confidence, attributes, detection_ref)
        ON TABLE workorder.detection_inbox TO workorder_intake, workorder_admin;
     GRANT INSERT (channel, channel_ref, category, description, lon, lat, address, reporter_name, reporter_phone,
                   occurred_at, attributes, priority)
