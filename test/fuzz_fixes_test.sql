@@ -2,7 +2,7 @@
 -- per fix: each input here once gave a crash-like failure, an internal error, a
 -- standard SQLSTATE where a project one belongs, or an error message of a megabyte.
 BEGIN;
-SELECT plan(43);
+SELECT plan(46);
 
 -- error_of runs a statement and returns its SQLSTATE and message length, or 'ok'.
 CREATE FUNCTION pg_temp.error_of(statement text, OUT state text, OUT message_length integer)
@@ -80,6 +80,17 @@ SELECT throws_ok($$SELECT workorder.load_category('"CITY"')$$, 'WO210', NULL,
                  'load_category of a string is WO210 (was 22023)');
 SELECT throws_ok($$SELECT workorder.load_channel(NULL)$$, 'WO210', NULL,
                  'load_channel(NULL) is WO210 (was 23502)');
+-- A key a row does not have, or a code twice in one batch, is WO210 before anything
+-- is loaded (a misspelt parent_code loaded the unit without its parent; the last of
+-- two elements with one code won).
+SELECT throws_ok($$SELECT workorder.load_department_kinds('[{"code": "dk-ok", "name": "好"}, {"code": "dk-typo", "nmae": "错"}]')$$,
+                 'WO210', 'department kind dk-typo (element 2 of the batch) was not loaded: it has the key ''nmae'', which a department kind does not have',
+                 'a misspelt key is WO210, naming the element and the key');
+SELECT throws_ok($$SELECT workorder.load_categories('[{"code": "CAT-T", "name": "一"}, {"code": "CAT-T", "name": "二"}]')$$,
+                 'WO210', 'category CAT-T (element 2 of the batch) was not loaded: it repeats the code of an earlier element',
+                 'a code twice in one batch is WO210');
+SELECT is((SELECT count(*)::integer FROM workorder.department_kinds WHERE code IN ('dk-ok', 'dk-typo'))
+          + (SELECT count(*)::integer FROM workorder.categories WHERE code = 'CAT-T'), 0, '... and nothing of either batch is loaded');
 SELECT throws_ok($$SELECT workorder.load_department_kind('{"code": "x"}')$$, 'WO210', NULL,
                  'load_department_kind without a name is WO210 (was 23502)');
 SELECT lives_ok($$SELECT workorder.load_department_kind('{"code": "fuzz_kind", "name": "模糊"}')$$,

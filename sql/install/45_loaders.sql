@@ -66,11 +66,30 @@ BEGIN
 END
 $$;
 
+-- loader_keys returns the keys an element of a batch of what may have (the row
+-- loaders below say what each means).
+CREATE FUNCTION workorder.loader_keys(what text)
+RETURNS text[]
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT CASE what
+        WHEN 'department kind' THEN ARRAY['code', 'name']
+        WHEN 'unit' THEN ARRAY['code', 'name', 'kind', 'level', 'department_kind', 'parent_code', 'area_code',
+                               'phone', 'active']
+        WHEN 'category' THEN ARRAY['code', 'name', 'parent_code', 'handling_level', 'department_kind', 'sla_policy',
+                                   'dedup_radius_m', 'dedup_window', 'description', 'active']
+        WHEN 'channel' THEN ARRAY['code', 'name', 'kind', 'replies', 'active', 'categories']
+    END
+$$;
+
 -- load_batch loads every element of a batch with load_one, a function that loads
 -- one element (a JSON object) and is called parents first.  An error met on one
 -- element is raised again naming that element: a workorder SQLSTATE is kept, any
 -- other becomes WO210.  The batch runs in the caller's transaction, so an error
--- leaves nothing of it behind.
+-- leaves nothing of it behind.  Before any is loaded, an element that is not an
+-- object, has a key a row of its kind does not have (loader_keys), or repeats the
+-- code of an earlier one is WO210: a misspelt key ("parnet_code") was ignored,
+-- and the unit loaded without its parent; a repeated code loaded the last one.
 CREATE FUNCTION workorder.load_batch(batch jsonb, what text, parent_key text, load_one regprocedure)
 RETURNS integer
 LANGUAGE plpgsql
@@ -79,7 +98,39 @@ DECLARE
     element record;
     loaded integer := 0;
     err_state text; err_message text; err_detail text; err_hint text;
+    allowed text[] := workorder.loader_keys(what);
+    bad record;
 BEGIN
+    IF batch IS NOT NULL AND pg_catalog.jsonb_typeof(batch) OPERATOR(pg_catalog.=) 'array' THEN
+        SELECT e.n, e.item,
+               CASE WHEN pg_catalog.jsonb_typeof(e.item) OPERATOR(pg_catalog.<>) 'object' THEN 'is not a JSON object'
+                    WHEN e.unknown IS NOT NULL
+                    THEN pg_catalog.format('has the key %s, which a %s does not have', e.unknown, what)
+                    ELSE 'repeats the code of an earlier element' END AS why
+          INTO bad
+          FROM (SELECT x.ordinality AS n, x.value AS item,
+                       CASE WHEN allowed IS NOT NULL AND pg_catalog.jsonb_typeof(x.value) OPERATOR(pg_catalog.=) 'object'
+                            THEN (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(k), ', ')
+                                    FROM pg_catalog.jsonb_object_keys(x.value) k
+                                   WHERE NOT k OPERATOR(pg_catalog.=) ANY (allowed)) END AS unknown,
+                       pg_catalog.row_number() OVER (PARTITION BY x.value OPERATOR(pg_catalog.->>) 'code'
+                                                     ORDER BY x.ordinality) AS nth
+                  FROM pg_catalog.jsonb_array_elements(batch) WITH ORDINALITY AS x) e
+         WHERE pg_catalog.jsonb_typeof(e.item) OPERATOR(pg_catalog.<>) 'object'
+            OR e.unknown IS NOT NULL
+            OR (e.nth OPERATOR(pg_catalog.>) 1 AND e.item OPERATOR(pg_catalog.->>) 'code' IS NOT NULL)
+         ORDER BY e.n LIMIT 1;
+        IF FOUND THEN
+            PERFORM workorder.raise_error('WO210',
+                pg_catalog.format('%s %s (element %s of the batch) was not loaded: it %s', what,
+                                  COALESCE(CASE WHEN pg_catalog.jsonb_typeof(bad.item) OPERATOR(pg_catalog.=) 'object'
+                                                THEN bad.item OPERATOR(pg_catalog.->>) 'code' END, '(no code)'),
+                                  bad.n, bad.why),
+                pg_catalog.format('The element is %s; a %s has the keys %s.', pg_catalog.left(bad.item::text, 300), what,
+                                  pg_catalog.array_to_string(allowed, ', ')),
+                'Correct the element and load the batch again; nothing of it was loaded.');
+        END IF;
+    END IF;
     FOR element IN SELECT * FROM workorder.batch_in_order(batch, what, parent_key) LOOP
         BEGIN
             EXECUTE pg_catalog.format('SELECT %s($1)', load_one::regproc) USING element.item;
