@@ -6,7 +6,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(36);
+SELECT plan(38);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -214,6 +214,16 @@ SELECT results_eq($$SELECT ingested, rejected FROM workorder.ingest_detections()
                   'another camera''s reference is its own; a control character in one is rejected');
 SELECT is((SELECT error_message LIKE 'detection column detection_ref %' FROM workorder.detection_rejects
             WHERE raw ->> 'camera_id' = 'cam-s'), true, '... naming the column');
+
+-- Attributes over 64 kB are rejected, as submit() refuses them; a rule's kind with
+-- blanks at its ends is refused (ingest trims a detection's kind: it never matched).
+INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence, attributes)
+VALUES ('cam-big', 'smoke', '2026-10-19 11:00:00', '116.8', '24.8', '0.9',
+        json_build_object('blob', repeat('x', 70000))::text);
+SELECT results_eq($$SELECT ingested, rejected FROM workorder.ingest_detections()$$, $$VALUES (0, 1)$$,
+                  'a detection with attributes over 64 kB is rejected');
+SELECT throws_ok($$INSERT INTO workorder.detection_rules (kind) VALUES (' smoke_2 ')$$, 'WO852', NULL,
+                 'a rule''s kind with blanks at its ends is WO852');
 
 -- Only the owner ingests; PUBLIC may neither COPY into the inbox nor read detections.
 CREATE ROLE detections_test_nobody;

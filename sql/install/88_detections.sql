@@ -30,7 +30,7 @@
 --                a UTC offset it is Beijing time
 --   lon, lat     WGS84 degrees, -180..180 and -90..90
 --   confidence   0..1
---   attributes   empty, or a JSON object
+--   attributes   empty, or a JSON object of at most 64 kB (as submit() takes)
 --   detection_ref  empty, or the platform's own id of the detection, 1..128
 --                characters without control characters
 --
@@ -110,9 +110,11 @@ DECLARE
     why text;
 BEGIN
     why := CASE
+        -- Ingest trims the kind of a detection: a rule's kind with blanks at its
+        -- ends never matched one.
         WHEN NEW.kind IS NULL OR pg_catalog.length(NEW.kind) OPERATOR(pg_catalog.<) 1 OR pg_catalog.length(NEW.kind) OPERATOR(pg_catalog.>) 64
-             OR NEW.kind OPERATOR(pg_catalog.~) '[[:cntrl:]]'
-            THEN pg_catalog.format('the kind %s is not 1 to 64 characters without control characters',
+             OR NEW.kind OPERATOR(pg_catalog.~) '[[:cntrl:]]' OR NEW.kind OPERATOR(pg_catalog.<>) pg_catalog.btrim(NEW.kind)
+            THEN pg_catalog.format('the kind %s is not 1 to 64 characters without control characters and blanks at its ends',
                                    COALESCE(pg_catalog.quote_literal(NEW.kind), 'NULL'))
         WHEN NEW.min_count IS NOT NULL AND NOT (NEW.min_count OPERATOR(pg_catalog.>=) 1 AND NEW.min_count OPERATOR(pg_catalog.<=) 1000000)
             THEN pg_catalog.format('min_count is %s; it must be from 1 to 1000000', NEW.min_count)
@@ -348,8 +350,10 @@ BEGIN
                    CASE WHEN v.confidence IS NULL OR NOT (v.confidence OPERATOR(pg_catalog.>=) 0 AND v.confidence OPERATOR(pg_catalog.<=) 1)
                         THEN workorder.detection_refuse('confidence', v.confidence_text, 'The confidence is required, from 0 to 1.')::real
                         ELSE v.confidence END AS confidence,
-                   CASE WHEN v.attributes IS NOT NULL AND pg_catalog.jsonb_typeof(v.attributes) OPERATOR(pg_catalog.<>) 'object'
-                        THEN workorder.detection_refuse('attributes', v.attributes_text, 'Attributes are empty or a JSON object.')::jsonb
+                   CASE WHEN v.attributes IS NOT NULL AND (pg_catalog.jsonb_typeof(v.attributes) OPERATOR(pg_catalog.<>) 'object'
+                                                          OR pg_catalog.octet_length(v.attributes_text) OPERATOR(pg_catalog.>) 65536)
+                        THEN workorder.detection_refuse('attributes', v.attributes_text,
+                                 'Attributes are empty or a JSON object of at most 64 kB.')::jsonb
                         ELSE COALESCE(v.attributes, '{}'::jsonb) END AS attributes,
                    CASE WHEN pg_catalog.length(v.detection_ref) OPERATOR(pg_catalog.>) 128
                              OR v.detection_ref OPERATOR(pg_catalog.~) '[[:cntrl:]]'
