@@ -3,7 +3,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(51);
+SELECT plan(52);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -121,6 +121,14 @@ SELECT is((SELECT ROW(status, main_unit, status_reason)::text
              FROM workorder.submit('hotline', 'FB-1', '0301', '界外', lon => 121.45, lat => 31.15)),
           ROW('new', NULL, 'out of jurisdiction (in no known area), and fallback_unit C-990401 is not an active unit')::text,
           'an out-of-jurisdiction report whose fallback_unit is inactive stays new, and the reason names the unit');
+-- explain_route tells what intake did, also after a dispatcher sent the order on by
+-- hand (it said "sent to the fallback unit", naming the dispatcher's choice).
+SELECT workorder.dispatch((SELECT id FROM workorder.orders WHERE channel_ref = 'FB-1'), 'dispatcher', 'C-990401001')
+       IS NOT NULL AS dispatched \gset
+SELECT is((SELECT ROW(s.chosen, s.unit_code, s.reason LIKE '%no active fallback_unit, so it stayed new%')::text
+             FROM workorder.explain_route((SELECT id FROM workorder.orders WHERE channel_ref = 'FB-1')) s),
+          ROW(false, NULL, true)::text,
+          'explain_route of an order dispatched by hand after intake left it new says that intake left it new');
 
 -- A category taken out of use (here its parent) is classified again by a dispatcher,
 -- as an unknown one is: the report was routed and dispatched as if it were in use.

@@ -56,6 +56,7 @@ SECURITY DEFINER
 AS $$
 DECLARE
     o workorder.orders;
+    fallback text;   -- the unit intake sent an out-of-jurisdiction order to
 BEGIN
     SELECT * INTO o FROM workorder.orders x WHERE x.id OPERATOR(pg_catalog.=) order_id;
     IF NOT FOUND THEN
@@ -89,12 +90,18 @@ BEGIN
         RETURN;
     END IF;
     IF NOT o.in_jurisdiction THEN
-        RETURN QUERY SELECT 0, NULL::bigint, 'intake'::text, true, o.main_unit IS NOT NULL,
-            pg_catalog.format(CASE WHEN o.main_unit IS NULL
-                                   THEN 'out of jurisdiction (%s): no active fallback_unit, so it stays new for a dispatcher; no rule is considered'
+        -- What intake did, from its own dispatch event (the system's, logged with
+        -- the submit): the order's main unit now may be a dispatcher's choice, and
+        -- was reported as the fallback unit.
+        SELECT e.unit_code INTO fallback FROM workorder.order_events e
+         WHERE e.order_id OPERATOR(pg_catalog.=) o.id AND e.seq OPERATOR(pg_catalog.<=) 2
+           AND e.action OPERATOR(pg_catalog.=) 'dispatch' AND e.actor OPERATOR(pg_catalog.=) 'system';
+        RETURN QUERY SELECT 0, NULL::bigint, 'intake'::text, true, fallback IS NOT NULL,
+            pg_catalog.format(CASE WHEN fallback IS NULL
+                                   THEN 'out of jurisdiction (%s): no active fallback_unit, so it stayed new for a dispatcher; no rule is considered'
                                    ELSE 'out of jurisdiction (%s): sent to the fallback unit, no rule is considered' END,
                               COALESCE(o.area_code, 'in no known area')),
-            NULL::workorder.area_level, o.main_unit;
+            NULL::workorder.area_level, fallback;
         RETURN;
     END IF;
     RETURN QUERY SELECT s.step, s.rule_id, s.rule_name, s.matched, s.chosen, s.reason, s.handling_level, s.unit_code
