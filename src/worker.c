@@ -132,6 +132,7 @@ static bool worker_step(const char *activity, const char *task,
 static void step_start_pass(void *arg);
 static void step_run_task(void *arg);
 static void step_record_failure(void *arg);
+static void worker_record_failure(const char *task, TimestampTz started_at, const char *detail);
 static void worker_quit(SIGNAL_ARGS);
 
 /*
@@ -414,16 +415,7 @@ worker_pass(void)
 		if (workorder_quarantine_holds(run.task, &held))
 		{
 			if (held != NULL)
-			{
-				FailureRecord record;
-
-				worker_note_failure(run.task, held);
-				record.task = run.task;
-				record.started_at = GetCurrentTimestamp();
-				record.detail = held;
-				(void) worker_step("recording a quarantined task in workorder.worker_runs", NULL,
-								   step_record_failure, &record);
-			}
+				worker_record_failure(run.task, GetCurrentTimestamp(), held);
 			continue;
 		}
 		activity = psprintf("SELECT workorder.run_task(%s)", quote_literal_cstr(run.task));
@@ -507,17 +499,26 @@ worker_step(const char *activity, const char *task, WorkerStepFunction fn, void 
 	pgstat_report_activity(STATE_IDLE, NULL);
 
 	if (!ok && fn != step_record_failure)
-	{
-		FailureRecord record;
-
-		worker_note_failure(task, message);
-		record.task = task ? task : "pass";
-		record.started_at = started_at;
-		record.detail = message;
-		(void) worker_step("recording a failed task in workorder.worker_runs", NULL,
-						   step_record_failure, &record);
-	}
+		worker_record_failure(task, started_at, message);
 	return ok;
+}
+
+/*
+ * worker_record_failure counts a failed task (NULL: the pass) in the slot and
+ * writes it to workorder.worker_runs, in a transaction of its own: a task that
+ * raised an error, or one the quarantine held back.
+ */
+static void
+worker_record_failure(const char *task, TimestampTz started_at, const char *detail)
+{
+	FailureRecord record;
+
+	worker_note_failure(task, detail);
+	record.task = task ? task : "pass";
+	record.started_at = started_at;
+	record.detail = detail;
+	(void) worker_step("recording a failed task in workorder.worker_runs", NULL,
+					   step_record_failure, &record);
 }
 
 /*
