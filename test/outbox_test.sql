@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(48);
+SELECT plan(73);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 SELECT workorder.load_channels('[{"code": "mailbox", "name": "区长信箱", "kind": "mailbox"}]');
@@ -111,14 +111,15 @@ SELECT set_eq('SELECT event_id, order_id FROM workorder.outbox', 'SELECT * FROM 
 SELECT is((SELECT count(*) FROM workorder.outbox WHERE kind = 'reopen'), 0::bigint, '... no reopen message');
 
 -- Claims: sequential claims by two claimers, with leases, never overlap, and cover
--- every due message of the channel in id order.
+-- the first message of every report of the channel, in id order; a report's later
+-- messages wait for its first.
 CREATE TEMP TABLE claims AS
 SELECT 'a'::text AS who, c.id FROM workorder.claim_outbox('hotline', 7, '10 minutes', 'a') c;
 INSERT INTO claims SELECT 'b', c.id FROM workorder.claim_outbox('hotline', 7, '10 minutes', 'b') c;
 INSERT INTO claims SELECT 'a', c.id FROM workorder.claim_outbox('hotline', 10000, '10 minutes', 'a') c;
 SELECT is((SELECT count(DISTINCT id) FROM claims), (SELECT count(*) FROM claims), 'no message is claimed twice');
-SELECT set_eq('SELECT id FROM claims', $$SELECT id FROM workorder.outbox WHERE channel_code = 'hotline'$$,
-              'the claims cover every message of the channel');
+SELECT set_eq('SELECT id FROM claims', $$SELECT min(id) FROM workorder.outbox WHERE channel_code = 'hotline' GROUP BY order_id$$,
+              'the claims cover the first message of every report of the channel, and no other');
 SELECT ok((SELECT max(id) FROM claims WHERE who = 'a' AND id < (SELECT min(id) FROM claims WHERE who = 'b'))
           < (SELECT min(id) FROM claims WHERE who = 'b'), 'claims take messages in id order');
 SELECT is((SELECT count(*) FROM workorder.claim_outbox('hotline', 10000, '10 minutes', 'c')), 0::bigint,
@@ -217,7 +218,7 @@ SELECT * FROM pg_temp.refused($$SELECT workorder.ack_outbox(NULL)$$, 'WO603', 'a
 SELECT * FROM pg_temp.refused($$SELECT workorder.ack_outbox(-1)$$, 'WO601', 'an unknown message');
 SELECT * FROM pg_temp.refused($$SELECT workorder.fail_outbox((SELECT min(id) FROM workorder.outbox WHERE claimed_by = 'd'), repeat('e', 2001), 'd')$$,
                               'WO603', 'an oversized error');
-SELECT * FROM pg_temp.refused($$SELECT workorder.ack_outbox((SELECT min(id) FROM workorder.outbox WHERE claimed_by = 'd'), 'other')$$,
+SELECT * FROM pg_temp.refused($$SELECT workorder.ack_outbox((SELECT min(id) FROM workorder.outbox WHERE claimed_by = 'd' AND state = 'claimed'), 'other')$$,
                               'WO602', 'an ack by another claimer');
 SELECT * FROM pg_temp.refused($$SELECT workorder.ack_outbox((SELECT min(id) FROM workorder.outbox WHERE state = 'pending'))$$,
                               'WO602', 'an ack of a message not claimed');
@@ -225,11 +226,98 @@ SELECT * FROM pg_temp.refused($$SELECT workorder.fail_outbox((SELECT min(id) FRO
                               'WO602', 'a fail of a dead message');
 
 -- Ack is idempotent.
-SELECT is((SELECT string_agg(state, ',') FROM (
-              SELECT (workorder.ack_outbox(m.id, 'd')).state FROM (SELECT min(id) AS id FROM workorder.outbox WHERE claimed_by = 'd') m
-              UNION ALL
-              SELECT (workorder.ack_outbox(m.id, 'd')).state FROM (SELECT min(id) AS id FROM workorder.outbox WHERE claimed_by = 'd') m) x),
-          'delivered,delivered', 'acking twice is delivered, then a no-op');
+SELECT min(id) AS acked_twice FROM workorder.outbox WHERE claimed_by = 'd' AND state = 'claimed' \gset
+SELECT is((workorder.ack_outbox(:acked_twice, 'd')).state, 'delivered', 'an ack makes a claimed message delivered');
+SELECT results_eq(format('SELECT (m).state, (m).delivered_at FROM workorder.ack_outbox(%s, %L) m', :acked_twice, 'd'),
+                  format('SELECT state, delivered_at FROM workorder.outbox WHERE id = %s', :acked_twice),
+                  '... and acking it again is a no-op: still delivered, at the first ack''s time');
+
+-- A report's messages go out in order.  Three reports on a channel of their own,
+-- each with three messages (dispatch, accept, resolve).
+SELECT workorder.load_channels('[{"code": "app", "name": "市民App", "kind": "platform",
+                                  "categories": [{"code": "0301", "category": "CITY_VENDOR"}]}]') IS NOT NULL AS loaded \gset
+DO $$
+DECLARE
+    oid_ bigint;
+BEGIN
+    FOR i IN 1..3 LOOP
+        oid_ := (workorder.submit('app', 'Q-' || i, '0301', '第' || i || '个路口占道经营',
+                                  lon => 121.01 + i * 0.02, lat => 31.15)).id;
+        IF (SELECT o.status FROM workorder.orders o WHERE o.id = oid_) = 'new' THEN
+            PERFORM workorder.dispatch(oid_, 'C-990401', 'C-990401001');
+        END IF;
+        PERFORM workorder.accept(oid_, 'x');
+        PERFORM workorder.resolve(oid_, 'x', '已劝离');
+    END LOOP;
+END
+$$;
+CREATE TEMP VIEW app_messages AS
+SELECT m.id, o.channel_ref AS ref, m.kind, row_number() OVER (PARTITION BY m.order_id ORDER BY m.id) AS nth
+  FROM workorder.outbox m JOIN workorder.orders o ON o.id = m.order_id
+ WHERE m.channel_code = 'app';
+SELECT id AS q1_dispatch FROM app_messages WHERE ref = 'Q-1' AND nth = 1 \gset
+SELECT id AS q1_accept FROM app_messages WHERE ref = 'Q-1' AND nth = 2 \gset
+SELECT id AS q2_dispatch FROM app_messages WHERE ref = 'Q-2' AND nth = 1 \gset
+SELECT id AS q3_resolve FROM app_messages WHERE ref = 'Q-3' AND nth = 3 \gset
+SELECT results_eq($$SELECT a.ref, a.kind FROM workorder.claim_outbox('app', 100, '10 minutes', 'p') c
+                     JOIN app_messages a ON a.id = c.id ORDER BY c.id$$,
+                  $$VALUES ('Q-1', 'dispatch'), ('Q-2', 'dispatch'), ('Q-3', 'dispatch')$$,
+                  'a claim takes the first message of each report, not the ones behind it');
+SELECT is((workorder.fail_outbox(:q1_dispatch, 'HTTP 503', 'p')).state, 'pending', 'Q-1''s first message fails');
+SELECT is((SELECT count(*) FROM (SELECT workorder.ack_outbox(a.id, 'p') FROM app_messages a
+                                  WHERE a.nth = 1 AND a.ref <> 'Q-1') x), 2::bigint, '... the other two are delivered');
+SELECT results_eq($$SELECT a.ref, a.kind FROM workorder.claim_outbox('app', 100, '10 minutes', 'p') c
+                     JOIN app_messages a ON a.id = c.id ORDER BY c.id$$,
+                  $$VALUES ('Q-2', 'accept'), ('Q-3', 'accept')$$,
+                  'Q-1''s later messages wait behind its failed one, the other reports'' go on');
+UPDATE workorder.outbox SET next_attempt_at = now() WHERE id = :q1_dispatch;
+SELECT results_eq($$SELECT c.id FROM workorder.claim_outbox('app', 100, '10 minutes', 'p') c$$,
+                  ARRAY[:q1_dispatch::bigint], 'when it is due again, the failed message is claimed, and still nothing behind it');
+SELECT is((workorder.ack_outbox(:q1_dispatch, 'p')).state, 'delivered', '... and delivered');
+SELECT results_eq($$SELECT c.id FROM workorder.claim_outbox('app', 100, '10 minutes', 'p') c$$,
+                  ARRAY[:q1_accept::bigint], '... then the next message of Q-1 comes out');
+UPDATE workorder.outbox SET state = 'dead', claimed_until = NULL, last_error = 'test' WHERE id = :q1_accept;
+SELECT results_eq($$SELECT a.ref, a.kind FROM workorder.claim_outbox('app', 100, '10 minutes', 'p') c
+                     JOIN app_messages a ON a.id = c.id ORDER BY c.id$$,
+                  $$VALUES ('Q-1', 'resolve')$$,
+                  'a dead message holds up nothing behind it (Q-2''s and Q-3''s accepts are still claimed)');
+
+-- An ack that comes after the lease ran out: taken while nobody claimed the message
+-- since, also once outbox_expire gave it back, or made it dead after its last attempt.
+SELECT id AS q2_accept FROM app_messages WHERE ref = 'Q-2' AND nth = 2 \gset
+SELECT id AS q3_accept FROM app_messages WHERE ref = 'Q-3' AND nth = 2 \gset
+UPDATE workorder.outbox SET claimed_until = now() - interval '1 second', next_attempt_at = now() - interval '1 second'
+ WHERE id IN (:q2_accept, :q3_accept);
+UPDATE workorder.outbox SET attempts = 6 WHERE id = :q3_accept;
+SELECT is((SELECT rows FROM workorder.run_task('outbox_expire')), 2, 'outbox_expire gives back two expired claims');
+SELECT results_eq(format('SELECT state, claimed_by, lease_expired_at IS NOT NULL FROM workorder.outbox
+                            WHERE id IN (%s, %s) ORDER BY id', :q2_accept, :q3_accept),
+                  $$VALUES ('pending', 'p', true), ('dead', 'p', true)$$,
+                  '... one pending, one dead after its last attempt, each still naming its last claimer');
+SELECT * FROM pg_temp.refused($$SELECT workorder.ack_outbox($$ || :q2_accept || $$, 'another')$$,
+                              'WO602', 'a late ack by another claimer');
+SELECT * FROM pg_temp.refused($$SELECT workorder.fail_outbox($$ || :q2_accept || $$, 'timeout', 'p')$$,
+                              'WO602', 'a late fail (the message was given back already)');
+SELECT results_eq($$SELECT (m).state, (m).lease_expired_at IS NOT NULL FROM workorder.ack_outbox($$ || :q2_accept || $$, 'p') m$$,
+                  $$VALUES ('delivered', true)$$, 'a late ack by its last claimer of a message given back: delivered');
+SELECT is((workorder.ack_outbox(:q3_accept, 'p')).state, 'delivered',
+          'a late ack of a message that died of its expired lease: delivered after all');
+SELECT results_eq($$SELECT a.ref, a.kind FROM workorder.claim_outbox('app', 100, '10 minutes', 'p') c
+                     JOIN app_messages a ON a.id = c.id ORDER BY c.id$$,
+                  $$VALUES ('Q-2', 'resolve'), ('Q-3', 'resolve')$$,
+                  '... neither is claimed again; the messages behind them come out');
+-- Claimed again by another connector: the first one's late ack is refused.
+UPDATE workorder.outbox SET claimed_until = now() - interval '1 second', next_attempt_at = now() - interval '1 second'
+ WHERE id = :q3_resolve;
+SELECT is((SELECT rows FROM workorder.run_task('outbox_expire')), 1, 'Q-3''s last message expires');
+SELECT results_eq($$SELECT c.id FROM workorder.claim_outbox('app', 100, '10 minutes', 'r') c$$,
+                  ARRAY[:q3_resolve::bigint], '... and another connector claims it');
+SELECT * FROM pg_temp.refused($$SELECT workorder.ack_outbox($$ || :q3_resolve || $$, 'p')$$,
+                              'WO602', 'a late ack after another connector claimed the message');
+-- Failed by its connector: an ack afterwards is refused (the connector gave it back).
+SELECT is((workorder.fail_outbox(:q3_resolve, 'HTTP 500', 'r')).lease_expired_at, NULL, 'a fail clears lease_expired_at');
+SELECT * FROM pg_temp.refused($$SELECT workorder.ack_outbox($$ || :q3_resolve || $$, 'r')$$,
+                              'WO602', 'an ack after the connector failed the message');
 
 SELECT * FROM finish();
 ROLLBACK;

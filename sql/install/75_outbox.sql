@@ -9,7 +9,12 @@
 -- each with workorder.ack_outbox() or give it back with workorder.fail_outbox().
 -- Delivery is at least once: a claim is a lease, and a message whose lease runs out
 -- (a connector that crashed) is claimable again, so a connector must treat a
--- message it has seen before (same id) as a duplicate.
+-- message it has seen before (same id) as a duplicate.  The messages of one report
+-- are delivered in order: a message is not claimed while an earlier one of the same
+-- report is pending or claimed (a "closed" overtaking a failed "resolved" would
+-- leave the channel's own system showing the wrong status).  A connector's ack that
+-- comes after its lease ran out is still taken while nobody claimed the message
+-- since: it was delivered, and it must not be sent again, nor end dead.
 --
 -- What makes a message (kind is the action of the event):
 --   dispatch, reassign   the order went to a unit (at intake too, when routed)
@@ -68,6 +73,10 @@ CREATE TABLE workorder.outbox (
     last_error      text,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     delivered_at    timestamptz,
+    -- When the lease of the last claim ran out and the message was given back (pending
+    -- again, or dead after its last attempt); claimed_by then still names that
+    -- claimer, whose late ack is taken.  NULL once it is claimed again or failed.
+    lease_expired_at timestamptz,
     -- One event makes at most one message per report.  (Per report rather than per
     -- channel: a master's result goes to each merged report, and two of those may
     -- have come through the same channel.)
@@ -94,6 +103,10 @@ COMMENT ON TABLE workorder.outbox IS
     'Messages to the channels (status changes, results), made by a trigger on order_events; connectors use claim_outbox/ack_outbox/fail_outbox.';
 COMMENT ON COLUMN workorder.outbox.state IS
     'pending (waits for next_attempt_at), claimed (leased until claimed_until), delivered (acknowledged), dead (max attempts reached)';
+COMMENT ON COLUMN workorder.outbox.claimed_by IS
+    'the claimer of the current claim, or of the last one when its lease ran out (lease_expired_at); NULL for an anonymous claimer and after a fail';
+COMMENT ON COLUMN workorder.outbox.lease_expired_at IS
+    'when the last claim''s lease ran out and the message was given back (pending again, or dead); a late ack of claimed_by is still taken until it is claimed again';
 COMMENT ON COLUMN workorder.outbox.payload IS
     'ticket, kind, status, previous_status, unit, unit_name, result (resolve, close), reason, master_ticket (merged reports), occurred_at';
 
@@ -174,7 +187,9 @@ $$;
 -- claim_outbox claims up to max_messages due messages of a channel, in id order,
 -- for lease: each becomes 'claimed' until now() + lease, and its attempts count
 -- the claim.  Due means pending and past next_attempt_at, or claimed with a lease
--- that ran out (the connector that had it is presumed dead).  Rows another claim
+-- that ran out (the connector that had it is presumed dead), and no earlier
+-- message of the same report pending or claimed: a report's messages go out one
+-- at a time, in order (a dead one holds nothing up).  Rows another claim
 -- holds locked are skipped, so two connectors never get the same message.  A
 -- message claimed outbox_max_attempts times is not claimed again: once its lease
 -- has run out, the claim (or outbox_expire, whichever comes first) makes it dead.
@@ -213,7 +228,7 @@ BEGIN
     -- else would, and it would stay claimed, neither claimable nor dead.
     UPDATE workorder.outbox x
        SET state = 'dead', last_error = workorder.outbox_lease_expired(x.claimed_by, x.attempts),
-           claimed_by = NULL, claimed_until = NULL
+           claimed_until = NULL, lease_expired_at = pg_catalog.now()
      WHERE x.id IN (SELECT y.id FROM workorder.outbox y
                      WHERE y.channel_code OPERATOR(pg_catalog.=) claim_outbox.channel
                        AND y.state OPERATOR(pg_catalog.=) 'claimed'
@@ -227,6 +242,11 @@ BEGIN
            AND m.state IN ('pending', 'claimed')
            AND m.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()
            AND (m.state OPERATOR(pg_catalog.=) 'pending' OR m.attempts OPERATOR(pg_catalog.<) max_attempts)
+           -- A report's messages in order: none while an earlier one waits.
+           AND NOT EXISTS (SELECT 1 FROM workorder.outbox e
+                            WHERE e.order_id OPERATOR(pg_catalog.=) m.order_id
+                              AND e.id OPERATOR(pg_catalog.<) m.id
+                              AND e.state IN ('pending', 'claimed'))
          ORDER BY m.id
          LIMIT max_messages
            FOR UPDATE SKIP LOCKED
@@ -235,7 +255,7 @@ BEGIN
        SET state = 'claimed', claimed_by = claim_outbox.claimer,
            claimed_until = pg_catalog.now() OPERATOR(pg_catalog.+) lease,
            next_attempt_at = pg_catalog.now() OPERATOR(pg_catalog.+) lease,
-           attempts = m.attempts OPERATOR(pg_catalog.+) 1
+           attempts = m.attempts OPERATOR(pg_catalog.+) 1, lease_expired_at = NULL
       FROM due
      WHERE m.id OPERATOR(pg_catalog.=) due.id
     RETURNING m.*;
@@ -256,7 +276,10 @@ $$;
 -- outbox_claimed returns a message that ack or fail may settle, locked: WO603 for a
 -- NULL id, WO601 for an unknown message, WO602 for a message that is not claimed or
 -- is claimed by another claimer (a NULL claimer does not check who claimed it).  A
--- delivered message is returned as it is, for ack to be idempotent.
+-- delivered message is returned as it is, for ack to be idempotent.  For ack, a
+-- message whose lease ran out and that nobody claimed since (lease_expired_at) is
+-- as good as claimed by its last claimer: the connector was slow, not dead, and
+-- delivered it.
 CREATE FUNCTION workorder.outbox_claimed(message_id bigint, claimer text, action text)
 RETURNS workorder.outbox
 LANGUAGE plpgsql
@@ -280,7 +303,8 @@ BEGIN
     IF m.state OPERATOR(pg_catalog.=) 'delivered' THEN
         RETURN m;
     END IF;
-    IF m.state OPERATOR(pg_catalog.<>) 'claimed' THEN
+    IF m.state OPERATOR(pg_catalog.<>) 'claimed'
+       AND NOT (action OPERATOR(pg_catalog.=) 'ack' AND m.lease_expired_at IS NOT NULL) THEN
         PERFORM workorder.raise_error('WO602',
             pg_catalog.format('outbox message %s is not claimed: %s is not allowed', m.id, action),
             pg_catalog.format('It is %s after %s attempts.', m.state, m.attempts),
@@ -290,7 +314,10 @@ BEGIN
     IF claimer IS NOT NULL AND m.claimed_by IS DISTINCT FROM claimer THEN
         PERFORM workorder.raise_error('WO602',
             pg_catalog.format('outbox message %s is not claimed by %s: %s is not allowed', m.id, claimer, action),
-            pg_catalog.format('It is claimed by %s until %s.', COALESCE(m.claimed_by, 'an anonymous claimer'), m.claimed_until),
+            CASE WHEN m.state OPERATOR(pg_catalog.=) 'claimed'
+                 THEN pg_catalog.format('It is claimed by %s until %s.', COALESCE(m.claimed_by, 'an anonymous claimer'), m.claimed_until)
+                 ELSE pg_catalog.format('Its last claim was by %s, whose lease ran out at %s.',
+                                        COALESCE(m.claimed_by, 'an anonymous claimer'), m.lease_expired_at) END,
             'Settle only the messages your own claim returned; your lease may have run out and another connector taken it.');
     END IF;
     RETURN m;
@@ -299,7 +326,9 @@ $$;
 
 -- ack_outbox marks a claimed message delivered and returns it.  Acknowledging a
 -- delivered message again changes nothing (a connector may retry its ack).  An ack
--- after the lease ran out is still accepted while nobody else claimed the message.
+-- after the lease ran out is still accepted while nobody else claimed the message:
+-- also once outbox_expire gave it back (it is not sent again) or made it dead after
+-- its last attempt (it was delivered after all).
 CREATE FUNCTION workorder.ack_outbox(message_id bigint, claimer text DEFAULT NULL)
 RETURNS workorder.outbox
 LANGUAGE plpgsql
@@ -361,7 +390,7 @@ BEGIN
     UPDATE workorder.outbox x
        SET state = CASE WHEN x.attempts OPERATOR(pg_catalog.>=) max_attempts THEN 'dead' ELSE 'pending' END,
            next_attempt_at = pg_catalog.now() OPERATOR(pg_catalog.+) workorder.outbox_backoff(x.attempts),
-           claimed_by = NULL, claimed_until = NULL, last_error = error
+           claimed_by = NULL, claimed_until = NULL, lease_expired_at = NULL, last_error = error
      WHERE x.id OPERATOR(pg_catalog.=) m.id
     RETURNING * INTO m;
     RETURN m;

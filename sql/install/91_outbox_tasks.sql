@@ -5,6 +5,8 @@
 -- task_outbox_expire (a background task, registered below) gives back the
 -- messages whose lease ran out, so that a crashed connector's messages come back
 -- even before a claim finds them; one claimed outbox_max_attempts times is dead.
+-- Each keeps its last claimer in claimed_by, with lease_expired_at, so that a late
+-- ack of that claimer is still taken (ack_outbox, part 75).
 -- It is next due when the earliest lease runs out, and never for pending messages:
 -- the task does nothing for them, and a backlog that no connector claims would
 -- otherwise keep the worker busy.
@@ -31,7 +33,7 @@ BEGIN
                last_error = CASE WHEN x.attempts OPERATOR(pg_catalog.>=) max_attempts
                                  THEN workorder.outbox_lease_expired(x.claimed_by, x.attempts)
                                  ELSE x.last_error END,
-               claimed_by = NULL, claimed_until = NULL
+               claimed_until = NULL, lease_expired_at = pg_catalog.now()
           FROM due
          WHERE x.id OPERATOR(pg_catalog.=) due.id
            AND x.state OPERATOR(pg_catalog.=) 'claimed'
