@@ -41,7 +41,9 @@
 -- detections raised an order meant for six); detection_ref is what makes a retry
 -- safe, and a row without one is a detection of its own.  Two rows with one
 -- reference in one batch split the batch (the unique index), and the later finds
--- the earlier stored.
+-- the earlier stored.  A copy sent while the first was still being ingested by
+-- another session waits for that session on the unique index, and is taken in too
+-- once it committed (test/scenario/detection_ref_race.t).
 --
 -- Thresholds per kind: workorder.detection_rules (NULL columns, and kinds without a
 -- row, take the settings detection_min_count (10), detection_window ('1 hour'),
@@ -431,6 +433,18 @@ BEGIN
                                                    default_cell, default_confidence);
         END IF;
         GET STACKED DIAGNOSTICS err_code = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT, err_detail = PG_EXCEPTION_DETAIL;
+        -- A unique violation of a single row: another ingest stored the same
+        -- detection (camera and reference) meanwhile, and the insert waited for it
+        -- to commit.  The row is a retry of a stored detection, as the check above
+        -- would have found had that ingest committed first: taken in.
+        IF err_code OPERATOR(pg_catalog.=) '23505'
+           AND EXISTS (SELECT 1 FROM workorder.detection_inbox i
+                         JOIN workorder.detections d
+                           ON d.camera_id OPERATOR(pg_catalog.=) pg_catalog.btrim(i.camera_id)
+                          AND d.detection_ref OPERATOR(pg_catalog.=) pg_catalog.btrim(i.detection_ref)
+                        WHERE i.id OPERATOR(pg_catalog.=) ids[1]) THEN
+            RETURN 1;
+        END IF;
         IF err_code OPERATOR(pg_catalog.<>) 'WO851' THEN
             -- A value that does not convert: name its column.
             err_message := COALESCE(workorder.detection_unconvertible(ids[1]), err_message);

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# detection_ref_race.t: one detection sent twice at once, through two connections
+# (a connector that retried its COPY while the first was still being ingested), is
+# stored and counted once, and neither copy is rejected.
+#
+# Session A copies the detection into the inbox and ingests it, and keeps its
+# transaction open.  Session B copies the same detection (same camera_id and
+# detection_ref) and ingests it: its insert waits on A's row in the unique index.
+# A commits.  B's insert then fails with a unique violation, which the ingest used to
+# take for the row's fault: the retry was rejected (23505, in detection_rejects).
+# It is a retry of a detection stored meanwhile, and is taken in as one.
+#
+# Needs PGHOST/PGPORT/PGUSER of a running cluster with workorder installed.  Prints
+# TAP.  Its database is dropped at the end.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+db="detection_ref_race_$$"
+export PGOPTIONS="-c client_min_messages=warning"
+
+cleanup() {
+  [ -n "${A_PID:-}" ] && kill "$A_PID" 2>/dev/null
+  [ -n "${b_pid:-}" ] && kill "$b_pid" 2>/dev/null
+  psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
+  rm -f "${b_out_file:-}"
+}
+trap cleanup EXIT
+
+. "$here/tap.sh"
+
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
+
+fixture_database "$db" intake_map.sql &&
+  q "INSERT INTO workorder.settings (name, value, description) VALUES ('worker_enabled', 'off', 'detection_ref_race.t: the sessions ingest')"
+check "a database with the extension and the intake map, its worker off" 0 $?
+
+b_out_file=$(mktemp /tmp/detection_ref_race.XXXXXX)
+row="INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence, detection_ref)
+     VALUES ('CAM-7', 'vendor', (now() - interval '5 minutes')::text, '121.02', '31.05', '0.9', 'evt-1');"
+
+coproc A { psql -X -q -At -d "$db" 2>&1; }
+a() { session_run "${A[0]}" "${A[1]}" "$1"; }
+check "session A ingests the detection and keeps its transaction open" "(1,0,0)" \
+  "$(a "BEGIN; $row SELECT workorder.ingest_detections();")"
+
+psql -X -q -At -d "$db" -c "$row" -c "SELECT workorder.ingest_detections()" >"$b_out_file" 2>&1 &
+b_pid=$!
+waiting=""
+for _ in $(seq 1 100); do
+  waiting=$(q "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+                  AND query LIKE '%ingest_detections%'")
+  [ "$waiting" = 1 ] && break
+  sleep 0.1
+done
+check "session B, ingesting the same detection, waits for A" "1" "$waiting"
+
+a "COMMIT;" >/dev/null
+wait "$b_pid"
+b_status=$?
+b_out=$(cat "$b_out_file")
+check "B's copy is taken in, not rejected" "0 (1,0,0)" "$b_status $b_out"
+check "the detection is stored once, and no copy is rejected" "1 0" \
+  "$(q "SELECT (SELECT count(*) FROM workorder.detections WHERE detection_ref = 'evt-1') || ' ' ||
+               (SELECT count(*) FROM workorder.detection_rejects)")"
+check "it is counted once in its aggregate" "1" \
+  "$(q "SELECT sum(detections) FROM workorder.detection_aggregates WHERE kind = 'vendor'")"
+check "the inbox is empty" "0" "$(q "SELECT count(*) FROM workorder.detection_inbox")"
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
