@@ -17,7 +17,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
     {"code": "video_ai", "name": "视频AI", "kind": "video_ai", "categories": [{"code": "stall", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(133);
+SELECT plan(148);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -117,6 +117,17 @@ SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT (workorder.accept(%s, ''B
           'accepted', 'a handler accepts an order of its own unit');
 SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT (workorder.comment(%s, ''B-um-990801001'', ''协办意见'')).status::text', :helped_a))).result,
           'dispatched', 'a handler comments on an order it assists');
+SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT workorder.accept(%s, ''B-um-990801001'')', :helped_a))).state,
+          'WO951', 'a handler may not sign for an order its unit only assists: that is the main unit''s');
+SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT workorder.accept(%s, ''B-um-990801001'')', :helped_a))).detail,
+          'The role''s workorder groups are workorder_handler, none of which may accept; the order''s main unit is D-water, its assisting units {B-um-990801001}, its area 990801001001.',
+          '... and the refusal says whose the order is');
+SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT workorder.return_order(%s, ''B-um-990801001'', ''不归我管'')', :helped_a))).state,
+          'WO951', '... nor hand it back (it would clear the main unit and count a return against it)');
+SELECT is((rt.run_as('wo_rt_handler_um', format('SELECT workorder.accept(%s, ''D-um'')', :helped_a))).state,
+          'WO951', '... nor may the handler of a unit above the assisting one');
+SELECT is((SELECT status::text || ' ' || main_unit FROM workorder.orders WHERE id = :helped_a), 'dispatched D-water',
+          '... the order is as it was');
 SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT workorder.accept(%s, ''B-um-990801001'')', :vendor_b))).state,
           'WO951', 'a handler may not accept another unit''s order (WO951)');
 SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT workorder.accept(%s, ''x'')', :vendor_b))).result,
@@ -429,10 +440,46 @@ SELECT is_empty($$SELECT c.oid::regclass::text FROM pg_class c
                      AND (has_table_privilege('wo_rt_nobody', c.oid, 'SELECT')
                           OR has_table_privilege('wo_rt_nobody', c.oid, 'INSERT'))$$,
                 'no table or view is readable or writable by PUBLIC');
+-- == What a retried callback tells: only to one who may record it on its order.
+SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT workorder.callback(%s, ''rt_app'', ''CB-R'', ''unsatisfied'', NULL, ''x'')', :vendor_b))).state,
+          'WO802', 'a retry of another town''s callback by a handler who may not see it is refused, not answered with the callback');
+SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT workorder.callback(%s, ''rt_app'', ''CB-R'', ''satisfied'', NULL, ''x'')', :vendor_a))).detail,
+          'The reference names the callback of an order you may not record callbacks on.',
+          '... and the refusal tells neither the order nor the verdict the reference was recorded with');
+
+-- == Dedup across a town border: a report in 甲 30 m from one in 乙.
+UPDATE workorder.settings SET value = 'on' WHERE name = 'dedup_enabled';
+SELECT (workorder.submit('hotline', 'RT-B1', '0301', '路口有人占道卖水果', lon => 116.1002, lat => 25.15)).id AS border_b \gset
+SELECT (workorder.submit('hotline', 'RT-B2', '0301', '路口有人占道卖水果', lon => 116.0999, lat => 25.15)).id AS border_a \gset
+UPDATE workorder.settings SET value = 'off' WHERE name = 'dedup_enabled';
+\o /dev/null
+SELECT workorder.merge(:border_a, :border_b, 'C-990801') FROM workorder.orders WHERE id = :border_a AND status <> 'merged';
+\o
+SELECT is((SELECT master_id FROM workorder.orders WHERE id = :border_a), :border_b::bigint,
+          'the fixture: 甲''s report is merged into 乙''s');
+SELECT is((rt.run_as('wo_rt_dispatcher_a', format('SELECT string_agg(concat_ws(''/'', candidate_id, candidate_ticket, candidate_status, candidate_category, score), '','') FROM workorder.explain_dedup(%s)', :border_a))).result,
+          (SELECT string_agg(concat_ws('/', score), ',') FROM workorder.explain_dedup(:border_a)),
+          '甲''s dispatcher reads the explanation of its report without the id, ticket, status or category of 乙''s candidate, with its score');
+SELECT is((rt.run_as('wo_rt_dispatcher_d', format('SELECT string_agg(candidate_id::text, '','') FROM workorder.explain_dedup(%s)', :border_a))).result,
+          :border_b::text, 'the district''s dispatcher, who sees both, reads the candidate');
+SELECT is((rt.run_as('wo_rt_dispatcher_a', format('SELECT workorder.unmerge(%s, ''C-990801001'', ''不是一件事'')', :border_a))).state,
+          'WO951', '甲''s dispatcher may not unmerge its report from 乙''s master: the master changes too, as merge() asks');
+SELECT is((SELECT report_count || ' ' || (SELECT master_id FROM workorder.orders WHERE id = :border_a) FROM workorder.orders WHERE id = :border_b),
+          '2 ' || :border_b, '... both orders are as they were');
+SELECT is((rt.run_as('wo_rt_dispatcher_d', format('SELECT (workorder.unmerge(%s, ''C-990801'', ''不是一件事'')).status::text', :border_a))).result,
+          'new', 'the district''s dispatcher may');
+
 -- == Open311, hotspots and detections
 SELECT ok(has_function_privilege('workorder_intake', 'workorder.open311_post_request(jsonb)', 'EXECUTE')
           AND has_function_privilege('workorder_intake', 'workorder.open311_requests(text, text, text, text, text, integer, text)', 'EXECUTE'),
           'a connector may serve Open311 (a POST is a submit on its own channel)');
+SELECT ok(has_function_privilege('workorder_dispatcher', 'workorder.open311_post_request(jsonb)', 'EXECUTE')
+          AND NOT has_function_privilege('workorder_handler', 'workorder.open311_post_request(jsonb)', 'EXECUTE')
+          AND NOT has_function_privilege('workorder_supervisor', 'workorder.open311_post_request(jsonb)', 'EXECUTE')
+          AND has_function_privilege('workorder_handler', 'workorder.open311_requests(text, text, text, text, text, integer, text)', 'EXECUTE'),
+          'an Open311 POST makes an order: those who may submit may post (dispatchers, connectors), handlers and supervisors only read');
+SELECT is((rt.run_as('wo_rt_handler_a', $$SELECT workorder.open311_post_request('{"service_code": "CITY_VENDOR", "lat": 25.05, "long": 116.05}')$$)).state,
+          '42501', 'a handler''s Open311 POST is refused, as its submit() is');
 SELECT ok(has_column_privilege('workorder_intake', 'workorder.detection_inbox', 'kind', 'INSERT')
           AND NOT has_table_privilege('workorder_intake', 'workorder.detections', 'SELECT'),
           'a camera connector may COPY into the detection inbox, and reads no detections');

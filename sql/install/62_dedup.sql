@@ -374,7 +374,8 @@ $$;
 -- explain_dedup shows what dedup saw and decided when an order came in: one row
 -- per candidate, best first, with its score components (NULL: not counted), and
 -- the decision; one row without a candidate when there were none.  WO402 for an
--- unknown order.
+-- unknown order.  A candidate the caller may not read is shown without its id,
+-- ticket, status and category.
 CREATE FUNCTION workorder.explain_dedup(order_id bigint)
 RETURNS TABLE (rank integer, candidate_id bigint, candidate_ticket workorder.ticket,
                candidate_status workorder.order_status, candidate_category text, same_category boolean,
@@ -407,8 +408,14 @@ BEGIN
                                         p.family, p.radius_m, p.time_window) END;
         RETURN;
     END IF;
+    -- A candidate the caller may not read (another town's, another unit's) keeps
+    -- its scores, which explain the decision, but not its id, ticket, status or
+    -- category.
     RETURN QUERY
-    SELECT c.n::integer, c.order_id, c.ticket, c.status, c.category_code, c.same_category,
+    SELECT c.n::integer,
+           CASE WHEN v.readable THEN c.order_id END, CASE WHEN v.readable THEN c.ticket END,
+           CASE WHEN v.readable THEN c.status END, CASE WHEN v.readable THEN c.category_code END,
+           c.same_category,
            pg_catalog.round(c.distance_m::numeric, 1), c.time_gap,
            pg_catalog.round(c.distance_score::numeric, 3), pg_catalog.round(c.time_score::numeric, 3),
            pg_catalog.round(c.text_score::numeric, 3), pg_catalog.round(c.address_score::numeric, 3),
@@ -438,6 +445,8 @@ BEGIN
       FROM pg_catalog.unnest(chk.candidates)
            WITH ORDINALITY AS c(order_id, ticket, status, category_code, same_category, resolved_at, distance_m, time_gap, distance_score, time_score,
                                 text_score, address_score, reporter_score, score, n)
+      LEFT JOIN LATERAL (SELECT workorder.caller_may_read(x) AS readable FROM workorder.orders x
+                          WHERE x.id OPERATOR(pg_catalog.=) c.order_id) v ON true
      ORDER BY c.n;
 END
 $$;

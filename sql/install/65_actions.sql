@@ -770,6 +770,9 @@ BEGIN
     who := workorder.check_actor(actor);
     said := workorder.action_text(o, 'unmerge', 'note', note, false);
     SELECT * INTO m FROM workorder.orders x WHERE x.id OPERATOR(pg_catalog.=) o.master_id FOR UPDATE;
+    -- The master's count goes down and its log gets a line: the caller must be one
+    -- who may read it (WO951), as merge() asks.
+    PERFORM workorder.check_order_access(m, NULL);
     UPDATE workorder.orders x
        SET status = workorder.action_status('unmerge', o.status),
            status_reason = pg_catalog.format('unmerged from %s', m.ticket),

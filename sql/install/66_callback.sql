@@ -168,6 +168,17 @@ BEGIN
     SELECT * INTO seen FROM workorder.callbacks c
      WHERE c.channel_code OPERATOR(pg_catalog.=) channel AND c.callback_ref OPERATOR(pg_catalog.=) ref;
     IF FOUND THEN
+        -- A retry tells the recorded callback only to one who may record it on its
+        -- order; to another, no more than that the reference is taken.
+        SELECT * INTO o FROM workorder.orders x WHERE x.id OPERATOR(pg_catalog.=) seen.order_id;
+        BEGIN
+            PERFORM workorder.check_order_access(o, 'callback');
+        EXCEPTION WHEN SQLSTATE 'WO951' THEN
+            PERFORM workorder.raise_error('WO802',
+                pg_catalog.format('callback %s of channel %s was already recorded', ref, channel),
+                'The reference names the callback of an order you may not record callbacks on.',
+                'A callback reference names one callback; give a new callback a new reference.');
+        END;
         IF seen.order_id IS DISTINCT FROM callback.order_id OR seen.verdict IS DISTINCT FROM callback.verdict THEN
             PERFORM workorder.raise_error('WO802',
                 pg_catalog.format('callback %s of channel %s was already recorded with another order or verdict', ref, channel),

@@ -308,10 +308,35 @@ BEGIN
 END
 $$;
 
+-- caller_may_read says whether the calling role may read order o, as
+-- check_order_access(o, NULL) lets it, without raising: for what shows other
+-- orders beside the one asked for (explain_dedup's candidates).
+CREATE FUNCTION workorder.caller_may_read(o workorder.orders)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    who workorder.caller_context := workorder.caller();
+    grp name;
+BEGIN
+    IF who.unrestricted THEN
+        RETURN true;
+    END IF;
+    FOREACH grp IN ARRAY who.groups LOOP
+        IF workorder.order_in_scope(o, grp, who) THEN
+            RETURN true;
+        END IF;
+    END LOOP;
+    RETURN false;
+END
+$$;
+
 -- check_order_access lets the calling role take action on order o (NULL action:
 -- read it), or raises WO951 naming the role, its unit and the action.  A superuser
 -- or admin may do anything; another role needs a group role that both sees the
--- order and may take the action (role_actions).  Every action reaches it through
+-- order and may take the action (role_actions); a handler takes the main unit's
+-- actions (accept, return, suspend, resume, request_extension, resolve) only on
+-- the orders whose main unit is its unit or one below it.  Every action reaches it through
 -- order_for_action().  What the refusal tells of the order depends on whether the
 -- caller may read it: the ticket, units and area of an order it sees (it may not
 -- take this action), and nothing but the id it passed of one it does not see, so
@@ -332,6 +357,14 @@ BEGIN
     FOREACH grp IN ARRAY who.groups LOOP
         IF workorder.order_in_scope(o, grp, who) THEN
             sees := true;
+            -- Signing for, handing back, pausing, asking for more time and reporting
+            -- the result are the main unit's: a handler whose units only assist
+            -- the order sees it and comments on it, and no more.
+            IF grp OPERATOR(pg_catalog.=) 'workorder_handler'
+               AND action IN ('accept', 'return', 'suspend', 'resume', 'request_extension', 'resolve')
+               AND NOT COALESCE(o.main_unit OPERATOR(pg_catalog.=) ANY (workorder.caller_units()), false) THEN
+                CONTINUE;
+            END IF;
             IF action IS NULL
                OR EXISTS (SELECT 1 FROM workorder.role_actions ra
                            WHERE ra.group_role OPERATOR(pg_catalog.=) grp

@@ -31,7 +31,10 @@ BEGIN
          WHERE p.pronamespace OPERATOR(pg_catalog.=) 'workorder'::regnamespace
          ORDER BY p.oid
     LOOP
-        EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', fn);
+        -- From the group roles too: what they may run is granted below, afresh
+        -- each time this part runs (an update takes back what a version before
+        -- granted by mistake).
+        EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC, %s', fn, everyone);
         EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO workorder_admin', fn);
     END LOOP;
 
@@ -60,8 +63,10 @@ BEGIN
                        ('^callback$', pg_catalog.concat('workorder_intake, ', staff)),
                        -- Open311: what a GeoReport front end calls, as a connector
                        -- (a POST is a submit on the connector's own channel).
-                       ('^open311_(services|service_definition|requests|request|post_request|error)$',
+                       ('^open311_(services|service_definition|requests|request|error)$',
                         pg_catalog.concat('workorder_intake, ', staff)),
+                       -- ... and a POST makes an order: those who may submit.
+                       ('^open311_post_request$', 'workorder_dispatcher, workorder_intake'),
                        ('^(mask_phone|mask_name|coarsen_location|score_zone)$', 'workorder_analyst'))
                AS g (pattern, grantees) ON p.proname OPERATOR(pg_catalog.~) g.pattern
          WHERE p.pronamespace OPERATOR(pg_catalog.=) 'workorder'::regnamespace
