@@ -30,6 +30,7 @@
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -59,6 +60,7 @@ static TimestampTz deadline_warn_at(TimestampTz start, TimestampTz due, const ch
 									double fraction, const char *calendar);
 static TimestampTz deadline_extend(TimestampTz due, const char *clock, const Interval *extension,
 								   const char *calendar);
+static Datum interval_as_hours(Datum span);
 static bool status_is_open(const char *status);
 static void wake_if_soon(TimestampTz at);
 static char *column_enum(HeapTuple tuple, TupleDesc desc, const char *name, bool *isnull);
@@ -155,6 +157,28 @@ deadline_after(TimestampTz start, const char *clock, const Interval *amount, con
 }
 
 /*
+ * interval_as_hours is workorder.sla_hours(span): the span with its days
+ * folded into its time, 24 hours each.  calendar_hours is elapsed time, and
+ * the days of an interval added to an instant are calendar days in the
+ * session's TimeZone (23 or 25 hours across a change of daylight saving time).
+ */
+static Datum
+interval_as_hours(Datum span)
+{
+	Interval   *folded = palloc(sizeof(Interval));
+	int64		day_time;
+
+	*folded = *DatumGetIntervalP(span);
+	if (pg_mul_s64_overflow((int64) folded->day, USECS_PER_DAY, &day_time) ||
+		pg_add_s64_overflow(folded->time, day_time, &folded->time))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("interval out of range")));
+	folded->day = 0;
+	return IntervalPGetDatum(folded);
+}
+
+/*
  * deadline_warn_at is workorder.sla_warn_at(start, due, clock, fraction,
  * calendar) for non-NULL start and due: start + fraction of [start, due) on
  * the clock.
@@ -170,7 +194,7 @@ deadline_warn_at(TimestampTz start, TimestampTz due, const char *clock, double f
 	if (strcmp(clock, "calendar_hours") == 0)
 	{
 		span = DirectFunctionCall2(timestamp_mi, TimestampTzGetDatum(due), TimestampTzGetDatum(start));
-		span = DirectFunctionCall2(interval_mul, span, Float8GetDatum(fraction));
+		span = DirectFunctionCall2(interval_mul, interval_as_hours(span), Float8GetDatum(fraction));
 		return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(start), span));
 	}
 	span = DirectFunctionCall3(calendar_working_time_between, TimestampTzGetDatum(start),
@@ -185,7 +209,7 @@ deadline_warn_at(TimestampTz start, TimestampTz due, const char *clock, double f
 
 /*
  * deadline_extend is workorder.sla_extend(due, clock, extension, calendar)
- * for non-NULL due and extension: as is on calendar_hours; on the working
+ * for non-NULL due and extension: as elapsed time on calendar_hours; on the working
  * clocks its days as working days, then the rest as working time.
  */
 static TimestampTz
@@ -197,7 +221,7 @@ deadline_extend(TimestampTz due, const char *clock, const Interval *extension, c
 
 	if (strcmp(clock, "calendar_hours") == 0)
 		return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(due),
-													   IntervalPGetDatum(extension)));
+													   interval_as_hours(IntervalPGetDatum(extension))));
 	rest.day = 0;
 	if (extension->day > 0)
 		due = DatumGetTimestampTz(DirectFunctionCall3(calendar_add_working_days, TimestampTzGetDatum(due),

@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(42);
+SELECT plan(58);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -157,6 +157,88 @@ SELECT is((SELECT ROW(overdue, resolve_due_at < clock_timestamp())::text FROM wo
           ROW(true, true)::text, 'an extension whose new deadline is past already leaves the order overdue');
 SELECT is((SELECT details ? 'overdue_withdrawn' FROM workorder.order_events
             WHERE order_id = :lt2 AND action = 'approve_extension'), false, '... and withdraws nothing');
+
+-- calendar_hours is elapsed time, whatever the session's TimeZone: in New York the
+-- clocks go forward on 2026-03-08, and a day was 23 hours there.
+SELECT current_setting('TimeZone') AS saved_zone \gset
+SELECT set_config('TimeZone', 'America/New_York', true) IS NOT NULL AS in_new_york \gset
+SELECT is(workorder.sla_hours('4 days 2 hours')::text, '98:00:00', 'sla_hours folds days into hours, 24 each');
+SELECT is(extract(epoch FROM workorder.sla_shift('2026-03-06 10:00+08', 'calendar_hours', '2026-03-01 10:00+08', '2026-03-05 10:00+08')
+                             - '2026-03-06 10:00+08'::timestamptz) / 3600, 96::numeric,
+          'a pause of 96 hours moves a calendar_hours deadline by 96 hours across a change of daylight saving time');
+SELECT is(extract(epoch FROM workorder.sla_extend('2026-03-07 10:00+08', 'calendar_hours', '2 days')
+                             - '2026-03-07 10:00+08'::timestamptz) / 3600, 48::numeric,
+          '... an extension of 2 days by 48 hours');
+SELECT is(extract(epoch FROM workorder.sla_warn_at('2026-03-03 10:00+08', '2026-03-13 10:00+08', 'calendar_hours', 0.8)
+                             - '2026-03-03 10:00+08'::timestamptz) / 3600, 192::numeric,
+          '... and the warning of a 240-hour deadline comes at 192 hours');
+INSERT INTO workorder.sla_policies (name, accept_clock, accept_amount, resolve_clock, resolve_amount)
+VALUES ('cal240', 'calendar_hours', '2 hours', 'calendar_hours', '240 hours');
+DELETE FROM workorder.sla_priority_policies WHERE priority = 'low';
+INSERT INTO workorder.sla_priority_policies VALUES ('low', 'cal240');
+SELECT is((SELECT extract(epoch FROM i.warn_at - '2026-03-03 10:00+08'::timestamptz) / 3600
+             FROM workorder.sla_intake(NULL, 'low', 'CITY_VENDOR', '2026-03-03 10:00+08') i), 192::numeric,
+          '... also at intake, in C');
+SELECT set_config('TimeZone', :'saved_zone', true) IS NOT NULL AS zone_back \gset
+
+-- An approved extension keeps the warning as far before the new deadline as it was
+-- before the old one: moved by the extension itself, both snapped to the end of
+-- the same working day, and a warning due with the deadline is never given.
+INSERT INTO workorder.sla_policies (name, accept_clock, accept_amount, resolve_clock, resolve_amount)
+VALUES ('wh8', 'working_hours', '1 hour', 'working_hours', '8 hours');
+UPDATE workorder.sla_priority_policies SET policy = 'wh8' WHERE priority = 'low';
+SELECT (workorder.submit('hotline', 'SLA-EXT', '0301', '路口摆摊', lon => 121.02, lat => 31.05, priority => 'low')).id AS ext \gset
+SELECT workorder.accept(:ext, 'x') IS NOT NULL AS accepted \gset
+SELECT workingtime AS lead_before FROM (SELECT workorder.working_time_between(warn_at, resolve_due_at) AS workingtime
+                                          FROM workorder.orders WHERE id = :ext) w \gset
+SELECT workorder.request_extension(:ext, 'x', '1 day', '等配件') IS NOT NULL AS requested \gset
+SELECT workorder.approve_extension(:ext, 'x') IS NOT NULL AS approved \gset
+SELECT is((SELECT workorder.working_time_between(warn_at, resolve_due_at) FROM workorder.orders WHERE id = :ext),
+          :'lead_before'::interval, 'after an extension the warning comes as much working time before the deadline as before');
+SELECT ok((SELECT warn_at < resolve_due_at FROM workorder.orders WHERE id = :ext), '... so it comes before the deadline');
+SELECT is((SELECT (r.resolve_due_at, r.warn_at)::text FROM workorder.orders o, workorder.sla_recomputed(o) r WHERE o.id = :ext),
+          (SELECT (resolve_due_at, warn_at)::text FROM workorder.orders WHERE id = :ext),
+          '... and recomputing the order from its events gives the same deadline and warning');
+
+-- The 90-day cap on an extension is on what it does: on a working-time policy hours
+-- are working hours, and '2159 hours' (under 90 days of 24 hours) were 300 working days.
+SELECT throws_ok(format($$SELECT workorder.request_extension(%s, 'x', '2159 hours', 'r')$$, :ext), 'WO404',
+                 format('order %s (id %s): request_extension: the extension must be more than 0 and at most 90 days',
+                        (SELECT ticket FROM workorder.orders WHERE id = :ext), :ext),
+                 'an extension of 2159 working hours is more than 90 days would move the deadline: WO404');
+SELECT lives_ok(format($$SELECT workorder.request_extension(%s, 'x', '90 days', 'r')$$, :ext),
+                '... while 90 days is taken');
+
+-- A calendar change while an order is resolved: it is recomputed too, so that a
+-- failed verification brings it back with the deadline of the calendar as it is.
+UPDATE workorder.sla_priority_policies SET policy = 'standard' WHERE priority = 'low';
+SELECT (workorder.submit('hotline', 'SLA-RES', '0301', '路口堆物', lon => 121.02, lat => 31.05, priority => 'low')).id AS res \gset
+SELECT workorder.accept(:res, 'x') IS NOT NULL AS accepted \gset
+SELECT workorder.resolve(:res, 'x', '已清理') IS NOT NULL AS resolved \gset
+SELECT resolve_due_at AS res_due_before FROM workorder.orders WHERE id = :res \gset
+DELETE FROM workorder.calendar_changes;
+INSERT INTO workorder.calendar_days (calendar_code, day, kind, name)
+SELECT 'cn', min(d)::date, 'holiday', 'test' FROM generate_series(current_date + 1, current_date + 12, interval '1 day') d
+ WHERE extract(isodow FROM d) < 6 AND NOT EXISTS (SELECT 1 FROM workorder.calendar_days c WHERE c.calendar_code = 'cn' AND c.day = d::date);
+SELECT ok((SELECT rows FROM workorder.run_task('calendar_recompute')) >= 1, 'a holiday added: calendar_recompute runs');
+SELECT ok((SELECT resolve_due_at > :'res_due_before'::timestamptz FROM workorder.orders WHERE id = :res),
+          '... and moves the deadline of a resolved order a working day later');
+SELECT is((SELECT resolve_due_at FROM workorder.verify(:res, 'x', false, '没清干净')),
+          (SELECT r.resolve_due_at FROM workorder.orders o, workorder.sla_recomputed(o) r WHERE o.id = :res),
+          '... so that a failed verification brings it back with the deadline of the calendar as it is');
+
+-- A renamed calendar takes its policies with it; one in use is not deleted.
+SAVEPOINT renamed;
+UPDATE workorder.calendars SET code = 'cn-renamed' WHERE code = 'cn';
+SELECT is((SELECT count(*) FROM workorder.sla_policies WHERE calendar_code = 'cn'), 0::bigint,
+          'a renamed calendar takes its policies with it');
+SELECT is((workorder.submit('hotline', 'SLA-REN', '0301', '路口乱贴', lon => 121.02, lat => 31.05)).resolve_due_at IS NOT NULL,
+          true, '... and submit() still finds the calendar of its policy (it failed: unknown calendar "cn")');
+ROLLBACK TO SAVEPOINT renamed;
+SET CONSTRAINTS workorder.calendars_delete_policies IMMEDIATE;
+SELECT throws_ok($$DELETE FROM workorder.calendars WHERE code = 'cn'$$, 'WO502',
+                 'calendar cn is used by SLA policies and cannot be deleted',
+                 'a calendar a policy uses is not deleted (WO502)');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -464,6 +464,19 @@ BEGIN
             pg_catalog.format('The extension is %s.', extension),
             'Ask in days and hours that are both positive or zero, e.g. interval ''2 days 4 hours''.');
     END IF;
+    -- On a working-time policy hours are working hours: '2159 hours' is less than
+    -- 90 days of 24 hours, and moved a deadline by 300 working days.  The cap is on
+    -- what the extension does: the deadline no later than 90 days would move it.
+    IF (SELECT e.resolve_due_at FROM workorder.sla_extended(o, extension) e)
+       OPERATOR(pg_catalog.>) (SELECT e.resolve_due_at FROM workorder.sla_extended(o, '90 days') e) THEN
+        PERFORM workorder.action_error(o, 'request_extension', 'WO404',
+            'the extension must be more than 0 and at most 90 days',
+            pg_catalog.format('The extension is %s; it would move the deadline from %s to %s, past %s, where 90 days would.',
+                              extension, o.resolve_due_at,
+                              (SELECT e.resolve_due_at FROM workorder.sla_extended(o, extension) e),
+                              (SELECT e.resolve_due_at FROM workorder.sla_extended(o, '90 days') e)),
+            'Ask for at most 90 days; on a working-time policy hours are working hours, e.g. interval ''5 days''.');
+    END IF;
     IF o.pending_extension IS NOT NULL THEN
         PERFORM workorder.action_error(o, 'request_extension', 'WO404',
             'an extension request is already pending',

@@ -181,6 +181,49 @@ CREATE TRIGGER sla_policies_before_write
     BEFORE INSERT OR UPDATE ON workorder.sla_policies
     FOR EACH ROW EXECUTE FUNCTION workorder.sla_policies_before_write();
 
+-- calendars_keep_policies keeps the policies on their calendar: a renamed calendar
+-- takes its policies with it (as its hours and days follow by their keys), and a
+-- calendar that a policy uses is not deleted (WO502, at commit).  Without it every submit()
+-- of an order under such a policy failed with "unknown calendar".  (A trigger, not
+-- a foreign key: the policy's own check, WO501, already names an unknown calendar.)
+CREATE FUNCTION workorder.calendars_keep_policies()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    users text;
+BEGIN
+    IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+        UPDATE workorder.sla_policies p SET calendar_code = NEW.code
+         WHERE p.calendar_code OPERATOR(pg_catalog.=) OLD.code;
+        RETURN NULL;
+    END IF;
+    IF EXISTS (SELECT 1 FROM workorder.calendars c WHERE c.code OPERATOR(pg_catalog.=) OLD.code) THEN
+        RETURN NULL;   -- deleted and made again in the transaction
+    END IF;
+    SELECT pg_catalog.string_agg(p.name, ', ' ORDER BY p.name) INTO users
+      FROM workorder.sla_policies p WHERE p.calendar_code OPERATOR(pg_catalog.=) OLD.code;
+    IF users IS NOT NULL THEN
+        PERFORM workorder.raise_error('WO502',
+            pg_catalog.format('calendar %s is used by SLA policies and cannot be deleted', OLD.code),
+            pg_catalog.format('The policies on it are %s.', users),
+            'Move those policies to another calendar (UPDATE workorder.sla_policies SET calendar_code = ...) first.');
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER calendars_rename_policies
+    AFTER UPDATE OF code ON workorder.calendars
+    FOR EACH ROW WHEN (OLD.code IS DISTINCT FROM NEW.code)
+    EXECUTE FUNCTION workorder.calendars_keep_policies();
+-- Checked at commit, as a deferred key would be: restoring a changed copy of a
+-- shipped calendar deletes the shipped one and inserts the copy (part 80).
+CREATE CONSTRAINT TRIGGER calendars_delete_policies
+    AFTER DELETE ON workorder.calendars
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION workorder.calendars_keep_policies();
+
 INSERT INTO workorder.sla_policies
     (name, calendar_code, accept_clock, accept_amount, resolve_clock, resolve_amount, warn_fraction, description, shipped)
 VALUES
@@ -263,6 +306,21 @@ BEGIN
 END
 $$;
 
+-- sla_hours returns a span as hours alone, without a days part: '4 days 2 hours'
+-- becomes '98:00:00'.  calendar_hours is elapsed time, and an interval with days,
+-- added to an instant, moves it by calendar days in the session's TimeZone: 95 or
+-- 97 hours across a change of daylight saving time, so that a client in New York
+-- got other deadlines than one in Beijing.  (A difference of two timestamptz has
+-- days: 96 hours come out as '4 days'.)  Exact: no rounding through seconds.
+CREATE FUNCTION workorder.sla_hours(span interval)
+RETURNS interval
+LANGUAGE sql IMMUTABLE
+AS $$
+SELECT pg_catalog.make_interval(hours => pg_catalog.date_part('day', span)::integer OPERATOR(pg_catalog.*) 24)
+       OPERATOR(pg_catalog.+)
+       (span OPERATOR(pg_catalog.-) pg_catalog.make_interval(days => pg_catalog.date_part('day', span)::integer))
+$$;
+
 -- sla_warn_at returns start + fraction of the span [start, due) on the clock: elapsed
 -- time on calendar_hours, working time on the working clocks.
 CREATE FUNCTION workorder.sla_warn_at(start timestamptz, due timestamptz, clock text, fraction numeric,
@@ -277,7 +335,7 @@ BEGIN
         RETURN NULL;
     END IF;
     IF clock OPERATOR(pg_catalog.=) 'calendar_hours' THEN
-        RETURN start OPERATOR(pg_catalog.+) ((due OPERATOR(pg_catalog.-) start) OPERATOR(pg_catalog.*) fraction::double precision);
+        RETURN start OPERATOR(pg_catalog.+) (workorder.sla_hours(due OPERATOR(pg_catalog.-) start) OPERATOR(pg_catalog.*) fraction::double precision);
     END IF;
     span := workorder.working_time_between(start, due, calendar);
     IF span OPERATOR(pg_catalog.<=) '0'::interval THEN
@@ -302,7 +360,7 @@ BEGIN
         RETURN due;
     END IF;
     IF clock OPERATOR(pg_catalog.=) 'calendar_hours' THEN
-        RETURN due OPERATOR(pg_catalog.+) (paused_to OPERATOR(pg_catalog.-) paused_from);
+        RETURN due OPERATOR(pg_catalog.+) workorder.sla_hours(paused_to OPERATOR(pg_catalog.-) paused_from);
     END IF;
     paused := workorder.working_time_between(paused_from, paused_to, calendar);
     IF paused OPERATOR(pg_catalog.<=) '0'::interval THEN
@@ -312,8 +370,9 @@ BEGIN
 END
 $$;
 
--- sla_extend returns due moved by an extension on the clock: as is on calendar_hours;
--- on the working clocks its days as working days, then its time as working time.
+-- sla_extend returns due moved by an extension on the clock: as elapsed time on
+-- calendar_hours (a day is 24 hours); on the working clocks its days as working
+-- days, then its time as working time.
 CREATE FUNCTION workorder.sla_extend(due timestamptz, clock text, extension interval, calendar text DEFAULT 'cn')
 RETURNS timestamptz
 LANGUAGE plpgsql STABLE
@@ -326,7 +385,7 @@ BEGIN
         RETURN due;
     END IF;
     IF clock OPERATOR(pg_catalog.=) 'calendar_hours' THEN
-        RETURN due OPERATOR(pg_catalog.+) extension;
+        RETURN due OPERATOR(pg_catalog.+) workorder.sla_hours(extension);
     END IF;
     IF days OPERATOR(pg_catalog.>) 0 THEN
         due := workorder.add_working_days(due, days, calendar);
@@ -414,8 +473,31 @@ BEGIN
 END
 $$;
 
+-- sla_warn_moved returns a warning instant for a deadline moved from old_due to
+-- new_due by an extension: as far before new_due, on the clock, as warn was before
+-- old_due.  Moving the warning by the extension itself put it at the deadline
+-- whenever the working days snapped both to the end of the same day, and a
+-- warning that falls due with the deadline is never given.
+CREATE FUNCTION workorder.sla_warn_moved(warn timestamptz, old_due timestamptz, new_due timestamptz,
+                                         clock text, calendar text DEFAULT 'cn')
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF warn IS NULL OR old_due IS NULL OR new_due IS NULL OR warn OPERATOR(pg_catalog.>=) old_due THEN
+        RETURN warn;
+    END IF;
+    IF clock OPERATOR(pg_catalog.=) 'calendar_hours' THEN
+        RETURN new_due OPERATOR(pg_catalog.-) workorder.sla_hours(old_due OPERATOR(pg_catalog.-) warn);
+    END IF;
+    RETURN workorder.add_working_time(new_due,
+        OPERATOR(pg_catalog.-) workorder.working_time_between(warn, old_due, calendar), calendar);
+END
+$$;
+
 -- sla_extended returns the order's resolve deadline and warning instant moved by an
--- approved extension, on its policy's clock (calendar time when it has no policy).
+-- approved extension, on its policy's clock (calendar time when it has no policy):
+-- the warning as far before the new deadline as it was before the old one.
 CREATE FUNCTION workorder.sla_extended(o workorder.orders, extension interval,
                                        OUT resolve_due_at timestamptz, OUT warn_at timestamptz)
 LANGUAGE plpgsql STABLE
@@ -430,7 +512,8 @@ BEGIN
     END IF;
     resolve_due_at := workorder.sla_extend(o.resolve_due_at, p.resolve_clock, extension, p.calendar_code);
     warn_at := CASE WHEN o.warned THEN o.warn_at
-                    ELSE workorder.sla_extend(o.warn_at, p.resolve_clock, extension, p.calendar_code) END;
+                    ELSE workorder.sla_warn_moved(o.warn_at, o.resolve_due_at, resolve_due_at, p.resolve_clock,
+                                                  p.calendar_code) END;
 END
 $$;
 

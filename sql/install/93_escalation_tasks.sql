@@ -151,6 +151,8 @@ DECLARE
     dispatched_at timestamptz;
     e record;
     paused_from timestamptz;
+    paused_to timestamptz;
+    extended_due timestamptz;
 BEGIN
     resolve_due_at := o.resolve_due_at;
     warn_at := o.warn_at;
@@ -176,21 +178,22 @@ BEGIN
               ORDER BY v.seq LOOP
         IF e.action OPERATOR(pg_catalog.=) 'resume' THEN
             paused_from := (e.details OPERATOR(pg_catalog.->>) 'suspended_at')::timestamptz;
-            resolve_due_at := workorder.sla_shift(resolve_due_at, p.resolve_clock, paused_from,
-                paused_from OPERATOR(pg_catalog.+) (e.details OPERATOR(pg_catalog.->>) 'suspended_for')::interval,
-                p.calendar_code);
+            -- suspended_for is elapsed time ('P4D' is 96 hours in any TimeZone).
+            paused_to := paused_from OPERATOR(pg_catalog.+)
+                         workorder.sla_hours((e.details OPERATOR(pg_catalog.->>) 'suspended_for')::interval);
+            resolve_due_at := workorder.sla_shift(resolve_due_at, p.resolve_clock, paused_from, paused_to,
+                                                  p.calendar_code);
             IF NOT o.warned THEN
-                warn_at := workorder.sla_shift(warn_at, p.resolve_clock, paused_from,
-                    paused_from OPERATOR(pg_catalog.+) (e.details OPERATOR(pg_catalog.->>) 'suspended_for')::interval,
-                    p.calendar_code);
+                warn_at := workorder.sla_shift(warn_at, p.resolve_clock, paused_from, paused_to, p.calendar_code);
             END IF;
         ELSIF e.details OPERATOR(pg_catalog.?) 'extension' THEN
-            resolve_due_at := workorder.sla_extend(resolve_due_at, p.resolve_clock,
+            extended_due := workorder.sla_extend(resolve_due_at, p.resolve_clock,
                 (e.details OPERATOR(pg_catalog.->>) 'extension')::interval, p.calendar_code);
             IF NOT o.warned THEN
-                warn_at := workorder.sla_extend(warn_at, p.resolve_clock,
-                    (e.details OPERATOR(pg_catalog.->>) 'extension')::interval, p.calendar_code);
+                warn_at := workorder.sla_warn_moved(warn_at, resolve_due_at, extended_due, p.resolve_clock,
+                                                    p.calendar_code);
             END IF;
+            resolve_due_at := extended_due;
         END IF;
     END LOOP;
     IF o.status OPERATOR(pg_catalog.=) 'dispatched' AND NOT o.accept_overdue THEN
@@ -241,7 +244,10 @@ BEGIN
         SELECT x.* FROM workorder.orders x
           JOIN workorder.sla_policies p ON p.name OPERATOR(pg_catalog.=) x.sla_policy
           JOIN workorder.calendars k ON k.code OPERATOR(pg_catalog.=) p.calendar_code
-         WHERE x.status OPERATOR(pg_catalog.=) ANY ('{new,dispatched,accepted,suspended}'::workorder.order_status[]) AND x.resolve_due_at IS NOT NULL
+         -- Resolved and merged orders too: a failed verification and an unmerge
+         -- bring them back to work, with the deadlines they have.
+         WHERE x.status OPERATOR(pg_catalog.=) ANY ('{new,dispatched,accepted,suspended,resolved,merged}'::workorder.order_status[])
+           AND x.resolve_due_at IS NOT NULL
            AND EXISTS (
                SELECT 1 FROM workorder.calendar_changes c
                 WHERE c.id OPERATOR(pg_catalog.=) ANY (changes)
