@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(38);
+SELECT plan(39);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -104,6 +104,9 @@ SELECT is(workorder.open311_public_text(t.raw), t.shown, t.what)
     ('座机0757-86281234，(020)87654321，075786281234，联系电话：86281234，tel 6281234',
      '座机0757-****1234，(020)****4321，0757****1234，联系电话：****1234，tel ****1234',
      'landlines are masked: with an area code anywhere, a bare local number after a word that announces it'),
+    ('手机１３９１２３４５６７８，电话139.1234.5678，138  1234  1234，138—1234—1234，身份证440605 19900101 123X，０７５７ ８６２８ １２３４，电话是86281234',
+     '手机139****5678，电话139****5678，138****1234，138****1234，身份证******************，0757 ****1234，电话是****1234',
+     'and written in full-width digits, with dots, double spaces, dashes or spaces between groups, or after 电话是'),
     ('身份证440602199001011234；工单20261127-000002-4，金额12345678元，门牌12号，编号0757，2026年11月26日',
      '身份证******************；工单20261127-000002-4，金额12345678元，门牌12号，编号0757，2026年11月26日',
      'an ID number is masked whole; tickets, amounts, house numbers and dates stay as written')) t(raw, shown, what);

@@ -17,7 +17,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
     {"code": "video_ai", "name": "视频AI", "kind": "video_ai", "categories": [{"code": "stall", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(148);
+SELECT plan(150);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -385,6 +385,8 @@ SELECT is((rt.run_as('wo_rt_analyst', 'SELECT workorder.submit(''hotline'', ''RT
 SELECT is(workorder.mask_phone('13812341234'), '138****1234', 'mask_phone: a mobile number');
 SELECT is(workorder.mask_phone('+86 138-1234-1234'), '138****1234', 'mask_phone: +86 and separators dropped');
 SELECT is(workorder.mask_phone('0757-86281234'), '075*****1234', 'mask_phone: a landline with its area code');
+SELECT is(workorder.mask_phone('86281234'), '****1234', 'mask_phone: a local landline of 8 digits keeps only its last four');
+SELECT is(workorder.mask_phone('862812345'), '*****2345', '... one of 9 too');
 SELECT is(workorder.mask_phone('110'), '*10', 'mask_phone: a short number keeps its last two digits');
 SELECT is(workorder.mask_name('欧阳娜娜'), '欧***', 'mask_name keeps the family name''s first character');
 SELECT is(workorder.mask_name('李'), '*', 'mask_name: a one-character name is a star');

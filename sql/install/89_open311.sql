@@ -37,27 +37,43 @@ END
 $$;
 
 -- open311_public_text masks, in a public text, what looks like:
---   a resident ID number (17 digits and a digit or X): all of it;
---   a mobile number (11 digits from 1[3-9], maybe written 138-1234-5678 or
---     138 1234 5678, maybe after +86, 0086 or 86): 138****5678;
---   a landline with its area code (0757-86281234, (020)87654321, 075786281234):
---     the area code and the last four digits, 0757-****1234;
+--   a resident ID number (17 digits and a digit or X, maybe written 6-8-4 with
+--     separators): all of it;
+--   a mobile number (11 digits from 1[3-9], maybe written 138-1234-5678,
+--     138 1234 5678, 139.1234.5678 or 138—1234—1234, maybe after +86, 0086 or 86):
+--     138****5678;
+--   a landline with its area code (0757-86281234, (020)87654321, 075786281234,
+--     0757 8628 1234): the area code and the last four digits, 0757-****1234;
 --   a local number of 7 or 8 digits right after a word that announces one (电话,
---     座机, 固话, 手机, 联系, 回电, 致电, 拨打, tel): its last four digits.
+--     座机, 固话, 手机, 联系, 回电, 致电, 拨打, tel, maybe then 是, 为 or 号码): its
+--     last four digits.
+-- A separator is up to two of: hyphen, en or em dash, dot, space.  Full-width
+-- digits, plus, hyphen, brackets and X (what a Chinese input method types) are
+-- first made ASCII, so that １３８１２３４５６７８ is masked as 13812345678 is.
 -- Other runs of digits (tickets, dates, amounts, house numbers) stay as written:
 -- without an area code or such a word, 8 digits are as likely a date as a phone.
 CREATE FUNCTION workorder.open311_public_text(value text)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
+DECLARE
+    sep constant text := '[-–—. ]{0,2}';
 BEGIN
-    value := pg_catalog.regexp_replace(value, '(?<![0-9])[1-9][0-9]{5}(19|20)[0-9]{9}[0-9Xx](?![0-9])', '******************', 'g');
+    value := pg_catalog.translate(value, '０１２３４５６７８９＋－（）Ｘｘ　', '0123456789+-()Xx ');
     value := pg_catalog.regexp_replace(value,
-        '(?<![0-9])(?:(?:\+|00)?86[- ]?)?(1[3-9][0-9])[- ]?[0-9]{4}[- ]?([0-9]{4})(?![0-9])', '\1****\2', 'g');
+        '(?<![0-9])[1-9][0-9]{5}' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '(19|20)[0-9]{6}'
+        OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '[0-9]{3}[0-9Xx](?![0-9])',
+        '******************', 'g');
     value := pg_catalog.regexp_replace(value,
-        '(?<![0-9])([(（]?0[1-9][0-9]{1,2}[)）]?[- ]?)[2-9][0-9]{2,3}([0-9]{4})(?![0-9])', '\1****\2', 'g');
+        '(?<![0-9])(?:(?:\+|00)?86' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) ')?(1[3-9][0-9])'
+        OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '[0-9]{4}' OPERATOR(pg_catalog.||) sep
+        OPERATOR(pg_catalog.||) '([0-9]{4})(?![0-9])', '\1****\2', 'g');
+    value := pg_catalog.regexp_replace(value,
+        '(?<![0-9])([(]?0[1-9][0-9]{1,2}[)]?' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) ')[2-9][0-9]{2,3}'
+        OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '([0-9]{4})(?![0-9])', '\1****\2', 'g');
     RETURN pg_catalog.regexp_replace(value,
-        '(电话|座机|固话|手机|联系|回电|致电|拨打|[Tt][Ee][Ll])([:：]?[ ]*)[2-9][0-9]{2,3}([0-9]{4})(?![0-9])', '\1\2****\3', 'g');
+        '(电话|座机|固话|手机|联系|回电|致电|拨打|[Tt][Ee][Ll])((?:是|为|号码)?[:：]?[ ]*)[2-9][0-9]{2,3}'
+        OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '([0-9]{4})(?![0-9])', '\1\2****\3', 'g');
 END
 $$;
 

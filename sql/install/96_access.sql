@@ -492,9 +492,11 @@ COMMENT ON VIEW workorder.inbox_mine IS
     'The inbox rows of the caller''s channel (all of them for an admin): how a connector reads its results back.';
 
 -- Masking, for analysts.  mask_phone keeps the first three and the last four digits
--- of a number (a mobile 13812341234 reads 138****1234; a leading +86 or 86 of a
--- 13-digit number is dropped first) and stars the rest; a number of under 8 digits
--- keeps only its last two.  Other characters are dropped.
+-- of a number of 11 digits or more (a mobile 13812341234 reads 138****1234; a
+-- leading +86 or 86 of a 13-digit number is dropped first), the last four of one of
+-- 8 to 10 (a local landline 86281234 reads ****1234: first three and last four
+-- showed seven of its eight digits), the last two of a shorter one, and stars the
+-- rest.  Other characters are dropped.
 CREATE FUNCTION workorder.mask_phone(phone text)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
@@ -507,9 +509,12 @@ BEGIN
         digits := pg_catalog.substr(digits, 3);
     END IF;
     n := pg_catalog.length(digits);
-    IF n OPERATOR(pg_catalog.>=) 8 THEN
+    IF n OPERATOR(pg_catalog.>=) 11 THEN
         RETURN pg_catalog.left(digits, 3) OPERATOR(pg_catalog.||) pg_catalog.repeat('*', n OPERATOR(pg_catalog.-) 7)
                OPERATOR(pg_catalog.||) pg_catalog.right(digits, 4);
+    END IF;
+    IF n OPERATOR(pg_catalog.>=) 8 THEN
+        RETURN pg_catalog.repeat('*', n OPERATOR(pg_catalog.-) 4) OPERATOR(pg_catalog.||) pg_catalog.right(digits, 4);
     END IF;
     RETURN pg_catalog.repeat('*', GREATEST(n OPERATOR(pg_catalog.-) 2, 0))
            OPERATOR(pg_catalog.||) pg_catalog.right(digits, LEAST(n, 2));
