@@ -40,6 +40,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_proc.h"
@@ -50,6 +51,7 @@
 #include "mb/pg_wchar.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
@@ -200,9 +202,25 @@ static void reopen_master(Datum master_id, Datum ticket, Datum score, bool score
 static void dedup_carry_out(const DedupOutcome *outcome, Datum order_id, Datum ticket, Datum *master_seq,
 							Datum *master_status, Datum *master_unit, bool *master_unit_isnull);
 static TimestampTz earliest_event_time(void);
+static TimestampTz intake_receipt_time(void);
 
 PG_FUNCTION_INFO_V1(intake_check_text);
 PG_FUNCTION_INFO_V1(intake_submit);
+PG_FUNCTION_INFO_V1(intake_received_at);
+
+/*
+ * The receipt time that intake_received_at() set for the next submit() of one
+ * (sub)transaction of this backend: drain_inbox() gives each row the time it
+ * came into the inbox.  Bound to the local transaction and the subtransaction
+ * it was set in, so that it can never reach a submit() of another.
+ */
+static struct
+{
+	bool		set;
+	LocalTransactionId lxid;
+	SubTransactionId subxid;
+	TimestampTz at;
+}			intake_receipt;
 
 /*
  * check_text returns a report's text trimmed of blanks (result_isnull when
@@ -838,6 +856,47 @@ dedup_carry_out(const DedupOutcome *outcome, Datum order_id, Datum ticket, Datum
 }
 
 /*
+ * intake_received_at sets when the next submit() of the calling
+ * (sub)transaction was received: drain_inbox() passes each inbox row's
+ * received_at, so that a row left waiting (a worker down, a retry after a
+ * backoff, a drain after midnight) keeps its deadlines and ticket day from
+ * when it came in, not from when it was drained.  A time after the start of
+ * the transaction is taken as that start.  Only the owner and admins may call
+ * it (part 98): a connector must not date its own reports.
+ */
+Datum
+intake_received_at(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+	{
+		intake_receipt.set = false;
+		PG_RETURN_VOID();
+	}
+	intake_receipt.set = true;
+	intake_receipt.lxid = MyProc->lxid;
+	intake_receipt.subxid = GetCurrentSubTransactionId();
+	intake_receipt.at = Min(PG_GETARG_TIMESTAMPTZ(0), GetCurrentTransactionStartTimestamp());
+	PG_RETURN_VOID();
+}
+
+/*
+ * intake_receipt_time returns when the report submit() takes was received:
+ * the start of the transaction, or what intake_received_at() set in this very
+ * (sub)transaction.  Either way the setting is used up.
+ */
+static TimestampTz
+intake_receipt_time(void)
+{
+	TimestampTz received = GetCurrentTransactionStartTimestamp();
+
+	if (intake_receipt.set && intake_receipt.lxid == MyProc->lxid &&
+		intake_receipt.subxid == GetCurrentSubTransactionId())
+		received = intake_receipt.at;
+	intake_receipt.set = false;
+	return received;
+}
+
+/*
  * intake_submit is workorder.submit(channel, channel_ref, category,
  * description, location, lon, lat, address, reporter_name, reporter_phone,
  * occurred_at, attributes, priority): see the top of this file and README.md.
@@ -845,7 +904,7 @@ dedup_carry_out(const DedupOutcome *outcome, Datum order_id, Datum ticket, Datum
 Datum
 intake_submit(PG_FUNCTION_ARGS)
 {
-	TimestampTz received = GetCurrentTransactionStartTimestamp();
+	TimestampTz received = intake_receipt_time();
 	char	   *channel = PG_ARGISNULL(ARG_CHANNEL) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(ARG_CHANNEL));
 	Datum		channel_ref;
 	bool		ref_isnull = PG_ARGISNULL(ARG_CHANNEL_REF);

@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(59);
+SELECT plan(65);
 -- Reports here are orders of their own: dedup is sql/dedup.sql's.
 INSERT INTO workorder.settings VALUES ('dedup_enabled', 'off', 'reports in these tests are orders of their own');
 
@@ -299,6 +299,38 @@ SELECT results_eq($$SELECT o.occurred_at, o.priority::text FROM workorder.inbox 
                      WHERE i.channel_ref IN ('M-CST', 'M-TAB') ORDER BY i.channel_ref$$,
                   $$VALUES (timestamptz '2026-10-15 23:21:26+08', 'urgent'), (NULL, 'high')$$,
                   '... as Beijing time and as the priority they name');
+
+-- A row is received when it came into the inbox, not when it is drained: a row
+-- that waited (a worker down, a retry, a drain after midnight) keeps its deadlines
+-- and its ticket's day.  A received_at ahead of the drain is taken as the drain's.
+INSERT INTO workorder.inbox (received_at, channel, channel_ref, category, description, lon, lat)
+VALUES (now() - interval '26 hours', 'hotline', 'M-WAITED', '0301', '摊贩占道', '121.05', '30.05'),
+       (now() + interval '1 hour', 'hotline', 'M-AHEAD', '0301', '摊贩堆物', '121.05', '30.05');
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (2, 0)$$, 'two rows, one that waited');
+SELECT results_eq($$SELECT o.received_at = i.received_at, e.at = i.received_at,
+                           o.ticket::text LIKE to_char(i.received_at AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD') || '-%'
+                      FROM workorder.inbox i JOIN workorder.orders o ON o.id = i.order_id
+                      JOIN workorder.order_events e ON e.order_id = o.id AND e.seq = 1
+                     WHERE i.channel_ref = 'M-WAITED'$$,
+                  $$VALUES (true, true, true)$$,
+                  'the order that waited is received when its row came in: its row, its submit event and its ticket''s day');
+SELECT is((SELECT o.resolve_due_at FROM workorder.inbox i JOIN workorder.orders o ON o.id = i.order_id
+            WHERE i.channel_ref = 'M-WAITED'),
+          (SELECT workorder.deadline_after(i.received_at, p.resolve_clock, p.resolve_amount, p.calendar_code)
+             FROM workorder.inbox i JOIN workorder.orders o ON o.id = i.order_id
+             JOIN workorder.sla_policies p ON p.name = o.sla_policy WHERE i.channel_ref = 'M-WAITED'),
+          '... and its resolve deadline counts from then');
+SELECT is((SELECT o.received_at FROM workorder.inbox i JOIN workorder.orders o ON o.id = i.order_id
+            WHERE i.channel_ref = 'M-AHEAD'), now(), 'a received_at ahead of the drain is taken as the drain''s start');
+-- The time set for a submit() reaches only a submit() of the same subtransaction.
+SELECT workorder.intake_received_at(now() - interval '5 hours') IS NULL AS set_aside \gset
+SAVEPOINT other;
+SELECT is((workorder.submit('hotline', 'M-OTHER', '0301', '路边摆摊', lon => 121.05, lat => 30.06)).received_at, now(),
+          'a time set in another subtransaction does not reach submit()');
+RELEASE SAVEPOINT other;
+SELECT ok(NOT has_function_privilege('workorder_intake', 'workorder.intake_received_at(timestamptz)', 'EXECUTE')
+          AND NOT has_function_privilege('workorder_dispatcher', 'workorder.intake_received_at(timestamptz)', 'EXECUTE'),
+          'connectors and dispatchers may not date a report: only admins set a receipt time');
 
 -- Only the owner drains; PUBLIC gets nothing.
 CREATE ROLE inbox_test_nobody;

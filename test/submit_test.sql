@@ -3,7 +3,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(52);
+SELECT plan(53);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -137,6 +137,9 @@ SELECT is((SELECT ROW(status, category_code, main_unit, status_reason)::text
              FROM workorder.submit('hotline', 'CAT-OFF', '0301', '占道', lon => 121.02, lat => 31.05)),
           ROW('new', NULL, NULL, 'category CITY_VENDOR (channel hotline''s 0301) is not in use: a dispatcher must classify it')::text,
           'a report of a category not in use waits for a dispatcher, and its reason says why');
+SELECT is((SELECT s.reason FROM workorder.explain_route((SELECT id FROM workorder.orders WHERE channel_ref = 'CAT-OFF')) s),
+          'category CITY_VENDOR (channel hotline''s 0301) is not in use: no rule is considered, a dispatcher must classify it',
+          '... and explain_route says the same (it said the category was not mapped onto the catalogue)');
 UPDATE workorder.categories SET active = true WHERE code = 'CITY';
 SELECT is((workorder.submit('hotline', 'CAT-ON', '0301', '占道', lon => 121.02, lat => 31.05)).status::text, 'dispatched',
           '... and once it is in use again, is routed');

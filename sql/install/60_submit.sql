@@ -23,6 +23,15 @@ RETURNS text
 AS 'MODULE_PATHNAME', 'intake_check_text'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
+-- intake_received_at sets when the next submit() of the calling (sub)transaction
+-- was received (NULL: clears it); a time after the transaction's start is taken as
+-- that start.  drain_inbox() (part 70) gives each row its inbox received_at.  C
+-- (src/intake.c).  Admins only (part 98): a connector must not date its reports.
+CREATE FUNCTION workorder.intake_received_at(at timestamptz)
+RETURNS void
+AS 'MODULE_PATHNAME', 'intake_received_at'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
 -- submit takes one report and returns its order.  See README.md for the rules.
 -- C (src/intake.c): it runs once for every report, and as plpgsql its own
 -- statements cost several plain INSERTs (bench/submit).
@@ -57,6 +66,7 @@ AS $$
 DECLARE
     o workorder.orders;
     fallback text;   -- the unit intake sent an out-of-jurisdiction order to
+    not_in_use text; -- the catalogue category intake found out of use
 BEGIN
     SELECT * INTO o FROM workorder.orders x WHERE x.id OPERATOR(pg_catalog.=) order_id;
     IF NOT FOUND THEN
@@ -79,6 +89,22 @@ BEGIN
        AND o.status OPERATOR(pg_catalog.=) 'new' THEN
         RETURN QUERY SELECT 0, NULL::bigint, 'intake'::text, false, false,
             'a suspected duplicate waiting for review (review_duplicate): not routed yet, no rule is considered'::text,
+            NULL::workorder.area_level, NULL::text;
+        RETURN;
+    END IF;
+    -- A category taken out of use (it or a category above it inactive): intake left
+    -- it for a dispatcher, as it does an unmapped one, and said why.
+    SELECT e.code INTO not_in_use FROM workorder.category_effective e
+     WHERE o.category_code IS NULL AND NOT e.active
+       AND e.code OPERATOR(pg_catalog.=) COALESCE(
+               (SELECT m.category_code FROM workorder.channel_categories m
+                 WHERE m.channel_code OPERATOR(pg_catalog.=) o.channel_code
+                   AND m.channel_category_code OPERATOR(pg_catalog.=) o.channel_category),
+               o.channel_category);
+    IF not_in_use IS NOT NULL THEN
+        RETURN QUERY SELECT 0, NULL::bigint, 'intake'::text, false, false,
+            pg_catalog.format('category %s (channel %s''s %s) is not in use: no rule is considered, a dispatcher must classify it',
+                              not_in_use, o.channel_code, o.channel_category),
             NULL::workorder.area_level, NULL::text;
         RETURN;
     END IF;

@@ -260,6 +260,8 @@ BEGIN
             v_priority := NULLIF(pg_catalog.lower(pg_catalog.btrim(r.priority, E' \t\n\r\f\v\u00a0\u3000')), '')::workorder.order_priority;
             converting := NULL;
 
+            -- Received when it came into the inbox, not when it was drained.
+            PERFORM workorder.intake_received_at(r.received_at);
             o := workorder.submit(
                 channel => r.channel, channel_ref => r.channel_ref, category => r.category,
                 description => r.description, lon => v_lon, lat => v_lat, address => r.address,

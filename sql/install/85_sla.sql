@@ -312,13 +312,23 @@ $$;
 -- 97 hours across a change of daylight saving time, so that a client in New York
 -- got other deadlines than one in Beijing.  (A difference of two timestamptz has
 -- days: 96 hours come out as '4 days'.)  Exact: no rounding through seconds.
+-- WO513 for more than a million days, which no deadline has (and whose hours
+-- overflow).
 CREATE FUNCTION workorder.sla_hours(span interval)
 RETURNS interval
-LANGUAGE sql IMMUTABLE
+LANGUAGE plpgsql IMMUTABLE
 AS $$
-SELECT pg_catalog.make_interval(hours => pg_catalog.date_part('day', span)::integer OPERATOR(pg_catalog.*) 24)
-       OPERATOR(pg_catalog.+)
-       (span OPERATOR(pg_catalog.-) pg_catalog.make_interval(days => pg_catalog.date_part('day', span)::integer))
+DECLARE
+    days integer := pg_catalog.date_part('day', span)::integer;
+BEGIN
+    IF pg_catalog.abs(days) OPERATOR(pg_catalog.>) 1000000 THEN
+        PERFORM workorder.raise_error('WO513', 'invalid deadline arguments',
+            pg_catalog.format('The interval %s has more than a million days.', span),
+            'Deadlines, pauses and extensions are at most 1000 days.');
+    END IF;
+    RETURN pg_catalog.make_interval(hours => days OPERATOR(pg_catalog.*) 24)
+           OPERATOR(pg_catalog.+) (span OPERATOR(pg_catalog.-) pg_catalog.make_interval(days => days));
+END
 $$;
 
 -- sla_warn_at returns start + fraction of the span [start, due) on the clock: elapsed
