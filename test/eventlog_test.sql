@@ -7,7 +7,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(34);
+SELECT plan(35);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -111,22 +111,24 @@ SELECT results_eq($$SELECT * FROM pg_temp.problems('H-2')$$, ARRAY['missing 3 -'
 
 -- H-3: the last event deleted (the chain alone cannot see it; the order's count can).
 DELETE FROM workorder.order_events WHERE order_id = pg_temp.id_of('H-3') AND seq = 6;
-SELECT results_eq($$SELECT * FROM pg_temp.problems('H-3')$$, ARRAY['missing 6 -'],
-                  'a deleted last event: verify_log names its number as missing');
+SELECT results_eq($$SELECT * FROM pg_temp.problems('H-3')$$,
+                  ARRAY['disagrees 5 ' || pg_temp.event_id('H-3', 5), 'missing 6 -'],
+                  'a deleted last event: verify_log names its number as missing, and the order as not in the state its last event left');
 
 -- H-4: a forged event appended with a made-up hash.
 INSERT INTO workorder.order_events (order_id, seq, action, actor, old_status, new_status, note, prev_hash, hash)
 SELECT e.order_id, 7, 'close', 'mallory', 'resolved', 'closed', '伪造', e.hash, sha256('forged')
   FROM workorder.order_events e WHERE e.order_id = pg_temp.id_of('H-4') AND e.seq = 6;
 SELECT results_eq($$SELECT * FROM pg_temp.problems('H-4')$$,
-                  ARRAY['edited 7 ' || pg_temp.event_id('H-4', 7), 'inserted 7 ' || pg_temp.event_id('H-4', 7)],
-                  'a forged event with a made-up hash: verify_log names it as edited and inserted');
+                  ARRAY['disagrees 7 ' || pg_temp.event_id('H-4', 7), 'edited 7 ' || pg_temp.event_id('H-4', 7),
+                        'inserted 7 ' || pg_temp.event_id('H-4', 7)],
+                  'a forged event with a made-up hash: verify_log names it as edited and inserted, and as closing an order that is not closed');
 
 -- H-5: a forged event appended with a correct hash (the chain trigger computes it).
 INSERT INTO workorder.order_events (order_id, seq, action, actor, old_status, new_status, note)
 VALUES (pg_temp.id_of('H-5'), 7, 'close', 'mallory', 'resolved', 'closed', '伪造');
 SELECT results_eq($$SELECT * FROM pg_temp.problems('H-5')$$,
-                  ARRAY['inserted 7 ' || pg_temp.event_id('H-5', 7)],
+                  ARRAY['disagrees 7 ' || pg_temp.event_id('H-5', 7), 'inserted 7 ' || pg_temp.event_id('H-5', 7)],
                   'a forged event with a matching hash: verify_log names it as inserted (the order never counted it)');
 
 -- H-6: an event rewritten, and its hash recomputed to match.
@@ -162,10 +164,19 @@ SELECT results_eq($$SELECT * FROM pg_temp.problems('H-9')$$,
                   ARRAY['chain broken 2 ' || pg_temp.event_id('H-9', 2), 'out of order 3 ' || pg_temp.event_id('H-9', 3)],
                   'an event replaced: verify_log names the replacement (chain broken) and its successor (an older id after a newer one)');
 
+-- H-6 again: the owner makes the order closed past its actions (no trigger set aside:
+-- the owner may write orders).
+UPDATE workorder.orders SET status = 'closed' WHERE id = pg_temp.id_of('H-6');
+SELECT results_eq($$SELECT * FROM pg_temp.problems('H-6')$$,
+                  ARRAY['chain broken 3 ' || pg_temp.event_id('H-6', 3),
+                        'disagrees ' || (SELECT event_count FROM workorder.orders WHERE id = pg_temp.id_of('H-6')) || ' '
+                        || pg_temp.event_id('H-6', (SELECT event_count FROM workorder.orders WHERE id = pg_temp.id_of('H-6')))],
+                  'an order whose status was changed past its actions: verify_log names it as disagreeing with its last event');
+
 -- The merged report and the orders not touched are still clean, and the whole-log
 -- check reports exactly the sum of the per-order checks.
 SELECT is_empty($$SELECT * FROM pg_temp.problems('H-dup')$$, 'an order not tampered with stays clean');
-SELECT is((SELECT count(*) FROM workorder.verify_log()), 15::bigint,
+SELECT is((SELECT count(*) FROM workorder.verify_log()), 19::bigint,
           'verify_log() over the whole log reports every problem of every order, and nothing else');
 SELECT is((SELECT count(DISTINCT v.ticket) FROM workorder.verify_log() v
              JOIN workorder.orders o ON o.id = v.order_id AND o.ticket OPERATOR(workorder.=) v.ticket), 9::bigint,

@@ -89,6 +89,8 @@ ALTER TABLE workorder.order_events ENABLE ALWAYS TRIGGER order_events_chain;
 --   inserted      an event the order never counted (its seq is beyond the
 --                 order's event_count)
 --   out of order  an event older, or with a smaller id, than the event before it
+--   disagrees     the order's status is not the status its last event left it in:
+--                 the order was changed past its actions
 -- It reads with the caller's privileges: run it as the owner or an auditor who
 -- may read the log.
 CREATE FUNCTION workorder.verify_log(of_order bigint DEFAULT NULL)
@@ -126,12 +128,13 @@ BEGIN
           FROM events v
         WINDOW w AS (PARTITION BY v.order_id ORDER BY v.seq, v.id)
     ), counted AS (
-        SELECT o.id, o.event_count, pg_catalog.max(e.seq) AS last_seq,
-               (pg_catalog.array_agg(e.id ORDER BY e.seq DESC))[1] AS last_id
+        SELECT o.id, o.event_count, o.status, pg_catalog.max(e.seq) AS last_seq,
+               (pg_catalog.array_agg(e.id ORDER BY e.seq DESC))[1] AS last_id,
+               (pg_catalog.array_agg(e.new_status ORDER BY e.seq DESC))[1] AS last_status
           FROM workorder.orders o
           LEFT JOIN workorder.order_events e ON e.order_id OPERATOR(pg_catalog.=) o.id
          WHERE verify_log.of_order IS NULL OR o.id OPERATOR(pg_catalog.=) verify_log.of_order
-         GROUP BY o.id, o.event_count
+         GROUP BY o.id, o.event_count, o.status
     ), problems AS (
         SELECT v.order_id, v.id AS event_id, v.seq, 'edited' AS kind,
                CASE WHEN v.computed IS NULL
@@ -181,6 +184,13 @@ BEGIN
           JOIN counted c ON c.id OPERATOR(pg_catalog.=) v.order_id
          WHERE v.seq OPERATOR(pg_catalog.>) c.event_count OR v.seq OPERATOR(pg_catalog.<) 1
         UNION ALL
+        -- Every action logs the status it leaves, so the last event's is the order's.
+        SELECT c.id, c.last_id, c.last_seq, 'disagrees',
+               pg_catalog.format('the order is %s, but its last event (%s, id %s) left it %s: the order was changed past its actions',
+                                 c.status, c.last_seq, c.last_id, c.last_status)
+          FROM counted c
+         WHERE c.last_id IS NOT NULL AND c.last_status IS DISTINCT FROM c.status
+        UNION ALL
         SELECT v.order_id, v.id, v.seq, 'out of order',
                pg_catalog.format('event %s (id %s, at %s) comes after event %s (id %s, at %s)',
                                  v.seq, v.id, v.at, v.before_seq, v.before_id, v.before_at)
@@ -194,4 +204,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION workorder.verify_log(bigint) IS
-    'Checks the hash chain of the event log (one order, or all): one row per edited, missing, inserted, out-of-order event or broken link; none when intact.';
+    'Checks the hash chain of the event log (one order, or all): one row per edited, missing, inserted, out-of-order event, broken link or order that disagrees with its last event; none when intact.';
