@@ -482,7 +482,7 @@ intake_prepare(Oid submit_oid)
 	types[0] = INT8OID;
 	intake.master_lock_plan = workorder_keep_plan(
 		"SELECT x.status::pg_catalog.text, x.ticket::pg_catalog.text FROM workorder.orders x "
-		"WHERE x.id OPERATOR(pg_catalog.=) $1 FOR UPDATE", 1, types);
+		"WHERE x.id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE", 1, types);
 	intake.master_update_plan = workorder_keep_plan(
 		"UPDATE workorder.orders x SET report_count = x.report_count OPERATOR(pg_catalog.+) 1, "
 		"event_count = x.event_count OPERATOR(pg_catalog.+) 1, updated_at = pg_catalog.now() "

@@ -192,6 +192,13 @@ $$;
 -- on it (check_order_access, part 96), and WO401 when its status does not allow
 -- the action.  The message names the order by ticket and id, its status, and what
 -- is allowed.  Every action goes through here, so every action is checked.
+--
+-- The lock is FOR NO KEY UPDATE, as every lock the actions and tasks take on orders:
+-- an action changes no key of the order, and FOR UPDATE also waits for the
+-- foreign-key checks' FOR KEY SHARE.  Those come from other orders' writes (an
+-- event or a message of a merged report checks its master; the master's result
+-- makes messages for its reports, each checking its report), so an action on a
+-- master and one on its merged report, each holding its own row, deadlocked.
 CREATE FUNCTION workorder.order_for_action(order_id bigint, action text)
 RETURNS workorder.orders
 LANGUAGE plpgsql
@@ -199,7 +206,7 @@ AS $$
 DECLARE
     o workorder.orders;
 BEGIN
-    SELECT * INTO o FROM workorder.orders WHERE id OPERATOR(pg_catalog.=) order_id FOR UPDATE;
+    SELECT * INTO o FROM workorder.orders WHERE id OPERATOR(pg_catalog.=) order_id FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         PERFORM workorder.raise_error('WO402',
             pg_catalog.format('order %s does not exist', COALESCE(order_id::text, 'NULL')),

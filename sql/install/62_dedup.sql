@@ -340,7 +340,7 @@ BEGIN
         -- The neighbourhood's locks keep other reports out, not a dispatcher: the
         -- master may have been resolved, reopened, merged or cancelled since the
         -- search.  Lock it and decide on what it is now; intake never fails for it.
-        SELECT * INTO master FROM workorder.orders x WHERE x.id OPERATOR(pg_catalog.=) d.master_id FOR UPDATE;
+        SELECT * INTO master FROM workorder.orders x WHERE x.id OPERATOR(pg_catalog.=) d.master_id FOR NO KEY UPDATE;
         IF master.status IN ('merged', 'cancelled') THEN
             d.reason := pg_catalog.format('duplicate of %s, which became %s before the merge: a dispatcher must dispatch it',
                                           master.ticket, master.status);
@@ -488,8 +488,19 @@ DECLARE
 BEGIN
     -- Not in workorder.order_actions: a review is no transition of its own (a
     -- rejection leaves the order new, a confirmation is a merge, which is), so the
-    -- order is locked and its status checked here, with the same errors.
-    SELECT * INTO o FROM workorder.orders x WHERE x.id OPERATOR(pg_catalog.=) review_duplicate.order_id FOR UPDATE;
+    -- order is locked and its status checked here, with the same errors.  A
+    -- confirmation merges: the order and the master it goes to are locked first, in
+    -- id order, as merge() locks them (the order alone first, then merge() taking
+    -- the master of smaller id, deadlocked with a merge() of the same pair).
+    IF decision OPERATOR(pg_catalog.=) 'confirm' THEN
+        PERFORM 1 FROM workorder.orders x
+         WHERE x.id OPERATOR(pg_catalog.=) ANY (ARRAY[review_duplicate.order_id,
+                   COALESCE(review_duplicate.master_id,
+                            (SELECT c.master_id FROM workorder.dedup_checks c
+                              WHERE c.order_id OPERATOR(pg_catalog.=) review_duplicate.order_id))])
+         ORDER BY x.id FOR NO KEY UPDATE;
+    END IF;
+    SELECT * INTO o FROM workorder.orders x WHERE x.id OPERATOR(pg_catalog.=) review_duplicate.order_id FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         PERFORM workorder.raise_error('WO402',
             pg_catalog.format('order %s does not exist', COALESCE(review_duplicate.order_id::text, 'NULL')),

@@ -690,7 +690,7 @@ DECLARE
 BEGIN
     PERFORM 1 FROM workorder.orders x
      WHERE x.id OPERATOR(pg_catalog.=) ANY (ARRAY[merge.order_id, merge.master_id])
-     ORDER BY x.id FOR UPDATE;
+     ORDER BY x.id FOR NO KEY UPDATE;
     o := workorder.order_for_action(order_id, 'merge');
     who := workorder.check_actor(actor);
     said := workorder.action_text(o, 'merge', 'note', note, false);
@@ -778,11 +778,11 @@ BEGIN
      WHERE x.id OPERATOR(pg_catalog.=) unmerge.order_id;
     PERFORM 1 FROM workorder.orders x
      WHERE x.id OPERATOR(pg_catalog.=) ANY (ARRAY[unmerge.order_id, seen_master])
-     ORDER BY x.id FOR UPDATE;
+     ORDER BY x.id FOR NO KEY UPDATE;
     o := workorder.order_for_action(order_id, 'unmerge');
     who := workorder.check_actor(actor);
     said := workorder.action_text(o, 'unmerge', 'note', note, false);
-    SELECT * INTO m FROM workorder.orders x WHERE x.id OPERATOR(pg_catalog.=) o.master_id FOR UPDATE;
+    SELECT * INTO m FROM workorder.orders x WHERE x.id OPERATOR(pg_catalog.=) o.master_id FOR NO KEY UPDATE;
     -- The master's count goes down and its log gets a line: the caller must be one
     -- who may read it (WO951), as merge() asks.
     PERFORM workorder.check_order_access(m, NULL);

@@ -86,7 +86,7 @@ BEGIN
               WHERE x.next_check_at OPERATOR(pg_catalog.<=) checked_until
               ORDER BY x.next_check_at
               LIMIT batch
-                FOR UPDATE SKIP LOCKED LOOP
+                FOR NO KEY UPDATE SKIP LOCKED LOOP
         seen := seen OPERATOR(pg_catalog.+) 1;
         t := pg_catalog.clock_timestamp();
         open := o.status OPERATOR(pg_catalog.=) ANY ('{new,dispatched,accepted}'::workorder.order_status[]);

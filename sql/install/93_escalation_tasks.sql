@@ -41,7 +41,7 @@ BEGIN
               WHERE x.next_escalation_at OPERATOR(pg_catalog.<=) t
               ORDER BY x.next_escalation_at
               LIMIT batch
-                FOR UPDATE SKIP LOCKED LOOP
+                FOR NO KEY UPDATE SKIP LOCKED LOOP
         seen := seen OPERATOR(pg_catalog.+) 1;
         -- The row as it is now (another session may have moved it on before we locked it).
         SELECT * INTO o FROM workorder.orders x WHERE x.id OPERATOR(pg_catalog.=) o.id;
@@ -232,6 +232,7 @@ DECLARE
     old_deadlines jsonb;
     seen integer := 0;
     changed integer := 0;
+    chosen bigint[];
     outcome workorder.task_outcome;
 BEGIN
     SELECT pg_catalog.array_agg(c.id) INTO changes FROM
@@ -240,8 +241,11 @@ BEGIN
     IF changes IS NULL THEN
         RETURN outcome;
     END IF;
-    FOR o IN
-        SELECT x.* FROM workorder.orders x
+    -- The orders are chosen first and locked one by one, skipping those locked (a
+    -- dispatcher's transaction open on one held up every task of the worker); the
+    -- changes stay queued, to be looked at again in a second, until every chosen
+    -- order was recomputed (recomputing one again changes nothing).
+    SELECT pg_catalog.array_agg(x.id ORDER BY x.id) INTO chosen FROM workorder.orders x
           JOIN workorder.sla_policies p ON p.name OPERATOR(pg_catalog.=) x.sla_policy
           JOIN workorder.calendars k ON k.code OPERATOR(pg_catalog.=) p.calendar_code
          -- Resolved and merged orders too: a failed verification and an unmerge
@@ -258,9 +262,13 @@ BEGIN
                   AND (c.first_day IS NULL OR x.status OPERATOR(pg_catalog.=) 'suspended'
                        OR c.first_day OPERATOR(pg_catalog.<=)
                           ((GREATEST(x.resolve_due_at, x.accept_due_at, x.next_escalation_at)
-                            AT TIME ZONE k.time_zone)::date OPERATOR(pg_catalog.+) 1)))
+                            AT TIME ZONE k.time_zone)::date OPERATOR(pg_catalog.+) 1)));
+    FOR o IN
+        SELECT x.* FROM workorder.orders x
+         WHERE x.id OPERATOR(pg_catalog.=) ANY (COALESCE(chosen, '{}'))
+           AND x.status OPERATOR(pg_catalog.=) ANY ('{new,dispatched,accepted,suspended,resolved,merged}'::workorder.order_status[])
          ORDER BY x.id
-           FOR UPDATE OF x LOOP
+           FOR NO KEY UPDATE OF x SKIP LOCKED LOOP
         seen := seen OPERATOR(pg_catalog.+) 1;
         SELECT * INTO fresh FROM workorder.sla_recomputed(o);
         new_resolve := workorder.recompute_keep(o.resolve_due_at, fresh.resolve_due_at);
@@ -287,10 +295,17 @@ BEGIN
                                                      'warn_at', o.warn_at, 'accept_due_at', o.accept_due_at)));
         changed := changed OPERATOR(pg_catalog.+) 1;
     END LOOP;
-    DELETE FROM workorder.calendar_changes c WHERE c.id OPERATOR(pg_catalog.=) ANY (changes);
     outcome.rows := changed;
     outcome.detail := pg_catalog.format('%s calendar changes: %s orders looked at, %s with new deadlines',
                                         pg_catalog.cardinality(changes), seen, changed);
+    IF seen OPERATOR(pg_catalog.<) COALESCE(pg_catalog.cardinality(chosen), 0) THEN
+        outcome.detail := outcome.detail OPERATOR(pg_catalog.||)
+            pg_catalog.format(', %s locked or changed meanwhile: the changes stay queued',
+                              pg_catalog.cardinality(chosen) OPERATOR(pg_catalog.-) seen);
+        outcome.next_due := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) interval '1 second';
+        RETURN outcome;
+    END IF;
+    DELETE FROM workorder.calendar_changes c WHERE c.id OPERATOR(pg_catalog.=) ANY (changes);
     IF pg_catalog.cardinality(changes) OPERATOR(pg_catalog.>=) 1000 THEN
         outcome.next_due := pg_catalog.now();
     END IF;
