@@ -304,8 +304,8 @@ SELECT results_eq($$SELECT o.occurred_at, o.priority::text FROM workorder.inbox 
 -- that waited (a worker down, a retry, a drain after midnight) keeps its deadlines
 -- and its ticket's day.  A received_at ahead of the drain is taken as the drain's.
 INSERT INTO workorder.inbox (received_at, channel, channel_ref, category, description, lon, lat)
-VALUES (now() - interval '26 hours', 'hotline', 'M-WAITED', '0301', '摊贩占道', '121.05', '30.05'),
-       (now() + interval '1 hour', 'hotline', 'M-AHEAD', '0301', '摊贩堆物', '121.05', '30.05');
+VALUES (now() - interval '26 hours', 'hotline', 'M-WAITED', '0301', '渡口旁有流动摊贩', '122.05', '30.15'),
+       (now() + interval '1 hour', 'hotline', 'M-AHEAD', '0301', '桥下有人卖菜', '122.15', '30.05');
 SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (2, 0)$$, 'two rows, one that waited');
 SELECT results_eq($$SELECT o.received_at = i.received_at, e.at = i.received_at,
                            o.ticket::text LIKE to_char(i.received_at AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD') || '-%'
@@ -314,11 +314,10 @@ SELECT results_eq($$SELECT o.received_at = i.received_at, e.at = i.received_at,
                      WHERE i.channel_ref = 'M-WAITED'$$,
                   $$VALUES (true, true, true)$$,
                   'the order that waited is received when its row came in: its row, its submit event and its ticket''s day');
-SELECT is((SELECT o.resolve_due_at FROM workorder.inbox i JOIN workorder.orders o ON o.id = i.order_id
-            WHERE i.channel_ref = 'M-WAITED'),
-          (SELECT workorder.deadline_after(i.received_at, p.resolve_clock, p.resolve_amount, p.calendar_code)
-             FROM workorder.inbox i JOIN workorder.orders o ON o.id = i.order_id
-             JOIN workorder.sla_policies p ON p.name = o.sla_policy WHERE i.channel_ref = 'M-WAITED'),
+SELECT results_eq($$SELECT o.status::text, o.resolve_due_at = workorder.deadline_after(i.received_at, p.resolve_clock, p.resolve_amount, p.calendar_code)
+                      FROM workorder.inbox i JOIN workorder.orders o ON o.id = i.order_id
+                      JOIN workorder.sla_policies p ON p.name = o.sla_policy WHERE i.channel_ref = 'M-WAITED'$$,
+                  $$VALUES ('dispatched', true)$$,
           '... and its resolve deadline counts from then');
 SELECT is((SELECT o.received_at FROM workorder.inbox i JOIN workorder.orders o ON o.id = i.order_id
             WHERE i.channel_ref = 'M-AHEAD'), now(), 'a received_at ahead of the drain is taken as the drain''s start');
