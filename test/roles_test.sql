@@ -17,7 +17,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
     {"code": "video_ai", "name": "视频AI", "kind": "video_ai", "categories": [{"code": "stall", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(150);
+SELECT plan(155);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -470,6 +470,25 @@ SELECT is((SELECT report_count || ' ' || (SELECT master_id FROM workorder.orders
           '2 ' || :border_b, '... both orders are as they were');
 SELECT is((rt.run_as('wo_rt_dispatcher_d', format('SELECT (workorder.unmerge(%s, ''C-990801'', ''不是一件事'')).status::text', :border_a))).result,
           'new', 'the district''s dispatcher may');
+
+-- == What waits for review: a dispatcher's own suspected duplicates, the master shown
+-- when it may read it.  A report in 甲 suspected to duplicate one in 乙.
+UPDATE workorder.settings SET value = 'on' WHERE name = 'dedup_enabled';
+INSERT INTO workorder.settings VALUES ('dedup_merge_threshold', '0.99', 'roles_test'), ('dedup_review_threshold', '0.05', 'roles_test');
+SELECT (workorder.submit('hotline', 'RT-S1', '0301', '桥头有人卖菜', lon => 116.1002, lat => 25.12)).id AS suspect_master \gset
+SELECT (workorder.submit('hotline', 'RT-S2', '0301', '桥头有人在卖菜', lon => 116.0999, lat => 25.12)).id AS suspect_a \gset
+UPDATE workorder.settings SET value = 'off' WHERE name = 'dedup_enabled';
+DELETE FROM workorder.settings WHERE name IN ('dedup_merge_threshold', 'dedup_review_threshold');
+SELECT is((SELECT string_agg(order_id || '/' || master_id, ',') FROM workorder.suspected_duplicates WHERE order_id = :suspect_a),
+          :suspect_a || '/' || :suspect_master, 'the fixture: 甲''s report waits for review as a duplicate of 乙''s');
+SELECT is((rt.run_as('wo_rt_dispatcher_a', 'SELECT string_agg(order_id || ''/'' || coalesce(master_ticket::text, ''-''), '','') FROM workorder.suspected_duplicates')).result,
+          :suspect_a || '/-', '甲''s dispatcher reads what waits for its review, without 乙''s master');
+SELECT is((rt.run_as('wo_rt_dispatcher_d', format('SELECT string_agg(order_id || ''/'' || master_id, '','') FROM workorder.suspected_duplicates WHERE order_id = %s', :suspect_a))).result,
+          :suspect_a || '/' || :suspect_master, 'the district''s dispatcher reads it with its master');
+SELECT is((rt.run_as('wo_rt_dispatcher_a', format('SELECT (workorder.review_duplicate(%s, ''C-990801001'', ''reject'')).status::text', :suspect_a))).result,
+          'new', '... and 甲''s dispatcher answers it');
+SELECT is((rt.run_as('wo_rt_handler_a', 'SELECT count(*) FROM workorder.suspected_duplicates')).state, '42501',
+          'a handler does not read what waits for a dispatcher''s review');
 
 -- == Open311, hotspots and detections
 SELECT ok(has_function_privilege('workorder_intake', 'workorder.open311_post_request(jsonb)', 'EXECUTE')

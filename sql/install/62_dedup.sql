@@ -451,20 +451,8 @@ BEGIN
 END
 $$;
 
--- suspected_duplicates lists the orders waiting for a dispatcher's review, oldest
--- first, with the suspected master.
-CREATE VIEW workorder.suspected_duplicates AS
-SELECT c.order_id, o.ticket, o.received_at, o.channel_code, o.description,
-       c.master_id, m.ticket AS master_ticket, m.status AS master_status, m.description AS master_description,
-       pg_catalog.round(c.score::numeric, 3) AS score
-  FROM workorder.dedup_checks c
-  JOIN workorder.orders o ON o.id OPERATOR(pg_catalog.=) c.order_id
-  JOIN workorder.orders m ON m.id OPERATOR(pg_catalog.=) c.master_id
- WHERE c.decision OPERATOR(pg_catalog.=) 'review' AND c.review IS NULL
-   AND o.status OPERATOR(pg_catalog.=) 'new'
- ORDER BY c.checked_at, c.order_id;
-COMMENT ON VIEW workorder.suspected_duplicates IS
-    'Orders flagged as suspected duplicates at intake and not reviewed yet (confirm or reject with workorder.review_duplicate()).';
+-- suspected_duplicates, the orders waiting for a dispatcher's review: part 96,
+-- which filters it by who reads it.
 
 -- review_duplicate (a dispatcher's answer to a suspected duplicate): confirm
 -- merges the order into its master (the suspected one unless master_id names

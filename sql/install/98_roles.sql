@@ -52,7 +52,7 @@ BEGIN
         SELECT p.oid::regprocedure, g.grantees
           FROM pg_catalog.pg_proc p
           JOIN (VALUES ('^(ticket_.*|make_ticket|raise_error)$', 'PUBLIC'),
-                       ('^(calling_role|caller|caller_(unrestricted|unit|channel|units|area)|check_channel_access|setting'
+                       ('^(calling_role|caller|caller_(unrestricted|unit|channel|units|area|may_read)|check_channel_access|setting'
                         '|wgs84|location_point|nearest_area|area_summary)$', everyone),
                        ('^(explain_route|order_history|allowed_actions|locate'
                         '|add_working_time|working_time_between|add_working_days'
@@ -123,6 +123,8 @@ BEGIN
     -- through the functions.  The outbox and the inbox: the connectors' own rows.
     EXECUTE pg_catalog.format('GRANT SELECT ON TABLE workorder.orders, workorder.order_events TO %s, workorder_intake', staff);
     GRANT SELECT ON TABLE workorder.outbox, workorder.inbox_mine TO workorder_intake;
+    -- What waits for a dispatcher's review, of its own scope (the view filters).
+    GRANT SELECT ON TABLE workorder.suspected_duplicates TO workorder_dispatcher;
     -- What the worker finds and the scores and reports (no personal data): the
     -- staff read them.  Cameras' connectors
     -- COPY their detections into the detection inbox.
