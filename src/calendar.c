@@ -799,9 +799,8 @@ calendar_between(Calendar *cal, TimestampTz a, TimestampTz b)
 
 /*
  * calendar_working_day_end returns the end of the working hours of the
- * days-th working day after the local day of start (the day before, for a
- * start at the 24:00 end of its hours); for days = 0, of the first working
- * day whose working hours end after start.
+ * days-th working day after the local day of start; for days = 0, of the
+ * first working day whose working hours end after start.
  */
 static TimestampTz
 calendar_working_day_end(Calendar *cal, TimestampTz start, int32 days)
@@ -812,21 +811,6 @@ calendar_working_day_end(Calendar *cal, TimestampTz start, int32 days)
 	int32		count = 0;
 
 	calendar_to_local(cal, start, &first, &usec);
-
-	/*
-	 * A start at midnight that is the end of the day before (hours that end at
-	 * 24:00: a deadline there is that day's end) belongs to that day, as a start
-	 * at 18:00 belongs to its day: counted from the midnight's own day, one
-	 * working day more was added.
-	 */
-	if (days > 0 && usec == 0)
-	{
-		const WorkSpan *before;
-		int			n_before = calendar_day_spans(cal, first - 1, &before);
-
-		if (n_before > 0 && calendar_to_instant(cal, first - 1, before[n_before - 1].end) == start)
-			first--;
-	}
 	for (day = (days == 0 ? first : first + 1); day <= first + CALENDAR_HORIZON_DAYS; day++)
 	{
 		const WorkSpan *spans;

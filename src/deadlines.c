@@ -223,8 +223,9 @@ deadline_extend(TimestampTz due, const char *clock, const Interval *extension, c
 		return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(due),
 													   interval_as_hours(IntervalPGetDatum(extension))));
 	rest.day = 0;
+	/* From just before the deadline: one at 24:00 is its own day's end. */
 	if (extension->day > 0)
-		due = DatumGetTimestampTz(DirectFunctionCall3(calendar_add_working_days, TimestampTzGetDatum(due),
+		due = DatumGetTimestampTz(DirectFunctionCall3(calendar_add_working_days, TimestampTzGetDatum(due - 1),
 													  Int32GetDatum(extension->day), cal));
 	memset(&zero, 0, sizeof(zero));
 	if (DatumGetBool(DirectFunctionCall2(interval_gt, IntervalPGetDatum(&rest), IntervalPGetDatum(&zero))))

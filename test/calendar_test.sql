@@ -163,15 +163,16 @@ SELECT is((SELECT count(*) FROM sample
           'on a 24/7 calendar in Europe/Berlin, working time is elapsed time');
 SELECT is(workorder.working_time_between('2026-03-28 23:00Z', '2026-03-29 23:00Z', 't-always'), interval '24 hours',
           'the day of the spring switch is 24 hours of instants');
--- Hours that end at 24:00: a deadline there is the end of its day, and counting
--- working days from it counts from that day (from the next midnight's day, one
--- more working day was added).
+-- Hours that end at 24:00: a deadline there is the end of its day, and an extension
+-- counts its working days from that day (from the next midnight's day, one more
+-- working day was added); a report received at midnight counts from the day that
+-- begins.
 SELECT is(workorder.add_working_days('2026-11-27 10:00+01', 5, 't-always'), '2026-12-03 00:00+01'::timestamptz,
           'on a 24/7 calendar, 5 working days after Friday 10:00 end at the end of Wednesday, 24:00');
-SELECT is(workorder.add_working_days('2026-12-03 00:00+01', 1, 't-always'), '2026-12-04 00:00+01'::timestamptz,
-          '... and 1 working day after that deadline ends 24 hours later, not 48');
-SELECT is(workorder.add_working_days('2026-12-03 00:00+01', 0, 't-always'), '2026-12-04 00:00+01'::timestamptz,
-          '... while 0 working days from a midnight is the end of the day it begins');
+SELECT is(workorder.sla_extend('2026-12-03 00:00+01', 'working_days', '1 day', 't-always'), '2026-12-04 00:00+01'::timestamptz,
+          '... and an extension of 1 working day from that deadline ends 24 hours later, not 48');
+SELECT is(workorder.add_working_days('2026-12-02 00:00+01', 1, 't-always'), '2026-12-04 00:00+01'::timestamptz,
+          '... while 1 working day from a receipt at midnight counts from the day that begins');
 -- A Berlin working week of the switch is 40 hours, and its days keep 09:00-17:00.
 SELECT is(workorder.working_time_between('2026-03-23 00:00+01', '2026-03-30 00:00+02', 't-berlin'), interval '40 hours',
           'the week before the spring switch has 40 working hours in Berlin');

@@ -382,7 +382,7 @@ $$;
 
 -- sla_extend returns due moved by an extension on the clock: as elapsed time on
 -- calendar_hours (a day is 24 hours); on the working clocks its days as working
--- days, then its time as working time.
+-- days counted from the deadline's own day, then its time as working time.
 CREATE FUNCTION workorder.sla_extend(due timestamptz, clock text, extension interval, calendar text DEFAULT 'cn')
 RETURNS timestamptz
 LANGUAGE plpgsql STABLE
@@ -398,7 +398,10 @@ BEGIN
         RETURN due OPERATOR(pg_catalog.+) workorder.sla_hours(extension);
     END IF;
     IF days OPERATOR(pg_catalog.>) 0 THEN
-        due := workorder.add_working_days(due, days, calendar);
+        -- From the instant just before the deadline: a deadline at 24:00 is the end
+        -- of its day, though the instant is 00:00 of the next (counted from there,
+        -- one working day more was added on calendars whose hours end at 24:00).
+        due := workorder.add_working_days(due OPERATOR(pg_catalog.-) interval '1 microsecond', days, calendar);
     END IF;
     IF rest OPERATOR(pg_catalog.>) '0'::interval THEN
         due := workorder.add_working_time(due, rest, calendar);
