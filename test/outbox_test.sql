@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(73);
+SELECT plan(75);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 SELECT workorder.load_channels('[{"code": "mailbox", "name": "区长信箱", "kind": "mailbox"}]');
@@ -296,6 +296,8 @@ SELECT results_eq(format('SELECT state, claimed_by, lease_expired_at IS NOT NULL
                   '... one pending, one dead after its last attempt, each still naming its last claimer');
 SELECT * FROM pg_temp.refused($$SELECT workorder.ack_outbox($$ || :q2_accept || $$, 'another')$$,
                               'WO602', 'a late ack by another claimer');
+SELECT * FROM pg_temp.refused($$SELECT workorder.ack_outbox($$ || :q2_accept || $$)$$,
+                              'WO602', 'a late ack without a claimer, after a named claim');
 SELECT * FROM pg_temp.refused($$SELECT workorder.fail_outbox($$ || :q2_accept || $$, 'timeout', 'p')$$,
                               'WO602', 'a late fail (the message was given back already)');
 SELECT results_eq($$SELECT (m).state, (m).lease_expired_at IS NOT NULL FROM workorder.ack_outbox($$ || :q2_accept || $$, 'p') m$$,

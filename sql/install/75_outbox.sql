@@ -311,7 +311,8 @@ BEGIN
             CASE m.state WHEN 'dead' THEN 'A dead message is not delivered any more; look at its last_error.'
                          ELSE 'Its lease ran out and it was given back: claim it again with claim_outbox().' END);
     END IF;
-    IF claimer IS NOT NULL AND m.claimed_by IS DISTINCT FROM claimer THEN
+    -- A late ack is its last claimer's: an anonymous one only after an anonymous claim.
+    IF (claimer IS NOT NULL OR m.state OPERATOR(pg_catalog.<>) 'claimed') AND m.claimed_by IS DISTINCT FROM claimer THEN
         PERFORM workorder.raise_error('WO602',
             pg_catalog.format('outbox message %s is not claimed by %s: %s is not allowed', m.id, claimer, action),
             CASE WHEN m.state OPERATOR(pg_catalog.=) 'claimed'
