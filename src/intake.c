@@ -859,8 +859,9 @@ dedup_carry_out(const DedupOutcome *outcome, Datum order_id, Datum ticket, Datum
  * intake_received_at sets when the next submit() of the calling
  * (sub)transaction was received: drain_inbox() passes each inbox row's
  * received_at, so that a row left waiting (a worker down, a retry after a
- * backoff, a drain after midnight) keeps its deadlines and ticket day from
- * when it came in, not from when it was drained.  A time after the start of
+ * backoff, a drain after midnight) keeps its deadlines and dedup window from
+ * when it came in, not from when it was drained (its ticket is of the day it
+ * is made).  A time after the start of
  * the transaction is taken as that start.  Only the owner and admins may call
  * it (part 98): a connector must not date its own reports.
  */
@@ -1151,13 +1152,19 @@ intake_submit(PG_FUNCTION_ARGS)
 		route_sla = sla.policy;
 	}
 
-	/* The order, with the next ticket of the day in Beijing. */
+	/*
+	 * The order, with the next ticket of the day in Beijing: the day it is
+	 * made, also for a report received earlier (an inbox row drained late).  A
+	 * ticket's number counts the global sequence from its day's first number,
+	 * so a day long past could have no numbers left (WO003), and its row
+	 * would be retried for ever.
+	 */
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = Int64GetDatum(workorder_next_ticket(
 		DatumGetDateADT(DirectFunctionCall1(timestamp_date,
 											DirectFunctionCall2(timestamptz_zone,
 																CStringGetTextDatum("Asia/Shanghai"),
-																TimestampTzGetDatum(received))))));
+																TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()))))));
 	values[1] = CStringGetTextDatum(channel);
 	values[2] = channel_ref;
 	values[3] = category;

@@ -301,19 +301,20 @@ SELECT results_eq($$SELECT o.occurred_at, o.priority::text FROM workorder.inbox 
                   '... as Beijing time and as the priority they name');
 
 -- A row is received when it came into the inbox, not when it is drained: a row
--- that waited (a worker down, a retry, a drain after midnight) keeps its deadlines
--- and its ticket's day.  A received_at ahead of the drain is taken as the drain's.
+-- that waited (a worker down, a retry, a drain after midnight) keeps its deadlines.
+-- Its ticket is of the day it is made (a day long past may have no numbers left).
+-- A received_at ahead of the drain is taken as the drain's.
 INSERT INTO workorder.inbox (received_at, channel, channel_ref, category, description, lon, lat)
 VALUES (now() - interval '26 hours', 'hotline', 'M-WAITED', '0301', '渡口旁有流动摊贩', '122.05', '30.15'),
        (now() + interval '1 hour', 'hotline', 'M-AHEAD', '0301', '桥下有人卖菜', '122.15', '30.05');
 SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (2, 0)$$, 'two rows, one that waited');
 SELECT results_eq($$SELECT o.received_at = i.received_at, e.at = i.received_at,
-                           o.ticket::text LIKE to_char(i.received_at AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD') || '-%'
+                           o.ticket::text LIKE to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD') || '-%'
                       FROM workorder.inbox i JOIN workorder.orders o ON o.id = i.order_id
                       JOIN workorder.order_events e ON e.order_id = o.id AND e.seq = 1
                      WHERE i.channel_ref = 'M-WAITED'$$,
                   $$VALUES (true, true, true)$$,
-                  'the order that waited is received when its row came in: its row, its submit event and its ticket''s day');
+                  'the order that waited is received when its row came in (its row, its submit event), its ticket is of today');
 SELECT results_eq($$SELECT o.status::text, o.resolve_due_at = workorder.deadline_after(i.received_at, p.resolve_clock, p.resolve_amount, p.calendar_code)
                       FROM workorder.inbox i JOIN workorder.orders o ON o.id = i.order_id
                       JOIN workorder.sla_policies p ON p.name = o.sla_policy WHERE i.channel_ref = 'M-WAITED'$$,

@@ -47,9 +47,10 @@ $$;
 --   a local number of 7 or 8 digits right after a word that announces one (电话,
 --     座机, 固话, 手机, 联系, 回电, 致电, 拨打, tel, maybe then 是, 为 or 号码): its
 --     last four digits.
--- A separator is up to two of: hyphen, en or em dash, dot, space.  Full-width
--- digits, plus, hyphen, brackets and X (what a Chinese input method types) are
--- first made ASCII, so that １３８１２３４５６７８ is masked as 13812345678 is.
+-- A separator is up to two of: hyphen, en or em dash, dot, space, ideographic
+-- space.  Full-width digits, plus, hyphen and X (what a Chinese input method
+-- types) are first made ASCII, so that １３８１２３４５６７８ is masked as
+-- 13812345678 is; the rest of the text stays as written.
 -- Other runs of digits (tickets, dates, amounts, house numbers) stay as written:
 -- without an area code or such a word, 8 digits are as likely a date as a phone.
 CREATE FUNCTION workorder.open311_public_text(value text)
@@ -57,9 +58,9 @@ RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
 DECLARE
-    sep constant text := '[-–—. ]{0,2}';
+    sep constant text := '[-–—. 　]{0,2}';
 BEGIN
-    value := pg_catalog.translate(value, '０１２３４５６７８９＋－（）Ｘｘ　', '0123456789+-()Xx ');
+    value := pg_catalog.translate(value, '０１２３４５６７８９＋－Ｘｘ', '0123456789+-Xx');
     value := pg_catalog.regexp_replace(value,
         '(?<![0-9])[1-9][0-9]{5}' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '(19|20)[0-9]{6}'
         OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '[0-9]{3}[0-9Xx](?![0-9])',
@@ -69,7 +70,7 @@ BEGIN
         OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '[0-9]{4}' OPERATOR(pg_catalog.||) sep
         OPERATOR(pg_catalog.||) '([0-9]{4})(?![0-9])', '\1****\2', 'g');
     value := pg_catalog.regexp_replace(value,
-        '(?<![0-9])([(]?0[1-9][0-9]{1,2}[)]?' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) ')[2-9][0-9]{2,3}'
+        '(?<![0-9])([(（]?0[1-9][0-9]{1,2}[)）]?' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) ')[2-9][0-9]{2,3}'
         OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '([0-9]{4})(?![0-9])', '\1****\2', 'g');
     RETURN pg_catalog.regexp_replace(value,
         '(电话|座机|固话|手机|联系|回电|致电|拨打|[Tt][Ee][Ll])((?:是|为|号码)?[:：]?[ ]*)[2-9][0-9]{2,3}'
