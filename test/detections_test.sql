@@ -6,7 +6,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(38);
+SELECT plan(40);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -105,6 +105,22 @@ SELECT is((SELECT count(*)::integer FROM workorder.detections WHERE camera_id = 
           'a row nested too deep to convert is set aside, and the four good rows around it are ingested');
 SELECT is((SELECT error_code FROM workorder.detection_rejects WHERE raw->>'camera_id' = 'cam-deep'), '54001',
           '... and the deep row is rejected with its SQLSTATE');
+
+-- A time written with CST is China Standard Time, as Java platforms write it
+-- (PostgreSQL reads US Central, 14 hours off); hexadecimal coordinates and
+-- confidences (the cast reads '0x73' as 115) are refused.
+INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence)
+VALUES ('cam-cst', 'no_helmet', 'Fri Oct 16 09:00:00 CST 2026', '115.05', '24.05', '0.9'),
+       ('cam-hex', 'no_helmet', '2026-10-16 09:00:00', '0x73', '24.05', '0.9'),
+       ('cam-hexc', 'no_helmet', '2026-10-16 09:00:00', '115.05', '24.05', '0x1p-1');
+\o /dev/null
+SELECT * FROM workorder.ingest_detections();
+\o
+SELECT is((SELECT detected_at FROM workorder.detections WHERE camera_id = 'cam-cst'), timestamptz '2026-10-16 09:00:00+08',
+          'a detection time written with CST is Beijing time');
+SELECT is((SELECT string_agg(raw->>'camera_id' || ' ' || error_code, ', ' ORDER BY raw->>'camera_id') FROM workorder.detection_rejects
+            WHERE raw->>'camera_id' IN ('cam-hex', 'cam-hexc')), 'cam-hex WO851, cam-hexc WO851',
+          'hexadecimal coordinates and confidences are rejected');
 
 -- A kind with a control character would make an order no channel_ref can name: it
 -- is refused, in a rule and at ingest.

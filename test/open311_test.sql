@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(39);
+SELECT plan(41);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -88,6 +88,10 @@ SELECT (workorder.open311_post_request('{"service_code": "CITY_VENDOR", "lat": 2
         ->> 'service_request_id') AS masked_ticket \gset
 SELECT is(workorder.open311_request(:'masked_ticket') -> 0 ->> 'address', '甲街道88号 张三 138****5678 身份证******************',
           'a request''s address shows phone and ID numbers masked');
+-- Hexadecimal degrees are refused, as the inbox refuses them ('0x17' was read as 23).
+SELECT throws_ok($$SELECT workorder.open311_post_request('{"service_code": "CITY_VENDOR", "lat": "0x19", "long": "0x74"}')$$,
+                 'WO874', 'invalid lat in the Open311 request', 'a POST with hexadecimal degrees is WO874');
+SELECT is(workorder.open311_error('WO952', 'x') -> 0 ->> 'code', '403', 'a caller refused (WO95x) is HTTP 403, not 500');
 -- 90 days from a date at the edge of the range of timestamps is WO873 (it was 22008).
 SELECT throws_ok($$SELECT workorder.open311_requests(end_date => '4713-01-02 BC')$$, 'WO873', NULL,
                  'an end_date whose 90 days before are out of range is WO873');

@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(75);
+SELECT plan(76);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 SELECT workorder.load_channels('[{"code": "mailbox", "name": "区长信箱", "kind": "mailbox"}]');
@@ -316,10 +316,25 @@ SELECT results_eq($$SELECT c.id FROM workorder.claim_outbox('app', 100, '10 minu
                   ARRAY[:q3_resolve::bigint], '... and another connector claims it');
 SELECT * FROM pg_temp.refused($$SELECT workorder.ack_outbox($$ || :q3_resolve || $$, 'p')$$,
                               'WO602', 'a late ack after another connector claimed the message');
--- Failed by its connector: an ack afterwards is refused (the connector gave it back).
+-- Failed by its connector: an ack afterwards is refused (the connector gave it back),
+-- and the hint says so (it said the lease ran out).
 SELECT is((workorder.fail_outbox(:q3_resolve, 'HTTP 500', 'r')).lease_expired_at, NULL, 'a fail clears lease_expired_at');
 SELECT * FROM pg_temp.refused($$SELECT workorder.ack_outbox($$ || :q3_resolve || $$, 'r')$$,
                               'WO602', 'an ack after the connector failed the message');
+CREATE FUNCTION pg_temp.hint_of(call text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    hint text;
+BEGIN
+    EXECUTE call;
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS hint = PG_EXCEPTION_HINT;
+    RETURN hint;
+END
+$$;
+SELECT is(pg_temp.hint_of(format('SELECT workorder.ack_outbox(%s, %L)', :q3_resolve, 'r')),
+          'It was given back with fail_outbox(): claim it again with claim_outbox().',
+          '... and its hint says it was given back with fail_outbox() (it said the lease ran out)');
 
 SELECT * FROM finish();
 ROLLBACK;

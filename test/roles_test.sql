@@ -17,7 +17,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
     {"code": "video_ai", "name": "视频AI", "kind": "video_ai", "categories": [{"code": "stall", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(155);
+SELECT plan(156);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -253,6 +253,8 @@ SELECT is((rt.run_as('wo_rt_intake_hotline', format('SELECT workorder.callback(%
           'WO952', 'an intake connector may not record a callback through another channel');
 SELECT is((rt.run_as('wo_rt_intake_app', format('SELECT workorder.callback(%s, ''rt_app'', ''CB-1'', ''satisfied'', NULL, ''x'')', :vendor_b))).state,
           'WO401', 'through its own, on its channel''s order, the callback passes the access check (and waits for the order to be resolved)');
+SELECT is((rt.run_as('wo_rt_intake_app', format('SELECT workorder.callback(%s, ''agent-7'', ''satisfied'')', :vendor_b))).state,
+          'WO951', 'a connector may not use the center''s form without a channel and reference (a retry logged the verdict twice)');
 -- An unsatisfied verdict that the policy turns into a redo: the connector records
 -- the callback, and the reopen follows from it (the connector may not reopen orders
 -- itself; this used to fail with WO951, losing the verdict).
@@ -272,9 +274,9 @@ SELECT id AS hotline_message FROM workorder.outbox WHERE channel_code = 'hotline
 SELECT is((rt.run_as('wo_rt_intake_hotline', 'SELECT count(*) FROM workorder.claim_outbox(''rt_app'')')).state,
           'WO952', 'an intake connector may not claim another channel''s outbox');
 SELECT is((rt.run_as('wo_rt_intake_hotline', format('SELECT workorder.ack_outbox(%s)', :app_message))).state,
-          'WO952', 'nor acknowledge another channel''s message');
+          'WO601', 'nor acknowledge another channel''s message: to it, the message does not exist (trying ids told whose they were)');
 SELECT is((rt.run_as('wo_rt_intake_hotline', format('SELECT workorder.fail_outbox(%s, ''HTTP 500'')', :app_message))).state,
-          'WO952', 'nor fail one');
+          'WO601', 'nor fail one');
 SELECT is((rt.run_as('wo_rt_intake_app', format('SELECT (workorder.ack_outbox(%s, ''app-1'')).state', :app_message))).result,
           'delivered', 'it acknowledges its own message');
 SELECT is((rt.run_as('wo_rt_intake_app', 'SELECT string_agg(DISTINCT channel_code, '','') FROM workorder.outbox')).result,

@@ -124,10 +124,22 @@ RETURNS workorder.orders
 LANGUAGE plpgsql SECURITY DEFINER
 AS $$
 DECLARE
-    o workorder.orders := workorder.order_for_action(order_id, 'callback');
-    who text := workorder.check_actor(actor);
-    said text := workorder.action_text(o, 'callback', 'note', note, false);
+    o workorder.orders;
+    who text;
+    said text;
 BEGIN
+    -- A connector records the callbacks that come through its channel, each with
+    -- its reference (the form below): this form has none, so a retry logged the
+    -- verdict twice, with an actor the connector chose.
+    IF workorder.caller_channel() IS NOT NULL AND NOT workorder.caller_unrestricted() THEN
+        PERFORM workorder.raise_error('WO951',
+            pg_catalog.format('intake role %s may not record a callback without its channel and reference', workorder.calling_role()),
+            pg_catalog.format('The order id is %s.', COALESCE(order_id::text, 'NULL')),
+            'Call workorder.callback(order_id, channel, callback_ref, verdict, note, actor): it is idempotent on the reference.');
+    END IF;
+    o := workorder.order_for_action(order_id, 'callback');
+    who := workorder.check_actor(actor);
+    said := workorder.action_text(o, 'callback', 'note', note, false);
     RETURN (workorder.callback_verdict(o, who, satisfaction, said, '{}')).after;
 END
 $$;

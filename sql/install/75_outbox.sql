@@ -293,7 +293,10 @@ BEGIN
     END IF;
     claimer := workorder.outbox_claimer(claimer);
     SELECT * INTO m FROM workorder.outbox x WHERE x.id OPERATOR(pg_catalog.=) message_id FOR UPDATE;
-    IF NOT FOUND THEN
+    -- Another channel's message is, to a connector, as if it did not exist: trying
+    -- ids told which exist and whose they are.
+    IF NOT FOUND OR (workorder.caller_channel() IS NOT NULL AND NOT workorder.caller_unrestricted()
+                     AND m.channel_code IS DISTINCT FROM workorder.caller_channel()) THEN
         PERFORM workorder.raise_error('WO601',
             pg_catalog.format('outbox message %s does not exist', message_id),
             pg_catalog.format('The action was %s.', action),
@@ -308,8 +311,11 @@ BEGIN
         PERFORM workorder.raise_error('WO602',
             pg_catalog.format('outbox message %s is not claimed: %s is not allowed', m.id, action),
             pg_catalog.format('It is %s after %s attempts.', m.state, m.attempts),
-            CASE m.state WHEN 'dead' THEN 'A dead message is not delivered any more; look at its last_error.'
-                         ELSE 'Its lease ran out and it was given back: claim it again with claim_outbox().' END);
+            CASE WHEN m.state OPERATOR(pg_catalog.=) 'dead' THEN 'A dead message is not delivered any more; look at its last_error.'
+                 WHEN m.lease_expired_at IS NULL AND m.last_error IS NOT NULL
+                 THEN 'It was given back with fail_outbox(): claim it again with claim_outbox().'
+                 WHEN m.attempts OPERATOR(pg_catalog.=) 0 THEN 'It was never claimed: claim it with claim_outbox().'
+                 ELSE 'Its lease ran out and it was given back: claim it again with claim_outbox().' END);
     END IF;
     -- A late ack is its last claimer's: an anonymous one only after an anonymous claim.
     IF (claimer IS NOT NULL OR m.state OPERATOR(pg_catalog.<>) 'claimed') AND m.claimed_by IS DISTINCT FROM claimer THEN

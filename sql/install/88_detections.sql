@@ -27,9 +27,10 @@
 --                catalogue by workorder.channel_categories of the detection channel
 --                (setting detection_channel, default 'video_ai')
 --   detected_at  a timestamp after 2000-01-01 and at most an hour from now; without
---                a UTC offset it is Beijing time
---   lon, lat     WGS84 degrees, -180..180 and -90..90
---   confidence   0..1
+--                a UTC offset it is Beijing time, and CST is China Standard Time
+--   lon, lat     WGS84 degrees, -180..180 and -90..90, decimal (PostgreSQL's cast
+--                also reads C's hexadecimal '0x71', which no platform means)
+--   confidence   0..1, decimal
 --   attributes   empty, or a JSON object of at most 64 kB (as submit() takes)
 --   detection_ref  empty, or the platform's own id of the detection, 1..128
 --                characters without control characters
@@ -315,7 +316,15 @@ BEGIN
                    i.lon AS lon_text, i.lat AS lat_text, i.confidence AS confidence_text, i.attributes AS attributes_text,
                    NULLIF(pg_catalog.btrim(i.camera_id), '') AS camera_id,
                    NULLIF(pg_catalog.btrim(i.kind), '') AS kind,
-                   NULLIF(pg_catalog.btrim(i.detected_at), '')::timestamptz AS detected_at,
+                   -- CST is China Standard Time, as in the inbox (inbox_timestamptz):
+                   -- PostgreSQL reads it as US Central, 14 hours off.  (The plain
+                   -- search first: a regular expression on every row cost an eighth
+                   -- of the ingest.)
+                   (CASE WHEN pg_catalog.strpos(i.detected_at, 'CST') OPERATOR(pg_catalog.>) 0
+                              OR pg_catalog.strpos(i.detected_at, 'cst') OPERATOR(pg_catalog.>) 0
+                              OR pg_catalog.strpos(i.detected_at, 'Cst') OPERATOR(pg_catalog.>) 0
+                         THEN pg_catalog.regexp_replace(NULLIF(pg_catalog.btrim(i.detected_at), ''), '\mCST\M', '+08', 'gi')
+                         ELSE NULLIF(pg_catalog.btrim(i.detected_at), '') END)::timestamptz AS detected_at,
                    NULLIF(pg_catalog.btrim(i.lon), '')::double precision AS lon,
                    NULLIF(pg_catalog.btrim(i.lat), '')::double precision AS lat,
                    NULLIF(pg_catalog.btrim(i.confidence), '')::real AS confidence,
@@ -344,12 +353,15 @@ BEGIN
                                  'The detection time is required, after 2000-01-01 and at most an hour from now.')::timestamptz
                         ELSE v.detected_at END AS detected_at,
                    CASE WHEN v.lon IS NULL OR NOT (v.lon OPERATOR(pg_catalog.>=) -180 AND v.lon OPERATOR(pg_catalog.<=) 180)
+                             OR pg_catalog.strpos(v.lon_text, 'x') OPERATOR(pg_catalog.>) 0 OR pg_catalog.strpos(v.lon_text, 'X') OPERATOR(pg_catalog.>) 0
                         THEN workorder.detection_refuse('lon', v.lon_text, 'The longitude is required, in degrees from -180 to 180.')::double precision
                         ELSE v.lon END AS lon,
                    CASE WHEN v.lat IS NULL OR NOT (v.lat OPERATOR(pg_catalog.>=) -90 AND v.lat OPERATOR(pg_catalog.<=) 90)
+                             OR pg_catalog.strpos(v.lat_text, 'x') OPERATOR(pg_catalog.>) 0 OR pg_catalog.strpos(v.lat_text, 'X') OPERATOR(pg_catalog.>) 0
                         THEN workorder.detection_refuse('lat', v.lat_text, 'The latitude is required, in degrees from -90 to 90.')::double precision
                         ELSE v.lat END AS lat,
                    CASE WHEN v.confidence IS NULL OR NOT (v.confidence OPERATOR(pg_catalog.>=) 0 AND v.confidence OPERATOR(pg_catalog.<=) 1)
+                             OR pg_catalog.strpos(v.confidence_text, 'x') OPERATOR(pg_catalog.>) 0 OR pg_catalog.strpos(v.confidence_text, 'X') OPERATOR(pg_catalog.>) 0
                         THEN workorder.detection_refuse('confidence', v.confidence_text, 'The confidence is required, from 0 to 1.')::real
                         ELSE v.confidence END AS confidence,
                    CASE WHEN v.attributes IS NOT NULL AND (pg_catalog.jsonb_typeof(v.attributes) OPERATOR(pg_catalog.<>) 'object'

@@ -299,7 +299,7 @@ BEGIN
     END;
     IF NOT pg_catalog.isfinite(t0) OR NOT pg_catalog.isfinite(t1) THEN
         PERFORM workorder.raise_error('WO873', 'invalid date range for requests',
-            pg_catalog.format('start_date is %s and end_date is %s.', start_date, end_date),
+            pg_catalog.format('start_date is %s and end_date is %s.', COALESCE(start_date::text, 'NULL'), COALESCE(end_date::text, 'NULL')),
             'Pass finite W3C date-times.');
     END IF;
     IF t0 IS NULL AND t1 IS NULL THEN
@@ -396,9 +396,10 @@ BEGIN
     e := workorder.open311_service_category(request OPERATOR(pg_catalog.->>) 'service_code');
     BEGIN
         field := 'lat';
-        v_lat := NULLIF(pg_catalog.btrim(request OPERATOR(pg_catalog.->>) 'lat'), '')::double precision;
+        -- Decimal degrees only, as the inbox reads them (the cast reads '0x17' as 23).
+        v_lat := workorder.inbox_degrees(NULLIF(pg_catalog.btrim(request OPERATOR(pg_catalog.->>) 'lat'), ''));
         field := 'long';
-        v_lon := NULLIF(pg_catalog.btrim(request OPERATOR(pg_catalog.->>) 'long'), '')::double precision;
+        v_lon := workorder.inbox_degrees(NULLIF(pg_catalog.btrim(request OPERATOR(pg_catalog.->>) 'long'), ''));
     EXCEPTION WHEN data_exception THEN
         PERFORM workorder.raise_error('WO874', pg_catalog.format('invalid %s in the Open311 request', field),
             pg_catalog.format('%s is %s.', field, pg_catalog.quote_literal(pg_catalog.left(request OPERATOR(pg_catalog.->>) field, 40))),
@@ -448,7 +449,8 @@ COMMENT ON FUNCTION workorder.open311_post_request(jsonb) IS
 -- open311_error turns an error (its SQLSTATE and message) into GeoReport's error
 -- shape, [{"code": <HTTP status>, "description": message}]: 404 for an unknown
 -- service, request or jurisdiction, 400 for other bad input (WO1xx, WO3xx, WO87x),
--- 500 for anything else.
+-- 403 for a caller refused (WO95x: another channel, an order it may not see), 500
+-- for anything else.
 CREATE FUNCTION workorder.open311_error(sqlstate text, message text)
 RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -457,6 +459,7 @@ BEGIN
     RETURN pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
         'code', CASE WHEN sqlstate IN ('WO871', 'WO872', 'WO875') THEN 404
                      WHEN sqlstate OPERATOR(pg_catalog.~) '^(WO1|WO3|WO87|22)' THEN 400
+                     WHEN sqlstate OPERATOR(pg_catalog.~) '^WO95' THEN 403
                      ELSE 500 END,
         'description', message));
 END
