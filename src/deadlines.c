@@ -225,7 +225,8 @@ deadline_extend(TimestampTz due, const char *clock, const Interval *extension, c
 	rest.day = 0;
 	/* From just before the deadline: one at 24:00 is its own day's end. */
 	if (extension->day > 0)
-		due = DatumGetTimestampTz(DirectFunctionCall3(calendar_add_working_days, TimestampTzGetDatum(due - 1),
+		due = DatumGetTimestampTz(DirectFunctionCall3(calendar_add_working_days,
+													  TimestampTzGetDatum(TIMESTAMP_NOT_FINITE(due) ? due : due - 1),
 													  Int32GetDatum(extension->day), cal));
 	memset(&zero, 0, sizeof(zero));
 	if (DatumGetBool(DirectFunctionCall2(interval_gt, IntervalPGetDatum(&rest), IntervalPGetDatum(&zero))))

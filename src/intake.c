@@ -861,9 +861,9 @@ dedup_carry_out(const DedupOutcome *outcome, Datum order_id, Datum ticket, Datum
  * received_at, so that a row left waiting (a worker down, a retry after a
  * backoff, a drain after midnight) keeps its deadlines and dedup window from
  * when it came in, not from when it was drained (its ticket is of the day it
- * is made).  A time after the start of
- * the transaction is taken as that start.  Only the owner and admins may call
- * it (part 98): a connector must not date its own reports.
+ * is made).  A time after the start of the transaction is taken as that
+ * start.  Only the owner and admins may call it (part 98): a connector must
+ * not date its own reports.
  */
 Datum
 intake_received_at(PG_FUNCTION_ARGS)
