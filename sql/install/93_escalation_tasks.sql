@@ -233,6 +233,9 @@ DECLARE
     seen integer := 0;
     changed integer := 0;
     chosen bigint[];
+    -- The statuses whose deadlines follow the calendar: the open ones, and resolved
+    -- and merged, which a failed verification and an unmerge bring back to work.
+    recomputed constant workorder.order_status[] := '{new,dispatched,accepted,suspended,resolved,merged}';
     outcome workorder.task_outcome;
 BEGIN
     SELECT pg_catalog.array_agg(c.id) INTO changes FROM
@@ -248,9 +251,7 @@ BEGIN
     SELECT pg_catalog.array_agg(x.id ORDER BY x.id) INTO chosen FROM workorder.orders x
           JOIN workorder.sla_policies p ON p.name OPERATOR(pg_catalog.=) x.sla_policy
           JOIN workorder.calendars k ON k.code OPERATOR(pg_catalog.=) p.calendar_code
-         -- Resolved and merged orders too: a failed verification and an unmerge
-         -- bring them back to work, with the deadlines they have.
-         WHERE x.status OPERATOR(pg_catalog.=) ANY ('{new,dispatched,accepted,suspended,resolved,merged}'::workorder.order_status[])
+         WHERE x.status OPERATOR(pg_catalog.=) ANY (recomputed)
            AND x.resolve_due_at IS NOT NULL
            AND EXISTS (
                SELECT 1 FROM workorder.calendar_changes c
@@ -266,7 +267,7 @@ BEGIN
     FOR o IN
         SELECT x.* FROM workorder.orders x
          WHERE x.id OPERATOR(pg_catalog.=) ANY (COALESCE(chosen, '{}'))
-           AND x.status OPERATOR(pg_catalog.=) ANY ('{new,dispatched,accepted,suspended,resolved,merged}'::workorder.order_status[])
+           AND x.status OPERATOR(pg_catalog.=) ANY (recomputed)
          ORDER BY x.id
            FOR NO KEY UPDATE OF x SKIP LOCKED LOOP
         seen := seen OPERATOR(pg_catalog.+) 1;
