@@ -74,9 +74,16 @@ SELECT status, sla_policy, accept_due_at, resolve_due_at, next_check_at
 
 -- dispatch(): accept counts from the dispatch, resolve from receipt.
 SELECT id AS s7 FROM workorder.orders WHERE channel_ref = 'S-07' \gset
-SELECT sla_policy, accept_due_at = workorder.deadline_after(now(), 'working_hours', '2 hours') AS accept_ok,
-       resolve_due_at = workorder.deadline_after(received_at, 'working_days', '5 days') AS resolve_ok
+-- The action counts from the instant it runs (clock_timestamp(), not the start of
+-- the transaction): during working hours that instant moves the deadline, so it is
+-- bounded by the instants before the call and of the event the action logged.
+SELECT clock_timestamp() AS before_dispatch \gset
+SELECT sla_policy, resolve_due_at = workorder.deadline_after(received_at, 'working_days', '5 days') AS resolve_ok
   FROM workorder.dispatch(:s7, 'C-990401', 'D-um');
+SELECT o.accept_due_at BETWEEN workorder.deadline_after(:'before_dispatch', 'working_hours', '2 hours')
+                           AND workorder.deadline_after(e.at, 'working_hours', '2 hours') AS accept_from_dispatch
+  FROM workorder.orders o, workorder.order_history(:s7) e
+ WHERE o.id = :s7 AND e.action = 'dispatch';
 -- accept keeps accept_due_at; next_check_at no longer looks at it.
 SELECT status, accept_due_at IS NOT NULL AS accept_kept, next_check_at = LEAST(warn_at, resolve_due_at) AS next_check_ok
   FROM workorder.accept(:s7, 'D-um');
@@ -108,10 +115,15 @@ END
 $$;
 -- reopen: fresh deadlines from the reopen instant.
 SELECT status FROM workorder.resolve(:s7, 'D-um', '已处理');
-SELECT status, accept_due_at = workorder.deadline_after(now(), 'working_hours', '2 hours') AS accept_fresh,
-       resolve_due_at = workorder.deadline_after(now(), 'working_days', '5 days') AS resolve_fresh,
-       warned, accept_overdue, overdue
+SELECT clock_timestamp() AS before_reopen \gset
+SELECT status, warned, accept_overdue, overdue
   FROM workorder.reopen(:s7, 'C-990401', '群众不满意');
+SELECT o.accept_due_at BETWEEN workorder.deadline_after(:'before_reopen', 'working_hours', '2 hours')
+                           AND workorder.deadline_after(e.at, 'working_hours', '2 hours') AS accept_fresh,
+       o.resolve_due_at BETWEEN workorder.deadline_after(:'before_reopen', 'working_days', '5 days')
+                            AND workorder.deadline_after(e.at, 'working_days', '5 days') AS resolve_fresh
+  FROM workorder.orders o, workorder.order_history(:s7) e
+ WHERE o.id = :s7 AND e.action = 'reopen';
 
 -- Bad input.
 \set VERBOSITY default
