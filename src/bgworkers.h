@@ -67,6 +67,7 @@ typedef struct WorkerSlot
 	NameData	dbname;
 	pid_t		pid;			/* the worker process, 0 when there is none */
 	Latch	   *latch;			/* its latch, NULL when there is none */
+	uint32		wake_requests;	/* bumped by every wake; see worker_main */
 	pid_t		holder_pid;		/* the backend holding the database (HELD) */
 	TimestampTz started_at;
 	TimestampTz last_pass_at;

@@ -333,7 +333,10 @@ workorder_wake_launcher_now(bool recheck)
 
 /*
  * workorder_wake_worker_now sets the latch of a database's worker, if it has
- * one, so that it makes a pass at once.  It never raises an error.
+ * one, so that it makes a pass at once.  It also counts the wake in the slot:
+ * a worker in the middle of a pass can lose its latch to a wait inside it
+ * (a sleep, a lock wait: each resets the latch it waits on), and the count
+ * tells it to make another pass rather than sleep.  It never raises an error.
  */
 void
 workorder_wake_worker_now(Oid dboid)
@@ -342,10 +345,14 @@ workorder_wake_worker_now(Oid dboid)
 
 	if (WorkorderShared == NULL)
 		return;
-	LWLockAcquire(WorkorderShared->lock, LW_SHARED);
+	LWLockAcquire(WorkorderShared->lock, LW_EXCLUSIVE);
 	slot = workorder_find_slot(dboid);
-	if (slot != NULL && slot->latch != NULL)
-		SetLatch(slot->latch);
+	if (slot != NULL)
+	{
+		slot->wake_requests++;
+		if (slot->latch != NULL)
+			SetLatch(slot->latch);
+	}
 	LWLockRelease(WorkorderShared->lock);
 }
 

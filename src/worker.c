@@ -21,7 +21,9 @@
  *	 3. The worker sleeps until the earliest of those instants, but at most
  *		workorder.worker_naptime and at least WORKER_MIN_SLEEP_MS.  Setting
  *		its latch (workorder.wake_worker(), DROP EXTENSION, a reload) starts
- *		the next pass at once.
+ *		the next pass at once.  The wakes are also counted in the slot, so
+ *		that one arriving during a pass is not lost when a wait inside the
+ *		pass (a sleep, a lock wait) resets the latch.
  *
  * run_task() catches the errors of the task itself and logs them in
  * workorder.worker_runs; the worker counts them in its slot, which
@@ -123,6 +125,7 @@ static MemoryContext pass_cxt = NULL;
 static bool worker_attach(int slotno, const WorkerStartArgs *args);
 static void worker_detach(int code, Datum arg);
 static void worker_set_state(WorkerSlotState state);
+static uint32 worker_wake_requests(void);
 static void worker_note_pass(void);
 static void worker_note_failure(const char *task, const char *message);
 static void worker_exit_no_extension(bool served);
@@ -209,8 +212,17 @@ workorder_worker_main(Datum main_arg)
 	for (;;)
 	{
 		long		timeout;
+		uint32		wakes_before = worker_wake_requests();
 
 		timeout = worker_pass();
+
+		/*
+		 * A wake that came during the pass set the latch, but a wait inside
+		 * the pass (a sleep, a lock wait) may have reset it since: then only
+		 * the slot's count of wakes remembers it, and the next pass is now.
+		 */
+		if (worker_wake_requests() != wakes_before)
+			timeout = 0;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 timeout, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
@@ -325,6 +337,21 @@ worker_set_state(WorkerSlotState state)
 	if (MySlot->pid == MyProcPid && MySlot->state != WSLOT_HELD)
 		MySlot->state = state;
 	LWLockRelease(WorkorderShared->lock);
+}
+
+/*
+ * worker_wake_requests returns how many times the worker's slot has been
+ * woken (workorder_wake_worker_now), a count that only goes up.
+ */
+static uint32
+worker_wake_requests(void)
+{
+	uint32		wakes;
+
+	LWLockAcquire(WorkorderShared->lock, LW_SHARED);
+	wakes = MySlot->wake_requests;
+	LWLockRelease(WorkorderShared->lock);
+	return wakes;
 }
 
 /* worker_note_pass counts a finished pass in the worker's slot. */
