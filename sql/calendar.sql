@@ -250,6 +250,11 @@ SELECT pg_temp.ts(workorder.add_working_time('2026-11-30 17:00+08', '2 hours')) 
 -- Next year's plan: one call with the CSV as the State Council's plan is published
 -- (a made-up 2027 plan in the format of data/cn-calendar.csv).
 --
+-- Until then the holidays are known to the end of 2026 (the shipped data), and a
+-- day of 2027 follows the week alone.  days_ahead counts from today.
+SELECT calendar, first_listed_day, last_listed_day, covered_until,
+       days_ahead = covered_until - (now() AT TIME ZONE time_zone)::date AS days_ahead_from_today
+  FROM workorder.calendar_coverage WHERE calendar IN ('cn', 'cn-copy') ORDER BY calendar;
 SELECT pg_temp.ts(workorder.add_working_time('2026-12-31 17:00+08', '2 hours')) AS new_year_before,
        pg_temp.ts(workorder.add_working_time('2026-11-27 16:00+08', '200 hours')) AS two_hundred_hours_before,
        pg_temp.ts(workorder.add_working_days('2027-02-04 10:00+08', 1)) AS spring_festival_before;
@@ -259,6 +264,10 @@ SELECT * FROM workorder.load_calendar_csv('cn', :'plan_2027');
 SELECT pg_temp.ts(workorder.add_working_time('2026-12-31 17:00+08', '2 hours')) AS new_year_after,
        pg_temp.ts(workorder.add_working_time('2026-11-27 16:00+08', '200 hours')) AS two_hundred_hours_after,
        pg_temp.ts(workorder.add_working_days('2027-02-04 10:00+08', 1)) AS spring_festival_after;
+-- Now 2027 is covered.  A calendar with no exception days listed covers nothing.
+INSERT INTO workorder.calendars (code, name, time_zone) VALUES ('weekly', 'the week alone', 'UTC');
+SELECT calendar, last_listed_day, covered_until, days_ahead IS NULL AS days_ahead_null
+  FROM workorder.calendar_coverage WHERE calendar IN ('cn', 'weekly') ORDER BY calendar;
 -- The hook for deadlines: the changed range; and cn is no longer as shipped, so
 -- pg_dump now keeps it.
 SELECT calendar_code, first_day, last_day, what FROM workorder.calendar_changes ORDER BY id;
