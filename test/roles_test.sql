@@ -17,7 +17,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
     {"code": "video_ai", "name": "视频AI", "kind": "video_ai", "categories": [{"code": "stall", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(156);
+SELECT plan(157);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -291,6 +291,8 @@ SELECT is((rt.run_as('wo_rt_intake_app', 'SELECT string_agg(DISTINCT channel, ''
           'rt_app', 'it reads back only its own channel''s inbox rows (inbox_mine)');
 SELECT is((rt.run_as('wo_rt_intake_app', 'SELECT count(*)::text FROM workorder.inbox')).state,
           '42501', 'and not the inbox table itself');
+SELECT is((rt.run_as('wo_rt_intake_app', 'WITH i AS (INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat) VALUES (''rt_app'', ''RT-I5'', ''V'', ''批量'', ''116.05'', ''25.05'') RETURNING id) SELECT count(*)::text FROM i')).state,
+          '42501', 'so an INSERT that returns the rows'' columns is refused too (it reads them back by channel_ref)');
 SELECT is((rt.run_as('wo_rt_intake_app', 'INSERT INTO workorder.inbox (channel, channel_ref, description, state, order_id) VALUES (''rt_app'', ''RT-I3'', ''x'', ''accepted'', 1)')).state,
           '42501', 'and it cannot write an outcome into the inbox');
 SELECT is((rt.run_as('wo_rt_intake_app', 'SELECT workorder.drain_inbox()')).state,
