@@ -133,7 +133,8 @@ settle() {
          JOIN pg_stat_activity a ON a.pid = s.pid WHERE s.datname = current_database()"
   }
   for _ in $(seq 1 20); do
-    [ "$(q "SELECT rows = 0 AND next_due IS NULL FROM workorder.run_task('score_update')")" = t ] || continue
+    [ "$(q "SELECT rows = 0 AND next_due IS NULL FROM workorder.run_task('score_update')")" = t ] ||
+      { sleep 0.5; continue; }
     before=$(worker_pass_state)
     sleep 2
     [ "${before#* }" = Extension ] && [ "$before" = "$(worker_pass_state)" ] && return 0
