@@ -96,11 +96,7 @@ BEGIN
     -- it for a dispatcher, as it does an unmapped one, and said why.
     SELECT e.code INTO not_in_use FROM workorder.category_effective e
      WHERE o.category_code IS NULL AND NOT e.active
-       AND e.code OPERATOR(pg_catalog.=) COALESCE(
-               (SELECT m.category_code FROM workorder.channel_categories m
-                 WHERE m.channel_code OPERATOR(pg_catalog.=) o.channel_code
-                   AND m.channel_category_code OPERATOR(pg_catalog.=) o.channel_category),
-               o.channel_category);
+       AND e.code OPERATOR(pg_catalog.=) workorder.map_category(o.channel_code, o.channel_category);
     IF not_in_use IS NOT NULL THEN
         RETURN QUERY SELECT 0, NULL::bigint, 'intake'::text, false, false,
             pg_catalog.format('category %s (channel %s''s %s) is not in use: no rule is considered, a dispatcher must classify it',
