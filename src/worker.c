@@ -25,6 +25,15 @@
  *		that one arriving during a pass is not lost when a wait inside the
  *		pass (a sleep, a lock wait) resets the latch.
  *
+ * Every step of a pass first takes a share lock on the extension, held
+ * until the step's transaction ends.  DROP EXTENSION locks the extension
+ * before any of its objects, so it waits for the step to end before it
+ * locks anything the step may go on to use.  Without the lock, the drop
+ * could lock some tables, wait on one the task holds, and have the task
+ * wait on the others: a deadlock, which the drop, waiting first, would be
+ * the one to lose.  Once the drop commits, the worker's next step is
+ * granted its lock, finds the extension gone, and the worker exits.
+ *
  * run_task() catches the errors of the task itself and logs them in
  * workorder.worker_runs; the worker counts them in its slot, which
  * workorder.worker_status shows.  An error that escapes it (a missing function, a
@@ -61,6 +70,7 @@
 #include "access/htup.h"
 #include "access/parallel.h"
 #include "access/xact.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "commands/extension.h"
@@ -72,6 +82,7 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
@@ -129,6 +140,7 @@ static uint32 worker_wake_requests(void);
 static void worker_note_pass(void);
 static void worker_note_failure(const char *task, const char *message);
 static void worker_exit_no_extension(bool served);
+static bool worker_lock_extension(void);
 static long worker_pass(void);
 static bool worker_step(const char *activity, const char *task,
 						WorkerStepFunction fn, void *arg);
@@ -399,6 +411,29 @@ worker_exit_no_extension(bool served)
 }
 
 /*
+ * worker_lock_extension returns whether the extension is installed, and when
+ * it is, locks it in share mode until the end of the transaction (see the
+ * header for why).  A drop that committed while it waited for the lock is
+ * seen by the check after it: locking takes in the invalidations the drop
+ * sent.  An extension dropped and created again meanwhile is locked anew.
+ */
+static bool
+worker_lock_extension(void)
+{
+	for (;;)
+	{
+		Oid			extension_oid = get_extension_oid("workorder", true);
+
+		if (!OidIsValid(extension_oid))
+			return false;
+		LockDatabaseObject(ExtensionRelationId, extension_oid, 0, AccessShareLock);
+		if (get_extension_oid("workorder", true) == extension_oid)
+			return true;
+		UnlockDatabaseObject(ExtensionRelationId, extension_oid, 0, AccessShareLock);
+	}
+}
+
+/*
  * worker_pass makes one pass: checks that the worker has work here, runs
  * every task in its own transaction, and returns how long to sleep, in
  * milliseconds.
@@ -569,7 +604,7 @@ step_start_pass(void *arg)
 		namestrcpy(&MySlot->dbname, dbname);
 		LWLockRelease(WorkorderShared->lock);
 	}
-	start->extension = OidIsValid(get_extension_oid("workorder", true));
+	start->extension = worker_lock_extension();
 	start->enabled = false;
 	start->tasks = NIL;
 	if (!start->extension || !workorder_worker_enabled)
@@ -619,7 +654,7 @@ step_run_task(void *arg)
 	HeapTuple	tuple;
 	TupleDesc	tupdesc;
 
-	run->extension = OidIsValid(get_extension_oid("workorder", true));
+	run->extension = worker_lock_extension();
 	if (!run->extension)
 		return;
 
@@ -656,7 +691,7 @@ step_record_failure(void *arg)
 	Oid			argtypes[3] = {TIMESTAMPTZOID, TEXTOID, TEXTOID};
 	Datum		values[3];
 
-	if (!OidIsValid(get_extension_oid("workorder", true)))
+	if (!worker_lock_extension())
 		return;
 	values[0] = TimestampTzGetDatum(record->started_at);
 	values[1] = CStringGetTextDatum(record->task);

@@ -7,7 +7,8 @@
 #       pending inbox row of its own database, on its own (no call, no wake).
 #   (b) CREATE EXTENSION in a database that had none is picked up within a few
 #       seconds (the install script wakes the launcher at commit); DROP EXTENSION
-#       makes the worker exit, and no worker serves the database afterwards.
+#       makes the worker exit, and no worker serves the database afterwards; a
+#       DROP EXTENSION while the worker is inside a task waits for it, and succeeds.
 #   (c) DROP DATABASE of a served database succeeds, promptly; ALTER DATABASE ...
 #       RENAME of a served database succeeds, and the worker comes back under the
 #       new name; a worker ended by pg_terminate_backend() is started again.
@@ -92,7 +93,7 @@ inbox_state() { # inbox_state DATABASE REFERENCE
   q "$1" "SELECT state FROM workorder.inbox WHERE channel_ref = '$2'"
 }
 
-echo "1..18"
+echo "1..20"
 
 # -- (a) two databases, each served by a worker of its own -----------------------
 setup_ok=0
@@ -147,11 +148,79 @@ took=$(( $(ms) - start ))
 echo "# worker seen ${took} ms after CREATE EXTENSION began (the statement included)"
 check "(b) CREATE EXTENSION is picked up within 5 s" ok "$(within 5000 "$took")"
 
+# drop_extension DATABASE: DROP EXTENSION workorder there; prints its error, if any,
+# as TAP comments, and returns psql's status.
+drop_extension() {
+  local out rc
+  out=$(q "$1" "DROP EXTENSION workorder" 2>&1)
+  rc=$?
+  [ -n "$out" ] && printf '%s\n' "$out" | sed 's/^/# /'
+  return "$rc"
+}
+
 start=$(ms)
-q "$dbc" "DROP EXTENSION workorder" >/dev/null
+drop_extension "$dbc"
+rc=$?
 took=$(wait_until 10 postgres "SELECT NOT ($(served "$dbc"))")
 echo "# worker gone ${took} ms after DROP EXTENSION"
-check "(b) DROP EXTENSION makes the worker exit within 5 s" ok "$(within 5000 "$took")"
+check "(b) DROP EXTENSION, right after the worker started, succeeds and makes the worker exit within 5 s" \
+  "0 ok" "$rc $(within 5000 "$took")"
+
+# DROP EXTENSION while the worker is inside a task.  The drop locks the
+# extension's objects one by one; had it locked some before it came to one the task
+# holds, the task, going on to those, would wait on the drop as the drop waits on
+# it: a deadlock, and the drop, which waited first, the one to fail.  The task here
+# holds the extension's newest table, waits until the drop waits, then reads every
+# table of the extension.
+q "$dbc" "CREATE EXTENSION workorder" >/dev/null
+wait_until 10 postgres "$(served "$dbc")" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d "$dbc" >/dev/null <<'SQL'
+CREATE TABLE public.held_once (held boolean NOT NULL);
+INSERT INTO public.held_once VALUES (false);
+CREATE FUNCTION workorder.task_test_hold() RETURNS workorder.task_outcome LANGUAGE plpgsql AS $$
+DECLARE
+    member regclass;
+    polls integer := 0;
+BEGIN
+    UPDATE public.held_once SET held = true WHERE NOT held;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    FOR member IN
+        SELECT c.oid FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_class c ON c.oid = d.objid
+         WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.deptype = 'e'
+           AND d.refclassid = 'pg_catalog.pg_extension'::regclass
+           AND d.refobjid = (SELECT oid FROM pg_catalog.pg_extension WHERE extname = 'workorder')
+           AND c.relkind = 'r'
+         ORDER BY c.oid DESC
+    LOOP
+        EXECUTE format('SELECT count(*) FROM %s', member);
+        IF polls = 0 THEN
+            WHILE polls < 400 AND NOT EXISTS (
+                    SELECT FROM pg_catalog.pg_locks
+                     WHERE NOT granted
+                       AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())) LOOP
+                PERFORM pg_sleep(0.05);
+                polls := polls + 1;
+            END LOOP;
+            polls := polls + 1;
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END $$;
+ALTER EXTENSION workorder ADD FUNCTION workorder.task_test_hold();
+INSERT INTO workorder.worker_tasks (task, position, function, description) VALUES ('test_hold', 2000, 'workorder.task_test_hold', 'holds a table until a drop waits, for worker_databases.t');
+SELECT workorder.wake_worker();
+SQL
+took=$(wait_until 10 postgres "SELECT count(*) = 1 FROM pg_stat_activity
+                               WHERE application_name = 'workorder worker $dbc' AND wait_event = 'PgSleep'")
+check "(b) the worker waits inside the test's task" ok "$(within 10000 "$took")"
+drop_extension "$dbc"
+rc=$?
+took=$(wait_until 10 postgres "SELECT NOT ($(served "$dbc"))")
+echo "# worker gone ${took} ms after a DROP EXTENSION that waited for its task"
+check "(b) DROP EXTENSION while the worker is inside a task succeeds, and the worker exits within 5 s" \
+  "0 ok" "$rc $(within 5000 "$took")"
 
 # -- (c) DROP DATABASE, RENAME, pg_terminate_backend ------------------------------
 start=$(ms)
