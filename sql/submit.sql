@@ -100,5 +100,10 @@ SELECT workorder.submit('hotline', 'B-8', '0301', '属性', lon => 121.02, lat =
 \echo :LAST_ERROR_SQLSTATE
 SELECT workorder.submit('hotline', 'B-9', '0301', '未来', lon => 121.02, lat => 31.05, occurred_at => '2099-01-01 08:00+08');
 \echo :LAST_ERROR_SQLSTATE
+-- A control character (here ESC, of a colour code a terminal pasted) in a text.
+SELECT workorder.submit('hotline', 'B-10', '0301', E'井盖\u001b[31m缺失', lon => 121.02, lat => 31.05);
+\echo :LAST_ERROR_SQLSTATE
+SELECT workorder.submit('hotline', 'B-11', '0301', '井盖缺失', address => E'文华路\u00853号', lon => 121.02, lat => 31.05);
+\echo :LAST_ERROR_SQLSTATE
 SELECT count(*) AS bad_reports_written FROM workorder.orders WHERE channel_ref LIKE 'B-%' OR channel_ref = 'F-1';
 ROLLBACK;

@@ -2,7 +2,8 @@
  *
  * intake.c
  *	  workorder.submit(), the one entry of every report, in C; and
- *	  check_text(), the check of a report's texts.
+ *	  check_text(), the check of a report's texts, with
+ *	  control_character_at(), which action texts are checked with too.
  *
  * submit() was plpgsql (sql/workorder--0.2.sql has it).  Every statement of
  * it was an SPI call with its own plan check, and it called some twenty
@@ -185,7 +186,8 @@ static IntakeState intake = {InvalidOid};
 static bool intake_callback_registered = false;
 
 static Datum check_text(Datum value, bool isnull, const char *what, int max_length, bool required,
-						bool *result_isnull);
+						bool refuse_controls, bool *result_isnull);
+static int	control_character_at(text *t, pg_wchar *code);
 static void intake_prepare(Oid submit_oid);
 static void intake_lookup_functions(void);
 static void intake_function_changed(Datum arg, int cacheid, uint32 hashvalue);
@@ -205,6 +207,7 @@ static TimestampTz earliest_event_time(void);
 static TimestampTz intake_receipt_time(void);
 
 PG_FUNCTION_INFO_V1(intake_check_text);
+PG_FUNCTION_INFO_V1(intake_control_character_at);
 PG_FUNCTION_INFO_V1(intake_submit);
 PG_FUNCTION_INFO_V1(intake_received_at);
 
@@ -224,11 +227,13 @@ static struct
 
 /*
  * check_text returns a report's text trimmed of blanks (result_isnull when
- * it is NULL or blank), or raises WO303 when it is required and blank, or
- * longer than max_length characters (no limit when max_length < 0).
+ * it is NULL or blank), or raises WO303 when it is required and blank,
+ * longer than max_length characters (no limit when max_length < 0), or,
+ * with refuse_controls, has a control character (control_character_at()).
  */
 static Datum
-check_text(Datum value, bool isnull, const char *what, int max_length, bool required, bool *result_isnull)
+check_text(Datum value, bool isnull, const char *what, int max_length, bool required, bool refuse_controls,
+		   bool *result_isnull)
 {
 	Datum		trimmed = (Datum) 0;
 	bool		blank = true;
@@ -262,7 +267,72 @@ check_text(Datum value, bool isnull, const char *what, int max_length, bool requ
 							   TextDatumGetCString(DirectFunctionCall2(text_left, trimmed, Int32GetDatum(40)))),
 					 errhint("Shorten the %s, or put the rest in attributes.", what)));
 	}
+	if (refuse_controls)
+	{
+		pg_wchar	code;
+		int			position = control_character_at(DatumGetTextPP(trimmed), &code);
+
+		if (position > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_WO_INVALID_REPORT_TEXT),
+					 errmsg("the report's %s has a control character", what),
+					 errdetail("Character %d of the %s is U+%04X.", position, what, (unsigned int) code),
+					 errhint("Remove the control characters from the %s; tabs and line breaks are accepted.",
+							 what)));
+	}
 	return trimmed;
+}
+
+/*
+ * control_character_at returns the position, counted in characters from 1,
+ * of the first control character in t that is not white space, and sets
+ * *code to it; or 0 when there is none.  Tab, line feed, vertical tab, form
+ * feed and carriage return are white space people type and paste.  The
+ * other C0 controls, DEL and (in a UTF-8 database) the C1 controls
+ * U+0080..U+009F are no text at all: an escape sequence, a stray byte of a
+ * connector's framing.  Stored, they would go out again in the outbox, to
+ * channels that cannot carry them (XML 1.0 forbids them; an SMS gateway
+ * mangles them).  In any server encoding a byte below 0x80 is ASCII, so the
+ * scan is of bytes; only a hit is counted in characters.
+ */
+static int
+control_character_at(text *t, pg_wchar *code)
+{
+	const unsigned char *data = (const unsigned char *) VARDATA_ANY(t);
+	int			length = VARSIZE_ANY_EXHDR(t);
+	bool		utf8 = (GetDatabaseEncoding() == PG_UTF8);
+	int			i;
+
+	for (i = 0; i < length; i++)
+	{
+		unsigned char byte = data[i];
+
+		if ((byte < 0x20 && (byte < '\t' || byte > '\r')) || byte == 0x7F)
+			*code = byte;
+		else if (utf8 && byte == 0xC2 && i + 1 < length && data[i + 1] >= 0x80 && data[i + 1] <= 0x9F)
+			*code = data[i + 1];
+		else
+			continue;
+		return pg_mbstrlen_with_len((const char *) data, i) + 1;
+	}
+	return 0;
+}
+
+/*
+ * intake_control_character_at is workorder.control_character_at(value): the
+ * position of value's first control character that is not white space, or
+ * NULL when it has none (see control_character_at()).  Actions check their
+ * texts with it, as submit() does its own.
+ */
+Datum
+intake_control_character_at(PG_FUNCTION_ARGS)
+{
+	pg_wchar	code;
+	int			position = control_character_at(PG_GETARG_TEXT_PP(0), &code);
+
+	if (position == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT32(position);
 }
 
 /*
@@ -279,7 +349,7 @@ intake_check_text(PG_FUNCTION_ARGS)
 
 	result = check_text(PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0), PG_ARGISNULL(0), what,
 						PG_ARGISNULL(2) ? -1 : PG_GETARG_INT32(2),
-						!PG_ARGISNULL(3) && PG_GETARG_BOOL(3), &result_isnull);
+						!PG_ARGISNULL(3) && PG_GETARG_BOOL(3), true, &result_isnull);
 	if (result_isnull)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(result);
@@ -970,10 +1040,11 @@ intake_submit(PG_FUNCTION_ARGS)
 
 	/*
 	 * Trimmed of every blank, so that a retry with a trailing CR is the same
-	 * report; control characters inside are refused.
+	 * report; control characters inside, tabs and line breaks too, are
+	 * refused, as WO302.
 	 */
 	channel_ref = ref_isnull ? (Datum) 0 : check_text(PG_GETARG_DATUM(ARG_CHANNEL_REF), false, "reference", -1,
-													  false, &ref_isnull);
+													  false, false, &ref_isnull);
 	if (ref_isnull ||
 		DatumGetInt32(DirectFunctionCall1(textlen, channel_ref)) > 128 ||
 		DatumGetBool(DirectFunctionCall2Coll(textregexeq, DEFAULT_COLLATION_OID, channel_ref,
@@ -998,15 +1069,15 @@ intake_submit(PG_FUNCTION_ARGS)
 	}
 
 	description = check_text(PG_ARGISNULL(ARG_DESCRIPTION) ? (Datum) 0 : PG_GETARG_DATUM(ARG_DESCRIPTION),
-							 PG_ARGISNULL(ARG_DESCRIPTION), "description", 4000, true, &isnull);
+							 PG_ARGISNULL(ARG_DESCRIPTION), "description", 4000, true, true, &isnull);
 	address = check_text(PG_ARGISNULL(ARG_ADDRESS) ? (Datum) 0 : PG_GETARG_DATUM(ARG_ADDRESS),
-						 PG_ARGISNULL(ARG_ADDRESS), "address", 500, false, &address_isnull);
+						 PG_ARGISNULL(ARG_ADDRESS), "address", 500, false, true, &address_isnull);
 	reporter_name = check_text(PG_ARGISNULL(ARG_REPORTER_NAME) ? (Datum) 0 : PG_GETARG_DATUM(ARG_REPORTER_NAME),
-							   PG_ARGISNULL(ARG_REPORTER_NAME), "reporter name", 100, false, &reporter_name_isnull);
+							   PG_ARGISNULL(ARG_REPORTER_NAME), "reporter name", 100, false, true, &reporter_name_isnull);
 	reporter_phone = check_text(PG_ARGISNULL(ARG_REPORTER_PHONE) ? (Datum) 0 : PG_GETARG_DATUM(ARG_REPORTER_PHONE),
-								PG_ARGISNULL(ARG_REPORTER_PHONE), "reporter phone", 40, false, &reporter_phone_isnull);
+								PG_ARGISNULL(ARG_REPORTER_PHONE), "reporter phone", 40, false, true, &reporter_phone_isnull);
 	category = check_text(PG_ARGISNULL(ARG_CATEGORY) ? (Datum) 0 : PG_GETARG_DATUM(ARG_CATEGORY),
-						  PG_ARGISNULL(ARG_CATEGORY), "category", 64, false, &category_isnull);
+						  PG_ARGISNULL(ARG_CATEGORY), "category", 64, false, true, &category_isnull);
 	if (!PG_ARGISNULL(ARG_ATTRIBUTES))
 	{
 		Datum		attributes = PG_GETARG_DATUM(ARG_ATTRIBUTES);

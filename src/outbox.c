@@ -74,7 +74,9 @@ static const Oid outbox_order_types[] = {INT8OID};
  * $3 channel, $4 reference, $5 kind (the action), $6 ticket, $7 status,
  * $8 previous status, $9 unit, $10 unit name, $11 reason, $12 details,
  * $13 when.  A report merged into a master that is already resolved (a late
- * report, linked) hears the master's result with its merge message.
+ * report, linked) hears the master's result with its merge message; merged
+ * into an open master it hears none, also when the master keeps the result
+ * of a resolve that failed verification: that result was rejected.
  */
 static const char outbox_insert_query[] =
 "INSERT INTO workorder.outbox (order_id, event_id, channel_code, channel_ref, kind, payload) "
@@ -83,7 +85,8 @@ static const char outbox_insert_query[] =
 "'reason', $11, "
 "'result', CASE WHEN $5 OPERATOR(pg_catalog.=) 'merge' THEN "
 "(SELECT m.result FROM workorder.orders d JOIN workorder.orders m ON m.id OPERATOR(pg_catalog.=) d.master_id "
-"WHERE d.id OPERATOR(pg_catalog.=) $1) END, "
+"WHERE d.id OPERATOR(pg_catalog.=) $1 "
+"AND m.status OPERATOR(pg_catalog.=) ANY ('{resolved,closed}'::workorder.order_status[])) END, "
 "'master_ticket', CASE WHEN $5 OPERATOR(pg_catalog.=) ANY ('{merge,unmerge}'::pg_catalog.text[]) "
 "THEN $12 OPERATOR(pg_catalog.->>) 'master_ticket' END, "
 "'occurred_at', $13)))";

@@ -11,7 +11,7 @@ BEGIN;
 \i test/fixtures/dedup_map.sql
 \o
 
-SELECT plan(69);
+SELECT plan(72);
 
 -- Random texts: Chinese, ASCII, full-width forms, digits, punctuation, spaces.
 SELECT setseed(0.25);
@@ -262,6 +262,19 @@ SELECT workorder.dispatch(:ws, 'C-990901', 'B-roads-990901001', '不是重复，
 SELECT is((SELECT (o.status::text, (SELECT count(*) FROM workorder.suspected_duplicates s WHERE s.order_id = o.id),
                    (SELECT as_candidate FROM ws_seen))::text FROM workorder.orders o WHERE o.id = :ws),
           '(dispatched,0,1)', '... once dispatched by hand, unreviewed, it is a candidate again');
+-- ... and stays one when it comes back to new (returned by its unit): the dispatch
+-- settled the suspicion.  It was a suspect waiting for review again: listed for a
+-- review that could no longer be done, and passed over as a candidate.
+SELECT is((SELECT (review, reviewed_by) FROM workorder.dedup_checks WHERE order_id = :ws)::text,
+          '(dispatch,C-990901)', 'the dispatch settled the suspicion: the check records it as the review');
+\o /dev/null
+SELECT workorder.return_order(:ws, 'B-roads-990901001', '不归我们管');
+\o
+SELECT is((SELECT (o.status::text, (SELECT count(*) FROM workorder.suspected_duplicates s WHERE s.order_id = o.id),
+                   (SELECT as_candidate FROM ws_seen))::text FROM workorder.orders o WHERE o.id = :ws),
+          '(new,0,1)', 'returned to new, it is not listed for review, and is a candidate still');
+SELECT throws_ok(format('SELECT workorder.review_duplicate(%s, ''C-990901'', ''confirm'')', :ws), 'WO711', NULL,
+                 'review_duplicate refuses it: it was settled without a review');
 
 -- The distance of each candidate is the geodesic on WGS 84 that ST_Distance(geography)
 -- measures, computed in C (src/geodesic.c): within 10 micrometres of PostGIS's, from a

@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(19);
+SELECT plan(27);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -42,6 +42,32 @@ SELECT throws_ok($$SELECT workorder.submit('hotline', E'E-\u0001-4', '0301', '�
                  'WO302', NULL, 'a reference with a control character is refused');
 SELECT throws_ok($$SELECT workorder.submit('hotline', 'E-5', '0301', E'\t\u3000\n', lon => 121.02, lat => 31.05)$$,
                  'WO303', NULL, 'a description of blanks only is refused');
+
+-- A control character that is not white space is no text: it would go out again in
+-- the outbox to channels that cannot carry it.  Tabs and line breaks are text.
+SELECT throws_ok($$SELECT workorder.submit('hotline', 'E-C1', '0301', E'井盖\u0007缺失', lon => 121.02, lat => 31.05)$$,
+                 'WO303', 'the report''s description has a control character',
+                 'a description with a control character (BEL) is refused, naming the text');
+SELECT throws_ok($$SELECT workorder.submit('hotline', 'E-C2', '0301', '井盖缺失', address => E'文华路\u007f3号',
+                                           lon => 121.02, lat => 31.05)$$,
+                 'WO303', 'the report''s address has a control character', 'an address with DEL is refused');
+SELECT throws_ok($$SELECT workorder.submit('hotline', 'E-C3', '0301', '井盖缺失', reporter_name => E'王\u0085先生',
+                                           lon => 121.02, lat => 31.05)$$,
+                 'WO303', 'the report''s reporter name has a control character',
+                 'a reporter name with a C1 control (U+0085) is refused');
+SELECT is((SELECT count(*)::int FROM workorder.orders WHERE channel_ref LIKE 'E-C_'), 0,
+          '... and none of them left an order behind');
+SELECT is((workorder.submit('hotline', 'E-C4', '0301', E'井盖缺失\r\n位置：\t文华路\u000b3号\f', lon => 121.02, lat => 31.05)).description,
+          E'井盖缺失\r\n位置：\t文华路\u000b3号', 'tabs and line breaks inside a description are kept (the trailing form feed is trimmed)');
+SELECT is(ARRAY[workorder.control_character_at(E'ab\u0001'), workorder.control_character_at(E'中文\u001b[31m'),
+                workorder.control_character_at(E'\u0080'), workorder.control_character_at(E'井\u009f'),
+                workorder.control_character_at(E'a\tb\nc\rd\u000be\ff\u00a0\u3000g'), workorder.control_character_at('')],
+          ARRAY[3, 3, 1, 2, NULL, NULL]::integer[],
+          'control_character_at counts characters, finds C0, C1 and DEL, and passes white space and no-break spaces');
+SELECT throws_ok($$SELECT workorder.comment((SELECT id FROM o), 'C-990401', E'已处理\u001b')$$,
+                 'WO404', NULL, 'an action''s note with a control character is refused');
+SELECT is((SELECT count(*)::int FROM workorder.order_events WHERE order_id = (SELECT id FROM o) AND action = 'comment'), 0,
+          '... and logged nothing');
 
 -- A rule's assisting units that are unknown or inactive are left out: an order is
 -- never given to them to assist (they were copied onto it as the rule had them).

@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(76);
+SELECT plan(78);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 SELECT workorder.load_channels('[{"code": "mailbox", "name": "区长信箱", "kind": "mailbox"}]');
@@ -101,6 +101,25 @@ SELECT is((SELECT count(*) FROM workorder.outbox m JOIN workorder.orders o ON o.
           '... and its failed verification, with the reason (the result it was sent is withdrawn)');
 SELECT is((SELECT count(*) FROM workorder.outbox WHERE state <> 'pending' OR attempts <> 0), 0::bigint,
           'new messages are pending, never attempted');
+
+-- A report merged into a master whose resolve failed verification is not told the
+-- rejected result (the order keeps it, but it is being redone); one merged after the
+-- master is resolved again hears the new result.  (In a savepoint: the counts
+-- below are of the lifecycle above.)
+SAVEPOINT redo;
+SELECT o.id AS redone FROM workorder.orders o JOIN workorder.order_events e ON e.order_id = o.id
+ WHERE e.action = 'verify' AND e.new_status = 'accepted' AND o.status = 'accepted' AND o.result IS NOT NULL
+ ORDER BY o.id LIMIT 1 \gset
+SELECT workorder.merge((workorder.submit('hotline', 'P-redo-1', '0301', '摊贩又来了', lon => 121.0001, lat => 31.0002)).id,
+                       :redone, 'C-990401') IS NOT NULL AS merged \gset
+SELECT is((SELECT m.payload ->> 'result' FROM workorder.outbox m WHERE m.order_id = pg_temp.id_of('P-redo-1') AND m.kind = 'merge'),
+          NULL, 'a report merged into a master back in work after a failed verification is not sent the rejected result');
+SELECT workorder.resolve(:redone, 'x', '重新处理完毕') IS NOT NULL AS resolved \gset
+SELECT workorder.merge((workorder.submit('hotline', 'P-redo-2', '0301', '摊贩还在吗', lon => 121.0001, lat => 31.0002)).id,
+                       :redone, 'C-990401') IS NOT NULL AS merged \gset
+SELECT is((SELECT m.payload ->> 'result' FROM workorder.outbox m WHERE m.order_id = pg_temp.id_of('P-redo-2') AND m.kind = 'merge'),
+          '重新处理完毕', '... one merged after it is resolved again hears the new result');
+ROLLBACK TO SAVEPOINT redo;
 
 -- Never for a rolled-back action.
 SAVEPOINT s;

@@ -16,12 +16,23 @@ LANGUAGE C STABLE PARALLEL SAFE;
 
 -- check_text returns a text argument of a report, trimmed (of spaces, tabs, line
 -- breaks, no-break and ideographic spaces, as action texts are), or raises WO303
--- when it is required and missing, or longer than its limit.  C (src/intake.c):
+-- when it is required and missing, longer than its limit, or has a control
+-- character (control_character_at, below).  C (src/intake.c):
 -- submit() makes the same check of each of a report's five texts.
 CREATE FUNCTION workorder.check_text(value text, what text, max_length integer, required boolean)
 RETURNS text
 AS 'MODULE_PATHNAME', 'intake_check_text'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- control_character_at returns the position (in characters, from 1) of the first
+-- control character of value other than tab, line feed, vertical tab, form feed and
+-- carriage return (a C0 control, DEL, or a C1 control U+0080..U+009F), or NULL when
+-- it has none.  check_text refuses such a text (WO303), action_text too (WO404):
+-- they would go out again to channels that cannot carry them.  C (src/intake.c).
+CREATE FUNCTION workorder.control_character_at(value text)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'intake_control_character_at'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 -- intake_received_at sets when the next submit() of the calling (sub)transaction
 -- was received (NULL: clears it); a time after the transaction's start is taken as

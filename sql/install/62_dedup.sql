@@ -310,7 +310,9 @@ CREATE TABLE workorder.dedup_checks (
     reviewed_by  text,
     review       text,
     CONSTRAINT dedup_checks_decision CHECK (decision IN ('new', 'merge', 'reopen', 'link', 'review')),
-    CONSTRAINT dedup_checks_review CHECK (review IN ('confirm', 'reject')),
+    -- confirm or reject by review_duplicate(); or the action that took the order
+    -- out of new without a review (action_done, part 65)
+    CONSTRAINT dedup_checks_review CHECK (review IN ('confirm', 'reject', 'dispatch', 'merge', 'cancel')),
     CONSTRAINT dedup_checks_reviewed CHECK ((review IS NULL) OPERATOR(pg_catalog.=) (reviewed_at IS NULL))
 );
 CREATE INDEX dedup_checks_pending_idx ON workorder.dedup_checks (checked_at)
@@ -436,8 +438,11 @@ BEGIN
                                        CASE WHEN c.same_category
                                             THEN 'below merge_threshold ' OPERATOR(pg_catalog.||) (chk.policy).merge_threshold
                                             ELSE 'another category: suspected only' END,
-                                       CASE WHEN chk.review IS NOT NULL
-                                            THEN pg_catalog.format('; %s by %s', chk.review, chk.reviewed_by) ELSE '' END)
+                                       CASE WHEN chk.review OPERATOR(pg_catalog.=) ANY ('{confirm,reject}'::text[])
+                                            THEN pg_catalog.format('; %s by %s', chk.review, chk.reviewed_by)
+                                            WHEN chk.review IS NOT NULL
+                                            THEN pg_catalog.format('; no review: %s by %s', chk.review, chk.reviewed_by)
+                                            ELSE '' END)
                 ELSE pg_catalog.format('score at least merge_threshold %s%s', (chk.policy).merge_threshold,
                                        CASE chk.decision WHEN 'reopen' THEN '; the master was resolved: reopened (late_policy reopen)'
                                                          WHEN 'link' THEN '; the master was resolved: linked (late_policy link)'
@@ -510,8 +515,10 @@ BEGIN
         PERFORM workorder.action_error(o, 'review_duplicate', 'WO711',
             'the order is not a suspected duplicate waiting for review',
             CASE WHEN NOT FOUND THEN 'Dedup found no candidate for it at intake.'
-                 WHEN chk.review IS NOT NULL THEN pg_catalog.format('It was reviewed already: %s by %s.',
-                                                                    chk.review, chk.reviewed_by)
+                 WHEN chk.review OPERATOR(pg_catalog.=) ANY ('{confirm,reject}'::text[])
+                      THEN pg_catalog.format('It was reviewed already: %s by %s.', chk.review, chk.reviewed_by)
+                 WHEN chk.review IS NOT NULL
+                      THEN pg_catalog.format('It was settled without a review: %s by %s.', chk.review, chk.reviewed_by)
                  ELSE pg_catalog.format('Dedup decided %s at intake.', chk.decision) END,
             'Merge it by hand with workorder.merge() if it duplicates another order; see workorder.suspected_duplicates.');
     END IF;

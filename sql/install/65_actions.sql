@@ -42,7 +42,8 @@ $$;
 -- action_text checks the free text of an action (a note, a reason, a result) and
 -- returns it without surrounding blanks (spaces, tabs, line breaks, and the
 -- ideographic space U+3000 that Chinese input methods type); blank is NULL.  A
--- required text that is missing, and any text over 2000 characters, is WO404.
+-- required text that is missing, any text over 2000 characters, and one with a
+-- control character (control_character_at, part 60), is WO404.
 CREATE FUNCTION workorder.action_text(o workorder.orders, action text, what text,
                                       value text, required boolean)
 RETURNS text
@@ -50,6 +51,7 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     trimmed text := pg_catalog.btrim(value, E' \t\n\r\f\x0b\u00a0\u3000');
+    control_at integer;
 BEGIN
     IF trimmed OPERATOR(pg_catalog.=) '' THEN
         trimmed := NULL;
@@ -66,6 +68,15 @@ BEGIN
             pg_catalog.format('The %s has %s characters; it begins %s.', what, pg_catalog.length(trimmed),
                               pg_catalog.quote_literal(pg_catalog.left(trimmed, 40))),
             pg_catalog.format('Keep the %s to 2000 characters; put longer material in an attachment.', what));
+    END IF;
+    control_at := workorder.control_character_at(trimmed);
+    IF control_at IS NOT NULL THEN
+        PERFORM workorder.action_error(o, action, 'WO404',
+            pg_catalog.format('the %s has a control character', what),
+            pg_catalog.format('Character %s of the %s is U+%s.', control_at, what,
+                              pg_catalog.upper(pg_catalog.lpad(pg_catalog.to_hex(pg_catalog.ascii(
+                                  pg_catalog.substr(trimmed, control_at, 1))), 4, '0'))),
+            pg_catalog.format('Remove the control characters from the %s; tabs and line breaks are accepted.', what));
     END IF;
     RETURN trimmed;
 END
@@ -194,6 +205,12 @@ $$;
 
 -- action_done logs the event of an action (after is the order as the action left
 -- it) and returns the order read again, so that event_count counts the event.
+-- An action that takes a suspected duplicate out of new without a review (a
+-- dispatch, a merge or a cancel by hand) settles the suspicion: its dedup check
+-- records the action, by whom and when, as its review.  Returned to new later,
+-- the order is no suspect waiting for review again (suspected_duplicates would
+-- list it, and dedup would pass it over as a candidate, a master with reports
+-- merged into it included).
 CREATE FUNCTION workorder.action_done(after workorder.orders, action text, actor text,
                                       old_status workorder.order_status, note text,
                                       details jsonb DEFAULT '{}', old_unit text DEFAULT NULL)
@@ -204,6 +221,12 @@ DECLARE
     o workorder.orders;
 BEGIN
     PERFORM workorder.log_event(after, action, actor, old_status, note, details, old_unit);
+    IF old_status OPERATOR(pg_catalog.=) 'new' AND after.status OPERATOR(pg_catalog.<>) 'new' THEN
+        UPDATE workorder.dedup_checks c
+           SET review = action_done.action, reviewed_by = action_done.actor, reviewed_at = pg_catalog.now()
+         WHERE c.order_id OPERATOR(pg_catalog.=) after.id
+           AND c.decision OPERATOR(pg_catalog.=) 'review' AND c.review IS NULL;
+    END IF;
     SELECT * INTO o FROM workorder.orders x WHERE x.id OPERATOR(pg_catalog.=) after.id;
     RETURN o;
 END
