@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(29);
+SELECT plan(31);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -78,6 +78,16 @@ SELECT is((SELECT rows FROM workorder.task_escalate(now() + interval '1 hour')),
 SELECT (workorder.reopen(:redone, 'C-990401', '群众不满意')).status AS reopened \gset
 SELECT is((SELECT ROW(status, escalation_step, escalated_to IS NULL)::text FROM workorder.orders WHERE id = :redone),
           ROW('dispatched', 0, true)::text, 'a reopen starts a new chain');
+-- The steps of the chain the reopen ended stay in the BI view and the day's briefing:
+-- they are read from the log (a reopen deletes the order's order_escalations rows,
+-- and with them they vanished from both).
+SELECT is((SELECT string_agg(step || ' ' || action, ', ' ORDER BY step) FROM workorder.bi_escalations WHERE order_id = :redone),
+          '1 remind, 2 supervise, 3 escalate_parent, 4 escalate_leader, 5 remind',
+          'bi_escalations keeps the five steps done before the reopen');
+SELECT is((workorder.report_daily_briefing((now() AT TIME ZONE workorder.score_zone())::date)).escalation_steps,
+          (SELECT count(*)::integer FROM workorder.order_events WHERE action = 'escalate'
+              AND at >= (now() AT TIME ZONE workorder.score_zone())::date::timestamp AT TIME ZONE workorder.score_zone()),
+          'the day''s briefing counts every escalate event of the day, those of the ended chain too');
 -- (Resolved again, so that its new chain does not run into the tests below.)
 SELECT (workorder.accept(:redone, main_unit)).status AS accepted_again FROM workorder.orders WHERE id = :redone \gset
 SELECT (workorder.resolve(:redone, main_unit, '已处理')).status AS resolved_again FROM workorder.orders WHERE id = :redone \gset

@@ -122,7 +122,10 @@ SELECT throws_ok($$SELECT workorder.report_monthly_assessment('4714-11-24 BC')$$
 -- "Overdue now" is an open order past its deadline: the flag the deadline machinery
 -- sets stays on an order resolved late, which counted as overdue now for ever.
 UPDATE workorder.orders SET overdue = true WHERE id = :a;
-INSERT INTO workorder.order_escalations (order_id, step, action) VALUES (:a, 1, 'remind');
+\o /dev/null
+SELECT workorder.log_event(o, 'escalate', 'system', o.status, 'escalation step 1: remind', '{"step": 1, "action": "remind"}')
+  FROM workorder.orders o WHERE o.id = :a;
+\o
 SELECT is((SELECT ROW(c.overdue_now, e.overdue_now)::text
              FROM workorder.bi_category_trends c, workorder.bi_escalations e
             WHERE c.category_code = 'CITY_VENDOR' AND e.order_id = :a),

@@ -73,28 +73,7 @@ SELECT b.unit_code, b.unit_name, b.unit_kind, b.town_code, b.town_name,
 COMMENT ON VIEW workorder.bi_backlog IS
     'Open and overdue orders by main unit and town: counts per status, overdue, supervised, escalated; NULL unit: not yet dispatched.';
 
--- bi_escalations: every escalation step done, with the order's unit and place.
-CREATE VIEW workorder.bi_escalations AS
-SELECT o.id AS order_id, o.ticket::text AS ticket, s.step, s.action, s.done_at,
-       (s.done_at AT TIME ZONE z.zone)::date AS done_day,
-       o.main_unit AS unit_code, u.name AS unit_name, o.escalated_to, up.name AS escalated_to_name,
-       o.category_code, c.name AS category_name, c.family AS category_family,
-       o.area_chain[2] AS town_code, town.name AS town_name,
-       o.status::text AS status_now,
-       -- Open and past its deadline: the flag stays on an order resolved late.
-       (o.overdue AND o.status IN ('new', 'dispatched', 'accepted', 'suspended')) AS overdue_now,
-       o.resolve_due_at
-  FROM workorder.order_escalations s
-  JOIN workorder.orders o ON o.id OPERATOR(pg_catalog.=) s.order_id
- CROSS JOIN (SELECT workorder.score_zone() AS zone) z
-  LEFT JOIN workorder.units u ON u.code OPERATOR(pg_catalog.=) o.main_unit
-  LEFT JOIN workorder.units up ON up.code OPERATOR(pg_catalog.=) o.escalated_to
-  LEFT JOIN workorder.category_effective c ON c.code OPERATOR(pg_catalog.=) o.category_code
-  LEFT JOIN workorder.areas town ON town.code OPERATOR(pg_catalog.=) o.area_chain[2];
-COMMENT ON VIEW workorder.bi_escalations IS
-    'Escalation steps done (remind, supervise, escalate_parent, escalate_leader), one row per order and step, with the unit, the category and the town.';
-COMMENT ON COLUMN workorder.bi_escalations.escalated_to IS 'whom the order is escalated to now (the main unit''s parent, or the district leader)';
-COMMENT ON COLUMN workorder.bi_escalations.overdue_now IS 'the order is open and past its deadline now';
+-- bi_escalations: part 95_bi_escalations.
 
 -- bi_unit_scores: the scores with the unit's name, level and parent.
 CREATE VIEW workorder.bi_unit_scores AS
@@ -159,5 +138,5 @@ COMMENT ON VIEW workorder.bi_category_trends IS
 COMMENT ON COLUMN workorder.bi_category_trends.overdue_now IS 'orders open and past their deadline now';
 
 REVOKE ALL ON workorder.bi_open_orders, workorder.bi_overdue_orders, workorder.bi_backlog,
-              workorder.bi_escalations, workorder.bi_unit_scores, workorder.bi_unit_rankings,
+              workorder.bi_unit_scores, workorder.bi_unit_rankings,
               workorder.bi_channel_volumes, workorder.bi_category_trends FROM PUBLIC;

@@ -118,17 +118,16 @@ BEGIN
            pg_catalog.count(*) FILTER (WHERE e.action OPERATOR(pg_catalog.=) 'return'),
            pg_catalog.count(*) FILTER (WHERE e.action OPERATOR(pg_catalog.=) 'reopen'),
            pg_catalog.count(*) FILTER (WHERE e.action OPERATOR(pg_catalog.=) 'overdue'),
+           pg_catalog.count(*) FILTER (WHERE e.action OPERATOR(pg_catalog.=) 'escalate'),
            pg_catalog.count(*) FILTER (WHERE e.action OPERATOR(pg_catalog.=) 'callback'),
            pg_catalog.count(*) FILTER (WHERE e.action OPERATOR(pg_catalog.=) 'callback'
                                          AND (e.details OPERATOR(pg_catalog.->>) 'satisfaction')
                                              IN ('satisfied', 'basically_satisfied'))
       INTO b.orders_received, b.orders_dispatched, b.orders_accepted, b.orders_resolved, b.orders_closed,
-           b.orders_returned, b.orders_reopened, b.overdue_marked, b.callbacks, b.callbacks_satisfied
+           b.orders_returned, b.orders_reopened, b.overdue_marked, b.escalation_steps, b.callbacks, b.callbacks_satisfied
       FROM workorder.order_events e
      WHERE e.at OPERATOR(pg_catalog.>=) day_start AND e.at OPERATOR(pg_catalog.<) day_end;
     b.satisfaction_rate := workorder.score_rate(b.callbacks_satisfied, b.callbacks);
-    SELECT pg_catalog.count(*) INTO b.escalation_steps FROM workorder.order_escalations s
-     WHERE s.done_at OPERATOR(pg_catalog.>=) day_start AND s.done_at OPERATOR(pg_catalog.<) day_end;
     SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE o.overdue)
       INTO b.open_orders, b.overdue_open_orders
       FROM workorder.orders o WHERE o.status IN ('new', 'dispatched', 'accepted', 'suspended');

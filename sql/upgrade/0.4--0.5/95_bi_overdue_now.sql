@@ -1,24 +1,8 @@
--- workorder 0.4 -> 0.5, part 95: overdue_now of bi_escalations and
--- bi_category_trends counts only open orders (it counted every order ever marked
--- overdue, resolved, closed and cancelled ones too, against bi_overdue_orders and
--- bi_backlog).  The views as install part 95 makes them.
-CREATE OR REPLACE VIEW workorder.bi_escalations AS
-SELECT o.id AS order_id, o.ticket::text AS ticket, s.step, s.action, s.done_at,
-       (s.done_at AT TIME ZONE z.zone)::date AS done_day,
-       o.main_unit AS unit_code, u.name AS unit_name, o.escalated_to, up.name AS escalated_to_name,
-       o.category_code, c.name AS category_name, c.family AS category_family,
-       o.area_chain[2] AS town_code, town.name AS town_name,
-       o.status::text AS status_now,
-       -- Open and past its deadline: the flag stays on an order resolved late.
-       (o.overdue AND o.status IN ('new', 'dispatched', 'accepted', 'suspended')) AS overdue_now,
-       o.resolve_due_at
-  FROM workorder.order_escalations s
-  JOIN workorder.orders o ON o.id OPERATOR(pg_catalog.=) s.order_id
- CROSS JOIN (SELECT workorder.score_zone() AS zone) z
-  LEFT JOIN workorder.units u ON u.code OPERATOR(pg_catalog.=) o.main_unit
-  LEFT JOIN workorder.units up ON up.code OPERATOR(pg_catalog.=) o.escalated_to
-  LEFT JOIN workorder.category_effective c ON c.code OPERATOR(pg_catalog.=) o.category_code
-  LEFT JOIN workorder.areas town ON town.code OPERATOR(pg_catalog.=) o.area_chain[2];
+-- workorder 0.4 -> 0.5, part 95: overdue_now of bi_category_trends counts only
+-- open orders (it counted every order ever marked overdue, resolved, closed and
+-- cancelled ones too, against bi_overdue_orders and bi_backlog).  The view as
+-- install part 95 makes it.  (bi_escalations, which had the same fault, is made by
+-- install part 95_bi_escalations, which the update runs whole.)
 CREATE OR REPLACE VIEW workorder.bi_category_trends AS
 SELECT pg_catalog.date_trunc('month', o.received_at AT TIME ZONE z.zone)::date AS month,
        c.family AS category_family, o.category_code, c.name AS category_name,
@@ -35,5 +19,4 @@ SELECT pg_catalog.date_trunc('month', o.received_at AT TIME ZONE z.zone)::date A
   LEFT JOIN workorder.category_effective c ON c.code OPERATOR(pg_catalog.=) o.category_code
  WHERE o.status OPERATOR(pg_catalog.<>) 'merged'
  GROUP BY 1, c.family, o.category_code, c.name;
-COMMENT ON COLUMN workorder.bi_escalations.overdue_now IS 'the order is open and past its deadline now';
 COMMENT ON COLUMN workorder.bi_category_trends.overdue_now IS 'orders open and past their deadline now';
