@@ -16,7 +16,7 @@ BEGIN;
 \i test/fixtures/lifecycle_map.sql
 \o
 
-SELECT plan(28);
+SELECT plan(31);
 
 CREATE TEMP TABLE views (name text PRIMARY KEY);
 INSERT INTO views VALUES ('bi_open_orders'), ('bi_overdue_orders'), ('bi_backlog'), ('bi_escalations'),
@@ -118,6 +118,25 @@ SELECT is(workorder.report_monthly_assessment((date_trunc('month', now() AT TIME
           'the last day of the current month names the current month, as any of its days (a later day than today was WO821)');
 SELECT throws_ok($$SELECT workorder.report_monthly_assessment('4714-11-24 BC')$$, 'WO821', NULL,
                  'a month before the range of timestamps is WO821 (22008 before)');
+
+-- A month that has ended is published only once the scores have counted all of it:
+-- with the watermark behind its events (the worker off, or held back by a
+-- transaction left open), the snapshot was silently short.  (In a savepoint: the
+-- views below are read on this day's order alone.)
+SAVEPOINT ended_month;
+SELECT workorder.intake_received_at(now() - interval '70 days') IS NULL AS dated \gset
+SELECT (workorder.submit('hotline', 'BI-OLD', '0301', '上上个月的报告', lon => 116.05, lat => 25.05)).main_unit AS old_unit \gset
+SELECT ((now() - interval '70 days') AT TIME ZONE 'Asia/Shanghai')::date AS old_day \gset
+SELECT throws_ok(format('SELECT workorder.report_monthly_assessment(%L)', :'old_day'), 'WO822', NULL,
+                 'an ended month with events past the scores'' watermark is WO822');
+SELECT is((SELECT count(*)::integer FROM workorder.monthly_assessments WHERE month = date_trunc('month', :'old_day'::date)), 0,
+          '... and nothing of it is written');
+UPDATE workorder.score_progress SET processed_through = (SELECT max(id) FROM workorder.order_events);
+SELECT workorder.report_monthly_assessment(:'old_day') AS old_written \gset
+SELECT is((SELECT string_agg(unit_code || ' ' || orders_assigned, ', ') FROM workorder.monthly_assessments
+            WHERE month = date_trunc('month', :'old_day'::date)),
+          :'old_unit' || ' 1', 'once the watermark has passed them, the month is written, its order counted');
+ROLLBACK TO SAVEPOINT ended_month;
 
 -- "Overdue now" is an open order past its deadline: the flag the deadline machinery
 -- sets stays on an order resolved late, which counted as overdue now for ever.

@@ -13,6 +13,7 @@
 -- (pg_cron 1.4 reads schedules in UTC: 23:00 UTC is 07:00 in Asia/Shanghai.)
 --
 -- SQLSTATE WO821: a report day or month that is infinite or in the future.
+-- SQLSTATE WO822: a month that has ended, not yet counted whole by the scores.
 
 CREATE TABLE workorder.daily_briefings (
     day                  date PRIMARY KEY,
@@ -156,6 +157,11 @@ COMMENT ON FUNCTION workorder.report_daily_briefing(date) IS
 -- report_monthly_assessment recomputes the month's scores from the event log (up to
 -- the watermark) and writes them, one row per unit, replacing the month's snapshot;
 -- returns the rows written.  month is any day of the month; default: last month.
+-- A month that has ended is published only when the watermark has passed every
+-- event of it that can be seen, else WO822: with the worker off or held back (a
+-- transaction left open anywhere in the cluster holds the watermark), the snapshot
+-- was silently short, and stayed so after the scores caught up.  The current month
+-- is provisional anyway: it is written, with a WARNING saying what is not counted.
 CREATE FUNCTION workorder.report_monthly_assessment(month date DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql
@@ -165,6 +171,10 @@ DECLARE
     zone text := workorder.score_zone();
     today date := (pg_catalog.now() AT TIME ZONE zone)::date;
     first_day date;
+    month_end timestamptz;
+    counted_through bigint;
+    behind bigint;
+    first_behind timestamptz;
     written integer;
 BEGIN
     -- Checked before any arithmetic: a date beyond timestamps' range is refused
@@ -178,6 +188,25 @@ BEGIN
     END IF;
     PERFORM workorder.report_period_check('month', month, zone);
     first_day := pg_catalog.date_trunc('month', month::timestamp)::date;
+    month_end := (first_day OPERATOR(pg_catalog.+) interval '1 month') AT TIME ZONE zone;
+    -- The watermark only moves on: what it covers now, recompute_scores covers.
+    counted_through := COALESCE((SELECT p.processed_through FROM workorder.score_progress p), 0);
+    SELECT pg_catalog.count(*), pg_catalog.min(e.at) INTO behind, first_behind
+      FROM workorder.order_events e
+     WHERE e.id OPERATOR(pg_catalog.>) counted_through AND e.at OPERATOR(pg_catalog.<) month_end;
+    IF behind OPERATOR(pg_catalog.>) 0 AND month_end OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
+        PERFORM workorder.raise_error('WO822',
+            pg_catalog.format('the scores have not counted all of month %s yet', pg_catalog.to_char(first_day, 'YYYY-MM')),
+            pg_catalog.format('%s events of the month, the first at %s, are past the scores'' watermark (event %s).',
+                              behind, first_behind, counted_through),
+            'Let the worker''s task score_update catch up (workorder.worker_status; a transaction left open anywhere '
+            'in the cluster holds it back: see pg_stat_activity), then run the report again.');
+    ELSIF behind OPERATOR(pg_catalog.>) 0 THEN
+        RAISE WARNING 'the assessment of the current month % leaves out % events not yet counted by the scores',
+            pg_catalog.to_char(first_day, 'YYYY-MM'), behind
+            USING DETAIL = pg_catalog.format('The first is at %s; the scores'' watermark is event %s.', first_behind, counted_through),
+                  HINT = 'A month is published whole once it has ended and the worker''s task score_update has caught up.';
+    END IF;
     PERFORM workorder.recompute_scores(first_day,
         (first_day OPERATOR(pg_catalog.+) interval '1 month' OPERATOR(pg_catalog.-) interval '1 day')::date);
     DELETE FROM workorder.monthly_assessments a WHERE a.month OPERATOR(pg_catalog.=) first_day;
