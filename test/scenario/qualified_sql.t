@@ -35,7 +35,7 @@ offending=$(perl -ne '
   s/\bSET\s*\([\w\s,]+\)\s*=/ /gi;             # SET (a, b) =
   s/\bSET\s+[\w.]+\s*=/ /gi;                   # SET search_path = / UPDATE ... SET x =
   s/\bDIAGNOSTICS\s+\w+\s*=/ /gi;              # GET DIAGNOSTICS x = ROW_COUNT
-  s/\bUSING\s+(?:ERRCODE|MESSAGE)\s*=/ /gi;     # RAISE ... USING ERRCODE = / MESSAGE =
+  s/\bUSING\s+(?:ERRCODE|MESSAGE|DETAIL|HINT)\s*=/ /gi;  # RAISE ... USING ERRCODE = / MESSAGE = / DETAIL = / HINT =
   s/<->|&&&/ /g;                               # PostGIS distance and n-D overlap: their schema is known only at install
   if (/(?<![\w\x27])$ops/) { print "$ARGV:$.: $line"; }
   close ARGV if eof;
