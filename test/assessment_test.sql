@@ -16,7 +16,7 @@ SELECT workorder.load_channels('[{"code": "sms", "name": "短信回访", "kind":
                                  {"code": "gen", "name": "generated", "kind": "hotline", "replies": false}]');
 \o
 
-SELECT plan(58);
+SELECT plan(60);
 
 CREATE TEMP SEQUENCE refs;
 -- resolved_order returns a new order of category CITY_VENDOR, resolved by B-um-990801001.
@@ -198,6 +198,21 @@ SELECT is((SELECT composite FROM workorder.unit_scores
 SELECT is((SELECT array_agg(unit_code || ':' || rank ORDER BY rank) FROM workorder.unit_scores
             WHERE period_kind = 'month' AND period_start = '2026-03-01' AND unit_kind = 'department'),
           '{D-um:1,D-water:2}', 'ranks among units of the same kind');
+-- A unit that changes kind (a reorganisation) is ranked with its new peers at once,
+-- in every period, as recompute_scores ranks it: the incremental scores kept the kind
+-- a row was first written with, and the two disagreed until a recompute.
+SAVEPOINT reorganised;
+UPDATE workorder.units SET kind = 'branch', level = 'town', area_code = '990801002', parent_code = 'D-env',
+                          department_kind = 'environment'
+ WHERE code = 'D-water';
+SELECT is((SELECT array_agg(unit_code || ':' || unit_kind || ':' || rank ORDER BY unit_code) FROM workorder.unit_scores
+            WHERE period_kind = 'month' AND period_start = '2026-03-01' AND unit_code IN ('D-um', 'D-water')),
+          '{D-um:department:1,D-water:branch:1}', 'a unit that changes kind is ranked with its new peers at once');
+CREATE TEMP TABLE scores_before AS SELECT * FROM workorder.unit_scores;
+SELECT workorder.recompute_scores('2026-03-01', '2026-03-31') IS NOT NULL AS again \gset
+SELECT set_eq('SELECT * FROM workorder.unit_scores', 'SELECT * FROM scores_before',
+              '... every row as recompute_scores makes it');
+ROLLBACK TO SAVEPOINT reorganised;
 INSERT INTO workorder.settings VALUES ('score_list_min_orders', '1', 'list every unit'),
                                       ('score_weights', '{"satisfaction_rate": 1}', 'satisfaction only');
 SELECT workorder.recompute_scores('2026-03-01', '2026-03-31') IS NOT NULL AS again \gset

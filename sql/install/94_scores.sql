@@ -472,7 +472,8 @@ BEGIN
                callbacks = s.callbacks OPERATOR(pg_catalog.+) EXCLUDED.callbacks,
                callbacks_satisfied = s.callbacks_satisfied OPERATOR(pg_catalog.+) EXCLUDED.callbacks_satisfied,
                extensions = s.extensions OPERATOR(pg_catalog.+) EXCLUDED.extensions,
-               overdue = s.overdue OPERATOR(pg_catalog.+) EXCLUDED.overdue
+               overdue = s.overdue OPERATOR(pg_catalog.+) EXCLUDED.overdue,
+               unit_kind = EXCLUDED.unit_kind
         RETURNING s.period_kind, s.period_start
     )
     SELECT pg_catalog.array_agg(t.period_kind), pg_catalog.array_agg(t.period_start) INTO kinds, starts
@@ -484,6 +485,39 @@ BEGIN
     RETURN pg_catalog.cardinality(kinds);
 END
 $$;
+
+-- units_kind_scores keeps a unit's score rows under the kind the unit has now, in
+-- every period, and ranks those periods again (a rank is among the units of one
+-- kind).  score_apply writes the current kind too, and recompute_scores always did:
+-- the incremental scores kept the kind a row was first written with, and a unit
+-- that changed kind (a reorganisation) was ranked with its old peers until a
+-- recompute moved it, past periods included.
+CREATE FUNCTION workorder.units_kind_scores()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+AS $$
+DECLARE
+    kinds text[];
+    starts date[];
+BEGIN
+    WITH moved AS (
+        UPDATE workorder.unit_scores s SET unit_kind = NEW.kind
+         WHERE s.unit_code OPERATOR(pg_catalog.=) NEW.code
+        RETURNING s.period_kind, s.period_start
+    )
+    SELECT pg_catalog.array_agg(m.period_kind), pg_catalog.array_agg(m.period_start) INTO kinds, starts
+      FROM moved m;
+    IF kinds IS NOT NULL THEN
+        PERFORM workorder.score_derive(kinds, starts);
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER units_kind_scores
+    AFTER UPDATE OF kind ON workorder.units
+    FOR EACH ROW WHEN (OLD.kind IS DISTINCT FROM NEW.kind)
+    EXECUTE FUNCTION workorder.units_kind_scores();
 
 -- task_score_update is the background task score_update: it moves the watermark to
 -- the newest final mark (see the top), at most score_batch_events ids at a time,

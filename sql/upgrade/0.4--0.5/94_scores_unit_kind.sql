@@ -1,0 +1,7 @@
+-- workorder 0.4 -> 0.5, part 94: a unit's score rows follow its kind (rank is among
+-- the units of one kind), so that score_update and recompute_scores agree after a
+-- unit changes kind.  The trigger; @functions makes its function.
+CREATE TRIGGER units_kind_scores
+    AFTER UPDATE OF kind ON workorder.units
+    FOR EACH ROW WHEN (OLD.kind IS DISTINCT FROM NEW.kind)
+    EXECUTE FUNCTION workorder.units_kind_scores();
