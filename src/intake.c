@@ -3,7 +3,9 @@
  * intake.c
  *	  workorder.submit(), the one entry of every report, in C; and
  *	  check_text(), the check of a report's texts, with
- *	  control_character_at(), which action texts are checked with too.
+ *	  control_character_at(), which action texts are checked with too; and
+ *	  time_text_offsets(), which mends the UTC offsets of an event time's
+ *	  text that PostgreSQL misreads (the inbox and the detection inbox).
  *
  * submit() was plpgsql (sql/workorder--0.2.sql has it).  Every statement of
  * it was an SPI call with its own plan check, and it called some twenty
@@ -40,6 +42,8 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
@@ -49,6 +53,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
@@ -205,9 +210,13 @@ static void dedup_carry_out(const DedupOutcome *outcome, Datum order_id, Datum t
 							Datum *master_status, Datum *master_unit, bool *master_unit_isnull);
 static TimestampTz earliest_event_time(void);
 static TimestampTz intake_receipt_time(void);
+static bool intake_is_hotspot_channel(const char *channel);
+static bool ascii_word_at(const char *s, int len, int i, const char *word);
+static bool ascii_letter(char c);
 
 PG_FUNCTION_INFO_V1(intake_check_text);
 PG_FUNCTION_INFO_V1(intake_control_character_at);
+PG_FUNCTION_INFO_V1(intake_time_text_offsets);
 PG_FUNCTION_INFO_V1(intake_submit);
 PG_FUNCTION_INFO_V1(intake_received_at);
 
@@ -316,6 +325,130 @@ control_character_at(text *t, pg_wchar *code)
 		return pg_mbstrlen_with_len((const char *) data, i) + 1;
 	}
 	return 0;
+}
+
+/* ascii_letter says whether c is an ASCII letter. */
+static bool
+ascii_letter(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+/*
+ * ascii_word_at says whether the three upper-case ASCII letters of word are
+ * at s[i], in any case, after no letter.
+ */
+static bool
+ascii_word_at(const char *s, int len, int i, const char *word)
+{
+	int			k;
+
+	if (i + 3 > len || (i > 0 && ascii_letter(s[i - 1])))
+		return false;
+	for (k = 0; k < 3; k++)
+		if ((s[i + k] & ~0x20) != word[k])
+			return false;
+	return true;
+}
+
+/*
+ * intake_time_text_offsets is workorder.time_text_offsets(value): the text of
+ * a time with the UTC offsets that Chinese servers and cameras write, and
+ * PostgreSQL misreads, made ISO offsets:
+ *   - CST (a word of its own, or glued to the time: 10:00:00CST) is China
+ *     Standard Time, +08, not US Central Time, 14 hours off;
+ *   - GMT+8, UTC+8, UTC+08:00, UTC+0800 (a sign, an hour of one or two
+ *     digits, minutes with a colon or without) are east of Greenwich, not
+ *     the POSIX reading, west: GMT+8 was 16 hours off.
+ * Any other text comes back as it is.  C, not regular expressions: the
+ * detection ingest runs it on every row (a regular expression cost an eighth
+ * of the ingest, and an SQL function that is not inlined a fifth).  The scan
+ * is of bytes: in every server encoding a byte below 0x80 is ASCII.
+ */
+Datum
+intake_time_text_offsets(PG_FUNCTION_ARGS)
+{
+	text	   *value = PG_GETARG_TEXT_PP(0);
+	const char *s = VARDATA_ANY(value);
+	int			len = VARSIZE_ANY_EXHDR(value);
+	StringInfoData out;
+	int			copied = 0;
+	int			i;
+
+	out.data = NULL;
+	for (i = 0; i + 3 <= len; i++)
+	{
+		int			next = i + 3;
+		char		offset[8];
+
+		if (ascii_word_at(s, len, i, "CST") && (next == len || !ascii_letter(s[next])))
+			strcpy(offset, "+08");
+		else if (ascii_word_at(s, len, i, "GMT") || ascii_word_at(s, len, i, "UTC"))
+		{
+			int			j = next;
+			int			digits = 0;
+			char		sign;
+
+			while (j < len && s[j] == ' ')
+				j++;
+			if (j >= len || (s[j] != '+' && s[j] != '-'))
+				continue;
+			sign = s[j++];
+			while (j + digits < len && digits < 5 && isdigit((unsigned char) s[j + digits]))
+				digits++;
+			if (digits == 1 || digits == 2)
+			{
+				/* an hour; minutes after a colon may follow */
+				if (j + digits + 2 < len && s[j + digits] == ':' &&
+					isdigit((unsigned char) s[j + digits + 1]) && isdigit((unsigned char) s[j + digits + 2]) &&
+					(j + digits + 3 == len || !isdigit((unsigned char) s[j + digits + 3])))
+				{
+					snprintf(offset, sizeof(offset), "%c%.*s:%.2s", sign, digits, s + j, s + j + digits + 1);
+					next = j + digits + 3;
+				}
+				else if (j + digits < len && s[j + digits] == ':')
+					continue;
+				else
+				{
+					snprintf(offset, sizeof(offset), "%c%.*s", sign, digits, s + j);
+					next = j + digits;
+				}
+			}
+			else if (digits == 3 || digits == 4)
+			{
+				/* hour and minutes without a colon: 800, 0800 */
+				snprintf(offset, sizeof(offset), "%c%.*s:%.2s", sign, digits - 2, s + j, s + j + digits - 2);
+				next = j + digits;
+			}
+			else
+				continue;
+		}
+		else
+			continue;
+
+		if (out.data == NULL)
+			initStringInfo(&out);
+		appendBinaryStringInfo(&out, s + copied, i - copied);
+		appendStringInfoString(&out, offset);
+		copied = next;
+		i = next - 1;
+	}
+	if (out.data == NULL)
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	appendBinaryStringInfo(&out, s + copied, len - copied);
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(out.data, out.len));
+}
+
+/*
+ * intake_is_hotspot_channel says whether channel is the one hotspots raise
+ * their orders on: the setting hotspot_channel, else 'hotspot' (part 87).
+ */
+static bool
+intake_is_hotspot_channel(const char *channel)
+{
+	const char *hotspot_channel = workorder_setting("hotspot_channel");
+
+	return channel != NULL && strcmp(channel, hotspot_channel ? hotspot_channel : "hotspot") == 0;
 }
 
 /*
@@ -997,6 +1130,7 @@ intake_submit(PG_FUNCTION_ARGS)
 	DedupOutcome outcome;
 	bool		suspected;
 	const char *category_code;
+	const char *category_code_for_dedup;
 	const char *inactive_category = NULL;
 	const char *reason = NULL;
 	bool		dispatched = false;
@@ -1147,15 +1281,23 @@ intake_submit(PG_FUNCTION_ARGS)
 
 	/*
 	 * Dedup (part 62): a duplicate is merged after the INSERT, a suspected
-	 * one waits for review; neither is routed.
+	 * one waits for review; neither is routed.  A hotspot's own order (on
+	 * the channel of the setting hotspot_channel) is no report of an event:
+	 * it sums up the reports it is about, and dedup merged it into one of
+	 * them (their place, their words), where nobody dispatched it.  Dedup
+	 * does not look at it, as at a report without a category.
 	 */
-	args[0] = category_code ? CStringGetTextDatum(category_code) : (Datum) 0;
+	if (intake_is_hotspot_channel(channel))
+		category_code_for_dedup = NULL;
+	else
+		category_code_for_dedup = category_code;
+	args[0] = category_code_for_dedup ? CStringGetTextDatum(category_code_for_dedup) : (Datum) 0;
 	args[1] = point;
 	args[2] = TimestampTzGetDatum(received);
 	args[3] = description;
 	args[4] = address;
 	args[5] = reporter_phone;
-	arg_nulls[0] = (category_code == NULL);
+	arg_nulls[0] = (category_code_for_dedup == NULL);
 	arg_nulls[1] = arg_nulls[2] = arg_nulls[3] = false;
 	arg_nulls[4] = address_isnull;
 	arg_nulls[5] = reporter_phone_isnull;

@@ -11,7 +11,7 @@ BEGIN;
 \i test/fixtures/dedup_map.sql
 \o
 
-SELECT plan(72);
+SELECT plan(75);
 
 -- Random texts: Chinese, ASCII, full-width forms, digits, punctuation, spaces.
 SELECT setseed(0.25);
@@ -275,6 +275,26 @@ SELECT is((SELECT (o.status::text, (SELECT count(*) FROM workorder.suspected_dup
           '(new,0,1)', 'returned to new, it is not listed for review, and is a candidate still');
 SELECT throws_ok(format('SELECT workorder.review_duplicate(%s, ''C-990901'', ''confirm'')', :ws), 'WO711', NULL,
                  'review_duplicate refuses it: it was settled without a review');
+
+-- A confirmed duplicate of a resolved master is a late report: the late_policy decides,
+-- as at intake.  With reopen, the reviewer's confirm reopens the master, then merges
+-- (it used to link the report to the resolved master, which stayed resolved, whatever
+-- the policy).
+SAVEPOINT late_review;
+INSERT INTO workorder.dedup_rules (category_code, late_policy) VALUES ('ROAD_MANHOLE', 'reopen');
+SELECT (workorder.submit('hotline', 'TAP-L1', '0401', '您好，丙街道文华路3号门口的井盖不见了，晚上很危险，麻烦尽快处理',
+                         lon => 117.08, lat => 26.08, address => '去重区丙街道文华路3号')).id AS l1 \gset
+SELECT (workorder.resolve((workorder.accept(:l1, 'B-roads-990901001')).id, 'B-roads-990901001', '已更换新井盖')).status AS l1_status \gset
+SELECT (workorder.submit('hotline', 'TAP-L2', '0401', '文华路3号对面人行道的井盖破损下陷',
+                         lon => 117.0803, lat => 26.0802, address => '文华路3号对面')).id AS l2 \gset
+SELECT is((SELECT decision || ' ' || master_id FROM workorder.dedup_checks WHERE order_id = :l2), 'review ' || :l1,
+          'the fixture: a late report of a resolved master, suspected (between the thresholds)');
+SELECT is((SELECT status || ' ' || master_id FROM workorder.review_duplicate(:l2, 'C-990901', 'confirm')), 'merged ' || :l1,
+          'confirmed, it is merged');
+SELECT is((SELECT o.status || ' ' || e.actor FROM workorder.orders o JOIN workorder.order_events e ON e.order_id = o.id
+            WHERE o.id = :l1 AND e.action = 'reopen'),
+          'dispatched C-990901', 'under late_policy reopen the confirm reopened the resolved master first, by the reviewer');
+ROLLBACK TO SAVEPOINT late_review;
 
 -- The distance of each candidate is the geodesic on WGS 84 that ST_Distance(geography)
 -- measures, computed in C (src/geodesic.c): within 10 micrometres of PostGIS's, from a

@@ -6,7 +6,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(40);
+SELECT plan(42);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -118,6 +118,26 @@ SELECT * FROM workorder.ingest_detections();
 \o
 SELECT is((SELECT detected_at FROM workorder.detections WHERE camera_id = 'cam-cst'), timestamptz '2026-10-16 09:00:00+08',
           'a detection time written with CST is Beijing time');
+-- ... as are GMT+8 and UTC+08:00 (PostgreSQL reads them the POSIX way, eight hours
+-- west: 16 hours off) and a CST glued to the time, as cameras write it.
+INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence)
+VALUES ('cam-gmt8', 'no_helmet', '2026-10-16 09:00:00 GMT+8', '115.05', '24.05', '0.9'),
+       ('cam-utc0800', 'no_helmet', '2026-10-16 09:00:00 UTC+08:00', '115.05', '24.05', '0.9'),
+       ('cam-utc800', 'no_helmet', '2026-10-16T09:00:00UTC+0800', '115.05', '24.05', '0.9'),
+       ('cam-gluedcst', 'no_helmet', '2026-10-16 09:00:00CST', '115.05', '24.05', '0.9');
+\o /dev/null
+SELECT * FROM workorder.ingest_detections();
+\o
+SELECT is((SELECT string_agg(camera_id || ' ' || (detected_at = timestamptz '2026-10-16 09:00:00+08'), ', ' ORDER BY camera_id)
+             FROM workorder.detections WHERE camera_id IN ('cam-gmt8', 'cam-utc0800', 'cam-utc800', 'cam-gluedcst')),
+          'cam-gluedcst true, cam-gmt8 true, cam-utc0800 true, cam-utc800 true',
+          'GMT+8, UTC+08:00, UTC+0800 and a glued CST are Beijing time too');
+SELECT is((SELECT array_agg(workorder.time_text_offsets(v) ORDER BY n)
+             FROM unnest(ARRAY['Thu Nov 26 23:21:26 cst 2026', '09:00 UTC-5', '09:00 GMT +8', '09:00 UTC+800',
+                               '09:00 UTC', '09:00Z', '09:00 CSTX', 'xCST', '09:00 UTC+123', '中国CST时间']) WITH ORDINALITY u(v, n)),
+          ARRAY['Thu Nov 26 23:21:26 +08 2026', '09:00 -5', '09:00 +8', '09:00 +8:00',
+                '09:00 UTC', '09:00Z', '09:00 CSTX', 'xCST', '09:00 +1:23', '中国+08时间'],
+          'time_text_offsets mends CST in any case and GMT/UTC with a sign, and leaves UTC, Z and other words alone');
 SELECT is((SELECT string_agg(raw->>'camera_id' || ' ' || error_code, ', ' ORDER BY raw->>'camera_id') FROM workorder.detection_rejects
             WHERE raw->>'camera_id' IN ('cam-hex', 'cam-hexc')), 'cam-hex WO851, cam-hexc WO851',
           'hexadecimal coordinates and confidences are rejected');

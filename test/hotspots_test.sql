@@ -6,7 +6,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(35);
+SELECT plan(41);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -144,6 +144,48 @@ SELECT is((SELECT array_agg(ROW(id, status)::text) FROM workorder.hotspots
             WHERE ST_DWithin(center, ST_SetSRID(ST_MakePoint(115.1104, 24.11), 4326), 0.001)),
           ARRAY[ROW(:first_spot, 'ended')::text],
           '... the place has its one hotspot, ended as it was');
+SELECT is((SELECT count(*)::integer FROM workorder.detect_hotspots('2026-10-21 10:30+08') h
+            WHERE ST_DWithin(h.center, ST_SetSRID(ST_MakePoint(115.1104, 24.11), 4326), 0.001)), 0,
+          'nor does a look at the past before it was first seen (it made a second hotspot, active)');
+SELECT is((SELECT count(*)::integer FROM workorder.hotspots
+            WHERE ST_DWithin(center, ST_SetSRID(ST_MakePoint(115.1104, 24.11), 4326), 0.001)), 1,
+          '... the place still has its one hotspot');
+
+-- A bigger cluster beside a hotspot's place, whose area reaches the hotspot's, does
+-- not take the hotspot over: the place keeps its hotspot and its one proactive order,
+-- and the new place gets its own.  (The bigger cluster, looked at first, took the
+-- hotspot; the old place got a second hotspot and a second order.)
+SAVEPOINT neighbours;
+DELETE FROM workorder.hotspot_policies;
+INSERT INTO workorder.hotspot_policies (category_code, raise_order, min_count) VALUES ('CITY_NOISE', true, 3);
+SELECT count(pg_temp.report('HA-' || i, '0305', 115.15 + i * 0.0001, 24.15, '2026-10-26 09:00+08')) FROM generate_series(0, 2) i;
+SELECT h.id AS place_a, h.order_id AS order_a FROM workorder.detect_hotspots('2026-10-26 10:00+08') h \gset
+SELECT count(pg_temp.report('HB-' || i, '0305', 115.1517 + i * 0.0001, 24.15, '2026-10-26 11:00+08')) FROM generate_series(0, 3) i;
+SELECT count(*) AS spots FROM workorder.detect_hotspots('2026-10-26 12:00+08') \gset
+SELECT is((SELECT ROW(x.order_count, x.order_id)::text FROM workorder.hotspots x WHERE x.id = :place_a),
+          ROW(3, :order_a)::text, 'a hotspot stays with its place, and its order, beside a bigger new cluster');
+SELECT is((SELECT array_agg(x.order_count ORDER BY x.id) FROM workorder.hotspots x WHERE x.status = 'active'),
+          '{3,4}'::integer[], '... which gets a hotspot of its own');
+SELECT is((SELECT count(*)::integer FROM workorder.orders WHERE channel_code = 'hotspot'), 2,
+          '... one proactive order each');
+ROLLBACK TO SAVEPOINT neighbours;
+
+-- With dedup on (the default; this file's map turns it off), a hotspot's own order is
+-- not merged into one of the reports it sums up (their place, their time): dedup does
+-- not look at orders of the hotspot channel.  (It was merged, and nobody dispatched
+-- the alert.)
+SAVEPOINT dedup_on;
+DELETE FROM workorder.hotspot_policies;
+DELETE FROM workorder.settings WHERE name = 'dedup_enabled';
+INSERT INTO workorder.hotspot_policies (category_code, raise_order, min_count) VALUES ('CITY_NOISE', true, 3);
+SELECT count(workorder.submit('hotline', 'HD-' || i, '0305', d, lon => 115.17 + i * 0.0003, lat => 24.17,
+                              occurred_at => '2026-10-27 09:00+08'))
+  FROM (VALUES (1, '噪音扰民'), (2, '凌晨装卸货物吵闹'), (3, '商户大声播放音乐')) r(i, d);
+SELECT h.order_id AS alert FROM workorder.detect_hotspots('2026-10-27 12:00+08') h \gset
+SELECT is((SELECT ROW(status, master_id IS NULL, (SELECT count(*) FROM workorder.dedup_checks c WHERE c.order_id = o.id))::text
+             FROM workorder.orders o WHERE o.id = :alert),
+          ROW('dispatched', true, 0)::text, 'a hotspot''s order is dispatched, never merged into a report it sums up');
+ROLLBACK TO SAVEPOINT dedup_on;
 
 -- The task: runs detect_hotspots once per hotspot_interval (the runs of this
 -- database's worker, if it made any, are forgotten first).

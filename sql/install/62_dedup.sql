@@ -463,7 +463,10 @@ $$;
 -- merges the order into its master (the suspected one unless master_id names
 -- another); reject keeps it new, for dispatch, and clears its status_reason.
 -- Either way the order gets a review_duplicate event (confirm then also a merge
--- event, and the master a merged_in event).  WO401 when the order is not new,
+-- event, and the master a merged_in event).  A confirmed duplicate of a master
+-- that is resolved or closed is a late report, and the late_policy intake
+-- recorded decides, as it does at intake: reopen, by the reviewer, and then the
+-- merge; or link (the merge alone).  WO401 when the order is not new,
 -- WO711 when it is not a suspected duplicate waiting for review, WO712 for a
 -- decision other than confirm or reject.
 CREATE FUNCTION workorder.review_duplicate(order_id bigint, actor text, decision text,
@@ -551,6 +554,12 @@ BEGIN
                                       'master_id', CASE WHEN decision OPERATOR(pg_catalog.=) 'confirm' THEN target END,
                                       'score', pg_catalog.round(chk.score::numeric, 3)));
     IF decision OPERATOR(pg_catalog.=) 'confirm' THEN
+        IF (chk.policy).late_policy OPERATOR(pg_catalog.=) 'reopen'
+           AND (SELECT m.status FROM workorder.orders m WHERE m.id OPERATOR(pg_catalog.=) target)
+               OPERATOR(pg_catalog.=) ANY ('{resolved,closed}'::workorder.order_status[]) THEN
+            PERFORM workorder.reopen(target, who,
+                pg_catalog.format('a report confirmed as the same event after resolution: %s', o.ticket));
+        END IF;
         after := workorder.merge(o.id, target, who, said);
     END IF;
     RETURN after;

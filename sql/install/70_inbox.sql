@@ -73,13 +73,25 @@ COMMENT ON COLUMN workorder.inbox.attempts IS
 COMMENT ON COLUMN workorder.inbox.retry_at IS
     'on a pending row that failed: when drain_inbox() may try it again (inbox_retry_base, doubled for each further failure, at most inbox_retry_max); NULL on a row never tried';
 
+-- time_text_offsets returns the text of a time with the UTC offsets that Chinese
+-- servers and cameras write, and PostgreSQL misreads, made ISO offsets:
+--   - CST is China Standard Time (+08), as a Chinese server writes it (Java's
+--     Date.toString(): Thu Nov 26 23:21:26 CST 2026; a camera: 10:00:00CST), not
+--     PostgreSQL's US Central Time, 14 hours off;
+--   - GMT+8, UTC+8, UTC+08:00, UTC+0800 are eight hours east, not the POSIX
+--     reading PostgreSQL gives them (eight hours west: 16 hours off).
+-- Any other text comes back as it is.  C (src/intake.c): ingest_detections() runs
+-- it on every row.
+CREATE FUNCTION workorder.time_text_offsets(value text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'intake_time_text_offsets'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
 -- inbox_timestamptz converts the text of an event time.  A time without a UTC
 -- offset is Beijing time, as the ticket's day is, whatever the session's TimeZone
 -- (a connector's session and the background worker's may differ); dates are read
--- year first.  The abbreviation CST is China Standard Time (+08), as a Chinese
--- server writes it (Java's Date.toString(): Thu Nov 26 23:21:26 CST 2026), not
--- PostgreSQL's US Central Time, which put such a time 14 hours off.  The settings
--- are the function's own and end with the call.
+-- year first; the offsets PostgreSQL misreads (CST, GMT+8) are rewritten first
+-- (time_text_offsets).  The settings are the function's own and end with the call.
 CREATE FUNCTION workorder.inbox_timestamptz(value text)
 RETURNS timestamptz
 LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -87,7 +99,7 @@ SET TimeZone = 'Asia/Shanghai'
 SET DateStyle = 'ISO, YMD'
 AS $$
 BEGIN
-    RETURN pg_catalog.regexp_replace(value, '\mCST\M', '+08', 'gi')::timestamptz;
+    RETURN workorder.time_text_offsets(value)::timestamptz;
 END
 $$;
 

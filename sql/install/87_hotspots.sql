@@ -294,24 +294,39 @@ BEGIN
                            FROM baseline x GROUP BY x.group_code, x.cluster) b
                      ON b.group_code OPERATOR(pg_catalog.=) k.group_code AND b.cluster OPERATOR(pg_catalog.=) k.cluster
         )
+        -- The clusters that share the most orders with a hotspot of theirs come
+        -- first, then the bigger: a place goes on with its own hotspot, and a
+        -- bigger cluster beside it (whose area reaches the hotspot's) no longer
+        -- takes that hotspot over, leaving the place a second one and a second
+        -- proactive order.
         SELECT j.* FROM judged j
          WHERE j.n OPERATOR(pg_catalog.>=) j.min_count
            AND j.n::double precision OPERATOR(pg_catalog.>) (j.mean OPERATOR(pg_catalog.+) (j.k OPERATOR(pg_catalog.*) j.sd))
            AND j.n::double precision OPERATOR(pg_catalog.>=) (j.min_ratio OPERATOR(pg_catalog.*) j.mean)
-         ORDER BY j.group_code, j.n DESC, j.ids[1]
+         ORDER BY j.group_code,
+                  (SELECT pg_catalog.max(pg_catalog.cardinality(ARRAY(SELECT pg_catalog.unnest(x.order_ids)
+                                                                      INTERSECT SELECT pg_catalog.unnest(j.ids))))
+                     FROM workorder.hotspots x
+                    WHERE x.category_code OPERATOR(pg_catalog.=) j.group_code
+                      AND (x.status OPERATOR(pg_catalog.=) 'active' OR x.ended_at OPERATOR(pg_catalog.>) as_of)) DESC NULLS LAST,
+                  j.n DESC, j.ids[1]
     LOOP
         n_hot := n_hot OPERATOR(pg_catalog.+) 1;
         place := ST_Transform(found_place.area, 4326);
-        -- The active hotspot of the group that lies there (the oldest, if several),
-        -- unless a bigger cluster of this run has taken it already; else, for a
-        -- look at the past, the ended one that was active at as_of (a second
-        -- hotspot was made for the place, and a second proactive order).
+        -- The hotspot of the group that lies there: the one that shares the most
+        -- orders with the place, then the active one, then the oldest; unless
+        -- another cluster of this run has taken it already.  For a look at the
+        -- past, an ended hotspot that had not ended by as_of is the place's too,
+        -- also one first seen after as_of (a second hotspot was made for the
+        -- place, active, and a second proactive order).
         SELECT x.id INTO match FROM workorder.hotspots x
          WHERE x.category_code OPERATOR(pg_catalog.=) found_place.group_code
-           AND (x.status OPERATOR(pg_catalog.=) 'active'
-                OR (x.first_seen_at OPERATOR(pg_catalog.<=) as_of AND x.ended_at OPERATOR(pg_catalog.>) as_of))
+           AND (x.status OPERATOR(pg_catalog.=) 'active' OR x.ended_at OPERATOR(pg_catalog.>) as_of)
            AND ST_Intersects(x.geom, place) AND NOT (x.id OPERATOR(pg_catalog.=) ANY (seen))
-         ORDER BY x.status OPERATOR(pg_catalog.<>) 'active', x.id LIMIT 1;
+         ORDER BY pg_catalog.cardinality(ARRAY(SELECT pg_catalog.unnest(x.order_ids)
+                                               INTERSECT SELECT pg_catalog.unnest(found_place.ids))) DESC,
+                  x.status OPERATOR(pg_catalog.<>) 'active', x.id
+         LIMIT 1;
         IF match IS NOT NULL THEN
             -- A look at the past (as_of before the hotspot was last seen) leaves the
             -- hotspot as the later run found it.

@@ -274,7 +274,7 @@ BEGIN
                                                 WHEN 'lat' THEN i.lat WHEN 'confidence' THEN i.confidence
                                                 ELSE i.attributes END), '');
         BEGIN
-            dummy := CASE col WHEN 'detected_at' THEN val::timestamptz::text
+            dummy := CASE col WHEN 'detected_at' THEN workorder.time_text_offsets(val)::timestamptz::text
                               WHEN 'lon' THEN val::double precision::text
                               WHEN 'lat' THEN val::double precision::text
                               WHEN 'confidence' THEN val::real::text
@@ -316,15 +316,10 @@ BEGIN
                    i.lon AS lon_text, i.lat AS lat_text, i.confidence AS confidence_text, i.attributes AS attributes_text,
                    NULLIF(pg_catalog.btrim(i.camera_id), '') AS camera_id,
                    NULLIF(pg_catalog.btrim(i.kind), '') AS kind,
-                   -- CST is China Standard Time, as in the inbox (inbox_timestamptz):
-                   -- PostgreSQL reads it as US Central, 14 hours off.  (The plain
-                   -- search first: a regular expression on every row cost an eighth
-                   -- of the ingest.)
-                   (CASE WHEN pg_catalog.strpos(i.detected_at, 'CST') OPERATOR(pg_catalog.>) 0
-                              OR pg_catalog.strpos(i.detected_at, 'cst') OPERATOR(pg_catalog.>) 0
-                              OR pg_catalog.strpos(i.detected_at, 'Cst') OPERATOR(pg_catalog.>) 0
-                         THEN pg_catalog.regexp_replace(NULLIF(pg_catalog.btrim(i.detected_at), ''), '\mCST\M', '+08', 'gi')
-                         ELSE NULLIF(pg_catalog.btrim(i.detected_at), '') END)::timestamptz AS detected_at,
+                   -- CST and GMT+8 are Beijing time, as in the inbox
+                   -- (time_text_offsets, part 70): PostgreSQL reads them 14 and
+                   -- 16 hours off.
+                   workorder.time_text_offsets(NULLIF(pg_catalog.btrim(i.detected_at), ''))::timestamptz AS detected_at,
                    NULLIF(pg_catalog.btrim(i.lon), '')::double precision AS lon,
                    NULLIF(pg_catalog.btrim(i.lat), '')::double precision AS lat,
                    NULLIF(pg_catalog.btrim(i.confidence), '')::real AS confidence,
