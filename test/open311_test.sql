@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(41);
+SELECT plan(45);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -92,6 +92,8 @@ SELECT is(workorder.open311_request(:'masked_ticket') -> 0 ->> 'address', '甲�
 SELECT throws_ok($$SELECT workorder.open311_post_request('{"service_code": "CITY_VENDOR", "lat": "0x19", "long": "0x74"}')$$,
                  'WO874', 'invalid lat in the Open311 request', 'a POST with hexadecimal degrees is WO874');
 SELECT is(workorder.open311_error('WO952', 'x') -> 0 ->> 'code', '403', 'a caller refused (WO95x) is HTTP 403, not 500');
+SELECT is(workorder.open311_error('WO301', 'unknown channel') -> 0 ->> 'code', '500',
+          'an unknown channel (the setting open311_channel names none) is the server''s fault, HTTP 500, not 400');
 -- 90 days from a date at the edge of the range of timestamps is WO873 (it was 22008).
 SELECT throws_ok($$SELECT workorder.open311_requests(end_date => '4713-01-02 BC')$$, 'WO873', NULL,
                  'an end_date whose 90 days before are out of range is WO873');
@@ -113,7 +115,23 @@ SELECT is(workorder.open311_public_text(t.raw), t.shown, t.what)
      'and written in full-width digits, with dots, double spaces, dashes or spaces between groups, or after 电话是'),
     ('身份证440602199001011234；工单20261127-000002-4，金额12345678元，门牌12号，编号0757，2026年11月26日',
      '身份证******************；工单20261127-000002-4，金额12345678元，门牌12号，编号0757，2026年11月26日',
-     'an ID number is masked whole; tickets, amounts, house numbers and dates stay as written')) t(raw, shown, what);
+     'an ID number is masked whole; tickets, amounts, house numbers and dates stay as written'),
+    ('联系方式：86281234，电话号：86281235，或 138 - 1234 - 5678，或13812 345678，tel:+86(138)12345679，138‐1234‐5670，老身份证440602900101123',
+     '联系方式：****1234，电话号：****1235，或 138****5678，或138****5678，tel:138****5679，138****5670，老身份证***************',
+     'and after 联系方式 or 电话号, spaced dashes, a 5-6 grouping, a bracketed prefix, a Unicode hyphen; an old 15-digit ID')) t(raw, shown, what);
+
+-- Paging by end_date at the precision requests show (whole seconds) loses nothing:
+-- the orders of one transaction share a received_at, and the rest of that second was
+-- lost when end_date was the last requested_datetime a page showed.
+SELECT count(workorder.submit('hotline', 'PG-' || i, '0305', '噪音页' || i, lon => 115.05, lat => 24.05)) AS paged
+  FROM generate_series(1, 3) i \gset
+SELECT workorder.open311_requests(max_results => 1) -> 0 ->> 'requested_datetime' AS page_end \gset
+SELECT is((SELECT count(*)::integer FROM jsonb_array_elements(workorder.open311_requests(end_date => :'page_end', max_results => 10)) r
+            WHERE r ->> 'requested_datetime' = :'page_end'),
+          (SELECT count(*)::integer FROM workorder.orders WHERE workorder.open311_time(received_at) = :'page_end'),
+          'a page ending at a shown time holds every request of that second');
+SELECT ok((SELECT count(*) FROM workorder.orders WHERE workorder.open311_time(received_at) = :'page_end') >= 3,
+          '... three of them here (one transaction)');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -38,19 +38,19 @@ $$;
 
 -- open311_public_text masks, in a public text, what looks like:
 --   a resident ID number (17 digits and a digit or X, maybe written 6-8-4 with
---     separators): all of it;
---   a mobile number (11 digits from 1[3-9], maybe written 138-1234-5678,
---     138 1234 5678, 139.1234.5678 or 138—1234—1234, maybe after +86, 0086 or 86):
---     138****5678;
+--     separators; or an old one of 15 digits, area, YYMMDD and three): all of it;
+--   a mobile number (11 digits from 1[3-9], in any grouping: 138-1234-5678,
+--     138 1234 5678, 13812 345678, 139.1234.5678, 138 - 1234 - 5678, (138)12345678,
+--     maybe after +86, 0086 or 86): 138****5678;
 --   a landline with its area code (0757-86281234, (020)87654321, 075786281234,
 --     0757 8628 1234): the area code and the last four digits, 0757-****1234;
 --   a local number of 7 or 8 digits right after a word that announces one (电话,
---     座机, 固话, 手机, 联系, 回电, 致电, 拨打, tel, maybe then 是, 为 or 号码): its
---     last four digits.
--- A separator is up to two of: hyphen, en or em dash, dot, space, ideographic
--- space.  Full-width digits, plus, hyphen and X (what a Chinese input method
--- types) are first made ASCII, so that １３８１２３４５６７８ is masked as
--- 13812345678 is; the rest of the text stays as written.
+--     座机, 固话, 手机, 联系, 回电, 致电, 拨打, tel, maybe then 方式, 号码 or 号, then
+--     是 or 为): its last four digits.
+-- A separator is up to three of: hyphen (also U+2010..U+2012, U+2212), en or em
+-- dash, dot, space, ideographic space.  Full-width digits, plus, hyphen and X (what
+-- a Chinese input method types) are first made ASCII, so that １３８１２３４５６７８
+-- is masked as 13812345678 is; the rest of the text stays as written.
 -- Other runs of digits (tickets, dates, amounts, house numbers) stay as written:
 -- without an area code or such a word, 8 digits are as likely a date as a phone.
 CREATE FUNCTION workorder.open311_public_text(value text)
@@ -58,7 +58,7 @@ RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
 DECLARE
-    sep constant text := '[-–—. 　]{0,2}';
+    sep constant text := '[-‐‑‒−–—. 　]{0,3}';
 BEGIN
     value := pg_catalog.translate(value, '０１２３４５６７８９＋－Ｘｘ', '0123456789+-Xx');
     value := pg_catalog.regexp_replace(value,
@@ -66,14 +66,18 @@ BEGIN
         OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '[0-9]{3}[0-9Xx](?![0-9])',
         '******************', 'g');
     value := pg_catalog.regexp_replace(value,
-        '(?<![0-9])(?:(?:\+|00)?86' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) ')?(1[3-9][0-9])'
-        OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '[0-9]{4}' OPERATOR(pg_catalog.||) sep
-        OPERATOR(pg_catalog.||) '([0-9]{4})(?![0-9])', '\1****\2', 'g');
+        '(?<![0-9])[1-9][0-9]{7}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}(?![0-9])',
+        '***************', 'g');
+    value := pg_catalog.regexp_replace(value,
+        '(?<![0-9])(?:(?:\+|00)?86' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) ')?[(（]?(1[3-9][0-9])[)）]?(?:'
+        OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '[0-9]){4}' OPERATOR(pg_catalog.||) sep
+        OPERATOR(pg_catalog.||) '([0-9](?:' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '[0-9]){3})(?![0-9])',
+        '\1****\2', 'g');
     value := pg_catalog.regexp_replace(value,
         '(?<![0-9])([(（]?0[1-9][0-9]{1,2}[)）]?' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) ')[2-9][0-9]{2,3}'
         OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '([0-9]{4})(?![0-9])', '\1****\2', 'g');
     RETURN pg_catalog.regexp_replace(value,
-        '(电话|座机|固话|手机|联系|回电|致电|拨打|[Tt][Ee][Ll])((?:是|为|号码)?[:：]?[ ]*)[2-9][0-9]{2,3}'
+        '(电话|座机|固话|手机|联系|回电|致电|拨打|[Tt][Ee][Ll])((?:方式|号码|号)?(?:是|为)?[:：]?[ ]*)[2-9][0-9]{2,3}'
         OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '([0-9]{4})(?![0-9])', '\1\2****\3', 'g');
 END
 $$;
@@ -326,7 +330,11 @@ BEGIN
       FROM (SELECT o.id, o.received_at, workorder.open311_request_json(o) AS j
               FROM workorder.orders o
               LEFT JOIN workorder.orders m ON m.id OPERATOR(pg_catalog.=) o.master_id
-             WHERE o.received_at OPERATOR(pg_catalog.>=) t0 AND o.received_at OPERATOR(pg_catalog.<=) t1
+             -- At the precision the requests show their times, whole seconds: a
+             -- client paging with end_date = the last requested_datetime it was
+             -- shown lost the rest of that second (an inbox batch shares one).
+             WHERE o.received_at OPERATOR(pg_catalog.>=) pg_catalog.date_trunc('second', t0)
+               AND o.received_at OPERATOR(pg_catalog.<) (pg_catalog.date_trunc('second', t1) OPERATOR(pg_catalog.+) '1 second'::interval)
                AND (category.code IS NULL OR o.category_code IN (
                         SELECT e.code FROM workorder.category_effective e
                          WHERE category.code OPERATOR(pg_catalog.=) ANY (e.path)))
@@ -457,7 +465,10 @@ LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
 BEGIN
     RETURN pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+        -- WO301, an unknown channel, is the setting open311_channel's, never
+        -- the client's: the server's fault (it was 400).
         'code', CASE WHEN sqlstate IN ('WO871', 'WO872', 'WO875') THEN 404
+                     WHEN sqlstate OPERATOR(pg_catalog.=) 'WO301' THEN 500
                      WHEN sqlstate OPERATOR(pg_catalog.~) '^(WO1|WO3|WO87|22)' THEN 400
                      WHEN sqlstate OPERATOR(pg_catalog.~) '^WO95' THEN 403
                      ELSE 500 END,
