@@ -355,8 +355,9 @@ ascii_word_at(const char *s, int len, int i, const char *word)
  * intake_time_text_offsets is workorder.time_text_offsets(value): the text of
  * a time with the UTC offsets that Chinese servers and cameras write, and
  * PostgreSQL misreads, made ISO offsets:
- *   - CST (a word of its own, or glued to the time: 10:00:00CST) is China
- *     Standard Time, +08, not US Central Time, 14 hours off;
+ *   - CST (a word of its own, or glued to the time: 10:00:00CST; not the
+ *     start of a zone name such as CST6CDT) is China Standard Time, +08, not
+ *     US Central Time, 14 hours off;
  *   - GMT+8, UTC+8, UTC+08:00, UTC+0800 (a sign, an hour of one or two
  *     digits, minutes with a colon or without) are east of Greenwich, not
  *     the POSIX reading, west: GMT+8 was 16 hours off.
@@ -381,7 +382,8 @@ intake_time_text_offsets(PG_FUNCTION_ARGS)
 		int			next = i + 3;
 		char		offset[8];
 
-		if (ascii_word_at(s, len, i, "CST") && (next == len || !ascii_letter(s[next])))
+		if (ascii_word_at(s, len, i, "CST") &&
+			(next == len || (!ascii_letter(s[next]) && !isdigit((unsigned char) s[next]))))
 			strcpy(offset, "+08");
 		else if (ascii_word_at(s, len, i, "GMT") || ascii_word_at(s, len, i, "UTC"))
 		{

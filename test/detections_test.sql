@@ -134,10 +134,10 @@ SELECT is((SELECT string_agg(camera_id || ' ' || (detected_at = timestamptz '202
           'GMT+8, UTC+08:00, UTC+0800 and a glued CST are Beijing time too');
 SELECT is((SELECT array_agg(workorder.time_text_offsets(v) ORDER BY n)
              FROM unnest(ARRAY['Thu Nov 26 23:21:26 cst 2026', '09:00 UTC-5', '09:00 GMT +8', '09:00 UTC+800',
-                               '09:00 UTC', '09:00Z', '09:00 CSTX', 'xCST', '09:00 UTC+123', '中国CST时间']) WITH ORDINALITY u(v, n)),
+                               '09:00 UTC', '09:00Z', '09:00 CSTX', 'xCST', '09:00 UTC+123', '中国CST时间', '09:00 CST6CDT']) WITH ORDINALITY u(v, n)),
           ARRAY['Thu Nov 26 23:21:26 +08 2026', '09:00 -5', '09:00 +8', '09:00 +8:00',
-                '09:00 UTC', '09:00Z', '09:00 CSTX', 'xCST', '09:00 +1:23', '中国+08时间'],
-          'time_text_offsets mends CST in any case and GMT/UTC with a sign, and leaves UTC, Z and other words alone');
+                '09:00 UTC', '09:00Z', '09:00 CSTX', 'xCST', '09:00 +1:23', '中国+08时间', '09:00 CST6CDT'],
+          'time_text_offsets mends CST in any case and GMT/UTC with a sign, and leaves UTC, Z, other words and zone names (CST6CDT) alone');
 SELECT is((SELECT string_agg(raw->>'camera_id' || ' ' || error_code, ', ' ORDER BY raw->>'camera_id') FROM workorder.detection_rejects
             WHERE raw->>'camera_id' IN ('cam-hex', 'cam-hexc')), 'cam-hex WO851, cam-hexc WO851',
           'hexadecimal coordinates and confidences are rejected');

@@ -16,7 +16,7 @@ BEGIN;
 \i test/fixtures/lifecycle_map.sql
 \o
 
-SELECT plan(31);
+SELECT plan(32);
 
 CREATE TEMP TABLE views (name text PRIMARY KEY);
 INSERT INTO views VALUES ('bi_open_orders'), ('bi_overdue_orders'), ('bi_backlog'), ('bi_escalations'),
@@ -131,6 +131,8 @@ SELECT throws_ok(format('SELECT workorder.report_monthly_assessment(%L)', :'old_
                  'an ended month with events past the scores'' watermark is WO822');
 SELECT is((SELECT count(*)::integer FROM workorder.monthly_assessments WHERE month = date_trunc('month', :'old_day'::date)), 0,
           '... and nothing of it is written');
+SELECT lives_ok(format('SELECT workorder.report_monthly_assessment(%L)', (:'old_day'::date + interval '1 month')::date),
+                'an uncounted event of an earlier month does not hold back the next month''s report');
 UPDATE workorder.score_progress SET processed_through = (SELECT max(id) FROM workorder.order_events);
 SELECT workorder.report_monthly_assessment(:'old_day') AS old_written \gset
 SELECT is((SELECT string_agg(unit_code || ' ' || orders_assigned, ', ') FROM workorder.monthly_assessments

@@ -486,12 +486,16 @@ BEGIN
 END
 $$;
 
--- units_kind_scores keeps a unit's score rows under the kind the unit has now, in
--- every period, and ranks those periods again (a rank is among the units of one
--- kind).  score_apply writes the current kind too, and recompute_scores always did:
--- the incremental scores kept the kind a row was first written with, and a unit
--- that changed kind (a reorganisation) was ranked with its old peers until a
--- recompute moved it, past periods included.
+-- units_kind_scores keeps the score rows of units whose kind an UPDATE changed
+-- under the kind they have now, in every period, and ranks those periods again
+-- (a rank is among the units of one kind).  score_apply writes the current kind
+-- too, and recompute_scores always did: the incremental scores kept the kind a row
+-- was first written with, and a unit that changed kind (a reorganisation) was
+-- ranked with its old peers until a recompute moved it, past periods included.
+-- Once per statement, the periods of every unit it moved ranked once; and after
+-- the watermark's lock, which score_update takes first: a score_update already
+-- running ends before the rows move (its rows written with the old kind are
+-- moved too), and one that starts after waits, and sees the new kind.
 CREATE FUNCTION workorder.units_kind_scores()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -501,23 +505,31 @@ DECLARE
     kinds text[];
     starts date[];
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM new_units n JOIN old_units o ON o.code OPERATOR(pg_catalog.=) n.code
+                    WHERE o.kind OPERATOR(pg_catalog.<>) n.kind) THEN
+        RETURN NULL;
+    END IF;
+    PERFORM 1 FROM workorder.score_progress p FOR UPDATE;
     WITH moved AS (
-        UPDATE workorder.unit_scores s SET unit_kind = NEW.kind
-         WHERE s.unit_code OPERATOR(pg_catalog.=) NEW.code
+        UPDATE workorder.unit_scores s SET unit_kind = n.kind
+          FROM new_units n JOIN old_units o ON o.code OPERATOR(pg_catalog.=) n.code
+         WHERE o.kind OPERATOR(pg_catalog.<>) n.kind AND s.unit_code OPERATOR(pg_catalog.=) n.code
         RETURNING s.period_kind, s.period_start
     )
-    SELECT pg_catalog.array_agg(m.period_kind), pg_catalog.array_agg(m.period_start) INTO kinds, starts
-      FROM moved m;
+    SELECT pg_catalog.array_agg(t.period_kind), pg_catalog.array_agg(t.period_start) INTO kinds, starts
+      FROM (SELECT DISTINCT m.period_kind, m.period_start FROM moved m) t;
     IF kinds IS NOT NULL THEN
         PERFORM workorder.score_derive(kinds, starts);
     END IF;
     RETURN NULL;
 END
 $$;
+-- (Transition tables cannot go with a column list: every UPDATE of units fires it,
+-- and it returns at once unless a kind changed.)
 CREATE TRIGGER units_kind_scores
-    AFTER UPDATE OF kind ON workorder.units
-    FOR EACH ROW WHEN (OLD.kind IS DISTINCT FROM NEW.kind)
-    EXECUTE FUNCTION workorder.units_kind_scores();
+    AFTER UPDATE ON workorder.units
+    REFERENCING OLD TABLE AS old_units NEW TABLE AS new_units
+    FOR EACH STATEMENT EXECUTE FUNCTION workorder.units_kind_scores();
 
 -- task_score_update is the background task score_update: it moves the watermark to
 -- the newest final mark (see the top), at most score_batch_events ids at a time,

@@ -193,7 +193,9 @@ BEGIN
     counted_through := COALESCE((SELECT p.processed_through FROM workorder.score_progress p), 0);
     SELECT pg_catalog.count(*), pg_catalog.min(e.at) INTO behind, first_behind
       FROM workorder.order_events e
-     WHERE e.id OPERATOR(pg_catalog.>) counted_through AND e.at OPERATOR(pg_catalog.<) month_end;
+     WHERE e.id OPERATOR(pg_catalog.>) counted_through
+       AND e.at OPERATOR(pg_catalog.>=) (first_day::timestamp AT TIME ZONE zone)
+       AND e.at OPERATOR(pg_catalog.<) month_end;
     IF behind OPERATOR(pg_catalog.>) 0 AND month_end OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
         PERFORM workorder.raise_error('WO822',
             pg_catalog.format('the scores have not counted all of month %s yet', pg_catalog.to_char(first_day, 'YYYY-MM')),

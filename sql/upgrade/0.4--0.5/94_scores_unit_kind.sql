@@ -2,6 +2,6 @@
 -- the units of one kind), so that score_update and recompute_scores agree after a
 -- unit changes kind.  The trigger; @functions makes its function.
 CREATE TRIGGER units_kind_scores
-    AFTER UPDATE OF kind ON workorder.units
-    FOR EACH ROW WHEN (OLD.kind IS DISTINCT FROM NEW.kind)
-    EXECUTE FUNCTION workorder.units_kind_scores();
+    AFTER UPDATE ON workorder.units
+    REFERENCING OLD TABLE AS old_units NEW TABLE AS new_units
+    FOR EACH STATEMENT EXECUTE FUNCTION workorder.units_kind_scores();
