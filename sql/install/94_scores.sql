@@ -388,6 +388,38 @@ BEGIN
 END
 $$;
 
+-- score_rank ranks the units of each kind in the periods (kinds[i], starts[i]) by
+-- composite, and puts them on the red or black list; score_derive calls it after
+-- the rates and composites, units_kind_scores alone (a unit's move to another kind
+-- changes ranks, not rates).  A row whose rank and list stay is not written: a
+-- move of one unit rewrote every row of every period it had scores in.
+CREATE FUNCTION workorder.score_rank(kinds text[], starts date[])
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    red numeric := workorder.score_number('score_red_at_least', '0.95');
+    black numeric := workorder.score_number('score_black_below', '0.80');
+    min_orders numeric := workorder.score_number('score_list_min_orders', '10');
+BEGIN
+    UPDATE workorder.unit_scores s
+       SET rank = r.rank, list = r.list
+      FROM (SELECT x.period_kind, x.period_start, x.unit_code,
+                   CASE WHEN x.composite IS NOT NULL THEN
+                        pg_catalog.rank() OVER (PARTITION BY x.period_kind, x.period_start, x.unit_kind, x.composite IS NULL
+                                                ORDER BY x.composite DESC)::integer END AS rank,
+                   CASE WHEN x.composite IS NULL OR x.orders_assigned OPERATOR(pg_catalog.<) min_orders THEN NULL
+                        WHEN x.composite OPERATOR(pg_catalog.>=) red THEN 'red'
+                        WHEN x.composite OPERATOR(pg_catalog.<) black THEN 'black' END AS list
+              FROM workorder.unit_scores x
+              JOIN ROWS FROM (pg_catalog.unnest(kinds), pg_catalog.unnest(starts)) AS p(kind, start)
+                ON x.period_kind OPERATOR(pg_catalog.=) p.kind AND x.period_start OPERATOR(pg_catalog.=) p.start) r
+     WHERE s.period_kind OPERATOR(pg_catalog.=) r.period_kind AND s.period_start OPERATOR(pg_catalog.=) r.period_start
+       AND s.unit_code OPERATOR(pg_catalog.=) r.unit_code
+       AND (s.rank IS DISTINCT FROM r.rank OR s.list IS DISTINCT FROM r.list);
+END
+$$;
+
 -- score_derive computes the rates, composite, rank and list of every row in the
 -- given periods (pairs of period kind and start).
 CREATE FUNCTION workorder.score_derive(kinds text[], starts date[])
@@ -396,9 +428,6 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     weights jsonb := workorder.score_weights();
-    red numeric := workorder.score_number('score_red_at_least', '0.95');
-    black numeric := workorder.score_number('score_black_below', '0.80');
-    min_orders numeric := workorder.score_number('score_list_min_orders', '10');
 BEGIN
     UPDATE workorder.unit_scores s
        SET on_time_accept_rate = workorder.score_rate(s.accepts_on_time, s.accepts_judged),
@@ -422,20 +451,7 @@ BEGIN
                          WHERE r.rate IS NOT NULL AND w.weight OPERATOR(pg_catalog.>) 0)
       FROM ROWS FROM (pg_catalog.unnest(kinds), pg_catalog.unnest(starts)) AS p(kind, start)
      WHERE s.period_kind OPERATOR(pg_catalog.=) p.kind AND s.period_start OPERATOR(pg_catalog.=) p.start;
-    UPDATE workorder.unit_scores s
-       SET rank = r.rank,
-           list = CASE WHEN s.composite IS NULL OR s.orders_assigned OPERATOR(pg_catalog.<) min_orders THEN NULL
-                       WHEN s.composite OPERATOR(pg_catalog.>=) red THEN 'red'
-                       WHEN s.composite OPERATOR(pg_catalog.<) black THEN 'black' END
-      FROM (SELECT x.period_kind, x.period_start, x.unit_code,
-                   CASE WHEN x.composite IS NOT NULL THEN
-                        pg_catalog.rank() OVER (PARTITION BY x.period_kind, x.period_start, x.unit_kind, x.composite IS NULL
-                                                ORDER BY x.composite DESC)::integer END AS rank
-              FROM workorder.unit_scores x
-              JOIN ROWS FROM (pg_catalog.unnest(kinds), pg_catalog.unnest(starts)) AS p(kind, start)
-                ON x.period_kind OPERATOR(pg_catalog.=) p.kind AND x.period_start OPERATOR(pg_catalog.=) p.start) r
-     WHERE s.period_kind OPERATOR(pg_catalog.=) r.period_kind AND s.period_start OPERATOR(pg_catalog.=) r.period_start
-       AND s.unit_code OPERATOR(pg_catalog.=) r.unit_code;
+    PERFORM workorder.score_rank(kinds, starts);
 END
 $$;
 
@@ -519,7 +535,7 @@ BEGIN
     SELECT pg_catalog.array_agg(t.period_kind), pg_catalog.array_agg(t.period_start) INTO kinds, starts
       FROM (SELECT DISTINCT m.period_kind, m.period_start FROM moved m) t;
     IF kinds IS NOT NULL THEN
-        PERFORM workorder.score_derive(kinds, starts);
+        PERFORM workorder.score_rank(kinds, starts);
     END IF;
     RETURN NULL;
 END
