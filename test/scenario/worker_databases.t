@@ -148,23 +148,21 @@ took=$(( $(ms) - start ))
 echo "# worker seen ${took} ms after CREATE EXTENSION began (the statement included)"
 check "(b) CREATE EXTENSION is picked up within 5 s" ok "$(within 5000 "$took")"
 
-# drop_extension DATABASE: DROP EXTENSION workorder there; prints its error, if any,
-# as TAP comments, and returns psql's status.
+# drop_extension DATABASE: DROP EXTENSION workorder there, printing its error, if
+# any, as TAP comments; then waits up to 10 s for the database's worker to go.
+# Sets drop_rc (psql's status) and drop_took (the wait_until of the worker's exit).
 drop_extension() {
-  local out rc
+  local out
   out=$(q "$1" "DROP EXTENSION workorder" 2>&1)
-  rc=$?
+  drop_rc=$?
   [ -n "$out" ] && printf '%s\n' "$out" | sed 's/^/# /'
-  return "$rc"
+  drop_took=$(wait_until 10 postgres "SELECT NOT ($(served "$1"))")
 }
 
-start=$(ms)
 drop_extension "$dbc"
-rc=$?
-took=$(wait_until 10 postgres "SELECT NOT ($(served "$dbc"))")
-echo "# worker gone ${took} ms after DROP EXTENSION"
+echo "# worker gone ${drop_took} ms after DROP EXTENSION"
 check "(b) DROP EXTENSION, right after the worker started, succeeds and makes the worker exit within 5 s" \
-  "0 ok" "$rc $(within 5000 "$took")"
+  "0 ok" "$drop_rc $(within 5000 "$drop_took")"
 
 # DROP EXTENSION while the worker is inside a task.  The drop locks the
 # extension's objects one by one; had it locked some before it came to one the task
@@ -216,11 +214,9 @@ took=$(wait_until 10 postgres "SELECT count(*) = 1 FROM pg_stat_activity
                                WHERE application_name = 'workorder worker $dbc' AND wait_event = 'PgSleep'")
 check "(b) the worker waits inside the test's task" ok "$(within 10000 "$took")"
 drop_extension "$dbc"
-rc=$?
-took=$(wait_until 10 postgres "SELECT NOT ($(served "$dbc"))")
-echo "# worker gone ${took} ms after a DROP EXTENSION that waited for its task"
+echo "# worker gone ${drop_took} ms after a DROP EXTENSION that waited for its task"
 check "(b) DROP EXTENSION while the worker is inside a task succeeds, and the worker exits within 5 s" \
-  "0 ok" "$rc $(within 5000 "$took")"
+  "0 ok" "$drop_rc $(within 5000 "$drop_took")"
 
 # -- (c) DROP DATABASE, RENAME, pg_terminate_backend ------------------------------
 start=$(ms)
