@@ -46,7 +46,6 @@ extern Datum calendar_add_working_time(PG_FUNCTION_ARGS);
 extern Datum calendar_working_time_between(PG_FUNCTION_ARGS);
 extern Datum calendar_add_working_days(PG_FUNCTION_ARGS);
 
-static SPIPlanPtr escalation_step_plan = NULL;
 static SPIPlanPtr escalation_reset_plan = NULL;
 static SPIPlanPtr deadline_after_plan = NULL;
 
@@ -446,7 +445,7 @@ deadlines_orders_sla_next_check(PG_FUNCTION_ARGS)
  * resolve_due_at on the policy's resolve clock (calendar_hours on cn when the
  * policy is gone), or NULL when the order is not open, has no resolve
  * deadline or no step is left; the worker is woken when a new value falls
- * within its naptime.
+ * within its naptime.  The chain comes from the reference cache.
  */
 Datum
 deadlines_orders_escalation_next(PG_FUNCTION_ARGS)
@@ -523,39 +522,22 @@ deadlines_orders_escalation_next(PG_FUNCTION_ARGS)
 		Datum		policy = column_value(tuple, desc, "sla_policy", &policy_null);
 		Datum		step = column_value(tuple, desc, "escalation_step", &isnull);
 
-		if (!policy_null)
+		/* A NULL step has no next one (the query this was compared with >). */
+		if (!policy_null && !isnull)
 		{
-			Oid			types[2] = {TEXTOID, INT4OID};
-			Datum		args[2] = {policy, step};
-			char		argnulls[2] = {' ', isnull ? 'n' : ' '};
+			char	   *name = TextDatumGetCString(policy);
+			const SlaEscalationStep *next_step = workorder_sla_next_escalation_step(name, DatumGetInt32(step));
 
-			if (SPI_connect() != SPI_OK_CONNECT)
-				elog(ERROR, "SPI_connect failed");
-			if (SPI_execute_plan(deadline_plan(&escalation_step_plan,
-											   "SELECT s.after FROM workorder.sla_escalation_steps s "
-											   "WHERE s.policy OPERATOR(pg_catalog.=) $1 "
-											   "AND s.step OPERATOR(pg_catalog.>) $2 ORDER BY s.step LIMIT 1",
-											   2, types),
-								 args, argnulls, true, 1) != SPI_OK_SELECT)
-				elog(ERROR, "reading the next escalation step failed");
-			if (SPI_processed > 0)
+			if (next_step != NULL)
 			{
-				bool		after_null;
-				Datum		after = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &after_null);
+				Interval	extension = next_step->after;
+				const SlaPolicyInfo *p = workorder_sla_policy_info(name);
+				char	   *clock = pstrdup(p ? p->resolve_clock : "calendar_hours");
+				char	   *calendar = pstrdup(p ? p->calendar_code : "cn");
 
-				if (!after_null)
-				{
-					Interval	extension = *DatumGetIntervalP(after);
-					char	   *name = TextDatumGetCString(policy);
-					const SlaPolicyInfo *p = workorder_sla_policy_info(name);
-					char	   *clock = pstrdup(p ? p->resolve_clock : "calendar_hours");
-					char	   *calendar = pstrdup(p ? p->calendar_code : "cn");
-
-					next = deadline_extend(DatumGetTimestampTz(resolve_due), clock, &extension, calendar);
-					has_next = true;
-				}
+				next = deadline_extend(DatumGetTimestampTz(resolve_due), clock, &extension, calendar);
+				has_next = true;
 			}
-			SPI_finish();
 		}
 	}
 

@@ -87,7 +87,17 @@ extern void workorder_geometry_shape(Datum geometry, Oid geometry_type, char **k
 									 bool *empty_null);
 extern bool workorder_point_xy(Datum point, Oid geometry_type, double *x, double *y);
 
-/* SlaPolicyInfo is one row of workorder.sla_policies, as refcache.c keeps it. */
+/* SlaEscalationStep is one row of workorder.sla_escalation_steps. */
+typedef struct SlaEscalationStep
+{
+	int32		step;
+	Interval	after;
+} SlaEscalationStep;
+
+/*
+ * SlaPolicyInfo is one row of workorder.sla_policies, with its escalation
+ * chain in the order of the steps, as refcache.c keeps it.
+ */
 typedef struct SlaPolicyInfo
 {
 	char	   *name;
@@ -97,6 +107,8 @@ typedef struct SlaPolicyInfo
 	char	   *resolve_clock;
 	Interval	resolve_amount;
 	double		warn_fraction;
+	int			nsteps;
+	SlaEscalationStep *steps;
 } SlaPolicyInfo;
 
 /* CategoryInfo is one row of workorder.category_effective, as refcache.c keeps it. */
@@ -165,6 +177,7 @@ extern bool workorder_channel_replies(const char *code);
 extern const char *workorder_unit_name(const char *code);
 extern const char *workorder_choose_sla_policy(const int64 *rule_id, Oid priority, const char *category);
 extern const SlaPolicyInfo *workorder_sla_policy_info(const char *name);
+extern const SlaEscalationStep *workorder_sla_next_escalation_step(const char *policy, int32 step);
 extern Datum reference_setting(PG_FUNCTION_ARGS);
 extern const CategoryInfo *workorder_category(const char *code);
 extern const RouteRule *workorder_route_rules(int *n);

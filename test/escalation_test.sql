@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(31);
+SELECT plan(36);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -42,6 +42,23 @@ SELECT is((SELECT rows FROM workorder.task_escalate(now() + interval '1 hour')),
           'a second run does nothing');
 SELECT is((SELECT rows FROM workorder.task_escalate(now() + interval '2 days')), 0,
           'a later run does nothing: the chain is done');
+-- The chains come from the reference cache: a change of a chain after this session
+-- loaded it counts at once for the open orders of the policy, and at any later change.
+SELECT (workorder.submit('hotline', 'ESC-cache', '0301', '西南村路口有流动摊贩占道', lon => 121.02, lat => 31.05,
+                         priority => 'low')).id AS cached_chain \gset
+UPDATE workorder.sla_escalation_steps SET after = '30 seconds' WHERE policy = 'tiny' AND step = 1;
+SELECT is((SELECT next_escalation_at - resolve_due_at FROM workorder.orders WHERE id = :cached_chain),
+          interval '30 seconds', 'a changed step counts at once for the open orders of the policy');
+SELECT is((SELECT next_escalation_at - resolve_due_at FROM workorder.accept(:cached_chain, 'tester')),
+          interval '30 seconds', '... and at their next change');
+DELETE FROM workorder.sla_escalation_steps WHERE policy = 'tiny' AND step = 2;
+SELECT is((SELECT rows FROM workorder.task_escalate(now() + interval '11 seconds')), 0,
+          '... so step 1 is not done before its 30 seconds');
+SELECT is((SELECT rows FROM workorder.task_escalate(now() + interval '41 seconds')), 4,
+          'steps 1, 3, 4 and 5 at 41 seconds: step 2 is gone');
+SELECT is((SELECT array_agg((v.details->>'step')::int ORDER BY v.seq) FROM workorder.order_events v
+            WHERE v.order_id = :cached_chain AND v.action = 'escalate'),
+          ARRAY[1, 3, 4, 5], '... in step order, without the deleted step');
 SELECT is((SELECT count(*) FROM (SELECT v.order_id, count(*) AS n,
                                         array_agg((v.details->>'step')::int ORDER BY v.seq) AS steps
                                    FROM workorder.order_events v JOIN t ON t.id = v.order_id

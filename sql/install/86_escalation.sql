@@ -195,6 +195,10 @@ CREATE TRIGGER orders_escalation_next
 ALTER TABLE workorder.orders ENABLE ALWAYS TRIGGER orders_escalation_next;
 
 -- A change of a chain recomputes next_escalation_at of the open orders of the policy.
+-- The trigger orders_escalation_next reads the chains from the reference cache, so
+-- these triggers must fire after the cache's own (sla_escalation_steps_reference_cache,
+-- part 87), which tells the cache of the change: triggers of one event fire in the
+-- order of their names, hence "to_orders".
 CREATE FUNCTION workorder.sla_escalation_steps_after_write()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -206,12 +210,12 @@ BEGIN
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER sla_escalation_steps_after_insert AFTER INSERT ON workorder.sla_escalation_steps
+CREATE TRIGGER sla_escalation_steps_to_orders_insert AFTER INSERT ON workorder.sla_escalation_steps
     REFERENCING NEW TABLE AS changed
     FOR EACH STATEMENT EXECUTE FUNCTION workorder.sla_escalation_steps_after_write();
-CREATE TRIGGER sla_escalation_steps_after_update AFTER UPDATE ON workorder.sla_escalation_steps
+CREATE TRIGGER sla_escalation_steps_to_orders_update AFTER UPDATE ON workorder.sla_escalation_steps
     REFERENCING NEW TABLE AS changed
     FOR EACH STATEMENT EXECUTE FUNCTION workorder.sla_escalation_steps_after_write();
-CREATE TRIGGER sla_escalation_steps_after_delete AFTER DELETE ON workorder.sla_escalation_steps
+CREATE TRIGGER sla_escalation_steps_to_orders_delete AFTER DELETE ON workorder.sla_escalation_steps
     REFERENCING OLD TABLE AS changed
     FOR EACH STATEMENT EXECUTE FUNCTION workorder.sla_escalation_steps_after_write();
