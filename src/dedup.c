@@ -89,6 +89,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "nodes/params.h"
 #include "nodes/value.h"
 #include "parser/parse_coerce.h"
 #include "parser/parse_func.h"
@@ -312,6 +313,27 @@ typedef struct DedupSearch
 	void	   *address_cache;	/* the report's address's profile */
 } DedupSearch;
 
+/*
+ * DedupReceiver takes the rows of the search query one at a time, as the
+ * executor makes them, and scores each into its candidates.  SPI's own
+ * receiver copied every row into a tuple table first: with 50 candidates,
+ * forming and copying those rows was a quarter of the search.
+ */
+typedef struct DedupReceiver
+{
+	DestReceiver pub;			/* must be first */
+	DedupSearch *s;
+	MemoryContext row_context;	/* reset after each row */
+	DedupCandidate *candidates; /* in s->caller's memory */
+	int			ncandidates;
+	int			allocated;
+} DedupReceiver;
+
+/* The types of the search query's parameters: the box, the window, the family's codes. */
+static const Oid dedup_search_arg_types[7] = {
+	FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTARRAYOID
+};
+
 /* How one column of a composite becomes JSON, as to_jsonb() makes it. */
 typedef enum DedupJsonKind
 {
@@ -395,7 +417,11 @@ static text *dedup_concat_ws(text *a, text *b);
 static bool dedup_path_has(DedupSearch *s, const char *code, bool *null);
 static Datum dedup_family_codes(const char *family);
 static NDouble dedup_distance(DedupSearch *s, Datum location);
-static bool dedup_candidate_from_row(DedupSearch *s, HeapTuple t, TupleDesc desc, DedupCandidate *c);
+static bool dedup_candidate_from_row(DedupSearch *s, const Datum *v, const bool *n, TupleDesc desc,
+									 DedupCandidate *c);
+static bool dedup_receive_row(TupleTableSlot *slot, DestReceiver *self);
+static void dedup_receive_startup(DestReceiver *self, int operation, TupleDesc typeinfo);
+static void dedup_receive_nothing(DestReceiver *self);
 static int	dedup_search(DedupPostgis *pg, const DedupTypes *types, const DedupPolicy *p,
 						 const DedupReport *r, DedupCandidate ***found);
 static int	dedup_candidate_order(const void *a, const void *b);
@@ -701,7 +727,6 @@ dedup_search_plan(DedupPostgis *pg)
 {
 	const char *postgis;
 	char	   *query;
-	Oid			types[7] = {FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTARRAYOID};
 	SPIPlanPtr	plan;
 
 	if (pg->search_plan != NULL)
@@ -722,7 +747,7 @@ dedup_search_plan(DedupPostgis *pg)
 					 "AND (o.category_code OPERATOR(pg_catalog.=) ANY ($7)) IS TRUE "
 					 "AND (o.status OPERATOR(pg_catalog.<>) ALL ('{merged,cancelled}'::workorder.order_status[])) IS TRUE",
 					 postgis, postgis);
-	plan = workorder_keep_plan(query, 7, types);
+	plan = workorder_keep_plan(query, lengthof(dedup_search_arg_types), (Oid *) dedup_search_arg_types);
 	pg->search_plan = plan;
 	return plan;
 }
@@ -1541,16 +1566,13 @@ dedup_distance(DedupSearch *s, Datum location)
  * closed_window before the report, within the window and the radius.
  */
 static bool
-dedup_candidate_from_row(DedupSearch *s, HeapTuple t, TupleDesc desc, DedupCandidate *c)
+dedup_candidate_from_row(DedupSearch *s, const Datum *v, const bool *n, TupleDesc desc, DedupCandidate *c)
 {
 	const DedupPolicy *p = s->p;
 	const DedupReport *r = s->r;
-	bool		isnull;
-	int64		id = DatumGetInt64(SPI_getbinval(t, desc, SQ_ID, &isnull));
-	Oid			status = DatumGetObjectId(SPI_getbinval(t, desc, SQ_STATUS, &isnull));
-	Datum		category = SPI_getbinval(t, desc, SQ_CATEGORY_CODE, &isnull);
-	Datum		v[SQ_PENDING_REVIEW];	/* the row, SQ_x at v[SQ_x - 1] */
-	bool		n[SQ_PENDING_REVIEW];
+	int64		id = DatumGetInt64(v[SQ_ID - 1]);
+	Oid			status = DatumGetObjectId(v[SQ_STATUS - 1]);
+	Datum		category = v[SQ_CATEGORY_CODE - 1];
 	TimestampTz received_at;
 	const CategoryInfo *info;
 	char	   *code;
@@ -1577,20 +1599,12 @@ dedup_candidate_from_row(DedupSearch *s, HeapTuple t, TupleDesc desc, DedupCandi
 	bool		related;
 	MemoryContext old;
 
-	if (isnull)
+	if (n[SQ_CATEGORY_CODE - 1])
 		return false;
 	code = TextDatumGetCString(category);
 	info = workorder_category(code);
 	if (info == NULL || strcmp(info->family, p->family) != 0)
 		return false;
-
-	/*
-	 * A row of the family: its columns at once (the columns after the first
-	 * text have no cached offsets, and were found again for each).
-	 */
-	if (desc->natts != SQ_PENDING_REVIEW)
-		elog(ERROR, "the dedup search returned %d columns, not %d", desc->natts, SQ_PENDING_REVIEW);
-	heap_deform_tuple(t, desc, v, n);
 	received_at = DatumGetTimestampTz(v[SQ_RECEIVED_AT - 1]);
 	if (received_at < s->lower || received_at > s->upper)
 		return false;
@@ -1737,6 +1751,49 @@ dedup_candidate_from_row(DedupSearch *s, HeapTuple t, TupleDesc desc, DedupCandi
 }
 
 /*
+ * dedup_receive_row is the search's receiver: it scores one row of the
+ * search query, in its own memory that is reset after it, into the next
+ * candidate when the row is one.  The row's values are read where the
+ * executor left them; what a candidate keeps is copied.
+ */
+static bool
+dedup_receive_row(TupleTableSlot *slot, DestReceiver *self)
+{
+	DedupReceiver *receiver = (DedupReceiver *) self;
+	MemoryContext old;
+
+	if (slot->tts_tupleDescriptor->natts != SQ_PENDING_REVIEW)
+		elog(ERROR, "the dedup search returned %d columns, not %d",
+			 slot->tts_tupleDescriptor->natts, SQ_PENDING_REVIEW);
+	slot_getallattrs(slot);
+	if (receiver->ncandidates == receiver->allocated)
+	{
+		receiver->allocated *= 2;
+		receiver->candidates = repalloc(receiver->candidates, sizeof(DedupCandidate) * receiver->allocated);
+	}
+	old = MemoryContextSwitchTo(receiver->row_context);
+	if (dedup_candidate_from_row(receiver->s, slot->tts_values, slot->tts_isnull, slot->tts_tupleDescriptor,
+								 &receiver->candidates[receiver->ncandidates]))
+		receiver->ncandidates++;
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(receiver->row_context);
+	return true;
+}
+
+/* dedup_receive_startup: the receiver needs nothing at the start. */
+static void
+dedup_receive_startup(DestReceiver *self pg_attribute_unused(), int operation pg_attribute_unused(),
+					  TupleDesc typeinfo pg_attribute_unused())
+{
+}
+
+/* dedup_receive_nothing: nor at the end, nor to be freed (it is on the stack). */
+static void
+dedup_receive_nothing(DestReceiver *self pg_attribute_unused())
+{
+}
+
+/*
  * dedup_search finds and scores the candidates of a report under a policy
  * and returns their number (at most 50) and pointers to them in *found, best
  * first (as dedup_candidate_order), in the caller's memory: see dedup_candidates in
@@ -1749,7 +1806,6 @@ dedup_search(DedupPostgis *pg, const DedupTypes *types, const DedupPolicy *p, co
 			 DedupCandidate ***found)
 {
 	DedupSearch s;
-	MemoryContext row_context;
 	NDouble		dlat = nd_div(p->number[P_RADIUS], nd(110000.0));
 	bool		has_window = !r->received_null && p->time_window != NULL;
 	NDouble		x;
@@ -1760,9 +1816,12 @@ dedup_search(DedupPostgis *pg, const DedupTypes *types, const DedupPolicy *p, co
 	Datum		family_codes;
 	DedupCandidate *candidates;
 	DedupCandidate **ranked;
-	int			ncandidates = 0;
+	int			ncandidates;
 	int			guc_level;
-	uint64		row;
+	ParamListInfo params;
+	SPIExecuteOptions options;
+	DedupReceiver receiver;
+	int			ret;
 	int			k;
 
 	memset(&s, 0, sizeof(s));
@@ -1821,24 +1880,43 @@ dedup_search(DedupPostgis *pg, const DedupTypes *types, const DedupPolicy *p, co
 	 * sequential scans, so that on a table still small a plan is no scan
 	 * of the whole table either, and stays the index scan as it grows.
 	 */
+	params = makeParamList((int) lengthof(args));
+	for (k = 0; k < (int) lengthof(args); k++)
+	{
+		params->params[k].value = args[k];
+		params->params[k].isnull = false;
+		params->params[k].pflags = PARAM_FLAG_CONST;
+		params->params[k].ptype = dedup_search_arg_types[k];
+	}
+	memset(&options, 0, sizeof(options));
+	options.params = params;
+	options.read_only = false;
+	options.dest = &receiver.pub;
+	memset(&receiver, 0, sizeof(receiver));
+	receiver.pub.receiveSlot = dedup_receive_row;
+	receiver.pub.rStartup = dedup_receive_startup;
+	receiver.pub.rShutdown = dedup_receive_nothing;
+	receiver.pub.rDestroy = dedup_receive_nothing;
+	receiver.pub.mydest = DestNone;
+	receiver.s = &s;
+	receiver.row_context = AllocSetContextCreate(CurrentMemoryContext, "dedup candidate", ALLOCSET_DEFAULT_SIZES);
+	receiver.allocated = 8;
+	receiver.candidates = MemoryContextAlloc(s.caller, sizeof(DedupCandidate) * receiver.allocated);
+
 	guc_level = NewGUCNestLevel();
 	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	if (SPI_execute_plan(dedup_search_plan(pg), args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "the dedup search failed");
+	/*
+	 * SPI says SPI_OK_UTILITY, not SPI_OK_SELECT, for a SELECT whose rows go
+	 * to a receiver of type DestNone, as ours is: only an error is negative.
+	 */
+	ret = SPI_execute_plan_extended(dedup_search_plan(pg), &options);
+	if (ret < 0)
+		elog(ERROR, "the dedup search failed: %s", SPI_result_code_string(ret));
 	AtEOXact_GUC(true, guc_level);
-	candidates = MemoryContextAlloc(s.caller, sizeof(DedupCandidate) * Max(SPI_processed, 1));
-	row_context = AllocSetContextCreate(CurrentMemoryContext, "dedup candidate", ALLOCSET_DEFAULT_SIZES);
-	for (row = 0; row < SPI_processed; row++)
-	{
-		MemoryContext old = MemoryContextSwitchTo(row_context);
-
-		if (dedup_candidate_from_row(&s, SPI_tuptable->vals[row], SPI_tuptable->tupdesc, &candidates[ncandidates]))
-			ncandidates++;
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(row_context);
-	}
-	MemoryContextDelete(row_context);
+	MemoryContextDelete(receiver.row_context);
 	SPI_finish();
+	candidates = receiver.candidates;
+	ncandidates = receiver.ncandidates;
 
 	/* Sorted by pointer: a candidate's values are too many to move about. */
 	ranked = MemoryContextAlloc(s.caller, sizeof(DedupCandidate *) * Max(ncandidates, 1));
