@@ -46,6 +46,7 @@ extern Datum calendar_add_working_time(PG_FUNCTION_ARGS);
 extern Datum calendar_working_time_between(PG_FUNCTION_ARGS);
 extern Datum calendar_add_working_days(PG_FUNCTION_ARGS);
 
+static SPIPlanPtr escalation_step_plan = NULL;
 static SPIPlanPtr escalation_reset_plan = NULL;
 static SPIPlanPtr deadline_after_plan = NULL;
 
@@ -62,6 +63,7 @@ static TimestampTz deadline_extend(TimestampTz due, const char *clock, const Int
 static Datum interval_as_hours(Datum span);
 static bool status_is_open(const char *status);
 static void wake_if_soon(TimestampTz at);
+static SlaStepLookup escalation_step_query(Datum policy, Datum step, Interval *after);
 static char *column_enum(HeapTuple tuple, TupleDesc desc, const char *name, bool *isnull);
 static Datum column_value(HeapTuple tuple, TupleDesc desc, const char *name, bool *isnull);
 
@@ -437,6 +439,43 @@ deadlines_orders_sla_next_check(PG_FUNCTION_ARGS)
 }
 
 /*
+ * escalation_step_query reads the first step of policy's chain after step
+ * from the table, for a database whose chains the reference cache does not
+ * hold (see workorder_sla_next_escalation_step), and writes its delay to
+ * *after.
+ */
+static SlaStepLookup
+escalation_step_query(Datum policy, Datum step, Interval *after)
+{
+	Oid			types[2] = {TEXTOID, INT4OID};
+	Datum		args[2] = {policy, step};
+	SlaStepLookup lookup = SLA_STEP_NONE;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_plan(deadline_plan(&escalation_step_plan,
+									   "SELECT s.after FROM workorder.sla_escalation_steps s "
+									   "WHERE s.policy OPERATOR(pg_catalog.=) $1 "
+									   "AND s.step OPERATOR(pg_catalog.>) $2 ORDER BY s.step LIMIT 1",
+									   2, types),
+						 args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading the next escalation step failed");
+	if (SPI_processed > 0)
+	{
+		bool		after_null;
+		Datum		value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &after_null);
+
+		if (!after_null)
+		{
+			*after = *DatumGetIntervalP(value);
+			lookup = SLA_STEP_FOUND;
+		}
+	}
+	SPI_finish();
+	return lookup;
+}
+
+/*
  * deadlines_orders_escalation_next is the BEFORE INSERT OR UPDATE row
  * trigger orders_escalation_next: an order reopened (from resolved or closed
  * to an open status) starts a new chain (its order_escalations rows go,
@@ -445,7 +484,8 @@ deadlines_orders_sla_next_check(PG_FUNCTION_ARGS)
  * resolve_due_at on the policy's resolve clock (calendar_hours on cn when the
  * policy is gone), or NULL when the order is not open, has no resolve
  * deadline or no step is left; the worker is woken when a new value falls
- * within its naptime.  The chain comes from the reference cache.
+ * within its naptime.  The chain comes from the reference cache (from the
+ * table in a database whose extension is older than 0.5).
  */
 Datum
 deadlines_orders_escalation_next(PG_FUNCTION_ARGS)
@@ -526,11 +566,13 @@ deadlines_orders_escalation_next(PG_FUNCTION_ARGS)
 		if (!policy_null && !isnull)
 		{
 			char	   *name = TextDatumGetCString(policy);
-			const SlaEscalationStep *next_step = workorder_sla_next_escalation_step(name, DatumGetInt32(step));
+			Interval	extension;
+			SlaStepLookup lookup = workorder_sla_next_escalation_step(name, DatumGetInt32(step), &extension);
 
-			if (next_step != NULL)
+			if (lookup == SLA_STEP_UNCACHED)
+				lookup = escalation_step_query(policy, step, &extension);
+			if (lookup == SLA_STEP_FOUND)
 			{
-				Interval	extension = next_step->after;
 				const SlaPolicyInfo *p = workorder_sla_policy_info(name);
 				char	   *clock = pstrdup(p ? p->resolve_clock : "calendar_hours");
 				char	   *calendar = pstrdup(p ? p->calendar_code : "cn");

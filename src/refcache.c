@@ -128,6 +128,7 @@ static uint64 ref_loads = 0;		/* counts the loads: what dedup.c's policies are b
 static bool ref_valid = false;
 static bool ref_callback_registered = false;
 static LocalTransactionId ref_provisional_lxid = InvalidLocalTransactionId;
+static bool ref_steps_cached = false;	/* the escalation chains are on the policies */
 static Oid	ref_relids[REF_NTABLES];
 
 /*
@@ -402,6 +403,7 @@ ref_load(void)
 
 	/* Until the load is complete, the cache is not to be used. */
 	ref_valid = false;
+	ref_steps_cached = false;
 
 	ref_retire();
 	ref_context = AllocSetContextCreate(CacheMemoryContext, "workorder reference cache",
@@ -666,9 +668,16 @@ ref_load(void)
 	 * The escalation chains, in the order of their steps, on their policies.
 	 * Every order's insert and update asks for the next step
 	 * (deadlines_orders_escalation_next): a query each time was 3 % of a
-	 * submit().
+	 * submit().  Only when a change of the table reaches the cache, through
+	 * its trigger (not in a schema before 0.5 that runs this library).
 	 */
-	n = (int) workorder_cache_query("SELECT s.policy, s.step, s.after, "
+	n = (int) workorder_cache_query("SELECT 1 FROM pg_catalog.pg_trigger t "
+									"WHERE t.tgrelid OPERATOR(pg_catalog.=) 'workorder.sla_escalation_steps'::pg_catalog.regclass "
+									"AND t.tgname OPERATOR(pg_catalog.=) 'sla_escalation_steps_reference_cache' "
+									"AND t.tgenabled OPERATOR(pg_catalog.<>) 'D'", snapshot);
+	ref_steps_cached = n > 0;
+	n = !ref_steps_cached ? 0 :
+		(int) workorder_cache_query("SELECT s.policy, s.step, s.after, "
 									"pg_catalog.count(*) OVER (PARTITION BY s.policy) "
 									"FROM workorder.sla_escalation_steps s ORDER BY s.policy, s.step", snapshot);
 	for (i = 0; i < n; i++)
@@ -1177,22 +1186,30 @@ workorder_sla_policy_info(const char *name)
 }
 
 /*
- * workorder_sla_next_escalation_step returns the first step of policy's
- * escalation chain after step, or NULL when there is none (or no such
- * policy).  It belongs to the cache.
+ * workorder_sla_next_escalation_step finds the first step of policy's
+ * escalation chain after step and writes its delay to *after.  The chains
+ * are cached only where the table's changes reach the cache (the trigger
+ * sla_escalation_steps_reference_cache, from 0.5 on): in a database whose
+ * extension is not updated yet it says SLA_STEP_UNCACHED, and the caller
+ * reads the table.
  */
-const SlaEscalationStep *
-workorder_sla_next_escalation_step(const char *policy, int32 step)
+SlaStepLookup
+workorder_sla_next_escalation_step(const char *policy, int32 step, Interval *after)
 {
 	const SlaPolicyInfo *p = workorder_sla_policy_info(policy);
 	int			i;
 
+	if (!ref_steps_cached)
+		return SLA_STEP_UNCACHED;
 	if (p == NULL)
-		return NULL;
+		return SLA_STEP_NONE;
 	for (i = 0; i < p->nsteps; i++)
 		if (p->steps[i].step > step)
-			return &p->steps[i];
-	return NULL;
+		{
+			*after = p->steps[i].after;
+			return SLA_STEP_FOUND;
+		}
+	return SLA_STEP_NONE;
 }
 
 /*

@@ -177,7 +177,15 @@ extern bool workorder_channel_replies(const char *code);
 extern const char *workorder_unit_name(const char *code);
 extern const char *workorder_choose_sla_policy(const int64 *rule_id, Oid priority, const char *category);
 extern const SlaPolicyInfo *workorder_sla_policy_info(const char *name);
-extern const SlaEscalationStep *workorder_sla_next_escalation_step(const char *policy, int32 step);
+/* What workorder_sla_next_escalation_step found. */
+typedef enum SlaStepLookup
+{
+	SLA_STEP_NONE,				/* no step after it, or no such policy */
+	SLA_STEP_FOUND,
+	SLA_STEP_UNCACHED			/* the chains are not in the cache: ask the table */
+} SlaStepLookup;
+
+extern SlaStepLookup workorder_sla_next_escalation_step(const char *policy, int32 step, Interval *after);
 extern Datum reference_setting(PG_FUNCTION_ARGS);
 extern const CategoryInfo *workorder_category(const char *code);
 extern const RouteRule *workorder_route_rules(int *n);

@@ -95,6 +95,22 @@ q "$filled" "
   SELECT workorder.dispatch(id, 'C-990401', 'C-990401001') FROM workorder.orders WHERE channel_ref = 'UP-R';
   SELECT workorder.return_order(id, 'C-990401001', '不归我们管') FROM workorder.orders WHERE channel_ref = 'UP-R';" >/dev/null
 
+# The library serves the previous version's schema until the update: there a change
+# of an escalation chain does not reach the reference cache (no cache trigger on
+# sla_escalation_steps before 0.5), so the orders' trigger reads the chain from the
+# table, and a changed step counts at once.
+check "before the update, a changed escalation step counts at once for an open order" "00:00:30" \
+  "$(q "$filled" "
+     INSERT INTO workorder.sla_policies (name, accept_clock, accept_amount, resolve_clock, resolve_amount)
+     VALUES ('tiny', 'calendar_hours', '1 hour', 'calendar_hours', '2 hours');
+     INSERT INTO workorder.sla_escalation_steps (policy, step, after, action)
+     VALUES ('tiny', 1, '0', 'remind'), ('tiny', 2, '1 hour', 'supervise');
+     INSERT INTO workorder.sla_priority_policies VALUES ('low', 'tiny')
+         ON CONFLICT (priority) DO UPDATE SET policy = excluded.policy;
+     SELECT workorder.submit('hotline', 'UP-ESC', '0301', '西南村路口有流动摊贩占道', lon => 121.02, lat => 31.05, priority => 'low');
+     UPDATE workorder.sla_escalation_steps SET after = '30 seconds' WHERE policy = 'tiny' AND step = 1;
+     SELECT next_escalation_at - resolve_due_at FROM workorder.orders WHERE channel_ref = 'UP-ESC';" | tail -n 1)"
+
 # A camera connector's login, connected before the update and kept connected: its
 # first report (no duplicate) prepares intake in its backend under the previous
 # version.  camera SQL: runs SQL in that session and prints what it printed.
