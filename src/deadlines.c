@@ -565,15 +565,15 @@ deadlines_orders_escalation_next(PG_FUNCTION_ARGS)
 		/* A NULL step has no next one (the query this was compared with >). */
 		if (!policy_null && !isnull)
 		{
-			char	   *name = TextDatumGetCString(policy);
 			Interval	extension;
-			SlaStepLookup lookup = workorder_sla_next_escalation_step(name, DatumGetInt32(step), &extension);
+			const SlaPolicyInfo *p;
+			SlaStepLookup lookup = workorder_sla_next_escalation_step(TextDatumGetCString(policy),
+																	  DatumGetInt32(step), &extension, &p);
 
 			if (lookup == SLA_STEP_UNCACHED)
 				lookup = escalation_step_query(policy, step, &extension);
 			if (lookup == SLA_STEP_FOUND)
 			{
-				const SlaPolicyInfo *p = workorder_sla_policy_info(name);
 				char	   *clock = pstrdup(p ? p->resolve_clock : "calendar_hours");
 				char	   *calendar = pstrdup(p ? p->calendar_code : "cn");
 

@@ -1762,9 +1762,6 @@ dedup_receive_row(TupleTableSlot *slot, DestReceiver *self)
 	DedupReceiver *receiver = (DedupReceiver *) self;
 	MemoryContext old;
 
-	if (slot->tts_tupleDescriptor->natts != SQ_PENDING_REVIEW)
-		elog(ERROR, "the dedup search returned %d columns, not %d",
-			 slot->tts_tupleDescriptor->natts, SQ_PENDING_REVIEW);
 	slot_getallattrs(slot);
 	if (receiver->ncandidates == receiver->allocated)
 	{
@@ -1780,11 +1777,16 @@ dedup_receive_row(TupleTableSlot *slot, DestReceiver *self)
 	return true;
 }
 
-/* dedup_receive_startup: the receiver needs nothing at the start. */
+/*
+ * dedup_receive_startup checks, once before the rows, that they have the
+ * columns dedup_candidate_from_row reads.
+ */
 static void
 dedup_receive_startup(DestReceiver *self pg_attribute_unused(), int operation pg_attribute_unused(),
-					  TupleDesc typeinfo pg_attribute_unused())
+					  TupleDesc typeinfo)
 {
+	if (typeinfo->natts != SQ_PENDING_REVIEW)
+		elog(ERROR, "the dedup search returned %d columns, not %d", typeinfo->natts, SQ_PENDING_REVIEW);
 }
 
 /* dedup_receive_nothing: nor at the end, nor to be freed (it is on the stack). */

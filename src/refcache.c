@@ -1187,18 +1187,20 @@ workorder_sla_policy_info(const char *name)
 
 /*
  * workorder_sla_next_escalation_step finds the first step of policy's
- * escalation chain after step and writes its delay to *after.  The chains
- * are cached only where the table's changes reach the cache (the trigger
- * sla_escalation_steps_reference_cache, from 0.5 on): in a database whose
- * extension is not updated yet it says SLA_STEP_UNCACHED, and the caller
- * reads the table.
+ * escalation chain after step and writes its delay to *after, and the policy
+ * (NULL: none of that name) to *info, whose clock the step counts on.  The
+ * chains are cached only where the table's changes reach the cache (the
+ * trigger sla_escalation_steps_reference_cache, from 0.5 on): in a database
+ * whose extension is not updated yet it says SLA_STEP_UNCACHED, and the
+ * caller reads the table.
  */
 SlaStepLookup
-workorder_sla_next_escalation_step(const char *policy, int32 step, Interval *after)
+workorder_sla_next_escalation_step(const char *policy, int32 step, Interval *after, const SlaPolicyInfo **info)
 {
 	const SlaPolicyInfo *p = workorder_sla_policy_info(policy);
 	int			i;
 
+	*info = p;
 	if (!ref_steps_cached)
 		return SLA_STEP_UNCACHED;
 	if (p == NULL)

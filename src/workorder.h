@@ -185,7 +185,8 @@ typedef enum SlaStepLookup
 	SLA_STEP_UNCACHED			/* the chains are not in the cache: ask the table */
 } SlaStepLookup;
 
-extern SlaStepLookup workorder_sla_next_escalation_step(const char *policy, int32 step, Interval *after);
+extern SlaStepLookup workorder_sla_next_escalation_step(const char *policy, int32 step, Interval *after,
+														 const SlaPolicyInfo **info);
 extern Datum reference_setting(PG_FUNCTION_ARGS);
 extern const CategoryInfo *workorder_category(const char *code);
 extern const RouteRule *workorder_route_rules(int *n);
