@@ -79,8 +79,9 @@ CREATE TABLE workorder.outbox (
     lease_expired_at timestamptz,
     -- One event makes at most one message per report.  (Per report rather than per
     -- channel: a master's result goes to each merged report, and two of those may
-    -- have come through the same channel.)
-    CONSTRAINT outbox_event_order_unique UNIQUE (event_id, order_id),
+    -- have come through the same channel.)  Its index, order first, is also the one
+    -- that finds a report's messages.
+    CONSTRAINT outbox_order_event_unique UNIQUE (order_id, event_id),
     CONSTRAINT outbox_state CHECK (state IN ('pending', 'claimed', 'delivered', 'dead')),
     CONSTRAINT outbox_claimed_has_lease CHECK ((state OPERATOR(pg_catalog.=) 'claimed') OPERATOR(pg_catalog.=) (claimed_until IS NOT NULL)),
     CONSTRAINT outbox_delivered_at CHECK ((state OPERATOR(pg_catalog.=) 'delivered') OPERATOR(pg_catalog.=) (delivered_at IS NOT NULL))
@@ -91,7 +92,6 @@ CREATE INDEX outbox_due_idx ON workorder.outbox (channel_code, next_attempt_at)
     WHERE state IN ('pending', 'claimed');
 -- outbox_expire finds the earliest lease to run out.
 CREATE INDEX outbox_lease_idx ON workorder.outbox (claimed_until) WHERE state OPERATOR(pg_catalog.=) 'claimed';
-CREATE INDEX outbox_order_idx ON workorder.outbox (order_id);
 -- purge_history (part 97) finds the settled messages past their retention, oldest
 -- first.  A message enters this index when it is acknowledged or dies, not when
 -- intake writes it.
