@@ -21,7 +21,8 @@
  *   - a run of ASCII digits becomes one symbol.  For descriptions every run is
  *     the same symbol ("#"): times, phone numbers and counts differ between
  *     reports of one event.  For addresses a run keeps its value (leading
- *     zeros dropped): "12号" and "15号" are different doors;
+ *     zeros dropped): "12号" and "15号" are different doors; a run too long for
+ *     that (a phone number) is a hash of its digits;
  *   - for descriptions only, common fillers are dropped: words that say how a
  *     report was made rather than what it is about (您好, 请问, 市民来电反映,
  *     巡查发现, 检测到, 告警, ...; the list is filler_words below, longest
@@ -78,10 +79,15 @@
 /*
  * Symbols above the Unicode range stand for digit runs: DIGITS_SYMBOL for any
  * run (descriptions), DIGITS_SYMBOL + 1 + value for an address's run whose
- * value fits in DIGITS_VALUE_MASK, and a hash of the digits beyond that.
+ * value fits in DIGITS_VALUE_MASK, and DIGITS_LONG_SYMBOL + a hash of the
+ * digits for a longer one (a phone number).  The hashes have a range of their
+ * own: when they shared the values' range, a phone number could equal a door
+ * number (13800138000 was 586269).
  */
 #define DIGITS_SYMBOL			((uint32) 0x200000)
 #define DIGITS_VALUE_MASK		((uint32) 0x0FFFFF)
+#define DIGITS_LONG_SYMBOL		(DIGITS_SYMBOL + 1 + DIGITS_VALUE_MASK)
+#define DIGITS_HASH_MASK		((uint32) 0x0FFFFFFF)
 
 /* What a text is normalised for. */
 typedef enum SimilarityMode
@@ -459,7 +465,7 @@ digit_run_symbol(const pg_wchar *cp, int start, int end, SimilarityMode mode)
 
 		for (i = start; i < end; i++)
 			h = (h ^ (cp[i] - '0')) * 16777619u;
-		value = h % (DIGITS_VALUE_MASK - 1);
+		return DIGITS_LONG_SYMBOL + (h & DIGITS_HASH_MASK);
 	}
 	return DIGITS_SYMBOL + 1 + value;
 }
@@ -1125,6 +1131,8 @@ workorder_similarity_normalize(PG_FUNCTION_ARGS)
 
 		if (c == DIGITS_SYMBOL)
 			appendStringInfoChar(&out, '#');
+		else if (c >= DIGITS_LONG_SYMBOL)
+			appendStringInfo(&out, "#h%07x", c - DIGITS_LONG_SYMBOL);
 		else if (c > DIGITS_SYMBOL)
 			appendStringInfo(&out, "#%u", c - DIGITS_SYMBOL - 1);
 		else

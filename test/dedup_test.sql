@@ -11,7 +11,7 @@ BEGIN;
 \i test/fixtures/dedup_map.sql
 \o
 
-SELECT plan(75);
+SELECT plan(79);
 
 -- Random texts: Chinese, ASCII, full-width forms, digits, punctuation, spaces.
 SELECT setseed(0.25);
@@ -54,6 +54,14 @@ SELECT cmp_ok(workorder.address_similarity('文华路12号', '文华路345号'),
           'in an address, runs of digits keep their value');
 SELECT is(workorder.address_similarity('文华路012号', '文华路12号'), 1::float8,
           'leading zeros do not count');
+SELECT cmp_ok(workorder.address_similarity('桂城东二社区13800138000号', '桂城东二社区586269号'), '<', 1::float8,
+              'a number too long to keep its value (a phone number) is never equal to a door number');
+SELECT cmp_ok(workorder.address_similarity('99999999999999999999999999号', '88795号'), '<', 1::float8,
+              '... however long it is');
+SELECT is(workorder.address_similarity('桂城13800138000号', '桂城013800138000号'), 1::float8,
+          'leading zeros do not count in a long number either');
+SELECT cmp_ok(workorder.address_similarity('桂城13800138000号', '桂城13800138001号'), '<', 1::float8,
+              'two long numbers that differ in a digit differ');
 SELECT is(workorder.text_similarity('井盖缺失', '井盖缺失', ''), workorder.text_similarity('井盖缺失', '井盖缺失'),
           'ignoring nothing is text_similarity');
 SELECT is(workorder.text_similarity('文华路', '文华路', '文华路'), 1::float8,
