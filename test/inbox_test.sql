@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(65);
+SELECT plan(70);
 -- Reports here are orders of their own: dedup is sql/dedup.sql's.
 INSERT INTO workorder.settings VALUES ('dedup_enabled', 'off', 'reports in these tests are orders of their own');
 
@@ -331,6 +331,35 @@ RELEASE SAVEPOINT other;
 SELECT ok(NOT has_function_privilege('workorder_intake', 'workorder.intake_received_at(timestamptz)', 'EXECUTE')
           AND NOT has_function_privilege('workorder_dispatcher', 'workorder.intake_received_at(timestamptz)', 'EXECUTE'),
           'connectors and dispatchers may not date a report: only admins set a receipt time');
+
+-- The earliest row of a reference makes its order, also when a later row spells
+-- the reference with blanks that submit() trims (sorted untrimmed, the later
+-- ' M-TRIM' came first and made the order; the earlier row became its retry).
+INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
+VALUES ('hotline', 'M-TRIM', '0301', '第一份：桥头有人摆摊', '122.05', '30.05'),
+       ('hotline', ' M-TRIM', '0301', '第二份：另一处', '122.06', '30.06');
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (2, 0)$$,
+                  'two rows of one reference, the later with a leading blank');
+SELECT results_eq($$SELECT o.description, count(DISTINCT i.order_id) FROM workorder.inbox i
+                      JOIN workorder.orders o ON o.id = i.order_id
+                     WHERE i.channel_ref IN ('M-TRIM', ' M-TRIM') GROUP BY o.description$$,
+                  $$VALUES ('第一份：桥头有人摆摊'::text, 1::bigint)$$,
+                  '... make one order, of the earlier row''s report');
+
+-- A retry whose columns do not convert is still a retry: submit() answers a retry
+-- before it checks anything, and the inbox says the same.
+INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
+VALUES ('hotline', 'P-1 ', '0301', '重发', '122,05', '30,05'),
+       ('hotline', 'M-NOTRETRY', '0301', '坐标写错', '122,05', '30,05');
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (1, 1)$$,
+                  'a retry with a bad coordinate, and a new report with one');
+SELECT results_eq($$SELECT i.state, i.order_id = d.id, i.error_code FROM workorder.inbox i, direct d
+                     WHERE i.channel_ref = 'P-1 ' AND d.channel_ref = 'P-1'$$,
+                  $$VALUES ('accepted'::text, true, NULL::text)$$,
+                  '... the retry is accepted with its order, no error');
+SELECT results_eq($$SELECT state, error_code FROM workorder.inbox WHERE channel_ref = 'M-NOTRETRY'$$,
+                  $$VALUES ('rejected'::text, '22P02'::text)$$,
+                  '... the new report is rejected for its coordinate');
 
 -- Only the owner drains; PUBLIC gets nothing.
 CREATE ROLE inbox_test_nobody;

@@ -154,15 +154,18 @@ $$;
 -- detail of the error.  A conversion error names the column and the value.  A
 -- retry of a report (same channel and channel_ref as an order that exists, or as
 -- an earlier row) is accepted with the existing order's id, because submit() is
--- idempotent.
+-- idempotent; so is a retry whose columns do not convert, as submit() looks for
+-- the order before it checks anything else.
 --
 -- The claimed rows are submitted in (channel, channel_ref, id) order, not in id
--- order.  Two drains that meet on the same reference (one waits for the other's
+-- order, the reference trimmed of the blanks submit() trims (' M5' is 'M5').
+-- Two drains that meet on the same reference (one waits for the other's
 -- uncommitted order) then mostly wait in the same direction, and the earliest row
--- of a reference is the one that makes its order.  Not always: submit() trims the
--- reference (' M5' is 'M5') and this order does not, and dedup's locks of its
--- search cells are taken in the order of the reports, so two drains can still
--- deadlock; the row that loses stays pending and is retried (see below).
+-- of a reference is the one that makes its order (sorted untrimmed, a later
+-- ' M5' made the order of an earlier 'M5', and the earlier row became its
+-- retry).  dedup's locks of its search cells are taken in the order of the
+-- reports, so two drains can still deadlock; the row that loses stays pending
+-- and is retried (see below).
 --
 -- A row whose submit fails for a reason that is not the row's (a deadlock or a
 -- serialization failure with another transaction, class 40, a lock timeout, 55P03,
@@ -190,6 +193,7 @@ DECLARE
     v_occurred_at timestamptz;
     v_attributes jsonb;
     v_priority workorder.order_priority;
+    retried bigint;     -- the order of a retry whose columns do not convert
     converting text;    -- the column being converted, NULL once they all are
     converted_to text;  -- what it is converted to, for the message
     value text;         -- its value
@@ -245,7 +249,8 @@ BEGIN
 
     FOR r IN SELECT * FROM workorder.inbox i
               WHERE i.id OPERATOR(pg_catalog.=) ANY (claimed)
-              ORDER BY i.channel COLLATE pg_catalog."C", i.channel_ref COLLATE pg_catalog."C", i.id
+              ORDER BY i.channel COLLATE pg_catalog."C",
+                       pg_catalog.btrim(i.channel_ref, E' \t\n\r\f\v\u00a0\u3000') COLLATE pg_catalog."C", i.id
     LOOP
         BEGIN
             converting := 'lon';
@@ -290,6 +295,21 @@ BEGIN
                                     err_message = MESSAGE_TEXT,
                                     err_detail = PG_EXCEPTION_DETAIL;
             IF converting IS NOT NULL THEN
+                -- A retry of a report that has its order is that order, whatever
+                -- else it carries: submit() answers a retry before it checks.
+                retried := (SELECT x.id FROM workorder.orders x
+                             WHERE x.channel_code OPERATOR(pg_catalog.=) r.channel
+                               AND x.channel_ref OPERATOR(pg_catalog.=)
+                                   pg_catalog.btrim(r.channel_ref, E' \t\n\r\f\v\u00a0\u3000')
+                               AND workorder.channel_is_active(r.channel));
+                IF retried IS NOT NULL THEN
+                    UPDATE workorder.inbox i
+                       SET state = 'accepted', order_id = retried, error_code = NULL, error_message = NULL,
+                           processed_at = pg_catalog.clock_timestamp(), retry_at = NULL
+                     WHERE i.id OPERATOR(pg_catalog.=) r.id;
+                    accepted := accepted OPERATOR(pg_catalog.+) 1;
+                    CONTINUE;
+                END IF;
                 err_detail := pg_catalog.format('The value does not convert: %s%s.', err_message,
                                                 COALESCE(' (' OPERATOR(pg_catalog.||)
                                                          pg_catalog.rtrim(NULLIF(err_detail, ''), '.')
