@@ -11,7 +11,7 @@ BEGIN;
 \i test/fixtures/dedup_map.sql
 \o
 
-SELECT plan(79);
+SELECT plan(82);
 
 -- Random texts: Chinese, ASCII, full-width forms, digits, punctuation, spaces.
 SELECT setseed(0.25);
@@ -152,6 +152,16 @@ SELECT throws_ok(format('SELECT workorder.review_duplicate(%s, ''C-990901'', ''r
 SELECT is((SELECT (status, event_count, report_count)::text FROM workorder.orders WHERE id = :s)
           || (SELECT (review IS NULL)::text FROM workorder.dedup_checks WHERE order_id = :s),
           '(new,2,1)true', 'failed reviews wrote nothing');
+-- A suspected duplicate waiting for review is no master yet: reports merged into it
+-- kept its own review from merging it (WO404, an order with reports merged into it).
+SELECT throws_like(format('SELECT workorder.merge(%s, %s, ''C-990901'')', :n, :s),
+                   '%is a suspected duplicate waiting for review',
+                   'merging into a suspected duplicate waiting for review is refused');
+SELECT throws_ok(format('SELECT workorder.merge(%s, %s, ''C-990901'')', :n, :s), 'WO404', NULL,
+                 '... as WO404, the merge''s code for an unusable master');
+SELECT is((SELECT (status, master_id IS NULL, event_count)::text FROM workorder.orders WHERE id = :n)
+          || (SELECT report_count::text FROM workorder.orders WHERE id = :s),
+          '(dispatched,t,2)1', '... and writes nothing');
 SELECT throws_ok('SELECT * FROM workorder.explain_dedup(-1)', 'WO402', NULL, 'explaining an unknown order is WO402');
 
 -- A master cancelled between the search and the merge (by a dispatcher, whom the

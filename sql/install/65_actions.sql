@@ -750,6 +750,20 @@ BEGIN
             pg_catalog.format('Its status_reason is %s.', COALESCE(pg_catalog.quote_literal(m.status_reason), 'NULL')),
             'Merge into an order that is being handled, or cancel this one too.');
     END IF;
+    -- A suspected duplicate waiting for review is no master yet: its review may
+    -- merge it, and an order with reports merged into it cannot be merged (below),
+    -- so the reports taken meanwhile stuck it in review for good.
+    IF m.status OPERATOR(pg_catalog.=) 'new' AND EXISTS (
+           SELECT 1 FROM workorder.dedup_checks c
+            WHERE c.order_id OPERATOR(pg_catalog.=) m.id
+              AND c.decision OPERATOR(pg_catalog.=) 'review' AND c.review IS NULL) THEN
+        PERFORM workorder.action_error(o, 'merge', 'WO404',
+            pg_catalog.format('master order %s (id %s) is a suspected duplicate waiting for review', m.ticket, m.id),
+            pg_catalog.format('Its check at intake flagged it (score %s); it is in workorder.suspected_duplicates.',
+                              (SELECT pg_catalog.round(c.score::numeric, 3) FROM workorder.dedup_checks c
+                                WHERE c.order_id OPERATOR(pg_catalog.=) m.id)),
+            'Review it first with workorder.review_duplicate(), then merge into the order that is the event''s master.');
+    END IF;
     IF EXISTS (SELECT 1 FROM workorder.orders x WHERE x.master_id OPERATOR(pg_catalog.=) o.id) THEN
         PERFORM workorder.action_error(o, 'merge', 'WO404',
             'other orders are merged into this one',
