@@ -201,6 +201,7 @@ static char *text_or_null(Datum value, bool isnull);
 static Datum attribute(HeapTupleHeader row, int attnum, bool *isnull);
 static Datum intake_point(FunctionCallInfo fcinfo);
 static char *geometry_text(Datum geometry, int length);
+static char *quoted_start(const char *s);
 static Datum find_order(Datum channel, Datum channel_ref, bool *found);
 static Datum existing_order(Datum order);
 static void dedup_settle(HeapTupleHeader dup, DedupOutcome *outcome);
@@ -290,6 +291,22 @@ check_text(Datum value, bool isnull, const char *what, int max_length, bool requ
 							 what)));
 	}
 	return trimmed;
+}
+
+/*
+ * quoted_start returns s quoted as a literal, cut to its first 40 characters
+ * and marked "..." when it is longer: a message names what it refuses, and a
+ * connector's value may be megabytes.
+ */
+static char *
+quoted_start(const char *s)
+{
+	int			bytes = strlen(s);
+	int			clipped = pg_mbcharcliplen(s, bytes, 40);
+
+	if (clipped == bytes)
+		return quote_literal_cstr(s);
+	return psprintf("%s...", quote_literal_cstr(pnstrdup(s, clipped)));
 }
 
 /*
@@ -1168,11 +1185,21 @@ intake_submit(PG_FUNCTION_ARGS)
 	/* An intake login: its own channel only (part 96). */
 	workorder_check_channel_access(channel, "submit");
 	if (!workorder_channel_is_active(channel))
+	{
+		if (workorder_channel_exists(channel))
+			ereport(ERROR,
+					(errcode(ERRCODE_WO_UNKNOWN_CHANNEL),
+					 errmsg("channel %s is not active", quote_literal_cstr(channel)),
+					 errdetail("Its row in workorder.channels has active = false."),
+					 errhint("Submit through an active channel, or have an admin set the channel active again.")));
 		ereport(ERROR,
 				(errcode(ERRCODE_WO_UNKNOWN_CHANNEL),
-				 errmsg("unknown channel %s", channel ? quote_literal_cstr(channel) : "NULL"),
-				 errdetail("No active channel has this code."),
+				 errmsg("unknown channel %s", channel ? quoted_start(channel) : "NULL"),
+				 channel && pg_mbstrlen(channel) > 40 ?
+				 errdetail("No channel has this code, of %d characters.", pg_mbstrlen(channel)) :
+				 errdetail("No channel has this code."),
 				 errhint("Use the code of a channel in workorder.channels; a new channel is loaded with workorder.load_channels().")));
+	}
 
 	/*
 	 * Trimmed of every blank, so that a retry with a trailing CR is the same

@@ -835,6 +835,17 @@ workorder_channel_is_active(const char *code)
 }
 
 /*
+ * workorder_channel_exists says whether a channel has this code, active or
+ * not: what an error about an unusable channel tells apart.
+ */
+bool
+workorder_channel_exists(const char *code)
+{
+	ref_ensure();
+	return code != NULL && ref_find('C', code, NULL) != NULL;
+}
+
+/*
  * workorder_map_category returns the catalogue code of a channel's category
  * code (workorder.map_category()), or NULL.  The string belongs to the cache.
  */

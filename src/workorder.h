@@ -194,6 +194,7 @@ extern const char *workorder_resolve_unit(RouteTarget target, const char *kind, 
 										  ArrayType *chain, const char *fixed_unit);
 extern const char *workorder_setting(const char *name);
 extern bool workorder_channel_is_active(const char *code);
+extern bool workorder_channel_exists(const char *code);
 extern const char *workorder_map_category(const char *channel, const char *category);
 extern bool workorder_unit_is_active(const char *code);
 extern const char *workorder_dispatch_center(void);

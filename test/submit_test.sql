@@ -3,7 +3,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(53);
+SELECT plan(55);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -27,6 +27,15 @@ SELECT * FROM pg_temp.refused($$SELECT workorder.submit('fax', 'F-1', '0301', '�
                               'WO301', 'an unknown channel is refused');
 SELECT * FROM pg_temp.refused($$SELECT workorder.submit(NULL, 'F-1', '0301', '无渠道', lon => 121.02, lat => 31.05)$$,
                               'WO301', 'a NULL channel is refused');
+SELECT throws_ok($$SELECT workorder.submit(repeat('h', 1048576), 'F-1', '0301', '长渠道', lon => 121.02, lat => 31.05)$$,
+                 'WO301', 'unknown channel ''' || repeat('h', 40) || '''...',
+                 'an unknown channel of a megabyte is named by its first 40 characters, not echoed whole');
+SAVEPOINT inactive;
+UPDATE workorder.channels SET active = false WHERE code = 'hotline';
+SELECT throws_ok($$SELECT workorder.submit('hotline', 'F-1', '0301', '停用渠道', lon => 121.02, lat => 31.05)$$,
+                 'WO301', 'channel ''hotline'' is not active',
+                 'a channel that exists but is not active is refused as such, not as unknown');
+ROLLBACK TO SAVEPOINT inactive;
 SELECT * FROM pg_temp.refused($$SELECT workorder.submit('hotline', NULL, '0301', '无引用', lon => 121.02, lat => 31.05)$$,
                               'WO302', 'a NULL channel reference is refused');
 SELECT * FROM pg_temp.refused($$SELECT workorder.submit('hotline', repeat('r', 129), '0301', '长引用', lon => 121.02, lat => 31.05)$$,
