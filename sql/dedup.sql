@@ -258,4 +258,6 @@ SELECT channel_code, reports, merged, masters, resolved FROM workorder.channel_r
 -- With dedup_enabled off every report is an order of its own.
 INSERT INTO workorder.settings VALUES ('dedup_enabled', 'off', 'test');
 SELECT * FROM pg_temp.report('hotline', 'H-9', '0401', '文华路3号门口井盖缺失', 117.05, 26.0501, '文华路3号');
+-- explain_dedup says dedup is off, not that nothing was near (H-1 is).
+SELECT rank, decision, reason FROM workorder.explain_dedup((SELECT id FROM workorder.orders WHERE channel_ref = 'H-9'));
 ROLLBACK;

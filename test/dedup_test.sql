@@ -11,7 +11,7 @@ BEGIN;
 \i test/fixtures/dedup_map.sql
 \o
 
-SELECT plan(82);
+SELECT plan(84);
 
 -- Random texts: Chinese, ASCII, full-width forms, digits, punctuation, spaces.
 SELECT setseed(0.25);
@@ -162,6 +162,13 @@ SELECT throws_ok(format('SELECT workorder.merge(%s, %s, ''C-990901'')', :n, :s),
 SELECT is((SELECT (status, master_id IS NULL, event_count)::text FROM workorder.orders WHERE id = :n)
           || (SELECT report_count::text FROM workorder.orders WHERE id = :s),
           '(dispatched,t,2)1', '... and writes nothing');
+-- A confirm may name another master than the suspected one; explain_dedup then
+-- names it too (it told only of the suspected master, as chosen and confirmed).
+SELECT is((SELECT status || ' ' || master_id FROM workorder.review_duplicate(:s, 'C-990901', 'confirm', :n)),
+          'merged ' || :n, 'a confirm that names another master merges into that one');
+SELECT alike((SELECT reason FROM workorder.explain_dedup(:s) WHERE chosen),
+             (SELECT '%; confirm by C-990901, as a duplicate of ' || ticket FROM workorder.orders WHERE id = :n),
+             '... and explain_dedup says so');
 SELECT throws_ok('SELECT * FROM workorder.explain_dedup(-1)', 'WO402', NULL, 'explaining an unknown order is WO402');
 
 -- A master cancelled between the search and the merge (by a dispatcher, whom the

@@ -406,6 +406,10 @@ BEGIN
             NULL::text, NULL::boolean, NULL::numeric, NULL::interval, NULL::numeric, NULL::numeric, NULL::numeric, NULL::numeric,
             NULL::numeric, NULL::numeric, false, 'new'::text,
             CASE WHEN o.category_code IS NULL THEN 'no catalogue category: not deduplicated'
+                 -- No check is recorded either when dedup is off: say so, rather than
+                 -- that nothing was near (the report may have sat on another).
+                 WHEN workorder.setting('dedup_enabled', 'on') OPERATOR(pg_catalog.=) 'off'
+                 THEN 'dedup is off (setting dedup_enabled): no report is checked'
                  ELSE pg_catalog.format('no open or recently resolved order of family %s within %s m and %s',
                                         p.family, p.radius_m, p.time_window) END;
         RETURN;
@@ -438,7 +442,16 @@ BEGIN
                                        CASE WHEN c.same_category
                                             THEN 'below merge_threshold ' OPERATOR(pg_catalog.||) (chk.policy).merge_threshold
                                             ELSE 'another category: suspected only' END,
-                                       CASE WHEN chk.review OPERATOR(pg_catalog.=) ANY ('{confirm,reject}'::text[])
+                                       CASE WHEN chk.review OPERATOR(pg_catalog.=) 'confirm'
+                                                 AND o.master_id IS DISTINCT FROM chk.master_id
+                                                 AND o.master_id IS NOT NULL
+                                            -- The reviewer named another master.
+                                            THEN pg_catalog.format('; confirm by %s, as a duplicate of %s', chk.reviewed_by,
+                                                                   COALESCE((SELECT x.ticket::text FROM workorder.orders x
+                                                                              WHERE x.id OPERATOR(pg_catalog.=) o.master_id
+                                                                                AND workorder.caller_may_read(x)),
+                                                                            'another order'))
+                                            WHEN chk.review OPERATOR(pg_catalog.=) ANY ('{confirm,reject}'::text[])
                                             THEN pg_catalog.format('; %s by %s', chk.review, chk.reviewed_by)
                                             WHEN chk.review IS NOT NULL
                                             THEN pg_catalog.format('; no review: %s by %s', chk.review, chk.reviewed_by)
