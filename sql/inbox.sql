@@ -77,7 +77,7 @@ SELECT row_number() OVER (ORDER BY i.id) AS n, i.channel, i.channel_ref AS ref, 
        CASE WHEN i.order_id IS NOT NULL
             THEN (SELECT count(*) FROM workorder.orders o
                    WHERE o.id <= i.order_id AND o.channel_code IN ('hotline', 'grid')) END AS order_no,
-       i.error_code, i.error_message, i.processed_at IS NOT NULL AS processed
+       i.error_code, i.error_message, i.error_hint, i.processed_at IS NOT NULL AS processed
   FROM workorder.inbox i;
 \x on
 SELECT * FROM outcome ORDER BY n;

@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(70);
+SELECT plan(72);
 -- Reports here are orders of their own: dedup is sql/dedup.sql's.
 INSERT INTO workorder.settings VALUES ('dedup_enabled', 'off', 'reports in these tests are orders of their own');
 
@@ -360,6 +360,17 @@ SELECT results_eq($$SELECT i.state, i.order_id = d.id, i.error_code FROM workord
 SELECT results_eq($$SELECT state, error_code FROM workorder.inbox WHERE channel_ref = 'M-NOTRETRY'$$,
                   $$VALUES ('rejected'::text, '22P02'::text)$$,
                   '... the new report is rejected for its coordinate');
+
+-- A rejection keeps its error's hint, what to do, for the connector to read back.
+INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
+VALUES ('hotline', 'M-HINT', '0301', '   ', '122.05', '30.05');
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (0, 1)$$, 'a report without a description');
+SELECT results_eq($$SELECT error_code, error_hint FROM workorder.inbox_mine WHERE channel_ref IN ('M-HINT', 'M-NOTRETRY', 'P-1 ')
+                     ORDER BY channel_ref$$,
+                  $$VALUES ('WO303'::text, 'Every report needs a description.'::text),
+                           ('22P02', 'Correct lon and insert the report again, with the same channel_ref.'),
+                           (NULL, NULL)$$,
+                  '... keeps submit()''s hint, a coordinate that does not convert says which column to correct, an accepted row has none');
 
 -- Only the owner drains; PUBLIC gets nothing.
 CREATE ROLE inbox_test_nobody;

@@ -38,6 +38,8 @@ CREATE TABLE workorder.inbox (
     -- a row still pending after one may be tried again.
     attempts       integer NOT NULL DEFAULT 0,
     retry_at       timestamptz,
+    -- What to do about the error (its hint), beside error_code and error_message.
+    error_hint     text,
     CONSTRAINT inbox_state CHECK (state IN ('pending', 'accepted', 'rejected')),
     CONSTRAINT inbox_accepted_has_order CHECK ((state OPERATOR(pg_catalog.=) 'accepted') OPERATOR(pg_catalog.=) (order_id IS NOT NULL)),
     CONSTRAINT inbox_rejected_has_reason CHECK (state OPERATOR(pg_catalog.<>) 'rejected'
@@ -68,6 +70,8 @@ COMMENT ON COLUMN workorder.inbox.priority IS 'low, normal, high or urgent (case
 COMMENT ON COLUMN workorder.inbox.state IS 'pending until drained, then accepted (order_id is set) or rejected (error_code and error_message say why)';
 COMMENT ON COLUMN workorder.inbox.error_code IS
     'the SQLSTATE of the rejection: WO1xx/WO3xx from submit(), 22xxx for a column that does not convert; on a row still pending, the error of its last attempt (a deadlock, a lock timeout, a broken setting or unit: not the row''s fault)';
+COMMENT ON COLUMN workorder.inbox.error_hint IS
+    'what to do about the error of error_code and error_message: the hint of submit()''s error (for a column that does not convert, which column to correct); NULL when the error has none';
 COMMENT ON COLUMN workorder.inbox.attempts IS
     'attempts that failed for a reason not the row''s own; the row stayed pending after each';
 COMMENT ON COLUMN workorder.inbox.retry_at IS
@@ -200,6 +204,7 @@ DECLARE
     err_code text;
     err_message text;
     err_detail text;
+    err_hint text;
     -- At least a second: a base of 0 made failing rows due again at once.
     retry_base interval := GREATEST(workorder.setting('inbox_retry_base', '10 seconds')::interval, interval '1 second');
     retry_max interval := workorder.setting('inbox_retry_max', '15 minutes')::interval;
@@ -286,14 +291,15 @@ BEGIN
                 occurred_at => v_occurred_at, attributes => v_attributes, priority => v_priority);
 
             UPDATE workorder.inbox i
-               SET state = 'accepted', order_id = o.id, error_code = NULL, error_message = NULL,
+               SET state = 'accepted', order_id = o.id, error_code = NULL, error_message = NULL, error_hint = NULL,
                    processed_at = pg_catalog.clock_timestamp(), retry_at = NULL
              WHERE i.id OPERATOR(pg_catalog.=) r.id;
             accepted := accepted OPERATOR(pg_catalog.+) 1;
         EXCEPTION WHEN OTHERS THEN
             GET STACKED DIAGNOSTICS err_code = RETURNED_SQLSTATE,
                                     err_message = MESSAGE_TEXT,
-                                    err_detail = PG_EXCEPTION_DETAIL;
+                                    err_detail = PG_EXCEPTION_DETAIL,
+                                    err_hint = PG_EXCEPTION_HINT;
             IF converting IS NOT NULL THEN
                 -- A retry of a report that has its order is that order, whatever
                 -- else it carries: submit() answers a retry before it checks.
@@ -304,7 +310,7 @@ BEGIN
                                AND workorder.channel_is_active(r.channel));
                 IF retried IS NOT NULL THEN
                     UPDATE workorder.inbox i
-                       SET state = 'accepted', order_id = retried, error_code = NULL, error_message = NULL,
+                       SET state = 'accepted', order_id = retried, error_code = NULL, error_message = NULL, error_hint = NULL,
                            processed_at = pg_catalog.clock_timestamp(), retry_at = NULL
                      WHERE i.id OPERATOR(pg_catalog.=) r.id;
                     accepted := accepted OPERATOR(pg_catalog.+) 1;
@@ -316,7 +322,10 @@ BEGIN
                                                          OPERATOR(pg_catalog.||) ')', ''));
                 err_message := pg_catalog.format('inbox column %s is not %s: %s', converting, converted_to,
                                                  pg_catalog.quote_literal(pg_catalog.left(value, 60)));
+                err_hint := pg_catalog.format('Correct %s and insert the report again, with the same channel_ref.',
+                                              converting);
             END IF;
+            err_hint := pg_catalog.left(NULLIF(err_hint, ''), 2000);
             err_message := err_message OPERATOR(pg_catalog.||)
                            COALESCE('. ' OPERATOR(pg_catalog.||) NULLIF(err_detail, ''), '');
             -- PostgreSQL's own message quotes the whole bad value (a lon of megabytes):
@@ -332,6 +341,7 @@ BEGIN
                 UPDATE workorder.inbox i
                    SET error_code = err_code,
                        error_message = 'not processed, to be retried: ' OPERATOR(pg_catalog.||) err_message,
+                       error_hint = err_hint,
                        attempts = i.attempts OPERATOR(pg_catalog.+) 1,
                        retry_at = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+)
                                   workorder.retry_backoff(i.attempts OPERATOR(pg_catalog.+) 1, retry_base, retry_max)
@@ -339,6 +349,7 @@ BEGIN
             ELSE
                 UPDATE workorder.inbox i
                    SET state = 'rejected', order_id = NULL, error_code = err_code, error_message = err_message,
+                       error_hint = err_hint,
                        processed_at = pg_catalog.clock_timestamp(), retry_at = NULL
                  WHERE i.id OPERATOR(pg_catalog.=) r.id;
                 rejected := rejected OPERATOR(pg_catalog.+) 1;
