@@ -3,7 +3,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(55);
+SELECT plan(57);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -72,6 +72,11 @@ SELECT is((SELECT ST_SRID(location) || ' ' || area_code
           '4326 990401001001', 'a point in EPSG:3857 is stored in 4326 and located');
 SELECT throws_ok($$SELECT workorder.submit('hotline', 'S-2', '0301', '投影坐标', 'SRID=3857;POINT(1e20 1e20)'::geometry)$$,
                  'WO101', NULL, 'a projected point far off the earth is refused (it was taken as a point on the pole)');
+-- A GPS fix may carry a height or a measure: the place is its x and y.
+SELECT is((SELECT ST_AsText(location) FROM workorder.submit('hotline', 'S-3', '0301', '带高度', 'SRID=4326;POINT Z (121.02 31.05 12)'::geometry)),
+          'POINT(121.02 31.05)', 'a point with a height (POINT Z) is stored as its place');
+SELECT is((SELECT ST_AsText(location) FROM workorder.submit('hotline', 'S-4', '0301', '带量度', 'SRID=4326;POINT M (121.02 31.05 7)'::geometry)),
+          'POINT(121.02 31.05)', 'so is a point with a measure (POINT M): it was refused as not a point');
 
 -- Idempotency: the same (channel, channel_ref) always returns the same order.
 CREATE TEMP TABLE first_try AS

@@ -105,7 +105,9 @@ RETURNS geometry
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
 BEGIN
-    IF location IS NOT NULL AND GeometryType(location) OPERATOR(pg_catalog.<>) 'POINT' THEN
+    -- ST_GeometryType, not GeometryType, whose name of a point with a measure is
+    -- 'POINTM': such a fix was refused as not a point.
+    IF location IS NOT NULL AND ST_GeometryType(location) OPERATOR(pg_catalog.<>) 'ST_Point' THEN
         PERFORM workorder.raise_error('WO101',
             pg_catalog.format('%s is not a point', subject),
             pg_catalog.format('The geometry is a %s: %s.', GeometryType(location), pg_catalog.left(ST_AsText(location), 200)),
