@@ -248,6 +248,12 @@ $$;
 SELECT * FROM pg_temp.candidates_at('1 day');
 UPDATE workorder.dedup_rules SET closed_window = '12 hours' WHERE category_code = 'ROAD_MANHOLE';
 SELECT * FROM pg_temp.candidates_at('1 day');
+-- The window counts from the last resolve, not from the last event: a comment
+-- logged 20 hours on does not bring H-1 back.
+INSERT INTO workorder.order_events (order_id, seq, at, action, actor, old_status, new_status, note)
+SELECT o.id, o.event_count + 1, now() + interval '20 hours', 'comment', 'C-990901', 'closed', 'closed', '回访记录'
+  FROM workorder.orders o WHERE o.channel_ref = 'H-1';
+SELECT * FROM pg_temp.candidates_at('1 day');
 UPDATE workorder.dedup_rules SET closed_window = '30 days' WHERE category_code = 'ROAD_MANHOLE';
 SELECT * FROM pg_temp.candidates_at('4 days');
 

@@ -45,12 +45,15 @@
  * returned, copied and looked at here (in a box that holds 50 of them that
  * halved what they cost, 1.1 to 1.6 us a row against 0.7 to 0.8).  The
  * excluded order and the check for a suspected duplicate waiting for review
- * are applied here; the two sub-queries (when the order was resolved,
- * whether it waits for review) run in the query for the rows it returns: the
- * first for resolved and closed orders, the second for new ones (a suspected
- * duplicate waits for review while it is new, as suspected_duplicates and
- * review_duplicate() have it; since 0.5 a dispatched order no longer reads
- * dedup_checks, which cost a tenth of the scoring of 50 candidates).
+ * are applied here.  When an order was resolved and whether it waits for
+ * review are read here too, by the key of order_events and of dedup_checks,
+ * with the search's snapshot, and only for an order still a candidate after
+ * the cheaper tests (the time, the distance): the first for resolved and
+ * closed orders, the second for new ones (a suspected duplicate waits for
+ * review while it is new, as suspected_duplicates and review_duplicate()
+ * have it).  They were sub-queries of the search, and a sub-query's plan is
+ * started with every search, run or not: 63,000 instructions a submit() in
+ * bench/submit, where few reports have a candidate.
  * PostGIS is relocatable: the query and the PostGIS functions called here
  * are those of the schema of the geometry type, found when they are first
  * needed, so the caller's search_path does not matter.
@@ -74,7 +77,10 @@
 
 #include <math.h>
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
@@ -105,6 +111,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
@@ -207,9 +214,7 @@ enum
 	SQ_DESCRIPTION,
 	SQ_ADDRESS,
 	SQ_PHONE,
-	SQ_LOCATION,
-	SQ_RESOLVED,
-	SQ_PENDING_REVIEW
+	SQ_LOCATION
 };
 
 /*
@@ -269,6 +274,7 @@ typedef struct DedupTypes
 	Oid			cancelled;
 	Oid			resolved;
 	Oid			closed;
+	Oid			new_order;		/* the status new */
 	Oid			ticket_output;
 } DedupTypes;
 
@@ -391,6 +397,12 @@ static Oid	dedup_geometry_type(FunctionCallInfo fcinfo, int argno);
 static DedupPostgis *dedup_postgis_for(Oid geometry_type);
 static Datum dedup_call(FmgrInfo *f, int nargs, Datum a0, Datum a1, Datum a2, bool *isnull);
 static SPIPlanPtr dedup_search_plan(DedupPostgis *pg);
+static SysScanDesc dedup_scan_order(const char *relname, const char *indexname, int64 id, int ncolumns,
+									const char *const *columns, AttrNumber *attnums, Relation *rel);
+static void dedup_scan_order_end(SysScanDesc scan, Relation rel);
+static bool dedup_text_datum_is(Datum value, const char *s);
+static bool dedup_waits_for_review(int64 id);
+static Datum dedup_last_resolved(int64 id, bool *isnull);
 static char *dedup_arg_text(FunctionCallInfo fcinfo, int argno);
 static const char *dedup_setting(const char *name, const char *default_value, const char *kind,
 								 double low, double high);
@@ -618,6 +630,7 @@ dedup_catalog(void)
 	dedup_types.cancelled = dedup_enum_oid(status, "cancelled");
 	dedup_types.resolved = dedup_enum_oid(status, "resolved");
 	dedup_types.closed = dedup_enum_oid(status, "closed");
+	dedup_types.new_order = dedup_enum_oid(status, "new");
 	ticket = workorder_type_oid("workorder", "ticket");
 	getTypeOutputInfo(ticket, &dedup_types.ticket_output, &varlena);
 	dedup_types.valid = true;
@@ -708,19 +721,13 @@ dedup_call(FmgrInfo *f, int nargs, Datum a0, Datum a1, Datum a2, bool *isnull)
  * to ($3, $4) and that were received from $5 to $6, the quals of
  * orders_location_idx and the only indexable ones, so that every plan of it
  * is a scan of that index, and that are of the family $7 (the category codes
- * of the family) and not merged or cancelled, filters of that scan.  It also
- * returns when each was last resolved and whether it waits for review as a
- * suspected duplicate.  The plan is generic (made once, the box a
- * runtime key of the index scan): a custom plan would be planned again for
- * every report, and the planner's estimate of the box's selectivity reads
- * the index column's statistics, whose size grows with the table.
- *
- * The review check reads the candidate's dedup_checks row by its key and
- * tests it, rather than asking EXISTS of a pending review: the generic plan,
- * made while dedup_checks was nearly empty, answered that EXISTS from the
- * partial index of pending reviews, filtering it by order, and so read every
- * pending review for every candidate (bench/submit: 0.27 ms a search once
- * some thousands were pending).
+ * of the family) and not merged or cancelled, filters of that scan.  The
+ * plan is generic (made once, the box a runtime key of the index scan): a
+ * custom plan would be planned again for every report, and the planner's
+ * estimate of the box's selectivity reads the index column's statistics,
+ * whose size grows with the table.  When an order was resolved and whether
+ * it waits for review are read by dedup_last_resolved() and
+ * dedup_waits_for_review(), for the rows that need them.
  */
 static SPIPlanPtr
 dedup_search_plan(DedupPostgis *pg)
@@ -733,14 +740,7 @@ dedup_search_plan(DedupPostgis *pg)
 		return pg->search_plan;
 	postgis = quote_identifier(get_namespace_name(workorder_type_namespace(pg->geometry_type)));
 	query = psprintf("SELECT o.id, o.ticket, o.status, o.category_code, o.received_at, o.description, "
-					 "o.address, o.reporter_phone, o.location, "
-					 "CASE WHEN o.status OPERATOR(pg_catalog.=) ANY ('{resolved,closed}'::workorder.order_status[]) "
-					 "THEN (SELECT pg_catalog.max(e.at) FROM workorder.order_events e "
-					 "WHERE e.order_id OPERATOR(pg_catalog.=) o.id "
-					 "AND e.action OPERATOR(pg_catalog.=) 'resolve') END, "
-					 "o.status OPERATOR(pg_catalog.=) 'new' "
-					 "AND COALESCE((SELECT k.decision OPERATOR(pg_catalog.=) 'review' AND k.review IS NULL "
-					 "FROM workorder.dedup_checks k WHERE k.order_id OPERATOR(pg_catalog.=) o.id), false) "
+					 "o.address, o.reporter_phone, o.location "
 					 "FROM workorder.orders o "
 					 "WHERE o.location OPERATOR(%s.&&) %s.st_makeenvelope($1, $2, $3, $4, 4326) "
 					 "AND o.received_at OPERATOR(pg_catalog.>=) $5 AND o.received_at OPERATOR(pg_catalog.<=) $6 "
@@ -750,6 +750,129 @@ dedup_search_plan(DedupPostgis *pg)
 	plan = workorder_keep_plan(query, lengthof(dedup_search_arg_types), (Oid *) dedup_search_arg_types);
 	pg->search_plan = plan;
 	return plan;
+}
+
+/*
+ * dedup_scan_order starts a scan of the rows of order id in table relname of
+ * the workorder schema, by its index indexname (whose first column is
+ * columns[0], the order's id), with the active snapshot: the search's, when
+ * called from its receiver.  It sets *rel to the table (locked
+ * AccessShareLock until the transaction ends) and attnums to the numbers of
+ * the columns named.  End it with dedup_scan_order_end().
+ */
+static SysScanDesc
+dedup_scan_order(const char *relname, const char *indexname, int64 id, int ncolumns,
+				 const char *const *columns, AttrNumber *attnums, Relation *rel)
+{
+	Oid			nsp = get_namespace_oid("workorder", false);
+	Oid			relid = get_relname_relid(relname, nsp);
+	Oid			index = get_relname_relid(indexname, nsp);
+	ScanKeyData key;
+	int			i;
+
+	if (!OidIsValid(relid) || !OidIsValid(index))
+		elog(ERROR, "table workorder.%s or its index %s is missing", relname, indexname);
+	for (i = 0; i < ncolumns; i++)
+	{
+		attnums[i] = get_attnum(relid, columns[i]);
+		if (attnums[i] == InvalidAttrNumber)
+			elog(ERROR, "column %s of workorder.%s is missing", columns[i], relname);
+	}
+	*rel = table_open(relid, AccessShareLock);
+	ScanKeyInit(&key, attnums[0], BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(id));
+	return systable_beginscan(*rel, index, true, GetActiveSnapshot(), 1, &key);
+}
+
+/* dedup_scan_order_end ends a scan of dedup_scan_order(), keeping the lock. */
+static void
+dedup_scan_order_end(SysScanDesc scan, Relation rel)
+{
+	systable_endscan(scan);
+	table_close(rel, NoLock);
+}
+
+/*
+ * dedup_text_datum_is says whether a text datum is the string s.
+ */
+static bool
+dedup_text_datum_is(Datum value, const char *s)
+{
+	text	   *t = DatumGetTextPP(value);
+	size_t		len = strlen(s);
+
+	return VARSIZE_ANY_EXHDR(t) == len && memcmp(VARDATA_ANY(t), s, len) == 0;
+}
+
+/*
+ * dedup_waits_for_review says whether order id is a suspected duplicate
+ * waiting for review: its dedup_checks row, read by its key with the search's
+ * snapshot, has decision review and no review.  This was the search's
+ * sub-query
+ *   COALESCE((SELECT k.decision = 'review' AND k.review IS NULL
+ *             FROM workorder.dedup_checks k WHERE k.order_id = o.id), false)
+ * asked of its new orders (the caller checks the status).
+ */
+static bool
+dedup_waits_for_review(int64 id)
+{
+	static const char *const columns[] = {"order_id", "decision", "review"};
+	AttrNumber	attnums[3];
+	Relation	rel;
+	SysScanDesc scan = dedup_scan_order("dedup_checks", "dedup_checks_pkey", id, 3, columns, attnums, &rel);
+	HeapTuple	tuple = systable_getnext(scan);
+	bool		waits = false;
+
+	if (HeapTupleIsValid(tuple))
+	{
+		bool		decision_null;
+		bool		review_null;
+		Datum		decision = heap_getattr(tuple, attnums[1], RelationGetDescr(rel), &decision_null);
+
+		(void) heap_getattr(tuple, attnums[2], RelationGetDescr(rel), &review_null);
+		waits = !decision_null && review_null && dedup_text_datum_is(decision, "review");
+	}
+	dedup_scan_order_end(scan, rel);
+	return waits;
+}
+
+/*
+ * dedup_last_resolved returns when order id was last resolved, the latest
+ * time of its resolve events (its events read by the key (order_id, seq) of
+ * order_events, with the search's snapshot), and sets *isnull when it has
+ * none.  This was the search's sub-query
+ *   (SELECT max(e.at) FROM workorder.order_events e
+ *     WHERE e.order_id = o.id AND e.action = 'resolve')
+ * asked of its resolved and closed orders (the caller checks the status).
+ */
+static Datum
+dedup_last_resolved(int64 id, bool *isnull)
+{
+	static const char *const columns[] = {"order_id", "action", "at"};
+	AttrNumber	attnums[3];
+	Relation	rel;
+	SysScanDesc scan = dedup_scan_order("order_events", "order_events_seq_unique", id, 3, columns, attnums, &rel);
+	HeapTuple	tuple;
+	TimestampTz latest = 0;
+
+	*isnull = true;
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		bool		action_null;
+		bool		at_null;
+		Datum		action = heap_getattr(tuple, attnums[1], RelationGetDescr(rel), &action_null);
+		Datum		at;
+
+		if (action_null || !dedup_text_datum_is(action, "resolve"))
+			continue;
+		at = heap_getattr(tuple, attnums[2], RelationGetDescr(rel), &at_null);
+		if (at_null)
+			continue;
+		if (*isnull || DatumGetTimestampTz(at) > latest)
+			latest = DatumGetTimestampTz(at);
+		*isnull = false;
+	}
+	dedup_scan_order_end(scan, rel);
+	return TimestampTzGetDatum(latest);
 }
 
 /* dedup_arg_text returns text argument argno as a string, or NULL. */
@@ -1578,7 +1701,6 @@ dedup_candidate_from_row(DedupSearch *s, const Datum *v, const bool *n, TupleDes
 	char	   *code;
 	Datum		resolved;
 	bool		resolved_null;
-	Datum		pending;
 	bool		open;
 	Datum		location;
 	NDouble		metres;
@@ -1612,28 +1734,7 @@ dedup_candidate_from_row(DedupSearch *s, const Datum *v, const bool *n, TupleDes
 		return false;
 	if (r->has_exclude && id == r->exclude)
 		return false;
-	pending = v[SQ_PENDING_REVIEW - 1];
-	if (n[SQ_PENDING_REVIEW - 1] || DatumGetBool(pending))
-		return false;
-	resolved = v[SQ_RESOLVED - 1];
-	resolved_null = n[SQ_RESOLVED - 1];
 	open = status != s->types->resolved && status != s->types->closed;
-	if (!open)
-	{
-		if (resolved_null)
-			return false;
-		if (!s->closed_bound_known)
-		{
-			s->closed_bound_known = true;
-			s->closed_bound_null = p->closed_window == NULL;
-			if (!s->closed_bound_null)
-				s->closed_bound = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
-																		  TimestampTzGetDatum(r->received),
-																		  IntervalPGetDatum(p->closed_window)));
-		}
-		if (s->closed_bound_null || DatumGetTimestampTz(resolved) < s->closed_bound)
-			return false;
-	}
 
 	/* |gap| in seconds: EXTRACT(epoch ...) is exact, so is a double of it below 2^53 microseconds. */
 	gap = DatumGetIntervalP(DirectFunctionCall2(timestamp_mi, TimestampTzGetDatum(r->received),
@@ -1655,6 +1756,34 @@ dedup_candidate_from_row(DedupSearch *s, const Datum *v, const bool *n, TupleDes
 	metres = dedup_distance(s, location);
 	if (!nd_le(metres, p->number[P_RADIUS]))
 		return false;
+
+	/*
+	 * Read for the rows still in the running (see dedup_last_resolved and
+	 * dedup_waits_for_review): a suspected duplicate waiting for review is
+	 * none, and a resolved or closed order is one only when it was resolved
+	 * within closed_window before the report.
+	 */
+	if (status == s->types->new_order && dedup_waits_for_review(id))
+		return false;
+	resolved = (Datum) 0;
+	resolved_null = true;
+	if (!open)
+	{
+		resolved = dedup_last_resolved(id, &resolved_null);
+		if (resolved_null)
+			return false;
+		if (!s->closed_bound_known)
+		{
+			s->closed_bound_known = true;
+			s->closed_bound_null = p->closed_window == NULL;
+			if (!s->closed_bound_null)
+				s->closed_bound = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+																		  TimestampTzGetDatum(r->received),
+																		  IntervalPGetDatum(p->closed_window)));
+		}
+		if (s->closed_bound_null || DatumGetTimestampTz(resolved) < s->closed_bound)
+			return false;
+	}
 
 	/* The components. */
 	s_distance = nd_greatest(nd(0.0), nd_mi(nd(1.0), nd_div(metres, p->number[P_RADIUS])));
@@ -1785,8 +1914,8 @@ static void
 dedup_receive_startup(DestReceiver *self pg_attribute_unused(), int operation pg_attribute_unused(),
 					  TupleDesc typeinfo)
 {
-	if (typeinfo->natts != SQ_PENDING_REVIEW)
-		elog(ERROR, "the dedup search returned %d columns, not %d", typeinfo->natts, SQ_PENDING_REVIEW);
+	if (typeinfo->natts != SQ_LOCATION)
+		elog(ERROR, "the dedup search returned %d columns, not %d", typeinfo->natts, SQ_LOCATION);
 }
 
 /* dedup_receive_nothing: nor at the end, nor to be freed (it is on the stack). */
