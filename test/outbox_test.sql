@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(78);
+SELECT plan(79);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 SELECT workorder.load_channels('[{"code": "mailbox", "name": "区长信箱", "kind": "mailbox"}]');
@@ -233,6 +233,29 @@ SELECT * FROM pg_temp.refused($$SELECT workorder.claim_outbox('fax')$$, 'WO603',
 SELECT * FROM pg_temp.refused($$SELECT workorder.claim_outbox('hotline', 0)$$, 'WO603', 'max_messages 0');
 SELECT * FROM pg_temp.refused($$SELECT workorder.claim_outbox('hotline', 10001)$$, 'WO603', 'max_messages 10001');
 SELECT * FROM pg_temp.refused($$SELECT workorder.claim_outbox('hotline', 10, NULL)$$, 'WO603', 'a NULL lease');
+-- A lease is checked as what it is from now: months are calendar months there, not
+-- the 30 days an interval comparison takes ('-1 mon 31 days' compared as 1 day and
+-- was 0 seconds on 2026-11-27, 3 days in March: a message claimed again at once, or
+-- held for days).  Each lease is refused, or its claim holds 1 second to 1 day.
+CREATE FUNCTION pg_temp.lease_refused_or_sound(lease interval) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    sound boolean;
+BEGIN
+    BEGIN
+        PERFORM workorder.claim_outbox('hotline', 1, lease, 'lease-check');
+        sound := (now() + lease) - now() BETWEEN interval '1 second' AND interval '1 day';
+        RAISE SQLSTATE 'P0001';     -- undo the claim
+    EXCEPTION
+        WHEN SQLSTATE 'WO603' THEN RETURN true;
+        WHEN SQLSTATE 'P0001' THEN RETURN sound;
+    END;
+END
+$$;
+SELECT is((SELECT array_agg(l) FROM unnest(ARRAY['-1 mon 31 days', '-1 mon 30 days 00:00:10', '1 mon -29 days',
+                                                 '1 mon -30 days 00:00:01', '-1 mon 32 days', '1 mon -31 days 12:00']::interval[]) l
+            WHERE NOT pg_temp.lease_refused_or_sound(l)), NULL,
+          'a lease with months is refused unless, counted from now, it is 1 second to 1 day');
 SELECT * FROM pg_temp.refused($$SELECT workorder.ack_outbox(NULL)$$, 'WO603', 'a NULL message id');
 SELECT * FROM pg_temp.refused($$SELECT workorder.ack_outbox(-1)$$, 'WO601', 'an unknown message');
 SELECT * FROM pg_temp.refused($$SELECT workorder.fail_outbox((SELECT min(id) FROM workorder.outbox WHERE claimed_by = 'd'), repeat('e', 2001), 'd')$$,

@@ -216,10 +216,17 @@ BEGIN
             pg_catalog.format('max_messages is %s.', COALESCE(max_messages::text, 'NULL')),
             'Claim 1 to 10000 messages at a time.');
     END IF;
-    IF lease IS NULL OR lease OPERATOR(pg_catalog.<) '1 second'::interval
-       OR lease OPERATOR(pg_catalog.>) '1 day'::interval THEN
+    -- The lease as it is taken, from now: an interval comparison counts a month as
+    -- 30 days, and '-1 mon 31 days' passed as 1 day where it was 0 seconds.
+    IF lease IS NULL
+       OR ((pg_catalog.now() OPERATOR(pg_catalog.+) lease) OPERATOR(pg_catalog.-) pg_catalog.now())
+          OPERATOR(pg_catalog.<) '1 second'::interval
+       OR ((pg_catalog.now() OPERATOR(pg_catalog.+) lease) OPERATOR(pg_catalog.-) pg_catalog.now())
+          OPERATOR(pg_catalog.>) '1 day'::interval THEN
         PERFORM workorder.outbox_bad_argument('lease',
-            pg_catalog.format('lease is %s.', COALESCE(lease::text, 'NULL')),
+            pg_catalog.format('lease is %s (%s from now).', COALESCE(lease::text, 'NULL'),
+                              COALESCE(((pg_catalog.now() OPERATOR(pg_catalog.+) lease)
+                                        OPERATOR(pg_catalog.-) pg_catalog.now())::text, 'NULL')),
             'Pass how long the connector needs to deliver the batch, from 1 second to 1 day.');
     END IF;
     claimer := workorder.outbox_claimer(claimer);
