@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(36);
+SELECT plan(37);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -51,6 +51,17 @@ SELECT is((SELECT next_escalation_at - resolve_due_at FROM workorder.orders WHER
           interval '30 seconds', 'a changed step counts at once for the open orders of the policy');
 SELECT is((SELECT next_escalation_at - resolve_due_at FROM workorder.accept(:cached_chain, 'tester')),
           interval '30 seconds', '... and at their next change');
+-- An admin, who is granted the chains, changes one too: the open orders' update is
+-- the extension's own (it was refused, 42501 on orders, to any role but the owner).
+CREATE ROLE esc_test_admin IN ROLE workorder_admin;
+SET LOCAL ROLE esc_test_admin;
+UPDATE workorder.sla_escalation_steps SET after = '35 seconds' WHERE policy = 'tiny' AND step = 1;
+RESET ROLE;
+SELECT is((SELECT next_escalation_at - resolve_due_at FROM workorder.orders WHERE id = :cached_chain),
+          interval '35 seconds', 'an admin changes a chain, and it counts for the open orders');
+SET LOCAL ROLE esc_test_admin;
+UPDATE workorder.sla_escalation_steps SET after = '30 seconds' WHERE policy = 'tiny' AND step = 1;
+RESET ROLE;
 DELETE FROM workorder.sla_escalation_steps WHERE policy = 'tiny' AND step = 2;
 SELECT is((SELECT rows FROM workorder.task_escalate(now() + interval '11 seconds')), 0,
           '... so step 1 is not done before its 30 seconds');

@@ -198,10 +198,13 @@ ALTER TABLE workorder.orders ENABLE ALWAYS TRIGGER orders_escalation_next;
 -- The trigger orders_escalation_next reads the chains from the reference cache, so
 -- these triggers must fire after the cache's own (sla_escalation_steps_reference_cache,
 -- part 87), which tells the cache of the change: triggers of one event fire in the
--- order of their names, hence "to_orders".
+-- order of their names, hence "to_orders".  As the extension's owner: orders change
+-- only through the extension's functions (refuse_direct_change), and an admin, who
+-- may change the chains, was refused the update of the orders (42501).
 CREATE FUNCTION workorder.sla_escalation_steps_after_write()
 RETURNS trigger
 LANGUAGE plpgsql
+SECURITY DEFINER
 AS $$
 BEGIN
     UPDATE workorder.orders o SET escalation_step = o.escalation_step
