@@ -224,9 +224,11 @@ BEGIN
        OR ((pg_catalog.now() OPERATOR(pg_catalog.+) lease) OPERATOR(pg_catalog.-) pg_catalog.now())
           OPERATOR(pg_catalog.>) '1 day'::interval THEN
         PERFORM workorder.outbox_bad_argument('lease',
-            pg_catalog.format('lease is %s (%s from now).', COALESCE(lease::text, 'NULL'),
-                              COALESCE(((pg_catalog.now() OPERATOR(pg_catalog.+) lease)
-                                        OPERATOR(pg_catalog.-) pg_catalog.now())::text, 'NULL')),
+            pg_catalog.format('lease is %s%s.', COALESCE(lease::text, 'NULL'),
+                              (SELECT CASE WHEN s.span::text OPERATOR(pg_catalog.<>) lease::text
+                                           THEN pg_catalog.format(' (%s from now)', s.span) ELSE '' END
+                                 FROM (SELECT (pg_catalog.now() OPERATOR(pg_catalog.+) lease)
+                                              OPERATOR(pg_catalog.-) pg_catalog.now() AS span) s)),
             'Pass how long the connector needs to deliver the batch, from 1 second to 1 day.');
     END IF;
     claimer := workorder.outbox_claimer(claimer);
