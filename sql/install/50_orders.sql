@@ -256,6 +256,7 @@ LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
 DECLARE
     trimmed text;
+    control_at integer;
 BEGIN
     -- The same blanks as action texts: spaces, tabs, line breaks, no-break and
     -- ideographic (U+3000) spaces.
@@ -266,6 +267,18 @@ BEGIN
             'an action needs an actor',
             pg_catalog.format('The actor is %s.', COALESCE(pg_catalog.quote_literal(pg_catalog.left(actor, 50)), 'NULL')),
             'Pass the acting unit''s code or the user''s name, 1 to 200 characters.');
+    END IF;
+    -- As in the action's texts (action_text, part 65): the actor is logged and goes
+    -- out in messages, to channels that cannot carry control characters.
+    control_at := workorder.control_character_at(trimmed);
+    IF control_at IS NOT NULL THEN
+        PERFORM workorder.raise_error('WO404',
+            'the actor has a control character',
+            pg_catalog.format('Character %s of the actor %s is U+%s.', control_at,
+                              pg_catalog.quote_literal(pg_catalog.left(trimmed, 50)),
+                              pg_catalog.upper(pg_catalog.lpad(pg_catalog.to_hex(pg_catalog.ascii(
+                                  pg_catalog.substr(trimmed, control_at, 1))), 4, '0'))),
+            'Pass the acting unit''s code or the user''s name without control characters.');
     END IF;
     RETURN trimmed;
 END
