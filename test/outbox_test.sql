@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(79);
+SELECT plan(81);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 SELECT workorder.load_channels('[{"code": "mailbox", "name": "区长信箱", "kind": "mailbox"}]');
@@ -233,10 +233,10 @@ SELECT * FROM pg_temp.refused($$SELECT workorder.claim_outbox('fax')$$, 'WO603',
 SELECT * FROM pg_temp.refused($$SELECT workorder.claim_outbox('hotline', 0)$$, 'WO603', 'max_messages 0');
 SELECT * FROM pg_temp.refused($$SELECT workorder.claim_outbox('hotline', 10001)$$, 'WO603', 'max_messages 10001');
 SELECT * FROM pg_temp.refused($$SELECT workorder.claim_outbox('hotline', 10, NULL)$$, 'WO603', 'a NULL lease');
--- A lease is checked as what it is from now: months are calendar months there, not
--- the 30 days an interval comparison takes ('-1 mon 31 days' compared as 1 day and
--- was 0 seconds on 2026-11-27, 3 days in March: a message claimed again at once, or
--- held for days).  Each lease is refused, or its claim holds 1 second to 1 day.
+-- A lease holds what it says from now: months are calendar months there, not the
+-- 30 days an interval comparison takes ('-1 mon 31 days' compared as 1 day and was
+-- 0 seconds on 2026-11-27, 3 days in March: a message claimed again at once, or held
+-- for days).  Each lease is refused, or its claim holds 1 second to 1 day.
 CREATE FUNCTION pg_temp.lease_refused_or_sound(lease interval) RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -253,9 +253,12 @@ BEGIN
 END
 $$;
 SELECT is((SELECT array_agg(l) FROM unnest(ARRAY['-1 mon 31 days', '-1 mon 30 days 00:00:10', '1 mon -29 days',
-                                                 '1 mon -30 days 00:00:01', '-1 mon 32 days', '1 mon -31 days 12:00']::interval[]) l
+                                                 '1 mon -30 days 00:00:01', '-1 mon 32 days', '1 mon -31 days 12:00',
+                                                 '1 day -23:59:59', '-1 day 24:00:01', '23:59:59']::interval[]) l
             WHERE NOT pg_temp.lease_refused_or_sound(l)), NULL,
-          'a lease with months is refused unless, counted from now, it is 1 second to 1 day');
+          'a lease with months, or with a part below zero, is refused unless it holds 1 second to 1 day from now');
+SELECT * FROM pg_temp.refused($$SELECT workorder.claim_outbox('hotline', 10, '178000000 years')$$, 'WO603',
+                              'a lease of 178 million years (a timestamp out of range from now, 22008, to the fuzzer)');
 SELECT * FROM pg_temp.refused($$SELECT workorder.ack_outbox(NULL)$$, 'WO603', 'a NULL message id');
 SELECT * FROM pg_temp.refused($$SELECT workorder.ack_outbox(-1)$$, 'WO601', 'an unknown message');
 SELECT * FROM pg_temp.refused($$SELECT workorder.fail_outbox((SELECT min(id) FROM workorder.outbox WHERE claimed_by = 'd'), repeat('e', 2001), 'd')$$,

@@ -216,20 +216,16 @@ BEGIN
             pg_catalog.format('max_messages is %s.', COALESCE(max_messages::text, 'NULL')),
             'Claim 1 to 10000 messages at a time.');
     END IF;
-    -- The lease as it is taken, from now: an interval comparison counts a month as
-    -- 30 days, and '-1 mon 31 days' passed as 1 day where it was 0 seconds.
-    IF lease IS NULL
-       OR ((pg_catalog.now() OPERATOR(pg_catalog.+) lease) OPERATOR(pg_catalog.-) pg_catalog.now())
-          OPERATOR(pg_catalog.<) '1 second'::interval
-       OR ((pg_catalog.now() OPERATOR(pg_catalog.+) lease) OPERATOR(pg_catalog.-) pg_catalog.now())
-          OPERATOR(pg_catalog.>) '1 day'::interval THEN
+    -- No part of the lease below zero: an interval comparison counts a month as 30
+    -- days and a day as 24 hours, so '-1 mon 31 days' passed as 1 day where it was a
+    -- lease of 0 seconds (a message claimed again at once), or of days.  With every
+    -- part at zero or above, 1 day at most leaves no month.
+    IF lease IS NULL OR workorder.interval_has_negative_part(lease)
+       OR lease OPERATOR(pg_catalog.<) '1 second'::interval
+       OR lease OPERATOR(pg_catalog.>) '1 day'::interval THEN
         PERFORM workorder.outbox_bad_argument('lease',
-            pg_catalog.format('lease is %s%s.', COALESCE(lease::text, 'NULL'),
-                              (SELECT CASE WHEN s.span::text OPERATOR(pg_catalog.<>) lease::text
-                                           THEN pg_catalog.format(' (%s from now)', s.span) ELSE '' END
-                                 FROM (SELECT (pg_catalog.now() OPERATOR(pg_catalog.+) lease)
-                                              OPERATOR(pg_catalog.-) pg_catalog.now() AS span) s)),
-            'Pass how long the connector needs to deliver the batch, from 1 second to 1 day.');
+            pg_catalog.format('lease is %s.', COALESCE(lease::text, 'NULL')),
+            'Pass how long the connector needs to deliver the batch, from 1 second to 1 day, with no part below zero.');
     END IF;
     claimer := workorder.outbox_claimer(claimer);
     -- A message whose lease ran out after its last attempt is dead: the task
