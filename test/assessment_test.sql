@@ -16,7 +16,7 @@ SELECT workorder.load_channels('[{"code": "sms", "name": "短信回访", "kind":
                                  {"code": "gen", "name": "generated", "kind": "hotline", "replies": false}]');
 \o
 
-SELECT plan(60);
+SELECT plan(61);
 
 CREATE TEMP SEQUENCE refs;
 -- resolved_order returns a new order of category CITY_VENDOR, resolved by B-um-990801001.
@@ -241,6 +241,20 @@ SELECT results_eq($$SELECT period_start, resolves_on_time, resolves_judged, over
 SELECT is((SELECT ROW(resolves_judged, on_time_completion_rate, overdue)::text FROM workorder.unit_scores
             WHERE unit_code = 'D-water' AND period_kind = 'month' AND period_start = '2026-04-01'),
           ROW(1, 1.0000, 0)::text, '... so April judges the order once, on time (it was 1 of 2)');
+-- So does a deadline recomputed after a calendar change that withdrew one (a holiday
+-- plan loaded late put the deadline after the mark).
+SELECT pg_temp.log('S-5R', '[{"a": "dispatch", "u": "D-water", "at": "2026-04-20 01:00Z"},
+    {"a": "accept", "u": "D-water", "at": "2026-04-20 02:00Z", "x": {"deadline": "on_time"}},
+    {"a": "overdue", "u": "D-water", "at": "2026-04-20 09:00Z"},
+    {"a": "deadline_recomputed", "u": "D-water", "at": "2026-04-21 02:00Z", "x": {"overdue_withdrawn": true}},
+    {"a": "resolve", "u": "D-water", "at": "2026-04-22 02:00Z", "x": {"deadline": "on_time"}}]');
+INSERT INTO workorder.score_progress (processed_through) SELECT max(id) FROM workorder.order_events
+    ON CONFLICT (singleton) DO UPDATE SET processed_through = EXCLUDED.processed_through;
+SELECT workorder.recompute_scores('2026-04-01', '2026-04-30') IS NOT NULL AS april \gset
+SELECT results_eq($$SELECT period_start, resolves_on_time, resolves_judged, overdue, extensions FROM workorder.unit_scores
+                     WHERE unit_code = 'D-water' AND period_kind = 'day' AND period_start >= '2026-04-20' ORDER BY 1$$,
+                  $$VALUES ('2026-04-20'::date, 0, 0, 0, 0), ('2026-04-22', 1, 1, 0, 0)$$,
+                  'an overdue mark withdrawn by a recomputed deadline is taken back on its own day, no extension counted');
 -- A merge or a cancel takes back the assignment it ends: a merged report is resolved
 -- with its master, a cancelled order by nobody.  A returned order that is cancelled
 -- later ended its assignment by the return, which counts.

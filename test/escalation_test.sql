@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(37);
+SELECT plan(40);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -189,6 +189,21 @@ SELECT is((SELECT count(*) FROM w
           'a holiday in the window: the deadline is the new 5 working days, shifted by the suspension, plus the 2-day extension');
 SELECT is((SELECT count(*) FROM workorder.order_events v JOIN w ON v.order_id = w.id
             WHERE v.action = 'deadline_recomputed'), 1::bigint, 'one deadline_recomputed event');
+-- An open order marked overdue against a deadline that a calendar change puts ahead
+-- (a holiday plan loaded late) is overdue no more, and its new deadline is watched;
+-- the mark stayed, and the order was never checked again.
+UPDATE workorder.orders o SET overdue = true FROM w WHERE o.id = w.id;
+\o /dev/null
+SELECT workorder.load_calendar_days('cn', jsonb_build_array(jsonb_build_object(
+           'day', workorder.add_working_days(now(), 2)::date, 'kind', 'holiday', 'name', '测试假日二')));
+\o
+SELECT is((SELECT rows FROM workorder.run_task('calendar_recompute')), 1, 'a second holiday moves the order again');
+SELECT is((SELECT (o.overdue, o.resolve_due_at > now(), o.next_check_at IS NOT NULL)::text
+             FROM workorder.orders o JOIN w USING (id)), '(f,t,t)',
+          '... its overdue mark is withdrawn, as after an approved extension, and the new deadline is watched');
+SELECT is((SELECT v.details ->> 'overdue_withdrawn' FROM workorder.order_events v JOIN w ON v.order_id = w.id
+            WHERE v.action = 'deadline_recomputed' ORDER BY v.seq DESC LIMIT 1), 'true',
+          '... and its event says so, for the scores');
 
 SELECT throws_ok($$INSERT INTO workorder.sla_escalation_steps (policy, step, after, action) VALUES ('tiny', 6, '1 month', 'remind')$$,
                  'WO521', NULL, 'an escalation step with months is WO521');

@@ -133,10 +133,15 @@ INSERT INTO workorder.worker_tasks (task, position, function, description) VALUE
 -- microseconds, so a recomputed instant within one second of the stored one counts
 -- as unchanged and the stored one is kept.  An order whose deadlines changed gets an
 -- event 'deadline_recomputed' (actor 'system', details {old: {...}, new: {...},
--- calendar}); an unchanged one gets nothing.  The marks (warned, accept_overdue,
--- overdue) stay: what was announced stands; next_check_at and next_escalation_at
--- follow the new instants (their triggers).  The change rows are deleted in the same
--- transaction.
+-- calendar}); an unchanged one gets nothing.  The marks warned and accept_overdue
+-- stay: what was announced stands.  An open order marked overdue whose new resolve
+-- deadline is still ahead is overdue no more, as after an approved extension
+-- (approve_extension, part 65): the mark was made against a deadline the calendar
+-- now puts later (a holiday plan loaded late), the deadline task watches the new
+-- one, and the scores take the mark back (the event says "overdue_withdrawn":
+-- true).  Before, the mark stayed, and the order was never checked again.
+-- next_check_at and next_escalation_at follow the new instants (their triggers).
+-- The change rows are deleted in the same transaction.
 
 -- sla_recomputed returns an order's deadlines computed again from its facts.
 CREATE FUNCTION workorder.sla_recomputed(o workorder.orders,
@@ -230,6 +235,7 @@ DECLARE
     new_warn timestamptz;
     new_accept timestamptz;
     old_deadlines jsonb;
+    withdrawn boolean;
     seen integer := 0;
     changed integer := 0;
     chosen bigint[];
@@ -282,8 +288,12 @@ BEGIN
         END IF;
         old_deadlines := pg_catalog.jsonb_build_object('resolve_due_at', o.resolve_due_at,
                                                        'warn_at', o.warn_at, 'accept_due_at', o.accept_due_at);
+        withdrawn := o.overdue
+                     AND o.status OPERATOR(pg_catalog.=) ANY ('{new,dispatched,accepted,suspended}'::workorder.order_status[])
+                     AND COALESCE(new_resolve OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp(), false);
         UPDATE workorder.orders x
-           SET resolve_due_at = new_resolve, warn_at = new_warn, accept_due_at = new_accept
+           SET resolve_due_at = new_resolve, warn_at = new_warn, accept_due_at = new_accept,
+               overdue = x.overdue AND NOT withdrawn
          WHERE x.id OPERATOR(pg_catalog.=) o.id
         RETURNING * INTO o;
         PERFORM workorder.log_event(o, 'deadline_recomputed', 'system', o.status,
@@ -293,7 +303,9 @@ BEGIN
             pg_catalog.jsonb_build_object(
                 'old', old_deadlines,
                 'new', pg_catalog.jsonb_build_object('resolve_due_at', o.resolve_due_at,
-                                                     'warn_at', o.warn_at, 'accept_due_at', o.accept_due_at)));
+                                                     'warn_at', o.warn_at, 'accept_due_at', o.accept_due_at))
+            OPERATOR(pg_catalog.||) CASE WHEN withdrawn THEN '{"overdue_withdrawn": true}'::jsonb
+                                         ELSE '{}'::jsonb END);
         changed := changed OPERATOR(pg_catalog.+) 1;
     END LOOP;
     outcome.rows := changed;

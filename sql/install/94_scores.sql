@@ -26,8 +26,9 @@
 --                        assignment (so resolution_rate <= 1)
 --   cohort_returned      a return counts at the assignment it ends
 --   redone               a reopen counts at the resolve it undoes
---   (withdrawn marks)    an approve_extension that withdrew an overdue mark
---                        takes back the mark's resolves_judged and overdue, at it
+--   (withdrawn marks)    an approve_extension, or a deadline_recomputed, that
+--                        withdrew an overdue mark takes back the mark's
+--                        resolves_judged and overdue, at it
 --   (ended assignments)  a merge or a cancel that ends an assignment no resolve
 --                        or return ended takes back its orders_assigned, at it
 --
@@ -279,7 +280,8 @@ BEGIN
          WHERE e.id OPERATOR(pg_catalog.>) after_id AND e.id OPERATOR(pg_catalog.<=) through_id
            AND e.at OPERATOR(pg_catalog.>=) since
            AND e.action IN ('dispatch', 'reassign', 'reopen', 'accept', 'accept_overdue', 'resolve',
-                            'overdue', 'return', 'approve_extension', 'callback', 'merge', 'cancel')
+                            'overdue', 'return', 'approve_extension', 'callback', 'merge', 'cancel',
+                            'deadline_recomputed')
     ), fact AS (
         -- The facts of an event itself: its unit, its day.
         SELECT ev.unit_code AS unit, ev.at,
@@ -298,7 +300,7 @@ BEGIN
                (ev.action OPERATOR(pg_catalog.=) 'approve_extension')::integer AS ext,
                (ev.action OPERATOR(pg_catalog.=) 'overdue')::integer AS late
           FROM ev
-         WHERE ev.action NOT IN ('return', 'merge', 'cancel') AND ev.unit_code IS NOT NULL
+         WHERE ev.action NOT IN ('return', 'merge', 'cancel', 'deadline_recomputed') AND ev.unit_code IS NOT NULL
         UNION ALL
         -- At the assignment they end: a return; the first resolve after it; and a
         -- merge or a cancel that nothing came before to end it (a resolve, a return,
@@ -336,8 +338,9 @@ BEGIN
                 ORDER BY p.seq DESC LIMIT 1) r
          WHERE ev.action OPERATOR(pg_catalog.=) 'reopen' AND r.unit_code IS NOT NULL
         UNION ALL
-        -- An approved extension that withdrew an overdue mark takes the mark's facts
-        -- back, at the mark: the order is judged once, by its next mark or resolve.
+        -- An approved extension or a recomputed deadline that withdrew an overdue
+        -- mark takes the mark's facts back, at the mark: the order is judged once,
+        -- by its next mark or resolve.
         SELECT m.unit_code, m.at, 0, 0, 0, 0, -1, 0, 0, 0, 0, 0, 0, 0, -1
           FROM ev
          CROSS JOIN LATERAL (
@@ -345,7 +348,7 @@ BEGIN
                 WHERE p.order_id OPERATOR(pg_catalog.=) ev.order_id AND p.seq OPERATOR(pg_catalog.<) ev.seq
                   AND p.action OPERATOR(pg_catalog.=) 'overdue'
                 ORDER BY p.seq DESC LIMIT 1) m
-         WHERE ev.action OPERATOR(pg_catalog.=) 'approve_extension'
+         WHERE ev.action IN ('approve_extension', 'deadline_recomputed')
            AND ev.overdue_withdrawn OPERATOR(pg_catalog.=) 'true' AND m.unit_code IS NOT NULL
     ), daily AS (
         SELECT fact.unit, (fact.at AT TIME ZONE zone)::date AS day,
