@@ -17,11 +17,12 @@
  *     reassign, accept, return, merge, unmerge) reads the
  *     order's channel, reference and ticket by primary key, stops there when
  *     the channel does not reply (the reference cache of refcache.c says so),
- *     and inserts the one message with a VALUES statement;
+ *     and inserts the one message with a VALUES statement (a merge first
+ *     reads its master's result, which a late report hears);
  *   - an event whose message also goes to the reports merged into its order
  *     (resolve, close, reopen, cancel, a failed verify) runs the original
  *     query for that one event.
- * The three statements are prepared once per backend.  Messages are
+ * The statements are prepared once per backend.  Messages are
  * inserted in the order of the events' ids (and, for one event, of the
  * reports' ids), as the original ORDER BY did.
  *
@@ -61,7 +62,8 @@ typedef struct OutboxEvent
 #define OUTBOX_ORDER	0
 #define OUTBOX_INSERT	1
 #define OUTBOX_MERGED	2
-static SPIPlanPtr outbox_plans[3] = {NULL, NULL, NULL};
+#define OUTBOX_MASTER_RESULT 3
+static SPIPlanPtr outbox_plans[4] = {NULL, NULL, NULL, NULL};
 
 /* The order an event belongs to: its channel, reference and ticket. */
 static const char outbox_order_query[] =
@@ -73,25 +75,31 @@ static const Oid outbox_order_types[] = {INT8OID};
  * The message of an event to its own order: $1 order id, $2 event id,
  * $3 channel, $4 reference, $5 kind (the action), $6 ticket, $7 status,
  * $8 previous status, $9 unit, $10 unit name, $11 reason, $12 details,
- * $13 when.  A report merged into a master that is already resolved (a late
- * report, linked) hears the master's result with its merge message; merged
- * into an open master it hears none, also when the master keeps the result
- * of a resolve that failed verification: that result was rejected.
+ * $13 when, $14 the result.  A report merged into a master that is already
+ * resolved (a late report, linked) hears the master's result with its merge
+ * message (outbox_master_result_query); merged into an open master it hears
+ * none, also when the master keeps the result of a resolve that failed
+ * verification: that result was rejected.  The result was a sub-query of this
+ * statement, whose plan was started with every message (a tenth of intake's
+ * outbox message), though only a merge asks it.
  */
 static const char outbox_insert_query[] =
 "INSERT INTO workorder.outbox (order_id, event_id, channel_code, channel_ref, kind, payload) "
 "VALUES ($1, $2, $3, $4, $5, pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object("
 "'ticket', $6, 'kind', $5, 'status', $7, 'previous_status', $8, 'unit', $9, 'unit_name', $10, "
 "'reason', $11, "
-"'result', CASE WHEN $5 OPERATOR(pg_catalog.=) 'merge' THEN "
-"(SELECT m.result FROM workorder.orders d JOIN workorder.orders m ON m.id OPERATOR(pg_catalog.=) d.master_id "
-"WHERE d.id OPERATOR(pg_catalog.=) $1 "
-"AND m.status OPERATOR(pg_catalog.=) ANY ('{resolved,closed}'::workorder.order_status[])) END, "
+"'result', $14, "
 "'master_ticket', CASE WHEN $5 OPERATOR(pg_catalog.=) ANY ('{merge,unmerge}'::pg_catalog.text[]) "
 "THEN $12 OPERATOR(pg_catalog.->>) 'master_ticket' END, "
 "'occurred_at', $13)))";
 static const Oid outbox_insert_types[] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID};
+	TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID};
+
+/* The result of the master of merged report $1, when it is resolved or closed. */
+static const char outbox_master_result_query[] =
+"SELECT m.result FROM workorder.orders d JOIN workorder.orders m ON m.id OPERATOR(pg_catalog.=) d.master_id "
+"WHERE d.id OPERATOR(pg_catalog.=) $1 "
+"AND m.status OPERATOR(pg_catalog.=) ANY ('{resolved,closed}'::workorder.order_status[])";
 
 /*
  * The messages of one event to its order and the reports merged into it:
@@ -161,6 +169,11 @@ outbox_plan(int which)
 				query = outbox_insert_query;
 				types = outbox_insert_types;
 				ntypes = lengthof(outbox_insert_types);
+				break;
+			case OUTBOX_MASTER_RESULT:
+				query = outbox_master_result_query;
+				types = outbox_order_types;
+				ntypes = lengthof(outbox_order_types);
 				break;
 			default:
 				query = outbox_merged_query;
@@ -286,11 +299,12 @@ static void
 outbox_own_message(const OutboxEvent *e)
 {
 	Datum		key[1] = {Int64GetDatum(e->order_id)};
-	Datum		values[13];
-	char		nulls[13];
+	Datum		values[14];
+	char		nulls[14];
 	char	   *channel;
 	char	   *reference;
 	char	   *ticket;
+	char	   *result = NULL;
 	const char *unit_name;
 	bool		reason;
 	int			ret;
@@ -308,6 +322,15 @@ outbox_own_message(const OutboxEvent *e)
 		return;
 	unit_name = e->unit_code ? workorder_unit_name(e->unit_code) : NULL;
 	reason = (strcmp(e->action, "return") == 0 || strcmp(e->action, "verify") == 0);
+	if (strcmp(e->action, "merge") == 0)
+	{
+		ret = SPI_execute_plan(outbox_plan(OUTBOX_MASTER_RESULT), key, NULL, false, 1);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "outbox: reading the master of order " INT64_FORMAT " failed: %s", e->order_id,
+				 SPI_result_code_string(ret));
+		if (SPI_processed == 1)
+			result = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	}
 
 	values[0] = Int64GetDatum(e->order_id);
 	nulls[0] = ' ';
@@ -326,6 +349,7 @@ outbox_own_message(const OutboxEvent *e)
 	nulls[11] = e->details ? ' ' : 'n';
 	values[12] = TimestampTzGetDatum(e->at);
 	nulls[12] = ' ';
+	outbox_text_arg(values, nulls, 13, result);
 	ret = SPI_execute_plan(outbox_plan(OUTBOX_INSERT), values, nulls, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "outbox: inserting the message of event " INT64_FORMAT " failed: %s", e->id,
