@@ -16,7 +16,7 @@ SELECT workorder.load_channels('[{"code": "sms", "name": "短信回访", "kind":
                                  {"code": "gen", "name": "generated", "kind": "hotline", "replies": false}]');
 \o
 
-SELECT plan(61);
+SELECT plan(63);
 
 CREATE TEMP SEQUENCE refs;
 -- resolved_order returns a new order of category CITY_VENDOR, resolved by B-um-990801001.
@@ -54,6 +54,11 @@ SELECT throws_ok(format('SELECT workorder.callback(%s, %L, %L, %L, NULL, %L)', :
                  'WO801', NULL, 'a blank reference is WO801');
 SELECT throws_ok(format('SELECT workorder.callback(%s, %L, %L, %L, NULL, %L)', :a, 'sms', repeat('x', 129), 'satisfied', 'agent-7'),
                  'WO801', NULL, 'a reference over 128 characters is WO801');
+SELECT throws_ok(format('SELECT workorder.callback(%s, %L, %L, %L, NULL, %L)', :a, 'sms', E'CB-\x01', 'satisfied', 'agent-7'),
+                 'WO801', NULL, 'a reference with a control character is WO801, as a report''s is WO302');
+SELECT throws_ok(format('SELECT workorder.callback(%s, %L, %L, %L, NULL, %L)', :a, repeat('s', 100000), 'CB-9', 'satisfied', 'agent-7'),
+                 'WO801', 'callback: unknown or inactive channel ''' || repeat('s', 40) || '''',
+                 'an unknown channel of 100000 characters is named by its first 40');
 SELECT throws_ok(format('SELECT workorder.callback(%s, %L, %L, %L, NULL, %L)', :a, 'sms', 'CB-2', '满意', 'agent-7'),
                  'WO404', NULL, 'a verdict that is not one of the three is WO404');
 SELECT throws_ok(format('SELECT workorder.callback(%s, %L, %L, %L, NULL, %L)', -1, 'sms', 'CB-3', 'satisfied', 'agent-7'),

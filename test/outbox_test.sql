@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(81);
+SELECT plan(83);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 SELECT workorder.load_channels('[{"code": "mailbox", "name": "区长信箱", "kind": "mailbox"}]');
@@ -257,6 +257,8 @@ SELECT is((SELECT array_agg(l) FROM unnest(ARRAY['-1 mon 31 days', '-1 mon 30 da
                                                  '1 day -23:59:59', '-1 day 24:00:01', '23:59:59']::interval[]) l
             WHERE NOT pg_temp.lease_refused_or_sound(l)), NULL,
           'a lease with months, or with a part below zero, is refused unless it holds 1 second to 1 day from now');
+SELECT * FROM pg_temp.refused($$SELECT workorder.claim_outbox('hotline', 10, '1 minute', E'a\x01')$$, 'WO603',
+                              'a claimer with a control character');
 SELECT * FROM pg_temp.refused($$SELECT workorder.claim_outbox('hotline', 10, '178000000 years')$$, 'WO603',
                               'a lease of 178 million years (a timestamp out of range from now, 22008, to the fuzzer)');
 SELECT * FROM pg_temp.refused($$SELECT workorder.ack_outbox(NULL)$$, 'WO603', 'a NULL message id');

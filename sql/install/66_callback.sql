@@ -161,15 +161,19 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM workorder.channels c
                     WHERE c.code OPERATOR(pg_catalog.=) channel AND c.active) THEN
         PERFORM workorder.raise_error('WO801',
-            pg_catalog.format('callback: unknown or inactive channel %s', COALESCE(pg_catalog.quote_literal(channel), 'NULL')),
-            pg_catalog.format('The channel is %s; the order is %s.', COALESCE(pg_catalog.quote_literal(channel), 'NULL'),
-                              COALESCE(order_id::text, 'NULL')),
+            pg_catalog.format('callback: unknown or inactive channel %s',
+                              COALESCE(pg_catalog.quote_literal(pg_catalog.left(channel, 40)), 'NULL')),
+            pg_catalog.format('The channel is %s (%s characters); the order is %s.',
+                              COALESCE(pg_catalog.quote_literal(pg_catalog.left(channel, 40)), 'NULL'),
+                              COALESCE(pg_catalog.length(channel)::text, 'no'), COALESCE(order_id::text, 'NULL')),
             'Pass the code of an active channel in workorder.channels: the one the callback came through.');
     END IF;
     PERFORM workorder.check_channel_access(channel, 'record a callback');   -- a connector: its own channel (part 96)
-    IF ref IS NULL OR ref OPERATOR(pg_catalog.=) '' OR pg_catalog.length(ref) OPERATOR(pg_catalog.>) 128 THEN
+    -- No control character, as submit() refuses in a report's reference (WO302).
+    IF ref IS NULL OR ref OPERATOR(pg_catalog.=) '' OR pg_catalog.length(ref) OPERATOR(pg_catalog.>) 128
+       OR ref OPERATOR(pg_catalog.~) '[[:cntrl:]]' THEN
         PERFORM workorder.raise_error('WO801',
-            'callback: a callback reference of 1 to 128 characters is required',
+            'callback: a callback reference of 1 to 128 characters, without control characters, is required',
             pg_catalog.format('The callback_ref is %s.', COALESCE(pg_catalog.quote_literal(pg_catalog.left(callback_ref, 40)), 'NULL')),
             'Pass the channel''s own reference of this callback: it makes a retry safe.');
     END IF;

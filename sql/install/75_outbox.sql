@@ -174,11 +174,12 @@ LANGUAGE plpgsql
 AS $$
 BEGIN
     IF claimer IS NOT NULL AND (pg_catalog.btrim(claimer) OPERATOR(pg_catalog.=) ''
-                                OR pg_catalog.length(claimer) OPERATOR(pg_catalog.>) 200) THEN
+                                OR pg_catalog.length(claimer) OPERATOR(pg_catalog.>) 200
+                                OR claimer OPERATOR(pg_catalog.~) '[[:cntrl:]]') THEN
         PERFORM workorder.outbox_bad_argument('claimer',
             pg_catalog.format('claimer is %s (%s characters).', pg_catalog.quote_literal(pg_catalog.left(claimer, 40)),
                               pg_catalog.length(claimer)),
-            'Name the connector instance in 1 to 200 characters, or pass NULL.');
+            'Name the connector instance in 1 to 200 characters, without control characters, or pass NULL.');
     END IF;
     RETURN claimer;
 END
