@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(72);
+SELECT plan(74);
 -- Reports here are orders of their own: dedup is sql/dedup.sql's.
 INSERT INTO workorder.settings VALUES ('dedup_enabled', 'off', 'reports in these tests are orders of their own');
 
@@ -360,6 +360,18 @@ SELECT results_eq($$SELECT i.state, i.order_id = d.id, i.error_code FROM workord
 SELECT results_eq($$SELECT state, error_code FROM workorder.inbox WHERE channel_ref = 'M-NOTRETRY'$$,
                   $$VALUES ('rejected'::text, '22P02'::text)$$,
                   '... the new report is rejected for its coordinate');
+
+-- Only blanks are trimmed from the reference: E'\v' is the letter v in PostgreSQL,
+-- and a trim set written with it took the v off 'M-inv', whose retry became the
+-- retry of 'M-in'.
+SELECT (workorder.submit('hotline', 'M-in', '0301', '桥头摆摊', lon => 122.05, lat => 30.05)).id AS m_in \gset
+SELECT (workorder.submit('hotline', 'M-inv', '0301', '桥尾摆摊', lon => 122.05, lat => 30.06)).id AS m_inv \gset
+INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
+VALUES ('hotline', 'M-inv', '0301', '重发', '122,05', '30,06');
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (1, 0)$$,
+                  'a retry of M-inv with a bad coordinate');
+SELECT is((SELECT order_id FROM workorder.inbox WHERE channel_ref = 'M-inv'), :m_inv::bigint,
+          '... is accepted with the order of M-inv, not of M-in');
 
 -- A rejection keeps its error's hint, what to do, for the connector to read back.
 INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
