@@ -400,7 +400,6 @@ static SPIPlanPtr dedup_search_plan(DedupPostgis *pg);
 static SysScanDesc dedup_scan_order(const char *relname, const char *indexname, int64 id, int ncolumns,
 									const char *const *columns, AttrNumber *attnums, Relation *rel);
 static void dedup_scan_order_end(SysScanDesc scan, Relation rel);
-static bool dedup_text_datum_is(Datum value, const char *s);
 static bool dedup_waits_for_review(int64 id);
 static Datum dedup_last_resolved(int64 id, bool *isnull);
 static char *dedup_arg_text(FunctionCallInfo fcinfo, int argno);
@@ -792,18 +791,6 @@ dedup_scan_order_end(SysScanDesc scan, Relation rel)
 }
 
 /*
- * dedup_text_datum_is says whether a text datum is the string s.
- */
-static bool
-dedup_text_datum_is(Datum value, const char *s)
-{
-	text	   *t = DatumGetTextPP(value);
-	size_t		len = strlen(s);
-
-	return VARSIZE_ANY_EXHDR(t) == len && memcmp(VARDATA_ANY(t), s, len) == 0;
-}
-
-/*
  * dedup_waits_for_review says whether order id is a suspected duplicate
  * waiting for review: its dedup_checks row, read by its key with the search's
  * snapshot, has decision review and no review.  This was the search's
@@ -829,7 +816,8 @@ dedup_waits_for_review(int64 id)
 		Datum		decision = heap_getattr(tuple, attnums[1], RelationGetDescr(rel), &decision_null);
 
 		(void) heap_getattr(tuple, attnums[2], RelationGetDescr(rel), &review_null);
-		waits = !decision_null && review_null && dedup_text_datum_is(decision, "review");
+		waits = !decision_null && review_null &&
+			dedup_text_is(PointerGetDatum(PG_DETOAST_DATUM_PACKED(decision)), "review", strlen("review"));
 	}
 	dedup_scan_order_end(scan, rel);
 	return waits;
@@ -862,7 +850,8 @@ dedup_last_resolved(int64 id, bool *isnull)
 		Datum		action = heap_getattr(tuple, attnums[1], RelationGetDescr(rel), &action_null);
 		Datum		at;
 
-		if (action_null || !dedup_text_datum_is(action, "resolve"))
+		if (action_null ||
+			!dedup_text_is(PointerGetDatum(PG_DETOAST_DATUM_PACKED(action)), "resolve", strlen("resolve")))
 			continue;
 		at = heap_getattr(tuple, attnums[2], RelationGetDescr(rel), &at_null);
 		if (at_null)

@@ -260,7 +260,7 @@ DECLARE
 BEGIN
     -- The same blanks as action texts: spaces, tabs, line breaks, no-break and
     -- ideographic (U+3000) spaces.
-    trimmed := pg_catalog.btrim(actor, E' \t\n\r\f\x0b\u00a0\u3000');
+    trimmed := workorder.trim_blanks(actor);
     IF trimmed IS NULL OR trimmed OPERATOR(pg_catalog.=) ''
        OR pg_catalog.length(trimmed) OPERATOR(pg_catalog.>) 200 THEN
         PERFORM workorder.raise_error('WO404',

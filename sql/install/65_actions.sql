@@ -50,7 +50,7 @@ RETURNS text
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    trimmed text := pg_catalog.btrim(value, E' \t\n\r\f\x0b\u00a0\u3000');
+    trimmed text := workorder.trim_blanks(value);
     control_at integer;
 BEGIN
     IF trimmed OPERATOR(pg_catalog.=) '' THEN

@@ -151,7 +151,7 @@ RETURNS workorder.callbacks
 LANGUAGE plpgsql SECURITY DEFINER
 AS $$
 DECLARE
-    ref text := pg_catalog.btrim(callback_ref, E' \t\n\r\f\x0b\u00a0\u3000');
+    ref text := workorder.trim_blanks(callback_ref);
     seen workorder.callbacks;
     o workorder.orders;
     who text;

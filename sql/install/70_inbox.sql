@@ -255,7 +255,7 @@ BEGIN
     FOR r IN SELECT * FROM workorder.inbox i
               WHERE i.id OPERATOR(pg_catalog.=) ANY (claimed)
               ORDER BY i.channel COLLATE pg_catalog."C",
-                       pg_catalog.btrim(i.channel_ref, E' \t\n\r\f\x0b\u00a0\u3000') COLLATE pg_catalog."C", i.id
+                       workorder.trim_blanks(i.channel_ref) COLLATE pg_catalog."C", i.id
     LOOP
         BEGIN
             converting := 'lon';
@@ -279,7 +279,7 @@ BEGIN
             value := r.priority;
             -- The blanks submit() trims from its texts (tab, CR, no-break and
             -- ideographic spaces too), as the column's comment promises.
-            v_priority := NULLIF(pg_catalog.lower(pg_catalog.btrim(r.priority, E' \t\n\r\f\x0b\u00a0\u3000')), '')::workorder.order_priority;
+            v_priority := NULLIF(pg_catalog.lower(workorder.trim_blanks(r.priority)), '')::workorder.order_priority;
             converting := NULL;
 
             -- Received when it came into the inbox, not when it was drained.
@@ -306,7 +306,7 @@ BEGIN
                 retried := (SELECT x.id FROM workorder.orders x
                              WHERE x.channel_code OPERATOR(pg_catalog.=) r.channel
                                AND x.channel_ref OPERATOR(pg_catalog.=)
-                                   pg_catalog.btrim(r.channel_ref, E' \t\n\r\f\x0b\u00a0\u3000')
+                                   workorder.trim_blanks(r.channel_ref)
                                AND workorder.channel_is_active(r.channel));
                 IF retried IS NOT NULL THEN
                     UPDATE workorder.inbox i

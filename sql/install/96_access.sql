@@ -528,7 +528,7 @@ RETURNS text
 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 AS $$
 DECLARE
-    trimmed text := pg_catalog.btrim(name, E' \t\n\r\f\x0b\u00a0\u3000');
+    trimmed text := workorder.trim_blanks(name);
     n integer := pg_catalog.length(trimmed);
 BEGIN
     IF n OPERATOR(pg_catalog.<=) 1 THEN

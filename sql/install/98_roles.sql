@@ -53,7 +53,7 @@ BEGIN
           FROM pg_catalog.pg_proc p
           JOIN (VALUES ('^(ticket_.*|make_ticket|raise_error)$', 'PUBLIC'),
                        ('^(calling_role|caller|caller_(unrestricted|unit|channel|units|area|may_read)|order_in_scope|check_channel_access|setting'
-                        '|wgs84|location_point|nearest_area|area_summary)$', everyone),
+                        '|wgs84|location_point|nearest_area|area_summary|trim_blanks)$', everyone),
                        ('^(explain_route|order_history|allowed_actions|locate'
                         '|add_working_time|working_time_between|add_working_days'
                         '|explain_dedup|text_similarity|address_similarity|similarity_normalize|locate_point)$', staff),
