@@ -6,7 +6,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(41);
+SELECT plan(52);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -178,7 +178,8 @@ SAVEPOINT dedup_on;
 DELETE FROM workorder.hotspot_policies;
 DELETE FROM workorder.settings WHERE name = 'dedup_enabled';
 INSERT INTO workorder.hotspot_policies (category_code, raise_order, min_count) VALUES ('CITY_NOISE', true, 3);
-SELECT count(workorder.submit('hotline', 'HD-' || i, '0305', d, lon => 115.17 + i * 0.0003, lat => 24.17,
+-- (90 m apart: three different noises, which dedup does not take for one.)
+SELECT count(workorder.submit('hotline', 'HD-' || i, '0305', d, lon => 115.17 + i * 0.0009, lat => 24.17,
                               occurred_at => '2026-10-27 09:00+08'))
   FROM (VALUES (1, '噪音扰民'), (2, '凌晨装卸货物吵闹'), (3, '商户大声播放音乐')) r(i, d);
 SELECT h.order_id AS alert FROM workorder.detect_hotspots('2026-10-27 12:00+08') h \gset
@@ -186,6 +187,64 @@ SELECT is((SELECT ROW(status, master_id IS NULL, (SELECT count(*) FROM workorder
              FROM workorder.orders o WHERE o.id = :alert),
           ROW('dispatched', true, 0)::text, 'a hotspot''s order is dispatched, never merged into a report it sums up');
 ROLLBACK TO SAVEPOINT dedup_on;
+
+-- A count that hovers around min_count: 5 reports make the place hot, one leaves the
+-- window (4: it ends), the next comes (5 again).  The place goes on with its one
+-- hotspot and its one proactive order.  (An ended hotspot was never matched again:
+-- each rise made a second hotspot and a second dispatched order.)
+SAVEPOINT hovering;
+DELETE FROM workorder.hotspot_policies;
+INSERT INTO workorder.hotspot_policies (category_code, "window", baseline_windows, min_count, radius_m, raise_order)
+VALUES ('CITY_NOISE', '1 hour', 2, 5, 100, true);
+SELECT count(pg_temp.report('HF-' || m, '0305', 115.19 + m * 0.00001, 24.19, timestamptz '2026-10-28 12:00+08' - make_interval(mins => m)))
+  FROM unnest(ARRAY[180, 170, 160, 150, 140, 115, 100]) m;
+SELECT h.id AS hovering_spot, h.order_id AS hovering_order FROM workorder.detect_hotspots('2026-10-28 09:50+08') h \gset
+SELECT is((SELECT count(*)::integer FROM workorder.detect_hotspots('2026-10-28 10:02+08')), 0,
+          'a place whose count dips under min_count is no longer hot ...');
+SELECT is((SELECT status FROM workorder.hotspots WHERE id = :hovering_spot), 'ended', '... and its hotspot ends');
+SELECT results_eq($$SELECT id, status, order_id, ended_at IS NULL FROM workorder.detect_hotspots('2026-10-28 10:08+08')$$,
+                  format($$VALUES (%s::bigint, 'active', %s::bigint, true)$$, :hovering_spot, :hovering_order),
+                  'when it rises again within a window, the same hotspot goes on, active, with its proactive order');
+SELECT is((SELECT ROW(count(*), count(order_id))::text FROM workorder.hotspots WHERE category_code = 'CITY_NOISE'), ROW(1, 1)::text,
+          '... one hotspot, one proactive order');
+ROLLBACK TO SAVEPOINT hovering;
+
+-- Suspected duplicates waiting for review are not counted: seven reports of one
+-- noise at one door, six flagged for review, are one order until a dispatcher
+-- decides.  (They were seven orders, and made a hotspot and an alert about one event.)
+SAVEPOINT suspects;
+DELETE FROM workorder.hotspot_policies;
+DELETE FROM workorder.settings WHERE name = 'dedup_enabled';
+INSERT INTO workorder.settings VALUES ('dedup_merge_threshold', '0.99', 'hotspots_test'),
+                                      ('dedup_review_threshold', '0.05', 'hotspots_test');
+INSERT INTO workorder.hotspot_policies (category_code, min_count, raise_order) VALUES ('CITY_NOISE', 5, true);
+SELECT count(workorder.submit('hotline', 'HS-' || i, '0305', '幸福路12号楼下KTV噪音很大', lon => 115.21 + i * 0.00005, lat => 24.21,
+                              occurred_at => '2026-10-29 22:00+08'))
+  FROM generate_series(1, 7) i;
+SELECT is((SELECT count(*)::integer FROM workorder.orders o WHERE o.channel_ref LIKE 'HS-%' AND workorder.awaits_review(o)), 6,
+          'six of the seven reports wait for review as suspected duplicates');
+SELECT is_empty($$SELECT 1 FROM workorder.detect_hotspots('2026-10-30 09:00+08')$$,
+                '... and count as none: the one event is not a hotspot, and raises no alert');
+SELECT is((SELECT count(*)::integer FROM workorder.orders WHERE channel_code = 'hotspot'), 0, '... no proactive order');
+ROLLBACK TO SAVEPOINT suspects;
+
+-- A hotspot whose policy is disabled is ended by the next run of the task, though no
+-- policy is left to detect with.  (The task had nothing to do without a policy,
+-- and the hotspot stayed active for good.)
+SAVEPOINT disabled;
+DELETE FROM workorder.hotspot_policies;
+DELETE FROM workorder.hotspot_runs;
+INSERT INTO workorder.hotspot_policies (category_code, min_count) VALUES ('CITY_NOISE', 3);
+SELECT count(pg_temp.report('HX-' || i, '0305', 115.23 + i * 0.0001, 24.23, now() - interval '2 hours')) FROM generate_series(0, 2) i;
+SELECT ok((SELECT ok FROM workorder.run_task('detect_hotspots')), 'the task finds the place ...');
+SELECT id AS disabled_spot FROM workorder.hotspots WHERE status = 'active' \gset
+SELECT is((SELECT category_code FROM workorder.hotspots WHERE id = :disabled_spot), 'CITY_NOISE', '... a hotspot');
+UPDATE workorder.hotspot_policies SET enabled = false;
+DELETE FROM workorder.hotspot_runs;
+SELECT results_eq($$SELECT ok, rows FROM workorder.run_task('detect_hotspots')$$, $$VALUES (true, 1)$$,
+                  'with the policy disabled the task still runs, to end it');
+SELECT is((SELECT status FROM workorder.hotspots WHERE id = :disabled_spot), 'ended', '... and the hotspot is ended');
+ROLLBACK TO SAVEPOINT disabled;
 
 -- The task: runs detect_hotspots once per hotspot_interval (the runs of this
 -- database's worker, if it made any, are forgotten first).

@@ -323,7 +323,7 @@ SELECT results_eq($$SELECT c.id FROM workorder.claim_outbox('app', 100, '10 minu
 SELECT is((workorder.ack_outbox(:q1_dispatch, 'p')).state, 'delivered', '... and delivered');
 SELECT results_eq($$SELECT c.id FROM workorder.claim_outbox('app', 100, '10 minutes', 'p') c$$,
                   ARRAY[:q1_accept::bigint], '... then the next message of Q-1 comes out');
-UPDATE workorder.outbox SET state = 'dead', claimed_until = NULL, last_error = 'test' WHERE id = :q1_accept;
+UPDATE workorder.outbox SET state = 'dead', claimed_until = NULL, last_error = 'test', settled_at = now() WHERE id = :q1_accept;
 SELECT results_eq($$SELECT a.ref, a.kind FROM workorder.claim_outbox('app', 100, '10 minutes', 'p') c
                      JOIN app_messages a ON a.id = c.id ORDER BY c.id$$,
                   $$VALUES ('Q-1', 'resolve')$$,

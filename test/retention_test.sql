@@ -9,7 +9,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(23);
+SELECT plan(27);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -27,13 +27,16 @@ VALUES ('hotline', 'IN-old-accepted', 'x', 'accepted', :first_order, NULL, NULL,
        ('hotline', 'IN-old-rejected', 'x', 'rejected', NULL, 'WO303', 'blank', now() - interval '41 days', now() - interval '40 days'),
        ('hotline', 'IN-recent', 'x', 'accepted', :second_order, NULL, NULL, now() - interval '1 day', now() - interval '1 day'),
        ('hotline', 'IN-old-pending', 'x', 'pending', NULL, NULL, NULL, now() - interval '40 days', NULL);
--- The outbox: delivered and dead 40 days ago, pending since then, delivered 2 days ago.
+-- The outbox: delivered and dead 40 days ago, pending since then, delivered 2 days
+-- ago, and made 40 days ago but dead only since this morning (a connector that was
+-- down for a month: its dead letters are for someone to read now).
 INSERT INTO workorder.outbox (order_id, event_id, channel_code, channel_ref, kind, payload, state, attempts, created_at,
-                              next_attempt_at, delivered_at)
-VALUES (:first_order, -1, 'hotline', 'RET-1', 'dispatch', '{}', 'delivered', 1, now() - interval '40 days', now() - interval '40 days', now() - interval '40 days'),
-       (:first_order, -2, 'hotline', 'RET-1', 'accept', '{}', 'dead', 8, now() - interval '40 days', now() - interval '39 days', NULL),
-       (:first_order, -3, 'hotline', 'RET-1', 'resolve', '{}', 'pending', 0, now() - interval '40 days', now() + interval '1 hour', NULL),
-       (:first_order, -4, 'hotline', 'RET-1', 'close', '{}', 'delivered', 1, now() - interval '2 days', now() - interval '2 days', now() - interval '2 days');
+                              next_attempt_at, delivered_at, settled_at)
+VALUES (:first_order, -1, 'hotline', 'RET-1', 'dispatch', '{}', 'delivered', 1, now() - interval '40 days', now() - interval '40 days', now() - interval '40 days', now() - interval '40 days'),
+       (:first_order, -2, 'hotline', 'RET-1', 'accept', '{}', 'dead', 8, now() - interval '40 days', now() - interval '39 days', NULL, now() - interval '39 days'),
+       (:first_order, -3, 'hotline', 'RET-1', 'resolve', '{}', 'pending', 0, now() - interval '40 days', now() + interval '1 hour', NULL, NULL),
+       (:first_order, -4, 'hotline', 'RET-1', 'close', '{}', 'delivered', 1, now() - interval '2 days', now() - interval '2 days', now() - interval '2 days', now() - interval '2 days'),
+       (:first_order, -5, 'hotline', 'RET-1', 'cancel', '{}', 'dead', 8, now() - interval '40 days', now() - interval '20 hours', NULL, now() - interval '20 hours');
 -- 150 notifications 100 days old, two from today.
 INSERT INTO workorder.notifications (order_id, kind, at, payload)
 SELECT :first_order, 'overdue', now() - interval '100 days' - g * interval '1 minute', '{}'::jsonb FROM generate_series(1, 150) g
@@ -71,8 +74,8 @@ SELECT results_eq($$SELECT ok, rows, detail, next_due IS NOT NULL FROM workorder
 SELECT is((SELECT string_agg(channel_ref, ',' ORDER BY channel_ref) FROM workorder.inbox), 'IN-old-pending,IN-recent',
           'the inbox keeps a row settled within the retention and a pending row, however old');
 SELECT is((SELECT string_agg(kind || ':' || state, ',' ORDER BY event_id) FROM workorder.outbox WHERE event_id < 0),
-          'close:delivered,resolve:pending',
-          'the outbox keeps a message delivered within the retention and a pending one, however old');
+          'cancel:dead,close:delivered,resolve:pending',
+          'the outbox keeps a message delivered within the retention, one made long ago that died within it (counted from its death, not its making), and a pending one, however old');
 SELECT is((SELECT count(*)::integer FROM workorder.notifications), 52, 'a hundred of the 150 old notifications went');
 SELECT is((SELECT string_agg(id::text, ',' ORDER BY id) FROM workorder.detections), '-6,-5,-4,-1',
           'detections: the old one in no aggregate went, and the one whose aggregate can make no order; an order''s evidence, one awaiting its order''s retry, one in a bucket still within the retention, and today''s remain');
@@ -102,12 +105,22 @@ SELECT is((SELECT count(*) FROM workorder.outbox WHERE event_id > 0), :intake_me
 -- == The settings decide
 INSERT INTO workorder.settings VALUES ('retention_outbox', '1 day', 'retention_test');
 SELECT is((SELECT rows FROM workorder.run_task('purge_history')), 1, 'a shorter retention of the outbox ...');
-SELECT is((SELECT string_agg(kind, ',') FROM workorder.outbox WHERE event_id < 0), 'resolve',
-          '... takes the message delivered two days ago, and still not the pending one');
+SELECT is((SELECT string_agg(kind, ',' ORDER BY event_id) FROM workorder.outbox WHERE event_id < 0), 'cancel,resolve',
+          '... takes the message delivered two days ago, and still not the one dead since this morning, nor the pending one');
+SELECT results_eq($$SELECT state, settled_at IS NOT NULL, delivered_at IS NOT NULL FROM workorder.outbox WHERE event_id = -5$$,
+    $$VALUES ('dead', true, false)$$, 'a dead message says when it settled');
+SELECT throws_ok($$UPDATE workorder.outbox SET settled_at = NULL WHERE event_id = -5$$, '23514', NULL,
+                 'a settled message without the time it settled is refused (outbox_settled_at)');
 SELECT lives_ok($$UPDATE workorder.settings SET value = '6 months' WHERE name = 'retention_outbox'$$,
                 'a retention may be given in months');
 SELECT throws_ok($$UPDATE workorder.settings SET value = '1 hour' WHERE name = 'retention_outbox'$$, 'WO010', NULL,
                  'but not under a day');
+SELECT throws_ok($$UPDATE workorder.settings SET value = '1 year -364 days -6 hours' WHERE name = 'retention_outbox'$$,
+                 'WO010', 'invalid value of setting retention_outbox',
+                 'nor with a part below zero, which counted as a year less 364.25 days passed the floor and kept rows 18 hours');
+SELECT throws_ok($$UPDATE workorder.settings SET value = '1 mon -29 days' WHERE name = 'retention_outbox'$$,
+                 'WO010', 'invalid value of setting retention_outbox',
+                 '... and on 1 March 1 month less 29 days is a day ahead, which would purge everything settled');
 SELECT throws_ok($$UPDATE workorder.settings SET value = '10' WHERE name = 'retention_batch_rows'$$, 'WO010', NULL,
                  'and a batch is at least 100 rows');
 SELECT is((SELECT position < (SELECT position FROM workorder.worker_tasks WHERE task = 'trim_run_log')

@@ -158,6 +158,13 @@ BEGIN
         ELSIF why IS NULL AND (pg_catalog.date_part('epoch', span) OPERATOR(pg_catalog.<) d.min_value
                                OR pg_catalog.date_part('epoch', span) OPERATOR(pg_catalog.>) d.max_value) THEN
             why := 'out of range';
+        -- Within the range, a part below zero is refused whatever the sum: the range
+        -- counts a month as 30 days and a year as 365.25, so '1 year -364 days -6
+        -- hours' passed as a day and kept rows 18 hours, and on 1 March '1 mon
+        -- -29 days' is a day ahead.  (interval_has_negative_part is part 65's; it
+        -- is called at run time.)
+        ELSIF why IS NULL AND workorder.interval_has_negative_part(span) THEN
+            why := 'an interval with a part below zero';
         END IF;
         hint := pg_catalog.format(CASE d.kind WHEN 'interval' THEN 'Set an interval from %s to %s, in days, hours, minutes or seconds.'
                                               ELSE 'Set an interval from %s to %s.' END,

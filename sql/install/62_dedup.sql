@@ -322,6 +322,19 @@ REVOKE ALL ON workorder.dedup_checks FROM PUBLIC;
 COMMENT ON TABLE workorder.dedup_checks IS
     'What dedup saw at intake (the candidates and their score components, the policy) and decided, for orders that had candidates; and reviews.';
 
+-- awaits_review says whether order o is a suspected duplicate waiting for a
+-- dispatcher's review (workorder.suspected_duplicates lists them): it is new, and
+-- its dedup check at intake flagged it and has no review yet.
+CREATE FUNCTION workorder.awaits_review(o workorder.orders)
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $$
+SELECT o.status OPERATOR(pg_catalog.=) 'new'
+   AND EXISTS (SELECT FROM workorder.dedup_checks c
+                WHERE c.order_id OPERATOR(pg_catalog.=) o.id
+                  AND c.decision OPERATOR(pg_catalog.=) 'review' AND c.review IS NULL)
+$$;
+
 -- dedup_apply carries out a decision on the order submit() has just made, records
 -- the check, and returns the order as it leaves intake.  submit() no longer calls
 -- it: it does the same in C (src/intake.c), without the action merge(), whose

@@ -77,6 +77,11 @@ CREATE TABLE workorder.outbox (
     -- again, or dead after its last attempt); claimed_by then still names that
     -- claimer, whose late ack is taken.  NULL once it is claimed again or failed.
     lease_expired_at timestamptz,
+    -- When the message settled: it was delivered, or it died after its last
+    -- attempt.  Retention (part 97) counts from it, not from created_at: a message
+    -- that was retried for a month and died today is a dead letter someone has yet
+    -- to read.
+    settled_at      timestamptz,
     -- One event makes at most one message per report.  (Per report rather than per
     -- channel: a master's result goes to each merged report, and two of those may
     -- have come through the same channel.)  Its index, order first, is also the one
@@ -84,7 +89,8 @@ CREATE TABLE workorder.outbox (
     CONSTRAINT outbox_order_event_unique UNIQUE (order_id, event_id),
     CONSTRAINT outbox_state CHECK (state IN ('pending', 'claimed', 'delivered', 'dead')),
     CONSTRAINT outbox_claimed_has_lease CHECK ((state OPERATOR(pg_catalog.=) 'claimed') OPERATOR(pg_catalog.=) (claimed_until IS NOT NULL)),
-    CONSTRAINT outbox_delivered_at CHECK ((state OPERATOR(pg_catalog.=) 'delivered') OPERATOR(pg_catalog.=) (delivered_at IS NOT NULL))
+    CONSTRAINT outbox_delivered_at CHECK ((state OPERATOR(pg_catalog.=) 'delivered') OPERATOR(pg_catalog.=) (delivered_at IS NOT NULL)),
+    CONSTRAINT outbox_settled_at CHECK ((state IN ('delivered', 'dead')) OPERATOR(pg_catalog.=) (settled_at IS NOT NULL))
 );
 -- A claim reads only the claimable messages of its channel, due first: the index
 -- stays as small as the backlog however long the history grows.
@@ -95,7 +101,7 @@ CREATE INDEX outbox_lease_idx ON workorder.outbox (claimed_until) WHERE state OP
 -- purge_history (part 97) finds the settled messages past their retention, oldest
 -- first.  A message enters this index when it is acknowledged or dies, not when
 -- intake writes it.
-CREATE INDEX outbox_settled_idx ON workorder.outbox (created_at) WHERE state IN ('delivered', 'dead');
+CREATE INDEX outbox_settled_idx ON workorder.outbox (settled_at) WHERE state IN ('delivered', 'dead');
 SELECT pg_catalog.pg_extension_config_dump('workorder.outbox', '');
 SELECT pg_catalog.pg_extension_config_dump('workorder.outbox_id_seq', '');
 REVOKE ALL ON workorder.outbox FROM PUBLIC;
@@ -234,7 +240,7 @@ BEGIN
     -- else would, and it would stay claimed, neither claimable nor dead.
     UPDATE workorder.outbox x
        SET state = 'dead', last_error = workorder.outbox_lease_expired(x.claimed_by, x.attempts),
-           claimed_until = NULL, lease_expired_at = pg_catalog.now()
+           claimed_until = NULL, lease_expired_at = pg_catalog.now(), settled_at = pg_catalog.now()
      WHERE x.id IN (SELECT y.id FROM workorder.outbox y
                      WHERE y.channel_code OPERATOR(pg_catalog.=) claim_outbox.channel
                        AND y.state OPERATOR(pg_catalog.=) 'claimed'
@@ -354,7 +360,7 @@ BEGIN
         RETURN m;
     END IF;
     UPDATE workorder.outbox x
-       SET state = 'delivered', delivered_at = pg_catalog.now(), claimed_until = NULL
+       SET state = 'delivered', delivered_at = pg_catalog.now(), settled_at = pg_catalog.now(), claimed_until = NULL
      WHERE x.id OPERATOR(pg_catalog.=) m.id
     RETURNING * INTO m;
     RETURN m;
@@ -402,6 +408,7 @@ BEGIN
     END IF;
     UPDATE workorder.outbox x
        SET state = CASE WHEN x.attempts OPERATOR(pg_catalog.>=) max_attempts THEN 'dead' ELSE 'pending' END,
+           settled_at = CASE WHEN x.attempts OPERATOR(pg_catalog.>=) max_attempts THEN pg_catalog.now() END,
            next_attempt_at = pg_catalog.now() OPERATOR(pg_catalog.+) workorder.outbox_backoff(x.attempts),
            claimed_by = NULL, claimed_until = NULL, lease_expired_at = NULL, last_error = error
      WHERE x.id OPERATOR(pg_catalog.=) m.id

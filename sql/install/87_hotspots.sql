@@ -24,8 +24,10 @@
 -- near 0) from becoming a hotspot on its 11th order.
 --
 -- Orders counted: their event time is COALESCE(occurred_at, received_at); merged
--- orders (duplicates of one event) and cancelled ones do not count, nor do orders
--- that hotspots raised themselves (the channel of the setting hotspot_channel).
+-- orders (duplicates of one event) and cancelled ones do not count, nor do
+-- suspected duplicates waiting for review (seven reports of one flooded underpass
+-- made a hotspot until a dispatcher confirmed them, and it ended then), nor do
+-- orders that hotspots raised themselves (the channel of the setting hotspot_channel).
 --
 -- Policies: workorder.hotspot_policies, one row per category that is a hotspot
 -- group.  A group counts the orders of its category's subtree, except the subtrees
@@ -36,10 +38,11 @@
 -- workorder.hotspot_settings shows the values in force for every category.
 --
 -- Records: workorder.hotspots.  A hotspot found where an active hotspot of the same
--- group lies (their areas intersect) updates it: its area, count, baseline, ratio,
--- window and last_seen_at.  Otherwise a new active hotspot is made.  An active
+-- group lies (their areas intersect), or one that ended within a window before,
+-- updates it: its area, count, baseline, ratio, window and last_seen_at (and an
+-- ended one is active again).  Otherwise a new active hotspot is made.  An active
 -- hotspot not found again is ended.  So an ongoing hotspot is one row, not one per
--- run.
+-- run, nor one each time its count dips under min_count and rises again.
 --
 -- Proactive orders: when the group's raise_order is true, each hotspot raises ONE
 -- order through submit(), on the channel of the setting hotspot_channel (default
@@ -244,6 +247,7 @@ BEGIN
                AND COALESCE(o.occurred_at, o.received_at) OPERATOR(pg_catalog.<) as_of
                AND COALESCE(o.occurred_at, o.received_at) OPERATOR(pg_catalog.>=) (as_of OPERATOR(pg_catalog.-) s."window")
                AND o.status NOT IN ('merged', 'cancelled')
+               AND NOT workorder.awaits_review(o)
                AND o.channel_code OPERATOR(pg_catalog.<>) own_channel
         ), clustered AS (
             -- A core point has two neighbours (minpoints 3), or one where the group's
@@ -281,6 +285,7 @@ BEGIN
                AND COALESCE(o.occurred_at, o.received_at) OPERATOR(pg_catalog.>=)
                    (as_of OPERATOR(pg_catalog.-) (g."window" OPERATOR(pg_catalog.*) (g.baseline_windows OPERATOR(pg_catalog.+) 1)))
                AND o.status NOT IN ('merged', 'cancelled')
+               AND NOT workorder.awaits_review(o)
                AND o.channel_code OPERATOR(pg_catalog.<>) own_channel
              GROUP BY k.group_code, k.cluster, 3
         ), judged AS (
@@ -308,7 +313,8 @@ BEGIN
                                                                       INTERSECT SELECT pg_catalog.unnest(j.ids))))
                      FROM workorder.hotspots x
                     WHERE x.category_code OPERATOR(pg_catalog.=) j.group_code
-                      AND (x.status OPERATOR(pg_catalog.=) 'active' OR x.ended_at OPERATOR(pg_catalog.>) as_of)) DESC NULLS LAST,
+                      AND (x.status OPERATOR(pg_catalog.=) 'active'
+                           OR x.ended_at OPERATOR(pg_catalog.>=) (as_of OPERATOR(pg_catalog.-) j."window"))) DESC NULLS LAST,
                   j.n DESC, j.ids[1]
     LOOP
         n_hot := n_hot OPERATOR(pg_catalog.+) 1;
@@ -318,10 +324,14 @@ BEGIN
         -- another cluster of this run has taken it already.  For a look at the
         -- past, an ended hotspot that had not ended by as_of is the place's too,
         -- also one first seen after as_of (a second hotspot was made for the
-        -- place, active, and a second proactive order).
+        -- place, active, and a second proactive order).  So is one that ended
+        -- within a window before as_of, which goes on: a count that hovers
+        -- around min_count ended the hotspot and made a second one, with a second
+        -- proactive order, each time it rose again.
         SELECT x.id INTO match FROM workorder.hotspots x
          WHERE x.category_code OPERATOR(pg_catalog.=) found_place.group_code
-           AND (x.status OPERATOR(pg_catalog.=) 'active' OR x.ended_at OPERATOR(pg_catalog.>) as_of)
+           AND (x.status OPERATOR(pg_catalog.=) 'active'
+                OR x.ended_at OPERATOR(pg_catalog.>=) (as_of OPERATOR(pg_catalog.-) found_place."window"))
            AND ST_Intersects(x.geom, place) AND NOT (x.id OPERATOR(pg_catalog.=) ANY (seen))
          ORDER BY pg_catalog.cardinality(ARRAY(SELECT pg_catalog.unnest(x.order_ids)
                                                INTERSECT SELECT pg_catalog.unnest(found_place.ids))) DESC,
@@ -329,9 +339,12 @@ BEGIN
          LIMIT 1;
         IF match IS NOT NULL THEN
             -- A look at the past (as_of before the hotspot was last seen) leaves the
-            -- hotspot as the later run found it.
+            -- hotspot as the later run found it.  A hotspot that had ended by as_of
+            -- is active again.
             UPDATE workorder.hotspots x
-               SET geom = place, center = found_place.center, radius_m = found_place.radius_m,
+               SET status = CASE WHEN x.ended_at OPERATOR(pg_catalog.<=) as_of THEN 'active' ELSE x.status END,
+                   ended_at = CASE WHEN x.ended_at OPERATOR(pg_catalog.<=) as_of THEN NULL ELSE x.ended_at END,
+                   geom = place, center = found_place.center, radius_m = found_place.radius_m,
                    window_start = as_of OPERATOR(pg_catalog.-) found_place."window", window_end = as_of,
                    order_count = found_place.n, baseline_mean = found_place.mean, baseline_sd = found_place.sd,
                    ratio = found_place.n OPERATOR(pg_catalog./) NULLIF(found_place.mean, 0),

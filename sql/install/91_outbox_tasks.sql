@@ -33,6 +33,7 @@ BEGIN
                last_error = CASE WHEN x.attempts OPERATOR(pg_catalog.>=) max_attempts
                                  THEN workorder.outbox_lease_expired(x.claimed_by, x.attempts)
                                  ELSE x.last_error END,
+               settled_at = CASE WHEN x.attempts OPERATOR(pg_catalog.>=) max_attempts THEN pg_catalog.now() END,
                claimed_until = NULL, lease_expired_at = pg_catalog.now()
           FROM due
          WHERE x.id OPERATOR(pg_catalog.=) due.id

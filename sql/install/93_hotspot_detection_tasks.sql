@@ -27,7 +27,8 @@ $$;
 REVOKE ALL ON FUNCTION workorder.task_ingest_detections() FROM PUBLIC;
 
 -- task_detect_hotspots runs detect_hotspots(now()) once every hotspot_interval,
--- when there is a policy.
+-- when there is a policy, or an active hotspot to end (its policy was disabled or
+-- deleted: left alone it stayed active for good).
 CREATE FUNCTION workorder.task_detect_hotspots()
 RETURNS workorder.task_outcome
 LANGUAGE plpgsql
@@ -39,8 +40,10 @@ DECLARE
     outcome workorder.task_outcome;
 BEGIN
     outcome.rows := 0;
-    -- Without a policy there is nothing to detect, and no run to record.
-    IF NOT EXISTS (SELECT FROM workorder.hotspot_policies p WHERE p.enabled IS DISTINCT FROM false) THEN
+    -- Without a policy there is nothing to detect, and no run to record, unless a
+    -- hotspot is still active: the run ends it.
+    IF NOT EXISTS (SELECT FROM workorder.hotspot_policies p WHERE p.enabled IS DISTINCT FROM false)
+       AND NOT EXISTS (SELECT FROM workorder.hotspots x WHERE x.status OPERATOR(pg_catalog.=) 'active') THEN
         RETURN outcome;
     END IF;
     SELECT pg_catalog.max(x.as_of) INTO last_run FROM workorder.hotspot_runs x;

@@ -9,7 +9,8 @@
 -- deletes from them what is older than its setting (setting_definitions, part 02):
 --   retention_inbox          accepted and rejected inbox rows, by processed_at
 --                            (default 30 days); pending rows stay
---   retention_outbox         delivered and dead outbox messages, by created_at
+--   retention_outbox         delivered and dead outbox messages, by settled_at (when
+--                            they were delivered or died)
 --                            (default 30 days); pending and claimed ones stay
 --   retention_notifications  notifications, by at (default 90 days)
 --   retention_detections     detections below their kind's confidence (counted into
@@ -62,8 +63,8 @@ BEGIN
     DELETE FROM workorder.outbox m
      WHERE m.id IN (SELECT x.id FROM workorder.outbox x
                      WHERE x.state IN ('delivered', 'dead')
-                       AND x.created_at OPERATOR(pg_catalog.<) outbox_before
-                     ORDER BY x.created_at LIMIT batch
+                       AND x.settled_at OPERATOR(pg_catalog.<) outbox_before
+                     ORDER BY x.settled_at LIMIT batch
                        FOR UPDATE SKIP LOCKED);
     GET DIAGNOSTICS outbox_rows = ROW_COUNT;
     DELETE FROM workorder.notifications n

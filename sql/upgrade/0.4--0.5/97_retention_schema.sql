@@ -2,7 +2,7 @@
 -- tables of parts 70, 75 and 88, which make it in a fresh install: the indexes
 -- purge_history reads, and the inbox's comment, which says its rows now go.
 CREATE INDEX inbox_settled_idx ON workorder.inbox (processed_at) WHERE state IN ('accepted', 'rejected');
-CREATE INDEX outbox_settled_idx ON workorder.outbox (created_at) WHERE state IN ('delivered', 'dead');
+CREATE INDEX outbox_settled_idx ON workorder.outbox (settled_at) WHERE state IN ('delivered', 'dead');
 CREATE INDEX detection_rejects_rejected_at_idx ON workorder.detection_rejects USING brin (rejected_at);
 CREATE INDEX detection_aggregates_unordered_idx ON workorder.detection_aggregates (bucket_start) WHERE order_id IS NULL;
 CREATE INDEX detections_unaggregated_idx ON workorder.detections (detected_at) WHERE aggregate_id IS NULL;
