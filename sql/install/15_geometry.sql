@@ -31,10 +31,10 @@ BEGIN
             pg_catalog.format('The geometry is %s.', ST_AsText(given)),
             'Pass a geometry with coordinates.');
     END IF;
-    IF NOT (ST_XMin(given) OPERATOR(pg_catalog.>) '-Infinity'::float8 AND ST_XMax(given) OPERATOR(pg_catalog.<) 'Infinity'::float8
-        AND ST_YMin(given) OPERATOR(pg_catalog.>) '-Infinity'::float8 AND ST_YMax(given) OPERATOR(pg_catalog.<) 'Infinity'::float8
-        AND ST_XMin(given) OPERATOR(pg_catalog.<) 'Infinity'::float8 AND ST_YMin(given) OPERATOR(pg_catalog.<) 'Infinity'::float8
-        AND ST_XMax(given) OPERATOR(pg_catalog.>) '-Infinity'::float8 AND ST_YMax(given) OPERATOR(pg_catalog.>) '-Infinity'::float8)
+    IF NOT (ST_XMin(given::box3d) OPERATOR(pg_catalog.>) '-Infinity'::float8 AND ST_XMax(given::box3d) OPERATOR(pg_catalog.<) 'Infinity'::float8
+        AND ST_YMin(given::box3d) OPERATOR(pg_catalog.>) '-Infinity'::float8 AND ST_YMax(given::box3d) OPERATOR(pg_catalog.<) 'Infinity'::float8
+        AND ST_XMin(given::box3d) OPERATOR(pg_catalog.<) 'Infinity'::float8 AND ST_YMin(given::box3d) OPERATOR(pg_catalog.<) 'Infinity'::float8
+        AND ST_XMax(given::box3d) OPERATOR(pg_catalog.>) '-Infinity'::float8 AND ST_YMax(given::box3d) OPERATOR(pg_catalog.>) '-Infinity'::float8)
        OR (GeometryType(given) OPERATOR(pg_catalog.<>) 'POINT'
            AND (ST_IsValidDetail(given)).reason OPERATOR(pg_catalog.~~) 'Invalid Coordinate%') THEN
         PERFORM workorder.raise_error('WO101',
@@ -86,9 +86,9 @@ BEGIN
                 'Check the SRID and the order of the axes.');
         END IF;
     END IF;
-    IF ST_XMin(result) OPERATOR(pg_catalog.<) -180 OR ST_XMax(result) OPERATOR(pg_catalog.>) 180
-       OR ST_YMin(result) OPERATOR(pg_catalog.<) -90 OR ST_YMax(result) OPERATOR(pg_catalog.>) 90
-       OR NOT (ST_XMax(result) OPERATOR(pg_catalog.<=) 180 AND ST_YMax(result) OPERATOR(pg_catalog.<=) 90) THEN
+    IF ST_XMin(result::box3d) OPERATOR(pg_catalog.<) -180 OR ST_XMax(result::box3d) OPERATOR(pg_catalog.>) 180
+       OR ST_YMin(result::box3d) OPERATOR(pg_catalog.<) -90 OR ST_YMax(result::box3d) OPERATOR(pg_catalog.>) 90
+       OR NOT (ST_XMax(result::box3d) OPERATOR(pg_catalog.<=) 180 AND ST_YMax(result::box3d) OPERATOR(pg_catalog.<=) 90) THEN
         PERFORM workorder.raise_error('WO101',
             pg_catalog.format('%s is not on the earth', subject),
             pg_catalog.format('In longitude/latitude its extent is %s.', Box2D(result)::text),
@@ -133,5 +133,5 @@ AS $$
                                     OPERATOR(pg_catalog.-) (93.5 OPERATOR(pg_catalog.*) pg_catalog.cos(3 OPERATOR(pg_catalog.*) c.phi))))
            OPERATOR(pg_catalog.*) ((111132.954 OPERATOR(pg_catalog.-) (559.822 OPERATOR(pg_catalog.*) pg_catalog.cos(2 OPERATOR(pg_catalog.*) c.phi)))
                                    OPERATOR(pg_catalog.+) (1.175 OPERATOR(pg_catalog.*) pg_catalog.cos(4 OPERATOR(pg_catalog.*) c.phi)))
-      FROM (SELECT pg_catalog.radians((ST_YMin(polygon) OPERATOR(pg_catalog.+) ST_YMax(polygon)) OPERATOR(pg_catalog./) 2) AS phi) c
+      FROM (SELECT pg_catalog.radians((ST_YMin(polygon::box3d) OPERATOR(pg_catalog.+) ST_YMax(polygon::box3d)) OPERATOR(pg_catalog./) 2) AS phi) c
 $$;

@@ -213,20 +213,20 @@ BEGIN
     END IF;
 
     SELECT pg_catalog.count(*)::integer,
-           COALESCE(pg_catalog.max(ST_Distance(repaired::geography, d.geom::geography)), 0)
+           COALESCE(pg_catalog.max(ST_Distance(repaired::geography, d.geom::geography, true)), 0)
       INTO spikes, reach
       FROM ST_DumpPoints(polygon) AS d
-     WHERE NOT ST_DWithin(repaired, d.geom, 1e-9);
+     WHERE NOT ST_DWithin(repaired, d.geom, 1e-9::pg_catalog.float8);
 
     INSERT INTO workorder.area_repairs
         (area_code, problem, action, parts_before, parts_after, area_m2, spike_vertices, spike_reach_m)
     VALUES (area_code, problem, 'ST_MakeValid structure UNION linework',
             ST_NumGeometries(ST_Multi(polygon)), ST_NumGeometries(repaired),
-            ST_Area(repaired::geography), spikes, reach);
+            ST_Area(repaired::geography, true), spikes, reach);
 
     RAISE NOTICE 'area %: repaired invalid polygon (%): % part(s), % m²; % spike vertices reaching up to % m dropped',
         area_code, problem, ST_NumGeometries(repaired),
-        pg_catalog.round(ST_Area(repaired::geography)::numeric), spikes, pg_catalog.round(reach::numeric, 1);
+        pg_catalog.round(ST_Area(repaired::geography, true)::numeric), spikes, pg_catalog.round(reach::numeric, 1);
     RETURN repaired;
 END
 $$;

@@ -51,7 +51,7 @@ BEGIN
     END IF;
     SELECT c.area_code, c.distance_m INTO area_code, distance_m
       FROM (SELECT p.area_code, p.depth,
-                   ST_Distance(p.geom::geography, point::geography) AS distance_m
+                   ST_Distance(p.geom::geography, point::geography, true) AS distance_m
               FROM workorder.area_pieces p
               JOIN workorder.areas a ON a.code OPERATOR(pg_catalog.=) p.area_code
              WHERE ST_DWithin(p.geom, point,

@@ -189,7 +189,7 @@ BEGIN
                pg_catalog.format('the order is %s, but its last event (%s, id %s) left it %s: the order was changed past its actions',
                                  c.status, c.last_seq, c.last_id, c.last_status)
           FROM counted c
-         WHERE c.last_id IS NOT NULL AND c.last_status IS DISTINCT FROM c.status
+         WHERE c.last_id IS NOT NULL AND (c.last_status OPERATOR(pg_catalog.=) c.status) IS NOT TRUE
         UNION ALL
         SELECT v.order_id, v.id, v.seq, 'out of order',
                pg_catalog.format('event %s (id %s, at %s) comes after event %s (id %s, at %s)',

@@ -356,12 +356,12 @@ BEGIN
         -- master may have been resolved, reopened, merged or cancelled since the
         -- search.  Lock it and decide on what it is now; intake never fails for it.
         SELECT * INTO master FROM workorder.orders x WHERE x.id OPERATOR(pg_catalog.=) d.master_id FOR NO KEY UPDATE;
-        IF master.status IN ('merged', 'cancelled') THEN
+        IF master.status OPERATOR(pg_catalog.=) ANY ('{merged,cancelled}'::workorder.order_status[]) THEN
             d.reason := pg_catalog.format('duplicate of %s, which became %s before the merge: a dispatcher must dispatch it',
                                           master.ticket, master.status);
             UPDATE workorder.orders x SET status_reason = d.reason WHERE x.id OPERATOR(pg_catalog.=) o.id;
             d.decision := 'new';
-        ELSIF master.status IN ('resolved', 'closed') THEN
+        ELSIF master.status OPERATOR(pg_catalog.=) ANY ('{resolved,closed}'::workorder.order_status[]) THEN
             d.decision := (d.policy).late_policy;
         ELSE
             d.decision := 'merge';

@@ -246,7 +246,7 @@ BEGIN
                AND o.received_at OPERATOR(pg_catalog.>=) (earliest OPERATOR(pg_catalog.-) '1 hour'::interval)
                AND COALESCE(o.occurred_at, o.received_at) OPERATOR(pg_catalog.<) as_of
                AND COALESCE(o.occurred_at, o.received_at) OPERATOR(pg_catalog.>=) (as_of OPERATOR(pg_catalog.-) s."window")
-               AND o.status NOT IN ('merged', 'cancelled')
+               AND NOT o.status OPERATOR(pg_catalog.=) ANY ('{merged,cancelled}'::workorder.order_status[])
                AND NOT workorder.awaits_review(o)
                AND o.channel_code OPERATOR(pg_catalog.<>) own_channel
         ), clustered AS (
@@ -284,7 +284,7 @@ BEGIN
                AND COALESCE(o.occurred_at, o.received_at) OPERATOR(pg_catalog.<) (as_of OPERATOR(pg_catalog.-) g."window")
                AND COALESCE(o.occurred_at, o.received_at) OPERATOR(pg_catalog.>=)
                    (as_of OPERATOR(pg_catalog.-) (g."window" OPERATOR(pg_catalog.*) (g.baseline_windows OPERATOR(pg_catalog.+) 1)))
-               AND o.status NOT IN ('merged', 'cancelled')
+               AND NOT o.status OPERATOR(pg_catalog.=) ANY ('{merged,cancelled}'::workorder.order_status[])
                AND NOT workorder.awaits_review(o)
                AND o.channel_code OPERATOR(pg_catalog.<>) own_channel
              GROUP BY k.group_code, k.cluster, 3
@@ -347,7 +347,7 @@ BEGIN
                    geom = place, center = found_place.center, radius_m = found_place.radius_m,
                    window_start = as_of OPERATOR(pg_catalog.-) found_place."window", window_end = as_of,
                    order_count = found_place.n, baseline_mean = found_place.mean, baseline_sd = found_place.sd,
-                   ratio = found_place.n OPERATOR(pg_catalog./) NULLIF(found_place.mean, 0),
+                   ratio = found_place.n OPERATOR(pg_catalog./) NULLIF(found_place.mean, 0::pg_catalog.float8),
                    order_ids = found_place.ids[1:100], last_seen_at = as_of
              WHERE x.id OPERATOR(pg_catalog.=) match AND x.last_seen_at OPERATOR(pg_catalog.<=) as_of;
         ELSE
@@ -356,7 +356,7 @@ BEGIN
                  baseline_sd, ratio, order_ids, first_seen_at, last_seen_at)
             VALUES (found_place.group_code, place, found_place.center, found_place.radius_m,
                     as_of OPERATOR(pg_catalog.-) found_place."window", as_of, found_place.n, found_place.mean,
-                    found_place.sd, found_place.n OPERATOR(pg_catalog./) NULLIF(found_place.mean, 0),
+                    found_place.sd, found_place.n OPERATOR(pg_catalog./) NULLIF(found_place.mean, 0::pg_catalog.float8),
                     found_place.ids[1:100], as_of, as_of)
             RETURNING id INTO match;
             n_started := n_started OPERATOR(pg_catalog.+) 1;

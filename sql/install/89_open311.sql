@@ -182,7 +182,9 @@ BEGIN
         shown := m;
     END IF;
     SELECT u.name INTO unit_name FROM workorder.units u WHERE u.code OPERATOR(pg_catalog.=) shown.main_unit;
-    notes := CASE shown.status
+    -- (The status as text: an enum's = is not pg_catalog's by exact types, and
+    -- CASE x WHEN compares with an unqualified =; see part 99.)
+    notes := CASE shown.status::text
         WHEN 'new' THEN 'Received; waiting to be dispatched.'
         WHEN 'dispatched' THEN pg_catalog.format('Dispatched to %s.', unit_name)
         WHEN 'accepted' THEN pg_catalog.format('Being handled by %s.', unit_name)
@@ -199,7 +201,8 @@ BEGIN
     END IF;
     RETURN pg_catalog.jsonb_build_object(
         'service_request_id', o.ticket::text,
-        'status', CASE WHEN shown.status IN ('resolved', 'closed', 'cancelled') THEN 'closed' ELSE 'open' END,
+        'status', CASE WHEN shown.status OPERATOR(pg_catalog.=) ANY ('{resolved,closed,cancelled}'::workorder.order_status[])
+                       THEN 'closed' ELSE 'open' END,
         'status_notes', notes,
         'service_name', (SELECT c.name FROM workorder.categories c WHERE c.code OPERATOR(pg_catalog.=) o.category_code),
         'service_code', o.category_code,
@@ -338,7 +341,8 @@ BEGIN
                AND (category.code IS NULL OR o.category_code IN (
                         SELECT e.code FROM workorder.category_effective e
                          WHERE category.code OPERATOR(pg_catalog.=) ANY (e.path)))
-               AND (CASE WHEN COALESCE(m.status, o.status) IN ('resolved', 'closed', 'cancelled') THEN want_closed ELSE want_open END)
+               AND (CASE WHEN COALESCE(m.status, o.status) OPERATOR(pg_catalog.=) ANY ('{resolved,closed,cancelled}'::workorder.order_status[])
+                         THEN want_closed ELSE want_open END)
              ORDER BY o.received_at DESC, o.id DESC
              LIMIT max_results) r;
     RETURN result;

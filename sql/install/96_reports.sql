@@ -131,7 +131,7 @@ BEGIN
     b.satisfaction_rate := workorder.score_rate(b.callbacks_satisfied, b.callbacks);
     SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE o.overdue)
       INTO b.open_orders, b.overdue_open_orders
-      FROM workorder.orders o WHERE o.status IN ('new', 'dispatched', 'accepted', 'suspended');
+      FROM workorder.orders o WHERE o.status OPERATOR(pg_catalog.=) ANY ('{new,dispatched,accepted,suspended}'::workorder.order_status[]);
     SELECT COALESCE(pg_catalog.jsonb_object_agg(x.channel_code, x.n), '{}') INTO b.received_by_channel
       FROM (SELECT o.channel_code, pg_catalog.count(*) AS n
               FROM workorder.order_events e JOIN workorder.orders o ON o.id OPERATOR(pg_catalog.=) e.order_id
@@ -143,7 +143,7 @@ BEGIN
       INTO b.most_overdue_units
       FROM (SELECT o.main_unit AS unit_code, u.name AS unit_name, pg_catalog.count(*) AS n
               FROM workorder.orders o JOIN workorder.units u ON u.code OPERATOR(pg_catalog.=) o.main_unit
-             WHERE o.status IN ('new', 'dispatched', 'accepted', 'suspended') AND o.overdue
+             WHERE o.status OPERATOR(pg_catalog.=) ANY ('{new,dispatched,accepted,suspended}'::workorder.order_status[]) AND o.overdue
              GROUP BY 1, 2 ORDER BY 3 DESC, 1 LIMIT 10) x;
     DELETE FROM workorder.daily_briefings d WHERE d.day OPERATOR(pg_catalog.=) the_day;
     INSERT INTO workorder.daily_briefings SELECT b.*;

@@ -31,6 +31,10 @@ LANGUAGE sql IMMUTABLE AS $$
         WHEN 'numeric'::regtype THEN ARRAY['double precision', 'integer']::regtype[]
         WHEN 'timestamp with time zone'::regtype THEN ARRAY['timestamp without time zone', 'date']::regtype[]
         WHEN 'geometry'::regtype THEN ARRAY['text', 'geography']::regtype[]
+        -- ST_XMin(box3d) and its kin, called with a geometry, took the implicit
+        -- cast, and a planted st_xmin(geometry) matched better.
+        WHEN 'box3d'::regtype THEN ARRAY['geometry']::regtype[]
+        WHEN 'box2d'::regtype THEN ARRAY['geometry']::regtype[]
         WHEN 'jsonb'::regtype THEN ARRAY['json', 'text']::regtype[]
         WHEN 'boolean'::regtype THEN ARRAY['integer']::regtype[]
         ELSE '{}'::regtype[] END
@@ -86,16 +90,20 @@ CREATE TEMP TABLE planted (kind text, n integer);
 SELECT :'phase' = 'before' AS before \gset
 \if :before
 -- Functions: each overload of each name, as it is and with one argument swapped.
+-- (proargtypes is an oidvector, whose array counts from 0: indexed from 1, the
+-- first argument was never swapped and the last was NULL, so that no copy took a
+-- near type in the last place, e.g. st_dwithin(geometry, geometry, numeric).)
 INSERT INTO planted
 SELECT 'function', sum(plant_function(p.proname, variant.args, p.prorettype::regtype, p.proretset))
   FROM pg_proc p
   JOIN pg_namespace n ON n.oid = p.pronamespace AND n.nspname IN ('pg_catalog', 'public')
+  CROSS JOIN LATERAL (SELECT ARRAY(SELECT unnest(p.proargtypes::regtype[])) AS args) declared
   CROSS JOIN LATERAL (
-      SELECT p.proargtypes::regtype[] AS args
+      SELECT declared.args
       UNION ALL
-      SELECT (p.proargtypes::regtype[])[:i - 1] || swap || (p.proargtypes::regtype[])[i + 1:]
+      SELECT declared.args[:i - 1] || swap || declared.args[i + 1:]
         FROM generate_series(1, p.pronargs) i
-        CROSS JOIN LATERAL unnest(hostile_swaps((p.proargtypes::regtype[])[i])) swap
+        CROSS JOIN LATERAL unnest(hostile_swaps(declared.args[i])) swap
   ) variant
  WHERE p.proname = ANY (string_to_array(:'functions', ' '))
    AND p.prokind = 'f' AND p.proallargtypes IS NULL

@@ -155,6 +155,23 @@ SELECT 'handler events ' || count(DISTINCT order_id) FROM workorder.order_events
 SELECT workorder.accept(id, 'B-um-990801002') FROM workorder.orders WHERE channel_ref OPERATOR(pg_catalog.=) 'A-1';
 RESET ROLE;
 SQL
+hostile <<SQL
+-- What runs past the actions, and compares the extension's own types or calls
+-- PostGIS with an argument that needs a cast (each was hijacked: a review found
+-- them, none of the above reached them): a polygon that needs repair, a place in
+-- another SRID, Open311, hotspots, the daily briefing, the log's verification.
+SELECT workorder.load_area('990801001009', '丙村', 'village', '990801001',
+    ST_GeomFromText('POLYGON((116.01 25.01, 116.02 25.02, 116.02 25.01, 116.01 25.02, 116.01 25.01))', 4326));
+SELECT (workorder.submit('hotline', 'S-1', '0301', '占道', location => ST_SetSRID(ST_MakePoint(116.17::float8, 25.17::float8), 4490))).id;
+SELECT workorder.load_channels('[{"code": "open311", "name": "Open311", "kind": "platform"}]');
+SELECT workorder.open311_post_request('{"service_code": "CITY_VENDOR", "lat": 25.16, "long": 116.16, "description": "摆摊", "idempotency_key": "S-2"}');
+SELECT pg_catalog.jsonb_array_length(workorder.open311_requests());
+SELECT pg_catalog.jsonb_array_length(workorder.open311_request(ticket::text)) FROM workorder.orders WHERE channel_ref OPERATOR(pg_catalog.=) 'H-1';
+INSERT INTO workorder.hotspot_policies (category_code, min_count) VALUES ('CITY', 2);
+SELECT count(*) FROM workorder.detect_hotspots();
+SELECT workorder.report_daily_briefing();
+SELECT count(*) FROM workorder.verify_log();
+SQL
 
 hijacks=$(grep -c 'HIJACKED' "$work/out")
 check "nothing the extension ran was hijacked (client output)" 0 "$hijacks"
@@ -169,7 +186,11 @@ check "nor in the inbox's error messages" 0 \
 check "orders: statuses and units as the actions left them" \
   "H-1 dispatched B-um-990801001|A-1 accepted B-um-990801002|H-2 cancelled -|H-3 merged -|A-2 new -" \
   "$(q "SELECT string_agg(channel_ref || ' ' || status || ' ' || coalesce(main_unit, '-'), '|' ORDER BY id)
-          FROM workorder.orders WHERE channel_ref NOT LIKE 'IN-%'")"
+          FROM workorder.orders WHERE channel_ref !~ '^(IN|S)-'")"
+check "the report given in SRID 4490 was located" "S-1 990801002001" \
+  "$(q "SELECT channel_ref || ' ' || area_code FROM workorder.orders WHERE channel_ref = 'S-1'")"
+check "the Open311 POST made an order" 1 "$(q "SELECT count(*) FROM workorder.orders WHERE channel_code = 'open311'")"
+check "the polygon that needed repair was loaded" 990801001009 "$(q "SELECT code FROM workorder.areas WHERE code = '990801001009'")"
 check "a resubmission returned the same order" 1 \
   "$(psql -X -q -At -d "$db" -c "SELECT count(*) FROM workorder.orders WHERE channel_ref = 'H-1'")"
 check "the vendor order's events are numbered without gaps" t \
