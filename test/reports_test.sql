@@ -16,7 +16,7 @@ BEGIN;
 \i test/fixtures/lifecycle_map.sql
 \o
 
-SELECT plan(32);
+SELECT plan(35);
 
 CREATE TEMP TABLE views (name text PRIMARY KEY);
 INSERT INTO views VALUES ('bi_open_orders'), ('bi_overdue_orders'), ('bi_backlog'), ('bi_escalations'),
@@ -158,6 +158,27 @@ SELECT is((SELECT ROW(c.overdue_now, e.overdue_now, e.status_now)::text
           ROW(0, false, 'resolved')::text, '... and no longer once it is resolved, as in bi_overdue_orders');
 SELECT is((SELECT count(*)::integer FROM workorder.bi_overdue_orders WHERE order_id = :a), 0,
           '... which does not list it either');
+
+-- Every verdict counts in bi_category_trends: an unsatisfied one that sends the order
+-- back to be redone too (the view read orders.satisfaction, which the redo clears,
+-- and showed 100 % satisfied).
+INSERT INTO workorder.settings VALUES ('callback_redo_on_unsatisfied', 'on', 'reports_test');
+SELECT (workorder.callback(:a, 'C-990801', 'unsatisfied', '还在摆摊')).status AS after_callback \gset
+SELECT is(:'after_callback'::text, 'dispatched', 'an unsatisfied verdict sends the order back to be redone');
+SELECT is((SELECT ROW(with_verdict, satisfied)::text FROM workorder.bi_category_trends WHERE category_code = 'CITY_VENDOR'),
+          ROW(1, 0)::text, 'bi_category_trends counts that verdict, unsatisfied');
+
+-- An escalation step belongs to the unit it was done to: a reassignment after it does
+-- not move it to the new unit, nor a return leave it with none.
+SELECT (workorder.submit('hotline', 'BI-2', '0301', '占道经营', lon => 116.06, lat => 25.06)).id AS b \gset
+SELECT main_unit AS b_unit FROM workorder.orders WHERE id = :b \gset
+\o /dev/null
+SELECT workorder.log_event(o, 'escalate', 'system', o.status, 'escalation step 1: remind', '{"step": 1, "action": "remind"}')
+  FROM workorder.orders o WHERE o.id = :b;
+SELECT workorder.reassign(:b, 'C-990801', 'D-water', '改派');
+\o
+SELECT is((SELECT unit_code FROM workorder.bi_escalations WHERE order_id = :b), :'b_unit',
+          'bi_escalations keeps the unit a step was done to after the order is reassigned');
 
 SELECT * FROM finish();
 ROLLBACK;

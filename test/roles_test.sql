@@ -17,7 +17,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
     {"code": "video_ai", "name": "视频AI", "kind": "video_ai", "categories": [{"code": "stall", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(157);
+SELECT plan(158);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -512,6 +512,11 @@ SELECT ok(has_table_privilege('workorder_handler', 'workorder.hotspots', 'SELECT
           AND NOT has_table_privilege('workorder_analyst', 'workorder.detections', 'SELECT')
           AND NOT has_function_privilege('workorder_handler', 'workorder.detect_hotspots(timestamptz)', 'EXECUTE'),
           'staff read hotspots; analysts read no base table; only admins run the hotspot search');
+SELECT is((SELECT array_agg(c.relname::text ORDER BY c.relname) FROM pg_class c
+            WHERE c.relnamespace = 'workorder'::regnamespace AND c.relkind = 'r' AND c.relname ~ '_(policies|rules)$'
+              AND NOT (has_table_privilege('workorder_admin', c.oid, 'INSERT') AND has_table_privilege('workorder_admin', c.oid, 'UPDATE')
+                       AND has_table_privilege('workorder_admin', c.oid, 'DELETE') AND has_table_privilege('workorder_handler', c.oid, 'SELECT'))),
+          NULL, 'admins write every policy and rule table, and the staff read them (callback_redo_policies was the superuser''s only)');
 SELECT is((SELECT trusted FROM pg_available_extension_versions WHERE name = 'workorder' AND version = '0.2'),
           false, 'the extension is not trusted');
 

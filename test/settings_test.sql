@@ -6,7 +6,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(57);
+SELECT plan(60);
 
 -- refused(name, value) inserts a row and returns the error's SQLSTATE, message,
 -- detail and hint as one text ('taken' when the row was written, then removed).
@@ -134,6 +134,20 @@ SELECT is((SELECT count(*)::integer FROM workorder.setting_definitions d
                OR (d.kind = 'choice' AND cardinality(d.choices) IS NULL)
                OR d.meaning IS NULL),
           0, 'every definition has a known kind, a range or choices where its kind needs them, and a meaning');
+
+-- The red list's threshold may not be below the black list's, checked when the
+-- transaction commits (here, when the constraint is made immediate): one row alone
+-- passed its range, and a unit at 0.75 was put on the red list.
+SET CONSTRAINTS workorder.settings_score_lists IMMEDIATE;
+SELECT throws_ok($$INSERT INTO workorder.settings VALUES ('score_red_at_least', '0.5', 'settings_test')$$, 'WO010',
+                 'invalid values of settings score_red_at_least and score_black_below',
+                 'a red list threshold below the black list''s is refused');
+SET CONSTRAINTS workorder.settings_score_lists DEFERRED;
+INSERT INTO workorder.settings VALUES ('score_black_below', '0.4', 'settings_test'), ('score_red_at_least', '0.5', 'settings_test');
+SELECT lives_ok($$SET CONSTRAINTS workorder.settings_score_lists IMMEDIATE$$,
+                'both moved in one transaction, black first or not, are taken');
+SELECT throws_ok($$UPDATE workorder.settings SET value = '0.3' WHERE name = 'score_red_at_least'$$, 'WO010', NULL,
+                 'and the check holds against a value written earlier');
 
 SELECT * FROM finish();
 ROLLBACK;

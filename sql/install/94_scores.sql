@@ -70,7 +70,8 @@
 --                        resolution, satisfaction); return_rate and redo_rate enter
 --                        as 1 - rate
 --   score_red_at_least   composite at or above this: the red list, 红榜 (default 0.95)
---   score_black_below    composite below this: the black list, 黑榜 (default 0.80)
+--   score_black_below    composite below this: the black list, 黑榜 (default 0.80);
+--                        at most score_red_at_least (settings_score_lists, below)
 --   score_list_min_orders  a unit is listed only with at least this many
 --                        orders_assigned in the period (default 10)
 --   score_batch_events   events one pass of score_update takes at most (default 100000)
@@ -390,6 +391,40 @@ BEGIN
     RETURN pg_catalog.round(numerator::numeric OPERATOR(pg_catalog./) denominator::numeric, 4);
 END
 $$;
+
+-- settings_score_lists refuses a red list threshold below the black list's
+-- (WO010): with score_red_at_least 0.5 and score_black_below 0.8 a unit at 0.75
+-- was put on the red list, and each row alone passed its own range.  A deferred
+-- constraint trigger on the settings table, checked when the transaction commits:
+-- both may be moved in one transaction, and a restore that loads the rows one by
+-- one sees the pair whole.
+CREATE FUNCTION workorder.settings_score_lists()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    -- Read from the table, not through workorder.setting(): the reference cache
+    -- is made stale by the statement's own trigger, which fires after this one.
+    red numeric := COALESCE((SELECT s.value FROM workorder.settings s
+                              WHERE s.name OPERATOR(pg_catalog.=) 'score_red_at_least'), '0.95')::numeric;
+    black numeric := COALESCE((SELECT s.value FROM workorder.settings s
+                                WHERE s.name OPERATOR(pg_catalog.=) 'score_black_below'), '0.80')::numeric;
+BEGIN
+    IF red OPERATOR(pg_catalog.<) black THEN
+        PERFORM workorder.raise_error('WO010',
+            'invalid values of settings score_red_at_least and score_black_below',
+            pg_catalog.format('score_red_at_least is %s, below score_black_below %s: a unit between them would be on the red list and under the black one.',
+                              red, black),
+            'Keep score_red_at_least at or above score_black_below; to move both across each other, change them in one transaction.');
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE CONSTRAINT TRIGGER settings_score_lists
+    AFTER INSERT OR UPDATE ON workorder.settings
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW WHEN (NEW.name OPERATOR(pg_catalog.=) ANY ('{score_red_at_least,score_black_below}'::text[]))
+    EXECUTE FUNCTION workorder.settings_score_lists();
 
 -- score_rank ranks the units of each kind in the periods (kinds[i], starts[i]) by
 -- composite, and puts them on the red or black list; score_derive calls it after
