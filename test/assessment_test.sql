@@ -16,7 +16,7 @@ SELECT workorder.load_channels('[{"code": "sms", "name": "短信回访", "kind":
                                  {"code": "gen", "name": "generated", "kind": "hotline", "replies": false}]');
 \o
 
-SELECT plan(63);
+SELECT plan(71);
 
 CREATE TEMP SEQUENCE refs;
 -- resolved_order returns a new order of category CITY_VENDOR, resolved by B-um-990801001.
@@ -45,6 +45,7 @@ SELECT is((SELECT ROW(c.id, c.event_seq)::text FROM workorder.callback(:a, 'sms'
           (SELECT ROW(c.id, c.event_seq)::text FROM workorder.callbacks c WHERE c.callback_ref = 'CB-1'),
           'a retry returns the first record');
 SELECT is((SELECT event_count FROM workorder.orders WHERE id = :a), 5, 'and writes no second event');
+
 SELECT is((SELECT count(*)::integer FROM workorder.callbacks WHERE callback_ref = 'CB-1'), 1, 'nor a second record');
 SELECT throws_ok(format('SELECT workorder.callback(%s, %L, %L, %L, NULL, %L)', :a, 'sms', 'CB-1', 'unsatisfied', 'agent-7'),
                  'WO802', NULL, 'the same reference with another verdict is WO802');
@@ -70,6 +71,30 @@ SELECT (workorder.submit('hotline', 'TAP-open', '9999', '未处理', lon => 116.
 SELECT throws_ok(format('SELECT workorder.callback(%s, %L, %L, %L, NULL, %L)', :fresh, 'sms', 'CB-4', 'satisfied', 'agent-7'),
                  'WO401', NULL, 'a callback on an order that is not resolved is WO401');
 
+-- A report merged into a master: its citizen heard the master's result, and the
+-- verdict is the master's, logged on the master with the report named, counted for
+-- the master's unit.  (It was WO401 on the report, and the report's channel could not
+-- record it on the master.)
+SELECT pg_temp.resolved_order() AS merged_master \gset
+SELECT (workorder.submit('hotline', 'TAP-MERGED', '9999', '同一件事', lon => 116.05, lat => 25.05)).id AS merged_report \gset
+SELECT workorder.merge(:merged_report, :merged_master, 'C-990801') IS NOT NULL AS merged \gset
+SELECT is((SELECT ROW(c.order_id, c.verdict)::text FROM workorder.callback(:merged_report, 'sms', 'CB-M1', 'satisfied', '修好了', 'agent-7') c),
+          ROW(:merged_report, 'satisfied')::text, 'a callback on a report merged into a resolved master is taken, and its record names the report');
+SELECT is((SELECT ROW(action, unit_code, details ->> 'report_order_id', details ->> 'satisfaction')::text
+             FROM workorder.order_history(:merged_master) ORDER BY seq DESC LIMIT 1),
+          ROW('callback', 'B-um-990801001', :merged_report::text, 'satisfied')::text,
+          '... logged on the master, for its unit, with the report named');
+SELECT is((SELECT ROW(m.satisfaction, r.status)::text FROM workorder.orders m, workorder.orders r
+            WHERE m.id = :merged_master AND r.id = :merged_report),
+          ROW('satisfied', 'merged')::text, '... the master keeps the verdict, the report stays merged');
+SELECT is((SELECT c.id FROM workorder.callback(:merged_report, 'sms', 'CB-M1', 'satisfied', '修好了', 'agent-7') c),
+          (SELECT c.id FROM workorder.callbacks c WHERE c.callback_ref = 'CB-M1'), '... and a retry returns that record');
+SELECT (workorder.submit('hotline', 'TAP-OPEN-M', '9999', '开着的主单', lon => 116.05, lat => 25.05)).id AS open_master \gset
+SELECT (workorder.submit('hotline', 'TAP-OPEN-R', '9999', '开着的重复', lon => 116.05, lat => 25.05)).id AS open_report \gset
+SELECT workorder.merge(:open_report, :open_master, 'C-990801') IS NOT NULL AS merged \gset
+SELECT throws_ok(format('SELECT workorder.callback(%s, %L, %L, %L, NULL, %L)', :open_report, 'sms', 'CB-M2', 'satisfied', 'agent-7'),
+                 'WO401', NULL, 'a callback on a report whose master is not resolved is WO401');
+
 -- A unit's parent serves its area or one above it, and is not below it: a village
 -- center moved under another town's center gave that town's staff its orders.
 SELECT throws_ok($$UPDATE workorder.units SET parent_code = 'C-990801002' WHERE code = 'C-990801001001'$$, 'WO211',
@@ -94,6 +119,14 @@ SELECT code AS quiet_unit FROM workorder.units u
 SELECT lives_ok(format($$UPDATE workorder.units SET code = %L WHERE code = %L$$, :'quiet_unit' || '-new', :'quiet_unit'),
                 'a unit the log does not name may');
 UPDATE workorder.units SET code = :'quiet_unit' WHERE code = :'quiet_unit' || '-new';
+-- Nor is it deleted (the log named a unit that did not exist, and its facts dropped
+-- out of the scores); one nothing names may be.
+SELECT throws_ok($$DELETE FROM workorder.units WHERE code = 'B-um-990801001'$$, 'WO211',
+                 'unit B-um-990801001 (甲街道城管中队) is named by orders or the event log and stays',
+                 'a unit named in the event log cannot be deleted');
+SAVEPOINT quiet_delete;
+SELECT lives_ok(format($$DELETE FROM workorder.units WHERE code = %L$$, :'quiet_unit'), 'a unit nothing names may');
+ROLLBACK TO SAVEPOINT quiet_delete;
 
 -- Redo: off by default, on by the setting, off again for a category subtree.
 SELECT pg_temp.resolved_order() AS b \gset
@@ -291,6 +324,21 @@ SELECT is((SELECT ROW(orders_assigned, cohort_resolved, cohort_returned, resolut
 SELECT is((SELECT count(*)::integer FROM workorder.unit_scores
             WHERE unit_code = 'D-water' AND period_kind = 'day' AND period_start = '2026-05-06'), 0,
           '... counted at the assignment, not on the day of the cancel');
+-- A reassignment takes back the assignment it ends, as a merge or a cancel does: a
+-- dispatcher's misroute is not the first unit's to resolve.  (It stayed in that unit's
+-- orders_assigned, never resolved: enough of them put it on the black list.)
+SELECT pg_temp.log('S-11', '[{"a": "dispatch", "u": "D-water", "at": "2026-05-07 01:00Z"},
+    {"a": "reassign", "u": "D-um", "at": "2026-05-07 02:00Z"},
+    {"a": "accept", "u": "D-um", "at": "2026-05-07 02:30Z", "x": {"deadline": "on_time"}},
+    {"a": "resolve", "u": "D-um", "at": "2026-05-07 05:00Z", "x": {"deadline": "on_time"}}]');
+INSERT INTO workorder.score_progress (processed_through) SELECT max(id) FROM workorder.order_events
+    ON CONFLICT (singleton) DO UPDATE SET processed_through = EXCLUDED.processed_through;
+SELECT workorder.recompute_scores('2026-05-07', '2026-05-07') IS NOT NULL AS may \gset
+SELECT is((SELECT string_agg(unit_code || ' ' || orders_assigned || ' ' || cohort_resolved, ', ' ORDER BY unit_code)
+             FROM workorder.unit_scores
+            WHERE unit_code IN ('D-water', 'D-um') AND period_kind = 'day' AND period_start = '2026-05-07'
+              AND orders_assigned > 0),
+          'D-um 1 1', 'a reassigned order counts for the unit it went to, and not against the unit it was taken from');
 SELECT throws_ok($$SELECT workorder.recompute_scores('infinity', NULL)$$, 'WO812', NULL,
                  'an infinite day is WO812');
 SELECT throws_ok($$SELECT workorder.recompute_scores('5874897-12-31', NULL)$$, 'WO812', NULL,

@@ -6,7 +6,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(42);
+SELECT plan(43);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -153,6 +153,15 @@ SELECT * FROM workorder.ingest_detections();
 \o
 SELECT is((SELECT error_code FROM workorder.detection_rejects WHERE raw->>'camera_id' = 'cam-ctl'), 'WO851',
           '... and so is a detection of such a kind');
+-- So is a camera id with a control character (it was stored, and counted into an order).
+INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence)
+VALUES (E'cam\u0001x', 'no_helmet', '2026-10-16 09:00:00', '115.05', '24.05', '0.9');
+\o /dev/null
+SELECT * FROM workorder.ingest_detections();
+\o
+SELECT results_eq($$SELECT error_code, (SELECT count(*) FROM workorder.detections WHERE camera_id = E'cam\u0001x')
+                      FROM workorder.detection_rejects WHERE raw->>'camera_id' = E'cam\u0001x'$$,
+                  $$VALUES ('WO851', 0::bigint)$$, 'a camera id with a control character is rejected (WO851), not stored');
 
 -- Aggregates whose order failed wait behind new ones: a hundred that fail for good
 -- (here an aggregate of a kind no channel_ref can hold, written before the check)

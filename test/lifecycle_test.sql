@@ -22,7 +22,7 @@ SELECT plan(
     + 2 * (SELECT count(*)::integer FROM unnest(enum_range(NULL::workorder.order_status)))
     + (SELECT sum(CASE WHEN action IN ('merge', 'unmerge') THEN 5 ELSE 4 END)::integer FROM workorder.order_actions)
     + (SELECT count(DISTINCT action)::integer FROM workorder.order_actions)
-    + 125);
+    + 127);
 
 CREATE TEMP SEQUENCE refs;
 CREATE TEMP TABLE fixture (name text PRIMARY KEY, id bigint NOT NULL);
@@ -311,6 +311,21 @@ SELECT is((SELECT ROW(status, main_unit, redo_count, result, satisfaction, statu
 SELECT is((SELECT details FROM workorder.order_history(:c) ORDER BY seq DESC LIMIT 1),
           '{"redo_count": 1, "result": "已修好", "satisfaction": "basically_satisfied"}'::jsonb,
           'the reopen event keeps the result and the satisfaction');
+-- An order whose unit has been deactivated since goes back to new, for a dispatcher
+-- (it was sent to the inactive unit, where nobody could sign for it).
+SAVEPOINT unit_gone;
+\o /dev/null
+SELECT workorder.accept(:c, 'D-water');
+SELECT workorder.resolve(:c, 'D-water', '再次修好');
+UPDATE workorder.units SET active = false WHERE code = 'D-water';
+\o
+SELECT is((SELECT ROW(status, main_unit, redo_count, status_reason)::text
+             FROM workorder.reopen(:c, 'C-990801', '又坏了')),
+          ROW('new'::workorder.order_status, NULL::text, 2, 'reopened: 又坏了; its unit D-water (水务局) is inactive, for a dispatcher')::text,
+          'reopen of an order whose unit is inactive leaves it new, without a unit, for a dispatcher');
+SELECT is((SELECT ROW(new_status, old_unit, details ->> 'inactive_unit')::text FROM workorder.order_history(:c) ORDER BY seq DESC LIMIT 1),
+          ROW('new'::workorder.order_status, 'D-water', 'D-water')::text, '... and its event says which unit it left');
+ROLLBACK TO SAVEPOINT unit_gone;
 -- supervise: the flag; comment: the note.
 SELECT is((SELECT ROW(status, supervised)::text FROM workorder.supervise(:c, '区长', '限期办结')),
           ROW('dispatched'::workorder.order_status, true)::text, 'supervise sets the flag and keeps the status');

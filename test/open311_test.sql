@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(45);
+SELECT plan(50);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -77,6 +77,16 @@ SELECT throws_ok($$SELECT workorder.open311_post_request('{"service_code": "CITY
                  'a lat that is not a number is WO874');
 SELECT throws_ok($$SELECT workorder.open311_post_request('{"lat": 24.1, "long": 115.1}')$$, 'WO871', NULL,
                  'a POST without service_code is WO871');
+-- A text parameter that is an object, an array or a boolean is WO874 (it was stored
+-- as its JSON text: a description {"x": 1}, a reporter ["a", "b"]), and nothing is made.
+SELECT count(*) AS orders_before_bad_types FROM workorder.orders \gset
+SELECT throws_ok($$SELECT workorder.open311_post_request('{"service_code": "CITY_NOISE", "lat": 24.05, "long": 115.05, "description": {"x": 1}}')$$,
+                 'WO874', 'invalid description in the Open311 request', 'a description that is an object is WO874');
+SELECT throws_ok($$SELECT workorder.open311_post_request('{"service_code": "CITY_NOISE", "lat": 24.05, "long": 115.05, "first_name": ["a", "b"]}')$$,
+                 'WO874', 'invalid first_name in the Open311 request', '... a first_name that is an array');
+SELECT throws_ok($$SELECT workorder.open311_post_request('{"service_code": "CITY_NOISE", "lat": 24.05, "long": 115.05, "email": true}')$$,
+                 'WO874', 'invalid email in the Open311 request', '... an email that is a boolean');
+SELECT is((SELECT count(*) FROM workorder.orders), :orders_before_bad_types::bigint, '... and none of them made an order');
 INSERT INTO workorder.settings VALUES ('open311_jurisdiction', 'nanhai.foshan.gov.cn', 'test');
 SELECT throws_ok($$SELECT workorder.open311_services('shunde.foshan.gov.cn')$$, 'WO875', NULL, 'another jurisdiction is WO875');
 SELECT is(jsonb_array_length(workorder.open311_services('nanhai.foshan.gov.cn')), 8, '... ours is served');
@@ -118,7 +128,10 @@ SELECT is(workorder.open311_public_text(t.raw), t.shown, t.what)
      'an ID number is masked whole; tickets, amounts, house numbers and dates stay as written'),
     ('联系方式：86281234，电话号：86281235，或 138 - 1234 - 5678，或13812 345678，tel:+86(138)12345679，138‐1234‐5670，老身份证440602900101123',
      '联系方式：****1234，电话号：****1235，或 138****5678，或138****5678，tel:138****5679，138****5670，老身份证***************',
-     'and after 联系方式 or 电话号, spaced dashes, a 5-6 grouping, a bracketed prefix, a Unicode hyphen; an old 15-digit ID')) t(raw, shown, what);
+     'and after 联系方式 or 电话号, spaced dashes, a 5-6 grouping, a bracketed prefix, a Unicode hyphen; an old 15-digit ID'),
+    ('回电138/1234/5678，138,1234,5679，138_1234_5670，ｔｅｌ 86281234，Ｔｅｌ：86281235',
+     '回电138****5678，138****5679，138****5670，ｔｅｌ ****1234，Ｔｅｌ：****1235',
+     'and with slashes, commas or underscores between groups, and after a full-width tel')) t(raw, shown, what);
 
 -- Paging by end_date at the precision requests show (whole seconds) loses nothing:
 -- the orders of one transaction share a received_at, and the rest of that second was

@@ -17,7 +17,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
     {"code": "video_ai", "name": "视频AI", "kind": "video_ai", "categories": [{"code": "stall", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(158);
+SELECT plan(160);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -115,6 +115,8 @@ SELECT is((rt.run_as('wo_rt_handler_unmapped', :'mine')).result, '{}',
           'a handler mapped to no unit sees no order');
 SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT (workorder.accept(%s, ''B-um-990801001'')).status::text', :vendor_a))).result,
           'accepted', 'a handler accepts an order of its own unit');
+SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT workorder.comment(%s, '' System '', ''系统自动'')', :vendor_a))).state,
+          'WO404', 'a handler may not act as the actor system, which names what the center''s machinery does');
 SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT (workorder.comment(%s, ''B-um-990801001'', ''协办意见'')).status::text', :helped_a))).result,
           'dispatched', 'a handler comments on an order it assists');
 SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT workorder.accept(%s, ''B-um-990801001'')', :helped_a))).state,
@@ -512,6 +514,9 @@ SELECT ok(has_table_privilege('workorder_handler', 'workorder.hotspots', 'SELECT
           AND NOT has_table_privilege('workorder_analyst', 'workorder.detections', 'SELECT')
           AND NOT has_function_privilege('workorder_handler', 'workorder.detect_hotspots(timestamptz)', 'EXECUTE'),
           'staff read hotspots; analysts read no base table; only admins run the hotspot search');
+SELECT ok(NOT has_table_privilege('workorder_intake', 'workorder.order_events', 'SELECT')
+          AND has_table_privilege('workorder_intake', 'workorder.orders', 'SELECT'),
+          'a connector reads its channel''s orders, not their log (comments and supervise notes are internal to the center)');
 SELECT is((SELECT array_agg(c.relname::text ORDER BY c.relname) FROM pg_class c
             WHERE c.relnamespace = 'workorder'::regnamespace AND c.relkind = 'r' AND c.relname ~ '_(policies|rules)$'
               AND NOT (has_table_privilege('workorder_admin', c.oid, 'INSERT') AND has_table_privilege('workorder_admin', c.oid, 'UPDATE')

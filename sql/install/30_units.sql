@@ -132,3 +132,30 @@ $$;
 CREATE TRIGGER units_before_write
     BEFORE INSERT OR UPDATE ON workorder.units
     FOR EACH ROW EXECUTE FUNCTION workorder.units_before_write();
+
+-- units_before_delete keeps a unit that the event log or an order names (WO211),
+-- as units_before_write keeps its code: deleted, the log named a unit that did not
+-- exist, and the scores and assessments computed from it dropped the unit's facts
+-- (loaded again, its incremental scores and a full recompute differed); an order's
+-- reference failed with a bare foreign-key error.
+CREATE FUNCTION workorder.units_before_delete()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM workorder.order_events e
+                WHERE e.unit_code OPERATOR(pg_catalog.=) OLD.code OR e.old_unit OPERATOR(pg_catalog.=) OLD.code)
+       OR EXISTS (SELECT 1 FROM workorder.orders o
+                   WHERE o.main_unit OPERATOR(pg_catalog.=) OLD.code OR o.dispatching_unit OPERATOR(pg_catalog.=) OLD.code
+                      OR OLD.code OPERATOR(pg_catalog.=) ANY (o.assisting_units)) THEN
+        PERFORM workorder.raise_error('WO211',
+            pg_catalog.format('unit %s (%s) is named by orders or the event log and stays', OLD.code, OLD.name),
+            'The log, which the scores and assessments are computed from, is never rewritten, and would name a unit that does not exist.',
+            'Reassign its open orders to another unit, and deactivate it (active = false).');
+    END IF;
+    RETURN OLD;
+END
+$$;
+CREATE TRIGGER units_before_delete
+    BEFORE DELETE ON workorder.units
+    FOR EACH ROW EXECUTE FUNCTION workorder.units_before_delete();

@@ -249,10 +249,13 @@ END
 $$;
 
 -- check_actor returns the actor of an action, or raises WO404 when there is none:
--- every event must say who acted.
+-- every event must say who acted.  'system' names what the center's own machinery
+-- does (intake, the worker's tasks, a reopen dedup decided), and explain_route and
+-- the reports read it so: a caller who is not the system may not pass it (a handler
+-- signed for an order as the system).
 CREATE FUNCTION workorder.check_actor(actor text)
 RETURNS text
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
 DECLARE
     trimmed text;
@@ -279,6 +282,17 @@ BEGIN
                               pg_catalog.upper(pg_catalog.lpad(pg_catalog.to_hex(pg_catalog.ascii(
                                   pg_catalog.substr(trimmed, control_at, 1))), 4, '0'))),
             'Pass the acting unit''s code or the user''s name without control characters.');
+    END IF;
+    -- The system is the extension's owner: calling_role() (part 96) answers it
+    -- while intake acts as the system, and for the owner's own sessions.
+    IF pg_catalog.lower(trimmed) OPERATOR(pg_catalog.=) 'system'
+       AND workorder.calling_role() OPERATOR(pg_catalog.<>)
+           (SELECT r.rolname FROM pg_catalog.pg_extension x JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) x.extowner
+             WHERE x.extname OPERATOR(pg_catalog.=) 'workorder') THEN
+        PERFORM workorder.raise_error('WO404',
+            'the actor system is reserved',
+            pg_catalog.format('The actor is %s, and the caller is %s.', pg_catalog.quote_literal(trimmed), workorder.calling_role()),
+            'Pass the acting unit''s code or the user''s name; system names what the center''s own machinery does.');
     END IF;
     RETURN trimmed;
 END

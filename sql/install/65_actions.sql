@@ -672,14 +672,37 @@ $$;
 -- does when the policy says so (part 66).  That reopen follows from the callback,
 -- which the caller may record (a connector may), not from a right of the caller to
 -- reopen orders, so it does not pass the access check again.  Not granted to anyone.
+--
+-- An order whose unit has been deactivated since (merged into another, dissolved)
+-- goes back to new, without a unit, for a dispatcher: sent back to that unit it sat
+-- where no handler could sign for it, collecting overdue marks.
 CREATE FUNCTION workorder.reopen_locked(o workorder.orders, who text, reason text)
 RETURNS workorder.orders
 LANGUAGE plpgsql
 AS $$
 DECLARE
     why text := workorder.action_text(o, 'reopen', 'reason', reason, true);
+    gone workorder.units;
     after workorder.orders;
 BEGIN
+    SELECT * INTO gone FROM workorder.units u
+     WHERE u.code OPERATOR(pg_catalog.=) o.main_unit AND NOT u.active;
+    IF FOUND THEN
+        UPDATE workorder.orders x
+           SET status = 'new',
+               status_reason = pg_catalog.format('reopened: %s; its unit %s (%s) is inactive, for a dispatcher',
+                                                 why, gone.code, gone.name),
+               main_unit = NULL, assisting_units = '{}',
+               redo_count = x.redo_count OPERATOR(pg_catalog.+) 1,
+               result = NULL, satisfaction = NULL, updated_at = pg_catalog.now()
+         WHERE x.id OPERATOR(pg_catalog.=) o.id
+        RETURNING * INTO after;
+        RETURN workorder.action_done(after, 'reopen', who, o.status, why,
+            pg_catalog.jsonb_build_object('redo_count', after.redo_count,
+                                          'result', o.result, 'satisfaction', o.satisfaction,
+                                          'inactive_unit', gone.code),
+            o.main_unit);
+    END IF;
     UPDATE workorder.orders x
        SET status = workorder.action_status('reopen', o.status),
            status_reason = 'reopened: ' OPERATOR(pg_catalog.||) why,

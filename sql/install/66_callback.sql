@@ -15,6 +15,11 @@
 --   workorder.callback(order_id, actor, satisfaction, note)
 --       the center records a verdict itself (no reference; not idempotent).
 --
+-- A report merged into a master: its citizen heard the master's result through the
+-- report's channel, and the verdict is the master's (callback_order): logged on the
+-- master with the report in its details, counted for the master's unit; the
+-- callbacks row names the report.
+--
 -- Redo (重办): an unsatisfied verdict reopens the order (workorder.reopen(): back
 -- to its main unit, redo_count + 1, fresh deadlines, a 'reopen' event right after
 -- the 'callback' event) when the policy says so.  The policy of a category is the
@@ -47,7 +52,7 @@ SELECT pg_catalog.pg_extension_config_dump('workorder.callbacks_id_seq', '');
 REVOKE ALL ON workorder.callbacks FROM PUBLIC;
 COMMENT ON TABLE workorder.callbacks IS
     'Callbacks (回访) received through a channel, one per (channel, callback_ref): what a retry returns.';
-COMMENT ON COLUMN workorder.callbacks.event_seq IS 'the seq of the callback event in the order''s log';
+COMMENT ON COLUMN workorder.callbacks.event_seq IS 'the seq of the callback event in the order''s log (its master''s, for a merged report)';
 COMMENT ON COLUMN workorder.callbacks.redo IS 'the unsatisfied verdict reopened the order (重办)';
 
 -- callback_redo_policies says, per category subtree, whether an unsatisfied verdict
@@ -78,6 +83,59 @@ BEGIN
      ORDER BY c.depth DESC LIMIT 1;
     RETURN COALESCE(redo, workorder.setting('callback_redo_on_unsatisfied', 'off')::boolean);
 END
+$$;
+
+-- callback_order locks and returns the order a verdict on order_id is recorded on:
+-- the order itself (order_for_action: resolved or closed), or, for a report merged
+-- into a master, the master.  Its citizen heard the master's result through the
+-- report's channel, and judges that handling: the verdict counts for the master's
+-- unit, and an unsatisfied one may send the master back.  (A merged report's
+-- verdict was refused, WO401, on the report and on the master alike.)  The caller's
+-- right is to the report (check_order_access); the master must be resolved or
+-- closed.  Both are locked in id order, as merge() locks them.  report is the
+-- merged report, NULL when the verdict is on order_id itself.
+CREATE FUNCTION workorder.callback_order(order_id bigint, OUT o workorder.orders, OUT report workorder.orders)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    seen_master bigint;
+BEGIN
+    SELECT x.master_id INTO seen_master FROM workorder.orders x
+     WHERE x.id OPERATOR(pg_catalog.=) callback_order.order_id
+       AND x.status OPERATOR(pg_catalog.=) 'merged'::workorder.order_status;
+    IF seen_master IS NOT NULL THEN
+        PERFORM 1 FROM workorder.orders x
+         WHERE x.id OPERATOR(pg_catalog.=) ANY (ARRAY[callback_order.order_id, seen_master])
+         ORDER BY x.id FOR NO KEY UPDATE;
+        SELECT * INTO report FROM workorder.orders x WHERE x.id OPERATOR(pg_catalog.=) callback_order.order_id;
+    END IF;
+    -- Not merged (or unmerged, or merged into another master, while this waited for the locks).
+    IF report.id IS NULL OR NOT report.status OPERATOR(pg_catalog.=) 'merged'::workorder.order_status
+       OR report.master_id IS DISTINCT FROM seen_master THEN
+        report := NULL;
+        o := workorder.order_for_action(order_id, 'callback');
+        RETURN;
+    END IF;
+    PERFORM workorder.check_order_access(report, 'callback');
+    SELECT * INTO o FROM workorder.orders x WHERE x.id OPERATOR(pg_catalog.=) report.master_id;
+    IF NOT o.status OPERATOR(pg_catalog.=) ANY ('{resolved,closed}'::workorder.order_status[]) THEN
+        PERFORM workorder.raise_error('WO401',
+            pg_catalog.format('order %s (id %s) is merged into order %s (id %s), which is %s: callback is not allowed',
+                              report.ticket, report.id, o.ticket, o.id, o.status),
+            'A merged report''s callback judges its master''s handling: it is taken once the master is resolved or closed.',
+            'Ask the citizen once the master is resolved: its channel hears of it through the outbox.');
+    END IF;
+END
+$$;
+
+-- callback_report_details is what a callback event says of the merged report whose
+-- citizen gave the verdict: {"report_order_id", "report_ticket"}, or {} for none.
+CREATE FUNCTION workorder.callback_report_details(report workorder.orders)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+AS $$
+SELECT CASE WHEN report.id IS NULL THEN '{}'::jsonb
+            ELSE pg_catalog.jsonb_build_object('report_order_id', report.id, 'report_ticket', report.ticket::text) END
 $$;
 
 -- callback_verdict records a verdict on a locked order (resolved or closed): it
@@ -124,6 +182,7 @@ RETURNS workorder.orders
 LANGUAGE plpgsql SECURITY DEFINER
 AS $$
 DECLARE
+    target record;
     o workorder.orders;
     who text;
     said text;
@@ -137,10 +196,11 @@ BEGIN
             pg_catalog.format('The order id is %s.', COALESCE(order_id::text, 'NULL')),
             'Call workorder.callback(order_id, channel, callback_ref, verdict, note, actor): it is idempotent on the reference.');
     END IF;
-    o := workorder.order_for_action(order_id, 'callback');
+    SELECT * INTO target FROM workorder.callback_order(order_id);
+    o := target.o;
     who := workorder.check_actor(actor);
     said := workorder.action_text(o, 'callback', 'note', note, false);
-    RETURN (workorder.callback_verdict(o, who, satisfaction, said, '{}')).after;
+    RETURN (workorder.callback_verdict(o, who, satisfaction, said, workorder.callback_report_details(target.report))).after;
 END
 $$;
 
@@ -153,6 +213,7 @@ AS $$
 DECLARE
     ref text := workorder.trim_blanks(callback_ref);
     seen workorder.callbacks;
+    target record;
     o workorder.orders;
     who text;
     said text;
@@ -204,13 +265,15 @@ BEGIN
         END IF;
         RETURN seen;
     END IF;
-    o := workorder.order_for_action(order_id, 'callback');
+    SELECT * INTO target FROM workorder.callback_order(order_id);
+    o := target.o;
     who := workorder.check_actor(actor);
     said := workorder.action_text(o, 'callback', 'note', note, false);
     done := workorder.callback_verdict(o, who, verdict, said,
-        pg_catalog.jsonb_build_object('channel', channel, 'callback_ref', ref));
+        pg_catalog.jsonb_build_object('channel', channel, 'callback_ref', ref)
+            OPERATOR(pg_catalog.||) workorder.callback_report_details(target.report));
     INSERT INTO workorder.callbacks AS c (channel_code, callback_ref, order_id, verdict, note, actor, event_seq, redo)
-    VALUES (channel, ref, o.id, verdict, said, who, done.event_seq, done.redo)
+    VALUES (channel, ref, COALESCE((target.report).id, o.id), verdict, said, who, done.event_seq, done.redo)
     RETURNING * INTO seen;
     RETURN seen;
 END

@@ -22,7 +22,7 @@
 -- log2(batch) small statements.  Moved and rejected rows leave the inbox.
 --
 -- What a row must be (otherwise it is rejected):
---   camera_id    1..128 characters
+--   camera_id    1..128 characters without control characters
 --   kind         1..64 characters: the camera's detection kind, mapped onto the
 --                catalogue by workorder.channel_categories of the detection channel
 --                (setting detection_channel, default 'video_ai')
@@ -335,7 +335,9 @@ BEGIN
         ), conv AS MATERIALIZED (
             SELECT v.id, v.received_at,
                    CASE WHEN v.camera_id IS NULL OR pg_catalog.length(v.camera_id) OPERATOR(pg_catalog.>) 128
-                        THEN workorder.detection_refuse('camera_id', v.camera_text, 'A camera id is 1 to 128 characters.')
+                             OR v.camera_id OPERATOR(pg_catalog.~) '[[:cntrl:]]'
+                        THEN workorder.detection_refuse('camera_id', v.camera_text,
+                                 'A camera id is 1 to 128 characters, without control characters.')
                         ELSE v.camera_id END AS camera_id,
                    CASE WHEN v.kind IS NULL OR pg_catalog.length(v.kind) OPERATOR(pg_catalog.>) 64
                              OR v.kind OPERATOR(pg_catalog.~) '[[:cntrl:]]'

@@ -58,7 +58,9 @@ RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
 DECLARE
-    sep constant text := '[-‐‑‒−–—. 　]{0,3}';
+    -- Between a number's groups: hyphens and dashes of every kind, dots, spaces,
+    -- slashes, commas (also full-width and the enumeration comma) and underscores.
+    sep constant text := '[-‐‑‒−–—. 　/／,，、_]{0,3}';
 BEGIN
     value := pg_catalog.translate(value, '０１２３４５６７８９＋－Ｘｘ', '0123456789+-Xx');
     value := pg_catalog.regexp_replace(value,
@@ -77,7 +79,7 @@ BEGIN
         '(?<![0-9])([(（]?0[1-9][0-9]{1,2}[)）]?' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) ')[2-9][0-9]{2,3}'
         OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '([0-9]{4})(?![0-9])', '\1****\2', 'g');
     RETURN pg_catalog.regexp_replace(value,
-        '(电话|座机|固话|手机|联系|回电|致电|拨打|[Tt][Ee][Ll])((?:方式|号码|号)?(?:是|为)?[:：]?[ ]*)[2-9][0-9]{2,3}'
+        '(电话|座机|固话|手机|联系|回电|致电|拨打|[TtＴｔ][EeＥｅ][LlＬｌ])((?:方式|号码|号)?(?:是|为)?[:：]?[ ]*)[2-9][0-9]{2,3}'
         OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '([0-9]{4})(?![0-9])', '\1\2****\3', 'g');
 END
 $$;
@@ -403,6 +405,19 @@ BEGIN
         PERFORM workorder.raise_error('WO874', 'invalid Open311 request',
             pg_catalog.format('The request is %s.', COALESCE(pg_catalog.left(request::text, 60), 'NULL')),
             'Pass the POST parameters as a JSON object, e.g. {"service_code": "...", "lat": 23.03, "long": 113.15}.');
+    END IF;
+    -- A parameter of text is a string, or a number (its text is unambiguous): an
+    -- object or array was stored as its JSON text ({"x": 1} a description, ["a", "b"]
+    -- a reporter's name), a boolean as true.
+    SELECT k INTO field
+      FROM pg_catalog.unnest('{service_code,jurisdiction_id,description,address_string,first_name,last_name,phone,email,device_id,account_id,address_id,media_url,idempotency_key}'::text[]) k
+     WHERE pg_catalog.jsonb_typeof(request OPERATOR(pg_catalog.->) k) OPERATOR(pg_catalog.<>) ALL ('{string,number,"null"}'::text[])
+     LIMIT 1;
+    IF field IS NOT NULL THEN
+        PERFORM workorder.raise_error('WO874', pg_catalog.format('invalid %s in the Open311 request', field),
+            pg_catalog.format('%s is a JSON %s: %s.', field, pg_catalog.jsonb_typeof(request OPERATOR(pg_catalog.->) field),
+                              pg_catalog.left((request OPERATOR(pg_catalog.->) field)::text, 60)),
+            pg_catalog.format('Pass %s as a string.', field));
     END IF;
     PERFORM workorder.open311_jurisdiction(request OPERATOR(pg_catalog.->>) 'jurisdiction_id');
     e := workorder.open311_service_category(request OPERATOR(pg_catalog.->>) 'service_code');

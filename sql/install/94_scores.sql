@@ -7,7 +7,8 @@
 -- workorder.order_events alone; README.md ("Scores") defines each one.  In short,
 -- a fact is counted for the unit and on the local day of the event that carries it:
 --   orders_assigned      dispatch, reassign and reopen events naming the unit,
---                        less the assignments a merge or a cancel ended (below)
+--                        less the assignments a merge, a cancel or a reassign
+--                        ended (below)
 --   accepts_on_time      accept events with details.deadline = 'on_time'
 --   accepts_judged       those + accept events 'late' + accept_overdue events
 --   resolves_on_time     resolve events with details.deadline = 'on_time'
@@ -29,8 +30,12 @@
 --   (withdrawn marks)    an approve_extension, or a deadline_recomputed, that
 --                        withdrew an overdue mark takes back the mark's
 --                        resolves_judged and overdue, at it
---   (ended assignments)  a merge or a cancel that ends an assignment no resolve
---                        or return ended takes back its orders_assigned, at it
+--   (ended assignments)  a merge, a cancel or a reassign that ends an assignment
+--                        no resolve or return ended takes back its
+--                        orders_assigned, at it (a dispatcher's misroute is not
+--                        the unit's to resolve: it stayed in orders_assigned, never
+--                        resolved, and enough of them put the unit on the black
+--                        list)
 --
 -- Incremental and full computation are one function, workorder.score_facts(): the
 -- task score_update adds the facts of new events to the rows they touch, and
@@ -304,12 +309,13 @@ BEGIN
          WHERE ev.action NOT IN ('return', 'merge', 'cancel', 'deadline_recomputed') AND ev.unit_code IS NOT NULL
         UNION ALL
         -- At the assignment they end: a return; the first resolve after it; and a
-        -- merge or a cancel that nothing came before to end it (a resolve, a return,
-        -- or a merge or cancel before an unmerge), which takes the assignment back
-        -- (a merged report is resolved with its master, a cancelled order by
-        -- nobody: neither is the unit's to resolve).
+        -- merge, a cancel or a reassign that nothing came before to end it (a
+        -- resolve, a return, or a merge or cancel before an unmerge), which takes
+        -- the assignment back (a merged report is resolved with its master, a
+        -- cancelled order by nobody, a reassigned one by the unit it went to: none
+        -- is the unit's to resolve).
         SELECT e.unit_code, e.at,
-               CASE WHEN e.action IN ('merge', 'cancel') THEN -1 ELSE 0 END, 0, 0, 0, 0, 0,
+               CASE WHEN e.action IN ('merge', 'cancel', 'reassign') THEN -1 ELSE 0 END, 0, 0, 0, 0, 0,
                (e.action OPERATOR(pg_catalog.=) 'resolve')::integer,
                (e.action OPERATOR(pg_catalog.=) 'return')::integer,
                0, 0, 0, 0, 0
@@ -324,10 +330,10 @@ BEGIN
                         WHERE p.order_id OPERATOR(pg_catalog.=) ev.order_id AND p.seq OPERATOR(pg_catalog.<) ev.seq
                           AND p.action IN ('dispatch', 'reassign', 'reopen')
                         ORDER BY p.seq DESC LIMIT 1) a
-                 WHERE ev.action IN ('resolve', 'return', 'merge', 'cancel') AND a.unit_code IS NOT NULL) e
+                 WHERE ev.action IN ('resolve', 'return', 'merge', 'cancel', 'reassign') AND a.unit_code IS NOT NULL) e
          WHERE e.action OPERATOR(pg_catalog.=) 'return'
             OR (e.action OPERATOR(pg_catalog.=) 'resolve' AND NOT 'resolve' OPERATOR(pg_catalog.=) ANY (COALESCE(e.ended_by, '{}')))
-            OR (e.action IN ('merge', 'cancel') AND e.ended_by IS NULL)
+            OR (e.action IN ('merge', 'cancel', 'reassign') AND e.ended_by IS NULL)
         UNION ALL
         -- A reopen counts at the resolve it undoes.
         SELECT r.unit_code, r.at, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0

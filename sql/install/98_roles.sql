@@ -122,7 +122,13 @@ BEGIN
 
     -- Orders and their log: read under row-level security (part 96), changed only
     -- through the functions.  The outbox and the inbox: the connectors' own rows.
-    EXECUTE pg_catalog.format('GRANT SELECT ON TABLE workorder.orders, workorder.order_events TO %s, workorder_intake', staff);
+    -- A connector reads its channel's orders, not their log: the log holds what is
+    -- internal to the center (comments, a leader's supervise note, the staff's
+    -- logins), which the outbox leaves out; the outbox is what a channel hears.
+    -- (Granted to it until 0.5: taken back here, as this part runs at every update.)
+    EXECUTE pg_catalog.format('GRANT SELECT ON TABLE workorder.orders TO %s, workorder_intake', staff);
+    EXECUTE pg_catalog.format('GRANT SELECT ON TABLE workorder.order_events TO %s', staff);
+    REVOKE SELECT ON TABLE workorder.order_events FROM workorder_intake;
     GRANT SELECT ON TABLE workorder.outbox, workorder.inbox_mine TO workorder_intake;
     -- What waits for a dispatcher's review, of its own scope (the view filters).
     GRANT SELECT ON TABLE workorder.suspected_duplicates TO workorder_dispatcher;
