@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(83);
+SELECT plan(84);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 SELECT workorder.load_channels('[{"code": "mailbox", "name": "区长信箱", "kind": "mailbox"}]');
@@ -382,6 +382,15 @@ $$;
 SELECT is(pg_temp.hint_of(format('SELECT workorder.ack_outbox(%s, %L)', :q3_resolve, 'r')),
           'It was given back with fail_outbox(): claim it again with claim_outbox().',
           '... and its hint says it was given back with fail_outbox() (it said the lease ran out)');
+
+-- Every message the functions above settled (acknowledged, failed for the last time,
+-- given back dead by a claim or by outbox_expire) says when it settled, and no other
+-- message does: retention counts from it (there is no CHECK: see part 75).
+SELECT results_eq($$SELECT count(*) FILTER (WHERE state = 'delivered') > 0, count(*) FILTER (WHERE state = 'dead') > 0,
+                           count(*) FILTER (WHERE (state IN ('delivered', 'dead')) <> (settled_at IS NOT NULL))
+                      FROM workorder.outbox$$,
+                  $$VALUES (true, true, 0::bigint)$$,
+                  'delivered and dead messages, each with the time it settled, and no pending or claimed one with one');
 
 SELECT * FROM finish();
 ROLLBACK;
