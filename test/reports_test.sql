@@ -16,7 +16,7 @@ BEGIN;
 \i test/fixtures/lifecycle_map.sql
 \o
 
-SELECT plan(35);
+SELECT plan(36);
 
 CREATE TEMP TABLE views (name text PRIMARY KEY);
 INSERT INTO views VALUES ('bi_open_orders'), ('bi_overdue_orders'), ('bi_backlog'), ('bi_escalations'),
@@ -105,16 +105,21 @@ SELECT is((SELECT count(*)::integer FROM workorder.daily_briefings WHERE day = '
 -- The monthly assessment recomputes the month from the log and snapshots it.
 INSERT INTO workorder.score_progress (processed_through) SELECT max(id) FROM workorder.order_events
     ON CONFLICT (singleton) DO UPDATE SET processed_through = EXCLUDED.processed_through;
-SELECT is(workorder.report_monthly_assessment((now() AT TIME ZONE 'Asia/Shanghai')::date), 1,
-          'the current month: one unit had an assignment');
-SELECT is((SELECT ROW(unit_code, orders_assigned, on_time_accept_rate)::text FROM workorder.monthly_assessments),
+SELECT count(*)::integer AS active_units FROM workorder.units WHERE active \gset
+SELECT is(workorder.report_monthly_assessment((now() AT TIME ZONE 'Asia/Shanghai')::date), :active_units,
+          'the current month: a row for every active unit');
+SELECT is((SELECT ROW(unit_code, orders_assigned, on_time_accept_rate)::text FROM workorder.monthly_assessments
+            WHERE orders_assigned > 0),
           (SELECT ROW(main_unit, 1, 1.0000)::text FROM workorder.orders WHERE id = :a),
-          'its row: the unit, one assignment, accepted on time');
+          'the one that had an assignment: the unit, one assignment, accepted on time');
+SELECT is((SELECT count(*)::integer FROM workorder.monthly_assessments
+            WHERE orders_assigned = 0 AND on_time_accept_rate IS NULL AND composite IS NULL AND rank IS NULL AND list IS NULL),
+          :active_units - 1, 'the others are there with no assignment, no rate and no rank (they were missing: not assessed, or idle?)');
 SELECT workorder.report_monthly_assessment((now() AT TIME ZONE 'Asia/Shanghai')::date) AS rerun \gset
-SELECT is((SELECT count(*)::integer FROM workorder.monthly_assessments), 1, 'rerun, it replaces the month''s rows');
+SELECT is((SELECT count(*)::integer FROM workorder.monthly_assessments), :active_units, 'rerun, it replaces the month''s rows');
 SELECT throws_ok($$SELECT workorder.report_monthly_assessment((now() AT TIME ZONE 'Asia/Shanghai')::date + 40)$$, 'WO821', NULL,
                  'a month in the future is WO821');
-SELECT is(workorder.report_monthly_assessment((date_trunc('month', now() AT TIME ZONE 'Asia/Shanghai') + interval '1 month - 1 day')::date), 1,
+SELECT is(workorder.report_monthly_assessment((date_trunc('month', now() AT TIME ZONE 'Asia/Shanghai') + interval '1 month - 1 day')::date), :active_units,
           'the last day of the current month names the current month, as any of its days (a later day than today was WO821)');
 SELECT throws_ok($$SELECT workorder.report_monthly_assessment('4714-11-24 BC')$$, 'WO821', NULL,
                  'a month before the range of timestamps is WO821 (22008 before)');
@@ -136,7 +141,7 @@ SELECT lives_ok(format('SELECT workorder.report_monthly_assessment(%L)', (:'old_
 UPDATE workorder.score_progress SET processed_through = (SELECT max(id) FROM workorder.order_events);
 SELECT workorder.report_monthly_assessment(:'old_day') AS old_written \gset
 SELECT is((SELECT string_agg(unit_code || ' ' || orders_assigned, ', ') FROM workorder.monthly_assessments
-            WHERE month = date_trunc('month', :'old_day'::date)),
+            WHERE month = date_trunc('month', :'old_day'::date) AND orders_assigned > 0),
           :'old_unit' || ' 1', 'once the watermark has passed them, the month is written, its order counted');
 ROLLBACK TO SAVEPOINT ended_month;
 

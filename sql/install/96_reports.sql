@@ -220,7 +220,18 @@ BEGIN
            s.on_time_accept_rate, s.on_time_completion_rate, s.resolution_rate, s.satisfaction_rate,
            s.return_rate, s.redo_rate, s.extensions, s.overdue, s.composite, s.rank, s.list
       FROM workorder.unit_scores s JOIN workorder.units u ON u.code OPERATOR(pg_catalog.=) s.unit_code
-     WHERE s.period_kind OPERATOR(pg_catalog.=) 'month' AND s.period_start OPERATOR(pg_catalog.=) first_day;
+     WHERE s.period_kind OPERATOR(pg_catalog.=) 'month' AND s.period_start OPERATOR(pg_catalog.=) first_day
+    UNION ALL
+    -- Every active unit has its row: one with no fact in the month is there with no
+    -- assignment and no rate, not missing (a reader could not tell "no orders" from
+    -- "not assessed").
+    SELECT first_day, u.code, u.name, u.kind::text, pg_catalog.clock_timestamp(), 0,
+           NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL
+      FROM workorder.units u
+     WHERE u.active
+       AND NOT EXISTS (SELECT 1 FROM workorder.unit_scores s
+                        WHERE s.unit_code OPERATOR(pg_catalog.=) u.code AND s.period_kind OPERATOR(pg_catalog.=) 'month'
+                          AND s.period_start OPERATOR(pg_catalog.=) first_day);
     GET DIAGNOSTICS written = ROW_COUNT;
     RETURN written;
 END
