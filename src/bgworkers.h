@@ -107,6 +107,8 @@ extern PGDLLIMPORT WorkorderSharedState *WorkorderShared;
 extern PGDLLIMPORT int workorder_launcher_naptime;
 extern PGDLLIMPORT int workorder_worker_naptime;
 extern PGDLLIMPORT bool workorder_worker_enabled;
+extern PGDLLIMPORT int workorder_task_timeout;
+extern PGDLLIMPORT int workorder_task_lock_timeout;
 
 /* launcher.c */
 extern void workorder_launcher_init(void);

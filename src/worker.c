@@ -90,6 +90,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timeout.h"
 #include "utils/timestamp.h"
 
 #include "bgworkers.h"
@@ -128,6 +129,8 @@ typedef void (*WorkerStepFunction) (void *arg);
 
 int			workorder_worker_naptime = 10;
 bool		workorder_worker_enabled = true;
+int			workorder_task_timeout = 300000;
+int			workorder_task_lock_timeout = 10000;
 
 static WorkerSlot *MySlot = NULL;
 static uint32 MySlotGeneration = 0;
@@ -149,6 +152,7 @@ static void step_run_task(void *arg);
 static void step_record_failure(void *arg);
 static void worker_record_failure(const char *task, TimestampTz started_at, const char *detail);
 static void worker_quit(SIGNAL_ARGS);
+static void worker_session_settings(void);
 
 /*
  * workorder_worker_init defines the workers' settings.  It is called from
@@ -164,6 +168,24 @@ workorder_worker_init(void)
 							10, 1, 3600,
 							PGC_SIGHUP,
 							GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("workorder.task_timeout",
+							"The longest one step of a workorder worker (a task) may run.",
+							"A step that runs longer is cancelled, logged as failed, and the pass goes on "
+							"(statement_timeout does not apply: the worker runs no statements of a client). 0 turns it off.",
+							&workorder_task_timeout,
+							300000, 0, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("workorder.task_lock_timeout",
+							"The longest a workorder worker's task waits for a lock.",
+							"The worker's lock_timeout: a task that waits longer fails, and the pass goes on "
+							"(a transaction left open elsewhere stopped every task of the database). 0 turns it off.",
+							&workorder_task_lock_timeout,
+							10000, 0, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	DefineCustomBoolVariable("workorder.worker_enabled",
 							 "Whether the workorder workers run the due work.",
@@ -199,6 +221,7 @@ workorder_worker_main(Datum main_arg)
 		proc_exit(0);
 
 	BackgroundWorkerInitializeConnectionByOid(args.dboid, InvalidOid, 0);
+	worker_session_settings();
 
 	pass_cxt = AllocSetContextCreate(TopMemoryContext, "workorder worker pass",
 									 ALLOCSET_DEFAULT_SIZES);
@@ -251,8 +274,35 @@ workorder_worker_main(Datum main_arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			worker_session_settings();
 		}
 	}
+}
+
+/*
+ * worker_session_settings makes the worker's session what its tasks are
+ * written for, whatever the database's or the role's defaults say (ALTER
+ * DATABASE ... SET reaches the worker too):
+ *   - READ COMMITTED: dedup's locks hold an event to one master because
+ *	   the search after a lock wait sees what the lock's holder committed; a
+ *	   REPEATABLE READ default made the inbox drain search with a snapshot
+ *	   from before the wait, and one event two masters;
+ *   - writes allowed, and triggers firing (session_replication_role origin:
+ *	   under replica the event log's outbox trigger would not fire);
+ *   - lock_timeout from workorder.task_lock_timeout: a task waiting on a lock
+ *	   that a transaction left open elsewhere holds stopped every task of the
+ *	   database for as long.
+ */
+static void
+worker_session_settings(void)
+{
+	char		lock_timeout[32];
+
+	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("session_replication_role", "origin", PGC_SUSET, PGC_S_OVERRIDE);
+	snprintf(lock_timeout, sizeof(lock_timeout), "%d", workorder_task_lock_timeout);
+	SetConfigOption("lock_timeout", lock_timeout, PGC_SUSET, PGC_S_OVERRIDE);
 }
 
 /*
@@ -529,8 +579,18 @@ worker_step(const char *activity, const char *task, WorkerStepFunction fn, void 
 		debug_query_string = activity;
 		pgstat_report_activity(STATE_RUNNING, activity);
 
+		/*
+		 * statement_timeout is armed for a client's statements only
+		 * (postgres.c): the step's own, as its SIGINT cancels the step.  A
+		 * cancel that arrived before the step was meant for the one before.
+		 */
+		QueryCancelPending = false;
+		if (workorder_task_timeout > 0)
+			enable_timeout_after(STATEMENT_TIMEOUT, workorder_task_timeout);
+
 		fn(arg);
 
+		disable_timeout(STATEMENT_TIMEOUT, false);
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
@@ -540,6 +600,8 @@ worker_step(const char *activity, const char *task, WorkerStepFunction fn, void 
 		ErrorData  *edata;
 
 		HOLD_INTERRUPTS();
+		disable_timeout(STATEMENT_TIMEOUT, false);
+		QueryCancelPending = false;
 		MemoryContextSwitchTo(pass_cxt);
 		edata = CopyErrorData();
 		EmitErrorReport();

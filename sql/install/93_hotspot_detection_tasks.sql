@@ -51,6 +51,13 @@ BEGIN
         outcome.next_due := last_run OPERATOR(pg_catalog.+) every;
         RETURN outcome;
     END IF;
+    -- Skipped while a run of detect_hotspots() by hand holds its lock: waiting held
+    -- up every task of the database behind this one.
+    IF NOT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('workorder.detect_hotspots')) THEN
+        outcome.detail := 'skipped: detect_hotspots() is running in another transaction';
+        outcome.next_due := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) '1 minute'::interval;
+        RETURN outcome;
+    END IF;
     PERFORM workorder.detect_hotspots(pg_catalog.now());
     SELECT * INTO r FROM workorder.hotspot_runs x WHERE x.as_of OPERATOR(pg_catalog.=) pg_catalog.now();
     outcome.rows := r.started OPERATOR(pg_catalog.+) r.ended OPERATOR(pg_catalog.+) r.orders;

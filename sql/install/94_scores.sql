@@ -618,10 +618,18 @@ BEGIN
         outcome.rows := 0;
         RETURN outcome;
     END IF;
-    SELECT p.processed_through INTO done FROM workorder.score_progress p FOR UPDATE;
-    IF NOT FOUND THEN
+    IF NOT EXISTS (SELECT 1 FROM workorder.score_progress) THEN
         INSERT INTO workorder.score_progress DEFAULT VALUES ON CONFLICT DO NOTHING;
-        SELECT p.processed_through INTO done FROM workorder.score_progress p FOR UPDATE;
+    END IF;
+    -- Skipped while another transaction holds the progress row (recompute_scores(),
+    -- a unit's change of kind, an admin's open transaction): waiting for it held up
+    -- every task of the database behind this one.
+    SELECT p.processed_through INTO done FROM workorder.score_progress p FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        outcome.rows := 0;
+        outcome.detail := 'skipped: another transaction holds workorder.score_progress (recompute_scores(), a unit''s change of kind)';
+        outcome.next_due := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) '1 second'::interval;
+        RETURN outcome;
     END IF;
     SELECT pg_catalog.max(m.last_event_id) INTO target FROM workorder.score_marks m
      WHERE m.after_xid OPERATOR(pg_catalog.<) horizon;

@@ -10,7 +10,8 @@
 # would); task_deadline_check() and task_escalate() then skip it and name a next
 # run at least half a second ahead; once the row is free, one pass marks it.  The
 # same for task_outbox_expire() and an outbox message whose lease ran out, which
-# it also used to wait for.
+# it also used to wait for; for task_score_update() and the scores' progress row,
+# and task_detect_hotspots() and detect_hotspots()'s lock.
 #
 # Needs PGHOST/PGPORT/PGUSER of a running cluster with workorder installed.  Prints
 # TAP.  Its database is dropped at the end.
@@ -74,6 +75,31 @@ check "giving back run-out leases skips it at once, and asks to run again later,
 holder "ROLLBACK;" >/dev/null
 check "once the message is free, it is given back" "1 pending" \
   "$(q "SELECT rows FROM workorder.task_outbox_expire()") $(q "SELECT state FROM workorder.outbox WHERE id = $message")"
+
+# The scores and the hotspots: a task whose lock another transaction holds (an
+# admin's recompute_scores() or detect_hotspots() left open) used to wait for it,
+# and every task after it in the pass waited too.  Now it is skipped, and due again
+# later.
+q "INSERT INTO workorder.score_progress DEFAULT VALUES ON CONFLICT DO NOTHING" >/dev/null
+check "another session holds the scores' progress row" "t" \
+  "$(holder "BEGIN; SELECT singleton FROM workorder.score_progress FOR UPDATE;")"
+check "score_update skips at once, and asks to run again later, not at once" "0 true" \
+  "$(psql -X -q -At -d "$db" -c "SET statement_timeout = '5s'" \
+       -c "SELECT rows || ' ' || (next_due >= clock_timestamp() + interval '0.5 seconds') FROM workorder.task_score_update()" 2>&1)"
+holder "ROLLBACK;" >/dev/null
+q "SELECT workorder.task_score_update()" >/dev/null   # (its first pass takes a mark: see part 94)
+check "once the row is free, it counts the events" "t" \
+  "$(q "SELECT rows > 0 FROM workorder.task_score_update()")"
+q "INSERT INTO workorder.hotspot_policies (category_code, min_count) VALUES ('CITY', 3)" >/dev/null
+check "another session runs detect_hotspots()" "1" \
+  "$(holder "BEGIN; SELECT count(*) FROM (SELECT pg_advisory_xact_lock(hashtext('workorder.detect_hotspots'))) x;")"
+check "the hotspot task skips at once, records no run, and asks to run again later" "true 0" \
+  "$(psql -X -q -At -d "$db" -c "SET statement_timeout = '5s'" \
+       -c "SELECT (next_due >= clock_timestamp() + interval '30 seconds') || ' ' || (SELECT count(*) FROM workorder.hotspot_runs)
+             FROM workorder.task_detect_hotspots()" 2>&1)"
+holder "ROLLBACK;" >/dev/null
+q "SELECT workorder.task_detect_hotspots()" >/dev/null
+check "once the lock is free, it runs" "1" "$(q "SELECT count(*) FROM workorder.hotspot_runs")"
 
 echo "1..$n"
 [ "$failed" -eq 0 ]
