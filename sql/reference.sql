@@ -23,7 +23,7 @@ SELECT workorder.load_units('[
 SELECT code, name, kind, level, department_kind, parent_code, area_code, active
   FROM workorder.units ORDER BY code;
 
--- Loading again updates in place.
+-- Loading again updates in place the keys it gives; the phone it does not give stays.
 SELECT workorder.load_units('[{"code": "C-990201001001", "name": "子村党群服务中心", "kind": "center",
    "level": "village", "parent_code": "C-990201001", "area_code": "990201001001"}]');
 SELECT code, name, phone FROM workorder.units WHERE code = 'C-990201001001';

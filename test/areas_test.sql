@@ -4,7 +4,7 @@
 SET client_min_messages = warning;
 \set fs `cat data/foshan-districts.geojson`
 BEGIN;
-SELECT plan(63);
+SELECT plan(69);
 
 -- The real Foshan file: every ring crosses itself, and all five load repaired.
 CREATE TEMP TABLE loaded AS
@@ -226,6 +226,29 @@ SELECT throws_ok($$SELECT * FROM workorder.load_areas_geojson('{"type": "Feature
                  'WO202', NULL, 'a bad feature fails the batch');
 SELECT is((SELECT count(*) FROM workorder.areas WHERE code IN ('990303', '990304')), 0::bigint,
           'and nothing of the batch is left behind');
+
+-- A name with a control character is refused, as a report's text is.
+SELECT throws_ok($$SELECT workorder.load_area('990302', E'狮山\x01镇', 'district', NULL, ST_MakeEnvelope(1, 1, 2, 2, 4326))$$,
+                 'WO201', 'invalid name for area 990302', 'a name with a control character is refused');
+-- A code twice in one file is refused before anything loads (the second replaced the first).
+SELECT throws_ok($$SELECT * FROM workorder.load_areas_geojson('{"type": "FeatureCollection", "features": [
+      {"properties": {"code": "990305", "name": "甲"}, "geometry": {"type": "Polygon", "coordinates": [[[1,1],[2,1],[2,2],[1,1]]]}},
+      {"properties": {"code": "990305", "name": "乙"}, "geometry": {"type": "Polygon", "coordinates": [[[3,3],[4,3],[4,4],[3,3]]]}}]}', 'district')$$,
+                 'WO203', 'feature 2 of the area file repeats the code 990305 of an earlier feature', 'a code twice in one file is refused');
+SELECT is((SELECT count(*) FROM workorder.areas WHERE code = '990305'), 0::bigint, '... and nothing of the file is loaded');
+
+-- An area's jurisdiction is its subtree's: a district set in jurisdiction after its
+-- towns were loaded (out of it, as their parent was) takes them with it, and out again.
+SELECT workorder.load_area('990311', '邻区', 'district', NULL, ST_MakeEnvelope(5, 5, 6, 6, 4326), in_jurisdiction => false) IS NOT NULL AS d \gset
+SELECT workorder.load_area('990311001', '邻镇', 'town', '990311', ST_MakeEnvelope(5, 5, 5.5, 6, 4326)) IS NOT NULL AS t \gset
+SELECT workorder.load_area('990311001001', '邻村', 'village', '990311001', ST_MakeEnvelope(5, 5, 5.5, 5.5, 4326)) IS NOT NULL AS v \gset
+UPDATE workorder.areas SET in_jurisdiction = true WHERE code = '990311';
+SELECT is((SELECT string_agg(code || ' ' || in_jurisdiction, ', ' ORDER BY code) FROM workorder.areas WHERE code LIKE '990311%'),
+          '990311 true, 990311001 true, 990311001001 true', 'a district set in jurisdiction takes its town and village with it');
+SELECT is((workorder.locate(5.2, 5.2)).in_jurisdiction, true, '... and a report there is in jurisdiction');
+UPDATE workorder.areas SET in_jurisdiction = false WHERE code = '990311';
+SELECT is((SELECT string_agg(code || ' ' || in_jurisdiction, ', ' ORDER BY code) FROM workorder.areas WHERE code LIKE '990311%'),
+          '990311 false, 990311001 false, 990311001001 false', '... and out of it again');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -4,7 +4,7 @@
 -- (calendar_spans), on cn and on calendars across daylight-saving switches; the
 -- cache seeing changes; the loaders' bad input, with nothing written.
 BEGIN;
-SELECT plan(51);
+SELECT plan(52);
 
 SET LOCAL search_path = workorder, public;
 -- The results must not depend on the session's time zone: run in another one.
@@ -237,6 +237,9 @@ SELECT throws_ok($$SELECT workorder.load_calendar_csv('cn', E'\n\nday,kind,name_
 SELECT throws_ok($$SELECT workorder.load_calendar_days('cn', '[{"day": "2027-01-01", "kind": "holiday"}, {"day": "2027-01-02", "kind": "holiday", "name": 5}, {"day": "2027-01-01", "kind": "workday"}]')$$,
                  'WO504', 'element 3 of the days for calendar cn: the day 2027-01-01 is listed again (first at element 1)',
                  'a day listed twice in JSON is refused');
+SELECT throws_ok($$SELECT workorder.load_calendar_days('cn', '[{"day": "2027-01-01", "kind": "holiday", "nme": "元旦"}]')$$,
+                 'WO504', 'element 1 of the days for calendar cn: it has the key ''nme'', which a day does not have (day, kind, name, name_zh, name_en)',
+                 'a misspelt key is refused (the day loaded without its name)');
 SELECT throws_ok($$SELECT workorder.load_calendar_days('nowhere', '[]')$$,
                  'WO501', 'unknown calendar "nowhere"', 'loading into an unknown calendar is refused');
 SELECT throws_ok($$SELECT workorder.load_calendar_csv('cn', NULL)$$,

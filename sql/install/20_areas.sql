@@ -138,7 +138,8 @@ CREATE TRIGGER areas_before_write
     FOR EACH ROW EXECUTE FUNCTION workorder.areas_before_write();
 
 -- areas_after_write keeps area_pieces in step with a changed polygon, and the
--- paths of the descendants in step with a moved or renamed area.
+-- paths and jurisdiction of the descendants in step with a moved, renamed or
+-- re-flagged area.
 CREATE FUNCTION workorder.areas_after_write()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -157,6 +158,14 @@ BEGIN
         -- Touching each child makes its before-trigger recompute its path, and so on down.
         UPDATE workorder.areas c SET parent_code = c.parent_code
          WHERE c.parent_code OPERATOR(pg_catalog.=) NEW.code;
+    END IF;
+    -- An area's jurisdiction is its subtree's: a district set in (or out of)
+    -- jurisdiction after its towns were loaded left them as they were, and a report
+    -- in a town was out of jurisdiction in a district that was in it.
+    IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.in_jurisdiction OPERATOR(pg_catalog.<>) OLD.in_jurisdiction THEN
+        UPDATE workorder.areas c SET in_jurisdiction = NEW.in_jurisdiction
+         WHERE c.parent_code OPERATOR(pg_catalog.=) NEW.code
+           AND c.in_jurisdiction OPERATOR(pg_catalog.<>) NEW.in_jurisdiction;
     END IF;
     RETURN NULL;
 END
@@ -253,12 +262,14 @@ BEGIN
             pg_catalog.format('The code is %s.', COALESCE(pg_catalog.quote_literal(code), 'NULL')),
             'Use a GB/T 2260 code: 6 digits for a district, 9 for a town, 12 for a village, 15 to 18 for a grid cell.');
     END IF;
+    -- No control character: the name goes into every order's area chain, the
+    -- reports and the messages to channels, which refuse them in a report.
     IF name IS NULL OR pg_catalog.length(pg_catalog.btrim(name)) OPERATOR(pg_catalog.=) 0
-       OR pg_catalog.length(name) OPERATOR(pg_catalog.>) 100 THEN
+       OR pg_catalog.length(name) OPERATOR(pg_catalog.>) 100 OR name OPERATOR(pg_catalog.~) '[[:cntrl:]]' THEN
         PERFORM workorder.raise_error('WO201',
             pg_catalog.format('invalid name for area %s', code),
             pg_catalog.format('The name is %s.', COALESCE(pg_catalog.quote_literal(pg_catalog.left(name, 120)), 'NULL')),
-            'Give the area its official name, 1 to 100 characters.');
+            'Give the area its official name, 1 to 100 characters, without control characters.');
     END IF;
     IF level IS NULL THEN
         PERFORM workorder.raise_error('WO201',
@@ -317,6 +328,24 @@ BEGIN
             pg_catalog.format('It begins %s.', pg_catalog.left(COALESCE(collection::text, 'NULL'), 80)),
             'Pass a FeatureCollection: {"type": "FeatureCollection", "features": [...]}.');
     END IF;
+
+    -- A code twice in one file: the second feature replaced the first, and both
+    -- said they loaded.  (Refused before anything is loaded, as the other loaders'
+    -- WO210 refuses a repeated code.)
+    SELECT x.n, x.code INTO feature_number, feature_code
+      FROM (SELECT e.n, e.f OPERATOR(pg_catalog.->) 'properties' OPERATOR(pg_catalog.->>) code_property AS code,
+                   pg_catalog.row_number() OVER (PARTITION BY e.f OPERATOR(pg_catalog.->) 'properties' OPERATOR(pg_catalog.->>) code_property
+                                                 ORDER BY e.n) AS nth
+              FROM pg_catalog.jsonb_array_elements(collection OPERATOR(pg_catalog.->) 'features') WITH ORDINALITY AS e(f, n)) x
+     WHERE x.code IS NOT NULL AND x.nth OPERATOR(pg_catalog.>) 1
+     ORDER BY x.n LIMIT 1;
+    IF FOUND THEN
+        PERFORM workorder.raise_error('WO203',
+            pg_catalog.format('feature %s of the area file repeats the code %s of an earlier feature', feature_number, feature_code),
+            'A code names one area: the later feature would replace the earlier one.',
+            'Correct the code, or remove the feature that is there twice; nothing of the file was loaded.');
+    END IF;
+    feature_number := 0;
 
     FOR feature IN SELECT f FROM pg_catalog.jsonb_array_elements(collection OPERATOR(pg_catalog.->) 'features') AS f
     LOOP

@@ -173,7 +173,12 @@ $$;
 
 -- load_unit_row inserts or updates one unit: {"code", "name", "kind": center|department|
 -- branch, "level": district|town|village, "department_kind", "parent_code",
--- "area_code", "phone", "active"}.  The trigger on units checks that it fits.
+-- "area_code", "phone", "active"}.  The trigger on units checks that it fits.  An
+-- update changes the keys the object has, and keeps the others (a key given as null
+-- clears its column): the object is read over the row there (jsonb_populate_record
+-- with that row as its base).  A reload of the staged list, which has no "active",
+-- made every unit taken out of use active again, and cleared the phones it did not
+-- list.
 CREATE FUNCTION workorder.load_unit_row(item jsonb)
 RETURNS void
 LANGUAGE sql
@@ -181,7 +186,9 @@ AS $$
     INSERT INTO workorder.units AS t
     SELECT u.code, u.name, u.kind, u.level, u.department_kind, u.parent_code, u.area_code,
            u.phone, COALESCE(u.active, true)
-      FROM pg_catalog.jsonb_populate_record(NULL::workorder.units, item) u
+      FROM pg_catalog.jsonb_populate_record(
+               (SELECT x FROM workorder.units x WHERE x.code OPERATOR(pg_catalog.=) (item OPERATOR(pg_catalog.->>) 'code')),
+               item) u
     ON CONFLICT (code) DO UPDATE
        SET name = EXCLUDED.name, kind = EXCLUDED.kind, level = EXCLUDED.level,
            department_kind = EXCLUDED.department_kind, parent_code = EXCLUDED.parent_code,
@@ -198,7 +205,10 @@ $$;
 
 -- load_category_row inserts or updates one catalogue node: {"code", "name",
 -- "parent_code", "handling_level", "department_kind", "sla_policy",
--- "dedup_radius_m", "dedup_window", "description", "active"}.
+-- "dedup_radius_m", "dedup_window", "description", "active"}.  An update changes
+-- the keys the object has and keeps the others, as load_unit_row does: a reload of
+-- data/demo-categories.csv, which has no "active", made every category taken out of
+-- use active again, and cleared the handling levels and SLA policies it did not list.
 CREATE FUNCTION workorder.load_category_row(item jsonb)
 RETURNS void
 LANGUAGE sql
@@ -206,7 +216,9 @@ AS $$
     INSERT INTO workorder.categories AS t
     SELECT c.code, c.name, c.parent_code, c.handling_level, c.department_kind, c.sla_policy,
            c.dedup_radius_m, c.dedup_window, c.description, COALESCE(c.active, true)
-      FROM pg_catalog.jsonb_populate_record(NULL::workorder.categories, item) c
+      FROM pg_catalog.jsonb_populate_record(
+               (SELECT x FROM workorder.categories x WHERE x.code OPERATOR(pg_catalog.=) (item OPERATOR(pg_catalog.->>) 'code')),
+               item) c
     ON CONFLICT (code) DO UPDATE
        SET name = EXCLUDED.name, parent_code = EXCLUDED.parent_code,
            handling_level = EXCLUDED.handling_level, department_kind = EXCLUDED.department_kind,
@@ -227,13 +239,16 @@ $$;
 -- load_channel_row inserts or updates one channel: {"code", "name", "kind", "replies",
 -- "active", "categories": [{"code": its own code, "name": its own name,
 -- "category": catalogue code}, ...]}.  When "categories" is given, it replaces the
--- channel's mappings.
+-- channel's mappings.  An update keeps the keys the object does not have, as
+-- load_unit_row does (a reload without "active" reactivated a channel taken out of use).
 CREATE FUNCTION workorder.load_channel_row(item jsonb)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    ch workorder.channels := pg_catalog.jsonb_populate_record(NULL::workorder.channels, item);
+    -- The keys item has over the row there (if any): see load_unit_row.
+    ch workorder.channels := pg_catalog.jsonb_populate_record(
+        (SELECT x FROM workorder.channels x WHERE x.code OPERATOR(pg_catalog.=) (item OPERATOR(pg_catalog.->>) 'code')), item);
 BEGIN
     INSERT INTO workorder.channels AS t (code, name, kind, replies, active)
     VALUES (ch.code, ch.name, ch.kind, COALESCE(ch.replies, true), COALESCE(ch.active, true))

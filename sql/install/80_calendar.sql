@@ -614,6 +614,15 @@ BEGIN
         problem := NULL;
         IF pg_catalog.jsonb_typeof(item) OPERATOR(pg_catalog.<>) 'object' THEN
             problem := 'it is not a JSON object';
+        ELSIF source OPERATOR(pg_catalog.=) 'json'
+              AND EXISTS (SELECT 1 FROM pg_catalog.jsonb_object_keys(item) k
+                           WHERE NOT k OPERATOR(pg_catalog.=) ANY ('{day,kind,name,name_zh,name_en}'::text[])) THEN
+            -- A misspelt key ("nme") loaded the day without its name, as the
+            -- other loaders refuse one (WO210).
+            problem := pg_catalog.format('it has the key %s, which a day does not have (day, kind, name, name_zh, name_en)',
+                (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(k), ', ' ORDER BY k)
+                   FROM pg_catalog.jsonb_object_keys(item) k
+                  WHERE NOT k OPERATOR(pg_catalog.=) ANY ('{day,kind,name,name_zh,name_en}'::text[])));
         ELSE
             day_text := item OPERATOR(pg_catalog.->>) 'day';
             kind_text := item OPERATOR(pg_catalog.->>) 'kind';
