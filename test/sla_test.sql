@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(58);
+SELECT plan(63);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -226,6 +226,30 @@ SELECT ok((SELECT resolve_due_at > :'res_due_before'::timestamptz FROM workorder
 SELECT is((SELECT resolve_due_at FROM workorder.verify(:res, 'x', false, '没清干净')),
           (SELECT r.resolve_due_at FROM workorder.orders o, workorder.sla_recomputed(o) r WHERE o.id = :res),
           '... so that a failed verification brings it back with the deadline of the calendar as it is');
+
+-- An order is held to the terms in force when its clock started: a policy changed
+-- since (meant for new orders) does not reach it when a calendar change makes its
+-- deadlines be computed again.  (They were computed with the policy as it is now:
+-- 48 hours instead of the 24 it was received under, blamed on the calendar.)
+INSERT INTO workorder.sla_policies (name, calendar_code, accept_clock, accept_amount, resolve_clock, resolve_amount)
+VALUES ('versions', 'cn', 'calendar_hours', '2 hours', 'calendar_hours', '24 hours');
+-- (In one transaction every change is valid from its start: the version is dated an hour back.)
+UPDATE workorder.sla_policy_versions SET valid_from = now() - interval '1 hour' WHERE name = 'versions';
+SELECT workorder.intake_received_at(now() - interval '30 minutes') IS NULL AS dated \gset
+SELECT (workorder.submit('hotline', 'SLA-VER', '0301', '路口占道', lon => 121.02, lat => 31.05)).id AS ver \gset
+-- (The order is put under the policy by hand, as its owner may: the route's policy
+-- would be chosen before it.)
+UPDATE workorder.orders SET sla_policy = 'versions', resolve_due_at = received_at + interval '24 hours' WHERE id = :ver;
+SELECT is((SELECT r.resolve_due_at - o.received_at FROM workorder.orders o, workorder.sla_recomputed(o) r WHERE o.id = :ver),
+          interval '24 hours', 'an order received under a policy of 24 hours is due in 24 hours');
+UPDATE workorder.sla_policies SET resolve_amount = '48 hours' WHERE name = 'versions';
+SELECT is((SELECT count(*)::integer FROM workorder.sla_policy_versions WHERE name = 'versions'), 2,
+          'the change of the policy''s terms is kept as a version of its own');
+SELECT is((SELECT r.resolve_due_at - o.received_at FROM workorder.orders o, workorder.sla_recomputed(o) r WHERE o.id = :ver),
+          interval '24 hours', 'computed again after the policy changed, its deadline stays 24 hours after receipt');
+SELECT is((workorder.sla_terms('versions', now() - interval '50 minutes')).resolve_amount, interval '24 hours',
+          'sla_terms gives the terms in force at an instant ...');
+SELECT is((workorder.sla_terms('versions', now())).resolve_amount, interval '48 hours', '... and the new ones from the change on');
 
 -- A renamed calendar takes its policies with it; one in use is not deleted.
 SAVEPOINT renamed;

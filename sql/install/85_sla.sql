@@ -181,6 +181,103 @@ CREATE TRIGGER sla_policies_before_write
     BEFORE INSERT OR UPDATE ON workorder.sla_policies
     FOR EACH ROW EXECUTE FUNCTION workorder.sla_policies_before_write();
 
+-- sla_policy_versions keeps the terms of every policy as they were from each change
+-- on: an order is held to the terms in force when its clock started, also when its
+-- deadlines are computed again later (calendar_recompute, part 93).  Recomputed
+-- with the policy as it is now, a calendar change applied a longer resolve time
+-- meant for new orders to every open one (and a shorter one pulled deadlines into
+-- the past), blamed on the calendar.  The row of a change is written by the
+-- policy's trigger; the upgrade from 0.4 gave each policy one row from -infinity.
+CREATE TABLE workorder.sla_policy_versions (
+    name           text NOT NULL REFERENCES workorder.sla_policies (name) ON UPDATE CASCADE ON DELETE CASCADE,
+    valid_from     timestamptz NOT NULL,
+    calendar_code  text NOT NULL,
+    accept_clock   text NOT NULL,
+    accept_amount  interval NOT NULL,
+    resolve_clock  text NOT NULL,
+    resolve_amount interval NOT NULL,
+    warn_fraction  numeric NOT NULL,
+    -- The version of a policy as the extension shipped it, made again by CREATE
+    -- EXTENSION: pg_dump leaves it out, as it leaves out the shipped policies.
+    shipped        boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (name, valid_from)
+);
+SELECT pg_catalog.pg_extension_config_dump('workorder.sla_policy_versions', 'WHERE NOT shipped');
+REVOKE ALL ON workorder.sla_policy_versions FROM PUBLIC;
+COMMENT ON TABLE workorder.sla_policy_versions IS
+    'The terms of each SLA policy from each change on; an order is held to those in force when its clock started.';
+
+-- sla_policies_keep_version writes the row of sla_policy_versions of a policy whose
+-- terms are new or changed, valid from the transaction's start; a shipped policy's
+-- terms, as the install makes them, from -infinity (the same in every database, so
+-- that a restore finds them as they were).
+CREATE FUNCTION workorder.sla_policies_keep_version()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
+       AND (NEW.calendar_code, NEW.accept_clock, NEW.accept_amount, NEW.resolve_clock, NEW.resolve_amount,
+            NEW.warn_fraction)
+           IS NOT DISTINCT FROM (OLD.calendar_code, OLD.accept_clock, OLD.accept_amount, OLD.resolve_clock,
+                                 OLD.resolve_amount, OLD.warn_fraction) THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO workorder.sla_policy_versions AS v
+        (name, valid_from, calendar_code, accept_clock, accept_amount, resolve_clock, resolve_amount, warn_fraction,
+         shipped)
+    VALUES (NEW.name, CASE WHEN NEW.shipped THEN '-infinity'::timestamptz ELSE pg_catalog.now() END,
+            NEW.calendar_code, NEW.accept_clock, NEW.accept_amount, NEW.resolve_clock,
+            NEW.resolve_amount, NEW.warn_fraction, NEW.shipped)
+    ON CONFLICT (name, valid_from) DO UPDATE
+       SET calendar_code = EXCLUDED.calendar_code, accept_clock = EXCLUDED.accept_clock,
+           accept_amount = EXCLUDED.accept_amount, resolve_clock = EXCLUDED.resolve_clock,
+           resolve_amount = EXCLUDED.resolve_amount, warn_fraction = EXCLUDED.warn_fraction,
+           shipped = EXCLUDED.shipped;
+    RETURN NULL;
+END
+$$;
+-- Not while rows are COPYed in (a restore): sla_policy_versions is restored with its
+-- history, which a version dated the restore would have made longer.
+CREATE TRIGGER sla_policies_keep_version
+    AFTER INSERT OR UPDATE ON workorder.sla_policies
+    FOR EACH ROW WHEN (NOT workorder.loaded_by_copy('workorder.sla_policies'))
+    EXECUTE FUNCTION workorder.sla_policies_keep_version();
+
+-- sla_terms returns the terms of policy as they were at instant at: its version in
+-- force then, or its first one for an instant before any, or the policy as it is
+-- for one with no version (policies COPYed in); a calendar deleted since (the
+-- policy had moved to another) is the policy's calendar now.  NULL for no such
+-- policy.
+CREATE FUNCTION workorder.sla_terms(policy text, at timestamptz)
+RETURNS workorder.sla_policy_versions
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    terms workorder.sla_policy_versions;
+BEGIN
+    SELECT * INTO terms FROM workorder.sla_policy_versions v
+     WHERE v.name OPERATOR(pg_catalog.=) policy AND v.valid_from OPERATOR(pg_catalog.<=) at
+     ORDER BY v.valid_from DESC LIMIT 1;
+    IF NOT FOUND THEN
+        SELECT * INTO terms FROM workorder.sla_policy_versions v
+         WHERE v.name OPERATOR(pg_catalog.=) policy
+         ORDER BY v.valid_from LIMIT 1;
+    END IF;
+    IF NOT FOUND THEN
+        SELECT p.name, '-infinity'::timestamptz, p.calendar_code, p.accept_clock, p.accept_amount,
+               p.resolve_clock, p.resolve_amount, p.warn_fraction, p.shipped
+          INTO terms
+          FROM workorder.sla_policies p WHERE p.name OPERATOR(pg_catalog.=) policy;
+    END IF;
+    IF terms.name IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM workorder.calendars c WHERE c.code OPERATOR(pg_catalog.=) terms.calendar_code) THEN
+        terms.calendar_code := (SELECT p.calendar_code FROM workorder.sla_policies p WHERE p.name OPERATOR(pg_catalog.=) policy);
+    END IF;
+    RETURN terms;
+END
+$$;
+
 -- calendars_keep_policies keeps the policies on their calendar: a renamed calendar
 -- takes its policies with it (as its hours and days follow by their keys), and a
 -- calendar that a policy uses is not deleted (WO502, at commit).  Without it every submit()
@@ -194,6 +291,8 @@ DECLARE
     users text;
 BEGIN
     IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+        UPDATE workorder.sla_policy_versions v SET calendar_code = NEW.code
+         WHERE v.calendar_code OPERATOR(pg_catalog.=) OLD.code;
         UPDATE workorder.sla_policies p SET calendar_code = NEW.code
          WHERE p.calendar_code OPERATOR(pg_catalog.=) OLD.code;
         RETURN NULL;

@@ -119,7 +119,8 @@ INSERT INTO workorder.worker_tasks (task, position, function, description) VALUE
 -- on each side, in the calendar's time zone; a suspended order's window has no end,
 -- since resume will move its deadline; a change with NULL days touches every order
 -- on the calendar).  For each such order the deadlines are computed again from the
--- order's facts (workorder.sla_recomputed):
+-- order's facts (workorder.sla_recomputed), under the policy's terms in force when
+-- the clock started (sla_policy_versions, part 85), not as they are now:
 --   resolve_due_at  deadline_after(start) where start is received_at, or the instant
 --                   of the last 'reopen' event; then, in event order after start,
 --                   every 'resume' (the pause suspended_at .. + suspended_for, as
@@ -150,7 +151,7 @@ CREATE FUNCTION workorder.sla_recomputed(o workorder.orders,
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
-    p workorder.sla_policies;
+    p workorder.sla_policy_versions;
     start timestamptz := o.received_at;
     start_seq integer := 0;
     dispatched_at timestamptz;
@@ -162,8 +163,7 @@ BEGIN
     resolve_due_at := o.resolve_due_at;
     warn_at := o.warn_at;
     accept_due_at := o.accept_due_at;
-    SELECT * INTO p FROM workorder.sla_policies x WHERE x.name OPERATOR(pg_catalog.=) o.sla_policy;
-    IF NOT FOUND OR o.resolve_due_at IS NULL THEN
+    IF o.resolve_due_at IS NULL THEN
         RETURN;
     END IF;
     SELECT v.at, v.seq INTO start, start_seq FROM workorder.order_events v
@@ -172,6 +172,12 @@ BEGIN
     IF NOT FOUND THEN
         start := o.received_at;
         start_seq := 0;
+    END IF;
+    -- The policy's terms when the clock started (sla_policy_versions, part 85), not
+    -- as they are now.
+    p := workorder.sla_terms(o.sla_policy, start);
+    IF p.name IS NULL THEN
+        RETURN;
     END IF;
     resolve_due_at := workorder.deadline_after(start, p.resolve_clock, p.resolve_amount, p.calendar_code);
     IF NOT o.warned THEN
@@ -206,6 +212,7 @@ BEGIN
          WHERE v.order_id OPERATOR(pg_catalog.=) o.id AND v.action IN ('dispatch', 'reassign', 'reopen')
          ORDER BY v.seq DESC LIMIT 1;
         IF dispatched_at IS NOT NULL THEN
+            p := workorder.sla_terms(o.sla_policy, dispatched_at);
             accept_due_at := workorder.deadline_after(dispatched_at, p.accept_clock, p.accept_amount, p.calendar_code);
         END IF;
     END IF;
