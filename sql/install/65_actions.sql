@@ -687,33 +687,27 @@ DECLARE
 BEGIN
     SELECT * INTO gone FROM workorder.units u
      WHERE u.code OPERATOR(pg_catalog.=) o.main_unit AND NOT u.active;
-    IF FOUND THEN
-        UPDATE workorder.orders x
-           SET status = 'new',
-               status_reason = pg_catalog.format('reopened: %s; its unit %s (%s) is inactive, for a dispatcher',
-                                                 why, gone.code, gone.name),
-               main_unit = NULL, assisting_units = '{}',
-               redo_count = x.redo_count OPERATOR(pg_catalog.+) 1,
-               result = NULL, satisfaction = NULL, updated_at = pg_catalog.now()
-         WHERE x.id OPERATOR(pg_catalog.=) o.id
-        RETURNING * INTO after;
-        RETURN workorder.action_done(after, 'reopen', who, o.status, why,
-            pg_catalog.jsonb_build_object('redo_count', after.redo_count,
-                                          'result', o.result, 'satisfaction', o.satisfaction,
-                                          'inactive_unit', gone.code),
-            o.main_unit);
-    END IF;
     UPDATE workorder.orders x
-       SET status = workorder.action_status('reopen', o.status),
-           status_reason = 'reopened: ' OPERATOR(pg_catalog.||) why,
+       SET status = CASE WHEN gone.code IS NULL THEN workorder.action_status('reopen', o.status)
+                         ELSE 'new'::workorder.order_status END,
+           status_reason = 'reopened: ' OPERATOR(pg_catalog.||) why OPERATOR(pg_catalog.||)
+                           CASE WHEN gone.code IS NULL THEN ''
+                                ELSE pg_catalog.format('; its unit %s (%s) is inactive, for a dispatcher', gone.code, gone.name) END,
+           main_unit = CASE WHEN gone.code IS NULL THEN x.main_unit END,
+           assisting_units = CASE WHEN gone.code IS NULL THEN x.assisting_units ELSE '{}' END,
            redo_count = x.redo_count OPERATOR(pg_catalog.+) 1,
            result = NULL, satisfaction = NULL, updated_at = pg_catalog.now()
      WHERE x.id OPERATOR(pg_catalog.=) o.id
     RETURNING * INTO after;
-    after := workorder.sla_dispatched(after, pg_catalog.clock_timestamp(), true);   -- fresh deadlines: part 85
+    IF gone.code IS NULL THEN
+        after := workorder.sla_dispatched(after, pg_catalog.clock_timestamp(), true);   -- fresh deadlines: part 85
+    END IF;
     RETURN workorder.action_done(after, 'reopen', who, o.status, why,
         pg_catalog.jsonb_build_object('redo_count', after.redo_count,
-                                      'result', o.result, 'satisfaction', o.satisfaction));
+                                      'result', o.result, 'satisfaction', o.satisfaction)
+            OPERATOR(pg_catalog.||) CASE WHEN gone.code IS NULL THEN '{}'::jsonb
+                                         ELSE pg_catalog.jsonb_build_object('inactive_unit', gone.code) END,
+        CASE WHEN gone.code IS NOT NULL THEN o.main_unit END);
 END
 $$;
 
