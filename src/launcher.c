@@ -24,6 +24,12 @@
  * launcher_naptime after its previous start, so a worker that cannot start
  * does not spin.  A crashed worker makes the postmaster reinitialize shared
  * memory and restart the launcher, which then starts every worker afresh.
+ * Those times are wall-clock times; one ahead of now (the clock was set
+ * back) counts as now.
+ *
+ * At most LAUNCHER_MAX_STARTING workers start or check their database at
+ * once, so a cluster of many databases does not have its background worker
+ * processes taken by checks at the launcher's start.
  *
  * This file also owns the shared memory (bgworkers.h describes the slot
  * table) and the SQL function workorder.worker_slots() behind the view
@@ -85,6 +91,16 @@
 #define LAUNCHER_MIN_SLEEP_MS		100L
 
 /*
+ * The most workers that may be starting or checking their database at once.
+ * At its start the launcher has every database to look at; registering a
+ * worker for each in one pass took every free background worker process of a
+ * cluster of many databases, and parallel queries and pg_cron's jobs got none
+ * until the checks were over.  A check takes a connection and a catalog
+ * lookup, so the rest follow within moments.
+ */
+#define LAUNCHER_MAX_STARTING		2
+
+/*
  * The longest wait, in milliseconds, before the launcher looks again at a
  * database where a worker found no extension (launcher_naptime, if that is
  * longer).
@@ -140,11 +156,12 @@ static void launcher_detach(int code, Datum arg);
 static long launcher_pass(void);
 static long launcher_scan(void);
 static long launcher_recheck_wait(const LauncherDbEntry *entry, long naptime_ms);
+static int	launcher_count_starting(void);
 static List *launcher_read_databases(void);
 static LauncherDatabase *launcher_find_database(List *databases, Oid dboid);
 static void launcher_reap(List *databases, TimestampTz now);
 static void launcher_stop_unservable(List *databases);
-static void launcher_start_worker(LauncherDatabase *db, LauncherDbEntry *entry,
+static bool launcher_start_worker(LauncherDatabase *db, LauncherDbEntry *entry,
 								  TimestampTz now);
 static const char *slot_state_name(WorkerSlotState state);
 
@@ -506,6 +523,8 @@ launcher_scan(void)
 	HASH_SEQ_STATUS seq;
 	LauncherDbEntry *entry;
 	bool		recheck;
+	int			starting;
+	bool		waiting_for_turn = false;
 
 	databases = launcher_read_databases();
 	now = GetCurrentTimestamp();
@@ -529,6 +548,16 @@ launcher_scan(void)
 			entry->start_failure_logged = false;
 		}
 		entry->listed = true;
+
+		/*
+		 * A time ahead of now is a clock that was set back since: waiting
+		 * for it would leave the database without a worker for as long as
+		 * the clock went back.  Count from now instead.
+		 */
+		if (entry->last_start > now)
+			entry->last_start = now;
+		if (entry->no_extension_at > now)
+			entry->no_extension_at = now;
 	}
 	hash_seq_init(&seq, launcher_dbs);
 	while ((entry = hash_seq_search(&seq)) != NULL)
@@ -542,6 +571,7 @@ launcher_scan(void)
 	launcher_recheck_seen = WorkorderShared->recheck_requests;
 	launcher_reap(databases, now);
 	launcher_stop_unservable(databases);
+	starting = launcher_count_starting();
 	LWLockRelease(WorkorderShared->lock);
 
 	foreach(lc, databases)
@@ -584,9 +614,22 @@ launcher_scan(void)
 				next_due = due;
 			continue;
 		}
-		launcher_start_worker(db, entry, now);
+		if (starting >= LAUNCHER_MAX_STARTING)
+		{
+			waiting_for_turn = true;
+			continue;
+		}
+		if (launcher_start_worker(db, entry, now))
+			starting++;
 	}
 
+	/*
+	 * A worker's start and end wake the launcher (it is their
+	 * bgw_notify_pid), but not its finding the extension, which also frees a
+	 * turn: look again soon.
+	 */
+	if (waiting_for_turn)
+		return LAUNCHER_MIN_SLEEP_MS;
 	if (next_due == 0)
 		return naptime_ms;
 	return Max(LAUNCHER_MIN_SLEEP_MS,
@@ -697,6 +740,26 @@ launcher_stop_unservable(List *databases)
 }
 
 /*
+ * launcher_count_starting returns how many workers are starting or checking
+ * their database.  The caller holds the lock.
+ */
+static int
+launcher_count_starting(void)
+{
+	int			i;
+	int			starting = 0;
+
+	for (i = 0; i < WorkorderShared->nslots; i++)
+	{
+		WorkerSlotState state = WorkorderShared->slots[i].state;
+
+		if (state == WSLOT_STARTING || state == WSLOT_CHECKING)
+			starting++;
+	}
+	return starting;
+}
+
+/*
  * launcher_reap frees the slots of workers that have ended, and of held
  * databases whose holder or database is gone, and notes in each database's
  * entry why its worker ended.  The caller holds the lock exclusively.
@@ -777,11 +840,11 @@ launcher_reap(List *databases, TimestampTz now)
 }
 
 /*
- * launcher_start_worker takes a slot for a database and starts its worker.
- * When no slot or no background worker process is free, it logs that once
- * and tries again after launcher_naptime.
+ * launcher_start_worker takes a slot for a database and starts its worker,
+ * and says whether it did.  When no slot or no background worker process is
+ * free, it logs that once and tries again after launcher_naptime.
  */
-static void
+static bool
 launcher_start_worker(LauncherDatabase *db, LauncherDbEntry *entry, TimestampTz now)
 {
 	BackgroundWorker bgw;
@@ -803,7 +866,7 @@ launcher_start_worker(LauncherDatabase *db, LauncherDbEntry *entry, TimestampTz 
 	{
 		/* Held by a backend since we looked. */
 		LWLockRelease(WorkorderShared->lock);
-		return;
+		return false;
 	}
 	slot = workorder_take_slot(db->dboid, NameStr(db->dbname), WSLOT_STARTING);
 	if (slot != NULL)
@@ -823,7 +886,7 @@ launcher_start_worker(LauncherDatabase *db, LauncherDbEntry *entry, TimestampTz 
 							NameStr(db->dbname)),
 					 errhint("Raise max_worker_processes.")));
 		entry->start_failure_logged = true;
-		return;
+		return false;
 	}
 
 	memset(&bgw, 0, sizeof(bgw));
@@ -857,11 +920,12 @@ launcher_start_worker(LauncherDatabase *db, LauncherDbEntry *entry, TimestampTz 
 					 errdetail("No background worker process is free."),
 					 errhint("Raise max_worker_processes.")));
 		entry->start_failure_logged = true;
-		return;
+		return false;
 	}
 	entry->start_failure_logged = false;
 	launcher_handles[slotno].generation = args.generation;
 	launcher_handles[slotno].handle = handle;
+	return true;
 }
 
 /* slot_state_name is the state of a slot as workorder.worker_status shows it. */
