@@ -3,7 +3,9 @@
 -- always busy does not; an ongoing hotspot is updated, not duplicated, and ends
 -- when the surge is over; a road section that floods on a rainy day is found along
 -- its length; a missing hotspot channel is recorded and retried.  Everything runs in
--- one transaction that is rolled back.
+-- one transaction that is rolled back.  The history is of October 2026: the looks
+-- pass raise_orders => true, as a look that far back raises no proactive order by
+-- default (test/hotspots_test.sql).
 \set ON_ERROR_ROLLBACK on
 BEGIN;
 SET client_min_messages = warning;
@@ -43,7 +45,7 @@ SELECT count(pg_temp.report('L-' || i, '0305', '小巷噪音', 115.08 + i * 0.00
 SELECT category_code, status, order_count, baseline_mean, baseline_sd, ratio, cardinality(order_ids) AS orders,
        window_start, window_end, ST_Contains(geom, ST_SetSRID(ST_MakePoint(115.1505, 24.15), 4326)) AS covers_market,
        order_id IS NOT NULL AS order_raised, order_error
-  FROM workorder.detect_hotspots('2026-10-16 12:00+08');
+  FROM workorder.detect_hotspots('2026-10-16 12:00+08', raise_orders => true);
 -- The busy street is not a hotspot: its 10 this week are its usual rate.
 SELECT count(*) AS hotspots_on_busy_street FROM workorder.hotspots
  WHERE ST_Intersects(geom, ST_Buffer(ST_SetSRID(ST_MakePoint(115.051, 24.05), 4326), 0.002));
@@ -57,19 +59,19 @@ SELECT o.category_code, o.status, o.main_unit, o.description, o.attributes->'ord
 -- second order is raised.
 SELECT pg_temp.report('N-0-7', '0305', '市场夜间噪音', 115.1514, 24.15, '2026-10-16 12:30+08');
 SELECT count(*) AS active, max(order_count) AS order_count, max(last_seen_at) AS last_seen_at, min(first_seen_at) AS first_seen_at
-  FROM workorder.detect_hotspots('2026-10-16 13:00+08');
+  FROM workorder.detect_hotspots('2026-10-16 13:00+08', raise_orders => true);
 SELECT count(*) AS hotspots, count(*) FILTER (WHERE status = 'active') AS active FROM workorder.hotspots;
 SELECT count(*) AS proactive_orders FROM workorder.orders WHERE channel_code = 'hotspot';
 
 -- Two weeks on, the market is quiet again: the hotspot ends.
-SELECT count(*) AS active FROM workorder.detect_hotspots('2026-10-30 12:00+08');
+SELECT count(*) AS active FROM workorder.detect_hotspots('2026-10-30 12:00+08', raise_orders => true);
 SELECT status, ended_at FROM workorder.hotspots;
 
 -- Duplicates and cancelled reports do not count: with 4 of this week's 7
 -- complaints cancelled, the market is not hot.
 SELECT count(workorder.cancel(o.id, 'C-990801', '重复投诉')) AS cancelled
   FROM workorder.orders o WHERE o.channel_ref IN ('N-0-1', 'N-0-2', 'N-0-3', 'N-0-4');
-SELECT count(*) AS active FROM workorder.detect_hotspots('2026-10-16 13:00+08');
+SELECT count(*) AS active FROM workorder.detect_hotspots('2026-10-16 13:00+08', raise_orders => true);
 
 -- The water group, with one-day windows: a road section 300 m long floods on a
 -- rainy day (5 reports 60 m apart), where one report came every other day before.
@@ -83,10 +85,10 @@ SELECT count(pg_temp.report('F-' || d || '-' || i, '0701', '路面积水', 115.1
 SELECT category_code, order_count, round(baseline_mean::numeric, 3) AS baseline_mean, round(ratio::numeric, 2) AS ratio,
        ST_Covers(geom, ST_MakeLine(ST_SetSRID(ST_MakePoint(115.1206, 24.12), 4326), ST_SetSRID(ST_MakePoint(115.123, 24.12), 4326))) AS covers_section,
        order_id IS NOT NULL AS order_raised, order_error
-  FROM workorder.detect_hotspots('2026-10-16 12:05+08') WHERE category_code = 'WATER';
+  FROM workorder.detect_hotspots('2026-10-16 12:05+08', raise_orders => true) WHERE category_code = 'WATER';
 DELETE FROM workorder.settings WHERE name = 'hotspot_channel';
 SELECT category_code, order_id IS NOT NULL AS order_raised, order_error
-  FROM workorder.detect_hotspots('2026-10-16 12:10+08') WHERE category_code = 'WATER';
+  FROM workorder.detect_hotspots('2026-10-16 12:10+08', raise_orders => true) WHERE category_code = 'WATER';
 SELECT o.category_code, o.main_unit FROM workorder.orders o
   JOIN workorder.hotspots h ON h.order_id = o.id WHERE h.category_code = 'WATER';
 

@@ -6,7 +6,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(52);
+SELECT plan(58);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -159,9 +159,9 @@ SAVEPOINT neighbours;
 DELETE FROM workorder.hotspot_policies;
 INSERT INTO workorder.hotspot_policies (category_code, raise_order, min_count) VALUES ('CITY_NOISE', true, 3);
 SELECT count(pg_temp.report('HA-' || i, '0305', 115.15 + i * 0.0001, 24.15, '2026-10-26 09:00+08')) FROM generate_series(0, 2) i;
-SELECT h.id AS place_a, h.order_id AS order_a FROM workorder.detect_hotspots('2026-10-26 10:00+08') h \gset
+SELECT h.id AS place_a, h.order_id AS order_a FROM workorder.detect_hotspots('2026-10-26 10:00+08', raise_orders => true) h \gset
 SELECT count(pg_temp.report('HB-' || i, '0305', 115.1517 + i * 0.0001, 24.15, '2026-10-26 11:00+08')) FROM generate_series(0, 3) i;
-SELECT count(*) AS spots FROM workorder.detect_hotspots('2026-10-26 12:00+08') \gset
+SELECT count(*) AS spots FROM workorder.detect_hotspots('2026-10-26 12:00+08', raise_orders => true) \gset
 SELECT is((SELECT ROW(x.order_count, x.order_id)::text FROM workorder.hotspots x WHERE x.id = :place_a),
           ROW(3, :order_a)::text, 'a hotspot stays with its place, and its order, beside a bigger new cluster');
 SELECT is((SELECT array_agg(x.order_count ORDER BY x.id) FROM workorder.hotspots x WHERE x.status = 'active'),
@@ -182,7 +182,7 @@ INSERT INTO workorder.hotspot_policies (category_code, raise_order, min_count) V
 SELECT count(workorder.submit('hotline', 'HD-' || i, '0305', d, lon => 115.17 + i * 0.0009, lat => 24.17,
                               occurred_at => '2026-10-27 09:00+08'))
   FROM (VALUES (1, '噪音扰民'), (2, '凌晨装卸货物吵闹'), (3, '商户大声播放音乐')) r(i, d);
-SELECT h.order_id AS alert FROM workorder.detect_hotspots('2026-10-27 12:00+08') h \gset
+SELECT h.order_id AS alert FROM workorder.detect_hotspots('2026-10-27 12:00+08', raise_orders => true) h \gset
 SELECT is((SELECT ROW(status, master_id IS NULL, (SELECT count(*) FROM workorder.dedup_checks c WHERE c.order_id = o.id))::text
              FROM workorder.orders o WHERE o.id = :alert),
           ROW('dispatched', true, 0)::text, 'a hotspot''s order is dispatched, never merged into a report it sums up');
@@ -198,11 +198,11 @@ INSERT INTO workorder.hotspot_policies (category_code, "window", baseline_window
 VALUES ('CITY_NOISE', '1 hour', 2, 5, 100, true);
 SELECT count(pg_temp.report('HF-' || m, '0305', 115.19 + m * 0.00001, 24.19, timestamptz '2026-10-28 12:00+08' - make_interval(mins => m)))
   FROM unnest(ARRAY[180, 170, 160, 150, 140, 115, 100]) m;
-SELECT h.id AS hovering_spot, h.order_id AS hovering_order FROM workorder.detect_hotspots('2026-10-28 09:50+08') h \gset
-SELECT is((SELECT count(*)::integer FROM workorder.detect_hotspots('2026-10-28 10:02+08')), 0,
+SELECT h.id AS hovering_spot, h.order_id AS hovering_order FROM workorder.detect_hotspots('2026-10-28 09:50+08', raise_orders => true) h \gset
+SELECT is((SELECT count(*)::integer FROM workorder.detect_hotspots('2026-10-28 10:02+08', raise_orders => true)), 0,
           'a place whose count dips under min_count is no longer hot ...');
 SELECT is((SELECT status FROM workorder.hotspots WHERE id = :hovering_spot), 'ended', '... and its hotspot ends');
-SELECT results_eq($$SELECT id, status, order_id, ended_at IS NULL FROM workorder.detect_hotspots('2026-10-28 10:08+08')$$,
+SELECT results_eq($$SELECT id, status, order_id, ended_at IS NULL FROM workorder.detect_hotspots('2026-10-28 10:08+08', raise_orders => true)$$,
                   format($$VALUES (%s::bigint, 'active', %s::bigint, true)$$, :hovering_spot, :hovering_order),
                   'when it rises again within a window, the same hotspot goes on, active, with its proactive order');
 SELECT is((SELECT ROW(count(*), count(order_id))::text FROM workorder.hotspots WHERE category_code = 'CITY_NOISE'), ROW(1, 1)::text,
@@ -223,10 +223,31 @@ SELECT count(workorder.submit('hotline', 'HS-' || i, '0305', '幸福路12号楼�
   FROM generate_series(1, 7) i;
 SELECT is((SELECT count(*)::integer FROM workorder.orders o WHERE o.channel_ref LIKE 'HS-%' AND workorder.awaits_review(o)), 6,
           'six of the seven reports wait for review as suspected duplicates');
-SELECT is_empty($$SELECT 1 FROM workorder.detect_hotspots('2026-10-30 09:00+08')$$,
+SELECT is_empty($$SELECT 1 FROM workorder.detect_hotspots('2026-10-30 09:00+08', raise_orders => true)$$,
                 '... and count as none: the one event is not a hotspot, and raises no alert');
 SELECT is((SELECT count(*)::integer FROM workorder.orders WHERE channel_code = 'hotspot'), 0, '... no proactive order');
 ROLLBACK TO SAVEPOINT suspects;
+
+-- A look at the past records what was hot then and raises no proactive order: it
+-- would send a unit out to a place that was hot a month ago.  The look at now raises
+-- the order of a place hot now; raise_orders => true raises one for the past too.
+-- (Every look raised its hotspots' orders, however old the window.)
+SAVEPOINT past_look;
+DELETE FROM workorder.hotspot_policies;
+INSERT INTO workorder.hotspot_policies (category_code, raise_order, min_count) VALUES ('CITY_NOISE', true, 3);
+SELECT count(pg_temp.report('HP-' || i, '0305', 115.245 + i * 0.0001, 24.245, '2026-10-31 09:00+08')) FROM generate_series(0, 2) i;
+SELECT is((SELECT ROW(count(*), count(h.order_id))::text FROM workorder.detect_hotspots('2026-10-31 12:00+08') h), ROW(1, 0)::text,
+          'a look at a window a month back finds its hotspot and raises no order for it');
+SELECT is((SELECT count(*)::integer FROM workorder.orders WHERE channel_code = 'hotspot'), 0, '... none is made');
+SELECT is((SELECT count(h.order_id)::integer FROM workorder.detect_hotspots('2026-10-31 12:00+08', raise_orders => true) h), 1,
+          'raise_orders => true raises the order of a past window''s hotspot');
+SELECT count(pg_temp.report('HN-' || i, '0305', 115.26 + i * 0.0001, 24.26, now() - interval '2 hours')) FROM generate_series(0, 2) i;
+SELECT is((SELECT ROW(count(*), count(h.order_id))::text FROM workorder.detect_hotspots(raise_orders => false) h), ROW(1, 0)::text,
+          'the look at now with raise_orders => false finds the place hot now and raises no order');
+SELECT is((SELECT ROW(count(*), count(h.order_id))::text FROM workorder.detect_hotspots() h), ROW(1, 1)::text,
+          'the look at now raises it by default');
+SELECT is((SELECT count(*)::integer FROM workorder.orders WHERE channel_code = 'hotspot'), 2, '... two orders in all');
+ROLLBACK TO SAVEPOINT past_look;
 
 -- A hotspot whose policy is disabled is ended by the next run of the task, though no
 -- policy is left to detect with.  (The task had nothing to do without a policy,

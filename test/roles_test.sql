@@ -512,7 +512,7 @@ SELECT ok(has_column_privilege('workorder_intake', 'workorder.detection_inbox', 
           'a camera connector may COPY into the detection inbox, and reads no detections');
 SELECT ok(has_table_privilege('workorder_handler', 'workorder.hotspots', 'SELECT')
           AND NOT has_table_privilege('workorder_analyst', 'workorder.detections', 'SELECT')
-          AND NOT has_function_privilege('workorder_handler', 'workorder.detect_hotspots(timestamptz)', 'EXECUTE'),
+          AND NOT has_function_privilege('workorder_handler', 'workorder.detect_hotspots(timestamptz, boolean)', 'EXECUTE'),
           'staff read hotspots; analysts read no base table; only admins run the hotspot search');
 SELECT ok(NOT has_table_privilege('workorder_intake', 'workorder.order_events', 'SELECT')
           AND has_table_privilege('workorder_intake', 'workorder.orders', 'SELECT'),

@@ -202,7 +202,14 @@ COMMENT ON TABLE workorder.hotspot_runs IS 'One row per run of workorder.detect_
 -- not found again) and raises the proactive orders the policies ask for.  It
 -- returns the hotspots that are active after the run.  Two runs never overlap: the
 -- second waits for the first (a transaction-level advisory lock).
-CREATE FUNCTION workorder.detect_hotspots(as_of timestamptz DEFAULT pg_catalog.now())
+--
+-- raise_orders says whether the run raises those orders.  NULL (the default) raises
+-- them for a window that ends within one of its length of now: a look further back
+-- (what was hot last month?) records what it finds but sends nobody out to a place
+-- that was hot then; the next run at now raises the order if the place still is.
+-- true raises them whatever the window (a backfill that should), false never.
+CREATE FUNCTION workorder.detect_hotspots(as_of timestamptz DEFAULT pg_catalog.now(),
+                                          raise_orders boolean DEFAULT NULL)
 RETURNS SETOF workorder.hotspots
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -379,6 +386,8 @@ BEGIN
                   JOIN workorder.hotspot_settings g ON g.code OPERATOR(pg_catalog.=) x.category_code
                  WHERE x.id OPERATOR(pg_catalog.=) ANY (seen) AND x.order_id IS NULL AND g.raise_order
                    AND x.status OPERATOR(pg_catalog.=) 'active'
+                   AND COALESCE(raise_orders,
+                                as_of OPERATOR(pg_catalog.>=) (pg_catalog.now() OPERATOR(pg_catalog.-) g."window"))
                  ORDER BY x.id
     LOOP
         BEGIN
@@ -414,6 +423,6 @@ BEGIN
     RETURN QUERY SELECT x.* FROM workorder.hotspots x WHERE x.status OPERATOR(pg_catalog.=) 'active' ORDER BY x.id;
 END
 $$;
-REVOKE ALL ON FUNCTION workorder.detect_hotspots(timestamptz) FROM PUBLIC;
-COMMENT ON FUNCTION workorder.detect_hotspots(timestamptz) IS
-    'Finds the places where a category''s orders cluster beyond their baseline in the window ending at as_of; records, updates and ends workorder.hotspots; raises proactive orders.';
+REVOKE ALL ON FUNCTION workorder.detect_hotspots(timestamptz, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION workorder.detect_hotspots(timestamptz, boolean) IS
+    'Finds the places where a category''s orders cluster beyond their baseline in the window ending at as_of; records, updates and ends workorder.hotspots; raises proactive orders (by default only for a window ending within one of its length of now).';
