@@ -76,9 +76,11 @@
 #include "workorder.h"
 
 /*
- * Keys are short codes joined with a separator; every code the cache holds
- * is bounded by a CHECK constraint well under this (channel 32, channel
- * category 64, unit 64, department kind 40, category 32, policy 64).
+ * Keys are short codes joined with a separator, and almost all fit this:
+ * the codes of units, channels, categories, department kinds and policies are
+ * ASCII and bounded by their CHECK constraints.  A key that does not fit (a
+ * channel's own category code may be 64 Chinese characters, 192 bytes; a
+ * setting's name is not bounded) is kept in ref_long_entries instead.
  */
 #define REF_KEY_LEN		160
 
@@ -119,6 +121,16 @@ typedef struct RefEntry
 	DedupRuleInfo *rule;
 } RefEntry;
 
+/*
+ * RefLongEntry is an entry whose key is too long for the hash table, with
+ * that key.  They are rare, and looked for one by one.
+ */
+typedef struct RefLongEntry
+{
+	char	   *key;
+	RefEntry	entry;			/* its key is left empty */
+} RefLongEntry;
+
 /* The cache, its memory, and the generation it was built in. */
 static HTAB *ref_cache = NULL;
 static MemoryContext ref_context = NULL;
@@ -146,7 +158,7 @@ static bool ref_xact_callback_registered = false;
 static char *ref_dispatch_center = NULL;
 static RouteRule *ref_rules = NULL;	/* the active routing rules, in order */
 static int	ref_nrules = 0;
-static List *ref_long_settings = NIL;	/* (name, value) pairs too long for a key */
+static List *ref_long_entries = NIL;	/* RefLongEntry *, keys too long for the table */
 static Oid	ref_levels[8];		/* workorder.area_level in sort order */
 static int	ref_nlevels = 0;
 static Oid	ref_target_unit = InvalidOid;
@@ -162,6 +174,8 @@ static char *ref_text(HeapTuple tuple, TupleDesc desc, int col);
 static Oid	ref_enum_oid(const char *type_name, const char *label);
 static bool ref_key(char *key, char kind, const char *a, const char *b);
 static RefEntry *ref_put(char kind, const char *a, const char *b);
+static char *ref_long_key(char kind, const char *a, const char *b);
+static RefEntry *ref_long_find(const char *key);
 static RefEntry *ref_find(char kind, const char *a, const char *b);
 static char *ref_arg(FunctionCallInfo fcinfo, int argno);
 static const char *ref_setting(const char *name);
@@ -343,8 +357,36 @@ ref_key(char *key, char kind, const char *a, const char *b)
 }
 
 /*
- * ref_put adds (or finds) the entry of kind and one or two parts; parts too
- * long for a key are an error, as no constraint admits them.
+ * ref_long_key returns, palloc'd, the key of kind and one or two parts
+ * however long it is.
+ */
+static char *
+ref_long_key(char kind, const char *a, const char *b)
+{
+	return b ? psprintf("%c%s|%s", kind, a, b) : psprintf("%c%s", kind, a);
+}
+
+/* ref_long_find returns the entry of a key too long for the table, or NULL. */
+static RefEntry *
+ref_long_find(const char *key)
+{
+	ListCell   *lc;
+
+	foreach(lc, ref_long_entries)
+	{
+		RefLongEntry *l = (RefLongEntry *) lfirst(lc);
+
+		if (strcmp(l->key, key) == 0)
+			return &l->entry;
+	}
+	return NULL;
+}
+
+/*
+ * ref_put adds (or finds) the entry of kind and one or two parts.  A key too
+ * long for the table goes to ref_long_entries: one such row (a channel's own
+ * category code in Chinese) made every load fail, and with it every submit
+ * and every action of every session, until the row was found and deleted.
  */
 static RefEntry *
 ref_put(char kind, const char *a, const char *b)
@@ -353,9 +395,25 @@ ref_put(char kind, const char *a, const char *b)
 	bool		found;
 	RefEntry   *entry;
 
-	if (!ref_key(key, kind, a, b))
-		elog(ERROR, "reference cache key \"%c%s\" is too long", kind, a);
-	entry = (RefEntry *) hash_search(ref_cache, key, HASH_ENTER, &found);
+	if (ref_key(key, kind, a, b))
+		entry = (RefEntry *) hash_search(ref_cache, key, HASH_ENTER, &found);
+	else
+	{
+		MemoryContext old = MemoryContextSwitchTo(ref_context);
+		char	   *long_key = ref_long_key(kind, a, b);
+
+		entry = ref_long_find(long_key);
+		found = (entry != NULL);
+		if (!found)
+		{
+			RefLongEntry *l = (RefLongEntry *) palloc0(sizeof(RefLongEntry));
+
+			l->key = long_key;
+			ref_long_entries = lappend(ref_long_entries, l);
+			entry = &l->entry;
+		}
+		MemoryContextSwitchTo(old);
+	}
 	if (!found)
 	{
 		entry->value = NULL;
@@ -382,7 +440,17 @@ ref_find(char kind, const char *a, const char *b)
 	if (a == NULL || (b != NULL && strchr(a, '|') != NULL))
 		return NULL;
 	if (!ref_key(key, kind, a, b))
-		return NULL;
+	{
+		char	   *long_key;
+		RefEntry   *entry;
+
+		if (ref_long_entries == NIL)
+			return NULL;
+		long_key = ref_long_key(kind, a, b);
+		entry = ref_long_find(long_key);
+		pfree(long_key);
+		return entry;
+	}
 	return (RefEntry *) hash_search(ref_cache, key, HASH_FIND, NULL);
 }
 
@@ -410,7 +478,7 @@ ref_load(void)
 										ALLOCSET_DEFAULT_SIZES);
 	ref_cache = NULL;
 	ref_dispatch_center = NULL;
-	ref_long_settings = NIL;
+	ref_long_entries = NIL;
 	ref_rules = NULL;
 	ref_nrules = 0;
 
@@ -447,17 +515,7 @@ ref_load(void)
 		HeapTuple	t = SPI_tuptable->vals[i];
 		char	   *name = ref_text(t, SPI_tuptable->tupdesc, 1);
 
-		/* Setting names are not bounded: long ones are kept in a list. */
-		if (strlen(name) + 1 < REF_KEY_LEN)
-			ref_put('S', name, NULL)->value = ref_text(t, SPI_tuptable->tupdesc, 2);
-		else
-		{
-			MemoryContext old = MemoryContextSwitchTo(ref_context);
-
-			ref_long_settings = lappend(ref_long_settings, name);
-			ref_long_settings = lappend(ref_long_settings, ref_text(t, SPI_tuptable->tupdesc, 2));
-			MemoryContextSwitchTo(old);
-		}
+		ref_put('S', name, NULL)->value = ref_text(t, SPI_tuptable->tupdesc, 2);
 	}
 
 	n = (int) workorder_cache_query("SELECT c.code, c.active, c.replies FROM workorder.channels c", snapshot);
@@ -748,18 +806,9 @@ ref_arg(FunctionCallInfo fcinfo, int argno)
 static const char *
 ref_setting(const char *name)
 {
-	RefEntry   *e;
-	ListCell   *lc;
+	RefEntry   *e = ref_find('S', name, NULL);
 
-	if (strlen(name) + 1 < REF_KEY_LEN)
-	{
-		e = ref_find('S', name, NULL);
-		return e ? e->value : NULL;
-	}
-	for (lc = list_head(ref_long_settings); lc != NULL; lc = lnext(ref_long_settings, lnext(ref_long_settings, lc)))
-		if (strcmp((char *) lfirst(lc), name) == 0)
-			return (char *) lfirst(lnext(ref_long_settings, lc));
-	return NULL;
+	return e ? e->value : NULL;
 }
 
 /* ref_category returns a category of category_effective, or NULL. */

@@ -3,11 +3,13 @@
 -- same staged list again does not undo what was changed since: a unit, a category
 -- or a channel taken out of use stays out of use, and what the list does not carry
 -- (a phone, a handling level, an SLA policy) stays.  A new row takes the defaults.
+-- A channel's own category code may be 64 Chinese characters: the reference cache
+-- keeps it, and everything else, working.
 -- Run from the repository root.
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(9);
+SELECT plan(11);
 
 \o /dev/null
 \i test/fixtures/lifecycle_map.sql
@@ -56,6 +58,18 @@ SELECT is((SELECT count(*)::integer FROM workorder.channel_categories WHERE chan
 SELECT workorder.load_channels('[{"code": "sms", "name": "短信", "kind": "platform"}]') AS loaded \gset
 SELECT is((SELECT ROW(active, replies)::text FROM workorder.channels WHERE code = 'sms'), ROW(true, true)::text,
           'a new channel is active and replies');
+
+-- A channel's own category code of 64 Chinese characters (192 bytes, more than the
+-- reference cache's keys hold) maps as any other, and breaks nothing.  (Every load
+-- of the cache failed: submit() on any channel, every action and setting() in every
+-- session, until the row was deleted.)
+SELECT workorder.load_channels(jsonb_build_array(jsonb_build_object('code', 'wechat', 'name', '微信公众号', 'kind', 'platform',
+         'categories', jsonb_build_array(jsonb_build_object('code', repeat('占道经营', 16), 'category', 'CITY_VENDOR'))))) AS loaded \gset
+SELECT is((SELECT category_code FROM workorder.submit('wechat', 'LONG-1', repeat('占道经营', 16), '路口流动摊贩占道',
+                                                      lon => 116.05, lat => 25.05)),
+          'CITY_VENDOR', 'a channel category code of 64 Chinese characters maps to its category');
+SELECT is((SELECT category_code FROM workorder.submit('sms', 'LONG-2', 'WATER', '路面积水', lon => 116.05, lat => 25.05)),
+          'WATER', '... and the other channels'' reports are taken as before');
 
 SELECT * FROM finish();
 ROLLBACK;
