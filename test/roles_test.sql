@@ -17,7 +17,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
     {"code": "video_ai", "name": "视频AI", "kind": "video_ai", "categories": [{"code": "stall", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(160);
+SELECT plan(163);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -27,6 +27,7 @@ CREATE ROLE wo_rt_handler_unmapped LOGIN IN ROLE workorder_handler;
 CREATE ROLE wo_rt_dispatcher_a LOGIN IN ROLE workorder_dispatcher; -- 甲街道指挥中心
 CREATE ROLE wo_rt_dispatcher_d LOGIN IN ROLE workorder_dispatcher; -- the district center
 CREATE ROLE wo_rt_supervisor_a LOGIN IN ROLE workorder_supervisor; -- a leader of 甲街道
+CREATE ROLE wo_rt_supervisor_water LOGIN IN ROLE workorder_supervisor; -- a leader of the water department
 CREATE ROLE wo_rt_analyst LOGIN IN ROLE workorder_analyst;
 CREATE ROLE wo_rt_intake_hotline LOGIN IN ROLE workorder_intake;
 CREATE ROLE wo_rt_intake_app LOGIN IN ROLE workorder_intake;
@@ -39,6 +40,7 @@ SELECT workorder.map_login('wo_rt_handler_um', 'D-um');
 SELECT workorder.map_login('wo_rt_dispatcher_a', 'C-990801001');
 SELECT workorder.map_login('wo_rt_dispatcher_d', 'C-990801');
 SELECT workorder.map_login('wo_rt_supervisor_a', 'C-990801001');
+SELECT workorder.map_login('wo_rt_supervisor_water', 'D-water');
 SELECT workorder.map_login('wo_rt_intake_hotline', channel_code => 'hotline');
 SELECT workorder.map_login('wo_rt_intake_app', channel_code => 'rt_app');
 SELECT workorder.map_login('wo_rt_intake_camera', channel_code => 'video_ai');
@@ -228,6 +230,15 @@ SELECT is((rt.run_as('wo_rt_supervisor_a', format('SELECT workorder.supervise(%s
           'WO951', 'but not one of another town');
 SELECT is((rt.run_as('wo_rt_supervisor_a', format('SELECT workorder.resolve(%s, ''x'', ''done'')', :vendor_a))).state,
           'WO951', 'a supervisor does not handle orders itself');
+-- A department's leader sees its department's orders, as its handlers do: the
+-- department serves the whole district, but it is no center.  (It saw every order of
+-- the district, reporters' phones included, and supervised other units' orders.)
+SELECT is((rt.run_as('wo_rt_supervisor_water', :'mine')).result, format('{%s,%s}', :water_a, :helped_a),
+          'a department''s supervisor sees the orders of its department, not every order of its area');
+SELECT is((rt.run_as('wo_rt_supervisor_water', format('SELECT workorder.supervise(%s, ''水务局领导'')', :vendor_a))).state,
+          'WO951', '... and does not supervise another unit''s order');
+SELECT is((rt.run_as('wo_rt_supervisor_water', format('SELECT (workorder.supervise(%s, ''水务局领导'')).supervised::text', :water_a))).result,
+          'true', '... but does its own department''s');
 
 -- == Intake connectors: their own channel only
 SELECT is((rt.run_as('wo_rt_intake_hotline', 'SELECT (workorder.submit(''hotline'', ''RT-5'', ''0301'', ''占道'', lon => 116.05, lat => 25.05)).channel_code')).result,

@@ -6,8 +6,9 @@
 --   workorder_dispatcher  a command center: the orders of its center's area; every action on them
 --   workorder_handler     a handling unit: the orders where its unit or a unit below it is the
 --                         main or an assisting unit; the handler's actions on them
---   workorder_supervisor  a leader: what its unit's handlers and dispatchers see; supervise,
---                         comment, approve or reject extensions
+--   workorder_supervisor  a leader: what its unit's handlers and dispatchers see (the area
+--                         of its unit only when that is a center); supervise, comment,
+--                         approve or reject extensions
 --   workorder_analyst     the masked views (workorder.bi_*) only
 --   workorder_intake      a channel connector: submit and the outbox of its own channel only
 -- The installer makes login roles members of these groups and maps each login to
@@ -171,6 +172,19 @@ BEGIN
 END
 $$;
 
+-- center_area is the area a unit's dispatchers and supervisors see every order of:
+-- its own, when it is a center; none otherwise.  A department or a branch serves an
+-- area too (the whole district, a town) but handles only what it is given: its
+-- leader sees its unit's orders, as its handlers do, not every order of the place
+-- (a water bureau's supervisor read the district's every order, reporters' phones
+-- included, and approved extensions of other units' orders).
+CREATE FUNCTION workorder.center_area(u workorder.units)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT CASE WHEN u.kind OPERATOR(pg_catalog.=) 'center'::workorder.unit_kind THEN u.area_code END
+$$;
+
 -- caller_context is who is calling, as the checks need it: the role; whether it is
 -- unrestricted (a superuser or an admin); its unit, that unit's area and its
 -- channel (from logins); and the workorder group roles it has the privileges of.
@@ -199,7 +213,7 @@ BEGIN
     IF c.unrestricted THEN
         RETURN c;
     END IF;
-    SELECT l.unit_code, u.area_code, l.channel_code INTO c.unit_code, c.area_code, c.channel_code
+    SELECT l.unit_code, workorder.center_area(u), l.channel_code INTO c.unit_code, c.area_code, c.channel_code
       FROM workorder.logins l LEFT JOIN workorder.units u ON u.code OPERATOR(pg_catalog.=) l.unit_code
      WHERE l.role_name OPERATOR(pg_catalog.=) c.role_name;
     c.groups := ARRAY(SELECT g.name FROM pg_catalog.unnest(ARRAY['workorder_dispatcher', 'workorder_handler',
@@ -262,14 +276,14 @@ BEGIN
 END
 $$;
 
--- caller_area is the area the calling role's unit serves (for a dispatcher, its
--- center's area), or NULL.
+-- caller_area is the area of the calling role's unit when that unit is a center,
+-- or NULL: what a dispatcher or a supervisor sees by place (center_area).
 CREATE FUNCTION workorder.caller_area()
 RETURNS text
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 AS $$
 BEGIN
-    RETURN (SELECT u.area_code FROM workorder.logins l
+    RETURN (SELECT workorder.center_area(u) FROM workorder.logins l
               JOIN workorder.units u ON u.code OPERATOR(pg_catalog.=) l.unit_code
              WHERE l.role_name OPERATOR(pg_catalog.=) workorder.calling_role());
 END
@@ -280,7 +294,7 @@ $$;
 --   handler     its unit or one below it is the main or an assisting unit
 --   dispatcher  the order lies in its center's area, or its center dispatched it
 --               or holds it
---   supervisor  either of the two, for its unit
+--   supervisor  either of the two, for its unit (the area only for a center's)
 --   intake      the order came through its channel
 CREATE FUNCTION workorder.order_in_scope(o workorder.orders, group_role name, who workorder.caller_context)
 RETURNS boolean
