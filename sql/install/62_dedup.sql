@@ -71,8 +71,8 @@
 -- cell its circle reaches), so the second waits until the first commits and then,
 -- under READ COMMITTED (the search is a new statement with a new snapshot), finds
 -- it.  Under REPEATABLE READ or SERIALIZABLE the search would use a snapshot taken
--- before the wait: submit() is meant to run under READ COMMITTED, as the inbox
--- does.
+-- before the wait, and one event got two masters: submit() and drain_inbox() refuse
+-- those levels (WO307, src/intake.c).
 --
 -- Finding candidates uses orders_location_idx (50_orders.sql), a GiST index on
 -- (location, received_at): one index scan bounds space and time, so its cost

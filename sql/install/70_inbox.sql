@@ -183,6 +183,16 @@ $$;
 -- So rows that keep failing (a unit broken until an admin mends it) are tried a few
 -- times an hour, and never stand in front of the rows behind them: before, they were
 -- claimed first by every drain, and max_rows of them stopped the drain for good.
+-- intake_check_isolation refuses intake (operation names it) in a REPEATABLE READ
+-- or SERIALIZABLE transaction (WO307), as submit() does: dedup's search must see
+-- the reports committed while it waited for them (src/intake.c).
+CREATE FUNCTION workorder.intake_check_isolation(operation text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'intake_check_isolation'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION workorder.intake_check_isolation(text) IS
+    'Raises WO307 in a REPEATABLE READ or SERIALIZABLE transaction: intake runs under READ COMMITTED.';
+
 CREATE FUNCTION workorder.drain_inbox(max_rows integer DEFAULT 1000)
 RETURNS TABLE (accepted integer, rejected integer)
 LANGUAGE plpgsql
@@ -218,6 +228,9 @@ BEGIN
             pg_catalog.format('max_rows is %s.', COALESCE(max_rows::text, 'NULL')),
             'Pass max_rows from 1 to 100000; call drain_inbox() again for the rest of the backlog.');
     END IF;
+    -- Before a row is claimed: submit() would refuse every row, and each would
+    -- count as the row's own fault.
+    PERFORM workorder.intake_check_isolation('drain_inbox()');
     accepted := 0;
     rejected := 0;
 
