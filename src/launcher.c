@@ -91,7 +91,9 @@
 #define LAUNCHER_MIN_SLEEP_MS		100L
 
 /*
- * The most workers that may be starting or checking their database at once.
+ * The most workers that may be starting or checking their database at once
+ * (or be ending: a worker that found no extension frees its slot before its
+ * process is gone).
  * At its start the launcher has every database to look at; registering a
  * worker for each in one pass took every free background worker process of a
  * cluster of many databases, and parallel queries and pg_cron's jobs got none
@@ -143,6 +145,13 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 /* The launcher process's own state. */
 static HTAB *launcher_dbs = NULL;
 static LauncherHandle *launcher_handles = NULL;
+
+/*
+ * Handles of workers whose slot is free but whose process the postmaster may
+ * not have let go of yet (a worker clears its slot, then exits): they count
+ * against LAUNCHER_MAX_STARTING until GetBackgroundWorkerPid says stopped.
+ */
+static List *launcher_exiting = NIL;
 static MemoryContext launcher_pass_cxt = NULL;
 static uint32 launcher_recheck_seen = 0;
 
@@ -157,11 +166,13 @@ static long launcher_pass(void);
 static long launcher_scan(void);
 static long launcher_recheck_wait(const LauncherDbEntry *entry, long naptime_ms);
 static int	launcher_count_starting(void);
+static int	launcher_count_exiting(void);
+static void launcher_let_go(BackgroundWorkerHandle *handle);
 static List *launcher_read_databases(void);
 static LauncherDatabase *launcher_find_database(List *databases, Oid dboid);
 static void launcher_reap(List *databases, TimestampTz now);
 static void launcher_stop_unservable(List *databases);
-static bool launcher_start_worker(LauncherDatabase *db, LauncherDbEntry *entry,
+static int	launcher_start_worker(LauncherDatabase *db, LauncherDbEntry *entry,
 								  TimestampTz now);
 static const char *slot_state_name(WorkerSlotState state);
 
@@ -524,7 +535,9 @@ launcher_scan(void)
 	LauncherDbEntry *entry;
 	bool		recheck;
 	int			starting;
+	int			started;
 	bool		waiting_for_turn = false;
+	bool		start_failed = false;
 
 	databases = launcher_read_databases();
 	now = GetCurrentTimestamp();
@@ -573,6 +586,7 @@ launcher_scan(void)
 	launcher_stop_unservable(databases);
 	starting = launcher_count_starting();
 	LWLockRelease(WorkorderShared->lock);
+	starting += launcher_count_exiting();
 
 	foreach(lc, databases)
 	{
@@ -619,8 +633,18 @@ launcher_scan(void)
 			waiting_for_turn = true;
 			continue;
 		}
-		if (launcher_start_worker(db, entry, now))
+		started = launcher_start_worker(db, entry, now);
+		if (started > 0)
 			starting++;
+		else if (started < 0)
+		{
+			/*
+			 * No process or slot was free: the others would fail alike, each
+			 * at once.  The next pass tries again (a worker's end wakes it).
+			 */
+			start_failed = true;
+			break;
+		}
 	}
 
 	/*
@@ -628,6 +652,8 @@ launcher_scan(void)
 	 * bgw_notify_pid), but not its finding the extension, which also frees a
 	 * turn: look again soon.
 	 */
+	if (start_failed)
+		return naptime_ms;
 	if (waiting_for_turn)
 		return LAUNCHER_MIN_SLEEP_MS;
 	if (next_due == 0)
@@ -740,6 +766,46 @@ launcher_stop_unservable(List *databases)
 }
 
 /*
+ * launcher_let_go keeps the handle of a worker whose slot was freed until its
+ * process is gone (launcher_count_exiting), then frees it.
+ */
+static void
+launcher_let_go(BackgroundWorkerHandle *handle)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+
+	launcher_exiting = lappend(launcher_exiting, handle);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * launcher_count_exiting returns how many workers whose slot is free still
+ * hold a background worker process, and forgets those that are gone.  The
+ * postmaster wakes the launcher when one is (it is their bgw_notify_pid).
+ */
+static int
+launcher_count_exiting(void)
+{
+	ListCell   *lc;
+	int			exiting = 0;
+
+	foreach(lc, launcher_exiting)
+	{
+		BackgroundWorkerHandle *handle = (BackgroundWorkerHandle *) lfirst(lc);
+		pid_t		pid;
+
+		if (GetBackgroundWorkerPid(handle, &pid) == BGWH_STOPPED)
+		{
+			launcher_exiting = foreach_delete_current(launcher_exiting, lc);
+			pfree(handle);
+		}
+		else
+			exiting++;
+	}
+	return exiting;
+}
+
+/*
  * launcher_count_starting returns how many workers are starting or checking
  * their database.  The caller holds the lock.
  */
@@ -780,7 +846,7 @@ launcher_reap(List *databases, TimestampTz now)
 		if (h->handle != NULL &&
 			(slot->state == WSLOT_FREE || slot->generation != h->generation))
 		{
-			pfree(h->handle);
+			launcher_let_go(h->handle);
 			h->handle = NULL;
 		}
 		if (slot->state == WSLOT_FREE || slot->pid != 0)
@@ -833,7 +899,7 @@ launcher_reap(List *databases, TimestampTz now)
 		}
 		if (slot->state == WSLOT_FREE && h->handle != NULL)
 		{
-			pfree(h->handle);
+			launcher_let_go(h->handle);
 			h->handle = NULL;
 		}
 	}
@@ -841,10 +907,11 @@ launcher_reap(List *databases, TimestampTz now)
 
 /*
  * launcher_start_worker takes a slot for a database and starts its worker,
- * and says whether it did.  When no slot or no background worker process is
- * free, it logs that once and tries again after launcher_naptime.
+ * and returns 1 when it did, 0 when a backend holds the database since, and
+ * -1 when no slot or no background worker process is free (logged once; the
+ * database is tried again after launcher_naptime).
  */
-static bool
+static int
 launcher_start_worker(LauncherDatabase *db, LauncherDbEntry *entry, TimestampTz now)
 {
 	BackgroundWorker bgw;
@@ -866,7 +933,7 @@ launcher_start_worker(LauncherDatabase *db, LauncherDbEntry *entry, TimestampTz 
 	{
 		/* Held by a backend since we looked. */
 		LWLockRelease(WorkorderShared->lock);
-		return false;
+		return 0;
 	}
 	slot = workorder_take_slot(db->dboid, NameStr(db->dbname), WSLOT_STARTING);
 	if (slot != NULL)
@@ -886,7 +953,7 @@ launcher_start_worker(LauncherDatabase *db, LauncherDbEntry *entry, TimestampTz 
 							NameStr(db->dbname)),
 					 errhint("Raise max_worker_processes.")));
 		entry->start_failure_logged = true;
-		return false;
+		return -1;
 	}
 
 	memset(&bgw, 0, sizeof(bgw));
@@ -920,12 +987,12 @@ launcher_start_worker(LauncherDatabase *db, LauncherDbEntry *entry, TimestampTz 
 					 errdetail("No background worker process is free."),
 					 errhint("Raise max_worker_processes.")));
 		entry->start_failure_logged = true;
-		return false;
+		return -1;
 	}
 	entry->start_failure_logged = false;
 	launcher_handles[slotno].generation = args.generation;
 	launcher_handles[slotno].handle = handle;
-	return true;
+	return 1;
 }
 
 /* slot_state_name is the state of a slot as workorder.worker_status shows it. */
