@@ -324,28 +324,32 @@ CREATE CONSTRAINT TRIGGER calendars_delete_policies
     FOR EACH ROW EXECUTE FUNCTION workorder.calendars_keep_policies();
 
 -- A routing rule or a category names an SLA policy by name (a text column: the
--- categories and rules are made before the policies, part 40 and 55).  Three
--- triggers keep those names and the orders' true:
+-- categories and rules are made before the policies, part 40 and 55), and an order
+-- names the policy it was given.  Three triggers keep those names true:
 --   - sla_policy_must_exist: a rule or category naming no policy is refused (WO512);
---     a misspelt policy was taken, and its orders silently got another one;
---   - sla_policies_rename: a renamed policy renames it in the rules and categories,
---     and is refused (WO511) while an order names it: the order's policy would name
---     nothing, and its escalation chain (which follows the rename) stop for good;
---   - sla_policies_delete: a policy that a rule, a category or an open order names is
---     not deleted (WO511, at commit, so that a restore may delete and insert again).
--- A scan of orders for each: renaming and deleting a policy are rare.
+--     a misspelt policy was taken, and its orders silently got another one.  It
+--     locks the policy's row (FOR KEY SHARE, as a foreign key would), so a delete
+--     running beside it waits, and then sees the rule or category;
+--   - sla_policies_rename: a policy's name is not changed (WO511).  An order keeps
+--     the policy it was given for good (a reopen or unmerge brings a closed one
+--     back), and the escalation chain, which followed a rename, left the orders on
+--     the old name without one; a submit running beside a rename could not be seen;
+--   - sla_policies_delete: a policy that a rule, a category or any order names is not
+--     deleted (WO511, at commit, so that a restore may delete and insert again).
+-- The delete reads orders without an index on sla_policy: deleting a policy is rare.
 CREATE FUNCTION workorder.sla_policy_must_exist()
 RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
     -- TG_ARGV: what the row is ('routing rule', 'category') and its naming column.
-    IF NOT EXISTS (SELECT 1 FROM workorder.sla_policies p WHERE p.name OPERATOR(pg_catalog.=) NEW.sla_policy) THEN
+    PERFORM 1 FROM workorder.sla_policies p WHERE p.name OPERATOR(pg_catalog.=) NEW.sla_policy FOR KEY SHARE;
+    IF NOT FOUND THEN
         PERFORM workorder.raise_error('WO512',
             pg_catalog.format('unknown SLA policy %s for %s %s', pg_catalog.quote_literal(NEW.sla_policy), TG_ARGV[0],
                               pg_catalog.quote_literal(pg_catalog.to_jsonb(NEW) OPERATOR(pg_catalog.->>) TG_ARGV[1])),
             pg_catalog.format('The policies are %s.',
-                (SELECT pg_catalog.string_agg(p.name, ', ' ORDER BY p.name) FROM workorder.sla_policies p)),
+                COALESCE((SELECT pg_catalog.string_agg(p.name, ', ' ORDER BY p.name) FROM workorder.sla_policies p), 'none')),
             'Name one of them, create the policy first (INSERT INTO workorder.sla_policies), or leave sla_policy NULL to inherit.');
     END IF;
     RETURN NEW;
@@ -366,40 +370,32 @@ RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    deleting boolean := TG_OP OPERATOR(pg_catalog.=) 'DELETE';
     users text;
 BEGIN
-    IF deleting AND EXISTS (SELECT 1 FROM workorder.sla_policies p WHERE p.name OPERATOR(pg_catalog.=) OLD.name) THEN
+    IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+        PERFORM workorder.raise_error('WO511',
+            pg_catalog.format('SLA policy %s cannot be renamed', OLD.name),
+            pg_catalog.format('The new name is %s; orders keep the name of the policy they were given.',
+                              pg_catalog.quote_literal(NEW.name)),
+            'Make a policy of the new name (INSERT INTO workorder.sla_policies) and point rules and categories at it.');
+    END IF;
+    IF EXISTS (SELECT 1 FROM workorder.sla_policies p WHERE p.name OPERATOR(pg_catalog.=) OLD.name) THEN
         RETURN NULL;   -- deleted and made again in the transaction
     END IF;
-    -- A rename is refused for any order that names the policy, a delete for an open one.
     SELECT pg_catalog.concat_ws('; ',
                (SELECT pg_catalog.format('%s orders', pg_catalog.count(*))
-                  FROM workorder.orders o
-                 WHERE o.sla_policy OPERATOR(pg_catalog.=) OLD.name
-                   AND NOT (deleting AND o.status OPERATOR(pg_catalog.=) ANY
-                                         (ARRAY['closed', 'cancelled', 'merged']::workorder.order_status[]))
+                  FROM workorder.orders o WHERE o.sla_policy OPERATOR(pg_catalog.=) OLD.name
                 HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0),
                (SELECT 'routing rules ' OPERATOR(pg_catalog.||) pg_catalog.string_agg(r.id::text, ', ' ORDER BY r.id)
-                  FROM workorder.routing_rules r WHERE deleting AND r.sla_policy OPERATOR(pg_catalog.=) OLD.name),
+                  FROM workorder.routing_rules r WHERE r.sla_policy OPERATOR(pg_catalog.=) OLD.name),
                (SELECT 'categories ' OPERATOR(pg_catalog.||) pg_catalog.string_agg(c.code, ', ' ORDER BY c.code)
-                  FROM workorder.categories c WHERE deleting AND c.sla_policy OPERATOR(pg_catalog.=) OLD.name))
+                  FROM workorder.categories c WHERE c.sla_policy OPERATOR(pg_catalog.=) OLD.name))
       INTO users;
     IF users OPERATOR(pg_catalog.<>) '' THEN
-        IF deleting THEN
-            PERFORM workorder.raise_error('WO511',
-                pg_catalog.format('SLA policy %s is in use and cannot be deleted', OLD.name),
-                pg_catalog.format('It is named by %s.', users),
-                'Point those rules and categories at another policy first; an open order keeps the policy it was given until it is closed.');
-        END IF;
         PERFORM workorder.raise_error('WO511',
-            pg_catalog.format('SLA policy %s is in use and cannot be renamed', OLD.name),
+            pg_catalog.format('SLA policy %s is in use and cannot be deleted', OLD.name),
             pg_catalog.format('It is named by %s.', users),
-            'Make a policy of the new name (INSERT INTO workorder.sla_policies) and point rules and categories at it: an order keeps the policy it was given.');
-    END IF;
-    IF NOT deleting THEN
-        UPDATE workorder.routing_rules r SET sla_policy = NEW.name WHERE r.sla_policy OPERATOR(pg_catalog.=) OLD.name;
-        UPDATE workorder.categories c SET sla_policy = NEW.name WHERE c.sla_policy OPERATOR(pg_catalog.=) OLD.name;
+            'An order keeps the policy it was given for good (reopen and unmerge bring closed ones back): leave the policy, and point rules and categories at another.');
     END IF;
     RETURN NULL;
 END

@@ -1,7 +1,6 @@
 -- workorder 0.4 -> 0.5, part 85: the names of SLA policies stay true (see part 85):
--- a rule or category naming no policy is refused, a renamed policy renames it in
--- the rules and categories (refused while an order names it), and a policy in use
--- is not deleted.  After @functions, which makes the triggers' functions.  Rows
+-- a rule or category naming no policy is refused, a policy is not renamed, and one in
+-- use is not deleted.  After @functions, which makes the triggers' functions.  Rows
 -- written before are not checked again.
 CREATE TRIGGER routing_rules_sla_policy
     BEFORE INSERT OR UPDATE OF sla_policy ON workorder.routing_rules
