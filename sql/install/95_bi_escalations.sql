@@ -30,7 +30,7 @@ SELECT o.id AS order_id, o.ticket::text AS ticket,
        o.resolve_due_at
   FROM workorder.order_events e
   JOIN workorder.orders o ON o.id OPERATOR(pg_catalog.=) e.order_id
- CROSS JOIN (SELECT workorder.score_zone() AS zone) z
+ CROSS JOIN (SELECT workorder.score_zone() AS zone OFFSET 0) z
   LEFT JOIN workorder.units u ON u.code OPERATOR(pg_catalog.=) e.unit_code
   LEFT JOIN workorder.units up ON up.code OPERATOR(pg_catalog.=) o.escalated_to
   LEFT JOIN workorder.category_effective c ON c.code OPERATOR(pg_catalog.=) o.category_code

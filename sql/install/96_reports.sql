@@ -68,6 +68,25 @@ REVOKE ALL ON workorder.monthly_assessments FROM PUBLIC;
 COMMENT ON TABLE workorder.monthly_assessments IS
     'Monthly assessment snapshots (workorder.report_monthly_assessment): each unit''s month scores, rank and list as published.';
 
+-- The snapshots as the analysts read them (they read no base table): neither holds
+-- personal data.  The README promised them "through the bi_* views", and there were
+-- none.
+CREATE VIEW workorder.bi_daily_briefings AS
+SELECT b.day, b.generated_at, b.time_zone, b.orders_received, b.orders_dispatched, b.orders_accepted,
+       b.orders_resolved, b.orders_closed, b.orders_returned, b.orders_reopened, b.overdue_marked,
+       b.escalation_steps, b.callbacks, b.callbacks_satisfied, b.satisfaction_rate, b.open_orders,
+       b.overdue_open_orders, b.received_by_channel, b.most_overdue_units
+  FROM workorder.daily_briefings b;
+COMMENT ON VIEW workorder.bi_daily_briefings IS
+    'The daily briefings (workorder.daily_briefings), one row per local day, as report_daily_briefing wrote them.';
+CREATE VIEW workorder.bi_monthly_assessments AS
+SELECT a.month, a.unit_code, a.unit_name, a.unit_kind, a.generated_at, a.orders_assigned,
+       a.on_time_accept_rate, a.on_time_completion_rate, a.resolution_rate, a.satisfaction_rate,
+       a.return_rate, a.redo_rate, a.extensions, a.overdue_orders, a.composite, a.rank, a.list
+  FROM workorder.monthly_assessments a;
+COMMENT ON VIEW workorder.bi_monthly_assessments IS
+    'The monthly assessments (workorder.monthly_assessments), one row per month and unit, as published.';
+
 -- report_period_check raises WO821 for a day that is infinite, after today (in the
 -- zone), or before the first month within the range of timestamps (4714-12-01 BC:
 -- the days before it have no start in every zone, and no month start).

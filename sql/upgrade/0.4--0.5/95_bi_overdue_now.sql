@@ -17,7 +17,7 @@ SELECT pg_catalog.date_trunc('month', o.received_at AT TIME ZONE z.zone)::date A
        pg_catalog.sum(v.satisfied)::bigint AS satisfied,
        pg_catalog.sum(o.report_count) AS reports
   FROM workorder.orders o
- CROSS JOIN (SELECT workorder.score_zone() AS zone) z
+ CROSS JOIN (SELECT workorder.score_zone() AS zone OFFSET 0) z
   LEFT JOIN workorder.category_effective c ON c.code OPERATOR(pg_catalog.=) o.category_code
  -- Every verdict, from the log: orders.satisfaction holds the last one, and a redo
  -- clears it, so an unsatisfied verdict that sent the order back was not counted.
