@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(40);
+SELECT plan(44);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -210,6 +210,33 @@ SELECT throws_ok($$INSERT INTO workorder.sla_escalation_steps (policy, step, aft
 SELECT throws_ok($$INSERT INTO workorder.sla_escalation_steps (policy, step, after, action)
                    VALUES ('tiny', 7, '1 day -20 hours', 'remind')$$,
                  'WO521', NULL, 'an escalation step with a negative part is WO521 (''1 day -20 hours'' counted as 1 working day)');
+
+-- escalate_parent goes to the first active unit up the tree: a town center taken out
+-- of use (a reorganisation) got escalations nobody read.  And an order that leaves
+-- its unit (reassign, return) is escalated to that unit's parent no more: a water
+-- bureau's order read as escalated to a town center; the district leader stays.
+SAVEPOINT parent_walk;
+INSERT INTO workorder.sla_policies (name, accept_clock, accept_amount, resolve_clock, resolve_amount)
+VALUES ('walk', 'calendar_hours', '5 seconds', 'calendar_hours', '10 seconds');
+INSERT INTO workorder.sla_escalation_steps (policy, step, after, action) VALUES
+    ('walk', 1, '0', 'escalate_parent'), ('walk', 2, '2 seconds', 'escalate_leader');
+INSERT INTO workorder.sla_priority_policies VALUES ('high', 'walk')
+    ON CONFLICT (priority) DO UPDATE SET policy = EXCLUDED.policy;
+UPDATE workorder.units SET active = false WHERE code = 'C-990401001';
+SELECT id AS walked, resolve_due_at AS walked_due FROM workorder.submit('hotline', 'ESC-WALK', '0301', '西南村路口有流动摊贩占道',
+                                                   lon => 121.02, lat => 31.05, priority => 'high') \gset
+SELECT is((SELECT main_unit || ' ' || sla_policy FROM workorder.orders WHERE id = :walked), 'C-990401001001 walk',
+          'the fixture: a village center''s order, on a chain that escalates to the parent at the deadline');
+SELECT count(*) FROM workorder.task_escalate(:'walked_due'::timestamptz + interval '1 second') \gset
+SELECT is((SELECT ROW(escalation_step, escalated_to)::text FROM workorder.orders WHERE id = :walked),
+          ROW(1, 'C-990401')::text,
+          'escalate_parent passes over a parent out of use to the first active unit up the tree');
+SELECT is((SELECT escalated_to FROM workorder.reassign(:walked, 'C-990401', 'D-um')), NULL,
+          'a reassigned order is no more escalated to its former unit''s parent');
+SELECT count(*) FROM workorder.task_escalate(:'walked_due'::timestamptz + interval '2.5 seconds') \gset
+SELECT is((SELECT escalated_to FROM workorder.return_order(:walked, 'D-um', '不属于本单位')), 'district leader',
+          '... but one escalated to the district leader stays so');
+ROLLBACK TO SAVEPOINT parent_walk;
 
 SELECT * FROM finish();
 ROLLBACK;

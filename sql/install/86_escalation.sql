@@ -11,9 +11,10 @@
 -- Actions:
 --   remind           an event only;
 --   supervise        sets orders.supervised = true (督办);
---   escalate_parent  sets orders.escalated_to to the parent unit of the main unit
---                    (main_unit is not changed); no parent: NULL in the event and
---                    escalated_to unchanged;
+--   escalate_parent  sets orders.escalated_to to the parent unit of the main unit,
+--                    the first active one up the tree (main_unit is not changed; a
+--                    parent out of use got escalations nobody read); no active
+--                    parent: NULL in the event and escalated_to unchanged;
 --   escalate_leader  sets orders.escalated_to to the setting district_leader (a
 --                    name), or 'district leader' without it.
 -- Each step done is a row of workorder.order_escalations, whose primary key
@@ -78,7 +79,37 @@ ALTER TABLE workorder.orders
 CREATE INDEX orders_next_escalation_idx ON workorder.orders (next_escalation_at)
     WHERE next_escalation_at IS NOT NULL;
 COMMENT ON COLUMN workorder.orders.escalation_step IS 'the last escalation step done for the current deadline (0: none)';
-COMMENT ON COLUMN workorder.orders.escalated_to IS 'the parent unit or district leader the order was last escalated to';
+COMMENT ON COLUMN workorder.orders.escalated_to IS 'the parent unit or district leader the order was last escalated to; a unit is cleared when the order leaves its main unit (reassign, return)';
+
+-- escalation_after_move is escalated_to of an order that leaves its main unit
+-- (reassign, return): a unit it was escalated to is that unit's parent, no more the
+-- order's concern (a water bureau's order read as escalated to the urban management
+-- bureau); the district leader stays.
+CREATE FUNCTION workorder.escalation_after_move(escalated_to text)
+RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    SELECT CASE WHEN EXISTS (SELECT 1 FROM workorder.units u WHERE u.code OPERATOR(pg_catalog.=) escalated_to)
+                THEN NULL ELSE escalated_to END
+$$;
+
+-- escalation_parent is the unit an escalate_parent step of an order of main_unit
+-- goes to: the first active unit up the tree from its parent, or NULL.
+CREATE FUNCTION workorder.escalation_parent(main_unit text)
+RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    WITH RECURSIVE up (code, parent_code, active, depth) AS (
+        SELECT p.code, p.parent_code, p.active, 1
+          FROM workorder.units u JOIN workorder.units p ON p.code OPERATOR(pg_catalog.=) u.parent_code
+         WHERE u.code OPERATOR(pg_catalog.=) main_unit
+        UNION ALL
+        SELECT p.code, p.parent_code, p.active, up.depth OPERATOR(pg_catalog.+) 1
+          FROM up JOIN workorder.units p ON p.code OPERATOR(pg_catalog.=) up.parent_code
+         WHERE NOT up.active AND up.depth OPERATOR(pg_catalog.<) 32
+    )
+    SELECT up.code FROM up WHERE up.active ORDER BY up.depth LIMIT 1
+$$;
 COMMENT ON COLUMN workorder.orders.next_escalation_at IS 'when the escalate task must next look at the order; NULL: never';
 
 -- sla_escalation_steps_before_write checks a step (WO521) and keeps the shipped flag.

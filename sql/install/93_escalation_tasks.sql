@@ -63,8 +63,7 @@ BEGIN
             done_step := NULL;
             target := NULL;
             IF s.action OPERATOR(pg_catalog.=) 'escalate_parent' THEN
-                SELECT u.parent_code INTO target FROM workorder.units u
-                 WHERE u.code OPERATOR(pg_catalog.=) o.main_unit;
+                target := workorder.escalation_parent(o.main_unit);
             ELSIF s.action OPERATOR(pg_catalog.=) 'escalate_leader' THEN
                 target := leader;
             END IF;
