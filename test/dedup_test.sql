@@ -11,7 +11,7 @@ BEGIN;
 \i test/fixtures/dedup_map.sql
 \o
 
-SELECT plan(84);
+SELECT plan(87);
 
 -- Random texts: Chinese, ASCII, full-width forms, digits, punctuation, spaces.
 SELECT setseed(0.25);
@@ -134,6 +134,21 @@ SELECT is((SELECT status::text || ' ' || (SELECT count(*) FROM workorder.suspect
 SELECT is((SELECT string_agg(rule_name || ': ' || reason || ' ' || chosen, '; ') FROM workorder.explain_route(:s)),
           'intake: a suspected duplicate waiting for review (review_duplicate): not routed yet, no rule is considered false',
           'explain_route says a suspected duplicate was not routed (it showed a rule chosen)');
+-- ... and, once the review is settled (rejected here), that intake routed it not: the
+-- rules are shown as routing would apply them now, none chosen.  (Once settled, one
+-- was shown chosen, with its unit, as if intake had sent the order there.)
+\o /dev/null
+SELECT workorder.submit('hotline', 'TAP-RM', '0401', '文华路3号门口井盖缺失', lon => 117.09, lat => 26.09, address => '文华路3号');
+SELECT workorder.submit('hotline', 'TAP-R', '0401', '文华路3号对面人行道的井盖破损下陷', lon => 117.0904, lat => 26.0902, address => '文华路3号对面');
+\o
+SELECT id AS r FROM workorder.orders WHERE channel_ref = 'TAP-R' \gset
+SELECT is((SELECT count(*)::integer FROM workorder.suspected_duplicates WHERE order_id = :r), 1, 'the fixture: TAP-R is a suspected duplicate too');
+SELECT is((SELECT status::text FROM workorder.review_duplicate(:r, 'C-990901', 'reject')), 'new', '... rejected, it stays new');
+SELECT is((SELECT ROW(count(*) FILTER (WHERE chosen), min(reason) FILTER (WHERE step = 0) ~ 'held for review and settled since',
+                      count(*) FILTER (WHERE reason = 'matched: routing would choose it now'))::text
+             FROM workorder.explain_route(:r)),
+          ROW(0, true, 1)::text,
+          'explain_route of a settled suspect says intake routed it not, and which rule routing would choose now');
 
 SELECT throws_ok('SELECT workorder.review_duplicate(-1, ''C-990901'', ''confirm'')', 'WO402', NULL,
                  'an unknown order is WO402');

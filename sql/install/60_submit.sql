@@ -115,6 +115,20 @@ BEGIN
             NULL::workorder.area_level, NULL::text;
         RETURN;
     END IF;
+    -- One held for review and settled since (rejected, or dispatched by hand): intake
+    -- routed it not.  The rules are shown as routing would apply them now, none as
+    -- chosen (one was, with its unit, as if intake had sent the order there).
+    IF EXISTS (SELECT 1 FROM workorder.dedup_checks c
+                WHERE c.order_id OPERATOR(pg_catalog.=) o.id AND c.decision OPERATOR(pg_catalog.=) 'review') THEN
+        RETURN QUERY SELECT 0, NULL::bigint, 'intake'::text, false, false,
+            'a suspected duplicate at intake, held for review and settled since (explain_dedup): intake routed it not; the steps below are what routing would do now'::text,
+            NULL::workorder.area_level, NULL::text;
+        RETURN QUERY SELECT s.step, s.rule_id, s.rule_name, s.matched, false,
+                            CASE WHEN s.chosen THEN 'matched: routing would choose it now' ELSE s.reason END,
+                            s.handling_level, s.unit_code
+                       FROM workorder.route_steps(o.category_code, o.channel_code, o.area_chain, o.priority, o.description) s;
+        RETURN;
+    END IF;
     -- A category taken out of use (it or a category above it inactive): intake left
     -- it for a dispatcher, as it does an unmapped one, and said why.
     SELECT e.code INTO not_in_use FROM workorder.category_effective e
