@@ -1306,7 +1306,7 @@ intake_submit(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_WO_INVALID_REPORT),
 					 errmsg("the report's event time is not plausible"),
-					 errdetail("occurred_at is %s; it must be after 2000-01-01 and no later than an hour from now.",
+					 errdetail("occurred_at is %s; it must be after 2000-01-01 and no later than an hour after the report was received.",
 							   DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(occurred_at)))),
 					 errhint("Pass when the event happened, in the past; leave it NULL when unknown.")));
 	}

@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(74);
+SELECT plan(75);
 -- Reports here are orders of their own: dedup is sql/dedup.sql's.
 INSERT INTO workorder.settings VALUES ('dedup_enabled', 'off', 'reports in these tests are orders of their own');
 
@@ -391,6 +391,18 @@ SELECT throws_ok($$SELECT * FROM workorder.drain_inbox()$$, '42501', NULL, 'a ro
 SELECT throws_ok($$INSERT INTO workorder.inbox (channel) VALUES ('hotline')$$, '42501', NULL,
                  '... nor write to it (connectors get INSERT through the intake role)');
 RESET ROLE;
+
+-- An event time more than an hour after the row was received is implausible (the
+-- event cannot follow its report), and the message says so: it said "no later than
+-- an hour from now", of a time already past.
+INSERT INTO workorder.inbox (received_at, channel, channel_ref, category, description, lon, lat, occurred_at)
+VALUES (now() - interval '5 hours', 'hotline', 'M-LATE-EVENT', '0301', '渡口旁有流动摊贩', '122.05', '30.15',
+        (now() - interval '1 hour')::text);
+SELECT count(*) FROM workorder.drain_inbox() \gset
+SELECT is((SELECT ROW(state, error_code, error_message ~ 'no later than an hour after the report was received')::text
+             FROM workorder.inbox WHERE channel_ref = 'M-LATE-EVENT'),
+          ROW('rejected', 'WO304', true)::text,
+          'an event time over an hour after the row was received is rejected, and the message says after what');
 
 SELECT * FROM finish();
 ROLLBACK;

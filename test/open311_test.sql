@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(50);
+SELECT plan(51);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -104,6 +104,8 @@ SELECT throws_ok($$SELECT workorder.open311_post_request('{"service_code": "CITY
 SELECT is(workorder.open311_error('WO952', 'x') -> 0 ->> 'code', '403', 'a caller refused (WO95x) is HTTP 403, not 500');
 SELECT is(workorder.open311_error('WO301', 'unknown channel') -> 0 ->> 'code', '500',
           'an unknown channel (the setting open311_channel names none) is the server''s fault, HTTP 500, not 400');
+SELECT is(workorder.open311_error('WO307', 'submit() needs a READ COMMITTED transaction') -> 0 ->> 'code', '500',
+          'a front end whose transaction is not READ COMMITTED (WO307) is the server''s fault: HTTP 500, not 400 (which is not retried)');
 -- 90 days from a date at the edge of the range of timestamps is WO873 (it was 22008).
 SELECT throws_ok($$SELECT workorder.open311_requests(end_date => '4713-01-02 BC')$$, 'WO873', NULL,
                  'an end_date whose 90 days before are out of range is WO873');

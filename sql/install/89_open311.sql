@@ -485,9 +485,10 @@ AS $$
 BEGIN
     RETURN pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
         -- WO301, an unknown channel, is the setting open311_channel's, never
-        -- the client's: the server's fault (it was 400).
+        -- the client's: the server's fault (it was 400); so is WO307, the front
+        -- end's transaction not READ COMMITTED (a 400 is not retried).
         'code', CASE WHEN sqlstate IN ('WO871', 'WO872', 'WO875') THEN 404
-                     WHEN sqlstate OPERATOR(pg_catalog.=) 'WO301' THEN 500
+                     WHEN sqlstate OPERATOR(pg_catalog.=) ANY ('{WO301,WO307}'::text[]) THEN 500
                      WHEN sqlstate OPERATOR(pg_catalog.~) '^(WO1|WO3|WO87|22)' THEN 400
                      WHEN sqlstate OPERATOR(pg_catalog.~) '^WO95' THEN 403
                      ELSE 500 END,
