@@ -29,10 +29,14 @@ DELETE FROM workorder.worker_runs;
 SELECT task, position, function, description FROM workorder.worker_tasks ORDER BY position;
 SELECT * FROM workorder.due_tasks();
 
--- Nothing to do: no rows handled, nothing logged, nothing scheduled.
+-- Nothing to do: no rows handled, nothing logged, nothing scheduled but the next
+-- day's ticket row (ticket_day, at the next midnight in Beijing; today's is made
+-- first, so that its run has nothing to do either).
+SELECT workorder.prepare_ticket_day() IS NOT NULL AS today_ready;
 SELECT * FROM workorder.run_task('drain_inbox');
 SELECT * FROM workorder.run_task('trim_run_log');
-SELECT workorder.run_due_work() AS next_due;
+SELECT workorder.run_due_work()
+       = ((now() AT TIME ZONE 'Asia/Shanghai')::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai' AS next_due_is_midnight;
 SELECT count(*) AS logged FROM workorder.worker_runs;
 
 -- A backlog larger than a batch: a full batch is due again at once, the rest is
@@ -64,7 +68,8 @@ SELECT * FROM workorder.due_tasks();
 SELECT * FROM workorder.run_task('broken');
 INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
 VALUES ('no-such-channel', 'WK-4', '0301', '测试', '122.05', '30.05');
-SELECT workorder.run_due_work() AS next_due;
+SELECT workorder.run_due_work()
+       = ((now() AT TIME ZONE 'Asia/Shanghai')::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai' AS next_due_is_midnight;
 SELECT value AS batch_setting_kept FROM workorder.settings WHERE name = 'drain_batch_rows';
 SELECT task, ok, rows, detail FROM workorder.worker_runs ORDER BY id;
 DELETE FROM workorder.worker_tasks WHERE task = 'broken';

@@ -1,7 +1,7 @@
 -- pgTAP tests of workorder.ticket: the check digit's promises as properties over
 -- random tickets, bad input with its SQLSTATEs, and issuing with next_ticket.
 BEGIN;
-SELECT plan(48);
+SELECT plan(53);
 
 SET LOCAL search_path = workorder, public;
 
@@ -194,6 +194,26 @@ SELECT ok((SELECT 'workorder.ticket_days'::regclass = ANY (extconfig)
               AND 'workorder.ticket_number_seq'::regclass = ANY (extconfig)
              FROM pg_extension WHERE extname = 'workorder'),
           'ticket_days and ticket_number_seq are dumped by pg_dump');
+
+-- A day's row of ticket_days is made ahead of the day's first report, by the task
+-- ticket_day just after midnight, in a transaction of its own and before the inbox
+-- is drained: the day's first submit() made it, and every other submit() of the day
+-- waited for that transaction to commit (a whole inbox batch at midnight).
+SAVEPOINT ticket_day;
+DELETE FROM workorder.ticket_days WHERE day = (now() AT TIME ZONE 'Asia/Shanghai')::date;
+SELECT is((SELECT rows FROM workorder.task_ticket_day()), 1,
+          'the task ticket_day makes today''s row of ticket_days');
+SELECT is((SELECT first_number FROM workorder.ticket_days WHERE day = (now() AT TIME ZONE 'Asia/Shanghai')::date),
+          (SELECT last_value + 1 FROM workorder.ticket_number_seq),
+          '... with the next number to be drawn as the day''s first');
+SELECT is(workorder.ticket_seq(workorder.next_ticket()), 1, '... so the day''s first ticket is number 1');
+SELECT is((SELECT ROW(rows, next_due = ((now() AT TIME ZONE 'Asia/Shanghai')::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai')::text
+             FROM workorder.task_ticket_day()),
+          ROW(0, true)::text, 'run again, it finds the row there, and is due at the next midnight in Beijing');
+RELEASE SAVEPOINT ticket_day;
+SELECT cmp_ok((SELECT position FROM workorder.worker_tasks WHERE task = 'ticket_day'), '<',
+              (SELECT position FROM workorder.worker_tasks WHERE task = 'drain_inbox'),
+              'ticket_day runs before the inbox is drained');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -144,7 +144,32 @@ END
 $$;
 REVOKE ALL ON FUNCTION workorder.task_trim_run_log() FROM PUBLIC;
 
+-- task_ticket_day makes today's row of ticket_days (Beijing's day, as tickets'), in
+-- a transaction of its own and before the inbox is drained (prepare_ticket_day,
+-- part 10), and is due again at the next midnight in Beijing.
+CREATE FUNCTION workorder.task_ticket_day()
+RETURNS workorder.task_outcome
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    today date := (pg_catalog.now() AT TIME ZONE 'Asia/Shanghai')::date;
+    outcome workorder.task_outcome;
+BEGIN
+    IF workorder.prepare_ticket_day(today) THEN
+        outcome.rows := 1;
+        outcome.detail := pg_catalog.format('made the row of ticket day %s', today);
+    ELSE
+        outcome.rows := 0;
+        outcome.detail := pg_catalog.format('the row of ticket day %s was there', today);
+    END IF;
+    outcome.next_due := (today OPERATOR(pg_catalog.+) 1)::timestamp AT TIME ZONE 'Asia/Shanghai';
+    RETURN outcome;
+END
+$$;
+
 INSERT INTO workorder.worker_tasks (task, position, function, description) VALUES
+    ('ticket_day', 10, 'workorder.task_ticket_day',
+     'make today''s row of ticket_days before the day''s first report, so that no report waits for another''s commit'),
     ('drain_inbox', 100, 'workorder.task_drain_inbox', 'make orders of pending workorder.inbox rows'),
     ('trim_run_log', 1000, 'workorder.task_trim_run_log', 'keep workorder.worker_runs within its retention and size');
 
