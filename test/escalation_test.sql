@@ -236,7 +236,7 @@ SELECT is((SELECT escalated_to FROM workorder.reassign(:walked, 'C-990401', 'D-u
 SELECT count(*) FROM workorder.task_escalate(:'walked_due'::timestamptz + interval '2.5 seconds') \gset
 SELECT is((SELECT escalated_to FROM workorder.return_order(:walked, 'D-um', '不属于本单位')), 'district leader',
           '... but one escalated to the district leader stays so');
-ROLLBACK TO SAVEPOINT parent_walk;
+RELEASE SAVEPOINT parent_walk;
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(71);
+SELECT plan(73);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -302,6 +302,20 @@ INSERT INTO workorder.sla_policies (name, accept_clock, accept_amount, resolve_c
 VALUES ('unused', 'calendar_hours', '1 hour', 'calendar_hours', '48 hours');
 SELECT lives_ok($$DELETE FROM workorder.sla_policies WHERE name = 'unused'$$, 'a policy nothing names is deleted');
 SET CONSTRAINTS workorder.sla_policies_delete DEFERRED;
+
+-- An order intake held (here a suspected duplicate, rejected on review) and a
+-- dispatcher sent on by hand gets the policy of the rule routing would choose for it:
+-- a food poisoning report got five working days instead of its rule's urgent 24 hours.
+SAVEPOINT held;
+DELETE FROM workorder.settings WHERE name = 'dedup_enabled';
+INSERT INTO workorder.dedup_rules (category_code, merge_threshold, review_threshold) VALUES ('MARKET_FOOD', 0.99, 0.1);
+SELECT (workorder.submit('hotline', 'FP-1', '0901', '某饭店顾客食物中毒 腹泻', lon => 121.02, lat => 31.05)).sla_policy AS first_policy \gset
+SELECT id AS held FROM workorder.submit('hotline', 'FP-2', '0901', '隔壁饭店也有人腹泻', lon => 121.0201, lat => 31.0501) \gset
+SELECT is((SELECT status::text || ' ' || :'first_policy' FROM workorder.review_duplicate(:held, 'C-990401', 'reject')), 'new urgent',
+          'the fixture: the first report is urgent by its rule, the second held for review and rejected');
+SELECT is((SELECT sla_policy FROM workorder.dispatch(:held, 'C-990401', 'D-market')), 'urgent',
+          'a held order dispatched by hand gets the policy of the rule routing would choose for it');
+RELEASE SAVEPOINT held;
 
 SELECT * FROM finish();
 ROLLBACK;

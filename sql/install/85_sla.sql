@@ -609,7 +609,16 @@ RETURNS workorder.orders
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    policy_name text := COALESCE(o.sla_policy, workorder.choose_sla_policy(o.route_rule_id, o.priority, o.category_code));
+    -- An order intake held (a suspected duplicate, an unresolved route) has no rule:
+    -- the one routing would choose for it now gives its policy, as at intake.  (The
+    -- rule's urgent went unheeded: a food poisoning report dispatched by hand after
+    -- its review got five working days.)
+    policy_name text := COALESCE(o.sla_policy, workorder.choose_sla_policy(
+        COALESCE(o.route_rule_id,
+                 (SELECT s.rule_id FROM workorder.route_steps(o.category_code, o.channel_code, o.area_chain,
+                                                              o.priority, o.description) s
+                   WHERE s.chosen)),
+        o.priority, o.category_code));
     p workorder.sla_policies;
     resolve_start timestamptz;
     resolve_due timestamptz := o.resolve_due_at;
