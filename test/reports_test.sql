@@ -16,7 +16,7 @@ BEGIN;
 \i test/fixtures/lifecycle_map.sql
 \o
 
-SELECT plan(37);
+SELECT plan(38);
 
 CREATE TEMP TABLE views (name text PRIMARY KEY);
 INSERT INTO views VALUES ('bi_open_orders'), ('bi_overdue_orders'), ('bi_backlog'), ('bi_escalations'),
@@ -185,6 +185,20 @@ SELECT workorder.reassign(:b, 'C-990801', 'D-water', '改派');
 \o
 SELECT is((SELECT unit_code FROM workorder.bi_escalations WHERE order_id = :b), :'b_unit',
           'bi_escalations keeps the unit a step was done to after the order is reassigned');
+
+-- A merged report counts in its own month: a report of 1 November merged into an
+-- order of 31 October is one of October's orders and reports, and one of November's
+-- reports (it counted in October, as its master's report_count, and October changed
+-- with every late merge).
+SELECT workorder.intake_received_at('2026-10-31 23:50+08') IS NULL AS dated \gset
+SELECT (workorder.submit('hotline', 'BI-OCT', '0701', '十月最后一晚路面积水', lon => 116.05, lat => 25.05)).id AS oct \gset
+SELECT workorder.intake_received_at('2026-11-01 00:10+08') IS NULL AS dated \gset
+SELECT (workorder.submit('hotline', 'BI-NOV', '0701', '同一处积水，十一月报', lon => 116.05, lat => 25.05)).id AS nov \gset
+SELECT workorder.merge(:nov, :oct, 'C-990801') IS NOT NULL AS merged \gset
+SELECT is((SELECT array_agg(month || ' ' || orders_received || ' ' || reports ORDER BY month) FROM workorder.bi_category_trends
+            WHERE category_code = 'WATER' AND month IN ('2026-10-01', '2026-11-01')),
+          ARRAY['2026-10-01 1 1', '2026-11-01 0 1'],
+          'bi_category_trends counts a merged report in its own month and category, not its master''s');
 
 -- The district's zone is looked up once per query, not once per order: score_zone()
 -- is plpgsql with a subtransaction for its setting, and ran for every row of orders.

@@ -20,7 +20,7 @@ CREATE OR REPLACE VIEW workorder.bi_escalations AS
 SELECT o.id AS order_id, o.ticket::text AS ticket,
        (e.details OPERATOR(pg_catalog.->>) 'step')::integer AS step,
        e.details OPERATOR(pg_catalog.->>) 'action' AS action, e.at AS done_at,
-       (e.at AT TIME ZONE z.zone)::date AS done_day,
+       (e.at AT TIME ZONE (SELECT workorder.score_zone()))::date AS done_day,
        e.unit_code, u.name AS unit_name, o.escalated_to, up.name AS escalated_to_name,
        o.category_code, c.name AS category_name, c.family AS category_family,
        o.area_chain[2] AS town_code, town.name AS town_name,
@@ -30,7 +30,6 @@ SELECT o.id AS order_id, o.ticket::text AS ticket,
        o.resolve_due_at
   FROM workorder.order_events e
   JOIN workorder.orders o ON o.id OPERATOR(pg_catalog.=) e.order_id
- CROSS JOIN (SELECT workorder.score_zone() AS zone OFFSET 0) z
   LEFT JOIN workorder.units u ON u.code OPERATOR(pg_catalog.=) e.unit_code
   LEFT JOIN workorder.units up ON up.code OPERATOR(pg_catalog.=) o.escalated_to
   LEFT JOIN workorder.category_effective c ON c.code OPERATOR(pg_catalog.=) o.category_code

@@ -10,10 +10,10 @@
 -- to the analyst role, and adds workorder.bi_orders, the order list with personal
 -- data masked.
 --
--- The district's zone is joined as (SELECT score_zone() AS zone OFFSET 0): the
--- OFFSET keeps the planner from pulling the sub-select up into the query, where
--- score_zone() (plpgsql, a subtransaction for its setting) ran once for every row of
--- orders, about nine tenths of a whole-history view's time.
+-- The district's zone is a scalar sub-select, (SELECT score_zone()): an initplan, run
+-- once per query.  Joined as (SELECT score_zone() AS zone) z, the planner pulled it up
+-- into the query, and score_zone() (plpgsql, a subtransaction for its setting) ran
+-- once for every row of orders, about nine tenths of a whole-history view's time.
 
 -- bi_open_orders: every open order (new, dispatched, accepted, suspended).
 CREATE VIEW workorder.bi_open_orders AS
@@ -24,14 +24,13 @@ SELECT o.id AS order_id, o.ticket::text AS ticket, o.status::text AS status, o.p
        o.area_chain[3] AS village_code, village.name AS village_name,
        o.main_unit AS unit_code, u.name AS unit_name, u.kind::text AS unit_kind,
        o.handling_level::text AS handling_level,
-       o.received_at, (o.received_at AT TIME ZONE z.zone)::date AS received_day,
+       o.received_at, (o.received_at AT TIME ZONE (SELECT workorder.score_zone()))::date AS received_day,
        o.accept_due_at, o.resolve_due_at,
        o.overdue, o.accept_overdue, o.warned, o.supervised,
        o.escalation_step, o.escalated_to,
        o.report_count, o.return_count, o.redo_count,
        pg_catalog.now() OPERATOR(pg_catalog.-) o.received_at AS open_for
   FROM workorder.orders o
- CROSS JOIN (SELECT workorder.score_zone() AS zone OFFSET 0) z
   LEFT JOIN workorder.category_effective c ON c.code OPERATOR(pg_catalog.=) o.category_code
   LEFT JOIN workorder.channels ch ON ch.code OPERATOR(pg_catalog.=) o.channel_code
   LEFT JOIN workorder.areas town ON town.code OPERATOR(pg_catalog.=) o.area_chain[2]
@@ -106,7 +105,7 @@ COMMENT ON VIEW workorder.bi_unit_rankings IS
 
 -- bi_channel_volumes: orders received per local day and channel, and where they are now.
 CREATE VIEW workorder.bi_channel_volumes AS
-SELECT (o.received_at AT TIME ZONE z.zone)::date AS day, o.channel_code, ch.name AS channel_name,
+SELECT (o.received_at AT TIME ZONE (SELECT workorder.score_zone()))::date AS day, o.channel_code, ch.name AS channel_name,
        ch.kind AS channel_kind,
        pg_catalog.count(*) AS orders_received,
        pg_catalog.count(*) FILTER (WHERE o.status IN ('new', 'dispatched', 'accepted', 'suspended')) AS still_open,
@@ -115,7 +114,6 @@ SELECT (o.received_at AT TIME ZONE z.zone)::date AS day, o.channel_code, ch.name
        pg_catalog.count(*) FILTER (WHERE o.status OPERATOR(pg_catalog.=) 'cancelled') AS cancelled,
        pg_catalog.count(*) FILTER (WHERE NOT o.in_jurisdiction) AS out_of_jurisdiction
   FROM workorder.orders o
- CROSS JOIN (SELECT workorder.score_zone() AS zone OFFSET 0) z
   LEFT JOIN workorder.channels ch ON ch.code OPERATOR(pg_catalog.=) o.channel_code
  GROUP BY 1, o.channel_code, ch.name, ch.kind;
 COMMENT ON VIEW workorder.bi_channel_volumes IS
@@ -123,18 +121,22 @@ COMMENT ON VIEW workorder.bi_channel_volumes IS
 
 -- bi_category_trends: orders received per local month and category, with outcomes.
 CREATE VIEW workorder.bi_category_trends AS
-SELECT pg_catalog.date_trunc('month', o.received_at AT TIME ZONE z.zone)::date AS month,
+SELECT pg_catalog.date_trunc('month', o.received_at AT TIME ZONE (SELECT workorder.score_zone()))::date AS month,
        c.family AS category_family, o.category_code, c.name AS category_name,
-       pg_catalog.count(*) AS orders_received,
+       pg_catalog.count(*) FILTER (WHERE o.status OPERATOR(pg_catalog.<>) 'merged') AS orders_received,
        pg_catalog.count(*) FILTER (WHERE o.status IN ('new', 'dispatched', 'accepted', 'suspended')) AS still_open,
        pg_catalog.count(*) FILTER (WHERE o.overdue AND o.status IN ('new', 'dispatched', 'accepted', 'suspended')) AS overdue_now,
        pg_catalog.count(*) FILTER (WHERE o.status IN ('resolved', 'closed')) AS resolved_or_closed,
-       pg_catalog.count(*) FILTER (WHERE o.redo_count OPERATOR(pg_catalog.>) 0) AS redone,
-       pg_catalog.sum(v.verdicts)::bigint AS with_verdict,
-       pg_catalog.sum(v.satisfied)::bigint AS satisfied,
-       pg_catalog.sum(o.report_count) AS reports
+       pg_catalog.count(*) FILTER (WHERE o.redo_count OPERATOR(pg_catalog.>) 0
+                                     AND o.status OPERATOR(pg_catalog.<>) 'merged') AS redone,
+       (pg_catalog.sum(v.verdicts) FILTER (WHERE o.status OPERATOR(pg_catalog.<>) 'merged'))::bigint AS with_verdict,
+       (pg_catalog.sum(v.satisfied) FILTER (WHERE o.status OPERATOR(pg_catalog.<>) 'merged'))::bigint AS satisfied,
+       -- Every report in its own month and category, a merged one too: counted as
+       -- its master's report_count, it went to the master's month (a report of 1
+       -- November merged into an order of 31 October counted in October), and a
+       -- past month changed with every late merge and unmerge.
+       pg_catalog.count(*) AS reports
   FROM workorder.orders o
- CROSS JOIN (SELECT workorder.score_zone() AS zone OFFSET 0) z
   LEFT JOIN workorder.category_effective c ON c.code OPERATOR(pg_catalog.=) o.category_code
  -- Every verdict, from the log: orders.satisfaction holds the last one, and a redo
  -- clears it, so an unsatisfied verdict that sent the order back was not counted.
@@ -144,13 +146,13 @@ SELECT pg_catalog.date_trunc('month', o.received_at AT TIME ZONE z.zone)::date A
                                                  OPERATOR(pg_catalog.=) ANY ('{satisfied,basically_satisfied}'::text[])) AS satisfied
           FROM workorder.order_events e
          WHERE e.order_id OPERATOR(pg_catalog.=) o.id AND e.action OPERATOR(pg_catalog.=) 'callback') v
- WHERE o.status OPERATOR(pg_catalog.<>) 'merged'
  GROUP BY 1, c.family, o.category_code, c.name;
 COMMENT ON VIEW workorder.bi_category_trends IS
-    'Orders per local month and category (merged duplicates left out; reports counts them), with open, overdue, resolved, redone and satisfied counts; NULL category: not mapped.';
+    'Orders per local month and category (merged duplicates left out; reports counts every report in its own month, merged ones too), with open, overdue, resolved, redone and satisfied counts; NULL category: not mapped.';
 COMMENT ON COLUMN workorder.bi_category_trends.with_verdict IS 'callback verdicts on these orders, every one (an unsatisfied verdict that sent an order back to be redone too)';
 COMMENT ON COLUMN workorder.bi_category_trends.satisfied IS 'of with_verdict, the satisfied and basically satisfied ones';
 COMMENT ON COLUMN workorder.bi_category_trends.overdue_now IS 'orders open and past their deadline now';
+COMMENT ON COLUMN workorder.bi_category_trends.reports IS 'reports received that month in the category, each once, merged duplicates too (in their own month, not their master''s)';
 
 REVOKE ALL ON workorder.bi_open_orders, workorder.bi_overdue_orders, workorder.bi_backlog,
               workorder.bi_unit_scores, workorder.bi_unit_rankings,
