@@ -350,7 +350,11 @@ workorder_route_steps(const char *category, const char *channel, ArrayType *chai
 																  r->unit_code));
 				if (s->unit_code == NULL)
 				{
-					if (why != NULL)
+					/* A fixed unit is named: say it, not the area it would serve. */
+					if (why != NULL && target == ROUTE_TARGET_UNIT)
+						appendStringInfo(why, "matched, but its unit %s is not an active unit",
+										 r->unit_code ? r->unit_code : "NULL");
+					else if (why != NULL)
 						appendStringInfo(why, "matched, but no active %s%s serves area %s at %s level",
 										 r->target,
 										 target == ROUTE_TARGET_DEPARTMENT ?

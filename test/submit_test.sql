@@ -3,7 +3,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(57);
+SELECT plan(58);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -157,6 +157,15 @@ SELECT is((SELECT s.reason FROM workorder.explain_route((SELECT id FROM workorde
 UPDATE workorder.categories SET active = true WHERE code = 'CITY';
 SELECT is((workorder.submit('hotline', 'CAT-ON', '0301', '占道', lon => 121.02, lat => 31.05)).status::text, 'dispatched',
           '... and once it is in use again, is routed');
+
+-- A rule naming a fixed unit that is out of use says so: it said no active unit
+-- served the order's area at the rule's level, of a rule that names no area.
+UPDATE workorder.units SET active = false WHERE code = 'D-market';
+SELECT is((SELECT reason FROM workorder.route_steps('MARKET_FOOD', 'hotline', '{990401,990401001,990401001001}', 'normal', '腹泻')
+            WHERE rule_name LIKE '食物中毒%'),
+          'matched, but its unit D-market is not an active unit',
+          'a matching rule whose fixed unit is out of use names that unit in its reason');
+UPDATE workorder.units SET active = true WHERE code = 'D-market';
 
 SELECT * FROM finish();
 ROLLBACK;
