@@ -1,7 +1,7 @@
 -- pgTAP tests of workorder.ticket: the check digit's promises as properties over
 -- random tickets, bad input with its SQLSTATEs, and issuing with next_ticket.
 BEGIN;
-SELECT plan(53);
+SELECT plan(56);
 
 SET LOCAL search_path = workorder, public;
 
@@ -211,6 +211,12 @@ SELECT is((SELECT ROW(rows, next_due = ((now() AT TIME ZONE 'Asia/Shanghai')::da
              FROM workorder.task_ticket_day()),
           ROW(0, true)::text, 'run again, it finds the row there, and is due at the next midnight in Beijing');
 RELEASE SAVEPOINT ticket_day;
+SELECT throws_ok($$SELECT workorder.prepare_ticket_day(NULL)$$, 'WO001', 'invalid ticket day for prepare_ticket_day',
+                 'prepare_ticket_day refuses a NULL day (WO001)');
+SELECT throws_ok($$SELECT workorder.prepare_ticket_day((now() AT TIME ZONE 'Asia/Shanghai')::date + 1)$$, 'WO001', NULL,
+                 '... and a day ahead of today (its first ticket would not be number 1)');
+SELECT throws_ok($$SELECT workorder.prepare_ticket_day('1999-12-31')$$, 'WO001', NULL,
+                 '... and a day tickets cannot have');
 SELECT cmp_ok((SELECT position FROM workorder.worker_tasks WHERE task = 'ticket_day'), '<',
               (SELECT position FROM workorder.worker_tasks WHERE task = 'drain_inbox'),
               'ticket_day runs before the inbox is drained');

@@ -284,6 +284,16 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 AS $$
 BEGIN
+    -- A day tickets can have (make_ticket: WO001 outside 2000..2099), and not ahead of
+    -- today: numbers drawn for today until then would be below the later day's first,
+    -- which would not start at 1.
+    IF day IS NULL OR day OPERATOR(pg_catalog.>) (pg_catalog.now() AT TIME ZONE 'Asia/Shanghai')::date THEN
+        PERFORM workorder.raise_error('WO001', 'invalid ticket day for prepare_ticket_day',
+            pg_catalog.format('The day is %s; today in Beijing is %s.', COALESCE(day::text, 'NULL'),
+                              (pg_catalog.now() AT TIME ZONE 'Asia/Shanghai')::date),
+            'Pass today (the default) or a past day.');
+    END IF;
+    PERFORM workorder.make_ticket(day, 1);
     IF EXISTS (SELECT 1 FROM workorder.ticket_days d WHERE d.day OPERATOR(pg_catalog.=) prepare_ticket_day.day) THEN
         RETURN false;
     END IF;

@@ -2,7 +2,13 @@
 -- ahead of the day's first report (task_ticket_day and prepare_ticket_day: parts 90
 -- and 10, made by @functions), so that no submit() waits for another's commit at
 -- midnight.
-INSERT INTO workorder.worker_tasks (task, position, function, description) VALUES
-    ('ticket_day', 10, 'workorder.task_ticket_day',
-     'make today''s row of ticket_days before the day''s first report, so that no report waits for another''s commit')
+-- At position 10 as a fresh install has it, or, if an admin put a task there, just
+-- before the first task.
+INSERT INTO workorder.worker_tasks (task, position, function, description)
+SELECT 'ticket_day',
+       CASE WHEN EXISTS (SELECT 1 FROM workorder.worker_tasks t WHERE t.position OPERATOR(pg_catalog.=) 10)
+            THEN (SELECT pg_catalog.min(t.position) OPERATOR(pg_catalog.-) 1 FROM workorder.worker_tasks t)
+            ELSE 10 END,
+       'workorder.task_ticket_day',
+       'make today''s row of ticket_days before the day''s first report, so that no report waits for another''s commit'
 ON CONFLICT (task) DO NOTHING;
