@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(44);
+SELECT plan(46);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -212,9 +212,11 @@ SELECT throws_ok($$INSERT INTO workorder.sla_escalation_steps (policy, step, aft
                  'WO521', NULL, 'an escalation step with a negative part is WO521 (''1 day -20 hours'' counted as 1 working day)');
 
 -- escalate_parent goes to the first active unit up the tree: a town center taken out
--- of use (a reorganisation) got escalations nobody read.  And an order that leaves
--- its unit (reassign, return) is escalated to that unit's parent no more: a water
--- bureau's order read as escalated to a town center; the district leader stays.
+-- of use (a reorganisation) got escalations nobody read.  And once escalated to a
+-- parent, an order is escalated to its main unit's parent: a reassign moves it to the
+-- new unit's (a water bureau's order read as escalated to the urban management
+-- bureau), a return clears it, a dispatch after the return sets it again; the
+-- district leader stays.
 SAVEPOINT parent_walk;
 INSERT INTO workorder.sla_policies (name, accept_clock, accept_amount, resolve_clock, resolve_amount)
 VALUES ('walk', 'calendar_hours', '5 seconds', 'calendar_hours', '10 seconds');
@@ -231,11 +233,15 @@ SELECT count(*) FROM workorder.task_escalate(:'walked_due'::timestamptz + interv
 SELECT is((SELECT ROW(escalation_step, escalated_to)::text FROM workorder.orders WHERE id = :walked),
           ROW(1, 'C-990401')::text,
           'escalate_parent passes over a parent out of use to the first active unit up the tree');
-SELECT is((SELECT escalated_to FROM workorder.reassign(:walked, 'C-990401', 'D-um')), NULL,
-          'a reassigned order is no more escalated to its former unit''s parent');
+SELECT is((SELECT escalated_to FROM workorder.reassign(:walked, 'C-990401', 'B-um-990401001')), 'D-um',
+          'a reassigned order is escalated to its new unit''s parent, not its former unit''s');
+SELECT is((SELECT escalated_to FROM workorder.return_order(:walked, 'B-um-990401001', '不属于本单位')), NULL,
+          '... a returned one to nobody');
+SELECT is((SELECT escalated_to FROM workorder.dispatch(:walked, 'C-990401', 'C-990401001001')), 'C-990401',
+          '... and dispatched again, to its new unit''s parent');
 SELECT count(*) FROM workorder.task_escalate(:'walked_due'::timestamptz + interval '2.5 seconds') \gset
-SELECT is((SELECT escalated_to FROM workorder.return_order(:walked, 'D-um', '不属于本单位')), 'district leader',
-          '... but one escalated to the district leader stays so');
+SELECT is((SELECT escalated_to FROM workorder.reassign(:walked, 'C-990401', 'B-um-990401001')), 'district leader',
+          'one escalated to the district leader stays so');
 RELEASE SAVEPOINT parent_walk;
 
 SELECT * FROM finish();

@@ -269,6 +269,7 @@ BEGIN
        SET status = workorder.action_status('dispatch', o.status), status_reason = NULL,
            main_unit = main.code, assisting_units = helpers,
            dispatching_unit = workorder.dispatcher(who, o.dispatching_unit),
+           escalated_to = workorder.escalation_after_move(o, main.code),
            updated_at = pg_catalog.now()
      WHERE x.id OPERATOR(pg_catalog.=) o.id
     RETURNING * INTO after;
@@ -350,7 +351,7 @@ BEGIN
        SET status = workorder.action_status('return', o.status),
            status_reason = pg_catalog.format('returned by %s: %s', COALESCE(o.main_unit, who), why),
            main_unit = NULL, assisting_units = '{}', pending_extension = NULL,
-           escalated_to = workorder.escalation_after_move(x.escalated_to),
+           escalated_to = workorder.escalation_after_move(o, NULL),
            return_count = x.return_count OPERATOR(pg_catalog.+) 1,
            updated_at = pg_catalog.now()
      WHERE x.id OPERATOR(pg_catalog.=) o.id
@@ -390,7 +391,7 @@ BEGIN
            assisting_units = pg_catalog.array_remove(x.assisting_units, main.code),
            dispatching_unit = workorder.dispatcher(who, o.dispatching_unit),
            pending_extension = NULL,
-           escalated_to = workorder.escalation_after_move(x.escalated_to),
+           escalated_to = workorder.escalation_after_move(o, main.code),
            updated_at = pg_catalog.now()
      WHERE x.id OPERATOR(pg_catalog.=) o.id
     RETURNING * INTO after;

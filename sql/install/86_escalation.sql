@@ -79,19 +79,8 @@ ALTER TABLE workorder.orders
 CREATE INDEX orders_next_escalation_idx ON workorder.orders (next_escalation_at)
     WHERE next_escalation_at IS NOT NULL;
 COMMENT ON COLUMN workorder.orders.escalation_step IS 'the last escalation step done for the current deadline (0: none)';
-COMMENT ON COLUMN workorder.orders.escalated_to IS 'the parent unit or district leader the order was last escalated to; a unit is cleared when the order leaves its main unit (reassign, return)';
-
--- escalation_after_move is escalated_to of an order that leaves its main unit
--- (reassign, return): a unit it was escalated to is that unit's parent, no more the
--- order's concern (a water bureau's order read as escalated to the urban management
--- bureau); the district leader stays.
-CREATE FUNCTION workorder.escalation_after_move(escalated_to text)
-RETURNS text
-LANGUAGE sql STABLE
-AS $$
-    SELECT CASE WHEN EXISTS (SELECT 1 FROM workorder.units u WHERE u.code OPERATOR(pg_catalog.=) escalated_to)
-                THEN NULL ELSE escalated_to END
-$$;
+COMMENT ON COLUMN workorder.orders.escalated_to IS 'the parent unit or district leader the order was last escalated to; a parent follows the main unit (reassign, return, dispatch)';
+COMMENT ON COLUMN workorder.orders.next_escalation_at IS 'when the escalate task must next look at the order; NULL: never';
 
 -- escalation_parent is the unit an escalate_parent step of an order of main_unit
 -- goes to: the first active unit up the tree from its parent, or NULL.
@@ -110,7 +99,27 @@ AS $$
     )
     SELECT up.code FROM up WHERE up.active ORDER BY up.depth LIMIT 1
 $$;
-COMMENT ON COLUMN workorder.orders.next_escalation_at IS 'when the escalate task must next look at the order; NULL: never';
+
+-- escalation_after_move is escalated_to of an order whose main unit becomes
+-- main_unit (reassign, return, a dispatch after a return).  Once an escalate_parent
+-- step is done, the order is escalated to its main unit's parent: the new unit's
+-- (escalation_parent; NULL without a main unit or an active parent), not the old
+-- one's (a water bureau's order read as escalated to the urban management bureau;
+-- cleared, the new unit's parent never heard of it, as the step is done once).  The
+-- district leader stays; an order not escalated to a parent keeps what it has.
+CREATE FUNCTION workorder.escalation_after_move(o workorder.orders, main_unit text)
+RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    SELECT CASE
+        WHEN NOT EXISTS (SELECT 1 FROM workorder.order_escalations e
+                          WHERE e.order_id OPERATOR(pg_catalog.=) o.id
+                            AND e.action OPERATOR(pg_catalog.=) 'escalate_parent') THEN o.escalated_to
+        WHEN o.escalated_to IS NULL
+          OR EXISTS (SELECT 1 FROM workorder.units u WHERE u.code OPERATOR(pg_catalog.=) o.escalated_to)
+            THEN workorder.escalation_parent(main_unit)
+        ELSE o.escalated_to END
+$$;
 
 -- sla_escalation_steps_before_write checks a step (WO521) and keeps the shipped flag.
 CREATE FUNCTION workorder.sla_escalation_steps_before_write()
