@@ -335,7 +335,8 @@ CREATE CONSTRAINT TRIGGER calendars_delete_policies
 --     back), and the escalation chain, which followed a rename, left the orders on
 --     the old name without one; a submit running beside a rename could not be seen;
 --   - sla_policies_delete: a policy that a rule, a category or any order names is not
---     deleted (WO511, at commit, so that a restore may delete and insert again).
+--     deleted (WO511, at commit, so that a restore may delete and insert again; it
+--     waits for the orders being made, which name their policy without a lock).
 -- The delete reads orders without an index on sla_policy: deleting a policy is rare.
 CREATE FUNCTION workorder.sla_policy_must_exist()
 RETURNS trigger
@@ -365,9 +366,11 @@ CREATE TRIGGER categories_sla_policy
     FOR EACH ROW WHEN (NEW.sla_policy IS NOT NULL AND NOT workorder.loaded_by_copy('workorder.categories'))
     EXECUTE FUNCTION workorder.sla_policy_must_exist('category', 'code');
 
+-- (SECURITY DEFINER for the lock of orders, which an admin may not take itself.)
 CREATE FUNCTION workorder.sla_policies_keep_users()
 RETURNS trigger
 LANGUAGE plpgsql
+SECURITY DEFINER
 AS $$
 DECLARE
     users text;
@@ -382,6 +385,11 @@ BEGIN
     IF EXISTS (SELECT 1 FROM workorder.sla_policies p WHERE p.name OPERATOR(pg_catalog.=) OLD.name) THEN
         RETURN NULL;   -- deleted and made again in the transaction
     END IF;
+    -- An order being made takes its policy from the reference cache and locks
+    -- nothing: wait for those in flight (a submit of a rule this transaction has just
+    -- pointed elsewhere), and keep new ones out until commit, so that the count sees
+    -- them.  Deleting a policy is rare.
+    LOCK TABLE workorder.orders IN SHARE MODE;
     SELECT pg_catalog.concat_ws('; ',
                (SELECT pg_catalog.format('%s orders', pg_catalog.count(*))
                   FROM workorder.orders o WHERE o.sla_policy OPERATOR(pg_catalog.=) OLD.name
