@@ -6,7 +6,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(58);
+SELECT plan(59);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -273,6 +273,12 @@ DELETE FROM workorder.hotspot_runs;
 SELECT ok((SELECT ok FROM workorder.run_task('detect_hotspots')), 'the task detect_hotspots runs');
 SELECT ok((SELECT next_due = now() + interval '1 hour' AND rows = 0 FROM workorder.run_task('detect_hotspots')),
           '... and a second run within the hour does nothing and says when it is next due');
+-- A run ahead of now is a clock that was set back since: the task does not wait for
+-- it (it waited for as long as the clock went back).
+DELETE FROM workorder.hotspot_runs;
+INSERT INTO workorder.hotspot_runs (as_of, hot, started, ended, orders) VALUES (now() + interval '1 hour', 0, 0, 0, 0);
+SELECT is((SELECT next_due FROM workorder.run_task('detect_hotspots')), now() + interval '1 hour',
+          'a run recorded an hour ahead of the clock does not hold detection back: the task runs now, due again in an hour');
 
 -- Only the owner runs detection or reads hotspots.
 CREATE ROLE hotspots_test_nobody;

@@ -46,7 +46,10 @@ BEGIN
        AND NOT EXISTS (SELECT FROM workorder.hotspots x WHERE x.status OPERATOR(pg_catalog.=) 'active') THEN
         RETURN outcome;
     END IF;
-    SELECT pg_catalog.max(x.as_of) INTO last_run FROM workorder.hotspot_runs x;
+    -- The last run up to now: one ahead of now is a clock that was set back since,
+    -- and waiting for it would stop detection for as long as the clock went back.
+    SELECT pg_catalog.max(x.as_of) INTO last_run FROM workorder.hotspot_runs x
+     WHERE x.as_of OPERATOR(pg_catalog.<=) pg_catalog.now();
     IF last_run IS NOT NULL AND pg_catalog.now() OPERATOR(pg_catalog.<) (last_run OPERATOR(pg_catalog.+) every) THEN
         outcome.next_due := last_run OPERATOR(pg_catalog.+) every;
         RETURN outcome;
