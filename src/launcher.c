@@ -93,8 +93,8 @@
 /*
  * The most workers that may be starting or checking their database at once
  * (or be ending: a worker that found no extension frees its slot before its
- * process is gone).
- * At its start the launcher has every database to look at; registering a
+ * process is gone).  At its start the launcher has every database to look
+ * at; registering a
  * worker for each in one pass took every free background worker process of a
  * cluster of many databases, and parallel queries and pg_cron's jobs got none
  * until the checks were over.  A check takes a connection and a catalog

@@ -412,6 +412,8 @@ ref_put(char kind, const char *a, const char *b)
 			ref_long_entries = lappend(ref_long_entries, l);
 			entry = &l->entry;
 		}
+		else
+			pfree(long_key);
 		MemoryContextSwitchTo(old);
 	}
 	if (!found)
