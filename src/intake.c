@@ -1415,7 +1415,6 @@ intake_submit(PG_FUNCTION_ARGS)
 			route_rule_name = step->rule_name;
 			route_level = step->handling_level;
 			route_assisting = step->assisting_units;
-			route_sla = step->sla_policy;
 		}
 		else
 			reason = "no routing rule or category default resolved to a unit: a dispatcher must dispatch it";

@@ -336,7 +336,7 @@ workorder_route_steps(const char *category, const char *channel, ArrayType *chai
 			s->handling_level = OidIsValid(r->handling_level) ? r->handling_level :
 				(cat ? cat->handling_level : InvalidOid);
 			kind = r->department_kind ? r->department_kind : (cat ? cat->department_kind : NULL);
-			/* The policy the order gets (intake asks the same for the chosen one). */
+			/* The policy the order gets, for explaining (intake asks sla_intake). */
 			if (!stop_at_choice)
 				s->sla_policy = copy_string(workorder_choose_sla_policy(&r->id, priority, category));
 			if (target != ROUTE_TARGET_UNIT && !OidIsValid(s->handling_level))
@@ -398,7 +398,9 @@ workorder_route_steps(const char *category, const char *channel, ArrayType *chai
 		s->matched = (cat != NULL);
 		s->handling_level = cat ? cat->handling_level : InvalidOid;
 		s->assisting_units = PointerGetDatum(construct_empty_array(TEXTOID));
-		s->sla_policy = copy_string(workorder_choose_sla_policy(NULL, priority, category));
+		/* As for a rule: for explaining only (intake asks sla_intake itself). */
+		if (!stop_at_choice)
+			s->sla_policy = copy_string(workorder_choose_sla_policy(NULL, priority, category));
 		if (cat == NULL)
 			appendStringInfo(&reason, "category %s is not in the catalogue", category ? category : "NULL");
 		else if (!OidIsValid(cat->handling_level))
