@@ -73,11 +73,12 @@
 #include "workorder.h"
 
 /*
- * The blanks trimmed from a text, as the action texts trim them: space, tab,
- * line feed, carriage return, form feed, vertical tab, no-break space
- * (U+00A0) and ideographic space (U+3000), in UTF-8.
+ * The blanks trimmed from a text, as the action texts trim them
+ * (workorder.trim_blanks): space, tab, line feed, carriage return, form feed,
+ * vertical tab, no-break space (U+00A0), ideographic space (U+3000) and the
+ * byte order mark (U+FEFF), in UTF-8.
  */
-static const char intake_blanks_utf8[] = " \t\n\r\f\v\xc2\xa0\xe3\x80\x80";
+static const char intake_blanks_utf8[] = " \t\n\r\f\v\xc2\xa0\xe3\x80\x80\xef\xbb\xbf";
 
 /* The arguments of submit(), in order. */
 enum
@@ -202,6 +203,7 @@ static Datum attribute(HeapTupleHeader row, int attnum, bool *isnull);
 static Datum intake_point(FunctionCallInfo fcinfo);
 static char *geometry_text(Datum geometry, int length);
 static char *quoted_start(const char *s);
+static char *trimmed_code(FunctionCallInfo fcinfo, int argno);
 static Datum find_order(Datum channel, Datum channel_ref, bool *found);
 static Datum existing_order(Datum order);
 static void dedup_settle(HeapTupleHeader dup, DedupOutcome *outcome);
@@ -293,6 +295,34 @@ check_text(Datum value, bool isnull, const char *what, int max_length, bool requ
 							 what)));
 	}
 	return trimmed;
+}
+
+/*
+ * trimmed_code returns the code in argument argno (the channel's) without
+ * the blanks check_text trims, "" when it is blank, NULL when it is NULL: a
+ * channel code typed or pasted with a blank around it, or read from a CSV
+ * that begins with a byte order mark, is the code.  Codes are ASCII words, so
+ * the text is only trimmed when its first or last byte could belong to a
+ * blank.
+ */
+static char *
+trimmed_code(FunctionCallInfo fcinfo, int argno)
+{
+	text	   *code;
+	const unsigned char *bytes;
+	int			length;
+	Datum		trimmed;
+	bool		blank;
+
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	code = PG_GETARG_TEXT_PP(argno);
+	bytes = (const unsigned char *) VARDATA_ANY(code);
+	length = VARSIZE_ANY_EXHDR(code);
+	if (length > 0 && bytes[0] > ' ' && bytes[0] < 0x80 && bytes[length - 1] > ' ' && bytes[length - 1] < 0x80)
+		return text_to_cstring(code);
+	trimmed = check_text(PointerGetDatum(code), false, "code", -1, false, false, &blank);
+	return blank ? pstrdup("") : TextDatumGetCString(trimmed);
 }
 
 /*
@@ -1163,7 +1193,7 @@ Datum
 intake_submit(PG_FUNCTION_ARGS)
 {
 	TimestampTz received = intake_receipt_time();
-	char	   *channel = PG_ARGISNULL(ARG_CHANNEL) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(ARG_CHANNEL));
+	char	   *channel = trimmed_code(fcinfo, ARG_CHANNEL);
 	Datum		channel_ref;
 	bool		ref_isnull = PG_ARGISNULL(ARG_CHANNEL_REF);
 	Datum		description,

@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(75);
+SELECT plan(78);
 -- Reports here are orders of their own: dedup is sql/dedup.sql's.
 INSERT INTO workorder.settings VALUES ('dedup_enabled', 'off', 'reports in these tests are orders of their own');
 
@@ -403,6 +403,19 @@ SELECT is((SELECT ROW(state, error_code, error_message ~ 'no later than an hour 
              FROM workorder.inbox WHERE channel_ref = 'M-LATE-EVENT'),
           ROW('rejected', 'WO304', true)::text,
           'an event time over an hour after the row was received is rejected, and the message says after what');
+
+-- Blanks around a channel code, or the byte order mark a spreadsheet's CSV begins
+-- with, are not part of the code, as they are not of the reference: the row is its
+-- channel's, and a retry of it is the same report.
+INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
+VALUES (E'\ufeffhotline', 'M-BOM', '0301', '渡口旁有流动摊贩', E'122.05\u00a0', E'\t30.15'),
+       (' hotline ', ' M-BOM', '0301', '渡口旁有流动摊贩', '122.05', '30.15');
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (2, 0)$$,
+                  'a channel with a byte order mark or blanks around it is the channel, and a no-break space after a longitude is no part of it');
+SELECT is((SELECT pg_catalog.count(DISTINCT i.order_id)::integer FROM workorder.inbox i WHERE i.channel_ref IN ('M-BOM', ' M-BOM')), 1,
+          '... and the second row, the same report, is the first''s order');
+SELECT is((SELECT o.channel_code FROM workorder.orders o WHERE o.channel_ref = 'M-BOM'), 'hotline',
+          '... which is an order of channel hotline');
 
 SELECT * FROM finish();
 ROLLBACK;

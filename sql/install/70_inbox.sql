@@ -162,7 +162,9 @@ $$;
 -- the order before it checks anything else.
 --
 -- The claimed rows are submitted in (channel, channel_ref, id) order, not in id
--- order, the reference trimmed of the blanks submit() trims (' M5' is 'M5').
+-- order, the channel and the reference trimmed of the blanks submit() trims (' M5'
+-- is 'M5'); the other columns are trimmed of them too before they are converted
+-- (a longitude pasted with a no-break space after it is a longitude).
 -- Two drains that meet on the same reference (one waits for the other's
 -- uncommitted order) then mostly wait in the same direction, and the earliest row
 -- of a reference is the one that makes its order (sorted untrimmed, a later
@@ -267,26 +269,26 @@ BEGIN
 
     FOR r IN SELECT * FROM workorder.inbox i
               WHERE i.id OPERATOR(pg_catalog.=) ANY (claimed)
-              ORDER BY i.channel COLLATE pg_catalog."C",
+              ORDER BY workorder.trim_blanks(i.channel) COLLATE pg_catalog."C",
                        workorder.trim_blanks(i.channel_ref) COLLATE pg_catalog."C", i.id
     LOOP
         BEGIN
             converting := 'lon';
             converted_to := 'a number (degrees of longitude)';
             value := r.lon;
-            v_lon := workorder.inbox_degrees(NULLIF(pg_catalog.btrim(r.lon), ''));
+            v_lon := workorder.inbox_degrees(NULLIF(workorder.trim_blanks(r.lon), ''));
             converting := 'lat';
             converted_to := 'a number (degrees of latitude)';
             value := r.lat;
-            v_lat := workorder.inbox_degrees(NULLIF(pg_catalog.btrim(r.lat), ''));
+            v_lat := workorder.inbox_degrees(NULLIF(workorder.trim_blanks(r.lat), ''));
             converting := 'occurred_at';
             converted_to := 'a timestamp';
             value := r.occurred_at;
-            v_occurred_at := workorder.inbox_timestamptz(NULLIF(pg_catalog.btrim(r.occurred_at), ''));
+            v_occurred_at := workorder.inbox_timestamptz(NULLIF(workorder.trim_blanks(r.occurred_at), ''));
             converting := 'attributes';
             converted_to := 'JSON';
             value := r.attributes;
-            v_attributes := NULLIF(pg_catalog.btrim(r.attributes), '')::jsonb;
+            v_attributes := NULLIF(workorder.trim_blanks(r.attributes), '')::jsonb;
             converting := 'priority';
             converted_to := 'a priority (low, normal, high, urgent)';
             value := r.priority;
@@ -317,10 +319,10 @@ BEGIN
                 -- A retry of a report that has its order is that order, whatever
                 -- else it carries: submit() answers a retry before it checks.
                 retried := (SELECT x.id FROM workorder.orders x
-                             WHERE x.channel_code OPERATOR(pg_catalog.=) r.channel
+                             WHERE x.channel_code OPERATOR(pg_catalog.=) workorder.trim_blanks(r.channel)
                                AND x.channel_ref OPERATOR(pg_catalog.=)
                                    workorder.trim_blanks(r.channel_ref)
-                               AND workorder.channel_is_active(r.channel));
+                               AND workorder.channel_is_active(workorder.trim_blanks(r.channel)));
                 IF retried IS NOT NULL THEN
                     UPDATE workorder.inbox i
                        SET state = 'accepted', order_id = retried, error_code = NULL, error_message = NULL, error_hint = NULL,

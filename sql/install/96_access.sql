@@ -456,9 +456,19 @@ CREATE POLICY outbox_intake ON workorder.outbox FOR SELECT TO workorder_intake
 -- only the report columns (part 98), a statement trigger refuses a batch with a row
 -- of another channel (WO952: the whole batch, nothing is written), and it reads its
 -- rows back through the view inbox_mine.
+--
+-- A connector's login is mapped to one channel, so a row of its batch whose channel
+-- is NULL or blank, or its own code with blanks around it (a CSV saved with a byte
+-- order mark puts U+FEFF before the first row's first field), is its own channel's:
+-- the trigger writes the code there.  Before, such a row was "another channel" and
+-- refused the whole batch with a WO952 that named a channel the connector never
+-- meant; and a row it let through would not have been in inbox_mine, where the
+-- connector reads its results.  It runs as the owner to write the code (a connector
+-- may not UPDATE the inbox); the caller is still the connector (calling_role()).
 CREATE FUNCTION workorder.inbox_check_channels()
 RETURNS trigger
 LANGUAGE plpgsql
+SECURITY DEFINER
 AS $$
 DECLARE
     who workorder.caller_context := workorder.caller();
@@ -468,10 +478,16 @@ BEGIN
         RETURN NULL;
     END IF;
     SELECT n.channel INTO stray FROM inserted n
-     WHERE n.channel IS DISTINCT FROM who.channel_code LIMIT 1;
+     WHERE who.channel_code IS NULL
+        OR NULLIF(workorder.trim_blanks(n.channel), '') OPERATOR(pg_catalog.<>) who.channel_code
+     LIMIT 1;
     IF FOUND THEN
         PERFORM workorder.check_channel_access(stray, 'fill the inbox');
     END IF;
+    UPDATE workorder.inbox i SET channel = who.channel_code
+      FROM inserted n
+     WHERE n.channel IS DISTINCT FROM who.channel_code
+       AND i.id OPERATOR(pg_catalog.=) n.id;
     RETURN NULL;
 END
 $$;

@@ -4,9 +4,11 @@
 #
 # A login of workorder_intake mapped to channel hotline: \copy of its own rows
 # works; a \copy batch with one row of another channel is refused whole (WO952)
-# and writes nothing; it reads its rows back through workorder.inbox_mine, which
-# shows no other channel's rows; it cannot read the inbox table or set a row's
-# outcome.  (Row-level security would make PostgreSQL refuse COPY FROM; this is
+# and writes nothing; a row whose channel is NULL, blank, or its own code with
+# blanks or a byte order mark around it is its own channel's (the trigger writes
+# the code), not a batch refused; it reads its rows back through
+# workorder.inbox_mine, which shows no other channel's rows; it cannot read the
+# inbox table or set a row's outcome.  (Row-level security would make PostgreSQL refuse COPY FROM; this is
 # why the inbox is guarded by a trigger instead, and why this needs a live psql.)
 #
 # Needs PGHOST/PGPORT/PGUSER of a running cluster (scripts/test.sh sets them).
@@ -47,7 +49,23 @@ out=$(printf '%s\n' "\\set VERBOSITY verbose" "\\copy workorder.inbox (channel, 
 check "a COPY batch with a row of another channel is refused: WO952" 1 "$(echo "$out" | grep -c 'ERROR:  WO952: intake role')"
 check "and writes nothing" 0 "$(q "SELECT count(*) FROM workorder.inbox WHERE channel_ref IN ('C-3', 'C-4')")"
 
-check "the connector reads back its own rows through inbox_mine, and no other channel's" "C-1|C-2" \
+# A CSV saved by a spreadsheet: a byte order mark before the first field, a row
+# without its channel, one with blanks around it.
+out=$({ echo "\\copy workorder.inbox (channel, channel_ref, category, description, lon, lat) FROM STDIN WITH (FORMAT csv)"
+       printf '\xef\xbb\xbfhotline,C-6,0301,一,116.05,25.05\n,C-7,0301,二,116.05,25.05\n" hotline\t",C-8,0301,三,116.05 ,25.05\xc2\xa0\n'
+       echo '\.'; } | as_intake)
+check "a batch whose rows have a byte order mark, no channel or blanks around it is not refused" "" "$out"
+check "those rows are the connector's own channel's" "C-6 hotline|C-7 hotline|C-8 hotline" \
+  "$(q "SELECT string_agg(channel_ref || ' ' || channel, '|' ORDER BY id) FROM workorder.inbox WHERE channel_ref IN ('C-6', 'C-7', 'C-8')")"
+check "and drained, they become its orders" "C-6 accepted hotline|C-7 accepted hotline|C-8 accepted hotline" \
+  "$(q "SELECT count(*) FROM workorder.drain_inbox()" >/dev/null
+     q "SELECT string_agg(i.channel_ref || ' ' || i.state || ' ' || o.channel_code, '|' ORDER BY i.id) FROM workorder.inbox i LEFT JOIN workorder.orders o ON o.id = i.order_id WHERE i.channel_ref IN ('C-6', 'C-7', 'C-8')")"
+out=$(printf '%s\n' "\\set VERBOSITY verbose" "\\copy workorder.inbox (channel, channel_ref, description) FROM STDIN WITH (FORMAT csv)" \
+  ',C-9,没有渠道' ' app ,C-10,别人的' '\.' | as_intake)
+check "another channel's code with blanks around it is still another channel: WO952" 1 "$(echo "$out" | grep -c "ERROR:  WO952: intake role $role may not fill the inbox for channel ' app '")"
+check "and nothing of that batch is written" 0 "$(q "SELECT count(*) FROM workorder.inbox WHERE channel_ref IN ('C-9', 'C-10')")"
+
+check "the connector reads back its own rows through inbox_mine, and no other channel's" "C-1|C-2|C-6|C-7|C-8" \
   "$(echo "SELECT string_agg(channel_ref, '|' ORDER BY id) FROM workorder.inbox_mine" | as_intake)"
 check "it cannot read the inbox table" 1 \
   "$(echo "SELECT count(*) FROM workorder.inbox" | as_intake | grep -c 'permission denied')"
