@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(27);
+SELECT plan(33);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -71,8 +71,12 @@ SELECT is((SELECT count(*)::int FROM workorder.order_events WHERE order_id = (SE
 
 -- A rule's assisting units that are unknown or inactive are left out: an order is
 -- never given to them to assist (they were copied onto it as the rule had them).
+-- An unknown one is refused as a rule is written (below); a rule written before
+-- 0.5, or restored by COPY, may still have one, as this one written in replica mode.
+SET LOCAL session_replication_role = replica;
 INSERT INTO workorder.routing_rules (position, name, category_code, target, unit_code, assisting_units)
 VALUES (1, '协办测试', NULL, 'unit', 'C-990401', '{NOPE-UNIT,C-990401001,C-990401002}');
+SET LOCAL session_replication_role = origin;
 UPDATE workorder.units SET active = false WHERE code = 'C-990401002';
 SELECT is((workorder.submit('hotline', 'E-A1', '0301', '协办', lon => 121.02, lat => 31.05)).assisting_units,
           '{C-990401001}'::text[], 'an unknown and an inactive assisting unit of a rule are left out; the active one stays');
@@ -95,9 +99,29 @@ SELECT is(array_agg((workorder.submit('hotline', 'E-W' || i, '0301', d, lon => 1
   FROM unnest(ARRAY['银行ＡＴＭ机被撬', '５ｇ基站冒烟', '银行atm机', '公园wifi坏了']) WITH ORDINALITY v(d, i);
 DELETE FROM workorder.routing_rules WHERE name = '宽度测试';
 
--- An empty keyword would match everything.
+-- An empty keyword would match everything, and a blank one every description with
+-- a space; blanks around a keyword would make it ask for them.
 SELECT throws_ok($$INSERT INTO workorder.routing_rules (name, keywords) VALUES ('空', '{""}')$$,
-                 '23514', NULL, 'a routing rule with an empty keyword is refused');
+                 'WO231', 'routing rule ''空'' has a blank keyword', 'a routing rule with an empty keyword is refused');
+SELECT throws_ok($$INSERT INTO workorder.routing_rules (name, keywords) VALUES ('空白', E'{井盖,"\u3000 "}')$$,
+                 'WO231', 'routing rule ''空白'' has a blank keyword', '... and one with a blank keyword');
+INSERT INTO workorder.routing_rules (name, keywords, target, unit_code, assisting_units)
+VALUES ('修剪', '{" 井盖 ",ATM}', 'unit', 'C-990401', '{" D-market"}');
+SELECT is((SELECT keywords FROM workorder.routing_rules WHERE name = '修剪'), '{井盖,ATM}'::text[],
+          'a rule''s keywords are trimmed of blanks as it is written');
+SELECT is((SELECT assisting_units FROM workorder.routing_rules WHERE name = '修剪'), '{D-market}'::text[],
+          '... and so are its assisting units');
+SELECT throws_ok($$UPDATE workorder.routing_rules SET assisting_units = '{D-market,C-NOPE}' WHERE name = '修剪'$$,
+                 'WO231', 'routing rule ''修剪'' names an unknown assisting unit ''C-NOPE''',
+                 'an assisting unit that is no unit is refused (it was left out of every order the rule routed)');
+SELECT throws_ok($$DELETE FROM workorder.units WHERE code = 'D-market'$$,
+                 'WO211', 'unit D-market (' || (SELECT name FROM workorder.units WHERE code = 'D-market')
+                          || ') is an assisting unit of routing rules and stays',
+                 'a unit a rule names among its assisting units is not deleted');
+SELECT throws_ok($$UPDATE workorder.units SET code = 'D-market-X' WHERE code = 'D-market'$$,
+                 'WO211', 'unit D-market (' || (SELECT name FROM workorder.units WHERE code = 'D-market')
+                          || ') is an assisting unit of routing rules and keeps its code', '... nor given a new code, which the rule would not follow');
+DELETE FROM workorder.routing_rules WHERE name = '修剪';
 
 SELECT throws_ok($$SELECT workorder.locate(121.02, 31.05, 'Infinity')$$,
                  'WO103', NULL, 'an infinite locate tolerance is refused');

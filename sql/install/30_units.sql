@@ -46,6 +46,28 @@ SELECT pg_catalog.pg_extension_config_dump('workorder.units', '');
 COMMENT ON TABLE workorder.units IS
     'Handling units: centers (district, town, village), district departments and their town branches. Load with workorder.load_units().';
 
+-- unit_not_assisting raises WO211 when a routing rule names unit among its
+-- assisting_units: the unit's code is not changed, nor the unit deleted (what says
+-- which), while a rule would go on naming the old code.
+CREATE FUNCTION workorder.unit_not_assisting(unit workorder.units, what text)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    rules text;
+BEGIN
+    SELECT pg_catalog.string_agg(pg_catalog.format('%s (%s)', r.id, r.name), ', ' ORDER BY r.id) INTO rules
+      FROM workorder.routing_rules r
+     WHERE unit.code OPERATOR(pg_catalog.=) ANY (r.assisting_units);
+    IF rules IS NOT NULL THEN
+        PERFORM workorder.raise_error('WO211',
+            pg_catalog.format('unit %s (%s) is an assisting unit of routing rules and %s', unit.code, unit.name, what),
+            pg_catalog.format('The rules are %s.', rules),
+            'Take the unit out of those rules'' assisting_units first.');
+    END IF;
+END
+$$;
+
 -- units_before_write checks that a unit fits its area and its parent, and that a
 -- unit the event log names keeps its code: orders, logins and scores follow a new
 -- code (ON UPDATE CASCADE), but the log is never rewritten, so the scores recomputed
@@ -65,6 +87,12 @@ BEGIN
             pg_catalog.format('The new code would be %s; the log, which the scores and assessments are computed from, is never rewritten.',
                               COALESCE(NEW.code, 'NULL')),
             'Load a unit with the new code, reassign the open orders to it, and deactivate this one (active = false).');
+    END IF;
+    -- A rule's unit_code follows a new code (ON UPDATE CASCADE); its assisting_units,
+    -- an array, cannot, and a code gone from the units is dropped from the orders it
+    -- routes: the rules are mended first.
+    IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.code IS DISTINCT FROM OLD.code THEN
+        PERFORM workorder.unit_not_assisting(OLD, 'keeps its code');
     END IF;
     SELECT * INTO area FROM workorder.areas a WHERE a.code OPERATOR(pg_catalog.=) NEW.area_code;
     IF NOT FOUND THEN
@@ -153,6 +181,7 @@ BEGIN
             'The log, which the scores and assessments are computed from, is never rewritten, and would name a unit that does not exist.',
             'Reassign its open orders to another unit, and deactivate it (active = false).');
     END IF;
+    PERFORM workorder.unit_not_assisting(OLD, 'stays');
     RETURN OLD;
 END
 $$;
