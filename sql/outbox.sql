@@ -90,17 +90,18 @@ SELECT count(*) AS after_rollback FROM workorder.outbox;
 
 -- Claiming: in id order, at most max_messages, each claimed once.  A report's
 -- messages go out one at a time, in order: while one is claimed, the report's next
--- one waits, so a second claim now gets nothing.
-SELECT kind, ref, state, attempts, claimed_by
-  FROM (SELECT c.kind, c.channel_ref AS ref, c.state, c.attempts, c.claimed_by
+-- one waits, so a second claim now gets nothing.  The lease runs from the claim (the
+-- statement's time), not from the start of the connector's transaction.
+SELECT kind, ref, state, attempts, claimed_by, lease_from_claim
+  FROM (SELECT c.kind, c.channel_ref AS ref, c.state, c.attempts, c.claimed_by,
+               c.claimed_until = statement_timestamp() + interval '1 minute'
+               AND c.next_attempt_at = c.claimed_until AS lease_from_claim
           FROM workorder.claim_outbox('hotline', 2, '1 minute', 'conn-a') c) x;
 SELECT count(*) AS second_claim FROM workorder.claim_outbox('hotline', 100, '1 minute', 'conn-b');
-SELECT count(*) AS claimed_until_is_lease FROM workorder.outbox
- WHERE state = 'claimed' AND claimed_until = now() + interval '1 minute' AND next_attempt_at = claimed_until;
 
 -- Ack: delivered; again: no change.
 CREATE TEMP TABLE ids AS SELECT id, claimed_by FROM workorder.outbox WHERE state = 'claimed' ORDER BY id;
-SELECT state, delivered_at = now() AS delivered_now
+SELECT state, delivered_at = statement_timestamp() AS delivered_now
   FROM workorder.ack_outbox((SELECT min(id) FROM ids), 'conn-a');
 SELECT state FROM workorder.ack_outbox((SELECT min(id) FROM ids), 'conn-a');
 SELECT state FROM workorder.ack_outbox((SELECT min(id) FROM ids));
@@ -113,7 +114,7 @@ SELECT m.kind, m.channel_ref AS ref, m.state, m.claimed_by FROM workorder.outbox
 SELECT count(*) AS third_claim FROM workorder.claim_outbox('hotline', 100, '1 minute', 'conn-c');
 
 -- Fail: pending after the backoff (30 s after the first attempt), with the error.
-SELECT state, attempts, next_attempt_at - now() AS backoff, last_error, claimed_by
+SELECT state, attempts, next_attempt_at - statement_timestamp() AS backoff, last_error, claimed_by
   FROM workorder.fail_outbox((SELECT max(id) FROM ids WHERE claimed_by = 'conn-a'), 'HTTP 503', 'conn-a');
 
 -- Retries: the backoff doubles (30 s, 1 min, 2 min, ...) up to outbox_backoff_max, and
@@ -135,19 +136,21 @@ BEGIN
             CONTINUE;
         END IF;
         m := workorder.fail_outbox(target, 'HTTP 503 again', 'conn-a');
-        INSERT INTO retries VALUES (m.attempts, m.state, CASE WHEN m.state = 'pending' THEN m.next_attempt_at - now() END);
+        INSERT INTO retries VALUES (m.attempts, m.state, CASE WHEN m.state = 'pending' THEN m.next_attempt_at - statement_timestamp() END);
     END LOOP;
 END
 $$;
 SELECT * FROM retries ORDER BY attempt;
 
 -- The expiry task: leases that ran out are given back (the claims above hold leases
--- until now() + 1 minute; set one back into the past), naming their last claimer
+-- for 1 minute; set one back into the past), naming their last claimer
 -- (whose late ack is still taken).
 UPDATE workorder.outbox SET claimed_until = now() - interval '1 second', next_attempt_at = now() - interval '1 second'
  WHERE id = (SELECT max(id) FROM ids WHERE claimed_by = 'conn-b');
-SELECT ok, rows, detail, next_due = now() + interval '1 minute' AS next_due_is_earliest_lease
-  FROM workorder.run_task('outbox_expire');
+CREATE TEMP TABLE expire_run AS SELECT * FROM workorder.run_task('outbox_expire');
+SELECT ok, rows, detail,
+       next_due = (SELECT min(x.claimed_until) FROM workorder.outbox x WHERE x.state = 'claimed') AS next_due_is_earliest_lease
+  FROM expire_run;
 SELECT state, claimed_by, attempts FROM workorder.outbox WHERE id = (SELECT max(id) FROM ids WHERE claimed_by = 'conn-b');
 -- ... and a claim takes it again: at least once.
 SELECT channel_ref, attempts, claimed_by FROM workorder.claim_outbox('hotline', 100, '1 minute', 'conn-c');

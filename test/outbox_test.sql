@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(84);
+SELECT plan(95);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 SELECT workorder.load_channels('[{"code": "mailbox", "name": "区长信箱", "kind": "mailbox"}]');
@@ -156,13 +156,13 @@ DECLARE
     m workorder.outbox;
 BEGIN
     m := workorder.fail_outbox(target, 'timeout', 'b');
-    INSERT INTO backoffs VALUES (m.attempts, m.state, m.next_attempt_at - now());
+    INSERT INTO backoffs VALUES (m.attempts, m.state, m.next_attempt_at - statement_timestamp());
     FOR i IN 2..8 LOOP
         UPDATE workorder.outbox x SET next_attempt_at = now() WHERE x.id = target AND x.state = 'pending';
         PERFORM 1 FROM workorder.claim_outbox('hotline', 10000, '10 minutes', 'b') c WHERE c.id = target;
         EXIT WHEN NOT FOUND;
         m := workorder.fail_outbox(target, 'timeout ' || i, 'b');
-        INSERT INTO backoffs VALUES (m.attempts, m.state, CASE WHEN m.state = 'pending' THEN m.next_attempt_at - now() END);
+        INSERT INTO backoffs VALUES (m.attempts, m.state, CASE WHEN m.state = 'pending' THEN m.next_attempt_at - statement_timestamp() END);
     END LOOP;
 END
 $$;
@@ -271,6 +271,19 @@ SELECT * FROM pg_temp.refused($$SELECT workorder.ack_outbox((SELECT min(id) FROM
                               'WO602', 'an ack of a message not claimed');
 SELECT * FROM pg_temp.refused($$SELECT workorder.fail_outbox((SELECT min(id) FROM workorder.outbox WHERE state = 'dead'), 'x')$$,
                               'WO602', 'a fail of a dead message');
+SELECT * FROM pg_temp.refused($$SELECT workorder.fail_outbox((SELECT min(id) FROM workorder.outbox WHERE claimed_by = 'd' AND state = 'claimed'), E'\n\t', 'd')$$,
+                              'WO603', 'an error of a line break and a tab (blank, as submit() has it)');
+-- A message claimed by name is settled by its claimer only: an anonymous call gave
+-- back another connector's message while it delivered it (sent twice), or
+-- acknowledged it while it failed (never sent).
+SELECT * FROM pg_temp.refused($$SELECT workorder.fail_outbox((SELECT min(id) FROM workorder.outbox WHERE claimed_by = 'd' AND state = 'claimed'), 'x')$$,
+                              'WO602', 'an anonymous fail of a message claimed by name');
+SELECT * FROM pg_temp.refused($$SELECT workorder.ack_outbox((SELECT min(id) FROM workorder.outbox WHERE claimed_by = 'd' AND state = 'claimed'))$$,
+                              'WO602', 'an anonymous ack of a message claimed by name');
+SELECT min(id) AS held_by_d FROM workorder.outbox WHERE claimed_by = 'd' AND state = 'claimed' \gset
+SELECT throws_ok(format('SELECT workorder.ack_outbox(%s)', :held_by_d), 'WO602',
+                 format('outbox message %s is not claimed by an anonymous claimer: ack is not allowed', :held_by_d),
+                 '... and the message says who the caller is not');
 
 -- Ack is idempotent.
 SELECT min(id) AS acked_twice FROM workorder.outbox WHERE claimed_by = 'd' AND state = 'claimed' \gset
@@ -382,6 +395,31 @@ $$;
 SELECT is(pg_temp.hint_of(format('SELECT workorder.ack_outbox(%s, %L)', :q3_resolve, 'r')),
           'It was given back with fail_outbox(): claim it again with claim_outbox().',
           '... and its hint says it was given back with fail_outbox() (it said the lease ran out)');
+
+-- A lease runs from the claim, not from the start of the connector's transaction:
+-- claimed in a transaction older than the lease, a message came back with its lease
+-- over, and the next claim, another connector's, sent it again.
+SELECT workorder.submit('hotline', 'LEASE-1', '0301', '租约测试', lon => 121.05, lat => 31.15) IS NOT NULL AS submitted \gset
+SELECT pg_sleep(1.1);
+SELECT is((SELECT count(*)::integer FROM workorder.claim_outbox('hotline', 10000, '1 second', 'late') c
+            WHERE c.claimed_until <= statement_timestamp()), 0,
+          'a claim made late in a transaction gets the whole lease, from the claim');
+SELECT is((SELECT count(*)::integer FROM workorder.claim_outbox('hotline', 10000, '1 minute', 'next')), 0,
+          '... so the next claim, at once, does not take its messages');
+
+-- A pending message that has had outbox_max_attempts attempts (the setting was
+-- lowered after it failed) is not claimed again: the claim makes it dead, keeping
+-- its last error.
+SELECT min(id) AS worn FROM workorder.outbox WHERE claimed_by = 'late' AND state = 'claimed' \gset
+SELECT state FROM workorder.fail_outbox(:worn, 'HTTP 502', 'late') \gset
+UPDATE workorder.outbox SET next_attempt_at = now() - interval '1 second' WHERE id = :worn;
+UPDATE workorder.settings SET value = (SELECT attempts FROM workorder.outbox WHERE id = :worn)::text
+ WHERE name = 'outbox_max_attempts';
+SELECT is((SELECT count(*)::integer FROM workorder.claim_outbox('hotline', 10000, '1 minute', 'after') c WHERE c.id = :worn), 0,
+          'a pending message at the lowered outbox_max_attempts is not claimed');
+SELECT results_eq(format('SELECT state, last_error, settled_at IS NOT NULL FROM workorder.outbox WHERE id = %s', :worn),
+                  $$VALUES ('dead'::text, 'HTTP 502'::text, true)$$,
+                  '... the claim made it dead, with its last error');
 
 -- Every message the functions above settled (acknowledged, failed for the last time,
 -- given back dead by a claim or by outbox_expire) says when it settled, and no other

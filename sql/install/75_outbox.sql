@@ -195,14 +195,20 @@ END
 $$;
 
 -- claim_outbox claims up to max_messages due messages of a channel, in id order,
--- for lease: each becomes 'claimed' until now() + lease, and its attempts count
--- the claim.  Due means pending and past next_attempt_at, or claimed with a lease
+-- for lease: each becomes 'claimed' for lease from the claim, and its attempts
+-- count the claim.  (From the claim's statement, statement_timestamp(), not from the
+-- start of the connector's transaction, now(): claimed in a transaction older than
+-- the lease, a message came back with its lease already over, and a second
+-- connector claimed it at once and sent it again.  ack and fail date what they do
+-- so too.)  Due means pending and past next_attempt_at, or claimed with a lease
 -- that ran out (the connector that had it is presumed dead), and no earlier
 -- message of the same report pending or claimed: a report's messages go out one
 -- at a time, in order (a dead one holds nothing up).  Rows another claim
 -- holds locked are skipped, so two connectors never get the same message.  A
 -- message claimed outbox_max_attempts times is not claimed again: once its lease
--- has run out, the claim (or outbox_expire, whichever comes first) makes it dead.
+-- has run out, the claim (or outbox_expire, whichever comes first) makes it dead;
+-- so does the claim with a pending message that has had that many attempts (the
+-- setting was lowered since it failed).
 -- WO603: an unknown channel, max_messages outside 1..10000, a lease outside
 -- 1 second..1 day, a bad claimer.
 CREATE FUNCTION workorder.claim_outbox(channel text, max_messages integer DEFAULT 100,
@@ -213,6 +219,7 @@ SECURITY DEFINER
 AS $$
 DECLARE
     max_attempts integer := workorder.setting('outbox_max_attempts', '8')::integer;
+    claimed_at timestamptz := pg_catalog.statement_timestamp();
 BEGIN
     PERFORM workorder.check_channel_access(channel, 'claim the outbox');   -- an intake login: its own channel only (part 96)
     IF NOT EXISTS (SELECT 1 FROM workorder.channels c WHERE c.code OPERATOR(pg_catalog.=) claim_outbox.channel) THEN
@@ -242,12 +249,16 @@ BEGIN
     -- outbox_expire says so too, but without a worker or a pg_cron job nothing
     -- else would, and it would stay claimed, neither claimable nor dead.
     UPDATE workorder.outbox x
-       SET state = 'dead', last_error = workorder.outbox_lease_expired(x.claimed_by, x.attempts),
-           claimed_until = NULL, lease_expired_at = pg_catalog.now(), settled_at = pg_catalog.now()
+       SET state = 'dead',
+           last_error = CASE WHEN x.state OPERATOR(pg_catalog.=) 'claimed'
+                             THEN workorder.outbox_lease_expired(x.claimed_by, x.attempts) ELSE x.last_error END,
+           claimed_until = NULL,
+           lease_expired_at = CASE WHEN x.state OPERATOR(pg_catalog.=) 'claimed' THEN claimed_at END,
+           settled_at = claimed_at
      WHERE x.id IN (SELECT y.id FROM workorder.outbox y
                      WHERE y.channel_code OPERATOR(pg_catalog.=) claim_outbox.channel
-                       AND y.state OPERATOR(pg_catalog.=) 'claimed'
-                       AND y.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()
+                       AND y.state IN ('pending', 'claimed')
+                       AND y.next_attempt_at OPERATOR(pg_catalog.<=) claimed_at
                        AND y.attempts OPERATOR(pg_catalog.>=) max_attempts
                        FOR UPDATE SKIP LOCKED);
     RETURN QUERY
@@ -255,8 +266,8 @@ BEGIN
         SELECT m.id FROM workorder.outbox m
          WHERE m.channel_code OPERATOR(pg_catalog.=) claim_outbox.channel
            AND m.state IN ('pending', 'claimed')
-           AND m.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()
-           AND (m.state OPERATOR(pg_catalog.=) 'pending' OR m.attempts OPERATOR(pg_catalog.<) max_attempts)
+           AND m.next_attempt_at OPERATOR(pg_catalog.<=) claimed_at
+           AND m.attempts OPERATOR(pg_catalog.<) max_attempts
            -- A report's messages in order: none while an earlier one waits.
            AND NOT EXISTS (SELECT 1 FROM workorder.outbox e
                             WHERE e.order_id OPERATOR(pg_catalog.=) m.order_id
@@ -268,8 +279,8 @@ BEGIN
     )
     UPDATE workorder.outbox m
        SET state = 'claimed', claimed_by = claim_outbox.claimer,
-           claimed_until = pg_catalog.now() OPERATOR(pg_catalog.+) lease,
-           next_attempt_at = pg_catalog.now() OPERATOR(pg_catalog.+) lease,
+           claimed_until = claimed_at OPERATOR(pg_catalog.+) lease,
+           next_attempt_at = claimed_at OPERATOR(pg_catalog.+) lease,
            attempts = m.attempts OPERATOR(pg_catalog.+) 1, lease_expired_at = NULL
       FROM due
      WHERE m.id OPERATOR(pg_catalog.=) due.id
@@ -290,7 +301,10 @@ $$;
 
 -- outbox_claimed returns a message that ack or fail may settle, locked: WO603 for a
 -- NULL id, WO601 for an unknown message, WO602 for a message that is not claimed or
--- is claimed by another claimer (a NULL claimer does not check who claimed it).  A
+-- is claimed by another claimer.  A NULL claimer settles only an anonymous claim:
+-- it settled anyone's, so a connector that never claimed a message could give it
+-- back while its holder delivered it (sent twice), or acknowledge it while its
+-- holder failed (never sent).  A
 -- delivered message is returned as it is, for ack to be idempotent.  For ack, a
 -- message whose lease ran out and that nobody claimed since (lease_expired_at) is
 -- as good as claimed by its last claimer: the connector was slow, not dead, and
@@ -332,10 +346,12 @@ BEGIN
                  WHEN m.attempts OPERATOR(pg_catalog.=) 0 THEN 'It was never claimed: claim it with claim_outbox().'
                  ELSE 'Its lease ran out and it was given back: claim it again with claim_outbox().' END);
     END IF;
-    -- A late ack is its last claimer's: an anonymous one only after an anonymous claim.
-    IF (claimer IS NOT NULL OR m.state OPERATOR(pg_catalog.<>) 'claimed') AND m.claimed_by IS DISTINCT FROM claimer THEN
+    -- A claim, or a late ack, is its claimer's: an anonymous one's only after an
+    -- anonymous claim.
+    IF m.claimed_by IS DISTINCT FROM claimer THEN
         PERFORM workorder.raise_error('WO602',
-            pg_catalog.format('outbox message %s is not claimed by %s: %s is not allowed', m.id, claimer, action),
+            pg_catalog.format('outbox message %s is not claimed by %s: %s is not allowed', m.id,
+                              COALESCE(claimer, 'an anonymous claimer'), action),
             CASE WHEN m.state OPERATOR(pg_catalog.=) 'claimed'
                  THEN pg_catalog.format('It is claimed by %s until %s.', COALESCE(m.claimed_by, 'an anonymous claimer'), m.claimed_until)
                  ELSE pg_catalog.format('Its last claim was by %s, whose lease ran out at %s.',
@@ -363,7 +379,8 @@ BEGIN
         RETURN m;
     END IF;
     UPDATE workorder.outbox x
-       SET state = 'delivered', delivered_at = pg_catalog.now(), settled_at = pg_catalog.now(), claimed_until = NULL
+       SET state = 'delivered', delivered_at = pg_catalog.statement_timestamp(),
+           settled_at = pg_catalog.statement_timestamp(), claimed_until = NULL
      WHERE x.id OPERATOR(pg_catalog.=) m.id
     RETURNING * INTO m;
     RETURN m;
@@ -394,7 +411,8 @@ DECLARE
     m workorder.outbox;
     max_attempts integer := workorder.setting('outbox_max_attempts', '8')::integer;
 BEGIN
-    IF error IS NULL OR pg_catalog.btrim(error) OPERATOR(pg_catalog.=) ''
+    -- Blank as submit() has it: a line break and a tab say nothing either.
+    IF error IS NULL OR workorder.trim_blanks(error) OPERATOR(pg_catalog.=) ''
        OR pg_catalog.length(error) OPERATOR(pg_catalog.>) 2000 THEN
         PERFORM workorder.outbox_bad_argument('error',
             pg_catalog.format('error is %s (%s characters).',
@@ -411,8 +429,9 @@ BEGIN
     END IF;
     UPDATE workorder.outbox x
        SET state = CASE WHEN x.attempts OPERATOR(pg_catalog.>=) max_attempts THEN 'dead' ELSE 'pending' END,
-           settled_at = CASE WHEN x.attempts OPERATOR(pg_catalog.>=) max_attempts THEN pg_catalog.now() END,
-           next_attempt_at = pg_catalog.now() OPERATOR(pg_catalog.+) workorder.outbox_backoff(x.attempts),
+           settled_at = CASE WHEN x.attempts OPERATOR(pg_catalog.>=) max_attempts THEN pg_catalog.statement_timestamp() END,
+           -- From the failure, not from the start of the connector's transaction.
+           next_attempt_at = pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) workorder.outbox_backoff(x.attempts),
            claimed_by = NULL, claimed_until = NULL, lease_expired_at = NULL, last_error = error
      WHERE x.id OPERATOR(pg_catalog.=) m.id
     RETURNING * INTO m;
