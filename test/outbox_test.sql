@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(95);
+SELECT plan(97);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 SELECT workorder.load_channels('[{"code": "mailbox", "name": "区长信箱", "kind": "mailbox"}]');
@@ -420,6 +420,20 @@ SELECT is((SELECT count(*)::integer FROM workorder.claim_outbox('hotline', 10000
 SELECT results_eq(format('SELECT state, last_error, settled_at IS NOT NULL FROM workorder.outbox WHERE id = %s', :worn),
                   $$VALUES ('dead'::text, 'HTTP 502'::text, true)$$,
                   '... the claim made it dead, with its last error');
+
+-- An unsatisfied callback that reopens a master: the reopen goes out to the master's
+-- channel and to every report merged into it, and its reason is not the citizen's
+-- note (it carried one reporter's name and phone number to the others).
+INSERT INTO workorder.settings VALUES ('callback_redo_on_unsatisfied', 'on', 'outbox_test');
+SELECT status FROM workorder.callback(pg_temp.id_of('P-3'), 'C-990401', 'unsatisfied', '我是张三 13812345678，根本没人来处理') \gset
+SELECT results_eq($$SELECT count(*) > 1, count(*) FILTER (WHERE x.payload::text LIKE '%13812345678%'),
+                           min(x.payload ->> 'reason'), max(x.payload ->> 'reason')
+                      FROM workorder.outbox x JOIN workorder.order_events e ON e.id = x.event_id
+                     WHERE e.order_id = pg_temp.id_of('P-3') AND e.action = 'reopen'$$,
+                  $$VALUES (true, 0::bigint, 'unsatisfied callback (回访不满意)'::text, 'unsatisfied callback (回访不满意)'::text)$$,
+                  'a reopen after an unsatisfied callback reaches every merged report, with a reason that does not quote the note');
+SELECT is((SELECT e.note FROM workorder.order_events e WHERE e.order_id = pg_temp.id_of('P-3') AND e.action = 'callback'),
+          '我是张三 13812345678，根本没人来处理', '... the note stays in the callback event, for staff');
 
 -- Every message the functions above settled (acknowledged, failed for the last time,
 -- given back dead by a claim or by outbox_expire) says when it settled, and no other

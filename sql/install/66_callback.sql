@@ -166,10 +166,11 @@ BEGIN
     IF redo THEN
         -- The callback's consequence, not an action of the caller's own: a connector
         -- records callbacks but may not reopen orders (reopen_locked, part 65).  The
-        -- reason quotes the note as far as a reason's 2000 characters go: the whole
-        -- note is in the callback's event.
-        after := workorder.reopen_locked(after, who, pg_catalog.left(
-            pg_catalog.format('unsatisfied callback (回访不满意)%s', COALESCE(': ' OPERATOR(pg_catalog.||) said, '')), 2000));
+        -- reason does not quote the note: a reopen's reason goes out to the channel
+        -- of the order and of every report merged into it, and the note is one
+        -- citizen's words (it carried a name and a phone number to the others).  The
+        -- note stays in the callback's event, which staff read.
+        after := workorder.reopen_locked(after, who, 'unsatisfied callback (回访不满意)');
     END IF;
 END
 $$;
