@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(51);
+SELECT plan(56);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -102,6 +102,33 @@ SELECT is(workorder.open311_request(:'masked_ticket') -> 0 ->> 'address', '甲�
 SELECT throws_ok($$SELECT workorder.open311_post_request('{"service_code": "CITY_VENDOR", "lat": "0x19", "long": "0x74"}')$$,
                  'WO874', 'invalid lat in the Open311 request', 'a POST with hexadecimal degrees is WO874');
 SELECT is(workorder.open311_error('WO952', 'x') -> 0 ->> 'code', '403', 'a caller refused (WO95x) is HTTP 403, not 500');
+SELECT is(ARRAY[workorder.open311_error('42501', 'permission denied') -> 0 ->> 'code',
+                workorder.open311_error('WO876', 'x') -> 0 ->> 'code',
+                workorder.open311_error('40001', 'x') -> 0 ->> 'code', workorder.open311_error('40P01', 'x') -> 0 ->> 'code'],
+          ARRAY['403', '422', '503', '503'],
+          'a function the caller may not run is 403, a key of another request 422, a conflict a retry gets past 503');
+
+-- An idempotency_key is one request's.  The same key with another POST (another
+-- client's "r1") is refused, and writes nothing; it was answered with the first
+-- request's ticket, and the report was lost.
+SELECT count(*) AS orders_before FROM workorder.orders \gset
+SELECT throws_ok($$SELECT workorder.open311_post_request('{"service_code": "WATER_FLOOD", "lat": 24.05, "long": 115.05,
+                                                          "description": "另一处积水", "idempotency_key": " r1 "}')$$,
+                 'WO876', 'idempotency_key ''r1'' was used for another Open311 request',
+                 'the same idempotency_key (blanks trimmed) with another POST is refused');
+SELECT is((SELECT count(*) FROM workorder.orders), :orders_before::bigint, '... and makes no order');
+-- A retry is looked up before the POST is checked again: once its service is made
+-- inactive, a retry of a request that was filed is that request, not a 404.
+SELECT workorder.load_category('{"code": "WATER_FLOOD", "active": false}') IS NOT NULL AS deactivated \gset
+SELECT is(workorder.open311_post_request(jsonb_build_object(
+              'service_code', 'WATER_FLOOD', 'lat', 24.1, 'long', 115.1, 'description', '积水',
+              'first_name', '女士', 'last_name', '陈', 'phone', '13912345678', 'email', 'chen@example.com',
+              'device_id', 'device-secret', 'account_id', 'acc-secret', 'idempotency_key', 'r3')) -> 0 ->> 'service_request_id',
+          (SELECT ticket FROM made WHERE ref = 'r3'),
+          'a retry after its service was made inactive returns its request');
+SELECT throws_ok($$SELECT workorder.open311_post_request('{"service_code": "WATER_FLOOD", "lat": 24.1, "long": 115.1, "idempotency_key": "r9"}')$$,
+                 'WO871', NULL, '... while a new request for that service is refused');
+SELECT workorder.load_category('{"code": "WATER_FLOOD", "active": true}') IS NOT NULL AS reactivated \gset
 SELECT is(workorder.open311_error('WO301', 'unknown channel') -> 0 ->> 'code', '500',
           'an unknown channel (the setting open311_channel names none) is the server''s fault, HTTP 500, not 400');
 SELECT is(workorder.open311_error('WO307', 'submit() needs a READ COMMITTED transaction') -> 0 ->> 'code', '500',

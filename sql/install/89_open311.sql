@@ -388,6 +388,14 @@ COMMENT ON FUNCTION workorder.open311_request(text, text) IS 'GeoReport v2 GET r
 -- order's attributes (never shown in requests).  The idempotency_key, when the HTTP
 -- layer passes one (e.g. from an Idempotency-Key header), is the channel_ref, so a
 -- retried POST returns the same request; without it every POST is a new request.
+--
+-- A key is one request's: the order keeps a SHA-256 of the POST (without the key),
+-- and the same key with another POST is refused (WO876), not answered with the
+-- first request's ticket while the second report was lost (the open311 channel is
+-- every client's, and two clients' keys "1" met).  A retry is looked up before the
+-- POST is checked again: a service made inactive, or a jurisdiction set, since the
+-- first POST turned its retry into a 404, and a client that took that for "not
+-- filed" made a second order.
 CREATE FUNCTION workorder.open311_post_request(request jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -400,6 +408,9 @@ DECLARE
     field text;
     o workorder.orders;
     extra jsonb;
+    channel text := workorder.setting('open311_channel', 'open311');
+    idempotency_key text;
+    fingerprint text;
 BEGIN
     IF request IS NULL OR pg_catalog.jsonb_typeof(request) OPERATOR(pg_catalog.<>) 'object' THEN
         PERFORM workorder.raise_error('WO874', 'invalid Open311 request',
@@ -418,6 +429,18 @@ BEGIN
             pg_catalog.format('%s is a JSON %s: %s.', field, pg_catalog.jsonb_typeof(request OPERATOR(pg_catalog.->) field),
                               pg_catalog.left((request OPERATOR(pg_catalog.->) field)::text, 60)),
             pg_catalog.format('Pass %s as a string.', field));
+    END IF;
+    -- Trimmed as submit() trims a reference.
+    idempotency_key := NULLIF(workorder.trim_blanks(request OPERATOR(pg_catalog.->>) 'idempotency_key'), '');
+    fingerprint := pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
+                       (request OPERATOR(pg_catalog.-) 'idempotency_key'::text)::text, 'UTF8')), 'hex');
+    IF idempotency_key IS NOT NULL AND workorder.channel_is_active(channel) THEN
+        PERFORM workorder.check_channel_access(channel, 'submit');   -- as submit() would
+        SELECT * INTO o FROM workorder.orders x
+         WHERE x.channel_code OPERATOR(pg_catalog.=) channel AND x.channel_ref OPERATOR(pg_catalog.=) idempotency_key;
+        IF FOUND THEN
+            RETURN workorder.open311_posted(o, request, idempotency_key, fingerprint);
+        END IF;
     END IF;
     PERFORM workorder.open311_jurisdiction(request OPERATOR(pg_catalog.->>) 'jurisdiction_id');
     e := workorder.open311_service_category(request OPERATOR(pg_catalog.->>) 'service_code');
@@ -444,15 +467,15 @@ BEGIN
             'Pass attribute as an object of code: value.');
     END IF;
     extra := pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+        'request_sha256', fingerprint,
         'email', request OPERATOR(pg_catalog.->>) 'email',
         'device_id', request OPERATOR(pg_catalog.->>) 'device_id',
         'account_id', request OPERATOR(pg_catalog.->>) 'account_id',
         'address_id', request OPERATOR(pg_catalog.->>) 'address_id',
         'attribute', request OPERATOR(pg_catalog.->) 'attribute'));
     o := workorder.submit(
-        channel => workorder.setting('open311_channel', 'open311'),
-        channel_ref => COALESCE(NULLIF(pg_catalog.btrim(request OPERATOR(pg_catalog.->>) 'idempotency_key'), ''),
-                                'open311-' OPERATOR(pg_catalog.||) pg_catalog.gen_random_uuid()::text),
+        channel => channel,
+        channel_ref => COALESCE(idempotency_key, 'open311-' OPERATOR(pg_catalog.||) pg_catalog.gen_random_uuid()::text),
         category => e.code,
         description => COALESCE(NULLIF(pg_catalog.btrim(request OPERATOR(pg_catalog.->>) 'description'), ''), e.name),
         lon => v_lon, lat => v_lat,
@@ -461,8 +484,30 @@ BEGIN
                                                           NULLIF(pg_catalog.btrim(request OPERATOR(pg_catalog.->>) 'last_name'), '')), ''),
         reporter_phone => request OPERATOR(pg_catalog.->>) 'phone',
         attributes => pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
-                          'open311', NULLIF(extra, '{}'::jsonb),
+                          'open311', extra,
                           'media_url', request OPERATOR(pg_catalog.->>) 'media_url')));
+    -- A POST beside another with the same key: submit() returned the order the other made.
+    RETURN workorder.open311_posted(o, request, idempotency_key, fingerprint);
+END
+$$;
+
+-- open311_posted is the answer to a POST that made, or retried, order o:
+-- [{"service_request_id", "service_notice", "account_id"}]; or WO876 when o was
+-- made by another POST with the same idempotency_key (fingerprint is the SHA-256
+-- of this one; an order made before 0.5 has none, and is taken as the retry).
+CREATE FUNCTION workorder.open311_posted(o workorder.orders, request jsonb, idempotency_key text, fingerprint text)
+RETURNS jsonb
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF o.attributes OPERATOR(pg_catalog.#>>) '{open311,request_sha256}' IS DISTINCT FROM fingerprint
+       AND o.attributes OPERATOR(pg_catalog.#>>) '{open311,request_sha256}' IS NOT NULL THEN
+        PERFORM workorder.raise_error('WO876',
+            pg_catalog.format('idempotency_key %s was used for another Open311 request',
+                              pg_catalog.quote_literal(pg_catalog.left(idempotency_key, 60))),
+            pg_catalog.format('It made request %s, whose POST differs from this one.', o.ticket),
+            'Give every new request a key of its own (a UUID); a retry repeats its request unchanged, with its key.');
+    END IF;
     RETURN pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
         'service_request_id', o.ticket::text,
         'service_notice', CASE WHEN o.resolve_due_at IS NOT NULL
@@ -477,7 +522,10 @@ COMMENT ON FUNCTION workorder.open311_post_request(jsonb) IS
 -- shape, [{"code": <HTTP status>, "description": message}]: 404 for an unknown
 -- service, request or jurisdiction, 400 for other bad input (WO1xx, WO3xx, WO87x),
 -- 403 for a caller refused (WO95x: another channel, an order it may not see), 500
--- for anything else.
+-- for anything else; 422 for an idempotency_key used for another request (WO876, as
+-- the IETF Idempotency-Key draft has it), 403 too for a function the caller may
+-- not execute (42501), and 503 for a conflict with another transaction that a
+-- retry gets past (40001, 40P01, 55P03).
 CREATE FUNCTION workorder.open311_error(sqlstate text, message text)
 RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -488,6 +536,9 @@ BEGIN
         -- the client's: the server's fault (it was 400); so is WO307, the front
         -- end's transaction not READ COMMITTED (a 400 is not retried).
         'code', CASE WHEN sqlstate IN ('WO871', 'WO872', 'WO875') THEN 404
+                     WHEN sqlstate OPERATOR(pg_catalog.=) 'WO876' THEN 422
+                     WHEN sqlstate OPERATOR(pg_catalog.=) '42501' THEN 403
+                     WHEN sqlstate OPERATOR(pg_catalog.=) ANY ('{40001,40P01,55P03}'::text[]) THEN 503
                      WHEN sqlstate OPERATOR(pg_catalog.=) ANY ('{WO301,WO307}'::text[]) THEN 500
                      WHEN sqlstate OPERATOR(pg_catalog.~) '^(WO1|WO3|WO87|22)' THEN 400
                      WHEN sqlstate OPERATOR(pg_catalog.~) '^WO95' THEN 403
