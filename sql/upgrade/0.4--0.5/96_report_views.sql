@@ -19,4 +19,4 @@ SELECT a.month, a.unit_code, a.unit_name, a.unit_kind, a.generated_at, a.orders_
 COMMENT ON VIEW workorder.bi_monthly_assessments IS
     'The monthly assessments (workorder.monthly_assessments), one row per month and unit, as published.';
 ALTER POLICY order_events_with_order ON workorder.order_events
-    USING (EXISTS (SELECT 1 FROM workorder.orders o WHERE o.id OPERATOR(pg_catalog.=) order_events.order_id));
+    USING (EXISTS (SELECT 1 FROM workorder.orders o WHERE o.id OPERATOR(pg_catalog.=) order_events.order_id OFFSET 0));
