@@ -6,7 +6,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(43);
+SELECT plan(49);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -91,12 +91,12 @@ SELECT is((SELECT detected_at FROM workorder.detections WHERE camera_id = 'cam-t
           'a detection time without an offset is read as Beijing time');
 RESET TimeZone;
 
--- A value too deep to convert (attributes nested 100000 levels: the stack depth) is
--- that row's fault: it is rejected and the rows around it are ingested.  It used to
--- fail every batch that held it, for good (54001).
+-- A value too deep to convert (attributes nested 30000 levels, within 64 kB: the
+-- stack depth) is that row's fault: it is rejected and the rows around it are
+-- ingested.  It used to fail every batch that held it, for good (54001).
 INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence, attributes)
 SELECT 'cam-deep', 'no_helmet', '2026-10-16 09:00:00', '115.05', '24.05', '0.9',
-       CASE WHEN g = 3 THEN '{"a": ' || repeat('[', 100000) || repeat(']', 100000) || '}' END
+       CASE WHEN g = 3 THEN '{"a": ' || repeat('[', 30000) || repeat(']', 30000) || '}' END
   FROM generate_series(1, 5) g;
 \o /dev/null
 SELECT * FROM workorder.ingest_detections();
@@ -105,6 +105,52 @@ SELECT is((SELECT count(*)::integer FROM workorder.detections WHERE camera_id = 
           'a row nested too deep to convert is set aside, and the four good rows around it are ingested');
 SELECT is((SELECT error_code FROM workorder.detection_rejects WHERE raw->>'camera_id' = 'cam-deep'), '54001',
           '... and the deep row is rejected with its SQLSTATE');
+
+-- A value longer than any column takes is rejected by its length, before it is
+-- read: a camera id of 140 million characters failed the batch with an error no
+-- reject handled (XX000, out of memory in the check for control characters), and
+-- every later ingest claimed it first again, so nothing after it was ingested.
+INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence)
+SELECT CASE WHEN g = 2 THEN repeat('c', 140000000) ELSE 'cam-long-' || g END, 'no_helmet', '2026-10-16 09:00:00',
+       '115.05', '24.05', '0.9'
+  FROM generate_series(1, 3) g;
+SELECT results_eq($$SELECT ingested, rejected FROM workorder.ingest_detections()$$, $$VALUES (2, 1)$$,
+                  'a row with a camera id of 140 million characters is rejected, and the rows around it are ingested');
+SELECT results_eq($$SELECT error_code, error_message, length(raw->>'camera_id') FROM workorder.detection_rejects
+                     WHERE raw->>'camera_id' LIKE 'ccc%'$$,
+                  $$VALUES ('WO851'::text, 'detection column camera_id is too long: 140000000 bytes, of at most 1024. Fix the row at its source and COPY it again.'::text, 200)$$,
+                  '... as too long, keeping the beginning of the value');
+
+-- Times a camera reports after its clock was reset (2000-01-01 00:00, all of them in
+-- one bucket: they raised a dispatched order dated 2000) and words PostgreSQL reads
+-- as times ('now' was the time of the ingest) are refused; with detection_max_age
+-- set, so is a detection older than that.  A confidence too small for real is 0
+-- (1e-50 was a value out of range), and blanks submit() trims are not part of a
+-- reference (a retry with a no-break space after it was counted again).
+INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence, detection_ref)
+VALUES ('cam-reset', 'no_helmet', '2000-01-01 00:00:00', '115.05', '24.05', '0.9', NULL),
+       ('cam-words', 'no_helmet', 'now', '115.05', '24.05', '0.9', NULL),
+       ('cam-words', 'no_helmet', ' Yesterday ', '115.05', '24.05', '0.9', NULL),
+       ('cam-old', 'no_helmet', (now() - interval '3 days')::text, '115.05', '24.05', '0.9', NULL),
+       ('cam-tiny', 'no_helmet', '2026-10-16 09:00:00', '115.05', '24.05', '1e-50', NULL),
+       ('cam-nbsp', 'no_helmet', '2026-10-16 09:00:00', '115.05', '24.05', '0.9', 'evt-9'),
+       (E'cam-nbsp\u00a0', 'no_helmet', '2026-10-16 09:00:00', '115.05', '24.05', '0.9', E'evt-9\u3000');
+SELECT results_eq($$SELECT ingested, rejected FROM workorder.ingest_detections()$$, $$VALUES (4, 3)$$,
+                  'a clock-reset time and time words are rejected; an old one, a tiny confidence and a padded retry are taken in');
+SELECT results_eq($$SELECT raw->>'camera_id', raw->>'detected_at', error_code FROM workorder.detection_rejects
+                     WHERE raw->>'camera_id' IN ('cam-reset', 'cam-words') ORDER BY id$$,
+                  $$VALUES ('cam-reset'::text, '2000-01-01 00:00:00'::text, 'WO851'::text), ('cam-words', 'now', 'WO851'),
+                           ('cam-words', ' Yesterday ', 'WO851')$$,
+                  '... each with WO851');
+SELECT results_eq($$SELECT camera_id, confidence FROM workorder.detections WHERE camera_id IN ('cam-tiny', 'cam-nbsp') ORDER BY id$$,
+                  $$VALUES ('cam-tiny'::text, 0::real), ('cam-nbsp', 0.9::real)$$,
+                  '... the tiny confidence is stored as 0, and the padded retry is the detection already stored');
+INSERT INTO workorder.settings VALUES ('detection_max_age', '2 days', 'detections_test');
+INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence)
+VALUES ('cam-old', 'no_helmet', (now() - interval '3 days')::text, '115.05', '24.05', '0.9');
+SELECT results_eq($$SELECT ingested, rejected FROM workorder.ingest_detections()$$, $$VALUES (0, 1)$$,
+                  'with detection_max_age 2 days, a detection three days old is rejected');
+DELETE FROM workorder.settings WHERE name = 'detection_max_age';
 
 -- A time written with CST is China Standard Time, as Java platforms write it
 -- (PostgreSQL reads US Central, 14 hours off); hexadecimal coordinates and

@@ -6,7 +6,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(59);
+SELECT plan(60);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -44,6 +44,8 @@ SELECT is_empty($$SELECT 1 FROM workorder.hotspot_settings WHERE code LIKE 'WATE
 -- Bad as_of.
 SELECT throws_ok($$SELECT * FROM workorder.detect_hotspots(NULL)$$, 'WO862', NULL, 'a NULL as_of is refused with WO862');
 SELECT throws_ok($$SELECT * FROM workorder.detect_hotspots('infinity')$$, 'WO862', NULL, 'an infinite as_of is refused');
+SELECT throws_ok($$SELECT * FROM workorder.detect_hotspots('4713-01-01 BC')$$, 'WO862', NULL,
+                 'an as_of before 2000 is refused (its windows ran out of the range of timestamps, 22008)');
 SELECT throws_ok($$SELECT * FROM workorder.detect_hotspots(now() + interval '2 days')$$, 'WO862', NULL,
                  'an as_of in the future is refused');
 SELECT throws_ok($$SELECT * FROM workorder.detect_hotspots(now() + interval '30 minutes')$$, 'WO862', NULL,

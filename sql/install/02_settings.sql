@@ -86,6 +86,7 @@ SELECT d.name, d.kind, d.min_value, d.max_value, d.choices, d.default_value, d.m
     ('detection_window', 'interval', 60, 2678400, NULL, '1 hour', 'the time bucket of detections'),
     ('detection_cell_m', 'integer', 10, 10000, NULL, '200', 'the grid cell of detections, in metres'),
     ('detection_min_confidence', 'number', 0, 1, NULL, '0.5', 'the confidence from which a detection counts'),
+    ('detection_max_age', 'interval', 3600, 3153600000, NULL, NULL, 'how old a detection may be when it is ingested; an older one is rejected (default: no limit)'),
     ('grid_srid', 'srid', NULL, NULL, NULL, '4547', 'the metric projection of hotspot grids'),
     ('hotspot_channel', 'code', NULL, NULL, NULL, 'hotspot', 'the channel of the orders hotspots raise'),
     ('hotspot_interval', 'interval', 60, 2678400, NULL, '1 hour', 'how often the worker looks for hotspots'),

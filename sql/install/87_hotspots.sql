@@ -229,11 +229,13 @@ DECLARE
     spot workorder.hotspots;
     made workorder.orders;
 BEGIN
+    -- Not before 2000: the windows before it (a year, a baseline of years) ran out of
+    -- the range of timestamps for one in 4713 BC (22008).
     IF as_of IS NULL OR NOT pg_catalog.isfinite(as_of)
-       OR as_of OPERATOR(pg_catalog.>) pg_catalog.now() THEN
+       OR as_of OPERATOR(pg_catalog.>) pg_catalog.now() OR as_of OPERATOR(pg_catalog.<) '2000-01-01'::timestamptz THEN
         PERFORM workorder.raise_error('WO862', 'invalid as_of for detect_hotspots',
             pg_catalog.format('as_of is %s.', COALESCE(as_of::text, 'NULL')),
-            'Pass the end of the window to examine: now() or an instant in the past.');
+            'Pass the end of the window to examine: now() or an instant in the past, after 2000.');
     END IF;
     PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('workorder.detect_hotspots'));
     SELECT pg_catalog.min(as_of OPERATOR(pg_catalog.-) s."window")

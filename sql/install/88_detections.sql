@@ -116,7 +116,7 @@ BEGIN
         -- Ingest trims the kind of a detection: a rule's kind with blanks at its
         -- ends never matched one.
         WHEN NEW.kind IS NULL OR pg_catalog.length(NEW.kind) OPERATOR(pg_catalog.<) 1 OR pg_catalog.length(NEW.kind) OPERATOR(pg_catalog.>) 64
-             OR NEW.kind OPERATOR(pg_catalog.~) '[[:cntrl:]]' OR NEW.kind OPERATOR(pg_catalog.<>) pg_catalog.btrim(NEW.kind)
+             OR NEW.kind OPERATOR(pg_catalog.~) '[[:cntrl:]]' OR NEW.kind OPERATOR(pg_catalog.<>) workorder.trim_blanks(NEW.kind)
             THEN pg_catalog.format('the kind %s is not 1 to 64 characters without control characters and blanks at its ends',
                                    COALESCE(pg_catalog.quote_literal(NEW.kind), 'NULL'))
         WHEN NEW.min_count IS NOT NULL AND NOT (NEW.min_count OPERATOR(pg_catalog.>=) 1 AND NEW.min_count OPERATOR(pg_catalog.<=) 1000000)
@@ -270,14 +270,14 @@ DECLARE
 BEGIN
     SELECT * INTO i FROM workorder.detection_inbox x WHERE x.id OPERATOR(pg_catalog.=) inbox_id;
     FOREACH col IN ARRAY ARRAY['detected_at', 'lon', 'lat', 'confidence', 'attributes'] LOOP
-        val := NULLIF(pg_catalog.btrim(CASE col WHEN 'detected_at' THEN i.detected_at WHEN 'lon' THEN i.lon
+        val := NULLIF(workorder.trim_blanks(CASE col WHEN 'detected_at' THEN i.detected_at WHEN 'lon' THEN i.lon
                                                 WHEN 'lat' THEN i.lat WHEN 'confidence' THEN i.confidence
                                                 ELSE i.attributes END), '');
         BEGIN
             dummy := CASE col WHEN 'detected_at' THEN workorder.time_text_offsets(val)::timestamptz::text
                               WHEN 'lon' THEN val::double precision::text
                               WHEN 'lat' THEN val::double precision::text
-                              WHEN 'confidence' THEN val::real::text
+                              WHEN 'confidence' THEN val::double precision::text
                               ELSE val::jsonb::text END;
         EXCEPTION WHEN data_exception OR program_limit_exceeded THEN
             RETURN pg_catalog.format('detection column %s does not convert: %s. %s', col,
@@ -314,18 +314,23 @@ BEGIN
             -- Each text converted once; the checks below read the converted values.
             SELECT i.id, i.received_at, i.camera_id AS camera_text, i.kind AS kind_text, i.detected_at AS detected_at_text,
                    i.lon AS lon_text, i.lat AS lat_text, i.confidence AS confidence_text, i.attributes AS attributes_text,
-                   NULLIF(pg_catalog.btrim(i.camera_id), '') AS camera_id,
-                   NULLIF(pg_catalog.btrim(i.kind), '') AS kind,
+                   -- Trimmed of the blanks submit() trims (no-break and ideographic
+                   -- spaces too): 'a' and 'a' with a no-break space after it were
+                   -- two references, and a retry was counted twice.
+                   NULLIF(workorder.trim_blanks(i.camera_id), '') AS camera_id,
+                   NULLIF(workorder.trim_blanks(i.kind), '') AS kind,
                    -- CST and GMT+8 are Beijing time, as in the inbox
                    -- (time_text_offsets, part 70): PostgreSQL reads them 14 and
                    -- 16 hours off.
-                   workorder.time_text_offsets(NULLIF(pg_catalog.btrim(i.detected_at), ''))::timestamptz AS detected_at,
-                   NULLIF(pg_catalog.btrim(i.lon), '')::double precision AS lon,
-                   NULLIF(pg_catalog.btrim(i.lat), '')::double precision AS lat,
-                   NULLIF(pg_catalog.btrim(i.confidence), '')::real AS confidence,
-                   NULLIF(pg_catalog.btrim(i.attributes), '')::jsonb AS attributes,
+                   workorder.time_text_offsets(NULLIF(workorder.trim_blanks(i.detected_at), ''))::timestamptz AS detected_at,
+                   NULLIF(workorder.trim_blanks(i.lon), '')::double precision AS lon,
+                   NULLIF(workorder.trim_blanks(i.lat), '')::double precision AS lat,
+                   -- As double precision, then real: a confidence of 1e-50 is 0, and
+                   -- not a value out of range for real.
+                   NULLIF(workorder.trim_blanks(i.confidence), '')::double precision AS confidence,
+                   NULLIF(workorder.trim_blanks(i.attributes), '')::jsonb AS attributes,
                    i.detection_ref AS detection_ref_text,
-                   NULLIF(pg_catalog.btrim(i.detection_ref), '') AS detection_ref
+                   NULLIF(workorder.trim_blanks(i.detection_ref), '') AS detection_ref
               FROM pg_catalog.unnest(ids) AS claimed(id)
               -- ids is sorted: the range lets the primary key find the rows in a
               -- large inbox instead of hashing all of it.
@@ -344,10 +349,19 @@ BEGIN
                         THEN workorder.detection_refuse('kind', v.kind_text,
                                  'A detection kind is 1 to 64 characters, without control characters.')
                         ELSE v.kind END AS kind,
-                   CASE WHEN v.detected_at IS NULL OR v.detected_at OPERATOR(pg_catalog.<) '2000-01-01'::timestamptz
+                   -- After 2000-01-01 00:00, which a camera whose clock was reset
+                   -- reports (every such camera in one bucket: they raised a
+                   -- dispatched order dated 2000), and at most detection_max_age
+                   -- old when it is set; not a word PostgreSQL reads as a time ('now'
+                   -- was the time of the ingest).
+                   CASE WHEN v.detected_at IS NULL OR v.detected_at OPERATOR(pg_catalog.<=) '2000-01-01'::timestamptz
                              OR v.detected_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) '1 hour'::interval)
+                             OR v.detected_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-)
+                                 (SELECT workorder.setting('detection_max_age', NULL)::interval))
+                             OR pg_catalog.lower(workorder.trim_blanks(v.detected_at_text))
+                                OPERATOR(pg_catalog.=) ANY ('{now,today,tomorrow,yesterday,epoch,allballs}'::text[])
                         THEN workorder.detection_refuse('detected_at', v.detected_at_text,
-                                 'The detection time is required, after 2000-01-01 and at most an hour from now.')::timestamptz
+                                 'The detection time is required: a date and time after 2000-01-01 00:00, at most an hour ahead (and at most detection_max_age old, when set).')::timestamptz
                         ELSE v.detected_at END AS detected_at,
                    CASE WHEN v.lon IS NULL OR NOT (v.lon OPERATOR(pg_catalog.>=) -180 AND v.lon OPERATOR(pg_catalog.<=) 180)
                              OR pg_catalog.strpos(v.lon_text, 'x') OPERATOR(pg_catalog.>) 0 OR pg_catalog.strpos(v.lon_text, 'X') OPERATOR(pg_catalog.>) 0
@@ -360,7 +374,8 @@ BEGIN
                    CASE WHEN v.confidence IS NULL OR NOT (v.confidence OPERATOR(pg_catalog.>=) 0 AND v.confidence OPERATOR(pg_catalog.<=) 1)
                              OR pg_catalog.strpos(v.confidence_text, 'x') OPERATOR(pg_catalog.>) 0 OR pg_catalog.strpos(v.confidence_text, 'X') OPERATOR(pg_catalog.>) 0
                         THEN workorder.detection_refuse('confidence', v.confidence_text, 'The confidence is required, from 0 to 1.')::real
-                        ELSE v.confidence END AS confidence,
+                        WHEN v.confidence OPERATOR(pg_catalog.<) 1e-37 THEN 0::real
+                        ELSE v.confidence::real END AS confidence,
                    CASE WHEN v.attributes IS NOT NULL AND (pg_catalog.jsonb_typeof(v.attributes) OPERATOR(pg_catalog.<>) 'object'
                                                           OR pg_catalog.octet_length(v.attributes_text) OPERATOR(pg_catalog.>) 65536)
                         THEN workorder.detection_refuse('attributes', v.attributes_text,
@@ -449,8 +464,8 @@ BEGIN
         IF err_code OPERATOR(pg_catalog.=) '23505'
            AND EXISTS (SELECT 1 FROM workorder.detection_inbox i
                          JOIN workorder.detections d
-                           ON d.camera_id OPERATOR(pg_catalog.=) pg_catalog.btrim(i.camera_id)
-                          AND d.detection_ref OPERATOR(pg_catalog.=) pg_catalog.btrim(i.detection_ref)
+                           ON d.camera_id OPERATOR(pg_catalog.=) workorder.trim_blanks(i.camera_id)
+                          AND d.detection_ref OPERATOR(pg_catalog.=) workorder.trim_blanks(i.detection_ref)
                         WHERE i.id OPERATOR(pg_catalog.=) ids[1]) THEN
             RETURN 1;
         END IF;
@@ -527,11 +542,23 @@ END
 $$;
 REVOKE ALL ON FUNCTION workorder.raise_detection_orders(integer) FROM PUBLIC;
 
--- ingest_detections moves up to max_rows inbox rows (oldest first, skipping rows
--- another ingest holds) into detections, rejecting the bad ones, and then raises
--- the orders of the aggregates that crossed their thresholds.  Returns how many
--- rows it ingested and rejected and how many orders it made.  A detection time
--- without a UTC offset is Beijing time, whatever the session's TimeZone.
+-- ingest_detections moves up to max_rows inbox rows (oldest first) into
+-- detections, rejecting the bad ones, and then raises the orders of the aggregates
+-- that crossed their thresholds.  Returns how many rows it ingested and rejected
+-- and how many orders it made.  A detection time without a UTC offset is Beijing
+-- time, whatever the session's TimeZone.
+--
+-- Two ingests do not run at once: the second waits for the first's transaction (a
+-- transaction-level advisory lock), then takes the rows after it.  A batch that
+-- holds a bad row is written by several statements (ingest_detection_rows splits
+-- it), each upserting its own aggregates, and two such batches running at once
+-- deadlocked on them (8 calls in 40, two sessions, a bad row in seven).
+--
+-- A row with a value longer than any column takes (over 1 kB; attributes over
+-- 64 kB) is rejected first, by its length alone, with the beginning of each value:
+-- read whole, a camera id of 140 million characters failed the batch statement with
+-- an error no reject handles (XX000, out of memory), and since every ingest claims
+-- the oldest rows first, no detection after it was ever ingested.
 CREATE FUNCTION workorder.ingest_detections(max_rows integer DEFAULT 10000,
                                             OUT ingested integer, OUT rejected integer, OUT orders integer)
 RETURNS record
@@ -547,6 +574,7 @@ SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
     ids bigint[];
+    sound bigint[];
 BEGIN
     IF max_rows IS NULL OR max_rows OPERATOR(pg_catalog.<) 1 OR max_rows OPERATOR(pg_catalog.>) 1000000 THEN
         PERFORM workorder.raise_error('WO853',
@@ -554,9 +582,45 @@ BEGIN
             pg_catalog.format('max_rows is %s.', COALESCE(max_rows::text, 'NULL')),
             'Pass max_rows from 1 to 1000000; call ingest_detections() again for the rest.');
     END IF;
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('workorder.ingest_detections'));
     SELECT pg_catalog.array_agg(c.id ORDER BY c.id) INTO ids
       FROM (SELECT i.id FROM workorder.detection_inbox i ORDER BY i.id LIMIT max_rows FOR UPDATE SKIP LOCKED) c;
-    ingested := workorder.ingest_detection_rows(COALESCE(ids, '{}'),
+    -- octet_length() reads a stored value's length without reading the value, and
+    -- substr() only its beginning.
+    WITH oversized AS (
+        INSERT INTO workorder.detection_rejects (id, received_at, raw, error_code, error_message)
+        SELECT i.id, i.received_at,
+               pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                   'camera_id', pg_catalog.substr(i.camera_id, 1, 200), 'kind', pg_catalog.substr(i.kind, 1, 200),
+                   'detected_at', pg_catalog.substr(i.detected_at, 1, 200), 'lon', pg_catalog.substr(i.lon, 1, 200),
+                   'lat', pg_catalog.substr(i.lat, 1, 200), 'confidence', pg_catalog.substr(i.confidence, 1, 200),
+                   'attributes', pg_catalog.substr(i.attributes, 1, 200),
+                   'detection_ref', pg_catalog.substr(i.detection_ref, 1, 200))),
+               'WO851',
+               pg_catalog.format('detection column %s is too long: %s bytes, of at most %s. Fix the row at its source and COPY it again.',
+                                 l.name, l.bytes, l.most)
+          FROM pg_catalog.unnest(ids) AS claimed(id)
+          JOIN workorder.detection_inbox i ON i.id OPERATOR(pg_catalog.=) claimed.id
+                                          AND i.id OPERATOR(pg_catalog.>=) ids[1]
+                                          AND i.id OPERATOR(pg_catalog.<=) ids[pg_catalog.cardinality(ids)]
+          CROSS JOIN LATERAL (
+              SELECT c.name, c.bytes, c.most
+                FROM (VALUES (1, 'camera_id', pg_catalog.octet_length(i.camera_id), 1024),
+                             (2, 'kind', pg_catalog.octet_length(i.kind), 1024),
+                             (3, 'detected_at', pg_catalog.octet_length(i.detected_at), 1024),
+                             (4, 'lon', pg_catalog.octet_length(i.lon), 1024),
+                             (5, 'lat', pg_catalog.octet_length(i.lat), 1024),
+                             (6, 'confidence', pg_catalog.octet_length(i.confidence), 1024),
+                             (7, 'attributes', pg_catalog.octet_length(i.attributes), 65536),
+                             (8, 'detection_ref', pg_catalog.octet_length(i.detection_ref), 1024)) c(n, name, bytes, most)
+               WHERE c.bytes OPERATOR(pg_catalog.>) c.most
+               ORDER BY c.n LIMIT 1) l
+        RETURNING id
+    )
+    SELECT pg_catalog.array_agg(k.id ORDER BY k.id) INTO sound
+      FROM pg_catalog.unnest(ids) AS k(id)
+     WHERE k.id OPERATOR(pg_catalog.<>) ALL (SELECT o.id FROM oversized o);
+    ingested := workorder.ingest_detection_rows(COALESCE(sound, '{}'),
         workorder.setting('detection_min_count', '10')::integer,
         workorder.setting('detection_window', '1 hour')::interval,
         workorder.setting('detection_cell_m', '200')::double precision,

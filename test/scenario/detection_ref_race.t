@@ -5,10 +5,11 @@
 #
 # Session A copies the detection into the inbox and ingests it, and keeps its
 # transaction open.  Session B copies the same detection (same camera_id and
-# detection_ref) and ingests it: its insert waits on A's row in the unique index.
-# A commits.  B's insert then fails with a unique violation, which the ingest used to
-# take for the row's fault: the retry was rejected (23505, in detection_rejects).
-# It is a retry of a detection stored meanwhile, and is taken in as one.
+# detection_ref) and ingests it: it waits for A.  (Its insert waited on A's row in
+# the unique index, then failed with a unique violation, which the ingest took for
+# the row's fault: the retry was rejected, 23505.  Since ingests run one at a time,
+# it waits for A's transaction before it claims a row.)  A commits.  B's copy is a
+# retry of a detection stored meanwhile, and is taken in as one.
 #
 # Needs PGHOST/PGPORT/PGUSER of a running cluster with workorder installed.  Prints
 # TAP.  Its database is dropped at the end.
