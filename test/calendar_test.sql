@@ -4,7 +4,7 @@
 -- (calendar_spans), on cn and on calendars across daylight-saving switches; the
 -- cache seeing changes; the loaders' bad input, with nothing written.
 BEGIN;
-SELECT plan(52);
+SELECT plan(56);
 
 SET LOCAL search_path = workorder, public;
 -- The results must not depend on the session's time zone: run in another one.
@@ -220,6 +220,27 @@ SELECT throws_ok($$INSERT INTO workorder.calendar_hours VALUES ('t-berlin', 1, '
                  'WO502', 'working hours of calendar t-berlin overlap on weekday 1', 'overlapping spans are refused');
 SELECT throws_ok($$UPDATE workorder.calendars SET time_zone = 'Europe/Berlín' WHERE code = 't-berlin'$$,
                  'WO502', 'calendar t-berlin has an unknown time zone', 'an unknown time zone is refused');
+-- A make-up workday on a day of the week that has working hours is a swapped kind
+-- (National Day typed as a workday); on a Sunday it is what 调休 means.
+SELECT throws_ok($$INSERT INTO workorder.calendar_days (calendar_code, day, kind, name) VALUES ('cn', '2027-10-01', 'workday', '国庆节')$$,
+                 'WO502', 'day 2027-10-01 of calendar cn is a make-up workday on a Friday, which has working hours already',
+                 'a make-up workday on a weekday is refused');
+SELECT throws_ok($$SELECT workorder.load_calendar_days('cn', '[{"day": "2027-10-01", "kind": "workday", "name": "国庆节"}]')$$,
+                 'WO502', NULL, '... also through the loader');
+SAVEPOINT sunday;
+SELECT lives_ok($$INSERT INTO workorder.calendar_days (calendar_code, day, kind, name) VALUES ('cn', '2027-09-26', 'workday', '国庆节调休')$$,
+                'a make-up workday on a Sunday is taken');
+ROLLBACK TO SAVEPOINT sunday;
+-- Coverage is the unbroken run of listed years from this one: a day typed decades
+-- ahead (2072 for 2027) said the holidays were known for 45 years, and a check on
+-- days_ahead stayed quiet.
+SAVEPOINT stray;
+SELECT covered_until AS covered_before FROM workorder.calendar_coverage WHERE calendar = 'cn' \gset
+INSERT INTO workorder.calendar_days (calendar_code, day, kind, name)
+VALUES ('cn', make_date(date_part('year', now() AT TIME ZONE 'Asia/Shanghai')::integer + 46, 2, 8), 'holiday', '春节');
+SELECT is((SELECT covered_until FROM workorder.calendar_coverage WHERE calendar = 'cn'), :'covered_before'::date,
+          'a day listed decades ahead, past years with none, does not extend the coverage');
+ROLLBACK TO SAVEPOINT stray;
 SAVEPOINT move;
 SELECT lives_ok($$UPDATE workorder.calendar_hours SET starts = starts + interval '3 hours', ends = ends + interval '3 hours'
                    WHERE calendar_code = 'cn' AND isodow = 1$$,

@@ -264,6 +264,20 @@ BEGIN
             pg_catalog.format('The kind is %s.', COALESCE(pg_catalog.quote_literal(NEW.kind), 'NULL')),
             'The kind is holiday (a day off) or workday (a make-up workday on a weekend day).');
     END IF;
+    -- A make-up workday (调休) is a day that would be off.  One on a day of the week
+    -- that has working hours is almost always a swapped kind (国庆节 typed as a
+    -- workday): it loaded silently, the holiday was never one, and every deadline
+    -- across it came a day early.
+    IF NEW.kind OPERATOR(pg_catalog.=) 'workday'
+       AND EXISTS (SELECT 1 FROM workorder.calendar_hours h
+                    WHERE h.calendar_code OPERATOR(pg_catalog.=) NEW.calendar_code
+                      AND h.isodow OPERATOR(pg_catalog.=) pg_catalog.date_part('isodow', NEW.day)::integer) THEN
+        PERFORM workorder.raise_error('WO502',
+            pg_catalog.format('day %s of calendar %s is a make-up workday on a %s, which has working hours already',
+                              NEW.day, NEW.calendar_code, pg_catalog.to_char(NEW.day, 'FMDay')),
+            pg_catalog.format('The kind is workday; the name is %s.', COALESCE(pg_catalog.quote_literal(COALESCE(NEW.name, NEW.name_en)), 'NULL')),
+            'A make-up workday (调休) is a day of the week without working hours; a public holiday is of kind holiday.');
+    END IF;
     IF NEW.day IS NULL OR NEW.day OPERATOR(pg_catalog.<) '1900-01-01'::date
        OR NEW.day OPERATOR(pg_catalog.>) '2199-12-31'::date THEN
         PERFORM workorder.raise_error('WO502',
