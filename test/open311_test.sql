@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(56);
+SELECT plan(57);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -160,7 +160,10 @@ SELECT is(workorder.open311_public_text(t.raw), t.shown, t.what)
      'and after 联系方式 or 电话号, spaced dashes, a 5-6 grouping, a bracketed prefix, a Unicode hyphen; an old 15-digit ID'),
     ('回电138/1234/5678，138,1234,5679，138_1234_5670，ｔｅｌ 86281234，Ｔｅｌ：86281235',
      '回电138****5678，138****5679，138****5670，ｔｅｌ ****1234，Ｔｅｌ：****1235',
-     'and with slashes, commas or underscores between groups, and after a full-width tel')) t(raw, shown, what);
+     'and with slashes, commas or underscores between groups, and after a full-width tel'),
+    ('身份证440602 1990 0101 1234，身份证 440602-1990-0101-1234，身份证 4406 0219 9001 0112 34，电话 +86 757 8628 1234，电话 0086-757-86281234，邮箱 chen.li@example.com.cn',
+     '身份证******************，身份证 ******************，身份证 ******************，电话 +86 757 ****1234，电话 0086-757-****1234，邮箱 ***@example.com.cn',
+     'ID numbers however their digits are grouped, landlines dialled from abroad, and e-mail addresses')) t(raw, shown, what);
 
 -- Paging by end_date at the precision requests show (whole seconds) loses nothing:
 -- the orders of one transaction share a received_at, and the rest of that second was

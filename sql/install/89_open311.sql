@@ -37,16 +37,19 @@ END
 $$;
 
 -- open311_public_text masks, in a public text, what looks like:
---   a resident ID number (17 digits and a digit or X, maybe written 6-8-4 with
---     separators; or an old one of 15 digits, area, YYMMDD and three): all of it;
+--   a resident ID number (17 digits and a digit or X, in any grouping: 6-8-4,
+--     6-4-4-4, 4-4-4-4-2, with separators between any digits; or an old one of 15
+--     digits, area, YYMMDD and three): all of it;
 --   a mobile number (11 digits from 1[3-9], in any grouping: 138-1234-5678,
 --     138 1234 5678, 13812 345678, 139.1234.5678, 138 - 1234 - 5678, (138)12345678,
 --     maybe after +86, 0086 or 86): 138****5678;
 --   a landline with its area code (0757-86281234, (020)87654321, 075786281234,
---     0757 8628 1234): the area code and the last four digits, 0757-****1234;
+--     0757 8628 1234, +86 757 8628 1234, 0086-757-86281234): the area code and the
+--     last four digits, 0757-****1234;
 --   a local number of 7 or 8 digits right after a word that announces one (电话,
 --     座机, 固话, 手机, 联系, 回电, 致电, 拨打, tel, maybe then 方式, 号码 or 号, then
---     是 or 为): its last four digits.
+--     是 or 为): its last four digits;
+--   an e-mail address: its domain, ***@example.com.
 -- A separator is up to three of: hyphen (also U+2010..U+2012, U+2212), en or em
 -- dash, dot, space, ideographic space.  Full-width digits, plus, hyphen and X (what
 -- a Chinese input method types) are first made ASCII, so that １３８１２３４５６７８
@@ -63,9 +66,13 @@ DECLARE
     sep constant text := '[-‐‑‒−–—. 　/／,，、_]{0,3}';
 BEGIN
     value := pg_catalog.translate(value, '０１２３４５６７８９＋－Ｘｘ', '0123456789+-Xx');
+    -- An ID number: area (six digits), birth year 19xx or 20xx, month, day, three
+    -- digits and a check digit or X, however the digits are grouped.
     value := pg_catalog.regexp_replace(value,
-        '(?<![0-9])[1-9][0-9]{5}' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '(19|20)[0-9]{6}'
-        OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '[0-9]{3}[0-9Xx](?![0-9])',
+        '(?<![0-9])[1-9](?:' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '[0-9]){5}' OPERATOR(pg_catalog.||) sep
+        OPERATOR(pg_catalog.||) '(?:1' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '9|2' OPERATOR(pg_catalog.||) sep
+        OPERATOR(pg_catalog.||) '0)(?:' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '[0-9]){9}'
+        OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '[0-9Xx](?![0-9])',
         '******************', 'g');
     value := pg_catalog.regexp_replace(value,
         '(?<![0-9])[1-9][0-9]{7}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}(?![0-9])',
@@ -78,6 +85,13 @@ BEGIN
     value := pg_catalog.regexp_replace(value,
         '(?<![0-9])([(（]?0[1-9][0-9]{1,2}[)）]?' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) ')[2-9][0-9]{2,3}'
         OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '([0-9]{4})(?![0-9])', '\1****\2', 'g');
+    -- Dialled from abroad, a landline drops its area code's trunk 0: +86 757 ...
+    value := pg_catalog.regexp_replace(value,
+        '(?<![0-9])((?:\+|00)86' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '[(（]?[1-9][0-9]{1,2}[)）]?'
+        OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) ')[2-9][0-9]{2,3}'
+        OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '([0-9]{4})(?![0-9])', '\1****\2', 'g');
+    value := pg_catalog.regexp_replace(value,
+        '[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})', '***@\1', 'g');
     RETURN pg_catalog.regexp_replace(value,
         '(电话|座机|固话|手机|联系|回电|致电|拨打|[TtＴｔ][EeＥｅ][LlＬｌ])((?:方式|号码|号)?(?:是|为)?[:：]?[ ]*)[2-9][0-9]{2,3}'
         OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '([0-9]{4})(?![0-9])', '\1\2****\3', 'g');
