@@ -27,15 +27,14 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 -- trim_blanks is value without the blanks around it that people type and paste:
 -- spaces, tabs, line breaks, no-break and ideographic (U+3000) spaces, and the
 -- byte order mark U+FEFF (which a CSV saved by a spreadsheet puts before its first
--- field), the set check_text trims.  Every text an action, a callback or the inbox takes in is
--- trimmed by it.  (Written out in each, the set once held E'\v', which is the
--- letter v in PostgreSQL.)
+-- field), the set check_text trims.  Every text an action, a callback, the inbox or
+-- the detection inbox takes in is trimmed by it.  (Written out in each, the set once
+-- held E'\v', which is the letter v in PostgreSQL.)  C (src/intake.c): as SQL it
+-- had the pinned search_path of every SQL function, and was called, not inlined.
 CREATE FUNCTION workorder.trim_blanks(value text)
 RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $$
-    SELECT pg_catalog.btrim(value, E' \t\n\r\f\x0b\u00a0\u3000\ufeff')
-$$;
+AS 'MODULE_PATHNAME', 'intake_trim_blanks'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 -- control_character_at returns the position (in characters, from 1) of the first
 -- control character of value other than tab, line feed, vertical tab, form feed and

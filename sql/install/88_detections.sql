@@ -574,6 +574,7 @@ SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
     ids bigint[];
+    too_long bigint[];
     sound bigint[];
 BEGIN
     IF max_rows IS NULL OR max_rows OPERATOR(pg_catalog.<) 1 OR max_rows OPERATOR(pg_catalog.>) 1000000 THEN
@@ -583,11 +584,20 @@ BEGIN
             'Pass max_rows from 1 to 1000000; call ingest_detections() again for the rest.');
     END IF;
     PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('workorder.ingest_detections'));
-    SELECT pg_catalog.array_agg(c.id ORDER BY c.id) INTO ids
-      FROM (SELECT i.id FROM workorder.detection_inbox i ORDER BY i.id LIMIT max_rows FOR UPDATE SKIP LOCKED) c;
-    -- octet_length() reads a stored value's length without reading the value, and
-    -- substr() only its beginning.
-    WITH oversized AS (
+    -- The rows with a value over its column's length are found as the rows are
+    -- claimed: octet_length() reads a stored value's length, not the value.
+    SELECT pg_catalog.array_agg(c.id ORDER BY c.id), pg_catalog.array_agg(c.id ORDER BY c.id) FILTER (WHERE c.oversized)
+      INTO ids, too_long
+      FROM (SELECT i.id,
+                   GREATEST(pg_catalog.octet_length(i.camera_id), pg_catalog.octet_length(i.kind),
+                            pg_catalog.octet_length(i.detected_at), pg_catalog.octet_length(i.lon),
+                            pg_catalog.octet_length(i.lat), pg_catalog.octet_length(i.confidence),
+                            pg_catalog.octet_length(i.detection_ref)) OPERATOR(pg_catalog.>) 1024
+                   OR pg_catalog.octet_length(i.attributes) OPERATOR(pg_catalog.>) 65536 AS oversized
+              FROM workorder.detection_inbox i ORDER BY i.id LIMIT max_rows FOR UPDATE SKIP LOCKED) c;
+    sound := ids;
+    IF too_long IS NOT NULL THEN
+        -- Rejected with the beginning of each value (substr() reads only that).
         INSERT INTO workorder.detection_rejects (id, received_at, raw, error_code, error_message)
         SELECT i.id, i.received_at,
                pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
@@ -599,10 +609,7 @@ BEGIN
                'WO851',
                pg_catalog.format('detection column %s is too long: %s bytes, of at most %s. Fix the row at its source and COPY it again.',
                                  l.name, l.bytes, l.most)
-          FROM pg_catalog.unnest(ids) AS claimed(id)
-          JOIN workorder.detection_inbox i ON i.id OPERATOR(pg_catalog.=) claimed.id
-                                          AND i.id OPERATOR(pg_catalog.>=) ids[1]
-                                          AND i.id OPERATOR(pg_catalog.<=) ids[pg_catalog.cardinality(ids)]
+          FROM workorder.detection_inbox i
           CROSS JOIN LATERAL (
               SELECT c.name, c.bytes, c.most
                 FROM (VALUES (1, 'camera_id', pg_catalog.octet_length(i.camera_id), 1024),
@@ -615,11 +622,10 @@ BEGIN
                              (8, 'detection_ref', pg_catalog.octet_length(i.detection_ref), 1024)) c(n, name, bytes, most)
                WHERE c.bytes OPERATOR(pg_catalog.>) c.most
                ORDER BY c.n LIMIT 1) l
-        RETURNING id
-    )
-    SELECT pg_catalog.array_agg(k.id ORDER BY k.id) INTO sound
-      FROM pg_catalog.unnest(ids) AS k(id)
-     WHERE k.id OPERATOR(pg_catalog.<>) ALL (SELECT o.id FROM oversized o);
+         WHERE i.id OPERATOR(pg_catalog.=) ANY (too_long);
+        sound := ARRAY(SELECT k.id FROM pg_catalog.unnest(ids) AS k(id)
+                        WHERE k.id OPERATOR(pg_catalog.<>) ALL (too_long) ORDER BY k.id);
+    END IF;
     ingested := workorder.ingest_detection_rows(COALESCE(sound, '{}'),
         workorder.setting('detection_min_count', '10')::integer,
         workorder.setting('detection_window', '1 hour')::interval,
