@@ -90,18 +90,19 @@ SELECT count(*) AS after_rollback FROM workorder.outbox;
 
 -- Claiming: in id order, at most max_messages, each claimed once.  A report's
 -- messages go out one at a time, in order: while one is claimed, the report's next
--- one waits, so a second claim now gets nothing.  The lease runs from the claim (the
--- statement's time), not from the start of the connector's transaction.
+-- one waits, so a second claim now gets nothing.  The lease runs from the moment of
+-- the claim, not from the start of the connector's transaction: between the
+-- statement's start and now, plus the lease.
 SELECT kind, ref, state, attempts, claimed_by, lease_from_claim
   FROM (SELECT c.kind, c.channel_ref AS ref, c.state, c.attempts, c.claimed_by,
-               c.claimed_until = statement_timestamp() + interval '1 minute'
+               c.claimed_until - interval '1 minute' BETWEEN statement_timestamp() AND clock_timestamp()
                AND c.next_attempt_at = c.claimed_until AS lease_from_claim
           FROM workorder.claim_outbox('hotline', 2, '1 minute', 'conn-a') c) x;
 SELECT count(*) AS second_claim FROM workorder.claim_outbox('hotline', 100, '1 minute', 'conn-b');
 
 -- Ack: delivered; again: no change.
 CREATE TEMP TABLE ids AS SELECT id, claimed_by FROM workorder.outbox WHERE state = 'claimed' ORDER BY id;
-SELECT state, delivered_at = statement_timestamp() AS delivered_now
+SELECT state, delivered_at BETWEEN statement_timestamp() AND clock_timestamp() AS delivered_now
   FROM workorder.ack_outbox((SELECT min(id) FROM ids), 'conn-a');
 SELECT state FROM workorder.ack_outbox((SELECT min(id) FROM ids), 'conn-a');
 SELECT state FROM workorder.ack_outbox((SELECT min(id) FROM ids));
@@ -114,7 +115,7 @@ SELECT m.kind, m.channel_ref AS ref, m.state, m.claimed_by FROM workorder.outbox
 SELECT count(*) AS third_claim FROM workorder.claim_outbox('hotline', 100, '1 minute', 'conn-c');
 
 -- Fail: pending after the backoff (30 s after the first attempt), with the error.
-SELECT state, attempts, next_attempt_at - statement_timestamp() AS backoff, last_error, claimed_by
+SELECT state, attempts, date_trunc('second', next_attempt_at - statement_timestamp()) AS backoff, last_error, claimed_by
   FROM workorder.fail_outbox((SELECT max(id) FROM ids WHERE claimed_by = 'conn-a'), 'HTTP 503', 'conn-a');
 
 -- Retries: the backoff doubles (30 s, 1 min, 2 min, ...) up to outbox_backoff_max, and
@@ -127,6 +128,7 @@ DO $$
 DECLARE
     m workorder.outbox;
     target bigint := (SELECT max(id) FROM ids WHERE claimed_by = 'conn-a');
+    failed_at timestamptz;
 BEGIN
     FOR i IN 2..6 LOOP
         UPDATE workorder.outbox SET next_attempt_at = now() WHERE id = target AND state = 'pending';
@@ -135,8 +137,10 @@ BEGIN
             INSERT INTO retries VALUES (i, 'not claimable', NULL);
             CONTINUE;
         END IF;
+        failed_at := clock_timestamp();
         m := workorder.fail_outbox(target, 'HTTP 503 again', 'conn-a');
-        INSERT INTO retries VALUES (m.attempts, m.state, CASE WHEN m.state = 'pending' THEN m.next_attempt_at - statement_timestamp() END);
+        INSERT INTO retries VALUES (m.attempts, m.state,
+                                    CASE WHEN m.state = 'pending' THEN date_trunc('second', m.next_attempt_at - failed_at) END);
     END LOOP;
 END
 $$;

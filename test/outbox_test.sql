@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(97);
+SELECT plan(98);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 SELECT workorder.load_channels('[{"code": "mailbox", "name": "区长信箱", "kind": "mailbox"}]');
@@ -154,15 +154,19 @@ DO $$
 DECLARE
     target bigint := (SELECT min(id) FROM claims WHERE who = 'b');
     m workorder.outbox;
+    failed_at timestamptz := clock_timestamp();
 BEGIN
+    -- Counted from the moment of the failure: whole seconds from just before it.
     m := workorder.fail_outbox(target, 'timeout', 'b');
-    INSERT INTO backoffs VALUES (m.attempts, m.state, m.next_attempt_at - statement_timestamp());
+    INSERT INTO backoffs VALUES (m.attempts, m.state, date_trunc('second', m.next_attempt_at - failed_at));
     FOR i IN 2..8 LOOP
         UPDATE workorder.outbox x SET next_attempt_at = now() WHERE x.id = target AND x.state = 'pending';
         PERFORM 1 FROM workorder.claim_outbox('hotline', 10000, '10 minutes', 'b') c WHERE c.id = target;
         EXIT WHEN NOT FOUND;
+        failed_at := clock_timestamp();
         m := workorder.fail_outbox(target, 'timeout ' || i, 'b');
-        INSERT INTO backoffs VALUES (m.attempts, m.state, CASE WHEN m.state = 'pending' THEN m.next_attempt_at - statement_timestamp() END);
+        INSERT INTO backoffs VALUES (m.attempts, m.state,
+                                     CASE WHEN m.state = 'pending' THEN date_trunc('second', m.next_attempt_at - failed_at) END);
     END LOOP;
 END
 $$;
@@ -400,26 +404,37 @@ SELECT is(pg_temp.hint_of(format('SELECT workorder.ack_outbox(%s, %L)', :q3_reso
 -- claimed in a transaction older than the lease, a message came back with its lease
 -- over, and the next claim, another connector's, sent it again.
 SELECT workorder.submit('hotline', 'LEASE-1', '0301', '租约测试', lon => 121.05, lat => 31.15) IS NOT NULL AS submitted \gset
+-- (Late in the statement too, as in a procedure that loops: the statement's start
+-- is no better than the transaction's.)
 SELECT pg_sleep(1.1);
-SELECT is((SELECT count(*)::integer FROM workorder.claim_outbox('hotline', 10000, '1 second', 'late') c
-            WHERE c.claimed_until <= statement_timestamp()), 0,
-          'a claim made late in a transaction gets the whole lease, from the claim');
+SELECT is((SELECT count(*)::integer FROM (SELECT pg_sleep(1.1), 1 AS one) s
+             CROSS JOIN LATERAL (SELECT x.* FROM workorder.claim_outbox('hotline', 10000, '2 seconds', 'late') x
+                                  WHERE s.one = 1) c
+            WHERE c.claimed_until < clock_timestamp() + interval '1 second'), 0,
+          'a claim made late in a transaction and in its statement gets the whole lease, from the claim');
 SELECT is((SELECT count(*)::integer FROM workorder.claim_outbox('hotline', 10000, '1 minute', 'next')), 0,
           '... so the next claim, at once, does not take its messages');
 
 -- A pending message that has had outbox_max_attempts attempts (the setting was
 -- lowered after it failed) is not claimed again: the claim makes it dead, keeping
 -- its last error.
-SELECT min(id) AS worn FROM workorder.outbox WHERE claimed_by = 'late' AND state = 'claimed' \gset
+-- Another, whose lease ran out and which outbox_expire gave back, stays its last
+-- claimer's to acknowledge late once it is dead so.
+SELECT min(id) AS worn, max(id) AS slow FROM workorder.outbox WHERE claimed_by = 'late' AND state = 'claimed' \gset
 SELECT state FROM workorder.fail_outbox(:worn, 'HTTP 502', 'late') \gset
 UPDATE workorder.outbox SET next_attempt_at = now() - interval '1 second' WHERE id = :worn;
-UPDATE workorder.settings SET value = (SELECT attempts FROM workorder.outbox WHERE id = :worn)::text
+UPDATE workorder.outbox SET claimed_until = now() - interval '1 second', next_attempt_at = now() - interval '1 second'
+ WHERE id = :slow;
+SELECT ok AS expired FROM workorder.run_task('outbox_expire') \gset
+UPDATE workorder.settings SET value = (SELECT min(attempts) FROM workorder.outbox WHERE id IN (:worn, :slow))::text
  WHERE name = 'outbox_max_attempts';
 SELECT is((SELECT count(*)::integer FROM workorder.claim_outbox('hotline', 10000, '1 minute', 'after') c WHERE c.id = :worn), 0,
           'a pending message at the lowered outbox_max_attempts is not claimed');
 SELECT results_eq(format('SELECT state, last_error, settled_at IS NOT NULL FROM workorder.outbox WHERE id = %s', :worn),
                   $$VALUES ('dead'::text, 'HTTP 502'::text, true)$$,
                   '... the claim made it dead, with its last error');
+SELECT is((workorder.ack_outbox(:slow, 'late')).state, 'delivered',
+          'a message given back after its lease ran out, then made dead so, is still its last claimer''s to acknowledge late');
 
 -- An unsatisfied callback that reopens a master: the reopen goes out to the master's
 -- channel and to every report merged into it, and its reason is not the citizen's

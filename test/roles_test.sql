@@ -17,7 +17,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
     {"code": "video_ai", "name": "视频AI", "kind": "video_ai", "categories": [{"code": "stall", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(165);
+SELECT plan(166);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -32,6 +32,7 @@ CREATE ROLE wo_rt_analyst LOGIN IN ROLE workorder_analyst;
 CREATE ROLE wo_rt_intake_hotline LOGIN IN ROLE workorder_intake;
 CREATE ROLE wo_rt_intake_app LOGIN IN ROLE workorder_intake;
 CREATE ROLE wo_rt_intake_camera LOGIN IN ROLE workorder_intake;
+CREATE ROLE wo_rt_intake_unmapped LOGIN IN ROLE workorder_intake;
 CREATE ROLE wo_rt_admin LOGIN IN ROLE workorder_admin;
 CREATE ROLE wo_rt_nobody LOGIN;
 \o /dev/null
@@ -290,6 +291,12 @@ SELECT is((rt.run_as('wo_rt_intake_hotline', format('SELECT workorder.ack_outbox
           'WO601', 'nor acknowledge another channel''s message: to it, the message does not exist (trying ids told whose they were)');
 SELECT is((rt.run_as('wo_rt_intake_hotline', format('SELECT workorder.fail_outbox(%s, ''HTTP 500'')', :app_message))).state,
           'WO601', 'nor fail one');
+SELECT is((SELECT array_agg(ROW(x.state, x.result ~ '(hotline|rt_app)')::text ORDER BY n)
+             FROM unnest(ARRAY[:hotline_message, -1]) WITH ORDINALITY AS m(id, n),
+                  rt.run_as('wo_rt_intake_unmapped', format('SELECT workorder.ack_outbox(%s)', m.id)) x),
+          ARRAY['(WO952,f)', '(WO952,f)'],
+          'a connector login mapped to no channel is refused alike for a message that exists and one that does not (it was told the channel of one that exists)');
+DROP ROLE wo_rt_intake_unmapped;
 SELECT is((rt.run_as('wo_rt_intake_app', format('SELECT (workorder.ack_outbox(%s, ''app-1'')).state', :app_message))).result,
           'delivered', 'it acknowledges its own message');
 SELECT is((rt.run_as('wo_rt_intake_app', 'SELECT string_agg(DISTINCT channel_code, '','') FROM workorder.outbox')).result,

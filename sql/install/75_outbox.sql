@@ -196,11 +196,11 @@ $$;
 
 -- claim_outbox claims up to max_messages due messages of a channel, in id order,
 -- for lease: each becomes 'claimed' for lease from the claim, and its attempts
--- count the claim.  (From the claim's statement, statement_timestamp(), not from the
--- start of the connector's transaction, now(): claimed in a transaction older than
--- the lease, a message came back with its lease already over, and a second
--- connector claimed it at once and sent it again.  ack and fail date what they do
--- so too.)  Due means pending and past next_attempt_at, or claimed with a lease
+-- count the claim.  (From the moment of the claim, clock_timestamp(), not from the
+-- start of the connector's transaction, now(), nor of its statement: claimed in a
+-- transaction older than the lease, or by a procedure that loops for as long, a
+-- message came back with its lease already over, and a second connector claimed it
+-- at once and sent it again.  ack and fail date what they do so too.)  Due means pending and past next_attempt_at, or claimed with a lease
 -- that ran out (the connector that had it is presumed dead), and no earlier
 -- message of the same report pending or claimed: a report's messages go out one
 -- at a time, in order (a dead one holds nothing up).  Rows another claim
@@ -219,7 +219,9 @@ SECURITY DEFINER
 AS $$
 DECLARE
     max_attempts integer := workorder.setting('outbox_max_attempts', '8')::integer;
-    claimed_at timestamptz := pg_catalog.statement_timestamp();
+    -- In a variable: compared with clock_timestamp() (volatile), next_attempt_at
+    -- would be a filter of every row, not a bound of outbox_due_idx.
+    claimed_at timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     PERFORM workorder.check_channel_access(channel, 'claim the outbox');   -- an intake login: its own channel only (part 96)
     IF NOT EXISTS (SELECT 1 FROM workorder.channels c WHERE c.code OPERATOR(pg_catalog.=) claim_outbox.channel) THEN
@@ -253,7 +255,9 @@ BEGIN
            last_error = CASE WHEN x.state OPERATOR(pg_catalog.=) 'claimed'
                              THEN workorder.outbox_lease_expired(x.claimed_by, x.attempts) ELSE x.last_error END,
            claimed_until = NULL,
-           lease_expired_at = CASE WHEN x.state OPERATOR(pg_catalog.=) 'claimed' THEN claimed_at END,
+           -- A pending one keeps when its lease ran out: its claimer's late ack is
+           -- still taken.
+           lease_expired_at = CASE WHEN x.state OPERATOR(pg_catalog.=) 'claimed' THEN claimed_at ELSE x.lease_expired_at END,
            settled_at = claimed_at
      WHERE x.id IN (SELECT y.id FROM workorder.outbox y
                      WHERE y.channel_code OPERATOR(pg_catalog.=) claim_outbox.channel
@@ -321,6 +325,9 @@ BEGIN
             'Pass the id of a message that claim_outbox() returned.');
     END IF;
     claimer := workorder.outbox_claimer(claimer);
+    -- A connector login mapped to no channel is refused before the message is read:
+    -- refused by the message's channel, it learnt which ids exist and whose they are.
+    PERFORM workorder.check_channel_access(workorder.caller_channel(), pg_catalog.format('%s outbox messages', action));
     SELECT * INTO m FROM workorder.outbox x WHERE x.id OPERATOR(pg_catalog.=) message_id FOR UPDATE;
     -- Another channel's message is, to a connector, as if it did not exist: trying
     -- ids told which exist and whose they are.
@@ -379,8 +386,8 @@ BEGIN
         RETURN m;
     END IF;
     UPDATE workorder.outbox x
-       SET state = 'delivered', delivered_at = pg_catalog.statement_timestamp(),
-           settled_at = pg_catalog.statement_timestamp(), claimed_until = NULL
+       SET state = 'delivered', delivered_at = pg_catalog.clock_timestamp(),
+           settled_at = pg_catalog.clock_timestamp(), claimed_until = NULL
      WHERE x.id OPERATOR(pg_catalog.=) m.id
     RETURNING * INTO m;
     RETURN m;
@@ -429,9 +436,9 @@ BEGIN
     END IF;
     UPDATE workorder.outbox x
        SET state = CASE WHEN x.attempts OPERATOR(pg_catalog.>=) max_attempts THEN 'dead' ELSE 'pending' END,
-           settled_at = CASE WHEN x.attempts OPERATOR(pg_catalog.>=) max_attempts THEN pg_catalog.statement_timestamp() END,
+           settled_at = CASE WHEN x.attempts OPERATOR(pg_catalog.>=) max_attempts THEN pg_catalog.clock_timestamp() END,
            -- From the failure, not from the start of the connector's transaction.
-           next_attempt_at = pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) workorder.outbox_backoff(x.attempts),
+           next_attempt_at = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) workorder.outbox_backoff(x.attempts),
            claimed_by = NULL, claimed_until = NULL, lease_expired_at = NULL, last_error = error
      WHERE x.id OPERATOR(pg_catalog.=) m.id
     RETURNING * INTO m;
