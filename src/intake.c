@@ -219,6 +219,7 @@ static void intake_require_read_committed(const char *operation);
 static bool intake_is_hotspot_channel(const char *channel);
 static bool ascii_word_at(const char *s, int len, int i, const char *word);
 static bool ascii_letter(char c);
+static int	relative_time_word(const char *s, int len, int i);
 
 PG_FUNCTION_INFO_V1(intake_check_text);
 PG_FUNCTION_INFO_V1(intake_control_character_at);
@@ -402,6 +403,36 @@ ascii_word_at(const char *s, int len, int i, const char *word)
 }
 
 /*
+ * The words PostgreSQL reads as times of their own: the moment they are read
+ * ('now'), a day from it ('today 08:30') or a fixed one ('epoch').
+ */
+static const char *const relative_time_words[] = {"now", "today", "tomorrow", "yesterday", "epoch", "allballs"};
+
+/*
+ * relative_time_word returns the length of such a word at s[i], in any case and
+ * between non-letters, or of a Julian day's J before a digit, or 0.
+ */
+static int
+relative_time_word(const char *s, int len, int i)
+{
+	int			k;
+
+	if (i > 0 && ascii_letter(s[i - 1]))
+		return 0;
+	if ((s[i] == 'J' || s[i] == 'j') && i + 1 < len && isdigit((unsigned char) s[i + 1]))
+		return 1;
+	for (k = 0; k < (int) lengthof(relative_time_words); k++)
+	{
+		int			n = strlen(relative_time_words[k]);
+
+		if (i + n <= len && pg_strncasecmp(s + i, relative_time_words[k], n) == 0 &&
+			(i + n == len || !ascii_letter(s[i + n])))
+			return n;
+	}
+	return 0;
+}
+
+/*
  * intake_time_text_offsets is workorder.time_text_offsets(value): the text of
  * a time with the UTC offsets that Chinese servers and cameras write, and
  * PostgreSQL misreads, made ISO offsets:
@@ -411,7 +442,11 @@ ascii_word_at(const char *s, int len, int i, const char *word)
  *   - GMT+8, UTC+8, UTC+08:00, UTC+0800 (a sign, an hour of one or two
  *     digits, minutes with a colon or without) are east of Greenwich, not
  *     the POSIX reading, west: GMT+8 was 16 hours off.
- * Any other text comes back as it is.  C, not regular expressions: the
+ * A text with a word PostgreSQL reads as a time of its own (now, today,
+ * tomorrow, yesterday, epoch, allballs) or a Julian day (J2461372) is refused
+ * (22007), as no time of an event: 'now' was the time of the drain or the
+ * ingest, 'today 00:30' a time of the day it ran.  Any other text comes back
+ * as it is.  C, not regular expressions: the
  * detection ingest runs it on every row (a regular expression cost an eighth
  * of the ingest, and an SQL function that is not inlined a fifth).  The scan
  * is of bytes: in every server encoding a byte below 0x80 is ASCII.
@@ -426,6 +461,19 @@ intake_time_text_offsets(PG_FUNCTION_ARGS)
 	int			copied = 0;
 	int			i;
 
+	for (i = 0; i < len; i++)
+	{
+		int			n = relative_time_word(s, len, i);
+
+		if (n > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
+					 errmsg("invalid input syntax for a date and time: %s", quoted_start(text_to_cstring(value))),
+					 n == 1 ?
+					 errdetail("J and a number is a Julian day, not the time of the event.") :
+					 errdetail("\"%.*s\" is read as a time of its own, not as the time of the event.", n, s + i),
+					 errhint("Write the date and time the event happened, e.g. 2026-11-25 08:30:00.")));
+	}
 	out.data = NULL;
 	for (i = 0; i + 3 <= len; i++)
 	{
@@ -504,8 +552,11 @@ intake_is_hotspot_channel(const char *channel)
 }
 
 /*
- * blanks_text returns intake_blanks_utf8 in the server's encoding, as a text
- * made once per backend.
+ * blanks_text returns the blanks to trim as a text, made once per backend:
+ * intake_blanks_utf8 in a UTF-8 database, its ASCII blanks in any other.  (In
+ * SQL_ASCII the bytes of the no-break space were trimmed one by one, from the
+ * ends of Chinese text stored as UTF-8; LATIN1 has no ideographic space, and
+ * converting the set failed every call.)
  */
 static Datum
 blanks_text(void)
@@ -514,10 +565,9 @@ blanks_text(void)
 
 	if (blanks == NULL)
 	{
-		char	   *converted = pg_any_to_server(intake_blanks_utf8, strlen(intake_blanks_utf8), PG_UTF8);
 		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 
-		blanks = cstring_to_text(converted);
+		blanks = GetDatabaseEncoding() == PG_UTF8 ? cstring_to_text(intake_blanks_utf8) : cstring_to_text(" \t\n\r\f\v");
 		MemoryContextSwitchTo(old);
 	}
 	return PointerGetDatum(blanks);

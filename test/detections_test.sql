@@ -131,17 +131,20 @@ INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, c
 VALUES ('cam-reset', 'no_helmet', '2000-01-01 00:00:00', '115.05', '24.05', '0.9', NULL),
        ('cam-words', 'no_helmet', 'now', '115.05', '24.05', '0.9', NULL),
        ('cam-words', 'no_helmet', ' Yesterday ', '115.05', '24.05', '0.9', NULL),
+       ('cam-words', 'no_helmet', 'today 00:30', '115.05', '24.05', '0.9', NULL),
+       ('cam-words', 'no_helmet', 'J2461372', '115.05', '24.05', '0.9', NULL),
        ('cam-old', 'no_helmet', (now() - interval '3 days')::text, '115.05', '24.05', '0.9', NULL),
        ('cam-tiny', 'no_helmet', '2026-10-16 09:00:00', '115.05', '24.05', '1e-50', NULL),
        ('cam-nbsp', 'no_helmet', '2026-10-16 09:00:00', '115.05', '24.05', '0.9', 'evt-9'),
        (E'cam-nbsp\u00a0', 'no_helmet', '2026-10-16 09:00:00', '115.05', '24.05', '0.9', E'evt-9\u3000');
-SELECT results_eq($$SELECT ingested, rejected FROM workorder.ingest_detections()$$, $$VALUES (4, 3)$$,
+SELECT results_eq($$SELECT ingested, rejected FROM workorder.ingest_detections()$$, $$VALUES (4, 5)$$,
                   'a clock-reset time and time words are rejected; an old one, a tiny confidence and a padded retry are taken in');
 SELECT results_eq($$SELECT raw->>'camera_id', raw->>'detected_at', error_code FROM workorder.detection_rejects
                      WHERE raw->>'camera_id' IN ('cam-reset', 'cam-words') ORDER BY id$$,
-                  $$VALUES ('cam-reset'::text, '2000-01-01 00:00:00'::text, 'WO851'::text), ('cam-words', 'now', 'WO851'),
-                           ('cam-words', ' Yesterday ', 'WO851')$$,
-                  '... each with WO851');
+                  $$VALUES ('cam-reset'::text, '2000-01-01 00:00:00'::text, 'WO851'::text), ('cam-words', 'now', '22007'),
+                           ('cam-words', ' Yesterday ', '22007'), ('cam-words', 'today 00:30', '22007'),
+                           ('cam-words', 'J2461372', '22007')$$,
+                  '... the reset time as not valid (WO851), the words and the Julian day as not converting (22007)');
 SELECT results_eq($$SELECT camera_id, confidence FROM workorder.detections WHERE camera_id IN ('cam-tiny', 'cam-nbsp') ORDER BY id$$,
                   $$VALUES ('cam-tiny'::text, 0::real), ('cam-nbsp', 0.9::real)$$,
                   '... the tiny confidence is stored as 0, and the padded retry is the detection already stored');

@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(78);
+SELECT plan(80);
 -- Reports here are orders of their own: dedup is sql/dedup.sql's.
 INSERT INTO workorder.settings VALUES ('dedup_enabled', 'off', 'reports in these tests are orders of their own');
 
@@ -416,6 +416,17 @@ SELECT is((SELECT pg_catalog.count(DISTINCT i.order_id)::integer FROM workorder.
           '... and the second row, the same report, is the first''s order');
 SELECT is((SELECT o.channel_code FROM workorder.orders o WHERE o.channel_ref = 'M-BOM'), 'hotline',
           '... which is an order of channel hotline');
+
+-- An event time written as a word PostgreSQL reads as a time is no event time: 'now'
+-- was the time of the drain.
+INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat, occurred_at)
+VALUES ('hotline', 'M-NOW', '0301', '渡口旁有流动摊贩', '122.05', '30.15', ' now '),
+       ('hotline', 'M-TODAY', '0301', '渡口旁有流动摊贩', '122.05', '30.15', 'Today 08:30'),
+       ('hotline', 'M-JULIAN', '0301', '渡口旁有流动摊贩', '122.05', '30.15', 'J2461372');
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (0, 3)$$,
+                  'an occurred_at of now, of today 08:30 or a Julian day is rejected');
+SELECT is((SELECT string_agg(error_code, ',') FROM workorder.inbox WHERE channel_ref IN ('M-NOW', 'M-TODAY', 'M-JULIAN')), '22007,22007,22007',
+          '... as a column that does not convert');
 
 SELECT * FROM finish();
 ROLLBACK;

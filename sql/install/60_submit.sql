@@ -31,6 +31,7 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 -- the detection inbox takes in is trimmed by it.  (Written out in each, the set once
 -- held E'\v', which is the letter v in PostgreSQL.)  C (src/intake.c): as SQL it
 -- had the pinned search_path of every SQL function, and was called, not inlined.
+-- In a database not in UTF-8 only the ASCII blanks are trimmed.
 CREATE FUNCTION workorder.trim_blanks(value text)
 RETURNS text
 AS 'MODULE_PATHNAME', 'intake_trim_blanks'

@@ -84,8 +84,10 @@ COMMENT ON COLUMN workorder.inbox.retry_at IS
 --     PostgreSQL's US Central Time, 14 hours off;
 --   - GMT+8, UTC+8, UTC+08:00, UTC+0800 are eight hours east, not the POSIX
 --     reading PostgreSQL gives them (eight hours west: 16 hours off).
--- Any other text comes back as it is.  C (src/intake.c): ingest_detections() runs
--- it on every row.
+-- A text with a word PostgreSQL reads as a time of its own (now, today, tomorrow,
+-- yesterday, epoch, allballs) or a Julian day (J2461372) is refused (22007): it is
+-- no time of an event.  Any other text comes back as it is.  C (src/intake.c):
+-- ingest_detections() runs it on every row.
 CREATE FUNCTION workorder.time_text_offsets(value text)
 RETURNS text
 AS 'MODULE_PATHNAME', 'intake_time_text_offsets'
@@ -95,7 +97,9 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 -- offset is Beijing time, as the ticket's day is, whatever the session's TimeZone
 -- (a connector's session and the background worker's may differ); dates are read
 -- year first; the offsets PostgreSQL misreads (CST, GMT+8) are rewritten first
--- (time_text_offsets).  The settings are the function's own and end with the call.
+-- (time_text_offsets, which also refuses the words PostgreSQL reads as times of
+-- their own: an event time of 'now' was the time of the drain).  The settings are
+-- the function's own and end with the call.
 CREATE FUNCTION workorder.inbox_timestamptz(value text)
 RETURNS timestamptz
 LANGUAGE plpgsql STABLE PARALLEL SAFE

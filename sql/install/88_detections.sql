@@ -349,17 +349,16 @@ BEGIN
                         THEN workorder.detection_refuse('kind', v.kind_text,
                                  'A detection kind is 1 to 64 characters, without control characters.')
                         ELSE v.kind END AS kind,
-                   -- After 2000-01-01 00:00, which a camera whose clock was reset
-                   -- reports (every such camera in one bucket: they raised a
+                   -- After 2000-01-01 00:00, where a camera whose clock was reset
+                   -- starts (every such camera in one bucket: they raised a
                    -- dispatched order dated 2000), and at most detection_max_age
-                   -- old when it is set; not a word PostgreSQL reads as a time ('now'
-                   -- was the time of the ingest).
+                   -- old when it is set (which refuses the times such a clock counts
+                   -- on from there).  (A word PostgreSQL reads as a time, 'now', does
+                   -- not convert: time_text_offsets.)
                    CASE WHEN v.detected_at IS NULL OR v.detected_at OPERATOR(pg_catalog.<=) '2000-01-01'::timestamptz
                              OR v.detected_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) '1 hour'::interval)
                              OR v.detected_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-)
                                  (SELECT workorder.setting('detection_max_age', NULL)::interval))
-                             OR pg_catalog.lower(workorder.trim_blanks(v.detected_at_text))
-                                OPERATOR(pg_catalog.=) ANY ('{now,today,tomorrow,yesterday,epoch,allballs}'::text[])
                         THEN workorder.detection_refuse('detected_at', v.detected_at_text,
                                  'The detection time is required: a date and time after 2000-01-01 00:00, at most an hour ahead (and at most detection_max_age old, when set).')::timestamptz
                         ELSE v.detected_at END AS detected_at,
