@@ -4,7 +4,7 @@
 -- (calendar_spans), on cn and on calendars across daylight-saving switches; the
 -- cache seeing changes; the loaders' bad input, with nothing written.
 BEGIN;
-SELECT plan(56);
+SELECT plan(57);
 
 SET LOCAL search_path = workorder, public;
 -- The results must not depend on the session's time zone: run in another one.
@@ -225,11 +225,15 @@ SELECT throws_ok($$UPDATE workorder.calendars SET time_zone = 'Europe/Berlín' W
 SELECT throws_ok($$INSERT INTO workorder.calendar_days (calendar_code, day, kind, name) VALUES ('cn', '2027-10-01', 'workday', '国庆节')$$,
                  'WO502', 'day 2027-10-01 of calendar cn is a make-up workday on a Friday, which has working hours already',
                  'a make-up workday on a weekday is refused');
-SELECT throws_ok($$SELECT workorder.load_calendar_days('cn', '[{"day": "2027-10-01", "kind": "workday", "name": "国庆节"}]')$$,
-                 'WO502', NULL, '... also through the loader');
+SELECT throws_ok($$SELECT workorder.load_calendar_days('cn', '[{"day": "2027-10-02", "kind": "holiday"}, {"day": "2027-10-01", "kind": "workday", "name": "国庆节"}]')$$,
+                 'WO504', 'element 2 of the days for calendar cn: the day 2027-10-01 is a make-up workday on a Friday, which has working hours already (is its kind holiday?)',
+                 '... also by the loader, naming the element');
 SAVEPOINT sunday;
 SELECT lives_ok($$INSERT INTO workorder.calendar_days (calendar_code, day, kind, name) VALUES ('cn', '2027-09-26', 'workday', '国庆节调休')$$,
                 'a make-up workday on a Sunday is taken');
+INSERT INTO workorder.calendar_hours VALUES ('cn', 6, '09:00', '12:00');
+SELECT lives_ok($$INSERT INTO workorder.calendar_days (calendar_code, day, kind, name) VALUES ('cn', '2027-10-09', 'workday', '国庆节调休')$$,
+                '... and on a Saturday that has hours of its own (a service hall open on Saturday mornings)');
 ROLLBACK TO SAVEPOINT sunday;
 -- Coverage is the unbroken run of listed years from this one: a day typed decades
 -- ahead (2072 for 2027) said the holidays were known for 45 years, and a check on

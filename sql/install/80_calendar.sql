@@ -251,6 +251,23 @@ CREATE TRIGGER calendar_hours_after_write
     AFTER INSERT OR UPDATE ON workorder.calendar_hours
     FOR EACH ROW EXECUTE FUNCTION workorder.calendar_hours_after_write();
 
+-- calendar_makeup_on_weekday says whether a make-up workday (调休) on day would
+-- fall on a weekday, Monday to Friday, that has working hours in calendar.  A
+-- make-up workday is a day that would be off; one on such a weekday is almost
+-- always a swapped kind (国庆节 typed as a workday): it loaded silently, the holiday
+-- was never one, and every deadline across it came a day early.  (A Saturday or
+-- Sunday with hours of its own, a service hall's, may still be made a full
+-- working day.)
+CREATE FUNCTION workorder.calendar_makeup_on_weekday(calendar text, day date)
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $$
+    SELECT pg_catalog.date_part('isodow', day) OPERATOR(pg_catalog.<=) 5
+           AND EXISTS (SELECT 1 FROM workorder.calendar_hours h
+                        WHERE h.calendar_code OPERATOR(pg_catalog.=) calendar
+                          AND h.isodow OPERATOR(pg_catalog.=) pg_catalog.date_part('isodow', day)::integer)
+$$;
+
 -- calendar_days_before_write checks one exception day.
 CREATE FUNCTION workorder.calendar_days_before_write()
 RETURNS trigger
@@ -264,14 +281,7 @@ BEGIN
             pg_catalog.format('The kind is %s.', COALESCE(pg_catalog.quote_literal(NEW.kind), 'NULL')),
             'The kind is holiday (a day off) or workday (a make-up workday on a weekend day).');
     END IF;
-    -- A make-up workday (调休) is a day that would be off.  One on a day of the week
-    -- that has working hours is almost always a swapped kind (国庆节 typed as a
-    -- workday): it loaded silently, the holiday was never one, and every deadline
-    -- across it came a day early.
-    IF NEW.kind OPERATOR(pg_catalog.=) 'workday'
-       AND EXISTS (SELECT 1 FROM workorder.calendar_hours h
-                    WHERE h.calendar_code OPERATOR(pg_catalog.=) NEW.calendar_code
-                      AND h.isodow OPERATOR(pg_catalog.=) pg_catalog.date_part('isodow', NEW.day)::integer) THEN
+    IF NEW.kind OPERATOR(pg_catalog.=) 'workday' AND workorder.calendar_makeup_on_weekday(NEW.calendar_code, NEW.day) THEN
         PERFORM workorder.raise_error('WO502',
             pg_catalog.format('day %s of calendar %s is a make-up workday on a %s, which has working hours already',
                               NEW.day, NEW.calendar_code, pg_catalog.to_char(NEW.day, 'FMDay')),
@@ -669,6 +679,9 @@ BEGIN
                 earlier := pg_catalog.array_position(days, the_day);
                 IF earlier IS NOT NULL THEN
                     problem := pg_catalog.format('the day %s is listed again (first at %s)', the_day, labels[earlier]);
+                ELSIF kind_text OPERATOR(pg_catalog.=) 'workday' AND workorder.calendar_makeup_on_weekday(calendar, the_day) THEN
+                    problem := pg_catalog.format('the day %s is a make-up workday on a %s, which has working hours already (is its kind holiday?)',
+                                                 the_day, pg_catalog.to_char(the_day, 'FMDay'));
                 END IF;
             END IF;
         END IF;
