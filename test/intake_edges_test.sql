@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(33);
+SELECT plan(35);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -105,6 +105,10 @@ SELECT throws_ok($$INSERT INTO workorder.routing_rules (name, keywords) VALUES (
                  'WO231', 'routing rule ''空'' has a blank keyword', 'a routing rule with an empty keyword is refused');
 SELECT throws_ok($$INSERT INTO workorder.routing_rules (name, keywords) VALUES ('空白', E'{井盖,"\u3000 "}')$$,
                  'WO231', 'routing rule ''空白'' has a blank keyword', '... and one with a blank keyword');
+SELECT throws_ok($$INSERT INTO workorder.routing_rules (name, keywords) VALUES ('空表', '{}')$$,
+                 'WO231', 'routing rule ''空表'' has an empty list of keywords', '... and one with an empty list of keywords');
+SELECT throws_ok($$INSERT INTO workorder.routing_rules (name, assisting_units) VALUES ('无协办', NULL)$$,
+                 '23502', NULL, 'NULL assisting units are refused by their NOT NULL, not made an empty list');
 INSERT INTO workorder.routing_rules (name, keywords, target, unit_code, assisting_units)
 VALUES ('修剪', '{" 井盖 ",ATM}', 'unit', 'C-990401', '{" D-market"}');
 SELECT is((SELECT keywords FROM workorder.routing_rules WHERE name = '修剪'), '{井盖,ATM}'::text[],

@@ -68,17 +68,32 @@ BEGIN
     IF NEW.keywords IS NOT NULL THEN
         NEW.keywords := ARRAY(SELECT workorder.trim_blanks(k.keyword)
                                 FROM pg_catalog.unnest(NEW.keywords) WITH ORDINALITY AS k(keyword, n) ORDER BY k.n);
-        IF pg_catalog.cardinality(NEW.keywords) OPERATOR(pg_catalog.=) 0
-           OR EXISTS (SELECT 1 FROM pg_catalog.unnest(NEW.keywords) AS k(keyword)
-                       WHERE k.keyword IS NULL OR k.keyword OPERATOR(pg_catalog.=) '') THEN
+        IF pg_catalog.cardinality(NEW.keywords) OPERATOR(pg_catalog.=) 0 THEN
+            PERFORM workorder.raise_error('WO231',
+                pg_catalog.format('routing rule %s has an empty list of keywords', pg_catalog.quote_literal(NEW.name)),
+                'keywords is ''{}''.',
+                'List the keywords, or set keywords NULL to match every description.');
+        END IF;
+        IF EXISTS (SELECT 1 FROM pg_catalog.unnest(NEW.keywords) AS k(keyword)
+                    WHERE k.keyword IS NULL OR k.keyword OPERATOR(pg_catalog.=) '') THEN
             PERFORM workorder.raise_error('WO231',
                 pg_catalog.format('routing rule %s has a blank keyword', pg_catalog.quote_literal(NEW.name)),
                 pg_catalog.format('keywords is %s.', pg_catalog.quote_literal(NEW.keywords::text)),
                 'Remove the blank keywords; keywords NULL matches every description.');
         END IF;
     END IF;
+    IF NEW.assisting_units IS NULL THEN
+        RETURN NEW;   -- its NOT NULL says so
+    END IF;
     NEW.assisting_units := ARRAY(SELECT workorder.trim_blanks(a.unit_code)
                                    FROM pg_catalog.unnest(NEW.assisting_units) WITH ORDINALITY AS a(unit_code, n) ORDER BY a.n);
+    -- The units are locked as a foreign key would lock them (FOR KEY SHARE): a
+    -- delete of one, or a new code for it, running beside this waits, and then
+    -- sees the rule (unit_not_assisting, part 30).
+    PERFORM 1 FROM workorder.units u
+     WHERE u.code OPERATOR(pg_catalog.=) ANY (NEW.assisting_units)
+     ORDER BY u.code
+       FOR KEY SHARE;
     SELECT COALESCE(pg_catalog.quote_literal(a.unit_code), 'NULL') INTO unknown
       FROM pg_catalog.unnest(NEW.assisting_units) AS a(unit_code)
      WHERE NOT EXISTS (SELECT 1 FROM workorder.units u WHERE u.code OPERATOR(pg_catalog.=) a.unit_code)
