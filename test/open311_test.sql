@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(57);
+SELECT plan(62);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -43,6 +43,10 @@ SELECT is(pg_temp.codes(workorder.open311_requests(start_date => to_char(now() +
           'a range starting tomorrow: nothing');
 SELECT is(pg_temp.codes(workorder.open311_requests(end_date => to_char(now() - interval '1 day', 'YYYY-MM-DD"T"HH24:MI:SSOF'))), '{}',
           'a range ending yesterday: nothing');
+SELECT is(pg_temp.codes(workorder.open311_requests(start_date => to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD'),
+                                                   end_date => to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD'))),
+          ARRAY['CITY_NOISE', 'CITY_VENDOR', 'WATER_FLOOD'],
+          'an end_date that is a date alone takes in that whole day (it was the day''s midnight: today''s requests were left out)');
 SELECT is(jsonb_array_length(workorder.open311_requests(max_results => 1)), 1, 'max_results limits the answer');
 SELECT is(jsonb_array_length(workorder.open311_request((SELECT ticket FROM made WHERE ref = 'r1'))), 1,
           'GET requests/{id} answers an array of one');
@@ -68,6 +72,12 @@ SELECT throws_ok($$SELECT workorder.open311_requests(start_date => '2026-03-01',
 SELECT throws_ok($$SELECT workorder.open311_requests(start_date => '2026-01-01', end_date => '2026-06-01')$$, 'WO873', NULL,
                  'a range over 90 days is WO873');
 SELECT throws_ok($$SELECT workorder.open311_requests(start_date => 'infinity')$$, 'WO873', NULL, 'an infinite date is WO873');
+SELECT throws_ok($$SELECT workorder.open311_requests(start_date => 'yesterday')$$, 'WO873',
+                 'invalid start_date for requests', 'what PostgreSQL reads besides W3C (yesterday) is WO873');
+SELECT throws_ok($$SELECT workorder.open311_requests(end_date => 'J2461372')$$, 'WO873', NULL, '... a Julian day too');
+SELECT throws_ok($$SELECT workorder.open311_post_request('{"service_code": "CITY_NOISE", "lat": 24.1, "long": 115.15, "descripton": "市场夜间噪音"}')$$,
+                 'WO874', 'unknown parameter in the Open311 request',
+                 'a POST parameter GeoReport does not define (a misspelt description) is WO874: its text was lost');
 SELECT throws_ok($$SELECT workorder.open311_requests(max_results => 1000000)$$, 'WO873', NULL, 'a huge max_results is WO873');
 SELECT throws_ok($$SELECT workorder.open311_requests(max_results => 0)$$, 'WO873', NULL, 'max_results 0 is WO873');
 SELECT throws_ok($$SELECT workorder.open311_post_request('[1]')$$, 'WO874', NULL, 'a POST that is not an object is WO874');
@@ -163,7 +173,10 @@ SELECT is(workorder.open311_public_text(t.raw), t.shown, t.what)
      'and with slashes, commas or underscores between groups, and after a full-width tel'),
     ('身份证440602 1990 0101 1234，身份证 440602-1990-0101-1234，身份证 4406 0219 9001 0112 34，电话 +86 757 8628 1234，电话 0086-757-86281234，邮箱 chen.li@example.com.cn',
      '身份证******************，身份证 ******************，身份证 ******************，电话 +86 757 ****1234，电话 0086-757-****1234，邮箱 ***@example.com.cn',
-     'ID numbers however their digits are grouped, landlines dialled from abroad, and e-mail addresses')) t(raw, shown, what);
+     'ID numbers however their digits are grouped, landlines dialled from abroad, and e-mail addresses'),
+    ('工单20261120-000002-4, 125号；坐标113.120195,23.0201234；12、14、16、18、20、22、24、26、28、30、32号楼；电话86 757 8628 1234；邮箱chen＠example.com',
+     '工单20261120-000002-4, 125号；坐标113.120195,23.0201234；12、14、16、18、20、22、24、26、28、30、32号楼；电话86 757 ****1234；邮箱***@example.com',
+     'but a ticket followed by a number, pasted coordinates and a list of house numbers stay as written')) t(raw, shown, what);
 
 -- Paging by end_date at the precision requests show (whole seconds) loses nothing:
 -- the orders of one transaction share a received_at, and the rest of that second was

@@ -37,22 +37,22 @@ END
 $$;
 
 -- open311_public_text masks, in a public text, what looks like:
---   a resident ID number (17 digits and a digit or X, in any grouping: 6-8-4,
---     6-4-4-4, 4-4-4-4-2, with separators between any digits; or an old one of 15
---     digits, area, YYMMDD and three): all of it;
+--   a resident ID number (17 digits and a digit or X, maybe grouped 6-8-4 with
+--     separators, or 6-4-4-4 or 4-4-4-4-2 with a space or hyphen between groups;
+--     or an old one of 15 digits, area, YYMMDD and three): all of it;
 --   a mobile number (11 digits from 1[3-9], in any grouping: 138-1234-5678,
 --     138 1234 5678, 13812 345678, 139.1234.5678, 138 - 1234 - 5678, (138)12345678,
 --     maybe after +86, 0086 or 86): 138****5678;
 --   a landline with its area code (0757-86281234, (020)87654321, 075786281234,
---     0757 8628 1234, +86 757 8628 1234, 0086-757-86281234): the area code and the
---     last four digits, 0757-****1234;
+--     0757 8628 1234, and from abroad +86 757 8628 1234, 0086-757-86281234, 86 757
+--     8628 1234): the area code and the last four digits, 0757-****1234;
 --   a local number of 7 or 8 digits right after a word that announces one (电话,
 --     座机, 固话, 手机, 联系, 回电, 致电, 拨打, tel, maybe then 方式, 号码 or 号, then
 --     是 or 为): its last four digits;
 --   an e-mail address: its domain, ***@example.com.
 -- A separator is up to three of: hyphen (also U+2010..U+2012, U+2212), en or em
--- dash, dot, space, ideographic space.  Full-width digits, plus, hyphen and X (what
--- a Chinese input method types) are first made ASCII, so that １３８１２３４５６７８
+-- dash, dot, space, ideographic space.  Full-width digits, plus, hyphen, X and @
+-- (what a Chinese input method types) are first made ASCII, so that １３８１２３４５６７８
 -- is masked as 13812345678 is; the rest of the text stays as written.
 -- Other runs of digits (tickets, dates, amounts, house numbers) stay as written:
 -- without an area code or such a word, 8 digits are as likely a date as a phone.
@@ -64,15 +64,23 @@ DECLARE
     -- Between a number's groups: hyphens and dashes of every kind, dots, spaces,
     -- slashes, commas (also full-width and the enumeration comma) and underscores.
     sep constant text := '[-‐‑‒−–—. 　/／,，、_]{0,3}';
+    -- Between the groups of an ID number written in fours: a space or a hyphen.
+    gap constant text := '[-‐‑‒−–— 　]?';
 BEGIN
-    value := pg_catalog.translate(value, '０１２３４５６７８９＋－Ｘｘ', '0123456789+-Xx');
+    value := pg_catalog.translate(value, '０１２３４５６７８９＋－Ｘｘ＠', '0123456789+-Xx@');
     -- An ID number: area (six digits), birth year 19xx or 20xx, month, day, three
-    -- digits and a check digit or X, however the digits are grouped.
+    -- digits and a check digit or X; 6-8-4 with separators, or the groupings of four
+    -- people write it in, 6-4-4-4 and 4-4-4-4-2, with a space or a hyphen.  (Any
+    -- separator between any digits masked tickets followed by a number, pasted
+    -- coordinates and lists of house numbers.)
     value := pg_catalog.regexp_replace(value,
-        '(?<![0-9])[1-9](?:' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '[0-9]){5}' OPERATOR(pg_catalog.||) sep
-        OPERATOR(pg_catalog.||) '(?:1' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '9|2' OPERATOR(pg_catalog.||) sep
-        OPERATOR(pg_catalog.||) '0)(?:' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '[0-9]){9}'
-        OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '[0-9Xx](?![0-9])',
+        '(?<![0-9])(?:[1-9][0-9]{5}' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '(19|20)[0-9]{6}'
+        OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '[0-9]{3}'
+        OPERATOR(pg_catalog.||) '|[1-9][0-9]{5}' OPERATOR(pg_catalog.||) gap OPERATOR(pg_catalog.||) '(19|20)[0-9]{2}'
+        OPERATOR(pg_catalog.||) gap OPERATOR(pg_catalog.||) '[0-9]{4}' OPERATOR(pg_catalog.||) gap OPERATOR(pg_catalog.||) '[0-9]{3}'
+        OPERATOR(pg_catalog.||) '|[1-9][0-9]{3}' OPERATOR(pg_catalog.||) gap OPERATOR(pg_catalog.||) '[0-9]{2}(19|20)'
+        OPERATOR(pg_catalog.||) gap OPERATOR(pg_catalog.||) '[0-9]{4}' OPERATOR(pg_catalog.||) gap OPERATOR(pg_catalog.||) '[0-9]{4}'
+        OPERATOR(pg_catalog.||) gap OPERATOR(pg_catalog.||) '[0-9])[0-9Xx](?![0-9])',
         '******************', 'g');
     value := pg_catalog.regexp_replace(value,
         '(?<![0-9])[1-9][0-9]{7}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}(?![0-9])',
@@ -87,7 +95,7 @@ BEGIN
         OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '([0-9]{4})(?![0-9])', '\1****\2', 'g');
     -- Dialled from abroad, a landline drops its area code's trunk 0: +86 757 ...
     value := pg_catalog.regexp_replace(value,
-        '(?<![0-9])((?:\+|00)86' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '[(（]?[1-9][0-9]{1,2}[)）]?'
+        '(?<![0-9])((?:\+|00)?86' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '[(（]?[1-9][0-9]{1,2}[)）]?'
         OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) ')[2-9][0-9]{2,3}'
         OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '([0-9]{4})(?![0-9])', '\1****\2', 'g');
     value := pg_catalog.regexp_replace(value,
@@ -241,10 +249,13 @@ $$;
 -- open311_requests returns requests (GET requests).  service_request_id is a comma
 -- separated list of tickets and overrides every other filter.  Otherwise:
 -- service_code (a category: its whole subtree), status ('open', 'closed' or both,
--- comma separated), start_date and end_date (W3C) bound requested_datetime; the
--- range is at most 90 days and defaults to the 90 days up to now (or from
--- start_date, or up to end_date).  At most max_results (1..1000) requests, newest
--- first.
+-- comma separated), start_date and end_date (W3C: a date, or a date and time with
+-- an offset or without, Beijing time) bound requested_datetime; an end_date that is
+-- a date alone takes in that whole day (it was that day's midnight, and the day's
+-- requests were left out); what PostgreSQL reads besides W3C ('yesterday', 'epoch',
+-- a Julian day) is WO873.  The range is at most 90 days and defaults to the 90 days
+-- up to now (or from start_date, or up to end_date).  At most max_results (1..1000)
+-- requests, newest first.
 CREATE FUNCTION workorder.open311_requests(service_request_id text DEFAULT NULL, service_code text DEFAULT NULL,
                                            start_date text DEFAULT NULL, end_date text DEFAULT NULL,
                                            status text DEFAULT NULL, max_results integer DEFAULT 100,
@@ -308,11 +319,24 @@ BEGIN
     IF NULLIF(pg_catalog.btrim(service_code), '') IS NOT NULL THEN
         category := workorder.open311_service_category(pg_catalog.btrim(service_code));
     END IF;
+    FOREACH item IN ARRAY ARRAY['start_date', 'end_date'] LOOP
+        IF NOT COALESCE(CASE item WHEN 'start_date' THEN start_date ELSE end_date END OPERATOR(pg_catalog.~)
+                        '^\s*([0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\s*(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?)?\s*$',
+                        true) THEN
+            PERFORM workorder.raise_error('WO873', pg_catalog.format('invalid %s for requests', item),
+                pg_catalog.format('%s is %s, which is not a W3C date or date-time.', item,
+                                  pg_catalog.quote_literal(pg_catalog.left(CASE item WHEN 'start_date' THEN start_date ELSE end_date END, 60))),
+                'Pass a W3C date-time, e.g. 2026-11-25T08:00:00+08:00, or a date, 2026-11-25.');
+        END IF;
+    END LOOP;
     BEGIN
         item := 'start_date';
         t0 := NULLIF(pg_catalog.btrim(start_date), '')::timestamptz;
         item := 'end_date';
         t1 := NULLIF(pg_catalog.btrim(end_date), '')::timestamptz;
+        IF end_date OPERATOR(pg_catalog.~) '^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}\s*$' THEN
+            t1 := t1 OPERATOR(pg_catalog.+) '1 day'::interval OPERATOR(pg_catalog.-) '1 second'::interval;   -- the whole day
+        END IF;
     EXCEPTION WHEN data_exception THEN
         PERFORM workorder.raise_error('WO873', pg_catalog.format('invalid %s for requests', item),
             pg_catalog.format('%s is %s: %s', item,
@@ -443,6 +467,17 @@ BEGIN
             pg_catalog.format('%s is a JSON %s: %s.', field, pg_catalog.jsonb_typeof(request OPERATOR(pg_catalog.->) field),
                               pg_catalog.left((request OPERATOR(pg_catalog.->) field)::text, 60)),
             pg_catalog.format('Pass %s as a string.', field));
+    END IF;
+    -- A parameter GeoReport does not have is a misspelt one: "descripton" lost the
+    -- text, and the order was described by its service's name.
+    SELECT k INTO field
+      FROM pg_catalog.jsonb_object_keys(request) k
+     WHERE k OPERATOR(pg_catalog.<>) ALL ('{service_code,jurisdiction_id,lat,long,address_string,address_id,email,device_id,account_id,first_name,last_name,phone,description,media_url,attribute,api_key,idempotency_key}'::text[])
+     ORDER BY k LIMIT 1;
+    IF field IS NOT NULL THEN
+        PERFORM workorder.raise_error('WO874', 'unknown parameter in the Open311 request',
+            pg_catalog.format('The request has %s, which GeoReport v2 does not define.', pg_catalog.quote_literal(pg_catalog.left(field, 60))),
+            'Check its spelling; a POST takes service_code, lat, long, description, address_string, address_id, attribute, first_name, last_name, phone, email, device_id, account_id, media_url, jurisdiction_id, api_key and idempotency_key.');
     END IF;
     -- Trimmed as submit() trims a reference.
     idempotency_key := NULLIF(workorder.trim_blanks(request OPERATOR(pg_catalog.->>) 'idempotency_key'), '');
