@@ -416,10 +416,14 @@ static int
 relative_time_word(const char *s, int len, int i)
 {
 	int			k;
+	char		first = s[i] | 0x20;
 
+	/* Most texts are digits and punctuation: not the first letter of a word. */
+	if (first != 'n' && first != 't' && first != 'y' && first != 'e' && first != 'a' && first != 'j')
+		return 0;
 	if (i > 0 && ascii_letter(s[i - 1]))
 		return 0;
-	if ((s[i] == 'J' || s[i] == 'j') && i + 1 < len && isdigit((unsigned char) s[i + 1]))
+	if (first == 'j' && i + 1 < len && isdigit((unsigned char) s[i + 1]))
 		return 1;
 	for (k = 0; k < (int) lengthof(relative_time_words); k++)
 	{
