@@ -410,7 +410,7 @@ static const char *const relative_time_words[] = {"now", "today", "tomorrow", "y
 
 /*
  * relative_time_word returns the length of such a word at s[i], in any case and
- * between non-letters, or of a Julian day's J before a digit, or 0.
+ * between non-letters, 1 for a Julian day (J, JD or Julian, then a number), or 0.
  */
 static int
 relative_time_word(const char *s, int len, int i)
@@ -423,8 +423,21 @@ relative_time_word(const char *s, int len, int i)
 		return 0;
 	if (i > 0 && ascii_letter(s[i - 1]))
 		return 0;
-	if (first == 'j' && i + 1 < len && isdigit((unsigned char) s[i + 1]))
-		return 1;
+	if (first == 'j')
+	{
+		/* J2461372, J 2461372, JD 2461372, Julian 2461372 */
+		int			j = i + 1;
+
+		if (j + 5 <= len && pg_strncasecmp(s + j, "ulian", 5) == 0)
+			j += 5;
+		else if (j < len && (s[j] | 0x20) == 'd')
+			j++;
+		if (j == len || ascii_letter(s[j]))
+			return 0;
+		while (j < len && s[j] == ' ')
+			j++;
+		return j < len && isdigit((unsigned char) s[j]) ? 1 : 0;
+	}
 	for (k = 0; k < (int) lengthof(relative_time_words); k++)
 	{
 		int			n = strlen(relative_time_words[k]);

@@ -422,10 +422,14 @@ SELECT is((SELECT o.channel_code FROM workorder.orders o WHERE o.channel_ref = '
 INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat, occurred_at)
 VALUES ('hotline', 'M-NOW', '0301', '渡口旁有流动摊贩', '122.05', '30.15', ' now '),
        ('hotline', 'M-TODAY', '0301', '渡口旁有流动摊贩', '122.05', '30.15', 'Today 08:30'),
-       ('hotline', 'M-JULIAN', '0301', '渡口旁有流动摊贩', '122.05', '30.15', 'J2461372');
-SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (0, 3)$$,
-                  'an occurred_at of now, of today 08:30 or a Julian day is rejected');
-SELECT is((SELECT string_agg(error_code, ',') FROM workorder.inbox WHERE channel_ref IN ('M-NOW', 'M-TODAY', 'M-JULIAN')), '22007,22007,22007',
+       ('hotline', 'M-JULIAN', '0301', '渡口旁有流动摊贩', '122.05', '30.15', 'J2461372'),
+       ('hotline', 'M-JULIAN-2', '0301', '渡口旁有流动摊贩', '122.05', '30.15', 'julian 2461372'),
+       ('hotline', 'M-JULIAN-3', '0301', '渡口旁有流动摊贩', '122.05', '30.15', 'JD 2461372'),
+       ('hotline', 'M-MONTHS', '0301', '渡口旁有流动摊贩', '122.05', '30.15', 'Tue Jun 2 08:30:00 CST 2026');
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (1, 5)$$,
+                  'an occurred_at of now, of today 08:30 or a Julian day is rejected; one with the names of a day and a month is taken');
+SELECT is((SELECT string_agg(error_code, ',') FROM workorder.inbox
+            WHERE channel_ref IN ('M-NOW', 'M-TODAY', 'M-JULIAN', 'M-JULIAN-2', 'M-JULIAN-3')), '22007,22007,22007,22007,22007',
           '... as a column that does not convert');
 
 SELECT * FROM finish();

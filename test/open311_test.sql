@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(62);
+SELECT plan(65);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -75,6 +75,10 @@ SELECT throws_ok($$SELECT workorder.open311_requests(start_date => 'infinity')$$
 SELECT throws_ok($$SELECT workorder.open311_requests(start_date => 'yesterday')$$, 'WO873',
                  'invalid start_date for requests', 'what PostgreSQL reads besides W3C (yesterday) is WO873');
 SELECT throws_ok($$SELECT workorder.open311_requests(end_date => 'J2461372')$$, 'WO873', NULL, '... a Julian day too');
+SELECT lives_ok($$SELECT workorder.open311_requests(start_date => '2026-08-27', end_date => '2026-11-25')$$,
+                'a date-only end_date 90 days after start_date is a range of 90 days (the day it takes in is not counted against them)');
+SELECT lives_ok($$SELECT workorder.open311_requests(start_date => '2026-11-25t08:30:00z')$$,
+                'a W3C date-time with a lowercase t and z is taken, as RFC 3339 allows');
 SELECT throws_ok($$SELECT workorder.open311_post_request('{"service_code": "CITY_NOISE", "lat": 24.1, "long": 115.15, "descripton": "市场夜间噪音"}')$$,
                  'WO874', 'unknown parameter in the Open311 request',
                  'a POST parameter GeoReport does not define (a misspelt description) is WO874: its text was lost');
@@ -174,9 +178,12 @@ SELECT is(workorder.open311_public_text(t.raw), t.shown, t.what)
     ('身份证440602 1990 0101 1234，身份证 440602-1990-0101-1234，身份证 4406 0219 9001 0112 34，电话 +86 757 8628 1234，电话 0086-757-86281234，邮箱 chen.li@example.com.cn',
      '身份证******************，身份证 ******************，身份证 ******************，电话 +86 757 ****1234，电话 0086-757-****1234，邮箱 ***@example.com.cn',
      'ID numbers however their digits are grouped, landlines dialled from abroad, and e-mail addresses'),
-    ('工单20261120-000002-4, 125号；坐标113.120195,23.0201234；12、14、16、18、20、22、24、26、28、30、32号楼；电话86 757 8628 1234；邮箱chen＠example.com',
-     '工单20261120-000002-4, 125号；坐标113.120195,23.0201234；12、14、16、18、20、22、24、26、28、30、32号楼；电话86 757 ****1234；邮箱***@example.com',
-     'but a ticket followed by a number, pasted coordinates and a list of house numbers stay as written')) t(raw, shown, what);
+    ('身份证110101 - 1990 - 0307 - 123X，身份证4406.0219.9001.0112.34；邮箱chen＠example.com',
+     '身份证******************，身份证******************；邮箱***@example.com',
+     'an ID number in fours with spaced dashes or dots between the groups, and an e-mail address with a full-width ＠'),
+    ('工单20261120-000002-4, 125号；坐标113.120195,23.0201234；12、14、16、18、20、22、24、26、28、30、32号楼；户号861234567890；86、102、2301、1502号房',
+     '工单20261120-000002-4, 125号；坐标113.120195,23.0201234；12、14、16、18、20、22、24、26、28、30、32号楼；户号861234567890；86、102、2301、1502号房',
+     'but a ticket followed by a number, pasted coordinates, lists of house or room numbers and an account number stay as written')) t(raw, shown, what);
 
 -- Paging by end_date at the precision requests show (whole seconds) loses nothing:
 -- the orders of one transaction share a received_at, and the rest of that second was

@@ -381,13 +381,13 @@ SECURITY DEFINER
 AS $$
 DECLARE
     m workorder.outbox := workorder.outbox_claimed(message_id, claimer, 'ack');
+    acked_at timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     IF m.state OPERATOR(pg_catalog.=) 'delivered' THEN
         RETURN m;
     END IF;
     UPDATE workorder.outbox x
-       SET state = 'delivered', delivered_at = pg_catalog.clock_timestamp(),
-           settled_at = pg_catalog.clock_timestamp(), claimed_until = NULL
+       SET state = 'delivered', delivered_at = acked_at, settled_at = acked_at, claimed_until = NULL
      WHERE x.id OPERATOR(pg_catalog.=) m.id
     RETURNING * INTO m;
     RETURN m;

@@ -37,15 +37,15 @@ END
 $$;
 
 -- open311_public_text masks, in a public text, what looks like:
---   a resident ID number (17 digits and a digit or X, maybe grouped 6-8-4 with
---     separators, or 6-4-4-4 or 4-4-4-4-2 with a space or hyphen between groups;
---     or an old one of 15 digits, area, YYMMDD and three): all of it;
+--   a resident ID number (17 digits and a digit or X, maybe grouped 6-8-4,
+--     6-4-4-4 or 4-4-4-4-2 with separators between the groups; or an old one of 15
+--     digits, area, YYMMDD and three): all of it;
 --   a mobile number (11 digits from 1[3-9], in any grouping: 138-1234-5678,
 --     138 1234 5678, 13812 345678, 139.1234.5678, 138 - 1234 - 5678, (138)12345678,
 --     maybe after +86, 0086 or 86): 138****5678;
 --   a landline with its area code (0757-86281234, (020)87654321, 075786281234,
---     0757 8628 1234, and from abroad +86 757 8628 1234, 0086-757-86281234, 86 757
---     8628 1234): the area code and the last four digits, 0757-****1234;
+--     0757 8628 1234, and from abroad +86 757 8628 1234, 0086-757-86281234): the
+--     area code and the last four digits, 0757-****1234;
 --   a local number of 7 or 8 digits right after a word that announces one (电话,
 --     座机, 固话, 手机, 联系, 回电, 致电, 拨打, tel, maybe then 方式, 号码 or 号, then
 --     是 or 为): its last four digits;
@@ -64,23 +64,21 @@ DECLARE
     -- Between a number's groups: hyphens and dashes of every kind, dots, spaces,
     -- slashes, commas (also full-width and the enumeration comma) and underscores.
     sep constant text := '[-‐‑‒−–—. 　/／,，、_]{0,3}';
-    -- Between the groups of an ID number written in fours: a space or a hyphen.
-    gap constant text := '[-‐‑‒−–— 　]?';
 BEGIN
     value := pg_catalog.translate(value, '０１２３４５６７８９＋－Ｘｘ＠', '0123456789+-Xx@');
     -- An ID number: area (six digits), birth year 19xx or 20xx, month, day, three
-    -- digits and a check digit or X; 6-8-4 with separators, or the groupings of four
-    -- people write it in, 6-4-4-4 and 4-4-4-4-2, with a space or a hyphen.  (Any
-    -- separator between any digits masked tickets followed by a number, pasted
-    -- coordinates and lists of house numbers.)
+    -- digits and a check digit or X, in the groupings people write it in, 6-8-4,
+    -- 6-4-4-4 and 4-4-4-4-2, with separators between the groups.  (Separators
+    -- between any digits masked tickets followed by a number, pasted coordinates and
+    -- lists of house numbers.)
     value := pg_catalog.regexp_replace(value,
         '(?<![0-9])(?:[1-9][0-9]{5}' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '(19|20)[0-9]{6}'
         OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '[0-9]{3}'
-        OPERATOR(pg_catalog.||) '|[1-9][0-9]{5}' OPERATOR(pg_catalog.||) gap OPERATOR(pg_catalog.||) '(19|20)[0-9]{2}'
-        OPERATOR(pg_catalog.||) gap OPERATOR(pg_catalog.||) '[0-9]{4}' OPERATOR(pg_catalog.||) gap OPERATOR(pg_catalog.||) '[0-9]{3}'
-        OPERATOR(pg_catalog.||) '|[1-9][0-9]{3}' OPERATOR(pg_catalog.||) gap OPERATOR(pg_catalog.||) '[0-9]{2}(19|20)'
-        OPERATOR(pg_catalog.||) gap OPERATOR(pg_catalog.||) '[0-9]{4}' OPERATOR(pg_catalog.||) gap OPERATOR(pg_catalog.||) '[0-9]{4}'
-        OPERATOR(pg_catalog.||) gap OPERATOR(pg_catalog.||) '[0-9])[0-9Xx](?![0-9])',
+        OPERATOR(pg_catalog.||) '|[1-9][0-9]{5}' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '(19|20)[0-9]{2}'
+        OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '[0-9]{4}' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '[0-9]{3}'
+        OPERATOR(pg_catalog.||) '|[1-9][0-9]{3}' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '[0-9]{2}(19|20)'
+        OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '[0-9]{4}' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '[0-9]{4}'
+        OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '[0-9])[0-9Xx](?![0-9])',
         '******************', 'g');
     value := pg_catalog.regexp_replace(value,
         '(?<![0-9])[1-9][0-9]{7}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}(?![0-9])',
@@ -95,7 +93,7 @@ BEGIN
         OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '([0-9]{4})(?![0-9])', '\1****\2', 'g');
     -- Dialled from abroad, a landline drops its area code's trunk 0: +86 757 ...
     value := pg_catalog.regexp_replace(value,
-        '(?<![0-9])((?:\+|00)?86' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '[(（]?[1-9][0-9]{1,2}[)）]?'
+        '(?<![0-9])((?:\+|00)86' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '[(（]?[1-9][0-9]{1,2}[)）]?'
         OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) ')[2-9][0-9]{2,3}'
         OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '([0-9]{4})(?![0-9])', '\1****\2', 'g');
     value := pg_catalog.regexp_replace(value,
@@ -320,7 +318,7 @@ BEGIN
         category := workorder.open311_service_category(pg_catalog.btrim(service_code));
     END IF;
     FOREACH item IN ARRAY ARRAY['start_date', 'end_date'] LOOP
-        IF NOT COALESCE(CASE item WHEN 'start_date' THEN start_date ELSE end_date END OPERATOR(pg_catalog.~)
+        IF NOT COALESCE(CASE item WHEN 'start_date' THEN start_date ELSE end_date END OPERATOR(pg_catalog.~*)
                         '^\s*([0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\s*(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?)?\s*$',
                         true) THEN
             PERFORM workorder.raise_error('WO873', pg_catalog.format('invalid %s for requests', item),
@@ -334,9 +332,6 @@ BEGIN
         t0 := NULLIF(pg_catalog.btrim(start_date), '')::timestamptz;
         item := 'end_date';
         t1 := NULLIF(pg_catalog.btrim(end_date), '')::timestamptz;
-        IF end_date OPERATOR(pg_catalog.~) '^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}\s*$' THEN
-            t1 := t1 OPERATOR(pg_catalog.+) '1 day'::interval OPERATOR(pg_catalog.-) '1 second'::interval;   -- the whole day
-        END IF;
     EXCEPTION WHEN data_exception THEN
         PERFORM workorder.raise_error('WO873', pg_catalog.format('invalid %s for requests', item),
             pg_catalog.format('%s is %s: %s', item,
@@ -366,6 +361,11 @@ BEGIN
         PERFORM workorder.raise_error('WO873', 'invalid date range for requests',
             pg_catalog.format('start_date is %s and end_date is %s.', workorder.open311_time(t0), workorder.open311_time(t1)),
             'end_date must not be before start_date, and the range may span at most 90 days.');
+    END IF;
+    -- An end_date that is a date alone is that whole day (its 90 days counted from
+    -- its midnight, as they were).
+    IF end_date OPERATOR(pg_catalog.~) '^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}\s*$' THEN
+        t1 := t1 OPERATOR(pg_catalog.+) '1 day'::interval OPERATOR(pg_catalog.-) '1 second'::interval;
     END IF;
 
     SELECT COALESCE(pg_catalog.jsonb_agg(r.j ORDER BY r.received_at DESC, r.id DESC), '[]')
@@ -468,17 +468,6 @@ BEGIN
                               pg_catalog.left((request OPERATOR(pg_catalog.->) field)::text, 60)),
             pg_catalog.format('Pass %s as a string.', field));
     END IF;
-    -- A parameter GeoReport does not have is a misspelt one: "descripton" lost the
-    -- text, and the order was described by its service's name.
-    SELECT k INTO field
-      FROM pg_catalog.jsonb_object_keys(request) k
-     WHERE k OPERATOR(pg_catalog.<>) ALL ('{service_code,jurisdiction_id,lat,long,address_string,address_id,email,device_id,account_id,first_name,last_name,phone,description,media_url,attribute,api_key,idempotency_key}'::text[])
-     ORDER BY k LIMIT 1;
-    IF field IS NOT NULL THEN
-        PERFORM workorder.raise_error('WO874', 'unknown parameter in the Open311 request',
-            pg_catalog.format('The request has %s, which GeoReport v2 does not define.', pg_catalog.quote_literal(pg_catalog.left(field, 60))),
-            'Check its spelling; a POST takes service_code, lat, long, description, address_string, address_id, attribute, first_name, last_name, phone, email, device_id, account_id, media_url, jurisdiction_id, api_key and idempotency_key.');
-    END IF;
     -- Trimmed as submit() trims a reference.
     idempotency_key := NULLIF(workorder.trim_blanks(request OPERATOR(pg_catalog.->>) 'idempotency_key'), '');
     fingerprint := pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
@@ -490,6 +479,17 @@ BEGIN
         IF FOUND THEN
             RETURN workorder.open311_posted(o, request, idempotency_key, fingerprint);
         END IF;
+    END IF;
+    -- A parameter GeoReport does not have is a misspelt one: "descripton" lost the
+    -- text, and the order was described by its service's name.
+    SELECT k INTO field
+      FROM pg_catalog.jsonb_object_keys(request) k
+     WHERE k OPERATOR(pg_catalog.<>) ALL ('{service_code,jurisdiction_id,lat,long,address_string,address_id,email,device_id,account_id,first_name,last_name,phone,description,media_url,attribute,api_key,idempotency_key}'::text[])
+     ORDER BY k LIMIT 1;
+    IF field IS NOT NULL THEN
+        PERFORM workorder.raise_error('WO874', 'unknown parameter in the Open311 request',
+            pg_catalog.format('The request has %s, which GeoReport v2 does not define.', pg_catalog.quote_literal(pg_catalog.left(field, 60))),
+            'Check its spelling; a POST takes service_code, lat, long, description, address_string, address_id, attribute, first_name, last_name, phone, email, device_id, account_id, media_url, jurisdiction_id, api_key and idempotency_key.');
     END IF;
     PERFORM workorder.open311_jurisdiction(request OPERATOR(pg_catalog.->>) 'jurisdiction_id');
     e := workorder.open311_service_category(request OPERATOR(pg_catalog.->>) 'service_code');
