@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(98);
+SELECT plan(101);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 SELECT workorder.load_channels('[{"code": "mailbox", "name": "区长信箱", "kind": "mailbox"}]');
@@ -449,6 +449,22 @@ SELECT results_eq($$SELECT count(*) > 1, count(*) FILTER (WHERE x.payload::text 
                   'a reopen after an unsatisfied callback reaches every merged report, with a reason that does not quote the note');
 SELECT is((SELECT e.note FROM workorder.order_events e WHERE e.order_id = pg_temp.id_of('P-3') AND e.action = 'callback'),
           '我是张三 13812345678，根本没人来处理', '... the note stays in the callback event, for staff');
+
+-- Every message that died above (by fail_outbox, by a claim, by outbox_expire, or
+-- set dead by hand) was announced to the center: a notification of kind outbox_dead
+-- naming it; and no message that never died (one acknowledged late after it died
+-- did die).
+SELECT is_empty($$SELECT id FROM workorder.outbox WHERE state = 'dead'
+                  EXCEPT SELECT (payload->>'message_id')::bigint FROM workorder.notifications WHERE kind = 'outbox_dead'$$,
+                'each dead message has its outbox_dead notification');
+SELECT is_empty($$SELECT (payload->>'message_id')::bigint FROM workorder.notifications WHERE kind = 'outbox_dead'
+                  EXCEPT SELECT id FROM workorder.outbox WHERE state = 'dead' OR (state = 'delivered' AND lease_expired_at IS NOT NULL)$$,
+                '... and no message that did not die has one');
+SELECT is((SELECT count(*)::integer FROM workorder.notifications n JOIN workorder.outbox x ON x.id = (n.payload->>'message_id')::bigint
+            WHERE n.kind = 'outbox_dead' AND n.order_id = x.order_id AND n.payload->>'channel' = x.channel_code
+              AND n.payload->>'ticket' IS NOT NULL),
+          (SELECT count(*)::integer FROM workorder.notifications WHERE kind = 'outbox_dead'),
+          '... each with its order, ticket and channel');
 
 -- Every message the functions above settled (acknowledged, failed for the last time,
 -- given back dead by a claim or by outbox_expire) says when it settled, and no other

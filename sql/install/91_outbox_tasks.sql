@@ -61,3 +61,30 @@ REVOKE ALL ON FUNCTION workorder.task_outbox_expire() FROM PUBLIC;
 INSERT INTO workorder.worker_tasks (task, position, function, description) VALUES
     ('outbox_expire', 500, 'workorder.task_outbox_expire',
      'give back outbox messages whose lease ran out (dead after outbox_max_attempts)');
+
+-- outbox_dead_notice tells the center of a message that died, however it died (a
+-- failure or a lease that ran out after its last attempt; through fail_outbox, a
+-- claim or outbox_expire): a row in workorder.notifications (part 92) of kind
+-- outbox_dead, and a NOTIFY workorder with the same payload.  A dead message is a
+-- reporter who was never told (of a result, say); nothing said so, and retention
+-- deleted the row a month later.
+CREATE FUNCTION workorder.outbox_dead_notice()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    payload jsonb := pg_catalog.jsonb_build_object(
+        'kind', 'outbox_dead', 'order_id', NEW.order_id,
+        'ticket', (SELECT o.ticket::text FROM workorder.orders o WHERE o.id OPERATOR(pg_catalog.=) NEW.order_id),
+        'message_id', NEW.id, 'channel', NEW.channel_code, 'message_kind', NEW.kind, 'attempts', NEW.attempts,
+        'last_error', pg_catalog.left(NEW.last_error, 200), 'at', pg_catalog.clock_timestamp());
+BEGIN
+    INSERT INTO workorder.notifications (order_id, kind, payload) VALUES (NEW.order_id, 'outbox_dead', payload);
+    PERFORM pg_catalog.pg_notify('workorder', payload::text);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER outbox_dead_notice
+    AFTER UPDATE OF state ON workorder.outbox
+    FOR EACH ROW WHEN (NEW.state OPERATOR(pg_catalog.=) 'dead' AND OLD.state IS DISTINCT FROM 'dead')
+    EXECUTE FUNCTION workorder.outbox_dead_notice();
