@@ -4,7 +4,7 @@
 -- (calendar_spans), on cn and on calendars across daylight-saving switches; the
 -- cache seeing changes; the loaders' bad input, with nothing written.
 BEGIN;
-SELECT plan(57);
+SELECT plan(59);
 
 SET LOCAL search_path = workorder, public;
 -- The results must not depend on the session's time zone: run in another one.
@@ -259,6 +259,14 @@ SELECT throws_ok($$SELECT workorder.load_calendar_csv('cn', E'day,kind,name_en,n
 SELECT throws_ok($$SELECT workorder.load_calendar_csv('cn', E'\n\nday,kind,name_en,name_zh\n\n2027-01-01,holiday,x,y\n2027-01-02,off,x,y\n')$$,
                  'WO504', 'line 6 of the days for calendar cn: the kind ''off'' is neither holiday nor workday',
                  'line numbers count blank lines');
+SELECT throws_ok($$SELECT workorder.load_calendar_days('cn', '[{"day": "2027-05-01", "kind": "holiday", "name": {"zh": "劳动节"}}]')$$,
+                 'WO504', 'element 1 of the days for calendar cn: its name is a JSON object, not a string',
+                 'a name that is a JSON object is refused (it was stored as its JSON text)');
+SAVEPOINT blank_name;
+SELECT workorder.load_calendar_days('cn', '[{"day": "2027-05-02", "kind": "holiday", "name": " ", "name_zh": "劳动节"}]') IS NOT NULL AS loaded \gset
+SELECT is((SELECT name FROM workorder.calendar_days WHERE calendar_code = 'cn' AND day = '2027-05-02'), '劳动节',
+          'a blank name gives way to name_zh (it was dropped)');
+ROLLBACK TO SAVEPOINT blank_name;
 SELECT throws_ok($$SELECT workorder.load_calendar_days('cn', '[{"day": "2027-01-01", "kind": "holiday"}, {"day": "2027-01-02", "kind": "holiday", "name": 5}, {"day": "2027-01-01", "kind": "workday"}]')$$,
                  'WO504', 'element 3 of the days for calendar cn: the day 2027-01-01 is listed again (first at element 1)',
                  'a day listed twice in JSON is refused');

@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(65);
+SELECT plan(68);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -75,6 +75,8 @@ SELECT throws_ok($$SELECT workorder.open311_requests(start_date => 'infinity')$$
 SELECT throws_ok($$SELECT workorder.open311_requests(start_date => 'yesterday')$$, 'WO873',
                  'invalid start_date for requests', 'what PostgreSQL reads besides W3C (yesterday) is WO873');
 SELECT throws_ok($$SELECT workorder.open311_requests(end_date => 'J2461372')$$, 'WO873', NULL, '... a Julian day too');
+SELECT ok(workorder.open311_post_request('{"service_code": " CITY_NOISE ", "lat": 24.1, "long": 115.15, "jurisdiction_id": ""}') -> 0 ->> 'service_request_id' IS NOT NULL,
+          'a POST''s service_code is trimmed, as GET trims it, and a blank jurisdiction_id is absent, as every blank parameter is');
 SELECT lives_ok($$SELECT workorder.open311_requests(start_date => '2026-08-27', end_date => '2026-11-25')$$,
                 'a date-only end_date 90 days after start_date is a range of 90 days (the day it takes in is not counted against them)');
 SELECT lives_ok($$SELECT workorder.open311_requests(start_date => '2026-11-25t08:30:00z')$$,
@@ -104,6 +106,9 @@ SELECT is((SELECT count(*) FROM workorder.orders), :orders_before_bad_types::big
 INSERT INTO workorder.settings VALUES ('open311_jurisdiction', 'nanhai.foshan.gov.cn', 'test');
 SELECT throws_ok($$SELECT workorder.open311_services('shunde.foshan.gov.cn')$$, 'WO875', NULL, 'another jurisdiction is WO875');
 SELECT is(jsonb_array_length(workorder.open311_services('nanhai.foshan.gov.cn')), 8, '... ours is served');
+SELECT is(jsonb_array_length(workorder.open311_services(' Nanhai.Foshan.gov.cn ')), 8,
+          '... also in capitals and with blanks around it (a domain name is read in any case)');
+SELECT is(jsonb_array_length(workorder.open311_services('')), 8, '... and a blank jurisdiction_id is absent (it was a 404)');
 
 -- The address is masked as the description is (it was shown as written, a phone
 -- and an ID number in it).

@@ -647,12 +647,22 @@ BEGIN
                 (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(k), ', ' ORDER BY k)
                    FROM pg_catalog.jsonb_object_keys(item) k
                   WHERE NOT k OPERATOR(pg_catalog.=) ANY ('{day,kind,name,name_zh,name_en}'::text[])));
+        ELSIF source OPERATOR(pg_catalog.=) 'json'
+              AND EXISTS (SELECT 1 FROM pg_catalog.jsonb_each(item) e
+                           WHERE pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.<>) ALL ('{string,number,"null"}'::text[])) THEN
+            -- An object or an array was stored as its JSON text ({"zh": "劳动节"}
+            -- the day's name).
+            problem := (SELECT pg_catalog.format('its %s is a JSON %s, not a string', e.key, pg_catalog.jsonb_typeof(e.value))
+                          FROM pg_catalog.jsonb_each(item) e
+                         WHERE pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.<>) ALL ('{string,number,"null"}'::text[])
+                         ORDER BY e.key LIMIT 1);
         ELSE
             day_text := item OPERATOR(pg_catalog.->>) 'day';
             kind_text := item OPERATOR(pg_catalog.->>) 'kind';
-            the_name := NULLIF(pg_catalog.btrim(COALESCE(item OPERATOR(pg_catalog.->>) 'name',
-                                                         item OPERATOR(pg_catalog.->>) 'name_zh')), '');
-            the_name_en := NULLIF(pg_catalog.btrim(item OPERATOR(pg_catalog.->>) 'name_en'), '');
+            -- A blank name is none: name_zh is taken then (it was dropped for "").
+            the_name := COALESCE(NULLIF(workorder.trim_blanks(item OPERATOR(pg_catalog.->>) 'name'), ''),
+                                 NULLIF(workorder.trim_blanks(item OPERATOR(pg_catalog.->>) 'name_zh'), ''));
+            the_name_en := NULLIF(workorder.trim_blanks(item OPERATOR(pg_catalog.->>) 'name_en'), '');
             the_day := NULL;
             IF day_text IS NULL THEN
                 problem := 'it has no day';

@@ -105,7 +105,8 @@ END
 $$;
 
 -- open311_jurisdiction checks a jurisdiction_id against the setting
--- open311_jurisdiction (WO875).  NULL is always accepted.
+-- open311_jurisdiction (WO875).  NULL or blank is always accepted, as every other
+-- blank parameter is absent; a jurisdiction is a domain name, compared in any case.
 CREATE FUNCTION workorder.open311_jurisdiction(jurisdiction_id text)
 RETURNS void
 LANGUAGE plpgsql STABLE
@@ -113,7 +114,8 @@ AS $$
 DECLARE
     ours text := workorder.setting('open311_jurisdiction', NULL);
 BEGIN
-    IF jurisdiction_id IS NOT NULL AND ours IS NOT NULL AND jurisdiction_id OPERATOR(pg_catalog.<>) ours THEN
+    IF NULLIF(workorder.trim_blanks(jurisdiction_id), '') IS NOT NULL AND ours IS NOT NULL
+       AND pg_catalog.lower(workorder.trim_blanks(jurisdiction_id)) OPERATOR(pg_catalog.<>) pg_catalog.lower(ours) THEN
         PERFORM workorder.raise_error('WO875', 'unknown jurisdiction',
             pg_catalog.format('jurisdiction_id is %s.', pg_catalog.quote_literal(pg_catalog.left(jurisdiction_id, 60))),
             pg_catalog.format('This endpoint serves jurisdiction %s; omit jurisdiction_id or pass that.', ours));
@@ -492,7 +494,8 @@ BEGIN
             'Check its spelling; a POST takes service_code, lat, long, description, address_string, address_id, attribute, first_name, last_name, phone, email, device_id, account_id, media_url, jurisdiction_id, api_key and idempotency_key.');
     END IF;
     PERFORM workorder.open311_jurisdiction(request OPERATOR(pg_catalog.->>) 'jurisdiction_id');
-    e := workorder.open311_service_category(request OPERATOR(pg_catalog.->>) 'service_code');
+    -- Trimmed, as GET requests trims it.
+    e := workorder.open311_service_category(workorder.trim_blanks(request OPERATOR(pg_catalog.->>) 'service_code'));
     BEGIN
         field := 'lat';
         -- Decimal degrees only, as the inbox reads them (the cast reads '0x17' as 23).
