@@ -301,30 +301,17 @@ check_text(Datum value, bool isnull, const char *what, int max_length, bool requ
 
 /*
  * trimmed_code returns the code in argument argno (the channel's) without
- * the blanks check_text trims, "" when it is blank, NULL when it is NULL: a
- * channel code typed or pasted with a blank around it, or read from a CSV
- * that begins with a byte order mark, is the code.  Codes are ASCII words, so
- * the text is only trimmed when its first or last byte could belong to a
- * blank.
+ * the blanks check_text trims ("" when it is blank), or NULL when it is NULL:
+ * a channel code typed or pasted with a blank around it, or read from a CSV
+ * that begins with a byte order mark, is the code.  trim_blanks returns most
+ * codes, ASCII words, as they are.
  */
 static char *
 trimmed_code(FunctionCallInfo fcinfo, int argno)
 {
-	text	   *code;
-	const unsigned char *bytes;
-	int			length;
-	Datum		trimmed;
-	bool		blank;
-
 	if (PG_ARGISNULL(argno))
 		return NULL;
-	code = PG_GETARG_TEXT_PP(argno);
-	bytes = (const unsigned char *) VARDATA_ANY(code);
-	length = VARSIZE_ANY_EXHDR(code);
-	if (length > 0 && bytes[0] > ' ' && bytes[0] < 0x80 && bytes[length - 1] > ' ' && bytes[length - 1] < 0x80)
-		return text_to_cstring(code);
-	trimmed = check_text(PointerGetDatum(code), false, "code", -1, false, false, &blank);
-	return blank ? pstrdup("") : TextDatumGetCString(trimmed);
+	return TextDatumGetCString(trim_blanks(PG_GETARG_TEXT_PP(argno)));
 }
 
 /*

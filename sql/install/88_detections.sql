@@ -575,6 +575,9 @@ DECLARE
     ids bigint[];
     too_long bigint[];
     sound bigint[];
+    -- The longest value a row may have, in bytes: any column, and attributes.
+    value_most constant integer := 1024;
+    attributes_most constant integer := 65536;
 BEGIN
     IF max_rows IS NULL OR max_rows OPERATOR(pg_catalog.<) 1 OR max_rows OPERATOR(pg_catalog.>) 1000000 THEN
         PERFORM workorder.raise_error('WO853',
@@ -591,8 +594,8 @@ BEGIN
                    GREATEST(pg_catalog.octet_length(i.camera_id), pg_catalog.octet_length(i.kind),
                             pg_catalog.octet_length(i.detected_at), pg_catalog.octet_length(i.lon),
                             pg_catalog.octet_length(i.lat), pg_catalog.octet_length(i.confidence),
-                            pg_catalog.octet_length(i.detection_ref)) OPERATOR(pg_catalog.>) 1024
-                   OR pg_catalog.octet_length(i.attributes) OPERATOR(pg_catalog.>) 65536 AS oversized
+                            pg_catalog.octet_length(i.detection_ref)) OPERATOR(pg_catalog.>) value_most
+                   OR pg_catalog.octet_length(i.attributes) OPERATOR(pg_catalog.>) attributes_most AS oversized
               FROM workorder.detection_inbox i ORDER BY i.id LIMIT max_rows FOR UPDATE SKIP LOCKED) c;
     sound := ids;
     IF too_long IS NOT NULL THEN
@@ -611,14 +614,14 @@ BEGIN
           FROM workorder.detection_inbox i
           CROSS JOIN LATERAL (
               SELECT c.name, c.bytes, c.most
-                FROM (VALUES (1, 'camera_id', pg_catalog.octet_length(i.camera_id), 1024),
-                             (2, 'kind', pg_catalog.octet_length(i.kind), 1024),
-                             (3, 'detected_at', pg_catalog.octet_length(i.detected_at), 1024),
-                             (4, 'lon', pg_catalog.octet_length(i.lon), 1024),
-                             (5, 'lat', pg_catalog.octet_length(i.lat), 1024),
-                             (6, 'confidence', pg_catalog.octet_length(i.confidence), 1024),
-                             (7, 'attributes', pg_catalog.octet_length(i.attributes), 65536),
-                             (8, 'detection_ref', pg_catalog.octet_length(i.detection_ref), 1024)) c(n, name, bytes, most)
+                FROM (VALUES (1, 'camera_id', pg_catalog.octet_length(i.camera_id), value_most),
+                             (2, 'kind', pg_catalog.octet_length(i.kind), value_most),
+                             (3, 'detected_at', pg_catalog.octet_length(i.detected_at), value_most),
+                             (4, 'lon', pg_catalog.octet_length(i.lon), value_most),
+                             (5, 'lat', pg_catalog.octet_length(i.lat), value_most),
+                             (6, 'confidence', pg_catalog.octet_length(i.confidence), value_most),
+                             (7, 'attributes', pg_catalog.octet_length(i.attributes), attributes_most),
+                             (8, 'detection_ref', pg_catalog.octet_length(i.detection_ref), value_most)) c(n, name, bytes, most)
                WHERE c.bytes OPERATOR(pg_catalog.>) c.most
                ORDER BY c.n LIMIT 1) l
          WHERE i.id OPERATOR(pg_catalog.=) ANY (too_long);
