@@ -141,11 +141,11 @@ settle() {
   done
 }
 psql -X -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null <<'SQL'
-CREATE TABLE nap_once (napped boolean NOT NULL);
+CREATE TABLE nap_once (armed boolean NOT NULL);
 INSERT INTO nap_once VALUES (false);
 CREATE FUNCTION workorder.task_test_nap() RETURNS workorder.task_outcome LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE public.nap_once SET napped = true WHERE NOT napped;
+    UPDATE public.nap_once SET armed = false WHERE armed;
     IF FOUND THEN
         PERFORM pg_sleep(3);
     END IF;
@@ -154,7 +154,12 @@ END $$;
 ALTER EXTENSION workorder ADD FUNCTION workorder.task_test_nap();
 INSERT INTO workorder.worker_tasks VALUES ('test_nap', 2000, 'workorder.task_test_nap', 'sleeps once, for worker_crash.t');
 SQL
+# The nap is armed only once the worker has settled: a pass the worker makes on
+# its own while the test waits (a deadline or a score follow-up falling due) must
+# not spend the nap before the test's wake.  A pass of its own after the arming
+# sleeps in it just the same.
 settle
+q "UPDATE nap_once SET armed = true" >/dev/null
 q "SELECT workorder.wake_worker()" >/dev/null
 took=$(wait_until 10 "SELECT count(*) = 1 FROM pg_stat_activity
                        WHERE application_name = 'workorder worker $db' AND wait_event = 'PgSleep'")
