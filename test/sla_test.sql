@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(73);
+SELECT plan(87);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -257,6 +257,27 @@ SELECT is((SELECT r.resolve_due_at - o.received_at FROM workorder.orders o, work
 SELECT is((workorder.sla_terms('versions', now() - interval '50 minutes')).resolve_amount, interval '24 hours',
           'sla_terms gives the terms in force at an instant ...');
 SELECT is((workorder.sla_terms('versions', now())).resolve_amount, interval '48 hours', '... and the new ones from the change on');
+-- The actions count on those terms too (sla_order_terms), not on the policy as it is
+-- now: the recompute and they disagreed, and each calendar change moved deadlines
+-- that an action had set back to what the terms said.
+UPDATE workorder.sla_policies SET resolve_clock = 'working_days', resolve_amount = '5 days' WHERE name = 'versions';
+SELECT main_unit AS ver_unit, resolve_due_at AS ver_due FROM workorder.orders WHERE id = :ver \gset
+\o /dev/null
+SELECT workorder.accept(:ver, :'ver_unit');
+SELECT workorder.request_extension(:ver, :'ver_unit', '2 days', '等待配件');
+\o
+SELECT is((workorder.approve_extension(:ver, 'C-990401', '同意')).resolve_due_at, :'ver_due'::timestamptz + interval '48 hours',
+          'an extension moves the deadline on the clock of the terms the order was received under (calendar hours, not working days)');
+SELECT resolve_due_at AS ver_due FROM workorder.orders WHERE id = :ver \gset
+SELECT is((SELECT r.resolve_due_at FROM workorder.orders o, workorder.sla_recomputed(o) r WHERE o.id = :ver), :'ver_due'::timestamptz,
+          '... and the recompute agrees with it');
+SELECT is((SELECT r.resolve_due_at FROM workorder.orders o,
+                  workorder.sla_resumed(o, now() - interval '3 hours', now()) r WHERE o.id = :ver) - :'ver_due'::timestamptz,
+          interval '3 hours', 'a resume adds back a pause of 3 hours on the same clock');
+-- A held order dispatched after the change: its resolve clock started at receipt.
+UPDATE workorder.orders SET status = 'new', main_unit = NULL, resolve_due_at = NULL, warn_at = NULL WHERE id = :ver;
+SELECT is((SELECT resolve_due_at - received_at FROM workorder.dispatch(:ver, 'C-990401', :'ver_unit')), interval '24 hours',
+          'a dispatch counts the resolve deadline from receipt on the terms in force then (24 hours, not 5 working days)');
 
 -- A renamed calendar takes its policies with it; one in use is not deleted.
 SAVEPOINT renamed;
@@ -266,6 +287,19 @@ SELECT is((SELECT count(*) FROM workorder.sla_policies WHERE calendar_code = 'cn
 SELECT is((workorder.submit('hotline', 'SLA-REN', '0301', '路口乱贴', lon => 121.02, lat => 31.05)).resolve_due_at IS NOT NULL,
           true, '... and submit() still finds the calendar of its policy (it failed: unknown calendar "cn")');
 ROLLBACK TO SAVEPOINT renamed;
+-- A calendar a policy uses keeps some working hours (with none, no deadline can be
+-- counted on it: every submit, dispatch and task run for its orders failed).
+SET CONSTRAINTS workorder.calendar_hours_keep_policies IMMEDIATE;
+SELECT throws_ok($$DELETE FROM workorder.calendar_hours WHERE calendar_code = 'cn'$$, 'WO502',
+                 'calendar cn would have no working hours, and SLA policies use it',
+                 'a calendar a policy uses is not left without working hours (WO502)');
+SAVEPOINT unused_calendar;
+INSERT INTO workorder.calendars (code, name, time_zone) VALUES ('spare', '备用', 'Asia/Shanghai');
+INSERT INTO workorder.calendar_hours (calendar_code, isodow, starts, ends) VALUES ('spare', 1, '09:00', '17:00');
+SELECT lives_ok($$DELETE FROM workorder.calendar_hours WHERE calendar_code = 'spare'$$,
+                '... one no policy uses may be');
+ROLLBACK TO SAVEPOINT unused_calendar;
+SET CONSTRAINTS workorder.calendar_hours_keep_policies DEFERRED;
 SET CONSTRAINTS workorder.calendars_delete_policies IMMEDIATE;
 SELECT throws_ok($$DELETE FROM workorder.calendars WHERE code = 'cn'$$, 'WO502',
                  'calendar cn is used by SLA policies and cannot be deleted',
@@ -316,6 +350,74 @@ SELECT is((SELECT status::text || ' ' || :'first_policy' FROM workorder.review_d
 SELECT is((SELECT sla_policy FROM workorder.dispatch(:held, 'C-990401', 'D-market')), 'urgent',
           'a held order dispatched by hand gets the policy of the rule routing would choose for it');
 RELEASE SAVEPOINT held;
+
+-- A reopen gives the redo fresh deadlines also when its unit has been deactivated
+-- and the order goes back to new for a dispatcher.  (It kept the old ones, long
+-- past: the deadline task marked it overdue at once, its whole chain ran again up
+-- to the district leader, and the dispatch after kept them too.)
+SAVEPOINT redo_new;
+SELECT workorder.intake_received_at(now() - interval '20 days') IS NULL AS dated \gset
+SELECT (workorder.submit('hotline', 'SLA-REDO', '0301', '路口堆放杂物', lon => 121.02, lat => 31.05)).id AS redo \gset
+SELECT main_unit AS redo_unit FROM workorder.orders WHERE id = :redo \gset
+\o /dev/null
+SELECT workorder.accept(:redo, :'redo_unit');
+SELECT workorder.resolve(:redo, :'redo_unit', '已处理');
+UPDATE workorder.units SET active = false WHERE code = :'redo_unit';
+SELECT workorder.reopen(:redo, 'C-990401', '群众反映仍未处理');
+SELECT * FROM workorder.task_deadline_check();
+SELECT * FROM workorder.task_escalate();
+\o
+SELECT is((SELECT ROW(o.status, o.resolve_due_at, o.overdue, o.warned, o.escalation_step)::text
+             FROM workorder.orders o, workorder.sla_policies p
+            WHERE o.id = :redo AND p.name = o.sla_policy),
+          (SELECT ROW('new'::workorder.order_status,
+                      workorder.deadline_after(v.at, p.resolve_clock, p.resolve_amount, p.calendar_code), false, false, 0)::text
+             FROM workorder.orders o JOIN workorder.sla_policies p ON p.name = o.sla_policy
+             JOIN workorder.order_events v ON v.order_id = o.id AND v.action = 'reopen'
+            WHERE o.id = :redo),
+          'a reopen to new counts the resolve deadline from the reopen; the deadline and escalation tasks leave it alone');
+SELECT is((SELECT count(*) FROM workorder.order_events WHERE order_id = :redo AND action IN ('overdue', 'escalate', 'deadline_warning')),
+          0::bigint, '... with no overdue, warning or escalate event');
+UPDATE workorder.units SET active = true WHERE code = :'redo_unit';
+SELECT resolve_due_at AS redo_due FROM workorder.orders WHERE id = :redo \gset
+SELECT is((SELECT ROW(status, resolve_due_at, overdue)::text FROM workorder.dispatch(:redo, 'C-990401', :'redo_unit')),
+          ROW('dispatched'::workorder.order_status, :'redo_due'::timestamptz, false)::text,
+          'the dispatcher''s dispatch keeps the redo''s deadline');
+SELECT is((SELECT next_escalation_at FROM workorder.orders WHERE id = :redo), :'redo_due'::timestamptz,
+          '... and its chain starts at that deadline');
+RELEASE SAVEPOINT redo_new;
+
+-- One order whose deadlines cannot be computed (its calendar broken within this
+-- transaction: the check that refuses it waits for the commit) is reported and
+-- skipped by the escalation and recompute tasks; the other orders go on.  (The
+-- first error ended either task, for every order, on every run.)
+SAVEPOINT broken;
+INSERT INTO workorder.calendars (code, name, time_zone) VALUES ('fragile', '易碎', 'Asia/Shanghai');
+INSERT INTO workorder.calendar_hours (calendar_code, isodow, starts, ends)
+SELECT 'fragile', isodow, starts, ends FROM workorder.calendar_hours WHERE calendar_code = 'cn';
+INSERT INTO workorder.sla_policies (name, calendar_code, accept_clock, accept_amount, resolve_clock, resolve_amount)
+VALUES ('fragile', 'fragile', 'working_hours', '2 hours', 'working_days', '1 day');
+INSERT INTO workorder.sla_escalation_steps (policy, step, after, action) VALUES ('fragile', 1, '1 hour', 'remind');
+SELECT workorder.intake_received_at(now() - interval '30 days') IS NULL AS dated \gset
+SELECT (workorder.submit('hotline', 'SLA-FRAGILE', '0301', '路灯不亮', lon => 121.02, lat => 31.05)).id AS fragile \gset
+UPDATE workorder.orders SET sla_policy = 'fragile' WHERE id = :fragile;
+SELECT workorder.intake_received_at(now() - interval '30 days') IS NULL AS dated \gset
+SELECT (workorder.submit('hotline', 'SLA-STURDY', '0301', '井盖破损', lon => 121.03, lat => 31.06)).id AS sturdy \gset
+DELETE FROM workorder.calendar_hours WHERE calendar_code = 'fragile';
+SET client_min_messages = error;   -- (each task warns of the order it skips)
+SELECT detail AS escalate_detail FROM workorder.task_escalate(now() + interval '60 days') \gset
+SELECT is((SELECT ROW(count(*) FILTER (WHERE order_id = :fragile), count(*) FILTER (WHERE order_id = :sturdy) > 0)::text
+             FROM workorder.order_escalations),
+          ROW(0, true)::text, 'the escalation task skips the order it cannot escalate and escalates the others');
+SELECT matches(:'escalate_detail'::text, '1 orders failed and were skipped \(ids ' || :fragile || '\): calendar "?fragile"? cannot be used',
+               '... and its run''s detail names the order and the error');
+INSERT INTO workorder.calendar_days (calendar_code, day, kind, name) VALUES ('cn', current_date + 400, 'holiday', '测试假日');
+SELECT detail AS recompute_detail FROM workorder.task_calendar_recompute() \gset
+SET client_min_messages = warning;
+SELECT matches(:'recompute_detail'::text, '1 orders failed and were skipped \(ids ' || :fragile || '\)',
+               'the recompute task names the order it cannot recompute ...');
+SELECT is((SELECT count(*) FROM workorder.calendar_changes), 0::bigint, '... and still consumes the changes');
+RELEASE SAVEPOINT broken;
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -702,9 +702,11 @@ BEGIN
            result = NULL, satisfaction = NULL, updated_at = pg_catalog.now()
      WHERE x.id OPERATOR(pg_catalog.=) o.id
     RETURNING * INTO after;
-    IF gone.code IS NULL THEN
-        after := workorder.sla_dispatched(after, pg_catalog.clock_timestamp(), true);   -- fresh deadlines: part 85
-    END IF;
+    -- Fresh deadlines (part 85) on either path: the redo's clock starts now.  An
+    -- order sent back to new for a dispatcher kept its old ones, long past, so it was
+    -- overdue at once and its whole escalation chain ran again, and dispatch() kept
+    -- them.  (accept_due_at is not checked while it is new; dispatch() sets another.)
+    after := workorder.sla_dispatched(after, pg_catalog.clock_timestamp(), true);
     RETURN workorder.action_done(after, 'reopen', who, o.status, why,
         pg_catalog.jsonb_build_object('redo_count', after.redo_count,
                                       'result', o.result, 'satisfaction', o.satisfaction)

@@ -278,6 +278,25 @@ BEGIN
 END
 $$;
 
+-- sla_order_terms returns the terms an order's clock runs on: its policy's version in
+-- force when the clock started, at received_at or at its last reopen (a redo's clock
+-- starts again).  Resume and extension move a deadline on them, as the calendar
+-- recompute (part 93) computes it: with the policy as it is now, a policy changed
+-- since (meant for new orders) moved an open order's deadline one way, and the next
+-- calendar change moved it back.
+CREATE FUNCTION workorder.sla_order_terms(o workorder.orders)
+RETURNS workorder.sla_policy_versions
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    RETURN workorder.sla_terms(o.sla_policy,
+        COALESCE((SELECT v.at FROM workorder.order_events v
+                   WHERE v.order_id OPERATOR(pg_catalog.=) o.id AND v.action OPERATOR(pg_catalog.=) 'reopen'
+                   ORDER BY v.seq DESC LIMIT 1),
+                 o.received_at));
+END
+$$;
+
 -- calendars_keep_policies keeps the policies on their calendar: a renamed calendar
 -- takes its policies with it (as its hours and days follow by their keys), and a
 -- calendar that a policy uses is not deleted (WO502, at commit).  Without it every submit()
@@ -322,6 +341,41 @@ CREATE CONSTRAINT TRIGGER calendars_delete_policies
     AFTER DELETE ON workorder.calendars
     DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION workorder.calendars_keep_policies();
+
+-- calendar_hours_keep_policies refuses, at commit, a calendar that SLA policies use
+-- left without working hours (WO502), as a calendar in use is not deleted.  With no
+-- hours no deadline can be counted on it: every submit and dispatch under those
+-- policies failed, and so did the escalation and recompute tasks, for every order.
+-- Deleted and written again in one transaction (a reload) is fine.
+CREATE FUNCTION workorder.calendar_hours_keep_policies()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    users text;
+BEGIN
+    IF EXISTS (SELECT 1 FROM workorder.calendar_hours h WHERE h.calendar_code OPERATOR(pg_catalog.=) OLD.calendar_code)
+       OR NOT EXISTS (SELECT 1 FROM workorder.calendars c WHERE c.code OPERATOR(pg_catalog.=) OLD.calendar_code) THEN
+        RETURN NULL;   -- hours left, or the calendar itself is gone (calendars_delete_policies speaks)
+    END IF;
+    SELECT pg_catalog.string_agg(DISTINCT u.name, ', ') INTO users FROM (
+        SELECT p.name FROM workorder.sla_policies p WHERE p.calendar_code OPERATOR(pg_catalog.=) OLD.calendar_code
+        UNION ALL
+        SELECT v.name FROM workorder.sla_policy_versions v WHERE v.calendar_code OPERATOR(pg_catalog.=) OLD.calendar_code) u;
+    IF users IS NOT NULL THEN
+        PERFORM workorder.raise_error('WO502',
+            pg_catalog.format('calendar %s would have no working hours, and SLA policies use it', OLD.calendar_code),
+            pg_catalog.format('The policies on it (or whose earlier terms were on it) are %s.', users),
+            'Give the calendar its weekly hours again in the same transaction, or move those policies to another calendar first.');
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE CONSTRAINT TRIGGER calendar_hours_keep_policies
+    AFTER DELETE OR UPDATE OF calendar_code ON workorder.calendar_hours
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION workorder.calendar_hours_keep_policies();
 
 -- A routing rule or a category names an SLA policy by name (a text column: the
 -- categories and rules are made before the policies, part 40 and 55), and an order
@@ -627,20 +681,24 @@ DECLARE
                                                               o.priority, o.description) s
                    WHERE s.chosen)),
         o.priority, o.category_code));
-    p workorder.sla_policies;
+    -- The accept clock starts now, under the terms in force now; the resolve clock
+    -- started at receipt (or starts now, fresh), under the terms in force then, as
+    -- the calendar recompute (part 93) counts them.
+    p workorder.sla_policy_versions := workorder.sla_terms(policy_name, at);
+    r workorder.sla_policy_versions;
     resolve_start timestamptz;
     resolve_due timestamptz := o.resolve_due_at;
     warn timestamptz := o.warn_at;
     after workorder.orders;
 BEGIN
-    SELECT * INTO p FROM workorder.sla_policies x WHERE x.name OPERATOR(pg_catalog.=) policy_name;
-    IF NOT FOUND THEN
+    IF p.name IS NULL THEN
         RETURN o;   -- no policy (even 'standard' was dropped): no deadlines
     END IF;
     IF fresh OR resolve_due IS NULL THEN
         resolve_start := CASE WHEN fresh THEN at ELSE o.received_at END;
-        resolve_due := workorder.deadline_after(resolve_start, p.resolve_clock, p.resolve_amount, p.calendar_code);
-        warn := workorder.sla_warn_at(resolve_start, resolve_due, p.resolve_clock, p.warn_fraction, p.calendar_code);
+        r := workorder.sla_terms(policy_name, resolve_start);
+        resolve_due := workorder.deadline_after(resolve_start, r.resolve_clock, r.resolve_amount, r.calendar_code);
+        warn := workorder.sla_warn_at(resolve_start, resolve_due, r.resolve_clock, r.warn_fraction, r.calendar_code);
     END IF;
     UPDATE workorder.orders x
        SET sla_policy = policy_name,
@@ -673,11 +731,14 @@ RETURNS workorder.orders
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    p workorder.sla_policies;
+    p workorder.sla_policy_versions;
     after workorder.orders;
 BEGIN
-    SELECT * INTO p FROM workorder.sla_policies x WHERE x.name OPERATOR(pg_catalog.=) o.sla_policy;
-    IF NOT FOUND OR o.resolve_due_at IS NULL THEN
+    IF o.sla_policy IS NULL OR o.resolve_due_at IS NULL THEN
+        RETURN o;
+    END IF;
+    p := workorder.sla_order_terms(o);
+    IF p.name IS NULL THEN
         RETURN o;
     END IF;
     UPDATE workorder.orders x
@@ -713,17 +774,17 @@ END
 $$;
 
 -- sla_extended returns the order's resolve deadline and warning instant moved by an
--- approved extension, on its policy's clock (calendar time when it has no policy):
+-- approved extension, on its policy's clock as its terms have it (sla_order_terms;
+-- calendar time when it has no policy):
 -- the warning as far before the new deadline as it was before the old one.
 CREATE FUNCTION workorder.sla_extended(o workorder.orders, extension interval,
                                        OUT resolve_due_at timestamptz, OUT warn_at timestamptz)
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
-    p workorder.sla_policies;
+    p workorder.sla_policy_versions := workorder.sla_order_terms(o);
 BEGIN
-    SELECT * INTO p FROM workorder.sla_policies x WHERE x.name OPERATOR(pg_catalog.=) o.sla_policy;
-    IF NOT FOUND THEN
+    IF p.name IS NULL THEN
         p.resolve_clock := 'calendar_hours';
         p.calendar_code := 'cn';
     END IF;

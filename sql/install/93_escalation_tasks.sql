@@ -18,6 +18,21 @@
 -- task_escalate takes an optional instant now (default clock_timestamp()) so that
 -- tests can travel in time: SELECT * FROM workorder.task_escalate('2026-02-01').
 
+-- task_failed_orders is the end of a task's detail that names the orders it skipped
+-- because their work failed: '' when none failed, else how many, the first 20 ids
+-- and the first error.  (The worker logs the detail in workorder.worker_runs.)
+CREATE FUNCTION workorder.task_failed_orders(failed bigint[], first_error text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT CASE WHEN COALESCE(pg_catalog.cardinality(failed), 0) OPERATOR(pg_catalog.=) 0 THEN ''
+                ELSE pg_catalog.format('; %s orders failed and were skipped (ids %s%s): %s',
+                                       pg_catalog.cardinality(failed),
+                                       pg_catalog.array_to_string(failed[1:20], ', '),
+                                       CASE WHEN pg_catalog.cardinality(failed) OPERATOR(pg_catalog.>) 20 THEN ', ...' ELSE '' END,
+                                       COALESCE(first_error, 'no message')) END
+$$;
+
 CREATE FUNCTION workorder.task_escalate(now timestamptz DEFAULT NULL)
 RETURNS workorder.task_outcome
 LANGUAGE plpgsql
@@ -35,6 +50,9 @@ DECLARE
     seen integer := 0;
     steps integer := 0;
     payload jsonb;
+    order_steps integer;
+    failed bigint[] := '{}';
+    first_error text;
     outcome workorder.task_outcome;
 BEGIN
     FOR o IN SELECT * FROM workorder.orders x
@@ -43,57 +61,73 @@ BEGIN
               LIMIT batch
                 FOR NO KEY UPDATE SKIP LOCKED LOOP
         seen := seen OPERATOR(pg_catalog.+) 1;
-        -- The row as it is now (another session may have moved it on before we locked it).
-        SELECT * INTO o FROM workorder.orders x WHERE x.id OPERATOR(pg_catalog.=) o.id;
-        IF o.next_escalation_at IS NULL OR o.next_escalation_at OPERATOR(pg_catalog.>) t THEN
-            CONTINUE;
-        END IF;
-        last_step := o.escalation_step;
-        FOR s IN SELECT e.step, e.after, e.action FROM workorder.sla_escalation_steps e
-                  WHERE e.policy OPERATOR(pg_catalog.=) o.sla_policy AND e.step OPERATOR(pg_catalog.>) o.escalation_step
-                  ORDER BY e.step LOOP
-            due := workorder.escalation_at(o.sla_policy, o.resolve_due_at, s.after);
-            EXIT WHEN due OPERATOR(pg_catalog.>) t;
-            INSERT INTO workorder.order_escalations (order_id, step, action)
-            VALUES (o.id, s.step, s.action)
-            ON CONFLICT DO NOTHING
-            RETURNING step INTO done_step;
-            last_step := s.step;
-            CONTINUE WHEN done_step IS NULL;   -- done already: never twice
-            done_step := NULL;
-            target := NULL;
-            IF s.action OPERATOR(pg_catalog.=) 'escalate_parent' THEN
-                target := workorder.escalation_parent(o.main_unit);
-            ELSIF s.action OPERATOR(pg_catalog.=) 'escalate_leader' THEN
-                target := leader;
+        -- Each order on its own: one whose steps cannot be computed (its calendar
+        -- broken, say) is reported and skipped, and the others are escalated.  (The
+        -- first error ended the task, and every run after met the same order first:
+        -- no order of any policy was escalated again.)
+        order_steps := 0;
+        BEGIN
+            -- The row as it is now (another session may have moved it on before we locked it).
+            SELECT * INTO o FROM workorder.orders x WHERE x.id OPERATOR(pg_catalog.=) o.id;
+            IF o.next_escalation_at IS NULL OR o.next_escalation_at OPERATOR(pg_catalog.>) t THEN
+                CONTINUE;
             END IF;
-            UPDATE workorder.orders x
-               SET supervised = x.supervised OR (s.action OPERATOR(pg_catalog.=) 'supervise'),
-                   escalated_to = COALESCE(target, x.escalated_to)
-             WHERE x.id OPERATOR(pg_catalog.=) o.id
-            RETURNING * INTO o;
-            PERFORM workorder.log_event(o, 'escalate', 'system', o.status,
-                pg_catalog.format('escalation step %s: %s%s', s.step, s.action,
-                                  COALESCE(' to ' OPERATOR(pg_catalog.||) target, '')),
-                pg_catalog.jsonb_build_object('step', s.step, 'action', s.action, 'to', target,
-                                              'due_at', due, 'sla_policy', o.sla_policy));
-            payload := pg_catalog.jsonb_build_object('kind', 'escalate', 'order_id', o.id, 'ticket', o.ticket::text,
-                                                     'step', s.step, 'action', s.action, 'to', target,
-                                                     'due_at', due, 'at', pg_catalog.clock_timestamp());
-            INSERT INTO workorder.notifications (order_id, kind, payload) VALUES (o.id, 'escalate', payload);
-            PERFORM pg_catalog.pg_notify('workorder', payload::text);
-            steps := steps OPERATOR(pg_catalog.+) 1;
-        END LOOP;
-        -- escalation_step moves on; the trigger orders_escalation_next sets next_escalation_at.
-        UPDATE workorder.orders x SET escalation_step = last_step WHERE x.id OPERATOR(pg_catalog.=) o.id;
+            last_step := o.escalation_step;
+            FOR s IN SELECT e.step, e.after, e.action FROM workorder.sla_escalation_steps e
+                      WHERE e.policy OPERATOR(pg_catalog.=) o.sla_policy AND e.step OPERATOR(pg_catalog.>) o.escalation_step
+                      ORDER BY e.step LOOP
+                due := workorder.escalation_at(o.sla_policy, o.resolve_due_at, s.after);
+                EXIT WHEN due OPERATOR(pg_catalog.>) t;
+                INSERT INTO workorder.order_escalations (order_id, step, action)
+                VALUES (o.id, s.step, s.action)
+                ON CONFLICT DO NOTHING
+                RETURNING step INTO done_step;
+                last_step := s.step;
+                CONTINUE WHEN done_step IS NULL;   -- done already: never twice
+                done_step := NULL;
+                target := NULL;
+                IF s.action OPERATOR(pg_catalog.=) 'escalate_parent' THEN
+                    target := workorder.escalation_parent(o.main_unit);
+                ELSIF s.action OPERATOR(pg_catalog.=) 'escalate_leader' THEN
+                    target := leader;
+                END IF;
+                UPDATE workorder.orders x
+                   SET supervised = x.supervised OR (s.action OPERATOR(pg_catalog.=) 'supervise'),
+                       escalated_to = COALESCE(target, x.escalated_to)
+                 WHERE x.id OPERATOR(pg_catalog.=) o.id
+                RETURNING * INTO o;
+                PERFORM workorder.log_event(o, 'escalate', 'system', o.status,
+                    pg_catalog.format('escalation step %s: %s%s', s.step, s.action,
+                                      COALESCE(' to ' OPERATOR(pg_catalog.||) target, '')),
+                    pg_catalog.jsonb_build_object('step', s.step, 'action', s.action, 'to', target,
+                                                  'due_at', due, 'sla_policy', o.sla_policy));
+                payload := pg_catalog.jsonb_build_object('kind', 'escalate', 'order_id', o.id, 'ticket', o.ticket::text,
+                                                         'step', s.step, 'action', s.action, 'to', target,
+                                                         'due_at', due, 'at', pg_catalog.clock_timestamp());
+                INSERT INTO workorder.notifications (order_id, kind, payload) VALUES (o.id, 'escalate', payload);
+                PERFORM pg_catalog.pg_notify('workorder', payload::text);
+                order_steps := order_steps OPERATOR(pg_catalog.+) 1;
+            END LOOP;
+            -- escalation_step moves on; the trigger orders_escalation_next sets next_escalation_at.
+            UPDATE workorder.orders x SET escalation_step = last_step WHERE x.id OPERATOR(pg_catalog.=) o.id;
+            steps := steps OPERATOR(pg_catalog.+) order_steps;
+        EXCEPTION WHEN OTHERS THEN
+            failed := failed OPERATOR(pg_catalog.||) o.id;
+            first_error := COALESCE(first_error, SQLERRM);
+            RAISE WARNING 'escalation of order % (id %) failed: %', o.ticket, o.id, SQLERRM
+                USING ERRCODE = SQLSTATE,
+                      HINT = 'The order is skipped until its cause is fixed; the other orders are escalated.';
+        END;
     END LOOP;
     outcome.rows := steps;
-    outcome.detail := pg_catalog.format('%s orders checked: %s escalation steps done', seen, steps);
+    outcome.detail := pg_catalog.format('%s orders checked: %s escalation steps done', seen, steps)
+        OPERATOR(pg_catalog.||) workorder.task_failed_orders(failed, first_error);
     IF seen OPERATOR(pg_catalog.>=) batch THEN
         outcome.next_due := pg_catalog.now();
     ELSE
         SELECT x.next_escalation_at INTO outcome.next_due FROM workorder.orders x
-         WHERE x.next_escalation_at IS NOT NULL ORDER BY x.next_escalation_at LIMIT 1;
+         WHERE x.next_escalation_at IS NOT NULL AND x.id OPERATOR(pg_catalog.<>) ALL (failed)
+         ORDER BY x.next_escalation_at LIMIT 1;
         -- Still due: skipped, locked by a transaction still open.  Look again in
         -- a second, as for the inbox, not at once (the worker would spin).
         IF outcome.next_due OPERATOR(pg_catalog.<=) t THEN
@@ -245,6 +279,8 @@ DECLARE
     seen integer := 0;
     changed integer := 0;
     chosen bigint[];
+    failed bigint[] := '{}';
+    first_error text;
     -- The statuses whose deadlines follow the calendar: the open ones, and resolved
     -- and merged, which a failed verification and an unmerge bring back to work.
     recomputed constant workorder.order_status[] := '{new,dispatched,accepted,suspended,resolved,merged}';
@@ -260,15 +296,24 @@ BEGIN
     -- dispatcher's transaction open on one held up every task of the worker); the
     -- changes stay queued, to be looked at again in a second, until every chosen
     -- order was recomputed (recomputing one again changes nothing).
+    -- An order is on the calendars of its policy's versions, not only of the policy
+    -- as it is now: its deadlines were counted on the version in force when its
+    -- clock started (sla_recomputed).  (Chosen by the policy's calendar now, an
+    -- order under a policy moved to another calendar since missed the changes of
+    -- its own calendar and was recomputed for those of the other.)
     SELECT pg_catalog.array_agg(x.id ORDER BY x.id) INTO chosen FROM workorder.orders x
-          JOIN workorder.sla_policies p ON p.name OPERATOR(pg_catalog.=) x.sla_policy
-          JOIN workorder.calendars k ON k.code OPERATOR(pg_catalog.=) p.calendar_code
          WHERE x.status OPERATOR(pg_catalog.=) ANY (recomputed)
            AND x.resolve_due_at IS NOT NULL
            AND EXISTS (
                SELECT 1 FROM workorder.calendar_changes c
+                 JOIN workorder.calendars k ON k.code OPERATOR(pg_catalog.=) c.calendar_code
                 WHERE c.id OPERATOR(pg_catalog.=) ANY (changes)
-                  AND c.calendar_code OPERATOR(pg_catalog.=) p.calendar_code
+                  AND (EXISTS (SELECT 1 FROM workorder.sla_policies p
+                                WHERE p.name OPERATOR(pg_catalog.=) x.sla_policy
+                                  AND p.calendar_code OPERATOR(pg_catalog.=) c.calendar_code)
+                       OR EXISTS (SELECT 1 FROM workorder.sla_policy_versions v
+                                   WHERE v.name OPERATOR(pg_catalog.=) x.sla_policy
+                                     AND v.calendar_code OPERATOR(pg_catalog.=) c.calendar_code))
                   AND (c.last_day IS NULL
                        OR c.last_day OPERATOR(pg_catalog.>=)
                           ((x.received_at AT TIME ZONE k.time_zone)::date OPERATOR(pg_catalog.-) 1))
@@ -283,40 +328,52 @@ BEGIN
          ORDER BY x.id
            FOR NO KEY UPDATE OF x SKIP LOCKED LOOP
         seen := seen OPERATOR(pg_catalog.+) 1;
-        SELECT * INTO fresh FROM workorder.sla_recomputed(o);
-        new_resolve := workorder.recompute_keep(o.resolve_due_at, fresh.resolve_due_at);
-        new_warn := workorder.recompute_keep(o.warn_at, fresh.warn_at);
-        new_accept := workorder.recompute_keep(o.accept_due_at, fresh.accept_due_at);
-        IF (new_resolve, new_warn, new_accept) IS NOT DISTINCT FROM (o.resolve_due_at, o.warn_at, o.accept_due_at) THEN
-            -- The deadlines stay; the escalation instants after them may have moved.
-            UPDATE workorder.orders x SET escalation_step = x.escalation_step WHERE x.id OPERATOR(pg_catalog.=) o.id;
-            CONTINUE;
-        END IF;
-        old_deadlines := pg_catalog.jsonb_build_object('resolve_due_at', o.resolve_due_at,
-                                                       'warn_at', o.warn_at, 'accept_due_at', o.accept_due_at);
-        withdrawn := o.overdue
-                     AND o.status OPERATOR(pg_catalog.=) ANY ('{new,dispatched,accepted,suspended}'::workorder.order_status[])
-                     AND COALESCE(new_resolve OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp(), false);
-        UPDATE workorder.orders x
-           SET resolve_due_at = new_resolve, warn_at = new_warn, accept_due_at = new_accept,
-               overdue = x.overdue AND NOT withdrawn
-         WHERE x.id OPERATOR(pg_catalog.=) o.id
-        RETURNING * INTO o;
-        PERFORM workorder.log_event(o, 'deadline_recomputed', 'system', o.status,
-            pg_catalog.format('deadlines recomputed after a change of calendar %s',
-                              (SELECT p.calendar_code FROM workorder.sla_policies p
-                                WHERE p.name OPERATOR(pg_catalog.=) o.sla_policy)),
-            pg_catalog.jsonb_build_object(
-                'old', old_deadlines,
-                'new', pg_catalog.jsonb_build_object('resolve_due_at', o.resolve_due_at,
-                                                     'warn_at', o.warn_at, 'accept_due_at', o.accept_due_at))
-            OPERATOR(pg_catalog.||) CASE WHEN withdrawn THEN '{"overdue_withdrawn": true}'::jsonb
-                                         ELSE '{}'::jsonb END);
-        changed := changed OPERATOR(pg_catalog.+) 1;
+        -- Each order on its own: one whose deadlines cannot be computed is reported
+        -- and keeps its deadlines, and the changes are still consumed.  (The first
+        -- error ended the task with every change still queued, for good: no order of
+        -- any calendar was recomputed again.)
+        BEGIN
+            SELECT * INTO fresh FROM workorder.sla_recomputed(o);
+            new_resolve := workorder.recompute_keep(o.resolve_due_at, fresh.resolve_due_at);
+            new_warn := workorder.recompute_keep(o.warn_at, fresh.warn_at);
+            new_accept := workorder.recompute_keep(o.accept_due_at, fresh.accept_due_at);
+            IF (new_resolve, new_warn, new_accept) IS NOT DISTINCT FROM (o.resolve_due_at, o.warn_at, o.accept_due_at) THEN
+                -- The deadlines stay; the escalation instants after them may have moved.
+                UPDATE workorder.orders x SET escalation_step = x.escalation_step WHERE x.id OPERATOR(pg_catalog.=) o.id;
+                CONTINUE;
+            END IF;
+            old_deadlines := pg_catalog.jsonb_build_object('resolve_due_at', o.resolve_due_at,
+                                                           'warn_at', o.warn_at, 'accept_due_at', o.accept_due_at);
+            withdrawn := o.overdue
+                         AND o.status OPERATOR(pg_catalog.=) ANY ('{new,dispatched,accepted,suspended}'::workorder.order_status[])
+                         AND COALESCE(new_resolve OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp(), false);
+            UPDATE workorder.orders x
+               SET resolve_due_at = new_resolve, warn_at = new_warn, accept_due_at = new_accept,
+                   overdue = x.overdue AND NOT withdrawn
+             WHERE x.id OPERATOR(pg_catalog.=) o.id
+            RETURNING * INTO o;
+            PERFORM workorder.log_event(o, 'deadline_recomputed', 'system', o.status,
+                pg_catalog.format('deadlines recomputed after a change of calendar %s',
+                                  (workorder.sla_order_terms(o)).calendar_code),
+                pg_catalog.jsonb_build_object(
+                    'old', old_deadlines,
+                    'new', pg_catalog.jsonb_build_object('resolve_due_at', o.resolve_due_at,
+                                                         'warn_at', o.warn_at, 'accept_due_at', o.accept_due_at))
+                OPERATOR(pg_catalog.||) CASE WHEN withdrawn THEN '{"overdue_withdrawn": true}'::jsonb
+                                             ELSE '{}'::jsonb END);
+            changed := changed OPERATOR(pg_catalog.+) 1;
+        EXCEPTION WHEN OTHERS THEN
+            failed := failed OPERATOR(pg_catalog.||) o.id;
+            first_error := COALESCE(first_error, SQLERRM);
+            RAISE WARNING 'recomputing the deadlines of order % (id %) failed: %', o.ticket, o.id, SQLERRM
+                USING ERRCODE = SQLSTATE,
+                      HINT = 'The order keeps its deadlines; fix the cause, then change its calendar again (or run the task) to recompute it.';
+        END;
     END LOOP;
     outcome.rows := changed;
     outcome.detail := pg_catalog.format('%s calendar changes: %s orders looked at, %s with new deadlines',
-                                        pg_catalog.cardinality(changes), seen, changed);
+                                        pg_catalog.cardinality(changes), seen, changed)
+        OPERATOR(pg_catalog.||) workorder.task_failed_orders(failed, first_error);
     IF seen OPERATOR(pg_catalog.<) COALESCE(pg_catalog.cardinality(chosen), 0) THEN
         outcome.detail := outcome.detail OPERATOR(pg_catalog.||)
             pg_catalog.format(', %s locked or changed meanwhile: the changes stay queued',
