@@ -38,6 +38,18 @@
  * measured at about 7 microseconds a call, ten to twenty times the cost of
  * a typical computation (0.3 to 0.5 microseconds for a few working hours).
  *
+ * The calendars' lock.  A deadline counted on a calendar as it was before a
+ * change committed must be counted again (calendar_recompute, part 93), but
+ * an order still being made when the change commits is not yet visible to
+ * the recompute.  So every computation takes, for its transaction, an
+ * advisory lock in share mode (calendar_lock_shared); the recompute waits
+ * until the transactions that held it when the change was first seen have
+ * ended (it reads them from pg_locks: key CALENDAR_LOCK_KEY, 0), and only
+ * then chooses its orders.  Nothing ever takes the lock in a stronger mode,
+ * so a computation never waits for it.  A transaction that takes the lock
+ * after the change committed reads the invalidation first, so it counts on
+ * the new calendar.
+ *
  * A calendar is loaded with the latest snapshot, as the system caches are,
  * not with the transaction's: whatever change an invalidation announced is
  * committed before the invalidation is sent, so a load that follows the
@@ -63,6 +75,7 @@
  * PostgreSQL's headers are not written for -Wextra: some inline functions
  * (bufpage.h, ilist.h, pulled in by executor/spi.h) leave parameters unused.
  */
+#include "access/parallel.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -72,6 +85,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "pgtime.h"
+#include "storage/lock.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -91,6 +105,12 @@
 /* How far a walk goes before it gives up: 100 years of days. */
 #define CALENDAR_HORIZON_DAYS	36525
 #define CALENDAR_HORIZON_TEXT	"100 years"
+
+/*
+ * The first key of the calendars' advisory lock ("WOCL"; the second is 0).
+ * sql/install/93_escalation_tasks.sql reads it from pg_locks: keep them equal.
+ */
+#define CALENDAR_LOCK_KEY		0x574F434C
 
 /* A zone window keeps this far from the nearest transition of the zone. */
 #define ZONE_WINDOW_MARGIN		(2 * USECS_PER_DAY)
@@ -168,6 +188,7 @@ static const char *const calendar_queries[3] = {
 
 static void calendar_relcache_callback(Datum arg, Oid relid);
 static void calendar_cache_reset(void);
+static void calendar_lock_shared(void);
 static Calendar *calendar_get(FunctionCallInfo fcinfo, int argno, const char *function);
 static Calendar *calendar_load(const char *code);
 static SPIPlanPtr calendar_plan(int which);
@@ -253,6 +274,25 @@ calendar_unknown(const char *code)
 }
 
 /*
+ * calendar_lock_shared takes the calendars' lock in share mode for the
+ * transaction (see the header).  Taken anew, it reads the invalidations that
+ * came meanwhile, so that a change committed before it is seen by this
+ * computation.  A parallel worker takes none: its leader computes nothing
+ * that is stored.
+ */
+static void
+calendar_lock_shared(void)
+{
+	LOCKTAG		tag;
+
+	if (IsParallelWorker())
+		return;
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, CALENDAR_LOCK_KEY, 0, 2);
+	if (LockAcquire(&tag, ShareLock, false, false) == LOCKACQUIRE_OK)
+		AcceptInvalidationMessages();
+}
+
+/*
  * calendar_get returns the calendar whose code is argument argno of the
  * calling function, from the cache or loaded into it.  A NULL or unknown
  * code is WO501; function names the SQL function in the message.
@@ -283,6 +323,7 @@ calendar_get(FunctionCallInfo fcinfo, int argno, const char *function)
 		CacheRegisterRelcacheCallback(calendar_relcache_callback, (Datum) 0);
 		calendar_callback_registered = true;
 	}
+	calendar_lock_shared();
 	if (calendar_cache == NULL || calendar_cache_generation != calendar_generation)
 		calendar_cache_reset();
 

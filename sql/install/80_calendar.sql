@@ -106,10 +106,13 @@ CREATE TABLE workorder.calendar_changes (
     last_day      date,
     what          text NOT NULL,
     changed_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    awaited       text[],
     CONSTRAINT calendar_changes_what CHECK (what IN ('days', 'hours', 'calendar'))
 );
 COMMENT ON TABLE workorder.calendar_changes IS
     'Calendar data changed since the deadlines were last recomputed: calendar, range of days (NULL: unbounded), what.';
+COMMENT ON COLUMN workorder.calendar_changes.awaited IS
+    'The transactions (virtual ids) that were counting deadlines when the recompute first saw the change; it waits for them to end (NULL: not seen yet).';
 
 -- calendar_must_exist raises WO501 unless calendar is the code of a calendar, with
 -- the message the C functions give.
@@ -182,12 +185,27 @@ BEGIN
         END IF;
     ELSE
         -- A calendar inserted over one that is still as shipped replaces it: this
-        -- is how pg_restore brings back a changed copy of a shipped calendar.
+        -- is how pg_restore brings back a changed copy of a shipped calendar.  The
+        -- transaction remembers it (calendars_replaced): its hours come later.
         DELETE FROM workorder.calendars c
          WHERE c.code OPERATOR(pg_catalog.=) NEW.code AND c.shipped;
+        IF FOUND THEN
+            PERFORM pg_catalog.set_config('workorder_calendar.replaced',
+                pg_catalog.array_append(workorder.calendars_replaced(), NEW.code)::text, true);
+        END IF;
     END IF;
     RETURN NEW;
 END
+$$;
+
+-- calendars_replaced lists the shipped calendars that a copy replaced in this
+-- transaction (a transaction-local setting, workorder_calendar.replaced: the prefix
+-- workorder. is reserved for the extension's GUCs).
+CREATE FUNCTION workorder.calendars_replaced()
+RETURNS text[]
+LANGUAGE sql STABLE
+AS $$
+    SELECT COALESCE(NULLIF(pg_catalog.current_setting('workorder_calendar.replaced', true), ''), '{}')::text[]
 $$;
 
 CREATE TRIGGER calendars_before_write

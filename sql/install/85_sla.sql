@@ -355,8 +355,12 @@ DECLARE
     users text;
 BEGIN
     IF EXISTS (SELECT 1 FROM workorder.calendar_hours h WHERE h.calendar_code OPERATOR(pg_catalog.=) OLD.calendar_code)
-       OR NOT EXISTS (SELECT 1 FROM workorder.calendars c WHERE c.code OPERATOR(pg_catalog.=) OLD.calendar_code) THEN
-        RETURN NULL;   -- hours left, or the calendar itself is gone (calendars_delete_policies speaks)
+       OR NOT EXISTS (SELECT 1 FROM workorder.calendars c WHERE c.code OPERATOR(pg_catalog.=) OLD.calendar_code)
+       OR OLD.calendar_code OPERATOR(pg_catalog.=) ANY (workorder.calendars_replaced()) THEN
+        -- Hours left; or the calendar is gone (calendars_delete_policies speaks), or
+        -- a copy replaced the shipped one in this transaction: pg_restore, one
+        -- transaction per table, brings the copy's hours in the next one.
+        RETURN NULL;
     END IF;
     SELECT pg_catalog.string_agg(DISTINCT u.name, ', ') INTO users FROM (
         SELECT p.name FROM workorder.sla_policies p WHERE p.calendar_code OPERATOR(pg_catalog.=) OLD.calendar_code

@@ -281,6 +281,7 @@ DECLARE
     chosen bigint[];
     failed bigint[] := '{}';
     first_error text;
+    waiting bigint;
     -- The statuses whose deadlines follow the calendar: the open ones, and resolved
     -- and merged, which a failed verification and an unmerge bring back to work.
     recomputed constant workorder.order_status[] := '{new,dispatched,accepted,suspended,resolved,merged}';
@@ -290,6 +291,36 @@ BEGIN
         (SELECT x.id FROM workorder.calendar_changes x ORDER BY x.id LIMIT 1000 FOR UPDATE SKIP LOCKED) c;
     outcome.rows := 0;
     IF changes IS NULL THEN
+        RETURN outcome;
+    END IF;
+    -- A transaction that was counting deadlines when a change committed counted them
+    -- on the calendar as it was, and its orders are not visible here until it ends:
+    -- it holds the calendars' lock in share mode (src/calendar.c; keys 1464812364
+    -- and 0).  Those holding it when a change is first seen are kept with the
+    -- change, and the change waits, queued, until they have all ended; then their
+    -- orders are chosen with the others.  (They were not: a submit() still open
+    -- when next year's plan was loaded kept a deadline on New Year's Day for good.)
+    -- Read, not waited for: the worker must not hang on an idle transaction.
+    UPDATE workorder.calendar_changes c
+       SET awaited = COALESCE((SELECT pg_catalog.array_agg(l.virtualtransaction)
+                                 FROM pg_catalog.pg_locks l
+                                WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory' AND l.granted
+                                  AND l.database OPERATOR(pg_catalog.=)
+                                      (SELECT d.oid FROM pg_catalog.pg_database d
+                                        WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+                                  AND l.classid OPERATOR(pg_catalog.=) 1464812364::oid
+                                  AND l.objid OPERATOR(pg_catalog.=) 0::oid AND l.objsubid OPERATOR(pg_catalog.=) 2
+                                  AND l.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()), '{}')
+     WHERE c.id OPERATOR(pg_catalog.=) ANY (changes) AND c.awaited IS NULL;
+    waiting := (SELECT pg_catalog.count(DISTINCT l.virtualxid) FROM pg_catalog.pg_locks l
+                 WHERE l.locktype OPERATOR(pg_catalog.=) 'virtualxid'
+                   AND l.virtualxid OPERATOR(pg_catalog.=) ANY (
+                       ARRAY(SELECT pg_catalog.unnest(c.awaited) FROM workorder.calendar_changes c
+                              WHERE c.id OPERATOR(pg_catalog.=) ANY (changes))));
+    IF waiting OPERATOR(pg_catalog.>) 0 THEN
+        outcome.detail := pg_catalog.format('%s calendar changes wait for %s transactions that were counting deadlines on the calendars as they were',
+                                            pg_catalog.cardinality(changes), waiting);
+        outcome.next_due := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) interval '1 second';
         RETURN outcome;
     END IF;
     -- The orders are chosen first and locked one by one, skipping those locked (a
