@@ -40,7 +40,11 @@ CREATE TABLE workorder.areas (
 );
 CREATE INDEX areas_parent_idx ON workorder.areas (parent_code);
 CREATE INDEX areas_path_idx ON workorder.areas USING gin (path);
-SELECT pg_catalog.pg_extension_config_dump('workorder.areas', '');
+-- pg_dump copies the rows parents first (the condition is appended to its COPY's
+-- SELECT): areas_before_write needs an area's parent in place, and a parent written
+-- again after its children (a mended polygon) lies after them in the heap, so a
+-- dump in heap order did not restore (WO201, unknown parent).
+SELECT pg_catalog.pg_extension_config_dump('workorder.areas', 'ORDER BY pg_catalog.cardinality(path), code');
 
 COMMENT ON TABLE workorder.areas IS
     'Jurisdictions: district, town/street, village/community and grid cell, in SRID 4326. Load with workorder.load_area() or load_areas_geojson().';

@@ -42,7 +42,25 @@ CREATE UNIQUE INDEX units_one_center_per_area ON workorder.units (area_code)
 CREATE UNIQUE INDEX units_one_per_kind_and_area ON workorder.units (department_kind, area_code)
     WHERE kind OPERATOR(pg_catalog.<>) 'center' AND active;
 CREATE INDEX units_parent_idx ON workorder.units (parent_code);
-SELECT pg_catalog.pg_extension_config_dump('workorder.units', '');
+
+-- unit_depth is how many parents a unit has above it (0 for a unit without one; at
+-- most 100 are followed).  pg_dump copies the units in its order, parents first:
+-- units_before_write needs a unit's parent in place, and a parent written again
+-- after its children (a new phone number) lies after them in the heap, so a dump in
+-- heap order did not restore (WO211, unknown parent).
+CREATE FUNCTION workorder.unit_depth(unit text)
+RETURNS integer
+LANGUAGE sql STABLE
+AS $$
+    WITH RECURSIVE up (code, parent_code, depth) AS (
+        SELECT u.code, u.parent_code, 0 FROM workorder.units u WHERE u.code OPERATOR(pg_catalog.=) unit
+        UNION ALL
+        SELECT u.code, u.parent_code, up.depth OPERATOR(pg_catalog.+) 1
+          FROM workorder.units u JOIN up ON u.code OPERATOR(pg_catalog.=) up.parent_code
+         WHERE up.depth OPERATOR(pg_catalog.<) 100)
+    SELECT pg_catalog.max(up.depth) FROM up
+$$;
+SELECT pg_catalog.pg_extension_config_dump('workorder.units', 'ORDER BY workorder.unit_depth(code), code');
 COMMENT ON TABLE workorder.units IS
     'Handling units: centers (district, town, village), district departments and their town branches. Load with workorder.load_units().';
 

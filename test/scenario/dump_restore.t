@@ -3,7 +3,8 @@
 # and the restored database is the same and works.
 #
 # The source has everything a district configures and everything it records:
-# the map, units, catalogue, channels and their mappings, settings, routing
+# the map, units, catalogue, channels and their mappings (a district and its
+# center written again after their children), settings, routing
 # rules, the shipped cn calendar changed by a loaded holiday plus a calendar of
 # its own, a changed shipped SLA policy and a new one with its escalation chain
 # and a priority mapping, orders in every status (one merged into a newer
@@ -59,6 +60,11 @@ VALUES ('fast', 'calendar_hours', '1 hour', 'calendar_hours', '8 hours');
 INSERT INTO workorder.sla_escalation_steps (policy, step, after, action)
 VALUES ('fast', 1, '0 hours', 'remind'), ('fast', 2, '2 hours', 'supervise');
 INSERT INTO workorder.sla_priority_policies (priority, policy) VALUES ('high', 'fast');
+-- Parents written again after their children (the district's polygon loaded again,
+-- the district center's phone changed): their rows now lie after their children's
+-- in the heap, and the dump must still bring them back first (it did not: WO201).
+SELECT workorder.load_area(a.code, a.name, a.level, a.parent_code, a.geom) FROM workorder.areas a WHERE a.parent_code IS NULL;
+SELECT workorder.load_unit('{"code": "C-990401", "phone": "0757-86000000"}');
 
 -- Orders in every status.
 CREATE FUNCTION pg_temp.report(ref text, category text DEFAULT '0301', lon float8 DEFAULT 121.03,
