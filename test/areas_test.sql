@@ -4,7 +4,7 @@
 SET client_min_messages = warning;
 \set fs `cat data/foshan-districts.geojson`
 BEGIN;
-SELECT plan(69);
+SELECT plan(72);
 
 -- The real Foshan file: every ring crosses itself, and all five load repaired.
 CREATE TEMP TABLE loaded AS
@@ -249,6 +249,23 @@ SELECT is((workorder.locate(5.2, 5.2)).in_jurisdiction, true, '... and a report 
 UPDATE workorder.areas SET in_jurisdiction = false WHERE code = '990311';
 SELECT is((SELECT string_agg(code || ' ' || in_jurisdiction, ', ' ORDER BY code) FROM workorder.areas WHERE code LIKE '990311%'),
           '990311 false, 990311001 false, 990311001001 false', '... and out of it again');
+-- Loaded again (a mended polygon) without saying where it stands, an area keeps its
+-- flag: the district out of jurisdiction came back in it, its reports routed as ours.
+SELECT is((workorder.load_area('990311', '邻区', 'district', NULL, ST_MakeEnvelope(5, 5, 6.01, 6, 4326))).in_jurisdiction, false,
+          'an area loaded again without in_jurisdiction keeps its flag');
+SELECT is((workorder.load_area('990311', '邻区', 'district', NULL, ST_MakeEnvelope(5, 5, 6, 6, 4326), in_jurisdiction => true)).in_jurisdiction,
+          true, '... and one loaded with it takes it');
+
+-- A GeoJSON geometry that names its crs is read in it and transformed (its crs was
+-- overwritten with 4326, and a CGCS2000 Gauss-Krüger export was "not on the earth").
+SELECT code AS gauss_code FROM workorder.load_areas_geojson(jsonb_build_object('type', 'FeatureCollection', 'features', jsonb_build_array(
+           jsonb_build_object('type', 'Feature', 'properties', '{"code": "990312", "name": "高斯区"}'::jsonb,
+                              'geometry', ST_AsGeoJSON(ST_Transform(ST_MakeEnvelope(113.15, 23.1, 113.2, 23.2, 4326), 4547), 9, 2)::jsonb))),
+       'district') \gset
+SELECT is((SELECT ST_Equals(ST_SnapToGrid(a.geom, 0.000001),
+                            ST_SnapToGrid(ST_Multi(ST_MakeEnvelope(113.15, 23.1, 113.2, 23.2, 4326)), 0.000001))
+             FROM workorder.areas a WHERE a.code = :'gauss_code'),
+          true, 'a GeoJSON feature in EPSG:4547 (its crs named) loads where it lies');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -108,8 +108,12 @@ BEGIN
         RETURN NEW;
     END IF;
 
+    -- FOR SHARE: a parent being changed (renamed, taken out of jurisdiction) is
+    -- waited for and read as it ends up.  Read as it was, a town loaded meanwhile
+    -- kept the old name in its path and stayed in jurisdiction under a district
+    -- that was not, for good: the parent's own trigger cannot see it to mend it.
     SELECT * INTO parent FROM workorder.areas a
-     WHERE a.code OPERATOR(pg_catalog.=) NEW.parent_code;
+     WHERE a.code OPERATOR(pg_catalog.=) NEW.parent_code FOR SHARE;
     IF NOT FOUND THEN
         PERFORM workorder.raise_error('WO201',
             pg_catalog.format('area %s (%s) has an unknown parent', NEW.code, NEW.name),
@@ -246,14 +250,17 @@ $$;
 
 -- load_area inserts or replaces one area.  Its polygon is repaired when invalid
 -- (a NOTICE and a row in area_repairs say so), transformed to SRID 4326 and
--- subdivided for lookups.
+-- subdivided for lookups.  in_jurisdiction NULL (the default) makes a new area in
+-- jurisdiction and keeps a loaded one's flag: a mended polygon loaded again put a
+-- neighbouring district, loaded out of jurisdiction, back in it, and its reports
+-- were routed as the district's own.
 CREATE FUNCTION workorder.load_area(
     code text,
     name text,
     level workorder.area_level,
     parent_code text,
     polygon geometry,
-    in_jurisdiction boolean DEFAULT true)
+    in_jurisdiction boolean DEFAULT NULL)
 RETURNS workorder.areas
 LANGUAGE plpgsql
 AS $$
@@ -296,7 +303,7 @@ BEGIN
             workorder.area_polygon(code, polygon), '{}', '{}')
     ON CONFLICT ON CONSTRAINT areas_pkey DO UPDATE
        SET name = EXCLUDED.name, level = EXCLUDED.level, parent_code = EXCLUDED.parent_code,
-           in_jurisdiction = EXCLUDED.in_jurisdiction, geom = EXCLUDED.geom,
+           in_jurisdiction = COALESCE(load_area.in_jurisdiction, a.in_jurisdiction), geom = EXCLUDED.geom,
            loaded_at = pg_catalog.now()
     RETURNING * INTO loaded;
     RETURN loaded;
@@ -309,7 +316,7 @@ CREATE FUNCTION workorder.load_areas_geojson(
     collection jsonb,
     level workorder.area_level,
     parent_code text DEFAULT NULL,
-    in_jurisdiction boolean DEFAULT true,
+    in_jurisdiction boolean DEFAULT NULL,
     code_property text DEFAULT 'code',
     name_property text DEFAULT 'name')
 RETURNS TABLE (code text, name text, repaired boolean)
@@ -363,7 +370,13 @@ BEGIN
                 'Name the properties that hold the code and the name with code_property and name_property.');
         END IF;
         BEGIN
-            polygon := ST_SetSRID(ST_GeomFromGeoJSON(feature OPERATOR(pg_catalog.->) 'geometry'), 4326);
+            -- A geometry that names its crs keeps it (load_area transforms it); one
+            -- without is in longitude/latitude, as RFC 7946 has it.  (Its crs was
+            -- overwritten: a CGCS2000 Gauss-Krüger export was "not on the earth".)
+            polygon := ST_GeomFromGeoJSON(feature OPERATOR(pg_catalog.->) 'geometry');
+            IF ST_SRID(polygon) OPERATOR(pg_catalog.=) 0 THEN
+                polygon := ST_SetSRID(polygon, 4326);
+            END IF;
         EXCEPTION WHEN others THEN
             PERFORM workorder.raise_error('WO203',
                 pg_catalog.format('feature %s (%s) of the area file has no readable geometry', feature_number, feature_code),

@@ -112,7 +112,9 @@ BEGIN
     IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.code IS DISTINCT FROM OLD.code THEN
         PERFORM workorder.unit_not_assisting(OLD, 'keeps its code');
     END IF;
-    SELECT * INTO area FROM workorder.areas a WHERE a.code OPERATOR(pg_catalog.=) NEW.area_code;
+    -- The area and the parent unit FOR SHARE, as areas_before_write reads a parent:
+    -- one being changed is waited for and checked as it ends up.
+    SELECT * INTO area FROM workorder.areas a WHERE a.code OPERATOR(pg_catalog.=) NEW.area_code FOR SHARE;
     IF NOT FOUND THEN
         PERFORM workorder.raise_error('WO211',
             pg_catalog.format('unit %s (%s) serves an unknown area', NEW.code, NEW.name),
@@ -126,7 +128,7 @@ BEGIN
             'A unit serves an area of its own level: a town center serves a town.');
     END IF;
     IF NEW.parent_code IS NOT NULL THEN
-        SELECT * INTO parent FROM workorder.units u WHERE u.code OPERATOR(pg_catalog.=) NEW.parent_code;
+        SELECT * INTO parent FROM workorder.units u WHERE u.code OPERATOR(pg_catalog.=) NEW.parent_code FOR SHARE;
         IF NOT FOUND THEN
             PERFORM workorder.raise_error('WO211',
                 pg_catalog.format('unit %s (%s) has an unknown parent', NEW.code, NEW.name),
