@@ -178,7 +178,10 @@ $$;
 -- clears its column): the object is read over the row there (jsonb_populate_record
 -- with that row as its base).  A reload of the staged list, which has no "active",
 -- made every unit taken out of use active again, and cleared the phones it did not
--- list.
+-- list.  The row there is read FOR NO KEY UPDATE, as it is now (submits' key
+-- checks on it go on): read with the statement's snapshot, a load beside another (a
+-- phone set while the unit was taken out of use) wrote the other's keys back as they
+-- had been, and the unit was active again.
 CREATE FUNCTION workorder.load_unit_row(item jsonb)
 RETURNS void
 LANGUAGE sql
@@ -187,7 +190,7 @@ AS $$
     SELECT u.code, u.name, u.kind, u.level, u.department_kind, u.parent_code, u.area_code,
            u.phone, COALESCE(u.active, true)
       FROM pg_catalog.jsonb_populate_record(
-               (SELECT x FROM workorder.units x WHERE x.code OPERATOR(pg_catalog.=) (item OPERATOR(pg_catalog.->>) 'code')),
+               (SELECT x FROM workorder.units x WHERE x.code OPERATOR(pg_catalog.=) (item OPERATOR(pg_catalog.->>) 'code') FOR NO KEY UPDATE),
                item) u
     ON CONFLICT (code) DO UPDATE
        SET name = EXCLUDED.name, kind = EXCLUDED.kind, level = EXCLUDED.level,
@@ -217,7 +220,7 @@ AS $$
     SELECT c.code, c.name, c.parent_code, c.handling_level, c.department_kind, c.sla_policy,
            c.dedup_radius_m, c.dedup_window, c.description, COALESCE(c.active, true)
       FROM pg_catalog.jsonb_populate_record(
-               (SELECT x FROM workorder.categories x WHERE x.code OPERATOR(pg_catalog.=) (item OPERATOR(pg_catalog.->>) 'code')),
+               (SELECT x FROM workorder.categories x WHERE x.code OPERATOR(pg_catalog.=) (item OPERATOR(pg_catalog.->>) 'code') FOR NO KEY UPDATE),
                item) c
     ON CONFLICT (code) DO UPDATE
        SET name = EXCLUDED.name, parent_code = EXCLUDED.parent_code,
@@ -248,7 +251,7 @@ AS $$
 DECLARE
     -- The keys item has over the row there (if any): see load_unit_row.
     ch workorder.channels := pg_catalog.jsonb_populate_record(
-        (SELECT x FROM workorder.channels x WHERE x.code OPERATOR(pg_catalog.=) (item OPERATOR(pg_catalog.->>) 'code')), item);
+        (SELECT x FROM workorder.channels x WHERE x.code OPERATOR(pg_catalog.=) (item OPERATOR(pg_catalog.->>) 'code') FOR NO KEY UPDATE), item);
 BEGIN
     INSERT INTO workorder.channels AS t (code, name, kind, replies, active)
     VALUES (ch.code, ch.name, ch.kind, COALESCE(ch.replies, true), COALESCE(ch.active, true))
