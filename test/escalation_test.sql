@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(46);
+SELECT plan(49);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -92,6 +92,14 @@ SELECT throws_ok($$INSERT INTO workorder.sla_escalation_steps (policy, step, aft
                  'WO521', NULL, 'a step after 107 million days is refused (WO521)');
 SELECT throws_ok($$INSERT INTO workorder.sla_escalation_steps (policy, step, after, action) VALUES ('tiny', 6, '1001 days', 'remind')$$,
                  'WO521', NULL, '... as is one after more than 1000 days');
+-- A step with an unknown action or policy is the project's error, with what to do
+-- (they were a bare check violation, 23514, and foreign key error, 23503).
+SELECT throws_ok($$INSERT INTO workorder.sla_escalation_steps (policy, step, after, action) VALUES ('tiny', 6, '1 day', 'escalate')$$,
+                 'WO521', 'invalid action of escalation step 6 of policy tiny', 'a step with an unknown action is refused (WO521)');
+SELECT throws_ok($$INSERT INTO workorder.sla_escalation_steps (policy, step, after, action) VALUES ('nosuch', 1, '1 day', 'remind')$$,
+                 'WO512', 'unknown SLA policy ''nosuch'' for escalation step ''1''', 'a step of an unknown policy is refused (WO512)');
+SELECT throws_ok($$INSERT INTO workorder.sla_priority_policies (priority, policy) VALUES ('normal', 'nosuch')$$,
+                 'WO512', 'unknown SLA policy ''nosuch'' for priority ''normal''', '... and so is a priority mapped to one');
 
 -- A failed verification sends the order back to work under the same deadline: its
 -- chain stays done (it used to start again, every step firing a second time); a

@@ -400,12 +400,16 @@ CREATE FUNCTION workorder.sla_policy_must_exist()
 RETURNS trigger
 LANGUAGE plpgsql
 AS $$
+DECLARE
+    policy_name text;
 BEGIN
-    -- TG_ARGV: what the row is ('routing rule', 'category') and its naming column.
-    PERFORM 1 FROM workorder.sla_policies p WHERE p.name OPERATOR(pg_catalog.=) NEW.sla_policy FOR KEY SHARE;
+    -- TG_ARGV: what the row is ('routing rule', 'category', ...), its naming column,
+    -- and the column that names the policy (sla_policy when not given).
+    policy_name := pg_catalog.to_jsonb(NEW) OPERATOR(pg_catalog.->>) COALESCE(TG_ARGV[2], 'sla_policy');
+    PERFORM 1 FROM workorder.sla_policies p WHERE p.name OPERATOR(pg_catalog.=) policy_name FOR KEY SHARE;
     IF NOT FOUND THEN
         PERFORM workorder.raise_error('WO512',
-            pg_catalog.format('unknown SLA policy %s for %s %s', pg_catalog.quote_literal(NEW.sla_policy), TG_ARGV[0],
+            pg_catalog.format('unknown SLA policy %s for %s %s', pg_catalog.quote_literal(policy_name), TG_ARGV[0],
                               pg_catalog.quote_literal(pg_catalog.to_jsonb(NEW) OPERATOR(pg_catalog.->>) TG_ARGV[1])),
             pg_catalog.format('The policies are %s.',
                 COALESCE((SELECT pg_catalog.string_agg(p.name, ', ' ORDER BY p.name) FROM workorder.sla_policies p), 'none')),
@@ -423,6 +427,12 @@ CREATE TRIGGER categories_sla_policy
     BEFORE INSERT OR UPDATE OF sla_policy ON workorder.categories
     FOR EACH ROW WHEN (NEW.sla_policy IS NOT NULL AND NOT workorder.loaded_by_copy('workorder.categories'))
     EXECUTE FUNCTION workorder.sla_policy_must_exist('category', 'code');
+-- A priority's policy too (it was a bare foreign key error, 23503).  The escalation
+-- steps' trigger is in part 86, with the steps.
+CREATE TRIGGER sla_priority_policies_policy
+    BEFORE INSERT OR UPDATE OF policy ON workorder.sla_priority_policies
+    FOR EACH ROW WHEN (NEW.policy IS NOT NULL AND NOT workorder.loaded_by_copy('workorder.sla_priority_policies'))
+    EXECUTE FUNCTION workorder.sla_policy_must_exist('priority', 'priority', 'policy');
 
 -- (SECURITY DEFINER for the lock of orders, which an admin may not take itself.)
 CREATE FUNCTION workorder.sla_policies_keep_users()

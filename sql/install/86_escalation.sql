@@ -142,6 +142,12 @@ BEGIN
                               COALESCE(NEW.after::text, 'NULL')),
             'Steps are numbered from 1; after is 0 to 1000 days, hours, minutes and seconds (no months), e.g. interval ''1 day''.');
     END IF;
+    IF NEW.action IS NULL OR NEW.action NOT IN ('remind', 'supervise', 'escalate_parent', 'escalate_leader') THEN
+        PERFORM workorder.raise_error('WO521',
+            pg_catalog.format('invalid action of escalation step %s of policy %s', NEW.step, NEW.policy),
+            pg_catalog.format('The action is %s.', COALESCE(pg_catalog.quote_literal(NEW.action), 'NULL')),
+            'The action is remind, supervise, escalate_parent or escalate_leader.');
+    END IF;
     IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
         IF (NEW.policy, NEW.step, NEW.after, NEW.action) IS DISTINCT FROM (OLD.policy, OLD.step, OLD.after, OLD.action) THEN
             NEW.shipped := false;
@@ -161,6 +167,12 @@ $$;
 CREATE TRIGGER sla_escalation_steps_before_write
     BEFORE INSERT OR UPDATE ON workorder.sla_escalation_steps
     FOR EACH ROW EXECUTE FUNCTION workorder.sla_escalation_steps_before_write();
+-- A step's policy must exist (it was a bare foreign key error, 23503): WO512, as for
+-- rules, categories and priorities (part 85).
+CREATE TRIGGER sla_escalation_steps_policy
+    BEFORE INSERT OR UPDATE OF policy ON workorder.sla_escalation_steps
+    FOR EACH ROW WHEN (NOT workorder.loaded_by_copy('workorder.sla_escalation_steps'))
+    EXECUTE FUNCTION workorder.sla_policy_must_exist('escalation step', 'step', 'policy');
 
 INSERT INTO workorder.sla_escalation_steps (policy, step, after, action, shipped) VALUES
     ('standard', 1, '0', 'remind', true),
