@@ -52,9 +52,13 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/indexing.h"
 #include "catalog/pg_collation.h"
+#include "catalog/pg_extension.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -66,6 +70,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -169,6 +174,7 @@ static void ref_relcache_callback(Datum arg, Oid relid);
 static void ref_retire(void);
 static void ref_xact_callback(XactEvent event, void *arg);
 static void ref_ensure(void);
+static Oid ref_extension_owner(void);
 static void ref_load(void);
 static char *ref_text(HeapTuple tuple, TupleDesc desc, int col);
 static Oid	ref_enum_oid(const char *type_name, const char *label);
@@ -283,19 +289,64 @@ ref_ensure(void)
 }
 
 /*
+ * ref_extension_owner returns the owner of the extension workorder, or
+ * InvalidOid when it is not there (during CREATE EXTENSION it is).
+ */
+static Oid
+ref_extension_owner(void)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Oid			owner = InvalidOid;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("workorder"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+		owner = ((Form_pg_extension) GETSTRUCT(tuple))->extowner;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return owner;
+}
+
+/*
  * workorder_cache_query runs a query of a cache's loader (this one's,
  * areamap.c's) with the given snapshot and returns the number of rows (in
  * SPI_tuptable).  SPI must be connected.
+ *
+ * The query runs as the extension's owner.  A cache serves every role of the
+ * backend, whoever loaded it: loaded with the caller's rights, setting() gave
+ * workorder_analyst (who may not read the settings) an error or an answer
+ * depending on what the backend had run before.
  */
 uint64
 workorder_cache_query(const char *query, Snapshot snapshot)
 {
 	SPIPlanPtr	plan = SPI_prepare(query, 0, NULL);
-	int			ret;
+	Oid			owner = ref_extension_owner();
+	Oid			save_userid;
+	int			save_sec_context;
+	volatile int ret = 0;
 
 	if (plan == NULL)
 		elog(ERROR, "could not prepare \"%s\": %s", query, SPI_result_code_string(SPI_result));
-	ret = SPI_execute_snapshot(plan, NULL, NULL, snapshot, InvalidSnapshot, true, false, 0);
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	if (OidIsValid(owner))
+		SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_RESTRICTED_OPERATION);
+	PG_TRY();
+	{
+		ret = SPI_execute_snapshot(plan, NULL, NULL, snapshot, InvalidSnapshot, true, false, 0);
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	PG_END_TRY();
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "a cache's loading query failed: %s", SPI_result_code_string(ret));
 	SPI_freeplan(plan);
