@@ -4,7 +4,7 @@
 SET client_min_messages = warning;
 \set fs `cat data/foshan-districts.geojson`
 BEGIN;
-SELECT plan(72);
+SELECT plan(73);
 
 -- The real Foshan file: every ring crosses itself, and all five load repaired.
 CREATE TEMP TABLE loaded AS
@@ -266,6 +266,12 @@ SELECT is((SELECT ST_Equals(ST_SnapToGrid(a.geom, 0.000001),
                             ST_SnapToGrid(ST_Multi(ST_MakeEnvelope(113.15, 23.1, 113.2, 23.2, 4326)), 0.000001))
              FROM workorder.areas a WHERE a.code = :'gauss_code'),
           true, 'a GeoJSON feature in EPSG:4547 (its crs named) loads where it lies');
+
+-- An empty part beside a real one is dropped (stored as given, it came out of
+-- ST_AsGeoJSON as empty coordinates, which GeoJSON clients refuse).
+SELECT is((SELECT ST_AsText(geom) FROM workorder.load_area('990313', '空洞区', 'district', NULL,
+               'SRID=4326;MULTIPOLYGON(EMPTY,((8 8,9 8,9 9,8 9,8 8)))'::geometry)),
+          'MULTIPOLYGON(((8 8,9 8,9 9,8 9,8 8)))', 'an empty part of a MultiPolygon is dropped');
 
 SELECT * FROM finish();
 ROLLBACK;

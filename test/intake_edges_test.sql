@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(35);
+SELECT plan(37);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -160,6 +160,17 @@ SELECT workorder.drain_inbox(10);
 SELECT ok((SELECT state = 'pending' AND error_code = '55000' FROM workorder.inbox WHERE channel_ref = 'E-6'),
           'a good report that meets a failure not its own stays pending, with the error');
 DROP TRIGGER closed_for_maintenance ON workorder.orders;
+
+-- An area that units serve or orders lie in stays, with what to do (a bare
+-- foreign-key error, 23503, before).
+SELECT throws_ok($$DELETE FROM workorder.areas WHERE code = '990401001'$$, 'WO201',
+                 'area 990401001 (西街道) is served by units and stays', 'an area a unit serves is not deleted (WO201)');
+SAVEPOINT unserved;
+SELECT workorder.load_area('990402', '无人区', 'district', NULL, ST_MakeEnvelope(125.0, 35.0, 125.1, 35.1, 4326)) IS NULL AS loaded \gset
+SELECT (workorder.submit('hotline', 'AREA-DEL', '0301', '路口积水', lon => 125.05, lat => 35.05)).area_code AS unserved_area \gset
+SELECT throws_like(format($$DELETE FROM workorder.areas WHERE code = %L$$, :'unserved_area'),
+                   'area 990402 (无人区) has orders and stays', '... nor one that orders lie in');
+RELEASE SAVEPOINT unserved;
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -183,6 +183,37 @@ CREATE TRIGGER areas_after_write
     AFTER INSERT OR UPDATE ON workorder.areas
     FOR EACH ROW EXECUTE FUNCTION workorder.areas_after_write();
 
+-- areas_before_delete keeps an area that units serve or orders lie in (WO201), with
+-- what to do: the delete failed with a bare foreign-key error (23503).
+CREATE FUNCTION workorder.areas_before_delete()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    served_by text;
+BEGIN
+    SELECT pg_catalog.string_agg(u.code, ', ' ORDER BY u.code) INTO served_by
+      FROM workorder.units u WHERE u.area_code OPERATOR(pg_catalog.=) OLD.code;
+    IF served_by IS NOT NULL THEN
+        PERFORM workorder.raise_error('WO201',
+            pg_catalog.format('area %s (%s) is served by units and stays', OLD.code, OLD.name),
+            pg_catalog.format('The units are %s.', served_by),
+            'Load those units with another area_code (or delete them) first.');
+    END IF;
+    IF EXISTS (SELECT 1 FROM workorder.orders o WHERE o.area_code OPERATOR(pg_catalog.=) OLD.code) THEN
+        PERFORM workorder.raise_error('WO201',
+            pg_catalog.format('area %s (%s) has orders and stays', OLD.code, OLD.name),
+            'Orders located in it name it, and keep naming it.',
+            'Load the area again with a mended polygon, or take it out of jurisdiction (in_jurisdiction = false).');
+    END IF;
+    RETURN OLD;
+END
+$$;
+
+CREATE TRIGGER areas_before_delete
+    BEFORE DELETE ON workorder.areas
+    FOR EACH ROW EXECUTE FUNCTION workorder.areas_before_delete();
+
 -- area_polygon turns a polygon given to the loader into a valid MultiPolygon in
 -- SRID 4326, repairing it when it is invalid.  It refuses what cannot be an area.
 --
@@ -213,6 +244,14 @@ BEGIN
             'An area needs a Polygon or MultiPolygon that outlines it.');
     END IF;
     polygon := workorder.wgs84(polygon, pg_catalog.format('polygon of area %s', area_code));
+    -- Empty parts beside real ones (MULTIPOLYGON(EMPTY, ((...)))) are dropped: stored
+    -- as given, they came out of ST_AsGeoJSON as empty coordinates, which GeoJSON
+    -- clients refuse.  (Wholly empty is refused by wgs84.)
+    IF GeometryType(polygon) OPERATOR(pg_catalog.=) 'MULTIPOLYGON'
+       AND EXISTS (SELECT 1 FROM ST_Dump(polygon) d WHERE ST_IsEmpty(d.geom)) THEN
+        polygon := ST_Multi(ST_Collect(ARRAY(SELECT d.geom FROM ST_Dump(polygon) d
+                                              WHERE NOT ST_IsEmpty(d.geom) ORDER BY d.path)));
+    END IF;
 
     IF ST_IsValid(polygon, 0) THEN
         RETURN ST_Multi(polygon);
