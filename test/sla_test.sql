@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(87);
+SELECT plan(89);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -278,6 +278,13 @@ SELECT is((SELECT r.resolve_due_at FROM workorder.orders o,
 UPDATE workorder.orders SET status = 'new', main_unit = NULL, resolve_due_at = NULL, warn_at = NULL WHERE id = :ver;
 SELECT is((SELECT resolve_due_at - received_at FROM workorder.dispatch(:ver, 'C-990401', :'ver_unit')), interval '24 hours',
           'a dispatch counts the resolve deadline from receipt on the terms in force then (24 hours, not 5 working days)');
+
+-- A negative or monthly extension is refused (the working clocks ignored it, and
+-- calendar_hours moved the deadline back).
+SELECT throws_ok($$SELECT workorder.sla_extend(now(), 'working_days', '-3 days')$$, 'WO513',
+                 'invalid extension for sla_extend', 'sla_extend refuses a negative extension (WO513)');
+SELECT throws_ok($$SELECT workorder.sla_extend(now(), 'calendar_hours', '1 month')$$, 'WO513',
+                 'invalid extension for sla_extend', '... and one of months');
 
 -- A renamed calendar takes its policies with it; one in use is not deleted.
 SAVEPOINT renamed;

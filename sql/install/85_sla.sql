@@ -645,7 +645,9 @@ $$;
 
 -- sla_extend returns due moved by an extension on the clock: as elapsed time on
 -- calendar_hours (a day is 24 hours); on the working clocks its days as working
--- days counted from the deadline's own day, then its time as working time.
+-- days counted from the deadline's own day, then its time as working time.  An
+-- extension with a negative part or with months is WO513 (the working clocks
+-- ignored them, and calendar_hours moved the deadline back).
 CREATE FUNCTION workorder.sla_extend(due timestamptz, clock text, extension interval, calendar text DEFAULT 'cn')
 RETURNS timestamptz
 LANGUAGE plpgsql STABLE
@@ -656,6 +658,14 @@ DECLARE
 BEGIN
     IF due IS NULL OR extension IS NULL THEN
         RETURN due;
+    END IF;
+    IF workorder.interval_has_negative_part(extension)
+       OR pg_catalog.date_part('month', extension) OPERATOR(pg_catalog.<>) 0
+       OR pg_catalog.date_part('year', extension) OPERATOR(pg_catalog.<>) 0 THEN
+        PERFORM workorder.raise_error('WO513',
+            'invalid extension for sla_extend',
+            pg_catalog.format('The extension is %s.', extension),
+            'An extension is days, hours, minutes and seconds, none of them negative, e.g. interval ''2 days''.');
     END IF;
     IF clock OPERATOR(pg_catalog.=) 'calendar_hours' THEN
         RETURN due OPERATOR(pg_catalog.+) workorder.sla_hours(extension);
