@@ -89,12 +89,17 @@
  */
 #define REF_KEY_LEN		160
 
-/* The cached tables, in the order of ref_table_names. */
-#define REF_NTABLES		11
+/*
+ * The cached tables, in the order of ref_table_names.  area_pieces is not read
+ * here but by the map of areas (areamap.c), which reloads with this cache: an
+ * admin may write it, and a change made that way left every other backend's
+ * map as it was.
+ */
+#define REF_NTABLES		12
 static const char *const ref_table_names[REF_NTABLES] = {
 	"settings", "channels", "channel_categories", "category_effective", "units",
 	"areas", "routing_rules", "sla_policies", "sla_priority_policies", "dedup_rules",
-	"sla_escalation_steps",
+	"sla_escalation_steps", "area_pieces",
 };
 
 /*

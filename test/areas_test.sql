@@ -4,7 +4,7 @@
 SET client_min_messages = warning;
 \set fs `cat data/foshan-districts.geojson`
 BEGIN;
-SELECT plan(73);
+SELECT plan(74);
 
 -- The real Foshan file: every ring crosses itself, and all five load repaired.
 CREATE TEMP TABLE loaded AS
@@ -129,7 +129,11 @@ SELECT lives_ok($$SELECT workorder.load_area('990301001001', '甲一', 'village'
 SELECT is((workorder.locate(120.015, 30.015)).area_code, '990301001001', 'locate() finds the new village from the map');
 
 -- Proof that the map answered: with pieces deleted behind the areas' back (no
--- change to areas, so no reload), the map still knows them and the query does not.
+-- change to areas, and the pieces' own cache trigger off, so no reload), the map
+-- still knows them and the query does not.  (With the trigger on, a change of
+-- area_pieces reloads the map: the last test below.)
+ALTER TABLE workorder.area_pieces DISABLE TRIGGER area_pieces_reference_cache;
+SELECT workorder.locate(120.015, 30.015) IS NOT NULL AS reloaded_after_alter \gset
 DELETE FROM workorder.area_pieces WHERE area_code = '990301001001';
 SELECT is((workorder.locate(120.015, 30.015)).area_code, '990301001001', 'with the map on, the answer comes from the map');
 SET LOCAL workorder.locate_map = off;
@@ -158,6 +162,7 @@ SELECT is((workorder.locate(120.035, 30.035)).area_code, '990301001', 'the query
 SET LOCAL workorder.locate_map = on;
 DELETE FROM workorder.area_pieces WHERE area_code = '990301' AND ST_Equals(geom, ST_MakeEnvelope(100, 10, 130, 40, 4326));
 DELETE FROM workorder.areas WHERE code = '990301001002';
+ALTER TABLE workorder.area_pieces ENABLE ALWAYS TRIGGER area_pieces_reference_cache;
 
 -- locate_point() trusts its caller to have checked the point; called directly with
 -- one that is not finite, it fails as before the map (the map leaves it to the
@@ -272,6 +277,17 @@ SELECT is((SELECT ST_Equals(ST_SnapToGrid(a.geom, 0.000001),
 SELECT is((SELECT ST_AsText(geom) FROM workorder.load_area('990313', '空洞区', 'district', NULL,
                'SRID=4326;MULTIPOLYGON(EMPTY,((8 8,9 8,9 9,8 9,8 8)))'::geometry)),
           'MULTIPOLYGON(((8 8,9 8,9 9,8 9,8 8)))', 'an empty part of a MultiPolygon is dropped');
+
+-- The map reloads when area_pieces changes, as for any reference table: admins may
+-- write the pieces, and a piece deleted that way stayed in every backend's map.
+SELECT workorder.locate(8.5, 8.5) IS NOT NULL AS map_loaded \gset
+DELETE FROM workorder.area_pieces WHERE area_code = '990313';
+SET LOCAL workorder.locate_map = off;
+SELECT (workorder.locate(8.5, 8.5)).area_code IS NOT DISTINCT FROM NULL AS queried_nothing,
+       COALESCE((workorder.locate(8.5, 8.5)).area_code, 'none') AS queried \gset
+SET LOCAL workorder.locate_map = on;
+SELECT is(COALESCE((workorder.locate(8.5, 8.5)).area_code, 'none'), :'queried',
+          'a piece deleted from area_pieces is gone from the map too: it answers as the query does');
 
 SELECT * FROM finish();
 ROLLBACK;

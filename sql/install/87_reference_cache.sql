@@ -22,7 +22,9 @@ DECLARE
 BEGIN
     FOREACH cached IN ARRAY ARRAY['settings', 'channels', 'channel_categories', 'category_effective', 'units',
                                   'areas', 'routing_rules', 'sla_policies', 'sla_priority_policies',
-                                  'dedup_rules', 'sla_escalation_steps'] LOOP
+                                  'dedup_rules', 'sla_escalation_steps',
+                                  -- read by the map of areas, which reloads with the cache
+                                  'area_pieces'] LOOP
         EXECUTE pg_catalog.format(
             'CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON workorder.%I '
             'FOR EACH STATEMENT EXECUTE FUNCTION workorder.reference_cache_invalidate()',
