@@ -17,7 +17,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
     {"code": "video_ai", "name": "视频AI", "kind": "video_ai", "categories": [{"code": "stall", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(167);
+SELECT plan(169);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -567,6 +567,22 @@ SELECT is((SELECT array_agg(c.relname::text ORDER BY c.relname) FROM pg_class c
           NULL, 'admins write every policy and rule table, and the staff read them (callback_redo_policies was the superuser''s only)');
 SELECT is((SELECT trusted FROM pg_available_extension_versions WHERE name = 'workorder' AND version = '0.2'),
           false, 'the extension is not trusted');
+
+-- A merged report's callback goes to its master, which the town's dispatcher may not
+-- read (the master lies in the other town): the call gives back the report it named,
+-- not the master's row, which carried another citizen's name and phone.
+SELECT (workorder.submit('rt_app', 'RT-CB-M', 'V', '占道经营 乙 回访', lon => 116.15, lat => 25.051,
+                         reporter_name => '陈女士', reporter_phone => '13812345678')).id AS cb_master \gset
+SELECT (workorder.submit('hotline', 'RT-CB-R', '0301', '占道经营 甲 回访', lon => 116.05, lat => 25.051,
+                         reporter_name => '王先生', reporter_phone => '13900001111')).id AS cb_report \gset
+\o /dev/null
+SELECT workorder.merge(:cb_report, :cb_master, 'C-990801', '同一事件');
+SELECT workorder.accept(:cb_master, main_unit) FROM workorder.orders WHERE id = :cb_master;
+SELECT workorder.resolve(:cb_master, main_unit, '已处理') FROM workorder.orders WHERE id = :cb_master;
+\o
+SELECT is((rt.run_as('wo_rt_dispatcher_a', format('SELECT id || '' '' || reporter_name FROM workorder.callback(%s, ''甲街道回访'', ''satisfied'')', :cb_report))).result,
+          :cb_report || ' 王先生', 'a callback on a merged report gives back the report to a dispatcher who may not read the master');
+SELECT is((SELECT satisfaction FROM workorder.orders WHERE id = :cb_master), 'satisfied', '... and the verdict is the master''s');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -119,9 +119,13 @@ BEGIN
     PERFORM workorder.check_order_access(report, 'callback');
     SELECT * INTO o FROM workorder.orders x WHERE x.id OPERATOR(pg_catalog.=) report.master_id;
     IF NOT o.status OPERATOR(pg_catalog.=) ANY ('{resolved,closed}'::workorder.order_status[]) THEN
+        -- The master is named to a caller who may read it only.
         PERFORM workorder.raise_error('WO401',
-            pg_catalog.format('order %s (id %s) is merged into order %s (id %s), which is %s: callback is not allowed',
-                              report.ticket, report.id, o.ticket, o.id, o.status),
+            CASE WHEN workorder.caller_may_read(o)
+                 THEN pg_catalog.format('order %s (id %s) is merged into order %s (id %s), which is %s: callback is not allowed',
+                                        report.ticket, report.id, o.ticket, o.id, o.status)
+                 ELSE pg_catalog.format('order %s (id %s) is merged into an order that is %s: callback is not allowed',
+                                        report.ticket, report.id, o.status) END,
             'A merged report''s callback judges its master''s handling: it is taken once the master is resolved or closed.',
             'Ask the citizen once the master is resolved: its channel hears of it through the outbox.');
     END IF;
@@ -201,7 +205,14 @@ BEGIN
     o := target.o;
     who := workorder.check_actor(actor);
     said := workorder.action_text(o, 'callback', 'note', note, false);
-    RETURN (workorder.callback_verdict(o, who, satisfaction, said, workorder.callback_report_details(target.report))).after;
+    o := (workorder.callback_verdict(o, who, satisfaction, said, workorder.callback_report_details(target.report))).after;
+    -- A merged report's verdict goes to its master, which the caller may not read
+    -- (intake merges across town lines): it then gets back the report it named.
+    -- (It got the master's row, another citizen's name and phone among it.)
+    IF (target.report).id IS NOT NULL AND NOT workorder.caller_may_read(o) THEN
+        SELECT * INTO o FROM workorder.orders x WHERE x.id OPERATOR(pg_catalog.=) (target.report).id;
+    END IF;
+    RETURN o;
 END
 $$;
 
