@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# deadline_timing.t: the worker marks an order overdue within 1 s of its resolve
-# deadline, and each deadline event is logged exactly once while another session
-# calls run_due_work() over and over at the same time.
+# deadline_timing.t: the worker marks an order overdue soon after its resolve
+# deadline (never before it), and each deadline event is logged exactly once while
+# another session calls run_due_work() over and over at the same time.
 #
 # In a scratch database (dropped however the script ends): a policy 'instant'
 # (accept 1 s, resolve 3 s, calendar clock, warning at 50 %) given to priority
 # high; 5 orders submitted; a second session runs run_due_work() every 20 ms for
 # 6 s.  A watcher polls every 50 ms and records, for each order, when it first saw
 # the overdue flag; the lags (flag seen, and the overdue event's time, minus
-# resolve_due_at) are printed as comments.  Only "within 1 s" is asserted.
+# resolve_due_at) are printed as comments.  Asserted: never before the deadline, and
+# within WORKORDER_DEADLINE_SLACK_MS (default 5000 ms) after it.  The worker
+# normally takes well under a second; the bound is generous because the lag is real
+# time on a loaded machine (a pass's commits, each an fsync, and the scheduler: a
+# 1 s bound left no margin for them).  A worker that slept through the deadline
+# would mark the orders only at its next naptime pass, up to 10 s later.  The
+# printed lags show the latency itself.
 #
 # Needs PGHOST/PGPORT/PGUSER of a running cluster with workorder in
 # shared_preload_libraries (scripts/test.sh sets them).  Prints TAP.
@@ -20,6 +26,9 @@ export PGOPTIONS="-c client_min_messages=warning"
 
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
+# The latency bound, after the deadline, in milliseconds (and as an interval).
+slack_ms=${WORKORDER_DEADLINE_SLACK_MS:-5000}
+slack="interval '$slack_ms milliseconds'"
 
 loop_pid=
 cleanup() {
@@ -93,13 +102,14 @@ q "$db" "CREATE TABLE alone AS
          SELECT (workorder.submit('hotline', 'A-' || i, '0301', '时限测试' || i,
                                   lon => 123.1, lat => 30.1, priority => 'high')).id
            FROM generate_series(1, 3) i" >/dev/null
-took=$(wait_until 10 "$db" "SELECT bool_and(o.overdue) FROM alone a JOIN workorder.orders o USING (id)")
+took=$(wait_until $(( 10 + slack_ms / 1000 )) "$db" "SELECT bool_and(o.overdue) FROM alone a JOIN workorder.orders o USING (id)")
+echo "# worker alone: all 3 orders overdue ${took} ms after they were submitted (deadline 3000 ms after)"
 alone_lags=$(q "$db" "SELECT string_agg(round(extract(epoch FROM e.at - o.resolve_due_at) * 1000)::text, ' ' ORDER BY o.id)
                         FROM alone a JOIN workorder.orders o USING (id)
                         JOIN workorder.order_events e ON e.order_id = o.id AND e.action = 'overdue'")
 echo "# worker alone: overdue event logged, ms after resolve_due_at: $alone_lags"
-check "the worker alone marks each order overdue (once) within 1 s of its deadline" "3 3" \
-  "$(q "$db" "SELECT count(*) FILTER (WHERE e.at - o.resolve_due_at BETWEEN interval '0' AND interval '1 second') || ' ' || count(*)
+check "the worker alone marks each order overdue (once), at or after its deadline, within $slack_ms ms" "3 3" \
+  "$(q "$db" "SELECT count(*) FILTER (WHERE e.at - o.resolve_due_at BETWEEN interval '0' AND $slack) || ' ' || count(*)
                 FROM alone a JOIN workorder.orders o USING (id)
                 JOIN workorder.order_events e ON e.order_id = o.id AND e.action = 'overdue'")"
 check "... by the worker's own process" t \
@@ -129,13 +139,13 @@ check "the 5 orders are dispatched with the policy 'instant'" "5" \
                  AND o.resolve_due_at = o.received_at + interval '3 seconds'")"
 
 # The watcher: polls every 50 ms, in its own statements, until every order is seen
-# overdue or 5 s have passed since the last deadline.
+# overdue or the slack and 2 s more have passed since the last deadline.
 q "$db" "CREATE TABLE seen (id bigint PRIMARY KEY, seen_at timestamptz NOT NULL)" >/dev/null
 {
-  for i in $(seq 1 200); do
+  for i in $(seq 1 $(( (slack_ms + 8000) / 50 ))); do
     echo "INSERT INTO seen SELECT o.id, clock_timestamp() FROM watched w JOIN workorder.orders o USING (id)
            WHERE o.overdue ON CONFLICT (id) DO NOTHING;"
-    echo "SELECT (SELECT count(*) FROM seen) = 5 OR clock_timestamp() > (SELECT max(o.resolve_due_at) + interval '5 seconds'
+    echo "SELECT (SELECT count(*) FROM seen) = 5 OR clock_timestamp() > (SELECT max(o.resolve_due_at) + $slack + interval '2 seconds'
             FROM watched w JOIN workorder.orders o USING (id)) AS done \\gset"
     echo "\\if :done"
     echo "\\q"
@@ -152,13 +162,13 @@ event_lags=$(q "$db" "SELECT string_agg(round(extract(epoch FROM e.at - o.resolv
                         JOIN workorder.order_events e ON e.order_id = o.id AND e.action = 'overdue'")
 echo "# overdue flag seen by the 50 ms poll, ms after resolve_due_at: $lags"
 echo "# overdue event logged, ms after resolve_due_at: $event_lags"
-check "every order is seen overdue within 1 s of its resolve deadline" 5 \
+check "every order is seen overdue at or after its resolve deadline, within $slack_ms ms" 5 \
   "$(q "$db" "SELECT count(*) FROM watched w JOIN workorder.orders o USING (id) JOIN seen s USING (id)
-               WHERE s.seen_at - o.resolve_due_at BETWEEN interval '0' AND interval '1 second'")"
-check "every overdue event is logged at or after the deadline, within 1 s" 5 \
+               WHERE s.seen_at - o.resolve_due_at BETWEEN interval '0' AND $slack")"
+check "every overdue event is logged at or after the deadline, within $slack_ms ms" 5 \
   "$(q "$db" "SELECT count(*) FROM watched w JOIN workorder.orders o USING (id)
                JOIN workorder.order_events e ON e.order_id = o.id AND e.action = 'overdue'
-               WHERE e.at - o.resolve_due_at BETWEEN interval '0' AND interval '1 second'")"
+               WHERE e.at - o.resolve_due_at BETWEEN interval '0' AND $slack")"
 
 wait "$loop_pid"
 loop_rc=$?

@@ -30,6 +30,16 @@ trap cleanup EXIT
 psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $db" >/dev/null
 q "CREATE EXTENSION workorder CASCADE" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f "$repo/test/fixtures/lifecycle_map.sql" >/dev/null
+# The database's worker idles (the test drains by hand): its naptime pass would
+# otherwise drain the rows that must still be pending when they are looked at.  Wait
+# (10 s at most) until it has seen the setting: no pass begun before it is left.
+q "INSERT INTO workorder.settings VALUES ('worker_enabled', 'off', 'intake_copy.t drains by hand');
+   SELECT workorder.wake_worker()" >/dev/null
+for i in $(seq 1 100); do
+  [ "$(q "SELECT count(*) FROM workorder.worker_status
+           WHERE datname = current_database() AND pid IS NOT NULL AND state <> 'disabled'")" = 0 ] && break
+  sleep 0.1
+done
 q "SELECT workorder.load_channels('[{\"code\": \"app\", \"name\": \"随手拍\", \"kind\": \"platform\"}]')" >/dev/null
 q "INSERT INTO workorder.inbox (channel, channel_ref, description) VALUES ('app', 'APP-1', '别的渠道')"
 q "CREATE ROLE $role IN ROLE workorder_intake" >/dev/null

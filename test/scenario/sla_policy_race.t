@@ -38,17 +38,35 @@ q "INSERT INTO workorder.sla_policies (name, accept_clock, accept_amount, resolv
    VALUES ('racy', 'calendar_hours', '1 hour', 'calendar_hours', '48 hours');
    UPDATE workorder.routing_rules SET sla_policy = 'racy' WHERE position = 30" >/dev/null
 
-# The order, made in a transaction that stays open for 3 s.
-psql -X -q -At -d "$db" >"$work/submit.out" 2>&1 <<'SQL' &
+# The order, made in a transaction that stays open until the admin below waits on a
+# lock (at most 30 s): then the admin's transaction surely ran while the order was
+# being made.  (pg_stat_clear_snapshot: pg_stat_activity is read once per
+# transaction otherwise.)
+PGAPPNAME=sla_race_submitter psql -X -q -At -d "$db" >"$work/submit.out" 2>&1 <<'SQL' &
 BEGIN;
 SELECT sla_policy FROM workorder.submit('camera', 'RACE-1', 'vendor', '路口摊贩占道', lon => 121.02, lat => 31.05);
-SELECT pg_sleep(3);
+DO $$
+BEGIN
+    FOR i IN 1..600 LOOP
+        PERFORM pg_stat_clear_snapshot();
+        EXIT WHEN EXISTS (SELECT FROM pg_stat_activity
+                           WHERE application_name = 'sla_race_admin' AND wait_event_type = 'Lock');
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+END $$;
 COMMIT;
 SQL
 submitter=$!
-sleep 1
+# The admin starts once the order is made and its transaction still open: the
+# submitter waits in the DO block (the first submit of a session builds its caches,
+# which can take more than a second on a loaded machine).
+for i in $(seq 1 300); do
+  [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'sla_race_submitter'
+            AND state = 'active' AND query LIKE 'DO %'")" = 1 ] && break
+  sleep 0.1
+done
 # The admin, meanwhile: the rule elsewhere, the policy deleted, in one transaction.
-deleted=$(psql -X -q -At -d "$db" -v VERBOSITY=verbose 2>&1 <<'SQL' | sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\):.*/\1/p' | head -n 1
+deleted=$(PGAPPNAME=sla_race_admin psql -X -q -At -d "$db" -v VERBOSITY=verbose 2>&1 <<'SQL' | sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\):.*/\1/p' | head -n 1
 BEGIN;
 UPDATE workorder.routing_rules SET sla_policy = NULL WHERE sla_policy = 'racy';
 DELETE FROM workorder.sla_policies WHERE name = 'racy';

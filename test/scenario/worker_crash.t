@@ -71,7 +71,7 @@ worker_pid() {
   psql -X -q -At -d "$db" -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'workorder worker $db'" 2>/dev/null
 }
 
-echo "1..16"
+echo "1..18"
 
 { bash "$repo/scripts/cluster.sh" start "$cluster" "$port" &&
   psql -X -q -v ON_ERROR_STOP=1 -d postgres \
@@ -125,20 +125,25 @@ check "a woken worker drains a first row" ok "$(within 10000 "$took")"
 # settle waits until the worker sleeps, with nothing due soon: the scores have
 # caught up with the events so far (score_update, run here until it has nothing
 # left and schedules no follow-up, as it does after a batch), and the worker has
-# made no pass for 2 s.
+# made no pass for 2 s.  After 20 rounds it gives up: it says why in a "# settle:"
+# line and returns 1, and the caller's check fails.
 settle() {
-  local before
+  local before after="" score=""
   worker_pass_state() {
     q "SELECT passes || ' ' || wait_event_type FROM workorder.worker_status s
          JOIN pg_stat_activity a ON a.pid = s.pid WHERE s.datname = current_database()"
   }
   for _ in $(seq 1 20); do
-    [ "$(q "SELECT rows = 0 AND next_due IS NULL FROM workorder.run_task('score_update')")" = t ] ||
-      { sleep 0.5; continue; }
+    score=$(q "SELECT rows = 0 AND next_due IS NULL FROM workorder.run_task('score_update')")
+    [ "$score" = t ] || { sleep 0.5; continue; }
     before=$(worker_pass_state)
     sleep 2
-    [ "${before#* }" = Extension ] && [ "$before" = "$(worker_pass_state)" ] && return 0
+    after=$(worker_pass_state)
+    [ "${before#* }" = Extension ] && [ "$before" = "$after" ] && return 0
   done
+  echo "# settle: the worker did not settle in 20 rounds: score_update caught up: ${score:-?};" \
+    "passes and wait before the last 2 s: ${before:-never asked}, after: ${after:-never asked}"
+  return 1
 }
 psql -X -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null <<'SQL'
 CREATE TABLE nap_once (armed boolean NOT NULL);
@@ -159,6 +164,7 @@ SQL
 # not spend the nap before the test's wake.  A pass of its own after the arming
 # sleeps in it just the same.
 settle
+check "the worker settles before the nap is armed: asleep, nothing due, no pass for 2 s" 0 "$?"
 q "UPDATE nap_once SET armed = true" >/dev/null
 q "SELECT workorder.wake_worker()" >/dev/null
 took=$(wait_until 10 "SELECT count(*) = 1 FROM pg_stat_activity
@@ -180,6 +186,7 @@ q "DELETE FROM workorder.worker_tasks WHERE task = 'test_nap'" >/dev/null
 # The order W-1 made wakes the worker again (a deadline within the hour, the
 # score's follow-up): let those passes end before the next row comes.
 settle
+check "the worker settles again before the second row: asleep, nothing due, no pass for 2 s" 0 "$?"
 
 # The second row stays pending: the worker sleeps for an hour.
 q "INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)

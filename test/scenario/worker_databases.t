@@ -141,12 +141,14 @@ q "$dbc" "CREATE EXTENSION postgis" >/dev/null && q "$dbc" "CREATE EXTENSION btr
 sleep 0.5
 check "(b) a database without the extension has no worker" f \
   "$(q postgres "$(served "$dbc")")"
+# Counted from the statement's end (its commit wakes the launcher): the install
+# script itself can take seconds on a loaded machine, and is no part of the wait.
 start=$(ms)
 q "$dbc" "CREATE EXTENSION workorder" >/dev/null
-took=$(wait_until 10 postgres "$(served "$dbc")")
-took=$(( $(ms) - start ))
-echo "# worker seen ${took} ms after CREATE EXTENSION began (the statement included)"
-check "(b) CREATE EXTENSION is picked up within 5 s" ok "$(within 5000 "$took")"
+statement=$(( $(ms) - start ))
+took=$(wait_until 15 postgres "$(served "$dbc")")
+echo "# CREATE EXTENSION took ${statement} ms; its worker was seen ${took} ms after it returned"
+check "(b) CREATE EXTENSION is picked up within 5 s of its commit" ok "$(within 5000 "$took")"
 
 # drop_extension DATABASE: DROP EXTENSION workorder there, printing its error, if
 # any, as TAP comments; then waits up to 10 s for the database's worker to go.

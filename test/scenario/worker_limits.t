@@ -74,7 +74,21 @@ check "(a) its task runs READ COMMITTED, triggers firing, with the worker's lock
   "$(q "SELECT detail FROM workorder.worker_runs WHERE task = 'probe' ORDER BY id DESC LIMIT 1")"
 
 # (b) A task that sleeps 3 s under a task_timeout of 1 s, before the inbox's drain.
+# A reload reaches the worker some time after pg_reload_conf() (through the
+# postmaster), and the worker takes it in only between passes: the probe, which now
+# also reports the task timeout, shows when it has.  Only then is the slow task added.
 psql -X -q -d postgres -c "ALTER SYSTEM SET workorder.task_timeout = '1s'" -c "SELECT pg_reload_conf()" >/dev/null
+PGOPTIONS="$PGOPTIONS -c session_replication_role=origin" psql -X -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null <<'SQL'
+CREATE OR REPLACE FUNCTION public.probe_task() RETURNS workorder.task_outcome LANGUAGE sql AS $$
+    SELECT (1, concat_ws(' ', current_setting('transaction_isolation'), current_setting('session_replication_role'),
+                         current_setting('lock_timeout'), 'task_timeout=' || current_setting('workorder.task_timeout')),
+            NULL)::workorder.task_outcome
+$$;
+SQL
+q "SELECT workorder.wake_worker()" >/dev/null
+check "(b) the worker has taken the task timeout of 1 s in (a pass's probe says so)" t \
+  "$(wait_for 30 "SELECT detail LIKE '% task_timeout=1s' FROM workorder.worker_runs
+                   WHERE task = 'probe' ORDER BY id DESC LIMIT 1")"
 PGOPTIONS="$PGOPTIONS -c session_replication_role=origin" psql -X -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null <<'SQL'
 CREATE FUNCTION public.slow_task() RETURNS workorder.task_outcome LANGUAGE sql AS $$
     SELECT pg_sleep(3);

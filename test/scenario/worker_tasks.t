@@ -162,10 +162,22 @@ check "(g) both failures are logged by the worker" "broken false 22012 $pid|esca
                  FROM (SELECT DISTINCT ON (task) * FROM workorder.worker_runs
                         WHERE task IN ('broken', 'escaping') AND backend_pid <> pg_backend_pid()
                         ORDER BY task, id DESC) r")"
+# Another pass, woken: counted from what the worker's slot said before the wake, once
+# the worker sleeps (its pass above may still be running the tasks after the drain).
+# A pass counts itself only when it ends, after its commits: poll for it (15 s).
+wait_until 15 "$dbe" "SELECT EXISTS (SELECT FROM workorder.worker_status s JOIN pg_stat_activity a ON a.pid = s.pid
+                                     WHERE s.datname = current_database() AND a.wait_event_type = 'Extension')" >/dev/null ||
+  echo "# the worker was not seen asleep within 15 s; counting from a pass that may still run"
+before=$(q "$dbe" "SELECT passes || ' ' || failures FROM workorder.worker_status WHERE datname = current_database()")
+passes_before=${before% *}
+failures_before=${before#* }
 q "$dbe" "SELECT workorder.wake_worker()" >/dev/null
-sleep 0.5
+took=$(wait_until 15 "$dbe" "SELECT pid = ${pid:-0} AND passes > ${passes_before:-0} AND failures >= ${failures_before:-0} + 2
+                               FROM workorder.worker_status WHERE datname = current_database()")
+echo "# passes and failures before the wake: ${before:-none}; the woken pass was seen ended after (ms): ${took}"
 check "(g) the worker lives on after another pass, and counts the failures" "$pid true true" \
-  "$(q "$dbe" "SELECT pid || ' ' || (passes >= 2) || ' ' || (failures >= 4 AND last_error LIKE '%: %')
+  "$(q "$dbe" "SELECT pid || ' ' || (passes >= 2 AND passes > ${passes_before:-0}) || ' ' ||
+                      (failures >= 4 AND failures >= ${failures_before:-0} + 2 AND last_error LIKE '%: %')
                  FROM workorder.worker_status WHERE datname = current_database()")"
 q "$dbe" "DELETE FROM workorder.worker_tasks WHERE task IN ('broken', 'escaping')" >/dev/null
 
