@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(89);
+SELECT plan(92);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -393,6 +393,34 @@ SELECT is((SELECT ROW(status, resolve_due_at, overdue)::text FROM workorder.disp
 SELECT is((SELECT next_escalation_at FROM workorder.orders WHERE id = :redo), :'redo_due'::timestamptz,
           '... and its chain starts at that deadline');
 RELEASE SAVEPOINT redo_new;
+
+-- An order merged by mistake and unmerged gets fresh deadlines from the unmerge:
+-- merged, its clock stood (merged orders are not watched), and kept, its old
+-- deadline made it overdue at once, a pause it was in lost too.
+SAVEPOINT unmerged;
+SELECT workorder.intake_received_at(now() - interval '20 days') IS NULL AS dated \gset
+SELECT (workorder.submit('hotline', 'SLA-UNM', '0301', '桥下有人占道经营卖水果', lon => 121.03, lat => 31.03)).id AS unm \gset
+SELECT (workorder.submit('hotline', 'SLA-UNM-M', '0301', '北门有人卖菜', lon => 121.15, lat => 31.15)).id AS unm_master \gset
+\o /dev/null
+SELECT workorder.accept(:unm, main_unit) FROM workorder.orders WHERE id = :unm;
+SELECT workorder.suspend(:unm, main_unit, '等待产权单位确认') FROM workorder.orders WHERE id = :unm;
+SELECT workorder.merge(:unm, :unm_master, 'C-990401', '误并');
+SELECT workorder.unmerge(:unm, 'C-990401', '不是同一事件');
+SELECT * FROM workorder.task_deadline_check();
+\o
+SELECT is((SELECT ROW(o.status, o.overdue, o.resolve_due_at)::text
+             FROM workorder.orders o WHERE o.id = :unm),
+          (SELECT ROW('new'::workorder.order_status, false,
+                      workorder.deadline_after(v.at, p.resolve_clock, p.resolve_amount, p.calendar_code))::text
+             FROM workorder.orders o JOIN workorder.sla_policies p ON p.name = o.sla_policy
+             JOIN workorder.order_events v ON v.order_id = o.id AND v.action = 'unmerge'
+            WHERE o.id = :unm),
+          'an unmerged order''s resolve deadline counts from the unmerge, and it is not overdue');
+SELECT is((SELECT r.resolve_due_at = o.resolve_due_at FROM workorder.orders o, workorder.sla_recomputed(o) r WHERE o.id = :unm),
+          true, '... and the recompute counts from the unmerge too');
+SELECT is((SELECT count(*) FROM workorder.order_events WHERE order_id = :unm AND action = 'overdue'), 0::bigint,
+          '... with no overdue event');
+RELEASE SAVEPOINT unmerged;
 
 -- One order whose deadlines cannot be computed (its calendar broken within this
 -- transaction: the check that refuses it waits for the commit) is reported and

@@ -830,14 +830,37 @@ DECLARE
     said text;
     after workorder.orders;
     master_after workorder.orders;
+    locked boolean := false;
 BEGIN
-    -- Lock both rows in id order; the master is read before the lock, so it is
-    -- locked again below in case a concurrent unmerge and merge moved the order.
-    SELECT x.master_id INTO seen_master FROM workorder.orders x
-     WHERE x.id OPERATOR(pg_catalog.=) unmerge.order_id;
-    PERFORM 1 FROM workorder.orders x
-     WHERE x.id OPERATOR(pg_catalog.=) ANY (ARRAY[unmerge.order_id, seen_master])
-     ORDER BY x.id FOR NO KEY UPDATE;
+    -- Lock the order and its master in id order.  The master is read before the
+    -- lock; when a concurrent merge or unmerge moved the order meanwhile, the locks
+    -- are given back (the subtransaction is rolled back) and taken again, in order.
+    -- (The new master was locked after the order, out of id order, and a merge
+    -- beside it deadlocked: 40P01.)
+    FOR attempt IN 1..5 LOOP
+        SELECT x.master_id INTO seen_master FROM workorder.orders x
+         WHERE x.id OPERATOR(pg_catalog.=) unmerge.order_id;
+        BEGIN
+            PERFORM 1 FROM workorder.orders x
+             WHERE x.id OPERATOR(pg_catalog.=) ANY (ARRAY[unmerge.order_id, seen_master])
+             ORDER BY x.id FOR NO KEY UPDATE;
+            IF (SELECT x.master_id FROM workorder.orders x WHERE x.id OPERATOR(pg_catalog.=) unmerge.order_id)
+               IS DISTINCT FROM seen_master THEN
+                RAISE EXCEPTION USING ERRCODE = 'WO40M', MESSAGE = 'moved while unmerge waited';
+            END IF;
+            locked := true;
+        EXCEPTION WHEN SQLSTATE 'WO40M' THEN
+            NULL;   -- locks given back: read the master again
+        END;
+        EXIT WHEN locked;
+    END LOOP;
+    IF NOT locked THEN
+        PERFORM workorder.raise_error('WO404',
+            pg_catalog.format('order %s was merged or unmerged by others while unmerge waited', order_id),
+            pg_catalog.format('It moved to another master five times running; it is now under %s.',
+                              COALESCE(seen_master::text, 'none')),
+            'Try again once the other merges and unmerges of the order are done.');
+    END IF;
     o := workorder.order_for_action(order_id, 'unmerge');
     who := workorder.check_actor(actor);
     said := workorder.action_text(o, 'unmerge', 'note', note, false);
@@ -852,6 +875,11 @@ BEGIN
            updated_at = pg_catalog.now()
      WHERE x.id OPERATOR(pg_catalog.=) o.id
     RETURNING * INTO after;
+    -- Fresh deadlines from now, as a reopen that sends an order back to new has: its
+    -- clock stood while it was someone else's (merged orders are not watched), and
+    -- kept, the old deadline made it overdue at once (a suspended order merged by
+    -- mistake lost its pause too).  The recompute counts from the unmerge as well.
+    after := workorder.sla_dispatched(after, pg_catalog.clock_timestamp(), true);
     UPDATE workorder.orders x
        SET report_count = x.report_count OPERATOR(pg_catalog.-) o.report_count,
            updated_at = pg_catalog.now()

@@ -279,8 +279,8 @@ END
 $$;
 
 -- sla_order_terms returns the terms an order's clock runs on: its policy's version in
--- force when the clock started, at received_at or at its last reopen (a redo's clock
--- starts again).  Resume and extension move a deadline on them, as the calendar
+-- force when the clock started, at received_at or at its last reopen or unmerge (a
+-- redo's clock starts again, and so does an unmerged order's).  Resume and extension move a deadline on them, as the calendar
 -- recompute (part 93) computes it: with the policy as it is now, a policy changed
 -- since (meant for new orders) moved an open order's deadline one way, and the next
 -- calendar change moved it back.
@@ -291,7 +291,7 @@ AS $$
 BEGIN
     RETURN workorder.sla_terms(o.sla_policy,
         COALESCE((SELECT v.at FROM workorder.order_events v
-                   WHERE v.order_id OPERATOR(pg_catalog.=) o.id AND v.action OPERATOR(pg_catalog.=) 'reopen'
+                   WHERE v.order_id OPERATOR(pg_catalog.=) o.id AND v.action IN ('reopen', 'unmerge')
                    ORDER BY v.seq DESC LIMIT 1),
                  o.received_at));
 END

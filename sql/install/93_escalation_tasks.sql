@@ -155,7 +155,7 @@ INSERT INTO workorder.worker_tasks (task, position, function, description) VALUE
 -- order's facts (workorder.sla_recomputed), under the policy's terms in force when
 -- the clock started (sla_policy_versions, part 85), not as they are now:
 --   resolve_due_at  deadline_after(start) where start is received_at, or the instant
---                   of the last 'reopen' event; then, in event order after start,
+--                   of the last 'reopen' or 'unmerge' event; then, in event order after start,
 --                   every 'resume' (the pause suspended_at .. + suspended_for, as
 --                   sla_shift) and every 'approve_extension' (its extension, as
 --                   sla_extend) is applied again on the new calendar;
@@ -200,7 +200,7 @@ BEGIN
         RETURN;
     END IF;
     SELECT v.at, v.seq INTO start, start_seq FROM workorder.order_events v
-     WHERE v.order_id OPERATOR(pg_catalog.=) o.id AND v.action OPERATOR(pg_catalog.=) 'reopen'
+     WHERE v.order_id OPERATOR(pg_catalog.=) o.id AND v.action IN ('reopen', 'unmerge')
      ORDER BY v.seq DESC LIMIT 1;
     IF NOT FOUND THEN
         start := o.received_at;
