@@ -257,6 +257,7 @@ typedef struct DedupCandidate
 	NDouble		score;
 	bool		same_category;	/* true (not NULL, not false) */
 	bool		open;			/* its status is neither resolved nor closed */
+	bool		resolved_after_report;	/* last resolved after the report came */
 	Datum		ticket;
 } DedupCandidate;
 
@@ -1847,6 +1848,7 @@ dedup_candidate_from_row(DedupSearch *s, const Datum *v, const bool *n, TupleDes
 	c->nulls[CC_SAME_CATEGORY] = related_null;
 	c->same_category = related && !related_null;
 	c->open = open;
+	c->resolved_after_report = !open && !resolved_null && DatumGetTimestampTz(resolved) > r->received;
 	c->values[CC_RESOLVED_AT] = resolved;
 	c->nulls[CC_RESOLVED_AT] = resolved_null;
 	c->values[CC_DISTANCE_M] = Float8GetDatum(metres.v);
@@ -2671,7 +2673,14 @@ dedup_decide(FunctionCallInfo fcinfo, bool as_json)
 		nulls[DC_SCORE] = false;
 		values[DC_MASTER_ID] = Int64GetDatum(best->order_id);
 		nulls[DC_MASTER_ID] = false;
-		values[DC_DECISION] = CStringGetTextDatum(best->open ? "merge" : p->late_policy);
+		/*
+		 * A resolved master is reopened for a late report (late_policy), but a
+		 * report that came before the resolve is answered by it: linked.  (It
+		 * waited in the inbox while the unit resolved the master, and reopened
+		 * it, a redo for the problem the unit had just fixed.)
+		 */
+		values[DC_DECISION] = CStringGetTextDatum(best->open ? "merge"
+												  : best->resolved_after_report ? "link" : p->late_policy);
 		values[DC_HOLDS] = BoolGetDatum(true);
 		values[DC_REASON] = CStringGetTextDatum(psprintf("duplicate of %s (score %s)",
 														 OidOutputFunctionCall(types->ticket_output, best->ticket),

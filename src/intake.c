@@ -208,13 +208,13 @@ static Datum blanks_text(void);
 static Datum trim_blanks(text *value);
 static Datum find_order(Datum channel, Datum channel_ref, bool *found);
 static Datum existing_order(Datum order);
-static void dedup_settle(HeapTupleHeader dup, DedupOutcome *outcome);
+static void dedup_settle(HeapTupleHeader dup, TimestampTz received, Datum priority, DedupOutcome *outcome);
 static char *candidate_ticket(Datum candidates, int64 order_id);
-static void reopen_master(Datum master_id, Datum ticket, Datum score, bool score_isnull);
-static void dedup_carry_out(const DedupOutcome *outcome, Datum order_id, Datum ticket, Datum *master_seq,
+static void reopen_master(Datum master_id);
+static void dedup_carry_out(const DedupOutcome *outcome, Datum order_id, Datum *master_seq,
 							Datum *master_status, Datum *master_unit, bool *master_unit_isnull);
 static TimestampTz earliest_event_time(void);
-static TimestampTz intake_receipt_time(void);
+static TimestampTz intake_receipt_time(bool *explicit);
 static void intake_require_read_committed(const char *operation);
 static bool intake_is_hotspot_channel(const char *channel);
 static bool ascii_word_at(const char *s, int len, int i, const char *word);
@@ -844,23 +844,28 @@ intake_prepare(Oid submit_oid)
 
 	/* A duplicate's master, and what dedup records. */
 	types[0] = INT8OID;
+	types[1] = intake.priority_type;
 	intake.master_lock_plan = workorder_keep_plan(
-		"SELECT x.status::pg_catalog.text, x.ticket::pg_catalog.text FROM workorder.orders x "
-		"WHERE x.id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE", 1, types);
+		"SELECT x.status::pg_catalog.text, x.ticket::pg_catalog.text, "
+		"CASE WHEN x.status OPERATOR(pg_catalog.=) ANY ('{resolved,closed}'::workorder.order_status[]) "
+		"THEN (SELECT pg_catalog.max(e.at) FROM workorder.order_events e "
+		"WHERE e.order_id OPERATOR(pg_catalog.=) x.id AND e.action OPERATOR(pg_catalog.=) 'resolve') END, "
+		"x.priority OPERATOR(pg_catalog.<) $2 "
+		"FROM workorder.orders x "
+		"WHERE x.id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE", 2, types);
 	intake.master_update_plan = workorder_keep_plan(
 		"UPDATE workorder.orders x SET report_count = x.report_count OPERATOR(pg_catalog.+) 1, "
 		"event_count = x.event_count OPERATOR(pg_catalog.+) 1, updated_at = pg_catalog.now() "
 		"WHERE x.id OPERATOR(pg_catalog.=) $1 RETURNING x.event_count, x.status, x.main_unit", 1, types);
 	{
-		const Oid	reopen_types[3] = {INT8OID, intake.ticket_type, FLOAT8OID};
+		const Oid	reopen_types[1] = {INT8OID};
 		const Oid	check_types[CHECK_NPARAMS] = {
 			INT8OID, TIMESTAMPTZOID, TEXTOID, INT8OID, FLOAT8OID, intake.dedup_policy_type,
 			intake.dedup_candidates_type
 		};
 
 		intake.reopen_plan = workorder_keep_plan(
-			"SELECT workorder.reopen($1, 'system', pg_catalog.format('a new report after resolution: %s (score %s)', "
-			"$2::pg_catalog.text, pg_catalog.round($3::pg_catalog.numeric, 3)))", 3, reopen_types);
+			"SELECT workorder.reopen($1, 'system', 'a new report after resolution')", 1, reopen_types);
 		if (!intake.dedup_applied_in_sql)
 			intake.check_plan = workorder_keep_plan(
 				"INSERT INTO workorder.dedup_checks (order_id, checked_at, decision, master_id, score, policy, candidates) "
@@ -1069,10 +1074,17 @@ existing_order(Datum order)
  * reports out, not a dispatcher, so the master may have been resolved,
  * reopened, merged or cancelled since the search.  Intake never fails for
  * that: a master merged or cancelled meanwhile leaves the report new, for a
- * dispatcher, with the reason.  Called inside SPI, before the order's INSERT.
+ * dispatcher, with the reason.  A resolved master is late_policy's for a
+ * report received after its last resolve, and linked for one received
+ * before, which the resolve answers (an inbox row drained after the unit
+ * resolved the master reopened it).  A report more urgent than its master
+ * (priority) is held for review instead: merged, it took the master's
+ * deadlines and unit (an urgent flooding report, cars trapped, merged into an
+ * earlier normal one kept five working days and the town's unit).  Called
+ * inside SPI, before the order's INSERT.
  */
 static void
-dedup_settle(HeapTupleHeader dup, DedupOutcome *outcome)
+dedup_settle(HeapTupleHeader dup, TimestampTz received, Datum priority, DedupOutcome *outcome)
 {
 	bool		isnull;
 	Datum		reason;
@@ -1097,26 +1109,45 @@ dedup_settle(HeapTupleHeader dup, DedupOutcome *outcome)
 	if (strcmp(outcome->decision, "merge") == 0 || strcmp(outcome->decision, "reopen") == 0 ||
 		strcmp(outcome->decision, "link") == 0)
 	{
-		Datum		master_id = Int64GetDatum(outcome->master_id);
+		Datum		lock_args[2] = {Int64GetDatum(outcome->master_id), priority};
 		char	   *status;
+		bool		more_urgent_isnull;
+		bool		more_urgent;
 
-		if (SPI_execute_plan(intake.master_lock_plan, &master_id, NULL, false, 1) != SPI_OK_SELECT ||
+		if (SPI_execute_plan(intake.master_lock_plan, lock_args, NULL, false, 1) != SPI_OK_SELECT ||
 			SPI_processed != 1)
 			elog(ERROR, "submit: the master order " INT64_FORMAT " of a duplicate is gone", outcome->master_id);
 		status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 		outcome->master_ticket = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		more_urgent = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4,
+												 &more_urgent_isnull)) && !more_urgent_isnull;
 		if (strcmp(status, "merged") == 0 || strcmp(status, "cancelled") == 0)
 		{
 			outcome->reason = psprintf("duplicate of %s, which became %s before the merge: "
 									   "a dispatcher must dispatch it", outcome->master_ticket, status);
 			outcome->decision = "new";
 		}
+		else if (more_urgent)
+		{
+			outcome->reason = psprintf("duplicate of %s, but more urgent than it: "
+									   "a dispatcher must merge it or dispatch it on its own",
+									   outcome->master_ticket);
+			outcome->decision = "review";
+		}
 		else if (strcmp(status, "resolved") == 0 || strcmp(status, "closed") == 0)
-			outcome->decision = TextDatumGetCString(GetAttributeByName(DatumGetHeapTupleHeader(outcome->policy),
-																	   "late_policy", &isnull));
+		{
+			bool		resolved_isnull;
+			Datum		resolved = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &resolved_isnull);
+
+			if (!resolved_isnull && DatumGetTimestampTz(resolved) > received)
+				outcome->decision = "link";
+			else
+				outcome->decision = TextDatumGetCString(GetAttributeByName(DatumGetHeapTupleHeader(outcome->policy),
+																		   "late_policy", &isnull));
+		}
 		else
 			outcome->decision = "merge";
-		outcome->merging = (strcmp(outcome->decision, "new") != 0);
+		outcome->merging = (strcmp(outcome->decision, "new") != 0 && strcmp(outcome->decision, "review") != 0);
 	}
 	else if (strcmp(outcome->decision, "review") == 0)
 		outcome->master_ticket = candidate_ticket(outcome->candidates, outcome->master_id);
@@ -1155,15 +1186,18 @@ candidate_ticket(Datum candidates, int64 order_id)
 }
 
 /*
- * reopen_master reopens a resolved master for a late report (ticket, score)
- * as the system, whoever submitted the report: reopen() checks the caller's
- * right to reopen the master, which intake's own decision needs not have.
+ * reopen_master reopens a resolved master for a late report as the system,
+ * whoever submitted the report: reopen() checks the caller's right to reopen
+ * the master, which intake's own decision needs not have.  The reason names
+ * neither the report's ticket nor its score: it goes out to the channel of
+ * every report merged into the master, other citizens' (the merged_in event
+ * and dedup_checks keep both).
  */
 static void
-reopen_master(Datum master_id, Datum ticket, Datum score, bool score_isnull)
+reopen_master(Datum master_id)
 {
-	Datum		reopen_args[3] = {master_id, ticket, score};
-	char		reopen_nulls[3] = {' ', ' ', score_isnull ? 'n' : ' '};
+	Datum		reopen_args[1] = {master_id};
+	char		reopen_nulls[1] = {' '};
 
 	workorder_act_as_system(true);
 	PG_TRY();
@@ -1186,7 +1220,7 @@ reopen_master(Datum master_id, Datum ticket, Datum score, bool score_isnull)
  * inside SPI.
  */
 static void
-dedup_carry_out(const DedupOutcome *outcome, Datum order_id, Datum ticket, Datum *master_seq,
+dedup_carry_out(const DedupOutcome *outcome, Datum order_id, Datum *master_seq,
 				Datum *master_status, Datum *master_unit, bool *master_unit_isnull)
 {
 	Datum		master_id = Int64GetDatum(outcome->master_id);
@@ -1196,7 +1230,7 @@ dedup_carry_out(const DedupOutcome *outcome, Datum order_id, Datum ticket, Datum
 		bool		isnull;
 
 		if (strcmp(outcome->decision, "reopen") == 0)
-			reopen_master(master_id, ticket, outcome->score, outcome->score_isnull);
+			reopen_master(master_id);
 		if (SPI_execute_plan(intake.master_update_plan, &master_id, NULL, false, 0) != SPI_OK_UPDATE_RETURNING ||
 			SPI_processed != 1)
 			elog(ERROR, "submit: the master order " INT64_FORMAT " of a duplicate is gone", outcome->master_id);
@@ -1247,16 +1281,21 @@ intake_received_at(PG_FUNCTION_ARGS)
 /*
  * intake_receipt_time returns when the report submit() takes was received:
  * the start of the transaction, or what intake_received_at() set in this very
- * (sub)transaction.  Either way the setting is used up.
+ * (sub)transaction (*explicit then says so).  Either way the setting is used
+ * up.
  */
 static TimestampTz
-intake_receipt_time(void)
+intake_receipt_time(bool *explicit)
 {
 	TimestampTz received = GetCurrentTransactionStartTimestamp();
 
+	*explicit = false;
 	if (intake_receipt.set && intake_receipt.lxid == MyProc->lxid &&
 		intake_receipt.subxid == GetCurrentSubTransactionId())
+	{
 		received = intake_receipt.at;
+		*explicit = true;
+	}
 	intake_receipt.set = false;
 	return received;
 }
@@ -1302,7 +1341,8 @@ intake_check_isolation(PG_FUNCTION_ARGS)
 Datum
 intake_submit(PG_FUNCTION_ARGS)
 {
-	TimestampTz received = intake_receipt_time();
+	bool		received_explicit;
+	TimestampTz received = intake_receipt_time(&received_explicit);
 	char	   *channel = trimmed_code(fcinfo, ARG_CHANNEL);
 	Datum		channel_ref;
 	bool		ref_isnull = PG_ARGISNULL(ARG_CHANNEL_REF);
@@ -1510,7 +1550,13 @@ intake_submit(PG_FUNCTION_ARGS)
 	if (isnull)
 		elog(ERROR, "submit: dedup_decide returned NULL");
 	dup = DatumGetHeapTupleHeader(dup_datum);
-	dedup_settle(dup, &outcome);
+	/*
+	 * A report submitted directly is received as it is submitted (its
+	 * received_at is the transaction's start only to date its deadlines): a
+	 * resolve it sees came before it.  One dated by its connector or the inbox
+	 * may have come before.
+	 */
+	dedup_settle(dup, received_explicit ? received : DT_NOEND, priority, &outcome);
 	suspected = (outcome.decision != NULL && strcmp(outcome.decision, "review") == 0);
 
 	if (category_code == NULL && inactive_category != NULL)
@@ -1676,7 +1722,7 @@ intake_submit(PG_FUNCTION_ARGS)
 		event_values[7] = reason && !dispatched ? CStringGetTextDatum(reason) : (Datum) 0;
 		event_nulls[7] = reason && !dispatched ? ' ' : 'n';
 		if (outcome.decision != NULL)
-			dedup_carry_out(&outcome, order_id, ticket, &event_values[10], &event_values[11],
+			dedup_carry_out(&outcome, order_id, &event_values[10], &event_values[11],
 							&event_values[12], &isnull);
 		if (dispatched)
 		{

@@ -95,9 +95,12 @@ static const char outbox_insert_query[] =
 static const Oid outbox_insert_types[] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 	TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID};
 
-/* The result of the master of merged report $1, when it is resolved or closed. */
+/*
+ * The result of the master of merged report $1, when it is resolved or
+ * closed, masked as for any merged report (outbox_merged_query).
+ */
 static const char outbox_master_result_query[] =
-"SELECT m.result FROM workorder.orders d JOIN workorder.orders m ON m.id OPERATOR(pg_catalog.=) d.master_id "
+"SELECT workorder.open311_public_text(m.result) FROM workorder.orders d JOIN workorder.orders m ON m.id OPERATOR(pg_catalog.=) d.master_id "
 "WHERE d.id OPERATOR(pg_catalog.=) $1 "
 "AND m.status OPERATOR(pg_catalog.=) ANY ('{resolved,closed}'::workorder.order_status[])";
 
@@ -105,7 +108,10 @@ static const char outbox_master_result_query[] =
  * The messages of one event to its order and the reports merged into it:
  * the query of the plpgsql trigger, for one event given as parameters ($1 id,
  * $2 order id, $3 action, $4 new status, $5 old status, $6 unit, $7 note,
- * $8 details, $9 when).  A merged report hears of its master's events once it
+ * $8 details, $9 when).  A merged report's citizen hears the master's result
+ * and reason masked as Open311 shows them (open311_public_text): they are
+ * written about the master, and quoted its caller's name and phone number to
+ * every other citizen who reported the event.  A merged report hears of its master's events once it
  * has events of its own: a late report that reopens its master is already
  * merged into it when the master's reopen is logged, before its own intake
  * events, and is told of its merge, not of a reopen that says it was
@@ -117,8 +123,12 @@ static const char outbox_merged_query[] =
 "       pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object("
 "           'ticket', r.ticket::pg_catalog.text, 'kind', e.action, 'status', e.new_status, "
 "           'previous_status', e.old_status, 'unit', e.unit_code, 'unit_name', u.name, "
-"           'result', CASE WHEN e.action OPERATOR(pg_catalog.=) ANY ('{resolve,close}'::pg_catalog.text[]) THEN o.result END, "
-"           'reason', CASE WHEN e.action OPERATOR(pg_catalog.=) ANY ('{return,verify,reopen,cancel}'::pg_catalog.text[]) THEN e.note END, "
+"           'result', CASE WHEN e.action OPERATOR(pg_catalog.=) ANY ('{resolve,close}'::pg_catalog.text[]) "
+"                          THEN CASE WHEN r.id OPERATOR(pg_catalog.=) o.id THEN o.result "
+"                                    ELSE workorder.open311_public_text(o.result) END END, "
+"           'reason', CASE WHEN e.action OPERATOR(pg_catalog.=) ANY ('{return,verify,reopen,cancel}'::pg_catalog.text[]) "
+"                          THEN CASE WHEN r.id OPERATOR(pg_catalog.=) o.id THEN e.note "
+"                                    ELSE workorder.open311_public_text(e.note) END END, "
 "           'master_ticket', CASE WHEN r.id OPERATOR(pg_catalog.<>) o.id THEN o.ticket::pg_catalog.text END, "
 "           'occurred_at', e.at)) "
 "  FROM (SELECT $1 AS id, $2 AS order_id, $3 AS action, $4 AS new_status, $5 AS old_status, "

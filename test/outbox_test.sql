@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(101);
+SELECT plan(104);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 SELECT workorder.load_channels('[{"code": "mailbox", "name": "区长信箱", "kind": "mailbox"}]');
@@ -120,6 +120,32 @@ SELECT workorder.merge((workorder.submit('hotline', 'P-redo-2', '0301', '摊贩�
 SELECT is((SELECT m.payload ->> 'result' FROM workorder.outbox m WHERE m.order_id = pg_temp.id_of('P-redo-2') AND m.kind = 'merge'),
           '重新处理完毕', '... one merged after it is resolved again hears the new result');
 ROLLBACK TO SAVEPOINT redo;
+
+-- A merged report's citizen hears the master's result and reasons masked as Open311
+-- shows them: they are written about the master, and quoted its caller's phone
+-- number to every other citizen who reported the event.  The master's own caller
+-- hears them as written.
+SAVEPOINT masked;
+SELECT (workorder.submit('hotline', 'P-mask-M', '0301', '文华路口有人占道经营卖水果', lon => 121.05, lat => 31.15)).id AS mask_master \gset
+SELECT (workorder.submit('hotline', 'P-mask-R', '0301', '北门桥下卖菜', lon => 121.15, lat => 31.05)).id AS mask_report \gset
+\o /dev/null
+SELECT workorder.merge(:mask_report, :mask_master, 'C-990401');
+SELECT workorder.accept(:mask_master, 'x');
+SELECT workorder.resolve(:mask_master, 'x', '已清理摊位，已电话回复来电人陈女士13812345678');
+SELECT workorder.reopen(:mask_master, 'C-990401', '陈女士来电13812345678称仍有摊贩');
+\o
+SELECT is((SELECT string_agg(m.payload ->> 'result', ' | ' ORDER BY m.order_id) FROM workorder.outbox m
+            WHERE m.order_id IN (:mask_master, :mask_report) AND m.kind = 'resolve'),
+          '已清理摊位，已电话回复来电人陈女士13812345678 | 已清理摊位，已电话回复来电人陈女士138****5678',
+          'the master''s caller hears the result as written, a merged report''s citizen masked');
+SELECT is((SELECT m.payload ->> 'reason' FROM workorder.outbox m WHERE m.order_id = :mask_report AND m.kind = 'reopen'),
+          '陈女士来电138****5678称仍有摊贩', '... and a reopen''s reason masked too');
+SELECT workorder.resolve((workorder.accept(:mask_master, 'x')).id, 'x', '再次清理，电话13812345678') IS NOT NULL AS resolved_again \gset
+SELECT (workorder.submit('hotline', 'P-mask-L', '0301', '西门卖水果', lon => 121.0, lat => 31.0)).id AS mask_late \gset
+SELECT workorder.merge(:mask_late, :mask_master, 'C-990401') IS NOT NULL AS merged_late \gset
+SELECT is((SELECT m.payload ->> 'result' FROM workorder.outbox m WHERE m.order_id = :mask_late AND m.kind = 'merge'),
+          '再次清理，电话138****5678', '... and a report merged into the resolved master hears its result masked');
+ROLLBACK TO SAVEPOINT masked;
 
 -- Never for a rolled-back action.
 SAVEPOINT s;

@@ -362,7 +362,12 @@ BEGIN
             UPDATE workorder.orders x SET status_reason = d.reason WHERE x.id OPERATOR(pg_catalog.=) o.id;
             d.decision := 'new';
         ELSIF master.status OPERATOR(pg_catalog.=) ANY ('{resolved,closed}'::workorder.order_status[]) THEN
-            d.decision := (d.policy).late_policy;
+            -- Late only when received after the last resolve, as intake.c decides.
+            d.decision := CASE WHEN o.received_at OPERATOR(pg_catalog.<)
+                                    (SELECT pg_catalog.max(e.at) FROM workorder.order_events e
+                                      WHERE e.order_id OPERATOR(pg_catalog.=) master.id
+                                        AND e.action OPERATOR(pg_catalog.=) 'resolve')
+                               THEN 'link' ELSE (d.policy).late_policy END;
         ELSE
             d.decision := 'merge';
         END IF;
@@ -375,8 +380,9 @@ BEGIN
             pg_catalog.jsonb_build_object('master_id', master.id, 'master_ticket', master.ticket::text,
                                           'score', pg_catalog.round(d.score::numeric, 3)));
     ELSIF d.decision OPERATOR(pg_catalog.=) 'reopen' THEN
-        PERFORM workorder.reopen(d.master_id, 'system',
-            pg_catalog.format('a new report after resolution: %s (score %s)', o.ticket, pg_catalog.round(d.score::numeric, 3)));
+        -- The reason names neither the report nor its score: it goes out to every
+        -- merged report's channel, other citizens' (merged_in and dedup_checks keep them).
+        PERFORM workorder.reopen(d.master_id, 'system', 'a new report after resolution');
         PERFORM workorder.merge(o.id, d.master_id, 'system', d.reason);
     ELSIF d.decision IN ('merge', 'link') THEN
         PERFORM workorder.merge(o.id, d.master_id, 'system', d.reason);
@@ -580,11 +586,17 @@ BEGIN
                                       'master_id', CASE WHEN decision OPERATOR(pg_catalog.=) 'confirm' THEN target END,
                                       'score', pg_catalog.round(chk.score::numeric, 3)));
     IF decision OPERATOR(pg_catalog.=) 'confirm' THEN
+        -- A late report only: one received after the master's last resolve.  (One
+        -- flagged while the master was open and confirmed after the unit resolved
+        -- it reopened it, a redo for the problem the unit had just fixed.)
         IF (chk.policy).late_policy OPERATOR(pg_catalog.=) 'reopen'
            AND (SELECT m.status FROM workorder.orders m WHERE m.id OPERATOR(pg_catalog.=) target)
-               OPERATOR(pg_catalog.=) ANY ('{resolved,closed}'::workorder.order_status[]) THEN
-            PERFORM workorder.reopen(target, who,
-                pg_catalog.format('a report confirmed as the same event after resolution: %s', o.ticket));
+               OPERATOR(pg_catalog.=) ANY ('{resolved,closed}'::workorder.order_status[])
+           AND o.received_at OPERATOR(pg_catalog.>)
+               (SELECT pg_catalog.max(e.at) FROM workorder.order_events e
+                 WHERE e.order_id OPERATOR(pg_catalog.=) target AND e.action OPERATOR(pg_catalog.=) 'resolve') THEN
+            -- (Without the report's ticket: the reason goes out to other citizens' channels.)
+            PERFORM workorder.reopen(target, who, 'a report confirmed as the same event after resolution');
         END IF;
         after := workorder.merge(o.id, target, who, said);
     END IF;
