@@ -17,7 +17,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
     {"code": "video_ai", "name": "视频AI", "kind": "video_ai", "categories": [{"code": "stall", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(169);
+SELECT plan(172);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -583,6 +583,19 @@ SELECT workorder.resolve(:cb_master, main_unit, '已处理') FROM workorder.orde
 SELECT is((rt.run_as('wo_rt_dispatcher_a', format('SELECT id || '' '' || reporter_name FROM workorder.callback(%s, ''甲街道回访'', ''satisfied'')', :cb_report))).result,
           :cb_report || ' 王先生', 'a callback on a merged report gives back the report to a dispatcher who may not read the master');
 SELECT is((SELECT satisfaction FROM workorder.orders WHERE id = :cb_master), 'satisfied', '... and the verdict is the master''s');
+
+-- A merged order leaves its unit: it is the master's to handle, and its former
+-- handler kept reading its reporter's name and phone, and commenting on it.
+SELECT (workorder.submit('hotline', 'RT-HM-O', '0301', '占道经营 甲 并单', lon => 116.05, lat => 25.053,
+                         reporter_phone => '13700000000')).id AS hm_order \gset
+SELECT (workorder.submit('rt_app', 'RT-HM-M', 'V', '占道经营 乙 并单', lon => 116.15, lat => 25.053)).id AS hm_master \gset
+SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT count(*)::text FROM workorder.orders WHERE id = %s', :hm_order))).result,
+          '1', 'the fixture: the handler reads the order its squadron was sent');
+SELECT workorder.merge(:hm_order, :hm_master, 'C-990801', '同一事件') IS NOT NULL AS hm_merged \gset
+SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT count(*)::text FROM workorder.orders WHERE id = %s', :hm_order))).result,
+          '0', 'merged, the order leaves its unit: its former handler reads it no more');
+SELECT is((SELECT COALESCE(unit_code, '-') || ' ' || old_unit FROM workorder.order_events WHERE order_id = :hm_order AND action = 'merge'),
+          '- B-um-990801001', '... and the merge event names the unit it left');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -794,9 +794,14 @@ BEGIN
                                 WHERE x.master_id OPERATOR(pg_catalog.=) o.id)),
             'Unmerge them first, or merge them and this one into the same master one by one.');
     END IF;
+    -- The order leaves its unit (the merge event names it, as old_unit): merged, it
+    -- is the master's to handle, and its former handler kept reading the reporter's
+    -- name and phone, and commenting on it, for good.
     UPDATE workorder.orders x
        SET status = workorder.action_status('merge', o.status), status_reason = NULL,
-           master_id = m.id, pending_extension = NULL, updated_at = pg_catalog.now()
+           master_id = m.id, pending_extension = NULL,
+           main_unit = NULL, assisting_units = '{}', escalated_to = NULL,
+           updated_at = pg_catalog.now()
      WHERE x.id OPERATOR(pg_catalog.=) o.id
     RETURNING * INTO after;
     UPDATE workorder.orders x
@@ -807,7 +812,8 @@ BEGIN
     after := workorder.action_done(after, 'merge', who, o.status, said,
         pg_catalog.jsonb_build_object('master_id', m.id, 'master_ticket', m.ticket::text,
                                       'report_count', o.report_count)
-            OPERATOR(pg_catalog.||) workorder.dropped_extension(o));
+            OPERATOR(pg_catalog.||) workorder.dropped_extension(o),
+        o.main_unit);
     PERFORM workorder.log_event(master_after, 'merged_in', who, m.status, said,
         pg_catalog.jsonb_build_object('order_id', o.id, 'ticket', o.ticket::text,
                                       'report_count', o.report_count));
