@@ -155,6 +155,7 @@ typedef struct IntakeState
 	SPIPlanPtr	master_lock_plan;	/* a duplicate's master, locked */
 	SPIPlanPtr	master_update_plan; /* the master counts one report more */
 	SPIPlanPtr	reopen_plan;	/* a resolved master reopened by a late report */
+	SPIPlanPtr	master_resolved_plan;	/* when a master was last resolved */
 	SPIPlanPtr	check_plan;		/* what dedup saw and decided */
 	bool		dedup_applied_in_sql;	/* a 0.4 schema: dedup_apply() records */
 	Oid			decision_relid; /* the relation of the type dedup_decision */
@@ -184,6 +185,7 @@ typedef struct DedupOutcome
 	bool		score_isnull;
 	const char *reason;			/* the notes of the events; the order's
 								 * status_reason unless it is merged */
+	bool		released;		/* a duplicate routed as an order of its own */
 	Datum		policy;
 	Datum		candidates;
 } DedupOutcome;
@@ -698,6 +700,7 @@ intake_prepare(Oid submit_oid)
 		SPIPlanPtr	plans[] = {intake.find_plan, intake.insert_plan, intake.submitted_plan,
 							   intake.dispatched_plan, intake.suspected_plan, intake.merged_plan,
 							   intake.master_lock_plan, intake.master_update_plan, intake.reopen_plan,
+							   intake.master_resolved_plan,
 		intake.check_plan};
 
 		for (size_t i = 0; i < lengthof(plans); i++)
@@ -847,12 +850,18 @@ intake_prepare(Oid submit_oid)
 	types[1] = intake.priority_type;
 	intake.master_lock_plan = workorder_keep_plan(
 		"SELECT x.status::pg_catalog.text, x.ticket::pg_catalog.text, "
-		"CASE WHEN x.status OPERATOR(pg_catalog.=) ANY ('{resolved,closed}'::workorder.order_status[]) "
-		"THEN (SELECT pg_catalog.max(e.at) FROM workorder.order_events e "
-		"WHERE e.order_id OPERATOR(pg_catalog.=) x.id AND e.action OPERATOR(pg_catalog.=) 'resolve') END, "
 		"x.priority OPERATOR(pg_catalog.<) $2 "
 		"FROM workorder.orders x "
 		"WHERE x.id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE", 2, types);
+
+	/*
+	 * When a locked master was last resolved: a statement of its own, after
+	 * the lock, so that it sees a resolve that committed while intake waited
+	 * for the row (the locking statement's sub-query would not).
+	 */
+	intake.master_resolved_plan = workorder_keep_plan(
+		"SELECT pg_catalog.max(e.at) FROM workorder.order_events e "
+		"WHERE e.order_id OPERATOR(pg_catalog.=) $1 AND e.action OPERATOR(pg_catalog.=) 'resolve'", 1, types);
 	intake.master_update_plan = workorder_keep_plan(
 		"UPDATE workorder.orders x SET report_count = x.report_count OPERATOR(pg_catalog.+) 1, "
 		"event_count = x.event_count OPERATOR(pg_catalog.+) 1, updated_at = pg_catalog.now() "
@@ -1078,10 +1087,11 @@ existing_order(Datum order)
  * report received after its last resolve, and linked for one received
  * before, which the resolve answers (an inbox row drained after the unit
  * resolved the master reopened it).  A report more urgent than its master
- * (priority) is held for review instead: merged, it took the master's
- * deadlines and unit (an urgent flooding report, cars trapped, merged into an
- * earlier normal one kept five working days and the town's unit).  Called
- * inside SPI, before the order's INSERT.
+ * (priority) is routed as an order of its own, its status_reason naming the
+ * master: merged, it took the master's deadlines and unit (an urgent flooding
+ * report, cars trapped, merged into an earlier normal one kept five working
+ * days and the town's unit), and held for review it would wait for a
+ * dispatcher.  Called inside SPI, before the order's INSERT.
  */
 static void
 dedup_settle(HeapTupleHeader dup, TimestampTz received, Datum priority, DedupOutcome *outcome)
@@ -1119,7 +1129,7 @@ dedup_settle(HeapTupleHeader dup, TimestampTz received, Datum priority, DedupOut
 			elog(ERROR, "submit: the master order " INT64_FORMAT " of a duplicate is gone", outcome->master_id);
 		status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 		outcome->master_ticket = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-		more_urgent = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4,
+		more_urgent = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3,
 												 &more_urgent_isnull)) && !more_urgent_isnull;
 		if (strcmp(status, "merged") == 0 || strcmp(status, "cancelled") == 0)
 		{
@@ -1129,16 +1139,22 @@ dedup_settle(HeapTupleHeader dup, TimestampTz received, Datum priority, DedupOut
 		}
 		else if (more_urgent)
 		{
-			outcome->reason = psprintf("duplicate of %s, but more urgent than it: "
-									   "a dispatcher must merge it or dispatch it on its own",
+			outcome->reason = psprintf("more urgent than %s, which it duplicates: routed on its own "
+									   "(merge that order into this one if it is the same event)",
 									   outcome->master_ticket);
-			outcome->decision = "review";
+			outcome->decision = "new";
+			outcome->released = true;
 		}
 		else if (strcmp(status, "resolved") == 0 || strcmp(status, "closed") == 0)
 		{
 			bool		resolved_isnull;
-			Datum		resolved = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &resolved_isnull);
+			Datum		resolved;
 
+			if (SPI_execute_plan(intake.master_resolved_plan, lock_args, NULL, false, 1) != SPI_OK_SELECT ||
+				SPI_processed != 1)
+				elog(ERROR, "submit: the last resolve of master order " INT64_FORMAT " could not be read",
+					 outcome->master_id);
+			resolved = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &resolved_isnull);
 			if (!resolved_isnull && DatumGetTimestampTz(resolved) > received)
 				outcome->decision = "link";
 			else
@@ -1147,7 +1163,7 @@ dedup_settle(HeapTupleHeader dup, TimestampTz received, Datum priority, DedupOut
 		}
 		else
 			outcome->decision = "merge";
-		outcome->merging = (strcmp(outcome->decision, "new") != 0 && strcmp(outcome->decision, "review") != 0);
+		outcome->merging = (strcmp(outcome->decision, "new") != 0);
 	}
 	else if (strcmp(outcome->decision, "review") == 0)
 		outcome->master_ticket = candidate_ticket(outcome->candidates, outcome->master_id);
@@ -1565,7 +1581,7 @@ intake_submit(PG_FUNCTION_ARGS)
 	else if (category_code == NULL)
 		reason = psprintf("unknown category %s of channel %s: a dispatcher must classify it",
 						  category_isnull ? "(none)" : TextDatumGetCString(category), channel);
-	else if (DatumGetBool(attribute(dup, DECISION_HOLDS, &isnull)) && !isnull)
+	else if (DatumGetBool(attribute(dup, DECISION_HOLDS, &isnull)) && !isnull && !outcome.released)
 		reason = outcome.reason;
 	else if (!in_jurisdiction_isnull && !in_jurisdiction)
 	{
@@ -1605,6 +1621,9 @@ intake_submit(PG_FUNCTION_ARGS)
 		else
 			reason = "no routing rule or category default resolved to a unit: a dispatcher must dispatch it";
 	}
+	/* A duplicate more urgent than its master says so, routed or not. */
+	if (outcome.released)
+		reason = reason ? psprintf("%s; %s", reason, outcome.reason) : outcome.reason;
 
 	/* An order dispatched at intake gets its SLA policy and deadlines (part 85). */
 	memset(&sla, 0, sizeof(sla));

@@ -338,18 +338,19 @@ SELECT is((SELECT o.status || ' ' || o.redo_count || ' ' || (SELECT count(*) FRO
           'resolved 0 0', 'a report from before the resolve, confirmed after it under late_policy reopen, leaves the master resolved');
 ROLLBACK TO SAVEPOINT late_review;
 
--- A report more urgent than the order it duplicates is held for a dispatcher, not
--- merged: merged, it took the master's deadlines and unit (an urgent report of
--- cars trapped in a flood, merged into an earlier normal one, kept five working days
--- and the town's unit).
+-- A report more urgent than the order it duplicates is routed as an order of its
+-- own, its status_reason naming the master: merged, it took the master's deadlines
+-- and unit (an urgent report of cars trapped in a flood, merged into an earlier
+-- normal one, kept five working days and the town's unit).
 SAVEPOINT more_urgent;
 SELECT (workorder.submit('hotline', 'TAP-U1', '0401', '您好，丁街道人民路9号门口的井盖不见了，晚上很危险，麻烦尽快处理',
                          lon => 117.09, lat => 26.09, address => '去重区丁街道人民路9号')).id AS u1 \gset
 SELECT (workorder.submit('hotline', 'TAP-U2', '0401', '您好，丁街道人民路9号门口的井盖不见了，晚上很危险，麻烦尽快处理',
                          lon => 117.09, lat => 26.09, address => '去重区丁街道人民路9号', priority => 'urgent')).id AS u2 \gset
-SELECT is((SELECT o.status || ' ' || c.decision || ' ' || (o.status_reason LIKE '%more urgent than it%') FROM workorder.orders o
+SELECT is((SELECT o.status || ' ' || c.decision || ' ' || (o.status_reason LIKE '%more urgent than %, which it duplicates: routed on its own%')
+                    || ' ' || (o.sla_policy = 'urgent') FROM workorder.orders o
              JOIN workorder.dedup_checks c ON c.order_id = o.id WHERE o.id = :u2),
-          'new review true', 'an urgent duplicate of a normal order is held for review, not merged, and the reason says why');
+          'dispatched new true true', 'an urgent duplicate of a normal order is routed on its own, under its urgent policy, and says which order it duplicates');
 SELECT is((SELECT status FROM workorder.submit('hotline', 'TAP-U3', '0401', '您好，丁街道人民路9号门口的井盖不见了，晚上很危险，麻烦尽快处理',
                                               lon => 117.09, lat => 26.09, address => '去重区丁街道人民路9号', priority => 'low')),
           'merged', '... while a less urgent one is merged');

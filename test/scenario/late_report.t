@@ -24,13 +24,15 @@ export PGOPTIONS="-c client_min_messages=warning"
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
 
 cleanup() {
+  [ -n "${RESOLVER_PID:-}" ] && kill "$RESOLVER_PID" 2>/dev/null
+  jobs -p | xargs -r kill 2>/dev/null
   psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
 }
 trap cleanup EXIT
 
 . "$(dirname "$0")/tap.sh"
 
-echo "1..8"
+echo "1..10"
 
 fixture_database "$db" dedup_map.sql 2>/dev/null &&
   q "INSERT INTO workorder.settings (name, value, description) VALUES ('worker_enabled', 'off', 'late_report.t: the test drains')" >/dev/null &&
@@ -91,4 +93,31 @@ check "confirmed after the resolve, the report from before it is linked: the mas
 q "SELECT workorder.review_duplicate($late, 'C-990901', 'confirm', $m3)" >/dev/null
 check "... and the report from after it reopens the master" \
   "dispatched 1" "$(q "SELECT status || ' ' || redo_count FROM workorder.orders WHERE id = $m3")"
+# 4. The resolve commits while intake waits for the master's row: the report, from
+# before it, is still linked.  (The last resolve was read in the locking statement,
+# whose snapshot did not see that resolve, and the report reopened the master.)
+m4=$(q "SELECT id FROM workorder.submit('hotline', 'L-M4', '0401', '建设路2号门口的井盖不见了，晚上很危险',
+                                        lon => 117.08, lat => 26.08, address => '建设路2号')")
+q "SELECT workorder.accept($m4, 'B-roads-990901001')" >/dev/null
+q "INSERT INTO workorder.inbox (channel, channel_ref, category, description, address, lon, lat)
+   VALUES ('hotline', 'L-R5', '0401', '建设路2号的井盖没了', '建设路2号', '117.08', '26.0801')" >/dev/null
+coproc RESOLVER { psql -X -q -At -d "$db" 2>&1; }
+resolver() { session_run "${RESOLVER[0]}" "${RESOLVER[1]}" "$1"; }
+resolver "BEGIN; SELECT (workorder.resolve($m4, 'B-roads-990901001', '已更换新井盖')).status;" >/dev/null
+psql -X -q -At -d "$db" -c "SELECT * FROM workorder.drain_inbox(10)" >/dev/null 2>&1 &
+drainer=$!
+waited=no
+for _ in $(seq 1 400); do
+  [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")" = 1 ] &&
+    { waited=yes; break; }
+  sleep 0.05
+done
+check "the fixture: the drain waits for the master's row while its resolve is open" yes "$waited"
+resolver "COMMIT;" >/dev/null
+wait "$drainer"
+check "a report from before a resolve that committed while intake waited is linked: the master stays resolved" \
+  "merged resolved 0 link" \
+  "$(q "SELECT r.status || ' ' || m.status || ' ' || m.redo_count || ' ' || c.decision
+          FROM workorder.orders r JOIN workorder.orders m ON m.id = r.master_id
+          JOIN workorder.dedup_checks c ON c.order_id = r.id WHERE r.channel_ref = 'L-R5'")"
 [ "$failed" -eq 0 ]
