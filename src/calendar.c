@@ -277,8 +277,11 @@ calendar_unknown(const char *code)
  * calendar_lock_shared takes the calendars' lock in share mode for the
  * transaction (see the header).  Taken anew, it reads the invalidations that
  * came meanwhile, so that a change committed before it is seen by this
- * computation.  A parallel worker takes none: its leader computes nothing
- * that is stored.
+ * computation.  A parallel worker takes none (the lock would end with the
+ * worker): parallel plans run only queries that write nothing, and what the
+ * extension stores (deadlines, escalation instants) is computed outside
+ * them; a caller that stores values computed by a parallel query (CREATE
+ * TABLE AS) is not waited for by the recompute.
  */
 static void
 calendar_lock_shared(void)

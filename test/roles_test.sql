@@ -17,7 +17,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
     {"code": "video_ai", "name": "视频AI", "kind": "video_ai", "categories": [{"code": "stall", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(172);
+SELECT plan(173);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -484,8 +484,10 @@ SELECT is_empty($$SELECT p.oid::regprocedure::text FROM pg_proc p
 SELECT is_empty($$SELECT p.oid::regprocedure::text FROM pg_proc p
                    WHERE p.pronamespace = 'workorder'::regnamespace
                      AND has_function_privilege('wo_rt_nobody', p.oid, 'EXECUTE')
-                     AND p.proname !~ '^ticket_' AND p.proname NOT IN ('make_ticket', 'raise_error')$$,
-                'no function but the ticket type''s and raise_error is executable by PUBLIC');
+                     AND p.proname !~ '^ticket_' AND p.proname NOT IN ('make_ticket', 'raise_error', 'unit_depth')$$,
+                'no function but the ticket type''s, raise_error and unit_depth is executable by PUBLIC');
+SELECT ok(has_function_privilege('wo_rt_nobody', 'workorder.unit_depth(text)', 'EXECUTE'),
+          'unit_depth is, which pg_dump calls as whoever dumps (the units'' dump condition): a read-only backup role could not dump');
 SELECT is_empty($$SELECT c.oid::regclass::text FROM pg_class c
                    WHERE c.relnamespace = 'workorder'::regnamespace AND c.relkind IN ('r', 'v', 'm')
                      AND (has_table_privilege('wo_rt_nobody', c.oid, 'SELECT')

@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(92);
+SELECT plan(94);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -403,6 +403,7 @@ SELECT (workorder.submit('hotline', 'SLA-UNM', '0301', '桥下有人占道经营
 SELECT (workorder.submit('hotline', 'SLA-UNM-M', '0301', '北门有人卖菜', lon => 121.15, lat => 31.15)).id AS unm_master \gset
 \o /dev/null
 SELECT workorder.accept(:unm, main_unit) FROM workorder.orders WHERE id = :unm;
+SELECT * FROM workorder.task_escalate();
 SELECT workorder.suspend(:unm, main_unit, '等待产权单位确认') FROM workorder.orders WHERE id = :unm;
 SELECT workorder.merge(:unm, :unm_master, 'C-990401', '误并');
 SELECT workorder.unmerge(:unm, 'C-990401', '不是同一事件');
@@ -420,6 +421,13 @@ SELECT is((SELECT r.resolve_due_at = o.resolve_due_at FROM workorder.orders o, w
           true, '... and the recompute counts from the unmerge too');
 SELECT is((SELECT count(*) FROM workorder.order_events WHERE order_id = :unm AND action = 'overdue'), 0::bigint,
           '... with no overdue event');
+SELECT is((SELECT ROW(o.escalation_step, o.escalated_to IS NULL,
+                      (SELECT count(*) FROM workorder.order_escalations e WHERE e.order_id = o.id),
+                      (SELECT count(*) > 0 FROM workorder.order_events v WHERE v.order_id = o.id AND v.action = 'escalate'))::text
+             FROM workorder.orders o WHERE o.id = :unm),
+          ROW(0, true, 0::bigint, true)::text,
+          '... and a new escalation chain: the steps done before the merge (against the old deadline) are history');
+
 RELEASE SAVEPOINT unmerged;
 
 -- One order whose deadlines cannot be computed (its calendar broken within this
@@ -436,10 +444,17 @@ INSERT INTO workorder.sla_escalation_steps (policy, step, after, action) VALUES 
 SELECT workorder.intake_received_at(now() - interval '30 days') IS NULL AS dated \gset
 SELECT (workorder.submit('hotline', 'SLA-FRAGILE', '0301', '路灯不亮', lon => 121.02, lat => 31.05)).id AS fragile \gset
 UPDATE workorder.orders SET sla_policy = 'fragile' WHERE id = :fragile;
-SELECT workorder.intake_received_at(now() - interval '30 days') IS NULL AS dated \gset
+SELECT workorder.intake_received_at(now() - interval '25 days') IS NULL AS dated \gset
 SELECT (workorder.submit('hotline', 'SLA-STURDY', '0301', '井盖破损', lon => 121.03, lat => 31.06)).id AS sturdy \gset
 DELETE FROM workorder.calendar_hours WHERE calendar_code = 'fragile';
 SET client_min_messages = error;   -- (each task warns of the order it skips)
+-- A batch that failed whole does not make the task due again at once: the orders
+-- that fail stay due and come first, and it spun on them.
+INSERT INTO workorder.settings (name, value, description) VALUES ('escalation_batch_rows', '1', 'sla_test')
+ON CONFLICT (name) DO UPDATE SET value = '1';
+SELECT is((SELECT next_due > now() FROM workorder.task_escalate(now() + interval '60 days')), true,
+          'a batch of escalations that all failed does not make the task due again at once');
+DELETE FROM workorder.settings WHERE name = 'escalation_batch_rows';
 SELECT detail AS escalate_detail FROM workorder.task_escalate(now() + interval '60 days') \gset
 SELECT is((SELECT ROW(count(*) FILTER (WHERE order_id = :fragile), count(*) FILTER (WHERE order_id = :sturdy) > 0)::text
              FROM workorder.order_escalations),

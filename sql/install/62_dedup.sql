@@ -593,8 +593,9 @@ BEGIN
            AND (SELECT m.status FROM workorder.orders m WHERE m.id OPERATOR(pg_catalog.=) target)
                OPERATOR(pg_catalog.=) ANY ('{resolved,closed}'::workorder.order_status[])
            AND o.received_at OPERATOR(pg_catalog.>)
-               (SELECT pg_catalog.max(e.at) FROM workorder.order_events e
-                 WHERE e.order_id OPERATOR(pg_catalog.=) target AND e.action OPERATOR(pg_catalog.=) 'resolve') THEN
+               COALESCE((SELECT pg_catalog.max(e.at) FROM workorder.order_events e
+                          WHERE e.order_id OPERATOR(pg_catalog.=) target AND e.action OPERATOR(pg_catalog.=) 'resolve'),
+                        '-infinity') THEN
             -- (Without the report's ticket: the reason goes out to other citizens' channels.)
             PERFORM workorder.reopen(target, who, 'a report confirmed as the same event after resolution');
         END IF;

@@ -23,7 +23,7 @@
 -- and the first error.  (The worker logs the detail in workorder.worker_runs.)
 CREATE FUNCTION workorder.task_failed_orders(failed bigint[], first_error text)
 RETURNS text
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql STABLE
 AS $$
     SELECT CASE WHEN COALESCE(pg_catalog.cardinality(failed), 0) OPERATOR(pg_catalog.=) 0 THEN ''
                 ELSE pg_catalog.format('; %s orders failed and were skipped (ids %s%s): %s',
@@ -122,7 +122,10 @@ BEGIN
     outcome.rows := steps;
     outcome.detail := pg_catalog.format('%s orders checked: %s escalation steps done', seen, steps)
         OPERATOR(pg_catalog.||) workorder.task_failed_orders(failed, first_error);
-    IF seen OPERATOR(pg_catalog.>=) batch THEN
+    -- A full batch runs again at once, unless it failed whole: orders that fail stay
+    -- due and come first, and the task would spin on them.
+    IF seen OPERATOR(pg_catalog.>=) batch
+       AND pg_catalog.cardinality(failed) OPERATOR(pg_catalog.<) seen THEN
         outcome.next_due := pg_catalog.now();
     ELSE
         SELECT x.next_escalation_at INTO outcome.next_due FROM workorder.orders x

@@ -39,8 +39,9 @@ BEGIN
     END LOOP;
 
     -- Then, by function name, to whom else:
-    --   the ticket type's I/O, operator and support functions and helpers, and
-    --     raise_error, which triggers call as whoever fires them: PUBLIC;
+    --   the ticket type's I/O, operator and support functions and helpers,
+    --     raise_error, which triggers call as whoever fires them, and unit_depth,
+    --     which pg_dump calls as whoever dumps (the units' dump condition): PUBLIC;
     --   who is calling (the row-level security policies call these as the reader),
     --     and what the functions below call with the caller's privileges: everyone;
     --   what the staff read with;
@@ -51,7 +52,7 @@ BEGIN
     FOR fn, grantees IN
         SELECT p.oid::regprocedure, g.grantees
           FROM pg_catalog.pg_proc p
-          JOIN (VALUES ('^(ticket_.*|make_ticket|raise_error)$', 'PUBLIC'),
+          JOIN (VALUES ('^(ticket_.*|make_ticket|raise_error|unit_depth)$', 'PUBLIC'),
                        ('^(calling_role|caller|caller_(unrestricted|unit|channel|units|area|may_read)|order_in_scope|check_channel_access|setting'
                         '|wgs84|location_point|nearest_area|area_summary|trim_blanks)$', everyone),
                        ('^(explain_route|order_history|allowed_actions|locate'
