@@ -478,7 +478,8 @@ escalation_step_query(Datum policy, Datum step, Interval *after)
 /*
  * deadlines_orders_escalation_next is the BEFORE INSERT OR UPDATE row
  * trigger orders_escalation_next: an order reopened (from resolved or closed
- * to an open status) starts a new chain (its order_escalations rows go,
+ * to an open status) or unmerged (from merged to an open status: both get
+ * fresh deadlines) starts a new chain (its order_escalations rows go,
  * escalation_step 0, escalated_to NULL); next_escalation_at is the instant of
  * the next step of its policy's chain after escalation_step, counted from
  * resolve_due_at on the policy's resolve clock (calendar_hours on cn when the
@@ -524,14 +525,15 @@ deadlines_orders_escalation_next(PG_FUNCTION_ARGS)
 		Datum		redo = column_value(tuple, desc, "redo_count", &redo_null);
 
 		/*
-		 * A new chain only for a reopen, which counts the redo: a failed
-		 * verification also takes a resolved order back to work (accepted),
-		 * but under the same resolve deadline, whose steps are done.
+		 * A new chain only for a reopen, which counts the redo, and for an
+		 * unmerge: a failed verification also takes a resolved order back to
+		 * work (accepted), but under the same resolve deadline, whose steps
+		 * are done.
 		 */
-		if (old_status != NULL &&
-			(strcmp(old_status, "resolved") == 0 || strcmp(old_status, "closed") == 0) &&
-			status_is_open(status) &&
-			!old_redo_null && !redo_null && DatumGetInt32(redo) > DatumGetInt32(old_redo))
+		if (old_status != NULL && status_is_open(status) &&
+			(((strcmp(old_status, "resolved") == 0 || strcmp(old_status, "closed") == 0) &&
+			  !old_redo_null && !redo_null && DatumGetInt32(redo) > DatumGetInt32(old_redo)) ||
+			 strcmp(old_status, "merged") == 0))
 		{
 			Oid			types[1] = {INT8OID};
 			Datum		id = column_value(tuple, desc, "id", &isnull);
@@ -543,7 +545,7 @@ deadlines_orders_escalation_next(PG_FUNCTION_ARGS)
 											   "DELETE FROM workorder.order_escalations e "
 											   "WHERE e.order_id OPERATOR(pg_catalog.=) $1", 1, types),
 								 &id, NULL, false, 0) != SPI_OK_DELETE)
-				elog(ERROR, "deleting the escalations of a reopened order failed");
+				elog(ERROR, "deleting the escalations of a reopened or unmerged order failed");
 			SPI_finish();
 			col = SPI_fnumber(desc, "escalation_step");
 			values[0] = Int32GetDatum(0);

@@ -884,12 +884,9 @@ BEGIN
     -- Fresh deadlines from now, as a reopen that sends an order back to new has: its
     -- clock stood while it was someone else's (merged orders are not watched), and
     -- kept, the old deadline made it overdue at once (a suspended order merged by
-    -- mistake lost its pause too).  The recompute counts from the unmerge as well.
-    -- And a new escalation chain, as a reopen starts one: the steps done before the
-    -- merge were against the old deadline.
-    DELETE FROM workorder.order_escalations e WHERE e.order_id OPERATOR(pg_catalog.=) o.id;
-    UPDATE workorder.orders x SET escalation_step = 0, escalated_to = NULL
-     WHERE x.id OPERATOR(pg_catalog.=) o.id;
+    -- mistake lost its pause too).  The recompute counts from the unmerge as well,
+    -- and the trigger orders_escalation_next starts a new escalation chain, as for
+    -- a reopen: the steps done before the merge were against the old deadline.
     after := workorder.sla_dispatched(after, pg_catalog.clock_timestamp(), true);
     UPDATE workorder.orders x
        SET report_count = x.report_count OPERATOR(pg_catalog.-) o.report_count,

@@ -278,22 +278,35 @@ BEGIN
 END
 $$;
 
+-- sla_clock_start says when an order's resolve clock started: at its last reopen or
+-- unmerge (a redo's clock starts again, and so does an unmerged order's; seq is
+-- that event's), else at received_at (seq 0).  The actions (sla_order_terms) and
+-- the calendar recompute (sla_recomputed, part 93) count from it.
+CREATE FUNCTION workorder.sla_clock_start(o workorder.orders, OUT at timestamptz, OUT seq integer)
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    SELECT v.at, v.seq INTO at, seq FROM workorder.order_events v
+     WHERE v.order_id OPERATOR(pg_catalog.=) o.id AND v.action IN ('reopen', 'unmerge')
+     ORDER BY v.seq DESC LIMIT 1;
+    IF NOT FOUND THEN
+        at := o.received_at;
+        seq := 0;
+    END IF;
+END
+$$;
+
 -- sla_order_terms returns the terms an order's clock runs on: its policy's version in
--- force when the clock started, at received_at or at its last reopen or unmerge (a
--- redo's clock starts again, and so does an unmerged order's).  Resume and extension move a deadline on them, as the calendar
--- recompute (part 93) computes it: with the policy as it is now, a policy changed
--- since (meant for new orders) moved an open order's deadline one way, and the next
--- calendar change moved it back.
+-- force when the clock started (sla_clock_start).  Resume and extension move a
+-- deadline on them, as the calendar recompute (part 93) computes it: with the policy
+-- as it is now, a policy changed since (meant for new orders) moved an open order's
+-- deadline one way, and the next calendar change moved it back.
 CREATE FUNCTION workorder.sla_order_terms(o workorder.orders)
 RETURNS workorder.sla_policy_versions
 LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
-    RETURN workorder.sla_terms(o.sla_policy,
-        COALESCE((SELECT v.at FROM workorder.order_events v
-                   WHERE v.order_id OPERATOR(pg_catalog.=) o.id AND v.action IN ('reopen', 'unmerge')
-                   ORDER BY v.seq DESC LIMIT 1),
-                 o.received_at));
+    RETURN workorder.sla_terms(o.sla_policy, (workorder.sla_clock_start(o)).at);
 END
 $$;
 

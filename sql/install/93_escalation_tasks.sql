@@ -188,8 +188,8 @@ LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
     p workorder.sla_policy_versions;
-    start timestamptz := o.received_at;
-    start_seq integer := 0;
+    start timestamptz;
+    start_seq integer;
     dispatched_at timestamptz;
     e record;
     paused_from timestamptz;
@@ -202,13 +202,7 @@ BEGIN
     IF o.resolve_due_at IS NULL THEN
         RETURN;
     END IF;
-    SELECT v.at, v.seq INTO start, start_seq FROM workorder.order_events v
-     WHERE v.order_id OPERATOR(pg_catalog.=) o.id AND v.action IN ('reopen', 'unmerge')
-     ORDER BY v.seq DESC LIMIT 1;
-    IF NOT FOUND THEN
-        start := o.received_at;
-        start_seq := 0;
-    END IF;
+    SELECT c.at, c.seq INTO start, start_seq FROM workorder.sla_clock_start(o) c;
     -- The policy's terms when the clock started (sla_policy_versions, part 85), not
     -- as they are now.
     p := workorder.sla_terms(o.sla_policy, start);

@@ -21,7 +21,6 @@ work=$(mktemp -d /tmp/workorder-area-race.XXXXXX)
 export PGOPTIONS="-c client_min_messages=warning"
 
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
-ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 cleanup() {
   [ -n "${CHANGER_PID:-}" ] && kill "$CHANGER_PID" 2>/dev/null
@@ -48,18 +47,7 @@ psql -X -q -At -d "$db" >"$work/load.out" 2>&1 <<'SQL' &
 SELECT workorder.load_area('990401009', '新镇', 'town', '990401', ST_MakeEnvelope(121.0, 31.0, 121.05, 31.05, 4326)) IS NOT NULL;
 SQL
 loader=$!
-waited=no
-deadline=$(( $(ms) + 10000 ))
-while [ "$(ms)" -lt "$deadline" ]; do
-  if [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
-               AND wait_event_type = 'Lock' AND query LIKE '%load_area%'")" = 1 ]; then
-    waited=yes
-    break
-  fi
-  if ! kill -0 "$loader" 2>/dev/null; then break; fi
-  sleep 0.05
-done
-check "the load waits for the change of its parent" yes "$waited"
+check "the load waits for the change of its parent" yes "$(lock_waiters "$db" 1)"
 
 changer "COMMIT;" >/dev/null
 wait "$loader"

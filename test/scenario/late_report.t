@@ -106,13 +106,7 @@ resolver() { session_run "${RESOLVER[0]}" "${RESOLVER[1]}" "$1"; }
 resolver "BEGIN; SELECT (workorder.resolve($m4, 'B-roads-990901001', '已更换新井盖')).status;" >/dev/null
 psql -X -q -At -d "$db" -c "SELECT * FROM workorder.drain_inbox(10)" >/dev/null 2>&1 &
 drainer=$!
-waited=no
-for _ in $(seq 1 400); do
-  [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")" = 1 ] &&
-    { waited=yes; break; }
-  sleep 0.05
-done
-check "the fixture: the drain waits for the master's row while its resolve is open" yes "$waited"
+check "the fixture: the drain waits for the master's row while its resolve is open" yes "$(lock_waiters "$db" 1)"
 resolver "COMMIT;" >/dev/null
 wait "$drainer"
 check "a report from before a resolve that committed while intake waited is linked: the master stays resolved" \

@@ -21,7 +21,6 @@ work=$(mktemp -d /tmp/workorder-loader-race.XXXXXX)
 export PGOPTIONS="-c client_min_messages=warning"
 
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
-ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 cleanup() {
   [ -n "${FIRST_PID:-}" ] && kill "$FIRST_PID" 2>/dev/null
@@ -44,15 +43,11 @@ first() { session_run "${FIRST[0]}" "${FIRST[1]}" "$1"; }
 # race FIRST_CALL SECOND_CALL: FIRST_CALL in an open transaction, SECOND_CALL beside
 # it (it waits for the row), then the first commits and the second ends.
 race() {
-  local second deadline
+  local second
   first "BEGIN; SELECT $1 IS NULL;" >/dev/null
   psql -X -q -At -d "$db" -c "SELECT $2 IS NULL" >"$work/second.out" 2>&1 &
   second=$!
-  deadline=$(( $(ms) + 10000 ))
-  while [ "$(ms)" -lt "$deadline" ] && kill -0 "$second" 2>/dev/null &&
-        [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")" != 1 ]; do
-    sleep 0.05
-  done
+  lock_waiters "$db" 1 >/dev/null
   first "COMMIT;" >/dev/null
   wait "$second"
 }

@@ -17,6 +17,20 @@ check() { # check DESCRIPTION EXPECTED ACTUAL
   fi
 }
 
+# lock_waiters DB N: polls every 50 ms, for at most 20 s, until N sessions of database
+# DB wait for a lock, and prints "yes" (or "no" when they never did): how a test
+# knows that the session it started is blocked where it means it to be.
+lock_waiters() {
+  local i
+  for i in $(seq 1 400); do
+    [ "$(psql -X -q -At -d "$1" -c "SELECT count(*) FROM pg_stat_activity
+                                     WHERE datname = current_database() AND wait_event_type = 'Lock'" 2>/dev/null)" = "$2" ] &&
+      { echo yes; return; }
+    sleep 0.05
+  done
+  echo no
+}
+
 # demo_database DB ERRORS: creates database DB with the extension and the demo map
 # (data/demo.sql of $repo); psql's errors go to the file ERRORS.  Its status is psql's.
 demo_database() {

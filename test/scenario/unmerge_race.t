@@ -26,7 +26,6 @@ work=$(mktemp -d /tmp/workorder-unmerge-race.XXXXXX)
 export PGOPTIONS="-c client_min_messages=warning"
 
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
-ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 cleanup() {
   [ -n "${FIRST_PID:-}" ] && kill "$FIRST_PID" 2>/dev/null
@@ -37,17 +36,6 @@ cleanup() {
 trap cleanup EXIT
 
 . "$(dirname "$0")/tap.sh"
-
-# waiting N: polls (at most 20 s) until N sessions of the database wait for a lock.
-waiting() {
-  local deadline=$(( $(ms) + 20000 ))
-  while [ "$(ms)" -lt "$deadline" ]; do
-    [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")" = "$1" ] &&
-      { echo yes; return; }
-    sleep 0.05
-  done
-  echo no
-}
 
 echo "1..5"
 
@@ -63,10 +51,10 @@ first "BEGIN; SELECT (workorder.merge($order, $master, 'C-990401', '同一事件
 
 psql -X -q -At -d "$db" -v VERBOSITY=verbose -c "SELECT (workorder.unmerge($order, 'C-990401', '不是同一事件')).status" >"$work/unmerge.out" 2>&1 &
 unmerger=$!
-w1=$(waiting 1)
+w1=$(lock_waiters "$db" 1)
 psql -X -q -At -d "$db" -v VERBOSITY=verbose -c "SELECT (workorder.merge($order, $master, 'C-990401', '再并')).status" >"$work/merge.out" 2>&1 &
 merger=$!
-w2=$(waiting 2)
+w2=$(lock_waiters "$db" 2)
 check "the unmerge and the second merge both wait for the first merge" "yes yes" "$w1 $w2"
 first "COMMIT;" >/dev/null
 wait "$unmerger"
