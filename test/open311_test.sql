@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(68);
+SELECT plan(81);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -188,7 +188,65 @@ SELECT is(workorder.open311_public_text(t.raw), t.shown, t.what)
      'an ID number in fours with spaced dashes or dots between the groups, and an e-mail address with a full-width ＠'),
     ('工单20261120-000002-4, 125号；坐标113.120195,23.0201234；12、14、16、18、20、22、24、26、28、30、32号楼；户号861234567890；86、102、2301、1502号房',
      '工单20261120-000002-4, 125号；坐标113.120195,23.0201234；12、14、16、18、20、22、24、26、28、30、32号楼；户号861234567890；86、102、2301、1502号房',
-     'but a ticket followed by a number, pasted coordinates, lists of house or room numbers and an account number stay as written')) t(raw, shown, what);
+     'but a ticket followed by a number, pasted coordinates, lists of house or room numbers and an account number stay as written'),
+    ('回电013812345678，电话 138~1234~5678，138*1234*5679，邮箱：张三@qq.com，Tel. 86281234',
+     '回电138****5678，电话 138****5678，138****5679，邮箱：***@qq.com，Tel. ****1234',
+     'a mobile dialled with the trunk 0, tildes or asterisks between the groups, an e-mail address in Chinese, Tel. with its dot')) t(raw, shown, what);
+
+-- A media_url is published only as an Open311 client gave it: another channel's
+-- (a call's recording, its link naming the caller) is no one else's.
+SELECT (workorder.submit('hotline', 'MEDIA-1', '0305', '噪音', lon => 115.05, lat => 24.05,
+                         attributes => '{"media_url": "https://rec.example/call?caller=13812345678"}')).ticket AS media_hotline \gset
+SELECT is(workorder.open311_request(:'media_hotline') -> 0 ->> 'media_url', NULL,
+          'a hotline order''s attributes.media_url is not published (it was, unmasked, to every client)');
+SELECT workorder.open311_post_request('{"service_code": "CITY_NOISE", "lat": 24.1, "long": 115.1, "description": "噪音",
+                                        "media_url": "https://img.example/1.jpg", "idempotency_key": "media-2"}')
+       -> 0 ->> 'service_request_id' AS media_posted \gset
+SELECT is(workorder.open311_request(:'media_posted') -> 0 ->> 'media_url', 'https://img.example/1.jpg',
+          'an Open311 request''s own media_url is');
+
+-- A POST's parameters are checked as the POST names them (submit() named its own
+-- arguments: channel_ref, reporter phone, attributes), and a bad one writes nothing.
+SELECT count(*) AS orders_before FROM workorder.orders \gset
+SELECT throws_ok(format($$SELECT workorder.open311_post_request('{"service_code": "CITY_NOISE", "lat": 24.1, "long": 115.1, "idempotency_key": "%s"}')$$,
+                        repeat('k', 200)),
+                 'WO874', 'invalid idempotency_key in the Open311 request',
+                 'an idempotency_key over 128 characters is WO874 naming it (it was WO302 naming channel_ref)');
+SELECT throws_ok($$SELECT workorder.open311_post_request('{"service_code": "CITY_NOISE", "lat": 24.1, "long": 115.1, "idempotency_key": "ab\u0001c"}')$$,
+                 'WO874', 'invalid idempotency_key in the Open311 request', '... as is one with a control character');
+SELECT throws_ok($$SELECT workorder.open311_post_request('{"service_code": "CITY_NOISE", "lat": 24.1, "long": 115.1, "idempotency_key": " \t "}')$$,
+                 'WO874', 'invalid idempotency_key in the Open311 request',
+                 '... and a blank one (it turned idempotency off: each retry made an order)');
+SELECT throws_ok(format($$SELECT workorder.open311_post_request('{"service_code": "CITY_NOISE", "lat": 24.1, "long": 115.1, "phone": "%s"}')$$,
+                        repeat('1', 50)),
+                 'WO874', 'invalid phone in the Open311 request', 'a phone over 40 characters is WO874 naming phone');
+SELECT throws_ok(format($$SELECT workorder.open311_post_request('{"service_code": "CITY_NOISE", "lat": 24.1, "long": 115.1, "first_name": "%s", "last_name": "%s"}')$$,
+                        repeat('名', 60), repeat('姓', 60)),
+                 'WO874', 'invalid first_name and last_name in the Open311 request',
+                 'names over 100 characters together are WO874 naming both');
+SELECT throws_ok($$SELECT workorder.open311_post_request('{"service_code": "CITY_NOISE", "lat": "NaN", "long": 115.1}')$$,
+                 'WO874', 'invalid lat in the Open311 request', 'lat NaN is WO874 naming lat (it was WO101)');
+SELECT throws_ok($$SELECT workorder.open311_post_request('{"service_code": "CITY_NOISE", "lat": 24.1, "long": 200}')$$,
+                 'WO874', 'invalid long in the Open311 request', '... and long off the globe names long');
+SELECT is((SELECT count(*) FROM workorder.orders), :orders_before::bigint, 'none of them made an order');
+
+-- A retry is what it asks for: another api_key (rotated between the attempts), a
+-- jurisdiction_id, lat as a string instead of a number are the same request.
+SELECT is(workorder.open311_post_request(jsonb_build_object(
+              'service_code', 'WATER_FLOOD', 'lat', '24.1', 'long', 115.1, 'description', '积水', 'api_key', 'key-2027-q1',
+              'jurisdiction_id', ' ', 'first_name', '女士', 'last_name', '陈', 'phone', '13912345678', 'email', 'chen@example.com',
+              'device_id', 'device-secret', 'account_id', 'acc-secret', 'idempotency_key', 'r3')) -> 0 ->> 'service_request_id',
+          (SELECT ticket FROM made WHERE ref = 'r3'),
+          'a retry with another api_key, a jurisdiction_id and lat as a string returns its request (it was WO876, HTTP 422)');
+-- An order that keeps the hash of its whole POST but the key, as 0.5 first kept it,
+-- takes a retry that repeats that POST byte for byte.
+\set r1post '{"service_code": "CITY_NOISE", "lat": 24.1, "long": 115.1, "description": "噪音", "api_key": "old", "idempotency_key": "r1"}'
+UPDATE workorder.orders
+   SET attributes = jsonb_set(attributes, '{open311,request_sha256}',
+                              to_jsonb(encode(sha256(convert_to((:'r1post'::jsonb - 'idempotency_key')::text, 'UTF8')), 'hex')))
+ WHERE channel_ref = 'r1';
+SELECT is(workorder.open311_post_request(:'r1post') -> 0 ->> 'service_request_id', (SELECT ticket FROM made WHERE ref = 'r1'),
+          'a request hashed the way 0.5 first hashed it is found by its retry');
 
 -- Paging by end_date at the precision requests show (whole seconds) loses nothing:
 -- the orders of one transaction share a received_at, and the rest of that second was

@@ -17,7 +17,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
     {"code": "video_ai", "name": "视频AI", "kind": "video_ai", "categories": [{"code": "stall", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(173);
+SELECT plan(174);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -552,6 +552,13 @@ SELECT ok(has_function_privilege('workorder_dispatcher', 'workorder.open311_post
           'an Open311 POST makes an order: those who may submit may post (dispatchers, connectors), handlers and supervisors only read');
 SELECT is((rt.run_as('wo_rt_handler_a', $$SELECT workorder.open311_post_request('{"service_code": "CITY_VENDOR", "lat": 25.05, "long": 116.05}')$$)).state,
           '42501', 'a handler''s Open311 POST is refused, as its submit() is');
+-- A dispatcher's retry of a POST is answered only with an order the dispatcher may
+-- read, as its submit() retry is: town 甲's center retrying a request filed in 乙.
+SELECT workorder.load_channels('[{"code": "open311", "name": "Open311", "kind": "open311"}]') IS NOT NULL AS open311_loaded \gset
+SELECT workorder.open311_post_request('{"service_code": "CITY_VENDOR", "lat": 25.05, "long": 116.15, "idempotency_key": "rt-o311-b"}')
+       IS NOT NULL AS posted_b \gset
+SELECT is((rt.run_as('wo_rt_dispatcher_a', $$SELECT workorder.open311_post_request('{"service_code": "CITY_VENDOR", "lat": 25.05, "long": 116.15, "idempotency_key": "rt-o311-b"}')$$)).state,
+          'WO951', 'a dispatcher''s retry of a POST whose order it may not read is refused (it was answered with that order)');
 SELECT ok(has_column_privilege('workorder_intake', 'workorder.detection_inbox', 'kind', 'INSERT')
           AND NOT has_table_privilege('workorder_intake', 'workorder.detections', 'SELECT'),
           'a camera connector may COPY into the detection inbox, and reads no detections');

@@ -42,16 +42,19 @@ $$;
 --     digits, area, YYMMDD and three): all of it;
 --   a mobile number (11 digits from 1[3-9], in any grouping: 138-1234-5678,
 --     138 1234 5678, 13812 345678, 139.1234.5678, 138 - 1234 - 5678, (138)12345678,
---     maybe after +86, 0086 or 86): 138****5678;
+--     maybe after +86, 0086 or 86, or the trunk 0 of a call from a landline,
+--     013812345678): 138****5678;
 --   a landline with its area code (0757-86281234, (020)87654321, 075786281234,
 --     0757 8628 1234, and from abroad +86 757 8628 1234, 0086-757-86281234): the
 --     area code and the last four digits, 0757-****1234;
 --   a local number of 7 or 8 digits right after a word that announces one (电话,
---     座机, 固话, 手机, 联系, 回电, 致电, 拨打, tel, maybe then 方式, 号码 or 号, then
---     是 or 为): its last four digits;
---   an e-mail address: its domain, ***@example.com.
+--     座机, 固话, 手机, 联系, 回电, 致电, 拨打, tel or tel., maybe then 方式, 号码 or
+--     号, then 是 or 为): its last four digits;
+--   an e-mail address, also with a local part in Chinese (张三@qq.com): its
+--     domain, ***@example.com.
 -- A separator is up to three of: hyphen (also U+2010..U+2012, U+2212), en or em
--- dash, dot, space, ideographic space.  Full-width digits, plus, hyphen, X and @
+-- dash, dot, space, ideographic space, slash, comma, enumeration comma,
+-- underscore, tilde, asterisk, middle dot.  Full-width digits, plus, hyphen, X and @
 -- (what a Chinese input method types) are first made ASCII, so that １３８１２３４５６７８
 -- is masked as 13812345678 is; the rest of the text stays as written.
 -- Other runs of digits (tickets, dates, amounts, house numbers) stay as written:
@@ -62,8 +65,9 @@ LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
 DECLARE
     -- Between a number's groups: hyphens and dashes of every kind, dots, spaces,
-    -- slashes, commas (also full-width and the enumeration comma) and underscores.
-    sep constant text := '[-‐‑‒−–—. 　/／,，、_]{0,3}';
+    -- slashes, commas (also full-width and the enumeration comma), underscores,
+    -- tildes, asterisks and middle dots.
+    sep constant text := '[-‐‑‒−–—. 　/／,，、_~～*＊·]{0,3}';
 BEGIN
     value := pg_catalog.translate(value, '０１２３４５６７８９＋－Ｘｘ＠', '0123456789+-Xx@');
     -- An ID number: area (six digits), birth year 19xx or 20xx, month, day, three
@@ -84,7 +88,7 @@ BEGIN
         '(?<![0-9])[1-9][0-9]{7}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}(?![0-9])',
         '***************', 'g');
     value := pg_catalog.regexp_replace(value,
-        '(?<![0-9])(?:(?:\+|00)?86' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) ')?[(（]?(1[3-9][0-9])[)）]?(?:'
+        '(?<![0-9])(?:(?:\+|00)?86' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '|0)?[(（]?(1[3-9][0-9])[)）]?(?:'
         OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '[0-9]){4}' OPERATOR(pg_catalog.||) sep
         OPERATOR(pg_catalog.||) '([0-9](?:' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '[0-9]){3})(?![0-9])',
         '\1****\2', 'g');
@@ -97,9 +101,10 @@ BEGIN
         OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) ')[2-9][0-9]{2,3}'
         OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '([0-9]{4})(?![0-9])', '\1****\2', 'g');
     value := pg_catalog.regexp_replace(value,
-        '[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})', '***@\1', 'g');
+        '(?:[A-Za-z0-9._%+-]+|[^\x01-\x7F，。、；：！？（）《》【】“”‘’　]{1,6})@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})',
+        '***@\1', 'g');
     RETURN pg_catalog.regexp_replace(value,
-        '(电话|座机|固话|手机|联系|回电|致电|拨打|[TtＴｔ][EeＥｅ][LlＬｌ])((?:方式|号码|号)?(?:是|为)?[:：]?[ ]*)[2-9][0-9]{2,3}'
+        '(电话|座机|固话|手机|联系|回电|致电|拨打|[TtＴｔ][EeＥｅ][LlＬｌ]\.?)((?:方式|号码|号)?(?:是|为)?[:：]?[ ]*)[2-9][0-9]{2,3}'
         OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '([0-9]{4})(?![0-9])', '\1\2****\3', 'g');
 END
 $$;
@@ -198,7 +203,11 @@ DECLARE
     shown workorder.orders;
     unit_name text;
     notes text;
-    media text := o.attributes OPERATOR(pg_catalog.->>) 'media_url';
+    -- A media URL is published only as an Open311 client gave it, for publication:
+    -- another channel's connector may keep under media_url what is no one else's
+    -- (a call's recording, its link naming the caller).
+    media text := CASE WHEN o.channel_code OPERATOR(pg_catalog.=) workorder.setting('open311_channel', 'open311')
+                       THEN o.attributes OPERATOR(pg_catalog.->>) 'media_url' END;
 BEGIN
     shown := o;
     IF o.master_id IS NOT NULL THEN
@@ -429,13 +438,15 @@ COMMENT ON FUNCTION workorder.open311_request(text, text) IS 'GeoReport v2 GET r
 -- layer passes one (e.g. from an Idempotency-Key header), is the channel_ref, so a
 -- retried POST returns the same request; without it every POST is a new request.
 --
--- A key is one request's: the order keeps a SHA-256 of the POST (without the key),
--- and the same key with another POST is refused (WO876), not answered with the
+-- A key is one request's: the order keeps a SHA-256 of what the POST asks for
+-- (open311_fingerprint: not the key, the api_key or the jurisdiction_id), and the
+-- same key with another POST is refused (WO876), not answered with the
 -- first request's ticket while the second report was lost (the open311 channel is
 -- every client's, and two clients' keys "1" met).  A retry is looked up before the
 -- POST is checked again: a service made inactive, or a jurisdiction set, since the
 -- first POST turned its retry into a 404, and a client that took that for "not
--- filed" made a second order.
+-- filed" made a second order; it is answered only to a caller who may read the
+-- order, as submit() answers a retry.  A key that is there but blank is WO874.
 CREATE FUNCTION workorder.open311_post_request(request jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -451,6 +462,7 @@ DECLARE
     channel text := workorder.setting('open311_channel', 'open311');
     idempotency_key text;
     fingerprint text;
+    most integer;
 BEGIN
     IF request IS NULL OR pg_catalog.jsonb_typeof(request) OPERATOR(pg_catalog.<>) 'object' THEN
         PERFORM workorder.raise_error('WO874', 'invalid Open311 request',
@@ -470,15 +482,22 @@ BEGIN
                               pg_catalog.left((request OPERATOR(pg_catalog.->) field)::text, 60)),
             pg_catalog.format('Pass %s as a string.', field));
     END IF;
-    -- Trimmed as submit() trims a reference.
+    -- Trimmed as submit() trims a reference.  A key that is there but blank is a
+    -- client's bug, not a request without one: every retry would make an order.
     idempotency_key := NULLIF(workorder.trim_blanks(request OPERATOR(pg_catalog.->>) 'idempotency_key'), '');
-    fingerprint := pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
-                       (request OPERATOR(pg_catalog.-) 'idempotency_key'::text)::text, 'UTF8')), 'hex');
+    IF idempotency_key IS NULL AND (request OPERATOR(pg_catalog.->>) 'idempotency_key') IS NOT NULL THEN
+        PERFORM workorder.raise_error('WO874', 'invalid idempotency_key in the Open311 request',
+            pg_catalog.format('idempotency_key is %s.', pg_catalog.quote_literal(request OPERATOR(pg_catalog.->>) 'idempotency_key')),
+            'Give the request a key of its own (a UUID), or leave idempotency_key out.');
+    END IF;
+    fingerprint := workorder.open311_fingerprint(request);
     IF idempotency_key IS NOT NULL AND workorder.channel_is_active(channel) THEN
         PERFORM workorder.check_channel_access(channel, 'submit');   -- as submit() would
         SELECT * INTO o FROM workorder.orders x
          WHERE x.channel_code OPERATOR(pg_catalog.=) channel AND x.channel_ref OPERATOR(pg_catalog.=) idempotency_key;
         IF FOUND THEN
+            -- As submit() answers a retry: only to a caller who may read the order.
+            PERFORM workorder.check_order_access(o, NULL);
             RETURN workorder.open311_posted(o, request, idempotency_key, fingerprint);
         END IF;
     END IF;
@@ -507,6 +526,15 @@ BEGIN
             pg_catalog.format('%s is %s.', field, pg_catalog.quote_literal(pg_catalog.left(request OPERATOR(pg_catalog.->>) field, 40))),
             'Pass lat and long as WGS84 decimal degrees.');
     END;
+    -- Not a number, an infinity, or off the globe: the POST's lat or long, named as
+    -- the client wrote it (submit() would name its location).
+    field := CASE WHEN v_lat::text IN ('NaN', 'Infinity', '-Infinity') OR pg_catalog.abs(v_lat) OPERATOR(pg_catalog.>) 90 THEN 'lat'
+                  WHEN v_lon::text IN ('NaN', 'Infinity', '-Infinity') OR pg_catalog.abs(v_lon) OPERATOR(pg_catalog.>) 180 THEN 'long' END;
+    IF field IS NOT NULL THEN
+        PERFORM workorder.raise_error('WO874', pg_catalog.format('invalid %s in the Open311 request', field),
+            pg_catalog.format('%s is %s.', field, pg_catalog.quote_literal(pg_catalog.left(request OPERATOR(pg_catalog.->>) field, 40))),
+            'Pass lat (-90 to 90) and long (-180 to 180) as WGS84 decimal degrees.');
+    END IF;
     IF v_lat IS NULL OR v_lon IS NULL THEN
         PERFORM workorder.raise_error('WO874', 'the Open311 request has no location',
             pg_catalog.format('lat is %s and long is %s.', COALESCE(v_lat::text, 'missing'), COALESCE(v_lon::text, 'missing')),
@@ -517,6 +545,45 @@ BEGIN
         PERFORM workorder.raise_error('WO874', 'invalid attribute in the Open311 request',
             pg_catalog.format('attribute is %s.', pg_catalog.left((request OPERATOR(pg_catalog.->) 'attribute')::text, 60)),
             'Pass attribute as an object of code: value.');
+    END IF;
+    -- Each text within what submit() takes of it, checked here so that the error
+    -- names the POST's parameter (submit() would name its own argument, and say to
+    -- put the rest in attributes, which GeoReport has no way to do).
+    SELECT p.name, p.max_length INTO field, most
+      FROM (VALUES ('idempotency_key', 128), ('description', 4000), ('address_string', 500), ('phone', 40),
+                   ('email', 320), ('device_id', 200), ('account_id', 200), ('address_id', 200),
+                   ('media_url', 2000)) p(name, max_length)
+     WHERE pg_catalog.length(workorder.trim_blanks(request OPERATOR(pg_catalog.->>) p.name)) OPERATOR(pg_catalog.>) p.max_length
+     ORDER BY p.name LIMIT 1;
+    IF field IS NOT NULL THEN
+        PERFORM workorder.raise_error('WO874', pg_catalog.format('invalid %s in the Open311 request', field),
+            pg_catalog.format('%s has %s characters; at most %s are accepted.', field,
+                              pg_catalog.length(workorder.trim_blanks(request OPERATOR(pg_catalog.->>) field)), most),
+            pg_catalog.format('Shorten %s to at most %s characters.', field, most));
+    END IF;
+    -- The reporter's name is the two names with a space between.
+    IF pg_catalog.length(pg_catalog.concat_ws(' ', NULLIF(pg_catalog.btrim(request OPERATOR(pg_catalog.->>) 'first_name'), ''),
+                                              NULLIF(pg_catalog.btrim(request OPERATOR(pg_catalog.->>) 'last_name'), '')))
+       OPERATOR(pg_catalog.>) 100 THEN
+        PERFORM workorder.raise_error('WO874', 'invalid first_name and last_name in the Open311 request',
+            pg_catalog.format('first_name has %s characters and last_name %s; together, with a space between, at most 100 are accepted.',
+                              COALESCE(pg_catalog.length(pg_catalog.btrim(request OPERATOR(pg_catalog.->>) 'first_name')), 0),
+                              COALESCE(pg_catalog.length(pg_catalog.btrim(request OPERATOR(pg_catalog.->>) 'last_name')), 0)),
+            'Shorten the names to at most 100 characters together.');
+    END IF;
+    IF workorder.control_character_at(idempotency_key) IS NOT NULL THEN
+        PERFORM workorder.raise_error('WO874', 'invalid idempotency_key in the Open311 request',
+            pg_catalog.format('idempotency_key has the control character U+%s at position %s.',
+                              pg_catalog.lpad(pg_catalog.upper(pg_catalog.to_hex(pg_catalog.ascii(pg_catalog.substr(idempotency_key,
+                                  workorder.control_character_at(idempotency_key), 1)))), 4, '0'),
+                              workorder.control_character_at(idempotency_key)),
+            'Pass a key of printable characters (a UUID).');
+    END IF;
+    IF pg_catalog.length((request OPERATOR(pg_catalog.->) 'attribute')::text) OPERATOR(pg_catalog.>) 60000 THEN
+        PERFORM workorder.raise_error('WO874', 'invalid attribute in the Open311 request',
+            pg_catalog.format('attribute takes %s characters as JSON; at most 60000 are accepted.',
+                              pg_catalog.length((request OPERATOR(pg_catalog.->) 'attribute')::text)),
+            'Keep large content (photos, recordings) outside and pass its URL as media_url.');
     END IF;
     extra := pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
         'request_sha256', fingerprint,
@@ -543,17 +610,41 @@ BEGIN
 END
 $$;
 
+-- open311_fingerprint is the SHA-256 of what a POST asks for, which a retry must
+-- repeat: its parameters but idempotency_key, api_key (a credential, which may be
+-- rotated between two attempts) and jurisdiction_id (absent or named, the one this
+-- endpoint serves), each as its text (lat sent as "23.17" by one attempt and as
+-- 23.17 by the next is one request), attribute as its JSON; a null is absent.
+CREATE FUNCTION workorder.open311_fingerprint(request jsonb)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(COALESCE(
+           (SELECT pg_catalog.jsonb_object_agg(k, CASE WHEN k OPERATOR(pg_catalog.=) 'attribute'
+                                                       THEN request OPERATOR(pg_catalog.->) k
+                                                       ELSE pg_catalog.to_jsonb(request OPERATOR(pg_catalog.->>) k) END)
+              FROM pg_catalog.jsonb_object_keys(request) k
+             WHERE k OPERATOR(pg_catalog.<>) ALL ('{idempotency_key,api_key,jurisdiction_id}'::text[])
+               AND pg_catalog.jsonb_typeof(request OPERATOR(pg_catalog.->) k) OPERATOR(pg_catalog.<>) 'null'),
+           '{}'::jsonb)::text, 'UTF8')), 'hex')
+$$;
+
 -- open311_posted is the answer to a POST that made, or retried, order o:
 -- [{"service_request_id", "service_notice", "account_id"}]; or WO876 when o was
 -- made by another POST with the same idempotency_key (fingerprint is the SHA-256
--- of this one; an order made before 0.5 has none, and is taken as the retry).
+-- of this one; an order made before 0.5 has none, and is taken as the retry).  An
+-- order may keep the hash of its whole POST but the key, as 0.5 first did: a retry
+-- that repeats its POST byte for byte matches that.
 CREATE FUNCTION workorder.open311_posted(o workorder.orders, request jsonb, idempotency_key text, fingerprint text)
 RETURNS jsonb
 LANGUAGE plpgsql
 AS $$
+DECLARE
+    kept text := o.attributes OPERATOR(pg_catalog.#>>) '{open311,request_sha256}';
 BEGIN
-    IF o.attributes OPERATOR(pg_catalog.#>>) '{open311,request_sha256}' IS DISTINCT FROM fingerprint
-       AND o.attributes OPERATOR(pg_catalog.#>>) '{open311,request_sha256}' IS NOT NULL THEN
+    IF kept OPERATOR(pg_catalog.<>) fingerprint
+       AND kept OPERATOR(pg_catalog.<>) pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
+               (request OPERATOR(pg_catalog.-) 'idempotency_key'::text)::text, 'UTF8')), 'hex') THEN
         PERFORM workorder.raise_error('WO876',
             pg_catalog.format('idempotency_key %s was used for another Open311 request',
                               pg_catalog.quote_literal(pg_catalog.left(idempotency_key, 60))),
