@@ -6,7 +6,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(49);
+SELECT plan(53);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -321,6 +321,35 @@ SELECT throws_ok($$INSERT INTO workorder.detection_rules (kind) VALUES (' smoke_
 
 -- Only the owner ingests; PUBLIC may neither COPY into the inbox nor read detections.
 CREATE ROLE detections_test_nobody;
+-- A day's window is the calendar day in Beijing time: four detections from 07:55 to
+-- 08:02 yesterday count in one bucket, from midnight.  (Counted from the epoch, 08:00
+-- in Beijing, they were two buckets of two, and a rush-hour burst raised no order.)
+INSERT INTO workorder.detection_rules (kind, min_count, "window", cell_m) VALUES ('day_kind', 5, '1 day', 100);
+INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence, detection_ref)
+SELECT 'cam-day', 'day_kind', (((now() AT TIME ZONE 'Asia/Shanghai')::date - 1 + t) AT TIME ZONE 'Asia/Shanghai')::text,
+       '115.05', '24.05', '0.9', 'day-' || t
+  FROM unnest('{07:55,07:58,08:01,08:02}'::time[]) t;
+\o /dev/null
+SELECT * FROM workorder.ingest_detections();
+\o
+SELECT results_eq($$SELECT a.detections::integer, a.bucket_start = (((now() AT TIME ZONE 'Asia/Shanghai')::date - 1)::timestamp AT TIME ZONE 'Asia/Shanghai')
+                     FROM workorder.detection_aggregates a WHERE a.kind = 'day_kind'$$,
+                  $$VALUES (4, true)$$,
+                  'a day''s window runs from midnight in Beijing time: 07:55 to 08:02 is one bucket (from the epoch it was two)');
+
+-- A detection and its retry in one batch: the first is stored and the retry taken
+-- in, and the batch stays one statement (the retry failed the unique key, and the
+-- batch was halved down to single rows: 60 times a clean batch's time).
+SET LOCAL track_functions = 'pl';
+INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence, detection_ref)
+SELECT 'cam-rt', 'day_kind', (now() - interval '10 minutes' + i * interval '1 second')::text, '115.06', '24.06', '0.9', 'rt-' || i
+  FROM generate_series(1, 20) i, generate_series(1, 2) k ORDER BY i, k;
+SELECT results_eq($$SELECT ingested, rejected FROM workorder.ingest_detections()$$, $$VALUES (40, 0)$$,
+                  'a batch of detections each followed by its retry is taken in whole');
+SELECT is((SELECT count(*)::integer FROM workorder.detections WHERE camera_id = 'cam-rt'), 20, '... each detection stored once');
+SELECT is((SELECT calls FROM pg_stat_xact_user_functions WHERE funcname = 'ingest_detection_rows'), 1::bigint,
+          '... by one call of ingest_detection_rows: the batch was not split');
+
 SET LOCAL ROLE detections_test_nobody;
 SELECT throws_ok($$INSERT INTO workorder.detection_inbox (camera_id) VALUES ('x')$$, '42501', NULL,
                  'a role without a grant may not write to the detection inbox');

@@ -387,12 +387,22 @@ BEGIN
                         ELSE v.detection_ref END AS detection_ref
               FROM raw v
         ), fresh AS MATERIALIZED (
-            -- Not a retry of a detection already stored.
+            -- Not a retry of a detection already stored, nor of one earlier in this
+            -- batch (the first to arrive is the one stored, as across batches): a
+            -- retry within the batch failed its INSERT on the unique key, and the
+            -- batch was halved until each copy stood alone, at every level again
+            -- (10,000 rows each followed by its retry took 60 times a clean batch,
+            -- and a batch large enough ran past the task's timeout at every pass,
+            -- holding up the inbox behind it).
             SELECT c.* FROM conv c
              WHERE c.detection_ref IS NULL
-                OR NOT EXISTS (SELECT 1 FROM workorder.detections d
-                                WHERE d.camera_id OPERATOR(pg_catalog.=) c.camera_id
-                                  AND d.detection_ref OPERATOR(pg_catalog.=) c.detection_ref)
+                OR (NOT EXISTS (SELECT 1 FROM workorder.detections d
+                                 WHERE d.camera_id OPERATOR(pg_catalog.=) c.camera_id
+                                   AND d.detection_ref OPERATOR(pg_catalog.=) c.detection_ref)
+                    AND NOT EXISTS (SELECT 1 FROM conv e
+                                     WHERE e.camera_id OPERATOR(pg_catalog.=) c.camera_id
+                                       AND e.detection_ref OPERATOR(pg_catalog.=) c.detection_ref
+                                       AND e.id OPERATOR(pg_catalog.<) c.id))
         ), placed AS MATERIALIZED (
             SELECT c.*, ST_SetSRID(ST_MakePoint(c.lon, c.lat), 4326) AS location,
                    COALESCE(r.min_count, default_count) AS threshold,
@@ -408,9 +418,11 @@ BEGIN
                                                                            OPERATOR(pg_catalog.+) 0.5) OPERATOR(pg_catalog.*) p.cell_m) OPERATOR(pg_catalog./) 111195))
                                     OPERATOR(pg_catalog./) p.cell_m)::bigint AS cell_x,
                    pg_catalog.floor((p.lat OPERATOR(pg_catalog.*) 111195) OPERATOR(pg_catalog./) p.cell_m)::bigint AS cell_y,
-                   pg_catalog.to_timestamp(pg_catalog.floor(pg_catalog.date_part('epoch', p.detected_at)
-                                                             OPERATOR(pg_catalog./) pg_catalog.date_part('epoch', p."window"))
-                                           OPERATOR(pg_catalog.*) pg_catalog.date_part('epoch', p."window")) AS bucket_start
+                   -- Windows counted from a midnight in Beijing time: from the epoch
+                   -- (08:00 in Beijing), a day's window ran from 08:00 to 08:00 and cut
+                   -- the morning's rush in two.  A window holds no months (part 88's
+                   -- rule check), so date_bin takes every one.
+                   pg_catalog.date_bin(p."window", p.detected_at, '2000-01-01 00:00:00+08'::timestamptz) AS bucket_start
               FROM placed p
         ), counted AS (
             INSERT INTO workorder.detection_aggregates AS a
