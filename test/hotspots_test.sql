@@ -6,7 +6,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(60);
+SELECT plan(67);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -171,6 +171,63 @@ SELECT is((SELECT array_agg(x.order_count ORDER BY x.id) FROM workorder.hotspots
 SELECT is((SELECT count(*)::integer FROM workorder.orders WHERE channel_code = 'hotspot'), 2,
           '... one proactive order each');
 ROLLBACK TO SAVEPOINT neighbours;
+
+-- The same with a window no longer than the runs' interval, when the place's new
+-- cluster shares no order with its hotspot: the nearer cluster keeps the hotspot.
+-- (The bigger neighbour took it, and the place got a second hotspot and order.)
+SAVEPOINT near;
+DELETE FROM workorder.hotspot_policies;
+DELETE FROM workorder.hotspot_runs;
+INSERT INTO workorder.hotspot_policies (category_code, "window", raise_order, min_count) VALUES ('CITY_NOISE', '1 hour', true, 3);
+SELECT count(pg_temp.report('NA1-' || i, '0305', 115.15 + i * 0.0001, 24.15, '2026-10-26 09:30+08')) FROM generate_series(0, 2) i;
+SELECT h.id AS near_a, h.order_id AS near_order FROM workorder.detect_hotspots('2026-10-26 10:00+08', raise_orders => true) h \gset
+SELECT count(pg_temp.report('NA2-' || i, '0305', 115.15 + i * 0.0001, 24.15, '2026-10-26 10:30+08')) FROM generate_series(0, 2) i;
+SELECT count(pg_temp.report('NB-' || i, '0305', 115.1517 + i * 0.0001, 24.15, '2026-10-26 10:30+08')) FROM generate_series(0, 3) i;
+SELECT count(*) AS spots FROM workorder.detect_hotspots('2026-10-26 11:00+08', raise_orders => true) \gset
+SELECT is((SELECT ROW(x.order_count, x.order_id, round(ST_X(x.center)::numeric, 4))::text FROM workorder.hotspots x WHERE x.id = :near_a),
+          ROW(3, :near_order, 115.1501)::text,
+          'with no order shared, a hotspot stays with the nearer cluster, its place, beside a bigger new one');
+SELECT is((SELECT count(*)::integer FROM workorder.hotspots WHERE status = 'active'), 2, '... which gets a hotspot of its own');
+ROLLBACK TO SAVEPOINT near;
+
+-- A place whose chain of reports breaks in two (a report in the middle leaves the
+-- window) keeps its one hotspot, now of both parts, and its one proactive order.
+-- (The second part got a hotspot and a proactive order of its own.)
+SAVEPOINT split;
+DELETE FROM workorder.hotspot_policies;
+DELETE FROM workorder.hotspot_runs;
+INSERT INTO workorder.hotspot_policies (category_code, "window", raise_order, min_count) VALUES ('WATER', '1 day', true, 3);
+SELECT pg_temp.report('F-mid', '0701', 115.15 + 3 * 0.0008, 24.15, '2026-10-25 10:00+08') AS middle \gset
+SELECT count(pg_temp.report('F-' || i, '0701', 115.15 + i * 0.0008, 24.15, '2026-10-26 08:00+08'))
+  FROM (VALUES (0), (1), (2), (4), (5), (6)) v(i);
+SELECT h.id AS road, h.order_id AS road_order, h.order_count AS road_count
+  FROM workorder.detect_hotspots('2026-10-26 09:00+08', raise_orders => true) h \gset
+SELECT count(*) AS spots FROM workorder.detect_hotspots('2026-10-26 11:00+08', raise_orders => true) \gset
+SELECT is((SELECT array_agg(ROW(x.id, x.order_count, x.order_id)::text) FROM workorder.hotspots x WHERE x.status = 'active'),
+          ARRAY[ROW(:road, 6, :road_order)::text],
+          'a place whose chain of reports broke in two keeps one hotspot, of both parts (7 orders before, 6 now)');
+SELECT is((SELECT count(*)::integer FROM workorder.orders WHERE channel_code = 'hotspot'), 1, '... and one proactive order');
+ROLLBACK TO SAVEPOINT split;
+
+-- A look back before the latest run changes no hotspot that run judged: one it had
+-- ended stays ended.  (It came back active, until the next run ended it again.)
+SAVEPOINT look_back;
+DELETE FROM workorder.hotspot_policies;
+DELETE FROM workorder.hotspot_runs;
+INSERT INTO workorder.hotspot_policies (category_code, "window", min_count) VALUES ('CITY_NOISE', '1 hour', 3);
+SELECT count(pg_temp.report('LB1-' || i, '0305', 115.16 + i * 0.0001, 24.16, '2026-10-20 00:10+08')) FROM generate_series(0, 2) i;
+SELECT count(pg_temp.report('LB2-' || i, '0305', 115.16 + i * 0.0001, 24.16, '2026-10-20 02:30+08')) FROM generate_series(0, 2) i;
+SELECT h.id AS looked FROM workorder.detect_hotspots('2026-10-20 01:00+08') h \gset
+SELECT count(*) AS spots FROM workorder.detect_hotspots('2026-10-20 02:00+08') \gset
+SELECT count(*) AS spots FROM workorder.detect_hotspots('2026-10-20 04:00+08') \gset
+SELECT is((SELECT status FROM workorder.hotspots WHERE id = :looked), 'ended', 'the runs ended the hotspot');
+SELECT count(*) AS spots FROM workorder.detect_hotspots('2026-10-20 03:00+08') \gset
+SELECT is((SELECT hot FROM workorder.hotspot_runs WHERE as_of = '2026-10-20 03:00+08'), 1,
+          'a look back between them finds the place hot');
+SELECT is((SELECT ROW(status, last_seen_at)::text FROM workorder.hotspots WHERE id = :looked),
+          ROW('ended', '2026-10-20 01:00+08'::timestamptz)::text,
+          '... and leaves the hotspot as the latest run left it, ended');
+ROLLBACK TO SAVEPOINT look_back;
 
 -- With dedup on (the default; this file's map turns it off), a hotspot's own order is
 -- not merged into one of the reports it sums up (their place, their time): dedup does

@@ -218,6 +218,7 @@ DECLARE
     srid integer := workorder.setting('grid_srid', '4547')::integer;
     own_channel text := workorder.setting('hotspot_channel', 'hotspot');
     earliest timestamptz;
+    latest_run timestamptz;
     found_place record;
     place geometry;
     match bigint;
@@ -238,6 +239,12 @@ BEGIN
             'Pass the end of the window to examine: now() or an instant in the past, after 2000.');
     END IF;
     PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('workorder.detect_hotspots'));
+    -- A look before the latest run reports what it finds and changes no hotspot
+    -- that run judged: one it had ended came back active at the past look, until
+    -- the next run ended it again.  (A run recorded ahead of the clock, which was
+    -- set back since, is not the latest: every run would have been a look back.)
+    SELECT pg_catalog.max(r.as_of) INTO latest_run FROM workorder.hotspot_runs r
+     WHERE r.as_of OPERATOR(pg_catalog.<=) pg_catalog.now();
     SELECT pg_catalog.min(as_of OPERATOR(pg_catalog.-) s."window")
       INTO earliest
       FROM workorder.hotspot_settings s WHERE s.enabled;
@@ -309,25 +316,47 @@ BEGIN
                      ON b.group_code OPERATOR(pg_catalog.=) k.group_code AND b.cluster OPERATOR(pg_catalog.=) k.cluster
         )
         -- The clusters that share the most orders with a hotspot of theirs come
-        -- first, then the bigger: a place goes on with its own hotspot, and a
-        -- bigger cluster beside it (whose area reaches the hotspot's) no longer
-        -- takes that hotspot over, leaving the place a second one and a second
-        -- proactive order.
-        SELECT j.* FROM judged j
+        -- first, then the nearest to one, then the bigger: a place goes on with
+        -- its own hotspot, and a bigger cluster beside it (whose area reaches the
+        -- hotspot's) no longer takes that hotspot over, leaving the place a second
+        -- one and a second proactive order; also when no order is shared (a window
+        -- no longer than the runs' interval, a worker down for a window).
+        -- shared_with is the hotspot a cluster shares the most orders with, as the
+        -- hotspots were before this run.
+        SELECT j.*, h.shared_with, h.shared, h.distance FROM judged j
+          LEFT JOIN LATERAL (
+              SELECT pg_catalog.max(t.shared) AS shared, pg_catalog.min(t.distance) AS distance,
+                     (pg_catalog.array_agg(t.id ORDER BY t.shared DESC, t.distance, t.id)
+                          FILTER (WHERE t.shared OPERATOR(pg_catalog.>) 0))[1] AS shared_with
+                FROM (SELECT x.id,
+                             pg_catalog.cardinality(ARRAY(SELECT pg_catalog.unnest(x.order_ids)
+                                                          INTERSECT SELECT pg_catalog.unnest(j.ids))) AS shared,
+                             ST_Distance(x.center, j.center) AS distance
+                        FROM workorder.hotspots x
+                       WHERE x.category_code OPERATOR(pg_catalog.=) j.group_code
+                         AND (x.status OPERATOR(pg_catalog.=) 'active'
+                              OR x.ended_at OPERATOR(pg_catalog.>=) (as_of OPERATOR(pg_catalog.-) j."window"))
+                         AND ST_Intersects(x.geom, ST_Transform(j.area, 4326))) t) h ON true
          WHERE j.n OPERATOR(pg_catalog.>=) j.min_count
            AND j.n::double precision OPERATOR(pg_catalog.>) (j.mean OPERATOR(pg_catalog.+) (j.k OPERATOR(pg_catalog.*) j.sd))
            AND j.n::double precision OPERATOR(pg_catalog.>=) (j.min_ratio OPERATOR(pg_catalog.*) j.mean)
-         ORDER BY j.group_code,
-                  (SELECT pg_catalog.max(pg_catalog.cardinality(ARRAY(SELECT pg_catalog.unnest(x.order_ids)
-                                                                      INTERSECT SELECT pg_catalog.unnest(j.ids))))
-                     FROM workorder.hotspots x
-                    WHERE x.category_code OPERATOR(pg_catalog.=) j.group_code
-                      AND (x.status OPERATOR(pg_catalog.=) 'active'
-                           OR x.ended_at OPERATOR(pg_catalog.>=) (as_of OPERATOR(pg_catalog.-) j."window"))) DESC NULLS LAST,
-                  j.n DESC, j.ids[1]
+         ORDER BY j.group_code, h.shared DESC NULLS LAST, h.distance NULLS LAST, j.n DESC, j.ids[1]
     LOOP
-        n_hot := n_hot OPERATOR(pg_catalog.+) 1;
         place := ST_Transform(found_place.area, 4326);
+        -- A part of a place whose hotspot another part took in this run (its chain
+        -- of reports broke: a report in the middle left the window, or was
+        -- cancelled) is that hotspot's too: it made a second hotspot and a second
+        -- proactive order for one place.
+        IF found_place.shared_with OPERATOR(pg_catalog.=) ANY (seen) THEN
+            UPDATE workorder.hotspots x
+               SET geom = ST_ConvexHull(ST_Collect(x.geom, place)),
+                   order_count = x.order_count OPERATOR(pg_catalog.+) found_place.n,
+                   order_ids = (ARRAY(SELECT DISTINCT pg_catalog.unnest(x.order_ids OPERATOR(pg_catalog.||) found_place.ids) ORDER BY 1))[1:100]
+             WHERE x.id OPERATOR(pg_catalog.=) found_place.shared_with
+               AND (latest_run IS NULL OR as_of OPERATOR(pg_catalog.>=) latest_run);
+            CONTINUE;
+        END IF;
+        n_hot := n_hot OPERATOR(pg_catalog.+) 1;
         -- The hotspot of the group that lies there: the one that shares the most
         -- orders with the place, then the active one, then the oldest; unless
         -- another cluster of this run has taken it already.  For a look at the
@@ -344,12 +373,12 @@ BEGIN
            AND ST_Intersects(x.geom, place) AND NOT (x.id OPERATOR(pg_catalog.=) ANY (seen))
          ORDER BY pg_catalog.cardinality(ARRAY(SELECT pg_catalog.unnest(x.order_ids)
                                                INTERSECT SELECT pg_catalog.unnest(found_place.ids))) DESC,
-                  x.status OPERATOR(pg_catalog.<>) 'active', x.id
+                  x.status OPERATOR(pg_catalog.<>) 'active', ST_Distance(x.center, found_place.center), x.id
          LIMIT 1;
         IF match IS NOT NULL THEN
-            -- A look at the past (as_of before the hotspot was last seen) leaves the
-            -- hotspot as the later run found it.  A hotspot that had ended by as_of
-            -- is active again.
+            -- A look at the past (as_of before the hotspot was last seen, or before
+            -- the latest run) leaves the hotspot as the later run found it.  A
+            -- hotspot that had ended by as_of is active again.
             UPDATE workorder.hotspots x
                SET status = CASE WHEN x.ended_at OPERATOR(pg_catalog.<=) as_of THEN 'active' ELSE x.status END,
                    ended_at = CASE WHEN x.ended_at OPERATOR(pg_catalog.<=) as_of THEN NULL ELSE x.ended_at END,
@@ -358,7 +387,8 @@ BEGIN
                    order_count = found_place.n, baseline_mean = found_place.mean, baseline_sd = found_place.sd,
                    ratio = found_place.n OPERATOR(pg_catalog./) NULLIF(found_place.mean, 0::pg_catalog.float8),
                    order_ids = found_place.ids[1:100], last_seen_at = as_of
-             WHERE x.id OPERATOR(pg_catalog.=) match AND x.last_seen_at OPERATOR(pg_catalog.<=) as_of;
+             WHERE x.id OPERATOR(pg_catalog.=) match AND x.last_seen_at OPERATOR(pg_catalog.<=) as_of
+               AND (latest_run IS NULL OR as_of OPERATOR(pg_catalog.>=) latest_run);
         ELSE
             INSERT INTO workorder.hotspots
                 (category_code, geom, center, radius_m, window_start, window_end, order_count, baseline_mean,
