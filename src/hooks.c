@@ -69,10 +69,21 @@
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static object_access_hook_type prev_object_access_hook = NULL;
 
+/*
+ * A wake to send when the current transaction commits, and the nesting level
+ * of the outermost (sub)transaction that asked for it: when that one aborts,
+ * the wake is dropped with the change that asked for it.
+ */
+typedef struct PendingWake
+{
+	bool		wanted;
+	int			nest_level;
+} PendingWake;
+
 /* Wakes to send when the current transaction commits. */
-static bool wake_launcher_at_commit = false;
-static bool recheck_at_commit = false;
-static bool wake_worker_at_commit = false;
+static PendingWake wake_launcher_at_commit;
+static PendingWake recheck_at_commit;
+static PendingWake wake_worker_at_commit;
 static bool xact_callback_registered = false;
 
 static void workorder_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
@@ -94,6 +105,11 @@ static void release_database(Oid dboid);
 static void workorder_object_access(ObjectAccessType access, Oid classId,
 									Oid objectId, int subId, void *arg);
 static void workorder_xact_callback(XactEvent event, void *arg);
+static void workorder_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+									   SubTransactionId parentSubid, void *arg);
+static void pending_wake_ask(PendingWake *wake, bool wanted);
+static void pending_wake_forget(PendingWake *wake);
+static void pending_wake_end_subxact(PendingWake *wake, bool committed);
 
 PG_FUNCTION_INFO_V1(workorder_wake_launcher);
 PG_FUNCTION_INFO_V1(workorder_wake_worker);
@@ -384,11 +400,57 @@ workorder_wake_at_commit(bool launcher, bool recheck, bool worker)
 	if (!xact_callback_registered)
 	{
 		RegisterXactCallback(workorder_xact_callback, NULL);
+		RegisterSubXactCallback(workorder_subxact_callback, NULL);
 		xact_callback_registered = true;
 	}
-	wake_launcher_at_commit |= launcher;
-	recheck_at_commit |= recheck;
-	wake_worker_at_commit |= worker;
+	pending_wake_ask(&wake_launcher_at_commit, launcher);
+	pending_wake_ask(&recheck_at_commit, recheck);
+	pending_wake_ask(&wake_worker_at_commit, worker);
+}
+
+/*
+ * pending_wake_ask asks for a wake at commit, if wanted, on behalf of the
+ * current (sub)transaction.
+ */
+static void
+pending_wake_ask(PendingWake *wake, bool wanted)
+{
+	int			level = GetCurrentTransactionNestLevel();
+
+	if (!wanted)
+		return;
+	if (!wake->wanted || level < wake->nest_level)
+		wake->nest_level = level;
+	wake->wanted = true;
+}
+
+/* pending_wake_forget drops a wake, sent or not. */
+static void
+pending_wake_forget(PendingWake *wake)
+{
+	wake->wanted = false;
+	wake->nest_level = 0;
+}
+
+/*
+ * pending_wake_end_subxact settles a wake when the current subtransaction
+ * ends: a wake it asked for passes to its parent when it commits, and is
+ * dropped when it aborts.  (A task the worker runs takes each order in a
+ * subtransaction: the wake that a failed order's rolled-back UPDATE asked for
+ * was sent anyway, and the worker ran the failing task again at once, about
+ * ninety times a second.)
+ */
+static void
+pending_wake_end_subxact(PendingWake *wake, bool committed)
+{
+	int			level = GetCurrentTransactionNestLevel();
+
+	if (!wake->wanted || wake->nest_level < level)
+		return;
+	if (committed)
+		wake->nest_level = level - 1;
+	else
+		pending_wake_forget(wake);
 }
 
 /* workorder_xact_callback sends the wakes at commit, and forgets them at its end. */
@@ -399,24 +461,39 @@ workorder_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 	{
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
-			if (wake_launcher_at_commit)
-				workorder_wake_launcher_now(recheck_at_commit);
-			if (wake_worker_at_commit)
+			if (wake_launcher_at_commit.wanted)
+				workorder_wake_launcher_now(recheck_at_commit.wanted);
+			if (wake_worker_at_commit.wanted)
 				workorder_wake_worker_now(MyDatabaseId);
-			wake_launcher_at_commit = false;
-			recheck_at_commit = false;
-			wake_worker_at_commit = false;
+			pending_wake_forget(&wake_launcher_at_commit);
+			pending_wake_forget(&recheck_at_commit);
+			pending_wake_forget(&wake_worker_at_commit);
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
-			wake_launcher_at_commit = false;
-			recheck_at_commit = false;
-			wake_worker_at_commit = false;
+			pending_wake_forget(&wake_launcher_at_commit);
+			pending_wake_forget(&recheck_at_commit);
+			pending_wake_forget(&wake_worker_at_commit);
 			break;
 		default:
 			break;
 	}
+}
+
+/*
+ * workorder_subxact_callback passes the wakes a committed subtransaction asked
+ * for to its parent, and drops those of an aborted one.
+ */
+static void
+workorder_subxact_callback(SubXactEvent event, SubTransactionId mySubid pg_attribute_unused(),
+						   SubTransactionId parentSubid pg_attribute_unused(), void *arg pg_attribute_unused())
+{
+	if (event != SUBXACT_EVENT_COMMIT_SUB && event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	pending_wake_end_subxact(&wake_launcher_at_commit, event == SUBXACT_EVENT_COMMIT_SUB);
+	pending_wake_end_subxact(&recheck_at_commit, event == SUBXACT_EVENT_COMMIT_SUB);
+	pending_wake_end_subxact(&wake_worker_at_commit, event == SUBXACT_EVENT_COMMIT_SUB);
 }
 
 /*

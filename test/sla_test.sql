@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(94);
+SELECT plan(97);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -104,6 +104,31 @@ SELECT is((SELECT count(*) FROM late JOIN workorder.order_events e ON e.order_id
           'one overdue and one accept_overdue event each, no warning after the deadline');
 SELECT is((SELECT count(*) FROM late JOIN workorder.notifications n ON n.order_id = late.id), 10::bigint,
           'each event has its notification');
+
+-- One order whose marks cannot be logged is skipped and named, and the others are
+-- marked.  (The first error rolled back the whole pass, and every pass after met
+-- that order first: no order was warned or marked overdue again.)
+CREATE TEMP TABLE late2 AS
+SELECT (workorder.submit('hotline', 'T2-' || i, '0301', '摊贩二' || i, lon => 121.02, lat => 31.05, priority => 'high')).id
+  FROM generate_series(1, 3) i;
+CREATE FUNCTION pg_temp.refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.order_id = (SELECT min(id) FROM late2) THEN
+        RAISE EXCEPTION 'a broken order';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_one BEFORE INSERT ON workorder.notifications FOR EACH ROW EXECUTE FUNCTION pg_temp.refuse_one();
+SELECT pg_sleep(greatest(0, extract(epoch FROM now() + interval '2.2 seconds' - clock_timestamp())));
+SET client_min_messages = error;
+SELECT task_deadline_check AS pass FROM workorder.task_deadline_check() \gset
+SET client_min_messages = warning;
+SELECT is((:'pass'::workorder.task_outcome).rows, 4, 'a pass with one broken order marks the other two, accept overdue and overdue');
+SELECT ok((:'pass'::workorder.task_outcome).detail LIKE format('%%1 orders failed and were skipped (ids %s): a broken order', (SELECT min(id) FROM late2)),
+          '... and names the order it skipped, with its error');
+SELECT is((SELECT array_agg(o.overdue ORDER BY o.id) FROM late2 JOIN workorder.orders o USING (id)), '{f,t,t}'::boolean[],
+          '... which stays unmarked and due');
+DROP TRIGGER refuse_one ON workorder.notifications;
 
 -- Bad input.
 SELECT throws_ok($$SELECT workorder.deadline_after(now(), 'working_hours', '1 day')$$, 'WO513', NULL,

@@ -59,6 +59,21 @@ CREATE TYPE workorder.task_outcome AS (
     next_due timestamptz   -- when the task wants to run again; NULL: nothing scheduled
 );
 
+-- task_failed_orders is the end of a task's detail that names the orders it skipped
+-- because their work failed: '' when none failed, else how many, the first 20 ids
+-- and the first error.  (The worker logs the detail in workorder.worker_runs.)
+CREATE FUNCTION workorder.task_failed_orders(failed bigint[], first_error text)
+RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    SELECT CASE WHEN COALESCE(pg_catalog.cardinality(failed), 0) OPERATOR(pg_catalog.=) 0 THEN ''
+                ELSE pg_catalog.format('; %s orders failed and were skipped (ids %s%s): %s',
+                                       pg_catalog.cardinality(failed),
+                                       pg_catalog.array_to_string(failed[1:20], ', '),
+                                       CASE WHEN pg_catalog.cardinality(failed) OPERATOR(pg_catalog.>) 20 THEN ', ...' ELSE '' END,
+                                       COALESCE(first_error, 'no message')) END
+$$;
+
 -- worker_tasks lists the tasks, in the order a pass runs them.  Its rows belong to
 -- the extension's scripts: they are not kept by pg_dump, CREATE EXTENSION makes them.
 CREATE TABLE workorder.worker_tasks (

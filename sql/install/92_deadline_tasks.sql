@@ -77,6 +77,8 @@ DECLARE
     warnings integer := 0;
     late_accepts integer := 0;
     lates integer := 0;
+    failed bigint[] := '{}';
+    first_error text;
     outcome workorder.task_outcome;
 BEGIN
     -- The instant is taken once, into a variable: a comparison with clock_timestamp()
@@ -94,34 +96,53 @@ BEGIN
         warn := open AND NOT o.warned AND NOT o.overdue AND o.warn_at OPERATOR(pg_catalog.<=) t;
         late_accept := o.status OPERATOR(pg_catalog.=) 'dispatched' AND NOT o.accept_overdue
                        AND o.accept_due_at OPERATOR(pg_catalog.<=) t;
-        UPDATE workorder.orders x
-           SET warned = x.warned OR warn OR late,
-               accept_overdue = x.accept_overdue OR late_accept,
-               overdue = x.overdue OR late,
-               next_check_at = NULL   -- recomputed by the trigger orders_sla_next_check
-         WHERE x.id OPERATOR(pg_catalog.=) o.id
-        RETURNING * INTO o;
-        IF warn AND NOT late THEN
-            PERFORM workorder.deadline_event(o, 'deadline_warning', o.warn_at);
-            warnings := warnings OPERATOR(pg_catalog.+) 1;
-        END IF;
-        IF late_accept THEN
-            PERFORM workorder.deadline_event(o, 'accept_overdue', o.accept_due_at);
-            late_accepts := late_accepts OPERATOR(pg_catalog.+) 1;
-        END IF;
-        IF late THEN
-            PERFORM workorder.deadline_event(o, 'overdue', o.resolve_due_at);
-            lates := lates OPERATOR(pg_catalog.+) 1;
-        END IF;
+        -- Each order on its own, as task_escalate has it: one whose events cannot
+        -- be logged (a broken row, a lock timeout) is reported and skipped, and the
+        -- others are marked.  (The first error rolled back the whole batch, and every
+        -- run after met the same order first: no order was warned or marked
+        -- overdue again.)
+        BEGIN
+            UPDATE workorder.orders x
+               SET warned = x.warned OR warn OR late,
+                   accept_overdue = x.accept_overdue OR late_accept,
+                   overdue = x.overdue OR late,
+                   next_check_at = NULL   -- recomputed by the trigger orders_sla_next_check
+             WHERE x.id OPERATOR(pg_catalog.=) o.id
+            RETURNING * INTO o;
+            IF warn AND NOT late THEN
+                PERFORM workorder.deadline_event(o, 'deadline_warning', o.warn_at);
+            END IF;
+            IF late_accept THEN
+                PERFORM workorder.deadline_event(o, 'accept_overdue', o.accept_due_at);
+            END IF;
+            IF late THEN
+                PERFORM workorder.deadline_event(o, 'overdue', o.resolve_due_at);
+            END IF;
+            -- Counted once the order's marks are all in.
+            warnings := warnings OPERATOR(pg_catalog.+) (warn AND NOT late)::integer;
+            late_accepts := late_accepts OPERATOR(pg_catalog.+) late_accept::integer;
+            lates := lates OPERATOR(pg_catalog.+) late::integer;
+        EXCEPTION WHEN OTHERS THEN
+            failed := failed OPERATOR(pg_catalog.||) o.id;
+            first_error := COALESCE(first_error, SQLERRM);
+            RAISE WARNING 'deadline check of order % (id %) failed: %', o.ticket, o.id, SQLERRM
+                USING ERRCODE = SQLSTATE,
+                      HINT = 'The order is skipped until its cause is fixed; the other orders are checked.';
+        END;
     END LOOP;
     outcome.rows := warnings OPERATOR(pg_catalog.+) late_accepts OPERATOR(pg_catalog.+) lates;
     outcome.detail := pg_catalog.format('%s orders checked: %s warnings, %s accept overdue, %s overdue',
-                                        seen, warnings, late_accepts, lates);
-    IF seen OPERATOR(pg_catalog.>=) batch THEN
+                                        seen, warnings, late_accepts, lates)
+        OPERATOR(pg_catalog.||) workorder.task_failed_orders(failed, first_error);
+    -- A full batch runs again at once, unless it failed whole: orders that fail stay
+    -- due and come first, and the task would spin on them.
+    IF seen OPERATOR(pg_catalog.>=) batch
+       AND pg_catalog.cardinality(failed) OPERATOR(pg_catalog.<) seen THEN
         outcome.next_due := pg_catalog.now();
     ELSE
         SELECT x.next_check_at INTO outcome.next_due FROM workorder.orders x
-         WHERE x.next_check_at IS NOT NULL ORDER BY x.next_check_at LIMIT 1;
+         WHERE x.next_check_at IS NOT NULL AND x.id OPERATOR(pg_catalog.<>) ALL (failed)
+         ORDER BY x.next_check_at LIMIT 1;
         -- Still due: skipped, locked by a transaction still open.  Look again in
         -- a second, as for the inbox, not at once (the worker would spin).
         IF outcome.next_due OPERATOR(pg_catalog.<=) checked_until THEN

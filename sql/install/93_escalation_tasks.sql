@@ -18,21 +18,6 @@
 -- task_escalate takes an optional instant now (default clock_timestamp()) so that
 -- tests can travel in time: SELECT * FROM workorder.task_escalate('2026-02-01').
 
--- task_failed_orders is the end of a task's detail that names the orders it skipped
--- because their work failed: '' when none failed, else how many, the first 20 ids
--- and the first error.  (The worker logs the detail in workorder.worker_runs.)
-CREATE FUNCTION workorder.task_failed_orders(failed bigint[], first_error text)
-RETURNS text
-LANGUAGE sql STABLE
-AS $$
-    SELECT CASE WHEN COALESCE(pg_catalog.cardinality(failed), 0) OPERATOR(pg_catalog.=) 0 THEN ''
-                ELSE pg_catalog.format('; %s orders failed and were skipped (ids %s%s): %s',
-                                       pg_catalog.cardinality(failed),
-                                       pg_catalog.array_to_string(failed[1:20], ', '),
-                                       CASE WHEN pg_catalog.cardinality(failed) OPERATOR(pg_catalog.>) 20 THEN ', ...' ELSE '' END,
-                                       COALESCE(first_error, 'no message')) END
-$$;
-
 CREATE FUNCTION workorder.task_escalate(now timestamptz DEFAULT NULL)
 RETURNS workorder.task_outcome
 LANGUAGE plpgsql
