@@ -2,11 +2,12 @@
 # deadline_poison.t: one order whose deadline events cannot be logged neither stops
 # the worker from marking the others nor makes it spin on the failing order.
 #
-# In a scratch database (dropped however the script ends): the policy 'instant'
-# (accept 1 s, resolve 3 s, calendar clock, warning at 50 %) for priority high; a
-# trigger outside the extension (public.poison_note, standing in for a broken row or
-# a lock timeout) fails every notification of one order, and counts each attempt in
-# a sequence (which a rollback does not undo).  Three orders are submitted, one of
+# In a scratch database (dropped however the script ends) on test/fixtures/
+# deadline_map.sql (the policy 'instant': accept 1 s, resolve 3 s, calendar clock,
+# warning at 50 %, for priority high); a trigger outside the extension
+# (public.poison_note, standing in for a broken row or a lock timeout) fails every
+# notification of one order, and counts each attempt in a sequence (which a
+# rollback does not undo).  Three orders are submitted, one of
 # them poisoned; the worker alone runs the tasks.  Asserted: the two others are
 # marked overdue; the poisoned one is not, and the worker tried it a bounded number
 # of times in the ten seconds watched.  (The first error rolled back the whole pass,
@@ -18,6 +19,8 @@
 # shared_preload_libraries (scripts/test.sh sets them).  Prints TAP.
 set -uo pipefail
 
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
 db="deadline_poison_$$"
 work=$(mktemp -d /tmp/workorder-deadline-poison.XXXXXX)
 export PGOPTIONS="-c client_min_messages=warning"
@@ -35,51 +38,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-n=0
-check() { # check DESCRIPTION EXPECTED ACTUAL
-  n=$((n + 1))
-  if [ "$2" = "$3" ]; then
-    echo "ok $n - $1"
-  else
-    echo "not ok $n - $1"
-    echo "#   expected: $2"
-    echo "#        got: $3"
-  fi
-}
-
-wait_until() { # wait_until SECONDS DATABASE QUERY: ms until QUERY returns t, or timeout
-  local start deadline
-  start=$(ms)
-  deadline=$((start + $1 * 1000))
-  while :; do
-    if [ "$(psql -X -q -At -d "$2" -c "$3" 2>/dev/null)" = t ]; then
-      echo $(( $(ms) - start ))
-      return 0
-    fi
-    if [ "$(ms)" -ge "$deadline" ]; then
-      echo timeout
-      return 1
-    fi
-    sleep 0.1
-  done
-}
+. "$here/tap.sh"
 
 echo "1..5"
 
-{ q postgres "CREATE DATABASE $db" && q "$db" "CREATE EXTENSION workorder CASCADE" &&
-  psql -X -q -v ON_ERROR_STOP=1 -d "$db" <<'SQL'
-SELECT workorder.load_area('990601', '时限区', 'district', NULL, ST_MakeEnvelope(123.0, 30.0, 123.2, 30.2, 4326));
-SELECT workorder.load_department_kinds('[{"code": "urban_management", "name": "城市管理"}]');
-SELECT workorder.load_units('[
-  {"code": "C-990601", "name": "时限区指挥中心", "kind": "center", "level": "district", "area_code": "990601"},
-  {"code": "D-um", "name": "城管局", "kind": "department", "level": "district", "department_kind": "urban_management", "area_code": "990601"}]');
-SELECT workorder.load_categories('[{"code": "CITY", "name": "城市管理", "handling_level": "district", "department_kind": "urban_management"}]');
-SELECT workorder.load_channels('[{"code": "hotline", "name": "12345热线", "kind": "hotline",
-                                  "categories": [{"code": "0301", "category": "CITY"}]}]');
-INSERT INTO workorder.sla_policies (name, accept_clock, accept_amount, resolve_clock, resolve_amount, warn_fraction)
-VALUES ('instant', 'calendar_hours', '1 second', 'calendar_hours', '3 seconds', 0.5);
-INSERT INTO workorder.sla_priority_policies VALUES ('high', 'instant');
-INSERT INTO workorder.settings VALUES ('dedup_enabled', 'off', 'deadline_poison: every report is an order of its own');
+fixture_database "$db" deadline_map.sql 2>"$work/setup.err" &&
+  psql -X -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null 2>>"$work/setup.err" <<'SQL'
 CREATE TABLE public.poisoned (id bigint PRIMARY KEY);
 CREATE SEQUENCE public.poison_attempts;
 CREATE FUNCTION public.poison_note() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -93,7 +57,6 @@ END $$;
 CREATE TRIGGER poison_note BEFORE INSERT ON workorder.notifications
     FOR EACH ROW EXECUTE FUNCTION public.poison_note();
 SQL
-} >/dev/null 2>"$work/setup.err"
 rc=$?
 check "scratch database with a map, the policy 'instant' and the poison trigger is set up" 0 "$rc"
 if [ "$rc" -ne 0 ]; then

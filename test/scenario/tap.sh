@@ -1,5 +1,5 @@
-# tap.sh: what the scenario tests share for speaking TAP (and a demo database, and a
-# psql session kept open).  Source it; then
+# tap.sh: what the scenario tests share for speaking TAP (and waiting for a state, a
+# demo database, a fixture database, and a psql session kept open).  Source it; then
 #   check DESCRIPTION EXPECTED ACTUAL
 # prints "ok N - DESCRIPTION" when EXPECTED equals ACTUAL, else "not ok N" with both,
 # and counts the tests in $n and the failures in $failed.
@@ -29,6 +29,26 @@ lock_waiters() {
     sleep 0.05
   done
   echo no
+}
+
+# wait_until SECONDS DATABASE QUERY: polls QUERY in DATABASE every 50 ms until it
+# returns t, and prints how many milliseconds that took, or "timeout" after SECONDS
+# (its status then 1).
+wait_until() {
+  local start deadline
+  start=$(( $(date +%s%N) / 1000000 ))
+  deadline=$((start + $1 * 1000))
+  while :; do
+    if [ "$(psql -X -q -At -d "$2" -c "$3" 2>/dev/null)" = t ]; then
+      echo $(( $(date +%s%N) / 1000000 - start ))
+      return 0
+    fi
+    if [ "$(( $(date +%s%N) / 1000000 ))" -ge "$deadline" ]; then
+      echo timeout
+      return 1
+    fi
+    sleep 0.05
+  done
 }
 
 # demo_database DB ERRORS: creates database DB with the extension and the demo map
