@@ -16,7 +16,7 @@ SELECT workorder.load_channels('[{"code": "sms", "name": "短信回访", "kind":
                                  {"code": "gen", "name": "generated", "kind": "hotline", "replies": false}]');
 \o
 
-SELECT plan(71);
+SELECT plan(74);
 
 CREATE TEMP SEQUENCE refs;
 -- resolved_order returns a new order of category CITY_VENDOR, resolved by B-um-990801001.
@@ -340,6 +340,38 @@ SELECT is((SELECT string_agg(unit_code || ' ' || orders_assigned || ' ' || cohor
             WHERE unit_code IN ('D-water', 'D-um') AND period_kind = 'day' AND period_start = '2026-05-07'
               AND orders_assigned > 0),
           'D-um 1 1', 'a reassigned order counts for the unit it went to, and not against the unit it was taken from');
+-- One verdict per report and resolve: a citizen's later verdict on the same handling
+-- replaces the earlier (a retried form; the channel's verdict, then the center's),
+-- at it; a merged report's citizen has a verdict of their own; after a reopen and a
+-- new resolve, a verdict is a new one.  (Each counted: one order's verdicts
+-- outweighed the rest.)  Days here are UTC (district_time_zone, above).
+SELECT pg_temp.log('V-1', '[{"a": "dispatch", "u": "D-water", "at": "2026-06-01 01:00Z"},
+    {"a": "resolve", "u": "D-water", "at": "2026-06-01 02:00Z", "x": {"deadline": "on_time"}},
+    {"a": "callback", "u": "D-water", "at": "2026-06-01 03:00Z", "x": {"satisfaction": "unsatisfied"}},
+    {"a": "callback", "u": "D-water", "at": "2026-06-01 04:00Z", "x": {"satisfaction": "satisfied"}},
+    {"a": "callback", "u": "D-water", "at": "2026-06-02 04:00Z", "x": {"satisfaction": "satisfied"}},
+    {"a": "callback", "u": "D-water", "at": "2026-06-02 05:00Z", "x": {"satisfaction": "satisfied", "report_order_id": "999"}},
+    {"a": "reopen", "u": "D-water", "at": "2026-06-03 01:00Z"},
+    {"a": "resolve", "u": "D-water", "at": "2026-06-03 02:00Z", "x": {"deadline": "on_time"}},
+    {"a": "callback", "u": "D-water", "at": "2026-06-03 03:00Z", "x": {"satisfaction": "unsatisfied"}}]');
+-- A unit with no order assigned in June, and a satisfied verdict on a May order.
+SELECT pg_temp.log('V-2', '[{"a": "dispatch", "u": "D-um", "at": "2026-05-20 01:00Z"},
+    {"a": "resolve", "u": "D-um", "at": "2026-05-20 02:00Z", "x": {"deadline": "on_time"}},
+    {"a": "callback", "u": "D-um", "at": "2026-06-04 03:00Z", "x": {"satisfaction": "satisfied"}}]');
+INSERT INTO workorder.score_progress (processed_through) SELECT max(id) FROM workorder.order_events
+    ON CONFLICT (singleton) DO UPDATE SET processed_through = EXCLUDED.processed_through;
+SELECT workorder.recompute_scores('2026-06-01', '2026-06-30') IS NOT NULL AS june \gset
+SELECT results_eq($$SELECT period_start, callbacks, callbacks_satisfied FROM workorder.unit_scores
+                     WHERE unit_code = 'D-water' AND period_kind = 'day' AND period_start >= '2026-06-01' ORDER BY 1$$,
+                  $$VALUES ('2026-06-01'::date, 0, 0), ('2026-06-02', 2, 2), ('2026-06-03', 1, 0)$$,
+                  'a later verdict of the same citizen on the same handling takes the earlier''s back, on its day; the merged report''s citizen and the verdict after the redo count');
+SELECT is((SELECT ROW(callbacks, callbacks_satisfied, satisfaction_rate)::text FROM workorder.unit_scores
+            WHERE unit_code = 'D-water' AND period_kind = 'month' AND period_start = '2026-06-01'),
+          ROW(3, 2, 0.6667)::text, '... so June has three verdicts, two satisfied (it was five, three)');
+SELECT is((SELECT array_agg(unit_code || ':' || COALESCE(rank::text, '-') ORDER BY unit_code) FROM workorder.unit_scores
+            WHERE period_kind = 'month' AND period_start = '2026-06-01' AND unit_code IN ('D-um', 'D-water')),
+          '{D-um:-,D-water:1}',
+          'a unit with no order assigned in the period is not ranked (its one satisfied verdict on a May order ranked it first)');
 SELECT throws_ok($$SELECT workorder.recompute_scores('infinity', NULL)$$, 'WO812', NULL,
                  'an infinite day is WO812');
 SELECT throws_ok($$SELECT workorder.recompute_scores('5874897-12-31', NULL)$$, 'WO812', NULL,

@@ -16,7 +16,7 @@ BEGIN;
 \i test/fixtures/lifecycle_map.sql
 \o
 
-SELECT plan(38);
+SELECT plan(39);
 
 CREATE TEMP TABLE views (name text PRIMARY KEY);
 INSERT INTO views VALUES ('bi_open_orders'), ('bi_overdue_orders'), ('bi_backlog'), ('bi_escalations'),
@@ -84,6 +84,21 @@ SELECT throws_ok($$SELECT workorder.report_daily_briefing((now() AT TIME ZONE 'A
 SELECT throws_ok($$SELECT workorder.report_daily_briefing('infinity')$$, 'WO821', NULL, 'an infinite day is WO821');
 SELECT throws_ok($$SELECT workorder.report_daily_briefing('4714-11-24 BC')$$, 'WO821', NULL,
                  'the first day of the range of dates is WO821 (it has no start in the zone: 22008 before)');
+
+-- One day is one lock, whatever the session's DateStyle: the key was the day as
+-- text, so two sessions of two styles did not wait for each other, and the second
+-- failed on the first's key (23505).  Here both runs are this session's: they hold
+-- one advisory lock of the briefings between them, not two.
+SET LOCAL DateStyle = 'ISO, YMD';
+SELECT workorder.report_daily_briefing((now() AT TIME ZONE 'Asia/Shanghai')::date - 2) IS NOT NULL AS iso_run \gset
+SET LOCAL DateStyle = 'SQL, DMY';
+SELECT workorder.report_daily_briefing((now() AT TIME ZONE 'Asia/Shanghai')::date - 2) IS NOT NULL AS sql_run \gset
+SET LOCAL DateStyle = 'ISO, YMD';
+SELECT is((SELECT count(*)::integer FROM pg_locks l
+            WHERE l.locktype = 'advisory' AND l.pid = pg_backend_pid()
+              AND l.classid::bigint = (hashtext('workorder.daily_briefings')::bigint & 4294967295)
+              AND l.objid::bigint = ((((now() AT TIME ZONE 'Asia/Shanghai')::date - 2) - date '2000-01-01')::bigint & 4294967295)),
+          1, 'a day''s briefing takes one lock in any DateStyle, keyed by the day''s number');
 
 -- Two runs for one day at once: the second waits for the first, then replaces its
 -- row (it failed on the first's key).  The other run is a dblink session, which

@@ -6,7 +6,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(60);
+SELECT plan(61);
 
 -- refused(name, value) inserts a row and returns the error's SQLSTATE, message,
 -- detail and hint as one text ('taken' when the row was written, then removed).
@@ -148,6 +148,15 @@ SELECT lives_ok($$SET CONSTRAINTS workorder.settings_score_lists IMMEDIATE$$,
                 'both moved in one transaction, black first or not, are taken');
 SELECT throws_ok($$UPDATE workorder.settings SET value = '0.3' WHERE name = 'score_red_at_least'$$, 'WO010', NULL,
                  'and the check holds against a value written earlier');
+-- Deleting one puts its default back, which is checked too: with black at 0.97,
+-- red's default 0.95 is below it.  (The delete was taken, and a unit at 0.96 was put
+-- on the red list.)
+UPDATE workorder.settings SET value = '0.99' WHERE name = 'score_red_at_least';
+UPDATE workorder.settings SET value = '0.97' WHERE name = 'score_black_below';
+SET CONSTRAINTS workorder.settings_score_lists_delete IMMEDIATE;
+SELECT throws_ok($$DELETE FROM workorder.settings WHERE name = 'score_red_at_least'$$, 'WO010',
+                 'invalid values of settings score_red_at_least and score_black_below',
+                 'deleting a threshold whose default crosses the other''s is refused');
 
 SELECT * FROM finish();
 ROLLBACK;

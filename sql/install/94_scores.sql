@@ -18,6 +18,9 @@
 --                        mark is 'overdue' and counts no more)
 --   resolves             resolve events
 --   callbacks, callbacks_satisfied   callback events; satisfied or basically satisfied
+--                        (one per report and resolve: a later verdict of the same
+--                        citizen on the same handling takes the earlier one's back,
+--                        at it)
 --   extensions           approve_extension events
 --   overdue              overdue events, but for those an approved extension
 --                        withdrew
@@ -281,7 +284,8 @@ BEGIN
         SELECT e.id, e.order_id, e.seq, e.at, e.action, e.unit_code, e.old_unit,
                e.details OPERATOR(pg_catalog.->>) 'deadline' AS deadline,
                e.details OPERATOR(pg_catalog.->>) 'satisfaction' AS satisfaction,
-               e.details OPERATOR(pg_catalog.->>) 'overdue_withdrawn' AS overdue_withdrawn
+               e.details OPERATOR(pg_catalog.->>) 'overdue_withdrawn' AS overdue_withdrawn,
+               e.details OPERATOR(pg_catalog.->>) 'report_order_id' AS report_order_id
           FROM workorder.order_events e
          WHERE e.id OPERATOR(pg_catalog.>) after_id AND e.id OPERATOR(pg_catalog.<=) through_id
            AND e.at OPERATOR(pg_catalog.>=) since
@@ -357,6 +361,27 @@ BEGIN
                 ORDER BY p.seq DESC LIMIT 1) m
          WHERE ev.action IN ('approve_extension', 'deadline_recomputed')
            AND ev.overdue_withdrawn OPERATOR(pg_catalog.=) 'true' AND m.unit_code IS NOT NULL
+        UNION ALL
+        -- A citizen's later verdict on the same handling (a retried form, the
+        -- channel's verdict and then the center's) replaces the earlier one: its
+        -- facts are taken back, at it, so that one verdict counts per report (a
+        -- merged report's citizen has one of its own) and resolve.  Every verdict
+        -- counted, and one order's four outweighed the rest.
+        SELECT c.unit_code, c.at, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1,
+               -(c.satisfaction IN ('satisfied', 'basically_satisfied'))::integer, 0, 0
+          FROM ev
+         CROSS JOIN LATERAL (
+               SELECT p.unit_code, p.at, p.details OPERATOR(pg_catalog.->>) 'satisfaction' AS satisfaction
+                 FROM workorder.order_events p
+                WHERE p.order_id OPERATOR(pg_catalog.=) ev.order_id AND p.seq OPERATOR(pg_catalog.<) ev.seq
+                  AND p.action OPERATOR(pg_catalog.=) 'callback'
+                  AND (p.details OPERATOR(pg_catalog.->>) 'report_order_id') IS NOT DISTINCT FROM ev.report_order_id
+                  AND NOT EXISTS (SELECT 1 FROM workorder.order_events r
+                                   WHERE r.order_id OPERATOR(pg_catalog.=) ev.order_id
+                                     AND r.seq OPERATOR(pg_catalog.>) p.seq AND r.seq OPERATOR(pg_catalog.<) ev.seq
+                                     AND r.action IN ('resolve', 'reopen'))
+                ORDER BY p.seq DESC LIMIT 1) c
+         WHERE ev.action OPERATOR(pg_catalog.=) 'callback' AND c.unit_code IS NOT NULL
     ), daily AS (
         SELECT fact.unit, (fact.at AT TIME ZONE zone)::date AS day,
                pg_catalog.sum(fact.assigned) AS assigned, pg_catalog.sum(fact.acc_ok) AS acc_ok,
@@ -431,12 +456,23 @@ CREATE CONSTRAINT TRIGGER settings_score_lists
     DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW WHEN (NEW.name OPERATOR(pg_catalog.=) ANY ('{score_red_at_least,score_black_below}'::text[]))
     EXECUTE FUNCTION workorder.settings_score_lists();
+-- A row deleted puts its default back, which may cross the other's value: deleting
+-- score_red_at_least 0.99 beside score_black_below 0.97 put a unit at 0.96 on the
+-- red list.
+CREATE CONSTRAINT TRIGGER settings_score_lists_delete
+    AFTER DELETE ON workorder.settings
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW WHEN (OLD.name OPERATOR(pg_catalog.=) ANY ('{score_red_at_least,score_black_below}'::text[]))
+    EXECUTE FUNCTION workorder.settings_score_lists();
 
 -- score_rank ranks the units of each kind in the periods (kinds[i], starts[i]) by
 -- composite, and puts them on the red or black list; score_derive calls it after
 -- the rates and composites, units_kind_scores alone (a unit's move to another kind
 -- changes ranks, not rates).  A row whose rank and list stay is not written: a
--- move of one unit rewrote every row of every period it had scores in.
+-- move of one unit rewrote every row of every period it had scores in.  A unit
+-- with no order assigned in the period is not ranked: one with a satisfied callback
+-- on an older order had a composite of that alone, 1.0, and ranked first, above the
+-- units that did the period's work.
 CREATE FUNCTION workorder.score_rank(kinds text[], starts date[])
 RETURNS void
 LANGUAGE plpgsql
@@ -449,8 +485,9 @@ BEGIN
     UPDATE workorder.unit_scores s
        SET rank = r.rank, list = r.list
       FROM (SELECT x.period_kind, x.period_start, x.unit_code,
-                   CASE WHEN x.composite IS NOT NULL THEN
-                        pg_catalog.rank() OVER (PARTITION BY x.period_kind, x.period_start, x.unit_kind, x.composite IS NULL
+                   CASE WHEN x.composite IS NOT NULL AND x.orders_assigned OPERATOR(pg_catalog.>) 0 THEN
+                        pg_catalog.rank() OVER (PARTITION BY x.period_kind, x.period_start, x.unit_kind,
+                                                             x.composite IS NOT NULL AND x.orders_assigned OPERATOR(pg_catalog.>) 0
                                                 ORDER BY x.composite DESC)::integer END AS rank,
                    CASE WHEN x.composite IS NULL OR x.orders_assigned OPERATOR(pg_catalog.<) min_orders THEN NULL
                         WHEN x.composite OPERATOR(pg_catalog.>=) red THEN 'red'

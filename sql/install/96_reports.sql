@@ -123,8 +123,11 @@ BEGIN
     PERFORM workorder.report_period_check('day', the_day, zone);
     -- One briefing of a day at a time: two runs at once would both replace the row,
     -- and the second INSERT would fail on the first's key.
+    -- The day as a number, not as text, whose form follows the session's DateStyle:
+    -- two sessions of different styles took two locks for one day, and the second
+    -- failed on the first's key (23505).
     PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('workorder.daily_briefings'),
-                                             pg_catalog.hashtext(the_day::text));
+                                             (the_day OPERATOR(pg_catalog.-) '2000-01-01'::date));
     day_start := the_day::timestamp AT TIME ZONE zone;
     day_end := (the_day OPERATOR(pg_catalog.+) 1)::timestamp AT TIME ZONE zone;
     b.day := the_day;

@@ -7,3 +7,9 @@ CREATE CONSTRAINT TRIGGER settings_score_lists
     DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW WHEN (NEW.name OPERATOR(pg_catalog.=) ANY ('{score_red_at_least,score_black_below}'::text[]))
     EXECUTE FUNCTION workorder.settings_score_lists();
+-- A row deleted puts its default back, which may cross the other's value.
+CREATE CONSTRAINT TRIGGER settings_score_lists_delete
+    AFTER DELETE ON workorder.settings
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW WHEN (OLD.name OPERATOR(pg_catalog.=) ANY ('{score_red_at_least,score_black_below}'::text[]))
+    EXECUTE FUNCTION workorder.settings_score_lists();
