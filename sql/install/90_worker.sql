@@ -230,6 +230,7 @@ DECLARE
     err_code text;
     err_message text;
     err_detail text;
+    err_context text;
 BEGIN
     SELECT t.function INTO task_function FROM workorder.worker_tasks t
      WHERE t.task OPERATOR(pg_catalog.=) run_task.task;
@@ -268,13 +269,19 @@ BEGIN
     EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS err_code = RETURNED_SQLSTATE,
                                 err_message = MESSAGE_TEXT,
-                                err_detail = PG_EXCEPTION_DETAIL;
+                                err_detail = PG_EXCEPTION_DETAIL,
+                                err_context = PG_EXCEPTION_CONTEXT;
         ok := false;
         detail := pg_catalog.format('%s%s (SQLSTATE %s)', err_message,
                                     COALESCE('. ' OPERATOR(pg_catalog.||) NULLIF(err_detail, ''), ''), err_code);
         INSERT INTO workorder.worker_runs (started_at, finished_at, task, ok, detail)
         VALUES (started, pg_catalog.clock_timestamp(), task, false, run_task.detail);
-        RAISE WARNING USING MESSAGE = pg_catalog.format('background task %s failed: %s', task, detail);
+        -- Where it failed, in the task: the warning's own context is this function's
+        -- RAISE, and the log said which task failed but not which statement.
+        RAISE WARNING USING MESSAGE = pg_catalog.format('background task %s failed: %s', task, detail),
+                            DETAIL = pg_catalog.format('It failed in: %s.',
+                                                       pg_catalog.replace(COALESCE(NULLIF(err_context, ''), 'no context'),
+                                                                          E'\n', '; '));
         RETURN;
     END;
     ok := true;
