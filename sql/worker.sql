@@ -1,4 +1,4 @@
--- Background work: the task list, run_task() and run_due_work(), the run log and
+-- Background work: the task list, run_task(), run_due_work() and run_due_tasks(), the run log and
 -- its trimming, a failing task, bad input and privileges.  The database's own worker
 -- is first made idle (the settings row worker_enabled), so that it never runs a task
 -- at the moment this test does; the rest runs in one transaction that is rolled back.
@@ -109,6 +109,31 @@ SELECT count(*) AS dumped_worker_tables
   FROM pg_extension e, unnest(e.extconfig) cfg(oid)
  WHERE e.extname = 'workorder' AND cfg.oid IN ('workorder.worker_runs'::regclass, 'workorder.worker_tasks'::regclass);
 ROLLBACK;
+
+-- run_due_tasks(), for pg_cron, runs each task in a READ COMMITTED transaction of
+-- its own, committed: under a session default of REPEATABLE READ the inbox is
+-- drained (run_due_work() runs in its caller's transaction, where intake refuses,
+-- WO307), and two tasks that log a run log them from two transactions.  (An old run
+-- gives the trim something to do.)
+DELETE FROM workorder.worker_runs;
+INSERT INTO workorder.worker_runs (started_at, finished_at, task, ok, detail, rows)
+VALUES (now() - interval '30 days', now() - interval '30 days', 'filler', true, 'a month ago', 1);
+INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
+VALUES ('no-such-channel', 'WK-CALL', '0301', '测试', '122.05', '30.05');
+SET default_transaction_isolation = 'repeatable read';
+CALL workorder.run_due_tasks();
+RESET default_transaction_isolation;
+SELECT state, error_code FROM workorder.inbox WHERE channel_ref = 'WK-CALL';
+SELECT task, ok, rows FROM workorder.worker_runs ORDER BY id;
+SELECT count(DISTINCT xmin::text) AS transactions FROM workorder.worker_runs;
+-- Inside a transaction block it cannot commit.
+BEGIN;
+\set SHOW_CONTEXT never
+CALL workorder.run_due_tasks();
+\set SHOW_CONTEXT errors
+ROLLBACK;
+DELETE FROM workorder.inbox WHERE channel_ref = 'WK-CALL';
+DELETE FROM workorder.worker_runs;
 
 -- The worker works again.
 DELETE FROM workorder.settings WHERE name = 'worker_enabled';

@@ -298,10 +298,9 @@ REVOKE ALL ON FUNCTION workorder.run_task(text) FROM PUBLIC;
 COMMENT ON FUNCTION workorder.run_task(text) IS
     'Runs one background task (see workorder.worker_tasks); returns whether it went well, its rows and detail, and when it is next due.';
 
--- run_due_work runs every task, in order, and returns the earliest instant one of
--- them is next due, or NULL.  It is what a pg_cron job calls when the module is not
--- preloaded, e.g. SELECT cron.schedule('workorder', '* * * * *',
--- 'SELECT workorder.run_due_work()').
+-- run_due_work runs every task, in order, in the caller's transaction, and returns
+-- the earliest instant one of them is next due, or NULL.  A pg_cron job calls
+-- run_due_tasks() below instead, which commits each task.
 CREATE FUNCTION workorder.run_due_work()
 RETURNS timestamptz
 LANGUAGE plpgsql
@@ -320,6 +319,43 @@ $$;
 REVOKE ALL ON FUNCTION workorder.run_due_work() FROM PUBLIC;
 COMMENT ON FUNCTION workorder.run_due_work() IS
     'Runs every background task of this database now; safe beside a running worker; returns the next due instant, or NULL.';
+
+-- run_due_tasks does what run_due_work does, as the worker does it: each task in a
+-- transaction of its own, READ COMMITTED, committed before the next begins, with
+-- lock waits bounded by workorder.task_lock_timeout (10 s when the module is not
+-- loaded).  A function runs every task in its caller's one transaction: it held
+-- each task's lock, and so kept the worker from it, until the last task ended;
+-- its writes and notifications waited as long; one lock wait held the whole run
+-- (a pg_cron job waited a minute behind an open transaction); and under REPEATABLE
+-- READ intake refused to drain the inbox.  It is what a pg_cron job should call:
+-- CALL workorder.run_due_tasks().  A procedure that commits: not inside a
+-- transaction block.  (Not SECURITY DEFINER, nor given a search_path, which a
+-- procedure that commits may not have: every name in it is qualified, and
+-- run_task, which it calls, runs as the owner.)
+CREATE PROCEDURE workorder.run_due_tasks()
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    tasks text[] := ARRAY(SELECT d.task FROM workorder.due_tasks() d(task));
+    t text;
+BEGIN
+    -- Each transaction is set READ COMMITTED by its first statement, right after
+    -- the COMMIT that began it (the loop's next step would be a query before it).
+    COMMIT;
+    SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
+    FOREACH t IN ARRAY tasks LOOP
+        PERFORM pg_catalog.set_config('lock_timeout',
+                                      COALESCE(pg_catalog.current_setting('workorder.task_lock_timeout', true), '10s'),
+                                      true);
+        PERFORM workorder.run_task(t);
+        COMMIT;
+        SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
+    END LOOP;
+END
+$$;
+REVOKE ALL ON PROCEDURE workorder.run_due_tasks() FROM PUBLIC;
+COMMENT ON PROCEDURE workorder.run_due_tasks() IS
+    'Runs every background task of this database now, each in its own READ COMMITTED transaction, committed; for pg_cron: CALL workorder.run_due_tasks().';
 
 -- wake_launcher makes the launcher look at every database when the transaction
 -- commits; wake_worker makes this database's worker make a pass when it commits.

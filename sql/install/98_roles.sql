@@ -34,8 +34,9 @@ BEGIN
         -- From the group roles too: what they may run is granted below, afresh
         -- each time this part runs (an update takes back what a version before
         -- granted by mistake).
-        EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC, %s', fn, everyone);
-        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO workorder_admin', fn);
+        -- (ROUTINE: procedures too.)
+        EXECUTE pg_catalog.format('REVOKE ALL ON ROUTINE %s FROM PUBLIC, %s', fn, everyone);
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON ROUTINE %s TO workorder_admin', fn);
     END LOOP;
 
     -- Then, by function name, to whom else:
