@@ -16,7 +16,7 @@ SELECT workorder.load_channels('[{"code": "sms", "name": "短信回访", "kind":
                                  {"code": "gen", "name": "generated", "kind": "hotline", "replies": false}]');
 \o
 
-SELECT plan(74);
+SELECT plan(75);
 
 CREATE TEMP SEQUENCE refs;
 -- resolved_order returns a new order of category CITY_VENDOR, resolved by B-um-990801001.
@@ -340,6 +340,21 @@ SELECT is((SELECT string_agg(unit_code || ' ' || orders_assigned || ' ' || cohor
             WHERE unit_code IN ('D-water', 'D-um') AND period_kind = 'day' AND period_start = '2026-05-07'
               AND orders_assigned > 0),
           'D-um 1 1', 'a reassigned order counts for the unit it went to, and not against the unit it was taken from');
+-- An order marked overdue while it waited unassigned (returned) is judged late at
+-- the resolve of the unit it went to: the mark named no unit, and the resolve after
+-- it said overdue, so neither counted, and the late order was in nobody's rate.
+SELECT pg_temp.log('V-0', '[{"a": "dispatch", "u": "D-water", "at": "2026-07-10 01:00Z"},
+    {"a": "return", "u": null, "at": "2026-07-10 02:00Z"},
+    {"a": "overdue", "u": null, "at": "2026-07-10 09:00Z"},
+    {"a": "dispatch", "u": "D-um", "at": "2026-07-11 01:00Z"},
+    {"a": "resolve", "u": "D-um", "at": "2026-07-11 02:00Z", "x": {"deadline": "overdue"}}]');
+INSERT INTO workorder.score_progress (processed_through) SELECT max(id) FROM workorder.order_events
+    ON CONFLICT (singleton) DO UPDATE SET processed_through = EXCLUDED.processed_through;
+SELECT workorder.recompute_scores('2026-07-10', '2026-07-11') IS NOT NULL AS july \gset
+SELECT is((SELECT ROW(resolves, resolves_on_time, resolves_judged, on_time_completion_rate)::text FROM workorder.unit_scores
+            WHERE unit_code = 'D-um' AND period_kind = 'day' AND period_start = '2026-07-11'),
+          ROW(1, 0, 1, 0.0000)::text, 'a resolve after a mark made while the order was unassigned is judged late');
+
 -- One verdict per report and resolve: a citizen's later verdict on the same handling
 -- replaces the earlier (a retried form; the channel's verdict, then the center's),
 -- at it; a merged report's citizen has a verdict of their own; after a reopen and a
@@ -362,7 +377,7 @@ INSERT INTO workorder.score_progress (processed_through) SELECT max(id) FROM wor
     ON CONFLICT (singleton) DO UPDATE SET processed_through = EXCLUDED.processed_through;
 SELECT workorder.recompute_scores('2026-06-01', '2026-06-30') IS NOT NULL AS june \gset
 SELECT results_eq($$SELECT period_start, callbacks, callbacks_satisfied FROM workorder.unit_scores
-                     WHERE unit_code = 'D-water' AND period_kind = 'day' AND period_start >= '2026-06-01' ORDER BY 1$$,
+                     WHERE unit_code = 'D-water' AND period_kind = 'day' AND period_start BETWEEN '2026-06-01' AND '2026-06-30' ORDER BY 1$$,
                   $$VALUES ('2026-06-01'::date, 0, 0), ('2026-06-02', 2, 2), ('2026-06-03', 1, 0)$$,
                   'a later verdict of the same citizen on the same handling takes the earlier''s back, on its day; the merged report''s citizen and the verdict after the redo count');
 SELECT is((SELECT ROW(callbacks, callbacks_satisfied, satisfaction_rate)::text FROM workorder.unit_scores

@@ -15,7 +15,9 @@
 --   resolves_judged      those + resolve events 'late' + overdue events (an order
 --                        that is open and past its deadline is late from the
 --                        moment it is marked, and counts once: a resolve after the
---                        mark is 'overdue' and counts no more)
+--                        mark is 'overdue' and counts no more, unless the mark
+--                        named no unit, made while the order waited unassigned:
+--                        then the resolve is judged, late)
 --   resolves             resolve events
 --   callbacks, callbacks_satisfied   callback events; satisfied or basically satisfied
 --                        (one per report and resolve: a later verdict of the same
@@ -301,7 +303,16 @@ BEGIN
                 OR (ev.action OPERATOR(pg_catalog.=) 'accept' AND ev.deadline IN ('on_time', 'late')))::integer AS acc_judged,
                (ev.action OPERATOR(pg_catalog.=) 'resolve' AND ev.deadline OPERATOR(pg_catalog.=) 'on_time')::integer AS res_ok,
                (ev.action OPERATOR(pg_catalog.=) 'overdue'
-                OR (ev.action OPERATOR(pg_catalog.=) 'resolve' AND ev.deadline IN ('on_time', 'late')))::integer AS res_judged,
+                OR (ev.action OPERATOR(pg_catalog.=) 'resolve' AND ev.deadline IN ('on_time', 'late'))
+                -- A resolve after a mark that counted for no unit (made while the
+                -- order waited unassigned: before its first dispatch, or returned)
+                -- is judged, late: neither the mark nor the resolve was, and the
+                -- late order was in nobody's rate.
+                OR (ev.action OPERATOR(pg_catalog.=) 'resolve' AND ev.deadline OPERATOR(pg_catalog.=) 'overdue'
+                    AND COALESCE((SELECT p.unit_code IS NULL FROM workorder.order_events p
+                                   WHERE p.order_id OPERATOR(pg_catalog.=) ev.order_id AND p.seq OPERATOR(pg_catalog.<) ev.seq
+                                     AND p.action OPERATOR(pg_catalog.=) 'overdue'
+                                   ORDER BY p.seq DESC LIMIT 1), false)))::integer AS res_judged,
                (ev.action OPERATOR(pg_catalog.=) 'resolve')::integer AS res,
                0 AS c_resolved, 0 AS c_returned, 0 AS c_redone,
                (ev.action OPERATOR(pg_catalog.=) 'callback')::integer AS cb,
