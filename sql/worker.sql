@@ -113,8 +113,10 @@ ROLLBACK;
 -- run_due_tasks(), for pg_cron, runs each task in a READ COMMITTED transaction of
 -- its own, committed: under a session default of REPEATABLE READ the inbox is
 -- drained (run_due_work() runs in its caller's transaction, where intake refuses,
--- WO307), and two tasks that log a run log them from two transactions.  (An old run
--- gives the trim something to do.)
+-- WO307), and the tasks that log a run log them from transactions of their own.
+-- (An old run gives the trim something to do; today's ticket row is made first, so
+-- that whether ticket_day has work does not depend on the hour.)
+SELECT workorder.prepare_ticket_day() IS NOT NULL AS today_ready;
 DELETE FROM workorder.worker_runs;
 INSERT INTO workorder.worker_runs (started_at, finished_at, task, ok, detail, rows)
 VALUES (now() - interval '30 days', now() - interval '30 days', 'filler', true, 'a month ago', 1);
@@ -124,8 +126,9 @@ SET default_transaction_isolation = 'repeatable read';
 CALL workorder.run_due_tasks();
 RESET default_transaction_isolation;
 SELECT state, error_code FROM workorder.inbox WHERE channel_ref = 'WK-CALL';
-SELECT task, ok, rows FROM workorder.worker_runs ORDER BY id;
-SELECT count(DISTINCT xmin::text) AS transactions FROM workorder.worker_runs;
+SELECT task, ok, rows FROM workorder.worker_runs WHERE task IN ('drain_inbox', 'trim_run_log') ORDER BY id;
+SELECT count(DISTINCT xmin::text) = count(*) AS each_its_own_transaction, count(*) >= 2 AS two_or_more
+  FROM workorder.worker_runs;
 -- Inside a transaction block it cannot commit.
 BEGIN;
 \set SHOW_CONTEXT never

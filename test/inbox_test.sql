@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(80);
+SELECT plan(81);
 -- Reports here are orders of their own: dedup is sql/dedup.sql's.
 INSERT INTO workorder.settings VALUES ('dedup_enabled', 'off', 'reports in these tests are orders of their own');
 
@@ -255,6 +255,19 @@ SELECT results_eq($$SELECT (t).rows, (t).next_due = (SELECT min(retry_at) FROM w
                       FROM (SELECT workorder.task_drain_inbox() t) x$$,
                   $$VALUES (0, true)$$,
                   'with only rows waiting for a retry, the drain task is next due when the first of them is');
+-- A batch in which a row failed for a reason not its own is full all the same: with
+-- rows never tried behind it, the task is due again at once.  (Counted by its rows
+-- accepted and rejected, it was a partial batch, and the drain waited a second
+-- between batches: transient failures of 1 % of the rows cut its rate to a third.)
+INSERT INTO workorder.settings VALUES ('drain_batch_rows', '2', 'inbox_test');
+UPDATE workorder.inbox SET retry_at = clock_timestamp() - interval '1 second' WHERE channel_ref = 'BROKEN-1';
+INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
+SELECT 'hotline', 'BEHIND-' || i, '0301', '摊贩', '122.05', '30.05' FROM generate_series(1, 3) i;
+SELECT results_eq($$SELECT (t).rows, (t).next_due = now() FROM (SELECT workorder.task_drain_inbox() t) x$$,
+                  $$VALUES (1, true)$$,
+                  'a batch of two whose row due again failed once more took one row behind it, and is due again at once');
+SELECT accepted AS behind_drained FROM workorder.drain_inbox(10) \gset
+DELETE FROM workorder.settings WHERE name = 'drain_batch_rows';
 DROP TRIGGER inbox_test_fail_broken ON workorder.orders;
 UPDATE workorder.inbox SET retry_at = clock_timestamp() - interval '1 second' WHERE channel_ref LIKE 'BROKEN-%';
 SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (3, 0)$$,

@@ -87,10 +87,13 @@ COMMENT ON TABLE workorder.worker_tasks IS
     'The background tasks, run in position order by the worker and by run_due_work(); function returns workorder.task_outcome.';
 
 -- task_drain_inbox makes orders of pending inbox rows, one batch per run.  A full
--- batch means there may be more: it is due again at once.  After a partial batch,
--- rows never tried that are still pending are held by another drain: due in a
--- second; otherwise the task is due when the first retry is (a second from now at
--- the earliest, for a due retry that another drain holds).
+-- batch means there may be more: it is due again at once; so do rows never tried
+-- that no drain holds (a batch whose rows partly failed for a reason not their own,
+-- and wait for a retry, was counted partial: the drain waited a second between
+-- batches, and transient failures of 1 % of the rows cut its rate to a third).
+-- Rows never tried that another drain holds: due in a second; otherwise the task
+-- is due when the first retry is (a second from now at the earliest, for a due
+-- retry that another drain holds).
 CREATE FUNCTION workorder.task_drain_inbox()
 RETURNS workorder.task_outcome
 LANGUAGE plpgsql
@@ -107,7 +110,10 @@ BEGIN
     SELECT d.accepted, d.rejected INTO drained FROM workorder.drain_inbox(batch) d;
     outcome.rows := drained.accepted OPERATOR(pg_catalog.+) drained.rejected;
     outcome.detail := pg_catalog.format('%s accepted, %s rejected', drained.accepted, drained.rejected);
-    IF outcome.rows OPERATOR(pg_catalog.>=) batch THEN
+    IF outcome.rows OPERATOR(pg_catalog.>=) batch
+       OR EXISTS (SELECT FROM workorder.inbox i
+                   WHERE i.state OPERATOR(pg_catalog.=) 'pending' AND i.retry_at IS NULL
+                   LIMIT 1 FOR KEY SHARE SKIP LOCKED) THEN
         outcome.next_due := pg_catalog.now();
     ELSIF EXISTS (SELECT FROM workorder.inbox i
                    WHERE i.state OPERATOR(pg_catalog.=) 'pending' AND i.retry_at IS NULL) THEN
