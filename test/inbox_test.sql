@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(81);
+SELECT plan(84);
 -- Reports here are orders of their own: dedup is sql/dedup.sql's.
 INSERT INTO workorder.settings VALUES ('dedup_enabled', 'off', 'reports in these tests are orders of their own');
 
@@ -268,6 +268,33 @@ SELECT results_eq($$SELECT (t).rows, (t).next_due = now() FROM (SELECT workorder
                   'a batch of two whose row due again failed once more took one row behind it, and is due again at once');
 SELECT accepted AS behind_drained FROM workorder.drain_inbox(10) \gset
 DELETE FROM workorder.settings WHERE name = 'drain_batch_rows';
+-- A drain works through its rows for drain_time_budget: the rows it has not reached
+-- by then stay pending, untouched, for the next one.  (A batch of rows each waiting
+-- for a lock held the worker, and every task behind the drain, until the task's
+-- timeout cancelled it with its rows' retry bookkeeping.)  Here the first row takes
+-- a second and a tenth, the budget is a second.
+CREATE FUNCTION pg_temp.slow_first() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.channel_ref = 'SLOW-1' THEN
+        PERFORM pg_sleep(1.1);
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER inbox_test_slow_first BEFORE INSERT ON workorder.orders
+    FOR EACH ROW EXECUTE FUNCTION pg_temp.slow_first();
+INSERT INTO workorder.settings VALUES ('drain_time_budget', '1 second', 'inbox_test');
+INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
+SELECT 'hotline', 'SLOW-' || i, '0301', '摊贩', '122.05', '30.05' FROM generate_series(1, 3) i;
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox(10)$$, $$VALUES (1, 0)$$,
+                  'a drain whose first row outlasts drain_time_budget stops after it');
+SELECT results_eq($$SELECT channel_ref, state, attempts, retry_at FROM workorder.inbox WHERE channel_ref LIKE 'SLOW-%' ORDER BY 1$$,
+                  $$VALUES ('SLOW-1', 'accepted', 0, NULL::timestamptz), ('SLOW-2', 'pending', 0, NULL), ('SLOW-3', 'pending', 0, NULL)$$,
+                  '... the rows it did not reach stay pending, untouched');
+DROP TRIGGER inbox_test_slow_first ON workorder.orders;
+DELETE FROM workorder.settings WHERE name = 'drain_time_budget';
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox(10)$$, $$VALUES (2, 0)$$,
+                  '... and the next drain takes them');
 DROP TRIGGER inbox_test_fail_broken ON workorder.orders;
 UPDATE workorder.inbox SET retry_at = clock_timestamp() - interval '1 second' WHERE channel_ref LIKE 'BROKEN-%';
 SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (3, 0)$$,

@@ -75,6 +75,8 @@ SELECT d.name, d.kind, d.min_value, d.max_value, d.choices, d.default_value, d.m
     ('score_list_min_orders', 'integer', 0, 1000000, NULL, '10', 'assignments a unit needs in a period to be listed'),
     ('score_batch_events', 'integer', 1, 1000000000, NULL, '100000', 'events one score_update pass takes at most'),
     ('drain_batch_rows', 'integer', 1, 100000, NULL, '1000', 'inbox rows one drain_inbox task takes'),
+    ('drain_time_budget', 'interval', 1, 3600, NULL, '30 seconds',
+     'inbox: how long one drain_inbox works through its rows; those it has not reached by then stay pending, for the next'),
     ('inbox_retry_base', 'interval', 1, 86400, NULL, '10 seconds',
      'inbox: the wait before a row that failed for a reason not its own is tried again'),
     ('inbox_retry_max', 'interval', 1, 604800, NULL, '15 minutes', 'inbox: the longest wait between tries of a row'),

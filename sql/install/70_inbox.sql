@@ -189,6 +189,10 @@ $$;
 -- So rows that keep failing (a unit broken until an admin mends it) are tried a few
 -- times an hour, and never stand in front of the rows behind them: before, they were
 -- claimed first by every drain, and max_rows of them stopped the drain for good.
+--
+-- A drain works through its rows for drain_time_budget (default '30 seconds'); the
+-- rows it has not reached by then stay pending, untouched, for the next drain, and
+-- what it did commits.
 -- intake_check_isolation refuses intake (operation names it) in a REPEATABLE READ
 -- or SERIALIZABLE transaction (WO307), as submit() does: dedup's search must see
 -- the reports committed while it waited for them (src/intake.c).
@@ -227,6 +231,13 @@ DECLARE
     -- The instant in a variable: compared with clock_timestamp() (volatile), the
     -- retry_at of every waiting row was a filter, not a bound of inbox_retry_idx.
     claimed_at timestamptz := pg_catalog.clock_timestamp();
+    -- How long the rows are worked through; those not reached by then stay pending
+    -- for the next drain.  A row whose submit() waits for a lock (another session's
+    -- open transaction at the same place) waits up to the worker's lock_timeout, and
+    -- a batch of such rows held the worker, every task behind the drain, until the
+    -- task's timeout cancelled it, its rows' retry bookkeeping with it.
+    budget interval := workorder.setting('drain_time_budget', '30 seconds')::interval;
+    reached integer := 0;
 BEGIN
     IF max_rows IS NULL OR max_rows OPERATOR(pg_catalog.<) 1 OR max_rows OPERATOR(pg_catalog.>) 100000 THEN
         PERFORM workorder.raise_error('WO306',
@@ -276,6 +287,9 @@ BEGIN
               ORDER BY workorder.trim_blanks(i.channel) COLLATE pg_catalog."C",
                        workorder.trim_blanks(i.channel_ref) COLLATE pg_catalog."C", i.id
     LOOP
+        EXIT WHEN reached OPERATOR(pg_catalog.>) 0
+                  AND pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) claimed_at OPERATOR(pg_catalog.>=) budget;
+        reached := reached OPERATOR(pg_catalog.+) 1;
         BEGIN
             converting := 'lon';
             converted_to := 'a number (degrees of longitude)';
