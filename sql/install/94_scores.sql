@@ -379,7 +379,7 @@ BEGIN
         -- merged report's citizen has one of its own) and resolve.  Every verdict
         -- counted, and one order's four outweighed the rest.
         SELECT c.unit_code, c.at, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1,
-               -(c.satisfaction IN ('satisfied', 'basically_satisfied'))::integer, 0, 0
+               CASE WHEN c.satisfaction IN ('satisfied', 'basically_satisfied') THEN -1 ELSE 0 END, 0, 0
           FROM ev
          CROSS JOIN LATERAL (
                SELECT p.unit_code, p.at, p.details OPERATOR(pg_catalog.->>) 'satisfaction' AS satisfaction
