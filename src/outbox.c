@@ -63,7 +63,8 @@ typedef struct OutboxEvent
 #define OUTBOX_INSERT	1
 #define OUTBOX_MERGED	2
 #define OUTBOX_MASTER_RESULT 3
-static SPIPlanPtr outbox_plans[4] = {NULL, NULL, NULL, NULL};
+#define OUTBOX_LOCK_MERGED 4
+static SPIPlanPtr outbox_plans[5] = {NULL, NULL, NULL, NULL, NULL};
 
 /* The order an event belongs to: its channel, reference and ticket. */
 static const char outbox_order_query[] =
@@ -146,6 +147,20 @@ static const char outbox_merged_query[] =
 static const Oid outbox_merged_types[] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 	TEXTOID, JSONBOID, TIMESTAMPTZOID};
 
+/*
+ * The reports merged into order $1, locked for key share (in id order, as
+ * every locker of several orders takes them) before their messages are
+ * addressed: their order row is what gives a message its channel, and a
+ * channel renamed meanwhile (its new code cascading to the reports) re-addresses
+ * only the messages it sees.  Unlocked, a rename that committed while the
+ * master's action was still open left the report's new message under the old
+ * code, where no claim ever found it, and the report's later messages queued
+ * behind it for good.  Locked, the rename waits for the action, then finds the
+ * message.  (The master itself is locked by its action.)
+ */
+static const char outbox_lock_merged_query[] =
+"SELECT FROM workorder.orders d WHERE d.master_id OPERATOR(pg_catalog.=) $1 ORDER BY d.id FOR KEY SHARE";
+
 static SPIPlanPtr outbox_plan(int which);
 static int	outbox_event_cmp(const void *a, const void *b);
 static bool outbox_read_events(TriggerData *trigdata, OutboxEvent **events, int *nevents);
@@ -182,6 +197,11 @@ outbox_plan(int which)
 				break;
 			case OUTBOX_MASTER_RESULT:
 				query = outbox_master_result_query;
+				types = outbox_order_types;
+				ntypes = lengthof(outbox_order_types);
+				break;
+			case OUTBOX_LOCK_MERGED:
+				query = outbox_lock_merged_query;
 				types = outbox_order_types;
 				ntypes = lengthof(outbox_order_types);
 				break;
@@ -390,6 +410,10 @@ outbox_merged_messages(const OutboxEvent *e)
 	nulls[7] = e->details ? ' ' : 'n';
 	values[8] = TimestampTzGetDatum(e->at);
 	nulls[8] = ' ';
+	ret = SPI_execute_plan(outbox_plan(OUTBOX_LOCK_MERGED), &values[1], NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "outbox: locking the reports merged into order " INT64_FORMAT " failed: %s", e->order_id,
+			 SPI_result_code_string(ret));
 	ret = SPI_execute_plan(outbox_plan(OUTBOX_MERGED), values, nulls, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "outbox: inserting the messages of event " INT64_FORMAT " failed: %s", e->id,
