@@ -275,8 +275,8 @@ calendar_unknown(const char *code)
 
 /*
  * calendar_lock_shared takes the calendars' lock in share mode for the
- * transaction (see the header).  Taken anew, it reads the invalidations that
- * came meanwhile, so that a change committed before it is seen by this
+ * transaction (see the header); calendar_get then reads the invalidations
+ * that came meanwhile, so that a change committed before it is seen by this
  * computation.  A parallel worker takes none (the lock would end with the
  * worker): parallel plans run only queries that write nothing, and what the
  * extension stores (deadlines, escalation instants) is computed outside
@@ -291,8 +291,7 @@ calendar_lock_shared(void)
 	if (IsParallelWorker())
 		return;
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, CALENDAR_LOCK_KEY, 0, 2);
-	if (LockAcquire(&tag, ShareLock, false, false) == LOCKACQUIRE_OK)
-		AcceptInvalidationMessages();
+	(void) LockAcquire(&tag, ShareLock, false, false);
 }
 
 /*
@@ -327,6 +326,15 @@ calendar_get(FunctionCallInfo fcinfo, int argno, const char *function)
 		calendar_callback_registered = true;
 	}
 	calendar_lock_shared();
+
+	/*
+	 * The changes other sessions committed, on every call, as the reference
+	 * cache takes them (refcache.c): taken only when the transaction first
+	 * took the lock, a holiday committed since was missed by the rest of the
+	 * transaction, and two statements of it disagreed about the calendar.
+	 * With nothing pending this reads a flag.
+	 */
+	AcceptInvalidationMessages();
 	if (calendar_cache == NULL || calendar_cache_generation != calendar_generation)
 		calendar_cache_reset();
 
@@ -855,7 +863,15 @@ calendar_working_day_end(Calendar *cal, TimestampTz start, int32 days)
 	int32		count = 0;
 
 	calendar_to_local(cal, start, &first, &usec);
-	for (day = (days == 0 ? first : first + 1); day <= first + CALENDAR_HORIZON_DAYS; day++)
+
+	/*
+	 * For days = 0 the day before start's own is looked at too, as
+	 * calendar_forward does: where the clock goes back across midnight
+	 * (America/Havana, 01:00 to 00:00), start in the first 00:00 to 00:59 lies
+	 * on its day while the day before ends at the second midnight, after it,
+	 * and the working time left then was skipped.
+	 */
+	for (day = (days == 0 ? first - 1 : first + 1); day <= first + CALENDAR_HORIZON_DAYS; day++)
 	{
 		const WorkSpan *spans;
 		int			n = calendar_day_spans(cal, day, &spans);

@@ -3,8 +3,12 @@
 -- durations, checked against a second reading of the calendar in SQL
 -- (calendar_spans), on cn and on calendars across daylight-saving switches; the
 -- cache seeing changes; the loaders' bad input, with nothing written.
+-- The other session of the cache test below (a dblink connection).
+CREATE EXTENSION IF NOT EXISTS dblink;
+SELECT format('dbname=%s port=%s host=%s user=%s', current_database(), current_setting('port'),
+              split_part(current_setting('unix_socket_directories'), ',', 1), current_user) AS other \gset
 BEGIN;
-SELECT plan(59);
+SELECT plan(61);
 
 SET LOCAL search_path = workorder, public;
 -- The results must not depend on the session's time zone: run in another one.
@@ -289,6 +293,40 @@ SELECT is((SELECT row(inserted, updated, unchanged, first_day, last_day)::text
           '(1,0,1,2027-01-01,2027-01-01)', 'a load returns inserted, updated, unchanged and the changed range');
 SELECT is((SELECT row(calendar_code, first_day, last_day, what)::text FROM workorder.calendar_changes ORDER BY id DESC LIMIT 1),
           '(cn,2027-01-01,2027-01-01,days)', 'and records the changed range for the deadline job');
+
+-- Where the clock goes back across midnight (America/Havana, 01:00 to 00:00), an
+-- instant in the first 00:00 to 00:59 lies on its own day while the day before ends
+-- at the second midnight: add_working_days(start, 0) finds the working time left
+-- then.  (It skipped to Monday's end.)
+INSERT INTO workorder.calendars (code, name, time_zone) VALUES ('t-havana', 'Havana', 'America/Havana');
+INSERT INTO workorder.calendar_hours (calendar_code, isodow, starts, ends)
+VALUES ('t-havana', 6, '20:00', '24:00'), ('t-havana', 1, '09:00', '17:00');
+SELECT is(workorder.add_working_days('2023-11-05 04:30+00', 0, 't-havana'), '2023-11-05 05:00+00'::timestamptz,
+          'add_working_days(start, 0) on the night the clock goes back at midnight ends the day before''s hours');
+
+-- A holiday another session commits is seen by the rest of this transaction at
+-- once, as the reference cache sees its changes.  (The calendars' changes were read
+-- when the transaction first took their lock: a deadline computed later in it was
+-- counted on the old calendar, and two statements of it disagreed.)
+SELECT dblink_connect('cal_other', :'other') AS connected \gset
+SELECT dblink_exec('cal_other', $$INSERT INTO workorder.calendars (code, name, time_zone) VALUES ('t-inval', 'inval', 'Asia/Shanghai');
+                                  INSERT INTO workorder.calendar_hours (calendar_code, isodow, starts, ends)
+                                  SELECT 't-inval', d, '09:00', '17:00' FROM generate_series(1, 5) d$$) AS made \gset
+-- (In one function, so that nothing between the two computations reads the
+-- catalogs, which would take the changes in by the way.)
+CREATE FUNCTION pg_temp.across_a_commit() RETURNS timestamptz[] LANGUAGE plpgsql AS $f$
+DECLARE
+    before timestamptz := workorder.add_working_days('2026-03-16 10:00+08', 1, 't-inval');
+BEGIN
+    PERFORM dblink_exec('cal_other', $$INSERT INTO workorder.calendar_days (calendar_code, day, kind, name)
+                                       VALUES ('t-inval', '2026-03-17', 'holiday', 'committed meanwhile')$$);
+    RETURN ARRAY[before, workorder.add_working_days('2026-03-16 10:00+08', 1, 't-inval')];
+END
+$f$;
+SELECT is(pg_temp.across_a_commit(), ARRAY['2026-03-17 17:00+08', '2026-03-18 17:00+08']::timestamptz[],
+          'a working day after Monday is Tuesday, and Wednesday in the same transaction once another session has made Tuesday a holiday');
+SELECT dblink_exec('cal_other', $$DELETE FROM workorder.calendars WHERE code = 't-inval'$$) AS removed \gset
+SELECT dblink_disconnect('cal_other') AS disconnected \gset
 
 SELECT * FROM finish();
 ROLLBACK;
