@@ -16,7 +16,7 @@ SELECT workorder.load_channels('[{"code": "sms", "name": "短信回访", "kind":
                                  {"code": "gen", "name": "generated", "kind": "hotline", "replies": false}]');
 \o
 
-SELECT plan(75);
+SELECT plan(76);
 
 CREATE TEMP SEQUENCE refs;
 -- resolved_order returns a new order of category CITY_VENDOR, resolved by B-um-990801001.
@@ -354,6 +354,48 @@ SELECT workorder.recompute_scores('2026-07-10', '2026-07-11') IS NOT NULL AS jul
 SELECT is((SELECT ROW(resolves, resolves_on_time, resolves_judged, on_time_completion_rate)::text FROM workorder.unit_scores
             WHERE unit_code = 'D-um' AND period_kind = 'day' AND period_start = '2026-07-11'),
           ROW(1, 0, 1, 0.0000)::text, 'a resolve after a mark made while the order was unassigned is judged late');
+
+-- A merge, a cancel or a reassign that takes back an assignment takes back the
+-- overdue mark made in it too, unless it was withdrawn, and the order is judged at
+-- the resolve of the unit it went to.  (The unit kept a late order it no longer had,
+-- and the unit that resolved it late was never judged.)  A return keeps the mark:
+-- the unit handed the order back late.  August, UTC days.
+SELECT pg_temp.log('R-1', '[{"a": "dispatch", "u": "D-water", "at": "2026-08-03 01:00Z"},
+    {"a": "overdue", "u": "D-water", "at": "2026-08-03 09:00Z"},
+    {"a": "reassign", "u": "D-um", "at": "2026-08-04 01:00Z"},
+    {"a": "resolve", "u": "D-um", "at": "2026-08-04 02:00Z", "x": {"deadline": "overdue"}}]');
+SELECT pg_temp.log('R-2', '[{"a": "dispatch", "u": "D-water", "at": "2026-08-10 01:00Z"},
+    {"a": "overdue", "u": "D-water", "at": "2026-08-10 09:00Z"},
+    {"a": "approve_extension", "u": "D-water", "at": "2026-08-10 10:00Z", "x": {"overdue_withdrawn": true}},
+    {"a": "reassign", "u": "D-um", "at": "2026-08-11 01:00Z"},
+    {"a": "resolve", "u": "D-um", "at": "2026-08-11 02:00Z", "x": {"deadline": "on_time"}}]');
+SELECT pg_temp.log('R-3', '[{"a": "dispatch", "u": "D-water", "at": "2026-08-17 01:00Z"},
+    {"a": "overdue", "u": "D-water", "at": "2026-08-17 09:00Z"},
+    {"a": "reassign", "u": "D-um", "at": "2026-08-18 01:00Z"},
+    {"a": "approve_extension", "u": "D-um", "at": "2026-08-18 02:00Z", "x": {"overdue_withdrawn": true}},
+    {"a": "resolve", "u": "D-um", "at": "2026-08-18 03:00Z", "x": {"deadline": "on_time"}}]');
+SELECT pg_temp.log('R-4', '[{"a": "dispatch", "u": "D-water", "at": "2026-08-24 01:00Z"},
+    {"a": "overdue", "u": "D-water", "at": "2026-08-24 09:00Z"},
+    {"a": "return", "u": null, "at": "2026-08-24 10:00Z"},
+    {"a": "dispatch", "u": "D-um", "at": "2026-08-25 01:00Z"},
+    {"a": "resolve", "u": "D-um", "at": "2026-08-25 02:00Z", "x": {"deadline": "overdue"}}]');
+SELECT pg_temp.log('R-5', '[{"a": "dispatch", "u": "D-water", "at": "2026-08-27 01:00Z"},
+    {"a": "overdue", "u": "D-water", "at": "2026-08-27 09:00Z"},
+    {"a": "merge", "u": null, "at": "2026-08-28 01:00Z"}]');
+INSERT INTO workorder.score_progress (processed_through) SELECT max(id) FROM workorder.order_events
+    ON CONFLICT (singleton) DO UPDATE SET processed_through = EXCLUDED.processed_through;
+SELECT workorder.recompute_scores('2026-08-01', '2026-08-31') IS NOT NULL AS august \gset
+SELECT results_eq($$SELECT unit_code, period_start, orders_assigned, resolves_on_time, resolves_judged, overdue
+                      FROM workorder.unit_scores
+                     WHERE period_kind = 'day' AND period_start BETWEEN '2026-08-01' AND '2026-08-31'
+                       AND (orders_assigned, resolves_on_time, resolves_judged, overdue) <> (0, 0, 0, 0)
+                     ORDER BY 1, 2$$,
+                  $$VALUES ('D-um', '2026-08-04'::date, 1, 0, 1, 0),
+                           ('D-um', '2026-08-11', 1, 1, 1, 0),
+                           ('D-um', '2026-08-18', 1, 1, 1, 0),
+                           ('D-um', '2026-08-25', 1, 0, 0, 0),
+                           ('D-water', '2026-08-24', 1, 0, 1, 1)$$,
+                  'a mark made in an assignment a reassign or a merge takes back goes with it, once, and the resolve after it is judged; a return keeps it');
 
 -- One verdict per report and resolve: a citizen's later verdict on the same handling
 -- replaces the earlier (a retried form; the channel's verdict, then the center's),

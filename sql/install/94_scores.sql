@@ -34,7 +34,10 @@
 --   redone               a reopen counts at the resolve it undoes
 --   (withdrawn marks)    an approve_extension, or a deadline_recomputed, that
 --                        withdrew an overdue mark takes back the mark's
---                        resolves_judged and overdue, at it
+--                        resolves_judged and overdue, at it; so does a merge, a
+--                        cancel or a reassign that takes back the assignment the
+--                        mark was made in (below), and the order is judged at the
+--                        resolve of the unit it went to
 --   (ended assignments)  a merge, a cancel or a reassign that ends an assignment
 --                        no resolve or return ended takes back its
 --                        orders_assigned, at it (a dispatcher's misroute is not
@@ -263,6 +266,35 @@ BEGIN
 END
 $$;
 
+-- score_mark_voided says whether order_id's overdue mark at mark_seq was taken back,
+-- before before_seq, with the assignment it was made in: a merge, a cancel or a
+-- reassign ended that assignment (nothing ended it first: a resolve, a return, a
+-- merge or a cancel; and no other assignment began between the mark and it).  Such
+-- an assignment is not the unit's to resolve (score_facts takes it back), and so
+-- its mark is not the unit's either: it is taken back with it, and the order is
+-- judged at the resolve of the unit it went to.
+CREATE FUNCTION workorder.score_mark_voided(order_id bigint, mark_seq integer, before_seq integer)
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $$
+    SELECT EXISTS (
+        SELECT 1 FROM workorder.order_events t
+         WHERE t.order_id OPERATOR(pg_catalog.=) score_mark_voided.order_id
+           AND t.seq OPERATOR(pg_catalog.>) mark_seq AND t.seq OPERATOR(pg_catalog.<) before_seq
+           AND t.action IN ('merge', 'cancel', 'reassign')
+           AND NOT EXISTS (
+               SELECT 1 FROM workorder.order_events q
+                WHERE q.order_id OPERATOR(pg_catalog.=) score_mark_voided.order_id
+                  AND q.seq OPERATOR(pg_catalog.<) t.seq
+                  AND ((q.action IN ('dispatch', 'reassign', 'reopen') AND q.seq OPERATOR(pg_catalog.>) mark_seq)
+                       OR (q.action IN ('resolve', 'return', 'merge', 'cancel')
+                           AND q.seq OPERATOR(pg_catalog.>) COALESCE(
+                               (SELECT pg_catalog.max(a.seq) FROM workorder.order_events a
+                                 WHERE a.order_id OPERATOR(pg_catalog.=) score_mark_voided.order_id
+                                   AND a.seq OPERATOR(pg_catalog.<) mark_seq
+                                   AND a.action IN ('dispatch', 'reassign', 'reopen')), 0)))))
+$$;
+
 -- score_facts returns the facts of the events with after_id < id <= through_id and
 -- at >= since (an instant), summed per unit and period, for the periods that start
 -- on or after since_day.  Every fact lands on a day no later than its event's, so
@@ -304,12 +336,14 @@ BEGIN
                (ev.action OPERATOR(pg_catalog.=) 'resolve' AND ev.deadline OPERATOR(pg_catalog.=) 'on_time')::integer AS res_ok,
                (ev.action OPERATOR(pg_catalog.=) 'overdue'
                 OR (ev.action OPERATOR(pg_catalog.=) 'resolve' AND ev.deadline IN ('on_time', 'late'))
-                -- A resolve after a mark that counted for no unit (made while the
-                -- order waited unassigned: before its first dispatch, or returned)
-                -- is judged, late: neither the mark nor the resolve was, and the
-                -- late order was in nobody's rate.
+                -- A resolve after a mark that counts for no unit (made while the
+                -- order waited unassigned: before its first dispatch, or returned;
+                -- or taken back with a misrouted assignment, score_mark_voided) is
+                -- judged, late: neither the mark nor the resolve was, and the late
+                -- order was in nobody's rate.
                 OR (ev.action OPERATOR(pg_catalog.=) 'resolve' AND ev.deadline OPERATOR(pg_catalog.=) 'overdue'
-                    AND COALESCE((SELECT p.unit_code IS NULL FROM workorder.order_events p
+                    AND COALESCE((SELECT p.unit_code IS NULL OR workorder.score_mark_voided(ev.order_id, p.seq, ev.seq)
+                                    FROM workorder.order_events p
                                    WHERE p.order_id OPERATOR(pg_catalog.=) ev.order_id AND p.seq OPERATOR(pg_catalog.<) ev.seq
                                      AND p.action OPERATOR(pg_catalog.=) 'overdue'
                                    ORDER BY p.seq DESC LIMIT 1), false)))::integer AS res_judged,
@@ -366,12 +400,36 @@ BEGIN
         SELECT m.unit_code, m.at, 0, 0, 0, 0, -1, 0, 0, 0, 0, 0, 0, 0, -1
           FROM ev
          CROSS JOIN LATERAL (
-               SELECT p.unit_code, p.at FROM workorder.order_events p
+               SELECT p.unit_code, p.at, p.seq FROM workorder.order_events p
                 WHERE p.order_id OPERATOR(pg_catalog.=) ev.order_id AND p.seq OPERATOR(pg_catalog.<) ev.seq
                   AND p.action OPERATOR(pg_catalog.=) 'overdue'
                 ORDER BY p.seq DESC LIMIT 1) m
          WHERE ev.action IN ('approve_extension', 'deadline_recomputed')
            AND ev.overdue_withdrawn OPERATOR(pg_catalog.=) 'true' AND m.unit_code IS NOT NULL
+           -- (not one taken back already, with its assignment)
+           AND NOT workorder.score_mark_voided(ev.order_id, m.seq, ev.seq)
+        UNION ALL
+        -- A merge, a cancel or a reassign that takes back an assignment takes back
+        -- the overdue mark made in it too, at the mark, unless it was withdrawn: the
+        -- assignment was not the unit's to resolve, and the order is judged at the
+        -- resolve of the unit it went to.  (The unit kept a late order it no
+        -- longer had, and the unit that resolved it late was never judged.)
+        SELECT m.unit_code, m.at, 0, 0, 0, 0, -1, 0, 0, 0, 0, 0, 0, 0, -1
+          FROM ev
+         CROSS JOIN LATERAL (
+               SELECT p.unit_code, p.at, p.seq FROM workorder.order_events p
+                WHERE p.order_id OPERATOR(pg_catalog.=) ev.order_id AND p.seq OPERATOR(pg_catalog.<) ev.seq
+                  AND p.action OPERATOR(pg_catalog.=) 'overdue'
+                ORDER BY p.seq DESC LIMIT 1) m
+         WHERE ev.action IN ('merge', 'cancel', 'reassign') AND m.unit_code IS NOT NULL
+           -- voided by this event itself, not by one before it
+           AND workorder.score_mark_voided(ev.order_id, m.seq, ev.seq OPERATOR(pg_catalog.+) 1)
+           AND NOT workorder.score_mark_voided(ev.order_id, m.seq, ev.seq)
+           AND NOT EXISTS (SELECT 1 FROM workorder.order_events w
+                            WHERE w.order_id OPERATOR(pg_catalog.=) ev.order_id
+                              AND w.seq OPERATOR(pg_catalog.>) m.seq AND w.seq OPERATOR(pg_catalog.<) ev.seq
+                              AND w.action IN ('approve_extension', 'deadline_recomputed')
+                              AND (w.details OPERATOR(pg_catalog.->>) 'overdue_withdrawn') OPERATOR(pg_catalog.=) 'true')
         UNION ALL
         -- A citizen's later verdict on the same handling (a retried form, the
         -- channel's verdict and then the center's) replaces the earlier one: its
