@@ -5,8 +5,12 @@
 -- offset is Beijing time whatever the session's TimeZone, and permissions.
 \set QUIET 1
 SET client_min_messages = warning;
+-- Another session, for the isolation check below (a dblink connection).
+CREATE EXTENSION IF NOT EXISTS dblink;
+SELECT format('dbname=%s port=%s host=%s user=%s', current_database(), current_setting('port'),
+              split_part(current_setting('unix_socket_directories'), ',', 1), current_user) AS other \gset
 BEGIN;
-SELECT plan(53);
+SELECT plan(54);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -349,6 +353,14 @@ SELECT results_eq($$SELECT ingested, rejected FROM workorder.ingest_detections()
 SELECT is((SELECT count(*)::integer FROM workorder.detections WHERE camera_id = 'cam-rt'), 20, '... each detection stored once');
 SELECT is((SELECT calls FROM pg_stat_xact_user_functions WHERE funcname = 'ingest_detection_rows'), 1::bigint,
           '... by one call of ingest_detection_rows: the batch was not split');
+
+-- Ingest runs READ COMMITTED, as intake: under REPEATABLE READ it is WO307.  (An
+-- ingest that waited for another's lock kept its snapshot from before, and failed
+-- on the other's rows with a serialization error instead of seeing them.)
+-- (A lock timeout in the other session: this transaction holds the ingests' lock.)
+SELECT throws_ok(format($$SELECT * FROM dblink(%L, 'SET lock_timeout = ''2s''; BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT ingested FROM workorder.ingest_detections()') AS t(ingested integer)$$,
+                        :'other'),
+                 'WO307', NULL, 'ingest_detections() in a REPEATABLE READ transaction is WO307');
 
 SET LOCAL ROLE detections_test_nobody;
 SELECT throws_ok($$INSERT INTO workorder.detection_inbox (camera_id) VALUES ('x')$$, '42501', NULL,

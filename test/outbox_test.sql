@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(104);
+SELECT plan(106);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 SELECT workorder.load_channels('[{"code": "mailbox", "name": "区长信箱", "kind": "mailbox"}]');
@@ -461,6 +461,19 @@ SELECT results_eq(format('SELECT state, last_error, settled_at IS NOT NULL FROM 
                   '... the claim made it dead, with its last error');
 SELECT is((workorder.ack_outbox(:slow, 'late')).state, 'delivered',
           'a message given back after its lease ran out, then made dead so, is still its last claimer''s to acknowledge late');
+-- A claim makes dead at most 1000 such messages, the oldest first: the setting
+-- lowered under a backlog made one claim of one message kill every one of its
+-- channel's at once (50,000 took 4.4 s), and under a connector's statement timeout
+-- the claim failed every time.
+INSERT INTO workorder.outbox (order_id, event_id, channel_code, channel_ref, kind, payload, attempts, next_attempt_at)
+SELECT pg_temp.id_of('P-3'), -i, 'hotline', 'worn-' || i, 'resolve', '{}', 50, now() - interval '1 minute'
+  FROM generate_series(1, 1200) i;
+SELECT count(*) AS claimed FROM workorder.claim_outbox('hotline', 1, '1 minute', 'after') \gset
+SELECT is((SELECT count(*)::integer FROM workorder.outbox WHERE channel_ref LIKE 'worn-%' AND state = 'dead'), 1000,
+          'a claim makes 1000 worn-out messages dead, not all 1200');
+SELECT count(*) AS claimed FROM workorder.claim_outbox('hotline', 1, '1 minute', 'after') \gset
+SELECT is((SELECT count(*)::integer FROM workorder.outbox WHERE channel_ref LIKE 'worn-%' AND state = 'dead'), 1200,
+          '... and the next claim the rest');
 
 -- An unsatisfied callback that reopens a master: the reopen goes out to the master's
 -- channel and to every report merged into it, and its reason is not the citizen's

@@ -249,7 +249,11 @@ BEGIN
     claimer := workorder.outbox_claimer(claimer);
     -- A message whose lease ran out after its last attempt is dead: the task
     -- outbox_expire says so too, but without a worker or a pg_cron job nothing
-    -- else would, and it would stay claimed, neither claimable nor dead.
+    -- else would, and it would stay claimed, neither claimable nor dead.  At most
+    -- 1000 a claim, the oldest first: outbox_max_attempts lowered under a backlog
+    -- made one claim of one message kill every message of its channel at once
+    -- (50,000 took 4.4 s, each with its notice), and under a connector's statement
+    -- timeout the claim failed, and rolled back, every time.
     UPDATE workorder.outbox x
        SET state = 'dead',
            last_error = CASE WHEN x.state OPERATOR(pg_catalog.=) 'claimed'
@@ -264,6 +268,8 @@ BEGIN
                        AND y.state IN ('pending', 'claimed')
                        AND y.next_attempt_at OPERATOR(pg_catalog.<=) claimed_at
                        AND y.attempts OPERATOR(pg_catalog.>=) max_attempts
+                     ORDER BY y.id
+                     LIMIT 1000
                        FOR UPDATE SKIP LOCKED);
     RETURN QUERY
     WITH due AS (

@@ -597,6 +597,10 @@ BEGIN
             pg_catalog.format('max_rows is %s.', COALESCE(max_rows::text, 'NULL')),
             'Pass max_rows from 1 to 1000000; call ingest_detections() again for the rest.');
     END IF;
+    -- READ COMMITTED, as intake: under REPEATABLE READ an ingest that waited for
+    -- another's lock kept its snapshot from before it, and failed on the other's
+    -- rows with a serialization error (40001) instead of seeing them.
+    PERFORM workorder.intake_check_isolation('ingest_detections()');
     PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('workorder.ingest_detections'));
     -- The rows with a value over its column's length are found as the rows are
     -- claimed: octet_length() reads a stored value's length, not the value.
