@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(106);
+SELECT plan(108);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 SELECT workorder.load_channels('[{"code": "mailbox", "name": "区长信箱", "kind": "mailbox"}]');
@@ -504,6 +504,16 @@ SELECT is((SELECT count(*)::integer FROM workorder.notifications n JOIN workorde
               AND n.payload->>'ticket' IS NOT NULL),
           (SELECT count(*)::integer FROM workorder.notifications WHERE kind = 'outbox_dead'),
           '... each with its order, ticket and channel');
+-- A dead message that its claimer's late ack delivered after all is announced too,
+-- so that the center does not call back a citizen who was told.  (The dead notice
+-- stood alone.)
+SELECT is_empty($$SELECT id FROM workorder.outbox WHERE state = 'delivered' AND lease_expired_at IS NOT NULL
+                    AND id IN (SELECT (payload->>'message_id')::bigint FROM workorder.notifications WHERE kind = 'outbox_dead')
+                  EXCEPT SELECT (payload->>'message_id')::bigint FROM workorder.notifications
+                          WHERE kind = 'outbox_delivered_after_dead'$$,
+                'each message delivered after it died has its outbox_delivered_after_dead notification');
+SELECT ok((SELECT count(*) > 0 FROM workorder.notifications WHERE kind = 'outbox_delivered_after_dead'),
+          '... and there is such a message here');
 
 -- Every message the functions above settled (acknowledged, failed for the last time,
 -- given back dead by a claim or by outbox_expire) says when it settled, and no other

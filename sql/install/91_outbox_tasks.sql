@@ -67,24 +67,28 @@ INSERT INTO workorder.worker_tasks (task, position, function, description) VALUE
 -- claim or outbox_expire): a row in workorder.notifications (part 92) of kind
 -- outbox_dead, and a NOTIFY workorder with the same payload.  A dead message is a
 -- reporter who was never told (of a result, say); nothing said so, and retention
--- deleted the row a month later.
+-- deleted the row a month later.  A dead message that its last claimer's late ack
+-- delivers after all is told the same way, of kind outbox_delivered_after_dead: the
+-- dead notice stood, and the center would call back a citizen who had been told.
 CREATE FUNCTION workorder.outbox_dead_notice()
 RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 DECLARE
+    kind text := CASE WHEN NEW.state OPERATOR(pg_catalog.=) 'dead' THEN 'outbox_dead' ELSE 'outbox_delivered_after_dead' END;
     payload jsonb := pg_catalog.jsonb_build_object(
-        'kind', 'outbox_dead', 'order_id', NEW.order_id,
+        'kind', kind, 'order_id', NEW.order_id,
         'ticket', (SELECT o.ticket::text FROM workorder.orders o WHERE o.id OPERATOR(pg_catalog.=) NEW.order_id),
         'message_id', NEW.id, 'channel', NEW.channel_code, 'message_kind', NEW.kind, 'attempts', NEW.attempts,
         'last_error', pg_catalog.left(NEW.last_error, 200), 'at', pg_catalog.clock_timestamp());
 BEGIN
-    INSERT INTO workorder.notifications (order_id, kind, payload) VALUES (NEW.order_id, 'outbox_dead', payload);
+    INSERT INTO workorder.notifications (order_id, kind, payload) VALUES (NEW.order_id, kind, payload);
     PERFORM pg_catalog.pg_notify('workorder', payload::text);
     RETURN NULL;
 END
 $$;
 CREATE TRIGGER outbox_dead_notice
     AFTER UPDATE OF state ON workorder.outbox
-    FOR EACH ROW WHEN (NEW.state OPERATOR(pg_catalog.=) 'dead' AND OLD.state IS DISTINCT FROM 'dead')
+    FOR EACH ROW WHEN ((NEW.state OPERATOR(pg_catalog.=) 'dead' AND OLD.state IS DISTINCT FROM 'dead')
+                       OR (OLD.state OPERATOR(pg_catalog.=) 'dead' AND NEW.state OPERATOR(pg_catalog.=) 'delivered'))
     EXECUTE FUNCTION workorder.outbox_dead_notice();

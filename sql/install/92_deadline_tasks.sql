@@ -40,7 +40,7 @@ SELECT pg_catalog.pg_extension_config_dump('workorder.notifications', '');
 SELECT pg_catalog.pg_extension_config_dump('workorder.notifications_id_seq', '');
 REVOKE ALL ON workorder.notifications FROM PUBLIC;
 COMMENT ON TABLE workorder.notifications IS
-    'Deadline warnings and overdue marks (payload: kind, order_id, ticket, due_at, at), and outbox messages that died (kind outbox_dead: message_id, channel, message_kind, attempts, last_error), as sent on NOTIFY channel workorder.';
+    'Deadline warnings and overdue marks (payload: kind, order_id, ticket, due_at, at), and outbox messages that died (kind outbox_dead: message_id, channel, message_kind, attempts, last_error) or were delivered after all (kind outbox_delivered_after_dead), as sent on NOTIFY channel workorder.';
 
 -- deadline_event logs one deadline event of an order and announces it.
 CREATE FUNCTION workorder.deadline_event(o workorder.orders, kind text, due_at timestamptz)
