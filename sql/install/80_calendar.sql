@@ -436,8 +436,10 @@ CREATE TRIGGER calendar_days_after_truncate
 -- calendar_cache_invalidate tells every backend that its in-memory copy of the
 -- calendars is out of date (src/calendar.c: a relcache invalidation of the changed
 -- table, sent at commit; the backend that made the change sees it at once).  The
--- triggers fire in every session_replication_role, so that a replica applying
--- calendar changes, or a restore, cannot leave stale copies behind.
+-- statement triggers fire in every session_replication_role, so that a restore
+-- cannot leave stale copies behind; the row triggers below, enabled REPLICA, are
+-- for a logical replication subscriber, whose apply worker fires no statement
+-- trigger.
 CREATE FUNCTION workorder.calendar_cache_invalidate()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'calendar_cache_invalidate'
@@ -455,6 +457,20 @@ CREATE TRIGGER calendar_days_cache_invalidate
 ALTER TABLE workorder.calendars ENABLE ALWAYS TRIGGER calendars_cache_invalidate;
 ALTER TABLE workorder.calendar_hours ENABLE ALWAYS TRIGGER calendar_hours_cache_invalidate;
 ALTER TABLE workorder.calendar_days ENABLE ALWAYS TRIGGER calendar_days_cache_invalidate;
+-- ... and a row trigger on each, enabled for replicas: a logical replication
+-- subscriber's apply worker fires no statement trigger (part 87 says more).
+CREATE TRIGGER calendars_cache_invalidate_replica
+    AFTER INSERT OR UPDATE OR DELETE ON workorder.calendars
+    FOR EACH ROW EXECUTE FUNCTION workorder.calendar_cache_invalidate();
+CREATE TRIGGER calendar_hours_cache_invalidate_replica
+    AFTER INSERT OR UPDATE OR DELETE ON workorder.calendar_hours
+    FOR EACH ROW EXECUTE FUNCTION workorder.calendar_cache_invalidate();
+CREATE TRIGGER calendar_days_cache_invalidate_replica
+    AFTER INSERT OR UPDATE OR DELETE ON workorder.calendar_days
+    FOR EACH ROW EXECUTE FUNCTION workorder.calendar_cache_invalidate();
+ALTER TABLE workorder.calendars ENABLE REPLICA TRIGGER calendars_cache_invalidate_replica;
+ALTER TABLE workorder.calendar_hours ENABLE REPLICA TRIGGER calendar_hours_cache_invalidate_replica;
+ALTER TABLE workorder.calendar_days ENABLE REPLICA TRIGGER calendar_days_cache_invalidate_replica;
 
 -- add_working_time returns the instant when duration of working time has elapsed
 -- after start, counting only the calendar's working hours in its time zone.
