@@ -21,6 +21,13 @@
  * owner (or a superuser) can stop its worker this way: for anyone else the
  * statement goes on unchanged, and fails on its own permission check.
  *
+ * ALTER EXTENSION workorder UPDATE first takes the extension's lock in
+ * exclusive mode, as DROP EXTENSION does: the worker holds it in share mode
+ * for each task (worker.c), so the update waits for the task running, and no
+ * task starts until the update commits.  PostgreSQL's own lock of an update
+ * does not conflict with the worker's, and the update's script then locked the
+ * extension's tables one by one while a task held some of them.
+ *
  * After DROP EXTENSION (also by CASCADE) commits, the database's worker is
  * woken: its next pass finds the extension gone, and it exits.  A wake before
  * commit would find the extension still there, so wakes are deferred to
@@ -46,6 +53,8 @@
 #include "catalog/pg_extension.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
+#include "commands/extension.h"
+#include "storage/lmgr.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
@@ -105,6 +114,7 @@ static void release_database(Oid dboid);
 static void workorder_object_access(ObjectAccessType access, Oid classId,
 									Oid objectId, int subId, void *arg);
 static void workorder_xact_callback(XactEvent event, void *arg);
+static void hold_extension_for_update(Node *stmt);
 static void workorder_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 									   SubTransactionId parentSubid, void *arg);
 static void pending_wake_ask(PendingWake *wake, bool wanted);
@@ -153,6 +163,7 @@ workorder_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			dboid = InvalidOid;
 	}
 
+	hold_extension_for_update(pstmt->utilityStmt);
 	if (!OidIsValid(dboid))
 		call_next_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								 params, queryEnv, dest, qc);
@@ -163,6 +174,25 @@ workorder_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	/* A new database may have the extension from its template. */
 	if (creating)
 		workorder_wake_at_commit(true, false, false);
+}
+
+/*
+ * hold_extension_for_update takes the extension's lock in exclusive mode
+ * before ALTER EXTENSION workorder UPDATE (see the header): the update waits
+ * for the worker's running task, and keeps the next one out until it commits.
+ * Any other statement passes.
+ */
+static void
+hold_extension_for_update(Node *stmt)
+{
+	Oid			extension_oid;
+
+	if (stmt == NULL || !IsA(stmt, AlterExtensionStmt) ||
+		strcmp(((AlterExtensionStmt *) stmt)->extname, "workorder") != 0)
+		return;
+	extension_oid = get_extension_oid("workorder", true);
+	if (OidIsValid(extension_oid))
+		LockDatabaseObject(ExtensionRelationId, extension_oid, 0, AccessExclusiveLock);
 }
 
 /* call_next_ProcessUtility passes a statement on to the next hook or to PostgreSQL. */
