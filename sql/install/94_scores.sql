@@ -394,9 +394,14 @@ BEGIN
                 ORDER BY p.seq DESC LIMIT 1) r
          WHERE ev.action OPERATOR(pg_catalog.=) 'reopen' AND r.unit_code IS NOT NULL
         UNION ALL
-        -- An approved extension or a recomputed deadline that withdrew an overdue
-        -- mark takes the mark's facts back, at the mark: the order is judged once,
-        -- by its next mark or resolve.
+        -- An overdue mark taken back, at the mark, once, unless its assignment took
+        -- it back already: by an approved extension or a recomputed deadline that
+        -- withdrew it (the order is judged once, by its next mark or resolve); or
+        -- by the merge, cancel or reassign that takes back the assignment it was
+        -- made in, unless it was withdrawn before (the assignment was not the
+        -- unit's to resolve, and the order is judged at the resolve of the unit it
+        -- went to: the unit kept a late order it no longer had, and the unit that
+        -- resolved it late was never judged).
         SELECT m.unit_code, m.at, 0, 0, 0, 0, -1, 0, 0, 0, 0, 0, 0, 0, -1
           FROM ev
          CROSS JOIN LATERAL (
@@ -404,32 +409,19 @@ BEGIN
                 WHERE p.order_id OPERATOR(pg_catalog.=) ev.order_id AND p.seq OPERATOR(pg_catalog.<) ev.seq
                   AND p.action OPERATOR(pg_catalog.=) 'overdue'
                 ORDER BY p.seq DESC LIMIT 1) m
-         WHERE ev.action IN ('approve_extension', 'deadline_recomputed')
-           AND ev.overdue_withdrawn OPERATOR(pg_catalog.=) 'true' AND m.unit_code IS NOT NULL
-           -- (not one taken back already, with its assignment)
+         WHERE ev.action IN ('approve_extension', 'deadline_recomputed', 'merge', 'cancel', 'reassign')
+           AND m.unit_code IS NOT NULL
            AND NOT workorder.score_mark_voided(ev.order_id, m.seq, ev.seq)
-        UNION ALL
-        -- A merge, a cancel or a reassign that takes back an assignment takes back
-        -- the overdue mark made in it too, at the mark, unless it was withdrawn: the
-        -- assignment was not the unit's to resolve, and the order is judged at the
-        -- resolve of the unit it went to.  (The unit kept a late order it no
-        -- longer had, and the unit that resolved it late was never judged.)
-        SELECT m.unit_code, m.at, 0, 0, 0, 0, -1, 0, 0, 0, 0, 0, 0, 0, -1
-          FROM ev
-         CROSS JOIN LATERAL (
-               SELECT p.unit_code, p.at, p.seq FROM workorder.order_events p
-                WHERE p.order_id OPERATOR(pg_catalog.=) ev.order_id AND p.seq OPERATOR(pg_catalog.<) ev.seq
-                  AND p.action OPERATOR(pg_catalog.=) 'overdue'
-                ORDER BY p.seq DESC LIMIT 1) m
-         WHERE ev.action IN ('merge', 'cancel', 'reassign') AND m.unit_code IS NOT NULL
-           -- voided by this event itself, not by one before it
-           AND workorder.score_mark_voided(ev.order_id, m.seq, ev.seq OPERATOR(pg_catalog.+) 1)
-           AND NOT workorder.score_mark_voided(ev.order_id, m.seq, ev.seq)
-           AND NOT EXISTS (SELECT 1 FROM workorder.order_events w
-                            WHERE w.order_id OPERATOR(pg_catalog.=) ev.order_id
-                              AND w.seq OPERATOR(pg_catalog.>) m.seq AND w.seq OPERATOR(pg_catalog.<) ev.seq
-                              AND w.action IN ('approve_extension', 'deadline_recomputed')
-                              AND (w.details OPERATOR(pg_catalog.->>) 'overdue_withdrawn') OPERATOR(pg_catalog.=) 'true')
+           AND CASE WHEN ev.action IN ('approve_extension', 'deadline_recomputed')
+                    THEN ev.overdue_withdrawn OPERATOR(pg_catalog.=) 'true'
+                    -- voided by this event itself
+                    ELSE workorder.score_mark_voided(ev.order_id, m.seq, ev.seq OPERATOR(pg_catalog.+) 1)
+                         AND NOT EXISTS (SELECT 1 FROM workorder.order_events w
+                                          WHERE w.order_id OPERATOR(pg_catalog.=) ev.order_id
+                                            AND w.seq OPERATOR(pg_catalog.>) m.seq AND w.seq OPERATOR(pg_catalog.<) ev.seq
+                                            AND w.action IN ('approve_extension', 'deadline_recomputed')
+                                            AND (w.details OPERATOR(pg_catalog.->>) 'overdue_withdrawn') OPERATOR(pg_catalog.=) 'true')
+               END
         UNION ALL
         -- A citizen's later verdict on the same handling (a retried form, the
         -- channel's verdict and then the center's) replaces the earlier one: its
