@@ -7,7 +7,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(35);
+SELECT plan(38);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -29,13 +29,13 @@ CREATE FUNCTION pg_temp.field(t text) RETURNS bytea LANGUAGE sql AS $$
                 ELSE '\x01'::bytea || int4send(octet_length(convert_to(t, 'UTF8'))) || convert_to(t, 'UTF8') END
 $$;
 
--- Nine orders with a lifecycle of six events each (submit, dispatch, accept,
+-- Eleven orders with a lifecycle of six events each (submit, dispatch, accept,
 -- suspend, resume, resolve), and one merged into another.
 DO $$
 DECLARE
     id_ bigint;
 BEGIN
-    FOR i IN 1..9 LOOP
+    FOR i IN 1..11 LOOP
         id_ := (workorder.submit('hotline', 'H-' || i, '0301', '占道经营 ' || i,
                                  lon => 121.0001 + i * 0.0001, lat => 31.0002)).id;
         PERFORM workorder.accept(id_, 'x');
@@ -164,6 +164,26 @@ SELECT results_eq($$SELECT * FROM pg_temp.problems('H-9')$$,
                   ARRAY['chain broken 2 ' || pg_temp.event_id('H-9', 2), 'out of order 3 ' || pg_temp.event_id('H-9', 3)],
                   'an event replaced: verify_log names the replacement (chain broken) and its successor (an older id after a newer one)');
 
+-- H-10: a previous hash cut to one byte.  The check of the whole log must go on past
+-- it (a verifier survives the tampering it looks for): the event is edited.
+UPDATE workorder.order_events SET prev_hash = '\x00' WHERE order_id = pg_temp.id_of('H-10') AND seq = 2;
+SELECT results_eq($$SELECT * FROM pg_temp.problems('H-10')$$,
+                  ARRAY['edited 2 ' || pg_temp.event_id('H-10', 2)],
+                  'a previous hash that is not 32 bytes: verify_log names the event as edited');
+SELECT is((SELECT v.detail FROM workorder.verify_log(pg_temp.id_of('H-10')) v WHERE v.kind = 'edited'),
+          'its previous hash has 1 bytes, not 32: it was written past the chain',
+          'and says what is wrong with the hash');
+
+-- H-11: the whole order deleted past its actions (in replica mode no foreign key is
+-- checked); its events stay in the log, and verify_log names each as orphaned.
+CREATE TEMP TABLE deleted_order AS SELECT pg_temp.id_of('H-11') AS id;
+SET LOCAL session_replication_role = replica;
+DELETE FROM workorder.orders WHERE id = (SELECT id FROM deleted_order);
+RESET session_replication_role;
+SELECT results_eq($$SELECT v.kind || ' ' || v.seq || ' ' || (v.ticket IS NULL) FROM workorder.verify_log((SELECT id FROM deleted_order)) v$$,
+                  ARRAY['orphaned 1 true', 'orphaned 2 true', 'orphaned 3 true', 'orphaned 4 true', 'orphaned 5 true', 'orphaned 6 true'],
+                  'the events of a deleted order: verify_log(its id) names each as orphaned, with no ticket');
+
 -- H-6 again: the owner makes the order closed past its actions (no trigger set aside:
 -- the owner may write orders).
 UPDATE workorder.orders SET status = 'closed' WHERE id = pg_temp.id_of('H-6');
@@ -176,10 +196,10 @@ SELECT results_eq($$SELECT * FROM pg_temp.problems('H-6')$$,
 -- The merged report and the orders not touched are still clean, and the whole-log
 -- check reports exactly the sum of the per-order checks.
 SELECT is_empty($$SELECT * FROM pg_temp.problems('H-dup')$$, 'an order not tampered with stays clean');
-SELECT is((SELECT count(*) FROM workorder.verify_log()), 19::bigint,
+SELECT is((SELECT count(*) FROM workorder.verify_log()), 26::bigint,
           'verify_log() over the whole log reports every problem of every order, and nothing else');
 SELECT is((SELECT count(DISTINCT v.ticket) FROM workorder.verify_log() v
-             JOIN workorder.orders o ON o.id = v.order_id AND o.ticket OPERATOR(workorder.=) v.ticket), 9::bigint,
+             JOIN workorder.orders o ON o.id = v.order_id AND o.ticket OPERATOR(workorder.=) v.ticket), 10::bigint,
           'each problem names its order by id and ticket');
 
 -- An action taken in replica mode is chained too (the trigger is ALWAYS).

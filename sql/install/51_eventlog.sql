@@ -91,6 +91,11 @@ ALTER TABLE workorder.order_events ENABLE ALWAYS TRIGGER order_events_chain;
 --   out of order  an event older, or with a smaller id, than the event before it
 --   disagrees     the order's status is not the status its last event left it in:
 --                 the order was changed past its actions
+--   orphaned      the event's order is not in workorder.orders: the order was
+--                 deleted past its actions (its ticket is NULL)
+-- A malformed hash (a previous hash that is not 32 bytes) is reported as edited,
+-- and does not stop the check of the other events: a verifier must survive the
+-- tampering it looks for.
 -- It reads with the caller's privileges: run it as the owner or an auditor who
 -- may read the log.
 CREATE FUNCTION workorder.verify_log(of_order bigint DEFAULT NULL)
@@ -102,7 +107,8 @@ DECLARE
     genesis bytea := pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex');
 BEGIN
     IF verify_log.of_order IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM workorder.orders o WHERE o.id OPERATOR(pg_catalog.=) verify_log.of_order) THEN
+       AND NOT EXISTS (SELECT 1 FROM workorder.orders o WHERE o.id OPERATOR(pg_catalog.=) verify_log.of_order)
+       AND NOT EXISTS (SELECT 1 FROM workorder.order_events e WHERE e.order_id OPERATOR(pg_catalog.=) verify_log.of_order) THEN
         PERFORM workorder.raise_error('WO402',
             pg_catalog.format('order %s does not exist', verify_log.of_order),
             'verify_log was asked to check the events of this order.',
@@ -111,7 +117,8 @@ BEGIN
     RETURN QUERY
     WITH events AS (
         SELECT e.id, e.order_id, e.seq, e.at, e.prev_hash, e.hash,
-               workorder.event_hash(e.prev_hash, e) AS computed,
+               CASE WHEN pg_catalog.octet_length(e.prev_hash) OPERATOR(pg_catalog.=) 32
+                    THEN workorder.event_hash(e.prev_hash, e) END AS computed,
                pg_catalog.lag(e.id) OVER w AS before_id,
                pg_catalog.lag(e.seq) OVER w AS before_seq,
                pg_catalog.lag(e.at) OVER w AS before_at,
@@ -137,7 +144,10 @@ BEGIN
          GROUP BY o.id, o.event_count, o.status
     ), problems AS (
         SELECT v.order_id, v.id AS event_id, v.seq, 'edited' AS kind,
-               CASE WHEN v.computed IS NULL
+               CASE WHEN v.prev_hash IS NOT NULL AND v.hash IS NOT NULL AND v.computed IS NULL
+                    THEN pg_catalog.format('its previous hash has %s bytes, not 32: it was written past the chain',
+                                           pg_catalog.octet_length(v.prev_hash))
+                    WHEN v.computed IS NULL
                     THEN 'it has no hash, or no previous hash: it was written past the chain'
                     ELSE pg_catalog.format('its content gives hash %s, but it carries %s',
                                            pg_catalog.encode(v.computed, 'hex'), pg_catalog.encode(v.hash, 'hex')) END AS detail
@@ -196,10 +206,16 @@ BEGIN
                                  v.seq, v.id, v.at, v.before_seq, v.before_id, v.before_at)
           FROM events v
          WHERE v.before_at OPERATOR(pg_catalog.>) v.at OR v.before_id OPERATOR(pg_catalog.>) v.id
+        UNION ALL
+        SELECT v.order_id, v.id, v.seq, 'orphaned',
+               pg_catalog.format('order %s, which this event belongs to, is not in workorder.orders: the order was deleted past its actions',
+                                 v.order_id)
+          FROM events v
+         WHERE NOT EXISTS (SELECT 1 FROM workorder.orders o WHERE o.id OPERATOR(pg_catalog.=) v.order_id)
     )
     SELECT p.order_id, o.ticket, p.event_id, p.seq, p.kind, p.detail
       FROM problems p
-      JOIN workorder.orders o ON o.id OPERATOR(pg_catalog.=) p.order_id
+      LEFT JOIN workorder.orders o ON o.id OPERATOR(pg_catalog.=) p.order_id
      ORDER BY p.order_id, p.seq, p.kind;
 END
 $$;
