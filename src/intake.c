@@ -1420,7 +1420,7 @@ intake_submit(PG_FUNCTION_ARGS)
 	{
 		if (workorder_channel_exists(channel))
 			ereport(ERROR,
-					(errcode(ERRCODE_WO_UNKNOWN_CHANNEL),
+					(errcode(ERRCODE_WO_INACTIVE_CHANNEL),
 					 errmsg("channel %s is not active", quote_literal_cstr(channel)),
 					 errdetail("Its row in workorder.channels has active = false."),
 					 errhint("Submit through an active channel, or have an admin set the channel active again.")));

@@ -40,6 +40,7 @@
 #define ERRCODE_WO_INVALID_TOLERANCE		MAKE_SQLSTATE('W','O','1','0','3')
 /* WO301: submit(): an unknown or inactive channel. */
 #define ERRCODE_WO_UNKNOWN_CHANNEL			MAKE_SQLSTATE('W','O','3','0','1')
+#define ERRCODE_WO_INACTIVE_CHANNEL		MAKE_SQLSTATE('W','O','3','0','5')
 /* WO302: submit(): a missing or malformed channel reference. */
 #define ERRCODE_WO_INVALID_CHANNEL_REF		MAKE_SQLSTATE('W','O','3','0','2')
 /* WO304: submit(): other bad arguments of a report (attributes, event time, location twice). */

@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(84);
+SELECT plan(88);
 -- Reports here are orders of their own: dedup is sql/dedup.sql's.
 INSERT INTO workorder.settings VALUES ('dedup_enabled', 'off', 'reports in these tests are orders of their own');
 
@@ -188,6 +188,22 @@ SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$
 SELECT results_eq($$SELECT state, attempts, retry_at, error_code FROM workorder.inbox WHERE channel_ref = 'M-4'$$,
                   $$VALUES ('accepted', 1, NULL::timestamptz, NULL::text)$$,
                   '... keeping its count of failed attempts, with no retry time and no error left');
+
+-- A row of a channel switched off for a while (maintenance, a mistake) is not the
+-- row's fault either: it stays pending (WO305), and is accepted once the channel is
+-- active again.  It was rejected for good, and the report lost.
+UPDATE workorder.channels SET active = false WHERE code = 'hotline';
+INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
+VALUES ('hotline', 'OFF-1', '0301', '渠道停用时来的报告', '122.05', '30.05');
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (0, 0)$$,
+                  'a row of a channel that is not active is neither accepted nor rejected');
+SELECT results_eq($$SELECT state, error_code, attempts, retry_at IS NOT NULL FROM workorder.inbox WHERE channel_ref = 'OFF-1'$$,
+                  $$VALUES ('pending', 'WO305', 1, true)$$, '... it stays pending with WO305, to be tried again');
+UPDATE workorder.channels SET active = true WHERE code = 'hotline';
+UPDATE workorder.inbox SET retry_at = clock_timestamp() - interval '1 second' WHERE channel_ref = 'OFF-1';
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (1, 0)$$,
+                  '... and once the channel is active again, the next drain due accepts it');
+SELECT isnt((SELECT order_id FROM workorder.inbox WHERE channel_ref = 'OFF-1'), NULL, '... with its order');
 
 -- Rows that keep failing for a reason not their own (a unit broken until an admin
 -- mends it) never stand in front of the rows behind them: a drain of max_rows

@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(81);
+SELECT plan(82);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -150,6 +150,8 @@ SELECT throws_ok($$SELECT workorder.open311_post_request('{"service_code": "WATE
 SELECT workorder.load_category('{"code": "WATER_FLOOD", "active": true}') IS NOT NULL AS reactivated \gset
 SELECT is(workorder.open311_error('WO301', 'unknown channel') -> 0 ->> 'code', '500',
           'an unknown channel (the setting open311_channel names none) is the server''s fault, HTTP 500, not 400');
+SELECT is(workorder.open311_error('WO305', 'channel ''open311'' is not active') -> 0 ->> 'code', '503',
+          'the Open311 channel switched off for a while (WO305) is HTTP 503: the client retries later, and the request is not lost');
 SELECT is(workorder.open311_error('WO307', 'submit() needs a READ COMMITTED transaction') -> 0 ->> 'code', '500',
           'a front end whose transaction is not READ COMMITTED (WO307) is the server''s fault: HTTP 500, not 400 (which is not retried)');
 -- 90 days from a date at the edge of the range of timestamps is WO873 (it was 22008).

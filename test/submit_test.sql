@@ -33,7 +33,7 @@ SELECT throws_ok($$SELECT workorder.submit(repeat('h', 1048576), 'F-1', '0301', 
 SAVEPOINT inactive;
 UPDATE workorder.channels SET active = false WHERE code = 'hotline';
 SELECT throws_ok($$SELECT workorder.submit('hotline', 'F-1', '0301', '停用渠道', lon => 121.02, lat => 31.05)$$,
-                 'WO301', 'channel ''hotline'' is not active',
+                 'WO305', 'channel ''hotline'' is not active',
                  'a channel that exists but is not active is refused as such, not as unknown');
 ROLLBACK TO SAVEPOINT inactive;
 SELECT * FROM pg_temp.refused($$SELECT workorder.submit('hotline', NULL, '0301', '无引用', lon => 121.02, lat => 31.05)$$,

@@ -367,10 +367,11 @@ BEGIN
                 err_message := pg_catalog.left(err_message, 1997) OPERATOR(pg_catalog.||) '...';
             END IF;
             IF converting IS NULL
-               AND pg_catalog.left(err_code, 3) NOT IN ('WO1', 'WO3') THEN
+               AND (pg_catalog.left(err_code, 3) NOT IN ('WO1', 'WO3') OR err_code OPERATOR(pg_catalog.=) 'WO305') THEN
                 -- Not the row's fault (a deadlock, a lock timeout, a broken setting or
-                -- unit, ...): rejecting it would lose a good report, so it stays
-                -- pending, with the error, until its retry is due.
+                -- unit, its channel switched off for a while (WO305), ...): rejecting it
+                -- would lose a good report, so it stays pending, with the error, until
+                -- its retry is due.
                 UPDATE workorder.inbox i
                    SET error_code = err_code,
                        error_message = 'not processed, to be retried: ' OPERATOR(pg_catalog.||) err_message,

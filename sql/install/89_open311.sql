@@ -668,7 +668,8 @@ COMMENT ON FUNCTION workorder.open311_post_request(jsonb) IS
 -- for anything else; 422 for an idempotency_key used for another request (WO876, as
 -- the IETF Idempotency-Key draft has it), 403 too for a function the caller may
 -- not execute (42501), and 503 for a conflict with another transaction that a
--- retry gets past (40001, 40P01, 55P03).
+-- retry gets past (40001, 40P01, 55P03) or for the Open311 channel switched off
+-- for a while (WO305, not active).
 CREATE FUNCTION workorder.open311_error(sqlstate text, message text)
 RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -681,7 +682,7 @@ BEGIN
         'code', CASE WHEN sqlstate IN ('WO871', 'WO872', 'WO875') THEN 404
                      WHEN sqlstate OPERATOR(pg_catalog.=) 'WO876' THEN 422
                      WHEN sqlstate OPERATOR(pg_catalog.=) '42501' THEN 403
-                     WHEN sqlstate OPERATOR(pg_catalog.=) ANY ('{40001,40P01,55P03}'::text[]) THEN 503
+                     WHEN sqlstate OPERATOR(pg_catalog.=) ANY ('{40001,40P01,55P03,WO305}'::text[]) THEN 503
                      WHEN sqlstate OPERATOR(pg_catalog.=) ANY ('{WO301,WO307}'::text[]) THEN 500
                      WHEN sqlstate OPERATOR(pg_catalog.~) '^(WO1|WO3|WO87|22)' THEN 400
                      WHEN sqlstate OPERATOR(pg_catalog.~) '^WO95' THEN 403
