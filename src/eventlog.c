@@ -37,9 +37,9 @@
  * every UPDATE of an order (every action), and as plpgsql it read pg_class
  * and pg_roles each time.
  *
- * loaded_by_copy tells a statement trigger that the statement is a COPY
- * FROM into its table, i.e. rows being loaded (a restore), not actions being
- * taken, so that the outbox makes no messages for history.
+ * loaded_by_restore tells a trigger that its rows are being restored, not
+ * written by actions: so that the outbox makes no messages for history, and
+ * reference data checked when it was written is not checked again.
  *
  *-------------------------------------------------------------------------
  */
@@ -60,9 +60,11 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "nodes/plannodes.h"
+#include "parser/parsetree.h"
 #include "tcop/pquery.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/portal.h"
@@ -108,6 +110,7 @@ static EventLayout event_layout;
 
 PG_FUNCTION_INFO_V1(order_events_chain);
 PG_FUNCTION_INFO_V1(eventlog_event_hash);
+PG_FUNCTION_INFO_V1(eventlog_loaded_by_restore);
 PG_FUNCTION_INFO_V1(eventlog_loaded_by_copy);
 PG_FUNCTION_INFO_V1(eventlog_refuse_direct_change);
 
@@ -412,42 +415,83 @@ eventlog_event_hash(PG_FUNCTION_ARGS)
 }
 
 /*
- * eventlog_loaded_by_copy is workorder.loaded_by_copy(regclass): true when
- * the statement running at top level is a COPY FROM into that table.
+ * eventlog_loaded_by_restore is workorder.loaded_by_restore(regclass): true
+ * when the statement running at top level loads rows into that table, a COPY
+ * FROM or an INSERT, in a session with check_function_bodies off.
+ *
+ * That is how pg_dump's scripts and pg_restore load data: both begin each
+ * session with SET check_function_bodies = false, and load a table with COPY,
+ * or with INSERT under --inserts (which this used not to see: such a restore
+ * made an outbox message of every event of the history, whose ids then
+ * collided with the restored messages, and delivered messages came back
+ * pending).  A load of history by a migration does the same.  The top-level
+ * statement is what counts: an action run by someone who turned
+ * check_function_bodies off is a SELECT (or CALL) at top level, and its
+ * events still make their messages; only whoever may write the table directly
+ * (its owner) can load it.  A COPY in an ordinary session, which this once
+ * took for a restore, now goes through every check (a routing rule's
+ * keywords, a policy's name) as an INSERT does.
  */
 Datum
-eventlog_loaded_by_copy(PG_FUNCTION_ARGS)
+eventlog_loaded_by_restore(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
 	Portal		portal = ActivePortal;
 	ListCell   *lc;
 
-	if (portal == NULL || portal->commandTag != CMDTAG_COPY)
+	if (check_function_bodies || portal == NULL)
+		PG_RETURN_BOOL(false);
+	if (portal->commandTag != CMDTAG_COPY && portal->commandTag != CMDTAG_INSERT)
 		PG_RETURN_BOOL(false);
 	foreach(lc, portal->stmts)
 	{
 		PlannedStmt *planned = lfirst_node(PlannedStmt, lc);
-		CopyStmt   *copy;
 
-		if (planned->commandType != CMD_UTILITY || !IsA(planned->utilityStmt, CopyStmt))
-			continue;
-		copy = (CopyStmt *) planned->utilityStmt;
-		if (!copy->is_from || copy->relation == NULL)
-			continue;
+		if (planned->commandType == CMD_INSERT)
+		{
+			ListCell   *target;
 
-		/*
-		 * The COPY's target, resolved as here: by the search_path of whoever
-		 * inserts into relid now.  A COPY into relid itself resolves to it; a
-		 * COPY into another table of the same name (a temporary one, or one
-		 * in another schema) whose trigger takes an action is not the log
-		 * being loaded, and the action's events, inserted under the pinned
-		 * search_path of the action, must make their messages.  The names
-		 * used to be compared, and any such table passed.
-		 */
-		if (RangeVarGetRelid(copy->relation, NoLock, true) == relid)
-			PG_RETURN_BOOL(true);
+			foreach(target, planned->resultRelations)
+			{
+				RangeTblEntry *rte = rt_fetch(lfirst_int(target), planned->rtable);
+
+				if (rte->relid == relid)
+					PG_RETURN_BOOL(true);
+			}
+		}
+		else if (planned->commandType == CMD_UTILITY && IsA(planned->utilityStmt, CopyStmt))
+		{
+			CopyStmt   *copy = (CopyStmt *) planned->utilityStmt;
+
+			if (!copy->is_from || copy->relation == NULL)
+				continue;
+
+			/*
+			 * The COPY's target, resolved as here: by the search_path of
+			 * whoever inserts into relid now.  A COPY into relid itself
+			 * resolves to it; a COPY into another table of the same name (a
+			 * temporary one, or one in another schema) whose trigger takes an
+			 * action is not the log being loaded, and the action's events,
+			 * inserted under the pinned search_path of the action, must make
+			 * their messages.
+			 */
+			if (RangeVarGetRelid(copy->relation, NoLock, true) == relid)
+				PG_RETURN_BOOL(true);
+		}
 	}
 	PG_RETURN_BOOL(false);
+}
+
+/*
+ * eventlog_loaded_by_copy is workorder.loaded_by_copy(regclass) of 0.1 to 0.4,
+ * which ALTER EXTENSION ... UPDATE to 0.5 replaces by loaded_by_restore(): it
+ * answers as loaded_by_restore() does, so that a database not yet updated
+ * keeps inserting events with this library.
+ */
+Datum
+eventlog_loaded_by_copy(PG_FUNCTION_ARGS)
+{
+	return eventlog_loaded_by_restore(fcinfo);
 }
 
 /*

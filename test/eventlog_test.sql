@@ -7,7 +7,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(38);
+SELECT plan(42);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -219,8 +219,10 @@ SELECT throws_ok($$INSERT INTO workorder.order_events (order_id, seq, action, ac
                    VALUES (pg_temp.id_of('H-dup'), 0, 'comment', 'x', 'merged', 'merged')$$,
                  'WO971', NULL, 'an event numbered 0 is refused (WO971)');
 
--- Loaded rows (COPY, as pg_restore loads them) keep the hash they come with and
--- make no outbox messages; an INSERT of the same kind of event makes one.
+-- Restored rows (COPY, or INSERT under pg_dump --inserts, in a session with
+-- check_function_bodies off, as pg_dump's scripts and pg_restore run) keep the hash
+-- they come with and make no outbox messages; an action's event makes one, also
+-- in such a session, and so does a COPY in an ordinary session.
 CREATE TEMP TABLE outbox_before AS SELECT count(*) AS n FROM workorder.outbox;
 \o /dev/null
 SELECT workorder.reopen(pg_temp.id_of('H-2'), 'x', '未解决');
@@ -229,7 +231,9 @@ SELECT is((SELECT count(*) FROM workorder.outbox) - (SELECT n FROM outbox_before
           'an action makes its outbox message');
 CREATE TEMP TABLE copied AS
 SELECT e.* FROM workorder.order_events e WHERE e.order_id = pg_temp.id_of('H-dup') AND e.seq = 1;
-SELECT is(workorder.loaded_by_copy('workorder.order_events'), false, 'a SELECT is not a COPY');
+SET LOCAL check_function_bodies = off;
+SELECT is(workorder.loaded_by_restore('workorder.order_events'), false, 'a SELECT is no restore');
+RESET check_function_bodies;
 DO $$ BEGIN
     -- Free the event's slot so that its copy can be loaded back.
     ALTER TABLE workorder.order_events DISABLE TRIGGER order_events_refuse_change;
@@ -242,16 +246,45 @@ SELECT format('/tmp/workorder_eventlog_test_%s.copy', pg_backend_pid()) AS copy_
 COPY pg_temp.copied (id, order_id, seq, at, action, actor, db_user, old_status, new_status,
                      unit_code, old_unit, note, details, prev_hash, hash) TO :'copy_file';
 SELECT format('cat %s && rm -f %s', :'copy_file', :'copy_file') AS copy_program \gset
+SET LOCAL check_function_bodies = off;
 COPY workorder.order_events (id, order_id, seq, at, action, actor, db_user, old_status, new_status,
                              unit_code, old_unit, note, details, prev_hash, hash) FROM PROGRAM :'copy_program';
+RESET check_function_bodies;
 SELECT is((SELECT encode(hash, 'hex') FROM workorder.order_events
             WHERE order_id = pg_temp.id_of('H-dup') AND seq = 1), encode(sha256('made up'), 'hex'),
-          'a row loaded by COPY keeps the hash it comes with');
+          'a row restored by COPY keeps the hash it comes with');
 SELECT is((SELECT count(*) FROM workorder.outbox) - (SELECT n FROM outbox_before), 1::bigint,
-          'an accept event loaded by COPY makes no outbox message');
+          'an accept event restored by COPY makes no outbox message');
 SELECT results_eq($$SELECT * FROM pg_temp.problems('H-dup')$$,
                   ARRAY['chain broken 1 ' || pg_temp.event_id('H-dup', 1), 'edited 1 ' || pg_temp.event_id('H-dup', 1)],
                   'and verify_log checks it like any other row');
+
+-- An order of its own for the next events (H-load: submitted and dispatched).
+\o /dev/null
+SELECT workorder.submit('hotline', 'H-load', '0301', '装载测试', lon => 121.0101, lat => 31.0102);
+\o
+SELECT is((SELECT event_count FROM workorder.orders WHERE id = pg_temp.id_of('H-load')), 2, 'H-load has two events');
+TRUNCATE outbox_before;
+INSERT INTO outbox_before SELECT count(*) FROM workorder.outbox;
+SET LOCAL check_function_bodies = off;
+INSERT INTO workorder.order_events (order_id, seq, action, actor, old_status, new_status)
+VALUES (pg_temp.id_of('H-load'), 3, 'accept', 'x', 'dispatched', 'accepted');
+-- (the order restored with it, as its own row would be)
+UPDATE workorder.orders SET event_count = 3, status = 'accepted' WHERE id = pg_temp.id_of('H-load');
+SELECT is((SELECT count(*) FROM workorder.outbox) - (SELECT n FROM outbox_before), 0::bigint,
+          'an accept event restored by INSERT (pg_dump --inserts) makes no outbox message');
+SELECT workorder.comment(pg_temp.id_of('H-load'), 'x', '恢复会话中的动作') IS NOT NULL AS commented \gset
+\o /dev/null
+SELECT workorder.resolve(pg_temp.id_of('H-load'), 'x', '已处理');
+\o
+SELECT is((SELECT count(*) FROM workorder.outbox) - (SELECT n FROM outbox_before), 1::bigint,
+          'an action taken in a session with check_function_bodies off makes its message all the same');
+RESET check_function_bodies;
+SELECT format('echo %s,6,close,x,resolved,closed', pg_temp.id_of('H-load')) AS copy_program \gset
+COPY workorder.order_events (order_id, seq, action, actor, old_status, new_status)
+     FROM PROGRAM :'copy_program' WITH (FORMAT csv);
+SELECT is((SELECT count(*) FROM workorder.outbox) - (SELECT n FROM outbox_before), 2::bigint,
+          'a COPY in an ordinary session is no restore: its close event makes its message');
 
 -- Bad arguments.
 SELECT throws_ok('SELECT * FROM workorder.verify_log(-1)', 'WO402', NULL,

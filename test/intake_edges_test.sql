@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(37);
+SELECT plan(39);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -107,6 +107,20 @@ SELECT throws_ok($$INSERT INTO workorder.routing_rules (name, keywords) VALUES (
                  'WO231', 'routing rule ''空白'' has a blank keyword', '... and one with a blank keyword');
 SELECT throws_ok($$INSERT INTO workorder.routing_rules (name, keywords) VALUES ('空表', '{}')$$,
                  'WO231', 'routing rule ''空表'' has an empty list of keywords', '... and one with an empty list of keywords');
+-- A COPY in an ordinary session is checked as an INSERT is: only a restore (a
+-- session with check_function_bodies off, as pg_dump's scripts run) loads rules as
+-- they were dumped.  A blank keyword COPYed in sent every description with a space
+-- to the rule's unit.  (At top level: a COPY run inside a function was checked.)
+COPY workorder.routing_rules (name, keywords) FROM PROGRAM 'printf "复制修剪\t{\" 井盖 \"}\n"';
+SELECT is((SELECT keywords FROM workorder.routing_rules WHERE name = '复制修剪'), '{井盖}'::text[],
+          'a rule COPYed in an ordinary session goes through the rule checks: its keywords are trimmed');
+DELETE FROM workorder.routing_rules WHERE name = '复制修剪';
+SET LOCAL check_function_bodies = off;
+COPY workorder.routing_rules (name, keywords) FROM PROGRAM 'printf "恢复修剪\t{\" 井盖 \"}\n"';
+RESET check_function_bodies;
+SELECT is((SELECT keywords FROM workorder.routing_rules WHERE name = '恢复修剪'), '{" 井盖 "}'::text[],
+          '... while one restored (check_function_bodies off) is loaded as it was dumped');
+DELETE FROM workorder.routing_rules WHERE name = '恢复修剪';
 SELECT throws_ok($$INSERT INTO workorder.routing_rules (name, assisting_units) VALUES ('无协办', NULL)$$,
                  '23502', NULL, 'NULL assisting units are refused by their NOT NULL, not made an empty list');
 INSERT INTO workorder.routing_rules (name, keywords, target, unit_code, assisting_units)

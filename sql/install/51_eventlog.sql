@@ -19,14 +19,17 @@ AS 'MODULE_PATHNAME', 'eventlog_event_hash';
 COMMENT ON FUNCTION workorder.event_hash(bytea, workorder.order_events) IS
     'SHA-256 of prev (the hash of the order''s event before, or 32 zero bytes) and the event''s content: the hash chain of the event log.';
 
--- loaded_by_copy is true when the statement running is a COPY FROM into the
--- table: rows being loaded (pg_restore, a migration), not actions being taken.
-CREATE FUNCTION workorder.loaded_by_copy(target regclass)
+-- loaded_by_restore is true when the statement running at top level is a COPY FROM
+-- or an INSERT into the table in a session with check_function_bodies off, as
+-- pg_dump's scripts and pg_restore run (with COPY, or INSERT under --inserts), and
+-- a migration loading history should: rows being restored, not actions being
+-- taken (src/eventlog.c).
+CREATE FUNCTION workorder.loaded_by_restore(target regclass)
 RETURNS boolean
 LANGUAGE c STABLE STRICT PARALLEL RESTRICTED
-AS 'MODULE_PATHNAME', 'eventlog_loaded_by_copy';
-COMMENT ON FUNCTION workorder.loaded_by_copy(regclass) IS
-    'True while the top-level statement is a COPY FROM into the table (a restore): statement triggers skip what only actions should cause.';
+AS 'MODULE_PATHNAME', 'eventlog_loaded_by_restore';
+COMMENT ON FUNCTION workorder.loaded_by_restore(regclass) IS
+    'True while the top-level statement is a COPY FROM or INSERT into the table with check_function_bodies off (a restore): triggers skip what only actions should cause.';
 
 ALTER TABLE workorder.order_events
     ADD COLUMN prev_hash bytea,

@@ -109,7 +109,7 @@ END
 $$;
 CREATE TRIGGER routing_rules_check
     BEFORE INSERT OR UPDATE OF keywords, assisting_units ON workorder.routing_rules
-    FOR EACH ROW WHEN (NOT workorder.loaded_by_copy('workorder.routing_rules'))
+    FOR EACH ROW WHEN (NOT workorder.loaded_by_restore('workorder.routing_rules'))
     EXECUTE FUNCTION workorder.routing_rules_check();
 
 -- category_settings returns a category's family (root), its path from the root,

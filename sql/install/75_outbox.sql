@@ -133,13 +133,14 @@ RETURNS trigger
 AS 'MODULE_PATHNAME', 'outbox_from_events'
 LANGUAGE C;
 
--- Events loaded by COPY (pg_restore, a migration) are history, not actions: they
+-- Events restored (pg_restore, a pg_dump script with COPY or --inserts, a migration
+-- loading history with check_function_bodies off) are history, not actions: they
 -- make no messages (a restore brings back the outbox as it was, from the dump).
 CREATE TRIGGER order_events_outbox
     AFTER INSERT ON workorder.order_events
     REFERENCING NEW TABLE AS new_events
     FOR EACH STATEMENT
-    WHEN (NOT workorder.loaded_by_copy('workorder.order_events'))
+    WHEN (NOT workorder.loaded_by_restore('workorder.order_events'))
     EXECUTE FUNCTION workorder.outbox_from_events();
 
 -- outbox_follow_channel keeps the messages addressed to a channel whose code is

@@ -237,11 +237,11 @@ BEGIN
     RETURN NULL;
 END
 $$;
--- Not while rows are COPYed in (a restore): sla_policy_versions is restored with its
+-- Not while rows are restored (loaded_by_restore): sla_policy_versions is restored with its
 -- history, which a version dated the restore would have made longer.
 CREATE TRIGGER sla_policies_keep_version
     AFTER INSERT OR UPDATE ON workorder.sla_policies
-    FOR EACH ROW WHEN (NOT workorder.loaded_by_copy('workorder.sla_policies'))
+    FOR EACH ROW WHEN (NOT workorder.loaded_by_restore('workorder.sla_policies'))
     EXECUTE FUNCTION workorder.sla_policies_keep_version();
 
 -- sla_terms returns the terms of policy as they were at instant at: its version in
@@ -434,17 +434,17 @@ $$;
 
 CREATE TRIGGER routing_rules_sla_policy
     BEFORE INSERT OR UPDATE OF sla_policy ON workorder.routing_rules
-    FOR EACH ROW WHEN (NEW.sla_policy IS NOT NULL AND NOT workorder.loaded_by_copy('workorder.routing_rules'))
+    FOR EACH ROW WHEN (NEW.sla_policy IS NOT NULL AND NOT workorder.loaded_by_restore('workorder.routing_rules'))
     EXECUTE FUNCTION workorder.sla_policy_must_exist('routing rule', 'name');
 CREATE TRIGGER categories_sla_policy
     BEFORE INSERT OR UPDATE OF sla_policy ON workorder.categories
-    FOR EACH ROW WHEN (NEW.sla_policy IS NOT NULL AND NOT workorder.loaded_by_copy('workorder.categories'))
+    FOR EACH ROW WHEN (NEW.sla_policy IS NOT NULL AND NOT workorder.loaded_by_restore('workorder.categories'))
     EXECUTE FUNCTION workorder.sla_policy_must_exist('category', 'code');
 -- A priority's policy too (it was a bare foreign key error, 23503).  The escalation
 -- steps' trigger is in part 86, with the steps.
 CREATE TRIGGER sla_priority_policies_policy
     BEFORE INSERT OR UPDATE OF policy ON workorder.sla_priority_policies
-    FOR EACH ROW WHEN (NEW.policy IS NOT NULL AND NOT workorder.loaded_by_copy('workorder.sla_priority_policies'))
+    FOR EACH ROW WHEN (NEW.policy IS NOT NULL AND NOT workorder.loaded_by_restore('workorder.sla_priority_policies'))
     EXECUTE FUNCTION workorder.sla_policy_must_exist('priority', 'priority', 'policy');
 
 -- (SECURITY DEFINER for the lock of orders, which an admin may not take itself.)

@@ -171,7 +171,7 @@ CREATE TRIGGER sla_escalation_steps_before_write
 -- rules, categories and priorities (part 85).
 CREATE TRIGGER sla_escalation_steps_policy
     BEFORE INSERT OR UPDATE OF policy ON workorder.sla_escalation_steps
-    FOR EACH ROW WHEN (NEW.policy IS NOT NULL AND NOT workorder.loaded_by_copy('workorder.sla_escalation_steps'))
+    FOR EACH ROW WHEN (NEW.policy IS NOT NULL AND NOT workorder.loaded_by_restore('workorder.sla_escalation_steps'))
     EXECUTE FUNCTION workorder.sla_policy_must_exist('escalation step', 'step', 'policy');
 
 INSERT INTO workorder.sla_escalation_steps (policy, step, after, action, shipped) VALUES

@@ -194,11 +194,32 @@ INSERT INTO workorder.worker_tasks (task, position, function, description) VALUE
     ('drain_inbox', 100, 'workorder.task_drain_inbox', 'make orders of pending workorder.inbox rows'),
     ('trim_run_log', 1000, 'workorder.task_trim_run_log', 'keep workorder.worker_runs within its retention and size');
 
+-- restore_sessions names the session that created the extension in a restore: one
+-- with row_security off, which pg_dump's scripts and pg_restore both set first (a
+-- session of one's own rarely does; the extension's script runs with
+-- check_function_bodies off whoever runs it, so that setting cannot tell).  Its
+-- rows are not dumped (it is no configuration table), and one whose session has
+-- ended holds nothing back.
+CREATE TABLE workorder.restore_sessions (
+    pid integer NOT NULL,
+    backend_start timestamptz NOT NULL,
+    PRIMARY KEY (pid, backend_start)
+);
+COMMENT ON TABLE workorder.restore_sessions IS
+    'The session that created the extension in a restore (row_security off): the worker runs no task while it is connected.';
+INSERT INTO workorder.restore_sessions (pid, backend_start)
+SELECT a.pid, a.backend_start FROM pg_catalog.pg_stat_activity a
+ WHERE a.pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()
+   AND pg_catalog.current_setting('row_security') OPERATOR(pg_catalog.=) 'off';
+
 -- due_tasks lists the tasks a pass runs, in order; none while pg_restore is
--- connected to this database.  A restore that is not one transaction creates the
--- extension (which starts the worker) before it loads the data: no task may act on
--- a half-restored database (drain restored inbox rows before the orders and the
--- sequences are back, log events that the restore then brings again).
+-- connected to this database, nor while the session that created the extension in
+-- a restore is (restore_sessions: psql running a pg_dump script).  A restore that
+-- is not one transaction creates the extension (which starts the worker) before it
+-- loads the data: no task may act on a half-restored database (make today's row of
+-- ticket_days, which the restored rows then collide with, so that the table's whole
+-- COPY fails; drain restored inbox rows before the orders and the sequences are
+-- back; log events that the restore then brings again).
 CREATE FUNCTION workorder.due_tasks()
 RETURNS SETOF text
 LANGUAGE sql STABLE
@@ -208,6 +229,10 @@ AS $$
      WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a
                         WHERE a.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()
                           AND a.application_name OPERATOR(pg_catalog.=) 'pg_restore')
+       AND NOT EXISTS (SELECT 1 FROM workorder.restore_sessions r
+                         JOIN pg_catalog.pg_stat_activity a
+                           ON a.pid OPERATOR(pg_catalog.=) r.pid
+                          AND a.backend_start OPERATOR(pg_catalog.=) r.backend_start)
      ORDER BY t.position
 $$;
 REVOKE ALL ON FUNCTION workorder.due_tasks() FROM PUBLIC;
