@@ -65,7 +65,7 @@ INSERT INTO workorder.worker_tasks (task, position, function, description) VALUE
 -- outbox_dead_notice tells the center of a message that died, however it died (a
 -- failure or a lease that ran out after its last attempt; through fail_outbox, a
 -- claim or outbox_expire): a row in workorder.notifications (part 92) of kind
--- outbox_dead, and a NOTIFY workorder with the same payload.  A dead message is a
+-- outbox_dead, and a NOTIFY workorder that names it (workorder.announce).  A dead message is a
 -- reporter who was never told (of a result, say); nothing said so, and retention
 -- deleted the row a month later.  A dead message that its last claimer's late ack
 -- delivers after all is told the same way, of kind outbox_delivered_after_dead: the
@@ -82,8 +82,7 @@ DECLARE
         'message_id', NEW.id, 'channel', NEW.channel_code, 'message_kind', NEW.kind, 'attempts', NEW.attempts,
         'last_error', pg_catalog.left(NEW.last_error, 200), 'at', pg_catalog.clock_timestamp());
 BEGIN
-    INSERT INTO workorder.notifications (order_id, kind, payload) VALUES (NEW.order_id, kind, payload);
-    PERFORM pg_catalog.pg_notify('workorder', payload::text);
+    PERFORM workorder.announce(NEW.order_id, kind, payload);
     RETURN NULL;
 END
 $$;

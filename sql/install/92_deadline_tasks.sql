@@ -15,11 +15,12 @@
 --     event 'overdue'.
 -- Each is logged once (the marks are on the row, which the task locks), through
 -- workorder.log_event with actor 'system', so the event log and the outbox trigger
--- see it.  Each is also written to workorder.notifications and sent with
---   NOTIFY workorder, '{"kind": "overdue", "order_id": 42, "ticket": "...",
---                      "due_at": "...", "at": "..."}'
+-- see it.  Each is also written to workorder.notifications, with the payload
+--   {"kind": "overdue", "order_id": 42, "ticket": "...", "due_at": "...", "at": "..."}
 -- (kind is deadline_warning, accept_overdue or overdue; due_at the instant crossed:
--- warn_at, accept_due_at or resolve_due_at), delivered when the task commits.
+-- warn_at, accept_due_at or resolve_due_at), and announced with
+--   NOTIFY workorder, '{"kind": "overdue", "notification_id": 7}'
+-- (workorder.announce), delivered when the task commits.
 -- The task is next due at the earliest next_check_at (one row of the index), or at
 -- once after a full batch.  The orders trigger orders_sla_next_check wakes the
 -- worker when an action sets a next_check_at within the worker's naptime, so an
@@ -40,7 +41,31 @@ SELECT pg_catalog.pg_extension_config_dump('workorder.notifications', '');
 SELECT pg_catalog.pg_extension_config_dump('workorder.notifications_id_seq', '');
 REVOKE ALL ON workorder.notifications FROM PUBLIC;
 COMMENT ON TABLE workorder.notifications IS
-    'Deadline warnings and overdue marks (payload: kind, order_id, ticket, due_at, at), and outbox messages that died (kind outbox_dead: message_id, channel, message_kind, attempts, last_error) or were delivered after all (kind outbox_delivered_after_dead), as sent on NOTIFY channel workorder.';
+    'Deadline warnings and overdue marks (payload: kind, order_id, ticket, due_at, at), escalation steps, and outbox messages that died (kind outbox_dead: message_id, channel, message_kind, attempts, last_error) or were delivered after all (kind outbox_delivered_after_dead); NOTIFY channel workorder carries only each row''s kind and id (workorder.announce).';
+
+-- announce records a notice of an order (a row of workorder.notifications, with its
+-- payload) and sends NOTIFY workorder with {"kind", "notification_id"} and nothing
+-- more: LISTEN needs no privilege in PostgreSQL, so every role that can connect hears
+-- the channel (the payload carried the ticket, the escalation's unit and a
+-- connector's last error, to roles that may read none of them), and NOTIFY needs none
+-- either, so anyone can send a forged one.  A listener takes the notice as a wake-up
+-- and reads the row under its own privileges.
+CREATE FUNCTION workorder.announce(order_id bigint, kind text, payload jsonb)
+RETURNS bigint
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    notification_id bigint;
+BEGIN
+    INSERT INTO workorder.notifications (order_id, kind, payload)
+    VALUES (announce.order_id, announce.kind, announce.payload)
+    RETURNING id INTO notification_id;
+    PERFORM pg_catalog.pg_notify('workorder',
+        pg_catalog.jsonb_build_object('kind', announce.kind, 'notification_id', notification_id)::text);
+    RETURN notification_id;
+END
+$$;
+REVOKE ALL ON FUNCTION workorder.announce(bigint, text, jsonb) FROM PUBLIC;
 
 -- deadline_event logs one deadline event of an order and announces it.
 CREATE FUNCTION workorder.deadline_event(o workorder.orders, kind text, due_at timestamptz)
@@ -54,8 +79,7 @@ BEGIN
     PERFORM workorder.log_event(o, kind, 'system', o.status,
         pg_catalog.format('%s: due at %s', kind, due_at),
         pg_catalog.jsonb_build_object('due_at', due_at, 'sla_policy', o.sla_policy));
-    INSERT INTO workorder.notifications (order_id, kind, payload) VALUES (o.id, kind, payload);
-    PERFORM pg_catalog.pg_notify('workorder', payload::text);
+    PERFORM workorder.announce(o.id, kind, payload);
 END
 $$;
 REVOKE ALL ON FUNCTION workorder.deadline_event(workorder.orders, text, timestamptz) FROM PUBLIC;

@@ -12,8 +12,8 @@
 -- written in the same transaction, so a crash loses all of them or none, and a
 -- second session (run_due_work() beside the worker) that reaches the order waits
 -- for the row lock, sees the step done and goes on from there (the primary key is
--- the last guard).  Each step is also written to workorder.notifications and sent
--- with NOTIFY workorder (kind 'escalate', due_at the step's instant).
+-- the last guard).  Each step is also written to workorder.notifications (kind
+-- 'escalate', due_at the step's instant) and announced on NOTIFY workorder.
 --
 -- task_escalate takes an optional instant now (default clock_timestamp()) so that
 -- tests can travel in time: SELECT * FROM workorder.task_escalate('2026-02-01').
@@ -89,8 +89,7 @@ BEGIN
                 payload := pg_catalog.jsonb_build_object('kind', 'escalate', 'order_id', o.id, 'ticket', o.ticket::text,
                                                          'step', s.step, 'action', s.action, 'to', target,
                                                          'due_at', due, 'at', pg_catalog.clock_timestamp());
-                INSERT INTO workorder.notifications (order_id, kind, payload) VALUES (o.id, 'escalate', payload);
-                PERFORM pg_catalog.pg_notify('workorder', payload::text);
+                PERFORM workorder.announce(o.id, 'escalate', payload);
                 order_steps := order_steps OPERATOR(pg_catalog.+) 1;
             END LOOP;
             -- escalation_step moves on; the trigger orders_escalation_next sets next_escalation_at.
