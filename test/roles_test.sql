@@ -17,7 +17,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
     {"code": "video_ai", "name": "视频AI", "kind": "video_ai", "categories": [{"code": "stall", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(174);
+SELECT plan(175);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -118,6 +118,8 @@ SELECT is((rt.run_as('wo_rt_handler_unmapped', :'mine')).result, '{}',
           'a handler mapped to no unit sees no order');
 SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT (workorder.accept(%s, ''B-um-990801001'')).status::text', :vendor_a))).result,
           'accepted', 'a handler accepts an order of its own unit');
+SELECT is((SELECT db_user FROM workorder.order_events WHERE order_id = :vendor_a AND action = 'accept'), 'wo_rt_handler_a',
+          '... and the event log records the role that took the action (SET ROLE), not the session user');
 SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT workorder.comment(%s, '' System '', ''系统自动'')', :vendor_a))).state,
           'WO404', 'a handler may not act as the actor system, which names what the center''s machinery does');
 SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT (workorder.comment(%s, ''B-um-990801001'', ''协办意见'')).status::text', :helped_a))).result,

@@ -40,6 +40,13 @@ RETURNS name
 AS 'MODULE_PATHNAME', 'workorder_calling_role'
 LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
 
+-- The event log records the role whose rights an action was checked against: under
+-- SET ROLE (a pool's login taking a handler's role) the session user is the pool's
+-- login, or a superuser's, and the role that passed the check was recorded nowhere.
+ALTER TABLE workorder.order_events ALTER COLUMN db_user SET DEFAULT workorder.calling_role();
+COMMENT ON COLUMN workorder.order_events.db_user IS
+    'The database role that took the action: workorder.calling_role(), the role taken with SET ROLE or else the session user.';
+
 -- logins maps each database login to what it works for: a unit (handlers,
 -- dispatchers, supervisors) or a channel (intake connectors).  A configuration
 -- table: its rows survive pg_dump.  Written through map_login().
