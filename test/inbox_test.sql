@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(88);
+SELECT plan(90);
 -- Reports here are orders of their own: dedup is sql/dedup.sql's.
 INSERT INTO workorder.settings VALUES ('dedup_enabled', 'off', 'reports in these tests are orders of their own');
 
@@ -204,6 +204,32 @@ UPDATE workorder.inbox SET retry_at = clock_timestamp() - interval '1 second' WH
 SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (1, 0)$$,
                   '... and once the channel is active again, the next drain due accepts it');
 SELECT isnt((SELECT order_id FROM workorder.inbox WHERE channel_ref = 'OFF-1'), NULL, '... with its order');
+
+-- A deferred constraint trigger (a site's own rule) fires in the row's subtransaction,
+-- not at COMMIT: the row that breaks it is not accepted, and the batch goes on.
+-- Before, it fired at the drain's COMMIT and aborted every drain, with no row marked.
+CREATE FUNCTION pg_temp.no_test_orders() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.description LIKE '%TESTPOISON%' THEN
+        RAISE EXCEPTION 'site rule: no test orders';
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE CONSTRAINT TRIGGER inbox_test_site_rule AFTER INSERT ON workorder.orders
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION pg_temp.no_test_orders();
+INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
+VALUES ('hotline', 'DF-1', '0301', '好的报告一', '122.05', '30.05'),
+       ('hotline', 'DF-2', '0301', 'TESTPOISON 报告', '122.05', '30.05'),
+       ('hotline', 'DF-3', '0301', '好的报告三', '122.05', '30.05');
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (2, 0)$$,
+                  'a row that breaks a deferred constraint trigger fails alone: the rows around it are accepted');
+SELECT results_eq($$SELECT channel_ref, state, error_message LIKE '%site rule: no test orders%' FROM workorder.inbox
+                     WHERE channel_ref LIKE 'DF-%' ORDER BY channel_ref$$,
+                  $$VALUES ('DF-1', 'accepted', NULL::boolean), ('DF-2', 'pending', true), ('DF-3', 'accepted', NULL)$$,
+                  '... and it stays pending with the error, to be tried again');
+DROP TRIGGER inbox_test_site_rule ON workorder.orders;
+DELETE FROM workorder.inbox WHERE channel_ref = 'DF-2';
 
 -- Rows that keep failing for a reason not their own (a unit broken until an admin
 -- mends it) never stand in front of the rows behind them: a drain of max_rows

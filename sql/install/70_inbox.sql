@@ -248,6 +248,12 @@ BEGIN
     -- Before a row is claimed: submit() would refuse every row, and each would
     -- count as the row's own fault.
     PERFORM workorder.intake_check_isolation('drain_inbox()');
+    -- A deferred constraint or constraint trigger (a site's own, on orders or the
+    -- log) would fire at COMMIT, past each row's error handling: one bad row aborted
+    -- the whole drain, every drain after it met the same rows first, and none was
+    -- marked.  Immediate, it fails the row's own subtransaction.  (For the rest of
+    -- the transaction: the worker's task, or the caller's.)
+    SET CONSTRAINTS ALL IMMEDIATE;
     accepted := 0;
     rejected := 0;
 
