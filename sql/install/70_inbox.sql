@@ -190,9 +190,13 @@ $$;
 -- times an hour, and never stand in front of the rows behind them: before, they were
 -- claimed first by every drain, and max_rows of them stopped the drain for good.
 --
--- A drain works through its rows for drain_time_budget (default '30 seconds'); the
+-- A drain works through its rows for drain_time_budget (default '1 second'); the
 -- rows it has not reached by then stay pending, untouched, for the next drain, and
--- what it did commits.
+-- what it did commits.  Until then it holds what each row's submit() locked (the
+-- dedup cell of its place, the master it merged into): a direct submit() at the
+-- same place waits for the drain's commit, which took up to 30 seconds (the
+-- default once) while the worker worked through a backlog.  The worker runs the
+-- drain again at once while rows wait, so a short budget costs a commit a second.
 -- intake_check_isolation refuses intake (operation names it) in a REPEATABLE READ
 -- or SERIALIZABLE transaction (WO307), as submit() does: dedup's search must see
 -- the reports committed while it waited for them (src/intake.c).
@@ -236,7 +240,7 @@ DECLARE
     -- open transaction at the same place) waits up to the worker's lock_timeout, and
     -- a batch of such rows held the worker, every task behind the drain, until the
     -- task's timeout cancelled it, its rows' retry bookkeeping with it.
-    budget interval := workorder.setting('drain_time_budget', '30 seconds')::interval;
+    budget interval := workorder.setting('drain_time_budget', '1 second')::interval;
     reached integer := 0;
 BEGIN
     IF max_rows IS NULL OR max_rows OPERATOR(pg_catalog.<) 1 OR max_rows OPERATOR(pg_catalog.>) 100000 THEN
