@@ -59,7 +59,7 @@ check "the open transaction's next lookup sees the channel inactive (the referen
   "$(inside "SELECT workorder.channel_is_active('camera');")"
 check "its next locate() sees the village moved (the map in memory)" "$town" \
   "$(inside "SELECT (workorder.locate(121.03, 31.05)).area_code;")"
-check "... and a report of that channel is refused as from an unknown or inactive channel (WO301)" "ERROR:  WO301" \
+check "... and a report of that channel is refused as from an inactive channel (WO305)" "ERROR:  WO305" \
   "$(inside "\\set VERBOSITY sqlstate
 SAVEPOINT s; SELECT workorder.submit('camera', 'RR-1', 'vendor', '占道', lon => 121.03, lat => 31.05); ROLLBACK TO SAVEPOINT s;")"
 check "the query behind locate() agrees (it takes new locks: asked last)" "$town" \

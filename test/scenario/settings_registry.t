@@ -7,6 +7,7 @@
 # read by code but missing from the list could never be set; and a declared name
 # that nothing reads would be taken and do nothing.  A mechanical reading of the
 # sources: the names passed as literals to workorder.setting() and score_number()
+# (not to pg_catalog.current_setting(), which reads a server setting)
 # in SQL (and in the SQL strings of the C files), and to workorder_setting(),
 # dedup_setting() and ref_setting() in C; against the names of the view's VALUES
 # list.  Each name on one side only is printed.
@@ -18,7 +19,7 @@ repo=$(cd "$here/../.." && pwd)
 . "$here/tap.sh"
 
 read_names=$(
-  { grep -ohE "(setting|score_number)\('[a-z0-9_]+'" "$repo"/sql/install/*.sql "$repo"/src/*.c | sed -E "s/.*\('//; s/'$//"
+  { grep -ohE "(^|[^_a-z])(setting|score_number)\('[a-z0-9_]+'" "$repo"/sql/install/*.sql "$repo"/src/*.c | sed -E "s/.*\('//; s/'$//"
     grep -ohE "\b(workorder_setting|dedup_setting|ref_setting)\(\"[a-z0-9_]+\"" "$repo"/src/*.c | sed -E 's/.*\("//; s/"$//'
   } | sort -u)
 declared_names=$(sed -n '/^CREATE VIEW workorder.setting_definitions/,/^  ) AS d/p' "$repo/sql/install/02_settings.sql" |
