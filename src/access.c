@@ -28,6 +28,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -35,12 +36,18 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
 #include "workorder.h"
 
-/* The statement that reads a login's channel, prepared once per backend. */
+/*
+ * The statement that reads a login's channel, prepared once per backend, and
+ * whether it is the one that asks for the mapping's role (role_oid, 0.5): a
+ * database not yet updated from 0.4 has no such column.
+ */
 static SPIPlanPtr login_channel_plan = NULL;
+static bool login_channel_plan_binds_role = false;
 
 /*
  * While intake takes an action itself (dedup reopening a resolved master for
@@ -104,15 +111,33 @@ login_channel(const char *role_name)
 	Datum		arg = CStringGetTextDatum(role_name);
 	char	   *channel = NULL;
 
+	Oid			logins = get_relname_relid("logins", get_namespace_oid("workorder", false));
+	bool		binds_role = OidIsValid(logins) && get_attnum(logins, "role_oid") != InvalidAttrNumber;
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	if (login_channel_plan != NULL && login_channel_plan_binds_role != binds_role)
+	{
+		/* The schema was updated (or went back) since the statement was made. */
+		SPI_freeplan(login_channel_plan);
+		login_channel_plan = NULL;
+	}
 	if (login_channel_plan == NULL)
 	{
 		Oid			type = TEXTOID;
 
-		login_channel_plan = workorder_keep_plan("SELECT l.channel_code FROM workorder.logins l "
-												 "WHERE l.role_name OPERATOR(pg_catalog.=) $1::pg_catalog.name",
-												 1, &type);
+		/* A mapping counts while its name is still its role's (part 96). */
+		if (binds_role)
+			login_channel_plan = workorder_keep_plan("SELECT l.channel_code FROM workorder.logins l "
+													 "JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) l.role_oid "
+													 "AND r.rolname OPERATOR(pg_catalog.=) l.role_name "
+													 "WHERE l.role_name OPERATOR(pg_catalog.=) $1::pg_catalog.name",
+													 1, &type);
+		else
+			login_channel_plan = workorder_keep_plan("SELECT l.channel_code FROM workorder.logins l "
+													 "WHERE l.role_name OPERATOR(pg_catalog.=) $1::pg_catalog.name",
+													 1, &type);
+		login_channel_plan_binds_role = binds_role;
 	}
 	if (SPI_execute_plan(login_channel_plan, &arg, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "check_channel_access: the login's query failed");

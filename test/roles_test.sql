@@ -17,7 +17,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
     {"code": "video_ai", "name": "视频AI", "kind": "video_ai", "categories": [{"code": "stall", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(175);
+SELECT plan(182);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -477,6 +477,41 @@ SELECT is((SELECT workorder.map_login('wo_rt_handler_unmapped', 'B-um-990801002'
           'map_login maps a login');
 SELECT is((rt.run_as('wo_rt_handler_unmapped', :'mine')).result, format('{%s}', :vendor_b),
           'and the login sees its unit''s orders from the next statement on');
+
+-- A mapping is the role's it was made for, not its name's: a role dropped and
+-- created again under the name (the next person at the desk) does not inherit it.
+-- Keyed by name, the new role read the unit's every order, reporters' phones
+-- included, and check_logins() said nothing.
+CREATE ROLE wo_rt_reborn LOGIN IN ROLE workorder_handler;
+CREATE ROLE wo_rt_reborn_intake LOGIN IN ROLE workorder_intake;
+SELECT workorder.map_login('wo_rt_reborn', 'B-um-990801001') IS NOT NULL AS mapped \gset
+SELECT workorder.map_login('wo_rt_reborn_intake', channel_code => 'hotline') IS NOT NULL AS mapped \gset
+SELECT is((rt.run_as('wo_rt_reborn', :'mine')).result, format('{%s,%s}', :vendor_a, :helped_a),
+          'the fixture: a mapped handler sees its unit''s orders');
+DROP ROLE wo_rt_reborn;
+DROP ROLE wo_rt_reborn_intake;
+CREATE ROLE wo_rt_reborn LOGIN IN ROLE workorder_handler;
+CREATE ROLE wo_rt_reborn_intake LOGIN IN ROLE workorder_intake;
+SELECT is((rt.run_as('wo_rt_reborn', :'mine')).result, '{}',
+          'a role created again under a mapped login''s name sees none of the old mapping''s orders');
+SELECT is((rt.run_as('wo_rt_reborn_intake',
+                     $$SELECT id FROM workorder.submit('hotline', 'RT-REBORN', '0301', '重建角色', lon => 116.05, lat => 25.05)$$)).state,
+          'WO952', '... nor may one submit for the old mapping''s channel');
+SELECT is((SELECT string_agg(problem, '; ' ORDER BY problem) FROM workorder.check_logins() WHERE role_name = 'wo_rt_reborn'),
+          'mapped for a role that was dropped; role wo_rt_reborn is another role, and the mapping does not count for it (map it again if it is meant to); '
+          'member of workorder_handler but mapped to no unit',
+          'check_logins names the mapping that does not count, and the new role as mapped to no unit');
+SELECT workorder.map_login('wo_rt_reborn', 'B-um-990801001') IS NOT NULL AS mapped \gset
+SELECT is((rt.run_as('wo_rt_reborn', :'mine')).result, format('{%s,%s}', :vendor_a, :helped_a),
+          'mapped again, the new role sees the unit''s orders');
+ALTER ROLE wo_rt_reborn RENAME TO wo_rt_reborn_renamed;
+CREATE ROLE wo_rt_reborn LOGIN IN ROLE workorder_handler;
+SELECT is((rt.run_as('wo_rt_reborn', :'mine')).result, '{}',
+          'a role created under a renamed login''s old name does not take its mapping either');
+SELECT is((SELECT string_agg(problem, '; ' ORDER BY problem) FROM workorder.check_logins() WHERE role_name = 'wo_rt_reborn'),
+          'mapped for a role since renamed to wo_rt_reborn_renamed; the mapping does not count (map wo_rt_reborn, or the new name, again); '
+          'member of workorder_handler but mapped to no unit',
+          'and check_logins names the rename');
 
 -- == Hardening, checked on the catalogue
 SELECT is_empty($$SELECT p.oid::regprocedure::text FROM pg_proc p

@@ -50,17 +50,43 @@ COMMENT ON COLUMN workorder.order_events.db_user IS
 -- logins maps each database login to what it works for: a unit (handlers,
 -- dispatchers, supervisors) or a channel (intake connectors).  A configuration
 -- table: its rows survive pg_dump.  Written through map_login().
+--
+-- A mapping is bound to the role it was made for: role_oid, set from the name as
+-- the row is written (logins_bind_role; a restore binds each row to the role of
+-- that name in the cluster it is restored into), and a mapping counts only while
+-- its name is still that role's.  Keyed by the name alone, a role dropped and
+-- created again under the same name (the next person at a desk), or created under
+-- a renamed role's old name, silently took over the old mapping: its unit's every
+-- order, reporters' names and phones included.  check_logins() names such rows.
 CREATE TABLE workorder.logins (
     role_name    name PRIMARY KEY,
     unit_code    text REFERENCES workorder.units (code) ON UPDATE CASCADE,
     channel_code text REFERENCES workorder.channels (code) ON UPDATE CASCADE,
     note         text,
     mapped_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    role_oid     oid,
     CONSTRAINT logins_maps_something CHECK (unit_code IS NOT NULL OR channel_code IS NOT NULL)
 );
 SELECT pg_catalog.pg_extension_config_dump('workorder.logins', '');
 COMMENT ON TABLE workorder.logins IS
     'Which unit (handlers, dispatchers, supervisors) or channel (intake connectors) each database login works for. Write with workorder.map_login().';
+COMMENT ON COLUMN workorder.logins.role_oid IS
+    'The role the mapping was made for (set from role_name as the row is written): the mapping counts only while role_name is still that role''s.';
+
+-- logins_bind_role binds a mapping written (or renamed) to the role that has its
+-- name now; NULL, which matches no role, when none has.
+CREATE FUNCTION workorder.logins_bind_role()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    NEW.role_oid := (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) NEW.role_name);
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER logins_bind_role
+    BEFORE INSERT OR UPDATE OF role_name ON workorder.logins
+    FOR EACH ROW EXECUTE FUNCTION workorder.logins_bind_role();
 
 -- role_actions says which actions each group role may take on the orders it sees;
 -- '*' is every action, including actions added later.  Admins and superusers take
@@ -130,7 +156,9 @@ BEGIN
     VALUES (map_login.role_name, map_login.unit_code, map_login.channel_code, map_login.note)
     ON CONFLICT ON CONSTRAINT logins_pkey DO UPDATE
        SET unit_code = EXCLUDED.unit_code, channel_code = EXCLUDED.channel_code,
-           note = EXCLUDED.note, mapped_at = pg_catalog.now()
+           note = EXCLUDED.note, mapped_at = pg_catalog.now(),
+           -- mapping a login again binds it to the role of that name now
+           role_oid = EXCLUDED.role_oid
     RETURNING l.* INTO mapped;
     RETURN mapped;
 END
@@ -138,7 +166,9 @@ $$;
 
 -- check_logins lists what is wrong with the logins of the workorder group roles: a
 -- handler, dispatcher or supervisor without a unit, a dispatcher whose unit is not
--- a center, an intake login without a channel, a mapping whose role is gone.
+-- a center, an intake login without a channel, a mapping whose role is gone, and
+-- one whose name now belongs to another role (dropped and created again, or
+-- renamed and its name taken), which does not count.
 CREATE FUNCTION workorder.check_logins()
 RETURNS TABLE (role_name name, problem text)
 LANGUAGE plpgsql STABLE
@@ -149,7 +179,7 @@ BEGIN
       FROM pg_catalog.pg_roles r
       JOIN pg_catalog.pg_auth_members m ON m.member OPERATOR(pg_catalog.=) r.oid
       JOIN pg_catalog.pg_roles g ON g.oid OPERATOR(pg_catalog.=) m.roleid
-      LEFT JOIN workorder.logins l ON l.role_name OPERATOR(pg_catalog.=) r.rolname
+      LEFT JOIN workorder.logins l ON l.role_name OPERATOR(pg_catalog.=) r.rolname AND l.role_oid OPERATOR(pg_catalog.=) r.oid
      WHERE g.rolname IN ('workorder_dispatcher', 'workorder_handler', 'workorder_supervisor')
        AND l.unit_code IS NULL
     UNION ALL
@@ -157,7 +187,7 @@ BEGIN
       FROM pg_catalog.pg_roles r
       JOIN pg_catalog.pg_auth_members m ON m.member OPERATOR(pg_catalog.=) r.oid
       JOIN pg_catalog.pg_roles g ON g.oid OPERATOR(pg_catalog.=) m.roleid
-      LEFT JOIN workorder.logins l ON l.role_name OPERATOR(pg_catalog.=) r.rolname
+      LEFT JOIN workorder.logins l ON l.role_name OPERATOR(pg_catalog.=) r.rolname AND l.role_oid OPERATOR(pg_catalog.=) r.oid
      WHERE g.rolname OPERATOR(pg_catalog.=) 'workorder_intake' AND l.channel_code IS NULL
     UNION ALL
     SELECT l.role_name, pg_catalog.format('a dispatcher mapped to %s, which is a %s, not a center', u.code, u.kind)::text
@@ -175,6 +205,16 @@ BEGIN
     SELECT l.role_name, 'mapped, but the role no longer exists'::text
       FROM workorder.logins l
      WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) l.role_name)
+    UNION ALL
+    SELECT l.role_name, CASE WHEN rn.rolname IS NOT NULL
+                             THEN pg_catalog.format('mapped for a role since renamed to %s; the mapping does not count (map %s, or the new name, again)',
+                                                    rn.rolname, pg_catalog.quote_ident(l.role_name))
+                             ELSE pg_catalog.format('mapped for a role that was dropped; role %s is another role, and the mapping does not count for it (map it again if it is meant to)',
+                                                    pg_catalog.quote_ident(l.role_name)) END
+      FROM workorder.logins l
+      JOIN pg_catalog.pg_roles r ON r.rolname OPERATOR(pg_catalog.=) l.role_name
+      LEFT JOIN pg_catalog.pg_roles rn ON rn.oid OPERATOR(pg_catalog.=) l.role_oid
+     WHERE l.role_oid IS DISTINCT FROM r.oid
      ORDER BY 1, 2;
 END
 $$;
@@ -221,7 +261,9 @@ BEGIN
         RETURN c;
     END IF;
     SELECT l.unit_code, workorder.center_area(u), l.channel_code INTO c.unit_code, c.area_code, c.channel_code
-      FROM workorder.logins l LEFT JOIN workorder.units u ON u.code OPERATOR(pg_catalog.=) l.unit_code
+      FROM workorder.logins l
+      JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) l.role_oid AND r.rolname OPERATOR(pg_catalog.=) l.role_name
+      LEFT JOIN workorder.units u ON u.code OPERATOR(pg_catalog.=) l.unit_code
      WHERE l.role_name OPERATOR(pg_catalog.=) c.role_name;
     c.groups := ARRAY(SELECT g.name FROM pg_catalog.unnest(ARRAY['workorder_dispatcher', 'workorder_handler',
                                                                  'workorder_supervisor', 'workorder_intake']::name[]) AS g(name)
@@ -250,6 +292,7 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 AS $$
 BEGIN
     RETURN (SELECT l.unit_code FROM workorder.logins l
+              JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) l.role_oid AND r.rolname OPERATOR(pg_catalog.=) l.role_name
              WHERE l.role_name OPERATOR(pg_catalog.=) workorder.calling_role());
 END
 $$;
@@ -261,6 +304,7 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 AS $$
 BEGIN
     RETURN (SELECT l.channel_code FROM workorder.logins l
+              JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) l.role_oid AND r.rolname OPERATOR(pg_catalog.=) l.role_name
              WHERE l.role_name OPERATOR(pg_catalog.=) workorder.calling_role());
 END
 $$;
@@ -275,6 +319,7 @@ BEGIN
     RETURN ARRAY(
         WITH RECURSIVE below (code) AS (
             SELECT l.unit_code FROM workorder.logins l
+              JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) l.role_oid AND r.rolname OPERATOR(pg_catalog.=) l.role_name
              WHERE l.role_name OPERATOR(pg_catalog.=) workorder.calling_role() AND l.unit_code IS NOT NULL
             UNION
             SELECT u.code FROM workorder.units u JOIN below b ON u.parent_code OPERATOR(pg_catalog.=) b.code
@@ -291,6 +336,7 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 AS $$
 BEGIN
     RETURN (SELECT workorder.center_area(u) FROM workorder.logins l
+              JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) l.role_oid AND r.rolname OPERATOR(pg_catalog.=) l.role_name
               JOIN workorder.units u ON u.code OPERATOR(pg_catalog.=) l.unit_code
              WHERE l.role_name OPERATOR(pg_catalog.=) workorder.calling_role());
 END
