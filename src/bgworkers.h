@@ -69,6 +69,7 @@ typedef struct WorkerSlot
 	Latch	   *latch;			/* its latch, NULL when there is none */
 	uint32		wake_requests;	/* bumped by every wake; see worker_main */
 	pid_t		holder_pid;		/* the backend holding the database (HELD) */
+	bool		connected;		/* the worker has connected to its database */
 	TimestampTz started_at;
 	TimestampTz last_pass_at;
 	int64		passes;

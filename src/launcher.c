@@ -27,9 +27,9 @@
  * Those times are wall-clock times; one ahead of now (the clock was set
  * back) counts as now.
  *
- * At most LAUNCHER_MAX_STARTING workers start or check their database at
- * once, so a cluster of many databases does not have its background worker
- * processes taken by checks at the launcher's start.
+ * At most LAUNCHER_MAX_STARTING workers start (are registered and not yet
+ * connected) at once, so a cluster of many databases does not have its
+ * background worker processes taken by checks at the launcher's start.
  *
  * This file also owns the shared memory (bgworkers.h describes the slot
  * table) and the SQL function workorder.worker_slots() behind the view
@@ -806,8 +806,15 @@ launcher_count_exiting(void)
 }
 
 /*
- * launcher_count_starting returns how many workers are starting or checking
- * their database.  The caller holds the lock.
+ * launcher_count_starting returns how many workers are starting: registered
+ * and not yet connected to their database.  The caller holds the lock.
+ *
+ * A worker that has connected no longer counts, though it is checking its
+ * database until its first step succeeds: one that waits on a lock there (an
+ * ALTER EXTENSION ... UPDATE left open) or fails it again and again stays
+ * checking for as long, and two of them kept every other database from getting
+ * a worker, while the launcher, waiting for a turn, read pg_database ten times
+ * a second.
  */
 static int
 launcher_count_starting(void)
@@ -819,7 +826,8 @@ launcher_count_starting(void)
 	{
 		WorkerSlotState state = WorkorderShared->slots[i].state;
 
-		if (state == WSLOT_STARTING || state == WSLOT_CHECKING)
+		if (state == WSLOT_STARTING ||
+			(state == WSLOT_CHECKING && !WorkorderShared->slots[i].connected))
 			starting++;
 	}
 	return starting;

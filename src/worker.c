@@ -222,6 +222,10 @@ workorder_worker_main(Datum main_arg)
 
 	BackgroundWorkerInitializeConnectionByOid(args.dboid, InvalidOid, 0);
 	worker_session_settings();
+	/* Its start is over: the launcher may start another (launcher_count_starting). */
+	LWLockAcquire(WorkorderShared->lock, LW_EXCLUSIVE);
+	MySlot->connected = true;
+	LWLockRelease(WorkorderShared->lock);
 
 	pass_cxt = AllocSetContextCreate(TopMemoryContext, "workorder worker pass",
 									 ALLOCSET_DEFAULT_SIZES);
