@@ -180,7 +180,10 @@ workorder_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
  * hold_extension_for_update takes the extension's lock in exclusive mode
  * before ALTER EXTENSION workorder UPDATE (see the header): the update waits
  * for the worker's running task, and keeps the next one out until it commits.
- * Any other statement passes.
+ * Any other statement passes, and so does the update of a role that does not
+ * own the extension, which PostgreSQL refuses: it queued for the lock first,
+ * behind the worker's task or another update, and the worker's next step
+ * behind it, before it heard that it may not.
  */
 static void
 hold_extension_for_update(Node *stmt)
@@ -191,7 +194,7 @@ hold_extension_for_update(Node *stmt)
 		strcmp(((AlterExtensionStmt *) stmt)->extname, "workorder") != 0)
 		return;
 	extension_oid = get_extension_oid("workorder", true);
-	if (OidIsValid(extension_oid))
+	if (OidIsValid(extension_oid) && pg_extension_ownercheck(extension_oid, GetUserId()))
 		LockDatabaseObject(ExtensionRelationId, extension_oid, 0, AccessExclusiveLock);
 }
 

@@ -10,13 +10,17 @@
 # A scratch database at 0.4, with a task of its own that sleeps four seconds (a
 # function made a member of the extension, as a task must be); once the worker is
 # in it, a session updates the extension.  Asserted: the update waits on the
-# extension's lock while the task runs, then reaches 0.5 without an error.
+# extension's lock while the task runs, then reaches 0.5 without an error.  And a
+# role that does not own the extension is told so at once, while the task runs: it
+# queued for the lock first (behind the task, the worker's next step behind it), and
+# heard "must be owner" only once it had it.
 #
 # Needs PGHOST/PGPORT/PGUSER of a running cluster with workorder preloaded
 # (scripts/test.sh sets them).  Prints TAP.  The database is dropped however it ends.
 set -uo pipefail
 
 db="workorder_worker_update_$$"
+stranger="workorder_update_stranger_$$"
 work=$(mktemp -d /tmp/workorder-worker-update.XXXXXX)
 
 export PGOPTIONS="-c client_min_messages=warning"
@@ -26,15 +30,16 @@ q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
 cleanup() {
   jobs -p | xargs -r kill 2>/dev/null
   psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
+  psql -X -q -d postgres -c "DROP ROLE IF EXISTS $stranger" >/dev/null 2>&1
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 . "$(dirname "$0")/tap.sh"
 
-echo "1..4"
+echo "1..5"
 
-{ psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $db" &&
+{ psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $db" -c "CREATE ROLE $stranger LOGIN" &&
   psql -X -q -v ON_ERROR_STOP=1 -d "$db" <<'SQL'
 CREATE EXTENSION workorder VERSION '0.4' CASCADE;
 CREATE FUNCTION public.worker_update_slow() RETURNS workorder.task_outcome LANGUAGE plpgsql AS $$
@@ -54,6 +59,11 @@ took=$(wait_until 30 "$db" "SELECT EXISTS (SELECT FROM pg_stat_activity
                                             WHERE datname = current_database() AND backend_type <> 'client backend'
                                               AND wait_event = 'PgSleep')")
 check "the worker is in the sleeping task" t "$([ "$took" != timeout ] && echo t || echo f)"
+
+check "a role that does not own the extension is refused at once, not after a wait for the lock" \
+  "must be owner of extension workorder" \
+  "$(PGOPTIONS="-c lock_timeout=1s" psql -X -q -At -d "$db" -U "$stranger" -c "ALTER EXTENSION workorder UPDATE" 2>&1 |
+     grep -o -e 'must be owner of extension workorder' -e 'lock timeout' | head -1)"
 
 psql -X -q -At -d "$db" -c "ALTER EXTENSION workorder UPDATE" >"$work/update.out" 2>&1 &
 updater=$!
