@@ -607,6 +607,13 @@ ticket_day_text(DateADT day)
 	return psprintf("%04d-%02d-%02d", year, month, mday);
 }
 
+/*
+ * How many times next_ticket draws again for a number past the day's first
+ * one: once suffices with CACHE 1; a sequence that caches values (an owner
+ * tuning it) may need as many draws as its cache holds.
+ */
+#define TICKET_MAX_REDRAWS		10000
+
 /* The statements of next_ticket, prepared once per backend. */
 static SPIPlanPtr ticket_day_first_plan = NULL;
 static SPIPlanPtr ticket_day_insert_plan = NULL;
@@ -659,8 +666,13 @@ ticket_day_first(DateADT day, int64 n)
  * that one insert to commit, once a day.  A caller may have drawn its number
  * before the row's creator drew the first_number; its sequence number would
  * then be below 1, and it draws again: the sequence is increasing, so the
- * second number is above first_number.  WO001 for a day outside the ticket
- * range, WO003 when the day has no numbers left.
+ * second number is above first_number.  That holds while every session draws
+ * from the sequence itself (CACHE 1, as part 10 makes it); with a cache, a
+ * session's numbers lag behind, so it draws until it passes first_number, at
+ * most TICKET_MAX_REDRAWS times, and then says what is wrong (a sequence
+ * number of -47 and a hint to pass one from 1 to 999999 came out of submit()).
+ * WO001 for a day outside the ticket range, WO003 when the day has no numbers
+ * left.
  */
 Ticket
 workorder_next_ticket(DateADT day)
@@ -669,6 +681,7 @@ workorder_next_ticket(DateADT day)
 	int64		n;
 	int64		first;
 	int64		seq;
+	int			redraws;
 
 	/* Reject days outside the ticket range before touching anything. */
 	(void) DirectFunctionCall2(ticket_make, DateADTGetDatum(day), Int32GetDatum(1));
@@ -683,8 +696,16 @@ workorder_next_ticket(DateADT day)
 	SPI_finish();
 
 	seq = n - first + 1;
-	if (seq < 1)
+	for (redraws = 0; seq < 1; redraws++)
 	{
+		if (redraws >= TICKET_MAX_REDRAWS)
+			ereport(ERROR,
+					(errcode(ERRCODE_WO_TICKETS_EXHAUSTED),
+					 errmsg("cannot issue a ticket for %s: workorder.ticket_number_seq runs behind the day's first number",
+							ticket_day_text(day)),
+					 errdetail("The day's numbers start at sequence value " INT64_FORMAT "; this session drew " INT64_FORMAT
+							   " after %d draws.", first, n, redraws + 1),
+					 errhint("The sequence must not cache values: ALTER SEQUENCE workorder.ticket_number_seq CACHE 1.")));
 		n = nextval_internal(seq_oid, true);
 		seq = n - first + 1;
 	}
