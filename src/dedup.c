@@ -1390,18 +1390,26 @@ dedup_int32_cmp(const void *a, const void *b)
 /*
  * dedup_lock_cells takes the advisory locks of the neighbourhood (see
  * sql/install/62_dedup.sql): one per grid cell of the family (side: twice
- * the family's largest radius, a category without one counting radius_m)
- * that the circle of radius_m around point touches, in key order; or, when
+ * the family's largest radius, a category without one counting the
+ * district's, the setting dedup_radius_m, as its policy does) that the circle
+ * of radius_m around point touches, in key order; or, when
  * that is more than 16 cells, one for the whole family.  The keys are the
  * SQL's: (hashtext('workorder.dedup'), hashtext(concat_ws('/', family, x,
  * y))) and (hashtext('workorder.dedup'), hashtext(family)), so sessions
  * running either interlock.  NULLs lock nothing, as in the SQL.
+ *
+ * The grid must be the family's whoever asks: a category without a radius
+ * used to count the caller's, so that a report of the family's root (the
+ * district's 100 m) and one of a child with 30 m of its own locked grids of
+ * different sides, never waited for each other, and two reports of one event
+ * became two masters.
  */
 static void
 dedup_lock_cells(DedupPostgis *pg, const char *family, Datum point, bool point_null, NDouble radius_m)
 {
 	NDouble		dlat = nd_div(radius_m, nd(110000.0));
 	NDouble		family_radius = nd_null;
+	NDouble		district_radius = nd_null;
 	NDouble		cell;
 	NDouble		dlon;
 	NDouble		x;
@@ -1422,12 +1430,20 @@ dedup_lock_cells(DedupPostgis *pg, const char *family, Datum point, bool point_n
 
 	dedup_check_point(pg, point, point_null, "dedup_lock needs a point");
 
-	/* max(COALESCE(e.dedup_radius_m, radius_m)) over the family's categories */
+	/* max(COALESCE(e.dedup_radius_m, the setting dedup_radius_m)) over the family's categories */
 	foreach(lc, workorder_family_categories(family))
 	{
 		const CategoryInfo *c = (const CategoryInfo *) lfirst(lc);
-		NDouble		r = c->has_dedup_radius ? nd(c->dedup_radius_m) : radius_m;
+		NDouble		r;
 
+		if (c->has_dedup_radius)
+			r = nd(c->dedup_radius_m);
+		else
+		{
+			if (district_radius.null)
+				district_radius = nd(dedup_number(dedup_setting("dedup_radius_m", "100", "number", 1, 5000)));
+			r = district_radius;
+		}
 		if (!r.null && (family_radius.null || float8_gt(r.v, family_radius.v)))
 			family_radius = r;
 	}

@@ -65,8 +65,10 @@
 --
 -- Concurrency: reports of one event that arrive together must make one master.
 -- dedup_decide() first takes transaction-level advisory locks on the grid cells
--- (of the category family, cell side twice the family's largest radius) that its
--- search circle touches, in key order, and only then searches.  Two reports that
+-- (of the category family, cell side twice the family's largest radius, a category
+-- without a radius counting the district's setting dedup_radius_m: the same grid
+-- whoever asks) that its search circle touches, in key order, and only then
+-- searches.  Two reports that
 -- could find each other share a cell (each locks its own point's cell and every
 -- cell its circle reaches), so the second waits until the first commits and then,
 -- under READ COMMITTED (the search is a new statement with a new snapshot), finds

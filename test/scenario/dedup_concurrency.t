@@ -9,7 +9,11 @@
 # until all 16 are waiting, then releases, so that all 16 submit() calls run at
 # once.  Afterwards exactly one of the 16 orders is a master (not merged), the 15
 # others are merged into it, its report_count is 16, and nobody failed.  Each round
-# is a new event at a new spot; the round is repeated 5 times.
+# is a new event at a new spot; the round is repeated 5 times.  In the last round
+# the reports are of two categories of one family: its root, which has no radius of
+# its own (the district's 100 m), and a child with 30 m.  Their locks' grid was the
+# caller's radius's, so the two kinds never waited for each other, and one event
+# became two masters.
 #
 # Needs PGHOST/PGPORT/PGUSER of a running cluster (scripts/test.sh sets them) and
 # data/demo.sql.  Prints TAP.  The scratch database is dropped however it ends.
@@ -38,6 +42,9 @@ echo "1..$((rounds * 5 + 1))"
 
 demo_database "$db" "$work/setup.err"
 check "setup: extension and demo map" "0" "$?"
+q "INSERT INTO workorder.categories (code, name, handling_level) VALUES ('T_PIPES', '管道', 'town');
+   INSERT INTO workorder.categories (code, name, parent_code, dedup_radius_m) VALUES ('T_PIPES_LEAK', '管道漏水', 'T_PIPES', 30)" \
+  >/dev/null 2>>"$work/setup.err"
 
 # The channels that report a missing manhole cover, with their own codes.
 channels=(hotline_12345:0401 grid_inspection:B01 hotline_12345:0401 mayor_mailbox:ROAD_MANHOLE
@@ -66,6 +73,10 @@ SQL
     pick=${channels[$((c % ${#channels[@]}))]}
     channel=${pick%%:*}
     code=${pick#*:}
+    if [ "$round" = "$rounds" ]; then
+      channel=hotline_12345
+      code=$([ $((c % 2)) = 0 ] && echo T_PIPES || echo T_PIPES_LEAK)
+    fi
     # A metre or two apart: the reporters stand at the same cover.
     clon=$(echo "$lon + ($c % 3) * 0.00001" | bc -l)
     clat=$(echo "$lat + ($c % 2) * 0.00001" | bc -l)
