@@ -46,6 +46,9 @@ shared_preload_libraries = 'workorder,pg_cron'
 cron.database_name = '$cron_db'
 cron.use_background_workers = on
 max_worker_processes = 32
+# The tests' databases with the extension come and go by the dozen; one test
+# (launcher_cap.t) lowers this in a cluster of its own.
+workorder.max_workers = 24
 max_connections = 100
 fsync = on
 timezone = 'Asia/Shanghai'

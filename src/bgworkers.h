@@ -106,6 +106,7 @@ extern PGDLLIMPORT WorkorderSharedState *WorkorderShared;
 
 /* Settings (see workorder_launcher_init and workorder_worker_init). */
 extern PGDLLIMPORT int workorder_launcher_naptime;
+extern PGDLLIMPORT int workorder_max_workers;
 extern PGDLLIMPORT int workorder_worker_naptime;
 extern PGDLLIMPORT bool workorder_worker_enabled;
 extern PGDLLIMPORT int workorder_task_timeout;

@@ -126,6 +126,7 @@ typedef struct LauncherDbEntry
 	TimestampTz last_start;		/* when the launcher last started a worker */
 	bool		ended;			/* the last worker ended without being asked */
 	bool		start_failure_logged;
+	bool		over_max_logged;	/* told that max_workers left it without one */
 	bool		listed;			/* in the latest read of pg_database */
 } LauncherDbEntry;
 
@@ -138,6 +139,7 @@ typedef struct LauncherHandle
 
 WorkorderSharedState *WorkorderShared = NULL;
 int			workorder_launcher_naptime = 5;
+int			workorder_max_workers = 8;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -166,6 +168,7 @@ static long launcher_pass(void);
 static long launcher_scan(void);
 static long launcher_recheck_wait(const LauncherDbEntry *entry, long naptime_ms);
 static int	launcher_count_starting(void);
+static int	launcher_count_with_process(void);
 static int	launcher_count_exiting(void);
 static void launcher_let_go(BackgroundWorkerHandle *handle);
 static List *launcher_read_databases(void);
@@ -193,6 +196,15 @@ workorder_launcher_init(void)
 							5, 1, 3600,
 							PGC_SIGHUP,
 							GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("workorder.max_workers",
+							"The most workorder workers that run at once, one per database.",
+							"A database beyond them gets no worker (the launcher logs it once): run its tasks with pg_cron, CALL workorder.run_due_tasks(). "
+							"Lowering it stops no running worker. Each worker is a background worker process (max_worker_processes).",
+							&workorder_max_workers,
+							8, 1, 1024,
+							PGC_SIGHUP,
+							0,
 							NULL, NULL, NULL);
 
 	if (!process_shared_preload_libraries_in_progress)
@@ -535,9 +547,11 @@ launcher_scan(void)
 	LauncherDbEntry *entry;
 	bool		recheck;
 	int			starting;
+	int			with_process;
 	int			started;
 	bool		waiting_for_turn = false;
 	bool		start_failed = false;
+	bool		over_max = false;
 
 	databases = launcher_read_databases();
 	now = GetCurrentTimestamp();
@@ -559,6 +573,7 @@ launcher_scan(void)
 			entry->last_start = 0;
 			entry->ended = false;
 			entry->start_failure_logged = false;
+			entry->over_max_logged = false;
 		}
 		entry->listed = true;
 
@@ -585,6 +600,7 @@ launcher_scan(void)
 	launcher_reap(databases, now);
 	launcher_stop_unservable(databases);
 	starting = launcher_count_starting();
+	with_process = launcher_count_with_process();
 	LWLockRelease(WorkorderShared->lock);
 	starting += launcher_count_exiting();
 
@@ -628,6 +644,21 @@ launcher_scan(void)
 				next_due = due;
 			continue;
 		}
+		if (with_process >= workorder_max_workers)
+		{
+			/*
+			 * Every worker process the setting allows is taken.  A worker's
+			 * end wakes the launcher; so does a reload that raises it.
+			 */
+			if (!entry->over_max_logged)
+				ereport(LOG,
+						(errmsg("workorder launcher: database \"%s\" gets no worker: workorder.max_workers (%d) workers run",
+								NameStr(db->dbname), workorder_max_workers),
+						 errhint("Raise workorder.max_workers (and max_worker_processes), or run the database's tasks with pg_cron: CALL workorder.run_due_tasks().")));
+			entry->over_max_logged = true;
+			over_max = true;
+			continue;
+		}
 		if (starting >= LAUNCHER_MAX_STARTING)
 		{
 			waiting_for_turn = true;
@@ -635,7 +666,11 @@ launcher_scan(void)
 		}
 		started = launcher_start_worker(db, entry, now);
 		if (started > 0)
+		{
 			starting++;
+			with_process++;
+			entry->over_max_logged = false;
+		}
 		else if (started < 0)
 		{
 			/*
@@ -652,7 +687,7 @@ launcher_scan(void)
 	 * bgw_notify_pid), but not its finding the extension, which also frees a
 	 * turn: look again soon.
 	 */
-	if (start_failed)
+	if (start_failed || over_max)
 		return naptime_ms;
 	if (waiting_for_turn)
 		return LAUNCHER_MIN_SLEEP_MS;
@@ -831,6 +866,29 @@ launcher_count_starting(void)
 			starting++;
 	}
 	return starting;
+}
+
+/*
+ * launcher_count_with_process returns how many slots have a worker process, or are
+ * about to: starting, checking, running or disabled; what workorder.max_workers
+ * bounds.  A worker that found no extension, or has exited, no longer counts.
+ * The caller holds the lock.
+ */
+static int
+launcher_count_with_process(void)
+{
+	int			i;
+	int			with_process = 0;
+
+	for (i = 0; i < WorkorderShared->nslots; i++)
+	{
+		WorkerSlotState state = WorkorderShared->slots[i].state;
+
+		if (state == WSLOT_STARTING || state == WSLOT_CHECKING ||
+			state == WSLOT_RUNNING || state == WSLOT_DISABLED)
+			with_process++;
+	}
+	return with_process;
 }
 
 /*
