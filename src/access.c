@@ -110,7 +110,6 @@ login_channel(const char *role_name)
 {
 	Datum		arg = CStringGetTextDatum(role_name);
 	char	   *channel = NULL;
-
 	Oid			logins = get_relname_relid("logins", get_namespace_oid("workorder", false));
 	bool		binds_role = OidIsValid(logins) && get_attnum(logins, "role_oid") != InvalidAttrNumber;
 

@@ -38,8 +38,9 @@
 #define ERRCODE_WO_INVALID_SRID			MAKE_SQLSTATE('W','O','1','0','2')
 /* WO103: an invalid locate() tolerance. */
 #define ERRCODE_WO_INVALID_TOLERANCE		MAKE_SQLSTATE('W','O','1','0','3')
-/* WO301: submit(): an unknown or inactive channel. */
+/* WO301: submit(): an unknown channel. */
 #define ERRCODE_WO_UNKNOWN_CHANNEL			MAKE_SQLSTATE('W','O','3','0','1')
+/* WO305: submit(): a channel that is not active (the inbox keeps its rows pending). */
 #define ERRCODE_WO_INACTIVE_CHANNEL		MAKE_SQLSTATE('W','O','3','0','5')
 /* WO302: submit(): a missing or malformed channel reference. */
 #define ERRCODE_WO_INVALID_CHANNEL_REF		MAKE_SQLSTATE('W','O','3','0','2')
