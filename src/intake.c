@@ -1091,7 +1091,10 @@ existing_order(Datum order)
  * master: merged, it took the master's deadlines and unit (an urgent flooding
  * report, cars trapped, merged into an earlier normal one kept five working
  * days and the town's unit), and held for review it would wait for a
- * dispatcher.  Called inside SPI, before the order's INSERT.
+ * dispatcher, unrouted and with no deadline (the review branch did not ask,
+ * and an urgent report beside a normal order of a sibling category, the usual
+ * suspected duplicate, waited for the review queue).  Called inside SPI,
+ * before the order's INSERT.
  */
 static void
 dedup_settle(HeapTupleHeader dup, TimestampTz received, Datum priority, DedupOutcome *outcome)
@@ -1166,7 +1169,24 @@ dedup_settle(HeapTupleHeader dup, TimestampTz received, Datum priority, DedupOut
 		outcome->merging = (strcmp(outcome->decision, "new") != 0);
 	}
 	else if (strcmp(outcome->decision, "review") == 0)
+	{
+		Datum		lock_args[2] = {Int64GetDatum(outcome->master_id), priority};
+		bool		more_urgent_isnull;
+
 		outcome->master_ticket = candidate_ticket(outcome->candidates, outcome->master_id);
+		/* The suspected master, as a merge's is read (and locked, for as long). */
+		if (SPI_execute_plan(intake.master_lock_plan, lock_args, NULL, false, 1) == SPI_OK_SELECT &&
+			SPI_processed == 1 &&
+			DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &more_urgent_isnull)) &&
+			!more_urgent_isnull)
+		{
+			outcome->reason = psprintf("more urgent than %s, which it may duplicate: routed on its own, not held "
+									   "for review (merge that order into this one if it is the same event)",
+									   outcome->master_ticket);
+			outcome->decision = "new";
+			outcome->released = true;
+		}
+	}
 }
 
 /*

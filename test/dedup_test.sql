@@ -11,7 +11,7 @@ BEGIN;
 \i test/fixtures/dedup_map.sql
 \o
 
-SELECT plan(89);
+SELECT plan(90);
 
 -- Random texts: Chinese, ASCII, full-width forms, digits, punctuation, spaces.
 SELECT setseed(0.25);
@@ -354,6 +354,15 @@ SELECT is((SELECT o.status || ' ' || c.decision || ' ' || (o.status_reason LIKE 
 SELECT is((SELECT status FROM workorder.submit('hotline', 'TAP-U3', '0401', '您好，丁街道人民路9号门口的井盖不见了，晚上很危险，麻烦尽快处理',
                                               lon => 117.09, lat => 26.09, address => '去重区丁街道人民路9号', priority => 'low')),
           'merged', '... while a less urgent one is merged');
+-- So is an urgent report that is only suspected of duplicating a normal order (it
+-- waited for the review queue, unrouted and with no deadline).
+SELECT (workorder.submit('hotline', 'TAP-UR1', '0401', '文华路3号门口井盖缺失', lon => 117.12, lat => 26.12,
+                         address => '文华路3号')).id AS ur1 \gset
+SELECT (workorder.submit('hotline', 'TAP-UR2', '0401', '文华路3号对面人行道的井盖破损下陷', lon => 117.1204, lat => 26.1202,
+                         address => '文华路3号对面', priority => 'urgent')).id AS ur2 \gset
+SELECT is((SELECT o.status || ' ' || (o.status_reason LIKE 'more urgent than %, which it may duplicate: routed on its own, not held for review%')
+                    || ' ' || (o.resolve_due_at IS NOT NULL) FROM workorder.orders o WHERE o.id = :ur2),
+          'dispatched true true', 'an urgent report suspected of duplicating a normal order is routed on its own, with its deadlines, not held for review');
 ROLLBACK TO SAVEPOINT more_urgent;
 
 -- The distance of each candidate is the geodesic on WGS 84 that ST_Distance(geography)
