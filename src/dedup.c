@@ -437,7 +437,6 @@ static void dedup_receive_nothing(DestReceiver *self);
 static int	dedup_search(DedupPostgis *pg, const DedupTypes *types, const DedupPolicy *p,
 						 const DedupReport *r, DedupCandidate ***found);
 static int	dedup_candidate_order(const void *a, const void *b);
-static int	dedup_candidate_order_decide(const void *a, const void *b);
 static void dedup_report_args(FunctionCallInfo fcinfo, int point_arg, DedupReport *r);
 static Datum dedup_decide(FunctionCallInfo fcinfo, bool as_json);
 static void dedup_check_decision_type(TupleDesc desc, Oid policy_type, Oid candidates_type);
@@ -1623,22 +1622,6 @@ dedup_candidate_order(const void *a, const void *b)
 }
 
 /*
- * dedup_candidate_order_decide is the order in which dedup_decide() looked
- * at them (ORDER BY score DESC, order_id): NULL scores first.
- */
-static int
-dedup_candidate_order_decide(const void *a, const void *b)
-{
-	const DedupCandidate *x = *(DedupCandidate *const *) a;
-	const DedupCandidate *y = *(DedupCandidate *const *) b;
-	int			c = nd_cmp(y->score, x->score, false);
-
-	if (c != 0)
-		return c;
-	return (x->order_id > y->order_id) - (x->order_id < y->order_id);
-}
-
-/*
  * dedup_distance is ST_Distance(location::geography, point::geography) of a
  * candidate's location and the report's point, NULL when either is empty.
  * Both points of SRID 4326 (the report's may be of SRID 0, which geography
@@ -2637,7 +2620,13 @@ dedup_decide(FunctionCallInfo fcinfo, bool as_json)
 	if (n == 0)
 		PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 
-	qsort(found, n, sizeof(DedupCandidate *), dedup_candidate_order_decide);
+	/*
+	 * The best score first, NULL scores last: a candidate with no score (its
+	 * category weighs nothing it has) is no evidence.  They came first (the
+	 * order of the SQL's ORDER BY score DESC), and one stood before a
+	 * candidate scoring 1, which was neither merged nor suspected.
+	 */
+	qsort(found, n, sizeof(DedupCandidate *), dedup_candidate_order);
 	best = found[0];
 	for (i = 0; i < n && best_related == NULL; i++)
 		if (found[i]->same_category)

@@ -11,7 +11,7 @@ BEGIN;
 \i test/fixtures/dedup_map.sql
 \o
 
-SELECT plan(90);
+SELECT plan(92);
 
 -- Random texts: Chinese, ASCII, full-width forms, digits, punctuation, spaces.
 SELECT setseed(0.25);
@@ -364,6 +364,23 @@ SELECT is((SELECT o.status || ' ' || (o.status_reason LIKE 'more urgent than %, 
                     || ' ' || (o.resolve_due_at IS NOT NULL) FROM workorder.orders o WHERE o.id = :ur2),
           'dispatched true true', 'an urgent report suspected of duplicating a normal order is routed on its own, with its deadlines, not held for review');
 ROLLBACK TO SAVEPOINT more_urgent;
+
+-- A candidate with no score (its category weighs only what it lacks: here only the
+-- address and the reporter count, and it has neither) is no evidence: the decision
+-- looks at the scored ones first.  It stood first, and a candidate scoring 1 behind
+-- it was neither merged nor suspected.
+SAVEPOINT null_scores;
+INSERT INTO workorder.dedup_rules (category_code, weight_distance, weight_time, weight_text, weight_address, weight_reporter)
+VALUES ('ROAD_MANHOLE', 0, 0, 0, 1, 1);
+SELECT (workorder.submit('hotline', 'TAP-W1', '0401', '路面井盖松动', lon => 117.14, lat => 26.14, address => '海八路9号')).id AS w1 \gset
+SELECT (workorder.submit('hotline', 'TAP-W2', '0401', '井盖有响声', lon => 117.14, lat => 26.14)).id AS w2 \gset
+SELECT is((SELECT status || ' ' || (SELECT score IS NULL FROM workorder.explain_dedup(:w2) WHERE candidate_id = :w1)
+             FROM workorder.orders WHERE id = :w2),
+          'dispatched true', 'the fixture: a report without an address has no score against one with');
+SELECT is((SELECT status || ' ' || (master_id = :w1)
+             FROM workorder.submit('hotline', 'TAP-W3', '0401', '路面井盖松动', lon => 117.14, lat => 26.14, address => '海八路9号')),
+          'merged true', 'a report matching one candidate fully and another not at all (no score) is merged into the one it matches');
+ROLLBACK TO SAVEPOINT null_scores;
 
 -- The distance of each candidate is the geodesic on WGS 84 that ST_Distance(geography)
 -- measures, computed in C (src/geodesic.c): within 10 micrometres of PostGIS's, from a
