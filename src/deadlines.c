@@ -285,12 +285,17 @@ column_enum(HeapTuple tuple, TupleDesc desc, const char *name, bool *isnull)
 /*
  * workorder_sla_intake computes the policy an order dispatched at intake gets
  * (choose_sla_policy) and, when the policy exists and received is given, its
- * deadlines counted from received.  NULL arguments are passed as a NULL
- * rule_id / InvalidOid / NULL.
+ * deadlines: the resolve deadline and the warning counted from received, the
+ * accept deadline from dispatched (NULL: received), the instant the order is
+ * made and dispatched.  A report received long before (an inbox row drained
+ * after the worker was down) is the unit's to accept from when it can see
+ * it: counted from receipt, it was overdue for acceptance before the order
+ * existed.  NULL arguments are passed as a NULL rule_id / InvalidOid / NULL.
  */
 void
 workorder_sla_intake(const int64 *rule_id, Oid priority, const char *category,
-					 const TimestampTz *received, SlaIntake *result)
+					 const TimestampTz *received, const TimestampTz *dispatched,
+					 SlaIntake *result)
 {
 	const char *policy = workorder_choose_sla_policy(rule_id, priority, category);
 	const SlaPolicyInfo *p = policy ? workorder_sla_policy_info(policy) : NULL;
@@ -312,7 +317,8 @@ workorder_sla_intake(const int64 *rule_id, Oid priority, const char *category,
 		q.calendar_code = pstrdup(p->calendar_code);
 		q.accept_clock = pstrdup(p->accept_clock);
 		q.resolve_clock = pstrdup(p->resolve_clock);
-		result->accept_due_at = deadline_after(*received, q.accept_clock, &q.accept_amount, q.calendar_code);
+		result->accept_due_at = deadline_after(dispatched ? *dispatched : *received, q.accept_clock,
+											   &q.accept_amount, q.calendar_code);
 		result->resolve_due_at = deadline_after(*received, q.resolve_clock, &q.resolve_amount, q.calendar_code);
 		result->warn_at = deadline_warn_at(*received, result->resolve_due_at, q.resolve_clock,
 										   q.warn_fraction, q.calendar_code);
@@ -341,7 +347,7 @@ deadlines_sla_intake(PG_FUNCTION_ARGS)
 	workorder_sla_intake(PG_ARGISNULL(0) ? NULL : &rule_id,
 						 PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1),
 						 PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)),
-						 PG_ARGISNULL(3) ? NULL : &received, &sla);
+						 PG_ARGISNULL(3) ? NULL : &received, NULL, &sla);
 	if (sla.policy != NULL)
 	{
 		values[0] = CStringGetTextDatum(sla.policy);

@@ -783,12 +783,12 @@ intake_prepare(Oid submit_oid)
 	/*
 	 * The events of its intake: the report arrives (submit), and is
 	 * dispatched when it was routed.  $8 is the submit event's note, $13 the
-	 * dispatch event's.
+	 * dispatch event's, $14 its time (the accept clock's start).
 	 */
 	{
-		const Oid	event_types[EVENT_NPARAMS + 1] = {
+		const Oid	event_types[EVENT_NPARAMS + 2] = {
 			INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-			TEXTOID, INT8OID, TEXTOID, intake.level_type, TEXTOID
+			TEXTOID, INT8OID, TEXTOID, intake.level_type, TEXTOID, TIMESTAMPTZOID
 		};
 		const char *submit_event =
 			"INSERT INTO workorder.order_events "
@@ -799,10 +799,10 @@ intake_prepare(Oid submit_oid)
 
 		intake.submitted_plan = workorder_keep_plan(submit_event, 8, event_types);
 		intake.dispatched_plan = workorder_keep_plan(
-			psprintf("%s, ($1, 2, $2, 'dispatch', 'system', 'new', 'dispatched', $9, $13, "
+			psprintf("%s, ($1, 2, $14, 'dispatch', 'system', 'new', 'dispatched', $9, $13, "
 					 "pg_catalog.jsonb_build_object('rule_id', $10, 'rule', $11, 'handling_level', $12))",
 					 submit_event),
-			EVENT_NPARAMS + 1, event_types);
+			EVENT_NPARAMS + 2, event_types);
 
 		/*
 		 * A suspected duplicate: $9 its master, $10 the master's ticket, $11
@@ -1379,6 +1379,7 @@ intake_submit(PG_FUNCTION_ARGS)
 {
 	bool		received_explicit;
 	TimestampTz received = intake_receipt_time(&received_explicit);
+	TimestampTz dispatched_at;
 	char	   *channel = trimmed_code(fcinfo, ARG_CHANNEL);
 	Datum		channel_ref;
 	bool		ref_isnull = PG_ARGISNULL(ARG_CHANNEL_REF);
@@ -1645,12 +1646,18 @@ intake_submit(PG_FUNCTION_ARGS)
 	if (outcome.released)
 		reason = reason ? psprintf("%s; %s", reason, outcome.reason) : outcome.reason;
 
-	/* An order dispatched at intake gets its SLA policy and deadlines (part 85). */
+	/*
+	 * An order dispatched at intake gets its SLA policy and deadlines (part
+	 * 85): the resolve deadline counted from receipt, the accept deadline from
+	 * now, when the unit is sent it (a report received earlier, an inbox row
+	 * drained late, was overdue for acceptance before the order existed).
+	 */
 	memset(&sla, 0, sizeof(sla));
+	dispatched_at = Max(received, GetCurrentTransactionStartTimestamp());
 	if (dispatched)
 	{
 		workorder_sla_intake(has_rule ? &route_rule_id : NULL, DatumGetObjectId(priority), category_code,
-							 &received, &sla);
+							 &received, &dispatched_at, &sla);
 		route_sla = sla.policy;
 	}
 
@@ -1776,6 +1783,8 @@ intake_submit(PG_FUNCTION_ARGS)
 			event_nulls[11] = nulls[20];
 			event_values[12] = values[19];
 			event_nulls[12] = nulls[19];
+			event_values[13] = TimestampTzGetDatum(dispatched_at);
+			event_nulls[13] = ' ';
 		}
 		else if (suspected || outcome.merging)
 		{

@@ -235,7 +235,8 @@ typedef struct SlaIntake
 
 /* deadlines.c: the SLA policy and deadlines of an order dispatched at intake. */
 extern void workorder_sla_intake(const int64 *rule_id, Oid priority, const char *category,
-								 const TimestampTz *received, SlaIntake *result);
+								 const TimestampTz *received, const TimestampTz *dispatched,
+								 SlaIntake *result);
 
 /* ticket.c: the next ticket of a day (an int64 yyyymmdd * 1000000 + seq). */
 extern int64 workorder_next_ticket(int32 day);

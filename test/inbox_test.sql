@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(90);
+SELECT plan(91);
 -- Reports here are orders of their own: dedup is sql/dedup.sql's.
 INSERT INTO workorder.settings VALUES ('dedup_enabled', 'off', 'reports in these tests are orders of their own');
 
@@ -402,6 +402,13 @@ SELECT results_eq($$SELECT o.status::text, o.resolve_due_at = workorder.deadline
                       JOIN workorder.sla_policies p ON p.name = o.sla_policy WHERE i.channel_ref = 'M-WAITED'$$,
                   $$VALUES ('dispatched', true)$$,
           '... and its resolve deadline counts from then');
+SELECT results_eq($$SELECT e.at = now(), o.accept_due_at = workorder.deadline_after(now(), p.accept_clock, p.accept_amount, p.calendar_code),
+                           o.accept_due_at > now()
+                      FROM workorder.inbox i JOIN workorder.orders o ON o.id = i.order_id
+                      JOIN workorder.order_events e ON e.order_id = o.id AND e.action = 'dispatch'
+                      JOIN workorder.sla_policies p ON p.name = o.sla_policy WHERE i.channel_ref = 'M-WAITED'$$,
+                  $$VALUES (true, true, true)$$,
+          '... while it is dispatched when it is made (its dispatch event), and its accept deadline counts from then: it was overdue for acceptance before the order existed');
 SELECT is((SELECT o.received_at FROM workorder.inbox i JOIN workorder.orders o ON o.id = i.order_id
             WHERE i.channel_ref = 'M-AHEAD'), now(), 'a received_at ahead of the drain is taken as the drain''s start');
 -- The time set for a submit() reaches only a submit() of the same subtransaction.
