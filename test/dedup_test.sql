@@ -11,7 +11,7 @@ BEGIN;
 \i test/fixtures/dedup_map.sql
 \o
 
-SELECT plan(92);
+SELECT plan(96);
 
 -- Random texts: Chinese, ASCII, full-width forms, digits, punctuation, spaces.
 SELECT setseed(0.25);
@@ -336,6 +336,17 @@ SELECT is((SELECT o.status || ' ' || o.redo_count || ' ' || (SELECT count(*) FRO
                                                              WHERE e.order_id = o.id AND e.action = 'reopen')
              FROM workorder.orders o WHERE o.id = :l1),
           'resolved 0 0', 'a report from before the resolve, confirmed after it under late_policy reopen, leaves the master resolved');
+-- So is one merged at intake, dated by its connector (or the inbox) before the
+-- resolve: linked, and explain_dedup says why (it named the policy, link, when the
+-- policy in force was reopen).
+SELECT workorder.intake_received_at(now()) IS NULL AS dated \gset
+SELECT (workorder.submit('hotline', 'TAP-L3', '0401', '您好，丙街道文华路3号门口的井盖不见了，晚上很危险，麻烦尽快处理',
+                         lon => 117.08, lat => 26.08, address => '去重区丙街道文华路3号')).id AS l3 \gset
+SELECT is((SELECT decision FROM workorder.dedup_checks WHERE order_id = :l3), 'link',
+          'a report dated before the master''s resolve (this transaction''s start) is linked under late_policy reopen');
+SELECT alike((SELECT reason FROM workorder.explain_dedup(:l3) WHERE chosen),
+              '%; the master was resolved after this report was received: linked, answered by that resolve',
+              '... and explain_dedup says why, not "late_policy link"');
 ROLLBACK TO SAVEPOINT late_review;
 
 -- A report more urgent than the order it duplicates is routed as an order of its
@@ -351,6 +362,9 @@ SELECT is((SELECT o.status || ' ' || c.decision || ' ' || (o.status_reason LIKE 
                     || ' ' || (o.sla_policy = 'urgent') FROM workorder.orders o
              JOIN workorder.dedup_checks c ON c.order_id = o.id WHERE o.id = :u2),
           'dispatched new true true', 'an urgent duplicate of a normal order is routed on its own, under its urgent policy, and says which order it duplicates');
+SELECT alike((SELECT reason FROM workorder.explain_dedup(:u2) WHERE chosen),
+              'score %, but the report (urgent) is more urgent than that order (normal): routed on its own, not merged',
+              '... and explain_dedup says why (it said the master was merged or cancelled)');
 SELECT is((SELECT status FROM workorder.submit('hotline', 'TAP-U3', '0401', '您好，丁街道人民路9号门口的井盖不见了，晚上很危险，麻烦尽快处理',
                                               lon => 117.09, lat => 26.09, address => '去重区丁街道人民路9号', priority => 'low')),
           'merged', '... while a less urgent one is merged');
@@ -363,6 +377,9 @@ SELECT (workorder.submit('hotline', 'TAP-UR2', '0401', '文华路3号对面人�
 SELECT is((SELECT o.status || ' ' || (o.status_reason LIKE 'more urgent than %, which it may duplicate: routed on its own, not held for review%')
                     || ' ' || (o.resolve_due_at IS NOT NULL) FROM workorder.orders o WHERE o.id = :ur2),
           'dispatched true true', 'an urgent report suspected of duplicating a normal order is routed on its own, with its deadlines, not held for review');
+SELECT alike((SELECT reason FROM workorder.explain_dedup(:ur2) WHERE chosen),
+              'score %, but the report (urgent) is more urgent than that order (normal): routed on its own, not held for review',
+              '... and explain_dedup says why');
 ROLLBACK TO SAVEPOINT more_urgent;
 
 -- A candidate with no score (its category weighs only what it lacks: here only the

@@ -453,6 +453,17 @@ BEGIN
                      CASE WHEN NOT c.same_category AND c.score OPERATOR(pg_catalog.>) chk.score
                           THEN 'another category: not merged automatically' ELSE 'lower score' END
                 WHEN c.n OPERATOR(pg_catalog.<>) 1 THEN 'lower score'
+                -- Released: more urgent than the order it would have joined (or
+                -- been held for review against), and routed on its own.  It read
+                -- as a master merged or cancelled, as both keep the master.
+                WHEN chk.decision OPERATOR(pg_catalog.=) 'new' AND chk.master_id IS NOT NULL
+                     AND o.priority OPERATOR(pg_catalog.>) (SELECT m.priority FROM workorder.orders m
+                                                             WHERE m.id OPERATOR(pg_catalog.=) chk.master_id) THEN
+                     pg_catalog.format('score %s, but the report (%s) is more urgent than that order (%s): routed on its own, not %s',
+                                       pg_catalog.round(c.score::numeric, 3), o.priority,
+                                       (SELECT m.priority FROM workorder.orders m WHERE m.id OPERATOR(pg_catalog.=) chk.master_id),
+                                       CASE WHEN c.same_category AND c.score OPERATOR(pg_catalog.>=) (chk.policy).merge_threshold
+                                            THEN 'merged' ELSE 'held for review' END)
                 WHEN chk.decision OPERATOR(pg_catalog.=) 'new' AND chk.master_id IS NOT NULL THEN
                      'score at least merge_threshold, but the master was merged or cancelled before the merge: not merged'
                 WHEN chk.decision OPERATOR(pg_catalog.=) 'new' THEN
@@ -478,9 +489,16 @@ BEGIN
                                             THEN pg_catalog.format('; no review: %s by %s', chk.review, chk.reviewed_by)
                                             ELSE '' END)
                 ELSE pg_catalog.format('score at least merge_threshold %s%s', (chk.policy).merge_threshold,
-                                       CASE chk.decision WHEN 'reopen' THEN '; the master was resolved: reopened (late_policy reopen)'
-                                                         WHEN 'link' THEN '; the master was resolved: linked (late_policy link)'
-                                                         ELSE '' END) END
+                                       CASE WHEN chk.decision OPERATOR(pg_catalog.=) 'reopen'
+                                            THEN '; the master was resolved: reopened (late_policy reopen)'
+                                            -- Under reopen, a link is a report received before the
+                                            -- master's last resolve, which answers it.
+                                            WHEN chk.decision OPERATOR(pg_catalog.=) 'link'
+                                                 AND (chk.policy).late_policy OPERATOR(pg_catalog.=) 'reopen'
+                                            THEN '; the master was resolved after this report was received: linked, answered by that resolve'
+                                            WHEN chk.decision OPERATOR(pg_catalog.=) 'link'
+                                            THEN '; the master was resolved: linked (late_policy link)'
+                                            ELSE '' END) END
       FROM pg_catalog.unnest(chk.candidates)
            WITH ORDINALITY AS c(order_id, ticket, status, category_code, same_category, resolved_at, distance_m, time_gap, distance_score, time_score,
                                 text_score, address_score, reporter_score, score, n)
