@@ -16,7 +16,7 @@ BEGIN;
 \i test/fixtures/lifecycle_map.sql
 \o
 
-SELECT plan(39);
+SELECT plan(40);
 
 CREATE TEMP TABLE views (name text PRIMARY KEY);
 INSERT INTO views VALUES ('bi_open_orders'), ('bi_overdue_orders'), ('bi_backlog'), ('bi_escalations'),
@@ -160,6 +160,11 @@ SELECT is((SELECT count(*) || ' ' || sum(orders_assigned) FROM workorder.monthly
             WHERE month = date_trunc('month', :'old_day'::date)),
           :active_units || ' 0',
           'once the watermark has passed them, the month is written; the report it received is not assigned in it (made from the inbox today, it was sent to its unit today)');
+SELECT workorder.report_monthly_assessment((now() AT TIME ZONE 'Asia/Shanghai')::date) AS current_rerun \gset
+SELECT is((SELECT string_agg(unit_code || ' ' || orders_assigned, ', ') FROM workorder.monthly_assessments
+            WHERE month = date_trunc('month', now() AT TIME ZONE 'Asia/Shanghai') AND unit_code = :'old_unit'),
+          :'old_unit' || ' ' || (SELECT count(*) FROM workorder.orders WHERE main_unit = :'old_unit'),
+          '... it counts in this month, with its unit''s other order');
 ROLLBACK TO SAVEPOINT ended_month;
 
 -- "Overdue now" is an open order past its deadline: the flag the deadline machinery
