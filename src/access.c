@@ -43,8 +43,8 @@
 
 /*
  * The statement that reads a login's channel, prepared once per backend, and
- * whether it is the one that asks for the mapping's role (role_oid, 0.5): a
- * database not yet updated from 0.4 has no such column.
+ * whether it reads the mappings in force (workorder.logins_in_force, 0.5): a
+ * database not yet updated from 0.4 has only workorder.logins.
  */
 static SPIPlanPtr login_channel_plan = NULL;
 static bool login_channel_plan_binds_role = false;
@@ -110,8 +110,7 @@ login_channel(const char *role_name)
 {
 	Datum		arg = CStringGetTextDatum(role_name);
 	char	   *channel = NULL;
-	Oid			logins = get_relname_relid("logins", get_namespace_oid("workorder", false));
-	bool		binds_role = OidIsValid(logins) && get_attnum(logins, "role_oid") != InvalidAttrNumber;
+	bool		binds_role = OidIsValid(get_relname_relid("logins_in_force", get_namespace_oid("workorder", false)));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -127,9 +126,7 @@ login_channel(const char *role_name)
 
 		/* A mapping counts while its name is still its role's (part 96). */
 		if (binds_role)
-			login_channel_plan = workorder_keep_plan("SELECT l.channel_code FROM workorder.logins l "
-													 "JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) l.role_oid "
-													 "AND r.rolname OPERATOR(pg_catalog.=) l.role_name "
+			login_channel_plan = workorder_keep_plan("SELECT l.channel_code FROM workorder.logins_in_force l "
 													 "WHERE l.role_name OPERATOR(pg_catalog.=) $1::pg_catalog.name",
 													 1, &type);
 		else

@@ -409,6 +409,7 @@ static const char *dedup_setting(const char *name, const char *default_value, co
 static bool dedup_parse_interval(const char *value, Interval *span);
 static Interval *dedup_interval(const char *value);
 static double dedup_number(const char *value);
+static NDouble dedup_district_radius(void);
 static void dedup_policy_resolve(const char *code, DedupPolicy *p);
 static const DedupPolicy *dedup_policy_for(const char *code);
 static Datum dedup_policy_datum(const DedupPolicy *p, TupleDesc desc, Datum *values, bool *nulls);
@@ -1010,6 +1011,17 @@ dedup_number(const char *value)
 }
 
 /*
+ * dedup_district_radius is the district-wide search radius, the setting
+ * dedup_radius_m: a category's when it has none of its own, for its policy and
+ * for the family's lock grid alike.
+ */
+static NDouble
+dedup_district_radius(void)
+{
+	return nd(dedup_number(dedup_setting("dedup_radius_m", "100", "number", 1, 5000)));
+}
+
+/*
  * dedup_policy_resolve computes the policy in force for a category, into p
  * (in the current memory context): the category's row of category_effective
  * (none for a NULL or unknown code: no family), for each rule column the
@@ -1068,7 +1080,7 @@ dedup_policy_resolve(const char *code, DedupPolicy *p)
 		}
 	}
 	if (p->number[P_RADIUS].null)
-		p->number[P_RADIUS] = nd(dedup_number(dedup_setting("dedup_radius_m", "100", "number", 1, 5000)));
+		p->number[P_RADIUS] = dedup_district_radius();
 	if (p->time_window == NULL)
 		p->time_window = dedup_interval(dedup_setting("dedup_window", "3 days", "interval", 0.0007, 90));
 	p->closed_window = own_closed ? own_closed
@@ -1440,7 +1452,7 @@ dedup_lock_cells(DedupPostgis *pg, const char *family, Datum point, bool point_n
 		else
 		{
 			if (district_radius.null)
-				district_radius = nd(dedup_number(dedup_setting("dedup_radius_m", "100", "number", 1, 5000)));
+				district_radius = dedup_district_radius();
 			r = district_radius;
 		}
 		if (!r.null && (family_radius.null || float8_gt(r.v, family_radius.v)))

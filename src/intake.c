@@ -212,6 +212,7 @@ static Datum find_order(Datum channel, Datum channel_ref, bool *found);
 static Datum existing_order(Datum order);
 static void dedup_settle(HeapTupleHeader dup, TimestampTz received, Datum priority, DedupOutcome *outcome);
 static char *candidate_ticket(Datum candidates, int64 order_id);
+static bool lock_master(int64 master_id, Datum priority, char **status, char **ticket, bool *more_urgent);
 static void reopen_master(Datum master_id);
 static void dedup_carry_out(const DedupOutcome *outcome, Datum order_id, Datum *master_seq,
 							Datum *master_status, Datum *master_unit, bool *master_unit_isnull);
@@ -1122,18 +1123,12 @@ dedup_settle(HeapTupleHeader dup, TimestampTz received, Datum priority, DedupOut
 	if (strcmp(outcome->decision, "merge") == 0 || strcmp(outcome->decision, "reopen") == 0 ||
 		strcmp(outcome->decision, "link") == 0)
 	{
-		Datum		lock_args[2] = {Int64GetDatum(outcome->master_id), priority};
+		Datum		master_args[1] = {Int64GetDatum(outcome->master_id)};
 		char	   *status;
-		bool		more_urgent_isnull;
 		bool		more_urgent;
 
-		if (SPI_execute_plan(intake.master_lock_plan, lock_args, NULL, false, 1) != SPI_OK_SELECT ||
-			SPI_processed != 1)
+		if (!lock_master(outcome->master_id, priority, &status, &outcome->master_ticket, &more_urgent))
 			elog(ERROR, "submit: the master order " INT64_FORMAT " of a duplicate is gone", outcome->master_id);
-		status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-		outcome->master_ticket = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-		more_urgent = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3,
-												 &more_urgent_isnull)) && !more_urgent_isnull;
 		if (strcmp(status, "merged") == 0 || strcmp(status, "cancelled") == 0)
 		{
 			outcome->reason = psprintf("duplicate of %s, which became %s before the merge: "
@@ -1153,7 +1148,7 @@ dedup_settle(HeapTupleHeader dup, TimestampTz received, Datum priority, DedupOut
 			bool		resolved_isnull;
 			Datum		resolved;
 
-			if (SPI_execute_plan(intake.master_resolved_plan, lock_args, NULL, false, 1) != SPI_OK_SELECT ||
+			if (SPI_execute_plan(intake.master_resolved_plan, master_args, NULL, false, 1) != SPI_OK_SELECT ||
 				SPI_processed != 1)
 				elog(ERROR, "submit: the last resolve of master order " INT64_FORMAT " could not be read",
 					 outcome->master_id);
@@ -1170,15 +1165,13 @@ dedup_settle(HeapTupleHeader dup, TimestampTz received, Datum priority, DedupOut
 	}
 	else if (strcmp(outcome->decision, "review") == 0)
 	{
-		Datum		lock_args[2] = {Int64GetDatum(outcome->master_id), priority};
-		bool		more_urgent_isnull;
+		char	   *status;
+		char	   *ticket;
+		bool		more_urgent;
 
 		outcome->master_ticket = candidate_ticket(outcome->candidates, outcome->master_id);
 		/* The suspected master, as a merge's is read (and locked, for as long). */
-		if (SPI_execute_plan(intake.master_lock_plan, lock_args, NULL, false, 1) == SPI_OK_SELECT &&
-			SPI_processed == 1 &&
-			DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &more_urgent_isnull)) &&
-			!more_urgent_isnull)
+		if (lock_master(outcome->master_id, priority, &status, &ticket, &more_urgent) && more_urgent)
 		{
 			outcome->reason = psprintf("more urgent than %s, which it may duplicate: routed on its own, not held "
 									   "for review (merge that order into this one if it is the same event)",
@@ -1187,6 +1180,27 @@ dedup_settle(HeapTupleHeader dup, TimestampTz received, Datum priority, DedupOut
 			outcome->released = true;
 		}
 	}
+}
+
+/*
+ * lock_master locks the order a duplicate would join (FOR NO KEY UPDATE: the
+ * merge changes it) and reads its status, its ticket and whether the report,
+ * of the given priority, is more urgent than it; false when there is no such
+ * order.  SPI must be connected.
+ */
+static bool
+lock_master(int64 master_id, Datum priority, char **status, char **ticket, bool *more_urgent)
+{
+	Datum		args[2] = {Int64GetDatum(master_id), priority};
+	bool		isnull;
+
+	if (SPI_execute_plan(intake.master_lock_plan, args, NULL, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		return false;
+	*status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	*ticket = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	*more_urgent = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull)) && !isnull;
+	return true;
 }
 
 /*

@@ -167,8 +167,7 @@ static void launcher_detach(int code, Datum arg);
 static long launcher_pass(void);
 static long launcher_scan(void);
 static long launcher_recheck_wait(const LauncherDbEntry *entry, long naptime_ms);
-static int	launcher_count_starting(void);
-static int	launcher_count_with_process(void);
+static void launcher_count_slots(int *starting, int *with_process);
 static int	launcher_count_exiting(void);
 static void launcher_let_go(BackgroundWorkerHandle *handle);
 static List *launcher_read_databases(void);
@@ -599,8 +598,7 @@ launcher_scan(void)
 	launcher_recheck_seen = WorkorderShared->recheck_requests;
 	launcher_reap(databases, now);
 	launcher_stop_unservable(databases);
-	starting = launcher_count_starting();
-	with_process = launcher_count_with_process();
+	launcher_count_slots(&starting, &with_process);
 	LWLockRelease(WorkorderShared->lock);
 	starting += launcher_count_exiting();
 
@@ -841,54 +839,37 @@ launcher_count_exiting(void)
 }
 
 /*
- * launcher_count_starting returns how many workers are starting: registered
- * and not yet connected to their database.  The caller holds the lock.
+ * launcher_count_slots counts, in one pass over the slots, the workers that
+ * are starting (registered and not yet connected to their database: what
+ * LAUNCHER_MAX_STARTING bounds) and those that have a worker process, or are
+ * about to (starting, checking, running or disabled: what
+ * workorder.max_workers bounds; one that found no extension, or has exited,
+ * no longer counts).  The caller holds the lock.
  *
- * A worker that has connected no longer counts, though it is checking its
- * database until its first step succeeds: one that waits on a lock there (an
- * ALTER EXTENSION ... UPDATE left open) or fails it again and again stays
- * checking for as long, and two of them kept every other database from getting
- * a worker, while the launcher, waiting for a turn, read pg_database ten times
- * a second.
+ * A worker that has connected no longer counts as starting, though it is
+ * checking its database until its first step succeeds: one that waits on a
+ * lock there (an ALTER EXTENSION ... UPDATE left open) or fails it again and
+ * again stays checking for as long, and two of them kept every other
+ * database from getting a worker, while the launcher, waiting for a turn,
+ * read pg_database ten times a second.
  */
-static int
-launcher_count_starting(void)
+static void
+launcher_count_slots(int *starting, int *with_process)
 {
 	int			i;
-	int			starting = 0;
 
+	*starting = 0;
+	*with_process = 0;
 	for (i = 0; i < WorkorderShared->nslots; i++)
 	{
-		WorkerSlotState state = WorkorderShared->slots[i].state;
+		const WorkerSlot *slot = &WorkorderShared->slots[i];
 
-		if (state == WSLOT_STARTING ||
-			(state == WSLOT_CHECKING && !WorkorderShared->slots[i].connected))
-			starting++;
+		if (slot->state == WSLOT_STARTING || (slot->state == WSLOT_CHECKING && !slot->connected))
+			(*starting)++;
+		if (slot->state == WSLOT_STARTING || slot->state == WSLOT_CHECKING ||
+			slot->state == WSLOT_RUNNING || slot->state == WSLOT_DISABLED)
+			(*with_process)++;
 	}
-	return starting;
-}
-
-/*
- * launcher_count_with_process returns how many slots have a worker process, or are
- * about to: starting, checking, running or disabled; what workorder.max_workers
- * bounds.  A worker that found no extension, or has exited, no longer counts.
- * The caller holds the lock.
- */
-static int
-launcher_count_with_process(void)
-{
-	int			i;
-	int			with_process = 0;
-
-	for (i = 0; i < WorkorderShared->nslots; i++)
-	{
-		WorkerSlotState state = WorkorderShared->slots[i].state;
-
-		if (state == WSLOT_STARTING || state == WSLOT_CHECKING ||
-			state == WSLOT_RUNNING || state == WSLOT_DISABLED)
-			with_process++;
-	}
-	return with_process;
 }
 
 /*

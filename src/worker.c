@@ -222,7 +222,7 @@ workorder_worker_main(Datum main_arg)
 
 	BackgroundWorkerInitializeConnectionByOid(args.dboid, InvalidOid, 0);
 	worker_session_settings();
-	/* Its start is over: the launcher may start another (launcher_count_starting). */
+	/* Its start is over: the launcher may start another (launcher_count_slots). */
 	LWLockAcquire(WorkorderShared->lock, LW_EXCLUSIVE);
 	MySlot->connected = true;
 	LWLockRelease(WorkorderShared->lock);

@@ -457,11 +457,9 @@ BEGIN
                 -- been held for review against), and routed on its own.  It read
                 -- as a master merged or cancelled, as both keep the master.
                 WHEN chk.decision OPERATOR(pg_catalog.=) 'new' AND chk.master_id IS NOT NULL
-                     AND o.priority OPERATOR(pg_catalog.>) (SELECT m.priority FROM workorder.orders m
-                                                             WHERE m.id OPERATOR(pg_catalog.=) chk.master_id) THEN
+                     AND o.priority OPERATOR(pg_catalog.>) m.priority THEN
                      pg_catalog.format('score %s, but the report (%s) is more urgent than that order (%s): routed on its own, not %s',
-                                       pg_catalog.round(c.score::numeric, 3), o.priority,
-                                       (SELECT m.priority FROM workorder.orders m WHERE m.id OPERATOR(pg_catalog.=) chk.master_id),
+                                       pg_catalog.round(c.score::numeric, 3), o.priority, m.priority,
                                        CASE WHEN c.same_category AND c.score OPERATOR(pg_catalog.>=) (chk.policy).merge_threshold
                                             THEN 'merged' ELSE 'held for review' END)
                 WHEN chk.decision OPERATOR(pg_catalog.=) 'new' AND chk.master_id IS NOT NULL THEN
@@ -504,6 +502,8 @@ BEGIN
                                 text_score, address_score, reporter_score, score, n)
       LEFT JOIN LATERAL (SELECT workorder.caller_may_read(x) AS readable FROM workorder.orders x
                           WHERE x.id OPERATOR(pg_catalog.=) c.order_id) v ON true
+      -- the master dedup chose, for its priority
+      LEFT JOIN workorder.orders m ON m.id OPERATOR(pg_catalog.=) chk.master_id
      ORDER BY c.n;
 END
 $$;

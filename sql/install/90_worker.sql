@@ -227,12 +227,11 @@ SECURITY DEFINER
 AS $$
     SELECT t.task FROM workorder.worker_tasks t
      WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a
-                        WHERE a.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()
-                          AND a.application_name OPERATOR(pg_catalog.=) 'pg_restore')
-       AND NOT EXISTS (SELECT 1 FROM workorder.restore_sessions r
-                         JOIN pg_catalog.pg_stat_activity a
-                           ON a.pid OPERATOR(pg_catalog.=) r.pid
-                          AND a.backend_start OPERATOR(pg_catalog.=) r.backend_start)
+                        WHERE (a.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()
+                               AND a.application_name OPERATOR(pg_catalog.=) 'pg_restore')
+                           OR EXISTS (SELECT 1 FROM workorder.restore_sessions r
+                                       WHERE r.pid OPERATOR(pg_catalog.=) a.pid
+                                         AND r.backend_start OPERATOR(pg_catalog.=) a.backend_start))
      ORDER BY t.position
 $$;
 REVOKE ALL ON FUNCTION workorder.due_tasks() FROM PUBLIC;

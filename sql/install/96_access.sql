@@ -88,6 +88,16 @@ CREATE TRIGGER logins_bind_role
     BEFORE INSERT OR UPDATE OF role_name ON workorder.logins
     FOR EACH ROW EXECUTE FUNCTION workorder.logins_bind_role();
 
+-- logins_in_force are the mappings that count: those whose name is still the role's
+-- they were made for.  Every lookup of a caller's mapping reads it (the functions
+-- below, and src/access.c).
+CREATE VIEW workorder.logins_in_force AS
+SELECT l.*
+  FROM workorder.logins l
+  JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) l.role_oid AND r.rolname OPERATOR(pg_catalog.=) l.role_name;
+COMMENT ON VIEW workorder.logins_in_force IS
+    'The rows of workorder.logins that count: those whose role_name is still the name of the role they were made for (role_oid).';
+
 -- role_actions says which actions each group role may take on the orders it sees;
 -- '*' is every action, including actions added later.  Admins and superusers take
 -- every action on every order.
@@ -179,7 +189,7 @@ BEGIN
       FROM pg_catalog.pg_roles r
       JOIN pg_catalog.pg_auth_members m ON m.member OPERATOR(pg_catalog.=) r.oid
       JOIN pg_catalog.pg_roles g ON g.oid OPERATOR(pg_catalog.=) m.roleid
-      LEFT JOIN workorder.logins l ON l.role_name OPERATOR(pg_catalog.=) r.rolname AND l.role_oid OPERATOR(pg_catalog.=) r.oid
+      LEFT JOIN workorder.logins_in_force l ON l.role_name OPERATOR(pg_catalog.=) r.rolname
      WHERE g.rolname IN ('workorder_dispatcher', 'workorder_handler', 'workorder_supervisor')
        AND l.unit_code IS NULL
     UNION ALL
@@ -187,7 +197,7 @@ BEGIN
       FROM pg_catalog.pg_roles r
       JOIN pg_catalog.pg_auth_members m ON m.member OPERATOR(pg_catalog.=) r.oid
       JOIN pg_catalog.pg_roles g ON g.oid OPERATOR(pg_catalog.=) m.roleid
-      LEFT JOIN workorder.logins l ON l.role_name OPERATOR(pg_catalog.=) r.rolname AND l.role_oid OPERATOR(pg_catalog.=) r.oid
+      LEFT JOIN workorder.logins_in_force l ON l.role_name OPERATOR(pg_catalog.=) r.rolname
      WHERE g.rolname OPERATOR(pg_catalog.=) 'workorder_intake' AND l.channel_code IS NULL
     UNION ALL
     SELECT l.role_name, pg_catalog.format('a dispatcher mapped to %s, which is a %s, not a center', u.code, u.kind)::text
@@ -261,8 +271,7 @@ BEGIN
         RETURN c;
     END IF;
     SELECT l.unit_code, workorder.center_area(u), l.channel_code INTO c.unit_code, c.area_code, c.channel_code
-      FROM workorder.logins l
-      JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) l.role_oid AND r.rolname OPERATOR(pg_catalog.=) l.role_name
+      FROM workorder.logins_in_force l
       LEFT JOIN workorder.units u ON u.code OPERATOR(pg_catalog.=) l.unit_code
      WHERE l.role_name OPERATOR(pg_catalog.=) c.role_name;
     c.groups := ARRAY(SELECT g.name FROM pg_catalog.unnest(ARRAY['workorder_dispatcher', 'workorder_handler',
@@ -291,8 +300,7 @@ RETURNS text
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 AS $$
 BEGIN
-    RETURN (SELECT l.unit_code FROM workorder.logins l
-              JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) l.role_oid AND r.rolname OPERATOR(pg_catalog.=) l.role_name
+    RETURN (SELECT l.unit_code FROM workorder.logins_in_force l
              WHERE l.role_name OPERATOR(pg_catalog.=) workorder.calling_role());
 END
 $$;
@@ -303,8 +311,7 @@ RETURNS text
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 AS $$
 BEGIN
-    RETURN (SELECT l.channel_code FROM workorder.logins l
-              JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) l.role_oid AND r.rolname OPERATOR(pg_catalog.=) l.role_name
+    RETURN (SELECT l.channel_code FROM workorder.logins_in_force l
              WHERE l.role_name OPERATOR(pg_catalog.=) workorder.calling_role());
 END
 $$;
@@ -318,8 +325,7 @@ AS $$
 BEGIN
     RETURN ARRAY(
         WITH RECURSIVE below (code) AS (
-            SELECT l.unit_code FROM workorder.logins l
-              JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) l.role_oid AND r.rolname OPERATOR(pg_catalog.=) l.role_name
+            SELECT l.unit_code FROM workorder.logins_in_force l
              WHERE l.role_name OPERATOR(pg_catalog.=) workorder.calling_role() AND l.unit_code IS NOT NULL
             UNION
             SELECT u.code FROM workorder.units u JOIN below b ON u.parent_code OPERATOR(pg_catalog.=) b.code
@@ -335,8 +341,7 @@ RETURNS text
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 AS $$
 BEGIN
-    RETURN (SELECT workorder.center_area(u) FROM workorder.logins l
-              JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) l.role_oid AND r.rolname OPERATOR(pg_catalog.=) l.role_name
+    RETURN (SELECT workorder.center_area(u) FROM workorder.logins_in_force l
               JOIN workorder.units u ON u.code OPERATOR(pg_catalog.=) l.unit_code
              WHERE l.role_name OPERATOR(pg_catalog.=) workorder.calling_role());
 END

@@ -10,3 +10,12 @@ UPDATE workorder.logins l
 CREATE TRIGGER logins_bind_role
     BEFORE INSERT OR UPDATE OF role_name ON workorder.logins
     FOR EACH ROW EXECUTE FUNCTION workorder.logins_bind_role();
+
+-- logins_in_force, which the caller functions (made by @functions, which come before
+-- this part: their bodies are read when they run) and src/access.c read.
+CREATE VIEW workorder.logins_in_force AS
+SELECT l.*
+  FROM workorder.logins l
+  JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) l.role_oid AND r.rolname OPERATOR(pg_catalog.=) l.role_name;
+COMMENT ON VIEW workorder.logins_in_force IS
+    'The rows of workorder.logins that count: those whose role_name is still the name of the role they were made for (role_oid).';
