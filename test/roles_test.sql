@@ -17,7 +17,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
     {"code": "video_ai", "name": "视频AI", "kind": "video_ai", "categories": [{"code": "stall", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(182);
+SELECT plan(186);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -642,6 +642,25 @@ SELECT is((rt.run_as('wo_rt_handler_a', format('SELECT count(*)::text FROM worko
           '0', 'merged, the order leaves its unit: its former handler reads it no more');
 SELECT is((SELECT COALESCE(unit_code, '-') || ' ' || old_unit FROM workorder.order_events WHERE order_id = :hm_order AND action = 'merge'),
           '- B-um-990801001', '... and the merge event names the unit it left');
+
+
+-- == An area given a new code (a GB/T 2260 code re-issued): the chains of its orders
+-- follow it, as their area_code does, and its own dispatchers still see them.
+CREATE ROLE wo_rt_dispatcher_v LOGIN IN ROLE workorder_dispatcher; -- 甲一村工作站
+\o /dev/null
+SELECT workorder.map_login('wo_rt_dispatcher_v', 'C-990801001001');
+\o
+SELECT rt.run_as('wo_rt_dispatcher_v', :'mine') AS village_saw_before \gset
+SELECT is(:'village_saw_before', (rt.run_as('wo_rt_dispatcher_a', :'mine'))::text,
+          'a village dispatcher sees the orders of its village (here, all of its town''s)');
+UPDATE workorder.areas SET code = '990801001009' WHERE code = '990801001001';
+SELECT is((SELECT array_agg(DISTINCT area_chain::text) FROM workorder.orders WHERE id IN (:vendor_a, :water_a, :helped_a)),
+          ARRAY['{990801,990801001,990801001009}'],
+          'a re-coded village''s orders have the new code in their chain, not the old one');
+SELECT is((rt.run_as('wo_rt_dispatcher_v', :'mine'))::text, :'village_saw_before',
+          '... and its dispatchers see them as before');
+SELECT is((SELECT village_name FROM workorder.bi_open_orders WHERE order_id = :vendor_a), '甲一村',
+          '... and the BI views still name the village');
 
 SELECT * FROM finish();
 ROLLBACK;

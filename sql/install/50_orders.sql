@@ -129,6 +129,29 @@ ALTER TABLE workorder.order_events ENABLE ALWAYS TRIGGER order_events_refuse_tru
 
 REVOKE ALL ON workorder.orders, workorder.order_events FROM PUBLIC;
 
+-- orders_follow_area_code keeps an order's area_chain in step with an area given a
+-- new code (a GB/T 2260 code re-issued), as ON UPDATE CASCADE keeps its area_code:
+-- the chain is what the area's dispatchers see the order by (part 96) and what the
+-- BI views name its town and village from.  It kept the old code, and a re-coded
+-- village's own dispatchers saw none of its orders.  (The event log keeps the code
+-- the order was filed under: it is never rewritten.)  SECURITY DEFINER: orders
+-- change only as their owner (refuse_direct_change), whoever re-codes the area.
+CREATE FUNCTION workorder.orders_follow_area_code()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+AS $$
+BEGIN
+    UPDATE workorder.orders x
+       SET area_chain = pg_catalog.array_replace(x.area_chain, OLD.code, NEW.code)
+     WHERE x.area_chain OPERATOR(pg_catalog.@>) ARRAY[OLD.code];
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER areas_orders_follow_code
+    AFTER UPDATE OF code ON workorder.areas
+    FOR EACH ROW WHEN (OLD.code IS DISTINCT FROM NEW.code)
+    EXECUTE FUNCTION workorder.orders_follow_area_code();
+
 -- order_actions is the lifecycle: for each action, the statuses it may be taken in
 -- and the status it leaves the order in (NULL: unchanged).
 CREATE TABLE workorder.order_actions (
