@@ -10,7 +10,7 @@ CREATE EXTENSION IF NOT EXISTS dblink;
 SELECT format('dbname=%s port=%s host=%s user=%s', current_database(), current_setting('port'),
               split_part(current_setting('unix_socket_directories'), ',', 1), current_user) AS other \gset
 BEGIN;
-SELECT plan(54);
+SELECT plan(58);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -296,13 +296,32 @@ SELECT results_eq($$SELECT ingested, rejected, orders FROM workorder.ingest_dete
 SELECT results_eq($$SELECT (SELECT count(*)::integer FROM workorder.detections WHERE camera_id = 'cam-r'),
                            (SELECT detections FROM workorder.detection_aggregates WHERE kind = 'helmet_missing')$$,
                   $$VALUES (3, 3)$$, '... stored and counted once');
--- Twice in one batch, and once more with a new one: each reference once.
+-- One reference on four rows of one batch: the first is stored and its copy is its
+-- retry; the two other detections sent under it are refused (taken in as retries,
+-- they were lost without a trace).
 INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence, detection_ref)
 SELECT camera_id, kind, detected_at, lon, lat, confidence, 'evt-4' FROM resent
 UNION ALL SELECT camera_id, kind, detected_at, lon, lat, confidence, 'evt-4' FROM resent WHERE detection_ref = 'evt-1';
-SELECT results_eq($$SELECT ingested, rejected FROM workorder.ingest_detections()$$, $$VALUES (4, 0)$$,
-                  'one reference four times in one batch is taken in ...');
-SELECT is((SELECT count(*)::integer FROM workorder.detections WHERE camera_id = 'cam-r'), 4, '... and stored once');
+SELECT results_eq($$SELECT ingested, rejected FROM workorder.ingest_detections()$$, $$VALUES (2, 2)$$,
+                  'one reference on four rows of one batch: the first and its copy are taken in, two other detections rejected');
+SELECT is((SELECT count(*)::integer FROM workorder.detections WHERE camera_id = 'cam-r'), 4, '... the first stored once');
+SELECT results_eq($$SELECT raw->>'detected_at', error_code, error_message LIKE 'detection column detection_ref is not valid: ''evt-4''%'
+                     FROM workorder.detection_rejects WHERE raw->>'camera_id' = 'cam-r' ORDER BY id$$,
+                  $$VALUES ('2026-10-19 10:02:00'::text, 'WO851'::text, true), ('2026-10-19 10:03:00', 'WO851', true)$$,
+                  '... the others rejected as WO851, naming the reference');
+-- A camera whose counter restarted (a reboot) sends a new detection under a reference
+-- already stored: it is rejected, with both detections in the message, and the
+-- stored one stays as it was.
+INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence, detection_ref)
+VALUES ('cam-r', 'wrong_way', '2026-10-19 11:00:00', '116.8', '24.8', '0.95', 'evt-1');
+SELECT results_eq($$SELECT ingested, rejected FROM workorder.ingest_detections()$$, $$VALUES (0, 1)$$,
+                  'a new detection under a stored reference is rejected, not taken in as a retry');
+SELECT is((SELECT error_message FROM workorder.detection_rejects WHERE raw->>'kind' = 'wrong_way' AND raw->>'camera_id' = 'cam-r'),
+          'detection column detection_ref is not valid: ''evt-1''. The camera''s reference names another detection: helmet_missing at 2026-10-19 10:01:00+08 (116.7, 24.7), confidence 0.9; this row is wrong_way at 2026-10-19 11:00:00+08 (116.8, 24.8), confidence 0.95. A retry repeats a detection as it was sent; a new one needs a reference of its own.',
+          '... naming both detections');
+SELECT results_eq($$SELECT kind, detected_at FROM workorder.detections WHERE camera_id = 'cam-r' AND detection_ref = 'evt-1'$$,
+                  $$VALUES ('helmet_missing'::text, '2026-10-19 10:01:00+08'::timestamptz)$$,
+                  '... and the stored detection stays as it was');
 -- The same reference from another camera is another detection; a reference with a
 -- control character is rejected.
 INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence, detection_ref)

@@ -40,9 +40,12 @@
 -- (camera_id, detection_ref) is already in workorder.detections is taken in
 -- without being stored or counted again (it counted twice, and three real
 -- detections raised an order meant for six); detection_ref is what makes a retry
--- safe, and a row without one is a detection of its own.  Two rows with one
--- reference in one batch split the batch (the unique index), and the later finds
--- the earlier stored.  A copy sent while the first was still being ingested by
+-- safe, and a row without one is a detection of its own.  Of two rows with one
+-- reference in one batch the first is stored and the later is its retry.  A retry
+-- is the same detection: a row whose reference names a stored (or earlier) one of
+-- another kind, time, place or confidence is refused (WO851, detection_is_retry),
+-- not taken in (a camera whose counter restarted lost its new detections without
+-- a trace).  A copy sent while the first was still being ingested by
 -- another session waits for that session on the unique index, and is taken in too
 -- once it committed (test/scenario/detection_ref_race.t).
 --
@@ -255,6 +258,33 @@ BEGIN
 END
 $$;
 
+-- detection_is_retry says whether a row whose camera and detection_ref are those of
+-- an earlier detection (stored, or earlier in the batch) is a retry of it: the same
+-- kind, time, place and confidence.  A reference reused for another detection (a
+-- camera whose counter restarted after a reboot) is refused, WO851: taken in as a
+-- retry, the new detection was dropped without a trace, neither stored nor
+-- rejected, and counted as ingested.
+CREATE FUNCTION workorder.detection_is_retry(detection_ref text,
+                                             earlier_kind text, earlier_at timestamptz, earlier_lon double precision,
+                                             earlier_lat double precision, earlier_confidence real,
+                                             kind text, detected_at timestamptz, lon double precision,
+                                             lat double precision, confidence real)
+RETURNS boolean
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF (earlier_kind, earlier_at, earlier_lon, earlier_lat, earlier_confidence)
+       IS NOT DISTINCT FROM (kind, detected_at, lon, lat, confidence) THEN
+        RETURN true;
+    END IF;
+    PERFORM workorder.detection_refuse('detection_ref', detection_ref,
+        pg_catalog.format('The camera''s reference names another detection: %s at %s (%s, %s), confidence %s; this row is %s at %s (%s, %s), confidence %s. A retry repeats a detection as it was sent; a new one needs a reference of its own.',
+                          earlier_kind, earlier_at, earlier_lon, earlier_lat, earlier_confidence,
+                          kind, detected_at, lon, lat, confidence));
+    RETURN false;
+END
+$$;
+
 -- detection_unconvertible names the first column of an inbox row whose text does
 -- not convert to its type, with the value and the reason, or returns NULL.  It is
 -- called only for a row already known to be bad.
@@ -394,15 +424,23 @@ BEGIN
             -- (10,000 rows each followed by its retry took 60 times a clean batch,
             -- and a batch large enough ran past the task's timeout at every pass,
             -- holding up the inbox behind it).
+            -- A row whose reference names another detection is refused
+            -- (detection_is_retry).
             SELECT c.* FROM conv c
              WHERE c.detection_ref IS NULL
                 OR (NOT EXISTS (SELECT 1 FROM workorder.detections d
                                  WHERE d.camera_id OPERATOR(pg_catalog.=) c.camera_id
-                                   AND d.detection_ref OPERATOR(pg_catalog.=) c.detection_ref)
+                                   AND d.detection_ref OPERATOR(pg_catalog.=) c.detection_ref
+                                   AND workorder.detection_is_retry(c.detection_ref, d.kind, d.detected_at,
+                                           ST_X(d.location), ST_Y(d.location), d.confidence,
+                                           c.kind, c.detected_at, c.lon, c.lat, c.confidence))
                     AND NOT EXISTS (SELECT 1 FROM conv e
                                      WHERE e.camera_id OPERATOR(pg_catalog.=) c.camera_id
                                        AND e.detection_ref OPERATOR(pg_catalog.=) c.detection_ref
-                                       AND e.id OPERATOR(pg_catalog.<) c.id))
+                                       AND e.id OPERATOR(pg_catalog.<) c.id
+                                       AND workorder.detection_is_retry(c.detection_ref, e.kind, e.detected_at,
+                                               e.lon, e.lat, e.confidence,
+                                               c.kind, c.detected_at, c.lon, c.lat, c.confidence)))
         ), placed AS MATERIALIZED (
             SELECT c.*, ST_SetSRID(ST_MakePoint(c.lon, c.lat), 4326) AS location,
                    COALESCE(r.min_count, default_count) AS threshold,
@@ -471,14 +509,30 @@ BEGIN
         -- A unique violation of a single row: another ingest stored the same
         -- detection (camera and reference) meanwhile, and the insert waited for it
         -- to commit.  The row is a retry of a stored detection, as the check above
-        -- would have found had that ingest committed first: taken in.
-        IF err_code OPERATOR(pg_catalog.=) '23505'
-           AND EXISTS (SELECT 1 FROM workorder.detection_inbox i
-                         JOIN workorder.detections d
-                           ON d.camera_id OPERATOR(pg_catalog.=) workorder.trim_blanks(i.camera_id)
-                          AND d.detection_ref OPERATOR(pg_catalog.=) workorder.trim_blanks(i.detection_ref)
-                        WHERE i.id OPERATOR(pg_catalog.=) ids[1]) THEN
-            RETURN 1;
+        -- would have found had that ingest committed first: taken in; or, when the
+        -- reference names another detection, refused as the check refuses it.
+        IF err_code OPERATOR(pg_catalog.=) '23505' THEN
+            BEGIN
+                IF EXISTS (SELECT 1 FROM workorder.detection_inbox i
+                             JOIN workorder.detections d
+                               ON d.camera_id OPERATOR(pg_catalog.=) workorder.trim_blanks(i.camera_id)
+                              AND d.detection_ref OPERATOR(pg_catalog.=) workorder.trim_blanks(i.detection_ref)
+                            CROSS JOIN LATERAL (SELECT NULLIF(workorder.trim_blanks(i.confidence), '')::double precision AS confidence) x
+                            WHERE i.id OPERATOR(pg_catalog.=) ids[1]
+                              AND workorder.detection_is_retry(d.detection_ref, d.kind, d.detected_at,
+                                      ST_X(d.location), ST_Y(d.location), d.confidence,
+                                      NULLIF(workorder.trim_blanks(i.kind), ''),
+                                      workorder.time_text_offsets(NULLIF(workorder.trim_blanks(i.detected_at), ''))::timestamptz,
+                                      NULLIF(workorder.trim_blanks(i.lon), '')::double precision,
+                                      NULLIF(workorder.trim_blanks(i.lat), '')::double precision,
+                                      CASE WHEN x.confidence OPERATOR(pg_catalog.<) 1e-37 THEN 0::real
+                                           ELSE x.confidence::real END)) THEN
+                    RETURN 1;
+                END IF;
+            EXCEPTION WHEN SQLSTATE 'WO851' THEN
+                GET STACKED DIAGNOSTICS err_code = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
+                                        err_detail = PG_EXCEPTION_DETAIL;
+            END;
         END IF;
         IF err_code OPERATOR(pg_catalog.<>) 'WO851' THEN
             -- A value that does not convert: name its column.

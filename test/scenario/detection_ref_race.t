@@ -9,7 +9,8 @@
 # the unique index, then failed with a unique violation, which the ingest took for
 # the row's fault: the retry was rejected, 23505.  Since ingests run one at a time,
 # it waits for A's transaction before it claims a row.)  A commits.  B's copy is a
-# retry of a detection stored meanwhile, and is taken in as one.
+# retry of a detection stored meanwhile, and is taken in as one.  Then again with
+# another detection under the same reference: B's row is rejected (WO851).
 #
 # Needs PGHOST/PGPORT/PGUSER of a running cluster with workorder installed.  Prints
 # TAP.  Its database is dropped at the end.
@@ -37,8 +38,10 @@ fixture_database "$db" intake_map.sql &&
 check "a database with the extension and the intake map, its worker off" 0 $?
 
 b_out_file=$(mktemp /tmp/detection_ref_race.XXXXXX)
+# The same row twice, as a retried COPY sends it: its time written out once.
+detected_at=$(q "SELECT (now() - interval '5 minutes')::text")
 row="INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence, detection_ref)
-     VALUES ('CAM-7', 'vendor', (now() - interval '5 minutes')::text, '121.02', '31.05', '0.9', 'evt-1');"
+     VALUES ('CAM-7', 'vendor', '$detected_at', '121.02', '31.05', '0.9', 'evt-1');"
 
 coproc A { psql -X -q -At -d "$db" 2>&1; }
 a() { session_run "${A[0]}" "${A[1]}" "$1"; }
@@ -67,6 +70,34 @@ check "the detection is stored once, and no copy is rejected" "1 0" \
 check "it is counted once in its aggregate" "1" \
   "$(q "SELECT sum(detections) FROM workorder.detection_aggregates WHERE kind = 'vendor'")"
 check "the inbox is empty" "0" "$(q "SELECT count(*) FROM workorder.detection_inbox")"
+
+# Again, but B sends another detection under A's reference (a camera whose counter
+# restarted): once A commits, B's row is refused as the reference's reuse (WO851),
+# as it is when A's detection was stored before, not taken in as a retry.
+row_a="INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence, detection_ref)
+       VALUES ('CAM-7', 'vendor', '$detected_at', '121.02', '31.05', '0.9', 'evt-2');"
+row_b="INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence, detection_ref)
+       VALUES ('CAM-7', 'vendor', '$detected_at', '121.03', '31.05', '0.9', 'evt-2');"
+check "session A ingests a second detection and keeps its transaction open" "(1,0,0)" \
+  "$(a "BEGIN; $row_a SELECT workorder.ingest_detections();")"
+psql -X -q -At -d "$db" -c "$row_b" -c "SELECT workorder.ingest_detections()" >"$b_out_file" 2>&1 &
+b_pid=$!
+waiting=""
+for _ in $(seq 1 100); do
+  waiting=$(q "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+                  AND query LIKE '%ingest_detections%'")
+  [ "$waiting" = 1 ] && break
+  sleep 0.1
+done
+check "session B, ingesting another detection under that reference, waits for A" "1" "$waiting"
+a "COMMIT;" >/dev/null
+wait "$b_pid"
+b_status=$?
+check "B's row is rejected, not taken in as a retry" "0 (0,1,0)" "$b_status $(cat "$b_out_file")"
+check "... as WO851, the reference's reuse, and A's detection is stored as it was" "WO851 true 121.02" \
+  "$(q "SELECT (SELECT error_code || ' ' || (error_message LIKE 'detection column detection_ref is not valid: ''evt-2''. The camera''s reference names another detection%')
+                  FROM workorder.detection_rejects) || ' ' ||
+               (SELECT ST_X(location) FROM workorder.detections WHERE detection_ref = 'evt-2')")"
 
 echo "1..$n"
 [ "$failed" -eq 0 ]
