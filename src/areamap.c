@@ -89,7 +89,7 @@ typedef struct AreaMap
 	bool		valid;			/* loaded (possibly as too large to keep) */
 	bool		too_large;
 	uint64		reference_version;
-	LocalTransactionId provisional_lxid;	/* loaded in parallel mode: this transaction only */
+	CacheLoad	loaded_with;	/* the snapshot it was read with (parallel mode) */
 	int			nareas;
 	MapArea    *areas;			/* in the collation order of their codes */
 	int			npieces;
@@ -142,15 +142,15 @@ workorder_areamap_init(void)
 /*
  * areamap_ensure makes sure the map matches the reference data: it loads it
  * when it never was, when the reference data was loaded again since, or
- * when it was loaded provisionally (parallel mode) by another transaction.
+ * when it was loaded in parallel mode with a snapshot that is no longer the
+ * active one (workorder_cache_load_current).
  */
 static void
 areamap_ensure(void)
 {
 	uint64		version = workorder_reference_version();
 
-	if (map.valid && map.reference_version == version &&
-		(map.provisional_lxid == InvalidLocalTransactionId || map.provisional_lxid == MyProc->lxid))
+	if (map.valid && map.reference_version == version && workorder_cache_load_current(&map.loaded_with))
 		return;
 	areamap_load();
 	map.reference_version = version;
@@ -176,7 +176,7 @@ areamap_load(void)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	/* No new snapshot may be taken in parallel mode: the map lasts for this transaction then. */
+	/* No new snapshot may be taken in parallel mode: the map lasts while the active one does then. */
 	snapshot = RegisterSnapshot(provisional ? GetActiveSnapshot() : GetLatestSnapshot());
 	/* An error releases the snapshot with the transaction's resource owner. */
 	areamap_load_areas(snapshot);
@@ -191,7 +191,7 @@ areamap_load(void)
 		MemoryContextReset(map.context);
 		map.nareas = map.npieces = map.grid_side = 0;
 	}
-	map.provisional_lxid = provisional ? MyProc->lxid : InvalidLocalTransactionId;
+	workorder_cache_load_mark(&map.loaded_with, provisional);
 	map.valid = true;
 }
 

@@ -156,7 +156,7 @@ typedef struct Calendar
 	 * Set when the calendar was loaded in parallel mode, with a snapshot that
 	 * may miss changes: the entry then holds only for that transaction.
 	 */
-	LocalTransactionId provisional_lxid;
+	CacheLoad	loaded_with;	/* the snapshot it was read with (parallel mode) */
 
 	/* The zone window: offset is local time minus UTC on [lo, hi). */
 	bool		window_valid;
@@ -339,8 +339,7 @@ calendar_get(FunctionCallInfo fcinfo, int argno, const char *function)
 		calendar_cache_reset();
 
 	cal = (Calendar *) hash_search(calendar_cache, code, HASH_FIND, NULL);
-	if (cal != NULL && cal->provisional_lxid != InvalidLocalTransactionId &&
-		cal->provisional_lxid != MyProc->lxid)
+	if (cal != NULL && !workorder_cache_load_current(&cal->loaded_with))
 	{
 		pfree(cal->spans);
 		pfree(cal->days);
@@ -522,7 +521,7 @@ calendar_load(const char *code)
 		cal->week_first[d] = (int) i;
 	}
 	cal->week_first[0] = 0;
-	cal->provisional_lxid = provisional ? MyProc->lxid : InvalidLocalTransactionId;
+	workorder_cache_load_mark(&cal->loaded_with, provisional);
 	cal->window_valid = false;
 	cal->window_lo = cal->window_hi = 0;
 	cal->window_offset = 0;

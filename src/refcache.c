@@ -149,7 +149,7 @@ static uint64 ref_cache_generation = 0;
 static uint64 ref_loads = 0;		/* counts the loads: what dedup.c's policies are built from */
 static bool ref_valid = false;
 static bool ref_callback_registered = false;
-static LocalTransactionId ref_provisional_lxid = InvalidLocalTransactionId;
+static CacheLoad ref_load_snapshot;	/* how the cache was read */
 static bool ref_steps_cached = false;	/* the escalation chains are on the policies */
 static Oid	ref_relids[REF_NTABLES];
 
@@ -274,7 +274,8 @@ ref_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 /*
  * ref_ensure makes sure the cache holds the current data: it takes in the
  * invalidations other sessions sent, and loads the data when it was never
- * loaded, was invalidated since, was loaded provisionally by another
+ * loaded, was invalidated since, was loaded in parallel mode with a snapshot
+ * that is no longer the active one (workorder_cache_load_current), or
  * transaction, or was incomplete.
  */
 static void
@@ -287,8 +288,7 @@ ref_ensure(void)
 	}
 	AcceptInvalidationMessages();
 	if (ref_valid && ref_cache_generation == ref_generation &&
-		(ref_provisional_lxid == InvalidLocalTransactionId ||
-		 ref_provisional_lxid == MyProc->lxid))
+		workorder_cache_load_current(&ref_load_snapshot))
 		return;
 	ref_load();
 }
@@ -356,6 +356,52 @@ workorder_cache_query(const char *query, Snapshot snapshot)
 		elog(ERROR, "a cache's loading query failed: %s", SPI_result_code_string(ret));
 	SPI_freeplan(plan);
 	return SPI_processed;
+}
+
+/*
+ * workorder_cache_load_mark records how a cache was just read: with the
+ * latest snapshot, or, provisional, in parallel mode with the active one.
+ */
+void
+workorder_cache_load_mark(CacheLoad *load, bool provisional)
+{
+	memset(load, 0, sizeof(CacheLoad));
+	load->lxid = InvalidLocalTransactionId;
+	if (provisional && ActiveSnapshotSet())
+	{
+		Snapshot	active = GetActiveSnapshot();
+
+		load->lxid = MyProc->lxid;
+		load->xmin = active->xmin;
+		load->xmax = active->xmax;
+		load->curcid = active->curcid;
+		load->completion_count = active->snapXactCompletionCount;
+	}
+}
+
+/*
+ * workorder_cache_load_current says whether a cache read as load says may
+ * still be used: one read with the latest snapshot may (the invalidations say
+ * when it is stale); one read in parallel mode only while the same snapshot
+ * is the active one, in the same parallel query.  Kept for the rest of the
+ * transaction, as it was, such a load hid from every later statement the
+ * changes committed meanwhile (read with the latest snapshot, they are seen),
+ * and under REPEATABLE READ the changes committed since the transaction
+ * began.  Two snapshots with the same horizons, command and count of
+ * completed transactions see the same rows.
+ */
+bool
+workorder_cache_load_current(const CacheLoad *load)
+{
+	Snapshot	active;
+
+	if (load->lxid == InvalidLocalTransactionId)
+		return true;
+	if (!IsInParallelMode() || load->lxid != MyProc->lxid || !ActiveSnapshotSet())
+		return false;
+	active = GetActiveSnapshot();
+	return active->xmin == load->xmin && active->xmax == load->xmax && active->curcid == load->curcid &&
+		active->snapXactCompletionCount == load->completion_count;
 }
 
 /*
@@ -843,7 +889,7 @@ ref_load(void)
 
 	UnregisterSnapshot(snapshot);
 	SPI_finish();
-	ref_provisional_lxid = provisional ? MyProc->lxid : InvalidLocalTransactionId;
+	workorder_cache_load_mark(&ref_load_snapshot, provisional);
 	ref_cache_generation = generation;
 	ref_loads++;
 	ref_valid = true;

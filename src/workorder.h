@@ -268,6 +268,23 @@ struct SnapshotData;
 extern uint64 workorder_cache_query(const char *query, struct SnapshotData *snapshot);
 
 /*
+ * CacheLoad says what snapshot a cache (refcache.c's, the area map's, a
+ * calendar's) was read with, when it had to be the active one: in parallel
+ * mode, where no new snapshot may be taken.  Such a load is good only as long
+ * as that snapshot is the active one (workorder_cache_load_current).
+ */
+typedef struct CacheLoad
+{
+	LocalTransactionId lxid;	/* InvalidLocalTransactionId: read with the latest snapshot */
+	TransactionId xmin;
+	TransactionId xmax;
+	CommandId	curcid;
+	uint64		completion_count;
+} CacheLoad;
+extern void workorder_cache_load_mark(CacheLoad *load, bool provisional);
+extern bool workorder_cache_load_current(const CacheLoad *load);
+
+/*
  * similarity.c: the scores dedup computes, as text_similarity(a, b, ignore)
  * and address_similarity(a, b) compute them.  *cache keeps the profile of a
  * and the buffers that each b is normalised into (start with NULL; they live
