@@ -9,7 +9,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(11);
+SELECT plan(13);
 
 \o /dev/null
 \i test/fixtures/lifecycle_map.sql
@@ -70,6 +70,18 @@ SELECT is((SELECT category_code FROM workorder.submit('wechat', 'LONG-1', repeat
           'CITY_VENDOR', 'a channel category code of 64 Chinese characters maps to its category');
 SELECT is((SELECT category_code FROM workorder.submit('sms', 'LONG-2', 'WATER', '路面积水', lon => 116.05, lat => 25.05)),
           'WATER', '... and the other channels'' reports are taken as before');
+
+-- category_effective, which the reference cache reads categories from, is rebuilt
+-- under session_replication_role = replica too (a data load; a logical replication
+-- subscriber's apply worker fires the row trigger enabled REPLICA): it was not, and
+-- intake kept routing a category taken out of use.
+SET LOCAL session_replication_role = replica;
+UPDATE workorder.categories SET active = false, sla_policy = 'loaders_test' WHERE code = 'CITY_VENDOR';
+RESET session_replication_role;
+SELECT is((SELECT ROW(active, sla_policy)::text FROM workorder.category_effective WHERE code = 'CITY_VENDOR'),
+          ROW(false, 'loaders_test')::text,
+          'a category changed under session_replication_role = replica is changed in category_effective too');
+SELECT is((workorder.category_settings('CITY_VENDOR')).sla_policy, 'loaders_test', '... and in the reference cache');
 
 SELECT * FROM finish();
 ROLLBACK;

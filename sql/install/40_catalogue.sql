@@ -124,6 +124,17 @@ $$;
 CREATE TRIGGER categories_after_change
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON workorder.categories
     FOR EACH STATEMENT EXECUTE FUNCTION workorder.categories_after_change();
+-- Enabled ALWAYS, with a row twin enabled REPLICA, as the reference cache's own
+-- triggers are (part 87): under session_replication_role = replica (a data load)
+-- the rebuild did not run, and on a logical replication subscriber, whose apply
+-- worker fires no statement trigger, category_effective stayed as it was (empty
+-- after the initial copy): the reference cache, which reads it, kept routing a
+-- category the publisher had taken out of use.
+ALTER TABLE workorder.categories ENABLE ALWAYS TRIGGER categories_after_change;
+CREATE TRIGGER categories_after_change_replica
+    AFTER INSERT OR UPDATE OR DELETE ON workorder.categories
+    FOR EACH ROW EXECUTE FUNCTION workorder.categories_after_change();
+ALTER TABLE workorder.categories ENABLE REPLICA TRIGGER categories_after_change_replica;
 
 CREATE TYPE workorder.channel_kind AS ENUM
     ('hotline', 'mailbox', 'inspection', 'platform', 'opinion', 'video_ai', 'department', 'open311', 'other');
