@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(49);
+SELECT plan(51);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -51,6 +51,17 @@ SELECT is((SELECT next_escalation_at - resolve_due_at FROM workorder.orders WHER
           interval '30 seconds', 'a changed step counts at once for the open orders of the policy');
 SELECT is((SELECT next_escalation_at - resolve_due_at FROM workorder.accept(:cached_chain, 'tester')),
           interval '30 seconds', '... and at their next change');
+-- TRUNCATE takes the chains away as a DELETE of every row does: the open orders'
+-- next steps go with them (they stayed), and a chain copied back counts again.
+SAVEPOINT truncated_chains;
+CREATE TEMP TABLE kept_steps AS SELECT * FROM workorder.sla_escalation_steps;
+TRUNCATE workorder.sla_escalation_steps;
+SELECT is((SELECT next_escalation_at FROM workorder.orders WHERE id = :cached_chain), NULL,
+          'a TRUNCATE of the chains leaves the open orders no next step');
+INSERT INTO workorder.sla_escalation_steps SELECT * FROM kept_steps;
+SELECT is((SELECT next_escalation_at - resolve_due_at FROM workorder.orders WHERE id = :cached_chain),
+          interval '30 seconds', '... and the chains loaded back count again');
+ROLLBACK TO SAVEPOINT truncated_chains;
 -- An admin, who is granted the chains, changes one too: the open orders' update is
 -- the extension's own (it was refused, 42501 on orders, to any role but the owner).
 CREATE ROLE esc_test_admin IN ROLE workorder_admin;

@@ -274,3 +274,20 @@ CREATE TRIGGER sla_escalation_steps_to_orders_update AFTER UPDATE ON workorder.s
 CREATE TRIGGER sla_escalation_steps_to_orders_delete AFTER DELETE ON workorder.sla_escalation_steps
     REFERENCING OLD TABLE AS changed
     FOR EACH STATEMENT EXECUTE FUNCTION workorder.sla_escalation_steps_after_write();
+-- TRUNCATE takes every chain away, as a DELETE of all rows does: the open orders'
+-- next steps go too (they stayed, for chains no longer there, and the worker woke
+-- for them; a TRUNCATE and COPY of new chains left the orders of the policies not
+-- copied back on the old delays).  The COPY's INSERT then counts for its policies.
+CREATE FUNCTION workorder.sla_escalation_steps_after_truncate()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+AS $$
+BEGIN
+    UPDATE workorder.orders o SET escalation_step = o.escalation_step
+     WHERE o.next_escalation_at IS NOT NULL;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER sla_escalation_steps_to_orders_truncate AFTER TRUNCATE ON workorder.sla_escalation_steps
+    FOR EACH STATEMENT EXECUTE FUNCTION workorder.sla_escalation_steps_after_truncate();
