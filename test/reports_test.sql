@@ -16,7 +16,7 @@ BEGIN;
 \i test/fixtures/lifecycle_map.sql
 \o
 
-SELECT plan(40);
+SELECT plan(42);
 
 CREATE TEMP TABLE views (name text PRIMARY KEY);
 INSERT INTO views VALUES ('bi_open_orders'), ('bi_overdue_orders'), ('bi_backlog'), ('bi_escalations'),
@@ -194,6 +194,13 @@ SELECT (workorder.callback(:a, 'C-990801', 'unsatisfied', '还在摆摊')).statu
 SELECT is(:'after_callback'::text, 'dispatched', 'an unsatisfied verdict sends the order back to be redone');
 SELECT is((SELECT ROW(with_verdict, satisfied)::text FROM workorder.bi_category_trends WHERE category_code = 'CITY_VENDOR'),
           ROW(1, 0)::text, 'bi_category_trends counts that verdict, unsatisfied');
+-- ... and still once the redone order is merged into another report of the event:
+-- the callback is the merged order's own, in its own month and category (the
+-- view left merged orders' verdicts out, and the log's callback counted nowhere).
+SELECT (workorder.submit('hotline', 'BI-MASTER', '0301', '同一处摆摊', lon => 116.05, lat => 25.05)).id AS a_master \gset
+SELECT workorder.merge(:a, :a_master, 'C-990801', '同一事件') IS NOT NULL AS merged \gset
+SELECT is((SELECT ROW(sum(with_verdict), sum(satisfied))::text FROM workorder.bi_category_trends WHERE category_code = 'CITY_VENDOR'),
+          ROW(1, 0)::text, '... and after the order is merged into another: every callback of the log counts once');
 
 -- An escalation step belongs to the unit it was done to: a reassignment after it does
 -- not move it to the new unit, nor a return leave it with none.
@@ -220,6 +227,9 @@ SELECT is((SELECT array_agg(month || ' ' || orders_received || ' ' || reports OR
             WHERE category_code = 'WATER' AND month IN ('2026-10-01', '2026-11-01')),
           ARRAY['2026-10-01 1 1', '2026-11-01 0 1'],
           'bi_category_trends counts a merged report in its own month and category, not its master''s');
+SELECT is((SELECT ROW(with_verdict, satisfied)::text FROM workorder.bi_category_trends
+            WHERE category_code = 'WATER' AND month = '2026-11-01'),
+          ROW(0, 0)::text, '... and a month whose only report was merged has 0 verdicts, not NULL');
 
 -- The district's zone is looked up once per query, not once per order: score_zone()
 -- is plpgsql with a subtransaction for its setting, and ran for every row of orders.

@@ -16,8 +16,8 @@ SELECT pg_catalog.date_trunc('month', o.received_at AT TIME ZONE (SELECT workord
        pg_catalog.count(*) FILTER (WHERE o.status IN ('resolved', 'closed')) AS resolved_or_closed,
        pg_catalog.count(*) FILTER (WHERE o.redo_count OPERATOR(pg_catalog.>) 0
                                      AND o.status OPERATOR(pg_catalog.<>) 'merged') AS redone,
-       (pg_catalog.sum(v.verdicts) FILTER (WHERE o.status OPERATOR(pg_catalog.<>) 'merged'))::bigint AS with_verdict,
-       (pg_catalog.sum(v.satisfied) FILTER (WHERE o.status OPERATOR(pg_catalog.<>) 'merged'))::bigint AS satisfied,
+       pg_catalog.sum(v.verdicts)::bigint AS with_verdict,
+       pg_catalog.sum(v.satisfied)::bigint AS satisfied,
        -- Every report in its own month and category, a merged one too: counted as
        -- its master's report_count, it went to the master's month (a report of 1
        -- November merged into an order of 31 October counted in October), and a
