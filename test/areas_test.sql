@@ -4,7 +4,7 @@
 SET client_min_messages = warning;
 \set fs `cat data/foshan-districts.geojson`
 BEGIN;
-SELECT plan(74);
+SELECT plan(77);
 
 -- The real Foshan file: every ring crosses itself, and all five load repaired.
 CREATE TEMP TABLE loaded AS
@@ -271,6 +271,17 @@ SELECT is((SELECT ST_Equals(ST_SnapToGrid(a.geom, 0.000001),
                             ST_SnapToGrid(ST_Multi(ST_MakeEnvelope(113.15, 23.1, 113.2, 23.2, 4326)), 0.000001))
              FROM workorder.areas a WHERE a.code = :'gauss_code'),
           true, 'a GeoJSON feature in EPSG:4547 (its crs named) loads where it lies');
+-- ... and so does one whose collection names the crs, where ogr2ogr and QGIS write it.
+SELECT code AS gauss_collection_code FROM workorder.load_areas_geojson(jsonb_build_object('type', 'FeatureCollection',
+           'crs', '{"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::4547"}}'::jsonb,
+           'features', jsonb_build_array(
+           jsonb_build_object('type', 'Feature', 'properties', '{"code": "990314", "name": "高斯集区"}'::jsonb,
+                              'geometry', ST_AsGeoJSON(ST_Transform(ST_MakeEnvelope(113.25, 23.1, 113.3, 23.2, 4326), 4547), 9, 0)::jsonb))),
+       'district') \gset
+SELECT is((SELECT ST_Equals(ST_SnapToGrid(a.geom, 0.000001),
+                            ST_SnapToGrid(ST_Multi(ST_MakeEnvelope(113.25, 23.1, 113.3, 23.2, 4326)), 0.000001))
+             FROM workorder.areas a WHERE a.code = :'gauss_collection_code'),
+          true, 'a GeoJSON feature of a collection whose crs is EPSG:4547 loads where it lies');
 
 -- An empty part beside a real one is dropped (stored as given, it came out of
 -- ST_AsGeoJSON as empty coordinates, which GeoJSON clients refuse).
@@ -288,6 +299,22 @@ SELECT (workorder.locate(8.5, 8.5)).area_code IS NOT DISTINCT FROM NULL AS queri
 SET LOCAL workorder.locate_map = on;
 SELECT is(COALESCE((workorder.locate(8.5, 8.5)).area_code, 'none'), :'queried',
           'a piece deleted from area_pieces is gone from the map too: it answers as the query does');
+
+-- An area deleted and loaded again in one transaction (the parent's foreign key is
+-- deferred), renamed and out of jurisdiction, under the children it had: they take
+-- its name into their paths and go out of jurisdiction with it.  (They kept the old
+-- name and stayed in jurisdiction: reports from the neighbour's town were routed as
+-- the district's own.)
+SELECT code AS del_district FROM workorder.load_area('990331', '删区', 'district', NULL, ST_MakeEnvelope(20, 20, 20.1, 20.1, 4326)) \gset
+SELECT code AS del_town FROM workorder.load_area('990331001', '删街道', 'town', '990331', ST_MakeEnvelope(20, 20, 20.05, 20.05, 4326)) \gset
+DELETE FROM workorder.areas WHERE code = '990331';
+SELECT code AS del_district FROM workorder.load_area('990331', '删区(改)', 'district', NULL, ST_MakeEnvelope(20, 20, 20.1, 20.1, 4326),
+                                                     in_jurisdiction => false) \gset
+SELECT is((SELECT ROW(in_jurisdiction, path_names)::text FROM workorder.areas WHERE code = '990331001'),
+          ROW(false, '{删区(改),删街道}'::text[])::text,
+          'a child of an area deleted and loaded again out of jurisdiction goes out with it, and takes its new name');
+SELECT is((SELECT ROW(area_code, in_jurisdiction)::text FROM workorder.locate(20.01, 20.01)),
+          ROW('990331001', false)::text, '... and locate() says so');
 
 SELECT * FROM finish();
 ROLLBACK;

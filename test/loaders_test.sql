@@ -9,7 +9,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(13);
+SELECT plan(21);
 
 \o /dev/null
 \i test/fixtures/lifecycle_map.sql
@@ -82,6 +82,53 @@ SELECT is((SELECT ROW(active, sla_policy)::text FROM workorder.category_effectiv
           ROW(false, 'loaders_test')::text,
           'a category changed under session_replication_role = replica is changed in category_effective too');
 SELECT is((workorder.category_settings('CITY_VENDOR')).sla_policy, 'loaders_test', '... and in the reference cache');
+
+-- A unit given another area is checked against the units under it, as a unit is
+-- against its parent (WO211, naming the child): the town center of 甲 moved to a new
+-- town 丙 would have kept 甲一村's center under it, and 丙's staff its orders.  At
+-- the end of the transaction (a reorganisation moves parents and children in any
+-- order); here at the end of the statement.
+\o /dev/null
+SELECT workorder.load_area('990801003', '丙镇', 'town', '990801', ST_MakeEnvelope(116.0, 25.2, 116.1, 25.3, 4326));
+\o
+SET CONSTRAINTS ALL IMMEDIATE;
+SELECT throws_ok($$SELECT workorder.load_units('[{"code": "C-990801001", "area_code": "990801003"}]')$$,
+                 'WO211', 'unit C-990801001 (element 1 of the batch) was not loaded: unit C-990801001001 (甲一村工作站) has a parent that serves another place',
+                 'a center moved to another town while a village center of its old town is under it is WO211, naming the child');
+SET CONSTRAINTS ALL DEFERRED;
+
+-- What an integrator's file may carry that a row cannot hold is refused before
+-- anything is loaded (WO210, naming the element): a JSON object or array as a value
+-- (stored as its JSON text: a name in two languages, a list of phones), a blank name
+-- (an ideographic space too), a category mapping with a misspelt key (loaded without
+-- its name).  An area's name in a GeoJSON file likewise (WO203), and load_area()
+-- takes ideographic spaces for blank (WO201).
+SELECT throws_ok($$SELECT workorder.load_units('[{"code": "U-JSON", "name": {"zh": "测试", "en": "Test"}, "kind": "department",
+                                                 "department_kind": "water", "level": "district", "area_code": "990801"}]')$$,
+                 'WO210', 'unit U-JSON (element 1 of the batch) was not loaded: it has a JSON object as ''name'', where a unit takes a plain value',
+                 'a unit''s name given as a JSON object is WO210');
+SELECT throws_ok($$SELECT workorder.load_units('[{"code": "D-water", "phone": ["0757-1", "0757-2"]}]')$$,
+                 'WO210', 'unit D-water (element 1 of the batch) was not loaded: it has a JSON array as ''phone'', where a unit takes a plain value',
+                 '... and phones given as a list');
+SELECT throws_ok($$SELECT workorder.load_categories(jsonb_build_array(jsonb_build_object('code', 'CITY_BLANK', 'name', E'\u3000', 'parent_code', 'CITY')))$$,
+                 'WO210', 'category CITY_BLANK (element 1 of the batch) was not loaded: it has a blank name',
+                 'a category named with an ideographic space is WO210, blank');
+SELECT throws_ok($$SELECT workorder.load_channels('[{"code": "hotline", "categories": [{"code": "0301", "nmae": "占道", "category": "CITY_VENDOR"}]}]')$$,
+                 'WO210', 'channel hotline (element 1 of the batch) was not loaded: it has a category mapping with the key ''nmae'', which a mapping (code, name, category) does not have',
+                 'a channel''s mapping with a misspelt key is WO210');
+SELECT throws_ok($$SELECT * FROM workorder.load_areas_geojson('{"type": "FeatureCollection", "features": [{"type": "Feature",
+                       "properties": {"code": "990801001002", "name": {"zh": "测试村", "en": "Test"}},
+                       "geometry": {"type": "Polygon", "coordinates": [[[116.0, 25.0], [116.01, 25.0], [116.01, 25.01], [116.0, 25.0]]]}}]}',
+                     'village', '990801001')$$,
+                 'WO203', NULL, 'an area''s name given as a JSON object in a GeoJSON file is WO203');
+SELECT throws_ok($$SELECT workorder.load_area('990801001003', E'\u3000\u00a0', 'village', '990801001',
+                                                ST_MakeEnvelope(116.0, 25.0, 116.01, 25.01, 4326))$$,
+                 'WO201', 'invalid name for area 990801001003', 'load_area() takes a name of ideographic and no-break spaces for blank');
+SELECT is(ROW((SELECT count(*) FROM workorder.units WHERE code = 'U-JSON'),
+               (SELECT count(*) FROM workorder.categories WHERE code = 'CITY_BLANK'),
+               (SELECT count(*) FROM workorder.channel_categories WHERE channel_code = 'hotline' AND category_code = 'CITY_VENDOR'))::text,
+          ROW(0, 0, 1)::text,
+          '... and none of them left anything behind: the channel keeps its mapping');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -161,9 +161,14 @@ BEGIN
         SELECT NEW.code, pg_catalog.cardinality(NEW.path), piece
           FROM ST_Subdivide(NEW.geom, workorder.setting('area_piece_vertices', '128')::integer) AS piece;
     END IF;
-    IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
-       AND (NEW.path OPERATOR(pg_catalog.<>) OLD.path OR NEW.path_names OPERATOR(pg_catalog.<>) OLD.path_names) THEN
-        -- Touching each child makes its before-trigger recompute its path, and so on down.
+    -- Touching each child makes its before-trigger recompute its path (and leave
+    -- jurisdiction under a parent out of it), and so on down.  On INSERT too: the
+    -- parent's foreign key is deferred, so a transaction may delete an area and
+    -- load it again, renamed or out of jurisdiction, under the children it had;
+    -- they kept the old name in their paths and stayed in jurisdiction under a
+    -- district that was not.  (A new area has no children: one index probe.)
+    IF TG_OP OPERATOR(pg_catalog.=) 'INSERT'
+       OR NEW.path OPERATOR(pg_catalog.<>) OLD.path OR NEW.path_names OPERATOR(pg_catalog.<>) OLD.path_names THEN
         UPDATE workorder.areas c SET parent_code = c.parent_code
          WHERE c.parent_code OPERATOR(pg_catalog.=) NEW.code;
     END IF;
@@ -314,7 +319,8 @@ BEGIN
     END IF;
     -- No control character: the name goes into every order's area chain, the
     -- reports and the messages to channels, which refuse them in a report.
-    IF name IS NULL OR pg_catalog.length(pg_catalog.btrim(name)) OPERATOR(pg_catalog.=) 0
+    -- Blank as submit() trims (an ideographic or no-break space is blank too).
+    IF name IS NULL OR pg_catalog.length(workorder.trim_blanks(name)) OPERATOR(pg_catalog.=) 0
        OR pg_catalog.length(name) OPERATOR(pg_catalog.>) 100 OR name OPERATOR(pg_catalog.~) '[[:cntrl:]]' THEN
         PERFORM workorder.raise_error('WO201',
             pg_catalog.format('invalid name for area %s', code),
@@ -402,7 +408,13 @@ BEGIN
         feature_number := feature_number OPERATOR(pg_catalog.+) 1;
         feature_code := feature OPERATOR(pg_catalog.->) 'properties' OPERATOR(pg_catalog.->>) code_property;
         feature_name := feature OPERATOR(pg_catalog.->) 'properties' OPERATOR(pg_catalog.->>) name_property;
-        IF feature_code IS NULL OR feature_name IS NULL THEN
+        -- A code and a name are plain values: a JSON object or array (a name given in
+        -- several languages) was stored as its JSON text.
+        IF feature_code IS NULL OR feature_name IS NULL
+           OR pg_catalog.jsonb_typeof(feature OPERATOR(pg_catalog.->) 'properties' OPERATOR(pg_catalog.->) code_property)
+              NOT IN ('string', 'number')
+           OR pg_catalog.jsonb_typeof(feature OPERATOR(pg_catalog.->) 'properties' OPERATOR(pg_catalog.->) name_property)
+              NOT IN ('string', 'number') THEN
             PERFORM workorder.raise_error('WO203',
                 pg_catalog.format('feature %s of the area file has no %s or no %s', feature_number, code_property, name_property),
                 pg_catalog.format('Its properties are %s.', feature OPERATOR(pg_catalog.->) 'properties'),
@@ -410,9 +422,17 @@ BEGIN
         END IF;
         BEGIN
             -- A geometry that names its crs keeps it (load_area transforms it); one
-            -- without is in longitude/latitude, as RFC 7946 has it.  (Its crs was
-            -- overwritten: a CGCS2000 Gauss-Krüger export was "not on the earth".)
-            polygon := ST_GeomFromGeoJSON(feature OPERATOR(pg_catalog.->) 'geometry');
+            -- without takes the collection's, where ogr2ogr and QGIS write it (it was
+            -- read as longitude/latitude, and their CGCS2000 Gauss-Krüger exports were
+            -- "not on the earth"); with neither it is in longitude/latitude, as RFC
+            -- 7946 has it.  (Its crs was overwritten too, once.)
+            polygon := ST_GeomFromGeoJSON(
+                CASE WHEN pg_catalog.jsonb_typeof(feature OPERATOR(pg_catalog.->) 'geometry') OPERATOR(pg_catalog.=) 'object'
+                          AND NOT (feature OPERATOR(pg_catalog.->) 'geometry') OPERATOR(pg_catalog.?) 'crs'
+                          AND pg_catalog.jsonb_typeof(collection OPERATOR(pg_catalog.->) 'crs') OPERATOR(pg_catalog.=) 'object'
+                     THEN (feature OPERATOR(pg_catalog.->) 'geometry')
+                          OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('crs', collection OPERATOR(pg_catalog.->) 'crs')
+                     ELSE feature OPERATOR(pg_catalog.->) 'geometry' END);
             IF ST_SRID(polygon) OPERATOR(pg_catalog.=) 0 THEN
                 polygon := ST_SetSRID(polygon, 4326);
             END IF;

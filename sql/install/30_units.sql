@@ -181,6 +181,33 @@ CREATE TRIGGER units_before_write
     BEFORE INSERT OR UPDATE ON workorder.units
     FOR EACH ROW EXECUTE FUNCTION workorder.units_before_write();
 
+-- units_children_fit checks, when a unit's area, level, kind or department kind has
+-- changed, that the units under it still fit it, as units_before_write checks a unit
+-- against its parent when the unit is written (WO211, naming the child): touching
+-- each child runs that check against the unit as it is now.  Only the child was
+-- checked: a center given another town's area (load_units) kept its village
+-- centers, whose staff's orders then went up to that town (caller_units follows
+-- parent_code), while the same pair written from the child was refused.  Deferred
+-- to the end of the transaction, so that a reorganisation may move the parent and
+-- its children in any order.
+CREATE FUNCTION workorder.units_children_fit()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    UPDATE workorder.units c SET parent_code = c.parent_code
+     WHERE c.parent_code OPERATOR(pg_catalog.=) NEW.code;
+    RETURN NULL;
+END
+$$;
+CREATE CONSTRAINT TRIGGER units_children_fit
+    AFTER UPDATE OF area_code, level, kind, department_kind ON workorder.units
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW
+    WHEN ((OLD.area_code, OLD.level, OLD.kind, OLD.department_kind)
+          IS DISTINCT FROM (NEW.area_code, NEW.level, NEW.kind, NEW.department_kind))
+    EXECUTE FUNCTION workorder.units_children_fit();
+
 -- units_before_delete keeps a unit that the event log or an order names (WO211),
 -- as units_before_write keeps its code: deleted, the log named a unit that did not
 -- exist, and the scores and assessments computed from it dropped the unit's facts

@@ -87,9 +87,12 @@ $$;
 -- element is raised again naming that element: a workorder SQLSTATE is kept, any
 -- other becomes WO210.  The batch runs in the caller's transaction, so an error
 -- leaves nothing of it behind.  Before any is loaded, an element that is not an
--- object, has a key a row of its kind does not have (loader_keys), or repeats the
--- code of an earlier one is WO210: a misspelt key ("parnet_code") was ignored,
--- and the unit loaded without its parent; a repeated code loaded the last one.
+-- object, has a key a row of its kind does not have (loader_keys), has a JSON
+-- object or array as a value (but a channel's categories), a blank name, a
+-- category mapping with a key a mapping does not have, or repeats the code of an
+-- earlier one is WO210: a misspelt key ("parnet_code") was ignored, and the unit
+-- loaded without its parent; a name in several languages was stored as its JSON
+-- text; a repeated code loaded the last one.
 CREATE FUNCTION workorder.load_batch(batch jsonb, what text, parent_key text, load_one regprocedure)
 RETURNS integer
 LANGUAGE plpgsql
@@ -106,6 +109,13 @@ BEGIN
                CASE WHEN pg_catalog.jsonb_typeof(e.item) OPERATOR(pg_catalog.<>) 'object' THEN 'is not a JSON object'
                     WHEN e.unknown IS NOT NULL
                     THEN pg_catalog.format('has the key %s, which a %s does not have', e.unknown, what)
+                    WHEN e.structured IS NOT NULL
+                    THEN pg_catalog.format('has a JSON %s as %s, where a %s takes a plain value', e.structured_kind,
+                                           e.structured, what)
+                    WHEN e.blank_name THEN 'has a blank name'
+                    WHEN e.unknown_mapping_key IS NOT NULL
+                    THEN pg_catalog.format('has a category mapping with the key %s, which a mapping (code, name, category) does not have',
+                                           e.unknown_mapping_key)
                     ELSE 'repeats the code of an earlier element' END AS why
           INTO bad
           FROM (SELECT x.ordinality AS n, x.value AS item,
@@ -113,11 +123,39 @@ BEGIN
                             THEN (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(k), ', ')
                                     FROM pg_catalog.jsonb_object_keys(x.value) k
                                    WHERE NOT k OPERATOR(pg_catalog.=) ANY (allowed)) END AS unknown,
+                       -- A JSON object or array was stored as its JSON text (a name in
+                       -- several languages, a list of phones); only a channel's
+                       -- categories are a list.
+                       s.key AS structured, s.kind AS structured_kind,
+                       -- Blank as submit() trims: an ideographic space is blank too.
+                       (pg_catalog.jsonb_typeof(x.value) OPERATOR(pg_catalog.=) 'object'
+                        AND pg_catalog.jsonb_typeof(x.value OPERATOR(pg_catalog.->) 'name') OPERATOR(pg_catalog.=) 'string'
+                        AND workorder.trim_blanks(x.value OPERATOR(pg_catalog.->>) 'name') OPERATOR(pg_catalog.=) '') AS blank_name,
+                       -- A mapping's misspelt key ("nmae") loaded it without its name.
+                       (SELECT pg_catalog.quote_literal(mk)
+                          FROM pg_catalog.jsonb_array_elements(
+                                   CASE WHEN pg_catalog.jsonb_typeof(x.value) OPERATOR(pg_catalog.=) 'object'
+                                             AND pg_catalog.jsonb_typeof(x.value OPERATOR(pg_catalog.->) 'categories') OPERATOR(pg_catalog.=) 'array'
+                                        THEN x.value OPERATOR(pg_catalog.->) 'categories' ELSE '[]'::jsonb END) AS m,
+                               pg_catalog.jsonb_object_keys(CASE WHEN pg_catalog.jsonb_typeof(m) OPERATOR(pg_catalog.=) 'object'
+                                                                 THEN m ELSE '{}'::jsonb END) AS mk
+                         WHERE NOT mk OPERATOR(pg_catalog.=) ANY ('{code,name,category}'::text[])
+                         LIMIT 1) AS unknown_mapping_key,
                        pg_catalog.row_number() OVER (PARTITION BY x.value OPERATOR(pg_catalog.->>) 'code'
                                                      ORDER BY x.ordinality) AS nth
-                  FROM pg_catalog.jsonb_array_elements(batch) WITH ORDINALITY AS x) e
+                  FROM pg_catalog.jsonb_array_elements(batch) WITH ORDINALITY AS x
+                  LEFT JOIN LATERAL (
+                      SELECT pg_catalog.quote_literal(k.key) AS key, pg_catalog.jsonb_typeof(k.value) AS kind
+                        FROM pg_catalog.jsonb_each(CASE WHEN pg_catalog.jsonb_typeof(x.value) OPERATOR(pg_catalog.=) 'object'
+                                                        THEN x.value ELSE '{}'::jsonb END) AS k
+                       WHERE k.key OPERATOR(pg_catalog.<>) 'categories'
+                         AND pg_catalog.jsonb_typeof(k.value) OPERATOR(pg_catalog.=) ANY ('{object,array}'::text[])
+                       ORDER BY k.key LIMIT 1) s ON true) e
          WHERE pg_catalog.jsonb_typeof(e.item) OPERATOR(pg_catalog.<>) 'object'
             OR e.unknown IS NOT NULL
+            OR e.structured IS NOT NULL
+            OR e.blank_name
+            OR e.unknown_mapping_key IS NOT NULL
             OR (e.nth OPERATOR(pg_catalog.>) 1 AND e.item OPERATOR(pg_catalog.->>) 'code' IS NOT NULL)
          ORDER BY e.n LIMIT 1;
         IF FOUND THEN
