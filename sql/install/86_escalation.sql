@@ -253,12 +253,21 @@ ALTER TABLE workorder.orders ENABLE ALWAYS TRIGGER orders_escalation_next;
 -- order of their names, hence "to_orders".  As the extension's owner: orders change
 -- only through the extension's functions (refuse_direct_change), and an admin, who
 -- may change the chains, was refused the update of the orders (42501).
+-- A TRUNCATE takes every chain away, as a DELETE of all rows does: every order
+-- with a next step re-reads its chain (they kept their steps, for chains no longer
+-- there, and a TRUNCATE and COPY of new chains left the orders of the policies not
+-- copied back on the old delays); the COPY's INSERT then counts for its policies.
 CREATE FUNCTION workorder.sla_escalation_steps_after_write()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 AS $$
 BEGIN
+    IF TG_OP OPERATOR(pg_catalog.=) 'TRUNCATE' THEN
+        UPDATE workorder.orders o SET escalation_step = o.escalation_step
+         WHERE o.next_escalation_at IS NOT NULL;
+        RETURN NULL;
+    END IF;
     UPDATE workorder.orders o SET escalation_step = o.escalation_step
      WHERE o.sla_policy IN (SELECT c.policy FROM changed c)
        AND o.status OPERATOR(pg_catalog.=) ANY ('{new,dispatched,accepted}'::workorder.order_status[]) AND o.resolve_due_at IS NOT NULL;
@@ -274,20 +283,5 @@ CREATE TRIGGER sla_escalation_steps_to_orders_update AFTER UPDATE ON workorder.s
 CREATE TRIGGER sla_escalation_steps_to_orders_delete AFTER DELETE ON workorder.sla_escalation_steps
     REFERENCING OLD TABLE AS changed
     FOR EACH STATEMENT EXECUTE FUNCTION workorder.sla_escalation_steps_after_write();
--- TRUNCATE takes every chain away, as a DELETE of all rows does: the open orders'
--- next steps go too (they stayed, for chains no longer there, and the worker woke
--- for them; a TRUNCATE and COPY of new chains left the orders of the policies not
--- copied back on the old delays).  The COPY's INSERT then counts for its policies.
-CREATE FUNCTION workorder.sla_escalation_steps_after_truncate()
-RETURNS trigger
-LANGUAGE plpgsql
-SECURITY DEFINER
-AS $$
-BEGIN
-    UPDATE workorder.orders o SET escalation_step = o.escalation_step
-     WHERE o.next_escalation_at IS NOT NULL;
-    RETURN NULL;
-END
-$$;
 CREATE TRIGGER sla_escalation_steps_to_orders_truncate AFTER TRUNCATE ON workorder.sla_escalation_steps
-    FOR EACH STATEMENT EXECUTE FUNCTION workorder.sla_escalation_steps_after_truncate();
+    FOR EACH STATEMENT EXECUTE FUNCTION workorder.sla_escalation_steps_after_write();

@@ -43,21 +43,22 @@ detected_at=$(q "SELECT (now() - interval '5 minutes')::text")
 row="INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence, detection_ref)
      VALUES ('CAM-7', 'vendor', '$detected_at', '121.02', '31.05', '0.9', 'evt-1');"
 
+# b_ingests ROW: session B copies ROW into the inbox and ingests it, in the
+# background (its output in $b_out_file, its pid in $b_pid); $waiting is "yes" once
+# it waits for a lock (A's), "no" when it never did.
+b_ingests() {
+  psql -X -q -At -d "$db" -c "$1" -c "SELECT workorder.ingest_detections()" >"$b_out_file" 2>&1 &
+  b_pid=$!
+  waiting=$(lock_waiters "$db" 1)
+}
+
 coproc A { psql -X -q -At -d "$db" 2>&1; }
 a() { session_run "${A[0]}" "${A[1]}" "$1"; }
 check "session A ingests the detection and keeps its transaction open" "(1,0,0)" \
   "$(a "BEGIN; $row SELECT workorder.ingest_detections();")"
 
-psql -X -q -At -d "$db" -c "$row" -c "SELECT workorder.ingest_detections()" >"$b_out_file" 2>&1 &
-b_pid=$!
-waiting=""
-for _ in $(seq 1 100); do
-  waiting=$(q "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
-                  AND query LIKE '%ingest_detections%'")
-  [ "$waiting" = 1 ] && break
-  sleep 0.1
-done
-check "session B, ingesting the same detection, waits for A" "1" "$waiting"
+b_ingests "$row"
+check "session B, ingesting the same detection, waits for A" "yes" "$waiting"
 
 a "COMMIT;" >/dev/null
 wait "$b_pid"
@@ -80,16 +81,8 @@ row_b="INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon,
        VALUES ('CAM-7', 'vendor', '$detected_at', '121.03', '31.05', '0.9', 'evt-2');"
 check "session A ingests a second detection and keeps its transaction open" "(1,0,0)" \
   "$(a "BEGIN; $row_a SELECT workorder.ingest_detections();")"
-psql -X -q -At -d "$db" -c "$row_b" -c "SELECT workorder.ingest_detections()" >"$b_out_file" 2>&1 &
-b_pid=$!
-waiting=""
-for _ in $(seq 1 100); do
-  waiting=$(q "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
-                  AND query LIKE '%ingest_detections%'")
-  [ "$waiting" = 1 ] && break
-  sleep 0.1
-done
-check "session B, ingesting another detection under that reference, waits for A" "1" "$waiting"
+b_ingests "$row_b"
+check "session B, ingesting another detection under that reference, waits for A" "yes" "$waiting"
 a "COMMIT;" >/dev/null
 wait "$b_pid"
 b_status=$?
