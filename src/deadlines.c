@@ -49,6 +49,7 @@ extern Datum calendar_add_working_days(PG_FUNCTION_ARGS);
 static SPIPlanPtr escalation_step_plan = NULL;
 static SPIPlanPtr escalation_reset_plan = NULL;
 static SPIPlanPtr deadline_after_plan = NULL;
+static SPIPlanPtr terms_at_plan = NULL;
 
 static SPIPlanPtr deadline_plan(SPIPlanPtr *plan, const char *query, int nargs, Oid *types);
 static bool amount_fits(const char *clock, const Interval *amount);
@@ -63,6 +64,7 @@ static TimestampTz deadline_extend(TimestampTz due, const char *clock, const Int
 static Datum interval_as_hours(Datum span);
 static bool status_is_open(const char *status);
 static void wake_if_soon(TimestampTz at);
+static void sla_terms_at(const SlaPolicyInfo *policy, TimestampTz at, SlaPolicyInfo *terms);
 static SlaStepLookup escalation_step_query(Datum policy, Datum step, Interval *after);
 static char *column_enum(HeapTuple tuple, TupleDesc desc, const char *name, bool *isnull);
 static Datum column_value(HeapTuple tuple, TupleDesc desc, const char *name, bool *isnull);
@@ -283,6 +285,59 @@ column_enum(HeapTuple tuple, TupleDesc desc, const char *name, bool *isnull)
 }
 
 /*
+ * sla_terms_at sets *terms to policy's terms in force at instant at, in the
+ * caller's memory: the policy as cached when at is after its terms last
+ * changed (every report submitted as it arrives), else the version of then,
+ * from workorder.sla_terms() (a report received before a change of terms and
+ * made an order after it: an inbox row drained late, one dated by its
+ * connector).  Counted on the terms as they are, such a report's deadlines
+ * were not those the calendar recompute counts, on the terms in force when
+ * the clock started (part 93), and a later calendar change moved them.
+ */
+static void
+sla_terms_at(const SlaPolicyInfo *policy, TimestampTz at, SlaPolicyInfo *terms)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	Oid			types[2] = {TEXTOID, TIMESTAMPTZOID};
+	Datum		args[2];
+	HeapTuple	row;
+	TupleDesc	desc;
+	bool		isnull;
+
+	*terms = *policy;
+	terms->calendar_code = pstrdup(policy->calendar_code);
+	terms->accept_clock = pstrdup(policy->accept_clock);
+	terms->resolve_clock = pstrdup(policy->resolve_clock);
+	if (!policy->has_versions || at >= policy->terms_changed_at)
+		return;
+
+	args[0] = CStringGetTextDatum(policy->name);
+	args[1] = TimestampTzGetDatum(at);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_plan(deadline_plan(&terms_at_plan,
+									   "SELECT t.calendar_code, t.accept_clock, t.accept_amount, t.resolve_clock, "
+									   "t.resolve_amount, t.warn_fraction::pg_catalog.float8 "
+									   "FROM workorder.sla_terms($1, $2) t WHERE t.name IS NOT NULL",
+									   2, types),
+						 args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "sla_intake: reading the terms of policy %s failed", policy->name);
+	if (SPI_processed == 1)
+	{
+		row = SPI_tuptable->vals[0];
+		desc = SPI_tuptable->tupdesc;
+		MemoryContextSwitchTo(caller);
+		terms->calendar_code = TextDatumGetCString(SPI_getbinval(row, desc, 1, &isnull));
+		terms->accept_clock = TextDatumGetCString(SPI_getbinval(row, desc, 2, &isnull));
+		memcpy(&terms->accept_amount, DatumGetIntervalP(SPI_getbinval(row, desc, 3, &isnull)), sizeof(Interval));
+		terms->resolve_clock = TextDatumGetCString(SPI_getbinval(row, desc, 4, &isnull));
+		memcpy(&terms->resolve_amount, DatumGetIntervalP(SPI_getbinval(row, desc, 5, &isnull)), sizeof(Interval));
+		terms->warn_fraction = DatumGetFloat8(SPI_getbinval(row, desc, 6, &isnull));
+	}
+	SPI_finish();
+}
+
+/*
  * workorder_sla_intake computes the policy an order dispatched at intake gets
  * (choose_sla_policy) and, when the policy exists and received is given, its
  * deadlines: the resolve deadline and the warning counted from received, the
@@ -304,8 +359,14 @@ workorder_sla_intake(const int64 *rule_id, Oid priority, const char *category,
 	result->policy = policy ? pstrdup(policy) : NULL;
 	if (p != NULL && received != NULL)
 	{
-		/* Copies: a cache reload (in a calendar load, say) frees the originals. */
-		SlaPolicyInfo q = *p;
+		/*
+		 * Copies (a cache reload, in a calendar load say, frees the
+		 * originals): the terms in force when each clock starts, the resolve
+		 * clock at receipt and the accept clock at dispatch.
+		 */
+		TimestampTz accept_start = dispatched ? *dispatched : *received;
+		SlaPolicyInfo resolve_terms;
+		SlaPolicyInfo accept_terms;
 
 		if (TIMESTAMP_NOT_FINITE(*received))
 			ereport(ERROR,
@@ -314,14 +375,17 @@ workorder_sla_intake(const int64 *rule_id, Oid priority, const char *category,
 					 errdetail("received is %s.", timestamptz_to_str(*received)),
 					 errhint("Pass the time the report was received.")));
 
-		q.calendar_code = pstrdup(p->calendar_code);
-		q.accept_clock = pstrdup(p->accept_clock);
-		q.resolve_clock = pstrdup(p->resolve_clock);
-		result->accept_due_at = deadline_after(dispatched ? *dispatched : *received, q.accept_clock,
-											   &q.accept_amount, q.calendar_code);
-		result->resolve_due_at = deadline_after(*received, q.resolve_clock, &q.resolve_amount, q.calendar_code);
-		result->warn_at = deadline_warn_at(*received, result->resolve_due_at, q.resolve_clock,
-										   q.warn_fraction, q.calendar_code);
+		sla_terms_at(p, *received, &resolve_terms);
+		if (accept_start == *received)
+			accept_terms = resolve_terms;
+		else
+			sla_terms_at(p, accept_start, &accept_terms);
+		result->accept_due_at = deadline_after(accept_start, accept_terms.accept_clock,
+											   &accept_terms.accept_amount, accept_terms.calendar_code);
+		result->resolve_due_at = deadline_after(*received, resolve_terms.resolve_clock,
+												&resolve_terms.resolve_amount, resolve_terms.calendar_code);
+		result->warn_at = deadline_warn_at(*received, result->resolve_due_at, resolve_terms.resolve_clock,
+										   resolve_terms.warn_fraction, resolve_terms.calendar_code);
 		result->has_deadlines = true;
 	}
 }

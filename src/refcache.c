@@ -42,7 +42,8 @@
  * are: what an invalidation announced is committed before it is sent, and
  * the transaction's own earlier changes are in it.  In parallel mode no new
  * snapshot may be taken: the data is then read with the active snapshot and
- * kept only until the end of the transaction.  While one of the tables does
+ * kept only while that snapshot is the active one (workorder_cache_load_current).
+ * While one of the tables does
  * not exist yet (during CREATE EXTENSION), nothing is kept.
  *
  * The functions keep the semantics of the SQL they replace, NULLs included;
@@ -154,6 +155,15 @@ static bool ref_steps_cached = false;	/* the escalation chains are on the polici
 static Oid	ref_relids[REF_NTABLES];
 
 /*
+ * sla_policy_versions: the instant of each policy's last change of terms is
+ * cached, for intake (workorder_sla_intake), when the table has its trigger
+ * (from 0.5 on); a schema before 0.5, which this library serves until ALTER
+ * EXTENSION ... UPDATE, has no such table, and the cache is complete without it.
+ */
+static Oid	ref_versions_relid = InvalidOid;
+static bool ref_versions_cached = false;
+
+/*
  * Caches replaced in this transaction, freed when it ends.  At most
  * REF_MAX_RETIRED are kept, the oldest freed first: a transaction that
  * changes the reference tables and looks them up by turns (a loader, row by
@@ -223,6 +233,8 @@ ref_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 			ref_generation++;
 			return;
 		}
+	if (OidIsValid(ref_versions_relid) && relid == ref_versions_relid)
+		ref_generation++;
 }
 
 /*
@@ -593,6 +605,7 @@ ref_load(void)
 		if (!OidIsValid(ref_relids[i]))
 			complete = false;
 	}
+	ref_versions_relid = OidIsValid(nsp) ? get_relname_relid("sla_policy_versions", nsp) : InvalidOid;
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = REF_KEY_LEN;
@@ -824,6 +837,34 @@ ref_load(void)
 		memcpy(&p->resolve_amount, DatumGetIntervalP(SPI_getbinval(t, desc, 6, &isnull)), sizeof(Interval));
 		p->warn_fraction = DatumGetFloat8(SPI_getbinval(t, desc, 7, &isnull));
 		ref_put('P', p->name, NULL)->policy = p;
+	}
+
+	/*
+	 * When each policy's terms last changed (sla_policy_versions): a report
+	 * received before that is held to the terms of then.  Only when a change
+	 * of the table reaches the cache, through its trigger (part 87, from 0.5
+	 * on); without it every report is counted on the terms as they are.
+	 */
+	n = (int) workorder_cache_query("SELECT 1 FROM pg_catalog.pg_trigger t "
+									"WHERE t.tgrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('workorder.sla_policy_versions') "
+									"AND t.tgname OPERATOR(pg_catalog.=) 'sla_policy_versions_reference_cache' "
+									"AND t.tgenabled OPERATOR(pg_catalog.<>) 'D'", snapshot);
+	ref_versions_cached = n > 0;
+	n = !ref_versions_cached ? 0 :
+		(int) workorder_cache_query("SELECT v.name, pg_catalog.max(v.valid_from) "
+									"FROM workorder.sla_policy_versions v GROUP BY v.name", snapshot);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		RefEntry   *e = ref_find('P', ref_text(t, desc, 1), NULL);
+		bool		isnull;
+
+		/* None without its policy: the foreign key cascades. */
+		if (e == NULL)
+			continue;
+		e->policy->has_versions = true;
+		e->policy->terms_changed_at = DatumGetTimestampTz(SPI_getbinval(t, desc, 2, &isnull));
 	}
 
 	/*

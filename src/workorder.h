@@ -99,8 +99,9 @@ typedef struct SlaEscalationStep
 } SlaEscalationStep;
 
 /*
- * SlaPolicyInfo is one row of workorder.sla_policies, with its escalation
- * chain in the order of the steps, as refcache.c keeps it.
+ * SlaPolicyInfo is one row of workorder.sla_policies, with when its terms
+ * last changed and its escalation chain in the order of the steps, as
+ * refcache.c keeps it.
  */
 typedef struct SlaPolicyInfo
 {
@@ -111,6 +112,8 @@ typedef struct SlaPolicyInfo
 	char	   *resolve_clock;
 	Interval	resolve_amount;
 	double		warn_fraction;
+	bool		has_versions;	/* terms_changed_at is known (sla_policy_versions) */
+	TimestampTz terms_changed_at;	/* when the terms above came into force */
 	int			nsteps;
 	SlaEscalationStep *steps;
 } SlaPolicyInfo;

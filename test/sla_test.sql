@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(97);
+SELECT plan(100);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -493,6 +493,28 @@ SELECT matches(:'recompute_detail'::text, '1 orders failed and were skipped \(id
                'the recompute task names the order it cannot recompute ...');
 SELECT is((SELECT count(*) FROM workorder.calendar_changes), 0::bigint, '... and still consumes the changes');
 RELEASE SAVEPOINT broken;
+
+-- Intake counts on those terms too: a report received under the policy's earlier
+-- terms (dated by the inbox or its connector) and made an order after they changed
+-- gets the deadline of then, the one the recompute counts; one received now gets the
+-- terms as they are.  (Intake counted on the terms as they are, and the next
+-- calendar change moved the first order's deadline, blamed on the calendar.)
+UPDATE workorder.sla_priority_policies SET policy = 'versions' WHERE priority = 'low';
+-- (Reports of their own, not duplicates of the orders above at the same spot.)
+INSERT INTO workorder.settings (name, value, description) VALUES ('dedup_enabled', 'off', 'sla_test')
+    ON CONFLICT (name) DO UPDATE SET value = 'off';
+SELECT workorder.intake_received_at(now() - interval '30 minutes') IS NULL AS dated \gset
+SELECT (workorder.submit('hotline', 'SLA-VER-LATE', '0301', '路口占道 晚到', lon => 121.02, lat => 31.05, priority => 'low')).id AS ver_late \gset
+SELECT is((SELECT ROW(sla_policy, resolve_due_at = received_at + interval '24 hours')::text FROM workorder.orders WHERE id = :ver_late),
+          ROW('versions', true)::text,
+          'a report received under a policy''s earlier terms gets their deadline at intake (24 calendar hours)');
+SELECT is((SELECT r.resolve_due_at FROM workorder.orders o, workorder.sla_recomputed(o) r WHERE o.id = :ver_late),
+          (SELECT resolve_due_at FROM workorder.orders WHERE id = :ver_late),
+          '... the deadline the recompute counts');
+SELECT (workorder.submit('hotline', 'SLA-VER-NOW', '0301', '路口占道 现报', lon => 121.02, lat => 31.05, priority => 'low')).id AS ver_now \gset
+SELECT is((SELECT resolve_due_at FROM workorder.orders WHERE id = :ver_now),
+          (SELECT workorder.deadline_after(received_at, 'working_days', '5 days') FROM workorder.orders WHERE id = :ver_now),
+          '... while a report received now gets the terms as they are (5 working days)');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -30,6 +30,8 @@ BEGIN
     FOREACH cached IN ARRAY ARRAY['settings', 'channels', 'channel_categories', 'category_effective', 'units',
                                   'areas', 'routing_rules', 'sla_policies', 'sla_priority_policies',
                                   'dedup_rules', 'sla_escalation_steps',
+                                  -- when each policy's terms last changed (src/deadlines.c)
+                                  'sla_policy_versions',
                                   -- read by the map of areas, which reloads with the cache
                                   'area_pieces'] LOOP
         EXECUTE pg_catalog.format(
