@@ -154,7 +154,8 @@ typedef struct Calendar
 
 	/*
 	 * Set when the calendar was loaded in parallel mode, with a snapshot that
-	 * may miss changes: the entry then holds only for that transaction.
+	 * may miss changes: the entry then holds only while that snapshot is the
+	 * active one (workorder_cache_load_current).
 	 */
 	CacheLoad	loaded_with;	/* the snapshot it was read with (parallel mode) */
 

@@ -161,7 +161,6 @@ static Oid	ref_relids[REF_NTABLES];
  * EXTENSION ... UPDATE, has no such table, and the cache is complete without it.
  */
 static Oid	ref_versions_relid = InvalidOid;
-static bool ref_versions_cached = false;
 
 /*
  * Caches replaced in this transaction, freed when it ends.  At most
@@ -287,8 +286,8 @@ ref_xact_callback(XactEvent event, void *arg pg_attribute_unused())
  * ref_ensure makes sure the cache holds the current data: it takes in the
  * invalidations other sessions sent, and loads the data when it was never
  * loaded, was invalidated since, was loaded in parallel mode with a snapshot
- * that is no longer the active one (workorder_cache_load_current), or
- * transaction, or was incomplete.
+ * that is no longer the active one (workorder_cache_load_current), or was
+ * incomplete.
  */
 static void
 ref_ensure(void)
@@ -849,8 +848,7 @@ ref_load(void)
 									"WHERE t.tgrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('workorder.sla_policy_versions') "
 									"AND t.tgname OPERATOR(pg_catalog.=) 'sla_policy_versions_reference_cache' "
 									"AND t.tgenabled OPERATOR(pg_catalog.<>) 'D'", snapshot);
-	ref_versions_cached = n > 0;
-	n = !ref_versions_cached ? 0 :
+	n = n == 0 ? 0 :
 		(int) workorder_cache_query("SELECT v.name, pg_catalog.max(v.valid_from) "
 									"FROM workorder.sla_policy_versions v GROUP BY v.name", snapshot);
 	for (i = 0; i < n; i++)
