@@ -190,6 +190,7 @@ static void ref_xact_callback(XactEvent event, void *arg);
 static void ref_ensure(void);
 static Oid ref_extension_owner(void);
 static void ref_load(void);
+static void ref_cache_triggers(Snapshot snapshot, bool *steps, bool *versions);
 static char *ref_text(HeapTuple tuple, TupleDesc desc, int col);
 static Oid	ref_enum_oid(const char *type_name, const char *label);
 static bool ref_key(char *key, char kind, const char *a, const char *b);
@@ -367,6 +368,37 @@ workorder_cache_query(const char *query, Snapshot snapshot)
 		elog(ERROR, "a cache's loading query failed: %s", SPI_result_code_string(ret));
 	SPI_freeplan(plan);
 	return SPI_processed;
+}
+
+/*
+ * ref_cache_triggers says which of the two tables whose rows the cache holds
+ * only from 0.5 on have their cache trigger (part 87), so that a change of
+ * them reaches the cache: sla_escalation_steps (*steps) and
+ * sla_policy_versions (*versions).  A schema before 0.5, which this library
+ * serves until ALTER EXTENSION ... UPDATE, has neither (nor the second table).
+ */
+static void
+ref_cache_triggers(Snapshot snapshot, bool *steps, bool *versions)
+{
+	uint64		n = workorder_cache_query("SELECT t.tgname::pg_catalog.text FROM pg_catalog.pg_trigger t "
+										  "WHERE t.tgrelid OPERATOR(pg_catalog.=) ANY (ARRAY["
+										  "pg_catalog.to_regclass('workorder.sla_escalation_steps'), "
+										  "pg_catalog.to_regclass('workorder.sla_policy_versions')]::pg_catalog.oid[]) "
+										  "AND t.tgname OPERATOR(pg_catalog.=) ANY ('{sla_escalation_steps_reference_cache,"
+										  "sla_policy_versions_reference_cache}'::pg_catalog.name[]) "
+										  "AND t.tgenabled OPERATOR(pg_catalog.<>) 'D'", snapshot);
+	uint64		i;
+
+	*steps = *versions = false;
+	for (i = 0; i < n; i++)
+	{
+		char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+
+		if (strcmp(name, "sla_escalation_steps_reference_cache") == 0)
+			*steps = true;
+		else
+			*versions = true;
+	}
 }
 
 /*
@@ -581,6 +613,7 @@ ref_load(void)
 	Oid			nsp;
 	bool		complete = true;
 	uint64		generation = ref_generation;
+	bool		versions_cached;
 	int			i,
 				n;
 
@@ -838,17 +871,16 @@ ref_load(void)
 		ref_put('P', p->name, NULL)->policy = p;
 	}
 
+	/* Which of the tables read only from 0.5 on the cache is told of. */
+	ref_cache_triggers(snapshot, &ref_steps_cached, &versions_cached);
+
 	/*
 	 * When each policy's terms last changed (sla_policy_versions): a report
 	 * received before that is held to the terms of then.  Only when a change
 	 * of the table reaches the cache, through its trigger (part 87, from 0.5
 	 * on); without it every report is counted on the terms as they are.
 	 */
-	n = (int) workorder_cache_query("SELECT 1 FROM pg_catalog.pg_trigger t "
-									"WHERE t.tgrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('workorder.sla_policy_versions') "
-									"AND t.tgname OPERATOR(pg_catalog.=) 'sla_policy_versions_reference_cache' "
-									"AND t.tgenabled OPERATOR(pg_catalog.<>) 'D'", snapshot);
-	n = n == 0 ? 0 :
+	n = !versions_cached ? 0 :
 		(int) workorder_cache_query("SELECT v.name, pg_catalog.max(v.valid_from) "
 									"FROM workorder.sla_policy_versions v GROUP BY v.name", snapshot);
 	for (i = 0; i < n; i++)
@@ -872,11 +904,6 @@ ref_load(void)
 	 * submit().  Only when a change of the table reaches the cache, through
 	 * its trigger (not in a schema before 0.5 that runs this library).
 	 */
-	n = (int) workorder_cache_query("SELECT 1 FROM pg_catalog.pg_trigger t "
-									"WHERE t.tgrelid OPERATOR(pg_catalog.=) 'workorder.sla_escalation_steps'::pg_catalog.regclass "
-									"AND t.tgname OPERATOR(pg_catalog.=) 'sla_escalation_steps_reference_cache' "
-									"AND t.tgenabled OPERATOR(pg_catalog.<>) 'D'", snapshot);
-	ref_steps_cached = n > 0;
 	n = !ref_steps_cached ? 0 :
 		(int) workorder_cache_query("SELECT s.policy, s.step, s.after, "
 									"pg_catalog.count(*) OVER (PARTITION BY s.policy) "

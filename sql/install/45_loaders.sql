@@ -79,6 +79,8 @@ AS $$
         WHEN 'category' THEN ARRAY['code', 'name', 'parent_code', 'handling_level', 'department_kind', 'sla_policy',
                                    'dedup_radius_m', 'dedup_window', 'description', 'active']
         WHEN 'channel' THEN ARRAY['code', 'name', 'kind', 'replies', 'active', 'categories']
+        -- an element of a channel's categories
+        WHEN 'category mapping' THEN ARRAY['code', 'name', 'category']
     END
 $$;
 
@@ -114,8 +116,9 @@ BEGIN
                                            e.structured, what)
                     WHEN e.blank_name THEN 'has a blank name'
                     WHEN e.unknown_mapping_key IS NOT NULL
-                    THEN pg_catalog.format('has a category mapping with the key %s, which a mapping (code, name, category) does not have',
-                                           e.unknown_mapping_key)
+                    THEN pg_catalog.format('has a category mapping with the key %s, which a mapping (%s) does not have',
+                                           e.unknown_mapping_key,
+                                           pg_catalog.array_to_string(workorder.loader_keys('category mapping'), ', '))
                     ELSE 'repeats the code of an earlier element' END AS why
           INTO bad
           FROM (SELECT x.ordinality AS n, x.value AS item,
@@ -139,7 +142,7 @@ BEGIN
                                         THEN x.value OPERATOR(pg_catalog.->) 'categories' ELSE '[]'::jsonb END) AS m,
                                pg_catalog.jsonb_object_keys(CASE WHEN pg_catalog.jsonb_typeof(m) OPERATOR(pg_catalog.=) 'object'
                                                                  THEN m ELSE '{}'::jsonb END) AS mk
-                         WHERE NOT mk OPERATOR(pg_catalog.=) ANY ('{code,name,category}'::text[])
+                         WHERE NOT mk OPERATOR(pg_catalog.=) ANY (workorder.loader_keys('category mapping'))
                          LIMIT 1) AS unknown_mapping_key,
                        pg_catalog.row_number() OVER (PARTITION BY x.value OPERATOR(pg_catalog.->>) 'code'
                                                      ORDER BY x.ordinality) AS nth
