@@ -16,7 +16,7 @@ BEGIN;
 \i test/fixtures/lifecycle_map.sql
 \o
 
-SELECT plan(42);
+SELECT plan(44);
 
 CREATE TEMP TABLE views (name text PRIMARY KEY);
 INSERT INTO views VALUES ('bi_open_orders'), ('bi_overdue_orders'), ('bi_backlog'), ('bi_escalations'),
@@ -117,6 +117,26 @@ $$;
 SELECT lives_ok($$SELECT workorder.report_daily_briefing('2020-01-01')$$,
                 'a second run for the same day, while the first is uncommitted, waits and then replaces its row');
 SELECT is((SELECT count(*)::integer FROM workorder.daily_briefings WHERE day = '2020-01-01'), 1, '... one row of the day');
+
+-- A run under REPEATABLE READ whose snapshot is older than another run's committed
+-- row of the day cannot see that row to replace it: it fails as a serialization
+-- failure (40001), which a client retries, not on the row's key (23505, which it
+-- reported before).  Two more dblink sessions: rr, whose snapshot is taken first,
+-- and rr_other, which commits the day's briefing after it.
+SELECT dblink_connect('rr', :'other') \gset
+SELECT dblink_connect('rr_other', :'other') \gset
+SELECT dblink_exec('rr', 'BEGIN ISOLATION LEVEL REPEATABLE READ') \gset
+SELECT count(*) AS snapshot_taken FROM dblink('rr', 'SELECT 1 FROM workorder.daily_briefings LIMIT 1') AS t(x integer) \gset
+SELECT count(*) AS committed FROM dblink('rr_other', $$SELECT (workorder.report_daily_briefing('2020-01-02')).day$$) AS t(d date) \gset
+SELECT throws_ok($$SELECT * FROM dblink('rr', 'SELECT (workorder.report_daily_briefing(''2020-01-02'')).day') AS t(d date)$$,
+                 '40001', NULL,
+                 'a run under REPEATABLE READ that cannot see the day''s newer row fails as a serialization failure');
+SELECT dblink_exec('rr', 'ROLLBACK') \gset
+SELECT is((SELECT n FROM dblink('rr_other', $$SELECT count(*)::integer FROM workorder.daily_briefings WHERE day = '2020-01-02'$$) AS t(n integer)),
+          1, '... and the day keeps the one row the other run committed');
+SELECT dblink_exec('rr_other', $$DELETE FROM workorder.daily_briefings WHERE day = '2020-01-02'$$) \gset
+SELECT dblink_disconnect('rr') \gset
+SELECT dblink_disconnect('rr_other') \gset
 
 -- The monthly assessment recomputes the month from the log and snapshots it.
 INSERT INTO workorder.score_progress (processed_through) SELECT max(id) FROM workorder.order_events

@@ -121,8 +121,8 @@ DECLARE
     b workorder.daily_briefings;
 BEGIN
     PERFORM workorder.report_period_check('day', the_day, zone);
-    -- One briefing of a day at a time: two runs at once would both replace the row,
-    -- and the second INSERT would fail on the first's key.
+    -- One briefing of a day at a time: a second run waits for the first, then
+    -- counts what the first committed and replaces its row.
     -- The day as a number, not as text, whose form follows the session's DateStyle:
     -- two sessions of different styles took two locks for one day, and the second
     -- failed on the first's key (23505).
@@ -167,8 +167,30 @@ BEGIN
               FROM workorder.orders o JOIN workorder.units u ON u.code OPERATOR(pg_catalog.=) o.main_unit
              WHERE o.status OPERATOR(pg_catalog.=) ANY ('{new,dispatched,accepted,suspended}'::workorder.order_status[]) AND o.overdue
              GROUP BY 1, 2 ORDER BY 3 DESC, 1 LIMIT 10) x;
-    DELETE FROM workorder.daily_briefings d WHERE d.day OPERATOR(pg_catalog.=) the_day;
-    INSERT INTO workorder.daily_briefings SELECT b.*;
+    -- The day's row replaced in place.  (It was DELETE and INSERT: under REPEATABLE
+    -- READ a run whose snapshot predates another run's committed row could not see
+    -- it to delete, and failed on its key, 23505; now it is a serialization
+    -- failure, 40001, which the client retries.)
+    INSERT INTO workorder.daily_briefings SELECT b.*
+    ON CONFLICT ON CONSTRAINT daily_briefings_pkey DO UPDATE
+       SET generated_at = EXCLUDED.generated_at,
+           time_zone = EXCLUDED.time_zone,
+           orders_received = EXCLUDED.orders_received,
+           orders_dispatched = EXCLUDED.orders_dispatched,
+           orders_accepted = EXCLUDED.orders_accepted,
+           orders_resolved = EXCLUDED.orders_resolved,
+           orders_closed = EXCLUDED.orders_closed,
+           orders_returned = EXCLUDED.orders_returned,
+           orders_reopened = EXCLUDED.orders_reopened,
+           overdue_marked = EXCLUDED.overdue_marked,
+           escalation_steps = EXCLUDED.escalation_steps,
+           callbacks = EXCLUDED.callbacks,
+           callbacks_satisfied = EXCLUDED.callbacks_satisfied,
+           satisfaction_rate = EXCLUDED.satisfaction_rate,
+           open_orders = EXCLUDED.open_orders,
+           overdue_open_orders = EXCLUDED.overdue_open_orders,
+           received_by_channel = EXCLUDED.received_by_channel,
+           most_overdue_units = EXCLUDED.most_overdue_units;
     RETURN b;
 END
 $$;
