@@ -187,6 +187,8 @@ enum
 	CC_ADDRESS_SCORE,
 	CC_REPORTER_SCORE,
 	CC_SCORE,
+	CC_AT_MOST,
+	CC_AT_MOST_REASON,
 	CC_COLUMNS
 };
 
@@ -248,6 +250,17 @@ typedef struct DedupReport
 	int64		exclude;
 } DedupReport;
 
+/*
+ * What a candidate may make of the report at most, whatever its score
+ * (dedup_candidate.at_most): merge it, hold it for review, or nothing.
+ */
+typedef enum DedupAtMost
+{
+	AT_MOST_MERGE,				/* NULL: as its score and category say */
+	AT_MOST_REVIEW,
+	AT_MOST_NEW
+} DedupAtMost;
+
 /* A candidate with its components: a row of workorder.dedup_candidate. */
 typedef struct DedupCandidate
 {
@@ -256,6 +269,7 @@ typedef struct DedupCandidate
 	int64		order_id;
 	NDouble		score;
 	bool		same_category;	/* true (not NULL, not false) */
+	DedupAtMost at_most;		/* what it may make of the report at most */
 	bool		open;			/* its status is neither resolved nor closed */
 	bool		resolved_after_report;	/* last resolved after the report came */
 	Datum		ticket;
@@ -318,6 +332,7 @@ typedef struct DedupSearch
 	double		report_y;
 	void	   *text_cache;		/* the report's description's profile */
 	void	   *address_cache;	/* the report's address's profile */
+	PlaceNumbers report_numbers;	/* the place numbers of its description and address */
 } DedupSearch;
 
 /*
@@ -1720,6 +1735,9 @@ dedup_candidate_from_row(DedupSearch *s, const Datum *v, const bool *n, TupleDes
 	NDouble		part;
 	bool		related_null;
 	bool		related;
+	bool		same_code;
+	DedupAtMost at_most;
+	char	   *at_most_reason;
 	MemoryContext old;
 
 	if (n[SQ_CATEGORY_CODE - 1])
@@ -1845,9 +1863,59 @@ dedup_candidate_from_row(DedupSearch *s, const Datum *v, const bool *n, TupleDes
 			related_null = true;
 	}
 
+	/*
+	 * What it may make of the report at most, whatever its score (see
+	 * sql/install/62_dedup.sql, "at most"): nothing when the two name their
+	 * spots by different numbers of one kind, or are of two categories and
+	 * say nothing alike; review when of one category they say nothing
+	 * alike, or when one of the two is only the family (a report of ROAD
+	 * beside an order of ROAD_MANHOLE).
+	 */
+	at_most = AT_MOST_MERGE;
+	at_most_reason = NULL;
+	same_code = p->category_code != NULL && strcmp(code, p->category_code) == 0;
+	if (s->report_numbers.count > 0)
+	{
+		PlaceNumbers numbers;
+		int			marker;
+		uint32		report_value;
+		uint32		order_value;
+
+		numbers.count = 0;
+		place_numbers_of(description, &numbers);
+		place_numbers_of(address, &numbers);
+		if (place_numbers_conflict(&s->report_numbers, &numbers, &marker, &report_value, &order_value))
+		{
+			at_most = AT_MOST_NEW;
+			at_most_reason = psprintf("another place: the report names %s, this order %s",
+									  place_number_text(marker, report_value),
+									  place_number_text(marker, order_value));
+		}
+	}
+	if (at_most == AT_MOST_MERGE && !s_text.null && s_text.v == 0.0)
+	{
+		at_most = same_code ? AT_MOST_REVIEW : AT_MOST_NEW;
+		at_most_reason = same_code ?
+			pstrdup("nothing alike in what the two say happened (their addresses left out): suspected at most") :
+			pstrdup("another category, and nothing alike in what the two say happened (their addresses left out)");
+	}
+	if (at_most == AT_MOST_MERGE && related && !related_null && !same_code &&
+		(strcmp(code, p->family) == 0 || (p->category_code != NULL && strcmp(p->category_code, p->family) == 0)))
+	{
+		at_most = AT_MOST_REVIEW;
+		at_most_reason = psprintf("%s is the whole family, not the kind of problem: suspected at most",
+								  strcmp(code, p->family) == 0 ? "the order's category" : "the report's category");
+	}
+
 	/* The row of dedup_candidate, in the caller's memory. */
 	old = MemoryContextSwitchTo(s->caller);
 	memset(c->nulls, false, sizeof(c->nulls));
+	c->at_most = at_most;
+	c->values[CC_AT_MOST] = at_most == AT_MOST_MERGE ? (Datum) 0 :
+		CStringGetTextDatum(at_most == AT_MOST_REVIEW ? "review" : "new");
+	c->nulls[CC_AT_MOST] = at_most == AT_MOST_MERGE;
+	c->values[CC_AT_MOST_REASON] = at_most_reason ? CStringGetTextDatum(at_most_reason) : (Datum) 0;
+	c->nulls[CC_AT_MOST_REASON] = at_most_reason == NULL;
 	c->order_id = id;
 	c->values[CC_ORDER_ID] = Int64GetDatum(id);
 	c->ticket = datumCopy(v[SQ_TICKET - 1], TupleDescAttr(desc, SQ_TICKET - 1)->attbyval,
@@ -1968,6 +2036,8 @@ dedup_search(DedupPostgis *pg, const DedupTypes *types, const DedupPolicy *p, co
 		s.upper = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(r->received),
 														  IntervalPGetDatum(p->time_window)));
 	s.new_phone = dedup_phone_digits(r->phone);
+	place_numbers_of(r->description, &s.report_numbers);
+	place_numbers_of(r->address, &s.report_numbers);
 	*found = NULL;
 
 	dedup_check_point(pg, r->point, r->point_null, "dedup_candidates needs a point");
@@ -2592,6 +2662,7 @@ dedup_decide(FunctionCallInfo fcinfo, bool as_json)
 	DedupCandidate **found;
 	DedupCandidate *best;
 	DedupCandidate *best_related = NULL;
+	DedupCandidate *best_reviewable = NULL;
 	Datum		policy_values[PC_COLUMNS];
 	bool		policy_nulls[PC_COLUMNS];
 	TupleDesc	candidate_desc;
@@ -2641,8 +2712,15 @@ dedup_decide(FunctionCallInfo fcinfo, bool as_json)
 	qsort(found, n, sizeof(DedupCandidate *), dedup_candidate_order);
 	best = found[0];
 	for (i = 0; i < n && best_related == NULL; i++)
-		if (found[i]->same_category)
+		if (found[i]->same_category && found[i]->at_most == AT_MOST_MERGE)
 			best_related = found[i];
+	/* The best that may hold the report for review (NULL: none may). */
+	for (i = 0; i < n; i++)
+		if (found[i]->at_most != AT_MOST_NEW)
+		{
+			best_reviewable = found[i];
+			break;
+		}
 
 	candidate_desc = lookup_rowtype_tupdesc_copy(types->candidate_type, -1);
 	policy_desc = lookup_rowtype_tupdesc_copy(types->policy_type, -1);
@@ -2681,7 +2759,7 @@ dedup_decide(FunctionCallInfo fcinfo, bool as_json)
 	/*
 	 * Only a candidate of the same category (or of an ancestor or
 	 * descendant) is merged automatically; another category's is at most
-	 * suspected.
+	 * suspected; and none beyond what its at_most allows.
 	 */
 	if (best_related != NULL && nd_ge(best_related->score, p->number[P_MERGE]))
 	{
@@ -2704,8 +2782,11 @@ dedup_decide(FunctionCallInfo fcinfo, bool as_json)
 														 dedup_score_text(best->score.v)));
 		nulls[DC_REASON] = false;
 	}
-	else if (nd_ge(best->score, p->number[P_REVIEW]))
+	else if (best_reviewable != NULL && nd_ge(best_reviewable->score, p->number[P_REVIEW]))
 	{
+		best = best_reviewable;
+		values[DC_SCORE] = Float8GetDatum(best->score.v);
+		nulls[DC_SCORE] = false;
 		values[DC_MASTER_ID] = Int64GetDatum(best->order_id);
 		nulls[DC_MASTER_ID] = false;
 		values[DC_DECISION] = CStringGetTextDatum("review");

@@ -297,6 +297,22 @@ extern double similarity_text_ignoring(void **cache, MemoryContext cxt, text *a,
 extern double similarity_address(void **cache, MemoryContext cxt, text *a, text *b);
 extern text *similarity_fold_width(text *t);
 
+/*
+ * placenumbers.c: the place numbers a text names (12号, 3栋, 西三巷), which tell
+ * two spots of one street apart.  A PlaceNumbers starts with count 0.
+ */
+#define PLACE_NUMBERS_MAX	16
+typedef struct PlaceNumbers
+{
+	int			count;
+	int			marker[PLACE_NUMBERS_MAX];
+	uint32		value[PLACE_NUMBERS_MAX];
+} PlaceNumbers;
+extern void place_numbers_of(text *t, PlaceNumbers *numbers);
+extern bool place_numbers_conflict(const PlaceNumbers *a, const PlaceNumbers *b, int *marker,
+								   uint32 *value_a, uint32 *value_b);
+extern char *place_number_text(int marker, uint32 value);
+
 /* geodesic.c: the length of the geodesic between two points of SRID 4326, on WGS 84. */
 extern bool workorder_geodesic_distance(double lon1, double lat1, double lon2, double lat2, double *metres);
 

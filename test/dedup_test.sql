@@ -11,7 +11,7 @@ BEGIN;
 \i test/fixtures/dedup_map.sql
 \o
 
-SELECT plan(96);
+SELECT plan(108);
 
 -- Random texts: Chinese, ASCII, full-width forms, digits, punctuation, spaces.
 SELECT setseed(0.25);
@@ -477,6 +477,68 @@ SELECT is((SELECT string_agg(rule_name || ': ' || reason || ' ' || chosen, '; ')
              FROM workorder.explain_route(:x2)),
           'intake: merged into another order (dedup; explain_dedup shows why): not routed, no rule is considered false',
           'explain_route says a merged report was not routed');
+
+-- Place numbers: a number and the marker of its kind (door, building, entrance,
+-- lane, metro line); not a day of the month, not a measure word, not a floor.
+SELECT is(workorder.place_numbers('中山路12号门口井盖缺失，11月3号就报过'), '{12号}'::text[],
+          'place_numbers: a door number, not the day of the month before 号');
+SELECT is(workorder.place_numbers('３号楼到5号楼之间，2单元门口'), '{3号楼,5号楼,2单元}'::text[],
+          'place_numbers: buildings and an entrance, full-width digits too, longest marker first');
+SELECT is(workorder.place_numbers('钟边大街西三巷口，一〇一号，二十三号院'), '{3巷,101号,23号院}'::text[],
+          'place_numbers: Chinese numerals, with units or digit by digit');
+SELECT is(workorder.place_numbers('一栋五层出租屋，18楼302室，一座桥'), '{}'::text[],
+          'place_numbers: no measure word (一栋, 一座), no floor, no room');
+
+-- At most.  Two covers of one street, at No. 12 and No. 15, 35 m apart: the
+-- second was merged into the first (place, time and the alike addresses); the
+-- numbers name two places.
+SELECT (workorder.submit('hotline', 'TAP-AM1', '0401', '中山路12号门口井盖缺失', lon => 117.18, lat => 26.11,
+                         address => '丁镇中山路12号')).id AS am1 \gset
+SELECT (workorder.submit('grid', 'TAP-AM2', 'B01', '中山路15号门口井盖缺失', lon => 117.18035, lat => 26.11,
+                         address => '丁镇中山路15号')).status::text AS am2_status \gset
+SELECT is(:'am2_status'::text, 'dispatched', 'a report naming door 15 is not merged into an order at door 12 of the street');
+SELECT is((SELECT reason FROM workorder.explain_dedup((SELECT id FROM workorder.orders WHERE channel_ref = 'TAP-AM2'))
+            WHERE rank = 1),
+          'another place: the report names 15号, this order 12号', '... explain_dedup says it names another place');
+SELECT is((SELECT (c).at_most FROM (SELECT unnest(candidates) AS c FROM workorder.dedup_checks
+                                     WHERE order_id = (SELECT id FROM workorder.orders WHERE channel_ref = 'TAP-AM2')) x),
+          'new', '... and the check keeps at_most new for that candidate');
+-- Numbers in common are no conflict: between buildings 3 and 5 is at building 5.
+SELECT is((workorder.dedup_decide('ROAD_MANHOLE', ST_SetSRID(ST_MakePoint(117.18, 26.11), 4326),
+                                  (SELECT received_at FROM workorder.orders WHERE id = :am1),
+                                  '中山路12号和14号之间井盖缺失', '丁镇中山路', NULL)).decision,
+          'merge', 'a report naming doors 12 and 14 is merged into the order at door 12');
+
+-- A report filed under the family's root (the mayor's mailbox files letters as
+-- ROAD) beside an order of ROAD_MANHOLE: the root says no kind of problem.  It was
+-- merged (a lamp report into a manhole order); now it waits for review.
+SELECT (workorder.submit('hotline', 'TAP-AR1', '0401', '中山路20号门口井盖缺失', lon => 117.185, lat => 26.115,
+                         address => '丁镇中山路20号')).id AS ar1 \gset
+SELECT (workorder.submit('hotline', 'TAP-AR2', 'ROAD', '中山路20号门口路灯不亮，晚上很黑', lon => 117.18501, lat => 26.115,
+                         address => '丁镇中山路20号')).status::text AS ar2_status \gset
+SELECT is(:'ar2_status'::text, 'new', 'a report of the family''s root beside an order of a kind of it is held for review, not merged');
+SELECT is((SELECT reason FROM workorder.explain_dedup((SELECT id FROM workorder.orders WHERE channel_ref = 'TAP-AR2'))
+            WHERE rank = 1),
+          'score at least review_threshold 0.4, the report''s category is the whole family, not the kind of problem: suspected at most',
+          '... and explain_dedup says why');
+
+-- Nothing alike in what happened, at one door and one instant: place, time and
+-- address alone scored 0.50, the merge threshold, and a road collapse was merged
+-- into a missing cover.  Of one category it is held for review at most; of two,
+-- it is no duplicate.
+SELECT (workorder.submit('hotline', 'TAP-AT1', '0401', '井盖缺失', lon => 117.19, lat => 26.12,
+                         address => '丁镇人民路8号')).id AS at1 \gset
+SELECT is((SELECT ROW(d.decision, (d.candidates[1]).at_most, d.score)::text
+             FROM workorder.dedup_decide('ROAD_MANHOLE', ST_SetSRID(ST_MakePoint(117.19, 26.12), 4326),
+                                         (SELECT received_at FROM workorder.orders WHERE id = :at1),
+                                         '路面塌陷出现大坑', '丁镇人民路8号', NULL) d),
+          '(review,review,0.5)', 'nothing alike in what happened, one category: held for review, not merged at 0.50');
+SELECT is((SELECT ROW(d.decision, (d.candidates[1]).at_most, (d.candidates[1]).at_most_reason)::text
+             FROM workorder.dedup_decide('ROAD_LIGHT', ST_SetSRID(ST_MakePoint(117.19, 26.12), 4326),
+                                         (SELECT received_at FROM workorder.orders WHERE id = :at1),
+                                         '路面塌陷出现大坑', '丁镇人民路8号', NULL) d),
+          '(new,new,"another category, and nothing alike in what the two say happened (their addresses left out)")',
+          '... of another category: no duplicate (it was held for review)');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -43,6 +43,28 @@
 -- person (three different citizens reporting one manhole is the normal case, not
 -- evidence against a duplicate; one person calling twice is evidence for it).
 --
+-- At most.  Place, time and address alone could carry a candidate past the
+-- thresholds (2 + 1 + 1 of 8 is 0.50 at one door and one instant), and the address
+-- similarity hardly tells No. 12 from No. 15: a road collapse was merged into a
+-- missing cover at the same door, and two covers of one street into one order.
+-- So whatever its score, a candidate (dedup_candidate.at_most, with at_most_reason)
+--   makes the report nothing (at_most 'new')
+--       when the two name their spots by different numbers of one kind: the place
+--       numbers of each one's description and address (place_numbers(), C,
+--       src/placenumbers.c: 12号, 3号楼, 2单元, 西三巷, 3号线, ...) name numbers
+--       of one marker and none in common: "another place";
+--       when they are of two categories and their text score is 0: nothing alike
+--       in what they say happened, once the addresses are left out;
+--   holds it for review at most (at_most 'review')
+--       when they are of one category and their text score is 0;
+--       when one of the two is of the family's root category and the other of a
+--       category below it (a report of ROAD, as the mayor's mailbox files
+--       traffic letters, beside an order of ROAD_MANHOLE): the root says only
+--       which family, not which problem.
+-- The decision takes the best candidate that may merge (same category, no at_most)
+-- for a merge, else the best that may hold the report for review.  Measured on
+-- data/dedup_eval.csv and the held-out set (README, "Quality and cost").
+--
 -- Configuration, per category and inherited down the catalogue (a category's own
 -- value, else its nearest ancestor's, else the district-wide setting, else the
 -- built-in default):
@@ -113,6 +135,13 @@ AS 'MODULE_PATHNAME', 'workorder_address_similarity'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION workorder.address_similarity(text, text) IS
     'How alike two addresses are, in [0, 1]: text similarity with house numbers kept, averaged with bigram containment.';
+
+CREATE FUNCTION workorder.place_numbers(t text)
+RETURNS text[]
+AS 'MODULE_PATHNAME', 'workorder_place_numbers'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION workorder.place_numbers(text) IS
+    'The place numbers a text names (12号, 3号楼, 2单元, 3巷, 3号线, ...): two reports naming different numbers of one kind are at two places.';
 
 CREATE FUNCTION workorder.similarity_normalize(t text, for_address boolean DEFAULT false)
 RETURNS text
@@ -227,7 +256,9 @@ CREATE TYPE workorder.dedup_candidate AS (
     text_score      double precision,
     address_score   double precision,
     reporter_score  double precision,
-    score           double precision
+    score           double precision,
+    at_most         text,           -- 'review' or 'new': the most it may make of the report (NULL: merge)
+    at_most_reason  text            -- why
 );
 
 -- dedup_candidates returns the candidates of a report under a policy, best first
@@ -250,7 +281,9 @@ CREATE TYPE workorder.dedup_candidate AS (
 --                   counting 0) / NULLIF(the sum of the weights of the components
 --                   that are not NULL, 0)
 -- and same_category: its category is on the report's category path, or the
--- report's category on its path.  WO101 for a geometry that is not a point, WO102
+-- report's category on its path; and at_most, at_most_reason (the header's "At
+-- most": 'new' for another place or nothing alike of another category, 'review'
+-- for nothing alike of one category or a root beside a category below it).  WO101 for a geometry that is not a point, WO102
 -- for a point of a SRID other than 4326 (0 is taken for 4326, as geography does;
 -- until 0.5 such a point was searched as if it were of 4326, then refused by
 -- PostGIS when the box held a candidate).
@@ -449,8 +482,12 @@ BEGIN
            pg_catalog.round(c.reporter_score::numeric, 3), pg_catalog.round(c.score::numeric, 3),
            c.order_id IS NOT DISTINCT FROM chk.master_id,
            chk.decision,
-           CASE WHEN c.order_id IS DISTINCT FROM chk.master_id AND chk.master_id IS NOT NULL THEN
-                     CASE WHEN NOT c.same_category AND c.score OPERATOR(pg_catalog.>) chk.score
+           -- A candidate that may make nothing of the report says why, whatever its rank.
+           CASE WHEN c.at_most OPERATOR(pg_catalog.=) 'new' THEN c.at_most_reason
+                WHEN c.order_id IS DISTINCT FROM chk.master_id AND chk.master_id IS NOT NULL THEN
+                     CASE WHEN c.at_most OPERATOR(pg_catalog.=) 'review' AND c.score OPERATOR(pg_catalog.>) chk.score
+                          THEN c.at_most_reason
+                          WHEN NOT c.same_category AND c.score OPERATOR(pg_catalog.>) chk.score
                           THEN 'another category: not merged automatically' ELSE 'lower score' END
                 WHEN c.n OPERATOR(pg_catalog.<>) 1 THEN 'lower score'
                 -- Released: more urgent than the order it would have joined (or
@@ -469,7 +506,8 @@ BEGIN
                 WHEN chk.decision OPERATOR(pg_catalog.=) 'review' THEN
                      pg_catalog.format('score at least review_threshold %s, %s%s',
                                        (chk.policy).review_threshold,
-                                       CASE WHEN c.same_category
+                                       CASE WHEN c.at_most OPERATOR(pg_catalog.=) 'review' THEN c.at_most_reason
+                                            WHEN c.same_category
                                             THEN 'below merge_threshold ' OPERATOR(pg_catalog.||) (chk.policy).merge_threshold
                                             ELSE 'another category: suspected only' END,
                                        CASE WHEN chk.review OPERATOR(pg_catalog.=) 'confirm'
@@ -499,7 +537,7 @@ BEGIN
                                             ELSE '' END) END
       FROM pg_catalog.unnest(chk.candidates)
            WITH ORDINALITY AS c(order_id, ticket, status, category_code, same_category, resolved_at, distance_m, time_gap, distance_score, time_score,
-                                text_score, address_score, reporter_score, score, n)
+                                text_score, address_score, reporter_score, score, at_most, at_most_reason, n)
       LEFT JOIN LATERAL (SELECT workorder.caller_may_read(x) AS readable FROM workorder.orders x
                           WHERE x.id OPERATOR(pg_catalog.=) c.order_id) v ON true
       -- the master dedup chose, for its priority

@@ -13,7 +13,9 @@
 # the reports are of two categories of one family: its root, which has no radius of
 # its own (the district's 100 m), and a child with 30 m.  Their locks' grid was the
 # caller's radius's, so the two kinds never waited for each other, and one event
-# became two masters.
+# became two masters.  A root and its child are suspected duplicates of each other
+# at most (the root names no kind of problem), so there the master's category's
+# reports are merged and the others held for review against that one master.
 #
 # Needs PGHOST/PGPORT/PGUSER of a running cluster (scripts/test.sh sets them) and
 # data/demo.sql.  Prints TAP.  The scratch database is dropped however it ends.
@@ -97,13 +99,33 @@ SQL
   check "round $round: all $clients clients submitted without error" "0" "$client_failures"
   refs="channel_ref LIKE 'dedup-conc-$round-%'"
   check "round $round: $clients orders" "$clients" "$(q "SELECT count(*) FROM workorder.orders WHERE $refs")"
-  check "round $round: exactly one master" "1" \
-    "$(q "SELECT count(*) FROM workorder.orders WHERE $refs AND status <> 'merged'")"
-  check "round $round: the others are merged into it" "$((clients - 1))" \
-    "$(q "SELECT count(*) FROM workorder.orders d JOIN workorder.orders m ON m.id = d.master_id
-           WHERE d.$refs AND m.$refs AND d.status = 'merged' AND m.status <> 'merged'")"
-  check "round $round: the master counts $clients reports" "$clients" \
-    "$(q "SELECT report_count FROM workorder.orders WHERE $refs AND status <> 'merged'")"
+  if [ "$round" != "$rounds" ]; then
+    check "round $round: exactly one master" "1" \
+      "$(q "SELECT count(*) FROM workorder.orders WHERE $refs AND status <> 'merged'")"
+    check "round $round: the others are merged into it" "$((clients - 1))" \
+      "$(q "SELECT count(*) FROM workorder.orders d JOIN workorder.orders m ON m.id = d.master_id
+             WHERE d.$refs AND m.$refs AND d.status = 'merged' AND m.status <> 'merged'")"
+    check "round $round: the master counts $clients reports" "$clients" \
+      "$(q "SELECT report_count FROM workorder.orders WHERE $refs AND status <> 'merged'")"
+  else
+    # A report of the root and an order of the child (or the other way round)
+    # may only be suspected duplicates of each other (the root names no kind of
+    # problem): the reports of the master's category are merged into it, the
+    # others held for review against it.  Still one master: with the two kinds
+    # locking grids of their own, some found none and became masters.
+    suspected="EXISTS (SELECT 1 FROM workorder.dedup_checks c WHERE c.order_id = o.id AND c.decision = 'review')"
+    check "round $round: exactly one master, neither merged nor held for review" "1" \
+      "$(q "SELECT count(*) FROM workorder.orders o WHERE $refs AND status <> 'merged' AND NOT $suspected")"
+    check "round $round: the others are merged into it or suspected duplicates of it" "$((clients - 1))" \
+      "$(q "SELECT count(*) FROM workorder.orders o
+              JOIN workorder.dedup_checks c ON c.order_id = o.id
+              JOIN workorder.orders m ON m.id = c.master_id
+             WHERE o.$refs AND m.$refs AND m.status <> 'merged' AND NOT EXISTS
+                   (SELECT 1 FROM workorder.dedup_checks mc WHERE mc.order_id = m.id AND mc.decision = 'review')
+               AND ((o.status = 'merged' AND o.master_id = m.id) OR (o.status = 'new' AND c.decision = 'review'))")"
+    check "round $round: the master counts its category's $((clients / 2)) reports" "$((clients / 2))" \
+      "$(q "SELECT report_count FROM workorder.orders o WHERE $refs AND status <> 'merged' AND NOT $suspected")"
+  fi
 done
 
 [ "$failed" -eq 0 ] || { echo "# setup: $(head -c 2000 "$work/setup.err")"; for f in "$work"/client.*; do grep -l ERROR "$f" >/dev/null 2>&1 && { echo "# $f:"; sed 's/^/#   /' "$f" | head -n 5; }; done; }
