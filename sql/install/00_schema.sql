@@ -6,6 +6,23 @@
 
 \echo Use "CREATE EXTENSION workorder" to load this file. \quit
 
+-- The database must be UTF8 (WO004).  Reports are Chinese text that the
+-- similarity and the place numbers read as UTF-8: in a SQL_ASCII database a
+-- connector could store GBK bytes, and then every later report near one of them
+-- failed in dedup on the bytes it could not convert.  (A multibyte encoding such
+-- as EUC_CN or GBK stops earlier, on the script's own UTF-8 characters.)
+DO $$
+BEGIN
+    IF pg_catalog.getdatabaseencoding() OPERATOR(pg_catalog.<>) 'UTF8' THEN
+        RAISE EXCEPTION USING ERRCODE = 'WO004',
+            MESSAGE = pg_catalog.format('workorder needs a UTF8 database, and database %s is %s',
+                                        pg_catalog.current_database(), pg_catalog.getdatabaseencoding()),
+            DETAIL = pg_catalog.format('Its encoding is %s.', pg_catalog.getdatabaseencoding()),
+            HINT = 'Create the database with ENCODING ''UTF8'' (CREATE DATABASE ... TEMPLATE template0 ENCODING ''UTF8'') and create the extension there.';
+    END IF;
+END
+$$;
+
 COMMENT ON SCHEMA workorder IS 'workorder: a city work-order center';
 
 -- settings holds the district's tunable values, one row per name.  It is a
