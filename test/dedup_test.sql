@@ -11,7 +11,7 @@ BEGIN;
 \i test/fixtures/dedup_map.sql
 \o
 
-SELECT plan(108);
+SELECT plan(109);
 
 -- Random texts: Chinese, ASCII, full-width forms, digits, punctuation, spaces.
 SELECT setseed(0.25);
@@ -539,6 +539,16 @@ SELECT is((SELECT ROW(d.decision, (d.candidates[1]).at_most, (d.candidates[1]).a
                                          '路面塌陷出现大坑', '丁镇人民路8号', NULL) d),
           '(new,new,"another category, and nothing alike in what the two say happened (their addresses left out)")',
           '... of another category: no duplicate (it was held for review)');
+
+-- A category whose weights are all 0 scores nothing: explain_dedup says so, not
+-- that the score was below the review threshold.
+INSERT INTO workorder.dedup_rules (category_code, weight_distance, weight_time, weight_text, weight_address, weight_reporter)
+VALUES ('ROAD_LIGHT', 0, 0, 0, 0, 0);
+SELECT workorder.submit('hotline', 'TAP-ZW1', '0402', '人民路口路灯不亮', lon => 117.195, lat => 26.125) IS NOT NULL AS zw1 \gset
+SELECT (workorder.submit('hotline', 'TAP-ZW2', '0402', '人民路口路灯不亮', lon => 117.195, lat => 26.125)).id AS zw2 \gset
+SELECT is((SELECT ROW(score, decision, reason)::text FROM workorder.explain_dedup(:zw2) WHERE rank = 1),
+          '(,new,"no score: the policy weighs none of the components this candidate has (see its weights)")',
+          'explain_dedup says a candidate the policy weighs nothing of has no score');
 
 SELECT * FROM finish();
 ROLLBACK;

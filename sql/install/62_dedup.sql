@@ -501,6 +501,10 @@ BEGIN
                                             THEN 'merged' ELSE 'held for review' END)
                 WHEN chk.decision OPERATOR(pg_catalog.=) 'new' AND chk.master_id IS NOT NULL THEN
                      'score at least merge_threshold, but the master was merged or cancelled before the merge: not merged'
+                -- A NULL score is none: the policy weighs none of the components the
+                -- candidate has (all its weights 0), not a score below the threshold.
+                WHEN chk.decision OPERATOR(pg_catalog.=) 'new' AND c.score IS NULL THEN
+                     'no score: the policy weighs none of the components this candidate has (see its weights)'
                 WHEN chk.decision OPERATOR(pg_catalog.=) 'new' THEN
                      pg_catalog.format('score below review_threshold %s', (chk.policy).review_threshold)
                 WHEN chk.decision OPERATOR(pg_catalog.=) 'review' THEN
