@@ -9,15 +9,19 @@
  *
  * Normalisation, in one pass over the code points (the text is read as
  * UTF-8; a database in another encoding is converted first):
+ *   - an enclosed numeral (① ⑴ ⒈ ⓫ ❶ ➀) becomes the digits of its number,
+ *     as it is decoded: "①栋" is building 1, not a symbol to drop;
  *   - full-width forms (U+FF01..U+FF5E) become their ASCII counterparts and
  *     the ideographic space U+3000 a space;
  *   - ASCII letters are folded to lower case (so are full-width ones, after
  *     the step above);
  *   - whitespace, control characters, ASCII punctuation and symbols, Latin-1
  *     punctuation, General Punctuation (U+2000..U+206F), CJK symbols and
- *     punctuation (U+3000..U+303F), CJK compatibility forms (U+FE30..U+FE4F),
- *     small forms (U+FE50..U+FE6F) and the half-width CJK punctuation
- *     (U+FF5F..U+FF65) are dropped;
+ *     punctuation (U+3000..U+303F, but not 々 〆 〇 and the Hangzhou numerals,
+ *     which are letters and numbers: 一〇一号 is not 一一号), CJK
+ *     compatibility forms (U+FE30..U+FE4F), small forms (U+FE50..U+FE6F), the
+ *     half-width CJK punctuation (U+FF5F..U+FF65), variation selectors (which
+ *     phones paste invisibly after a character), emoji and tags are dropped;
  *   - a run of ASCII digits becomes one symbol.  For descriptions every run is
  *     the same symbol ("#"): times, phone numbers and counts differ between
  *     reports of one event.  For addresses a run keeps its value (leading
@@ -243,6 +247,7 @@ static void filler_prepare(void);
 static inline uint32 filler_start_slot(pg_wchar c);
 static inline int filler_at(const pg_wchar *cp, int i, int ncp);
 static pg_wchar *utf8_code_points(const char *utf8, int bytes, pg_wchar *cp, int *count);
+static int	enclosed_number(pg_wchar c);
 static bool is_dropped(pg_wchar c);
 static pg_wchar fold(pg_wchar c);
 static uint32 digit_run_symbol(const pg_wchar *cp, int start, int end, SimilarityMode mode);
@@ -304,7 +309,19 @@ utf8_code_points(const char *utf8, int bytes, pg_wchar *cp, int *count)
 		}
 		else if ((c & 0xF0) == 0xE0 && i + 3 <= bytes)
 		{
-			cp[n++] = ((pg_wchar) (c & 0x0F) << 12) | ((pg_wchar) (s[i + 1] & 0x3F) << 6) | (s[i + 2] & 0x3F);
+			pg_wchar	w = ((pg_wchar) (c & 0x0F) << 12) | ((pg_wchar) (s[i + 1] & 0x3F) << 6) | (s[i + 2] & 0x3F);
+			int			value = w >= 0x2460 && w <= 0x2793 ? enclosed_number(w) : -1;
+
+			/*
+			 * ① or ⑵ is the number it encloses, as digits (at most two: the
+			 * three bytes of UTF-8 leave room for them).
+			 */
+			if (value >= 10)
+				cp[n++] = '0' + value / 10;
+			if (value >= 0)
+				cp[n++] = '0' + value % 10;
+			else
+				cp[n++] = w;
 			i += 3;
 		}
 		else if ((c & 0xF8) == 0xF0 && i + 4 <= bytes)
@@ -318,6 +335,36 @@ utf8_code_points(const char *utf8, int bytes, pg_wchar *cp, int *count)
 	}
 	*count = n;
 	return cp;
+}
+
+/*
+ * enclosed_number returns the number a circled, parenthesised or full-stopped
+ * numeral encloses (① 1, ⑳ 20, ⑴ 1, ⒈ 1, ⓪ 0, ⓫ 11, ❶ 1, ➀ 1, ➊ 1), or -1.
+ * Building and entrance numbers are written with them ("碧桂园①栋"), and
+ * dropped as symbols they made ①栋 and ②栋 one address.
+ */
+static int
+enclosed_number(pg_wchar c)
+{
+	if (c >= 0x2460 && c <= 0x2473)	/* ① .. ⑳ */
+		return c - 0x2460 + 1;
+	if (c >= 0x2474 && c <= 0x2487)	/* ⑴ .. ⒇ */
+		return c - 0x2474 + 1;
+	if (c >= 0x2488 && c <= 0x249B)	/* ⒈ .. ⒛ */
+		return c - 0x2488 + 1;
+	if (c == 0x24EA || c == 0x24FF) /* ⓪ ⓿ */
+		return 0;
+	if (c >= 0x24EB && c <= 0x24F4)	/* ⓫ .. ⓴ */
+		return c - 0x24EB + 11;
+	if (c >= 0x24F5 && c <= 0x24FE)	/* ⓵ .. ⓾ */
+		return c - 0x24F5 + 1;
+	if (c >= 0x2776 && c <= 0x277F)	/* ❶ .. ❿ */
+		return c - 0x2776 + 1;
+	if (c >= 0x2780 && c <= 0x2789)	/* ➀ .. ➉ */
+		return c - 0x2780 + 1;
+	if (c >= 0x278A && c <= 0x2793)	/* ➊ .. ➓ */
+		return c - 0x278A + 1;
+	return -1;
 }
 
 /*
@@ -412,14 +459,21 @@ is_dropped(pg_wchar c)
 		c == 0xD7 || c == 0xF7 ||	/* × ÷ */
 		(c >= 0x2000 && c <= 0x206F) || /* General Punctuation */
 		(c >= 0x2190 && c <= 0x21FF) || /* arrows */
-		(c >= 0x2460 && c <= 0x24FF) || /* enclosed alphanumerics ①② */
+		(c >= 0x2460 && c <= 0x24FF) || /* enclosed letters (the numerals are digits by now) */
 		(c >= 0x2500 && c <= 0x27BF) || /* box drawing, shapes, dingbats */
-		(c >= 0x3000 && c <= 0x303F) || /* CJK symbols and punctuation */
+		(c >= 0x3000 && c <= 0x303F && !(c >= 0x3005 && c <= 0x3007) &&
+		 !(c >= 0x3021 && c <= 0x3029) && !(c >= 0x3038 && c <= 0x303A)) ||	/* CJK symbols and
+																				 * punctuation, not 々 〆
+																				 * 〇 or the Hangzhou
+																				 * numerals */
+		(c >= 0xFE00 && c <= 0xFE0F) || /* variation selectors */
 		(c >= 0xFE10 && c <= 0xFE1F) || /* vertical forms */
 		(c >= 0xFE30 && c <= 0xFE6F) || /* CJK compatibility and small forms */
 		(c >= 0xFF5F && c <= 0xFF65) || /* half-width CJK punctuation */
 		c == 0xFEFF ||			/* zero-width no-break space */
-		(c >= 0xFFF0 && c <= 0xFFFF);	/* specials */
+		(c >= 0xFFF0 && c <= 0xFFFF) || /* specials */
+		(c >= 0x1F000 && c <= 0x1FAFF) ||	/* emoji, pictographs, game symbols */
+		(c >= 0xE0000 && c <= 0xE01EF); /* tags, variation selectors supplement */
 }
 
 /*

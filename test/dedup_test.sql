@@ -11,7 +11,7 @@ BEGIN;
 \i test/fixtures/dedup_map.sql
 \o
 
-SELECT plan(109);
+SELECT plan(113);
 
 -- Random texts: Chinese, ASCII, full-width forms, digits, punctuation, spaces.
 SELECT setseed(0.25);
@@ -52,6 +52,14 @@ SELECT is(workorder.text_similarity('12号井盖', '345号井盖'), 1::float8,
           'in a description, every run of digits is alike');
 SELECT cmp_ok(workorder.address_similarity('文华路12号', '文华路345号'), '<', 1::float8,
           'in an address, runs of digits keep their value');
+SELECT is(workorder.similarity_normalize('碧桂园①栋⑵单元', true), '碧桂园#1栋#2单元',
+          'an enclosed numeral is the digits of its number');
+SELECT cmp_ok(workorder.address_similarity('碧桂园①栋', '碧桂园②栋'), '<', 1::float8,
+          '... so ①栋 and ②栋 are two addresses (they were one, the numerals dropped)');
+SELECT cmp_ok(workorder.address_similarity('幸福路一〇一号', '幸福路一一号'), '<', 1::float8,
+          '〇 is a character, not punctuation: 一〇一号 is not 一一号');
+SELECT is(workorder.text_similarity(E'井盖\uFE0F缺失\U0001F6A7', '井盖缺失'), 1::float8,
+          'a variation selector and an emoji do not count');
 SELECT is(workorder.address_similarity('文华路012号', '文华路12号'), 1::float8,
           'leading zeros do not count');
 SELECT cmp_ok(workorder.address_similarity('桂城东二社区13800138000号', '桂城东二社区586269号'), '<', 1::float8,
