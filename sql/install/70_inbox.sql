@@ -197,6 +197,14 @@ $$;
 -- same place waits for the drain's commit, which took up to 30 seconds (the
 -- default once) while the worker worked through a backlog.  The worker runs the
 -- drain again at once while rows wait, so a short budget costs a commit a second.
+-- A row waits for a lock at most a tenth of the budget (100 ms by default; less if
+-- the caller's lock_timeout is shorter): a report at a place where another session
+-- left a transaction open (a dispatcher's client, a connector, an admin's psql)
+-- fails with 55P03 and is tried again later, and the drain goes on to the next row.
+-- It waited the caller's lock_timeout (the worker's 10 s; none at all, for ever, in
+-- a session's run_due_work()), then stopped at the budget, and the next drain met
+-- the next report of that place first: one open transaction held every report of
+-- the inbox, wherever it was, for as long as it stayed open.
 -- intake_check_isolation refuses intake (operation names it) in a REPEATABLE READ
 -- or SERIALIZABLE transaction (WO307), as submit() does: dedup's search must see
 -- the reports committed while it waited for them (src/intake.c).
@@ -242,6 +250,9 @@ DECLARE
     -- task's timeout cancelled it, its rows' retry bookkeeping with it.
     budget interval := workorder.setting('drain_time_budget', '1 second')::interval;
     reached integer := 0;
+    -- The caller's lock_timeout, set again when the drain is done.
+    caller_lock_timeout text := pg_catalog.current_setting('lock_timeout');
+    row_lock_wait integer;
 BEGIN
     IF max_rows IS NULL OR max_rows OPERATOR(pg_catalog.<) 1 OR max_rows OPERATOR(pg_catalog.>) 100000 THEN
         PERFORM workorder.raise_error('WO306',
@@ -291,6 +302,16 @@ BEGIN
         RETURN NEXT;
         RETURN;
     END IF;
+
+    -- A tenth of the budget in milliseconds, at least 1, and no more than the
+    -- caller's own bound (0: none).
+    row_lock_wait := GREATEST((pg_catalog.date_part('epoch', budget) OPERATOR(pg_catalog.*) 100)::integer, 1);
+    IF pg_catalog.current_setting('lock_timeout') OPERATOR(pg_catalog.<>) '0'
+       AND (SELECT s.setting::integer FROM pg_catalog.pg_settings s WHERE s.name OPERATOR(pg_catalog.=) 'lock_timeout')
+           OPERATOR(pg_catalog.<) row_lock_wait THEN
+        row_lock_wait := (SELECT s.setting::integer FROM pg_catalog.pg_settings s WHERE s.name OPERATOR(pg_catalog.=) 'lock_timeout');
+    END IF;
+    PERFORM pg_catalog.set_config('lock_timeout', row_lock_wait::text, true);
 
     FOR r IN SELECT * FROM workorder.inbox i
               WHERE i.id OPERATOR(pg_catalog.=) ANY (claimed)
@@ -400,6 +421,7 @@ BEGIN
             END IF;
         END;
     END LOOP;
+    PERFORM pg_catalog.set_config('lock_timeout', caller_lock_timeout, true);
     RETURN NEXT;
 END
 $$;
