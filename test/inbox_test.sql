@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(91);
+SELECT plan(94);
 -- Reports here are orders of their own: dedup is sql/dedup.sql's.
 INSERT INTO workorder.settings VALUES ('dedup_enabled', 'off', 'reports in these tests are orders of their own');
 
@@ -204,6 +204,22 @@ UPDATE workorder.inbox SET retry_at = clock_timestamp() - interval '1 second' WH
 SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (1, 0)$$,
                   '... and once the channel is active again, the next drain due accepts it');
 SELECT isnt((SELECT order_id FROM workorder.inbox WHERE channel_ref = 'OFF-1'), NULL, '... with its order');
+
+-- A channel's code renamed: its inbox rows follow it, as its orders and outbox do.
+-- The pending ones were rejected as of an unknown channel (WO301), a retry of a
+-- report whose order had followed the new code too.
+INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
+VALUES (' hotline ', 'REN-1', '0301', '改名前来的报告', '122.05', '30.05'),
+       ('hotline', 'OFF-1', '0301', '渠道停用时来的报告', '122.05', '30.05');
+UPDATE workorder.channels SET code = 'hotline_renamed' WHERE code = 'hotline';
+SELECT is((SELECT count(*) FROM workorder.inbox WHERE channel = 'hotline' OR channel = ' hotline '), 0::bigint,
+          'no inbox row is left under a renamed channel''s old code, blanks and all');
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (2, 0)$$,
+                  '... and its pending rows are accepted under the new one');
+SELECT is((SELECT order_id FROM workorder.inbox WHERE channel_ref = 'OFF-1' AND id = (SELECT max(id) FROM workorder.inbox WHERE channel_ref = 'OFF-1')),
+          (SELECT id FROM workorder.orders WHERE channel_ref = 'OFF-1'),
+          '... a retry of a report made before the rename with the order it made');
+UPDATE workorder.channels SET code = 'hotline' WHERE code = 'hotline_renamed';
 
 -- A deferred constraint trigger (a site's own rule) fires in the row's subtransaction,
 -- not at COMMIT: the row that breaks it is not accepted, and the batch goes on.

@@ -77,6 +77,30 @@ COMMENT ON COLUMN workorder.inbox.attempts IS
 COMMENT ON COLUMN workorder.inbox.retry_at IS
     'on a pending row that failed: when drain_inbox() may try it again (inbox_retry_base, doubled for each further failure, at most inbox_retry_max); NULL on a row never tried';
 
+-- inbox_follow_channel keeps the inbox's rows with a channel whose code is renamed,
+-- as the orders, logins and outbox follow it: the rows pending under the old code
+-- were rejected as of an unknown channel (WO301), a retry of a report whose order
+-- follows the new code too, and the connector's inbox_mine, which reads its login's
+-- channel, showed none of its rows.  A row's channel is matched as drain_inbox()
+-- matches it, its blanks trimmed.
+CREATE FUNCTION workorder.inbox_follow_channel()
+RETURNS trigger
+LANGUAGE plpgsql
+-- As the owner: an admin renames channels, but only the owner updates the inbox.
+SECURITY DEFINER
+AS $$
+BEGIN
+    UPDATE workorder.inbox i SET channel = NEW.code
+     WHERE workorder.trim_blanks(i.channel) OPERATOR(pg_catalog.=) OLD.code;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER channels_inbox_follow
+    AFTER UPDATE OF code ON workorder.channels
+    FOR EACH ROW
+    WHEN (OLD.code IS DISTINCT FROM NEW.code)
+    EXECUTE FUNCTION workorder.inbox_follow_channel();
+
 -- time_text_offsets returns the text of a time with the UTC offsets that Chinese
 -- servers and cameras write, and PostgreSQL misreads, made ISO offsets:
 --   - CST is China Standard Time (+08), as a Chinese server writes it (Java's
