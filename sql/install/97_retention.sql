@@ -51,6 +51,7 @@ DECLARE
     detection_rows bigint;
     aggregate_rows bigint;
     reject_rows bigint;
+    doomed bigint[];  -- the aggregates that go, locked
     outcome workorder.task_outcome;
 BEGIN
     DELETE FROM workorder.inbox i
@@ -80,22 +81,23 @@ BEGIN
                      ORDER BY x.detected_at LIMIT batch
                        FOR UPDATE SKIP LOCKED);
     GET DIAGNOSTICS detection_rows = ROW_COUNT;
-    -- The aggregate is locked before its detections go: an ingest that would count
-    -- into it waits, and then starts a new one; one that counted into it first has
-    -- changed it, and the lock's recheck of the conditions leaves it alone.
-    WITH doomed AS (
-        SELECT a.id FROM workorder.detection_aggregates a
-         WHERE a.order_id IS NULL
-           AND a.bucket_start OPERATOR(pg_catalog.<) detections_before
-           AND a.bucket_start OPERATOR(pg_catalog.+) a."window" OPERATOR(pg_catalog.<=) detections_before
-           AND a.detections OPERATOR(pg_catalog.<) a.threshold
-         ORDER BY a.bucket_start LIMIT batch
-           FOR UPDATE SKIP LOCKED
-    ), gone AS (
-        DELETE FROM workorder.detections d USING doomed WHERE d.aggregate_id OPERATOR(pg_catalog.=) doomed.id
-        RETURNING d.id
-    )
-    DELETE FROM workorder.detection_aggregates a USING doomed WHERE a.id OPERATOR(pg_catalog.=) doomed.id;
+    -- The aggregates are locked first, and their detections deleted by the next
+    -- statement: an ingest that would count into one waits for the lock, and then
+    -- starts a new one; one that counted into it just before the lock committed its
+    -- detection, which the lock's recheck lets through (one more is still under
+    -- the threshold) and the next statement's snapshot sees.  (They were one
+    -- statement, whose snapshot predated that detection: it was left behind,
+    -- naming an aggregate that was gone, for good.)
+    SELECT COALESCE(pg_catalog.array_agg(x.id), '{}') INTO doomed
+      FROM (SELECT a.id FROM workorder.detection_aggregates a
+             WHERE a.order_id IS NULL
+               AND a.bucket_start OPERATOR(pg_catalog.<) detections_before
+               AND a.bucket_start OPERATOR(pg_catalog.+) a."window" OPERATOR(pg_catalog.<=) detections_before
+               AND a.detections OPERATOR(pg_catalog.<) a.threshold
+             ORDER BY a.bucket_start LIMIT batch
+               FOR UPDATE SKIP LOCKED) x;
+    DELETE FROM workorder.detections d WHERE d.aggregate_id OPERATOR(pg_catalog.=) ANY (doomed);
+    DELETE FROM workorder.detection_aggregates a WHERE a.id OPERATOR(pg_catalog.=) ANY (doomed);
     GET DIAGNOSTICS aggregate_rows = ROW_COUNT;
     DELETE FROM workorder.detection_rejects r
      WHERE r.id IN (SELECT x.id FROM workorder.detection_rejects x
