@@ -13,10 +13,15 @@ SET IntervalStyle = postgres;
 
 -- The shipped chains.
 SELECT policy, step, after, action, shipped FROM workorder.sla_escalation_steps ORDER BY policy, step;
--- The instant of a step: working days after a working deadline, elapsed time on calendar_hours.
-SELECT workorder.escalation_at('standard', '2026-01-09 18:00+08', '1 day') AS standard_one_day,
-       workorder.escalation_at('standard', '2026-01-09 18:00+08', '0') AS standard_zero,
-       workorder.escalation_at('urgent', '2026-01-09 18:00+08', '2 hours') AS urgent_two_hours;
+-- The instant of an order's step: working days after a working deadline, elapsed
+-- time on calendar_hours (orders received on Monday 2026-01-05, due Friday).
+SELECT workorder.escalation_at(s.o, '1 day') AS standard_one_day,
+       workorder.escalation_at(s.o, '0') AS standard_zero,
+       workorder.escalation_at(u.o, '2 hours') AS urgent_two_hours
+  FROM (SELECT jsonb_populate_record(NULL::workorder.orders,
+                 '{"sla_policy": "standard", "received_at": "2026-01-05 09:00+08", "resolve_due_at": "2026-01-09 18:00+08"}') AS o) s,
+       (SELECT jsonb_populate_record(NULL::workorder.orders,
+                 '{"sla_policy": "urgent", "received_at": "2026-01-05 09:00+08", "resolve_due_at": "2026-01-09 18:00+08"}') AS o) u;
 
 -- A policy of seconds: resolve in 10 s, steps at 0, 1, 2 and 3 seconds after.
 INSERT INTO workorder.sla_policies (name, accept_clock, accept_amount, resolve_clock, resolve_amount)

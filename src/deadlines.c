@@ -50,6 +50,7 @@ static SPIPlanPtr escalation_step_plan = NULL;
 static SPIPlanPtr escalation_reset_plan = NULL;
 static SPIPlanPtr deadline_after_plan = NULL;
 static SPIPlanPtr terms_at_plan = NULL;
+static SPIPlanPtr clock_start_plan = NULL;
 
 static SPIPlanPtr deadline_plan(SPIPlanPtr *plan, const char *query, int nargs, Oid *types);
 static bool amount_fits(const char *clock, const Interval *amount);
@@ -66,6 +67,7 @@ static bool status_is_open(const char *status);
 static void wake_if_soon(TimestampTz at);
 static void sla_terms_at(const SlaPolicyInfo *policy, TimestampTz at, SlaPolicyInfo *terms);
 static SlaStepLookup escalation_step_query(Datum policy, Datum step, Interval *after);
+static TimestampTz escalation_clock_start(Datum id, TimestampTz received);
 static char *column_enum(HeapTuple tuple, TupleDesc desc, const char *name, bool *isnull);
 static Datum column_value(HeapTuple tuple, TupleDesc desc, const char *name, bool *isnull);
 
@@ -546,14 +548,47 @@ escalation_step_query(Datum policy, Datum step, Interval *after)
 }
 
 /*
+ * escalation_clock_start returns when an order's clock started, as
+ * workorder.sla_clock_start() says: its last reopen or unmerge, else its
+ * receipt.  Asked only for an order received before its policy's terms last
+ * changed, whose steps run on the terms of then.
+ */
+static TimestampTz
+escalation_clock_start(Datum id, TimestampTz received)
+{
+	Oid			types[1] = {INT8OID};
+	TimestampTz start = received;
+	bool		isnull;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_plan(deadline_plan(&clock_start_plan,
+									   "SELECT v.at FROM workorder.order_events v "
+									   "WHERE v.order_id OPERATOR(pg_catalog.=) $1 AND v.action IN ('reopen', 'unmerge') "
+									   "ORDER BY v.seq DESC LIMIT 1", 1, types),
+						 &id, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading when the clock of an order started failed");
+	if (SPI_processed == 1)
+	{
+		Datum		at = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			start = DatumGetTimestampTz(at);
+	}
+	SPI_finish();
+	return start;
+}
+
+/*
  * deadlines_orders_escalation_next is the BEFORE INSERT OR UPDATE row
  * trigger orders_escalation_next: an order reopened (from resolved or closed
  * to an open status) or unmerged (from merged to an open status: both get
  * fresh deadlines) starts a new chain (its order_escalations rows go,
  * escalation_step 0, escalated_to NULL); next_escalation_at is the instant of
  * the next step of its policy's chain after escalation_step, counted from
- * resolve_due_at on the policy's resolve clock (calendar_hours on cn when the
- * policy is gone), or NULL when the order is not open, has no resolve
+ * resolve_due_at on the resolve clock and calendar of the terms the order is
+ * held to, those in force when its clock started (calendar_hours on cn when
+ * the policy is gone), or NULL when the order is not open, has no resolve
  * deadline or no step is left; the worker is woken when a new value falls
  * within its naptime.  The chain comes from the reference cache (from the
  * table in a database whose extension is older than 0.5).
@@ -575,6 +610,7 @@ deadlines_orders_escalation_next(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	bool		nulls[3];
 	int			ncols = 0;
+	bool		new_chain = false;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
@@ -609,6 +645,7 @@ deadlines_orders_escalation_next(PG_FUNCTION_ARGS)
 			Datum		id = column_value(tuple, desc, "id", &isnull);
 			int			col;
 
+			new_chain = true;
 			if (SPI_connect() != SPI_OK_CONNECT)
 				elog(ERROR, "SPI_connect failed");
 			if (SPI_execute_plan(deadline_plan(&escalation_reset_plan,
@@ -648,7 +685,27 @@ deadlines_orders_escalation_next(PG_FUNCTION_ARGS)
 			{
 				char	   *clock = pstrdup(p ? p->resolve_clock : "calendar_hours");
 				char	   *calendar = pstrdup(p ? p->calendar_code : "cn");
+				bool		received_null;
+				Datum		received = column_value(tuple, desc, "received_at", &received_null);
 
+				/*
+				 * On the terms the deadline is held to (sla_order_terms(), part
+				 * 85), not as the policy is now: a policy moved from working
+				 * days to elapsed hours escalated its open orders on a
+				 * Saturday and a Sunday while their deadlines counted working
+				 * days.  A chain starting now (a reopen, an unmerge) runs on
+				 * the terms of now.
+				 */
+				if (p && p->has_versions && !new_chain && !received_null &&
+					DatumGetTimestampTz(received) < p->terms_changed_at)
+				{
+					SlaPolicyInfo terms;
+					Datum		id = column_value(tuple, desc, "id", &isnull);
+
+					sla_terms_at(p, escalation_clock_start(id, DatumGetTimestampTz(received)), &terms);
+					clock = terms.resolve_clock;
+					calendar = terms.calendar_code;
+				}
 				next = deadline_extend(DatumGetTimestampTz(resolve_due), clock, &extension, calendar);
 				has_next = true;
 			}

@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(51);
+SELECT plan(54);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -262,6 +262,38 @@ SELECT count(*) FROM workorder.task_escalate(:'walked_due'::timestamptz + interv
 SELECT is((SELECT escalated_to FROM workorder.reassign(:walked, 'C-990401', 'B-um-990401001')), 'district leader',
           'one escalated to the district leader stays so');
 RELEASE SAVEPOINT parent_walk;
+
+-- The steps run on the terms the deadline is held to: those in force when the
+-- order's clock started, not the policy as it is now.  Here the policy counted
+-- working days on a calendar of Mondays when the order came, and counts elapsed
+-- hours since; a step a working day after the deadline is on a Monday, not a day
+-- later.  (They ran on the policy as it is now: a policy moved to elapsed hours
+-- escalated its open orders on a Saturday and a Sunday.)
+SAVEPOINT escalation_terms;
+INSERT INTO workorder.calendars (code, name, time_zone) VALUES ('esc-mon', 'Mondays only', 'Asia/Shanghai');
+INSERT INTO workorder.calendar_hours (calendar_code, isodow, starts, ends) VALUES ('esc-mon', 1, '09:00', '17:00');
+INSERT INTO workorder.sla_policies (name, calendar_code, accept_clock, accept_amount, resolve_clock, resolve_amount)
+VALUES ('esc-terms', 'esc-mon', 'calendar_hours', '1 hour', 'calendar_hours', '30 hours');
+INSERT INTO workorder.sla_policy_versions (name, valid_from, calendar_code, accept_clock, accept_amount,
+                                           resolve_clock, resolve_amount, warn_fraction, shipped)
+VALUES ('esc-terms', now() - interval '2 hours', 'esc-mon', 'calendar_hours', '1 hour', 'working_days', '1 day', 0.8, false);
+INSERT INTO workorder.sla_escalation_steps (policy, step, after, action) VALUES
+    ('esc-terms', 1, '0', 'remind'), ('esc-terms', 2, '1 day', 'supervise');
+INSERT INTO workorder.sla_priority_policies VALUES ('high', 'esc-terms')
+    ON CONFLICT (priority) DO UPDATE SET policy = EXCLUDED.policy;
+SELECT workorder.intake_received_at(now() - interval '1 hour') IS NULL AS dated \gset
+SELECT id AS termed, resolve_due_at AS termed_due FROM workorder.submit('hotline', 'ESC-TERMS', '0301', '西南村路口有流动摊贩占道',
+                                                   lon => 121.02, lat => 31.05, priority => 'high') \gset
+SELECT is(:'termed_due'::timestamptz, workorder.deadline_after(now() - interval '1 hour', 'working_days', '1 day', 'esc-mon'),
+          'the fixture: the deadline counts the working days of the terms at receipt');
+SELECT count(*) FROM workorder.task_escalate(:'termed_due'::timestamptz + interval '1 second') \gset
+SELECT is((SELECT ROW(escalation_step, next_escalation_at)::text FROM workorder.orders WHERE id = :termed),
+          ROW(1, workorder.sla_extend(:'termed_due', 'working_days', '1 day', 'esc-mon'))::text,
+          'the next step is a working day after the deadline on the order''s terms, not 24 hours on the policy''s new ones');
+SELECT is((SELECT workorder.escalation_at(o, '1 day') FROM workorder.orders o WHERE o.id = :termed),
+          workorder.sla_extend(:'termed_due', 'working_days', '1 day', 'esc-mon'),
+          '... and escalation_at, which the escalation task counts with, says the same');
+RELEASE SAVEPOINT escalation_terms;
 
 SELECT * FROM finish();
 ROLLBACK;

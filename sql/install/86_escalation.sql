@@ -1,13 +1,15 @@
 -- workorder install script, part 86: the escalation chain (issue 4, escalation).
 --
 -- A policy's escalation chain is a list of steps, each done once, in step order,
--- when its instant has come:  resolve_due_at + after, measured on the policy's
--- resolve clock with workorder.sla_extend:
+-- when its instant has come:  resolve_due_at + after, measured with
+-- workorder.sla_extend on the resolve clock and calendar of the terms the order's
+-- deadline is held to (its policy's in force when its clock started,
+-- sla_order_terms in part 85; a policy changed since counts for new orders):
 --   calendar_hours  after is plain elapsed time ('2 hours' = 2 hours later);
 --   working_hours,
 --   working_days    after's days part counts working days (add_working_days) and
 --                   its time part working time (add_working_time) on the
---                   policy's calendar; '0' is the resolve deadline itself.
+--                   calendar; '0' is the resolve deadline itself.
 -- Actions:
 --   remind           an event only;
 --   supervise        sets orders.supervised = true (督办);
@@ -188,21 +190,25 @@ INSERT INTO workorder.sla_escalation_steps (policy, step, after, action, shipped
     ('urgent', 3, '4 hours', 'escalate_parent', true),
     ('urgent', 4, '8 hours', 'escalate_leader', true);
 
--- escalation_at returns the instant of a step after a resolve deadline, on the
--- policy's resolve clock (see the top of this part).
-CREATE FUNCTION workorder.escalation_at(policy text, resolve_due timestamptz, after interval)
+-- escalation_at returns the instant of an order's step after its resolve deadline,
+-- on the resolve clock and calendar of the terms the order is held to: its
+-- policy's in force when its clock started (sla_order_terms, part 85), as its
+-- deadline is; calendar_hours on cn when the policy is gone (see the top of this
+-- part).  Until 0.5 it took the policy as it is now: a policy moved from working
+-- days to elapsed hours escalated its open orders on a Saturday and a Sunday,
+-- while their deadlines counted working days.
+CREATE FUNCTION workorder.escalation_at(o workorder.orders, after interval)
 RETURNS timestamptz
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
-    p workorder.sla_policies;
+    terms workorder.sla_policy_versions := workorder.sla_order_terms(o);
 BEGIN
-    SELECT * INTO p FROM workorder.sla_policies x WHERE x.name OPERATOR(pg_catalog.=) policy;
-    IF NOT FOUND THEN
-        p.resolve_clock := 'calendar_hours';
-        p.calendar_code := 'cn';
+    IF terms.name IS NULL THEN
+        terms.resolve_clock := 'calendar_hours';
+        terms.calendar_code := 'cn';
     END IF;
-    RETURN workorder.sla_extend(resolve_due, p.resolve_clock, after, p.calendar_code);
+    RETURN workorder.sla_extend(o.resolve_due_at, terms.resolve_clock, after, terms.calendar_code);
 END
 $$;
 
@@ -225,7 +231,7 @@ BEGIN
     IF NOT FOUND THEN
         RETURN NULL;
     END IF;
-    RETURN workorder.escalation_at(o.sla_policy, o.resolve_due_at, next_after);
+    RETURN workorder.escalation_at(o, next_after);
 END
 $$;
 

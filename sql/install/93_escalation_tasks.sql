@@ -61,7 +61,7 @@ BEGIN
             FOR s IN SELECT e.step, e.after, e.action FROM workorder.sla_escalation_steps e
                       WHERE e.policy OPERATOR(pg_catalog.=) o.sla_policy AND e.step OPERATOR(pg_catalog.>) o.escalation_step
                       ORDER BY e.step LOOP
-                due := workorder.escalation_at(o.sla_policy, o.resolve_due_at, s.after);
+                due := workorder.escalation_at(o, s.after);
                 EXIT WHEN due OPERATOR(pg_catalog.>) t;
                 INSERT INTO workorder.order_escalations (order_id, step, action)
                 VALUES (o.id, s.step, s.action)
