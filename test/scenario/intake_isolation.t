@@ -6,7 +6,8 @@
 # before the wait, missed that report, and one event got two masters: two drains of
 # one event's reports, each in a REPEATABLE READ transaction, made two orders.  Now
 # submit() and drain_inbox() refuse such a transaction (WO307) before they write or
-# claim anything; under READ COMMITTED the same two drains make one master and one
+# claim anything; under READ COMMITTED the same two drains (the second's report
+# tried again once the first committed) make one master and one
 # merged report.
 #
 # Needs PGHOST/PGPORT/PGUSER of a running cluster (scripts/test.sh sets them) and
@@ -59,8 +60,11 @@ check "... before it claims a row: the row is pending, never tried" "pending 0" 
 check "under READ COMMITTED the same drain makes the order" "1 0" \
   "$(q "SELECT accepted || ' ' || rejected FROM workorder.drain_inbox()")"
 
-# Two drains of one event's reports at once, each waiting in the other's cells: one
-# master and one merged report (with REPEATABLE READ they were two masters).
+# Two drains of one event's reports at once, the second's report in the first's
+# cells: one master and one merged report (with REPEATABLE READ they were two
+# masters).  The first holds its transaction open for 2 s; the second's row waits
+# for its lock a tenth of drain_time_budget, stays pending (55P03), and the next
+# drain, once the first committed, finds its order and merges into it.
 q "INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
    VALUES ('hotline_12345', 'ISO-A', '0401', '南海大道北88号门口井盖缺失', '113.2', '23.05')" >/dev/null
 psql -X -q -At -d "$db" -c "BEGIN; SELECT * FROM workorder.drain_inbox(); SELECT pg_sleep(2); COMMIT;" >"$work/a.out" 2>&1 &
@@ -70,6 +74,8 @@ q "INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon
    VALUES ('hotline_12345', 'ISO-B', '0401', '南海大道北88号门口井盖缺失', '113.20001', '23.05')" >/dev/null
 q "SELECT * FROM workorder.drain_inbox()" >"$work/b.out" 2>&1
 wait "$first"
+q "UPDATE workorder.inbox SET retry_at = clock_timestamp() WHERE channel_ref = 'ISO-B' AND state = 'pending'" >/dev/null
+q "SELECT * FROM workorder.drain_inbox()" >>"$work/b.out" 2>&1
 check "two drains of one event at once, under READ COMMITTED: one master and one merged report" "1 1" \
   "$(q "SELECT count(*) FILTER (WHERE o.status <> 'merged') || ' ' || count(*) FILTER (WHERE o.status = 'merged')
           FROM workorder.orders o WHERE o.channel_ref IN ('ISO-A', 'ISO-B')")"
