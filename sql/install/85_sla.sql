@@ -147,6 +147,27 @@ BEGIN
                               NEW.resolve_clock, NEW.resolve_amount, why),
             'Hours clocks take hours, minutes and seconds, e.g. interval ''2 hours''; working_days takes whole days, e.g. interval ''5 days''.');
     END IF;
+    -- The caps above count hours and days, not the calendar they are counted on: a
+    -- calendar with little working time (an office open an hour a week) took a
+    -- policy whose deadline never ends within the calendar's 100-year walk, and then
+    -- every report of its categories was refused at intake (WO503), far from this
+    -- row.  So each amount is counted once, from now, on the policy's calendar.  A
+    -- calendar with no working hours yet (being set up, or restored before its
+    -- hours) is not asked: every policy on it would fail; nor are the shipped
+    -- policies as the install script writes them, before deadline_after exists.
+    IF (TG_OP OPERATOR(pg_catalog.=) 'UPDATE' OR NOT NEW.shipped)
+       AND EXISTS (SELECT 1 FROM workorder.calendar_hours h WHERE h.calendar_code OPERATOR(pg_catalog.=) NEW.calendar_code) THEN
+        BEGIN
+            PERFORM workorder.deadline_after(pg_catalog.now(), NEW.accept_clock, NEW.accept_amount, NEW.calendar_code),
+                    workorder.deadline_after(pg_catalog.now(), NEW.resolve_clock, NEW.resolve_amount, NEW.calendar_code);
+        EXCEPTION WHEN SQLSTATE 'WO503' THEN
+            PERFORM workorder.raise_error('WO511',
+                pg_catalog.format('SLA policy %s cannot be met on calendar %s', NEW.name, NEW.calendar_code),
+                pg_catalog.format('Accept %s %s or resolve %s %s does not end within 100 years on it: %s',
+                                  NEW.accept_clock, NEW.accept_amount, NEW.resolve_clock, NEW.resolve_amount, SQLERRM),
+                'Give the calendar more working hours, or the policy a shorter amount or the calendar_hours clock.');
+        END;
+    END IF;
     IF NEW.warn_fraction IS NULL OR NEW.warn_fraction OPERATOR(pg_catalog.<=) 0
        OR NEW.warn_fraction OPERATOR(pg_catalog.>=) 1 THEN
         PERFORM workorder.raise_error('WO511',
