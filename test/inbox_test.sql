@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(94);
+SELECT plan(96);
 -- Reports here are orders of their own: dedup is sql/dedup.sql's.
 INSERT INTO workorder.settings VALUES ('dedup_enabled', 'off', 'reports in these tests are orders of their own');
 
@@ -204,6 +204,22 @@ UPDATE workorder.inbox SET retry_at = clock_timestamp() - interval '1 second' WH
 SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (1, 0)$$,
                   '... and once the channel is active again, the next drain due accepts it');
 SELECT isnt((SELECT order_id FROM workorder.inbox WHERE channel_ref = 'OFF-1'), NULL, '... with its order');
+-- ... but a row that has waited longer than retention_inbox for a channel still not
+-- active is rejected (WO305): the channel is retired, and the row's reporter data
+-- was kept for ever, retried every inbox_retry_max.
+UPDATE workorder.channels SET active = false WHERE code = 'hotline';
+INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat, received_at)
+VALUES ('hotline', 'OFF-OLD', '0301', '渠道停用很久', '122.05', '30.05', now() - interval '31 days'),
+       ('hotline', 'OFF-NEW', '0301', '渠道停用不久', '122.05', '30.05', now() - interval '29 days');
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (0, 1)$$,
+                  'a row of a channel not active for longer than retention_inbox is rejected, a younger one waits');
+SELECT results_eq($$SELECT channel_ref, state, error_code, left(error_message, 60) FROM workorder.inbox
+                     WHERE channel_ref IN ('OFF-OLD', 'OFF-NEW') ORDER BY channel_ref$$,
+                  $$VALUES ('OFF-NEW', 'pending', 'WO305', 'not processed, to be retried: channel ''hotline'' is not activ'),
+                           ('OFF-OLD', 'rejected', 'WO305', 'not processed for more than 30 days, the channel not active ')$$,
+                  '... with WO305 and the time it waited');
+UPDATE workorder.channels SET active = true WHERE code = 'hotline';
+DELETE FROM workorder.inbox WHERE channel_ref IN ('OFF-OLD', 'OFF-NEW');
 
 -- A channel's code renamed: its inbox rows follow it, as its orders and outbox do.
 -- The pending ones were rejected as of an unknown channel (WO301), a retry of a

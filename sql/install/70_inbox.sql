@@ -274,6 +274,9 @@ DECLARE
     -- task's timeout cancelled it, its rows' retry bookkeeping with it.
     budget interval := workorder.setting('drain_time_budget', '1 second')::interval;
     reached integer := 0;
+    -- A row of a channel not active since before this is given up (WO305).
+    retired_before timestamptz := pg_catalog.now() OPERATOR(pg_catalog.-)
+                                  workorder.setting('retention_inbox', '30 days')::interval;
     -- The caller's lock_timeout, set again when the drain is done.
     caller_lock_timeout text := pg_catalog.current_setting('lock_timeout');
     row_lock_wait integer;
@@ -421,8 +424,19 @@ BEGIN
             IF pg_catalog.length(err_message) OPERATOR(pg_catalog.>) 2000 THEN
                 err_message := pg_catalog.left(err_message, 1997) OPERATOR(pg_catalog.||) '...';
             END IF;
+            -- A channel switched off for longer than retention_inbox is retired, not
+            -- paused: its row is rejected, and retention deletes it in its turn.  It
+            -- was tried every inbox_retry_max for ever, keeping the reporter's name
+            -- and phone with no end.
+            IF err_code OPERATOR(pg_catalog.=) 'WO305' AND r.received_at OPERATOR(pg_catalog.<) retired_before THEN
+                err_message := pg_catalog.format('not processed for more than %s, the channel not active all that time: ',
+                                                 workorder.setting('retention_inbox', '30 days'))
+                               OPERATOR(pg_catalog.||) err_message;
+                err_hint := 'Set the channel active again and insert the report again, with the same channel_ref.';
+            END IF;
             IF converting IS NULL
-               AND (pg_catalog.left(err_code, 3) NOT IN ('WO1', 'WO3') OR err_code OPERATOR(pg_catalog.=) 'WO305') THEN
+               AND (pg_catalog.left(err_code, 3) NOT IN ('WO1', 'WO3')
+                    OR (err_code OPERATOR(pg_catalog.=) 'WO305' AND r.received_at OPERATOR(pg_catalog.>=) retired_before)) THEN
                 -- Not the row's fault (a deadlock, a lock timeout, a broken setting or
                 -- unit, its channel switched off for a while (WO305), ...): rejecting it
                 -- would lose a good report, so it stays pending, with the error, until
