@@ -50,7 +50,7 @@ static SPIPlanPtr escalation_step_plan = NULL;
 static SPIPlanPtr escalation_reset_plan = NULL;
 static SPIPlanPtr deadline_after_plan = NULL;
 static SPIPlanPtr terms_at_plan = NULL;
-static SPIPlanPtr clock_start_plan = NULL;
+static SPIPlanPtr order_terms_plan = NULL;
 
 static SPIPlanPtr deadline_plan(SPIPlanPtr *plan, const char *query, int nargs, Oid *types);
 static bool amount_fits(const char *clock, const Interval *amount);
@@ -67,7 +67,7 @@ static bool status_is_open(const char *status);
 static void wake_if_soon(TimestampTz at);
 static void sla_terms_at(const SlaPolicyInfo *policy, TimestampTz at, SlaPolicyInfo *terms);
 static SlaStepLookup escalation_step_query(Datum policy, Datum step, Interval *after);
-static TimestampTz escalation_clock_start(Datum id, TimestampTz received);
+static void escalation_terms(Datum policy, Datum id, Datum received, char **clock, char **calendar);
 static char *column_enum(HeapTuple tuple, TupleDesc desc, const char *name, bool *isnull);
 static Datum column_value(HeapTuple tuple, TupleDesc desc, const char *name, bool *isnull);
 
@@ -548,35 +548,40 @@ escalation_step_query(Datum policy, Datum step, Interval *after)
 }
 
 /*
- * escalation_clock_start returns when an order's clock started, as
- * workorder.sla_clock_start() says: its last reopen or unmerge, else its
- * receipt.  Asked only for an order received before its policy's terms last
- * changed, whose steps run on the terms of then.
+ * escalation_terms sets *clock and *calendar to the resolve clock and
+ * calendar of the terms an order is held to, when it has any: workorder.sla_terms()
+ * of its policy at workorder.sla_clock_start() of its row (its last reopen or
+ * unmerge, else its receipt; an order being inserted has only its receipt).
+ * Asked only for an order received before its policy's terms last changed.
  */
-static TimestampTz
-escalation_clock_start(Datum id, TimestampTz received)
+static void
+escalation_terms(Datum policy, Datum id, Datum received, char **clock, char **calendar)
 {
-	Oid			types[1] = {INT8OID};
-	TimestampTz start = received;
+	MemoryContext caller = CurrentMemoryContext;
+	Oid			types[3] = {TEXTOID, INT8OID, TIMESTAMPTZOID};
+	Datum		args[3] = {policy, id, received};
 	bool		isnull;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_plan(deadline_plan(&clock_start_plan,
-									   "SELECT v.at FROM workorder.order_events v "
-									   "WHERE v.order_id OPERATOR(pg_catalog.=) $1 AND v.action IN ('reopen', 'unmerge') "
-									   "ORDER BY v.seq DESC LIMIT 1", 1, types),
-						 &id, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "reading when the clock of an order started failed");
+	if (SPI_execute_plan(deadline_plan(&order_terms_plan,
+									   "SELECT t.resolve_clock, t.calendar_code FROM workorder.sla_terms($1, "
+									   "COALESCE((SELECT (workorder.sla_clock_start(o)).at FROM workorder.orders o "
+									   "WHERE o.id OPERATOR(pg_catalog.=) $2), $3)) t WHERE t.name IS NOT NULL",
+									   3, types),
+						 args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading the terms an order is held to failed");
 	if (SPI_processed == 1)
 	{
-		Datum		at = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		HeapTuple	row = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MemoryContext old = MemoryContextSwitchTo(caller);
 
-		if (!isnull)
-			start = DatumGetTimestampTz(at);
+		*clock = TextDatumGetCString(SPI_getbinval(row, desc, 1, &isnull));
+		*calendar = TextDatumGetCString(SPI_getbinval(row, desc, 2, &isnull));
+		MemoryContextSwitchTo(old);
 	}
 	SPI_finish();
-	return start;
 }
 
 /*
@@ -698,14 +703,7 @@ deadlines_orders_escalation_next(PG_FUNCTION_ARGS)
 				 */
 				if (p && p->has_versions && !new_chain && !received_null &&
 					DatumGetTimestampTz(received) < p->terms_changed_at)
-				{
-					SlaPolicyInfo terms;
-					Datum		id = column_value(tuple, desc, "id", &isnull);
-
-					sla_terms_at(p, escalation_clock_start(id, DatumGetTimestampTz(received)), &terms);
-					clock = terms.resolve_clock;
-					calendar = terms.calendar_code;
-				}
+					escalation_terms(policy, column_value(tuple, desc, "id", &isnull), received, &clock, &calendar);
 				next = deadline_extend(DatumGetTimestampTz(resolve_due), clock, &extension, calendar);
 				has_next = true;
 			}

@@ -332,6 +332,7 @@ typedef struct DedupSearch
 	double		report_y;
 	void	   *text_cache;		/* the report's description's profile */
 	void	   *address_cache;	/* the report's address's profile */
+	bool		report_numbers_known;	/* report_numbers read, when first needed */
 	PlaceNumbers report_numbers;	/* the place numbers of its description and address */
 } DedupSearch;
 
@@ -1874,6 +1875,13 @@ dedup_candidate_from_row(DedupSearch *s, const Datum *v, const bool *n, TupleDes
 	at_most = AT_MOST_MERGE;
 	at_most_reason = NULL;
 	same_code = p->category_code != NULL && strcmp(code, p->category_code) == 0;
+	/* The report's, once a search has a candidate: most reports have none. */
+	if (!s->report_numbers_known)
+	{
+		place_numbers_of(r->description, &s->report_numbers);
+		place_numbers_of(r->address, &s->report_numbers);
+		s->report_numbers_known = true;
+	}
 	if (s->report_numbers.count > 0)
 	{
 		PlaceNumbers numbers;
@@ -2036,8 +2044,6 @@ dedup_search(DedupPostgis *pg, const DedupTypes *types, const DedupPolicy *p, co
 		s.upper = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(r->received),
 														  IntervalPGetDatum(p->time_window)));
 	s.new_phone = dedup_phone_digits(r->phone);
-	place_numbers_of(r->description, &s.report_numbers);
-	place_numbers_of(r->address, &s.report_numbers);
 	*found = NULL;
 
 	dedup_check_point(pg, r->point, r->point_null, "dedup_candidates needs a point");

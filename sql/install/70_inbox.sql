@@ -77,30 +77,6 @@ COMMENT ON COLUMN workorder.inbox.attempts IS
 COMMENT ON COLUMN workorder.inbox.retry_at IS
     'on a pending row that failed: when drain_inbox() may try it again (inbox_retry_base, doubled for each further failure, at most inbox_retry_max); NULL on a row never tried';
 
--- inbox_follow_channel keeps the inbox's rows with a channel whose code is renamed,
--- as the orders, logins and outbox follow it: the rows pending under the old code
--- were rejected as of an unknown channel (WO301), a retry of a report whose order
--- follows the new code too, and the connector's inbox_mine, which reads its login's
--- channel, showed none of its rows.  A row's channel is matched as drain_inbox()
--- matches it, its blanks trimmed.
-CREATE FUNCTION workorder.inbox_follow_channel()
-RETURNS trigger
-LANGUAGE plpgsql
--- As the owner: an admin renames channels, but only the owner updates the inbox.
-SECURITY DEFINER
-AS $$
-BEGIN
-    UPDATE workorder.inbox i SET channel = NEW.code
-     WHERE workorder.trim_blanks(i.channel) OPERATOR(pg_catalog.=) OLD.code;
-    RETURN NULL;
-END
-$$;
-CREATE TRIGGER channels_inbox_follow
-    AFTER UPDATE OF code ON workorder.channels
-    FOR EACH ROW
-    WHEN (OLD.code IS DISTINCT FROM NEW.code)
-    EXECUTE FUNCTION workorder.inbox_follow_channel();
-
 -- time_text_offsets returns the text of a time with the UTC offsets that Chinese
 -- servers and cameras write, and PostgreSQL misreads, made ISO offsets:
 --   - CST is China Standard Time (+08), as a Chinese server writes it (Java's
@@ -279,6 +255,7 @@ DECLARE
                                   workorder.setting('retention_inbox', '30 days')::interval;
     -- The caller's lock_timeout, set again when the drain is done.
     caller_lock_timeout text := pg_catalog.current_setting('lock_timeout');
+    caller_lock_ms integer;
     row_lock_wait integer;
 BEGIN
     IF max_rows IS NULL OR max_rows OPERATOR(pg_catalog.<) 1 OR max_rows OPERATOR(pg_catalog.>) 100000 THEN
@@ -333,10 +310,10 @@ BEGIN
     -- A tenth of the budget in milliseconds, at least 1, and no more than the
     -- caller's own bound (0: none).
     row_lock_wait := GREATEST((pg_catalog.date_part('epoch', budget) OPERATOR(pg_catalog.*) 100)::integer, 1);
-    IF pg_catalog.current_setting('lock_timeout') OPERATOR(pg_catalog.<>) '0'
-       AND (SELECT s.setting::integer FROM pg_catalog.pg_settings s WHERE s.name OPERATOR(pg_catalog.=) 'lock_timeout')
-           OPERATOR(pg_catalog.<) row_lock_wait THEN
-        row_lock_wait := (SELECT s.setting::integer FROM pg_catalog.pg_settings s WHERE s.name OPERATOR(pg_catalog.=) 'lock_timeout');
+    caller_lock_ms := (SELECT s.setting::integer FROM pg_catalog.pg_settings s
+                        WHERE s.name OPERATOR(pg_catalog.=) 'lock_timeout');
+    IF caller_lock_ms OPERATOR(pg_catalog.>) 0 THEN
+        row_lock_wait := LEAST(row_lock_wait, caller_lock_ms);
     END IF;
     PERFORM pg_catalog.set_config('lock_timeout', row_lock_wait::text, true);
 

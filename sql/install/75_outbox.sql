@@ -143,29 +143,37 @@ CREATE TRIGGER order_events_outbox
     WHEN (NOT workorder.loaded_by_restore('workorder.order_events'))
     EXECUTE FUNCTION workorder.outbox_from_events();
 
--- outbox_follow_channel keeps the messages addressed to a channel whose code is
--- renamed: channel_code has no foreign key (a check per message on the intake path),
--- and the orders, logins and mappings follow a rename by ON UPDATE CASCADE, so the
--- messages followed nothing: claim_outbox() under the new code found none of them,
--- and under the old one the channel was unknown (WO603).
-CREATE FUNCTION workorder.outbox_follow_channel()
+-- channel_rows_follow_code keeps what a channel has in the outbox and the inbox
+-- with it when its code is renamed.  Neither has a foreign key to channels (a check
+-- per message or row on the intake path), and the orders, logins and mappings follow
+-- a rename by ON UPDATE CASCADE, so:
+--   - the messages followed nothing: claim_outbox() under the new code found none of
+--     them, and under the old one the channel was unknown (WO603);
+--   - the inbox's rows pending under the old code were rejected as of an unknown
+--     channel (WO301), a retry of a report whose order follows the new code too, and
+--     the connector's inbox_mine, which reads its login's channel, showed none of its
+--     rows.  An inbox row's channel is matched as drain_inbox() matches it, its
+--     blanks trimmed.
+CREATE FUNCTION workorder.channel_rows_follow_code()
 RETURNS trigger
 LANGUAGE plpgsql
--- As the owner: an admin renames channels, but only the owner writes the outbox
--- (the foreign keys' cascades, too, run as the owner).
+-- As the owner: an admin renames channels, but only the owner writes the outbox and
+-- updates the inbox (the foreign keys' cascades, too, run as the owner).
 SECURITY DEFINER
 AS $$
 BEGIN
     UPDATE workorder.outbox x SET channel_code = NEW.code
      WHERE x.channel_code OPERATOR(pg_catalog.=) OLD.code;
+    UPDATE workorder.inbox i SET channel = NEW.code
+     WHERE workorder.trim_blanks(i.channel) OPERATOR(pg_catalog.=) OLD.code;
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER channels_outbox_follow
+CREATE TRIGGER channels_rows_follow
     AFTER UPDATE OF code ON workorder.channels
     FOR EACH ROW
     WHEN (OLD.code IS DISTINCT FROM NEW.code)
-    EXECUTE FUNCTION workorder.outbox_follow_channel();
+    EXECUTE FUNCTION workorder.channel_rows_follow_code();
 
 -- outbox_bad_argument raises WO603, a bad argument of a connector function.
 CREATE FUNCTION workorder.outbox_bad_argument(what text, detail text, hint text)
