@@ -235,8 +235,7 @@ SELECT status FROM workorder.resolve((SELECT id FROM workorder.orders WHERE chan
 SELECT status FROM workorder.close((SELECT id FROM workorder.orders WHERE channel_ref = 'H-1'), 'C-990901');
 -- Time, seen from a report that would come later (the candidates as intake would find
 -- them): a day later H-1 is still a candidate; with closed_window 12 hours it is
--- not (resolved more than 12 hours before); 4 days later it is outside the 3-day
--- window whatever closed_window says.
+-- not (resolved more than 12 hours before).
 CREATE FUNCTION pg_temp.candidates_at(later interval) RETURNS TABLE (candidate text, status workorder.order_status)
 LANGUAGE sql AS $$
     SELECT o.channel_ref, c.status
@@ -254,8 +253,28 @@ INSERT INTO workorder.order_events (order_id, seq, at, action, actor, old_status
 SELECT o.id, o.event_count + 1, now() + interval '20 hours', 'comment', 'C-990901', 'closed', 'closed', '回访记录'
   FROM workorder.orders o WHERE o.channel_ref = 'H-1';
 SELECT * FROM pg_temp.candidates_at('1 day');
+-- closed_window counts from the resolution, not from the receipt: with 30 days, H-1
+-- is a candidate 20 days later, past its 3-day window, and no longer 31 days later.
 UPDATE workorder.dedup_rules SET closed_window = '30 days' WHERE category_code = 'ROAD_MANHOLE';
-SELECT * FROM pg_temp.candidates_at('4 days');
+SELECT * FROM pg_temp.candidates_at('20 days');
+SELECT * FROM pg_temp.candidates_at('31 days');
+-- An order still open takes reports however long ago it came in: a call about the
+-- cover 1 km away 40 days on finds H-4, still dispatched, with a time score of 0,
+-- and is merged into it on its place and words.  A report older than an order by
+-- more than the window (one that waited 4 days in the inbox) does not find it.
+CREATE FUNCTION pg_temp.decide_at(later interval)
+RETURNS TABLE (decision text, master text, candidate text, time_gap interval, time_score numeric, score numeric)
+LANGUAGE sql AS $$
+    SELECT d.decision, (SELECT m.channel_ref FROM workorder.orders m WHERE m.id = d.master_id), o.channel_ref,
+           c.time_gap, round(c.time_score::numeric, 3), round(c.score::numeric, 3)
+      FROM workorder.dedup_decide('ROAD_MANHOLE', ST_SetSRID(ST_MakePoint(117.06, 26.0501), 4326), now() + later,
+                                  '井盖缺失了没人管', NULL, NULL) d
+      LEFT JOIN LATERAL unnest(d.candidates) c ON true
+      LEFT JOIN workorder.orders o ON o.id = c.order_id
+$$;
+SELECT status FROM workorder.orders WHERE channel_ref = 'H-4';
+SELECT * FROM pg_temp.decide_at('40 days');
+SELECT * FROM pg_temp.decide_at('-4 days');
 
 -- A merge hides no report: every one counts for its channel.
 SELECT channel_code, reports, merged, masters, resolved FROM workorder.channel_reports

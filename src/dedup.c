@@ -30,12 +30,18 @@
  * query, prepared once per backend.
  *
  * The search query has the quals of one index only, orders_location_idx, a
- * GiST index on (location, received_at) (the time by btree_gist): the
- * location overlaps the circle's bounding box (&&) and the time of receipt
- * is within the window either side of the report's.  So even a generic plan
- * can only be a scan of that index, and since the index checks the time
- * before any row is read, its cost follows the reports in the box and the
- * window, not the years of history at that place.  It is planned once,
+ * GiST index on (location, received_at, COALESCE(settled_at, 'infinity'))
+ * (the times by btree_gist): the location overlaps the circle's bounding box
+ * (&&), the order was received no later than the window after the report,
+ * and it is open or settled no earlier than closed_window before the report
+ * (src/settled.c).  An order still open is a candidate however long ago it
+ * came in: a second call about a lamp still broken after a week is the same
+ * event (its time score is 0, past the window, and the rest decides); a
+ * resolved one, until closed_window after its resolution (the reopen
+ * window), however long it was open.  So even a generic plan can only be a
+ * scan of that index, and since the index checks the times before any row
+ * is read, its cost follows the open orders in the box and those settled
+ * within closed_window, not the years of history at that place.  It is planned once,
  * generic, with sequential scans off (so that a plan made while the table is
  * small is the index scan too); test/scenario/dedup_plan.t checks the plans.
  * The family and the statuses that are never candidates (merged, cancelled)
@@ -45,15 +51,15 @@
  * returned, copied and looked at here (in a box that holds 50 of them that
  * halved what they cost, 1.1 to 1.6 us a row against 0.7 to 0.8).  The
  * excluded order and the check for a suspected duplicate waiting for review
- * are applied here.  When an order was resolved and whether it waits for
- * review are read here too, by the key of order_events and of dedup_checks,
- * with the search's snapshot, and only for an order still a candidate after
- * the cheaper tests (the time, the distance): the first for resolved and
- * closed orders, the second for new ones (a suspected duplicate waits for
- * review while it is new, as suspected_duplicates and review_duplicate()
- * have it).  They were sub-queries of the search, and a sub-query's plan is
- * started with every search, run or not: 63,000 instructions a submit() in
- * bench/submit, where few reports have a candidate.
+ * are applied here.  Whether it waits for review is read here too, by the
+ * key of dedup_checks, with the search's snapshot, and only for a new order
+ * still a candidate after the cheaper tests (the time, the distance): a
+ * suspected duplicate waits for review while it is new, as
+ * suspected_duplicates and review_duplicate() have it.  It was a sub-query
+ * of the search (and so was when an order was last resolved, now its
+ * settled_at), and a sub-query's plan is started with every search, run or
+ * not: 63,000 instructions a submit() in bench/submit, where few reports
+ * have a candidate.
  * PostGIS is relocatable: the query and the PostGIS functions called here
  * are those of the schema of the geometry type, found when they are first
  * needed, so the caller's search_path does not matter.
@@ -216,7 +222,8 @@ enum
 	SQ_DESCRIPTION,
 	SQ_ADDRESS,
 	SQ_PHONE,
-	SQ_LOCATION
+	SQ_LOCATION,
+	SQ_SETTLED_AT
 };
 
 /*
@@ -303,6 +310,7 @@ typedef struct DedupPostgis
 	FmgrInfo	to_geography;	/* the cast geometry -> geography */
 	FmgrInfo	distance;		/* ST_Distance(geography, geography, boolean) */
 	SPIPlanPtr	search_plan;
+	SPIPlanPtr	search_plan_04; /* the same for a schema of 0.4, without settled_at */
 } DedupPostgis;
 
 /* What dedup_search() keeps while it looks at the rows of the search box. */
@@ -314,12 +322,11 @@ typedef struct DedupSearch
 	const DedupReport *r;
 	MemoryContext caller;		/* where the candidates go */
 	NDouble		window_s;		/* the time window in seconds */
-	TimestampTz lower;			/* received -+ the time window */
-	TimestampTz upper;
+	bool		spans;			/* orders have settled_at (else a 0.4 schema) */
+	TimestampTz settled_bound;	/* received - closed_window (received without one) */
+	TimestampTz lower;			/* received - the time window (a 0.4 schema only) */
+	TimestampTz upper;			/* received + the time window */
 	text	   *new_phone;		/* the report's phone, reduced */
-	bool		closed_bound_known; /* received - closed_window, computed when first needed */
-	bool		closed_bound_null;
-	TimestampTz closed_bound;
 	bool		report_geography_known; /* point::geography, computed when first needed */
 	bool		report_geography_null;
 	Datum		report_geography;
@@ -352,7 +359,7 @@ typedef struct DedupReceiver
 	int			allocated;
 } DedupReceiver;
 
-/* The types of the search query's parameters: the box, the window, the family's codes. */
+/* The types of the search query's parameters: the box, the two times, the family's codes. */
 static const Oid dedup_search_arg_types[7] = {
 	FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTARRAYOID
 };
@@ -413,7 +420,8 @@ static Oid	dedup_enum_oid(Oid type, const char *label);
 static Oid	dedup_geometry_type(FunctionCallInfo fcinfo, int argno);
 static DedupPostgis *dedup_postgis_for(Oid geometry_type);
 static Datum dedup_call(FmgrInfo *f, int nargs, Datum a0, Datum a1, Datum a2, bool *isnull);
-static SPIPlanPtr dedup_search_plan(DedupPostgis *pg);
+static SPIPlanPtr dedup_search_plan(DedupPostgis *pg, bool spans);
+static bool dedup_orders_have_spans(void);
 static SysScanDesc dedup_scan_order(const char *relname, const char *indexname, int64 id, int ncolumns,
 									const char *const *columns, AttrNumber *attnums, Relation *rel);
 static void dedup_scan_order_end(SysScanDesc scan, Relation rel);
@@ -695,6 +703,11 @@ dedup_postgis_for(Oid geometry_type)
 		SPI_freeplan(dedup_postgis.search_plan);
 		dedup_postgis.search_plan = NULL;
 	}
+	if (dedup_postgis.search_plan_04 != NULL)
+	{
+		SPI_freeplan(dedup_postgis.search_plan_04);
+		dedup_postgis.search_plan_04 = NULL;
+	}
 	dedup_postgis_ready = false;
 
 	schema = get_namespace_name(workorder_type_namespace(geometry_type));
@@ -734,38 +747,54 @@ dedup_call(FmgrInfo *f, int nargs, Datum a0, Datum a1, Datum a2, bool *isnull)
 /*
  * dedup_search_plan returns the search query, prepared once per backend and
  * PostGIS schema: the orders whose location overlaps the box from ($1, $2)
- * to ($3, $4) and that were received from $5 to $6, the quals of
- * orders_location_idx and the only indexable ones, so that every plan of it
+ * to ($3, $4), that were received no later than $6 and are open or settled
+ * no earlier than $5, the quals of orders_location_idx and the only indexable ones, so that every plan of it
  * is a scan of that index, and that are of the family $7 (the category codes
  * of the family) and not merged or cancelled, filters of that scan.  The
  * plan is generic (made once, the box a runtime key of the index scan): a
  * custom plan would be planned again for every report, and the planner's
  * estimate of the box's selectivity reads the index column's statistics,
- * whose size grows with the table.  When an order was resolved and whether
- * it waits for review are read by dedup_last_resolved() and
- * dedup_waits_for_review(), for the rows that need them.
+ * whose size grows with the table.  Whether an order waits for review is
+ * read by dedup_waits_for_review(), for the rows that need it.
  */
 static SPIPlanPtr
-dedup_search_plan(DedupPostgis *pg)
+dedup_search_plan(DedupPostgis *pg, bool spans)
 {
+	SPIPlanPtr *kept = spans ? &pg->search_plan : &pg->search_plan_04;
 	const char *postgis;
 	char	   *query;
-	SPIPlanPtr	plan;
 
-	if (pg->search_plan != NULL)
-		return pg->search_plan;
+	if (*kept != NULL)
+		return *kept;
 	postgis = quote_identifier(get_namespace_name(workorder_type_namespace(pg->geometry_type)));
 	query = psprintf("SELECT o.id, o.ticket, o.status, o.category_code, o.received_at, o.description, "
-					 "o.address, o.reporter_phone, o.location "
+					 "o.address, o.reporter_phone, o.location, %s "
 					 "FROM workorder.orders o "
 					 "WHERE o.location OPERATOR(%s.&&) %s.st_makeenvelope($1, $2, $3, $4, 4326) "
-					 "AND o.received_at OPERATOR(pg_catalog.>=) $5 AND o.received_at OPERATOR(pg_catalog.<=) $6 "
+					 "AND o.received_at OPERATOR(pg_catalog.<=) $6 AND %s OPERATOR(pg_catalog.>=) $5 "
 					 "AND (o.category_code OPERATOR(pg_catalog.=) ANY ($7)) IS TRUE "
 					 "AND (o.status OPERATOR(pg_catalog.<>) ALL ('{merged,cancelled}'::workorder.order_status[])) IS TRUE",
-					 postgis, postgis);
-	plan = workorder_keep_plan(query, lengthof(dedup_search_arg_types), (Oid *) dedup_search_arg_types);
-	pg->search_plan = plan;
-	return plan;
+					 spans ? "o.settled_at" : "NULL::timestamptz", postgis, postgis,
+					 spans ? "COALESCE(o.settled_at, 'infinity'::timestamptz)" : "o.received_at");
+	*kept = workorder_keep_plan(query, lengthof(dedup_search_arg_types), (Oid *) dedup_search_arg_types);
+	return *kept;
+}
+
+/*
+ * dedup_orders_have_spans says whether workorder.orders has settled_at and
+ * its index: not while the database is still at 0.4, whose intake runs this
+ * library from the moment the server loads it until ALTER EXTENSION ...
+ * UPDATE.  There the search is 0.4's: orders received within the window
+ * either side of the report, resolved ones by their log.  Asked at every
+ * search (two catalogue cache lookups), since the update may come in the
+ * middle of a session.
+ */
+static bool
+dedup_orders_have_spans(void)
+{
+	Oid			orders = get_relname_relid("orders", get_namespace_oid("workorder", false));
+
+	return OidIsValid(orders) && get_attnum(orders, "settled_at") != InvalidAttrNumber;
 }
 
 /*
@@ -848,6 +877,8 @@ dedup_waits_for_review(int64 id)
  *   (SELECT max(e.at) FROM workorder.order_events e
  *     WHERE e.order_id = o.id AND e.action = 'resolve')
  * asked of its resolved and closed orders (the caller checks the status).
+ * It is asked now only of one without settled_at: a row written while its
+ * trigger was bypassed.
  */
 static Datum
 dedup_last_resolved(int64 id, bool *isnull)
@@ -1700,10 +1731,10 @@ dedup_distance(DedupSearch *s, Datum location)
  * dedup_candidate_from_row looks at one order of the search box (row of the
  * search query) and, when it is a candidate, scores it into *c (the values
  * in memory of the search's caller) and returns true.  Its filters are the
- * SQL's quals: the family and the window in time (the index query's), then
- * neither merged nor cancelled, not the excluded order, not a suspected
- * duplicate waiting for review, open or resolved no longer than
- * closed_window before the report, within the window and the radius.
+ * SQL's quals: the family, received no later than the window after the
+ * report, then neither merged nor cancelled, not the excluded order, not a
+ * suspected duplicate waiting for review, open or resolved no longer than
+ * closed_window before the report, within the radius.
  */
 static bool
 dedup_candidate_from_row(DedupSearch *s, const Datum *v, const bool *n, TupleDesc desc, DedupCandidate *c)
@@ -1748,7 +1779,7 @@ dedup_candidate_from_row(DedupSearch *s, const Datum *v, const bool *n, TupleDes
 	if (info == NULL || strcmp(info->family, p->family) != 0)
 		return false;
 	received_at = DatumGetTimestampTz(v[SQ_RECEIVED_AT - 1]);
-	if (received_at < s->lower || received_at > s->upper)
+	if (received_at > s->upper || (!s->spans && received_at < s->lower))
 		return false;
 	if (status == s->types->merged || status == s->types->cancelled)
 		return false;
@@ -1756,7 +1787,7 @@ dedup_candidate_from_row(DedupSearch *s, const Datum *v, const bool *n, TupleDes
 		return false;
 	open = status != s->types->resolved && status != s->types->closed;
 
-	/* |gap| in seconds: EXTRACT(epoch ...) is exact, so is a double of it below 2^53 microseconds. */
+	/* The gap in seconds: EXTRACT(epoch ...) is exact, so is a double of it below 2^53 microseconds. */
 	gap = DatumGetIntervalP(DirectFunctionCall2(timestamp_mi, TimestampTzGetDatum(r->received),
 												TimestampTzGetDatum(received_at)));
 	if (!pg_sub_s64_overflow(received_at, r->received, &gap_us) &&
@@ -1766,7 +1797,11 @@ dedup_candidate_from_row(DedupSearch *s, const Datum *v, const bool *n, TupleDes
 		gap_s = nd(interval_epoch(DatumGetIntervalP(DirectFunctionCall2(timestamp_mi,
 																		TimestampTzGetDatum(received_at),
 																		TimestampTzGetDatum(r->received)))));
-	if (!nd_le(nd(fabs(gap_s.v)), s->window_s))
+	/*
+	 * Received no later than the window after the report (gap_s: its receipt
+	 * less the report's); in a 0.4 schema, within the window either side.
+	 */
+	if (!nd_le(s->spans ? gap_s : nd(fabs(gap_s.v)), s->window_s))
 		return false;
 
 	/* The distance on the spheroid: ST_Distance(location::geography, point::geography). */
@@ -1778,10 +1813,12 @@ dedup_candidate_from_row(DedupSearch *s, const Datum *v, const bool *n, TupleDes
 		return false;
 
 	/*
-	 * Read for the rows still in the running (see dedup_last_resolved and
-	 * dedup_waits_for_review): a suspected duplicate waiting for review is
-	 * none, and a resolved or closed order is one only when it was resolved
-	 * within closed_window before the report.
+	 * Read for the rows still in the running (see dedup_waits_for_review): a
+	 * suspected duplicate waiting for review is none, and a resolved or
+	 * closed order is one only when it was resolved within closed_window
+	 * before the report: settled_at, which the search's index bounds too
+	 * (src/settled.c; the log is read only for an order without one, whose
+	 * trigger was bypassed).
 	 */
 	if (status == s->types->new_order && dedup_waits_for_review(id))
 		return false;
@@ -1789,19 +1826,11 @@ dedup_candidate_from_row(DedupSearch *s, const Datum *v, const bool *n, TupleDes
 	resolved_null = true;
 	if (!open)
 	{
-		resolved = dedup_last_resolved(id, &resolved_null);
+		resolved = v[SQ_SETTLED_AT - 1];
+		resolved_null = n[SQ_SETTLED_AT - 1];
 		if (resolved_null)
-			return false;
-		if (!s->closed_bound_known)
-		{
-			s->closed_bound_known = true;
-			s->closed_bound_null = p->closed_window == NULL;
-			if (!s->closed_bound_null)
-				s->closed_bound = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
-																		  TimestampTzGetDatum(r->received),
-																		  IntervalPGetDatum(p->closed_window)));
-		}
-		if (s->closed_bound_null || DatumGetTimestampTz(resolved) < s->closed_bound)
+			resolved = dedup_last_resolved(id, &resolved_null);
+		if (resolved_null || p->closed_window == NULL || DatumGetTimestampTz(resolved) < s->settled_bound)
 			return false;
 	}
 
@@ -1992,8 +2021,8 @@ static void
 dedup_receive_startup(DestReceiver *self pg_attribute_unused(), int operation pg_attribute_unused(),
 					  TupleDesc typeinfo)
 {
-	if (typeinfo->natts != SQ_LOCATION)
-		elog(ERROR, "the dedup search returned %d columns, not %d", typeinfo->natts, SQ_LOCATION);
+	if (typeinfo->natts != SQ_SETTLED_AT)
+		elog(ERROR, "the dedup search returned %d columns, not %d", typeinfo->natts, SQ_SETTLED_AT);
 }
 
 /* dedup_receive_nothing: nor at the end, nor to be freed (it is on the stack). */
@@ -2065,15 +2094,21 @@ dedup_search(DedupPostgis *pg, const DedupTypes *types, const DedupPolicy *p, co
 	box[2] = nd_pl(x, dlon);
 	box[3] = nd_pl(y, dlat);
 	if (has_window)
+	{
+		s.spans = dedup_orders_have_spans();
+		s.settled_bound = p->closed_window == NULL ? r->received
+			: DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval, TimestampTzGetDatum(r->received),
+													  IntervalPGetDatum(p->closed_window)));
 		s.lower = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval, TimestampTzGetDatum(r->received),
 														  IntervalPGetDatum(p->time_window)));
+	}
 	for (k = 0; k < 4; k++)
 	{
 		if (box[k].null)
 			return 0;
 		args[k] = Float8GetDatum(box[k].v);
 	}
-	args[4] = TimestampTzGetDatum(s.lower);
+	args[4] = TimestampTzGetDatum(s.spans ? s.settled_bound : s.lower);
 	args[5] = TimestampTzGetDatum(s.upper);
 	if (!has_window || ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(family_codes)),
 									  ARR_DIMS(DatumGetArrayTypeP(family_codes))) == 0)
@@ -2118,7 +2153,7 @@ dedup_search(DedupPostgis *pg, const DedupTypes *types, const DedupPolicy *p, co
 	 * SPI says SPI_OK_UTILITY, not SPI_OK_SELECT, for a SELECT whose rows go
 	 * to a receiver of type DestNone, as ours is: only an error is negative.
 	 */
-	ret = SPI_execute_plan_extended(dedup_search_plan(pg), &options);
+	ret = SPI_execute_plan_extended(dedup_search_plan(pg, s.spans), &options);
 	if (ret < 0)
 		elog(ERROR, "the dedup search failed: %s", SPI_result_code_string(ret));
 	AtEOXact_GUC(true, guc_level);

@@ -14,7 +14,7 @@ BEGIN;
 
 -- The number of tests follows the matrix: one per illegal pair, one per status for
 -- its WO401 detail and one for its being unchanged, four per allowed transition
--- (five for merge and unmerge), one WO402 per action, and 123 others.
+-- (five for merge and unmerge), one WO402 per action, and 137 others.
 SELECT plan(
       (SELECT count(*)::integer FROM unnest(enum_range(NULL::workorder.order_status)) s
         CROSS JOIN (SELECT DISTINCT action FROM workorder.order_actions) a
@@ -22,7 +22,7 @@ SELECT plan(
     + 2 * (SELECT count(*)::integer FROM unnest(enum_range(NULL::workorder.order_status)))
     + (SELECT sum(CASE WHEN action IN ('merge', 'unmerge') THEN 5 ELSE 4 END)::integer FROM workorder.order_actions)
     + (SELECT count(DISTINCT action)::integer FROM workorder.order_actions)
-    + 127);
+    + 137);
 
 CREATE TEMP SEQUENCE refs;
 CREATE TEMP TABLE fixture (name text PRIMARY KEY, id bigint NOT NULL);
@@ -490,6 +490,50 @@ SELECT throws_ok(format('DELETE FROM workorder.order_events WHERE order_id = %s'
                  'the superuser cannot delete events (WO405)');
 SELECT throws_ok('TRUNCATE workorder.order_events', 'WO405', NULL, 'the superuser cannot truncate events (WO405)');
 SELECT is((SELECT count(*) FROM workorder.order_events WHERE order_id = :i), 2::bigint, 'the events are all there');
+
+-- 9. settled_at: when the order last went from open (new, dispatched, accepted,
+--    suspended) to settled (resolved, closed, merged, cancelled), NULL while open.
+--    Every order the matrix above made, in every status, agrees with its status.
+SELECT is((SELECT count(*) FROM workorder.orders
+            WHERE (settled_at IS NULL) <> (status IN ('new', 'dispatched', 'accepted', 'suspended'))),
+          0::bigint, 'every order is settled exactly when its status is resolved, closed, merged or cancelled');
+SELECT cmp_ok((SELECT count(DISTINCT status) FROM workorder.orders), '=',
+              (SELECT count(*) FROM unnest(enum_range(NULL::workorder.order_status))),
+              'and the orders cover every status');
+SELECT pg_temp.order_in('resolved') AS s \gset
+SELECT is((SELECT settled_at FROM workorder.orders WHERE id = :s), now(), 'resolve settles the order, at the action''s time');
+-- An earlier time stands in for a resolution of days ago (one transaction has one now()).
+UPDATE workorder.orders SET settled_at = now() - interval '2 days' WHERE id = :s;
+SELECT is((workorder.close(:s, 'C-990801')).settled_at, now() - interval '2 days',
+          'closing a resolved order keeps when it was resolved');
+SELECT is((workorder.reopen(:s, 'C-990801', '没修好')).settled_at, NULL, 'reopening it clears settled_at');
+SELECT pg_temp.order_in('resolved') AS s \gset
+SELECT is((workorder.verify(:s, 'C-990801', false, '未修好')).settled_at, NULL,
+          'a failed verification, back to accepted, clears it');
+SELECT is((workorder.cancel(pg_temp.order_in('dispatched'), 'C-990801', '无效')).settled_at, now(),
+          'cancel settles the order');
+SELECT pg_temp.order_in('merged') AS s \gset
+SELECT is((SELECT settled_at FROM workorder.orders WHERE id = :s), now(), 'merge settles the order');
+SELECT is((workorder.unmerge(:s, 'C-990801', '不是同一件事')).settled_at, NULL, 'unmerge clears it');
+-- Orders inserted as they are (a migration, a restore): a settled one keeps the time
+-- it is given, else is taken to have settled when it was received; an open one has
+-- none, whatever it is given.
+INSERT INTO workorder.orders (ticket, channel_code, channel_ref, description, location, location_match,
+                              in_jurisdiction, received_at, status, settled_at)
+VALUES (workorder.make_ticket(current_date - 400, 1), 'hotline', 'TAP-SETTLED-1', '旧工单',
+        ST_SetSRID(ST_MakePoint(116.05, 25.05), 4326), 'contained', true, now() - interval '400 days', 'closed',
+        now() - interval '390 days'),
+       (workorder.make_ticket(current_date - 400, 2), 'hotline', 'TAP-SETTLED-2', '旧工单',
+        ST_SetSRID(ST_MakePoint(116.05, 25.05), 4326), 'contained', true, now() - interval '400 days', 'cancelled',
+        NULL),
+       (workorder.make_ticket(current_date - 400, 3), 'hotline', 'TAP-SETTLED-3', '旧工单',
+        ST_SetSRID(ST_MakePoint(116.05, 25.05), 4326), 'contained', true, now() - interval '400 days', 'dispatched',
+        now() - interval '390 days');
+SELECT results_eq($$SELECT channel_ref, settled_at - received_at FROM workorder.orders
+                     WHERE channel_ref LIKE 'TAP-SETTLED-%' ORDER BY channel_ref$$,
+                  $$VALUES ('TAP-SETTLED-1', interval '10 days'), ('TAP-SETTLED-2', interval '0'),
+                           ('TAP-SETTLED-3', NULL::interval)$$,
+                  'an order inserted settled keeps its settled_at, or takes its received_at; an open one has none');
 
 SELECT * FROM finish();
 ROLLBACK;

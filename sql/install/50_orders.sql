@@ -55,6 +55,10 @@ CREATE TABLE workorder.orders (
     satisfaction        text,
     event_count         integer NOT NULL DEFAULT 0,
     updated_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- When it last went from open (new, dispatched, accepted, suspended) to
+    -- resolved, closed, merged or cancelled; NULL while open.  Kept by the trigger
+    -- orders_settled_at below.
+    settled_at          timestamptz,
     CONSTRAINT orders_channel_ref_unique UNIQUE (channel_code, channel_ref),
     CONSTRAINT orders_master_not_self CHECK (master_id OPERATOR(pg_catalog.<>) id),
     CONSTRAINT orders_merged_has_master CHECK ((status OPERATOR(pg_catalog.=) 'merged') OPERATOR(pg_catalog.=) (master_id IS NOT NULL)),
@@ -65,13 +69,16 @@ CREATE INDEX orders_main_unit_idx ON workorder.orders (main_unit, status);
 CREATE INDEX orders_area_idx ON workorder.orders (area_code);
 CREATE INDEX orders_category_received_idx ON workorder.orders (category_code, received_at);
 CREATE INDEX orders_master_idx ON workorder.orders (master_id) WHERE master_id IS NOT NULL;
--- Where and when: a GiST index on (location, received_at) (the time by
--- btree_gist).  It serves queries by place, and dedup's candidate search
--- (src/dedup.c), which bounds both in one scan: the reports near a new one within
--- its category's window, whatever the years of history at that place (the time is
--- checked in the index, before any row is read).  Its pages are split by
+-- Where and while: a GiST index on (location, received_at, the end of the order's
+-- span: settled_at, 'infinity' while it is open; the times by btree_gist).  It
+-- serves queries by place, and dedup's candidate search (src/dedup.c), which bounds
+-- all three in one scan: the orders near a new report that are still open however
+-- old, or settled within the category's closed_window before it, and received no
+-- later than its window after it, whatever the years of history at that place (the
+-- times are checked in the index, before any row is read).  Its pages are split by
 -- location, as a location-only index's would be.
-CREATE INDEX orders_location_idx ON workorder.orders USING gist (location, received_at);
+CREATE INDEX orders_location_idx ON workorder.orders
+    USING gist (location, received_at, (COALESCE(settled_at, 'infinity'::timestamptz)));
 SELECT pg_catalog.pg_extension_config_dump('workorder.orders', '');
 SELECT pg_catalog.pg_extension_config_dump('workorder.orders_id_seq', '');
 COMMENT ON TABLE workorder.orders IS
@@ -110,6 +117,20 @@ CREATE FUNCTION workorder.refuse_direct_change()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'eventlog_refuse_direct_change'
 LANGUAGE C;
+
+-- orders_settled_at keeps settled_at: set when an action settles the order (its
+-- transaction's time), kept from resolved to closed, cleared when the order is open
+-- again.  An order inserted settled keeps the settled_at it is given, else its
+-- received_at.  C (src/settled.c).  Not ALWAYS: a subscriber of logical
+-- replication keeps the publisher's value.
+CREATE FUNCTION workorder.orders_settled_at()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'workorder_orders_settled_at'
+LANGUAGE C;
+
+CREATE TRIGGER orders_settled_at
+    BEFORE INSERT OR UPDATE OF status ON workorder.orders
+    FOR EACH ROW EXECUTE FUNCTION workorder.orders_settled_at();
 
 CREATE TRIGGER orders_refuse_direct_change
     BEFORE UPDATE OR DELETE ON workorder.orders

@@ -2,9 +2,9 @@
 -- reports.
 --
 -- When a report comes in, submit() calls workorder.dedup_decide() once the report
--- is located and categorised.  It finds the candidates (earlier orders of the same
--- category family within the category's radius and time window, open or resolved
--- recently), scores each, and decides:
+-- is located and categorised.  It finds the candidates (orders of the same category
+-- family within the category's radius that are still open, however long ago they
+-- came in, or were resolved within closed_window), scores each, and decides:
 --   merge   the best score reaches merge_threshold and the candidate is open: the
 --           new order is merged into it (status merged, master_id, the master's
 --           report_count goes up);
@@ -29,7 +29,9 @@
 --
 -- Scoring: each candidate gets components in [0, 1]
 --   distance  1 - metres / radius
---   time      1 - |gap| / time window
+--   time      1 - |gap| / time window, the gap between the two receipts: 0 for an
+--             order still open from before the window (a second call about a lamp
+--             still broken after a week is the same event, which the rest tells)
 --   text      the square root of text_similarity(a, b, ignore) of the descriptions
 --             (C, src/similarity.c), ignoring the words of both addresses: two
 --             reports of different problems at one door name the door alike, and
@@ -77,7 +79,8 @@
 --                               dedup_merge_threshold (0.50), dedup_review_threshold (0.40)
 --   recently closed             dedup_rules.closed_window; setting dedup_closed_window ('3 days'):
 --                               how long after its resolution an order still
---                               takes reports (the reopen window)
+--                               takes reports (the reopen window), however
+--                               long it was open before
 --   late-report policy          dedup_rules.late_policy; setting dedup_late_policy ('link')
 --   dedup_enabled               a setting only ('on'): 'off' turns dedup off (every report
 --                               becomes an order of its own), e.g. for a test of routing
@@ -99,8 +102,11 @@
 -- those levels (WO307, src/intake.c).
 --
 -- Finding candidates uses orders_location_idx (50_orders.sql), a GiST index on
--- (location, received_at): one index scan bounds space and time, so its cost
--- follows the reports in the searched box, not the history (bench/dedup).
+-- (location, received_at, COALESCE(settled_at, 'infinity')): one index scan bounds
+-- the place, the receipt (no later than the window after the report) and the end of
+-- each order's span (open, or settled within closed_window before the report), so
+-- its cost follows the open and recently settled orders in the searched box, not
+-- the history (bench/dedup).
 
 -- dedup_time_axis (C, src/dedup.c) was the time axis of 0.3's dedup index, an
 -- n-dimensional index on (lon, lat, time).  No index uses it since 0.4; it stays
@@ -263,11 +269,12 @@ CREATE TYPE workorder.dedup_candidate AS (
 
 -- dedup_candidates returns the candidates of a report under a policy, best first
 -- (NULL scores last, ties: the earlier order): orders of the policy's family within
--- radius_m and time_window of the report (either side: a report that waited for a
--- lock may be older than the one it waited for), neither merged nor cancelled nor a
--- suspected duplicate waiting for review (new, flagged review and not reviewed, as
--- in suspected_duplicates), open, or resolved or closed no longer than
--- closed_window before the report (its last resolve event).  At most 50.
+-- radius_m of the report, received no later than time_window after it (a report
+-- that waited for a lock, or in the inbox, may be older than an order), neither
+-- merged nor cancelled nor a suspected duplicate waiting for review (new, flagged
+-- review and not reviewed, as in suspected_duplicates), open however long ago they
+-- came in, or resolved or closed no longer than closed_window before the report
+-- (settled_at, when it was resolved: src/settled.c).  At most 50.
 -- Each gets the components of the header:
 --   distance_score  GREATEST(0, 1 - distance_m / radius_m), distance_m the geodesic
 --                   distance on WGS 84 that ST_Distance(geography) measures (in C,
@@ -289,7 +296,8 @@ CREATE TYPE workorder.dedup_candidate AS (
 -- PostGIS when the box held a candidate).
 --
 -- C (src/dedup.c).  One scan of orders_location_idx finds the orders in the search
--- box (the circle's bounding box, the window either side in time): a query
+-- box (the circle's bounding box, received no later than the window after the
+-- report, open or settled no earlier than closed_window before it): a query
 -- prepared once per backend whose only quals are the index's, so that no plan of
 -- it can read more than the box; the rest is filtered and scored in C, with the
 -- functions the SQL used.
@@ -464,8 +472,8 @@ BEGIN
                  -- that nothing was near (the report may have sat on another).
                  WHEN workorder.setting('dedup_enabled', 'on') OPERATOR(pg_catalog.=) 'off'
                  THEN 'dedup is off (setting dedup_enabled): no report is checked'
-                 ELSE pg_catalog.format('no open or recently resolved order of family %s within %s m and %s',
-                                        p.family, p.radius_m, p.time_window) END;
+                 ELSE pg_catalog.format('no order of family %s within %s m that is open or was resolved within %s',
+                                        p.family, p.radius_m, p.closed_window) END;
         RETURN;
     END IF;
     -- A candidate the caller may not read (another town's, another unit's) keeps
