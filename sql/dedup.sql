@@ -258,10 +258,13 @@ SELECT * FROM pg_temp.candidates_at('1 day');
 UPDATE workorder.dedup_rules SET closed_window = '30 days' WHERE category_code = 'ROAD_MANHOLE';
 SELECT * FROM pg_temp.candidates_at('20 days');
 SELECT * FROM pg_temp.candidates_at('31 days');
--- An order still open takes reports however long ago it came in: a call about the
--- cover 1 km away 40 days on finds H-4, still dispatched, with a time score of 0,
--- and is merged into it on its place and words.  A report older than an order by
+-- An order still open takes reports past the window, for dedup_open_window (30 days)
+-- after its receipt: a call about the cover 1 km away 20 days on finds H-4, still
+-- dispatched, with a time score of 0, and is merged into it on its place and words;
+-- 31 days on it does not (an order left open for good would take every report at its
+-- place, and every search there would read it).  A report older than an order by
 -- more than the window (one that waited 4 days in the inbox) does not find it.
+-- With dedup_open_window 0 the window bounds open orders too, as until 0.5.
 CREATE FUNCTION pg_temp.decide_at(later interval)
 RETURNS TABLE (decision text, master text, candidate text, time_gap interval, time_score numeric, score numeric)
 LANGUAGE sql AS $$
@@ -273,8 +276,13 @@ LANGUAGE sql AS $$
       LEFT JOIN workorder.orders o ON o.id = c.order_id
 $$;
 SELECT status FROM workorder.orders WHERE channel_ref = 'H-4';
-SELECT * FROM pg_temp.decide_at('40 days');
+SELECT * FROM pg_temp.decide_at('20 days');
+SELECT * FROM pg_temp.decide_at('31 days');
 SELECT * FROM pg_temp.decide_at('-4 days');
+INSERT INTO workorder.settings VALUES ('dedup_open_window', '0', 'test: the window only');
+SELECT * FROM pg_temp.decide_at('20 days');
+SELECT * FROM pg_temp.decide_at('2 days');
+DELETE FROM workorder.settings WHERE name = 'dedup_open_window';
 
 -- A merge hides no report: every one counts for its channel.
 SELECT channel_code, reports, merged, masters, resolved FROM workorder.channel_reports

@@ -32,16 +32,17 @@
  * The search query has the quals of one index only, orders_location_idx, a
  * GiST index on (location, received_at, COALESCE(settled_at, 'infinity'))
  * (the times by btree_gist): the location overlaps the circle's bounding box
- * (&&), the order was received no later than the window after the report,
- * and it is open or settled no earlier than closed_window before the report
- * (src/settled.c).  An order still open is a candidate however long ago it
- * came in: a second call about a lamp still broken after a week is the same
- * event (its time score is 0, past the window, and the rest decides); a
- * resolved one, until closed_window after its resolution (the reopen
- * window), however long it was open.  So even a generic plan can only be a
- * scan of that index, and since the index checks the times before any row
- * is read, its cost follows the open orders in the box and those settled
- * within closed_window, not the years of history at that place.  It is planned once,
+ * (&&), the order was received within dedup_open_window before the report
+ * (dedup_open_window()) and no later than the window after it, and it is
+ * open or settled no earlier than closed_window before the report
+ * (src/settled.c).  An order still open is a candidate past the window: a
+ * second call about a lamp still broken after a week is the same event (its
+ * time score is 0, and the rest decides); a resolved one, until
+ * closed_window after its resolution (the reopen window), however long it
+ * was open.  So even a generic plan can only be a scan of that index, and
+ * since the index checks the times before any row is read, its cost follows
+ * the orders of the last dedup_open_window in the box that are open or were
+ * settled within closed_window, not the years of history at that place.  It is planned once,
  * generic, with sequential scans off (so that a plan made while the table is
  * small is the index scan too); test/scenario/dedup_plan.t checks the plans.
  * The family and the statuses that are never candidates (merged, cancelled)
@@ -325,6 +326,7 @@ typedef struct DedupSearch
 	bool		spans;			/* orders have settled_at (else a 0.4 schema) */
 	TimestampTz settled_bound;	/* received - closed_window (received without one) */
 	TimestampTz lower;			/* received - the time window (a 0.4 schema only) */
+	TimestampTz received_bound; /* received - dedup_open_window, or the window if longer */
 	TimestampTz upper;			/* received + the time window */
 	text	   *new_phone;		/* the report's phone, reduced */
 	bool		report_geography_known; /* point::geography, computed when first needed */
@@ -360,8 +362,8 @@ typedef struct DedupReceiver
 } DedupReceiver;
 
 /* The types of the search query's parameters: the box, the two times, the family's codes. */
-static const Oid dedup_search_arg_types[7] = {
-	FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTARRAYOID
+static const Oid dedup_search_arg_types[8] = {
+	FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTARRAYOID, TIMESTAMPTZOID
 };
 
 /* How one column of a composite becomes JSON, as to_jsonb() makes it. */
@@ -421,6 +423,7 @@ static Oid	dedup_geometry_type(FunctionCallInfo fcinfo, int argno);
 static DedupPostgis *dedup_postgis_for(Oid geometry_type);
 static Datum dedup_call(FmgrInfo *f, int nargs, Datum a0, Datum a1, Datum a2, bool *isnull);
 static SPIPlanPtr dedup_search_plan(DedupPostgis *pg, bool spans);
+static Interval *dedup_open_window(void);
 static bool dedup_orders_have_spans(void);
 static SysScanDesc dedup_scan_order(const char *relname, const char *indexname, int64 id, int ncolumns,
 									const char *const *columns, AttrNumber *attnums, Relation *rel);
@@ -747,8 +750,8 @@ dedup_call(FmgrInfo *f, int nargs, Datum a0, Datum a1, Datum a2, bool *isnull)
 /*
  * dedup_search_plan returns the search query, prepared once per backend and
  * PostGIS schema: the orders whose location overlaps the box from ($1, $2)
- * to ($3, $4), that were received no later than $6 and are open or settled
- * no earlier than $5, the quals of orders_location_idx and the only indexable ones, so that every plan of it
+ * to ($3, $4), that were received from $8 to $6 and are open or settled no
+ * earlier than $5, the quals of orders_location_idx and the only indexable ones, so that every plan of it
  * is a scan of that index, and that are of the family $7 (the category codes
  * of the family) and not merged or cancelled, filters of that scan.  The
  * plan is generic (made once, the box a runtime key of the index scan): a
@@ -771,7 +774,8 @@ dedup_search_plan(DedupPostgis *pg, bool spans)
 					 "o.address, o.reporter_phone, o.location, %s "
 					 "FROM workorder.orders o "
 					 "WHERE o.location OPERATOR(%s.&&) %s.st_makeenvelope($1, $2, $3, $4, 4326) "
-					 "AND o.received_at OPERATOR(pg_catalog.<=) $6 AND %s OPERATOR(pg_catalog.>=) $5 "
+					 "AND o.received_at OPERATOR(pg_catalog.>=) $8 AND o.received_at OPERATOR(pg_catalog.<=) $6 "
+					 "AND %s OPERATOR(pg_catalog.>=) $5 "
 					 "AND (o.category_code OPERATOR(pg_catalog.=) ANY ($7)) IS TRUE "
 					 "AND (o.status OPERATOR(pg_catalog.<>) ALL ('{merged,cancelled}'::workorder.order_status[])) IS TRUE",
 					 spans ? "o.settled_at" : "NULL::timestamptz", postgis, postgis,
@@ -1055,6 +1059,35 @@ static double
 dedup_number(const char *value)
 {
 	return DatumGetFloat8(DirectFunctionCall1(float8in, CStringGetDatum(value)));
+}
+
+/*
+ * dedup_open_window is the setting dedup_open_window: how long after its
+ * receipt an order takes reports, open or resolved within closed_window (a
+ * category's window, when longer, counts instead).  Without it an order left
+ * open, returned to the dispatchers and never settled, took every report at
+ * its place for years, and every search in its box read it.  Its value is
+ * parsed again only when the setting's text changes.
+ */
+static Interval *
+dedup_open_window(void)
+{
+	static bool parsed_known = false;
+	static char *parsed_row = NULL; /* the setting's row as parsed; NULL: none */
+	static Interval parsed;
+	const char *row = workorder_setting("dedup_open_window");
+
+	if (!parsed_known || (row == NULL) != (parsed_row == NULL) ||
+		(row != NULL && strcmp(row, parsed_row) != 0))
+	{
+		memcpy(&parsed, dedup_interval(dedup_setting("dedup_open_window", "30 days", "interval", 0, 365)),
+			   sizeof(Interval));
+		if (parsed_row != NULL)
+			pfree(parsed_row);
+		parsed_row = row ? MemoryContextStrdup(TopMemoryContext, row) : NULL;
+		parsed_known = true;
+	}
+	return &parsed;
 }
 
 /*
@@ -1731,8 +1764,8 @@ dedup_distance(DedupSearch *s, Datum location)
  * dedup_candidate_from_row looks at one order of the search box (row of the
  * search query) and, when it is a candidate, scores it into *c (the values
  * in memory of the search's caller) and returns true.  Its filters are the
- * SQL's quals: the family, received no later than the window after the
- * report, then neither merged nor cancelled, not the excluded order, not a
+ * SQL's quals: the family, received from dedup_open_window (or the window)
+ * before the report to the window after it, then neither merged nor cancelled, not the excluded order, not a
  * suspected duplicate waiting for review, open or resolved no longer than
  * closed_window before the report, within the radius.
  */
@@ -1779,7 +1812,7 @@ dedup_candidate_from_row(DedupSearch *s, const Datum *v, const bool *n, TupleDes
 	if (info == NULL || strcmp(info->family, p->family) != 0)
 		return false;
 	received_at = DatumGetTimestampTz(v[SQ_RECEIVED_AT - 1]);
-	if (received_at > s->upper || (!s->spans && received_at < s->lower))
+	if (received_at > s->upper || received_at < s->received_bound || (!s->spans && received_at < s->lower))
 		return false;
 	if (status == s->types->merged || status == s->types->cancelled)
 		return false;
@@ -2050,7 +2083,7 @@ dedup_search(DedupPostgis *pg, const DedupTypes *types, const DedupPolicy *p, co
 	NDouble		y;
 	NDouble		dlon;
 	NDouble		box[4];
-	Datum		args[7];
+	Datum		args[8];
 	Datum		family_codes;
 	DedupCandidate *candidates;
 	DedupCandidate **ranked;
@@ -2101,6 +2134,10 @@ dedup_search(DedupPostgis *pg, const DedupTypes *types, const DedupPolicy *p, co
 													  IntervalPGetDatum(p->closed_window)));
 		s.lower = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval, TimestampTzGetDatum(r->received),
 														  IntervalPGetDatum(p->time_window)));
+		s.received_bound = Min(s.lower,
+							   DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+																	   TimestampTzGetDatum(r->received),
+																	   IntervalPGetDatum(dedup_open_window()))));
 	}
 	for (k = 0; k < 4; k++)
 	{
@@ -2114,6 +2151,7 @@ dedup_search(DedupPostgis *pg, const DedupTypes *types, const DedupPolicy *p, co
 									  ARR_DIMS(DatumGetArrayTypeP(family_codes))) == 0)
 		return 0;
 	args[6] = family_codes;
+	args[7] = TimestampTzGetDatum(s.received_bound);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

@@ -72,9 +72,10 @@ CREATE INDEX orders_master_idx ON workorder.orders (master_id) WHERE master_id I
 -- Where and while: a GiST index on (location, received_at, the end of the order's
 -- span: settled_at, 'infinity' while it is open; the times by btree_gist).  It
 -- serves queries by place, and dedup's candidate search (src/dedup.c), which bounds
--- all three in one scan: the orders near a new report that are still open however
--- old, or settled within the category's closed_window before it, and received no
--- later than its window after it, whatever the years of history at that place (the
+-- all three in one scan: the orders near a new report, received from
+-- dedup_open_window before it to its window after it, that are still open or were
+-- settled within the category's closed_window, whatever the years of history at
+-- that place (the
 -- times are checked in the index, before any row is read).  Its pages are split by
 -- location, as a location-only index's would be.
 CREATE INDEX orders_location_idx ON workorder.orders

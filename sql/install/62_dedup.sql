@@ -3,8 +3,8 @@
 --
 -- When a report comes in, submit() calls workorder.dedup_decide() once the report
 -- is located and categorised.  It finds the candidates (orders of the same category
--- family within the category's radius that are still open, however long ago they
--- came in, or were resolved within closed_window), scores each, and decides:
+-- family within the category's radius, received within dedup_open_window, that are
+-- still open or were resolved within closed_window), scores each, and decides:
 --   merge   the best score reaches merge_threshold and the candidate is open: the
 --           new order is merged into it (status merged, master_id, the master's
 --           report_count goes up);
@@ -81,6 +81,14 @@
 --                               how long after its resolution an order still
 --                               takes reports (the reopen window), however
 --                               long it was open before
+--   open orders                 a setting only, dedup_open_window ('30 days'): how
+--                               long after its receipt an order takes reports,
+--                               open or resolved recently, past the time window
+--                               (a category's longer window counts instead; '0':
+--                               the time window only, as until 0.5).  Without a
+--                               bound an order left open for good (returned to
+--                               the dispatchers, never settled) took every report
+--                               at its place, and every search there read it
 --   late-report policy          dedup_rules.late_policy; setting dedup_late_policy ('link')
 --   dedup_enabled               a setting only ('on'): 'off' turns dedup off (every report
 --                               becomes an order of its own), e.g. for a test of routing
@@ -103,10 +111,11 @@
 --
 -- Finding candidates uses orders_location_idx (50_orders.sql), a GiST index on
 -- (location, received_at, COALESCE(settled_at, 'infinity')): one index scan bounds
--- the place, the receipt (no later than the window after the report) and the end of
--- each order's span (open, or settled within closed_window before the report), so
--- its cost follows the open and recently settled orders in the searched box, not
--- the history (bench/dedup).
+-- the place, the receipt (within dedup_open_window before the report, no later than
+-- the window after it) and the end of each order's span (open, or settled within
+-- closed_window before the report), so its cost follows the open and recently
+-- settled orders of the last dedup_open_window in the searched box, not the history
+-- (bench/dedup).
 
 -- dedup_time_axis (C, src/dedup.c) was the time axis of 0.3's dedup index, an
 -- n-dimensional index on (lon, lat, time).  No index uses it since 0.4; it stays
@@ -269,8 +278,9 @@ CREATE TYPE workorder.dedup_candidate AS (
 
 -- dedup_candidates returns the candidates of a report under a policy, best first
 -- (NULL scores last, ties: the earlier order): orders of the policy's family within
--- radius_m of the report, received no later than time_window after it (a report
--- that waited for a lock, or in the inbox, may be older than an order), neither
+-- radius_m of the report, received within dedup_open_window (or time_window, if
+-- longer) before it and no later than time_window after it (a report that waited
+-- for a lock, or in the inbox, may be older than an order), neither
 -- merged nor cancelled nor a suspected duplicate waiting for review (new, flagged
 -- review and not reviewed, as in suspected_duplicates), open however long ago they
 -- came in, or resolved or closed no longer than closed_window before the report
@@ -296,11 +306,11 @@ CREATE TYPE workorder.dedup_candidate AS (
 -- PostGIS when the box held a candidate).
 --
 -- C (src/dedup.c).  One scan of orders_location_idx finds the orders in the search
--- box (the circle's bounding box, received no later than the window after the
--- report, open or settled no earlier than closed_window before it): a query
--- prepared once per backend whose only quals are the index's, so that no plan of
--- it can read more than the box; the rest is filtered and scored in C, with the
--- functions the SQL used.
+-- box (the circle's bounding box, received from dedup_open_window before the report
+-- to the window after it, open or settled no earlier than closed_window before it):
+-- a query prepared once per backend whose only quals are the index's, so that no
+-- plan of it can read more than the box; the rest is filtered and scored in C, with
+-- the functions the SQL used.
 CREATE FUNCTION workorder.dedup_candidates(p workorder.dedup_policy, point geometry, received timestamptz,
                                            description text, address text, reporter_phone text,
                                            exclude_order bigint DEFAULT NULL)
@@ -472,8 +482,10 @@ BEGIN
                  -- that nothing was near (the report may have sat on another).
                  WHEN workorder.setting('dedup_enabled', 'on') OPERATOR(pg_catalog.=) 'off'
                  THEN 'dedup is off (setting dedup_enabled): no report is checked'
-                 ELSE pg_catalog.format('no order of family %s within %s m that is open or was resolved within %s',
-                                        p.family, p.radius_m, p.closed_window) END;
+                 ELSE pg_catalog.format('no order of family %s within %s m, received within %s, that is open or was resolved within %s',
+                                        p.family, p.radius_m,
+                                        GREATEST(p.time_window, workorder.setting('dedup_open_window', '30 days')::interval),
+                                        p.closed_window) END;
         RETURN;
     END IF;
     -- A candidate the caller may not read (another town's, another unit's) keeps
