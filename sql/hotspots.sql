@@ -62,6 +62,15 @@ SELECT count(*) AS active, max(order_count) AS order_count, max(last_seen_at) AS
   FROM workorder.detect_hotspots('2026-10-16 13:00+08', raise_orders => true);
 SELECT count(*) AS hotspots, count(*) FILTER (WHERE status = 'active') AS active FROM workorder.hotspots;
 SELECT count(*) AS proactive_orders FROM workorder.orders WHERE channel_code = 'hotspot';
+-- The order's reference names the hotspot: had the link to it been lost, the next
+-- run takes that order back, as it is (its count has moved: submitted again, it
+-- would be another report under a used reference, WO308).
+UPDATE workorder.hotspots SET order_id = NULL;
+SELECT count(*) AS active FROM workorder.detect_hotspots('2026-10-16 13:30+08', raise_orders => true);
+SELECT count(*) AS proactive_orders, count(*) FILTER (WHERE h.order_id = o.id) AS linked,
+       max(h.order_error) AS order_error
+  FROM workorder.orders o LEFT JOIN workorder.hotspots h ON h.order_id = o.id
+ WHERE o.channel_code = 'hotspot';
 
 -- Two weeks on, the market is quiet again: the hotspot ends.
 SELECT count(*) AS active FROM workorder.detect_hotspots('2026-10-30 12:00+08', raise_orders => true);

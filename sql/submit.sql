@@ -52,10 +52,12 @@ INSERT INTO workorder.settings VALUES ('fallback_unit', 'C-990401', 'out-of-juri
 SELECT * FROM pg_temp.submit_case('hotline', 'H-12', '0301', '邻区的摊贩', 121.3, 31.1);
 SELECT * FROM pg_temp.submit_case('hotline', 'H-13', '0301', '海上', 125.0, 31.1);
 
--- A retry returns the same order and changes nothing, whatever it carries.
+-- A retry of the same report (its description, category as the channel gave it,
+-- and place) returns the same order and changes nothing.
 SELECT o.id = first.id AS same_order, o.description
   FROM workorder.orders first,
-       workorder.submit('hotline', 'H-01', '0302', '重试', lon => 121.15, lat => 31.15) o
+       workorder.submit('hotline', 'H-01', '0301', '西南村路口有流动摊贩占道', lon => 121.02, lat => 31.05,
+                        reporter_name => '另一位', priority => 'high') o
  WHERE first.channel_ref = 'H-01' AND first.channel_code = 'hotline';
 SELECT count(*) AS orders_for_h01 FROM workorder.orders WHERE channel_code = 'hotline' AND channel_ref = 'H-01';
 
@@ -105,5 +107,30 @@ SELECT workorder.submit('hotline', 'B-10', '0301', E'井盖\u001b[31m缺失', lo
 \echo :LAST_ERROR_SQLSTATE
 SELECT workorder.submit('hotline', 'B-11', '0301', '井盖缺失', address => E'文华路\u00853号', lon => 121.02, lat => 31.05);
 \echo :LAST_ERROR_SQLSTATE
+-- A reference already used for another report (WO308), whichever of the three
+-- differs first: the description, the category, the place.  (The order's ticket,
+-- which changes with the day, is shown as <ticket>.)
+CREATE FUNCTION pg_temp.refused(statement text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+    state text;
+    message text;
+    detail text;
+    hint text;
+BEGIN
+    EXECUTE statement;
+    RETURN NEXT 'no error';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
+                            detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+    RETURN NEXT 'ERROR ' || state || ':  ' || message;
+    RETURN NEXT 'DETAIL:  ' || regexp_replace(detail, '\d{8}-\d{6}-\d', '<ticket>');
+    RETURN NEXT 'HINT:  ' || hint;
+END
+$$;
+SELECT * FROM pg_temp.refused($$SELECT workorder.submit('hotline', 'H-01', '0302', '重试', lon => 121.15, lat => 31.15)$$);
+SELECT * FROM pg_temp.refused($$SELECT workorder.submit('hotline', 'H-01', '0302', '西南村路口有流动摊贩占道', lon => 121.02, lat => 31.05)$$);
+SELECT * FROM pg_temp.refused($$SELECT workorder.submit('hotline', 'H-01', '0301', '西南村路口有流动摊贩占道', lon => 121.021, lat => 31.05)$$);
 SELECT count(*) AS bad_reports_written FROM workorder.orders WHERE channel_ref LIKE 'B-%' OR channel_ref = 'F-1';
+SELECT count(*) AS orders_for_h01, min(description) AS description FROM workorder.orders
+ WHERE channel_code = 'hotline' AND channel_ref = 'H-01';
 ROLLBACK;

@@ -190,6 +190,9 @@ typedef struct DedupOutcome
 	Datum		candidates;
 } DedupOutcome;
 
+/* The ticket type's output function (src/ticket.c), for a message. */
+extern Datum ticket_out(PG_FUNCTION_ARGS);
+
 static IntakeState intake = {InvalidOid};
 static bool intake_callback_registered = false;
 
@@ -210,6 +213,9 @@ static Datum blanks_text(void);
 static Datum trim_blanks(text *value);
 static Datum find_order(Datum channel, Datum channel_ref, bool *found);
 static Datum existing_order(Datum order);
+static void retry_must_match(FunctionCallInfo fcinfo, Datum order, const char *channel, Datum channel_ref);
+static const char *retry_text(Datum value, bool isnull);
+static bool same_content(Datum a, Datum b);
 static void dedup_settle(HeapTupleHeader dup, TimestampTz received, Datum priority, DedupOutcome *outcome);
 static char *candidate_ticket(Datum candidates, int64 order_id);
 static bool lock_master(int64 master_id, Datum priority, char **status, char **ticket, bool *more_urgent);
@@ -1078,6 +1084,102 @@ existing_order(Datum order)
 }
 
 /*
+ * retry_must_match raises WO308 when a report whose channel and reference
+ * are those of an existing order is not a retry of the report that made it:
+ * another description, category (as the channel gave it) or place.  Taken
+ * for a retry, it came back with the earlier order, and the new report was
+ * lost without a trace: a connector whose counter started again after a
+ * restart, or that numbers per day, handed in every later report as one it
+ * had already sent.  The retry's texts and place are checked and made as a
+ * new report's are (check_text, intake_point), so that a true retry matches
+ * the order it made exactly; their errors are a new report's too.  Called
+ * once the caller may read the order (existing_order), since the detail
+ * quotes it.
+ */
+static void
+retry_must_match(FunctionCallInfo fcinfo, Datum order, const char *channel, Datum channel_ref)
+{
+	HeapTupleHeader stored = DatumGetHeapTupleHeader(order);
+	bool		isnull;
+	bool		category_isnull;
+	bool		stored_isnull;
+	Datum		description;
+	Datum		category;
+	Datum		point;
+	Datum		stored_value;
+	const char *what = NULL;
+	const char *theirs = NULL;
+	const char *ours = NULL;
+
+	description = check_text(PG_ARGISNULL(ARG_DESCRIPTION) ? (Datum) 0 : PG_GETARG_DATUM(ARG_DESCRIPTION),
+							 PG_ARGISNULL(ARG_DESCRIPTION), "description", 4000, true, true, &isnull);
+	category = check_text(PG_ARGISNULL(ARG_CATEGORY) ? (Datum) 0 : PG_GETARG_DATUM(ARG_CATEGORY),
+						  PG_ARGISNULL(ARG_CATEGORY), "category", 64, false, true, &category_isnull);
+	point = intake_point(fcinfo);
+
+	stored_value = GetAttributeByName(stored, "description", &stored_isnull);
+	if (stored_isnull || !same_content(stored_value, description))
+	{
+		what = "description";
+		theirs = retry_text(stored_value, stored_isnull);
+		ours = retry_text(description, false);
+	}
+	if (what == NULL)
+	{
+		stored_value = GetAttributeByName(stored, "channel_category", &stored_isnull);
+		if (stored_isnull != category_isnull ||
+			(!stored_isnull && !same_content(stored_value, category)))
+		{
+			what = "category";
+			theirs = retry_text(stored_value, stored_isnull);
+			ours = retry_text(category, category_isnull);
+		}
+	}
+	if (what == NULL)
+	{
+		stored_value = GetAttributeByName(stored, "location", &stored_isnull);
+		if (stored_isnull || !same_content(stored_value, point))
+		{
+			what = "location";
+			theirs = stored_isnull ? "none" : geometry_text(stored_value, 60);
+			ours = geometry_text(point, 60);
+		}
+	}
+	if (what == NULL)
+		return;
+	stored_value = GetAttributeByName(stored, "ticket", &stored_isnull);
+	ereport(ERROR,
+			(errcode(ERRCODE_WO_CHANNEL_REF_REUSED),
+			 errmsg("reference %s of channel %s was already used for another report",
+					quoted_start(TextDatumGetCString(channel_ref)), channel),
+			 errdetail("Order %s was made from it, with the %s %s; this report's %s is %s.",
+					   stored_isnull ? "?" : DatumGetCString(DirectFunctionCall1(ticket_out, stored_value)),
+					   what, theirs, what, ours),
+			 errhint("Send a retry exactly as the first attempt, and give every new report a reference of its own (has the channel's counter started again?).")));
+}
+
+/*
+ * same_content says whether two varlena values hold the same bytes, whatever
+ * their headers (a value read from a row may have a short one).
+ */
+static bool
+same_content(Datum a, Datum b)
+{
+	struct varlena *x = PG_DETOAST_DATUM_PACKED(a);
+	struct varlena *y = PG_DETOAST_DATUM_PACKED(b);
+
+	return VARSIZE_ANY_EXHDR(x) == VARSIZE_ANY_EXHDR(y) &&
+		memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
+}
+
+/* retry_text returns a text of a report for a message: quoted, cut to 40 characters, or "none". */
+static const char *
+retry_text(Datum value, bool isnull)
+{
+	return isnull ? "none" : quoted_start(TextDatumGetCString(value));
+}
+
+/*
  * dedup_settle reads dedup's decision on a report into outcome and settles
  * it.  A merge (or a reopen or link of a resolved master) locks the master
  * first, and decides on what it is now: the neighbourhood's locks keep other
@@ -1489,11 +1591,12 @@ intake_submit(PG_FUNCTION_ARGS)
 																					  Int32GetDatum(40))))),
 				 errhint("Pass the channel's own reference of the report, 1 to 128 characters; it makes retries safe.")));
 
-	/* A retry returns the order the first attempt made. */
+	/* A retry returns the order the first attempt made, if it is the same report. */
 	order = find_order(CStringGetTextDatum(channel), channel_ref, &found);
 	if (found)
 	{
 		order = existing_order(order);
+		retry_must_match(fcinfo, order, channel, channel_ref);
 		SPI_finish();
 		PG_RETURN_DATUM(order);
 	}
@@ -1750,6 +1853,7 @@ intake_submit(PG_FUNCTION_ARGS)
 			elog(ERROR, "submit: the order of channel %s and reference %s is gone", channel,
 				 TextDatumGetCString(channel_ref));
 		order = existing_order(order);
+		retry_must_match(fcinfo, order, channel, channel_ref);
 		SPI_finish();
 		PG_RETURN_DATUM(order);
 	}

@@ -50,6 +50,8 @@
 #define ERRCODE_WO_INVALID_REPORT_TEXT		MAKE_SQLSTATE('W','O','3','0','3')
 /* WO307: submit() or drain_inbox() in a transaction that is not READ COMMITTED. */
 #define ERRCODE_WO_INTAKE_ISOLATION		MAKE_SQLSTATE('W','O','3','0','7')
+/* WO308: submit(): a channel reference already used for another report (not a retry of it). */
+#define ERRCODE_WO_CHANNEL_REF_REUSED		MAKE_SQLSTATE('W','O','3','0','8')
 
 /* WO405: a direct UPDATE, DELETE or TRUNCATE of orders or of the event log. */
 #define ERRCODE_WO_DIRECT_CHANGE			MAKE_SQLSTATE('W','O','4','0','5')

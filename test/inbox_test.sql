@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(96);
+SELECT plan(99);
 -- Reports here are orders of their own: dedup is sql/dedup.sql's.
 INSERT INTO workorder.settings VALUES ('dedup_enabled', 'off', 'reports in these tests are orders of their own');
 
@@ -137,8 +137,20 @@ SELECT ok((SELECT bool_and(position(quote_literal(left(lon, 60)) IN error_messag
              FROM workorder.inbox WHERE error_message LIKE 'inbox column lon %'),
           '... and its value');
 SELECT set_eq($$SELECT DISTINCT error_code FROM workorder.inbox WHERE state = 'rejected'$$,
-              $$VALUES ('WO101'), ('WO301'), ('WO302'), ('WO303'), ('WO304'), ('22P02'), ('22003'), ('22007'), ('22008')$$,
-              'the batch met every kind of rejection it was built with');
+              $$VALUES ('WO101'), ('WO301'), ('WO302'), ('WO303'), ('WO304'), ('WO308'), ('22P02'), ('22003'), ('22007'), ('22008')$$,
+              'the batch met every kind of rejection it was built with (WO308: its references are reused for other reports)');
+SELECT is((SELECT count(*) FROM workorder.inbox i
+            WHERE i.state = 'rejected' AND i.error_code = 'WO308'
+              AND NOT EXISTS (SELECT 1 FROM workorder.orders o
+                               WHERE o.channel_code = i.channel AND o.channel_ref = btrim(i.channel_ref)
+                                 AND (o.description IS DISTINCT FROM btrim(i.description)
+                                      OR o.channel_category IS DISTINCT FROM i.category
+                                      OR NOT ST_Equals(o.location, ST_SetSRID(ST_MakePoint(btrim(i.lon)::float8, btrim(i.lat)::float8), 4326))))),
+          0::bigint, 'a row refused as another report under a used reference (WO308) differs from that reference''s order');
+SELECT cmp_ok((SELECT count(*) FROM workorder.inbox i JOIN workorder.orders o ON o.id = i.order_id
+                WHERE i.state = 'accepted' AND i.id > (SELECT min(j.id) FROM workorder.inbox j
+                                                        WHERE j.channel = i.channel AND j.channel_ref = i.channel_ref)),
+              '>', 0::bigint, 'and the batch''s true retries, later rows of a reference with its order''s report, are accepted');
 
 -- A second drain changes nothing.
 CREATE TEMP TABLE snapshot AS SELECT * FROM workorder.inbox;
@@ -459,16 +471,21 @@ SELECT ok(NOT has_function_privilege('workorder_intake', 'workorder.intake_recei
 INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
 VALUES ('hotline', 'M-TRIM', '0301', '第一份：桥头有人摆摊', '122.05', '30.05'),
        ('hotline', ' M-TRIM', '0301', '第二份：另一处', '122.06', '30.06');
-SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (2, 0)$$,
-                  'two rows of one reference, the later with a leading blank');
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (1, 1)$$,
+                  'two rows of one reference, the later with a leading blank and another report');
+SELECT results_eq($$SELECT description, state, error_code FROM workorder.inbox
+                     WHERE channel_ref IN ('M-TRIM', ' M-TRIM') ORDER BY id$$,
+                  $$VALUES ('第一份：桥头有人摆摊'::text, 'accepted'::text, NULL::text),
+                           ('第二份：另一处', 'rejected', 'WO308')$$,
+                  '... the earlier makes the order, and the later is refused as another report under its reference');
 SELECT results_eq($$SELECT o.description, count(DISTINCT i.order_id) FROM workorder.inbox i
                       JOIN workorder.orders o ON o.id = i.order_id
                      WHERE i.channel_ref IN ('M-TRIM', ' M-TRIM') GROUP BY o.description$$,
                   $$VALUES ('第一份：桥头有人摆摊'::text, 1::bigint)$$,
                   '... make one order, of the earlier row''s report');
 
--- A retry whose columns do not convert is still a retry: submit() answers a retry
--- before it checks anything, and the inbox says the same.
+-- A retry whose columns do not convert is still a retry: it cannot be compared
+-- with its order, and is taken as the order's.
 INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
 VALUES ('hotline', 'P-1 ', '0301', '重发', '122,05', '30,05'),
        ('hotline', 'M-NOTRETRY', '0301', '坐标写错', '122,05', '30,05');

@@ -248,16 +248,16 @@ SELECT is((rt.run_as('wo_rt_intake_hotline', 'SELECT (workorder.submit(''hotline
           'hotline', 'an intake connector submits for its own channel');
 SELECT is((rt.run_as('wo_rt_intake_hotline', 'SELECT workorder.submit(''rt_app'', ''RT-6'', ''V'', ''占道'', lon => 116.05, lat => 25.05)')).state,
           'WO952', 'but not for another channel (WO952)');
-SELECT is((rt.run_as('wo_rt_intake_hotline', 'SELECT workorder.submit(''rt_app'', ''RT-2'', ''V'', ''重复提交'', lon => 116.05, lat => 25.05)')).state,
+SELECT is((rt.run_as('wo_rt_intake_hotline', 'SELECT workorder.submit(''rt_app'', ''RT-2'', ''V'', ''占道经营 乙'', lon => 116.15, lat => 25.05)')).state,
           'WO952', 'not even a retry of another channel''s reference, which would return that order');
-SELECT is((rt.run_as('wo_rt_intake_app', 'SELECT (workorder.submit(''rt_app'', ''RT-2'', ''V'', ''重复提交'', lon => 116.05, lat => 25.05)).id')).result,
+SELECT is((rt.run_as('wo_rt_intake_app', 'SELECT (workorder.submit(''rt_app'', ''RT-2'', ''V'', ''占道经营 乙'', lon => 116.15, lat => 25.05)).id')).result,
           :'vendor_b'::text, 'its own channel''s retry returns the order it made');
 -- A retry returns the existing order only to a caller who may read it: a
 -- dispatcher of another town used to get any order, with the reporter's data, by
 -- its channel and reference.
-SELECT is((rt.run_as('wo_rt_dispatcher_a', 'SELECT (workorder.submit(''rt_app'', ''RT-2'', ''V'', ''重复提交'', lon => 116.05, lat => 25.05)).reporter_phone')).state,
+SELECT is((rt.run_as('wo_rt_dispatcher_a', 'SELECT (workorder.submit(''rt_app'', ''RT-2'', ''V'', ''占道经营 乙'', lon => 116.15, lat => 25.05)).reporter_phone')).state,
           'WO951', 'a dispatcher retrying another area''s report is refused (WO951), not handed the order');
-SELECT is((rt.run_as('wo_rt_dispatcher_d', 'SELECT (workorder.submit(''rt_app'', ''RT-2'', ''V'', ''重复提交'', lon => 116.05, lat => 25.05)).id')).result,
+SELECT is((rt.run_as('wo_rt_dispatcher_d', 'SELECT (workorder.submit(''rt_app'', ''RT-2'', ''V'', ''占道经营 乙'', lon => 116.15, lat => 25.05)).id')).result,
           :'vendor_b'::text, 'the district center, whose scope it is in, gets it');
 SELECT matches((rt.run_as('wo_rt_intake_hotline', 'SELECT workorder.submit(''rt_app'', ''RT-6'', ''V'', ''x'', lon => 116.05, lat => 25.05)')).result,
           '^intake role wo_rt_intake_hotline may not submit for channel ''rt_app''$', 'the refusal names the role and the channel');

@@ -3,7 +3,10 @@
 -- submit() is the one entry.  Every channel calls it (or fills the inbox, which
 -- calls it): the report becomes one standardized order, located, mapped onto the
 -- catalogue, routed and logged.  Submitting the same (channel, channel_ref) again
--- returns the order already made, and never makes a second one.
+-- returns the order already made, and never makes a second one; a reference that
+-- made an order of another report (another description, category as the channel
+-- gave it, or place) is refused, WO308 (a connector whose counter started again
+-- lost every later report, each answered with an old order).
 
 -- dispatch_center returns the unit that receives what cannot be routed: the
 -- setting dispatch_unit, else the first (by code) active center of an

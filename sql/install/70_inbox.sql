@@ -162,8 +162,9 @@ $$;
 -- detail of the error.  A conversion error names the column and the value.  A
 -- retry of a report (same channel and channel_ref as an order that exists, or as
 -- an earlier row) is accepted with the existing order's id, because submit() is
--- idempotent; so is a retry whose columns do not convert, as submit() looks for
--- the order before it checks anything else.
+-- idempotent; so is a retry whose columns do not convert.  A row whose reference
+-- made an order of another report (another description, category or place) is
+-- rejected by submit() (WO308), not taken for its retry.
 --
 -- The claimed rows are submitted in (channel, channel_ref, id) order, not in id
 -- order, the channel and the reference trimmed of the blanks submit() trims (' M5'
@@ -369,8 +370,10 @@ BEGIN
                                     err_detail = PG_EXCEPTION_DETAIL,
                                     err_hint = PG_EXCEPTION_HINT;
             IF converting IS NOT NULL THEN
-                -- A retry of a report that has its order is that order, whatever
-                -- else it carries: submit() answers a retry before it checks.
+                -- A row whose reference has its order is taken as that order's
+                -- retry when a column does not convert: it cannot be compared
+                -- with the order (submit() refuses another report under a used
+                -- reference, WO308, but only one it can read).
                 retried := (SELECT x.id FROM workorder.orders x
                              WHERE x.channel_code OPERATOR(pg_catalog.=) workorder.trim_blanks(r.channel)
                                AND x.channel_ref OPERATOR(pg_catalog.=)

@@ -423,20 +423,29 @@ BEGIN
                  ORDER BY x.id
     LOOP
         BEGIN
-            made := workorder.submit(
-                channel => own_channel,
-                channel_ref => 'hotspot-' OPERATOR(pg_catalog.||) spot.id,
-                category => spot.category_code,
-                description => pg_catalog.format('热点预警: %s %s 单 (%s 至 %s), 平常每期 %s 单',
-                    (SELECT c.name FROM workorder.categories c WHERE c.code OPERATOR(pg_catalog.=) spot.category_code),
-                    spot.order_count,
-                    pg_catalog.to_char(spot.window_start AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI'),
-                    pg_catalog.to_char(spot.window_end AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI'),
-                    pg_catalog.round(spot.baseline_mean::numeric, 1)),
-                location => spot.center,
-                attributes => pg_catalog.jsonb_build_object('hotspot_id', spot.id, 'order_count', spot.order_count,
-                    'baseline_mean', spot.baseline_mean, 'ratio', spot.ratio, 'window_start', spot.window_start,
-                    'window_end', spot.window_end, 'order_ids', pg_catalog.to_jsonb(spot.order_ids)));
+            -- A hotspot whose link to its order was lost has its order by the
+            -- reference: taken as it is, not submitted again (its counts have
+            -- moved since, and submit() refuses another report under a reference
+            -- it used, WO308).
+            SELECT x.* INTO made FROM workorder.orders x
+             WHERE x.channel_code OPERATOR(pg_catalog.=) workorder.trim_blanks(own_channel)
+               AND x.channel_ref OPERATOR(pg_catalog.=) ('hotspot-' OPERATOR(pg_catalog.||) spot.id);
+            IF NOT FOUND THEN
+                made := workorder.submit(
+                    channel => own_channel,
+                    channel_ref => 'hotspot-' OPERATOR(pg_catalog.||) spot.id,
+                    category => spot.category_code,
+                    description => pg_catalog.format('热点预警: %s %s 单 (%s 至 %s), 平常每期 %s 单',
+                        (SELECT c.name FROM workorder.categories c WHERE c.code OPERATOR(pg_catalog.=) spot.category_code),
+                        spot.order_count,
+                        pg_catalog.to_char(spot.window_start AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI'),
+                        pg_catalog.to_char(spot.window_end AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI'),
+                        pg_catalog.round(spot.baseline_mean::numeric, 1)),
+                    location => spot.center,
+                    attributes => pg_catalog.jsonb_build_object('hotspot_id', spot.id, 'order_count', spot.order_count,
+                        'baseline_mean', spot.baseline_mean, 'ratio', spot.ratio, 'window_start', spot.window_start,
+                        'window_end', spot.window_end, 'order_ids', pg_catalog.to_jsonb(spot.order_ids)));
+            END IF;
             UPDATE workorder.hotspots x SET order_id = made.id, order_error = NULL WHERE x.id OPERATOR(pg_catalog.=) spot.id;
             n_orders := n_orders OPERATOR(pg_catalog.+) 1;
         EXCEPTION WHEN OTHERS THEN

@@ -561,6 +561,7 @@ DECLARE
     own_channel text := workorder.setting('detection_channel', 'video_ai');
     a workorder.detection_aggregates;
     o workorder.orders;
+    ref text;
     made integer := 0;
 BEGIN
     -- Those whose order failed before (order_error) come last: a hundred that fail
@@ -572,11 +573,25 @@ BEGIN
                 FOR UPDATE SKIP LOCKED
     LOOP
         BEGIN
+            ref := pg_catalog.format('%s:%s:%s:%s:%s:%s', a.kind, a.cell_m, a.cell_x, a.cell_y,
+                                     pg_catalog.date_part('epoch', a.bucket_start)::bigint,
+                                     pg_catalog.date_part('epoch', a."window")::bigint);
+            -- An aggregate whose link to its order was lost has its order by the
+            -- reference: taken as it is, not submitted again (its count and centre
+            -- have moved since, and submit() refuses another report under a
+            -- reference it used, WO308).
+            SELECT x.* INTO o FROM workorder.orders x
+             WHERE x.channel_code OPERATOR(pg_catalog.=) workorder.trim_blanks(own_channel)
+               AND x.channel_ref OPERATOR(pg_catalog.=) ref;
+            IF FOUND THEN
+                UPDATE workorder.detection_aggregates x SET order_id = o.id, order_error = NULL
+                 WHERE x.id OPERATOR(pg_catalog.=) a.id;
+                made := made OPERATOR(pg_catalog.+) 1;
+                CONTINUE;
+            END IF;
             o := workorder.submit(
                 channel => own_channel,
-                channel_ref => pg_catalog.format('%s:%s:%s:%s:%s:%s', a.kind, a.cell_m, a.cell_x, a.cell_y,
-                                                 pg_catalog.date_part('epoch', a.bucket_start)::bigint,
-                                                 pg_catalog.date_part('epoch', a."window")::bigint),
+                channel_ref => ref,
                 category => a.kind,
                 description => pg_catalog.format('视频AI: %s 在 %s 分钟内识别 %s 次 (%s 起)',
                     COALESCE((SELECT c.name FROM workorder.categories c

@@ -666,7 +666,8 @@ COMMENT ON FUNCTION workorder.open311_post_request(jsonb) IS
 -- service, request or jurisdiction, 400 for other bad input (WO1xx, WO3xx, WO87x),
 -- 403 for a caller refused (WO95x: another channel, an order it may not see), 500
 -- for anything else; 422 for an idempotency_key used for another request (WO876, as
--- the IETF Idempotency-Key draft has it), 403 too for a function the caller may
+-- the IETF Idempotency-Key draft has it; WO308, submit()'s own check, when two POSTs
+-- of one key meet in flight), 403 too for a function the caller may
 -- not execute (42501), and 503 for a conflict with another transaction that a
 -- retry gets past (40001, 40P01, 55P03) or for the Open311 channel switched off
 -- for a while (WO305, not active).
@@ -680,7 +681,7 @@ BEGIN
         -- the client's: the server's fault (it was 400); so is WO307, the front
         -- end's transaction not READ COMMITTED (a 400 is not retried).
         'code', CASE WHEN sqlstate IN ('WO871', 'WO872', 'WO875') THEN 404
-                     WHEN sqlstate OPERATOR(pg_catalog.=) 'WO876' THEN 422
+                     WHEN sqlstate OPERATOR(pg_catalog.=) ANY ('{WO876,WO308}'::text[]) THEN 422
                      WHEN sqlstate OPERATOR(pg_catalog.=) '42501' THEN 403
                      WHEN sqlstate OPERATOR(pg_catalog.=) ANY ('{40001,40P01,55P03,WO305}'::text[]) THEN 503
                      WHEN sqlstate OPERATOR(pg_catalog.=) ANY ('{WO301,WO307}'::text[]) THEN 500

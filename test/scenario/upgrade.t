@@ -186,7 +186,7 @@ check "an order accepted before the update can be resolved after it" "resolved" 
   "$(q "$filled" "SELECT (workorder.resolve(id, main_unit, '升级后办结')).status FROM workorder.orders
                    WHERE channel_ref = 'UP-1'")"
 check "an order submitted again before the update is still found, not made twice" "t" \
-  "$(q "$filled" "SELECT (workorder.submit('hotline', 'UP-3', '0301', '重复提交', lon => 121.03, lat => 31.05)).id
+  "$(q "$filled" "SELECT (workorder.submit('hotline', 'UP-3', '0301', '升级前的占道经营 3', lon => 121.03, lat => 31.05)).id
                          = (SELECT id FROM workorder.orders WHERE channel_ref = 'UP-3')")"
 check "a new order can be submitted after the update" "1" \
   "$(q "$filled" "SELECT count(*) FROM (SELECT workorder.submit('hotline', 'UP-AFTER', '0301', '升级后提交',
