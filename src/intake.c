@@ -43,6 +43,7 @@
 #include "postgres.h"
 
 #include <ctype.h>
+#include <math.h>
 
 #include "access/htup_details.h"
 #include "access/xact.h"
@@ -166,6 +167,8 @@ typedef struct IntakeState
 	FmgrInfo	check_order_access; /* check_order_access(orders, text) */
 	FmgrInfo	make_point;		/* PostGIS ST_MakePoint(float8, float8) */
 	FmgrInfo	set_srid;		/* PostGIS ST_SetSRID(geometry, integer) */
+	FmgrInfo	x;				/* PostGIS ST_X(geometry) */
+	FmgrInfo	y;				/* PostGIS ST_Y(geometry) */
 } IntakeState;
 
 /*
@@ -214,8 +217,10 @@ static Datum trim_blanks(text *value);
 static Datum find_order(Datum channel, Datum channel_ref, bool *found);
 static Datum existing_order(Datum order);
 static void retry_must_match(FunctionCallInfo fcinfo, Datum order, const char *channel, Datum channel_ref);
+static Datum retry_stored_text(HeapTupleHeader stored, const char *column, bool *isnull);
+static int	first_difference(Datum a, Datum b);
+static bool same_place(Datum a, Datum b);
 static const char *retry_text(Datum value, bool isnull);
-static bool same_content(Datum a, Datum b);
 static void dedup_settle(HeapTupleHeader dup, TimestampTz received, Datum priority, DedupOutcome *outcome);
 static char *candidate_ticket(Datum candidates, int64 order_id);
 static bool lock_master(int64 master_id, Datum priority, char **status, char **ticket, bool *more_urgent);
@@ -929,6 +934,8 @@ intake_lookup_functions(void)
 	types[0] = intake.geometry_type;
 	types[1] = INT4OID;
 	workorder_lookup_function(&intake.set_srid, postgis, "st_setsrid", 2, types);
+	workorder_lookup_function(&intake.x, postgis, "st_x", 1, types);
+	workorder_lookup_function(&intake.y, postgis, "st_y", 1, types);
 	intake.functions_valid = true;
 }
 
@@ -1086,15 +1093,21 @@ existing_order(Datum order)
 /*
  * retry_must_match raises WO308 when a report whose channel and reference
  * are those of an existing order is not a retry of the report that made it:
- * another description, category (as the channel gave it) or place.  Taken
- * for a retry, it came back with the earlier order, and the new report was
- * lost without a trace: a connector whose counter started again after a
- * restart, or that numbers per day, handed in every later report as one it
- * had already sent.  The retry's texts and place are checked and made as a
- * new report's are (check_text, intake_point), so that a true retry matches
- * the order it made exactly; their errors are a new report's too.  Called
- * once the caller may read the order (existing_order), since the detail
- * quotes it.
+ * another description, category (as the channel gave it), place, or time of
+ * the event (when both give one).  Taken for a retry, it came back with the
+ * earlier order, and the new report was lost without a trace: a connector
+ * whose counter started again after a restart, or that numbers per day,
+ * handed in every later report as one it had already sent.
+ *
+ * A true retry must never be refused, whatever changed since the first
+ * attempt in how intake reads a report: so both sides' texts are trimmed by
+ * today's rules (an order made before a blank was added to them keeps it),
+ * the retry's texts are not checked for control characters or length (an
+ * order made before those checks has them), and the places are compared as
+ * numbers, within 1e-7 degrees (about a centimetre: a point with a bounding
+ * box, -0 for 0, a first attempt in another SRID, a longitude printed with
+ * fewer digits).  Called once the caller may read the order
+ * (existing_order), since the detail quotes it.
  */
 static void
 retry_must_match(FunctionCallInfo fcinfo, Datum order, const char *channel, Datum channel_ref)
@@ -1110,15 +1123,16 @@ retry_must_match(FunctionCallInfo fcinfo, Datum order, const char *channel, Datu
 	const char *what = NULL;
 	const char *theirs = NULL;
 	const char *ours = NULL;
+	int			differs_at = 0;
 
 	description = check_text(PG_ARGISNULL(ARG_DESCRIPTION) ? (Datum) 0 : PG_GETARG_DATUM(ARG_DESCRIPTION),
-							 PG_ARGISNULL(ARG_DESCRIPTION), "description", 4000, true, true, &isnull);
+							 PG_ARGISNULL(ARG_DESCRIPTION), "description", -1, true, false, &isnull);
 	category = check_text(PG_ARGISNULL(ARG_CATEGORY) ? (Datum) 0 : PG_GETARG_DATUM(ARG_CATEGORY),
-						  PG_ARGISNULL(ARG_CATEGORY), "category", 64, false, true, &category_isnull);
+						  PG_ARGISNULL(ARG_CATEGORY), "category", -1, false, false, &category_isnull);
 	point = intake_point(fcinfo);
 
-	stored_value = GetAttributeByName(stored, "description", &stored_isnull);
-	if (stored_isnull || !same_content(stored_value, description))
+	stored_value = retry_stored_text(stored, "description", &stored_isnull);
+	if (stored_isnull || (differs_at = first_difference(stored_value, description)) > 0)
 	{
 		what = "description";
 		theirs = retry_text(stored_value, stored_isnull);
@@ -1126,9 +1140,9 @@ retry_must_match(FunctionCallInfo fcinfo, Datum order, const char *channel, Datu
 	}
 	if (what == NULL)
 	{
-		stored_value = GetAttributeByName(stored, "channel_category", &stored_isnull);
+		stored_value = retry_stored_text(stored, "channel_category", &stored_isnull);
 		if (stored_isnull != category_isnull ||
-			(!stored_isnull && !same_content(stored_value, category)))
+			(!stored_isnull && (differs_at = first_difference(stored_value, category)) > 0))
 		{
 			what = "category";
 			theirs = retry_text(stored_value, stored_isnull);
@@ -1138,11 +1152,21 @@ retry_must_match(FunctionCallInfo fcinfo, Datum order, const char *channel, Datu
 	if (what == NULL)
 	{
 		stored_value = GetAttributeByName(stored, "location", &stored_isnull);
-		if (stored_isnull || !same_content(stored_value, point))
+		if (stored_isnull || !same_place(stored_value, point))
 		{
 			what = "location";
 			theirs = stored_isnull ? "none" : geometry_text(stored_value, 60);
 			ours = geometry_text(point, 60);
+		}
+	}
+	if (what == NULL && !PG_ARGISNULL(ARG_OCCURRED_AT))
+	{
+		stored_value = GetAttributeByName(stored, "occurred_at", &stored_isnull);
+		if (!stored_isnull && DatumGetTimestampTz(stored_value) != PG_GETARG_TIMESTAMPTZ(ARG_OCCURRED_AT))
+		{
+			what = "event time";
+			theirs = DatumGetCString(DirectFunctionCall1(timestamptz_out, stored_value));
+			ours = DatumGetCString(DirectFunctionCall1(timestamptz_out, PG_GETARG_DATUM(ARG_OCCURRED_AT)));
 		}
 	}
 	if (what == NULL)
@@ -1152,6 +1176,10 @@ retry_must_match(FunctionCallInfo fcinfo, Datum order, const char *channel, Datu
 			(errcode(ERRCODE_WO_CHANNEL_REF_REUSED),
 			 errmsg("reference %s of channel %s was already used for another report",
 					quoted_start(TextDatumGetCString(channel_ref)), channel),
+			 differs_at > 0 ?
+			 errdetail("Order %s was made from it, with the %s %s; this report's %s is %s (they differ from character %d).",
+					   stored_isnull ? "?" : DatumGetCString(DirectFunctionCall1(ticket_out, stored_value)),
+					   what, theirs, what, ours, differs_at) :
 			 errdetail("Order %s was made from it, with the %s %s; this report's %s is %s.",
 					   stored_isnull ? "?" : DatumGetCString(DirectFunctionCall1(ticket_out, stored_value)),
 					   what, theirs, what, ours),
@@ -1159,17 +1187,70 @@ retry_must_match(FunctionCallInfo fcinfo, Datum order, const char *channel, Datu
 }
 
 /*
- * same_content says whether two varlena values hold the same bytes, whatever
- * their headers (a value read from a row may have a short one).
+ * retry_stored_text returns a text column of a stored order trimmed by
+ * today's rules (trim_blanks), and sets *isnull when it is NULL or blank.
  */
-static bool
-same_content(Datum a, Datum b)
+static Datum
+retry_stored_text(HeapTupleHeader stored, const char *column, bool *isnull)
+{
+	Datum		value = GetAttributeByName(stored, column, isnull);
+
+	if (*isnull)
+		return (Datum) 0;
+	value = trim_blanks(DatumGetTextPP(value));
+	*isnull = VARSIZE_ANY_EXHDR(DatumGetPointer(value)) == 0;
+	return value;
+}
+
+/*
+ * first_difference returns 0 when two texts are the same, else the position,
+ * counted in characters from 1, of the first character where they differ
+ * (one past the shorter one's end when it is the other's beginning): a
+ * message quotes only their beginnings, and the difference may be further on
+ * or invisible.
+ */
+static int
+first_difference(Datum a, Datum b)
 {
 	struct varlena *x = PG_DETOAST_DATUM_PACKED(a);
 	struct varlena *y = PG_DETOAST_DATUM_PACKED(b);
+	const char *p = VARDATA_ANY(x);
+	const char *q = VARDATA_ANY(y);
+	int			x_length = VARSIZE_ANY_EXHDR(x);
+	int			y_length = VARSIZE_ANY_EXHDR(y);
+	int			offset = 0;
+	int			position = 1;
 
-	return VARSIZE_ANY_EXHDR(x) == VARSIZE_ANY_EXHDR(y) &&
-		memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
+	if (x_length == y_length && memcmp(p, q, x_length) == 0)
+		return 0;
+	while (offset < x_length && offset < y_length)
+	{
+		int			length = pg_mblen(p + offset);
+
+		if (offset + length > y_length || memcmp(p + offset, q + offset, length) != 0)
+			break;
+		offset += length;
+		position++;
+	}
+	return position;
+}
+
+/*
+ * same_place says whether two points of SRID 4326 are the same place: their
+ * coordinates within 1e-7 degrees of each other (see retry_must_match).
+ */
+static bool
+same_place(Datum a, Datum b)
+{
+	bool		nulls[1] = {false};
+	bool		isnull;
+	Datum		ax = workorder_call_function(&intake.x, 1, &a, nulls, &isnull);
+	Datum		ay = workorder_call_function(&intake.y, 1, &a, nulls, &isnull);
+	Datum		bx = workorder_call_function(&intake.x, 1, &b, nulls, &isnull);
+	Datum		by = workorder_call_function(&intake.y, 1, &b, nulls, &isnull);
+
+	return fabs(DatumGetFloat8(ax) - DatumGetFloat8(bx)) <= 1e-7 &&
+		fabs(DatumGetFloat8(ay) - DatumGetFloat8(by)) <= 1e-7;
 }
 
 /* retry_text returns a text of a report for a message: quoted, cut to 40 characters, or "none". */

@@ -3,7 +3,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(62);
+SELECT plan(67);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -97,6 +97,34 @@ SELECT throws_like($$SELECT workorder.submit('hotline', 'I-1', '0301', '第一�
                    '%already used for another report%', 'and one at another place');
 SELECT is((SELECT description FROM workorder.orders WHERE channel_code = 'hotline' AND channel_ref = 'I-1'),
           '第一次', 'the order stays as the first report made it');
+-- A true retry is never refused for how the place is written: a point that carries
+-- a bounding box (a geography cast), or a first attempt in another SRID retried as
+-- lon/lat, is the same place (within 1e-7 degrees).
+SELECT is((SELECT id FROM workorder.submit('hotline', 'I-1', '0301', '第一次',
+                                            location => 'SRID=4326;POINT(121.02 31.05)'::geography::geometry)),
+          (SELECT id FROM first_try), 'a retry whose point carries a bounding box is the same report');
+SELECT workorder.submit('hotline', 'I-2', '0301', '墨卡托坐标',
+                        location => ST_Transform('SRID=4326;POINT(121.03 31.06)'::geometry, 3857)) IS NOT NULL AS made_3857 \gset
+SELECT is((SELECT id FROM workorder.submit('hotline', 'I-2', '0301', '墨卡托坐标', lon => 121.03, lat => 31.06)),
+          (SELECT id FROM workorder.orders WHERE channel_code = 'hotline' AND channel_ref = 'I-2'),
+          'a first attempt in EPSG:3857 retried as lon/lat is the same report');
+-- Nor for rules that came after the order: a retry of an order whose stored text
+-- ends in a blank intake now trims, or holds a control character intake now refuses,
+-- is the same report.
+UPDATE workorder.orders SET description = E'旧规则\u200B\u0007' WHERE channel_code = 'hotline' AND channel_ref = 'I-2';
+SELECT is((SELECT id FROM workorder.submit('hotline', 'I-2', '0301', E'旧规则\u200B\u0007', lon => 121.03, lat => 31.06)),
+          (SELECT id FROM workorder.orders WHERE channel_code = 'hotline' AND channel_ref = 'I-2'),
+          'a retry of an order made under older text rules is the same report');
+-- A camera's template text at a fixed place: the time of the event tells a new
+-- detection under a restarted counter from a retry.
+SELECT workorder.submit('hotline', 'I-3', '0301', '检测到占道经营', lon => 121.02, lat => 31.05,
+                        occurred_at => now() - interval '2 hours') IS NOT NULL AS made_camera \gset
+SELECT throws_like($$SELECT workorder.submit('hotline', 'I-3', '0301', '检测到占道经营', lon => 121.02, lat => 31.05,
+                                              occurred_at => now() - interval '1 hour')$$,
+                   '%already used for another report%', 'the same words at the same place at another event time is another report');
+SELECT is((SELECT id FROM workorder.submit('hotline', 'I-3', '0301', '检测到占道经营', lon => 121.02, lat => 31.05)),
+          (SELECT id FROM workorder.orders WHERE channel_code = 'hotline' AND channel_ref = 'I-3'),
+          'a retry without the event time is still the same report');
 SELECT is((SELECT count(*) FROM workorder.orders WHERE channel_code = 'hotline' AND channel_ref = 'I-1'), 1::bigint,
           'retries never make a second order');
 SELECT is((SELECT count(*) FROM workorder.order_events WHERE order_id = (SELECT id FROM first_try)), 2::bigint,

@@ -5,7 +5,7 @@
 -- catalogue, routed and logged.  Submitting the same (channel, channel_ref) again
 -- returns the order already made, and never makes a second one; a reference that
 -- made an order of another report (another description, category as the channel
--- gave it, or place) is refused, WO308 (a connector whose counter started again
+-- gave it, place, or event time when both give one) is refused, WO308 (a connector whose counter started again
 -- lost every later report, each answered with an old order).
 
 -- dispatch_center returns the unit that receives what cannot be routed: the

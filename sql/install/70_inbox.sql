@@ -163,8 +163,8 @@ $$;
 -- retry of a report (same channel and channel_ref as an order that exists, or as
 -- an earlier row) is accepted with the existing order's id, because submit() is
 -- idempotent; so is a retry whose columns do not convert.  A row whose reference
--- made an order of another report (another description, category or place) is
--- rejected by submit() (WO308), not taken for its retry.
+-- made an order of another report (another description, category, place or event
+-- time) is rejected by submit() (WO308), not taken for its retry.
 --
 -- The claimed rows are submitted in (channel, channel_ref, id) order, not in id
 -- order, the channel and the reference trimmed of the blanks submit() trims (' M5'

@@ -247,7 +247,7 @@ check "a restored order can be acted on, and its chain continues" "resolved 0" \
   "$(q "$restored_db" "SELECT (workorder.resolve(id, 'x', '恢复后办结')).status FROM workorder.orders
                         WHERE channel_ref = 'ACCEPTED'") $(q "$restored_db" "SELECT count(*) FROM workorder.verify_log()")"
 check "a resubmitted report is found, not made again" "t" \
-  "$(q "$restored_db" "SELECT (workorder.submit('hotline', 'CLOSED', '0301', '再次提交', lon => 121.03, lat => 31.05)).id
+  "$(q "$restored_db" "SELECT (workorder.submit('hotline', 'CLOSED', '0301', '恢复测试 CLOSED', lon => 121.03, lat => 31.05)).id
                               = (SELECT id FROM workorder.orders WHERE channel_ref = 'CLOSED')")"
 
 q "$restored_db" "INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)

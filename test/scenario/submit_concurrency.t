@@ -5,6 +5,9 @@
 #   (a) Retries racing each other: 8 pgbench clients submit the same (channel,
 #       channel_ref) over and over.  Exactly one order is made, and every call
 #       returns that order.
+#   (a2) A reference reused for other reports: 8 clients each send a report of
+#       its own under one reference, 10 times.  One order, the first client's;
+#       its calls return it, every other call is refused with WO308.
 #   (b) Distinct reports racing each other: 8 clients x 200 reports, each with its
 #       own reference, a random channel, one of that channel's category codes and a
 #       random point around Nanhai.  Exactly one order per reference, every ticket
@@ -43,7 +46,7 @@ trap cleanup EXIT
 
 . "$(dirname "$0")/tap.sh"
 
-echo "1..21"
+echo "1..24"
 
 # -- setup: the extension, the demo map, the helpers -------------------------
 demo_database "$db" "$work/setup.err" &&
@@ -105,6 +108,35 @@ check "(a) ... that same order" "1 true" \
 check "(a) the order has its intake events once: submit and dispatch" "submit,dispatch" \
   "$(q "SELECT string_agg(e.action, ',' ORDER BY e.seq) FROM workorder.order_events e
           JOIN workorder.orders o ON o.id = e.order_id WHERE o.channel_ref = 'SAME-1'")"
+
+# -- (a2) one reference, 8 clients each sending its own report under it ---------
+# A reference reused for other reports (a counter that started again): the first
+# to commit makes the order, its own retries return it, and every other client's
+# report is refused (WO308), also when the two meet in flight (the INSERT's ON
+# CONFLICT path), never answered with the other client's order.
+q "CREATE TABLE reused (client integer, outcome text);
+   CREATE FUNCTION submit_own(client integer) RETURNS text LANGUAGE plpgsql AS \$\$
+   BEGIN
+       RETURN (workorder.submit('hotline_12345', 'SAME-2', '0301', '第' || client || '个客户端自己的报告',
+                                lon => 113.15, lat => 23.03)).description;
+   EXCEPTION WHEN SQLSTATE 'WO308' THEN
+       RETURN 'WO308';
+   END
+   \$\$;" >/dev/null
+cat >"$work/reused.sql" <<'SQL'
+INSERT INTO reused SELECT :client_id, submit_own(:client_id);
+SQL
+"$pgbench" -n -c "$clients" -j "$clients" -t 10 -f "$work/reused.sql" "$db" >"$work/reused.log" 2>&1
+rc=$?
+check "(a2) pgbench: $clients clients x 10 reports under one reference all end (an order or WO308)" 0 "$rc"
+[ "$rc" -ne 0 ] && sed 's/^/# /' "$work/reused.log" | tail -n 20
+check "(a2) exactly one order for the reference" 1 \
+  "$(q "SELECT count(*) FROM workorder.orders WHERE channel_code = 'hotline_12345' AND channel_ref = 'SAME-2'")"
+check "(a2) its client's calls all returned its report, every other client's were refused" "10 $(( (clients - 1) * 10 )) 0" \
+  "$(q "SELECT count(*) FILTER (WHERE r.outcome = o.description) || ' ' || count(*) FILTER (WHERE r.outcome = 'WO308')
+               || ' ' || count(*) FILTER (WHERE r.outcome <> o.description AND r.outcome <> 'WO308')
+          FROM reused r, workorder.orders o
+         WHERE o.channel_code = 'hotline_12345' AND o.channel_ref = 'SAME-2'")"
 
 # -- (b) distinct references, 8 clients -----------------------------------------
 cat >"$work/distinct.sql" <<'SQL'
