@@ -76,10 +76,14 @@
 /*
  * The blanks trimmed from a text, as the action texts trim them
  * (workorder.trim_blanks): space, tab, line feed, carriage return, form feed,
- * vertical tab, no-break space (U+00A0), ideographic space (U+3000) and the
- * byte order mark (U+FEFF), in UTF-8.
+ * vertical tab, no-break space (U+00A0), ideographic space (U+3000), the byte
+ * order mark (U+FEFF), and the zero-width space, non-joiner, joiner and word
+ * joiner (U+200B, U+200C, U+200D, U+2060), in UTF-8.  The zero-width ones
+ * come with text pasted from web pages and chat apps; a description of
+ * nothing else was taken as text, and made an order that read as empty.
  */
-static const char intake_blanks_utf8[] = " \t\n\r\f\v\xc2\xa0\xe3\x80\x80\xef\xbb\xbf";
+static const char intake_blanks_utf8[] = " \t\n\r\f\v\xc2\xa0\xe3\x80\x80\xef\xbb\xbf"
+	"\xe2\x80\x8b\xe2\x80\x8c\xe2\x80\x8d\xe2\x81\xa0";
 
 /* The arguments of submit(), in order. */
 enum
@@ -605,9 +609,9 @@ trim_blanks(text *value)
 	if (length == 0)
 		return PointerGetDatum(value);
 	if (GetDatabaseEncoding() == PG_UTF8 &&
-		bytes[0] > ' ' && bytes[0] != 0xC2 && bytes[0] != 0xE3 && bytes[0] != 0xEF &&
+		bytes[0] > ' ' && bytes[0] != 0xC2 && bytes[0] != 0xE2 && bytes[0] != 0xE3 && bytes[0] != 0xEF &&
 		bytes[length - 1] > ' ' && bytes[length - 1] != 0xA0 && bytes[length - 1] != 0x80 &&
-		bytes[length - 1] != 0xBF)
+		bytes[length - 1] != 0xBF && (bytes[length - 1] < 0x8B || bytes[length - 1] > 0x8D))
 		return PointerGetDatum(value);
 	return DirectFunctionCall2(btrim, PointerGetDatum(value), blanks_text());
 }

@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(39);
+SELECT plan(42);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -42,6 +42,14 @@ SELECT throws_ok($$SELECT workorder.submit('hotline', E'E-\u0001-4', '0301', '�
                  'WO302', NULL, 'a reference with a control character is refused');
 SELECT throws_ok($$SELECT workorder.submit('hotline', 'E-5', '0301', E'\t\u3000\n', lon => 121.02, lat => 31.05)$$,
                  'WO303', NULL, 'a description of blanks only is refused');
+-- Text pasted from a web page or a chat app carries zero-width characters: a
+-- description of nothing else is blank too, and they are trimmed from the ends.
+SELECT throws_ok($$SELECT workorder.submit('hotline', 'E-ZW-1', '0301', E'\u200B\u200D \u2060\u200C', lon => 121.02, lat => 31.05)$$,
+                 'WO303', NULL, 'a description of zero-width characters only is refused');
+SELECT is((workorder.submit('hotline', 'E-ZW-2', '0301', E'\u200B井盖缺失\u200B\u200D', lon => 121.02, lat => 31.05)).description,
+          '井盖缺失', 'zero-width characters around a description are trimmed');
+SELECT is(workorder.trim_blanks(E'\u200B井\u200B盖\u2060'), E'井\u200B盖',
+          'trim_blanks trims them from the ends only, as every blank');
 
 -- A control character that is not white space is no text: it would go out again in
 -- the outbox to channels that cannot carry it.  Tabs and line breaks are text.

@@ -28,9 +28,11 @@ AS 'MODULE_PATHNAME', 'intake_check_text'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 -- trim_blanks is value without the blanks around it that people type and paste:
--- spaces, tabs, line breaks, no-break and ideographic (U+3000) spaces, and the
--- byte order mark U+FEFF (which a CSV saved by a spreadsheet puts before its first
--- field), the set check_text trims.  Every text an action, a callback, the inbox or
+-- spaces, tabs, line breaks, no-break and ideographic (U+3000) spaces, the byte
+-- order mark U+FEFF (which a CSV saved by a spreadsheet puts before its first
+-- field), and the zero-width space, non-joiner, joiner and word joiner (U+200B,
+-- U+200C, U+200D, U+2060: text pasted from web pages and chat apps carries them;
+-- a description of nothing else was not blank), the set check_text trims.  Every text an action, a callback, the inbox or
 -- the detection inbox takes in is trimmed by it.  (Written out in each, the set once
 -- held E'\v', which is the letter v in PostgreSQL.)  C (src/intake.c): as SQL it
 -- had the pinned search_path of every SQL function, and was called, not inlined.
