@@ -325,8 +325,8 @@ typedef struct DedupSearch
 	NDouble		window_s;		/* the time window in seconds */
 	bool		spans;			/* orders have settled_at (else a 0.4 schema) */
 	TimestampTz settled_bound;	/* received - closed_window (received without one) */
-	TimestampTz lower;			/* received - the time window (a 0.4 schema only) */
-	TimestampTz received_bound; /* received - dedup_open_window, or the window if longer */
+	TimestampTz received_bound; /* received - dedup_open_window, or the window if longer
+								 * (in a 0.4 schema, the window) */
 	TimestampTz upper;			/* received + the time window */
 	text	   *new_phone;		/* the report's phone, reduced */
 	bool		report_geography_known; /* point::geography, computed when first needed */
@@ -1812,7 +1812,7 @@ dedup_candidate_from_row(DedupSearch *s, const Datum *v, const bool *n, TupleDes
 	if (info == NULL || strcmp(info->family, p->family) != 0)
 		return false;
 	received_at = DatumGetTimestampTz(v[SQ_RECEIVED_AT - 1]);
-	if (received_at > s->upper || received_at < s->received_bound || (!s->spans && received_at < s->lower))
+	if (received_at > s->upper || received_at < s->received_bound)
 		return false;
 	if (status == s->types->merged || status == s->types->cancelled)
 		return false;
@@ -2084,6 +2084,7 @@ dedup_search(DedupPostgis *pg, const DedupTypes *types, const DedupPolicy *p, co
 	NDouble		dlon;
 	NDouble		box[4];
 	Datum		args[8];
+	Interval   *longer;
 	Datum		family_codes;
 	DedupCandidate *candidates;
 	DedupCandidate **ranked;
@@ -2132,12 +2133,19 @@ dedup_search(DedupPostgis *pg, const DedupTypes *types, const DedupPolicy *p, co
 		s.settled_bound = p->closed_window == NULL ? r->received
 			: DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval, TimestampTzGetDatum(r->received),
 													  IntervalPGetDatum(p->closed_window)));
-		s.lower = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval, TimestampTzGetDatum(r->received),
-														  IntervalPGetDatum(p->time_window)));
-		s.received_bound = Min(s.lower,
-							   DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
-																	   TimestampTzGetDatum(r->received),
-																	   IntervalPGetDatum(dedup_open_window()))));
+		/* The longer of dedup_open_window and the window; a 0.4 schema has the window only. */
+		longer = p->time_window;
+		if (s.spans)
+		{
+			Interval   *open_window = dedup_open_window();
+
+			if (DatumGetBool(DirectFunctionCall2(interval_gt, IntervalPGetDatum(open_window),
+												 IntervalPGetDatum(p->time_window))))
+				longer = open_window;
+		}
+		s.received_bound = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+																   TimestampTzGetDatum(r->received),
+																   IntervalPGetDatum(longer)));
 	}
 	for (k = 0; k < 4; k++)
 	{
@@ -2145,7 +2153,7 @@ dedup_search(DedupPostgis *pg, const DedupTypes *types, const DedupPolicy *p, co
 			return 0;
 		args[k] = Float8GetDatum(box[k].v);
 	}
-	args[4] = TimestampTzGetDatum(s.spans ? s.settled_bound : s.lower);
+	args[4] = TimestampTzGetDatum(s.spans ? s.settled_bound : s.received_bound);
 	args[5] = TimestampTzGetDatum(s.upper);
 	if (!has_window || ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(family_codes)),
 									  ARR_DIMS(DatumGetArrayTypeP(family_codes))) == 0)
