@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(54);
+SELECT plan(59);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -255,13 +255,38 @@ SELECT is((SELECT ROW(escalation_step, escalated_to)::text FROM workorder.orders
 SELECT is((SELECT escalated_to FROM workorder.reassign(:walked, 'C-990401', 'B-um-990401001')), 'D-um',
           'a reassigned order is escalated to its new unit''s parent, not its former unit''s');
 SELECT is((SELECT escalated_to FROM workorder.return_order(:walked, 'B-um-990401001', '不属于本单位')), NULL,
-          '... a returned one to nobody');
+          '... a returned one to its dispatching center''s parent: none above the district''s center');
 SELECT is((SELECT escalated_to FROM workorder.dispatch(:walked, 'C-990401', 'C-990401001001')), 'C-990401',
           '... and dispatched again, to its new unit''s parent');
 SELECT count(*) FROM workorder.task_escalate(:'walked_due'::timestamptz + interval '2.5 seconds') \gset
 SELECT is((SELECT escalated_to FROM workorder.reassign(:walked, 'C-990401', 'B-um-990401001')), 'district leader',
           'one escalated to the district leader stays so');
 RELEASE SAVEPOINT parent_walk;
+
+-- An order without a main unit is its dispatching center's: a town center's order
+-- returned to it, still not dispatched again at the deadline, is escalated to the
+-- center's parent (it was escalated to nobody, and the step was done).
+SAVEPOINT returned_walk;
+UPDATE workorder.units SET active = true WHERE code = 'C-990401001';
+SELECT id AS held FROM workorder.submit('hotline', 'ESC-HELD', '0301', '西南村路口有流动摊贩占道',
+                                        lon => 121.02, lat => 31.05, priority => 'high') \gset
+SELECT (workorder.return_order(:held, main_unit, '不属于本单位')).status FROM workorder.orders WHERE id = :held \gset
+SELECT (workorder.dispatch(:held, 'C-990401001', 'C-990401001001')).dispatching_unit AS held_center \gset
+SELECT resolve_due_at AS held_due FROM workorder.return_order(:held, 'C-990401001001', '退回镇中心') \gset
+SELECT is((SELECT ROW(status, main_unit, dispatching_unit)::text FROM workorder.orders WHERE id = :held),
+          ROW('new'::workorder.order_status, NULL::text, 'C-990401001')::text,
+          'the fixture: an order the town center dispatched, returned to it');
+SELECT count(*) FROM workorder.task_escalate(:'held_due'::timestamptz + interval '1 second') \gset
+SELECT is((SELECT ROW(escalation_step, escalated_to)::text FROM workorder.orders WHERE id = :held),
+          ROW(1, 'C-990401')::text,
+          'escalate_parent of an order without a main unit goes to its dispatching center''s parent');
+SELECT is((SELECT note FROM workorder.order_events WHERE order_id = :held AND action = 'escalate'),
+          'escalation step 1: escalate_parent to C-990401', '... and its event says to whom');
+SELECT is((SELECT escalated_to FROM workorder.dispatch(:held, 'C-990401001', 'C-990401001001')), 'C-990401001',
+          'dispatched again, it is escalated to its new unit''s parent');
+SELECT is((SELECT escalated_to FROM workorder.return_order(:held, 'C-990401001001', '再次退回')), 'C-990401',
+          '... and returned again, to its center''s parent, not to nobody');
+ROLLBACK TO SAVEPOINT returned_walk;
 
 -- The steps run on the terms the deadline is held to: those in force when the
 -- order's clock started, not the policy as it is now.  Here the policy counted

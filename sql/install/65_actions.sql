@@ -351,7 +351,7 @@ BEGIN
        SET status = workorder.action_status('return', o.status),
            status_reason = pg_catalog.format('returned by %s: %s', COALESCE(o.main_unit, who), why),
            main_unit = NULL, assisting_units = '{}', pending_extension = NULL,
-           escalated_to = workorder.escalation_after_move(o, NULL),
+           escalated_to = workorder.escalation_after_move(o, o.dispatching_unit),
            return_count = x.return_count OPERATOR(pg_catalog.+) 1,
            updated_at = pg_catalog.now()
      WHERE x.id OPERATOR(pg_catalog.=) o.id

@@ -81,11 +81,13 @@ ALTER TABLE workorder.orders
 CREATE INDEX orders_next_escalation_idx ON workorder.orders (next_escalation_at)
     WHERE next_escalation_at IS NOT NULL;
 COMMENT ON COLUMN workorder.orders.escalation_step IS 'the last escalation step done for the current deadline (0: none)';
-COMMENT ON COLUMN workorder.orders.escalated_to IS 'the parent unit or district leader the order was last escalated to; a parent follows the main unit (reassign, return, dispatch)';
+COMMENT ON COLUMN workorder.orders.escalated_to IS 'the parent unit or district leader the order was last escalated to; a parent follows the main unit (reassign, dispatch), or the dispatching center while there is none (return)';
 COMMENT ON COLUMN workorder.orders.next_escalation_at IS 'when the escalate task must next look at the order; NULL: never';
 
 -- escalation_parent is the unit an escalate_parent step of an order of main_unit
--- goes to: the first active unit up the tree from its parent, or NULL.
+-- goes to: the first active unit up the tree from its parent, or NULL.  An order
+-- without a main unit (returned to its center, or never routed) is its
+-- dispatching unit's: the step goes to that center's parent (part 93).
 CREATE FUNCTION workorder.escalation_parent(main_unit text)
 RETURNS text
 LANGUAGE sql STABLE
@@ -103,9 +105,10 @@ AS $$
 $$;
 
 -- escalation_after_move is escalated_to of an order whose main unit becomes
--- main_unit (reassign, return, a dispatch after a return).  Once an escalate_parent
--- step is done, the order is escalated to its main unit's parent: the new unit's
--- (escalation_parent; NULL without a main unit or an active parent), not the old
+-- main_unit (reassign, a dispatch after a return; a return passes the dispatching
+-- center, which holds the order then).  Once an escalate_parent step is done, the
+-- order is escalated to its holder's parent: the new unit's (escalation_parent;
+-- NULL without an active parent), not the old
 -- one's (a water bureau's order read as escalated to the urban management bureau;
 -- cleared, the new unit's parent never heard of it, as the step is done once).  The
 -- district leader stays; an order not escalated to a parent keeps what it has.

@@ -72,7 +72,10 @@ BEGIN
                 done_step := NULL;
                 target := NULL;
                 IF s.action OPERATOR(pg_catalog.=) 'escalate_parent' THEN
-                    target := workorder.escalation_parent(o.main_unit);
+                    -- An order without a main unit (returned, or never routed) is
+                    -- its dispatching center's to deal with: the center's parent
+                    -- hears.  (It went to nobody.)
+                    target := workorder.escalation_parent(COALESCE(o.main_unit, o.dispatching_unit));
                 ELSIF s.action OPERATOR(pg_catalog.=) 'escalate_leader' THEN
                     target := leader;
                 END IF;
