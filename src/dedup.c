@@ -42,9 +42,10 @@
  * was open.  So even a generic plan can only be a scan of that index, and
  * since the index checks the times before any row is read, its cost follows
  * the orders of the last dedup_open_window in the box that are open or were
- * settled within closed_window, not the years of history at that place.  It is planned once,
- * generic, with sequential scans off (so that a plan made while the table is
- * small is the index scan too); test/scenario/dedup_plan.t checks the plans.
+ * settled within closed_window, not the years of history at that place.  It
+ * is planned once, generic, with sequential scans off (so that a plan made
+ * while the table is small is the index scan too); test/scenario/dedup_plan.t
+ * checks the plans.
  * The family and the statuses that are never candidates (merged, cancelled)
  * are filters of that scan, written as "(...) IS TRUE" so that no index can
  * take them (orders_category_received_idx would otherwise serve the
@@ -751,9 +752,11 @@ dedup_call(FmgrInfo *f, int nargs, Datum a0, Datum a1, Datum a2, bool *isnull)
  * dedup_search_plan returns the search query, prepared once per backend and
  * PostGIS schema: the orders whose location overlaps the box from ($1, $2)
  * to ($3, $4), that were received from $8 to $6 and are open or settled no
- * earlier than $5, the quals of orders_location_idx and the only indexable ones, so that every plan of it
- * is a scan of that index, and that are of the family $7 (the category codes
- * of the family) and not merged or cancelled, filters of that scan.  The
+ * earlier than $5, the quals of orders_location_idx and the only indexable
+ * ones, so that every plan of it is a scan of that index, and that are of the
+ * family $7 (the category codes of the family) and not merged or cancelled,
+ * filters of that scan.  In a 0.4 schema, without settled_at, $5 bounds the
+ * receipt instead.  The
  * plan is generic (made once, the box a runtime key of the index scan): a
  * custom plan would be planned again for every report, and the planner's
  * estimate of the box's selectivity reads the index column's statistics,
@@ -790,7 +793,7 @@ dedup_search_plan(DedupPostgis *pg, bool spans)
  * library from the moment the server loads it until ALTER EXTENSION ...
  * UPDATE.  There the search is 0.4's: orders received within the window
  * either side of the report, resolved ones by their log.  Asked at every
- * search (two catalogue cache lookups), since the update may come in the
+ * search (three catalogue cache lookups), since the update may come in the
  * middle of a session.
  */
 static bool
@@ -1765,9 +1768,10 @@ dedup_distance(DedupSearch *s, Datum location)
  * search query) and, when it is a candidate, scores it into *c (the values
  * in memory of the search's caller) and returns true.  Its filters are the
  * SQL's quals: the family, received from dedup_open_window (or the window)
- * before the report to the window after it, then neither merged nor cancelled, not the excluded order, not a
- * suspected duplicate waiting for review, open or resolved no longer than
- * closed_window before the report, within the radius.
+ * before the report to the window after it, then neither merged nor
+ * cancelled, not the excluded order, not a suspected duplicate waiting for
+ * review, open or resolved no longer than closed_window before the report,
+ * within the radius.
  */
 static bool
 dedup_candidate_from_row(DedupSearch *s, const Datum *v, const bool *n, TupleDesc desc, DedupCandidate *c)

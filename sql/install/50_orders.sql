@@ -75,9 +75,8 @@ CREATE INDEX orders_master_idx ON workorder.orders (master_id) WHERE master_id I
 -- all three in one scan: the orders near a new report, received from
 -- dedup_open_window before it to its window after it, that are still open or were
 -- settled within the category's closed_window, whatever the years of history at
--- that place (the
--- times are checked in the index, before any row is read).  Its pages are split by
--- location, as a location-only index's would be.
+-- that place (the times are checked in the index, before any row is read).  Its
+-- pages are split by location, as a location-only index's would be.
 CREATE INDEX orders_location_idx ON workorder.orders
     USING gist (location, received_at, (COALESCE(settled_at, 'infinity'::timestamptz)));
 SELECT pg_catalog.pg_extension_config_dump('workorder.orders', '');

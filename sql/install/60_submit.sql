@@ -5,8 +5,9 @@
 -- catalogue, routed and logged.  Submitting the same (channel, channel_ref) again
 -- returns the order already made, and never makes a second one; a reference that
 -- made an order of another report (another description, category as the channel
--- gave it, place, or event time when both give one) is refused, WO308 (a connector whose counter started again
--- lost every later report, each answered with an old order).
+-- gave it, place, or event time when both give one) is refused, WO308 (a connector
+-- whose counter started again lost every later report, each answered with an old
+-- order).
 
 -- dispatch_center returns the unit that receives what cannot be routed: the
 -- setting dispatch_unit, else the first (by code) active center of an
@@ -32,10 +33,11 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 -- order mark U+FEFF (which a CSV saved by a spreadsheet puts before its first
 -- field), and the zero-width space, non-joiner, joiner and word joiner (U+200B,
 -- U+200C, U+200D, U+2060: text pasted from web pages and chat apps carries them;
--- a description of nothing else was not blank), the set check_text trims.  Every text an action, a callback, the inbox or
--- the detection inbox takes in is trimmed by it.  (Written out in each, the set once
--- held E'\v', which is the letter v in PostgreSQL.)  C (src/intake.c): as SQL it
--- had the pinned search_path of every SQL function, and was called, not inlined.
+-- a description of nothing else was not blank), the set check_text trims.  Every
+-- text an action, a callback, the inbox or the detection inbox takes in is trimmed
+-- by it.  (Written out in each, the set once held E'\v', which is the letter v in
+-- PostgreSQL.)  C (src/intake.c): as SQL it had the pinned search_path of every SQL
+-- function, and was called, not inlined.
 -- In a database not in UTF-8 only the ASCII blanks are trimmed.
 CREATE FUNCTION workorder.trim_blanks(value text)
 RETURNS text

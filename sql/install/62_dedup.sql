@@ -282,9 +282,9 @@ CREATE TYPE workorder.dedup_candidate AS (
 -- longer) before it and no later than time_window after it (a report that waited
 -- for a lock, or in the inbox, may be older than an order), neither
 -- merged nor cancelled nor a suspected duplicate waiting for review (new, flagged
--- review and not reviewed, as in suspected_duplicates), open however long ago they
--- came in, or resolved or closed no longer than closed_window before the report
--- (settled_at, when it was resolved: src/settled.c).  At most 50.
+-- review and not reviewed, as in suspected_duplicates), and open, or resolved or
+-- closed no longer than closed_window before the report (settled_at, when it was
+-- resolved: src/settled.c).  At most 50.
 -- Each gets the components of the header:
 --   distance_score  GREATEST(0, 1 - distance_m / radius_m), distance_m the geodesic
 --                   distance on WGS 84 that ST_Distance(geography) measures (in C,
