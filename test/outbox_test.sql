@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(108);
+SELECT plan(115);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 SELECT workorder.load_channels('[{"code": "mailbox", "name": "区长信箱", "kind": "mailbox"}]');
@@ -514,6 +514,60 @@ SELECT is_empty($$SELECT id FROM workorder.outbox WHERE state = 'delivered' AND 
                 'each message delivered after it died has its outbox_delivered_after_dead notification');
 SELECT ok((SELECT count(*) > 0 FROM workorder.notifications WHERE kind = 'outbox_delivered_after_dead'),
           '... and there is such a message here');
+
+-- A channel that was down longer than its attempts allowed: redrive_outbox sends
+-- its dead messages again, in each report's order, except one that a later
+-- delivered message of its report overtook (the channel knows a later state).
+SELECT workorder.load_channels('[{"code": "rd", "name": "重发测试", "kind": "platform",
+                                  "categories": [{"code": "0301", "category": "CITY_VENDOR"}]}]') IS NOT NULL AS loaded \gset
+DO $$
+DECLARE
+    oid_ bigint;
+BEGIN
+    FOR i IN 1..3 LOOP
+        oid_ := (workorder.submit('rd', 'RD-' || i, '0301', '第' || i || '个路口又有摊贩',
+                                  lon => 121.01 + i * 0.02, lat => 31.17)).id;
+        IF (SELECT o.status FROM workorder.orders o WHERE o.id = oid_) = 'new' THEN
+            PERFORM workorder.dispatch(oid_, 'C-990401', 'C-990401001');
+        END IF;
+        PERFORM workorder.accept(oid_, 'x');
+    END LOOP;
+END
+$$;
+CREATE TEMP VIEW rd_messages AS
+SELECT m.id, o.channel_ref AS ref, m.kind, m.state, m.attempts
+  FROM workorder.outbox m JOIN workorder.orders o ON o.id = m.order_id
+ WHERE m.channel_code = 'rd';
+-- RD-1: its dispatch died, its accept was delivered.  RD-2: both died.  RD-3: both
+-- died two days ago.
+UPDATE workorder.outbox m SET state = 'dead', attempts = 8, last_error = 'HTTP 503', settled_at = now() - interval '1 hour'
+  FROM rd_messages r WHERE m.id = r.id AND (r.ref = 'RD-2' OR (r.ref = 'RD-1' AND r.kind = 'dispatch'));
+UPDATE workorder.outbox m SET state = 'delivered', attempts = 1, delivered_at = now(), settled_at = now()
+  FROM rd_messages r WHERE m.id = r.id AND r.ref = 'RD-1' AND r.kind = 'accept';
+UPDATE workorder.outbox m SET state = 'dead', attempts = 8, last_error = 'HTTP 503', settled_at = now() - interval '2 days'
+  FROM rd_messages r WHERE m.id = r.id AND r.ref = 'RD-3';
+SELECT results_eq($$SELECT * FROM workorder.redrive_outbox('rd', died_since => now() - interval '1 day')$$,
+                  $$VALUES (2::bigint, 1::bigint)$$,
+                  'redrive_outbox: RD-2''s two dead messages are sent again, RD-1''s overtaken dispatch is not');
+SELECT results_eq($$SELECT ref, kind, state, attempts FROM rd_messages ORDER BY id$$,
+                  $$VALUES ('RD-1', 'dispatch', 'dead', 8), ('RD-1', 'accept', 'delivered', 1),
+                           ('RD-2', 'dispatch', 'pending', 0), ('RD-2', 'accept', 'pending', 0),
+                           ('RD-3', 'dispatch', 'dead', 8), ('RD-3', 'accept', 'dead', 8)$$,
+                  '... pending with their attempts from 0; RD-3''s, dead before died_since, stay dead');
+SELECT results_eq($$SELECT r.ref, r.kind FROM workorder.claim_outbox('rd', 100, '10 minutes', 'p') c
+                     JOIN rd_messages r ON r.id = c.id ORDER BY c.id$$,
+                  $$VALUES ('RD-2', 'dispatch')$$,
+                  '... and go out in their report''s order: the dispatch first');
+SELECT results_eq($$SELECT * FROM workorder.redrive_outbox('rd')$$, $$VALUES (2::bigint, 1::bigint)$$,
+                  'without died_since, every dead message is taken: RD-3''s are sent again');
+SELECT throws_ok($$SELECT * FROM workorder.redrive_outbox('no_such_channel')$$, 'WO603',
+                 'invalid channel for the outbox', 'an unknown channel is WO603');
+SELECT throws_ok($$SELECT * FROM workorder.redrive_outbox('rd', NULL, 0)$$, 'WO603',
+                 'invalid batch size for the outbox', 'a batch size of 0 is WO603');
+SELECT ok(has_function_privilege('workorder_admin', 'workorder.redrive_outbox(text, timestamptz, integer)', 'EXECUTE')
+          AND NOT has_function_privilege('workorder_intake', 'workorder.redrive_outbox(text, timestamptz, integer)', 'EXECUTE')
+          AND NOT has_function_privilege('workorder_dispatcher', 'workorder.redrive_outbox(text, timestamptz, integer)', 'EXECUTE'),
+          'the center''s admins send dead messages again, not a connector or a dispatcher');
 
 -- Every message the functions above settled (acknowledged, failed for the last time,
 -- given back dead by a claim or by outbox_expire) says when it settled, and no other

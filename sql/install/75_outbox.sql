@@ -469,3 +469,66 @@ COMMENT ON FUNCTION workorder.claim_outbox(text, integer, interval, text) IS
 COMMENT ON FUNCTION workorder.ack_outbox(bigint, text) IS 'Marks a claimed outbox message delivered (idempotent).';
 COMMENT ON FUNCTION workorder.fail_outbox(bigint, text, text) IS
     'Gives a claimed outbox message back after a failed delivery: pending after a backoff, or dead after outbox_max_attempts.';
+
+-- redrive_outbox sends a channel's dead messages again, once the channel's system is
+-- back (its endpoint was down for longer than outbox_max_attempts allowed): each
+-- becomes pending, due now, its attempts counted from 0, and claim_outbox takes a
+-- report's messages in order as ever.  Not a message after which a later message of
+-- the same report was delivered: the channel knows a later state, which the older
+-- one would overwrite there (a 'dispatch' arriving after its 'resolve'); it stays
+-- dead, counted as superseded.  died_since, when given, takes only the messages
+-- that died since then (settled_at); at most max_messages, the oldest first (rows
+-- another session holds are skipped).  Returns how many were sent again and how
+-- many were left as superseded.  Until 0.5 a dead message could only wait for
+-- retention_outbox to delete it.  WO603 for an unknown channel or max_messages
+-- outside 1..100000.  The center's to decide, not a connector's: admins only (part
+-- 98).
+CREATE FUNCTION workorder.redrive_outbox(channel text, died_since timestamptz DEFAULT NULL,
+                                         max_messages integer DEFAULT 10000)
+RETURNS TABLE (redriven bigint, superseded bigint)
+LANGUAGE plpgsql
+SECURITY DEFINER
+AS $$
+DECLARE
+    redriven_at timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM workorder.channels c WHERE c.code OPERATOR(pg_catalog.=) redrive_outbox.channel) THEN
+        PERFORM workorder.outbox_bad_argument('channel',
+            pg_catalog.format('There is no channel %s.', COALESCE(pg_catalog.quote_literal(channel), 'NULL')),
+            'Pass the code of a channel in workorder.channels.');
+    END IF;
+    IF max_messages IS NULL OR max_messages OPERATOR(pg_catalog.<) 1
+       OR max_messages OPERATOR(pg_catalog.>) 100000 THEN
+        PERFORM workorder.outbox_bad_argument('batch size',
+            pg_catalog.format('max_messages is %s.', COALESCE(max_messages::text, 'NULL')),
+            'Send 1 to 100000 dead messages again at a time.');
+    END IF;
+    WITH dead AS (
+        SELECT m.id,
+               EXISTS (SELECT 1 FROM workorder.outbox l
+                        WHERE l.order_id OPERATOR(pg_catalog.=) m.order_id
+                          AND l.id OPERATOR(pg_catalog.>) m.id
+                          AND l.state OPERATOR(pg_catalog.=) 'delivered') AS overtaken
+          FROM workorder.outbox m
+         WHERE m.channel_code OPERATOR(pg_catalog.=) redrive_outbox.channel
+           AND m.state OPERATOR(pg_catalog.=) 'dead'
+           AND (died_since IS NULL OR m.settled_at OPERATOR(pg_catalog.>=) died_since)
+         ORDER BY m.id
+         LIMIT max_messages
+           FOR UPDATE OF m SKIP LOCKED
+    ), sent AS (
+        UPDATE workorder.outbox x
+           SET state = 'pending', attempts = 0, next_attempt_at = redriven_at, settled_at = NULL,
+               claimed_by = NULL, claimed_until = NULL, lease_expired_at = NULL
+          FROM dead d
+         WHERE x.id OPERATOR(pg_catalog.=) d.id AND NOT d.overtaken
+        RETURNING x.id
+    )
+    SELECT (SELECT pg_catalog.count(*) FROM sent), (SELECT pg_catalog.count(*) FROM dead WHERE dead.overtaken)
+      INTO redriven, superseded;
+    RETURN NEXT;
+END
+$$;
+REVOKE ALL ON FUNCTION workorder.redrive_outbox(text, timestamptz, integer) FROM PUBLIC;
+COMMENT ON FUNCTION workorder.redrive_outbox(text, timestamptz, integer) IS
+    'Sends a channel''s dead outbox messages again (pending, attempts from 0), except those a later delivered message of the same report overtook; returns (redriven, superseded).';
