@@ -324,23 +324,30 @@ SELECT results_eq(format('SELECT (m).state, (m).delivered_at FROM workorder.ack_
 
 -- A report's messages go out in order.  Three reports on a channel of their own,
 -- each with three messages (dispatch, accept, resolve).
-SELECT workorder.load_channels('[{"code": "app", "name": "市民App", "kind": "platform",
-                                  "categories": [{"code": "0301", "category": "CITY_VENDOR"}]}]') IS NOT NULL AS loaded \gset
-DO $$
+-- three_reports files three reports on a new channel of replies, prefix || 1..3,
+-- each dispatched and accepted, and resolved when asked.
+CREATE FUNCTION pg_temp.three_reports(channel text, prefix text, lat float8, resolved boolean) RETURNS void
+LANGUAGE plpgsql AS $$
 DECLARE
     oid_ bigint;
 BEGIN
+    PERFORM workorder.load_channels(pg_catalog.format('[{"code": %s, "name": %s, "kind": "platform",
+                                              "categories": [{"code": "0301", "category": "CITY_VENDOR"}]}]',
+                                           to_jsonb(channel), to_jsonb(channel || ' 测试'))::jsonb);
     FOR i IN 1..3 LOOP
-        oid_ := (workorder.submit('app', 'Q-' || i, '0301', '第' || i || '个路口占道经营',
-                                  lon => 121.01 + i * 0.02, lat => 31.15)).id;
+        oid_ := (workorder.submit(channel, prefix || i, '0301', '第' || i || '个路口占道经营',
+                                  lon => 121.01 + i * 0.02, lat => lat)).id;
         IF (SELECT o.status FROM workorder.orders o WHERE o.id = oid_) = 'new' THEN
             PERFORM workorder.dispatch(oid_, 'C-990401', 'C-990401001');
         END IF;
         PERFORM workorder.accept(oid_, 'x');
-        PERFORM workorder.resolve(oid_, 'x', '已劝离');
+        IF resolved THEN
+            PERFORM workorder.resolve(oid_, 'x', '已劝离');
+        END IF;
     END LOOP;
 END
 $$;
+SELECT pg_temp.three_reports('app', 'Q-', 31.15, true) IS NOT NULL AS made \gset
 CREATE TEMP VIEW app_messages AS
 SELECT m.id, o.channel_ref AS ref, m.kind, row_number() OVER (PARTITION BY m.order_id ORDER BY m.id) AS nth
   FROM workorder.outbox m JOIN workorder.orders o ON o.id = m.order_id
@@ -518,22 +525,7 @@ SELECT ok((SELECT count(*) > 0 FROM workorder.notifications WHERE kind = 'outbox
 -- A channel that was down longer than its attempts allowed: redrive_outbox sends
 -- its dead messages again, in each report's order, except one that a later
 -- delivered message of its report overtook (the channel knows a later state).
-SELECT workorder.load_channels('[{"code": "rd", "name": "重发测试", "kind": "platform",
-                                  "categories": [{"code": "0301", "category": "CITY_VENDOR"}]}]') IS NOT NULL AS loaded \gset
-DO $$
-DECLARE
-    oid_ bigint;
-BEGIN
-    FOR i IN 1..3 LOOP
-        oid_ := (workorder.submit('rd', 'RD-' || i, '0301', '第' || i || '个路口又有摊贩',
-                                  lon => 121.01 + i * 0.02, lat => 31.17)).id;
-        IF (SELECT o.status FROM workorder.orders o WHERE o.id = oid_) = 'new' THEN
-            PERFORM workorder.dispatch(oid_, 'C-990401', 'C-990401001');
-        END IF;
-        PERFORM workorder.accept(oid_, 'x');
-    END LOOP;
-END
-$$;
+SELECT pg_temp.three_reports('rd', 'RD-', 31.17, false) IS NOT NULL AS made \gset
 CREATE TEMP VIEW rd_messages AS
 SELECT m.id, o.channel_ref AS ref, m.kind, m.state, m.attempts
   FROM workorder.outbox m JOIN workorder.orders o ON o.id = m.order_id

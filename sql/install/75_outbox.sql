@@ -185,6 +185,22 @@ BEGIN
 END
 $$;
 
+-- outbox_channel checks the channel a claim or a redrive names: one of
+-- workorder.channels, else WO603.
+CREATE FUNCTION workorder.outbox_channel(channel text)
+RETURNS text
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM workorder.channels c WHERE c.code OPERATOR(pg_catalog.=) outbox_channel.channel) THEN
+        PERFORM workorder.outbox_bad_argument('channel',
+            pg_catalog.format('There is no channel %s.', COALESCE(pg_catalog.quote_literal(channel), 'NULL')),
+            'Pass the code of a channel in workorder.channels.');
+    END IF;
+    RETURN channel;
+END
+$$;
+
 -- outbox_claimer checks a claimer's name: NULL (anonymous) or 1 to 200 characters.
 CREATE FUNCTION workorder.outbox_claimer(claimer text)
 RETURNS text
@@ -233,11 +249,7 @@ DECLARE
     claimed_at timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     PERFORM workorder.check_channel_access(channel, 'claim the outbox');   -- an intake login: its own channel only (part 96)
-    IF NOT EXISTS (SELECT 1 FROM workorder.channels c WHERE c.code OPERATOR(pg_catalog.=) claim_outbox.channel) THEN
-        PERFORM workorder.outbox_bad_argument('channel',
-            pg_catalog.format('There is no channel %s.', COALESCE(pg_catalog.quote_literal(channel), 'NULL')),
-            'Pass the code of a channel in workorder.channels.');
-    END IF;
+    PERFORM workorder.outbox_channel(channel);
     IF max_messages IS NULL OR max_messages OPERATOR(pg_catalog.<) 1
        OR max_messages OPERATOR(pg_catalog.>) 10000 THEN
         PERFORM workorder.outbox_bad_argument('batch size',
@@ -492,11 +504,7 @@ AS $$
 DECLARE
     redriven_at timestamptz := pg_catalog.clock_timestamp();
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM workorder.channels c WHERE c.code OPERATOR(pg_catalog.=) redrive_outbox.channel) THEN
-        PERFORM workorder.outbox_bad_argument('channel',
-            pg_catalog.format('There is no channel %s.', COALESCE(pg_catalog.quote_literal(channel), 'NULL')),
-            'Pass the code of a channel in workorder.channels.');
-    END IF;
+    PERFORM workorder.outbox_channel(channel);
     IF max_messages IS NULL OR max_messages OPERATOR(pg_catalog.<) 1
        OR max_messages OPERATOR(pg_catalog.>) 100000 THEN
         PERFORM workorder.outbox_bad_argument('batch size',
