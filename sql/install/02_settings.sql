@@ -50,7 +50,7 @@ SELECT d.name, d.kind, d.min_value, d.max_value, d.choices, d.default_value, d.m
     ('dedup_enabled', 'switch', NULL, NULL, NULL, 'on', 'whether submit() looks for duplicates'),
     ('dedup_radius_m', 'number', 1, 5000, NULL, '100', 'dedup: search radius in metres'),
     ('dedup_window', 'interval', 60.48, 7776000, NULL, '3 days',
-     'dedup: the time gap at which the time score falls to 0 (an order still open is a candidate however old)'),
+     'dedup: the time gap at which the time score falls to 0 (an order still open is a candidate past it, within dedup_open_window)'),
     ('dedup_open_window', 'interval', 0, 31536000, NULL, '30 days',
      'dedup: how long after its receipt an order is a candidate, open or resolved recently (a category''s longer window counts instead)'),
     ('dedup_closed_window', 'interval', 0, 7776000, NULL, '3 days',
