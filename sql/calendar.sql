@@ -10,18 +10,8 @@ SET TimeZone = 'Asia/Shanghai';
 SET DateStyle = 'ISO, YMD';
 SET IntervalStyle = postgres;  -- pg_regress sets postgres_verbose; this reads better
 
--- error_of runs a statement and shows the error it raises, SQLSTATE first.
-CREATE FUNCTION pg_temp.error_of(stmt text,
-    OUT code text, OUT message text, OUT detail text, OUT hint text)
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE stmt;
-    code := 'no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-                            detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-END
-$$;
+-- error_of (test/fixtures/error_of.sql) runs a statement and returns the error it raises.
+\i test/fixtures/error_of.sql
 
 -- ts shows an instant in Beijing time with its weekday.
 CREATE FUNCTION pg_temp.ts(t timestamptz) RETURNS text

@@ -7,6 +7,7 @@
 BEGIN;
 SET client_min_messages = warning;
 \i test/fixtures/dedup_map.sql
+\i test/fixtures/error_of.sql
 
 -- Similarity.  Normalisation: full-width to ASCII, lower case, punctuation and
 -- spaces out, digit runs one symbol (descriptions) or their value (addresses),
@@ -62,23 +63,9 @@ CREATE FUNCTION pg_temp.refs(t text) RETURNS text LANGUAGE sql AS $$
         SELECT COALESCE((SELECT o.channel_ref FROM workorder.orders o WHERE o.ticket::text = m[1]), m[1]) AS x
           FROM regexp_matches(t, '(\d{8}-\d{6}-\d|[^0-9]+|\d+)', 'g') m) p), t)
 $$;
--- try runs a statement and shows its error as psql would, orders named by ref.
-CREATE FUNCTION pg_temp.try(statement text) RETURNS SETOF text LANGUAGE plpgsql AS $$
-DECLARE
-    state text;
-    message text;
-    detail text;
-    hint text;
-BEGIN
-    EXECUTE statement;
-    RETURN NEXT 'no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-                            detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-    RETURN NEXT 'ERROR ' || state || ':  ' || regexp_replace(pg_temp.refs(message), ' \(id \d+\)', '');
-    IF detail <> '' THEN RETURN NEXT 'DETAIL:  ' || pg_temp.refs(detail); END IF;
-    IF hint <> '' THEN RETURN NEXT 'HINT:  ' || hint; END IF;
-END
+-- masked names the orders in an error by ref, without their ids.
+CREATE FUNCTION pg_temp.masked(t text) RETURNS text LANGUAGE sql AS $$
+    SELECT regexp_replace(pg_temp.refs(t), ' \(id \d+\)', '', 'g')
 $$;
 CREATE FUNCTION pg_temp.report(channel text, ref text, category text, description text, lon float8, lat float8,
                                address text DEFAULT NULL, phone text DEFAULT NULL)

@@ -7,6 +7,7 @@ SET client_min_messages = warning;
 SET IntervalStyle = postgres;  -- pg_regress sets postgres_verbose; this reads better
 
 \i test/fixtures/lifecycle_map.sql
+\i test/fixtures/error_of.sql
 
 -- Orders are named by a letter here: tickets and ids depend on the day and on
 -- other tests.  intake is the number of events submit() logged.
@@ -39,23 +40,10 @@ BEGIN
 END
 $$;
 
--- try runs an action and shows its error as psql would, through unlabel.
-CREATE FUNCTION pg_temp.try(statement text) RETURNS SETOF text LANGUAGE plpgsql AS $$
-DECLARE
-    state text;
-    message text;
-    detail text;
-    hint text;
-BEGIN
-    EXECUTE statement;
-    RETURN NEXT 'no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-                            detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-    RETURN NEXT 'ERROR ' || state || ':  ' || pg_temp.unlabel(message);
-    IF detail <> '' THEN RETURN NEXT 'DETAIL:  ' || pg_temp.unlabel(detail); END IF;
-    IF hint <> '' THEN RETURN NEXT 'HINT:  ' || pg_temp.unlabel(hint); END IF;
-END
+-- Errors are shown through pg_temp.try (test/fixtures/error_of.sql), masked by
+-- unlabel.
+CREATE FUNCTION pg_temp.masked(t text) RETURNS text LANGUAGE sql AS $$
+    SELECT pg_temp.unlabel(t)
 $$;
 
 -- history shows the events an order got after intake, without timestamps; details

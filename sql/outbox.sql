@@ -175,20 +175,13 @@ SELECT workorder.claim_outbox('hotline', 10, '1 minute', '');
 SELECT workorder.ack_outbox(NULL);
 -- (The errors that name a message are shown through pg_temp.refused, which masks
 -- the message's id and the instants, and shows the SQLSTATE.)
+\i test/fixtures/error_of.sql
 CREATE FUNCTION pg_temp.refused(call text)
 RETURNS TABLE (code text, message text, detail text, hint text)
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE call;
-    code := 'no error';
-    RETURN NEXT;
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-                            detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-    message := regexp_replace(message, 'message -?[0-9]+', 'message N');
-    detail := regexp_replace(detail, ' (at|until) .*\.$', ' \1 T.');
-    RETURN NEXT;
-END
+LANGUAGE sql AS $$
+    SELECT e.code, regexp_replace(e.message, 'message -?[0-9]+', 'message N'),
+           regexp_replace(e.detail, ' (at|until) .*\.$', ' \1 T.'), e.hint
+      FROM pg_temp.error_of(call) e
 $$;
 \x on
 SELECT * FROM pg_temp.refused('SELECT workorder.ack_outbox(-1)');

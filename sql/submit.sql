@@ -5,6 +5,7 @@
 BEGIN;
 SET client_min_messages = warning;
 \i test/fixtures/intake_map.sql
+\i test/fixtures/error_of.sql
 
 -- submit_case shows what routing decided for one report, without the ticket and id
 -- (they depend on the day and on other tests).
@@ -110,26 +111,12 @@ SELECT workorder.submit('hotline', 'B-11', '0301', '井盖缺失', address => E'
 -- A reference already used for another report (WO308), whichever of the three
 -- differs first: the description, the category, the place.  (The order's ticket,
 -- which changes with the day, is shown as <ticket>.)
-CREATE FUNCTION pg_temp.refused(statement text) RETURNS SETOF text LANGUAGE plpgsql AS $$
-DECLARE
-    state text;
-    message text;
-    detail text;
-    hint text;
-BEGIN
-    EXECUTE statement;
-    RETURN NEXT 'no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-                            detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-    RETURN NEXT 'ERROR ' || state || ':  ' || message;
-    RETURN NEXT 'DETAIL:  ' || regexp_replace(detail, '\d{8}-\d{6}-\d', '<ticket>');
-    RETURN NEXT 'HINT:  ' || hint;
-END
+CREATE FUNCTION pg_temp.masked(t text) RETURNS text LANGUAGE sql AS $$
+    SELECT regexp_replace(t, '\d{8}-\d{6}-\d', '<ticket>', 'g')
 $$;
-SELECT * FROM pg_temp.refused($$SELECT workorder.submit('hotline', 'H-01', '0302', '重试', lon => 121.15, lat => 31.15)$$);
-SELECT * FROM pg_temp.refused($$SELECT workorder.submit('hotline', 'H-01', '0302', '西南村路口有流动摊贩占道', lon => 121.02, lat => 31.05)$$);
-SELECT * FROM pg_temp.refused($$SELECT workorder.submit('hotline', 'H-01', '0301', '西南村路口有流动摊贩占道', lon => 121.021, lat => 31.05)$$);
+SELECT * FROM pg_temp.try($$SELECT workorder.submit('hotline', 'H-01', '0302', '重试', lon => 121.15, lat => 31.15)$$);
+SELECT * FROM pg_temp.try($$SELECT workorder.submit('hotline', 'H-01', '0302', '西南村路口有流动摊贩占道', lon => 121.02, lat => 31.05)$$);
+SELECT * FROM pg_temp.try($$SELECT workorder.submit('hotline', 'H-01', '0301', '西南村路口有流动摊贩占道', lon => 121.021, lat => 31.05)$$);
 SELECT count(*) AS bad_reports_written FROM workorder.orders WHERE channel_ref LIKE 'B-%' OR channel_ref = 'F-1';
 SELECT count(*) AS orders_for_h01, min(description) AS description FROM workorder.orders
  WHERE channel_code = 'hotline' AND channel_ref = 'H-01';

@@ -35,18 +35,8 @@ SELECT workorder.make_ticket(d, s) AS ticket,
 SELECT workorder.ticket_check_digit('00000000000572') AS textbook,
        workorder.ticket_check_digit('20210928-000123') AS dashed;
 
--- error_of runs a statement and shows the error it raises, SQLSTATE first.
-CREATE FUNCTION pg_temp.error_of(stmt text,
-    OUT code text, OUT message text, OUT detail text, OUT hint text)
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE stmt;
-    code := 'no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-                            detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-END
-$$;
+-- error_of (test/fixtures/error_of.sql) runs a statement and returns the error it raises.
+\i test/fixtures/error_of.sql
 
 -- Every bad input, with its error.
 \x on
