@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(82);
+SELECT plan(87);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -193,7 +193,13 @@ SELECT is(workorder.open311_public_text(t.raw), t.shown, t.what)
      'but a ticket followed by a number, pasted coordinates, lists of house or room numbers and an account number stay as written'),
     ('回电013812345678，电话 138~1234~5678，138*1234*5679，邮箱：张三@qq.com，Tel. 86281234',
      '回电138****5678，电话 138****5678，138****5679，邮箱：***@qq.com，Tel. ****1234',
-     'a mobile dialled with the trunk 0, tildes or asterisks between the groups, an e-mail address in Chinese, Tel. with its dot')) t(raw, shown, what);
+     'a mobile dialled with the trunk 0, tildes or asterisks between the groups, an e-mail address in Chinese, Tel. with its dot'),
+    (E'请回电138\u00a01234\u00a05678 或 139．8765．4321，138\u200b1234\u200b5679，138\t1234\t5670，1381234\u20605671，139。1234。5672',
+     '请回电138****5678 或 139****4321，138****5679，138****5670，138****5671，139****5672',
+     'a mobile whose groups a no-break space, a full-width or ideographic full stop, a zero-width space, a tab or a word joiner separates (they were published whole)'),
+    (E'联系人电话\u00a086281234，身份证440605\u00a019900101\u00a0123X，邮箱zhangsan＠qq．com，固话0757\u202f8628\ufeff1234',
+     E'联系人电话\u00a0****1234，身份证******************，邮箱***@qq.com，固话0757\u202f****1234',
+     'and so is a local number after a no-break space, an ID number in groups, an e-mail address typed full-width, a landline')) t(raw, shown, what);
 
 -- A media_url is published only as an Open311 client gave it: another channel's
 -- (a call's recording, its link naming the caller) is no one else's.
@@ -230,7 +236,26 @@ SELECT throws_ok($$SELECT workorder.open311_post_request('{"service_code": "CITY
                  'WO874', 'invalid lat in the Open311 request', 'lat NaN is WO874 naming lat (it was WO101)');
 SELECT throws_ok($$SELECT workorder.open311_post_request('{"service_code": "CITY_NOISE", "lat": 24.1, "long": 200}')$$,
                  'WO874', 'invalid long in the Open311 request', '... and long off the globe names long');
+SELECT throws_ok(format($$SELECT workorder.open311_post_request('{"service_code": "CITY_NOISE", "lat": 24.1, "long": 115.1, "attribute": {"note": "%s"}}')$$,
+                        repeat('噪', 25000)),
+                 'WO874', 'invalid attribute in the Open311 request',
+                 'an attribute of 25000 Chinese characters (75000 bytes) is WO874 naming attribute (it passed a count of characters, and submit() refused its attributes)');
+SELECT throws_ok($$SELECT workorder.open311_post_request('{"service_code": "CITY_NOISE", "lat": 24.1, "long": 115.1, "media_url": "http://x/\u0007"}')$$,
+                 'WO874', 'invalid media_url in the Open311 request',
+                 'a media_url with a control character is WO874 (it was stored and published)');
 SELECT is((SELECT count(*) FROM workorder.orders), :orders_before::bigint, 'none of them made an order');
+-- Blanks are trimmed as submit() and the inbox trim them: a description of only an
+-- ideographic space, a tab and a zero-width space is none (the service's name
+-- describes the order; it was WO303), and a no-break space after lat is no error.
+-- (In a savepoint: the test's orders share one second, which a page below counts.)
+SAVEPOINT blank_post;
+SELECT workorder.open311_post_request(
+           '{"service_code": "CITY_NOISE", "lat": "24.1\u00a0", "long": " 115.1", "description": "\u3000\t\u200b", "idempotency_key": "blank-1"}')
+       -> 0 ->> 'service_request_id' AS blank_posted \gset
+SELECT is((SELECT description FROM workorder.orders WHERE ticket::text = :'blank_posted'),
+          (SELECT name FROM workorder.categories WHERE code = 'CITY_NOISE'),
+          'a POST whose description is only blanks is described by its service''s name, its lat trimmed of a no-break space');
+ROLLBACK TO SAVEPOINT blank_post;
 
 -- A retry is what it asks for: another api_key (rotated between the attempts), a
 -- jurisdiction_id, lat as a string instead of a number are the same request.

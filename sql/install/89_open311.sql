@@ -53,10 +53,14 @@ $$;
 --   an e-mail address, also with a local part in Chinese (张三@qq.com): its
 --     domain, ***@example.com.
 -- A separator is up to three of: hyphen (also U+2010..U+2012, U+2212), en or em
--- dash, dot, space, ideographic space, slash, comma, enumeration comma,
--- underscore, tilde, asterisk, middle dot.  Full-width digits, plus, hyphen, X and @
--- (what a Chinese input method types) are first made ASCII, so that １３８１２３４５６７８
--- is masked as 13812345678 is; the rest of the text stays as written.
+-- dash, dot (also the ideographic full stop), a blank (space, tab, ideographic
+-- space, no-break space, and the invisible characters pasted text carries between
+-- digits: zero-width space, non-joiner and joiner, word joiner, byte order mark),
+-- slash, comma, enumeration comma, underscore, tilde, asterisk, middle dot; blanks
+-- may also stand between a word that announces a number and the number.  Full-width digits, plus, hyphen, dot, X and @ (what a Chinese input
+-- method types) are first made ASCII, so that １３８１２３４５６７８ is masked as
+-- 13812345678 is and zhangsan＠qq．com as an e-mail address; the rest of the text
+-- stays as written.
 -- Other runs of digits (tickets, dates, amounts, house numbers) stay as written:
 -- without an area code or such a word, 8 digits are as likely a date as a phone.
 CREATE FUNCTION workorder.open311_public_text(value text)
@@ -64,12 +68,20 @@ RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
 DECLARE
-    -- Between a number's groups: hyphens and dashes of every kind, dots, spaces,
-    -- slashes, commas (also full-width and the enumeration comma), underscores,
-    -- tildes, asterisks and middle dots.
-    sep constant text := '[-‐‑‒−–—. 　/／,，、_~～*＊·]{0,3}';
+    -- Blanks: space, ideographic space and, given by their code points since they
+    -- cannot be seen, tab, no-break space (U+00A0, U+202F), zero-width space,
+    -- non-joiner and joiner (U+200B..U+200D), word joiner (U+2060) and byte order
+    -- mark (U+FEFF), which text pasted from web pages and chat apps carries.
+    blanks constant text := ' 　' OPERATOR(pg_catalog.||) pg_catalog.chr(9) OPERATOR(pg_catalog.||) pg_catalog.chr(160)
+                            OPERATOR(pg_catalog.||) pg_catalog.chr(8239) OPERATOR(pg_catalog.||) pg_catalog.chr(8203)
+                            OPERATOR(pg_catalog.||) pg_catalog.chr(8204) OPERATOR(pg_catalog.||) pg_catalog.chr(8205)
+                            OPERATOR(pg_catalog.||) pg_catalog.chr(8288) OPERATOR(pg_catalog.||) pg_catalog.chr(65279);
+    -- Between a number's groups: hyphens and dashes of every kind, dots (also the
+    -- ideographic full stop), blanks, slashes, commas (also full-width and the
+    -- enumeration comma), underscores, tildes, asterisks and middle dots.
+    sep constant text := '[-‐‑‒−–—.。/／,，、_~～*＊·' OPERATOR(pg_catalog.||) blanks OPERATOR(pg_catalog.||) ']{0,3}';
 BEGIN
-    value := pg_catalog.translate(value, '０１２３４５６７８９＋－Ｘｘ＠', '0123456789+-Xx@');
+    value := pg_catalog.translate(value, '０１２３４５６７８９＋－．Ｘｘ＠', '0123456789+-.Xx@');
     -- An ID number: area (six digits), birth year 19xx or 20xx, month, day, three
     -- digits and a check digit or X, in the groupings people write it in, 6-8-4,
     -- 6-4-4-4 and 4-4-4-4-2, with separators between the groups.  (Separators
@@ -104,8 +116,8 @@ BEGIN
         '(?:[A-Za-z0-9._%+-]+|[^\x01-\x7F，。、；：！？（）《》【】“”‘’　]{1,6})@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})',
         '***@\1', 'g');
     RETURN pg_catalog.regexp_replace(value,
-        '(电话|座机|固话|手机|联系|回电|致电|拨打|[TtＴｔ][EeＥｅ][LlＬｌ]\.?)((?:方式|号码|号)?(?:是|为)?[:：]?[ ]*)[2-9][0-9]{2,3}'
-        OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '([0-9]{4})(?![0-9])', '\1\2****\3', 'g');
+        '(电话|座机|固话|手机|联系|回电|致电|拨打|[TtＴｔ][EeＥｅ][LlＬｌ]\.?)((?:方式|号码|号)?(?:是|为)?[:：]?['
+        OPERATOR(pg_catalog.||) blanks OPERATOR(pg_catalog.||) ']*)[2-9][0-9]{2,3}' OPERATOR(pg_catalog.||) sep OPERATOR(pg_catalog.||) '([0-9]{4})(?![0-9])', '\1\2****\3', 'g');
 END
 $$;
 
@@ -229,7 +241,7 @@ BEGIN
     IF o.master_id IS NOT NULL THEN
         notes := pg_catalog.format('Merged into request %s, which reports the same event. %s', m.ticket, notes);
     END IF;
-    IF media OPERATOR(pg_catalog.!~) '^https?://[^[:space:]]+$' THEN
+    IF media OPERATOR(pg_catalog.!~) '^https?://[^[:space:][:cntrl:]]+$' THEN
         media := NULL;
     END IF;
     RETURN pg_catalog.jsonb_build_object(
@@ -517,10 +529,11 @@ BEGIN
     e := workorder.open311_service_category(workorder.trim_blanks(request OPERATOR(pg_catalog.->>) 'service_code'));
     BEGIN
         field := 'lat';
-        -- Decimal degrees only, as the inbox reads them (the cast reads '0x17' as 23).
-        v_lat := workorder.inbox_degrees(NULLIF(pg_catalog.btrim(request OPERATOR(pg_catalog.->>) 'lat'), ''));
+        -- Decimal degrees only, trimmed of blanks, as the inbox reads them (the cast
+        -- reads '0x17' as 23).
+        v_lat := workorder.inbox_degrees(NULLIF(workorder.trim_blanks(request OPERATOR(pg_catalog.->>) 'lat'), ''));
         field := 'long';
-        v_lon := workorder.inbox_degrees(NULLIF(pg_catalog.btrim(request OPERATOR(pg_catalog.->>) 'long'), ''));
+        v_lon := workorder.inbox_degrees(NULLIF(workorder.trim_blanks(request OPERATOR(pg_catalog.->>) 'long'), ''));
     EXCEPTION WHEN data_exception THEN
         PERFORM workorder.raise_error('WO874', pg_catalog.format('invalid %s in the Open311 request', field),
             pg_catalog.format('%s is %s.', field, pg_catalog.quote_literal(pg_catalog.left(request OPERATOR(pg_catalog.->>) field, 40))),
@@ -562,50 +575,78 @@ BEGIN
             pg_catalog.format('Shorten %s to at most %s characters.', field, most));
     END IF;
     -- The reporter's name is the two names with a space between.
-    IF pg_catalog.length(pg_catalog.concat_ws(' ', NULLIF(pg_catalog.btrim(request OPERATOR(pg_catalog.->>) 'first_name'), ''),
-                                              NULLIF(pg_catalog.btrim(request OPERATOR(pg_catalog.->>) 'last_name'), '')))
+    IF pg_catalog.length(pg_catalog.concat_ws(' ', NULLIF(workorder.trim_blanks(request OPERATOR(pg_catalog.->>) 'first_name'), ''),
+                                              NULLIF(workorder.trim_blanks(request OPERATOR(pg_catalog.->>) 'last_name'), '')))
        OPERATOR(pg_catalog.>) 100 THEN
         PERFORM workorder.raise_error('WO874', 'invalid first_name and last_name in the Open311 request',
             pg_catalog.format('first_name has %s characters and last_name %s; together, with a space between, at most 100 are accepted.',
-                              COALESCE(pg_catalog.length(pg_catalog.btrim(request OPERATOR(pg_catalog.->>) 'first_name')), 0),
-                              COALESCE(pg_catalog.length(pg_catalog.btrim(request OPERATOR(pg_catalog.->>) 'last_name')), 0)),
+                              COALESCE(pg_catalog.length(workorder.trim_blanks(request OPERATOR(pg_catalog.->>) 'first_name')), 0),
+                              COALESCE(pg_catalog.length(workorder.trim_blanks(request OPERATOR(pg_catalog.->>) 'last_name')), 0)),
             'Shorten the names to at most 100 characters together.');
     END IF;
-    IF workorder.control_character_at(idempotency_key) IS NOT NULL THEN
-        PERFORM workorder.raise_error('WO874', 'invalid idempotency_key in the Open311 request',
-            pg_catalog.format('idempotency_key has the control character U+%s at position %s.',
-                              pg_catalog.lpad(pg_catalog.upper(pg_catalog.to_hex(pg_catalog.ascii(pg_catalog.substr(idempotency_key,
-                                  workorder.control_character_at(idempotency_key), 1)))), 4, '0'),
-                              workorder.control_character_at(idempotency_key)),
-            'Pass a key of printable characters (a UUID).');
-    END IF;
-    IF pg_catalog.length((request OPERATOR(pg_catalog.->) 'attribute')::text) OPERATOR(pg_catalog.>) 60000 THEN
-        PERFORM workorder.raise_error('WO874', 'invalid attribute in the Open311 request',
-            pg_catalog.format('attribute takes %s characters as JSON; at most 60000 are accepted.',
-                              pg_catalog.length((request OPERATOR(pg_catalog.->) 'attribute')::text)),
-            'Keep large content (photos, recordings) outside and pass its URL as media_url.');
+    -- The key and the media_url are stored as they came (the key as the order's
+    -- reference, the URL among its attributes, and published): a control
+    -- character in them is refused, as submit() refuses one in its texts.
+    SELECT p.name, workorder.control_character_at(request OPERATOR(pg_catalog.->>) p.name) INTO field, most
+      FROM pg_catalog.unnest('{idempotency_key,media_url}'::text[]) p(name)
+     WHERE workorder.control_character_at(request OPERATOR(pg_catalog.->>) p.name) IS NOT NULL
+     ORDER BY p.name LIMIT 1;
+    IF field IS NOT NULL THEN
+        PERFORM workorder.raise_error('WO874', pg_catalog.format('invalid %s in the Open311 request', field),
+            pg_catalog.format('%s has the control character U+%s at position %s.', field,
+                              pg_catalog.lpad(pg_catalog.upper(pg_catalog.to_hex(pg_catalog.ascii(pg_catalog.substr(
+                                  request OPERATOR(pg_catalog.->>) field, most, 1)))), 4, '0'),
+                              most),
+            CASE field WHEN 'media_url' THEN 'Pass the URL percent-encoded, as RFC 3986 writes one.'
+                       ELSE 'Pass a key of printable characters (a UUID).' END);
     END IF;
     extra := pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
-        'request_sha256', fingerprint,
-        'email', request OPERATOR(pg_catalog.->>) 'email',
-        'device_id', request OPERATOR(pg_catalog.->>) 'device_id',
-        'account_id', request OPERATOR(pg_catalog.->>) 'account_id',
-        'address_id', request OPERATOR(pg_catalog.->>) 'address_id',
-        'attribute', request OPERATOR(pg_catalog.->) 'attribute'));
-    o := workorder.submit(
-        channel => channel,
-        channel_ref => COALESCE(idempotency_key, 'open311-' OPERATOR(pg_catalog.||) pg_catalog.gen_random_uuid()::text),
-        category => e.code,
-        description => COALESCE(NULLIF(pg_catalog.btrim(request OPERATOR(pg_catalog.->>) 'description'), ''), e.name),
-        lon => v_lon, lat => v_lat,
-        address => request OPERATOR(pg_catalog.->>) 'address_string',
-        reporter_name => NULLIF(pg_catalog.concat_ws(' ', NULLIF(pg_catalog.btrim(request OPERATOR(pg_catalog.->>) 'first_name'), ''),
-                                                          NULLIF(pg_catalog.btrim(request OPERATOR(pg_catalog.->>) 'last_name'), '')), ''),
-        reporter_phone => request OPERATOR(pg_catalog.->>) 'phone',
-        attributes => pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
-                          'open311', extra,
-                          'media_url', request OPERATOR(pg_catalog.->>) 'media_url')));
-    -- A POST beside another with the same key: submit() returned the order the other made.
+        'open311', pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                       'request_sha256', fingerprint,
+                       'email', request OPERATOR(pg_catalog.->>) 'email',
+                       'device_id', request OPERATOR(pg_catalog.->>) 'device_id',
+                       'account_id', request OPERATOR(pg_catalog.->>) 'account_id',
+                       'address_id', request OPERATOR(pg_catalog.->>) 'address_id',
+                       'attribute', request OPERATOR(pg_catalog.->) 'attribute')),
+        'media_url', request OPERATOR(pg_catalog.->>) 'media_url'));
+    -- The order's attributes are at most what submit() takes (65536 bytes as JSON
+    -- text); all but attribute are bounded above, so it is attribute that is too
+    -- large, and the error names it (submit() would name its attributes).
+    IF pg_catalog.octet_length(extra::text) OPERATOR(pg_catalog.>) 65536 THEN
+        PERFORM workorder.raise_error('WO874', 'invalid attribute in the Open311 request',
+            pg_catalog.format('attribute takes %s bytes as JSON, and the request''s other stored parameters %s; at most 65536 bytes in all are accepted.',
+                              pg_catalog.octet_length((request OPERATOR(pg_catalog.->) 'attribute')::text),
+                              pg_catalog.octet_length(extra::text) OPERATOR(pg_catalog.-)
+                              pg_catalog.octet_length((request OPERATOR(pg_catalog.->) 'attribute')::text)),
+            'Keep large content (photos, recordings) outside and pass its URL as media_url.');
+    END IF;
+    -- A POST beside another with the same key (two clients' keys "1"): submit()
+    -- waits for the other's order and refuses this POST as another report under its
+    -- reference (WO308), whose detail quotes the other client's description.  It is
+    -- answered as the same key after the other's commit is: WO876, with the ticket.
+    BEGIN
+        o := workorder.submit(
+            channel => channel,
+            channel_ref => COALESCE(idempotency_key, 'open311-' OPERATOR(pg_catalog.||) pg_catalog.gen_random_uuid()::text),
+            category => e.code,
+            description => COALESCE(NULLIF(workorder.trim_blanks(request OPERATOR(pg_catalog.->>) 'description'), ''), e.name),
+            lon => v_lon, lat => v_lat,
+            address => request OPERATOR(pg_catalog.->>) 'address_string',
+            reporter_name => NULLIF(pg_catalog.concat_ws(' ', NULLIF(workorder.trim_blanks(request OPERATOR(pg_catalog.->>) 'first_name'), ''),
+                                                              NULLIF(workorder.trim_blanks(request OPERATOR(pg_catalog.->>) 'last_name'), '')), ''),
+            reporter_phone => request OPERATOR(pg_catalog.->>) 'phone',
+            attributes => extra);
+    EXCEPTION WHEN SQLSTATE 'WO308' THEN
+        SELECT * INTO o FROM workorder.orders x
+         WHERE x.channel_code OPERATOR(pg_catalog.=) workorder.trim_blanks(channel)
+           AND x.channel_ref OPERATOR(pg_catalog.=) idempotency_key;
+        IF NOT FOUND OR idempotency_key IS NULL THEN
+            RAISE;
+        END IF;
+        PERFORM workorder.check_order_access(o, NULL);
+    END;
+    -- A POST beside another with the same key: submit() returned the order the other
+    -- made, or refused this one (above); either is answered as a retry is.
     RETURN workorder.open311_posted(o, request, idempotency_key, fingerprint);
 END
 $$;
@@ -666,8 +707,9 @@ COMMENT ON FUNCTION workorder.open311_post_request(jsonb) IS
 -- service, request or jurisdiction, 400 for other bad input (WO1xx, WO3xx, WO87x),
 -- 403 for a caller refused (WO95x: another channel, an order it may not see), 500
 -- for anything else; 422 for an idempotency_key used for another request (WO876, as
--- the IETF Idempotency-Key draft has it; WO308, submit()'s own check, when two POSTs
--- of one key meet in flight), 403 too for a function the caller may
+-- the IETF Idempotency-Key draft has it; WO308, submit()'s own check, which
+-- open311_post_request answers as WO876 when two POSTs of one key meet in flight),
+-- 403 too for a function the caller may
 -- not execute (42501), and 503 for a conflict with another transaction that a
 -- retry gets past (40001, 40P01, 55P03) or for the Open311 channel switched off
 -- for a while (WO305, not active).

@@ -8,6 +8,10 @@
 #   (a2) A reference reused for other reports: 8 clients each send a report of
 #       its own under one reference, 10 times.  One order, the first client's;
 #       its calls return it, every other call is refused with WO308.
+#   (a3) Two Open311 POSTs of one idempotency_key in flight (two clients' keys
+#       "1"): the second waits for the first's order, and is refused as the same
+#       key after the first's commit is (WO876, naming the ticket), not with
+#       submit()'s WO308, whose detail quoted the first client's description.
 #   (b) Distinct reports racing each other: 8 clients x 200 reports, each with its
 #       own reference, a random channel, one of that channel's category codes and a
 #       random point around Nanhai.  Exactly one order per reference, every ticket
@@ -46,7 +50,7 @@ trap cleanup EXIT
 
 . "$(dirname "$0")/tap.sh"
 
-echo "1..24"
+echo "1..27"
 
 # -- setup: the extension, the demo map, the helpers -------------------------
 demo_database "$db" "$work/setup.err" &&
@@ -137,6 +141,41 @@ check "(a2) its client's calls all returned its report, every other client's wer
                || ' ' || count(*) FILTER (WHERE r.outcome <> o.description AND r.outcome <> 'WO308')
           FROM reused r, workorder.orders o
          WHERE o.channel_code = 'hotline_12345' AND o.channel_ref = 'SAME-2'")"
+
+# -- (a3) two Open311 POSTs of one key in flight --------------------------------
+# The first POST's session stays open, its order not committed, until the second
+# waits for it; then it commits.
+service=$(q "SELECT code FROM workorder.category_effective WHERE active ORDER BY code LIMIT 1")
+q "SELECT workorder.load_channels('[{\"code\": \"open311\", \"name\": \"Open311\", \"kind\": \"platform\"}]');
+   CREATE FUNCTION post_outcome(request jsonb) RETURNS text LANGUAGE plpgsql AS \$\$
+   DECLARE
+       state text;
+       detail text;
+   BEGIN
+       RETURN (workorder.open311_post_request(request)) -> 0 ->> 'service_request_id';
+   EXCEPTION WHEN OTHERS THEN
+       GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, detail = PG_EXCEPTION_DETAIL;
+       RETURN state || ' ' || detail;
+   END
+   \$\$;" >/dev/null
+coproc FIRST { psql -X -q -At -d "$db" 2>&1; }
+first_ticket=$(session_run "${FIRST[0]}" "${FIRST[1]}" "BEGIN;
+SELECT post_outcome('{\"service_code\": \"$service\", \"lat\": 23.03, \"long\": 113.15,
+                      \"description\": \"张三 13812345678 家门口噪音\", \"idempotency_key\": \"1\"}');")
+post_outcome_second() {
+  q "SELECT post_outcome('{\"service_code\": \"$service\", \"lat\": 23.05, \"long\": 113.17,
+                           \"description\": \"另一个客户端的报告\", \"idempotency_key\": \"1\"}')" >"$work/second.out" 2>&1
+}
+post_outcome_second &
+second=$!
+check "(a3) the second POST waits for the first's uncommitted order" yes "$(lock_waiters "$db" 1)"
+session_run "${FIRST[0]}" "${FIRST[1]}" "COMMIT;" >/dev/null
+wait "$second"
+exec {FIRST[1]}>&-
+check "(a3) the first POST made its request" 1 \
+  "$(q "SELECT count(*) FROM workorder.orders WHERE channel_code = 'open311' AND channel_ref = '1' AND ticket::text = '$first_ticket'")"
+check "(a3) the second is refused as a key used for another request, naming the ticket, not the first client's words" \
+  "WO876 It made request $first_ticket, whose POST differs from this one." "$(cat "$work/second.out")"
 
 # -- (b) distinct references, 8 clients -----------------------------------------
 cat >"$work/distinct.sql" <<'SQL'
