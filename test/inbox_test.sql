@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(99);
+SELECT plan(101);
 -- Reports here are orders of their own: dedup is sql/dedup.sql's.
 INSERT INTO workorder.settings VALUES ('dedup_enabled', 'off', 'reports in these tests are orders of their own');
 
@@ -484,10 +484,11 @@ SELECT results_eq($$SELECT o.description, count(DISTINCT i.order_id) FROM workor
                   $$VALUES ('第一份：桥头有人摆摊'::text, 1::bigint)$$,
                   '... make one order, of the earlier row''s report');
 
--- A retry whose columns do not convert is still a retry: it cannot be compared
--- with its order, and is taken as the order's.
+-- A retry a column of which does not convert is still a retry when what can be
+-- compared is its order's: the description and category (trimmed, as submit()
+-- compares them), and the place when lon and lat convert.
 INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
-VALUES ('hotline', 'P-1 ', '0301', '重发', '122,05', '30,05'),
+VALUES ('hotline', 'P-1 ', ' 0301', '已经直接提交 ', '122,05', '30,05'),
        ('hotline', 'M-NOTRETRY', '0301', '坐标写错', '122,05', '30,05');
 SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (1, 1)$$,
                   'a retry with a bad coordinate, and a new report with one');
@@ -498,6 +499,22 @@ SELECT results_eq($$SELECT i.state, i.order_id = d.id, i.error_code FROM workord
 SELECT results_eq($$SELECT state, error_code FROM workorder.inbox WHERE channel_ref = 'M-NOTRETRY'$$,
                   $$VALUES ('rejected'::text, '22P02'::text)$$,
                   '... the new report is rejected for its coordinate');
+-- Another report under a used reference (the connector's counter started again)
+-- with a column that does not convert is not taken for the retry: it was accepted
+-- with the order of the reference's first report, and lost.
+INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat, occurred_at, priority)
+VALUES ('hotline', 'P-1', '0301', '小区门口积水严重', 'east', '30.05', NULL, NULL),
+       ('hotline', 'P-1', '0999', '已经直接提交', '122.05', '30.05', NULL, 'bogus'),
+       ('hotline', 'P-1', '0301', '已经直接提交', '122.15', '30.05', 'garbage', NULL);
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (0, 3)$$,
+                  'another description, another category, or another place under a used reference, each with a column that does not convert');
+SELECT results_eq($$SELECT state, order_id, substring(error_message FROM '^inbox column \w+') FROM workorder.inbox
+                     WHERE channel_ref = 'P-1' AND (lon = 'east' OR priority = 'bogus' OR occurred_at = 'garbage')
+                     ORDER BY id$$,
+                  $$VALUES ('rejected'::text, NULL::bigint, 'inbox column lon'::text),
+                           ('rejected', NULL, 'inbox column priority'),
+                           ('rejected', NULL, 'inbox column occurred_at')$$,
+                  '... are rejected for that column, with no order');
 
 -- Only blanks are trimmed from the reference: E'\v' is the letter v in PostgreSQL,
 -- and a trim set written with it took the v off 'M-inv', whose retry became the
@@ -505,7 +522,7 @@ SELECT results_eq($$SELECT state, error_code FROM workorder.inbox WHERE channel_
 SELECT (workorder.submit('hotline', 'M-in', '0301', '桥头摆摊', lon => 122.05, lat => 30.05)).id AS m_in \gset
 SELECT (workorder.submit('hotline', 'M-inv', '0301', '桥尾摆摊', lon => 122.05, lat => 30.06)).id AS m_inv \gset
 INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
-VALUES ('hotline', 'M-inv', '0301', '重发', '122,05', '30,06');
+VALUES ('hotline', 'M-inv', '0301', '桥尾摆摊', '122,05', '30,06');
 SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (1, 0)$$,
                   'a retry of M-inv with a bad coordinate');
 SELECT is((SELECT order_id FROM workorder.inbox WHERE channel_ref = 'M-inv'), :m_inv::bigint,

@@ -162,9 +162,11 @@ $$;
 -- detail of the error.  A conversion error names the column and the value.  A
 -- retry of a report (same channel and channel_ref as an order that exists, or as
 -- an earlier row) is accepted with the existing order's id, because submit() is
--- idempotent; so is a retry whose columns do not convert.  A row whose reference
--- made an order of another report (another description, category, place or event
--- time) is rejected by submit() (WO308), not taken for its retry.
+-- idempotent; so is a retry a column of which does not convert, when its
+-- description, category and (if lon and lat convert) place are the order's.  A
+-- row whose reference made an order of another report (another description,
+-- category, place or event time) is rejected by submit() (WO308), not taken for
+-- its retry; one a column of which does not convert, for that column.
 --
 -- The claimed rows are submitted in (channel, channel_ref, id) order, not in id
 -- order, the channel and the reference trimmed of the blanks submit() trims (' M5'
@@ -371,14 +373,26 @@ BEGIN
                                     err_hint = PG_EXCEPTION_HINT;
             IF converting IS NOT NULL THEN
                 -- A row whose reference has its order is taken as that order's
-                -- retry when a column does not convert: it cannot be compared
-                -- with the order (submit() refuses another report under a used
-                -- reference, WO308, but only one it can read).
+                -- retry when a column does not convert, if what can be compared
+                -- is the order's: its description and category, as submit()
+                -- compares a retry's (trimmed), and its place when lon and lat
+                -- both converted (they convert first).  Another report under a
+                -- used reference, whose column does not convert either, was taken
+                -- for the retry and lost; it is rejected for that column, and once
+                -- corrected submit() refuses it (WO308).
                 retried := (SELECT x.id FROM workorder.orders x
                              WHERE x.channel_code OPERATOR(pg_catalog.=) workorder.trim_blanks(r.channel)
                                AND x.channel_ref OPERATOR(pg_catalog.=)
                                    workorder.trim_blanks(r.channel_ref)
-                               AND workorder.channel_is_active(workorder.trim_blanks(r.channel)));
+                               AND workorder.channel_is_active(workorder.trim_blanks(r.channel))
+                               AND x.description OPERATOR(pg_catalog.=) workorder.trim_blanks(r.description)
+                               AND x.channel_category IS NOT DISTINCT FROM
+                                   NULLIF(workorder.trim_blanks(r.category), '')
+                               AND (converting OPERATOR(pg_catalog.=) ANY ('{lon,lat}'::text[])
+                                    OR (pg_catalog.abs(ST_X(x.location) OPERATOR(pg_catalog.-) v_lon)
+                                            OPERATOR(pg_catalog.<=) 1e-7
+                                        AND pg_catalog.abs(ST_Y(x.location) OPERATOR(pg_catalog.-) v_lat)
+                                            OPERATOR(pg_catalog.<=) 1e-7)));
                 IF retried IS NOT NULL THEN
                     UPDATE workorder.inbox i
                        SET state = 'accepted', order_id = retried, error_code = NULL, error_message = NULL, error_hint = NULL,
