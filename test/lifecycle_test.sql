@@ -22,7 +22,7 @@ SELECT plan(
     + 2 * (SELECT count(*)::integer FROM unnest(enum_range(NULL::workorder.order_status)))
     + (SELECT sum(CASE WHEN action IN ('merge', 'unmerge') THEN 5 ELSE 4 END)::integer FROM workorder.order_actions)
     + (SELECT count(DISTINCT action)::integer FROM workorder.order_actions)
-    + 137);
+    + 139);
 
 CREATE TEMP SEQUENCE refs;
 CREATE TEMP TABLE fixture (name text PRIMARY KEY, id bigint NOT NULL);
@@ -319,6 +319,16 @@ SELECT workorder.accept(:c, 'D-water');
 SELECT workorder.resolve(:c, 'D-water', '再次修好');
 UPDATE workorder.units SET active = false WHERE code = 'D-water';
 \o
+-- So does a failed verification (it was accepted again by the inactive unit).
+SAVEPOINT verify_unit_gone;
+SELECT is((SELECT ROW(status, main_unit, status_reason)::text FROM workorder.verify(:c, 'C-990801', false, '没修好')),
+          ROW('new'::workorder.order_status, NULL::text,
+              'verification failed: 没修好; its unit D-water (水务局) is inactive, for a dispatcher')::text,
+          'a failed verification of an order whose unit is inactive leaves it new, without a unit, for a dispatcher');
+SELECT is((SELECT ROW(new_status, old_unit, details ->> 'inactive_unit', details ->> 'passed')::text
+             FROM workorder.order_history(:c) ORDER BY seq DESC LIMIT 1),
+          ROW('new'::workorder.order_status, 'D-water', 'D-water', 'false')::text, '... and its event says which unit it left');
+ROLLBACK TO SAVEPOINT verify_unit_gone;
 SELECT is((SELECT ROW(status, main_unit, redo_count, status_reason)::text
              FROM workorder.reopen(:c, 'C-990801', '又坏了')),
           ROW('new'::workorder.order_status, NULL::text, 2, 'reopened: 又坏了; its unit D-water (水务局) is inactive, for a dispatcher')::text,

@@ -614,7 +614,11 @@ END
 $$;
 
 -- verify: the center checks the result.  Passed, the order stays resolved; failed,
--- it goes back to the unit (accepted) with the failure as its status_reason.
+-- it goes back to the unit (accepted) with the failure as its status_reason, or,
+-- as reopen_locked() has it, to new without a unit when the unit has been
+-- deactivated since: accepted by a unit no handler can sign for, it stayed open
+-- collecting overdue marks.  Its deadlines stand either way (the unit's work was
+-- due then; a dispatch sets the new unit's acceptance deadline).
 CREATE FUNCTION workorder.verify(order_id bigint, actor text, passed boolean, note text DEFAULT NULL)
 RETURNS workorder.orders
 LANGUAGE plpgsql SECURITY DEFINER
@@ -623,6 +627,7 @@ DECLARE
     o workorder.orders := workorder.order_for_action(order_id, 'verify');
     who text := workorder.check_actor(actor);
     said text := workorder.action_text(o, 'verify', 'note', note, false);
+    gone workorder.units;
     after workorder.orders;
 BEGIN
     IF passed IS NULL THEN
@@ -630,17 +635,30 @@ BEGIN
             'passed must be true or false', 'passed is NULL.',
             'Pass true when the result holds, false to send the order back to the unit.');
     END IF;
+    IF NOT passed THEN
+        SELECT * INTO gone FROM workorder.units u
+         WHERE u.code OPERATOR(pg_catalog.=) o.main_unit AND NOT u.active;
+    END IF;
     UPDATE workorder.orders x
        SET status = CASE WHEN passed THEN workorder.action_status('verify', o.status)
-                         ELSE 'accepted'::workorder.order_status END,
+                         WHEN gone.code IS NULL THEN 'accepted'::workorder.order_status
+                         ELSE 'new'::workorder.order_status END,
            status_reason = CASE WHEN passed THEN x.status_reason
                                 ELSE 'verification failed' OPERATOR(pg_catalog.||)
-                                     COALESCE(': ' OPERATOR(pg_catalog.||) said, '') END,
+                                     COALESCE(': ' OPERATOR(pg_catalog.||) said, '') OPERATOR(pg_catalog.||)
+                                     CASE WHEN gone.code IS NULL THEN ''
+                                          ELSE pg_catalog.format('; its unit %s (%s) is inactive, for a dispatcher',
+                                                                 gone.code, gone.name) END END,
+           main_unit = CASE WHEN gone.code IS NULL THEN x.main_unit END,
+           assisting_units = CASE WHEN gone.code IS NULL THEN x.assisting_units ELSE '{}' END,
            updated_at = pg_catalog.now()
      WHERE x.id OPERATOR(pg_catalog.=) o.id
     RETURNING * INTO after;
     RETURN workorder.action_done(after, 'verify', who, o.status, said,
-        pg_catalog.jsonb_build_object('passed', passed));
+        pg_catalog.jsonb_build_object('passed', passed)
+            OPERATOR(pg_catalog.||) CASE WHEN gone.code IS NULL THEN '{}'::jsonb
+                                         ELSE pg_catalog.jsonb_build_object('inactive_unit', gone.code) END,
+        CASE WHEN gone.code IS NOT NULL THEN o.main_unit END);
 END
 $$;
 
