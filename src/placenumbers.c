@@ -22,8 +22,15 @@
  * (室) are left out: they say where in a building the reporter lives, and
  * two neighbours' reports of one leaking pipe or one broken lift name
  * different ones.  A number after 月 is a day of the month ("11月3号"), not
- * a door.  A space between number and marker (an ideographic one too) is
- * skipped; punctuation is not (in "12、15号" only 15 is a door number).
+ * a door; so is a 号 of 1 to 31 that a word of time or of the reporting
+ * follows ("3号就打过电话", "5号晚上", "3号那天", "12号以来"): a repeat
+ * caller's "I called on the 3rd" made his report another place than the
+ * order of No. 12, and one event two orders.  A space between number and
+ * marker (an ideographic one too) is skipped; punctuation is not (in
+ * "12、15号" only 15 is a door number), but a hyphen, full-width or not, or
+ * 之 between two runs of digits makes one number of both ("12-1号", "12之1号":
+ * No. 1 of No. 12, another door than "15-1号"; read back from the marker,
+ * both were door 1).
  *
  * place_numbers_of() fills a PlaceNumbers from a text;
  * place_numbers_conflict() says whether two sets name different places;
@@ -75,12 +82,35 @@ static const PlaceMarker place_markers[] = {
 /* The code point of 月 (month): a number after it is a day. */
 #define MONTH_CHARACTER 0x6708
 
+/* The index in place_markers of 号, a door (or a day: see date_followers). */
+#define DOOR_MARKER 3
+
+/*
+ * What follows a day of the month, not a door number: times of the day,
+ * "that day", "since", and the words of calling and reporting.  Each is
+ * UTF-8.  (Not 早 or 晚 alone: "12号早餐店" is a door.)
+ */
+static const char *const date_followers[] = {
+	"就", "晚上", "早上", "上午", "下午", "中午", "凌晨", "夜里", "那天", "当天",
+	"开始", "以来", "至今", "打过", "打了", "来电", "反映", "投诉", "已经",
+};
+
+/*
+ * A number of two runs of digits, "12-1号" (No. 1 of No. 12): the flag and
+ * the first run times COMPOUND_SCALE plus the second, each below it.
+ */
+#define COMPOUND_FLAG	((uint32) 0x80000000)
+#define COMPOUND_SCALE	10000
+
 static int	chinese_digit(pg_wchar c);
 static bool is_chinese_numeral(pg_wchar c);
 static uint32 chinese_value(const pg_wchar *cp, int start, int end, bool *fits);
 static bool begins_marker(const unsigned char *c);
 static int	marker_at(const unsigned char *b, int i, int n);
 static pg_wchar cp_before(const unsigned char *b, int i, int *length);
+static bool followed_by_date_word(const unsigned char *b, int i, int n);
+static uint64 digits_before(const unsigned char *b, int *start, bool *fits);
+static bool is_compound_joint(pg_wchar c);
 static void place_numbers_add(PlaceNumbers *numbers, int marker, uint32 value);
 
 PG_FUNCTION_INFO_V1(workorder_place_numbers);
@@ -228,6 +258,65 @@ cp_before(const unsigned char *b, int i, int *length)
 	return utf8_to_unicode(b + start);
 }
 
+/*
+ * followed_by_date_word says whether the text at b[i] (of n bytes), after
+ * blanks, begins with one of date_followers.
+ */
+static bool
+followed_by_date_word(const unsigned char *b, int i, int n)
+{
+	int			w;
+
+	for (;;)
+	{
+		if (i < n && b[i] == ' ')
+			i++;
+		else if (i + 3 <= n && memcmp(b + i, "\xE3\x80\x80", 3) == 0)	/* U+3000 */
+			i += 3;
+		else
+			break;
+	}
+	for (w = 0; w < (int) lengthof(date_followers); w++)
+	{
+		int			length = strlen(date_followers[w]);
+
+		if (i + length <= n && memcmp(b + i, date_followers[w], length) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * digits_before reads the run of digits (ASCII or full-width) that ends just
+ * before b[*start], from the last, moves *start to its first, and returns its
+ * value; *fits becomes false when it passes a million.
+ */
+static uint64
+digits_before(const unsigned char *b, int *start, bool *fits)
+{
+	uint64		value = 0;
+	uint64		scale = 1;
+	int			length;
+	pg_wchar	c;
+
+	while (((c = cp_before(b, *start, &length)) >= '0' && c <= '9') || (c >= 0xFF10 && c <= 0xFF19))
+	{
+		value += scale * (c >= 0xFF10 ? c - 0xFF10 : c - '0');
+		scale = Min(scale * 10, (uint64) 100000000);
+		if (value > 1000000)
+			*fits = false;
+		*start -= length;
+	}
+	return value;
+}
+
+/* is_compound_joint says whether c joins the two runs of "12-1号": - － 之. */
+static bool
+is_compound_joint(pg_wchar c)
+{
+	return c == '-' || c == 0xFF0D || c == 0x4E4B;
+}
+
 /* place_numbers_add adds a number of a marker, once. */
 static void
 place_numbers_add(PlaceNumbers *numbers, int marker, uint32 value)
@@ -287,7 +376,6 @@ place_numbers_of(text *t, PlaceNumbers *numbers)
 		int			length;
 		bool		fits = true;
 		uint64		value = 0;
-		uint64		scale = 1;
 		pg_wchar	c;
 
 		if (char_length != 3 || i + 3 > n || !begins_marker(b + i) || (marker = marker_at(b, i, n)) < 0)
@@ -301,15 +389,26 @@ place_numbers_of(text *t, PlaceNumbers *numbers)
 		while ((c = cp_before(b, end, &length)) == ' ' || c == 0x3000)
 			end -= length;
 
-		/* Digits (ASCII or full-width), read from the last; else Chinese numerals. */
+		/*
+		 * Digits (ASCII or full-width), read from the last, and the run before
+		 * a joint (12-1); else Chinese numerals.
+		 */
 		start = end;
-		while (((c = cp_before(b, start, &length)) >= '0' && c <= '9') || (c >= 0xFF10 && c <= 0xFF19))
+		value = digits_before(b, &start, &fits);
+		if (start < end && is_compound_joint(c = cp_before(b, start, &length)))
 		{
-			value += scale * (c >= 0xFF10 ? c - 0xFF10 : c - '0');
-			scale = Min(scale * 10, (uint64) 100000000);
-			if (value > 1000000)
-				fits = false;
-			start -= length;
+			int			first_start = start - length;
+			bool		first_fits = true;
+			uint64		first = digits_before(b, &first_start, &first_fits);
+
+			if (first_start < start - length)
+			{
+				if (first_fits && first < COMPOUND_SCALE && value < COMPOUND_SCALE)
+					value = COMPOUND_FLAG | (uint32) (first * COMPOUND_SCALE + value);
+				else
+					fits = false;
+				start = first_start;
+			}
 		}
 		if (start == end && place_markers[marker].after_chinese)
 		{
@@ -326,7 +425,9 @@ place_numbers_of(text *t, PlaceNumbers *numbers)
 			if (is_chinese_numeral(cp_before(b, start, &length)))
 				fits = false;	/* longer than any place number */
 		}
-		if (start < end && fits && cp_before(b, start, &length) != MONTH_CHARACTER)
+		if (start < end && fits && cp_before(b, start, &length) != MONTH_CHARACTER &&
+			!(marker == DOOR_MARKER && value >= 1 && value <= 31 &&
+			  followed_by_date_word(b, i + strlen(place_markers[marker].utf8), n)))
 			place_numbers_add(numbers, marker, (uint32) value);
 		i += strlen(place_markers[marker].utf8);
 	}
@@ -376,10 +477,16 @@ place_numbers_conflict(const PlaceNumbers *a, const PlaceNumbers *b, int *marker
 	return false;
 }
 
-/* place_number_text returns "12号" for number 12 of a marker, palloc'd. */
+/*
+ * place_number_text returns "12号" for number 12 of a marker ("12-1号" for
+ * No. 1 of No. 12), palloc'd.
+ */
 char *
 place_number_text(int marker, uint32 value)
 {
+	if (value & COMPOUND_FLAG)
+		return psprintf("%u-%u%s", (value & ~COMPOUND_FLAG) / COMPOUND_SCALE,
+						(value & ~COMPOUND_FLAG) % COMPOUND_SCALE, place_markers[marker].utf8);
 	return psprintf("%u%s", value, place_markers[marker].utf8);
 }
 

@@ -11,7 +11,7 @@ BEGIN;
 \i test/fixtures/dedup_map.sql
 \o
 
-SELECT plan(113);
+SELECT plan(119);
 
 -- Random texts: Chinese, ASCII, full-width forms, digits, punctuation, spaces.
 SELECT setseed(0.25);
@@ -496,6 +496,11 @@ SELECT is(workorder.place_numbers('钟边大街西三巷口，一〇一号，二
           'place_numbers: Chinese numerals, with units or digit by digit');
 SELECT is(workorder.place_numbers('一栋五层出租屋，18楼302室，一座桥'), '{}'::text[],
           'place_numbers: no measure word (一栋, 一座), no floor, no room');
+SELECT is(workorder.place_numbers('文华路井盖缺失，我3号就打过电话，5号晚上又打，三号那天也反映过，12号以来没人管，文华路12号门口'),
+          '{12号}'::text[],
+          'place_numbers: a 号 of 1 to 31 that a word of time or of calling follows is a day, not a door (12号以来 too), and a door is one');
+SELECT is(workorder.place_numbers('南五路12-1号门口，15－1号，8之2号，12-18号，2-3栋'), '{12-1号,15-1号,8-2号,12-18号,2-3栋}'::text[],
+          'place_numbers: two runs of digits joined by a hyphen (full-width too) or 之 are one number (both were door 1)');
 
 -- At most.  Two covers of one street, at No. 12 and No. 15, 35 m apart: the
 -- second was merged into the first (place, time and the alike addresses); the
@@ -511,6 +516,20 @@ SELECT is((SELECT reason FROM workorder.explain_dedup((SELECT id FROM workorder.
 SELECT is((SELECT (c).at_most FROM (SELECT unnest(candidates) AS c FROM workorder.dedup_checks
                                      WHERE order_id = (SELECT id FROM workorder.orders WHERE channel_ref = 'TAP-AM2')) x),
           'new', '... and the check keeps at_most new for that candidate');
+-- A repeat caller's "I called on the 3rd" names no door: the report is merged
+-- into the order at door 12 (3号 was a door, another place, and one event had two
+-- orders).  Doors 12-1 and 15-1 are two places (both read as door 1, they were one).
+SELECT is((workorder.dedup_decide('ROAD_MANHOLE', ST_SetSRID(ST_MakePoint(117.18, 26.11), 4326),
+                                  (SELECT received_at FROM workorder.orders WHERE id = :am1),
+                                  '中山路井盖缺失好几天了，我3号就打过电话，到现在还没处理', '丁镇中山路', NULL)).decision,
+          'merge', 'a report that names the day it first called is merged into the order at door 12');
+SELECT (workorder.submit('hotline', 'TAP-AM3', '0401', '南五路12-1号门口井盖缺失', lon => 117.28, lat => 26.28,
+                         address => '丁镇南五路12-1号')).id AS am3 \gset
+SELECT is((SELECT ROW(d.decision, (d.candidates[1]).at_most)::text
+             FROM workorder.dedup_decide('ROAD_MANHOLE', ST_SetSRID(ST_MakePoint(117.2803, 26.28), 4326),
+                                         (SELECT received_at FROM workorder.orders WHERE id = :am3),
+                                         '南五路15-1号门口井盖缺失', '丁镇南五路15-1号', NULL) d),
+          ROW('new', 'new')::text, 'a report at door 15-1 is not merged into the order at door 12-1');
 -- Numbers in common are no conflict: between buildings 3 and 5 is at building 5.
 SELECT is((workorder.dedup_decide('ROAD_MANHOLE', ST_SetSRID(ST_MakePoint(117.18, 26.11), 4326),
                                   (SELECT received_at FROM workorder.orders WHERE id = :am1),
@@ -557,6 +576,19 @@ SELECT (workorder.submit('hotline', 'TAP-ZW2', '0402', '人民路口路灯不亮
 SELECT is((SELECT ROW(score, decision, reason)::text FROM workorder.explain_dedup(:zw2) WHERE rank = 1),
           '(,new,"no score: the policy weighs none of the components this candidate has (see its weights)")',
           'explain_dedup says a candidate the policy weighs nothing of has no score');
+
+-- The chosen master need not rank first: a candidate of another category may score
+-- higher and not be merged into.  explain_dedup gives the chosen one its reason
+-- (it said "lower score" of the order the report was merged into).
+SELECT (workorder.submit('hotline', 'TAP-CM1', '0402', '井盖缺失，车辆经过很危险', lon => 117.29, lat => 26.29)).id AS cm1 \gset
+SELECT (workorder.submit('hotline', 'TAP-CM2', '0401', '井盖缺失，车辆经过很危险', lon => 117.2901, lat => 26.29)).id AS cm2 \gset
+SELECT (workorder.review_duplicate(:cm2, 'C-990901', 'reject')).status AS cm2_status \gset
+SELECT (workorder.submit('hotline', 'TAP-CM3', '0401', '井盖缺失，车辆经过很危险', lon => 117.29, lat => 26.29)).master_id AS cm3_master \gset
+SELECT is(:cm3_master::bigint, :cm2::bigint, 'the fixture: a report merged into the order of its category, not the higher-scoring one of another');
+SELECT is((SELECT string_agg(ROW(e.candidate_id = :cm2, e.chosen, e.reason)::text, ' ' ORDER BY e.rank)
+             FROM workorder.explain_dedup((SELECT id FROM workorder.orders WHERE channel_ref = 'TAP-CM3')) e),
+          '(f,f,"another category: not merged automatically") (t,t,"score at least merge_threshold 0.5")',
+          'explain_dedup gives the chosen master, ranked second, its reason, not "lower score"');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -509,7 +509,9 @@ BEGIN
                           THEN c.at_most_reason
                           WHEN NOT c.same_category AND c.score OPERATOR(pg_catalog.>) chk.score
                           THEN 'another category: not merged automatically' ELSE 'lower score' END
-                WHEN c.n OPERATOR(pg_catalog.<>) 1 THEN 'lower score'
+                -- (The chosen master may rank below a candidate of another
+                -- category, which may not be merged into: it is explained below.)
+                WHEN c.n OPERATOR(pg_catalog.<>) 1 AND c.order_id IS DISTINCT FROM chk.master_id THEN 'lower score'
                 -- Released: more urgent than the order it would have joined (or
                 -- been held for review against), and routed on its own.  It read
                 -- as a master merged or cancelled, as both keep the master.
