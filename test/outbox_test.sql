@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(115);
+SELECT plan(117);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 SELECT workorder.load_channels('[{"code": "mailbox", "name": "区长信箱", "kind": "mailbox"}]');
@@ -552,6 +552,18 @@ SELECT results_eq($$SELECT r.ref, r.kind FROM workorder.claim_outbox('rd', 100, 
                   '... and go out in their report''s order: the dispatch first');
 SELECT results_eq($$SELECT * FROM workorder.redrive_outbox('rd')$$, $$VALUES (2::bigint, 1::bigint)$$,
                   'without died_since, every dead message is taken: RD-3''s are sent again');
+-- A later message of the report in flight (claimed) overtakes it too: sent again,
+-- the dispatch went out beside the accept a connector was delivering, and the
+-- channel could hear them in either order.
+SELECT pg_temp.three_reports('rf', 'RF-', 31.19, false) IS NOT NULL AS made \gset
+UPDATE workorder.outbox m SET state = 'dead', attempts = 8, last_error = 'HTTP 503', settled_at = now()
+  FROM workorder.orders o WHERE o.id = m.order_id AND o.channel_ref = 'RF-1' AND m.kind = 'dispatch';
+UPDATE workorder.outbox m SET state = 'claimed', claimed_by = 'q', claimed_until = now() + interval '10 minutes'
+  FROM workorder.orders o WHERE o.id = m.order_id AND o.channel_ref = 'RF-1' AND m.kind = 'accept';
+SELECT results_eq($$SELECT * FROM workorder.redrive_outbox('rf')$$, $$VALUES (0::bigint, 1::bigint)$$,
+                  'redrive_outbox: a dead dispatch whose accept is being delivered is superseded, not sent again');
+SELECT is((SELECT m.state FROM workorder.outbox m JOIN workorder.orders o ON o.id = m.order_id
+            WHERE o.channel_ref = 'RF-1' AND m.kind = 'dispatch'), 'dead', '... and stays dead');
 SELECT throws_ok($$SELECT * FROM workorder.redrive_outbox('no_such_channel')$$, 'WO603',
                  'invalid channel for the outbox', 'an unknown channel is WO603');
 SELECT throws_ok($$SELECT * FROM workorder.redrive_outbox('rd', NULL, 0)$$, 'WO603',

@@ -486,9 +486,11 @@ COMMENT ON FUNCTION workorder.fail_outbox(bigint, text, text) IS
 -- back (its endpoint was down for longer than outbox_max_attempts allowed): each
 -- becomes pending, due now, its attempts counted from 0, and claim_outbox takes a
 -- report's messages in order as ever.  Not a message after which a later message of
--- the same report was delivered: the channel knows a later state, which the older
--- one would overwrite there (a 'dispatch' arriving after its 'resolve'); it stays
--- dead, counted as superseded.  died_since, when given, takes only the messages
+-- the same report was delivered, or is being delivered (claimed): the channel knows
+-- a later state, or is hearing it, which the older one would overwrite there (a
+-- 'dispatch' arriving after its 'resolve'; claim_outbox holds back only a message
+-- behind an earlier one, so a redriven one went out beside the later one in
+-- flight); it stays dead, counted as superseded.  died_since, when given, takes only the messages
 -- that died since then (settled_at); at most max_messages, the oldest first (rows
 -- another session holds are skipped).  Returns how many were sent again and how
 -- many were left as superseded.  Until 0.5 a dead message could only wait for
@@ -516,7 +518,7 @@ BEGIN
                EXISTS (SELECT 1 FROM workorder.outbox l
                         WHERE l.order_id OPERATOR(pg_catalog.=) m.order_id
                           AND l.id OPERATOR(pg_catalog.>) m.id
-                          AND l.state OPERATOR(pg_catalog.=) 'delivered') AS overtaken
+                          AND l.state OPERATOR(pg_catalog.=) ANY ('{delivered,claimed}'::text[])) AS overtaken
           FROM workorder.outbox m
          WHERE m.channel_code OPERATOR(pg_catalog.=) redrive_outbox.channel
            AND m.state OPERATOR(pg_catalog.=) 'dead'
@@ -539,4 +541,4 @@ END
 $$;
 REVOKE ALL ON FUNCTION workorder.redrive_outbox(text, timestamptz, integer) FROM PUBLIC;
 COMMENT ON FUNCTION workorder.redrive_outbox(text, timestamptz, integer) IS
-    'Sends a channel''s dead outbox messages again (pending, attempts from 0), except those a later delivered message of the same report overtook; returns (redriven, superseded).';
+    'Sends a channel''s dead outbox messages again (pending, attempts from 0), except those a later message of the same report, delivered or being delivered, overtook; returns (redriven, superseded).';
