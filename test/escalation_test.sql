@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(59);
+SELECT plan(62);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -261,6 +261,27 @@ SELECT is((SELECT escalated_to FROM workorder.dispatch(:walked, 'C-990401', 'C-9
 SELECT count(*) FROM workorder.task_escalate(:'walked_due'::timestamptz + interval '2.5 seconds') \gset
 SELECT is((SELECT escalated_to FROM workorder.reassign(:walked, 'C-990401', 'B-um-990401001')), 'district leader',
           'one escalated to the district leader stays so');
+-- A district department has no unit above it: its order is escalated to the center
+-- that dispatched it, which supervises the departments (the step reached nobody,
+-- and was done).  An order the district's center holds itself has nobody above it:
+-- its event says so.
+SELECT id AS dept, resolve_due_at AS dept_due FROM workorder.submit('hotline', 'ESC-DEPT', '0302', '西街道有人加建铁皮房',
+                                                  lon => 121.02, lat => 31.15, priority => 'high') \gset
+SELECT id AS unrouted FROM workorder.submit('hotline', 'ESC-NONE', '0302', '东街道有人加建铁皮房',
+                                            lon => 121.02, lat => 31.16, priority => 'high') \gset
+SELECT resolve_due_at AS unrouted_due FROM workorder.return_order(:unrouted, 'D-um', '不属于本单位') \gset
+SELECT is((SELECT string_agg(ROW(main_unit, dispatching_unit, sla_policy)::text, ' ' ORDER BY id) FROM workorder.orders
+            WHERE id IN (:dept, :unrouted)),
+          '(D-um,C-990401,walk) (,C-990401,walk)',
+          'the fixture: a district department''s order, and one returned to the district''s center, on the chain');
+SELECT count(*) FROM workorder.task_escalate(GREATEST(:'dept_due'::timestamptz, :'unrouted_due'::timestamptz) + interval '1 second') \gset
+SELECT is((SELECT ROW(escalation_step, escalated_to)::text FROM workorder.orders WHERE id = :dept),
+          ROW(1, 'C-990401')::text,
+          'escalate_parent of a district department''s order goes to the center that dispatched it');
+SELECT is((SELECT string_agg(note, ' | ' ORDER BY order_id) FROM workorder.order_events
+            WHERE order_id IN (:dept, :unrouted) AND action = 'escalate' AND details ->> 'step' = '1'),
+          'escalation step 1: escalate_parent to C-990401 | escalation step 1: escalate_parent (no active unit above C-990401)',
+          '... and the event of one that reaches nobody says so');
 RELEASE SAVEPOINT parent_walk;
 
 -- An order without a main unit is its dispatching center's: a town center's order

@@ -15,8 +15,12 @@
 --   supervise        sets orders.supervised = true (督办);
 --   escalate_parent  sets orders.escalated_to to the parent unit of the main unit,
 --                    the first active one up the tree (main_unit is not changed; a
---                    parent out of use got escalations nobody read); no active
---                    parent: NULL in the event and escalated_to unchanged;
+--                    parent out of use got escalations nobody read); with no active
+--                    unit up the tree (a district department), to the center that
+--                    dispatched the order, which supervises its departments (the
+--                    step reached nobody, and was done); with neither (the
+--                    district's center holds the order): NULL in the event, whose
+--                    note says so, and escalated_to unchanged;
 --   escalate_leader  sets orders.escalated_to to the setting district_leader (a
 --                    name), or 'district leader' without it.
 -- Each step done is a row of workorder.order_escalations, whose primary key
@@ -104,11 +108,26 @@ AS $$
     SELECT up.code FROM up WHERE up.active ORDER BY up.depth LIMIT 1
 $$;
 
+-- escalation_recipient is the unit an escalate_parent step of an order held by
+-- holder (its main unit, or its dispatching center without one), dispatched by
+-- dispatching_unit, goes to: the first active unit up the tree from the holder's
+-- parent, else the dispatching center when it is another unit and active, else
+-- NULL.
+CREATE FUNCTION workorder.escalation_recipient(holder text, dispatching_unit text)
+RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    SELECT COALESCE(workorder.escalation_parent(holder),
+                    (SELECT u.code FROM workorder.units u
+                      WHERE u.code OPERATOR(pg_catalog.=) dispatching_unit AND u.active
+                        AND u.code OPERATOR(pg_catalog.<>) holder))
+$$;
+
 -- escalation_after_move is escalated_to of an order whose main unit becomes
 -- main_unit (reassign, a dispatch after a return; a return passes the dispatching
 -- center, which holds the order then).  Once an escalate_parent step is done, the
--- order is escalated to its holder's parent: the new unit's (escalation_parent;
--- NULL without an active parent), not the old
+-- order is escalated to its holder's parent: the new unit's (escalation_recipient;
+-- its dispatching center without an active parent, NULL without either), not the old
 -- one's (a water bureau's order read as escalated to the urban management bureau;
 -- cleared, the new unit's parent never heard of it, as the step is done once).  The
 -- district leader stays; an order not escalated to a parent keeps what it has.
@@ -122,7 +141,7 @@ AS $$
                             AND e.action OPERATOR(pg_catalog.=) 'escalate_parent') THEN o.escalated_to
         WHEN o.escalated_to IS NULL
           OR EXISTS (SELECT 1 FROM workorder.units u WHERE u.code OPERATOR(pg_catalog.=) o.escalated_to)
-            THEN workorder.escalation_parent(main_unit)
+            THEN workorder.escalation_recipient(main_unit, o.dispatching_unit)
         ELSE o.escalated_to END
 $$;
 

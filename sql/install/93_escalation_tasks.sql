@@ -74,8 +74,11 @@ BEGIN
                 IF s.action OPERATOR(pg_catalog.=) 'escalate_parent' THEN
                     -- An order without a main unit (returned, or never routed) is
                     -- its dispatching center's to deal with: the center's parent
-                    -- hears.  (It went to nobody.)
-                    target := workorder.escalation_parent(COALESCE(o.main_unit, o.dispatching_unit));
+                    -- hears.  (It went to nobody.)  A unit with no active one above
+                    -- it (a district department) is supervised by the center that
+                    -- dispatched the order (part 86).
+                    target := workorder.escalation_recipient(COALESCE(o.main_unit, o.dispatching_unit),
+                                                             o.dispatching_unit);
                 ELSIF s.action OPERATOR(pg_catalog.=) 'escalate_leader' THEN
                     target := leader;
                 END IF;
@@ -86,7 +89,11 @@ BEGIN
                 RETURNING * INTO o;
                 PERFORM workorder.log_event(o, 'escalate', 'system', o.status,
                     pg_catalog.format('escalation step %s: %s%s', s.step, s.action,
-                                      COALESCE(' to ' OPERATOR(pg_catalog.||) target, '')),
+                                      COALESCE(' to ' OPERATOR(pg_catalog.||) target,
+                                               CASE WHEN s.action OPERATOR(pg_catalog.=) 'escalate_parent'
+                                                    THEN ' (no active unit above ' OPERATOR(pg_catalog.||)
+                                                         COALESCE(o.main_unit, o.dispatching_unit, 'the order')
+                                                         OPERATOR(pg_catalog.||) ')' END, '')),
                     pg_catalog.jsonb_build_object('step', s.step, 'action', s.action, 'to', target,
                                                   'due_at', due, 'sla_policy', o.sla_policy));
                 payload := pg_catalog.jsonb_build_object('kind', 'escalate', 'order_id', o.id, 'ticket', o.ticket::text,
