@@ -4,7 +4,7 @@
 SET client_min_messages = warning;
 \set fs `cat data/foshan-districts.geojson`
 BEGIN;
-SELECT plan(77);
+SELECT plan(81);
 
 -- The real Foshan file: every ring crosses itself, and all five load repaired.
 CREATE TEMP TABLE loaded AS
@@ -205,6 +205,23 @@ SELECT throws_ok($$SELECT workorder.load_area('990302', '无', 'district', NULL,
                  'WO102', 'polygon of area 990302 has no SRID', 'a polygon without SRID is refused');
 SELECT throws_ok($$SELECT workorder.load_area('990302', '平', 'district', NULL, 'SRID=4326;POLYGON((1 1,2 2,3 3,1 1))'::geometry)$$,
                  'WO202', 'polygon of area 990302 cannot be repaired', 'a polygon with no area is refused');
+-- A repair never adds land: a hole drawn outside its shell, or across its edge,
+-- came back as land (GEOS's linework takes every ring for an outline).
+SAVEPOINT holes;
+SELECT is((SELECT round(ST_Area(geom)::numeric, 6)::text FROM workorder.load_area('990303', '洞外', 'district', NULL,
+              'SRID=4326;POLYGON((100 10,100.1 10,100.1 10.1,100 10.1,100 10),(100.2 10,100.3 10,100.3 10.1,100.2 10.1,100.2 10))')),
+          '0.010000', 'a hole drawn outside its shell is dropped, not made land');
+SELECT isnt((workorder.locate(100.25, 10.05)).match, 'contained', '... and a report where it was drawn is in no area');
+SELECT is((SELECT round(ST_Area(geom)::numeric, 6)::text FROM workorder.load_area('990304', '洞跨', 'district', NULL,
+              'SRID=4326;POLYGON((101 10,101.1 10,101.1 10.1,101 10.1,101 10),(101.05 10.02,101.2 10.02,101.2 10.08,101.05 10.08,101.05 10.02))')),
+          '0.007000', 'a hole across its shell''s edge cuts the shell, and adds nothing outside it');
+ROLLBACK TO SAVEPOINT holes;
+-- A polygon far outside its projection's area came out clamped to a pole and was
+-- loaded: a sliver along latitude 89.99998 (a point there was refused already).
+SELECT throws_ok($$SELECT workorder.load_area('990302', '极', 'district', NULL,
+                     'SRID=3857;POLYGON((1e8 1e8,1.1e8 1e8,1.1e8 1.1e8,1e8 1.1e8,1e8 1e8))'::geometry)$$,
+                 'WO101', 'polygon of area 990302 is not on the earth',
+                 'a polygon outside its projection''s area is not on the earth');
 SELECT throws_ok($$SELECT workorder.load_area('9903', '短', 'district', NULL, ST_MakeEnvelope(1, 1, 2, 2, 4326))$$,
                  'WO201', 'invalid area code', 'a code of the wrong length is refused');
 SELECT throws_ok($$SELECT workorder.load_area('990302', NULL, 'district', NULL, ST_MakeEnvelope(1, 1, 2, 2, 4326))$$,

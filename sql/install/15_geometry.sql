@@ -12,6 +12,7 @@ AS $$
 DECLARE
     result geometry;
     back geometry;
+    tolerance double precision;
 BEGIN
     IF given IS NULL THEN
         PERFORM workorder.raise_error('WO101',
@@ -65,24 +66,27 @@ BEGIN
                 pg_catalog.format('SRID %s: %s', ST_SRID(given), SQLERRM),
                 'Check that the coordinates are in the SRID they claim.');
         END;
-        -- A point far outside its projection's area can come out clamped to a
-        -- pole (3857's POINT(1e20 1e20) did, as longitude 121 latitude 90): it
-        -- must come back to where it was, within a millionth of its size.
-        IF GeometryType(given) OPERATOR(pg_catalog.=) 'POINT' THEN
-            BEGIN
-                back := ST_Transform(result, ST_SRID(given));
-            EXCEPTION WHEN others THEN
-                back := NULL;   -- what cannot go back is not on the earth either
-            END;
-        END IF;
-        IF GeometryType(given) OPERATOR(pg_catalog.=) 'POINT'
-           AND NOT COALESCE(ST_DWithin(back, given,
-                                       1e-6 OPERATOR(pg_catalog.*) GREATEST(1, pg_catalog.abs(ST_X(given)), pg_catalog.abs(ST_Y(given)))),
-                            false) THEN
+        -- A place far outside its projection's area can come out clamped to a
+        -- pole (3857's POINT(1e20 1e20) did, as longitude 121 latitude 90; a
+        -- polygon there became a sliver along latitude 89.99998): it must come
+        -- back to where it was, its extent within a millionth of its size.
+        BEGIN
+            back := ST_Transform(result, ST_SRID(given));
+        EXCEPTION WHEN others THEN
+            back := NULL;   -- what cannot go back is not on the earth either
+        END;
+        tolerance := 1e-6 OPERATOR(pg_catalog.*)
+                     GREATEST(1, pg_catalog.abs(ST_XMin(given::box3d)), pg_catalog.abs(ST_XMax(given::box3d)),
+                              pg_catalog.abs(ST_YMin(given::box3d)), pg_catalog.abs(ST_YMax(given::box3d)));
+        IF back IS NULL
+           OR NOT (pg_catalog.abs(ST_XMin(back::box3d) OPERATOR(pg_catalog.-) ST_XMin(given::box3d)) OPERATOR(pg_catalog.<=) tolerance
+                   AND pg_catalog.abs(ST_XMax(back::box3d) OPERATOR(pg_catalog.-) ST_XMax(given::box3d)) OPERATOR(pg_catalog.<=) tolerance
+                   AND pg_catalog.abs(ST_YMin(back::box3d) OPERATOR(pg_catalog.-) ST_YMin(given::box3d)) OPERATOR(pg_catalog.<=) tolerance
+                   AND pg_catalog.abs(ST_YMax(back::box3d) OPERATOR(pg_catalog.-) ST_YMax(given::box3d)) OPERATOR(pg_catalog.<=) tolerance) THEN
             PERFORM workorder.raise_error('WO101',
                 pg_catalog.format('%s is not on the earth', subject),
                 pg_catalog.format('In SRID %s it is %s, which longitude/latitude cannot hold (it becomes %s).',
-                                  ST_SRID(given), pg_catalog.left(ST_AsText(given), 100), ST_AsText(result)),
+                                  ST_SRID(given), pg_catalog.left(ST_AsText(given), 100), pg_catalog.left(ST_AsText(result), 100)),
                 'Check the SRID and the order of the axes.');
         END IF;
     END IF;

@@ -226,15 +226,20 @@ CREATE TRIGGER areas_before_delete
 -- disagree where rings cross or overlap: "linework" keeps areas by the even-odd
 -- rule (an overlapped lobe becomes a hole), "structure" keeps what the outer rings
 -- enclose but may drop a polygon of a MultiPolygon that another one overlaps.  The
--- union of the two keeps every area either keeps.  What no polygon can keep are
--- spikes and collapsed rings, which enclose no area: their vertices are counted in
--- the repair row, with how far they reach, and a NOTICE says so.
+-- union of the two keeps every area either keeps.  But it must never add any:
+-- "linework" takes every ring for an outline, so a hole drawn outside its shell,
+-- or across the shell's edge, came back as land the drawing had cut out, and
+-- reports there were routed to the area.  A polygon with holes has the union cut
+-- to what its outer rings alone keep, repaired the same way.  What no polygon can keep are spikes and collapsed
+-- rings, which enclose no area: their vertices are counted in the repair row, with
+-- how far they reach, and a NOTICE says so.
 CREATE FUNCTION workorder.area_polygon(area_code text, polygon geometry)
 RETURNS geometry
 LANGUAGE plpgsql
 AS $$
 DECLARE
     repaired geometry;
+    shells geometry;
     problem text;
     spikes integer;
     reach double precision;
@@ -266,6 +271,15 @@ BEGIN
     repaired := ST_Multi(ST_CollectionExtract(ST_Union(
                     ST_CollectionExtract(ST_MakeValid(polygon, 'method=structure'), 3),
                     ST_CollectionExtract(ST_MakeValid(polygon, 'method=linework'), 3)), 3));
+    -- With holes: cut to what the outer rings alone keep, repaired the same way
+    -- (all of them together, as the rings of several parts may enclose land
+    -- between them).
+    IF EXISTS (SELECT 1 FROM ST_Dump(polygon) d WHERE ST_NumInteriorRings(d.geom) OPERATOR(pg_catalog.>) 0) THEN
+        shells := ST_Collect(ARRAY(SELECT ST_MakePolygon(ST_ExteriorRing(d.geom)) FROM ST_Dump(polygon) d ORDER BY d.path));
+        repaired := ST_Multi(ST_CollectionExtract(ST_Intersection(repaired,
+                        ST_Union(ST_CollectionExtract(ST_MakeValid(shells, 'method=structure'), 3),
+                                 ST_CollectionExtract(ST_MakeValid(shells, 'method=linework'), 3))), 3));
+    END IF;
     IF repaired IS NULL OR ST_IsEmpty(repaired) THEN
         PERFORM workorder.raise_error('WO202',
             pg_catalog.format('polygon of area %s cannot be repaired', area_code),
