@@ -9,7 +9,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(21);
+SELECT plan(26);
 
 \o /dev/null
 \i test/fixtures/lifecycle_map.sql
@@ -116,6 +116,38 @@ SELECT throws_ok($$SELECT workorder.load_categories(jsonb_build_array(jsonb_buil
 SELECT throws_ok($$SELECT workorder.load_channels('[{"code": "hotline", "categories": [{"code": "0301", "nmae": "占道", "category": "CITY_VENDOR"}]}]')$$,
                  'WO210', 'channel hotline (element 1 of the batch) was not loaded: it has a category mapping with the key ''nmae'', which a mapping (code, name, category) does not have',
                  'a channel''s mapping with a misspelt key is WO210');
+-- A mapping's code is trimmed as submit() trims the code it is given: '0301 ' from a
+-- spreadsheet was stored as it was and never matched.  A blank one, or one with a
+-- control character, is refused.
+SAVEPOINT mapping_blanks;
+SELECT workorder.load_channels(jsonb_build_array(jsonb_build_object('code', 'sheet', 'name', '表格导入', 'kind', 'platform',
+           'categories', jsonb_build_array(jsonb_build_object('code', E'0301 \u3000', 'name', E'占道\u00a0', 'category', 'CITY_VENDOR'))))) AS loaded \gset
+SELECT is((SELECT ROW(channel_category_code, channel_category_name)::text FROM workorder.channel_categories WHERE channel_code = 'sheet')
+              || ' ' || workorder.map_category('sheet', '0301'),
+          '(0301,占道) CITY_VENDOR', 'a mapping''s code and name are stored trimmed, and the code maps');
+ROLLBACK TO SAVEPOINT mapping_blanks;
+SELECT throws_ok($$SELECT workorder.load_channels('[{"code": "sheet", "name": "表格导入", "kind": "platform", "categories": [{"code": " ", "category": "CITY_VENDOR"}]}]')$$,
+                 'WO210', 'channel sheet (element 1 of the batch) was not loaded: a category mapping of channel sheet has a blank code or a control character',
+                 'a blank mapping code is WO210');
+-- A category's parent must be there when it is loaded (the batch loads parents
+-- first): the deferred key said so only at COMMIT, with a bare 23503.
+SELECT throws_ok($$SELECT workorder.load_categories('[{"code": "WATER_NEW", "name": "新积水", "parent_code": "WATERR"}]')$$,
+                 'WO210', 'category WATER_NEW (element 1 of the batch) was not loaded: its parent_code ''WATERR'' names no category',
+                 'a category under a parent that does not exist is WO210');
+-- A renamed category's children follow it; a rename that closes a cycle is refused.
+SAVEPOINT category_rename;
+SELECT workorder.load_categories('[{"code": "AAA", "name": "甲"}, {"code": "BBB", "name": "乙", "parent_code": "AAA"},
+                                   {"code": "CCC", "name": "丙", "parent_code": "BBB"}]') AS loaded \gset
+UPDATE workorder.categories SET code = 'BBB2' WHERE code = 'BBB';
+SET CONSTRAINTS ALL IMMEDIATE;
+SELECT is((SELECT parent_code FROM workorder.categories WHERE code = 'CCC'), 'BBB2',
+          'a renamed category''s children follow it (the COMMIT failed on them)');
+SET CONSTRAINTS ALL DEFERRED;
+UPDATE workorder.categories SET parent_code = 'ZZZ' WHERE code = 'AAA';
+SELECT throws_ok($$UPDATE workorder.categories SET code = 'ZZZ' WHERE code = 'CCC'$$,
+                 'WO221', 'category ZZZ cannot be placed under BBB2',
+                 'a rename that makes a category its ancestor''s parent is refused (both left intake)');
+ROLLBACK TO SAVEPOINT category_rename;
 SELECT throws_ok($$SELECT * FROM workorder.load_areas_geojson('{"type": "FeatureCollection", "features": [{"type": "Feature",
                        "properties": {"code": "990801001002", "name": {"zh": "测试村", "en": "Test"}},
                        "geometry": {"type": "Polygon", "coordinates": [[[116.0, 25.0], [116.01, 25.0], [116.01, 25.01], [116.0, 25.0]]]}}]}',

@@ -11,7 +11,9 @@
 CREATE TABLE workorder.categories (
     code            text PRIMARY KEY,
     name            text NOT NULL,
-    parent_code     text REFERENCES workorder.categories (code) DEFERRABLE INITIALLY DEFERRED,
+    -- A renamed category's children follow it (they made the COMMIT fail with a bare
+    -- 23503, as orders, rules and mappings followed).
+    parent_code     text REFERENCES workorder.categories (code) ON UPDATE CASCADE DEFERRABLE INITIALLY DEFERRED,
     handling_level  workorder.area_level,
     department_kind text REFERENCES workorder.department_kinds (code),
     sla_policy      text,
@@ -34,7 +36,10 @@ SELECT pg_catalog.pg_extension_config_dump('workorder.categories', '');
 COMMENT ON TABLE workorder.categories IS
     'The event catalogue. NULL defaults inherit from the parent; see workorder.category_defaults. Load with workorder.load_categories().';
 
--- categories_before_write refuses a parent that would make the catalogue a cycle.
+-- categories_before_write refuses a parent that would make the catalogue a cycle:
+-- also through a new code, which an ancestor names as its parent (A under a code
+-- not loaded yet, Z, and then its child B renamed Z: A and B were each other's
+-- ancestors, and both left category_effective, so intake knew neither).
 CREATE FUNCTION workorder.categories_before_write()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -47,7 +52,8 @@ BEGIN
             UNION
             SELECT c.code, c.parent_code FROM workorder.categories c
               JOIN up ON c.code OPERATOR(pg_catalog.=) up.parent_code)
-        SELECT 1 FROM up WHERE up.code OPERATOR(pg_catalog.=) NEW.code) THEN
+        SELECT 1 FROM up WHERE up.code OPERATOR(pg_catalog.=) NEW.code
+                            OR up.parent_code OPERATOR(pg_catalog.=) NEW.code) THEN
         PERFORM workorder.raise_error('WO221',
             pg_catalog.format('category %s cannot be placed under %s', NEW.code, NEW.parent_code),
             pg_catalog.format('%s is %s itself or one of its descendants.', NEW.parent_code, NEW.code),
@@ -58,7 +64,7 @@ END
 $$;
 
 CREATE TRIGGER categories_before_write
-    BEFORE INSERT OR UPDATE OF parent_code ON workorder.categories
+    BEFORE INSERT OR UPDATE OF code, parent_code ON workorder.categories
     FOR EACH ROW EXECUTE FUNCTION workorder.categories_before_write();
 
 -- category_defaults shows, for every category, its root family, its path and the

@@ -253,10 +253,23 @@ $$;
 -- the keys the object has and keeps the others, as load_unit_row does: a reload of
 -- data/demo-categories.csv, which has no "active", made every category taken out of
 -- use active again, and cleared the handling levels and SLA policies it did not list.
+-- A parent_code that names no category is refused (WO210, naming the element):
+-- the batch loads parents first, and the deferred key of categories said so only
+-- at COMMIT, with a bare 23503 naming no element.
 CREATE FUNCTION workorder.load_category_row(item jsonb)
 RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
 AS $$
+BEGIN
+    IF (item OPERATOR(pg_catalog.->>) 'parent_code') IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM workorder.categories x
+                        WHERE x.code OPERATOR(pg_catalog.=) (item OPERATOR(pg_catalog.->>) 'parent_code')) THEN
+        PERFORM workorder.raise_error('WO210',
+            pg_catalog.format('its parent_code %s names no category',
+                              pg_catalog.quote_literal(pg_catalog.left(item OPERATOR(pg_catalog.->>) 'parent_code', 64))),
+            pg_catalog.format('The element is %s.', pg_catalog.left(item::text, 300)),
+            'Load the parent first (in the same batch, or before), or correct parent_code.');
+    END IF;
     INSERT INTO workorder.categories AS t
     SELECT c.code, c.name, c.parent_code, c.handling_level, c.department_kind, c.sla_policy,
            c.dedup_radius_m, c.dedup_window, c.description, COALESCE(c.active, true)
@@ -268,7 +281,8 @@ AS $$
            handling_level = EXCLUDED.handling_level, department_kind = EXCLUDED.department_kind,
            sla_policy = EXCLUDED.sla_policy, dedup_radius_m = EXCLUDED.dedup_radius_m,
            dedup_window = EXCLUDED.dedup_window, description = EXCLUDED.description,
-           active = EXCLUDED.active
+           active = EXCLUDED.active;
+END
 $$;
 
 -- load_categories loads a batch of catalogue nodes, parents in any order.
@@ -285,6 +299,10 @@ $$;
 -- "category": catalogue code}, ...]}.  When "categories" is given, it replaces the
 -- channel's mappings.  An update keeps the keys the object does not have, as
 -- load_unit_row does (a reload without "active" reactivated a channel taken out of use).
+-- A mapping's code and name are trimmed of the blanks submit() trims from the code
+-- it is given (a '0701 ' from a spreadsheet was stored as it was, and never matched:
+-- every report of it waited for a dispatcher as of an unknown category); a code
+-- blank or with a control character is refused (WO210), a blank name is none.
 CREATE FUNCTION workorder.load_channel_row(item jsonb)
 RETURNS void
 LANGUAGE plpgsql
@@ -293,7 +311,22 @@ DECLARE
     -- The keys item has over the row there (if any): see load_unit_row.
     ch workorder.channels := pg_catalog.jsonb_populate_record(
         (SELECT x FROM workorder.channels x WHERE x.code OPERATOR(pg_catalog.=) (item OPERATOR(pg_catalog.->>) 'code') FOR NO KEY UPDATE), item);
+    bad text;
 BEGIN
+    SELECT m OPERATOR(pg_catalog.->>) 'code' INTO bad
+      FROM pg_catalog.jsonb_array_elements(CASE WHEN pg_catalog.jsonb_typeof(item OPERATOR(pg_catalog.->) 'categories')
+                                                     OPERATOR(pg_catalog.=) 'array'
+                                                THEN item OPERATOR(pg_catalog.->) 'categories' ELSE '[]'::jsonb END) AS m
+     WHERE COALESCE(workorder.trim_blanks(m OPERATOR(pg_catalog.->>) 'code'), '') OPERATOR(pg_catalog.=) ''
+        OR workorder.control_character_at(m OPERATOR(pg_catalog.->>) 'code') IS NOT NULL
+        OR workorder.control_character_at(m OPERATOR(pg_catalog.->>) 'name') IS NOT NULL
+     LIMIT 1;
+    IF FOUND THEN
+        PERFORM workorder.raise_error('WO210',
+            pg_catalog.format('a category mapping of channel %s has a blank code or a control character', ch.code),
+            pg_catalog.format('The mapping''s code is %s.', COALESCE(pg_catalog.quote_literal(pg_catalog.left(bad, 64)), 'missing')),
+            'Give each mapping the code the channel sends, in printable characters, and a name without control characters.');
+    END IF;
     INSERT INTO workorder.channels AS t (code, name, kind, replies, active)
     VALUES (ch.code, ch.name, ch.kind, COALESCE(ch.replies, true), COALESCE(ch.active, true))
     ON CONFLICT (code) DO UPDATE
@@ -302,7 +335,8 @@ BEGIN
     IF item OPERATOR(pg_catalog.?) 'categories' THEN
         DELETE FROM workorder.channel_categories m WHERE m.channel_code OPERATOR(pg_catalog.=) ch.code;
         INSERT INTO workorder.channel_categories (channel_code, channel_category_code, channel_category_name, category_code)
-        SELECT ch.code, m OPERATOR(pg_catalog.->>) 'code', m OPERATOR(pg_catalog.->>) 'name',
+        SELECT ch.code, workorder.trim_blanks(m OPERATOR(pg_catalog.->>) 'code'),
+               NULLIF(workorder.trim_blanks(m OPERATOR(pg_catalog.->>) 'name'), ''),
                m OPERATOR(pg_catalog.->>) 'category'
           FROM pg_catalog.jsonb_array_elements(item OPERATOR(pg_catalog.->) 'categories') AS m;
     END IF;
