@@ -6,7 +6,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(61);
+SELECT plan(64);
 
 -- refused(name, value) inserts a row and returns the error's SQLSTATE, message,
 -- detail and hint as one text ('taken' when the row was written, then removed).
@@ -83,13 +83,19 @@ SELECT is(pg_temp.refused('grid_srid', t.value),
           format('an SRID must be in spatial_ref_sys, in metres: %s is not', t.value))
   FROM (VALUES ('99999'), ('EPSG:4547'), ('99999999999'), ('4326')) t(value);
 SELECT is(pg_temp.refused('fallback_unit', t.value),
-          format('WO010 | invalid value of setting fallback_unit | The value is %s: not a code of 1 to 64 characters without blanks at its ends. | Set the code of a unit or channel, as it is in workorder.units or workorder.channels.',
+          format('WO010 | invalid value of setting fallback_unit | The value is %s: not a code of 1 to 64 characters without blanks at its ends or control characters. | Set the code of a unit or channel, as it is in workorder.units or workorder.channels.',
                  quote_literal(left(t.value, 100))),
           t.what)
   FROM (VALUES ('', 'a code is not empty'), (' C-990401', 'a code has no blank at its ends'),
-               (repeat('C', 65), 'a code has at most 64 characters')) t(value, what);
+               (repeat('C', 65), 'a code has at most 64 characters'),
+               (E'C-990401\u00a0', 'nor a no-break space at its end, as submit() trims (it named no unit)'),
+               (E'C-99\u00070401', 'nor a control character')) t(value, what);
+SELECT is(pg_temp.refused('district_leader', E'区长\u0007'),
+          format('WO010 | invalid value of setting district_leader | The value is %s: a control character at position 3. | Set a text of 1 to 200 characters, none of them a control character.',
+                 quote_literal(E'区长\u0007')),
+          'a text has no control character (it went out in escalation messages)');
 SELECT is(pg_temp.refused('district_leader', repeat('长', 201)),
-          format('WO010 | invalid value of setting district_leader | The value is %s: blank or longer than 200 characters (201). | Set a text of 1 to 200 characters.',
+          format('WO010 | invalid value of setting district_leader | The value is %s: blank or longer than 200 characters (201). | Set a text of 1 to 200 characters, none of them a control character.',
                  quote_literal(repeat('长', 100))),
           'a text has at most 200 characters, and the detail quotes no more than 100 of them');
 SELECT is(pg_temp.refused('score_weights', '{"satisfaction": 1}'),

@@ -200,17 +200,22 @@ BEGIN
         END IF;
         hint := 'Set the SRID of a metric projection that covers the district, e.g. 4547 (CGCS2000 / 3-degree Gauss-Kruger CM 114E).';
     ELSIF d.kind OPERATOR(pg_catalog.=) 'code' THEN
+        -- Blanks as submit() trims them (a no-break space pasted after a unit's code
+        -- named no unit, and orders fell back to the district center).
         IF pg_catalog.length(setting_value) OPERATOR(pg_catalog.<) 1 OR pg_catalog.length(setting_value) OPERATOR(pg_catalog.>) 64
-           OR setting_value OPERATOR(pg_catalog.<>) pg_catalog.btrim(setting_value) THEN
-            why := 'not a code of 1 to 64 characters without blanks at its ends';
+           OR setting_value OPERATOR(pg_catalog.<>) workorder.trim_blanks(setting_value)
+           OR workorder.control_character_at(setting_value) IS NOT NULL THEN
+            why := 'not a code of 1 to 64 characters without blanks at its ends or control characters';
         END IF;
         hint := 'Set the code of a unit or channel, as it is in workorder.units or workorder.channels.';
     ELSIF d.kind OPERATOR(pg_catalog.=) 'text' THEN
-        IF pg_catalog.length(pg_catalog.btrim(setting_value)) OPERATOR(pg_catalog.<) 1
+        IF pg_catalog.length(workorder.trim_blanks(setting_value)) OPERATOR(pg_catalog.<) 1
            OR pg_catalog.length(setting_value) OPERATOR(pg_catalog.>) 200 THEN
             why := pg_catalog.format('blank or longer than 200 characters (%s)', pg_catalog.length(setting_value));
+        ELSIF workorder.control_character_at(setting_value) IS NOT NULL THEN
+            why := pg_catalog.format('a control character at position %s', workorder.control_character_at(setting_value));
         END IF;
-        hint := 'Set a text of 1 to 200 characters.';
+        hint := 'Set a text of 1 to 200 characters, none of them a control character.';
     ELSIF d.kind OPERATOR(pg_catalog.=) 'weights' THEN
         why := 'not score weights: ' OPERATOR(pg_catalog.||) workorder.score_weights_problem(setting_value);
         hint := 'Set a JSON object of rate names (on_time_accept_rate, on_time_completion_rate, resolution_rate, satisfaction_rate, return_rate, redo_rate) and non-negative weights, one of them positive.';
