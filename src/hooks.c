@@ -17,7 +17,13 @@
  * and the launcher starts the worker again.  The same is done, with the slot
  * freed right after the statement, for the other statements that need a
  * database without connections: ALTER DATABASE ... RENAME TO, ALTER DATABASE
- * ... SET TABLESPACE and CREATE DATABASE ... TEMPLATE.  Only the database's
+ * ... SET TABLESPACE and CREATE DATABASE ... TEMPLATE.  A RENAME, the one of
+ * them allowed in a transaction block, locks the database until its
+ * transaction ends: there the slot stays held until then (freed from the
+ * transaction callbacks, or when the subtransaction that ran it aborts).  Freed
+ * after the statement, the launcher started a worker at once that waited for
+ * that lock, never connecting, and two such renames left open took both of the
+ * launcher's turns to start one: no other database got a worker meanwhile.  Only the database's
  * owner (or a superuser) can stop its worker this way: for anyone else the
  * statement goes on unchanged, and fails on its own permission check.
  *
@@ -95,6 +101,21 @@ static PendingWake recheck_at_commit;
 static PendingWake wake_worker_at_commit;
 static bool xact_callback_registered = false;
 
+/*
+ * The databases held until the current transaction ends (renamed in a
+ * transaction block), each with the nesting level of the (sub)transaction
+ * that holds it.  More than HELD_UNTIL_END_MAX are freed after their
+ * statement, as before.
+ */
+#define HELD_UNTIL_END_MAX 8
+typedef struct HeldUntilEnd
+{
+	Oid			dboid;
+	int			nest_level;
+} HeldUntilEnd;
+static HeldUntilEnd held_until_end[HELD_UNTIL_END_MAX];
+static int	held_until_end_count = 0;
+
 static void workorder_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 									 bool readOnlyTree, ProcessUtilityContext context,
 									 ParamListInfo params, QueryEnvironment *queryEnv,
@@ -120,6 +141,9 @@ static void workorder_subxact_callback(SubXactEvent event, SubTransactionId mySu
 static void pending_wake_ask(PendingWake *wake, bool wanted);
 static void pending_wake_forget(PendingWake *wake);
 static void pending_wake_end_subxact(PendingWake *wake, bool committed);
+static void register_xact_callbacks(void);
+static bool hold_until_end(Oid dboid);
+static void release_held_until_end(int from_level);
 
 PG_FUNCTION_INFO_V1(workorder_wake_launcher);
 PG_FUNCTION_INFO_V1(workorder_wake_worker);
@@ -244,8 +268,45 @@ process_holding_database(Oid dboid, const char *dbname, bool dropping,
 		workorder_quarantine_forget_database(dboid);
 		workorder_wake_at_commit(true, false, false);
 	}
-	else
+	else if (!IsTransactionBlock() || !hold_until_end(dboid))
 		release_database(dboid);
+}
+
+/*
+ * hold_until_end keeps a database held until the current (sub)transaction
+ * ends, and says whether it could (see the header).
+ */
+static bool
+hold_until_end(Oid dboid)
+{
+	if (held_until_end_count >= HELD_UNTIL_END_MAX)
+		return false;
+	register_xact_callbacks();
+	held_until_end[held_until_end_count].dboid = dboid;
+	held_until_end[held_until_end_count].nest_level = GetCurrentTransactionNestLevel();
+	held_until_end_count++;
+	return true;
+}
+
+/*
+ * release_held_until_end frees the databases held until the end of a
+ * (sub)transaction at from_level or deeper.
+ */
+static void
+release_held_until_end(int from_level)
+{
+	int			i = 0;
+
+	while (i < held_until_end_count)
+	{
+		if (held_until_end[i].nest_level >= from_level)
+		{
+			release_database(held_until_end[i].dboid);
+			held_until_end[i] = held_until_end[--held_until_end_count];
+		}
+		else
+			i++;
+	}
 }
 
 /*
@@ -430,15 +491,21 @@ workorder_wake_at_commit(bool launcher, bool recheck, bool worker)
 {
 	if (WorkorderShared == NULL)
 		return;
-	if (!xact_callback_registered)
-	{
-		RegisterXactCallback(workorder_xact_callback, NULL);
-		RegisterSubXactCallback(workorder_subxact_callback, NULL);
-		xact_callback_registered = true;
-	}
+	register_xact_callbacks();
 	pending_wake_ask(&wake_launcher_at_commit, launcher);
 	pending_wake_ask(&recheck_at_commit, recheck);
 	pending_wake_ask(&wake_worker_at_commit, worker);
+}
+
+/* register_xact_callbacks registers the transaction callbacks, once. */
+static void
+register_xact_callbacks(void)
+{
+	if (xact_callback_registered)
+		return;
+	RegisterXactCallback(workorder_xact_callback, NULL);
+	RegisterSubXactCallback(workorder_subxact_callback, NULL);
+	xact_callback_registered = true;
 }
 
 /*
@@ -486,10 +553,17 @@ pending_wake_end_subxact(PendingWake *wake, bool committed)
 		pending_wake_forget(wake);
 }
 
-/* workorder_xact_callback sends the wakes at commit, and forgets them at its end. */
+/*
+ * workorder_xact_callback sends the wakes at commit, and forgets them at its
+ * end; and frees the databases held until the transaction's end.
+ */
 static void
 workorder_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 {
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
+		release_held_until_end(0);
 	switch (event)
 	{
 		case XACT_EVENT_COMMIT:
@@ -522,8 +596,18 @@ static void
 workorder_subxact_callback(SubXactEvent event, SubTransactionId mySubid pg_attribute_unused(),
 						   SubTransactionId parentSubid pg_attribute_unused(), void *arg pg_attribute_unused())
 {
+	int			level = GetCurrentTransactionNestLevel();
+	int			i;
+
 	if (event != SUBXACT_EVENT_COMMIT_SUB && event != SUBXACT_EVENT_ABORT_SUB)
 		return;
+	/* A database held by an aborted subtransaction is free; a committed one's parent holds it. */
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		release_held_until_end(level);
+	else
+		for (i = 0; i < held_until_end_count; i++)
+			if (held_until_end[i].nest_level >= level)
+				held_until_end[i].nest_level = level - 1;
 	pending_wake_end_subxact(&wake_launcher_at_commit, event == SUBXACT_EVENT_COMMIT_SUB);
 	pending_wake_end_subxact(&recheck_at_commit, event == SUBXACT_EVENT_COMMIT_SUB);
 	pending_wake_end_subxact(&wake_worker_at_commit, event == SUBXACT_EVENT_COMMIT_SUB);

@@ -1037,6 +1037,15 @@ launcher_start_worker(LauncherDatabase *db, LauncherDbEntry *entry, TimestampTz 
 		return -1;
 	}
 	entry->start_failure_logged = false;
+
+	/*
+	 * The slot may have been held and freed by a backend (ALTER DATABASE, DROP
+	 * DATABASE) and reused in this pass before the pass looked at the handle of
+	 * its earlier worker, not started yet: let that one go as a freed slot's is,
+	 * so that its process is counted while it exits, and its handle not lost.
+	 */
+	if (launcher_handles[slotno].handle != NULL)
+		launcher_let_go(launcher_handles[slotno].handle);
 	launcher_handles[slotno].generation = args.generation;
 	launcher_handles[slotno].handle = handle;
 	return 1;

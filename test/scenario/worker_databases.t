@@ -12,6 +12,10 @@
 #   (c) DROP DATABASE of a served database succeeds, promptly; ALTER DATABASE ...
 #       RENAME of a served database succeeds, and the worker comes back under the
 #       new name; a worker ended by pg_terminate_backend() is started again.
+#   (c2) Two RENAMEs left open in transaction blocks keep their databases held
+#       until they end: no worker of theirs waits on the renames' locks, another
+#       database gets its worker meanwhile (two such waiting workers took both of
+#       the launcher's turns to start one), and theirs come back after.
 #
 # The delays measured are printed as TAP comments.  Needs PGHOST/PGPORT/PGUSER of a
 # running cluster with workorder in shared_preload_libraries (scripts/test.sh sets
@@ -22,6 +26,9 @@ dba="worker_test_a_$$"
 dbb="worker_test_b_$$"
 dbc="worker_test_c_$$"
 dbd="worker_test_d_$$"
+dbe="worker_test_e_$$"
+dbf="worker_test_f_$$"
+dbg="worker_test_g_$$"
 renamed="worker_test_renamed_$$"
 
 export PGOPTIONS="-c client_min_messages=warning"
@@ -30,7 +37,9 @@ q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 cleanup() {
-  for db in "$dba" "$dbb" "$dbc" "$dbd" "$renamed"; do
+  psql -X -q -d postgres -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                             WHERE query LIKE '%worker_databases open rename%' AND pid <> pg_backend_pid()" >/dev/null 2>&1
+  for db in "$dba" "$dbb" "$dbc" "$dbd" "$renamed" "$dbe" "$dbf" "$dbg" "${dbe}_r" "${dbf}_r"; do
     psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
   done
 }
@@ -93,7 +102,7 @@ inbox_state() { # inbox_state DATABASE REFERENCE
   q "$1" "SELECT state FROM workorder.inbox WHERE channel_ref = '$2'"
 }
 
-echo "1..20"
+echo "1..23"
 
 # -- (a) two databases, each served by a worker of its own -----------------------
 setup_ok=0
@@ -240,6 +249,31 @@ took=$(wait_until 10 postgres "$(served "$renamed")")
 echo "# RENAME of a served database: worker back under the new name after ${took} ms"
 check "(c) ALTER DATABASE RENAME of a served database succeeds, and the worker comes back renamed" "0 ok" \
   "$rc $(within 10000 "$took")"
+
+# (c2) Renames left open in transaction blocks (each session sleeps inside its
+# block until the test ends it).
+for db in "$dbe" "$dbf"; do
+  q postgres "CREATE DATABASE $db" >/dev/null && q "$db" "CREATE EXTENSION workorder CASCADE" >/dev/null
+  wait_until 15 postgres "$(served "$db")" >/dev/null
+done
+for db in "$dbe" "$dbf"; do
+  psql -X -q -d postgres -c "BEGIN" -c "ALTER DATABASE $db RENAME TO ${db}_r" \
+       -c "SELECT pg_sleep(300) /* worker_databases open rename */" >/dev/null 2>&1 &
+done
+took=$(wait_until 15 postgres "SELECT count(*) = 2 FROM pg_stat_activity WHERE query LIKE '%worker_databases open rename%'
+                                 AND wait_event = 'PgSleep'")
+check "(c2) two sessions hold a RENAME open in a transaction block" ok "$(within 15000 "$took")"
+q postgres "CREATE DATABASE $dbg" >/dev/null && q "$dbg" "CREATE EXTENSION workorder CASCADE" >/dev/null
+took=$(wait_until 20 postgres "$(served "$dbg")")
+echo "# with two renames open, a new database got its worker after ${took} ms"
+check "(c2) meanwhile another database gets its worker, and no worker waits on the renames' locks" "ok 0" \
+  "$(within 20000 "$took") $(q postgres "SELECT count(*) FROM pg_stat_activity
+                                          WHERE backend_type = 'workorder worker' AND wait_event_type = 'Lock'")"
+q postgres "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE query LIKE '%worker_databases open rename%' AND pid <> pg_backend_pid()" >/dev/null
+wait
+took=$(wait_until 20 postgres "SELECT ($(served "$dbe")) AND ($(served "$dbf"))")
+check "(c2) once the renames end (rolled back), their databases get their workers again" ok "$(within 20000 "$took")"
 
 pid=$(worker_pid "$dba")
 q postgres "SELECT pg_terminate_backend($pid)" >/dev/null
