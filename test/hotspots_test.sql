@@ -6,7 +6,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(67);
+SELECT plan(68);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -171,6 +171,20 @@ SELECT is((SELECT array_agg(x.order_count ORDER BY x.id) FROM workorder.hotspots
 SELECT is((SELECT count(*)::integer FROM workorder.orders WHERE channel_code = 'hotspot'), 2,
           '... one proactive order each');
 ROLLBACK TO SAVEPOINT neighbours;
+
+-- Reports a dispatcher merges into a hotspot's own order still count for it: the
+-- hotspot stays, with the same orders.  (They counted nowhere, and it ended.)
+SAVEPOINT gathered;
+DELETE FROM workorder.hotspot_policies;
+INSERT INTO workorder.hotspot_policies (category_code, raise_order, min_count) VALUES ('CITY_NOISE', true, 3);
+SELECT count(pg_temp.report('HG-' || i, '0305', 115.15 + i * 0.0001, 24.15, '2026-10-26 09:00+08')) FROM generate_series(0, 3) i;
+SELECT h.id AS gathered_spot, h.order_id AS gathered_order FROM workorder.detect_hotspots('2026-10-26 10:00+08', raise_orders => true) h \gset
+SELECT count(workorder.merge(o.id, :gathered_order, 'C-990801', '并入热点工单'))
+  FROM workorder.orders o WHERE o.channel_ref IN ('HG-1', 'HG-2');
+SELECT results_eq(format($$SELECT id, status, order_count, order_id FROM workorder.detect_hotspots('2026-10-26 11:00+08')$$),
+                  format($$VALUES (%s::bigint, 'active'::text, 4, %s::bigint)$$, :gathered_spot, :gathered_order),
+                  'a hotspot whose reports were merged into its own order stays, counting them');
+ROLLBACK TO SAVEPOINT gathered;
 
 -- The same with a window no longer than the runs' interval, when the place's new
 -- cluster shares no order with its hotspot: the nearer cluster keeps the hotspot.

@@ -28,6 +28,10 @@
 -- suspected duplicates waiting for review (seven reports of one flooded underpass
 -- made a hotspot until a dispatcher confirmed them, and it ended then), nor do
 -- orders that hotspots raised themselves (the channel of the setting hotspot_channel).
+-- But a report merged into a hotspot's own order counts, as it did before the
+-- merge: its master counts nowhere, and a dispatcher who gathered a hotspot's
+-- reports into its order ended the hotspot (and the next reports started it
+-- again, without them).
 --
 -- Policies: workorder.hotspot_policies, one row per category that is a hotspot
 -- group.  A group counts the orders of its category's subtree, except the subtrees
@@ -262,7 +266,10 @@ BEGIN
                AND o.received_at OPERATOR(pg_catalog.>=) (earliest OPERATOR(pg_catalog.-) '1 hour'::interval)
                AND COALESCE(o.occurred_at, o.received_at) OPERATOR(pg_catalog.<) as_of
                AND COALESCE(o.occurred_at, o.received_at) OPERATOR(pg_catalog.>=) (as_of OPERATOR(pg_catalog.-) s."window")
-               AND NOT o.status OPERATOR(pg_catalog.=) ANY ('{merged,cancelled}'::workorder.order_status[])
+               AND o.status OPERATOR(pg_catalog.<>) 'cancelled'
+               AND (o.status OPERATOR(pg_catalog.<>) 'merged'
+                    OR (SELECT m.channel_code FROM workorder.orders m WHERE m.id OPERATOR(pg_catalog.=) o.master_id)
+                       OPERATOR(pg_catalog.=) own_channel)
                AND NOT workorder.awaits_review(o)
                AND o.channel_code OPERATOR(pg_catalog.<>) own_channel
         ), clustered AS (
@@ -300,7 +307,10 @@ BEGIN
                AND COALESCE(o.occurred_at, o.received_at) OPERATOR(pg_catalog.<) (as_of OPERATOR(pg_catalog.-) g."window")
                AND COALESCE(o.occurred_at, o.received_at) OPERATOR(pg_catalog.>=)
                    (as_of OPERATOR(pg_catalog.-) (g."window" OPERATOR(pg_catalog.*) (g.baseline_windows OPERATOR(pg_catalog.+) 1)))
-               AND NOT o.status OPERATOR(pg_catalog.=) ANY ('{merged,cancelled}'::workorder.order_status[])
+               AND o.status OPERATOR(pg_catalog.<>) 'cancelled'
+               AND (o.status OPERATOR(pg_catalog.<>) 'merged'
+                    OR (SELECT m.channel_code FROM workorder.orders m WHERE m.id OPERATOR(pg_catalog.=) o.master_id)
+                       OPERATOR(pg_catalog.=) own_channel)
                AND NOT workorder.awaits_review(o)
                AND o.channel_code OPERATOR(pg_catalog.<>) own_channel
              GROUP BY k.group_code, k.cluster, 3
