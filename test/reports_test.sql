@@ -16,7 +16,7 @@ BEGIN;
 \i test/fixtures/lifecycle_map.sql
 \o
 
-SELECT plan(44);
+SELECT plan(45);
 
 CREATE TEMP TABLE views (name text PRIMARY KEY);
 INSERT INTO views VALUES ('bi_open_orders'), ('bi_overdue_orders'), ('bi_backlog'), ('bi_escalations'),
@@ -77,6 +77,17 @@ SELECT workorder.accept(:a, (SELECT main_unit FROM workorder.orders WHERE id = :
 SELECT is((SELECT orders_accepted FROM workorder.report_daily_briefing((now() AT TIME ZONE 'Asia/Shanghai')::date)), 1,
           'rerun, it sees the accept');
 SELECT is((SELECT count(*)::integer FROM workorder.daily_briefings), 1, 'and replaced its row');
+-- A citizen's verdict given twice on one handling (the form retried, satisfied
+-- then basically satisfied) counts once, as the scores count it: the briefing
+-- counted both.
+SAVEPOINT verdicts;
+SELECT workorder.resolve(:a, (SELECT main_unit FROM workorder.orders WHERE id = :a), '已劝离') IS NOT NULL AS resolved \gset
+SELECT workorder.callback(:a, 'C-990801', 'unsatisfied', '表格填错') IS NOT NULL AS first_verdict \gset
+SELECT workorder.callback(:a, 'C-990801', 'basically_satisfied') IS NOT NULL AS second_verdict \gset
+SELECT is((SELECT ROW(callbacks, callbacks_satisfied)::text
+             FROM workorder.report_daily_briefing((now() AT TIME ZONE 'Asia/Shanghai')::date)),
+          ROW(1, 1)::text, 'the briefing counts one verdict per report and handling, the last, as the scores do');
+ROLLBACK TO SAVEPOINT verdicts;
 SELECT is((SELECT day FROM workorder.report_daily_briefing()), (now() AT TIME ZONE 'Asia/Shanghai')::date - 1,
           'by default it reports yesterday in the district''s zone');
 SELECT throws_ok($$SELECT workorder.report_daily_briefing((now() AT TIME ZONE 'Asia/Shanghai')::date + 1)$$, 'WO821', NULL,

@@ -142,13 +142,33 @@ BEGIN
            pg_catalog.count(*) FILTER (WHERE e.action OPERATOR(pg_catalog.=) 'reopen'),
            pg_catalog.count(*) FILTER (WHERE e.action OPERATOR(pg_catalog.=) 'overdue'),
            pg_catalog.count(*) FILTER (WHERE e.action OPERATOR(pg_catalog.=) 'escalate'),
-           pg_catalog.count(*) FILTER (WHERE e.action OPERATOR(pg_catalog.=) 'callback'),
+           -- One verdict per report and handling, as the scores count them (part 94,
+           -- score_facts): a later verdict on the same handling (a retried form, the
+           -- channel's and then the center's) takes back the one it replaces.  Every
+           -- verdict counted here, and the briefing's satisfaction rate was not the
+           -- scores' for the same day.
+           pg_catalog.count(*) FILTER (WHERE e.action OPERATOR(pg_catalog.=) 'callback')
+           OPERATOR(pg_catalog.-) pg_catalog.count(replaced.satisfaction),
            pg_catalog.count(*) FILTER (WHERE e.action OPERATOR(pg_catalog.=) 'callback'
                                          AND (e.details OPERATOR(pg_catalog.->>) 'satisfaction')
                                              IN ('satisfied', 'basically_satisfied'))
+           OPERATOR(pg_catalog.-) pg_catalog.count(*) FILTER (WHERE replaced.satisfaction IN ('satisfied', 'basically_satisfied'))
       INTO b.orders_received, b.orders_dispatched, b.orders_accepted, b.orders_resolved, b.orders_closed,
            b.orders_returned, b.orders_reopened, b.overdue_marked, b.escalation_steps, b.callbacks, b.callbacks_satisfied
       FROM workorder.order_events e
+      LEFT JOIN LATERAL (
+            SELECT p.details OPERATOR(pg_catalog.->>) 'satisfaction' AS satisfaction
+              FROM workorder.order_events p
+             WHERE e.action OPERATOR(pg_catalog.=) 'callback'
+               AND p.order_id OPERATOR(pg_catalog.=) e.order_id AND p.seq OPERATOR(pg_catalog.<) e.seq
+               AND p.action OPERATOR(pg_catalog.=) 'callback'
+               AND (p.details OPERATOR(pg_catalog.->>) 'report_order_id')
+                   IS NOT DISTINCT FROM (e.details OPERATOR(pg_catalog.->>) 'report_order_id')
+               AND NOT EXISTS (SELECT 1 FROM workorder.order_events r
+                                WHERE r.order_id OPERATOR(pg_catalog.=) e.order_id
+                                  AND r.seq OPERATOR(pg_catalog.>) p.seq AND r.seq OPERATOR(pg_catalog.<) e.seq
+                                  AND r.action IN ('resolve', 'reopen'))
+             ORDER BY p.seq DESC LIMIT 1) replaced ON true
      WHERE e.at OPERATOR(pg_catalog.>=) day_start AND e.at OPERATOR(pg_catalog.<) day_end;
     b.satisfaction_rate := workorder.score_rate(b.callbacks_satisfied, b.callbacks);
     SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE o.overdue)
