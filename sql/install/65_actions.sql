@@ -613,6 +613,19 @@ BEGIN
 END
 $$;
 
+-- inactive_unit_note is what an order's status_reason adds when an action that
+-- would send it back to its unit finds the unit deactivated, and sends it to new
+-- for a dispatcher instead (verify, reopen_locked): '; its unit X (name) is
+-- inactive, for a dispatcher'; NULL when the unit is active, or there is none.
+CREATE FUNCTION workorder.inactive_unit_note(unit_code text)
+RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    SELECT pg_catalog.format('; its unit %s (%s) is inactive, for a dispatcher', u.code, u.name)
+      FROM workorder.units u
+     WHERE u.code OPERATOR(pg_catalog.=) unit_code AND NOT u.active
+$$;
+
 -- verify: the center checks the result.  Passed, the order stays resolved; failed,
 -- it goes back to the unit (accepted) with the failure as its status_reason, or,
 -- as reopen_locked() has it, to new without a unit when the unit has been
@@ -627,7 +640,7 @@ DECLARE
     o workorder.orders := workorder.order_for_action(order_id, 'verify');
     who text := workorder.check_actor(actor);
     said text := workorder.action_text(o, 'verify', 'note', note, false);
-    gone workorder.units;
+    gone text;
     after workorder.orders;
 BEGIN
     IF passed IS NULL THEN
@@ -636,29 +649,26 @@ BEGIN
             'Pass true when the result holds, false to send the order back to the unit.');
     END IF;
     IF NOT passed THEN
-        SELECT * INTO gone FROM workorder.units u
-         WHERE u.code OPERATOR(pg_catalog.=) o.main_unit AND NOT u.active;
+        gone := workorder.inactive_unit_note(o.main_unit);
     END IF;
     UPDATE workorder.orders x
        SET status = CASE WHEN passed THEN workorder.action_status('verify', o.status)
-                         WHEN gone.code IS NULL THEN 'accepted'::workorder.order_status
+                         WHEN gone IS NULL THEN 'accepted'::workorder.order_status
                          ELSE 'new'::workorder.order_status END,
            status_reason = CASE WHEN passed THEN x.status_reason
                                 ELSE 'verification failed' OPERATOR(pg_catalog.||)
                                      COALESCE(': ' OPERATOR(pg_catalog.||) said, '') OPERATOR(pg_catalog.||)
-                                     CASE WHEN gone.code IS NULL THEN ''
-                                          ELSE pg_catalog.format('; its unit %s (%s) is inactive, for a dispatcher',
-                                                                 gone.code, gone.name) END END,
-           main_unit = CASE WHEN gone.code IS NULL THEN x.main_unit END,
-           assisting_units = CASE WHEN gone.code IS NULL THEN x.assisting_units ELSE '{}' END,
+                                     COALESCE(gone, '') END,
+           main_unit = CASE WHEN gone IS NULL THEN x.main_unit END,
+           assisting_units = CASE WHEN gone IS NULL THEN x.assisting_units ELSE '{}' END,
            updated_at = pg_catalog.now()
      WHERE x.id OPERATOR(pg_catalog.=) o.id
     RETURNING * INTO after;
     RETURN workorder.action_done(after, 'verify', who, o.status, said,
         pg_catalog.jsonb_build_object('passed', passed)
-            OPERATOR(pg_catalog.||) CASE WHEN gone.code IS NULL THEN '{}'::jsonb
-                                         ELSE pg_catalog.jsonb_build_object('inactive_unit', gone.code) END,
-        CASE WHEN gone.code IS NOT NULL THEN o.main_unit END);
+            OPERATOR(pg_catalog.||) CASE WHEN gone IS NULL THEN '{}'::jsonb
+                                         ELSE pg_catalog.jsonb_build_object('inactive_unit', o.main_unit) END,
+        CASE WHEN gone IS NOT NULL THEN o.main_unit END);
 END
 $$;
 
@@ -703,19 +713,15 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     why text := workorder.action_text(o, 'reopen', 'reason', reason, true);
-    gone workorder.units;
+    gone text := workorder.inactive_unit_note(o.main_unit);
     after workorder.orders;
 BEGIN
-    SELECT * INTO gone FROM workorder.units u
-     WHERE u.code OPERATOR(pg_catalog.=) o.main_unit AND NOT u.active;
     UPDATE workorder.orders x
-       SET status = CASE WHEN gone.code IS NULL THEN workorder.action_status('reopen', o.status)
+       SET status = CASE WHEN gone IS NULL THEN workorder.action_status('reopen', o.status)
                          ELSE 'new'::workorder.order_status END,
-           status_reason = 'reopened: ' OPERATOR(pg_catalog.||) why OPERATOR(pg_catalog.||)
-                           CASE WHEN gone.code IS NULL THEN ''
-                                ELSE pg_catalog.format('; its unit %s (%s) is inactive, for a dispatcher', gone.code, gone.name) END,
-           main_unit = CASE WHEN gone.code IS NULL THEN x.main_unit END,
-           assisting_units = CASE WHEN gone.code IS NULL THEN x.assisting_units ELSE '{}' END,
+           status_reason = 'reopened: ' OPERATOR(pg_catalog.||) why OPERATOR(pg_catalog.||) COALESCE(gone, ''),
+           main_unit = CASE WHEN gone IS NULL THEN x.main_unit END,
+           assisting_units = CASE WHEN gone IS NULL THEN x.assisting_units ELSE '{}' END,
            redo_count = x.redo_count OPERATOR(pg_catalog.+) 1,
            result = NULL, satisfaction = NULL, updated_at = pg_catalog.now()
      WHERE x.id OPERATOR(pg_catalog.=) o.id
@@ -728,9 +734,9 @@ BEGIN
     RETURN workorder.action_done(after, 'reopen', who, o.status, why,
         pg_catalog.jsonb_build_object('redo_count', after.redo_count,
                                       'result', o.result, 'satisfaction', o.satisfaction)
-            OPERATOR(pg_catalog.||) CASE WHEN gone.code IS NULL THEN '{}'::jsonb
-                                         ELSE pg_catalog.jsonb_build_object('inactive_unit', gone.code) END,
-        CASE WHEN gone.code IS NOT NULL THEN o.main_unit END);
+            OPERATOR(pg_catalog.||) CASE WHEN gone IS NULL THEN '{}'::jsonb
+                                         ELSE pg_catalog.jsonb_build_object('inactive_unit', o.main_unit) END,
+        CASE WHEN gone IS NOT NULL THEN o.main_unit END);
 END
 $$;
 

@@ -185,6 +185,20 @@ BEGIN
 END
 $$;
 
+-- outbox_batch_size checks the batch size a claim or a redrive asks for: 1 to
+-- most, else WO603 with the caller's hint.
+CREATE FUNCTION workorder.outbox_batch_size(max_messages integer, most integer, hint text)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF max_messages IS NULL OR max_messages OPERATOR(pg_catalog.<) 1 OR max_messages OPERATOR(pg_catalog.>) most THEN
+        PERFORM workorder.outbox_bad_argument('batch size',
+            pg_catalog.format('max_messages is %s.', COALESCE(max_messages::text, 'NULL')), hint);
+    END IF;
+END
+$$;
+
 -- outbox_channel checks the channel a claim or a redrive names: one of
 -- workorder.channels, else WO603.
 CREATE FUNCTION workorder.outbox_channel(channel text)
@@ -250,12 +264,7 @@ DECLARE
 BEGIN
     PERFORM workorder.check_channel_access(channel, 'claim the outbox');   -- an intake login: its own channel only (part 96)
     PERFORM workorder.outbox_channel(channel);
-    IF max_messages IS NULL OR max_messages OPERATOR(pg_catalog.<) 1
-       OR max_messages OPERATOR(pg_catalog.>) 10000 THEN
-        PERFORM workorder.outbox_bad_argument('batch size',
-            pg_catalog.format('max_messages is %s.', COALESCE(max_messages::text, 'NULL')),
-            'Claim 1 to 10000 messages at a time.');
-    END IF;
+    PERFORM workorder.outbox_batch_size(max_messages, 10000, 'Claim 1 to 10000 messages at a time.');
     -- No part of the lease below zero: an interval comparison counts a month as 30
     -- days and a day as 24 hours, so '-1 mon 31 days' passed as 1 day where it was a
     -- lease of 0 seconds (a message claimed again at once), or of days.  With every
@@ -507,12 +516,7 @@ DECLARE
     redriven_at timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     PERFORM workorder.outbox_channel(channel);
-    IF max_messages IS NULL OR max_messages OPERATOR(pg_catalog.<) 1
-       OR max_messages OPERATOR(pg_catalog.>) 100000 THEN
-        PERFORM workorder.outbox_bad_argument('batch size',
-            pg_catalog.format('max_messages is %s.', COALESCE(max_messages::text, 'NULL')),
-            'Send 1 to 100000 dead messages again at a time.');
-    END IF;
+    PERFORM workorder.outbox_batch_size(max_messages, 100000, 'Send 1 to 100000 dead messages again at a time.');
     WITH dead AS (
         SELECT m.id,
                EXISTS (SELECT 1 FROM workorder.outbox l
