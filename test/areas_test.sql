@@ -4,7 +4,7 @@
 SET client_min_messages = warning;
 \set fs `cat data/foshan-districts.geojson`
 BEGIN;
-SELECT plan(81);
+SELECT plan(83);
 
 -- The real Foshan file: every ring crosses itself, and all five load repaired.
 CREATE TEMP TABLE loaded AS
@@ -332,6 +332,23 @@ SELECT is((SELECT ROW(in_jurisdiction, path_names)::text FROM workorder.areas WH
           'a child of an area deleted and loaded again out of jurisdiction goes out with it, and takes its new name');
 SELECT is((SELECT ROW(area_code, in_jurisdiction)::text FROM workorder.locate(20.01, 20.01)),
           ROW('990331001', false)::text, '... and locate() says so');
+
+-- The nearest area is the nearest in metres, not in degrees: at 60 degrees north a
+-- degree of longitude is half a degree of latitude.  Eight small districts lie
+-- 106 m north of the point and one 81 m east of it, farther in degrees than all
+-- eight (it was outside the 8 pieces nearest in degrees, and a north one was taken).
+INSERT INTO workorder.areas (code, name, level, geom)
+SELECT (990400 + k)::text, '北' || k, 'district',
+       ST_Multi(ST_MakeEnvelope(9.99965 + k * 0.0001, 60.00095, 9.99965 + k * 0.0001 + 0.00005, 60.00105, 4326))
+  FROM generate_series(0, 7) k;
+INSERT INTO workorder.areas (code, name, level, geom)
+VALUES ('990410', '东', 'district', ST_Multi(ST_MakeEnvelope(10.00145, 59.99995, 10.00155, 60.00005, 4326)));
+SELECT is((SELECT ROW(area_code, round(distance_m))::text FROM workorder.locate(10, 60, 200)),
+          ROW('990410', 81)::text,
+          'a gap goes to the area nearest in metres, though eight others are nearer in degrees');
+SELECT is((SELECT ROW(area_code, round(distance_m))::text FROM workorder.nearest_area(ST_SetSRID(ST_MakePoint(10, 60), 4326), NULL, 100)),
+          ROW('990410', 81)::text,
+          'nearest_area() measures every piece within the nearest distance found, not only the 8 nearest in degrees');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -22,19 +22,25 @@ CREATE TYPE workorder.location AS (
 
 -- nearest_area returns the area nearest to a point among the children of parent
 -- (or among all areas, when parent is NULL), if one lies within tolerance_m metres.
--- A planar ST_DWithin bounds the search first (a degree is at least 100 km of
--- latitude, and at least 100 km times cos(latitude) of longitude, so the bound
--- never excludes a piece within the tolerance; a tolerance under a millimetre bounds
--- it as a millimetre, since a tinier one underflows in the division, and the exact
--- tolerance filters the pieces found; cosd, since radians() of a latitude such as
--- 5e-324 underflows); then the GiST index orders the
--- few close pieces by planar distance and they are measured on the spheroid.
+-- A planar ST_DWithin bounds the search (a degree is at least 100 km of latitude,
+-- and at least 100 km times cos(latitude) of longitude, so the bound never
+-- excludes a piece within the distance; a distance under a millimetre bounds it as
+-- a millimetre, since a tinier one underflows in the division; cosd, since
+-- radians() of a latitude such as 5e-324 underflows).  Two passes, since planar
+-- distance in degrees does not rank pieces as metres do (a degree of longitude is
+-- cos(latitude) of one of latitude: at 23 degrees north, 8 % shorter): the GiST
+-- index gives the 8 pieces nearest in degrees, and the nearest of them on the
+-- spheroid bounds the answer's distance; then every piece within that bound is
+-- measured on the spheroid, so a piece nearer in metres but farther in degrees
+-- than those 8 is not missed, and the work stays with the pieces near the point.
 -- Ties go to the deeper area, then the smaller code.  It is plpgsql, not SQL, so
--- that its plan is cached across calls from locate().
+-- that its plans are cached across calls from locate().
 CREATE FUNCTION workorder.nearest_area(point geometry, parent text, tolerance_m double precision,
                                        OUT area_code text, OUT distance_m double precision)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
+DECLARE
+    bound_m double precision;
 BEGIN
     -- locate() passes a checked point and tolerance; a direct call may not.
     IF (CASE WHEN GeometryType(point) IS DISTINCT FROM 'POINT' OR ST_SRID(point) OPERATOR(pg_catalog.<>) 4326 THEN true
@@ -49,9 +55,8 @@ BEGIN
             pg_catalog.format('tolerance_m is %s.', COALESCE(tolerance_m::text, 'NULL')),
             'Give a finite tolerance of zero or more metres.');
     END IF;
-    SELECT c.area_code, c.distance_m INTO area_code, distance_m
-      FROM (SELECT p.area_code, p.depth,
-                   ST_Distance(p.geom::geography, point::geography, true) AS distance_m
+    SELECT pg_catalog.min(ST_Distance(c.geom::geography, point::geography, true)) INTO bound_m
+      FROM (SELECT p.geom
               FROM workorder.area_pieces p
               JOIN workorder.areas a ON a.code OPERATOR(pg_catalog.=) p.area_code
              WHERE ST_DWithin(p.geom, point,
@@ -59,8 +64,21 @@ BEGIN
                               OPERATOR(pg_catalog./) GREATEST(pg_catalog.cosd(ST_Y(point)), 0.01))
                AND (parent IS NULL OR a.parent_code OPERATOR(pg_catalog.=) parent)
              ORDER BY p.geom <-> point
-             LIMIT 8) c
-     WHERE c.distance_m OPERATOR(pg_catalog.<=) tolerance_m
+             LIMIT 8) c;
+    IF bound_m IS NULL THEN
+        RETURN;
+    END IF;
+    bound_m := LEAST(bound_m, tolerance_m);
+    SELECT c.area_code, c.distance_m INTO area_code, distance_m
+      FROM (SELECT p.area_code, p.depth,
+                   ST_Distance(p.geom::geography, point::geography, true) AS distance_m
+              FROM workorder.area_pieces p
+              JOIN workorder.areas a ON a.code OPERATOR(pg_catalog.=) p.area_code
+             WHERE ST_DWithin(p.geom, point,
+                              (GREATEST(bound_m, 0.001) OPERATOR(pg_catalog./) 100000)
+                              OPERATOR(pg_catalog./) GREATEST(pg_catalog.cosd(ST_Y(point)), 0.01))
+               AND (parent IS NULL OR a.parent_code OPERATOR(pg_catalog.=) parent)) c
+     WHERE c.distance_m OPERATOR(pg_catalog.<=) bound_m
      ORDER BY c.distance_m, c.depth DESC, c.area_code
      LIMIT 1;
 END
