@@ -8,7 +8,7 @@ CREATE EXTENSION IF NOT EXISTS dblink;
 SELECT format('dbname=%s port=%s host=%s user=%s', current_database(), current_setting('port'),
               split_part(current_setting('unix_socket_directories'), ',', 1), current_user) AS other \gset
 BEGIN;
-SELECT plan(61);
+SELECT plan(67);
 
 SET LOCAL search_path = workorder, public;
 -- The results must not depend on the session's time zone: run in another one.
@@ -288,11 +288,42 @@ SELECT is((SELECT count(*) FROM workorder.calendar_changes c WHERE c.calendar_co
           'and left no hook rows');
 
 -- A good load is one call and returns the range that changed.
-SELECT is((SELECT row(inserted, updated, unchanged, first_day, last_day)::text
+SELECT is((SELECT row(inserted, updated, unchanged, deleted, first_day, last_day)::text
              FROM workorder.load_calendar_csv('cn', E'day,kind,name_en,name_zh\n2027-01-01,holiday,New Year''s Day,元旦\n2026-10-10,workday,National Day,国庆节\n')),
-          '(1,0,1,2027-01-01,2027-01-01)', 'a load returns inserted, updated, unchanged and the changed range');
+          '(1,0,1,0,2027-01-01,2027-01-01)', 'a load returns inserted, updated, unchanged, deleted and the changed range');
 SELECT is((SELECT row(calendar_code, first_day, last_day, what)::text FROM workorder.calendar_changes ORDER BY id DESC LIMIT 1),
           '(cn,2027-01-01,2027-01-01,days)', 'and records the changed range for the deadline job');
+
+-- With replace_years, the load is the whole plan of each year it lists: a day of
+-- those years that it does not list (a mistyped make-up day, a holiday the State
+-- Council moved) is deleted, and the changed range covers it.  (A loader could only
+-- add and update: a wrong day stayed until someone deleted the row by hand.)
+SELECT workorder.load_calendar_days('cn', '[{"day": "2027-10-01", "kind": "holiday", "name": "国庆节"},
+                                            {"day": "2027-10-09", "kind": "workday", "name": "国庆节"},
+                                            {"day": "2028-01-01", "kind": "holiday", "name": "元旦"}]') IS NOT NULL AS loaded \gset
+SELECT is((SELECT row(inserted, updated, unchanged, deleted, first_day, last_day)::text
+             FROM workorder.load_calendar_days('cn', '[{"day": "2027-01-01", "kind": "holiday", "name": "元旦", "name_en": "New Year''s Day"},
+                                                       {"day": "2027-10-01", "kind": "holiday", "name": "国庆节"},
+                                                       {"day": "2027-10-10", "kind": "workday", "name": "国庆节"}]',
+                                               replace_years => true)),
+          '(1,0,2,1,2027-10-09,2027-10-10)',
+          'replace_years deletes the listed year''s day the load leaves out, and the changed range covers it');
+SELECT is((SELECT array_agg(day ORDER BY day)::text FROM workorder.calendar_days
+            WHERE calendar_code = 'cn' AND day >= '2027-01-01'),
+          '{2027-01-01,2027-10-01,2027-10-10,2028-01-01}',
+          'the year the load lists holds exactly its days; a year it does not list (2028) is left alone');
+SELECT is((SELECT row(calendar_code, first_day, last_day, what)::text FROM workorder.calendar_changes
+            WHERE first_day = '2027-10-09' ORDER BY id DESC LIMIT 1),
+          '(cn,2027-10-09,2027-10-09,days)', 'the deleted day is recorded for the deadline job');
+SELECT is(workorder.add_working_days('2027-10-08 10:00+08', 1), '2027-10-10 18:00+08'::timestamptz,
+          'and the deadlines count without it: the working day after Friday 8 October is the make-up Sunday 10, not Saturday 9');
+CREATE TEMP TABLE before_replace ON COMMIT DROP AS SELECT * FROM workorder.calendar_days;
+SELECT throws_ok($$SELECT workorder.load_calendar_days('cn', '[{"day": "2027-01-01", "kind": "holiday"}, {"day": "2027-13-01", "kind": "holiday"}]', replace_years => true)$$,
+                 'WO504', 'element 2 of the days for calendar cn: the day ''2027-13-01'' is not a date written YYYY-MM-DD',
+                 'a bad element stops a replacing load too ...');
+SELECT is((SELECT count(*) FROM ((TABLE before_replace EXCEPT TABLE workorder.calendar_days)
+                                 UNION ALL (TABLE workorder.calendar_days EXCEPT TABLE before_replace)) x),
+          0::bigint, '... before it deletes anything');
 
 -- Where the clock goes back across midnight (America/Havana, 01:00 to 00:00), an
 -- instant in the first 00:00 to 00:59 lies on its own day while the day before ends

@@ -627,9 +627,12 @@ $$;
 -- {"day": "YYYY-MM-DD", "kind": "holiday" | "workday", "name", "name_en"} (name_zh
 -- is taken for name when name is missing); from a CSV, each also has "line" and
 -- "text", so that an error can name the line.  Every item is checked before
--- anything is written.  Then each day is inserted, or updated when it differs.
-CREATE FUNCTION workorder.load_calendar_rows(calendar text, items jsonb, source text,
-    OUT inserted integer, OUT updated integer, OUT unchanged integer, OUT first_day date, OUT last_day date)
+-- anything is written.  Then each day is inserted, or updated when it differs;
+-- with replace_years, the calendar's days of the years the items list that the
+-- items do not list are deleted first.
+CREATE FUNCTION workorder.load_calendar_rows(calendar text, items jsonb, source text, replace_years boolean,
+    OUT inserted integer, OUT updated integer, OUT unchanged integer, OUT deleted integer,
+    OUT first_day date, OUT last_day date)
 LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -649,8 +652,16 @@ DECLARE
     names_en text[] := '{}';
     labels text[] := '{}';
     earlier integer;
+    deleted_first date;
+    deleted_last date;
 BEGIN
     PERFORM workorder.calendar_must_exist(calendar);
+    IF replace_years IS NULL THEN
+        PERFORM workorder.raise_error('WO504',
+            pg_catalog.format('replace_years is NULL for the days of calendar %s', calendar),
+            'replace_years is NULL.',
+            'Pass true to make the listed years hold only the listed days, or false (the default) to add and update days.');
+    END IF;
     -- One loader at a time per calendar, so that the counts are right.
     PERFORM 1 FROM workorder.calendars c WHERE c.code OPERATOR(pg_catalog.=) calendar FOR NO KEY UPDATE;
     IF items IS NULL OR pg_catalog.jsonb_typeof(items) OPERATOR(pg_catalog.<>) 'array' THEN
@@ -744,6 +755,20 @@ BEGIN
         labels := pg_catalog.array_append(labels, label);
     END LOOP;
 
+    deleted := 0;
+    IF replace_years THEN
+        WITH gone AS (
+            DELETE FROM workorder.calendar_days d
+             WHERE d.calendar_code OPERATOR(pg_catalog.=) calendar
+               AND pg_catalog.date_part('year', d.day) OPERATOR(pg_catalog.=)
+                   ANY (SELECT pg_catalog.date_part('year', b.day) FROM pg_catalog.unnest(days) b(day))
+               AND NOT d.day OPERATOR(pg_catalog.=) ANY (days)
+            RETURNING d.day)
+        SELECT pg_catalog.count(*), pg_catalog.min(g.day), pg_catalog.max(g.day)
+          INTO deleted, deleted_first, deleted_last
+          FROM gone g;
+    END IF;
+
     SELECT pg_catalog.count(*) FILTER (WHERE d.day IS NULL),
            pg_catalog.count(*) FILTER (WHERE d.day IS NOT NULL
                                          AND (d.kind, d.name, d.name_en) IS DISTINCT FROM (b.kind, b.name, b.name_en)),
@@ -764,21 +789,27 @@ BEGIN
     ON CONFLICT (calendar_code, day) DO UPDATE
        SET kind = EXCLUDED.kind, name = EXCLUDED.name, name_en = EXCLUDED.name_en
      WHERE (d.kind, d.name, d.name_en) IS DISTINCT FROM (EXCLUDED.kind, EXCLUDED.name, EXCLUDED.name_en);
+    first_day := LEAST(first_day, deleted_first);
+    last_day := GREATEST(last_day, deleted_last);
 END
 $$;
 
 -- load_calendar_days loads exception days from a JSON array, e.g. next year's State
 -- Council plan: [{"day": "2027-01-01", "kind": "holiday", "name": "元旦",
 -- "name_en": "New Year's Day"}, ...].  Days already there are updated when they
--- differ.  All or nothing: a bad element stops the load (WO504, naming the element)
--- before anything is written.  It returns how many days were inserted, updated and
--- left unchanged, and the first and last day that changed (NULL when none did):
--- the range whose deadlines may move.
-CREATE FUNCTION workorder.load_calendar_days(calendar text, days jsonb,
-    OUT inserted integer, OUT updated integer, OUT unchanged integer, OUT first_day date, OUT last_day date)
+-- differ.  With replace_years, the array is the whole plan of each year it lists:
+-- a day of those years that it does not list is deleted (a corrected plan, or a
+-- mistyped day loaded before, is taken back in the same call); other years are
+-- left alone.  All or nothing: a bad element stops the load (WO504, naming the
+-- element) before anything is written.  It returns how many days were inserted,
+-- updated, left unchanged and deleted, and the first and last day that changed
+-- (NULL when none did): the range whose deadlines may move.
+CREATE FUNCTION workorder.load_calendar_days(calendar text, days jsonb, replace_years boolean DEFAULT false,
+    OUT inserted integer, OUT updated integer, OUT unchanged integer, OUT deleted integer,
+    OUT first_day date, OUT last_day date)
 LANGUAGE sql
 AS $$
-    SELECT * FROM workorder.load_calendar_rows(calendar, days, 'json')
+    SELECT * FROM workorder.load_calendar_rows(calendar, days, 'json', replace_years)
 $$;
 
 -- load_calendar_csv does the same from CSV text in the format of
@@ -787,8 +818,9 @@ $$;
 -- quoted.  An error names the line.  From psql:
 --   \set csv `cat cn-2027.csv`
 --   SELECT * FROM workorder.load_calendar_csv('cn', :'csv');
-CREATE FUNCTION workorder.load_calendar_csv(calendar text, csv text,
-    OUT inserted integer, OUT updated integer, OUT unchanged integer, OUT first_day date, OUT last_day date)
+CREATE FUNCTION workorder.load_calendar_csv(calendar text, csv text, replace_years boolean DEFAULT false,
+    OUT inserted integer, OUT updated integer, OUT unchanged integer, OUT deleted integer,
+    OUT first_day date, OUT last_day date)
 LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -840,7 +872,7 @@ BEGIN
             pg_catalog.format('It is %s.', COALESCE(pg_catalog.quote_literal(pg_catalog.left(csv, 80)), 'NULL')),
             'Pass the text of a file like data/cn-calendar.csv: the header day,kind,name_en,name_zh, then one line per day.');
     END IF;
-    SELECT * INTO inserted, updated, unchanged, first_day, last_day
-      FROM workorder.load_calendar_rows(calendar, pg_catalog.to_jsonb(items), 'csv');
+    SELECT * INTO inserted, updated, unchanged, deleted, first_day, last_day
+      FROM workorder.load_calendar_rows(calendar, pg_catalog.to_jsonb(items), 'csv', replace_years);
 END
 $$;
