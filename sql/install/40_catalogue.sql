@@ -112,12 +112,18 @@ COMMENT ON TABLE workorder.category_effective IS
     'workorder.category_defaults kept as a table for intake (derived from categories, kept by trigger).';
 
 -- categories_after_change rebuilds category_effective.  The catalogue has tens of
--- nodes and changes rarely, so a full rebuild is simplest and cheap.
+-- nodes and changes rarely, so a full rebuild is simplest and cheap.  Rebuilds
+-- take turns (a lock that conflicts with itself, not with readers), and each reads
+-- after the one before it has committed: two transactions changing two different
+-- categories at once made the second one's rebuild delete only the rows it could
+-- see, and its insert then met the first one's rows (a bare 23505 on
+-- category_effective_pkey, and the second change was lost).
 CREATE FUNCTION workorder.categories_after_change()
 RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
+    LOCK TABLE workorder.category_effective IN SHARE ROW EXCLUSIVE MODE;
     DELETE FROM workorder.category_effective;
     INSERT INTO workorder.category_effective
     SELECT d.code, d.name, d.family, d.path, d.handling_level, d.department_kind, d.sla_policy,

@@ -193,6 +193,25 @@ BEGIN
 END
 $$;
 
+-- loader_lock makes the loads of one code of one kind of row take turns, until
+-- the transaction ends.  A row loader reads the row there (FOR NO KEY UPDATE,
+-- waiting for a load that changes it) and lays its object over it; but a row that
+-- another load has inserted and not yet committed can be neither read nor waited
+-- for, so two loads of one new code both read nothing, and the second's insert,
+-- after waiting for the first's, overwrote every key the first had set (a unit it
+-- created out of use was in use again, without its phone).  Taken before the read,
+-- this lock makes that read come after the other load has committed.  The key is
+-- (hashtext('workorder.loader'), hashtext(what/code)); two codes that share it only
+-- wait for each other.
+CREATE FUNCTION workorder.loader_lock(what text, code text)
+RETURNS void
+LANGUAGE sql
+AS $$
+    SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('workorder.loader'),
+                                            pg_catalog.hashtext(what OPERATOR(pg_catalog.||) '/'
+                                                                OPERATOR(pg_catalog.||) COALESCE(code, '')))
+$$;
+
 -- load_department_kind_row inserts or updates one department kind: {"code", "name"}.
 CREATE FUNCTION workorder.load_department_kind_row(item jsonb)
 RETURNS void
@@ -222,11 +241,13 @@ $$;
 -- list.  The row there is read FOR NO KEY UPDATE, as it is now (submits' key
 -- checks on it go on): read with the statement's snapshot, a load beside another (a
 -- phone set while the unit was taken out of use) wrote the other's keys back as they
--- had been, and the unit was active again.
+-- had been, and the unit was active again.  Loads of one code take turns
+-- (loader_lock), so that a load beside one that creates the unit reads it too.
 CREATE FUNCTION workorder.load_unit_row(item jsonb)
 RETURNS void
 LANGUAGE sql
 AS $$
+    SELECT workorder.loader_lock('unit', item OPERATOR(pg_catalog.->>) 'code');
     INSERT INTO workorder.units AS t
     SELECT u.code, u.name, u.kind, u.level, u.department_kind, u.parent_code, u.area_code,
            u.phone, COALESCE(u.active, true)
@@ -253,7 +274,7 @@ $$;
 -- the keys the object has and keeps the others, as load_unit_row does: a reload of
 -- data/demo-categories.csv, which has no "active", made every category taken out of
 -- use active again, and cleared the handling levels and SLA policies it did not list.
--- A parent_code that names no category is refused (WO210, naming the element):
+-- Loads of one code take turns (loader_lock).  A parent_code that names no category is refused (WO210, naming the element):
 -- the batch loads parents first, and the deferred key of categories said so only
 -- at COMMIT, with a bare 23503 naming no element.
 CREATE FUNCTION workorder.load_category_row(item jsonb)
@@ -261,6 +282,7 @@ RETURNS void
 LANGUAGE plpgsql
 AS $$
 BEGIN
+    PERFORM workorder.loader_lock('category', item OPERATOR(pg_catalog.->>) 'code');
     IF (item OPERATOR(pg_catalog.->>) 'parent_code') IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM workorder.categories x
                         WHERE x.code OPERATOR(pg_catalog.=) (item OPERATOR(pg_catalog.->>) 'parent_code')) THEN
@@ -298,7 +320,8 @@ $$;
 -- "active", "categories": [{"code": its own code, "name": its own name,
 -- "category": catalogue code}, ...]}.  When "categories" is given, it replaces the
 -- channel's mappings.  An update keeps the keys the object does not have, as
--- load_unit_row does (a reload without "active" reactivated a channel taken out of use).
+-- load_unit_row does (a reload without "active" reactivated a channel taken out of use),
+-- and loads of one code take turns (loader_lock).
 -- A mapping's code and name are trimmed of the blanks submit() trims from the code
 -- it is given (a '0701 ' from a spreadsheet was stored as it was, and never matched:
 -- every report of it waited for a dispatcher as of an unknown category); a code
@@ -308,11 +331,13 @@ RETURNS void
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    -- The keys item has over the row there (if any): see load_unit_row.
-    ch workorder.channels := pg_catalog.jsonb_populate_record(
-        (SELECT x FROM workorder.channels x WHERE x.code OPERATOR(pg_catalog.=) (item OPERATOR(pg_catalog.->>) 'code') FOR NO KEY UPDATE), item);
+    ch workorder.channels;
     bad text;
 BEGIN
+    PERFORM workorder.loader_lock('channel', item OPERATOR(pg_catalog.->>) 'code');
+    -- The keys item has over the row there (if any): see load_unit_row.
+    ch := pg_catalog.jsonb_populate_record(
+        (SELECT x FROM workorder.channels x WHERE x.code OPERATOR(pg_catalog.=) (item OPERATOR(pg_catalog.->>) 'code') FOR NO KEY UPDATE), item);
     SELECT m OPERATOR(pg_catalog.->>) 'code' INTO bad
       FROM pg_catalog.jsonb_array_elements(CASE WHEN pg_catalog.jsonb_typeof(item OPERATOR(pg_catalog.->) 'categories')
                                                      OPERATOR(pg_catalog.=) 'array'

@@ -7,7 +7,11 @@
 # that set a unit's phone while another session was taking the unit out of use
 # waited for the other's row lock, then wrote "active" back as it had read it, and
 # the unit was in use again, routed orders.  Categories and channels the same.  The
-# row is now read FOR NO KEY UPDATE, as it is after the other load.
+# row is now read FOR NO KEY UPDATE, as it is after the other load.  A row the other
+# load has just created cannot be read so until it commits: two loads of a new
+# code both read nothing, and the second wrote over all the first had set; loads of
+# one code now take turns.  And the catalogue's derived table: two transactions
+# changing two different categories made the second fail (a bare 23505).
 #
 # Needs PGHOST/PGPORT/PGUSER of a running cluster (scripts/test.sh sets them) and
 # test/fixtures/intake_map.sql.  Prints TAP.  The scratch database is dropped however
@@ -32,7 +36,7 @@ trap cleanup EXIT
 
 . "$(dirname "$0")/tap.sh"
 
-echo "1..4"
+echo "1..8"
 
 fixture_database "$db" intake_map.sql 2>/dev/null
 check "setup: extension and the intake map" 0 "$?"
@@ -66,4 +70,24 @@ race "workorder.load_channels('[{\"code\": \"camera\", \"active\": false}]')" \
      "workorder.load_channels('[{\"code\": \"camera\", \"name\": \"视频AI巡查\"}]')"
 check "a channel: the same" "false 视频AI巡查" \
   "$(q "SELECT active || ' ' || name FROM workorder.channels WHERE code = 'camera'")"
+race "workorder.load_unit('{\"code\": \"D-new\", \"name\": \"新局\", \"kind\": \"department\", \"level\": \"district\", \"department_kind\": \"water\", \"area_code\": \"990401\", \"phone\": \"0757-86009999\", \"active\": false}')" \
+     "workorder.load_unit('{\"code\": \"D-new\", \"name\": \"新局\", \"kind\": \"department\", \"level\": \"district\", \"department_kind\": \"water\", \"area_code\": \"990401\"}')"
+check "a unit that one load creates out of use, with a phone, keeps both through a load of it beside" \
+  "false 0757-86009999" "$(q "SELECT active || ' ' || phone FROM workorder.units WHERE code = 'D-new'")"
+
+race "workorder.load_categories('[{\"code\": \"NEWCAT\", \"name\": \"新类\", \"handling_level\": \"town\", \"active\": false}]')" \
+     "workorder.load_categories('[{\"code\": \"NEWCAT\", \"name\": \"新类\"}]')"
+check "a new category: the same" "false town" \
+  "$(q "SELECT active || ' ' || handling_level FROM workorder.categories WHERE code = 'NEWCAT'")"
+
+race "workorder.load_channels('[{\"code\": \"wx\", \"name\": \"微信\", \"kind\": \"platform\", \"replies\": false, \"active\": false}]')" \
+     "workorder.load_channels('[{\"code\": \"wx\", \"name\": \"微信\", \"kind\": \"platform\"}]')"
+check "a new channel: the same" "false false" \
+  "$(q "SELECT active || ' ' || replies FROM workorder.channels WHERE code = 'wx'")"
+
+race "workorder.load_categories('[{\"code\": \"WATER\", \"description\": \"水务\"}]')" \
+     "workorder.load_categories('[{\"code\": \"MARKET\", \"description\": \"市场监管\"}]')"
+check "two loads of two different categories at once both land, and the derived table has both" \
+  "f|水务 市场监管|0" \
+  "$(cat "$work/second.out")|$(q "SELECT string_agg(description, ' ' ORDER BY code DESC) FROM workorder.categories WHERE code IN ('WATER', 'MARKET')")|$(q "SELECT count(*) FROM (TABLE workorder.category_effective EXCEPT SELECT * FROM workorder.category_defaults) x")"
 [ "$failed" -eq 0 ]
