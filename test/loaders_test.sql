@@ -9,10 +9,11 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(26);
+SELECT plan(36);
 
 \o /dev/null
 \i test/fixtures/lifecycle_map.sql
+\i test/fixtures/error_of.sql
 \o
 
 -- Categories: CITY_VENDOR gets an SLA policy and is taken out of use; the catalogue's
@@ -161,6 +162,49 @@ SELECT is(ROW((SELECT count(*) FROM workorder.units WHERE code = 'U-JSON'),
                (SELECT count(*) FROM workorder.channel_categories WHERE channel_code = 'hotline' AND category_code = 'CITY_VENDOR'))::text,
           ROW(0, 0, 1)::text,
           '... and none of them left anything behind: the channel keeps its mapping');
+
+-- A unit's name and phone are printable (the name goes out in every dispatch
+-- message); a renamed unit's children follow it (the COMMIT failed on them).
+SELECT throws_ok($$SELECT workorder.load_unit('{"code": "C-990801", "name": "区中心\u0007\u001b[2J"}')$$,
+                 'WO211', 'unit C-990801 (element 1 of the batch) was not loaded: unit C-990801 has a blank name, or a control character in its name or phone',
+                 'a unit name with control characters is refused (it went out to the channels in the dispatch message)');
+SELECT throws_ok($$UPDATE workorder.units SET phone = E'0757-1234\n5678' WHERE code = 'C-990801'$$,
+                 'WO211', 'unit C-990801 has a blank name, or a control character in its name or phone',
+                 'so is a phone with a line break, written directly');
+SELECT throws_ok($$UPDATE workorder.units SET name = E'\u3000' WHERE code = 'C-990801'$$,
+                 'WO211', 'unit C-990801 has a blank name, or a control character in its name or phone',
+                 'and a name of an ideographic space, blank as submit() trims');
+SAVEPOINT unit_rename;
+UPDATE workorder.units SET code = 'C-990801001-new' WHERE code = 'C-990801001';
+SET CONSTRAINTS ALL IMMEDIATE;
+SELECT is((SELECT parent_code FROM workorder.units WHERE code = 'C-990801001001'), 'C-990801001-new',
+          'a renamed unit''s children follow it (the COMMIT failed with a bare 23503)');
+SET CONSTRAINTS ALL DEFERRED;
+ROLLBACK TO SAVEPOINT unit_rename;
+
+-- A category in use, or with children, stays, with a WO221 that names what uses
+-- it (a bare foreign-key error, or at COMMIT for a child; until then intake took
+-- the child for unknown).  A parent and its children deleted in one statement go.
+SELECT throws_ok($$DELETE FROM workorder.categories WHERE code = 'WATER'$$,
+                 'WO221', 'category WATER (水务) is in use and stays',
+                 'a category a channel mapping names is not deleted');
+SELECT is((SELECT detail FROM pg_temp.error_of($$DELETE FROM workorder.categories WHERE code = 'WATER'$$)),
+          'It is named by orders; the mappings hotline/0701.', '... and the error names what uses it');
+SELECT workorder.load_categories('[{"code": "ZORD", "name": "有单"}, {"code": "ZP", "name": "父"},
+                                   {"code": "ZQ", "name": "子", "parent_code": "ZP"}]') AS loaded \gset
+UPDATE workorder.channels SET active = true WHERE code = 'hotline';
+SELECT workorder.submit('hotline', 'loaders-zord', 'ZORD', '测试删除类别', lon => 116.05, lat => 25.05) IS NOT NULL AS submitted \gset
+SELECT throws_ok($$DELETE FROM workorder.categories WHERE code = 'ZORD'$$,
+                 'WO221', 'category ZORD (有单) is in use and stays',
+                 'a category that orders name is not deleted (a bare 23503)');
+SELECT throws_ok($$DELETE FROM workorder.categories WHERE code = 'ZP'$$,
+                 'WO221', 'a category with child categories cannot be deleted without them',
+                 'a parent whose child stays is not deleted (the deferred key failed only at COMMIT)');
+SELECT is((SELECT count(*) FROM workorder.category_effective WHERE code IN ('ZP', 'ZQ')), 2::bigint,
+          '... and both stay where intake reads them');
+DELETE FROM workorder.categories WHERE code IN ('ZQ', 'ZP');
+SELECT is((SELECT count(*) FROM workorder.categories WHERE code IN ('ZP', 'ZQ')), 0::bigint,
+          'a parent and its child deleted in one statement go together');
 
 SELECT * FROM finish();
 ROLLBACK;

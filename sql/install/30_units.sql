@@ -25,7 +25,9 @@ CREATE TABLE workorder.units (
     kind            workorder.unit_kind NOT NULL,
     level           workorder.area_level NOT NULL,
     department_kind text REFERENCES workorder.department_kinds (code),
-    parent_code     text REFERENCES workorder.units (code) DEFERRABLE INITIALLY DEFERRED,
+    -- A renamed unit's children follow it (they made the COMMIT fail with a bare
+    -- 23503, as orders, rules and logins followed).
+    parent_code     text REFERENCES workorder.units (code) ON UPDATE CASCADE DEFERRABLE INITIALLY DEFERRED,
     area_code       text NOT NULL REFERENCES workorder.areas (code) ON UPDATE CASCADE,
     phone           text,
     active          boolean NOT NULL DEFAULT true,
@@ -89,7 +91,11 @@ $$;
 -- units_before_write checks that a unit fits its area and its parent, and that a
 -- unit the event log names keeps its code: orders, logins and scores follow a new
 -- code (ON UPDATE CASCADE), but the log is never rewritten, so the scores recomputed
--- from it, and the monthly assessments, lost the unit under its new code.
+-- from it, and the monthly assessments, lost the unit under its new code.  Its name
+-- and phone have no control character (a line break neither), as an area's name,
+-- and its name is not blank (as submit() trims): the name goes into every dispatch
+-- message to the channels, which refuse control characters in a report, and both
+-- into the dashboards.
 CREATE FUNCTION workorder.units_before_write()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -98,6 +104,15 @@ DECLARE
     area workorder.areas;
     parent workorder.units;
 BEGIN
+    IF workorder.trim_blanks(NEW.name) OPERATOR(pg_catalog.=) '' OR NEW.name OPERATOR(pg_catalog.~) '[[:cntrl:]]'
+       OR NEW.phone OPERATOR(pg_catalog.~) '[[:cntrl:]]' THEN
+        PERFORM workorder.raise_error('WO211',
+            pg_catalog.format('unit %s has a blank name, or a control character in its name or phone', NEW.code),
+            pg_catalog.format('The name is %s; the phone is %s.',
+                              COALESCE(pg_catalog.quote_literal(pg_catalog.left(NEW.name, 120)), 'NULL'),
+                              COALESCE(pg_catalog.quote_literal(pg_catalog.left(NEW.phone, 60)), 'NULL')),
+            'Give the unit its official name, and a phone number, in printable characters.');
+    END IF;
     IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.code IS DISTINCT FROM OLD.code
        AND EXISTS (SELECT 1 FROM workorder.order_events e WHERE e.unit_code OPERATOR(pg_catalog.=) OLD.code) THEN
         PERFORM workorder.raise_error('WO211',

@@ -67,6 +67,74 @@ CREATE TRIGGER categories_before_write
     BEFORE INSERT OR UPDATE OF code, parent_code ON workorder.categories
     FOR EACH ROW EXECUTE FUNCTION workorder.categories_before_write();
 
+-- categories_before_delete keeps a category that orders, hotspots, channel
+-- mappings or routing rules name (WO221, naming them, with what to do), as units
+-- and areas are kept: the deletion failed with a bare foreign-key error.  Its
+-- dedup, callback and hotspot policies go with it (ON DELETE CASCADE).
+CREATE FUNCTION workorder.categories_before_delete()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    users text;
+BEGIN
+    SELECT pg_catalog.concat_ws('; ',
+               CASE WHEN EXISTS (SELECT 1 FROM workorder.orders o
+                                  WHERE o.category_code OPERATOR(pg_catalog.=) OLD.code) THEN 'orders' END,
+               CASE WHEN EXISTS (SELECT 1 FROM workorder.hotspots h
+                                  WHERE h.category_code OPERATOR(pg_catalog.=) OLD.code) THEN 'hotspots' END,
+               (SELECT 'the mappings ' OPERATOR(pg_catalog.||)
+                       pg_catalog.string_agg(m.channel_code OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) m.channel_category_code,
+                                             ', ' ORDER BY m.channel_code, m.channel_category_code)
+                  FROM workorder.channel_categories m WHERE m.category_code OPERATOR(pg_catalog.=) OLD.code),
+               (SELECT 'the routing rules ' OPERATOR(pg_catalog.||)
+                       pg_catalog.string_agg(pg_catalog.format('%s (%s)', r.id, r.name), ', ' ORDER BY r.id)
+                  FROM workorder.routing_rules r WHERE r.category_code OPERATOR(pg_catalog.=) OLD.code))
+      INTO users;
+    IF users OPERATOR(pg_catalog.<>) '' THEN
+        PERFORM workorder.raise_error('WO221',
+            pg_catalog.format('category %s (%s) is in use and stays', OLD.code, OLD.name),
+            pg_catalog.format('It is named by %s.', users),
+            'Deactivate it (active = false): its orders stay, and new reports of it wait for a dispatcher. To delete it, map the channels'' codes and the rules to another category first; a category that orders name stays.');
+    END IF;
+    RETURN OLD;
+END
+$$;
+
+CREATE TRIGGER categories_before_delete
+    BEFORE DELETE ON workorder.categories
+    FOR EACH ROW EXECUTE FUNCTION workorder.categories_before_delete();
+
+-- categories_after_delete refuses to leave a category without its parent (WO221,
+-- naming the children): the key is deferred, so the deletion failed only at
+-- COMMIT, with a bare 23503, and until then the children were missing from
+-- category_effective and intake took them for unknown.  A parent and its children
+-- deleted by one statement go together.
+CREATE FUNCTION workorder.categories_after_delete()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    orphans text;
+BEGIN
+    SELECT pg_catalog.string_agg(pg_catalog.format('%s (under %s)', c.code, c.parent_code), ', ' ORDER BY c.code)
+      INTO orphans
+      FROM workorder.categories c
+     WHERE c.parent_code OPERATOR(pg_catalog.=) ANY (SELECT o.code FROM old_rows o);
+    IF orphans IS NOT NULL THEN
+        PERFORM workorder.raise_error('WO221',
+            'a category with child categories cannot be deleted without them',
+            pg_catalog.format('The children are %s.', orphans),
+            'Delete the children first, or in the same statement, or move them under another parent; or deactivate the category (active = false), which its children follow.');
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER categories_after_delete
+    AFTER DELETE ON workorder.categories REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION workorder.categories_after_delete();
+
 -- category_defaults shows, for every category, its root family, its path and the
 -- defaults in force: its own value or else its nearest ancestor's.
 CREATE VIEW workorder.category_defaults AS
