@@ -42,9 +42,10 @@
  * change committed must be counted again (calendar_recompute, part 93), but
  * an order still being made when the change commits is not yet visible to
  * the recompute.  So every computation takes, for its transaction, an
- * advisory lock in share mode (calendar_lock_shared); the recompute waits
- * until the transactions that held it when the change was first seen have
- * ended (it reads them from pg_locks: key CALENDAR_LOCK_KEY, 0), and only
+ * advisory lock of the extension's own (locks.c) in share mode
+ * (calendar_lock_shared); the recompute waits until the transactions that
+ * held it when the change was first seen have ended (it reads them from
+ * pg_locks: keys CALENDAR_LOCK_KEY, 0, objsubid WORKORDER_LOCK_CLASS), and only
  * then chooses its orders.  Nothing ever takes the lock in a stronger mode,
  * so a computation never waits for it.  A transaction that takes the lock
  * after the change committed reads the invalidation first, so it counts on
@@ -107,8 +108,10 @@
 #define CALENDAR_HORIZON_TEXT	"100 years"
 
 /*
- * The first key of the calendars' advisory lock ("WOCL"; the second is 0).
- * sql/install/93_escalation_tasks.sql reads it from pg_locks: keep them equal.
+ * The first key of the calendars' lock ("WOCL"; the second is 0), one of the
+ * extension's own advisory locks (locks.c: no SQL session can take it, so
+ * none can keep a computation waiting).  sql/install/93_escalation_tasks.sql
+ * reads it from pg_locks: keep them equal.
  */
 #define CALENDAR_LOCK_KEY		0x574F434C
 
@@ -287,12 +290,9 @@ calendar_unknown(const char *code)
 static void
 calendar_lock_shared(void)
 {
-	LOCKTAG		tag;
-
 	if (IsParallelWorker())
 		return;
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, CALENDAR_LOCK_KEY, 0, 2);
-	(void) LockAcquire(&tag, ShareLock, false, false);
+	(void) workorder_lock_acquire((int32) CALENDAR_LOCK_KEY, 0, ShareLock, false);
 }
 
 /*

@@ -24,9 +24,8 @@
  * an EXECUTE planned for every report and a scoring query for the search.
  * Here the policy comes from the reference cache (refcache.c, which holds
  * the settings, category_effective and dedup_rules), resolved once per
- * category until one of those tables changes; the locks are direct calls
- * of the advisory lock functions with the same keys (so that sessions
- * running the old and the new code interlock); and the search is one
+ * category until one of those tables changes; the locks are the
+ * extension's own (locks.c), taken directly; and the search is one
  * query, prepared once per backend.
  *
  * The search query has the quals of one index only, orders_location_idx, a
@@ -449,7 +448,6 @@ static NDouble dedup_half_width(NDouble dlat, NDouble y);
 static int64 dedup_cell(NDouble coordinate, NDouble cell);
 static void dedup_lock_cells(DedupPostgis *pg, const char *family, Datum point, bool point_null,
 							 NDouble radius_m);
-static int32 dedup_hashtext(const char *s);
 static int	dedup_int32_cmp(const void *a, const void *b);
 static text *dedup_phone_digits(text *phone);
 static bool dedup_text_eq(text *a, text *b);
@@ -1464,13 +1462,6 @@ dedup_cell(NDouble coordinate, NDouble cell)
 	return DatumGetInt64(DirectFunctionCall1(dtoi8, Float8GetDatum(v)));
 }
 
-/* dedup_hashtext is hashtext(s), as SQL computes it for a text of the default collation. */
-static int32
-dedup_hashtext(const char *s)
-{
-	return DatumGetInt32(DirectFunctionCall1Coll(hashtext, DEFAULT_COLLATION_OID, CStringGetTextDatum(s)));
-}
-
 /* dedup_int32_cmp orders int32 values ascending, for qsort. */
 static int
 dedup_int32_cmp(const void *a, const void *b)
@@ -1482,15 +1473,16 @@ dedup_int32_cmp(const void *a, const void *b)
 }
 
 /*
- * dedup_lock_cells takes the advisory locks of the neighbourhood (see
+ * dedup_lock_cells takes the locks of the neighbourhood (see
  * sql/install/62_dedup.sql): one per grid cell of the family (side: twice
  * the family's largest radius, a category without one counting the
  * district's, the setting dedup_radius_m, as its policy does) that the circle
  * of radius_m around point touches, in key order; or, when
- * that is more than 16 cells, one for the whole family.  The keys are the
- * SQL's: (hashtext('workorder.dedup'), hashtext(concat_ws('/', family, x,
- * y))) and (hashtext('workorder.dedup'), hashtext(family)), so sessions
- * running either interlock.  NULLs lock nothing, as in the SQL.
+ * that is more than 16 cells, one for the whole family.  They are the
+ * extension's own advisory locks (locks.c), which no SQL session can hold
+ * to stall a neighbourhood's reports; their keys are
+ * (hashtext('workorder.dedup'), hashtext(concat_ws('/', family, x, y))) and
+ * (hashtext('workorder.dedup'), hashtext(family)).  NULLs lock nothing.
  *
  * The grid must be the family's whoever asks: a category without a radius
  * used to count the caller's, so that a report of the family's root (the
@@ -1562,8 +1554,8 @@ dedup_lock_cells(DedupPostgis *pg, const char *family, Datum point, bool point_n
 	if (cells > 16)
 	{
 		if (family != NULL)
-			DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(dedup_hashtext("workorder.dedup")),
-								Int32GetDatum(dedup_hashtext(family)));
+			(void) workorder_lock_acquire(workorder_lock_hash("workorder.dedup"), workorder_lock_hash(family),
+										 ExclusiveLock, false);
 		return;
 	}
 	if (x1 < x0 || y1 < y0)
@@ -1574,14 +1566,13 @@ dedup_lock_cells(DedupPostgis *pg, const char *family, Datum point, bool point_n
 			char	   *key = family ? psprintf("%s/" INT64_FORMAT "/" INT64_FORMAT, family, cx, cy)
 				: psprintf(INT64_FORMAT "/" INT64_FORMAT, cx, cy);
 
-			keys[nkeys++] = dedup_hashtext(key);
+			keys[nkeys++] = workorder_lock_hash(key);
 			pfree(key);
 		}
 	qsort(keys, nkeys, sizeof(int32), dedup_int32_cmp);
 	for (i = 0; i < nkeys; i++)
 		if (i == 0 || keys[i] != keys[i - 1])
-			DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(dedup_hashtext("workorder.dedup")),
-								Int32GetDatum(keys[i]));
+			(void) workorder_lock_acquire(workorder_lock_hash("workorder.dedup"), keys[i], ExclusiveLock, false);
 }
 
 /*

@@ -93,6 +93,14 @@ extern void workorder_geometry_shape(Datum geometry, Oid geometry_type, char **k
 									 bool *empty_null);
 extern bool workorder_point_xy(Datum point, Oid geometry_type, double *x, double *y);
 
+/*
+ * locks.c: the extension's own advisory locks, out of reach of SQL's
+ * pg_advisory_* functions (their fourth field: SQL's are 1 and 2).
+ */
+#define WORKORDER_LOCK_CLASS	0x574F
+extern int32 workorder_lock_hash(const char *s);
+extern bool workorder_lock_acquire(int32 key1, int32 key2, int lockmode, bool dont_wait);
+
 /* SlaEscalationStep is one row of workorder.sla_escalation_steps. */
 typedef struct SlaEscalationStep
 {

@@ -99,17 +99,18 @@ SELECT throws_ok($$SELECT workorder.report_daily_briefing('4714-11-24 BC')$$, 'W
 -- One day is one lock, whatever the session's DateStyle: the key was the day as
 -- text, so two sessions of two styles did not wait for each other, and the second
 -- failed on the first's key (23505).  Here both runs are this session's: they hold
--- one advisory lock of the briefings between them, not two.
+-- one lock of the briefings between them, not two (the extension's own, part 03:
+-- objsubid 22351, keyed by the day written YYYY-MM-DD).
 SET LOCAL DateStyle = 'ISO, YMD';
 SELECT workorder.report_daily_briefing((now() AT TIME ZONE 'Asia/Shanghai')::date - 2) IS NOT NULL AS iso_run \gset
 SET LOCAL DateStyle = 'SQL, DMY';
 SELECT workorder.report_daily_briefing((now() AT TIME ZONE 'Asia/Shanghai')::date - 2) IS NOT NULL AS sql_run \gset
 SET LOCAL DateStyle = 'ISO, YMD';
 SELECT is((SELECT count(*)::integer FROM pg_locks l
-            WHERE l.locktype = 'advisory' AND l.pid = pg_backend_pid()
+            WHERE l.locktype = 'advisory' AND l.pid = pg_backend_pid() AND l.objsubid = 22351
               AND l.classid::bigint = (hashtext('workorder.daily_briefings')::bigint & 4294967295)
-              AND l.objid::bigint = ((((now() AT TIME ZONE 'Asia/Shanghai')::date - 2) - date '2000-01-01')::bigint & 4294967295)),
-          1, 'a day''s briefing takes one lock in any DateStyle, keyed by the day''s number');
+              AND l.objid::bigint = (hashtext(to_char((now() AT TIME ZONE 'Asia/Shanghai')::date - 2, 'YYYY-MM-DD'))::bigint & 4294967295)),
+          1, 'a day''s briefing takes one lock in any DateStyle, keyed by the day written YYYY-MM-DD');
 
 -- Two runs for one day at once: the second waits for the first, then replaces its
 -- row (it failed on the first's key).  The other run is a dblink session, which

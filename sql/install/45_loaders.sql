@@ -200,16 +200,14 @@ $$;
 -- for, so two loads of one new code both read nothing, and the second's insert,
 -- after waiting for the first's, overwrote every key the first had set (a unit it
 -- created out of use was in use again, without its phone).  Taken before the read,
--- this lock makes that read come after the other load has committed.  The key is
--- (hashtext('workorder.loader'), hashtext(what/code)); two codes that share it only
--- wait for each other.
+-- this lock makes that read come after the other load has committed.  One of the
+-- extension's own locks (part 03), named ('workorder.loader', what/code); two codes
+-- whose keys collide only wait for each other.
 CREATE FUNCTION workorder.loader_lock(what text, code text)
 RETURNS void
 LANGUAGE sql
 AS $$
-    SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('workorder.loader'),
-                                            pg_catalog.hashtext(what OPERATOR(pg_catalog.||) '/'
-                                                                OPERATOR(pg_catalog.||) COALESCE(code, '')))
+    SELECT workorder.lock_xact('workorder.loader', what OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) COALESCE(code, ''))
 $$;
 
 -- load_department_kind_row inserts or updates one department kind: {"code", "name"}.

@@ -97,7 +97,8 @@
 -- merge), review is taken to be merge: there is no review band.
 --
 -- Concurrency: reports of one event that arrive together must make one master.
--- dedup_decide() first takes transaction-level advisory locks on the grid cells
+-- dedup_decide() first takes transaction-level locks (the extension's own, part 03)
+-- on the grid cells
 -- (of the category family, cell side twice the family's largest radius, a category
 -- without a radius counting the district's setting dedup_radius_m: the same grid
 -- whoever asks) that its search circle touches, in key order, and only then
@@ -247,9 +248,9 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 -- dedup_lock takes the advisory locks that serialise dedup in a neighbourhood (see
 -- the header): one per grid cell of the family that the circle of radius_m around
 -- point touches, in key order.  A circle that touches more than 16 cells (far from
--- the equator) locks the whole family instead.  The keys are
--- (hashtext('workorder.dedup'), hashtext(concat_ws('/', family, x, y))) for a cell
--- and (hashtext('workorder.dedup'), hashtext(family)) for the family.  WO101 for a
+-- the equator) locks the whole family instead.  They are the extension's own locks
+-- (part 03) named ('workorder.dedup', concat_ws('/', family, x, y)) for a cell and
+-- ('workorder.dedup', family) for the family.  WO101 for a
 -- geometry that is not a point.  C (src/dedup.c).
 CREATE FUNCTION workorder.dedup_lock(family text, point geometry, radius_m double precision)
 RETURNS void

@@ -252,8 +252,7 @@ BEGIN
     END IF;
     -- One callback reference at a time: a concurrent retry waits here, then finds
     -- the first call's row.
-    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('workorder.callbacks'),
-                                             pg_catalog.hashtext(channel OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) ref));
+    PERFORM workorder.lock_xact('workorder.callbacks', channel OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) ref);
     SELECT * INTO seen FROM workorder.callbacks c
      WHERE c.channel_code OPERATOR(pg_catalog.=) channel AND c.callback_ref OPERATOR(pg_catalog.=) ref;
     IF FOUND THEN

@@ -242,7 +242,7 @@ BEGIN
             pg_catalog.format('as_of is %s.', COALESCE(as_of::text, 'NULL')),
             'Pass the end of the window to examine: now() or an instant in the past, after 2000.');
     END IF;
-    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('workorder.detect_hotspots'));
+    PERFORM workorder.lock_xact('workorder.detect_hotspots');
     -- A look before the latest run reports what it finds and changes no hotspot
     -- that run judged: one it had ended came back active at the past look, until
     -- the next run ended it again.  (A run recorded ahead of the clock, which was

@@ -670,7 +670,7 @@ BEGIN
     -- another's lock kept its snapshot from before it, and failed on the other's
     -- rows with a serialization error (40001) instead of seeing them.
     PERFORM workorder.intake_check_isolation('ingest_detections()');
-    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('workorder.ingest_detections'));
+    PERFORM workorder.lock_xact('workorder.ingest_detections');
     -- The rows with a value over its column's length are found as the rows are
     -- claimed: octet_length() reads a stored value's length, not the value.
     SELECT pg_catalog.array_agg(c.id ORDER BY c.id), pg_catalog.array_agg(c.id ORDER BY c.id) FILTER (WHERE c.oversized)

@@ -13,10 +13,11 @@
 --
 -- Either way, a task runs in a subtransaction of its own inside run_task(): one task
 -- that fails is rolled back, written to the run log with ok = false and the error,
--- and the others still run.  Each task takes a transaction-level advisory lock
--- first, with pg_try_advisory_xact_lock: two sessions never run the same task at
--- once, and neither waits for the other (the one that does not get the lock skips
--- the task).
+-- and the others still run.  Each task takes a transaction-level lock first, with
+-- workorder.try_lock_xact (the extension's own, part 03, which no session outside
+-- the extension can hold to keep a task from running): two sessions never run the
+-- same task at once, and neither waits for the other (the one that does not get
+-- the lock skips the task).
 --
 -- Later issues plug their tasks in by adding a row to workorder.worker_tasks
 -- (deadline warnings, overdue marking, escalation, outbox retries, ...).
@@ -288,8 +289,7 @@ BEGIN
         RAISE WARNING USING MESSAGE = pg_catalog.format('background task %s failed: %s', task, detail);
         RETURN;
     END IF;
-    IF NOT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('workorder.worker_tasks'),
-                                                pg_catalog.hashtext(task)) THEN
+    IF NOT workorder.try_lock_xact('workorder.worker_tasks', task) THEN
         detail := 'skipped: another session is running it';
         next_due := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) interval '1 second';
         RETURN;

@@ -287,7 +287,7 @@ BEGIN
     -- A transaction that was counting deadlines when a change committed counted them
     -- on the calendar as it was, and its orders are not visible here until it ends:
     -- it holds the calendars' lock in share mode (src/calendar.c; keys 1464812364
-    -- and 0).  Those holding it when a change is first seen are kept with the
+    -- and 0, objsubid 22351: the extension's own, part 03).  Those holding it when a change is first seen are kept with the
     -- change, and the change waits, queued, until they have all ended; then their
     -- orders are chosen with the others.  (They were not: a submit() still open
     -- when next year's plan was loaded kept a deadline on New Year's Day for good.)
@@ -300,7 +300,7 @@ BEGIN
                                       (SELECT d.oid FROM pg_catalog.pg_database d
                                         WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
                                   AND l.classid OPERATOR(pg_catalog.=) 1464812364::oid
-                                  AND l.objid OPERATOR(pg_catalog.=) 0::oid AND l.objsubid OPERATOR(pg_catalog.=) 2
+                                  AND l.objid OPERATOR(pg_catalog.=) 0::oid AND l.objsubid OPERATOR(pg_catalog.=) 22351
                                   AND l.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()), '{}')
      WHERE c.id OPERATOR(pg_catalog.=) ANY (changes) AND c.awaited IS NULL;
     waiting := (SELECT pg_catalog.count(DISTINCT l.virtualxid) FROM pg_catalog.pg_locks l

@@ -56,7 +56,7 @@ BEGIN
     END IF;
     -- Skipped while a run of detect_hotspots() by hand holds its lock: waiting held
     -- up every task of the database behind this one.
-    IF NOT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('workorder.detect_hotspots')) THEN
+    IF NOT workorder.try_lock_xact('workorder.detect_hotspots') THEN
         outcome.detail := 'skipped: detect_hotspots() is running in another transaction';
         outcome.next_due := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) '1 minute'::interval;
         RETURN outcome;

@@ -126,8 +126,7 @@ BEGIN
     -- The day as a number, not as text, whose form follows the session's DateStyle:
     -- two sessions of different styles took two locks for one day, and the second
     -- failed on the first's key (23505).
-    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('workorder.daily_briefings'),
-                                             (the_day OPERATOR(pg_catalog.-) '2000-01-01'::date));
+    PERFORM workorder.lock_xact('workorder.daily_briefings', pg_catalog.to_char(the_day, 'YYYY-MM-DD'));
     day_start := the_day::timestamp AT TIME ZONE zone;
     day_end := (the_day OPERATOR(pg_catalog.+) 1)::timestamp AT TIME ZONE zone;
     b.day := the_day;

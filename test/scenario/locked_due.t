@@ -101,7 +101,7 @@ done
 check "once the row is free, it counts the events" "t" "$counted"
 q "INSERT INTO workorder.hotspot_policies (category_code, min_count) VALUES ('CITY', 3)" >/dev/null
 check "another session runs detect_hotspots()" "1" \
-  "$(holder "BEGIN; SELECT count(*) FROM (SELECT pg_advisory_xact_lock(hashtext('workorder.detect_hotspots'))) x;")"
+  "$(holder "BEGIN; SELECT count(*) FROM (SELECT workorder.lock_xact('workorder.detect_hotspots')) x;")"
 check "the hotspot task skips at once, records no run, and asks to run again later" "true 0" \
   "$(psql -X -q -At -d "$db" -c "SET statement_timeout = '5s'" \
        -c "SELECT (next_due >= clock_timestamp() + interval '30 seconds') || ' ' || (SELECT count(*) FROM workorder.hotspot_runs)
