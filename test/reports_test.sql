@@ -16,7 +16,7 @@ BEGIN;
 \i test/fixtures/lifecycle_map.sql
 \o
 
-SELECT plan(45);
+SELECT plan(47);
 
 CREATE TEMP TABLE views (name text PRIMARY KEY);
 INSERT INTO views VALUES ('bi_open_orders'), ('bi_overdue_orders'), ('bi_backlog'), ('bi_escalations'),
@@ -87,6 +87,36 @@ SELECT workorder.callback(:a, 'C-990801', 'basically_satisfied') IS NOT NULL AS 
 SELECT is((SELECT ROW(callbacks, callbacks_satisfied)::text
              FROM workorder.report_daily_briefing((now() AT TIME ZONE 'Asia/Shanghai')::date)),
           ROW(1, 1)::text, 'the briefing counts one verdict per report and handling, the last, as the scores do');
+ROLLBACK TO SAVEPOINT verdicts;
+-- ... also when the two verdicts fall on two days: the replaced one is taken back on
+-- its own day, as the scores take it back.  (It was taken back on the later one's
+-- day: that day had more satisfied verdicts than verdicts, and no rate.)  A log
+-- written by hand: an SMS verdict at 23:50, the callback desk's at 00:10.
+INSERT INTO workorder.orders (ticket, channel_code, channel_ref, description, location, location_match,
+                              in_jurisdiction, received_at, status, event_count)
+VALUES (workorder.make_ticket('2026-03-01', 900001), 'hotline', 'RPT-2DAYS', '两天的回访',
+        ST_SetSRID(ST_MakePoint(116.05, 25.05), 4326), 'contained', true, '2026-03-01 10:00+08', 'resolved', 5);
+INSERT INTO workorder.order_events (order_id, seq, at, action, actor, new_status, unit_code, details)
+SELECT o.id, e.seq, e.at::timestamptz, e.action, 'reports_test', 'resolved', 'B-um-990801001', e.details::jsonb
+  FROM workorder.orders o,
+       (VALUES (1, '2026-03-01 10:00+08', 'dispatch', '{}'),
+               (2, '2026-03-01 11:00+08', 'accept', '{"deadline": "on_time"}'),
+               (3, '2026-03-02 10:00+08', 'resolve', '{"deadline": "on_time"}'),
+               (4, '2026-03-02 23:50+08', 'callback', '{"satisfaction": "unsatisfied"}'),
+               (5, '2026-03-03 00:10+08', 'callback', '{"satisfaction": "satisfied"}')) e(seq, at, action, details)
+ WHERE o.channel_ref = 'RPT-2DAYS';
+SELECT is((SELECT ROW(callbacks, callbacks_satisfied, satisfaction_rate)::text FROM workorder.report_daily_briefing('2026-03-02'))
+          || ' ' || (SELECT ROW(callbacks, callbacks_satisfied, satisfaction_rate)::text FROM workorder.report_daily_briefing('2026-03-03')),
+          '(0,0,) (1,1,1.0000)',
+          'a verdict replaced the next day counts on neither day, the one that replaced it on its own day, as in the scores');
+INSERT INTO workorder.score_progress (processed_through) SELECT max(id) FROM workorder.order_events
+    ON CONFLICT (singleton) DO UPDATE SET processed_through = EXCLUDED.processed_through;
+SELECT workorder.recompute_scores('2026-03-01', '2026-03-31') IS NOT NULL AS recomputed \gset
+SELECT is((SELECT string_agg(ROW(s.period_start, s.callbacks, s.callbacks_satisfied)::text, ' ' ORDER BY s.period_start)
+             FROM workorder.unit_scores s
+            WHERE s.period_kind = 'day' AND s.period_start IN ('2026-03-02', '2026-03-03')
+              AND s.unit_code = 'B-um-990801001'),
+          '(2026-03-02,0,0) (2026-03-03,1,1)', '... which count them so');
 ROLLBACK TO SAVEPOINT verdicts;
 SELECT is((SELECT day FROM workorder.report_daily_briefing()), (now() AT TIME ZONE 'Asia/Shanghai')::date - 1,
           'by default it reports yesterday in the district''s zone');

@@ -123,9 +123,9 @@ BEGIN
     PERFORM workorder.report_period_check('day', the_day, zone);
     -- One briefing of a day at a time: a second run waits for the first, then
     -- counts what the first committed and replaces its row.
-    -- The day as a number, not as text, whose form follows the session's DateStyle:
-    -- two sessions of different styles took two locks for one day, and the second
-    -- failed on the first's key (23505).
+    -- The day written YYYY-MM-DD, not as text, whose form follows the session's
+    -- DateStyle: two sessions of different styles took two locks for one day, and
+    -- the second failed on the first's key (23505).
     PERFORM workorder.lock_xact('workorder.daily_briefings', pg_catalog.to_char(the_day, 'YYYY-MM-DD'));
     day_start := the_day::timestamp AT TIME ZONE zone;
     day_end := (the_day OPERATOR(pg_catalog.+) 1)::timestamp AT TIME ZONE zone;
@@ -143,31 +143,30 @@ BEGIN
            pg_catalog.count(*) FILTER (WHERE e.action OPERATOR(pg_catalog.=) 'escalate'),
            -- One verdict per report and handling, as the scores count them (part 94,
            -- score_facts): a later verdict on the same handling (a retried form, the
-           -- channel's and then the center's) takes back the one it replaces.  Every
-           -- verdict counted here, and the briefing's satisfaction rate was not the
-           -- scores' for the same day.
-           pg_catalog.count(*) FILTER (WHERE e.action OPERATOR(pg_catalog.=) 'callback')
-           OPERATOR(pg_catalog.-) pg_catalog.count(replaced.satisfaction),
-           pg_catalog.count(*) FILTER (WHERE e.action OPERATOR(pg_catalog.=) 'callback'
+           -- channel's and then the center's) takes back the one it replaces, on the
+           -- replaced one's day.  So a verdict of this day counts unless a later one
+           -- replaced it.  Every verdict counted, and the briefing's satisfaction rate
+           -- was not the scores' for the same day; then the replaced one was taken
+           -- back on the later one's day (more satisfied verdicts than verdicts there,
+           -- when the two fell on two days).
+           pg_catalog.count(*) FILTER (WHERE e.action OPERATOR(pg_catalog.=) 'callback' AND NOT later.replaced),
+           pg_catalog.count(*) FILTER (WHERE e.action OPERATOR(pg_catalog.=) 'callback' AND NOT later.replaced
                                          AND (e.details OPERATOR(pg_catalog.->>) 'satisfaction')
                                              IN ('satisfied', 'basically_satisfied'))
-           OPERATOR(pg_catalog.-) pg_catalog.count(*) FILTER (WHERE replaced.satisfaction IN ('satisfied', 'basically_satisfied'))
       INTO b.orders_received, b.orders_dispatched, b.orders_accepted, b.orders_resolved, b.orders_closed,
            b.orders_returned, b.orders_reopened, b.overdue_marked, b.escalation_steps, b.callbacks, b.callbacks_satisfied
       FROM workorder.order_events e
-      LEFT JOIN LATERAL (
-            SELECT p.details OPERATOR(pg_catalog.->>) 'satisfaction' AS satisfaction
-              FROM workorder.order_events p
-             WHERE e.action OPERATOR(pg_catalog.=) 'callback'
-               AND p.order_id OPERATOR(pg_catalog.=) e.order_id AND p.seq OPERATOR(pg_catalog.<) e.seq
-               AND p.action OPERATOR(pg_catalog.=) 'callback'
-               AND (p.details OPERATOR(pg_catalog.->>) 'report_order_id')
-                   IS NOT DISTINCT FROM (e.details OPERATOR(pg_catalog.->>) 'report_order_id')
-               AND NOT EXISTS (SELECT 1 FROM workorder.order_events r
-                                WHERE r.order_id OPERATOR(pg_catalog.=) e.order_id
-                                  AND r.seq OPERATOR(pg_catalog.>) p.seq AND r.seq OPERATOR(pg_catalog.<) e.seq
-                                  AND r.action IN ('resolve', 'reopen'))
-             ORDER BY p.seq DESC LIMIT 1) replaced ON true
+      CROSS JOIN LATERAL (
+            SELECT e.action OPERATOR(pg_catalog.=) 'callback' AND EXISTS (
+                       SELECT 1 FROM workorder.order_events n
+                        WHERE n.order_id OPERATOR(pg_catalog.=) e.order_id AND n.seq OPERATOR(pg_catalog.>) e.seq
+                          AND n.action OPERATOR(pg_catalog.=) 'callback'
+                          AND (n.details OPERATOR(pg_catalog.->>) 'report_order_id')
+                              IS NOT DISTINCT FROM (e.details OPERATOR(pg_catalog.->>) 'report_order_id')
+                          AND NOT EXISTS (SELECT 1 FROM workorder.order_events r
+                                           WHERE r.order_id OPERATOR(pg_catalog.=) e.order_id
+                                             AND r.seq OPERATOR(pg_catalog.>) e.seq AND r.seq OPERATOR(pg_catalog.<) n.seq
+                                             AND r.action IN ('resolve', 'reopen'))) AS replaced) later
      WHERE e.at OPERATOR(pg_catalog.>=) day_start AND e.at OPERATOR(pg_catalog.<) day_end;
     b.satisfaction_rate := workorder.score_rate(b.callbacks_satisfied, b.callbacks);
     SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE o.overdue)
