@@ -399,6 +399,11 @@ BEGIN
                    order_ids = found_place.ids[1:100], last_seen_at = as_of
              WHERE x.id OPERATOR(pg_catalog.=) match AND x.last_seen_at OPERATOR(pg_catalog.<=) as_of
                AND (latest_run IS NULL OR as_of OPERATOR(pg_catalog.>=) latest_run);
+        ELSIF latest_run IS NOT NULL AND as_of OPERATOR(pg_catalog.<) latest_run THEN
+            -- Nor does it make a hotspot the later run did not find: it did, and
+            -- raised a proactive order, dispatching a unit to a place the latest
+            -- run had found not hot.
+            CONTINUE;
         ELSE
             INSERT INTO workorder.hotspots
                 (category_code, geom, center, radius_m, window_start, window_end, order_count, baseline_mean,
