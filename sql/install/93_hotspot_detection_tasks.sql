@@ -4,7 +4,10 @@
 
 -- task_ingest_detections moves one batch of the detection inbox (the setting
 -- detection_batch_rows, default 10000) and raises the orders it makes due.  A full
--- batch means there may be more: it is due again at once.
+-- batch means there may be more: it is due again at once.  Skipped while a run of
+-- ingest_detections() by hand holds its lock, as task_detect_hotspots is: it
+-- waited for it, failed on the task's lock timeout, and held up every task of the
+-- database behind it for that long, on every pass.
 CREATE FUNCTION workorder.task_ingest_detections()
 RETURNS workorder.task_outcome
 LANGUAGE plpgsql
@@ -14,6 +17,12 @@ DECLARE
     r record;
     outcome workorder.task_outcome;
 BEGIN
+    IF NOT workorder.try_lock_xact('workorder.ingest_detections') THEN
+        outcome.rows := 0;
+        outcome.detail := 'skipped: ingest_detections() is running in another transaction';
+        outcome.next_due := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) '1 minute'::interval;
+        RETURN outcome;
+    END IF;
     SELECT * INTO r FROM workorder.ingest_detections(batch);
     outcome.rows := r.ingested OPERATOR(pg_catalog.+) r.rejected OPERATOR(pg_catalog.+) r.orders;
     outcome.detail := pg_catalog.format('%s detections ingested, %s rejected, %s orders raised',

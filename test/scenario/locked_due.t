@@ -110,5 +110,17 @@ holder "ROLLBACK;" >/dev/null
 q "SELECT workorder.task_detect_hotspots()" >/dev/null
 check "once the lock is free, it runs" "1" "$(q "SELECT count(*) FROM workorder.hotspot_runs")"
 
+# The same for the detection ingest: a run by hand left open held the task on its
+# lock timeout, which it then failed, on every pass.
+check "another session runs ingest_detections()" "1" \
+  "$(holder "BEGIN; SELECT count(*) FROM workorder.ingest_detections(10);")"
+check "the ingest task skips at once and asks to run again later" "true skipped: ingest_detections() is running in another transaction" \
+  "$(psql -X -q -At -d "$db" -c "SET statement_timeout = '5s'" \
+       -c "SELECT (next_due >= clock_timestamp() + interval '30 seconds') || ' ' || detail
+             FROM workorder.task_ingest_detections()" 2>&1)"
+holder "ROLLBACK;" >/dev/null
+check "once the lock is free, it runs" "0 detections ingested, 0 rejected, 0 orders raised" \
+  "$(q "SELECT detail FROM workorder.task_ingest_detections()")"
+
 echo "1..$n"
 [ "$failed" -eq 0 ]
