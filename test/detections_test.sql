@@ -10,7 +10,7 @@ CREATE EXTENSION IF NOT EXISTS dblink;
 SELECT format('dbname=%s port=%s host=%s user=%s', current_database(), current_setting('port'),
               split_part(current_setting('unix_socket_directories'), ',', 1), current_user) AS other \gset
 BEGIN;
-SELECT plan(58);
+SELECT plan(60);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -157,6 +157,11 @@ INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, c
 VALUES ('cam-old', 'no_helmet', (now() - interval '3 days')::text, '115.05', '24.05', '0.9');
 SELECT results_eq($$SELECT ingested, rejected FROM workorder.ingest_detections()$$, $$VALUES (0, 1)$$,
                   'with detection_max_age 2 days, a detection three days old is rejected');
+INSERT INTO workorder.detection_inbox (camera_id, kind, detected_at, lon, lat, confidence, detection_ref)
+VALUES ('cam-nbsp', 'no_helmet', '2026-10-16 09:00:00', '115.05', '24.05', '0.9', 'evt-9');
+SELECT results_eq($$SELECT ingested, rejected FROM workorder.ingest_detections()$$, $$VALUES (1, 0)$$,
+                  '... but a retry of a stored detection older than that is taken in as a retry (it was rejected as too old)');
+SELECT is((SELECT count(*)::integer FROM workorder.detections WHERE camera_id = 'cam-nbsp'), 1, '... and not stored again');
 DELETE FROM workorder.settings WHERE name = 'detection_max_age';
 
 -- A time written with CST is China Standard Time, as Java platforms write it

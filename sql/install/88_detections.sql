@@ -384,11 +384,18 @@ BEGIN
                    -- dispatched order dated 2000), and at most detection_max_age
                    -- old when it is set (which refuses the times such a clock counts
                    -- on from there).  (A word PostgreSQL reads as a time, 'now', does
-                   -- not convert: time_text_offsets.)
+                   -- not convert: time_text_offsets.)  The age is not held against a
+                   -- retry of a stored detection (its camera, reference and time),
+                   -- which is taken in as a retry below: it was refused as too old,
+                   -- a bad row that was not, once the retry came after the limit.
                    CASE WHEN v.detected_at IS NULL OR v.detected_at OPERATOR(pg_catalog.<=) '2000-01-01'::timestamptz
                              OR v.detected_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) '1 hour'::interval)
-                             OR v.detected_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-)
-                                 (SELECT workorder.setting('detection_max_age', NULL)::interval))
+                             OR (v.detected_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-)
+                                     (SELECT workorder.setting('detection_max_age', NULL)::interval))
+                                 AND NOT EXISTS (SELECT 1 FROM workorder.detections d
+                                                  WHERE d.camera_id OPERATOR(pg_catalog.=) v.camera_id
+                                                    AND d.detection_ref OPERATOR(pg_catalog.=) v.detection_ref
+                                                    AND d.detected_at OPERATOR(pg_catalog.=) v.detected_at))
                         THEN workorder.detection_refuse('detected_at', v.detected_at_text,
                                  'The detection time is required: a date and time after 2000-01-01 00:00, at most an hour ahead (and at most detection_max_age old, when set).')::timestamptz
                         ELSE v.detected_at END AS detected_at,
