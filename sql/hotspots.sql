@@ -83,21 +83,22 @@ SELECT count(workorder.cancel(o.id, 'C-990801', '重复投诉')) AS cancelled
 SELECT count(*) AS active FROM workorder.detect_hotspots('2026-10-16 13:00+08', raise_orders => true);
 
 -- The water group, with one-day windows: a road section 300 m long floods on a
--- rainy day (5 reports 60 m apart), where one report came every other day before.
+-- rainy day (5 reports 60 m apart), where one report came every other day before;
+-- the day after the latest run (a look before it makes no new hotspot).
 -- Its hotspot covers the whole section.  The hotspot channel is misconfigured:
 -- the hotspot is recorded with the error, and the order follows once it is fixed.
 INSERT INTO workorder.settings VALUES ('hotspot_channel', 'no_such_channel', 'misconfigured on purpose');
 UPDATE workorder.hotspot_policies SET raise_order = true WHERE category_code = 'WATER';
 SELECT count(pg_temp.report('F-' || d || '-' || i, '0701', '路面积水', 115.12 + i * 0.0006, 24.12,
-                            timestamptz '2026-10-16 12:00+08' - d * interval '1 day' - interval '5 hours'))
+                            timestamptz '2026-10-31 12:00+08' - d * interval '1 day' - interval '5 hours'))
   FROM generate_series(0, 14) d, generate_series(1, CASE WHEN d = 0 THEN 5 WHEN d % 2 = 0 THEN 1 ELSE 0 END) i;
 SELECT category_code, order_count, round(baseline_mean::numeric, 3) AS baseline_mean, round(ratio::numeric, 2) AS ratio,
        ST_Covers(geom, ST_MakeLine(ST_SetSRID(ST_MakePoint(115.1206, 24.12), 4326), ST_SetSRID(ST_MakePoint(115.123, 24.12), 4326))) AS covers_section,
        order_id IS NOT NULL AS order_raised, order_error
-  FROM workorder.detect_hotspots('2026-10-16 12:05+08', raise_orders => true) WHERE category_code = 'WATER';
+  FROM workorder.detect_hotspots('2026-10-31 12:05+08', raise_orders => true) WHERE category_code = 'WATER';
 DELETE FROM workorder.settings WHERE name = 'hotspot_channel';
 SELECT category_code, order_id IS NOT NULL AS order_raised, order_error
-  FROM workorder.detect_hotspots('2026-10-16 12:10+08', raise_orders => true) WHERE category_code = 'WATER';
+  FROM workorder.detect_hotspots('2026-10-31 12:10+08', raise_orders => true) WHERE category_code = 'WATER';
 SELECT o.category_code, o.main_unit FROM workorder.orders o
   JOIN workorder.hotspots h ON h.order_id = o.id WHERE h.category_code = 'WATER';
 
