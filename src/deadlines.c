@@ -35,7 +35,9 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "bgworkers.h"
@@ -51,6 +53,19 @@ static SPIPlanPtr escalation_reset_plan = NULL;
 static SPIPlanPtr deadline_after_plan = NULL;
 static SPIPlanPtr terms_at_plan = NULL;
 static SPIPlanPtr order_terms_plan = NULL;
+
+/*
+ * The orders whose escalation chain started again (a reopen, an unmerge) in
+ * the transaction chains_lxid, kept in its TopTransactionContext.  reopen()
+ * and unmerge() change the status, then set the fresh deadline by a second
+ * UPDATE, and log their event last: on that second UPDATE the log does not
+ * show the new chain's start yet, and the terms were read from it as those in
+ * force at receipt.  The first step of a chain after a policy's terms
+ * changed was scheduled on the old clock (one working day where the deadline
+ * counted elapsed hours: it ran ten hours late).
+ */
+static LocalTransactionId chains_lxid = InvalidLocalTransactionId;
+static List *chains_started = NIL;
 
 static SPIPlanPtr deadline_plan(SPIPlanPtr *plan, const char *query, int nargs, Oid *types);
 static bool amount_fits(const char *clock, const Interval *amount);
@@ -69,6 +84,8 @@ static void sla_terms_at(const SlaPolicyInfo *policy, TimestampTz at, SlaPolicyI
 static SlaStepLookup escalation_step_query(Datum policy, Datum step, Interval *after);
 static void escalation_terms(Datum policy, Datum id, Datum received, char **clock, char **calendar);
 static char *column_enum(HeapTuple tuple, TupleDesc desc, const char *name, bool *isnull);
+static void chain_started_now(int64 order_id);
+static bool chain_starts_now(int64 order_id);
 static Datum column_value(HeapTuple tuple, TupleDesc desc, const char *name, bool *isnull);
 
 PG_FUNCTION_INFO_V1(deadlines_sla_intake);
@@ -598,6 +615,39 @@ escalation_terms(Datum policy, Datum id, Datum received, char **clock, char **ca
  * within its naptime.  The chain comes from the reference cache (from the
  * table in a database whose extension is older than 0.5).
  */
+/* chain_started_now records that an order's chain started in this transaction. */
+static void
+chain_started_now(int64 order_id)
+{
+	MemoryContext old;
+	int64	   *id;
+
+	if (chains_lxid != MyProc->lxid)
+	{
+		chains_lxid = MyProc->lxid;
+		chains_started = NIL;	/* the old list went with its transaction */
+	}
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	id = palloc(sizeof(int64));
+	*id = order_id;
+	chains_started = lappend(chains_started, id);
+	MemoryContextSwitchTo(old);
+}
+
+/* chain_starts_now says whether an order's chain started in this transaction. */
+static bool
+chain_starts_now(int64 order_id)
+{
+	ListCell   *lc;
+
+	if (chains_lxid != MyProc->lxid)
+		return false;
+	foreach(lc, chains_started)
+		if (*(int64 *) lfirst(lc) == order_id)
+			return true;
+	return false;
+}
+
 Datum
 deadlines_orders_escalation_next(PG_FUNCTION_ARGS)
 {
@@ -651,6 +701,7 @@ deadlines_orders_escalation_next(PG_FUNCTION_ARGS)
 			int			col;
 
 			new_chain = true;
+			chain_started_now(DatumGetInt64(id));
 			if (SPI_connect() != SPI_OK_CONNECT)
 				elog(ERROR, "SPI_connect failed");
 			if (SPI_execute_plan(deadline_plan(&escalation_reset_plan,
@@ -699,10 +750,12 @@ deadlines_orders_escalation_next(PG_FUNCTION_ARGS)
 				 * days to elapsed hours escalated its open orders on a
 				 * Saturday and a Sunday while their deadlines counted working
 				 * days.  A chain starting now (a reopen, an unmerge) runs on
-				 * the terms of now.
+				 * the terms of now, also on the UPDATE that sets its fresh
+				 * deadline, before the log shows its start (chains_started).
 				 */
 				if (p && p->has_versions && !new_chain && !received_null &&
-					DatumGetTimestampTz(received) < p->terms_changed_at)
+					DatumGetTimestampTz(received) < p->terms_changed_at &&
+					!chain_starts_now(DatumGetInt64(column_value(tuple, desc, "id", &isnull))))
 					escalation_terms(policy, column_value(tuple, desc, "id", &isnull), received, &clock, &calendar);
 				next = deadline_extend(DatumGetTimestampTz(resolve_due), clock, &extension, calendar);
 				has_next = true;

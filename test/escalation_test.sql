@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(62);
+SELECT plan(66);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -307,6 +307,20 @@ SELECT is((SELECT escalated_to FROM workorder.dispatch(:held, 'C-990401001', 'C-
           'dispatched again, it is escalated to its new unit''s parent');
 SELECT is((SELECT escalated_to FROM workorder.return_order(:held, 'C-990401001001', '再次退回')), 'C-990401',
           '... and returned again, to its center''s parent, not to nobody');
+-- Dispatched by another center to a district department, which has no unit above
+-- it: escalated to the center that dispatched it now, as the escalate task would
+-- record (it recorded the center before the dispatch).
+SELECT is((SELECT dispatching_unit || ' ' || escalated_to FROM workorder.dispatch(:held, 'C-990401', 'D-um')),
+          'C-990401 C-990401', 'a district department''s order dispatched by another center is escalated to that center');
+-- A failed verification whose unit is out of use sends the order to its dispatching
+-- center, escalated to that center's parent, as a return does (it stayed with the
+-- department's recipient): the district's center has none.
+SELECT (workorder.accept(:held, 'D-um')).status AS accepted \gset
+SELECT (workorder.resolve(:held, 'D-um', '已处理')).status AS resolved \gset
+UPDATE workorder.units SET active = false WHERE code = 'D-um';
+SELECT is((SELECT ROW(status, main_unit, escalated_to)::text FROM workorder.verify(:held, 'C-990401', false, '没有处理')),
+          ROW('new'::workorder.order_status, NULL::text, NULL::text)::text,
+          'a failed verification of an order whose unit is out of use moves its escalation to the dispatching center''s parent');
 ROLLBACK TO SAVEPOINT returned_walk;
 
 -- The steps run on the terms the deadline is held to: those in force when the
@@ -339,6 +353,20 @@ SELECT is((SELECT ROW(escalation_step, next_escalation_at)::text FROM workorder.
 SELECT is((SELECT workorder.escalation_at(o, '1 day') FROM workorder.orders o WHERE o.id = :termed),
           workorder.sla_extend(:'termed_due', 'working_days', '1 day', 'esc-mon'),
           '... and escalation_at, which the escalation task counts with, says the same');
+-- A reopen starts a new chain, on the terms of now, from its first step: also when
+-- that step is not at the deadline.  (The UPDATE that set the fresh deadline came
+-- before the reopen's event, and the trigger read the terms at receipt from the
+-- log: the step a day of elapsed hours after the new deadline was put a working day
+-- after it, and ran that much late.)
+DELETE FROM workorder.sla_escalation_steps WHERE policy = 'esc-terms' AND step = 1;
+SELECT (workorder.accept(:termed, main_unit)).status AS accepted FROM workorder.orders WHERE id = :termed \gset
+SELECT (workorder.resolve(:termed, main_unit, '已处理')).status AS resolved FROM workorder.orders WHERE id = :termed \gset
+SELECT is((SELECT ROW(escalation_step, next_escalation_at - resolve_due_at)::text
+             FROM workorder.reopen(:termed, 'C-990401', '群众反映仍未处理')),
+          ROW(0, interval '1 day')::text,
+          'a reopened order''s first step is a day of elapsed hours after its fresh deadline, on the terms of now');
+SELECT is((SELECT next_escalation_at = workorder.escalation_next(o) FROM workorder.orders o WHERE o.id = :termed), true,
+          '... as escalation_next says, reading the log with the reopen in it');
 RELEASE SAVEPOINT escalation_terms;
 
 SELECT * FROM finish();

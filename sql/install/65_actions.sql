@@ -269,7 +269,7 @@ BEGIN
        SET status = workorder.action_status('dispatch', o.status), status_reason = NULL,
            main_unit = main.code, assisting_units = helpers,
            dispatching_unit = workorder.dispatcher(who, o.dispatching_unit),
-           escalated_to = workorder.escalation_after_move(o, main.code),
+           escalated_to = workorder.escalation_after_move(o, main.code, workorder.dispatcher(who, o.dispatching_unit)),
            updated_at = pg_catalog.now()
      WHERE x.id OPERATOR(pg_catalog.=) o.id
     RETURNING * INTO after;
@@ -351,7 +351,7 @@ BEGIN
        SET status = workorder.action_status('return', o.status),
            status_reason = pg_catalog.format('returned by %s: %s', COALESCE(o.main_unit, who), why),
            main_unit = NULL, assisting_units = '{}', pending_extension = NULL,
-           escalated_to = workorder.escalation_after_move(o, o.dispatching_unit),
+           escalated_to = workorder.escalation_after_move(o, o.dispatching_unit, o.dispatching_unit),
            return_count = x.return_count OPERATOR(pg_catalog.+) 1,
            updated_at = pg_catalog.now()
      WHERE x.id OPERATOR(pg_catalog.=) o.id
@@ -391,7 +391,7 @@ BEGIN
            assisting_units = pg_catalog.array_remove(x.assisting_units, main.code),
            dispatching_unit = workorder.dispatcher(who, o.dispatching_unit),
            pending_extension = NULL,
-           escalated_to = workorder.escalation_after_move(o, main.code),
+           escalated_to = workorder.escalation_after_move(o, main.code, workorder.dispatcher(who, o.dispatching_unit)),
            updated_at = pg_catalog.now()
      WHERE x.id OPERATOR(pg_catalog.=) o.id
     RETURNING * INTO after;
@@ -661,6 +661,10 @@ BEGIN
                                      COALESCE(gone, '') END,
            main_unit = CASE WHEN gone IS NULL THEN x.main_unit END,
            assisting_units = CASE WHEN gone IS NULL THEN x.assisting_units ELSE '{}' END,
+           -- Sent to the dispatching center, escalated to its parent, as a return
+           -- is (it stayed with the parent of the unit out of use).
+           escalated_to = CASE WHEN gone IS NULL THEN x.escalated_to
+                               ELSE workorder.escalation_after_move(o, o.dispatching_unit, o.dispatching_unit) END,
            updated_at = pg_catalog.now()
      WHERE x.id OPERATOR(pg_catalog.=) o.id
     RETURNING * INTO after;

@@ -124,14 +124,17 @@ AS $$
 $$;
 
 -- escalation_after_move is escalated_to of an order whose main unit becomes
--- main_unit (reassign, a dispatch after a return; a return passes the dispatching
--- center, which holds the order then).  Once an escalate_parent step is done, the
--- order is escalated to its holder's parent: the new unit's (escalation_recipient;
--- its dispatching center without an active parent, NULL without either), not the old
--- one's (a water bureau's order read as escalated to the urban management bureau;
--- cleared, the new unit's parent never heard of it, as the step is done once).  The
--- district leader stays; an order not escalated to a parent keeps what it has.
-CREATE FUNCTION workorder.escalation_after_move(o workorder.orders, main_unit text)
+-- main_unit, dispatched by dispatching_unit (reassign, a dispatch after a return;
+-- a return, or a failed verification whose unit is out of use, passes the
+-- dispatching center, which holds the order then).  Once an escalate_parent step is
+-- done, the order is escalated to its holder's parent: the new unit's
+-- (escalation_recipient; its dispatching center without an active parent, NULL
+-- without either), not the old one's (a water bureau's order read as escalated to
+-- the urban management bureau; cleared, the new unit's parent never heard of it, as
+-- the step is done once).  The dispatching center is the one after the move, as the
+-- escalate task reads it (a reassign by another center recorded the one before).
+-- The district leader stays; an order not escalated to a parent keeps what it has.
+CREATE FUNCTION workorder.escalation_after_move(o workorder.orders, main_unit text, dispatching_unit text)
 RETURNS text
 LANGUAGE sql STABLE
 AS $$
@@ -141,7 +144,7 @@ AS $$
                             AND e.action OPERATOR(pg_catalog.=) 'escalate_parent') THEN o.escalated_to
         WHEN o.escalated_to IS NULL
           OR EXISTS (SELECT 1 FROM workorder.units u WHERE u.code OPERATOR(pg_catalog.=) o.escalated_to)
-            THEN workorder.escalation_recipient(main_unit, o.dispatching_unit)
+            THEN workorder.escalation_recipient(main_unit, dispatching_unit)
         ELSE o.escalated_to END
 $$;
 
