@@ -85,7 +85,7 @@ workorder_lock_keys(FunctionCallInfo fcinfo, int32 *key1, int32 *key2)
 {
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				(errcode(ERRCODE_WO_LOCK_WITHOUT_NAME),
 				 errmsg("the name of a workorder lock is NULL"),
 				 errdetail("workorder.lock_xact() and try_lock_xact() were called with what = NULL."),
 				 errhint("Name the lock, e.g. 'workorder.detect_hotspots'.")));

@@ -32,6 +32,9 @@
 /* WO003: a day has run out of ticket numbers (sequence number over 999999). */
 #define ERRCODE_WO_TICKETS_EXHAUSTED		MAKE_SQLSTATE('W','O','0','0','3')
 
+/* WO005: the extension's lock named NULL (lock_xact, try_lock_xact). */
+#define ERRCODE_WO_LOCK_WITHOUT_NAME		MAKE_SQLSTATE('W','O','0','0','5')
+
 /* WO101: a location that is not a usable point (NULL, empty, incomplete, not a point, not on the earth). */
 #define ERRCODE_WO_INVALID_LOCATION		MAKE_SQLSTATE('W','O','1','0','1')
 /* WO102: a geometry with no SRID, an unknown one, or (locate_point, the dedup functions) not 4326. */

@@ -13,7 +13,8 @@
 -- SECURITY DEFINER functions that take them run as the owner.
 
 -- lock_xact takes the lock named (what, detail), exclusive, until the transaction
--- ends, waiting for the session that holds it.  A NULL detail is ''.
+-- ends, waiting for the session that holds it.  A NULL detail is ''; a NULL what is
+-- WO005.
 CREATE FUNCTION workorder.lock_xact(what text, detail text DEFAULT '')
 RETURNS void
 AS 'MODULE_PATHNAME', 'workorder_lock_xact'
