@@ -17,7 +17,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
     {"code": "video_ai", "name": "视频AI", "kind": "video_ai", "categories": [{"code": "stall", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(186);
+SELECT plan(187);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -473,6 +473,17 @@ SELECT throws_ok($$SELECT workorder.map_login('wo_rt_nobody')$$, 'WO954', NULL, 
 SELECT is((SELECT string_agg(role_name || ': ' || problem, '; ') FROM workorder.check_logins() WHERE role_name::text LIKE 'wo\_rt\_%'),
           'wo_rt_handler_unmapped: member of workorder_handler but mapped to no unit',
           'check_logins lists the handler mapped to no unit');
+-- A login that is a handler through a squad's group role has the handlers' rights,
+-- as caller() counts them: it is the one without a unit, not the NOLOGIN group in
+-- between (which was named instead, and whose mapping does not reach the login).
+SAVEPOINT squad;
+CREATE ROLE wo_rt_squad NOLOGIN IN ROLE workorder_handler;
+CREATE ROLE wo_rt_wang LOGIN IN ROLE wo_rt_squad;
+SELECT is((SELECT string_agg(role_name || ': ' || problem, '; ') FROM workorder.check_logins()
+            WHERE role_name IN ('wo_rt_squad', 'wo_rt_wang')),
+          'wo_rt_wang: member of workorder_handler but mapped to no unit',
+          'check_logins names a login that is a handler through another role, not the group in between');
+ROLLBACK TO SAVEPOINT squad;
 SELECT is((SELECT workorder.map_login('wo_rt_handler_unmapped', 'B-um-990801002')).unit_code, 'B-um-990801002',
           'map_login maps a login');
 SELECT is((rt.run_as('wo_rt_handler_unmapped', :'mine')).result, format('{%s}', :vendor_b),

@@ -174,7 +174,8 @@ BEGIN
 END
 $$;
 
--- check_logins lists what is wrong with the logins of the workorder group roles: a
+-- check_logins lists what is wrong with the logins of the workorder group roles
+-- (those with a group's privileges, also through another role): a
 -- handler, dispatcher or supervisor without a unit, a dispatcher whose unit is not
 -- a center, an intake login without a channel, a mapping whose role is gone, and
 -- one whose name now belongs to another role (dropped and created again, or
@@ -184,21 +185,27 @@ RETURNS TABLE (role_name name, problem text)
 LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
+    -- A login that has a group's privileges, directly or through other roles, as
+    -- caller() counts it (pg_has_role USAGE): a member through a squad's group role
+    -- was missed, and the NOLOGIN group in between was named instead, whose
+    -- mapping does not reach the login (its own name is looked up).  Superusers,
+    -- who have every role's privileges, are not the groups' members.
     RETURN QUERY
     SELECT r.rolname, pg_catalog.format('member of %s but mapped to no unit', g.rolname)::text
       FROM pg_catalog.pg_roles r
-      JOIN pg_catalog.pg_auth_members m ON m.member OPERATOR(pg_catalog.=) r.oid
-      JOIN pg_catalog.pg_roles g ON g.oid OPERATOR(pg_catalog.=) m.roleid
+      JOIN pg_catalog.pg_roles g ON g.rolname IN ('workorder_dispatcher', 'workorder_handler', 'workorder_supervisor')
       LEFT JOIN workorder.logins_in_force l ON l.role_name OPERATOR(pg_catalog.=) r.rolname
-     WHERE g.rolname IN ('workorder_dispatcher', 'workorder_handler', 'workorder_supervisor')
+     WHERE r.rolcanlogin AND NOT r.rolsuper AND r.oid OPERATOR(pg_catalog.<>) g.oid
+       AND pg_catalog.pg_has_role(r.oid, g.oid, 'USAGE')
        AND l.unit_code IS NULL
     UNION ALL
     SELECT r.rolname, 'member of workorder_intake but mapped to no channel'::text
       FROM pg_catalog.pg_roles r
-      JOIN pg_catalog.pg_auth_members m ON m.member OPERATOR(pg_catalog.=) r.oid
-      JOIN pg_catalog.pg_roles g ON g.oid OPERATOR(pg_catalog.=) m.roleid
+      JOIN pg_catalog.pg_roles g ON g.rolname OPERATOR(pg_catalog.=) 'workorder_intake'
       LEFT JOIN workorder.logins_in_force l ON l.role_name OPERATOR(pg_catalog.=) r.rolname
-     WHERE g.rolname OPERATOR(pg_catalog.=) 'workorder_intake' AND l.channel_code IS NULL
+     WHERE r.rolcanlogin AND NOT r.rolsuper AND r.oid OPERATOR(pg_catalog.<>) g.oid
+       AND pg_catalog.pg_has_role(r.oid, g.oid, 'USAGE')
+       AND l.channel_code IS NULL
     UNION ALL
     SELECT l.role_name, pg_catalog.format('a dispatcher mapped to %s, which is a %s, not a center', u.code, u.kind)::text
       FROM workorder.logins l
