@@ -45,8 +45,12 @@
 --   urgent             0 remind, 2 hours supervise, 4 hours escalate_parent,
 --                      8 hours escalate_leader (elapsed time)
 -- Changing a shipped step clears its shipped flag; inserting a step over a
--- still-shipped one replaces it.  A change of a chain recomputes next_escalation_at
--- of the open orders of that policy.
+-- still-shipped one replaces it.  Deleting a shipped step (or moving it to another
+-- key) leaves a row in sla_escalation_steps_removed, which pg_dump keeps and whose
+-- restore deletes the step again: CREATE EXTENSION puts the shipped steps back, and
+-- a district that had dropped "escalate to the district leader" got it back on
+-- every open order.  A change of a chain recomputes next_escalation_at of the open
+-- orders of that policy.
 --
 -- SQLSTATE: WO521 invalid escalation step.
 
@@ -200,6 +204,54 @@ CREATE TRIGGER sla_escalation_steps_policy
     BEFORE INSERT OR UPDATE OF policy ON workorder.sla_escalation_steps
     FOR EACH ROW WHEN (NEW.policy IS NOT NULL AND NOT workorder.loaded_by_restore('workorder.sla_escalation_steps'))
     EXECUTE FUNCTION workorder.sla_policy_must_exist('escalation step', 'step', 'policy');
+
+-- sla_escalation_steps_removed lists the shipped steps a district deleted (see the
+-- header).  Dumped whole.
+CREATE TABLE workorder.sla_escalation_steps_removed (
+    policy     text NOT NULL,
+    step       integer NOT NULL,
+    removed_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (policy, step)
+);
+SELECT pg_catalog.pg_extension_config_dump('workorder.sla_escalation_steps_removed', '');
+COMMENT ON TABLE workorder.sla_escalation_steps_removed IS
+    'Shipped escalation steps deleted by the district: kept by pg_dump, so that a restore deletes them again.';
+
+-- sla_escalation_step_removed records a shipped step that is deleted, or moved to
+-- another policy or step number.
+CREATE FUNCTION workorder.sla_escalation_step_removed()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    INSERT INTO workorder.sla_escalation_steps_removed (policy, step)
+    VALUES (OLD.policy, OLD.step)
+    ON CONFLICT ON CONSTRAINT sla_escalation_steps_removed_pkey DO NOTHING;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER sla_escalation_steps_removed
+    AFTER DELETE OR UPDATE OF policy, step ON workorder.sla_escalation_steps
+    FOR EACH ROW WHEN (OLD.shipped)
+    EXECUTE FUNCTION workorder.sla_escalation_step_removed();
+
+-- sla_escalation_steps_removed_after_insert deletes the step a removal names while
+-- it is still as shipped: on a restore, the one CREATE EXTENSION put back (a step
+-- the district defined again at that place is its own, and stays).
+CREATE FUNCTION workorder.sla_escalation_steps_removed_after_insert()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    DELETE FROM workorder.sla_escalation_steps s
+     WHERE s.policy OPERATOR(pg_catalog.=) NEW.policy AND s.step OPERATOR(pg_catalog.=) NEW.step AND s.shipped;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER sla_escalation_steps_removed_after_insert
+    AFTER INSERT ON workorder.sla_escalation_steps_removed
+    FOR EACH ROW EXECUTE FUNCTION workorder.sla_escalation_steps_removed_after_insert();
+ALTER TABLE workorder.sla_escalation_steps_removed ENABLE ALWAYS TRIGGER sla_escalation_steps_removed_after_insert;
 
 INSERT INTO workorder.sla_escalation_steps (policy, step, after, action, shipped) VALUES
     ('standard', 1, '0', 'remind', true),

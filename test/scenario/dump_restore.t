@@ -7,7 +7,7 @@
 # center written again after their children), settings, routing
 # rules, the shipped cn calendar changed by a loaded holiday plus a calendar of
 # its own, a changed shipped SLA policy and a new one with its escalation chain
-# and a priority mapping, orders in every status (one merged into a newer
+# and a priority mapping, a shipped escalation step deleted, orders in every status (one merged into a newer
 # master, one whose master was written after it) with their events, outbox
 # messages claimed, acknowledged and failed, and inbox rows accepted and
 # rejected.  After pg_restore --single-transaction into a fresh database:
@@ -60,6 +60,9 @@ VALUES ('fast', 'calendar_hours', '1 hour', 'calendar_hours', '8 hours');
 INSERT INTO workorder.sla_escalation_steps (policy, step, after, action)
 VALUES ('fast', 1, '0 hours', 'remind'), ('fast', 2, '2 hours', 'supervise');
 INSERT INTO workorder.sla_priority_policies (priority, policy) VALUES ('high', 'fast');
+-- A shipped step deleted: the district does not escalate standard orders to the
+-- leader.  (CREATE EXTENSION put it back on a restore, and nothing took it away.)
+DELETE FROM workorder.sla_escalation_steps WHERE policy = 'standard' AND step = 4;
 -- Parents written again after their children (the district's polygon loaded again,
 -- the district center's phone changed): their rows now lie after their children's
 -- in the heap, and the dump must still bring them back first (it did not: WO201).
