@@ -29,6 +29,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/int.h"
 #include "commands/trigger.h"
@@ -64,8 +65,15 @@ static SPIPlanPtr order_terms_plan = NULL;
  * changed was scheduled on the old clock (one working day where the deadline
  * counted elapsed hours: it ran ten hours late).
  */
+typedef struct ChainStart
+{
+	int64		order_id;
+	SubTransactionId subxact;	/* where it started: gone if that is rolled back */
+} ChainStart;
+
 static LocalTransactionId chains_lxid = InvalidLocalTransactionId;
 static List *chains_started = NIL;
+static bool chains_callback_registered = false;
 
 static SPIPlanPtr deadline_plan(SPIPlanPtr *plan, const char *query, int nargs, Oid *types);
 static bool amount_fits(const char *clock, const Interval *amount);
@@ -86,6 +94,7 @@ static void escalation_terms(Datum policy, Datum id, Datum received, char **cloc
 static char *column_enum(HeapTuple tuple, TupleDesc desc, const char *name, bool *isnull);
 static void chain_started_now(int64 order_id);
 static bool chain_starts_now(int64 order_id);
+static void chains_subxact_callback(SubXactEvent event, SubTransactionId subxact, SubTransactionId parent, void *arg);
 static Datum column_value(HeapTuple tuple, TupleDesc desc, const char *name, bool *isnull);
 
 PG_FUNCTION_INFO_V1(deadlines_sla_intake);
@@ -620,18 +629,42 @@ static void
 chain_started_now(int64 order_id)
 {
 	MemoryContext old;
-	int64	   *id;
+	ChainStart *start;
 
+	if (!chains_callback_registered)
+	{
+		RegisterSubXactCallback(chains_subxact_callback, NULL);
+		chains_callback_registered = true;
+	}
 	if (chains_lxid != MyProc->lxid)
 	{
 		chains_lxid = MyProc->lxid;
 		chains_started = NIL;	/* the old list went with its transaction */
 	}
 	old = MemoryContextSwitchTo(TopTransactionContext);
-	id = palloc(sizeof(int64));
-	*id = order_id;
-	chains_started = lappend(chains_started, id);
+	start = palloc(sizeof(ChainStart));
+	start->order_id = order_id;
+	start->subxact = GetCurrentSubTransactionId();
+	chains_started = lappend(chains_started, start);
 	MemoryContextSwitchTo(old);
+}
+
+/*
+ * chains_subxact_callback forgets the chains started in a subtransaction that
+ * is rolled back, or in one below it (their ids are larger): the reopen did
+ * not happen.
+ */
+static void
+chains_subxact_callback(SubXactEvent event, SubTransactionId subxact,
+						SubTransactionId parent pg_attribute_unused(), void *arg pg_attribute_unused())
+{
+	ListCell   *lc;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB || chains_lxid != MyProc->lxid)
+		return;
+	foreach(lc, chains_started)
+		if (((ChainStart *) lfirst(lc))->subxact >= subxact)
+			chains_started = foreach_delete_current(chains_started, lc);
 }
 
 /* chain_starts_now says whether an order's chain started in this transaction. */
@@ -643,7 +676,7 @@ chain_starts_now(int64 order_id)
 	if (chains_lxid != MyProc->lxid)
 		return false;
 	foreach(lc, chains_started)
-		if (*(int64 *) lfirst(lc) == order_id)
+		if (((ChainStart *) lfirst(lc))->order_id == order_id)
 			return true;
 	return false;
 }
