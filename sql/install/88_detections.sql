@@ -596,7 +596,7 @@ CREATE FUNCTION workorder.detection_sift(ids bigint[], default_count integer, de
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    n integer := pg_catalog.cardinality(ids);
+    n integer := COALESCE(pg_catalog.cardinality(ids), 0);
     half integer;
     first_part record;
     second_part record;
