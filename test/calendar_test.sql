@@ -8,7 +8,7 @@ CREATE EXTENSION IF NOT EXISTS dblink;
 SELECT format('dbname=%s port=%s host=%s user=%s', current_database(), current_setting('port'),
               split_part(current_setting('unix_socket_directories'), ',', 1), current_user) AS other \gset
 BEGIN;
-SELECT plan(67);
+SELECT plan(69);
 
 SET LOCAL search_path = workorder, public;
 -- The results must not depend on the session's time zone: run in another one.
@@ -294,31 +294,40 @@ SELECT is((SELECT row(inserted, updated, unchanged, deleted, first_day, last_day
 SELECT is((SELECT row(calendar_code, first_day, last_day, what)::text FROM workorder.calendar_changes ORDER BY id DESC LIMIT 1),
           '(cn,2027-01-01,2027-01-01,days)', 'and records the changed range for the deadline job');
 
--- With replace_years, the load is the whole plan of each year it lists: a day of
+-- With replace_years, the load is the whole plan of the years it names: a day of
 -- those years that it does not list (a mistyped make-up day, a holiday the State
 -- Council moved) is deleted, and the changed range covers it.  (A loader could only
--- add and update: a wrong day stayed until someone deleted the row by hand.)
+-- add and update: a wrong day stayed until someone deleted the row by hand.)  A day
+-- of another year in the plan (the New Year holiday from 31 December) is loaded, and
+-- its year left alone: taken as a year of the plan, it lost every other day.
 SELECT workorder.load_calendar_days('cn', '[{"day": "2027-10-01", "kind": "holiday", "name": "国庆节"},
                                             {"day": "2027-10-09", "kind": "workday", "name": "国庆节"},
                                             {"day": "2028-01-01", "kind": "holiday", "name": "元旦"}]') IS NOT NULL AS loaded \gset
+SELECT count(*) AS days_2026 FROM workorder.calendar_days WHERE calendar_code = 'cn' AND day BETWEEN '2026-01-01' AND '2026-12-31' \gset
 SELECT is((SELECT row(inserted, updated, unchanged, deleted, first_day, last_day)::text
-             FROM workorder.load_calendar_days('cn', '[{"day": "2027-01-01", "kind": "holiday", "name": "元旦", "name_en": "New Year''s Day"},
+             FROM workorder.load_calendar_days('cn', '[{"day": "2026-12-31", "kind": "holiday", "name": "元旦"},
+                                                       {"day": "2027-01-01", "kind": "holiday", "name": "元旦", "name_en": "New Year''s Day"},
                                                        {"day": "2027-10-01", "kind": "holiday", "name": "国庆节"},
                                                        {"day": "2027-10-10", "kind": "workday", "name": "国庆节"}]',
-                                               replace_years => true)),
-          '(1,0,2,1,2027-10-09,2027-10-10)',
-          'replace_years deletes the listed year''s day the load leaves out, and the changed range covers it');
+                                               replace_years => '{2027}')),
+          '(2,0,2,1,2026-12-31,2027-10-10)',
+          'replace_years deletes the named year''s day the load leaves out, and the changed range covers it');
 SELECT is((SELECT array_agg(day ORDER BY day)::text FROM workorder.calendar_days
             WHERE calendar_code = 'cn' AND day >= '2027-01-01'),
           '{2027-01-01,2027-10-01,2027-10-10,2028-01-01}',
-          'the year the load lists holds exactly its days; a year it does not list (2028) is left alone');
+          'the named year holds exactly its days; a year it does not name (2028) is left alone');
+SELECT is((SELECT count(*) FROM workorder.calendar_days WHERE calendar_code = 'cn' AND day BETWEEN '2026-01-01' AND '2026-12-31'),
+          (:days_2026 + 1)::bigint, '... also the year of a day the plan lists, which keeps its days and gains that one');
 SELECT is((SELECT row(calendar_code, first_day, last_day, what)::text FROM workorder.calendar_changes
             WHERE first_day = '2027-10-09' ORDER BY id DESC LIMIT 1),
           '(cn,2027-10-09,2027-10-09,days)', 'the deleted day is recorded for the deadline job');
 SELECT is(workorder.add_working_days('2027-10-08 10:00+08', 1), '2027-10-10 18:00+08'::timestamptz,
           'and the deadlines count without it: the working day after Friday 8 October is the make-up Sunday 10, not Saturday 9');
+SELECT throws_ok($$SELECT workorder.load_calendar_days('cn', '[]', replace_years => '{2027, NULL}')$$,
+                 'WO504', 'replace_years of the days for calendar cn names a year that is not one',
+                 'a NULL or impossible year to replace is refused');
 CREATE TEMP TABLE before_replace ON COMMIT DROP AS SELECT * FROM workorder.calendar_days;
-SELECT throws_ok($$SELECT workorder.load_calendar_days('cn', '[{"day": "2027-01-01", "kind": "holiday"}, {"day": "2027-13-01", "kind": "holiday"}]', replace_years => true)$$,
+SELECT throws_ok($$SELECT workorder.load_calendar_days('cn', '[{"day": "2027-01-01", "kind": "holiday"}, {"day": "2027-13-01", "kind": "holiday"}]', replace_years => '{2027}')$$,
                  'WO504', 'element 2 of the days for calendar cn: the day ''2027-13-01'' is not a date written YYYY-MM-DD',
                  'a bad element stops a replacing load too ...');
 SELECT is((SELECT count(*) FROM ((TABLE before_replace EXCEPT TABLE workorder.calendar_days)

@@ -628,9 +628,9 @@ $$;
 -- is taken for name when name is missing); from a CSV, each also has "line" and
 -- "text", so that an error can name the line.  Every item is checked before
 -- anything is written.  Then each day is inserted, or updated when it differs;
--- with replace_years, the calendar's days of the years the items list that the
--- items do not list are deleted first.
-CREATE FUNCTION workorder.load_calendar_rows(calendar text, items jsonb, source text, replace_years boolean,
+-- the calendar's days of the years replace_years names that the items do not list
+-- are deleted first.
+CREATE FUNCTION workorder.load_calendar_rows(calendar text, items jsonb, source text, replace_years integer[],
     OUT inserted integer, OUT updated integer, OUT unchanged integer, OUT deleted integer,
     OUT first_day date, OUT last_day date)
 LANGUAGE plpgsql
@@ -656,11 +656,12 @@ DECLARE
     deleted_last date;
 BEGIN
     PERFORM workorder.calendar_must_exist(calendar);
-    IF replace_years IS NULL THEN
+    IF EXISTS (SELECT 1 FROM pg_catalog.unnest(replace_years) y
+                WHERE y IS NULL OR y OPERATOR(pg_catalog.<) 1900 OR y OPERATOR(pg_catalog.>) 2199) THEN
         PERFORM workorder.raise_error('WO504',
-            pg_catalog.format('replace_years is NULL for the days of calendar %s', calendar),
-            'replace_years is NULL.',
-            'Pass true to make the listed years hold only the listed days, or false (the default) to add and update days.');
+            pg_catalog.format('replace_years of the days for calendar %s names a year that is not one', calendar),
+            pg_catalog.format('replace_years is %s.', replace_years),
+            'Name the years whose plan the load is, from 1900 to 2199, e.g. replace_years => ''{2027}''; or leave it NULL to add and update days only.');
     END IF;
     -- One loader at a time per calendar, so that the counts are right.
     PERFORM 1 FROM workorder.calendars c WHERE c.code OPERATOR(pg_catalog.=) calendar FOR NO KEY UPDATE;
@@ -756,12 +757,11 @@ BEGIN
     END LOOP;
 
     deleted := 0;
-    IF replace_years THEN
+    IF replace_years IS NOT NULL THEN
         WITH gone AS (
             DELETE FROM workorder.calendar_days d
              WHERE d.calendar_code OPERATOR(pg_catalog.=) calendar
-               AND pg_catalog.date_part('year', d.day) OPERATOR(pg_catalog.=)
-                   ANY (SELECT pg_catalog.date_part('year', b.day) FROM pg_catalog.unnest(days) b(day))
+               AND pg_catalog.date_part('year', d.day)::integer OPERATOR(pg_catalog.=) ANY (replace_years)
                AND NOT d.day OPERATOR(pg_catalog.=) ANY (days)
             RETURNING d.day)
         SELECT pg_catalog.count(*), pg_catalog.min(g.day), pg_catalog.max(g.day)
@@ -797,14 +797,16 @@ $$;
 -- load_calendar_days loads exception days from a JSON array, e.g. next year's State
 -- Council plan: [{"day": "2027-01-01", "kind": "holiday", "name": "元旦",
 -- "name_en": "New Year's Day"}, ...].  Days already there are updated when they
--- differ.  With replace_years, the array is the whole plan of each year it lists:
--- a day of those years that it does not list is deleted (a corrected plan, or a
--- mistyped day loaded before, is taken back in the same call); other years are
--- left alone.  All or nothing: a bad element stops the load (WO504, naming the
+-- differ.  replace_years names the years whose whole plan the array is: a day of
+-- those years that it does not list is deleted (a corrected plan, or a mistyped
+-- day loaded before, is taken back in the same call); other years are left alone,
+-- also one whose day the plan lists (a year's plan begins with the New Year
+-- holiday, which may start on 31 December: taken as a year of the plan, the year
+-- before lost every other day).  All or nothing: a bad element stops the load (WO504, naming the
 -- element) before anything is written.  It returns how many days were inserted,
 -- updated, left unchanged and deleted, and the first and last day that changed
 -- (NULL when none did): the range whose deadlines may move.
-CREATE FUNCTION workorder.load_calendar_days(calendar text, days jsonb, replace_years boolean DEFAULT false,
+CREATE FUNCTION workorder.load_calendar_days(calendar text, days jsonb, replace_years integer[] DEFAULT NULL,
     OUT inserted integer, OUT updated integer, OUT unchanged integer, OUT deleted integer,
     OUT first_day date, OUT last_day date)
 LANGUAGE sql
@@ -818,7 +820,7 @@ $$;
 -- quoted.  An error names the line.  From psql:
 --   \set csv `cat cn-2027.csv`
 --   SELECT * FROM workorder.load_calendar_csv('cn', :'csv');
-CREATE FUNCTION workorder.load_calendar_csv(calendar text, csv text, replace_years boolean DEFAULT false,
+CREATE FUNCTION workorder.load_calendar_csv(calendar text, csv text, replace_years integer[] DEFAULT NULL,
     OUT inserted integer, OUT updated integer, OUT unchanged integer, OUT deleted integer,
     OUT first_day date, OUT last_day date)
 LANGUAGE plpgsql
