@@ -84,7 +84,8 @@ SELECT count(*) AS active FROM workorder.detect_hotspots('2026-10-16 13:00+08', 
 
 -- The water group, with one-day windows: a road section 300 m long floods on a
 -- rainy day (5 reports 60 m apart), where one report came every other day before;
--- the day after the latest run (a look before it makes no new hotspot).
+-- the day after the latest run (a look before it records an ended hotspot, and
+-- raises no order).
 -- Its hotspot covers the whole section.  The hotspot channel is misconfigured:
 -- the hotspot is recorded with the error, and the order follows once it is fixed.
 INSERT INTO workorder.settings VALUES ('hotspot_channel', 'no_such_channel', 'misconfigured on purpose');

@@ -241,15 +241,18 @@ SELECT is((SELECT hot FROM workorder.hotspot_runs WHERE as_of = '2026-10-20 03:0
 SELECT is((SELECT ROW(status, last_seen_at)::text FROM workorder.hotspots WHERE id = :looked),
           ROW('ended', '2026-10-20 01:00+08'::timestamptz)::text,
           '... and leaves the hotspot as the latest run left it, ended');
--- Nor does it make a hotspot the latest run did not find (it made one, active, and
--- raised its proactive order: a unit sent to a place found not hot since).
+-- A place a look back finds hot, which the latest run did not, is recorded as
+-- ended by that run, and nobody is sent there (it was made active, and raised its
+-- proactive order: a unit sent to a place found not hot since).
 SELECT count(pg_temp.report('LB3-' || i, '0305', 115.26 + i * 0.0001, 24.26, '2026-10-20 03:40+08')) FROM generate_series(0, 2) i;
 SELECT count(*) AS spots FROM workorder.detect_hotspots('2026-10-20 06:00+08') \gset
 SELECT count(*) AS spots FROM workorder.detect_hotspots('2026-10-20 04:00+08', raise_orders => true) \gset
 SELECT is((SELECT hot FROM workorder.hotspot_runs WHERE as_of = '2026-10-20 04:00+08'), 1,
           'a look back before the latest run finds a place hot that the latest run did not');
-SELECT is((SELECT count(*)::integer FROM workorder.hotspots WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint(115.2601, 24.26), 4326))),
-          0, '... and makes no hotspot of it, nor a proactive order');
+SELECT is((SELECT string_agg(ROW(status, ended_at, order_id IS NULL)::text, ' ') FROM workorder.hotspots
+            WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint(115.2601, 24.26), 4326))),
+          ROW('ended', timestamptz '2026-10-20 06:00+08', true)::text,
+          '... and records it, ended by the latest run, with no proactive order');
 ROLLBACK TO SAVEPOINT look_back;
 
 -- With dedup on (the default; this file's map turns it off), a hotspot's own order is

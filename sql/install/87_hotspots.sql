@@ -399,16 +399,19 @@ BEGIN
                    order_ids = found_place.ids[1:100], last_seen_at = as_of
              WHERE x.id OPERATOR(pg_catalog.=) match AND x.last_seen_at OPERATOR(pg_catalog.<=) as_of
                AND (latest_run IS NULL OR as_of OPERATOR(pg_catalog.>=) latest_run);
-        ELSIF latest_run IS NOT NULL AND as_of OPERATOR(pg_catalog.<) latest_run THEN
-            -- Nor does it make a hotspot the later run did not find: it did, and
-            -- raised a proactive order, dispatching a unit to a place the latest
-            -- run had found not hot.
-            CONTINUE;
         ELSE
+            -- A place hot at a look before the latest run, which found no hotspot
+            -- there, had stopped being hot by that run: recorded as ended then, so
+            -- that a backfill keeps it, and no unit is sent there (it was made
+            -- active, and raised a proactive order for a place the latest run had
+            -- found not hot).
             INSERT INTO workorder.hotspots
-                (category_code, geom, center, radius_m, window_start, window_end, order_count, baseline_mean,
-                 baseline_sd, ratio, order_ids, first_seen_at, last_seen_at)
-            VALUES (found_place.group_code, place, found_place.center, found_place.radius_m,
+                (category_code, status, ended_at, geom, center, radius_m, window_start, window_end, order_count,
+                 baseline_mean, baseline_sd, ratio, order_ids, first_seen_at, last_seen_at)
+            VALUES (found_place.group_code,
+                    CASE WHEN as_of OPERATOR(pg_catalog.<) latest_run THEN 'ended' ELSE 'active' END,
+                    CASE WHEN as_of OPERATOR(pg_catalog.<) latest_run THEN latest_run END,
+                    place, found_place.center, found_place.radius_m,
                     as_of OPERATOR(pg_catalog.-) found_place."window", as_of, found_place.n, found_place.mean,
                     found_place.sd, found_place.n OPERATOR(pg_catalog./) NULLIF(found_place.mean, 0::pg_catalog.float8),
                     found_place.ids[1:100], as_of, as_of)
