@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(66);
+SELECT plan(67);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -13,6 +13,13 @@ SELECT is((SELECT count(*) FROM workorder.sla_escalation_steps WHERE shipped AND
           12::bigint, 'the shipped chains have four steps for each shipped policy');
 SELECT is((SELECT array_agg(action ORDER BY step) FROM workorder.sla_escalation_steps WHERE policy = 'standard'),
           ARRAY['remind', 'supervise', 'escalate_parent', 'escalate_leader'], 'the standard chain, in order');
+-- The chains truncated (to load new ones) are recorded as removed, as a deletion of
+-- a shipped step is: a restore brought them back beside the new ones.
+SAVEPOINT truncated;
+TRUNCATE workorder.sla_escalation_steps;
+SELECT is((SELECT count(*) FROM workorder.sla_escalation_steps_removed), 12::bigint,
+          'a TRUNCATE of the chains records each shipped step as removed');
+ROLLBACK TO SAVEPOINT truncated;
 
 INSERT INTO workorder.sla_policies (name, accept_clock, accept_amount, resolve_clock, resolve_amount)
 VALUES ('tiny', 'calendar_hours', '5 seconds', 'calendar_hours', '10 seconds');

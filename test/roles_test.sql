@@ -17,7 +17,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
     {"code": "video_ai", "name": "视频AI", "kind": "video_ai", "categories": [{"code": "stall", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(187);
+SELECT plan(189);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -380,6 +380,14 @@ SELECT is((rt.run_as('wo_rt_admin', $$UPDATE workorder.channels SET code = 'rt_a
 SELECT is((SELECT count(*) FROM workorder.outbox WHERE channel_code = 'rt_app'), 0::bigint,
           '... and no message is left under the old code (they follow as the owner: the admin may not write the outbox)');
 UPDATE workorder.channels SET code = 'rt_app' WHERE code = 'rt_app_2';
+-- An admin deletes a shipped escalation step, which is recorded for restores (the
+-- record was the owner's table: the deletion failed with a bare 42501).
+SELECT is((rt.run_as('wo_rt_admin', $$WITH d AS (DELETE FROM workorder.sla_escalation_steps
+                                               WHERE policy = 'complex' AND step = 4 RETURNING step)
+                                      SELECT count(*)::text FROM d$$)).result,
+          '1', 'an admin deletes a shipped escalation step');
+SELECT is((SELECT count(*) FROM workorder.sla_escalation_steps_removed WHERE policy = 'complex' AND step = 4), 1::bigint,
+          '... and it is recorded, so that a restore deletes it again');
 
 -- == Analysts: the masked views only
 -- An order's log is read with its order by the order's key: the policy was order_id

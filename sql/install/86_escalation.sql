@@ -235,6 +235,24 @@ CREATE TRIGGER sla_escalation_steps_removed
     FOR EACH ROW WHEN (OLD.shipped)
     EXECUTE FUNCTION workorder.sla_escalation_step_removed();
 
+-- sla_escalation_steps_truncated records every shipped step a TRUNCATE removes,
+-- as sla_escalation_step_removed does for a DELETE: the chains truncated and loaded
+-- anew came back as shipped on a restore, beside the new ones.
+CREATE FUNCTION workorder.sla_escalation_steps_truncated()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    INSERT INTO workorder.sla_escalation_steps_removed (policy, step)
+    SELECT s.policy, s.step FROM workorder.sla_escalation_steps s WHERE s.shipped
+    ON CONFLICT ON CONSTRAINT sla_escalation_steps_removed_pkey DO NOTHING;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER sla_escalation_steps_truncated
+    BEFORE TRUNCATE ON workorder.sla_escalation_steps
+    FOR EACH STATEMENT EXECUTE FUNCTION workorder.sla_escalation_steps_truncated();
+
 -- sla_escalation_steps_removed_after_insert deletes the step a removal names while
 -- it is still as shipped: on a restore, the one CREATE EXTENSION put back (a step
 -- the district defined again at that place is its own, and stays).

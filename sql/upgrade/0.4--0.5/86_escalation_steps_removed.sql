@@ -20,3 +20,6 @@ CREATE TRIGGER sla_escalation_steps_removed_after_insert
     AFTER INSERT ON workorder.sla_escalation_steps_removed
     FOR EACH ROW EXECUTE FUNCTION workorder.sla_escalation_steps_removed_after_insert();
 ALTER TABLE workorder.sla_escalation_steps_removed ENABLE ALWAYS TRIGGER sla_escalation_steps_removed_after_insert;
+CREATE TRIGGER sla_escalation_steps_truncated
+    BEFORE TRUNCATE ON workorder.sla_escalation_steps
+    FOR EACH STATEMENT EXECUTE FUNCTION workorder.sla_escalation_steps_truncated();
