@@ -175,6 +175,12 @@ SELECT throws_ok($$UPDATE workorder.units SET name = E'\u3000' WHERE code = 'C-9
                  'WO211', 'unit C-990801 has a blank name, or a control character in its name or phone',
                  'and a name of an ideographic space, blank as submit() trims');
 SAVEPOINT unit_rename;
+-- A phone 0.4 accepted with a line break is carried along by a change that does
+-- not write it (a parent's new code), not refused: that failed the rename, and a
+-- restore of the dump.
+SET LOCAL session_replication_role = replica;
+UPDATE workorder.units SET phone = E'0757-1234\n5678' WHERE code = 'C-990801001001';
+SET LOCAL session_replication_role = origin;
 UPDATE workorder.units SET code = 'C-990801001-new' WHERE code = 'C-990801001';
 SET CONSTRAINTS ALL IMMEDIATE;
 SELECT is((SELECT parent_code FROM workorder.units WHERE code = 'C-990801001001'), 'C-990801001-new',

@@ -104,8 +104,12 @@ DECLARE
     area workorder.areas;
     parent workorder.units;
 BEGIN
-    IF workorder.trim_blanks(NEW.name) OPERATOR(pg_catalog.=) '' OR NEW.name OPERATOR(pg_catalog.~) '[[:cntrl:]]'
-       OR NEW.phone OPERATOR(pg_catalog.~) '[[:cntrl:]]' THEN
+    -- (Only a name or phone written now: one 0.4 accepted stays, restored or carried
+    -- along by another change, such as a parent's new code.)
+    IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.name IS DISTINCT FROM OLD.name OR NEW.phone IS DISTINCT FROM OLD.phone)
+       AND (workorder.trim_blanks(NEW.name) OPERATOR(pg_catalog.=) '' OR NEW.name OPERATOR(pg_catalog.~) '[[:cntrl:]]'
+            OR NEW.phone OPERATOR(pg_catalog.~) '[[:cntrl:]]')
+       AND NOT workorder.loaded_by_restore('workorder.units') THEN
         PERFORM workorder.raise_error('WO211',
             pg_catalog.format('unit %s has a blank name, or a control character in its name or phone', NEW.code),
             pg_catalog.format('The name is %s; the phone is %s.',
