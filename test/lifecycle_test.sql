@@ -22,7 +22,7 @@ SELECT plan(
     + 2 * (SELECT count(*)::integer FROM unnest(enum_range(NULL::workorder.order_status)))
     + (SELECT sum(CASE WHEN action IN ('merge', 'unmerge') THEN 5 ELSE 4 END)::integer FROM workorder.order_actions)
     + (SELECT count(DISTINCT action)::integer FROM workorder.order_actions)
-    + 139);
+    + 140);
 
 CREATE TEMP SEQUENCE refs;
 CREATE TEMP TABLE fixture (name text PRIMARY KEY, id bigint NOT NULL);
@@ -378,8 +378,9 @@ SELECT id AS f FROM fixture WHERE name = 'f' \gset
 SELECT id AS g FROM fixture WHERE name = 'g' \gset
 SELECT * FROM pg_temp.refused(format('SELECT workorder.accept(%s, NULL)', :a), 'WO404', 'a NULL actor is WO404');
 SELECT throws_ok(format('SELECT workorder.comment(%s, %L, %L)', :f, '  ', 'x'), 'WO404', NULL, 'a blank actor is WO404');
-SELECT throws_ok(format('SELECT workorder.comment(%s, %L, %L)', :f, repeat('x', 201), 'x'), 'WO404', NULL,
-                 'an actor of 201 characters is WO404');
+SELECT throws_ok(format('SELECT workorder.comment(%s, %L, %L)', :f, repeat('x', 201), 'x'), 'WO404',
+                 'the actor is longer than 200 characters',
+                 'an actor of 201 characters is WO404, said so (it was reported as missing)');
 SELECT * FROM pg_temp.refused(format('SELECT workorder.return_order(%s, %L, %L)', :f, E'bob\x01\x02', 'r'), 'WO404',
                               'an actor with a control character is WO404, as a note with one is (it went into the log)');
 SELECT * FROM pg_temp.refused(format('SELECT workorder.return_order(%s, %L, NULL)', :f, 'B-um-990801001'), 'WO404',
@@ -448,6 +449,15 @@ SELECT id AS h FROM fixture WHERE name = 'h' \gset
 SELECT id AS i FROM fixture WHERE name = 'i' \gset
 SELECT * FROM pg_temp.refused(format('SELECT workorder.dispatch(%s, %L, %L)', :h, 'C-990801', 'D-none'), 'WO403',
                               'dispatch to an unknown unit is WO403');
+-- An unknown code is named by its first 40 characters, control characters shown as
+-- '?' (a code of 100,000 characters made an error of 200 kB, and a line break and
+-- an escape sequence forged lines in the client's log).
+SELECT is((SELECT e.message || ' | ' || e.detail
+             FROM pg_temp.error_of(format('SELECT workorder.dispatch(%s, %L, %L)', :h, 'C-990801',
+                                          E'X\nERROR:  forged\x1b[2K' || repeat('u', 100000))) e),
+          format('order %s (id %s): dispatch: unit X?ERROR:  forged?[2K%s... does not exist | There is no unit with code ''X?ERROR:  forged?[2K%s...'' (of 100020 characters).',
+                 (SELECT ticket FROM workorder.orders WHERE id = :h), :h, repeat('u', 20), repeat('u', 20)),
+          'an unknown unit code is named by its first 40 characters, without its control characters');
 SELECT throws_ok(format('SELECT workorder.dispatch(%s, %L, %L)', :h, 'C-990801', 'd-um'), 'WO403', NULL,
                  'unit codes are case-sensitive');
 SELECT * FROM pg_temp.refused(format('SELECT workorder.dispatch(%s, %L, %L)', :h, 'C-990801', 'D-env'), 'WO403',

@@ -308,11 +308,18 @@ BEGIN
     -- The same blanks as action texts: spaces, tabs, line breaks, no-break and
     -- ideographic (U+3000) spaces.
     trimmed := workorder.trim_blanks(actor);
-    IF trimmed IS NULL OR trimmed OPERATOR(pg_catalog.=) ''
-       OR pg_catalog.length(trimmed) OPERATOR(pg_catalog.>) 200 THEN
+    IF trimmed IS NULL OR trimmed OPERATOR(pg_catalog.=) '' THEN
         PERFORM workorder.raise_error('WO404',
             'an action needs an actor',
             pg_catalog.format('The actor is %s.', COALESCE(pg_catalog.quote_literal(pg_catalog.left(actor, 50)), 'NULL')),
+            'Pass the acting unit''s code or the user''s name, 1 to 200 characters.');
+    END IF;
+    -- (An actor too long was reported as missing.)
+    IF pg_catalog.length(trimmed) OPERATOR(pg_catalog.>) 200 THEN
+        PERFORM workorder.raise_error('WO404',
+            'the actor is longer than 200 characters',
+            pg_catalog.format('The actor has %s characters: %s...', pg_catalog.length(trimmed),
+                              pg_catalog.quote_literal(pg_catalog.left(pg_catalog.regexp_replace(trimmed, '[[:cntrl:]]', '?', 'g'), 50))),
             'Pass the acting unit''s code or the user''s name, 1 to 200 characters.');
     END IF;
     -- As in the action's texts (action_text, part 65): the actor is logged and goes

@@ -91,6 +91,7 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     u workorder.units;
+    shown text;
 BEGIN
     IF code IS NULL OR pg_catalog.btrim(code) OPERATOR(pg_catalog.=) '' THEN
         PERFORM workorder.action_error(o, action, 'WO404',
@@ -100,9 +101,17 @@ BEGIN
     END IF;
     SELECT * INTO u FROM workorder.units x WHERE x.code OPERATOR(pg_catalog.=) action_unit.code;
     IF NOT FOUND THEN
+        -- Named by its first 40 characters, control characters shown as '?', as
+        -- submit() names an unknown code: a code of 100,000 characters made an
+        -- error of 200 kB, and a line break and an escape sequence in it forged
+        -- lines in the client's log.
+        shown := pg_catalog.left(pg_catalog.regexp_replace(code, '[[:cntrl:]]', '?', 'g'), 40)
+                 OPERATOR(pg_catalog.||) CASE WHEN pg_catalog.length(code) OPERATOR(pg_catalog.>) 40 THEN '...' ELSE '' END;
         PERFORM workorder.action_error(o, action, 'WO403',
-            pg_catalog.format('%s %s does not exist', what, code),
-            pg_catalog.format('There is no unit with code %s.', pg_catalog.quote_literal(code)),
+            pg_catalog.format('%s %s does not exist', what, shown),
+            pg_catalog.format('There is no unit with code %s%s.', pg_catalog.quote_literal(shown),
+                              CASE WHEN shown OPERATOR(pg_catalog.<>) code
+                                   THEN pg_catalog.format(' (of %s characters)', pg_catalog.length(code)) ELSE '' END),
             'Check the code against workorder.units (codes are case-sensitive).');
     END IF;
     IF NOT u.active THEN
