@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(101);
+SELECT plan(104);
 -- Reports here are orders of their own: dedup is sql/dedup.sql's.
 INSERT INTO workorder.settings VALUES ('dedup_enabled', 'off', 'reports in these tests are orders of their own');
 
@@ -586,6 +586,22 @@ SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$
 SELECT is((SELECT string_agg(error_code, ',') FROM workorder.inbox
             WHERE channel_ref IN ('M-NOW', 'M-TODAY', 'M-JULIAN', 'M-JULIAN-2', 'M-JULIAN-3')), '22007,22007,22007,22007,22007',
           '... as a column that does not convert');
+
+-- A reference of 4 kB that does not compress (a connector's bug) is stored with the
+-- good rows of its batch and rejected by the drain (WO302): the btree index on the
+-- reference refused it with a bare 54000, and the whole batch was lost.
+INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat)
+SELECT 'hotline', ref, '0301', '渡口旁有流动摊贩', '122.05', '30.15'
+  FROM (VALUES ('M-BEFORE-LONG'),
+               ((SELECT string_agg(md5(g::text), '') FROM generate_series(1, 128) g)),
+               ('M-AFTER-LONG')) v(ref);
+SELECT is((SELECT count(*)::integer FROM workorder.inbox WHERE channel_ref IN ('M-BEFORE-LONG', 'M-AFTER-LONG')
+                                                        OR length(channel_ref) = 4096), 3,
+          'a batch holding a 4 kB reference is stored whole');
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (2, 1)$$,
+                  '... and drained: the good rows accepted');
+SELECT is((SELECT error_code FROM workorder.inbox WHERE length(channel_ref) = 4096), 'WO302',
+          '... the long reference rejected as an invalid reference');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -52,8 +52,11 @@ CREATE INDEX inbox_pending_idx ON workorder.inbox (id)
     WHERE state OPERATOR(pg_catalog.=) 'pending' AND retry_at IS NULL;
 CREATE INDEX inbox_retry_idx ON workorder.inbox (retry_at, id)
     WHERE state OPERATOR(pg_catalog.=) 'pending' AND retry_at IS NOT NULL;
--- A connector reads its results back by its own reference.
-CREATE INDEX inbox_channel_ref_idx ON workorder.inbox (channel, channel_ref);
+-- A connector reads its results back by its own reference.  A hash index, which
+-- keeps a hash of each value: a btree entry is at most about 2.7 kB, and one
+-- reference over that (a connector's bug) failed the whole COPY with a bare 54000,
+-- good rows and all, where the row should be stored and rejected (WO302).
+CREATE INDEX inbox_channel_ref_idx ON workorder.inbox USING hash (channel_ref);
 -- purge_history (part 97) finds the settled rows past their retention, oldest first.
 CREATE INDEX inbox_settled_idx ON workorder.inbox (processed_at) WHERE state IN ('accepted', 'rejected');
 SELECT pg_catalog.pg_extension_config_dump('workorder.inbox', '');
