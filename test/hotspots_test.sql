@@ -6,7 +6,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(70);
+SELECT plan(71);
 
 \o /dev/null
 \i test/fixtures/issue6_map.sql
@@ -246,13 +246,25 @@ SELECT is((SELECT ROW(status, last_seen_at)::text FROM workorder.hotspots WHERE 
 -- proactive order: a unit sent to a place found not hot since).
 SELECT count(pg_temp.report('LB3-' || i, '0305', 115.26 + i * 0.0001, 24.26, '2026-10-20 03:40+08')) FROM generate_series(0, 2) i;
 SELECT count(*) AS spots FROM workorder.detect_hotspots('2026-10-20 06:00+08') \gset
-SELECT count(*) AS spots FROM workorder.detect_hotspots('2026-10-20 04:00+08', raise_orders => true) \gset
+SELECT count(*) AS spots FROM workorder.detect_hotspots('2026-10-20 04:00+08') \gset
 SELECT is((SELECT hot FROM workorder.hotspot_runs WHERE as_of = '2026-10-20 04:00+08'), 1,
           'a look back before the latest run finds a place hot that the latest run did not');
 SELECT is((SELECT string_agg(ROW(status, ended_at, order_id IS NULL)::text, ' ') FROM workorder.hotspots
             WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint(115.2601, 24.26), 4326))),
           ROW('ended', timestamptz '2026-10-20 06:00+08', true)::text,
           '... and records it, ended by the latest run, with no proactive order');
+-- A backfill that asks for the orders of the past (raise_orders => true) gets them:
+-- the place it finds is recorded active, and its order raised.
+SAVEPOINT backfill;
+UPDATE workorder.hotspot_policies SET raise_order = true WHERE category_code = 'CITY_NOISE';
+DELETE FROM workorder.hotspots WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint(115.2601, 24.26), 4326));
+DELETE FROM workorder.hotspot_runs WHERE as_of = '2026-10-20 04:00+08';
+SELECT count(*) AS spots FROM workorder.detect_hotspots('2026-10-20 04:00+08', raise_orders => true) \gset
+SELECT is((SELECT string_agg(ROW(status, order_id IS NOT NULL OR order_error IS NOT NULL)::text, ' ') FROM workorder.hotspots
+            WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint(115.2601, 24.26), 4326))),
+          ROW('active', true)::text,
+          '... unless the look asks for the orders of the past: then it is active, and its order is raised');
+ROLLBACK TO SAVEPOINT backfill;
 ROLLBACK TO SAVEPOINT look_back;
 
 -- With dedup on (the default; this file's map turns it off), a hotspot's own order is

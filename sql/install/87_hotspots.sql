@@ -404,13 +404,14 @@ BEGIN
             -- there, had stopped being hot by that run: recorded as ended then, so
             -- that a backfill keeps it, and no unit is sent there (it was made
             -- active, and raised a proactive order for a place the latest run had
-            -- found not hot).
+            -- found not hot); unless the caller asks for the orders of the past
+            -- (raise_orders => true, a backfill that should).
             INSERT INTO workorder.hotspots
                 (category_code, status, ended_at, geom, center, radius_m, window_start, window_end, order_count,
                  baseline_mean, baseline_sd, ratio, order_ids, first_seen_at, last_seen_at)
             VALUES (found_place.group_code,
-                    CASE WHEN as_of OPERATOR(pg_catalog.<) latest_run THEN 'ended' ELSE 'active' END,
-                    CASE WHEN as_of OPERATOR(pg_catalog.<) latest_run THEN latest_run END,
+                    CASE WHEN as_of OPERATOR(pg_catalog.<) latest_run AND raise_orders IS NOT TRUE THEN 'ended' ELSE 'active' END,
+                    CASE WHEN as_of OPERATOR(pg_catalog.<) latest_run AND raise_orders IS NOT TRUE THEN latest_run END,
                     place, found_place.center, found_place.radius_m,
                     as_of OPERATOR(pg_catalog.-) found_place."window", as_of, found_place.n, found_place.mean,
                     found_place.sd, found_place.n OPERATOR(pg_catalog./) NULLIF(found_place.mean, 0::pg_catalog.float8),
