@@ -33,6 +33,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -58,6 +59,7 @@ static bool acting_as_system = false;
 
 static bool role_has_privs_of(Oid role, const char *group);
 static char *login_channel(const char *role_name);
+static char *shown_code(const char *code);
 
 PG_FUNCTION_INFO_V1(workorder_calling_role);
 PG_FUNCTION_INFO_V1(access_check_channel_access);
@@ -157,6 +159,27 @@ login_channel(const char *role_name)
  * an admin) and channel is not the channel its login is mapped to; what
  * names what it tried ("submit", "read the outbox", ...).
  */
+/*
+ * shown_code is a code as an error names one a caller sent: quoted, its first
+ * 40 characters, control characters as '?', "..." after a longer one, as
+ * submit() names an unknown code.  (An intake login's channel was quoted
+ * whole: a code of a million characters made an error of a megabyte, in the
+ * client and in the server log.)
+ */
+static char *
+shown_code(const char *code)
+{
+	int			length = strlen(code);
+	int			clipped = pg_mbcharcliplen(code, length, 40);
+	char	   *shown = pnstrdup(code, clipped);
+	char	   *c;
+
+	for (c = shown; *c; c++)
+		if ((unsigned char) *c < 0x20 || *c == 0x7f)
+			*c = '?';
+	return psprintf("%s%s", quote_literal_cstr(shown), clipped < length ? "..." : "");
+}
+
 void
 workorder_check_channel_access(const char *channel, const char *what)
 {
@@ -173,7 +196,7 @@ workorder_check_channel_access(const char *channel, const char *what)
 		ereport(ERROR,
 				(errcode(ERRCODE_WO_CHANNEL_ACCESS),
 				 errmsg("intake role %s may not %s for channel %s", role_name, what,
-						channel ? quote_literal_cstr(channel) : "NULL"),
+						channel ? shown_code(channel) : "NULL"),
 				 errdetail("The role is mapped to channel %s.", own ? own : "none"),
 				 own == NULL ?
 				 errhint("Map the login to its channel with workorder.map_login(role_name, channel_code => ...).") :

@@ -17,7 +17,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
     {"code": "video_ai", "name": "视频AI", "kind": "video_ai", "categories": [{"code": "stall", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(189);
+SELECT plan(190);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -250,6 +250,10 @@ SELECT is((rt.run_as('wo_rt_intake_hotline', 'SELECT workorder.submit(''rt_app''
           'WO952', 'but not for another channel (WO952)');
 SELECT is((rt.run_as('wo_rt_intake_hotline', 'SELECT workorder.submit(''rt_app'', ''RT-2'', ''V'', ''占道经营 乙'', lon => 116.15, lat => 25.05)')).state,
           'WO952', 'not even a retry of another channel''s reference, which would return that order');
+SELECT is((rt.run_as('wo_rt_intake_hotline', format('SELECT workorder.submit(%L, ''RT-7'', ''V'', ''占道'', lon => 116.05, lat => 25.05)',
+                                                    E'x\n' || repeat('长', 100000)))).result,
+          format('intake role wo_rt_intake_hotline may not submit for channel ''x?%s''...', repeat('长', 38)),
+          'a connector''s other channel is named by its first 40 characters, without control characters (it was quoted whole)');
 SELECT is((rt.run_as('wo_rt_intake_app', 'SELECT (workorder.submit(''rt_app'', ''RT-2'', ''V'', ''占道经营 乙'', lon => 116.15, lat => 25.05)).id')).result,
           :'vendor_b'::text, 'its own channel''s retry returns the order it made');
 -- A retry returns the existing order only to a caller who may read it: a
