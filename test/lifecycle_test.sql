@@ -22,7 +22,7 @@ SELECT plan(
     + 2 * (SELECT count(*)::integer FROM unnest(enum_range(NULL::workorder.order_status)))
     + (SELECT sum(CASE WHEN action IN ('merge', 'unmerge') THEN 5 ELSE 4 END)::integer FROM workorder.order_actions)
     + (SELECT count(DISTINCT action)::integer FROM workorder.order_actions)
-    + 140);
+    + 141);
 
 CREATE TEMP SEQUENCE refs;
 CREATE TEMP TABLE fixture (name text PRIMARY KEY, id bigint NOT NULL);
@@ -383,6 +383,10 @@ SELECT throws_ok(format('SELECT workorder.comment(%s, %L, %L)', :f, repeat('x', 
                  'an actor of 201 characters is WO404, said so (it was reported as missing)');
 SELECT * FROM pg_temp.refused(format('SELECT workorder.return_order(%s, %L, %L)', :f, E'bob\x01\x02', 'r'), 'WO404',
                               'an actor with a control character is WO404, as a note with one is (it went into the log)');
+SELECT is((SELECT e.state || ' ' || e.detail FROM pg_temp.error_of(format('SELECT workorder.return_order(%s, %L, %L)', :f,
+                                                                        E'bob\nERROR:  forged', 'r')) e),
+          'WO404 Character 4 of the actor ''bob?ERROR:  forged'' is U+000A.',
+          'so is an actor with a line break, shown without it (it passed, and forged a line in the log)');
 SELECT * FROM pg_temp.refused(format('SELECT workorder.return_order(%s, %L, NULL)', :f, 'B-um-990801001'), 'WO404',
                               'return without a reason is WO404');
 SELECT throws_ok(format('SELECT workorder.return_order(%s, %L, %L)', :f, 'B-um-990801001', E' \t\n\u3000'), 'WO404', NULL,

@@ -181,6 +181,7 @@ SAVEPOINT unit_rename;
 SET LOCAL session_replication_role = replica;
 UPDATE workorder.units SET phone = E'0757-1234\n5678' WHERE code = 'C-990801001001';
 SET LOCAL session_replication_role = origin;
+UPDATE workorder.units SET name = '甲一村工作站（新）' WHERE code = 'C-990801001001';
 UPDATE workorder.units SET code = 'C-990801001-new' WHERE code = 'C-990801001';
 SET CONSTRAINTS ALL IMMEDIATE;
 SELECT is((SELECT parent_code FROM workorder.units WHERE code = 'C-990801001001'), 'C-990801001-new',

@@ -106,15 +106,16 @@ DECLARE
 BEGIN
     -- (Only a name or phone written now: one 0.4 accepted stays, restored or carried
     -- along by another change, such as a parent's new code.)
-    IF (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.name IS DISTINCT FROM OLD.name OR NEW.phone IS DISTINCT FROM OLD.phone)
-       AND (workorder.trim_blanks(NEW.name) OPERATOR(pg_catalog.=) '' OR NEW.name OPERATOR(pg_catalog.~) '[[:cntrl:]]'
-            OR NEW.phone OPERATOR(pg_catalog.~) '[[:cntrl:]]')
+    IF ((TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.name IS DISTINCT FROM OLD.name)
+        AND (workorder.trim_blanks(NEW.name) OPERATOR(pg_catalog.=) '' OR NEW.name OPERATOR(pg_catalog.~) '[[:cntrl:]]')
+        OR (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.phone IS DISTINCT FROM OLD.phone)
+           AND NEW.phone OPERATOR(pg_catalog.~) '[[:cntrl:]]')
        AND NOT workorder.loaded_by_restore('workorder.units') THEN
         PERFORM workorder.raise_error('WO211',
             pg_catalog.format('unit %s has a blank name, or a control character in its name or phone', NEW.code),
-            pg_catalog.format('The name is %s; the phone is %s.',
-                              COALESCE(pg_catalog.quote_literal(pg_catalog.left(NEW.name, 120)), 'NULL'),
-                              COALESCE(pg_catalog.quote_literal(pg_catalog.left(NEW.phone, 60)), 'NULL')),
+            pg_catalog.format('The name is %s; the phone is %s (control characters shown as ?).',
+                              COALESCE(pg_catalog.quote_literal(pg_catalog.left(pg_catalog.regexp_replace(NEW.name, '[[:cntrl:]]', '?', 'g'), 120)), 'NULL'),
+                              COALESCE(pg_catalog.quote_literal(pg_catalog.left(pg_catalog.regexp_replace(NEW.phone, '[[:cntrl:]]', '?', 'g'), 60)), 'NULL')),
             'Give the unit its official name, and a phone number, in printable characters.');
     END IF;
     IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.code IS DISTINCT FROM OLD.code

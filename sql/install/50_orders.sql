@@ -323,13 +323,14 @@ BEGIN
             'Pass the acting unit''s code or the user''s name, 1 to 200 characters.');
     END IF;
     -- As in the action's texts (action_text, part 65): the actor is logged and goes
-    -- out in messages, to channels that cannot carry control characters.
-    control_at := workorder.control_character_at(trimmed);
+    -- out in messages, to channels that cannot carry control characters; a name has
+    -- no line break or tab either (they were let through, as in a note).
+    control_at := NULLIF(pg_catalog.regexp_instr(trimmed, '[[:cntrl:]]'), 0);
     IF control_at IS NOT NULL THEN
         PERFORM workorder.raise_error('WO404',
             'the actor has a control character',
             pg_catalog.format('Character %s of the actor %s is U+%s.', control_at,
-                              pg_catalog.quote_literal(pg_catalog.left(trimmed, 50)),
+                              pg_catalog.quote_literal(pg_catalog.left(pg_catalog.regexp_replace(trimmed, '[[:cntrl:]]', '?', 'g'), 50)),
                               pg_catalog.upper(pg_catalog.lpad(pg_catalog.to_hex(pg_catalog.ascii(
                                   pg_catalog.substr(trimmed, control_at, 1))), 4, '0'))),
             'Pass the acting unit''s code or the user''s name without control characters.');

@@ -263,13 +263,13 @@ BEGIN
         IF helper OPERATOR(pg_catalog.=) main.code THEN
             PERFORM workorder.action_error(o, 'dispatch', 'WO403',
                 pg_catalog.format('assisting unit %s is the main unit', helper),
-                pg_catalog.format('assisting_units is %s.', dispatch.assisting_units),
+                pg_catalog.format('assisting_units is %s.', pg_catalog.left(dispatch.assisting_units::text, 200)),
                 'Leave the main unit out of the assisting units.');
         END IF;
         IF helper OPERATOR(pg_catalog.=) ANY (helpers) THEN
             PERFORM workorder.action_error(o, 'dispatch', 'WO403',
                 pg_catalog.format('assisting unit %s is listed twice', helper),
-                pg_catalog.format('assisting_units is %s.', dispatch.assisting_units),
+                pg_catalog.format('assisting_units is %s.', pg_catalog.left(dispatch.assisting_units::text, 200)),
                 'List each assisting unit once.');
         END IF;
         helpers := helpers OPERATOR(pg_catalog.||) helper;
