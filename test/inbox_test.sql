@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(104);
+SELECT plan(107);
 -- Reports here are orders of their own: dedup is sql/dedup.sql's.
 INSERT INTO workorder.settings VALUES ('dedup_enabled', 'off', 'reports in these tests are orders of their own');
 
@@ -218,13 +218,24 @@ SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$
 SELECT isnt((SELECT order_id FROM workorder.inbox WHERE channel_ref = 'OFF-1'), NULL, '... with its order');
 -- ... but a row that has waited longer than retention_inbox for a channel still not
 -- active is rejected (WO305): the channel is retired, and the row's reporter data
--- was kept for ever, retried every inbox_retry_max.
+-- was kept for ever, retried every inbox_retry_max.  Not when the channel has been
+-- off for less than that: an old row (a worker stopped for a month) whose channel was
+-- switched off a minute ago was rejected as of a channel "not active all that time".
 UPDATE workorder.channels SET active = false WHERE code = 'hotline';
+INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat, received_at)
+VALUES ('hotline', 'OFF-OLD-BRIEF', '0301', '渠道刚停用', '122.05', '30.05', now() - interval '31 days');
+SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (0, 0)$$,
+                  'an old row of a channel switched off just now waits');
+SELECT is((SELECT state FROM workorder.inbox WHERE channel_ref = 'OFF-OLD-BRIEF'), 'pending', '... pending, to be tried again');
+DELETE FROM workorder.inbox WHERE channel_ref = 'OFF-OLD-BRIEF';
+UPDATE workorder.channels SET inactive_since = now() - interval '31 days' WHERE code = 'hotline';
 INSERT INTO workorder.inbox (channel, channel_ref, category, description, lon, lat, received_at)
 VALUES ('hotline', 'OFF-OLD', '0301', '渠道停用很久', '122.05', '30.05', now() - interval '31 days'),
        ('hotline', 'OFF-NEW', '0301', '渠道停用不久', '122.05', '30.05', now() - interval '29 days');
 SELECT results_eq($$SELECT accepted, rejected FROM workorder.drain_inbox()$$, $$VALUES (0, 1)$$,
                   'a row of a channel not active for longer than retention_inbox is rejected, a younger one waits');
+SELECT is((SELECT ROW(active, inactive_since IS NULL)::text FROM workorder.channels WHERE code = 'hotline'),
+          ROW(false, false)::text, 'a channel out of use knows since when');
 SELECT results_eq($$SELECT channel_ref, state, error_code, left(error_message, 60) FROM workorder.inbox
                      WHERE channel_ref IN ('OFF-OLD', 'OFF-NEW') ORDER BY channel_ref$$,
                   $$VALUES ('OFF-NEW', 'pending', 'WO305', 'not processed, to be retried: channel ''hotline'' is not activ'),

@@ -228,10 +228,41 @@ CREATE TABLE workorder.channels (
     active      boolean NOT NULL DEFAULT true,
     CONSTRAINT channels_code_format CHECK (code OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_]{0,31}$'),
     CONSTRAINT channels_name_length CHECK (pg_catalog.length(name) OPERATOR(pg_catalog.>=) 1
-                                           AND pg_catalog.length(name) OPERATOR(pg_catalog.<=) 100)
+                                           AND pg_catalog.length(name) OPERATOR(pg_catalog.<=) 100),
+    -- since when the channel has been out of use (NULL while active), kept by
+    -- channels_inactive_since: the inbox retires a report of a channel out of use
+    -- for longer than retention_inbox (part 70)
+    inactive_since timestamptz
 );
 SELECT pg_catalog.pg_extension_config_dump('workorder.channels', '');
 COMMENT ON TABLE workorder.channels IS 'Where reports come from and results go back to. Load with workorder.load_channels().';
+
+-- channels_inactive_since keeps inactive_since: NULL while the channel is active,
+-- the instant it went out of use after.  A restored row keeps its own.  (The inbox
+-- judged a channel retired by the age of the report: a report pending a month,
+-- its channel off for a minute, was rejected as of a channel "not active all that
+-- time".)
+CREATE FUNCTION workorder.channels_inactive_since()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF NEW.active THEN
+        NEW.inactive_since := NULL;
+    ELSIF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+        NEW.inactive_since := COALESCE(NEW.inactive_since, pg_catalog.now());
+    ELSIF OLD.active THEN
+        NEW.inactive_since := pg_catalog.now();
+    ELSE
+        -- (An admin may correct it: a channel off before the update from 0.4.)
+        NEW.inactive_since := COALESCE(NEW.inactive_since, pg_catalog.now());
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER channels_inactive_since
+    BEFORE INSERT OR UPDATE ON workorder.channels
+    FOR EACH ROW EXECUTE FUNCTION workorder.channels_inactive_since();
 
 CREATE TABLE workorder.channel_categories (
     channel_code          text NOT NULL REFERENCES workorder.channels (code) ON DELETE CASCADE ON UPDATE CASCADE,

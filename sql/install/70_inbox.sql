@@ -259,6 +259,7 @@ DECLARE
     -- A row of a channel not active since before this is given up (WO305).
     retired_before timestamptz := pg_catalog.now() OPERATOR(pg_catalog.-)
                                   workorder.setting('retention_inbox', '30 days')::interval;
+    retired boolean;
     -- The caller's lock_timeout, set again when the drain is done.
     caller_lock_timeout text := pg_catalog.current_setting('lock_timeout');
     caller_lock_ms integer;
@@ -424,8 +425,15 @@ BEGIN
             -- A channel switched off for longer than retention_inbox is retired, not
             -- paused: its row is rejected, and retention deletes it in its turn.  It
             -- was tried every inbox_retry_max for ever, keeping the reporter's name
-            -- and phone with no end.
-            IF err_code OPERATOR(pg_catalog.=) 'WO305' AND r.received_at OPERATOR(pg_catalog.<) retired_before THEN
+            -- and phone with no end.  How long the channel has been off, not how old
+            -- the row is (inactive_since, part 40): an old row of a channel off for a
+            -- minute was rejected.
+            retired := err_code OPERATOR(pg_catalog.=) 'WO305'
+                       AND r.received_at OPERATOR(pg_catalog.<) retired_before
+                       AND EXISTS (SELECT 1 FROM workorder.channels c
+                                    WHERE c.code OPERATOR(pg_catalog.=) workorder.trim_blanks(r.channel)
+                                      AND c.inactive_since OPERATOR(pg_catalog.<) retired_before);
+            IF retired THEN
                 err_message := pg_catalog.format('not processed for more than %s, the channel not active all that time: ',
                                                  workorder.setting('retention_inbox', '30 days'))
                                OPERATOR(pg_catalog.||) err_message;
@@ -433,7 +441,7 @@ BEGIN
             END IF;
             IF converting IS NULL
                AND (pg_catalog.left(err_code, 3) NOT IN ('WO1', 'WO3')
-                    OR (err_code OPERATOR(pg_catalog.=) 'WO305' AND r.received_at OPERATOR(pg_catalog.>=) retired_before)) THEN
+                    OR (err_code OPERATOR(pg_catalog.=) 'WO305' AND NOT retired)) THEN
                 -- Not the row's fault (a deadlock, a lock timeout, a broken setting or
                 -- unit, its channel switched off for a while (WO305), ...): rejecting it
                 -- would lose a good report, so it stays pending, with the error, until
