@@ -610,20 +610,6 @@ escalation_terms(Datum policy, Datum id, Datum received, char **clock, char **ca
 	SPI_finish();
 }
 
-/*
- * deadlines_orders_escalation_next is the BEFORE INSERT OR UPDATE row
- * trigger orders_escalation_next: an order reopened (from resolved or closed
- * to an open status) or unmerged (from merged to an open status: both get
- * fresh deadlines) starts a new chain (its order_escalations rows go,
- * escalation_step 0, escalated_to NULL); next_escalation_at is the instant of
- * the next step of its policy's chain after escalation_step, counted from
- * resolve_due_at on the resolve clock and calendar of the terms the order is
- * held to, those in force when its clock started (calendar_hours on cn when
- * the policy is gone), or NULL when the order is not open, has no resolve
- * deadline or no step is left; the worker is woken when a new value falls
- * within its naptime.  The chain comes from the reference cache (from the
- * table in a database whose extension is older than 0.5).
- */
 /* chain_started_now records that an order's chain started in this transaction. */
 static void
 chain_started_now(int64 order_id)
@@ -681,6 +667,20 @@ chain_starts_now(int64 order_id)
 	return false;
 }
 
+/*
+ * deadlines_orders_escalation_next is the BEFORE INSERT OR UPDATE row
+ * trigger orders_escalation_next: an order reopened (from resolved or closed
+ * to an open status) or unmerged (from merged to an open status: both get
+ * fresh deadlines) starts a new chain (its order_escalations rows go,
+ * escalation_step 0, escalated_to NULL); next_escalation_at is the instant of
+ * the next step of its policy's chain after escalation_step, counted from
+ * resolve_due_at on the resolve clock and calendar of the terms the order is
+ * held to, those in force when its clock started (calendar_hours on cn when
+ * the policy is gone), or NULL when the order is not open, has no resolve
+ * deadline or no step is left; the worker is woken when a new value falls
+ * within its naptime.  The chain comes from the reference cache (from the
+ * table in a database whose extension is older than 0.5).
+ */
 Datum
 deadlines_orders_escalation_next(PG_FUNCTION_ARGS)
 {
