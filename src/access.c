@@ -33,7 +33,6 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
-#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -160,24 +159,22 @@ login_channel(const char *role_name)
  * names what it tried ("submit", "read the outbox", ...).
  */
 /*
- * shown_code is a code as an error names one a caller sent: quoted, its first
- * 40 characters, control characters as '?', "..." after a longer one, as
- * submit() names an unknown code.  (An intake login's channel was quoted
- * whole: a code of a million characters made an error of a megabyte, in the
- * client and in the server log.)
+ * shown_code is a code as an error names one a caller sent: as submit() names
+ * an unknown code (workorder_quoted_start), with its control characters as
+ * '?'.  (An intake login's channel was quoted whole: a code of a million
+ * characters made an error of a megabyte, in the client and in the server
+ * log.)
  */
 static char *
 shown_code(const char *code)
 {
-	int			length = strlen(code);
-	int			clipped = pg_mbcharcliplen(code, length, 40);
-	char	   *shown = pnstrdup(code, clipped);
+	char	   *masked = pstrdup(code);
 	char	   *c;
 
-	for (c = shown; *c; c++)
+	for (c = masked; *c; c++)
 		if ((unsigned char) *c < 0x20 || *c == 0x7f)
 			*c = '?';
-	return psprintf("%s%s", quote_literal_cstr(shown), clipped < length ? "..." : "");
+	return workorder_quoted_start(masked);
 }
 
 void

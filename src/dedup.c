@@ -1511,6 +1511,7 @@ dedup_lock_cells(DedupPostgis *pg, const char *family, Datum point, bool point_n
 	int32		keys[16];
 	int			nkeys = 0;
 	int			i;
+	int32		dedup_key;
 	int64		cx,
 				cy;
 
@@ -1570,9 +1571,10 @@ dedup_lock_cells(DedupPostgis *pg, const char *family, Datum point, bool point_n
 			pfree(key);
 		}
 	qsort(keys, nkeys, sizeof(int32), dedup_int32_cmp);
+	dedup_key = workorder_lock_hash("workorder.dedup");
 	for (i = 0; i < nkeys; i++)
 		if (i == 0 || keys[i] != keys[i - 1])
-			(void) workorder_lock_acquire(workorder_lock_hash("workorder.dedup"), keys[i], ExclusiveLock, false);
+			(void) workorder_lock_acquire(dedup_key, keys[i], ExclusiveLock, false);
 }
 
 /*

@@ -214,7 +214,6 @@ static char *text_or_null(Datum value, bool isnull);
 static Datum attribute(HeapTupleHeader row, int attnum, bool *isnull);
 static Datum intake_point(FunctionCallInfo fcinfo);
 static char *geometry_text(Datum geometry, int length);
-static char *quoted_start(const char *s);
 static char *trimmed_code(FunctionCallInfo fcinfo, int argno);
 static Datum blanks_text(void);
 static Datum trim_blanks(text *value);
@@ -333,12 +332,12 @@ trimmed_code(FunctionCallInfo fcinfo, int argno)
 }
 
 /*
- * quoted_start returns s quoted as a literal, cut to its first 40 characters
- * and marked "..." when it is longer: a message names what it refuses, and a
- * connector's value may be megabytes.
+ * workorder_quoted_start returns s quoted as a literal, cut to its first 40
+ * characters and marked "..." when it is longer: a message names what it
+ * refuses, and a connector's value may be megabytes.
  */
-static char *
-quoted_start(const char *s)
+char *
+workorder_quoted_start(const char *s)
 {
 	int			bytes = strlen(s);
 	int			clipped = pg_mbcharcliplen(s, bytes, 40);
@@ -490,7 +489,7 @@ intake_time_text_offsets(PG_FUNCTION_ARGS)
 		if (n > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
-					 errmsg("invalid input syntax for a date and time: %s", quoted_start(text_to_cstring(value))),
+					 errmsg("invalid input syntax for a date and time: %s", workorder_quoted_start(text_to_cstring(value))),
 					 n == 1 ?
 					 errdetail("J and a number is a Julian day, not the time of the event.") :
 					 errdetail("\"%.*s\" is read as a time of its own, not as the time of the event.", n, s + i),
@@ -1179,7 +1178,7 @@ retry_must_match(FunctionCallInfo fcinfo, Datum order, const char *channel, Datu
 	ereport(ERROR,
 			(errcode(ERRCODE_WO_CHANNEL_REF_REUSED),
 			 errmsg("reference %s of channel %s was already used for another report",
-					quoted_start(TextDatumGetCString(channel_ref)), channel),
+					workorder_quoted_start(TextDatumGetCString(channel_ref)), channel),
 			 differs_at > 0 ?
 			 errdetail("Order %s was made from it, with the %s %s; this report's %s is %s (they differ from character %d).",
 					   stored_isnull ? "?" : DatumGetCString(DirectFunctionCall1(ticket_out, stored_value)),
@@ -1261,7 +1260,7 @@ same_place(Datum a, Datum b)
 static const char *
 retry_text(Datum value, bool isnull)
 {
-	return isnull ? "none" : quoted_start(TextDatumGetCString(value));
+	return isnull ? "none" : workorder_quoted_start(TextDatumGetCString(value));
 }
 
 /*
@@ -1648,7 +1647,7 @@ intake_submit(PG_FUNCTION_ARGS)
 					 errhint("Submit through an active channel, or have an admin set the channel active again.")));
 		ereport(ERROR,
 				(errcode(ERRCODE_WO_UNKNOWN_CHANNEL),
-				 errmsg("unknown channel %s", channel ? quoted_start(channel) : "NULL"),
+				 errmsg("unknown channel %s", channel ? workorder_quoted_start(channel) : "NULL"),
 				 channel && pg_mbstrlen(channel) > 40 ?
 				 errdetail("No channel has this code, of %d characters.", pg_mbstrlen(channel)) :
 				 errdetail("No channel has this code."),

@@ -95,6 +95,8 @@ extern int32 workorder_geometry_srid(Datum geometry);
 extern void workorder_geometry_shape(Datum geometry, Oid geometry_type, char **kind, bool *empty,
 									 bool *empty_null);
 extern bool workorder_point_xy(Datum point, Oid geometry_type, double *x, double *y);
+/* intake.c: a value a caller sent, as a message names it (quoted, 40 characters). */
+extern char *workorder_quoted_start(const char *s);
 
 /*
  * locks.c: the extension's own advisory locks, out of reach of SQL's
