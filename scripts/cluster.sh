@@ -50,6 +50,8 @@ max_worker_processes = 32
 # (launcher_cap.t) lowers this in a cluster of its own.
 workorder.max_workers = 24
 max_connections = 100
+# scores.t prepares a transaction (PREPARE TRANSACTION): its events must wait.
+max_prepared_transactions = 10
 fsync = on
 timezone = 'Asia/Shanghai'
 log_line_prefix = '%m [%p] %q%a '

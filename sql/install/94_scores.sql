@@ -58,17 +58,19 @@
 -- transaction may hold id 100 uncommitted while id 101 commits.  So score_update
 -- never takes an event because it is visible; it takes the ids up to a mark that is
 -- final.  Each pass records a mark: the event sequence's last value S (read first),
--- then a transaction id assigned after that read (after_xid: the xid of a
--- subtransaction that writes the mark, so it is fresh even when the calling
--- transaction already has one).  Every transaction that drew an id <= S already had
--- its xid (every writer of events writes the order row first, so its xid exists
--- before it draws an event id), and so an xid below after_xid.  A later pass whose
--- snapshot xmin is above after_xid knows all of them have finished: every event
--- with id <= S that will ever exist is visible, and the watermark moves to S.  (A
--- snapshot's xmax would not do: it is the latest completed xid + 1, and a running
--- transaction may hold an xid above it.)  A long-running writing transaction
--- anywhere in the cluster holds the marks back (and scores wait); the event id
--- sequence must keep CACHE 1 (its default).
+-- then the transactions of this database running at that moment (running_xids:
+-- the xids of pg_stat_activity and pg_prepared_xacts, read fresh after S).  Every
+-- transaction that drew an id <= S already had its xid (every writer of events
+-- writes the order row first, so its xid exists before it draws an event id), and
+-- had either ended or was among them.  A later pass that finds none of them still
+-- running knows every event with id <= S that will ever exist is visible, and the
+-- watermark moves to S.  Only this database's transactions count: events are
+-- written here, and a transaction left open in another database of the cluster
+-- (which holds every snapshot's xmin back) must not stop the scores.  (A snapshot's
+-- xmax would not do either: it is the latest completed xid + 1, and a running
+-- transaction may hold an xid above it.)  A long-running writing transaction in
+-- this database holds the marks back (and scores wait); the event id sequence must
+-- keep CACHE 1 (its default).
 --
 -- Derived columns (rates, composite, rank, list) are computed from the counts and
 -- the settings below for every period a pass or a recompute touches.  After changing
@@ -152,17 +154,43 @@ COMMENT ON TABLE workorder.score_progress IS
     'The scores'' watermark: unit_scores counts exactly the events with id <= processed_through.';
 
 -- score_marks are the marks of the passes (see the top): every event with id <=
--- last_event_id is final once no transaction below after_xid is running.
+-- last_event_id is final once none of running_xids is running.
 CREATE TABLE workorder.score_marks (
     last_event_id bigint NOT NULL,
-    after_xid     xid8,
+    running_xids  xid[] NOT NULL,
     taken_at      timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
 );
 -- Not dumped: transaction ids mean nothing in another cluster, and after a restore
 -- every event is committed, so the first passes take fresh marks.
 REVOKE ALL ON workorder.score_marks FROM PUBLIC;
 COMMENT ON TABLE workorder.score_marks IS
-    'Marks of score_update passes: events up to last_event_id are final once a snapshot''s xmin is above after_xid.';
+    'Marks of score_update passes: events up to last_event_id are final once none of running_xids (this database''s transactions when the mark was taken) is running.';
+
+-- score_running_xids returns the transactions of this database running now, its
+-- prepared ones included: the xids of pg_stat_activity (every caller may read
+-- them) and of pg_prepared_xacts.  The statistics snapshot is cleared first: a
+-- transaction reads pg_stat_activity once and keeps what it read, and a mark must
+-- see every transaction that had its xid when it read the sequence.  Backends come
+-- before prepared transactions: one that prepares meanwhile is in the second list
+-- before it leaves the first.
+CREATE FUNCTION workorder.score_running_xids()
+RETURNS xid[]
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    here oid := (SELECT d.oid FROM pg_catalog.pg_database d
+                  WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database());
+    backends xid[];
+BEGIN
+    PERFORM pg_catalog.pg_stat_clear_snapshot();
+    backends := ARRAY(SELECT a.backend_xid FROM pg_catalog.pg_stat_activity a
+                       WHERE a.datid OPERATOR(pg_catalog.=) here AND a.backend_xid IS NOT NULL);
+    RETURN backends OPERATOR(pg_catalog.||)
+           ARRAY(SELECT p.transaction FROM pg_catalog.pg_prepared_xacts p
+                  WHERE p.database OPERATOR(pg_catalog.=) pg_catalog.current_database());
+END
+$$;
+REVOKE ALL ON FUNCTION workorder.score_running_xids() FROM PUBLIC;
 
 -- score_zone returns the district's time zone (the setting district_time_zone), or
 -- raises WO811 when it is not a zone PostgreSQL knows.  As the owner: analysts call
@@ -699,12 +727,10 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     batch bigint := GREATEST(workorder.score_number('score_batch_events', '100000')::bigint, 1);
-    horizon xid8 := pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot());
+    running xid[] := workorder.score_running_xids();
     done bigint;
     target bigint;
     newest bigint;
-    mark_xid bigint;
-    top_xid bigint;
     touched integer := 0;
     outcome workorder.task_outcome;
 BEGIN
@@ -730,7 +756,7 @@ BEGIN
         RETURN outcome;
     END IF;
     SELECT pg_catalog.max(m.last_event_id) INTO target FROM workorder.score_marks m
-     WHERE m.after_xid OPERATOR(pg_catalog.<) horizon;
+     WHERE NOT m.running_xids OPERATOR(pg_catalog.&&) running;
     -- (LEAST ignores a NULL: no final mark must mean no target.)
     IF target IS NOT NULL THEN
         target := LEAST(target, done OPERATOR(pg_catalog.+) batch);
@@ -743,31 +769,19 @@ BEGIN
                                             done OPERATOR(pg_catalog.+) 1, target, touched);
         done := target;
     END IF;
-    -- A new mark: the sequence's last value first, then a fresh xid: a
-    -- subtransaction's, which is assigned when it writes the mark row (its xmin).
+    -- A new mark: the sequence's last value first, then the transactions running.
     newest := (SELECT s.last_value FROM workorder.order_events_id_seq s WHERE s.is_called);
     IF newest OPERATOR(pg_catalog.>) done
        AND NOT EXISTS (SELECT 1 FROM workorder.score_marks m WHERE m.last_event_id OPERATOR(pg_catalog.>=) newest) THEN
-        BEGIN
-            INSERT INTO workorder.score_marks (last_event_id) VALUES (newest)
-            RETURNING xmin::text::bigint INTO mark_xid;
-        EXCEPTION WHEN OTHERS THEN
-            RAISE;   -- (the handler only makes the block a subtransaction)
-        END;
-        -- The 32-bit xmin made whole with the epoch of the (older) top-level xid.
-        top_xid := pg_catalog.pg_current_xact_id()::text::bigint;
-        UPDATE workorder.score_marks m
-           SET after_xid = (top_xid OPERATOR(pg_catalog.+)
-                            ((mark_xid OPERATOR(pg_catalog.-) (top_xid OPERATOR(pg_catalog.%) 4294967296)
-                              OPERATOR(pg_catalog.+) 4294967296) OPERATOR(pg_catalog.%) 4294967296))::text::xid8
-         WHERE m.last_event_id OPERATOR(pg_catalog.=) newest AND m.after_xid IS NULL;
+        INSERT INTO workorder.score_marks (last_event_id, running_xids)
+        VALUES (newest, workorder.score_running_xids());
     END IF;
     outcome.rows := touched;
     -- Due again at once when a batch was cut short; a mark that is not final yet
     -- waits for the worker's next pass (at most worker_naptime).
     IF EXISTS (SELECT 1 FROM workorder.score_marks m
                 WHERE m.last_event_id OPERATOR(pg_catalog.>) done
-                  AND m.after_xid OPERATOR(pg_catalog.<) horizon) THEN
+                  AND NOT m.running_xids OPERATOR(pg_catalog.&&) running) THEN
         outcome.next_due := pg_catalog.now();
     END IF;
     RETURN outcome;

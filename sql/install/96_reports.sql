@@ -221,7 +221,7 @@ COMMENT ON FUNCTION workorder.report_daily_briefing(date) IS
 -- returns the rows written.  month is any day of the month; default: last month.
 -- A month that has ended is published only when the watermark has passed every
 -- event of it that can be seen, else WO822: with the worker off or held back (a
--- transaction left open anywhere in the cluster holds the watermark), the snapshot
+-- transaction left open in this database holds the watermark), the snapshot
 -- was silently short, and stayed so after the scores caught up.  The current month
 -- is provisional anyway: it is written, with a WARNING saying what is not counted.
 CREATE FUNCTION workorder.report_monthly_assessment(month date DEFAULT NULL)
@@ -263,8 +263,8 @@ BEGIN
             pg_catalog.format('the scores have not counted all of month %s yet', pg_catalog.to_char(first_day, 'YYYY-MM')),
             pg_catalog.format('%s events of the month, the first at %s, are past the scores'' watermark (event %s).',
                               behind, first_behind, counted_through),
-            'Let the worker''s task score_update catch up (workorder.worker_status; a transaction left open anywhere '
-            'in the cluster holds it back: see pg_stat_activity), then run the report again.');
+            'Let the worker''s task score_update catch up (workorder.worker_status; a transaction left open in this '
+            'database, or prepared in it, holds it back: see pg_stat_activity and pg_prepared_xacts), then run the report again.');
     ELSIF behind OPERATOR(pg_catalog.>) 0 THEN
         RAISE WARNING 'the assessment of the current month % leaves out % events not yet counted by the scores',
             pg_catalog.to_char(first_day, 'YYYY-MM'), behind

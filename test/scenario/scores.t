@@ -7,6 +7,9 @@
 #   (c) An older transaction with an xid and a younger one holding events are both
 #       open when a pass takes its mark, and the older commits first: the mark is
 #       not final until the younger has ended (a snapshot's xmax would say it is).
+#   (d) A transaction with an xid left open in another database of the cluster does
+#       not hold the scores back (it held every snapshot's xmin, and the watermark,
+#       until it ended); one prepared in this database does.
 #   (b) A randomised history: 4 sessions write random batches of orders (random paths
 #       through the lifecycle, over 4 months, several units) concurrently, while a
 #       fifth runs score_update in a loop and the worker runs it too.  Once every
@@ -27,6 +30,7 @@ q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
 cleanup() {
   jobs -p | xargs -r kill 2>/dev/null
   wait 2>/dev/null
+  psql -X -q -d "$db" -c "ROLLBACK PREPARED 'scores_t_$$'" >/dev/null 2>&1
   psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
   rm -rf "$work"
 }
@@ -41,11 +45,12 @@ batch() {
 }
 # hold NAME [psql args...]: in the background, a session named NAME runs its args
 # inside BEGIN and then waits, transaction open, until a session named release_NAME
-# appears; then commits.  wait_held NAME returns once it waits.
+# appears; then commits.  wait_held NAME returns once it waits.  The session is in
+# the test's database, or in $hold_db when that is set.
 hold() {
   local name=$1
   shift
-  ( PGAPPNAME="$name" psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "BEGIN" "$@" \
+  ( PGAPPNAME="$name" psql -X -q -v ON_ERROR_STOP=1 -d "${hold_db:-$db}" -c "BEGIN" "$@" \
       -c "DO \$\$ BEGIN WHILE NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = 'release_$name')
                    LOOP PERFORM pg_sleep(0.05); PERFORM pg_stat_clear_snapshot(); END LOOP; END \$\$" \
       -c "COMMIT" >/dev/null ) &
@@ -79,7 +84,7 @@ differences() {
      DROP TABLE incremental;" | tail -n 1
 }
 
-echo "1..12"
+echo "1..17"
 psql -X -q -d postgres -c "CREATE DATABASE $db" >/dev/null
 q "CREATE EXTENSION workorder CASCADE" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f "$repo/test/fixtures/lifecycle_map.sql" >/dev/null
@@ -147,6 +152,41 @@ check "(c) the watermark stayed below the events of the younger open transaction
                         WHERE o.channel_ref = 'gen-2001')")"
 catch_up
 check "(c) after its commit, incremental rows equal a full recompute" 0 "$(differences)"
+
+# (d) Another database's open transaction (an xid, as a connector or an ETL job
+# left idle in transaction there) does not stop the scores of this one.
+hold_db=postgres hold "other_db_$$" -c "SELECT pg_current_xact_id()"
+other=$!
+wait_held "other_db_$$"
+batch 3001 50 2026-08-01 30 0.4
+catch_up
+caught=$?
+open=$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'other_db_$$' AND backend_xid IS NOT NULL")
+release "other_db_$$"
+wait "$other"
+check "(d) the other database's transaction held an xid all along" 1 "$open"
+check "(d) the watermark reached the newest event while it was open" 0 "$caught"
+# A prepared transaction of this database runs, with no backend, until COMMIT
+# PREPARED: its events are not final while later ones commit.
+check "(d) the cluster allows prepared transactions (scripts/cluster.sh)" t \
+  "$(q "SELECT current_setting('max_prepared_transactions')::integer > 0")"
+# (The generated batches use temporary tables, which a prepared transaction may not.)
+psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "BEGIN" \
+     -c "SELECT workorder.submit('hotline', 'prepared-' || g, '9999', 'prepared report ' || g,
+                                 lon => 116.0 + g * 0.01, lat => 25.05) FROM generate_series(1, 5) g" \
+     -c "PREPARE TRANSACTION 'scores_t_$$'" >/dev/null
+batch 5001 50 2026-08-01 30 0.6
+seen=0
+for i in 1 2 3 4; do
+  q "SELECT workorder.run_task('score_update')" >/dev/null
+  seen=$(q "SELECT greatest($seen, processed_through) FROM workorder.score_progress")
+done
+q "COMMIT PREPARED 'scores_t_$$'" >/dev/null
+check "(d) the watermark stayed below the events of the prepared transaction" t \
+  "$(q "SELECT $seen < (SELECT min(e.id) FROM workorder.order_events e JOIN workorder.orders o ON o.id = e.order_id
+                        WHERE o.channel_ref = 'prepared-1')")"
+catch_up
+check "(d) after COMMIT PREPARED, incremental rows equal a full recompute" 0 "$(differences)"
 
 # (b) 4 writers x 6 random batches, a score_update loop, and the worker.
 q "DELETE FROM workorder.settings WHERE name = 'worker_enabled'; SELECT workorder.wake_worker()" >/dev/null
