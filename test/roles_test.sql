@@ -17,7 +17,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
     {"code": "video_ai", "name": "视频AI", "kind": "video_ai", "categories": [{"code": "stall", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(190);
+SELECT plan(192);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -391,6 +391,14 @@ SELECT is((rt.run_as('wo_rt_admin', $$WITH d AS (DELETE FROM workorder.sla_escal
                                       SELECT count(*)::text FROM d$$)).result,
           '1', 'an admin deletes a shipped escalation step');
 SELECT is((SELECT count(*) FROM workorder.sla_escalation_steps_removed WHERE policy = 'complex' AND step = 4), 1::bigint,
+          '... and it is recorded, so that a restore deletes it again');
+-- And a policy: its record is written with the admin's rights too.
+INSERT INTO workorder.sla_policies (name, accept_clock, accept_amount, resolve_clock, resolve_amount)
+VALUES ('rt_unused', 'calendar_hours', '1 hour', 'calendar_hours', '8 hours');
+SELECT is((rt.run_as('wo_rt_admin', $$WITH d AS (DELETE FROM workorder.sla_policies WHERE name = 'rt_unused' RETURNING name)
+                                      SELECT count(*)::text FROM d$$)).result,
+          '1', 'an admin deletes an SLA policy');
+SELECT is((SELECT count(*) FROM workorder.sla_policies_removed WHERE name = 'rt_unused'), 1::bigint,
           '... and it is recorded, so that a restore deletes it again');
 
 -- == Analysts: the masked views only

@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(104);
+SELECT plan(111);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -535,6 +535,48 @@ SELECT (workorder.submit('hotline', 'SLA-VER-NOW', '0301', '路口占道 现报'
 SELECT is((SELECT resolve_due_at FROM workorder.orders WHERE id = :ver_now),
           (SELECT workorder.deadline_after(received_at, 'working_days', '5 days') FROM workorder.orders WHERE id = :ver_now),
           '... while a report received now gets the terms as they are (5 working days)');
+
+-- A deleted policy is recorded, so that a restore deletes the one CREATE EXTENSION
+-- made again (pg_dump leaves shipped policies out): a district without urgent got
+-- it back, with its 30 minutes to accept every urgent report, and its chain.
+SAVEPOINT removed;
+UPDATE workorder.routing_rules SET sla_policy = NULL WHERE sla_policy = 'urgent';
+DELETE FROM workorder.sla_policies WHERE name = 'urgent';
+SELECT is((SELECT count(*) FROM workorder.sla_policies_removed WHERE name = 'urgent'), 1::bigint,
+          'a deleted policy is recorded in sla_policies_removed');
+SELECT is((SELECT count(*) FROM workorder.sla_escalation_steps_removed WHERE policy = 'urgent'), 0::bigint,
+          '... and its shipped steps, gone with it, need no record of their own');
+ROLLBACK TO SAVEPOINT removed;
+-- As pg_restore writes the record after CREATE EXTENSION made the shipped rows.
+INSERT INTO workorder.sla_policies_removed (name) VALUES ('urgent');
+SELECT is((SELECT count(*) FROM workorder.sla_policies WHERE name = 'urgent')
+          + (SELECT count(*) FROM workorder.sla_policy_versions WHERE name = 'urgent')
+          + (SELECT count(*) FROM workorder.sla_escalation_steps WHERE policy = 'urgent'), 0::bigint,
+          'a restored record deletes the shipped policy it names, its version and its chain');
+ROLLBACK TO SAVEPOINT removed;
+-- A district that deleted complex and made its own: the restore brings its terms
+-- over the shipped ones (in place), and its record takes the shipped chain away.
+INSERT INTO workorder.sla_policies (name, accept_clock, accept_amount, resolve_clock, resolve_amount)
+VALUES ('complex', 'calendar_hours', '2 hours', 'calendar_hours', '48 hours');
+INSERT INTO workorder.sla_policies_removed (name) VALUES ('complex');
+SELECT is((SELECT p.shipped || ' ' || p.accept_amount || ' ' || (SELECT count(*) FROM workorder.sla_escalation_steps s WHERE s.policy = p.name)
+                  || ' ' || (SELECT count(*) FROM workorder.sla_policy_versions v WHERE v.name = p.name AND v.shipped)
+             FROM workorder.sla_policies p WHERE p.name = 'complex'), 'false 02:00:00 0 0',
+          'a record of a policy made again keeps the district''s terms, without the shipped chain and version');
+SELECT is((SELECT count(*) FROM workorder.sla_escalation_steps_removed), 0::bigint,
+          '... and records no step of its own');
+ROLLBACK TO SAVEPOINT removed;
+-- TRUNCATE ... CASCADE (to load policies anew) records every policy; its deferred
+-- checks then run on rows of the table as truncated (a deletion made by the record
+-- queued one for a row the TRUNCATE took away, and the commit failed reading it).
+CREATE TEMP TABLE policies_before_truncate AS SELECT name FROM workorder.sla_policies;
+TRUNCATE workorder.sla_policies CASCADE;
+SELECT lives_ok('SET CONSTRAINTS ALL IMMEDIATE', 'a TRUNCATE of the policies reaches its commit checks');
+SELECT is((SELECT count(*) || ' ' || count(r.name) FROM policies_before_truncate b
+             LEFT JOIN workorder.sla_policies_removed r USING (name)),
+          (SELECT count(*) || ' ' || count(*) FROM policies_before_truncate),
+          '... and records every policy it removed');
+ROLLBACK TO SAVEPOINT removed;
 
 SELECT * FROM finish();
 ROLLBACK;

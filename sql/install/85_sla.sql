@@ -19,7 +19,9 @@
 --   complex   accept 1 working day,       resolve 15 working days,  warn at 80 %
 -- Changing a shipped policy clears its shipped flag, and from then on it is dumped;
 -- inserting a policy whose name is that of a still-shipped one replaces it (this is
--- how pg_restore brings back a changed copy).  The calendar is checked by a trigger
+-- how pg_restore brings back a changed copy).  Deleting a policy leaves a row in
+-- sla_policies_removed, which pg_dump keeps and whose restore deletes the shipped
+-- policy again (see there).  The calendar is checked by a trigger
 -- (WO501), not a foreign key: restoring a changed copy of a shipped calendar
 -- replaces (deletes) the shipped one, which a foreign key would refuse.
 --
@@ -520,6 +522,78 @@ CREATE CONSTRAINT TRIGGER sla_policies_delete
     AFTER DELETE ON workorder.sla_policies
     DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION workorder.sla_policies_keep_users();
+
+-- sla_policies_removed lists the policies a district deleted, so that a restore
+-- deletes them again: CREATE EXTENSION makes the shipped policies, pg_dump leaves
+-- them out while they are as shipped, and a district that had deleted urgent got it
+-- back, with its 30-minute accept deadline for every urgent report (the priority's
+-- default), and its chain.  Every deleted name is recorded (a changed copy of a
+-- shipped policy is no longer shipped, and deleting it left the shipped one to come
+-- back too); the record stays when a policy of that name is made again.  Dumped
+-- whole.
+CREATE TABLE workorder.sla_policies_removed (
+    name       text PRIMARY KEY,
+    removed_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+SELECT pg_catalog.pg_extension_config_dump('workorder.sla_policies_removed', '');
+COMMENT ON TABLE workorder.sla_policies_removed IS
+    'SLA policies deleted by the district: kept by pg_dump, so that a restore deletes the shipped ones again.';
+
+-- sla_policy_removed records a deleted policy (a TRUNCATE's too, by the statement
+-- trigger below, which reads the rows before they go).
+CREATE FUNCTION workorder.sla_policy_removed()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF TG_OP OPERATOR(pg_catalog.=) 'TRUNCATE' THEN
+        INSERT INTO workorder.sla_policies_removed (name)
+        SELECT p.name FROM workorder.sla_policies p
+        ON CONFLICT ON CONSTRAINT sla_policies_removed_pkey DO NOTHING;
+    ELSE
+        INSERT INTO workorder.sla_policies_removed (name) VALUES (OLD.name)
+        ON CONFLICT ON CONSTRAINT sla_policies_removed_pkey DO NOTHING;
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER sla_policies_removed
+    AFTER DELETE ON workorder.sla_policies
+    FOR EACH ROW EXECUTE FUNCTION workorder.sla_policy_removed();
+CREATE TRIGGER sla_policies_truncated
+    BEFORE TRUNCATE ON workorder.sla_policies
+    FOR EACH STATEMENT EXECUTE FUNCTION workorder.sla_policy_removed();
+
+-- sla_policies_removed_after_insert deletes what CREATE EXTENSION made of a policy
+-- the record names, as far as it is still as shipped: the policy, its shipped
+-- version and its shipped escalation steps (part 86).  A policy the district made
+-- again under that name is its own and stays, but not the shipped steps and
+-- version that came back under it: the deleted policy had taken them along.  A
+-- record written by the triggers above is left alone: its policy is deleted
+-- already, or about to be truncated, and deleting it then queued the deferred check
+-- of sla_policies_delete for a row the TRUNCATE took away (it failed at commit,
+-- reading a block of the old file).
+CREATE FUNCTION workorder.sla_policies_removed_after_insert()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.>) 1 THEN
+        RETURN NULL;
+    END IF;
+    DELETE FROM workorder.sla_escalation_steps s
+     WHERE s.policy OPERATOR(pg_catalog.=) NEW.name AND s.shipped;
+    DELETE FROM workorder.sla_policy_versions v
+     WHERE v.name OPERATOR(pg_catalog.=) NEW.name AND v.shipped;
+    DELETE FROM workorder.sla_policies p
+     WHERE p.name OPERATOR(pg_catalog.=) NEW.name AND p.shipped;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER sla_policies_removed_after_insert
+    AFTER INSERT ON workorder.sla_policies_removed
+    FOR EACH ROW EXECUTE FUNCTION workorder.sla_policies_removed_after_insert();
+ALTER TABLE workorder.sla_policies_removed ENABLE ALWAYS TRIGGER sla_policies_removed_after_insert;
 
 INSERT INTO workorder.sla_policies
     (name, calendar_code, accept_clock, accept_amount, resolve_clock, resolve_amount, warn_fraction, description, shipped)

@@ -218,12 +218,20 @@ COMMENT ON TABLE workorder.sla_escalation_steps_removed IS
     'Shipped escalation steps deleted by the district: kept by pg_dump, so that a restore deletes them again.';
 
 -- sla_escalation_step_removed records a shipped step that is deleted, or moved to
--- another policy or step number.
+-- another policy or step number.  Not a step of a deleted policy (its deletion took
+-- the step along, or its record deletes the step on a restore): the policy's own
+-- record (sla_policies_removed, part 85) deletes every shipped step of it on a
+-- restore, and a step's record made then, beside the dump's own, differed from the
+-- source, or made their COPY fail on the duplicate key.
 CREATE FUNCTION workorder.sla_escalation_step_removed()
 RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM workorder.sla_policies p WHERE p.name OPERATOR(pg_catalog.=) OLD.policy)
+       OR EXISTS (SELECT 1 FROM workorder.sla_policies_removed r WHERE r.name OPERATOR(pg_catalog.=) OLD.policy) THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO workorder.sla_escalation_steps_removed (policy, step)
     VALUES (OLD.policy, OLD.step)
     ON CONFLICT ON CONSTRAINT sla_escalation_steps_removed_pkey DO NOTHING;

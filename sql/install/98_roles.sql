@@ -110,7 +110,7 @@ BEGIN
                              'categories', 'category_effective', 'category_defaults', 'channels', 'channel_categories',
                              'routing_rules', 'order_actions', 'role_actions', 'calendars', 'calendar_hours',
                              'calendar_days', 'calendar_coverage', 'calendar_changes', 'sla_policies', 'sla_policy_versions', 'sla_priority_policies',
-                             'sla_escalation_steps', 'sla_escalation_steps_removed', 'dedup_rules', 'dedup_policies', 'hotspot_policies', 'hotspot_settings', 'detection_rules',
+                             'sla_escalation_steps', 'sla_escalation_steps_removed', 'sla_policies_removed', 'dedup_rules', 'dedup_policies', 'hotspot_policies', 'hotspot_settings', 'detection_rules',
                              'callback_redo_policies')
          ORDER BY c.oid
     LOOP

@@ -7,7 +7,8 @@
 # center written again after their children), settings, routing
 # rules, the shipped cn calendar changed by a loaded holiday plus a calendar of
 # its own, a changed shipped SLA policy and a new one with its escalation chain
-# and a priority mapping, a shipped escalation step deleted, orders in every status (one merged into a newer
+# and a priority mapping, a shipped escalation step deleted, a shipped policy
+# deleted and made again, orders in every status (one merged into a newer
 # master, one whose master was written after it) with their events, outbox
 # messages claimed, acknowledged and failed, and inbox rows accepted and
 # rejected.  After pg_restore --single-transaction into a fresh database:
@@ -63,6 +64,16 @@ INSERT INTO workorder.sla_priority_policies (priority, policy) VALUES ('high', '
 -- A shipped step deleted: the district does not escalate standard orders to the
 -- leader.  (CREATE EXTENSION put it back on a restore, and nothing took it away.)
 DELETE FROM workorder.sla_escalation_steps WHERE policy = 'standard' AND step = 4;
+-- A shipped policy deleted, its chain with it, and made again with terms of the
+-- district's own and no chain.  (CREATE EXTENSION put it back on a restore: the
+-- district's terms replaced it, but the shipped chain stayed under them.)  The
+-- record of a deletion is tested on its own in test/sla_test.sql.  (One transaction:
+-- a category names complex.)
+BEGIN;
+DELETE FROM workorder.sla_policies WHERE name = 'complex';
+INSERT INTO workorder.sla_policies (name, accept_clock, accept_amount, resolve_clock, resolve_amount)
+VALUES ('complex', 'calendar_hours', '2 hours', 'calendar_hours', '48 hours');
+COMMIT;
 -- Parents written again after their children (the district's polygon loaded again,
 -- the district center's phone changed): their rows now lie after their children's
 -- in the heap, and the dump must still bring them back first (it did not: WO201).
@@ -234,6 +245,13 @@ check "the changed cn calendar is restored, not the shipped one" "false 1" \
   "$(q "$restored_db" "SELECT c.shipped || ' ' || count(d.*) FROM workorder.calendars c
                          LEFT JOIN workorder.calendar_days d ON d.calendar_code = c.code AND d.day = '2030-01-07'
                         WHERE c.code = 'cn' GROUP BY c.shipped")"
+check "the shipped policy deleted and made again is the district's, without the shipped chain" \
+  "complex:02:00:00:0 steps fast standard urgent" \
+  "$(q "$restored_db" "SELECT string_agg(p.name || CASE WHEN p.name = 'complex' THEN ':' || p.accept_amount || ':'
+                                                         || (SELECT count(*) FROM workorder.sla_escalation_steps s
+                                                              WHERE s.policy = p.name) || ' steps' ELSE '' END,
+                                         ' ' ORDER BY p.name)
+                         FROM workorder.sla_policies p")"
 check "the derived area pieces locate as before" \
   "$(q "$source_db" "SELECT (workorder.locate(121.0502, 31.1)).area_code")" \
   "$(q "$restored_db" "SELECT (workorder.locate(121.0502, 31.1)).area_code")"
