@@ -241,6 +241,32 @@ COMMENT ON TABLE workorder.ticket_days IS
 SELECT pg_catalog.pg_extension_config_dump('workorder.ticket_days', '');
 SELECT pg_catalog.pg_extension_config_dump('workorder.ticket_number_seq', '');
 
+-- ticket_days_restored_over lets a restored row take the place of the row of its day
+-- that the database already has: restored into a database that has the extension
+-- (README, Backup and restore), whose worker's first pass made today's row before
+-- pg_restore connected, the dump's rows failed whole on that one, and with the
+-- restored sequence beyond its numbers every submit() of the day failed (or gave
+-- tickets issued already).  Only while rows are restored (loaded_by_restore, part 51):
+-- an ordinary insert of a day that has its row is the primary key's error.
+CREATE FUNCTION workorder.ticket_days_restored_over()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF workorder.loaded_by_restore('workorder.ticket_days') THEN
+        UPDATE workorder.ticket_days d SET first_number = NEW.first_number
+         WHERE d.day OPERATOR(pg_catalog.=) NEW.day;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER ticket_days_restored_over
+    BEFORE INSERT ON workorder.ticket_days
+    FOR EACH ROW EXECUTE FUNCTION workorder.ticket_days_restored_over();
+
 -- next_ticket issues the next ticket of a day (by default today in Beijing time).
 -- C (src/ticket.c): submit() issues one for every report.
 --

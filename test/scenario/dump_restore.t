@@ -191,6 +191,30 @@ check "... and has them again once it is gone" "$(q "$plain_db" "SELECT count(*)
   "$(q "$plain_db" "SELECT count(*) FROM workorder.due_tasks()")"
 q postgres "DROP DATABASE $plain_db WITH (FORCE)" >/dev/null
 
+# Into a database that has the extension already (README: without --exit-on-error).
+# Its worker's first pass made today's row of ticket_days before pg_restore
+# connected (prepare_ticket_day(), the task ticket_day, stands in for it here); the
+# dump's rows then failed whole on it, and with the restored sequence beyond the
+# row's numbers every submit() of the day failed (or issued tickets already given).
+existing_db="dump_existing_$$"
+q postgres "CREATE DATABASE $existing_db" >/dev/null
+q "$existing_db" "CREATE EXTENSION workorder CASCADE" >/dev/null
+# (Its numbers far from the source's: a fresh database's would be the same.)
+check "the database with the extension has today's ticket row before the restore" "700002" \
+  "$(q "$existing_db" "BEGIN; DELETE FROM workorder.ticket_days; SELECT setval('workorder.ticket_number_seq', 700000);
+                        SELECT workorder.prepare_ticket_day(); COMMIT;
+                        SELECT first_number FROM workorder.ticket_days" | tail -n 1)"
+pg_restore -d "$existing_db" "$work/source.dump" 2>"$work/existing.err"
+check "pg_restore into it fails only on the schema that is there already" \
+  'pg_restore: error: could not execute query: ERROR:  schema "workorder" already exists' \
+  "$(grep 'ERROR' "$work/existing.err")"
+check "... and restores every table's rows the same (ticket_days included)" "" \
+  "$(diff <(echo "$before") <(digest "$existing_db") | grep '^[<>]' | tr '\n' ';')"
+check "... and the next ticket of today follows the restored ones" "t" \
+  "$(q "$existing_db" "SELECT workorder.ticket_seq(workorder.next_ticket()) > (SELECT max(workorder.ticket_seq(ticket)) FROM workorder.orders
+                        WHERE workorder.ticket_day(ticket) = (now() AT TIME ZONE 'Asia/Shanghai')::date)")"
+q postgres "DROP DATABASE $existing_db WITH (FORCE)" >/dev/null
+
 # A pg_dump script run by psql: the session that creates the extension (row_security
 # off, as the script sets it) holds the worker's tasks back until it ends.  The
 # script here waits, right after its CREATE EXTENSION, until the new database's
