@@ -7,7 +7,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(42);
+SELECT plan(44);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -201,6 +201,33 @@ SELECT is((SELECT count(*) FROM workorder.verify_log()), 26::bigint,
 SELECT is((SELECT count(DISTINCT v.ticket) FROM workorder.verify_log() v
              JOIN workorder.orders o ON o.id = v.order_id AND o.ticket OPERATOR(workorder.=) v.ticket), 10::bigint,
           'each problem names its order by id and ticket');
+
+-- Numbers the order never had are not missing: a forged event far beyond the
+-- order's count is inserted (it made every number up to it "missing": 997 rows for
+-- one event at 1000), and one numbered 2147483647 made verify_log() run for hours,
+-- reporting nothing else.  (The timeout only turns such a regression into a failure.)
+SET LOCAL statement_timeout = '60s';
+SELECT (workorder.submit('hotline', 'H-far', '0301', '占道经营 远', lon => 121.0031, lat => 31.0002)).id AS far_id \gset
+INSERT INTO workorder.order_events (order_id, seq, action, actor, new_status, prev_hash, hash)
+VALUES (:far_id, 1000, 'comment', 'mallory', 'dispatched', sha256('a'), sha256('b')),
+       (:far_id, 2147483647, 'comment', 'mallory', 'dispatched', sha256('a'), sha256('c'));
+SELECT results_eq($$SELECT * FROM pg_temp.problems('H-far')$$,
+                  ARRAY['edited 1000 ' || pg_temp.event_id('H-far', 1000), 'inserted 1000 ' || pg_temp.event_id('H-far', 1000),
+                        'edited 2147483647 ' || pg_temp.event_id('H-far', 2147483647),
+                        'inserted 2147483647 ' || pg_temp.event_id('H-far', 2147483647)],
+                  'forged events far beyond the order''s count: verify_log names them, and no number between as missing');
+-- A forged count: the numbers beyond the last event are missing, but a run of more
+-- than 1000 is one row that names it.
+UPDATE workorder.orders SET event_count = 2000000000 WHERE channel_ref = 'H-far';
+SELECT results_eq($$SELECT v.seq || ' ' || v.detail FROM workorder.verify_log(pg_temp.id_of('H-far')) v WHERE v.kind = 'missing'$$,
+                  ARRAY['3 event 3 of the order is missing: event 1000 (id ' || pg_temp.event_id('H-far', 1000) || ') comes after event 2 (id '
+                        || pg_temp.event_id('H-far', 2) || ')']
+                  || (SELECT array_agg(n || ' event ' || n || ' of the order is missing: event 1000 (id ' || pg_temp.event_id('H-far', 1000)
+                                       || ') comes after event 2 (id ' || pg_temp.event_id('H-far', 2) || ')' ORDER BY n)
+                        FROM generate_series(4, 999) n)
+                  || '1001 events 1001 to 2000000000 of the order (1999999000) are missing: the order counts 2000000000 events, the last one there is 1000'::text,
+                  'a forged event count: the numbers up to it are missing, a run of more than 1000 in one row');
+RESET statement_timeout;
 
 -- An action taken in replica mode is chained too (the trigger is ALWAYS).
 SET LOCAL session_replication_role = replica;

@@ -88,7 +88,8 @@ ALTER TABLE workorder.order_events ENABLE ALWAYS TRIGGER order_events_chain;
 --   edited        the event's content (or hash) is not what its hash was made of
 --   chain broken  the event after it was chained to another hash: the event was
 --                 rewritten, or replaced, together with its hash
---   missing       an event of the order is not there (deleted): seq names it
+--   missing       an event of the order is not there (deleted): seq names it (a
+--                 run of more than 1000 missing numbers: one row, seq its first)
 --   inserted      an event the order never counted (its seq is beyond the
 --                 order's event_count)
 --   out of order  an event older, or with a smaller id, than the event before it
@@ -139,12 +140,31 @@ BEGIN
         WINDOW w AS (PARTITION BY v.order_id ORDER BY v.seq, v.id)
     ), counted AS (
         SELECT o.id, o.event_count, o.status, pg_catalog.max(e.seq) AS last_seq,
+               pg_catalog.max(e.seq) FILTER (WHERE e.seq OPERATOR(pg_catalog.<=) o.event_count) AS last_counted_seq,
                (pg_catalog.array_agg(e.id ORDER BY e.seq DESC))[1] AS last_id,
                (pg_catalog.array_agg(e.new_status ORDER BY e.seq DESC))[1] AS last_status
           FROM workorder.orders o
           LEFT JOIN workorder.order_events e ON e.order_id OPERATOR(pg_catalog.=) o.id
          WHERE verify_log.of_order IS NULL OR o.id OPERATOR(pg_catalog.=) verify_log.of_order
          GROUP BY o.id, o.event_count, o.status
+    ), gaps AS (
+        -- The numbers missing before an event, from 1: only before an event the order
+        -- counts (one numbered beyond event_count is inserted, not the end of a gap
+        -- of numbers the order never had), or of an order that is gone.
+        SELECT v.order_id,
+               GREATEST(COALESCE(v.before_seq, 0)::bigint OPERATOR(pg_catalog.+) 1, 1) AS first_missing,
+               v.seq::bigint OPERATOR(pg_catalog.-) 1 AS last_missing,
+               pg_catalog.format('event %s (id %s) comes after %s', v.seq, v.id,
+                                 COALESCE(pg_catalog.format('event %s (id %s)', v.before_seq, v.before_id), 'nothing')) AS context
+          FROM events v
+          LEFT JOIN counted c ON c.id OPERATOR(pg_catalog.=) v.order_id
+         WHERE c.id IS NULL OR v.seq OPERATOR(pg_catalog.<=) c.event_count
+        UNION ALL
+        -- And after the last event the order counts, up to event_count.
+        SELECT c.id, COALESCE(c.last_counted_seq, 0)::bigint OPERATOR(pg_catalog.+) 1, c.event_count,
+               pg_catalog.format('the order counts %s events, the last one there is %s',
+                                 c.event_count, COALESCE(c.last_counted_seq::text, 'none'))
+          FROM counted c
     ), problems AS (
         SELECT v.order_id, v.id AS event_id, v.seq, 'edited' AS kind,
                CASE WHEN v.prev_hash IS NOT NULL AND v.hash IS NOT NULL AND v.computed IS NULL
@@ -176,20 +196,20 @@ BEGIN
           FROM events v
          WHERE v.seq OPERATOR(pg_catalog.=) 1 AND v.prev_hash IS DISTINCT FROM genesis
         UNION ALL
-        SELECT v.order_id, NULL::bigint, m, 'missing',
-               pg_catalog.format('event %s of the order is missing: event %s (id %s) comes after %s',
-                                 m, v.seq, v.id,
-                                 COALESCE(pg_catalog.format('event %s (id %s)', v.before_seq, v.before_id), 'nothing'))
-          FROM events v,
-               pg_catalog.generate_series(COALESCE(v.before_seq, 0) OPERATOR(pg_catalog.+) 1,
-                                          v.seq OPERATOR(pg_catalog.-) 1) AS m
-         WHERE v.seq OPERATOR(pg_catalog.>) (COALESCE(v.before_seq, 0) OPERATOR(pg_catalog.+) 1)
-        UNION ALL
-        SELECT c.id, NULL::bigint, m, 'missing',
-               pg_catalog.format('event %s of the order is missing: the order counts %s events, the last one there is %s',
-                                 m, c.event_count, COALESCE(c.last_seq::text, 'none'))
-          FROM counted c,
-               pg_catalog.generate_series(COALESCE(c.last_seq, 0) OPERATOR(pg_catalog.+) 1, c.event_count) AS m
+        -- One row per missing number; a run of more than 1000 is one row naming it,
+        -- so that a forged event numbered 2147483647 (or a forged event_count) is
+        -- reported in a row, not in two billion.
+        SELECT g.order_id, NULL::bigint, m::integer, 'missing',
+               CASE WHEN g.last_missing OPERATOR(pg_catalog.-) g.first_missing OPERATOR(pg_catalog.<) 1000
+                    THEN pg_catalog.format('event %s of the order is missing: %s', m, g.context)
+                    ELSE pg_catalog.format('events %s to %s of the order (%s) are missing: %s', g.first_missing,
+                                           g.last_missing, g.last_missing OPERATOR(pg_catalog.-) g.first_missing
+                                                           OPERATOR(pg_catalog.+) 1, g.context) END
+          FROM gaps g,
+               pg_catalog.generate_series(g.first_missing,
+                                          CASE WHEN g.last_missing OPERATOR(pg_catalog.-) g.first_missing OPERATOR(pg_catalog.<) 1000
+                                               THEN g.last_missing ELSE g.first_missing END) AS m
+         WHERE g.last_missing OPERATOR(pg_catalog.>=) g.first_missing
         UNION ALL
         SELECT v.order_id, v.id, v.seq, 'inserted',
                pg_catalog.format('the order counts %s events, but this is event %s', c.event_count, v.seq)
