@@ -16,7 +16,7 @@ SELECT workorder.load_channels('[{"code": "sms", "name": "短信回访", "kind":
                                  {"code": "gen", "name": "generated", "kind": "hotline", "replies": false}]');
 \o
 
-SELECT plan(76);
+SELECT plan(80);
 
 CREATE TEMP SEQUENCE refs;
 -- resolved_order returns a new order of category CITY_VENDOR, resolved by B-um-990801001.
@@ -453,6 +453,43 @@ SELECT throws_ok('SELECT workorder.recompute_scores()', 'WO811', NULL, 'an unkno
 ALTER TABLE workorder.settings ENABLE TRIGGER settings_before_write;
 SELECT throws_ok($$SELECT workorder.recompute_scores('2026-03-31', '2026-03-01')$$, 'WO812', NULL,
                  'a range that ends before it begins is WO812');
+
+-- Every number the settings check lets through is read as that number (the scores
+-- read digits and one point only, and a value such as '.95', written without
+-- complaint, failed every score_update pass: the scores stopped).
+CREATE TEMP TABLE score_values (name text, value text, number numeric);
+INSERT INTO score_values VALUES ('score_red_at_least', '.95', 0.95), ('score_red_at_least', '+0.95', 0.95),
+    ('score_red_at_least', '9.5e-1', 0.95), ('score_red_at_least', '1.', 1), ('score_black_below', ' 0.5 ', 0.5),
+    ('score_list_min_orders', '+10', 10), ('score_list_min_orders', '-0', 0), ('score_batch_events', '+100', 100);
+CREATE FUNCTION pg_temp.score_values_misread() RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    v record;
+    misread text[] := '{}';
+BEGIN
+    FOR v IN SELECT * FROM score_values LOOP
+        INSERT INTO workorder.settings (name, value, description) VALUES (v.name, v.value, 'assessment_test')
+        ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value;
+        IF workorder.score_number(v.name, '7') IS DISTINCT FROM v.number THEN
+            misread := misread || (v.name || '=' || v.value);
+        END IF;
+    END LOOP;
+    RETURN array_to_string(misread, ', ');
+END
+$$;
+SELECT is(pg_temp.score_values_misread(), '',
+          'every value of a score number the settings check accepts is read as that number (.95, +10, 9.5e-1, ...)');
+-- What only a row written past the check can hold is WO811.
+SET CONSTRAINTS ALL IMMEDIATE;
+ALTER TABLE workorder.settings DISABLE TRIGGER settings_before_write;
+ALTER TABLE workorder.settings DISABLE TRIGGER settings_score_lists;
+UPDATE workorder.settings SET value = 'NaN' WHERE name = 'score_red_at_least';
+SELECT throws_ok($$SELECT workorder.score_number('score_red_at_least', '0.95')$$, 'WO811', NULL, 'a stored NaN is WO811');
+UPDATE workorder.settings SET value = '-1' WHERE name = 'score_red_at_least';
+SELECT throws_ok($$SELECT workorder.score_number('score_red_at_least', '0.95')$$, 'WO811', NULL, 'a stored negative number is WO811');
+UPDATE workorder.settings SET value = 'Infinity' WHERE name = 'score_red_at_least';
+SELECT throws_ok($$SELECT workorder.score_number('score_red_at_least', '0.95')$$, 'WO811', NULL, 'a stored infinity is WO811');
+ALTER TABLE workorder.settings ENABLE TRIGGER settings_before_write;
+ALTER TABLE workorder.settings ENABLE TRIGGER settings_score_lists;
 
 SELECT * FROM finish();
 ROLLBACK;

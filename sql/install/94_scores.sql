@@ -217,20 +217,31 @@ BEGIN
 END
 $$;
 
--- score_number returns a numeric score setting, or raises WO811.
+-- score_number returns a numeric score setting, or raises WO811.  It reads every
+-- number the settings check lets through (part 02: a sign, '.95', '1.', '9.5e-1'):
+-- it took digits and one point only, and a value written without complaint then
+-- failed every score_update pass, and the scores stopped.  NaN, infinities and
+-- negative numbers, which only a row written past that check can hold, are WO811.
 CREATE FUNCTION workorder.score_number(setting_name text, default_value text)
 RETURNS numeric
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
     raw text := workorder.setting(setting_name, default_value);
+    number numeric;
 BEGIN
-    IF raw OPERATOR(pg_catalog.!~) '^\s*[0-9]+(\.[0-9]+)?\s*$' THEN
+    BEGIN
+        number := raw::numeric;
+    EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range THEN
+        number := NULL;
+    END;
+    IF number IS NULL OR number OPERATOR(pg_catalog.<) 0 OR number OPERATOR(pg_catalog.=) 'NaN'::numeric
+       OR number OPERATOR(pg_catalog.=) 'Infinity'::numeric THEN
         PERFORM workorder.raise_error('WO811', pg_catalog.format('invalid setting %s', setting_name),
-            pg_catalog.format('%s is %s.', setting_name, pg_catalog.quote_literal(raw)),
+            pg_catalog.format('%s is %s.', setting_name, COALESCE(pg_catalog.quote_literal(raw), 'NULL')),
             'Set a non-negative number, e.g. 0.8.');
     END IF;
-    RETURN raw::numeric;
+    RETURN number;
 END
 $$;
 
