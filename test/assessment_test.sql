@@ -382,6 +382,14 @@ SELECT pg_temp.log('R-4', '[{"a": "dispatch", "u": "D-water", "at": "2026-08-24 
 SELECT pg_temp.log('R-5', '[{"a": "dispatch", "u": "D-water", "at": "2026-08-27 01:00Z"},
     {"a": "overdue", "u": "D-water", "at": "2026-08-27 09:00Z"},
     {"a": "merge", "u": null, "at": "2026-08-28 01:00Z"}]');
+-- The next unit's extension is its own: it does not wipe the mark of the unit that
+-- returned the order late (it did, and that unit's lateness counted nowhere).
+SELECT pg_temp.log('R-6', '[{"a": "dispatch", "u": "D-water", "at": "2026-08-29 01:00Z"},
+    {"a": "overdue", "u": "D-water", "at": "2026-08-29 09:00Z"},
+    {"a": "return", "u": null, "at": "2026-08-29 10:00Z"},
+    {"a": "dispatch", "u": "D-um", "at": "2026-08-30 01:00Z"},
+    {"a": "approve_extension", "u": "D-um", "at": "2026-08-30 02:00Z", "x": {"overdue_withdrawn": true}},
+    {"a": "resolve", "u": "D-um", "at": "2026-08-30 03:00Z", "x": {"deadline": "on_time"}}]');
 INSERT INTO workorder.score_progress (processed_through) SELECT max(id) FROM workorder.order_events
     ON CONFLICT (singleton) DO UPDATE SET processed_through = EXCLUDED.processed_through;
 SELECT workorder.recompute_scores('2026-08-01', '2026-08-31') IS NOT NULL AS august \gset
@@ -394,8 +402,10 @@ SELECT results_eq($$SELECT unit_code, period_start, orders_assigned, resolves_on
                            ('D-um', '2026-08-11', 1, 1, 1, 0),
                            ('D-um', '2026-08-18', 1, 1, 1, 0),
                            ('D-um', '2026-08-25', 1, 0, 0, 0),
-                           ('D-water', '2026-08-24', 1, 0, 1, 1)$$,
-                  'a mark made in an assignment a reassign or a merge takes back goes with it, once, and the resolve after it is judged; a return keeps it');
+                           ('D-um', '2026-08-30', 1, 1, 1, 0),
+                           ('D-water', '2026-08-24', 1, 0, 1, 1),
+                           ('D-water', '2026-08-29', 1, 0, 1, 1)$$,
+                  'a mark made in an assignment a reassign or a merge takes back goes with it, once, and the resolve after it is judged; a return keeps it, also past the next unit''s extension');
 
 -- One verdict per report and resolve: a citizen's later verdict on the same handling
 -- replaces the earlier (a retried form; the channel's verdict, then the center's),

@@ -453,6 +453,16 @@ BEGIN
            AND NOT workorder.score_mark_voided(ev.order_id, m.seq, ev.seq)
            AND CASE WHEN ev.action IN ('approve_extension', 'deadline_recomputed')
                     THEN ev.overdue_withdrawn OPERATOR(pg_catalog.=) 'true'
+                         -- An extension is the holder's: a mark made in an
+                         -- assignment a return ended before it stays (the unit
+                         -- handed the order back late, and the next unit's extension
+                         -- wiped it).  A recomputed deadline says the deadline itself
+                         -- was wrong, whoever held the order.
+                         AND (ev.action OPERATOR(pg_catalog.=) 'deadline_recomputed'
+                              OR NOT EXISTS (SELECT 1 FROM workorder.order_events w
+                                              WHERE w.order_id OPERATOR(pg_catalog.=) ev.order_id
+                                                AND w.seq OPERATOR(pg_catalog.>) m.seq AND w.seq OPERATOR(pg_catalog.<) ev.seq
+                                                AND w.action IN ('return', 'dispatch', 'reopen', 'resolve')))
                     -- voided by this event itself
                     ELSE workorder.score_mark_voided(ev.order_id, m.seq, ev.seq OPERATOR(pg_catalog.+) 1)
                          AND NOT EXISTS (SELECT 1 FROM workorder.order_events w
