@@ -37,6 +37,7 @@
 #include "workorder.h"
 
 PG_FUNCTION_INFO_V1(workorder_lock_xact);
+PG_FUNCTION_INFO_V1(workorder_lock_xact_shared);
 PG_FUNCTION_INFO_V1(workorder_try_lock_xact);
 
 static void workorder_lock_tag(LOCKTAG *tag, int32 key1, int32 key2);
@@ -87,7 +88,7 @@ workorder_lock_keys(FunctionCallInfo fcinfo, int32 *key1, int32 *key2)
 		ereport(ERROR,
 				(errcode(ERRCODE_WO_LOCK_WITHOUT_NAME),
 				 errmsg("the name of a workorder lock is NULL"),
-				 errdetail("workorder.lock_xact() and try_lock_xact() were called with what = NULL."),
+				 errdetail("workorder.lock_xact(), lock_xact_shared() or try_lock_xact() was called with what = NULL."),
 				 errhint("Name the lock, e.g. 'workorder.detect_hotspots'.")));
 	*key1 = DatumGetInt32(DirectFunctionCall1Coll(hashtext, DEFAULT_COLLATION_OID, PG_GETARG_DATUM(0)));
 	*key2 = PG_ARGISNULL(1) ? workorder_lock_hash("")
@@ -107,6 +108,24 @@ workorder_lock_xact(PG_FUNCTION_ARGS)
 
 	workorder_lock_keys(fcinfo, &key1, &key2);
 	(void) workorder_lock_acquire(key1, key2, ExclusiveLock, false);
+	PG_RETURN_VOID();
+}
+
+/*
+ * workorder_lock_xact_shared is workorder.lock_xact_shared(what, detail): the
+ * same lock in share mode, which any number of sessions hold at once and
+ * lock_xact() waits for (and they for it): the many that may run side by side
+ * against the one that must run alone (claims of a channel's outbox against
+ * its redrive).
+ */
+Datum
+workorder_lock_xact_shared(PG_FUNCTION_ARGS)
+{
+	int32		key1;
+	int32		key2;
+
+	workorder_lock_keys(fcinfo, &key1, &key2);
+	(void) workorder_lock_acquire(key1, key2, ShareLock, false);
 	PG_RETURN_VOID();
 }
 

@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(117);
+SELECT plan(118);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 SELECT workorder.load_channels('[{"code": "mailbox", "name": "区长信箱", "kind": "mailbox"}]');
@@ -564,6 +564,16 @@ SELECT results_eq($$SELECT * FROM workorder.redrive_outbox('rf')$$, $$VALUES (0:
                   'redrive_outbox: a dead dispatch whose accept is being delivered is superseded, not sent again');
 SELECT is((SELECT m.state FROM workorder.outbox m JOIN workorder.orders o ON o.id = m.order_id
             WHERE o.channel_ref = 'RF-1' AND m.kind = 'dispatch'), 'dead', '... and stays dead');
+-- So does one whose lease ran out and that was given back: its claimer may have
+-- delivered it, and its late ack is still taken (the dispatch was sent again, the
+-- accept's late ack came, and the dispatch went out after it).
+UPDATE workorder.outbox m SET state = 'dead', attempts = 8, last_error = 'HTTP 503', settled_at = now()
+  FROM workorder.orders o WHERE o.id = m.order_id AND o.channel_ref = 'RF-2' AND m.kind = 'dispatch';
+UPDATE workorder.outbox m SET state = 'pending', attempts = 1, claimed_by = 'q', claimed_until = NULL,
+                              lease_expired_at = now() - interval '1 minute', next_attempt_at = now()
+  FROM workorder.orders o WHERE o.id = m.order_id AND o.channel_ref = 'RF-2' AND m.kind = 'accept';
+SELECT results_eq($$SELECT * FROM workorder.redrive_outbox('rf')$$, $$VALUES (0::bigint, 2::bigint)$$,
+                  'redrive_outbox: a dead dispatch whose accept was given back after its lease ran out is superseded too');
 SELECT throws_ok($$SELECT * FROM workorder.redrive_outbox('no_such_channel')$$, 'WO603',
                  'invalid channel for the outbox', 'an unknown channel is WO603');
 SELECT throws_ok($$SELECT * FROM workorder.redrive_outbox('rd', NULL, 0)$$, 'WO603',

@@ -20,6 +20,13 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'workorder_lock_xact'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
+-- lock_xact_shared takes the same lock in share mode: sessions that hold it share
+-- it, and lock_xact waits for them all (and they for it).
+CREATE FUNCTION workorder.lock_xact_shared(what text, detail text DEFAULT '')
+RETURNS void
+AS 'MODULE_PATHNAME', 'workorder_lock_xact_shared'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
 -- try_lock_xact is lock_xact without waiting: false when another session holds it.
 CREATE FUNCTION workorder.try_lock_xact(what text, detail text DEFAULT '')
 RETURNS boolean

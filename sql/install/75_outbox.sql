@@ -277,6 +277,12 @@ BEGIN
             'Pass how long the connector needs to deliver the batch, from 1 second to 1 day, with no part below zero.');
     END IF;
     claimer := workorder.outbox_claimer(claimer);
+    -- Claims of a channel run side by side, but not beside its redrive_outbox():
+    -- a claim that did not see a dead message made pending again took the report's
+    -- later message beside it, and one that the redrive did not see let the dead
+    -- one go out after the later one, in flight (both out of order at the channel).
+    -- The statements below take their snapshots once the lock is held.
+    PERFORM workorder.lock_xact_shared('workorder.outbox_redrive', channel);
     -- A message whose lease ran out after its last attempt is dead: the task
     -- outbox_expire says so too, but without a worker or a pg_cron job nothing
     -- else would, and it would stay claimed, neither claimable nor dead.  At most
@@ -499,7 +505,8 @@ COMMENT ON FUNCTION workorder.fail_outbox(bigint, text, text) IS
 -- a later state, or is hearing it, which the older one would overwrite there (a
 -- 'dispatch' arriving after its 'resolve'; claim_outbox holds back only a message
 -- behind an earlier one, so a redriven one went out beside the later one in
--- flight); it stays dead, counted as superseded.  died_since, when given, takes only the messages
+-- flight), or may have heard it (its lease ran out, and its claimer's late ack is
+-- still taken); it stays dead, counted as superseded.  died_since, when given, takes only the messages
 -- that died since then (settled_at); at most max_messages, the oldest first (rows
 -- another session holds are skipped).  Returns how many were sent again and how
 -- many were left as superseded.  Until 0.5 a dead message could only wait for
@@ -517,12 +524,19 @@ DECLARE
 BEGIN
     PERFORM workorder.outbox_channel(channel);
     PERFORM workorder.outbox_batch_size(max_messages, 100000, 'Send 1 to 100000 dead messages again at a time.');
+    -- Alone, against the channel's claims (see claim_outbox), and so on a snapshot
+    -- taken after every claim in flight has ended.
+    PERFORM workorder.lock_xact('workorder.outbox_redrive', channel);
     WITH dead AS (
+        -- Overtaken: a later message of the report was delivered or is claimed, or
+        -- its lease ran out (given back, or dead so): its claimer may have delivered
+        -- it, and its late ack is still taken.
         SELECT m.id,
                EXISTS (SELECT 1 FROM workorder.outbox l
                         WHERE l.order_id OPERATOR(pg_catalog.=) m.order_id
                           AND l.id OPERATOR(pg_catalog.>) m.id
-                          AND l.state OPERATOR(pg_catalog.=) ANY ('{delivered,claimed}'::text[])) AS overtaken
+                          AND (l.state OPERATOR(pg_catalog.=) ANY ('{delivered,claimed}'::text[])
+                               OR l.lease_expired_at IS NOT NULL)) AS overtaken
           FROM workorder.outbox m
          WHERE m.channel_code OPERATOR(pg_catalog.=) redrive_outbox.channel
            AND m.state OPERATOR(pg_catalog.=) 'dead'

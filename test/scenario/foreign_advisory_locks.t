@@ -65,8 +65,9 @@ check "the hotspot task runs and records its run: it is not skipped for the stra
 check "the stranger may not take the extension's own locks" "42501" \
   "$(psql -X -q -At -U "$stranger" -d "$db" -v VERBOSITY=sqlstate \
        -c "\\set VERBOSITY sqlstate" -c "SELECT workorder.lock_xact('workorder.worker_tasks', 'deadline_check')" 2>&1 | tr -d '\n' | sed 's/^ERROR: *//')"
-check "nor may a connector: the functions that take them are the admins'" "false false" \
+check "nor may a connector: the functions that take them are the admins'" "false false false" \
   "$(q "SELECT has_function_privilege('workorder_intake', 'workorder.lock_xact(text, text)', 'EXECUTE') || ' ' ||
-              has_function_privilege('workorder_handler', 'workorder.try_lock_xact(text, text)', 'EXECUTE')")"
+              has_function_privilege('workorder_handler', 'workorder.try_lock_xact(text, text)', 'EXECUTE') || ' ' ||
+              has_function_privilege('workorder_intake', 'workorder.lock_xact_shared(text, text)', 'EXECUTE')")"
 stranger "SELECT pg_advisory_unlock_all();" >/dev/null
 [ "$failed" -eq 0 ]
