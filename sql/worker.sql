@@ -98,16 +98,19 @@ SELECT * FROM workorder.run_task(NULL);
 SELECT workorder.wake_launcher() IS NOT NULL AS launcher_asked,
        workorder.wake_worker() IS NOT NULL AS worker_asked;
 
--- Nothing is granted to PUBLIC; the run log's rows are not kept by pg_dump.
+-- Nothing is granted to PUBLIC; the run log's rows are not kept by pg_dump, the
+-- tasks are, but for those still as shipped (CREATE EXTENSION makes them).
 SELECT p AS function, has_function_privilege('public', p, 'EXECUTE') AS public_may_execute
   FROM unnest(ARRAY['workorder.run_due_work()', 'workorder.run_task(text)', 'workorder.due_tasks()',
                     'workorder.wake_launcher()', 'workorder.wake_worker()', 'workorder.worker_slots()',
                     'workorder.task_drain_inbox()', 'workorder.task_trim_run_log()']::regprocedure[]) p;
 SELECT c AS relation, has_table_privilege('public', c, 'SELECT') AS public_may_select
   FROM unnest(ARRAY['workorder.worker_runs', 'workorder.worker_tasks', 'workorder.worker_status']::regclass[]) c;
-SELECT count(*) AS dumped_worker_tables
-  FROM pg_extension e, unnest(e.extconfig) cfg(oid)
- WHERE e.extname = 'workorder' AND cfg.oid IN ('workorder.worker_runs'::regclass, 'workorder.worker_tasks'::regclass);
+SELECT cfg.oid::regclass AS dumped_worker_table, cfg.condition
+  FROM pg_extension e, unnest(e.extconfig, e.extcondition) cfg(oid, condition)
+ WHERE e.extname = 'workorder'
+   AND cfg.oid IN ('workorder.worker_runs'::regclass, 'workorder.worker_tasks'::regclass, 'workorder.worker_tasks_removed'::regclass)
+ ORDER BY 1::text;
 ROLLBACK;
 
 -- run_due_tasks(), for pg_cron, runs each task in a READ COMMITTED transaction of

@@ -17,7 +17,7 @@ SELECT workorder.load_channels('[{"code": "rt_app", "name": "随手拍", "kind":
     {"code": "video_ai", "name": "视频AI", "kind": "video_ai", "categories": [{"code": "stall", "category": "CITY_VENDOR"}]}]');
 \o
 
-SELECT plan(192);
+SELECT plan(194);
 
 -- The login roles (roles are cluster-wide: the names are this test's own, and the
 -- transaction rolls them back).
@@ -400,6 +400,15 @@ SELECT is((rt.run_as('wo_rt_admin', $$WITH d AS (DELETE FROM workorder.sla_polic
           '1', 'an admin deletes an SLA policy');
 SELECT is((SELECT count(*) FROM workorder.sla_policies_removed WHERE name = 'rt_unused'), 1::bigint,
           '... and it is recorded, so that a restore deletes it again');
+-- And a background task (the district keeps its history): recorded too, and a task
+-- an admin moves is no longer as shipped, so pg_dump keeps it.
+SELECT is((rt.run_as('wo_rt_admin', $$WITH d AS (DELETE FROM workorder.worker_tasks WHERE task = 'purge_history' RETURNING task),
+                                           m AS (UPDATE workorder.worker_tasks SET position = 990 WHERE task = 'detect_hotspots' RETURNING task)
+                                      SELECT (SELECT count(*) FROM d) || ' ' || (SELECT count(*) FROM m)$$)).result,
+          '1 1', 'an admin deletes a background task and moves another');
+SELECT is((SELECT (SELECT count(*) FROM workorder.worker_tasks_removed WHERE task = 'purge_history') || ' '
+                  || (SELECT shipped FROM workorder.worker_tasks WHERE task = 'detect_hotspots')),
+          '1 false', '... the deletion is recorded and the moved task is dumped, so that a restore keeps both');
 
 -- == Analysts: the masked views only
 -- An order's log is read with its order by the order's key: the policy was order_id

@@ -75,17 +75,124 @@ AS $$
                                        COALESCE(first_error, 'no message')) END
 $$;
 
--- worker_tasks lists the tasks, in the order a pass runs them.  Its rows belong to
--- the extension's scripts: they are not kept by pg_dump, CREATE EXTENSION makes them.
+-- worker_tasks lists the tasks, in the order a pass runs them.  The extension's
+-- scripts make them (shipped), and pg_dump leaves them out while they are as
+-- shipped: CREATE EXTENSION makes them again.  An admin may change a task (its
+-- position, say), add one, or delete one (the district does not purge its history):
+-- a changed or added task is dumped, and restored over the shipped one; a deleted
+-- one is recorded in worker_tasks_removed, whose restore deletes the shipped task
+-- again.  Before, none of it was dumped, and a restore brought back, for one, the
+-- purge the district had stopped.
 CREATE TABLE workorder.worker_tasks (
     task        text PRIMARY KEY,
     position    integer NOT NULL UNIQUE,
     function    regproc NOT NULL,
-    description text NOT NULL
+    description text NOT NULL,
+    shipped     boolean NOT NULL DEFAULT false
 );
+SELECT pg_catalog.pg_extension_config_dump('workorder.worker_tasks', 'WHERE NOT shipped');
 REVOKE ALL ON workorder.worker_tasks FROM PUBLIC;
 COMMENT ON TABLE workorder.worker_tasks IS
     'The background tasks, run in position order by the worker and by run_due_work(); function returns workorder.task_outcome.';
+COMMENT ON COLUMN workorder.worker_tasks.shipped IS
+    'True while the task is exactly as the extension''s scripts made it; pg_dump leaves such a task out.';
+
+-- worker_tasks_before_write keeps the shipped flag: a change of a task clears it.
+-- A restored task takes the place of the shipped one of its name, and a restored
+-- task at a position a shipped one holds moves that one aside (to minus its
+-- position): in the source that task was moved or deleted, and its own row or its
+-- removal, restored too, puts it right.
+CREATE FUNCTION workorder.worker_tasks_before_write()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+        -- (Not the updates this trigger makes below: a shipped task moved aside is
+        -- still as shipped for the removal that may follow.)
+        IF pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.=) 1
+           AND (NEW.task, NEW.position, NEW.function, NEW.description)
+               IS DISTINCT FROM (OLD.task, OLD.position, OLD.function, OLD.description) THEN
+            NEW.shipped := false;
+        END IF;
+        RETURN NEW;
+    END IF;
+    IF workorder.loaded_by_restore('workorder.worker_tasks') THEN
+        UPDATE workorder.worker_tasks t SET position = OPERATOR(pg_catalog.-) t.position
+         WHERE t.position OPERATOR(pg_catalog.=) NEW.position AND t.task OPERATOR(pg_catalog.<>) NEW.task
+           AND t.shipped;
+        UPDATE workorder.worker_tasks t
+           SET position = NEW.position, function = NEW.function, description = NEW.description, shipped = NEW.shipped
+         WHERE t.task OPERATOR(pg_catalog.=) NEW.task AND t.shipped;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER worker_tasks_before_write
+    BEFORE INSERT OR UPDATE ON workorder.worker_tasks
+    FOR EACH ROW EXECUTE FUNCTION workorder.worker_tasks_before_write();
+
+-- worker_tasks_removed lists the tasks a district deleted (see worker_tasks).
+-- Every deleted name is recorded (a changed shipped task is no longer shipped, and
+-- deleting it left the shipped one to come back too); the record stays when a task
+-- of that name is made again.  Dumped whole.
+CREATE TABLE workorder.worker_tasks_removed (
+    task       text PRIMARY KEY,
+    removed_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+SELECT pg_catalog.pg_extension_config_dump('workorder.worker_tasks_removed', '');
+REVOKE ALL ON workorder.worker_tasks_removed FROM PUBLIC;
+COMMENT ON TABLE workorder.worker_tasks_removed IS
+    'Background tasks deleted by the district: kept by pg_dump, so that a restore deletes the shipped ones again.';
+
+-- worker_task_removed records a deleted task (a TRUNCATE's too, by the statement
+-- trigger, which reads the rows before they go).
+CREATE FUNCTION workorder.worker_task_removed()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF TG_OP OPERATOR(pg_catalog.=) 'TRUNCATE' THEN
+        INSERT INTO workorder.worker_tasks_removed (task)
+        SELECT t.task FROM workorder.worker_tasks t
+        ON CONFLICT ON CONSTRAINT worker_tasks_removed_pkey DO NOTHING;
+    ELSE
+        INSERT INTO workorder.worker_tasks_removed (task) VALUES (OLD.task)
+        ON CONFLICT ON CONSTRAINT worker_tasks_removed_pkey DO NOTHING;
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER worker_tasks_removed
+    AFTER DELETE ON workorder.worker_tasks
+    FOR EACH ROW EXECUTE FUNCTION workorder.worker_task_removed();
+CREATE TRIGGER worker_tasks_truncated
+    BEFORE TRUNCATE ON workorder.worker_tasks
+    FOR EACH STATEMENT EXECUTE FUNCTION workorder.worker_task_removed();
+
+-- worker_tasks_removed_after_insert deletes the task a record names while it is
+-- still as shipped: on a restore, the one CREATE EXTENSION made again (a task the
+-- district made again under that name is its own, and stays).  Not a record the
+-- triggers above write: their task is deleted already, or about to be truncated.
+CREATE FUNCTION workorder.worker_tasks_removed_after_insert()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.>) 1 THEN
+        RETURN NULL;
+    END IF;
+    DELETE FROM workorder.worker_tasks t WHERE t.task OPERATOR(pg_catalog.=) NEW.task AND t.shipped;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER worker_tasks_removed_after_insert
+    AFTER INSERT ON workorder.worker_tasks_removed
+    FOR EACH ROW EXECUTE FUNCTION workorder.worker_tasks_removed_after_insert();
+ALTER TABLE workorder.worker_tasks_removed ENABLE ALWAYS TRIGGER worker_tasks_removed_after_insert;
 
 -- task_drain_inbox makes orders of pending inbox rows, one batch per run.  A full
 -- batch means there may be more: it is due again at once; so do rows never tried
@@ -189,11 +296,11 @@ BEGIN
 END
 $$;
 
-INSERT INTO workorder.worker_tasks (task, position, function, description) VALUES
+INSERT INTO workorder.worker_tasks (task, position, function, description, shipped) VALUES
     ('ticket_day', 10, 'workorder.task_ticket_day',
-     'make today''s row of ticket_days before the day''s first report, so that no report waits for another''s commit'),
-    ('drain_inbox', 100, 'workorder.task_drain_inbox', 'make orders of pending workorder.inbox rows'),
-    ('trim_run_log', 1000, 'workorder.task_trim_run_log', 'keep workorder.worker_runs within its retention and size');
+     'make today''s row of ticket_days before the day''s first report, so that no report waits for another''s commit', true),
+    ('drain_inbox', 100, 'workorder.task_drain_inbox', 'make orders of pending workorder.inbox rows', true),
+    ('trim_run_log', 1000, 'workorder.task_trim_run_log', 'keep workorder.worker_runs within its retention and size', true);
 
 -- restore_sessions names the session that created the extension in a restore: one
 -- with row_security off, which pg_dump's scripts and pg_restore both set first (a

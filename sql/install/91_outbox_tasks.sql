@@ -58,9 +58,9 @@ $$;
 REVOKE ALL ON FUNCTION workorder.task_outbox_expire() FROM PUBLIC;
 
 -- Between the inbox drain (100) and the run log trim (1000, which must stay last).
-INSERT INTO workorder.worker_tasks (task, position, function, description) VALUES
+INSERT INTO workorder.worker_tasks (task, position, function, description, shipped) VALUES
     ('outbox_expire', 500, 'workorder.task_outbox_expire',
-     'give back outbox messages whose lease ran out (dead after outbox_max_attempts)');
+     'give back outbox messages whose lease ran out (dead after outbox_max_attempts)', true);
 
 -- outbox_dead_notice tells the center of a message that died, however it died (a
 -- failure or a lease that ran out after its last attempt; through fail_outbox, a

@@ -180,6 +180,6 @@ REVOKE ALL ON FUNCTION workorder.task_deadline_check() FROM PUBLIC;
 
 -- After the inbox drain (100), so that orders it made are checked in the same pass;
 -- before outbox_expire (500) and the run log trim (1000, which must stay last).
-INSERT INTO workorder.worker_tasks (task, position, function, description) VALUES
+INSERT INTO workorder.worker_tasks (task, position, function, description, shipped) VALUES
     ('deadline_check', 200, 'workorder.task_deadline_check',
-     'log deadline warnings, accept overdue and overdue marks of orders whose next_check_at has come');
+     'log deadline warnings, accept overdue and overdue marks of orders whose next_check_at has come', true);

@@ -137,9 +137,9 @@ $$;
 REVOKE ALL ON FUNCTION workorder.task_escalate(timestamptz) FROM PUBLIC;
 
 -- After deadline_check (200), so that an order is marked overdue before it is escalated.
-INSERT INTO workorder.worker_tasks (task, position, function, description) VALUES
+INSERT INTO workorder.worker_tasks (task, position, function, description, shipped) VALUES
     ('escalate', 210, 'workorder.task_escalate',
-     'do the due escalation steps of orders whose next_escalation_at has come');
+     'do the due escalation steps of orders whose next_escalation_at has come', true);
 
 -- calendar_recompute (issue 4, second part) consumes workorder.calendar_changes:
 -- it takes the pending rows (at most 1000 a run, SKIP LOCKED), and for each finds
@@ -414,6 +414,6 @@ REVOKE ALL ON FUNCTION workorder.task_calendar_recompute() FROM PUBLIC;
 
 -- Before deadline_check (200), so that a pass checks the recomputed deadlines (150 is
 -- left free: the worker regression test registers a task there).
-INSERT INTO workorder.worker_tasks (task, position, function, description) VALUES
+INSERT INTO workorder.worker_tasks (task, position, function, description, shipped) VALUES
     ('calendar_recompute', 180, 'workorder.task_calendar_recompute',
-     'recompute the deadlines of open orders after a change of their calendar');
+     'recompute the deadlines of open orders after a change of their calendar', true);

@@ -80,8 +80,8 @@ END
 $$;
 REVOKE ALL ON FUNCTION workorder.task_detect_hotspots() FROM PUBLIC;
 
-INSERT INTO workorder.worker_tasks (task, position, function, description) VALUES
+INSERT INTO workorder.worker_tasks (task, position, function, description, shipped) VALUES
     ('ingest_detections', 120, 'workorder.task_ingest_detections',
-     'move video-AI detections out of their inbox, count them by place and time, raise orders'),
+     'move video-AI detections out of their inbox, count them by place and time, raise orders', true),
     ('detect_hotspots', 600, 'workorder.task_detect_hotspots',
-     'record places where a category''s orders cluster beyond their baseline');
+     'record places where a category''s orders cluster beyond their baseline', true);

@@ -811,9 +811,9 @@ $$;
 REVOKE ALL ON FUNCTION workorder.task_score_update() FROM PUBLIC;
 
 -- After the deadline and escalation tasks (200, 210), whose events it counts.
-INSERT INTO workorder.worker_tasks (task, position, function, description) VALUES
+INSERT INTO workorder.worker_tasks (task, position, function, description, shipped) VALUES
     ('score_update', 400, 'workorder.task_score_update',
-     'add the facts of new order events to workorder.unit_scores (watermark in score_progress)');
+     'add the facts of new order events to workorder.unit_scores (watermark in score_progress)', true);
 
 -- recompute_scores rebuilds the rows of every period that starts on or after the
 -- period containing from_day (its month and its week) and on or before to_day,

@@ -121,6 +121,6 @@ $$;
 REVOKE ALL ON FUNCTION workorder.task_purge_history() FROM PUBLIC;
 
 -- Before trim_run_log, which stays the last task of a pass.
-INSERT INTO workorder.worker_tasks (task, position, function, description) VALUES
+INSERT INTO workorder.worker_tasks (task, position, function, description, shipped) VALUES
     ('purge_history', 990, 'workorder.task_purge_history',
-     'delete inbox rows, outbox messages, notifications and detections past their retention (settings retention_*)');
+     'delete inbox rows, outbox messages, notifications and detections past their retention (settings retention_*)', true);

@@ -120,7 +120,7 @@ BEGIN
             EXECUTE pg_catalog.format('GRANT INSERT, UPDATE, DELETE ON TABLE %s TO workorder_admin', rel);
         END IF;
     END LOOP;
-    GRANT INSERT, UPDATE, DELETE ON TABLE workorder.logins, workorder.worker_tasks TO workorder_admin;
+    GRANT INSERT, UPDATE, DELETE ON TABLE workorder.logins, workorder.worker_tasks, workorder.worker_tasks_removed TO workorder_admin;
 
     -- Orders and their log: read under row-level security (part 96), changed only
     -- through the functions.  The outbox and the inbox: the connectors' own rows.

@@ -8,7 +8,7 @@
 # rules, the shipped cn calendar changed by a loaded holiday plus a calendar of
 # its own, a changed shipped SLA policy and a new one with its escalation chain
 # and a priority mapping, a shipped escalation step deleted, a shipped policy
-# deleted and made again, orders in every status (one merged into a newer
+# deleted and made again, a background task deleted and one moved, orders in every status (one merged into a newer
 # master, one whose master was written after it) with their events, outbox
 # messages claimed, acknowledged and failed, and inbox rows accepted and
 # rejected.  After pg_restore --single-transaction into a fresh database:
@@ -64,6 +64,11 @@ INSERT INTO workorder.sla_priority_policies (priority, policy) VALUES ('high', '
 -- A shipped step deleted: the district does not escalate standard orders to the
 -- leader.  (CREATE EXTENSION put it back on a restore, and nothing took it away.)
 DELETE FROM workorder.sla_escalation_steps WHERE policy = 'standard' AND step = 4;
+-- Background work changed: the district keeps its history (purge_history deleted),
+-- and hotspot detection runs in the purge's place, last but one.  (Neither was
+-- dumped: the purge came back on a restore.)
+DELETE FROM workorder.worker_tasks WHERE task = 'purge_history';
+UPDATE workorder.worker_tasks SET position = 990 WHERE task = 'detect_hotspots';
 -- A shipped policy deleted, its chain with it, and made again with terms of the
 -- district's own and no chain.  (CREATE EXTENSION put it back on a restore: the
 -- district's terms replaced it, but the shipped chain stayed under them.)  The
@@ -269,6 +274,10 @@ check "the changed cn calendar is restored, not the shipped one" "false 1" \
   "$(q "$restored_db" "SELECT c.shipped || ' ' || count(d.*) FROM workorder.calendars c
                          LEFT JOIN workorder.calendar_days d ON d.calendar_code = c.code AND d.day = '2030-01-07'
                         WHERE c.code = 'cn' GROUP BY c.shipped")"
+check "the background tasks are the district's: no purge, hotspot detection in its place" "false 990 true" \
+  "$(q "$restored_db" "SELECT (SELECT count(*) > 0 FROM workorder.worker_tasks WHERE task = 'purge_history') || ' '
+                              || (SELECT position FROM workorder.worker_tasks WHERE task = 'detect_hotspots') || ' '
+                              || (SELECT bool_and(position > 0) FROM workorder.worker_tasks)")"
 check "the shipped policy deleted and made again is the district's, without the shipped chain" \
   "complex:02:00:00:0 steps fast standard urgent" \
   "$(q "$restored_db" "SELECT string_agg(p.name || CASE WHEN p.name = 'complex' THEN ':' || p.accept_amount || ':'

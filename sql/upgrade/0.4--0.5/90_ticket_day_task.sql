@@ -4,11 +4,12 @@
 -- midnight.
 -- At position 10 as a fresh install has it, or, if an admin put a task there, just
 -- before the first task.
-INSERT INTO workorder.worker_tasks (task, position, function, description)
+INSERT INTO workorder.worker_tasks (task, position, function, description, shipped)
 SELECT 'ticket_day',
        CASE WHEN EXISTS (SELECT 1 FROM workorder.worker_tasks t WHERE t.position OPERATOR(pg_catalog.=) 10)
             THEN (SELECT pg_catalog.min(t.position) OPERATOR(pg_catalog.-) 1 FROM workorder.worker_tasks t)
             ELSE 10 END,
        'workorder.task_ticket_day',
-       'make today''s row of ticket_days before the day''s first report, so that no report waits for another''s commit'
+       'make today''s row of ticket_days before the day''s first report, so that no report waits for another''s commit',
+       true
 ON CONFLICT (task) DO NOTHING;
