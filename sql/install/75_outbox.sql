@@ -233,6 +233,25 @@ BEGIN
 END
 $$;
 
+-- outbox_check_isolation refuses a claim or a redrive (operation names it) in a
+-- REPEATABLE READ or SERIALIZABLE transaction (WO307, as intake): the two take
+-- turns by a lock, and a statement's snapshot taken before the wait (the
+-- transaction's, at those levels) did not see what the other had done, so a
+-- report's messages still went out of order.
+CREATE FUNCTION workorder.outbox_check_isolation(operation text)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.<>) 'read committed' THEN
+        PERFORM workorder.raise_error('WO307',
+            pg_catalog.format('%s needs a READ COMMITTED transaction', COALESCE(operation, 'the outbox')),
+            pg_catalog.format('The transaction''s isolation level is %s.', pg_catalog.current_setting('transaction_isolation')),
+            'Claim and redrive under READ COMMITTED (BEGIN ISOLATION LEVEL READ COMMITTED, or default_transaction_isolation of the connector''s role): with an older snapshot, a report''s messages can go out of order.');
+    END IF;
+END
+$$;
+
 -- claim_outbox claims up to max_messages due messages of a channel, in id order,
 -- for lease: each becomes 'claimed' for lease from the claim, and its attempts
 -- count the claim.  (From the moment of the claim, clock_timestamp(), not from the
@@ -259,8 +278,11 @@ AS $$
 DECLARE
     max_attempts integer := workorder.setting('outbox_max_attempts', '8')::integer;
     -- In a variable: compared with clock_timestamp() (volatile), next_attempt_at
-    -- would be a filter of every row, not a bound of outbox_due_idx.
-    claimed_at timestamptz := pg_catalog.clock_timestamp();
+    -- would be a filter of every row, not a bound of outbox_due_idx.  Read once the
+    -- redrive's lock is held (below): a claim that waited for a redrive dated its
+    -- lease from before the wait, came back with it over, and the next connector
+    -- got the same message.
+    claimed_at timestamptz;
 BEGIN
     PERFORM workorder.check_channel_access(channel, 'claim the outbox');   -- an intake login: its own channel only (part 96)
     PERFORM workorder.outbox_channel(channel);
@@ -282,7 +304,9 @@ BEGIN
     -- later message beside it, and one that the redrive did not see let the dead
     -- one go out after the later one, in flight (both out of order at the channel).
     -- The statements below take their snapshots once the lock is held.
+    PERFORM workorder.outbox_check_isolation('claim_outbox()');
     PERFORM workorder.lock_xact_shared('workorder.outbox_redrive', channel);
+    claimed_at := pg_catalog.clock_timestamp();
     -- A message whose lease ran out after its last attempt is dead: the task
     -- outbox_expire says so too, but without a worker or a pg_cron job nothing
     -- else would, and it would stay claimed, neither claimable nor dead.  At most
@@ -526,6 +550,7 @@ BEGIN
     PERFORM workorder.outbox_batch_size(max_messages, 100000, 'Send 1 to 100000 dead messages again at a time.');
     -- Alone, against the channel's claims (see claim_outbox), and so on a snapshot
     -- taken after every claim in flight has ended.
+    PERFORM workorder.outbox_check_isolation('redrive_outbox()');
     PERFORM workorder.lock_xact('workorder.outbox_redrive', channel);
     WITH dead AS (
         -- Overtaken: a later message of the report was delivered or is claimed, or

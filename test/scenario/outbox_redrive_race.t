@@ -14,7 +14,7 @@
 # of a channel share a lock that the redrive takes alone: each waits for the other.
 #
 # Session 1 holds a claim (1) or a redrive (2) open; session 2 runs the other and
-# waits for it; session 1 commits.
+# waits for it; session 1 commits.  (3) Both refuse a REPEATABLE READ transaction.
 #
 # Needs PGHOST/PGPORT/PGUSER of a running cluster (scripts/test.sh sets them) and
 # test/fixtures/intake_map.sql.  Prints TAP.  The scratch database is dropped
@@ -39,7 +39,7 @@ trap cleanup EXIT
 
 . "$(dirname "$0")/tap.sh"
 
-echo "1..9"
+echo "1..11"
 
 fixture_database "$db" intake_map.sql 2>/dev/null &&
   q "INSERT INTO workorder.settings (name, value, description) VALUES ('worker_enabled', 'off', 'outbox_redrive_race.t')" >/dev/null
@@ -78,15 +78,28 @@ wait "$redriver"
 check "(1) then finds the accept claimed: the dispatch is superseded, not sent again" "0 1" "$(cat "$work/redrive.out")"
 check "(1) ... and stays dead" "dispatch:dead accept:claimed" "$(states "$one")"
 
-# (2) The redrive first, open; then a claim.
+# (2) The redrive first, open; then a claim, whose lease of 5 seconds counts from
+# when it got the lock: the redrive is held 6 seconds (a lease counted from before
+# the wait was over when the claim returned, and the next connector got the message).
 two=$(dead_dispatch RR-2 121.0301)
 first "BEGIN; SELECT * FROM workorder.redrive_outbox('hotline');" >/dev/null
-psql -X -q -At -d "$db" -c "SELECT string_agg(kind, ' ' ORDER BY id) FROM workorder.claim_outbox('hotline', 10, '1 minute', 'cB')" \
+psql -X -q -At -d "$db" -c "SELECT string_agg(kind, ' ' ORDER BY id) || ' ' || bool_and(claimed_until > clock_timestamp())
+                              FROM workorder.claim_outbox('hotline', 10, '5 seconds', 'cB')" \
   >"$work/claim.out" 2>&1 &
 claimer=$!
 check "(2) a claim waits for the redrive in flight" yes "$(lock_waiters "$db" 1)"
+sleep 6
 first "COMMIT;" >/dev/null
 wait "$claimer"
-check "(2) then takes the dispatch sent again, and holds the accept back behind it" dispatch "$(cat "$work/claim.out")"
+check "(2) then takes the dispatch sent again, its lease still running, and holds the accept back behind it" "dispatch true" \
+  "$(cat "$work/claim.out")"
 check "(2) ... in the report's order" "dispatch:claimed accept:pending" "$(states "$two")"
+
+# (3) Under REPEATABLE READ a statement's snapshot is the transaction's, taken
+# before any wait: claims and redrives are refused there, as intake is.
+for call in "claim_outbox('hotline', 10, '1 minute', 'cC')" "redrive_outbox('hotline')"; do
+  check "(3) ${call%%(*}() in a REPEATABLE READ transaction is WO307" WO307 \
+    "$(psql -X -q -At -d "$db" -v VERBOSITY=sqlstate -c "\\set VERBOSITY sqlstate" \
+         -c "BEGIN ISOLATION LEVEL REPEATABLE READ" -c "SELECT count(*) FROM workorder.$call" 2>&1 | grep -o 'WO[0-9]*' | head -n 1)"
+done
 [ "$failed" -eq 0 ]
