@@ -62,9 +62,12 @@
 -- the xids of pg_stat_activity and pg_prepared_xacts, read fresh after S).  Every
 -- transaction that drew an id <= S already had its xid (every writer of events
 -- writes the order row first, so its xid exists before it draws an event id), and
--- had either ended or was among them.  A later pass that finds none of them still
--- running knows every event with id <= S that will ever exist is visible, and the
--- watermark moves to S.  Only this database's transactions count: events are
+-- had either ended or was among them.  A later pass whose snapshot sees all of
+-- them as ended (pg_visible_in_snapshot: not running when it was taken) sees every
+-- event with id <= S that will ever exist, and the watermark moves to S.  The
+-- snapshot, not whether they run now: under REPEATABLE READ (run_due_work() in a
+-- caller's transaction) one that ended after the snapshot was taken was not running
+-- any more, its events were not visible, and the watermark passed them for good.  Only this database's transactions count: events are
 -- written here, and a transaction left open in another database of the cluster
 -- (which holds every snapshot's xmin back) must not stop the scores.  (A snapshot's
 -- xmax would not do either: it is the latest completed xid + 1, and a running
@@ -154,17 +157,17 @@ COMMENT ON TABLE workorder.score_progress IS
     'The scores'' watermark: unit_scores counts exactly the events with id <= processed_through.';
 
 -- score_marks are the marks of the passes (see the top): every event with id <=
--- last_event_id is final once none of running_xids is running.
+-- last_event_id is final for a snapshot that sees every one of running_xids ended.
 CREATE TABLE workorder.score_marks (
     last_event_id bigint NOT NULL,
-    running_xids  xid[] NOT NULL,
+    running_xids  xid8[] NOT NULL,
     taken_at      timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
 );
 -- Not dumped: transaction ids mean nothing in another cluster, and after a restore
 -- every event is committed, so the first passes take fresh marks.
 REVOKE ALL ON workorder.score_marks FROM PUBLIC;
 COMMENT ON TABLE workorder.score_marks IS
-    'Marks of score_update passes: events up to last_event_id are final once none of running_xids (this database''s transactions when the mark was taken) is running.';
+    'Marks of score_update passes: events up to last_event_id are final for a snapshot that sees every one of running_xids (this database''s transactions when the mark was taken) ended.';
 
 -- score_running_xids returns the transactions of this database running now, its
 -- prepared ones included: the xids of pg_stat_activity (every caller may read
@@ -172,22 +175,31 @@ COMMENT ON TABLE workorder.score_marks IS
 -- transaction reads pg_stat_activity once and keeps what it read, and a mark must
 -- see every transaction that had its xid when it read the sequence.  Backends come
 -- before prepared transactions: one that prepares meanwhile is in the second list
--- before it leaves the first.
+-- before it leaves the first.  Both give 32-bit xids; each is made whole (xid8)
+-- with the epoch that puts it nearest the current snapshot's xmax (a running xid
+-- is within 2^31 of it, which wraparound protection guarantees).
 CREATE FUNCTION workorder.score_running_xids()
-RETURNS xid[]
+RETURNS xid8[]
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
     here oid := (SELECT d.oid FROM pg_catalog.pg_database d
                   WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database());
+    near bigint := pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text::bigint;
     backends xid[];
+    running xid[];
 BEGIN
     PERFORM pg_catalog.pg_stat_clear_snapshot();
     backends := ARRAY(SELECT a.backend_xid FROM pg_catalog.pg_stat_activity a
                        WHERE a.datid OPERATOR(pg_catalog.=) here AND a.backend_xid IS NOT NULL);
-    RETURN backends OPERATOR(pg_catalog.||)
-           ARRAY(SELECT p.transaction FROM pg_catalog.pg_prepared_xacts p
-                  WHERE p.database OPERATOR(pg_catalog.=) pg_catalog.current_database());
+    running := backends OPERATOR(pg_catalog.||)
+               ARRAY(SELECT p.transaction FROM pg_catalog.pg_prepared_xacts p
+                      WHERE p.database OPERATOR(pg_catalog.=) pg_catalog.current_database());
+    RETURN ARRAY(SELECT (near OPERATOR(pg_catalog.+)
+                         ((x::text::bigint OPERATOR(pg_catalog.-) near OPERATOR(pg_catalog.%) 4294967296
+                           OPERATOR(pg_catalog.+) 6442450944) OPERATOR(pg_catalog.%) 4294967296)
+                         OPERATOR(pg_catalog.-) 2147483648)::text::xid8
+                   FROM pg_catalog.unnest(running) x);
 END
 $$;
 REVOKE ALL ON FUNCTION workorder.score_running_xids() FROM PUBLIC;
@@ -748,7 +760,7 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     batch bigint := GREATEST(workorder.score_number('score_batch_events', '100000')::bigint, 1);
-    running xid[] := workorder.score_running_xids();
+    seen pg_snapshot := pg_catalog.pg_current_snapshot();
     done bigint;
     target bigint;
     newest bigint;
@@ -777,7 +789,8 @@ BEGIN
         RETURN outcome;
     END IF;
     SELECT pg_catalog.max(m.last_event_id) INTO target FROM workorder.score_marks m
-     WHERE NOT m.running_xids OPERATOR(pg_catalog.&&) running;
+     WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(m.running_xids) x
+                        WHERE NOT pg_catalog.pg_visible_in_snapshot(x, seen));
     -- (LEAST ignores a NULL: no final mark must mean no target.)
     IF target IS NOT NULL THEN
         target := LEAST(target, done OPERATOR(pg_catalog.+) batch);
@@ -802,7 +815,8 @@ BEGIN
     -- waits for the worker's next pass (at most worker_naptime).
     IF EXISTS (SELECT 1 FROM workorder.score_marks m
                 WHERE m.last_event_id OPERATOR(pg_catalog.>) done
-                  AND NOT m.running_xids OPERATOR(pg_catalog.&&) running) THEN
+                  AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(m.running_xids) x
+                                   WHERE NOT pg_catalog.pg_visible_in_snapshot(x, seen))) THEN
         outcome.next_due := pg_catalog.now();
     END IF;
     RETURN outcome;

@@ -7,6 +7,8 @@
 #   (c) An older transaction with an xid and a younger one holding events are both
 #       open when a pass takes its mark, and the older commits first: the mark is
 #       not final until the younger has ended (a snapshot's xmax would say it is).
+#   (e) A pass under REPEATABLE READ does not take a mark as final while its
+#       snapshot cannot see the events below it.
 #   (d) A transaction with an xid left open in another database of the cluster does
 #       not hold the scores back (it held every snapshot's xmin, and the watermark,
 #       until it ended); one prepared in this database does.
@@ -84,7 +86,7 @@ differences() {
      DROP TABLE incremental;" | tail -n 1
 }
 
-echo "1..17"
+echo "1..19"
 psql -X -q -d postgres -c "CREATE DATABASE $db" >/dev/null
 q "CREATE EXTENSION workorder CASCADE" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f "$repo/test/fixtures/lifecycle_map.sql" >/dev/null
@@ -187,6 +189,31 @@ check "(d) the watermark stayed below the events of the prepared transaction" t 
                         WHERE o.channel_ref = 'prepared-1')")"
 catch_up
 check "(d) after COMMIT PREPARED, incremental rows equal a full recompute" 0 "$(differences)"
+
+# (e) A pass in a REPEATABLE READ transaction (run_due_work() in a caller's
+# transaction) whose snapshot is older than the commit of events below a mark: the
+# mark is not final for it.  (The mark's transactions had ended when it looked, and
+# the watermark passed events its snapshot could not see: never counted.)
+hold "rr_writer_$$" -v first=6001 -v orders=50 -v first_day=2026-08-01 -v days=30 -v seed=0.7 -f "$history"
+rr_writer=$!
+wait_held "rr_writer_$$"
+q "SELECT workorder.run_task('score_update')" >/dev/null   # the mark, with the writer running
+( PGAPPNAME="rr_pass_$$" psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -c "BEGIN ISOLATION LEVEL REPEATABLE READ" \
+    -c "SELECT count(*) FROM workorder.order_events" \
+    -c "DO \$\$ BEGIN WHILE EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = 'rr_writer_$$')
+                 LOOP PERFORM pg_sleep(0.05); PERFORM pg_stat_clear_snapshot(); END LOOP; END \$\$" \
+    -c "SELECT workorder.run_task('score_update')" -c "SELECT workorder.run_task('score_update')" \
+    -c "SELECT processed_through FROM workorder.score_progress" -c "COMMIT" >"$work/rr_pass.out" 2>&1 ) &
+rr_pass=$!
+wait_held "rr_pass_$$"
+release "rr_writer_$$"
+wait "$rr_writer"
+wait "$rr_pass"
+check "(e) the REPEATABLE READ passes kept the watermark below the events their snapshot could not see" t \
+  "$(q "SELECT $(tail -n 1 "$work/rr_pass.out" | grep -E '^[0-9]+$' || echo -1) BETWEEN 0 AND (SELECT min(e.id) - 1 FROM workorder.order_events e
+           JOIN workorder.orders o ON o.id = e.order_id WHERE o.channel_ref = 'gen-6001')")"
+catch_up
+check "(e) and once counted, incremental rows equal a full recompute" 0 "$(differences)"
 
 # (b) 4 writers x 6 random batches, a score_update loop, and the worker.
 q "DELETE FROM workorder.settings WHERE name = 'worker_enabled'; SELECT workorder.wake_worker()" >/dev/null

@@ -6,9 +6,9 @@
 DROP TABLE workorder.score_marks;
 CREATE TABLE workorder.score_marks (
     last_event_id bigint NOT NULL,
-    running_xids  xid[] NOT NULL,
+    running_xids  xid8[] NOT NULL,
     taken_at      timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
 );
 REVOKE ALL ON workorder.score_marks FROM PUBLIC;
 COMMENT ON TABLE workorder.score_marks IS
-    'Marks of score_update passes: events up to last_event_id are final once none of running_xids (this database''s transactions when the mark was taken) is running.';
+    'Marks of score_update passes: events up to last_event_id are final for a snapshot that sees every one of running_xids (this database''s transactions when the mark was taken) ended.';
