@@ -246,14 +246,19 @@ SELECT pg_catalog.pg_extension_config_dump('workorder.ticket_number_seq', '');
 -- (README, Backup and restore), whose worker's first pass made today's row before
 -- pg_restore connected, the dump's rows failed whole on that one, and with the
 -- restored sequence beyond its numbers every submit() of the day failed (or gave
--- tickets issued already).  Only while rows are restored (loaded_by_restore, part 51):
--- an ordinary insert of a day that has its row is the primary key's error.
+-- tickets issued already).  A row of a later day that starts below the restored one
+-- goes too: days start at increasing numbers, so the database made it itself (a dump
+-- of yesterday restored today), and the day's first ticket makes it again from the
+-- restored sequence.  Only while rows are restored (loaded_by_restore, part 51): an
+-- ordinary insert of a day that has its row is the primary key's error.
 CREATE FUNCTION workorder.ticket_days_restored_over()
 RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
     IF workorder.loaded_by_restore('workorder.ticket_days') THEN
+        DELETE FROM workorder.ticket_days d
+         WHERE d.day OPERATOR(pg_catalog.>) NEW.day AND d.first_number OPERATOR(pg_catalog.<) NEW.first_number;
         UPDATE workorder.ticket_days d SET first_number = NEW.first_number
          WHERE d.day OPERATOR(pg_catalog.=) NEW.day;
         IF FOUND THEN

@@ -205,16 +205,24 @@ existing_db="dump_existing_$$"
 q postgres "CREATE DATABASE $existing_db" >/dev/null
 q "$existing_db" "CREATE EXTENSION workorder CASCADE" >/dev/null
 # (Its numbers far from the source's: a fresh database's would be the same.)
+# And a row of tomorrow, starting below the dump's numbers (one below the source's
+# today): a day the dump does not have, as a dump of yesterday restored after
+# midnight lacks today, whose numbers the restored sequence has passed (past 999,999
+# of them, every ticket of that day failed).
 check "the database with the extension has today's ticket row before the restore" "700002" \
   "$(q "$existing_db" "BEGIN; DELETE FROM workorder.ticket_days; SELECT setval('workorder.ticket_number_seq', 700000);
                         SELECT workorder.prepare_ticket_day(); COMMIT;
                         SELECT first_number FROM workorder.ticket_days" | tail -n 1)"
+q "$existing_db" "INSERT INTO workorder.ticket_days VALUES ((now() AT TIME ZONE 'Asia/Shanghai')::date + 1,
+                    $(q "$source_db" "SELECT max(first_number) - 1 FROM workorder.ticket_days"))"
 pg_restore -d "$existing_db" "$work/source.dump" 2>"$work/existing.err"
 check "pg_restore into it fails only on the schema that is there already" \
   'pg_restore: error: could not execute query: ERROR:  schema "workorder" already exists' \
   "$(grep 'ERROR' "$work/existing.err")"
 check "... and restores every table's rows the same (ticket_days included)" "" \
   "$(diff <(echo "$before") <(digest "$existing_db") | grep '^[<>]' | tr '\n' ';')"
+check "... without the row of the later day it had made below the restored numbers" 0 \
+  "$(q "$existing_db" "SELECT count(*) FROM workorder.ticket_days WHERE day > (now() AT TIME ZONE 'Asia/Shanghai')::date")"
 check "... and the next ticket of today follows the restored ones" "t" \
   "$(q "$existing_db" "SELECT workorder.ticket_seq(workorder.next_ticket()) > (SELECT max(workorder.ticket_seq(ticket)) FROM workorder.orders
                         WHERE workorder.ticket_day(ticket) = (now() AT TIME ZONE 'Asia/Shanghai')::date)")"
