@@ -8,7 +8,7 @@ CREATE EXTENSION IF NOT EXISTS dblink;
 SELECT format('dbname=%s port=%s host=%s user=%s', current_database(), current_setting('port'),
               split_part(current_setting('unix_socket_directories'), ',', 1), current_user) AS other \gset
 BEGIN;
-SELECT plan(69);
+SELECT plan(71);
 
 SET LOCAL search_path = workorder, public;
 -- The results must not depend on the session's time zone: run in another one.
@@ -208,16 +208,27 @@ SELECT is(workorder.add_working_time('2026-12-01 17:00+08', '2 hours'), timestam
           'after a rollback the old calendar is back');
 SELECT is((SELECT shipped FROM workorder.calendars WHERE code = 'cn'), true, 'and cn is as shipped again');
 
--- Restoring a dump of a changed cn: inserting a calendar over a still shipped one
--- replaces it, hours and days too.
+-- Restoring a dump of a changed cn (an INSERT with check_function_bodies off, as
+-- pg_dump's scripts and pg_restore load rows): a calendar restored over a still
+-- shipped one replaces it, hours and days too.
 SAVEPOINT restore;
+SET LOCAL check_function_bodies = off;
 INSERT INTO workorder.calendars (code, name, time_zone) VALUES ('cn', '中国大陆 (restored)', 'Asia/Shanghai');
+RESET check_function_bodies;
 SELECT is((SELECT count(*) FROM workorder.calendar_hours WHERE calendar_code = 'cn')
           + (SELECT count(*) FROM workorder.calendar_days WHERE calendar_code = 'cn'), 0::bigint,
-          'a calendar inserted over the shipped cn replaces it');
+          'a calendar restored over the shipped cn replaces it');
 ROLLBACK TO SAVEPOINT restore;
+-- By hand, an INSERT of a calendar there is is WO502, and the calendar stays (over
+-- the shipped cn it deleted it, its hours and every holiday, and every deadline
+-- failed; over another, it was a bare 23505).
 SELECT throws_ok($$INSERT INTO workorder.calendars (code, name, time_zone) VALUES ('t-berlin', 'again', 'UTC')$$,
-                 '23505', NULL, 'a calendar that is not shipped is not replaced');
+                 'WO502', 'calendar t-berlin exists already', 'a calendar that is not shipped is not replaced');
+SELECT throws_ok($$INSERT INTO workorder.calendars (code, name, time_zone) VALUES ('cn', '中国大陆', 'Asia/Shanghai')$$,
+                 'WO502', 'calendar cn exists already', 'an INSERT of cn by hand is refused, not taken for a restore');
+SELECT is((SELECT count(*) FROM workorder.calendar_hours WHERE calendar_code = 'cn') > 0
+          AND (SELECT count(*) FROM workorder.calendar_days WHERE calendar_code = 'cn') > 0, true,
+          '... and cn keeps its hours and days');
 
 -- Definitions that are refused.
 SELECT throws_ok($$INSERT INTO workorder.calendar_hours VALUES ('t-berlin', 1, '16:00', '18:00')$$,

@@ -183,16 +183,24 @@ BEGIN
            IS DISTINCT FROM (OLD.code, OLD.name, OLD.time_zone, OLD.makeup_isodow, OLD.description) THEN
             NEW.shipped := false;
         END IF;
-    ELSE
-        -- A calendar inserted over one that is still as shipped replaces it: this
+    ELSIF workorder.loaded_by_restore('workorder.calendars') THEN
+        -- A calendar restored over one that is still as shipped replaces it: this
         -- is how pg_restore brings back a changed copy of a shipped calendar.  The
         -- transaction remembers it (calendars_replaced): its hours come later.
+        -- Only a restore (loaded_by_restore, part 51): an INSERT of cn by hand
+        -- deleted the shipped calendar, its hours and every holiday, and committed;
+        -- every deadline on it failed from then on.
         DELETE FROM workorder.calendars c
          WHERE c.code OPERATOR(pg_catalog.=) NEW.code AND c.shipped;
         IF FOUND THEN
             PERFORM pg_catalog.set_config('workorder_calendar.replaced',
                 pg_catalog.array_append(workorder.calendars_replaced(), NEW.code)::text, true);
         END IF;
+    ELSIF EXISTS (SELECT 1 FROM workorder.calendars c WHERE c.code OPERATOR(pg_catalog.=) NEW.code) THEN
+        PERFORM workorder.raise_error('WO502',
+            pg_catalog.format('calendar %s exists already', NEW.code),
+            pg_catalog.format('An INSERT gave the code %s of a calendar there is.', pg_catalog.quote_literal(NEW.code)),
+            'Change the calendar with UPDATE (its hours in calendar_hours, its days with load_calendar_days), or give the new one another code.');
     END IF;
     RETURN NEW;
 END
