@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(111);
+SELECT plan(112);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -356,6 +356,31 @@ SET CONSTRAINTS workorder.calendars_delete_policies IMMEDIATE;
 SELECT throws_ok($$DELETE FROM workorder.calendars WHERE code = 'cn'$$, 'WO502',
                  'calendar cn is used by SLA policies and cannot be deleted',
                  'a calendar a policy uses is not deleted (WO502)');
+-- Nor one that only an earlier version of a policy is on: its orders are held to
+-- those terms (with the calendar gone they were counted on the policy's calendar of
+-- now, silently, at the next calendar change).
+-- (Results read inside a savepoint are asserted after it is rolled back: pgTAP's
+-- record of a test made inside one goes with it.)
+CREATE FUNCTION pg_temp.error_of(statement text) RETURNS text LANGUAGE plpgsql AS $f$
+BEGIN
+    EXECUTE statement;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END
+$f$;
+SAVEPOINT earlier_calendar;
+INSERT INTO workorder.calendars (code, name, time_zone) VALUES ('six', '六天', 'Asia/Shanghai');
+INSERT INTO workorder.calendar_hours SELECT 'six', d, '09:00', '17:00' FROM generate_series(1, 6) d;
+INSERT INTO workorder.sla_policies (name, calendar_code, accept_clock, accept_amount, resolve_clock, resolve_amount)
+VALUES ('p6', 'six', 'working_hours', '2 hours', 'working_days', '5 days');
+UPDATE workorder.sla_policy_versions SET valid_from = valid_from - interval '1 day' WHERE name = 'p6';
+UPDATE workorder.sla_policies SET calendar_code = 'cn' WHERE name = 'p6';
+SELECT pg_temp.error_of($$DELETE FROM workorder.calendars WHERE code = 'six'$$) AS earlier_calendar_delete \gset
+ROLLBACK TO SAVEPOINT earlier_calendar;
+RELEASE SAVEPOINT earlier_calendar;
+SELECT is(:'earlier_calendar_delete'::text, 'WO502: calendar six is used by SLA policies and cannot be deleted',
+          '... nor one an earlier version of a policy is on (WO502)');
 
 -- The names of SLA policies stay true.  A rule or category naming no policy was
 -- taken, and its orders silently got another; a renamed or deleted policy left its
@@ -542,33 +567,40 @@ SELECT is((SELECT resolve_due_at FROM workorder.orders WHERE id = :ver_now),
 SAVEPOINT removed;
 UPDATE workorder.routing_rules SET sla_policy = NULL WHERE sla_policy = 'urgent';
 DELETE FROM workorder.sla_policies WHERE name = 'urgent';
-SELECT is((SELECT count(*) FROM workorder.sla_policies_removed WHERE name = 'urgent'), 1::bigint,
-          'a deleted policy is recorded in sla_policies_removed');
-SELECT is((SELECT count(*) FROM workorder.sla_escalation_steps_removed WHERE policy = 'urgent'), 0::bigint,
-          '... and its shipped steps, gone with it, need no record of their own');
+SELECT (SELECT count(*) FROM workorder.sla_policies_removed WHERE name = 'urgent') AS urgent_recorded,
+       (SELECT count(*) FROM workorder.sla_escalation_steps_removed WHERE policy = 'urgent') AS urgent_steps_recorded \gset
 ROLLBACK TO SAVEPOINT removed;
+RELEASE SAVEPOINT removed;
+SELECT is(:urgent_recorded::bigint, 1::bigint, 'a deleted policy is recorded in sla_policies_removed');
+SELECT is(:urgent_steps_recorded::bigint, 0::bigint, '... and its shipped steps, gone with it, need no record of their own');
 -- As pg_restore writes the record after CREATE EXTENSION made the shipped rows.
+SAVEPOINT restored;
 INSERT INTO workorder.sla_policies_removed (name) VALUES ('urgent');
-SELECT is((SELECT count(*) FROM workorder.sla_policies WHERE name = 'urgent')
-          + (SELECT count(*) FROM workorder.sla_policy_versions WHERE name = 'urgent')
-          + (SELECT count(*) FROM workorder.sla_escalation_steps WHERE policy = 'urgent'), 0::bigint,
-          'a restored record deletes the shipped policy it names, its version and its chain');
-ROLLBACK TO SAVEPOINT removed;
+SELECT (SELECT count(*) FROM workorder.sla_policies WHERE name = 'urgent')
+       + (SELECT count(*) FROM workorder.sla_policy_versions WHERE name = 'urgent')
+       + (SELECT count(*) FROM workorder.sla_escalation_steps WHERE policy = 'urgent') AS urgent_left \gset
+ROLLBACK TO SAVEPOINT restored;
+RELEASE SAVEPOINT restored;
+SELECT is(:urgent_left::bigint, 0::bigint, 'a restored record deletes the shipped policy it names, its version and its chain');
 -- A district that deleted complex and made its own: the restore brings its terms
 -- over the shipped ones (in place), and its record takes the shipped chain away.
+SAVEPOINT made_again;
 INSERT INTO workorder.sla_policies (name, accept_clock, accept_amount, resolve_clock, resolve_amount)
 VALUES ('complex', 'calendar_hours', '2 hours', 'calendar_hours', '48 hours');
 INSERT INTO workorder.sla_policies_removed (name) VALUES ('complex');
-SELECT is((SELECT p.shipped || ' ' || p.accept_amount || ' ' || (SELECT count(*) FROM workorder.sla_escalation_steps s WHERE s.policy = p.name)
-                  || ' ' || (SELECT count(*) FROM workorder.sla_policy_versions v WHERE v.name = p.name AND v.shipped)
-             FROM workorder.sla_policies p WHERE p.name = 'complex'), 'false 02:00:00 0 0',
+SELECT (SELECT p.shipped || ' ' || p.accept_amount || ' ' || (SELECT count(*) FROM workorder.sla_escalation_steps s WHERE s.policy = p.name)
+               || ' ' || (SELECT count(*) FROM workorder.sla_policy_versions v WHERE v.name = p.name AND v.shipped)
+          FROM workorder.sla_policies p WHERE p.name = 'complex') AS complex_made_again,
+       (SELECT count(*) FROM workorder.sla_escalation_steps_removed) AS steps_recorded \gset
+ROLLBACK TO SAVEPOINT made_again;
+RELEASE SAVEPOINT made_again;
+SELECT is(:'complex_made_again'::text, 'false 02:00:00 0 0',
           'a record of a policy made again keeps the district''s terms, without the shipped chain and version');
-SELECT is((SELECT count(*) FROM workorder.sla_escalation_steps_removed), 0::bigint,
-          '... and records no step of its own');
-ROLLBACK TO SAVEPOINT removed;
+SELECT is(:steps_recorded::bigint, 0::bigint, '... and records no step of its own');
 -- TRUNCATE ... CASCADE (to load policies anew) records every policy; its deferred
 -- checks then run on rows of the table as truncated (a deletion made by the record
 -- queued one for a row the TRUNCATE took away, and the commit failed reading it).
+-- Last: the test's transaction rolls it back.
 CREATE TEMP TABLE policies_before_truncate AS SELECT name FROM workorder.sla_policies;
 TRUNCATE workorder.sla_policies CASCADE;
 SELECT lives_ok('SET CONSTRAINTS ALL IMMEDIATE', 'a TRUNCATE of the policies reaches its commit checks');
@@ -576,7 +608,6 @@ SELECT is((SELECT count(*) || ' ' || count(r.name) FROM policies_before_truncate
              LEFT JOIN workorder.sla_policies_removed r USING (name)),
           (SELECT count(*) || ' ' || count(*) FROM policies_before_truncate),
           '... and records every policy it removed');
-ROLLBACK TO SAVEPOINT removed;
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -355,13 +355,18 @@ BEGIN
     IF EXISTS (SELECT 1 FROM workorder.calendars c WHERE c.code OPERATOR(pg_catalog.=) OLD.code) THEN
         RETURN NULL;   -- deleted and made again in the transaction
     END IF;
-    SELECT pg_catalog.string_agg(p.name, ', ' ORDER BY p.name) INTO users
-      FROM workorder.sla_policies p WHERE p.calendar_code OPERATOR(pg_catalog.=) OLD.code;
+    -- A policy on it now, or one whose earlier terms were on it: orders are held to
+    -- the terms in force when their clock started (sla_terms), and with the calendar
+    -- gone they were counted again on the policy's calendar of now, silently.
+    SELECT pg_catalog.string_agg(u.name, ', ' ORDER BY u.name) INTO users
+      FROM (SELECT p.name FROM workorder.sla_policies p WHERE p.calendar_code OPERATOR(pg_catalog.=) OLD.code
+            UNION
+            SELECT v.name FROM workorder.sla_policy_versions v WHERE v.calendar_code OPERATOR(pg_catalog.=) OLD.code) u;
     IF users IS NOT NULL THEN
         PERFORM workorder.raise_error('WO502',
             pg_catalog.format('calendar %s is used by SLA policies and cannot be deleted', OLD.code),
-            pg_catalog.format('The policies on it are %s.', users),
-            'Move those policies to another calendar (UPDATE workorder.sla_policies SET calendar_code = ...) first.');
+            pg_catalog.format('The policies on it (or whose earlier terms were on it) are %s.', users),
+            'Move those policies to another calendar (UPDATE workorder.sla_policies SET calendar_code = ...) first; a calendar that earlier terms of a policy were on stays, for the orders held to them.');
     END IF;
     RETURN NULL;
 END
