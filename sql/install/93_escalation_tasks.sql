@@ -301,11 +301,15 @@ BEGIN
                                         WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
                                   AND l.classid OPERATOR(pg_catalog.=) 1464812364::oid
                                   AND l.objid OPERATOR(pg_catalog.=) 0::oid AND l.objsubid OPERATOR(pg_catalog.=) 22351
-                                  AND l.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()), '{}')
+                                  AND l.pid IS DISTINCT FROM pg_catalog.pg_backend_pid()), '{}')
      WHERE c.id OPERATOR(pg_catalog.=) ANY (changes) AND c.awaited IS NULL;
-    waiting := (SELECT pg_catalog.count(DISTINCT l.virtualxid) FROM pg_catalog.pg_locks l
-                 WHERE l.locktype OPERATOR(pg_catalog.=) 'virtualxid'
-                   AND l.virtualxid OPERATOR(pg_catalog.=) ANY (
+    -- One still holds a lock while it has not ended: a backend's transaction (its
+    -- virtualxid lock) or a prepared one, which keeps its locks, the calendars'
+    -- among them, under the virtual transaction it had, with no pid and no
+    -- virtualxid lock (it was not waited for: a submit() prepared by a two-phase
+    -- connector kept a deadline on a new holiday for good).
+    waiting := (SELECT pg_catalog.count(DISTINCT l.virtualtransaction) FROM pg_catalog.pg_locks l
+                 WHERE l.virtualtransaction OPERATOR(pg_catalog.=) ANY (
                        ARRAY(SELECT pg_catalog.unnest(c.awaited) FROM workorder.calendar_changes c
                               WHERE c.id OPERATOR(pg_catalog.=) ANY (changes))));
     IF waiting OPERATOR(pg_catalog.>) 0 THEN

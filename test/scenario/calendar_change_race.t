@@ -15,6 +15,7 @@
 # Here one session makes an order and keeps its transaction open; another marks
 # every day of the next three weeks a holiday (which moves any deadline) and runs
 # the recompute, which must wait; the first commits; the next run recomputes it.
+# Then the same with the order's transaction prepared (PREPARE TRANSACTION).
 #
 # Needs PGHOST/PGPORT/PGUSER of a running cluster (scripts/test.sh sets them) and
 # test/fixtures/intake_map.sql.  Prints TAP.  The scratch database is dropped however
@@ -30,13 +31,14 @@ q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
 
 cleanup() {
   [ -n "${MAKER_PID:-}" ] && kill "$MAKER_PID" 2>/dev/null
+  psql -X -q -d "$db" -c "ROLLBACK PREPARED 'calendar_race_$$'" >/dev/null 2>&1
   psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
 }
 trap cleanup EXIT
 
 . "$(dirname "$0")/tap.sh"
 
-echo "1..6"
+echo "1..9"
 
 fixture_database "$db" intake_map.sql 2>/dev/null &&
   q "INSERT INTO workorder.settings (name, value, description)
@@ -69,5 +71,25 @@ check "once it has committed, the next run recomputes its order on the new calen
 check "... with a deadline_recomputed event" 1 \
   "$(q "SELECT count(*) FROM workorder.order_events v JOIN workorder.orders o ON o.id = v.order_id
         WHERE o.channel_ref = 'CAL-RACE' AND v.action = 'deadline_recomputed'")"
+check "... and the change is consumed" 0 "$(q "SELECT count(*) FROM workorder.calendar_changes")"
+
+# The same with the order's transaction prepared (a two-phase connector): a prepared
+# transaction keeps the calendars' lock, with no backend and no virtualxid lock of
+# its own, and the recompute did not wait for it.
+maker "BEGIN;" >/dev/null
+old_due=$(maker "SELECT resolve_due_at FROM workorder.submit('hotline', 'CAL-PREPARED', '0301', '路口路灯不亮',
+                                                             lon => 121.03, lat => 31.05);")
+maker "PREPARE TRANSACTION 'calendar_race_$$';" >/dev/null
+q "INSERT INTO workorder.calendar_days (calendar_code, day, kind, name)
+   SELECT 'cn', d::date, 'holiday', '测试假期' FROM generate_series(current_date + 22, current_date + 60, interval '1 day') d
+   ON CONFLICT (calendar_code, day) DO UPDATE SET kind = 'holiday'" >/dev/null
+detail=$(q "SELECT detail FROM workorder.task_calendar_recompute()")
+check "the recompute waits for a prepared transaction that counted deadlines: the change stays queued" \
+  "1 waiting" "$(q "SELECT count(*) FROM workorder.calendar_changes") $(case "$detail" in *"wait for 1 transactions"*) echo waiting ;; *) echo "$detail" ;; esac)"
+q "COMMIT PREPARED 'calendar_race_$$'" >/dev/null
+q "SELECT detail FROM workorder.task_calendar_recompute()" >/dev/null
+check "once committed, the next run recomputes its order on the new calendar" t \
+  "$(q "SELECT o.resolve_due_at = r.resolve_due_at AND o.resolve_due_at > '$old_due'::timestamptz
+          FROM workorder.orders o, workorder.sla_recomputed(o) r WHERE o.channel_ref = 'CAL-PREPARED'")"
 check "... and the change is consumed" 0 "$(q "SELECT count(*) FROM workorder.calendar_changes")"
 [ "$failed" -eq 0 ]
