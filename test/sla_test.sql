@@ -5,10 +5,21 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(112);
+SELECT plan(116);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
+
+-- (Results read inside a savepoint are asserted after it is rolled back: pgTAP's
+-- record of a test made inside one goes with it.)
+CREATE FUNCTION pg_temp.error_of(statement text) RETURNS text LANGUAGE plpgsql AS $f$
+BEGIN
+    EXECUTE statement;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END
+$f$;
 
 -- Random instants over 2025-2026, and the shipped policies' amounts on each clock.
 CREATE TEMP TABLE starts AS
@@ -157,6 +168,16 @@ INSERT INTO workorder.calendars (code, name, time_zone) VALUES ('sparse', 'an ho
 SELECT lives_ok($$INSERT INTO workorder.sla_policies (name, calendar_code, accept_clock, accept_amount, resolve_clock, resolve_amount)
                   VALUES ('sparse-early', 'sparse', 'working_hours', '2 hours', 'working_hours', '9000 hours')$$,
                 'a policy on a calendar with no working hours yet is not counted on it');
+-- ... but the hours it is given must fit it, at commit (here made immediate).
+SAVEPOINT sparse_hours;
+INSERT INTO workorder.calendar_hours (calendar_code, isodow, starts, ends) VALUES ('sparse', 1, '09:00', '10:00');
+SELECT pg_temp.error_of('SET CONSTRAINTS workorder.calendar_hours_keep_policies IMMEDIATE') AS sparse_hours \gset
+ROLLBACK TO SAVEPOINT sparse_hours;
+RELEASE SAVEPOINT sparse_hours;
+SET CONSTRAINTS workorder.calendar_hours_keep_policies DEFERRED;
+SELECT is(:'sparse_hours'::text, 'WO502: the working hours of calendar sparse are too few for an SLA policy on it',
+          '... and the hours it is then given must fit it (WO502 at commit)');
+DELETE FROM workorder.sla_policies WHERE name = 'sparse-early';
 INSERT INTO workorder.calendar_hours (calendar_code, isodow, starts, ends) VALUES ('sparse', 1, '09:00', '10:00');
 SELECT throws_ok($$INSERT INTO workorder.sla_policies (name, calendar_code, accept_clock, accept_amount, resolve_clock, resolve_amount)
                    VALUES ('sparse-long', 'sparse', 'working_hours', '2 hours', 'working_hours', '9000 hours')$$,
@@ -169,6 +190,27 @@ SELECT throws_ok($$UPDATE workorder.sla_policies SET calendar_code = 'sparse', r
                           resolve_amount = '9000 hours' WHERE name = 'standard'$$,
                  'WO511', 'SLA policy standard cannot be met on calendar sparse',
                  '... and so is a shipped policy changed to one that never ends');
+-- So is an escalation step (9000 hours passed the cap of 1000 days, and every submit()
+-- of the policy failed in the chain's trigger, WO503) ...
+SELECT throws_ok($$INSERT INTO workorder.sla_escalation_steps (policy, step, after, action)
+                   VALUES ('sparse-short', 1, '9000 hours', 'remind')$$,
+                 'WO521', 'escalation step 1 of policy sparse-short cannot be reached on its calendar',
+                 'an escalation step that never ends on its policy''s calendar is WO521');
+-- ... and a calendar's hours cut below what a policy on it needs, at commit (here
+-- made immediate): the policy was accepted on a 40-hour week.
+INSERT INTO workorder.calendars (code, name, time_zone) VALUES ('office', '办公', 'Asia/Shanghai');
+INSERT INTO workorder.calendar_hours SELECT 'office', d, '08:00', '16:00' FROM generate_series(1, 5) d;
+INSERT INTO workorder.sla_policies (name, calendar_code, accept_clock, accept_amount, resolve_clock, resolve_amount)
+VALUES ('office-long', 'office', 'working_hours', '1 hour', 'working_hours', '9000 hours');
+SAVEPOINT hours_cut;
+DELETE FROM workorder.calendar_hours WHERE calendar_code = 'office' AND isodow > 1;
+UPDATE workorder.calendar_hours SET ends = '08:30' WHERE calendar_code = 'office';
+SELECT pg_temp.error_of('SET CONSTRAINTS workorder.calendar_hours_keep_policies IMMEDIATE') AS hours_cut \gset
+ROLLBACK TO SAVEPOINT hours_cut;
+RELEASE SAVEPOINT hours_cut;
+SET CONSTRAINTS workorder.calendar_hours_keep_policies DEFERRED;
+SELECT is(:'hours_cut'::text, 'WO502: the working hours of calendar office are too few for an SLA policy on it',
+          'hours cut below what a policy on the calendar needs are WO502 at commit');
 SELECT throws_ok($$SELECT workorder.request_extension(o.id, 'x', '1 month', 'r')
                      FROM workorder.accept((SELECT id FROM late ORDER BY id LIMIT 1), 'x') o$$, 'WO404', NULL,
                  'an extension with months is WO404');
@@ -359,16 +401,6 @@ SELECT throws_ok($$DELETE FROM workorder.calendars WHERE code = 'cn'$$, 'WO502',
 -- Nor one that only an earlier version of a policy is on: its orders are held to
 -- those terms (with the calendar gone they were counted on the policy's calendar of
 -- now, silently, at the next calendar change).
--- (Results read inside a savepoint are asserted after it is rolled back: pgTAP's
--- record of a test made inside one goes with it.)
-CREATE FUNCTION pg_temp.error_of(statement text) RETURNS text LANGUAGE plpgsql AS $f$
-BEGIN
-    EXECUTE statement;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$f$;
 SAVEPOINT earlier_calendar;
 INSERT INTO workorder.calendars (code, name, time_zone) VALUES ('six', '六天', 'Asia/Shanghai');
 INSERT INTO workorder.calendar_hours SELECT 'six', d, '09:00', '17:00' FROM generate_series(1, 6) d;
@@ -561,6 +593,20 @@ SELECT is((SELECT resolve_due_at FROM workorder.orders WHERE id = :ver_now),
           (SELECT workorder.deadline_after(received_at, 'working_days', '5 days') FROM workorder.orders WHERE id = :ver_now),
           '... while a report received now gets the terms as they are (5 working days)');
 
+-- A change's version is dated when the change commits (its deferred checks: here made
+-- immediate), not when its transaction began: intake reads the policy without a
+-- lock, and an order received while the change was open got the old terms, which
+-- the version said were no longer in force for it.
+SAVEPOINT dated;
+UPDATE workorder.sla_policies SET resolve_amount = '10 days' WHERE name = 'complex';
+SET CONSTRAINTS workorder.sla_policy_versions_dated IMMEDIATE;
+SELECT (SELECT max(valid_from) > now() FROM workorder.sla_policy_versions WHERE name = 'complex') AS dated_after_start \gset
+ROLLBACK TO SAVEPOINT dated;
+RELEASE SAVEPOINT dated;
+SET CONSTRAINTS workorder.sla_policy_versions_dated DEFERRED;
+SELECT is(:'dated_after_start'::boolean, true,
+          'a policy change''s version is dated at the change''s commit, not at its transaction''s start');
+
 -- A deleted policy is recorded, so that a restore deletes the one CREATE EXTENSION
 -- made again (pg_dump leaves shipped policies out): a district without urgent got
 -- it back, with its 30 minutes to accept every urgent report, and its chain.
@@ -602,6 +648,9 @@ SELECT is(:steps_recorded::bigint, 0::bigint, '... and records no step of its ow
 -- queued one for a row the TRUNCATE took away, and the commit failed reading it).
 -- Last: the test's transaction rolls it back.
 CREATE TEMP TABLE policies_before_truncate AS SELECT name FROM workorder.sla_policies;
+-- (The versions this transaction wrote are dated first: a table with deferred
+-- trigger events pending is not truncated.)
+SET CONSTRAINTS workorder.sla_policy_versions_dated IMMEDIATE;
 TRUNCATE workorder.sla_policies CASCADE;
 SELECT lives_ok('SET CONSTRAINTS ALL IMMEDIATE', 'a TRUNCATE of the policies reaches its commit checks');
 SELECT is((SELECT count(*) || ' ' || count(r.name) FROM policies_before_truncate b

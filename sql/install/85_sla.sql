@@ -267,6 +267,31 @@ CREATE TRIGGER sla_policies_keep_version
     FOR EACH ROW WHEN (NOT workorder.loaded_by_restore('workorder.sla_policies'))
     EXECUTE FUNCTION workorder.sla_policies_keep_version();
 
+-- sla_policy_versions_dated dates a version written by a change at the change's
+-- commit (as near as a trigger can: the deferred triggers run just before it), not
+-- at its transaction's start: intake reads the policy without a lock, and an order
+-- received while an admin's change was still open got the old terms; dated at the
+-- transaction's start, the version said the new ones were in force for it, and the
+-- next calendar change (or a resume, an extension, the escalation clock) counted
+-- it on terms it never had (a deadline a week earlier, blamed on the calendar).
+CREATE FUNCTION workorder.sla_policy_versions_dated()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    UPDATE workorder.sla_policy_versions v SET valid_from = pg_catalog.clock_timestamp()
+     WHERE v.name OPERATOR(pg_catalog.=) NEW.name AND v.valid_from OPERATOR(pg_catalog.=) pg_catalog.now();
+    RETURN NULL;
+END
+$$;
+-- Only the versions a change writes, dated now() by sla_policies_keep_version: not
+-- the shipped ones (from -infinity) nor restored ones (their own instants).
+CREATE CONSTRAINT TRIGGER sla_policy_versions_dated
+    AFTER INSERT ON workorder.sla_policy_versions
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW WHEN (NOT NEW.shipped AND NEW.valid_from OPERATOR(pg_catalog.=) pg_catalog.now())
+    EXECUTE FUNCTION workorder.sla_policy_versions_dated();
+
 -- sla_terms returns the terms of policy as they were at instant at: its version in
 -- force then, or its first one for an instant before any, or the policy as it is
 -- for one with no version (policies COPYed in); a calendar deleted since (the
@@ -384,7 +409,8 @@ CREATE CONSTRAINT TRIGGER calendars_delete_policies
     FOR EACH ROW EXECUTE FUNCTION workorder.calendars_keep_policies();
 
 -- calendar_hours_keep_policies refuses, at commit, a calendar that SLA policies use
--- left without working hours (WO502), as a calendar in use is not deleted.  With no
+-- left without working hours, or with too few for a policy on it (WO502), as a
+-- calendar in use is not deleted.  With no
 -- hours no deadline can be counted on it: every submit and dispatch under those
 -- policies failed, and so did the escalation and recompute tasks, for every order.
 -- Deleted and written again in one transaction (a reload) is fine.
@@ -393,23 +419,43 @@ RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 DECLARE
+    -- The calendar whose hours a row left (a delete, an update) or joined (an
+    -- insert: hours given to a calendar being set up, to which its policies were
+    -- not counted yet).
+    cal text := CASE TG_OP WHEN 'INSERT' THEN NEW.calendar_code ELSE OLD.calendar_code END;
     users text;
 BEGIN
-    IF EXISTS (SELECT 1 FROM workorder.calendar_hours h WHERE h.calendar_code OPERATOR(pg_catalog.=) OLD.calendar_code)
-       OR NOT EXISTS (SELECT 1 FROM workorder.calendars c WHERE c.code OPERATOR(pg_catalog.=) OLD.calendar_code)
-       OR OLD.calendar_code OPERATOR(pg_catalog.=) ANY (workorder.calendars_replaced()) THEN
-        -- Hours left; or the calendar is gone (calendars_delete_policies speaks), or
-        -- a copy replaced the shipped one in this transaction: pg_restore, one
-        -- transaction per table, brings the copy's hours in the next one.
+    IF NOT EXISTS (SELECT 1 FROM workorder.calendars c WHERE c.code OPERATOR(pg_catalog.=) cal)
+       OR cal OPERATOR(pg_catalog.=) ANY (workorder.calendars_replaced()) THEN
+        -- The calendar is gone (calendars_delete_policies speaks), or a copy
+        -- replaced the shipped one in this transaction: pg_restore, one transaction
+        -- per table, brings the copy's hours in the next one.
+        RETURN NULL;
+    END IF;
+    IF EXISTS (SELECT 1 FROM workorder.calendar_hours h WHERE h.calendar_code OPERATOR(pg_catalog.=) cal) THEN
+        -- Hours left: the policies on it must still fit them (part 86,
+        -- sla_policy_misfit): hours cut after a policy was accepted made every
+        -- submit() of the policy fail (WO503).
+        SELECT pg_catalog.format('%s: %s', p.name, workorder.sla_policy_misfit(p.name)) INTO users
+          FROM workorder.sla_policies p
+         WHERE p.calendar_code OPERATOR(pg_catalog.=) cal
+           AND workorder.sla_policy_misfit(p.name) IS NOT NULL
+         ORDER BY p.name LIMIT 1;
+        IF users IS NOT NULL THEN
+            PERFORM workorder.raise_error('WO502',
+                pg_catalog.format('the working hours of calendar %s are too few for an SLA policy on it', cal),
+                pg_catalog.format('Policy %s', users),
+                'Keep more working hours, or give the policy shorter amounts (or steps), or another calendar, first.');
+        END IF;
         RETURN NULL;
     END IF;
     SELECT pg_catalog.string_agg(DISTINCT u.name, ', ') INTO users FROM (
-        SELECT p.name FROM workorder.sla_policies p WHERE p.calendar_code OPERATOR(pg_catalog.=) OLD.calendar_code
+        SELECT p.name FROM workorder.sla_policies p WHERE p.calendar_code OPERATOR(pg_catalog.=) cal
         UNION ALL
-        SELECT v.name FROM workorder.sla_policy_versions v WHERE v.calendar_code OPERATOR(pg_catalog.=) OLD.calendar_code) u;
+        SELECT v.name FROM workorder.sla_policy_versions v WHERE v.calendar_code OPERATOR(pg_catalog.=) cal) u;
     IF users IS NOT NULL THEN
         PERFORM workorder.raise_error('WO502',
-            pg_catalog.format('calendar %s would have no working hours, and SLA policies use it', OLD.calendar_code),
+            pg_catalog.format('calendar %s would have no working hours, and SLA policies use it', cal),
             pg_catalog.format('The policies on it (or whose earlier terms were on it) are %s.', users),
             'Give the calendar its weekly hours again in the same transaction, or move those policies to another calendar first.');
     END IF;
@@ -418,7 +464,7 @@ END
 $$;
 
 CREATE CONSTRAINT TRIGGER calendar_hours_keep_policies
-    AFTER DELETE OR UPDATE OF calendar_code ON workorder.calendar_hours
+    AFTER INSERT OR DELETE OR UPDATE ON workorder.calendar_hours
     DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION workorder.calendar_hours_keep_policies();
 

@@ -152,6 +152,69 @@ AS $$
         ELSE o.escalated_to END
 $$;
 
+-- sla_step_misfit says why a step after after the deadline cannot be counted on the
+-- calendar of policy_name (its instant past the 100 years a count walks, WO503), or
+-- returns NULL: also for no such policy, or a calendar with no hours yet.  Counted
+-- from now on the policy's resolve clock, as the escalation counts it from the
+-- deadline (escalation_at).
+CREATE FUNCTION workorder.sla_step_misfit(policy_name text, step integer, after interval)
+RETURNS text
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    p workorder.sla_policies;
+BEGIN
+    SELECT * INTO p FROM workorder.sla_policies x WHERE x.name OPERATOR(pg_catalog.=) policy_name;
+    IF NOT FOUND OR after IS NULL
+       OR NOT EXISTS (SELECT 1 FROM workorder.calendar_hours h WHERE h.calendar_code OPERATOR(pg_catalog.=) p.calendar_code) THEN
+        RETURN NULL;
+    END IF;
+    BEGIN
+        PERFORM workorder.sla_extend(pg_catalog.now(), p.resolve_clock, after, p.calendar_code);
+    EXCEPTION WHEN SQLSTATE 'WO503' THEN
+        RETURN pg_catalog.format('Step %s, %s after the deadline on %s, does not end within 100 years on calendar %s.',
+                                 step, after, p.resolve_clock, p.calendar_code);
+    END;
+    RETURN NULL;
+END
+$$;
+
+-- sla_policy_misfit says why the terms of policy_name, or a step of its chain,
+-- cannot be counted on its calendar as it is now, or returns NULL.  The calendar's
+-- hours cut after the policy was accepted (part 85) made every submit() of the
+-- policy fail (WO503).
+CREATE FUNCTION workorder.sla_policy_misfit(policy_name text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    p workorder.sla_policies;
+    s record;
+    why text;
+BEGIN
+    SELECT * INTO p FROM workorder.sla_policies x WHERE x.name OPERATOR(pg_catalog.=) policy_name;
+    IF NOT FOUND
+       OR NOT EXISTS (SELECT 1 FROM workorder.calendar_hours h WHERE h.calendar_code OPERATOR(pg_catalog.=) p.calendar_code) THEN
+        RETURN NULL;
+    END IF;
+    BEGIN
+        PERFORM workorder.deadline_after(pg_catalog.now(), p.accept_clock, p.accept_amount, p.calendar_code),
+                workorder.deadline_after(pg_catalog.now(), p.resolve_clock, p.resolve_amount, p.calendar_code);
+    EXCEPTION WHEN SQLSTATE 'WO503' THEN
+        RETURN pg_catalog.format('Accept %s %s or resolve %s %s does not end within 100 years on calendar %s.',
+                                 p.accept_clock, p.accept_amount, p.resolve_clock, p.resolve_amount, p.calendar_code);
+    END;
+    FOR s IN SELECT x.step, x.after FROM workorder.sla_escalation_steps x
+              WHERE x.policy OPERATOR(pg_catalog.=) policy_name ORDER BY x.step LOOP
+        why := workorder.sla_step_misfit(policy_name, s.step, s.after);
+        IF why IS NOT NULL THEN
+            RETURN why;
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+
 -- sla_escalation_steps_before_write checks a step (WO521) and keeps the shipped flag.
 CREATE FUNCTION workorder.sla_escalation_steps_before_write()
 RETURNS trigger
@@ -159,6 +222,7 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     months double precision;
+    why text;
 BEGIN
     months := (pg_catalog.date_part('year', NEW.after) OPERATOR(pg_catalog.*) 12)
               OPERATOR(pg_catalog.+) pg_catalog.date_part('month', NEW.after);
@@ -172,6 +236,19 @@ BEGIN
             pg_catalog.format('step is %s, after is %s.', COALESCE(NEW.step::text, 'NULL'),
                               COALESCE(NEW.after::text, 'NULL')),
             'Steps are numbered from 1; after is 0 to 1000 days, hours, minutes and seconds (no months), e.g. interval ''1 day''.');
+    END IF;
+    -- Counted on its policy's calendar too, as the policy's own amounts are (part
+    -- 85): 9000 hours passed the cap above, and on a calendar open an hour a week
+    -- every submit() of the policy then failed (WO503).  Not while the calendar
+    -- has no hours yet, nor while rows are restored.
+    IF NOT workorder.loaded_by_restore('workorder.sla_escalation_steps') THEN
+        why := workorder.sla_step_misfit(NEW.policy, NEW.step, NEW.after);
+        IF why IS NOT NULL THEN
+            PERFORM workorder.raise_error('WO521',
+                pg_catalog.format('escalation step %s of policy %s cannot be reached on its calendar', NEW.step, NEW.policy),
+                why,
+                'Give the step a shorter after, or the policy''s calendar more working hours.');
+        END IF;
     END IF;
     IF NEW.action IS NULL OR NEW.action NOT IN ('remind', 'supervise', 'escalate_parent', 'escalate_leader') THEN
         PERFORM workorder.raise_error('WO521',
