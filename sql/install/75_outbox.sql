@@ -243,7 +243,8 @@ RETURNS void
 LANGUAGE plpgsql
 AS $$
 BEGIN
-    IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.<>) 'read committed' THEN
+    -- (READ UNCOMMITTED runs as READ COMMITTED: a snapshot per statement.)
+    IF pg_catalog.current_setting('transaction_isolation') IN ('repeatable read', 'serializable') THEN
         PERFORM workorder.raise_error('WO307',
             pg_catalog.format('%s needs a READ COMMITTED transaction', COALESCE(operation, 'the outbox')),
             pg_catalog.format('The transaction''s isolation level is %s.', pg_catalog.current_setting('transaction_isolation')),

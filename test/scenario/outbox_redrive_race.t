@@ -39,7 +39,7 @@ trap cleanup EXIT
 
 . "$(dirname "$0")/tap.sh"
 
-echo "1..11"
+echo "1..12"
 
 fixture_database "$db" intake_map.sql 2>/dev/null &&
   q "INSERT INTO workorder.settings (name, value, description) VALUES ('worker_enabled', 'off', 'outbox_redrive_race.t')" >/dev/null
@@ -97,6 +97,9 @@ check "(2) ... in the report's order" "dispatch:claimed accept:pending" "$(state
 
 # (3) Under REPEATABLE READ a statement's snapshot is the transaction's, taken
 # before any wait: claims and redrives are refused there, as intake is.
+check "(3) READ UNCOMMITTED, which runs as READ COMMITTED, is not refused" 0 \
+  "$(psql -X -q -At -d "$db" -c "BEGIN ISOLATION LEVEL READ UNCOMMITTED" \
+       -c "SELECT count(*) FROM workorder.claim_outbox('hotline', 10, '1 minute', 'cU')" -c "ROLLBACK" 2>&1)"
 for call in "claim_outbox('hotline', 10, '1 minute', 'cC')" "redrive_outbox('hotline')"; do
   check "(3) ${call%%(*}() in a REPEATABLE READ transaction is WO307" WO307 \
     "$(psql -X -q -At -d "$db" -v VERBOSITY=sqlstate -c "\\set VERBOSITY sqlstate" \
