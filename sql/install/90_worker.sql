@@ -99,9 +99,10 @@ COMMENT ON COLUMN workorder.worker_tasks.shipped IS
 
 -- worker_tasks_before_write keeps the shipped flag: a change of a task clears it.
 -- A restored task takes the place of the shipped one of its name, and a restored
--- task at a position a shipped one holds moves that one aside (to minus its
--- position): in the source that task was moved or deleted, and its own row or its
--- removal, restored too, puts it right.
+-- task at a position a shipped one holds moves that one aside (before the first
+-- task: a position no task holds; minus its position could be a district task's):
+-- in the source that task was moved or deleted, and its own row or its removal,
+-- restored too, puts it right.
 CREATE FUNCTION workorder.worker_tasks_before_write()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -118,7 +119,8 @@ BEGIN
         RETURN NEW;
     END IF;
     IF workorder.loaded_by_restore('workorder.worker_tasks') THEN
-        UPDATE workorder.worker_tasks t SET position = OPERATOR(pg_catalog.-) t.position
+        UPDATE workorder.worker_tasks t
+           SET position = (SELECT pg_catalog.min(x.position) FROM workorder.worker_tasks x) OPERATOR(pg_catalog.-) 1
          WHERE t.position OPERATOR(pg_catalog.=) NEW.position AND t.task OPERATOR(pg_catalog.<>) NEW.task
            AND t.shipped;
         UPDATE workorder.worker_tasks t

@@ -67,7 +67,11 @@ DELETE FROM workorder.sla_escalation_steps WHERE policy = 'standard' AND step = 
 -- Background work changed: the district keeps its history (purge_history deleted),
 -- and hotspot detection runs in the purge's place, last but one.  (Neither was
 -- dumped: the purge came back on a restore.)
+-- A task of its own runs first, at -990: where the restore once moved the shipped
+-- purge aside when hotspot detection took its place, and the COPY failed.
 DELETE FROM workorder.worker_tasks WHERE task = 'purge_history';
+INSERT INTO workorder.worker_tasks (task, position, function, description)
+VALUES ('early_trim', -990, 'workorder.task_trim_run_log', 'trim the run log first too');
 UPDATE workorder.worker_tasks SET position = 990 WHERE task = 'detect_hotspots';
 -- A shipped policy deleted, its chain with it, and made again with terms of the
 -- district's own and no chain.  (CREATE EXTENSION put it back on a restore: the
@@ -282,10 +286,12 @@ check "the changed cn calendar is restored, not the shipped one" "false 1" \
   "$(q "$restored_db" "SELECT c.shipped || ' ' || count(d.*) FROM workorder.calendars c
                          LEFT JOIN workorder.calendar_days d ON d.calendar_code = c.code AND d.day = '2030-01-07'
                         WHERE c.code = 'cn' GROUP BY c.shipped")"
-check "the background tasks are the district's: no purge, hotspot detection in its place" "false 990 true" \
+check "the background tasks are the district's: no purge, hotspot detection in its place, its own task first" \
+  "false 990 -990 true" \
   "$(q "$restored_db" "SELECT (SELECT count(*) > 0 FROM workorder.worker_tasks WHERE task = 'purge_history') || ' '
                               || (SELECT position FROM workorder.worker_tasks WHERE task = 'detect_hotspots') || ' '
-                              || (SELECT bool_and(position > 0) FROM workorder.worker_tasks)")"
+                              || (SELECT position FROM workorder.worker_tasks WHERE task = 'early_trim') || ' '
+                              || (SELECT bool_and(position > 0) FROM workorder.worker_tasks WHERE task <> 'early_trim')")"
 check "the shipped policy deleted and made again is the district's, without the shipped chain" \
   "complex:02:00:00:0 steps fast standard urgent" \
   "$(q "$restored_db" "SELECT string_agg(p.name || CASE WHEN p.name = 'complex' THEN ':' || p.accept_amount || ':'
