@@ -8,7 +8,7 @@ CREATE EXTENSION IF NOT EXISTS dblink;
 SELECT format('dbname=%s port=%s host=%s user=%s', current_database(), current_setting('port'),
               split_part(current_setting('unix_socket_directories'), ',', 1), current_user) AS other \gset
 BEGIN;
-SELECT plan(71);
+SELECT plan(72);
 
 SET LOCAL search_path = workorder, public;
 -- The results must not depend on the session's time zone: run in another one.
@@ -219,16 +219,19 @@ SELECT is((SELECT count(*) FROM workorder.calendar_hours WHERE calendar_code = '
           + (SELECT count(*) FROM workorder.calendar_days WHERE calendar_code = 'cn'), 0::bigint,
           'a calendar restored over the shipped cn replaces it');
 ROLLBACK TO SAVEPOINT restore;
--- By hand, an INSERT of a calendar there is is WO502, and the calendar stays (over
--- the shipped cn it deleted it, its hours and every holiday, and every deadline
--- failed; over another, it was a bare 23505).
+-- By hand, an INSERT of a calendar there is meets the primary key, and the calendar
+-- stays (over the shipped cn it deleted it, its hours and every holiday, and every
+-- deadline failed); an upsert does what its ON CONFLICT says.
 SELECT throws_ok($$INSERT INTO workorder.calendars (code, name, time_zone) VALUES ('t-berlin', 'again', 'UTC')$$,
-                 'WO502', 'calendar t-berlin exists already', 'a calendar that is not shipped is not replaced');
+                 '23505', NULL, 'a calendar that is not shipped is not replaced');
 SELECT throws_ok($$INSERT INTO workorder.calendars (code, name, time_zone) VALUES ('cn', '中国大陆', 'Asia/Shanghai')$$,
-                 'WO502', 'calendar cn exists already', 'an INSERT of cn by hand is refused, not taken for a restore');
+                 '23505', NULL, 'an INSERT of cn by hand is refused, not taken for a restore');
+SELECT lives_ok($$INSERT INTO workorder.calendars (code, name, time_zone) VALUES ('cn', '中国大陆', 'Asia/Shanghai')
+                  ON CONFLICT (code) DO NOTHING$$, '... an upsert of cn does nothing');
 SELECT is((SELECT count(*) FROM workorder.calendar_hours WHERE calendar_code = 'cn') > 0
-          AND (SELECT count(*) FROM workorder.calendar_days WHERE calendar_code = 'cn') > 0, true,
-          '... and cn keeps its hours and days');
+          AND (SELECT count(*) FROM workorder.calendar_days WHERE calendar_code = 'cn') > 0
+          AND (SELECT shipped FROM workorder.calendars WHERE code = 'cn'), true,
+          '... and cn keeps its hours and days, as shipped');
 
 -- Definitions that are refused.
 SELECT throws_ok($$INSERT INTO workorder.calendar_hours VALUES ('t-berlin', 1, '16:00', '18:00')$$,

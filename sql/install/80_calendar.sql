@@ -189,19 +189,17 @@ BEGIN
         -- transaction remembers it (calendars_replaced): its hours come later.
         -- Only a restore (loaded_by_restore, part 51): an INSERT of cn by hand
         -- deleted the shipped calendar, its hours and every holiday, and committed;
-        -- every deadline on it failed from then on.
+        -- every deadline on it failed from then on (an upsert of cn did too).
         DELETE FROM workorder.calendars c
          WHERE c.code OPERATOR(pg_catalog.=) NEW.code AND c.shipped;
         IF FOUND THEN
             PERFORM pg_catalog.set_config('workorder_calendar.replaced',
                 pg_catalog.array_append(workorder.calendars_replaced(), NEW.code)::text, true);
         END IF;
-    ELSIF EXISTS (SELECT 1 FROM workorder.calendars c WHERE c.code OPERATOR(pg_catalog.=) NEW.code) THEN
-        PERFORM workorder.raise_error('WO502',
-            pg_catalog.format('calendar %s exists already', NEW.code),
-            pg_catalog.format('An INSERT gave the code %s of a calendar there is.', pg_catalog.quote_literal(NEW.code)),
-            'Change the calendar with UPDATE (its hours in calendar_hours, its days with load_calendar_days), or give the new one another code.');
     END IF;
+    -- Otherwise a calendar there is stays: the primary key refuses the row, or an
+    -- ON CONFLICT clause does what it says (a BEFORE trigger runs before conflicts
+    -- are arbitrated, so it must not refuse the row itself).
     RETURN NEW;
 END
 $$;
