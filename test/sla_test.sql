@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(116);
+SELECT plan(118);
 \o /dev/null
 \i test/fixtures/intake_map.sql
 \o
@@ -211,6 +211,27 @@ RELEASE SAVEPOINT hours_cut;
 SET CONSTRAINTS workorder.calendar_hours_keep_policies DEFERRED;
 SELECT is(:'hours_cut'::text, 'WO502: the working hours of calendar office are too few for an SLA policy on it',
           'hours cut below what a policy on the calendar needs are WO502 at commit');
+-- ... and so are hours cut below what an earlier version on the calendar needs: its
+-- orders are held to it, and every recompute of them failed.
+SAVEPOINT version_cut;
+UPDATE workorder.sla_policy_versions SET valid_from = valid_from - interval '1 day' WHERE name = 'office-long';
+UPDATE workorder.sla_policies SET calendar_code = 'cn', resolve_amount = '40 hours' WHERE name = 'office-long';
+DELETE FROM workorder.calendar_hours WHERE calendar_code = 'office' AND isodow > 1;
+UPDATE workorder.calendar_hours SET ends = '08:30' WHERE calendar_code = 'office';
+SELECT pg_temp.error_of('SET CONSTRAINTS workorder.calendar_hours_keep_policies IMMEDIATE') AS version_cut \gset
+ROLLBACK TO SAVEPOINT version_cut;
+RELEASE SAVEPOINT version_cut;
+SET CONSTRAINTS workorder.calendar_hours_keep_policies DEFERRED;
+SELECT is(:'version_cut'::text, 'WO502: the working hours of calendar office are too few for an SLA policy on it',
+          '... also for an earlier version of a policy on the calendar');
+-- A policy moved to a calendar (or clock) on which a step of its chain never ends is
+-- WO511: every submit() of it failed (WO503).
+INSERT INTO workorder.sla_policies (name, calendar_code, accept_clock, accept_amount, resolve_clock, resolve_amount)
+VALUES ('movable', 'cn', 'working_hours', '2 hours', 'working_hours', '20 hours');
+INSERT INTO workorder.sla_escalation_steps (policy, step, after, action) VALUES ('movable', 1, '9000 hours', 'remind');
+SELECT throws_ok($$UPDATE workorder.sla_policies SET calendar_code = 'sparse' WHERE name = 'movable'$$,
+                 'WO511', 'SLA policy movable cannot be met on calendar sparse',
+                 'a policy moved to a calendar on which a step of its chain never ends is WO511');
 SELECT throws_ok($$SELECT workorder.request_extension(o.id, 'x', '1 month', 'r')
                      FROM workorder.accept((SELECT id FROM late ORDER BY id LIMIT 1), 'x') o$$, 'WO404', NULL,
                  'an extension with months is WO404');

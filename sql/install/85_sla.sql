@@ -170,6 +170,23 @@ BEGIN
                 'Give the calendar more working hours, or the policy a shorter amount or the calendar_hours clock.');
         END;
     END IF;
+    -- Its escalation steps are counted on its resolve clock and calendar (part 86):
+    -- a policy moved to a sparser calendar, or to another clock, left a step that
+    -- never ends there, and every submit() of the policy failed (WO503).
+    IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
+       AND (NEW.calendar_code, NEW.resolve_clock) IS DISTINCT FROM (OLD.calendar_code, OLD.resolve_clock) THEN
+        why := (SELECT workorder.sla_step_misfit(NEW.calendar_code, NEW.resolve_clock, x.step, x.after)
+                  FROM workorder.sla_escalation_steps x
+                 WHERE x.policy OPERATOR(pg_catalog.=) NEW.name
+                   AND workorder.sla_step_misfit(NEW.calendar_code, NEW.resolve_clock, x.step, x.after) IS NOT NULL
+                 ORDER BY x.step LIMIT 1);
+        IF why IS NOT NULL THEN
+            PERFORM workorder.raise_error('WO511',
+                pg_catalog.format('SLA policy %s cannot be met on calendar %s', NEW.name, NEW.calendar_code),
+                why,
+                'Shorten the step (workorder.sla_escalation_steps), or keep the policy on a calendar with more working hours.');
+        END IF;
+    END IF;
     IF NEW.warn_fraction IS NULL OR NEW.warn_fraction OPERATOR(pg_catalog.<=) 0
        OR NEW.warn_fraction OPERATOR(pg_catalog.>=) 1 THEN
         PERFORM workorder.raise_error('WO511',
@@ -433,14 +450,21 @@ BEGIN
         RETURN NULL;
     END IF;
     IF EXISTS (SELECT 1 FROM workorder.calendar_hours h WHERE h.calendar_code OPERATOR(pg_catalog.=) cal) THEN
-        -- Hours left: the policies on it must still fit them (part 86,
-        -- sla_policy_misfit): hours cut after a policy was accepted made every
-        -- submit() of the policy fail (WO503).
-        SELECT pg_catalog.format('%s: %s', p.name, workorder.sla_policy_misfit(p.name)) INTO users
-          FROM workorder.sla_policies p
-         WHERE p.calendar_code OPERATOR(pg_catalog.=) cal
-           AND workorder.sla_policy_misfit(p.name) IS NOT NULL
-         ORDER BY p.name LIMIT 1;
+        -- Hours left: the policies on it, and the earlier versions of policies that
+        -- were on it (orders are held to them), must still fit them (part 86,
+        -- sla_terms_misfit): hours cut after a policy was accepted made every
+        -- submit() of the policy fail (WO503), or every recompute of the orders
+        -- held to the version.
+        SELECT pg_catalog.format('%s: %s', t.name, t.why) INTO users
+          FROM (SELECT p.name, workorder.sla_terms_misfit(p.name, p.calendar_code, p.accept_clock, p.accept_amount,
+                                                          p.resolve_clock, p.resolve_amount) AS why
+                  FROM workorder.sla_policies p WHERE p.calendar_code OPERATOR(pg_catalog.=) cal
+                UNION ALL
+                SELECT v.name, workorder.sla_terms_misfit(v.name, v.calendar_code, v.accept_clock, v.accept_amount,
+                                                          v.resolve_clock, v.resolve_amount)
+                  FROM workorder.sla_policy_versions v WHERE v.calendar_code OPERATOR(pg_catalog.=) cal) t
+         WHERE t.why IS NOT NULL
+         ORDER BY t.name LIMIT 1;
         IF users IS NOT NULL THEN
             PERFORM workorder.raise_error('WO502',
                 pg_catalog.format('the working hours of calendar %s are too few for an SLA policy on it', cal),

@@ -152,61 +152,56 @@ AS $$
         ELSE o.escalated_to END
 $$;
 
--- sla_step_misfit says why a step after after the deadline cannot be counted on the
--- calendar of policy_name (its instant past the 100 years a count walks, WO503), or
--- returns NULL: also for no such policy, or a calendar with no hours yet.  Counted
--- from now on the policy's resolve clock, as the escalation counts it from the
--- deadline (escalation_at).
-CREATE FUNCTION workorder.sla_step_misfit(policy_name text, step integer, after interval)
+-- sla_step_misfit says why a step after after the deadline cannot be counted on
+-- calendar_code with resolve_clock (its instant past the 100 years a count walks,
+-- WO503), or returns NULL: also for a calendar with no hours yet.  Counted from now,
+-- as the escalation counts it from the deadline (escalation_at).
+CREATE FUNCTION workorder.sla_step_misfit(calendar_code text, resolve_clock text, step integer, after interval)
 RETURNS text
 LANGUAGE plpgsql STABLE
 AS $$
-DECLARE
-    p workorder.sla_policies;
 BEGIN
-    SELECT * INTO p FROM workorder.sla_policies x WHERE x.name OPERATOR(pg_catalog.=) policy_name;
-    IF NOT FOUND OR after IS NULL
-       OR NOT EXISTS (SELECT 1 FROM workorder.calendar_hours h WHERE h.calendar_code OPERATOR(pg_catalog.=) p.calendar_code) THEN
+    IF after IS NULL OR resolve_clock IS NULL
+       OR NOT EXISTS (SELECT 1 FROM workorder.calendar_hours h WHERE h.calendar_code OPERATOR(pg_catalog.=) sla_step_misfit.calendar_code) THEN
         RETURN NULL;
     END IF;
     BEGIN
-        PERFORM workorder.sla_extend(pg_catalog.now(), p.resolve_clock, after, p.calendar_code);
+        PERFORM workorder.sla_extend(pg_catalog.now(), resolve_clock, after, calendar_code);
     EXCEPTION WHEN SQLSTATE 'WO503' THEN
         RETURN pg_catalog.format('Step %s, %s after the deadline on %s, does not end within 100 years on calendar %s.',
-                                 step, after, p.resolve_clock, p.calendar_code);
+                                 step, after, resolve_clock, calendar_code);
     END;
     RETURN NULL;
 END
 $$;
 
--- sla_policy_misfit says why the terms of policy_name, or a step of its chain,
--- cannot be counted on its calendar as it is now, or returns NULL.  The calendar's
--- hours cut after the policy was accepted (part 85) made every submit() of the
--- policy fail (WO503).
-CREATE FUNCTION workorder.sla_policy_misfit(policy_name text)
+-- sla_terms_misfit says why terms of policy_name (a policy as it is, or an earlier
+-- version of it), or a step of its chain counted on them, cannot be counted on
+-- their calendar as it is now, or returns NULL.  A calendar's hours cut after a
+-- policy was accepted (part 85) made every submit() of the policy fail (WO503), and
+-- every recompute of the orders held to an earlier version on it.
+CREATE FUNCTION workorder.sla_terms_misfit(policy_name text, calendar_code text, accept_clock text,
+                                           accept_amount interval, resolve_clock text, resolve_amount interval)
 RETURNS text
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
-    p workorder.sla_policies;
     s record;
     why text;
 BEGIN
-    SELECT * INTO p FROM workorder.sla_policies x WHERE x.name OPERATOR(pg_catalog.=) policy_name;
-    IF NOT FOUND
-       OR NOT EXISTS (SELECT 1 FROM workorder.calendar_hours h WHERE h.calendar_code OPERATOR(pg_catalog.=) p.calendar_code) THEN
+    IF NOT EXISTS (SELECT 1 FROM workorder.calendar_hours h WHERE h.calendar_code OPERATOR(pg_catalog.=) sla_terms_misfit.calendar_code) THEN
         RETURN NULL;
     END IF;
     BEGIN
-        PERFORM workorder.deadline_after(pg_catalog.now(), p.accept_clock, p.accept_amount, p.calendar_code),
-                workorder.deadline_after(pg_catalog.now(), p.resolve_clock, p.resolve_amount, p.calendar_code);
+        PERFORM workorder.deadline_after(pg_catalog.now(), accept_clock, accept_amount, calendar_code),
+                workorder.deadline_after(pg_catalog.now(), resolve_clock, resolve_amount, calendar_code);
     EXCEPTION WHEN SQLSTATE 'WO503' THEN
         RETURN pg_catalog.format('Accept %s %s or resolve %s %s does not end within 100 years on calendar %s.',
-                                 p.accept_clock, p.accept_amount, p.resolve_clock, p.resolve_amount, p.calendar_code);
+                                 accept_clock, accept_amount, resolve_clock, resolve_amount, calendar_code);
     END;
     FOR s IN SELECT x.step, x.after FROM workorder.sla_escalation_steps x
               WHERE x.policy OPERATOR(pg_catalog.=) policy_name ORDER BY x.step LOOP
-        why := workorder.sla_step_misfit(policy_name, s.step, s.after);
+        why := workorder.sla_step_misfit(calendar_code, resolve_clock, s.step, s.after);
         IF why IS NOT NULL THEN
             RETURN why;
         END IF;
@@ -242,7 +237,8 @@ BEGIN
     -- every submit() of the policy then failed (WO503).  Not while the calendar
     -- has no hours yet, nor while rows are restored.
     IF NOT workorder.loaded_by_restore('workorder.sla_escalation_steps') THEN
-        why := workorder.sla_step_misfit(NEW.policy, NEW.step, NEW.after);
+        why := (SELECT workorder.sla_step_misfit(p.calendar_code, p.resolve_clock, NEW.step, NEW.after)
+                  FROM workorder.sla_policies p WHERE p.name OPERATOR(pg_catalog.=) NEW.policy);
         IF why IS NOT NULL THEN
             PERFORM workorder.raise_error('WO521',
                 pg_catalog.format('escalation step %s of policy %s cannot be reached on its calendar', NEW.step, NEW.policy),
