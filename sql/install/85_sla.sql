@@ -614,30 +614,33 @@ SELECT pg_catalog.pg_extension_config_dump('workorder.sla_policies_removed', '')
 COMMENT ON TABLE workorder.sla_policies_removed IS
     'SLA policies deleted by the district: kept by pg_dump, so that a restore deletes the shipped ones again.';
 
--- sla_policy_removed records a deleted policy (a TRUNCATE's too, by the statement
--- trigger below, which reads the rows before they go).
-CREATE FUNCTION workorder.sla_policy_removed()
+-- record_removal is the trigger that records a deleted row of a table of shipped
+-- rows by its key, in the table of removals that pg_dump keeps: TG_ARGV[0] names
+-- that table, TG_ARGV[1] the key column the two share.  For each row a DELETE
+-- removes, and for every row a TRUNCATE is about to remove (a statement trigger
+-- BEFORE it, which still reads them).  The SLA policies' removals, and the
+-- background tasks' (part 90).
+CREATE FUNCTION workorder.record_removal()
 RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
     IF TG_OP OPERATOR(pg_catalog.=) 'TRUNCATE' THEN
-        INSERT INTO workorder.sla_policies_removed (name)
-        SELECT p.name FROM workorder.sla_policies p
-        ON CONFLICT ON CONSTRAINT sla_policies_removed_pkey DO NOTHING;
+        EXECUTE pg_catalog.format('INSERT INTO %s (%I) SELECT t.%I FROM %I.%I t ON CONFLICT DO NOTHING',
+                                  TG_ARGV[0]::regclass, TG_ARGV[1], TG_ARGV[1], TG_TABLE_SCHEMA, TG_TABLE_NAME);
     ELSE
-        INSERT INTO workorder.sla_policies_removed (name) VALUES (OLD.name)
-        ON CONFLICT ON CONSTRAINT sla_policies_removed_pkey DO NOTHING;
+        EXECUTE pg_catalog.format('INSERT INTO %s (%I) VALUES ($1) ON CONFLICT DO NOTHING', TG_ARGV[0]::regclass, TG_ARGV[1])
+          USING pg_catalog.to_jsonb(OLD) OPERATOR(pg_catalog.->>) TG_ARGV[1];
     END IF;
     RETURN NULL;
 END
 $$;
 CREATE TRIGGER sla_policies_removed
     AFTER DELETE ON workorder.sla_policies
-    FOR EACH ROW EXECUTE FUNCTION workorder.sla_policy_removed();
+    FOR EACH ROW EXECUTE FUNCTION workorder.record_removal('workorder.sla_policies_removed', 'name');
 CREATE TRIGGER sla_policies_truncated
     BEFORE TRUNCATE ON workorder.sla_policies
-    FOR EACH STATEMENT EXECUTE FUNCTION workorder.sla_policy_removed();
+    FOR EACH STATEMENT EXECUTE FUNCTION workorder.record_removal('workorder.sla_policies_removed', 'name');
 
 -- sla_policies_removed_after_insert deletes what CREATE EXTENSION made of a policy
 -- the record names, as far as it is still as shipped: the policy, its shipped

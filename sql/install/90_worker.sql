@@ -150,30 +150,13 @@ REVOKE ALL ON workorder.worker_tasks_removed FROM PUBLIC;
 COMMENT ON TABLE workorder.worker_tasks_removed IS
     'Background tasks deleted by the district: kept by pg_dump, so that a restore deletes the shipped ones again.';
 
--- worker_task_removed records a deleted task (a TRUNCATE's too, by the statement
--- trigger, which reads the rows before they go).
-CREATE FUNCTION workorder.worker_task_removed()
-RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    IF TG_OP OPERATOR(pg_catalog.=) 'TRUNCATE' THEN
-        INSERT INTO workorder.worker_tasks_removed (task)
-        SELECT t.task FROM workorder.worker_tasks t
-        ON CONFLICT ON CONSTRAINT worker_tasks_removed_pkey DO NOTHING;
-    ELSE
-        INSERT INTO workorder.worker_tasks_removed (task) VALUES (OLD.task)
-        ON CONFLICT ON CONSTRAINT worker_tasks_removed_pkey DO NOTHING;
-    END IF;
-    RETURN NULL;
-END
-$$;
+-- A deleted task is recorded (record_removal, part 85), a truncated one too.
 CREATE TRIGGER worker_tasks_removed
     AFTER DELETE ON workorder.worker_tasks
-    FOR EACH ROW EXECUTE FUNCTION workorder.worker_task_removed();
+    FOR EACH ROW EXECUTE FUNCTION workorder.record_removal('workorder.worker_tasks_removed', 'task');
 CREATE TRIGGER worker_tasks_truncated
     BEFORE TRUNCATE ON workorder.worker_tasks
-    FOR EACH STATEMENT EXECUTE FUNCTION workorder.worker_task_removed();
+    FOR EACH STATEMENT EXECUTE FUNCTION workorder.record_removal('workorder.worker_tasks_removed', 'task');
 
 -- worker_tasks_removed_after_insert deletes the task a record names while it is
 -- still as shipped: on a restore, the one CREATE EXTENSION made again (a task the

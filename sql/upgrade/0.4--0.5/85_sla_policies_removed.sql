@@ -12,10 +12,10 @@ COMMENT ON TABLE workorder.sla_policies_removed IS
     'SLA policies deleted by the district: kept by pg_dump, so that a restore deletes the shipped ones again.';
 CREATE TRIGGER sla_policies_removed
     AFTER DELETE ON workorder.sla_policies
-    FOR EACH ROW EXECUTE FUNCTION workorder.sla_policy_removed();
+    FOR EACH ROW EXECUTE FUNCTION workorder.record_removal('workorder.sla_policies_removed', 'name');
 CREATE TRIGGER sla_policies_truncated
     BEFORE TRUNCATE ON workorder.sla_policies
-    FOR EACH STATEMENT EXECUTE FUNCTION workorder.sla_policy_removed();
+    FOR EACH STATEMENT EXECUTE FUNCTION workorder.record_removal('workorder.sla_policies_removed', 'name');
 CREATE TRIGGER sla_policies_removed_after_insert
     AFTER INSERT ON workorder.sla_policies_removed
     FOR EACH ROW EXECUTE FUNCTION workorder.sla_policies_removed_after_insert();

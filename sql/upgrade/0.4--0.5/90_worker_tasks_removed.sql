@@ -15,10 +15,10 @@ COMMENT ON TABLE workorder.worker_tasks_removed IS
     'Background tasks deleted by the district: kept by pg_dump, so that a restore deletes the shipped ones again.';
 CREATE TRIGGER worker_tasks_removed
     AFTER DELETE ON workorder.worker_tasks
-    FOR EACH ROW EXECUTE FUNCTION workorder.worker_task_removed();
+    FOR EACH ROW EXECUTE FUNCTION workorder.record_removal('workorder.worker_tasks_removed', 'task');
 CREATE TRIGGER worker_tasks_truncated
     BEFORE TRUNCATE ON workorder.worker_tasks
-    FOR EACH STATEMENT EXECUTE FUNCTION workorder.worker_task_removed();
+    FOR EACH STATEMENT EXECUTE FUNCTION workorder.record_removal('workorder.worker_tasks_removed', 'task');
 CREATE TRIGGER worker_tasks_removed_after_insert
     AFTER INSERT ON workorder.worker_tasks_removed
     FOR EACH ROW EXECUTE FUNCTION workorder.worker_tasks_removed_after_insert();
