@@ -67,9 +67,10 @@
 -- event with id <= S that will ever exist, and the watermark moves to S.  The
 -- snapshot, not whether they run now: under REPEATABLE READ (run_due_work() in a
 -- caller's transaction) one that ended after the snapshot was taken was not running
--- any more, its events were not visible, and the watermark passed them for good.  Only this database's transactions count: events are
--- written here, and a transaction left open in another database of the cluster
--- (which holds every snapshot's xmin back) must not stop the scores.  (A snapshot's
+-- any more, its events were not visible, and the watermark passed them for good.
+-- Only this database's transactions count: events are written here, and a
+-- transaction left open in another database of the cluster (which holds every
+-- snapshot's xmin back) must not stop the scores.  (A snapshot's
 -- xmax would not do either: it is the latest completed xid + 1, and a running
 -- transaction may hold an xid above it.)  A long-running writing transaction in
 -- this database holds the marks back (and scores wait); the event id sequence must
