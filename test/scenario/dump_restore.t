@@ -208,13 +208,15 @@ q postgres "DROP DATABASE $plain_db WITH (FORCE)" >/dev/null
 existing_db="dump_existing_$$"
 q postgres "CREATE DATABASE $existing_db" >/dev/null
 q "$existing_db" "CREATE EXTENSION workorder CASCADE" >/dev/null
-# (Its numbers far from the source's: a fresh database's would be the same.)
+# (Its numbers far from the source's: a fresh database's would be the same.  The
+# table locked: the database's worker may be making the same row at that moment.)
 # And a row of tomorrow, starting below the dump's numbers (one below the source's
 # today): a day the dump does not have, as a dump of yesterday restored after
 # midnight lacks today, whose numbers the restored sequence has passed (past 999,999
 # of them, every ticket of that day failed).
 check "the database with the extension has today's ticket row before the restore" "700002" \
-  "$(q "$existing_db" "BEGIN; DELETE FROM workorder.ticket_days; SELECT setval('workorder.ticket_number_seq', 700000);
+  "$(q "$existing_db" "BEGIN; LOCK TABLE workorder.ticket_days IN EXCLUSIVE MODE;
+                        DELETE FROM workorder.ticket_days; SELECT setval('workorder.ticket_number_seq', 700000);
                         SELECT workorder.prepare_ticket_day(); COMMIT;
                         SELECT first_number FROM workorder.ticket_days" | tail -n 1)"
 q "$existing_db" "INSERT INTO workorder.ticket_days VALUES ((now() AT TIME ZONE 'Asia/Shanghai')::date + 1,
