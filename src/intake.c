@@ -232,7 +232,7 @@ static void dedup_carry_out(const DedupOutcome *outcome, Datum order_id, Datum *
 							Datum *master_status, Datum *master_unit, bool *master_unit_isnull);
 static TimestampTz earliest_event_time(void);
 static TimestampTz intake_receipt_time(bool *explicit);
-static void intake_require_read_committed(const char *operation);
+static void intake_require_read_committed(const char *operation, const char *hint);
 static bool intake_is_hotspot_channel(const char *channel);
 static bool ascii_word_at(const char *s, int len, int i, const char *word);
 static bool ascii_letter(char c);
@@ -244,7 +244,7 @@ PG_FUNCTION_INFO_V1(intake_trim_blanks);
 PG_FUNCTION_INFO_V1(intake_time_text_offsets);
 PG_FUNCTION_INFO_V1(intake_submit);
 PG_FUNCTION_INFO_V1(intake_received_at);
-PG_FUNCTION_INFO_V1(intake_check_isolation);
+PG_FUNCTION_INFO_V1(intake_require_read_committed_sql);
 
 /*
  * The receipt time that intake_received_at() set for the next submit() of one
@@ -1539,14 +1539,16 @@ intake_receipt_time(bool *explicit)
 /*
  * intake_require_read_committed refuses intake (operation names it) in a
  * transaction whose snapshot is the transaction's own (REPEATABLE READ,
- * SERIALIZABLE).  Dedup waits for a concurrent report of the same place to
- * commit and then searches again; with a snapshot taken before the wait it
- * does not see that report, and one event gets two masters.  The reference
- * cache is read with the latest snapshot too, so a unit committed after the
- * transaction's snapshot could be chosen and then fail its foreign key.
+ * SERIALIZABLE), with hint, or intake's own when it is NULL.  Dedup waits
+ * for a concurrent report of the same place to commit and then searches
+ * again; with a snapshot taken before the wait it does not see that report,
+ * and one event gets two masters.  The reference cache is read with the
+ * latest snapshot too, so a unit committed after the transaction's snapshot
+ * could be chosen and then fail its foreign key.  (The outbox's claims and
+ * redrives, which take turns by a lock, refuse such a transaction too.)
  */
 static void
-intake_require_read_committed(const char *operation)
+intake_require_read_committed(const char *operation, const char *hint)
 {
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
@@ -1554,18 +1556,22 @@ intake_require_read_committed(const char *operation)
 				 errmsg("%s needs a READ COMMITTED transaction", operation),
 				 errdetail("The transaction's isolation level is %s.",
 						   IsolationIsSerializable() ? "serializable" : "repeatable read"),
-				 errhint("Run intake under READ COMMITTED (BEGIN ISOLATION LEVEL READ COMMITTED, or default_transaction_isolation of the connector's role): "
+				 errhint("%s", hint ? hint :
+						 "Run intake under READ COMMITTED (BEGIN ISOLATION LEVEL READ COMMITTED, or default_transaction_isolation of the connector's role): "
 						 "with an older snapshot, reports of one event that arrive together become two orders.")));
 }
 
 /*
- * intake_check_isolation is workorder.intake_check_isolation(operation): the
- * same refusal, for drain_inbox(), which must refuse before it claims a row.
+ * intake_require_read_committed_sql is workorder.require_read_committed(
+ * operation, hint): the same refusal, for drain_inbox() and
+ * ingest_detections(), which must refuse before they claim a row, and for
+ * claim_outbox() and redrive_outbox(), with their own hint.
  */
 Datum
-intake_check_isolation(PG_FUNCTION_ARGS)
+intake_require_read_committed_sql(PG_FUNCTION_ARGS)
 {
-	intake_require_read_committed(PG_ARGISNULL(0) ? "intake" : text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	intake_require_read_committed(PG_ARGISNULL(0) ? "intake" : text_to_cstring(PG_GETARG_TEXT_PP(0)),
+								  PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	PG_RETURN_VOID();
 }
 
@@ -1629,7 +1635,7 @@ intake_submit(PG_FUNCTION_ARGS)
 	Datum		args[6];
 	bool		arg_nulls[6];
 
-	intake_require_read_committed("submit()");
+	intake_require_read_committed("submit()", NULL);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	intake_prepare(fcinfo->flinfo->fn_oid);

@@ -211,15 +211,16 @@ $$;
 -- a session's run_due_work()), then stopped at the budget, and the next drain met
 -- the next report of that place first: one open transaction held every report of
 -- the inbox, wherever it was, for as long as it stayed open.
--- intake_check_isolation refuses intake (operation names it) in a REPEATABLE READ
+-- require_read_committed refuses intake (operation names it) in a REPEATABLE READ
 -- or SERIALIZABLE transaction (WO307), as submit() does: dedup's search must see
--- the reports committed while it waited for them (src/intake.c).
-CREATE FUNCTION workorder.intake_check_isolation(operation text)
+-- the reports committed while it waited for them (src/intake.c).  With a hint of
+-- its own, the outbox's claims and redrives too (part 75).
+CREATE FUNCTION workorder.require_read_committed(operation text, hint text DEFAULT NULL)
 RETURNS void
-AS 'MODULE_PATHNAME', 'intake_check_isolation'
+AS 'MODULE_PATHNAME', 'intake_require_read_committed_sql'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION workorder.intake_check_isolation(text) IS
-    'Raises WO307 in a REPEATABLE READ or SERIALIZABLE transaction: intake runs under READ COMMITTED.';
+COMMENT ON FUNCTION workorder.require_read_committed(text, text) IS
+    'Raises WO307 in a REPEATABLE READ or SERIALIZABLE transaction: intake, claims and redrives run under READ COMMITTED.';
 
 CREATE FUNCTION workorder.drain_inbox(max_rows integer DEFAULT 1000)
 RETURNS TABLE (accepted integer, rejected integer)
@@ -273,7 +274,7 @@ BEGIN
     END IF;
     -- Before a row is claimed: submit() would refuse every row, and each would
     -- count as the row's own fault.
-    PERFORM workorder.intake_check_isolation('drain_inbox()');
+    PERFORM workorder.require_read_committed('drain_inbox()');
     -- A deferred constraint or constraint trigger (a site's own, on orders or the
     -- log) would fire at COMMIT, past each row's error handling: one bad row aborted
     -- the whole drain, every drain after it met the same rows first, and none was

@@ -233,26 +233,6 @@ BEGIN
 END
 $$;
 
--- outbox_check_isolation refuses a claim or a redrive (operation names it) in a
--- REPEATABLE READ or SERIALIZABLE transaction (WO307, as intake): the two take
--- turns by a lock, and a statement's snapshot taken before the wait (the
--- transaction's, at those levels) did not see what the other had done, so a
--- report's messages still went out of order.
-CREATE FUNCTION workorder.outbox_check_isolation(operation text)
-RETURNS void
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    -- (READ UNCOMMITTED runs as READ COMMITTED: a snapshot per statement.)
-    IF pg_catalog.current_setting('transaction_isolation') IN ('repeatable read', 'serializable') THEN
-        PERFORM workorder.raise_error('WO307',
-            pg_catalog.format('%s needs a READ COMMITTED transaction', COALESCE(operation, 'the outbox')),
-            pg_catalog.format('The transaction''s isolation level is %s.', pg_catalog.current_setting('transaction_isolation')),
-            'Claim and redrive under READ COMMITTED (BEGIN ISOLATION LEVEL READ COMMITTED, or default_transaction_isolation of the connector''s role): with an older snapshot, a report''s messages can go out of order.');
-    END IF;
-END
-$$;
-
 -- claim_outbox claims up to max_messages due messages of a channel, in id order,
 -- for lease: each becomes 'claimed' for lease from the claim, and its attempts
 -- count the claim.  (From the moment of the claim, clock_timestamp(), not from the
@@ -304,8 +284,10 @@ BEGIN
     -- a claim that did not see a dead message made pending again took the report's
     -- later message beside it, and one that the redrive did not see let the dead
     -- one go out after the later one, in flight (both out of order at the channel).
-    -- The statements below take their snapshots once the lock is held.
-    PERFORM workorder.outbox_check_isolation('claim_outbox()');
+    -- The statements below take their snapshots once the lock is held: not under
+    -- REPEATABLE READ or SERIALIZABLE, whose snapshot is older than the wait (WO307).
+    PERFORM workorder.require_read_committed('claim_outbox()',
+        'Claim and redrive under READ COMMITTED (BEGIN ISOLATION LEVEL READ COMMITTED, or default_transaction_isolation of the connector''s role): with an older snapshot, a report''s messages can go out of order.');
     PERFORM workorder.lock_xact_shared('workorder.outbox_redrive', channel);
     claimed_at := pg_catalog.clock_timestamp();
     -- A message whose lease ran out after its last attempt is dead: the task
@@ -551,7 +533,8 @@ BEGIN
     PERFORM workorder.outbox_batch_size(max_messages, 100000, 'Send 1 to 100000 dead messages again at a time.');
     -- Alone, against the channel's claims (see claim_outbox), and so on a snapshot
     -- taken after every claim in flight has ended.
-    PERFORM workorder.outbox_check_isolation('redrive_outbox()');
+    PERFORM workorder.require_read_committed('redrive_outbox()',
+        'Claim and redrive under READ COMMITTED (BEGIN ISOLATION LEVEL READ COMMITTED, or default_transaction_isolation of the connector''s role): with an older snapshot, a report''s messages can go out of order.');
     PERFORM workorder.lock_xact('workorder.outbox_redrive', channel);
     WITH dead AS (
         -- Overtaken: a later message of the report was delivered or is claimed, or

@@ -175,11 +175,12 @@ BEGIN
     -- never ends there, and every submit() of the policy failed (WO503).
     IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
        AND (NEW.calendar_code, NEW.resolve_clock) IS DISTINCT FROM (OLD.calendar_code, OLD.resolve_clock) THEN
-        why := (SELECT workorder.sla_step_misfit(NEW.calendar_code, NEW.resolve_clock, x.step, x.after)
-                  FROM workorder.sla_escalation_steps x
-                 WHERE x.policy OPERATOR(pg_catalog.=) NEW.name
-                   AND workorder.sla_step_misfit(NEW.calendar_code, NEW.resolve_clock, x.step, x.after) IS NOT NULL
-                 ORDER BY x.step LIMIT 1);
+        -- (MATERIALIZED: each step counted once, not again for the filter.)
+        why := (WITH m AS MATERIALIZED (
+                    SELECT x.step, workorder.sla_step_misfit(NEW.calendar_code, NEW.resolve_clock, x.step, x.after) AS why
+                      FROM workorder.sla_escalation_steps x
+                     WHERE x.policy OPERATOR(pg_catalog.=) NEW.name)
+                SELECT m.why FROM m WHERE m.why IS NOT NULL ORDER BY m.step LIMIT 1);
         IF why IS NOT NULL THEN
             PERFORM workorder.raise_error('WO511',
                 pg_catalog.format('SLA policy %s cannot be met on calendar %s', NEW.name, NEW.calendar_code),
@@ -455,16 +456,17 @@ BEGIN
         -- sla_terms_misfit): hours cut after a policy was accepted made every
         -- submit() of the policy fail (WO503), or every recompute of the orders
         -- held to the version.
+        -- (MATERIALIZED: each policy and version counted once, not again for the filter.)
+        WITH t AS MATERIALIZED (
+            SELECT p.name, workorder.sla_terms_misfit(p.name, p.calendar_code, p.accept_clock, p.accept_amount,
+                                                      p.resolve_clock, p.resolve_amount) AS why
+              FROM workorder.sla_policies p WHERE p.calendar_code OPERATOR(pg_catalog.=) cal
+            UNION ALL
+            SELECT v.name, workorder.sla_terms_misfit(v.name, v.calendar_code, v.accept_clock, v.accept_amount,
+                                                      v.resolve_clock, v.resolve_amount)
+              FROM workorder.sla_policy_versions v WHERE v.calendar_code OPERATOR(pg_catalog.=) cal)
         SELECT pg_catalog.format('%s: %s', t.name, t.why) INTO users
-          FROM (SELECT p.name, workorder.sla_terms_misfit(p.name, p.calendar_code, p.accept_clock, p.accept_amount,
-                                                          p.resolve_clock, p.resolve_amount) AS why
-                  FROM workorder.sla_policies p WHERE p.calendar_code OPERATOR(pg_catalog.=) cal
-                UNION ALL
-                SELECT v.name, workorder.sla_terms_misfit(v.name, v.calendar_code, v.accept_clock, v.accept_amount,
-                                                          v.resolve_clock, v.resolve_amount)
-                  FROM workorder.sla_policy_versions v WHERE v.calendar_code OPERATOR(pg_catalog.=) cal) t
-         WHERE t.why IS NOT NULL
-         ORDER BY t.name LIMIT 1;
+          FROM t WHERE t.why IS NOT NULL ORDER BY t.name LIMIT 1;
         IF users IS NOT NULL THEN
             PERFORM workorder.raise_error('WO502',
                 pg_catalog.format('the working hours of calendar %s are too few for an SLA policy on it', cal),

@@ -745,7 +745,7 @@ BEGIN
     -- READ COMMITTED, as intake: under REPEATABLE READ an ingest that waited for
     -- another's lock kept its snapshot from before it, and failed on the other's
     -- rows with a serialization error (40001) instead of seeing them.
-    PERFORM workorder.intake_check_isolation('ingest_detections()');
+    PERFORM workorder.require_read_committed('ingest_detections()');
     PERFORM workorder.lock_xact('workorder.ingest_detections');
     -- The rows with a value over its column's length are found as the rows are
     -- claimed: octet_length() reads a stored value's length, not the value.
